@@ -1,0 +1,195 @@
+/**
+ * The schema of the whole system's configuration (the design's `dspy` section), with defaults.
+ * Every source (defaults, file, environment, runtime updates) is validated against it.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * A circuit breaker's settings.
+ * `failureThreshold` failures within `windowMs` open it (count mode); or, when `failureRateThreshold` is
+ * set, a failure rate at or over it across a rolling `windowMs` with at least `minimumVolume` calls.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const CircuitBreakerSettings = Schema.Struct({
+  failureThreshold: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 5 }),
+  windowMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 60_000 }),
+  failureRateThreshold: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))),
+  minimumVolume: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 10 }),
+  recoveryTimeMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 30_000 }),
+  halfOpenMaxCalls: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1 }),
+  callTimeoutMs: Schema.optional(Schema.Int.pipe(Schema.positive()))
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type CircuitBreakerSettings = typeof CircuitBreakerSettings.Type
+
+/**
+ * A rate limiter's settings: at most `limit` starts per `scaleMs`, by the chosen algorithm.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const RateLimiterSettings = Schema.Struct({
+  scaleMs: Schema.Int.pipe(Schema.positive()),
+  limit: Schema.Int.pipe(Schema.positive()),
+  algorithm: Schema.optionalWith(Schema.Literal("token-bucket", "sliding-window"), { default: () => "token-bucket" })
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type RateLimiterSettings = typeof RateLimiterSettings.Type
+
+/**
+ * A bulkhead's settings: at most `maxConcurrent` running, `maxQueued` waiting.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const BulkheadSettings = Schema.Struct({
+  maxConcurrent: Schema.Int.pipe(Schema.positive()),
+  maxQueued: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 1000 })
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type BulkheadSettings = typeof BulkheadSettings.Type
+
+/**
+ * A pool's settings: `size` resident workers plus up to `overflow` temporary ones; a checkout waits at most
+ * `checkoutTimeoutMs`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const PoolSettings = Schema.Struct({
+  size: Schema.Int.pipe(Schema.positive()),
+  overflow: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 0 }),
+  checkoutTimeoutMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 5_000 })
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type PoolSettings = typeof PoolSettings.Type
+
+/**
+ * One LM provider's settings. `apiKey` is `Redacted`: it is never printed, logged or saved.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ProviderSettings = Schema.Struct({
+  kind: Schema.optionalWith(Schema.Literal("openai", "simulated"), { default: () => "simulated" }),
+  baseUrl: Schema.optional(Schema.String),
+  apiKey: Schema.optional(Schema.Redacted(Schema.String)),
+  defaultModel: Schema.optionalWith(Schema.String, { default: () => "sim-1" }),
+  maxRetries: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 3 }),
+  timeoutMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 30_000 }),
+  backup: Schema.optional(Schema.String),
+  poolSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 16 })
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ProviderSettings = typeof ProviderSettings.Type
+
+const Record = <V extends Schema.Schema.Any>(value: V) => Schema.Record({ key: Schema.String, value })
+
+/** A struct section that may be left out: its defaults are the struct decoded from `{}`. */
+const section = <F extends Schema.Struct.Fields>(fields: F) => {
+  const struct = Schema.Struct(fields)
+  const decode = Schema.decodeUnknownSync(struct as unknown as Schema.Schema<Schema.Struct.Type<F>>)
+  return Schema.optionalWith(struct, { default: () => decode({}) })
+}
+
+/**
+ * The full configuration. Sections follow the design's `dspy` map, in camelCase.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const DSPyConfig = Schema.Struct({
+  modules: section({
+    defaultLmProvider: Schema.optionalWith(Schema.String, { default: () => "default" }),
+    defaultAdapter: Schema.optionalWith(Schema.Literal("chat", "json"), { default: () => "chat" }),
+    cacheEnabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+    cacheTtlMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 3_600_000 })
+  }),
+  optimization: section({
+    concurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 8 }),
+    workers: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 2 }),
+    swapMargin: Schema.optionalWith(Schema.Number, { default: () => 0.01 }),
+    copro: section({
+      breadth: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThan(1)), { default: () => 10 }),
+      depth: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 3 }),
+      initTemperature: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1.4 }),
+      maxIterations: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 50 })
+    }),
+    bootstrap: section({
+      maxBootstrappedDemos: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 4 }),
+      maxLabeledDemos: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 16 }),
+      maxRounds: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1 }),
+      maxErrors: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 10 })
+    })
+  }),
+  providers: Schema.optionalWith(Record(ProviderSettings), {
+    default: () => ({ default: Schema.decodeUnknownSync(ProviderSettings)({}) })
+  }),
+  infrastructure: section({
+    circuitBreakers: Schema.optionalWith(Record(CircuitBreakerSettings), { default: () => ({}) }),
+    rateLimiters: Schema.optionalWith(Record(RateLimiterSettings), { default: () => ({}) }),
+    bulkheads: Schema.optionalWith(Record(BulkheadSettings), { default: () => ({}) }),
+    pools: Schema.optionalWith(Record(PoolSettings), { default: () => ({}) })
+  }),
+  telemetry: section({
+    serviceName: Schema.optionalWith(Schema.String, { default: () => "effect-dspy" }),
+    otlpEndpoint: Schema.optional(Schema.String)
+  }),
+  events: section({
+    maxEvents: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 100_000 }),
+    maxAgeMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 86_400_000 })
+  })
+})
+
+/**
+ * The decoded configuration.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DSPyConfig = typeof DSPyConfig.Type
+
+/**
+ * The paths that may be changed while the system runs (a path covers everything below it).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const updatablePaths: ReadonlyArray<string> = [
+  "modules.cacheEnabled",
+  "modules.cacheTtlMs",
+  "optimization",
+  "infrastructure.circuitBreakers",
+  "infrastructure.rateLimiters",
+  "infrastructure.bulkheads",
+  "infrastructure.pools",
+  "providers.*.poolSize",
+  "providers.*.timeoutMs",
+  "providers.*.maxRetries",
+  "providers.*.backup",
+  "events"
+]
