@@ -29,3 +29,17 @@ export * as ConfigSchema from "./ConfigSchema.js"
  * @since 0.1.0
  */
 export * as Config from "./Config.js"
+
+/**
+ * The Events service: an append-only, queryable event store.
+ *
+ * @since 0.1.0
+ */
+export * as Events from "./Events.js"
+
+/**
+ * The system's metrics.
+ *
+ * @since 0.1.0
+ */
+export * as Metrics from "./Metrics.js"
