@@ -1,0 +1,69 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as fc from "fast-check"
+import * as CacheKey from "../../src/cache/CacheKey.js"
+import type * as Completion from "../../src/lm/Completion.js"
+
+const base: Completion.CompletionRequest = {
+  model: "gpt-4o-mini",
+  messages: [
+    { role: "system", content: "Be brief." },
+    { role: "user", content: "What is 2+2?" }
+  ],
+  temperature: 0.7,
+  n: 2,
+  maxTokens: 100,
+  stop: ["\n\n"]
+}
+
+describe("CacheKey", () => {
+  it("is a hex sha256", () => {
+    assert.match(CacheKey.make(base), /^[0-9a-f]{64}$/)
+  })
+
+  it("excludes api keys and base URLs", () => {
+    const withSecrets = { ...base, apiKey: "sk-secret", baseUrl: "http://a", baseURL: "http://b", api_key: "x" }
+    assert.strictEqual(CacheKey.make(withSecrets as Completion.CompletionRequest), CacheKey.make(base))
+    assert.notInclude(CacheKey.canonicalRequest(withSecrets as Completion.CompletionRequest), "sk-secret")
+  })
+
+  it("includes the rollout id and every parameter", () => {
+    const keys = new Set([
+      CacheKey.make(base),
+      CacheKey.make({ ...base, rolloutId: 1 }),
+      CacheKey.make({ ...base, rolloutId: 2 }),
+      CacheKey.make({ ...base, temperature: 0 }),
+      CacheKey.make({ ...base, n: 1 }),
+      CacheKey.make({ ...base, maxTokens: 10 }),
+      CacheKey.make({ ...base, stop: ["x"] }),
+      CacheKey.make({ ...base, model: "gpt-4o" }),
+      CacheKey.make({ ...base, responseFormat: { type: "json_object" } }),
+      CacheKey.make({ ...base, tools: [{ name: "f", description: "d", parameters: {} }] }),
+      CacheKey.make({ ...base, messages: [{ role: "user", content: "What is 2+3?" }] })
+    ])
+    assert.strictEqual(keys.size, 11)
+  })
+
+  it("drops undefined members", () => {
+    assert.strictEqual(
+      CacheKey.make({ ...base, rolloutId: undefined } as unknown as Completion.CompletionRequest),
+      CacheKey.make(base)
+    )
+  })
+
+  it("does not depend on the order parameters were written in", () => {
+    const entries = Object.entries({ ...base, rolloutId: 3, responseFormat: { type: "json_object" } })
+    fc.assert(
+      fc.property(fc.shuffledSubarray(entries, { minLength: entries.length }), (shuffled) => {
+        const reordered = Object.fromEntries(shuffled) as unknown as Completion.CompletionRequest
+        return CacheKey.make(reordered) === CacheKey.make(Object.fromEntries(entries) as never)
+      })
+    )
+  })
+
+  it("orders nested object keys canonically", () => {
+    assert.strictEqual(
+      CacheKey.canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } }),
+      '{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}'
+    )
+  })
+})
