@@ -5,14 +5,37 @@
  * run time; every change is validated (an invalid one fails and the old value stays) and published to
  * subscribers.
  *
+ * ## Sources, lowest to highest
+ *
+ * 1. **defaults**: the schema's defaults, then `options.defaults` (in the file's form).
+ * 2. **file**: `options.file`, else the file named by the `EFFECT_DSPY_CONFIG` environment variable. JSON when the
+ *    name ends in `.json`, YAML otherwise. Keys are the schema's camelCase names; the whole map may also sit under
+ *    a single `dspy:` key, as in the design. Unknown keys are errors (typos do not pass silently).
+ * 3. **environment**, read through Effect's `ConfigProvider` (tests supply one with `ConfigProvider.fromMap`):
+ *    - `OPENAI_API_KEY` adds a provider named `openai` of kind `openai` with that key (kept `Redacted`) and makes
+ *      it the default provider; `OPENAI_BASE_URL` sets its `baseUrl`.
+ *    - `EFFECT_DSPY__<SECTION>__<KEY>...=<value>` sets one path: segments are separated by a double underscore
+ *      and match the schema's names ignoring case and single underscores (`EFFECT_DSPY__OPTIMIZATION__COPRO__INIT_TEMPERATURE`
+ *      sets `optimization.copro.initTemperature`); record keys (provider, breaker, limiter names) are lower-cased
+ *      (`EFFECT_DSPY__PROVIDERS__LOCAL__BASE_URL`). The value is JSON when it parses as JSON (`4`, `true`,
+ *      `{"limit":5,"scaleMs":1000}`), the raw string otherwise; quote a string that looks like JSON (`"123"`).
+ *      Write the variable names in upper case (`ConfigProvider.fromEnv` reports names upper-cased).
+ *      These variables win over `OPENAI_*`.
+ * 4. **runtime updates** through `update`, only for {@link ConfigSchema.updatablePaths}.
+ *
+ * A source that does not validate fails the layer with {@link ConfigInvalid} naming the source (the file path,
+ * `environment` with the variable names, ...) and the paths at fault. Secrets never appear in messages.
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import * as Errors from "./Errors.js"
 import type * as ConfigSchema from "./ConfigSchema.js"
+import * as internal from "./internal/configService.js"
 
 /**
  * A change to the configuration: the path that was updated, its old and new values, and the whole new config.
@@ -116,3 +139,78 @@ export interface Service {
  * @category tags
  */
 export class Config extends Context.Tag("@effect-dspy/foundation/Config")<Config, Service>() {}
+
+/**
+ * How {@link layer} finds its sources.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** A JSON or YAML file; when absent, the `EFFECT_DSPY_CONFIG` environment variable may name one. */
+  readonly file?: string | undefined
+  /** Settings over the schema's defaults (in the file's form), below the file. */
+  readonly defaults?: { readonly [key: string]: unknown } | undefined
+  /** Read the environment (`EFFECT_DSPY_CONFIG`, `EFFECT_DSPY__*`, `OPENAI_*`); `true` by default. */
+  readonly env?: boolean | undefined
+}
+
+/**
+ * Builds the Config service from its sources (see the module documentation for the order).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (options?: Options) => Effect.Effect<Service, ConfigInvalid> = (options = {}) =>
+  internal.make(options, {
+    invalid: (source, issues) =>
+      new ConfigInvalid({
+        source,
+        issues,
+        message: `Invalid configuration from ${source}: ${issues.join("; ")}. Fix these settings.`
+      }),
+    forbidden: (path, allowed) =>
+      new ConfigUpdateForbidden({
+        path,
+        message: `'${path}' cannot change while the system runs; only these paths can: ${allowed.join(", ")}`
+      }),
+    notFound: (path, reason) => new ConfigPathNotFound({ path, message: `No configuration path '${path}': ${reason}` })
+  })
+
+/**
+ * The Config service from defaults, file and environment.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<Config, ConfigInvalid> => Layer.effect(Config, make(options))
+
+/**
+ * The Config service for tests: the defaults with `overrides` over them; no file, no environment.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerTest = (overrides: { readonly [key: string]: unknown } = {}): Layer.Layer<Config, ConfigInvalid> =>
+  layer({ defaults: overrides, env: false })
+
+/**
+ * The value at a dotted path of the current configuration.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const get = (path: string): Effect.Effect<unknown, ConfigPathNotFound, Config> =>
+  Effect.flatMap(Config, (config) => config.get(path))
+
+/**
+ * Changes a whitelisted path of the current configuration.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const update = (
+  path: string,
+  value: unknown
+): Effect.Effect<void, ConfigUpdateForbidden | ConfigInvalid | ConfigPathNotFound, Config> =>
+  Effect.flatMap(Config, (config) => config.update(path, value))

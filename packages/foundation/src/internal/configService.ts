@@ -1,0 +1,253 @@
+/**
+ * The Config service implementation: loads the sources, validates them one by one (so an error names the
+ * source at fault), then serves reads, validated updates and change streams.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import type { ConfigChange, Options } from "../Config.js"
+import * as ConfigSchema from "../ConfigSchema.js"
+import * as C from "./config.js"
+
+/** How the public module builds its errors (kept there so this file has no runtime import of it). */
+export interface ErrorMakers<Invalid, Forbidden, NotFound> {
+  readonly invalid: (source: string, issues: Array<string>) => Invalid
+  readonly forbidden: (path: string, allowed: ReadonlyArray<string>) => Forbidden
+  readonly notFound: (path: string, reason: string) => NotFound
+}
+
+const decode = Schema.decodeUnknownEither(ConfigSchema.DSPyConfig, { errors: "all", onExcessProperty: "error" })
+const schemaAst = ConfigSchema.DSPyConfig.ast
+
+/** The defaults in the file's (encoded) form. */
+const defaultsRaw = (): C.Raw =>
+  Schema.encodeSync(ConfigSchema.DSPyConfig)(Schema.decodeUnknownSync(ConfigSchema.DSPyConfig)({})) as C.Raw
+
+/** Checks between settings that the schema cannot express. */
+const crossCheck = (config: ConfigSchema.DSPyConfig): Array<string> => {
+  const issues: Array<string> = []
+  const providers = Object.keys(config.providers)
+  if (!providers.includes(config.modules.defaultLmProvider)) {
+    issues.push(
+      `modules.defaultLmProvider: '${config.modules.defaultLmProvider}' is not a configured provider (configured: ${providers.join(", ") || "none"})`
+    )
+  }
+  for (const [name, provider] of Object.entries(config.providers)) {
+    if (provider.backup === undefined) continue
+    if (provider.backup === name) issues.push(`providers.${name}.backup: a provider cannot be its own backup`)
+    else if (!providers.includes(provider.backup)) {
+      issues.push(`providers.${name}.backup: '${provider.backup}' is not a configured provider`)
+    }
+  }
+  return issues
+}
+
+/** Validates a raw config: the decoded config, or the list of issues. */
+const validate = (raw: C.Raw): Either.Either<ConfigSchema.DSPyConfig, Array<string>> =>
+  Either.match(decode(raw), {
+    onLeft: (error) => Either.left(C.formatIssues(error)),
+    onRight: (config) => {
+      const issues = crossCheck(config)
+      return issues.length === 0 ? Either.right(config) : Either.left(issues)
+    }
+  })
+
+interface State {
+  readonly raw: C.Raw
+  readonly config: ConfigSchema.DSPyConfig
+}
+
+/** The environment's contribution, and which variable set which path (for error messages). */
+const readEnvironment = Effect.gen(function* () {
+  let raw: C.Raw = {}
+  const origins = new Map<string, string>()
+  const problems: Array<string> = []
+  const secrets = new Set<string>()
+
+  const apiKey = yield* C.envString("OPENAI_API_KEY")
+  if (Option.isSome(apiKey)) {
+    secrets.add(apiKey.value)
+    const baseUrl = yield* C.envString("OPENAI_BASE_URL")
+    raw = C.deepMerge(raw, {
+      modules: { defaultLmProvider: "openai" },
+      providers: {
+        openai: {
+          kind: "openai",
+          apiKey: apiKey.value,
+          ...(Option.isSome(baseUrl) ? { baseUrl: baseUrl.value } : {})
+        }
+      }
+    })
+    origins.set("providers.openai", "OPENAI_API_KEY")
+    origins.set("modules.defaultLmProvider", "OPENAI_API_KEY")
+  }
+
+  for (const name of yield* C.envNames) {
+    const value = yield* C.envString(name)
+    if (Option.isNone(value)) continue
+    const resolved = C.resolvePath(schemaAst, name.slice(C.envPrefix.length).split("__"), true)
+    if (resolved._tag === "error") {
+      problems.push(`${name}: ${resolved.reason}`)
+      continue
+    }
+    if (resolved.segments.at(-1) === "apiKey") secrets.add(value.value)
+    raw = C.deepMerge(raw, C.setAt({}, resolved.segments, C.parseEnvValue(value.value)))
+    origins.set(resolved.segments.join("."), name)
+  }
+  return { raw, origins, problems, secrets }
+})
+
+/** Prefixes each issue with the environment variable that set its path, when one did. */
+const attribute = (issues: Array<string>, origins: Map<string, string>): Array<string> =>
+  issues.map((issue) => {
+    let best: string | undefined
+    for (const p of origins.keys()) {
+      if (
+        (issue === p || issue.startsWith(`${p}.`) || issue.startsWith(`${p}:`)) &&
+        (best === undefined || p.length > best.length)
+      ) {
+        best = p
+      }
+    }
+    return best === undefined ? issue : `${origins.get(best)} -> ${issue}`
+  })
+
+/** The service, over the public module's error types. */
+export interface ServiceOf<Invalid, Forbidden, NotFound> {
+  readonly current: Effect.Effect<ConfigSchema.DSPyConfig>
+  readonly get: (path: string) => Effect.Effect<unknown, NotFound>
+  readonly update: (path: string, value: unknown) => Effect.Effect<void, Forbidden | Invalid | NotFound>
+  readonly subscribe: Stream.Stream<ConfigChange>
+  readonly watch: (path: string) => Stream.Stream<unknown, NotFound>
+}
+
+/** Builds the service. */
+export const make = <Invalid, Forbidden, NotFound>(
+  options: Options,
+  errors: ErrorMakers<Invalid, Forbidden, NotFound>
+): Effect.Effect<ServiceOf<Invalid, Forbidden, NotFound>, Invalid> =>
+  Effect.gen(function* () {
+    const secrets = new Set<string>()
+    const fail = (source: string, issues: Array<string>) =>
+      Effect.fail(
+        errors.invalid(
+          source,
+          issues.map((i) => C.scrub(i, secrets))
+        )
+      )
+    const check = (source: string, raw: C.Raw) => {
+      C.collectSecrets(raw, secrets)
+      return Either.match(validate(raw), {
+        onLeft: (issues) => fail(source, issues),
+        onRight: (config) => Effect.succeed(config)
+      })
+    }
+
+    // 1. defaults
+    let raw = defaultsRaw()
+    if (options.defaults !== undefined) {
+      raw = C.deepMerge(raw, options.defaults as C.Raw)
+      yield* check("defaults", raw)
+    }
+
+    // 2. file
+    const useEnv = options.env !== false
+    const file =
+      options.file !== undefined
+        ? Option.some(options.file)
+        : useEnv
+          ? yield* C.envString(C.fileEnvVar)
+          : Option.none<string>()
+    if (Option.isSome(file)) {
+      const fromFile = yield* Effect.catchAll(C.readFile(file.value), (problem) => fail(problem.source, problem.issues))
+      raw = C.deepMerge(raw, fromFile)
+      yield* check(`file ${file.value}`, raw)
+    }
+
+    // 3. environment
+    if (useEnv) {
+      const env = yield* readEnvironment
+      for (const s of env.secrets) secrets.add(s)
+      if (env.problems.length > 0) yield* fail("environment", env.problems)
+      raw = C.deepMerge(raw, env.raw)
+      yield* Either.match(validate(raw), {
+        onLeft: (issues) => fail("environment", attribute(issues, env.origins)),
+        onRight: () => Effect.void
+      })
+    }
+
+    const config = yield* check("configuration", raw)
+    const state = yield* Ref.make<State>({ raw, config })
+    const hub = yield* PubSub.unbounded<ConfigChange>()
+    const lock = yield* Effect.makeSemaphore(1)
+
+    const resolve = (path: string) => {
+      const segments = C.splitPath(path)
+      const resolved = C.resolvePath(schemaAst, segments)
+      return resolved._tag === "ok"
+        ? Effect.succeed(resolved.segments)
+        : Effect.fail(errors.notFound(path, resolved.reason))
+    }
+
+    const get = (path: string) =>
+      Effect.flatMap(resolve(path), (segments) => Effect.map(Ref.get(state), (s) => C.getAt(s.config, segments)))
+
+    const update = (path: string, value: unknown) =>
+      lock.withPermits(1)(
+        Effect.gen(function* () {
+          const segments = yield* resolve(path)
+          if (segments.length === 0 || !C.isUpdatable(segments, ConfigSchema.updatablePaths)) {
+            return yield* Effect.fail(errors.forbidden(path, ConfigSchema.updatablePaths))
+          }
+          const before = yield* Ref.get(state)
+          if (!C.isPlainObject(C.getAt(before.raw, segments.slice(0, -1)))) {
+            return yield* Effect.fail(
+              errors.notFound(path, `'${segments.slice(0, -1).join(".")}' is not configured; add it first`)
+            )
+          }
+          const nextRaw = C.setAt(before.raw, segments, value)
+          C.collectSecrets(nextRaw, secrets)
+          const next = validate(nextRaw)
+          if (Either.isLeft(next)) return yield* fail(`update of ${path}`, next.left)
+          yield* Ref.set(state, { raw: nextRaw, config: next.right })
+          yield* PubSub.publish(hub, {
+            path: segments.join("."),
+            previous: C.getAt(before.config, segments),
+            current: C.getAt(next.right, segments),
+            config: next.right
+          })
+        })
+      )
+
+    const subscribe: Stream.Stream<ConfigChange> = Stream.fromPubSub(hub)
+
+    const watch = (path: string): Stream.Stream<unknown, NotFound> =>
+      Stream.unwrapScoped(
+        Effect.gen(function* () {
+          const segments = yield* resolve(path)
+          // Subscribe and read under the lock, so that no change falls between the two.
+          const [dequeue, now] = yield* lock.withPermits(1)(Effect.all([PubSub.subscribe(hub), Ref.get(state)]))
+          return Stream.concat(
+            Stream.succeed(C.getAt(now.config, segments)),
+            Stream.fromQueue(dequeue).pipe(
+              Stream.filter((change) => C.overlaps(C.splitPath(change.path), segments)),
+              Stream.map((change) => C.getAt(change.config, segments))
+            )
+          )
+        })
+      )
+
+    return {
+      current: Effect.map(Ref.get(state), (s) => s.config),
+      get,
+      update,
+      subscribe,
+      watch
+    }
+  })
