@@ -1,0 +1,376 @@
+/**
+ * Evaluate: runs a program over a devset with bounded concurrency, scores each prediction with a metric and
+ * reports the mean as a percentage rounded to 2 decimals (DSPy's `round(100 * mean, 2)`), with per-example
+ * results. Examples whose run or metric fails get `failureScore`; once `maxErrors` examples have failed the
+ * run stops (no more work starts, running work is interrupted) with a typed error. Progress (done, total,
+ * errors, running score) goes to an `onProgress` callback, to a `Stream` with {@link stream}, or to a
+ * terminal progress bar with {@link progressBar}.
+ *
+ * Memory stays flat over large devsets: the run keeps counters and, unless `keepResults: false`, the
+ * results array; nothing else per example.
+ *
+ * @since 0.1.0
+ */
+import { Errors } from "@effect-dspy/foundation"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import type * as Trace from "../primitives/Trace.js"
+
+/**
+ * A metric: scores a prediction against its example (a number, or a boolean counted as 1/0). `trace` is
+ * given when the metric runs inside bootstrapping. It may be an Effect.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Metric<X, P, R = never> = (
+  example: X,
+  prediction: P,
+  trace?: ReadonlyArray<Trace.Entry>
+) => number | boolean | Effect.Effect<number | boolean, unknown, R>
+
+/**
+ * Progress of a run: examples finished, total, failed, and the running score (percentage over finished).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Progress {
+  readonly done: number
+  readonly total: number
+  readonly errors: number
+  readonly score: number
+}
+
+/**
+ * The result for one example: its index in the devset, the example, the prediction (none when it failed)
+ * and its score; `error` holds the failure, pretty-printed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExampleResult<X, P> {
+  readonly index: number
+  readonly example: X
+  readonly prediction: Option.Option<P>
+  readonly score: number
+  readonly error?: string
+}
+
+/**
+ * The result of a run: the score (percentage, 2 decimals), the per-example results in devset order (empty
+ * with `keepResults: false`), and counts.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Result<X, P> {
+  readonly score: number
+  readonly results: ReadonlyArray<ExampleResult<X, P>>
+  readonly total: number
+  readonly errors: number
+}
+
+/**
+ * The options of a run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<X, P, E, R, RM> {
+  readonly devset: ReadonlyArray<X>
+  /** The program applied to each example (see `Evaluate.program` to adapt a module). */
+  readonly program: (example: X) => Effect.Effect<P, E, R>
+  readonly metric: Metric<X, P, RM>
+  /** How many examples run at once (default 8, DSPy's num_threads). */
+  readonly concurrency?: number
+  /** The run stops when this many examples have failed (default 10, as DSPy). */
+  readonly maxErrors?: number
+  /** The score of an example whose program or metric failed (default 0). */
+  readonly failureScore?: number
+  /** Called after each finished example. */
+  readonly onProgress?: (progress: Progress) => Effect.Effect<void>
+  /** Keep per-example results (default true); false keeps only counters. */
+  readonly keepResults?: boolean
+}
+
+/**
+ * The run stopped because `maxErrors` examples failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class EvaluateMaxErrors extends Schema.TaggedError<EvaluateMaxErrors>("@effect-dspy/EvaluateMaxErrors")(
+  "EvaluateMaxErrors",
+  { ...Errors.fields, errors: Schema.Number, maxErrors: Schema.Number, lastError: Schema.String }
+) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "evaluate_max_errors"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The options of a run are invalid (a concurrency or maxErrors that is not a positive integer, ...).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class EvaluateConfigError extends Schema.TaggedError<EvaluateConfigError>("@effect-dspy/EvaluateConfigError")(
+  "EvaluateConfigError",
+  { ...Errors.fields, option: Schema.String }
+) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "evaluate_config"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * Rounds like Python's `round(x, digits)`: to the nearest, ties to even.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const roundHalfEven = (x: number, digits = 2): number => {
+  if (!Number.isFinite(x)) return x
+  // toFixed works on the exact binary value (2.675 is 2.67499.. and rounds down); only an exact tie
+  // (0.125) needs the half-to-even rule, which toFixed would round up.
+  const exact = Math.abs(x).toFixed(Math.min(100, digits + 30))
+  const [whole = "0", fraction = ""] = exact.split(".")
+  if (fraction.slice(digits) === `5${"0".repeat(fraction.length - digits - 1)}`) {
+    const kept = `${whole}${fraction.slice(0, digits)}`
+    const lastDigit = Number(kept[kept.length - 1])
+    const magnitude = (Number(kept) + (lastDigit % 2 === 0 ? 0 : 1)) / 10 ** digits
+    return x < 0 ? -magnitude : magnitude
+  }
+  return Number(x.toFixed(digits))
+}
+
+/**
+ * A metric value as a number (booleans count 1 or 0).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const toScore = (value: number | boolean): number => (typeof value === "boolean" ? (value ? 1 : 0) : value)
+
+const checkOptions = (options: {
+  readonly concurrency?: number
+  readonly maxErrors?: number
+  readonly failureScore?: number
+}): Effect.Effect<void, EvaluateConfigError> => {
+  if (options.concurrency !== undefined && !(Number.isInteger(options.concurrency) && options.concurrency >= 1)) {
+    return Effect.fail(
+      new EvaluateConfigError({
+        option: "concurrency",
+        message: `concurrency must be a positive integer, got ${options.concurrency}`
+      })
+    )
+  }
+  if (options.maxErrors !== undefined && !(Number.isInteger(options.maxErrors) && options.maxErrors >= 1)) {
+    return Effect.fail(
+      new EvaluateConfigError({
+        option: "maxErrors",
+        message: `maxErrors must be a positive integer, got ${options.maxErrors}`
+      })
+    )
+  }
+  if (options.failureScore !== undefined && !Number.isFinite(options.failureScore)) {
+    return Effect.fail(
+      new EvaluateConfigError({
+        option: "failureScore",
+        message: `failureScore must be a finite number, got ${options.failureScore}`
+      })
+    )
+  }
+  return Effect.void
+}
+
+const describeCause = (cause: Cause.Cause<unknown>): string => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) {
+    const error = failure.value
+    if (typeof error === "object" && error !== null && "message" in error) {
+      const tag = "_tag" in error ? `${String(error._tag)}: ` : ""
+      return `${tag}${String(error.message)}`
+    }
+    return String(error)
+  }
+  return Cause.pretty(cause)
+}
+
+/**
+ * Runs the program over the devset and scores it.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = <X, P, E, R, RM>(
+  options: Options<X, P, E, R, RM>
+): Effect.Effect<Result<X, P>, EvaluateMaxErrors | EvaluateConfigError, R | RM> =>
+  Effect.flatMap(checkOptions(options), () =>
+    Effect.suspend(() => {
+      const devset = options.devset
+      const total = devset.length
+      const concurrency = options.concurrency ?? 8
+      const maxErrors = options.maxErrors ?? 10
+      const failureScore = options.failureScore ?? 0
+      const keep = options.keepResults ?? true
+      const onProgress = options.onProgress
+      const results: Array<ExampleResult<X, P>> = keep ? new Array(total) : []
+      let done = 0
+      let errors = 0
+      let sum = 0
+
+      const finish = (index: number, result: ExampleResult<X, P> | undefined, score: number) => {
+        done++
+        sum += score
+        if (keep && result !== undefined) results[index] = result
+        return onProgress === undefined
+          ? Effect.void
+          : onProgress({ done, total, errors, score: roundHalfEven((100 * sum) / done) })
+      }
+
+      const scoreOne = (example: X, index: number): Effect.Effect<void, EvaluateMaxErrors, R | RM> =>
+        Effect.flatMap(
+          Effect.exit(
+            Effect.flatMap(options.program(example), (prediction) => {
+              const value = options.metric(example, prediction)
+              return Effect.isEffect(value)
+                ? Effect.map(value, (v) => [prediction, toScore(v)] as const)
+                : Effect.succeed([prediction, toScore(value)] as const)
+            })
+          ),
+          (exit) => {
+            if (Exit.isSuccess(exit)) {
+              const [prediction, score] = exit.value
+              return finish(
+                index,
+                keep ? { index, example, prediction: Option.some(prediction), score } : undefined,
+                score
+              )
+            }
+            if (Cause.isInterruptedOnly(exit.cause)) return Effect.interrupt
+            errors++
+            const error = describeCause(exit.cause)
+            const progress = finish(
+              index,
+              keep ? { index, example, prediction: Option.none(), score: failureScore, error } : undefined,
+              failureScore
+            )
+            return errors >= maxErrors
+              ? Effect.zipRight(
+                  progress,
+                  Effect.fail(
+                    new EvaluateMaxErrors({
+                      errors,
+                      maxErrors,
+                      lastError: error,
+                      message: `Evaluation stopped: ${errors} examples failed (maxErrors = ${maxErrors}); last error: ${error}. Fix the failing program or raise maxErrors.`
+                    })
+                  )
+                )
+              : progress
+          }
+        )
+
+      return Effect.map(Effect.forEach(devset, scoreOne, { concurrency, discard: true }), () => ({
+        score: total === 0 ? 0 : roundHalfEven((100 * sum) / total),
+        results,
+        total,
+        errors
+      }))
+    })
+  )
+
+/**
+ * A progress update or the final result of a streamed run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StreamEvent<X, P> =
+  | { readonly _tag: "Progress"; readonly progress: Progress }
+  | { readonly _tag: "Done"; readonly result: Result<X, P> }
+
+/**
+ * Runs the evaluation as a stream of progress updates ending with the result. The run starts when the
+ * stream is consumed and is interrupted if the consumer stops early.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const stream = <X, P, E, R, RM>(
+  options: Omit<Options<X, P, E, R, RM>, "onProgress">
+): Stream.Stream<StreamEvent<X, P>, EvaluateMaxErrors | EvaluateConfigError, R | RM> =>
+  Stream.unwrapScoped(
+    Effect.gen(function* () {
+      const mailbox = yield* Mailbox.make<StreamEvent<X, P>, EvaluateMaxErrors | EvaluateConfigError>()
+      yield* run({
+        ...options,
+        onProgress: (progress) => Effect.asVoid(mailbox.offer({ _tag: "Progress", progress }))
+      }).pipe(
+        Effect.flatMap((result) => mailbox.offer({ _tag: "Done", result })),
+        Effect.exit,
+        Effect.flatMap((exit) => mailbox.done(Exit.asVoid(exit))),
+        Effect.forkScoped
+      )
+      return Mailbox.toStream(mailbox)
+    })
+  )
+
+/**
+ * Renders a progress line: a bar of `width` cells, done/total, running score and errors.
+ *
+ * @since 0.1.0
+ * @category progress
+ */
+export const renderProgress = (progress: Progress, width = 30): string => {
+  const ratio = progress.total === 0 ? 1 : progress.done / progress.total
+  const filled = Math.round(ratio * width)
+  const bar = `${"#".repeat(filled)}${"-".repeat(width - filled)}`
+  return `[${bar}] ${progress.done}/${progress.total} score ${progress.score.toFixed(2)}% errors ${progress.errors}`
+}
+
+/**
+ * A writable terminal stream (stderr by default).
+ *
+ * @since 0.1.0
+ * @category progress
+ */
+export interface Terminal {
+  readonly isTTY?: boolean
+  readonly write: (text: string) => unknown
+}
+
+/**
+ * An `onProgress` callback drawing a progress bar on a terminal (stderr by default), redrawn in place;
+ * it draws nothing when the stream is not a TTY (logs and CI stay clean).
+ *
+ * @since 0.1.0
+ * @category progress
+ */
+export const progressBar = (
+  terminal: Terminal = process.stderr,
+  width = 30
+): ((progress: Progress) => Effect.Effect<void>) => {
+  if (terminal.isTTY !== true) return () => Effect.void
+  return (progress) =>
+    Effect.sync(() => {
+      terminal.write(`\r${renderProgress(progress, width)}${progress.done === progress.total ? "\n" : ""}`)
+    })
+}
