@@ -219,7 +219,7 @@ const describeCause = (cause: Cause.Cause<unknown>): string => {
  * @since 0.1.0
  * @category running
  */
-export const run = <X, P, E, R, RM>(
+export const run = <X, P, E, R, RM = never>(
   options: Options<X, P, E, R, RM>
 ): Effect.Effect<Result<X, P>, EvaluateMaxErrors | EvaluateConfigError, R | RM> =>
   Effect.flatMap(checkOptions(options), () =>
@@ -314,7 +314,7 @@ export type StreamEvent<X, P> =
  * @since 0.1.0
  * @category running
  */
-export const stream = <X, P, E, R, RM>(
+export const stream = <X, P, E, R, RM = never>(
   options: Omit<Options<X, P, E, R, RM>, "onProgress">
 ): Stream.Stream<StreamEvent<X, P>, EvaluateMaxErrors | EvaluateConfigError, R | RM> =>
   Stream.unwrapScoped(
