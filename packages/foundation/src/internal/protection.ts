@@ -1,0 +1,49 @@
+/**
+ * What the protection modules share: the invalid-settings error, settings decoding, and the rejection test.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as Errors from "../Errors.js"
+
+/**
+ * Settings given to a protection (a circuit breaker, rate limiter, bulkhead or pool) do not match its schema.
+ */
+export class ProtectionSettingsInvalid extends Schema.TaggedError<ProtectionSettingsInvalid>(
+  "@effect-dspy/ProtectionSettingsInvalid"
+)("ProtectionSettingsInvalid", { ...Errors.fields, protection: Schema.String, name: Schema.String }) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "protection_settings_invalid"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+}
+
+/** Decodes settings against their schema (filling defaults), failing with a message that names the fields. */
+export const decodeSettings =
+  <A, I>(schema: Schema.Schema<A, I>, protection: string, schemaName: string) =>
+  (name: string, input: I): Effect.Effect<A, ProtectionSettingsInvalid> =>
+    Schema.decodeUnknown(schema)(input).pipe(
+      Effect.mapError(
+        (error) =>
+          new ProtectionSettingsInvalid({
+            protection,
+            name,
+            message: `Invalid ${protection} settings for "${name}": ${ParseResult.TreeFormatter.formatErrorSync(error)}. Fix the settings (see ConfigSchema.${schemaName}).`
+          })
+      )
+    )
+
+const rejectionTags: ReadonlySet<string> = new Set(["CircuitOpen", "RateLimited", "BulkheadFull", "PoolTimeout"])
+
+/**
+ * True for the rejections of the protections themselves: the call never reached the dependency, so a circuit
+ * breaker neither counts it as a failure nor as a success, and `executeProtected` does not retry it at once.
+ */
+export const isRejection = (u: unknown): boolean =>
+  typeof u === "object" && u !== null && "_tag" in u && rejectionTags.has((u as { _tag: string })._tag)
