@@ -413,7 +413,7 @@ export const make: {
   <const S extends string>(source: S, options?: StringOptions): Signature<ParseInputs<S>, ParseOutputs<S>>
   <I extends Schema.Struct.Fields, O extends Schema.Struct.Fields>(
     spec: TypedSpec<I, O>
-  ): Signature<Schema.Struct.Type<I>, Schema.Struct.Type<O>>
+  ): Signature<Simplify<Schema.Struct.Type<I>>, Simplify<Schema.Struct.Type<O>>>
 } = ((spec: string | TypedSpec<Schema.Struct.Fields, Schema.Struct.Fields>, options?: StringOptions) => {
   if (typeof spec === "string") {
     const result = parse(spec, options)
@@ -594,12 +594,12 @@ export { remove as delete }
  * @category models
  */
 export interface FieldPatch extends FieldOptions {
-  readonly schema?: Schema.Schema<unknown, unknown>
+  readonly schema?: Schema.Schema.AnyNoContext
   readonly optional?: boolean
 }
 
 const patchField = (f: Field, patch: FieldPatch): Field => {
-  const schema = patch.schema ?? f.schema
+  const schema = (patch.schema as Schema.Schema<unknown, unknown> | undefined) ?? f.schema
   const typeChanged = patch.schema !== undefined
   const options: FieldOptions = {
     prefix: patch.prefix ?? f.prefix,

@@ -116,13 +116,14 @@ describe("Signature typed form", () => {
 
   it("infers value types", () => {
     expectTypeOf<Signature.Inputs<typeof sig>>().toEqualTypeOf<{ readonly question: string; readonly k: number }>()
-    expectTypeOf<Signature.Outputs<typeof sig>>().toEqualTypeOf<{
-      readonly answer: number
-      readonly label: "yes" | "no"
-      readonly people: ReadonlyArray<{ readonly name: string; readonly age?: number | undefined }>
-      readonly confident: boolean
-      readonly note?: string | undefined
-    }>()
+    type O = Signature.Outputs<typeof sig>
+    expectTypeOf<O["answer"]>().toEqualTypeOf<number>()
+    expectTypeOf<O["label"]>().toEqualTypeOf<"yes" | "no">()
+    expectTypeOf<O["people"][number]["name"]>().toEqualTypeOf<string>()
+    expectTypeOf<O["people"][number]["age"]>().toEqualTypeOf<number | undefined>()
+    expectTypeOf<O["confident"]>().toEqualTypeOf<boolean>()
+    expectTypeOf<O["note"]>().toEqualTypeOf<string | undefined>()
+    expectTypeOf<keyof O>().toEqualTypeOf<"answer" | "label" | "people" | "confident" | "note">()
   })
 
   it("reads type names, descriptions, prefixes and optional fields from the schemas", () => {
