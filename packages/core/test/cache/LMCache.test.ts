@@ -11,7 +11,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as LMCache from "../../src/cache/LMCache.js"
 import type * as Completion from "../../src/lm/Completion.js"
-import { echoResponse, recordingEvents } from "../lm/fixtures.js"
+import { echoResponse } from "../lm/fixtures.js"
 
 const request = (content: string): Completion.CompletionRequest => ({
   model: "m",
@@ -155,11 +155,11 @@ describe("LMCache", () => {
   const degradedCase = (name: string, makePath: () => string) =>
     it.scoped(`falls back to memory with a cache_degraded event: ${name}`, () =>
       Effect.gen(function* () {
-        const { service, published } = recordingEvents()
+        const events = yield* Events.makeMemory()
         const file = makePath()
-        const cache = yield* LMCache.make({ path: file }).pipe(Effect.provideService(Events.Events, service))
+        const cache = yield* LMCache.make({ path: file }).pipe(Effect.provideService(Events.Events, events))
         assert.strictEqual((yield* cache.stats).disk, "degraded")
-        const degraded = published.filter((e) => e.type === "cache_degraded")
+        const degraded = yield* events.query({ types: ["cache_degraded"] })
         assert.strictEqual(degraded.length, 1)
         assert.strictEqual(degraded[0]!.data.path, file)
         assert.strictEqual(degraded[0]!.data.fallback, "memory")

@@ -1,36 +1,10 @@
-/** Test doubles shared by the LM and cache tests: a recording Events service and a fake provider. */
-import type { Events } from "@effect-dspy/foundation"
+/** Test doubles shared by the LM and cache tests: a fake provider on the real Provider contract. */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type * as Completion from "../../src/lm/Completion.js"
 import type * as LMError from "../../src/lm/LMError.js"
 import type * as Provider from "../../src/lm/Provider.js"
-
-/** An Events service that keeps what is published in an array. */
-export const recordingEvents = (): { readonly service: Events.Service; readonly published: Array<Events.Event> } => {
-  const published: Array<Events.Event> = []
-  const service: Events.Service = {
-    publish: (input) =>
-      Effect.map(Clock.currentTimeMillis, (timestamp) => {
-        const event: Events.Event = {
-          id: `ev_${published.length}`,
-          type: input.type,
-          timestamp,
-          correlationId: input.correlationId,
-          parentId: input.parentId,
-          data: input.data ?? {}
-        }
-        published.push(event)
-        return event
-      }),
-    query: (q) => Effect.succeed(published.filter((e) => q.types === undefined || q.types.includes(e.type))),
-    subscribe: () => Stream.empty,
-    prune: Effect.succeed(0),
-    count: Effect.sync(() => published.length)
-  }
-  return { service, published }
-}
 
 /** A response whose single choice echoes the last user message. */
 export const echoResponse = (request: Completion.CompletionRequest, n = 1): Completion.CompletionResponse => {

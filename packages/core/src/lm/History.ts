@@ -1,0 +1,71 @@
+/**
+ * LM call history: what each call asked and answered, kept by the `LM` service (bounded) and rendered for
+ * people by {@link render}, like DSPy's `inspect_history`.
+ *
+ * @since 0.1.0
+ */
+import type * as Completion from "./Completion.js"
+
+/**
+ * One recorded call.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Entry {
+  /** Epoch milliseconds (Effect's Clock) when the call started. */
+  readonly timestamp: number
+  readonly provider: string
+  readonly model: string
+  readonly request: Completion.CompletionRequest
+  /** The answer, or none when the call failed. */
+  readonly response?: Completion.CompletionResponse
+  /** The error code and message when the call failed. */
+  readonly error?: { readonly code: string; readonly message: string }
+  readonly usage: Completion.Usage
+  readonly costUsd: number
+  readonly cacheHit: boolean
+  readonly durationMs: number
+  readonly correlationId?: string
+}
+
+const roleTitle: Record<Completion.Message["role"], string> = {
+  system: "System message:",
+  user: "User message:",
+  assistant: "Assistant message:",
+  tool: "Tool message:"
+}
+
+const renderToolCalls = (calls: ReadonlyArray<Completion.ToolCall> | undefined): Array<string> =>
+  calls === undefined ? [] : calls.map((c) => `[tool call ${c.id}] ${c.name}(${c.arguments})`)
+
+const renderEntry = (entry: Entry): string => {
+  const lines: Array<string> = []
+  const when = new Date(entry.timestamp).toISOString()
+  const cost = entry.costUsd > 0 ? `, $${entry.costUsd.toFixed(6)}` : ""
+  const hit = entry.cacheHit ? ", cache hit" : ""
+  lines.push(
+    `[${when}] ${entry.provider}/${entry.model} (${entry.durationMs} ms, ${entry.usage.promptTokens} in / ${entry.usage.completionTokens} out tokens${cost}${hit})`
+  )
+  for (const message of entry.request.messages) {
+    lines.push("", roleTitle[message.role], "", message.content, ...renderToolCalls(message.toolCalls))
+  }
+  if (entry.response !== undefined) {
+    const choices = entry.response.choices
+    choices.forEach((choice) => {
+      const title = choices.length > 1 ? `Response (choice ${choice.index + 1} of ${choices.length}):` : "Response:"
+      lines.push("", title, "", choice.content, ...renderToolCalls(choice.toolCalls))
+    })
+  } else if (entry.error !== undefined) {
+    lines.push("", `Failed (${entry.error.code}): ${entry.error.message}`)
+  }
+  return lines.join("\n")
+}
+
+/**
+ * A readable rendering of the given entries, oldest first, separated by blank lines.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const render = (entries: ReadonlyArray<Entry>): string => entries.map(renderEntry).join("\n\n\n")

@@ -1,0 +1,637 @@
+/**
+ * The LM service: what programs call to use a language model. It puts, in front of a {@link Provider}:
+ * the cache (lookup first; answers from the provider are stored), retries with backoff for retryable errors,
+ * and the record of every call (history for `inspectHistory`, per-call usage and cost, totals per program run
+ * with {@link trackUsage}, a `lm.request` span, the `dspy.lm.*` metrics and an `lm_request` event).
+ *
+ * @since 0.1.0
+ */
+import { Config, type ConfigSchema, Correlation, Errors, Events, Metrics } from "@effect-dspy/foundation"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as LMCache from "../cache/LMCache.js"
+import * as Completion from "./Completion.js"
+import type * as History from "./History.js"
+import { render } from "./History.js"
+import * as LMError from "./LMError.js"
+import * as OpenAIProvider from "./OpenAIProvider.js"
+import * as Pricing from "./Pricing.js"
+import type * as Provider from "./Provider.js"
+import * as Retry from "./Retry.js"
+
+/**
+ * A request to the LM service: a completion request whose `model` may be left out (the LM's default model).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Request = Omit<Completion.CompletionRequest, "model"> & { readonly model?: string }
+
+/**
+ * Per-call options. `cache: false` neither reads nor writes the cache for this call.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallOptions {
+  readonly cache?: boolean
+}
+
+/**
+ * Usage totals over several calls. `calls` counts every call (cache hits included); `cacheHits` those served
+ * from the cache (they add no tokens and no cost).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UsageTotals {
+  readonly calls: number
+  readonly cacheHits: number
+  readonly failures: number
+  readonly promptTokens: number
+  readonly completionTokens: number
+  readonly totalTokens: number
+  readonly costUsd: number
+}
+
+/**
+ * The LM service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** The provider's name (`"openai"`, `"simulated"`, ...). */
+  readonly provider: string
+  /** The model used when a request names none. */
+  readonly model: string
+  /** One completion (with `n` choices): from the cache when it has it, else from the provider with retries. */
+  readonly complete: (
+    request: Request,
+    options?: CallOptions
+  ) => Effect.Effect<Completion.CompletionResponse, LMError.LMError>
+  /**
+   * A streamed completion. Streams bypass the cache and are not retried (a retry would replay text already
+   * delivered); the call is recorded (history, usage, telemetry) when the stream ends.
+   */
+  readonly stream: (request: Request) => Stream.Stream<Completion.CompletionChunk, LMError.LMError>
+  /** Embeddings of the inputs (retried like completions). */
+  readonly embed: (
+    inputs: ReadonlyArray<string>,
+    model?: string
+  ) => Effect.Effect<ReadonlyArray<ReadonlyArray<number>>, LMError.LMError>
+  /** The recorded calls, oldest first (the most recent `historySize`). */
+  readonly history: Effect.Effect<ReadonlyArray<History.Entry>>
+  /** A readable rendering of the last `n` calls (default 1): messages and answers. */
+  readonly inspectHistory: (n?: number) => Effect.Effect<string>
+  /** Totals over every call made through this service. */
+  readonly usage: Effect.Effect<UsageTotals>
+}
+
+/**
+ * The LM service tag.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class LM extends Context.Tag("@effect-dspy/core/LM")<LM, Service>() {}
+
+/**
+ * The LM configuration cannot be used: the named provider is missing or incomplete.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LMConfigError extends Schema.TaggedError<LMConfigError>("@effect-dspy/LMConfigError")("LMConfigError", {
+  ...Errors.fields,
+  provider: Schema.String
+}) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "lm_config"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * Settings of {@link make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly provider: Provider.Provider
+  /** The model for requests that name none; default `"default"`. */
+  readonly model?: string
+  /** The model for `embed` calls that name none; by default the provider chooses. */
+  readonly embeddingModel?: string
+  /** The cache; without one every call goes to the provider. */
+  readonly cache?: LMCache.Service
+  readonly retry?: Retry.Options
+  /** How many calls the history keeps; default 1,000. */
+  readonly historySize?: number
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Usage tracking per program run
+// ---------------------------------------------------------------------------------------------------------
+
+interface Accumulator {
+  calls: number
+  cacheHits: number
+  failures: number
+  promptTokens: number
+  completionTokens: number
+  totalTokens: number
+  costUsd: number
+}
+
+const emptyAccumulator = (): Accumulator => ({
+  calls: 0,
+  cacheHits: 0,
+  failures: 0,
+  promptTokens: 0,
+  completionTokens: 0,
+  totalTokens: 0,
+  costUsd: 0
+})
+
+const snapshot = (a: Accumulator): UsageTotals => ({ ...a })
+
+/**
+ * The accumulators of the enclosing {@link trackUsage} calls. Forked fibers inherit the same (mutable)
+ * accumulators, so calls made in them count toward the run that forked them.
+ */
+const currentAccumulators: FiberRef.FiberRef<ReadonlyArray<Accumulator>> = FiberRef.unsafeMake<
+  ReadonlyArray<Accumulator>
+>([])
+
+const add = (a: Accumulator, usage: Completion.Usage, costUsd: number, cacheHit: boolean, failed: boolean) => {
+  a.calls++
+  if (cacheHit) a.cacheHits++
+  if (failed) a.failures++
+  a.promptTokens += usage.promptTokens
+  a.completionTokens += usage.completionTokens
+  a.totalTokens += usage.totalTokens
+  a.costUsd += costUsd
+}
+
+/**
+ * Runs an effect and returns its result with the usage totals of every LM call made inside it, including in
+ * fibers it forks. Nested runs each count their own calls (an inner call counts toward both).
+ *
+ * @since 0.1.0
+ * @category usage
+ */
+export const trackUsage = <A, E, R>(
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<{ readonly result: A; readonly usage: UsageTotals }, E, R> =>
+  Effect.suspend(() => {
+    const accumulator = emptyAccumulator()
+    return Effect.locallyWith(self, currentAccumulators, (outer) => [...outer, accumulator]).pipe(
+      Effect.map((result) => ({ result, usage: snapshot(accumulator) }))
+    )
+  })
+
+// ---------------------------------------------------------------------------------------------------------
+// The service
+// ---------------------------------------------------------------------------------------------------------
+
+const badRequest = (provider: string, model: string, message: string) =>
+  new LMError.LMBadRequest({ provider, model, message })
+
+const validate = (provider: string, r: Completion.CompletionRequest): Option.Option<LMError.LMBadRequest> => {
+  if (r.model.length === 0) return Option.some(badRequest(provider, r.model, "request.model is empty: name a model"))
+  if (r.messages.length === 0)
+    return Option.some(badRequest(provider, r.model, "request.messages is empty: give at least one message"))
+  if (r.n !== undefined && (!Number.isInteger(r.n) || r.n < 1))
+    return Option.some(badRequest(provider, r.model, `request.n must be a positive integer, got ${r.n}`))
+  if (r.temperature !== undefined && !(r.temperature >= 0))
+    return Option.some(badRequest(provider, r.model, `request.temperature must be >= 0, got ${r.temperature}`))
+  if (r.maxTokens !== undefined && (!Number.isInteger(r.maxTokens) || r.maxTokens < 1))
+    return Option.some(
+      badRequest(provider, r.model, `request.maxTokens must be a positive integer, got ${r.maxTokens}`)
+    )
+  return Option.none()
+}
+
+interface TaggedMetrics {
+  readonly duration: Metric.Metric.Histogram<number>
+  readonly tokens: Metric.Metric.Counter<number>
+  readonly cost: Metric.Metric.Counter<number>
+}
+
+/**
+ * Builds the LM service over a provider. The `Events` service is used when present (at construction or in the
+ * caller's context).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): Effect.Effect<Service> =>
+  Effect.gen(function* () {
+    const { provider, cache } = options
+    const providerName = provider.name
+    const defaultModel = options.model ?? "default"
+    const historySize = options.historySize ?? 1000
+    const retry = Retry.retry(options.retry)
+    const eventsAtMake = yield* Effect.serviceOption(Events.Events)
+    const history: Array<History.Entry> = []
+    const totals = emptyAccumulator()
+    const metricsByModel = new Map<string, TaggedMetrics>()
+
+    const metricsFor = (model: string): TaggedMetrics => {
+      const known = metricsByModel.get(model)
+      if (known !== undefined) return known
+      const created: TaggedMetrics = {
+        duration: Metrics.lmRequestDuration.pipe(
+          Metric.tagged("provider", providerName),
+          Metric.tagged("model", model)
+        ),
+        tokens: Metrics.lmRequestTokens.pipe(Metric.tagged("provider", providerName), Metric.tagged("model", model)),
+        cost: Metrics.lmRequestCost.pipe(Metric.tagged("provider", providerName), Metric.tagged("model", model))
+      }
+      metricsByModel.set(model, created)
+      return created
+    }
+
+    const publish = (input: Events.EventInput): Effect.Effect<void> =>
+      Effect.flatMap(
+        Option.isSome(eventsAtMake) ? Effect.succeed(eventsAtMake) : Effect.serviceOption(Events.Events),
+        Option.match({
+          onNone: () => Effect.void,
+          onSome: (events) =>
+            events.publish(input).pipe(
+              Effect.asVoid,
+              Effect.catchAll((e) => Effect.logWarning(`could not record ${input.type} event: ${e.message}`))
+            )
+        })
+      )
+
+    /** Records a finished call everywhere: totals, run accumulators, history, span, metrics, event. */
+    const record = (
+      request: Completion.CompletionRequest,
+      started: number,
+      exit: Exit.Exit<
+        {
+          readonly usage: Completion.Usage
+          readonly costUsd: number
+          readonly cacheHit: boolean
+          readonly response?: Completion.CompletionResponse
+        },
+        LMError.LMError
+      >,
+      correlationId: Option.Option<string>
+    ): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        const durationMs = (yield* Clock.currentTimeMillis) - started
+        const ok = Exit.isSuccess(exit)
+        const usage = ok ? exit.value.usage : Completion.emptyUsage
+        const costUsd = ok ? exit.value.costUsd : 0
+        const cacheHit = ok && exit.value.cacheHit
+        const failure = ok ? undefined : Option.getOrUndefined(Exit.causeOption(exit).pipe(Option.flatMap(failureOf)))
+        add(totals, usage, costUsd, cacheHit, !ok)
+        for (const a of yield* FiberRef.get(currentAccumulators)) add(a, usage, costUsd, cacheHit, !ok)
+        const entry: { -readonly [K in keyof History.Entry]: History.Entry[K] } = {
+          timestamp: started,
+          provider: providerName,
+          model: request.model,
+          request,
+          usage,
+          costUsd,
+          cacheHit,
+          durationMs
+        }
+        if (ok && exit.value.response !== undefined) entry.response = exit.value.response
+        if (failure !== undefined) entry.error = { code: failure.code, message: failure.message }
+        if (Option.isSome(correlationId)) entry.correlationId = correlationId.value
+        history.push(entry)
+        if (history.length > historySize) history.splice(0, history.length - historySize)
+
+        const attributes: Record<string, unknown> = {
+          "lm.provider": providerName,
+          "lm.model": request.model,
+          "lm.tokens.input": usage.promptTokens,
+          "lm.tokens.output": usage.completionTokens,
+          "lm.cost_usd": costUsd,
+          "lm.cache_hit": cacheHit
+        }
+        if (Option.isSome(correlationId)) attributes.correlation_id = correlationId.value
+        if (failure !== undefined) attributes["lm.error"] = failure.code
+        yield* Effect.annotateCurrentSpan(attributes)
+
+        const m = metricsFor(request.model)
+        yield* Metric.update(m.duration, durationMs)
+        if (usage.totalTokens > 0) yield* Metric.update(m.tokens, usage.totalTokens)
+        if (costUsd > 0) yield* Metric.update(m.cost, costUsd)
+
+        const data: Record<string, unknown> = {
+          provider: providerName,
+          model: request.model,
+          input_tokens: usage.promptTokens,
+          output_tokens: usage.completionTokens,
+          cost_usd: costUsd,
+          duration_ms: durationMs,
+          cache_hit: cacheHit
+        }
+        if (failure !== undefined) data.error = failure.code
+        yield* publish({ type: "lm_request", data })
+      })
+
+    const withModel = (request: Request): Completion.CompletionRequest =>
+      request.model === undefined ? { ...request, model: defaultModel } : (request as Completion.CompletionRequest)
+
+    /** Runs a call inside the `lm.request` span and records it whatever its outcome. */
+    const instrumented = <A>(
+      spanName: string,
+      request: Completion.CompletionRequest,
+      run: Effect.Effect<A, LMError.LMError>,
+      describe: (a: A) => {
+        readonly usage: Completion.Usage
+        readonly costUsd: number
+        readonly cacheHit: boolean
+        readonly response?: Completion.CompletionResponse
+      }
+    ): Effect.Effect<A, LMError.LMError> =>
+      Effect.gen(function* () {
+        const started = yield* Clock.currentTimeMillis
+        const correlationId = yield* Correlation.current
+        const exit = yield* Effect.exit(run)
+        yield* record(request, started, Exit.map(exit, describe), correlationId)
+        return yield* exit
+      }).pipe(
+        Errors.annotate,
+        Effect.withSpan(spanName, { attributes: { "lm.provider": providerName, "lm.model": request.model } })
+      )
+
+    const describeResponse = (r: Completion.CompletionResponse) => ({
+      usage: r.usage,
+      costUsd: r.costUsd,
+      cacheHit: r.cacheHit,
+      response: r
+    })
+
+    const complete: Service["complete"] = (input, callOptions) => {
+      const request = withModel(input)
+      const invalid = validate(providerName, request)
+      if (Option.isSome(invalid)) return Errors.annotate(Effect.fail(invalid.value))
+      const useCache = cache !== undefined && callOptions?.cache !== false
+      const fromProvider = retry(provider.complete(request))
+      const run: Effect.Effect<Completion.CompletionResponse, LMError.LMError> = useCache
+        ? Effect.suspend(() => {
+            const key = cache.key(request)
+            return Effect.flatMap(
+              cache.get(key),
+              Option.match({
+                onSome: Effect.succeed,
+                onNone: () => Effect.tap(fromProvider, (response) => cache.set(key, response))
+              })
+            )
+          })
+        : fromProvider
+      return instrumented("lm.request", request, run, describeResponse)
+    }
+
+    const stream: Service["stream"] = (input) => {
+      const request = withModel(input)
+      const invalid = validate(providerName, request)
+      if (Option.isSome(invalid)) return Stream.fail(invalid.value)
+      return Stream.unwrapScoped(
+        Effect.gen(function* () {
+          const started = yield* Clock.currentTimeMillis
+          const correlationId = yield* Correlation.current
+          const contents = new Map<number, string>()
+          const finish = new Map<number, Completion.FinishReason>()
+          let usage: Completion.Usage = Completion.emptyUsage
+          yield* Effect.addFinalizer((exit) => {
+            const choices = [...contents.keys()]
+              .sort((a, b) => a - b)
+              .map(
+                (index): Completion.Choice => ({
+                  index,
+                  content: contents.get(index)!,
+                  finishReason: finish.get(index) ?? "stop"
+                })
+              )
+            const costUsd = Pricing.cost(request.model, usage)
+            const response: Completion.CompletionResponse = {
+              id: "stream",
+              model: request.model,
+              choices,
+              usage,
+              costUsd,
+              cacheHit: false
+            }
+            const outcome =
+              Exit.isFailure(exit) && !Exit.isInterrupted(exit)
+                ? (exit as Exit.Exit<never, LMError.LMError>)
+                : Exit.succeed({ usage, costUsd, cacheHit: false, response })
+            return record(request, started, outcome, correlationId)
+          })
+          return provider.stream(request).pipe(
+            Stream.tap((chunk) =>
+              Effect.sync(() => {
+                contents.set(chunk.index, (contents.get(chunk.index) ?? "") + chunk.delta)
+                if (chunk.finishReason !== undefined) finish.set(chunk.index, chunk.finishReason)
+                if (chunk.usage !== undefined) usage = chunk.usage
+              })
+            )
+          )
+        })
+      ).pipe(Stream.withSpan("lm.stream", { attributes: { "lm.provider": providerName, "lm.model": request.model } }))
+    }
+
+    const embed: Service["embed"] = (inputs, model) => {
+      if (inputs.length === 0) return Effect.succeed([])
+      const embedModel = model ?? options.embeddingModel
+      const request: Completion.CompletionRequest = {
+        model: embedModel ?? defaultModel,
+        messages: inputs.map((content) => ({ role: "user", content }))
+      }
+      return instrumented("lm.embed", request, retry(provider.embed(inputs, embedModel)), () => ({
+        usage: Completion.emptyUsage,
+        costUsd: 0,
+        cacheHit: false
+      }))
+    }
+
+    const service: Service = {
+      provider: providerName,
+      model: defaultModel,
+      complete,
+      stream,
+      embed,
+      history: Effect.sync(() => history.slice()),
+      inspectHistory: (n = 1) => Effect.sync(() => render(history.slice(Math.max(0, history.length - n)))),
+      usage: Effect.sync(() => snapshot(totals))
+    }
+    return service
+  })
+
+const failureOf = (cause: import("effect/Cause").Cause<LMError.LMError>): Option.Option<LMError.LMError> =>
+  Option.fromNullable(
+    (cause._tag === "Fail" ? cause.error : undefined) ??
+      (function find(c: import("effect/Cause").Cause<LMError.LMError>): LMError.LMError | undefined {
+        if (c._tag === "Fail") return c.error
+        if (c._tag === "Sequential" || c._tag === "Parallel") return find(c.left) ?? find(c.right)
+        return undefined
+      })(cause)
+  )
+
+// ---------------------------------------------------------------------------------------------------------
+// Accessors
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Calls `complete` on the LM in the context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const complete = (
+  request: Request,
+  options?: CallOptions
+): Effect.Effect<Completion.CompletionResponse, LMError.LMError, LM> =>
+  Effect.flatMap(LM, (lm) => lm.complete(request, options))
+
+/**
+ * Calls `stream` on the LM in the context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const stream = (request: Request): Stream.Stream<Completion.CompletionChunk, LMError.LMError, LM> =>
+  Stream.unwrap(Effect.map(LM, (lm) => lm.stream(request)))
+
+/**
+ * Calls `embed` on the LM in the context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const embed = (
+  inputs: ReadonlyArray<string>,
+  model?: string
+): Effect.Effect<ReadonlyArray<ReadonlyArray<number>>, LMError.LMError, LM> =>
+  Effect.flatMap(LM, (lm) => lm.embed(inputs, model))
+
+/**
+ * The rendering of the last `n` calls of the LM in the context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const inspectHistory = (n = 1): Effect.Effect<string, never, LM> =>
+  Effect.flatMap(LM, (lm) => lm.inspectHistory(n))
+
+// ---------------------------------------------------------------------------------------------------------
+// Layers
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * An LM layer over the given provider (for tests and embedding). The `LMCache` in the context is used when
+ * present and `options.cache` is not given.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerProvider = (provider: Provider.Provider, options: Omit<Options, "provider"> = {}): Layer.Layer<LM> =>
+  Layer.effect(
+    LM,
+    Effect.gen(function* () {
+      const fromContext = yield* Effect.serviceOption(LMCache.LMCache)
+      const cache = options.cache ?? Option.getOrUndefined(fromContext)
+      return yield* make({ ...options, provider, ...(cache === undefined ? {} : { cache }) })
+    })
+  )
+
+/**
+ * The provider described by a `providers.<name>` config entry: `simulated` (the in-process simulated LM) or
+ * `openai` (any OpenAI-compatible server through the official SDK).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const providerFromSettings = (
+  name: string,
+  settings: ConfigSchema.ProviderSettings
+): Effect.Effect<Provider.Provider, LMConfigError, Scope.Scope> => {
+  if (settings.kind === "simulated") return simulatedProvider(name, settings)
+  if (settings.apiKey === undefined && settings.baseUrl === undefined) {
+    return Effect.fail(
+      new LMConfigError({
+        provider: name,
+        message: `providers.${name} is an openai provider without apiKey or baseUrl: set OPENAI_API_KEY (or providers.${name}.apiKey), or a baseUrl for a local server`
+      })
+    )
+  }
+  return OpenAIProvider.make({
+    name,
+    timeoutMs: settings.timeoutMs,
+    ...(settings.baseUrl === undefined ? {} : { baseURL: settings.baseUrl }),
+    ...(settings.apiKey === undefined ? {} : { apiKey: settings.apiKey })
+  })
+}
+
+/**
+ * The simulated LM provider. The simulated LM (`../sim/SimLM.ts`) is built alongside this module; it is
+ * loaded by a dynamic import so that this layer compiles before it lands.
+ */
+const simulatedProvider = (
+  name: string,
+  settings: ConfigSchema.ProviderSettings
+): Effect.Effect<Provider.Provider, LMConfigError> => {
+  const modulePath: string = "../sim/SimLM.js"
+  return Effect.tryPromise({
+    try: () =>
+      import(modulePath) as Promise<{ readonly make: (options: { readonly model: string }) => Provider.Provider }>,
+    catch: (cause) =>
+      new LMConfigError({
+        provider: name,
+        message: `providers.${name} is a simulated provider but the simulated LM could not be loaded (${String(cause)})`
+      })
+  }).pipe(Effect.map((sim) => sim.make({ model: settings.defaultModel })))
+}
+
+/**
+ * The LM layer from configuration: the provider `providers[modules.defaultLmProvider]` (the simulated LM by
+ * default; a real OpenAI-compatible provider when one is configured, e.g. from `OPENAI_API_KEY`), its default
+ * model and retry count. An `LMCache` in the context is used when present.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<LM, LMConfigError, Config.Config> = Layer.scoped(
+  LM,
+  Effect.gen(function* () {
+    const config = yield* Effect.flatMap(Config.Config, (c) => c.current)
+    const name = config.modules.defaultLmProvider
+    const settings = config.providers[name]
+    if (settings === undefined) {
+      return yield* new LMConfigError({
+        provider: name,
+        message: `modules.defaultLmProvider is "${name}" but providers.${name} is not configured; configured providers: ${Object.keys(config.providers).join(", ") || "none"}`
+      })
+    }
+    const provider = yield* providerFromSettings(name, settings)
+    const cache = yield* Effect.serviceOption(LMCache.LMCache)
+    return yield* make({
+      provider,
+      model: settings.defaultModel,
+      retry: { maxRetries: settings.maxRetries },
+      ...(Option.isSome(cache) ? { cache: cache.value } : {})
+    })
+  })
+)

@@ -1,0 +1,62 @@
+/**
+ * The LM retry policy: exponential backoff with jitter, only for errors that say they are `retryable`
+ * (rate limits, timeouts, server errors), at most `maxRetries` times, and never sooner than a rate limit's
+ * `retryAfterMs`. Delays go through Effect's Clock, so tests drive them with `TestClock`.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as LMError from "./LMError.js"
+
+/**
+ * Retry settings.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Retries after the first attempt; default 3; 0 disables retrying. */
+  readonly maxRetries?: number
+  /** The first delay in milliseconds (doubling each retry); default 500. */
+  readonly baseDelayMs?: number
+  /** The longest backoff delay in milliseconds (a `retryAfterMs` may ask for more); default 30,000. */
+  readonly maxDelayMs?: number
+  /** Randomise each delay to 80%-120% of its value so that clients do not retry in lockstep; default true. */
+  readonly jitter?: boolean
+}
+
+/**
+ * The retry schedule for LM calls; its input is the error of the failed attempt.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const schedule = (options: Options = {}): Schedule.Schedule<unknown, LMError.LMError> => {
+  const maxRetries = options.maxRetries ?? 3
+  const maxDelay = Duration.millis(options.maxDelayMs ?? 30_000)
+  const backoff = Schedule.exponential(Duration.millis(options.baseDelayMs ?? 500), 2)
+  return (options.jitter === false ? backoff : Schedule.jittered(backoff)).pipe(
+    Schedule.modifyDelay((_, delay) => Duration.min(delay, maxDelay)),
+    Schedule.intersect(Schedule.recurs(maxRetries)),
+    Schedule.intersect(Schedule.identity<LMError.LMError>()),
+    Schedule.whileInput((error: LMError.LMError) => error.retryable),
+    Schedule.modifyDelay(([, error], delay) =>
+      error._tag === "LMRateLimited" && error.retryAfterMs !== undefined
+        ? Duration.max(delay, Duration.millis(error.retryAfterMs))
+        : delay
+    )
+  )
+}
+
+/**
+ * Retries an LM effect with {@link schedule}; the last error is returned when retries run out.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const retry =
+  (options: Options = {}) =>
+  <A, R>(self: Effect.Effect<A, LMError.LMError, R>): Effect.Effect<A, LMError.LMError, R> =>
+    (options.maxRetries ?? 3) === 0 ? self : Effect.retry(self, schedule(options))
