@@ -106,52 +106,58 @@ export const forEach = <X, A, E, R>(
   f: (item: X, index: number) => Effect.Effect<A, E, R>,
   options: Options = {}
 ): Effect.Effect<ReadonlyArray<Either.Either<A, E | ParallelTimeout>>, ParallelMaxErrors | ParallelConfigError, R> =>
-  Effect.suspend(() => {
-    const bad = Option.orElse(positive("concurrency", options.concurrency), () =>
-      positive("maxErrors", options.maxErrors)
-    )
-    if (Option.isSome(bad)) return Effect.fail(bad.value)
-    const list = Array.from(items)
-    const maxErrors = options.maxErrors ?? 10
-    const timeoutMs = options.timeout === undefined ? undefined : Duration.toMillis(options.timeout)
-    const results = new Array<Either.Either<A, E | ParallelTimeout>>(list.length)
-    let errors = 0
-    const one = (item: X, index: number): Effect.Effect<void, ParallelMaxErrors, R> => {
-      const call: Effect.Effect<A, E | ParallelTimeout, R> =
-        timeoutMs === undefined
-          ? f(item, index)
-          : Effect.timeoutFail(f(item, index), {
-              duration: timeoutMs,
-              onTimeout: () =>
-                new ParallelTimeout({
-                  index,
-                  timeoutMs,
-                  message: `Call ${index} did not finish within ${timeoutMs} ms; raise the timeout or check the call`
-                })
-            })
-      return Effect.flatMap(Effect.exit(call), (exit) => {
-        if (Exit.isSuccess(exit)) {
-          results[index] = Either.right(exit.value)
-          return Effect.void
-        }
-        const failure = Cause.failureOption(exit.cause)
-        if (Option.isNone(failure)) return Effect.failCause(exit.cause as Cause.Cause<never>)
-        results[index] = Either.left(failure.value)
-        errors++
-        return errors >= maxErrors
-          ? Effect.fail(
-              new ParallelMaxErrors({
-                errors,
-                maxErrors,
-                lastError: failure.value,
-                message: `Stopped after ${errors} failed calls (maxErrors = ${maxErrors}); fix the failing calls or raise maxErrors`
+  Effect.suspend(
+    (): Effect.Effect<
+      ReadonlyArray<Either.Either<A, E | ParallelTimeout>>,
+      ParallelMaxErrors | ParallelConfigError,
+      R
+    > => {
+      const bad = Option.orElse(positive("concurrency", options.concurrency), () =>
+        positive("maxErrors", options.maxErrors)
+      )
+      if (Option.isSome(bad)) return Effect.fail(bad.value)
+      const list = Array.from(items)
+      const maxErrors = options.maxErrors ?? 10
+      const timeoutMs = options.timeout === undefined ? undefined : Duration.toMillis(options.timeout)
+      const results = new Array<Either.Either<A, E | ParallelTimeout>>(list.length)
+      let errors = 0
+      const one = (item: X, index: number): Effect.Effect<void, ParallelMaxErrors, R> => {
+        const call: Effect.Effect<A, E | ParallelTimeout, R> =
+          timeoutMs === undefined
+            ? f(item, index)
+            : Effect.timeoutFail(f(item, index), {
+                duration: timeoutMs,
+                onTimeout: () =>
+                  new ParallelTimeout({
+                    index,
+                    timeoutMs,
+                    message: `Call ${index} did not finish within ${timeoutMs} ms; raise the timeout or check the call`
+                  })
               })
-            )
-          : Effect.void
-      })
+        return Effect.flatMap(Effect.exit(call), (exit) => {
+          if (Exit.isSuccess(exit)) {
+            results[index] = Either.right(exit.value)
+            return Effect.void
+          }
+          const failure = Cause.failureOption(exit.cause)
+          if (Option.isNone(failure)) return Effect.failCause(exit.cause as Cause.Cause<never>)
+          results[index] = Either.left(failure.value)
+          errors++
+          return errors >= maxErrors
+            ? Effect.fail(
+                new ParallelMaxErrors({
+                  errors,
+                  maxErrors,
+                  lastError: failure.value,
+                  message: `Stopped after ${errors} failed calls (maxErrors = ${maxErrors}); fix the failing calls or raise maxErrors`
+                })
+              )
+            : Effect.void
+        })
+      }
+      return Effect.as(Effect.forEach(list, one, { concurrency: options.concurrency ?? 8, discard: true }), results)
     }
-    return Effect.as(Effect.forEach(list, one, { concurrency: options.concurrency ?? 8, discard: true }), results)
-  })
+  )
 
 /**
  * Runs `f` over the items and returns the successful results in order, failing with the first error when
