@@ -18,3 +18,17 @@ export * as Signature from "./signature/Signature.js"
  * @since 0.1.0
  */
 export * as SignatureError from "./signature/SignatureError.js"
+
+/**
+ * Examples: records of input and label fields.
+ *
+ * @since 0.1.0
+ */
+export * as Example from "./primitives/Example.js"
+
+/**
+ * Predictions: the parsed outputs of a module call with all completions and usage.
+ *
+ * @since 0.1.0
+ */
+export * as Prediction from "./primitives/Prediction.js"
