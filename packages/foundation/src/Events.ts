@@ -3,13 +3,29 @@
  * queryable by type, time range and correlation id, with live subscriptions and retention by count and age.
  * An in-memory layer is the default; a SQLite-backed layer keeps events across restarts.
  *
+ * `publish` stamps the id and the timestamp (from Effect's `Clock`; timestamps never decrease within a store:
+ * a clock that steps back gets the previous timestamp) and fills the correlation and parent ids from the
+ * `Correlation` fiber references when the input does not give them.
+ *
+ * The memory store indexes events by correlation id and by type: a query by correlation id costs
+ * O(log n + matches), not O(n); a time range is two binary searches. Retention (at most `maxEvents`, none older
+ * than `maxAgeMs`) is applied on every append at amortised O(1) cost, before every query (by age), and by `prune`.
+ *
  * @since 0.1.0
  */
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
+import * as Config from "./Config.js"
+import type * as ConfigSchema from "./ConfigSchema.js"
 import * as Errors from "./Errors.js"
+import * as internal from "./internal/events.js"
+import * as memory from "./internal/eventsMemory.js"
+import * as sqlite from "./internal/eventsSqlite.js"
 
 /**
  * A recorded event. `timestamp` is epoch milliseconds read from Effect's Clock.
@@ -65,15 +81,20 @@ export interface Query {
  */
 export class EventStoreError extends Schema.TaggedError<EventStoreError>("@effect-dspy/EventStoreError")(
   "EventStoreError",
-  { ...Errors.fields, operation: Schema.String }
+  {
+    ...Errors.fields,
+    operation: Schema.String,
+    /** `io` (the store failed; may pass on retry) or `invalid_input` (fix the call). */
+    reason: Schema.optional(Schema.Literal("io", "invalid_input"))
+  }
 ) {
   /** @since 0.1.0 */
   get code(): string {
-    return "event_store"
+    return this.reason === "invalid_input" ? "event_store_invalid_input" : "event_store"
   }
   /** @since 0.1.0 */
   get retryable(): boolean {
-    return true
+    return this.reason !== "invalid_input"
   }
 }
 
@@ -103,3 +124,183 @@ export interface Service {
  * @category tags
  */
 export class Events extends Context.Tag("@effect-dspy/foundation/Events")<Events, Service>() {}
+
+/**
+ * Retention settings; the defaults are the configuration's (`events.maxEvents` 100,000, `events.maxAgeMs` one day).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetentionOptions {
+  readonly maxEvents?: number | undefined
+  readonly maxAgeMs?: number | undefined
+}
+
+/**
+ * Options of the SQLite store: the database file (created when absent) and retention.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SqliteOptions extends RetentionOptions {
+  readonly filename: string
+}
+
+const invalidInput = (operation: string, message: string) =>
+  new EventStoreError({ operation, reason: "invalid_input", message })
+
+const retentionOf = (options: RetentionOptions): Effect.Effect<internal.Retention, EventStoreError> => {
+  const retention = {
+    maxEvents: options.maxEvents ?? internal.defaultRetention.maxEvents,
+    maxAgeMs: options.maxAgeMs ?? internal.defaultRetention.maxAgeMs
+  }
+  const problem = internal.retentionProblem(retention)
+  return problem === undefined ? Effect.succeed(retention) : Effect.fail(invalidInput("configure", problem))
+}
+
+/** Wraps a store's operations with input checks and the public error type. */
+const service = (
+  hub: internal.Hub,
+  ops: {
+    readonly publish: (input: EventInput) => Effect.Effect<Event, sqlite.StoreFailure>
+    readonly query: (query: Query) => Effect.Effect<ReadonlyArray<Event>, sqlite.StoreFailure>
+    readonly prune: Effect.Effect<number, sqlite.StoreFailure>
+    readonly count: Effect.Effect<number, sqlite.StoreFailure>
+  }
+): Service => {
+  const wrap = <A>(effect: Effect.Effect<A, sqlite.StoreFailure>): Effect.Effect<A, EventStoreError> =>
+    Effect.mapError(effect, (failure) => new EventStoreError(failure))
+  return {
+    publish: (input) =>
+      typeof input.type === "string" && input.type.length > 0
+        ? wrap(ops.publish(input))
+        : Effect.fail(invalidInput("publish", "An event needs a non-empty string `type`")),
+    query: (query) => {
+      const problem = internal.queryProblem(query)
+      return problem === undefined ? wrap(ops.query(query)) : Effect.fail(invalidInput("query", problem))
+    },
+    subscribe: (types) => hub.subscribe(types),
+    prune: wrap(ops.prune),
+    count: wrap(ops.count)
+  }
+}
+
+const makeMemoryStore = (retention: internal.Retention) =>
+  Effect.gen(function* () {
+    const hub = yield* internal.Hub.make
+    const ops = yield* memory.makeOps(retention, hub)
+    return { store: ops.store, service: service(hub, ops) }
+  })
+
+/**
+ * An in-memory store.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeMemory = (options: RetentionOptions = {}): Effect.Effect<Service, EventStoreError> =>
+  Effect.flatMap(retentionOf(options), (retention) => Effect.map(makeMemoryStore(retention), (m) => m.service))
+
+/**
+ * The in-memory store with the given retention.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemoryWith = (options: RetentionOptions): Layer.Layer<Events, EventStoreError> =>
+  Layer.effect(Events, makeMemory(options))
+
+/**
+ * The default store: in memory, with the default retention.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<Events> = Layer.effect(
+  Events,
+  Effect.map(makeMemoryStore(internal.defaultRetention), (m) => m.service)
+)
+
+/**
+ * The in-memory store with its retention read from `Config` (`events.maxEvents`, `events.maxAgeMs`), following
+ * run-time updates of the `events` section.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<Events, never, Config.Config> = Layer.scoped(
+  Events,
+  Effect.gen(function* () {
+    const config = yield* Config.Config
+    const current = yield* config.current
+    const { store, service } = yield* makeMemoryStore(current.events)
+    // The `events` section is validated by the config schema; follow each change to it.
+    yield* Effect.forkScoped(
+      Stream.runForEach(Stream.orDie(config.watch("events")), (events) =>
+        Effect.sync(() => {
+          store.retention = events as ConfigSchema.DSPyConfig["events"]
+        })
+      )
+    )
+    return service
+  })
+)
+
+/**
+ * A store in a SQLite file (created when absent) that keeps events across restarts.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSqlite = (options: SqliteOptions): Layer.Layer<Events, EventStoreError> =>
+  Layer.scoped(
+    Events,
+    Effect.gen(function* () {
+      const retention = { current: yield* retentionOf(options) }
+      const context = yield* Layer.build(SqliteClient.layer({ filename: options.filename })).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.fail(
+            new EventStoreError({
+              operation: "open",
+              reason: "io",
+              message: `Cannot open the event database '${options.filename}': ${Cause.squash(cause) instanceof Error ? (Cause.squash(cause) as Error).message : Cause.pretty(cause)}; check that its directory exists and is writable`
+            })
+          )
+        )
+      )
+      const hub = yield* internal.Hub.make
+      const ops = yield* sqlite.makeOps(retention, hub).pipe(
+        Effect.provide(context),
+        Effect.mapError(
+          (failure) => new EventStoreError({ ...failure, message: `${failure.message} (${options.filename})` })
+        )
+      )
+      return service(hub, ops)
+    })
+  )
+
+/**
+ * An in-memory store for tests (the default retention).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerTest: Layer.Layer<Events> = layerMemory
+
+/**
+ * Publishes an event through the current store.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const publish = (input: EventInput): Effect.Effect<Event, EventStoreError, Events> =>
+  Effect.flatMap(Events, (events) => events.publish(input))
+
+/**
+ * Queries the current store.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const query = (q: Query): Effect.Effect<ReadonlyArray<Event>, EventStoreError, Events> =>
+  Effect.flatMap(Events, (events) => events.query(q))

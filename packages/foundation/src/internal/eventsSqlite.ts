@@ -1,0 +1,190 @@
+/**
+ * The SQLite event store (through `@effect/sql`). One table; the `seq` primary key gives append order, and
+ * timestamps never decrease along it (clamped as in the memory store, including across restarts), so
+ * ordering by `seq` is ordering by time. Indexes on (correlation_id, seq), (type, seq) and (timestamp).
+ *
+ * Retention: the count is tracked in memory and the oldest rows are deleted on append when over the limit;
+ * the oldest timestamp is tracked too, so the age check on append is one comparison, and a delete runs only
+ * when something has expired.
+ *
+ * @internal
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlError from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
+import * as Correlation from "../Correlation.js"
+import type { Event, EventInput, Query } from "../Events.js"
+import { type Hub, idPrefix, type Retention } from "./events.js"
+
+interface Row {
+  readonly seq: number
+  readonly id: string
+  readonly type: string
+  readonly timestamp: number
+  readonly correlation_id: string | null
+  readonly parent_id: string | null
+  readonly data: string
+}
+
+const toEvent = (row: Row): Event => ({
+  id: row.id,
+  type: row.type,
+  timestamp: row.timestamp,
+  correlationId: row.correlation_id ?? undefined,
+  parentId: row.parent_id ?? undefined,
+  data: JSON.parse(row.data) as { readonly [key: string]: unknown }
+})
+
+/** What the store's operations fail with before the public module wraps it. */
+export interface StoreFailure {
+  readonly operation: string
+  readonly message: string
+  readonly reason: "io" | "invalid_input"
+}
+
+const io =
+  (operation: string) =>
+  (error: SqlError.SqlError): StoreFailure => ({
+    operation,
+    reason: "io",
+    message: `SQLite ${operation} failed: ${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ""}`
+  })
+
+/** Builds the store's operations over the current SqlClient (creating the table when needed). */
+export const makeOps = (retention: { current: Retention }, hub: Hub) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE IF NOT EXISTS effect_dspy_events (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      id TEXT NOT NULL UNIQUE,
+      type TEXT NOT NULL,
+      timestamp INTEGER NOT NULL,
+      correlation_id TEXT,
+      parent_id TEXT,
+      data TEXT NOT NULL
+    )`.pipe(Effect.mapError(io("open")))
+    yield* sql`CREATE INDEX IF NOT EXISTS effect_dspy_events_correlation ON effect_dspy_events (correlation_id, seq)`.pipe(
+      Effect.mapError(io("open"))
+    )
+    yield* sql`CREATE INDEX IF NOT EXISTS effect_dspy_events_type ON effect_dspy_events (type, seq)`.pipe(
+      Effect.mapError(io("open"))
+    )
+    yield* sql`CREATE INDEX IF NOT EXISTS effect_dspy_events_timestamp ON effect_dspy_events (timestamp)`.pipe(
+      Effect.mapError(io("open"))
+    )
+    const stats = yield* sql<{
+      n: number
+      oldest: number | null
+      newest: number | null
+    }>`SELECT COUNT(*) AS n, MIN(timestamp) AS oldest, MAX(timestamp) AS newest FROM effect_dspy_events`.pipe(
+      Effect.mapError(io("open"))
+    )
+    let size = stats[0]?.n ?? 0
+    let oldest = stats[0]?.oldest ?? Number.POSITIVE_INFINITY
+    let lastTimestamp = stats[0]?.newest ?? Number.NEGATIVE_INFINITY
+    const prefix = idPrefix(yield* Effect.clockWith((clock) => clock.currentTimeMillis))
+    let counter = 0
+    const lock = yield* Effect.makeSemaphore(1)
+
+    const refreshStats = Effect.gen(function* () {
+      const rows = yield* sql<{
+        n: number
+        oldest: number | null
+      }>`SELECT COUNT(*) AS n, MIN(timestamp) AS oldest FROM effect_dspy_events`
+      size = rows[0]?.n ?? 0
+      oldest = rows[0]?.oldest ?? Number.POSITIVE_INFINITY
+    })
+
+    /** Applies retention at `now`; returns how many rows were removed. */
+    const applyRetention = (now: number) =>
+      Effect.gen(function* () {
+        const before = size
+        const { maxEvents, maxAgeMs } = retention.current
+        const cutoff = now - maxAgeMs
+        if (oldest < cutoff) {
+          yield* sql`DELETE FROM effect_dspy_events WHERE timestamp < ${cutoff}`
+          yield* refreshStats
+        }
+        if (size > maxEvents) {
+          yield* sql`DELETE FROM effect_dspy_events WHERE seq IN (SELECT seq FROM effect_dspy_events ORDER BY seq ASC LIMIT ${size - maxEvents})`
+          yield* refreshStats
+        }
+        return before - size
+      })
+
+    const publish = (input: EventInput): Effect.Effect<Event, StoreFailure> =>
+      lock.withPermits(1)(
+        Effect.gen(function* () {
+          let data: string
+          try {
+            data = JSON.stringify(input.data ?? {})
+          } catch (cause) {
+            return yield* Effect.fail<StoreFailure>({
+              operation: "publish",
+              reason: "invalid_input",
+              message: `The data of a '${input.type}' event must be JSON-serialisable for the SQLite store: ${(cause as Error).message}`
+            })
+          }
+          const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+          const timestamp = Math.max(now, lastTimestamp)
+          const correlationId = input.correlationId ?? Option.getOrUndefined(yield* Correlation.current)
+          const parentId = input.parentId ?? Option.getOrUndefined(yield* FiberRef.get(Correlation.currentParentId))
+          const id = prefix + (counter++).toString(36)
+          yield* sql`INSERT INTO effect_dspy_events (id, type, timestamp, correlation_id, parent_id, data) VALUES (${id}, ${input.type}, ${timestamp}, ${correlationId ?? null}, ${parentId ?? null}, ${data})`.pipe(
+            Effect.mapError(io("publish"))
+          )
+          lastTimestamp = timestamp
+          size++
+          if (timestamp < oldest) oldest = timestamp
+          yield* applyRetention(timestamp).pipe(Effect.mapError(io("retention")))
+          const event: Event = {
+            id,
+            type: input.type,
+            timestamp,
+            correlationId,
+            parentId,
+            data: JSON.parse(data) as { readonly [key: string]: unknown }
+          }
+          return yield* hub.deliver(event)
+        })
+      )
+
+    const query = (q: Query): Effect.Effect<Array<Event>, StoreFailure> =>
+      Effect.gen(function* () {
+        const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        const cutoff = now - retention.current.maxAgeMs
+        const conditions: Array<Statement.Fragment> = [sql`timestamp >= ${cutoff}`]
+        if (q.correlationId !== undefined) conditions.push(sql`correlation_id = ${q.correlationId}`)
+        if (q.types !== undefined) {
+          if (q.types.length === 0) return []
+          conditions.push(sql.in("type", [...new Set(q.types)]))
+        }
+        if (q.from !== undefined) conditions.push(sql`timestamp >= ${q.from}`)
+        if (q.to !== undefined) conditions.push(sql`timestamp <= ${q.to}`)
+        const order = sql.literal(q.order === "desc" ? "DESC" : "ASC")
+        const limit = q.limit ?? -1
+        const offset = q.offset ?? 0
+        const rows =
+          yield* sql<Row>`SELECT * FROM effect_dspy_events WHERE ${sql.and(conditions)} ORDER BY seq ${order} LIMIT ${limit} OFFSET ${offset}`.pipe(
+            Effect.mapError(io("query"))
+          )
+        return rows.map(toEvent)
+      })
+
+    const prune: Effect.Effect<number, StoreFailure> = lock.withPermits(1)(
+      Effect.flatMap(
+        Effect.clockWith((clock) => clock.currentTimeMillis),
+        (now) => applyRetention(now).pipe(Effect.mapError(io("prune")))
+      )
+    )
+
+    const count: Effect.Effect<number, StoreFailure> = Effect.map(
+      sql<{ n: number }>`SELECT COUNT(*) AS n FROM effect_dspy_events`.pipe(Effect.mapError(io("count"))),
+      (rows) => rows[0]?.n ?? 0
+    )
+
+    return { publish, query, prune, count }
+  })
