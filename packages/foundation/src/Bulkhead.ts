@@ -1,0 +1,159 @@
+/**
+ * A bulkhead: at most `maxConcurrent` calls run at once; up to `maxQueued` more wait in FIFO order; past that
+ * a call fails at once with {@link BulkheadFull}. Waiting is interruptible, and an interrupted waiter leaves
+ * nothing behind (its queue place is removed, or a slot handed to it just then is passed on). Settings can be
+ * replaced live: a larger `maxConcurrent` starts waiters at once; a smaller one takes effect as calls finish.
+ *
+ * @since 0.1.0
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
+import * as Schema from "effect/Schema"
+import * as ConfigSchema from "./ConfigSchema.js"
+import * as Errors from "./Errors.js"
+import { decodeSettings, type ProtectionSettingsInvalid } from "./internal/protection.js"
+
+export {
+  /**
+   * Settings given to a protection do not match its schema.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ProtectionSettingsInvalid
+} from "./internal/protection.js"
+
+/**
+ * The bulkhead's slots are taken and its queue is full; the call was not made.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BulkheadFull extends Schema.TaggedError<BulkheadFull>("@effect-dspy/BulkheadFull")("BulkheadFull", {
+  ...Errors.fields,
+  name: Schema.String,
+  maxConcurrent: Schema.Number,
+  maxQueued: Schema.Number
+}) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "bulkhead_full"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * What a bulkhead is doing now.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  readonly running: number
+  readonly queued: number
+}
+
+/**
+ * A bulkhead.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Bulkhead {
+  readonly name: string
+  /** Runs the effect in a slot, waiting in the queue if needed, or fails with {@link BulkheadFull}. */
+  readonly run: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | BulkheadFull, R>
+  /** Calls running and waiting. */
+  readonly stats: Effect.Effect<Stats>
+  /** The settings in force. */
+  readonly settings: Effect.Effect<ConfigSchema.BulkheadSettings>
+  /** Replaces the settings live. */
+  readonly reconfigure: (
+    settings: typeof ConfigSchema.BulkheadSettings.Encoded
+  ) => Effect.Effect<void, ProtectionSettingsInvalid>
+}
+
+const decode = decodeSettings(ConfigSchema.BulkheadSettings, "bulkhead", "BulkheadSettings")
+
+/**
+ * Creates a bulkhead. Invalid settings fail with {@link ProtectionSettingsInvalid}.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  name: string,
+  settings: typeof ConfigSchema.BulkheadSettings.Encoded
+): Effect.Effect<Bulkhead, ProtectionSettingsInvalid> =>
+  Effect.map(decode(name, settings), (initial) => {
+    let current = initial
+    let running = 0
+    // FIFO waiters; a waiter's deferred is completed when a slot is handed to it (running already counts it).
+    const waiters: Array<Deferred.Deferred<void>> = []
+
+    /** Hands free slots to waiters, oldest first. */
+    const dispatch = () => {
+      while (running < current.maxConcurrent && waiters.length > 0) {
+        running++
+        Deferred.unsafeDone(waiters.shift()!, Effect.void)
+      }
+    }
+
+    const release = Effect.sync(() => {
+      running--
+      dispatch()
+    })
+
+    const full = () =>
+      new BulkheadFull({
+        name,
+        maxConcurrent: current.maxConcurrent,
+        maxQueued: current.maxQueued,
+        message: `Bulkhead "${name}" has all ${current.maxConcurrent} slots busy and ${current.maxQueued} calls waiting; the call was not made. Retry later, or raise maxConcurrent / maxQueued.`
+      })
+
+    /** Takes a slot: at once, after waiting, or fails. An interrupted wait gives back a slot it was handed. */
+    const acquire: Effect.Effect<void, BulkheadFull> = Effect.suspend(() => {
+      if (running < current.maxConcurrent && waiters.length === 0) {
+        running++
+        return Effect.void
+      }
+      if (waiters.length >= current.maxQueued) return Effect.fail(full())
+      const waiter = Deferred.unsafeMake<void>(FiberId.none)
+      waiters.push(waiter)
+      return Effect.onInterrupt(Deferred.await(waiter), () =>
+        Effect.suspend(() => {
+          const index = waiters.indexOf(waiter)
+          if (index >= 0) {
+            waiters.splice(index, 1)
+            return Effect.void
+          }
+          // The slot was handed over as the wait was interrupted: pass it on.
+          return release
+        })
+      )
+    })
+
+    const run = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadFull, R> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.zipRight(restore(acquire), Effect.ensuring(restore(effect), release))
+      )
+
+    return {
+      name,
+      run,
+      stats: Effect.sync(() => ({ running, queued: waiters.length })),
+      settings: Effect.sync(() => current),
+      reconfigure: (input) =>
+        Effect.flatMap(decode(name, input), (next) =>
+          Effect.sync(() => {
+            current = next
+            dispatch()
+          })
+        )
+    }
+  })
