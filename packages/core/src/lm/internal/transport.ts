@@ -74,5 +74,6 @@ export const make = (options: { readonly connections: number; readonly keepAlive
     }
     return new Response(await res.body.arrayBuffer(), { status: res.statusCode, headers })
   }
-  return { fetch: fetchImpl as typeof globalThis.fetch, close: () => agent.close() }
+  // Destroy rather than close: a request still in flight when the provider's scope ends belongs to an interrupted fiber.
+  return { fetch: fetchImpl as typeof globalThis.fetch, close: () => agent.destroy() }
 }
