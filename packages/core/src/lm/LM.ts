@@ -559,7 +559,7 @@ export const layerProvider = (provider: Provider.Provider, options: Omit<Options
 
 /**
  * The provider described by a `providers.<name>` config entry: `simulated` (the in-process simulated LM) or
- * `openai` (any OpenAI-compatible server through the official SDK).
+ * `openai` (any OpenAI-compatible server through the official SDK). Providers are named by kind in telemetry.
  *
  * @since 0.1.0
  * @category constructors
@@ -578,7 +578,6 @@ export const providerFromSettings = (
     )
   }
   return OpenAIProvider.make({
-    name,
     timeoutMs: settings.timeoutMs,
     ...(settings.baseUrl === undefined ? {} : { baseURL: settings.baseUrl }),
     ...(settings.apiKey === undefined ? {} : { apiKey: settings.apiKey })
@@ -586,24 +585,25 @@ export const providerFromSettings = (
 }
 
 /**
- * The simulated LM provider. The simulated LM (`../sim/SimLM.ts`) is built alongside this module; it is
- * loaded by a dynamic import so that this layer compiles before it lands.
+ * The simulated LM provider. `SimLM` imports this module (its `layer` builds on {@link layerProvider}), so it
+ * is loaded lazily here to keep the module graph free of an evaluation cycle.
  */
 const simulatedProvider = (
   name: string,
   settings: ConfigSchema.ProviderSettings
-): Effect.Effect<Provider.Provider, LMConfigError> => {
-  const modulePath: string = "../sim/SimLM.js"
-  return Effect.tryPromise({
-    try: () =>
-      import(modulePath) as Promise<{ readonly make: (options: { readonly model: string }) => Provider.Provider }>,
+): Effect.Effect<Provider.Provider, LMConfigError> =>
+  Effect.tryPromise({
+    try: () => import("../sim/SimLM.js"),
     catch: (cause) =>
-      new LMConfigError({
-        provider: name,
-        message: `providers.${name} is a simulated provider but the simulated LM could not be loaded (${String(cause)})`
-      })
-  }).pipe(Effect.map((sim) => sim.make({ model: settings.defaultModel })))
-}
+      new LMConfigError({ provider: name, message: `the simulated LM could not be loaded: ${String(cause)}` })
+  }).pipe(
+    Effect.flatMap((SimLM) => SimLM.makeEffect({ model: settings.defaultModel })),
+    Effect.mapError((error) =>
+      error._tag === "LMConfigError"
+        ? error
+        : new LMConfigError({ provider: name, message: `providers.${name}: ${error.message}` })
+    )
+  )
 
 /**
  * The LM layer from configuration: the provider `providers[modules.defaultLmProvider]` (the simulated LM by

@@ -336,6 +336,17 @@ describe("LM", () => {
       })
     )
 
+    it.effect("layer builds the simulated LM by default", () =>
+      Effect.gen(function* () {
+        const lm = yield* LM.LM.pipe(Effect.provide(LM.layer), Effect.provide(configLayer({})))
+        assert.strictEqual(lm.provider, "simulated")
+        assert.strictEqual(lm.model, "sim-1")
+        const response = yield* lm.complete({ messages: [{ role: "user", content: "Question: What is 2 + 3?" }] })
+        assert.strictEqual(response.choices.length, 1)
+        assert.strictEqual((yield* lm.usage).calls, 1)
+      })
+    )
+
     it.effect("layer fails with a clear error when the default provider is not configured", () =>
       Effect.gen(function* () {
         const error = yield* Effect.flip(
@@ -381,7 +392,7 @@ describe("LM", () => {
           )
         )
         const lm = (yield* Effect.provide(LM.LM, context)) as LM.Service
-        assert.strictEqual(lm.provider, "local")
+        assert.strictEqual(lm.provider, "openai")
         assert.strictEqual(lm.model, "llama")
       })
     )
