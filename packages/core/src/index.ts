@@ -32,3 +32,73 @@ export * as Example from "./primitives/Example.js"
  * @since 0.1.0
  */
 export * as Prediction from "./primitives/Prediction.js"
+
+/**
+ * The LM wire model: completion requests, responses, chunks, usage.
+ *
+ * @since 0.1.0
+ */
+export * as Completion from "./lm/Completion.js"
+
+/**
+ * The LM error family (rate limited, timeout, context window, auth, bad request, server).
+ *
+ * @since 0.1.0
+ */
+export * as LMError from "./lm/LMError.js"
+
+/**
+ * The provider contract: the raw transport to one LM backend.
+ *
+ * @since 0.1.0
+ */
+export * as Provider from "./lm/Provider.js"
+
+/**
+ * The LM service: cache, retries, history, usage per run and telemetry in front of a provider.
+ *
+ * @since 0.1.0
+ */
+export * as LM from "./lm/LM.js"
+
+/**
+ * The LM retry policy: exponential backoff with jitter for retryable errors, honouring Retry-After.
+ *
+ * @since 0.1.0
+ */
+export * as Retry from "./lm/Retry.js"
+
+/**
+ * LM call history and its readable rendering.
+ *
+ * @since 0.1.0
+ */
+export * as History from "./lm/History.js"
+
+/**
+ * Per-model prices and call cost.
+ *
+ * @since 0.1.0
+ */
+export * as Pricing from "./lm/Pricing.js"
+
+/**
+ * The OpenAI-compatible provider on the official `openai` SDK.
+ *
+ * @since 0.1.0
+ */
+export * as OpenAIProvider from "./lm/OpenAIProvider.js"
+
+/**
+ * The LM cache: a memory LRU over a SQLite disk cache.
+ *
+ * @since 0.1.0
+ */
+export * as LMCache from "./cache/LMCache.js"
+
+/**
+ * Cache keys: sha256 of the canonical request.
+ *
+ * @since 0.1.0
+ */
+export * as CacheKey from "./cache/CacheKey.js"
