@@ -1,0 +1,226 @@
+/**
+ * Instruction proposals: when a signature asks for a new instruction (COPRO, MIPROv2's proposer, SIMBA's
+ * advice, GEPA's reflection), SimLM composes one from a phrase bank of helpful, neutral and harmful
+ * phrases. Higher temperature flattens the choice (more diverse, more harmful phrases); prior attempts
+ * shown with scores pull the choice toward the phrases of the better attempts. Dataset summaries and
+ * program descriptions are templated text.
+ *
+ * @since 0.1.0
+ */
+import type { Rng } from "./internal/Random.js"
+import type * as Prompt from "./Prompt.js"
+import type * as Task from "./Task.js"
+
+/**
+ * A phrase of the bank.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Phrase {
+  readonly text: string
+  readonly kind: "helpful" | "neutral" | "harmful"
+  /** The hidden feature the phrase carries (helpful and harmful phrases). */
+  readonly feature: Task.Feature | undefined
+}
+
+/**
+ * Phrases that neither help nor hurt.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const neutralPhrases: ReadonlyArray<string> = [
+  "Be clear and concise.",
+  "Use the information given in the input fields.",
+  "Write in plain language.",
+  "Keep the answer focused on what was asked.",
+  "Follow the output format exactly.",
+  "Read the input carefully."
+]
+
+const BASE_WEIGHT = { helpful: 1, neutral: 0.8, harmful: 0.5 } as const
+
+/**
+ * The phrase bank for a set of tasks.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const bank = (tasks: ReadonlyArray<Task.AnyTask>): Array<Phrase> => {
+  const out: Array<Phrase> = []
+  for (const t of tasks) {
+    for (const f of t.helpful) for (const text of f.phrasings) out.push({ text, kind: "helpful", feature: f })
+    for (const f of t.harmful) for (const text of f.phrasings) out.push({ text, kind: "harmful", feature: f })
+  }
+  for (const text of neutralPhrases) out.push({ text, kind: "neutral", feature: undefined })
+  return out
+}
+
+const PROPOSAL_FIELDS = [
+  "proposed_instruction",
+  "instruction",
+  "instructions",
+  "new_instruction",
+  "improved_instruction",
+  "new_instructions",
+  "new_prompt",
+  "advice",
+  "module_advice",
+  "rule",
+  "rules"
+]
+
+/**
+ * The output field of a request that asks for a new instruction, if any.
+ *
+ * @since 0.1.0
+ * @category detection
+ */
+export const proposalField = (parsed: Prompt.Parsed): Prompt.Field | undefined =>
+  parsed.outputs.find((o) => PROPOSAL_FIELDS.includes(o.name.toLowerCase()))
+
+const TEMPLATE_FIELDS = /summary|observations|description|program_description|module_description|dataset_description/i
+
+/**
+ * True for output fields that get templated descriptive text (dataset summaries, program descriptions).
+ *
+ * @since 0.1.0
+ * @category detection
+ */
+export const isTemplatedField = (field: Prompt.Field): boolean =>
+  (field.type._tag === "str" || field.type._tag === "any") && TEMPLATE_FIELDS.test(field.name)
+
+/**
+ * An attempt shown in a prompt: an instruction and its score.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Attempt {
+  readonly text: string
+  readonly score: number
+}
+
+/**
+ * Reads prior attempts with scores from a prompt: `Instruction #k: ...` with `Score #k: x` (COPRO's form,
+ * any prefix before "Score"), and JSON objects with `instruction` and `score` keys.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const attempts = (text: string): Array<Attempt> => {
+  const out: Array<Attempt> = []
+  const instructions = new Map<string, string>()
+  for (const m of text.matchAll(/Instruction #(\d+):\s*((?:[^\n"\\]|\\.)+)/g)) instructions.set(m[1]!, m[2]!.trim())
+  for (const m of text.matchAll(/Score #(\d+):\s*(-?\d+(?:\.\d+)?)/g)) {
+    const i = instructions.get(m[1]!)
+    if (i !== undefined) out.push({ text: i, score: Number(m[2]) })
+  }
+  for (const m of text.matchAll(
+    /\{[^{}]*"instruction"\s*:\s*"((?:[^"\\]|\\.)*)"[^{}]*"score"\s*:\s*(-?\d+(?:\.\d+)?)[^{}]*\}/g
+  )) {
+    out.push({ text: m[1]!, score: Number(m[2]) })
+  }
+  return out
+}
+
+const carries = (attempt: string, phrase: Phrase): boolean =>
+  phrase.feature !== undefined
+    ? phrase.feature.patterns.some((p) => p.test(attempt))
+    : attempt.toLowerCase().includes(phrase.text.toLowerCase())
+
+/**
+ * The weight of each phrase of the bank: its base weight (helpful 1, neutral 0.8, harmful 0.5), times
+ * `exp(2.5 * z)` where `z` is the mean standardised score of the attempts that carry it, sharpened or
+ * flattened by temperature (`weight ^ (1 / max(temperature, 0.3))`).
+ *
+ * @since 0.1.0
+ * @category proposals
+ */
+export const weights = (
+  phrases: ReadonlyArray<Phrase>,
+  shown: ReadonlyArray<Attempt>,
+  temperature: number
+): Array<number> => {
+  const mean = shown.reduce((a, b) => a + b.score, 0) / Math.max(1, shown.length)
+  const sd = Math.sqrt(shown.reduce((a, b) => a + (b.score - mean) ** 2, 0) / Math.max(1, shown.length)) || 1
+  const tau = Math.max(temperature, 0.3)
+  return phrases.map((p) => {
+    const with_ = shown.filter((a) => carries(a.text, p))
+    const z = with_.length === 0 ? 0 : with_.reduce((a, b) => a + (b.score - mean) / sd, 0) / with_.length
+    return (BASE_WEIGHT[p.kind] * Math.exp(2.5 * z)) ** (1 / tau)
+  })
+}
+
+const BASE_FIELDS = [
+  "basic_instruction",
+  "current_instruction",
+  "curr_instruction",
+  "initial_instruction",
+  "instruction",
+  "current_instruction_doc"
+]
+
+const stripBank = (text: string, phrases: ReadonlyArray<Phrase>): string => {
+  let out = text
+  for (const p of phrases) out = out.split(p.text).join("")
+  return out.replace(/\s+/g, " ").trim()
+}
+
+/**
+ * Composes a proposed instruction: the current instruction (with bank phrases removed) followed by 1 to 4
+ * phrases drawn by {@link weights}, at most one per hidden feature.
+ *
+ * @since 0.1.0
+ * @category proposals
+ */
+export const propose = (
+  parsed: Prompt.Parsed,
+  tasks: ReadonlyArray<Task.AnyTask>,
+  rng: Rng,
+  temperature: number
+): string => {
+  const scored = tasks.map((t) => [t, t.cues(parsed.fullText)] as const)
+  const best = Math.max(...scored.map(([, c]) => c))
+  const relevant = best > 0 ? scored.filter(([, c]) => c === best).map(([t]) => t) : tasks
+  const phrases = bank(relevant)
+  const shown = attempts(parsed.fullText)
+  const w = weights(phrases, shown, temperature)
+  const count = Math.min(4, 1 + Math.floor(rng.next() * (2 + Math.min(temperature, 2))))
+  const chosen: Array<Phrase> = []
+  const usedFeatures = new Set<string>()
+  for (let i = 0; i < count; i++) {
+    const live = w.map((x, j) => {
+      const p = phrases[j]!
+      return chosen.includes(p) || (p.feature !== undefined && usedFeatures.has(p.feature.name)) ? 0 : x
+    })
+    if (live.every((x) => x === 0)) break
+    const p = phrases[rng.weighted(live)]!
+    chosen.push(p)
+    if (p.feature !== undefined) usedFeatures.add(p.feature.name)
+  }
+  const baseText = BASE_FIELDS.map((f) => parsed.request[f]).find((v) => v !== undefined && v.trim() !== "")
+  const base = stripBank(
+    baseText ?? (parsed.instructions !== "" ? parsed.instructions : "Solve the task."),
+    bank(tasks)
+  )
+  const firstSentence = /^[^.!?]*[.!?]?/.exec(base)?.[0]?.trim() ?? base
+  return [firstSentence === "" ? "Solve the task." : firstSentence, ...chosen.map((p) => p.text)].join(" ")
+}
+
+/**
+ * Templated descriptive text for a dataset summary, observations or a program description.
+ *
+ * @since 0.1.0
+ * @category proposals
+ */
+export const describe = (field: Prompt.Field, parsed: Prompt.Parsed, tasks: ReadonlyArray<Task.AnyTask>): string => {
+  const scored = tasks.map((t) => [t, t.cues(parsed.fullText)] as const).sort((a, b) => b[1] - a[1])
+  const top = scored[0]
+  const what = top !== undefined && top[1] > 0 ? top[0].description : "input-output examples of a language task"
+  if (/program|module/i.test(field.name)) {
+    return `The program takes its inputs and uses language model calls to produce its outputs; it works on ${what}.`
+  }
+  return `The dataset consists of ${what}. Each example pairs its inputs with a single expected output, and answers must follow the requested format.`
+}

@@ -1,0 +1,481 @@
+/**
+ * The multi-hop task: a generated knowledge base of people, organisations, cities and countries, with one
+ * short document per fact, and questions that need two facts. {@link search} ranks the documents for a
+ * query (a ReAct tool or a RAG retriever). The simulated LM "knows" the world of its `world` seed; supporting
+ * documents found in the prompt (retrieved context, tool observations) raise its accuracy.
+ *
+ * @since 0.1.0
+ */
+import { type Rng, rngOf } from "./internal/Random.js"
+import * as Task from "./Task.js"
+
+/**
+ * A multi-hop example.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Example {
+  readonly [key: string]: unknown
+  readonly question: string
+  readonly answer: string
+}
+
+/**
+ * A generated world: entities, relations, and one document per fact.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface KnowledgeBase {
+  readonly world: number
+  readonly people: ReadonlyArray<string>
+  readonly organizations: ReadonlyArray<string>
+  readonly cities: ReadonlyArray<string>
+  readonly countries: ReadonlyArray<string>
+  readonly worksAt: ReadonlyMap<string, string>
+  readonly bornIn: ReadonlyMap<string, string>
+  readonly headquarters: ReadonlyMap<string, string>
+  readonly founder: ReadonlyMap<string, string>
+  readonly country: ReadonlyMap<string, string>
+  readonly documents: ReadonlyArray<string>
+}
+
+const FIRST = [
+  "Alice",
+  "Bruno",
+  "Chiara",
+  "Dmitri",
+  "Esme",
+  "Farid",
+  "Greta",
+  "Hugo",
+  "Ines",
+  "Jasper",
+  "Kaia",
+  "Leon",
+  "Mira",
+  "Nils",
+  "Odette",
+  "Pavel",
+  "Quinn",
+  "Rosa",
+  "Soren",
+  "Talia",
+  "Umar",
+  "Vera",
+  "Wendel",
+  "Yara"
+]
+const LAST = [
+  "Varga",
+  "Okafor",
+  "Lindqvist",
+  "Moreau",
+  "Tanaka",
+  "Castell",
+  "Dubois",
+  "Haddad",
+  "Kowal",
+  "Brennan",
+  "Santos",
+  "Achterberg",
+  "Ferreira",
+  "Novak",
+  "Rahimi",
+  "Sutherland"
+]
+const ORG_A = [
+  "Norwind",
+  "Cobalt Ridge",
+  "Silverline",
+  "Arden",
+  "Bluefern",
+  "Halcyon",
+  "Ironbridge",
+  "Lumen",
+  "Oakhurst",
+  "Quillon",
+  "Redwater",
+  "Starling"
+]
+const ORG_B = ["Labs", "Bank", "Studios", "Robotics", "Press", "Foods", "Energy", "Logistics"]
+const CITIES = [
+  "Port Elan",
+  "Vessaly",
+  "Brightwater",
+  "Kolmar",
+  "Dunmere",
+  "Saltreach",
+  "Ambergate",
+  "Thornwick",
+  "Lisvale",
+  "Corrin Bay",
+  "Marrowdale",
+  "Eastfold"
+]
+const COUNTRIES = ["Norvania", "Estmark", "Calderra", "Vintoria", "Pellago"]
+
+const worlds = new Map<number, KnowledgeBase>()
+
+/**
+ * The knowledge base of a world seed (built once per process and kept).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const knowledgeBase = (world = 0): KnowledgeBase => {
+  const cached = worlds.get(world)
+  if (cached !== undefined) return cached
+  const rng = rngOf("multihop-world", world)
+  const people: Array<string> = []
+  const seenPeople = new Set<string>()
+  while (people.length < 40) {
+    const p = `${rng.pick(FIRST)} ${rng.pick(LAST)}`
+    if (!seenPeople.has(p)) {
+      seenPeople.add(p)
+      people.push(p)
+    }
+  }
+  const organizations: Array<string> = rng.shuffle(ORG_A).map((a) => `${a} ${rng.pick(ORG_B)}`)
+  const cities = rng.shuffle(CITIES)
+  const countries = COUNTRIES
+  const country = new Map<string, string>()
+  cities.forEach((c, i) => {
+    country.set(c, countries[i % countries.length]!)
+  })
+  const headquarters = new Map<string, string>()
+  for (const o of organizations) headquarters.set(o, rng.pick(cities))
+  const founders = rng.shuffle(people).slice(0, organizations.length)
+  const founder = new Map<string, string>()
+  organizations.forEach((o, i) => {
+    founder.set(o, founders[i]!)
+  })
+  const worksAt = new Map<string, string>()
+  const bornIn = new Map<string, string>()
+  for (const p of people) {
+    worksAt.set(p, rng.pick(organizations))
+    bornIn.set(p, rng.pick(cities))
+  }
+  const documents: Array<string> = []
+  for (const p of people) documents.push(`${p} works at ${worksAt.get(p)}.`, `${p} was born in ${bornIn.get(p)}.`)
+  for (const o of organizations)
+    documents.push(`${o} is headquartered in ${headquarters.get(o)}.`, `${o} was founded by ${founder.get(o)}.`)
+  for (const c of cities) documents.push(`${c} is a city located in the country of ${country.get(c)}.`)
+  const kb: KnowledgeBase = {
+    world,
+    people,
+    organizations,
+    cities,
+    countries,
+    worksAt,
+    bornIn,
+    headquarters,
+    founder,
+    country,
+    documents
+  }
+  worlds.set(world, kb)
+  return kb
+}
+
+const STOP = new Set([
+  "the",
+  "a",
+  "an",
+  "of",
+  "in",
+  "at",
+  "is",
+  "was",
+  "by",
+  "who",
+  "which",
+  "where",
+  "what",
+  "does",
+  "did",
+  "for",
+  "to",
+  "and",
+  "city",
+  "organization",
+  "that"
+])
+const stem = (w: string): string =>
+  w.length > 4 && w.endsWith("ed") ? w.slice(0, -2) : w.length > 3 && w.endsWith("s") ? w.slice(0, -1) : w
+const tokens = (text: string): Array<string> =>
+  (text.toLowerCase().match(/[a-z0-9&]+/g) ?? []).filter((w) => !STOP.has(w)).map(stem)
+
+interface Index {
+  readonly docs: ReadonlyArray<ReadonlySet<string>>
+  readonly idf: ReadonlyMap<string, number>
+}
+const indexes = new WeakMap<KnowledgeBase, Index>()
+const indexOf = (kb: KnowledgeBase): Index => {
+  const cached = indexes.get(kb)
+  if (cached !== undefined) return cached
+  const docs = kb.documents.map((d) => new Set(tokens(d)))
+  const df = new Map<string, number>()
+  for (const d of docs) for (const t of d) df.set(t, (df.get(t) ?? 0) + 1)
+  const idf = new Map<string, number>()
+  for (const [t, n] of df) idf.set(t, Math.log(1 + docs.length / n))
+  const index = { docs, idf }
+  indexes.set(kb, index)
+  return index
+}
+
+/**
+ * The `k` documents of a world that best match a query (idf-weighted term overlap; ties keep document
+ * order). Usable as a ReAct tool or a RAG retriever.
+ *
+ * @since 0.1.0
+ * @category search
+ */
+export const search = (query: string, k = 3, world = 0): ReadonlyArray<string> => {
+  const kb = knowledgeBase(world)
+  const index = indexOf(kb)
+  const q = new Set(tokens(query))
+  const scored: Array<readonly [number, number]> = []
+  index.docs.forEach((d, i) => {
+    let s = 0
+    for (const t of q) if (d.has(t)) s += index.idf.get(t) ?? 0
+    if (s > 0) scored.push([s, i])
+  })
+  scored.sort((a, b) => b[0] - a[0] || a[1] - b[1])
+  return scored.slice(0, Math.max(0, k)).map(([, i]) => kb.documents[i]!)
+}
+
+type Kind = "employer_city" | "employer_founder" | "birth_country" | "founder_birthplace" | "hq_country"
+
+interface Question {
+  readonly kind: Kind
+  readonly subject: string
+  readonly text: string
+}
+
+const ASK: Record<Kind, (s: string) => string> = {
+  employer_city: (s) => `In which city is the organization where ${s} works headquartered?`,
+  employer_founder: (s) => `Who founded the organization where ${s} works?`,
+  birth_country: (s) => `In which country was ${s} born?`,
+  founder_birthplace: (s) => `In which city was the founder of ${s} born?`,
+  hq_country: (s) => `In which country is ${s} headquartered?`
+}
+const READ: ReadonlyArray<readonly [Kind, RegExp]> = [
+  ["employer_city", /In which city is the organization where (.+?) works headquartered\?/],
+  ["employer_founder", /Who founded the organization where (.+?) works\?/],
+  ["birth_country", /In which country was (.+?) born\?/],
+  ["founder_birthplace", /In which city was the founder of (.+?) born\?/],
+  ["hq_country", /In which country is (.+?) headquartered\?/]
+]
+
+interface Hops {
+  readonly first: string
+  readonly bridge: string
+  readonly second: string
+  readonly answer: string
+  readonly answerKind: "city" | "country" | "person"
+}
+
+const hops = (kb: KnowledgeBase, q: Question): Hops | undefined => {
+  const s = q.subject
+  switch (q.kind) {
+    case "employer_city": {
+      const o = kb.worksAt.get(s)
+      const c = o === undefined ? undefined : kb.headquarters.get(o)
+      return o === undefined || c === undefined
+        ? undefined
+        : {
+            first: `${s} works at ${o}.`,
+            bridge: o,
+            second: `${o} is headquartered in ${c}.`,
+            answer: c,
+            answerKind: "city"
+          }
+    }
+    case "employer_founder": {
+      const o = kb.worksAt.get(s)
+      const f = o === undefined ? undefined : kb.founder.get(o)
+      return o === undefined || f === undefined
+        ? undefined
+        : {
+            first: `${s} works at ${o}.`,
+            bridge: o,
+            second: `${o} was founded by ${f}.`,
+            answer: f,
+            answerKind: "person"
+          }
+    }
+    case "birth_country": {
+      const c = kb.bornIn.get(s)
+      const k = c === undefined ? undefined : kb.country.get(c)
+      return c === undefined || k === undefined
+        ? undefined
+        : {
+            first: `${s} was born in ${c}.`,
+            bridge: c,
+            second: `${c} is a city located in the country of ${k}.`,
+            answer: k,
+            answerKind: "country"
+          }
+    }
+    case "founder_birthplace": {
+      const f = kb.founder.get(s)
+      const c = f === undefined ? undefined : kb.bornIn.get(f)
+      return f === undefined || c === undefined
+        ? undefined
+        : {
+            first: `${s} was founded by ${f}.`,
+            bridge: f,
+            second: `${f} was born in ${c}.`,
+            answer: c,
+            answerKind: "city"
+          }
+    }
+    case "hq_country": {
+      const c = kb.headquarters.get(s)
+      const k = c === undefined ? undefined : kb.country.get(c)
+      return c === undefined || k === undefined
+        ? undefined
+        : {
+            first: `${s} is headquartered in ${c}.`,
+            bridge: c,
+            second: `${c} is a city located in the country of ${k}.`,
+            answer: k,
+            answerKind: "country"
+          }
+    }
+  }
+}
+
+const readQuestion = (text: string): Question | undefined => {
+  for (const [kind, re] of READ) {
+    const m = re.exec(text)
+    if (m !== null) return { kind, subject: m[1]!.trim(), text: m[0] }
+  }
+  return undefined
+}
+
+const FIRST_QUERY: Record<Kind, (s: string) => string> = {
+  employer_city: (s) => `${s} works at`,
+  employer_founder: (s) => `${s} works at`,
+  birth_country: (s) => `${s} born in`,
+  founder_birthplace: (s) => `${s} founded by`,
+  hq_country: (s) => `${s} headquartered in`
+}
+const SECOND_QUERY: Record<Kind, (b: string) => string> = {
+  employer_city: (b) => `${b} headquartered in`,
+  employer_founder: (b) => `${b} founded by`,
+  birth_country: (b) => `${b} located in country`,
+  founder_birthplace: (b) => `${b} born in`,
+  hq_country: (b) => `${b} located in country`
+}
+
+/**
+ * The next search a careful agent would run for a question, given the text gathered so far (observations,
+ * retrieved passages): a query for the first fact, then one for the second; undefined when both are
+ * already present (or the text is not a question of this task).
+ *
+ * @since 0.1.0
+ * @category solver
+ */
+export const nextQuery = (question: string, gathered: string, world = 0): string | undefined => {
+  const q = readQuestion(question)
+  if (q === undefined) return undefined
+  const h = hops(knowledgeBase(world), q)
+  if (h === undefined) return undefined
+  if (!gathered.includes(h.first)) return FIRST_QUERY[q.kind](q.subject)
+  if (!gathered.includes(h.second)) return SECOND_QUERY[q.kind](h.bridge)
+  return undefined
+}
+
+const example =
+  (world: number) =>
+  (rng: Rng): Example => {
+    const kb = knowledgeBase(world)
+    for (;;) {
+      const kind = rng.pick(Object.keys(ASK) as Array<Kind>)
+      const subject =
+        kind === "founder_birthplace" || kind === "hq_country" ? rng.pick(kb.organizations) : rng.pick(kb.people)
+      const q: Question = { kind, subject, text: ASK[kind](subject) }
+      const h = hops(kb, q)
+      if (h !== undefined && h.answer !== subject) return { question: q.text, answer: h.answer }
+    }
+  }
+
+const feature = (name: string, patterns: ReadonlyArray<RegExp>, phrasings: ReadonlyArray<string>): Task.Feature => ({
+  name,
+  patterns,
+  phrasings
+})
+
+/**
+ * The multi-hop task over the world of a seed.
+ *
+ * @since 0.1.0
+ * @category tasks
+ */
+export const taskFor = (world: number): Task.Task<Example> => ({
+  name: "multihop",
+  description: "two-hop questions over a knowledge base of people, organisations and places",
+  inputKeys: ["question"],
+  skill: { b0: -1.0, bReason: 0.45, bDemo: 0.2, bWrong: 0.35, bInstr: 0.4, bBad: 0.6 },
+  helpful: [
+    feature(
+      "bridge",
+      [/bridge entity|intermediate entity|first find/i],
+      ["First find the intermediate entity, then answer about it."]
+    ),
+    feature(
+      "use_context",
+      [/(use|rely on|cite) the (context|passages|documents|evidence)/i],
+      ["Use the context passages as evidence."]
+    ),
+    feature("two_facts", [/(two|both|each) (facts|hops)/i], ["Connect both facts before answering."])
+  ],
+  harmful: [
+    feature("memory", [/from memory|ignore the (context|passages)/i], ["Answer from memory and ignore the passages."]),
+    feature("guess", [/\bguess/i], ["Guess a plausible name if unsure."])
+  ],
+  example: example(world),
+  solve: (inputs, context) => {
+    const text = inputs["question"] ?? Object.values(inputs).find((v) => readQuestion(v) !== undefined)
+    const q = text === undefined ? undefined : readQuestion(text)
+    if (q === undefined) return undefined
+    const kb = knowledgeBase(world)
+    const h = hops(kb, q)
+    if (h === undefined) return undefined
+    const found = (context.includes(h.first) ? 1 : 0) + (context.includes(h.second) ? 1 : 0)
+    const pool = h.answerKind === "city" ? kb.cities : h.answerKind === "country" ? kb.countries : kb.people
+    return {
+      task: "multihop",
+      difficulty: 0,
+      evidence: 1.15 * found,
+      gold: { answer: h.answer },
+      wrong: (rng) => {
+        // A plausible slip: answer with the bridge entity, or another entity of the right kind.
+        if (rng.chance(0.3) && h.bridge !== h.answer) return { answer: h.bridge }
+        const others = pool.filter((p) => p !== h.answer)
+        return { answer: rng.pick(others) }
+      },
+      reasoning: (values, correct) =>
+        correct
+          ? `${h.first} ${h.second} So the answer is ${String(values["answer"])}.`
+          : `${h.first} So the answer is probably ${String(values["answer"])}.`
+    }
+  },
+  assign: (outputs, values) => {
+    const f = Task.answerField(outputs, ["answer", "final_answer", "response"])
+    return f === undefined ? {} : { [f.name]: values["answer"] }
+  },
+  softFields: [],
+  cues: (text) => READ.filter(([, re]) => re.test(text)).length + (/headquartered|founded by/.test(text) ? 1 : 0)
+})
+
+/**
+ * The multi-hop task over world 0.
+ *
+ * @since 0.1.0
+ * @category tasks
+ */
+export const task: Task.Task<Example> = taskFor(0)

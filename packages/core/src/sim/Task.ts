@@ -1,0 +1,238 @@
+/**
+ * The contract of a simulated task: a seeded dataset generator and a hidden solver that works from the
+ * prompt text alone, plus the task's skill parameters and its hidden helpful and harmful instruction
+ * features. The four tasks are `Arithmetic`, `Routing`, `Multihop` and `Extraction`.
+ *
+ * @since 0.1.0
+ */
+import type * as Prompt from "./Prompt.js"
+import { type Rng, rngOf } from "./internal/Random.js"
+
+/**
+ * The tasks SimLM knows.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TaskName = "arithmetic" | "routing" | "multihop" | "extraction"
+
+/**
+ * A hidden instruction feature: present when any pattern matches the instruction text. `phrasings` are
+ * sentences that carry it, used by the instruction proposer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Feature {
+  readonly name: string
+  readonly patterns: ReadonlyArray<RegExp>
+  readonly phrasings: ReadonlyArray<string>
+}
+
+/**
+ * The coefficients of the skill model (logits): P(correct) = sigmoid(b0 + bReason * reasoning +
+ * bDemo * min(goodDemos, 4) - bWrong * wrongDemos + bInstr * min(helpful, 3) - bBad * min(harmful, 2)
+ * + evidence + difficulty + model offset).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SkillParams {
+  readonly b0: number
+  readonly bReason: number
+  readonly bDemo: number
+  readonly bWrong: number
+  readonly bInstr: number
+  readonly bBad: number
+}
+
+/**
+ * What the hidden solver knows about one request: its gold values (keyed by the task's own names), a
+ * plausible wrong answer, reasoning text for a given answer, and the example's logit offsets.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Solution {
+  readonly task: TaskName
+  /** Logit offset of this example (harder examples are negative). */
+  readonly difficulty: number
+  /** Logit bonus from evidence present in the prompt (multihop: supporting facts in the context). */
+  readonly evidence: number
+  readonly gold: Readonly<Record<string, unknown>>
+  readonly wrong: (rng: Rng) => Readonly<Record<string, unknown>>
+  readonly reasoning: (values: Readonly<Record<string, unknown>>, correct: boolean) => string
+}
+
+/**
+ * A task.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Task<E extends Readonly<Record<string, unknown>>> {
+  readonly name: TaskName
+  /** A one-line description (used in templated dataset summaries). */
+  readonly description: string
+  /** The input field names of the task's examples. */
+  readonly inputKeys: ReadonlyArray<string>
+  readonly skill: SkillParams
+  readonly helpful: ReadonlyArray<Feature>
+  readonly harmful: ReadonlyArray<Feature>
+  /** One example from a generator. */
+  readonly example: (rng: Rng) => E
+  /** Solves a request from its input values and the rest of the prompt text (`context`). */
+  readonly solve: (inputs: Readonly<Record<string, string>>, context: string) => Solution | undefined
+  /** Places canonical values onto the signature's output fields (only the fields the task knows). */
+  readonly assign: (
+    outputs: ReadonlyArray<Prompt.Field>,
+    values: Readonly<Record<string, unknown>>
+  ) => Record<string, unknown>
+  /** Output names not compared when judging a demo (e.g. a confidence). */
+  readonly softFields: ReadonlyArray<string>
+  /** How strongly a text looks like this task (cue count), for proposals and summaries. */
+  readonly cues: (text: string) => number
+}
+
+/**
+ * Any task.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AnyTask = Task<Readonly<Record<string, unknown>>>
+
+/**
+ * Train, dev and test splits.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Splits<E> {
+  readonly train: ReadonlyArray<E>
+  readonly dev: ReadonlyArray<E>
+  readonly test: ReadonlyArray<E>
+}
+
+/**
+ * Options of a dataset: the seed and the size of each split (defaults 50 / 200 / 200).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DatasetOptions {
+  readonly seed?: number
+  readonly train?: number
+  readonly dev?: number
+  readonly test?: number
+}
+
+/**
+ * `count` examples for a seed: example `i` is drawn from its own seeded stream, and duplicates (same
+ * inputs) are skipped, so the first examples of a longer list are those of a shorter one.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const generate = <E extends Readonly<Record<string, unknown>>>(
+  task: Task<E>,
+  seed: number,
+  count: number
+): Array<E> => {
+  const out: Array<E> = []
+  const seen = new Set<string>()
+  for (let i = 0; out.length < count && i < count * 20 + 100; i++) {
+    const e = task.example(rngOf(task.name, seed, i))
+    const key = task.inputKeys.map((k) => String(e[k])).join("\u0000")
+    if (seen.has(key)) continue
+    seen.add(key)
+    out.push(e)
+  }
+  return out
+}
+
+/**
+ * Disjoint train / dev / test splits for a seed.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const splits = <E extends Readonly<Record<string, unknown>>>(
+  task: Task<E>,
+  options: DatasetOptions = {}
+): Splits<E> => {
+  const train = options.train ?? 50
+  const dev = options.dev ?? 200
+  const test = options.test ?? 200
+  if (![train, dev, test].every((n) => Number.isInteger(n) && n >= 0)) {
+    throw new RangeError(`split sizes must be non-negative integers, got train=${train} dev=${dev} test=${test}`)
+  }
+  const all = generate(task, options.seed ?? 0, train + dev + test)
+  return { train: all.slice(0, train), dev: all.slice(train, train + dev), test: all.slice(train + dev) }
+}
+
+const REASONING = new Set(["reasoning", "rationale", "thought", "thinking", "chain_of_thought", "scratchpad"])
+
+/**
+ * True for output names that hold reasoning (`reasoning`, `rationale`, ...).
+ *
+ * @since 0.1.0
+ * @category fields
+ */
+export const isReasoningField = (name: string): boolean => REASONING.has(name.toLowerCase())
+
+/**
+ * The output field that should carry a task's main answer: the first whose name is one of `names`, else the
+ * last output that is not a reasoning field nor one of `exclude`.
+ *
+ * @since 0.1.0
+ * @category fields
+ */
+export const answerField = (
+  outputs: ReadonlyArray<Prompt.Field>,
+  names: ReadonlyArray<string>,
+  exclude: ReadonlyArray<string> = []
+): Prompt.Field | undefined => {
+  for (const n of names) {
+    const f = outputs.find((o) => o.name.toLowerCase() === n)
+    if (f !== undefined) return f
+  }
+  const rest = outputs.filter((o) => !isReasoningField(o.name) && !exclude.includes(o.name.toLowerCase()))
+  return rest[rest.length - 1]
+}
+
+/**
+ * Loose equality of an answer value with a gold value: numbers numerically, text case- and
+ * space-insensitively, objects key by key.
+ *
+ * @since 0.1.0
+ * @category fields
+ */
+export const sameValue = (a: unknown, b: unknown): boolean => {
+  if (typeof b === "number") {
+    const n = typeof a === "number" ? a : Number(String(a).replace(/[$,]/g, "").trim())
+    return Number.isFinite(n) && Math.abs(n - b) < 1e-6 * Math.max(1, Math.abs(b))
+  }
+  if (typeof b === "boolean") {
+    return typeof a === "boolean" ? a === b : String(a).trim().toLowerCase() === String(b)
+  }
+  if (typeof b === "object" && b !== null) {
+    let obj: unknown = a
+    if (typeof a === "string") {
+      try {
+        obj = JSON.parse(a)
+      } catch {
+        return false
+      }
+    }
+    if (typeof obj !== "object" || obj === null) return false
+    return Object.entries(b).every(([k, v]) => sameValue((obj as Record<string, unknown>)[k], v))
+  }
+  const norm = (x: unknown) =>
+    String(x)
+      .toLowerCase()
+      .replace(/[.\s]+$/g, "")
+      .replace(/\s+/g, " ")
+      .trim()
+  return norm(a) === norm(b)
+}
