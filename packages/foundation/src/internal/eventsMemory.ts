@@ -1,24 +1,29 @@
 /**
  * The in-memory event store.
  *
- * Layout: one array of events in append (sequence) order, plus per-correlation-id and per-type lists of
- * sequence numbers. Timestamps never decrease along the sequence (a clock step back is clamped to the last
+ * Layout: a ring of columns (type, timestamp, correlation id, parent id, data) indexed by sequence number, plus
+ * per-correlation-id and per-type lists of sequence numbers; ids are the store's prefix plus the sequence
+ * number, so no object is kept per event. Timestamps never decrease along the sequence (a clock step back is clamped to the last
  * timestamp), so every list is also in time order: a time range is two binary searches, and a query by
  * correlation id costs O(log n + matches), whatever the store size.
  *
- * Retention evicts from the front: each eviction advances the head of the main array and of the event's two
- * index lists (O(1)); the arrays are compacted when their dead prefix passes half their length, so the cost
- * is amortised O(1) per event.
+ * Retention evicts from the front: each eviction advances the ring's head and the heads of the event's two
+ * index lists (O(1)); index lists are compacted when their dead prefix passes half their length, and the ring
+ * doubles when full, so the cost is amortised O(1) per event.
  *
  * @internal
  */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Correlation from "../Correlation.js"
 import type { Event, EventInput, Query } from "../Events.js"
 import { type Hub, idPrefix, type Retention } from "./events.js"
 
-const EMPTY: { readonly [key: string]: unknown } = Object.freeze({})
+type Data = { readonly [key: string]: unknown }
+
+const EMPTY: Data = Object.freeze({})
 const COMPACT_MIN = 1024
 
 /** Sequence numbers of the events with one key, oldest first; entries before `head` are evicted. */
@@ -29,8 +34,15 @@ class IndexList {
 
 /** The store's data structure, independent of Effect (the bench and the tests drive it directly too). */
 export class MemoryStore {
-  private buf: Array<Event | undefined> = []
-  private bufBase = 0
+  // A ring of columns indexed by `seq & mask`: no object per stored event (the `Event` objects handed out
+  // are built on the way out and die young), and no copying on eviction.
+  private cap = 1024
+  private mask = 1023
+  private types: Array<string | undefined> = new Array(1024)
+  private stamps = new Float64Array(1024)
+  private correlations: Array<string | undefined> = new Array(1024)
+  private parents: Array<string | undefined> = new Array(1024)
+  private datas: Array<Data | undefined> = new Array(1024)
   private live = 0
   private next = 0
   private lastTimestamp = Number.NEGATIVE_INFINITY
@@ -51,21 +63,20 @@ export class MemoryStore {
   append(input: EventInput, now: number, correlationId: string | undefined, parentId: string | undefined): Event {
     const timestamp = Math.max(now, this.lastTimestamp)
     this.lastTimestamp = timestamp
+    if (this.next - this.live === this.cap) this.grow()
     const seq = this.next++
-    const event: Event = {
-      id: this.prefix + seq.toString(36),
-      type: input.type,
-      timestamp,
-      correlationId,
-      parentId,
-      data: input.data ?? EMPTY
-    }
-    this.buf.push(event)
+    const slot = seq & this.mask
+    const data = input.data ?? EMPTY
+    this.types[slot] = input.type
+    this.stamps[slot] = timestamp
+    this.correlations[slot] = correlationId
+    this.parents[slot] = parentId
+    this.datas[slot] = data
     addTo(this.byType, input.type, seq)
     if (correlationId !== undefined) addTo(this.byCorrelation, correlationId, seq)
     if (this.next - this.live > this.retention.maxEvents) this.evict(this.next - this.live - this.retention.maxEvents)
     this.evictOlderThan(timestamp - this.retention.maxAgeMs)
-    return event
+    return { id: this.prefix + seq, type: input.type, timestamp, correlationId, parentId, data }
   }
 
   /** Applies retention at `now`; returns how many events were removed. */
@@ -76,27 +87,64 @@ export class MemoryStore {
     return before - this.size
   }
 
+  private grow(): void {
+    const cap = this.cap * 2
+    const mask = cap - 1
+    const types: Array<string | undefined> = new Array(cap)
+    const stamps = new Float64Array(cap)
+    const correlations: Array<string | undefined> = new Array(cap)
+    const parents: Array<string | undefined> = new Array(cap)
+    const datas: Array<Data | undefined> = new Array(cap)
+    for (let seq = this.live; seq < this.next; seq++) {
+      const from = seq & this.mask
+      const to = seq & mask
+      types[to] = this.types[from]
+      stamps[to] = this.stamps[from] as number
+      correlations[to] = this.correlations[from]
+      parents[to] = this.parents[from]
+      datas[to] = this.datas[from]
+    }
+    this.cap = cap
+    this.mask = mask
+    this.types = types
+    this.stamps = stamps
+    this.correlations = correlations
+    this.parents = parents
+    this.datas = datas
+  }
+
+  private timestampAt(seq: number): number {
+    return this.stamps[seq & this.mask] as number
+  }
+
   private at(seq: number): Event {
-    return this.buf[seq - this.bufBase] as Event
+    const slot = seq & this.mask
+    return {
+      id: this.prefix + seq,
+      type: this.types[slot] as string,
+      timestamp: this.stamps[slot] as number,
+      correlationId: this.correlations[slot],
+      parentId: this.parents[slot],
+      data: this.datas[slot] as Data
+    }
   }
 
   private evictOlderThan(cutoff: number): void {
-    while (this.live < this.next && this.at(this.live).timestamp < cutoff) this.evict(1)
+    while (this.live < this.next && this.timestampAt(this.live) < cutoff) this.evict(1)
   }
 
   private evict(count: number): void {
     for (let i = 0; i < count && this.live < this.next; i++) {
-      const index = this.live - this.bufBase
-      const event = this.buf[index] as Event
-      this.buf[index] = undefined
+      const slot = this.live & this.mask
+      const type = this.types[slot] as string
+      const correlationId = this.correlations[slot]
+      this.types[slot] = undefined
+      this.correlations[slot] = undefined
+      this.parents[slot] = undefined
+      this.datas[slot] = undefined
       this.live++
-      dropHead(this.byType, event.type)
-      if (event.correlationId !== undefined) dropHead(this.byCorrelation, event.correlationId)
-    }
-    const dead = this.live - this.bufBase
-    if (dead >= COMPACT_MIN && dead * 2 >= this.buf.length) {
-      this.buf = this.buf.slice(dead)
-      this.bufBase = this.live
+      dropHead(this.byType, type)
+      if (correlationId !== undefined) dropHead(this.byCorrelation, correlationId)
     }
   }
 
@@ -143,11 +191,11 @@ export class MemoryStore {
     // 2. the time range, by binary search (timestamps never decrease along the sequence)
     if (q.from !== undefined) {
       const from = q.from
-      start = lowerBound(start, end, (i) => this.at(seqAt(i)).timestamp >= from)
+      start = lowerBound(start, end, (i) => this.timestampAt(seqAt(i)) >= from)
     }
     if (q.to !== undefined) {
       const to = q.to
-      end = lowerBound(start, end, (i) => this.at(seqAt(i)).timestamp > to)
+      end = lowerBound(start, end, (i) => this.timestampAt(seqAt(i)) > to)
     }
     // 3. order, offset, limit
     const limit = q.limit ?? Number.POSITIVE_INFINITY
@@ -156,13 +204,13 @@ export class MemoryStore {
     if (limit === 0) return out
     const desc = q.order === "desc"
     for (let k = desc ? end - 1 : start; desc ? k >= start : k < end; desc ? k-- : k++) {
-      const event = this.at(seqAt(k))
-      if (typeFilter !== undefined && !typeFilter.has(event.type)) continue
+      const seq = seqAt(k)
+      if (typeFilter !== undefined && !typeFilter.has(this.types[seq & this.mask] as string)) continue
       if (skip > 0) {
         skip--
         continue
       }
-      out.push(event)
+      out.push(this.at(seq))
       if (out.length >= limit) break
     }
     return out
@@ -207,16 +255,15 @@ export const makeOps = (retention: Retention, hub: Hub) =>
     Effect.clockWith((clock) => clock.currentTimeMillis),
     (now) => {
       const store = new MemoryStore(retention, idPrefix(now))
+      // One runtime step per publish: the clock and the correlation ids are read from the fiber directly.
       const publish = (input: EventInput): Effect.Effect<Event> =>
-        Effect.clockWith((clock) =>
-          Effect.withFiberRuntime<Event>((fiber) => {
-            const correlationId =
-              input.correlationId ?? Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId))
-            const parentId = input.parentId ?? Option.getOrUndefined(fiber.getFiberRef(Correlation.currentParentId))
-            const event = store.append(input, clock.unsafeCurrentTimeMillis(), correlationId, parentId)
-            return hub.deliver(event)
-          })
-        )
+        Effect.withFiberRuntime<Event>((fiber) => {
+          const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+          const correlationId =
+            input.correlationId ?? Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId))
+          const parentId = input.parentId ?? Option.getOrUndefined(fiber.getFiberRef(Correlation.currentParentId))
+          return hub.deliver(store.append(input, clock.unsafeCurrentTimeMillis(), correlationId, parentId))
+        })
       const query = (q: Query): Effect.Effect<Array<Event>> =>
         Effect.clockWith((clock) => Effect.sync(() => store.query(q, clock.unsafeCurrentTimeMillis())))
       const prune: Effect.Effect<number> = Effect.clockWith((clock) =>
