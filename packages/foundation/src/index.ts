@@ -43,3 +43,38 @@ export * as Events from "./Events.js"
  * @since 0.1.0
  */
 export * as Metrics from "./Metrics.js"
+
+/**
+ * Circuit breakers: closed, open, half-open, with count and rate modes.
+ *
+ * @since 0.1.0
+ */
+export * as CircuitBreaker from "./CircuitBreaker.js"
+
+/**
+ * Per-key rate limiters: token bucket and sliding log.
+ *
+ * @since 0.1.0
+ */
+export * as RateLimiter from "./RateLimiter.js"
+
+/**
+ * Bulkheads: bounded concurrency with a bounded queue.
+ *
+ * @since 0.1.0
+ */
+export * as Bulkhead from "./Bulkhead.js"
+
+/**
+ * Resource pools: resident and overflow resources, checkout timeouts, invalidation.
+ *
+ * @since 0.1.0
+ */
+export * as Pool from "./Pool.js"
+
+/**
+ * Protected execution and the service holding the named protections.
+ *
+ * @since 0.1.0
+ */
+export * as Protection from "./Protection.js"
