@@ -45,7 +45,11 @@ describe("Parallel", () => {
       const error = yield* Effect.flip(
         Parallel.forEach(
           Array.from({ length: 20 }, (_, i) => i),
-          (x) => Effect.suspend(() => (started++, x % 2 === 1 ? Effect.fail(`odd ${x}`) : Effect.succeed(x))),
+          (x) =>
+            Effect.suspend(() => {
+              started++
+              return x % 2 === 1 ? Effect.fail(`odd ${x}`) : Effect.succeed(x)
+            }),
           { concurrency: 1, maxErrors: 2 }
         )
       )

@@ -1,0 +1,75 @@
+/**
+ * ChainOfThought: a predictor whose signature gets a `reasoning` output field first, so the LM reasons
+ * before it answers (DSPy's `ChainOfThought`). It is a module with one predictor, `predict`, so in a program
+ * its path is `"<name>.predict"` as in DSPy.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+import type * as LM from "../lm/LM.js"
+import * as Module from "../primitives/Module.js"
+import * as Signature from "../signature/Signature.js"
+import * as Predict from "./Predict.js"
+
+/**
+ * The outputs of a chain of thought: the signature's outputs after a `reasoning` string.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Outputs<O> = { readonly reasoning: string } & O
+
+/**
+ * The signature of a chain of thought over `signature`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ReasoningSignature<I, O> = Signature.Signature<I, Outputs<O>>
+
+/**
+ * A ChainOfThought module.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ChainOfThought<I, O> = Module.Module<
+  { readonly predict: Predict.Predict<I, Outputs<O>> },
+  I,
+  Predict.Output<Outputs<O>>,
+  Predict.PredictError,
+  LM.LM
+>
+
+/**
+ * The reasoning field: DSPy's prefix `Reasoning: Let's think step by step in order to`.
+ *
+ * @since 0.1.0
+ * @category fields
+ */
+export const reasoningField = Signature.output(Schema.String, {
+  prefix: "Reasoning: Let's think step by step in order to"
+})
+
+/**
+ * The signature with a `reasoning` output field first.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const extendSignature = <I, O>(signature: Signature.Signature<I, O>): ReasoningSignature<I, O> =>
+  Signature.prepend(signature, "reasoning", reasoningField) as unknown as ReasoningSignature<I, O>
+
+/**
+ * A chain of thought over the signature; options are those of `Predict.make`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <I, O>(signature: Signature.Signature<I, O>, options: Predict.Options = {}): ChainOfThought<I, O> =>
+  Module.make({
+    name: "ChainOfThought",
+    parameters: { predict: Predict.make(extendSignature(signature), options) },
+    forward: (p, inputs: I) => p.predict(inputs),
+    signature: Signature.toSignatureString(signature)
+  })

@@ -1,0 +1,752 @@
+/**
+ * Modules: a program is an immutable value, a tree of named parameters (predictors, sub-modules, arrays of
+ * them) plus a `forward` Effect that receives the current parameters, bound to their paths:
+ *
+ * ```ts
+ * const qa = Module.make({
+ *   name: "QA",
+ *   parameters: { generate: ChainOfThought.make(Signature.make("question -> answer")) },
+ *   forward: (p, inputs: { question: string }) => p.generate(inputs)
+ * })
+ * ```
+ *
+ * Replacing a parameter (new demos, new instructions) yields a new program; the old one is untouched, so a
+ * "deep copy" is the value itself ({@link clone} is the identity, kept for readers coming from DSPy).
+ * Optimizers read predictors with {@link namedPredictors} (dotted paths such as `"generate.predict"`,
+ * `"hops[1].predict"`; `"self"` for a bare predictor), write them with {@link withPredictor} or
+ * {@link mapPredictors}, and trace calls with `Trace.traced`.
+ *
+ * Each call runs in a span `module.<name>`, updates the `dspy.module.execution.*` metrics and, when the
+ * `Events` service is in the context, records `module_execution_start` / `module_execution_complete`
+ * (module, signature, duration_ms, lm_calls, cost) under the current correlation id.
+ *
+ * @since 0.1.0
+ */
+import { Errors } from "@effect-dspy/foundation"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as fs from "node:fs/promises"
+import * as Predict from "../predict/Predict.js"
+import * as Signature from "../signature/Signature.js"
+import * as Example from "./Example.js"
+import * as Instrument from "./internal/instrument.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("@effect-dspy/core/Module")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * A parameter of a module: a predictor, a sub-module, or an array of them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Parameter = Predict.Any | Any | ReadonlyArray<Parameter>
+
+/**
+ * The named parameters of a module.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Parameters = { readonly [name: string]: Parameter }
+
+/**
+ * A parameter as `forward` sees it: a function running it at its path.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type BoundParameter<X> =
+  X extends Predict.Predict<infer I, infer O>
+    ? Predict.Bound<I, O>
+    : X extends Module<infer _P, infer I, infer O, infer E, infer R>
+      ? (inputs: I) => Effect.Effect<O, E, R>
+      : X extends ReadonlyArray<infer Y>
+        ? ReadonlyArray<BoundParameter<Y>>
+        : never
+
+/**
+ * The parameters as `forward` sees them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Bound<P> = { readonly [K in keyof P]: BoundParameter<P[K]> }
+
+/**
+ * A module with parameters `P`, taking `I` and giving `O` (usually a `Prediction`), failing with `E` and
+ * needing `R`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Module<P extends Parameters, I, O, E = never, R = never> extends Pipeable {
+  readonly [TypeId]: TypeId
+  readonly name: string
+  readonly parameters: P
+  readonly forward: (parameters: Bound<P>, inputs: I) => Effect.Effect<O, E, R>
+  /** A signature describing the module for events (optional; defaults to its first predictor's). */
+  readonly signature?: string
+}
+
+/**
+ * Any module.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the variance-neutral "any module" type
+export type Any = Module<any, any, any, any, any>
+
+/**
+ * A program: a module or a bare predictor.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Program = Any | Predict.Any
+
+class ModuleImpl<P extends Parameters, I, O, E, R> implements Module<P, I, O, E, R> {
+  readonly [TypeId]: TypeId = TypeId
+  readonly signature?: string
+  constructor(
+    readonly name: string,
+    readonly parameters: P,
+    readonly forward: (parameters: Bound<P>, inputs: I) => Effect.Effect<O, E, R>,
+    signature: string | undefined
+  ) {
+    if (signature !== undefined) this.signature = signature
+  }
+  pipe() {
+    // biome-ignore lint/complexity/noArguments: Pipeable protocol
+    return pipeArguments(this, arguments)
+  }
+  toJSON(): unknown {
+    return { _id: "Module", name: this.name, predictors: namedPredictors(this).map((p) => p.path) }
+  }
+}
+
+/**
+ * True for modules.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isModule = (u: unknown): u is Any => typeof u === "object" && u !== null && TypeId in u
+
+/**
+ * Builds a module.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <const P extends Parameters, I, O, E = never, R = never>(spec: {
+  readonly name: string
+  readonly parameters: P
+  readonly forward: (parameters: Bound<P>, inputs: I) => Effect.Effect<O, E, R>
+  readonly signature?: string
+}): Module<P, I, O, E, R> => new ModuleImpl(spec.name, spec.parameters, spec.forward, spec.signature)
+
+/**
+ * The same module with other parameters (of the same shape).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withParameters = <P extends Parameters, I, O, E, R>(
+  self: Module<P, I, O, E, R>,
+  parameters: P
+): Module<P, I, O, E, R> => new ModuleImpl(self.name, parameters, self.forward, self.signature)
+
+/**
+ * A copy of a program. Programs are immutable values, so this is the program itself; replacing a predictor
+ * always builds a new program and never changes the original.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const clone = <A extends Program>(self: A): A => self
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * A predictor path that the program does not have.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnknownPredictorPath extends Schema.TaggedError<UnknownPredictorPath>("@effect-dspy/UnknownPredictorPath")(
+  "UnknownPredictorPath",
+  { ...Errors.fields, path: Schema.String, known: Schema.Array(Schema.String) }
+) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "unknown_predictor_path"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Paths
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * A predictor with its dotted path in the program.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NamedPredictor {
+  readonly path: string
+  readonly predictor: Predict.Any
+}
+
+const join = (prefix: string, key: string | number): string =>
+  typeof key === "number" ? `${prefix}[${key}]` : prefix === "" ? key : `${prefix}.${key}`
+
+const walk = (parameter: Parameter, path: string, out: Array<NamedPredictor>): void => {
+  if (Predict.isPredict(parameter)) out.push({ path, predictor: parameter })
+  else if (isModule(parameter)) {
+    for (const key of Object.keys(parameter.parameters)) walk(parameter.parameters[key]!, join(path, key), out)
+  } else {
+    const items = parameter as ReadonlyArray<Parameter>
+    for (let i = 0; i < items.length; i++) walk(items[i]!, join(path, i), out)
+  }
+}
+
+/**
+ * Every predictor of the program with its dotted path, depth first in declaration order (DSPy's
+ * `named_predictors`). A bare predictor is listed as `"self"`.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const namedPredictors = (program: Program): ReadonlyArray<NamedPredictor> => {
+  if (Predict.isPredict(program)) return [{ path: "self", predictor: program }]
+  const out: Array<NamedPredictor> = []
+  walk(program, "", out)
+  return out
+}
+
+/**
+ * The predictors of the program, in the order of {@link namedPredictors}.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const predictors = (program: Program): ReadonlyArray<Predict.Any> =>
+  namedPredictors(program).map((p) => p.predictor)
+
+/**
+ * The predictor at a path.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getPredictor = (program: Program, path: string): Either.Either<Predict.Any, UnknownPredictorPath> => {
+  const found = namedPredictors(program).find((p) => p.path === path)
+  return found === undefined ? Either.left(unknownPath(program, path)) : Either.right(found.predictor)
+}
+
+const unknownPath = (program: Program, path: string): UnknownPredictorPath => {
+  const known = namedPredictors(program).map((p) => p.path)
+  return new UnknownPredictorPath({
+    path,
+    known,
+    message: `The program ${nameOf(program)} has no predictor at "${path}"; its predictors are: ${known.join(", ") || "(none)"}`
+  })
+}
+
+/**
+ * The name of a program (a module's name, or `Predict` for a bare predictor).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const nameOf = (program: Program): string => (Predict.isPredict(program) ? program.name : program.name)
+
+const mapParameter = (
+  parameter: Parameter,
+  path: string,
+  f: (predictor: Predict.Any, path: string) => Predict.Any
+): Parameter => {
+  if (Predict.isPredict(parameter)) return f(parameter, path)
+  if (isModule(parameter)) return mapModule(parameter, path, f)
+  const items = parameter as ReadonlyArray<Parameter>
+  let changed = false
+  const next = items.map((item, i) => {
+    const mapped = mapParameter(item, join(path, i), f)
+    if (mapped !== item) changed = true
+    return mapped
+  })
+  return changed ? next : items
+}
+
+const mapModule = (module: Any, prefix: string, f: (predictor: Predict.Any, path: string) => Predict.Any): Any => {
+  let changed = false
+  const next: Record<string, Parameter> = {}
+  for (const key of Object.keys(module.parameters)) {
+    const before = module.parameters[key]!
+    const after = mapParameter(before, join(prefix, key), f)
+    if (after !== before) changed = true
+    next[key] = after
+  }
+  return changed ? withParameters(module, next) : module
+}
+
+/**
+ * A new program with every predictor replaced by `f(predictor, path)`. Sub-trees where nothing changed are
+ * shared with the original.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const mapPredictors: {
+  (f: (predictor: Predict.Any, path: string) => Predict.Any): <A extends Program>(self: A) => A
+  <A extends Program>(self: A, f: (predictor: Predict.Any, path: string) => Predict.Any): A
+} = ((...args: Array<unknown>) => {
+  if (args.length === 1) {
+    const f = args[0] as (predictor: Predict.Any, path: string) => Predict.Any
+    return (self: Program) => mapProgram(self, f)
+  }
+  return mapProgram(args[0] as Program, args[1] as (predictor: Predict.Any, path: string) => Predict.Any)
+}) as never
+
+const mapProgram = <A extends Program>(self: A, f: (predictor: Predict.Any, path: string) => Predict.Any): A =>
+  (Predict.isPredict(self) ? f(self, "self") : mapModule(self as Any, "", f)) as A
+
+/**
+ * A new program whose predictor at `path` is replaced.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withPredictor = <A extends Program>(
+  self: A,
+  path: string,
+  predictor: Predict.Any
+): Either.Either<A, UnknownPredictorPath> => {
+  let found = false
+  const next = mapProgram(self, (p, at) => {
+    if (at !== path) return p
+    found = true
+    return predictor
+  })
+  return found ? Either.right(next) : Either.left(unknownPath(self, path))
+}
+
+/**
+ * A new program whose predictor at `path` is `f` of the current one.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const updatePredictor = <A extends Program>(
+  self: A,
+  path: string,
+  f: (predictor: Predict.Any) => Predict.Any
+): Either.Either<A, UnknownPredictorPath> =>
+  Either.flatMap(getPredictor(self, path), (p) => withPredictor(self, path, f(p)))
+
+/**
+ * A new program where every predictor has the given demos (by path; paths not listed keep theirs). Fails on
+ * a path the program does not have.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withDemos = <A extends Program>(
+  self: A,
+  demos: { readonly [path: string]: ReadonlyArray<Predict.Demo> }
+): Either.Either<A, UnknownPredictorPath> => {
+  const known = new Set(namedPredictors(self).map((p) => p.path))
+  const missing = Object.keys(demos).find((path) => !known.has(path))
+  if (missing !== undefined) return Either.left(unknownPath(self, missing))
+  return Either.right(
+    mapProgram(self, (p, path) => (demos[path] === undefined ? p : Predict.withDemos(p, demos[path])))
+  )
+}
+
+/**
+ * A new program where the predictors at the given paths have new instructions.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withInstructions = <A extends Program>(
+  self: A,
+  instructions: { readonly [path: string]: string }
+): Either.Either<A, UnknownPredictorPath> => {
+  const known = new Set(namedPredictors(self).map((p) => p.path))
+  const missing = Object.keys(instructions).find((path) => !known.has(path))
+  if (missing !== undefined) return Either.left(unknownPath(self, missing))
+  return Either.right(
+    mapProgram(self, (p, path) =>
+      instructions[path] === undefined ? p : Predict.withInstructions(p, instructions[path])
+    )
+  )
+}
+
+/**
+ * The demos of every predictor, by path.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const demos = (program: Program): { readonly [path: string]: ReadonlyArray<Predict.Demo> } =>
+  Object.fromEntries(namedPredictors(program).map((p) => [p.path, p.predictor.demos]))
+
+/**
+ * The instructions of every predictor, by path.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const instructions = (program: Program): { readonly [path: string]: string } =>
+  Object.fromEntries(namedPredictors(program).map((p) => [p.path, p.predictor.signature.instructions]))
+
+// ---------------------------------------------------------------------------------------------------------------
+// Calling
+// ---------------------------------------------------------------------------------------------------------------
+
+const boundCache = new WeakMap<Any, Map<string, Bound<Parameters>>>()
+
+const bindParameter = (parameter: Parameter, path: string): unknown => {
+  if (Predict.isPredict(parameter)) return Predict.bind(parameter, path)
+  if (isModule(parameter)) return (inputs: unknown) => callAt(parameter, path, inputs)
+  return (parameter as ReadonlyArray<Parameter>).map((item, i) => bindParameter(item, join(path, i)))
+}
+
+/**
+ * The parameters of a module bound to their paths under `prefix` (what `forward` receives).
+ *
+ * @since 0.1.0
+ * @category calling
+ */
+export const bind = <P extends Parameters>(module: Module<P, unknown, unknown, unknown, unknown>, prefix: string) => {
+  let byPrefix = boundCache.get(module as Any)
+  if (byPrefix === undefined) {
+    byPrefix = new Map()
+    boundCache.set(module as Any, byPrefix)
+  }
+  let bound = byPrefix.get(prefix)
+  if (bound === undefined) {
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(module.parameters))
+      out[key] = bindParameter(module.parameters[key]!, join(prefix, key))
+    bound = out as Bound<Parameters>
+    byPrefix.set(prefix, bound)
+  }
+  return bound as Bound<P>
+}
+
+const signatureOf = (module: Any): string => {
+  if (module.signature !== undefined) return module.signature
+  const first = namedPredictors(module)[0]
+  return first === undefined ? "" : Predict.signatureString(first.predictor)
+}
+
+/**
+ * Runs a module whose parameters sit at `path` in an enclosing program (what a parent's bound parameter
+ * does). Use {@link call} for a root program.
+ *
+ * @since 0.1.0
+ * @category calling
+ */
+export const callAt = <P extends Parameters, I, O, E, R>(
+  module: Module<P, I, O, E, R>,
+  path: string,
+  inputs: I
+): Effect.Effect<O, E, R> =>
+  Instrument.instrument(
+    module.name,
+    () => signatureOf(module as Any),
+    () => module.forward(bind(module as Module<P, unknown, unknown, unknown, unknown>, path), inputs)
+  )
+
+/**
+ * Runs a program on its inputs: a module's `forward`, or a bare predictor.
+ *
+ * @since 0.1.0
+ * @category calling
+ */
+export const call: {
+  <P extends Parameters, I, O, E, R>(program: Module<P, I, O, E, R>, inputs: I): Effect.Effect<O, E, R>
+  <I, O>(program: Predict.Predict<I, O>, inputs: I): ReturnType<Predict.Bound<I, O>>
+} = ((program: Program, inputs: unknown) =>
+  Predict.isPredict(program) ? Predict.forward(program, inputs) : callAt(program, "", inputs)) as never
+
+/**
+ * A program as a function of its inputs (for `Evaluate.run`, `Parallel`, ...).
+ *
+ * @since 0.1.0
+ * @category calling
+ */
+export const toFunction: {
+  <P extends Parameters, I, O, E, R>(program: Module<P, I, O, E, R>): (inputs: I) => Effect.Effect<O, E, R>
+  <I, O>(program: Predict.Predict<I, O>): Predict.Bound<I, O>
+} = ((program: Program) => (inputs: unknown) => (call as (p: Program, i: unknown) => unknown)(program, inputs)) as never
+
+// ---------------------------------------------------------------------------------------------------------------
+// State: dump, load, save
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Saved state could not be used: it is not a program state (`decode`), it does not fit the program
+ * (`mismatch`: a missing predictor, different fields), or the file could not be read or written (`io`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ModuleStateError extends Schema.TaggedError<ModuleStateError>("@effect-dspy/ModuleStateError")(
+  "ModuleStateError",
+  { ...Errors.fields, reason: Schema.Literal("decode", "mismatch", "io"), path: Schema.optional(Schema.String) }
+) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return `module_state_${this.reason}`
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return this.reason === "io"
+  }
+}
+
+/**
+ * The saved config of a predictor (sampling settings only: never an LM client or a key).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ConfigJson = Schema.Struct({
+  n: Schema.optional(Schema.Number),
+  temperature: Schema.optional(Schema.Number),
+  maxTokens: Schema.optional(Schema.Number),
+  rolloutId: Schema.optional(Schema.Number),
+  model: Schema.optional(Schema.String)
+})
+
+/**
+ * The saved state of one predictor: its signature (instructions, fields, descriptions, prefixes), demos
+ * and config.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const PredictorState = Schema.Struct({
+  signature: Signature.SignatureJson,
+  demos: Schema.Array(Example.ExampleJson),
+  config: ConfigJson
+})
+
+/**
+ * The saved state of one predictor.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export type PredictorState = typeof PredictorState.Type
+
+/**
+ * The saved state of a program: every predictor's state by path.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ProgramState = Schema.Struct({
+  version: Schema.Literal(1),
+  program: Schema.String,
+  predictors: Schema.Record({ key: Schema.String, value: PredictorState })
+})
+
+/**
+ * The saved state of a program.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export type ProgramState = typeof ProgramState.Type
+
+const jsonValue = (value: unknown): unknown => JSON.parse(JSON.stringify(value) ?? "null")
+
+/**
+ * The state of a program as JSON-ready data: per predictor path, its signature JSON, demos and config. No
+ * LM client, adapter or secret is included.
+ *
+ * @since 0.1.0
+ * @category state
+ */
+export const dumpState = (program: Program): ProgramState => {
+  const predictors: Record<string, PredictorState> = {}
+  for (const { path, predictor } of namedPredictors(program)) {
+    predictors[path] = {
+      signature: Signature.toJSON(predictor.signature),
+      demos: predictor.demos.map(
+        (d: Predict.Demo) => jsonValue(Example.isExample(d) ? d.toJSON() : { fields: d }) as Example.ExampleJson
+      ),
+      config: { ...predictor.config }
+    }
+  }
+  return { version: 1, program: nameOf(program), predictors }
+}
+
+const mismatch = (message: string, path?: string) =>
+  new ModuleStateError(path === undefined ? { reason: "mismatch", message } : { reason: "mismatch", message, path })
+
+const applyState = (
+  predictor: Predict.Any,
+  path: string,
+  state: PredictorState
+): Either.Either<Predict.Any, ModuleStateError> => {
+  const saved = state.signature.fields
+  const current = predictor.signature.fields
+  const describe = (fs: ReadonlyArray<{ readonly name: string; readonly kind: string; readonly typeName: string }>) =>
+    fs.map((f) => `${f.kind} ${f.name}: ${f.typeName}`).join(", ")
+  const same =
+    saved.length === current.length &&
+    saved.every(
+      (f, i) => f.name === current[i]!.name && f.kind === current[i]!.kind && f.typeName === current[i]!.typeName
+    )
+  if (!same) {
+    return Either.left(
+      mismatch(
+        `The saved predictor "${path}" has the fields [${describe(saved)}] but the program's has [${describe(current)}]: load state saved from the same program.`,
+        path
+      )
+    )
+  }
+  const patches: Record<string, Signature.FieldPatch> = {}
+  for (const f of saved) {
+    const patch: { description?: string; prefix?: string } = { prefix: f.prefix }
+    if (f.description !== undefined) patch.description = f.description
+    patches[f.name] = patch
+  }
+  const signature = Signature.withUpdatedFields(
+    Signature.withInstructions(predictor.signature, state.signature.instructions),
+    patches
+  )
+  return Either.right(
+    Predict.withConfig(
+      Predict.withDemos(Predict.withSignature(predictor, signature), state.demos.map(Example.fromJSON)),
+      {
+        n: undefined,
+        temperature: undefined,
+        maxTokens: undefined,
+        rolloutId: undefined,
+        model: undefined,
+        ...state.config
+      }
+    )
+  )
+}
+
+/**
+ * A new program with the saved state applied: each predictor's instructions, field descriptions and
+ * prefixes, demos and config. Fails when the data is not a program state, names a predictor the program
+ * does not have, lacks one it has, or has different fields.
+ *
+ * @since 0.1.0
+ * @category state
+ */
+export const loadState = <A extends Program>(
+  program: A,
+  state: unknown
+): Either.Either<A, ModuleStateError | UnknownPredictorPath> => {
+  const decoded = Schema.decodeUnknownEither(ProgramState)(state)
+  if (Either.isLeft(decoded)) {
+    return Either.left(
+      new ModuleStateError({
+        reason: "decode",
+        message: `Not a saved program state: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`
+      })
+    )
+  }
+  const saved = decoded.right.predictors
+  const named = namedPredictors(program)
+  const known = new Set(named.map((p) => p.path))
+  for (const path of Object.keys(saved)) if (!known.has(path)) return Either.left(unknownPath(program, path))
+  const replaced = new Map<string, Predict.Any>()
+  for (const { path, predictor } of named) {
+    const entry = saved[path]
+    if (entry === undefined) {
+      return Either.left(
+        mismatch(
+          `The saved state has no entry for the predictor "${path}": load state saved from the same program.`,
+          path
+        )
+      )
+    }
+    const applied = applyState(predictor, path, entry)
+    if (Either.isLeft(applied)) return Either.left(applied.left)
+    replaced.set(path, applied.right)
+  }
+  return Either.right(mapProgram(program, (p, path) => replaced.get(path) ?? p))
+}
+
+/**
+ * Saves a program's state as JSON to a file (written to a temporary file, then renamed into place).
+ *
+ * @since 0.1.0
+ * @category state
+ */
+export const save = (program: Program, file: string): Effect.Effect<void, ModuleStateError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const text = `${JSON.stringify(dumpState(program), null, 2)}\n`
+      const temporary = `${file}.${process.pid}.tmp`
+      await fs.writeFile(temporary, text, "utf8")
+      await fs.rename(temporary, file)
+    },
+    catch: (cause) =>
+      new ModuleStateError({
+        reason: "io",
+        path: file,
+        message: `Could not save the program state to ${file}: ${String(cause)}`
+      })
+  })
+
+/**
+ * Loads a program's state from a JSON file written by {@link save} and applies it to the program.
+ *
+ * @since 0.1.0
+ * @category state
+ */
+export const load = <A extends Program>(
+  program: A,
+  file: string
+): Effect.Effect<A, ModuleStateError | UnknownPredictorPath> =>
+  Effect.tryPromise({
+    try: () => fs.readFile(file, "utf8"),
+    catch: (cause) =>
+      new ModuleStateError({
+        reason: "io",
+        path: file,
+        message: `Could not read the program state from ${file}: ${String(cause)}`
+      })
+  }).pipe(
+    Effect.flatMap((text) =>
+      Effect.try({
+        try: () => JSON.parse(text) as unknown,
+        catch: (cause) =>
+          new ModuleStateError({ reason: "decode", path: file, message: `${file} is not JSON: ${String(cause)}` })
+      })
+    ),
+    Effect.flatMap((json) => loadState(program, json))
+  )
