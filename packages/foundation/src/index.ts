@@ -78,3 +78,10 @@ export * as Pool from "./Pool.js"
  * @since 0.1.0
  */
 export * as Protection from "./Protection.js"
+
+/**
+ * Telemetry: OpenTelemetry layers, correlation-aware spans, and the mapping of the metrics to OpenTelemetry.
+ *
+ * @since 0.1.0
+ */
+export * as Telemetry from "./Telemetry.js"

@@ -1,0 +1,78 @@
+/**
+ * Telemetry internals: a span exporter that appends finished spans to a JSON-lines file, and an in-memory
+ * metric reader for tests.
+ *
+ * @internal
+ */
+import type { ResourceMetrics } from "@opentelemetry/sdk-metrics"
+import { MetricReader } from "@opentelemetry/sdk-metrics"
+import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base"
+import * as fs from "node:fs"
+
+type ExportCallback = Parameters<SpanExporter["export"]>[1]
+type ExportResult = Parameters<ExportCallback>[0]
+
+const SUCCESS = { code: 0 } as ExportResult
+const failed = (error: Error) => ({ code: 1, error }) as ExportResult
+
+const hrToMs = (hr: readonly [number, number]): number => hr[0] * 1000 + hr[1] / 1e6
+
+/** One finished span as a plain JSON object. */
+export const spanToJson = (span: ReadableSpan) => ({
+  name: span.name,
+  traceId: span.spanContext().traceId,
+  spanId: span.spanContext().spanId,
+  parentSpanId: span.parentSpanContext?.spanId ?? null,
+  kind: span.kind,
+  startTimeMs: hrToMs(span.startTime),
+  endTimeMs: hrToMs(span.endTime),
+  durationMs: hrToMs(span.duration),
+  status: span.status,
+  attributes: span.attributes,
+  events: span.events.map((e) => ({ name: e.name, timeMs: hrToMs(e.time), attributes: e.attributes ?? {} })),
+  serviceName: span.resource.attributes["service.name"] ?? null
+})
+
+/** Appends each exported span to a file as one JSON line. Writes are queued so lines never interleave. */
+export class JsonLinesSpanExporter implements SpanExporter {
+  private pending: Promise<void> = Promise.resolve()
+  private stopped = false
+  constructor(readonly file: string) {}
+
+  export(spans: Array<ReadableSpan>, resultCallback: ExportCallback): void {
+    if (this.stopped) {
+      resultCallback(failed(new Error(`the span file exporter for ${this.file} is shut down`)))
+      return
+    }
+    const text = spans.map((span) => `${JSON.stringify(spanToJson(span))}\n`).join("")
+    this.pending = this.pending
+      .then(() => fs.promises.appendFile(this.file, text))
+      .then(
+        () => resultCallback(SUCCESS),
+        (error: Error) => resultCallback(failed(error))
+      )
+  }
+
+  forceFlush(): Promise<void> {
+    return this.pending
+  }
+
+  shutdown(): Promise<void> {
+    this.stopped = true
+    return this.pending
+  }
+}
+
+/** A metric reader that only collects on demand (tests read what the OTel side sees). */
+export class InMemoryMetricReader extends MetricReader {
+  protected onForceFlush(): Promise<void> {
+    return Promise.resolve()
+  }
+  protected onShutdown(): Promise<void> {
+    return Promise.resolve()
+  }
+  /** The metrics as exported to OpenTelemetry now. */
+  read(): Promise<ResourceMetrics> {
+    return this.collect().then((result) => result.resourceMetrics)
+  }
+}
