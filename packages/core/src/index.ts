@@ -102,3 +102,31 @@ export * as LMCache from "./cache/LMCache.js"
  * @since 0.1.0
  */
 export * as CacheKey from "./cache/CacheKey.js"
+
+/**
+ * The adapter contract, `AdapterParseError`, field-level streaming events and the fallback combinator.
+ *
+ * @since 0.1.0
+ */
+export * as Adapter from "./adapters/Adapter.js"
+
+/**
+ * DSPy's ChatAdapter (`[[ ## field ## ]]` sections), with the JSON fallback.
+ *
+ * @since 0.1.0
+ */
+export * as ChatAdapter from "./adapters/ChatAdapter.js"
+
+/**
+ * DSPy's JSONAdapter (structured outputs, tolerant JSON).
+ *
+ * @since 0.1.0
+ */
+export * as JSONAdapter from "./adapters/JSONAdapter.js"
+
+/**
+ * Tolerant JSON reading for LM answers.
+ *
+ * @since 0.1.0
+ */
+export * as JsonRepair from "./adapters/JsonRepair.js"
