@@ -8,12 +8,10 @@ import * as Task from "../../src/sim/Task.js"
 import * as P from "./prompts.js"
 
 const data = Task.splits(Arithmetic.task, { seed: 1, train: 20, dev: 400, test: 0 })
-const goodDemos = data.train
-  .slice(0, 4)
-  .map((e) => ({
-    inputs: { question: e.question },
-    outputs: { reasoning: "Work through each operation.", answer: e.answer }
-  }))
+const goodDemos = data.train.slice(0, 4).map((e) => ({
+  inputs: { question: e.question },
+  outputs: { reasoning: "Work through each operation.", answer: e.answer }
+}))
 const wrongDemos = goodDemos.map((d) => ({ ...d, outputs: { ...d.outputs, answer: (d.outputs.answer as number) + 7 } }))
 
 const accuracy = (sig: P.Sig, demos: ReadonlyArray<P.DemoDef> = [], model = "sim-1"): number => {
