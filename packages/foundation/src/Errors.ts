@@ -92,8 +92,15 @@ export const annotate = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A
   Effect.catchAll(self, (error) =>
     Effect.flatMap(Correlation.current, (id) => {
       if (Option.isSome(id) && isDSPyError(error) && error.correlationId === undefined) {
-        // Errors are immutable values: build a copy with the id filled in.
-        const copy = Object.assign(Object.create(Object.getPrototypeOf(error)), error, { correlationId: id.value })
+        // Errors are immutable values: build a copy with the id filled in. Copy every own property with its
+        // descriptor (an Error's `message` and `stack` are not enumerable, so a plain spread would lose them).
+        const copy = Object.create(Object.getPrototypeOf(error), Object.getOwnPropertyDescriptors(error))
+        Object.defineProperty(copy, "correlationId", {
+          value: id.value,
+          enumerable: true,
+          writable: false,
+          configurable: true
+        })
         return Effect.fail(copy as E)
       }
       return Effect.fail(error)
