@@ -91,6 +91,29 @@ describe("Config", () => {
     })
   )
 
+  it.effect("reads the real process environment through ConfigProvider.fromEnv (`_` path delimiter)", () =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => {
+        process.env.EFFECT_DSPY__OPTIMIZATION__COPRO__MAX_ITERATIONS = "7"
+        process.env.EFFECT_DSPY__INFRASTRUCTURE__RATE_LIMITERS__LM_PROVIDER_DEFAULT = '{"scaleMs":60000,"limit":50}'
+      }),
+      () =>
+        Effect.gen(function* () {
+          const config = yield* Config.make().pipe(Effect.withConfigProvider(ConfigProvider.fromEnv()))
+          assert.strictEqual(yield* config.get("optimization.copro.maxIterations"), 7)
+          assert.strictEqual(
+            ((yield* config.get("infrastructure.rateLimiters.lm_provider_default")) as { limit: number }).limit,
+            50
+          )
+        }),
+      () =>
+        Effect.sync(() => {
+          delete process.env.EFFECT_DSPY__OPTIMIZATION__COPRO__MAX_ITERATIONS
+          delete process.env.EFFECT_DSPY__INFRASTRUCTURE__RATE_LIMITERS__LM_PROVIDER_DEFAULT
+        })
+    )
+  )
+
   it.effect("defaults < file < environment", () =>
     Effect.gen(function* () {
       const file = writeFile("d.json", JSON.stringify({ optimization: { copro: { breadth: 4, depth: 5 } } }))
