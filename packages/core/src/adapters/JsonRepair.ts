@@ -151,7 +151,7 @@ class Reader {
         this.pos++
         continue
       }
-      out[key.value] = value.value
+      setOwn(out, key.value, value.value)
     }
   }
 
@@ -181,6 +181,11 @@ class Reader {
       out.push(value.value)
     }
   }
+}
+
+// Plain assignment of `__proto__` would replace the prototype instead of adding a key.
+const setOwn = (target: Record<string, unknown>, key: string, value: unknown): void => {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
 const fence = /```[A-Za-z0-9_-]*[ \t]*\r?\n?([\s\S]*?)(?:```|$)/

@@ -42,7 +42,11 @@ export const jsonable = (value: unknown): unknown => {
   if (Array.isArray(value)) return value.map(jsonable)
   if (typeof value === "object" && value !== null) {
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = jsonable(v)
+    for (const [k, v] of Object.entries(value)) {
+      if (v !== undefined) {
+        Object.defineProperty(out, k, { value: jsonable(v), enumerable: true, writable: true, configurable: true })
+      }
+    }
     return out
   }
   return value
@@ -61,7 +65,8 @@ export const formatValue = (field: Signature.Field, value: unknown): string => {
   if (typeof v === "boolean") return v ? "True" : "False"
   if (typeof v === "number") {
     const floaty = field.type._tag === "float" || (field.type._tag === "optional" && field.type.inner._tag === "float")
-    return floaty && Number.isInteger(v) ? `${v}.0` : pyJson(v)
+    const text = pyJson(v)
+    return floaty && /^-?\d+$/.test(text) ? `${text}.0` : text
   }
   return pyJson(jsonable(v))
 }
@@ -99,7 +104,14 @@ export const coerce = (type: FieldType.FieldType, v: unknown): unknown => {
     case "dict":
       if (typeof v === "object" && v !== null && !Array.isArray(v)) {
         const out: Record<string, unknown> = {}
-        for (const [k, x] of Object.entries(v)) out[k] = coerce(type.value, x)
+        for (const [k, x] of Object.entries(v)) {
+          Object.defineProperty(out, k, {
+            value: coerce(type.value, x),
+            enumerable: true,
+            writable: true,
+            configurable: true
+          })
+        }
         return out
       }
       return v
