@@ -121,7 +121,11 @@ export interface Service {
   readonly current: Effect.Effect<ConfigSchema.DSPyConfig>
   /** The value at a dotted path (`"infrastructure.rateLimiters.lm_provider_default"`). */
   readonly get: (path: string) => Effect.Effect<unknown, ConfigPathNotFound>
-  /** Changes a whitelisted path; the new whole config is validated before it takes effect. */
+  /**
+   * Changes a whitelisted path; the new whole config is validated before it takes effect. The value replaces
+   * the one at the path (objects are not merged; the schema's defaults fill what it leaves out), and the
+   * object holding the path must exist (`providers.<name>` must be configured to update its `timeoutMs`).
+   */
   readonly update: (
     path: string,
     value: unknown

@@ -21,37 +21,58 @@ const bench: Bench = {
         data: { i }
       }
     }
-    const appendOnce = async (): Promise<number> => {
+    // Each run reports wall-clock and CPU-time throughput: on a shared machine other processes stretch the
+    // wall clock; the CPU time this process used is the steadier figure.
+    interface Rate {
+      readonly wall: number
+      readonly cpu: number
+    }
+    const timed = (run: () => void): Rate => {
+      const cpu0 = process.cpuUsage()
+      const start = nowUs()
+      run()
+      const wallUs = nowUs() - start
+      const cpu = process.cpuUsage(cpu0)
+      return { wall: N / (wallUs / 1e6), cpu: N / ((cpu.user + cpu.system) / 1e6) }
+    }
+    const appendOnce = (): Rate => {
       // Default retention (100,000 events): eviction runs throughout, as in production.
       const events = Effect.runSync(Events.makeMemory())
       const program = Effect.forEach(inputs, (input) => events.publish(input), { discard: true })
-      const start = nowUs()
-      Effect.runSync(program)
-      return N / ((nowUs() - start) / 1e6)
+      return timed(() => Effect.runSync(program))
     }
-    const arrayOnce = (): number => {
+    const arrayOnce = (): Rate => {
       const array: Array<Events.EventInput> = []
-      const start = nowUs()
-      for (let i = 0; i < N; i++) array.push(inputs[i] as Events.EventInput)
-      const rate = N / ((nowUs() - start) / 1e6)
+      const rate = timed(() => {
+        for (let i = 0; i < N; i++) array.push(inputs[i] as Events.EventInput)
+      })
       if (array.length !== N) throw new Error("baseline lost elements")
       return rate
     }
-    await appendOnce() // warm-up
+    appendOnce() // warm-up
     arrayOnce()
-    // Best of 5: the machine is shared, and the best run is the one least disturbed by other processes.
-    const appendRates: Array<number> = []
-    const arrayRates: Array<number> = []
+    // Best of 5: the best run is the one least disturbed by other processes.
+    const appendRates: Array<Rate> = []
+    const arrayRates: Array<Rate> = []
     for (let run = 0; run < 5; run++) {
-      appendRates.push(await appendOnce())
+      appendRates.push(appendOnce())
       arrayRates.push(arrayOnce())
     }
+    const best = (rates: Array<Rate>, key: keyof Rate) => Math.max(...rates.map((r) => r[key]))
     report({
       bench: "events",
       metric: "append_throughput_memory",
-      value: Math.max(...appendRates),
+      value: best(appendRates, "wall"),
       unit: "events/s",
-      baseline: Math.max(...arrayRates),
+      baseline: best(arrayRates, "wall"),
+      target: ">= 500000 events/s"
+    })
+    report({
+      bench: "events",
+      metric: "append_throughput_memory_cpu_time",
+      value: best(appendRates, "cpu"),
+      unit: "events/cpu-s",
+      baseline: best(arrayRates, "cpu"),
       target: ">= 500000 events/s"
     })
 

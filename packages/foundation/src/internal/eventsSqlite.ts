@@ -3,9 +3,9 @@
  * timestamps never decrease along it (clamped as in the memory store, including across restarts), so
  * ordering by `seq` is ordering by time. Indexes on (correlation_id, seq), (type, seq) and (timestamp).
  *
- * Retention: the count is tracked in memory and the oldest rows are deleted on append when over the limit;
- * the oldest timestamp is tracked too, so the age check on append is one comparison, and a delete runs only
- * when something has expired.
+ * Retention: the count is tracked in memory (kept exact with `DELETE ... RETURNING`) and the oldest rows are
+ * deleted on append when over the limit; the oldest timestamp is tracked too, so the age check on append is one
+ * comparison, and a delete runs only when something has expired. Each costs O(removed + log n).
  *
  * @internal
  */
@@ -89,28 +89,31 @@ export const makeOps = (retention: { current: Retention }, hub: Hub) =>
     let counter = 0
     const lock = yield* Effect.makeSemaphore(1)
 
-    const refreshStats = Effect.gen(function* () {
-      const rows = yield* sql<{
-        n: number
-        oldest: number | null
-      }>`SELECT COUNT(*) AS n, MIN(timestamp) AS oldest FROM effect_dspy_events`
-      size = rows[0]?.n ?? 0
-      oldest = rows[0]?.oldest ?? Number.POSITIVE_INFINITY
-    })
+    // The oldest timestamp, through the timestamp index (O(log n)).
+    const readOldest = Effect.map(
+      sql<{ oldest: number | null }>`SELECT MIN(timestamp) AS oldest FROM effect_dspy_events`,
+      (rows) => rows[0]?.oldest ?? Number.POSITIVE_INFINITY
+    )
 
-    /** Applies retention at `now`; returns how many rows were removed. */
+    /** Applies retention at `now`; returns how many rows were removed. O(removed + log n). */
     const applyRetention = (now: number) =>
       Effect.gen(function* () {
         const before = size
         const { maxEvents, maxAgeMs } = retention.current
         const cutoff = now - maxAgeMs
         if (oldest < cutoff) {
-          yield* sql`DELETE FROM effect_dspy_events WHERE timestamp < ${cutoff}`
-          yield* refreshStats
+          const removed = yield* sql<{
+            seq: number
+          }>`DELETE FROM effect_dspy_events WHERE timestamp < ${cutoff} RETURNING seq`
+          size -= removed.length
+          oldest = yield* readOldest
         }
         if (size > maxEvents) {
-          yield* sql`DELETE FROM effect_dspy_events WHERE seq IN (SELECT seq FROM effect_dspy_events ORDER BY seq ASC LIMIT ${size - maxEvents})`
-          yield* refreshStats
+          const removed = yield* sql<{
+            seq: number
+          }>`DELETE FROM effect_dspy_events WHERE seq IN (SELECT seq FROM effect_dspy_events ORDER BY seq ASC LIMIT ${size - maxEvents}) RETURNING seq`
+          size -= removed.length
+          oldest = yield* readOldest
         }
         return before - size
       })
