@@ -10,6 +10,10 @@
  * The memory store indexes events by correlation id and by type: a query by correlation id costs
  * O(log n + matches), not O(n); a time range is two binary searches. Retention (at most `maxEvents`, none older
  * than `maxAgeMs`) is applied on every append at amortised O(1) cost, before every query (by age), and by `prune`.
+ * It keeps `data` by reference: treat published data as immutable. The SQLite store keeps `data` as JSON, so
+ * there it must be JSON-serialisable.
+ *
+ * Subscribers get events through an unbounded PubSub; a subscriber that stops reading should end its stream.
  *
  * @since 0.1.0
  */

@@ -106,7 +106,7 @@ describe("Events (memory)", () => {
         ),
         queries: fc.array(queryArb, { minLength: 1, maxLength: 6 })
       })
-      for (const { maxEvents, steps, queries } of fc.sample(scenario, 60)) {
+      for (const { maxEvents, steps, queries } of fc.sample(scenario, 40)) {
         const events = yield* Events.makeMemory({ maxEvents })
         yield* TestClock.setTime(0)
         const all: Array<Events.Event> = []
