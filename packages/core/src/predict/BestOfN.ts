@@ -1,0 +1,188 @@
+/**
+ * BestOfN: runs a module up to N times with different rollout ids at temperature 1.0 and keeps the
+ * prediction with the highest reward, stopping early once a reward reaches the threshold (DSPy's
+ * `BestOfN`). Attempt `i` uses `rolloutId = start + i`, where `start` is the rollout id already forced by the
+ * caller (0 by default). Failed attempts are skipped until more than `failCount` have failed; then the last
+ * error is raised. The calls of the chosen attempt are added to the enclosing trace.
+ *
+ * @since 0.1.0
+ */
+import { Errors } from "@effect-dspy/foundation"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as Schema from "effect/Schema"
+import * as Module from "../primitives/Module.js"
+import * as Trace from "../primitives/Trace.js"
+import * as Predict from "./Predict.js"
+
+/**
+ * A reward: scores the prediction for the inputs (higher is better). It may be an Effect.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Reward<I, O, R = never> = (inputs: I, prediction: O) => number | Effect.Effect<number, unknown, R>
+
+/**
+ * Options of {@link make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<I, O, RR> {
+  /** How many attempts at most. */
+  readonly n: number
+  readonly reward: Reward<I, O, RR>
+  /** Stop at the first attempt whose reward is at least this. */
+  readonly threshold: number
+  /** Failed attempts tolerated before the error is raised (default N). */
+  readonly failCount?: number
+}
+
+/**
+ * Every attempt failed (or more than `failCount` did).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BestOfNFailed extends Schema.TaggedError<BestOfNFailed>("@effect-dspy/BestOfNFailed")("BestOfNFailed", {
+  ...Errors.fields,
+  attempts: Schema.Number,
+  failures: Schema.Number,
+  lastError: Schema.Unknown
+}) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "best_of_n_failed"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The outcome of one attempt.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Attempt<O> {
+  readonly index: number
+  readonly rolloutId: number
+  readonly prediction: O
+  readonly reward: number
+  readonly trace: ReadonlyArray<Trace.Entry>
+}
+
+const describe = (error: unknown): string =>
+  typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
+
+/**
+ * Runs the attempts and returns the best. `between(attempt)` runs after each attempt whose reward is below
+ * the threshold (except the last) and returns the hints for the next one (Refine uses it).
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const runAttempts = <I, O, E, R, RR, EB, RB>(options: {
+  readonly run: (inputs: I) => Effect.Effect<O, E, R>
+  readonly inputs: I
+  readonly n: number
+  readonly reward: Reward<I, O, RR>
+  readonly threshold: number
+  readonly failCount?: number
+  readonly between?: (attempt: Attempt<O>) => Effect.Effect<ReadonlyMap<string, string> | undefined, EB, RB>
+}): Effect.Effect<O, BestOfNFailed | EB, R | RR | RB> =>
+  Effect.gen(function* () {
+    const start = (yield* FiberRef.get(Predict.currentOverrides))?.rolloutId ?? 0
+    const failCount = options.failCount ?? options.n
+    let best: Attempt<O> | undefined
+    let failures = 0
+    let lastError: unknown
+    let hints: ReadonlyMap<string, string> | undefined
+    for (let index = 0; index < options.n; index++) {
+      const rolloutId = start + index
+      let attempt = Effect.flatMap(options.run(options.inputs), (prediction) => {
+        const value = options.reward(options.inputs, prediction)
+        return Effect.map(Effect.isEffect(value) ? value : Effect.succeed(value), (reward) => ({ prediction, reward }))
+      }).pipe(Predict.withOverrides({ rolloutId, temperature: 1 }))
+      if (hints !== undefined) attempt = Predict.withHints(hints)(attempt)
+      const { exit, trace } = yield* Trace.tracedExit(attempt)
+      if (Exit.isFailure(exit)) {
+        if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+        failures++
+        const failure = exit.cause._tag === "Fail" ? exit.cause.error : exit.cause
+        lastError = failure
+        yield* Effect.logWarning(
+          `BestOfN: attempt ${index + 1} failed with rollout id ${rolloutId}: ${describe(failure)}`
+        )
+        if (failures > failCount) {
+          return yield* Effect.fail(
+            new BestOfNFailed({
+              attempts: index + 1,
+              failures,
+              lastError: failure,
+              message: `BestOfN: ${failures} attempts failed (failCount = ${failCount}); last error: ${describe(failure)}`
+            })
+          )
+        }
+        continue
+      }
+      const current: Attempt<O> = {
+        index,
+        rolloutId,
+        prediction: exit.value.prediction,
+        reward: exit.value.reward,
+        trace
+      }
+      if (best === undefined || current.reward > best.reward) best = current
+      if (current.reward >= options.threshold) break
+      if (options.between !== undefined && index < options.n - 1) hints = yield* options.between(current)
+    }
+    if (best === undefined) {
+      return yield* Effect.fail(
+        new BestOfNFailed({
+          attempts: options.n,
+          failures,
+          lastError,
+          message: `BestOfN: all ${options.n} attempts failed; last error: ${describe(lastError)}`
+        })
+      )
+    }
+    yield* Trace.record(...best.trace)
+    return best.prediction
+  })
+
+/**
+ * Wraps a module: its predictors sit under `module` (paths `"module.<path>"`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <P extends Module.Parameters, I, O, E, R, RR = never>(
+  module: Module.Module<P, I, O, E, R>,
+  options: Options<I, O, RR>
+): Module.Module<{ readonly module: Module.Module<P, I, O, E, R> }, I, O, E | BestOfNFailed, R | RR> => {
+  if (!(Number.isInteger(options.n) && options.n >= 1)) {
+    throw new Predict.PredictConfigError({
+      option: "n",
+      message: `BestOfN n must be a positive integer, got ${options.n}`
+    })
+  }
+  return Module.make({
+    name: "BestOfN",
+    parameters: { module },
+    forward: (p, inputs: I) =>
+      runAttempts({
+        run: p.module as (inputs: I) => Effect.Effect<O, E, R>,
+        inputs,
+        n: options.n,
+        reward: options.reward,
+        threshold: options.threshold,
+        ...(options.failCount === undefined ? {} : { failCount: options.failCount })
+      })
+  })
+}

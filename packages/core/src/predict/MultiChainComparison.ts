@@ -1,0 +1,153 @@
+/**
+ * MultiChainComparison: compares M reasoning attempts (e.g. the completions of a ChainOfThought with
+ * `n = M`) and writes a corrected rationale and the final outputs (DSPy's `MultiChainComparison`, M = 3 by
+ * default). Each attempt is shown as `«I'm trying to <rationale> I'm not sure but my prediction is
+ * <answer>»` in an input field `reasoning_attempt_<i>`.
+ *
+ * @since 0.1.0
+ */
+import { Errors } from "@effect-dspy/foundation"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as LM from "../lm/LM.js"
+import type * as Example from "../primitives/Example.js"
+import * as Module from "../primitives/Module.js"
+import type * as Prediction from "../primitives/Prediction.js"
+import * as Signature from "../signature/Signature.js"
+import * as Predict from "./Predict.js"
+
+/**
+ * The number of attempts given differs from M.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AttemptCountMismatch extends Schema.TaggedError<AttemptCountMismatch>("@effect-dspy/AttemptCountMismatch")(
+  "AttemptCountMismatch",
+  { ...Errors.fields, expected: Schema.Number, got: Schema.Number }
+) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "attempt_count_mismatch"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The inputs: the signature's inputs plus the attempts (records with a `rationale` or `reasoning` field and
+ * the signature's last output field).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Inputs<I> = I & { readonly completions: ReadonlyArray<Example.Fields> }
+
+/**
+ * Options of {@link make}: M (default 3) and the predictor options (temperature default 0.7).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends Predict.Options {
+  readonly m?: number
+}
+
+const firstLine = (value: unknown): string =>
+  String(value ?? "")
+    .trim()
+    .split("\n")[0]!
+    .trim()
+
+/**
+ * The text of one attempt.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const formatAttempt = (completion: Example.Fields, lastKey: string): string => {
+  const rationale = firstLine(completion.rationale ?? completion.reasoning)
+  const answer = firstLine(completion[lastKey])
+  return `«I'm trying to ${rationale} I'm not sure but my prediction is ${answer}»`
+}
+
+/**
+ * Builds the module; its predictor is `predict`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <I, O>(
+  signature: Signature.Signature<I, O>,
+  options: Options = {}
+): Module.Module<
+  { readonly predict: Predict.Predict<Signature.AnyFields, O & { readonly rationale: string }> },
+  Inputs<I>,
+  Prediction.Prediction<O & { readonly rationale: string } & Example.Fields>,
+  Predict.PredictError | AttemptCountMismatch,
+  LM.LM
+> => {
+  const m = options.m ?? 3
+  if (!(Number.isInteger(m) && m >= 1)) {
+    throw new Predict.PredictConfigError({
+      option: "m",
+      message: `MultiChainComparison m must be a positive integer, got ${m}`
+    })
+  }
+  const lastKey = signature.outputFields[signature.outputFields.length - 1]?.name
+  if (lastKey === undefined) {
+    throw new Predict.PredictConfigError({
+      option: "signature",
+      message: "MultiChainComparison needs a signature with an output field"
+    })
+  }
+  let extended: Signature.Any = signature
+  for (let i = 1; i <= m; i++) {
+    extended = Signature.append(
+      extended,
+      `reasoning_attempt_${i}`,
+      Signature.input(Schema.String, { prefix: `Student Attempt #${i}:` })
+    )
+  }
+  extended = Signature.prepend(
+    extended,
+    "rationale",
+    Signature.output(Schema.String, { prefix: "Accurate Reasoning: Thank you everyone. Let's now holistically" })
+  )
+  const { m: _m, ...predictOptions } = options
+  const predict = Predict.make(
+    extended as Signature.Signature<Signature.AnyFields, O & { readonly rationale: string }>,
+    { temperature: 0.7, ...predictOptions }
+  )
+  return Module.make({
+    name: "MultiChainComparison",
+    signature: Signature.toSignatureString(signature),
+    parameters: { predict },
+    forward: (
+      p,
+      inputs: Inputs<I>
+    ): Effect.Effect<
+      Prediction.Prediction<O & { readonly rationale: string } & Example.Fields>,
+      Predict.PredictError | AttemptCountMismatch,
+      LM.LM
+    > => {
+      const { completions, ...rest } = inputs as Inputs<I> & Example.Fields
+      if (completions.length !== m) {
+        return Effect.fail(
+          new AttemptCountMismatch({
+            expected: m,
+            got: completions.length,
+            message: `The number of attempts (${completions.length}) doesn't match the expected number M (${m}). Please set the correct value for M when initializing MultiChainComparison.`
+          })
+        )
+      }
+      const attempts: Record<string, string> = {}
+      completions.forEach((c, i) => {
+        attempts[`reasoning_attempt_${i + 1}`] = formatAttempt(c, lastKey)
+      })
+      return p.predict({ ...attempts, ...rest })
+    }
+  })
+}
