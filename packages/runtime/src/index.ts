@@ -1,4 +1,41 @@
 /**
+ * OTP semantics in Effect: processes, monitors, actors (GenServer), supervisors, dynamic supervisors and a
+ * registry.
+ *
  * @since 0.1.0
  */
-export {}
+
+/**
+ * Typed errors of the runtime.
+ *
+ * @since 0.1.0
+ */
+export * as RuntimeError from "./RuntimeError.js"
+
+/**
+ * Pids, exit reasons, await / stop / kill.
+ *
+ * @since 0.1.0
+ */
+export * as Process from "./Process.js"
+
+/**
+ * One-shot exit notifications.
+ *
+ * @since 0.1.0
+ */
+export * as Monitor from "./Monitor.js"
+
+/**
+ * Actors with GenServer semantics.
+ *
+ * @since 0.1.0
+ */
+export * as Actor from "./Actor.js"
+
+/**
+ * Unique names in namespaces.
+ *
+ * @since 0.1.0
+ */
+export * as Registry from "./Registry.js"

@@ -1,0 +1,315 @@
+/**
+ * The process abstraction shared by actors and supervisors: a pid, an awaitable exit reason, an orderly stop
+ * with a timeout (then interruption), and `kill` for fault injection.
+ *
+ * Exit reasons follow OTP: `Normal` and `Shutdown` are orderly; `Failure` carries the `Cause` of a crash;
+ * `Killed` is what a process that was interrupted (`kill`, or a stop that outlived its timeout) exits with.
+ *
+ * @since 0.1.0
+ */
+import type * as Cause from "effect/Cause"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Timer from "./internal/timer.js"
+
+/**
+ * The brand of every process.
+ *
+ * @since 0.1.0
+ * @category symbols
+ */
+export const TypeId: unique symbol = Symbol.for("@effect-dspy/runtime/Process")
+
+/**
+ * @since 0.1.0
+ * @category symbols
+ */
+export type TypeId = typeof TypeId
+
+let nextPid = 0
+
+/**
+ * A process identifier, unique within this JavaScript realm. Printed the Erlang way: `<0.42.0>`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Pid {
+  /** @since 0.1.0 */
+  readonly id: number
+  constructor() {
+    this.id = ++nextPid
+  }
+  /** @since 0.1.0 */
+  toString(): string {
+    return `<0.${this.id}.0>`
+  }
+  /** @since 0.1.0 */
+  toJSON(): string {
+    return this.toString()
+  }
+}
+
+/**
+ * The process stopped normally (returned `Actor.stop` with reason normal, OTP `normal`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Normal {
+  readonly _tag: "Normal"
+}
+
+/**
+ * The process was asked to shut down (by its supervisor, a scope or `Process.stop`), or a supervisor gave up
+ * after too many restarts (OTP `shutdown`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Shutdown {
+  readonly _tag: "Shutdown"
+}
+
+/**
+ * The process crashed: a handler failed or died; `cause` is the `Cause` of it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Failure {
+  readonly _tag: "Failure"
+  readonly cause: Cause.Cause<unknown>
+}
+
+/**
+ * The process was interrupted without cleanup (`kill`, `brutal_kill`, or a stop past its timeout; OTP
+ * `killed`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Killed {
+  readonly _tag: "Killed"
+}
+
+/**
+ * Why a process exited.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ExitReason = Normal | Shutdown | Failure | Killed
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const normal: ExitReason = { _tag: "Normal" }
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const shutdown: ExitReason = { _tag: "Shutdown" }
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const killed: ExitReason = { _tag: "Killed" }
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const failure = (cause: Cause.Cause<unknown>): ExitReason => ({ _tag: "Failure", cause })
+
+/**
+ * True for the reasons a `transient` child is not restarted for (`Normal`, `Shutdown`).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isOrderly = (reason: ExitReason): boolean => reason._tag === "Normal" || reason._tag === "Shutdown"
+
+/**
+ * A short text of a reason, for messages and trees.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const formatReason = (reason: ExitReason): string => {
+  switch (reason._tag) {
+    case "Normal":
+      return "normal"
+    case "Shutdown":
+      return "shutdown"
+    case "Killed":
+      return "killed"
+    case "Failure":
+      return `failure: ${describeCause(reason.cause)}`
+  }
+}
+
+const describeCause = (cause: Cause.Cause<unknown>): string => {
+  switch (cause._tag) {
+    case "Fail":
+      return describeValue(cause.error)
+    case "Die":
+      return `defect ${describeValue(cause.defect)}`
+    case "Interrupt":
+      return "interrupted"
+    case "Empty":
+      return "empty"
+    case "Sequential":
+    case "Parallel":
+      return `${describeCause(cause.left)}; ${describeCause(cause.right)}`
+  }
+}
+
+const describeValue = (u: unknown): string => {
+  if (u instanceof Error) return u.message.length > 0 ? `${u.name}: ${u.message}` : u.name
+  if (typeof u === "object" && u !== null && "_tag" in u) return String((u as { _tag: unknown })._tag)
+  return String(u)
+}
+
+/**
+ * What kind of process: a worker (an actor) or a supervisor (which supervises other processes).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Kind = "worker" | "supervisor"
+
+/**
+ * A listener called once, synchronously, when a process exits.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ExitListener = (reason: ExitReason) => void
+
+/**
+ * How long an orderly stop may take before the process is interrupted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StopTimeout = Duration.DurationInput | "infinity"
+
+/**
+ * A process. Actors and supervisors implement it; the `unsafe*` members are the low-level hooks the runtime
+ * builds monitors, registries and supervisors on (synchronous, no Effect).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Process {
+  readonly [TypeId]: TypeId
+  readonly pid: Pid
+  readonly kind: Kind
+  /** A label for trees and messages (the actor definition's name). */
+  readonly label: string
+  /** The exit reason, or `undefined` while alive. */
+  unsafeExitReason(): ExitReason | undefined
+  /** Calls `listener` once on exit (at once if already dead); returns a function that removes it. */
+  unsafeAddExitListener(listener: ExitListener): () => void
+  /** Asks for an orderly stop with `reason`; the process finishes its current work, cleans up and exits. */
+  unsafeRequestStop(reason: ExitReason): void
+  /** Interrupts the process at once; it exits with `Killed`. */
+  unsafeKill(): void
+}
+
+/**
+ * True for processes.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isProcess = (u: unknown): u is Process => typeof u === "object" && u !== null && TypeId in u
+
+const _await = (self: Process): Effect.Effect<ExitReason> =>
+  Effect.async<ExitReason>((resume) => {
+    const remove = self.unsafeAddExitListener((reason) => resume(Effect.succeed(reason)))
+    return Effect.sync(remove)
+  })
+
+export {
+  /**
+   * Waits for the process to exit and returns its exit reason.
+   *
+   * @since 0.1.0
+   * @category combinators
+   */
+  _await as await
+}
+
+/**
+ * True while the process has not exited.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const isAlive = (self: Process): Effect.Effect<boolean> =>
+  Effect.sync(() => self.unsafeExitReason() === undefined)
+
+/**
+ * The exit reason, once exited.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const exitReason = (self: Process): Effect.Effect<Option.Option<ExitReason>> =>
+  Effect.sync(() => Option.fromNullable(self.unsafeExitReason()))
+
+/**
+ * Stops a process in order: it gets `reason` (default `Shutdown`), finishes the message it is handling, runs
+ * its cleanup (`terminate`; a supervisor stops its children), and exits. If it has not exited within
+ * `timeout` (default 5 seconds; `"infinity"` waits for ever) it is interrupted and exits with `Killed`.
+ * Returns the exit reason. Stopping a dead process returns its reason at once.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const stop = (
+  self: Process,
+  options?: { readonly reason?: ExitReason; readonly timeout?: StopTimeout }
+): Effect.Effect<ExitReason> =>
+  Effect.clockWith((clock) =>
+    Effect.async<ExitReason>((resume) => {
+      const timeout = options?.timeout ?? 5000
+      const millis = timeout === "infinity" ? Number.POSITIVE_INFINITY : toMillis(timeout)
+      let cancelTimer: () => void = noop
+      const remove = self.unsafeAddExitListener((reason) => {
+        cancelTimer()
+        resume(Effect.succeed(reason))
+      })
+      if (self.unsafeExitReason() !== undefined) return
+      self.unsafeRequestStop(options?.reason ?? shutdown)
+      if (self.unsafeExitReason() !== undefined) return
+      cancelTimer = Timer.schedule(clock, millis, () => self.unsafeKill())
+      return Effect.sync(() => {
+        remove()
+        cancelTimer()
+      })
+    })
+  )
+
+/**
+ * Interrupts a process at once (OTP `exit(Pid, kill)`): no cleanup runs; it exits with `Killed`. Returns when
+ * it has exited. For fault injection and `brutal_kill`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const kill = (self: Process): Effect.Effect<ExitReason> =>
+  Effect.suspend(() => {
+    self.unsafeKill()
+    return _await(self)
+  })
+
+const noop = () => {}
+
+const toMillis = Timer.toMillis

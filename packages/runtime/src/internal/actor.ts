@@ -1,0 +1,378 @@
+/**
+ * The actor core: one object per actor holding its state and mailbox, plus one daemon fiber running the
+ * receive loop. A `call` is one envelope in the mailbox and one `Effect.async` resumption; no Queue, Ref,
+ * Deferred or Scope is allocated per actor or per message.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import type * as Actor from "../Actor.js"
+import * as Process from "../Process.js"
+import * as RuntimeError from "../RuntimeError.js"
+import { ProcessCore } from "./process.js"
+import * as Timer from "./timer.js"
+
+/** What `handleCall` returns: reply now and continue. @internal */
+export class Reply<R, S> {
+  constructor(
+    readonly reply: R,
+    readonly state: S
+  ) {}
+}
+
+/** What `handleCall` returns: continue without replying yet (reply later through `from`). @internal */
+export class NoReply<S> {
+  constructor(readonly state: S) {}
+}
+
+/** What a handler returns to stop the actor (optionally replying first). @internal */
+export class Stop<S, R = never> {
+  constructor(
+    readonly reason: Process.ExitReason,
+    readonly state: S,
+    readonly hasReply: boolean,
+    readonly reply: R | undefined
+  ) {}
+}
+
+type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
+
+/** A pending `call`: the message, how to resume the caller, and its timer. @internal */
+export class CallEnvelope {
+  done = false
+  cancelTimer: Timer.Cancel = Timer.noop
+  constructor(
+    readonly msg: unknown,
+    readonly resume: Resume<unknown, RuntimeError.CallTimeout | RuntimeError.NoProc>,
+    readonly target: ActorCore
+  ) {}
+
+  /** Replies to the caller; `false` if the caller is gone (timed out or interrupted): the reply is dropped. */
+  reply(value: unknown): boolean {
+    if (this.done) return false
+    this.done = true
+    this.cancelTimer()
+    this.resume(Effect.succeed(value))
+    return true
+  }
+
+  fail(error: RuntimeError.CallTimeout | RuntimeError.NoProc): void {
+    if (this.done) return
+    this.done = true
+    this.cancelTimer()
+    this.resume(Effect.fail(error))
+  }
+
+  /** The caller was interrupted: drop the timer; a later reply is discarded. */
+  abandon(): void {
+    this.done = true
+    this.cancelTimer()
+  }
+}
+
+/** A cast or an info message. @internal */
+export class Message {
+  constructor(
+    readonly info: boolean,
+    readonly msg: unknown
+  ) {}
+}
+
+type Envelope = CallEnvelope | Message
+
+/** A sender waiting for room in a full mailbox. */
+interface Blocked {
+  readonly envelope: Envelope
+  readonly admitted: (() => void) | undefined
+}
+
+/** A timer started with `sendAfter` / `sendInterval`. @internal */
+export class TimerHandle {
+  cancel: Timer.Cancel = Timer.noop
+  active = true
+  constructor(
+    readonly actor: ActorCore,
+    readonly msg: unknown,
+    readonly intervalMillis: number | undefined
+  ) {}
+}
+
+const interruptedFiberId = FiberId.none
+
+// biome-ignore lint/suspicious/noExplicitAny: the core is shared by every actor type; the public API is typed.
+type AnyDefinition = Actor.Definition<any, any, any, any, any, any, any, any>
+
+/** @internal */
+export class ActorCore extends ProcessCore {
+  readonly kind: Process.Kind
+  readonly label: string
+  state: unknown = undefined
+  fiber: Fiber.RuntimeFiber<void, unknown> | undefined = undefined
+  stopReason: Process.ExitReason | undefined = undefined
+  closed = false
+  private killRequested = false
+  private buffer: Array<Envelope | undefined> = []
+  private head = 0
+  private waiter: Resume<void, never> | undefined = undefined
+  private blocked: Array<Blocked> | undefined = undefined
+  private inflight: CallEnvelope | undefined = undefined
+  private timers: Set<TimerHandle> | undefined = undefined
+
+  constructor(
+    readonly definition: AnyDefinition,
+    readonly capacity: number,
+    kind: Process.Kind
+  ) {
+    super()
+    this.kind = kind
+    this.label = definition.name ?? "actor"
+  }
+
+  // ---------------------------------------------------------------- mailbox
+
+  get mailboxSize(): number {
+    return this.buffer.length - this.head
+  }
+
+  hasRoom(): boolean {
+    return this.buffer.length - this.head < this.capacity
+  }
+
+  /** Enqueues regardless of capacity (timers, supervisor signals). False when the actor is gone. */
+  pushSystem(envelope: Envelope): boolean {
+    if (this.closed) return false
+    this.buffer.push(envelope)
+    this.wake()
+    return true
+  }
+
+  /**
+   * Enqueues if there is room; otherwise parks the sender (`admitted` runs when it gets in). False when the
+   * actor is gone.
+   */
+  offer(envelope: Envelope, admitted: (() => void) | undefined): "ok" | "blocked" | "closed" {
+    if (this.closed) return "closed"
+    if (this.buffer.length - this.head < this.capacity) {
+      this.buffer.push(envelope)
+      this.wake()
+      return "ok"
+    }
+    if (this.blocked === undefined) this.blocked = []
+    this.blocked.push({ envelope, admitted })
+    return "blocked"
+  }
+
+  private wake(): void {
+    const waiter = this.waiter
+    if (waiter !== undefined) {
+      this.waiter = undefined
+      waiter(Effect.void)
+    }
+  }
+
+  private poll(): Envelope | undefined {
+    const buffer = this.buffer
+    if (this.head >= buffer.length) return undefined
+    const envelope = buffer[this.head]
+    buffer[this.head++] = undefined
+    if (this.head === buffer.length) {
+      buffer.length = 0
+      this.head = 0
+    } else if (this.head >= 1024 && this.head * 2 >= buffer.length) {
+      buffer.splice(0, this.head)
+      this.head = 0
+    }
+    const blocked = this.blocked
+    if (blocked !== undefined && blocked.length > 0) {
+      const next = blocked.shift()!
+      buffer.push(next.envelope)
+      next.admitted?.()
+    }
+    return envelope
+  }
+
+  // ---------------------------------------------------------------- loop
+
+  private readonly waitMessage: Effect.Effect<void> = Effect.async<void>((resume) => {
+    this.waiter = resume
+  })
+
+  private step(): Effect.Effect<void, unknown, unknown> {
+    const envelope = this.poll()
+    if (envelope === undefined) return this.waitMessage
+    const definition = this.definition
+    if (envelope instanceof CallEnvelope) {
+      if (definition.handleCall === undefined) {
+        return Effect.dieMessage(`${this.toString()} received a call but its definition has no handleCall`)
+      }
+      this.inflight = envelope
+      return Effect.map(
+        definition.handleCall(envelope.msg, this.state, this, envelope as Actor.From<unknown>),
+        (result: unknown) => {
+          this.inflight = undefined
+          if (result instanceof Reply) {
+            this.state = result.state
+            envelope.reply(result.reply)
+          } else if (result instanceof NoReply) {
+            this.state = result.state
+          } else if (result instanceof Stop) {
+            this.state = result.state
+            this.stopReason = result.reason
+            if (result.hasReply) envelope.reply(result.reply)
+          } else {
+            throw new Error(
+              `${this.toString()}: handleCall must return Actor.reply, Actor.noReply or Actor.stop, got ${String(result)}`
+            )
+          }
+        }
+      )
+    }
+    const handler = envelope.info ? definition.handleInfo : definition.handleCast
+    if (handler === undefined) {
+      return Effect.dieMessage(
+        `${this.toString()} received ${envelope.info ? "an info message" : "a cast"} but its definition has no ${
+          envelope.info ? "handleInfo" : "handleCast"
+        }`
+      )
+    }
+    return Effect.map(handler(envelope.msg, this.state, this), this.applyState)
+  }
+
+  private readonly applyState = (result: unknown): void => {
+    if (result instanceof Stop) {
+      this.state = result.state
+      this.stopReason = result.reason
+    } else {
+      this.state = result
+    }
+  }
+
+  /** The body of the actor's fiber: the receive loop, then `terminate`. */
+  main(): Effect.Effect<void, unknown, unknown> {
+    const loop = Effect.whileLoop({
+      while: () => this.stopReason === undefined,
+      body: () => this.step(),
+      step: Timer.noop
+    })
+    const terminate = this.definition.terminate
+    if (terminate === undefined) return loop
+    return Effect.matchCauseEffect(loop, {
+      onFailure: (cause) =>
+        Effect.zipRight(terminate(Process.failure(cause), this.state, this), Effect.failCause(cause)),
+      onSuccess: () => terminate(this.stopReason ?? Process.normal, this.state, this)
+    })
+  }
+
+  /** Called once with the fiber's exit (a fiber observer, so it runs even if killed before it started). */
+  readonly onFiberExit = (exit: Exit.Exit<void, unknown>): void => {
+    let reason: Process.ExitReason
+    if (exit._tag === "Success") reason = this.stopReason ?? Process.normal
+    else if (Cause.isInterruptedOnly(exit.cause)) reason = Process.killed
+    else reason = Process.failure(exit.cause)
+    this.finish(reason)
+  }
+
+  /** Closes the mailbox, fails pending callers with `NoProc`, cancels timers and records the exit. */
+  finish(reason: Process.ExitReason): void {
+    if (this.exitReason !== undefined) return
+    this.closed = true
+    this.waiter = undefined
+    const pending: Array<Envelope> = []
+    if (this.inflight !== undefined) pending.push(this.inflight)
+    this.inflight = undefined
+    for (let i = this.head; i < this.buffer.length; i++) pending.push(this.buffer[i]!)
+    this.buffer = []
+    this.head = 0
+    const blocked = this.blocked
+    this.blocked = undefined
+    if (this.timers !== undefined) {
+      for (const timer of this.timers) {
+        timer.active = false
+        timer.cancel()
+      }
+      this.timers = undefined
+    }
+    this.markExited(reason)
+    let error: RuntimeError.NoProc | undefined
+    const fail = (envelope: Envelope) => {
+      if (envelope instanceof CallEnvelope && !envelope.done) {
+        error ??= new RuntimeError.NoProc({
+          message: `${this.toString()} exited (${Process.formatReason(reason)}) before replying`,
+          target: this.toString(),
+          reason: Process.formatReason(reason)
+        })
+        envelope.fail(error)
+      }
+    }
+    for (const envelope of pending) fail(envelope)
+    if (blocked !== undefined) {
+      for (const entry of blocked) {
+        fail(entry.envelope)
+        entry.admitted?.()
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Starts the receive loop on a daemon fiber (after `init` succeeded on the spawning fiber). */
+  startLoop(): Effect.Effect<void, never, unknown> {
+    return Effect.map(Effect.forkDaemon(Effect.interruptible(this.main())), (fiber) => {
+      this.fiber = fiber
+      fiber.addObserver(this.onFiberExit)
+      if (this.killRequested) fiber.unsafeInterruptAsFork(interruptedFiberId)
+    })
+  }
+
+  unsafeRequestStop(reason: Process.ExitReason): void {
+    if (this.exitReason !== undefined || this.stopReason !== undefined) return
+    this.stopReason = reason
+    this.wake()
+  }
+
+  unsafeKill(): void {
+    if (this.exitReason !== undefined) return
+    if (this.fiber === undefined) {
+      this.killRequested = true
+      return
+    }
+    this.fiber.unsafeInterruptAsFork(interruptedFiberId)
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  startTimer(clock: Clock.Clock, msg: unknown, delayMillis: number, intervalMillis: number | undefined): TimerHandle {
+    const timer = new TimerHandle(this, msg, intervalMillis)
+    if (this.closed) {
+      timer.active = false
+      return timer
+    }
+    if (this.timers === undefined) this.timers = new Set()
+    this.timers.add(timer)
+    const fire = (): void => {
+      if (!timer.active) return
+      this.pushSystem(new Message(true, msg))
+      if (intervalMillis === undefined) {
+        timer.active = false
+        this.timers?.delete(timer)
+      } else if (timer.active) {
+        timer.cancel = Timer.schedule(clock, intervalMillis, fire)
+      }
+    }
+    timer.cancel = Timer.schedule(clock, delayMillis, fire)
+    return timer
+  }
+
+  cancelTimer(timer: TimerHandle): boolean {
+    if (!timer.active) return false
+    timer.active = false
+    timer.cancel()
+    this.timers?.delete(timer)
+    return true
+  }
+}
