@@ -152,10 +152,9 @@ export const parse = <I, O>(
  * @category streaming
  */
 export const streamFields = <I, O>(signature: Signature.Signature<I, O>) => {
-  let text = ""
   const outputNames = signature.outputFields.map((f) => f.name)
   return Streaming.transform(() => {
-    text = ""
+    let text = ""
     const inner = Streaming.chatParser(
       signature,
       (field, raw) =>
