@@ -82,6 +82,16 @@ describe("Signature string form", () => {
     assert.include(parseError("q -> a: Literal[x]").expected, "a literal value")
   })
 
+  it("infers loose value types from a string known only at run time", () => {
+    const source: string = "a, b: int -> c"
+    const sig = Signature.make(source)
+    expectTypeOf<Signature.Inputs<typeof sig>>().toEqualTypeOf<{ readonly [key: string]: unknown }>()
+    assert.deepStrictEqual(
+      sig.fields.map((f) => f.typeName),
+      ["str", "int", "str"]
+    )
+  })
+
   it("make throws the typed error on a bad string", () => {
     assert.throws(() => Signature.make("-> ->"), /column/)
   })
