@@ -174,7 +174,8 @@ export const DSPyConfig = Schema.Struct({
 export type DSPyConfig = typeof DSPyConfig.Type
 
 /**
- * The paths that may be changed while the system runs (a path covers everything below it).
+ * The paths that may be changed while the system runs (a path covers everything below it; `*` matches any one
+ * segment, such as a provider name).
  *
  * @since 0.1.0
  * @category constants
