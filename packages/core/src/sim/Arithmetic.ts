@@ -267,7 +267,7 @@ export const task: Task.Task<Example> = {
   name: "arithmetic",
   description: "multi-step arithmetic word problems with an integer answer",
   inputKeys: ["question"],
-  skill: { b0: -0.4, bReason: 0.45, bDemo: 0.22, bWrong: 0.35, bInstr: 0.5, bBad: 0.6 },
+  skill: { b0: -0.4, bReason: 0.52, bDemo: 0.22, bWrong: 0.35, bInstr: 0.34, bBad: 0.6 },
   helpful: [
     feature("step_by_step", [/step[- ]by[- ]step/i], ["Think step by step.", "Work through the problem step by step."]),
     feature(

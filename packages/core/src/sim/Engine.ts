@@ -12,7 +12,7 @@ import * as Arithmetic from "./Arithmetic.js"
 import * as Extraction from "./Extraction.js"
 import * as FieldType from "./FieldType.js"
 import * as Instructions from "./Instructions.js"
-import { hashParts, type Rng, rngOf } from "./internal/Random.js"
+import { hashParts, hashString, type Rng, rngOf } from "./internal/Random.js"
 import * as Models from "./Models.js"
 import * as Multihop from "./Multihop.js"
 import * as Prompt from "./Prompt.js"
@@ -69,12 +69,20 @@ export interface Answer {
  * @since 0.1.0
  * @category tasks
  */
-export const tasks = (world = 0): ReadonlyArray<Task.AnyTask> => [
-  Arithmetic.task as Task.AnyTask,
-  Multihop.taskFor(world) as Task.AnyTask,
-  Extraction.task as Task.AnyTask,
-  Routing.task as Task.AnyTask
-]
+export const tasks = (world = 0): ReadonlyArray<Task.AnyTask> => {
+  const cached = taskLists.get(world)
+  if (cached !== undefined) return cached
+  const list = [
+    Arithmetic.task as Task.AnyTask,
+    (world === 0 ? Multihop.task : Multihop.taskFor(world)) as Task.AnyTask,
+    Extraction.task as Task.AnyTask,
+    Routing.task as Task.AnyTask
+  ]
+  taskLists.set(world, list)
+  return list
+}
+
+const taskLists = new Map<number, ReadonlyArray<Task.AnyTask>>()
 
 const paramsOf = (task: Task.AnyTask, settings: Settings): Task.SkillParams => ({
   ...task.skill,
@@ -352,12 +360,13 @@ export const answer = (
   settings: Settings,
   index: number,
   parsedIn?: Prompt.Parsed,
-  canonicalIn?: string
+  /** The hash of the canonical prompt, when the caller has it. */
+  canonicalIn?: number
 ): Answer => {
   const world = settings.world ?? 0
   const temperature = request.temperature ?? 0
   let parsed = parsedIn ?? Prompt.parse(request.messages)
-  const canonical = canonicalIn ?? Prompt.canonical(request)
+  const canonical = canonicalIn ?? hashString(Prompt.canonical(request))
   const rng = rngOf(
     request.model,
     settings.seed ?? 0,
@@ -455,7 +464,7 @@ export const respond = (
   transform?: (content: string, index: number) => string
 ): Response => {
   const parsed = Prompt.parse(request.messages)
-  const canonical = Prompt.canonical(request)
+  const canonical = hashString(Prompt.canonical(request))
   const n = request.n ?? 1
   const choices: Array<Completion.Choice> = []
   const decisions: Array<Decision> = []

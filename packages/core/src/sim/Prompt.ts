@@ -211,19 +211,8 @@ export const parse = (messages: ReadonlyArray<Completion.Message>): Parsed => {
       fullText
     }
   }
-  const lines = system.split("\n")
-  const inAt = lines.findIndex((l) => l.startsWith("Your input fields are:"))
-  const outAt = lines.findIndex((l) => l.startsWith("Your output fields are:"))
-  let outEnd = lines.findIndex((l, i) => i > outAt && l.trim() === "")
-  if (outEnd < 0) outEnd = lines.length
-  const notes = schemaNotes(system)
-  const toField = (f: { name: string; typeText: string; description: string | undefined }): Field => ({
-    ...f,
-    type: FieldType.parse(f.typeText, notes[f.name])
-  })
-  const inputs = inAt >= 0 ? parseFieldLines(lines.slice(inAt + 1, outAt)).map(toField) : []
-  const outputs = parseFieldLines(lines.slice(outAt + 1, outEnd)).map(toField)
-  const json = system.includes("Outputs will be a JSON object")
+  const head = systemHead(system)
+  const { inputs, outputs, json, instructions } = head
   const last = lastUser >= 0 ? stripRespond(messages[lastUser]!.content) : { body: "", order: [] }
   const demos: Array<Demo> = []
   const start = messages.findIndex((m) => m.role !== "system")
@@ -244,12 +233,54 @@ export const parse = (messages: ReadonlyArray<Completion.Message>): Parsed => {
     inputs,
     outputs,
     outputOrder: order.length === outputNames.length ? order : outputNames,
-    instructions: instructionsOf(system),
+    instructions,
     demos,
     request: sections(last.body),
     toolResults,
     fullText
   }
+}
+
+interface Head {
+  readonly inputs: ReadonlyArray<Field>
+  readonly outputs: ReadonlyArray<Field>
+  readonly json: boolean
+  readonly instructions: string
+}
+
+// The system message of a predictor is the same on every call: its reading is kept (bounded).
+const heads = new Map<string, Head>()
+
+const systemHead = (system: string): Head => {
+  const cached = heads.get(system)
+  if (cached !== undefined) return cached
+  const head = readHead(system)
+  if (heads.size >= 512) heads.delete(heads.keys().next().value!)
+  heads.set(system, head)
+  return head
+}
+
+const readHead = (system: string): Head => {
+  const lines = system.split("\n")
+  const inAt = lines.findIndex((l) => l.startsWith("Your input fields are:"))
+  const outAt = lines.findIndex((l) => l.startsWith("Your output fields are:"))
+  let outEnd = lines.findIndex((l, i) => i > outAt && l.trim() === "")
+  if (outEnd < 0) outEnd = lines.length
+  const notes = schemaNotes(system)
+  const toField = (f: { name: string; typeText: string; description: string | undefined }): Field => ({
+    ...f,
+    type: FieldType.parse(f.typeText, notes[f.name])
+  })
+  const inputs = inAt >= 0 ? parseFieldLines(lines.slice(inAt + 1, outAt)).map(toField) : []
+  const outputs = parseFieldLines(lines.slice(outAt + 1, outEnd)).map(toField)
+  const json = system.includes("Outputs will be a JSON object")
+  return { inputs, outputs, json, instructions: instructionsOf(system) }
+}
+
+const tidy = (text: string): string => {
+  let t = text.includes("\r") ? text.replace(/\r\n/g, "\n") : text
+  if (t.includes(" \n") || t.includes("\t\n")) t = t.replace(/[ \t]+$/gm, "")
+  return t.trim()
 }
 
 /**
@@ -263,10 +294,7 @@ export const canonical = (request: Completion.CompletionRequest): string => {
   const parts: Array<string> = []
   for (const m of request.messages) {
     parts.push(
-      `${m.role}\u0000${m.content
-        .replace(/\r\n/g, "\n")
-        .replace(/[ \t]+$/gm, "")
-        .trim()}\u0000${m.toolCalls?.map((c) => `${c.name}(${c.arguments})`).join(",") ?? ""}`
+      `${m.role}\u0000${tidy(m.content)}\u0000${m.toolCalls?.map((c) => `${c.name}(${c.arguments})`).join(",") ?? ""}`
     )
   }
   parts.push(request.tools?.map((t) => t.name).join(",") ?? "")
