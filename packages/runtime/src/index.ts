@@ -39,3 +39,10 @@ export * as Actor from "./Actor.js"
  * @since 0.1.0
  */
 export * as Registry from "./Registry.js"
+
+/**
+ * Supervisors: strategies, restart types, intensity, ordered start and shutdown, trees.
+ *
+ * @since 0.1.0
+ */
+export * as Supervisor from "./Supervisor.js"
