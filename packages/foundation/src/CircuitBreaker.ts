@@ -20,9 +20,8 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
@@ -237,8 +236,8 @@ export const make = (
       if (outcome === "Release") {
         return trial ? Effect.asVoid(apply({ _tag: "Release", generation, trial })) : Effect.void
       }
-      return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.asVoid(apply({ _tag: outcome, now, generation, trial }))
+      return Effect.clockWith((clock) =>
+        Effect.asVoid(apply({ _tag: outcome, now: clock.unsafeCurrentTimeMillis(), generation, trial }))
       )
     }
 
@@ -261,7 +260,16 @@ export const make = (
                   message: `The call protected by circuit breaker "${key}" took longer than ${timeoutMs} ms and was interrupted; raise callTimeoutMs or make the call faster.`
                 })
             })
-      return Effect.onExit(timed, (exit) => record(settings, generation, trial, exit))
+      // A trial must give its slot back whatever happens, interruption included.
+      if (trial) return Effect.onExit(timed, (exit) => record(settings, generation, trial, exit))
+      // Fast path for a closed circuit: an interrupted call changes nothing, and in count mode neither does a
+      // success, so only failures (and, in rate mode, successes) are recorded, without an exit handler.
+      const onFailure = Effect.tapErrorCause(timed, (cause) =>
+        record(settings, generation, false, Exit.failCause(cause))
+      )
+      return Breaker.isRateMode(settings)
+        ? Effect.tap(onFailure, () => record(settings, generation, false, Exit.void))
+        : onFailure
     }
 
     const reject = (remainingMs: number) =>
@@ -279,13 +287,16 @@ export const make = (
         const state = machine.state
         // Fast path: a closed circuit admits without a state change.
         if (state._tag === "Closed") return run(machine.settings, state.generation, false, effect)
-        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.flatMap(apply({ _tag: "Admit", now }), (next): Effect.Effect<A, E | CircuitOpen | CallTimeout, R> => {
-            const decision = next.decision!
-            return decision._tag === "Rejected"
-              ? Effect.fail(reject(decision.remainingMs))
-              : run(machine.settings, decision.generation, decision.trial, effect)
-          })
+        return Effect.clockWith((clock) =>
+          Effect.flatMap(
+            apply({ _tag: "Admit", now: clock.unsafeCurrentTimeMillis() }),
+            (next): Effect.Effect<A, E | CircuitOpen | CallTimeout, R> => {
+              const decision = next.decision!
+              return decision._tag === "Rejected"
+                ? Effect.fail(reject(decision.remainingMs))
+                : run(machine.settings, decision.generation, decision.trial, effect)
+            }
+          )
         )
       })
 

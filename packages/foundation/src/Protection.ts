@@ -180,31 +180,45 @@ interface Resolved {
 
 const shouldRetry = (error: unknown): boolean => Errors.isRetryable(error) && !isRejection(error)
 
+/** The innermost layer: the call's own timeout, failing with `CallTimeout`. */
+const withTimeout = (
+  key: string,
+  timeoutMs: number | undefined,
+  effect: Effect.Effect<unknown, unknown, unknown>
+): Effect.Effect<unknown, unknown, unknown> =>
+  timeoutMs === undefined
+    ? effect
+    : Effect.timeoutFail(effect, {
+        duration: timeoutMs,
+        onTimeout: () =>
+          new CircuitBreaker.CallTimeout({
+            key,
+            timeoutMs,
+            message: `The protected call "${key}" took longer than its ${timeoutMs} ms timeout and was interrupted; raise the timeout or make the call faster.`
+          })
+      })
+
+/** An instance from an option: `undefined` when not asked for, `null` when the name is not made yet. */
+const pickInstance = <T>(ref: string | T | undefined, registry: Map<string, { instance: T }>): T | undefined | null => {
+  if (ref === undefined) return undefined
+  if (typeof ref !== "string") return ref
+  const entry = registry.get(ref)
+  return entry === undefined ? null : entry.instance
+}
+
 /** Composes resolved protections around a call, in the documented order. */
 const compose = (
   key: string,
   resolved: Resolved,
   call: Effect.Effect<unknown, unknown, unknown> | ((resource: unknown) => Effect.Effect<unknown, unknown, unknown>)
 ): Effect.Effect<unknown, unknown, unknown> => {
-  const timeoutMs = resolved.timeoutMs
-  const timed = (effect: Effect.Effect<unknown, unknown, unknown>) =>
-    timeoutMs === undefined
-      ? effect
-      : Effect.timeoutFail(effect, {
-          duration: timeoutMs,
-          onTimeout: () =>
-            new CircuitBreaker.CallTimeout({
-              key,
-              timeoutMs,
-              message: `The protected call "${key}" took longer than its ${timeoutMs} ms timeout and was interrupted; raise the timeout or make the call faster.`
-            })
-        })
+  // No closures are made here: this runs on every call.
   let attempt: Effect.Effect<unknown, unknown, unknown>
   if (resolved.pool !== undefined) {
     const use = call as (resource: unknown) => Effect.Effect<unknown, unknown, unknown>
-    attempt = resolved.pool.use((resource) => timed(use(resource)))
+    attempt = resolved.pool.use((resource) => withTimeout(key, resolved.timeoutMs, use(resource)))
   } else {
-    attempt = timed(call as Effect.Effect<unknown, unknown, unknown>)
+    attempt = withTimeout(key, resolved.timeoutMs, call as Effect.Effect<unknown, unknown, unknown>)
   }
   if (resolved.bulkhead !== undefined) attempt = resolved.bulkhead.run(attempt)
   if (resolved.breaker !== undefined) attempt = resolved.breaker.execute(attempt)
@@ -217,6 +231,23 @@ const isLimiter = (u: unknown): u is RateLimiter.RateLimiter => typeof u === "ob
 
 type AnyOptions = Omit<Options, "pool"> & { readonly pool?: Pool.Pool<unknown, unknown> | undefined }
 
+/** The rate limiter of the options (a name or an instance) and the key it counts under. */
+const limiterOf = (
+  key: string,
+  options: AnyOptions
+): { readonly ref: string | RateLimiter.RateLimiter | undefined; readonly key: string } => {
+  const option = options.limiter
+  if (option === undefined || typeof option === "string" || isLimiter(option)) return { ref: option, key }
+  return { ref: option.limiter, key: option.key }
+}
+
+/** An instance from an option, looking a name up with `byName`. */
+const get = <T>(
+  ref: string | T | undefined,
+  byName: (name: string) => Effect.Effect<T, ProtectionNotConfigured>
+): Effect.Effect<T | undefined, ProtectionNotConfigured> =>
+  ref === undefined ? Effect.succeed(undefined) : typeof ref === "string" ? byName(ref) : Effect.succeed(ref)
+
 /** Resolves names to instances with the given lookups. */
 const resolve = (
   key: string,
@@ -228,17 +259,7 @@ const resolve = (
   }
 ): Effect.Effect<Resolved, ProtectionNotConfigured> => {
   const { breaker, bulkhead } = options
-  const limiterOption = options.limiter
-  const limiterRef =
-    limiterOption === undefined || typeof limiterOption === "string" || isLimiter(limiterOption)
-      ? limiterOption
-      : limiterOption.limiter
-  const limiterKey =
-    limiterOption !== undefined && typeof limiterOption !== "string" && !isLimiter(limiterOption)
-      ? limiterOption.key
-      : key
-  const get = <T>(ref: string | T | undefined, byName: (name: string) => Effect.Effect<T, ProtectionNotConfigured>) =>
-    ref === undefined ? Effect.succeed(undefined) : typeof ref === "string" ? byName(ref) : Effect.succeed(ref)
+  const { ref: limiterRef, key: limiterKey } = limiterOf(key, options)
   return Effect.flatMap(get(breaker, lookup.breaker), (breakerInstance) =>
     Effect.flatMap(get(limiterRef, lookup.limiter), (limiterInstance) =>
       Effect.map(get(bulkhead, lookup.bulkhead), (bulkheadInstance) => ({
@@ -405,10 +426,33 @@ export const make: Effect.Effect<Service, never, Config.Config | Scope.Scope> = 
     })
 
   const lookup = { breaker, limiter, bulkhead }
+
+  /** Resolves without an effect when every name is already made (the common case), else `undefined`. */
+  const resolveNow = (key: string, options: AnyOptions): Resolved | undefined => {
+    const { ref: limiterRef, key: limiterKey } = limiterOf(key, options)
+    const breakerInstance = pickInstance(options.breaker, breakers)
+    const limiterInstance = pickInstance(limiterRef, limiters)
+    const bulkheadInstance = pickInstance(options.bulkhead, bulkheads)
+    if (breakerInstance === null || limiterInstance === null || bulkheadInstance === null) return undefined
+    return {
+      breaker: breakerInstance,
+      limiter: limiterInstance,
+      limiterKey,
+      bulkhead: bulkheadInstance,
+      pool: options.pool,
+      timeoutMs: options.timeout === undefined ? undefined : Duration.toMillis(options.timeout),
+      retry: options.retry
+    }
+  }
+
   const executeProtected = ((key: string, options: AnyOptions, call: unknown) =>
-    Effect.flatMap(resolve(key, options, lookup), (resolved) =>
-      compose(key, resolved, call as Effect.Effect<unknown, unknown, unknown>)
-    )) as ExecuteProtected
+    Effect.suspend(() => {
+      const effect = call as Effect.Effect<unknown, unknown, unknown>
+      const resolved = resolveNow(key, options)
+      return resolved !== undefined
+        ? compose(key, resolved, effect)
+        : Effect.flatMap(resolve(key, options, lookup), (slow) => compose(key, slow, effect))
+    })) as ExecuteProtected
 
   return { executeProtected, breaker, limiter, bulkhead, pool } satisfies Service
 })

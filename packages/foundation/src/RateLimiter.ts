@@ -153,14 +153,14 @@ export const make = (
       Effect.zipRight(Metric.increment(rejected), Effect.fail(limited(key, retryAfterMs)))
 
     const hit = (key: string): Effect.Effect<Admission, RateLimited> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const result = decide(key, now)
+      Effect.clockWith((clock) => {
+        const result = decide(key, clock.unsafeCurrentTimeMillis())
         return result >= 0 ? Effect.succeed({ remaining: result }) : reject(key, -result)
       })
 
     const acquire = (key: string): Effect.Effect<void, RateLimited> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const result = decide(key, now)
+      Effect.clockWith((clock) => {
+        const result = decide(key, clock.unsafeCurrentTimeMillis())
         return result >= 0 ? Effect.void : reject(key, -result)
       })
 
