@@ -407,7 +407,12 @@ export const make: Effect.Effect<Service, never, Config.Config | Scope.Scope> = 
     Stream.runForEach((value) =>
       Effect.zipRight(reconcile(value as Infrastructure), Deferred.succeed(watching, undefined))
     ),
-    Effect.catchAll((error) => Effect.logError(`Protection cannot watch the configuration: ${error.message}`)),
+    Effect.catchAll((error) =>
+      Effect.zipRight(
+        Effect.logError(`Protection cannot watch the configuration, so changes will not apply: ${error.message}`),
+        Deferred.succeed(watching, undefined)
+      )
+    ),
     Effect.forkScoped
   )
   yield* Deferred.await(watching)
