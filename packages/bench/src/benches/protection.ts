@@ -50,7 +50,7 @@ const bench: Bench = {
         { limiter: "bench", breaker: "bench", bulkhead: "bench", timeout: "1 second" },
         bare
       )
-      const results = { bare: [] as number[], guarded: [] as number[], full: [] as number[] }
+      const results: Record<"bare" | "guarded" | "full", Array<number>> = { bare: [], guarded: [], full: [] }
       // Warm-up: let the JIT settle on both paths.
       yield* loop(bare, 20 * batch)
       yield* loop(guarded, 20 * batch)
