@@ -19,7 +19,11 @@ import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as Example from "../primitives/Example.js"
+import * as Module from "../primitives/Module.js"
+import type * as Prediction from "../primitives/Prediction.js"
 import type * as Trace from "../primitives/Trace.js"
+import * as AnswerMatch from "./AnswerMatch.js"
 
 /**
  * A metric: scores a prediction against its example (a number, or a boolean counted as 1/0). `trace` is
@@ -84,8 +88,12 @@ export interface Result<X, P> {
  */
 export interface Options<X, P, E, R, RM> {
   readonly devset: ReadonlyArray<X>
-  /** The program applied to each example (see `Evaluate.program` to adapt a module). */
-  readonly program: (example: X) => Effect.Effect<P, E, R>
+  /**
+   * The program applied to each example: a function of the example, or a module (called on the example's
+   * inputs, `example.inputs()`).
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: any module whose outputs are P
+  readonly program: ((example: X) => Effect.Effect<P, E, R>) | Module.Module<any, any, P, E, R>
   readonly metric: Metric<X, P, RM>
   /** How many examples run at once (default 8, DSPy's num_threads). */
   readonly concurrency?: number
@@ -214,6 +222,54 @@ const describeCause = (cause: Cause.Cause<unknown>): string => {
 }
 
 /**
+ * The example's inputs are not known (`withInputs` was never called on it).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class EvaluateInputsError extends Schema.TaggedError<EvaluateInputsError>("@effect-dspy/EvaluateInputsError")(
+  "EvaluateInputsError",
+  { ...Errors.fields }
+) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "evaluate_inputs"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * A module as a function of an example: it is called on `example.inputs()`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const program =
+  <P, E, R>(
+    // biome-ignore lint/suspicious/noExplicitAny: any module whose outputs are P
+    module: Module.Module<any, any, P, E, R>
+  ) =>
+  (example: unknown): Effect.Effect<P, E | EvaluateInputsError, R> =>
+    Effect.flatMap(
+      Effect.try({
+        try: () => (Example.isExample(example) ? example.inputs().toRecord() : example),
+        catch: () =>
+          new EvaluateInputsError({
+            message: "A devset example has no input keys: call `.withInputs(...keys)` on every example."
+          })
+      }),
+      (inputs) => Module.call(module, inputs)
+    )
+
+const programFunction = <X, P, E, R>(
+  // biome-ignore lint/suspicious/noExplicitAny: any module whose outputs are P
+  p: ((example: X) => Effect.Effect<P, E, R>) | Module.Module<any, any, P, E, R>
+): ((example: X) => Effect.Effect<P, unknown, R>) => (Module.isModule(p) ? program(p) : p)
+
+/**
  * Runs the program over the devset and scores it.
  *
  * @since 0.1.0
@@ -245,10 +301,11 @@ export const run = <X, P, E, R, RM = never>(
           : onProgress({ done, total, errors, score: roundHalfEven((100 * sum) / done) })
       }
 
+      const program = programFunction<X, P, E, R>(options.program)
       const scoreOne = (example: X, index: number): Effect.Effect<void, EvaluateMaxErrors, R | RM> =>
         Effect.flatMap(
           Effect.exit(
-            Effect.flatMap(options.program(example), (prediction) => {
+            Effect.flatMap(program(example), (prediction) => {
               const value = options.metric(example, prediction)
               return Effect.isEffect(value)
                 ? Effect.map(value, (v) => [prediction, toScore(v)] as const)
@@ -374,3 +431,59 @@ export const progressBar = (
       terminal.write(`\r${renderProgress(progress, width)}${progress.done === progress.total ? "\n" : ""}`)
     })
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Built-in metrics over examples and predictions
+// ---------------------------------------------------------------------------------------------------------------
+
+const read = (x: Example.Any | Prediction.Prediction, field: string): unknown =>
+  (x as { readonly get: (k: string) => unknown }).get(field)
+
+const answersOf = (value: unknown): string | ReadonlyArray<string> =>
+  Array.isArray(value) ? value.map(String) : String(value ?? "")
+
+/**
+ * Exact match of the prediction's field against the example's (a string or a list of accepted answers),
+ * after normalisation; with `frac < 1`, token F1 of at least `frac` (DSPy's `answer_exact_match`).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const exactMatch =
+  (field = "answer", frac = 1) =>
+  (example: Example.Any, prediction: Prediction.Prediction): boolean =>
+    AnswerMatch.answerMatch(String(read(prediction, field) ?? ""), answersOf(read(example, field)), frac)
+
+/**
+ * DSPy's `answer_exact_match` on the `answer` field.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const answerExactMatch: (example: Example.Any, prediction: Prediction.Prediction) => boolean = exactMatch()
+
+/**
+ * Token F1 of the prediction's field against the example's (best over accepted answers).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const f1 =
+  (field = "answer") =>
+  (example: Example.Any, prediction: Prediction.Prediction): number =>
+    AnswerMatch.f1(String(read(prediction, field) ?? ""), answersOf(read(example, field)))
+
+/**
+ * True when a passage of the prediction's context field contains the example's answer (DSPy's
+ * `answer_passage_match`).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const passageMatch =
+  (contextField = "context", answerField = "answer") =>
+  (example: Example.Any, prediction: Prediction.Prediction): boolean => {
+    const context = read(prediction, contextField)
+    const passages = Array.isArray(context) ? context.map(String) : [String(context ?? "")]
+    return AnswerMatch.passageMatch(passages, answersOf(read(example, answerField)))
+  }
