@@ -46,3 +46,10 @@ export * as Registry from "./Registry.js"
  * @since 0.1.0
  */
 export * as Supervisor from "./Supervisor.js"
+
+/**
+ * Dynamic supervisors: children on demand, maxChildren, concurrent shutdown.
+ *
+ * @since 0.1.0
+ */
+export * as DynamicSupervisor from "./DynamicSupervisor.js"
