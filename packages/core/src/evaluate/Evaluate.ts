@@ -436,7 +436,16 @@ export const progressBar = (
 // Built-in metrics over examples and predictions
 // ---------------------------------------------------------------------------------------------------------------
 
-const read = (x: Example.Any | Prediction.Prediction, field: string): unknown =>
+/**
+ * A prediction with any output fields.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any prediction, whatever its fields
+export type AnyPrediction = Prediction.Prediction<any>
+
+const read = (x: Example.Any | AnyPrediction, field: string): unknown =>
   (x as { readonly get: (k: string) => unknown }).get(field)
 
 const answersOf = (value: unknown): string | ReadonlyArray<string> =>
@@ -451,7 +460,7 @@ const answersOf = (value: unknown): string | ReadonlyArray<string> =>
  */
 export const exactMatch =
   (field = "answer", frac = 1) =>
-  (example: Example.Any, prediction: Prediction.Prediction): boolean =>
+  (example: Example.Any, prediction: AnyPrediction): boolean =>
     AnswerMatch.answerMatch(String(read(prediction, field) ?? ""), answersOf(read(example, field)), frac)
 
 /**
@@ -460,7 +469,7 @@ export const exactMatch =
  * @since 0.1.0
  * @category metrics
  */
-export const answerExactMatch: (example: Example.Any, prediction: Prediction.Prediction) => boolean = exactMatch()
+export const answerExactMatch: (example: Example.Any, prediction: AnyPrediction) => boolean = exactMatch()
 
 /**
  * Token F1 of the prediction's field against the example's (best over accepted answers).
@@ -470,7 +479,7 @@ export const answerExactMatch: (example: Example.Any, prediction: Prediction.Pre
  */
 export const f1 =
   (field = "answer") =>
-  (example: Example.Any, prediction: Prediction.Prediction): number =>
+  (example: Example.Any, prediction: AnyPrediction): number =>
     AnswerMatch.f1(String(read(prediction, field) ?? ""), answersOf(read(example, field)))
 
 /**
@@ -482,7 +491,7 @@ export const f1 =
  */
 export const passageMatch =
   (contextField = "context", answerField = "answer") =>
-  (example: Example.Any, prediction: Prediction.Prediction): boolean => {
+  (example: Example.Any, prediction: AnyPrediction): boolean => {
     const context = read(prediction, contextField)
     const passages = Array.isArray(context) ? context.map(String) : [String(context ?? "")]
     return AnswerMatch.passageMatch(passages, answersOf(read(example, answerField)))
