@@ -42,12 +42,20 @@ const messages = [
   }
 ]
 
-const startServer = (): Promise<{ child: ChildProcess; url: string }> =>
+/** A floor for comparison: a bare node:http server answering every POST with a fixed completion body. */
+const BARE = `
+const http = require("node:http")
+const body = JSON.stringify({ id: "x", object: "chat.completion", created: 0, model: "sim-1", choices: [{ index: 0, message: { role: "assistant", content: "[[ ## answer ## ]] 14 [[ ## completed ## ]]", refusal: null }, logprobs: null, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } })
+const server = http.createServer({ noDelay: true }, (req, res) => { req.on("data", () => {}); req.on("end", () => { res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }); res.end(body) }) })
+server.keepAliveTimeout = 65000
+server.listen(0, "127.0.0.1", () => process.stdout.write(JSON.stringify({ url: "http://127.0.0.1:" + server.address().port + "/v1" }) + "\\n"))
+`
+
+const startServer = (bare = false): Promise<{ child: ChildProcess; url: string }> =>
   new Promise((resolve, reject) => {
     const cli = path.join(path.dirname(url.fileURLToPath(import.meta.url)), "../../../core/src/sim/cli.ts")
-    const child = spawn(process.execPath, ["--import", "tsx", cli, "--port", "0"], {
-      stdio: ["ignore", "pipe", "inherit"]
-    })
+    const args = bare ? ["-e", BARE] : ["--import", "tsx", cli, "--port", "0"]
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] })
     let out = ""
     child.stdout!.on("data", (b: Buffer) => {
       out += b.toString()
@@ -89,21 +97,37 @@ const bench: Bench = {
     })
     report({ bench: "sim-server", metric: "engine_answers_in_process", value: perSecond, unit: "answers/s" })
 
-    const { child, url: base } = await startServer()
-    try {
-      const body = JSON.stringify({ model: "sim-1", messages })
-      const target = `${base}/chat/completions`
-      const fetchRate = await loop(async () => {
-        const res = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body })
+    const body = JSON.stringify({ model: "sim-1", messages })
+    const fetchLoop = (base: string) =>
+      loop(async () => {
+        const res = await fetch(`${base}/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body
+        })
         if (res.status !== 200) throw new Error(`status ${res.status}`)
         await res.json()
       })
+
+    const bare = await startServer(true)
+    let floor: number
+    try {
+      floor = await fetchLoop(bare.url)
+      report({ bench: "sim-server", metric: "bare_node_http_fetch_64_concurrent", value: floor, unit: "req/s" })
+    } finally {
+      bare.child.kill("SIGTERM")
+    }
+
+    const { child, url: base } = await startServer()
+    try {
+      const fetchRate = await fetchLoop(base)
       report({
         bench: "sim-server",
         metric: "fetch_64_concurrent",
         value: fetchRate,
         unit: "req/s",
-        target: ">= 3000 req/s (guide: ~4,500 on this machine class)"
+        baseline: floor,
+        target: ">= 3000 req/s on an idle 2-core machine (guide: ~4,500); ratio to a bare node:http server"
       })
       const sdk = new OpenAI({ baseURL: base, apiKey: "sim", maxRetries: 0 })
       const sdkRate = await loop(() => sdk.chat.completions.create({ model: "sim-1", messages }))
