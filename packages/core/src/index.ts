@@ -207,3 +207,102 @@ export * as SimLatency from "./sim/Latency.js"
  * @since 0.1.0
  */
 export * as SimEmbeddings from "./sim/Embeddings.js"
+
+/**
+ * Modules: immutable programs (a tree of named predictors plus a `forward` Effect), predictor paths,
+ * replacement, state dump/load and save/load.
+ *
+ * @since 0.1.0
+ */
+export * as Module from "./primitives/Module.js"
+
+/**
+ * Fiber-scoped tracing of predictor calls (for bootstrapping demos).
+ *
+ * @since 0.1.0
+ */
+export * as Trace from "./primitives/Trace.js"
+
+/**
+ * The basic predictor: adapter + LM, demos and instructions as parameters.
+ *
+ * @since 0.1.0
+ */
+export * as Predict from "./predict/Predict.js"
+
+/**
+ * ChainOfThought: a predictor with a `reasoning` output first.
+ *
+ * @since 0.1.0
+ */
+export * as ChainOfThought from "./predict/ChainOfThought.js"
+
+/**
+ * Tools for ReAct: Effect functions with Schema parameters.
+ *
+ * @since 0.1.0
+ */
+export * as Tool from "./predict/Tool.js"
+
+/**
+ * ReAct: an agent loop over tools with trajectory truncation and an extract step.
+ *
+ * @since 0.1.0
+ */
+export * as ReAct from "./predict/ReAct.js"
+
+/**
+ * MultiChainComparison: compares M reasoning attempts.
+ *
+ * @since 0.1.0
+ */
+export * as MultiChainComparison from "./predict/MultiChainComparison.js"
+
+/**
+ * BestOfN: N attempts with rollout ids, kept by reward.
+ *
+ * @since 0.1.0
+ */
+export * as BestOfN from "./predict/BestOfN.js"
+
+/**
+ * Refine: BestOfN with LM-written advice as hints.
+ *
+ * @since 0.1.0
+ */
+export * as Refine from "./predict/Refine.js"
+
+/**
+ * Parallel: bounded concurrency with an error budget.
+ *
+ * @since 0.1.0
+ */
+export * as Parallel from "./predict/Parallel.js"
+
+/**
+ * majority: the most common value of a field across completions.
+ *
+ * @since 0.1.0
+ */
+export * as Majority from "./predict/Majority.js"
+
+/**
+ * MultiHopQA: decompose, answer sub-questions, synthesize, with step events.
+ *
+ * @since 0.1.0
+ */
+export * as MultiHopQA from "./predict/MultiHopQA.js"
+
+/**
+ * Evaluate: score a program over a devset with bounded concurrency, max errors and progress.
+ *
+ * @since 0.1.0
+ */
+export * as Evaluate from "./evaluate/Evaluate.js"
+
+/**
+ * The answer metrics: normalisation, exact match, token F1, passage match.
+ *
+ * @since 0.1.0
+ */
+export * as AnswerMatch from "./evaluate/AnswerMatch.js"
