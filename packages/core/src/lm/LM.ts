@@ -11,9 +11,10 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -148,6 +149,14 @@ export interface Options {
 // Usage tracking per program run
 // ---------------------------------------------------------------------------------------------------------
 
+/** What a finished call contributes to usage, history and telemetry. */
+interface Outcome {
+  readonly usage: Completion.Usage
+  readonly costUsd: number
+  readonly cacheHit: boolean
+  readonly response?: Completion.CompletionResponse
+}
+
 interface Accumulator {
   calls: number
   cacheHits: number
@@ -227,12 +236,6 @@ const validate = (provider: string, r: Completion.CompletionRequest): Option.Opt
   return Option.none()
 }
 
-interface TaggedMetrics {
-  readonly duration: Metric.Metric.Histogram<number>
-  readonly tokens: Metric.Metric.Counter<number>
-  readonly cost: Metric.Metric.Counter<number>
-}
-
 /**
  * Builds the LM service over a provider. The `Events` service is used when present (at construction or in the
  * caller's context).
@@ -246,109 +249,100 @@ export const make = (options: Options): Effect.Effect<Service> =>
     const providerName = provider.name
     const defaultModel = options.model ?? "default"
     const historySize = options.historySize ?? 1000
+    if (!Number.isInteger(historySize) || historySize < 1) {
+      return yield* Effect.dieMessage(`LM.make: historySize must be a positive integer, got ${historySize}`)
+    }
     const retry = Retry.retry(options.retry)
     const eventsAtMake = yield* Effect.serviceOption(Events.Events)
-    const history: Array<History.Entry> = []
+    // A ring buffer: `next` is where the next entry goes; once full, it is also the oldest entry.
+    const ring: Array<History.Entry> = []
+    let next = 0
+    const pushHistory = (entry: History.Entry) => {
+      if (ring.length < historySize) ring.push(entry)
+      else ring[next] = entry
+      next = (next + 1) % historySize
+    }
+    const historyInOrder = (): Array<History.Entry> =>
+      ring.length < historySize ? ring.slice() : [...ring.slice(next), ...ring.slice(0, next)]
     const totals = emptyAccumulator()
-    const metricsByModel = new Map<string, TaggedMetrics>()
-
-    const metricsFor = (model: string): TaggedMetrics => {
-      const known = metricsByModel.get(model)
-      if (known !== undefined) return known
-      const created: TaggedMetrics = {
-        duration: Metrics.lmRequestDuration.pipe(
-          Metric.tagged("provider", providerName),
-          Metric.tagged("model", model)
-        ),
-        tokens: Metrics.lmRequestTokens.pipe(Metric.tagged("provider", providerName), Metric.tagged("model", model)),
-        cost: Metrics.lmRequestCost.pipe(Metric.tagged("provider", providerName), Metric.tagged("model", model))
+    // One stable label array per model: Effect caches a metric's hook per label-array identity, whereas
+    // `Metric.tagged` builds a fresh metric key (and formats its description) on every update.
+    const labelsByModel = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+    const labelsFor = (model: string): ReadonlyArray<MetricLabel.MetricLabel> => {
+      let labels = labelsByModel.get(model)
+      if (labels === undefined) {
+        labels = [MetricLabel.make("provider", providerName), MetricLabel.make("model", model)]
+        labelsByModel.set(model, labels)
       }
-      metricsByModel.set(model, created)
-      return created
+      return labels
     }
 
-    const publish = (input: Events.EventInput): Effect.Effect<void> =>
-      Effect.flatMap(
-        Option.isSome(eventsAtMake) ? Effect.succeed(eventsAtMake) : Effect.serviceOption(Events.Events),
-        Option.match({
-          onNone: () => Effect.void,
-          onSome: (events) =>
-            events.publish(input).pipe(
-              Effect.asVoid,
-              Effect.catchAll((e) => Effect.logWarning(`could not record ${input.type} event: ${e.message}`))
-            )
-        })
-      )
-
-    /** Records a finished call everywhere: totals, run accumulators, history, span, metrics, event. */
+    /**
+     * Records a finished call everywhere: totals, run accumulators, history, span, metrics, event. It runs
+     * synchronously on the calling fiber (only publishing the event is an effect): this is on every call's path.
+     */
     const record = (
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
       request: Completion.CompletionRequest,
       started: number,
-      exit: Exit.Exit<
-        {
-          readonly usage: Completion.Usage
-          readonly costUsd: number
-          readonly cacheHit: boolean
-          readonly response?: Completion.CompletionResponse
-        },
-        LMError.LMError
-      >,
+      exit: Exit.Exit<Outcome, LMError.LMError>,
       correlationId: Option.Option<string>
-    ): Effect.Effect<void> =>
-      Effect.gen(function* () {
-        const durationMs = (yield* Clock.currentTimeMillis) - started
-        const ok = Exit.isSuccess(exit)
-        const usage = ok ? exit.value.usage : Completion.emptyUsage
-        const costUsd = ok ? exit.value.costUsd : 0
-        const cacheHit = ok && exit.value.cacheHit
-        const failure = ok ? undefined : Option.getOrUndefined(Exit.causeOption(exit).pipe(Option.flatMap(failureOf)))
-        add(totals, usage, costUsd, cacheHit, !ok)
-        for (const a of yield* FiberRef.get(currentAccumulators)) add(a, usage, costUsd, cacheHit, !ok)
-        const entry: { -readonly [K in keyof History.Entry]: History.Entry[K] } = {
-          timestamp: started,
-          provider: providerName,
-          model: request.model,
-          request,
-          usage,
-          costUsd,
-          cacheHit,
-          durationMs
-        }
-        if (ok && exit.value.response !== undefined) entry.response = exit.value.response
-        if (failure !== undefined) entry.error = { code: failure.code, message: failure.message }
-        if (Option.isSome(correlationId)) entry.correlationId = correlationId.value
-        history.push(entry)
-        if (history.length > historySize) history.splice(0, history.length - historySize)
+    ): Effect.Effect<void> => {
+      const durationMs = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() - started
+      const ok = Exit.isSuccess(exit)
+      const usage = ok ? exit.value.usage : Completion.emptyUsage
+      const costUsd = ok ? exit.value.costUsd : 0
+      const cacheHit = ok && exit.value.cacheHit
+      const failure = ok ? undefined : Option.getOrUndefined(Exit.causeOption(exit).pipe(Option.flatMap(failureOf)))
+      add(totals, usage, costUsd, cacheHit, !ok)
+      for (const a of fiber.getFiberRef(currentAccumulators)) add(a, usage, costUsd, cacheHit, !ok)
+      const entry: { -readonly [K in keyof History.Entry]: History.Entry[K] } = {
+        timestamp: started,
+        provider: providerName,
+        model: request.model,
+        request,
+        usage,
+        costUsd,
+        cacheHit,
+        durationMs
+      }
+      if (ok && exit.value.response !== undefined) entry.response = exit.value.response
+      if (failure !== undefined) entry.error = { code: failure.code, message: failure.message }
+      if (Option.isSome(correlationId)) entry.correlationId = correlationId.value
+      pushHistory(entry)
 
-        const attributes: Record<string, unknown> = {
-          "lm.provider": providerName,
-          "lm.model": request.model,
-          "lm.tokens.input": usage.promptTokens,
-          "lm.tokens.output": usage.completionTokens,
-          "lm.cost_usd": costUsd,
-          "lm.cache_hit": cacheHit
-        }
-        if (Option.isSome(correlationId)) attributes.correlation_id = correlationId.value
-        if (failure !== undefined) attributes["lm.error"] = failure.code
-        yield* Effect.annotateCurrentSpan(attributes)
+      const span = fiber.currentSpan
+      if (span !== undefined && span._tag === "Span") {
+        span.attribute("lm.tokens.input", usage.promptTokens)
+        span.attribute("lm.tokens.output", usage.completionTokens)
+        span.attribute("lm.cost_usd", costUsd)
+        span.attribute("lm.cache_hit", cacheHit)
+        if (Option.isSome(correlationId)) span.attribute("correlation_id", correlationId.value)
+        if (failure !== undefined) span.attribute("lm.error", failure.code)
+      }
 
-        const m = metricsFor(request.model)
-        yield* Metric.update(m.duration, durationMs)
-        if (usage.totalTokens > 0) yield* Metric.update(m.tokens, usage.totalTokens)
-        if (costUsd > 0) yield* Metric.update(m.cost, costUsd)
+      const labels = labelsFor(request.model)
+      Metrics.lmRequestDuration.unsafeUpdate(durationMs, labels)
+      if (usage.totalTokens > 0) Metrics.lmRequestTokens.unsafeUpdate(usage.totalTokens, labels)
+      if (costUsd > 0) Metrics.lmRequestCost.unsafeUpdate(costUsd, labels)
 
-        const data: Record<string, unknown> = {
-          provider: providerName,
-          model: request.model,
-          input_tokens: usage.promptTokens,
-          output_tokens: usage.completionTokens,
-          cost_usd: costUsd,
-          duration_ms: durationMs,
-          cache_hit: cacheHit
-        }
-        if (failure !== undefined) data.error = failure.code
-        yield* publish({ type: "lm_request", data })
-      })
+      const events = Option.isSome(eventsAtMake) ? eventsAtMake : Context.getOption(fiber.currentContext, Events.Events)
+      if (Option.isNone(events)) return Effect.void
+      const data: Record<string, unknown> = {
+        provider: providerName,
+        model: request.model,
+        input_tokens: usage.promptTokens,
+        output_tokens: usage.completionTokens,
+        cost_usd: costUsd,
+        duration_ms: durationMs,
+        cache_hit: cacheHit
+      }
+      if (failure !== undefined) data.error = failure.code
+      return events.value.publish({ type: "lm_request", data }).pipe(
+        Effect.asVoid,
+        Effect.catchAll((e) => Effect.logWarning(`could not record lm_request event: ${e.message}`))
+      )
+    }
 
     const withModel = (request: Request): Completion.CompletionRequest =>
       request.model === undefined ? { ...request, model: defaultModel } : (request as Completion.CompletionRequest)
@@ -358,22 +352,18 @@ export const make = (options: Options): Effect.Effect<Service> =>
       spanName: string,
       request: Completion.CompletionRequest,
       run: Effect.Effect<A, LMError.LMError>,
-      describe: (a: A) => {
-        readonly usage: Completion.Usage
-        readonly costUsd: number
-        readonly cacheHit: boolean
-        readonly response?: Completion.CompletionResponse
-      }
+      describe: (a: A) => Outcome
     ): Effect.Effect<A, LMError.LMError> =>
-      Effect.gen(function* () {
-        const started = yield* Clock.currentTimeMillis
-        const correlationId = yield* Correlation.current
-        const exit = yield* Effect.exit(run)
-        yield* record(request, started, Exit.map(exit, describe), correlationId)
-        return yield* exit
+      Effect.withFiberRuntime<A, LMError.LMError>((fiber) => {
+        const started = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+        const correlationId = fiber.getFiberRef(Correlation.currentCorrelationId)
+        return Effect.onExit(run, (exit) => record(fiber, request, started, Exit.map(exit, describe), correlationId))
       }).pipe(
         Errors.annotate,
-        Effect.withSpan(spanName, { attributes: { "lm.provider": providerName, "lm.model": request.model } })
+        Effect.withSpan(spanName, {
+          attributes: { "lm.provider": providerName, "lm.model": request.model },
+          captureStackTrace: false
+        })
       )
 
     const describeResponse = (r: Completion.CompletionResponse) => ({
@@ -438,7 +428,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
               Exit.isFailure(exit) && !Exit.isInterrupted(exit)
                 ? (exit as Exit.Exit<never, LMError.LMError>)
                 : Exit.succeed({ usage, costUsd, cacheHit: false, response })
-            return record(request, started, outcome, correlationId)
+            return Effect.withFiberRuntime<void>((fiber) => record(fiber, request, started, outcome, correlationId))
           })
           return provider.stream(request).pipe(
             Stream.tap((chunk) =>
@@ -473,8 +463,12 @@ export const make = (options: Options): Effect.Effect<Service> =>
       complete,
       stream,
       embed,
-      history: Effect.sync(() => history.slice()),
-      inspectHistory: (n = 1) => Effect.sync(() => render(history.slice(Math.max(0, history.length - n)))),
+      history: Effect.sync(historyInOrder),
+      inspectHistory: (n = 1) =>
+        Effect.sync(() => {
+          const all = historyInOrder()
+          return render(all.slice(Math.max(0, all.length - n)))
+        }),
       usage: Effect.sync(() => snapshot(totals))
     }
     return service

@@ -51,12 +51,26 @@ export const schedule = (options: Options = {}): Schedule.Schedule<unknown, LMEr
 }
 
 /**
- * Retries an LM effect with {@link schedule}; the last error is returned when retries run out.
+ * Retries an LM effect with {@link schedule}; the last error is returned when retries run out. The first
+ * attempt runs bare: the schedule's state is only built after a failure, so the success path costs nothing.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const retry =
-  (options: Options = {}) =>
-  <A, R>(self: Effect.Effect<A, LMError.LMError, R>): Effect.Effect<A, LMError.LMError, R> =>
-    (options.maxRetries ?? 3) === 0 ? self : Effect.retry(self, schedule(options))
+export const retry = (options: Options = {}) => {
+  if ((options.maxRetries ?? 3) === 0) return <A, R>(self: Effect.Effect<A, LMError.LMError, R>) => self
+  const policy = schedule(options)
+  return <A, R>(self: Effect.Effect<A, LMError.LMError, R>): Effect.Effect<A, LMError.LMError, R> =>
+    Effect.catchAll(self, (first) =>
+      first.retryable
+        ? Effect.flatMap(Schedule.driver(policy), (driver) => {
+            const again = (error: LMError.LMError): Effect.Effect<A, LMError.LMError, R> =>
+              Effect.matchEffect(driver.next(error), {
+                onFailure: () => Effect.fail(error),
+                onSuccess: () => Effect.catchAll(self, again)
+              })
+            return again(first)
+          })
+        : Effect.fail(first)
+    )
+}
