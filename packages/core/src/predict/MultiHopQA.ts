@@ -4,7 +4,8 @@
  * `retrieve` function is supplied, documents retrieved for the sub-question), then synthesize the final
  * answer from the sub-answers.
  *
- * Each step runs in a span (`multihop.decompose`, `multihop.sub_question`, `multihop.synthesize`) and,
+ * Each step runs in a span (`multihop.question_decomposition`, `multihop.sub_question`, `multihop.synthesis`;
+ * created when a tracer is installed) and,
  * when the `Events` service is in the context, records `<step>_start` / `<step>_complete` events under the
  * request's correlation id: the step events' parent is the module's `module_execution_start` event, and
  * the events of the predictors inside a step have the step's start event as parent.
@@ -16,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Completion from "../lm/Completion.js"
 import type * as LM from "../lm/LM.js"
+import * as Instrument from "../primitives/internal/instrument.js"
 import * as Module from "../primitives/Module.js"
 import * as Prediction from "../primitives/Prediction.js"
 import * as Signature from "../signature/Signature.js"
@@ -121,7 +123,7 @@ export const step = <A, E, R>(
   body: Effect.Effect<A, E, R>,
   completeData: (a: A) => { readonly [key: string]: unknown }
 ): Effect.Effect<A, E, R> =>
-  Effect.withSpan(`multihop.${name}`)(
+  Instrument.span(`multihop.${name}`, { "dspy.step": name })(
     Effect.flatMap(Effect.serviceOption(Events.Events), (events) => {
       if (Option.isNone(events)) return body
       const publish = (input: Events.EventInput) =>

@@ -16,9 +16,11 @@
  * @since 0.1.0
  */
 import { Errors } from "@effect-dspy/foundation"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
 import type * as Adapter from "../adapters/Adapter.js"
@@ -431,46 +433,49 @@ const run = <I, O>(
   inputs: I,
   options: CallOptions | undefined
 ): Effect.Effect<Prediction.Prediction<O & Example.Fields>, PredictError, LM.LM> =>
-  Effect.flatMap(FiberRef.get(currentOverrides), (overrides) =>
-    Effect.flatMap(
-      FiberRef.get(currentHints),
-      (hints): Effect.Effect<Prediction.Prediction<O & Example.Fields>, PredictError, LM.LM> => {
-        const config = resolveConfig(self.config, options?.config, overrides)
-        const bad = checkConfig(config)
-        if (bad !== undefined) return Effect.fail(bad)
-        const raw = (Example.isExample(inputs) ? inputs.toRecord() : inputs) as Signature.AnyFields
-        const valid = Signature.validateInputs(self.signature, raw)
-        if (Either.isLeft(valid)) return Effect.fail(valid.left)
-        const hint = hints.size === 0 ? undefined : hints.get(path)
-        const signature: Signature.Any =
-          hint === undefined ? self.signature : Signature.append(self.signature, "hint_", hintField)
-        const values: Signature.AnyFields = hint === undefined ? raw : { ...raw, hint_: hint }
-        const request = requestConfig(config)
-        const adapter = self.adapter ?? defaultAdapter()
-        const call = (lm: LM.Service) => {
-          let usage = Completion.emptyUsage
-          const complete = (formatted: Adapter.Formatted) =>
-            Effect.map(
-              lm.complete(
-                formatted.responseFormat === undefined
-                  ? { ...request, messages: formatted.messages }
-                  : { ...request, messages: formatted.messages, responseFormat: formatted.responseFormat }
-              ),
-              (response) => {
-                usage = Prediction.addUsage(usage, response.usage)
-                return response.choices.map((c) => c.content)
-              }
-            )
-          return Effect.map(adapter.call(signature, self.demos, values, complete), (result) =>
-            Prediction.make(result.outputs as ReadonlyArray<O & Example.Fields>, { usage, lmCalls: result.calls })
-          )
-        }
-        return Effect.flatMap(self.lm === undefined ? Effect.flatMap(LM.LM, call) : call(self.lm), (prediction) =>
-          Effect.as(Trace.record({ predictorPath: path, inputs: raw, outputs: prediction.fields }), prediction)
+  // One synchronous read of the fiber's overrides, hints, trace collector and LM service.
+  Effect.withFiberRuntime((fiber): Effect.Effect<Prediction.Prediction<O & Example.Fields>, PredictError, LM.LM> => {
+    const config = resolveConfig(self.config, options?.config, fiber.getFiberRef(currentOverrides))
+    const bad = checkConfig(config)
+    if (bad !== undefined) return Effect.fail(bad)
+    const raw = (Example.isExample(inputs) ? inputs.toRecord() : inputs) as Signature.AnyFields
+    const valid = Signature.validateInputs(self.signature, raw)
+    if (Either.isLeft(valid)) return Effect.fail(valid.left)
+    const hints = fiber.getFiberRef(currentHints)
+    const hint = hints.size === 0 ? undefined : hints.get(path)
+    const signature: Signature.Any =
+      hint === undefined ? self.signature : Signature.append(self.signature, "hint_", hintField)
+    const values: Signature.AnyFields = hint === undefined ? raw : { ...raw, hint_: hint }
+    const request = requestConfig(config)
+    const adapter = self.adapter ?? defaultAdapter()
+    const collector = fiber.getFiberRef(Trace.currentCollector)
+    const call = (lm: LM.Service) => {
+      let usage = Completion.emptyUsage
+      const complete = (formatted: Adapter.Formatted) =>
+        Effect.map(
+          lm.complete(
+            formatted.responseFormat === undefined
+              ? { ...request, messages: formatted.messages }
+              : { ...request, messages: formatted.messages, responseFormat: formatted.responseFormat }
+          ),
+          (response) => {
+            usage = usage === Completion.emptyUsage ? response.usage : Prediction.addUsage(usage, response.usage)
+            return response.choices.map((c) => c.content)
+          }
         )
-      }
-    )
-  )
+      return Effect.map(adapter.call(signature, self.demos, values, complete), (result) => {
+        const prediction = Prediction.make(result.outputs as ReadonlyArray<O & Example.Fields>, {
+          usage,
+          lmCalls: result.calls
+        })
+        collector?.entries.push({ predictorPath: path, inputs: raw, outputs: prediction.fields })
+        return prediction
+      })
+    }
+    if (self.lm !== undefined) return call(self.lm)
+    const lm = Context.getOption(fiber.currentContext, LM.LM)
+    return Option.isSome(lm) ? call(lm.value) : Effect.flatMap(LM.LM, call)
+  })
 
 /**
  * Runs a predictor that sits at `path` in a program (its trace entries carry that path).
