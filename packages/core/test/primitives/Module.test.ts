@@ -5,6 +5,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as MetricState from "effect/MetricState"
+import * as Tracer from "effect/Tracer"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -185,5 +186,25 @@ describe("Module", () => {
       const histogram = yield* Metric.value(Metric.tagged(Metrics.moduleExecutionDuration, "module", "TwoHop"))
       assert.isTrue(MetricState.isHistogramState(histogram) && histogram.count >= 1)
     }).pipe(Effect.provide(Layer.merge(f.layer, Events.layerMemory)))
+  })
+
+  it.effect("opens a span per module call when a tracer is installed", () => {
+    const f = fake()
+    return Effect.gen(function* () {
+      const base = yield* Effect.tracer
+      const names: Array<string> = []
+      const recording = Tracer.make({
+        span: (name, parent, context, links, startTime, kind, options) => {
+          names.push(name)
+          return base.span(name, parent, context, links, startTime, kind, options)
+        },
+        context: base.context
+      })
+      yield* Module.call(program, { question: "Who?" }).pipe(Effect.withTracer(recording))
+      assert.deepStrictEqual(
+        names.filter((n) => n.startsWith("module.")),
+        ["module.TwoHop", "module.Predict", "module.Predict", "module.ChainOfThought", "module.Predict"]
+      )
+    }).pipe(Effect.provide(f.layer))
   })
 })
