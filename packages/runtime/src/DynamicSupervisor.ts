@@ -67,7 +67,7 @@ interface Child {
   readonly spec: S.Spec
   process: Process.Process
   restarts: number
-  unwatch: () => void
+  watcher: Process.ExitListener
 }
 
 interface State {
@@ -89,15 +89,15 @@ type Call =
 type Info = S.ChildExit<Child>
 
 const register = (state: State, spec: S.Spec, process: Process.Process, restarts: number): Child => {
-  const child: Child = { spec, process, restarts, unwatch: noop }
+  const child: Child = { spec, process, restarts, watcher: noop }
   state.children.set(process, child)
-  child.unwatch = S.watch(state.self, child, process)
+  child.watcher = S.watch(state.self, child, process)
   return child
 }
 
 const stopOne = (state: State, child: Child): Effect.Effect<void> =>
   Effect.suspend(() => {
-    child.unwatch()
+    child.process.unsafeRemoveExitListener(child.watcher)
     state.children.delete(child.process)
     return Effect.asVoid(S.stopChild(child.process, child.spec.shutdown))
   })

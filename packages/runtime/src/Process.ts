@@ -30,7 +30,16 @@ export type TypeId = typeof TypeId
 let nextPid = 0
 
 /**
- * A process identifier, unique within this JavaScript realm. Printed the Erlang way: `<0.42.0>`.
+ * The next process number (pids are unique within this JavaScript realm).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const nextPidNumber = (): number => ++nextPid
+
+/**
+ * A process identifier, unique within this JavaScript realm. Printed the Erlang way: `<0.42.0>`. Compare
+ * pids by `id`.
  *
  * @since 0.1.0
  * @category models
@@ -38,8 +47,8 @@ let nextPid = 0
 export class Pid {
   /** @since 0.1.0 */
   readonly id: number
-  constructor() {
-    this.id = ++nextPid
+  constructor(id: number = nextPidNumber()) {
+    this.id = id
   }
   /** @since 0.1.0 */
   toString(): string {
@@ -216,6 +225,8 @@ export interface Process {
   unsafeExitReason(): ExitReason | undefined
   /** Calls `listener` once on exit (at once if already dead); returns a function that removes it. */
   unsafeAddExitListener(listener: ExitListener): () => void
+  /** Removes a listener added with `unsafeAddExitListener`. */
+  unsafeRemoveExitListener(listener: ExitListener): void
   /** Asks for an orderly stop with `reason`; the process finishes its current work, cleans up and exits. */
   unsafeRequestStop(reason: ExitReason): void
   /** Interrupts the process at once; it exits with `Killed`. */

@@ -85,6 +85,9 @@ export class Message {
 
 type Envelope = CallEnvelope | Message
 
+/** The shared empty buffer of an actor that never got a message (replaced at the first one). */
+const empty: Array<Envelope | undefined> = []
+
 /** A sender waiting for room in a full mailbox. */
 interface Blocked {
   readonly envelope: Envelope
@@ -107,6 +110,10 @@ const interruptedFiberId = FiberId.none
 // biome-ignore lint/suspicious/noExplicitAny: the core is shared by every actor type; the public API is typed.
 type AnyDefinition = Actor.Definition<any, any, any, any, any, any, any, any>
 
+/** The receive loop, shared by every actor: the core flows through as the value, so nothing is allocated per actor. */
+const receiveLoop = (core: ActorCore): Effect.Effect<void, unknown, unknown> =>
+  core.stopReason !== undefined ? Effect.void : Effect.flatMap(core.step(), receiveLoop)
+
 /** @internal */
 export class ActorCore extends ProcessCore {
   readonly kind: Process.Kind
@@ -116,9 +123,9 @@ export class ActorCore extends ProcessCore {
   stopReason: Process.ExitReason | undefined = undefined
   closed = false
   private killRequested = false
-  private buffer: Array<Envelope | undefined> = []
+  private buffer: Array<Envelope | undefined> = empty
   private head = 0
-  private waiter: Resume<void, never> | undefined = undefined
+  private waiter: Resume<ActorCore, never> | undefined = undefined
   private blocked: Array<Blocked> | undefined = undefined
   private inflight: CallEnvelope | undefined = undefined
   private timers: Set<TimerHandle> | undefined = undefined
@@ -146,7 +153,7 @@ export class ActorCore extends ProcessCore {
   /** Enqueues regardless of capacity (timers, supervisor signals). False when the actor is gone. */
   pushSystem(envelope: Envelope): boolean {
     if (this.closed) return false
-    this.buffer.push(envelope)
+    this.push(envelope)
     this.wake()
     return true
   }
@@ -158,7 +165,7 @@ export class ActorCore extends ProcessCore {
   offer(envelope: Envelope, admitted: (() => void) | undefined): "ok" | "blocked" | "closed" {
     if (this.closed) return "closed"
     if (this.buffer.length - this.head < this.capacity) {
-      this.buffer.push(envelope)
+      this.push(envelope)
       this.wake()
       return "ok"
     }
@@ -167,11 +174,16 @@ export class ActorCore extends ProcessCore {
     return "blocked"
   }
 
+  private push(envelope: Envelope): void {
+    if (this.buffer === empty) this.buffer = [envelope]
+    else this.buffer.push(envelope)
+  }
+
   private wake(): void {
     const waiter = this.waiter
     if (waiter !== undefined) {
       this.waiter = undefined
-      waiter(Effect.void)
+      waiter(Effect.succeed(this))
     }
   }
 
@@ -198,13 +210,16 @@ export class ActorCore extends ProcessCore {
 
   // ---------------------------------------------------------------- loop
 
-  private readonly waitMessage: Effect.Effect<void> = Effect.async<void>((resume) => {
-    this.waiter = resume
-  })
+  private waitMessage(): Effect.Effect<ActorCore> {
+    return Effect.async<ActorCore>((resume) => {
+      this.waiter = resume
+    })
+  }
 
-  private step(): Effect.Effect<void, unknown, unknown> {
+  /** One receive: the next message's handler, or a wait for one. Yields the core so the loop needs no closure. */
+  step(): Effect.Effect<ActorCore, unknown, unknown> {
     const envelope = this.poll()
-    if (envelope === undefined) return this.waitMessage
+    if (envelope === undefined) return this.waitMessage()
     const definition = this.definition
     if (envelope instanceof CallEnvelope) {
       if (definition.handleCall === undefined) {
@@ -229,6 +244,7 @@ export class ActorCore extends ProcessCore {
               `${this.toString()}: handleCall must return Actor.reply, Actor.noReply or Actor.stop, got ${String(result)}`
             )
           }
+          return this
         }
       )
     }
@@ -240,25 +256,20 @@ export class ActorCore extends ProcessCore {
         }`
       )
     }
-    return Effect.map(handler(envelope.msg, this.state, this), this.applyState)
-  }
-
-  private readonly applyState = (result: unknown): void => {
-    if (result instanceof Stop) {
-      this.state = result.state
-      this.stopReason = result.reason
-    } else {
-      this.state = result
-    }
+    return Effect.map(handler(envelope.msg, this.state, this), (result: unknown) => {
+      if (result instanceof Stop) {
+        this.state = result.state
+        this.stopReason = result.reason
+      } else {
+        this.state = result
+      }
+      return this
+    })
   }
 
   /** The body of the actor's fiber: the receive loop, then `terminate`. */
   main(): Effect.Effect<void, unknown, unknown> {
-    const loop = Effect.whileLoop({
-      while: () => this.stopReason === undefined,
-      body: () => this.step(),
-      step: Timer.noop
-    })
+    const loop = Effect.suspend(() => receiveLoop(this))
     const terminate = this.definition.terminate
     if (terminate === undefined) return loop
     return Effect.matchCauseEffect(loop, {
@@ -286,7 +297,7 @@ export class ActorCore extends ProcessCore {
     if (this.inflight !== undefined) pending.push(this.inflight)
     this.inflight = undefined
     for (let i = this.head; i < this.buffer.length; i++) pending.push(this.buffer[i]!)
-    this.buffer = []
+    this.buffer = empty
     this.head = 0
     const blocked = this.blocked
     this.blocked = undefined
@@ -322,10 +333,18 @@ export class ActorCore extends ProcessCore {
 
   /** Starts the receive loop on a daemon fiber (after `init` succeeded on the spawning fiber). */
   startLoop(): Effect.Effect<void, never, unknown> {
-    return Effect.map(Effect.forkDaemon(Effect.interruptible(this.main())), (fiber) => {
+    // Forked from an interruptible region so the fiber is killable, even when spawned from an uninterruptible
+    // one (an acquireRelease acquire); the flag change stays on the spawner's stack, not the actor's.
+    return Effect.flatMap(Effect.exit(Effect.interruptible(Effect.forkDaemon(this.main()))), (exit) => {
+      if (exit._tag === "Failure") {
+        this.finish(Process.killed)
+        return Effect.failCause(exit.cause) as Effect.Effect<never>
+      }
+      const fiber = exit.value
       this.fiber = fiber
       fiber.addObserver(this.onFiberExit)
       if (this.killRequested) fiber.unsafeInterruptAsFork(interruptedFiberId)
+      return Effect.void
     })
   }
 

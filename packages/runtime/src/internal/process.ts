@@ -11,7 +11,9 @@ type Listeners = Process.ExitListener | Set<Process.ExitListener> | undefined
 /** @internal */
 export abstract class ProcessCore implements Process.Process {
   declare readonly [Process.TypeId]: Process.TypeId
-  readonly pid: Process.Pid = new Process.Pid()
+  /** The pid number; the `Pid` object is made on first use (most processes never need one). */
+  readonly id: number = Process.nextPidNumber()
+  private pidObject: Process.Pid | undefined = undefined
   exitReason: Process.ExitReason | undefined = undefined
   private listeners: Listeners = undefined
 
@@ -19,6 +21,11 @@ export abstract class ProcessCore implements Process.Process {
   abstract readonly label: string
   abstract unsafeRequestStop(reason: Process.ExitReason): void
   abstract unsafeKill(): void
+
+  get pid(): Process.Pid {
+    if (this.pidObject === undefined) this.pidObject = new Process.Pid(this.id)
+    return this.pidObject
+  }
 
   unsafeExitReason(): Process.ExitReason | undefined {
     return this.exitReason
@@ -33,10 +40,10 @@ export abstract class ProcessCore implements Process.Process {
     if (current === undefined) this.listeners = listener
     else if (typeof current === "function") this.listeners = new Set([current, listener])
     else current.add(listener)
-    return () => this.removeListener(listener)
+    return () => this.unsafeRemoveExitListener(listener)
   }
 
-  private removeListener(listener: Process.ExitListener): void {
+  unsafeRemoveExitListener(listener: Process.ExitListener): void {
     const current = this.listeners
     if (current === listener) this.listeners = undefined
     else if (current !== undefined && typeof current !== "function") current.delete(listener)
@@ -54,7 +61,7 @@ export abstract class ProcessCore implements Process.Process {
   }
 
   toString(): string {
-    return `${this.label}${this.pid.toString()}`
+    return `${this.label}<0.${this.id}.0>`
   }
 }
 

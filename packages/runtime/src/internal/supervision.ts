@@ -71,11 +71,19 @@ export const stopChild = (process: Process.Process, shutdown: ShutdownSpec): Eff
     ? ProcessApi.kill(process)
     : ProcessApi.stop(process, { reason: ProcessApi.shutdown, timeout: shutdown })
 
-/** Tells `supervisor` (through its mailbox) when `process` exits. @internal */
-export const watch = <C>(supervisor: ActorCore, child: C, process: Process.Process): (() => void) =>
-  process.unsafeAddExitListener((reason) => {
+/**
+ * Tells `supervisor` (through its mailbox) when `process` exits; returns the listener (remove it with
+ * `process.unsafeRemoveExitListener`).
+ *
+ * @internal
+ */
+export const watch = <C>(supervisor: ActorCore, child: C, process: Process.Process): Process.ExitListener => {
+  const listener: Process.ExitListener = (reason) => {
     supervisor.pushSystem(new Message(true, new ChildExit(child, process, reason)))
-  })
+  }
+  process.unsafeAddExitListener(listener)
+  return listener
+}
 
 /** The sliding window of restart times (OTP intensity / period). @internal */
 export class Intensity {

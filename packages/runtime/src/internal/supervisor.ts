@@ -19,7 +19,7 @@ export interface Child {
   process: Process.Process | undefined
   status: S.ChildStatus
   restarts: number
-  unwatch: () => void
+  watcher: Process.ExitListener
 }
 
 /** @internal */
@@ -69,7 +69,7 @@ const startOne = (state: State, child: Child): Effect.Effect<Process.Process, Ru
       Effect.sync(() => {
         child.process = process
         child.status = "running"
-        child.unwatch = S.watch(state.self, child, process)
+        child.watcher = S.watch(state.self, child, process)
         return process
       })
   })
@@ -80,7 +80,7 @@ const stopOne = (child: Child, status: S.ChildStatus): Effect.Effect<void> =>
     const process = child.process
     child.status = status
     if (process === undefined) return Effect.void
-    child.unwatch()
+    process.unsafeRemoveExitListener(child.watcher)
     child.process = undefined
     return Effect.asVoid(S.stopChild(process, child.spec.shutdown))
   })
@@ -240,7 +240,7 @@ const handleCall = (msg: Call, state: State): Effect.Effect<Actor.CallResult<S.S
             state
           )
         }
-        const child: Child = { spec: msg.spec, process: undefined, status: "stopped", restarts: 0, unwatch: noop }
+        const child: Child = { spec: msg.spec, process: undefined, status: "stopped", restarts: 0, watcher: noop }
         const started = yield* Effect.either(startOne(state, child))
         if (started._tag === "Left") return Actor.reply(S.err(started.left), state)
         state.children.push(child)
@@ -264,7 +264,7 @@ export const definition = Actor.make({
         for (const child of state.children) child.process?.unsafeKill()
       })
       for (const spec of config.specs) {
-        const child: Child = { spec, process: undefined, status: "stopped", restarts: 0, unwatch: noop }
+        const child: Child = { spec, process: undefined, status: "stopped", restarts: 0, watcher: noop }
         const started = yield* Effect.either(startOne(state, child))
         if (started._tag === "Left") {
           child.status = "stopped"
