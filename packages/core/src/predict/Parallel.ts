@@ -14,6 +14,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Module from "../primitives/Module.js"
 
 /**
  * The run stopped because `maxErrors` calls failed.
@@ -180,3 +181,16 @@ export const all = <X, A, E, R>(
     }
     return Effect.succeed(out)
   })
+
+/**
+ * Runs a module on many inputs (DSPy's `module.batch`): one `Either` per input, in order.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const batch = <P extends Module.Parameters, I, O, E, R>(
+  program: Module.Module<P, I, O, E, R>,
+  inputs: Iterable<I>,
+  options: Options = {}
+): Effect.Effect<ReadonlyArray<Either.Either<O, E | ParallelTimeout>>, ParallelMaxErrors | ParallelConfigError, R> =>
+  forEach(inputs, (input) => Module.call(program, input), options)

@@ -3,7 +3,11 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
+import * as Module from "../../src/primitives/Module.js"
 import * as Parallel from "../../src/predict/Parallel.js"
+import * as Predict from "../../src/predict/Predict.js"
+import * as Signature from "../../src/signature/Signature.js"
+import * as Fake from "./FakeProvider.js"
 
 describe("Parallel", () => {
   it.effect("keeps results in order with failures as Left, bounded concurrency", () =>
@@ -78,4 +82,24 @@ describe("Parallel", () => {
       assert.strictEqual(failed, "no")
     })
   )
+})
+
+describe("Parallel.batch", () => {
+  it.effect("runs a module over many inputs in order", () => {
+    const fake = Fake.make((r) => Fake.chat({ answer: (Fake.field(Fake.lastUser(r), "question") ?? "").toUpperCase() }))
+    const qa = Module.make({
+      name: "QA",
+      parameters: { predict: Predict.make(Signature.make("question -> answer")) },
+      forward: (p, inputs: { readonly question: string }) => p.predict(inputs)
+    })
+    return Effect.gen(function* () {
+      const results = yield* Parallel.batch(qa, [{ question: "a" }, { question: "b" }, { question: "c" }], {
+        concurrency: 2
+      })
+      assert.deepStrictEqual(
+        results.map((r) => (Either.isRight(r) ? r.right.get("answer") : "error")),
+        ["A", "B", "C"]
+      )
+    }).pipe(Effect.provide(fake.layer))
+  })
 })
