@@ -5,8 +5,7 @@
  * supervisor exits with `Shutdown`). `maxChildren` caps the number of children (`MaxChildren` past it).
  * On shutdown, children are stopped concurrently, in no particular order.
  *
- * `startChild` runs the child's start on the calling fiber (with the supervisor's context) and registers the
- * child synchronously, so starting many children does not queue behind the supervisor's mailbox; restarts
+ * `startChild` runs the child's start on the calling fiber and registers the child synchronously, so starting many children does not queue behind the supervisor's mailbox; restarts
  * and terminations are serialised by the supervisor.
  *
  * @since 0.1.0
@@ -257,8 +256,10 @@ const normalize = <P extends Process.Process, E, R>(spec: ChildSpec<P, E, R>): S
 }
 
 /**
- * Starts a child under the supervisor and returns it. Fails with the child's start error, with
- * `MaxChildren` when the supervisor is full, or `NoProc` when it is not running.
+ * Starts a child under the supervisor and returns it. The first start runs on the calling fiber with its
+ * context (no hand-off, no context switch); restarts run with the supervisor's context, which therefore
+ * provides `R` too. Fails with the child's start error, with `MaxChildren` when the supervisor is full, or
+ * `NoProc` when it is not running.
  *
  * @since 0.1.0
  * @category combinators
@@ -266,8 +267,8 @@ const normalize = <P extends Process.Process, E, R>(spec: ChildSpec<P, E, R>): S
 export const startChild = <P extends Process.Process, E, R>(
   ref: DynamicSupervisorRef<R>,
   spec: ChildSpec<P, E, R>
-): Effect.Effect<P, E | RuntimeError.MaxChildren | RuntimeError.NoProc> =>
-  Effect.uninterruptibleMask((restore): Effect.Effect<P, E | RuntimeError.MaxChildren | RuntimeError.NoProc> => {
+): Effect.Effect<P, E | RuntimeError.MaxChildren | RuntimeError.NoProc, R> =>
+  Effect.uninterruptibleMask((restore): Effect.Effect<P, E | RuntimeError.MaxChildren | RuntimeError.NoProc, R> => {
     const state = stateOf(ref as DynamicSupervisorRef<never>)
     if (state === undefined || state.stopping) {
       return Effect.fail(
@@ -284,8 +285,7 @@ export const startChild = <P extends Process.Process, E, R>(
     }
     state.starting++
     const normalized = normalize(spec)
-    const start = Effect.provide(spec.start, state.context as Context.Context<R>) as Effect.Effect<P, E>
-    return Effect.matchCauseEffect(restore(start), {
+    return Effect.matchCauseEffect(restore(spec.start), {
       onFailure: (cause) => {
         state.starting--
         return Effect.failCause(cause as Cause.Cause<E>)

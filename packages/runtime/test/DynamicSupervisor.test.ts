@@ -33,9 +33,9 @@ const Worker = Actor.make({
 const spawnWorker = (id: string) => Actor.spawn(Worker, id)
 
 describe("DynamicSupervisor", () => {
-  it.effect("starts children on demand, restarts crashed permanent ones with the supervisor's context", () =>
-    Effect.gen(function* () {
-      const log: Array<string> = []
+  it.effect("starts children on demand, restarts crashed permanent ones with the supervisor's context", () => {
+    const log: Array<string> = []
+    return Effect.gen(function* () {
       const sup = yield* DynamicSupervisor.spawn<Log>().pipe(Effect.provideService(Log, log))
       const a = yield* DynamicSupervisor.startChild(sup, DynamicSupervisor.child(spawnWorker("a")))
       yield* DynamicSupervisor.startChild(sup, DynamicSupervisor.child(spawnWorker("b"), { restart: "temporary" }))
@@ -51,12 +51,12 @@ describe("DynamicSupervisor", () => {
       assert.isDefined(restarted)
       assert.notStrictEqual(restarted!.id, a.pid.toString())
       yield* Process.stop(sup)
-    })
-  )
+    }).pipe(Effect.provideService(Log, log))
+  })
 
-  it.effect("temporary children are not restarted; transient ones only after a crash", () =>
-    Effect.gen(function* () {
-      const log: Array<string> = []
+  it.effect("temporary children are not restarted; transient ones only after a crash", () => {
+    const log: Array<string> = []
+    return Effect.gen(function* () {
       const sup = yield* DynamicSupervisor.spawn<Log>({ maxRestarts: 10 }).pipe(Effect.provideService(Log, log))
       const temp = yield* DynamicSupervisor.startChild(
         sup,
@@ -79,12 +79,12 @@ describe("DynamicSupervisor", () => {
       yield* Process.await(trans2)
       assert.strictEqual((yield* DynamicSupervisor.whichChildren(sup)).length, 1)
       yield* Process.stop(sup)
-    })
-  )
+    }).pipe(Effect.provideService(Log, log))
+  })
 
-  it.effect("maxChildren is enforced with a typed MaxChildren; room frees up when a child stops", () =>
-    Effect.gen(function* () {
-      const log: Array<string> = []
+  it.effect("maxChildren is enforced with a typed MaxChildren; room frees up when a child stops", () => {
+    const log: Array<string> = []
+    return Effect.gen(function* () {
       const sup = yield* DynamicSupervisor.spawn<Log>({ maxChildren: 2 }).pipe(Effect.provideService(Log, log))
       const a = yield* DynamicSupervisor.startChild(sup, DynamicSupervisor.child(spawnWorker("a")))
       yield* DynamicSupervisor.startChild(sup, DynamicSupervisor.child(spawnWorker("b")))
@@ -98,8 +98,8 @@ describe("DynamicSupervisor", () => {
       const missing = yield* Effect.flip(DynamicSupervisor.terminateChild(sup, a))
       assert.instanceOf(missing, RuntimeError.ChildNotFound)
       yield* Process.stop(sup)
-    })
-  )
+    }).pipe(Effect.provideService(Log, log))
+  })
 
   it.effect("a failing child start fails startChild with the child's error and takes no slot", () =>
     Effect.gen(function* () {
@@ -118,9 +118,9 @@ describe("DynamicSupervisor", () => {
     })
   )
 
-  it.effect("past its intensity it stops every child and exits with Shutdown", () =>
-    Effect.gen(function* () {
-      const log: Array<string> = []
+  it.effect("past its intensity it stops every child and exits with Shutdown", () => {
+    const log: Array<string> = []
+    return Effect.gen(function* () {
       const sup = yield* DynamicSupervisor.spawn<Log>({ maxRestarts: 2, maxSeconds: 10 }).pipe(
         Effect.provideService(Log, log)
       )
@@ -137,8 +137,8 @@ describe("DynamicSupervisor", () => {
       }
       assert.strictEqual((yield* Process.await(sup))._tag, "Shutdown")
       assert.include(log, "stop:bystander")
-    })
-  )
+    }).pipe(Effect.provideService(Log, log))
+  })
 
   it.effect("shutdown stops children concurrently, each with its timeout", () =>
     Effect.gen(function* () {
@@ -163,9 +163,9 @@ describe("DynamicSupervisor", () => {
     })
   )
 
-  it.effect("can be nested under a static supervisor and shows in describe", () =>
-    Effect.gen(function* () {
-      const log: Array<string> = []
+  it.effect("can be nested under a static supervisor and shows in describe", () => {
+    const log: Array<string> = []
+    return Effect.gen(function* () {
       const root = yield* Supervisor.spawn({
         name: "app",
         children: [DynamicSupervisor.childSpec<Log>("pool", { maxChildren: 10 })]
@@ -179,8 +179,8 @@ describe("DynamicSupervisor", () => {
       assert.strictEqual(tree.children[0]!.children.length, 2)
       yield* Process.stop(root)
       assert.sameMembers(log, ["start:w1", "start:w2", "stop:w1", "stop:w2"])
-    })
-  )
+    }).pipe(Effect.provideService(Log, log))
+  })
 
   it.effect("invalid maxChildren is a typed error", () =>
     Effect.gen(function* () {
