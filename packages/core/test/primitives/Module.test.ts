@@ -207,4 +207,21 @@ describe("Module", () => {
       )
     }).pipe(Effect.provide(f.layer))
   })
+
+  it.effect("a failed call's complete event says so and still counts its LM calls", () => {
+    const broken = Fake.make(() => "not parseable")
+    return Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        Predict.forward(Predict.make(querySig), { question: "q" }).pipe(Correlation.withCorrelationId("req_fail"))
+      )
+      assert.strictEqual(error._tag, "AdapterParseError")
+      const events = yield* Effect.flatMap(Events.Events, (e) =>
+        e.query({ correlationId: "req_fail", types: ["module_execution_complete"] })
+      )
+      assert.strictEqual(events.length, 1)
+      assert.strictEqual(events[0]!.data.status, "error")
+      assert.strictEqual(events[0]!.data.lm_calls, 2)
+      assert.include(String(events[0]!.data.error), "AdapterParseError")
+    }).pipe(Effect.provide(Layer.merge(broken.layer, Events.layerMemory)))
+  })
 })

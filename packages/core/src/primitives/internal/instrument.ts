@@ -8,6 +8,7 @@
  * span only when a tracer other than Effect's default one is installed): it runs on every predictor call.
  */
 import { Correlation, Events, Metrics } from "@effect-dspy/foundation"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -111,26 +112,26 @@ const withEvents = <A, E, R>(
       const started = yield* Clock.currentTimeMillis
       const start = yield* publish(events, { type: "module_execution_start", data: { module: name, signature } })
       const clock = yield* Effect.clock
-      const run = LM.trackUsage(Effect.suspend(() => measured(clock, metrics, body())))
-      const exit = yield* Effect.exit(Option.isSome(start) ? Correlation.withParentId(start.value.id)(run) : run)
+      // The usage of the LM calls made inside, whether the call succeeds or fails.
+      const run = LM.trackUsage(Effect.exit(Effect.suspend(() => measured(clock, metrics, body()))))
+      const { result: exit, usage } = yield* Option.isSome(start) ? Correlation.withParentId(start.value.id)(run) : run
       const durationMs = (yield* Clock.currentTimeMillis) - started
       const data: Record<string, unknown> = {
         module: name,
         signature,
         duration_ms: durationMs,
-        status: Exit.isSuccess(exit) ? "ok" : "error"
+        status: Exit.isSuccess(exit) ? "ok" : "error",
+        lm_calls: usage.calls,
+        cost: usage.costUsd,
+        tokens: usage.totalTokens
       }
-      if (Exit.isSuccess(exit)) {
-        data.lm_calls = exit.value.usage.calls
-        data.cost = exit.value.usage.costUsd
-        data.tokens = exit.value.usage.totalTokens
-      }
+      if (Exit.isFailure(exit)) data.error = Cause.pretty(exit.cause).split("\n")[0]
       yield* publish(
         events,
         Option.isSome(start)
           ? { type: "module_execution_complete", data, parentId: start.value.id }
           : { type: "module_execution_complete", data }
       )
-      return yield* Exit.map(exit, (r) => r.result)
+      return yield* exit
     })
   )
