@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { createHash } from "node:crypto"
+import * as crypto from "node:crypto"
 import type * as Completion from "../lm/Completion.js"
 
 /**
@@ -26,19 +26,23 @@ export const excludedFields: ReadonlySet<string> = new Set([
   "headers"
 ])
 
-const canonical = (value: unknown): string => {
-  if (value === null || typeof value !== "object") {
-    // Non-finite numbers have no JSON form; keep them distinct from null.
-    if (typeof value === "number" && !Number.isFinite(value)) return `"${String(value)}"`
-    return JSON.stringify(value) ?? "null"
-  }
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`
+/**
+ * A copy with object keys in sorted order (and non-finite numbers as strings, so that they stay distinct from
+ * `null`); `JSON.stringify` of it is the canonical form. One native `JSON.stringify` over a sorted copy is
+ * several times faster than building the string piece by piece, and this runs on every cached LM call.
+ */
+const sortedCopy = (value: unknown): unknown => {
+  if (typeof value === "number") return Number.isFinite(value) ? value : String(value)
+  if (typeof value !== "object" || value === null) return value
+  if (Array.isArray(value)) return value.map(sortedCopy)
   const record = value as { readonly [key: string]: unknown }
-  const keys = Object.keys(record)
-    .filter((k) => record[k] !== undefined)
-    .sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(record[k])}`).join(",")}}`
+  const keys = Object.keys(record).sort()
+  const out: Record<string, unknown> = {}
+  for (const k of keys) out[k] = sortedCopy(record[k])
+  return out
 }
+
+const canonical = (value: unknown): string => JSON.stringify(sortedCopy(value)) ?? "null"
 
 /**
  * The canonical JSON of any value: sorted object keys, `undefined` members dropped, arrays in order.
@@ -56,9 +60,10 @@ export const canonicalJson = (value: unknown): string => canonical(value)
  */
 export const canonicalRequest = (request: Completion.CompletionRequest): string => {
   const record = request as unknown as { readonly [key: string]: unknown }
+  const keys = Object.keys(record).sort()
   const kept: Record<string, unknown> = {}
-  for (const k of Object.keys(record)) if (!excludedFields.has(k)) kept[k] = record[k]
-  return canonical(kept)
+  for (const k of keys) if (!excludedFields.has(k)) kept[k] = sortedCopy(record[k])
+  return JSON.stringify(kept)
 }
 
 /**
@@ -67,5 +72,9 @@ export const canonicalRequest = (request: Completion.CompletionRequest): string 
  * @since 0.1.0
  * @category constructors
  */
-export const make = (request: Completion.CompletionRequest): string =>
-  createHash("sha256").update(canonicalRequest(request)).digest("hex")
+export const make = (request: Completion.CompletionRequest): string => sha256Hex(canonicalRequest(request))
+
+// `crypto.hash` (Node >= 20.12) is a one-shot digest, about twice as fast as `createHash` for short inputs.
+const oneShot = (crypto as { readonly hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash
+const sha256Hex = (text: string): string =>
+  oneShot !== undefined ? oneShot("sha256", text, "hex") : crypto.createHash("sha256").update(text).digest("hex")
