@@ -629,3 +629,15 @@ export const layer: Layer.Layer<LM, LMConfigError, Config.Config> = Layer.scoped
     })
   })
 )
+
+/**
+ * {@link layer} with a cache that follows the configuration (`modules.cacheEnabled`, `modules.cacheTtlMs`,
+ * applied again when they change at run time); give `path` for the SQLite disk tier.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerCached = (
+  options: Omit<LMCache.Options, "enabled" | "ttlMs"> = {}
+): Layer.Layer<LM | LMCache.LMCache, LMConfigError, Config.Config> =>
+  Layer.provideMerge(layer, LMCache.layerConfig(options))

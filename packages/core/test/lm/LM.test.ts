@@ -347,6 +347,24 @@ describe("LM", () => {
       })
     )
 
+    it.effect("layerCached caches, and follows modules.cacheEnabled at run time", () =>
+      Effect.gen(function* () {
+        const ask1 = { messages: [{ role: "user" as const, content: "Question: What is 1 + 1?" }] }
+        const first = yield* LM.complete(ask1)
+        const second = yield* LM.complete(ask1)
+        assert.isFalse(first.cacheHit)
+        assert.isTrue(second.cacheHit)
+        yield* Config.update("modules.cacheEnabled", false)
+        // The watcher runs on its own fiber: let it apply the change.
+        yield* Effect.yieldNow()
+        const cache = yield* LMCache.LMCache
+        for (let i = 0; i < 10 && (yield* cache.enabled); i++) yield* Effect.yieldNow()
+        assert.isFalse(yield* cache.enabled)
+        const third = yield* LM.complete(ask1)
+        assert.isFalse(third.cacheHit)
+      }).pipe(Effect.provide(LM.layerCached().pipe(Layer.provideMerge(configLayer({})))), Effect.scoped)
+    )
+
     it.effect("layer fails with a clear error when the default provider is not configured", () =>
       Effect.gen(function* () {
         const error = yield* Effect.flip(
