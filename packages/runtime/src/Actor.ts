@@ -31,7 +31,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/actor.js"
-import * as Timer from "./internal/timer.js"
 import * as Process from "./Process.js"
 import * as Registry from "./Registry.js"
 import * as RuntimeError from "./RuntimeError.js"
@@ -272,18 +271,9 @@ const callRef = (
         resume(Effect.fail(noProc(core, "is not alive (noproc)")))
         return
       }
-      if (!envelope.done) {
-        envelope.cancelTimer = Timer.schedule(clock, millis, () =>
-          envelope.fail(
-            new RuntimeError.CallTimeout({
-              message: `${core.toString()} did not reply within ${millis} ms; raise the timeout or make the handler faster`,
-              target: core.toString(),
-              timeoutMillis: millis
-            })
-          )
-        )
-      }
-      return Effect.sync(() => envelope.abandon())
+      envelope.startTimer(clock, millis)
+      // No canceler: an interrupted caller's resumption is ignored by the runtime, and its envelope is
+      // dropped when handled or timed out (a canceler would add an interrupt handler to every call).
     })
   )
 

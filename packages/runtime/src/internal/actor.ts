@@ -45,18 +45,50 @@ type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
 /** A pending `call`: the message, how to resume the caller, and its timer. @internal */
 export class CallEnvelope {
   done = false
-  cancelTimer: Timer.Cancel = Timer.noop
+  /** The timeout on the live clock: a plain `setTimeout` (no closure, no fiber). */
+  private liveTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** The timeout on any other clock (`TestClock`). */
+  private cancelTimer: Timer.Cancel = Timer.noop
   constructor(
     readonly msg: unknown,
     readonly resume: Resume<unknown, RuntimeError.CallTimeout | RuntimeError.NoProc>,
     readonly target: ActorCore
   ) {}
 
+  /** Arms the call timeout on `clock`. */
+  startTimer(clock: Clock.Clock, millis: number): void {
+    if (this.done || !Number.isFinite(millis)) return
+    if (Timer.isLive(clock)) {
+      if (millis <= Timer.MAX_TIMER_MILLIS) this.liveTimer = setTimeout(onCallTimeout, millis, this, millis)
+    } else {
+      this.cancelTimer = Timer.schedule(clock, millis, () => this.timeout(millis))
+    }
+  }
+
+  private stopTimer(): void {
+    if (this.liveTimer !== undefined) {
+      clearTimeout(this.liveTimer)
+      this.liveTimer = undefined
+    } else {
+      this.cancelTimer()
+    }
+  }
+
+  timeout(millis: number): void {
+    this.fail(
+      new RuntimeError.CallTimeout({
+        message: `${this.target.toString()} did not reply within ${millis} ms; raise the timeout or make the handler faster`,
+        target: this.target.toString(),
+        timeoutMillis: millis
+      })
+    )
+  }
+
   /** Replies to the caller; `false` if the caller is gone (timed out or interrupted): the reply is dropped. */
   reply(value: unknown): boolean {
     if (this.done) return false
     this.done = true
-    this.cancelTimer()
+    this.stopTimer()
     this.resume(Effect.succeed(value))
     return true
   }
@@ -64,16 +96,12 @@ export class CallEnvelope {
   fail(error: RuntimeError.CallTimeout | RuntimeError.NoProc): void {
     if (this.done) return
     this.done = true
-    this.cancelTimer()
+    this.stopTimer()
     this.resume(Effect.fail(error))
   }
-
-  /** The caller was interrupted: drop the timer; a later reply is discarded. */
-  abandon(): void {
-    this.done = true
-    this.cancelTimer()
-  }
 }
+
+const onCallTimeout = (envelope: CallEnvelope, millis: number): void => envelope.timeout(millis)
 
 /** A cast or an info message. @internal */
 export class Message {

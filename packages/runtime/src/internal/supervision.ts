@@ -87,25 +87,29 @@ export const watch = <C>(supervisor: ActorCore, child: C, process: Process.Proce
 
 /** The sliding window of restart times (OTP intensity / period). @internal */
 export class Intensity {
-  private readonly times: Array<number> = []
+  private times: Array<number> = []
+  private head = 0
   constructor(
     readonly maxRestarts: number,
     readonly periodMillis: number
   ) {}
 
-  /** Records a restart now; false when that makes more than `maxRestarts` within the period. */
+  /** Records a restart now; false when that makes more than `maxRestarts` within the period (OTP keeps T >= now - period). */
   add(now: number): boolean {
     const threshold = now - this.periodMillis
-    let drop = 0
-    while (drop < this.times.length && this.times[drop]! < threshold) drop++
-    if (drop > 0) this.times.splice(0, drop)
+    const times = this.times
+    while (this.head < times.length && times[this.head]! < threshold) this.head++
+    if (this.head > 64 && this.head * 2 > times.length) {
+      this.times = times.slice(this.head)
+      this.head = 0
+    }
     this.times.push(now)
-    return this.times.length <= this.maxRestarts
+    return this.times.length - this.head <= this.maxRestarts
   }
 
   /** Restarts inside the current window. */
   get count(): number {
-    return this.times.length
+    return this.times.length - this.head
   }
 }
 
@@ -202,5 +206,4 @@ const callRaw = (core: ActorCore, msg: unknown): Effect.Effect<unknown, RuntimeE
       )
       return
     }
-    return Effect.sync(() => envelope.abandon())
   })

@@ -15,7 +15,11 @@ import * as FiberId from "effect/FiberId"
 
 const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
 
-const MAX_TIMER_MILLIS = 2 ** 31 - 1
+/** The longest delay `setTimeout` takes. @internal */
+export const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
+/** True for Effect's live clock (whose sleeps are `setTimeout`s). @internal */
+export const isLive = (clock: Clock.Clock): boolean => clock === liveClock
 
 /** Cancels a scheduled task; a no-op once it has run. @internal */
 export type Cancel = () => void
