@@ -23,6 +23,7 @@ import * as LMCache from "../cache/LMCache.js"
 import * as Completion from "./Completion.js"
 import type * as History from "./History.js"
 import { render } from "./History.js"
+import * as Tracing from "../internal/tracing.js"
 import * as LMError from "./LMError.js"
 import * as OpenAIProvider from "./OpenAIProvider.js"
 import * as Pricing from "./Pricing.js"
@@ -358,13 +359,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
         const started = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
         const correlationId = fiber.getFiberRef(Correlation.currentCorrelationId)
         return Effect.onExit(run, (exit) => record(fiber, request, started, Exit.map(exit, describe), correlationId))
-      }).pipe(
-        Errors.annotate,
-        Effect.withSpan(spanName, {
-          attributes: { "lm.provider": providerName, "lm.model": request.model },
-          captureStackTrace: false
-        })
-      )
+      }).pipe(Errors.annotate, Tracing.span(spanName, { "lm.provider": providerName, "lm.model": request.model }))
 
     const describeResponse = (r: Completion.CompletionResponse) => ({
       usage: r.usage,

@@ -9,7 +9,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import type * as Tracer from "effect/Tracer"
+import * as Tracer from "effect/Tracer"
 import * as LMCache from "../../src/cache/LMCache.js"
 import * as LM from "../../src/lm/LM.js"
 import * as LMError from "../../src/lm/LMError.js"
@@ -236,7 +236,10 @@ describe("LM", () => {
         )
         const tokensBefore = (yield* Metric.value(tokens)).count
         const lm = yield* LM.make({ provider, model: "tele" }).pipe(Effect.provideService(Events.Events, service))
-        yield* lm.complete(ask("x")).pipe(Correlation.withCorrelationId("req_abc"))
+        // Spans open only when a tracer other than Effect's default (which exports nowhere) is installed.
+        const base = yield* Effect.tracer
+        const recording = Tracer.make({ span: (...args) => base.span(...args), context: base.context })
+        yield* lm.complete(ask("x")).pipe(Correlation.withCorrelationId("req_abc"), Effect.withTracer(recording))
         assert.strictEqual(span!.name, "lm.request")
         const attributes = (span as Tracer.Span & { attributes: Map<string, unknown> }).attributes
         assert.strictEqual(attributes.get("lm.provider"), "fake")

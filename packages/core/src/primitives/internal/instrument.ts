@@ -15,7 +15,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import type * as Tracer from "effect/Tracer"
+import { defaultTracer } from "../../internal/tracing.js"
+import * as Tracing from "../../internal/tracing.js"
 import * as LM from "../../lm/LM.js"
 
 interface ModuleMetrics {
@@ -64,20 +65,8 @@ const measured = <A, E, R>(
   )
 }
 
-/**
- * Effect's default tracer. Its spans reach no exporter, and a span costs about 10 us on this machine class,
- * so module calls open spans only when another tracer (OpenTelemetry through the Telemetry layer, a test
- * tracer) is installed.
- */
-const defaultTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
-
 /** Runs the effect in a span named `name`, unless only Effect's default tracer is installed. */
-export const span =
-  (name: string, attributes: { readonly [key: string]: unknown }) =>
-  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.tracerWith((tracer) =>
-      tracer === defaultTracer ? self : Effect.withSpan(self, name, { attributes, captureStackTrace: false })
-    )
+export const span = Tracing.span
 
 /**
  * Runs a module call's body with its span, metrics and events.
