@@ -16,7 +16,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Actor from "./Actor.js"
-import { ActorCore } from "./internal/actor.js"
+import { ActorCore, Message } from "./internal/actor.js"
 import * as S from "./internal/supervision.js"
 import * as Process from "./Process.js"
 import * as RuntimeError from "./RuntimeError.js"
@@ -62,12 +62,23 @@ export interface DynamicSupervisorRef<in R = never> extends Process.Process {
   readonly _R?: (_: R) => void
 }
 
-interface Child {
-  readonly spec: S.Spec
-  process: Process.Process
-  restarts: number
-  watcher: Process.ExitListener
+/** A running child; it is its own exit observer (no closure per child). */
+class Child implements Process.ExitObserver {
+  constructor(
+    readonly spec: ChildSpec<Process.Process, unknown, unknown>,
+    readonly process: Process.Process,
+    readonly restarts: number,
+    readonly supervisor: ActorCore
+  ) {}
+  onExit(reason: Process.ExitReason): void {
+    this.supervisor.pushSystem(new Message(true, new S.ChildExit(this, this.process, reason)))
+  }
 }
+
+const restartOf = (spec: ChildSpec<Process.Process, unknown, unknown>): S.RestartType => spec.restart ?? "permanent"
+
+const shutdownOf = (spec: ChildSpec<Process.Process, unknown, unknown>): S.ShutdownSpec =>
+  spec.shutdown ?? (spec.kind === "supervisor" ? "infinity" : 5000)
 
 interface State {
   readonly name: string
@@ -87,18 +98,23 @@ type Call =
 
 type Info = S.ChildExit<Child>
 
-const register = (state: State, spec: S.Spec, process: Process.Process, restarts: number): Child => {
-  const child: Child = { spec, process, restarts, watcher: noop }
+const register = (
+  state: State,
+  spec: ChildSpec<Process.Process, unknown, unknown>,
+  process: Process.Process,
+  restarts: number
+): Child => {
+  const child = new Child(spec, process, restarts, state.self)
   state.children.set(process, child)
-  child.watcher = S.watch(state.self, child, process)
+  process.unsafeAddExitListener(child)
   return child
 }
 
 const stopOne = (state: State, child: Child): Effect.Effect<void> =>
   Effect.suspend(() => {
-    child.process.unsafeRemoveExitListener(child.watcher)
+    child.process.unsafeRemoveExitListener(child)
     state.children.delete(child.process)
-    return Effect.asVoid(S.stopChild(child.process, child.spec.shutdown))
+    return Effect.asVoid(S.stopChild(child.process, shutdownOf(child.spec)))
   })
 
 const onChildExit = (state: State, exit: Info): Effect.Effect<Actor.CastResult<State>> =>
@@ -106,24 +122,25 @@ const onChildExit = (state: State, exit: Info): Effect.Effect<Actor.CastResult<S
     const child = exit.child
     if (state.children.get(exit.process) !== child) return state // stale: terminated on purpose
     state.children.delete(exit.process)
-    if (!S.shouldRestart(child.spec.restart, exit.reason)) return state
+    if (!S.shouldRestart(restartOf(child.spec), exit.reason)) return state
+    let restarts = child.restarts
     for (;;) {
       if (!(yield* S.addRestart(state.intensity))) return Actor.stop(state, Process.shutdown)
       const started = yield* Effect.exit(Effect.provide(child.spec.start, state.context))
       if (started._tag === "Success") {
-        register(state, child.spec, started.value, child.restarts + 1)
+        register(state, child.spec, started.value, restarts + 1)
         return state
       }
-      child.restarts++
+      restarts++
     }
   })
 
 const info = (child: Child): S.ChildInfo => ({
   id: child.process.pid.toString(),
   process: child.process,
-  kind: child.spec.kind,
+  kind: child.spec.kind ?? "worker",
   status: "running",
-  restart: child.spec.restart,
+  restart: restartOf(child.spec),
   restarts: child.restarts
 })
 
@@ -191,8 +208,6 @@ const definition = Actor.make({
     })
 })
 
-const noop = () => {}
-
 /**
  * Starts a dynamic supervisor not tied to a scope (use it as a child spec's start, or stop it yourself).
  * Children started later run with the context captured here.
@@ -244,17 +259,6 @@ const stateOf = (ref: DynamicSupervisorRef<never>): State | undefined => {
   return core instanceof ActorCore && !core.closed ? (core.state as State | undefined) : undefined
 }
 
-const normalize = <P extends Process.Process, E, R>(spec: ChildSpec<P, E, R>): S.Spec => {
-  const kind = spec.kind ?? "worker"
-  return {
-    id: "",
-    start: spec.start,
-    restart: spec.restart ?? "permanent",
-    shutdown: spec.shutdown ?? (kind === "supervisor" ? "infinity" : 5000),
-    kind
-  }
-}
-
 /**
  * Starts a child under the supervisor and returns it. The first start runs on the calling fiber with its
  * context (no hand-off, no context switch); restarts run with the supervisor's context, which therefore
@@ -284,7 +288,6 @@ export const startChild = <P extends Process.Process, E, R>(
       )
     }
     state.starting++
-    const normalized = normalize(spec)
     return Effect.matchCauseEffect(restore(spec.start), {
       onFailure: (cause) => {
         state.starting--
@@ -301,7 +304,7 @@ export const startChild = <P extends Process.Process, E, R>(
             })
           )
         }
-        register(state, normalized, process, 0)
+        register(state, spec as ChildSpec<Process.Process, unknown, unknown>, process, 0)
         return Effect.succeed(process)
       }
     })

@@ -198,7 +198,17 @@ export type Kind = "worker" | "supervisor"
  * @since 0.1.0
  * @category models
  */
-export type ExitListener = (reason: ExitReason) => void
+export type ExitListener = ((reason: ExitReason) => void) | ExitObserver
+
+/**
+ * An object told of a process's exit (a listener without a closure, for runtimes that watch many processes).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExitObserver {
+  onExit(reason: ExitReason): void
+}
 
 /**
  * How long an orderly stop may take before the process is interrupted.

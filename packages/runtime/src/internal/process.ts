@@ -33,20 +33,20 @@ export abstract class ProcessCore implements Process.Process {
 
   unsafeAddExitListener(listener: Process.ExitListener): () => void {
     if (this.exitReason !== undefined) {
-      listener(this.exitReason)
+      tell(listener, this.exitReason)
       return noop
     }
     const current = this.listeners
     if (current === undefined) this.listeners = listener
-    else if (typeof current === "function") this.listeners = new Set([current, listener])
-    else current.add(listener)
+    else if (current instanceof Set) current.add(listener)
+    else this.listeners = new Set([current, listener])
     return () => this.unsafeRemoveExitListener(listener)
   }
 
   unsafeRemoveExitListener(listener: Process.ExitListener): void {
     const current = this.listeners
     if (current === listener) this.listeners = undefined
-    else if (current !== undefined && typeof current !== "function") current.delete(listener)
+    else if (current instanceof Set) current.delete(listener)
   }
 
   /** Records the exit (once) and tells every listener. */
@@ -56,8 +56,8 @@ export abstract class ProcessCore implements Process.Process {
     const current = this.listeners
     this.listeners = undefined
     if (current === undefined) return
-    if (typeof current === "function") current(reason)
-    else for (const listener of current) listener(reason)
+    if (current instanceof Set) for (const listener of current) tell(listener, reason)
+    else tell(current, reason)
   }
 
   toString(): string {
@@ -68,3 +68,8 @@ export abstract class ProcessCore implements Process.Process {
 Object.defineProperty(ProcessCore.prototype, Process.TypeId, { value: Process.TypeId })
 
 const noop = () => {}
+
+const tell = (listener: Process.ExitListener, reason: Process.ExitReason): void => {
+  if (typeof listener === "function") listener(reason)
+  else listener.onExit(reason)
+}
