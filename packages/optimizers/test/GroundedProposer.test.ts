@@ -1,0 +1,152 @@
+import { Arithmetic, ChainOfThought, Example, LM, SimLM, SimTask, Signature } from "@effect-dspy/core"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as DatasetSummary from "../src/DatasetSummary.js"
+import * as GroundedProposer from "../src/GroundedProposer.js"
+import * as R from "../src/internal/miproRandom.js"
+
+const train = SimTask.generate(Arithmetic.task, 3, 25).map((e) => Example.make(e).withInputs("question"))
+const program = ChainOfThought.make(Signature.make("question -> answer: int"))
+const path = "predict"
+const original = program.parameters.predict.signature.instructions
+const augmented = train
+  .slice(0, 3)
+  .map((e) => e.with({ reasoning: "Step by step.", augmented: true }).withInputs("question"))
+const demoCandidates = { [path]: [[], train.slice(3, 5), augmented] }
+
+const phrases = [
+  ...Arithmetic.task.helpful.flatMap((f) => f.phrasings),
+  ...Arithmetic.task.harmful.flatMap((f) => f.phrasings)
+]
+
+describe("DatasetSummary", () => {
+  it.effect("describes batches of examples, then summarizes, with DSPy's call count", () =>
+    Effect.gen(function* () {
+      const { result, usage } = yield* LM.trackUsage(DatasetSummary.summarize({ trainset: train }))
+      // 25 examples in batches of 10: one descriptor call, 2 more batches, one summary.
+      assert.strictEqual(result.calls, 4)
+      assert.strictEqual(usage.calls, 4)
+      assert.strictEqual(DatasetSummary.maxCalls(25), 4)
+      assert.strictEqual(DatasetSummary.maxCalls(500), 11)
+      assert.include(result.summary, "arithmetic")
+      const lm = yield* LM.LM
+      const history = yield* lm.history
+      const first = history[0]!.request.messages.map((m) => m.content).join("\n")
+      assert.include(first, train[0]!.get("question"))
+      assert.include(first, "input_keys={'question'}")
+    }).pipe(Effect.provide(SimLM.layer({ seed: 1 })))
+  )
+
+  it("strips labels and quotes like DSPy's strip_prefix", () => {
+    assert.strictEqual(DatasetSummary.stripPrefix('Proposed Instruction: "Think step by step."'), "Think step by step.")
+    assert.strictEqual(DatasetSummary.stripPrefix("Solve it."), "Solve it.")
+  })
+})
+
+describe("GroundedProposer", () => {
+  it.effect("proposes one grounded instruction per demo set; candidate 0 is the original instruction", () =>
+    Effect.gen(function* () {
+      const { result, usage } = yield* LM.trackUsage(
+        GroundedProposer.proposeInstructions({
+          program,
+          trainset: train,
+          demoCandidates,
+          numCandidates: 3,
+          random: R.seeded(9)
+        })
+      )
+      const candidates = result.instructions[path]!
+      assert.strictEqual(candidates.length, 3)
+      assert.strictEqual(candidates[0], original)
+      // Summary (4 calls) + 3 proposals x (describe program, describe module, generate).
+      assert.strictEqual(result.calls, 4 + 3 * 3)
+      assert.strictEqual(usage.calls, result.calls)
+      // Proposed instructions are new and carry phrases of the task's bank.
+      for (const c of candidates.slice(1)) {
+        assert.notStrictEqual(c, original)
+        assert.isTrue(phrases.some((p) => c.includes(p)) || /clear|plain|format|input|focused|carefully/i.test(c), c)
+      }
+      // What a proposal prompt contains.
+      const [p0, p1, p2] = result.proposals
+      assert.strictEqual(p0!.inputs["task_demos"], "No task demos provided.")
+      // Set 1 holds labeled demos only (not augmented): the proposer moves on to the augmented set 2.
+      assert.include(p1!.inputs["task_demos"]!, String(augmented[0]!.get("question")))
+      assert.include(p2!.inputs["task_demos"]!, String(augmented[0]!.get("question")))
+      assert.include(p2!.inputs["task_demos"]!, "Reasoning: Let's think step by step in order to Step by step.")
+      for (const p of result.proposals) {
+        assert.strictEqual(p.inputs["dataset_description"], result.datasetSummary)
+        assert.include(p.inputs["program_code"]!, "predict = Predict(question: str -> reasoning: str, answer: int)")
+        assert.include(p.inputs["program_description"]!, "program")
+        assert.strictEqual(p.inputs["module"], "Predict(question) -> reasoning, answer")
+        assert.isString(p.inputs["module_description"])
+        assert.strictEqual(p.inputs["basic_instruction"], original)
+        assert.include(Object.keys(GroundedProposer.TIPS), p.tip)
+        if (p.tip === "none") assert.isUndefined(p.inputs["tip"])
+        else assert.strictEqual(p.inputs["tip"], GroundedProposer.TIPS[p.tip])
+        assert.isTrue(p.temperature >= 0.51 && p.temperature <= 0.55)
+      }
+      // The prompt the prompt model saw holds the summary and the basic instruction.
+      const history = yield* (yield* LM.LM).history
+      const generate = history.filter((h) =>
+        h.request.messages.some((m) => m.content.includes("generate a new instruction"))
+      )
+      assert.strictEqual(generate.length, 3)
+      const text = generate[2]!.request.messages.map((m) => m.content).join("\n")
+      assert.include(text, result.datasetSummary!)
+      assert.include(text, "[[ ## proposed_instruction ## ]]")
+    }).pipe(Effect.provide(SimLM.layer({ seed: 1 })))
+  )
+
+  it.effect("is deterministic for a seed; zero-shot proposes numCandidates instructions", () =>
+    Effect.gen(function* () {
+      const run = (seed: number) =>
+        GroundedProposer.proposeInstructions({
+          program,
+          trainset: train.slice(0, 8),
+          numCandidates: 4,
+          random: R.seeded(seed),
+          datasetSummary: "Arithmetic word problems."
+        })
+      const a = yield* run(3)
+      const b = yield* run(3)
+      assert.deepStrictEqual(a.instructions, b.instructions)
+      assert.strictEqual(a.instructions[path]!.length, 4)
+      assert.strictEqual(a.calls, 4 * 3)
+      assert.isTrue(a.proposals.every((p) => p.inputs["task_demos"] === "No task demos provided."))
+    }).pipe(Effect.provide(SimLM.layer({ seed: 1 })))
+  )
+
+  it("builds the instruction signature from the grounding", () => {
+    const full = GroundedProposer.generateInstructionSignature({
+      useDatasetSummary: true,
+      programAware: true,
+      useTip: true
+    })
+    assert.deepStrictEqual(
+      full.inputFields.map((f) => f.name),
+      [
+        "dataset_description",
+        "program_code",
+        "program_description",
+        "module",
+        "module_description",
+        "task_demos",
+        "basic_instruction",
+        "tip"
+      ]
+    )
+    const bare = GroundedProposer.generateInstructionSignature({
+      useDatasetSummary: false,
+      programAware: false,
+      useTip: false
+    })
+    assert.deepStrictEqual(
+      bare.inputFields.map((f) => f.name),
+      ["task_demos", "basic_instruction"]
+    )
+    assert.deepStrictEqual(
+      bare.outputFields.map((f) => f.name),
+      ["proposed_instruction"]
+    )
+  })
+})
