@@ -1,4 +1,48 @@
 /**
+ * The optimizer contract: `compile(optimizer, student, options)`, the run helpers, reports and progress.
+ *
  * @since 0.1.0
  */
-export {}
+export * as Optimizer from "./Optimizer.js"
+
+/**
+ * The errors of optimizers (invalid training data, options, budget, too many errors, checkpoints).
+ *
+ * @since 0.1.0
+ */
+export * as OptimizerError from "./OptimizerError.js"
+
+/**
+ * Budgets: max LM calls or cost per run, and what was spent.
+ *
+ * @since 0.1.0
+ */
+export * as Budget from "./Budget.js"
+
+/**
+ * Checkpoint stores: finished units of optimizer work, so a restarted run resumes.
+ *
+ * @since 0.1.0
+ */
+export * as Checkpoint from "./Checkpoint.js"
+
+/**
+ * Progress events of an optimizer run.
+ *
+ * @since 0.1.0
+ */
+export * as Progress from "./Progress.js"
+
+/**
+ * Training-data validation against a program and its metric.
+ *
+ * @since 0.1.0
+ */
+export * as TrainingData from "./TrainingData.js"
+
+/**
+ * Keyed, seeded random numbers (the same choices for a seed whatever the concurrency).
+ *
+ * @since 0.1.0
+ */
+export * as Rng from "./Rng.js"
