@@ -34,7 +34,10 @@ export const configFor = (url: string, overrides: ProviderOverrides = {}) => ({
 })
 
 /** The LM service from `Config.layerTest` (openai provider at `url`). */
-export const lmLayer = (url: string, overrides: ProviderOverrides = {}): Layer.Layer<LM.LM, unknown> =>
+export const lmLayer = (
+  url: string,
+  overrides: ProviderOverrides = {}
+): Layer.Layer<LM.LM, LM.LMConfigError | Config.ConfigInvalid> =>
   LM.layer.pipe(Layer.provide(Config.layerTest(configFor(url, overrides))))
 
 /** The server's counters read from its `GET /stats` endpoint (as an outside observer would). */
