@@ -85,7 +85,10 @@ export const instrument = <A, E, R>(
       : withEvents(name, signature(), metrics, events.value, body)
     return fiber.currentTracer === defaultTracer
       ? run
-      : Effect.withSpan(run, `module.${name}`, { attributes: { "dspy.module": name }, captureStackTrace: false })
+      : Effect.withSpan(run, `module.${name}`, {
+          attributes: Tracing.withCorrelation(fiber, { "dspy.module": name }),
+          captureStackTrace: false
+        })
   })
 }
 
