@@ -54,3 +54,9 @@ export const canonicalJson = (u: unknown): string => {
     .map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`)
     .join(",")}}`
 }
+
+/** Every predictor mapped with its path. */
+export const mapWithPath = <P extends Module.Program>(
+  program: P,
+  f: (predictor: Predict.Any, path: string) => Predict.Any
+): P => Module.mapPredictors(program, f)
