@@ -46,3 +46,25 @@ export * as TrainingData from "./TrainingData.js"
  * @since 0.1.0
  */
 export * as Rng from "./Rng.js"
+
+/**
+ * LabeledFewShot: k seeded training examples as demos for every predictor.
+ *
+ * @since 0.1.0
+ */
+export * as LabeledFewShot from "./LabeledFewShot.js"
+
+/**
+ * BootstrapFewShot: demos from the traces of a teacher's successful runs.
+ *
+ * @since 0.1.0
+ */
+export * as BootstrapFewShot from "./BootstrapFewShot.js"
+
+/**
+ * BootstrapFewShotWithRandomSearch: zero-shot, labeled, bootstrapped and shuffled-bootstrap candidates, best
+ * on the valset.
+ *
+ * @since 0.1.0
+ */
+export * as BootstrapFewShotWithRandomSearch from "./BootstrapFewShotWithRandomSearch.js"
