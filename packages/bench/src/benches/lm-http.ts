@@ -1,6 +1,7 @@
 /**
  * LM over HTTP: 64 concurrent chat completions against one local OpenAI-compatible server with zero latency
- * (a minimal node:http responder in a child process, so that the clients have this process to themselves).
+ * (the simulated LM's own server, then a minimal fixed-body node:http responder as the floor; each in a child
+ * process, so that the clients have this process to themselves).
  * Clients, all against the same server in one run: a bare `fetch` loop (the baseline), the raw `openai` SDK
  * (default transport), the SDK on our tuned transport, our provider through the `LM` service (cache off,
  * retries, history, usage and telemetry on), and `@ax-llm/ax`. Reports requests per second and the ratio to
@@ -14,6 +15,7 @@ import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Exit from "effect/Exit"
 import { type ChildProcess, spawn } from "node:child_process"
+import * as url from "node:url"
 import OpenAI from "openai"
 import { type Bench, nowUs } from "../Harness.js"
 
@@ -40,13 +42,25 @@ server.keepAliveTimeout = 60000
 server.listen(0, "127.0.0.1", () => process.stdout.write(String(server.address().port) + "\\n"))
 `
 
-const startServer = (): Promise<{ readonly child: ChildProcess; readonly baseURL: string }> =>
+/** The minimal fixed-body server: the floor that shows each client's own cost. */
+const startFixedServer = (): Promise<{ readonly child: ChildProcess; readonly baseURL: string }> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["-e", serverSource], { stdio: ["ignore", "pipe", "inherit"] })
     child.once("error", reject)
     child.stdout!.once("data", (data: Buffer) =>
       resolve({ child, baseURL: `http://127.0.0.1:${data.toString().trim()}/v1` })
     )
+  })
+
+/** The simulated LM's own server (`sim-server`), which reads each prompt and composes a real answer. */
+const startSimServer = (): Promise<{ readonly child: ChildProcess; readonly baseURL: string }> =>
+  new Promise((resolve, reject) => {
+    const cli = url.fileURLToPath(new URL("../../../core/src/sim/cli.ts", import.meta.url))
+    const child = spawn(process.execPath, ["--import", "tsx", cli, "--port", "0"], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    child.once("error", reject)
+    child.stdout!.once("data", (data: Buffer) => resolve({ child, baseURL: JSON.parse(data.toString()).url }))
   })
 
 const messages = [
@@ -111,7 +125,19 @@ const bench: Bench = {
   name: "lm-http",
   description: "64 concurrent chat completions against a local OpenAI-compatible server (zero latency)",
   run: async (report) => {
-    const { child, baseURL } = await startServer()
+    // Against the simulated LM's server (the issue's setting) and against the fixed-body floor.
+    await against(await startSimServer(), "sim_", report)
+    await against(await startFixedServer(), "", report)
+  }
+}
+
+const against = async (
+  server: { readonly child: ChildProcess; readonly baseURL: string },
+  prefix: string,
+  report: Parameters<Bench["run"]>[0]
+): Promise<void> => {
+  {
+    const { child, baseURL } = server
     const apiKey = "sk-bench"
     const target = ">= 0.8x"
     const scope = Effect.runSync(Scope.make())
@@ -168,7 +194,7 @@ const bench: Bench = {
         const isBase = c.metric === "bare_fetch_rps"
         report({
           bench: "lm-http",
-          metric: c.metric,
+          metric: prefix + c.metric,
           value: rps(c.metric),
           unit: "req/s",
           ...(isBase ? {} : { baseline: rps("bare_fetch_rps") }),
@@ -177,7 +203,7 @@ const bench: Bench = {
         // Client CPU per request: the throughput a client reaches when it, not the server, is the bottleneck.
         report({
           bench: "lm-http",
-          metric: c.metric.replace("_rps", "_cpu_us_per_req"),
+          metric: prefix + c.metric.replace("_rps", "_cpu_us_per_req"),
           value: cpu(c.metric),
           unit: "us",
           ...(isBase ? {} : { baseline: cpu("bare_fetch_rps") }),
