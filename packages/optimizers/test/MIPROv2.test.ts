@@ -1,0 +1,205 @@
+import { Evaluate, SimLM } from "@effect-dspy/core"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as BootstrapFewShot from "../src/BootstrapFewShot.js"
+import * as MIPROv2 from "../src/MIPROv2.js"
+import * as Optimizer from "../src/Optimizer.js"
+import { arithmetic, cot, metric, promptText, recordingSim, signature } from "./support/sim.js"
+
+interface DemoSet {
+  readonly kind: string
+  readonly size: number | undefined
+  readonly demos: { readonly [path: string]: { readonly total: number; readonly augmented: number } }
+}
+
+const failureTag = (exit: Exit.Exit<unknown, { readonly _tag: string }>) =>
+  Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error._tag : undefined
+
+describe("MIPROv2", () => {
+  it.effect(
+    "light: raises ChainOfThought beyond BootstrapFewShot and zero-shot on held-out examples",
+    () =>
+      Effect.gen(function* () {
+        const data = arithmetic({ seed: 5, train: 200, dev: 200 })
+        const zero = yield* Evaluate.run({ devset: data.dev, program: cot(), metric, concurrency: 16 })
+        // BootstrapFewShot on the same training part MIPROv2 bootstraps from (the first 20%).
+        const bootstrap = yield* Optimizer.compile(
+          BootstrapFewShot.make({ maxBootstrappedDemos: 4, maxLabeledDemos: 4 }),
+          cot(),
+          { trainset: data.train.slice(0, 40), metric, concurrency: 16 }
+        )
+        const bootstrapDev = yield* Evaluate.run({
+          devset: data.dev,
+          program: bootstrap.program,
+          metric,
+          concurrency: 16
+        })
+        const { program, report } = yield* Optimizer.compile(MIPROv2.make({ auto: "light" }), cot(), {
+          trainset: data.train,
+          metric,
+          concurrency: 16
+        })
+        const dev = yield* Evaluate.run({ devset: data.dev, program, metric, concurrency: 16 })
+        assert.isAbove(dev.score, bootstrapDev.score + 5, `mipro ${dev.score} vs bootstrap ${bootstrapDev.score}`)
+        assert.isAbove(dev.score, zero.score + 20, `mipro ${dev.score} vs zero-shot ${zero.score}`)
+        assert.isAbove(report.bestScore!, report.baselineScore! + 15)
+        const details = report.details
+        // The best program is a fully evaluated one.
+        const log = details["trialLog"] as ReadonlyArray<MIPROv2.TrialLog>
+        assert.include(
+          log.filter((t) => t.kind !== "minibatch").map((t) => t.score),
+          report.bestScore
+        )
+        // Every LM call is accounted: bootstrap walks (with wave overshoot), proposer, evaluations.
+        const evaluations = log.reduce((a, t) => a + t.examples, 0)
+        assert.isAtLeast(report.lmCalls, evaluations + (details["proposerCalls"] as number))
+      }).pipe(Effect.provide(SimLM.layer({ seed: 1 }))),
+    60_000
+  )
+
+  it("sizes runs like DSPy: trials per preset, adjusted trials, the 80% valset split", () => {
+    assert.strictEqual(MIPROv2.numTrialsFor(1, 6, false), 10)
+    assert.strictEqual(MIPROv2.numTrialsFor(1, 12, false), 18)
+    assert.strictEqual(MIPROv2.numTrialsFor(1, 18, false), 27)
+    assert.strictEqual(MIPROv2.numTrialsFor(1, 6, true), 9)
+    assert.strictEqual(MIPROv2.numTrialsFor(2, 6, false), 20)
+    assert.strictEqual(MIPROv2.numTrialsFor(3, 12, false), 43)
+    assert.strictEqual(MIPROv2.adjustedTrials(10, 5, true), 13)
+    assert.strictEqual(MIPROv2.adjustedTrials(7, 5, true), 10)
+    assert.strictEqual(MIPROv2.adjustedTrials(7, 5, false), 7)
+    const { trainset, valset } = MIPROv2.splitTrainset(Array.from({ length: 80 }, (_, i) => i))
+    assert.deepStrictEqual(
+      trainset,
+      Array.from({ length: 16 }, (_, i) => i)
+    )
+    assert.strictEqual(valset.length, 64)
+    assert.strictEqual(valset[0], 16)
+    assert.deepStrictEqual(MIPROv2.AUTO_RUN_SETTINGS.medium, { n: 12, valSize: 300 })
+  })
+
+  it.effect(
+    "builds the demo sets, proposes from grounded prompts, and runs minibatch trials with full evaluations",
+    () => {
+      const { layer, requests } = recordingSim({ seed: 4 })
+      return Effect.gen(function* () {
+        const data = arithmetic({ seed: 2, train: 80, dev: 0 })
+        const { program, report } = yield* Optimizer.compile(MIPROv2.make({ auto: "light" }), cot(), {
+          trainset: data.train,
+          metric,
+          concurrency: 8
+        })
+        const d = report.details
+        assert.strictEqual(d["numTrials"], 10)
+        assert.strictEqual(d["valsetSize"], 64)
+        assert.strictEqual(d["trainsetSize"], 16)
+        assert.isTrue(d["minibatch"])
+        // Demo sets: empty, labeled only, unshuffled bootstrap, shuffled bootstraps of random size.
+        const sets = d["demoSets"] as ReadonlyArray<DemoSet>
+        assert.strictEqual(sets.length, 6)
+        assert.deepStrictEqual(
+          sets.map((s) => s.kind),
+          ["zero-shot", "labeled", "bootstrap", "bootstrap-shuffled", "bootstrap-shuffled", "bootstrap-shuffled"]
+        )
+        assert.deepStrictEqual(sets[0]!.demos["predict"], { total: 0, augmented: 0 })
+        assert.deepStrictEqual(sets[1]!.demos["predict"], { total: 4, augmented: 0 })
+        assert.strictEqual(sets[2]!.demos["predict"]!.augmented, 4)
+        for (const s of sets.slice(3)) {
+          assert.isTrue(s.size! >= 1 && s.size! <= 4)
+          assert.strictEqual(s.demos["predict"]!.augmented, s.size)
+          assert.strictEqual(s.demos["predict"]!.total, 4)
+        }
+        // Instruction candidates: n / 2 = 3; candidate 0 is the original instruction.
+        const candidates = (d["instructionCandidates"] as Record<string, ReadonlyArray<string>>)["predict"]!
+        assert.strictEqual(candidates.length, 3)
+        assert.strictEqual(candidates[0], cot().parameters.predict.signature.instructions)
+        assert.notStrictEqual(candidates[1], candidates[0])
+        // The proposal prompts are grounded: dataset summary, program code, a tip or none, demos.
+        const proposals = requests.map(promptText).filter((t) => t.includes("[[ ## proposed_instruction ## ]]"))
+        assert.strictEqual(proposals.length, 3)
+        for (const p of proposals) {
+          assert.include(p, d["datasetSummary"] as string)
+          assert.include(p, "predict = Predict(question: str -> reasoning: str, answer: int)")
+        }
+        assert.include(proposals.join("\n"), "No task demos provided.")
+        assert.include(proposals.slice(1).join("\n"), "Reasoning: Let's think step by step in order to")
+        // Trials: default on the full valset, then 10 minibatches of 35 with full evaluations after 5 and 10.
+        const log = d["trialLog"] as ReadonlyArray<MIPROv2.TrialLog>
+        assert.deepStrictEqual(log.map((t) => t.kind[0]).join(""), "dmmmmmfmmmmmf")
+        assert.deepStrictEqual(log[0]!.params, { "0_predictor_instruction": 0, "0_predictor_demos": 0 })
+        assert.isTrue(log.filter((t) => t.kind === "minibatch").every((t) => t.examples === 35))
+        assert.isTrue(log.filter((t) => t.kind !== "minibatch").every((t) => t.examples === 64))
+        // A full evaluation scores the best-mean minibatch combination.
+        const full = log[6]!
+        const firstFive = log.slice(1, 6)
+        const means = new Map<string, Array<number>>()
+        for (const t of firstFive) {
+          const k = JSON.stringify(t.params)
+          means.set(k, [...(means.get(k) ?? []), t.score])
+        }
+        const ranked = [...means.entries()].sort(
+          (a, b) => b[1].reduce((x, y) => x + y, 0) / b[1].length - a[1].reduce((x, y) => x + y, 0) / a[1].length
+        )
+        assert.strictEqual(JSON.stringify(full.params), ranked[0]![0])
+        // The returned program is the best fully evaluated one, with its instruction and demos applied.
+        const best = d["bestParams"] as Record<string, number>
+        assert.strictEqual(
+          program.parameters.predict.signature.instructions,
+          candidates[best["0_predictor_instruction"]!]
+        )
+        assert.strictEqual(
+          program.parameters.predict.demos.length,
+          sets[best["0_predictor_demos"]!]!.demos["predict"]!.total
+        )
+        assert.strictEqual(report.trials.length, log.length)
+      }).pipe(Effect.provide(layer))
+    }
+  )
+
+  it.effect(
+    "without auto uses numCandidates and numTrials; deterministic for a seed; zero-shot searches instructions only",
+    () =>
+      Effect.gen(function* () {
+        const data = arithmetic({ seed: 3, train: 70, dev: 0 })
+        const run = () =>
+          Optimizer.compile(
+            MIPROv2.make({
+              auto: null,
+              numCandidates: 3,
+              numTrials: 7,
+              minibatchSize: 20,
+              maxBootstrappedDemos: 0,
+              maxLabeledDemos: 0
+            }),
+            cot(),
+            { trainset: data.train, metric, concurrency: 8 }
+          )
+        const a = yield* run()
+        const b = yield* run()
+        assert.deepStrictEqual(a.report.details["trialLog"], b.report.details["trialLog"])
+        const log = a.report.details["trialLog"] as ReadonlyArray<MIPROv2.TrialLog>
+        // 7 trials: full evaluations after trial 5 and after the last.
+        assert.strictEqual(log.map((t) => t.kind[0]).join(""), "dmmmmmfmmf")
+        assert.isTrue(log.every((t) => Object.keys(t.params).join() === "0_predictor_instruction"))
+        assert.strictEqual(a.report.details["numInstructionCandidates"], 3)
+        assert.strictEqual(a.program.parameters.predict.demos.length, 0)
+      }).pipe(Effect.provide(SimLM.layer({ seed: 2 })))
+  )
+
+  it.effect("rejects inconsistent settings with typed errors", () =>
+    Effect.gen(function* () {
+      const data = arithmetic({ seed: 3, train: 20, dev: 0 })
+      const compile = (options: MIPROv2.Options) =>
+        Effect.exit(Optimizer.compile(MIPROv2.make(options), cot(), { trainset: data.train, metric }))
+      assert.strictEqual(failureTag(yield* compile({ auto: "light", numTrials: 5 })), "OptimizerConfigError")
+      assert.strictEqual(failureTag(yield* compile({ auto: null, numCandidates: 3 })), "OptimizerConfigError")
+      // 16 valset examples cannot hold a minibatch of 35.
+      assert.strictEqual(
+        failureTag(yield* compile({ auto: null, numCandidates: 3, numTrials: 3 })),
+        "OptimizerConfigError"
+      )
+      assert.strictEqual(failureTag(yield* compile({ maxBootstrappedDemos: -1 })), "OptimizerConfigError")
+      assert.strictEqual(signature.outputFields[0]!.name, "answer")
+    }).pipe(Effect.provide(SimLM.layer({ seed: 2 })))
+  )
+})
