@@ -96,4 +96,58 @@ describe("one MultiHopQA run, one correlation id", () => {
       })
     ).pipe(Effect.provide(Layer.merge(Telemetry.layerTest, Events.layerMemory)), Effect.scoped)
   })
+
+  it.live("two concurrent runs keep their own ids: events and spans do not mix", () => {
+    const examples = SimTask.generate(Multihop.task, 6, 2)
+    const qa = MultiHopQA.make({ retrieve: (query) => Effect.sync(() => Multihop.search(query, 3)), concurrency: 2 })
+    const ids = ["req_it_a", "req_it_b"] as const
+    return withServer({}, {}, () =>
+      Effect.gen(function* () {
+        const predictions = yield* Effect.forEach(
+          [0, 1],
+          (i) => Module.call(qa, { question: examples[i]!.question }).pipe(Correlation.withCorrelationId(ids[i]!)),
+          { concurrency: 2 }
+        )
+        const all = yield* Events.query({})
+        const spans = yield* Telemetry.finishedSpans
+        for (const [i, id] of ids.entries()) {
+          const events = yield* Events.query({ correlationId: id })
+          assert.strictEqual(events.filter((e) => e.type === "lm_request").length, predictions[i]!.lmCalls)
+          assertTree(
+            events.map((e) => ({ id: e.id, parent: e.parentId })),
+            `events of ${id}`
+          )
+          const mine = spans.filter(
+            (s) => (s.attributes[Telemetry.correlationAttribute] ?? s.attributes["correlation_id"]) === id
+          )
+          assert.strictEqual(new Set(mine.map((s) => s.spanContext().traceId)).size, 1, `${id}: one trace`)
+          assertTree(
+            mine.map((s) => ({ id: s.spanContext().spanId, parent: s.parentSpanContext?.spanId })),
+            `spans of ${id}`
+          )
+        }
+        assert.strictEqual(all.filter((e) => e.correlationId !== ids[0] && e.correlationId !== ids[1]).length, 0)
+      })
+    ).pipe(Effect.provide(Layer.merge(Telemetry.layerTest, Events.layerMemory)), Effect.scoped)
+  })
+
+  it.live("without a given id, the run makes one and every span and event of the run carries it", () => {
+    const example = SimTask.generate(Multihop.task, 8, 1)[0]!
+    const qa = MultiHopQA.make({ retrieve: (query) => Effect.sync(() => Multihop.search(query, 3)) })
+    return withServer({}, {}, () =>
+      Effect.gen(function* () {
+        yield* Module.call(qa, { question: example.question })
+        const events = yield* Events.query({})
+        const made = new Set(events.map((e) => e.correlationId))
+        assert.strictEqual(made.size, 1, "one id for the whole run")
+        const id = [...made][0]
+        assert.isString(id)
+        const spans = yield* Telemetry.finishedSpans
+        for (const s of spans) {
+          const got = s.attributes[Telemetry.correlationAttribute] ?? s.attributes["correlation_id"]
+          assert.strictEqual(got, id, `span ${s.name} carries the run's correlation id`)
+        }
+      })
+    ).pipe(Effect.provide(Layer.merge(Telemetry.layerTest, Events.layerMemory)), Effect.scoped)
+  })
 })

@@ -12,13 +12,24 @@ import type * as Tracer from "effect/Tracer"
 /** Effect's default tracer. */
 export const defaultTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
-/** The attributes with the fiber's correlation id added (when it has one). */
-export const withCorrelation = (
+/**
+ * Runs the effect in a span carrying the request's correlation id (`dspy.correlation_id`). When the fiber has
+ * no id yet, one is made here and the span and everything in it run under it, so that a root span carries
+ * the id its nested spans and events will share.
+ */
+export const withCorrelatedSpan = <A, E, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  self: Effect.Effect<A, E, R>,
+  name: string,
   attributes: { readonly [key: string]: unknown }
-): { readonly [key: string]: unknown } => {
-  const id = fiber.getFiberRef(Correlation.currentCorrelationId)
-  return id._tag === "Some" ? { ...attributes, [Telemetry.correlationAttribute]: id.value } : attributes
+): Effect.Effect<A, E, R> => {
+  const current = fiber.getFiberRef(Correlation.currentCorrelationId)
+  const id = current._tag === "Some" ? current.value : Correlation.makeId()
+  const spanned = Effect.withSpan(self, name, {
+    attributes: { ...attributes, [Telemetry.correlationAttribute]: id },
+    captureStackTrace: false
+  })
+  return current._tag === "Some" ? spanned : Correlation.withCorrelationId(spanned, id)
 }
 
 /** Runs the effect in a span named `name`, unless only Effect's default tracer is installed. */
@@ -26,7 +37,5 @@ export const span =
   (name: string, attributes: { readonly [key: string]: unknown }) =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.withFiberRuntime((fiber) =>
-      fiber.currentTracer === defaultTracer
-        ? self
-        : Effect.withSpan(self, name, { attributes: withCorrelation(fiber, attributes), captureStackTrace: false })
+      fiber.currentTracer === defaultTracer ? self : withCorrelatedSpan(fiber, self, name, attributes)
     )

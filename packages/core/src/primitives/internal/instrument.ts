@@ -85,10 +85,7 @@ export const instrument = <A, E, R>(
       : withEvents(name, signature(), metrics, events.value, body)
     return fiber.currentTracer === defaultTracer
       ? run
-      : Effect.withSpan(run, `module.${name}`, {
-          attributes: Tracing.withCorrelation(fiber, { "dspy.module": name }),
-          captureStackTrace: false
-        })
+      : Tracing.withCorrelatedSpan(fiber, run, `module.${name}`, { "dspy.module": name })
   })
 }
 
