@@ -68,3 +68,38 @@ export * as BootstrapFewShot from "./BootstrapFewShot.js"
  * @since 0.1.0
  */
 export * as BootstrapFewShotWithRandomSearch from "./BootstrapFewShotWithRandomSearch.js"
+
+/**
+ * TPE: a tree-structured Parzen estimator over categorical parameters (MIPROv2's Bayesian sampler).
+ *
+ * @since 0.1.0
+ */
+export * as TPE from "./TPE.js"
+
+/**
+ * Dataset summaries for instruction proposal (descriptor calls over batches, then a summarizer).
+ *
+ * @since 0.1.0
+ */
+export * as DatasetSummary from "./DatasetSummary.js"
+
+/**
+ * The grounded instruction proposer: dataset summary, program and module descriptions, tips and demos.
+ *
+ * @since 0.1.0
+ */
+export * as GroundedProposer from "./GroundedProposer.js"
+
+/**
+ * COPRO: coordinate-ascent instruction and prefix search with a prompt model.
+ *
+ * @since 0.1.0
+ */
+export * as COPRO from "./COPRO.js"
+
+/**
+ * MIPROv2: instructions and demo sets searched together with TPE over minibatch trials.
+ *
+ * @since 0.1.0
+ */
+export * as MIPROv2 from "./MIPROv2.js"
