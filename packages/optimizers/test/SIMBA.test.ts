@@ -32,7 +32,7 @@ describe("SIMBA pieces", () => {
     const expected = Simba.softmaxWeights([0.5, 0.6, 0.8], 0.2)
     const raw = [0.5, 0.6, 0.8].map((s) => Math.exp(s / 0.2))
     const sum = raw.reduce((a, b) => a + b, 0)
-    raw.forEach((r, i) => assert.closeTo(expected[i]!, r / sum, 1e-12))
+    for (let i = 0; i < raw.length; i++) assert.closeTo(expected[i]!, raw[i]! / sum, 1e-12)
     const rng = Rng.make(42, "softmax-test")
     const counts = new Map<number, number>()
     const draws = 20_000
@@ -40,7 +40,7 @@ describe("SIMBA pieces", () => {
       const id = Simba.softmaxSample(rng, ids, (id) => scores.get(id)!, 0.2)
       counts.set(id, (counts.get(id) ?? 0) + 1)
     }
-    ids.forEach((id, i) => assert.closeTo((counts.get(id) ?? 0) / draws, expected[i]!, 0.012))
+    for (let i = 0; i < ids.length; i++) assert.closeTo((counts.get(ids[i]!) ?? 0) / draws, expected[i]!, 0.012)
     // The best program is drawn most (about 0.69), the baseline rarely (about 0.10).
     assert.isAbove(counts.get(7)!, counts.get(3)!)
     assert.isAbove(counts.get(3)!, counts.get(0)!)
