@@ -12,17 +12,20 @@ import {
   Multihop,
   ReAct,
   Signature,
+  SimServer,
   SimTask,
   Tool
 } from "@effect-dspy/core"
+import { Config } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
-import { SECRET, withServer } from "./support.js"
+import { configFor, SECRET, withServer } from "./support.js"
 
 describe("ReAct over HTTP with the multi-hop search tool", () => {
   it.live("answers most multi-hop questions correctly, searching more than once per question", () => {
@@ -84,8 +87,8 @@ const tempFile = Effect.acquireRelease(
   (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
 ).pipe(Effect.map((dir) => path.join(dir, "program.json")))
 
-describe("save / load round trips (cache off: every prediction is a fresh HTTP call)", () => {
-  it.live("a program with demos and instructions loads to identical state and identical predictions", () =>
+describe("save / load round trips", () => {
+  it.live("cache off: a program with demos and instructions loads to identical state, prompts and predictions", () =>
     withServer({}, {}, (server) =>
       Effect.gen(function* () {
         const file = yield* tempFile
@@ -141,6 +144,34 @@ describe("save / load round trips (cache off: every prediction is a fresh HTTP c
         Module.load(ChainOfThought.make(Signature.make("question -> answer: str")), file)
       )
       assert.strictEqual(error._tag, "ModuleStateError")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("with the cache on, the loaded program's calls are cache hits of the original's (same requests)", () =>
+    Effect.gen(function* () {
+      const server = yield* SimServer.serve()
+      const base = configFor(server.url)
+      const layer = LM.layerCached().pipe(
+        Layer.provide(Config.layerTest({ ...base, modules: { ...base.modules, cacheEnabled: true } }))
+      )
+      yield* Effect.gen(function* () {
+        const file = yield* tempFile
+        const original = tuned()
+        yield* Module.save(original, file)
+        const loaded = yield* Module.load(ChainOfThought.make(QA), file)
+        const questions = data.dev.slice(0, 6)
+        const before = yield* Effect.forEach(questions, (e) =>
+          Effect.map(Module.call(original, { question: e.question }), (p) => p.toRecord())
+        )
+        const after = yield* Effect.forEach(questions, (e) =>
+          Effect.map(Module.call(loaded, { question: e.question }), (p) => p.toRecord())
+        )
+        assert.deepStrictEqual(after, before)
+        assert.strictEqual(server.stats().completions, questions.length, "only the original's calls went out")
+        const usage = yield* Effect.flatMap(LM.LM, (lm) => lm.usage)
+        assert.strictEqual(usage.calls, 2 * questions.length)
+        assert.strictEqual(usage.cacheHits, questions.length)
+      }).pipe(Effect.provide(layer))
     }).pipe(Effect.scoped)
   )
 })
