@@ -145,6 +145,26 @@ export class CheckpointError extends Schema.TaggedError<CheckpointError>("@effec
 }
 
 /**
+ * Embeddings could not be computed (the LM failed) or are unusable (a wrong count, mismatched sizes).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class EmbedderError extends Schema.TaggedError<EmbedderError>("@effect-dspy/EmbedderError")("EmbedderError", {
+  ...Errors.fields,
+  reason: Schema.Literal("lm", "shape")
+}) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return `embedder_${this.reason}`
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return this.reason === "lm"
+  }
+}
+
+/**
  * Every error an optimizer run can fail with.
  *
  * @since 0.1.0
@@ -156,3 +176,4 @@ export type OptimizerError =
   | BudgetExceeded
   | TooManyErrors
   | CheckpointError
+  | EmbedderError
