@@ -1,0 +1,67 @@
+/**
+ * The LM service built from Config over HTTP, beyond single calls: usage totals agree with what the server
+ * reported, embeddings come back as the simulated embedder's, and settings that Config declares updatable at
+ * run time (`providers.*.maxRetries`, `providers.*.timeoutMs`) are followed by the running LM service.
+ */
+import { Config } from "@effect-dspy/foundation"
+import { LM, SimEmbeddings, SimServer } from "@effect-dspy/core"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { configFor, withServer } from "./support.js"
+
+const ask = (content: string): LM.Request => ({ messages: [{ role: "user", content }] })
+
+describe("the LM service from Config over HTTP", () => {
+  it.live("trackUsage totals equal the usage the server reported for each call", () =>
+    withServer({}, {}, () =>
+      Effect.gen(function* () {
+        const { result, usage } = yield* LM.trackUsage(
+          Effect.forEach(["What is 2 + 3?", "What is 7 * 6?", "What is 10 - 4?"], (q) => LM.complete(ask(q)), {
+            concurrency: 3
+          })
+        )
+        const reported = result.reduce((n, r) => n + r.usage.totalTokens, 0)
+        assert.isAbove(reported, 0)
+        assert.strictEqual(usage.calls, 3)
+        assert.strictEqual(usage.totalTokens, reported)
+        assert.strictEqual(usage.failures, 0)
+      })
+    ).pipe(Effect.scoped)
+  )
+
+  it.live("embeddings over HTTP equal the simulated embedder's vectors", () =>
+    withServer({}, {}, (server) =>
+      Effect.gen(function* () {
+        const vectors = yield* LM.embed(["hello world", "multi hop question"])
+        assert.strictEqual(vectors.length, 2)
+        const expected = SimEmbeddings.embed("hello world", vectors[0]!.length)
+        for (const [i, x] of vectors[0]!.entries()) assert.closeTo(x, expected[i]!, 1e-6)
+        assert.strictEqual(server.stats().embeddings, 1)
+      })
+    ).pipe(Effect.scoped)
+  )
+})
+
+describe("run-time configuration updates reach the LM service", () => {
+  // KNOWN BUG (reported, not fixed here: packages/core/src/lm/LM.ts is not this suite's file). Config lists
+  // `providers.*.maxRetries` and `providers.*.timeoutMs` as updatable at run time, but `LM.layer` reads them
+  // once when it is built: after the update below the call is still retried twice (6 faults, not 4).
+  // `.fails` keeps the suite green while the bug stands; it turns red once LM.layer follows the update, and
+  // then `.fails` should be dropped.
+  it.live.fails("providers.local.maxRetries lowered at run time: the next failing call is tried once", () =>
+    Effect.gen(function* () {
+      const server = yield* SimServer.serve({ faults: { rates: { server_error: 1 } } })
+      const config = Config.layerTest(configFor(server.url, { maxRetries: 2 }))
+      yield* Effect.gen(function* () {
+        const first = yield* Effect.flip(LM.complete(ask("What is 1 + 1?")))
+        assert.strictEqual(first._tag, "LMServerError")
+        assert.strictEqual(server.stats().faults.server_error, 3, "one attempt and two retries")
+        yield* Config.update("providers.local.maxRetries", 0)
+        const second = yield* Effect.flip(LM.complete(ask("What is 1 + 2?")))
+        assert.strictEqual(second._tag, "LMServerError")
+        assert.strictEqual(server.stats().faults.server_error, 4, "no retries after the update")
+      }).pipe(Effect.provide(Layer.provideMerge(LM.layer, config)))
+    }).pipe(Effect.scoped, Effect.timeout("20 seconds"))
+  )
+})
