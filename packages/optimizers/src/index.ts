@@ -103,3 +103,24 @@ export * as COPRO from "./COPRO.js"
  * @since 0.1.0
  */
 export * as MIPROv2 from "./MIPROv2.js"
+
+/**
+ * Embedders for retrieval: the LM service's `embed`, cosine similarity, nearest neighbours.
+ *
+ * @since 0.1.0
+ */
+export * as Embedder from "./Embedder.js"
+
+/**
+ * KNNFewShot: per call, bootstrap on the k nearest training examples.
+ *
+ * @since 0.1.0
+ */
+export * as KNNFewShot from "./KNNFewShot.js"
+
+/**
+ * Ensemble: several programs reduced to one prediction (majority by default).
+ *
+ * @since 0.1.0
+ */
+export * as Ensemble from "./Ensemble.js"
