@@ -6,10 +6,13 @@ import {
   Arithmetic,
   ChainOfThought,
   ChatAdapter,
+  Extraction,
+  JSONAdapter,
   Evaluate,
   LM,
   Module,
   Predict,
+  Routing,
   Signature,
   SimTask
 } from "@effect-dspy/core"
@@ -167,6 +170,39 @@ describe("programs over HTTP (openai SDK -> SimServer)", () => {
         assert.strictEqual(history.length, 2)
         assert.strictEqual(history[1]!.response?.choices[0]?.content, whole.choices[0]!.content)
         assert.deepStrictEqual(history[1]!.usage, whole.usage)
+      })
+    ).pipe(Effect.scoped)
+  )
+
+  it.live("typed outputs over HTTP: routing to a Literal agent, extraction through the JSONAdapter", () =>
+    withServer({}, {}, () =>
+      Effect.gen(function* () {
+        const literal = `Literal[${Routing.agents.map((a) => `'${a}'`).join(", ")}]`
+        const route = ChainOfThought.make(Signature.make(`query -> agent: ${literal}`))
+        const routing = SimTask.generate(Routing.task, 2, 20)
+        let routed = 0
+        for (const e of routing) {
+          const p = yield* Module.call(route, { query: e.query })
+          assert.include(Routing.agents, p.get("agent"))
+          if (p.get("agent") === e.agent) routed++
+        }
+        assert.isAtLeast(routed, 6, `routed ${routed}/20`)
+
+        const extract = Predict.make(
+          Signature.make("text -> customer: str, product: str, quantity: int, total: float, express: bool"),
+          { adapter: JSONAdapter.make() }
+        )
+        const orders = SimTask.generate(Extraction.task, 2, 10)
+        let exact = 0
+        for (const e of orders) {
+          const p = yield* Module.call(extract, { text: e.text })
+          assert.isNumber(p.get("quantity"))
+          assert.isBoolean(p.get("express"))
+          if (p.get("customer") === e.customer && p.get("quantity") === e.quantity) exact++
+        }
+        assert.isAtLeast(exact, 3, `extracted ${exact}/10`)
+        const history = yield* Effect.flatMap(LM.LM, (lm) => lm.history)
+        assert.strictEqual(history.at(-1)!.request.responseFormat?.type, "json_schema")
       })
     ).pipe(Effect.scoped)
   )
