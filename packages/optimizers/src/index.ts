@@ -124,3 +124,33 @@ export * as KNNFewShot from "./KNNFewShot.js"
  * @since 0.1.0
  */
 export * as Ensemble from "./Ensemble.js"
+
+/**
+ * Metrics with feedback: a score with a line of text (GEPA's reflection reads it); plain metrics fit too.
+ *
+ * @since 0.1.0
+ */
+export * as Feedback from "./Feedback.js"
+
+/**
+ * SIMBA: softmax-sampled rollouts over LM variants, new programs from the largest score spreads (a demo
+ * from the best run, or LM-written per-module advice), scored on minibatches.
+ *
+ * @since 0.1.0
+ */
+export * as SIMBA from "./SIMBA.js"
+
+/**
+ * GEPA: reflective instruction evolution over a per-instance Pareto front, with merges, under a metric-call
+ * budget.
+ *
+ * @since 0.1.0
+ */
+export * as GEPA from "./GEPA.js"
+
+/**
+ * The adaptive optimizer: chooses by override, past runs on the same program, or trainset size.
+ *
+ * @since 0.1.0
+ */
+export * as AdaptiveOptimizer from "./AdaptiveOptimizer.js"
