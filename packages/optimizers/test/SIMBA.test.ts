@@ -232,6 +232,10 @@ describe("SIMBA on the simulated LM", () => {
       assert.strictEqual(details.finalists[0]!.id, 0)
       // LM calls: one per rollout (ChainOfThought makes one call) plus the advice calls.
       assert.strictEqual(report.lmCalls, metricCalls + details.advisorCalls)
+      assert.strictEqual(
+        details.steps.reduce((n, s) => n + s.adviceCalls, 0),
+        details.advisorCalls
+      )
     }).pipe(Effect.provide(sim.layer))
   })
 

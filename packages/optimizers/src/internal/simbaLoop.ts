@@ -63,6 +63,8 @@ export interface StepLog {
   /** The pool id run for each (variant, example) pair, variant-major. */
   readonly sampledPrograms: ReadonlyArray<number>
   readonly rollouts: number
+  /** LM calls that wrote advice in this step. */
+  readonly adviceCalls: number
   readonly baselineScore: number
   readonly candidates: ReadonlyArray<{
     readonly id: number
@@ -305,6 +307,7 @@ export const run = <P extends Module.Program>(
       const built: Array<{ program: Module.Program; source: number; strategy: "demo" | "rule"; applied: boolean }> = []
       let next = 0
       let stopped = false
+      let stepAdvice = 0
       while (built.length < settings.numCandidates + 1 && next < sortedBuckets.length && !stopped) {
         const wave: Array<{
           bucketIndex: number
@@ -343,6 +346,7 @@ export const run = <P extends Module.Program>(
                     const advice = result.value.advice
                     if (advice === null) return Effect.succeed({ program: w.base, applied: false })
                     advisorCalls++
+                    stepAdvice++
                     return Effect.succeed(Simba.applyAdvice(w.base, advice))
                   }
                 )
@@ -417,6 +421,7 @@ export const run = <P extends Module.Program>(
         batch: batchIdx,
         sampledPrograms: plan.map((p) => p.programId),
         rollouts: rollouts.length,
+        adviceCalls: stepAdvice,
         baselineScore,
         candidates: logCandidates,
         winner
@@ -425,18 +430,23 @@ export const run = <P extends Module.Program>(
 
     // Final: the step winners, spread evenly, on the full trainset.
     const picks = finalistIndices(winners.length, settings.numCandidates).map((i) => winners[i]!)
+    // All finalists at once (they are independent); one that is not fully scored (budget) is left out.
+    const finalScores = yield* ctx.forEach(
+      picks.flatMap((id) => trainset.map((example, e) => ({ id, example, e }))),
+      (x) =>
+        Effect.map(
+          untilBudget(scored(`simba/final/${x.id}/${x.e}`, pool[x.id]!.program, x.example, undefined)),
+          (r) => ({ id: x.id, score: Option.map(r, (v) => v.score) })
+        )
+    )
     const finalists: Array<{ id: number; score: number }> = []
     for (const id of picks) {
-      const scores = yield* untilBudget(
-        ctx.forEach(trainset, (example, e) =>
-          Effect.map(scored(`simba/final/${id}/${e}`, pool[id]!.program, example, undefined), (r) => r.score)
-        )
-      )
-      if (Option.isNone(scores)) {
+      const mine = finalScores.filter((x) => x.id === id)
+      if (!mine.every((x) => Option.isSome(x.score))) {
         budgetExhausted = true
-        break
+        continue
       }
-      const score = Simba.mean(scores.value)
+      const score = Simba.mean(mine.map((x) => Option.getOrElse(x.score, () => 0)))
       finalists.push({ id, score })
       yield* ctx.trial({ id: `simba-${id}-trainset`, score: 100 * score, details: { scope: "trainset", id } })
     }
