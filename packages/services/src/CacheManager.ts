@@ -1,0 +1,505 @@
+/**
+ * CacheManager: the application's multi-level cache of JSON values (LM responses, predictions), namespaced by
+ * module.
+ *
+ * - **L1** memory LRU (bounded; least recently used evicted first), **L2** SQLite on disk, optional **L3**
+ *   Redis. A lookup tries L1, then L2, then L3; a hit is promoted into the levels above it (an L2 hit is written
+ *   to L1, an L3 hit to L2 and L1) with the same expiry. A write goes to every level.
+ * - Keys are `(moduleId, key)`; `key` is usually {@link keyOf} a request (sha256 of its canonical JSON).
+ *   {@link Service.invalidateModule} removes a module's entries at every level (L1 by an index, L2 by the
+ *   indexed module column, L3 by a per-module set of keys).
+ * - Entries expire after their time to live: read from Effect's Clock in L1/L2, Redis `PX` in L3.
+ * - A hit returns a fresh copy: changing it never changes what is cached. Values must be JSON: anything else
+ *   fails with {@link CacheInvalidInput} naming the path at fault.
+ * - A broken level (an unusable SQLite file, Redis down) is skipped with a `cache_level_degraded` event and the
+ *   cache keeps answering from the other levels; every Redis command is bounded by a timeout. Redis is used
+ *   again once it is back (`cache_level_recovered`), after the invalidations and writes it missed are replayed
+ *   there as module invalidations, so it never serves a stale entry.
+ * - Counters per level (hits, misses, promotions, evictions, errors) and the `dspy.cache.hit_rate` gauge, tagged
+ *   `cache=<name>` (overall) and `cache=<name>,level=l1|l2|l3` (per level).
+ *
+ * {@link lmCache} adapts it to the core `LMCache` interface, so `LM` can use it as its cache.
+ *
+ * @since 0.1.0
+ */
+import { CacheKey, type Completion, LMCache } from "@effect-dspy/core"
+import { Config, Errors } from "@effect-dspy/foundation"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as EffectConfig from "effect/Config"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as crypto from "node:crypto"
+import { checkedCopy, type Json as JsonValue } from "./internal/cacheJson.js"
+import * as Engine from "./internal/cacheEngine.js"
+
+/**
+ * A JSON value, as stored and returned by the cache.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Json = JsonValue
+
+/**
+ * A cache level: `l1` memory, `l2` SQLite, `l3` Redis.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Level = Engine.Level
+
+/**
+ * A level's counters. `state` is `off` (not configured), `ok`, or `degraded` (failed; skipped until it is
+ * usable again, which only Redis becomes). `promotions` counts entries written into this level from a level
+ * below it; `evictions` entries the level dropped (L1: capacity and expiry; L2: expiry; Redis expires its own
+ * entries and is not counted); `errors` failed operations.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type LevelStats = Engine.LevelStats
+
+/**
+ * The cache's counters: overall hits and misses (a lookup is a hit when any level has the entry), the hit rate
+ * (also the `dspy.cache.hit_rate` gauge), L1 entries, and each level's counters.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  readonly hits: number
+  readonly misses: number
+  readonly hitRate: number
+  readonly entries: number
+  readonly levels: { readonly l1: LevelStats; readonly l2: LevelStats; readonly l3: LevelStats }
+}
+
+/**
+ * The Redis level's settings. The URL may carry credentials: it is kept `Redacted` and never appears in
+ * events or logs (they name `host:port`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RedisOptions {
+  /** `redis://[user:password@]host:port[/db]`. */
+  readonly url: string | Redacted.Redacted<string>
+  /** Prefix of every key this cache writes; default `dspy:cache`. */
+  readonly keyPrefix?: string
+  /** Bound on each Redis operation in ms; default 250. */
+  readonly timeoutMs?: number
+  /** Bound on connecting in ms; default 1,000. */
+  readonly connectTimeoutMs?: number
+  /** After a failure, how long (Clock ms) Redis is skipped before it is tried again; default 1,000. */
+  readonly retryAfterMs?: number
+}
+
+/**
+ * Settings. Without `path` there is no L2; without `redis` no L3.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Most entries kept in L1; default 10,000. */
+  readonly maxEntries?: number
+  /** Default time to live in ms (0: never expires); default one hour. */
+  readonly ttlMs?: number
+  /** The L2 SQLite file (`":memory:"` for a private in-memory database). */
+  readonly path?: string
+  /** The L3 Redis server. */
+  readonly redis?: RedisOptions
+  /** Whether the cache serves and stores at all; default true. */
+  readonly enabled?: boolean
+  /** The `cache` tag of the hit-rate gauge and the events; default `manager`. */
+  readonly name?: string
+}
+
+/**
+ * Per-write settings: `ttlMs` overrides the default time to live (0: never expires).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SetOptions {
+  readonly ttlMs?: number
+}
+
+/**
+ * A call was given something the cache cannot take: an empty or malformed module id or key, a value that is
+ * not JSON, a bad time to live. `reason` says what to fix.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CacheInvalidInput extends Schema.TaggedError<CacheInvalidInput>("@effect-dspy/CacheInvalidInput")(
+  "CacheInvalidInput",
+  { ...Errors.fields, operation: Schema.String, reason: Schema.String }
+) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "cache_invalid_input"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The CacheManager service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** A fresh copy of the value cached for `(moduleId, key)`; none when absent, expired or the cache is off. */
+  readonly get: (moduleId: string, key: string) => Effect.Effect<Option.Option<Json>, CacheInvalidInput>
+  /** Stores a copy of `value` at every level (later changes to `value` do not reach the cache). */
+  readonly set: (
+    moduleId: string,
+    key: string,
+    value: unknown,
+    options?: SetOptions
+  ) => Effect.Effect<void, CacheInvalidInput>
+  /** The cached value, else runs `compute`, stores its result and returns it. */
+  readonly getOrCompute: <E, R>(
+    moduleId: string,
+    key: string,
+    compute: Effect.Effect<unknown, E, R>,
+    options?: SetOptions
+  ) => Effect.Effect<Json, E | CacheInvalidInput, R>
+  /** Removes one entry at every level. */
+  readonly delete: (moduleId: string, key: string) => Effect.Effect<void, CacheInvalidInput>
+  /** Removes every entry of a module at every level; returns the most entries any one level held. */
+  readonly invalidateModule: (moduleId: string) => Effect.Effect<number, CacheInvalidInput>
+  /** Removes every entry at every level. */
+  readonly clear: Effect.Effect<void>
+  /** Removes expired entries from L2 now (L1 drops them when read, Redis by itself); returns how many. */
+  readonly purgeExpired: Effect.Effect<number>
+  /** The counters. */
+  readonly stats: Effect.Effect<Stats>
+  /** Whether the cache is on. */
+  readonly enabled: Effect.Effect<boolean>
+  /** Switches the cache on or off (what is stored stays). */
+  readonly setEnabled: (enabled: boolean) => Effect.Effect<void>
+  /** Changes the default time to live of entries stored from now on (0: never expires). */
+  readonly setTtl: (ttlMs: number) => Effect.Effect<void, CacheInvalidInput>
+  /** The remaining Redis time to live of an entry in ms (-1: none); none without L3, unreachable or absent. */
+  readonly redisPttl: (moduleId: string, key: string) => Effect.Effect<Option.Option<number>>
+}
+
+/**
+ * The CacheManager service tag.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class CacheManager extends Context.Tag("@effect-dspy/services/CacheManager")<CacheManager, Service>() {}
+
+const crypto256 = (text: string): string => crypto.createHash("sha256").update(text).digest("hex")
+
+/**
+ * The cache key of a request or any JSON-like value: hex sha256 of its canonical JSON (sorted object keys,
+ * `undefined` members left out), so the order in which fields were written does not matter.
+ *
+ * @since 0.1.0
+ * @category keys
+ */
+export const keyOf = (request: unknown): string => crypto256(CacheKey.canonicalJson(request))
+
+const MAX_ID = 256
+const MAX_KEY = 1024
+
+const invalid = (operation: string, reason: string): CacheInvalidInput =>
+  new CacheInvalidInput({ operation, reason, message: `CacheManager.${operation}: ${reason}` })
+
+const checkModule = (operation: string, moduleId: unknown): Effect.Effect<string, CacheInvalidInput> => {
+  if (typeof moduleId !== "string" || moduleId.length === 0)
+    return Effect.fail(invalid(operation, "the module id must be a non-empty string"))
+  if (moduleId.length > MAX_ID)
+    return Effect.fail(invalid(operation, `the module id is longer than ${MAX_ID} characters`))
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
+  if (/[\u0000-\u001f]/.test(moduleId))
+    return Effect.fail(invalid(operation, "the module id must not contain control characters"))
+  return Effect.succeed(moduleId)
+}
+
+const checkKey = (operation: string, moduleId: unknown, key: unknown): Effect.Effect<void, CacheInvalidInput> =>
+  Effect.zipRight(
+    checkModule(operation, moduleId),
+    typeof key !== "string" || key.length === 0
+      ? Effect.fail(invalid(operation, "the key must be a non-empty string (use CacheManager.keyOf(request))"))
+      : key.length > MAX_KEY
+        ? Effect.fail(invalid(operation, `the key is longer than ${MAX_KEY} characters; hash it with keyOf`))
+        : Effect.void
+  )
+
+const checkTtl = (operation: string, ttlMs: unknown): Effect.Effect<number, CacheInvalidInput> =>
+  typeof ttlMs === "number" && Number.isSafeInteger(ttlMs) && ttlMs >= 0
+    ? Effect.succeed(ttlMs)
+    : Effect.fail(invalid(operation, `ttlMs must be a non-negative integer (0: never expires), got ${String(ttlMs)}`))
+
+const checkValue = (operation: string, value: unknown): Effect.Effect<Json, CacheInvalidInput> => {
+  const copied = checkedCopy(value)
+  return copied.ok
+    ? Effect.succeed(copied.value)
+    : Effect.fail(invalid(operation, `the value is not JSON at ${copied.problem.path}: ${copied.problem.reason}`))
+}
+
+const positiveInt = (name: string, value: number): Effect.Effect<number> =>
+  Number.isSafeInteger(value) && value > 0
+    ? Effect.succeed(value)
+    : Effect.dieMessage(`CacheManager: ${name} must be a positive integer, got ${value}`)
+
+/**
+ * Builds a CacheManager. L2 and L3 are opened now; a level that cannot be opened starts degraded (with a
+ * `cache_level_degraded` event through `Events` when that service is present), never failing the build.
+ * Malformed settings (a non-positive `maxEntries`, a negative `ttlMs`) are defects.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options = {}): Effect.Effect<Service, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const maxEntries = yield* positiveInt("maxEntries", options.maxEntries ?? 10_000)
+    const ttlMs = yield* Effect.orDie(checkTtl("make", options.ttlMs ?? 3_600_000))
+    const r = options.redis
+    const redis =
+      r === undefined
+        ? undefined
+        : {
+            url: Redacted.isRedacted(r.url) ? Redacted.value(r.url) : r.url,
+            keyPrefix: r.keyPrefix ?? "dspy:cache",
+            timeoutMs: yield* positiveInt("redis.timeoutMs", r.timeoutMs ?? 250),
+            connectTimeoutMs: yield* positiveInt("redis.connectTimeoutMs", r.connectTimeoutMs ?? 1_000),
+            retryAfterMs: yield* positiveInt("redis.retryAfterMs", r.retryAfterMs ?? 1_000)
+          }
+    const engine = yield* Engine.make({
+      name: options.name ?? "manager",
+      maxEntries,
+      ttlMs,
+      enabled: options.enabled ?? true,
+      path: options.path,
+      redis
+    })
+    const service: Service = {
+      get: (moduleId, key) => Effect.zipRight(checkKey("get", moduleId, key), engine.get(moduleId, key)),
+      set: (moduleId, key, value, setOptions) =>
+        Effect.gen(function* () {
+          yield* checkKey("set", moduleId, key)
+          const ttl = setOptions?.ttlMs === undefined ? undefined : yield* checkTtl("set", setOptions.ttlMs)
+          const json = yield* checkValue("set", value)
+          yield* engine.set(moduleId, key, json, ttl)
+        }),
+      getOrCompute: (moduleId, key, compute, setOptions) =>
+        Effect.gen(function* () {
+          const cached = yield* service.get(moduleId, key)
+          if (Option.isSome(cached)) return cached.value
+          const computed = yield* compute
+          const json = yield* checkValue("getOrCompute", computed)
+          yield* service.set(moduleId, key, json, setOptions)
+          return json
+        }),
+      delete: (moduleId, key) => Effect.zipRight(checkKey("delete", moduleId, key), engine.delete(moduleId, key)),
+      invalidateModule: (moduleId) =>
+        Effect.flatMap(checkModule("invalidateModule", moduleId), engine.invalidateModule),
+      clear: engine.clear,
+      purgeExpired: engine.purgeExpired,
+      stats: engine.stats,
+      enabled: engine.enabled,
+      setEnabled: engine.setEnabled,
+      setTtl: (value) => Effect.flatMap(checkTtl("setTtl", value), engine.setTtl),
+      redisPttl: engine.redisPttl
+    }
+    return service
+  })
+
+/**
+ * A CacheManager with fixed settings.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (options: Options = {}): Layer.Layer<CacheManager> => Layer.scoped(CacheManager, make(options))
+
+/**
+ * A memory-only CacheManager (L1 only).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory = (options: Omit<Options, "path" | "redis"> = {}): Layer.Layer<CacheManager> =>
+  layerWith({ ...options, name: options.name ?? "memory" })
+
+/**
+ * A CacheManager for tests: L1 over a private in-memory SQLite L2, no Redis, no configuration.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerTest: Layer.Layer<CacheManager> = Layer.suspend(() =>
+  layerWith({ path: ":memory:", name: "test", maxEntries: 1_000 })
+)
+
+/**
+ * Settings of {@link layer}: `enabled` and the default `ttlMs` come from the configuration. The Redis URL is
+ * `redis` when given, else the `REDIS_URL` setting (read through Effect's `ConfigProvider`, so the
+ * environment by default); without either there is no L3.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LayerOptions extends Omit<Options, "enabled" | "ttlMs"> {
+  /** How often expired L2 entries are removed (Clock ms); default 10 minutes; 0 turns it off. */
+  readonly purgeIntervalMs?: number
+}
+
+/**
+ * The application's CacheManager, following the configuration: `modules.cacheEnabled` and
+ * `modules.cacheTtlMs` are read at start and applied again whenever they change at run time. L3 is on when a
+ * Redis URL is configured (see {@link LayerOptions}). Expired L2 entries are purged in the background.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: LayerOptions = {}): Layer.Layer<CacheManager, never, Config.Config> =>
+  Layer.scoped(
+    CacheManager,
+    Effect.gen(function* () {
+      const config = yield* Config.Config
+      const current = yield* config.current
+      const envUrl = yield* EffectConfig.option(EffectConfig.redacted("REDIS_URL")).pipe(
+        Effect.catchAll((e) => Effect.as(Effect.logWarning(`CacheManager: ignoring REDIS_URL: ${e}`), Option.none()))
+      )
+      const { purgeIntervalMs = 600_000, redis: redisOption, ...rest } = options
+      const redis = redisOption ?? Option.getOrUndefined(Option.map(envUrl, (url): RedisOptions => ({ url })))
+      const cache = yield* make({
+        ...rest,
+        ...(redis === undefined ? {} : { redis }),
+        enabled: current.modules.cacheEnabled,
+        ttlMs: current.modules.cacheTtlMs
+      })
+      const follow = (path: string, apply: (value: unknown) => Effect.Effect<void, CacheInvalidInput>) =>
+        config.watch(path).pipe(
+          Stream.runForEach(apply),
+          Effect.catchAll((e) => Effect.logWarning(`CacheManager cannot follow ${path}: ${e.message}`)),
+          Effect.forkScoped
+        )
+      yield* follow("modules.cacheEnabled", (v) => (typeof v === "boolean" ? cache.setEnabled(v) : Effect.void))
+      yield* follow("modules.cacheTtlMs", (v) => (typeof v === "number" ? cache.setTtl(v) : Effect.void))
+      if (purgeIntervalMs > 0) {
+        yield* cache.purgeExpired.pipe(
+          Effect.repeat(Schedule.spaced(Duration.millis(purgeIntervalMs))),
+          Effect.delay(Duration.millis(purgeIntervalMs)),
+          Effect.forkScoped
+        )
+      }
+      return cache
+    })
+  )
+
+/**
+ * The value at `(moduleId, key)`.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const get = (
+  moduleId: string,
+  key: string
+): Effect.Effect<Option.Option<Json>, CacheInvalidInput, CacheManager> =>
+  Effect.flatMap(CacheManager, (cache) => cache.get(moduleId, key))
+
+/**
+ * Stores a value at `(moduleId, key)`.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const set = (
+  moduleId: string,
+  key: string,
+  value: unknown,
+  options?: SetOptions
+): Effect.Effect<void, CacheInvalidInput, CacheManager> =>
+  Effect.flatMap(CacheManager, (cache) => cache.set(moduleId, key, value, options))
+
+/**
+ * Removes every entry of a module at every level.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const invalidateModule = (moduleId: string): Effect.Effect<number, CacheInvalidInput, CacheManager> =>
+  Effect.flatMap(CacheManager, (cache) => cache.invalidateModule(moduleId))
+
+const isResponse = (value: Json): value is Json & { readonly choices: ReadonlyArray<Json> } =>
+  typeof value === "object" &&
+  value !== null &&
+  !Array.isArray(value) &&
+  Array.isArray((value as { readonly choices?: unknown }).choices)
+
+/**
+ * The CacheManager as the core `LMCache` service, so `LM` caches its responses here under `moduleId`
+ * (default `lm`; `invalidateModule(moduleId)` then drops them). Keys are the core's `CacheKey` of the request;
+ * a hit is marked `cacheHit: true` with zero usage and cost, as the core cache does. `stats` reports the
+ * manager's overall counters with `disk` from L2; `clear` invalidates `moduleId` only.
+ *
+ * @since 0.1.0
+ * @category adapters
+ */
+export const lmCache = (cache: Service, moduleId = "lm"): LMCache.Service => ({
+  key: CacheKey.make,
+  get: (key) =>
+    cache.get(moduleId, key).pipe(
+      Effect.map(
+        Option.flatMap((value) =>
+          isResponse(value)
+            ? Option.some<Completion.CompletionResponse>({
+                ...(value as unknown as Completion.CompletionResponse),
+                usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 },
+                costUsd: 0,
+                cacheHit: true
+              })
+            : Option.none()
+        )
+      ),
+      Effect.catchAll(() => Effect.succeedNone)
+    ),
+  set: (key, response) =>
+    cache
+      .set(moduleId, key, response)
+      .pipe(Effect.catchAll((e) => Effect.logWarning(`LM response not cached: ${e.message}`))),
+  enabled: cache.enabled,
+  setEnabled: cache.setEnabled,
+  setTtl: (ttlMs) => Effect.catchAll(cache.setTtl(ttlMs), (e) => Effect.logWarning(e.message)),
+  stats: Effect.map(cache.stats, (s) => ({
+    hits: s.hits,
+    misses: s.misses,
+    hitRate: s.hitRate,
+    memoryEntries: s.entries,
+    disk: s.levels.l2.state
+  })),
+  clear: Effect.asVoid(Effect.catchAll(cache.invalidateModule(moduleId), () => Effect.succeed(0)))
+})
+
+/**
+ * The core `LMCache` served by the CacheManager in the context (see {@link lmCache}); put it under
+ * `LM.layer` / `LM.layerWith` in place of `LMCache.layer`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerLMCache = (moduleId = "lm"): Layer.Layer<LMCache.LMCache, never, CacheManager> =>
+  Layer.effect(
+    LMCache.LMCache,
+    Effect.map(CacheManager, (cache) => lmCache(cache, moduleId))
+  )

@@ -1,0 +1,417 @@
+/**
+ * The CacheManager's engine: the read path (L1, then L2, then L3, promoting a hit into the levels above it),
+ * write-through to every level, invalidation by module, per-level counters and the degradation of a broken
+ * level. Public types and docs are in `CacheManager.ts`.
+ */
+import { Events, Metrics } from "@effect-dspy/foundation"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as MetricLabel from "effect/MetricLabel"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import { copyJson, type Json } from "./cacheJson.js"
+import { MemoryTier } from "./cacheMemory.js"
+import * as Sqlite from "./cacheSqlite.js"
+import * as RedisTier from "./redisTier.js"
+
+/** The levels, top to bottom. */
+export type Level = "l1" | "l2" | "l3"
+
+/** A level's state: not configured, in use, or failed and skipped. */
+export type LevelState = "off" | "ok" | "degraded"
+
+/** A level's counters. */
+export interface LevelStats {
+  readonly state: LevelState
+  readonly hits: number
+  readonly misses: number
+  readonly promotions: number
+  readonly evictions: number
+  readonly errors: number
+}
+
+/** Resolved settings (validated by the caller). */
+export interface EngineOptions {
+  readonly name: string
+  readonly maxEntries: number
+  readonly ttlMs: number
+  readonly enabled: boolean
+  readonly path: string | undefined
+  readonly redis:
+    | {
+        readonly url: string
+        readonly keyPrefix: string
+        readonly timeoutMs: number
+        readonly connectTimeoutMs: number
+        readonly retryAfterMs: number
+      }
+    | undefined
+}
+
+interface Counters {
+  state: LevelState
+  hits: number
+  misses: number
+  promotions: number
+  evictions: number
+  errors: number
+}
+
+const counters = (state: LevelState): Counters => ({
+  state,
+  hits: 0,
+  misses: 0,
+  promotions: 0,
+  evictions: 0,
+  errors: 0
+})
+
+/** The engine's operations (inputs already validated, values already checked and copied). */
+export interface Engine {
+  readonly get: (moduleId: string, key: string) => Effect.Effect<Option.Option<Json>>
+  readonly set: (moduleId: string, key: string, value: Json, ttlMs: number | undefined) => Effect.Effect<void>
+  readonly delete: (moduleId: string, key: string) => Effect.Effect<void>
+  readonly invalidateModule: (moduleId: string) => Effect.Effect<number>
+  readonly clear: Effect.Effect<void>
+  readonly purgeExpired: Effect.Effect<number>
+  readonly stats: Effect.Effect<{
+    readonly hits: number
+    readonly misses: number
+    readonly hitRate: number
+    readonly entries: number
+    readonly levels: { readonly l1: LevelStats; readonly l2: LevelStats; readonly l3: LevelStats }
+  }>
+  readonly enabled: Effect.Effect<boolean>
+  readonly setEnabled: (enabled: boolean) => Effect.Effect<void>
+  readonly setTtl: (ttlMs: number) => Effect.Effect<void>
+  readonly ttlMs: Effect.Effect<number>
+  readonly redisPttl: (moduleId: string, key: string) => Effect.Effect<Option.Option<number>>
+}
+
+/** Builds the engine; levels that cannot be opened start degraded (with an event), never fail the build. */
+export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const events = yield* Effect.serviceOption(Events.Events)
+    const l1 = new MemoryTier(options.maxEntries)
+    const stats = { l1: counters("ok"), l2: counters("off"), l3: counters("off") }
+    let enabled = options.enabled
+    let ttlMs = options.ttlMs
+    let hits = 0
+    let misses = 0
+    let disk: Sqlite.DiskTier | undefined
+    let redis: RedisTier.RedisTier | undefined
+    // Redis state while it is degraded: when to try it again, and what must be invalidated there first (writes
+    // and invalidations it missed), so that it never serves an entry that was replaced or invalidated meanwhile.
+    let redisRetryAt = 0
+    let redisPendingClear = false
+    const redisPendingModules = new Set<string>()
+
+    const nameLabel = MetricLabel.make("cache", options.name)
+    const overallLabels = [nameLabel]
+    const levelLabels = {
+      l1: [nameLabel, MetricLabel.make("level", "l1")],
+      l2: [nameLabel, MetricLabel.make("level", "l2")],
+      l3: [nameLabel, MetricLabel.make("level", "l3")]
+    }
+    const rate = (h: number, m: number) => (h + m === 0 ? 0 : h / (h + m))
+
+    const publish = (type: string, data: { readonly [key: string]: unknown }): Effect.Effect<void> =>
+      Option.match(events, {
+        onNone: () => Effect.void,
+        onSome: (ev) =>
+          ev.publish({ type, data }).pipe(
+            Effect.asVoid,
+            Effect.catchAll((e) => Effect.logWarning(`CacheManager could not record ${type}: ${e.message}`))
+          )
+      })
+
+    const where = (level: "l2" | "l3"): string =>
+      level === "l2" ? (options.path ?? "") : redis !== undefined ? redis.endpoint : ""
+
+    const degrade = (level: "l2" | "l3", operation: string, error: string): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        stats[level].errors++
+        if (level === "l3") redisRetryAt = (yield* Clock.currentTimeMillis) + (options.redis?.retryAfterMs ?? 1_000)
+        if (stats[level].state === "degraded") return
+        stats[level].state = "degraded"
+        const fallback = level === "l2" ? "l1" : stats.l2.state === "ok" ? "l1+l2" : "l1"
+        yield* Effect.logWarning(`cache ${level} unavailable (${operation}): ${error}; continuing with ${fallback}`)
+        yield* publish("cache_level_degraded", {
+          cache: options.name,
+          level,
+          target: where(level),
+          operation,
+          error,
+          fallback
+        })
+      })
+
+    /** Whether Redis may be used now; brings it back (replaying what it missed) when it has recovered. */
+    const redisUsable: Effect.Effect<RedisTier.RedisTier | undefined> = Effect.gen(function* () {
+      const tier = redis
+      if (tier === undefined) return undefined
+      if (stats.l3.state === "ok") {
+        if (tier.ready()) return tier
+        yield* degrade("l3", "connection", "not connected")
+        return undefined
+      }
+      if (!tier.ready() || (yield* Clock.currentTimeMillis) < redisRetryAt) return undefined
+      const replay = yield* Effect.either(
+        Effect.gen(function* () {
+          if (redisPendingClear) yield* tier.clear
+          for (const moduleId of redisPendingModules) yield* tier.deleteModule(moduleId)
+        })
+      )
+      if (replay._tag === "Left") {
+        yield* degrade("l3", "recover", replay.left)
+        return undefined
+      }
+      redisPendingClear = false
+      redisPendingModules.clear()
+      stats.l3.state = "ok"
+      yield* Effect.logInfo(`cache l3 available again at ${tier.endpoint}`)
+      yield* publish("cache_level_recovered", { cache: options.name, level: "l3", target: tier.endpoint })
+      return tier
+    })
+
+    if (options.path !== undefined) {
+      stats.l2.state = "ok"
+      const opened = yield* Effect.either(Sqlite.open(options.path))
+      if (opened._tag === "Right") disk = opened.right
+      else yield* degrade("l2", "open", opened.left)
+    }
+    if (options.redis !== undefined) {
+      stats.l3.state = "ok"
+      const opened = yield* RedisTier.open(options.redis)
+      redis = opened.tier
+      if (!opened.connected) yield* degrade("l3", "connect", opened.error === "" ? "not connected" : opened.error)
+    }
+
+    const record = (hit: boolean): void => {
+      if (hit) hits++
+      else misses++
+      Metrics.cacheHitRate.unsafeUpdate(rate(hits, misses), overallLabels)
+    }
+    const recordLevel = (level: Level, hit: boolean): void => {
+      const c = stats[level]
+      if (hit) c.hits++
+      else c.misses++
+      Metrics.cacheHitRate.unsafeUpdate(rate(c.hits, c.misses), levelLabels[level])
+    }
+    const l1Set = (moduleId: string, key: string, value: Json, expiresAt: number): void => {
+      l1.set({ moduleId, key, value, expiresAt })
+      stats.l1.evictions = l1.evictions
+    }
+
+    const fromDisk = (moduleId: string, key: string, now: number): Effect.Effect<Option.Option<Json>> => {
+      const tier = disk
+      if (tier === undefined || stats.l2.state !== "ok") return fromRedis(moduleId, key, now)
+      return Effect.flatMap(Effect.either(tier.get(moduleId, key)), (found) => {
+        if (found._tag === "Left")
+          return Effect.zipRight(degrade("l2", "read", found.left), fromRedis(moduleId, key, now))
+        const entry = found.right
+        if (Option.isSome(entry) && (entry.value.expiresAt === 0 || now < entry.value.expiresAt)) {
+          recordLevel("l2", true)
+          record(true)
+          l1Set(moduleId, key, entry.value.value, entry.value.expiresAt)
+          stats.l1.promotions++
+          return Effect.succeed(Option.some(copyJson(entry.value.value)))
+        }
+        recordLevel("l2", false)
+        if (Option.isNone(entry)) return fromRedis(moduleId, key, now)
+        stats.l2.evictions++
+        return Effect.zipRight(
+          Effect.catchAll(tier.delete(moduleId, key), (e) => degrade("l2", "delete", e)),
+          fromRedis(moduleId, key, now)
+        )
+      })
+    }
+
+    const fromRedis = (moduleId: string, key: string, now: number): Effect.Effect<Option.Option<Json>> =>
+      Effect.flatMap(redisUsable, (tier) => {
+        if (tier === undefined) {
+          record(false)
+          return Effect.succeedNone
+        }
+        return Effect.flatMap(Effect.either(tier.get(moduleId, key)), (found) => {
+          if (found._tag === "Left") {
+            record(false)
+            return Effect.as(degrade("l3", "read", found.left), Option.none())
+          }
+          const entry = found.right
+          if (Option.isNone(entry)) {
+            recordLevel("l3", false)
+            record(false)
+            return Effect.succeedNone
+          }
+          recordLevel("l3", true)
+          record(true)
+          const { value, pttl } = entry.value
+          const expiresAt = pttl > 0 ? now + pttl : 0
+          l1Set(moduleId, key, value, expiresAt)
+          stats.l1.promotions++
+          const promoteToDisk =
+            disk !== undefined && stats.l2.state === "ok"
+              ? Effect.catchAll(
+                  Effect.tap(disk.set(moduleId, key, value, expiresAt), () => {
+                    stats.l2.promotions++
+                  }),
+                  (e) => degrade("l2", "write", e)
+                )
+              : Effect.void
+          return Effect.as(promoteToDisk, Option.some(copyJson(value)))
+        })
+      })
+
+    const get = (moduleId: string, key: string): Effect.Effect<Option.Option<Json>> =>
+      Effect.clockWith((clock) => {
+        if (!enabled) return Effect.succeedNone
+        const now = clock.unsafeCurrentTimeMillis()
+        const entry = l1.get(moduleId, key, now)
+        stats.l1.evictions = l1.evictions
+        if (entry !== undefined) {
+          recordLevel("l1", true)
+          record(true)
+          return Effect.succeed(Option.some(copyJson(entry.value)))
+        }
+        recordLevel("l1", false)
+        return fromDisk(moduleId, key, now)
+      })
+
+    const set = (moduleId: string, key: string, value: Json, entryTtl: number | undefined): Effect.Effect<void> =>
+      Effect.clockWith((clock) => {
+        if (!enabled) return Effect.void
+        const ttl = entryTtl ?? ttlMs
+        const expiresAt = ttl === 0 ? 0 : clock.unsafeCurrentTimeMillis() + ttl
+        l1Set(moduleId, key, value, expiresAt)
+        const toDisk =
+          disk !== undefined && stats.l2.state === "ok"
+            ? Effect.catchAll(disk.set(moduleId, key, value, expiresAt), (e) => degrade("l2", "write", e))
+            : Effect.void
+        const toRedis = Effect.flatMap(redisUsable, (tier) => {
+          if (tier === undefined) {
+            if (redis !== undefined) redisPendingModules.add(moduleId)
+            return Effect.void
+          }
+          return Effect.catchAll(tier.set(moduleId, key, JSON.stringify(value), ttl), (e) => {
+            redisPendingModules.add(moduleId)
+            return degrade("l3", "write", e)
+          })
+        })
+        return Effect.zipRight(toDisk, toRedis)
+      })
+
+    const del = (moduleId: string, key: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        l1.delete(moduleId, key)
+        const fromDiskTier =
+          disk !== undefined && stats.l2.state === "ok"
+            ? Effect.catchAll(disk.delete(moduleId, key), (e) => degrade("l2", "delete", e))
+            : Effect.void
+        const fromRedisTier = Effect.flatMap(redisUsable, (tier) => {
+          if (tier === undefined) {
+            if (redis !== undefined) redisPendingModules.add(moduleId)
+            return Effect.void
+          }
+          return Effect.catchAll(tier.delete(moduleId, key), (e) => {
+            redisPendingModules.add(moduleId)
+            return degrade("l3", "delete", e)
+          })
+        })
+        return Effect.zipRight(fromDiskTier, fromRedisTier)
+      })
+
+    const invalidateModule = (moduleId: string): Effect.Effect<number> =>
+      Effect.gen(function* () {
+        const inMemory = l1.deleteModule(moduleId)
+        let onDisk = 0
+        if (disk !== undefined && stats.l2.state === "ok") {
+          const removed = yield* Effect.either(disk.deleteModule(moduleId))
+          if (removed._tag === "Right") onDisk = removed.right
+          else yield* degrade("l2", "invalidate", removed.left)
+        }
+        let inRedis = 0
+        const tier = yield* redisUsable
+        if (tier !== undefined) {
+          const removed = yield* Effect.either(tier.deleteModule(moduleId))
+          if (removed._tag === "Right") inRedis = removed.right
+          else {
+            redisPendingModules.add(moduleId)
+            yield* degrade("l3", "invalidate", removed.left)
+          }
+        } else if (redis !== undefined) redisPendingModules.add(moduleId)
+        return Math.max(inMemory, onDisk, inRedis)
+      })
+
+    const clear: Effect.Effect<void> = Effect.gen(function* () {
+      l1.clear()
+      if (disk !== undefined && stats.l2.state === "ok") {
+        const cleared = yield* Effect.either(disk.clear)
+        if (cleared._tag === "Left") yield* degrade("l2", "clear", cleared.left)
+      }
+      const tier = yield* redisUsable
+      if (tier !== undefined) {
+        const cleared = yield* Effect.either(tier.clear)
+        if (cleared._tag === "Left") {
+          redisPendingClear = true
+          yield* degrade("l3", "clear", cleared.left)
+        }
+      } else if (redis !== undefined) redisPendingClear = true
+    })
+
+    const purgeExpired: Effect.Effect<number> = Effect.gen(function* () {
+      const tier = disk
+      if (tier === undefined || stats.l2.state !== "ok") return 0
+      const now = yield* Clock.currentTimeMillis
+      const removed = yield* Effect.either(tier.deleteExpired(now))
+      if (removed._tag === "Left") {
+        yield* degrade("l2", "purge", removed.left)
+        return 0
+      }
+      stats.l2.evictions += removed.right
+      return removed.right
+    })
+
+    const snapshot = (c: Counters): LevelStats => ({
+      state: c.state,
+      hits: c.hits,
+      misses: c.misses,
+      promotions: c.promotions,
+      evictions: c.evictions,
+      errors: c.errors
+    })
+
+    const engine: Engine = {
+      get,
+      set,
+      delete: del,
+      invalidateModule,
+      clear,
+      purgeExpired,
+      stats: Effect.sync(() => ({
+        hits,
+        misses,
+        hitRate: rate(hits, misses),
+        entries: l1.size,
+        levels: { l1: snapshot(stats.l1), l2: snapshot(stats.l2), l3: snapshot(stats.l3) }
+      })),
+      enabled: Effect.sync(() => enabled),
+      setEnabled: (value) =>
+        Effect.sync(() => {
+          enabled = value
+        }),
+      setTtl: (value) =>
+        Effect.sync(() => {
+          ttlMs = value
+        }),
+      ttlMs: Effect.sync(() => ttlMs),
+      redisPttl: (moduleId, key) =>
+        redis === undefined
+          ? Effect.succeedNone
+          : Effect.map(
+              Effect.option(redis.pttl(moduleId, key)),
+              Option.filter((n) => n !== -2)
+            )
+    }
+    return engine
+  })

@@ -1,0 +1,114 @@
+/**
+ * The L2 tier: a SQLite file on `@effect/sql-sqlite-node` (better-sqlite3 underneath, so no call can hang on
+ * I/O the way a network store can). One table keyed by `(module, key)`: the primary key's index starts with
+ * the module column, so a module's entries are found and removed by an index range, not a scan.
+ * Values are stored as JSON text; `expires_at` is epoch milliseconds from Effect's Clock (0: never expires).
+ */
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type { Json } from "./cacheJson.js"
+
+/** What L2 returns for a key. */
+export interface DiskEntry {
+  readonly value: Json
+  readonly expiresAt: number
+}
+
+/** The disk tier; every failure is a one-line description (the caller degrades the tier on it). */
+export interface DiskTier {
+  readonly get: (moduleId: string, key: string) => Effect.Effect<Option.Option<DiskEntry>, string>
+  readonly set: (moduleId: string, key: string, value: Json, expiresAt: number) => Effect.Effect<void, string>
+  readonly delete: (moduleId: string, key: string) => Effect.Effect<void, string>
+  /** Removes every entry of the module; returns how many there were. */
+  readonly deleteModule: (moduleId: string) => Effect.Effect<number, string>
+  /** Removes the entries expired at `now`; returns how many. */
+  readonly deleteExpired: (now: number) => Effect.Effect<number, string>
+  readonly count: Effect.Effect<number, string>
+  readonly clear: Effect.Effect<void, string>
+}
+
+interface Row {
+  readonly value: string
+  readonly expires_at: number
+}
+
+/** Why an operation failed, in one line (defects thrown by the driver included). */
+export const describe = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  if (!(error instanceof Error)) return String(error)
+  // An SqlError says "Failed to execute statement"; the driver's reason is its cause.
+  const inner = (error as { readonly cause?: unknown }).cause
+  return inner instanceof Error && inner.message !== error.message
+    ? `${error.message}: ${inner.message}`
+    : error.message
+}
+
+const oneLine = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, string, R> =>
+  self.pipe(Effect.sandbox, Effect.mapError(describe))
+
+/**
+ * Opens (creating when needed) the cache database at `filename` (`":memory:"` for a private in-memory one).
+ * Reading the table once proves the file is usable: a corrupt or unwritable file fails here.
+ */
+export const open = (filename: string): Effect.Effect<DiskTier, string, Scope.Scope> =>
+  oneLine(
+    Effect.gen(function* () {
+      if (filename !== ":memory:") {
+        yield* Effect.try(() => fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true }))
+      }
+      const context = yield* Layer.build(SqliteClient.layer({ filename }))
+      const sql = Context.get(context, SqliteClient.SqliteClient)
+      yield* sql`CREATE TABLE IF NOT EXISTS dspy_cache (module TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (module, key)) WITHOUT ROWID`
+      yield* sql`CREATE INDEX IF NOT EXISTS dspy_cache_expires ON dspy_cache (expires_at) WHERE expires_at > 0`
+      // A write proves the file is writable now rather than at the first `set`.
+      yield* sql`DELETE FROM dspy_cache WHERE module = '' AND key = ''`
+      const tier: DiskTier = {
+        get: (moduleId, key) =>
+          oneLine(
+            Effect.flatMap(
+              sql<Row>`SELECT value, expires_at FROM dspy_cache WHERE module = ${moduleId} AND key = ${key}`,
+              (rows) =>
+                rows.length === 0
+                  ? Effect.succeedNone
+                  : Effect.try(() =>
+                      Option.some<DiskEntry>({
+                        value: JSON.parse(rows[0]!.value) as Json,
+                        expiresAt: rows[0]!.expires_at
+                      })
+                    )
+            )
+          ),
+        set: (moduleId, key, value, expiresAt) =>
+          oneLine(
+            Effect.asVoid(
+              sql`INSERT OR REPLACE INTO dspy_cache (module, key, value, expires_at) VALUES (${moduleId}, ${key}, ${JSON.stringify(value)}, ${expiresAt})`
+            )
+          ),
+        delete: (moduleId, key) =>
+          oneLine(Effect.asVoid(sql`DELETE FROM dspy_cache WHERE module = ${moduleId} AND key = ${key}`)),
+        deleteModule: (moduleId) =>
+          oneLine(
+            Effect.map(sql`DELETE FROM dspy_cache WHERE module = ${moduleId} RETURNING key`, (rows) => rows.length)
+          ),
+        deleteExpired: (now) =>
+          oneLine(
+            Effect.map(
+              sql`DELETE FROM dspy_cache WHERE expires_at > 0 AND expires_at <= ${now} RETURNING key`,
+              (rows) => rows.length
+            )
+          ),
+        count: oneLine(
+          Effect.map(sql<{ readonly n: number }>`SELECT count(*) AS n FROM dspy_cache`, (rows) => rows[0]?.n ?? 0)
+        ),
+        clear: oneLine(Effect.asVoid(sql`DELETE FROM dspy_cache`))
+      }
+      return tier
+    })
+  )

@@ -1,0 +1,229 @@
+/**
+ * The L3 tier: Redis through ioredis. Every command is bounded: the client never queues commands while it is
+ * not connected (`enableOfflineQueue: false`, so they fail at once), commands are not retried by the client
+ * (`maxRetriesPerRequest: 0`), and each operation races a real-time deadline (Redis time is real time, not the
+ * Effect Clock). The client reconnects by itself with capped backoff after the server goes away.
+ *
+ * Layout under a prefix `p`: an entry is the string `p:e:<module>:<key>` (JSON text, `PX` for its time to
+ * live); `p:m:<module>` is the set of that module's entry keys (it expires with its longest-lived entry, so it
+ * does not outgrow its entries); `p:modules` is the set of module ids, so that `clear` can find every index.
+ * Writes and invalidations are Lua scripts, atomic on the server.
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import { Redis } from "ioredis"
+import type { Json } from "./cacheJson.js"
+
+/** Settings of the Redis tier. */
+export interface RedisTierOptions {
+  readonly url: string
+  readonly keyPrefix: string
+  readonly timeoutMs: number
+  readonly connectTimeoutMs: number
+}
+
+/** What L3 returns for a key: the value and its remaining time to live (-1: none). */
+export interface RedisEntry {
+  readonly value: Json
+  readonly pttl: number
+}
+
+/** The Redis tier; every failure is a one-line description. */
+export interface RedisTier {
+  /** The endpoint, `host:port` (never the credentials). */
+  readonly endpoint: string
+  /** Whether the connection is up and can take commands now. */
+  readonly ready: () => boolean
+  readonly get: (moduleId: string, key: string) => Effect.Effect<Option.Option<RedisEntry>, string>
+  readonly set: (moduleId: string, key: string, json: string, ttlMs: number) => Effect.Effect<void, string>
+  readonly delete: (moduleId: string, key: string) => Effect.Effect<void, string>
+  /** Removes every entry of the module; returns how many existed. */
+  readonly deleteModule: (moduleId: string) => Effect.Effect<number, string>
+  /** Removes every entry under the prefix; returns how many existed. */
+  readonly clear: Effect.Effect<number, string>
+  /** The remaining time to live of an entry in ms (-1: none, -2: absent); for tests and diagnostics. */
+  readonly pttl: (moduleId: string, key: string) => Effect.Effect<number, string>
+}
+
+// KEYS: entry, index, modules. ARGV: value, ttl (0: none), module id.
+const setScript = `
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl) else redis.call('SET', KEYS[1], ARGV[1]) end
+local had = redis.call('PTTL', KEYS[2])
+redis.call('SADD', KEYS[2], KEYS[1])
+redis.call('SADD', KEYS[3], ARGV[3])
+if ttl == 0 then
+  redis.call('PERSIST', KEYS[2])
+elseif had == -2 or (had >= 0 and had < ttl) then
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+return 1`
+
+const deleteMembers = `
+local function drop(index)
+  local members = redis.call('SMEMBERS', index)
+  local n = 0
+  for i = 1, #members, 500 do
+    n = n + redis.call('DEL', unpack(members, i, math.min(i + 499, #members)))
+  end
+  redis.call('DEL', index)
+  return n
+end`
+
+// KEYS: index, modules. ARGV: module id.
+const deleteModuleScript = `${deleteMembers}
+local n = drop(KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+return n`
+
+// KEYS: modules. ARGV: index key prefix.
+const clearScript = `${deleteMembers}
+local n = 0
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do n = n + drop(ARGV[1] .. m) end
+redis.call('DEL', KEYS[1])
+return n`
+
+// KEYS: entry, index.
+const deleteScript = `
+local n = redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], KEYS[1])
+return n`
+
+const message = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+/** Races a promise against a real-time deadline; the timer never keeps the process alive. */
+const withDeadline = <A>(run: () => Promise<A>, ms: number, what: string): Effect.Effect<A, string> =>
+  Effect.async<A, string>((resume) => {
+    let done = false
+    const timer = setTimeout(() => {
+      if (done) return
+      done = true
+      resume(Effect.fail(`${what} timed out after ${ms} ms`))
+    }, ms)
+    timer.unref?.()
+    run().then(
+      (value) => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        resume(Effect.succeed(value))
+      },
+      (error: unknown) => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        resume(Effect.fail(`${what}: ${message(error)}`))
+      }
+    )
+    return Effect.sync(() => {
+      done = true
+      clearTimeout(timer)
+    })
+  })
+
+/**
+ * Creates the client and tries to connect once within `connectTimeoutMs`. A failed first connection is not an
+ * error here: `connected` says whether it came up, and the client keeps trying in the background.
+ */
+export const open = (
+  options: RedisTierOptions
+): Effect.Effect<
+  { readonly tier: RedisTier; readonly connected: boolean; readonly error: string },
+  never,
+  Scope.Scope
+> =>
+  Effect.gen(function* () {
+    const client = yield* Effect.acquireRelease(
+      Effect.sync(
+        () =>
+          new Redis(options.url, {
+            lazyConnect: true,
+            enableOfflineQueue: false,
+            maxRetriesPerRequest: 0,
+            connectTimeout: options.connectTimeoutMs,
+            commandTimeout: options.timeoutMs,
+            autoResubscribe: false,
+            retryStrategy: (times) => Math.min(25 * 2 ** Math.min(times, 6), 1_000)
+          })
+      ),
+      (c) => Effect.sync(() => c.disconnect(false))
+    )
+    let lastError = ""
+    // Without a listener ioredis prints every connection error; the manager reports state changes as events.
+    client.on("error", (error: unknown) => {
+      lastError = message(error)
+    })
+    const endpoint = `${client.options.host ?? "localhost"}:${client.options.port ?? 6379}`
+    const p = options.keyPrefix
+    const entryKey = (moduleId: string, key: string) => `${p}:e:${moduleId}:${key}`
+    const indexKey = (moduleId: string) => `${p}:m:${moduleId}`
+    const modulesKey = `${p}:modules`
+    const ms = options.timeoutMs
+
+    const command = <A>(what: string, run: () => Promise<A>): Effect.Effect<A, string> =>
+      Effect.suspend(() => {
+        if (client.status === "end" || client.status === "wait") {
+          // The client gave up (or never started): start it again in the background; this call skips Redis.
+          client.connect().catch(() => undefined)
+        }
+        return client.status === "ready"
+          ? withDeadline(run, ms, `redis ${what}`)
+          : Effect.fail(`redis ${what}: not connected (${client.status}${lastError === "" ? "" : `, ${lastError}`})`)
+      })
+
+    const tier: RedisTier = {
+      endpoint,
+      ready: () => client.status === "ready",
+      get: (moduleId, key) =>
+        Effect.flatMap(
+          command("get", () => client.pipeline().get(entryKey(moduleId, key)).pttl(entryKey(moduleId, key)).exec()),
+          (results) => {
+            const [got, ttl] = results ?? []
+            const error = got?.[0] ?? ttl?.[0]
+            if (error) return Effect.fail(`redis get: ${message(error)}`)
+            const text = got?.[1]
+            if (typeof text !== "string") return Effect.succeedNone
+            return Effect.try({
+              try: () => Option.some({ value: JSON.parse(text) as Json, pttl: Number(ttl?.[1] ?? -1) }),
+              catch: () => "redis get: the stored value is not JSON"
+            })
+          }
+        ),
+      set: (moduleId, key, json, ttlMs) =>
+        Effect.asVoid(
+          command("set", () =>
+            client.eval(
+              setScript,
+              3,
+              entryKey(moduleId, key),
+              indexKey(moduleId),
+              modulesKey,
+              json,
+              String(ttlMs),
+              moduleId
+            )
+          )
+        ),
+      delete: (moduleId, key) =>
+        Effect.asVoid(
+          command("delete", () => client.eval(deleteScript, 2, entryKey(moduleId, key), indexKey(moduleId)))
+        ),
+      deleteModule: (moduleId) =>
+        Effect.map(
+          command("invalidate", () => client.eval(deleteModuleScript, 2, indexKey(moduleId), modulesKey, moduleId)),
+          Number
+        ),
+      clear: Effect.map(
+        command("clear", () => client.eval(clearScript, 1, modulesKey, `${p}:m:`)),
+        Number
+      ),
+      pttl: (moduleId, key) => command("pttl", () => client.pttl(entryKey(moduleId, key)))
+    }
+
+    const first = yield* Effect.either(
+      withDeadline(() => client.connect(), options.connectTimeoutMs + 100, "redis connect")
+    )
+    if (first._tag === "Left") lastError = first.left
+    return { tier, connected: first._tag === "Right" && client.status === "ready", error: lastError }
+  })

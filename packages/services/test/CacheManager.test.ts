@@ -1,0 +1,392 @@
+import { type Completion, LM, type Provider } from "@effect-dspy/core"
+import { Config, Events, Metrics } from "@effect-dspy/foundation"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import * as fc from "effect/FastCheck"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as CacheManager from "../src/CacheManager.js"
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "cache-manager-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+const gauge = (name: string, level?: CacheManager.Level) =>
+  Metric.value(
+    Metrics.cacheHitRate.pipe(
+      Metric.taggedWithLabels([
+        MetricLabel.make("cache", name),
+        ...(level === undefined ? [] : [MetricLabel.make("level", level)])
+      ])
+    )
+  ).pipe(Effect.map((state) => state.value))
+
+const degradedEvents = Effect.flatMap(Events.Events, (ev) => ev.query({ types: ["cache_level_degraded"] }))
+
+describe("CacheManager", () => {
+  describe("L1 (memory)", () => {
+    it.scoped("stores JSON and returns a fresh copy on every hit", () =>
+      Effect.gen(function* () {
+        const cache = yield* CacheManager.make({ name: "l1-copy" })
+        const value = { answer: "Paris", scores: [1, 2, { deep: true }], none: null }
+        yield* cache.set("qa", "k1", value)
+        value.answer = "changed after set"
+        const first = yield* cache.get("qa", "k1")
+        assert.deepStrictEqual(Option.getOrThrow(first), {
+          answer: "Paris",
+          scores: [1, 2, { deep: true }],
+          none: null
+        })
+        const hit = Option.getOrThrow(first) as { answer: string; scores: Array<unknown> }
+        hit.answer = "mutated"
+        hit.scores.push(99)
+        const second = Option.getOrThrow(yield* cache.get("qa", "k1")) as { answer: string; scores: Array<unknown> }
+        assert.strictEqual(second.answer, "Paris")
+        assert.strictEqual(second.scores.length, 3)
+        assert.isTrue(Option.isNone(yield* cache.get("qa", "other")))
+        assert.isTrue(Option.isNone(yield* cache.get("other-module", "k1")), "keys are namespaced by module")
+      })
+    )
+
+    it.scoped("evicts the least recently used entry beyond maxEntries", () =>
+      Effect.gen(function* () {
+        const cache = yield* CacheManager.make({ maxEntries: 2, name: "l1-lru" })
+        yield* cache.set("m", "a", 1)
+        yield* cache.set("m", "b", 2)
+        yield* cache.get("m", "a") // a is now the most recently used
+        yield* cache.set("m", "c", 3)
+        assert.isTrue(Option.isNone(yield* cache.get("m", "b")))
+        assert.deepStrictEqual(yield* cache.get("m", "a"), Option.some(1))
+        assert.deepStrictEqual(yield* cache.get("m", "c"), Option.some(3))
+        const stats = yield* cache.stats
+        assert.strictEqual(stats.levels.l1.evictions, 1)
+        assert.strictEqual(stats.entries, 2)
+        assert.strictEqual(stats.levels.l2.state, "off")
+        assert.strictEqual(stats.levels.l3.state, "off")
+      })
+    )
+
+    it.scoped("expires entries after their TTL (TestClock), per entry", () =>
+      Effect.gen(function* () {
+        const cache = yield* CacheManager.make({ ttlMs: 1_000, name: "l1-ttl" })
+        yield* cache.set("m", "default", "d")
+        yield* cache.set("m", "short", "s", { ttlMs: 100 })
+        yield* cache.set("m", "forever", "f", { ttlMs: 0 })
+        yield* TestClock.adjust("99 millis")
+        assert.isTrue(Option.isSome(yield* cache.get("m", "short")))
+        yield* TestClock.adjust("1 millis")
+        assert.isTrue(Option.isNone(yield* cache.get("m", "short")))
+        assert.isTrue(Option.isSome(yield* cache.get("m", "default")))
+        yield* TestClock.adjust("900 millis")
+        assert.isTrue(Option.isNone(yield* cache.get("m", "default")))
+        yield* TestClock.adjust("365 days")
+        assert.deepStrictEqual(yield* cache.get("m", "forever"), Option.some("f"))
+        assert.strictEqual((yield* cache.stats).levels.l1.evictions, 2)
+      })
+    )
+
+    it.effect.prop(
+      "round-trips any JSON value",
+      [fc.jsonValue()],
+      ([value]) =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const cache = yield* CacheManager.make({ name: "l1-prop" })
+            yield* cache.set("m", "k", value)
+            assert.deepStrictEqual(Option.getOrThrow(yield* cache.get("m", "k")), JSON.parse(JSON.stringify(value)))
+          })
+        ),
+      { fastCheck: { numRuns: 50 } }
+    )
+  })
+
+  describe("L2 (SQLite)", () => {
+    it.scoped("serves L1 misses from disk and promotes them to L1", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const cache = yield* CacheManager.make({ maxEntries: 1, path: path.join(dir, "c.db"), name: "l2-promote" })
+        yield* cache.set("m", "a", { v: "A" })
+        yield* cache.set("m", "b", { v: "B" }) // evicts a from L1
+        assert.deepStrictEqual(yield* cache.get("m", "a"), Option.some({ v: "A" })) // L2 hit, promoted
+        assert.deepStrictEqual(yield* cache.get("m", "a"), Option.some({ v: "A" })) // L1 hit
+        const stats = yield* cache.stats
+        assert.deepStrictEqual(
+          { l1Hits: stats.levels.l1.hits, l1Misses: stats.levels.l1.misses, l2Hits: stats.levels.l2.hits },
+          { l1Hits: 1, l1Misses: 1, l2Hits: 1 }
+        )
+        assert.strictEqual(stats.levels.l1.promotions, 1)
+        assert.strictEqual(stats.levels.l2.state, "ok")
+        assert.strictEqual(stats.hits, 2)
+      })
+    )
+
+    it.scoped("keeps entries across restarts (a second manager on the same file)", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const file = path.join(dir, "c.db")
+        yield* Effect.scoped(
+          Effect.flatMap(CacheManager.make({ path: file, name: "l2-a" }), (c) => c.set("m", "k", [1, "two"]))
+        )
+        const again = yield* CacheManager.make({ path: file, name: "l2-b" })
+        assert.deepStrictEqual(yield* again.get("m", "k"), Option.some([1, "two"]))
+        assert.strictEqual((yield* again.stats).levels.l2.hits, 1)
+      })
+    )
+
+    it.scoped("expires disk entries after their TTL (TestClock); a promoted entry keeps its expiry", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const cache = yield* CacheManager.make({ maxEntries: 1, path: path.join(dir, "c.db"), name: "l2-ttl" })
+        yield* cache.set("m", "a", "A", { ttlMs: 1_000 })
+        yield* cache.set("m", "b", "B", { ttlMs: 1_000 }) // a only on disk now
+        yield* TestClock.adjust("500 millis")
+        assert.deepStrictEqual(yield* cache.get("m", "a"), Option.some("A")) // from L2, promoted with its expiry
+        yield* TestClock.adjust("500 millis")
+        assert.isTrue(Option.isNone(yield* cache.get("m", "a")), "expired in L1 at the original time")
+        assert.isTrue(Option.isNone(yield* cache.get("m", "b")), "expired in L2 too")
+        const stats = yield* cache.stats
+        assert.isAtLeast(stats.levels.l2.evictions, 1)
+        assert.strictEqual(stats.hits, 1)
+      })
+    )
+
+    it.scoped("purgeExpired removes expired rows from disk", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const cache = yield* CacheManager.make({ path: path.join(dir, "c.db"), name: "l2-purge" })
+        yield* cache.set("m", "short", 1, { ttlMs: 10 })
+        yield* cache.set("m", "long", 2, { ttlMs: 10_000 })
+        assert.strictEqual(yield* cache.purgeExpired, 0)
+        yield* TestClock.adjust("10 millis")
+        assert.strictEqual(yield* cache.purgeExpired, 1)
+        assert.deepStrictEqual(yield* cache.get("m", "long"), Option.some(2))
+      })
+    )
+  })
+
+  it.scoped("invalidateModule removes a module's entries from L1 and L2, and nothing else", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const file = path.join(dir, "c.db")
+      const cache = yield* CacheManager.make({ maxEntries: 2, path: file, name: "invalidate" })
+      for (const k of ["1", "2", "3"]) {
+        yield* cache.set("qa", k, `qa-${k}`)
+        yield* cache.set("summarize", k, `s-${k}`)
+      }
+      assert.strictEqual(yield* cache.invalidateModule("qa"), 3)
+      for (const k of ["1", "2", "3"]) {
+        assert.isTrue(Option.isNone(yield* cache.get("qa", k)))
+        assert.deepStrictEqual(yield* cache.get("summarize", k), Option.some(`s-${k}`))
+      }
+      // Disk agrees: a fresh manager on the same file has no qa entries.
+      const fresh = yield* CacheManager.make({ path: file, name: "invalidate-fresh" })
+      assert.isTrue(Option.isNone(yield* fresh.get("qa", "1")))
+      assert.deepStrictEqual(yield* fresh.get("summarize", "1"), Option.some("s-1"))
+      yield* cache.clear
+      assert.isTrue(Option.isNone(yield* cache.get("summarize", "2")))
+      assert.isTrue(Option.isNone(yield* fresh.get("summarize", "3")))
+    })
+  )
+
+  it.scoped("stats and the dspy.cache.hit_rate gauge (overall and per level)", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const cache = yield* CacheManager.make({ maxEntries: 1, path: path.join(dir, "c.db"), name: "rate" })
+      yield* cache.set("m", "a", 1)
+      yield* cache.set("m", "b", 2)
+      yield* cache.get("m", "b") // L1 hit
+      yield* cache.get("m", "a") // L1 miss, L2 hit
+      yield* cache.get("m", "x") // miss everywhere
+      yield* cache.get("m", "y") // miss everywhere
+      const stats = yield* cache.stats
+      assert.deepStrictEqual([stats.hits, stats.misses, stats.hitRate], [2, 2, 0.5])
+      assert.strictEqual(yield* gauge("rate"), 0.5)
+      assert.strictEqual(yield* gauge("rate", "l1"), 0.25)
+      assert.strictEqual(yield* gauge("rate", "l2"), 1 / 3)
+    })
+  )
+
+  describe("bad input", () => {
+    it.scoped("fails with CacheInvalidInput saying what to fix", () =>
+      Effect.gen(function* () {
+        const cache = yield* CacheManager.make({ name: "bad" })
+        const emptyModule = yield* Effect.flip(cache.set("", "k", 1))
+        assert.strictEqual(emptyModule._tag, "CacheInvalidInput")
+        assert.strictEqual(emptyModule.code, "cache_invalid_input")
+        assert.include(emptyModule.message, "module id")
+        assert.include((yield* Effect.flip(cache.get("m", ""))).message, "key")
+        assert.include((yield* Effect.flip(cache.set("m", "k", { f: () => 1 }))).message, "$.f")
+        assert.include((yield* Effect.flip(cache.set("m", "k", [1, Number.NaN]))).message, "$[1]")
+        assert.include((yield* Effect.flip(cache.set("m", "k", { at: new Date(0) }))).message, "Date")
+        const cyclic: { self?: unknown } = {}
+        cyclic.self = cyclic
+        assert.include((yield* Effect.flip(cache.set("m", "k", cyclic))).message, "cycle")
+        assert.include((yield* Effect.flip(cache.set("m", "k", 1, { ttlMs: -5 }))).message, "ttlMs")
+        assert.include((yield* Effect.flip(cache.invalidateModule("a\u0000b"))).message, "control")
+        assert.isTrue(Option.isNone(yield* cache.get("m", "k")), "nothing was stored")
+      })
+    )
+  })
+
+  describe("degradation", () => {
+    it.scoped("an unusable SQLite path degrades L2 with an event; L1 keeps answering", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir // a directory is not a database file
+        const cache = yield* CacheManager.make({ path: dir, name: "l2-broken" })
+        yield* cache.set("m", "k", "v")
+        assert.deepStrictEqual(yield* cache.get("m", "k"), Option.some("v"))
+        const stats = yield* cache.stats
+        assert.strictEqual(stats.levels.l2.state, "degraded")
+        assert.strictEqual(stats.levels.l2.errors, 1)
+        const events = yield* degradedEvents
+        assert.strictEqual(events.length, 1)
+        assert.strictEqual(events[0]!.data.level, "l2")
+        assert.strictEqual(events[0]!.data.operation, "open")
+        assert.strictEqual(events[0]!.data.fallback, "l1")
+      }).pipe(Effect.provide(Events.layerMemory))
+    )
+
+    it.scoped("SQLite breaking mid-run degrades L2 once; reads and writes still succeed from L1", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const file = path.join(dir, "c.db")
+        const cache = yield* CacheManager.make({ path: file, name: "l2-midrun" })
+        yield* cache.set("m", "before", 1)
+        // Another connection drops the table under the running cache.
+        const other = yield* Layer.build(SqliteClient.layer({ filename: file }))
+        const sql = Context.get(other, SqliteClient.SqliteClient)
+        yield* sql`DROP TABLE dspy_cache`
+        yield* cache.set("m", "after", 2)
+        yield* cache.set("m", "again", 3)
+        assert.deepStrictEqual(yield* cache.get("m", "before"), Option.some(1))
+        assert.deepStrictEqual(yield* cache.get("m", "after"), Option.some(2))
+        assert.isTrue(Option.isNone(yield* cache.get("m", "missing")))
+        const stats = yield* cache.stats
+        assert.strictEqual(stats.levels.l2.state, "degraded")
+        const events = yield* degradedEvents
+        assert.strictEqual(events.length, 1, "one event per state change, not per failed call")
+        assert.strictEqual(events[0]!.data.operation, "write")
+        assert.include(String(events[0]!.data.error), "dspy_cache")
+      }).pipe(Effect.provide(Events.layerMemory))
+    )
+  })
+
+  describe("switches and layers", () => {
+    it.scoped("a disabled cache neither serves nor stores", () =>
+      Effect.gen(function* () {
+        const cache = yield* CacheManager.make({ name: "switch" })
+        yield* cache.set("m", "k", 1)
+        yield* cache.setEnabled(false)
+        assert.isTrue(Option.isNone(yield* cache.get("m", "k")))
+        yield* cache.set("m", "k2", 2)
+        yield* cache.setEnabled(true)
+        assert.deepStrictEqual(yield* cache.get("m", "k"), Option.some(1))
+        assert.isTrue(Option.isNone(yield* cache.get("m", "k2")))
+      })
+    )
+
+    it.scoped("layer follows modules.cacheEnabled and modules.cacheTtlMs at run time", () =>
+      Effect.gen(function* () {
+        const cache = yield* CacheManager.CacheManager
+        yield* cache.set("m", "k", 1)
+        yield* TestClock.adjust("4 seconds")
+        assert.isTrue(Option.isSome(yield* cache.get("m", "k")))
+        yield* TestClock.adjust("1 seconds")
+        assert.isTrue(Option.isNone(yield* cache.get("m", "k")), "expired after the configured 5 s")
+        yield* Config.update("modules.cacheTtlMs", 0)
+        yield* Config.update("modules.cacheEnabled", false)
+        yield* Effect.yieldNow()
+        yield* cache.set("m", "k", 2)
+        assert.isFalse(yield* cache.enabled)
+        yield* Config.update("modules.cacheEnabled", true)
+        yield* Effect.yieldNow()
+        yield* cache.set("m", "k", 3)
+        yield* TestClock.adjust("2 hours") // past the default TTL; the purge loop runs 12 times meanwhile
+        assert.deepStrictEqual(yield* cache.get("m", "k"), Option.some(3))
+      }).pipe(
+        Effect.provide(
+          CacheManager.layer({ name: "layer" }).pipe(
+            Layer.provideMerge(Config.layerTest({ modules: { cacheTtlMs: 5_000 } }))
+          )
+        )
+      )
+    )
+
+    it.scoped("getOrCompute runs the computation once", () =>
+      Effect.gen(function* () {
+        let runs = 0
+        const compute = Effect.sync(() => {
+          runs++
+          return { computed: runs }
+        })
+        const first = yield* CacheManager.CacheManager.pipe(
+          Effect.flatMap((c) => c.getOrCompute("m", CacheManager.keyOf({ q: 1, a: [2] }), compute))
+        )
+        const second = yield* CacheManager.CacheManager.pipe(
+          Effect.flatMap((c) => c.getOrCompute("m", CacheManager.keyOf({ a: [2], q: 1 }), compute))
+        )
+        assert.deepStrictEqual([first, second, runs], [{ computed: 1 }, { computed: 1 }, 1])
+      }).pipe(Effect.provide(CacheManager.layerTest))
+    )
+  })
+
+  describe("as the LM cache", () => {
+    const response = (content: string): Completion.CompletionResponse => ({
+      id: "r1",
+      model: "m",
+      choices: [{ index: 0, content, finishReason: "stop" }],
+      usage: { promptTokens: 10, completionTokens: 5, totalTokens: 15 },
+      costUsd: 0.001,
+      cacheHit: false
+    })
+
+    it.scoped("LM answers repeated calls from the CacheManager until the module is invalidated", () => {
+      let calls = 0
+      const provider: Provider.Provider = {
+        name: "counting",
+        complete: (request) =>
+          Effect.sync(() => {
+            calls++
+            return response(`answer ${calls} to ${request.messages[0]!.content}`)
+          }),
+        stream: () => Stream.empty,
+        embed: () => Effect.succeed([])
+      }
+      return Effect.gen(function* () {
+        const lm = yield* LM.LM
+        const cache = yield* CacheManager.CacheManager
+        const ask: LM.Request = { messages: [{ role: "user", content: "hi" }] }
+        const first = yield* lm.complete(ask)
+        const second = yield* lm.complete(ask)
+        assert.strictEqual(calls, 1)
+        assert.isFalse(first.cacheHit)
+        assert.isTrue(second.cacheHit)
+        assert.strictEqual(second.choices[0]!.content, "answer 1 to hi")
+        assert.strictEqual(second.costUsd, 0)
+        assert.strictEqual(second.usage.totalTokens, 0)
+        assert.strictEqual((yield* cache.stats).levels.l1.hits, 1)
+        assert.strictEqual(yield* cache.invalidateModule("lm-test"), 1)
+        const third = yield* lm.complete(ask)
+        assert.strictEqual(calls, 2)
+        assert.strictEqual(third.choices[0]!.content, "answer 2 to hi")
+      }).pipe(
+        Effect.provide(
+          LM.layerProvider(provider).pipe(
+            Layer.provide(CacheManager.layerLMCache("lm-test")),
+            Layer.provideMerge(CacheManager.layerTest)
+          )
+        )
+      )
+    })
+  })
+})
