@@ -77,7 +77,10 @@ export const build = <P extends Module.Program>(
       const size = shuffled
         ? run.rng("mipro", options.seed, "demo-sets", seed, "size").between(minNumSamples, options.maxBootstrappedDemos)
         : options.maxBootstrappedDemos
-      const result = yield* BootstrapFewShot.bootstrap(student, run, {
+      // Waves of at most 2 x the demos wanted: the walk's result is the same for any wave size, and a wave
+      // of the full concurrency would run many teacher calls past the point where the walk stops.
+      const env = { ...run, concurrency: Math.max(1, Math.min(run.concurrency, 2 * size)) }
+      const result = yield* BootstrapFewShot.bootstrap(student, env, {
         trainset,
         teacher: run.teacher,
         settings: { ...resolved, maxBootstrappedDemos: size },
