@@ -1,4 +1,34 @@
 /**
+ * The supervised DSPy application: the ModuleManager, the supervised LM providers, the CacheManager and the
+ * optimization workers under one supervision tree, started as a layer.
+ *
  * @since 0.1.0
  */
-export {}
+
+/**
+ * The application: the supervision tree as a layer, graceful shutdown, the tree for printing.
+ *
+ * @since 0.1.0
+ */
+export * as Application from "./Application.js"
+
+/**
+ * Modules by id: made from specs or programs, executed under protections, hot-swapped, versioned.
+ *
+ * @since 0.1.0
+ */
+export * as ModuleManager from "./ModuleManager.js"
+
+/**
+ * Supervised LM providers: pools, breakers, rate limiters, failover to backups, the core LM service.
+ *
+ * @since 0.1.0
+ */
+export * as LMProviders from "./LMProviders.js"
+
+/**
+ * Isolated application runtimes for tests, with controllable simulated LMs.
+ *
+ * @since 0.1.0
+ */
+export * as TestRuntime from "./TestRuntime.js"

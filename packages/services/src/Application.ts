@@ -1,0 +1,322 @@
+/**
+ * The supervised DSPy application: one supervision tree (the runtime's `Supervisor`) over the foundation's
+ * config watcher, the ModuleManager, the LM providers and the optimization workers, started as a layer that
+ * provides the `ModuleManager`, `LMProviders`, the core `LM` (over the supervised providers) and the
+ * `Application` itself:
+ *
+ * ```
+ * dspy                      one_for_one (root)
+ *   foundation              config watcher: live pool sizes, backups, rate limits
+ *   module_manager          serialises module mutations; executions run in callers' fibers
+ *   cache_manager           (slot: given through `options.cacheManager`)
+ *   lm_providers            one_for_one
+ *     provider:<name>       one per `providers.<name>`: transport, pool, breaker, limiter
+ *   optimization_workers    dynamic supervisor (the OptimizationCoordinator's workers; empty until it lands)
+ * ```
+ *
+ * ```ts
+ * const program = Effect.gen(function* () {
+ *   const modules = yield* ModuleManager.ModuleManager
+ *   yield* modules.create({ id: "qa", kind: "chain_of_thought", signature: "question -> answer" })
+ *   return yield* modules.execute("qa", { question: "2 + 3?" })
+ * }).pipe(Effect.provide(Application.layerDefault()))
+ * ```
+ *
+ * Shutdown (closing the layer's scope), in order: new module executions are refused with
+ * `ApplicationStopping`; those in flight get the grace period (`shutdownGracePeriod`, default 5 s, on
+ * Effect's Clock) to finish, then are interrupted and end with `ExecutionAborted`; then LM calls made
+ * outside modules are drained the same way in what is left of the grace period; then the tree stops in
+ * reverse start order. Every call ends in a result or a typed error.
+ *
+ * @since 0.1.0
+ */
+import { LM, LMCache } from "@effect-dspy/core"
+import { Config, Events, Protection } from "@effect-dspy/foundation"
+import { DynamicSupervisor, Process, Registry, RuntimeError, Supervisor } from "@effect-dspy/runtime"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { ApplicationStopping, ExecutionAborted } from "./internal/appErrors.js"
+import { Drain, type DrainReport } from "./internal/drain.js"
+import * as LMProviders from "./LMProviders.js"
+import * as ModuleManager from "./ModuleManager.js"
+
+export {
+  /**
+   * The application is shutting down: the call was not started (retryable against a running application).
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ApplicationStopping,
+  /**
+   * The call was still running when the shutdown grace period ended and was interrupted.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ExecutionAborted
+}
+
+/**
+ * Restart intensity of a supervisor: more than `maxRestarts` within `maxSeconds` and it gives up, stopping
+ * its children and exiting (escalating to its parent).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Intensity {
+  readonly maxRestarts?: number
+  readonly maxSeconds?: number
+}
+
+/**
+ * Options of the application.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** How long in-flight work may take to finish at shutdown (default 5 seconds). */
+  readonly shutdownGracePeriod?: Duration.DurationInput
+  /** The root supervisor's intensity (default 3 in 5 s). */
+  readonly rootIntensity?: Intensity
+  /** The `lm_providers` supervisor's intensity (default 3 in 5 s). */
+  readonly providersIntensity?: Intensity
+  /** The optimization workers' dynamic supervisor: intensity and `maxChildren` (default 8). */
+  readonly optimization?: Intensity & { readonly maxChildren?: number }
+  /** Builds provider transports (default `LM.providerFromSettings`). */
+  readonly providerFactory?: LMProviders.ProviderFactory
+  /**
+   * The CacheManager's child spec (id `cache_manager`), started between the ModuleManager and the LM
+   * providers. Left out, that slot of the tree is empty.
+   */
+  readonly cacheManager?: Supervisor.ChildSpec
+}
+
+/**
+ * What the shutdown did, as published in the `application_stopped` event.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ShutdownReport {
+  readonly modules: DrainReport
+  readonly lm: DrainReport
+}
+
+/**
+ * The Application service: the running tree.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** The root supervisor. */
+  readonly root: Supervisor.SupervisorRef
+  /** The optimization workers' dynamic supervisor (where the OptimizationCoordinator starts its workers). */
+  readonly optimizationWorkers: Effect.Effect<DynamicSupervisor.DynamicSupervisorRef, RuntimeError.NoProc>
+  /** The supervision tree now. */
+  readonly describe: Effect.Effect<Supervisor.Tree>
+  /** The tree as indented text (`Supervisor.render`). */
+  readonly render: Effect.Effect<string>
+  /** Module executions and LM calls in flight. */
+  readonly inFlight: Effect.Effect<{ readonly modules: number; readonly lm: number }>
+  /** The grace period in force at shutdown. */
+  readonly shutdownGracePeriod: Duration.Duration
+}
+
+/**
+ * The Application service tag.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Application extends Context.Tag("@effect-dspy/services/Application")<Application, Service>() {}
+
+/**
+ * The root supervisor's id in trees.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const rootId = "dspy"
+
+const findChild = (root: Supervisor.SupervisorRef, id: string): Effect.Effect<Process.Process, RuntimeError.NoProc> =>
+  Effect.flatMap(Supervisor.whichChildren(root), (children) => {
+    const child = children.find((c) => c.id === id)
+    return child?.process === undefined
+      ? Effect.fail(
+          new RuntimeError.NoProc({
+            message: `the application's ${id} supervisor is not running (it is restarting, or the tree has stopped)`,
+            target: id
+          })
+        )
+      : Effect.succeed(child.process)
+  })
+
+/**
+ * The application as a layer over the foundation services (`Config`, `Events`, `Protection`, `Registry`;
+ * an `LMCache` in context is used by the LM). Closing its scope shuts it down gracefully (see the module
+ * documentation).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<
+  Application | ModuleManager.ModuleManager | LMProviders.LMProviders | LM.LM,
+  LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions,
+  Config.Config | Events.Events | Protection.Protection | Registry.Registry
+> =>
+  Layer.scopedContext(
+    Effect.gen(function* () {
+      const config = yield* Config.Config
+      const events = yield* Events.Events
+      const protection = yield* Protection.Protection
+      const registry = yield* Registry.Registry
+      const cache = Option.getOrUndefined(yield* Effect.serviceOption(LMCache.LMCache))
+      const scope = yield* Effect.scope
+      const grace = Duration.decode(options.shutdownGracePeriod ?? "5 seconds")
+      const moduleDrain = new Drain("module executions")
+      const lmDrain = new Drain("LM calls")
+
+      const providers = yield* LMProviders.make({
+        config,
+        events,
+        protection,
+        registry,
+        scope,
+        factory: options.providerFactory ?? LM.providerFromSettings,
+        drain: lmDrain,
+        cache
+      })
+      const deps: ModuleManager.Dependencies = {
+        store: ModuleManager.makeStore(),
+        config,
+        events,
+        protection,
+        registry,
+        lm: providers.lm,
+        drain: moduleDrain
+      }
+      const modules = ModuleManager.make(deps)
+      const withRegistry = <A, E>(effect: Effect.Effect<A, E, Registry.Registry>) =>
+        Effect.provideService(effect, Registry.Registry, registry)
+
+      const children: Array<Supervisor.ChildSpec> = [
+        Supervisor.worker("foundation", providers.watcherStart),
+        Supervisor.worker(
+          "module_manager",
+          withRegistry(Registry.startNamed(ModuleManager.actorName, ModuleManager.startActor(deps)))
+        ),
+        // The CacheManager's slot: its child spec is given by whoever builds it (see Options.cacheManager).
+        ...(options.cacheManager === undefined ? [] : [options.cacheManager]),
+        Supervisor.supervisor("lm_providers", {
+          strategy: "one_for_one",
+          ...intensityOf(options.providersIntensity),
+          children: providers.providerStarts.map((p) => Supervisor.worker(`provider:${p.name}`, p.start))
+        }),
+        // The OptimizationCoordinator's workers start here (on demand); the coordinator itself is to come.
+        DynamicSupervisor.childSpec("optimization_workers", {
+          ...intensityOf(options.optimization),
+          maxChildren: options.optimization?.maxChildren ?? 8
+        })
+      ]
+      const root = yield* Effect.acquireRelease(
+        Supervisor.spawn({ name: rootId, strategy: "one_for_one", ...intensityOf(options.rootIntensity), children }),
+        (ref) => Process.stop(ref, { timeout: "infinity" })
+      )
+      yield* publish(events, "application_started", { providers: providers.service.names })
+
+      // Registered after the tree, so it runs first at shutdown: drain, then the tree stops.
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function* () {
+          const started = yield* Clock.currentTimeMillis
+          yield* publish(events, "application_stopping", {
+            modules_in_flight: moduleDrain.inFlight,
+            lm_in_flight: lmDrain.inFlight,
+            grace_period_ms: Duration.toMillis(grace)
+          })
+          const modulesReport = yield* moduleDrain.drain(grace)
+          const spent = (yield* Clock.currentTimeMillis) - started
+          const lmReport = yield* lmDrain.drain(Duration.millis(Math.max(0, Duration.toMillis(grace) - spent)))
+          const report: ShutdownReport = { modules: modulesReport, lm: lmReport }
+          yield* publish(events, "application_stopped", { ...report })
+        })
+      )
+
+      const service: Service = {
+        root,
+        optimizationWorkers: Effect.map(
+          findChild(root, "optimization_workers"),
+          (p) => p as DynamicSupervisor.DynamicSupervisorRef
+        ),
+        describe: Supervisor.describe(root, rootId),
+        render: Effect.map(Supervisor.describe(root, rootId), Supervisor.render),
+        inFlight: Effect.sync(() => ({ modules: moduleDrain.inFlight, lm: lmDrain.inFlight })),
+        shutdownGracePeriod: grace
+      }
+      return Context.make(Application, service).pipe(
+        Context.add(ModuleManager.ModuleManager, modules),
+        Context.add(LMProviders.LMProviders, providers.service),
+        Context.add(LM.LM, providers.lm)
+      )
+    })
+  )
+
+const intensityOf = (intensity: Intensity | undefined): Intensity =>
+  intensity === undefined
+    ? {}
+    : {
+        ...(intensity.maxRestarts === undefined ? {} : { maxRestarts: intensity.maxRestarts }),
+        ...(intensity.maxSeconds === undefined ? {} : { maxSeconds: intensity.maxSeconds })
+      }
+
+const publish = (events: Events.Service, type: string, data: { readonly [key: string]: unknown }) =>
+  events.publish({ type, data }).pipe(
+    Effect.asVoid,
+    Effect.catchAll((e) => Effect.logWarning(`could not record the ${type} event: ${e.message}`))
+  )
+
+/**
+ * The application with the foundation services it needs: Config (defaults, file, environment; see
+ * `Config.layer`), Events (in memory, retention from Config), Protection and the production Registry.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDefault = (
+  options: Options & { readonly config?: Config.Options } = {}
+): Layer.Layer<
+  Application | ModuleManager.ModuleManager | LMProviders.LMProviders | LM.LM | Config.Config | Events.Events,
+  LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions | Config.ConfigInvalid
+> => {
+  const foundation = Layer.mergeAll(Events.layerConfig, Protection.layer, Registry.layer).pipe(
+    Layer.provideMerge(Config.layer(options.config ?? {}))
+  )
+  return layer(options).pipe(Layer.provideMerge(foundation))
+}
+
+/**
+ * The supervision tree of the application in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const describe: Effect.Effect<Supervisor.Tree, never, Application> = Effect.flatMap(
+  Application,
+  (app) => app.describe
+)
+
+/**
+ * The supervision tree of the application in context, rendered as text.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const render: Effect.Effect<string, never, Application> = Effect.flatMap(Application, (app) => app.render)

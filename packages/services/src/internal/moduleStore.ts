@@ -1,0 +1,41 @@
+/**
+ * The module table: like an ETS table owned by the application's layer, it outlives restarts of the
+ * ModuleManager actor. Only the actor writes it (creates, swaps, rollbacks are serialised through its
+ * mailbox); callers read the current version synchronously and execute it in their own fibers. A version is
+ * an immutable program value, so a swap is one reference write: calls in flight keep the version they read.
+ */
+import type { CircuitBreaker, RateLimiter } from "@effect-dspy/foundation"
+import type { Module } from "@effect-dspy/core"
+import type * as MetricLabel from "effect/MetricLabel"
+
+/** How a module was made. */
+export type Origin =
+  | { readonly _tag: "Spec"; readonly kind: string; readonly signature: string }
+  | { readonly _tag: "Program" }
+
+/** One version of a module. */
+export interface Version {
+  readonly version: number
+  readonly program: Module.Program
+  readonly createdAt: number
+  /** What made this version: `created`, `swapped`, `rolled_back(<n>)`. */
+  readonly reason: string
+}
+
+/** A managed module. `versions` is append-only; `current` points into it. */
+export interface Entry {
+  readonly id: string
+  readonly origin: Origin
+  readonly breaker: CircuitBreaker.CircuitBreaker
+  readonly limiter: RateLimiter.RateLimiter | undefined
+  readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
+  readonly createdAt: number
+  versions: Array<Version>
+  current: Version
+  executions: number
+  failures: number
+}
+
+export class ModuleStore {
+  readonly entries = new Map<string, Entry>()
+}

@@ -1,0 +1,240 @@
+import { LM, LMError, Module, Predict, Prediction, Signature } from "@effect-dspy/core"
+import { Events } from "@effect-dspy/foundation"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as TestClock from "effect/TestClock"
+import { ModuleManager, TestRuntime } from "../src/index.js"
+
+const question = { question: "What is the capital of France?" }
+
+const answerOf = (execution: ModuleManager.Execution): unknown => {
+  assert.isTrue(Prediction.isPrediction(execution.output))
+  return (execution.output as Prediction.Prediction).get("answer")
+}
+
+const eventTypes = (types: ReadonlyArray<string>) =>
+  Effect.map(Events.query({ types }), (events) => events.map((e) => e.type))
+
+describe("ModuleManager", () => {
+  it.effect("creates modules from specs and executes them in the caller's fiber, with events and metrics", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      const created = yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+      assert.strictEqual(created.version, 1)
+      assert.strictEqual(created.kind, "predict")
+      assert.deepStrictEqual(created.predictors, ["self"])
+      const cot = yield* modules.create({
+        id: "cot",
+        kind: "chain_of_thought",
+        signature: "question -> answer",
+        instructions: "Answer briefly."
+      })
+      assert.deepStrictEqual(cot.predictors, ["predict"])
+
+      const before = yield* Metric.value(
+        Metric.tagged(Metric.tagged(ModuleManager.executions, "outcome", "success"), "module_id", "qa")
+      )
+      const first = yield* modules.execute("qa", question)
+      assert.strictEqual(first.version, 1)
+      assert.strictEqual(typeof answerOf(first), "string")
+      const reasoning = yield* modules.execute("cot", question)
+      assert.strictEqual(typeof (reasoning.output as Prediction.Prediction).get("reasoning"), "string")
+
+      const after = yield* Metric.value(
+        Metric.tagged(Metric.tagged(ModuleManager.executions, "outcome", "success"), "module_id", "qa")
+      )
+      assert.strictEqual(after.count - before.count, 1)
+      const described = yield* modules.describe("qa")
+      assert.strictEqual(described.executions, 1)
+      assert.strictEqual(described.failures, 0)
+      assert.deepStrictEqual(
+        (yield* modules.list).map((m) => m.id),
+        ["cot", "qa"]
+      )
+      const types = yield* eventTypes(["module_created", "module_execution_start", "module_execution_complete"])
+      assert.strictEqual(types.filter((t) => t === "module_created").length, 2)
+      assert.isAtLeast(types.filter((t) => t === "module_execution_start").length, 2)
+      assert.isAtLeast(types.filter((t) => t === "module_execution_complete").length, 2)
+      // The module's LM calls went through the application's LM (the supervised providers).
+      const lm = yield* LM.LM
+      assert.strictEqual((yield* lm.usage).calls, 2)
+    }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+
+  it.effect("rejects bad specs, duplicates and unknown ids with typed errors", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      const badSignature = yield* Effect.flip(
+        modules.create({ id: "x", kind: "predict", signature: "question answer" })
+      )
+      assert.strictEqual(badSignature._tag, "ModuleSpecInvalid")
+      assert.strictEqual((badSignature as ModuleManager.ModuleSpecInvalid).field, "signature")
+      const badKind = yield* Effect.flip(
+        modules.create({ id: "x", kind: "react" as ModuleManager.ModuleKind, signature: "q -> a" })
+      )
+      assert.strictEqual((badKind as ModuleManager.ModuleSpecInvalid).field, "kind")
+      const emptyId = yield* Effect.flip(modules.create({ id: "", kind: "predict", signature: "q -> a" }))
+      assert.strictEqual(emptyId._tag, "ModuleSpecInvalid")
+      yield* modules.create({ id: "x", kind: "predict", signature: "q -> a" })
+      const duplicate = yield* Effect.flip(modules.create({ id: "x", kind: "predict", signature: "q -> a" }))
+      assert.strictEqual(duplicate._tag, "ModuleAlreadyExists")
+      const missing = yield* Effect.flip(modules.execute("nope", question))
+      assert.strictEqual(missing._tag, "ModuleNotFound")
+      const missingSwap = yield* Effect.flip(modules.swap("nope", { instructions: { self: "x" } }))
+      assert.strictEqual(missingSwap._tag, "ModuleNotFound")
+      const badPath = yield* Effect.flip(modules.swap("x", { instructions: { "no.such": "x" } }))
+      assert.strictEqual(badPath._tag, "ModuleSpecInvalid")
+      const badInputs = yield* Effect.flip(modules.execute("x", { wrong: 1 }))
+      assert.strictEqual(badInputs._tag, "SignatureValidationError")
+      // Nothing failed inside the actor: it is still the same one, and still answering.
+      assert.strictEqual((yield* modules.list).length, 1)
+    }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+
+  it.effect("registers program values", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      const program = Module.make({
+        name: "Twice",
+        parameters: { first: Predict.make(Signature.make("question -> answer")) },
+        forward: (p, inputs: { question: string }) =>
+          Effect.map(Effect.zip(p.first(inputs), p.first(inputs)), ([a, b]) => [a.get("answer"), b.get("answer")])
+      })
+      const info = yield* modules.register("twice", program)
+      assert.strictEqual(info.kind, "program")
+      assert.strictEqual(info.name, "Twice")
+      assert.deepStrictEqual(info.predictors, ["first"])
+      const result = yield* modules.execute("twice", question)
+      assert.strictEqual((result.output as ReadonlyArray<unknown>).length, 2)
+      assert.strictEqual((yield* (yield* LM.LM).usage).calls, 2)
+    }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+
+  it.effect("hot-swaps atomically: calls in flight finish on their version, new calls use the new one", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      const lm = yield* LM.LM
+      yield* modules.create({
+        id: "qa",
+        kind: "predict",
+        signature: "question -> answer",
+        instructions: "OLD INSTRUCTIONS"
+      })
+      const inFlight = yield* Effect.fork(modules.execute("qa", question))
+      yield* TestClock.adjust("10 millis")
+      const swapped = yield* modules.swap("qa", { instructions: { self: "NEW INSTRUCTIONS" } })
+      assert.strictEqual(swapped.version, 2)
+      const after = yield* Effect.fork(modules.execute("qa", question))
+      yield* TestClock.adjust("1 second")
+      const old = yield* Fiber.join(inFlight)
+      const fresh = yield* Fiber.join(after)
+      assert.strictEqual(old.version, 1)
+      assert.strictEqual(fresh.version, 2)
+      const history = yield* lm.history
+      const prompts = history.map((h) => h.request.messages.map((m) => m.content).join("\n"))
+      assert.strictEqual(prompts.length, 2)
+      assert.isTrue(prompts[0]!.includes("OLD INSTRUCTIONS"))
+      assert.isTrue(prompts[1]!.includes("NEW INSTRUCTIONS"))
+      assert.isFalse(prompts[1]!.includes("OLD INSTRUCTIONS"))
+      const swaps = yield* Events.query({ types: ["module_swapped"] })
+      assert.deepStrictEqual(swaps[0]!.data, { module_id: "qa", from_version: 1, to_version: 2 })
+    }).pipe(Effect.provide(TestRuntime.layer({ sim: { default: { latency: TestRuntime.fixedLatency(100) } } })))
+  )
+
+  it.effect("keeps a version history and rolls back (as a new version) to any earlier one", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer", instructions: "v1" })
+      yield* modules.swap("qa", { instructions: { self: "v2" } })
+      const v1 = yield* modules.program("qa", 1)
+      const v3 = yield* modules.swap("qa", { program: Predict.withInstructions(v1 as Predict.Any, "v3") })
+      assert.strictEqual(v3.version, 3)
+      const back = yield* modules.rollback("qa")
+      assert.strictEqual(back.version, 4)
+      const current = (yield* modules.program("qa")) as Predict.Any
+      assert.strictEqual(current.signature.instructions, "v2")
+      const toFirst = yield* modules.rollback("qa", 1)
+      assert.strictEqual(toFirst.version, 5)
+      assert.strictEqual(((yield* modules.program("qa")) as Predict.Any).signature.instructions, "v1")
+      const history = yield* modules.history("qa")
+      assert.deepStrictEqual(
+        history.map((v) => [v.version, v.reason, v.current]),
+        [
+          [1, "created", false],
+          [2, "swapped", false],
+          [3, "swapped", false],
+          [4, "rolled_back(2)", false],
+          [5, "rolled_back(1)", true]
+        ]
+      )
+      const missing = yield* Effect.flip(modules.rollback("qa", 42))
+      assert.strictEqual(missing._tag, "ModuleVersionNotFound")
+      const rolled = yield* Events.query({ types: ["module_rolled_back"] })
+      assert.strictEqual(rolled.length, 2)
+      assert.strictEqual(rolled[1]!.data.restored_version, 1)
+      // A state from another program does not fit: a typed error, the module unchanged.
+      const other = Predict.make(Signature.make("context, question -> answer"))
+      const misfit = yield* Effect.flip(modules.swap("qa", { state: Module.dumpState(other) }))
+      assert.strictEqual(misfit._tag, "ModuleSpecInvalid")
+      assert.strictEqual((yield* modules.describe("qa")).version, 5)
+      // A saved state round-trips through a swap.
+      const state = Module.dumpState(Predict.withInstructions(current, "from state"))
+      yield* modules.swap("qa", { state })
+      assert.strictEqual(((yield* modules.program("qa")) as Predict.Any).signature.instructions, "from state")
+    }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+
+  it.effect("runs each module under its own circuit breaker and rate limiter", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      const failing = Module.make({
+        name: "Failing",
+        parameters: {},
+        forward: (_p, _inputs: unknown) =>
+          Effect.fail(new LMError.LMServerError({ provider: "test", status: 500, message: "boom" }))
+      })
+      yield* modules.register("failing", failing, { protection: { breaker: { failureThreshold: 2 } } })
+      yield* modules.create({ id: "healthy", kind: "predict", signature: "question -> answer" })
+      const errors: Array<string> = []
+      for (let i = 0; i < 4; i++) errors.push((yield* Effect.flip(modules.execute("failing", {})))._tag)
+      assert.strictEqual(errors[0], "LMServerError")
+      assert.strictEqual(errors[3], "CircuitOpen")
+      assert.strictEqual((yield* modules.describe("failing")).breaker, "open")
+      // Another module's breaker is its own.
+      assert.strictEqual(typeof answerOf(yield* modules.execute("healthy", question)), "string")
+
+      yield* modules.create({
+        id: "limited",
+        kind: "predict",
+        signature: "question -> answer",
+        protection: { rateLimit: { limit: 2, scaleMs: 1000 } }
+      })
+      yield* modules.execute("limited", question)
+      yield* modules.execute("limited", question)
+      const limited = yield* Effect.flip(modules.execute("limited", question))
+      assert.strictEqual(limited._tag, "RateLimited")
+      yield* TestClock.adjust("1 second")
+      yield* modules.execute("limited", question)
+      // A program failing with a value outside the error family gets a typed wrapper.
+      yield* modules.register(
+        "odd",
+        Module.make({ name: "Odd", parameters: {}, forward: (_p, _i: unknown) => Effect.fail("plain string") })
+      )
+      const odd = yield* Effect.flip(modules.execute("odd", {}))
+      assert.strictEqual(odd._tag, "UnexpectedError")
+    }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+
+  it.effect("removes modules", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+      yield* modules.remove("qa")
+      assert.strictEqual((yield* Effect.flip(modules.execute("qa", question)))._tag, "ModuleNotFound")
+      assert.isTrue(Either.isLeft(yield* Effect.either(modules.remove("qa"))))
+    }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+})
