@@ -40,7 +40,7 @@ export const checkedCopy = (value: unknown): { readonly ok: true; readonly value
       case "boolean":
         return v
       case "number":
-        if (Number.isFinite(v)) return v
+        if (Number.isFinite(v)) return v === 0 ? 0 : v // -0 is 0 in JSON (and in L2/L3, which store JSON text)
         problem = { path, reason: `the number ${v} is not JSON` }
         return undefined
       case "object": {
