@@ -32,3 +32,10 @@ export * as LMProviders from "./LMProviders.js"
  * @since 0.1.0
  */
 export * as TestRuntime from "./TestRuntime.js"
+
+/**
+ * The multi-level cache (memory, SQLite, optional Redis) namespaced by module, and its adapter to the LM cache.
+ *
+ * @since 0.1.0
+ */
+export * as CacheManager from "./CacheManager.js"
