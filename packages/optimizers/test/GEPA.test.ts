@@ -1,7 +1,10 @@
 import { ChainOfThought, Evaluate, Module, Predict, Signature } from "@effect-dspy/core"
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Checkpoint from "../src/Checkpoint.js"
 import type * as Feedback from "../src/Feedback.js"
 import * as GEPA from "../src/GEPA.js"
 import * as Gepa from "../src/internal/gepa.js"
@@ -337,6 +340,41 @@ describe("GEPA on the simulated LM", () => {
       }
     }).pipe(Effect.provide(recordingSim().layer))
   )
+
+  it.effect("interrupted midway and restarted with the same checkpoint store: resumes to the same program", () => {
+    const { layer, requests } = recordingSim()
+    const optimizer = GEPA.make({ maxMetricCalls: 150 })
+    const options = {
+      trainset: data.train.slice(0, 24),
+      valset: valset.slice(0, 12),
+      metric,
+      concurrency: 4,
+      runId: "gepa-resume"
+    }
+    return Effect.gen(function* () {
+      const reference = yield* Optimizer.compile(optimizer, cot(), { ...options, runId: "reference" })
+      const referenceCalls = requests.length
+      requests.length = 0
+      const midway = yield* Deferred.make<void>()
+      let steps = 0
+      const fiber = yield* Effect.fork(
+        Optimizer.compile(optimizer, cot(), {
+          ...options,
+          onProgress: (event) =>
+            event._tag === "Step" && ++steps === 60 ? Deferred.succeed(midway, undefined) : Effect.void
+        })
+      )
+      yield* Deferred.await(midway)
+      yield* Fiber.interrupt(fiber)
+      const firstCalls = requests.length
+      const resumed = yield* Optimizer.compile(optimizer, cot(), options)
+      assert.isAtLeast(resumed.report.resumedUnits, 50)
+      assert.isBelow(resumed.report.lmCalls, referenceCalls)
+      assert.isAtMost(firstCalls + resumed.report.lmCalls, referenceCalls + options.concurrency)
+      assert.deepStrictEqual(resumed.report.details["iterations"], reference.report.details["iterations"])
+      assert.deepStrictEqual(Module.dumpState(resumed.program), Module.dumpState(reference.program))
+    }).pipe(Effect.provide(layer), Effect.provide(Checkpoint.layerMemory))
+  })
 
   it.effect("budget options are checked: exactly one budget, and enough for one valset evaluation", () =>
     Effect.gen(function* () {

@@ -1,7 +1,10 @@
 import { Evaluate, Example, Module, Predict, Signature } from "@effect-dspy/core"
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Checkpoint from "../src/Checkpoint.js"
 import * as Loop from "../src/internal/simbaLoop.js"
 import * as Simba from "../src/internal/simba.js"
 import * as Optimizer from "../src/Optimizer.js"
@@ -297,6 +300,41 @@ describe("SIMBA on the simulated LM", () => {
       assert.isAtMost(report.lmCalls, 40 + 4 - 1)
     }).pipe(Effect.provide(recordingSim().layer))
   )
+
+  it.effect("interrupted midway and restarted with the same checkpoint store: resumes to the same program", () => {
+    const { layer, requests } = recordingSim()
+    const optimizer = SIMBA.make({ bsize: 8, numCandidates: 3, maxSteps: 2 })
+    const options = {
+      trainset: data.train.slice(0, 24),
+
+      metric,
+      concurrency: 4,
+      runId: "simba-resume"
+    }
+    return Effect.gen(function* () {
+      const reference = yield* Optimizer.compile(optimizer, cot(), { ...options, runId: "reference" })
+      const referenceCalls = requests.length
+      requests.length = 0
+      const midway = yield* Deferred.make<void>()
+      let steps = 0
+      const fiber = yield* Effect.fork(
+        Optimizer.compile(optimizer, cot(), {
+          ...options,
+          onProgress: (event) =>
+            event._tag === "Step" && ++steps === 60 ? Deferred.succeed(midway, undefined) : Effect.void
+        })
+      )
+      yield* Deferred.await(midway)
+      yield* Fiber.interrupt(fiber)
+      const firstCalls = requests.length
+      const resumed = yield* Optimizer.compile(optimizer, cot(), options)
+      assert.isAtLeast(resumed.report.resumedUnits, 50)
+      assert.isBelow(resumed.report.lmCalls, referenceCalls)
+      assert.isAtMost(firstCalls + resumed.report.lmCalls, referenceCalls + options.concurrency)
+      assert.deepStrictEqual(resumed.report.details["steps"], reference.report.details["steps"])
+      assert.deepStrictEqual(Module.dumpState(resumed.program), Module.dumpState(reference.program))
+    }).pipe(Effect.provide(layer), Effect.provide(Checkpoint.layerMemory))
+  })
 
   it.effect("rejects bad settings with a typed error", () =>
     Effect.gen(function* () {
