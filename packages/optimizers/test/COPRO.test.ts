@@ -204,4 +204,26 @@ describe("COPRO", () => {
       assert.strictEqual(plain.settings["breadth"], 10)
     }).pipe(Effect.provide(SimLM.layer({ seed: 1 })))
   )
+
+  it.effect("stops at the budget and returns the best candidate scored so far", () =>
+    Effect.gen(function* () {
+      const data = arithmetic({ seed: 1, train: 6, dev: 0 })
+      const { program, report } = yield* Optimizer.compile(COPRO.make({ breadth: 4, depth: 3 }), predict(), {
+        trainset: data.train,
+        metric,
+        concurrency: 4,
+        budget: { maxLmCalls: 40 }
+      })
+      assert.isTrue(report.budgetExhausted)
+      assert.isTrue(report.details["stoppedByBudget"] as boolean)
+      assert.isAtMost(report.lmCalls, 40 + 4)
+      // Level 0 (4 candidates x 6 examples) finished, level 1 was cut short: only fully scored candidates count.
+      const candidates = report.details["candidates"] as ReadonlyArray<COPRO.Candidate>
+      assert.isAtLeast(candidates.length, 1)
+      assert.isBelow(report.trials.length, 12)
+      assert.isAtLeast(report.trials.length, 4)
+      assert.isTrue(candidates.every((c) => c.depth <= 1))
+      assert.strictEqual(program.signature.instructions, candidates[0]!.instruction)
+    }).pipe(Effect.provide(SimLM.layer({ seed: 1 })))
+  )
 })

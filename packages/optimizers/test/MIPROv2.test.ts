@@ -1,8 +1,11 @@
-import { Evaluate, SimLM } from "@effect-dspy/core"
+import { Evaluate, Module, Predict, SimLM } from "@effect-dspy/core"
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as BootstrapFewShot from "../src/BootstrapFewShot.js"
+import * as Checkpoint from "../src/Checkpoint.js"
 import * as MIPROv2 from "../src/MIPROv2.js"
 import * as Optimizer from "../src/Optimizer.js"
 import { arithmetic, cot, metric, promptText, recordingSim, signature } from "./support/sim.js"
@@ -202,4 +205,64 @@ describe("MIPROv2", () => {
       assert.strictEqual(signature.outputFields[0]!.name, "answer")
     }).pipe(Effect.provide(SimLM.layer({ seed: 2 })))
   )
+
+  it.effect("searches an instruction and a demo set for every predictor of a multi-predictor program", () =>
+    Effect.gen(function* () {
+      const two = Module.make({
+        name: "Two",
+        parameters: { draft: Predict.make(signature), final: Predict.make(signature) },
+        forward: (p, inputs: { question: string }) => Effect.flatMap(p.draft(inputs), () => p.final(inputs))
+      })
+      const data = arithmetic({ seed: 3, train: 40, dev: 0 })
+      const { program, report } = yield* Optimizer.compile(
+        MIPROv2.make({ auto: null, numCandidates: 3, numTrials: 4, minibatch: false }),
+        two,
+        { trainset: data.train, metric, concurrency: 8 }
+      )
+      const log = report.details["trialLog"] as ReadonlyArray<MIPROv2.TrialLog>
+      assert.deepStrictEqual(Object.keys(log[0]!.params), [
+        "0_predictor_instruction",
+        "0_predictor_demos",
+        "1_predictor_instruction",
+        "1_predictor_demos"
+      ])
+      // Without minibatches every trial is a full evaluation: no separate full-evaluation steps.
+      assert.strictEqual(log.map((t) => t.kind[0]).join(""), "dffff")
+      const candidates = report.details["instructionCandidates"] as Record<string, ReadonlyArray<string>>
+      assert.deepStrictEqual(Object.keys(candidates), ["draft", "final"])
+      const best = report.details["bestParams"] as Record<string, number>
+      assert.strictEqual(
+        program.parameters.final.signature.instructions,
+        candidates["final"]![best["1_predictor_instruction"]!]
+      )
+    }).pipe(Effect.provide(SimLM.layer({ seed: 2 })))
+  )
+
+  it.effect("interrupted midway and restarted with the same checkpoint store: resumes to the same program", () => {
+    const { layer, requests } = recordingSim({ seed: 6 })
+    const optimizer = MIPROv2.make({ auto: null, numCandidates: 3, numTrials: 6, minibatchSize: 20 })
+    const data = arithmetic({ seed: 4, train: 60, dev: 0 })
+    const options = { trainset: data.train, metric, concurrency: 4, runId: "mipro-resume" }
+    return Effect.gen(function* () {
+      const reference = yield* Optimizer.compile(optimizer, cot(), { ...options, runId: "reference" })
+      const referenceCalls = requests.length
+      requests.length = 0
+      const midway = yield* Deferred.make<void>()
+      let steps = 0
+      const fiber = yield* Effect.fork(
+        Optimizer.compile(optimizer, cot(), {
+          ...options,
+          onProgress: (event) =>
+            event._tag === "Step" && ++steps === 120 ? Deferred.succeed(midway, undefined) : Effect.void
+        })
+      )
+      yield* Deferred.await(midway)
+      yield* Fiber.interrupt(fiber)
+      const resumed = yield* Optimizer.compile(optimizer, cot(), options)
+      assert.isAtLeast(resumed.report.resumedUnits, 100)
+      assert.isBelow(resumed.report.lmCalls, referenceCalls)
+      assert.deepStrictEqual(resumed.report.details["trialLog"], reference.report.details["trialLog"])
+      assert.deepStrictEqual(Module.dumpState(resumed.program), Module.dumpState(reference.program))
+    }).pipe(Effect.provide(layer), Effect.provide(Checkpoint.layerMemory))
+  })
 })
