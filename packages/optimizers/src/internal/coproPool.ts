@@ -9,13 +9,23 @@ import * as Option from "effect/Option"
 import * as Optimizer from "../Optimizer.js"
 import { type OptimizerError, TooManyErrors } from "../OptimizerError.js"
 
-/** A candidate to score: its unit key prefix and its program. */
+/**
+ * A candidate to score: its unit key prefix and its program.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Candidate {
   readonly key: string
   readonly program: Module.Program
 }
 
-/** The scores of every candidate, in candidate order. */
+/**
+ * The scores of every candidate, in candidate order.
+ *
+ * @since 0.1.0
+ * @category scoring
+ */
 export const scoreAll = (
   run: Optimizer.Run,
   candidates: ReadonlyArray<Candidate>,
@@ -61,7 +71,12 @@ export const scoreAll = (
     })
   })
 
-/** A failure of the prompt model while proposing instructions, as an optimizer error. */
+/**
+ * A failure of the prompt model while proposing instructions, as an optimizer error.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export const proposalFailed = (what: string, error: unknown): TooManyErrors => {
   const lastError = Optimizer.describeError(error)
   return new TooManyErrors({

@@ -11,10 +11,20 @@ import * as LabeledFewShot from "../LabeledFewShot.js"
 import type * as Optimizer from "../Optimizer.js"
 import type { OptimizerError } from "../OptimizerError.js"
 
-/** How a demo set was made. */
+/**
+ * How a demo set was made.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Kind = "zero-shot" | "labeled" | "bootstrap" | "bootstrap-shuffled"
 
-/** The demo sets: per predictor path, the list of sets (set index = position); and how each set was made. */
+/**
+ * The demo sets: per predictor path, the list of sets (set index = position); and how each set was made.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface DemoSets {
   readonly sets: { readonly [path: string]: ReadonlyArray<ReadonlyArray<Predict.Demo>> }
   readonly kinds: ReadonlyArray<{ readonly kind: Kind; readonly size: number | undefined }>
@@ -23,7 +33,12 @@ export interface DemoSets {
   readonly attempts: number
 }
 
-/** Builds `count` demo sets per predictor (sequentially; each bootstrap runs its teacher calls concurrently). */
+/**
+ * Builds `count` demo sets per predictor (sequentially; each bootstrap runs its teacher calls concurrently).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const build = <P extends Module.Program>(
   student: P,
   run: Optimizer.Run,
