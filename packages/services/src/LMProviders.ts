@@ -63,7 +63,8 @@ export interface ProviderStatus {
   /** How many times its actor installed a transport (1 + restarts). */
   readonly generation: number
   readonly pool: Pool.Stats & { readonly size: number }
-  readonly rateLimited: boolean
+  /** The rate limit in force (`infrastructure.rateLimiters.lm_provider_<name>`), if any. */
+  readonly rateLimit: { readonly limit: number; readonly scaleMs: number } | undefined
   readonly calls: number
   readonly failures: number
   readonly failovers: number
@@ -406,10 +407,11 @@ export const make = (
       stream: (request, options) => router.stream(options?.provider ?? defaultProvider, request),
       provider: (name) => providerOf(name ?? defaultProvider),
       status: Effect.forEach(Array.from(slots.values()), (slot) =>
-        Effect.zipWith(
-          slot.breaker.state,
-          slot.pool.stats,
-          (circuit, pool): ProviderStatus => ({
+        Effect.gen(function* () {
+          const circuit = yield* slot.breaker.state
+          const pool = yield* slot.pool.stats
+          const limit = slot.limiter === undefined ? undefined : yield* slot.limiter.settings
+          const status: ProviderStatus = {
             name: slot.name,
             kind: slot.settings.kind,
             backup: slot.settings.backup,
@@ -417,10 +419,11 @@ export const make = (
             failedOver: slot.failedOver,
             generation: slot.generation,
             pool: { ...pool, size: slot.settings.poolSize },
-            rateLimited: slot.limiter !== undefined,
+            rateLimit: limit === undefined ? undefined : { limit: limit.limit, scaleMs: limit.scaleMs },
             ...slot.counters
-          })
-        )
+          }
+          return status
+        })
       )
     }
 
