@@ -1,13 +1,14 @@
 /**
  * The LM service built from Config over HTTP, beyond single calls: usage totals agree with what the server
  * reported, embeddings come back as the simulated embedder's, and settings that Config declares updatable at
- * run time (`providers.*.maxRetries`, `providers.*.timeoutMs`) are followed by the running LM service.
+ * run time (`providers.*.maxRetries`) are followed by the running LM service.
  */
 import { Config } from "@effect-dspy/foundation"
-import { LM, SimEmbeddings, SimServer } from "@effect-dspy/core"
+import { LM, LMCache, SimEmbeddings, SimServer } from "@effect-dspy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import { configFor, withServer } from "./support.js"
 
 const ask = (content: string): LM.Request => ({ messages: [{ role: "user", content }] })
@@ -44,12 +45,37 @@ describe("the LM service from Config over HTTP", () => {
 })
 
 describe("run-time configuration updates reach the LM service", () => {
-  // KNOWN BUG (reported, not fixed here: packages/core/src/lm/LM.ts is not this suite's file). Config lists
-  // `providers.*.maxRetries` and `providers.*.timeoutMs` as updatable at run time, but `LM.layer` reads them
-  // once when it is built: after the update below the call is still retried twice (6 faults, not 4).
-  // `.fails` keeps the suite green while the bug stands; it turns red once LM.layer follows the update, and
-  // then `.fails` should be dropped.
-  it.live.fails("providers.local.maxRetries lowered at run time: the next failing call is tried once", () =>
+  it.live("modules.cacheEnabled switched off at run time: the same request goes to the server again", () =>
+    Effect.gen(function* () {
+      const server = yield* SimServer.serve()
+      const base = configFor(server.url)
+      const config = Config.layerTest({ ...base, modules: { ...base.modules, cacheEnabled: true } })
+      yield* Effect.gen(function* () {
+        const request = ask("What is 6 * 7?")
+        const first = yield* LM.complete(request)
+        const second = yield* LM.complete(request)
+        assert.isFalse(first.cacheHit)
+        assert.isTrue(second.cacheHit)
+        assert.strictEqual(second.choices[0]!.content, first.choices[0]!.content)
+        assert.strictEqual(server.stats().completions, 1)
+        yield* Config.update("modules.cacheEnabled", false)
+        // the cache follows the change on its own fiber (Config.watch): wait, bounded, until it has applied it
+        const cache = yield* LMCache.LMCache
+        yield* Effect.repeat(cache.enabled, {
+          until: (enabled) => !enabled,
+          schedule: Schedule.spaced("5 millis")
+        }).pipe(
+          Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new Error("the cache never saw the update") })
+        )
+        const third = yield* LM.complete(request)
+        assert.isFalse(third.cacheHit)
+        assert.strictEqual(server.stats().completions, 2)
+      }).pipe(Effect.provide(Layer.provideMerge(LM.layerCached(), config)))
+    }).pipe(Effect.scoped, Effect.timeout("20 seconds"))
+  )
+
+  // `LM.layer` reads `providers.<name>.maxRetries` at each call, so a run-time update applies to the next call.
+  it.live("providers.local.maxRetries lowered at run time: the next failing call is tried once", () =>
     Effect.gen(function* () {
       const server = yield* SimServer.serve({ faults: { rates: { server_error: 1 } } })
       const config = Config.layerTest(configFor(server.url, { maxRetries: 2 }))

@@ -141,7 +141,11 @@ export interface Options {
   readonly embeddingModel?: string
   /** The cache; without one every call goes to the provider. */
   readonly cache?: LMCache.Service
-  readonly retry?: Retry.Options
+  /**
+   * The retry policy, or an effect that reads it at each call (how {@link layer} follows run-time updates of
+   * `providers.*.maxRetries`).
+   */
+  readonly retry?: Retry.Options | Effect.Effect<Retry.Options>
   /** How many calls the history keeps; default 1,000. */
   readonly historySize?: number
 }
@@ -237,6 +241,24 @@ const validate = (provider: string, r: Completion.CompletionRequest): Option.Opt
   return Option.none()
 }
 
+/** The retry wrapper for fixed options, or one that reads the options at each call (memoised per value). */
+const retryPolicy = (
+  options: Retry.Options | Effect.Effect<Retry.Options> | undefined
+): (<A, R>(self: Effect.Effect<A, LMError.LMError, R>) => Effect.Effect<A, LMError.LMError, R>) => {
+  if (!Effect.isEffect(options)) return Retry.retry(options)
+  const byKey = new Map<string, ReturnType<typeof Retry.retry>>()
+  return (self) =>
+    Effect.flatMap(options, (current) => {
+      const key = `${current.maxRetries}/${current.baseDelayMs}/${current.maxDelayMs}/${current.jitter}`
+      let wrap = byKey.get(key)
+      if (wrap === undefined) {
+        wrap = Retry.retry(current)
+        byKey.set(key, wrap)
+      }
+      return wrap(self)
+    })
+}
+
 /**
  * Builds the LM service over a provider. The `Events` service is used when present (at construction or in the
  * caller's context).
@@ -253,7 +275,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
     if (!Number.isInteger(historySize) || historySize < 1) {
       return yield* Effect.dieMessage(`LM.make: historySize must be a positive integer, got ${historySize}`)
     }
-    const retry = Retry.retry(options.retry)
+    const retry = retryPolicy(options.retry)
     const eventsAtMake = yield* Effect.serviceOption(Events.Events)
     // A ring buffer: `next` is where the next entry goes; once full, it is also the oldest entry.
     const ring: Array<History.Entry> = []
@@ -597,7 +619,8 @@ const simulatedProvider = (
 /**
  * The LM layer from configuration: the provider `providers[modules.defaultLmProvider]` (the simulated LM by
  * default; a real OpenAI-compatible provider when one is configured, e.g. from `OPENAI_API_KEY`), its default
- * model and retry count. An `LMCache` in the context is used when present.
+ * model and retry count (the retry count is re-read at each call, so run-time updates apply at once). An
+ * `LMCache` in the context is used when present.
  *
  * @since 0.1.0
  * @category layers
@@ -616,10 +639,12 @@ export const layer: Layer.Layer<LM, LMConfigError, Config.Config> = Layer.scoped
     }
     const provider = yield* providerFromSettings(name, settings)
     const cache = yield* Effect.serviceOption(LMCache.LMCache)
+    const service = yield* Config.Config
     return yield* make({
       provider,
       model: settings.defaultModel,
-      retry: { maxRetries: settings.maxRetries },
+      // Read at each call: `providers.*.maxRetries` may change while the system runs.
+      retry: Effect.map(service.current, (c) => ({ maxRetries: c.providers[name]?.maxRetries ?? settings.maxRetries })),
       ...(Option.isSome(cache) ? { cache: cache.value } : {})
     })
   })
