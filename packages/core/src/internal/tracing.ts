@@ -13,17 +13,21 @@ import type * as Tracer from "effect/Tracer"
 export const defaultTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
 /**
- * Runs the effect in a span carrying the request's correlation id (`dspy.correlation_id`). When the fiber has
- * no id yet, one is made here and the span and everything in it run under it, so that a root span carries
- * the id its nested spans and events will share.
+ * Runs the effect in a span carrying the request's correlation id (`dspy.correlation_id`) when the fiber has
+ * one. With `makeId` (module calls) and no id yet, one is made here and the span and everything in it run under
+ * it, so that a root span carries the id its nested spans and events will share.
  */
 export const withCorrelatedSpan = <A, E, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   self: Effect.Effect<A, E, R>,
   name: string,
-  attributes: { readonly [key: string]: unknown }
+  attributes: { readonly [key: string]: unknown },
+  makeId = false
 ): Effect.Effect<A, E, R> => {
   const current = fiber.getFiberRef(Correlation.currentCorrelationId)
+  if (current._tag === "None" && !makeId) {
+    return Effect.withSpan(self, name, { attributes, captureStackTrace: false })
+  }
   const id = current._tag === "Some" ? current.value : Correlation.makeId()
   const spanned = Effect.withSpan(self, name, {
     attributes: { ...attributes, [Telemetry.correlationAttribute]: id },
@@ -32,7 +36,10 @@ export const withCorrelatedSpan = <A, E, R>(
   return current._tag === "Some" ? spanned : Correlation.withCorrelationId(spanned, id)
 }
 
-/** Runs the effect in a span named `name`, unless only Effect's default tracer is installed. */
+/**
+ * Runs the effect in a span named `name` (with the current correlation id, if any), unless only Effect's
+ * default tracer is installed.
+ */
 export const span =
   (name: string, attributes: { readonly [key: string]: unknown }) =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>

@@ -85,7 +85,7 @@ export const instrument = <A, E, R>(
       : withEvents(name, signature(), metrics, events.value, body)
     return fiber.currentTracer === defaultTracer
       ? run
-      : Tracing.withCorrelatedSpan(fiber, run, `module.${name}`, { "dspy.module": name })
+      : Tracing.withCorrelatedSpan(fiber, run, `module.${name}`, { "dspy.module": name }, true)
   })
 }
 
