@@ -14,14 +14,19 @@
  * })
  * ```
  *
+ * A metric with feedback (`Feedback.Metric`, given as `metric`) has its text shown to the advice LM (DSPy's
+ * reward info). When the budget runs out before the winners are scored on the trainset, the student is
+ * returned: no candidate has been shown better on the full trainset.
+ *
  * Rollouts, advice calls and evaluations run concurrently (the run's concurrency) as budgeted, checkpointed
  * units; random choices are drawn up front from keyed generators, so the same seed gives the same program.
  *
  * @since 0.1.0
  */
-import type { LM } from "@effect-dspy/core"
+import type { Example, LM } from "@effect-dspy/core"
 import { Evaluate, Module } from "@effect-dspy/core"
 import * as Effect from "effect/Effect"
+import type * as Feedback from "./Feedback.js"
 import * as Loop from "./internal/simbaLoop.js"
 import * as Optimizer from "./Optimizer.js"
 import { OptimizerConfigError } from "./OptimizerError.js"
@@ -49,6 +54,8 @@ export interface Options {
   readonly variantTemperature?: number
   /** The LM that writes advice (default: the LM in the context). */
   readonly promptModel?: LM.Service
+  /** A metric with feedback, used instead of the run's metric; the advice LM sees its text. */
+  readonly metric?: Feedback.Metric<Example.Any, Evaluate.AnyPrediction>
 }
 
 /**
@@ -170,12 +177,14 @@ export const make = (options: Options = {}): Optimizer.Optimizer => {
       temperatureForSampling: settings.temperatureForSampling,
       temperatureForCandidates: settings.temperatureForCandidates,
       variantTemperature: settings.variantTemperature,
-      promptModel: settings.promptModel === undefined ? null : settings.promptModel.model
+      promptModel: settings.promptModel === undefined ? null : settings.promptModel.model,
+      feedbackMetric: options.metric !== undefined
     },
     compile: <P extends Module.Program>(student: P, run: Optimizer.Run) =>
       Effect.gen(function* () {
         yield* validate(settings)
-        const outcome = yield* Loop.run(student, settings, run, run.metric)
+        const metric = (options.metric ?? run.metric) as Feedback.Metric<Example.Any, never>
+        const outcome = yield* Loop.run(student, settings, run, metric)
         const details: Details = {
           steps: outcome.steps,
           pool: outcome.pool.map((p) => ({

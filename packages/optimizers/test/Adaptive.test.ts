@@ -84,7 +84,7 @@ describe("AdaptiveOptimizer selection", () => {
   })
 })
 
-describe("AdaptiveOptimizer runs", () => {
+describe("AdaptiveOptimizer runs", { timeout: 30_000 }, () => {
   const data = arithmetic({ seed: 5, train: 24, dev: 0 })
   const candidates = {
     BootstrapFewShot: BootstrapFewShot.make({ maxBootstrappedDemos: 2, maxLabeledDemos: 2 }),

@@ -127,7 +127,7 @@ describe("GEPA pieces", () => {
   })
 })
 
-describe("GEPA on the simulated LM", () => {
+describe("GEPA on the simulated LM", { timeout: 30_000 }, () => {
   const data = arithmetic({ seed: 2, train: 30, dev: 130 })
   const valset = data.dev.slice(0, 30)
   const devset = data.dev.slice(30)

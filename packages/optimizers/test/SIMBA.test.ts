@@ -159,7 +159,10 @@ describe("SIMBA pieces", () => {
     const sim = recordingSim()
     return Effect.gen(function* () {
       const bucket = Simba.buckets([
-        rollout(0, 1, { trace: [{ predictorPath: "first", inputs: { question: "q" }, outputs: { note: "good" } }] }),
+        rollout(0, 1, {
+          trace: [{ predictorPath: "first", inputs: { question: "q" }, outputs: { note: "good" } }],
+          feedback: "Exactly right."
+        }),
         rollout(0, 0, {
           variant: 1,
           trace: [{ predictorPath: "first", inputs: { question: "q" }, outputs: { note: "bad" } }]
@@ -176,6 +179,7 @@ describe("SIMBA pieces", () => {
       assert.include(prompt, "module_advice")
       assert.include(prompt, '"good"')
       assert.include(prompt, '"bad"')
+      assert.include(prompt, "Exactly right.")
       const before = Module.instructions(program)
       const after = Module.instructions(next)
       for (const path of ["first", "second"]) {
@@ -197,7 +201,7 @@ describe("SIMBA pieces", () => {
   })
 })
 
-describe("SIMBA on the simulated LM", () => {
+describe("SIMBA on the simulated LM", { timeout: 30_000 }, () => {
   const data = arithmetic({ seed: 1, train: 32, dev: 100 })
   const score = (p: Module.Program) =>
     Effect.map(Evaluate.run({ devset: data.dev, program: p as Module.Any, metric, concurrency: 16 }), (r) => r.score)
@@ -243,13 +247,13 @@ describe("SIMBA on the simulated LM", () => {
   })
 
   it.effect(
-    "raises ChainOfThought on arithmetic by a clear margin (seed 0: about 51% -> 70% on 100 dev examples)",
+    "raises ChainOfThought on arithmetic by a clear margin (seed 0: 51% -> 67% on 100 dev examples; seeds 1-3 give 73-83%)",
     () =>
       Effect.gen(function* () {
         const student = cot()
         const before = yield* score(student)
         const { program, report } = yield* Optimizer.compile(
-          SIMBA.make({ bsize: 16, numCandidates: 4, maxSteps: 4 }),
+          SIMBA.make({ bsize: 16, numCandidates: 4, maxSteps: 6 }),
           student,
           { trainset: data.train, metric, seed: 0, concurrency: 16 }
         )

@@ -30,6 +30,8 @@ export interface Rollout {
   readonly trace: ReadonlyArray<Trace.Entry>
   readonly score: number
   readonly error: string | undefined
+  /** The metric's feedback text (DSPy's `output_metadata`), if any. */
+  readonly feedback?: string | undefined
 }
 
 /**
@@ -276,6 +278,8 @@ export const offerFeedback = Signature.make({
     better_program_trajectory: text("The module calls of the better run (inputs and outputs)"),
     better_program_outputs: text("The better run's final outputs"),
     better_reward_value: text("The better run's reward"),
+    worse_reward_info: text("What the metric said about the worse run"),
+    better_reward_info: text("What the metric said about the better run"),
     module_names: Signature.field(Schema.Array(Schema.String), { description: "The modules to advise" })
   },
   outputs: {
@@ -303,18 +307,15 @@ export const adviceInputs = (
   bucket: Bucket,
   options: { readonly p90: number }
 ): Record<string, unknown> => {
-  let good: { trace: ReadonlyArray<Trace.Entry>; score: number | string; outputs: unknown } = {
-    trace: bucket.rollouts[0]!.trace,
-    score: bucket.rollouts[0]!.score,
-    outputs: bucket.rollouts[0]!.outputs ?? { error: bucket.rollouts[0]!.error ?? "no prediction" }
-  }
-  const last = bucket.rollouts[bucket.rollouts.length - 1]!
-  let bad: typeof good = {
-    trace: last.trace,
-    score: last.score,
-    outputs: last.outputs ?? { error: last.error ?? "no prediction" }
-  }
-  const missing = { trace: [], score: "N/A", outputs: { "N/A": "Prediction not available" } }
+  const side = (r: Rollout) => ({
+    trace: r.trace,
+    score: r.score as number | string,
+    outputs: (r.outputs ?? { error: r.error ?? "no prediction" }) as unknown,
+    info: r.feedback ?? r.error ?? ""
+  })
+  let good = side(bucket.rollouts[0]!)
+  let bad = side(bucket.rollouts[bucket.rollouts.length - 1]!)
+  const missing = { trace: [], score: "N/A", outputs: { "N/A": "Prediction not available" }, info: "" }
   if ((good.score as number) <= (bad.score as number)) {
     if ((good.score as number) > options.p90) bad = missing
     else good = missing
@@ -337,6 +338,8 @@ export const adviceInputs = (
     better_program_trajectory: json(trajectory(good.trace)),
     better_program_outputs: json(good.outputs),
     better_reward_value: String(good.score),
+    worse_reward_info: bad.info,
+    better_reward_info: good.info,
     module_names: named.map((p) => p.path)
   }
 }

@@ -137,6 +137,8 @@ export interface RolloutResult {
   readonly trace: ReadonlyArray<Trace.Entry>
   readonly score: number
   readonly error: string | undefined
+  /** The metric's feedback text, if it gave one. */
+  readonly feedback?: string
   /** True when the metric ran (the program succeeded). */
   readonly metricCalled: boolean
 }
@@ -172,7 +174,10 @@ export const rollout = <R>(
       (scored): RolloutResult => {
         const outputs = prediction.toRecord() as { readonly [key: string]: unknown }
         if (Either.isRight(scored) && Number.isFinite(scored.right.score)) {
-          return { outputs, trace, score: scored.right.score, error: undefined, metricCalled: true }
+          const feedback = scored.right.feedback
+          return feedback === undefined
+            ? { outputs, trace, score: scored.right.score, error: undefined, metricCalled: true }
+            : { outputs, trace, score: scored.right.score, error: undefined, metricCalled: true, feedback }
         }
         return {
           outputs,
@@ -283,7 +288,8 @@ export const run = <P extends Module.Program>(
               outputs: r.outputs,
               trace: r.trace,
               score: r.score,
-              error: r.error
+              error: r.error,
+              feedback: r.feedback
             })
           )
         )
