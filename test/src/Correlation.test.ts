@@ -90,7 +90,7 @@ describe("one MultiHopQA run, one correlation id", () => {
         )
         assert.strictEqual(spans.find((s) => s.spanContext().spanId === spanRoot.id)!.name, "module.MultiHopQA")
         for (const s of spans) {
-          const id = s.attributes[Telemetry.correlationAttribute] ?? s.attributes["correlation_id"]
+          const id = s.attributes[Telemetry.correlationAttribute]
           assert.strictEqual(id, ID, `span ${s.name} carries the run's correlation id`)
         }
       })
@@ -117,9 +117,7 @@ describe("one MultiHopQA run, one correlation id", () => {
             events.map((e) => ({ id: e.id, parent: e.parentId })),
             `events of ${id}`
           )
-          const mine = spans.filter(
-            (s) => (s.attributes[Telemetry.correlationAttribute] ?? s.attributes["correlation_id"]) === id
-          )
+          const mine = spans.filter((s) => s.attributes[Telemetry.correlationAttribute] === id)
           assert.strictEqual(new Set(mine.map((s) => s.spanContext().traceId)).size, 1, `${id}: one trace`)
           assertTree(
             mine.map((s) => ({ id: s.spanContext().spanId, parent: s.parentSpanContext?.spanId })),
@@ -144,7 +142,7 @@ describe("one MultiHopQA run, one correlation id", () => {
         assert.isString(id)
         const spans = yield* Telemetry.finishedSpans
         for (const s of spans) {
-          const got = s.attributes[Telemetry.correlationAttribute] ?? s.attributes["correlation_id"]
+          const got = s.attributes[Telemetry.correlationAttribute]
           assert.strictEqual(got, id, `span ${s.name} carries the run's correlation id`)
         }
       })
