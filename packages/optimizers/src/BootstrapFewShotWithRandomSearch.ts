@@ -8,9 +8,11 @@
  * - seeds 0..N-1: BootstrapFewShot on the trainset shuffled by the seed, with a demo count drawn by the seed
  *   in `[minNumSamples, maxBootstrappedDemos]` (`minNumSamples` default 1).
  *
- * Candidates are built and scored one after the other (each one's LM work runs concurrently); a later
- * candidate replaces the best only with a strictly higher score; with `stopAtScore` the search stops at the
- * first candidate reaching it. Every candidate is a trial in the report and the progress; the report's
+ * DSPy builds and scores the candidates one after the other. Here, without `stopAtScore`, all candidates
+ * are built and scored at once (their LM work shares the run's concurrency bound) and taken in seed order,
+ * so the trials, ties and winner are the sequential algorithm's; with `stopAtScore` they run one at a time
+ * and the search stops at the first candidate reaching it. A later candidate replaces the best only with a
+ * strictly higher score; a candidate whose scoring the budget cut short ends the search. Every candidate is a trial in the report and the progress; the report's
  * details list the candidates by score.
  *
  * @since 0.1.0
@@ -49,6 +51,8 @@ export interface Candidate {
   readonly maxBootstrappedDemos: number | undefined
   readonly score: number
   readonly complete: boolean
+  /** Teacher runs of the candidate's bootstrap counted as DSPy's sequential walk makes them (0 for no bootstrap). */
+  readonly teacherRuns: number
 }
 
 /**
@@ -68,12 +72,22 @@ const build = <P extends Module.Program>(
   minNumSamples: number,
   labeledSample: boolean
 ): Effect.Effect<
-  { readonly program: P; readonly kind: Candidate["kind"]; readonly size: number | undefined },
+  {
+    readonly program: P
+    readonly kind: Candidate["kind"]
+    readonly size: number | undefined
+    readonly teacherRuns: number
+  },
   OptimizerError,
   LM.LM
 > => {
   if (seed === -3) {
-    return Effect.succeed({ program: internal.withDemosEverywhere(student, []), kind: "zero-shot", size: undefined })
+    return Effect.succeed({
+      program: internal.withDemosEverywhere(student, []),
+      kind: "zero-shot",
+      size: undefined,
+      teacherRuns: 0
+    })
   }
   if (seed === -2) {
     return Effect.succeed({
@@ -85,7 +99,8 @@ const build = <P extends Module.Program>(
         labeledSample
       ),
       kind: "labeled",
-      size: undefined
+      size: undefined,
+      teacherRuns: 0
     })
   }
   const trainset: ReadonlyArray<Example.Any> =
@@ -101,7 +116,12 @@ const build = <P extends Module.Program>(
       settings: { ...resolved, maxBootstrappedDemos: size },
       scope: `random-search/${seed}/bootstrap`
     }),
-    (result) => ({ program: result.program, kind: seed === -1 ? "bootstrap" : "bootstrap-shuffled", size })
+    (result) => ({
+      program: result.program,
+      kind: seed === -1 ? "bootstrap" : "bootstrap-shuffled",
+      size,
+      teacherRuns: result.attempts
+    })
   )
 }
 
@@ -137,25 +157,40 @@ export const make = (settings: Settings = {}): Optimizer.Optimizer =>
         const candidates: Array<Candidate> = []
         let best: { readonly program: P; readonly score: number } | undefined
         let baseline: number | undefined
-        for (const seed of candidateSeeds(numCandidatePrograms)) {
-          if (yield* run.budgetExhausted) break
-          const built = yield* build(student, run, seed, resolved, minNumSamples, settings.labeledSample ?? true)
-          const evaluation = yield* run.evaluate(built.program, run.valset, {
-            key: `random-search/${seed}/eval`,
-            maxErrors: resolved.maxErrors
-          })
-          const candidate: Candidate = {
+        let stopped = false
+        const seeds = candidateSeeds(numCandidatePrograms)
+        const buildAndScore = (seed: number) =>
+          Effect.flatMap(build(student, run, seed, resolved, minNumSamples, settings.labeledSample ?? true), (built) =>
+            Effect.map(
+              run.evaluate(built.program, run.valset, {
+                key: `random-search/${seed}/eval`,
+                maxErrors: resolved.maxErrors
+              }),
+              (evaluation) => ({ seed, built, evaluation })
+            )
+          )
+        type Scored = Effect.Effect.Success<ReturnType<typeof buildAndScore>>
+        // Takes a scored candidate in seed order: the sequential algorithm's selection.
+        const take = ({ seed, built, evaluation }: Scored): Effect.Effect<void> => {
+          if (stopped) return Effect.void
+          candidates.push({
             seed,
             kind: built.kind,
             maxBootstrappedDemos: built.size,
             score: evaluation.score,
-            complete: evaluation.complete
+            complete: evaluation.complete,
+            teacherRuns: built.teacherRuns
+          })
+          // A candidate cut short by the budget is not comparable with the others: the search ends there.
+          if (!evaluation.complete) {
+            stopped = true
+            return Effect.void
           }
-          candidates.push(candidate)
-          if (seed === -3 && evaluation.complete) baseline = evaluation.score
-          // A candidate cut short by the budget is not comparable with the others.
-          if (!evaluation.complete) break
-          yield* run.trial({
+          if (seed === -3) baseline = evaluation.score
+          if (best === undefined || evaluation.score > best.score)
+            best = { program: built.program, score: evaluation.score }
+          if (settings.stopAtScore !== undefined && evaluation.score >= settings.stopAtScore) stopped = true
+          return run.trial({
             id: `seed ${seed}`,
             score: evaluation.score,
             details: {
@@ -167,9 +202,39 @@ export const make = (settings: Settings = {}): Optimizer.Optimizer =>
               )
             }
           })
-          if (best === undefined || evaluation.score > best.score)
-            best = { program: built.program, score: evaluation.score }
-          if (settings.stopAtScore !== undefined && evaluation.score >= settings.stopAtScore) break
+        }
+        if (settings.stopAtScore !== undefined) {
+          // Early stopping needs each score before the next candidate: one candidate at a time.
+          for (const seed of seeds) {
+            if (stopped || (yield* run.budgetExhausted)) break
+            yield* take(yield* buildAndScore(seed))
+          }
+        } else {
+          // Every candidate at once (their LM work shares the run's concurrency bound); results are taken in
+          // seed order as they become available, so trials, ties and the winner are the sequential ones.
+          const done: Array<Scored | undefined> = seeds.map(() => undefined)
+          let next = 0
+          const lock = yield* Effect.makeSemaphore(1)
+          const flush = lock.withPermits(1)(
+            Effect.suspend(() => {
+              const ready: Array<Scored> = []
+              while (next < done.length && done[next] !== undefined) ready.push(done[next++]!)
+              return Effect.forEach(ready, take, { discard: true })
+            })
+          )
+          yield* Effect.forEach(
+            seeds,
+            (seed, i) =>
+              Effect.flatMap(buildAndScore(seed), (scored) =>
+                Effect.zipRight(
+                  Effect.sync(() => {
+                    done[i] = scored
+                  }),
+                  flush
+                )
+              ),
+            { concurrency: "unbounded", discard: true }
+          )
         }
         const ranked = [...candidates].sort((a, b) => b.score - a.score)
         return {

@@ -174,9 +174,11 @@ export interface Run {
   readonly rng: (...key: ReadonlyArray<Rng.KeyPart>) => Rng.Rng
   /**
    * One unit of LM work. Read back from the checkpoint store when a previous run finished it (no LM call);
-   * else, if the budget is spent, not started (`None`; with `onExhausted: "fail"` the run fails); else run,
-   * its usage charged to the budget, its value stored (it must survive a JSON round trip) and a `Step`
-   * published. Keys must be unique within the run and stable across runs.
+   * else it waits for one of the run's `concurrency` permits (the run-wide bound on LM work), then, if the
+   * budget is spent, is not started (`None`; with `onExhausted: "fail"` the run fails); else runs, its usage
+   * charged to the budget, its value stored (it must survive a JSON round trip) and a `Step` published. Keys
+   * must be unique within the run and stable across runs. Units must not nest (a unit's work calling `unit`
+   * could wait forever for a permit).
    */
   readonly unit: <A, E>(
     key: string,
@@ -338,6 +340,7 @@ export const compile = <P extends Module.Program>(
     }
     const concurrency = options.concurrency ?? (yield* defaultConcurrency)
     const tracker = yield* Budget.make(options.budget ?? {})
+    const permits = yield* Effect.makeSemaphore(concurrency)
     const store = yield* Effect.serviceOption(Checkpoint.CheckpointStore)
     const events = yield* Effect.serviceOption(Events.Events)
     const correlationId = yield* Correlation.currentOrMake
@@ -389,17 +392,24 @@ export const compile = <P extends Module.Program>(
             return Option.some(stored.value as A)
           }
         }
-        if (yield* tracker.exhausted) {
-          yield* announceExhausted
-          if (onExhausted === "fail") return yield* budgetError
-          return Option.none<A>()
-        }
-        const { result, usage } = yield* LM.trackUsage(work)
-        yield* tracker.record(usage)
-        if (namespace !== undefined && Option.isSome(store)) yield* store.value.set(namespace, key, result)
-        units++
-        yield* progress({ _tag: "Step", key, resumed: false, lmCalls: (yield* tracker.spent).lmCalls })
-        return Option.some(result)
+        // The run-wide bound on LM work: a unit runs only with one of `concurrency` permits, whatever the
+        // nesting of forEach calls above it (so candidates can be built concurrently). The budget is checked
+        // once the permit is held.
+        return yield* permits.withPermits(1)(
+          Effect.gen(function* () {
+            if (yield* tracker.exhausted) {
+              yield* announceExhausted
+              if (onExhausted === "fail") return yield* budgetError
+              return Option.none<A>()
+            }
+            const { result, usage } = yield* LM.trackUsage(work)
+            yield* tracker.record(usage)
+            if (namespace !== undefined && Option.isSome(store)) yield* store.value.set(namespace, key, result)
+            units++
+            yield* progress({ _tag: "Step", key, resumed: false, lmCalls: (yield* tracker.spent).lmCalls })
+            return Option.some(result)
+          })
+        )
       })
 
     const forEach = <A, B, E, R>(

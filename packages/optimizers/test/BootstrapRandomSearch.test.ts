@@ -61,6 +61,15 @@ describe("BootstrapFewShotWithRandomSearch", () => {
       }).pipe(Effect.provide(recordingSim().layer))
   )
 
+  it.effect("candidates run at once but LM work stays within the run's concurrency bound", () => {
+    const { layer, flight } = recordingSim()
+    return Effect.gen(function* () {
+      yield* Optimizer.compile(RandomSearch.make(settings), cot(), { trainset: data.train, metric, concurrency: 3 })
+      assert.isAtMost(flight.max, 3)
+      assert.isAtLeast(flight.max, 2)
+    }).pipe(Effect.provide(layer))
+  })
+
   it.effect(
     "scores on the trainset without a valset; stopAtScore stops early; same result for concurrency 1 and 8",
     () => {

@@ -44,20 +44,30 @@ export const predict = () => Predict.make(signature)
 export const metric: Evaluate.Metric<Example.Any, Evaluate.AnyPrediction> = (example, prediction) =>
   Number(example.get("answer")) === Number(prediction.get("answer"))
 
-/** A simulated LM that records every request (in order of arrival). */
+/**
+ * A simulated LM that records every request (in order of arrival) and the most calls in flight at once
+ * (each call yields to other fibers before answering, so concurrent calls overlap).
+ */
 export const recordingSim = (options: SimLM.Options = {}) => {
   const sim = SimLM.make(options)
   const requests: Array<Completion.CompletionRequest> = []
+  const flight = { now: 0, max: 0 }
   const provider: Provider.Provider = {
     ...sim,
     complete: (request) =>
-      Effect.zipRight(
-        Effect.sync(() => requests.push(request)),
-        sim.complete(request)
+      Effect.sync(() => {
+        requests.push(request)
+        flight.now++
+        flight.max = Math.max(flight.max, flight.now)
+      }).pipe(
+        Effect.zipRight(Effect.yieldNow()),
+        Effect.zipRight(Effect.yieldNow()),
+        Effect.zipRight(sim.complete(request)),
+        Effect.ensuring(Effect.sync(() => flight.now--))
       )
   }
   const layer: Layer.Layer<LM.LM> = LM.layerProvider(provider, { model: "sim-1" })
-  return { sim, requests, layer }
+  return { sim, requests, layer, flight }
 }
 
 /** The text of a request's messages. */
