@@ -126,7 +126,8 @@ export class Drain {
       if (before === 0) return Effect.succeed({ drained: 0, aborted: 0 })
       const idle = Deferred.unsafeMake<void>(FiberId.none)
       this.idle = idle
-      return Deferred.await(idle).pipe(
+      // Interruptible even inside a finalizer, so that the grace period's timeout can end the wait.
+      return Effect.interruptible(Deferred.await(idle)).pipe(
         Effect.timeout(grace),
         Effect.as({ drained: before, aborted: 0 }),
         Effect.catchTag("TimeoutException", () =>
