@@ -64,50 +64,58 @@ export const open = (filename: string): Effect.Effect<DiskTier, string, Scope.Sc
         yield* Effect.try(() => fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true }))
       }
       const context = yield* Layer.build(SqliteClient.layer({ filename }))
-      const sql = Context.get(context, SqliteClient.SqliteClient)
-      yield* sql`CREATE TABLE IF NOT EXISTS dspy_cache (module TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (module, key)) WITHOUT ROWID`
-      yield* sql`CREATE INDEX IF NOT EXISTS dspy_cache_expires ON dspy_cache (expires_at) WHERE expires_at > 0`
+      const client = Context.get(context, SqliteClient.SqliteClient)
+      // The database is private to this tier: hold its one connection for the tier's lifetime. Statements on a
+      // reserved connection skip the client's per-query permit, scope and span (about 4x faster per read).
+      const conn = yield* client.reserve
+      const run = (sql: string, params: ReadonlyArray<unknown>) => conn.execute(sql, params, undefined)
+      yield* run(
+        "CREATE TABLE IF NOT EXISTS dspy_cache (module TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (module, key)) WITHOUT ROWID",
+        []
+      )
+      yield* run("CREATE INDEX IF NOT EXISTS dspy_cache_expires ON dspy_cache (expires_at) WHERE expires_at > 0", [])
       // A write proves the file is writable now rather than at the first `set`.
-      yield* sql`DELETE FROM dspy_cache WHERE module = '' AND key = ''`
+      yield* run("DELETE FROM dspy_cache WHERE module = '' AND key = ''", [])
       const tier: DiskTier = {
         get: (moduleId, key) =>
           oneLine(
             Effect.flatMap(
-              sql<Row>`SELECT value, expires_at FROM dspy_cache WHERE module = ${moduleId} AND key = ${key}`,
-              (rows) =>
-                rows.length === 0
-                  ? Effect.succeedNone
-                  : Effect.try(() =>
-                      Option.some<DiskEntry>({
-                        value: JSON.parse(rows[0]!.value) as Json,
-                        expiresAt: rows[0]!.expires_at
-                      })
-                    )
+              run("SELECT value, expires_at FROM dspy_cache WHERE module = ? AND key = ?", [moduleId, key]),
+              (rows) => {
+                if (rows.length === 0) return Effect.succeedNone
+                const row = rows[0] as unknown as Row
+                return Effect.try(() =>
+                  Option.some<DiskEntry>({ value: JSON.parse(row.value) as Json, expiresAt: row.expires_at })
+                )
+              }
             )
           ),
         set: (moduleId, key, value, expiresAt) =>
           oneLine(
             Effect.asVoid(
-              sql`INSERT OR REPLACE INTO dspy_cache (module, key, value, expires_at) VALUES (${moduleId}, ${key}, ${JSON.stringify(value)}, ${expiresAt})`
+              run("INSERT OR REPLACE INTO dspy_cache (module, key, value, expires_at) VALUES (?, ?, ?, ?)", [
+                moduleId,
+                key,
+                JSON.stringify(value),
+                expiresAt
+              ])
             )
           ),
         delete: (moduleId, key) =>
-          oneLine(Effect.asVoid(sql`DELETE FROM dspy_cache WHERE module = ${moduleId} AND key = ${key}`)),
+          oneLine(Effect.asVoid(run("DELETE FROM dspy_cache WHERE module = ? AND key = ?", [moduleId, key]))),
         deleteModule: (moduleId) =>
           oneLine(
-            Effect.map(sql`DELETE FROM dspy_cache WHERE module = ${moduleId} RETURNING key`, (rows) => rows.length)
+            Effect.map(run("DELETE FROM dspy_cache WHERE module = ? RETURNING key", [moduleId]), (rows) => rows.length)
           ),
         deleteExpired: (now) =>
           oneLine(
             Effect.map(
-              sql`DELETE FROM dspy_cache WHERE expires_at > 0 AND expires_at <= ${now} RETURNING key`,
+              run("DELETE FROM dspy_cache WHERE expires_at > 0 AND expires_at <= ? RETURNING key", [now]),
               (rows) => rows.length
             )
           ),
-        count: oneLine(
-          Effect.map(sql<{ readonly n: number }>`SELECT count(*) AS n FROM dspy_cache`, (rows) => rows[0]?.n ?? 0)
-        ),
-        clear: oneLine(Effect.asVoid(sql`DELETE FROM dspy_cache`))
+        count: oneLine(Effect.map(run("SELECT count(*) AS n FROM dspy_cache", []), (rows) => Number(rows[0]?.n ?? 0))),
+        clear: oneLine(Effect.asVoid(run("DELETE FROM dspy_cache", [])))
       }
       return tier
     })
