@@ -7,6 +7,9 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as Supervisor from "effect/Supervisor"
+import * as Metric from "effect/Metric"
+import { Metrics } from "@effect-dspy/foundation"
 import * as fc from "fast-check"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -68,6 +71,10 @@ describe("Optimizer.compile (the contract)", () => {
       assert.strictEqual(recorded[2]!.data["final_score"], report.bestScore)
       assert.strictEqual(recorded[2]!.data["lm_calls"], data.dev.length)
       assert.strictEqual(recorded[0]!.data["trainset_size"], data.train.length)
+      const iterations = yield* Metric.value(Metric.tagged(Metrics.optimizationIteration, "optimizer", "Probe"))
+      assert.isAtLeast(iterations.count, 1)
+      const gauge = yield* Metric.value(Metric.tagged(Metrics.optimizationScore, "optimizer", "Probe"))
+      assert.strictEqual(gauge.value, report.bestScore)
     }).pipe(Effect.provide(layer), Effect.provide(Events.layerMemory))
   })
 
@@ -173,15 +180,19 @@ describe("Optimizer.compile (the contract)", () => {
       requests.length = 0
       const sixDone = yield* Deferred.make<void>()
       let steps = 0
+      const supervisor = yield* Supervisor.track
       const fiber = yield* Effect.fork(
         Optimizer.compile(probe, predict(), {
           ...options,
           onProgress: (event) =>
             event._tag === "Step" && ++steps === 6 ? Deferred.succeed(sixDone, undefined) : Effect.void
-        })
+        }).pipe(Effect.supervised(supervisor))
       )
       yield* Deferred.await(sixDone)
+      assert.isAbove((yield* supervisor.value).length, 0)
       yield* Fiber.interrupt(fiber)
+      // No fiber of the run is left behind.
+      assert.strictEqual((yield* supervisor.value).length, 0)
       const firstCalls = requests.length
       assert.isAtLeast(steps, 6)
       assert.isBelow(steps, data.dev.length)
