@@ -90,4 +90,23 @@ describe("run-time configuration updates reach the LM service", () => {
       }).pipe(Effect.provide(Layer.provideMerge(LM.layer, config)))
     }).pipe(Effect.scoped, Effect.timeout("20 seconds"))
   )
+
+  // KNOWN BUG (reported, not fixed here: packages/core/src/lm/LM.ts and OpenAIProvider.ts are not this suite's
+  // files). Config lists `providers.*.timeoutMs` as updatable at run time, but the provider's client is built
+  // with the timeout read once: after the update the call still waits the old 10 s, and ends when the server
+  // drops it after 3 s (LMServerError), not with LMTimeout at 200 ms. `.fails` keeps the suite green while the
+  // bug stands; it turns red once the update is followed, and then `.fails` should be dropped.
+  it.live.fails("providers.local.timeoutMs lowered at run time: the next held call times out at the new bound", () =>
+    Effect.gen(function* () {
+      // the server holds every call for 3 s and then drops the connection
+      const server = yield* SimServer.serve({ faults: { rates: { timeout: 1 }, timeoutMs: 3_000 } })
+      const config = Config.layerTest(configFor(server.url, { maxRetries: 0, timeoutMs: 10_000 }))
+      yield* Effect.gen(function* () {
+        yield* Config.update("providers.local.timeoutMs", 200)
+        const error = yield* Effect.flip(LM.complete(ask("What is 2 + 2?")))
+        assert.strictEqual(error._tag, "LMTimeout")
+        if (error._tag === "LMTimeout") assert.strictEqual(error.timeoutMs, 200)
+      }).pipe(Effect.provide(Layer.provideMerge(LM.layer, config)))
+    }).pipe(Effect.scoped, Effect.timeout("20 seconds"))
+  )
 })
