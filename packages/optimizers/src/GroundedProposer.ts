@@ -17,6 +17,7 @@
  */
 import { type Example, type LM, Module, Predict, Signature } from "@effect-dspy/core"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as DatasetSummary from "./DatasetSummary.js"
 import * as R from "./internal/miproRandom.js"
 
@@ -212,6 +213,19 @@ export const taskDemos = (
 }
 
 /**
+ * How a piece of proposal work runs: by default directly; an optimizer passes its run's `unit` so each
+ * piece (the dataset summary, each proposal) is budgeted, bounded and checkpointed. `None` means the piece
+ * was not run (the budget was spent).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Unit<E> = <A>(
+  key: string,
+  work: Effect.Effect<A, Predict.PredictError, LM.LM>
+) => Effect.Effect<Option.Option<A>, E, LM.LM>
+
+/**
  * Options of {@link proposeInstructions}.
  *
  * @since 0.1.0
@@ -239,6 +253,12 @@ export interface Options {
   readonly random: () => number
   /** How many proposals run at once; default 8. */
   readonly concurrency?: number
+  /**
+   * Keep the original instruction as candidate 0 without proposing for demo set 0 (default true). DSPy
+   * proposes for set 0 and then overwrites it with the original: the same candidates, 3 more LM calls per
+   * predictor. With `false`, candidate 0 is the proposal for set 0.
+   */
+  readonly originalFirst?: boolean
 }
 
 /**
@@ -269,7 +289,11 @@ export interface Result {
   readonly proposals: ReadonlyArray<Proposal>
   readonly datasetSummary: string | undefined
   readonly calls: number
+  /** True when some work was not run because the budget was spent. */
+  readonly stoppedByBudget: boolean
 }
+
+const direct: Unit<Predict.PredictError> = (_key, work) => Effect.map(work, Option.some)
 
 const ask = (
   signature: Signature.Any,
@@ -283,25 +307,37 @@ const ask = (
 }
 
 /**
- * Proposes instruction candidates for every predictor of the program (see the module documentation).
+ * Proposes instruction candidates for every predictor of the program (see the module documentation). With
+ * `unit`, each piece of work (key `summary`, `proposal/<path>/<set>`) runs through it and its errors are
+ * `unit`'s.
  *
  * @since 0.1.0
  * @category proposing
  */
-export const proposeInstructions = (options: Options): Effect.Effect<Result, Predict.PredictError, LM.LM> =>
+export const proposeInstructions: {
+  (options: Options): Effect.Effect<Result, Predict.PredictError, LM.LM>
+  <E>(options: Options, unit: Unit<E>): Effect.Effect<Result, E, LM.LM>
+} = ((options: Options, unitIn?: Unit<unknown>): Effect.Effect<Result, unknown, LM.LM> =>
   Effect.gen(function* () {
+    const unit = unitIn ?? (direct as Unit<unknown>)
     const lm = options.promptModel
     const useSummary = options.useDatasetSummary ?? true
     let calls = 0
+    let stoppedByBudget = false
     let datasetSummary = options.datasetSummary
     if (useSummary && datasetSummary === undefined) {
-      const s = yield* DatasetSummary.summarize({
-        trainset: options.trainset,
-        ...(options.viewDataBatchSize !== undefined ? { viewDataBatchSize: options.viewDataBatchSize } : {}),
-        ...(lm !== undefined ? { promptModel: lm } : {})
-      })
-      calls += s.calls
-      datasetSummary = s.summary
+      const s = yield* unit(
+        "summary",
+        DatasetSummary.summarize({
+          trainset: options.trainset,
+          ...(options.viewDataBatchSize !== undefined ? { viewDataBatchSize: options.viewDataBatchSize } : {}),
+          ...(lm !== undefined ? { promptModel: lm } : {})
+        })
+      )
+      if (Option.isSome(s)) {
+        calls += s.value.calls
+        datasetSummary = s.value.summary
+      } else stoppedByBudget = true
     }
     const programAware = options.programAware ?? true
     const code = programCode(options.program)
@@ -323,73 +359,83 @@ export const proposeInstructions = (options: Options): Effect.Effect<Result, Pre
         plans.push({ path, predictor, demoSet, tip, temperature: Math.min(2, base + epsilon) })
       }
     }
-    const proposals = yield* Effect.forEach(
-      plans,
+    const originalFirst = options.originalFirst ?? true
+    const results = yield* Effect.forEach(
+      originalFirst ? plans.filter((p) => p.demoSet > 0) : plans,
       (plan) =>
-        Effect.gen(function* () {
-          const demoText = useTaskDemos
-            ? taskDemos(plan.predictor.signature, demos[plan.path] ?? [], plan.demoSet, options.numDemosInContext ?? 3)
-            : "No task demos provided."
-          let programDescription = "Not available"
-          let module = "Not provided"
-          let moduleDescription = "Not provided"
-          let made = 0
-          if (programAware) {
-            programDescription = yield* ask(
-              DescribeProgram,
-              { program_code: code, program_example: demoText },
-              plan.temperature,
-              lm
-            )
-            module = moduleCode(plan.predictor)
-            moduleDescription = yield* ask(
-              DescribeModule,
-              { program_code: code, program_example: demoText, program_description: programDescription, module },
-              plan.temperature,
-              lm
-            )
-            made += 2
-          }
-          const useTip = TIPS[plan.tip] !== ""
-          const signature = generateInstructionSignature({
-            useDatasetSummary: useSummary && datasetSummary !== undefined,
-            programAware,
-            useTip
+        unit(
+          `proposal/${plan.path}/${plan.demoSet}`,
+          Effect.gen(function* () {
+            const demoText = useTaskDemos
+              ? taskDemos(
+                  plan.predictor.signature,
+                  demos[plan.path] ?? [],
+                  plan.demoSet,
+                  options.numDemosInContext ?? 3
+                )
+              : "No task demos provided."
+            let programDescription = "Not available"
+            let module = "Not provided"
+            let moduleDescription = "Not provided"
+            let made = 0
+            if (programAware) {
+              programDescription = yield* ask(
+                DescribeProgram,
+                { program_code: code, program_example: demoText },
+                plan.temperature,
+                lm
+              )
+              module = moduleCode(plan.predictor)
+              moduleDescription = yield* ask(
+                DescribeModule,
+                { program_code: code, program_example: demoText, program_description: programDescription, module },
+                plan.temperature,
+                lm
+              )
+              made += 2
+            }
+            const useTip = TIPS[plan.tip] !== ""
+            const signature = generateInstructionSignature({
+              useDatasetSummary: useSummary && datasetSummary !== undefined,
+              programAware,
+              useTip
+            })
+            const inputs: Record<string, string> = {}
+            if (useSummary && datasetSummary !== undefined) inputs["dataset_description"] = datasetSummary
+            if (programAware) {
+              inputs["program_code"] = code
+              inputs["program_description"] = programDescription
+              inputs["module"] = module
+              inputs["module_description"] = moduleDescription
+            }
+            inputs["task_demos"] = demoText
+            inputs["basic_instruction"] = plan.predictor.signature.instructions
+            if (useTip) inputs["tip"] = TIPS[plan.tip]
+            const instruction = yield* ask(signature, inputs, plan.temperature, lm)
+            made += 1
+            return {
+              made,
+              proposal: {
+                path: plan.path,
+                demoSet: plan.demoSet,
+                tip: plan.tip,
+                temperature: plan.temperature,
+                inputs,
+                instruction
+              } satisfies Proposal
+            }
           })
-          const inputs: Record<string, string> = {}
-          if (useSummary && datasetSummary !== undefined) inputs["dataset_description"] = datasetSummary
-          if (programAware) {
-            inputs["program_code"] = code
-            inputs["program_description"] = programDescription
-            inputs["module"] = module
-            inputs["module_description"] = moduleDescription
-          }
-          inputs["task_demos"] = demoText
-          inputs["basic_instruction"] = plan.predictor.signature.instructions
-          if (useTip) inputs["tip"] = TIPS[plan.tip]
-          const instruction = yield* ask(signature, inputs, plan.temperature, lm)
-          made += 1
-          return {
-            made,
-            proposal: {
-              path: plan.path,
-              demoSet: plan.demoSet,
-              tip: plan.tip,
-              temperature: plan.temperature,
-              inputs,
-              instruction
-            } satisfies Proposal
-          }
-        }),
+        ),
       { concurrency: options.concurrency ?? 8 }
     )
+    const proposals = results.flatMap((r) => (Option.isSome(r) ? [r.value] : []))
+    if (proposals.length < results.length) stoppedByBudget = true
     const instructions: Record<string, Array<string>> = {}
     for (const { path, predictor } of predictors) {
       const mine = proposals.filter((p) => p.proposal.path === path).map((p) => p.proposal.instruction)
-      // Candidate 0 is the original instruction (MIPROv2 overwrites the first proposal with it).
-      instructions[path] = mine.length === 0 ? [predictor.signature.instructions] : mine
-      instructions[path]![0] = predictor.signature.instructions
+      // Candidate 0 is the original instruction (MIPROv2 puts it in place of the proposal for set 0).
+      instructions[path] = originalFirst || mine.length === 0 ? [predictor.signature.instructions, ...mine] : mine
     }
     for (const p of proposals) calls += p.made
-    return { instructions, proposals: proposals.map((p) => p.proposal), datasetSummary, calls }
-  })
+    return { instructions, proposals: proposals.map((p) => p.proposal), datasetSummary, calls, stoppedByBudget }
+  })) as never

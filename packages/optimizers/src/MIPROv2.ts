@@ -29,7 +29,6 @@
 import { type Example, LM, Module, Predict } from "@effect-dspy/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
 import * as GroundedProposer from "./GroundedProposer.js"
 import * as Pool from "./internal/coproPool.js"
 import * as MiproDemos from "./internal/miproDemos.js"
@@ -272,31 +271,29 @@ export const make = (options: Options = {}): Optimizer.Optimizer => {
           })
           // Step 2: instruction candidates.
           const proposerRng = run.rng("mipro", seed, "proposer")
-          const proposed = yield* run.unit(
-            "mipro/propose",
-            Effect.mapError(
-              GroundedProposer.proposeInstructions({
-                program: student,
-                trainset,
-                demoCandidates: demoSets.sets,
-                numCandidates: numInstructions,
-                temperature,
-                promptModel,
-                random: proposerRng.next,
-                concurrency: run.concurrency,
-                programAware: options.programAwareProposer ?? true,
-                useDatasetSummary: options.dataAwareProposer ?? true,
-                useTip: options.tipAwareProposer ?? true,
-                useTaskDemos: options.fewshotAwareProposer ?? true,
-                ...(options.viewDataBatchSize !== undefined ? { viewDataBatchSize: options.viewDataBatchSize } : {})
-              }),
-              (e) => Pool.proposalFailed("MIPROv2's instruction proposal", e)
-            )
+          const proposed = yield* GroundedProposer.proposeInstructions(
+            {
+              program: student,
+              trainset,
+              demoCandidates: demoSets.sets,
+              numCandidates: numInstructions,
+              temperature,
+              promptModel,
+              random: proposerRng.next,
+              concurrency: run.concurrency,
+              programAware: options.programAwareProposer ?? true,
+              useDatasetSummary: options.dataAwareProposer ?? true,
+              useTip: options.tipAwareProposer ?? true,
+              useTaskDemos: options.fewshotAwareProposer ?? true,
+              ...(options.viewDataBatchSize !== undefined ? { viewDataBatchSize: options.viewDataBatchSize } : {})
+            },
+            (key, work) =>
+              run.unit(
+                `mipro/propose/${key}`,
+                Effect.mapError(work, (e) => Pool.proposalFailed("MIPROv2's instruction proposal", e))
+              )
           )
-          const instructionCandidates: Record<string, ReadonlyArray<string>> = Option.match(proposed, {
-            onNone: () => Object.fromEntries(predictors.map((p) => [p.path, [p.predictor.signature.instructions]])),
-            onSome: (r) => r.instructions
-          })
+          const instructionCandidates = proposed.instructions
           const demoCandidates = zeroShot ? undefined : demoSets.sets
 
           // Step 3: the search.
@@ -333,7 +330,7 @@ export const make = (options: Options = {}): Optimizer.Optimizer => {
           const log: Array<TrialLog> = []
           const defaults: TPE.Params = Object.fromEntries(Object.keys(space).map((k) => [k, 0]))
           const baseline = yield* run.evaluate(student, valset, evalOptions("mipro/full/default"))
-          let stoppedByBudget = demoSets.stoppedByBudget || Option.isNone(proposed) || !baseline.complete
+          let stoppedByBudget = demoSets.stoppedByBudget || proposed.stoppedByBudget || !baseline.complete
           let best: { program: P; score: number; params: TPE.Params } | undefined
           if (baseline.complete) {
             best = { program: student, score: baseline.score, params: defaults }
@@ -446,8 +443,8 @@ export const make = (options: Options = {}): Optimizer.Optimizer => {
                 )
               })),
               bootstrapAttempts: demoSets.attempts,
-              datasetSummary: Option.isSome(proposed) ? (proposed.value.datasetSummary ?? null) : null,
-              proposerCalls: Option.isSome(proposed) ? proposed.value.calls : 0,
+              datasetSummary: proposed.datasetSummary ?? null,
+              proposerCalls: proposed.calls,
               trialLog: log,
               stoppedByBudget
             }

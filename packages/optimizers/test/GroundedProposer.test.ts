@@ -1,6 +1,7 @@
 import { Arithmetic, ChainOfThought, Example, LM, SimLM, SimTask, Signature } from "@effect-dspy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as DatasetSummary from "../src/DatasetSummary.js"
 import * as GroundedProposer from "../src/GroundedProposer.js"
 import * as R from "../src/internal/miproRandom.js"
@@ -58,17 +59,25 @@ describe("GroundedProposer", () => {
       const candidates = result.instructions[path]!
       assert.strictEqual(candidates.length, 3)
       assert.strictEqual(candidates[0], original)
-      // Summary (4 calls) + 3 proposals x (describe program, describe module, generate).
-      assert.strictEqual(result.calls, 4 + 3 * 3)
+      // Summary (4 calls) + 2 proposals (sets 1 and 2; set 0's candidate is the original) x 3 calls each.
+      assert.strictEqual(result.calls, 4 + 2 * 3)
       assert.strictEqual(usage.calls, result.calls)
+      assert.isFalse(result.stoppedByBudget)
       // Proposed instructions are new and carry phrases of the task's bank.
       for (const c of candidates.slice(1)) {
         assert.notStrictEqual(c, original)
         assert.isTrue(phrases.some((p) => c.includes(p)) || /clear|plain|format|input|focused|carefully/i.test(c), c)
       }
       // What a proposal prompt contains.
-      const [p0, p1, p2] = result.proposals
-      assert.strictEqual(p0!.inputs["task_demos"], "No task demos provided.")
+      const [p1, p2] = result.proposals
+      assert.deepStrictEqual(
+        result.proposals.map((p) => p.demoSet),
+        [1, 2]
+      )
+      assert.strictEqual(
+        GroundedProposer.taskDemos(program.parameters.predict.signature, demoCandidates[path]!, 0),
+        "No task demos provided."
+      )
       // Set 1 holds labeled demos only (not augmented): the proposer moves on to the augmented set 2.
       assert.include(p1!.inputs["task_demos"]!, String(augmented[0]!.get("question")))
       assert.include(p2!.inputs["task_demos"]!, String(augmented[0]!.get("question")))
@@ -90,8 +99,8 @@ describe("GroundedProposer", () => {
       const generate = history.filter((h) =>
         h.request.messages.some((m) => m.content.includes("generate a new instruction"))
       )
-      assert.strictEqual(generate.length, 3)
-      const text = generate[2]!.request.messages.map((m) => m.content).join("\n")
+      assert.strictEqual(generate.length, 2)
+      const text = generate[1]!.request.messages.map((m) => m.content).join("\n")
       assert.include(text, result.datasetSummary!)
       assert.include(text, "[[ ## proposed_instruction ## ]]")
     }).pipe(Effect.provide(SimLM.layer({ seed: 1 })))
@@ -111,7 +120,7 @@ describe("GroundedProposer", () => {
       const b = yield* run(3)
       assert.deepStrictEqual(a.instructions, b.instructions)
       assert.strictEqual(a.instructions[path]!.length, 4)
-      assert.strictEqual(a.calls, 4 * 3)
+      assert.strictEqual(a.calls, 3 * 3)
       assert.isTrue(a.proposals.every((p) => p.inputs["task_demos"] === "No task demos provided."))
     }).pipe(Effect.provide(SimLM.layer({ seed: 1 })))
   )
@@ -149,4 +158,35 @@ describe("GroundedProposer", () => {
       ["proposed_instruction"]
     )
   })
+
+  it.effect("with originalFirst: false proposes for set 0 too (DSPy's way); a unit that skips work stops early", () =>
+    Effect.gen(function* () {
+      const base = {
+        program,
+        trainset: train.slice(0, 8),
+        demoCandidates,
+        numCandidates: 3,
+        random: R.seeded(5),
+        datasetSummary: "Arithmetic word problems."
+      }
+      const dspy = yield* GroundedProposer.proposeInstructions({ ...base, originalFirst: false })
+      assert.strictEqual(dspy.calls, 3 * 3)
+      assert.deepStrictEqual(
+        dspy.proposals.map((p) => p.demoSet),
+        [0, 1, 2]
+      )
+      assert.strictEqual(dspy.proposals[0]!.inputs["task_demos"], "No task demos provided.")
+      assert.notStrictEqual(dspy.instructions[path]![0], original)
+      const keys: Array<string> = []
+      const skipping: GroundedProposer.Unit<never> = (key, work) => {
+        keys.push(key)
+        return key.endsWith("/2") ? Effect.succeed(Option.none()) : Effect.orDie(Effect.map(work, Option.some))
+      }
+      const cut = yield* GroundedProposer.proposeInstructions(base, skipping)
+      assert.sameMembers(keys, ["proposal/predict/1", "proposal/predict/2"])
+      assert.isTrue(cut.stoppedByBudget)
+      assert.strictEqual(cut.instructions[path]!.length, 2)
+      assert.strictEqual(cut.instructions[path]![0], original)
+    }).pipe(Effect.provide(SimLM.layer({ seed: 1 })))
+  )
 })
