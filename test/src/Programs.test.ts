@@ -4,6 +4,7 @@
  */
 import {
   Arithmetic,
+  BestOfN,
   ChainOfThought,
   ChatAdapter,
   Extraction,
@@ -203,6 +204,42 @@ describe("programs over HTTP (openai SDK -> SimServer)", () => {
         assert.isAtLeast(exact, 3, `extracted ${exact}/10`)
         const history = yield* Effect.flatMap(LM.LM, (lm) => lm.history)
         assert.strictEqual(history.at(-1)!.request.responseFormat?.type, "json_schema")
+      })
+    ).pipe(Effect.scoped)
+  )
+
+  // KNOWN GAP (reported, not fixed here: neither file is this suite's). BestOfN runs its attempts at
+  // temperature 1 with rollout ids 0..N-1. OpenAIProvider never sends `rolloutId` (real OpenAI rejects unknown
+  // parameters), and SimServer, without a `rollout_id`, answers the same prompt at the same temperature with
+  // the same sample every time; so over HTTP every attempt is the same answer (in-process, SimLM sees the
+  // rollout id and the attempts differ), and BestOfN / Refine explore nothing. A real LM samples afresh per
+  // request. `.fails` keeps the suite green while the gap stands; drop it once attempts differ over HTTP.
+  it.live.fails("BestOfN's attempts at temperature 1 over HTTP are different samples", () =>
+    withServer({}, {}, () =>
+      Effect.gen(function* () {
+        const answers: Array<unknown> = []
+        const best = BestOfN.make(ChainOfThought.make(QA), {
+          n: 4,
+          threshold: 2,
+          reward: (_inputs, prediction) => {
+            answers.push(prediction.get("answer"))
+            return 0
+          }
+        })
+        for (const e of data.dev.slice(0, 5)) yield* Module.call(best, { question: e.question })
+        assert.strictEqual(answers.length, 20)
+        const history = yield* Effect.flatMap(LM.LM, (lm) => lm.history)
+        assert.deepStrictEqual(
+          history.slice(0, 4).map((h) => [h.request.temperature, h.request.rolloutId]),
+          [
+            [1, 0],
+            [1, 1],
+            [1, 2],
+            [1, 3]
+          ]
+        )
+        const distinctPerQuestion = [0, 1, 2, 3, 4].map((q) => new Set(answers.slice(4 * q, 4 * q + 4)).size)
+        assert.isAbove(Math.max(...distinctPerQuestion), 1, `distinct answers per question: ${distinctPerQuestion}`)
       })
     ).pipe(Effect.scoped)
   )
