@@ -12,7 +12,8 @@
  * baseline; when it reports neither, the student and the result are scored on the valset (those two
  * evaluations are in the run's report but not in the history's cost, which is the delegate's own); {@link historyFromCheckpoints} keeps it in the contract's
  * checkpoint store (memory or JSON-lines file), so it survives restarts. The report says which optimizer ran
- * and why (`report.details.adaptive`), next to the chosen optimizer's own details.
+ * and why (`report.details.adaptive`), next to the chosen optimizer's own details, and publishes it as an
+ * `adaptive_optimizer_selected` event when the `Events` service is present.
  *
  * ```ts
  * const history = AdaptiveOptimizer.historyFromCheckpoints(Checkpoint.makeMemory())
@@ -25,6 +26,7 @@
  * @since 0.1.0
  */
 import { LM, Module } from "@effect-dspy/core"
+import { Events } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { createHash } from "node:crypto"
@@ -263,6 +265,29 @@ export const defaultCandidates = (): { readonly [name: string]: Optimizer.Optimi
   [stageNames.gepa]: GEPA.make({ auto: "light" })
 })
 
+const announce = (choice: Choice, trainsetSize: number, programFingerprint: string): Effect.Effect<void> =>
+  Effect.flatMap(Effect.serviceOption(Events.Events), (events) =>
+    Option.isNone(events)
+      ? Effect.void
+      : events.value
+          .publish({
+            type: "adaptive_optimizer_selected",
+            data: {
+              optimizer: choice.optimizer,
+              rule: choice.rule,
+              reason: choice.reason,
+              trainset_size: trainsetSize,
+              program_fingerprint: programFingerprint
+            }
+          })
+          .pipe(
+            Effect.asVoid,
+            Effect.catchAll((error) =>
+              Effect.logWarning(`Could not publish adaptive_optimizer_selected: ${String(error.message)}`)
+            )
+          )
+  )
+
 const validateThresholds = (t: Thresholds): Effect.Effect<Thresholds, OptimizerConfigError> =>
   [t.simba, t.mipro, t.gepa].every((x) => Number.isInteger(x) && x >= 0) && t.simba <= t.mipro && t.mipro <= t.gepa
     ? Effect.succeed(t)
@@ -319,6 +344,7 @@ export const make = (options: Options = {}): Optimizer.Optimizer => {
             message: `The trainset size calls for ${choice.optimizer}, which is not among the candidates (${available.join(", ")}): add it or lower the thresholds`
           })
         }
+        yield* announce(choice, run.trainset.length, programFingerprint)
         const { result: outcome, usage } = yield* LM.trackUsage(chosen.compile(student, run))
         const baseline =
           outcome.baselineScore ?? (yield* run.evaluate(student, run.valset, { key: "adaptive/baseline" })).score

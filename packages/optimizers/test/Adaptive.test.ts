@@ -1,4 +1,5 @@
 import { Module } from "@effect-dspy/core"
+import { Events } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -111,6 +112,13 @@ describe("AdaptiveOptimizer runs", { timeout: 30_000 }, () => {
       }
       assert.strictEqual(adaptive.chosen, "BootstrapFewShot")
       assert.strictEqual(adaptive.rule, "size")
+      const announced = yield* Events.query({
+        correlationId: first.report.correlationId,
+        types: ["adaptive_optimizer_selected"]
+      })
+      assert.strictEqual(announced.length, 1)
+      assert.strictEqual(announced[0]!.data["optimizer"], "BootstrapFewShot")
+      assert.strictEqual(announced[0]!.data["reason"], adaptive.reason)
       // The program is BootstrapFewShot's: demos on the predictor.
       assert.isAbove(Module.demos(first.program)["predict"]!.length, 0)
       const recorded = yield* history.read(AdaptiveOptimizer.fingerprint(student))
@@ -143,7 +151,7 @@ describe("AdaptiveOptimizer runs", { timeout: 30_000 }, () => {
       // SIMBA's own details are in the report.
       assert.isArray(second.report.details["steps"])
       assert.strictEqual((yield* history.read(AdaptiveOptimizer.fingerprint(student))).length, 3)
-    }).pipe(Effect.provide(recordingSim().layer))
+    }).pipe(Effect.provide(recordingSim().layer), Effect.provide(Events.layerMemory))
   )
 
   it.effect("works with whatever candidates it is given, and says what is missing", () =>
