@@ -14,15 +14,18 @@
  * 4. The examples not bootstrapped are shuffled (seeded); each predictor's demos are its bootstrapped traces
  *    (up to the max) then labeled examples sampled to fill `maxLabeledDemos`.
  *
- * DSPy runs the walk one example at a time. Here the walk runs in waves of `concurrency` examples at once
- * and takes the results in trainset order, stopping where the sequential walk would: the demos, the errors
- * counted and the failure point are the sequential walk's, for every concurrency. The cost is at most
- * `concurrency - 1` extra teacher runs in the last wave.
+ * DSPy runs the walk one example at a time. Here up to `concurrency` examples run at once in a sliding
+ * window (never more than `concurrency - 1` past the first example not yet taken), and results are taken in
+ * trainset order, stopping where the sequential walk would: the demos, the errors counted and the failure
+ * point are the sequential walk's, for every concurrency. The cost is at most `concurrency - 1` extra
+ * teacher runs, started before the walk ended (those still running then are interrupted).
  *
  * @since 0.1.0
  */
 import { Example, type LM, Module, Predict, Trace } from "@effect-dspy/core"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Queue from "effect/Queue"
 import * as Equal from "effect/Equal"
 import * as Option from "effect/Option"
 import * as internal from "./internal/program.js"
@@ -233,8 +236,6 @@ export const bootstrap = <P extends Module.Program>(
     let attempts = 0
     let errors = 0
     let stoppedByBudget = false
-    let next = 0
-    const wave = Math.max(1, env.concurrency)
 
     // One example: its rounds in order until one succeeds (None: the budget stopped it before that round).
     const attemptExample = (index: number) =>
@@ -251,27 +252,32 @@ export const bootstrap = <P extends Module.Program>(
         return rounds
       })
 
-    walk: while (successes.length < settings.maxBootstrappedDemos && next < trainset.length) {
-      const indexes = Array.from({ length: Math.min(wave, trainset.length - next) }, (_, i) => next + i)
-      const results = yield* env.forEach(indexes, attemptExample)
-      for (let w = 0; w < indexes.length; w++) {
-        if (successes.length >= settings.maxBootstrappedDemos) break walk
-        const index = indexes[w]!
-        for (const attempt of results[w]!) {
+    // The sequential walk, taking finished examples in trainset order.
+    const results: Array<ReadonlyArray<Option.Option<Attempt>> | undefined> = new Array(trainset.length)
+    let taken = 0
+    let done = false
+    let failure: TooManyErrors | undefined
+    const takeReady = () => {
+      while (!done && successes.length < settings.maxBootstrappedDemos && results[taken] !== undefined) {
+        const index = taken++
+        for (const attempt of results[index]!) {
           if (Option.isNone(attempt)) {
             stoppedByBudget = true
-            break walk
+            done = true
+            break
           }
           attempts++
           if (attempt.value.error !== undefined) {
             errors++
             if (errors >= settings.maxErrors) {
-              return yield* new TooManyErrors({
+              failure = new TooManyErrors({
                 errors,
                 maxErrors: settings.maxErrors,
                 lastError: attempt.value.error,
                 message: `Bootstrapping stopped: ${errors} teacher runs failed (maxErrors = ${settings.maxErrors}); last error: ${attempt.value.error}. Fix the program or raise maxErrors.`
               })
+              done = true
+              break
             }
           }
           if (attempt.value.success) {
@@ -281,12 +287,50 @@ export const bootstrap = <P extends Module.Program>(
           }
         }
       }
-      next += indexes.length
+      if (successes.length >= settings.maxBootstrappedDemos || taken >= trainset.length) done = true
     }
 
+    // Fed by a sliding window: at most `concurrency` examples in flight, none more than `concurrency - 1`
+    // past the first one not yet taken. When the walk ends, examples still in flight are interrupted.
+    const width = Math.max(1, env.concurrency)
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        const finished =
+          yield* Queue.unbounded<readonly [number, Exit.Exit<ReadonlyArray<Option.Option<Attempt>>, OptimizerError>]>()
+        let launched = 0
+        let inFlight = 0
+        const launch = Effect.suspend(() => {
+          const starts: Array<number> = []
+          while (!done && inFlight < width && launched < Math.min(trainset.length, taken + width)) {
+            starts.push(launched++)
+            inFlight++
+          }
+          return Effect.forEach(
+            starts,
+            (index) =>
+              Effect.forkScoped(
+                Effect.flatMap(Effect.exit(attemptExample(index)), (exit) => finished.offer([index, exit]))
+              ),
+            { discard: true }
+          )
+        })
+        takeReady()
+        yield* launch
+        while (!done && inFlight > 0) {
+          const [index, exit] = yield* finished.take
+          inFlight--
+          if (Exit.isFailure(exit)) return yield* exit
+          results[index] = exit.value
+          takeReady()
+          yield* launch
+        }
+      })
+    )
+    if (failure !== undefined) return yield* failure
+
     // Step 4: bootstrapped traces first, then labeled examples from the rest (seeded shuffle and samples).
-    const taken = new Set(successes)
-    let raw = env.rng(scope, "validation").shuffle(trainset.filter((_, i) => !taken.has(i)))
+    const bootstrappedSet = new Set(successes)
+    let raw = env.rng(scope, "validation").shuffle(trainset.filter((_, i) => !bootstrappedSet.has(i)))
     const fill = env.rng(scope, "labeled-fill")
     const demos: Record<string, ReadonlyArray<Predict.Demo>> = {}
     for (const path of paths(student)) {
