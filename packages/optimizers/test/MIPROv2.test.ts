@@ -1,4 +1,4 @@
-import { Evaluate, Module, Predict, SimLM } from "@effect-dspy/core"
+import { Evaluate, LM, Module, Predict, SimLM } from "@effect-dspy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -266,5 +266,28 @@ describe("MIPROv2", () => {
       assert.deepStrictEqual(resumed.report.details["trialLog"], reference.report.details["trialLog"])
       assert.deepStrictEqual(Module.dumpState(resumed.program), Module.dumpState(reference.program))
     }).pipe(Effect.provide(layer), Effect.provide(Checkpoint.layerMemory))
+  })
+
+  it.effect("runs the program on the task model and proposes with the prompt model", () => {
+    const prompt = recordingSim({ seed: 7 })
+    const task = recordingSim({ seed: 8 })
+    return Effect.gen(function* () {
+      const taskModel = yield* Effect.provide(LM.LM, task.layer)
+      const data = arithmetic({ seed: 3, train: 30, dev: 0 })
+      const { report } = yield* Optimizer.compile(
+        MIPROv2.make({ auto: null, numCandidates: 3, numTrials: 3, minibatch: false, taskModel }),
+        cot(),
+        { trainset: data.train, metric, concurrency: 4 }
+      )
+      const proposerCalls = report.details["proposerCalls"] as number
+      assert.strictEqual(prompt.requests.length, proposerCalls)
+      assert.isTrue(
+        prompt.requests.every((r) =>
+          /observations|summary|program_description|module_description|proposed_instruction/.test(promptText(r))
+        )
+      )
+      assert.strictEqual(task.requests.length, report.lmCalls - proposerCalls)
+      assert.isTrue(task.requests.every((r) => !promptText(r).includes("[[ ## proposed_instruction ## ]]")))
+    }).pipe(Effect.provide(prompt.layer))
   })
 })
