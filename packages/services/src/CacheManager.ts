@@ -24,6 +24,7 @@
  */
 import { CacheKey, type Completion, LMCache } from "@effect-dspy/core"
 import { Config, Errors } from "@effect-dspy/foundation"
+import { Actor, Supervisor } from "@effect-dspy/runtime"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -194,6 +195,8 @@ export interface Service {
   readonly setTtl: (ttlMs: number) => Effect.Effect<void, CacheInvalidInput>
   /** The remaining Redis time to live of an entry in ms (-1: none); none without L3, unreachable or absent. */
   readonly redisPttl: (moduleId: string, key: string) => Effect.Effect<Option.Option<number>>
+  /** Takes a degraded Redis back into use when it answers again (otherwise the next lookup does). */
+  readonly checkLevels: Effect.Effect<void>
 }
 
 /**
@@ -317,7 +320,8 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
       enabled: engine.enabled,
       setEnabled: engine.setEnabled,
       setTtl: (value) => Effect.flatMap(checkTtl("setTtl", value), engine.setTtl),
-      redisPttl: engine.redisPttl
+      redisPttl: engine.redisPttl,
+      checkLevels: engine.checkLevels
     }
     return service
   })
@@ -503,3 +507,120 @@ export const layerLMCache = (moduleId = "lm"): Layer.Layer<LMCache.LMCache, neve
     LMCache.LMCache,
     Effect.map(CacheManager, (cache) => lmCache(cache, moduleId))
   )
+
+/**
+ * What the CacheManager's supervised process answers: its counters, an invalidation, a purge.
+ *
+ * @since 0.1.0
+ * @category supervision
+ */
+export type ActorCall =
+  | { readonly _tag: "Stats" }
+  | { readonly _tag: "InvalidateModule"; readonly moduleId: string }
+  | { readonly _tag: "PurgeExpired" }
+
+/**
+ * The replies to {@link ActorCall}: `Stats` gives {@link Stats}; `InvalidateModule` and `PurgeExpired` the
+ * number of entries removed, or the input error.
+ *
+ * @since 0.1.0
+ * @category supervision
+ */
+export type ActorReply = Stats | number | CacheInvalidInput
+
+/**
+ * The maintenance ticks of the supervised process.
+ *
+ * @since 0.1.0
+ * @category supervision
+ */
+export type ActorInfo = { readonly _tag: "Purge" } | { readonly _tag: "CheckLevels" }
+
+/**
+ * Settings of the supervised process: how often expired L2 entries are removed and a degraded Redis is
+ * checked, in Clock milliseconds (defaults 10 minutes and 1 second).
+ *
+ * @since 0.1.0
+ * @category supervision
+ */
+export interface ActorOptions {
+  readonly purgeIntervalMs?: number
+  readonly checkIntervalMs?: number
+}
+
+/**
+ * The state of the supervised process: the cache it maintains and how many purges (and entries purged) and
+ * level checks it has run.
+ *
+ * @since 0.1.0
+ * @category supervision
+ */
+export interface ActorState {
+  readonly cache: Service
+  readonly purges: number
+  readonly purged: number
+  readonly checks: number
+}
+
+/**
+ * The arguments of {@link actor}.
+ *
+ * @since 0.1.0
+ * @category supervision
+ */
+export interface ActorArgs {
+  readonly cache: Service
+  readonly options: ActorOptions
+}
+
+/**
+ * The CacheManager's process for the supervision tree (OTP GenServer style): it owns the cache's maintenance
+ * (purging expired L2 entries, taking Redis back when it returns, on `Actor.sendInterval` timers read through
+ * the Clock) and answers {@link ActorCall}s. The cache itself lives in its layer and keeps serving while the
+ * process restarts.
+ *
+ * @since 0.1.0
+ * @category supervision
+ */
+export const actor: Actor.Definition<ActorArgs, ActorState, ActorCall, ActorReply, never, ActorInfo, never, never> =
+  Actor.make<ActorArgs, ActorState, ActorCall, ActorReply, never, ActorInfo>({
+    name: "cache_manager",
+    init: (args, self) =>
+      Effect.gen(function* () {
+        yield* Actor.sendInterval(self, { _tag: "Purge" }, Duration.millis(args.options.purgeIntervalMs ?? 600_000))
+        yield* Actor.sendInterval(self, { _tag: "CheckLevels" }, Duration.millis(args.options.checkIntervalMs ?? 1_000))
+        return { cache: args.cache, purges: 0, purged: 0, checks: 0 }
+      }),
+    handleCall: (msg, state) => {
+      switch (msg._tag) {
+        case "Stats":
+          return Effect.map(state.cache.stats, (stats) => Actor.reply<ActorReply, ActorState>(stats, state))
+        case "InvalidateModule":
+          return state.cache.invalidateModule(msg.moduleId).pipe(
+            Effect.map((n): ActorReply => n),
+            Effect.catchAll((e) => Effect.succeed<ActorReply>(e)),
+            Effect.map((reply) => Actor.reply(reply, state))
+          )
+        case "PurgeExpired":
+          return Effect.map(state.cache.purgeExpired, (n) => Actor.reply<ActorReply, ActorState>(n, state))
+      }
+    },
+    handleInfo: (msg, state) =>
+      msg._tag === "Purge"
+        ? Effect.map(state.cache.purgeExpired, (n) => ({
+            ...state,
+            purges: state.purges + 1,
+            purged: state.purged + n
+          }))
+        : Effect.as(state.cache.checkLevels, { ...state, checks: state.checks + 1 })
+  })
+
+/**
+ * The CacheManager's child spec for the application's supervision tree (id `cache_manager`, a permanent
+ * worker running {@link actor} over `cache`).
+ *
+ * @since 0.1.0
+ * @category supervision
+ */
+export const childSpec = (cache: Service, options: ActorOptions = {}): Supervisor.ChildSpec =>
+  Supervisor.worker("cache_manager", Actor.spawn(actor, { cache, options }))

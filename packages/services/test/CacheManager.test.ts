@@ -14,6 +14,7 @@ import * as fc from "effect/FastCheck"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { Actor, Process, Supervisor } from "@effect-dspy/runtime"
 import * as CacheManager from "../src/CacheManager.js"
 
 const tempDir = Effect.acquireRelease(
@@ -392,5 +393,46 @@ describe("CacheManager", () => {
         )
       )
     })
+  })
+
+  describe("supervision", () => {
+    it.scoped("the cache_manager process purges on its Clock timer, answers calls, and is restarted", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const cache = yield* CacheManager.make({ path: path.join(dir, "c.db"), name: "actor" })
+        yield* cache.set("m", "short", 1, { ttlMs: 50 })
+        yield* cache.set("m", "long", 2, { ttlMs: 0 })
+        const root = yield* Supervisor.start({
+          name: "root",
+          strategy: "one_for_one",
+          children: [CacheManager.childSpec(cache, { purgeIntervalMs: 100, checkIntervalMs: 1_000 })]
+        })
+        const childRef = Effect.map(
+          Supervisor.whichChildren(root),
+          (children) => children[0]!.process as Actor.ActorRef<CacheManager.ActorCall, CacheManager.ActorReply>
+        )
+        const ref = yield* childRef
+        yield* TestClock.adjust("100 millis")
+        // The call is handled after the timer's Purge message, so the purge is visible in the reply.
+        const stats = (yield* Actor.call(ref, { _tag: "Stats" })) as CacheManager.Stats
+        assert.strictEqual(stats.levels.l2.evictions, 1)
+        assert.strictEqual(yield* Actor.call(ref, { _tag: "InvalidateModule", moduleId: "m" }), 1)
+        const bad = yield* Actor.call(ref, { _tag: "InvalidateModule", moduleId: "" })
+        assert.strictEqual((bad as CacheManager.CacheInvalidInput)._tag, "CacheInvalidInput")
+
+        yield* Process.kill(ref)
+        let restarted = ref
+        for (let i = 0; i < 100 && restarted === ref; i++) {
+          yield* Effect.yieldNow()
+          restarted = yield* childRef
+        }
+        assert.notStrictEqual(restarted, ref)
+        assert.strictEqual((yield* Supervisor.whichChildren(root))[0]!.restarts, 1)
+        yield* cache.set("m", "again", 3, { ttlMs: 10 })
+        yield* TestClock.adjust("100 millis")
+        const after = (yield* Actor.call(restarted, { _tag: "Stats" })) as CacheManager.Stats
+        assert.strictEqual(after.levels.l2.evictions, 2, "the restarted process purges again")
+      })
+    )
   })
 })

@@ -86,6 +86,8 @@ export interface Engine {
   readonly setTtl: (ttlMs: number) => Effect.Effect<void>
   readonly ttlMs: Effect.Effect<number>
   readonly redisPttl: (moduleId: string, key: string) => Effect.Effect<Option.Option<number>>
+  /** Brings a degraded Redis back when it is usable again (without waiting for traffic). */
+  readonly checkLevels: Effect.Effect<void>
 }
 
 /** Builds the engine; levels that cannot be opened start degraded (with an event), never fail the build. */
@@ -323,10 +325,11 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
 
     const invalidateModule = (moduleId: string): Effect.Effect<number> =>
       Effect.gen(function* () {
-        const inMemory = l1.deleteModule(moduleId)
+        const now = yield* Clock.currentTimeMillis
+        const inMemory = l1.deleteModule(moduleId, now)
         let onDisk = 0
         if (disk !== undefined && stats.l2.state === "ok") {
-          const removed = yield* Effect.either(disk.deleteModule(moduleId))
+          const removed = yield* Effect.either(disk.deleteModule(moduleId, now))
           if (removed._tag === "Right") onDisk = removed.right
           else yield* degrade("l2", "invalidate", removed.left)
         }
@@ -405,6 +408,7 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
           ttlMs = value
         }),
       ttlMs: Effect.sync(() => ttlMs),
+      checkLevels: Effect.asVoid(redisUsable),
       redisPttl: (moduleId, key) =>
         redis === undefined
           ? Effect.succeedNone

@@ -69,13 +69,18 @@ export class MemoryTier {
     return true
   }
 
-  /** Removes every entry of the module; returns how many there were. */
-  deleteModule(moduleId: string): number {
+  /** Removes every entry of the module; returns how many of them were live (not expired) at `now`. */
+  deleteModule(moduleId: string, now: number): number {
     const index = this.byModule.get(moduleId)
     if (index === undefined) return 0
-    for (const id of index) this.entries.delete(id)
+    let live = 0
+    for (const id of index) {
+      const entry = this.entries.get(id)
+      if (entry !== undefined && (entry.expiresAt === 0 || now < entry.expiresAt)) live++
+      this.entries.delete(id)
+    }
     this.byModule.delete(moduleId)
-    return index.size
+    return live
   }
 
   /** How many entries the module has here. */

@@ -26,8 +26,8 @@ export interface DiskTier {
   readonly get: (moduleId: string, key: string) => Effect.Effect<Option.Option<DiskEntry>, string>
   readonly set: (moduleId: string, key: string, value: Json, expiresAt: number) => Effect.Effect<void, string>
   readonly delete: (moduleId: string, key: string) => Effect.Effect<void, string>
-  /** Removes every entry of the module; returns how many there were. */
-  readonly deleteModule: (moduleId: string) => Effect.Effect<number, string>
+  /** Removes every entry of the module; returns how many of them were live at `now`. */
+  readonly deleteModule: (moduleId: string, now: number) => Effect.Effect<number, string>
   /** Removes the entries expired at `now`; returns how many. */
   readonly deleteExpired: (now: number) => Effect.Effect<number, string>
   readonly count: Effect.Effect<number, string>
@@ -103,9 +103,16 @@ export const open = (filename: string): Effect.Effect<DiskTier, string, Scope.Sc
           ),
         delete: (moduleId, key) =>
           oneLine(Effect.asVoid(run("DELETE FROM dspy_cache WHERE module = ? AND key = ?", [moduleId, key]))),
-        deleteModule: (moduleId) =>
+        deleteModule: (moduleId, now) =>
           oneLine(
-            Effect.map(run("DELETE FROM dspy_cache WHERE module = ? RETURNING key", [moduleId]), (rows) => rows.length)
+            Effect.map(
+              run("DELETE FROM dspy_cache WHERE module = ? RETURNING expires_at", [moduleId]),
+              (rows) =>
+                rows.filter((r) => {
+                  const expiresAt = Number(r.expires_at)
+                  return expiresAt === 0 || now < expiresAt
+                }).length
+            )
           ),
         deleteExpired: (now) =>
           oneLine(
