@@ -10,7 +10,7 @@ import * as Simba from "../src/internal/simba.js"
 import * as Optimizer from "../src/Optimizer.js"
 import * as Rng from "../src/Rng.js"
 import * as SIMBA from "../src/SIMBA.js"
-import { arithmetic, cot, metric, promptText, recordingSim } from "./support/sim.js"
+import { arithmetic, cot, metric, predict, promptText, recordingSim } from "./support/sim.js"
 
 const rollout = (exampleIndex: number, score: number, extra: Partial<Simba.Rollout> = {}): Simba.Rollout => ({
   exampleIndex,
@@ -270,10 +270,24 @@ describe("SIMBA on the simulated LM", { timeout: 30_000 }, () => {
         assert.isAtLeast(after - before, 10)
         assert.isAbove(report.bestScore!, report.baselineScore!)
         assert.isAbove(SIMBA.changedPredictors(student, program).length, 0)
+        assert.isAtMost(Module.demos(program)["predict"]!.length, 4)
         // Candidates were built by both strategies.
         const strategies = new Set(details.pool.filter((p) => p.applied).map((p) => p.strategy))
         assert.isTrue(strategies.has("demo") && strategies.has("rule"))
       }).pipe(Effect.provide(recordingSim().layer))
+  )
+
+  it.effect("optimizes a bare predictor too (its path is self), keeping at most maxDemos demos", () =>
+    Effect.gen(function* () {
+      const { program, report } = yield* Optimizer.compile(
+        SIMBA.make({ bsize: 8, numCandidates: 3, maxSteps: 3, maxDemos: 1 }),
+        predict(),
+        { trainset: data.train, metric, seed: 1, concurrency: 8 }
+      )
+      const details = report.details as unknown as SIMBA.Details
+      assert.isTrue(details.pool.some((p) => p.strategy === "demo" && p.applied))
+      assert.isAtMost(Module.demos(program)["self"]!.length, 1)
+    }).pipe(Effect.provide(recordingSim().layer))
   )
 
   it.effect("the same seed gives the same program", () =>
