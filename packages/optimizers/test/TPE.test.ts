@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
+import * as fc from "fast-check"
 import * as R from "../src/internal/miproRandom.js"
 import * as TPE from "../src/TPE.js"
 
@@ -106,5 +107,35 @@ describe("TPE", () => {
     assert.isTrue(Either.isLeft(sampler.tell({ a: 1 }, Number.NaN)))
     assert.isTrue(Either.isRight(sampler.tell({ a: 1 }, 1)))
     assert.deepStrictEqual(sampler.best()?.params, { a: 1 })
+  })
+
+  it("suggests in-range parameters for any space and history, the same for the same draws (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }),
+        fc.array(
+          fc.tuple(fc.array(fc.nat(), { minLength: 4, maxLength: 4 }), fc.double({ min: -10, max: 10, noNaN: true })),
+          {
+            maxLength: 30
+          }
+        ),
+        fc.integer(),
+        (sizes, history, seed) => {
+          const space: TPE.Space = Object.fromEntries(sizes.map((k, i) => [`p${i}`, k]))
+          const trials: Array<TPE.Trial> = history.map(([xs, value]) => ({
+            params: Object.fromEntries(sizes.map((k, i) => [`p${i}`, xs[i]! % k])),
+            value
+          }))
+          const a = TPE.suggest(space, trials, R.seeded(seed), { nStartupTrials: 3 })
+          const b = TPE.suggest(space, trials, R.seeded(seed), { nStartupTrials: 3 })
+          assert.deepStrictEqual(a, b)
+          for (const [name, k] of Object.entries(space)) {
+            const v = a[name]!
+            assert.isTrue(Number.isInteger(v) && v >= 0 && v < k)
+          }
+        }
+      ),
+      { numRuns: 100 }
+    )
   })
 })
