@@ -209,6 +209,25 @@ describe("Optimizer.compile (the contract)", () => {
     }).pipe(Effect.provide(layer), Effect.provide(Checkpoint.layerMemory))
   })
 
+  it.effect("a run restarted with the same checkpoint file (a new process) makes no LM call for finished units", () => {
+    const { layer, requests } = recordingSim()
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ckpt-")), "run.jsonl")
+    const options = { trainset: data.train, valset: data.dev, metric, concurrency: 3, runId: "file-run" }
+    const compileWith = Optimizer.compile(probe, predict(), options).pipe(
+      Effect.provide(Checkpoint.layerFile({ filename: file }))
+    )
+    return Effect.gen(function* () {
+      const first = yield* compileWith
+      assert.strictEqual(first.report.units, data.dev.length)
+      const calls = requests.length
+      const second = yield* compileWith
+      assert.strictEqual(requests.length, calls)
+      assert.strictEqual(second.report.lmCalls, 0)
+      assert.strictEqual(second.report.resumedUnits, data.dev.length)
+      assert.strictEqual(second.report.bestScore, first.report.bestScore)
+    }).pipe(Effect.provide(layer))
+  })
+
   it.effect("the file checkpoint store survives reopening and ignores a torn last line", () =>
     Effect.gen(function* () {
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ckpt-")), "run.jsonl")
