@@ -275,11 +275,18 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
     const maxEntries = yield* positiveInt("maxEntries", options.maxEntries ?? 10_000)
     const ttlMs = yield* Effect.orDie(checkTtl("make", options.ttlMs ?? 3_600_000))
     const r = options.redis
+    const redisUrl = r === undefined ? undefined : Redacted.isRedacted(r.url) ? Redacted.value(r.url) : r.url
+    if (redisUrl !== undefined && !/^rediss?:\/\/[^/\s]/.test(redisUrl)) {
+      // The URL may hold a password: name only what is wrong with it.
+      return yield* Effect.dieMessage(
+        "CacheManager: redis.url must look like redis://[user:password@]host:port[/db] (or rediss:// for TLS)"
+      )
+    }
     const redis =
-      r === undefined
+      r === undefined || redisUrl === undefined
         ? undefined
         : {
-            url: Redacted.isRedacted(r.url) ? Redacted.value(r.url) : r.url,
+            url: redisUrl,
             keyPrefix: r.keyPrefix ?? "dspy:cache",
             timeoutMs: yield* positiveInt("redis.timeoutMs", r.timeoutMs ?? 250),
             connectTimeoutMs: yield* positiveInt("redis.connectTimeoutMs", r.connectTimeoutMs ?? 1_000),

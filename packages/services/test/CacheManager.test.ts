@@ -2,8 +2,10 @@ import { type Completion, LM, type Provider } from "@effect-dspy/core"
 import { Config, Events, Metrics } from "@effect-dspy/foundation"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
@@ -239,6 +241,18 @@ describe("CacheManager", () => {
         assert.include((yield* Effect.flip(cache.set("m", "k", 1, { ttlMs: -5 }))).message, "ttlMs")
         assert.include((yield* Effect.flip(cache.invalidateModule("a\u0000b"))).message, "control")
         assert.isTrue(Option.isNone(yield* cache.get("m", "k")), "nothing was stored")
+      })
+    )
+
+    it.scoped("malformed settings are defects with a message, and a Redis URL is never echoed", () =>
+      Effect.gen(function* () {
+        const badUrl = yield* Effect.exit(CacheManager.make({ redis: { url: "localhost:6379?password=hunter2" } }))
+        assert.isTrue(Exit.isFailure(badUrl))
+        const text = Exit.isFailure(badUrl) ? Cause.pretty(badUrl.cause) : ""
+        assert.include(text, "redis://")
+        assert.notInclude(text, "hunter2")
+        const badSize = yield* Effect.exit(CacheManager.make({ maxEntries: 0 }))
+        assert.include(Exit.isFailure(badSize) ? Cause.pretty(badSize.cause) : "", "maxEntries")
       })
     )
   })

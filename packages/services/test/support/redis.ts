@@ -3,7 +3,8 @@
  * --appendonly no`), ready once it answers PING, killed when the scope closes. `kill`, `restart`, `pause` and
  * `resume` let a test break it mid-run. When `redis-server` is not on PATH and the process runs as root, one
  * `apt-get install -y redis-server` is tried; if it is still missing, {@link findRedisServer} gives `undefined`
- * and the Redis tests are skipped with a message naming the package to install.
+ * and the Redis tests are skipped with a message naming the package to install. `EFFECT_DSPY_REDIS_SERVER` may
+ * name the binary (or be `none` to check the skip path).
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -30,6 +31,13 @@ let found: Promise<string | undefined> | undefined
 /** The redis-server binary, installing it once with apt-get when missing and running as root. */
 export const findRedisServer = (): Promise<string | undefined> => {
   found ??= (async () => {
+    // EFFECT_DSPY_REDIS_SERVER names the binary to use; "none" runs the suite as if Redis were missing.
+    const override = process.env.EFFECT_DSPY_REDIS_SERVER
+    if (override === "none") {
+      console.warn("Redis tests skipped: EFFECT_DSPY_REDIS_SERVER=none.")
+      return undefined
+    }
+    if (override !== undefined && override !== "") return override
     const first = onPath("redis-server")
     if (first !== undefined) return first
     if (process.getuid?.() === 0 && onPath("apt-get") !== undefined) {
