@@ -4,7 +4,7 @@
  * cutting a held request short (typed CallTimeout, counted by the breaker).
  */
 import { Config, Protection } from "@effect-dspy/foundation"
-import { Arithmetic, ChainOfThought, Evaluate, LM, Module, Signature, SimTask } from "@effect-dspy/core"
+import { Arithmetic, ChainOfThought, Evaluate, LM, Module, Parallel, Signature, SimTask } from "@effect-dspy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -55,7 +55,7 @@ describe("executeProtected around LM calls", () => {
         Effect.gen(function* () {
           const call = Protection.executeProtected(
             "lm.local",
-            { breaker: "lm", timeout: "100 millis" },
+            { breaker: "lm", timeout: "300 millis" },
             LM.complete({ messages: [{ role: "user", content: devset[0]!.question }] })
           )
           const first = yield* Effect.flip(call)
@@ -66,7 +66,11 @@ describe("executeProtected around LM calls", () => {
           assert.strictEqual(yield* breaker.state, "open")
           const third = yield* Effect.flip(call)
           assert.strictEqual(third._tag, "CircuitOpen")
-          assert.strictEqual(server.stats().faults.timeout, 2, "the open circuit kept the third call off the wire")
+          // at most the two timed-out calls reached the server (one cut short early may not have been read at
+          // all): the open circuit kept the third off the wire
+          assert.isAtMost(server.stats().faults.timeout ?? 0, 2)
+          const history = yield* Effect.flatMap(LM.LM, (lm) => lm.history)
+          assert.strictEqual(history.length, 2, "the LM service saw only the two calls the breaker let through")
         }).pipe(
           Effect.provide(
             Protection.layer.pipe(
@@ -80,6 +84,33 @@ describe("executeProtected around LM calls", () => {
             )
           )
         )
+    ).pipe(Effect.scoped, Effect.timeout("15 seconds"))
+  )
+})
+
+describe("Parallel over HTTP with a per-call timeout", () => {
+  it.live("held calls end as ParallelTimeout (their requests aborted), the others answer; one outcome per input", () =>
+    withServer(
+      { faults: { rates: { timeout: 0.25 }, seed: 4, timeoutMs: 30_000 } },
+      { maxRetries: 0, timeoutMs: 30_000 },
+      (server) =>
+        Effect.gen(function* () {
+          const cot = ChainOfThought.make(QA)
+          const inputs = devset.slice(0, 16)
+          const outcomes = yield* Parallel.forEach(inputs, (e) => Module.call(cot, { question: e.question }), {
+            concurrency: 16,
+            maxErrors: 16,
+            timeout: "2 seconds"
+          })
+          assert.strictEqual(outcomes.length, inputs.length)
+          const timedOut = outcomes.filter((o) => o._tag === "Left" && o.left._tag === "ParallelTimeout").length
+          const answered = outcomes.filter((o) => o._tag === "Right").length
+          assert.strictEqual(timedOut + answered, inputs.length)
+          // every held call timed out (on a loaded machine a slow answered call may time out too)
+          assert.isAtLeast(timedOut, server.stats().faults.timeout ?? 0)
+          assert.isAbove(timedOut, 0)
+          assert.isAbove(answered, 0)
+        })
     ).pipe(Effect.scoped, Effect.timeout("15 seconds"))
   )
 })
