@@ -250,7 +250,7 @@ describe("circuit breaker around LM calls (executeProtected)", () => {
         Layer.provide(
           Config.layerTest({
             infrastructure: {
-              circuitBreakers: { lm: { failureThreshold: 5, windowMs: 60_000, recoveryTimeMs: 150 } }
+              circuitBreakers: { lm: { failureThreshold: 5, windowMs: 60_000, recoveryTimeMs: 1_000 } }
             }
           })
         )
@@ -274,8 +274,9 @@ describe("circuit breaker around LM calls (executeProtected)", () => {
         assert.strictEqual(healthy.stats().completions, 0)
         const breaker = yield* Effect.flatMap(Protection.Protection, (p) => p.breaker("lm"))
         assert.strictEqual(yield* breaker.state, "open")
-        // after the recovery time a trial call goes through and closes the circuit
-        yield* Effect.sleep("250 millis")
+        // after the recovery time (1 s, long enough that a stalled machine does not reach it between the calls
+        // above) a trial call goes through and closes the circuit
+        yield* Effect.sleep("1200 millis")
         const answered = yield* call(7).pipe(Effect.provide(lmLayer(healthy.url, { maxRetries: 0 })))
         assert.isAbove(answered.choices.length, 0)
         assert.strictEqual(yield* breaker.state, "closed")
