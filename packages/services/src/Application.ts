@@ -193,6 +193,7 @@ export const layer = (
         scope,
         factory: options.providerFactory ?? LM.providerFromSettings,
         drain: lmDrain,
+        outerDrain: moduleDrain,
         cache
       })
       const deps: ModuleManager.Dependencies = {

@@ -307,7 +307,12 @@ export interface Built {
  * @category constructors
  */
 export const make = (
-  deps: Dependencies & { readonly drain: Drain; readonly cache?: LMCache.Service | undefined }
+  deps: Dependencies & {
+    readonly drain: Drain
+    /** Calls made on a fiber this drain tracks (module executions) are covered by it. */
+    readonly outerDrain?: Drain | undefined
+    readonly cache?: LMCache.Service | undefined
+  }
 ): Effect.Effect<Built, LM.LMConfigError, Scope.Scope> =>
   Effect.gen(function* () {
     const current = yield* deps.config.current
@@ -377,6 +382,7 @@ export const make = (
     }).pipe(Effect.provideService(Events.Events, deps.events))
 
     const drain = deps.drain
+    const outer = deps.outerDrain
     const asLMError = (error: { readonly _tag: string; readonly message: string }): LMError.LMError =>
       new LMError.LMServerError({
         provider: defaultProvider,
@@ -387,10 +393,15 @@ export const make = (
     const lm: LM.Service = {
       ...inner,
       complete: (request, options) =>
-        Effect.catchTags(drain.track("an LM call", inner.complete(request, options)), {
-          ApplicationStopping: (e) => Effect.fail(asLMError(e)),
-          ExecutionAborted: (e) => Effect.fail(asLMError(e))
-        }),
+        Effect.catchTags(
+          outer === undefined
+            ? drain.track("an LM call", inner.complete(request, options))
+            : drain.trackUnlessWithin(outer, "an LM call", inner.complete(request, options)),
+          {
+            ApplicationStopping: (e) => Effect.fail(asLMError(e)),
+            ExecutionAborted: (e) => Effect.fail(asLMError(e))
+          }
+        ),
       stream: (request) =>
         drain.trackStream("an LM stream", inner.stream(request)).pipe(
           Stream.catchTags({

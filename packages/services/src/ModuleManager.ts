@@ -741,7 +741,10 @@ export const make = (deps: Dependencies): Service => {
           .executeProtected(
             `module:${id}`,
             { breaker: entry.breaker, limiter: entry.limiter },
-            Effect.mapError(Effect.provide(program, runContext), toFamily)
+            Effect.mapError(
+              Effect.mapInputContext(program, (_: Context.Context<never>) => runContext),
+              toFamily
+            )
           )
           .pipe(
             Effect.onExit((exit) =>

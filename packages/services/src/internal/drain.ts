@@ -86,6 +86,25 @@ export class Drain {
     })
   }
 
+  /** True when `fiber` is one of this drain's tracked calls. */
+  runs(fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean {
+    return this.fibers.has(fiber)
+  }
+
+  /**
+   * Like `track`, except on a fiber that `outer` already tracks (an LM call made by a tracked module
+   * execution): that call is covered by the outer one, so it runs as is (no second fork).
+   */
+  trackUnlessWithin<A, E, R>(
+    outer: Drain,
+    operation: string,
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | ApplicationStopping | ExecutionAborted, R> {
+    return Effect.withFiberRuntime((fiber) =>
+      outer.runs(fiber as Fiber.RuntimeFiber<unknown, unknown>) ? effect : this.track(operation, effect)
+    )
+  }
+
   /** Tracks a stream: refused once draining, failed with `ExecutionAborted` when the grace period ends. */
   trackStream<A, E, R>(
     operation: string,

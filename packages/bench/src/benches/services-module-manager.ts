@@ -1,0 +1,124 @@
+/**
+ * The ModuleManager under the supervised application, with the simulated LM in process.
+ *
+ * 1. Overhead: one `ModuleManager.execute` of a Predict (per-module breaker and limiter through
+ *    `executeProtected`, in-flight tracking for graceful shutdown, the supervised provider's pool and
+ *    breaker, failover routing, per-provider telemetry) against a direct `Module.call` of the same predictor
+ *    on the LM service over the same simulated LM, both with an event store in context (so both record the
+ *    module and LM events). Zero latency, interleaved call by call, p50 per call; target <= 2x.
+ * 2. Throughput: 1,000 concurrent executions at 50 ms simulated latency (real clock) through a provider pool
+ *    of 16 workers. The pool sets the ideal: ceil(1000 / 16) waves of 50 ms = 3.15 s; target within 1.1x.
+ */
+import { LM, Module, Predict, Signature, SimLM } from "@effect-dspy/core"
+import { Events } from "@effect-dspy/foundation"
+import { ModuleManager, TestRuntime } from "@effect-dspy/services"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import { type Bench, nowUs, quantile } from "../Harness.js"
+
+const ITERATIONS = 10_000
+const WARMUP = 2_000
+const CONCURRENT = 1_000
+const POOL = 16
+const LATENCY_MS = 50
+const inputs = { question: "What is the capital of France?" }
+
+const time = async (run: () => Promise<unknown>): Promise<number> => {
+  const start = nowUs()
+  await run()
+  return nowUs() - start
+}
+
+const bench: Bench = {
+  name: "services-module-manager",
+  description:
+    "ModuleManager.execute overhead vs a direct module call (in-process simulated LM), and 1,000 concurrent executions at 50 ms latency through a pool of 16",
+  run: async (report) => {
+    const predictor = Predict.make(Signature.make("question -> answer"))
+
+    // 1. Overhead, interleaved.
+    const direct = ManagedRuntime.make(
+      Layer.merge(
+        LM.layerProvider(SimLM.make({}), { model: "sim-1", historySize: 100 }),
+        Events.layerMemoryWith({ maxEvents: 10_000 })
+      )
+    )
+    const managed = ManagedRuntime.make(TestRuntime.layer({ config: { events: { maxEvents: 10_000 } } }))
+    await managed.runPromise(Effect.flatMap(ModuleManager.ModuleManager, (m) => m.register("qa", predictor)))
+    const directCall = Module.call(predictor, inputs)
+    const managedCall = ModuleManager.execute("qa", inputs)
+    const check = await managed.runPromise(managedCall)
+    if (check.version !== 1) throw new Error("services bench: unexpected version")
+    const samples = { direct: [] as Array<number>, managed: [] as Array<number> }
+    for (let i = 0; i < WARMUP + ITERATIONS; i++) {
+      const d = await time(() => direct.runPromise(directCall))
+      const m = await time(() => managed.runPromise(managedCall))
+      if (i < WARMUP) continue
+      samples.direct.push(d)
+      samples.managed.push(m)
+    }
+    await direct.dispose()
+    await managed.dispose()
+    const directP50 = quantile(samples.direct, 0.5)
+    const managedP50 = quantile(samples.managed, 0.5)
+    report({ bench: "services-module-manager", metric: "direct_call_p50", value: directP50, unit: "us" })
+    report({
+      bench: "services-module-manager",
+      metric: "execute_p50",
+      value: managedP50,
+      unit: "us",
+      baseline: directP50,
+      target: "<= 2x"
+    })
+    report({
+      bench: "services-module-manager",
+      metric: "execute_p99",
+      value: quantile(samples.managed, 0.99),
+      unit: "us",
+      baseline: quantile(samples.direct, 0.99)
+    })
+
+    // 2. Throughput against the pool's ideal.
+    const loaded = ManagedRuntime.make(
+      TestRuntime.layer({
+        config: { providers: { default: { poolSize: POOL } }, events: { maxEvents: 10_000 } },
+        sim: { default: { latency: TestRuntime.fixedLatency(LATENCY_MS) } }
+      })
+    )
+    await loaded.runPromise(Effect.flatMap(ModuleManager.ModuleManager, (m) => m.register("qa", predictor)))
+    const batch = Effect.forEach(Array.from({ length: CONCURRENT }), () => ModuleManager.execute("qa", inputs), {
+      concurrency: "unbounded",
+      discard: true
+    })
+    // Warm-up wave (not timed).
+    await loaded.runPromise(
+      Effect.forEach(Array.from({ length: POOL * 2 }), () => ModuleManager.execute("qa", inputs), {
+        concurrency: "unbounded",
+        discard: true
+      })
+    )
+    const start = nowUs()
+    await loaded.runPromise(batch)
+    const wallS = (nowUs() - start) / 1e6
+    await loaded.dispose()
+    const ideal = (Math.ceil(CONCURRENT / POOL) * LATENCY_MS) / 1000
+    report({
+      bench: "services-module-manager",
+      metric: "concurrent_1000_wall",
+      value: wallS,
+      unit: "s",
+      baseline: ideal,
+      target: "<= 1.1x"
+    })
+    report({
+      bench: "services-module-manager",
+      metric: "concurrent_1000_throughput",
+      value: CONCURRENT / wallS,
+      unit: "req/s",
+      baseline: CONCURRENT / ideal
+    })
+  }
+}
+
+export default bench
