@@ -107,6 +107,14 @@ describe.skipIf(binary === undefined)("CacheManager with Redis (L3)", () => {
         const fresh = yield* manager(redis.url, "inv")
         assert.isTrue(Option.isNone(yield* fresh.get("qa", "1")))
         assert.deepStrictEqual(yield* fresh.get("sum", "1"), Option.some("s"))
+        // Module ids with ":" do not collide with other modules' keys.
+        yield* cache.set("a:b", "c", "first")
+        yield* cache.set("a", "b:c", "second")
+        assert.deepStrictEqual(yield* fresh.get("a:b", "c"), Option.some("first"))
+        assert.deepStrictEqual(yield* fresh.get("a", "b:c"), Option.some("second"))
+        yield* cache.invalidateModule("a")
+        const fresher = yield* manager(redis.url, "inv")
+        assert.deepStrictEqual(yield* fresher.get("a:b", "c"), Option.some("first"))
         yield* cache.clear
         assert.deepStrictEqual(yield* Effect.promise(() => raw.keys("t:inv:*")), [])
       })
@@ -148,7 +156,7 @@ describe.skipIf(binary === undefined)("CacheManager with Redis (L3)", () => {
           assert.strictEqual((yield* eventsOf("cache_level_recovered")).length, 1)
           yield* cache.set("m", "c", "C")
           const raw = yield* rawClient(redis.url)
-          assert.strictEqual(yield* Effect.promise(() => raw.get("t:kill:e:m:c")), '"C"')
+          assert.strictEqual(yield* Effect.promise(() => raw.get("t:kill:e:1:m:c")), '"C"')
         }).pipe(Effect.provide(Events.layerMemory))
       )
   )
@@ -170,7 +178,7 @@ describe.skipIf(binary === undefined)("CacheManager with Redis (L3)", () => {
         assert.isTrue(Option.isNone(yield* bounded(writer.get("qa", "x"))))
         yield* redis.resume
         // Redis still holds the stale entry; the manager must drop it before using Redis again.
-        assert.strictEqual(yield* Effect.promise(() => raw.get("t:hung:e:qa:x")), '"old"')
+        assert.strictEqual(yield* Effect.promise(() => raw.get("t:hung:e:2:qa:x")), '"old"')
         yield* eventually(
           "recovery",
           Effect.zipRight(
@@ -178,7 +186,7 @@ describe.skipIf(binary === undefined)("CacheManager with Redis (L3)", () => {
             Effect.map(writer.stats, (x) => x.levels.l3.state === "ok")
           )
         )
-        assert.isNull(yield* Effect.promise(() => raw.get("t:hung:e:qa:x")))
+        assert.isNull(yield* Effect.promise(() => raw.get("t:hung:e:2:qa:x")))
         const reader = yield* manager(redis.url, "hung")
         assert.isTrue(Option.isNone(yield* reader.get("qa", "x")))
       }).pipe(Effect.provide(Events.layerMemory))
@@ -225,7 +233,7 @@ describe.skipIf(binary === undefined)("CacheManager with Redis (L3)", () => {
         )
         assert.strictEqual(stats.levels.l3.state, "ok")
         const raw = yield* rawClient(redis.url)
-        assert.strictEqual(yield* Effect.promise(() => raw.get("dspy:cache:e:m:k")), "1")
+        assert.strictEqual(yield* Effect.promise(() => raw.get("dspy:cache:e:1:m:k")), "1")
       })
     )
   )

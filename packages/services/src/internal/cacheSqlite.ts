@@ -30,7 +30,6 @@ export interface DiskTier {
   readonly deleteModule: (moduleId: string, now: number) => Effect.Effect<number, string>
   /** Removes the entries expired at `now`; returns how many. */
   readonly deleteExpired: (now: number) => Effect.Effect<number, string>
-  readonly count: Effect.Effect<number, string>
   readonly clear: Effect.Effect<void, string>
 }
 
@@ -121,7 +120,6 @@ export const open = (filename: string): Effect.Effect<DiskTier, string, Scope.Sc
               (rows) => rows.length
             )
           ),
-        count: oneLine(Effect.map(run("SELECT count(*) AS n FROM dspy_cache", []), (rows) => Number(rows[0]?.n ?? 0))),
         clear: oneLine(Effect.asVoid(run("DELETE FROM dspy_cache", [])))
       }
       return tier

@@ -4,7 +4,7 @@
  * (`maxRetriesPerRequest: 0`), and each operation races a real-time deadline (Redis time is real time, not the
  * Effect Clock). The client reconnects by itself with capped backoff after the server goes away.
  *
- * Layout under a prefix `p`: an entry is the string `p:e:<module>:<key>` (JSON text, `PX` for its time to
+ * Layout under a prefix `p`: an entry is the string `p:e:<length of module>:<module>:<key>` (JSON text, `PX` for its time to
  * live); `p:m:<module>` is the set of that module's entry keys (it expires with its longest-lived entry, so it
  * does not outgrow its entries); `p:modules` is the set of module ids, so that `clear` can find every index.
  * Writes and invalidations are Lua scripts, atomic on the server.
@@ -168,7 +168,8 @@ export const open = (
     })
     const endpoint = `${client.options.host ?? "localhost"}:${client.options.port ?? 6379}`
     const p = options.keyPrefix
-    const entryKey = (moduleId: string, key: string) => `${p}:e:${moduleId}:${key}`
+    // The module id's length keeps keys apart even when ids contain ":" (module "a:b" key "c" vs "a" key "b:c").
+    const entryKey = (moduleId: string, key: string) => `${p}:e:${moduleId.length}:${moduleId}:${key}`
     const indexKey = (moduleId: string) => `${p}:m:${moduleId}`
     const modulesKey = `${p}:modules`
     const ms = options.timeoutMs
