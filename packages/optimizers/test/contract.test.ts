@@ -134,6 +134,21 @@ describe("Optimizer.compile (the contract)", () => {
       assert.strictEqual(requests.length, report.lmCalls)
       assert.isFalse(report.details["complete"] as boolean)
       assert.strictEqual(report.details["scored"], report.units)
+      // A cost budget: the simulated LM prices sim-1 calls; stop after about three calls' worth.
+      const full = yield* Optimizer.compile(probe, predict(), { trainset: data.train, valset: data.dev, metric })
+      assert.isAbove(full.report.costUsd, 0)
+      const perCall = full.report.costUsd / full.report.lmCalls
+      const costly = yield* Optimizer.compile(probe, predict(), {
+        trainset: data.train,
+        valset: data.dev,
+        metric,
+        concurrency: 2,
+        budget: { maxCostUsd: 3 * perCall }
+      })
+      assert.isTrue(costly.report.budgetExhausted)
+      assert.isAtLeast(costly.report.costUsd, 3 * perCall * 0.8)
+      assert.isBelow(costly.report.lmCalls, data.dev.length)
+      assert.isAtMost(costly.report.lmCalls, 3 * 2)
       const failed = yield* Effect.flip(
         Optimizer.compile(probe, predict(), {
           trainset: data.train,
