@@ -1,8 +1,10 @@
 import { Arithmetic, Evaluate, LM, Module, Predict, type Provider, SimLM } from "@effect-dspy/core"
 import { Config } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as COPRO from "../src/COPRO.js"
 import * as Optimizer from "../src/Optimizer.js"
 import { arithmetic, cot, metric, predict, promptText, recordingSim, signature } from "./support/sim.js"
@@ -12,6 +14,29 @@ const helpful = (text: string) => Arithmetic.task.helpful.some((f) => f.patterns
 
 const scoresIn = (text: string): Array<number> =>
   [...text.matchAll(/Resulting Score #(\d+): (-?\d+(?:\.\d+)?)/g)].map((m) => Number(m[2]))
+
+/** A prompt model answering `content` to every request. */
+const fixedPromptModel = (content: string) =>
+  LM.make({
+    provider: {
+      ...SimLM.make(),
+      name: "fixed",
+      complete: (request) =>
+        Effect.succeed({
+          id: "fixed",
+          model: request.model,
+          choices: Array.from({ length: request.n ?? 1 }, (_, index) => ({
+            index,
+            content,
+            finishReason: "stop" as const
+          })),
+          usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 },
+          costUsd: 0,
+          cacheHit: false
+        })
+    },
+    model: "fixed-1"
+  })
 
 /** A prompt model that always proposes the same instruction and prefix (for dedup). */
 const constantPromptModel = Effect.gen(function* () {
@@ -224,6 +249,23 @@ describe("COPRO", () => {
       assert.isAtLeast(report.trials.length, 4)
       assert.isTrue(candidates.every((c) => c.depth <= 1))
       assert.strictEqual(program.signature.instructions, candidates[0]!.instruction)
+    }).pipe(Effect.provide(SimLM.layer({ seed: 1 })))
+  )
+
+  it.effect("a prompt model whose answers cannot be read fails the run with a typed error", () =>
+    Effect.gen(function* () {
+      const promptModel = yield* fixedPromptModel("I would rather not say.")
+      const data = arithmetic({ seed: 1, train: 3, dev: 0 })
+      const exit = yield* Effect.exit(
+        Optimizer.compile(COPRO.make({ breadth: 3, depth: 1, promptModel }), predict(), {
+          trainset: data.train,
+          metric
+        })
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+      assert.strictEqual(error?._tag, "TooManyErrors")
+      assert.include(error?.message ?? "", "COPRO's first proposal failed")
     }).pipe(Effect.provide(SimLM.layer({ seed: 1 })))
   )
 })
