@@ -24,6 +24,7 @@
  */
 import { Evaluate, type Example, LM, Module, type Trace } from "@effect-dspy/core"
 import { Config, Correlation, Events, Metrics } from "@effect-dspy/foundation"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -538,12 +539,28 @@ export const compile = <P extends Module.Program>(
       config: optimizer.settings
     })
 
-    const exit = yield* Effect.exit(LM.trackUsage(optimizer.compile(student, run)))
+    const exit = yield* Effect.exit(
+      LM.trackUsage(optimizer.compile(student, run)).pipe(
+        Effect.onInterrupt(() =>
+          Effect.zipRight(
+            progress({ _tag: "Failed", error: "interrupted" }),
+            Effect.flatMap(tracker.spent, (spent) =>
+              publishEvent(events, "optimization_failed", {
+                optimization_id: optimizationId,
+                optimizer: optimizer.name,
+                error: "interrupted",
+                lm_calls: spent.lmCalls
+              })
+            )
+          )
+        )
+      )
+    )
     const end = yield* Clock.currentTimeMillis
     const wallMs = end - start
     yield* EffectMetric.update(EffectMetric.tagged(Metrics.optimizationDuration, "optimizer", optimizer.name), wallMs)
     if (Exit.isFailure(exit)) {
-      const error = exit.cause._tag === "Fail" ? internal.describeError(exit.cause.error) : "interrupted or defect"
+      const error = exit.cause._tag === "Fail" ? internal.describeError(exit.cause.error) : Cause.pretty(exit.cause)
       yield* progress({ _tag: "Failed", error })
       yield* publishEvent(events, "optimization_failed", {
         optimization_id: optimizationId,
@@ -590,9 +607,6 @@ export const compile = <P extends Module.Program>(
     })
     return { program: outcome.program, report }
   }).pipe(
-    Effect.onInterrupt(() =>
-      options.onProgress === undefined ? Effect.void : options.onProgress({ _tag: "Failed", error: "interrupted" })
-    ),
     Correlation.ensureCorrelationId,
     Effect.withSpan(`optimizer.${optimizer.name}`, { attributes: { optimizer: optimizer.name } })
   )

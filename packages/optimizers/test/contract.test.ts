@@ -78,6 +78,48 @@ describe("Optimizer.compile (the contract)", () => {
     }).pipe(Effect.provide(layer), Effect.provide(Events.layerMemory))
   })
 
+  it.effect("a failed or interrupted run publishes optimization_failed", () =>
+    Effect.gen(function* () {
+      const events = yield* Events.Events
+      const strict = Optimizer.make({
+        name: "Strict",
+        settings: {},
+        compile: <P extends Module.Program>(student: P, run: Optimizer.Run) =>
+          Effect.map(run.evaluate(student, run.valset, { key: "strict", maxErrors: 2 }), () => ({ program: student }))
+      })
+      const error = yield* Effect.flip(
+        Optimizer.compile(strict, predict(), {
+          trainset: data.train,
+          metric: () => Effect.fail("no metric today"),
+          concurrency: 1
+        })
+      )
+      assert.strictEqual(error._tag, "TooManyErrors")
+      const started = yield* Deferred.make<void>()
+      const fiber = yield* Effect.fork(
+        Optimizer.compile(probe, predict(), {
+          trainset: data.train,
+          metric,
+          concurrency: 1,
+          onProgress: (event) => (event._tag === "Step" ? Deferred.succeed(started, undefined) : Effect.void)
+        })
+      )
+      yield* Deferred.await(started)
+      yield* Fiber.interrupt(fiber)
+      const failed = yield* events.query({ types: ["optimization_failed"] })
+      assert.deepStrictEqual(
+        failed.map((e) => [
+          e.data["optimizer"],
+          String(e.data["error"]).includes("no metric today") || e.data["error"]
+        ]),
+        [
+          ["Strict", true],
+          ["Probe", "interrupted"]
+        ]
+      )
+    }).pipe(Effect.provide(recordingSim().layer), Effect.provide(Events.layerMemory))
+  )
+
   it.effect("fails with TrainingDataInvalid listing every offending example and field", () =>
     Effect.gen(function* () {
       const trainset = [
