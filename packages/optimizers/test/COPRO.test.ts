@@ -215,9 +215,8 @@ describe("COPRO", () => {
         Optimizer.compile(COPRO.make({ breadth: 1 }), predict(), { trainset: data.train, metric })
       )
       assert.isTrue(Exit.isFailure(exit))
-      if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
-        assert.strictEqual(exit.cause.error._tag, "OptimizerConfigError")
-      }
+      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+      assert.strictEqual(error?._tag, "OptimizerConfigError")
       const configured = yield* COPRO.fromConfig({ depth: 2 }).pipe(
         Effect.provide(Config.layerTest({ optimization: { copro: { breadth: 3, depth: 5, initTemperature: 0.9 } } }))
       )
