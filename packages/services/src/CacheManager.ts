@@ -7,7 +7,8 @@
  *   to L1, an L3 hit to L2 and L1) with the same expiry. A write goes to every level.
  * - Keys are `(moduleId, key)`; `key` is usually {@link keyOf} a request (sha256 of its canonical JSON).
  *   {@link Service.invalidateModule} removes a module's entries at every level (L1 by an index, L2 by the
- *   indexed module column, L3 by a per-module set of keys).
+ *   indexed module column, L3 by a per-module set of keys). With Redis, invalidations are also published on
+ *   `<prefix>:invalidations`, so every instance sharing the Redis drops them from its own L1 and L2.
  * - Entries expire after their time to live: read from Effect's Clock in L1/L2, Redis `PX` in L3.
  * - A hit returns a fresh copy: changing it never changes what is cached. Values must be JSON: anything else
  *   fails with {@link CacheInvalidInput} naming the path at fault.
@@ -79,6 +80,8 @@ export interface Stats {
   readonly misses: number
   readonly hitRate: number
   readonly entries: number
+  /** Invalidations received from other instances sharing the Redis (applied to this L1 and L2). */
+  readonly remoteInvalidations: number
   readonly levels: { readonly l1: LevelStats; readonly l2: LevelStats; readonly l3: LevelStats }
 }
 

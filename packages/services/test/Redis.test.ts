@@ -168,6 +168,7 @@ describe.skipIf(binary === undefined)("CacheManager with Redis (L3)", () => {
         const raw = yield* rawClient(redis.url)
         const writer = yield* manager(redis.url, "hung")
         yield* writer.set("qa", "x", "old")
+        yield* writer.set("sum", "y", "old")
         yield* redis.pause
         // The server holds the connection but never answers: the read times out and degrades L3.
         assert.isTrue(Option.isNone(yield* bounded(writer.get("other", "z"))))
@@ -175,6 +176,7 @@ describe.skipIf(binary === undefined)("CacheManager with Redis (L3)", () => {
         assert.strictEqual((yield* writer.stats).levels.l3.errors, 1)
         // While degraded Redis is skipped: this invalidation never reaches it.
         yield* bounded(writer.invalidateModule("qa"))
+        yield* bounded(writer.set("sum", "y", "new")) // L1/L2 only: Redis keeps "old" for now
         assert.isTrue(Option.isNone(yield* bounded(writer.get("qa", "x"))))
         yield* redis.resume
         // Redis still holds the stale entry; the manager must drop it before using Redis again.
@@ -187,8 +189,11 @@ describe.skipIf(binary === undefined)("CacheManager with Redis (L3)", () => {
           )
         )
         assert.isNull(yield* Effect.promise(() => raw.get("t:hung:e:2:qa:x")))
+        assert.isNull(yield* Effect.promise(() => raw.get("t:hung:e:3:sum:y")), "the stale write is dropped too")
         const reader = yield* manager(redis.url, "hung")
         assert.isTrue(Option.isNone(yield* reader.get("qa", "x")))
+        assert.isTrue(Option.isNone(yield* reader.get("sum", "y")))
+        assert.deepStrictEqual(yield* writer.get("sum", "y"), Option.some("new"))
       }).pipe(Effect.provide(Events.layerMemory))
     )
   )
@@ -214,6 +219,41 @@ describe.skipIf(binary === undefined)("CacheManager with Redis (L3)", () => {
         yield* cache.set("m", "b", "B")
         assert.deepStrictEqual(yield* cache.redisPttl("m", "b").pipe(Effect.map(Option.isSome)), true)
       }).pipe(Effect.provide(Events.layerMemory))
+    )
+  )
+
+  it.live("concurrent writers and readers across modules see their own values at every level", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const redis = yield* server()
+        const a = yield* manager(redis.url, "conc", { maxEntries: 50 })
+        const b = yield* manager(redis.url, "conc", { maxEntries: 50 })
+        const ids = Array.from({ length: 200 }, (_, i) => i)
+        yield* Effect.forEach(ids, (i) => a.set(`mod${i % 10}`, `k${i}`, { i }), { concurrency: 32 })
+        const read = yield* Effect.forEach(ids, (i) => b.get(`mod${i % 10}`, `k${i}`), { concurrency: 32 })
+        assert.deepStrictEqual(
+          read.map((o) => Option.getOrThrow(o)),
+          ids.map((i) => ({ i }))
+        )
+        assert.strictEqual((yield* b.stats).levels.l3.hits, 200)
+        assert.strictEqual(yield* a.invalidateModule("mod3"), 20)
+        // b promoted everything into its own L1 and L2; a's invalidation reaches them through Redis pub/sub.
+        yield* eventually(
+          "remote invalidation",
+          Effect.map(b.stats, (s) => s.remoteInvalidations === 1)
+        )
+        const after = yield* Effect.forEach(ids, (i) => b.get(`mod${i % 10}`, `k${i}`), { concurrency: 32 })
+        assert.deepStrictEqual(
+          after.map(Option.isSome),
+          ids.map((i) => i % 10 !== 3)
+        )
+        yield* b.clear
+        yield* eventually(
+          "remote clear",
+          Effect.map(a.stats, (s) => s.remoteInvalidations === 1)
+        )
+        assert.strictEqual((yield* a.stats).entries, 0)
+      })
     )
   )
 

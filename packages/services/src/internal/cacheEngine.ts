@@ -8,6 +8,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import { copyJson, type Json } from "./cacheJson.js"
 import { MemoryTier } from "./cacheMemory.js"
@@ -79,6 +80,7 @@ export interface Engine {
     readonly misses: number
     readonly hitRate: number
     readonly entries: number
+    readonly remoteInvalidations: number
     readonly levels: { readonly l1: LevelStats; readonly l2: LevelStats; readonly l3: LevelStats }
   }>
   readonly enabled: Effect.Effect<boolean>
@@ -100,6 +102,7 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
     let ttlMs = options.ttlMs
     let hits = 0
     let misses = 0
+    let remoteInvalidations = 0
     let disk: Sqlite.DiskTier | undefined
     let redis: RedisTier.RedisTier | undefined
     // Redis state while it is degraded: when to try it again, and what must be invalidated there first (writes
@@ -176,6 +179,26 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
       return tier
     })
 
+    /** An invalidation made by another instance: drop it from this instance's L1 and L2. */
+    const applyRemote = (invalidation: RedisTier.Invalidation): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        remoteInvalidations++
+        const now = yield* Clock.currentTimeMillis
+        if (invalidation.op === "clear") l1.clear()
+        else if (invalidation.op === "module") l1.deleteModule(invalidation.moduleId, now)
+        else l1.delete(invalidation.moduleId, invalidation.key)
+        const tier = disk
+        if (tier === undefined || stats.l2.state !== "ok") return
+        const done = yield* Effect.either(
+          invalidation.op === "clear"
+            ? tier.clear
+            : invalidation.op === "module"
+              ? tier.deleteModule(invalidation.moduleId, now)
+              : tier.delete(invalidation.moduleId, invalidation.key)
+        )
+        if (done._tag === "Left") yield* degrade("l2", "invalidate", done.left)
+      })
+
     if (options.path !== undefined) {
       stats.l2.state = "ok"
       const opened = yield* Effect.either(Sqlite.open(options.path))
@@ -184,7 +207,12 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
     }
     if (options.redis !== undefined) {
       stats.l3.state = "ok"
-      const opened = yield* RedisTier.open(options.redis)
+      const inbox = yield* Queue.unbounded<RedisTier.Invalidation>()
+      yield* Effect.addFinalizer(() => Queue.shutdown(inbox))
+      yield* Queue.take(inbox).pipe(Effect.flatMap(applyRemote), Effect.forever, Effect.forkScoped)
+      const opened = yield* RedisTier.open(options.redis, (invalidation) => {
+        Queue.unsafeOffer(inbox, invalidation)
+      })
       redis = opened.tier
       if (!opened.connected) yield* degrade("l3", "connect", opened.error === "" ? "not connected" : opened.error)
     }
@@ -396,6 +424,7 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
         misses,
         hitRate: rate(hits, misses),
         entries: l1.size,
+        remoteInvalidations,
         levels: { l1: snapshot(stats.l1), l2: snapshot(stats.l2), l3: snapshot(stats.l3) }
       })),
       enabled: Effect.sync(() => enabled),

@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
+import * as crypto from "node:crypto"
 import type { Json } from "./cacheJson.js"
 
 /** Settings of the Redis tier. */
@@ -21,6 +22,26 @@ export interface RedisTierOptions {
   readonly keyPrefix: string
   readonly timeoutMs: number
   readonly connectTimeoutMs: number
+}
+
+/** An invalidation made by another cache instance on the same Redis (published on `p:invalidations`). */
+export type Invalidation =
+  | { readonly op: "module"; readonly moduleId: string }
+  | { readonly op: "key"; readonly moduleId: string; readonly key: string }
+  | { readonly op: "clear" }
+
+const parseInvalidation = (text: string, self: string): Invalidation | undefined => {
+  try {
+    const m = JSON.parse(text) as { from?: unknown; op?: unknown; m?: unknown; k?: unknown }
+    if (m.from === self) return undefined
+    if (m.op === "clear") return { op: "clear" }
+    if (m.op === "module" && typeof m.m === "string") return { op: "module", moduleId: m.m }
+    if (m.op === "key" && typeof m.m === "string" && typeof m.k === "string")
+      return { op: "key", moduleId: m.m, key: m.k }
+    return undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** What L3 returns for a key: the value and its remaining time to live (-1: none). */
@@ -133,7 +154,8 @@ const withDeadline = <A>(run: () => Promise<A>, ms: number, what: string): Effec
  * error here: `connected` says whether it came up, and the client keeps trying in the background.
  */
 export const open = (
-  options: RedisTierOptions
+  options: RedisTierOptions,
+  onInvalidation: (invalidation: Invalidation) => void
 ): Effect.Effect<
   { readonly tier: RedisTier; readonly connected: boolean; readonly error: string },
   never,
@@ -168,6 +190,32 @@ export const open = (
     })
     const endpoint = `${client.options.host ?? "localhost"}:${client.options.port ?? 6379}`
     const p = options.keyPrefix
+    // Invalidations fan out to every cache instance on this Redis, so each drops the module from its own L1
+    // and L2 too. The subscriber connection queues its one SUBSCRIBE until connected and re-subscribes after
+    // reconnecting; messages from this instance are ignored.
+    const channel = `${p}:invalidations`
+    const instanceId = crypto.randomUUID()
+    const subscriber = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        client.duplicate({
+          lazyConnect: true,
+          enableOfflineQueue: true,
+          maxRetriesPerRequest: null,
+          autoResubscribe: true,
+          commandTimeout: undefined
+        })
+      ),
+      (c) => Effect.sync(() => c.disconnect(false))
+    )
+    subscriber.on("error", () => undefined)
+    subscriber.on("message", (_channel: string, text: string) => {
+      const invalidation = parseInvalidation(text, instanceId)
+      if (invalidation !== undefined) onInvalidation(invalidation)
+    })
+    subscriber.subscribe(channel).catch(() => undefined)
+    subscriber.connect().catch(() => undefined)
+    const announce = (message: { readonly op: string; readonly m?: string; readonly k?: string }) =>
+      client.publish(channel, JSON.stringify({ from: instanceId, ...message }))
     // The module id's length keeps keys apart even when ids contain ":" (module "a:b" key "c" vs "a" key "b:c").
     const entryKey = (moduleId: string, key: string) => `${p}:e:${moduleId.length}:${moduleId}:${key}`
     const indexKey = (moduleId: string) => `${p}:m:${moduleId}`
@@ -217,15 +265,26 @@ export const open = (
         ),
       delete: (moduleId, key) =>
         Effect.asVoid(
-          command("delete", () => client.eval(deleteScript, 2, entryKey(moduleId, key), indexKey(moduleId)))
+          command("delete", async () => {
+            await client.eval(deleteScript, 2, entryKey(moduleId, key), indexKey(moduleId))
+            await announce({ op: "key", m: moduleId, k: key })
+          })
         ),
       deleteModule: (moduleId) =>
         Effect.map(
-          command("invalidate", () => client.eval(deleteModuleScript, 2, indexKey(moduleId), modulesKey, moduleId)),
+          command("invalidate", async () => {
+            const n = await client.eval(deleteModuleScript, 2, indexKey(moduleId), modulesKey, moduleId)
+            await announce({ op: "module", m: moduleId })
+            return n
+          }),
           Number
         ),
       clear: Effect.map(
-        command("clear", () => client.eval(clearScript, 1, modulesKey, `${p}:m:`)),
+        command("clear", async () => {
+          const n = await client.eval(clearScript, 1, modulesKey, `${p}:m:`)
+          await announce({ op: "clear" })
+          return n
+        }),
         Number
       ),
       pttl: (moduleId, key) => command("pttl", () => client.pttl(entryKey(moduleId, key)))
