@@ -4,6 +4,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
 import * as Fiber from "effect/Fiber"
+import * as fc from "fast-check"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -159,6 +160,41 @@ describe("BootstrapFewShot", () => {
         (c) => Module.dumpState(c.program)
       )
       assert.notDeepEqual(otherSeed, one)
+    }).pipe(Effect.provide(recordingSim().layer))
+  )
+
+  it.effect("teacher runs overlap up to the concurrency, and at most concurrency - 1 run past the walk's end", () => {
+    const { layer, requests, flight } = recordingSim()
+    return Effect.gen(function* () {
+      const { report } = yield* Optimizer.compile(BootstrapFewShot.make({ maxBootstrappedDemos: 6 }), cot(), {
+        trainset: data.train,
+        metric,
+        concurrency: 3
+      })
+      assert.isAtMost(flight.max, 3)
+      assert.isAtLeast(flight.max, 2)
+      const attempts = report.details["attempts"] as number
+      assert.isAtLeast(requests.length, attempts)
+      assert.isAtMost(requests.length, attempts + 2)
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("property: for any seed and concurrency, the program is the sequential walk's", () =>
+    Effect.gen(function* () {
+      const settings = { maxBootstrappedDemos: 3, maxLabeledDemos: 5, maxRounds: 2 }
+      const trainset = data.train.slice(0, 14)
+      const compileWith = (seed: number, concurrency: number) =>
+        Effect.map(
+          Optimizer.compile(BootstrapFewShot.make(settings), cot(), { trainset, metric, seed, concurrency }),
+          (c) => Module.dumpState(c.program)
+        )
+      const samples = fc.sample(fc.tuple(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 2, max: 9 })), {
+        numRuns: 6,
+        seed: 42
+      })
+      for (const [seed, concurrency] of samples) {
+        assert.deepStrictEqual(yield* compileWith(seed, concurrency), yield* compileWith(seed, 1), `seed ${seed}`)
+      }
     }).pipe(Effect.provide(recordingSim().layer))
   )
 
