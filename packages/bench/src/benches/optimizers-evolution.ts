@@ -74,10 +74,12 @@ const bench: Bench = {
       const settings = { bsize: 16, numCandidates: 4, maxSteps: 3 }
       const concurrency = CONCURRENCY
       const start = nowUs()
+      const cpuStart = process.cpuUsage()
       const { report: r } = await runtime.runPromise(
         Optimizer.compile(SIMBA.make(settings), student, { trainset: train, metric, concurrency })
       )
       const wallS = (nowUs() - start) / 1e6
+      const cpu = process.cpuUsage(cpuStart)
       const d = r.details as unknown as SIMBA.Details
       let idealWaves = 0
       for (const step of d.steps) {
@@ -91,6 +93,12 @@ const bench: Bench = {
       const ideal = ((idealWaves + Math.max(0, extraCalls)) * LATENCY_MS) / 1000
       const dspyMetric = SIMBA.expectedMetricCalls(settings, train.length)
       report({ bench: NAME, metric: "simba_wall_time", value: wallS, unit: "s", baseline: ideal, target: "<= 1.2x" })
+      report({
+        bench: NAME,
+        metric: "simba_cpu_per_lm_call",
+        value: (cpu.user + cpu.system) / 1000 / r.lmCalls,
+        unit: "ms"
+      })
       report({
         bench: NAME,
         metric: "simba_metric_calls",
@@ -122,10 +130,12 @@ const bench: Bench = {
       const maxMetricCalls = 300
       const concurrency = CONCURRENCY
       const start = nowUs()
+      const cpuStart = process.cpuUsage()
       const { report: r } = await runtime.runPromise(
         Optimizer.compile(GEPA.make({ maxMetricCalls }), student, { trainset: train, valset: val, metric, concurrency })
       )
       const wallS = (nowUs() - start) / 1e6
+      const cpu = process.cpuUsage(cpuStart)
       const d = r.details as unknown as GEPA.Details
       const V = val.length
       let idealWaves = waves(V, concurrency)
@@ -145,6 +155,12 @@ const bench: Bench = {
       const extraCalls = r.lmCalls - d.metricCalls - d.reflectionCalls
       const ideal = ((idealWaves + Math.max(0, extraCalls)) * LATENCY_MS) / 1000
       report({ bench: NAME, metric: "gepa_wall_time", value: wallS, unit: "s", baseline: ideal, target: "<= 1.2x" })
+      report({
+        bench: NAME,
+        metric: "gepa_cpu_per_lm_call",
+        value: (cpu.user + cpu.system) / 1000 / r.lmCalls,
+        unit: "ms"
+      })
       report({
         bench: NAME,
         metric: "gepa_metric_calls",
