@@ -5,7 +5,8 @@
  * the same store and `runId` repeats no finished unit and ends with the result of an uninterrupted run.
  *
  * The namespace of a run is its `runId` plus a fingerprint of everything that determines it (optimizer and
- * settings, seed, student state, data), so a changed setting never reads stale results.
+ * settings, seed, student and teacher state, data, declared metric fields), so a changed setting never reads
+ * stale results. The metric function itself cannot be fingerprinted: use a new `runId` when it changes.
  *
  * Layers: {@link layerMemory} (in-process; survives fiber interruption, not the process) and {@link layerFile}
  * (one JSON line per finished unit, appended; survives restarts).
