@@ -41,6 +41,13 @@ export interface Options extends Engine.Settings {
   readonly embeddingDimensions?: number
   /** Characters per SSE chunk; default 24. */
   readonly chunkChars?: number
+  /**
+   * Like a hosted LM, a request at temperature > 0 that carries no `rollout_id` gets a fresh sample each time
+   * (its sample stream is keyed by the server's request count), so repeated identical requests differ, as
+   * BestOfN and Refine expect. Default true; false answers such requests with one fixed sample (fully
+   * reproducible, like the in-process simulated LM without a rollout id).
+   */
+  readonly freshSamples?: boolean
 }
 
 /**
@@ -150,6 +157,9 @@ const text = (content: unknown): string => {
   }
   throw new BadBody("message content must be a string or an array of text parts")
 }
+
+/** Rollout ids given to fresh samples start here, far from the small ids programs use. */
+const FRESH_SAMPLE_BASE = 1_000_000_000
 
 /**
  * Reads an OpenAI chat-completions body into a completion request (and whether to stream, with usage).
@@ -330,6 +340,8 @@ export const start = (options: Options = {}): Promise<Running> => {
     sendJson(res, 400, apiError(message, "invalid_request_error", null, param))
   }
 
+  const freshSamples = options.freshSamples ?? true
+
   const chat = (req: http.IncomingMessage, res: http.ServerResponse, raw: string) => {
     let parsed: ReturnType<typeof toRequest>
     try {
@@ -337,10 +349,14 @@ export const start = (options: Options = {}): Promise<Running> => {
     } catch (e) {
       return bad(res, e instanceof BadBody ? e.message : `the body is not valid JSON: ${String(e)}`)
     }
-    const { request, stream, includeUsage } = parsed
-    const problem = Engine.validate(request)
+    const { stream, includeUsage } = parsed
+    const problem = Engine.validate(parsed.request)
     if (problem !== undefined) return bad(res, problem)
     const call = calls++
+    const request =
+      freshSamples && parsed.request.rolloutId === undefined && (parsed.request.temperature ?? 0) > 0
+        ? { ...parsed.request, rolloutId: FRESH_SAMPLE_BASE + call }
+        : parsed.request
     const allowed = stream ? Faults.kinds : Faults.kinds.filter((k) => k !== "slow_stream" && k !== "truncated_stream")
     const fault = Faults.draw(faults, call, allowed)
     if (fault !== undefined) counters.faults[fault] = (counters.faults[fault] ?? 0) + 1

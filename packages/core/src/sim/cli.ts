@@ -20,6 +20,8 @@
  *   --timeout-ms MS      how long a `timeout` fault holds the request before dropping it (default 120000)
  *   --slow-chunk-ms MS   delay between SSE events of a `slow_stream` fault (default 250)
  *   --latency SPEC       none | 50ms | fixed:50ms | lognormal:<mean>:<p99>, e.g. lognormal:50ms:400ms
+ *   --reproducible       answer temperature > 0 requests without a rollout_id with one fixed sample (by default
+ *                        each such request gets a fresh sample, as from a hosted LM)
  *
  * When listening it prints one JSON line `{"url":"http://127.0.0.1:8787/v1","port":8787}` on stdout; it stops
  * on SIGINT or SIGTERM. `GET /stats` reports requests served and faults injected by kind.
@@ -53,6 +55,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): Server.Options | string 
     const n = Number(v)
     return v === undefined || v.trim() === "" || !Number.isFinite(n) ? `${flag} needs a number, got ${String(v)}` : n
   }
+  let reproducible = false
   const args = argv.filter((a) => a !== "--")
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]!
@@ -112,6 +115,9 @@ export const parseArgs = (argv: ReadonlyArray<string>): Server.Options | string 
         latency = l
         break
       }
+      case "--reproducible":
+        reproducible = true
+        break
       default:
         return `unknown option ${flag}; see the header of packages/core/src/sim/cli.ts`
     }
@@ -136,7 +142,8 @@ export const parseArgs = (argv: ReadonlyArray<string>): Server.Options | string 
     latency,
     ...(host !== undefined ? { host } : {}),
     ...(seed !== undefined ? { seed } : {}),
-    ...(world !== undefined ? { world } : {})
+    ...(world !== undefined ? { world } : {}),
+    ...(reproducible ? { freshSamples: false } : {})
   }
 }
 
