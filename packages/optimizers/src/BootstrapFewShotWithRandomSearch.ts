@@ -10,8 +10,9 @@
  *
  * DSPy builds and scores the candidates one after the other. Here, without `stopAtScore`, all candidates
  * are built and scored at once (their LM work shares the run's concurrency bound) and taken in seed order,
- * so the trials, ties and winner are the sequential algorithm's; with `stopAtScore` they run one at a time
- * and the search stops at the first candidate reaching it. A later candidate replaces the best only with a
+ * so the trials, ties and winner are the sequential algorithm's; with `stopAtScore` or a budget they run
+ * one at a time (the search stops at the first candidate reaching the score; a budget is spent on whole
+ * candidates in order). A later candidate replaces the best only with a
  * strictly higher score; a candidate whose scoring the budget cut short ends the search. Every candidate is a trial in the report and the progress; the report's
  * details list the candidates by score.
  *
@@ -203,8 +204,10 @@ export const make = (settings: Settings = {}): Optimizer.Optimizer =>
             }
           })
         }
-        if (settings.stopAtScore !== undefined) {
-          // Early stopping needs each score before the next candidate: one candidate at a time.
+        const limited = run.budget.maxLmCalls !== undefined || run.budget.maxCostUsd !== undefined
+        if (settings.stopAtScore !== undefined || limited) {
+          // Early stopping needs each score before the next candidate, and a budget is best spent on whole
+          // candidates in order: one candidate at a time.
           for (const seed of seeds) {
             if (stopped || (yield* run.budgetExhausted)) break
             yield* take(yield* buildAndScore(seed))

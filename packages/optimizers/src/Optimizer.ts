@@ -203,6 +203,8 @@ export interface Run {
   readonly trial: (trial: Progress.Trial) => Effect.Effect<void>
   /** Publishes a progress event. */
   readonly progress: (event: Progress.Event) => Effect.Effect<void>
+  /** The budget's limits (`{}` when none was given). */
+  readonly budget: Budget.Limits
   readonly budgetExhausted: Effect.Effect<boolean>
   readonly spent: Effect.Effect<Budget.Spend>
 }
@@ -516,6 +518,7 @@ export const compile = <P extends Module.Program>(
       evaluate,
       trial,
       progress,
+      budget: options.budget ?? {},
       budgetExhausted: tracker.exhausted,
       spent: tracker.spent
     }

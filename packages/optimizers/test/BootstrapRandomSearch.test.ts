@@ -61,6 +61,29 @@ describe("BootstrapFewShotWithRandomSearch", () => {
       }).pipe(Effect.provide(recordingSim().layer))
   )
 
+  it.effect("with a budget, candidates run in order and the first one cut short ends the search", () => {
+    const { layer, requests } = recordingSim()
+    return Effect.gen(function* () {
+      const { program, report } = yield* Optimizer.compile(RandomSearch.make(settings), cot(), {
+        trainset: data.train,
+        metric,
+        concurrency: 2,
+        budget: { maxLmCalls: 25 }
+      })
+      assert.isTrue(report.budgetExhausted)
+      // Zero-shot and labeled are scored in full (10 calls each); the unshuffled bootstrap runs out.
+      assert.deepStrictEqual(
+        report.trials.map((t) => t.id),
+        ["seed -3", "seed -2"]
+      )
+      assert.isAtMost(requests.length, 25 + 2 - 1)
+      const best = Math.max(...report.trials.map((t) => t.score))
+      assert.strictEqual(report.bestScore, best)
+      const winner = report.trials.find((t) => t.score === best)!
+      assert.strictEqual(Module.demos(program)["predict"]!.length, winner.id === "seed -3" ? 0 : 4)
+    }).pipe(Effect.provide(layer))
+  })
+
   it.effect("candidates run at once but LM work stays within the run's concurrency bound", () => {
     const { layer, flight } = recordingSim()
     return Effect.gen(function* () {
