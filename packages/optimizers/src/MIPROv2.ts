@@ -20,7 +20,8 @@
  *   result is the best fully evaluated program, with the trial log in the report.
  *
  * The examples of a minibatch or a full evaluation run concurrently (bounded by the run's concurrency);
- * trials are sequential, as TPE needs each result before the next suggestion. Two differences from DSPy:
+ * trials are sequential, as TPE needs each result before the next suggestion, unless `parallelTrials` asks
+ * for batches of constant-liar suggestions scored together. Two differences from DSPy:
  * when every combination tried has been fully evaluated, no full evaluation is repeated (DSPy re-scores one);
  * and the proposer's tips and temperatures are drawn up front, so its calls run concurrently.
  *
@@ -99,6 +100,12 @@ export interface Options {
   readonly maxErrors?: number
   /** TPE's uniform startup trials; default 10 (Optuna's). */
   readonly nStartupTrials?: number
+  /**
+   * Trials suggested and scored at once (default 1: DSPy's sequential search). Above 1, TPE suggests a batch
+   * with the constant-liar strategy (pending trials count as the worst score so far) and the batch's
+   * minibatches run in one bounded pool; batches never cross a full-evaluation step.
+   */
+  readonly parallelTrials?: number
 }
 
 /**
@@ -188,6 +195,7 @@ export const make = (options: Options = {}): Optimizer.Optimizer => {
     minibatchFullEvalSteps: steps,
     seed,
     initTemperature: temperature,
+    parallelTrials: options.parallelTrials ?? 1,
     promptModel:
       options.promptModel === undefined ? "task" : `${options.promptModel.provider}/${options.promptModel.model}`,
     taskModel: options.taskModel === undefined ? "context" : `${options.taskModel.provider}/${options.taskModel.model}`
@@ -218,6 +226,8 @@ export const make = (options: Options = {}): Optimizer.Optimizer => {
         }
         if (options.numCandidates !== undefined) yield* positiveInt("numCandidates", options.numCandidates)
         if (options.numTrials !== undefined) yield* positiveInt("numTrials", options.numTrials)
+        const parallel = options.parallelTrials ?? 1
+        yield* positiveInt("parallelTrials", parallel)
         const zeroShot = maxB === 0 && maxL === 0
         const predictors = Module.namedPredictors(student)
         const paths = predictors.map((p) => p.path)
@@ -384,36 +394,53 @@ export const make = (options: Options = {}): Optimizer.Optimizer => {
                 best = { program, score: full.score, params: next.params }
             })
 
-          for (let k = 1; k <= numTrials && !stoppedByBudget; k++) {
-            const params = sampler.ask()
-            const program = assemble(params)
-            const batch = minibatch ? minibatchRng.sample(valset, minibatchSize) : valset
-            const result = yield* run.evaluate(program, batch, evalOptions(`mipro/trial/${k}`))
-            if (!result.complete) {
-              stoppedByBudget = true
-              break
-            }
-            sampler.tell(params, result.score)
-            log.push({
-              trial: log.length + 1,
-              kind: minibatch ? "minibatch" : "full",
+          for (let k = 1; k <= numTrials && !stoppedByBudget; ) {
+            // A batch of trials (one unless parallelTrials > 1) that never crosses a full-evaluation step.
+            const untilStep = minibatch ? steps - ((k - 1) % steps) : numTrials
+            const count = Math.min(parallel, numTrials - k + 1, untilStep)
+            const asked = count === 1 ? [sampler.ask()] : sampler.askBatch(count)
+            const plans = asked.map((params, j) => ({
+              k: k + j,
               params,
-              score: result.score,
-              examples: batch.length
-            })
-            yield* run.trial({
-              id: `trial ${k}`,
-              score: result.score,
-              details: { kind: minibatch ? "minibatch" : "full", params, examples: batch.length }
-            })
-            const key = comboKey(params)
-            const entry = byCombo.get(key) ?? { scores: [], params }
-            entry.scores.push(result.score)
-            byCombo.set(key, entry)
-            if (!minibatch && (best === undefined || result.score > best.score)) {
-              best = { program, score: result.score, params }
+              program: assemble(params),
+              batch: minibatch ? minibatchRng.sample(valset, minibatchSize) : valset
+            }))
+            const results = yield* Effect.forEach(
+              plans,
+              (plan) => run.evaluate(plan.program, plan.batch, evalOptions(`mipro/trial/${plan.k}`)),
+              { concurrency: "unbounded" }
+            )
+            for (let j = 0; j < plans.length; j++) {
+              const { params, program, batch } = plans[j]!
+              const result = results[j]!
+              if (!result.complete) {
+                stoppedByBudget = true
+                break
+              }
+              sampler.tell(params, result.score)
+              log.push({
+                trial: log.length + 1,
+                kind: minibatch ? "minibatch" : "full",
+                params,
+                score: result.score,
+                examples: batch.length
+              })
+              yield* run.trial({
+                id: `trial ${plans[j]!.k}`,
+                score: result.score,
+                details: { kind: minibatch ? "minibatch" : "full", params, examples: batch.length }
+              })
+              const key = comboKey(params)
+              const entry = byCombo.get(key) ?? { scores: [], params }
+              entry.scores.push(result.score)
+              byCombo.set(key, entry)
+              if (!minibatch && (best === undefined || result.score > best.score)) {
+                best = { program, score: result.score, params }
+              }
             }
-            if (minibatch && (k % steps === 0 || k === numTrials)) yield* fullEvaluation(k)
+            const last = k + count - 1
+            if (!stoppedByBudget && minibatch && (last % steps === 0 || last === numTrials)) yield* fullEvaluation(last)
+            k += count
           }
 
           return {

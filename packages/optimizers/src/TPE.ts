@@ -277,6 +277,12 @@ export interface Sampler {
   readonly space: Space
   readonly trials: ReadonlyArray<Trial>
   readonly ask: () => Params
+  /**
+   * `count` suggestions to evaluate at once (the constant-liar strategy): after each one, the next is
+   * suggested as if the earlier ones had scored `lie` (default: the worst value so far), which steers it away
+   * from them. The lies are not kept. `askBatch(1)` is `ask()`.
+   */
+  readonly askBatch: (count: number, lie?: number) => ReadonlyArray<Params>
   readonly tell: (params: Params, value: number) => Either.Either<void, TPEError>
   /** The best trial so far (the first of the highest value), if any. */
   readonly best: () => Trial | undefined
@@ -296,6 +302,18 @@ export const make = (space: Space, options: Options = {}): Either.Either<Sampler
       space,
       trials,
       ask: () => suggest(space, trials, random, options),
+      askBatch: (count, lie) => {
+        const value =
+          lie ?? (trials.length === 0 ? 0 : trials.reduce((m, t) => Math.min(m, t.value), Number.POSITIVE_INFINITY))
+        const pending: Array<Trial> = []
+        const out: Array<Params> = []
+        for (let i = 0; i < count; i++) {
+          const params = suggest(space, pending.length === 0 ? trials : [...trials, ...pending], random, options)
+          out.push(params)
+          pending.push({ params, value })
+        }
+        return out
+      },
       tell: (params, value) =>
         Either.map(validateTrial(space, { params, value }), (t) => {
           trials.push({ params: { ...t.params }, value: t.value })

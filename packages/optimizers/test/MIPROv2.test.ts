@@ -290,4 +290,38 @@ describe("MIPROv2", () => {
       assert.isTrue(task.requests.every((r) => !promptText(r).includes("[[ ## proposed_instruction ## ]]")))
     }).pipe(Effect.provide(prompt.layer))
   })
+
+  it.effect("parallelTrials scores constant-liar batches together, keeping the full-evaluation steps", () =>
+    Effect.gen(function* () {
+      const data = arithmetic({ seed: 3, train: 70, dev: 0 })
+      const run = () =>
+        Optimizer.compile(
+          MIPROv2.make({ auto: null, numCandidates: 3, numTrials: 7, minibatchSize: 20, parallelTrials: 2 }),
+          cot(),
+          { trainset: data.train, metric, concurrency: 8 }
+        )
+      const a = yield* run()
+      const b = yield* run()
+      const log = a.report.details["trialLog"] as ReadonlyArray<MIPROv2.TrialLog>
+      // Batches [1, 2], [3, 4], [5] (a full evaluation after 5), [6, 7] (and after the last).
+      assert.strictEqual(log.map((t) => t.kind[0]).join(""), "dmmmmmfmmf")
+      assert.deepStrictEqual(
+        a.report.trials.map((t) => t.id),
+        [
+          "default",
+          "trial 1",
+          "trial 2",
+          "trial 3",
+          "trial 4",
+          "trial 5",
+          "full after 5",
+          "trial 6",
+          "trial 7",
+          "full after 7"
+        ]
+      )
+      assert.deepStrictEqual(log, b.report.details["trialLog"])
+      assert.strictEqual(a.report.bestScore, Math.max(...log.filter((t) => t.kind !== "minibatch").map((t) => t.score)))
+    }).pipe(Effect.provide(SimLM.layer({ seed: 2 })))
+  )
 })

@@ -138,4 +138,25 @@ describe("TPE", () => {
       { numRuns: 100 }
     )
   })
+
+  it("asks for batches with the constant liar: no trials are kept, one is the same as ask, same for a seed", () => {
+    const make = () => Either.getOrThrow(TPE.make(space, { seed: 4, nStartupTrials: 2 }))
+    const a = make()
+    const b = make()
+    for (const s of [a, b]) {
+      Either.getOrThrow(s.tell({ a: 1, b: 1, c: 1 }, 1))
+      Either.getOrThrow(s.tell({ a: 4, b: 1, c: 5 }, 5))
+      Either.getOrThrow(s.tell({ a: 0, b: 0, c: 0 }, 0))
+    }
+    assert.deepStrictEqual(a.askBatch(1), [b.ask()])
+    const batch = a.askBatch(4)
+    assert.strictEqual(batch.length, 4)
+    assert.strictEqual(a.trials.length, 3)
+    const c = make()
+    Either.getOrThrow(c.tell({ a: 1, b: 1, c: 1 }, 1))
+    Either.getOrThrow(c.tell({ a: 4, b: 1, c: 5 }, 5))
+    Either.getOrThrow(c.tell({ a: 0, b: 0, c: 0 }, 0))
+    c.ask()
+    assert.deepStrictEqual(c.askBatch(4), batch)
+  })
 })
