@@ -48,7 +48,7 @@ const bench: Bench = {
     )
     // Warm up the code paths without latency (not timed): the JIT, not the algorithm, dominates a cold run.
     const warm = ManagedRuntime.make(LM.layerProvider(SimLM.make({ seed: 1 }), { historySize: 100 }))
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 6; i++) {
       await warm.runPromise(
         Optimizer.compile(SIMBA.make({ bsize: 16, numCandidates: 4, maxSteps: 3 }), student, {
           trainset: train,
