@@ -109,6 +109,7 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
     // and invalidations it missed), so that it never serves an entry that was replaced or invalidated meanwhile.
     let redisRetryAt = 0
     let redisPendingClear = false
+    let redisRecovering = false
     const redisPendingModules = new Set<string>()
 
     const nameLabel = MetricLabel.make("cache", options.name)
@@ -160,20 +161,40 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
         yield* degrade("l3", "connection", "not connected")
         return undefined
       }
-      if (!tier.ready() || (yield* Clock.currentTimeMillis) < redisRetryAt) return undefined
-      const replay = yield* Effect.either(
-        Effect.gen(function* () {
-          if (redisPendingClear) yield* tier.clear
-          for (const moduleId of redisPendingModules) yield* tier.deleteModule(moduleId)
-        })
+      // One fiber replays; concurrent callers keep skipping Redis until it is done.
+      if (redisRecovering || !tier.ready() || (yield* Clock.currentTimeMillis) < redisRetryAt) return undefined
+      redisRecovering = true
+      // Writes made meanwhile skip Redis and add to the pending sets: replay until nothing is left, then switch
+      // back without yielding, so nothing can slip in between.
+      const replayed = yield* Effect.gen(function* () {
+        while (redisPendingClear || redisPendingModules.size > 0) {
+          const clearAll = redisPendingClear
+          const modules = [...redisPendingModules]
+          redisPendingClear = false
+          redisPendingModules.clear()
+          const replay = yield* Effect.either(
+            Effect.gen(function* () {
+              if (clearAll) yield* tier.clear
+              for (const moduleId of modules) yield* tier.deleteModule(moduleId)
+            })
+          )
+          if (replay._tag === "Left") {
+            if (clearAll) redisPendingClear = true
+            for (const moduleId of modules) redisPendingModules.add(moduleId)
+            yield* degrade("l3", "recover", replay.left)
+            return false
+          }
+        }
+        stats.l3.state = "ok" // in the same synchronous step as the check that nothing is pending
+        return true
+      }).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            redisRecovering = false
+          })
+        )
       )
-      if (replay._tag === "Left") {
-        yield* degrade("l3", "recover", replay.left)
-        return undefined
-      }
-      redisPendingClear = false
-      redisPendingModules.clear()
-      stats.l3.state = "ok"
+      if (!replayed) return undefined
       yield* Effect.logInfo(`cache l3 available again at ${tier.endpoint}`)
       yield* publish("cache_level_recovered", { cache: options.name, level: "l3", target: tier.endpoint })
       return tier
