@@ -111,6 +111,25 @@ describe.concurrent("injected transport faults", () => {
   )
 })
 
+describe("failures in the record", () => {
+  it.live("a failed predictor call is recorded: lm_request events with the error code, module events with status", () =>
+    withServer({ faults: only("server_error", 1) }, { maxRetries: 1 }, () =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(Module.call(ChainOfThought.make(QA), { question: questions[5]! }))
+        assert.strictEqual(error._tag, "LMServerError")
+        const requests = yield* Events.query({ types: ["lm_request"] })
+        // one event per LM call (the call retried inside it once), with the failure's code
+        assert.strictEqual(requests.length, 1)
+        assert.strictEqual(requests[0]!.data.error, "lm_server")
+        const completes = yield* Events.query({ types: ["module_execution_complete"] })
+        assert.isAbove(completes.length, 0)
+        assert.isTrue(completes.every((e) => e.data.status === "error"))
+        assert.isTrue(completes.every((e) => String(e.data.error).includes("LMServerError")))
+      })
+    ).pipe(Effect.provide(Events.layerMemory), Effect.scoped)
+  )
+})
+
 describe("injected output faults", () => {
   it.live("missing markers: the ChatAdapter's answer does not parse and the JSON fallback answers", () =>
     withServer({ faults: only("missing_marker", 1) }, {}, (server) =>
