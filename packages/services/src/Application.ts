@@ -8,7 +8,7 @@
  * dspy                      one_for_one (root)
  *   foundation              config watcher: live pool sizes, backups, rate limits
  *   module_manager          serialises module mutations; executions run in callers' fibers
- *   cache_manager           (slot: given through `options.cacheManager`)
+ *   cache_manager           fronts the CacheManager (when one is in context; the LM then caches there)
  *   lm_providers            one_for_one
  *     provider:<name>       one per `providers.<name>`: transport, pool, breaker, limiter
  *   optimization_workers    dynamic supervisor (the OptimizationCoordinator's workers; empty until it lands)
@@ -32,14 +32,16 @@
  */
 import { LM, LMCache } from "@effect-dspy/core"
 import { Config, Events, Protection } from "@effect-dspy/foundation"
-import { DynamicSupervisor, Process, Registry, RuntimeError, Supervisor } from "@effect-dspy/runtime"
+import { Actor, DynamicSupervisor, Process, Registry, RuntimeError, Supervisor } from "@effect-dspy/runtime"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as CacheManager from "./CacheManager.js"
 import { ApplicationStopping, ExecutionAborted } from "./internal/appErrors.js"
+import * as CacheWorker from "./internal/cacheWorker.js"
 import { Drain, type DrainReport } from "./internal/drain.js"
 import * as LMProviders from "./LMProviders.js"
 import * as ModuleManager from "./ModuleManager.js"
@@ -91,8 +93,9 @@ export interface Options {
   /** Builds provider transports (default `LM.providerFromSettings`). */
   readonly providerFactory?: LMProviders.ProviderFactory
   /**
-   * The CacheManager's child spec (id `cache_manager`), started between the ModuleManager and the LM
-   * providers. Left out, that slot of the tree is empty.
+   * A child spec for the `cache_manager` slot (between the ModuleManager and the LM providers), used when no
+   * CacheManager service is in context. With a CacheManager in context, the slot holds an actor fronting it
+   * (registered as `dspy/cache_manager`; calls `Stats`, `PurgeExpired`) and the LM caches through it.
    */
   readonly cacheManager?: Supervisor.ChildSpec
 }
@@ -138,6 +141,14 @@ export interface Service {
 export class Application extends Context.Tag("@effect-dspy/services/Application")<Application, Service>() {}
 
 /**
+ * The registry name of the CacheManager's actor (`Stats` / `PurgeExpired` calls).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const cacheManagerName = CacheWorker.actorName
+
+/**
  * The root supervisor's id in trees.
  *
  * @since 0.1.0
@@ -179,7 +190,13 @@ export const layer = (
       const events = yield* Events.Events
       const protection = yield* Protection.Protection
       const registry = yield* Registry.Registry
-      const cache = Option.getOrUndefined(yield* Effect.serviceOption(LMCache.LMCache))
+      // The LM's cache: an LMCache in context, else the CacheManager's (when one is in context).
+      const cacheManager = yield* Effect.serviceOption(CacheManager.CacheManager)
+      const cache = Option.getOrUndefined(
+        Option.orElse(yield* Effect.serviceOption(LMCache.LMCache), () =>
+          Option.map(cacheManager, (cm) => CacheManager.lmCache(cm))
+        )
+      )
       const scope = yield* Effect.scope
       const grace = Duration.decode(options.shutdownGracePeriod ?? "5 seconds")
       const moduleDrain = new Drain("module executions")
@@ -215,8 +232,19 @@ export const layer = (
           "module_manager",
           withRegistry(Registry.startNamed(ModuleManager.actorName, ModuleManager.startActor(deps)))
         ),
-        // The CacheManager's slot: its child spec is given by whoever builds it (see Options.cacheManager).
-        ...(options.cacheManager === undefined ? [] : [options.cacheManager]),
+        // The CacheManager's slot: filled when the CacheManager service is in context (or a spec is given).
+        ...(Option.isSome(cacheManager)
+          ? [
+              Supervisor.worker(
+                "cache_manager",
+                withRegistry(
+                  Registry.startNamed(CacheWorker.actorName, Actor.spawn(CacheWorker.cacheWorker, cacheManager.value))
+                )
+              )
+            ]
+          : options.cacheManager === undefined
+            ? []
+            : [options.cacheManager]),
         Supervisor.supervisor("lm_providers", {
           strategy: "one_for_one",
           ...intensityOf(options.providersIntensity),

@@ -27,6 +27,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Application from "./Application.js"
+import * as CacheManager from "./CacheManager.js"
 import type * as LMProviders from "./LMProviders.js"
 import type * as ModuleManager from "./ModuleManager.js"
 
@@ -79,6 +80,8 @@ export interface Options {
   readonly config?: { readonly [key: string]: unknown }
   /** The initial simulated LM of each provider, by name (default: no faults, no latency, seed 0). */
   readonly sim?: { readonly [provider: string]: SimSettings }
+  /** Adds an in-memory CacheManager (`CacheManager.layerTest`): the tree's `cache_manager` and the LM's cache. */
+  readonly cache?: boolean
   /** The application's options (its provider factory is the test runtime's). */
   readonly application?: Omit<Application.Options, "providerFactory">
 }
@@ -187,9 +190,10 @@ export const layer = (
   Layer.unwrapEffect(
     Effect.sync(() => {
       const sims = makeSims(options.sim ?? {})
-      const foundation = Layer.mergeAll(Events.layerTest, Protection.layer, Registry.layerTest).pipe(
+      const base = Layer.mergeAll(Events.layerTest, Protection.layer, Registry.layerTest).pipe(
         Layer.provideMerge(Config.layerTest(options.config ?? {}))
       )
+      const foundation = options.cache === true ? Layer.merge(base, CacheManager.layerTest) : base
       const app = Application.layer({ ...options.application, providerFactory: sims.factory })
       return Layer.mergeAll(app, Layer.succeed(SimControl, sims.control)).pipe(Layer.provideMerge(foundation))
     })

@@ -1,6 +1,6 @@
 import { LM, Module, Predict, Signature } from "@effect-dspy/core"
 import { Events } from "@effect-dspy/foundation"
-import { DynamicSupervisor, Process, Registry, type Supervisor } from "@effect-dspy/runtime"
+import { Actor, DynamicSupervisor, Process, Registry, type Supervisor } from "@effect-dspy/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -64,6 +64,38 @@ describe("Application", () => {
         [ModuleManager.actorName, LMProviders.actorName("primary"), LMProviders.watcherName]
       )
     }).pipe(Effect.provide(TestRuntime.layer({ config: twoProviders })))
+  )
+
+  it.effect("with a CacheManager in context: a cache_manager child, and the LM caches through it", () =>
+    Effect.gen(function* () {
+      const app = yield* Application.Application
+      const tree = yield* app.describe
+      assert.deepStrictEqual(
+        tree.children.map((c) => c.id),
+        ["foundation", "module_manager", "cache_manager", "lm_providers", "optimization_workers"]
+      )
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+      yield* modules.execute("qa", question)
+      const before = yield* Registry.lookup(Application.cacheManagerName)
+      yield* Process.kill(before)
+      yield* modules.execute("qa", question)
+      const usage = yield* (yield* LM.LM).usage
+      assert.strictEqual(usage.calls, 2)
+      assert.strictEqual(usage.cacheHits, 1)
+      yield* eventually(
+        Effect.map(
+          Registry.whereis(Application.cacheManagerName),
+          (p) => p._tag === "Some" && p.value.pid.id !== before.pid.id
+        ),
+        "the cache actor is restarted"
+      )
+      const after = yield* Registry.lookup<Actor.ActorRef<{ readonly _tag: "Stats" }, { readonly hits: number }>>(
+        Application.cacheManagerName
+      )
+      const stats = yield* Actor.call(after, { _tag: "Stats" })
+      assert.strictEqual(stats.hits, 1)
+    }).pipe(Effect.provide(TestRuntime.layer({ cache: true })))
   )
 
   it.effect(
