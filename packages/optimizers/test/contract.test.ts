@@ -1,5 +1,5 @@
 import { Example, type Module } from "@effect-dspy/core"
-import { Events } from "@effect-dspy/foundation"
+import { Config, Events } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
@@ -76,6 +76,15 @@ describe("Optimizer.compile (the contract)", () => {
       const gauge = yield* Metric.value(Metric.tagged(Metrics.optimizationScore, "optimizer", "Probe"))
       assert.strictEqual(gauge.value, report.bestScore)
     }).pipe(Effect.provide(layer), Effect.provide(Events.layerMemory))
+  })
+
+  it.effect("the default concurrency comes from the configuration (optimization.concurrency)", () => {
+    const { layer, flight } = recordingSim()
+    return Effect.gen(function* () {
+      const { report } = yield* Optimizer.compile(probe, predict(), { trainset: data.train, valset: data.dev, metric })
+      assert.strictEqual(report.concurrency, 2)
+      assert.strictEqual(flight.max, 2)
+    }).pipe(Effect.provide(layer), Effect.provide(Config.layerTest({ optimization: { concurrency: 2 } })))
   })
 
   it.effect("a failed or interrupted run publishes optimization_failed", () =>
