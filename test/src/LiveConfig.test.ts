@@ -1,7 +1,7 @@
 /**
  * The LM service built from Config over HTTP, beyond single calls: usage totals agree with what the server
  * reported, embeddings come back as the simulated embedder's, and settings that Config declares updatable at
- * run time (`providers.*.maxRetries`) are followed by the running LM service.
+ * run time (`providers.*.maxRetries`, `providers.*.timeoutMs`) are followed by the running LM service.
  */
 import { Config } from "@effect-dspy/foundation"
 import { LM, LMCache, SimEmbeddings, SimServer } from "@effect-dspy/core"
@@ -91,12 +91,8 @@ describe("run-time configuration updates reach the LM service", () => {
     }).pipe(Effect.scoped, Effect.timeout("20 seconds"))
   )
 
-  // KNOWN BUG (reported, not fixed here: packages/core/src/lm/LM.ts and OpenAIProvider.ts are not this suite's
-  // files). Config lists `providers.*.timeoutMs` as updatable at run time, but the provider's client is built
-  // with the timeout read once: after the update the call still waits the old 10 s, and ends when the server
-  // drops it after 3 s (LMServerError), not with LMTimeout at 200 ms. `.fails` keeps the suite green while the
-  // bug stands; it turns red once the update is followed, and then `.fails` should be dropped.
-  it.live.fails("providers.local.timeoutMs lowered at run time: the next held call times out at the new bound", () =>
+  // The provider reads `providers.<name>.timeoutMs` at each call, so a run-time update bounds the next call.
+  it.live("providers.local.timeoutMs lowered at run time: the next held call times out at the new bound", () =>
     Effect.gen(function* () {
       // the server holds every call for 3 s and then drops the connection
       const server = yield* SimServer.serve({ faults: { rates: { timeout: 1 }, timeoutMs: 3_000 } })

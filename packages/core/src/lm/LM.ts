@@ -577,7 +577,8 @@ export const layerProvider = (provider: Provider.Provider, options: Omit<Options
  */
 export const providerFromSettings = (
   name: string,
-  settings: ConfigSchema.ProviderSettings
+  settings: ConfigSchema.ProviderSettings,
+  live?: { readonly timeoutMs?: Effect.Effect<number> }
 ): Effect.Effect<Provider.Provider, LMConfigError, Scope.Scope> => {
   if (settings.kind === "simulated") return simulatedProvider(name, settings)
   if (settings.apiKey === undefined && settings.baseUrl === undefined) {
@@ -589,7 +590,7 @@ export const providerFromSettings = (
     )
   }
   return OpenAIProvider.make({
-    timeoutMs: settings.timeoutMs,
+    timeoutMs: live?.timeoutMs ?? settings.timeoutMs,
     ...(settings.baseUrl === undefined ? {} : { baseURL: settings.baseUrl }),
     ...(settings.apiKey === undefined ? {} : { apiKey: settings.apiKey })
   })
@@ -637,14 +638,16 @@ export const layer: Layer.Layer<LM, LMConfigError, Config.Config> = Layer.scoped
         message: `modules.defaultLmProvider is "${name}" but providers.${name} is not configured; configured providers: ${Object.keys(config.providers).join(", ") || "none"}`
       })
     }
-    const provider = yield* providerFromSettings(name, settings)
-    const cache = yield* Effect.serviceOption(LMCache.LMCache)
     const service = yield* Config.Config
+    // `providers.*.timeoutMs` and `.maxRetries` may change while the system runs: both are read at each call.
+    const current = <A>(read: (s: ConfigSchema.ProviderSettings) => A) =>
+      Effect.map(service.current, (c) => read(c.providers[name] ?? settings))
+    const provider = yield* providerFromSettings(name, settings, { timeoutMs: current((s) => s.timeoutMs) })
+    const cache = yield* Effect.serviceOption(LMCache.LMCache)
     return yield* make({
       provider,
       model: settings.defaultModel,
-      // Read at each call: `providers.*.maxRetries` may change while the system runs.
-      retry: Effect.map(service.current, (c) => ({ maxRetries: c.providers[name]?.maxRetries ?? settings.maxRetries })),
+      retry: current((s) => ({ maxRetries: s.maxRetries })),
       ...(Option.isSome(cache) ? { cache: cache.value } : {})
     })
   })

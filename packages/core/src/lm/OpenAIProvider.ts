@@ -35,8 +35,11 @@ export interface Options {
   readonly apiKey?: Redacted.Redacted<string>
   /** The model for `embed` calls that name none; default `text-embedding-3-small`. */
   readonly embeddingModel?: string
-  /** Per-request timeout in milliseconds (fails with `LMTimeout`); default 30,000. */
-  readonly timeoutMs?: number
+  /**
+   * Per-request timeout in milliseconds (fails with `LMTimeout`); default 30,000. An effect is read at each
+   * call (how `LM.layer` follows run-time updates of `providers.*.timeoutMs`).
+   */
+  readonly timeoutMs?: number | Effect.Effect<number>
   /** Keep-alive connections of the tuned transport; default 128. */
   readonly connections?: number
   /** Prices for cost (default {@link Pricing.defaultPrices}). */
@@ -297,7 +300,10 @@ interface ToolCallParts {
 export const make = (options: Options = {}): Effect.Effect<Provider.Provider, never, Scope.Scope> =>
   Effect.gen(function* () {
     const name = options.name ?? "openai"
-    const timeoutMs = options.timeoutMs ?? 30_000
+    const fixedTimeoutMs = Effect.isEffect(options.timeoutMs) ? undefined : (options.timeoutMs ?? 30_000)
+    /** The timeout of this call: the fixed one, or the current value of the configured effect. */
+    const withTimeout = <A, E>(f: (timeoutMs: number) => Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      fixedTimeoutMs !== undefined ? f(fixedTimeoutMs) : Effect.flatMap(options.timeoutMs as Effect.Effect<number>, f)
     const prices = options.prices ?? Pricing.defaultPrices
     const embeddingModel = options.embeddingModel ?? "text-embedding-3-small"
     const transport =
@@ -311,7 +317,7 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
     const client = new OpenAI({
       apiKey: secret ?? "no-key",
       maxRetries: 0,
-      timeout: timeoutMs,
+      timeout: fixedTimeoutMs ?? 30_000,
       ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
       ...(options.fetch !== undefined
         ? { fetch: options.fetch }
@@ -319,7 +325,7 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
           ? { fetch: transport.fetch }
           : {})
     })
-    const fail = (model: string) => (error: unknown) =>
+    const fail = (model: string, timeoutMs: number) => (error: unknown) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.fail(
           toLMError(error, { provider: name, model, timeoutMs, now, ...(secret === undefined ? {} : { secret }) })
@@ -327,12 +333,14 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
       )
 
     const complete: Provider.Provider["complete"] = (request) =>
-      Effect.tryPromise({
-        try: (signal) => client.chat.completions.create(toParams(request), { signal }),
-        catch: (error) => error
-      }).pipe(
-        Effect.catchAll(fail(request.model)),
-        Effect.map((completion) => fromCompletion(completion, request, prices))
+      withTimeout((timeout) =>
+        Effect.tryPromise({
+          try: (signal) => client.chat.completions.create(toParams(request), { signal, timeout }),
+          catch: (error) => error
+        }).pipe(
+          Effect.catchAll(fail(request.model, timeout)),
+          Effect.map((completion) => fromCompletion(completion, request, prices))
+        )
       )
 
     const stream: Provider.Provider["stream"] = (request) =>
@@ -340,17 +348,18 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
         Effect.gen(function* () {
           const controller = new AbortController()
           yield* Effect.addFinalizer(() => Effect.sync(() => controller.abort()))
+          const timeout = yield* withTimeout(Effect.succeed)
           const chunks = yield* Effect.tryPromise({
             try: () =>
               client.chat.completions.create(
                 { ...toParams(request), stream: true, stream_options: { include_usage: true } },
-                { signal: controller.signal }
+                { signal: controller.signal, timeout }
               ),
             catch: (error) => error
-          }).pipe(Effect.catchAll(fail(request.model)))
+          }).pipe(Effect.catchAll(fail(request.model, timeout)))
           const tools = new Map<number, Map<number, ToolCallParts>>()
           return Stream.fromAsyncIterable(chunks, (error) => error).pipe(
-            Stream.catchAll((error) => Stream.fromEffect(fail(request.model)(error))),
+            Stream.catchAll((error) => Stream.fromEffect(fail(request.model, timeout)(error))),
             Stream.mapConcat((chunk): Array<Completion.CompletionChunk> => {
               const out: Array<Completion.CompletionChunk> = []
               for (const choice of chunk.choices) {
@@ -385,13 +394,15 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
 
     const embed: Provider.Provider["embed"] = (inputs, model) => {
       const m = model ?? embeddingModel
-      return Effect.tryPromise({
-        try: (signal) =>
-          client.embeddings.create({ model: m, input: [...inputs], encoding_format: "float" }, { signal }),
-        catch: (error) => error
-      }).pipe(
-        Effect.catchAll(fail(m)),
-        Effect.map((res) => [...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding))
+      return withTimeout((timeout) =>
+        Effect.tryPromise({
+          try: (signal) =>
+            client.embeddings.create({ model: m, input: [...inputs], encoding_format: "float" }, { signal, timeout }),
+          catch: (error) => error
+        }).pipe(
+          Effect.catchAll(fail(m, timeout)),
+          Effect.map((res) => [...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding))
+        )
       )
     }
 
