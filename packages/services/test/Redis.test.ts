@@ -8,6 +8,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
@@ -85,9 +86,14 @@ describe.skipIf(binary === undefined)("CacheManager with Redis (L3)", () => {
         assert.deepStrictEqual(yield* cache.redisPttl("m", "forever"), Option.some(-1))
         const dflt = Option.getOrThrow(yield* cache.redisPttl("m", "default"))
         assert.isTrue(dflt > 3_500_000 && dflt <= 3_600_000, `PTTL ${dflt}`)
+        const promoted = yield* manager(redis.url, "ttl")
+        assert.deepStrictEqual(yield* promoted.get("m", "short"), Option.some("s")) // L3 hit, now in its L1 and L2
         const fresh = yield* manager(redis.url, "ttl")
         yield* eventually("expiry in Redis", Effect.map(fresh.redisPttl("m", "short"), Option.isNone), 2_000)
         assert.isTrue(Option.isNone(yield* fresh.get("m", "short")))
+        // The promoted copies carry Redis's remaining TTL: they expire with it, not an hour later.
+        assert.isTrue(Option.isNone(yield* promoted.get("m", "short")))
+        assert.strictEqual((yield* promoted.stats).levels.l1.hits, 0)
         assert.deepStrictEqual(yield* fresh.get("m", "forever"), Option.some("f"))
       })
     )
@@ -254,6 +260,25 @@ describe.skipIf(binary === undefined)("CacheManager with Redis (L3)", () => {
         )
         assert.strictEqual((yield* a.stats).entries, 0)
       })
+    )
+  )
+
+  it.live("credentials in the Redis URL never reach events", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const redis = yield* server()
+        yield* redis.kill
+        const secretUrl = redis.url.replace("redis://", "redis://admin:hunter2@")
+        const cache = yield* CacheManager.make({
+          name: "secret",
+          redis: { url: Redacted.make(secretUrl), connectTimeoutMs: 300, timeoutMs: 100 }
+        })
+        yield* cache.set("m", "k", 1)
+        const events = yield* eventsOf("cache_level_degraded")
+        assert.strictEqual(events.length, 1)
+        assert.notInclude(JSON.stringify(events), "hunter2")
+        assert.strictEqual(events[0]!.data.target, `127.0.0.1:${redis.port}`)
+      }).pipe(Effect.provide(Events.layerMemory))
     )
   )
 
