@@ -2,6 +2,7 @@ import { LM, LMError, Module, Predict, Prediction, Signature } from "@effect-dsp
 import { Events } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as fc from "effect/FastCheck"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
@@ -235,6 +236,58 @@ describe("ModuleManager", () => {
       yield* modules.remove("qa")
       assert.strictEqual((yield* Effect.flip(modules.execute("qa", question)))._tag, "ModuleNotFound")
       assert.isTrue(Either.isLeft(yield* Effect.either(modules.remove("qa"))))
+    }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+})
+
+describe("ModuleManager versions (property)", () => {
+  type Op = { readonly _tag: "swap"; readonly text: string } | { readonly _tag: "rollback"; readonly pick: number }
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ _tag: fc.constant("swap" as const), text: fc.string({ minLength: 1, maxLength: 8 }) }),
+    fc.record({ _tag: fc.constant("rollback" as const), pick: fc.nat(50) })
+  )
+  const runs = fc.sample(fc.array(op, { minLength: 1, maxLength: 12 }), { numRuns: 25, seed: 7 })
+
+  it.effect("any sequence of swaps and rollbacks matches a model: versions 1..n, the current program the model's", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      for (const [r, ops] of runs.entries()) {
+        const id = `m${r}`
+        yield* modules.create({ id, kind: "predict", signature: "question -> answer", instructions: "start" })
+        // The model: the instructions of every version, in order.
+        const model: Array<string> = ["start"]
+        let current = 0
+        for (const o of ops) {
+          if (o._tag === "swap") {
+            yield* modules.swap(id, { instructions: { self: o.text } })
+            model.push(o.text)
+            current = model.length - 1
+          } else {
+            const target = o.pick % model.length
+            const result = yield* Effect.either(modules.rollback(id, target + 1))
+            if (target === current) {
+              assert.isTrue(result._tag === "Left" && result.left._tag === "ModuleVersionNotFound")
+              continue
+            }
+            assert.strictEqual(result._tag, "Right")
+            model.push(model[target]!)
+            current = model.length - 1
+          }
+        }
+        const history = yield* modules.history(id)
+        assert.deepStrictEqual(
+          history.map((v) => v.version),
+          model.map((_, i) => i + 1)
+        )
+        assert.deepStrictEqual(
+          history.filter((v) => v.current).map((v) => v.version),
+          [current + 1]
+        )
+        for (const [i, text] of model.entries()) {
+          const program = (yield* modules.program(id, i + 1)) as Predict.Any
+          assert.strictEqual(program.signature.instructions, text)
+        }
+      }
     }).pipe(Effect.provide(TestRuntime.layer()))
   )
 })
