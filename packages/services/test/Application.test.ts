@@ -251,3 +251,40 @@ describe("Application", () => {
     })
   )
 })
+
+describe("Application shutdown of LM calls made outside modules", () => {
+  it.effect("drains them after the modules, then ends the rest with a typed LM error", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        TestRuntime.layer({
+          application: { shutdownGracePeriod: "1 second" },
+          config: { providers: { default: { maxRetries: 0 } } },
+          sim: { default: { latency: TestRuntime.fixedLatency(3000) } }
+        }),
+        scope
+      )
+      const lm = yield* Effect.provide(LM.LM, context)
+      const call = yield* Effect.fork(Effect.either(lm.complete({ messages: [{ role: "user", content: "slow" }] })))
+      yield* TestClock.adjust("10 millis")
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* eventually(
+        Effect.map(Effect.provide(Events.query({ types: ["application_stopping"] }), context), (e) => e.length === 1),
+        "the shutdown begins"
+      )
+      const refused = yield* Effect.flip(lm.complete({ messages: [{ role: "user", content: "late" }] }))
+      assert.strictEqual(refused._tag, "LMServerError")
+      assert.deepStrictEqual(refused.context, { code: "ApplicationStopping" })
+      for (let i = 0; i < 30; i++) yield* TestClock.adjust("100 millis")
+      yield* Fiber.join(closing)
+      const outcome = yield* Fiber.join(call)
+      assert.isTrue(outcome._tag === "Left")
+      if (outcome._tag === "Left") {
+        assert.strictEqual(outcome.left._tag, "LMServerError")
+        assert.deepStrictEqual(outcome.left.context, { code: "ExecutionAborted" })
+      }
+      const stopped = yield* Effect.provide(Events.query({ types: ["application_stopped"] }), context)
+      assert.deepStrictEqual(stopped[0]!.data.lm, { drained: 0, aborted: 1 })
+    })
+  )
+})
