@@ -10,6 +10,7 @@ import {
   LM,
   Module,
   Multihop,
+  MultiHopQA,
   ReAct,
   Signature,
   SimServer,
@@ -59,6 +60,31 @@ describe("ReAct over HTTP with the multi-hop search tool", () => {
         // every step and every extraction went over HTTP
         const lmCalls = predictions.reduce((n, p) => n + p.lmCalls, 0)
         assert.strictEqual(server.stats().completions, lmCalls)
+      })
+    ).pipe(Effect.scoped)
+  })
+})
+
+describe("MultiHopQA over HTTP with retrieval", () => {
+  // KNOWN GAP (reported, not fixed here: the simulated LM is not this suite's). The simulated LM does not
+  // decompose questions: asked for `sub_questions: list[str]`, it answers with one entity name (its guess at
+  // the bridge or the answer), e.g. ["Yara Lindqvist"], so MultiHopQA answers about 2 in 10 multi-hop questions
+  // (in-process too), where ReAct with the same search answers most. `.fails` keeps the suite green while the
+  // gap stands; drop it once the decomposition asks questions.
+  it.live.fails("decomposes into questions and answers most multi-hop questions", () => {
+    const qa = MultiHopQA.make({ retrieve: (query) => Effect.sync(() => Multihop.search(query, 3)) })
+    const examples = SimTask.generate(Multihop.task, 31, 10)
+    return withServer({}, {}, () =>
+      Effect.gen(function* () {
+        let correct = 0
+        for (const example of examples) {
+          const prediction = yield* Module.call(qa, { question: example.question })
+          const steps = prediction.get("reasoning_steps")
+          assert.isAbove(steps.length, 0)
+          for (const step of steps) assert.match(step.question, /\?$/, `a sub-question: ${step.question}`)
+          if (AnswerMatch.exactMatch(String(prediction.get("answer")), example.answer)) correct++
+        }
+        assert.isAtLeast(correct, 5, `correct: ${correct}/${examples.length}`)
       })
     ).pipe(Effect.scoped)
   })
