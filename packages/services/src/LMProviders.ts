@@ -223,8 +223,12 @@ export const providerActor = Actor.make({
       const provider = yield* Scope.extend(deps.factory(slot.name, slot.settings), scope).pipe(
         Effect.tapError(() => Scope.close(scope, Exit.void))
       )
+      const previous = slot.transportScope
       slot.provider = provider
+      slot.transportScope = scope
       slot.generation++
+      // The transport it replaces is closed in the background (an HTTP transport finishes its requests first).
+      if (previous !== undefined) yield* Effect.forkIn(Scope.close(previous, Exit.void), deps.scope)
       yield* publish(deps.events, "service_started", {
         service: "lm_provider",
         provider: slot.name,
@@ -357,6 +361,7 @@ export const make = (
         key,
         settings,
         provider: undefined,
+        transportScope: undefined,
         generation: 0,
         pool,
         ...protections,

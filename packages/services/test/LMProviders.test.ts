@@ -1,13 +1,16 @@
-import { LM, type LMError } from "@effect-dspy/core"
-import { Config, Events } from "@effect-dspy/foundation"
+import { LM, type LMError, SimLM } from "@effect-dspy/core"
+import { Config, Events, Protection } from "@effect-dspy/foundation"
+import { Process, Registry } from "@effect-dspy/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import { LMProviders, TestRuntime } from "../src/index.js"
+import { Application, LMProviders, TestRuntime } from "../src/index.js"
 
 const request = { messages: [{ role: "user" as const, content: "What is the capital of France?" }] }
 
@@ -197,6 +200,45 @@ describe("LMProviders", () => {
       )
       assert.include(["ConfigInvalid", "LMConfigError"], missing._tag)
       assert.include(missing.message, "nobody")
+    })
+  )
+})
+
+describe("LMProviders transports", () => {
+  it.effect("a restarted provider actor installs a fresh transport and closes the one it replaces", () =>
+    Effect.gen(function* () {
+      let opened = 0
+      let closed = 0
+      const factory: LMProviders.ProviderFactory = (name) =>
+        Effect.gen(function* () {
+          opened++
+          yield* Effect.addFinalizer(() =>
+            Effect.sync(() => {
+              closed++
+            })
+          )
+          return SimLM.make({ name })
+        })
+      const foundation = Layer.mergeAll(Events.layerTest, Protection.layer, Registry.layerTest).pipe(
+        Layer.provideMerge(Config.layerTest())
+      )
+      const app = Application.layer({ providerFactory: factory }).pipe(Layer.provideMerge(foundation))
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const context = yield* Layer.build(app)
+          const lm = Context.get(context, LM.LM)
+          yield* lm.complete(request)
+          assert.deepStrictEqual([opened, closed], [1, 0])
+          const actor = yield* Effect.provide(Registry.lookup(LMProviders.actorName("default")), context)
+          yield* Process.kill(actor)
+          yield* eventually(
+            Effect.sync(() => opened === 2 && closed === 1),
+            "the new transport is open and the old one closed"
+          )
+          yield* lm.complete(request)
+        })
+      )
+      assert.deepStrictEqual([opened, closed], [2, 2])
     })
   )
 })

@@ -23,6 +23,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 /** Per-provider counters. */
@@ -48,6 +49,8 @@ export interface Slot {
   settings: ConfigSchema.ProviderSettings
   /** Installed by the provider actor's `init`; replaced at each restart. */
   provider: Provider.Provider | undefined
+  /** The scope of the installed transport (closed, gracefully, when a restart installs the next one). */
+  transportScope: Scope.CloseableScope | undefined
   generation: number
   readonly pool: Pool.Pool<Worker>
   breaker: CircuitBreaker.CircuitBreaker
