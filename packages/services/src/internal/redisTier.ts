@@ -162,6 +162,8 @@ export const open = (
   Scope.Scope
 > =>
   Effect.gen(function* () {
+    // Set when the scope closes: a closed tier never reconnects.
+    let closed = false
     const client = yield* Effect.acquireRelease(
       Effect.sync(
         () =>
@@ -175,7 +177,11 @@ export const open = (
             retryStrategy: (times) => Math.min(25 * 2 ** Math.min(times, 6), 1_000)
           })
       ),
-      (c) => Effect.sync(() => c.disconnect(false))
+      (c) =>
+        Effect.sync(() => {
+          closed = true
+          c.disconnect(false)
+        })
     )
     // GET and PTTL in one command (EVALSHA; ioredis falls back to EVAL after a server restart): one round trip
     // and much cheaper on the client than a pipeline.
@@ -224,7 +230,7 @@ export const open = (
 
     const command = <A>(what: string, run: () => Promise<A>): Effect.Effect<A, string> =>
       Effect.suspend(() => {
-        if (client.status === "end" || client.status === "wait") {
+        if (!closed && (client.status === "end" || client.status === "wait")) {
           // The client gave up (or never started): start it again in the background; this call skips Redis.
           client.connect().catch(() => undefined)
         }
