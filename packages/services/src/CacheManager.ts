@@ -19,7 +19,9 @@
  * - Counters per level (hits, misses, promotions, evictions, errors) and the `dspy.cache.hit_rate` gauge, tagged
  *   `cache=<name>` (overall) and `cache=<name>,level=l1|l2|l3` (per level).
  *
- * {@link lmCache} adapts it to the core `LMCache` interface, so `LM` can use it as its cache.
+ * {@link lmCache} / {@link layerLMCache} adapt it to the core `LMCache` interface, so `LM` can use it as its
+ * cache. {@link childSpec} is its process in the application's supervision tree (`cache_manager`: periodic
+ * purge of expired L2 entries and Redis re-checks, calls for stats and invalidation).
  *
  * @since 0.1.0
  */
