@@ -125,4 +125,42 @@ describe("interruption over HTTP", () => {
       })
     ).pipe(Effect.scoped, Effect.timeout("10 seconds"))
   )
+
+  // KNOWN BUG (reported, not fixed here: packages/core/src/lm/OpenAIProvider.ts is not this suite's file).
+  // OpenAIProvider.stream reads the SDK stream with Stream.fromAsyncIterable; ending the stream calls the
+  // iterator's `return()`, which an async generator queues behind the pending `next()`, and the request is only
+  // aborted after that. So interrupting a stream whose server has gone quiet waits for the next chunk (here 4 s;
+  // for ever if none comes) instead of aborting the request at once. `.fails` keeps the suite green while the
+  // bug stands; drop it once the interruption is prompt.
+  it.live.fails("interrupting a stalled stream aborts it at once", () =>
+    withServer({ faults: { rates: { slow_stream: 1 }, slowChunkMs: 4_000 } }, {}, (server) =>
+      Effect.gen(function* () {
+        const fiber = yield* Effect.fork(LM.stream({ messages: messagesFor(questions[0]!) }).pipe(Stream.runDrain))
+        yield* until(server, (s) => (s.faults.slow_stream ?? 0) === 1)
+        yield* Effect.sleep("100 millis")
+        yield* Fiber.interrupt(fiber).pipe(
+          Effect.timeoutFail({ duration: "1500 millis", onTimeout: () => new Error("the interruption waited") })
+        )
+      })
+    ).pipe(Effect.scoped, Effect.timeout("20 seconds"))
+  )
+})
+
+describe("stalled streams", () => {
+  // KNOWN BUG (reported, not fixed here: OpenAIProvider.ts / LM.ts are not this suite's files). The provider's
+  // `timeoutMs` bounds a call until its response headers arrive, not the gaps in a streamed body: a stream whose
+  // server stops sending hangs the consumer for as long as the server stays quiet. `.fails` keeps the suite green
+  // while the bug stands; drop it once a silent stream fails with LMTimeout.
+  it.live.fails("a stream silent for longer than timeoutMs fails with LMTimeout", () =>
+    withServer({ faults: { rates: { slow_stream: 1 }, slowChunkMs: 4_000 } }, { timeoutMs: 300 }, () =>
+      Effect.gen(function* () {
+        const error = yield* LM.stream({ messages: messagesFor(questions[1]!) }).pipe(
+          Stream.runDrain,
+          Effect.flip,
+          Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new Error("the silent stream hung") })
+        )
+        assert.strictEqual(error._tag, "LMTimeout")
+      })
+    ).pipe(Effect.scoped, Effect.timeout("20 seconds"))
+  )
 })
