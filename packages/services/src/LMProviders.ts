@@ -244,11 +244,13 @@ interface WatcherState {
   readonly providers: ReadonlyArray<string>
 }
 
-type WatcherInfo = Config.ConfigChange
+type WatcherInfo = { readonly _tag: "Changed"; readonly path: string }
 
 /**
- * The config watcher: follows Config and tells the provider actors to re-read their settings when
- * `providers.*` or `infrastructure.*` change. Its subscription dies with it.
+ * The config watcher: follows `providers` and `infrastructure` in Config and tells the provider actors to
+ * re-read their settings whenever either changes. It watches with `Config.watch`, whose first element comes
+ * once the subscription is live, so a (re)started watcher also catches up with changes made while it was
+ * down. Its subscription dies with it.
  *
  * @since 0.1.0
  * @category actors
@@ -259,27 +261,31 @@ export const configWatcher = Actor.make({
     Effect.as(
       Effect.forkDaemon(
         Effect.raceFirst(
-          Stream.runForEach(state.deps.config.subscribe, (change) => Actor.send(self, change)),
+          Stream.runForEach(
+            Stream.merge(
+              Stream.as(state.deps.config.watch("providers"), "providers"),
+              Stream.as(state.deps.config.watch("infrastructure"), "infrastructure")
+            ).pipe(Stream.orDie),
+            (path) => Actor.send(self, { _tag: "Changed", path })
+          ),
           Process.await(self)
         )
       ),
       state
     ),
-  handleInfo: (change: WatcherInfo, state: WatcherState) =>
-    change.path.startsWith("providers") || change.path.startsWith("infrastructure")
-      ? Effect.as(
-          Effect.forEach(
-            state.providers,
-            (name) =>
-              Effect.flatMap(
-                state.deps.registry.whereis<Actor.ActorRef<never, never, ProviderCast>>(actorName(name)),
-                (ref) => (ref._tag === "Some" ? Actor.cast(ref.value, { _tag: "Reconfigure" }) : Effect.void)
-              ),
-            { discard: true }
+  handleInfo: (_change: WatcherInfo, state: WatcherState) =>
+    Effect.as(
+      Effect.forEach(
+        state.providers,
+        (name) =>
+          Effect.flatMap(
+            state.deps.registry.whereis<Actor.ActorRef<never, never, ProviderCast>>(actorName(name)),
+            (ref) => (ref._tag === "Some" ? Actor.cast(ref.value, { _tag: "Reconfigure" }) : Effect.void)
           ),
-          state
-        )
-      : Effect.succeed(state)
+        { discard: true }
+      ),
+      state
+    )
 })
 
 // ---------------------------------------------------------------------------------------------------------

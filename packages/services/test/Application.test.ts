@@ -1,5 +1,5 @@
 import { LM, Module, Predict, Signature } from "@effect-dspy/core"
-import { Events } from "@effect-dspy/foundation"
+import { Config, Events } from "@effect-dspy/foundation"
 import { Actor, DynamicSupervisor, Process, Registry, type Supervisor } from "@effect-dspy/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -286,5 +286,39 @@ describe("Application shutdown of LM calls made outside modules", () => {
       const stopped = yield* Effect.provide(Events.query({ types: ["application_stopped"] }), context)
       assert.deepStrictEqual(stopped[0]!.data.lm, { drained: 0, aborted: 1 })
     })
+  )
+})
+
+describe("Application wiring", () => {
+  it.effect("killing the config watcher: restarted, and configuration changes still reach the providers", () =>
+    Effect.gen(function* () {
+      const providers = yield* LMProviders.LMProviders
+      const before = yield* Registry.lookup(LMProviders.watcherName)
+      yield* Process.kill(before)
+      yield* eventually(
+        Effect.map(
+          Registry.whereis(LMProviders.watcherName),
+          (p) => p._tag === "Some" && p.value.pid.id !== before.pid.id
+        ),
+        "the watcher is restarted"
+      )
+      yield* Config.update("providers.default.poolSize", 7)
+      yield* eventually(
+        Effect.map(providers.status, (all) => all[0]!.pool.size === 7),
+        "the new pool size is applied"
+      )
+    }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+
+  it.effect("layerDefault runs on the configured providers (the simulated LM by default)", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "default-qa", kind: "chain_of_thought", signature: "question -> answer" })
+      const result = yield* modules.execute("default-qa", question)
+      assert.strictEqual(result.version, 1)
+      const lm = yield* LM.LM
+      assert.strictEqual(lm.provider, "default")
+      assert.strictEqual((yield* lm.usage).calls, 1)
+    }).pipe(Effect.provide(Application.layerDefault({ config: { env: false } })))
   )
 })
