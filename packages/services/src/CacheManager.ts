@@ -13,9 +13,10 @@
  * - A hit returns a fresh copy: changing it never changes what is cached. Values must be JSON: anything else
  *   fails with {@link CacheInvalidInput} naming the path at fault.
  * - A broken level (an unusable SQLite file, Redis down) is skipped with a `cache_level_degraded` event and the
- *   cache keeps answering from the other levels; every Redis command is bounded by a timeout. Redis is used
- *   again once it is back (`cache_level_recovered`), after the invalidations and writes it missed are replayed
- *   there as module invalidations, so it never serves a stale entry.
+ *   cache keeps answering from the other levels; every Redis command is bounded by a timeout. A level is used
+ *   again once it is back (Redis when it answers, L2 when it can be reopened; `cache_level_recovered`), after
+ *   the invalidations and writes it missed are replayed there as module invalidations, so it never serves a
+ *   stale entry.
  * - Counters per level (hits, misses, promotions, evictions, errors) and the `dspy.cache.hit_rate` gauge, tagged
  *   `cache=<name>` (overall) and `cache=<name>,level=l1|l2|l3` (per level).
  *
@@ -61,7 +62,7 @@ export type Level = Engine.Level
 
 /**
  * A level's counters. `state` is `off` (not configured), `ok`, or `degraded` (failed; skipped until it is
- * usable again, which only Redis becomes). `promotions` counts entries written into this level from a level
+ * usable again: Redis when it answers, L2 when {@link Service.checkLevels} reopens it). `promotions` counts entries written into this level from a level
  * below it; `evictions` entries the level dropped (L1: capacity and expiry; L2: expiry; Redis expires its own
  * entries and is not counted); `errors` failed operations.
  *
@@ -120,6 +121,8 @@ export interface Options {
   readonly ttlMs?: number
   /** The L2 SQLite file (`":memory:"` for a private in-memory database). */
   readonly path?: string
+  /** After L2 fails, how long (Clock ms) before {@link Service.checkLevels} tries to reopen it; default 30,000. */
+  readonly diskRetryAfterMs?: number
   /** The L3 Redis server. */
   readonly redis?: RedisOptions
   /** Whether the cache serves and stores at all; default true. */
@@ -200,7 +203,11 @@ export interface Service {
   readonly setTtl: (ttlMs: number) => Effect.Effect<void, CacheInvalidInput>
   /** The remaining Redis time to live of an entry in ms (-1: none); none without L3, unreachable or absent. */
   readonly redisPttl: (moduleId: string, key: string) => Effect.Effect<Option.Option<number>>
-  /** Takes a degraded Redis back into use when it answers again (otherwise the next lookup does). */
+  /**
+   * Takes a degraded Redis back into use when it answers again (otherwise the next lookup does), and tries to
+   * reopen a degraded L2 (at most every `diskRetryAfterMs`); what a level missed meanwhile is dropped from it
+   * first. The supervised process ({@link childSpec}) runs this every second.
+   */
   readonly checkLevels: Effect.Effect<void>
 }
 
@@ -303,6 +310,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
       ttlMs,
       enabled: options.enabled ?? true,
       path: options.path,
+      diskRetryAfterMs: yield* positiveInt("diskRetryAfterMs", options.diskRetryAfterMs ?? 30_000),
       redis
     })
     const service: Service = {

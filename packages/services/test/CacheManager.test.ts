@@ -300,6 +300,40 @@ describe("CacheManager", () => {
     )
   })
 
+  describe("recovery", () => {
+    it.scoped("checkLevels reopens a degraded L2 after diskRetryAfterMs, dropping what it missed first", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const file = path.join(dir, "c.db")
+        const cache = yield* CacheManager.make({ path: file, name: "l2-reopen", diskRetryAfterMs: 1_000 })
+        yield* cache.set("n", "old", "to be invalidated")
+        const other = yield* Layer.build(SqliteClient.layer({ filename: file }))
+        const sql = Context.get(other, SqliteClient.SqliteClient)
+        yield* sql`ALTER TABLE dspy_cache RENAME TO parked`
+        // L2 fails on this invalidation: the row stays on disk while the cache runs on L1.
+        assert.strictEqual(yield* cache.invalidateModule("n"), 1)
+        assert.strictEqual((yield* cache.stats).levels.l2.state, "degraded")
+        yield* cache.set("m", "during", 1)
+        yield* sql`ALTER TABLE parked RENAME TO dspy_cache`
+        yield* cache.checkLevels
+        assert.strictEqual((yield* cache.stats).levels.l2.state, "degraded", "not before diskRetryAfterMs")
+        yield* TestClock.adjust("1 seconds")
+        yield* cache.checkLevels
+        assert.strictEqual((yield* cache.stats).levels.l2.state, "ok")
+        const recovered = yield* Effect.flatMap(Events.Events, (ev) => ev.query({ types: ["cache_level_recovered"] }))
+        assert.deepStrictEqual(
+          recovered.map((e) => e.data.level),
+          ["l2"]
+        )
+        // The invalidation L2 missed was replayed: the stale row is gone; and L2 takes writes again.
+        const fresh = yield* CacheManager.make({ path: file, name: "l2-reopen-fresh" })
+        assert.isTrue(Option.isNone(yield* fresh.get("n", "old")))
+        yield* cache.set("m", "after", 2)
+        assert.deepStrictEqual(yield* fresh.get("m", "after"), Option.some(2))
+      }).pipe(Effect.provide(Events.layerMemory))
+    )
+  })
+
   describe("switches and layers", () => {
     it.scoped("a disabled cache neither serves nor stores", () =>
       Effect.gen(function* () {

@@ -6,10 +6,13 @@
 import { Events, Metrics } from "@effect-dspy/foundation"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import { copyJson, type Json } from "./cacheJson.js"
 import { MemoryTier } from "./cacheMemory.js"
 import * as Sqlite from "./cacheSqlite.js"
@@ -38,6 +41,8 @@ export interface EngineOptions {
   readonly ttlMs: number
   readonly enabled: boolean
   readonly path: string | undefined
+  /** After L2 fails, how long (Clock ms) before `checkLevels` tries to reopen it. */
+  readonly diskRetryAfterMs: number
   readonly redis:
     | {
         readonly url: string
@@ -104,6 +109,19 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
     let misses = 0
     let remoteInvalidations = 0
     let disk: Sqlite.DiskTier | undefined
+    let diskScope: Scope.CloseableScope | undefined
+    const engineScope = yield* Effect.scope
+    // L2 while degraded: when to reopen it, and what it missed (replayed before it is used again).
+    let diskRetryAt = 0
+    let diskReopening = false
+    let diskPendingClear = false
+    const diskPendingModules = new Set<string>()
+    /** Records that L2 missed a change to a module (or everything, `undefined`) while it was unusable. */
+    const diskMissed = (moduleId: string | undefined): void => {
+      if (options.path === undefined) return
+      if (moduleId === undefined) diskPendingClear = true
+      else diskPendingModules.add(moduleId)
+    }
     let redis: RedisTier.RedisTier | undefined
     // Redis state while it is degraded: when to try it again, and what must be invalidated there first (writes
     // and invalidations it missed), so that it never serves an entry that was replaced or invalidated meanwhile.
@@ -138,6 +156,7 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
       Effect.gen(function* () {
         stats[level].errors++
         if (level === "l3") redisRetryAt = (yield* Clock.currentTimeMillis) + (options.redis?.retryAfterMs ?? 1_000)
+        else diskRetryAt = (yield* Clock.currentTimeMillis) + options.diskRetryAfterMs
         if (stats[level].state === "degraded") return
         stats[level].state = "degraded"
         const fallback = level === "l2" ? "l1" : stats.l2.state === "ok" ? "l1+l2" : "l1"
@@ -200,6 +219,86 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
       return tier
     })
 
+    /**
+     * A change to L2: skipped while L2 is unusable, and on failure L2 is degraded; either way it is recorded as
+     * missed, so a reopened L2 drops the module's entries before serving them again.
+     */
+    const diskWrite = (
+      moduleId: string | undefined,
+      operation: string,
+      run: (tier: Sqlite.DiskTier) => Effect.Effect<unknown, string>
+    ): Effect.Effect<void> => {
+      const tier = disk
+      if (tier === undefined || stats.l2.state !== "ok") {
+        diskMissed(moduleId)
+        return Effect.void
+      }
+      return Effect.catchAll(Effect.asVoid(run(tier)), (e) => {
+        diskMissed(moduleId)
+        return degrade("l2", operation, e)
+      })
+    }
+
+    /** Opens the SQLite tier in its own scope (closed when the tier is replaced, or on failure). */
+    const openDisk = (path: string) =>
+      Effect.gen(function* () {
+        const child = yield* Scope.fork(engineScope, ExecutionStrategy.sequential)
+        const opened = yield* Effect.either(Scope.extend(Sqlite.open(path), child))
+        if (opened._tag === "Left") {
+          yield* Scope.close(child, Exit.void)
+          return Either.left(opened.left)
+        }
+        return Either.right([opened.right, child] as const)
+      })
+
+    /** Reopens a degraded L2 (after `diskRetryAfterMs`), replaying what it missed before using it again. */
+    const diskReopen: Effect.Effect<void> = Effect.gen(function* () {
+      const path = options.path
+      if (path === undefined || stats.l2.state !== "degraded" || diskReopening) return
+      if ((yield* Clock.currentTimeMillis) < diskRetryAt) return
+      diskReopening = true
+      const opened = yield* openDisk(path)
+      if (opened._tag === "Left") {
+        diskRetryAt = (yield* Clock.currentTimeMillis) + options.diskRetryAfterMs
+        return
+      }
+      const [tier, scope] = opened.right
+      while (diskPendingClear || diskPendingModules.size > 0) {
+        const clearAll = diskPendingClear
+        const modules = [...diskPendingModules]
+        diskPendingClear = false
+        diskPendingModules.clear()
+        const now = yield* Clock.currentTimeMillis
+        const replay = yield* Effect.either(
+          Effect.gen(function* () {
+            if (clearAll) yield* tier.clear
+            for (const moduleId of modules) yield* tier.deleteModule(moduleId, now)
+          })
+        )
+        if (replay._tag === "Left") {
+          if (clearAll) diskPendingClear = true
+          for (const moduleId of modules) diskPendingModules.add(moduleId)
+          diskRetryAt = now + options.diskRetryAfterMs
+          yield* Scope.close(scope, Exit.void)
+          return
+        }
+      }
+      // Swapped in the same synchronous step as the check that nothing is pending.
+      const previous = diskScope
+      disk = tier
+      diskScope = scope
+      stats.l2.state = "ok"
+      if (previous !== undefined) yield* Scope.close(previous, Exit.void)
+      yield* Effect.logInfo(`cache l2 available again at ${path}`)
+      yield* publish("cache_level_recovered", { cache: options.name, level: "l2", target: path })
+    }).pipe(
+      Effect.ensuring(
+        Effect.sync(() => {
+          diskReopening = false
+        })
+      )
+    )
+
     /** An invalidation made by another instance: drop it from this instance's L1 and L2. */
     const applyRemote = (invalidation: RedisTier.Invalidation): Effect.Effect<void> =>
       Effect.gen(function* () {
@@ -208,22 +307,19 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
         if (invalidation.op === "clear") l1.clear()
         else if (invalidation.op === "module") l1.deleteModule(invalidation.moduleId, now)
         else l1.delete(invalidation.moduleId, invalidation.key)
-        const tier = disk
-        if (tier === undefined || stats.l2.state !== "ok") return
-        const done = yield* Effect.either(
+        yield* diskWrite(invalidation.op === "clear" ? undefined : invalidation.moduleId, "invalidate", (tier) =>
           invalidation.op === "clear"
             ? tier.clear
             : invalidation.op === "module"
               ? tier.deleteModule(invalidation.moduleId, now)
               : tier.delete(invalidation.moduleId, invalidation.key)
         )
-        if (done._tag === "Left") yield* degrade("l2", "invalidate", done.left)
       })
 
     if (options.path !== undefined) {
       stats.l2.state = "ok"
-      const opened = yield* Effect.either(Sqlite.open(options.path))
-      if (opened._tag === "Right") disk = opened.right
+      const opened = yield* openDisk(options.path)
+      if (opened._tag === "Right") [disk, diskScope] = opened.right
       else yield* degrade("l2", "open", opened.left)
     }
     if (options.redis !== undefined) {
@@ -301,15 +397,11 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
           const expiresAt = pttl > 0 ? now + pttl : 0
           l1Set(moduleId, key, value, expiresAt)
           stats.l1.promotions++
-          const promoteToDisk =
-            disk !== undefined && stats.l2.state === "ok"
-              ? Effect.catchAll(
-                  Effect.tap(disk.set(moduleId, key, value, expiresAt), () => {
-                    stats.l2.promotions++
-                  }),
-                  (e) => degrade("l2", "write", e)
-                )
-              : Effect.void
+          const promoteToDisk = diskWrite(moduleId, "write", (disk) =>
+            Effect.tap(disk.set(moduleId, key, value, expiresAt), () => {
+              stats.l2.promotions++
+            })
+          )
           return Effect.as(promoteToDisk, Option.some(copyJson(value)))
         })
       })
@@ -335,10 +427,7 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
         const ttl = entryTtl ?? ttlMs
         const expiresAt = ttl === 0 ? 0 : clock.unsafeCurrentTimeMillis() + ttl
         l1Set(moduleId, key, value, expiresAt)
-        const toDisk =
-          disk !== undefined && stats.l2.state === "ok"
-            ? Effect.catchAll(disk.set(moduleId, key, value, expiresAt), (e) => degrade("l2", "write", e))
-            : Effect.void
+        const toDisk = diskWrite(moduleId, "write", (disk) => disk.set(moduleId, key, value, expiresAt))
         const toRedis = Effect.flatMap(redisUsable, (tier) => {
           if (tier === undefined) {
             if (redis !== undefined) redisPendingModules.add(moduleId)
@@ -355,10 +444,7 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
     const del = (moduleId: string, key: string): Effect.Effect<void> =>
       Effect.suspend(() => {
         l1.delete(moduleId, key)
-        const fromDiskTier =
-          disk !== undefined && stats.l2.state === "ok"
-            ? Effect.catchAll(disk.delete(moduleId, key), (e) => degrade("l2", "delete", e))
-            : Effect.void
+        const fromDiskTier = diskWrite(moduleId, "delete", (disk) => disk.delete(moduleId, key))
         const fromRedisTier = Effect.flatMap(redisUsable, (tier) => {
           if (tier === undefined) {
             if (redis !== undefined) redisPendingModules.add(moduleId)
@@ -377,11 +463,11 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
         const now = yield* Clock.currentTimeMillis
         const inMemory = l1.deleteModule(moduleId, now)
         let onDisk = 0
-        if (disk !== undefined && stats.l2.state === "ok") {
-          const removed = yield* Effect.either(disk.deleteModule(moduleId, now))
-          if (removed._tag === "Right") onDisk = removed.right
-          else yield* degrade("l2", "invalidate", removed.left)
-        }
+        yield* diskWrite(moduleId, "invalidate", (disk) =>
+          Effect.map(disk.deleteModule(moduleId, now), (n) => {
+            onDisk = n
+          })
+        )
         let inRedis = 0
         const tier = yield* redisUsable
         if (tier !== undefined) {
@@ -397,10 +483,7 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
 
     const clear: Effect.Effect<void> = Effect.gen(function* () {
       l1.clear()
-      if (disk !== undefined && stats.l2.state === "ok") {
-        const cleared = yield* Effect.either(disk.clear)
-        if (cleared._tag === "Left") yield* degrade("l2", "clear", cleared.left)
-      }
+      yield* diskWrite(undefined, "clear", (disk) => disk.clear)
       const tier = yield* redisUsable
       if (tier !== undefined) {
         const cleared = yield* Effect.either(tier.clear)
@@ -458,7 +541,7 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
           ttlMs = value
         }),
       ttlMs: Effect.sync(() => ttlMs),
-      checkLevels: Effect.asVoid(redisUsable),
+      checkLevels: Effect.zipRight(redisUsable, diskReopen),
       redisPttl: (moduleId, key) =>
         redis === undefined
           ? Effect.succeedNone
