@@ -271,7 +271,9 @@ export type MutationError =
 /**
  * What an execution can fail with: no such module, the module's protections (open circuit, rate limit), the
  * application shutting down, the program's own failures (a predictor's errors; other failures of programs
- * given as values are wrapped in `UnexpectedError` unless they belong to the error family).
+ * given as values, and defects, are wrapped in `UnexpectedError` unless they belong to the error family).
+ * The module's breaker counts defects and the module's own retryable failures, not LM errors (the provider's
+ * breaker handles those).
  *
  * @since 0.1.0
  * @category errors
@@ -513,6 +515,24 @@ const publish = (deps: Dependencies, type: string, data: { readonly [key: string
     Effect.catchAll((e) => Effect.logWarning(`could not record the ${type} event: ${e.message}`))
   )
 
+/**
+ * What counts against a module's breaker: its defects and its own retryable failures. LM failures do not:
+ * they are the provider's breaker's (which fails over to a backup), and counting them here would shut a
+ * module down for a provider's trouble.
+ */
+const isModuleFailure = (failure: CircuitBreaker.Failure): boolean =>
+  failure._tag === "Die" ||
+  (Errors.isRetryable(failure.error) && !lmErrorTags.has((failure.error as { _tag: string })._tag))
+
+const lmErrorTags = new Set([
+  "LMRateLimited",
+  "LMTimeout",
+  "LMContextWindowExceeded",
+  "LMAuthError",
+  "LMBadRequest",
+  "LMServerError"
+])
+
 /** Makes the protections of a new module. */
 const protectionsOf = (
   deps: Dependencies,
@@ -526,7 +546,7 @@ const protectionsOf = (
     const infrastructure = (yield* deps.config.current).infrastructure
     const breakerSettings = protection?.breaker ?? infrastructure.circuitBreakers.module_default ?? {}
     const limiterSettings = protection?.rateLimit ?? infrastructure.rateLimiters.module_default
-    const breaker = yield* CircuitBreaker.make(`module:${id}`, breakerSettings).pipe(
+    const breaker = yield* CircuitBreaker.make(`module:${id}`, breakerSettings, { isFailure: isModuleFailure }).pipe(
       Effect.provideService(Events.Events, deps.events),
       Effect.mapError((e) => invalid(id, "protection.breaker", e.message))
     )
@@ -747,6 +767,14 @@ export const make = (deps: Dependencies): Service => {
             )
           )
           .pipe(
+            Effect.catchAllDefect((defect) =>
+              Effect.fail(
+                new Errors.UnexpectedError({
+                  message: `Module "${id}" died: ${defect instanceof Error ? defect.message : String(defect)}`,
+                  cause: defect
+                })
+              )
+            ),
             Effect.onExit((exit) =>
               Effect.sync(() => {
                 entry.executions++

@@ -1,6 +1,7 @@
-import { LM, LMError, Module, Predict, Prediction, Signature } from "@effect-dspy/core"
-import { Events } from "@effect-dspy/foundation"
+import { LM, LMError, Module, Predict, Prediction, Signature, SimFaults } from "@effect-dspy/core"
+import { Errors, Events } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as fc from "effect/FastCheck"
 import * as Either from "effect/Either"
@@ -10,6 +11,16 @@ import * as TestClock from "effect/TestClock"
 import { ModuleManager, TestRuntime } from "../src/index.js"
 
 const question = { question: "What is the capital of France?" }
+
+/** A module's own retryable failure. */
+class Flaky extends Data.TaggedError("Flaky")<{ readonly message: string }> {
+  get code(): string {
+    return "flaky"
+  }
+  get retryable(): boolean {
+    return true
+  }
+}
 
 const answerOf = (execution: ModuleManager.Execution): unknown => {
   assert.isTrue(Prediction.isPrediction(execution.output))
@@ -194,14 +205,13 @@ describe("ModuleManager", () => {
       const failing = Module.make({
         name: "Failing",
         parameters: {},
-        forward: (_p, _inputs: unknown) =>
-          Effect.fail(new LMError.LMServerError({ provider: "test", status: 500, message: "boom" }))
+        forward: (_p, _inputs: unknown) => Effect.fail(new Flaky({ message: "the module's own dependency failed" }))
       })
       yield* modules.register("failing", failing, { protection: { breaker: { failureThreshold: 2 } } })
       yield* modules.create({ id: "healthy", kind: "predict", signature: "question -> answer" })
       const errors: Array<string> = []
       for (let i = 0; i < 4; i++) errors.push((yield* Effect.flip(modules.execute("failing", {})))._tag)
-      assert.strictEqual(errors[0], "LMServerError")
+      assert.strictEqual(errors[0], "Flaky")
       assert.strictEqual(errors[3], "CircuitOpen")
       assert.strictEqual((yield* modules.describe("failing")).breaker, "open")
       // Another module's breaker is its own.
@@ -226,6 +236,25 @@ describe("ModuleManager", () => {
       )
       const odd = yield* Effect.flip(modules.execute("odd", {}))
       assert.strictEqual(odd._tag, "UnexpectedError")
+      // A defect is a typed failure too, and it counts against the module's breaker.
+      yield* modules.register(
+        "dies",
+        Module.make({ name: "Dies", parameters: {}, forward: (_p, _i: unknown) => Effect.dieMessage("kaput") }),
+        { protection: { breaker: { failureThreshold: 1 } } }
+      )
+      assert.strictEqual((yield* Effect.flip(modules.execute("dies", {})))._tag, "UnexpectedError")
+      assert.strictEqual((yield* Effect.flip(modules.execute("dies", {})))._tag, "CircuitOpen")
+      // LM failures do not count against a module's breaker (the provider's breaker handles them).
+      const lmFailing = Module.make({
+        name: "LMFailing",
+        parameters: {},
+        forward: (_p, _inputs: unknown) =>
+          Effect.fail(new LMError.LMServerError({ provider: "test", status: 500, message: "boom" }))
+      })
+      yield* modules.register("lm-failing", lmFailing, { protection: { breaker: { failureThreshold: 1 } } })
+      for (let i = 0; i < 4; i++) {
+        assert.strictEqual((yield* Effect.flip(modules.execute("lm-failing", {})))._tag, "LMServerError")
+      }
     }).pipe(Effect.provide(TestRuntime.layer()))
   )
 
@@ -289,5 +318,43 @@ describe("ModuleManager versions (property)", () => {
         }
       }
     }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+})
+
+describe("ModuleManager under faults", () => {
+  it.effect(
+    "200 concurrent executions under a 30% fault mix with failover: each ends in a result or a typed error",
+    () =>
+      Effect.gen(function* () {
+        const modules = yield* ModuleManager.ModuleManager
+        const sim = yield* TestRuntime.SimControl
+        yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+        yield* sim.setFaults(
+          "primary",
+          SimFaults.uniform(0.3, ["server_error", "unavailable", "reset", "rate_limit"], 3)
+        )
+        const outcomes = yield* Effect.forEach(
+          Array.from({ length: 200 }, (_, i) => i),
+          (i) => Effect.either(modules.execute("qa", { question: `What is ${i} + 1?` })),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(outcomes.length, 200)
+        let ok = 0
+        for (const o of outcomes) {
+          if (o._tag === "Right") ok++
+          else assert.isTrue(Errors.isDSPyError(o.left), `untyped failure: ${String(o.left)}`)
+        }
+        assert.isAbove(ok, 100)
+        assert.strictEqual((yield* modules.describe("qa")).executions, 200)
+      }).pipe(
+        Effect.provide(
+          TestRuntime.layer({
+            config: {
+              modules: { defaultLmProvider: "primary" },
+              providers: { primary: { backup: "backup", maxRetries: 0 }, backup: { maxRetries: 0 } }
+            }
+          })
+        )
+      )
   )
 })
