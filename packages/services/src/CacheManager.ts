@@ -404,7 +404,9 @@ export const layer = (options: LayerOptions = {}): Layer.Layer<CacheManager, nev
         Effect.catchAll((e) => Effect.as(Effect.logWarning(`CacheManager: ignoring REDIS_URL: ${e}`), Option.none()))
       )
       const { purgeIntervalMs = 600_000, redis: redisOption, ...rest } = options
-      const redis = redisOption ?? Option.getOrUndefined(Option.map(envUrl, (url): RedisOptions => ({ url })))
+      // An empty REDIS_URL means no Redis, as if it were not set.
+      const fromEnv = Option.filter(envUrl, (url) => Redacted.value(url).trim() !== "")
+      const redis = redisOption ?? Option.getOrUndefined(Option.map(fromEnv, (url): RedisOptions => ({ url })))
       const cache = yield* make({
         ...rest,
         ...(redis === undefined ? {} : { redis }),

@@ -3,6 +3,7 @@ import { Config, Events, Metrics } from "@effect-dspy/foundation"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -373,6 +374,24 @@ describe("CacheManager", () => {
           )
         )
       )
+    )
+
+    it.scoped("layer without a Redis URL (or with an empty REDIS_URL) runs on L1 and L2", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const stats = yield* Effect.flatMap(CacheManager.CacheManager, (c) => c.stats).pipe(
+          Effect.provide(
+            CacheManager.layer({ name: "no-redis", path: path.join(dir, "c.db") }).pipe(
+              Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["REDIS_URL", ""]])))),
+              Layer.provide(Config.layerTest())
+            )
+          )
+        )
+        assert.deepStrictEqual(
+          [stats.levels.l1.state, stats.levels.l2.state, stats.levels.l3.state],
+          ["ok", "ok", "off"]
+        )
+      })
     )
 
     it.scoped("getOrCompute runs the computation once", () =>
