@@ -685,7 +685,21 @@ export const actor = Actor.make({
   init: (deps: Dependencies) => Effect.as(publish(deps, "service_started", { service: "module_manager" }), deps),
   handleCall: (msg: Call, deps: Dependencies) =>
     Effect.map(
-      Effect.either(handle(deps, msg)),
+      // A change that throws (a program whose parameters cannot be copied) is answered with a typed error
+      // instead of crashing the actor: a poison request must not restart it until its supervisor gives up.
+      Effect.either(
+        Effect.catchAllDefect(
+          Effect.suspend(() => handle(deps, msg)),
+          (defect) =>
+            Effect.fail(
+              invalid(
+                "id" in msg ? msg.id : msg.spec.id,
+                msg._tag.toLowerCase(),
+                `The ${msg._tag.toLowerCase()} failed unexpectedly: ${defect instanceof Error ? defect.message : String(defect)}`
+              )
+            )
+        )
+      ),
       (result): Actor.CallResult<Reply, Dependencies> => Actor.reply(result, deps)
     )
 })
@@ -708,18 +722,17 @@ const name = Registry.name<Actor.ActorRef<Call, Reply>>(actorName)
 
 /** Calls the actor through the registry; while it restarts, waits a few turns for its successor. */
 const mutate = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo | undefined, MutationError> => {
-  const attempt = (left: number): Effect.Effect<Reply, RuntimeError.NoProc | RuntimeError.CallTimeout> =>
-    Effect.flatMap(deps.registry.lookup(name), (ref) => Actor.call(ref, msg, "30 seconds")).pipe(
-      Effect.catchTag("NoProc", (e) =>
-        left > 0 ? Effect.zipRight(Effect.yieldNow(), attempt(left - 1)) : Effect.fail(e)
-      )
+  // Only finding the actor is retried (it may be restarting); a request it took is never sent twice.
+  const find = (left: number): Effect.Effect<Actor.ActorRef<Call, Reply>, RuntimeError.NoProc> =>
+    Effect.catchTag(deps.registry.lookup(name), "NoProc", (e) =>
+      left > 0 ? Effect.zipRight(Effect.yieldNow(), find(left - 1)) : Effect.fail(e)
     )
-  return attempt(200).pipe(
+  return Effect.flatMap(find(200), (ref) => Actor.call(ref, msg, "30 seconds")).pipe(
     Effect.mapError(
       (e) =>
         new ModuleManagerUnavailable({
           operation: msg._tag.toLowerCase(),
-          message: `The ModuleManager actor did not take the ${msg._tag.toLowerCase()} request (${e.message}); executions are unaffected. Retry the change.`
+          message: `The ModuleManager actor did not answer the ${msg._tag.toLowerCase()} request (${e.message}); executions are unaffected. Check the module (describe) and retry the change.`
         })
     ),
     Effect.flatten

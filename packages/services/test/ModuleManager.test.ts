@@ -1,5 +1,6 @@
 import { LM, LMError, Module, Predict, Prediction, Signature, SimFaults } from "@effect-dspy/core"
 import { Errors, Events } from "@effect-dspy/foundation"
+import { Process, Registry } from "@effect-dspy/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -356,5 +357,30 @@ describe("ModuleManager under faults", () => {
           })
         )
       )
+  )
+})
+
+describe("ModuleManager poison requests", () => {
+  it.effect("a change that throws is a typed error and does not crash the actor", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+      const actor = yield* Registry.lookup(ModuleManager.actorName)
+      const poison = { predictors: "not a record" } as unknown
+      const hostile = new Proxy(
+        {},
+        {
+          get: () => {
+            throw new Error("hostile state")
+          }
+        }
+      )
+      for (const state of [poison, hostile]) {
+        const error = yield* Effect.flip(modules.swap("qa", { state }))
+        assert.strictEqual(error._tag, "ModuleSpecInvalid")
+      }
+      assert.isTrue(yield* Process.isAlive(actor))
+      assert.strictEqual((yield* modules.describe("qa")).version, 1)
+    }).pipe(Effect.provide(TestRuntime.layer()))
   )
 })
