@@ -172,52 +172,59 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
       })
 
     /** Whether Redis may be used now; brings it back (replaying what it missed) when it has recovered. */
-    const redisUsable: Effect.Effect<RedisTier.RedisTier | undefined> = Effect.gen(function* () {
+    const redisUsable: Effect.Effect<RedisTier.RedisTier | undefined> = Effect.suspend(() => {
+      // The common cases without a generator: no Redis, or Redis up and in use.
       const tier = redis
-      if (tier === undefined) return undefined
-      if (stats.l3.state === "ok") {
-        if (tier.ready()) return tier
-        yield* degrade("l3", "connection", "not connected")
-        return undefined
-      }
-      // One fiber replays; concurrent callers keep skipping Redis until it is done.
-      if (redisRecovering || !tier.ready() || (yield* Clock.currentTimeMillis) < redisRetryAt) return undefined
-      redisRecovering = true
-      // Writes made meanwhile skip Redis and add to the pending sets: replay until nothing is left, then switch
-      // back without yielding, so nothing can slip in between.
-      const replayed = yield* Effect.gen(function* () {
-        while (redisPendingClear || redisPendingModules.size > 0) {
-          const clearAll = redisPendingClear
-          const modules = [...redisPendingModules]
-          redisPendingClear = false
-          redisPendingModules.clear()
-          const replay = yield* Effect.either(
-            Effect.gen(function* () {
-              if (clearAll) yield* tier.clear
-              for (const moduleId of modules) yield* tier.deleteModule(moduleId)
+      if (tier === undefined) return Effect.succeed(undefined)
+      if (stats.l3.state === "ok" && tier.ready()) return Effect.succeed(tier)
+      return redisCheck(tier)
+    })
+
+    const redisCheck = (tier: RedisTier.RedisTier): Effect.Effect<RedisTier.RedisTier | undefined> =>
+      Effect.gen(function* () {
+        if (stats.l3.state === "ok") {
+          if (tier.ready()) return tier
+          yield* degrade("l3", "connection", "not connected")
+          return undefined
+        }
+        // One fiber replays; concurrent callers keep skipping Redis until it is done.
+        if (redisRecovering || !tier.ready() || (yield* Clock.currentTimeMillis) < redisRetryAt) return undefined
+        redisRecovering = true
+        // Writes made meanwhile skip Redis and add to the pending sets: replay until nothing is left, then switch
+        // back without yielding, so nothing can slip in between.
+        const replayed = yield* Effect.gen(function* () {
+          while (redisPendingClear || redisPendingModules.size > 0) {
+            const clearAll = redisPendingClear
+            const modules = [...redisPendingModules]
+            redisPendingClear = false
+            redisPendingModules.clear()
+            const replay = yield* Effect.either(
+              Effect.gen(function* () {
+                if (clearAll) yield* tier.clear
+                for (const moduleId of modules) yield* tier.deleteModule(moduleId)
+              })
+            )
+            if (replay._tag === "Left") {
+              if (clearAll) redisPendingClear = true
+              for (const moduleId of modules) redisPendingModules.add(moduleId)
+              yield* degrade("l3", "recover", replay.left)
+              return false
+            }
+          }
+          stats.l3.state = "ok" // in the same synchronous step as the check that nothing is pending
+          return true
+        }).pipe(
+          Effect.ensuring(
+            Effect.sync(() => {
+              redisRecovering = false
             })
           )
-          if (replay._tag === "Left") {
-            if (clearAll) redisPendingClear = true
-            for (const moduleId of modules) redisPendingModules.add(moduleId)
-            yield* degrade("l3", "recover", replay.left)
-            return false
-          }
-        }
-        stats.l3.state = "ok" // in the same synchronous step as the check that nothing is pending
-        return true
-      }).pipe(
-        Effect.ensuring(
-          Effect.sync(() => {
-            redisRecovering = false
-          })
         )
-      )
-      if (!replayed) return undefined
-      yield* Effect.logInfo(`cache l3 available again at ${tier.endpoint}`)
-      yield* publish("cache_level_recovered", { cache: options.name, level: "l3", target: tier.endpoint })
-      return tier
-    })
+        if (!replayed) return undefined
+        yield* Effect.logInfo(`cache l3 available again at ${tier.endpoint}`)
+        yield* publish("cache_level_recovered", { cache: options.name, level: "l3", target: tier.endpoint })
+        return tier
+      })
 
     /**
      * A change to L2: skipped while L2 is unusable, and on failure L2 is degraded; either way it is recorded as

@@ -2,7 +2,8 @@
  * The L3 tier: Redis through ioredis. Every command is bounded: the client never queues commands while it is
  * not connected (`enableOfflineQueue: false`, so they fail at once), commands are not retried by the client
  * (`maxRetriesPerRequest: 0`), and each operation races a real-time deadline (Redis time is real time, not the
- * Effect Clock). The client reconnects by itself with capped backoff after the server goes away.
+ * Effect Clock). The client's own `commandTimeout` is not used: it would only add a second timer per command
+ * (a timed-out command stays queued on the connection either way, until its reply or a disconnect). The client reconnects by itself with capped backoff after the server goes away.
  *
  * Layout under a prefix `p`: an entry is the string `p:e:<length of module>:<module>:<key>` (JSON text, `PX` for its time to
  * live); `p:m:<module>` is the set of that module's entry keys (it expires with its longest-lived entry, so it
@@ -172,7 +173,6 @@ export const open = (
             enableOfflineQueue: false,
             maxRetriesPerRequest: 0,
             connectTimeout: options.connectTimeoutMs,
-            commandTimeout: options.timeoutMs,
             autoResubscribe: false,
             retryStrategy: (times) => Math.min(25 * 2 ** Math.min(times, 6), 1_000)
           })
@@ -207,8 +207,7 @@ export const open = (
           lazyConnect: true,
           enableOfflineQueue: true,
           maxRetriesPerRequest: null,
-          autoResubscribe: true,
-          commandTimeout: undefined
+          autoResubscribe: true
         })
       ),
       (c) => Effect.sync(() => c.disconnect(false))
