@@ -130,6 +130,21 @@ export interface Service {
   readonly inFlight: Effect.Effect<{ readonly modules: number; readonly lm: number }>
   /** The grace period in force at shutdown. */
   readonly shutdownGracePeriod: Duration.Duration
+  /** One snapshot of everything: the tree, the providers, the modules and the work in flight. */
+  readonly status: Effect.Effect<Status>
+}
+
+/**
+ * A snapshot of the running application.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Status {
+  readonly tree: Supervisor.Tree
+  readonly providers: ReadonlyArray<LMProviders.ProviderStatus>
+  readonly modules: ReadonlyArray<ModuleManager.ModuleInfo>
+  readonly inFlight: { readonly modules: number; readonly lm: number }
 }
 
 /**
@@ -288,7 +303,13 @@ export const layer = (
         describe: Supervisor.describe(root, rootId),
         render: Effect.map(Supervisor.describe(root, rootId), Supervisor.render),
         inFlight: Effect.sync(() => ({ modules: moduleDrain.inFlight, lm: lmDrain.inFlight })),
-        shutdownGracePeriod: grace
+        shutdownGracePeriod: grace,
+        status: Effect.all({
+          tree: Supervisor.describe(root, rootId),
+          providers: providers.service.status,
+          modules: modules.list,
+          inFlight: Effect.sync(() => ({ modules: moduleDrain.inFlight, lm: lmDrain.inFlight }))
+        })
       }
       return Context.make(Application, service).pipe(
         Context.add(ModuleManager.ModuleManager, modules),

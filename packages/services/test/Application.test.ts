@@ -55,6 +55,17 @@ describe("Application", () => {
       assert.include(text, "  module_manager (worker)")
       assert.include(text, "    provider:backup (worker)")
       // The optimization workers' supervisor is there, empty, ready for the OptimizationCoordinator.
+      const status = yield* app.status
+      assert.deepStrictEqual(
+        status.providers.map((p) => [p.name, p.backup, p.circuit]),
+        [
+          ["default", undefined, "closed"],
+          ["primary", "backup", "closed"],
+          ["backup", undefined, "closed"]
+        ]
+      )
+      assert.deepStrictEqual(status.inFlight, { modules: 0, lm: 0 })
+      assert.deepStrictEqual(status.modules, [])
       const workers = yield* app.optimizationWorkers
       assert.strictEqual(yield* DynamicSupervisor.size(workers), 0)
       // Actors are registered in the runtime's own registry namespace.
