@@ -1,9 +1,7 @@
 import { ChainOfThought, Evaluate, Module, Predict, Signature } from "@effect-dspy/core"
 import { assert, describe, it } from "@effect/vitest"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Checkpoint from "../src/Checkpoint.js"
 import type * as Feedback from "../src/Feedback.js"
 import * as GEPA from "../src/GEPA.js"
@@ -11,6 +9,7 @@ import * as Gepa from "../src/internal/gepa.js"
 import * as Optimizer from "../src/Optimizer.js"
 import * as Rng from "../src/Rng.js"
 import { arithmetic, cot, metric, promptText, recordingSim } from "./support/sim.js"
+import { interruptAndResume } from "./support/resume.js"
 
 const fronts = (rows: ReadonlyArray<ReadonlyArray<number>>): Gepa.Fronts => {
   const f = Gepa.initialFronts(0, rows[0]!)
@@ -352,22 +351,13 @@ describe("GEPA on the simulated LM", { timeout: 30_000 }, () => {
       runId: "gepa-resume"
     }
     return Effect.gen(function* () {
-      const reference = yield* Optimizer.compile(optimizer, cot(), { ...options, runId: "reference" })
-      const referenceCalls = requests.length
-      requests.length = 0
-      const midway = yield* Deferred.make<void>()
-      let steps = 0
-      const fiber = yield* Effect.fork(
-        Optimizer.compile(optimizer, cot(), {
-          ...options,
-          onProgress: (event) =>
-            event._tag === "Step" && ++steps === 60 ? Deferred.succeed(midway, undefined) : Effect.void
-        })
-      )
-      yield* Deferred.await(midway)
-      yield* Fiber.interrupt(fiber)
-      const firstCalls = requests.length
-      const resumed = yield* Optimizer.compile(optimizer, cot(), options)
+      const { reference, resumed, referenceCalls, firstCalls } = yield* interruptAndResume({
+        optimizer,
+        student: cot,
+        options,
+        requests,
+        interruptAfterSteps: 60
+      })
       assert.isAtLeast(resumed.report.resumedUnits, 50)
       assert.isBelow(resumed.report.lmCalls, referenceCalls)
       assert.isAtMost(firstCalls + resumed.report.lmCalls, referenceCalls + options.concurrency)

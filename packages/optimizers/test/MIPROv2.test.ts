@@ -1,14 +1,13 @@
 import { Evaluate, LM, Module, Predict, SimLM } from "@effect-dspy/core"
 import { assert, describe, it } from "@effect/vitest"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as BootstrapFewShot from "../src/BootstrapFewShot.js"
 import * as Checkpoint from "../src/Checkpoint.js"
 import * as MIPROv2 from "../src/MIPROv2.js"
 import * as Optimizer from "../src/Optimizer.js"
 import { arithmetic, cot, metric, promptText, recordingSim, signature } from "./support/sim.js"
+import { interruptAndResume } from "./support/resume.js"
 
 interface DemoSet {
   readonly kind: string
@@ -246,21 +245,13 @@ describe("MIPROv2", () => {
     const data = arithmetic({ seed: 4, train: 60, dev: 0 })
     const options = { trainset: data.train, metric, concurrency: 4, runId: "mipro-resume" }
     return Effect.gen(function* () {
-      const reference = yield* Optimizer.compile(optimizer, cot(), { ...options, runId: "reference" })
-      const referenceCalls = requests.length
-      requests.length = 0
-      const midway = yield* Deferred.make<void>()
-      let steps = 0
-      const fiber = yield* Effect.fork(
-        Optimizer.compile(optimizer, cot(), {
-          ...options,
-          onProgress: (event) =>
-            event._tag === "Step" && ++steps === 120 ? Deferred.succeed(midway, undefined) : Effect.void
-        })
-      )
-      yield* Deferred.await(midway)
-      yield* Fiber.interrupt(fiber)
-      const resumed = yield* Optimizer.compile(optimizer, cot(), options)
+      const { reference, resumed, referenceCalls } = yield* interruptAndResume({
+        optimizer,
+        student: cot,
+        options,
+        requests,
+        interruptAfterSteps: 120
+      })
       assert.isAtLeast(resumed.report.resumedUnits, 100)
       assert.isBelow(resumed.report.lmCalls, referenceCalls)
       assert.deepStrictEqual(resumed.report.details["trialLog"], reference.report.details["trialLog"])
