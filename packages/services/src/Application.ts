@@ -41,7 +41,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as CacheManager from "./CacheManager.js"
 import { ApplicationStopping, ExecutionAborted } from "./internal/appErrors.js"
-import * as CacheWorker from "./internal/cacheWorker.js"
 import { Drain, type DrainReport } from "./internal/drain.js"
 import * as LMProviders from "./LMProviders.js"
 import * as ModuleManager from "./ModuleManager.js"
@@ -156,12 +155,13 @@ export interface Status {
 export class Application extends Context.Tag("@effect-dspy/services/Application")<Application, Service>() {}
 
 /**
- * The registry name of the CacheManager's actor (`Stats` / `PurgeExpired` calls).
+ * The registry name of the CacheManager's actor (`Stats` / `PurgeExpired` / `InvalidateModule` calls; it also
+ * purges expired disk entries and re-checks broken cache levels on timers).
  *
  * @since 0.1.0
  * @category constants
  */
-export const cacheManagerName = CacheWorker.actorName
+export const cacheManagerName = "dspy/cache_manager"
 
 /**
  * The root supervisor's id in trees.
@@ -253,7 +253,10 @@ export const layer = (
               Supervisor.worker(
                 "cache_manager",
                 withRegistry(
-                  Registry.startNamed(CacheWorker.actorName, Actor.spawn(CacheWorker.cacheWorker, cacheManager.value))
+                  Registry.startNamed(
+                    cacheManagerName,
+                    Actor.spawn(CacheManager.actor, { cache: cacheManager.value, options: {} })
+                  )
                 )
               )
             ]
