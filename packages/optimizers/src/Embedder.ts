@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { LM } from "@effect-dspy/core"
+import { LM, SimEmbeddings } from "@effect-dspy/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -111,22 +111,12 @@ export const layerLM = (
   )
 
 /**
- * Cosine similarity (0 when a vector is all zeros).
+ * Cosine similarity (0 when a vector is all zeros); the same function the simulated LM's retrieval uses.
  *
  * @since 0.1.0
  * @category math
  */
-export const cosine = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): number => {
-  let dot = 0
-  let na = 0
-  let nb = 0
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * (b[i] ?? 0)
-    na += a[i]! * a[i]!
-    nb += (b[i] ?? 0) * (b[i] ?? 0)
-  }
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb)
-}
+export const cosine: (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => number = SimEmbeddings.cosine
 
 /**
  * The indexes of the `k` vectors most similar to the query (cosine), best first; ties go to the lower index.
