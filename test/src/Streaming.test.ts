@@ -126,13 +126,9 @@ describe("interruption over HTTP", () => {
     ).pipe(Effect.scoped, Effect.timeout("10 seconds"))
   )
 
-  // KNOWN BUG (reported, not fixed here: packages/core/src/lm/OpenAIProvider.ts is not this suite's file).
-  // OpenAIProvider.stream reads the SDK stream with Stream.fromAsyncIterable; ending the stream calls the
-  // iterator's `return()`, which an async generator queues behind the pending `next()`, and the request is only
-  // aborted after that. So interrupting a stream whose server has gone quiet waits for the next chunk (here 4 s;
-  // for ever if none comes) instead of aborting the request at once. `.fails` keeps the suite green while the
-  // bug stands; drop it once the interruption is prompt.
-  it.live.fails("interrupting a stalled stream aborts it at once", () =>
+  // Ending a stream aborts its request first (OpenAIProvider.stream): an async generator would queue the
+  // iterator's `return()` behind the pending `next()`, and a server gone quiet would hold the interruption.
+  it.live("interrupting a stalled stream aborts it at once", () =>
     withServer({ faults: { rates: { slow_stream: 1 }, slowChunkMs: 4_000 } }, {}, (server) =>
       Effect.gen(function* () {
         const fiber = yield* Effect.fork(LM.stream({ messages: messagesFor(questions[0]!) }).pipe(Stream.runDrain))

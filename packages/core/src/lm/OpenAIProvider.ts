@@ -358,7 +358,19 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
             catch: (error) => error
           }).pipe(Effect.catchAll(fail(request.model, timeout)))
           const tools = new Map<number, Map<number, ToolCallParts>>()
-          return Stream.fromAsyncIterable(chunks, (error) => error).pipe(
+          // Ending the stream early (interruption, `take`) aborts the request first: an async generator queues
+          // `return()` behind a pending `next()`, which a server that has gone quiet may never complete.
+          const iterator = chunks[Symbol.asyncIterator]()
+          const abortable: AsyncIterable<OpenAI.Chat.ChatCompletionChunk> = {
+            [Symbol.asyncIterator]: () => ({
+              next: () => iterator.next(),
+              return: () => {
+                controller.abort()
+                return Promise.resolve({ done: true as const, value: undefined })
+              }
+            })
+          }
+          return Stream.fromAsyncIterable(abortable, (error) => error).pipe(
             Stream.catchAll((error) => Stream.fromEffect(fail(request.model, timeout)(error))),
             Stream.mapConcat((chunk): Array<Completion.CompletionChunk> => {
               const out: Array<Completion.CompletionChunk> = []
