@@ -1,5 +1,11 @@
-import { defineProject } from "vitest/config"
+import { defineConfig } from "vitest/config"
 
-export default defineProject({
-  test: { include: ["src/**/*.test.ts"], testTimeout: 60_000 }
+export default defineConfig({
+  test: {
+    include: ["src/**/*.test.ts"],
+    testTimeout: 60_000,
+    // The JSON report feeds the closing "N passed, N failed" line of `pnpm test` (.ci/test-summary.mjs).
+    reporters: ["default", "json"],
+    outputFile: { json: "build/vitest-report.json" }
+  }
 })
