@@ -372,6 +372,17 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
           }
           return Stream.fromAsyncIterable(abortable, (error) => error).pipe(
             Stream.catchAll((error) => Stream.fromEffect(fail(request.model, timeout)(error))),
+            // The SDK's timeout ends at the response headers; a streamed body silent for as long fails too.
+            Stream.timeoutFail(
+              () =>
+                new LMError.LMTimeout({
+                  provider: name,
+                  model: request.model,
+                  timeoutMs: timeout,
+                  message: `${name} sent nothing on the stream for ${timeout} ms: raise the provider's timeoutMs or retry later`
+                }),
+              timeout
+            ),
             Stream.mapConcat((chunk): Array<Completion.CompletionChunk> => {
               const out: Array<Completion.CompletionChunk> = []
               for (const choice of chunk.choices) {
