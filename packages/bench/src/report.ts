@@ -36,10 +36,7 @@ const lines = [
   "",
   `- Date: ${new Date().toISOString().slice(0, 10)}`,
   `- Machine: ${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`,
-  `- Load average when the report was made: ${os
-    .loadavg()
-    .map((x) => x.toFixed(2))
-    .join(", ")}`,
+  "- Load average (1 min) at the start and end of the run: the `machine` rows below",
   "- Command: `pnpm bench > bench.jsonl` then `pnpm --filter @effect-dspy/bench report bench.jsonl`",
   ""
 ]
