@@ -39,3 +39,11 @@ export * as TestRuntime from "./TestRuntime.js"
  * @since 0.1.0
  */
 export * as CacheManager from "./CacheManager.js"
+
+/**
+ * Optimization jobs in the background: a priority queue feeding supervised workers, merged duplicates, jobs
+ * persisted in SQLite and resumed from checkpoints, and a hot swap only when the result beats serving.
+ *
+ * @since 0.1.0
+ */
+export * as OptimizationCoordinator from "./OptimizationCoordinator.js"

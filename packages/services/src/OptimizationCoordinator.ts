@@ -1,0 +1,828 @@
+/**
+ * The OptimizationCoordinator: optimization jobs for the application's modules, run in the background and
+ * hot-swapped into the ModuleManager when they pay off.
+ *
+ * - {@link Service.start} takes plain data (a module id, an optimizer and a metric by name, the trainset and
+ *   valset, a priority, a budget) and answers at once with the job's id. A request for the same module
+ *   version, optimizer and settings, data, metric, seed and budget as a job that is queued, running or done
+ *   is merged into it (`merged: true`): it is never run twice.
+ * - Jobs wait in a priority queue (highest `priority` first, then first come) feeding `optimization.workers`
+ *   workers (Config, re-read live: a change takes effect at once for starts; running jobs are never cut).
+ *   Each running job is a worker process under the application's `optimization_workers` dynamic supervisor,
+ *   and its LM work is bounded by `optimization.concurrency` (Optimizer.compile reads it). Module
+ *   executions never wait for optimization: they run in their callers' fibers.
+ * - Jobs are rows of a SQLite table (`filename`, in memory by default). Each runs `Optimizer.compile` with
+ *   `runId` = the job id and the `CheckpointStore` in context (in memory when none is given), so a coordinator
+ *   restarted on the same database and checkpoint store re-queues the jobs that were queued or running, and
+ *   they resume without repeating their finished units.
+ * - When a compile finishes, the serving version and the optimized program are scored with `Evaluate` on the
+ *   valset (the trainset when none was given); the optimized one is swapped in only if it gains at least
+ *   `optimization.swapMargin` points (Evaluate's 0-100 scale): status `swapped` and event
+ *   `optimization_swapped`, else `rejected` and `optimization_rejected`.
+ * - {@link Service.progress} streams a job's progress (the optimizer's events, then the job's final status);
+ *   {@link Service.cancel} stops a queued or running job (`cancelled`).
+ *
+ * @since 0.1.0
+ */
+import { Evaluate, Example, LM } from "@effect-dspy/core"
+import { Config, Errors, Events } from "@effect-dspy/foundation"
+import {
+  AdaptiveOptimizer,
+  BootstrapFewShot,
+  type Budget,
+  Checkpoint,
+  COPRO,
+  GEPA,
+  MIPROv2,
+  Optimizer,
+  type Progress,
+  SIMBA
+} from "@effect-dspy/optimizers"
+import { Actor, DynamicSupervisor, type Process } from "@effect-dspy/runtime"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { createHash, randomUUID } from "node:crypto"
+import * as Application from "./Application.js"
+import { type JobRow, type JobStatus, type JobStore, open } from "./internal/coordinatorStore.js"
+import * as ModuleManager from "./ModuleManager.js"
+
+// ---------------------------------------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A job's status: `queued` and `running` are live; `succeeded` is a finished compile whose swap decision is
+ * pending; `swapped` / `rejected` say what the decision was; `failed` and `cancelled` are the other ends.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Status = JobStatus
+
+/**
+ * The statuses a job ends in.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const terminalStatuses: ReadonlyArray<Status> = ["failed", "cancelled", "swapped", "rejected"]
+
+/**
+ * A request to optimize a module.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartRequest {
+  readonly moduleId: string
+  /** An optimizer's name in the coordinator's registry (default registry: {@link defaultOptimizers}). */
+  readonly optimizer: string
+  readonly trainset: ReadonlyArray<Example.Any>
+  /** Where the swap decision is scored (default: the trainset). */
+  readonly valset?: ReadonlyArray<Example.Any>
+  /** A metric's name in the coordinator's registry (default `exact_match`). */
+  readonly metric?: string
+  /** Higher runs first (default 0). */
+  readonly priority?: number
+  readonly budget?: Budget.Limits
+  /** The compile's seed (default 0). */
+  readonly seed?: number
+}
+
+/**
+ * What `start` answers: the job's id, and whether the request was merged into an existing job.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Started {
+  readonly id: string
+  readonly merged: boolean
+}
+
+/**
+ * A job's progress counters (from the optimizer's progress events of this coordinator's run).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobProgress {
+  readonly steps: number
+  readonly resumedSteps: number
+  readonly trials: number
+  readonly bestScore: number | undefined
+  readonly lmCalls: number
+}
+
+/**
+ * A job as `status` reports it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Job {
+  readonly id: string
+  readonly moduleId: string
+  readonly moduleVersion: number
+  readonly optimizer: string
+  readonly metric: string
+  readonly priority: number
+  readonly status: Status
+  /** The serving version's score on the valset when the decision was made. */
+  readonly servingScore: number | undefined
+  /** The optimized program's score on the valset. */
+  readonly optimizedScore: number | undefined
+  /** The module version the swap made. */
+  readonly swappedVersion: number | undefined
+  readonly error: string | undefined
+  readonly createdAt: number
+  readonly startedAt: number | undefined
+  readonly finishedAt: number | undefined
+  readonly progress: JobProgress
+}
+
+/**
+ * An element of a job's progress stream: an optimizer progress event, or the job's new status.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Update =
+  | { readonly _tag: "Progress"; readonly event: Progress.Event }
+  | { readonly _tag: "Status"; readonly job: Job }
+
+/**
+ * Options of {@link layer}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The job database (default `":memory:"`: jobs do not survive the process). */
+  readonly filename?: string
+  /** Optimizers by name (default {@link defaultOptimizers}). */
+  readonly optimizers?: { readonly [name: string]: Optimizer.Optimizer }
+  /** Metrics by name (default {@link defaultMetrics}). */
+  readonly metrics?: { readonly [name: string]: Optimizer.Metric }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A start request cannot be used (unknown optimizer or metric, empty trainset); `field` names the part.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class OptimizationRequestInvalid extends Schema.TaggedError<OptimizationRequestInvalid>(
+  "@effect-dspy/OptimizationRequestInvalid"
+)("OptimizationRequestInvalid", { ...Errors.fields, field: Schema.String }) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "optimization_request_invalid"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * No job has this id.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class OptimizationJobNotFound extends Schema.TaggedError<OptimizationJobNotFound>(
+  "@effect-dspy/OptimizationJobNotFound"
+)("OptimizationJobNotFound", { ...Errors.fields, jobId: Schema.String }) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "optimization_job_not_found"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The job database failed (open, read or write).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class OptimizationStoreError extends Schema.TaggedError<OptimizationStoreError>(
+  "@effect-dspy/OptimizationStoreError"
+)("OptimizationStoreError", { ...Errors.fields, operation: Schema.String }) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "optimization_store_error"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return true
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Service
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * The OptimizationCoordinator service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** Queues a job (or merges the request into its twin) and answers at once. */
+  readonly start: (
+    request: StartRequest
+  ) => Effect.Effect<Started, OptimizationRequestInvalid | ModuleManager.ModuleNotFound | OptimizationStoreError>
+  /** A job now. */
+  readonly status: (id: string) => Effect.Effect<Job, OptimizationJobNotFound>
+  /** Every job, oldest first. */
+  readonly list: Effect.Effect<ReadonlyArray<Job>>
+  /** The job's updates from now on, ending after its final status (at once with it for a finished job). */
+  readonly progress: (id: string) => Stream.Stream<Update, OptimizationJobNotFound>
+  /** Waits for the job to end and returns it. */
+  readonly await: (id: string) => Effect.Effect<Job, OptimizationJobNotFound>
+  /** Stops a queued or running job (`cancelled`); a finished job is returned as it is. */
+  readonly cancel: (id: string) => Effect.Effect<Job, OptimizationJobNotFound | OptimizationStoreError>
+  /** How many workers may run jobs now (Config `optimization.workers`), and how many do. */
+  readonly workers: Effect.Effect<{ readonly limit: number; readonly running: number; readonly queued: number }>
+}
+
+/**
+ * The OptimizationCoordinator service tag.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class OptimizationCoordinator extends Context.Tag("@effect-dspy/services/OptimizationCoordinator")<
+  OptimizationCoordinator,
+  Service
+>() {}
+
+/**
+ * The default optimizers by name, with their default settings.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultOptimizers = (): { readonly [name: string]: Optimizer.Optimizer } => ({
+  bootstrap_few_shot: BootstrapFewShot.make(),
+  mipro_v2: MIPROv2.make(),
+  copro: COPRO.make(),
+  simba: SIMBA.make(),
+  gepa: GEPA.make({ auto: "light" }),
+  adaptive: AdaptiveOptimizer.make()
+})
+
+/**
+ * The default metrics by name.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMetrics = (): { readonly [name: string]: Optimizer.Metric } => ({
+  exact_match: Evaluate.answerExactMatch
+})
+
+// ---------------------------------------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------------------------------------
+
+interface Live {
+  row: JobRow
+  readonly trainset: ReadonlyArray<Example.Any>
+  readonly valset: ReadonlyArray<Example.Any> | undefined
+  readonly budget: Budget.Limits | undefined
+  readonly updates: PubSub.PubSub<Update>
+  readonly done: Deferred.Deferred<Job>
+  fiber: Fiber.RuntimeFiber<void, never> | undefined
+  worker: Process.Process | undefined
+  cancelRequested: boolean
+  progress: JobProgress
+}
+
+const emptyProgress: JobProgress = { steps: 0, resumedSteps: 0, trials: 0, bestScore: undefined, lmCalls: 0 }
+
+const isTerminal = (status: Status): boolean => terminalStatuses.includes(status)
+
+const toJob = (live: Live): Job => {
+  const r = live.row
+  return {
+    id: r.id,
+    moduleId: r.moduleId,
+    moduleVersion: r.moduleVersion,
+    optimizer: r.optimizer,
+    metric: r.metric,
+    priority: r.priority,
+    status: r.status,
+    servingScore: r.servingScore ?? undefined,
+    optimizedScore: r.optimizedScore ?? undefined,
+    swappedVersion: r.swappedVersion ?? undefined,
+    error: r.error ?? undefined,
+    createdAt: r.createdAt,
+    startedAt: r.startedAt ?? undefined,
+    finishedAt: r.finishedAt ?? undefined,
+    progress: live.progress
+  }
+}
+
+const canonical = (u: unknown): string => {
+  if (u === null || typeof u !== "object") return JSON.stringify(u ?? null)
+  if (Array.isArray(u)) return `[${u.map(canonical).join(",")}]`
+  const record = u as { readonly [key: string]: unknown }
+  return `{${Object.keys(record)
+    .sort()
+    .filter((k) => record[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${canonical(record[k])}`)
+    .join(",")}}`
+}
+
+/** The job worker: a process under `optimization_workers` that owns the job's fiber while it runs. */
+const workerActor = Actor.make({
+  name: "optimization_job",
+  init: (args: { readonly fiber: Fiber.RuntimeFiber<void, never> }) => Effect.succeed(args),
+  terminate: (_reason, state) => Effect.asVoid(Fiber.interrupt(state.fiber))
+})
+
+/** Whether a job is a twin of the request: same dedupe key and not given up. */
+const mergeable = (live: Live, key: string): boolean =>
+  live.row.dedupeKey === key && live.row.status !== "failed" && live.row.status !== "cancelled"
+
+/**
+ * Builds the coordinator in the current scope over the application's services (the scope's end stops the
+ * workers without changing the jobs' rows, so they resume in the next coordinator on the same database).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<
+  Service,
+  OptimizationStoreError,
+  Application.Application | ModuleManager.ModuleManager | LM.LM | Config.Config | Events.Events | Scope.Scope
+> =>
+  Effect.gen(function* () {
+    const app = yield* Application.Application
+    const modules = yield* ModuleManager.ModuleManager
+    const lm = yield* LM.LM
+    const config = yield* Config.Config
+    const events = yield* Events.Events
+    const checkpoints = Option.getOrElse(yield* Effect.serviceOption(Checkpoint.CheckpointStore), () =>
+      Checkpoint.makeMemory()
+    )
+    const optimizers = options.optimizers ?? defaultOptimizers()
+    const metrics = options.metrics ?? defaultMetrics()
+    const store: JobStore = yield* Effect.mapError(
+      open(options.filename ?? ":memory:"),
+      (reason) =>
+        new OptimizationStoreError({
+          operation: "open",
+          message: `Could not open the optimization job database ${options.filename ?? ":memory:"}: ${reason}. Check the path and permissions.`
+        })
+    )
+    const storeError = (operation: string) => (reason: string) =>
+      new OptimizationStoreError({
+        operation,
+        message: `The optimization job database failed to ${operation}: ${reason}`
+      })
+
+    const jobs = new Map<string, Live>()
+    const queue: Array<Live> = []
+    const running = new Set<Live>()
+    const lock = yield* Effect.makeSemaphore(1)
+    let workers = (yield* config.current).optimization.workers
+    let seq = 0
+    let closing = false
+    // The jobs' fibers live in a scope of their own, closed before the store; and first of all, no new starts.
+    const jobScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+    yield* Effect.addFinalizer(() => Effect.sync(() => (closing = true)))
+
+    const runContext = Context.make(LM.LM, lm).pipe(
+      Context.add(Config.Config, config),
+      Context.add(Events.Events, events),
+      Context.add(Checkpoint.CheckpointStore, checkpoints)
+    )
+
+    const publish = (type: string, data: { readonly [key: string]: unknown }) =>
+      events.publish({ type, data }).pipe(
+        Effect.asVoid,
+        Effect.catchAll((e) => Effect.logWarning(`could not record the ${type} event: ${e.message}`))
+      )
+
+    const now = Effect.clockWith((clock) => clock.currentTimeMillis)
+
+    /** Writes a patch to the row (memory and database) and tells the job's subscribers. */
+    const patch = (live: Live, changes: Partial<Omit<JobRow, "id">>): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        live.row = { ...live.row, ...changes }
+        yield* store
+          .update(live.row.id, changes)
+          .pipe(Effect.catchAll((reason) => Effect.logError(`optimization job ${live.row.id}: ${reason}`)))
+        const job = toJob(live)
+        yield* PubSub.publish(live.updates, { _tag: "Status", job })
+        if (isTerminal(job.status)) yield* Deferred.succeed(live.done, job)
+      })
+
+    const finish = (live: Live, changes: Partial<Omit<JobRow, "id">>) =>
+      Effect.flatMap(now, (finishedAt) => patch(live, { ...changes, finishedAt }))
+
+    const insertQueued = (live: Live) => {
+      queue.push(live)
+      queue.sort((a, b) => b.row.priority - a.row.priority || a.row.seq - b.row.seq)
+    }
+
+    const onProgress = (live: Live) => (event: Progress.Event) =>
+      Effect.suspend(() => {
+        const p = live.progress
+        switch (event._tag) {
+          case "Step":
+            live.progress = event.resumed
+              ? { ...p, resumedSteps: p.resumedSteps + 1 }
+              : { ...p, steps: p.steps + 1, lmCalls: event.lmCalls }
+            break
+          case "Trial":
+            live.progress = { ...p, trials: p.trials + 1, bestScore: event.bestScore }
+            break
+        }
+        return Effect.asVoid(PubSub.publish(live.updates, { _tag: "Progress", event }))
+      })
+
+    const score = (program: Parameters<typeof Optimizer.callProgram>[0], live: Live) =>
+      Effect.map(
+        Evaluate.run({
+          devset: live.valset ?? live.trainset,
+          program: (example: Example.Any) => Optimizer.callProgram(program, example),
+          metric: metrics[live.row.metric]!,
+          keepResults: false
+        }),
+        (result) => result.score
+      )
+
+    /** The job's work: compile (resuming from checkpoints), score, decide. */
+    const work = (live: Live) =>
+      Effect.gen(function* () {
+        const row = live.row
+        const student = yield* modules.program(row.moduleId, row.moduleVersion)
+        const compiled = yield* Optimizer.compile(optimizers[row.optimizer]!, student, {
+          trainset: live.trainset,
+          ...(live.valset === undefined ? {} : { valset: live.valset }),
+          metric: metrics[row.metric]!,
+          seed: row.seed,
+          runId: row.id,
+          ...(live.budget === undefined ? {} : { budget: live.budget }),
+          onProgress: onProgress(live)
+        })
+        yield* patch(live, { status: "succeeded" })
+        const serving = yield* modules.program(row.moduleId)
+        const servingScore = yield* score(serving, live)
+        const optimizedScore = yield* score(compiled.program, live)
+        const margin = (yield* config.current).optimization.swapMargin
+        const gain = optimizedScore - servingScore
+        const data = {
+          optimization_id: row.id,
+          module_id: row.moduleId,
+          serving_score: servingScore,
+          optimized_score: optimizedScore,
+          gain,
+          margin
+        }
+        if (gain >= margin) {
+          const info = yield* modules.swap(row.moduleId, { program: compiled.program })
+          yield* finish(live, { status: "swapped", servingScore, optimizedScore, swappedVersion: info.version })
+          yield* publish("optimization_swapped", { ...data, version: info.version })
+        } else {
+          yield* finish(live, { status: "rejected", servingScore, optimizedScore })
+          yield* publish("optimization_rejected", data)
+        }
+      }).pipe(Effect.provide(runContext))
+
+    /** The job's fiber: its work, its end (failed, or cancelled when asked), then the next start. */
+    const runJob = (live: Live): Effect.Effect<void> =>
+      work(live).pipe(
+        // onExit, not a catch: an interrupted fiber runs finalizers only.
+        Effect.onExit((exit) =>
+          Exit.isSuccess(exit)
+            ? Effect.void
+            : Cause.isInterruptedOnly(exit.cause)
+              ? live.cancelRequested
+                ? Effect.zipRight(
+                    finish(live, { status: "cancelled" }),
+                    publish("optimization_cancelled", { optimization_id: live.row.id, module_id: live.row.moduleId })
+                  )
+                : Effect.void
+              : finish(live, { status: "failed", error: Optimizer.describeError(Cause.squash(exit.cause)) })
+        ),
+        Effect.catchAllCause(() => Effect.void),
+        Effect.ensuring(
+          Effect.suspend(() => {
+            running.delete(live)
+            live.fiber = undefined
+            // Not `pump` here: a fiber ending by interruption must not start workers (their start would inherit it).
+            return wake
+          })
+        )
+      )
+
+    /** Starts one job: its fiber in the coordinator's scope, owned by a worker under `optimization_workers`. */
+    const launch = (live: Live): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        running.add(live)
+        live.progress = emptyProgress
+        yield* patch(live, { status: "running", startedAt: yield* now })
+        const fiber = yield* Effect.forkIn(runJob(live), jobScope)
+        live.fiber = fiber
+        const supervisor = yield* Effect.either(app.optimizationWorkers)
+        if (supervisor._tag === "Left") {
+          // Recorded, not hidden: the job still runs (in the coordinator's scope), without a worker process.
+          yield* publish("optimization_worker_unavailable", {
+            optimization_id: live.row.id,
+            reason: supervisor.left.message
+          })
+          return
+        }
+        const worker = yield* Effect.either(
+          DynamicSupervisor.startChild(
+            supervisor.right,
+            DynamicSupervisor.child(Actor.spawn(workerActor, { fiber }), { restart: "temporary" })
+          )
+        )
+        if (worker._tag === "Left") {
+          yield* publish("optimization_worker_unavailable", {
+            optimization_id: live.row.id,
+            reason: worker.left.message
+          })
+          return
+        }
+        live.worker = worker.right
+        // The worker lives as long as its job.
+        fiber.addObserver(() => worker.right.unsafeRequestStop({ _tag: "Normal" }))
+      })
+
+    const pump: Effect.Effect<void> = lock.withPermits(1)(
+      Effect.suspend(function loop(): Effect.Effect<void> {
+        if (closing || running.size >= workers || queue.length === 0) return Effect.void
+        const next = queue.shift()!
+        return Effect.zipRight(launch(next), Effect.suspend(loop))
+      })
+    )
+
+    // Workers are started by one dispatcher fiber: `wake` asks it to fill free workers, `dispatch` also waits.
+    const wakes = yield* Queue.unbounded<Deferred.Deferred<void> | undefined>()
+    const wake: Effect.Effect<void> = Effect.asVoid(Queue.offer(wakes, undefined))
+    const dispatch: Effect.Effect<void> = Effect.suspend(() =>
+      closing
+        ? Effect.void
+        : Effect.flatMap(Deferred.make<void>(), (done) =>
+            Effect.zipRight(Queue.offer(wakes, done), Deferred.await(done))
+          )
+    )
+    yield* Queue.take(wakes).pipe(
+      Effect.tap((done) => Effect.zipRight(pump, done === undefined ? Effect.void : Deferred.succeed(done, undefined))),
+      Effect.forever,
+      Effect.forkIn(jobScope)
+    )
+
+    const find = (id: string) =>
+      Effect.suspend(() => {
+        const live = jobs.get(id)
+        return live === undefined
+          ? Effect.fail(
+              new OptimizationJobNotFound({ jobId: id, message: `No optimization job "${id}"; list shows the jobs.` })
+            )
+          : Effect.succeed(live)
+      })
+
+    const newLive = (
+      row: JobRow,
+      data: {
+        trainset: ReadonlyArray<Example.Any>
+        valset?: ReadonlyArray<Example.Any> | undefined
+        budget: Budget.Limits | undefined
+      }
+    ) =>
+      Effect.gen(function* () {
+        const live: Live = {
+          row,
+          trainset: data.trainset,
+          valset: data.valset,
+          budget: data.budget,
+          updates: yield* PubSub.unbounded<Update>(),
+          done: yield* Deferred.make<Job>(),
+          fiber: undefined,
+          worker: undefined,
+          cancelRequested: false,
+          progress: emptyProgress
+        }
+        if (isTerminal(row.status)) yield* Deferred.succeed(live.done, toJob(live))
+        return live
+      })
+
+    // Recovery: jobs queued, running or deciding when the last coordinator stopped are queued again.
+    const rows = yield* Effect.mapError(store.all, storeError("read"))
+    for (const row of rows) {
+      seq = Math.max(seq, row.seq)
+      const data = JSON.parse(row.data) as {
+        readonly trainset: ReadonlyArray<Example.ExampleJson>
+        readonly valset: ReadonlyArray<Example.ExampleJson> | null
+      }
+      const budget = JSON.parse(row.budget) as Budget.Limits | null
+      const live = yield* newLive(row, {
+        trainset: data.trainset.map(Example.fromJSON),
+        valset: data.valset === null ? undefined : data.valset.map(Example.fromJSON),
+        budget: budget ?? undefined
+      })
+      jobs.set(row.id, live)
+      if (!isTerminal(row.status)) {
+        if (row.status !== "queued") yield* patch(live, { status: "queued" })
+        insertQueued(live)
+      }
+    }
+
+    const invalid = (field: string, message: string) => new OptimizationRequestInvalid({ field, message })
+
+    const start = (request: StartRequest) =>
+      Effect.gen(function* () {
+        const optimizer = optimizers[request.optimizer]
+        if (optimizer === undefined) {
+          return yield* invalid(
+            "optimizer",
+            `Unknown optimizer "${request.optimizer}"; use one of: ${Object.keys(optimizers).join(", ")}.`
+          )
+        }
+        const metric = request.metric ?? "exact_match"
+        if (metrics[metric] === undefined) {
+          return yield* invalid("metric", `Unknown metric "${metric}"; use one of: ${Object.keys(metrics).join(", ")}.`)
+        }
+        if (request.trainset.length === 0) return yield* invalid("trainset", "The trainset is empty: give examples.")
+        if (request.valset !== undefined && request.valset.length === 0) {
+          return yield* invalid("valset", "The valset is empty: give examples or leave it out to use the trainset.")
+        }
+        const priority = request.priority ?? 0
+        if (!Number.isFinite(priority)) return yield* invalid("priority", "The priority must be a finite number.")
+        const info = yield* modules.describe(request.moduleId)
+        const data = {
+          trainset: request.trainset.map((e) => e.toJSON()),
+          valset: request.valset === undefined ? null : request.valset.map((e) => e.toJSON())
+        }
+        const seed = request.seed ?? 0
+        const dedupeKey = createHash("sha256")
+          .update(
+            canonical({
+              moduleId: info.id,
+              version: info.version,
+              optimizer: request.optimizer,
+              settings: optimizer.settings,
+              data,
+              metric,
+              seed,
+              budget: request.budget ?? null
+            })
+          )
+          .digest("hex")
+        return yield* lock.withPermits(1)(
+          Effect.gen(function* () {
+            for (const live of jobs.values()) {
+              if (mergeable(live, dedupeKey)) return { id: live.row.id, merged: true } satisfies Started
+            }
+            const row: JobRow = {
+              id: `opt-${randomUUID()}`,
+              dedupeKey,
+              moduleId: info.id,
+              moduleVersion: info.version,
+              optimizer: request.optimizer,
+              metric,
+              priority,
+              seq: ++seq,
+              seed,
+              data: JSON.stringify(data),
+              budget: JSON.stringify(request.budget ?? null),
+              status: "queued",
+              servingScore: null,
+              optimizedScore: null,
+              swappedVersion: null,
+              error: null,
+              createdAt: yield* now,
+              startedAt: null,
+              finishedAt: null
+            }
+            yield* Effect.mapError(store.insert(row), storeError("insert"))
+            const live = yield* newLive(row, {
+              trainset: request.trainset,
+              valset: request.valset,
+              budget: request.budget
+            })
+            jobs.set(row.id, live)
+            insertQueued(live)
+            yield* publish("optimization_queued", {
+              optimization_id: row.id,
+              module_id: row.moduleId,
+              module_version: row.moduleVersion,
+              optimizer: row.optimizer,
+              priority
+            })
+            return { id: row.id, merged: false } satisfies Started
+          })
+        )
+      }).pipe(Effect.tap(() => dispatch))
+
+    const cancel = (id: string) =>
+      Effect.gen(function* () {
+        const live = yield* find(id)
+        const wasQueued = yield* lock.withPermits(1)(
+          Effect.sync(() => {
+            const index = queue.indexOf(live)
+            if (index >= 0) queue.splice(index, 1)
+            return index >= 0
+          })
+        )
+        if (wasQueued) {
+          yield* finish(live, { status: "cancelled" })
+          yield* publish("optimization_cancelled", { optimization_id: id, module_id: live.row.moduleId })
+          return toJob(live)
+        }
+        const fiber = live.fiber
+        if (fiber !== undefined && !isTerminal(live.row.status)) {
+          live.cancelRequested = true
+          const worker = live.worker
+          const supervisor = yield* Effect.either(app.optimizationWorkers)
+          if (worker !== undefined && supervisor._tag === "Right") {
+            // Through the supervisor, so the worker is gone from its children when this returns.
+            yield* Effect.ignore(DynamicSupervisor.terminateChild(supervisor.right, worker))
+          }
+          yield* Fiber.interrupt(fiber)
+        }
+        return toJob(live)
+      })
+
+    // Live `optimization.workers`: a raise starts queued jobs at once; a cut lets running jobs finish.
+    yield* config.watch("optimization.workers").pipe(
+      Stream.runForEach((value) =>
+        Effect.suspend(() => {
+          if (typeof value === "number" && Number.isInteger(value) && value > 0) workers = value
+          return wake
+        })
+      ),
+      Effect.catchAll((e) => Effect.logError(`optimization.workers cannot be watched: ${e.message}`)),
+      Effect.forkIn(jobScope)
+    )
+    yield* dispatch
+
+    const service: Service = {
+      start,
+      status: (id) => Effect.map(find(id), toJob),
+      list: Effect.sync(() => Array.from(jobs.values(), toJob)),
+      progress: (id) =>
+        Stream.unwrapScoped(
+          Effect.gen(function* () {
+            const live = yield* find(id)
+            const subscription = yield* PubSub.subscribe(live.updates)
+            const stream: Stream.Stream<Update> = isTerminal(live.row.status)
+              ? Stream.succeed<Update>({ _tag: "Status", job: toJob(live) })
+              : Stream.fromQueue(subscription).pipe(
+                  Stream.takeUntil((u) => u._tag === "Status" && isTerminal(u.job.status))
+                )
+            return stream
+          })
+        ),
+      await: (id) => Effect.flatMap(find(id), (live) => Deferred.await(live.done)),
+      cancel,
+      workers: Effect.sync(() => ({ limit: workers, running: running.size, queued: queue.length }))
+    }
+    return service
+  })
+
+/**
+ * The coordinator as a layer over the application (`Application.layer` or `TestRuntime.layer`), Config and
+ * Events; a `CheckpointStore` in context is where jobs keep their finished units (in memory otherwise).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<
+  OptimizationCoordinator,
+  OptimizationStoreError,
+  Application.Application | ModuleManager.ModuleManager | LM.LM | Config.Config | Events.Events
+> => Layer.scoped(OptimizationCoordinator, make(options))

@@ -1,0 +1,130 @@
+/**
+ * The OptimizationCoordinator's job table: one SQLite database (`@effect/sql-sqlite-node`; `":memory:"` for a
+ * private in-memory one) with one row per job. Examples, budgets and results are stored as JSON text; times are
+ * epoch milliseconds from Effect's Clock. Every failure is a one-line description (the coordinator wraps it
+ * in its typed error).
+ */
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describe } from "./cacheSqlite.js"
+
+/** A job's status. */
+export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "swapped" | "rejected"
+
+/** A job row as plain data. */
+export interface JobRow {
+  readonly id: string
+  readonly dedupeKey: string
+  readonly moduleId: string
+  readonly moduleVersion: number
+  readonly optimizer: string
+  readonly metric: string
+  readonly priority: number
+  readonly seq: number
+  readonly seed: number
+  /** JSON: `{ trainset, valset }` as `Example.ExampleJson` arrays (valset may be null). */
+  readonly data: string
+  /** JSON: `Budget.Limits` or null. */
+  readonly budget: string
+  readonly status: JobStatus
+  readonly servingScore: number | null
+  readonly optimizedScore: number | null
+  readonly swappedVersion: number | null
+  readonly error: string | null
+  readonly createdAt: number
+  readonly startedAt: number | null
+  readonly finishedAt: number | null
+}
+
+/** The job table. */
+export interface JobStore {
+  readonly insert: (row: JobRow) => Effect.Effect<void, string>
+  readonly update: (id: string, patch: Partial<Omit<JobRow, "id">>) => Effect.Effect<void, string>
+  readonly all: Effect.Effect<ReadonlyArray<JobRow>, string>
+}
+
+const columns: ReadonlyArray<readonly [keyof JobRow, string]> = [
+  ["id", "id"],
+  ["dedupeKey", "dedupe_key"],
+  ["moduleId", "module_id"],
+  ["moduleVersion", "module_version"],
+  ["optimizer", "optimizer"],
+  ["metric", "metric"],
+  ["priority", "priority"],
+  ["seq", "seq"],
+  ["seed", "seed"],
+  ["data", "data"],
+  ["budget", "budget"],
+  ["status", "status"],
+  ["servingScore", "serving_score"],
+  ["optimizedScore", "optimized_score"],
+  ["swappedVersion", "swapped_version"],
+  ["error", "error"],
+  ["createdAt", "created_at"],
+  ["startedAt", "started_at"],
+  ["finishedAt", "finished_at"]
+]
+const columnOf = new Map(columns)
+
+const oneLine = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, string, R> =>
+  self.pipe(Effect.sandbox, Effect.mapError(describe))
+
+/** Opens (creating when needed) the job database at `filename`. */
+export const open = (filename: string): Effect.Effect<JobStore, string, Scope.Scope> =>
+  oneLine(
+    Effect.gen(function* () {
+      if (filename !== ":memory:") {
+        yield* Effect.try(() => fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true }))
+      }
+      const context = yield* Layer.build(SqliteClient.layer({ filename }))
+      const client = Context.get(context, SqliteClient.SqliteClient)
+      const conn = yield* client.reserve
+      const run = (sql: string, params: ReadonlyArray<unknown>) => conn.execute(sql, params, undefined)
+      yield* run(
+        `CREATE TABLE IF NOT EXISTS dspy_optimization_jobs (
+          id TEXT PRIMARY KEY, dedupe_key TEXT NOT NULL, module_id TEXT NOT NULL, module_version INTEGER NOT NULL,
+          optimizer TEXT NOT NULL, metric TEXT NOT NULL, priority INTEGER NOT NULL, seq INTEGER NOT NULL,
+          seed INTEGER NOT NULL, data TEXT NOT NULL, budget TEXT NOT NULL, status TEXT NOT NULL,
+          serving_score REAL, optimized_score REAL, swapped_version INTEGER, error TEXT,
+          created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER)`,
+        []
+      )
+      const store: JobStore = {
+        insert: (row) =>
+          oneLine(
+            Effect.asVoid(
+              run(
+                `INSERT INTO dspy_optimization_jobs (${columns.map(([, c]) => c).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+                columns.map(([k]) => row[k])
+              )
+            )
+          ),
+        update: (id, patch) => {
+          const entries = Object.entries(patch).filter(([, v]) => v !== undefined)
+          if (entries.length === 0) return Effect.void
+          return oneLine(
+            Effect.asVoid(
+              run(
+                `UPDATE dspy_optimization_jobs SET ${entries.map(([k]) => `${columnOf.get(k as keyof JobRow)} = ?`).join(", ")} WHERE id = ?`,
+                [...entries.map(([, v]) => v), id]
+              )
+            )
+          )
+        },
+        all: oneLine(
+          Effect.map(run("SELECT * FROM dspy_optimization_jobs ORDER BY seq", []), (rows) =>
+            rows.map((r) => {
+              const record = r as { readonly [column: string]: unknown }
+              return Object.fromEntries(columns.map(([k, c]) => [k, record[c] ?? null])) as unknown as JobRow
+            })
+          )
+        )
+      }
+      return store
+    })
+  )

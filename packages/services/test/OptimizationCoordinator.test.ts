@@ -1,0 +1,290 @@
+import { Arithmetic, Evaluate, Example, SimTask } from "@effect-dspy/core"
+import { Config, Events } from "@effect-dspy/foundation"
+import { Checkpoint, type Optimizer } from "@effect-dspy/optimizers"
+import { DynamicSupervisor } from "@effect-dspy/runtime"
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Application, ModuleManager, OptimizationCoordinator, TestRuntime } from "../src/index.js"
+
+const examples = (seed: number, train: number, dev: number) => {
+  const splits = SimTask.splits(Arithmetic.task, { seed, train, dev, test: 0 })
+  const toExample = (e: Arithmetic.Example) =>
+    Example.make({ question: e.question, answer: String(e.answer) }).withInputs("question")
+  return { trainset: splits.train.map(toExample), valset: splits.dev.map(toExample) }
+}
+
+const data = examples(0, 6, 4)
+
+const createQa = Effect.flatMap(ModuleManager.ModuleManager, (m) =>
+  m.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+)
+
+const coordinator = OptimizationCoordinator.OptimizationCoordinator
+
+/** The test runtime with a coordinator over it (and the runtime's services). */
+const runtime = (options: TestRuntime.Options = {}, coordinatorOptions: OptimizationCoordinator.Options = {}) =>
+  OptimizationCoordinator.layer(coordinatorOptions).pipe(Layer.provideMerge(TestRuntime.layer(options)))
+
+/** Repeats `effect` (yielding between tries, at most 10,000 times) until `until` holds; returns the last value. */
+const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, until: (a: A) => boolean): Effect.Effect<A, E, R> => {
+  const loop = (left: number): Effect.Effect<A, E, R> =>
+    Effect.flatMap(effect, (a) =>
+      until(a) || left === 0 ? Effect.succeed(a) : Effect.zipRight(Effect.yieldNow(), loop(left - 1))
+    )
+  return loop(10_000)
+}
+
+const slowLM = { sim: { default: { latency: TestRuntime.fixedLatency(1000) } } }
+
+const startedOrder = Effect.map(Events.query({ types: ["optimization_started"] }), (events) =>
+  events.map((e) => e.data.optimization_id as string)
+)
+
+describe("OptimizationCoordinator", () => {
+  it.effect("start answers with an id at once; the job runs, is scored and decided", () =>
+    Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      const started = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...data })
+      assert.isFalse(started.merged)
+      const now = yield* c.status(started.id)
+      assert.include(["queued", "running"], now.status)
+      const done = yield* c.await(started.id)
+      assert.include(["swapped", "rejected"], done.status)
+      assert.isDefined(done.servingScore)
+      assert.isDefined(done.optimizedScore)
+      assert.isAbove(done.progress.steps, 0)
+      assert.deepStrictEqual(yield* startedOrder, [started.id])
+    }).pipe(Effect.provide(runtime()))
+  )
+
+  it.effect("with one worker, queued jobs start by priority (then first come)", () =>
+    Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      const first = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...examples(1, 3, 2) })
+      const low = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", priority: 0, ...examples(2, 3, 2) })
+      const high = yield* c.start({
+        moduleId: "qa",
+        optimizer: "bootstrap_few_shot",
+        priority: 9,
+        ...examples(3, 3, 2)
+      })
+      const mid = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", priority: 5, ...examples(4, 3, 2) })
+      assert.deepStrictEqual(yield* c.workers, { limit: 1, running: 1, queued: 3 })
+      for (const job of [first, low, high, mid]) yield* c.await(job.id)
+      assert.deepStrictEqual(yield* startedOrder, [first.id, high.id, mid.id, low.id])
+    }).pipe(Effect.provide(runtime({ config: { optimization: { workers: 1 } } })))
+  )
+
+  it.effect("a request for the same module version, optimizer, data and metric is merged: one compile", () =>
+    Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      const request: OptimizationCoordinator.StartRequest = { moduleId: "qa", optimizer: "bootstrap_few_shot", ...data }
+      const a = yield* c.start(request)
+      const b = yield* c.start({ ...request, priority: 3 })
+      assert.strictEqual(b.id, a.id)
+      assert.isTrue(b.merged)
+      // Rejected (the margin cannot be met), so the module stays at the version the request names.
+      assert.strictEqual((yield* c.await(a.id)).status, "rejected")
+      const again = yield* c.start(request)
+      assert.deepStrictEqual(again, { id: a.id, merged: true })
+      // Another metric or other data is another job.
+      const other = yield* c.start({ ...request, ...examples(5, 3, 2) })
+      assert.isFalse(other.merged)
+      yield* c.await(other.id)
+      assert.strictEqual((yield* startedOrder).filter((id) => id === a.id).length, 1)
+      assert.strictEqual((yield* c.list).length, 2)
+    }).pipe(Effect.provide(runtime({ config: { optimization: { swapMargin: 100 } } })))
+  )
+
+  it.effect("cancels a queued and a running job: status cancelled, no worker left, the next job starts", () =>
+    Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      const app = yield* Application.Application
+      const supervisor = yield* app.optimizationWorkers
+      const running = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...examples(1, 3, 2) })
+      const queued = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...examples(2, 3, 2) })
+      const next = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...examples(3, 3, 2) })
+      // The first job waits in its first LM call (the simulated LM's latency on the TestClock).
+      yield* eventually(
+        Effect.flatMap(Events.query({ types: ["optimization_started"] }), (e) => Effect.succeed(e.length)),
+        (n) => n === 1
+      )
+      assert.strictEqual(yield* DynamicSupervisor.size(supervisor), 1)
+
+      const cancelledQueued = yield* c.cancel(queued.id)
+      assert.strictEqual(cancelledQueued.status, "cancelled")
+      assert.strictEqual((yield* c.await(queued.id)).status, "cancelled")
+
+      const cancelledRunning = yield* c.cancel(running.id)
+      assert.strictEqual(cancelledRunning.status, "cancelled")
+      assert.strictEqual((yield* c.status(running.id)).finishedAt !== undefined, true)
+      // The cancelled worker is gone; the third job took the free worker.
+      const now = yield* eventually(c.status(next.id), (j) => j.status === "running")
+      assert.strictEqual(now.status, "running")
+      const children = yield* DynamicSupervisor.whichChildren(supervisor)
+      assert.strictEqual(children.length, 1)
+      assert.deepStrictEqual(yield* c.workers, { limit: 1, running: 1, queued: 0 })
+      assert.deepStrictEqual(yield* startedOrder, [running.id, next.id])
+      // Cancelling a finished job changes nothing.
+      assert.strictEqual((yield* c.cancel(queued.id)).status, "cancelled")
+      const missing = yield* Effect.flip(c.cancel("nope"))
+      assert.strictEqual(missing._tag, "OptimizationJobNotFound")
+    }).pipe(Effect.provide(runtime({ ...slowLM, config: { optimization: { workers: 1 } } })))
+  )
+
+  it.effect("swaps the result in only when it gains the configured margin on the valset", () =>
+    Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      const modules = yield* ModuleManager.ModuleManager
+      const config = yield* Config.Config
+      const request: OptimizationCoordinator.StartRequest = { moduleId: "qa", optimizer: "bootstrap_few_shot", ...data }
+
+      yield* config.update("optimization.swapMargin", 100)
+      const rejected = yield* c.await((yield* c.start(request)).id)
+      assert.strictEqual(rejected.status, "rejected")
+      assert.isBelow(rejected.optimizedScore! - rejected.servingScore!, 100)
+      assert.strictEqual((yield* modules.describe("qa")).version, 1)
+
+      yield* config.update("optimization.swapMargin", 0)
+      const swapped = yield* c.await((yield* c.start({ ...request, seed: 1 })).id)
+      assert.strictEqual(swapped.status, "swapped", `scores ${swapped.servingScore} -> ${swapped.optimizedScore}`)
+      assert.strictEqual(swapped.swappedVersion, 2)
+      assert.strictEqual((yield* modules.describe("qa")).version, 2)
+      const types = (yield* Events.query({ types: ["optimization_swapped", "optimization_rejected"] })).map(
+        (e) => e.type
+      )
+      assert.deepStrictEqual(types, ["optimization_rejected", "optimization_swapped"])
+    }).pipe(Effect.provide(runtime()))
+  )
+
+  it.effect("a change of optimization.workers takes effect at once", () =>
+    Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      const a = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...examples(1, 3, 2) })
+      const b = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...examples(2, 3, 2) })
+      assert.deepStrictEqual(yield* c.workers, { limit: 1, running: 1, queued: 1 })
+      assert.strictEqual((yield* c.status(b.id)).status, "queued")
+      yield* Config.update("optimization.workers", 2)
+      const now = yield* eventually(c.status(b.id), (j) => j.status === "running")
+      assert.strictEqual(now.status, "running")
+      assert.strictEqual((yield* c.status(a.id)).status, "running")
+      assert.deepStrictEqual(yield* c.workers, { limit: 2, running: 2, queued: 0 })
+    }).pipe(Effect.provide(runtime({ ...slowLM, config: { optimization: { workers: 1 } } })))
+  )
+
+  it.effect("streams a job's progress: its statuses and the optimizer's events, ending with the final status", () =>
+    Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      const first = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...examples(1, 3, 2) })
+      const second = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...examples(2, 3, 2) })
+      // The second job is queued behind the first: its stream sees everything from its start on.
+      const updates = Chunk.toReadonlyArray(yield* Stream.runCollect(c.progress(second.id)))
+      const statuses = updates.flatMap((u) => (u._tag === "Status" ? [u.job.status] : []))
+      assert.strictEqual(statuses[0], "running")
+      assert.include(["swapped", "rejected"], statuses[statuses.length - 1])
+      const tags = updates.flatMap((u) => (u._tag === "Progress" ? [u.event._tag] : []))
+      assert.strictEqual(tags[0], "Started")
+      assert.include(tags, "Step")
+      assert.include(tags, "Completed")
+      // A finished job's stream is its final status.
+      yield* c.await(first.id)
+      const finished = Chunk.toReadonlyArray(yield* Stream.runCollect(c.progress(first.id)))
+      assert.strictEqual(finished.length, 1)
+    }).pipe(Effect.provide(runtime({ config: { optimization: { workers: 1 } } })))
+  )
+
+  it.effect("a coordinator restarted on the same database and checkpoint store resumes its job: fewer LM calls", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dspy-coordinator-"))
+    const filename = path.join(dir, "jobs.db")
+    const checkpoints = Checkpoint.makeMemory()
+    const config = { optimization: { concurrency: 1 } }
+    const request: OptimizationCoordinator.StartRequest = {
+      moduleId: "qa",
+      optimizer: "bootstrap_few_shot",
+      ...examples(7, 8, 3)
+    }
+    /** A runtime whose module exists before the coordinator starts (as an application registers its modules). */
+    const runtimeWithModule = (coordinatorOptions: OptimizationCoordinator.Options, store?: Checkpoint.Service) => {
+      const base = Layer.provideMerge(Layer.effectDiscard(createQa), TestRuntime.layer({ config }))
+      const coordinatorLayer = OptimizationCoordinator.layer(coordinatorOptions)
+      return Layer.provideMerge(
+        store === undefined
+          ? coordinatorLayer
+          : Layer.provide(coordinatorLayer, Layer.succeed(Checkpoint.CheckpointStore, store)),
+        base
+      )
+    }
+    const simCalls = Effect.map(
+      Effect.flatMap(TestRuntime.SimControl, (sim) => sim.stats("default")),
+      (s) => s.calls
+    )
+    return Effect.gen(function* () {
+      // A fresh run, for reference.
+      const reference = yield* Effect.gen(function* () {
+        const c = yield* coordinator
+        const job = yield* c.await((yield* c.start(request)).id)
+        return { job, calls: yield* simCalls }
+      }).pipe(Effect.provide(runtimeWithModule({})))
+
+      // The first coordinator is stopped mid-job: its metric stalls at the 4th example.
+      const midway = yield* Deferred.make<void>()
+      let metricCalls = 0
+      const stalling: Optimizer.Metric = (example, prediction) => {
+        metricCalls++
+        if (metricCalls < 4) return Evaluate.answerExactMatch(example, prediction)
+        return Effect.zipRight(Deferred.succeed(midway, undefined), Effect.never)
+      }
+      const id = yield* Effect.gen(function* () {
+        const c = yield* coordinator
+        const started = yield* c.start(request)
+        yield* Deferred.await(midway)
+        const job = yield* c.status(started.id)
+        assert.strictEqual(job.status, "running")
+        assert.isAbove(job.progress.steps, 0)
+        return started.id
+      }).pipe(Effect.provide(runtimeWithModule({ filename, metrics: { exact_match: stalling } }, checkpoints)))
+
+      // A new coordinator on the same file and store: the job is queued again, resumes and finishes.
+      const resumed = yield* Effect.gen(function* () {
+        const c = yield* coordinator
+        const job = yield* c.await(id)
+        return { job, calls: yield* simCalls, jobs: yield* c.list }
+      }).pipe(Effect.provide(runtimeWithModule({ filename }, checkpoints)))
+
+      assert.strictEqual(resumed.jobs.length, 1)
+      assert.include(["swapped", "rejected"], resumed.job.status)
+      assert.isAbove(resumed.job.progress.resumedSteps, 0)
+      assert.isBelow(resumed.calls, reference.calls)
+      assert.strictEqual(resumed.job.optimizedScore, reference.job.optimizedScore)
+      assert.strictEqual(resumed.job.status, reference.job.status)
+    }).pipe(Effect.ensuring(Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))))
+  })
+
+  it.effect("rejects unknown optimizers, metrics and modules with typed errors", () =>
+    Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      const badOptimizer = yield* Effect.flip(c.start({ moduleId: "qa", optimizer: "nope", ...data }))
+      assert.strictEqual(badOptimizer._tag, "OptimizationRequestInvalid")
+      const badMetric = yield* Effect.flip(c.start({ moduleId: "qa", optimizer: "copro", metric: "f9", ...data }))
+      assert.strictEqual(badMetric._tag, "OptimizationRequestInvalid")
+      const badModule = yield* Effect.flip(c.start({ moduleId: "zz", optimizer: "copro", ...data }))
+      assert.strictEqual(badModule._tag, "ModuleNotFound")
+      assert.deepStrictEqual(yield* c.list, [])
+    }).pipe(Effect.provide(runtime()))
+  )
+})
