@@ -1,8 +1,9 @@
 /**
  * The supervised DSPy application: one supervision tree (the runtime's `Supervisor`) over the foundation's
  * config watcher, the ModuleManager, the LM providers and the optimization workers, started as a layer that
- * provides the `ModuleManager`, `LMProviders`, the core `LM` (over the supervised providers) and the
- * `Application` itself:
+ * provides the `ModuleManager`, `LMProviders`, the core `LM` (over the supervised providers), the
+ * `OptimizationCoordinator` (its jobs in memory unless `optimization.coordinator.filename` is given; a
+ * `CheckpointStore` in context keeps their finished units) and the `Application` itself:
  *
  * ```
  * dspy                      one_for_one (root)
@@ -11,7 +12,7 @@
  *   cache_manager           fronts the CacheManager (when one is in context; the LM then caches there)
  *   lm_providers            one_for_one
  *     provider:<name>       one per `providers.<name>`: transport, pool, breaker, limiter
- *   optimization_workers    dynamic supervisor (the OptimizationCoordinator's workers; empty until it lands)
+ *   optimization_workers    dynamic supervisor: one worker per running OptimizationCoordinator job
  * ```
  *
  * ```ts
@@ -32,6 +33,7 @@
  */
 import { LM, LMCache } from "@effect-dspy/core"
 import { Config, Events, Protection } from "@effect-dspy/foundation"
+import { Checkpoint } from "@effect-dspy/optimizers"
 import { Actor, DynamicSupervisor, Process, Registry, RuntimeError, Supervisor } from "@effect-dspy/runtime"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -44,6 +46,7 @@ import { ApplicationStopping, ExecutionAborted } from "./internal/appErrors.js"
 import { Drain, type DrainReport } from "./internal/drain.js"
 import * as LMProviders from "./LMProviders.js"
 import * as ModuleManager from "./ModuleManager.js"
+import * as OptimizationCoordinator from "./OptimizationCoordinator.js"
 
 export {
   /**
@@ -87,8 +90,14 @@ export interface Options {
   readonly rootIntensity?: Intensity
   /** The `lm_providers` supervisor's intensity (default 3 in 5 s). */
   readonly providersIntensity?: Intensity
-  /** The optimization workers' dynamic supervisor: intensity and `maxChildren` (default 8). */
-  readonly optimization?: Intensity & { readonly maxChildren?: number }
+  /**
+   * The optimization workers' dynamic supervisor: intensity and `maxChildren` (default 8); and the
+   * OptimizationCoordinator's options (its job database, optimizers and metrics by name).
+   */
+  readonly optimization?: Intensity & {
+    readonly maxChildren?: number
+    readonly coordinator?: OptimizationCoordinator.Options
+  }
   /** Builds provider transports (default `LM.providerFromSettings`). */
   readonly providerFactory?: LMProviders.ProviderFactory
   /**
@@ -195,7 +204,11 @@ const findChild = (root: Supervisor.SupervisorRef, id: string): Effect.Effect<Pr
 export const layer = (
   options: Options = {}
 ): Layer.Layer<
-  Application | ModuleManager.ModuleManager | LMProviders.LMProviders | LM.LM,
+  | Application
+  | ModuleManager.ModuleManager
+  | LMProviders.LMProviders
+  | LM.LM
+  | OptimizationCoordinator.OptimizationCoordinator,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions,
   Config.Config | Events.Events | Protection.Protection | Registry.Registry
 > =>
@@ -268,7 +281,7 @@ export const layer = (
           ...intensityOf(options.providersIntensity),
           children: providers.providerStarts.map((p) => Supervisor.worker(`provider:${p.name}`, p.start))
         }),
-        // The OptimizationCoordinator's workers start here (on demand); the coordinator itself is to come.
+        // The OptimizationCoordinator's job workers start here, one per running job.
         DynamicSupervisor.childSpec("optimization_workers", {
           ...intensityOf(options.optimization),
           maxChildren: options.optimization?.maxChildren ?? 8
@@ -314,7 +327,31 @@ export const layer = (
           inFlight: Effect.sync(() => ({ modules: moduleDrain.inFlight, lm: lmDrain.inFlight }))
         })
       }
+      // Built last, so it stops first at shutdown: its jobs are interrupted (and resume on a restart with the same
+      // database and checkpoint store) before the drain and the tree stop.
+      const checkpoints = yield* Effect.serviceOption(Checkpoint.CheckpointStore)
+      const coordinator = yield* OptimizationCoordinator.makeWith(
+        {
+          optimizationWorkers: service.optimizationWorkers,
+          modules,
+          lm: providers.lm,
+          config,
+          events,
+          ...(Option.isSome(checkpoints) ? { checkpoints: checkpoints.value } : {})
+        },
+        options.optimization?.coordinator ?? {}
+      ).pipe(
+        Effect.mapError(
+          (error) =>
+            new RuntimeError.ChildStartFailed({
+              childId: "optimization_coordinator",
+              cause: error,
+              message: `The OptimizationCoordinator did not start: ${error.message}`
+            })
+        )
+      )
       return Context.make(Application, service).pipe(
+        Context.add(OptimizationCoordinator.OptimizationCoordinator, coordinator),
         Context.add(ModuleManager.ModuleManager, modules),
         Context.add(LMProviders.LMProviders, providers.service),
         Context.add(LM.LM, providers.lm)
@@ -346,7 +383,13 @@ const publish = (events: Events.Service, type: string, data: { readonly [key: st
 export const layerDefault = (
   options: Options & { readonly config?: Config.Options } = {}
 ): Layer.Layer<
-  Application | ModuleManager.ModuleManager | LMProviders.LMProviders | LM.LM | Config.Config | Events.Events,
+  | Application
+  | ModuleManager.ModuleManager
+  | LMProviders.LMProviders
+  | LM.LM
+  | OptimizationCoordinator.OptimizationCoordinator
+  | Config.Config
+  | Events.Events,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions | Config.ConfigInvalid
 > => {
   const foundation = Layer.mergeAll(Events.layerConfig, Protection.layer, Registry.layer).pipe(

@@ -38,7 +38,7 @@ import {
   type Progress,
   SIMBA
 } from "@effect-dspy/optimizers"
-import { Actor, DynamicSupervisor, type Process } from "@effect-dspy/runtime"
+import { Actor, DynamicSupervisor, type Process, type RuntimeError } from "@effect-dspy/runtime"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -369,6 +369,22 @@ const mergeable = (live: Live, key: string): boolean =>
   live.row.dedupeKey === key && live.row.status !== "failed" && live.row.status !== "cancelled"
 
 /**
+ * What the coordinator works with: the application's optimization workers' supervisor, modules, LM, Config,
+ * Events, and the checkpoint store (in memory when absent).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Dependencies {
+  readonly optimizationWorkers: Effect.Effect<DynamicSupervisor.DynamicSupervisorRef, RuntimeError.NoProc>
+  readonly modules: ModuleManager.Service
+  readonly lm: LM.Service
+  readonly config: Config.Service
+  readonly events: Events.Service
+  readonly checkpoints?: Checkpoint.Service
+}
+
+/**
  * Builds the coordinator in the current scope over the application's services (the scope's end stops the
  * workers without changing the jobs' rows, so they resume in the next coordinator on the same database).
  *
@@ -384,13 +400,34 @@ export const make = (
 > =>
   Effect.gen(function* () {
     const app = yield* Application.Application
-    const modules = yield* ModuleManager.ModuleManager
-    const lm = yield* LM.LM
-    const config = yield* Config.Config
-    const events = yield* Events.Events
-    const checkpoints = Option.getOrElse(yield* Effect.serviceOption(Checkpoint.CheckpointStore), () =>
-      Checkpoint.makeMemory()
+    const checkpoints = yield* Effect.serviceOption(Checkpoint.CheckpointStore)
+    return yield* makeWith(
+      {
+        optimizationWorkers: app.optimizationWorkers,
+        modules: yield* ModuleManager.ModuleManager,
+        lm: yield* LM.LM,
+        config: yield* Config.Config,
+        events: yield* Events.Events,
+        ...(Option.isSome(checkpoints) ? { checkpoints: checkpoints.value } : {})
+      },
+      options
     )
+  })
+
+/**
+ * Builds the coordinator in the current scope over explicit dependencies (`Application.layer` does this).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeWith = (
+  deps: Dependencies,
+  options: Options = {}
+): Effect.Effect<Service, OptimizationStoreError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const app = { optimizationWorkers: deps.optimizationWorkers }
+    const { modules, lm, config, events } = deps
+    const checkpoints = deps.checkpoints ?? Checkpoint.makeMemory()
     const optimizers = options.optimizers ?? defaultOptimizers()
     const metrics = options.metrics ?? defaultMetrics()
     const store: JobStore = yield* Effect.mapError(

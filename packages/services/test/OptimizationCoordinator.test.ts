@@ -274,6 +274,29 @@ describe("OptimizationCoordinator", () => {
     }).pipe(Effect.ensuring(Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))))
   })
 
+  it.effect("Application.layer provides a coordinator whose job workers are children of optimization_workers", () =>
+    Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      const app = yield* Application.Application
+      const started = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...data })
+      assert.strictEqual((yield* c.status(started.id)).status, "running")
+      const tree = yield* app.describe
+      const slot = tree.children.find((child) => child.id === "optimization_workers")
+      assert.strictEqual(slot?.children.length, 1)
+      assert.strictEqual((yield* c.cancel(started.id)).status, "cancelled")
+      assert.strictEqual(yield* DynamicSupervisor.size(yield* app.optimizationWorkers), 0)
+    }).pipe(
+      Effect.provide(
+        // A metric that never answers keeps the job running until it is cancelled.
+        Application.layerDefault({
+          config: { env: false },
+          optimization: { coordinator: { metrics: { exact_match: () => Effect.never } } }
+        })
+      )
+    )
+  )
+
   it.effect("rejects unknown optimizers, metrics and modules with typed errors", () =>
     Effect.gen(function* () {
       yield* createQa
