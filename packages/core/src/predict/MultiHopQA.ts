@@ -98,7 +98,8 @@ export interface Inputs {
 
 /**
  * Options: a retriever for sub-questions, how many sub-questions run at once (default 1: in order, as the
- * design), the most sub-questions used (default 4), and predictor options.
+ * design, each hop seeing what the earlier ones found; above 1 they run independently), the most sub-questions
+ * used (default 4), and predictor options. The synthesis sees every document retrieved.
  *
  * @since 0.1.0
  * @category models
@@ -146,6 +147,9 @@ export const step = <A, E, R>(
     })
   )
 
+/** The distinct strings, first occurrence first. */
+const unique = (xs: ReadonlyArray<string>): Array<string> => [...new Set(xs)]
+
 /**
  * Builds the module. Its predictors are `decompose.predict`, `answer.predict` and `synthesize.predict`.
  *
@@ -179,20 +183,31 @@ export const make = <RR = never>(options: Options<RR> = {}) => {
             })
           )
           const subQuestions = decomposed.get("sub_questions").slice(0, maxSubQuestions)
+          // Documents retrieved for each sub-question, by index. In order (concurrency 1), each hop also sees
+          // what the earlier hops found: its retrieval query carries their answers and its context their
+          // documents, so a second hop can follow the bridge entity the first one found.
+          const retrievedBy: Array<ReadonlyArray<string>> = subQuestions.map(() => [])
+          const answersSoFar: Array<string> = []
+          const chained = concurrency === 1
           const answered = yield* Effect.forEach(
             subQuestions,
-            (question) =>
+            (question, i) =>
               step(
                 "sub_question",
                 { sub_question: question },
                 Effect.gen(function* () {
-                  const retrieved = options.retrieve === undefined ? [] : yield* options.retrieve(question)
-                  return yield* p.answer({ question, context: [...context, ...retrieved] })
+                  const query = chained && answersSoFar.length > 0 ? `${question} ${answersSoFar.join(" ")}` : question
+                  retrievedBy[i] = options.retrieve === undefined ? [] : yield* options.retrieve(query)
+                  const evidence = chained ? unique(retrievedBy.slice(0, i + 1).flat()) : retrievedBy[i]!
+                  const answer = yield* p.answer({ question, context: [...context, ...evidence] })
+                  answersSoFar.push(String(answer.get("answer")))
+                  return answer
                 }),
                 (a) => ({ sub_question: question, rationale: a.get("reasoning"), answer: a.get("answer") })
               ),
             { concurrency }
           )
+          const gathered = unique(retrievedBy.flat())
           const steps: Array<ReasoningStep> = subQuestions.map((question, i) => ({
             question,
             rationale: answered[i]!.get("reasoning"),
@@ -203,7 +218,7 @@ export const make = <RR = never>(options: Options<RR> = {}) => {
             { question: inputs.question, step_count: steps.length },
             p.synthesize({
               question: inputs.question,
-              context,
+              context: [...context, ...gathered],
               sub_answers: steps.map((s) => `${s.question} -> ${s.answer}`)
             }),
             (f) => ({ question: inputs.question, answer: f.get("answer") })

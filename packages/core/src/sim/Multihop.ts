@@ -269,6 +269,25 @@ const READ: ReadonlyArray<readonly [Kind, RegExp]> = [
   ["hq_country", /In which country is (.+?) headquartered\?/]
 ]
 
+/** The first hop of each kind as a question of its own (what a decomposition asks first). */
+const FIRST_ASK: Record<Kind, (s: string) => string> = {
+  employer_city: (s) => `Where does ${s} work?`,
+  employer_founder: (s) => `Where does ${s} work?`,
+  birth_country: (s) => `In which city was ${s} born?`,
+  founder_birthplace: (s) => `Who founded ${s}?`,
+  hq_country: (s) => `In which city is ${s} headquartered?`
+}
+/** Readers of first-hop questions (tried after the two-hop readers, which are more specific). */
+const FIRST_READ: ReadonlyArray<readonly [Kind, RegExp]> = [
+  ["employer_city", /Where does (.+?) work\?/],
+  ["birth_country", /In which city was (.+?) born\?/],
+  ["founder_birthplace", /Who founded (.+?)\?/],
+  ["hq_country", /In which city is (.+?) headquartered\?/]
+]
+
+/** Output fields that ask for a decomposition into sub-questions. */
+const SUB_QUESTIONS = /^(sub_?questions|sub_?queries|questions|queries)$/i
+
 interface Hops {
   readonly first: string
   readonly bridge: string
@@ -389,6 +408,33 @@ export const nextQuery = (question: string, gathered: string, world = 0): string
   return undefined
 }
 
+/** A first-hop question ("Who founded X?"): its answer is the bridge entity, found in the fact's document. */
+const solveFirstHop = (kb: KnowledgeBase, text: string, context: string): Task.Solution | undefined => {
+  for (const [kind, re] of FIRST_READ) {
+    const m = re.exec(text)
+    if (m === null) continue
+    const subject = m[1]!.trim()
+    const h =
+      hops(kb, { kind, subject, text: m[0] }) ??
+      (kind === "employer_city" ? hops(kb, { kind: "employer_founder", subject, text: m[0] }) : undefined)
+    if (h === undefined) continue
+    const pool = kind === "employer_city" ? kb.organizations : kind === "founder_birthplace" ? kb.people : kb.cities
+    return {
+      task: "multihop",
+      // One fact is easier than two.
+      difficulty: 1,
+      evidence: context.includes(h.first) ? 1.15 : 0,
+      gold: { answer: h.bridge },
+      wrong: (rng) => ({ answer: rng.pick(pool.filter((p) => p !== h.bridge)) }),
+      reasoning: (values, correct) =>
+        correct
+          ? `${h.first} So the answer is ${String(values["answer"])}.`
+          : `So the answer is probably ${String(values["answer"])}.`
+    }
+  }
+  return undefined
+}
+
 const example =
   (world: number) =>
   (rng: Rng): Example => {
@@ -441,22 +487,25 @@ export const taskFor = (world: number): Task.Task<Example> => ({
   solve: (inputs, context) => {
     const text = inputs["question"] ?? Object.values(inputs).find((v) => readQuestion(v) !== undefined)
     const q = text === undefined ? undefined : readQuestion(text)
-    if (q === undefined) return undefined
     const kb = knowledgeBase(world)
+    if (q === undefined) return text === undefined ? undefined : solveFirstHop(kb, text, context)
     const h = hops(kb, q)
     if (h === undefined) return undefined
     const found = (context.includes(h.first) ? 1 : 0) + (context.includes(h.second) ? 1 : 0)
     const pool = h.answerKind === "city" ? kb.cities : h.answerKind === "country" ? kb.countries : kb.people
+    // Asked to decompose, the model asks for the first hop, then the question itself (answered with what the
+    // first hop found).
+    const subQuestions = [FIRST_ASK[q.kind](q.subject), q.text]
     return {
       task: "multihop",
       difficulty: 0,
       evidence: 1.15 * found,
-      gold: { answer: h.answer },
+      gold: { answer: h.answer, sub_questions: subQuestions },
       wrong: (rng) => {
         // A plausible slip: answer with the bridge entity, or another entity of the right kind.
-        if (rng.chance(0.3) && h.bridge !== h.answer) return { answer: h.bridge }
+        if (rng.chance(0.3) && h.bridge !== h.answer) return { answer: h.bridge, sub_questions: subQuestions }
         const others = pool.filter((p) => p !== h.answer)
-        return { answer: rng.pick(others) }
+        return { answer: rng.pick(others), sub_questions: subQuestions }
       },
       reasoning: (values, correct) =>
         correct
@@ -465,8 +514,12 @@ export const taskFor = (world: number): Task.Task<Example> => ({
     }
   },
   assign: (outputs, values) => {
-    const f = Task.answerField(outputs, ["answer", "final_answer", "response"])
-    return f === undefined ? {} : { [f.name]: values["answer"] }
+    const sub = outputs.find((o) => SUB_QUESTIONS.test(o.name))
+    const f = Task.answerField(outputs, ["answer", "final_answer", "response"], sub === undefined ? [] : [sub.name])
+    return {
+      ...(sub !== undefined && values["sub_questions"] !== undefined ? { [sub.name]: values["sub_questions"] } : {}),
+      ...(f !== undefined && f !== sub ? { [f.name]: values["answer"] } : {})
+    }
   },
   softFields: [],
   cues: (text) => READ.filter(([, re]) => re.test(text)).length + (/headquartered|founded by/.test(text) ? 1 : 0)

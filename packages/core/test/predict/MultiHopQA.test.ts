@@ -46,9 +46,13 @@ describe("MultiHopQA", () => {
           ["Where is Acme?", "Oslo", "from docs"]
         ]
       )
-      assert.deepStrictEqual(retrieved, ["Where does Ann work?", "Where is Acme?"])
+      // In order, the second hop's retrieval carries the first hop's answer (the bridge entity) ...
+      assert.deepStrictEqual(retrieved, ["Where does Ann work?", "Where is Acme? Acme"])
       assert.strictEqual(prediction.lmCalls, 4)
       assert.include(Fake.lastUser(f.requests[3]!), "Where does Ann work? -> Acme")
+      // ... and the synthesis sees every document retrieved on the way.
+      assert.include(Fake.lastUser(f.requests[3]!), "doc: Where does Ann work?")
+      assert.include(Fake.lastUser(f.requests[3]!), "doc: Where is Acme? Acme")
       assert.deepStrictEqual(
         Module.namedPredictors(qa).map((p) => p.path),
         ["decompose.predict", "answer.predict", "synthesize.predict"]
