@@ -297,6 +297,26 @@ describe("OptimizationCoordinator", () => {
     )
   )
 
+  it.effect("a job that cannot run ends failed with its error, and the next one starts", () =>
+    Effect.gen(function* () {
+      yield* createQa
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "gone", kind: "predict", signature: "question -> answer" })
+      const c = yield* coordinator
+      const first = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...examples(1, 3, 2) })
+      const doomed = yield* c.start({ moduleId: "gone", optimizer: "bootstrap_few_shot", ...examples(2, 3, 2) })
+      const after = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...examples(3, 3, 2) })
+      // The module of the queued job is removed before its turn comes.
+      yield* modules.remove("gone")
+      yield* c.cancel(first.id)
+      const failed = yield* c.await(doomed.id)
+      assert.strictEqual(failed.status, "failed")
+      assert.include(failed.error ?? "", "gone")
+      const next = yield* eventually(c.status(after.id), (j) => j.status === "running")
+      assert.strictEqual(next.status, "running")
+    }).pipe(Effect.provide(runtime({ ...slowLM, config: { optimization: { workers: 1 } } })))
+  )
+
   it.effect("rejects unknown optimizers, metrics and modules with typed errors", () =>
     Effect.gen(function* () {
       yield* createQa
