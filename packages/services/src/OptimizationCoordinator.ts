@@ -14,7 +14,8 @@
  * - Jobs are rows of a SQLite table (`filename`, in memory by default). Each runs `Optimizer.compile` with
  *   `runId` = the job id and the `CheckpointStore` in context (in memory when none is given), so a coordinator
  *   restarted on the same database and checkpoint store re-queues the jobs that were queued or running, and
- *   they resume without repeating their finished units.
+ *   they resume without repeating their finished units (a recovered job waits until its module is registered
+ *   again, as an application does at start).
  * - When a compile finishes, the serving version and the optimized program are scored with `Evaluate` on the
  *   valset (the trainset when none was given); the optimized one is swapped in only if it gains at least
  *   `optimization.swapMargin` points (Evaluate's 0-100 scale): status `swapped` and event
@@ -43,6 +44,7 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -318,6 +320,8 @@ interface Live {
   fiber: Fiber.RuntimeFiber<void, never> | undefined
   worker: Process.Process | undefined
   cancelRequested: boolean
+  /** Read back from the database at start: it waits for its module to be registered (an application's start). */
+  readonly recovered: boolean
   progress: JobProgress
 }
 
@@ -616,11 +620,19 @@ export const makeWith = (
         fiber.addObserver(() => worker.right.unsafeRequestStop({ _tag: "Normal" }))
       })
 
+    /** Fills free workers from the queue; a recovered job waits until its module is registered again. */
     const pump: Effect.Effect<void> = lock.withPermits(1)(
-      Effect.suspend(function loop(): Effect.Effect<void> {
-        if (closing || running.size >= workers || queue.length === 0) return Effect.void
-        const next = queue.shift()!
-        return Effect.zipRight(launch(next), Effect.suspend(loop))
+      Effect.gen(function* () {
+        let index = 0
+        while (!closing && running.size < workers && index < queue.length) {
+          const next = queue[index]!
+          if (next.recovered && Either.isLeft(yield* Effect.either(modules.describe(next.row.moduleId)))) {
+            index++
+            continue
+          }
+          queue.splice(index, 1)
+          yield* launch(next)
+        }
       })
     )
 
@@ -656,6 +668,7 @@ export const makeWith = (
         trainset: ReadonlyArray<Example.Any>
         valset?: ReadonlyArray<Example.Any> | undefined
         budget: Budget.Limits | undefined
+        recovered: boolean
       }
     ) =>
       Effect.gen(function* () {
@@ -669,6 +682,7 @@ export const makeWith = (
           fiber: undefined,
           worker: undefined,
           cancelRequested: false,
+          recovered: data.recovered,
           progress: emptyProgress
         }
         if (isTerminal(row.status)) yield* Deferred.succeed(live.done, toJob(live))
@@ -687,7 +701,8 @@ export const makeWith = (
       const live = yield* newLive(row, {
         trainset: data.trainset.map(Example.fromJSON),
         valset: data.valset === null ? undefined : data.valset.map(Example.fromJSON),
-        budget: budget ?? undefined
+        budget: budget ?? undefined,
+        recovered: true
       })
       jobs.set(row.id, live)
       if (!isTerminal(row.status)) {
@@ -767,7 +782,8 @@ export const makeWith = (
             const live = yield* newLive(row, {
               trainset: request.trainset,
               valset: request.valset,
-              budget: request.budget
+              budget: request.budget,
+              recovered: false
             })
             jobs.set(row.id, live)
             insertQueued(live)
@@ -821,6 +837,11 @@ export const makeWith = (
         })
       ),
       Effect.catchAll((e) => Effect.logError(`optimization.workers cannot be watched: ${e.message}`)),
+      Effect.forkIn(jobScope)
+    )
+    // A module registered (again) may let a recovered job start.
+    yield* events.subscribe(["module_created"]).pipe(
+      Stream.runForEach(() => wake),
       Effect.forkIn(jobScope)
     )
     yield* dispatch

@@ -218,8 +218,14 @@ describe("OptimizationCoordinator", () => {
       ...examples(7, 8, 3)
     }
     /** A runtime whose module exists before the coordinator starts (as an application registers its modules). */
-    const runtimeWithModule = (coordinatorOptions: OptimizationCoordinator.Options, store?: Checkpoint.Service) => {
-      const base = Layer.provideMerge(Layer.effectDiscard(createQa), TestRuntime.layer({ config }))
+    const runtimeWithModule = (
+      coordinatorOptions: OptimizationCoordinator.Options,
+      store?: Checkpoint.Service,
+      withModule = true
+    ) => {
+      const base = withModule
+        ? Layer.provideMerge(Layer.effectDiscard(createQa), TestRuntime.layer({ config }))
+        : TestRuntime.layer({ config })
       const coordinatorLayer = OptimizationCoordinator.layer(coordinatorOptions)
       return Layer.provideMerge(
         store === undefined
@@ -258,12 +264,16 @@ describe("OptimizationCoordinator", () => {
         return started.id
       }).pipe(Effect.provide(runtimeWithModule({ filename, metrics: { exact_match: stalling } }, checkpoints)))
 
-      // A new coordinator on the same file and store: the job is queued again, resumes and finishes.
+      // A new coordinator on the same file and store: the job is queued again, waits for its module to be
+      // registered, resumes and finishes.
       const resumed = yield* Effect.gen(function* () {
         const c = yield* coordinator
+        yield* Effect.yieldNow()
+        assert.strictEqual((yield* c.status(id)).status, "queued")
+        yield* createQa
         const job = yield* c.await(id)
         return { job, calls: yield* simCalls, jobs: yield* c.list }
-      }).pipe(Effect.provide(runtimeWithModule({ filename }, checkpoints)))
+      }).pipe(Effect.provide(runtimeWithModule({ filename }, checkpoints, false)))
 
       assert.strictEqual(resumed.jobs.length, 1)
       assert.include(["swapped", "rejected"], resumed.job.status)
