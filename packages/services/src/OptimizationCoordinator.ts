@@ -23,6 +23,11 @@
  * - {@link Service.progress} streams a job's progress (the optimizer's events, then the job's final status);
  *   {@link Service.cancel} stops a queued or running job (`cancelled`).
  *
+ * Events: `optimization_queued`, `optimization_cancelled`, `optimization_swapped`, `optimization_rejected`, and
+ * `optimization_worker_unavailable` (a job ran without a worker process: the supervisor was down or full);
+ * `Optimizer.compile` adds `optimization_started` / `_iteration` / `_completed` / `_failed` under the job id.
+ * Each job's LM work is bounded by `optimization.concurrency`, so at most `workers x concurrency` in all.
+ *
  * @since 0.1.0
  */
 import { Evaluate, Example, LM } from "@effect-dspy/core"
