@@ -53,6 +53,7 @@ import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
@@ -563,6 +564,9 @@ export const makeWith = (
         }
       }).pipe(Effect.provide(runContext))
 
+    const requeue = (live: Live): Effect.Effect<void> =>
+      Effect.zipRight(patch(live, { status: "queued" }), lock.withPermits(1)(Effect.sync(() => insertQueued(live))))
+
     /** The job's fiber: its work, its end (failed, or cancelled when asked), then the next start. */
     const runJob = (live: Live): Effect.Effect<void> =>
       work(live).pipe(
@@ -576,7 +580,9 @@ export const makeWith = (
                     finish(live, { status: "cancelled" }),
                     publish("optimization_cancelled", { optimization_id: live.row.id, module_id: live.row.moduleId })
                   )
-                : Effect.void
+                : closing
+                  ? Effect.void // stays queued/running in the database: the next coordinator resumes it
+                  : requeue(live) // its worker was killed (or its supervisor restarted): run it again, from checkpoints
               : finish(live, { status: "failed", error: Optimizer.describeError(Cause.squash(exit.cause)) })
         ),
         Effect.catchAllCause(() => Effect.void),
@@ -621,8 +627,9 @@ export const makeWith = (
           return
         }
         live.worker = worker.right
-        // The worker lives as long as its job.
+        // Linked: the worker lives as long as its job, and a worker killed (no cleanup) takes its job down too.
         fiber.addObserver(() => worker.right.unsafeRequestStop({ _tag: "Normal" }))
+        worker.right.unsafeAddExitListener(() => fiber.unsafeInterruptAsFork(FiberId.none))
       })
 
     /** Fills free workers from the queue; a recovered job waits until its module is registered again. */

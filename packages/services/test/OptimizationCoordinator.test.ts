@@ -1,7 +1,7 @@
 import { Arithmetic, Evaluate, Example, SimTask } from "@effect-dspy/core"
 import { Config, Events } from "@effect-dspy/foundation"
 import { Checkpoint, type Optimizer } from "@effect-dspy/optimizers"
-import { DynamicSupervisor } from "@effect-dspy/runtime"
+import { DynamicSupervisor, Process } from "@effect-dspy/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
@@ -305,6 +305,24 @@ describe("OptimizationCoordinator", () => {
         })
       )
     )
+  )
+
+  it.effect("a job whose worker is killed is queued again and restarts under a new worker", () =>
+    Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      const app = yield* Application.Application
+      const supervisor = yield* app.optimizationWorkers
+      const job = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...examples(1, 3, 2) })
+      yield* eventually(startedOrder, (ids) => ids.length === 1)
+      const [worker] = yield* DynamicSupervisor.whichChildren(supervisor)
+      yield* Process.kill(worker!.process!)
+      const restarted = yield* eventually(startedOrder, (ids) => ids.length === 2)
+      assert.deepStrictEqual(restarted, [job.id, job.id])
+      assert.strictEqual((yield* c.status(job.id)).status, "running")
+      const [replacement] = yield* DynamicSupervisor.whichChildren(supervisor)
+      assert.notStrictEqual(replacement!.process, worker!.process)
+    }).pipe(Effect.provide(runtime(slowLM)))
   )
 
   it.effect("a job that cannot run ends failed with its error, and the next one starts", () =>
