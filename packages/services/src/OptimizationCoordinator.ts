@@ -883,8 +883,11 @@ export const makeWith = (
   })
 
 /**
- * The coordinator as a layer over the application (`Application.layer` or `TestRuntime.layer`), Config and
+ * A coordinator as a layer over a running application (`Application.layer` or `TestRuntime.layer`), Config and
  * Events; a `CheckpointStore` in context is where jobs keep their finished units (in memory otherwise).
+ * `Application.layer` already provides one (configured by its `optimization.coordinator` option); this layer
+ * adds one with its own options (its own database, registries), e.g. over `TestRuntime.layer`, whose workers
+ * also run under the application's `optimization_workers`.
  *
  * @since 0.1.0
  * @category layers
