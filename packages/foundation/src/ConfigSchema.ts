@@ -132,7 +132,8 @@ export const DSPyConfig = Schema.Struct({
   optimization: section({
     concurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 8 }),
     workers: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 2 }),
-    swapMargin: Schema.optionalWith(Schema.Number, { default: () => 0.01 }),
+    /** How many score points (Evaluate's 0-100 scale) an optimized program must gain over the serving one on the valset to be swapped in. */
+    swapMargin: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1 }),
     copro: section({
       breadth: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThan(1)), { default: () => 10 }),
       depth: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 3 }),
