@@ -156,3 +156,25 @@ export const throughput = async (
   }
   return count / ((nowUs() - start) / 1e6)
 }
+
+/**
+ * Per-operation times in microseconds of a synchronous operation: `samples` batches of `batch` operations, each
+ * batch timed together and divided (so the timer's own cost does not dominate), after `warmup` runs.
+ *
+ * @since 0.1.0
+ * @category timing
+ */
+export const sampleSync = (
+  operation: (i: number) => unknown,
+  options: { readonly samples: number; readonly batch?: number; readonly warmup?: number }
+): Array<number> => {
+  const batch = options.batch ?? 100
+  for (let i = 0; i < (options.warmup ?? 10_000); i++) operation(i)
+  const out = new Array<number>(options.samples)
+  for (let s = 0; s < options.samples; s++) {
+    const start = nowUs()
+    for (let i = 0; i < batch; i++) operation(i)
+    out[s] = (nowUs() - start) / batch
+  }
+  return out
+}

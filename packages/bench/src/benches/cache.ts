@@ -13,22 +13,14 @@ import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { type Bench, nowUs, quantile } from "../Harness.js"
+import { type Bench, quantile } from "../Harness.js"
+import * as Harness from "../Harness.js"
 
 const BATCH = 100
 const SAMPLES = 2000
 
-/** Per-operation times in microseconds: batches of `BATCH` operations, timed together, `SAMPLES` times. */
-const sampleSync = (operation: (i: number) => unknown): Array<number> => {
-  for (let i = 0; i < 20_000; i++) operation(i) // warm-up
-  const out = new Array<number>(SAMPLES)
-  for (let s = 0; s < SAMPLES; s++) {
-    const start = nowUs()
-    for (let i = 0; i < BATCH; i++) operation(i)
-    out[s] = (nowUs() - start) / BATCH
-  }
-  return out
-}
+const sampleSync = (operation: (i: number) => unknown): Array<number> =>
+  Harness.sampleSync(operation, { samples: SAMPLES, batch: BATCH, warmup: 20_000 })
 
 const request: Completion.CompletionRequest = {
   model: "gpt-4o-mini",

@@ -22,22 +22,14 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as url from "node:url"
-import { type Bench, nowUs, quantile, sampleAsync } from "../Harness.js"
+import { type Bench, quantile, sampleAsync } from "../Harness.js"
+import * as Harness from "../Harness.js"
 
 const BATCH = 100
 const SAMPLES = 1000
 
-/** Per-operation times in microseconds: batches of `BATCH` operations, timed together, `SAMPLES` times. */
-const sampleSync = (operation: (i: number) => unknown): Array<number> => {
-  for (let i = 0; i < 10_000; i++) operation(i) // warm-up
-  const out = new Array<number>(SAMPLES)
-  for (let s = 0; s < SAMPLES; s++) {
-    const start = nowUs()
-    for (let i = 0; i < BATCH; i++) operation(i)
-    out[s] = (nowUs() - start) / BATCH
-  }
-  return out
-}
+const sampleSync = (operation: (i: number) => unknown): Array<number> =>
+  Harness.sampleSync(operation, { samples: SAMPLES, batch: BATCH, warmup: 10_000 })
 
 const response = {
   id: "chatcmpl-abc",
