@@ -4,15 +4,10 @@
  * the module column, so a module's entries are found and removed by an index range, not a scan.
  * Values are stored as JSON text; `expires_at` is epoch milliseconds from Effect's Clock (0: never expires).
  */
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import * as Cause from "effect/Cause"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as fs from "node:fs"
-import * as path from "node:path"
+import * as Sqlite from "./sqlite.js"
 import type { Json } from "./cacheJson.js"
 
 /** What L2 returns for a key. */
@@ -38,19 +33,9 @@ interface Row {
   readonly expires_at: number
 }
 
-/** Why an operation failed, in one line (defects thrown by the driver included). */
-export const describe = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause)
-  if (!(error instanceof Error)) return String(error)
-  // An SqlError says "Failed to execute statement"; the driver's reason is its cause.
-  const inner = (error as { readonly cause?: unknown }).cause
-  return inner instanceof Error && inner.message !== error.message
-    ? `${error.message}: ${inner.message}`
-    : error.message
-}
+export const describe = Sqlite.describe
 
-const oneLine = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, string, R> =>
-  self.pipe(Effect.sandbox, Effect.mapError(describe))
+const oneLine = Sqlite.oneLine
 
 /**
  * Opens (creating when needed) the cache database at `filename` (`":memory:"` for a private in-memory one).
@@ -59,15 +44,7 @@ const oneLine = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, string
 export const open = (filename: string): Effect.Effect<DiskTier, string, Scope.Scope> =>
   oneLine(
     Effect.gen(function* () {
-      if (filename !== ":memory:") {
-        yield* Effect.try(() => fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true }))
-      }
-      const context = yield* Layer.build(SqliteClient.layer({ filename }))
-      const client = Context.get(context, SqliteClient.SqliteClient)
-      // The database is private to this tier: hold its one connection for the tier's lifetime. Statements on a
-      // reserved connection skip the client's per-query permit, scope and span (about 4x faster per read).
-      const conn = yield* client.reserve
-      const run = (sql: string, params: ReadonlyArray<unknown>) => conn.execute(sql, params, undefined)
+      const run = yield* Sqlite.openReserved(filename)
       yield* run(
         "CREATE TABLE IF NOT EXISTS dspy_cache (module TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (module, key)) WITHOUT ROWID",
         []

@@ -4,14 +4,9 @@
  * epoch milliseconds from Effect's Clock. Every failure is a one-line description (the coordinator wraps it
  * in its typed error).
  */
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import * as fs from "node:fs"
-import * as path from "node:path"
-import { describe } from "./cacheSqlite.js"
+import * as Sqlite from "./sqlite.js"
 
 /** A job's status. */
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "swapped" | "rejected"
@@ -71,20 +66,13 @@ const columns: ReadonlyArray<readonly [keyof JobRow, string]> = [
 ]
 const columnOf = new Map(columns)
 
-const oneLine = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, string, R> =>
-  self.pipe(Effect.sandbox, Effect.mapError(describe))
+const oneLine = Sqlite.oneLine
 
 /** Opens (creating when needed) the job database at `filename`. */
 export const open = (filename: string): Effect.Effect<JobStore, string, Scope.Scope> =>
   oneLine(
     Effect.gen(function* () {
-      if (filename !== ":memory:") {
-        yield* Effect.try(() => fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true }))
-      }
-      const context = yield* Layer.build(SqliteClient.layer({ filename }))
-      const client = Context.get(context, SqliteClient.SqliteClient)
-      const conn = yield* client.reserve
-      const run = (sql: string, params: ReadonlyArray<unknown>) => conn.execute(sql, params, undefined)
+      const run = yield* Sqlite.openReserved(filename)
       yield* run(
         `CREATE TABLE IF NOT EXISTS dspy_optimization_jobs (
           id TEXT PRIMARY KEY, dedupe_key TEXT NOT NULL, module_id TEXT NOT NULL, module_version INTEGER NOT NULL,
