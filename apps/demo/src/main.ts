@@ -1,35 +1,88 @@
 /**
- * The effect-dspy demo (interim: the runtime and DSPy core; the full supervised application with background
- * optimization and fail-over arrives with the services package).
+ * `pnpm demo`: the supervised DSPy application serving, optimizing in the background, hot-swapping, failing
+ * over and restarting actors, then a summary. Offline by default (the simulated LM); with `OPENAI_API_KEY` set
+ * the same program runs against that provider.
  *
- * It starts a supervision tree, registers a ChainOfThought program on the simulated LM's arithmetic task in
- * a supervised actor, measures Predict and ChainOfThought accuracy, crashes the serving actor to show the
- * restart, and ends with a summary. Offline by default; with `OPENAI_API_KEY` set the same program runs
- * against that provider. `--json` prints the summary as one JSON object on stdout (progress goes to stderr).
+ * Flags:
+ * - `--json`: the summary as one JSON object on stdout (progress stays on stderr).
+ * - `--spans-file FILE`: every finished span as one JSON line in FILE.
+ * - `--otlp URL`: spans over OTLP/HTTP to URL (`OTEL_EXPORTER_OTLP_ENDPOINT` works too).
  */
-import { Config } from "@effect-dspy/foundation"
-import { LM } from "@effect-dspy/core"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import { runDemo, type Summary } from "./Demo.js"
+import * as Chaos from "./Chaos.js"
+import * as Demo from "./Demo.js"
+import * as Setup from "./Setup.js"
+import * as Summary from "./Summary.js"
 
-const json = process.argv.includes("--json")
+// `pnpm demo -- --json` passes a bare `--` through: it separates nothing here.
+const args = process.argv.slice(2).filter((arg) => arg !== "--")
+const flag = (name: string) => args.includes(name)
+const value = (name: string): string | undefined => {
+  const i = args.indexOf(name)
+  return i >= 0 ? args[i + 1] : undefined
+}
+const known = new Set(["--json", "--spans-file", "--otlp"])
+for (let i = 0; i < args.length; i++) {
+  const arg = args[i]!
+  if (!known.has(arg)) {
+    process.stderr.write(`unknown argument ${arg}: use --json, --spans-file FILE or --otlp URL\n`)
+    process.exit(2)
+  }
+  if (arg !== "--json") i++
+}
+
+const json = flag("--json")
 const log = (line: string) => process.stderr.write(`${line}\n`)
+const providers = Setup.providersFromEnv()
+const chaos = Chaos.make()
+const recoveryMs = 2_000
 
-const program = runDemo({ log, devSize: 100 }).pipe(
-  Effect.tap((summary: Summary) =>
+const settings: Demo.Settings = {
+  log,
+  bars: { write: (text) => process.stderr.write(text), isTTY: process.stderr.isTTY === true },
+  provider: providers,
+  chaos,
+  sizes: { train: 50, val: 100, test: 200, traffic: 4_000 },
+  ratePerSecond: 40,
+  baselineMs: 3_000,
+  outageMs: 3_000,
+  recoveryMs,
+  optimizations: [
+    { optimizer: "bootstrap_few_shot", expect: { steps: 6 } },
+    { optimizer: "mipro_v2", expect: { trials: 13 } }
+  ]
+}
+
+log(
+  providers.kind === "simulated"
+    ? "effect-dspy demo: offline, on the simulated LM (set OPENAI_API_KEY to run on a real provider)."
+    : `effect-dspy demo: on ${providers.model} at ${process.env["OPENAI_BASE_URL"] ?? "api.openai.com"} (this spends tokens).`
+)
+
+const program = Demo.run(settings).pipe(
+  Effect.tap((summary) =>
     Effect.sync(() => {
+      log("")
+      for (const line of Summary.render(summary)) log(line)
       if (json) process.stdout.write(`${JSON.stringify(summary)}\n`)
     })
   ),
-  Effect.provide(LM.layer.pipe(Layer.provide(Config.layer()))),
-  Effect.scoped
+  Effect.scoped,
+  Effect.provide(
+    Setup.layer({
+      providers,
+      chaos,
+      recoveryMs,
+      spansFile: value("--spans-file"),
+      otlpEndpoint: value("--otlp")
+    })
+  )
 )
 
 Effect.runPromise(program).then(
   () => process.exit(0),
   (error) => {
-    process.stderr.write(`demo failed: ${error}\n`)
+    process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`)
     process.exit(1)
   }
 )

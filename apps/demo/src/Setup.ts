@@ -1,0 +1,121 @@
+/**
+ * The demo's application: the supervised application (`Application.layer`) over the foundation services,
+ * a CacheManager (memory L1 over an in-memory SQLite L2; Redis as L3 when `REDIS_URL` is set), two providers
+ * (a primary and its backup), fault injection in front of both, and telemetry when asked for.
+ *
+ * Offline (the default) both providers are the simulated LM with a realistic latency. With `OPENAI_API_KEY`
+ * set they are the OpenAI-compatible provider (`OPENAI_BASE_URL` and `OPENAI_MODEL` optional; default model
+ * `gpt-4o-mini`): `openai` with a backup `openai_backup` on the same endpoint.
+ */
+import { LM, SimLatency, SimLM } from "@effect-dspy/core"
+import { Config, Events, Protection, Telemetry } from "@effect-dspy/foundation"
+import { BootstrapFewShot, MIPROv2 } from "@effect-dspy/optimizers"
+import { Registry } from "@effect-dspy/runtime"
+import { Application, CacheManager, type LMProviders } from "@effect-dspy/services"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Chaos from "./Chaos.js"
+
+/** The providers the demo runs on. */
+export interface Providers {
+  readonly kind: "simulated" | "openai"
+  readonly model: string
+  readonly primary: string
+  readonly backup: string
+}
+
+/** The providers from the environment: the simulated LM unless `OPENAI_API_KEY` is set. */
+export const providersFromEnv = (env: NodeJS.ProcessEnv = process.env): Providers =>
+  (env["OPENAI_API_KEY"] ?? "") === ""
+    ? { kind: "simulated", model: "sim-1", primary: "primary", backup: "backup" }
+    : { kind: "openai", model: env["OPENAI_MODEL"] ?? "gpt-4o-mini", primary: "openai", backup: "openai_backup" }
+
+/** What the demo's layer is built from. */
+export interface Options {
+  readonly providers: Providers
+  readonly chaos: Chaos.Chaos
+  /** The simulated LM's latency (default lognormal: mean 25 ms, p99 90 ms). */
+  readonly latency?: SimLatency.Profile
+  /** The breaker's recovery time in ms (default 2,000). */
+  readonly recoveryMs?: number
+  /** MIPROv2's settings (default `auto: "light"`). */
+  readonly mipro?: MIPROv2.Options
+  /** Spans as JSON lines into this file. */
+  readonly spansFile?: string | undefined
+  /** Spans over OTLP/HTTP to this endpoint (else `OTEL_EXPORTER_OTLP_ENDPOINT` or `telemetry.otlpEndpoint`). */
+  readonly otlpEndpoint?: string | undefined
+  /** Read `EFFECT_DSPY_*` / `OPENAI_*` from the environment (default true). */
+  readonly env?: boolean
+}
+
+/** The configuration the demo starts from (the environment and a config file still apply over it). */
+export const configDefaults = (options: Options, env: NodeJS.ProcessEnv = process.env) => {
+  const { primary, backup, model } = options.providers
+  const common = { defaultModel: model, poolSize: 32, maxRetries: 2, timeoutMs: 30_000 }
+  const providers =
+    options.providers.kind === "simulated"
+      ? { [primary]: { ...common, kind: "simulated", backup }, [backup]: { ...common, kind: "simulated" } }
+      : {
+          [primary]: { ...common, backup },
+          [backup]: {
+            ...common,
+            kind: "openai",
+            apiKey: env["OPENAI_API_KEY"],
+            ...(env["OPENAI_BASE_URL"] === undefined ? {} : { baseUrl: env["OPENAI_BASE_URL"] })
+          }
+        }
+  return {
+    modules: { defaultLmProvider: primary, cacheEnabled: true },
+    optimization: { workers: 1, concurrency: 8, swapMargin: 1 },
+    providers,
+    infrastructure: {
+      circuitBreakers: {
+        [`lm_provider_${primary}`]: { failureThreshold: 5, recoveryTimeMs: options.recoveryMs ?? 2_000 }
+      }
+    }
+  }
+}
+
+/** Builds each provider: the simulated LM with latency, or the configured one; fault injection in front. */
+export const providerFactory =
+  (options: Options): LMProviders.ProviderFactory =>
+  (name, settings) =>
+    Effect.map(
+      settings.kind === "simulated"
+        ? Effect.sync(() =>
+            SimLM.make({
+              name,
+              model: settings.defaultModel,
+              latency: options.latency ?? SimLatency.lognormal(25, 90)
+            })
+          )
+        : LM.providerFromSettings(name, settings),
+      (provider) => options.chaos.wrap(name, provider)
+    )
+
+/** The demo's application and everything it runs on. */
+export const layer = (options: Options) => {
+  const config = Config.layer({ defaults: configDefaults(options), env: options.env ?? true })
+  const foundation = Layer.mergeAll(Events.layerConfig, Protection.layer, Registry.layer, CacheManager.layer()).pipe(
+    Layer.provideMerge(config)
+  )
+  const app = Application.layer({
+    providerFactory: providerFactory(options),
+    shutdownGracePeriod: "5 seconds",
+    optimization: {
+      coordinator: {
+        optimizers: {
+          bootstrap_few_shot: BootstrapFewShot.make({ maxBootstrappedDemos: 4, maxLabeledDemos: 4 }),
+          mipro_v2: MIPROv2.make(options.mipro ?? { auto: "light" })
+        }
+      }
+    }
+  }).pipe(Layer.provideMerge(foundation))
+  const tracing =
+    options.spansFile !== undefined || options.otlpEndpoint !== undefined || process.env["OTEL_EXPORTER_OTLP_ENDPOINT"]
+      ? Telemetry.layer({ spansFile: options.spansFile, otlpEndpoint: options.otlpEndpoint }).pipe(
+          Layer.provide(config)
+        )
+      : Layer.empty
+  return Layer.merge(app, tracing)
+}

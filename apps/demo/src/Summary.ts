@@ -1,0 +1,132 @@
+/**
+ * What the demo reports at the end (`pnpm demo --json` prints it as one JSON object), and its rendering as a
+ * table for people.
+ */
+import type { PhaseStats } from "./Traffic.js"
+
+/** One background optimization as it ended. */
+export interface OptimizationReport {
+  readonly optimizer: string
+  readonly status: string
+  /** The serving version's score on the valset, and the optimized program's (percent). */
+  readonly servingScore: number | undefined
+  readonly optimizedScore: number | undefined
+  readonly fromVersion: number
+  readonly swappedVersion: number | undefined
+  readonly lmCalls: number
+  readonly trials: number
+  readonly durationMs: number
+}
+
+/** The demo's summary. */
+export interface Summary {
+  readonly provider: {
+    readonly kind: string
+    readonly model: string
+    readonly primary: string
+    readonly backup: string
+  }
+  /** Accuracy (percent) of the serving module on held-out questions, before and after the optimizations. */
+  readonly accuracy: { readonly before: number; readonly after: number; readonly examples: number }
+  readonly servingVersion: { readonly before: number; readonly after: number }
+  readonly optimizations: ReadonlyArray<OptimizationReport>
+  /** The steady traffic: every request ends answered or failed, so `lost` is 0. */
+  readonly requests: {
+    readonly sent: number
+    readonly answered: number
+    readonly failed: number
+    readonly lost: number
+  }
+  readonly errorsByType: { readonly [tag: string]: number }
+  readonly latency: { readonly p50Ms: number; readonly p99Ms: number }
+  /** Serving latency while the optimizations ran against before (the "without added latency" check). */
+  readonly servingDuringOptimization: { readonly baselineP50Ms: number; readonly optimizingP50Ms: number }
+  readonly phases: ReadonlyArray<PhaseStats>
+  readonly lm: {
+    readonly calls: number
+    readonly promptTokens: number
+    readonly completionTokens: number
+    readonly tokens: number
+    readonly costUsd: number
+    readonly byProvider: { readonly [provider: string]: number }
+  }
+  readonly cache: { readonly hits: number; readonly misses: number; readonly hitRate: number }
+  readonly faults: {
+    readonly injected: number
+    readonly failovers: number
+    readonly recoveries: number
+    readonly breakerStates: ReadonlyArray<string>
+  }
+  readonly restarts: ReadonlyArray<{ readonly actor: string; readonly before: string; readonly after: string }>
+  readonly durationMs: number
+}
+
+const pct = (n: number) => `${n.toFixed(1)}%`
+const ms = (n: number) => `${n.toFixed(1)} ms`
+const score = (n: number | undefined) => (n === undefined ? "-" : n.toFixed(1))
+
+/** The summary as aligned lines. */
+export const render = (s: Summary): ReadonlyArray<string> => {
+  const rows: Array<[string, string]> = [
+    ["provider", `${s.provider.kind} ${s.provider.model} (${s.provider.primary}, backup ${s.provider.backup})`],
+    [
+      "accuracy (held-out)",
+      `${pct(s.accuracy.before)} -> ${pct(s.accuracy.after)} on ${s.accuracy.examples} questions (serving version ${s.servingVersion.before} -> ${s.servingVersion.after})`
+    ],
+    ...s.optimizations.map(
+      (o): [string, string] => [
+        `  ${o.optimizer}`,
+        `${o.status}${o.swappedVersion === undefined ? "" : ` as v${o.swappedVersion}`} (valset ${score(o.servingScore)} -> ${score(o.optimizedScore)}; ${o.trials} trials, ${o.lmCalls} LM calls, ${(o.durationMs / 1000).toFixed(1)} s)`
+      ]
+    ),
+    [
+      "requests",
+      `${s.requests.sent} sent, ${s.requests.answered} answered, ${s.requests.failed} failed, ${s.requests.lost} lost`
+    ],
+    [
+      "errors by type",
+      Object.keys(s.errorsByType).length === 0
+        ? "none"
+        : Object.entries(s.errorsByType)
+            .map(([tag, n]) => `${tag} ${n}`)
+            .join(", ")
+    ],
+    ["latency", `p50 ${ms(s.latency.p50Ms)}, p99 ${ms(s.latency.p99Ms)}`],
+    [
+      "while optimizing",
+      `serving p50 ${ms(s.servingDuringOptimization.optimizingP50Ms)} (baseline ${ms(s.servingDuringOptimization.baselineP50Ms)})`
+    ],
+    [
+      "LM",
+      `${s.lm.calls} calls, ${s.lm.tokens} tokens (${s.lm.promptTokens} prompt + ${s.lm.completionTokens} completion), $${s.lm.costUsd.toFixed(4)}; by provider: ${Object.entries(
+        s.lm.byProvider
+      )
+        .map(([p, n]) => `${p} ${n}`)
+        .join(", ")}`
+    ],
+    ["cache", `hit rate ${pct(s.cache.hitRate * 100)} (${s.cache.hits} hits, ${s.cache.misses} misses)`],
+    [
+      "faults",
+      `${s.faults.injected} injected, ${s.faults.failovers} fail-over, ${s.faults.recoveries} recovery; breaker ${s.faults.breakerStates.join(" -> ") || "never opened"}`
+    ],
+    ["restarts", s.restarts.map((r) => `${r.actor} ${r.before} -> ${r.after}`).join(", ") || "none"],
+    ["duration", `${(s.durationMs / 1000).toFixed(1)} s`]
+  ]
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2
+  const lines = ["Summary", ...rows.map(([k, v]) => `  ${k.padEnd(width)}${v}`), "", "Traffic by phase"]
+  const header = ["phase", "sent", "answered", "failed", "correct", "p50 ms", "p99 ms"]
+  const table = s.phases.map((p) => [
+    p.phase,
+    String(p.sent),
+    String(p.answered),
+    String(p.failed),
+    p.answered === 0 ? "-" : pct((100 * p.correct) / p.answered),
+    p.latencyP50Ms.toFixed(1),
+    p.latencyP99Ms.toFixed(1)
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)))
+  const line = (cells: ReadonlyArray<string>) =>
+    `  ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ")}`
+  lines.push(line(header), ...table.map(line))
+  return lines
+}
