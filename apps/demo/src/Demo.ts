@@ -37,7 +37,12 @@ export interface Settings {
   readonly log: (line: string) => void
   /** Where progress bars are drawn. */
   readonly bars: ProgressBar.Output
-  readonly provider: { readonly kind: string; readonly model: string; readonly primary: string; readonly backup: string }
+  readonly provider: {
+    readonly kind: string
+    readonly model: string
+    readonly primary: string
+    readonly backup: string
+  }
   readonly chaos: Chaos.Chaos
   /** Examples: train (optimizer), val (swap decisions), test (reported accuracy), traffic (fresh questions). */
   readonly sizes: { readonly train: number; readonly val: number; readonly test: number; readonly traffic: number }
@@ -217,10 +222,10 @@ export const run = (
       reports.push({
         optimizer: plan.optimizer,
         status: job.status,
-        servingScore: job.servingScore,
-        optimizedScore: job.optimizedScore,
+        servingScore: job.servingScore ?? null,
+        optimizedScore: job.optimizedScore ?? null,
         fromVersion: job.moduleVersion,
-        swappedVersion: job.swappedVersion,
+        swappedVersion: job.swappedVersion ?? null,
         lmCalls: Math.max(lmCalls, job.progress.lmCalls),
         trials: job.progress.trials,
         durationMs: performance.now() - jobStarted
@@ -240,11 +245,12 @@ export const run = (
     yield* requests.setPhase("optimized")
     const current = yield* modules.describe(moduleId)
     const after = yield* accuracy
-    step(`Accuracy of version ${current.version} on the same held-out questions: ${after.toFixed(1)}% (was ${before.toFixed(1)}%).`)
+    step(
+      `Accuracy of version ${current.version} on the same held-out questions: ${after.toFixed(1)}% (was ${before.toFixed(1)}%).`
+    )
 
     // 4. A provider outage: breaker, fail-over, recovery.
-    const statusOf = (name: string) =>
-      Effect.map(providers.status, (all) => all.find((s) => s.name === name)!)
+    const statusOf = (name: string) => Effect.map(providers.status, (all) => all.find((s) => s.name === name)!)
     const primaryBefore = yield* statusOf(provider.primary)
     const outageStarted = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
     yield* requests.setPhase("outage")

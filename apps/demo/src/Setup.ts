@@ -11,7 +11,13 @@ import { LM, SimLatency, SimLM } from "@effect-dspy/core"
 import { Config, Events, Protection, Telemetry } from "@effect-dspy/foundation"
 import { BootstrapFewShot, MIPROv2 } from "@effect-dspy/optimizers"
 import { Registry } from "@effect-dspy/runtime"
-import { Application, CacheManager, type LMProviders } from "@effect-dspy/services"
+import {
+  Application,
+  CacheManager,
+  type LMProviders,
+  type ModuleManager,
+  type OptimizationCoordinator
+} from "@effect-dspy/services"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Chaos from "./Chaos.js"
@@ -93,8 +99,21 @@ export const providerFactory =
       (provider) => options.chaos.wrap(name, provider)
     )
 
+/** Everything the demo's layer provides. */
+export type Services =
+  | Application.Application
+  | ModuleManager.ModuleManager
+  | LMProviders.LMProviders
+  | LM.LM
+  | OptimizationCoordinator.OptimizationCoordinator
+  | CacheManager.CacheManager
+  | Config.Config
+  | Events.Events
+  | Protection.Protection
+  | Registry.Registry
+
 /** The demo's application and everything it runs on. */
-export const layer = (options: Options) => {
+export const layer = (options: Options): Layer.Layer<Services, unknown> => {
   const config = Config.layer({ defaults: configDefaults(options), env: options.env ?? true })
   const foundation = Layer.mergeAll(Events.layerConfig, Protection.layer, Registry.layer, CacheManager.layer()).pipe(
     Layer.provideMerge(config)

@@ -9,10 +9,10 @@ export interface OptimizationReport {
   readonly optimizer: string
   readonly status: string
   /** The serving version's score on the valset, and the optimized program's (percent). */
-  readonly servingScore: number | undefined
-  readonly optimizedScore: number | undefined
+  readonly servingScore: number | null
+  readonly optimizedScore: number | null
   readonly fromVersion: number
-  readonly swappedVersion: number | undefined
+  readonly swappedVersion: number | null
   readonly lmCalls: number
   readonly trials: number
   readonly durationMs: number
@@ -63,7 +63,7 @@ export interface Summary {
 
 const pct = (n: number) => `${n.toFixed(1)}%`
 const ms = (n: number) => `${n.toFixed(1)} ms`
-const score = (n: number | undefined) => (n === undefined ? "-" : n.toFixed(1))
+const score = (n: number | null) => (n === null ? "-" : n.toFixed(1))
 
 /** The summary as aligned lines. */
 export const render = (s: Summary): ReadonlyArray<string> => {
@@ -73,12 +73,10 @@ export const render = (s: Summary): ReadonlyArray<string> => {
       "accuracy (held-out)",
       `${pct(s.accuracy.before)} -> ${pct(s.accuracy.after)} on ${s.accuracy.examples} questions (serving version ${s.servingVersion.before} -> ${s.servingVersion.after})`
     ],
-    ...s.optimizations.map(
-      (o): [string, string] => [
-        `  ${o.optimizer}`,
-        `${o.status}${o.swappedVersion === undefined ? "" : ` as v${o.swappedVersion}`} (valset ${score(o.servingScore)} -> ${score(o.optimizedScore)}; ${o.trials} trials, ${o.lmCalls} LM calls, ${(o.durationMs / 1000).toFixed(1)} s)`
-      ]
-    ),
+    ...s.optimizations.map((o): [string, string] => [
+      `  ${o.optimizer}`,
+      `${o.status}${o.swappedVersion === null ? "" : ` as v${o.swappedVersion}`} (valset ${score(o.servingScore)} -> ${score(o.optimizedScore)}; ${o.trials} trials, ${o.lmCalls} LM calls, ${(o.durationMs / 1000).toFixed(1)} s)`
+    ]),
     [
       "requests",
       `${s.requests.sent} sent, ${s.requests.answered} answered, ${s.requests.failed} failed, ${s.requests.lost} lost`

@@ -154,7 +154,9 @@ export const start = <E>(options: Options<E>): Effect.Effect<Traffic, never, Sco
 
     const launch = Effect.suspend(() => {
       const hot = options.hot.length > 0 && random() < options.hotShare
-      const question = hot ? options.hot[Math.floor(random() * options.hot.length)]! : options.fresh[next++ % options.fresh.length]!
+      const question = hot
+        ? options.hot[Math.floor(random() * options.hot.length)]!
+        : options.fresh[next++ % options.fresh.length]!
       const r = recorderOf(current)
       r.sent++
       sent++

@@ -1,23 +1,180 @@
-import { SimLM } from "@effect-dspy/core"
-import { assert, it } from "@effect/vitest"
+/**
+ * The demo, run as `pnpm demo` runs it (the same scenario over the same application layer), with smaller
+ * data, a shorter outage and a smaller MIPROv2 run. The demo is a real-time program (steady traffic, a
+ * breaker's recovery time), so it runs on the live clock; nothing here asserts a duration.
+ */
+import { SimLatency, SimLM } from "@effect-dspy/core"
+import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { runDemo } from "../src/Demo.js"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
+import * as Chaos from "../src/Chaos.js"
+import * as Demo from "../src/Demo.js"
+import * as ProgressBar from "../src/ProgressBar.js"
+import * as Setup from "../src/Setup.js"
+import * as Summary from "../src/Summary.js"
 
-it.scoped("the demo serves every request through a crash and reports accuracy and usage", () =>
-  Effect.gen(function* () {
-    const lines: Array<string> = []
-    const summary = yield* runDemo({ log: (l) => lines.push(l), devSize: 30 })
-    assert.strictEqual(summary.provider, "simulated")
-    assert.strictEqual(summary.requestsServed, 30)
-    assert.strictEqual(summary.requestErrors, 0)
-    assert.strictEqual(summary.restarts, 1)
-    // ChainOfThought beats Predict on the simulated arithmetic task (calibrated ~52% vs ~40%).
-    assert.isAbove(summary.chainOfThoughtAccuracy, summary.predictAccuracy)
-    // Two evaluations and the served requests all went to the LM: 3 x 30 calls.
-    assert.strictEqual(summary.lmCalls, 90)
-    assert.isAbove(summary.tokens, 0)
-    const output = lines.join("\n")
-    assert.include(output, "qa-server (worker)")
-    assert.match(output, /restarted it as pid <0\.\d+\.0>/)
-  }).pipe(Effect.provide(SimLM.layer({ seed: 3 })))
-)
+const providers: Setup.Providers = { kind: "simulated", model: "sim-1", primary: "primary", backup: "backup" }
+
+describe("the demo", () => {
+  it.live(
+    "optimizes in the background and hot-swaps, fails over and recovers, survives crashes, loses nothing",
+    () => {
+      const chaos = Chaos.make()
+      const lines: Array<string> = []
+      const bars: Array<string> = []
+      const settings: Demo.Settings = {
+        log: (line) => lines.push(line),
+        bars: { write: (text) => bars.push(text), isTTY: false },
+        provider: providers,
+        chaos,
+        sizes: { train: 30, val: 40, test: 60, traffic: 500 },
+        ratePerSecond: 100,
+        baselineMs: 300,
+        outageMs: 400,
+        recoveryMs: 300,
+        optimizations: [
+          { optimizer: "bootstrap_few_shot", expect: { steps: 6 } },
+          { optimizer: "mipro_v2", expect: { trials: 6 } }
+        ]
+      }
+      return Effect.gen(function* () {
+        const summary = yield* Demo.run(settings)
+
+        // Nothing lost: every request sent ended answered or failed, and none failed.
+        assert.strictEqual(summary.requests.lost, 0)
+        assert.strictEqual(summary.requests.sent, summary.requests.answered + summary.requests.failed)
+        assert.isAbove(summary.requests.sent, 50)
+        assert.deepStrictEqual(summary.errorsByType, {})
+        for (const phase of ["baseline", "optimizing", "optimized", "outage", "recovery", "crash"]) {
+          assert.isTrue(
+            summary.phases.some((p) => p.phase === phase),
+            `phase ${phase} in ${JSON.stringify(summary.phases)}`
+          )
+        }
+
+        // Both optimizations ran through the coordinator; at least one beat the serving version and was swapped in,
+        // and the held-out accuracy rose.
+        assert.deepStrictEqual(
+          summary.optimizations.map((o) => o.optimizer),
+          ["bootstrap_few_shot", "mipro_v2"]
+        )
+        assert.isTrue(summary.optimizations.every((o) => o.status === "swapped" || o.status === "rejected"))
+        assert.isTrue(summary.optimizations.some((o) => o.status === "swapped"))
+        assert.isAbove(summary.servingVersion.after, summary.servingVersion.before)
+        assert.isAbove(summary.accuracy.after, summary.accuracy.before + 10)
+
+        // The outage: faults were injected, the primary's breaker opened, traffic failed over, then it closed again.
+        assert.isAbove(summary.faults.injected, 0)
+        assert.isAtLeast(summary.faults.failovers, 1)
+        assert.isAtLeast(summary.faults.recoveries, 1)
+        assert.include(summary.faults.breakerStates, "open")
+        assert.strictEqual(summary.faults.breakerStates.at(-1), "closed")
+        assert.isAbove(summary.lm.byProvider["backup"]!, 0)
+
+        // Both crashed actors were restarted under new pids.
+        assert.deepStrictEqual(
+          summary.restarts.map((r) => r.actor),
+          ["dspy/lm_provider/primary", "dspy/module_manager"]
+        )
+        assert.isTrue(summary.restarts.every((r) => r.before !== r.after))
+
+        // Usage and cache figures come from the application.
+        assert.isAbove(summary.lm.calls, 0)
+        assert.strictEqual(summary.lm.tokens, summary.lm.promptTokens + summary.lm.completionTokens)
+        assert.isAbove(summary.cache.hits, 0)
+
+        // What people see: the tree, the bars, the summary; and the JSON form round-trips.
+        const output = lines.join("\n")
+        assert.include(output, "lm_providers (supervisor)")
+        assert.include(output, "provider:primary (worker)")
+        assert.match(output, /restarts=1/)
+        assert.isTrue(bars.some((b) => b.includes("mipro_v2") && b.includes("100%")))
+        const table = Summary.render(summary).join("\n")
+        assert.include(table, "accuracy (held-out)")
+        assert.include(table, "0 lost")
+        assert.deepStrictEqual(JSON.parse(JSON.stringify(summary)), summary)
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(
+          Setup.layer({
+            providers,
+            chaos,
+            latency: SimLatency.fixed(2),
+            recoveryMs: 300,
+            mipro: { auto: null, numCandidates: 3, numTrials: 6 },
+            env: false
+          })
+        )
+      )
+    },
+    60_000
+  )
+
+  it("chooses the providers from the environment: simulated unless OPENAI_API_KEY is set", () => {
+    assert.strictEqual(Setup.providersFromEnv({}).kind, "simulated")
+    assert.deepStrictEqual(Setup.providersFromEnv({ OPENAI_API_KEY: "sk-test", OPENAI_MODEL: "gpt-x" }), {
+      kind: "openai",
+      model: "gpt-x",
+      primary: "openai",
+      backup: "openai_backup"
+    })
+  })
+})
+
+describe("the progress bar", () => {
+  it("off a terminal prints a line per quarter and one at the end", () => {
+    const out: Array<string> = []
+    const bar = ProgressBar.make({ write: (text) => out.push(text), isTTY: false }, "job")
+    for (let i = 0; i <= 10; i++) bar.update(i / 10, `step ${i}`)
+    bar.done("finished")
+    assert.strictEqual(out.length, 5)
+    assert.match(out[0]!, /job \[\.+\]\s+0%\s+step 0/)
+    assert.match(out.at(-1)!, /job \[#+\]\s+100%\s+finished/)
+  })
+
+  it("on a terminal redraws one line in place", () => {
+    const out: Array<string> = []
+    let now = 0
+    const bar = ProgressBar.make({ write: (text) => out.push(text), isTTY: true }, "job", () => now)
+    bar.update(0.1, "a")
+    bar.update(0.2, "b") // within 100 ms of the last draw: skipped
+    now = 200
+    bar.update(0.5, "c")
+    bar.done("d")
+    assert.strictEqual(out.length, 3)
+    assert.isTrue(out.every((line) => line.startsWith("\r\x1b[2K")))
+    assert.isTrue(out[2]!.endsWith("d\n"))
+  })
+})
+
+describe("fault injection", () => {
+  it.effect("fails the share of calls it is told to, as the provider would (503), and counts them", () =>
+    Effect.gen(function* () {
+      const chaos = Chaos.make(3)
+      const provider = chaos.wrap("p", SimLM.make({ name: "p" }))
+      const request = { model: "sim-1", messages: [{ role: "user" as const, content: "What is 2 + 3?" }] }
+      const call = Effect.either(provider.complete(request))
+      const fork = Effect.forEach(Array.from({ length: 20 }), () => call).pipe(Effect.fork)
+
+      const healthy = yield* Fiber.join(yield* fork)
+      assert.isTrue(healthy.every((r) => r._tag === "Right"))
+
+      yield* chaos.start("p", { failureRate: 1 })
+      const down = yield* fork
+      yield* TestClock.adjust("1 second")
+      const failed = yield* Fiber.join(down)
+      assert.isTrue(failed.every((r) => r._tag === "Left" && r.left._tag === "LMServerError" && r.left.status === 503))
+      assert.strictEqual(chaos.injected("p"), 20)
+
+      yield* chaos.start("p", { failureRate: 0.5 })
+      const half = yield* fork
+      yield* TestClock.adjust("1 second")
+      const some = (yield* Fiber.join(half)).filter((r) => r._tag === "Left").length
+      assert.isTrue(some > 0 && some < 20, `${some} of 20 failed`)
+
+      yield* chaos.stop("p")
+      assert.isTrue((yield* Fiber.join(yield* fork)).every((r) => r._tag === "Right"))
+    })
+  )
+})
