@@ -228,7 +228,7 @@ export const run = (
         swappedVersion: job.swappedVersion ?? null,
         lmCalls: Math.max(lmCalls, job.progress.lmCalls),
         trials: job.progress.trials,
-        durationMs: performance.now() - jobStarted
+        durationMs: Math.round(performance.now() - jobStarted)
       })
       if (job.status === "failed") return yield* fail(`the ${plan.optimizer} job failed: ${job.error}`)
       log(
@@ -348,7 +348,7 @@ export const run = (
         promptTokens: sum((s) => s.promptTokens),
         completionTokens: sum((s) => s.completionTokens),
         tokens: sum((s) => s.promptTokens + s.completionTokens),
-        costUsd: sum((s) => s.costUsd),
+        costUsd: Math.round(sum((s) => s.costUsd) * 1e6) / 1e6,
         byProvider: Object.fromEntries(statuses.map((s) => [s.name, s.calls]))
       },
       cache: { hits: cacheStats.hits, misses: cacheStats.misses, hitRate: cacheStats.hitRate },
@@ -359,7 +359,7 @@ export const run = (
         breakerStates
       },
       restarts,
-      durationMs: performance.now() - started
+      durationMs: Math.round(performance.now() - started)
     }
     return summary
   })

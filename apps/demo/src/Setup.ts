@@ -118,7 +118,12 @@ export const layer = (options: Options): Layer.Layer<Services, unknown> => {
   const foundation = Layer.mergeAll(Events.layerConfig, Protection.layer, Registry.layer, CacheManager.layer()).pipe(
     Layer.provideMerge(config)
   )
-  const app = Application.layer({
+  const tracing =
+    options.spansFile !== undefined || options.otlpEndpoint !== undefined || process.env["OTEL_EXPORTER_OTLP_ENDPOINT"]
+      ? Telemetry.layer({ spansFile: options.spansFile, otlpEndpoint: options.otlpEndpoint })
+      : Layer.empty
+  // Tracing is built first, so the application's own fibers (the optimization workers) trace too.
+  return Application.layer({
     providerFactory: providerFactory(options),
     shutdownGracePeriod: "5 seconds",
     optimization: {
@@ -129,12 +134,5 @@ export const layer = (options: Options): Layer.Layer<Services, unknown> => {
         }
       }
     }
-  }).pipe(Layer.provideMerge(foundation))
-  const tracing =
-    options.spansFile !== undefined || options.otlpEndpoint !== undefined || process.env["OTEL_EXPORTER_OTLP_ENDPOINT"]
-      ? Telemetry.layer({ spansFile: options.spansFile, otlpEndpoint: options.otlpEndpoint }).pipe(
-          Layer.provide(config)
-        )
-      : Layer.empty
-  return Layer.merge(app, tracing)
+  }).pipe(Layer.provideMerge(foundation), Layer.provideMerge(Layer.provideMerge(tracing, config)))
 }

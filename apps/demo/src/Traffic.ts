@@ -79,6 +79,9 @@ export const quantile = (samples: ReadonlyArray<number>, q: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 }
 
+/** Milliseconds to two decimals (the summary's precision). */
+const round2 = (ms: number) => Math.round(ms * 100) / 100
+
 const statsOf = (phase: string, r: Recorder): PhaseStats => ({
   phase,
   sent: r.sent,
@@ -86,8 +89,8 @@ const statsOf = (phase: string, r: Recorder): PhaseStats => ({
   correct: r.correct,
   failed: r.failed,
   errors: Object.fromEntries(r.errors),
-  latencyP50Ms: quantile(r.latencies, 0.5),
-  latencyP99Ms: quantile(r.latencies, 0.99)
+  latencyP50Ms: round2(quantile(r.latencies, 0.5)),
+  latencyP99Ms: round2(quantile(r.latencies, 0.99))
 })
 
 const tagOf = (error: unknown): string =>
