@@ -2,7 +2,8 @@
  * Test isolation for the supervised application (the design's `DSPy.Test.Support`): each use of
  * {@link layer} gets its own registry namespace (`test-<n>`), its own Config (defaults plus the test's
  * overrides; no file, no environment), its own event store and protections, and simulated LMs for every
- * configured provider, whose faults and latency the test changes at run time through {@link SimControl}.
+ * configured provider, whose faults and latency the test changes at run time through {@link SimControl}, and
+ * the application's OptimizationCoordinator (its job database and checkpoint store set by {@link Options}).
  * Provide it inside each test: everything is torn down with the test's scope (the application shuts down, the
  * namespace and its names disappear).
  *
@@ -21,6 +22,7 @@
  */
 import { type LM, SimFaults, type SimLatency, SimLM } from "@effect-dspy/core"
 import { Config, Events, Protection } from "@effect-dspy/foundation"
+import { Checkpoint } from "@effect-dspy/optimizers"
 import { Registry, type RuntimeError } from "@effect-dspy/runtime"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -30,6 +32,7 @@ import * as Application from "./Application.js"
 import * as CacheManager from "./CacheManager.js"
 import type * as LMProviders from "./LMProviders.js"
 import type * as ModuleManager from "./ModuleManager.js"
+import type * as OptimizationCoordinator from "./OptimizationCoordinator.js"
 
 /**
  * The simulated LM of one provider as a test sets it: seed, faults, latency.
@@ -82,8 +85,17 @@ export interface Options {
   readonly sim?: { readonly [provider: string]: SimSettings }
   /** Adds an in-memory CacheManager (`CacheManager.layerTest`): the tree's `cache_manager` and the LM's cache. */
   readonly cache?: boolean
-  /** The application's options (its provider factory is the test runtime's). */
+  /**
+   * The application's options (its provider factory is the test runtime's). The OptimizationCoordinator's job
+   * database is `application.optimization.coordinator.filename` (in memory by default).
+   */
   readonly application?: Omit<Application.Options, "providerFactory">
+  /**
+   * Where the OptimizationCoordinator's jobs keep their finished units (default: a `CheckpointStore` in the
+   * context the layer is provided in, else one in memory per runtime). Give the same durable store (e.g.
+   * `Checkpoint.makeFile`) and job database to a second runtime to restart the application mid-job.
+   */
+  readonly checkpoints?: Checkpoint.Service
 }
 
 interface SimEntry {
@@ -168,6 +180,7 @@ export type Services =
   | ModuleManager.ModuleManager
   | LMProviders.LMProviders
   | LM.LM
+  | OptimizationCoordinator.OptimizationCoordinator
   | SimControl
   | Config.Config
   | Events.Events
@@ -176,7 +189,7 @@ export type Services =
 
 /**
  * An isolated application for one test: its own registry namespace, Config, events, protections and
- * simulated LMs, all torn down with the scope it is provided in.
+ * simulated LMs, and the application's OptimizationCoordinator, all torn down with the scope it is provided in.
  *
  * @since 0.1.0
  * @category layers
@@ -194,7 +207,11 @@ export const layer = (
         Layer.provideMerge(Config.layerTest(options.config ?? {}))
       )
       const foundation = options.cache === true ? Layer.merge(base, CacheManager.layerTest) : base
-      const app = Application.layer({ ...options.application, providerFactory: sims.factory })
+      const application = Application.layer({ ...options.application, providerFactory: sims.factory })
+      const app =
+        options.checkpoints === undefined
+          ? application
+          : Layer.provide(application, Layer.succeed(Checkpoint.CheckpointStore, options.checkpoints))
       return Layer.mergeAll(app, Layer.succeed(SimControl, sims.control)).pipe(Layer.provideMerge(foundation))
     })
   )
