@@ -3,9 +3,9 @@
  * hot-swapped into the ModuleManager when they pay off.
  *
  * - {@link Service.start} takes plain data (a module id, an optimizer and a metric by name, the trainset and
- *   valset, a priority, a budget) and answers at once with the job's id. A request for the same module
- *   version, optimizer and settings, data, metric, seed and budget as a job that is queued, running or done
- *   is merged into it (`merged: true`): it is never run twice.
+ *   valset, a priority, a budget) and answers at once with the job's id. A request for the same module and
+ *   student program (the state of its serving version), optimizer and settings, data, metric, seed and budget
+ *   as a job that is queued, running or done is merged into it (`merged: true`): it is never run twice.
  * - Jobs wait in a priority queue (highest `priority` first, then first come) feeding `optimization.workers`
  *   workers (Config, re-read live: a change takes effect at once for starts; running jobs are never cut).
  *   Each running job is a worker process under the application's `optimization_workers` dynamic supervisor,
@@ -16,21 +16,34 @@
  *   restarted on the same database and checkpoint store re-queues the jobs that were queued or running, and
  *   they resume without repeating their finished units (a recovered job waits until its module is registered
  *   again, as an application does at start).
- * - When a compile finishes, the serving version and the optimized program are scored with `Evaluate` on the
- *   valset (the trainset when none was given); the optimized one is swapped in only if it gains at least
- *   `optimization.swapMargin` points (Evaluate's 0-100 scale): status `swapped` and event
- *   `optimization_swapped`, else `rejected` and `optimization_rejected`.
+ * - When a compile finishes, the version serving then and the optimized program are scored with `Evaluate` on
+ *   the valset (the trainset when none was given); the optimized one is swapped in (on top of the serving
+ *   version) only if it gains at least `optimization.swapMargin` points (Evaluate's 0-100 scale): status
+ *   `swapped` and event `optimization_swapped`, else `rejected` and `optimization_rejected`. The job records
+ *   the serving version it compared against (`servingVersion`) and the version its swap made (`swappedVersion`).
+ * - Restarts of the whole application: the ModuleManager keeps its versions in memory, so a restarted one numbers
+ *   a re-registered module from version 1 again, and a job's `moduleVersion` (the version it started from, say 2
+ *   after an earlier swap) may not exist or may be another program. So a job identifies its student by its
+ *   state (`Module.dumpState`, saved with the job at start), not by its version number: a recovered job loads
+ *   that state into the module serving now and compiles the same student as before the restart (resuming from
+ *   its checkpoints, whose namespace fingerprints the student); then, like any job, it is scored against the
+ *   version serving at the end and swapped on top of it. When the saved state does not fit the re-registered
+ *   module (it has another shape), the job re-bases: it optimizes the serving version from the start (its old
+ *   checkpoints do not match), its `moduleVersion` becomes that version, and `optimization_rebased` says why.
+ *   Requests are merged by student state too, so a restarted service that starts its optimization again is
+ *   merged into the recovered job.
  * - {@link Service.progress} streams a job's progress (the optimizer's events, then the job's final status);
  *   {@link Service.cancel} stops a queued or running job (`cancelled`).
  *
- * Events: `optimization_queued`, `optimization_cancelled`, `optimization_swapped`, `optimization_rejected`, and
+ * Events: `optimization_queued`, `optimization_cancelled`, `optimization_swapped`, `optimization_rejected`,
+ * `optimization_rebased` (a recovered job's saved student no longer fits its module), and
  * `optimization_worker_unavailable` (a job ran without a worker process: the supervisor was down or full);
  * `Optimizer.compile` adds `optimization_started` / `_iteration` / `_completed` / `_failed` under the job id.
  * Each job's LM work is bounded by `optimization.concurrency`, so at most `workers x concurrency` in all.
  *
  * @since 0.1.0
  */
-import { Evaluate, Example, LM } from "@effect-dspy/core"
+import { Evaluate, Example, LM, Module } from "@effect-dspy/core"
 import { Config, Errors, Events } from "@effect-dspy/foundation"
 import {
   AdaptiveOptimizer,
@@ -143,6 +156,10 @@ export interface JobProgress {
 export interface Job {
   readonly id: string
   readonly moduleId: string
+  /**
+   * The module version the job optimizes, as numbered by the ModuleManager of the application that started it
+   * (or re-based it: see the module documentation on restarts).
+   */
   readonly moduleVersion: number
   readonly optimizer: string
   readonly metric: string
@@ -152,6 +169,8 @@ export interface Job {
   readonly servingScore: number | undefined
   /** The optimized program's score on the valset. */
   readonly optimizedScore: number | undefined
+  /** The module version serving when the decision was made: what the scores compared against and a swap replaced. */
+  readonly servingVersion: number | undefined
   /** The module version the swap made. */
   readonly swappedVersion: number | undefined
   readonly error: string | undefined
@@ -347,6 +366,7 @@ const toJob = (live: Live): Job => {
     status: r.status,
     servingScore: r.servingScore ?? undefined,
     optimizedScore: r.optimizedScore ?? undefined,
+    servingVersion: r.servingVersion ?? undefined,
     swappedVersion: r.swappedVersion ?? undefined,
     error: r.error ?? undefined,
     createdAt: r.createdAt,
@@ -366,6 +386,22 @@ const canonical = (u: unknown): string => {
     .map((k) => `${JSON.stringify(k)}:${canonical(record[k])}`)
     .join(",")}}`
 }
+
+/**
+ * A job's dedupe key: what makes two requests the same compile (the module, the student program's state, the
+ * optimizer and its settings, the data, metric, seed and budget). The student is its state, not its version
+ * number: versions are numbered per application, and equal states compile alike.
+ */
+const dedupeKeyOf = (input: {
+  readonly moduleId: string
+  readonly student: Module.ProgramState
+  readonly optimizer: string
+  readonly settings: unknown
+  readonly data: unknown
+  readonly metric: string
+  readonly seed: number
+  readonly budget: unknown
+}): string => createHash("sha256").update(canonical(input)).digest("hex")
 
 /** The job worker: a process under `optimization_workers` that owns the job's fiber while it runs. */
 const workerActor = Actor.make({
@@ -526,11 +562,54 @@ export const makeWith = (
         (result) => result.score
       )
 
-    /** The job's work: compile (resuming from checkpoints), score, decide. */
-    const work = (live: Live) =>
+    /**
+     * The program a job optimizes. A job started in this coordinator takes its module version. A recovered one
+     * cannot trust version numbers (the restarted ModuleManager numbers its versions from 1 again): it loads the
+     * state it saved at start into the module serving now, so it compiles the same student as before the restart
+     * (and resumes from its checkpoints). When that state does not fit the module (another shape) or was never
+     * saved, the job re-bases on the serving version: recorded on the row and in `optimization_rebased`.
+     */
+    const studentOf = (live: Live) =>
       Effect.gen(function* () {
         const row = live.row
-        const student = yield* modules.program(row.moduleId, row.moduleVersion)
+        if (!live.recovered) return yield* modules.program(row.moduleId, row.moduleVersion)
+        const info = yield* modules.describe(row.moduleId)
+        const serving = yield* modules.program(row.moduleId, info.version)
+        const restored =
+          row.studentState === null
+            ? Either.left("the job has no saved student state (it was queued by an older coordinator)")
+            : Either.mapLeft(
+                Module.loadState(serving, JSON.parse(row.studentState) as unknown),
+                (e) => `its saved student does not fit the module: ${e.message}`
+              )
+        if (Either.isRight(restored)) return restored.right
+        const student = Module.dumpState(serving)
+        const dedupeKey = dedupeKeyOf({
+          moduleId: row.moduleId,
+          student,
+          optimizer: row.optimizer,
+          settings: optimizers[row.optimizer]!.settings,
+          data: JSON.parse(row.data) as unknown,
+          metric: row.metric,
+          seed: row.seed,
+          budget: JSON.parse(row.budget) as unknown
+        })
+        yield* patch(live, { moduleVersion: info.version, studentState: JSON.stringify(student), dedupeKey })
+        yield* publish("optimization_rebased", {
+          optimization_id: row.id,
+          module_id: row.moduleId,
+          from_version: row.moduleVersion,
+          to_version: info.version,
+          reason: restored.left
+        })
+        return serving
+      })
+
+    /** The job's work: compile (resuming from checkpoints), score against the version serving now, decide. */
+    const work = (live: Live) =>
+      Effect.gen(function* () {
+        const student = yield* studentOf(live)
+        const row = live.row
         const compiled = yield* Optimizer.compile(optimizers[row.optimizer]!, student, {
           trainset: live.trainset,
           ...(live.valset === undefined ? {} : { valset: live.valset }),
@@ -541,7 +620,8 @@ export const makeWith = (
           onProgress: onProgress(live)
         })
         yield* patch(live, { status: "succeeded" })
-        const serving = yield* modules.program(row.moduleId)
+        const servingVersion = (yield* modules.describe(row.moduleId)).version
+        const serving = yield* modules.program(row.moduleId, servingVersion)
         const servingScore = yield* score(serving, live)
         const optimizedScore = yield* score(compiled.program, live)
         const margin = (yield* config.current).optimization.swapMargin
@@ -551,15 +631,22 @@ export const makeWith = (
           module_id: row.moduleId,
           serving_score: servingScore,
           optimized_score: optimizedScore,
+          serving_version: servingVersion,
           gain,
           margin
         }
         if (gain >= margin) {
           const info = yield* modules.swap(row.moduleId, { program: compiled.program })
-          yield* finish(live, { status: "swapped", servingScore, optimizedScore, swappedVersion: info.version })
+          yield* finish(live, {
+            status: "swapped",
+            servingScore,
+            optimizedScore,
+            servingVersion,
+            swappedVersion: info.version
+          })
           yield* publish("optimization_swapped", { ...data, version: info.version })
         } else {
-          yield* finish(live, { status: "rejected", servingScore, optimizedScore })
+          yield* finish(live, { status: "rejected", servingScore, optimizedScore, servingVersion })
           yield* publish("optimization_rejected", data)
         }
       }).pipe(Effect.provide(runContext))
@@ -745,25 +832,32 @@ export const makeWith = (
         const priority = request.priority ?? 0
         if (!Number.isFinite(priority)) return yield* invalid("priority", "The priority must be a finite number.")
         const info = yield* modules.describe(request.moduleId)
+        const student = Module.dumpState(
+          yield* Effect.catchTag(modules.program(info.id, info.version), "ModuleVersionNotFound", () =>
+            // Only when the version was removed between the two reads (the module was removed and created again).
+            Effect.fail(
+              new ModuleManager.ModuleNotFound({
+                moduleId: info.id,
+                message: `Module "${info.id}" changed while the optimization was being queued; start it again.`
+              })
+            )
+          )
+        )
         const data = {
           trainset: request.trainset.map((e) => e.toJSON()),
           valset: request.valset === undefined ? null : request.valset.map((e) => e.toJSON())
         }
         const seed = request.seed ?? 0
-        const dedupeKey = createHash("sha256")
-          .update(
-            canonical({
-              moduleId: info.id,
-              version: info.version,
-              optimizer: request.optimizer,
-              settings: optimizer.settings,
-              data,
-              metric,
-              seed,
-              budget: request.budget ?? null
-            })
-          )
-          .digest("hex")
+        const dedupeKey = dedupeKeyOf({
+          moduleId: info.id,
+          student,
+          optimizer: request.optimizer,
+          settings: optimizer.settings,
+          data,
+          metric,
+          seed,
+          budget: request.budget ?? null
+        })
         return yield* lock.withPermits(1)(
           Effect.gen(function* () {
             for (const live of jobs.values()) {
@@ -774,6 +868,7 @@ export const makeWith = (
               dedupeKey,
               moduleId: info.id,
               moduleVersion: info.version,
+              studentState: JSON.stringify(student),
               optimizer: request.optimizer,
               metric,
               priority,
@@ -784,6 +879,7 @@ export const makeWith = (
               status: "queued",
               servingScore: null,
               optimizedScore: null,
+              servingVersion: null,
               swappedVersion: null,
               error: null,
               createdAt: yield* now,

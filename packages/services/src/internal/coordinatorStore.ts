@@ -17,6 +17,11 @@ export interface JobRow {
   readonly dedupeKey: string
   readonly moduleId: string
   readonly moduleVersion: number
+  /**
+   * JSON: `Module.dumpState` of the program the job optimizes (module versions are numbered per application, so
+   * this is what identifies the student across restarts); null in rows written before the column existed.
+   */
+  readonly studentState: string | null
   readonly optimizer: string
   readonly metric: string
   readonly priority: number
@@ -29,6 +34,8 @@ export interface JobRow {
   readonly status: JobStatus
   readonly servingScore: number | null
   readonly optimizedScore: number | null
+  /** The module version the decision compared against (and a swap replaced). */
+  readonly servingVersion: number | null
   readonly swappedVersion: number | null
   readonly error: string | null
   readonly createdAt: number
@@ -48,6 +55,7 @@ const columns: ReadonlyArray<readonly [keyof JobRow, string]> = [
   ["dedupeKey", "dedupe_key"],
   ["moduleId", "module_id"],
   ["moduleVersion", "module_version"],
+  ["studentState", "student_state"],
   ["optimizer", "optimizer"],
   ["metric", "metric"],
   ["priority", "priority"],
@@ -58,6 +66,7 @@ const columns: ReadonlyArray<readonly [keyof JobRow, string]> = [
   ["status", "status"],
   ["servingScore", "serving_score"],
   ["optimizedScore", "optimized_score"],
+  ["servingVersion", "serving_version"],
   ["swappedVersion", "swapped_version"],
   ["error", "error"],
   ["createdAt", "created_at"],
@@ -65,6 +74,12 @@ const columns: ReadonlyArray<readonly [keyof JobRow, string]> = [
   ["finishedAt", "finished_at"]
 ]
 const columnOf = new Map(columns)
+
+/** Columns added after the first version of the table, with their types. */
+const added: ReadonlyArray<readonly [string, string]> = [
+  ["student_state", "TEXT"],
+  ["serving_version", "INTEGER"]
+]
 
 const oneLine = Sqlite.oneLine
 
@@ -76,12 +91,19 @@ export const open = (filename: string): Effect.Effect<JobStore, string, Scope.Sc
       yield* run(
         `CREATE TABLE IF NOT EXISTS dspy_optimization_jobs (
           id TEXT PRIMARY KEY, dedupe_key TEXT NOT NULL, module_id TEXT NOT NULL, module_version INTEGER NOT NULL,
-          optimizer TEXT NOT NULL, metric TEXT NOT NULL, priority INTEGER NOT NULL, seq INTEGER NOT NULL,
-          seed INTEGER NOT NULL, data TEXT NOT NULL, budget TEXT NOT NULL, status TEXT NOT NULL,
-          serving_score REAL, optimized_score REAL, swapped_version INTEGER, error TEXT,
+          student_state TEXT, optimizer TEXT NOT NULL, metric TEXT NOT NULL, priority INTEGER NOT NULL,
+          seq INTEGER NOT NULL, seed INTEGER NOT NULL, data TEXT NOT NULL, budget TEXT NOT NULL, status TEXT NOT NULL,
+          serving_score REAL, optimized_score REAL, serving_version INTEGER, swapped_version INTEGER, error TEXT,
           created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER)`,
         []
       )
+      // A database written by an older coordinator gets the columns added since (null in its rows).
+      const present = new Set(
+        (yield* run("PRAGMA table_info(dspy_optimization_jobs)", [])).map((r) => (r as { readonly name: string }).name)
+      )
+      for (const [column, type] of added) {
+        if (!present.has(column)) yield* run(`ALTER TABLE dspy_optimization_jobs ADD COLUMN ${column} ${type}`, [])
+      }
       const store: JobStore = {
         insert: (row) =>
           oneLine(
