@@ -1,0 +1,147 @@
+/**
+ * The ModuleManager under injected faults: 1,000 concurrent executions of a Predict at 50 ms simulated latency
+ * (real clock) through a provider pool of 16 workers, while the simulated LM fails 30% of its calls with
+ * faults the LM retries: 7.5% each of `server_error` (500), `unavailable` (503), `reset` (connection reset)
+ * and `rate_limit` (429 with a Retry-After of 50 ms). No output-corruption faults: every attempt that gets an
+ * answer parses.
+ *
+ * Set-up: `providers.default.maxRetries` = 3 (the default); the LM's backoff is its built-in one (500 ms
+ * doubling, jittered 80-120%, on Effect's Clock, so in real time here; `LMProviders` does not take the base
+ * delay from Config). The provider's breaker (`infrastructure.circuitBreakers.lm_provider_default`) is in rate
+ * mode at 60% over 10 s with at least 50 calls, so that a 30% fault rate does not open it (the default, 5
+ * failures in 60 s, would open it at once and turn the run into a failover test).
+ *
+ * Figures:
+ * - `faults_30pct_wall` against the pool's ideal: ceil(attempts / 16) x 50 ms, where `attempts` is the number
+ *   of calls the simulated LM served during the batch (first attempts plus retries; each attempt, failed or
+ *   not, holds a worker for the full 50 ms). Target within 1.1x. The retries' backoff is not in the ideal:
+ *   a request failing late waits 0.5-3.5 s before its last attempt, which the pool cannot hide at the end of
+ *   the batch.
+ * - `faults_30pct_wall_vs_no_faults`: the same 1,000 executions without faults in the same run.
+ * - `faults_30pct_lost`: 1000 - (successes + typed errors), target 0. A request lost is one that died
+ *   (a defect), was interrupted, or did not end within 60 s.
+ * - `faults_30pct_succeeded` and `faults_30pct_failed_<tag>` per error tag (requests whose four attempts all
+ *   failed end with the last attempt's typed error; about 0.3^4 = 0.8% of them).
+ * - `faults_30pct_injected` and `faults_30pct_attempts`: what the simulated LM did.
+ */
+import { Predict, Signature } from "@effect-dspy/core"
+import { ModuleManager, TestRuntime } from "@effect-dspy/services"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import { type Bench, nowUs } from "../Harness.js"
+
+const NAME = "services-faults"
+const CONCURRENT = 1_000
+const POOL = 16
+const LATENCY_MS = 50
+const FAULT_RATE = 0.3
+const MAX_RETRIES = 3
+const REQUEST_DEADLINE = "60 seconds"
+const inputs = { question: "What is the capital of France?" }
+const faults = {
+  rates: {
+    server_error: FAULT_RATE / 4,
+    unavailable: FAULT_RATE / 4,
+    reset: FAULT_RATE / 4,
+    rate_limit: FAULT_RATE / 4
+  },
+  seed: 7,
+  retryAfterSeconds: 0.05
+}
+
+type Outcome = { readonly _tag: "ok" } | { readonly _tag: "failed"; readonly tag: string } | { readonly _tag: "lost" }
+
+/** One execution, classified: a success, a typed error (by tag), or lost (defect, interruption, no end). */
+const one = ModuleManager.execute("qa", inputs).pipe(
+  Effect.timeoutFail({ duration: REQUEST_DEADLINE, onTimeout: () => "deadline" as const }),
+  Effect.exit,
+  Effect.map((exit): Outcome => {
+    if (Exit.isSuccess(exit)) return { _tag: "ok" }
+    const failure = Cause.failureOption(exit.cause)
+    if (Option.isNone(failure) || failure.value === "deadline") return { _tag: "lost" }
+    const error = failure.value as { readonly _tag?: unknown }
+    return { _tag: "failed", tag: typeof error._tag === "string" ? error._tag : "untagged" }
+  })
+)
+
+const batch = (n: number) => Effect.forEach(Array.from({ length: n }), () => one, { concurrency: "unbounded" })
+
+const bench: Bench = {
+  name: NAME,
+  description:
+    "1,000 concurrent ModuleManager executions at 50 ms through a pool of 16 under 30% injected retryable faults: wall vs the pool's ideal, lost requests, errors by tag",
+  run: async (report) => {
+    const predictor = Predict.make(Signature.make("question -> answer"))
+    const runtime = ManagedRuntime.make(
+      TestRuntime.layer({
+        config: {
+          providers: { default: { poolSize: POOL, maxRetries: MAX_RETRIES } },
+          events: { maxEvents: 10_000 },
+          infrastructure: {
+            circuitBreakers: {
+              lm_provider_default: { failureRateThreshold: 0.6, windowMs: 10_000, minimumVolume: 50 }
+            }
+          }
+        },
+        sim: { default: { latency: TestRuntime.fixedLatency(LATENCY_MS) } }
+      })
+    )
+    await runtime.runPromise(Effect.flatMap(ModuleManager.ModuleManager, (m) => m.register("qa", predictor)))
+    // Warm-up wave, then the same 1,000 executions without faults (the peer).
+    await runtime.runPromise(batch(POOL * 2))
+    const cleanStart = nowUs()
+    const clean = await runtime.runPromise(batch(CONCURRENT))
+    const cleanWallS = (nowUs() - cleanStart) / 1e6
+    if (clean.some((o) => o._tag !== "ok")) throw new Error(`${NAME}: executions failed without faults`)
+
+    const sim = await runtime.runPromise(TestRuntime.SimControl)
+    await runtime.runPromise(sim.setFaults("default", faults))
+    const before = await runtime.runPromise(sim.stats("default"))
+    const start = nowUs()
+    const outcomes = await runtime.runPromise(batch(CONCURRENT))
+    const wallS = (nowUs() - start) / 1e6
+    const after = await runtime.runPromise(sim.stats("default"))
+    await runtime.dispose()
+
+    const attempts = after.calls - before.calls
+    let injected = 0
+    for (const [kind, n] of Object.entries(after.faults)) {
+      injected += (n ?? 0) - (before.faults[kind as keyof typeof before.faults] ?? 0)
+    }
+    const succeeded = outcomes.filter((o) => o._tag === "ok").length
+    const byTag = new Map<string, number>()
+    for (const o of outcomes) if (o._tag === "failed") byTag.set(o.tag, (byTag.get(o.tag) ?? 0) + 1)
+    const failed = Array.from(byTag.values()).reduce((a, b) => a + b, 0)
+    const lost = CONCURRENT - (succeeded + failed)
+    const ideal = (Math.ceil(attempts / POOL) * LATENCY_MS) / 1000
+
+    report({ bench: NAME, metric: "faults_30pct_wall", value: wallS, unit: "s", baseline: ideal, target: "<= 1.1x" })
+    report({ bench: NAME, metric: "faults_30pct_wall_vs_no_faults", value: wallS, unit: "s", baseline: cleanWallS })
+    report({
+      bench: NAME,
+      metric: "faults_30pct_throughput",
+      value: CONCURRENT / wallS,
+      unit: "req/s",
+      baseline: CONCURRENT / ideal
+    })
+    report({ bench: NAME, metric: "faults_30pct_lost", value: lost, unit: "requests", target: "= 0" })
+    report({ bench: NAME, metric: "faults_30pct_succeeded", value: succeeded, unit: "requests", baseline: CONCURRENT })
+    for (const [tag, n] of Array.from(byTag.entries()).sort()) {
+      report({ bench: NAME, metric: `faults_30pct_failed_${tag}`, value: n, unit: "requests" })
+    }
+    report({ bench: NAME, metric: "faults_30pct_attempts", value: attempts, unit: "calls", baseline: CONCURRENT })
+    report({
+      bench: NAME,
+      metric: "faults_30pct_injected",
+      value: injected,
+      unit: "faults",
+      baseline: attempts,
+      target: "~0.3x"
+    })
+  }
+}
+
+export default bench
