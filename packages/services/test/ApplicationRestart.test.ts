@@ -17,6 +17,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { ModuleManager, OptimizationCoordinator, TestRuntime } from "../src/index.js"
+import * as Sqlite from "../src/internal/sqlite.js"
 
 const examples = (seed: number, train: number, dev: number) => {
   const splits = SimTask.splits(Arithmetic.task, { seed, train, dev, test: 0 })
@@ -297,6 +298,48 @@ describe("Application restart", () => {
         assert.strictEqual(after.rebased[0]!.data.optimization_id, id)
         assert.strictEqual(after.rebased[0]!.data.to_version, 1)
         assert.include(String(after.rebased[0]!.data.reason), "does not fit")
+      })
+    )
+  )
+
+  it.effect("a job queued in a database of the first schema (no saved student) is recovered and re-based", () =>
+    withDir((dir) =>
+      Effect.gen(function* () {
+        // The table as the first coordinator made it, with one job left running.
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const run = yield* Sqlite.openReserved(path.join(dir, "jobs.db"))
+            yield* run(
+              `CREATE TABLE dspy_optimization_jobs (
+                id TEXT PRIMARY KEY, dedupe_key TEXT NOT NULL, module_id TEXT NOT NULL, module_version INTEGER NOT NULL,
+                optimizer TEXT NOT NULL, metric TEXT NOT NULL, priority INTEGER NOT NULL, seq INTEGER NOT NULL,
+                seed INTEGER NOT NULL, data TEXT NOT NULL, budget TEXT NOT NULL, status TEXT NOT NULL,
+                serving_score REAL, optimized_score REAL, swapped_version INTEGER, error TEXT,
+                created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER)`,
+              []
+            )
+            const data = JSON.stringify({ trainset: request.trainset.map((e) => e.toJSON()), valset: null })
+            yield* run(
+              `INSERT INTO dspy_optimization_jobs (id, dedupe_key, module_id, module_version, optimizer, metric,
+                priority, seq, seed, data, budget, status, created_at, started_at)
+                VALUES ('opt-old', 'old', 'qa', 3, 'bootstrap_few_shot', 'exact_match', 0, 1, 0, ?, 'null', 'running', 0, 0)`,
+              [data]
+            )
+          })
+        ).pipe(Effect.orDie)
+
+        const after = yield* Effect.gen(function* () {
+          const job = yield* finish("opt-old")
+          return { job, rebased: yield* Events.query({ types: ["optimization_rebased"] }) }
+        }).pipe(Effect.provide(application(dir)))
+        assert.include(["swapped", "rejected"], after.job.status)
+        assert.strictEqual(after.job.moduleVersion, 1)
+        assert.strictEqual(after.job.servingVersion, 1)
+        assert.deepStrictEqual(
+          after.rebased.map((e) => [e.data.from_version, e.data.to_version]),
+          [[3, 1]]
+        )
+        assert.include(String(after.rebased[0]!.data.reason), "no saved student state")
       })
     )
   )
