@@ -4,7 +4,9 @@
  * response_format, tools, and a `rollout_id` extension), `POST /v1/embeddings` (float or base64),
  * `GET /v1/models`, and `GET /stats` (requests served, faults injected by kind). Loopback only: it binds a
  * loopback address and refuses peers and Host headers that are not loopback. Each run has its own fault and
- * latency profile; latency is real time here.
+ * latency profile; latency is real time here. The fault profile can be replaced while the server runs
+ * (`running.setFaults(profile)`, or {@link setFaults} from Effect code), for example to stop the faults and
+ * watch a client's circuit breaker recover.
  *
  * From a test: `const { url } = yield* Server.serve({ faults })` (port 0, closed with the scope).
  * From the command line: see `cli.ts` (`pnpm --filter @effect-dspy/core sim-server --port 8787`).
@@ -77,6 +79,12 @@ export interface Running {
   readonly url: string
   readonly port: number
   readonly stats: () => Stats
+  /**
+   * Replaces the fault profile from the next chat request on (`Faults.none` stops the faults); requests
+   * already received keep the fault they drew. Throws {@link SimServerError} for an invalid profile (the
+   * profile in force is then unchanged).
+   */
+  readonly setFaults: (profile: Faults.Profile) => void
   readonly close: () => Promise<void>
 }
 
@@ -305,7 +313,7 @@ export const start = (options: Options = {}): Promise<Running> => {
       })
     )
   }
-  const faults = options.faults ?? Faults.none
+  let faults = options.faults ?? Faults.none
   const latency = options.latency ?? Latency.none
   const problem = Faults.validate(faults) ?? Latency.validate(latency)
   if (problem !== undefined)
@@ -358,7 +366,9 @@ export const start = (options: Options = {}): Promise<Running> => {
         ? { ...parsed.request, rolloutId: FRESH_SAMPLE_BASE + call }
         : parsed.request
     const allowed = stream ? Faults.kinds : Faults.kinds.filter((k) => k !== "slow_stream" && k !== "truncated_stream")
-    const fault = Faults.draw(faults, call, allowed)
+    // The profile in force when the request arrived, whatever `setFaults` does while it is delayed.
+    const profile = faults
+    const fault = Faults.draw(profile, call, allowed)
     if (fault !== undefined) counters.faults[fault] = (counters.faults[fault] ?? 0) + 1
     const delay = Latency.sample(latency, rngOf("latency", options.seed ?? 0, call))
     later(delay, () => {
@@ -370,7 +380,7 @@ export const start = (options: Options = {}): Promise<Running> => {
             429,
             apiError("Rate limit reached (simulated fault)", "requests", "rate_limit_exceeded"),
             {
-              "retry-after": String(faults.retryAfterSeconds ?? 1)
+              "retry-after": String(profile.retryAfterSeconds ?? 1)
             }
           )
         case "server_error":
@@ -382,7 +392,7 @@ export const start = (options: Options = {}): Promise<Running> => {
         case "timeout": {
           held.add(res)
           res.on("close", () => held.delete(res))
-          later(faults.timeoutMs ?? 120_000, () => {
+          later(profile.timeoutMs ?? 120_000, () => {
             held.delete(res)
             req.socket.destroy()
           })
@@ -400,7 +410,7 @@ export const start = (options: Options = {}): Promise<Running> => {
         return sendJson(res, 200, toBody(response, created))
       }
       counters.streams++
-      sse(req, res, response, created, includeUsage, fault)
+      sse(req, res, response, created, includeUsage, fault, profile)
     })
   }
 
@@ -410,7 +420,8 @@ export const start = (options: Options = {}): Promise<Running> => {
     response: Completion.CompletionResponse,
     created: number,
     includeUsage: boolean,
-    fault: Faults.Kind | undefined
+    fault: Faults.Kind | undefined,
+    profile: Faults.Profile
   ) => {
     const events: Array<string> = []
     const frame = (choices: Array<unknown>, usage: unknown = null) =>
@@ -462,7 +473,7 @@ export const start = (options: Options = {}): Promise<Running> => {
       return
     }
     if (fault === "slow_stream") {
-      const gap = faults.slowChunkMs ?? 250
+      const gap = profile.slowChunkMs ?? 250
       let i = 0
       const next = () => {
         if (res.destroyed || closing) return
@@ -513,6 +524,12 @@ export const start = (options: Options = {}): Promise<Running> => {
   }
 
   const stats = (): Stats => ({ ...counters, faults: { ...counters.faults } })
+
+  const setFaults = (profile: Faults.Profile): void => {
+    const problem = Faults.validate(profile)
+    if (problem !== undefined) throw new SimServerError({ message: `simulated LM server faults: ${problem}` })
+    faults = profile
+  }
 
   const server = http.createServer({ noDelay: true, keepAlive: true }, (req, res) => {
     if (!isLoopback(req.socket.remoteAddress) || !hostOk(req.headers.host)) {
@@ -574,6 +591,7 @@ export const start = (options: Options = {}): Promise<Running> => {
         url: `http://${shown}:${address.port}/v1`,
         port: address.port,
         stats,
+        setFaults,
         close: () =>
           new Promise<void>((done) => {
             closing = true
@@ -606,3 +624,19 @@ export const serve = (options: Options = {}): Effect.Effect<Running, SimServerEr
     }),
     (running) => Effect.promise(() => running.close())
   )
+
+/**
+ * Replaces a running server's fault profile from its next chat request on (`Faults.none` stops the faults);
+ * an invalid profile fails with {@link SimServerError} and leaves the one in force.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const setFaults = (running: Running, profile: Faults.Profile): Effect.Effect<void, SimServerError> =>
+  Effect.try({
+    try: () => running.setFaults(profile),
+    catch: (e) =>
+      e instanceof SimServerError
+        ? e
+        : new SimServerError({ message: `the simulated LM server's faults were not replaced: ${String(e)}` })
+  })

@@ -218,6 +218,34 @@ describe("Server faults seen by the openai SDK", () => {
   )
 })
 
+describe("Server faults changed at run time", () => {
+  it.scoped("setFaults replaces the profile from the next request on; an invalid profile changes nothing", () =>
+    Effect.gen(function* () {
+      const server = yield* withFault("server_error")
+      const sdk = client(server.url)
+      const create = () => call(() => sdk.chat.completions.create({ model: "sim-1", messages }))
+      assert.instanceOf(yield* Effect.flip(create()), OpenAI.InternalServerError)
+      // the faults stop
+      yield* Server.setFaults(server, { rates: {} })
+      const answered = yield* create()
+      assert.isTrue(answered.choices[0]!.message.content?.endsWith("[[ ## completed ## ]]"))
+      // and start again, with another kind and its own Retry-After
+      server.setFaults({ rates: { rate_limit: 1 }, retryAfterSeconds: 7 })
+      const limited = yield* Effect.flip(create())
+      assert.instanceOf(limited, OpenAI.RateLimitError)
+      assert.strictEqual((limited as InstanceType<typeof OpenAI.RateLimitError>).headers.get("retry-after"), "7")
+      // an invalid profile is refused with a typed error and the one in force stays
+      const invalid = yield* Effect.flip(Server.setFaults(server, { rates: { rate_limit: 2 } }))
+      assert.strictEqual(invalid._tag, "SimServerError")
+      assert.match(invalid.message, /rate_limit must be in \[0, 1\]/)
+      assert.throws(() => server.setFaults({ rates: { bogus: 0.1 } as Faults.Profile["rates"] }), /unknown fault kind/)
+      assert.instanceOf(yield* Effect.flip(create()), OpenAI.RateLimitError)
+      assert.deepStrictEqual(server.stats().faults, { server_error: 1, rate_limit: 2 })
+      assert.strictEqual(server.stats().completions, 1)
+    })
+  )
+})
+
 describe("Server loopback and command line", () => {
   it.scoped("refuses non-loopback hosts, both to bind and in the Host header", () =>
     Effect.gen(function* () {
