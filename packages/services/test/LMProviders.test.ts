@@ -86,6 +86,41 @@ describe("LMProviders", () => {
     }).pipe(Effect.provide(TestRuntime.layer({ config: failoverConfig })))
   )
 
+  it.effect("a call admitted before the circuit opened that succeeds while it is open is not a recovery", () =>
+    Effect.gen(function* () {
+      const providers = yield* LMProviders.LMProviders
+      const sim = yield* TestRuntime.SimControl
+      // Two slow calls (a completion and a stream) reach the healthy primary and wait.
+      const slow = yield* Effect.fork(providers.complete({ ...request, model: "sim-1" }))
+      const slowStream = yield* Effect.fork(Stream.runCollect(providers.stream({ ...request, model: "sim-1" })))
+      yield* eventually(
+        Effect.map(sim.stats("primary"), (s) => s.calls === 2),
+        "both slow calls reached the primary"
+      )
+      // Meanwhile the primary fails, its circuit opens and the traffic fails over.
+      yield* sim.setLatency("primary", TestRuntime.fixedLatency(0))
+      yield* sim.setFaults("primary", { rates: { server_error: 1 } })
+      for (let i = 0; i < 3; i++) yield* Effect.flip(providers.complete({ ...request, model: "sim-1" }))
+      assert.strictEqual((yield* providers.complete({ ...request, model: "sim-1" })).model, "sim-2")
+      // The slow calls now succeed on the primary, but its circuit is still open: the traffic stays on the backup.
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Fiber.join(slow)).model, "sim-1")
+      assert.isAbove(Chunk.size(yield* Fiber.join(slowStream)), 0)
+      const status = yield* statusOf("primary")
+      assert.strictEqual(status.circuit, "open")
+      assert.isTrue(status.failedOver)
+      assert.strictEqual(status.recoveries, 0)
+      assert.strictEqual((yield* Events.query({ types: ["provider_recovered"] })).length, 0)
+      assert.strictEqual((yield* providers.complete({ ...request, model: "sim-1" })).model, "sim-2")
+      assert.strictEqual((yield* statusOf("primary")).failovers, 1)
+      assert.strictEqual((yield* Events.query({ types: ["provider_failover"] })).length, 1)
+    }).pipe(
+      Effect.provide(
+        TestRuntime.layer({ config: failoverConfig, sim: { primary: { latency: TestRuntime.fixedLatency(1000) } } })
+      )
+    )
+  )
+
   it.effect("without a backup an open circuit is a typed LM error", () =>
     Effect.gen(function* () {
       const lm = yield* LM.LM

@@ -21,6 +21,7 @@ import {
 } from "@effect-dspy/foundation"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 import type * as Scope from "effect/Scope"
@@ -219,6 +220,14 @@ export const makeRouter = (deps: {
       return publish("provider_recovered", { provider: slot.name, backup: slot.settings.backup ?? null })
     })
 
+  /**
+   * A success of a failed-over primary is a recovery only once its circuit is closed (its half-open trial
+   * closed it): a call admitted before the circuit opened can still succeed while it is open, and the traffic
+   * stays on the backup.
+   */
+  const recoveredIfClosed = (slot: Slot): Effect.Effect<void> =>
+    Effect.flatMap(slot.breaker.state, (state) => (state === "closed" ? recovered(slot) : Effect.void))
+
   const record = (slot: Slot, response: Completion.CompletionResponse) => {
     const c = slot.counters
     c.calls++
@@ -268,7 +277,7 @@ export const makeRouter = (deps: {
         Effect.matchEffect({
           onSuccess: (response) => {
             record(slot, response)
-            return slot.failedOver ? Effect.as(recovered(slot), response) : Effect.succeed(response)
+            return slot.failedOver ? Effect.as(recoveredIfClosed(slot), response) : Effect.succeed(response)
           },
           onFailure: (error): Effect.Effect<Completion.CompletionResponse, LMError.LMError> => {
             const tag = (error as { readonly _tag: string })._tag
@@ -302,10 +311,12 @@ export const makeRouter = (deps: {
         // The stream's outcome is fed to the breaker through a call that lasts as long as the stream.
         const outcome = yield* Deferred.make<void, LMError.LMError>()
         const admitted = yield* Deferred.make<boolean>()
-        yield* slot.breaker.execute(Effect.zipRight(Deferred.succeed(admitted, true), Deferred.await(outcome))).pipe(
-          Effect.catchAll((e) => (e._tag === "CircuitOpen" ? Deferred.succeed(admitted, false) : Effect.void)),
-          Effect.forkScoped
-        )
+        const breakerCall = yield* slot.breaker
+          .execute(Effect.zipRight(Deferred.succeed(admitted, true), Deferred.await(outcome)))
+          .pipe(
+            Effect.catchAll((e) => (e._tag === "CircuitOpen" ? Deferred.succeed(admitted, false) : Effect.void)),
+            Effect.forkScoped
+          )
         if (!(yield* Deferred.await(admitted))) {
           const backup = backupOf(slot, tried)
           if (backup === undefined) {
@@ -348,7 +359,11 @@ export const makeRouter = (deps: {
                 slot.counters.calls++
                 requestsMetric.unsafeUpdate(1, slot.labels)
               }),
-              Effect.zipRight(Deferred.succeed(outcome, undefined), recovered(slot))
+              // the breaker records the outcome before the recovery is judged
+              Effect.zipRight(
+                Deferred.succeed(outcome, undefined),
+                Effect.zipRight(Fiber.await(breakerCall), recoveredIfClosed(slot))
+              )
             )
           )
         )
