@@ -13,6 +13,8 @@
  * - `Secrets.test.ts`: the API key never reaches history, events, spans, saved files or error messages.
  * - `LiveConfig.test.ts`: usage, embeddings, and run-time Config updates reaching the LM service.
  * - `Protected.test.ts`: Evaluate's maxErrors, executeProtected's call timeout, Parallel's per-call timeout.
+ * - `ApplicationFaults.test.ts`: the supervised application (two `openai` providers, primary and backup) under a
+ *   30% fault mix over 200 concurrent executions: every one ends, the breaker fails over, then recovers.
  *
  * `support.ts` holds the shared set-up (the dummy key, the Config overrides, the LM layer, server stats).
  */
