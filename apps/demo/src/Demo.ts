@@ -314,7 +314,9 @@ export const run = (
       restarts.push({ actor: name, before: String(victim.pid), after: String(replacement!.pid) })
       log(`  ${name}: ${String(victim.pid)} killed, restarted as ${String(replacement!.pid)}`)
     }
-    // Changes go through the restarted ModuleManager actor; executions never stopped.
+    // Changes go through the ModuleManager's actor: the restarted one takes them (executions never stopped).
+    const probe = yield* modules.create({ id: `${moduleId}_predict`, kind: "predict", signature })
+    log(`  the restarted ModuleManager takes changes: created ${probe.id} (version ${probe.version}).`)
     const afterCrash = yield* modules.describe(moduleId)
     log(yield* app.render)
     yield* Effect.sleep(Duration.millis(Math.min(1000, settings.outageMs)))
