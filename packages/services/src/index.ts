@@ -47,3 +47,11 @@ export * as CacheManager from "./CacheManager.js"
  * @since 0.1.0
  */
 export * as OptimizationCoordinator from "./OptimizationCoordinator.js"
+
+/**
+ * A SQLite checkpoint store for optimizer runs (it can share the OptimizationCoordinator's job database), so a
+ * restarted application resumes its optimization jobs from one file.
+ *
+ * @since 0.1.0
+ */
+export * as CheckpointSqlite from "./CheckpointSqlite.js"
