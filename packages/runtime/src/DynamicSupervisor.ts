@@ -34,6 +34,8 @@ export interface ChildSpec<P extends Process.Process, E = never, R = never> {
   /** Default 5 seconds for workers, `"infinity"` for supervisors. */
   readonly shutdown?: S.ShutdownSpec
   readonly kind?: Process.Kind
+  /** The child's id in trees and `whichChildren` (default its pid). */
+  readonly id?: string
 }
 
 /**
@@ -136,7 +138,7 @@ const onChildExit = (state: State, exit: Info): Effect.Effect<Actor.CastResult<S
   })
 
 const info = (child: Child): S.ChildInfo => ({
-  id: child.process.pid.toString(),
+  id: child.spec.id ?? child.process.pid.toString(),
   process: child.process,
   kind: child.spec.kind ?? "worker",
   status: "running",
@@ -251,7 +253,12 @@ export const start = <R = never>(
  */
 export const child = <P extends Process.Process, E, R>(
   start: Effect.Effect<P, E, R>,
-  options?: { readonly restart?: S.RestartType; readonly shutdown?: S.ShutdownSpec; readonly kind?: Process.Kind }
+  options?: {
+    readonly restart?: S.RestartType
+    readonly shutdown?: S.ShutdownSpec
+    readonly kind?: Process.Kind
+    readonly id?: string
+  }
 ): ChildSpec<P, E, R> => ({ start, ...options })
 
 const stateOf = (ref: DynamicSupervisorRef<never>): State | undefined => {

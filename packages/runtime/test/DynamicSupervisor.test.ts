@@ -54,6 +54,23 @@ describe("DynamicSupervisor", () => {
     }).pipe(Effect.provideService(Log, log))
   })
 
+  it.effect("a child started with an id is listed and described under it; without one, under its pid", () => {
+    const log: Array<string> = []
+    return Effect.gen(function* () {
+      const sup = yield* DynamicSupervisor.spawn<Log>()
+      const named = yield* DynamicSupervisor.startChild(
+        sup,
+        DynamicSupervisor.child(spawnWorker("a"), { id: "job:42" })
+      )
+      const plain = yield* DynamicSupervisor.startChild(sup, DynamicSupervisor.child(spawnWorker("b")))
+      const ids = (yield* DynamicSupervisor.whichChildren(sup)).map((c) => c.id).sort()
+      assert.deepStrictEqual(ids, ["job:42", plain.pid.toString()].sort())
+      const tree = Supervisor.render(yield* Supervisor.describe(sup, "workers"))
+      assert.include(tree, `job:42 (worker) ${named.pid.toString()} running`)
+      yield* Process.stop(sup)
+    }).pipe(Effect.provideService(Log, log))
+  })
+
   it.effect("temporary children are not restarted; transient ones only after a crash", () => {
     const log: Array<string> = []
     return Effect.gen(function* () {
