@@ -13,6 +13,7 @@
  *   lm_providers            one_for_one
  *     provider:<name>       one per `providers.<name>`: transport, pool, breaker, limiter
  *   optimization_workers    dynamic supervisor: one worker per running OptimizationCoordinator job
+ *   optimization_coordinator  the coordinator's dispatcher: starts queued jobs on free workers
  * ```
  *
  * ```ts
@@ -253,6 +254,8 @@ export const layer = (
       const modules = ModuleManager.make(deps)
       const withRegistry = <A, E>(effect: Effect.Effect<A, E, Registry.Registry>) =>
         Effect.provideService(effect, Registry.Registry, registry)
+      // The coordinator is built after the tree; its dispatcher process is in the tree and finds it here.
+      const dispatcher = OptimizationCoordinator.makeDispatcher()
 
       const children: Array<Supervisor.ChildSpec> = [
         Supervisor.worker("foundation", providers.watcherStart),
@@ -285,7 +288,14 @@ export const layer = (
         DynamicSupervisor.childSpec("optimization_workers", {
           ...intensityOf(options.optimization),
           maxChildren: options.optimization?.maxChildren ?? 8
-        })
+        }),
+        // After the workers' supervisor (it starts jobs there), so it stops before it.
+        Supervisor.worker(
+          "optimization_coordinator",
+          withRegistry(
+            Registry.startNamed(OptimizationCoordinator.actorName, OptimizationCoordinator.startDispatcher(dispatcher))
+          )
+        )
       ]
       const root = yield* Effect.acquireRelease(
         Supervisor.spawn({ name: rootId, strategy: "one_for_one", ...intensityOf(options.rootIntensity), children }),
@@ -337,6 +347,7 @@ export const layer = (
           lm: providers.lm,
           config,
           events,
+          dispatcher,
           ...(Option.isSome(checkpoints) ? { checkpoints: checkpoints.value } : {})
         },
         options.optimization?.coordinator ?? {}

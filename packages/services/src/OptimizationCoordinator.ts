@@ -35,6 +35,13 @@
  * - {@link Service.progress} streams a job's progress (the optimizer's events, then the job's final status);
  *   {@link Service.cancel} stops a queued or running job (`cancelled`).
  *
+ * - Supervision: which jobs start when is decided by one process, the dispatcher (`optimization_coordinator` in
+ *   the application's tree, registered as {@link actorName}): a start, a cancel, a job's end, a module registered
+ *   and a change of `optimization.workers` each ask it to fill free workers. Its state (the queue, the jobs) lives
+ *   with the coordinator, not in the process, so when it is killed its supervisor restarts it and it catches up at
+ *   once (its `init` fills free workers); jobs running meanwhile are not touched. Asked while it is down, the
+ *   request fills workers itself (the queue is locked), so a start never waits for a restart.
+ *
  * Events: `optimization_queued`, `optimization_cancelled`, `optimization_swapped`, `optimization_rejected`,
  * `optimization_rebased` (a recovered job's saved student no longer fits its module), and
  * `optimization_worker_unavailable` (a job ran without a worker process: the supervisor was down or full);
@@ -415,6 +422,89 @@ const mergeable = (live: Live, key: string): boolean =>
   live.row.dedupeKey === key && live.row.status !== "failed" && live.row.status !== "cancelled"
 
 /**
+ * The registry name of the coordinator's dispatcher process in an application.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const actorName = "dspy/optimization_coordinator"
+
+/**
+ * Where the dispatcher process and the coordinator meet: the coordinator installs its `pump` (fill free workers
+ * from the queue), the process records itself in `ref` when it starts. Made before the application's tree, so
+ * the process can be a child of the root while the coordinator is built after the tree.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Dispatcher {
+  pump: Effect.Effect<void> | undefined
+  ref: Actor.ActorRef<DispatcherCall, void, DispatcherCast> | undefined
+}
+
+/**
+ * The dispatcher's call: fill free workers, answering when done.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DispatcherCall = { readonly _tag: "Dispatch" }
+
+/**
+ * The dispatcher's cast: fill free workers, no answer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DispatcherCast = { readonly _tag: "Wake" }
+
+/**
+ * An empty dispatcher slot (no coordinator, no process yet).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeDispatcher = (): Dispatcher => ({ pump: undefined, ref: undefined })
+
+// A pump started is finished: a kill in the middle must not leave a job launched without its worker.
+const pumpOf = (dispatcher: Dispatcher): Effect.Effect<void> =>
+  dispatcher.pump === undefined ? Effect.void : Effect.uninterruptible(dispatcher.pump)
+
+/**
+ * The dispatcher process: fills free workers when asked, and once when it starts (catching up after a restart).
+ *
+ * @since 0.1.0
+ * @category actors
+ */
+export const dispatcherActor = Actor.make({
+  name: "optimization_coordinator",
+  init: (dispatcher: Dispatcher, self: Actor.ActorRef<DispatcherCall, void, DispatcherCast>) =>
+    Effect.suspend(() => {
+      dispatcher.ref = self
+      return Effect.as(pumpOf(dispatcher), dispatcher)
+    }),
+  handleCall: (_msg: DispatcherCall, dispatcher: Dispatcher) =>
+    Effect.as(pumpOf(dispatcher), Actor.reply<void, Dispatcher>(undefined, dispatcher)),
+  handleCast: (_msg: DispatcherCast, dispatcher: Dispatcher) => Effect.as(pumpOf(dispatcher), dispatcher)
+})
+
+/**
+ * Spawns the dispatcher process over a slot (a supervisor's child start).
+ *
+ * @since 0.1.0
+ * @category actors
+ */
+export const startDispatcher = (
+  dispatcher: Dispatcher
+): Effect.Effect<Actor.ActorRef<DispatcherCall, void, DispatcherCast>, RuntimeError.InvalidOptions> =>
+  Actor.spawn(dispatcherActor, dispatcher)
+
+const liveRef = (dispatcher: Dispatcher) => {
+  const ref = dispatcher.ref
+  return ref !== undefined && ref.unsafeExitReason() === undefined ? ref : undefined
+}
+
+/**
  * What the coordinator works with: the application's optimization workers' supervisor, modules, LM, Config,
  * Events, and the checkpoint store (in memory when absent).
  *
@@ -428,6 +518,8 @@ export interface Dependencies {
   readonly config: Config.Service
   readonly events: Events.Service
   readonly checkpoints?: Checkpoint.Service
+  /** The application's dispatcher process slot; without one, the coordinator runs its own dispatcher fiber. */
+  readonly dispatcher?: Dispatcher
 }
 
 /**
@@ -689,7 +781,8 @@ export const makeWith = (
         running.add(live)
         live.progress = emptyProgress
         yield* patch(live, { status: "running", startedAt: yield* now })
-        const fiber = yield* Effect.forkIn(runJob(live), jobScope)
+        // Interruptible whatever the caller (the dispatcher process fills workers uninterruptibly).
+        const fiber = yield* Effect.forkIn(Effect.interruptible(runJob(live)), jobScope)
         live.fiber = fiber
         const supervisor = yield* Effect.either(app.optimizationWorkers)
         if (supervisor._tag === "Left") {
@@ -703,7 +796,10 @@ export const makeWith = (
         const worker = yield* Effect.either(
           DynamicSupervisor.startChild(
             supervisor.right,
-            DynamicSupervisor.child(Actor.spawn(workerActor, { fiber }), { restart: "temporary" })
+            DynamicSupervisor.child(Actor.spawn(workerActor, { fiber }), {
+              restart: "temporary",
+              id: `job:${live.row.id}`
+            })
           )
         )
         if (worker._tag === "Left") {
@@ -735,21 +831,48 @@ export const makeWith = (
       })
     )
 
-    // Workers are started by one dispatcher fiber: `wake` asks it to fill free workers, `dispatch` also waits.
-    const wakes = yield* Queue.unbounded<Deferred.Deferred<void> | undefined>()
-    const wake: Effect.Effect<void> = Effect.asVoid(Queue.offer(wakes, undefined))
-    const dispatch: Effect.Effect<void> = Effect.suspend(() =>
-      closing
-        ? Effect.void
-        : Effect.flatMap(Deferred.make<void>(), (done) =>
-            Effect.zipRight(Queue.offer(wakes, done), Deferred.await(done))
-          )
-    )
-    yield* Queue.take(wakes).pipe(
-      Effect.tap((done) => Effect.zipRight(pump, done === undefined ? Effect.void : Deferred.succeed(done, undefined))),
-      Effect.forever,
-      Effect.forkIn(jobScope)
-    )
+    // Workers are started by one dispatcher: `wake` asks it to fill free workers, `dispatch` also waits. In an
+    // application it is the `optimization_coordinator` process; standalone, a fiber of this coordinator.
+    let wake: Effect.Effect<void>
+    let dispatch: Effect.Effect<void>
+    const dispatcher = deps.dispatcher
+    if (dispatcher !== undefined) {
+      dispatcher.pump = pump
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          if (dispatcher.pump === pump) dispatcher.pump = undefined
+        })
+      )
+      // While the process is down (restarting), a fiber of the coordinator fills workers instead: never a wait.
+      wake = Effect.suspend(() => {
+        const ref = liveRef(dispatcher)
+        return ref === undefined ? Effect.asVoid(Effect.forkIn(pump, jobScope)) : Actor.cast(ref, { _tag: "Wake" })
+      })
+      dispatch = Effect.suspend(() => {
+        if (closing) return Effect.void
+        const ref = liveRef(dispatcher)
+        return ref === undefined
+          ? pump
+          : Effect.catchAll(Actor.call(ref, { _tag: "Dispatch" }, "30 seconds"), () => pump)
+      })
+    } else {
+      const wakes = yield* Queue.unbounded<Deferred.Deferred<void> | undefined>()
+      wake = Effect.asVoid(Queue.offer(wakes, undefined))
+      dispatch = Effect.suspend(() =>
+        closing
+          ? Effect.void
+          : Effect.flatMap(Deferred.make<void>(), (done) =>
+              Effect.zipRight(Queue.offer(wakes, done), Deferred.await(done))
+            )
+      )
+      yield* Queue.take(wakes).pipe(
+        Effect.tap((done) =>
+          Effect.zipRight(pump, done === undefined ? Effect.void : Deferred.succeed(done, undefined))
+        ),
+        Effect.forever,
+        Effect.forkIn(jobScope)
+      )
+    }
 
     const find = (id: string) =>
       Effect.suspend(() => {

@@ -43,7 +43,7 @@ describe("Application", () => {
       assert.strictEqual(tree.id, "dspy")
       assert.deepStrictEqual(
         tree.children.map((c) => c.id),
-        ["foundation", "module_manager", "lm_providers", "optimization_workers"]
+        ["foundation", "module_manager", "lm_providers", "optimization_workers", "optimization_coordinator"]
       )
       assert.deepStrictEqual(
         node(tree, "lm_providers")!.children.map((c) => c.id),
@@ -83,7 +83,14 @@ describe("Application", () => {
       const tree = yield* app.describe
       assert.deepStrictEqual(
         tree.children.map((c) => c.id),
-        ["foundation", "module_manager", "cache_manager", "lm_providers", "optimization_workers"]
+        [
+          "foundation",
+          "module_manager",
+          "cache_manager",
+          "lm_providers",
+          "optimization_workers",
+          "optimization_coordinator"
+        ]
       )
       const modules = yield* ModuleManager.ModuleManager
       yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })

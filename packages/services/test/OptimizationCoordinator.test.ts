@@ -1,13 +1,16 @@
 import { Arithmetic, Evaluate, Example, SimTask } from "@effect-dspy/core"
 import { Config, Events } from "@effect-dspy/foundation"
 import { Checkpoint, type Optimizer } from "@effect-dspy/optimizers"
-import { DynamicSupervisor, Process } from "@effect-dspy/runtime"
+import { DynamicSupervisor, Process, Registry } from "@effect-dspy/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -323,6 +326,59 @@ describe("OptimizationCoordinator", () => {
       const [replacement] = yield* DynamicSupervisor.whichChildren(supervisor)
       assert.notStrictEqual(replacement!.process, worker!.process)
     }).pipe(Effect.provide(runtime(slowLM)))
+  )
+
+  it.effect(
+    "the application's dispatcher process, killed, is restarted; queued jobs still start, new starts are taken",
+    () =>
+      Effect.gen(function* () {
+        yield* createQa
+        const c = yield* coordinator
+        const app = yield* Application.Application
+        const registry = yield* Registry.Registry
+        const request = (seed: number) => ({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...examples(seed, 3, 2) })
+        const first = yield* c.start(request(1))
+        const second = yield* c.start(request(2))
+        assert.deepStrictEqual(yield* c.workers, { limit: 1, running: 1, queued: 1 })
+
+        const dispatcher = yield* registry.lookup(OptimizationCoordinator.actorName)
+        yield* Process.kill(dispatcher)
+        const replacement = yield* eventually(
+          registry.whereis(OptimizationCoordinator.actorName),
+          (found) => Option.isSome(found) && found.value.pid !== dispatcher.pid
+        )
+        assert.isTrue(Option.isSome(replacement))
+        const tree = yield* app.describe
+        const node = tree.children.find((child) => child.id === "optimization_coordinator")!
+        assert.strictEqual(node.restarts, 1)
+        assert.strictEqual(node.status, "running")
+        // The running job was not touched; a start after the restart is taken by the new process.
+        assert.strictEqual((yield* c.status(first.id)).status, "running")
+        const third = yield* c.start(request(3))
+
+        const all = yield* Effect.fork(Effect.forEach([first, second, third], (job) => c.await(job.id)))
+        for (let i = 0; i < 2_000 && all.unsafePoll() === null; i++) yield* TestClock.adjust("1 second")
+        const jobs = yield* Fiber.join(all)
+        assert.isTrue(jobs.every((job) => job.status === "swapped" || job.status === "rejected"))
+        assert.deepStrictEqual(yield* startedOrder, [first.id, second.id, third.id])
+        // Each worker was listed under its job's id while it ran; none is left.
+        assert.deepStrictEqual(yield* DynamicSupervisor.whichChildren(yield* app.optimizationWorkers), [])
+      }).pipe(Effect.provide(TestRuntime.layer({ ...slowLM, config: { optimization: { workers: 1 } } })))
+  )
+
+  it.effect("a running job's worker is listed under the job's id in the tree", () =>
+    Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      const app = yield* Application.Application
+      const job = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...examples(1, 3, 2) })
+      const workers = yield* DynamicSupervisor.whichChildren(yield* app.optimizationWorkers)
+      assert.deepStrictEqual(
+        workers.map((w) => w.id),
+        [`job:${job.id}`]
+      )
+      assert.include(yield* app.render, `job:${job.id} (worker)`)
+    }).pipe(Effect.provide(TestRuntime.layer(slowLM)))
   )
 
   it.effect("a job that cannot run ends failed with its error, and the next one starts", () =>
