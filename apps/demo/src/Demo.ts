@@ -9,7 +9,8 @@
  * 3. lets the coordinator hot-swap each result that beats the serving version, and measures again;
  * 4. takes the primary provider down: its breaker opens, traffic fails over to the backup, and when the
  *    provider comes back the breaker closes and traffic returns;
- * 5. kills the primary provider's actor and the ModuleManager's actor: their supervisors restart them;
+ * 5. kills the primary provider's, the ModuleManager's and the OptimizationCoordinator's actors: their supervisor
+ *    restarts them;
  * 6. stops the traffic, waits for every request still in flight, and reports.
  */
 import { Arithmetic, Evaluate, Example, SimTask } from "@effect-dspy/core"
@@ -297,9 +298,13 @@ export const run = (
 
     // 5. Crash actors: their supervisors restart them; traffic keeps being answered.
     yield* requests.setPhase("crash")
-    step("Killing the primary provider's actor and the ModuleManager's actor.")
+    step("Killing the primary provider's actor, the ModuleManager's and the OptimizationCoordinator's.")
     const restarts: Array<{ actor: string; before: string; after: string }> = []
-    for (const name of [LMProviders.actorName(provider.primary), ModuleManager.actorName]) {
+    for (const name of [
+      LMProviders.actorName(provider.primary),
+      ModuleManager.actorName,
+      OptimizationCoordinator.actorName
+    ]) {
       const victim = yield* registry.lookup(name)
       yield* Process.kill(victim)
       let replacement: Process.Process | undefined

@@ -75,7 +75,7 @@ describe("the demo", () => {
         // Both crashed actors were restarted under new pids.
         assert.deepStrictEqual(
           summary.restarts.map((r) => r.actor),
-          ["dspy/lm_provider/primary", "dspy/module_manager"]
+          ["dspy/lm_provider/primary", "dspy/module_manager", "dspy/optimization_coordinator"]
         )
         assert.isTrue(summary.restarts.every((r) => r.before !== r.after))
 
