@@ -13,7 +13,8 @@
  * It keeps `data` by reference: treat published data as immutable. The SQLite store keeps `data` as JSON, so
  * there it must be JSON-serialisable.
  *
- * Subscribers get events through an unbounded PubSub; a subscriber that stops reading should end its stream.
+ * Each subscriber gets the events of its types through its own unbounded queue (events of other types are not
+ * offered to it); a subscriber that stops reading should end its stream.
  *
  * @since 0.1.0
  */

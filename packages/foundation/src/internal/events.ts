@@ -4,7 +4,7 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Event, Query } from "../Events.js"
@@ -46,39 +46,55 @@ export const queryProblem = (q: Query): string | undefined => {
 export const idPrefix = (now: number): string =>
   `evt_${now.toString(36)}${Math.floor(Math.random() * 0x7fffffff).toString(36)}_`
 
+/** A live subscriber: its own queue, and the types it wants (all when undefined). */
+interface Listener {
+  readonly queue: Queue.Queue<Event>
+  readonly types: ReadonlySet<string> | undefined
+}
+
 /**
- * The live-subscription hub. Publishing skips the hub entirely while nobody listens, which keeps appends
- * cheap.
+ * The live-subscription hub. Each subscriber has its own unbounded queue, and an event is offered only to the
+ * subscribers whose types it matches: a subscriber to `module_created` is not woken for every execution's
+ * events. Publishing skips the hub entirely while nobody listens, which keeps appends cheap.
  */
 export class Hub {
-  subscribers = 0
-  constructor(readonly pubsub: PubSub.PubSub<Event>) {}
+  private readonly listeners = new Set<Listener>()
 
-  static make: Effect.Effect<Hub> = Effect.map(PubSub.unbounded<Event>(), (pubsub) => new Hub(pubsub))
+  static make: Effect.Effect<Hub> = Effect.sync(() => new Hub())
 
-  /** Delivers an event to the current subscribers. */
+  /** Subscribers listening now. */
+  get subscribers(): number {
+    return this.listeners.size
+  }
+
+  /** Delivers an event to the current subscribers that want its type, in publish order. */
   deliver(event: Event): Effect.Effect<Event> {
-    return this.subscribers === 0 ? Effect.succeed(event) : Effect.as(PubSub.publish(this.pubsub, event), event)
+    if (this.listeners.size === 0) return Effect.succeed(event)
+    return Effect.sync(() => {
+      for (const listener of this.listeners) {
+        if (listener.types === undefined || listener.types.has(event.type)) Queue.unsafeOffer(listener.queue, event)
+      }
+      return event
+    })
   }
 
   /** Subscribes now; the stream yields the events published from this moment, filtered by type. */
   listen(types?: ReadonlyArray<string>): Effect.Effect<Stream.Stream<Event>, never, Scope.Scope> {
-    return Effect.gen(this, function* () {
-      yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          this.subscribers++
+    return Effect.map(
+      Effect.acquireRelease(
+        Effect.map(Queue.unbounded<Event>(), (queue): Listener => {
+          const listener: Listener = { queue, types: types === undefined ? undefined : new Set(types) }
+          this.listeners.add(listener)
+          return listener
         }),
-        () =>
-          Effect.sync(() => {
-            this.subscribers--
+        (listener) =>
+          Effect.suspend(() => {
+            this.listeners.delete(listener)
+            return Queue.shutdown(listener.queue)
           })
-      )
-      const dequeue = yield* PubSub.subscribe(this.pubsub)
-      const stream = Stream.fromQueue(dequeue)
-      if (types === undefined) return stream
-      const wanted = new Set(types)
-      return Stream.filter(stream, (event) => wanted.has(event.type))
-    })
+      ),
+      (listener) => Stream.fromQueue(listener.queue)
+    )
   }
 
   /** The events published while the stream runs. */
