@@ -578,12 +578,15 @@ const addEntry = (
     const { breaker, limiter } = yield* protectionsOf(deps, id, protection)
     const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
     const version: Version = { version: 1, program, createdAt: now, reason: "created" }
+    const labels = [MetricLabel.make("module_id", id)]
     const entry: Entry = {
       id,
       origin,
       breaker,
       limiter,
-      labels: [MetricLabel.make("module_id", id)],
+      labels,
+      successLabels: [MetricLabel.make("outcome", "success"), ...labels],
+      failureLabels: [MetricLabel.make("outcome", "failure"), ...labels],
       createdAt: now,
       versions: [version],
       current: version,
@@ -758,8 +761,6 @@ export const make = (deps: Dependencies): Service => {
   const store = deps.store
   // What a program runs with: the application's LM (the supervised providers) and its event store.
   const runContext = Context.make(LM.LM, deps.lm).pipe(Context.add(Events.Events, deps.events))
-  const success = Metric.tagged(executions, "outcome", "success")
-  const failure = Metric.tagged(executions, "outcome", "failure")
 
   const execute = (id: string, inputs: unknown): Effect.Effect<Execution, ExecuteError> =>
     Effect.suspend(() => {
@@ -794,7 +795,7 @@ export const make = (deps: Dependencies): Service => {
                 const ok = exit._tag === "Success"
                 if (!ok) entry.failures++
                 executionDuration.unsafeUpdate(clock.unsafeCurrentTimeMillis() - started, entry.labels)
-                ;(ok ? success : failure).unsafeUpdate(1, entry.labels)
+                executions.unsafeUpdate(1, ok ? entry.successLabels : entry.failureLabels)
               })
             )
           )

@@ -29,6 +29,12 @@ export interface Entry {
   readonly breaker: CircuitBreaker.CircuitBreaker
   readonly limiter: RateLimiter.RateLimiter | undefined
   readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
+  /**
+   * `labels` with `outcome` = `success` / `failure`. Made once: a metric update with the same label array is
+   * a cache hit, while a fresh array per call costs a metric key and a registry lookup.
+   */
+  readonly successLabels: ReadonlyArray<MetricLabel.MetricLabel>
+  readonly failureLabels: ReadonlyArray<MetricLabel.MetricLabel>
   readonly createdAt: number
   versions: Array<Version>
   current: Version
