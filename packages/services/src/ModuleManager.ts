@@ -12,6 +12,10 @@
  * A version is an immutable program, so a swap is one reference write: calls in flight finish on the version
  * they started with, new calls use the new one.
  *
+ * Swaps and rollbacks can be compare-and-swap: given `ifVersion`, the change is made only if that version is
+ * still current, checked by the actor in the same turn as the change, so a change decided against version n
+ * never silently replaces a version n+1 that landed meanwhile; it fails with {@link ModuleVersionConflict}.
+ *
  * Events: `module_created`, `module_swapped`, `module_rolled_back`, `module_removed` here, and
  * `module_execution_start` / `module_execution_complete` from core's module instrumentation. Metrics:
  * {@link executions} and {@link executionDuration} tagged with `module_id` and `outcome`.
@@ -95,15 +99,31 @@ export interface ModuleSpec {
  * the module keeps its `forward`) or a saved `state` (`Module.dumpState`), or any of `instructions`, `demos`,
  * `config` by predictor path (applied to the current version).
  *
+ * `ifVersion` makes the swap a compare-and-swap: it is made only if the current version is still that one
+ * (checked by the ModuleManager actor, atomically with the swap), else it fails with
+ * {@link ModuleVersionConflict} and changes nothing. Give the version your decision was based on.
+ *
  * @since 0.1.0
  * @category models
  */
-export interface SwapPatch {
+export interface SwapPatch extends Precondition {
   readonly program?: Module.Program
   readonly state?: unknown
   readonly instructions?: { readonly [path: string]: string }
   readonly demos?: { readonly [path: string]: ReadonlyArray<Predict.Demo> }
   readonly config?: { readonly [path: string]: Predict.ConfigPatch }
+}
+
+/**
+ * A change's precondition: `ifVersion`, the version that must be current for the change to be made (checked
+ * atomically with it; a mismatch fails with {@link ModuleVersionConflict}). Left out, the change applies to
+ * whatever version is current.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Precondition {
+  readonly ifVersion?: number
 }
 
 /**
@@ -236,6 +256,32 @@ export class ModuleVersionNotFound extends Schema.TaggedError<ModuleVersionNotFo
 }
 
 /**
+ * A change made with `ifVersion` found another version current: another change landed first. Nothing was
+ * changed. Re-read the module (`describe`, `program`), decide again against version `actual`, and retry with
+ * `ifVersion: actual`. Not retryable as it is: the same request fails again.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ModuleVersionConflict extends Schema.TaggedError<ModuleVersionConflict>(
+  "@effect-dspy/ModuleVersionConflict"
+)("ModuleVersionConflict", {
+  ...Errors.fields,
+  moduleId: Schema.String,
+  expected: Schema.Number,
+  actual: Schema.Number
+}) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "module_version_conflict"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+}
+
+/**
  * The ModuleManager actor did not answer (it is restarting, or its supervisor gave up). Executions are not
  * affected; retry the change.
  *
@@ -266,6 +312,7 @@ export type MutationError =
   | ModuleAlreadyExists
   | ModuleSpecInvalid
   | ModuleVersionNotFound
+  | ModuleVersionConflict
   | ModuleManagerUnavailable
 
 /**
@@ -335,10 +382,20 @@ export interface Service {
   ) => Effect.Effect<ModuleInfo, MutationError>
   /** Runs the current version on `inputs` in the caller's fiber, under the module's protections. */
   readonly execute: (id: string, inputs: unknown) => Effect.Effect<Execution, ExecuteError>
-  /** Replaces the module's parameters atomically: a new version becomes current. */
+  /**
+   * Replaces the module's parameters atomically: a new version becomes current. With `patch.ifVersion`, only
+   * if that version is still current (else `ModuleVersionConflict`, nothing changed).
+   */
   readonly swap: (id: string, patch: SwapPatch) => Effect.Effect<ModuleInfo, MutationError>
-  /** Makes an earlier version current again (as a new version); by default the one before the current. */
-  readonly rollback: (id: string, toVersion?: number) => Effect.Effect<ModuleInfo, MutationError>
+  /**
+   * Makes an earlier version current again (as a new version); by default the one before the current. With
+   * `options.ifVersion`, only if that version is still current (else `ModuleVersionConflict`).
+   */
+  readonly rollback: (
+    id: string,
+    toVersion?: number,
+    options?: Precondition
+  ) => Effect.Effect<ModuleInfo, MutationError>
   /** Removes a module and its history. */
   readonly remove: (id: string) => Effect.Effect<void, MutationError>
   /** One module. */
@@ -383,7 +440,12 @@ type Call =
       readonly protection: ModuleProtection | undefined
     }
   | { readonly _tag: "Swap"; readonly id: string; readonly patch: SwapPatch }
-  | { readonly _tag: "Rollback"; readonly id: string; readonly toVersion: number | undefined }
+  | {
+      readonly _tag: "Rollback"
+      readonly id: string
+      readonly toVersion: number | undefined
+      readonly ifVersion: number | undefined
+    }
   | { readonly _tag: "Remove"; readonly id: string }
 
 type Reply = Either.Either<ModuleInfo | undefined, MutationError>
@@ -438,6 +500,33 @@ const programOfSpec = (spec: ModuleSpec): Either.Either<Module.Program, ModuleSp
   )
 }
 
+/**
+ * Checks a change's `ifVersion` against the current version: inside the actor's handler, so nothing can land
+ * between the check and the change.
+ */
+const checkPrecondition = (
+  entry: Entry,
+  operation: string,
+  ifVersion: number | undefined
+): ModuleVersionConflict | ModuleSpecInvalid | undefined => {
+  if (ifVersion === undefined) return undefined
+  if (typeof ifVersion !== "number" || !Number.isInteger(ifVersion) || ifVersion < 1) {
+    return invalid(
+      entry.id,
+      "ifVersion",
+      `ifVersion must be a version number (an integer from 1), not ${String(ifVersion)}.`
+    )
+  }
+  const actual = entry.current.version
+  if (actual === ifVersion) return undefined
+  return new ModuleVersionConflict({
+    moduleId: entry.id,
+    expected: ifVersion,
+    actual,
+    message: `The ${operation} of module "${entry.id}" expected version ${ifVersion} to be current, but version ${actual} is: another change landed first, and nothing was changed. Re-read the module (describe, program), decide again against version ${actual}, and retry with ifVersion ${actual}.`
+  })
+}
+
 const info = (entry: Entry, breaker: CircuitBreaker.State): ModuleInfo => {
   const program = entry.current.program
   const predictors = Module.namedPredictors(program)
@@ -471,6 +560,7 @@ const applyPatch = (
   current: Module.Program,
   patch: SwapPatch
 ): Either.Either<Module.Program, ModuleSpecInvalid> => {
+  // `ifVersion` is a precondition, not a change: checked by the handler before this.
   const given = [patch.program, patch.state, patch.instructions, patch.demos, patch.config].filter(
     (p) => p !== undefined
   )
@@ -628,6 +718,8 @@ const handle = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo | undef
     case "Swap": {
       const entry = deps.store.entries.get(msg.id)
       if (entry === undefined) return Effect.fail(notFound(msg.id))
+      const conflict = checkPrecondition(entry, "swap", msg.patch.ifVersion)
+      if (conflict !== undefined) return Effect.fail(conflict)
       const from = entry.current.version
       return Effect.flatMap(applyPatch(msg.id, entry.current.program, msg.patch), (program) =>
         Effect.flatMap(appendVersion(entry, program, "swapped"), (version) =>
@@ -641,6 +733,8 @@ const handle = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo | undef
     case "Rollback": {
       const entry = deps.store.entries.get(msg.id)
       if (entry === undefined) return Effect.fail(notFound(msg.id))
+      const conflict = checkPrecondition(entry, "rollback", msg.ifVersion)
+      if (conflict !== undefined) return Effect.fail(conflict)
       const from = entry.current.version
       const target =
         msg.toVersion === undefined
@@ -818,7 +912,8 @@ export const make = (deps: Dependencies): Service => {
       Effect.map(mutate(deps, { _tag: "Register", id, program, protection: options?.protection }), (i) => i!),
     execute,
     swap: (id, patch) => Effect.map(mutate(deps, { _tag: "Swap", id, patch }), (i) => i!),
-    rollback: (id, toVersion) => Effect.map(mutate(deps, { _tag: "Rollback", id, toVersion }), (i) => i!),
+    rollback: (id, toVersion, options) =>
+      Effect.map(mutate(deps, { _tag: "Rollback", id, toVersion, ifVersion: options?.ifVersion }), (i) => i!),
     remove: (id) => Effect.asVoid(mutate(deps, { _tag: "Remove", id })),
     describe: (id) => Effect.flatMap(find(id), describeEntry),
     list: Effect.suspend(() =>
@@ -898,5 +993,9 @@ export const swap = (id: string, patch: SwapPatch): Effect.Effect<ModuleInfo, Mu
  * @since 0.1.0
  * @category accessors
  */
-export const rollback = (id: string, toVersion?: number): Effect.Effect<ModuleInfo, MutationError, ModuleManager> =>
-  Effect.flatMap(ModuleManager, (m) => m.rollback(id, toVersion))
+export const rollback = (
+  id: string,
+  toVersion?: number,
+  options?: Precondition
+): Effect.Effect<ModuleInfo, MutationError, ModuleManager> =>
+  Effect.flatMap(ModuleManager, (m) => m.rollback(id, toVersion, options))

@@ -384,3 +384,94 @@ describe("ModuleManager poison requests", () => {
     }).pipe(Effect.provide(TestRuntime.layer()))
   )
 })
+
+describe("ModuleManager compare-and-swap (ifVersion)", () => {
+  const instructionsOf = (modules: ModuleManager.Service) =>
+    Effect.map(modules.program("qa"), (p) => (p as Predict.Any).signature.instructions)
+
+  it.effect("a swap with the current version as ifVersion is made", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer", instructions: "v1" })
+      const v2 = yield* modules.swap("qa", { instructions: { self: "v2" }, ifVersion: 1 })
+      assert.strictEqual(v2.version, 2)
+      const v1 = yield* modules.program("qa", 1)
+      const v3 = yield* modules.swap("qa", { program: Predict.withInstructions(v1 as Predict.Any, "v3"), ifVersion: 2 })
+      assert.strictEqual(v3.version, 3)
+      assert.strictEqual(yield* instructionsOf(modules), "v3")
+      const back = yield* modules.rollback("qa", 1, { ifVersion: 3 })
+      assert.strictEqual(back.version, 4)
+      assert.strictEqual(yield* instructionsOf(modules), "v1")
+    }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+
+  it.effect("a stale ifVersion fails with ModuleVersionConflict and leaves the module unchanged", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer", instructions: "v1" })
+      yield* modules.swap("qa", { instructions: { self: "v2" } })
+      const stale = yield* Effect.flip(modules.swap("qa", { instructions: { self: "lost update" }, ifVersion: 1 }))
+      assert.strictEqual(stale._tag, "ModuleVersionConflict")
+      const conflict = stale as ModuleManager.ModuleVersionConflict
+      assert.strictEqual(conflict.moduleId, "qa")
+      assert.strictEqual(conflict.expected, 1)
+      assert.strictEqual(conflict.actual, 2)
+      assert.strictEqual(conflict.code, "module_version_conflict")
+      assert.isFalse(conflict.retryable)
+      assert.isTrue(Errors.isDSPyError(conflict))
+      assert.include(conflict.message, "ifVersion 2")
+      // Nothing changed: same version, same program, no new history entry, no module_swapped event.
+      const info = yield* modules.describe("qa")
+      assert.strictEqual(info.version, 2)
+      assert.strictEqual(info.versions, 2)
+      assert.strictEqual(yield* instructionsOf(modules), "v2")
+      assert.strictEqual((yield* eventTypes(["module_swapped"])).length, 1)
+      // A rollback with a stale ifVersion is refused the same way.
+      const staleRollback = yield* Effect.flip(modules.rollback("qa", 1, { ifVersion: 1 }))
+      assert.strictEqual(staleRollback._tag, "ModuleVersionConflict")
+      assert.strictEqual((yield* modules.describe("qa")).version, 2)
+      // A version that cannot be one is a bad request, not a conflict.
+      const bad = yield* Effect.flip(modules.swap("qa", { instructions: { self: "x" }, ifVersion: 1.5 }))
+      assert.strictEqual(bad._tag, "ModuleSpecInvalid")
+      assert.strictEqual((bad as ModuleManager.ModuleSpecInvalid).field, "ifVersion")
+      // An unknown module is still ModuleNotFound.
+      const missing = yield* Effect.flip(modules.swap("nope", { instructions: { self: "x" }, ifVersion: 1 }))
+      assert.strictEqual(missing._tag, "ModuleNotFound")
+      // Without ifVersion a swap applies to whatever is current, as before.
+      assert.strictEqual((yield* modules.swap("qa", { instructions: { self: "v3" } })).version, 3)
+    }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+
+  it.effect("concurrent swaps with the same ifVersion: exactly one wins, the others conflict", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer", instructions: "v1" })
+      const contenders = Array.from({ length: 20 }, (_, i) => `contender ${i}`)
+      const results = yield* Effect.forEach(
+        contenders,
+        (text) => Effect.either(modules.swap("qa", { instructions: { self: text }, ifVersion: 1 })),
+        { concurrency: "unbounded" }
+      )
+      const winners = results.flatMap((r, i) => (r._tag === "Right" ? [{ text: contenders[i]!, info: r.right }] : []))
+      assert.strictEqual(winners.length, 1)
+      assert.strictEqual(winners[0]!.info.version, 2)
+      for (const r of results) {
+        if (r._tag === "Left") {
+          assert.strictEqual(r.left._tag, "ModuleVersionConflict")
+          const conflict = r.left as ModuleManager.ModuleVersionConflict
+          assert.deepStrictEqual([conflict.expected, conflict.actual], [1, 2])
+        }
+      }
+      // The winner's change is the module's; one version was added, one module_swapped recorded.
+      assert.strictEqual(yield* instructionsOf(modules), winners[0]!.text)
+      assert.deepStrictEqual(
+        (yield* modules.history("qa")).map((v) => [v.version, v.current]),
+        [
+          [1, false],
+          [2, true]
+        ]
+      )
+      assert.strictEqual((yield* eventTypes(["module_swapped"])).length, 1)
+    }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+})
