@@ -96,6 +96,10 @@ export const ProviderSettings = Schema.Struct({
   apiKey: Schema.optional(Schema.Redacted(Schema.String)),
   defaultModel: Schema.optionalWith(Schema.String, { default: () => "sim-1" }),
   maxRetries: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 3 }),
+  /** The first retry's backoff in ms (doubling each retry, with jitter). */
+  retryBaseDelayMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 500 }),
+  /** The longest backoff between retries in ms (a 429's Retry-After may ask for more). */
+  retryMaxDelayMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 30_000 }),
   timeoutMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 30_000 }),
   backup: Schema.optional(Schema.String),
   poolSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 16 })
@@ -192,6 +196,8 @@ export const updatablePaths: ReadonlyArray<string> = [
   "providers.*.poolSize",
   "providers.*.timeoutMs",
   "providers.*.maxRetries",
+  "providers.*.retryBaseDelayMs",
+  "providers.*.retryMaxDelayMs",
   "providers.*.backup",
   "events"
 ]

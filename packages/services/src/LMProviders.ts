@@ -388,7 +388,10 @@ export const make = (
     const inner = yield* LM.make({
       provider: providerOf(defaultProvider),
       model: current.providers[defaultProvider]!.defaultModel,
-      retry: { maxRetries: current.providers[defaultProvider]!.maxRetries },
+      // Re-read at each call: `providers.<default>.maxRetries` / `.retryBaseDelayMs` / `.retryMaxDelayMs` apply at once.
+      retry: Effect.map(deps.config.current, (c) =>
+        LM.retryOptions(c.providers[defaultProvider] ?? current.providers[defaultProvider]!)
+      ),
       ...(deps.cache === undefined ? {} : { cache: deps.cache })
     }).pipe(Effect.provideService(Events.Events, deps.events))
 

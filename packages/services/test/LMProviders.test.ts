@@ -4,6 +4,7 @@ import { Process, Registry } from "@effect-dspy/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -157,6 +158,45 @@ describe("LMProviders", () => {
         TestRuntime.layer({
           config: { providers: { default: { poolSize: 2 } } },
           sim: { default: { latency: TestRuntime.fixedLatency(100) } }
+        })
+      )
+    )
+  )
+
+  it.effect("the application's LM retries as Config says, re-read at each call (count and backoff)", () =>
+    Effect.gen(function* () {
+      const lm = yield* LM.LM
+      const sim = yield* TestRuntime.SimControl
+      yield* sim.setFaults("default", { rates: { server_error: 1 } })
+      const attempts = Effect.map(sim.stats("default"), (s) => s.calls)
+      /** Runs one failing call, moving the clock `step` at a time until it ends; returns how long it took. */
+      const failing = (step: Duration.DurationInput) =>
+        Effect.gen(function* () {
+          const before = yield* attempts
+          const started = yield* TestClock.currentTimeMillis
+          const fiber = yield* Effect.fork(Effect.either(lm.complete(request)))
+          while (fiber.unsafePoll() === null) yield* TestClock.adjust(step)
+          const result = yield* Fiber.join(fiber)
+          assert.isTrue(result._tag === "Left" && result.left._tag === "LMServerError")
+          return { attempts: (yield* attempts) - before, ms: (yield* TestClock.currentTimeMillis) - started }
+        })
+      // Two retries, 1 s apart at least (base 1,000 ms with jitter 80-120%, doubling).
+      const slow = yield* failing("100 millis")
+      assert.strictEqual(slow.attempts, 3)
+      assert.isAtLeast(slow.ms, 0.8 * (1_000 + 2_000))
+      // At run time: one retry after 10 ms.
+      yield* Config.update("providers.default.maxRetries", 1)
+      yield* Config.update("providers.default.retryBaseDelayMs", 10)
+      const fast = yield* failing("1 millis")
+      assert.strictEqual(fast.attempts, 2)
+      assert.isAtMost(fast.ms, 20)
+    }).pipe(
+      Effect.provide(
+        TestRuntime.layer({
+          config: {
+            providers: { default: { maxRetries: 2, retryBaseDelayMs: 1_000 } },
+            infrastructure: { circuitBreakers: { lm_provider_default: { failureThreshold: 100 } } }
+          }
         })
       )
     )

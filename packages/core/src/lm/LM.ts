@@ -618,9 +618,22 @@ const simulatedProvider = (
   )
 
 /**
+ * The retry policy of a provider's settings (`maxRetries`, `retryBaseDelayMs`, `retryMaxDelayMs`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const retryOptions = (settings: ConfigSchema.ProviderSettings): Retry.Options => ({
+  maxRetries: settings.maxRetries,
+  baseDelayMs: settings.retryBaseDelayMs,
+  maxDelayMs: settings.retryMaxDelayMs
+})
+
+/**
  * The LM layer from configuration: the provider `providers[modules.defaultLmProvider]` (the simulated LM by
  * default; a real OpenAI-compatible provider when one is configured, e.g. from `OPENAI_API_KEY`), its default
- * model and retry count (the retry count is re-read at each call, so run-time updates apply at once). An
+ * model and retry policy (`maxRetries`, `retryBaseDelayMs`, `retryMaxDelayMs`, re-read at each call, so run-time
+ * updates apply at once). An
  * `LMCache` in the context is used when present.
  *
  * @since 0.1.0
@@ -639,7 +652,7 @@ export const layer: Layer.Layer<LM, LMConfigError, Config.Config> = Layer.scoped
       })
     }
     const service = yield* Config.Config
-    // `providers.*.timeoutMs` and `.maxRetries` may change while the system runs: both are read at each call.
+    // `providers.*.timeoutMs` and the retry settings may change while the system runs: they are read at each call.
     const current = <A>(read: (s: ConfigSchema.ProviderSettings) => A) =>
       Effect.map(service.current, (c) => read(c.providers[name] ?? settings))
     const provider = yield* providerFromSettings(name, settings, { timeoutMs: current((s) => s.timeoutMs) })
@@ -647,7 +660,7 @@ export const layer: Layer.Layer<LM, LMConfigError, Config.Config> = Layer.scoped
     return yield* make({
       provider,
       model: settings.defaultModel,
-      retry: current((s) => ({ maxRetries: s.maxRetries })),
+      retry: current(retryOptions),
       ...(Option.isSome(cache) ? { cache: cache.value } : {})
     })
   })

@@ -339,6 +339,16 @@ describe("LM", () => {
       })
     )
 
+    it("retryOptions reads a provider's retry settings (defaults: 3 retries from 500 ms, at most 30 s apart)", () => {
+      const decode = Schema.decodeUnknownSync(ConfigSchema.ProviderSettings)
+      assert.deepStrictEqual(LM.retryOptions(decode({})), { maxRetries: 3, baseDelayMs: 500, maxDelayMs: 30_000 })
+      assert.deepStrictEqual(LM.retryOptions(decode({ maxRetries: 1, retryBaseDelayMs: 50, retryMaxDelayMs: 400 })), {
+        maxRetries: 1,
+        baseDelayMs: 50,
+        maxDelayMs: 400
+      })
+    })
+
     it.effect("layer builds the simulated LM by default", () =>
       Effect.gen(function* () {
         const lm = yield* LM.LM.pipe(Effect.provide(LM.layer), Effect.provide(configLayer({})))
