@@ -5,9 +5,9 @@
  * and `rate_limit` (429 with a Retry-After of 50 ms). No output-corruption faults: every attempt that gets an
  * answer parses.
  *
- * Set-up: `providers.default.maxRetries` = 3 (the default); the LM's backoff is its built-in one (500 ms
- * doubling, jittered 80-120%, on Effect's Clock, so in real time here; `LMProviders` does not take the base
- * delay from Config). The provider's breaker (`infrastructure.circuitBreakers.lm_provider_default`) is in rate
+ * Set-up: `providers.default.maxRetries` = 3 (the default), with a backoff of one latency
+ * (`retryBaseDelayMs` = 50, doubling, jittered 80-120%, at most `retryMaxDelayMs` = 400; on Effect's Clock, so in
+ * real time here), as one would configure a provider whose faults are brief. The provider's breaker (`infrastructure.circuitBreakers.lm_provider_default`) is in rate
  * mode at 60% over 10 s with at least 50 calls, so that a 30% fault rate does not open it (the default, 5
  * failures in 60 s, would open it at once and turn the run into a failover test).
  *
@@ -15,8 +15,8 @@
  * - `faults_30pct_wall` against the pool's ideal: ceil(attempts / 16) x 50 ms, where `attempts` is the number
  *   of calls the simulated LM served during the batch (first attempts plus retries; each attempt, failed or
  *   not, holds a worker for the full 50 ms). Target within 1.1x. The retries' backoff is not in the ideal:
- *   a request failing late waits 0.5-3.5 s before its last attempt, which the pool cannot hide at the end of
- *   the batch.
+ *   a request failing late waits up to 50 + 100 + 200 ms (jittered) before its last attempt, which the pool
+ *   cannot hide at the end of the batch.
  * - `faults_30pct_done_p50` / `_p90` / `_p99`: when half, 90% and 99% of the requests had ended (seconds from
  *   the start, against the same ideal): the distance between these and the wall is the backoff tail.
  * - `faults_30pct_wall_vs_no_faults`: the same 1,000 executions without faults in the same run.
@@ -96,7 +96,9 @@ const bench: Bench = {
     const runtime = ManagedRuntime.make(
       TestRuntime.layer({
         config: {
-          providers: { default: { poolSize: POOL, maxRetries: MAX_RETRIES } },
+          providers: {
+            default: { poolSize: POOL, maxRetries: MAX_RETRIES, retryBaseDelayMs: LATENCY_MS, retryMaxDelayMs: 400 }
+          },
           events: { maxEvents: 10_000 },
           infrastructure: {
             circuitBreakers: {
