@@ -21,6 +21,13 @@
  *   version) only if it gains at least `optimization.swapMargin` points (Evaluate's 0-100 scale): status
  *   `swapped` and event `optimization_swapped`, else `rejected` and `optimization_rejected`. The job records
  *   the serving version it compared against (`servingVersion`) and the version its swap made (`swappedVersion`).
+ * - The swap is a compare-and-swap: `ModuleManager.swap` with `ifVersion` = the serving version that was scored,
+ *   checked by the ModuleManager actor atomically with the swap. A change that lands between the scoring and the
+ *   swap (a manual swap or rollback, another job's swap) is never overwritten silently: the swap fails with
+ *   `ModuleVersionConflict`, the job publishes `optimization_swap_conflict` (expected and actual versions), scores
+ *   the version serving now and decides again against it (the optimized program is scored once). After
+ *   {@link swapAttempts} conflicts in a row the job ends `rejected` with an error saying why; `servingVersion` /
+ *   `servingScore` are always the pair the last decision compared.
  * - Restarts of the whole application: the ModuleManager keeps its versions in memory, so a restarted one numbers
  *   a re-registered module from version 1 again, and a job's `moduleVersion` (the version it started from, say 2
  *   after an earlier swap) may not exist or may be another program. So a job identifies its student by its
@@ -42,7 +49,8 @@
  *   once (its `init` fills free workers); jobs running meanwhile are not touched. Asked while it is down, the
  *   request fills workers itself (the queue is locked), so a start never waits for a restart.
  *
- * Events: `optimization_queued`, `optimization_cancelled`, `optimization_swapped`, `optimization_rejected`,
+ * Events: `optimization_queued`, `optimization_cancelled`, `optimization_swapped`, `optimization_rejected`
+ * (`reason`: `margin`, or `swap_conflicts`), `optimization_swap_conflict` (a swap found the module changed),
  * `optimization_rebased` (a recovered job's saved student no longer fits its module), and
  * `optimization_worker_unavailable` (a job ran without a worker process: the supervisor was down or full);
  * `Optimizer.compile` adds `optimization_started` / `_iteration` / `_completed` / `_failed` under the job id.
@@ -176,7 +184,10 @@ export interface Job {
   readonly servingScore: number | undefined
   /** The optimized program's score on the valset. */
   readonly optimizedScore: number | undefined
-  /** The module version serving when the decision was made: what the scores compared against and a swap replaced. */
+  /**
+   * The module version serving when the decision was made: what the scores compared against and a swap replaced
+   * (after a swap conflict, the version the job re-scored and decided against).
+   */
   readonly servingVersion: number | undefined
   /** The module version the swap made. */
   readonly swappedVersion: number | undefined
@@ -312,6 +323,15 @@ export class OptimizationCoordinator extends Context.Tag("@effect-dspy/services/
   OptimizationCoordinator,
   Service
 >() {}
+
+/**
+ * How many times a job's swap decision is made when the module keeps changing under it (each
+ * `ModuleVersionConflict` re-scores the version serving now and decides again); then the job ends `rejected`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const swapAttempts = 3
 
 /**
  * The default optimizers by name, with their default settings.
@@ -712,36 +732,75 @@ export const makeWith = (
           onProgress: onProgress(live)
         })
         yield* patch(live, { status: "succeeded" })
-        const servingVersion = (yield* modules.describe(row.moduleId)).version
-        const serving = yield* modules.program(row.moduleId, servingVersion)
-        const servingScore = yield* score(serving, live)
-        const optimizedScore = yield* score(compiled.program, live)
-        const margin = (yield* config.current).optimization.swapMargin
-        const gain = optimizedScore - servingScore
-        const data = {
-          optimization_id: row.id,
-          module_id: row.moduleId,
-          serving_score: servingScore,
-          optimized_score: optimizedScore,
-          serving_version: servingVersion,
-          gain,
-          margin
-        }
-        if (gain >= margin) {
-          const info = yield* modules.swap(row.moduleId, { program: compiled.program })
-          yield* finish(live, {
-            status: "swapped",
-            servingScore,
-            optimizedScore,
-            servingVersion,
-            swappedVersion: info.version
-          })
-          yield* publish("optimization_swapped", { ...data, version: info.version })
-        } else {
-          yield* finish(live, { status: "rejected", servingScore, optimizedScore, servingVersion })
-          yield* publish("optimization_rejected", data)
-        }
+        yield* decide(live, compiled.program)
       }).pipe(Effect.provide(runContext))
+
+    /**
+     * The swap decision: score the version serving now against the optimized program and, if it gains the
+     * margin, swap it in with `ifVersion` = that version (compare-and-swap). A change that landed meanwhile (a
+     * manual swap, another job's) is a `ModuleVersionConflict`: recorded (`optimization_swap_conflict`), then
+     * the version serving now is scored and the decision made again, at most {@link swapAttempts} times.
+     */
+    const decide = (live: Live, optimized: Module.Program) =>
+      Effect.gen(function* () {
+        const row = live.row
+        let optimizedScore: number | undefined
+        for (let attempt = 1; ; attempt++) {
+          const servingVersion = (yield* modules.describe(row.moduleId)).version
+          const serving = yield* modules.program(row.moduleId, servingVersion)
+          const servingScore = yield* score(serving, live)
+          // The optimized program's score does not depend on what serves: scored once.
+          if (optimizedScore === undefined) optimizedScore = yield* score(optimized, live)
+          const optimizedValue = optimizedScore
+          const margin = (yield* config.current).optimization.swapMargin
+          const gain = optimizedValue - servingScore
+          const scores = { servingScore, optimizedScore: optimizedValue, servingVersion }
+          const data = {
+            optimization_id: row.id,
+            module_id: row.moduleId,
+            serving_score: servingScore,
+            optimized_score: optimizedValue,
+            serving_version: servingVersion,
+            gain,
+            margin,
+            attempt
+          }
+          if (gain < margin) {
+            yield* finish(live, { status: "rejected", ...scores })
+            yield* publish("optimization_rejected", { ...data, reason: "margin" })
+            return
+          }
+          const swapped = yield* Effect.either(
+            modules.swap(row.moduleId, { program: optimized, ifVersion: servingVersion })
+          )
+          if (Either.isRight(swapped)) {
+            yield* finish(live, { status: "swapped", ...scores, swappedVersion: swapped.right.version })
+            yield* publish("optimization_swapped", { ...data, version: swapped.right.version })
+            return
+          }
+          const error = swapped.left
+          if (error._tag !== "ModuleVersionConflict") return yield* error
+          yield* publish("optimization_swap_conflict", {
+            optimization_id: row.id,
+            module_id: row.moduleId,
+            expected_version: error.expected,
+            actual_version: error.actual,
+            attempt,
+            max_attempts: swapAttempts
+          })
+          if (attempt >= swapAttempts) {
+            const message = `Not swapped: module "${row.moduleId}" changed under the decision ${attempt} times in a row (last: version ${error.expected} was scored, version ${error.actual} was serving at the swap). The module is being changed too often for a safe swap; start the optimization again once it settles.`
+            yield* finish(live, { status: "rejected", ...scores, error: message })
+            yield* publish("optimization_rejected", {
+              ...data,
+              reason: "swap_conflicts",
+              current_version: error.actual,
+              error: message
+            })
+            return
+          }
+        }
+      })
 
     const requeue = (live: Live): Effect.Effect<void> =>
       Effect.zipRight(patch(live, { status: "queued" }), lock.withPermits(1)(Effect.sync(() => insertQueued(live))))

@@ -1,11 +1,12 @@
-import { Arithmetic, Evaluate, Example, SimTask } from "@effect-dspy/core"
+import { Arithmetic, Evaluate, Example, Module, type Predict, SimTask } from "@effect-dspy/core"
 import { Config, Events } from "@effect-dspy/foundation"
-import { Checkpoint, type Optimizer } from "@effect-dspy/optimizers"
+import { Checkpoint, Optimizer } from "@effect-dspy/optimizers"
 import { DynamicSupervisor, Process, Registry } from "@effect-dspy/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -414,4 +415,124 @@ describe("OptimizationCoordinator", () => {
       assert.deepStrictEqual(yield* c.list, [])
     }).pipe(Effect.provide(runtime()))
   )
+
+  describe("the swap is a compare-and-swap against the version the job scored", () => {
+    /** An optimizer that compiles at once (no LM call, no metric call): the student with new instructions. */
+    const instruct = Optimizer.make({
+      name: "instruct",
+      settings: {},
+      compile: (student) =>
+        Effect.succeed({ program: Either.getOrThrow(Module.withInstructions(student, { self: "OPTIMIZED" })) })
+    })
+    /**
+     * A metric that scores every prediction 1 (so with swapMargin 0 the job always swaps) and, while `changes`
+     * has some, runs the next one first: a manual change landing while the job scores, before its swap.
+     */
+    const changes: Array<Effect.Effect<unknown, unknown>> = []
+    let metricCalls = 0
+    const interfering: Optimizer.Metric = () => {
+      metricCalls++
+      const change = changes.shift()
+      return change === undefined ? 1 : Effect.as(change, 1)
+    }
+    const coordinated = runtime(
+      { config: { optimization: { swapMargin: 0 } } },
+      { optimizers: { instruct }, metrics: { interfering } }
+    )
+    const request: OptimizationCoordinator.StartRequest = {
+      moduleId: "qa",
+      optimizer: "instruct",
+      metric: "interfering",
+      ...data
+    }
+    const instructionsOf = (modules: ModuleManager.Service, version: number) =>
+      Effect.map(modules.program("qa", version), (p) => (p as Predict.Any).signature.instructions)
+
+    it.effect(
+      "a manual swap between the scoring and the job's swap: the job re-scores against it and swaps on top",
+      () =>
+        Effect.gen(function* () {
+          changes.length = 0
+          metricCalls = 0
+          yield* createQa
+          const c = yield* coordinator
+          const modules = yield* ModuleManager.ModuleManager
+          // The first metric call (the job scoring serving version 1, after its compile) swaps version 2 in by hand.
+          changes.push(modules.swap("qa", { instructions: { self: "MANUAL" } }))
+          const job = yield* c.await((yield* c.start(request)).id)
+
+          assert.strictEqual(job.status, "swapped", job.error)
+          assert.strictEqual(job.servingVersion, 2)
+          assert.strictEqual(job.swappedVersion, 3)
+          assert.strictEqual(job.servingScore, 100)
+          assert.strictEqual(job.optimizedScore, 100)
+          assert.isUndefined(job.error)
+          // Scored: serving version 1, the optimized program, then (after the conflict) serving version 2.
+          assert.strictEqual(metricCalls, data.valset.length * 3)
+          // The manual version was not overwritten: it is version 2, and the job's swap came after it.
+          assert.deepStrictEqual(
+            (yield* modules.history("qa")).map((v) => [v.version, v.reason, v.current]),
+            [
+              [1, "created", false],
+              [2, "swapped", false],
+              [3, "swapped", true]
+            ]
+          )
+          assert.strictEqual(yield* instructionsOf(modules, 2), "MANUAL")
+          assert.strictEqual(yield* instructionsOf(modules, 3), "OPTIMIZED")
+          const conflicts = yield* Events.query({ types: ["optimization_swap_conflict"] })
+          assert.deepStrictEqual(
+            conflicts.map((e) => e.data),
+            [
+              {
+                optimization_id: job.id,
+                module_id: "qa",
+                expected_version: 1,
+                actual_version: 2,
+                attempt: 1,
+                max_attempts: OptimizationCoordinator.swapAttempts
+              }
+            ]
+          )
+          const [swapped] = yield* Events.query({ types: ["optimization_swapped"] })
+          assert.strictEqual(swapped!.data.serving_version, 2)
+          assert.strictEqual(swapped!.data.version, 3)
+          assert.strictEqual(swapped!.data.attempt, 2)
+        }).pipe(Effect.provide(coordinated))
+    )
+
+    it.effect("a module that changes under every decision: the job gives up after swapAttempts, rejected", () =>
+      Effect.gen(function* () {
+        changes.length = 0
+        metricCalls = 0
+        yield* createQa
+        const c = yield* coordinator
+        const modules = yield* ModuleManager.ModuleManager
+        // Every metric call swaps a new version in by hand: each decision finds the module changed.
+        const calls = data.valset.length * (1 + OptimizationCoordinator.swapAttempts)
+        for (let i = 0; i < calls; i++) changes.push(modules.swap("qa", { instructions: { self: `MANUAL ${i}` } }))
+        const job = yield* c.await((yield* c.start(request)).id)
+
+        assert.strictEqual(job.status, "rejected")
+        assert.isUndefined(job.swappedVersion)
+        assert.include(job.error ?? "", `${OptimizationCoordinator.swapAttempts} times`)
+        const conflicts = (yield* Events.query({ types: ["optimization_swap_conflict"] })).map((e) => e.data)
+        assert.deepStrictEqual(
+          conflicts.map((d) => d.attempt),
+          [1, 2, 3]
+        )
+        // Each re-decision was against the version that had been serving at the previous swap.
+        assert.strictEqual(conflicts[1]!.expected_version, conflicts[0]!.actual_version)
+        assert.strictEqual(conflicts[2]!.expected_version, conflicts[1]!.actual_version)
+        // The job records the last version it compared against; none of the versions is the job's.
+        assert.strictEqual(job.servingVersion, conflicts[2]!.expected_version)
+        const versions = yield* modules.history("qa")
+        assert.strictEqual(versions.length, 1 + calls)
+        for (const v of versions) assert.notStrictEqual(yield* instructionsOf(modules, v.version), "OPTIMIZED")
+        const [rejected] = yield* Events.query({ types: ["optimization_rejected"] })
+        assert.strictEqual(rejected!.data.reason, "swap_conflicts")
+        assert.strictEqual(rejected!.data.current_version, conflicts[2]!.actual_version)
+      }).pipe(Effect.provide(coordinated))
+    )
+  })
 })
