@@ -131,7 +131,9 @@ export const DSPyConfig = Schema.Struct({
     defaultLmProvider: Schema.optionalWith(Schema.String, { default: () => "default" }),
     defaultAdapter: Schema.optionalWith(Schema.Literal("chat", "json"), { default: () => "chat" }),
     cacheEnabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
-    cacheTtlMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 3_600_000 })
+    cacheTtlMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 3_600_000 }),
+    /** How many versions of each managed module are kept for history and rollback (the oldest go first). */
+    maxVersions: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(2)), { default: () => 50 })
   }),
   optimization: section({
     concurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 8 }),
@@ -188,6 +190,7 @@ export type DSPyConfig = typeof DSPyConfig.Type
 export const updatablePaths: ReadonlyArray<string> = [
   "modules.cacheEnabled",
   "modules.cacheTtlMs",
+  "modules.maxVersions",
   "optimization",
   "infrastructure.circuitBreakers",
   "infrastructure.rateLimiters",

@@ -10,7 +10,8 @@
  * is still there, and executions never stopped.
  *
  * A version is an immutable program, so a swap is one reference write: calls in flight finish on the version
- * they started with, new calls use the new one.
+ * they started with, new calls use the new one. Each module keeps its latest `modules.maxVersions` versions
+ * (Config, default 50, updatable) for `history` and `rollback`; older ones are dropped as new ones come.
  *
  * Swaps and rollbacks can be compare-and-swap: given `ifVersion`, the change is made only if that version is
  * still current, checked by the actor in the same turn as the change, so a change decided against version n
@@ -693,16 +694,27 @@ const addEntry = (
     return yield* describeEntry(entry)
   })
 
-const appendVersion = (entry: Entry, program: Module.Program, reason: string): Effect.Effect<Version> =>
+/** Adds a version and makes it current; the history keeps the latest `modules.maxVersions`. */
+const appendVersion = (
+  deps: Dependencies,
+  entry: Entry,
+  program: Module.Program,
+  reason: string
+): Effect.Effect<Version> =>
   Effect.clockWith((clock) =>
-    Effect.map(clock.currentTimeMillis, (now) => {
-      const last = entry.versions[entry.versions.length - 1]!
-      const version: Version = { version: last.version + 1, program, createdAt: now, reason }
-      entry.versions.push(version)
-      // The swap itself: one reference write, seen by every execution that starts after it.
-      entry.current = version
-      return version
-    })
+    Effect.flatMap(deps.config.current, (config) =>
+      Effect.map(clock.currentTimeMillis, (now) => {
+        const last = entry.versions[entry.versions.length - 1]!
+        const version: Version = { version: last.version + 1, program, createdAt: now, reason }
+        entry.versions.push(version)
+        // The swap itself: one reference write, seen by every execution that starts after it.
+        entry.current = version
+        // Bounded history: a module swapped all day keeps its latest versions, not all of them.
+        const excess = entry.versions.length - config.modules.maxVersions
+        if (excess > 0) entry.versions.splice(0, excess)
+        return version
+      })
+    )
   )
 
 const handle = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo | undefined, MutationError> => {
@@ -722,7 +734,7 @@ const handle = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo | undef
       if (conflict !== undefined) return Effect.fail(conflict)
       const from = entry.current.version
       return Effect.flatMap(applyPatch(msg.id, entry.current.program, msg.patch), (program) =>
-        Effect.flatMap(appendVersion(entry, program, "swapped"), (version) =>
+        Effect.flatMap(appendVersion(deps, entry, program, "swapped"), (version) =>
           Effect.zipRight(
             publish(deps, "module_swapped", { module_id: msg.id, from_version: from, to_version: version.version }),
             describeEntry(entry)
@@ -752,7 +764,7 @@ const handle = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo | undef
           })
         )
       }
-      return Effect.flatMap(appendVersion(entry, target.program, `rolled_back(${target.version})`), (version) =>
+      return Effect.flatMap(appendVersion(deps, entry, target.program, `rolled_back(${target.version})`), (version) =>
         Effect.zipRight(
           publish(deps, "module_rolled_back", {
             module_id: msg.id,

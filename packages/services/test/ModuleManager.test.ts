@@ -1,5 +1,5 @@
 import { LM, LMError, Module, Predict, Prediction, Signature, SimFaults } from "@effect-dspy/core"
-import { Errors, Events } from "@effect-dspy/foundation"
+import { Config, Errors, Events } from "@effect-dspy/foundation"
 import { Process, Registry } from "@effect-dspy/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import * as Data from "effect/Data"
@@ -277,6 +277,36 @@ describe("ModuleManager versions (property)", () => {
     fc.record({ _tag: fc.constant("rollback" as const), pick: fc.nat(50) })
   )
   const runs = fc.sample(fc.array(op, { minLength: 1, maxLength: 12 }), { numRuns: 25, seed: 7 })
+
+  it.effect("keeps the latest modules.maxVersions versions (changeable at run time); older ones are gone, typed", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer", instructions: "v1" })
+      for (let v = 2; v <= 10; v++) yield* modules.swap("qa", { instructions: { self: `v${v}` } })
+      const kept = yield* modules.history("qa")
+      assert.deepStrictEqual(
+        kept.map((v) => v.version),
+        [7, 8, 9, 10]
+      )
+      assert.strictEqual((yield* modules.describe("qa")).versions, 4)
+      const gone = yield* Effect.flip(modules.program("qa", 6))
+      assert.strictEqual(gone._tag, "ModuleVersionNotFound")
+      assert.strictEqual((yield* Effect.flip(modules.rollback("qa", 3)))._tag, "ModuleVersionNotFound")
+      // Rolling back to a kept version still works, and is itself a new version.
+      const back = yield* modules.rollback("qa", 7)
+      assert.strictEqual(back.version, 11)
+      assert.strictEqual(((yield* modules.program("qa")) as Predict.Any).signature.instructions, "v7")
+      yield* Config.update("modules.maxVersions", 2)
+      yield* modules.swap("qa", { instructions: { self: "v12" } })
+      assert.deepStrictEqual(
+        (yield* modules.history("qa")).map((v) => [v.version, v.current]),
+        [
+          [11, false],
+          [12, true]
+        ]
+      )
+    }).pipe(Effect.provide(TestRuntime.layer({ config: { modules: { maxVersions: 4 } } })))
+  )
 
   it.effect("any sequence of swaps and rollbacks matches a model: versions 1..n, the current program the model's", () =>
     Effect.gen(function* () {

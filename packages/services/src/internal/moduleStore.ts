@@ -22,7 +22,7 @@ export interface Version {
   readonly reason: string
 }
 
-/** A managed module. `versions` is append-only; `current` points into it. */
+/** A managed module. `versions` grows at the end and drops its oldest past `modules.maxVersions`; `current` is its last. */
 export interface Entry {
   readonly id: string
   readonly origin: Origin
