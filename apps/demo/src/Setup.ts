@@ -50,26 +50,28 @@ export interface Options {
   readonly spansFile?: string | undefined
   /** Spans over OTLP/HTTP to this endpoint (else `OTEL_EXPORTER_OTLP_ENDPOINT` or `telemetry.otlpEndpoint`). */
   readonly otlpEndpoint?: string | undefined
-  /** Read `EFFECT_DSPY_*` / `OPENAI_*` from the environment (default true). */
+  /** Read `EFFECT_DSPY_*` / `OPENAI_*` from the environment into Config (default true). */
   readonly env?: boolean
+  /** Where the real providers' key and endpoint come from (default `process.env`). */
+  readonly environment?: NodeJS.ProcessEnv
 }
 
 /** The configuration the demo starts from (the environment and a config file still apply over it). */
-export const configDefaults = (options: Options, env: NodeJS.ProcessEnv = process.env) => {
+export const configDefaults = (options: Options) => {
+  const env = options.environment ?? process.env
   const { primary, backup, model } = options.providers
   const common = { defaultModel: model, poolSize: 32, maxRetries: 2, timeoutMs: 30_000 }
+  // Both real providers on the same endpoint and key (the key is decoded as `Redacted`).
+  const openai = {
+    ...common,
+    kind: "openai",
+    apiKey: env["OPENAI_API_KEY"],
+    ...(env["OPENAI_BASE_URL"] === undefined ? {} : { baseUrl: env["OPENAI_BASE_URL"] })
+  }
   const providers =
     options.providers.kind === "simulated"
       ? { [primary]: { ...common, kind: "simulated", backup }, [backup]: { ...common, kind: "simulated" } }
-      : {
-          [primary]: { ...common, backup },
-          [backup]: {
-            ...common,
-            kind: "openai",
-            apiKey: env["OPENAI_API_KEY"],
-            ...(env["OPENAI_BASE_URL"] === undefined ? {} : { baseUrl: env["OPENAI_BASE_URL"] })
-          }
-        }
+      : { [primary]: { ...openai, backup }, [backup]: openai }
   return {
     modules: { defaultLmProvider: primary, cacheEnabled: true },
     optimization: { workers: 1, concurrency: 8, swapMargin: 1 },

@@ -3,7 +3,7 @@
  * data, a shorter outage and a smaller MIPROv2 run. The demo is a real-time program (steady traffic, a
  * breaker's recovery time), so it runs on the live clock; nothing here asserts a duration.
  */
-import { SimLatency, SimLM } from "@effect-dspy/core"
+import { SimLatency, SimLM, SimServer } from "@effect-dspy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -16,6 +16,28 @@ import * as Summary from "../src/Summary.js"
 
 const providers: Setup.Providers = { kind: "simulated", model: "sim-1", primary: "primary", backup: "backup" }
 
+/** The demo's scenario at a smaller size (what `pnpm demo` runs, shorter). */
+const smallSettings = (
+  provider: Setup.Providers,
+  chaos: Chaos.Chaos,
+  lines: Array<string>,
+  bars: Array<string>
+): Demo.Settings => ({
+  log: (line) => lines.push(line),
+  bars: { write: (text) => bars.push(text), isTTY: false },
+  provider,
+  chaos,
+  sizes: { train: 30, val: 40, test: 60, traffic: 500 },
+  ratePerSecond: 100,
+  baselineMs: 300,
+  outageMs: 400,
+  recoveryMs: 300,
+  optimizations: [
+    { optimizer: "bootstrap_few_shot", expect: { steps: 6 } },
+    { optimizer: "mipro_v2", expect: { trials: 6 } }
+  ]
+})
+
 describe("the demo", () => {
   it.live(
     "optimizes in the background and hot-swaps, fails over and recovers, survives crashes, loses nothing",
@@ -23,21 +45,7 @@ describe("the demo", () => {
       const chaos = Chaos.make()
       const lines: Array<string> = []
       const bars: Array<string> = []
-      const settings: Demo.Settings = {
-        log: (line) => lines.push(line),
-        bars: { write: (text) => bars.push(text), isTTY: false },
-        provider: providers,
-        chaos,
-        sizes: { train: 30, val: 40, test: 60, traffic: 500 },
-        ratePerSecond: 100,
-        baselineMs: 300,
-        outageMs: 400,
-        recoveryMs: 300,
-        optimizations: [
-          { optimizer: "bootstrap_few_shot", expect: { steps: 6 } },
-          { optimizer: "mipro_v2", expect: { trials: 6 } }
-        ]
-      }
+      const settings = smallSettings(providers, chaos, lines, bars)
       return Effect.gen(function* () {
         const summary = yield* Demo.run(settings)
 
@@ -109,6 +117,46 @@ describe("the demo", () => {
       )
     },
     60_000
+  )
+
+  it.live(
+    "runs the same scenario on the real-provider path (the openai SDK) against an OpenAI-compatible server",
+    () => {
+      const chaos = Chaos.make()
+      const lines: Array<string> = []
+      const bars: Array<string> = []
+      return Effect.gen(function* () {
+        const server = yield* SimServer.serve({})
+        const environment = { OPENAI_API_KEY: "sk-demo-test-key", OPENAI_BASE_URL: server.url, OPENAI_MODEL: "sim-1" }
+        const real = Setup.providersFromEnv(environment)
+        assert.deepStrictEqual(real, { kind: "openai", model: "sim-1", primary: "openai", backup: "openai_backup" })
+        const summary = yield* Demo.run(smallSettings(real, chaos, lines, bars)).pipe(
+          Effect.scoped,
+          Effect.provide(
+            Setup.layer({
+              providers: real,
+              chaos,
+              recoveryMs: 300,
+              mipro: { auto: null, numCandidates: 3, numTrials: 6 },
+              env: false,
+              environment
+            })
+          )
+        )
+        assert.strictEqual(summary.provider.kind, "openai")
+        assert.strictEqual(summary.requests.lost, 0)
+        assert.isAbove(summary.accuracy.after, summary.accuracy.before)
+        assert.isAtLeast(summary.faults.recoveries, 1)
+        // Every LM call the providers counted reached the server over HTTP.
+        const stats = server.stats()
+        assert.isAtLeast(stats.completions, summary.lm.calls - summary.faults.injected)
+        assert.isAbove(summary.lm.byProvider["openai_backup"]!, 0)
+        // The key never shows in what the demo prints.
+        const printed = [...lines, ...bars, JSON.stringify(summary)].join("\n")
+        assert.notInclude(printed, "sk-demo-test-key")
+      }).pipe(Effect.scoped)
+    },
+    90_000
   )
 
   it("chooses the providers from the environment: simulated unless OPENAI_API_KEY is set", () => {
