@@ -23,6 +23,10 @@
  *      These variables win over `OPENAI_*`.
  * 4. **runtime updates** through `update`, only for {@link ConfigSchema.updatablePaths}.
  *
+ * The schema's implicit provider `default` (the simulated LM) is there while it is used: when nothing else is
+ * the default provider, when a provider names it as its backup, or when a source configures it. A setup whose
+ * own providers include the default one (`modules.defaultLmProvider`, or `OPENAI_API_KEY`) gets only those.
+ *
  * A source that does not validate fails the layer with {@link ConfigInvalid} naming the source (the file path,
  * `environment` with the variable names, ...) and the paths at fault. Secrets never appear in messages.
  *

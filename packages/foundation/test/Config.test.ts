@@ -142,6 +142,26 @@ describe("Config", () => {
     })
   )
 
+  it.effect("the implicit `default` provider stays only while it is used or configured", () =>
+    Effect.gen(function* () {
+      const names = (options: Config.Options, env: Record<string, string> = {}) =>
+        Effect.flatMap(build(options, env), (c) => Effect.map(c.current, (cur) => Object.keys(cur.providers)))
+      // Nothing configured: it is the default provider.
+      assert.deepStrictEqual(yield* names({}), ["default"])
+      // Another default provider and no backup to it: the user's providers stand alone.
+      const own = { modules: { defaultLmProvider: "a" }, providers: { a: { backup: "b" }, b: {} } }
+      assert.deepStrictEqual(yield* names({ defaults: own }), ["a", "b"])
+      assert.deepStrictEqual(yield* names({}, { OPENAI_API_KEY: SECRET }), ["openai"])
+      // Named as a backup, or configured by a source: it stays.
+      const backedUp = { modules: { defaultLmProvider: "a" }, providers: { a: { backup: "default" } } }
+      assert.deepStrictEqual(yield* names({ defaults: backedUp }), ["default", "a"])
+      const configured = { modules: { defaultLmProvider: "a" }, providers: { a: {}, default: { poolSize: 4 } } }
+      assert.deepStrictEqual(yield* names({ defaults: configured }), ["default", "a"])
+      // Providers of one's own without naming another default one: `default` is still the default provider.
+      assert.deepStrictEqual(yield* names({ defaults: { providers: { a: {} } } }), ["default", "a"])
+    })
+  )
+
   it.effect("errors never contain the key", () =>
     Effect.gen(function* () {
       // The key in the wrong shape: the schema's message would quote it ("actual [...]").

@@ -29,6 +29,26 @@ const schemaAst = ConfigSchema.DSPyConfig.ast
 const defaultsRaw = (): C.Raw =>
   Schema.encodeSync(ConfigSchema.DSPyConfig)(Schema.decodeUnknownSync(ConfigSchema.DSPyConfig)({})) as C.Raw
 
+/** Whether a source sets anything under `providers.default`. */
+const configuresDefaultProvider = (source: unknown): boolean => {
+  const providers = (source as { readonly providers?: unknown } | undefined)?.providers
+  return typeof providers === "object" && providers !== null && "default" in providers
+}
+
+/**
+ * The raw config without the schema's implicit `default` provider when nothing uses it: another provider is the
+ * default one and none names it as its backup.
+ */
+const dropUnusedDefaultProvider = (raw: C.Raw): C.Raw => {
+  const modules = raw["modules"] as { readonly defaultLmProvider?: unknown } | undefined
+  const providers = raw["providers"] as { readonly [name: string]: { readonly backup?: unknown } } | undefined
+  if (providers === undefined || !("default" in providers)) return raw
+  if ((modules?.defaultLmProvider ?? "default") === "default") return raw
+  if (Object.values(providers).some((p) => p?.backup === "default")) return raw
+  const { default: _unused, ...rest } = providers
+  return { ...raw, providers: rest }
+}
+
 /** Checks between settings that the schema cannot express. */
 const crossCheck = (config: ConfigSchema.DSPyConfig): Array<string> => {
   const issues: Array<string> = []
@@ -151,7 +171,12 @@ export const make = <Invalid, Forbidden, NotFound>(
 
     // 1. defaults
     let raw = defaultsRaw()
+    let explicitDefault = false
+    const notice = (source: unknown) => {
+      if (configuresDefaultProvider(source)) explicitDefault = true
+    }
     if (options.defaults !== undefined) {
+      notice(options.defaults)
       raw = C.deepMerge(raw, options.defaults as C.Raw)
       yield* check("defaults", raw)
     }
@@ -166,6 +191,7 @@ export const make = <Invalid, Forbidden, NotFound>(
           : Option.none<string>()
     if (Option.isSome(file)) {
       const fromFile = yield* Effect.catchAll(C.readFile(file.value), (problem) => fail(problem.source, problem.issues))
+      notice(fromFile)
       raw = C.deepMerge(raw, fromFile)
       yield* check(`file ${file.value}`, raw)
     }
@@ -175,12 +201,17 @@ export const make = <Invalid, Forbidden, NotFound>(
       const env = yield* readEnvironment
       for (const s of env.secrets) secrets.add(s)
       if (env.problems.length > 0) yield* fail("environment", env.problems)
+      notice(env.raw)
       raw = C.deepMerge(raw, env.raw)
       yield* Either.match(validate(raw), {
         onLeft: (issues) => fail("environment", attribute(issues, env.origins)),
         onRight: () => Effect.void
       })
     }
+
+    // The schema's implicit `default` (simulated) provider stays only while something uses it: the default
+    // provider, a backup, or a source that configured it. Otherwise a user's own providers stand alone.
+    if (!explicitDefault) raw = dropUnusedDefaultProvider(raw)
 
     const config = yield* check("configuration", raw)
     const state = yield* Ref.make<State>({ raw, config })
