@@ -13,6 +13,8 @@ import * as Demo from "../src/Demo.js"
 import * as ProgressBar from "../src/ProgressBar.js"
 import * as Setup from "../src/Setup.js"
 import * as Summary from "../src/Summary.js"
+import { spawnSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
 
 const providers: Setup.Providers = { kind: "simulated", model: "sim-1", primary: "primary", backup: "backup" }
 
@@ -167,6 +169,16 @@ describe("the demo", () => {
       primary: "openai",
       backup: "openai_backup"
     })
+  })
+})
+
+describe("the demo's executable (what `pnpm demo` runs)", () => {
+  it("refuses an unknown argument with a message naming the flags, exit code 2, nothing on stdout", () => {
+    const bin = fileURLToPath(new URL("../bin/demo.mjs", import.meta.url))
+    const run = spawnSync(process.execPath, [bin, "--jsn"], { encoding: "utf8", timeout: 60_000 })
+    assert.strictEqual(run.status, 2)
+    assert.strictEqual(run.stdout, "")
+    assert.include(run.stderr, "unknown argument --jsn: use --json, --spans-file FILE or --otlp URL")
   })
 })
 
