@@ -85,7 +85,6 @@ import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
-import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -538,7 +537,7 @@ export interface Dependencies {
   readonly config: Config.Service
   readonly events: Events.Service
   readonly checkpoints?: Checkpoint.Service
-  /** The application's dispatcher process slot; without one, the coordinator runs its own dispatcher fiber. */
+  /** The application's dispatcher process slot; without one, the coordinator starts its own dispatcher process. */
   readonly dispatcher?: Dispatcher
 }
 
@@ -890,48 +889,26 @@ export const makeWith = (
       })
     )
 
-    // Workers are started by one dispatcher: `wake` asks it to fill free workers, `dispatch` also waits. In an
-    // application it is the `optimization_coordinator` process; standalone, a fiber of this coordinator.
-    let wake: Effect.Effect<void>
-    let dispatch: Effect.Effect<void>
-    const dispatcher = deps.dispatcher
-    if (dispatcher !== undefined) {
-      dispatcher.pump = pump
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          if (dispatcher.pump === pump) dispatcher.pump = undefined
-        })
-      )
-      // While the process is down (restarting), a fiber of the coordinator fills workers instead: never a wait.
-      wake = Effect.suspend(() => {
-        const ref = liveRef(dispatcher)
-        return ref === undefined ? Effect.asVoid(Effect.forkIn(pump, jobScope)) : Actor.cast(ref, { _tag: "Wake" })
+    // Workers are started by one dispatcher process: `wake` asks it to fill free workers, `dispatch` also waits.
+    // In an application it is the tree's `optimization_coordinator`; standalone, one of this coordinator's own.
+    const dispatcher = deps.dispatcher ?? makeDispatcher()
+    dispatcher.pump = pump
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        if (dispatcher.pump === pump) dispatcher.pump = undefined
       })
-      dispatch = Effect.suspend(() => {
-        if (closing) return Effect.void
-        const ref = liveRef(dispatcher)
-        return ref === undefined
-          ? pump
-          : Effect.catchAll(Actor.call(ref, { _tag: "Dispatch" }, "30 seconds"), () => pump)
-      })
-    } else {
-      const wakes = yield* Queue.unbounded<Deferred.Deferred<void> | undefined>()
-      wake = Effect.asVoid(Queue.offer(wakes, undefined))
-      dispatch = Effect.suspend(() =>
-        closing
-          ? Effect.void
-          : Effect.flatMap(Deferred.make<void>(), (done) =>
-              Effect.zipRight(Queue.offer(wakes, done), Deferred.await(done))
-            )
-      )
-      yield* Queue.take(wakes).pipe(
-        Effect.tap((done) =>
-          Effect.zipRight(pump, done === undefined ? Effect.void : Deferred.succeed(done, undefined))
-        ),
-        Effect.forever,
-        Effect.forkIn(jobScope)
-      )
-    }
+    )
+    // While the process is down (restarting), a fiber of the coordinator fills workers instead: never a wait.
+    const wake: Effect.Effect<void> = Effect.suspend(() => {
+      const ref = liveRef(dispatcher)
+      return ref === undefined ? Effect.asVoid(Effect.forkIn(pump, jobScope)) : Actor.cast(ref, { _tag: "Wake" })
+    })
+    const dispatch: Effect.Effect<void> = Effect.suspend(() => {
+      if (closing) return Effect.void
+      const ref = liveRef(dispatcher)
+      return ref === undefined ? pump : Effect.catchAll(Actor.call(ref, { _tag: "Dispatch" }, "30 seconds"), () => pump)
+    })
+    if (deps.dispatcher === undefined) yield* Effect.orDie(Actor.start(dispatcherActor, dispatcher))
 
     const find = (id: string) =>
       Effect.suspend(() => {
