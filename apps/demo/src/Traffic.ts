@@ -72,26 +72,26 @@ interface Recorder {
 
 const recorder = (): Recorder => ({ sent: 0, answered: 0, correct: 0, failed: 0, errors: new Map(), latencies: [] })
 
-/** The `q` quantile (nearest rank) of the samples; 0 when there are none. */
-export const quantile = (samples: ReadonlyArray<number>, q: number): number => {
-  if (samples.length === 0) return 0
-  const sorted = [...samples].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
-}
+/** The `q` quantile (nearest rank) of samples sorted in ascending order; 0 when there are none. */
+const quantile = (sorted: ArrayLike<number>, q: number): number =>
+  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 
 /** Milliseconds to two decimals (the summary's precision). */
 const round2 = (ms: number) => Math.round(ms * 100) / 100
 
-const statsOf = (phase: string, r: Recorder): PhaseStats => ({
-  phase,
-  sent: r.sent,
-  answered: r.answered,
-  correct: r.correct,
-  failed: r.failed,
-  errors: Object.fromEntries(r.errors),
-  latencyP50Ms: round2(quantile(r.latencies, 0.5)),
-  latencyP99Ms: round2(quantile(r.latencies, 0.99))
-})
+const statsOf = (phase: string, r: Recorder): PhaseStats => {
+  const sorted = Float64Array.from(r.latencies).sort()
+  return {
+    phase,
+    sent: r.sent,
+    answered: r.answered,
+    correct: r.correct,
+    failed: r.failed,
+    errors: Object.fromEntries(r.errors),
+    latencyP50Ms: round2(quantile(sorted, 0.5)),
+    latencyP99Ms: round2(quantile(sorted, 0.99))
+  }
+}
 
 const tagOf = (error: unknown): string =>
   typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
