@@ -120,10 +120,20 @@ export const layer = (options: Options): Layer.Layer<Services, unknown> => {
   const foundation = Layer.mergeAll(Events.layerConfig, Protection.layer, Registry.layer, CacheManager.layer()).pipe(
     Layer.provideMerge(config)
   )
-  const tracing =
-    options.spansFile !== undefined || options.otlpEndpoint !== undefined || process.env["OTEL_EXPORTER_OTLP_ENDPOINT"]
-      ? Telemetry.layer({ spansFile: options.spansFile, otlpEndpoint: options.otlpEndpoint })
-      : Layer.empty
+  // Spans only when something receives them: a file, an OTLP endpoint (flag, Config `telemetry.otlpEndpoint`,
+  // or `OTEL_EXPORTER_OTLP_ENDPOINT`); without a tracer the modules make no spans at all.
+  const tracing = Layer.unwrapEffect(
+    Effect.map(
+      Effect.flatMap(Config.Config, (c) => c.current),
+      (current) =>
+        options.spansFile !== undefined ||
+        options.otlpEndpoint !== undefined ||
+        current.telemetry.otlpEndpoint !== undefined ||
+        (process.env["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? "") !== ""
+          ? Telemetry.layer({ spansFile: options.spansFile, otlpEndpoint: options.otlpEndpoint })
+          : Layer.empty
+    )
+  )
   // Tracing is built first, so the application's own fibers (the optimization workers) trace too.
   return Application.layer({
     providerFactory: providerFactory(options),
