@@ -1,7 +1,7 @@
 /**
  * The typed errors of the runtime. Each is a `Schema.TaggedError` with a `message` saying what happened and
  * what to do, a stable `code` (the OTP atom where there is one) and `retryable`. The shape matches the error
- * family of `@effect-dspy/foundation` (which the runtime cannot import: dependencies point the other way).
+ * family of `@effect-dspy/foundation`.
  *
  * @since 0.1.0
  */
@@ -185,6 +185,92 @@ export class InvalidOptions extends Schema.TaggedError<InvalidOptions>("@effect-
 }
 
 /**
+ * An actor called itself (from a handler or from its `init`): it would wait for its own reply for ever
+ * (OTP exits with `calling_self`). Reply from the handler instead, or send yourself a message.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CalledSelf extends Schema.TaggedError<CalledSelf>("@effect-dspy/runtime/CalledSelf")("CalledSelf", {
+  ...fields,
+  target: Schema.String
+}) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "calling_self"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The target's mailbox was full and its overflow policy refused the message: `fail` (the send fails at
+ * once), or `dropNewest` / `dropOldest` when the dropped message was a call (its caller gets this error).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MailboxFull extends Schema.TaggedError<MailboxFull>("@effect-dspy/runtime/MailboxFull")("MailboxFull", {
+  ...fields,
+  target: Schema.String,
+  capacity: Schema.Number,
+  policy: Schema.String
+}) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "mailbox_full"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * A message (or a reply) sent to an actor that isolates its messages holds a part that cannot be copied or
+ * frozen: a function, a promise, a Deferred, a Ref, a Fiber... `path` says where (`$.items[2].onDone`). Send
+ * data, or an actor ref to talk back.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MessageNotIsolatable extends Schema.TaggedError<MessageNotIsolatable>(
+  "@effect-dspy/runtime/MessageNotIsolatable"
+)("MessageNotIsolatable", {
+  ...fields,
+  target: Schema.String,
+  path: Schema.String,
+  isolation: Schema.String
+}) {
+  /** @since 0.1.0 */
+  get code(): string {
+    return "not_isolatable"
+  }
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * What a send (`cast`, `send`) can fail with: the target's overflow policy or isolation refused it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SendError = MailboxFull | MessageNotIsolatable
+
+/**
+ * What a `call` can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CallError = CallTimeout | NoProc | CalledSelf | MailboxFull | MessageNotIsolatable
+
+/**
  * Every error of the runtime.
  *
  * @since 0.1.0
@@ -199,3 +285,6 @@ export type RuntimeError =
   | ChildNotFound
   | ChildRunning
   | InvalidOptions
+  | CalledSelf
+  | MailboxFull
+  | MessageNotIsolatable

@@ -901,7 +901,9 @@ export const makeWith = (
     // While the process is down (restarting), a fiber of the coordinator fills workers instead: never a wait.
     const wake: Effect.Effect<void> = Effect.suspend(() => {
       const ref = liveRef(dispatcher)
-      return ref === undefined ? Effect.asVoid(Effect.forkIn(pump, jobScope)) : Actor.cast(ref, { _tag: "Wake" })
+      return ref === undefined
+        ? Effect.asVoid(Effect.forkIn(pump, jobScope))
+        : Effect.orDie(Actor.cast(ref, { _tag: "Wake" }))
     })
     const dispatch: Effect.Effect<void> = Effect.suspend(() => {
       if (closing) return Effect.void
