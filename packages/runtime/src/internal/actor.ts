@@ -412,7 +412,7 @@ export class ActorCore extends ProcessCore {
   /** Drops a message of a full mailbox: its caller (for a call) gets `MailboxFull`; an event says so. */
   private drop(envelope: Envelope): void {
     if (envelope instanceof CallEnvelope) envelope.fail(this.mailboxFull())
-    Events.publishDetached(this.fiber?.currentContext, Events.mailboxDropped, {
+    Events.publishDetached(this.fiber, Events.mailboxDropped, {
       pid: this.pid.toString(),
       label: this.label,
       policy: this.settings.overflow,
@@ -602,7 +602,7 @@ export class ActorCore extends ProcessCore {
   /** OTP's crash report: the reason and the state as `formatState` shows it (never raw). */
   private crashReport(reason: Process.ExitReason): void {
     Events.publishDetached(
-      this.fiber?.currentContext,
+      this.fiber,
       Events.actorCrashed,
       {
         pid: this.pid.toString(),
@@ -714,9 +714,8 @@ export class ActorCore extends ProcessCore {
   detach(): void {
     if (this.exitReason !== undefined) return
     const reason = this.signalReason ?? Process.killed
-    const context = this.fiber?.currentContext
     this.finish(reason)
-    Events.publishDetached(context, Events.processDetached, {
+    Events.publishDetached(this.fiber, Events.processDetached, {
       pid: this.pid.toString(),
       label: this.label,
       kind: this.kind,

@@ -4,8 +4,11 @@
  * @internal
  */
 import { Events } from "@effect-dspy/foundation"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 
 /** A stuck process was detached after its stop or kill could not interrupt it. @internal */
@@ -36,16 +39,28 @@ export const publish = (
   )
 
 /**
- * Publishes from outside any fiber (a timer, a mailbox), with the services of `context` (the process's own).
+ * Publishes from outside any fiber (a timer, a mailbox, a fiber observer), with the services of `fiber` (the
+ * process's own). A debug-level fallback that the fiber's log level would not print costs nothing.
  *
  * @internal
  */
 export const publishDetached = (
-  context: Context.Context<never> | undefined,
+  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined,
   type: string,
   data: { readonly [key: string]: unknown },
   level: "Warning" | "Debug" = "Warning"
 ): void => {
-  const effect = publish(type, data, level)
-  Effect.runFork(context === undefined ? effect : Effect.provide(effect, context))
+  if (fiber === undefined) {
+    Effect.runFork(publish(type, data, level))
+    return
+  }
+  const context = fiber.currentContext
+  if (
+    level === "Debug" &&
+    Option.isNone(Context.getOption(context, Events.Events)) &&
+    LogLevel.greaterThan(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), LogLevel.Debug)
+  ) {
+    return
+  }
+  Effect.runFork(Effect.provide(publish(type, data, level), context))
 }

@@ -66,12 +66,20 @@ const refuseKind = (value: object): string | undefined => {
 
 const describeFunction = (): string => "a function"
 
+/**
+ * Paths are built only when a refusal is being located (a second pass): the first pass builds none, so
+ * isolating a value costs no string work.
+ */
+let tracking = false
+
 const key = (path: string, k: string | symbol): string =>
-  typeof k === "symbol"
-    ? `${path}[${String(k)}]`
-    : /^[A-Za-z_$][\w$]*$/.test(k)
-      ? `${path}.${k}`
-      : `${path}[${JSON.stringify(k)}]`
+  !tracking
+    ? ""
+    : typeof k === "symbol"
+      ? `${path}[${String(k)}]`
+      : /^[A-Za-z_$][\w$]*$/.test(k)
+        ? `${path}.${k}`
+        : `${path}[${JSON.stringify(k)}]`
 
 // ------------------------------------------------------------------------------------------------- copy
 
@@ -83,7 +91,7 @@ const copyValue = (value: unknown, path: string, seen: Map<object, unknown>): un
   if (Array.isArray(value)) {
     const out: Array<unknown> = new Array(value.length)
     seen.set(value, out)
-    for (let i = 0; i < value.length; i++) out[i] = copyValue(value[i], `${path}[${i}]`, seen)
+    for (let i = 0; i < value.length; i++) out[i] = copyValue(value[i], tracking ? `${path}[${i}]` : "", seen)
     return out
   }
   const proto = Object.getPrototypeOf(value)
@@ -114,7 +122,10 @@ const copyValue = (value: unknown, path: string, seen: Map<object, unknown>): un
     seen.set(value, out)
     let i = 0
     for (const [k, v] of value) {
-      out.set(copyValue(k, `${path}<key ${i}>`, seen), copyValue(v, `${path}<value ${i}>`, seen))
+      out.set(
+        copyValue(k, tracking ? `${path}<key ${i}>` : "", seen),
+        copyValue(v, tracking ? `${path}<value ${i}>` : "", seen)
+      )
       i++
     }
     return out
@@ -123,7 +134,7 @@ const copyValue = (value: unknown, path: string, seen: Map<object, unknown>): un
     const out = new Set()
     seen.set(value, out)
     let i = 0
-    for (const v of value) out.add(copyValue(v, `${path}<element ${i++}>`, seen))
+    for (const v of value) out.add(copyValue(v, tracking ? `${path}<element ${i++}>` : "", seen))
     return out
   }
   if (value instanceof ArrayBuffer) return value.slice(0)
@@ -151,7 +162,7 @@ const freezeValue = (value: unknown, path: string, seen: Set<object>): void => {
   if (value === null || typeof value !== "object" || seen.has(value)) return
   seen.add(value)
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) freezeValue(value[i], `${path}[${i}]`, seen)
+    for (let i = 0; i < value.length; i++) freezeValue(value[i], tracking ? `${path}[${i}]` : "", seen)
     Object.freeze(value)
     return
   }
@@ -169,9 +180,16 @@ const freezeValue = (value: unknown, path: string, seen: Set<object>): void => {
     ) {
       throw new Refused(path, `${proto.constructor?.name ?? "a built-in"} (it cannot be frozen; use isolation "copy")`)
     }
-  } else if (Object.getOwnPropertySymbols(value).length > 0) {
-    const kind = statefulKind(value)
-    if (kind !== undefined) throw new Refused(path, kind)
+  } else {
+    if (Object.getOwnPropertySymbols(value).length > 0) {
+      const kind = statefulKind(value)
+      if (kind !== undefined) throw new Refused(path, kind)
+    } else {
+      // A plain object of string keys: no descriptor work.
+      for (const k of Object.keys(value)) freezeValue((value as Record<string, unknown>)[k], key(path, k), seen)
+      Object.freeze(value)
+      return
+    }
   }
   for (const k of Reflect.ownKeys(value)) {
     const descriptor = Object.getOwnPropertyDescriptor(value, k)!
@@ -189,7 +207,20 @@ const freezeValue = (value: unknown, path: string, seen: Set<object>): void => {
  */
 export const isolate = (value: unknown, mode: Mode): unknown => {
   if (mode === "none" || value === null || (typeof value !== "object" && typeof value !== "function")) return value
-  if (mode === "copy") return copyValue(value, "$", new Map())
-  freezeValue(value, "$", new Set())
-  return value
+  try {
+    if (mode === "copy") return copyValue(value, "$", new Map())
+    freezeValue(value, "$", new Set())
+    return value
+  } catch (e) {
+    if (!(e instanceof Refused)) throw e
+    // Locate the refused part: the same walk again, with paths (a refused freeze may leave part frozen).
+    tracking = true
+    try {
+      if (mode === "copy") copyValue(value, "$", new Map())
+      else freezeValue(value, "$", new Set())
+    } finally {
+      tracking = false
+    }
+    throw e
+  }
 }
