@@ -50,20 +50,14 @@ export {
  * @since 0.1.0
  * @category errors
  */
-export class CircuitOpen extends Schema.TaggedError<CircuitOpen>("@effect-dspy/CircuitOpen")("CircuitOpen", {
-  ...Errors.fields,
-  key: Schema.String,
-  remainingMs: Schema.Number
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "circuit_open"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class CircuitOpen extends Errors.TaggedError<CircuitOpen>()(
+  "CircuitOpen",
+  {
+    key: Schema.String,
+    remainingMs: Schema.Number
+  },
+  { code: "circuit_open", retryable: true }
+) {}
 
 /**
  * A protected call took longer than its timeout and was interrupted. It counts as a circuit breaker failure.
@@ -71,20 +65,14 @@ export class CircuitOpen extends Schema.TaggedError<CircuitOpen>("@effect-dspy/C
  * @since 0.1.0
  * @category errors
  */
-export class CallTimeout extends Schema.TaggedError<CallTimeout>("@effect-dspy/CallTimeout")("CallTimeout", {
-  ...Errors.fields,
-  key: Schema.String,
-  timeoutMs: Schema.Number
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "call_timeout"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class CallTimeout extends Errors.TaggedError<CallTimeout>()(
+  "CallTimeout",
+  {
+    key: Schema.String,
+    timeoutMs: Schema.Number
+  },
+  { code: "call_timeout", retryable: true }
+) {}
 
 /**
  * A circuit breaker's state.

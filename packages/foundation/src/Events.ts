@@ -84,24 +84,18 @@ export interface Query {
  * @since 0.1.0
  * @category errors
  */
-export class EventStoreError extends Schema.TaggedError<EventStoreError>("@effect-dspy/EventStoreError")(
+export class EventStoreError extends Errors.TaggedError<EventStoreError>()(
   "EventStoreError",
   {
-    ...Errors.fields,
     operation: Schema.String,
     /** `io` (the store failed; may pass on retry) or `invalid_input` (fix the call). */
     reason: Schema.optional(Schema.Literal("io", "invalid_input"))
+  },
+  {
+    code: (self) => (self.reason === "invalid_input" ? "event_store_invalid_input" : "event_store"),
+    retryable: (self) => self.reason !== "invalid_input"
   }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return this.reason === "invalid_input" ? "event_store_invalid_input" : "event_store"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return this.reason !== "invalid_input"
-  }
-}
+) {}
 
 /**
  * The Events service.

@@ -113,19 +113,13 @@ export class LM extends Context.Tag("@effect-dspy/core/LM")<LM, Service>() {}
  * @since 0.1.0
  * @category errors
  */
-export class LMConfigError extends Schema.TaggedError<LMConfigError>("@effect-dspy/LMConfigError")("LMConfigError", {
-  ...Errors.fields,
-  provider: Schema.String
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "lm_config"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class LMConfigError extends Errors.TaggedError<LMConfigError>()(
+  "LMConfigError",
+  {
+    provider: Schema.String
+  },
+  { code: "lm_config", retryable: false }
+) {}
 
 /**
  * Settings of {@link make}.
