@@ -29,6 +29,7 @@ import * as Schema from "effect/Schema"
 import * as ConfigSchema from "./ConfigSchema.js"
 import * as Errors from "./Errors.js"
 import * as Events from "./Events.js"
+import * as FoundationEvents from "./FoundationEvents.js"
 import * as Breaker from "./internal/breaker.js"
 import { decodeSettings, isRejection, type ProtectionSettingsInvalid } from "./internal/protection.js"
 import * as Metrics from "./Metrics.js"
@@ -170,21 +171,8 @@ export const make = (
         ([from, to]) =>
           Effect.zipRight(
             Metric.set(gauge, Breaker.gaugeValue(to)),
-            Effect.flatMap(
-              Option.isSome(ownEvents) ? Effect.succeed(ownEvents) : Effect.serviceOption(Events.Events),
-              (events) =>
-                Option.isNone(events)
-                  ? Effect.void
-                  : events.value
-                      .publish({ type: "circuit_breaker_state_changed", data: { key, from, to } })
-                      .pipe(
-                        Effect.catchAll((error) =>
-                          Effect.logWarning(
-                            `circuit breaker "${key}" moved ${from} -> ${to}, but the event could not be stored: ${error.message}`
-                          )
-                        )
-                      )
-            )
+            // With no store in context at creation, the one in context at the transition (if any) records it.
+            Events.publishOrLog(FoundationEvents.CircuitBreakerStateChanged, { key, from, to }, { events: ownEvents })
           ),
         { discard: true }
       )
