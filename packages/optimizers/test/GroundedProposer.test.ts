@@ -1,4 +1,5 @@
-import { Arithmetic, ChainOfThought, Example, LM, SimLM, SimTask, Signature } from "@effect-dspy/core"
+import { ChainOfThought, Example, LM, Signature } from "@effect-dspy/core"
+import { Arithmetic, SimLM, SimTask } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
