@@ -1,4 +1,5 @@
-import { LM, LMError, Module, Predict, Prediction, Signature, SimFaults } from "@effect-dspy/core"
+import { LM, LMError, Module, Predict, Prediction, Signature } from "@effect-dspy/core"
+import { SimFaults } from "@effect-dspy/sim"
 import { Config, Errors, Events } from "@effect-dspy/foundation"
 import { Process, Registry } from "@effect-dspy/runtime"
 import { assert, describe, it } from "@effect/vitest"
