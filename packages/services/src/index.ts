@@ -55,3 +55,10 @@ export * as OptimizationCoordinator from "./OptimizationCoordinator.js"
  * @since 0.1.0
  */
 export * as CheckpointSqlite from "./CheckpointSqlite.js"
+
+/**
+ * The errors of the supervised application (lifecycle, ModuleManager, OptimizationCoordinator, CacheManager).
+ *
+ * @since 0.1.0
+ */
+export * as ServicesError from "./ServicesError.js"

@@ -9,7 +9,7 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as TestClock from "effect/TestClock"
-import { ModuleManager, TestRuntime } from "../src/index.js"
+import { ModuleManager, TestRuntime, type ServicesError } from "../src/index.js"
 
 const question = { question: "What is the capital of France?" }
 
@@ -84,11 +84,11 @@ describe("ModuleManager", () => {
         modules.create({ id: "x", kind: "predict", signature: "question answer" })
       )
       assert.strictEqual(badSignature._tag, "ModuleSpecInvalid")
-      assert.strictEqual((badSignature as ModuleManager.ModuleSpecInvalid).field, "signature")
+      assert.strictEqual((badSignature as ServicesError.ModuleSpecInvalid).field, "signature")
       const badKind = yield* Effect.flip(
         modules.create({ id: "x", kind: "react" as ModuleManager.ModuleKind, signature: "q -> a" })
       )
-      assert.strictEqual((badKind as ModuleManager.ModuleSpecInvalid).field, "kind")
+      assert.strictEqual((badKind as ServicesError.ModuleSpecInvalid).field, "kind")
       const emptyId = yield* Effect.flip(modules.create({ id: "", kind: "predict", signature: "q -> a" }))
       assert.strictEqual(emptyId._tag, "ModuleSpecInvalid")
       yield* modules.create({ id: "x", kind: "predict", signature: "q -> a" })
@@ -442,7 +442,7 @@ describe("ModuleManager compare-and-swap (ifVersion)", () => {
       yield* modules.swap("qa", { instructions: { self: "v2" } })
       const stale = yield* Effect.flip(modules.swap("qa", { instructions: { self: "lost update" }, ifVersion: 1 }))
       assert.strictEqual(stale._tag, "ModuleVersionConflict")
-      const conflict = stale as ModuleManager.ModuleVersionConflict
+      const conflict = stale as ServicesError.ModuleVersionConflict
       assert.strictEqual(conflict.moduleId, "qa")
       assert.strictEqual(conflict.expected, 1)
       assert.strictEqual(conflict.actual, 2)
@@ -463,7 +463,7 @@ describe("ModuleManager compare-and-swap (ifVersion)", () => {
       // A version that cannot be one is a bad request, not a conflict.
       const bad = yield* Effect.flip(modules.swap("qa", { instructions: { self: "x" }, ifVersion: 1.5 }))
       assert.strictEqual(bad._tag, "ModuleSpecInvalid")
-      assert.strictEqual((bad as ModuleManager.ModuleSpecInvalid).field, "ifVersion")
+      assert.strictEqual((bad as ServicesError.ModuleSpecInvalid).field, "ifVersion")
       // An unknown module is still ModuleNotFound.
       const missing = yield* Effect.flip(modules.swap("nope", { instructions: { self: "x" }, ifVersion: 1 }))
       assert.strictEqual(missing._tag, "ModuleNotFound")
@@ -488,7 +488,7 @@ describe("ModuleManager compare-and-swap (ifVersion)", () => {
       for (const r of results) {
         if (r._tag === "Left") {
           assert.strictEqual(r.left._tag, "ModuleVersionConflict")
-          const conflict = r.left as ModuleManager.ModuleVersionConflict
+          const conflict = r.left as ServicesError.ModuleVersionConflict
           assert.deepStrictEqual([conflict.expected, conflict.actual], [1, 2])
         }
       }

@@ -6,7 +6,7 @@
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as Sqlite from "./sqlite.js"
+import * as Sqlite from "../sqlite.js"
 
 /** A job's status. */
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "swapped" | "rejected"
