@@ -505,3 +505,45 @@ describe("ModuleManager compare-and-swap (ifVersion)", () => {
     }).pipe(Effect.provide(TestRuntime.layer()))
   )
 })
+
+describe("ModuleManager adapters (modules.defaultAdapter)", () => {
+  const adapterOf = (id: string) =>
+    Effect.map(
+      Effect.flatMap(ModuleManager.ModuleManager, (m) => m.program(id)),
+      (program) => Module.namedPredictors(program).map((p) => p.predictor.adapter?.name)
+    )
+
+  it.effect("a spec without an adapter gets Config's modules.defaultAdapter; a spec's own adapter wins", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "qa", kind: "chain_of_thought", signature: "question -> answer" })
+      yield* modules.create({ id: "chat", kind: "predict", signature: "question -> answer", adapter: "chat" })
+      assert.deepStrictEqual(yield* adapterOf("qa"), ["JSONAdapter"])
+      assert.deepStrictEqual(yield* adapterOf("chat"), ["ChatAdapter"])
+      // The module runs with it: the JSON adapter parses the simulated LM's answer.
+      const execution = yield* modules.execute("qa", question)
+      assert.strictEqual(typeof answerOf(execution), "string")
+      // A swap keeps the module's adapter.
+      yield* modules.swap("qa", { instructions: { predict: "Answer briefly." } })
+      assert.deepStrictEqual(yield* adapterOf("qa"), ["JSONAdapter"])
+    }).pipe(Effect.provide(TestRuntime.layer({ config: { modules: { defaultAdapter: "json" } } })))
+  )
+
+  it.effect("the default is the chat adapter; an unknown adapter name is a typed error", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+      assert.deepStrictEqual(yield* adapterOf("qa"), ["ChatAdapter"])
+      const error = yield* Effect.flip(
+        modules.create({
+          id: "xml",
+          kind: "predict",
+          signature: "question -> answer",
+          adapter: "xml" as ModuleManager.AdapterName
+        })
+      )
+      assert.strictEqual(error._tag, "ModuleSpecInvalid")
+      assert.strictEqual((error as ServicesError.ModuleSpecInvalid).field, "adapter")
+    }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+})
