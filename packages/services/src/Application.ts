@@ -20,6 +20,8 @@
  *   const tree = yield* Application.render
  *   return { output: execution.output, tree }
  * }).pipe(Effect.provide(Application.layerDefault()))
+ *
+ * Effect.runPromise(program).then(console.log)
  * ```
  *
  * @since 0.1.0

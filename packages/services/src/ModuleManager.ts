@@ -17,6 +17,8 @@
  *   yield* modules.swap("qa", { instructions: { self: "Answer with a number." }, ifVersion: first.version })
  *   return yield* modules.history("qa")
  * }).pipe(Effect.provide(Application.layerDefault()))
+ *
+ * Effect.runPromise(program).then(console.log)
  * ```
  *
  * @since 0.1.0

@@ -25,6 +25,8 @@
  *   // "swapped" (and swapCurrent while its version serves) or "rejected" by the swap margin.
  *   return [job.status, job.swapCurrent] as const
  * }).pipe(Effect.provide(Application.layerDefault()))
+ *
+ * Effect.runPromise(program).then(console.log)
  * ```
  *
  * @since 0.1.0
@@ -42,7 +44,6 @@ import { Application } from "./internal/application.js"
 import * as coordinator from "./internal/coordinator/coordinator.js"
 import * as jobs from "./internal/coordinator/jobs.js"
 import * as registry from "./internal/coordinator/registry.js"
-import type { JobStatus } from "./internal/coordinator/store.js"
 import * as ModuleManager from "./ModuleManager.js"
 import type {
   ModuleNotFound,
@@ -62,7 +63,7 @@ import type {
  * @since 0.1.0
  * @category models
  */
-export type Status = JobStatus
+export type Status = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "swapped" | "rejected"
 
 /**
  * The statuses a job ends in.
