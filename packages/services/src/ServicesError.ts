@@ -1,7 +1,9 @@
 /**
  * The errors of the supervised application, in one place: the application's lifecycle, the ModuleManager, the
- * OptimizationCoordinator and the CacheManager. Each is a `Schema.TaggedError` of the project's error family
- * (`Errors.fields`, a stable `code`, `retryable`); messages say what to fix.
+ * OptimizationCoordinator and the CacheManager. Each is a member of the project's error family
+ * (`Errors.TaggedError`: a stable `code` and `retryable` declared once, the family's brand, so `Errors.isDSPyError`
+ * and `Errors.isRetryable` hold); messages say what to fix. {@link isServicesError} tells this package's errors
+ * from the others.
  *
  * @since 0.1.0
  */
@@ -19,19 +21,11 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  * @category errors
  */
-export class ApplicationStopping extends Schema.TaggedError<ApplicationStopping>("@effect-dspy/ApplicationStopping")(
+export class ApplicationStopping extends Errors.TaggedError<ApplicationStopping>()(
   "ApplicationStopping",
-  { ...Errors.fields, operation: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "application_stopping"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+  { operation: Schema.String },
+  { code: "application_stopping", retryable: true }
+) {}
 
 /**
  * The call was running when the application shut down and did not finish within the shutdown grace period: it
@@ -40,19 +34,11 @@ export class ApplicationStopping extends Schema.TaggedError<ApplicationStopping>
  * @since 0.1.0
  * @category errors
  */
-export class ExecutionAborted extends Schema.TaggedError<ExecutionAborted>("@effect-dspy/ExecutionAborted")(
+export class ExecutionAborted extends Errors.TaggedError<ExecutionAborted>()(
   "ExecutionAborted",
-  { ...Errors.fields, operation: Schema.String, gracePeriodMs: Schema.Number }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "execution_aborted"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+  { operation: Schema.String, gracePeriodMs: Schema.Number },
+  { code: "execution_aborted", retryable: true }
+) {}
 
 // ---------------------------------------------------------------------------------------------------------
 // The ModuleManager
@@ -64,19 +50,11 @@ export class ExecutionAborted extends Schema.TaggedError<ExecutionAborted>("@eff
  * @since 0.1.0
  * @category errors
  */
-export class ModuleNotFound extends Schema.TaggedError<ModuleNotFound>("@effect-dspy/ModuleNotFound")(
+export class ModuleNotFound extends Errors.TaggedError<ModuleNotFound>()(
   "ModuleNotFound",
-  { ...Errors.fields, moduleId: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "module_not_found"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { moduleId: Schema.String },
+  { code: "module_not_found", retryable: false }
+) {}
 
 /**
  * A module with this id exists already.
@@ -84,19 +62,11 @@ export class ModuleNotFound extends Schema.TaggedError<ModuleNotFound>("@effect-
  * @since 0.1.0
  * @category errors
  */
-export class ModuleAlreadyExists extends Schema.TaggedError<ModuleAlreadyExists>("@effect-dspy/ModuleAlreadyExists")(
+export class ModuleAlreadyExists extends Errors.TaggedError<ModuleAlreadyExists>()(
   "ModuleAlreadyExists",
-  { ...Errors.fields, moduleId: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "module_already_exists"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { moduleId: Schema.String },
+  { code: "module_already_exists", retryable: false }
+) {}
 
 /**
  * A spec or a swap cannot be used (a bad signature, an unknown kind or adapter, a state that does not fit);
@@ -105,19 +75,11 @@ export class ModuleAlreadyExists extends Schema.TaggedError<ModuleAlreadyExists>
  * @since 0.1.0
  * @category errors
  */
-export class ModuleSpecInvalid extends Schema.TaggedError<ModuleSpecInvalid>("@effect-dspy/ModuleSpecInvalid")(
+export class ModuleSpecInvalid extends Errors.TaggedError<ModuleSpecInvalid>()(
   "ModuleSpecInvalid",
-  { ...Errors.fields, moduleId: Schema.String, field: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "module_spec_invalid"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { moduleId: Schema.String, field: Schema.String },
+  { code: "module_spec_invalid", retryable: false }
+) {}
 
 /**
  * The module has no such version.
@@ -125,18 +87,11 @@ export class ModuleSpecInvalid extends Schema.TaggedError<ModuleSpecInvalid>("@e
  * @since 0.1.0
  * @category errors
  */
-export class ModuleVersionNotFound extends Schema.TaggedError<ModuleVersionNotFound>(
-  "@effect-dspy/ModuleVersionNotFound"
-)("ModuleVersionNotFound", { ...Errors.fields, moduleId: Schema.String, version: Schema.Number }) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "module_version_not_found"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class ModuleVersionNotFound extends Errors.TaggedError<ModuleVersionNotFound>()(
+  "ModuleVersionNotFound",
+  { moduleId: Schema.String, version: Schema.Number },
+  { code: "module_version_not_found", retryable: false }
+) {}
 
 /**
  * A change made with `ifVersion` found another version current: another change landed first. Nothing was
@@ -146,23 +101,11 @@ export class ModuleVersionNotFound extends Schema.TaggedError<ModuleVersionNotFo
  * @since 0.1.0
  * @category errors
  */
-export class ModuleVersionConflict extends Schema.TaggedError<ModuleVersionConflict>(
-  "@effect-dspy/ModuleVersionConflict"
-)("ModuleVersionConflict", {
-  ...Errors.fields,
-  moduleId: Schema.String,
-  expected: Schema.Number,
-  actual: Schema.Number
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "module_version_conflict"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class ModuleVersionConflict extends Errors.TaggedError<ModuleVersionConflict>()(
+  "ModuleVersionConflict",
+  { moduleId: Schema.String, expected: Schema.Number, actual: Schema.Number },
+  { code: "module_version_conflict", retryable: false }
+) {}
 
 /**
  * The ModuleManager actor did not answer (it is restarting, or its supervisor gave up). Executions are not
@@ -171,18 +114,11 @@ export class ModuleVersionConflict extends Schema.TaggedError<ModuleVersionConfl
  * @since 0.1.0
  * @category errors
  */
-export class ModuleManagerUnavailable extends Schema.TaggedError<ModuleManagerUnavailable>(
-  "@effect-dspy/ModuleManagerUnavailable"
-)("ModuleManagerUnavailable", { ...Errors.fields, operation: Schema.String }) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "module_manager_unavailable"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class ModuleManagerUnavailable extends Errors.TaggedError<ModuleManagerUnavailable>()(
+  "ModuleManagerUnavailable",
+  { operation: Schema.String },
+  { code: "module_manager_unavailable", retryable: true }
+) {}
 
 // ---------------------------------------------------------------------------------------------------------
 // The OptimizationCoordinator
@@ -194,18 +130,11 @@ export class ModuleManagerUnavailable extends Schema.TaggedError<ModuleManagerUn
  * @since 0.1.0
  * @category errors
  */
-export class OptimizationRequestInvalid extends Schema.TaggedError<OptimizationRequestInvalid>(
-  "@effect-dspy/OptimizationRequestInvalid"
-)("OptimizationRequestInvalid", { ...Errors.fields, field: Schema.String }) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "optimization_request_invalid"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class OptimizationRequestInvalid extends Errors.TaggedError<OptimizationRequestInvalid>()(
+  "OptimizationRequestInvalid",
+  { field: Schema.String },
+  { code: "optimization_request_invalid", retryable: false }
+) {}
 
 /**
  * No job has this id.
@@ -213,18 +142,11 @@ export class OptimizationRequestInvalid extends Schema.TaggedError<OptimizationR
  * @since 0.1.0
  * @category errors
  */
-export class OptimizationJobNotFound extends Schema.TaggedError<OptimizationJobNotFound>(
-  "@effect-dspy/OptimizationJobNotFound"
-)("OptimizationJobNotFound", { ...Errors.fields, jobId: Schema.String }) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "optimization_job_not_found"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class OptimizationJobNotFound extends Errors.TaggedError<OptimizationJobNotFound>()(
+  "OptimizationJobNotFound",
+  { jobId: Schema.String },
+  { code: "optimization_job_not_found", retryable: false }
+) {}
 
 /**
  * The job database failed (open, read or write).
@@ -232,18 +154,11 @@ export class OptimizationJobNotFound extends Schema.TaggedError<OptimizationJobN
  * @since 0.1.0
  * @category errors
  */
-export class OptimizationStoreError extends Schema.TaggedError<OptimizationStoreError>(
-  "@effect-dspy/OptimizationStoreError"
-)("OptimizationStoreError", { ...Errors.fields, operation: Schema.String }) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "optimization_store_error"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class OptimizationStoreError extends Errors.TaggedError<OptimizationStoreError>()(
+  "OptimizationStoreError",
+  { operation: Schema.String },
+  { code: "optimization_store_error", retryable: true }
+) {}
 
 // ---------------------------------------------------------------------------------------------------------
 // The CacheManager
@@ -256,19 +171,11 @@ export class OptimizationStoreError extends Schema.TaggedError<OptimizationStore
  * @since 0.1.0
  * @category errors
  */
-export class CacheInvalidInput extends Schema.TaggedError<CacheInvalidInput>("@effect-dspy/CacheInvalidInput")(
+export class CacheInvalidInput extends Errors.TaggedError<CacheInvalidInput>()(
   "CacheInvalidInput",
-  { ...Errors.fields, operation: Schema.String, reason: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "cache_invalid_input"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { operation: Schema.String, reason: Schema.String },
+  { code: "cache_invalid_input", retryable: false }
+) {}
 
 // ---------------------------------------------------------------------------------------------------------
 // Unions
@@ -293,3 +200,26 @@ export type ServicesError =
   | OptimizationJobNotFound
   | OptimizationStoreError
   | CacheInvalidInput
+
+const tags: ReadonlySet<string> = new Set([
+  "ApplicationStopping",
+  "ExecutionAborted",
+  "ModuleNotFound",
+  "ModuleAlreadyExists",
+  "ModuleSpecInvalid",
+  "ModuleVersionNotFound",
+  "ModuleVersionConflict",
+  "ModuleManagerUnavailable",
+  "OptimizationRequestInvalid",
+  "OptimizationJobNotFound",
+  "OptimizationStoreError",
+  "CacheInvalidInput"
+])
+
+/**
+ * Whether a value is one of this package's errors (a member of the family with one of its tags).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isServicesError = (u: unknown): u is ServicesError => Errors.isDSPyError(u) && tags.has(u._tag)

@@ -2,7 +2,8 @@
  * The coordinator's default optimizers take their settings from Config (`optimization.bootstrap`,
  * `optimization.copro`) as in force when a job is queued.
  */
-import { Arithmetic, Example, Module, SimTask } from "@effect-dspy/core"
+import { Example, Module } from "@effect-dspy/core"
+import { Arithmetic, SimTask } from "@effect-dspy/sim"
 import { Config, Events } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"

@@ -2,20 +2,12 @@
  * A module's own protections: its circuit breaker (counting the module's failures, not its LM's) and its rate
  * limiter, made from the spec's `protection` or Config's `module_default` entries.
  */
+import { LMError } from "@effect-dspy/core"
 import { CircuitBreaker, type Config, Errors, Events, RateLimiter } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
 import type { ModuleProtection } from "../../ModuleManager.js"
 import type { ModuleSpecInvalid } from "../../ServicesError.js"
 import { invalid } from "./programs.js"
-
-const lmErrorTags = new Set([
-  "LMRateLimited",
-  "LMTimeout",
-  "LMContextWindowExceeded",
-  "LMAuthError",
-  "LMBadRequest",
-  "LMServerError"
-])
 
 /**
  * What counts against a module's breaker: its defects and its own retryable failures. LM failures do not:
@@ -23,8 +15,7 @@ const lmErrorTags = new Set([
  * module down for a provider's trouble.
  */
 export const isModuleFailure = (failure: CircuitBreaker.Failure): boolean =>
-  failure._tag === "Die" ||
-  (Errors.isRetryable(failure.error) && !lmErrorTags.has((failure.error as { _tag: string })._tag))
+  failure._tag === "Die" || (Errors.isRetryable(failure.error) && !LMError.isLMError(failure.error))
 
 /** Makes the protections of a new module. */
 export const protectionsOf = (
