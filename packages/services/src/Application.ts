@@ -47,6 +47,7 @@ import * as moduleService from "./internal/moduleManager/service.js"
 import * as LMProviders from "./LMProviders.js"
 import * as ModuleManager from "./ModuleManager.js"
 import * as OptimizationCoordinator from "./OptimizationCoordinator.js"
+import * as ServicesEvents from "./ServicesEvents.js"
 
 /**
  * Restart intensity of a supervisor: more than `maxRestarts` within `maxSeconds` and it gives up, stopping
@@ -287,22 +288,26 @@ export const layer = (
         Supervisor.spawn({ name: rootId, strategy: "one_for_one", ...intensityOf(options.rootIntensity), children }),
         (ref) => Process.stop(ref, { timeout: "infinity" })
       )
-      yield* publish(events, "application_started", { providers: providers.service.names })
+      yield* Events.publishOrLog(ServicesEvents.ApplicationStarted, { providers: providers.service.names }, { events })
 
       // Registered after the tree, so it runs first at shutdown: drain, then the tree stops.
       yield* Effect.addFinalizer(() =>
         Effect.gen(function* () {
           const started = yield* Clock.currentTimeMillis
-          yield* publish(events, "application_stopping", {
-            modules_in_flight: moduleDrain.inFlight,
-            lm_in_flight: lmDrain.inFlight,
-            grace_period_ms: Duration.toMillis(grace)
-          })
+          yield* Events.publishOrLog(
+            ServicesEvents.ApplicationStopping,
+            {
+              modules_in_flight: moduleDrain.inFlight,
+              lm_in_flight: lmDrain.inFlight,
+              grace_period_ms: Duration.toMillis(grace)
+            },
+            { events }
+          )
           const modulesReport = yield* moduleDrain.drain(grace)
           const spent = (yield* Clock.currentTimeMillis) - started
           const lmReport = yield* lmDrain.drain(Duration.millis(Math.max(0, Duration.toMillis(grace) - spent)))
           const report: ShutdownReport = { modules: modulesReport, lm: lmReport }
-          yield* publish(events, "application_stopped", { ...report })
+          yield* Events.publishOrLog(ServicesEvents.ApplicationStopped, { ...report }, { events })
         })
       )
 
@@ -365,12 +370,6 @@ const intensityOf = (intensity: Intensity | undefined): Intensity =>
         ...(intensity.maxRestarts === undefined ? {} : { maxRestarts: intensity.maxRestarts }),
         ...(intensity.maxSeconds === undefined ? {} : { maxSeconds: intensity.maxSeconds })
       }
-
-const publish = (events: Events.Service, type: string, data: { readonly [key: string]: unknown }) =>
-  events.publish({ type, data }).pipe(
-    Effect.asVoid,
-    Effect.catchAll((e) => Effect.logWarning(`could not record the ${type} event: ${e.message}`))
-  )
 
 /**
  * The application with the foundation services it needs: Config (defaults, file, environment; see

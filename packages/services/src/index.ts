@@ -62,3 +62,10 @@ export * as CheckpointSqlite from "./CheckpointSqlite.js"
  * @since 0.1.0
  */
 export * as ServicesError from "./ServicesError.js"
+
+/**
+ * The events of the supervised application, one typed definition each (`Events.define`).
+ *
+ * @since 0.1.0
+ */
+export * as ServicesEvents from "./ServicesEvents.js"

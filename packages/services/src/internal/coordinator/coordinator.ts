@@ -21,12 +21,14 @@ import {
   OptimizationStoreError
 } from "../../ServicesError.js"
 import { connect, dispatcherActor, makeDispatcher } from "./dispatcher.js"
-import { type Dependencies, type Env, finish, jobNow, makeRunContext, now, optimizerOf, patch, publish } from "./env.js"
+import { type Dependencies, type Env, finish, jobNow, makeRunContext, now, optimizerOf, patch } from "./env.js"
 import { dedupeKeyOf, emptyProgress, isTerminal, type Live, mergeable } from "./jobs.js"
 import { defaultMetrics, defaultOptimizers } from "./registry.js"
 import { makeRunner } from "./runner.js"
 import { State } from "./state.js"
 import { type JobRow, open } from "./store.js"
+import { Events } from "@effect-dspy/foundation"
+import * as ServicesEvents from "../../ServicesEvents.js"
 
 const newLive = (
   row: JobRow,
@@ -245,13 +247,17 @@ export const makeWith = (
             })
             state.add(live)
             state.enqueue(live)
-            yield* publish(env, "optimization_queued", {
-              optimization_id: row.id,
-              module_id: row.moduleId,
-              module_version: row.moduleVersion,
-              optimizer: row.optimizer,
-              priority
-            })
+            yield* Events.publishOrLog(
+              ServicesEvents.OptimizationQueued,
+              {
+                optimization_id: row.id,
+                module_id: row.moduleId,
+                module_version: row.moduleVersion,
+                optimizer: row.optimizer,
+                priority
+              },
+              { events: env.deps.events }
+            )
             return { id: row.id, merged: false } satisfies Started
           })
         )
@@ -263,7 +269,11 @@ export const makeWith = (
         const wasQueued = yield* state.locked(Effect.sync(() => state.dequeue(live)))
         if (wasQueued) {
           yield* finish(env, live, { status: "cancelled" })
-          yield* publish(env, "optimization_cancelled", { optimization_id: id, module_id: live.row.moduleId })
+          yield* Events.publishOrLog(
+            ServicesEvents.OptimizationCancelled,
+            { optimization_id: id, module_id: live.row.moduleId },
+            { events: env.deps.events }
+          )
           return yield* jobNow(env, live)
         }
         const fiber = live.fiber
@@ -292,7 +302,7 @@ export const makeWith = (
       Effect.forkIn(jobScope)
     )
     // A module registered (again) may let a recovered job start.
-    yield* events.subscribe(["module_created"]).pipe(
+    yield* events.subscribe([ServicesEvents.ModuleCreated.type]).pipe(
       Stream.runForEach(() => wake),
       Effect.forkIn(jobScope)
     )

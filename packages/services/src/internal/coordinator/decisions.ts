@@ -7,10 +7,12 @@ import { Evaluate, type Example, type LM, Module } from "@effect-dspy/core"
 import { Optimizer } from "@effect-dspy/optimizers"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { type Env, finish, patch, publish } from "./env.js"
+import { type Env, finish, patch } from "./env.js"
 import { dedupeKeyOf, type Live, swapAttempts } from "./jobs.js"
 import type * as ModuleManager from "../../ModuleManager.js"
 import type { ModuleNotFound } from "../../ServicesError.js"
+import { Events } from "@effect-dspy/foundation"
+import * as ServicesEvents from "../../ServicesEvents.js"
 
 /** The program's score (Evaluate's 0-100) on the job's valset (its trainset when it has none). */
 const score = (env: Env, program: Parameters<typeof Optimizer.callProgram>[0], live: Live) =>
@@ -58,13 +60,17 @@ export const studentOf = (env: Env, live: Live) =>
       budget: JSON.parse(row.budget) as unknown
     })
     yield* patch(env, live, { moduleVersion: info.version, studentState: JSON.stringify(student), dedupeKey })
-    yield* publish(env, "optimization_rebased", {
-      optimization_id: row.id,
-      module_id: row.moduleId,
-      from_version: row.moduleVersion,
-      to_version: info.version,
-      reason: restored.left
-    })
+    yield* Events.publishOrLog(
+      ServicesEvents.OptimizationRebased,
+      {
+        optimization_id: row.id,
+        module_id: row.moduleId,
+        from_version: row.moduleVersion,
+        to_version: info.version,
+        reason: restored.left
+      },
+      { events: env.deps.events }
+    )
     return serving
   })
 
@@ -109,7 +115,11 @@ export const decide = (
       }
       if (gain < margin) {
         yield* finish(env, live, { status: "rejected", ...scores })
-        yield* publish(env, "optimization_rejected", { ...data, reason: "margin" })
+        yield* Events.publishOrLog(
+          ServicesEvents.OptimizationRejected,
+          { ...data, reason: "margin" },
+          { events: env.deps.events }
+        )
         return
       }
       const swapped = yield* Effect.either(
@@ -117,28 +127,40 @@ export const decide = (
       )
       if (Either.isRight(swapped)) {
         yield* finish(env, live, { status: "swapped", ...scores, swappedVersion: swapped.right.version })
-        yield* publish(env, "optimization_swapped", { ...data, version: swapped.right.version })
+        yield* Events.publishOrLog(
+          ServicesEvents.OptimizationSwapped,
+          { ...data, version: swapped.right.version },
+          { events: env.deps.events }
+        )
         return
       }
       const error = swapped.left
       if (error._tag !== "ModuleVersionConflict") return yield* error
-      yield* publish(env, "optimization_swap_conflict", {
-        optimization_id: row.id,
-        module_id: row.moduleId,
-        expected_version: error.expected,
-        actual_version: error.actual,
-        attempt,
-        max_attempts: swapAttempts
-      })
+      yield* Events.publishOrLog(
+        ServicesEvents.OptimizationSwapConflict,
+        {
+          optimization_id: row.id,
+          module_id: row.moduleId,
+          expected_version: error.expected,
+          actual_version: error.actual,
+          attempt,
+          max_attempts: swapAttempts
+        },
+        { events: env.deps.events }
+      )
       if (attempt >= swapAttempts) {
         const message = `Not swapped: module "${row.moduleId}" changed under the decision ${attempt} times in a row (last: version ${error.expected} was scored, version ${error.actual} was serving at the swap). The module is being changed too often for a safe swap; start the optimization again once it settles.`
         yield* finish(env, live, { status: "rejected", ...scores, error: message })
-        yield* publish(env, "optimization_rejected", {
-          ...data,
-          reason: "swap_conflicts",
-          current_version: error.actual,
-          error: message
-        })
+        yield* Events.publishOrLog(
+          ServicesEvents.OptimizationRejected,
+          {
+            ...data,
+            reason: "swap_conflicts",
+            current_version: error.actual,
+            error: message
+          },
+          { events: env.deps.events }
+        )
         return
       }
     }

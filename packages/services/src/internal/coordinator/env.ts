@@ -57,12 +57,6 @@ export const makeRunContext = (deps: Dependencies): Env["runContext"] =>
 export const optimizerOf = (entry: OptimizerEntry, config: ConfigSchema.DSPyConfig): Optimizer.Optimizer =>
   typeof entry === "function" ? entry(config) : entry
 
-export const publish = (env: Env, type: string, data: { readonly [key: string]: unknown }): Effect.Effect<void> =>
-  env.deps.events.publish({ type, data }).pipe(
-    Effect.asVoid,
-    Effect.catchAll((e) => Effect.logWarning(`could not record the ${type} event: ${e.message}`))
-  )
-
 export const now = Effect.clockWith((clock) => clock.currentTimeMillis)
 
 /** The job's public view now (whether its swap is current is read from the module serving now). */

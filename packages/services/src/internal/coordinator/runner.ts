@@ -13,8 +13,10 @@ import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as PubSub from "effect/PubSub"
 import { decide, studentOf } from "./decisions.js"
-import { type Env, finish, now, patch, publish } from "./env.js"
+import { type Env, finish, now, patch } from "./env.js"
 import { emptyProgress, type Live, progressAfter } from "./jobs.js"
+import { Events } from "@effect-dspy/foundation"
+import * as ServicesEvents from "../../ServicesEvents.js"
 
 /** The job worker: a process under `optimization_workers` that owns the job's fiber while it runs. */
 const workerActor = Actor.make({
@@ -68,7 +70,11 @@ export const makeRunner = (env: Env, wake: Effect.Effect<void>) => {
             ? live.cancelRequested
               ? Effect.zipRight(
                   finish(env, live, { status: "cancelled" }),
-                  publish(env, "optimization_cancelled", { optimization_id: live.row.id, module_id: live.row.moduleId })
+                  Events.publishOrLog(
+                    ServicesEvents.OptimizationCancelled,
+                    { optimization_id: live.row.id, module_id: live.row.moduleId },
+                    { events: env.deps.events }
+                  )
                 )
               : state.closing
                 ? Effect.void // stays queued/running in the database: the next coordinator resumes it
@@ -98,10 +104,14 @@ export const makeRunner = (env: Env, wake: Effect.Effect<void>) => {
       const supervisor = yield* Effect.either(env.deps.optimizationWorkers)
       if (supervisor._tag === "Left") {
         // Recorded, not hidden: the job still runs (in the coordinator's scope), without a worker process.
-        yield* publish(env, "optimization_worker_unavailable", {
-          optimization_id: live.row.id,
-          reason: supervisor.left.message
-        })
+        yield* Events.publishOrLog(
+          ServicesEvents.OptimizationWorkerUnavailable,
+          {
+            optimization_id: live.row.id,
+            reason: supervisor.left.message
+          },
+          { events: env.deps.events }
+        )
         return
       }
       const worker = yield* Effect.either(
@@ -114,10 +124,14 @@ export const makeRunner = (env: Env, wake: Effect.Effect<void>) => {
         )
       )
       if (worker._tag === "Left") {
-        yield* publish(env, "optimization_worker_unavailable", {
-          optimization_id: live.row.id,
-          reason: worker.left.message
-        })
+        yield* Events.publishOrLog(
+          ServicesEvents.OptimizationWorkerUnavailable,
+          {
+            optimization_id: live.row.id,
+            reason: worker.left.message
+          },
+          { events: env.deps.events }
+        )
         return
       }
       live.worker = worker.right

@@ -4,7 +4,7 @@
  * the client side: it finds the actor through the registry (waiting a few turns while it restarts) and calls it.
  */
 import { type LM, Module } from "@effect-dspy/core"
-import type { Config, Events, Protection } from "@effect-dspy/foundation"
+import { type Config, Events, type Protection } from "@effect-dspy/foundation"
 import { Actor, Registry, type RuntimeError } from "@effect-dspy/runtime"
 import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
@@ -22,6 +22,7 @@ import type { Drain } from "../drain.js"
 import { applyPatch, checkPrecondition, describeEntry, invalid, notFound, programOfSpec } from "./programs.js"
 import { protectionsOf } from "./protections.js"
 import type { Entry, ModuleStore, Version } from "./store.js"
+import * as ServicesEvents from "../../ServicesEvents.js"
 
 /** What the ModuleManager actor and service work with. */
 export interface Dependencies {
@@ -54,16 +55,6 @@ export type Call =
 
 /** The actor's answers: a typed error is a value, so a refused change never crashes the actor. */
 export type Reply = Either.Either<ModuleInfo | undefined, MutationError>
-
-export const publish = (
-  deps: Dependencies,
-  type: string,
-  data: { readonly [key: string]: unknown }
-): Effect.Effect<void> =>
-  deps.events.publish({ type, data }).pipe(
-    Effect.asVoid,
-    Effect.catchAll((e) => Effect.logWarning(`could not record the ${type} event: ${e.message}`))
-  )
 
 const addEntry = (
   deps: Dependencies,
@@ -100,12 +91,16 @@ const addEntry = (
       failures: 0
     }
     deps.store.entries.set(id, entry)
-    yield* publish(deps, "module_created", {
-      module_id: id,
-      module_type: origin._tag === "Spec" ? origin.kind : "program",
-      name: Module.nameOf(program),
-      version: 1
-    })
+    yield* Events.publishOrLog(
+      ServicesEvents.ModuleCreated,
+      {
+        module_id: id,
+        module_type: origin._tag === "Spec" ? origin.kind : "program",
+        name: Module.nameOf(program),
+        version: 1
+      },
+      { events: deps.events }
+    )
     return yield* describeEntry(entry)
   })
 
@@ -159,7 +154,11 @@ const handle = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo | undef
       return Effect.flatMap(applyPatch(msg.id, entry.current.program, msg.patch), (program) =>
         Effect.flatMap(appendVersion(deps, entry, program, "swapped"), (version) =>
           Effect.zipRight(
-            publish(deps, "module_swapped", { module_id: msg.id, from_version: from, to_version: version.version }),
+            Events.publishOrLog(
+              ServicesEvents.ModuleSwapped,
+              { module_id: msg.id, from_version: from, to_version: version.version },
+              { events: deps.events }
+            ),
             describeEntry(entry)
           )
         )
@@ -189,19 +188,26 @@ const handle = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo | undef
       }
       return Effect.flatMap(appendVersion(deps, entry, target.program, `rolled_back(${target.version})`), (version) =>
         Effect.zipRight(
-          publish(deps, "module_rolled_back", {
-            module_id: msg.id,
-            from_version: from,
-            to_version: version.version,
-            restored_version: target.version
-          }),
+          Events.publishOrLog(
+            ServicesEvents.ModuleRolledBack,
+            {
+              module_id: msg.id,
+              from_version: from,
+              to_version: version.version,
+              restored_version: target.version
+            },
+            { events: deps.events }
+          ),
           describeEntry(entry)
         )
       )
     }
     case "Remove": {
       if (!deps.store.entries.delete(msg.id)) return Effect.fail(notFound(msg.id))
-      return Effect.as(publish(deps, "module_removed", { module_id: msg.id }), undefined)
+      return Effect.as(
+        Events.publishOrLog(ServicesEvents.ModuleRemoved, { module_id: msg.id }, { events: deps.events }),
+        undefined
+      )
     }
   }
 }
@@ -209,7 +215,11 @@ const handle = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo | undef
 /** The ModuleManager actor: serialises the mutations of the module table. */
 export const actor = Actor.make({
   name: "module_manager",
-  init: (deps: Dependencies) => Effect.as(publish(deps, "service_started", { service: "module_manager" }), deps),
+  init: (deps: Dependencies) =>
+    Effect.as(
+      Events.publishOrLog(ServicesEvents.ServiceStarted, { service: "module_manager" }, { events: deps.events }),
+      deps
+    ),
   handleCall: (msg: Call, deps: Dependencies) =>
     Effect.map(
       // A change that throws (a program whose parameters cannot be copied) is answered with a typed error
