@@ -17,6 +17,20 @@ export * as Correlation from "./Correlation.js"
 export * as Errors from "./Errors.js"
 
 /**
+ * The one canonical JSON (sorted keys), for cache keys, fingerprints and checkpoint keys.
+ *
+ * @since 0.1.0
+ */
+export * as CanonicalJson from "./CanonicalJson.js"
+
+/**
+ * The one seeded random module: keyed, forkable streams.
+ *
+ * @since 0.1.0
+ */
+export * as Random from "./Random.js"
+
+/**
  * The configuration schema and defaults.
  *
  * @since 0.1.0
@@ -36,6 +50,13 @@ export * as Config from "./Config.js"
  * @since 0.1.0
  */
 export * as Events from "./Events.js"
+
+/**
+ * The typed definitions of the events foundation publishes.
+ *
+ * @since 0.1.0
+ */
+export * as FoundationEvents from "./FoundationEvents.js"
 
 /**
  * The system's metrics.

@@ -1,11 +1,11 @@
-import { Events } from "@effect-dspy/foundation"
+import { Errors, Events } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
-import { Actor, Process, RuntimeError } from "../src/index.js"
+import { Actor, Process, RuntimeError, RuntimeEvents } from "../src/index.js"
 import { eventsOf } from "./helpers.js"
 
 const withEvents = Effect.provide(Events.layerMemory)
@@ -21,7 +21,7 @@ describe("unexpected messages", () => {
       const ref = yield* Actor.spawn(def, undefined)
       yield* Actor.cast(ref as unknown as Actor.ActorRef<never, never, string>, "surprise")
       assert.strictEqual(yield* Actor.call(ref, "get"), 1)
-      const dropped = yield* eventsOf("runtime.message.unexpected")
+      const dropped = yield* eventsOf(RuntimeEvents.UnexpectedMessage.type)
       assert.strictEqual(dropped[0]!.data.kind, "cast")
       assert.strictEqual(dropped[0]!.data.pid, ref.pid.toString())
       yield* Process.stop(ref)
@@ -38,7 +38,7 @@ describe("unexpected messages", () => {
       const ref = yield* Actor.spawn(def, undefined)
       yield* Actor.send(ref as unknown as Actor.ActorRef<never, never, never, string>, "tick")
       assert.strictEqual(yield* Actor.call(ref, "get"), 1)
-      assert.strictEqual((yield* eventsOf("runtime.message.unexpected"))[0]!.data.kind, "info")
+      assert.strictEqual((yield* eventsOf(RuntimeEvents.UnexpectedMessage.type))[0]!.data.kind, "info")
       yield* Process.stop(ref)
     }).pipe(withEvents)
   )
@@ -79,6 +79,9 @@ describe("calling yourself", () => {
       assert.strictEqual(yield* Actor.getState(actor), "CalledSelf")
       const error = new RuntimeError.CalledSelf({ message: "x", target: "y" })
       assert.strictEqual(error.code, "calling_self")
+      assert.isTrue(Errors.isDSPyError(error))
+      assert.isTrue(RuntimeError.isRuntimeError(error))
+      assert.isFalse(RuntimeError.isRuntimeError(new Errors.UnexpectedError({ message: "x" })))
       yield* Process.stop(actor)
     })
   )
@@ -161,7 +164,7 @@ describe("state redaction", () => {
       const text = reason._tag === "Failure" ? Cause.pretty(reason.cause) : ""
       assert.notInclude(text, secret)
       assert.include(text, '"calls":7')
-      const reports = yield* eventsOf("runtime.actor.crashed")
+      const reports = yield* eventsOf(RuntimeEvents.ActorCrashed.type)
       assert.notInclude(JSON.stringify(reports), secret)
       assert.deepStrictEqual(reports[0]!.data.state, { calls: 7, apiKey: "<redacted>" })
     }).pipe(withEvents)
@@ -174,7 +177,7 @@ describe("state redaction", () => {
       const reason = yield* Process.await(ref)
       const text = reason._tag === "Failure" ? Cause.pretty(reason.cause) : ""
       assert.notInclude(text, secret)
-      const reports = yield* eventsOf("runtime.actor.crashed")
+      const reports = yield* eventsOf(RuntimeEvents.ActorCrashed.type)
       assert.notInclude(JSON.stringify(reports), secret)
       assert.strictEqual(reports[0]!.data.state, "<state redacted: define formatState to show it>")
     }).pipe(withEvents)

@@ -2,12 +2,13 @@ import { Events } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
-import { Actor, Monitor, Process, Registry, Supervisor } from "../src/index.js"
+import { Actor, Monitor, Process, Registry, Supervisor, RuntimeEvents } from "../src/index.js"
 import { eventsOf } from "./helpers.js"
 
 /** An actor whose handler (cast "block") or terminate cannot be interrupted until `gate` opens. */
@@ -43,10 +44,11 @@ describe("containment of processes that cannot be interrupted", () => {
         assert.strictEqual(reason._tag, "Shutdown")
         assert.strictEqual((yield* monitor.await).reason._tag, "Killed")
         assert.isTrue(Option.isNone(yield* Registry.whereis("stuck")))
-        const detached = yield* eventsOf("runtime.process.detached")
+        const detached = yield* eventsOf(RuntimeEvents.ProcessDetached.type)
         assert.strictEqual(detached.length, 1)
         assert.strictEqual(detached[0]!.data.pid, child.pid.toString())
         assert.strictEqual(detached[0]!.data.label, "stuck")
+        assert.isTrue(Either.isRight(Events.decode(RuntimeEvents.ProcessDetached, detached[0]!)))
         yield* Deferred.succeed(gate, undefined)
       }).pipe(provide)
   )
@@ -59,7 +61,7 @@ describe("containment of processes that cannot be interrupted", () => {
       yield* TestClock.adjust("2 seconds")
       assert.strictEqual((yield* Fiber.join(stopping))._tag, "Killed")
       assert.isFalse(yield* Process.isAlive(ref))
-      assert.strictEqual((yield* eventsOf("runtime.process.detached")).length, 1)
+      assert.strictEqual((yield* eventsOf(RuntimeEvents.ProcessDetached.type)).length, 1)
       yield* Deferred.succeed(gate, undefined)
     }).pipe(provide)
   )

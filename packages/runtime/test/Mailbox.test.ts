@@ -4,7 +4,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
-import { Actor, Process, RuntimeError } from "../src/index.js"
+import { Actor, Process, RuntimeError, RuntimeEvents } from "../src/index.js"
 import { eventsOf } from "./helpers.js"
 
 const withEvents = Effect.provide(Events.layerMemory)
@@ -84,7 +84,7 @@ describe("mailbox overflow", () => {
       yield* Actor.cast(ref, 3)
       yield* open(gate, ref)
       assert.deepStrictEqual(yield* Actor.call(ref, "seen"), [0, 1, 2])
-      const dropped = yield* eventsOf("runtime.mailbox.dropped")
+      const dropped = yield* eventsOf(RuntimeEvents.MailboxDropped.type)
       assert.strictEqual(dropped[0]!.data.policy, "dropNewest")
       assert.strictEqual(dropped[0]!.data.pid, ref.pid.toString())
       yield* Process.stop(ref)
@@ -97,7 +97,7 @@ describe("mailbox overflow", () => {
       yield* Actor.cast(ref, 3)
       yield* open(gate, ref)
       assert.deepStrictEqual(yield* Actor.call(ref, "seen"), [0, 2, 3])
-      assert.strictEqual((yield* eventsOf("runtime.mailbox.dropped"))[0]!.data.policy, "dropOldest")
+      assert.strictEqual((yield* eventsOf(RuntimeEvents.MailboxDropped.type))[0]!.data.policy, "dropOldest")
       yield* Process.stop(ref)
     }).pipe(withEvents)
   )
@@ -150,7 +150,7 @@ describe("mailbox overflow", () => {
       yield* TestClock.adjust("1 second")
       const [na, nb] = yield* Fiber.join(counts)
       assert.isAbove(na + nb, 1)
-      assert.isAbove((yield* eventsOf("runtime.mailbox.dropped")).length, 0)
+      assert.isAbove((yield* eventsOf(RuntimeEvents.MailboxDropped.type)).length, 0)
       yield* Process.stop(a)
       yield* Process.stop(b)
     }).pipe(withEvents)

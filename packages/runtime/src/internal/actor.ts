@@ -14,6 +14,7 @@ import * as FiberId from "effect/FiberId"
 import type * as Actor from "../Actor.js"
 import * as Process from "../Process.js"
 import * as RuntimeError from "../RuntimeError.js"
+import * as RuntimeEvents from "../RuntimeEvents.js"
 import * as Events from "./events.js"
 import * as Isolation from "./isolation.js"
 import { ProcessCore, runAs } from "./process.js"
@@ -412,12 +413,13 @@ export class ActorCore extends ProcessCore {
   /** Drops a message of a full mailbox: its caller (for a call) gets `MailboxFull`; an event says so. */
   private drop(envelope: Envelope): void {
     if (envelope instanceof CallEnvelope) envelope.fail(this.mailboxFull())
-    Events.publishDetached(this.fiber, Events.mailboxDropped, {
+    Events.publishDetached(this.fiber, RuntimeEvents.MailboxDropped, {
       pid: this.pid.toString(),
       label: this.label,
       policy: this.settings.overflow,
       capacity: this.settings.capacity,
-      kind: envelope instanceof CallEnvelope ? "call" : envelope.info ? "info" : "cast",
+      kind:
+        envelope instanceof CallEnvelope ? ("call" as const) : envelope.info ? ("info" as const) : ("cast" as const),
       message: describeMessage(envelope.msg)
     })
   }
@@ -548,9 +550,9 @@ export class ActorCore extends ProcessCore {
 
   /** A cast or info message without its handler: logged and dropped, as OTP does. */
   private unexpected(envelope: Message): Effect.Effect<ActorCore> {
-    const kind = envelope.info ? "info" : "cast"
+    const kind = envelope.info ? ("info" as const) : ("cast" as const)
     return Effect.as(
-      Events.publish(Events.unexpectedMessage, {
+      Events.publish(RuntimeEvents.UnexpectedMessage, {
         pid: this.pid.toString(),
         label: this.label,
         kind,
@@ -603,7 +605,7 @@ export class ActorCore extends ProcessCore {
   private crashReport(reason: Process.ExitReason): void {
     Events.publishDetached(
       this.fiber,
-      Events.actorCrashed,
+      RuntimeEvents.ActorCrashed,
       {
         pid: this.pid.toString(),
         label: this.label,
@@ -715,7 +717,7 @@ export class ActorCore extends ProcessCore {
     if (this.exitReason !== undefined) return
     const reason = this.signalReason ?? Process.killed
     this.finish(reason)
-    Events.publishDetached(this.fiber, Events.processDetached, {
+    Events.publishDetached(this.fiber, RuntimeEvents.ProcessDetached, {
       pid: this.pid.toString(),
       label: this.label,
       kind: this.kind,

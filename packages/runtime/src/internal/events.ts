@@ -1,5 +1,5 @@
 /**
- * The runtime's events: published to foundation's `Events` when the context has it, logged otherwise.
+ * Publishing the runtime's events: to foundation's `Events` when the context has it, to the log otherwise.
  *
  * @internal
  */
@@ -11,31 +11,22 @@ import * as FiberRef from "effect/FiberRef"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 
-/** A stuck process was detached after its stop or kill could not interrupt it. @internal */
-export const processDetached = "runtime.process.detached"
-/** A cast or info message reached an actor without the handler for it and was dropped. @internal */
-export const unexpectedMessage = "runtime.message.unexpected"
-/** A full mailbox dropped a message (policy `dropNewest` / `dropOldest`). @internal */
-export const mailboxDropped = "runtime.mailbox.dropped"
-/** An actor crashed; its state is shown through `formatState` only. @internal */
-export const actorCrashed = "runtime.actor.crashed"
-
 /**
  * Publishes the event, or logs it (at `level`) when no `Events` service is in the context. Never fails.
  *
  * @internal
  */
-export const publish = (
-  type: string,
-  data: { readonly [key: string]: unknown },
+export const publish = <A extends { readonly [key: string]: unknown }, I extends Events.Data>(
+  definition: Events.Definition<string, A, I>,
+  data: NoInfer<A>,
   level: "Warning" | "Debug" = "Warning"
 ): Effect.Effect<void> =>
   Effect.flatMap(Effect.serviceOption(Events.Events), (events) =>
     Option.isSome(events)
-      ? Effect.catchAll(Effect.asVoid(events.value.publish({ type, data })), (error) =>
-          Effect.logWarning(`${type} (could not be published: ${error.message})`).pipe(Effect.annotateLogs(data))
+      ? Effect.asVoid(Events.publishOrLog(definition, data, { events }))
+      : (level === "Debug" ? Effect.logDebug(definition.type) : Effect.logWarning(definition.type)).pipe(
+          Effect.annotateLogs(data)
         )
-      : (level === "Debug" ? Effect.logDebug(type) : Effect.logWarning(type)).pipe(Effect.annotateLogs(data))
   )
 
 /**
@@ -44,14 +35,14 @@ export const publish = (
  *
  * @internal
  */
-export const publishDetached = (
+export const publishDetached = <A extends { readonly [key: string]: unknown }, I extends Events.Data>(
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined,
-  type: string,
-  data: { readonly [key: string]: unknown },
+  definition: Events.Definition<string, A, I>,
+  data: NoInfer<A>,
   level: "Warning" | "Debug" = "Warning"
 ): void => {
   if (fiber === undefined) {
-    Effect.runFork(publish(type, data, level))
+    Effect.runFork(publish(definition, data, level))
     return
   }
   const context = fiber.currentContext
@@ -62,5 +53,5 @@ export const publishDetached = (
   ) {
     return
   }
-  Effect.runFork(Effect.provide(publish(type, data, level), context))
+  Effect.runFork(Effect.provide(publish(definition, data, level), context))
 }
