@@ -16,7 +16,6 @@ import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as LMCache from "../cache/LMCache.js"
@@ -29,6 +28,7 @@ import * as OpenAIProvider from "./OpenAIProvider.js"
 import * as Pricing from "./Pricing.js"
 import type * as Provider from "./Provider.js"
 import * as Retry from "./Retry.js"
+import { LMConfigError } from "../CoreError.js"
 
 /**
  * A request to the LM service: a completion request whose `model` may be left out (the LM's default model).
@@ -108,18 +108,12 @@ export interface Service {
 export class LM extends Context.Tag("@effect-dspy/core/LM")<LM, Service>() {}
 
 /**
- * The LM configuration cannot be used: the named provider is missing or incomplete.
+ * The errors of this module (defined with every error of the package in `CoreError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class LMConfigError extends Errors.TaggedError<LMConfigError>()(
-  "LMConfigError",
-  {
-    provider: Schema.String
-  },
-  { code: "lm_config", retryable: false }
-) {}
+export { LMConfigError }
 
 /**
  * Settings of {@link make}.
