@@ -6,6 +6,13 @@
 export * as CoreError from "./CoreError.js"
 
 /**
+ * The typed definitions of every event the core package publishes.
+ *
+ * @since 0.1.0
+ */
+export * as CoreEvents from "./CoreEvents.js"
+
+/**
  * Field types in DSPy's vocabulary (`int`, `list[str]`, `Literal[...]`), their schemas and JSON schemas.
  *
  * @since 0.1.0

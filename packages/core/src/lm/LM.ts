@@ -19,6 +19,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as LMCache from "../cache/LMCache.js"
+import * as CoreEvents from "../CoreEvents.js"
 import * as Completion from "./Completion.js"
 import type * as History from "./History.js"
 import { render } from "./History.js"
@@ -339,19 +340,21 @@ export const make = (options: Options): Effect.Effect<Service> =>
 
       const events = Option.isSome(eventsAtMake) ? eventsAtMake : Context.getOption(fiber.currentContext, Events.Events)
       if (Option.isNone(events)) return Effect.void
-      const data: Record<string, unknown> = {
-        provider: providerName,
-        model: request.model,
-        input_tokens: usage.promptTokens,
-        output_tokens: usage.completionTokens,
-        cost_usd: costUsd,
-        duration_ms: durationMs,
-        cache_hit: cacheHit
-      }
-      if (failure !== undefined) data.error = failure.code
-      return events.value.publish({ type: "lm_request", data }).pipe(
-        Effect.asVoid,
-        Effect.catchAll((e) => Effect.logWarning(`could not record lm_request event: ${e.message}`))
+      return Effect.asVoid(
+        Events.publishOrLog(
+          CoreEvents.LMRequest,
+          {
+            provider: providerName,
+            model: request.model,
+            input_tokens: usage.promptTokens,
+            output_tokens: usage.completionTokens,
+            cost_usd: costUsd,
+            duration_ms: durationMs,
+            cache_hit: cacheHit,
+            ...(failure === undefined ? {} : { error: failure.code })
+          },
+          { events }
+        )
       )
     }
 
