@@ -46,15 +46,15 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
 import * as Stream from "effect/Stream"
 import * as Config from "./Config.js"
 import type * as ConfigSchema from "./ConfigSchema.js"
-import * as Errors from "./Errors.js"
 import * as internal from "./internal/events.js"
 import * as memory from "./internal/eventsMemory.js"
 import * as sqlite from "./internal/eventsSqlite.js"
+import { EventStoreError } from "./FoundationError.js"
 
 /**
  * A recorded event. `timestamp` is epoch milliseconds read from Effect's Clock.
@@ -103,23 +103,12 @@ export interface Query {
 }
 
 /**
- * The store could not read or write (a broken SQLite file, a full disk).
+ * The errors of this module (defined with every error of the package in `FoundationError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class EventStoreError extends Errors.TaggedError<EventStoreError>()(
-  "EventStoreError",
-  {
-    operation: Schema.String,
-    /** `io` (the store failed; may pass on retry) or `invalid_input` (fix the call). */
-    reason: Schema.optional(Schema.Literal("io", "invalid_input"))
-  },
-  {
-    code: (self) => (self.reason === "invalid_input" ? "event_store_invalid_input" : "event_store"),
-    retryable: (self) => self.reason !== "invalid_input"
-  }
-) {}
+export { EventStoreError }
 
 /**
  * The Events service.
