@@ -27,7 +27,7 @@
  * @since 0.1.0
  */
 import { CacheKey, type Completion, LMCache } from "@effect-dspy/core"
-import { Config } from "@effect-dspy/foundation"
+import { CanonicalJson, Config } from "@effect-dspy/foundation"
 import { Actor, Supervisor } from "@effect-dspy/runtime"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -39,7 +39,6 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as crypto from "node:crypto"
 import { checkedCopy, type Json as JsonValue } from "./internal/cacheJson.js"
 import * as Engine from "./internal/cacheEngine.js"
 import { CacheInvalidInput } from "./ServicesError.js"
@@ -198,8 +197,6 @@ export interface Service {
  */
 export class CacheManager extends Context.Tag("@effect-dspy/services/CacheManager")<CacheManager, Service>() {}
 
-const crypto256 = (text: string): string => crypto.createHash("sha256").update(text).digest("hex")
-
 /**
  * The cache key of a request or any JSON-like value: hex sha256 of its canonical JSON (sorted object keys,
  * `undefined` members left out), so the order in which fields were written does not matter.
@@ -207,7 +204,7 @@ const crypto256 = (text: string): string => crypto.createHash("sha256").update(t
  * @since 0.1.0
  * @category keys
  */
-export const keyOf = (request: unknown): string => crypto256(CacheKey.canonicalJson(request))
+export const keyOf = (request: unknown): string => CanonicalJson.sha256(request)
 
 const MAX_ID = 256
 const MAX_KEY = 1024

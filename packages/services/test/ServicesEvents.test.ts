@@ -45,7 +45,7 @@ describe("ServicesEvents", () => {
       assert.isTrue(ours.some((e) => e.type === "optimization_swapped" || e.type === "optimization_rejected"))
       // Decoding checks each event's data against its definition (a field missing or mistyped fails).
       for (const definition of ServicesEvents.all) {
-        yield* Events.queryOf(definition as unknown as Events.Definition<string, unknown>)
+        yield* Events.queryOf(definition as unknown as Events.Definition<string, unknown, Events.Data>)
       }
       const [swapped] = yield* Events.queryOf(ServicesEvents.ModuleSwapped)
       assert.deepStrictEqual(swapped!.data, { module_id: "qa", from_version: 1, to_version: 2 })
