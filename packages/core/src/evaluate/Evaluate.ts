@@ -1,13 +1,30 @@
 /**
  * Evaluate: runs a program over a devset with bounded concurrency, scores each prediction with a metric and
  * reports the mean as a percentage rounded to 2 decimals (DSPy's `round(100 * mean, 2)`), with per-example
- * results. Examples whose run or metric fails get `failureScore`; once `maxErrors` examples have failed the
- * run stops (no more work starts, running work is interrupted) with a typed error. Progress (done, total,
- * errors, running score) goes to an `onProgress` callback, to a `Stream` with {@link stream}, or to a
- * terminal progress bar with {@link progressBar}.
+ * results. Failures score `failureScore`; after `maxErrors` of them the run stops with a typed error. Progress
+ * goes to `onProgress`, a `Stream` ({@link stream}) or a terminal bar ({@link progressBar}).
  *
- * Memory stays flat over large devsets: the run keeps counters and, unless `keepResults: false`, the
- * results array; nothing else per example.
+ * @example
+ * ```ts
+ * import { ChainOfThought, Evaluate, Example, Signature } from "@effect-dspy/core"
+ * import * as Effect from "effect/Effect"
+ *
+ * const devset = [
+ *   Example.make({ question: "What is 2 + 3?", answer: 5 }).withInputs("question"),
+ *   Example.make({ question: "What is 7 - 4?", answer: 3 }).withInputs("question")
+ * ]
+ *
+ * // the score is a percentage; it needs the `LM` service: `LM.layer` over Config, or the simulated LM
+ * const score = Effect.map(
+ *   Evaluate.run({
+ *     devset,
+ *     program: ChainOfThought.make(Signature.make("question -> answer: int")),
+ *     metric: Evaluate.answerExactMatch,
+ *     concurrency: 8
+ *   }),
+ *   (result) => result.score
+ * )
+ * ```
  *
  * @since 0.1.0
  */
