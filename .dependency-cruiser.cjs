@@ -20,6 +20,9 @@ const layer = (name, allowed, comment) => ({
   to: packagesExcept(name, ...allowed)
 })
 
+/** The optimizers' role folders (docs/architecture.md, "Folder map"). */
+const optimizerRoles = "(few-shot|instruction-search|evolutionary|composite)"
+
 /** The two import cycles that exist on main today, each allowed only while it is made of exactly these files. */
 // TEMPORARY (issue 9): delete this list, and the `via` restriction that uses it, once
 //  - services' Application.ts <-> OptimizationCoordinator.ts is broken (services branch), and
@@ -54,6 +57,18 @@ module.exports = {
       ["runtime", "foundation", "core", "optimizers", "sim"],
       "services may import runtime, foundation, core, optimizers and sim (never bench or apps)"
     ),
+    {
+      name: "optimizers-contract",
+      severity: "error",
+      comment:
+        "the optimizers' contract and shared parts (the files at the root of optimizers/src and its internal/) " +
+        "never import an optimizer from the role folders: optimizers build on the contract, not the reverse",
+      from: {
+        path: "^packages/optimizers/src/",
+        pathNot: `^packages/optimizers/src/(${optimizerRoles}/|index[.]ts$)`
+      },
+      to: { path: `^packages/optimizers/src/${optimizerRoles}/` }
+    },
     {
       name: "layering-no-app-imports",
       severity: "error",

@@ -65,6 +65,11 @@ const layout = () => {
     // optimizers' sources may not import sim; their tests may
     "packages/optimizers/src/index.ts": imports("@effect-dspy/core", "@effect-dspy/foundation"),
     "packages/optimizers/src/Bad.ts": imports("@effect-dspy/sim"),
+    // role folders build on the contract, never the reverse
+    "packages/optimizers/src/few-shot/Bootstrap.ts": imports("../Optimizer.js"),
+    "packages/optimizers/src/instruction-search/Mipro.ts": imports("../few-shot/Bootstrap.js", "../Optimizer.js"),
+    "packages/optimizers/src/Optimizer.ts": imports("node:path"),
+    "packages/optimizers/src/internal/program.ts": imports("../few-shot/Bootstrap.js"),
     "packages/optimizers/test/Bootstrap.test.ts": imports("@effect-dspy/sim", "@effect-dspy/core"),
     // services may import every library package, never the benchmarks
     "packages/services/src/index.ts": imports(
@@ -164,6 +169,7 @@ describe("pnpm lint: dependency rules", () => {
             "layering-no-app-imports: packages/services/src/Bad.ts -> packages/bench/src/index.ts",
             "layering-optimizers: packages/optimizers/src/Bad.ts -> packages/sim/src/index.ts",
             "layering-services: packages/services/src/Bad.ts -> packages/bench/src/index.ts",
+            "optimizers-contract: packages/optimizers/src/internal/program.ts -> packages/optimizers/src/few-shot/Bootstrap.ts",
             "layering-sim: packages/sim/src/Bad.ts -> packages/optimizers/src/index.ts",
             "no-circular: packages/services/src/A.ts, packages/services/src/B.ts",
             "no-circular: packages/services/src/Application.ts, packages/services/src/Extra.ts",
