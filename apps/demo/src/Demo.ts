@@ -13,7 +13,8 @@
  *    restarts them;
  * 6. stops the traffic, waits for every request still in flight, and reports.
  */
-import { Arithmetic, Evaluate, Example, SimTask } from "@effect-dspy/core"
+import { Evaluate, Example } from "@effect-dspy/core"
+import { Arithmetic, SimTask } from "@effect-dspy/sim"
 import { Events } from "@effect-dspy/foundation"
 import { Process, Registry } from "@effect-dspy/runtime"
 import { Application, CacheManager, LMProviders, ModuleManager, OptimizationCoordinator } from "@effect-dspy/services"

@@ -30,21 +30,15 @@ export {
  * @since 0.1.0
  * @category errors
  */
-export class BulkheadFull extends Schema.TaggedError<BulkheadFull>("@effect-dspy/BulkheadFull")("BulkheadFull", {
-  ...Errors.fields,
-  name: Schema.String,
-  maxConcurrent: Schema.Number,
-  maxQueued: Schema.Number
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "bulkhead_full"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class BulkheadFull extends Errors.TaggedError<BulkheadFull>()(
+  "BulkheadFull",
+  {
+    name: Schema.String,
+    maxConcurrent: Schema.Number,
+    maxQueued: Schema.Number
+  },
+  { code: "bulkhead_full", retryable: true }
+) {}
 
 /**
  * What a bulkhead is doing now.

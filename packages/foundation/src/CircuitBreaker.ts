@@ -29,6 +29,7 @@ import * as Schema from "effect/Schema"
 import * as ConfigSchema from "./ConfigSchema.js"
 import * as Errors from "./Errors.js"
 import * as Events from "./Events.js"
+import * as FoundationEvents from "./FoundationEvents.js"
 import * as Breaker from "./internal/breaker.js"
 import { decodeSettings, isRejection, type ProtectionSettingsInvalid } from "./internal/protection.js"
 import * as Metrics from "./Metrics.js"
@@ -50,20 +51,14 @@ export {
  * @since 0.1.0
  * @category errors
  */
-export class CircuitOpen extends Schema.TaggedError<CircuitOpen>("@effect-dspy/CircuitOpen")("CircuitOpen", {
-  ...Errors.fields,
-  key: Schema.String,
-  remainingMs: Schema.Number
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "circuit_open"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class CircuitOpen extends Errors.TaggedError<CircuitOpen>()(
+  "CircuitOpen",
+  {
+    key: Schema.String,
+    remainingMs: Schema.Number
+  },
+  { code: "circuit_open", retryable: true }
+) {}
 
 /**
  * A protected call took longer than its timeout and was interrupted. It counts as a circuit breaker failure.
@@ -71,20 +66,14 @@ export class CircuitOpen extends Schema.TaggedError<CircuitOpen>("@effect-dspy/C
  * @since 0.1.0
  * @category errors
  */
-export class CallTimeout extends Schema.TaggedError<CallTimeout>("@effect-dspy/CallTimeout")("CallTimeout", {
-  ...Errors.fields,
-  key: Schema.String,
-  timeoutMs: Schema.Number
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "call_timeout"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class CallTimeout extends Errors.TaggedError<CallTimeout>()(
+  "CallTimeout",
+  {
+    key: Schema.String,
+    timeoutMs: Schema.Number
+  },
+  { code: "call_timeout", retryable: true }
+) {}
 
 /**
  * A circuit breaker's state.
@@ -182,21 +171,8 @@ export const make = (
         ([from, to]) =>
           Effect.zipRight(
             Metric.set(gauge, Breaker.gaugeValue(to)),
-            Effect.flatMap(
-              Option.isSome(ownEvents) ? Effect.succeed(ownEvents) : Effect.serviceOption(Events.Events),
-              (events) =>
-                Option.isNone(events)
-                  ? Effect.void
-                  : events.value
-                      .publish({ type: "circuit_breaker_state_changed", data: { key, from, to } })
-                      .pipe(
-                        Effect.catchAll((error) =>
-                          Effect.logWarning(
-                            `circuit breaker "${key}" moved ${from} -> ${to}, but the event could not be stored: ${error.message}`
-                          )
-                        )
-                      )
-            )
+            // With no store in context at creation, the one in context at the transition (if any) records it.
+            Events.publishOrLog(FoundationEvents.CircuitBreakerStateChanged, { key, from, to }, { events: ownEvents })
           ),
         { discard: true }
       )

@@ -60,19 +60,11 @@ export interface ConfigChange {
  * @since 0.1.0
  * @category errors
  */
-export class ConfigPathNotFound extends Schema.TaggedError<ConfigPathNotFound>("@effect-dspy/ConfigPathNotFound")(
+export class ConfigPathNotFound extends Errors.TaggedError<ConfigPathNotFound>()(
   "ConfigPathNotFound",
-  { ...Errors.fields, path: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "config_path_not_found"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { path: Schema.String },
+  { code: "config_path_not_found", retryable: false }
+) {}
 
 /**
  * The path may not be changed at run time (it is not in the whitelist).
@@ -80,18 +72,11 @@ export class ConfigPathNotFound extends Schema.TaggedError<ConfigPathNotFound>("
  * @since 0.1.0
  * @category errors
  */
-export class ConfigUpdateForbidden extends Schema.TaggedError<ConfigUpdateForbidden>(
-  "@effect-dspy/ConfigUpdateForbidden"
-)("ConfigUpdateForbidden", { ...Errors.fields, path: Schema.String }) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "config_update_forbidden"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class ConfigUpdateForbidden extends Errors.TaggedError<ConfigUpdateForbidden>()(
+  "ConfigUpdateForbidden",
+  { path: Schema.String },
+  { code: "config_update_forbidden", retryable: false }
+) {}
 
 /**
  * A source or an update does not match the schema; `issues` lists what is wrong, path by path.
@@ -99,20 +84,14 @@ export class ConfigUpdateForbidden extends Schema.TaggedError<ConfigUpdateForbid
  * @since 0.1.0
  * @category errors
  */
-export class ConfigInvalid extends Schema.TaggedError<ConfigInvalid>("@effect-dspy/ConfigInvalid")("ConfigInvalid", {
-  ...Errors.fields,
-  source: Schema.String,
-  issues: Schema.Array(Schema.String)
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "config_invalid"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class ConfigInvalid extends Errors.TaggedError<ConfigInvalid>()(
+  "ConfigInvalid",
+  {
+    source: Schema.String,
+    issues: Schema.Array(Schema.String)
+  },
+  { code: "config_invalid", retryable: false }
+) {}
 
 /**
  * The Config service.

@@ -16,13 +16,36 @@
  * Each subscriber gets the events of its types through its own unbounded queue (events of other types are not
  * offered to it); a subscriber that stops reading should end its stream.
  *
+ * Event types are declared once with {@link define} (a type name and a Schema of its data); publishers use the
+ * definition ({@link emit}, {@link publishOrLog}), which validates and encodes the data, and subscribers get
+ * typed, decoded data ({@link subscribeTo}, {@link queryOf}).
+ *
+ * @example
+ * ```ts
+ * import { Events } from "@effect-dspy/foundation"
+ * import * as Effect from "effect/Effect"
+ * import * as Schema from "effect/Schema"
+ *
+ * const JobFinished = Events.define("job_finished", Schema.Struct({ job_id: Schema.String, ok: Schema.Boolean }))
+ *
+ * const program = Effect.gen(function* () {
+ *   yield* Events.emit(JobFinished, { job_id: "j1", ok: true })
+ *   const [event] = yield* Events.queryOf(JobFinished)
+ *   return event?.data.ok // typed: boolean | undefined
+ * }).pipe(Effect.provide(Events.layerMemory))
+ * ```
+ *
  * @since 0.1.0
  */
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Config from "./Config.js"
@@ -84,24 +107,18 @@ export interface Query {
  * @since 0.1.0
  * @category errors
  */
-export class EventStoreError extends Schema.TaggedError<EventStoreError>("@effect-dspy/EventStoreError")(
+export class EventStoreError extends Errors.TaggedError<EventStoreError>()(
   "EventStoreError",
   {
-    ...Errors.fields,
     operation: Schema.String,
     /** `io` (the store failed; may pass on retry) or `invalid_input` (fix the call). */
     reason: Schema.optional(Schema.Literal("io", "invalid_input"))
+  },
+  {
+    code: (self) => (self.reason === "invalid_input" ? "event_store_invalid_input" : "event_store"),
+    retryable: (self) => self.reason !== "invalid_input"
   }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return this.reason === "invalid_input" ? "event_store_invalid_input" : "event_store"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return this.reason !== "invalid_input"
-  }
-}
+) {}
 
 /**
  * The Events service.
@@ -309,3 +326,284 @@ export const publish = (input: EventInput): Effect.Effect<Event, EventStoreError
  */
 export const query = (q: Query): Effect.Effect<ReadonlyArray<Event>, EventStoreError, Events> =>
   Effect.flatMap(Events, (events) => events.query(q))
+
+// ---------------------------------------------------------------------------------------------------------------
+// Typed event definitions
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * The brand of event definitions.
+ *
+ * @since 0.1.0
+ * @category symbols
+ */
+export const DefinitionTypeId: unique symbol = Symbol.for("@effect-dspy/foundation/Events/Definition")
+
+/**
+ * The type of {@link DefinitionTypeId}.
+ *
+ * @since 0.1.0
+ * @category symbols
+ */
+export type DefinitionTypeId = typeof DefinitionTypeId
+
+/**
+ * The stored form of an event's data: a JSON-like record.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Data = { readonly [key: string]: unknown }
+
+/**
+ * An event type declared once: its name and the Schema of its data (`A` in code, `I` as stored).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Definition<Type extends string, A, I extends Data = Data> extends Pipeable {
+  readonly [DefinitionTypeId]: DefinitionTypeId
+  readonly type: Type
+  readonly schema: Schema.Schema<A, I>
+}
+
+/**
+ * What every event definition has, whatever its data.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AnyDefinition {
+  readonly [DefinitionTypeId]: DefinitionTypeId
+  readonly type: string
+}
+
+/**
+ * The data type (in code) of a definition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DataOf<D> = D extends Definition<string, infer A, infer _I> ? A : never
+
+/**
+ * A recorded event of a definition, with its data decoded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TypedEvent<Type extends string, A> {
+  readonly id: string
+  readonly type: Type
+  readonly timestamp: number
+  readonly correlationId?: string | undefined
+  readonly parentId?: string | undefined
+  readonly data: A
+}
+
+/**
+ * The recorded event of a definition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EventOf<D> = D extends Definition<infer Type, infer A, infer _I> ? TypedEvent<Type, A> : never
+
+/**
+ * Ids a publisher may give explicitly (they default to the current fiber's, see `Correlation`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PublishOptions {
+  readonly correlationId?: string | undefined
+  readonly parentId?: string | undefined
+}
+
+/**
+ * Declares an event type: its name (snake_case, unique in the system) and the Schema of its data, whose
+ * encoded form must be a JSON-serialisable record.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const define = <const Type extends string, A, I extends Data>(
+  type: Type,
+  schema: Schema.Schema<A, I>
+): Definition<Type, A, I> => {
+  if (!/^[a-z][a-z0-9_]*$/.test(type)) {
+    throw new TypeError(`An event type is a snake_case name (like "module_created"), got ${JSON.stringify(type)}`)
+  }
+  return {
+    [DefinitionTypeId]: DefinitionTypeId,
+    type,
+    schema,
+    pipe() {
+      // biome-ignore lint/complexity/noArguments: pipeArguments takes the call's arguments object.
+      return pipeArguments(this, arguments)
+    }
+  }
+}
+
+/**
+ * True for event definitions.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isDefinition = (u: unknown): u is AnyDefinition =>
+  typeof u === "object" && u !== null && DefinitionTypeId in u
+
+const issueOf = (issue: ParseResult.ParseIssue): string => ParseResult.TreeFormatter.formatIssueSync(issue)
+
+/**
+ * Validates and encodes data of a definition into what a store publishes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const input = <Type extends string, A, I extends Data>(
+  definition: Definition<Type, A, I>,
+  data: NoInfer<A>,
+  options?: PublishOptions
+): Either.Either<EventInput, EventStoreError> =>
+  Either.match(ParseResult.encodeEither(definition.schema)(data), {
+    onLeft: (error) =>
+      Either.left(
+        invalidInput(
+          "publish",
+          `The data of a ${definition.type} event does not match its definition; fix the publisher: ${issueOf(error)}`
+        )
+      ),
+    onRight: (encoded) =>
+      Either.right({
+        type: definition.type,
+        data: encoded,
+        ...(options?.correlationId === undefined ? {} : { correlationId: options.correlationId }),
+        ...(options?.parentId === undefined ? {} : { parentId: options.parentId })
+      })
+  })
+
+/**
+ * Publishes an event of a definition to the given store; the data is validated and encoded first.
+ *
+ * @since 0.1.0
+ * @category publishing
+ */
+export const publishTo = <Type extends string, A, I extends Data>(
+  events: Service,
+  definition: Definition<Type, A, I>,
+  data: NoInfer<A>,
+  options?: PublishOptions
+): Effect.Effect<Event, EventStoreError> =>
+  Either.match(input(definition, data, options), { onLeft: Effect.fail, onRight: events.publish })
+
+/**
+ * Publishes an event of a definition to the store in context.
+ *
+ * @since 0.1.0
+ * @category publishing
+ */
+export const emit = <Type extends string, A, I extends Data>(
+  definition: Definition<Type, A, I>,
+  data: NoInfer<A>,
+  options?: PublishOptions
+): Effect.Effect<Event, EventStoreError, Events> =>
+  Effect.flatMap(Events, (events) => publishTo(events, definition, data, options))
+
+/**
+ * Options of {@link publishOrLog}: the store (when absent or `None`, the one in context, if any) and explicit ids.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PublishOrLogOptions extends PublishOptions {
+  readonly events?: Service | Option.Option<Service> | undefined
+}
+
+/**
+ * Records an event as a side note of the work: publishes it to the given store (else to the one in context; with
+ * no store, nothing happens) and, when it cannot be recorded, logs a warning naming the event and why instead of
+ * failing the work. Returns the recorded event, when there is one.
+ *
+ * @since 0.1.0
+ * @category publishing
+ */
+export const publishOrLog = <Type extends string, A, I extends Data>(
+  definition: Definition<Type, A, I>,
+  data: NoInfer<A>,
+  options?: PublishOrLogOptions
+): Effect.Effect<Option.Option<Event>> => {
+  const given = options?.events
+  const own = given === undefined ? Option.none() : Option.isOption(given) ? given : Option.some(given)
+  const store: Effect.Effect<Option.Option<Service>> = Option.isSome(own)
+    ? Effect.succeed(own)
+    : Effect.serviceOption(Events)
+  return Effect.flatMap(store, (events) =>
+    Option.isNone(events)
+      ? Effect.succeedNone
+      : publishTo(events.value, definition, data, options).pipe(
+          Effect.map(Option.some),
+          Effect.catchAll((error) =>
+            Effect.as(
+              Effect.logWarning(`could not record the ${definition.type} event: ${error.message}`),
+              Option.none()
+            )
+          )
+        )
+  )
+}
+
+/**
+ * Decodes a recorded event of a definition; an event of another type, or whose data does not match the
+ * definition, fails with `EventStoreError` (`invalid_input`).
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decode = <Type extends string, A, I extends Data>(
+  definition: Definition<Type, A, I>,
+  event: Event
+): Either.Either<TypedEvent<Type, A>, EventStoreError> =>
+  event.type !== definition.type
+    ? Either.left(invalidInput("decode", `Event ${event.id} is a ${event.type} event, not a ${definition.type} event`))
+    : Either.match(ParseResult.decodeUnknownEither(definition.schema)(event.data), {
+        onLeft: (error) =>
+          Either.left(
+            invalidInput(
+              "decode",
+              `Event ${event.id} (${definition.type}) does not match its definition; it was published without it: ${issueOf(error)}`
+            )
+          ),
+        onRight: (data) => Either.right({ ...event, type: definition.type, data })
+      })
+
+/**
+ * Live events of a definition, decoded. An event of the type whose data does not match the definition ends the
+ * stream with `EventStoreError`.
+ *
+ * @since 0.1.0
+ * @category subscribing
+ */
+export const subscribeTo = <Type extends string, A, I extends Data>(
+  definition: Definition<Type, A, I>
+): Stream.Stream<TypedEvent<Type, A>, EventStoreError, Events> =>
+  Stream.unwrap(
+    Effect.map(Events, (events) =>
+      Stream.mapEffect(events.subscribe([definition.type]), (event) => decode(definition, event))
+    )
+  )
+
+/**
+ * Recorded events of a definition (the query's other criteria apply), decoded.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const queryOf = <Type extends string, A, I extends Data>(
+  definition: Definition<Type, A, I>,
+  q: Omit<Query, "types"> = {}
+): Effect.Effect<ReadonlyArray<TypedEvent<Type, A>>, EventStoreError, Events> =>
+  Effect.flatMap(query({ ...q, types: [definition.type] }), (events) =>
+    Effect.forEach(events, (event) => decode(definition, event))
+  )

@@ -38,20 +38,14 @@ export {
  * @since 0.1.0
  * @category errors
  */
-export class PoolTimeout extends Schema.TaggedError<PoolTimeout>("@effect-dspy/PoolTimeout")("PoolTimeout", {
-  ...Errors.fields,
-  name: Schema.String,
-  timeoutMs: Schema.Number
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "pool_timeout"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class PoolTimeout extends Errors.TaggedError<PoolTimeout>()(
+  "PoolTimeout",
+  {
+    name: Schema.String,
+    timeoutMs: Schema.Number
+  },
+  { code: "pool_timeout", retryable: true }
+) {}
 
 /**
  * What a pool holds now. `total` counts every resource made (or being made) and not yet released.

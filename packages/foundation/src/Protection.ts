@@ -57,22 +57,14 @@ export {
  * @since 0.1.0
  * @category errors
  */
-export class ProtectionNotConfigured extends Schema.TaggedError<ProtectionNotConfigured>(
-  "@effect-dspy/ProtectionNotConfigured"
-)("ProtectionNotConfigured", {
-  ...Errors.fields,
-  kind: Schema.Literal("circuitBreakers", "rateLimiters", "bulkheads", "pools"),
-  name: Schema.String
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "protection_not_configured"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class ProtectionNotConfigured extends Errors.TaggedError<ProtectionNotConfigured>()(
+  "ProtectionNotConfigured",
+  {
+    kind: Schema.Literal("circuitBreakers", "rateLimiters", "bulkheads", "pools"),
+    name: Schema.String
+  },
+  { code: "protection_not_configured", retryable: false }
+) {}
 
 /**
  * Every error the protections themselves may add to a call.

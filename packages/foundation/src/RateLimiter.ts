@@ -44,21 +44,15 @@ export {
  * @since 0.1.0
  * @category errors
  */
-export class RateLimited extends Schema.TaggedError<RateLimited>("@effect-dspy/RateLimited")("RateLimited", {
-  ...Errors.fields,
-  limiter: Schema.String,
-  key: Schema.String,
-  retryAfterMs: Schema.Number
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "rate_limited"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class RateLimited extends Errors.TaggedError<RateLimited>()(
+  "RateLimited",
+  {
+    limiter: Schema.String,
+    key: Schema.String,
+    retryAfterMs: Schema.Number
+  },
+  { code: "rate_limited", retryable: true }
+) {}
 
 /**
  * An admitted hit: how many more hits the key could make right now.

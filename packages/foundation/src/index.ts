@@ -38,6 +38,13 @@ export * as Config from "./Config.js"
 export * as Events from "./Events.js"
 
 /**
+ * The typed definitions of the events foundation publishes.
+ *
+ * @since 0.1.0
+ */
+export * as FoundationEvents from "./FoundationEvents.js"
+
+/**
  * The system's metrics.
  *
  * @since 0.1.0

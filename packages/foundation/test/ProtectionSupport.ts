@@ -4,30 +4,23 @@
  */
 import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Errors from "../src/Errors.js"
 import type * as Events from "../src/Events.js"
 
 /** A retryable failure of the dependency (a 5xx). */
-export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", { ...Errors.fields }) {
-  get code(): string {
-    return "unavailable"
-  }
-  get retryable(): boolean {
-    return true
-  }
-}
+export class Unavailable extends Errors.TaggedError<Unavailable>()(
+  "Unavailable",
+  {},
+  { code: "unavailable", retryable: true }
+) {}
 
 /** A non-retryable failure caused by bad input (a 400). */
-export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", { ...Errors.fields }) {
-  get code(): string {
-    return "bad_request"
-  }
-  get retryable(): boolean {
-    return false
-  }
-}
+export class BadRequest extends Errors.TaggedError<BadRequest>()(
+  "BadRequest",
+  {},
+  { code: "bad_request", retryable: false }
+) {}
 
 /** An in-memory Events service that keeps what was published. */
 export const makeEvents = Effect.gen(function* () {

@@ -35,25 +35,16 @@ export type ExampleProblem = typeof ExampleProblem.Type
  * @since 0.1.0
  * @category errors
  */
-export class TrainingDataInvalid extends Schema.TaggedError<TrainingDataInvalid>("@effect-dspy/TrainingDataInvalid")(
+export class TrainingDataInvalid extends Errors.TaggedError<TrainingDataInvalid>()(
   "TrainingDataInvalid",
   {
-    ...Errors.fields,
     set: Schema.String,
     requiredInputs: Schema.Array(Schema.String),
     requiredLabels: Schema.Array(Schema.String),
     problems: Schema.Array(ExampleProblem)
-  }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "training_data_invalid"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  },
+  { code: "training_data_invalid", retryable: false }
+) {}
 
 /**
  * An optimizer option is invalid (a non-positive concurrency, a negative budget, ...).
@@ -61,19 +52,11 @@ export class TrainingDataInvalid extends Schema.TaggedError<TrainingDataInvalid>
  * @since 0.1.0
  * @category errors
  */
-export class OptimizerConfigError extends Schema.TaggedError<OptimizerConfigError>("@effect-dspy/OptimizerConfigError")(
+export class OptimizerConfigError extends Errors.TaggedError<OptimizerConfigError>()(
   "OptimizerConfigError",
-  { ...Errors.fields, option: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "optimizer_config"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { option: Schema.String },
+  { code: "optimizer_config", retryable: false }
+) {}
 
 /**
  * The budget was spent and the caller asked to fail rather than return the best program so far
@@ -82,25 +65,16 @@ export class OptimizerConfigError extends Schema.TaggedError<OptimizerConfigErro
  * @since 0.1.0
  * @category errors
  */
-export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>("@effect-dspy/BudgetExceeded")(
+export class BudgetExceeded extends Errors.TaggedError<BudgetExceeded>()(
   "BudgetExceeded",
   {
-    ...Errors.fields,
     limit: Schema.Literal("maxLmCalls", "maxCostUsd"),
     max: Schema.Number,
     lmCalls: Schema.Number,
     costUsd: Schema.Number
-  }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "budget_exceeded"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  },
+  { code: "budget_exceeded", retryable: false }
+) {}
 
 /**
  * Too many runs failed (DSPy's `max_errors`): the last error is kept.
@@ -108,21 +82,15 @@ export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>("@effect-
  * @since 0.1.0
  * @category errors
  */
-export class TooManyErrors extends Schema.TaggedError<TooManyErrors>("@effect-dspy/TooManyErrors")("TooManyErrors", {
-  ...Errors.fields,
-  errors: Schema.Number,
-  maxErrors: Schema.Number,
-  lastError: Schema.String
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "optimizer_too_many_errors"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class TooManyErrors extends Errors.TaggedError<TooManyErrors>()(
+  "TooManyErrors",
+  {
+    errors: Schema.Number,
+    maxErrors: Schema.Number,
+    lastError: Schema.String
+  },
+  { code: "optimizer_too_many_errors", retryable: false }
+) {}
 
 /**
  * The checkpoint store could not read or write, or a stored value does not decode.
@@ -130,19 +98,11 @@ export class TooManyErrors extends Schema.TaggedError<TooManyErrors>("@effect-ds
  * @since 0.1.0
  * @category errors
  */
-export class CheckpointError extends Schema.TaggedError<CheckpointError>("@effect-dspy/CheckpointError")(
+export class CheckpointError extends Errors.TaggedError<CheckpointError>()(
   "CheckpointError",
-  { ...Errors.fields, operation: Schema.String, key: Schema.optional(Schema.String) }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "checkpoint"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return this.operation !== "decode"
-  }
-}
+  { operation: Schema.String, key: Schema.optional(Schema.String) },
+  { code: "checkpoint", retryable: (self) => self.operation !== "decode" }
+) {}
 
 /**
  * Embeddings could not be computed (the LM failed) or are unusable (a wrong count, mismatched sizes).
@@ -150,19 +110,13 @@ export class CheckpointError extends Schema.TaggedError<CheckpointError>("@effec
  * @since 0.1.0
  * @category errors
  */
-export class EmbedderError extends Schema.TaggedError<EmbedderError>("@effect-dspy/EmbedderError")("EmbedderError", {
-  ...Errors.fields,
-  reason: Schema.Literal("lm", "shape")
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return `embedder_${this.reason}`
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return this.reason === "lm"
-  }
-}
+export class EmbedderError extends Errors.TaggedError<EmbedderError>()(
+  "EmbedderError",
+  {
+    reason: Schema.Literal("lm", "shape")
+  },
+  { code: (self) => `embedder_${self.reason}`, retryable: (self) => self.reason === "lm" }
+) {}
 
 /**
  * Every error an optimizer run can fail with.

@@ -24,7 +24,6 @@
  */
 import { Errors } from "@effect-dspy/foundation"
 import * as Either from "effect/Either"
-import * as Schema from "effect/Schema"
 import * as R from "./internal/miproRandom.js"
 
 /**
@@ -81,18 +80,11 @@ export interface Options {
  * @since 0.1.0
  * @category errors
  */
-export class TPEError extends Schema.TaggedError<TPEError>("@effect-dspy/TPEError")("TPEError", {
-  ...Errors.fields
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "tpe_invalid"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class TPEError extends Errors.TaggedError<TPEError>()(
+  "TPEError",
+  {},
+  { code: "tpe_invalid", retryable: false }
+) {}
 
 /**
  * Optuna's default gamma: `min(ceil(0.1 n), 25)`.

@@ -32,9 +32,10 @@
  *
  * @since 0.1.0
  */
-import { LM, LMCache } from "@effect-dspy/core"
+import { LM, LMCache, ProviderKind } from "@effect-dspy/core"
 import { Config, Events, Protection } from "@effect-dspy/foundation"
 import { Checkpoint } from "@effect-dspy/optimizers"
+import { SimLM } from "@effect-dspy/sim"
 import { Actor, DynamicSupervisor, Process, Registry, RuntimeError, Supervisor } from "@effect-dspy/runtime"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -99,7 +100,10 @@ export interface Options {
     readonly maxChildren?: number
     readonly coordinator?: OptimizationCoordinator.Options
   }
-  /** Builds provider transports (default `LM.providerFromSettings`). */
+  /**
+   * Builds provider transports. By default `LM.providerFromSettings` over the provider kinds given to the
+   * layer (`ProviderKind.ProviderKinds`), with the simulated LM's `simulated` kind when none is given for it.
+   */
   readonly providerFactory?: LMProviders.ProviderFactory
   /**
    * A child spec for the `cache_manager` slot (between the ModuleManager and the LM providers), used when no
@@ -181,6 +185,20 @@ export const cacheManagerName = "dspy/cache_manager"
  */
 export const rootId = "dspy"
 
+/**
+ * The default provider factory: `LM.providerFromSettings` over the provider kinds in the context, with the
+ * simulated LM's kind when the context gives none named `simulated` (the schema's default provider is simulated).
+ */
+const defaultProviderFactory: Effect.Effect<LMProviders.ProviderFactory> = Effect.map(
+  Effect.serviceOption(ProviderKind.ProviderKinds),
+  (given) => {
+    const kinds = new Map<string, ProviderKind.Factory>([["simulated", SimLM.providerKind]])
+    if (Option.isSome(given)) for (const [kind, factory] of given.value) kinds.set(kind, factory)
+    return (name, settings) =>
+      Effect.provideService(LM.providerFromSettings(name, settings), ProviderKind.ProviderKinds, kinds)
+  }
+)
+
 const findChild = (root: Supervisor.SupervisorRef, id: string): Effect.Effect<Process.Process, RuntimeError.NoProc> =>
   Effect.flatMap(Supervisor.whichChildren(root), (children) => {
     const child = children.find((c) => c.id === id)
@@ -237,7 +255,7 @@ export const layer = (
         protection,
         registry,
         scope,
-        factory: options.providerFactory ?? LM.providerFromSettings,
+        factory: options.providerFactory ?? (yield* defaultProviderFactory),
         drain: lmDrain,
         outerDrain: moduleDrain,
         cache

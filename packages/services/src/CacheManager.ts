@@ -148,19 +148,11 @@ export interface SetOptions {
  * @since 0.1.0
  * @category errors
  */
-export class CacheInvalidInput extends Schema.TaggedError<CacheInvalidInput>("@effect-dspy/CacheInvalidInput")(
+export class CacheInvalidInput extends Errors.TaggedError<CacheInvalidInput>()(
   "CacheInvalidInput",
-  { ...Errors.fields, operation: Schema.String, reason: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "cache_invalid_input"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { operation: Schema.String, reason: Schema.String },
+  { code: "cache_invalid_input", retryable: false }
+) {}
 
 /**
  * The CacheManager service.

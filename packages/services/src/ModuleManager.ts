@@ -182,19 +182,11 @@ export interface Execution {
  * @since 0.1.0
  * @category errors
  */
-export class ModuleNotFound extends Schema.TaggedError<ModuleNotFound>("@effect-dspy/ModuleNotFound")(
+export class ModuleNotFound extends Errors.TaggedError<ModuleNotFound>()(
   "ModuleNotFound",
-  { ...Errors.fields, moduleId: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "module_not_found"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { moduleId: Schema.String },
+  { code: "module_not_found", retryable: false }
+) {}
 
 /**
  * A module with this id exists already.
@@ -202,19 +194,11 @@ export class ModuleNotFound extends Schema.TaggedError<ModuleNotFound>("@effect-
  * @since 0.1.0
  * @category errors
  */
-export class ModuleAlreadyExists extends Schema.TaggedError<ModuleAlreadyExists>("@effect-dspy/ModuleAlreadyExists")(
+export class ModuleAlreadyExists extends Errors.TaggedError<ModuleAlreadyExists>()(
   "ModuleAlreadyExists",
-  { ...Errors.fields, moduleId: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "module_already_exists"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { moduleId: Schema.String },
+  { code: "module_already_exists", retryable: false }
+) {}
 
 /**
  * A spec or a swap cannot be used (a bad signature, an unknown kind, a state that does not fit); `field`
@@ -223,19 +207,11 @@ export class ModuleAlreadyExists extends Schema.TaggedError<ModuleAlreadyExists>
  * @since 0.1.0
  * @category errors
  */
-export class ModuleSpecInvalid extends Schema.TaggedError<ModuleSpecInvalid>("@effect-dspy/ModuleSpecInvalid")(
+export class ModuleSpecInvalid extends Errors.TaggedError<ModuleSpecInvalid>()(
   "ModuleSpecInvalid",
-  { ...Errors.fields, moduleId: Schema.String, field: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "module_spec_invalid"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { moduleId: Schema.String, field: Schema.String },
+  { code: "module_spec_invalid", retryable: false }
+) {}
 
 /**
  * The module has no such version.
@@ -243,18 +219,11 @@ export class ModuleSpecInvalid extends Schema.TaggedError<ModuleSpecInvalid>("@e
  * @since 0.1.0
  * @category errors
  */
-export class ModuleVersionNotFound extends Schema.TaggedError<ModuleVersionNotFound>(
-  "@effect-dspy/ModuleVersionNotFound"
-)("ModuleVersionNotFound", { ...Errors.fields, moduleId: Schema.String, version: Schema.Number }) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "module_version_not_found"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class ModuleVersionNotFound extends Errors.TaggedError<ModuleVersionNotFound>()(
+  "ModuleVersionNotFound",
+  { moduleId: Schema.String, version: Schema.Number },
+  { code: "module_version_not_found", retryable: false }
+) {}
 
 /**
  * A change made with `ifVersion` found another version current: another change landed first. Nothing was
@@ -264,23 +233,15 @@ export class ModuleVersionNotFound extends Schema.TaggedError<ModuleVersionNotFo
  * @since 0.1.0
  * @category errors
  */
-export class ModuleVersionConflict extends Schema.TaggedError<ModuleVersionConflict>(
-  "@effect-dspy/ModuleVersionConflict"
-)("ModuleVersionConflict", {
-  ...Errors.fields,
-  moduleId: Schema.String,
-  expected: Schema.Number,
-  actual: Schema.Number
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "module_version_conflict"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class ModuleVersionConflict extends Errors.TaggedError<ModuleVersionConflict>()(
+  "ModuleVersionConflict",
+  {
+    moduleId: Schema.String,
+    expected: Schema.Number,
+    actual: Schema.Number
+  },
+  { code: "module_version_conflict", retryable: false }
+) {}
 
 /**
  * The ModuleManager actor did not answer (it is restarting, or its supervisor gave up). Executions are not
@@ -289,18 +250,11 @@ export class ModuleVersionConflict extends Schema.TaggedError<ModuleVersionConfl
  * @since 0.1.0
  * @category errors
  */
-export class ModuleManagerUnavailable extends Schema.TaggedError<ModuleManagerUnavailable>(
-  "@effect-dspy/ModuleManagerUnavailable"
-)("ModuleManagerUnavailable", { ...Errors.fields, operation: Schema.String }) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "module_manager_unavailable"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class ModuleManagerUnavailable extends Errors.TaggedError<ModuleManagerUnavailable>()(
+  "ModuleManagerUnavailable",
+  { operation: Schema.String },
+  { code: "module_manager_unavailable", retryable: true }
+) {}
 
 /**
  * What a change (create, register, swap, rollback, remove) can fail with.

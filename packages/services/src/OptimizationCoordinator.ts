@@ -232,18 +232,11 @@ export interface Options {
  * @since 0.1.0
  * @category errors
  */
-export class OptimizationRequestInvalid extends Schema.TaggedError<OptimizationRequestInvalid>(
-  "@effect-dspy/OptimizationRequestInvalid"
-)("OptimizationRequestInvalid", { ...Errors.fields, field: Schema.String }) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "optimization_request_invalid"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class OptimizationRequestInvalid extends Errors.TaggedError<OptimizationRequestInvalid>()(
+  "OptimizationRequestInvalid",
+  { field: Schema.String },
+  { code: "optimization_request_invalid", retryable: false }
+) {}
 
 /**
  * No job has this id.
@@ -251,18 +244,11 @@ export class OptimizationRequestInvalid extends Schema.TaggedError<OptimizationR
  * @since 0.1.0
  * @category errors
  */
-export class OptimizationJobNotFound extends Schema.TaggedError<OptimizationJobNotFound>(
-  "@effect-dspy/OptimizationJobNotFound"
-)("OptimizationJobNotFound", { ...Errors.fields, jobId: Schema.String }) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "optimization_job_not_found"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class OptimizationJobNotFound extends Errors.TaggedError<OptimizationJobNotFound>()(
+  "OptimizationJobNotFound",
+  { jobId: Schema.String },
+  { code: "optimization_job_not_found", retryable: false }
+) {}
 
 /**
  * The job database failed (open, read or write).
@@ -270,18 +256,11 @@ export class OptimizationJobNotFound extends Schema.TaggedError<OptimizationJobN
  * @since 0.1.0
  * @category errors
  */
-export class OptimizationStoreError extends Schema.TaggedError<OptimizationStoreError>(
-  "@effect-dspy/OptimizationStoreError"
-)("OptimizationStoreError", { ...Errors.fields, operation: Schema.String }) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "optimization_store_error"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class OptimizationStoreError extends Errors.TaggedError<OptimizationStoreError>()(
+  "OptimizationStoreError",
+  { operation: Schema.String },
+  { code: "optimization_store_error", retryable: true }
+) {}
 
 // ---------------------------------------------------------------------------------------------------------
 // Service

@@ -3,7 +3,8 @@
  * shut down while a job runs, and a fresh application on the same job database and checkpoint file recovers
  * the job, resumes it from its checkpoints and finishes it.
  */
-import { Arithmetic, Example, Module, SimTask } from "@effect-dspy/core"
+import { Example, Module } from "@effect-dspy/core"
+import { Arithmetic, SimTask } from "@effect-dspy/sim"
 import { Events } from "@effect-dspy/foundation"
 import { Checkpoint } from "@effect-dspy/optimizers"
 import { assert, describe, it } from "@effect/vitest"

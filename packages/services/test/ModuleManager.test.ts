@@ -1,8 +1,8 @@
-import { LM, LMError, Module, Predict, Prediction, Signature, SimFaults } from "@effect-dspy/core"
+import { LM, LMError, Module, Predict, Prediction, Signature } from "@effect-dspy/core"
+import { SimFaults } from "@effect-dspy/sim"
 import { Config, Errors, Events } from "@effect-dspy/foundation"
 import { Process, Registry } from "@effect-dspy/runtime"
 import { assert, describe, it } from "@effect/vitest"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as fc from "effect/FastCheck"
 import * as Either from "effect/Either"
@@ -14,14 +14,7 @@ import { ModuleManager, TestRuntime } from "../src/index.js"
 const question = { question: "What is the capital of France?" }
 
 /** A module's own retryable failure. */
-class Flaky extends Data.TaggedError("Flaky")<{ readonly message: string }> {
-  get code(): string {
-    return "flaky"
-  }
-  get retryable(): boolean {
-    return true
-  }
-}
+class Flaky extends Errors.TaggedError<Flaky>()("Flaky", {}, { code: "flaky", retryable: true }) {}
 
 const answerOf = (execution: ModuleManager.Execution): unknown => {
   assert.isTrue(Prediction.isPrediction(execution.output))

@@ -1,4 +1,5 @@
-import { Arithmetic, Evaluate, Example, Module, type Predict, SimTask } from "@effect-dspy/core"
+import { Evaluate, Example, Module, type Predict } from "@effect-dspy/core"
+import { Arithmetic, SimTask } from "@effect-dspy/sim"
 import { Config, Events } from "@effect-dspy/foundation"
 import { Checkpoint, Optimizer } from "@effect-dspy/optimizers"
 import { DynamicSupervisor, Process, Registry } from "@effect-dspy/runtime"

@@ -32,26 +32,17 @@ import type * as Signature from "../signature/Signature.js"
  * @since 0.1.0
  * @category errors
  */
-export class AdapterParseError extends Schema.TaggedError<AdapterParseError>("@effect-dspy/AdapterParseError")(
+export class AdapterParseError extends Errors.TaggedError<AdapterParseError>()(
   "AdapterParseError",
   {
-    ...Errors.fields,
     adapter: Schema.String,
     completion: Schema.String,
     outputFields: Schema.Array(Schema.String),
     missing: Schema.Array(Schema.String),
     invalid: Schema.Array(Schema.Struct({ field: Schema.String, problem: Schema.String }))
-  }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "adapter_parse"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+  },
+  { code: "adapter_parse", retryable: true }
+) {}
 
 /**
  * Builds an {@link AdapterParseError} with a message that says what was wrong.

@@ -130,19 +130,11 @@ export interface Options<X, P, E, R, RM> {
  * @since 0.1.0
  * @category errors
  */
-export class EvaluateMaxErrors extends Schema.TaggedError<EvaluateMaxErrors>("@effect-dspy/EvaluateMaxErrors")(
+export class EvaluateMaxErrors extends Errors.TaggedError<EvaluateMaxErrors>()(
   "EvaluateMaxErrors",
-  { ...Errors.fields, errors: Schema.Number, maxErrors: Schema.Number, lastError: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "evaluate_max_errors"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { errors: Schema.Number, maxErrors: Schema.Number, lastError: Schema.String },
+  { code: "evaluate_max_errors", retryable: false }
+) {}
 
 /**
  * The options of a run are invalid (a concurrency or maxErrors that is not a positive integer, ...).
@@ -150,19 +142,11 @@ export class EvaluateMaxErrors extends Schema.TaggedError<EvaluateMaxErrors>("@e
  * @since 0.1.0
  * @category errors
  */
-export class EvaluateConfigError extends Schema.TaggedError<EvaluateConfigError>("@effect-dspy/EvaluateConfigError")(
+export class EvaluateConfigError extends Errors.TaggedError<EvaluateConfigError>()(
   "EvaluateConfigError",
-  { ...Errors.fields, option: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "evaluate_config"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { option: Schema.String },
+  { code: "evaluate_config", retryable: false }
+) {}
 
 /**
  * Rounds like Python's `round(x, digits)`: to the nearest, ties to even.
@@ -244,19 +228,11 @@ const describeCause = (cause: Cause.Cause<unknown>): string => {
  * @since 0.1.0
  * @category errors
  */
-export class EvaluateInputsError extends Schema.TaggedError<EvaluateInputsError>("@effect-dspy/EvaluateInputsError")(
+export class EvaluateInputsError extends Errors.TaggedError<EvaluateInputsError>()(
   "EvaluateInputsError",
-  { ...Errors.fields }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "evaluate_inputs"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  {},
+  { code: "evaluate_inputs", retryable: false }
+) {}
 
 /**
  * A module as a function of an example: it is called on `example.inputs()`.

@@ -7,7 +7,7 @@
 import { Errors } from "@effect-dspy/foundation"
 import * as Schema from "effect/Schema"
 
-const lmFields = { ...Errors.fields, provider: Schema.String, model: Schema.optional(Schema.String) }
+const lmFields = { provider: Schema.String, model: Schema.optional(Schema.String) }
 
 /**
  * The provider rejected the call for rate (HTTP 429); retry after `retryAfterMs` when given.
@@ -15,19 +15,14 @@ const lmFields = { ...Errors.fields, provider: Schema.String, model: Schema.opti
  * @since 0.1.0
  * @category errors
  */
-export class LMRateLimited extends Schema.TaggedError<LMRateLimited>("@effect-dspy/LMRateLimited")("LMRateLimited", {
-  ...lmFields,
-  retryAfterMs: Schema.optional(Schema.Number)
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "lm_rate_limited"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class LMRateLimited extends Errors.TaggedError<LMRateLimited>()(
+  "LMRateLimited",
+  {
+    ...lmFields,
+    retryAfterMs: Schema.optional(Schema.Number)
+  },
+  { code: "lm_rate_limited", retryable: true }
+) {}
 
 /**
  * The call did not answer within its timeout.
@@ -35,19 +30,14 @@ export class LMRateLimited extends Schema.TaggedError<LMRateLimited>("@effect-ds
  * @since 0.1.0
  * @category errors
  */
-export class LMTimeout extends Schema.TaggedError<LMTimeout>("@effect-dspy/LMTimeout")("LMTimeout", {
-  ...lmFields,
-  timeoutMs: Schema.Number
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "lm_timeout"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class LMTimeout extends Errors.TaggedError<LMTimeout>()(
+  "LMTimeout",
+  {
+    ...lmFields,
+    timeoutMs: Schema.Number
+  },
+  { code: "lm_timeout", retryable: true }
+) {}
 
 /**
  * The prompt does not fit the model's context window.
@@ -55,18 +45,11 @@ export class LMTimeout extends Schema.TaggedError<LMTimeout>("@effect-dspy/LMTim
  * @since 0.1.0
  * @category errors
  */
-export class LMContextWindowExceeded extends Schema.TaggedError<LMContextWindowExceeded>(
-  "@effect-dspy/LMContextWindowExceeded"
-)("LMContextWindowExceeded", lmFields) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "lm_context_window_exceeded"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class LMContextWindowExceeded extends Errors.TaggedError<LMContextWindowExceeded>()(
+  "LMContextWindowExceeded",
+  lmFields,
+  { code: "lm_context_window_exceeded", retryable: false }
+) {}
 
 /**
  * The credentials were refused (HTTP 401/403): check the API key.
@@ -74,16 +57,10 @@ export class LMContextWindowExceeded extends Schema.TaggedError<LMContextWindowE
  * @since 0.1.0
  * @category errors
  */
-export class LMAuthError extends Schema.TaggedError<LMAuthError>("@effect-dspy/LMAuthError")("LMAuthError", lmFields) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "lm_auth"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class LMAuthError extends Errors.TaggedError<LMAuthError>()("LMAuthError", lmFields, {
+  code: "lm_auth",
+  retryable: false
+}) {}
 
 /**
  * The provider refused the request as malformed (HTTP 400/404/422): the request must change.
@@ -91,19 +68,14 @@ export class LMAuthError extends Schema.TaggedError<LMAuthError>("@effect-dspy/L
  * @since 0.1.0
  * @category errors
  */
-export class LMBadRequest extends Schema.TaggedError<LMBadRequest>("@effect-dspy/LMBadRequest")("LMBadRequest", {
-  ...lmFields,
-  status: Schema.optional(Schema.Number)
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "lm_bad_request"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class LMBadRequest extends Errors.TaggedError<LMBadRequest>()(
+  "LMBadRequest",
+  {
+    ...lmFields,
+    status: Schema.optional(Schema.Number)
+  },
+  { code: "lm_bad_request", retryable: false }
+) {}
 
 /**
  * The provider failed (HTTP 5xx) or the connection broke.
@@ -111,19 +83,14 @@ export class LMBadRequest extends Schema.TaggedError<LMBadRequest>("@effect-dspy
  * @since 0.1.0
  * @category errors
  */
-export class LMServerError extends Schema.TaggedError<LMServerError>("@effect-dspy/LMServerError")("LMServerError", {
-  ...lmFields,
-  status: Schema.optional(Schema.Number)
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "lm_server"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class LMServerError extends Errors.TaggedError<LMServerError>()(
+  "LMServerError",
+  {
+    ...lmFields,
+    status: Schema.optional(Schema.Number)
+  },
+  { code: "lm_server", retryable: true }
+) {}
 
 /**
  * Any LM failure.
@@ -132,3 +99,26 @@ export class LMServerError extends Schema.TaggedError<LMServerError>("@effect-ds
  * @category models
  */
 export type LMError = LMRateLimited | LMTimeout | LMContextWindowExceeded | LMAuthError | LMBadRequest | LMServerError
+
+/**
+ * The schema of any LM failure: a union that decodes each member to its own class.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const LMError = Schema.Union(
+  LMRateLimited,
+  LMTimeout,
+  LMContextWindowExceeded,
+  LMAuthError,
+  LMBadRequest,
+  LMServerError
+)
+
+/**
+ * True for LM failures (the provider's trouble, as opposed to a module's own failure).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isLMError: (u: unknown) => u is LMError = Schema.is(LMError)

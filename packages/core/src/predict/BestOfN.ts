@@ -47,21 +47,15 @@ export interface Options<I, O, RR> {
  * @since 0.1.0
  * @category errors
  */
-export class BestOfNFailed extends Schema.TaggedError<BestOfNFailed>("@effect-dspy/BestOfNFailed")("BestOfNFailed", {
-  ...Errors.fields,
-  attempts: Schema.Number,
-  failures: Schema.Number,
-  lastError: Schema.Unknown
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "best_of_n_failed"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class BestOfNFailed extends Errors.TaggedError<BestOfNFailed>()(
+  "BestOfNFailed",
+  {
+    attempts: Schema.Number,
+    failures: Schema.Number,
+    lastError: Schema.Unknown
+  },
+  { code: "best_of_n_failed", retryable: false }
+) {}
 
 /**
  * The outcome of one attempt.

@@ -22,19 +22,11 @@ import * as Predict from "./Predict.js"
  * @since 0.1.0
  * @category errors
  */
-export class AttemptCountMismatch extends Schema.TaggedError<AttemptCountMismatch>("@effect-dspy/AttemptCountMismatch")(
+export class AttemptCountMismatch extends Errors.TaggedError<AttemptCountMismatch>()(
   "AttemptCountMismatch",
-  { ...Errors.fields, expected: Schema.Number, got: Schema.Number }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "attempt_count_mismatch"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { expected: Schema.Number, got: Schema.Number },
+  { code: "attempt_count_mismatch", retryable: false }
+) {}
 
 /**
  * The inputs: the signature's inputs plus the attempts (records with a `rationale` or `reasoning` field and

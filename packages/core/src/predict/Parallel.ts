@@ -22,19 +22,11 @@ import * as Module from "../primitives/Module.js"
  * @since 0.1.0
  * @category errors
  */
-export class ParallelMaxErrors extends Schema.TaggedError<ParallelMaxErrors>("@effect-dspy/ParallelMaxErrors")(
+export class ParallelMaxErrors extends Errors.TaggedError<ParallelMaxErrors>()(
   "ParallelMaxErrors",
-  { ...Errors.fields, errors: Schema.Number, maxErrors: Schema.Number, lastError: Schema.Unknown }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "parallel_max_errors"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { errors: Schema.Number, maxErrors: Schema.Number, lastError: Schema.Unknown },
+  { code: "parallel_max_errors", retryable: false }
+) {}
 
 /**
  * The options of a parallel run are invalid.
@@ -42,19 +34,11 @@ export class ParallelMaxErrors extends Schema.TaggedError<ParallelMaxErrors>("@e
  * @since 0.1.0
  * @category errors
  */
-export class ParallelConfigError extends Schema.TaggedError<ParallelConfigError>("@effect-dspy/ParallelConfigError")(
+export class ParallelConfigError extends Errors.TaggedError<ParallelConfigError>()(
   "ParallelConfigError",
-  { ...Errors.fields, option: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "parallel_config"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { option: Schema.String },
+  { code: "parallel_config", retryable: false }
+) {}
 
 /**
  * A call did not finish within the per-call timeout.
@@ -62,19 +46,11 @@ export class ParallelConfigError extends Schema.TaggedError<ParallelConfigError>
  * @since 0.1.0
  * @category errors
  */
-export class ParallelTimeout extends Schema.TaggedError<ParallelTimeout>("@effect-dspy/ParallelTimeout")(
+export class ParallelTimeout extends Errors.TaggedError<ParallelTimeout>()(
   "ParallelTimeout",
-  { ...Errors.fields, index: Schema.Number, timeoutMs: Schema.Number }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "parallel_timeout"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+  { index: Schema.Number, timeoutMs: Schema.Number },
+  { code: "parallel_timeout", retryable: true }
+) {}
 
 /**
  * Options: `concurrency` (default 8), `maxErrors` (default 10: the run fails when this many calls failed),

@@ -153,19 +153,11 @@ export type Bound<I, O> = (
  * @since 0.1.0
  * @category errors
  */
-export class PredictConfigError extends Schema.TaggedError<PredictConfigError>("@effect-dspy/PredictConfigError")(
+export class PredictConfigError extends Errors.TaggedError<PredictConfigError>()(
   "PredictConfigError",
-  { ...Errors.fields, option: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "predict_config"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { option: Schema.String },
+  { code: "predict_config", retryable: false }
+) {}
 
 class PredictImpl<I, O> implements Predict<I, O> {
   readonly [TypeId]: TypeId = TypeId

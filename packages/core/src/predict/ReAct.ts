@@ -46,19 +46,11 @@ export interface Step {
  * @since 0.1.0
  * @category errors
  */
-export class ReActContextOverflow extends Schema.TaggedError<ReActContextOverflow>("@effect-dspy/ReActContextOverflow")(
+export class ReActContextOverflow extends Errors.TaggedError<ReActContextOverflow>()(
   "ReActContextOverflow",
-  { ...Errors.fields, steps: Schema.Number }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "react_context_overflow"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { steps: Schema.Number },
+  { code: "react_context_overflow", retryable: false }
+) {}
 
 /**
  * Options of {@link make}.

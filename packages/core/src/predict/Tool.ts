@@ -26,20 +26,14 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  * @category errors
  */
-export class ToolError extends Schema.TaggedError<ToolError>("@effect-dspy/ToolError")("ToolError", {
-  ...Errors.fields,
-  tool: Schema.String,
-  cause: Schema.optional(Schema.Unknown)
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "tool"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class ToolError extends Errors.TaggedError<ToolError>()(
+  "ToolError",
+  {
+    tool: Schema.String,
+    cause: Schema.optional(Schema.Unknown)
+  },
+  { code: "tool", retryable: false }
+) {}
 
 /**
  * A tool needing `R`.

@@ -38,19 +38,11 @@ export type Fields = { readonly [key: string]: unknown }
  * @since 0.1.0
  * @category errors
  */
-export class ExampleInputsNotSet extends Schema.TaggedError<ExampleInputsNotSet>("@effect-dspy/ExampleInputsNotSet")(
+export class ExampleInputsNotSet extends Errors.TaggedError<ExampleInputsNotSet>()(
   "ExampleInputsNotSet",
-  { ...Errors.fields }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "example_inputs_not_set"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  {},
+  { code: "example_inputs_not_set", retryable: false }
+) {}
 
 // Canonical JSON with sorted keys, for equality and hashing.
 const canonical = (u: unknown): string => {

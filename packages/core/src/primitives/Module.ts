@@ -189,19 +189,11 @@ export const clone = <A extends Program>(self: A): A => self
  * @since 0.1.0
  * @category errors
  */
-export class UnknownPredictorPath extends Schema.TaggedError<UnknownPredictorPath>("@effect-dspy/UnknownPredictorPath")(
+export class UnknownPredictorPath extends Errors.TaggedError<UnknownPredictorPath>()(
   "UnknownPredictorPath",
-  { ...Errors.fields, path: Schema.String, known: Schema.Array(Schema.String) }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "unknown_predictor_path"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { path: Schema.String, known: Schema.Array(Schema.String) },
+  { code: "unknown_predictor_path", retryable: false }
+) {}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Paths
@@ -515,19 +507,11 @@ export const toFunction: {
  * @since 0.1.0
  * @category errors
  */
-export class ModuleStateError extends Schema.TaggedError<ModuleStateError>("@effect-dspy/ModuleStateError")(
+export class ModuleStateError extends Errors.TaggedError<ModuleStateError>()(
   "ModuleStateError",
-  { ...Errors.fields, reason: Schema.Literal("decode", "mismatch", "io"), path: Schema.optional(Schema.String) }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return `module_state_${this.reason}`
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return this.reason === "io"
-  }
-}
+  { reason: Schema.Literal("decode", "mismatch", "io"), path: Schema.optional(Schema.String) },
+  { code: (self) => `module_state_${self.reason}`, retryable: (self) => self.reason === "io" }
+) {}
 
 /**
  * The saved config of a predictor (sampling settings only: never an LM client or a key).

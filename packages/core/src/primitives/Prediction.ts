@@ -11,7 +11,6 @@
  * @since 0.1.0
  */
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
-import * as Schema from "effect/Schema"
 import { Errors } from "@effect-dspy/foundation"
 import * as Completion from "../lm/Completion.js"
 import * as Example from "./Example.js"
@@ -28,19 +27,11 @@ export const TypeId: unique symbol = Symbol.for("@effect-dspy/core/Prediction")
  * @since 0.1.0
  * @category errors
  */
-export class PredictionEmpty extends Schema.TaggedError<PredictionEmpty>("@effect-dspy/PredictionEmpty")(
+export class PredictionEmpty extends Errors.TaggedError<PredictionEmpty>()(
   "PredictionEmpty",
-  { ...Errors.fields }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "prediction_empty"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  {},
+  { code: "prediction_empty", retryable: false }
+) {}
 
 /**
  * Adds two usage records.

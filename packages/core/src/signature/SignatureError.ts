@@ -13,24 +13,15 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  * @category errors
  */
-export class SignatureParseError extends Schema.TaggedError<SignatureParseError>("@effect-dspy/SignatureParseError")(
+export class SignatureParseError extends Errors.TaggedError<SignatureParseError>()(
   "SignatureParseError",
   {
-    ...Errors.fields,
     source: Schema.String,
     column: Schema.Number,
     expected: Schema.String
-  }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "signature_parse"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  },
+  { code: "signature_parse", retryable: false }
+) {}
 
 /**
  * One problem with one field's value.
@@ -54,22 +45,14 @@ export type FieldIssue = typeof FieldIssue.Type
  * @since 0.1.0
  * @category errors
  */
-export class SignatureValidationError extends Schema.TaggedError<SignatureValidationError>(
-  "@effect-dspy/SignatureValidationError"
-)("SignatureValidationError", {
-  ...Errors.fields,
-  kind: Schema.Literal("input", "output"),
-  issues: Schema.Array(FieldIssue)
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "signature_validation"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class SignatureValidationError extends Errors.TaggedError<SignatureValidationError>()(
+  "SignatureValidationError",
+  {
+    kind: Schema.Literal("input", "output"),
+    issues: Schema.Array(FieldIssue)
+  },
+  { code: "signature_validation", retryable: false }
+) {}
 
 /**
  * Two signatures (or a signature and a new field) declare the same field name.
@@ -77,18 +60,11 @@ export class SignatureValidationError extends Schema.TaggedError<SignatureValida
  * @since 0.1.0
  * @category errors
  */
-export class SignatureConflictError extends Schema.TaggedError<SignatureConflictError>(
-  "@effect-dspy/SignatureConflictError"
-)("SignatureConflictError", { ...Errors.fields, field: Schema.String }) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "signature_conflict"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class SignatureConflictError extends Errors.TaggedError<SignatureConflictError>()(
+  "SignatureConflictError",
+  { field: Schema.String },
+  { code: "signature_conflict", retryable: false }
+) {}
 
 /**
  * An edit named a field the signature does not have, or an index out of range, or a bad field name.
@@ -96,19 +72,11 @@ export class SignatureConflictError extends Schema.TaggedError<SignatureConflict
  * @since 0.1.0
  * @category errors
  */
-export class SignatureEditError extends Schema.TaggedError<SignatureEditError>("@effect-dspy/SignatureEditError")(
+export class SignatureEditError extends Errors.TaggedError<SignatureEditError>()(
   "SignatureEditError",
-  { ...Errors.fields, field: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "signature_edit"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { field: Schema.String },
+  { code: "signature_edit", retryable: false }
+) {}
 
 /**
  * A saved signature (its JSON form) could not be read back.
@@ -116,16 +84,8 @@ export class SignatureEditError extends Schema.TaggedError<SignatureEditError>("
  * @since 0.1.0
  * @category errors
  */
-export class SignatureDecodeError extends Schema.TaggedError<SignatureDecodeError>("@effect-dspy/SignatureDecodeError")(
+export class SignatureDecodeError extends Errors.TaggedError<SignatureDecodeError>()(
   "SignatureDecodeError",
-  { ...Errors.fields, issue: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "signature_decode"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { issue: Schema.String },
+  { code: "signature_decode", retryable: false }
+) {}

@@ -11,18 +11,11 @@ import * as Errors from "../Errors.js"
 /**
  * Settings given to a protection (a circuit breaker, rate limiter, bulkhead or pool) do not match its schema.
  */
-export class ProtectionSettingsInvalid extends Schema.TaggedError<ProtectionSettingsInvalid>(
-  "@effect-dspy/ProtectionSettingsInvalid"
-)("ProtectionSettingsInvalid", { ...Errors.fields, protection: Schema.String, name: Schema.String }) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "protection_settings_invalid"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export class ProtectionSettingsInvalid extends Errors.TaggedError<ProtectionSettingsInvalid>()(
+  "ProtectionSettingsInvalid",
+  { protection: Schema.String, name: Schema.String },
+  { code: "protection_settings_invalid", retryable: false }
+) {}
 
 /** Decodes settings against their schema (filling defaults), failing with a message that names the fields. */
 export const decodeSettings =

@@ -9,30 +9,18 @@ import * as Schema from "effect/Schema"
  * The application is shutting down (or has stopped): the call was not started. Nothing was done, so it may be
  * retried against a running application.
  */
-export class ApplicationStopping extends Schema.TaggedError<ApplicationStopping>("@effect-dspy/ApplicationStopping")(
+export class ApplicationStopping extends Errors.TaggedError<ApplicationStopping>()(
   "ApplicationStopping",
-  { ...Errors.fields, operation: Schema.String }
-) {
-  get code(): string {
-    return "application_stopping"
-  }
-  get retryable(): boolean {
-    return true
-  }
-}
+  { operation: Schema.String },
+  { code: "application_stopping", retryable: true }
+) {}
 
 /**
  * The call was running when the application shut down and did not finish within the shutdown grace period: it
  * was interrupted. Its effects may be partial.
  */
-export class ExecutionAborted extends Schema.TaggedError<ExecutionAborted>("@effect-dspy/ExecutionAborted")(
+export class ExecutionAborted extends Errors.TaggedError<ExecutionAborted>()(
   "ExecutionAborted",
-  { ...Errors.fields, operation: Schema.String, gracePeriodMs: Schema.Number }
-) {
-  get code(): string {
-    return "execution_aborted"
-  }
-  get retryable(): boolean {
-    return true
-  }
-}
+  { operation: Schema.String, gracePeriodMs: Schema.Number },
+  { code: "execution_aborted", retryable: true }
+) {}

@@ -7,20 +7,19 @@
  * ```ts
  * const provider = SimLM.make({ seed: 7 })
  * const program = myProgram.pipe(Effect.provide(SimLM.layer({ seed: 7 })))
+ * // or from configuration (`providers.<name>.kind: "simulated"`, the default provider):
+ * const fromConfig = LM.layer.pipe(Layer.provide(SimLM.layerKind), Layer.provide(Config.layer()))
  * ```
  *
  * @since 0.1.0
  */
-import { Errors } from "@effect-dspy/foundation"
+import { type Config, Errors } from "@effect-dspy/foundation"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import type * as Completion from "../lm/Completion.js"
-import * as LM from "../lm/LM.js"
-import * as LMError from "../lm/LMError.js"
-import type * as Provider from "../lm/Provider.js"
+import { type Completion, LM, LMError, type Provider, ProviderKind } from "@effect-dspy/core"
 import * as Embeddings from "./Embeddings.js"
 import * as Engine from "./Engine.js"
 import * as Faults from "./Faults.js"
@@ -322,3 +321,34 @@ export const makeEffect = (options: Options = {}): Effect.Effect<SimProvider, Si
  */
 export const layer = (options: Options = {}): Layer.Layer<LM.LM> =>
   LM.layerProvider(make(options), { model: options.model ?? "sim-1" })
+
+/**
+ * The `simulated` provider kind: builds a simulated provider for a `providers.<name>` entry of kind
+ * `simulated` (named `simulated` in telemetry, like every provider of a kind, with the entry's `defaultModel`). Unusable options are an `LMConfigError`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const providerKind: ProviderKind.Factory = (name, settings) =>
+  Effect.mapError(
+    makeEffect({ model: settings.defaultModel }),
+    (error) => new LM.LMConfigError({ provider: name, message: `providers.${name}: ${error.message}` })
+  )
+
+/**
+ * Adds the `simulated` kind ({@link providerKind}) to the provider kinds of the context, so that `LM.layer`
+ * (and the supervised providers of `@effect-dspy/services`) can build simulated providers from configuration.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerKind: Layer.Layer<ProviderKind.ProviderKinds> = ProviderKind.layer("simulated", providerKind)
+
+/**
+ * `LM.layer` (the LM from configuration) with the `simulated` kind available: the simulated LM by default, a
+ * real OpenAI-compatible provider when one is configured (e.g. from `OPENAI_API_KEY`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<LM.LM, LM.LMConfigError, Config.Config> = LM.layer.pipe(Layer.provide(layerKind))

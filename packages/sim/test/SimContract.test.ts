@@ -4,10 +4,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Schema from "effect/Schema"
-import * as ChatAdapter from "../../src/adapters/ChatAdapter.js"
-import * as JSONAdapter from "../../src/adapters/JSONAdapter.js"
-import * as Signature from "../../src/signature/Signature.js"
-import * as Prompt from "../../src/sim/Prompt.js"
+import { ChatAdapter } from "@effect-dspy/core"
+import { JSONAdapter } from "@effect-dspy/core"
+import { Signature } from "@effect-dspy/core"
+import * as Prompt from "../src/Prompt.js"
 
 const sig = Signature.make("question: str, context: list[str] -> answer: int, label: Literal['yes', 'no']", {
   descriptions: { question: "The question to answer" },

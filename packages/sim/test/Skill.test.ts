@@ -1,10 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as Arithmetic from "../../src/sim/Arithmetic.js"
-import * as Engine from "../../src/sim/Engine.js"
-import * as Extraction from "../../src/sim/Extraction.js"
-import * as Multihop from "../../src/sim/Multihop.js"
-import * as Routing from "../../src/sim/Routing.js"
-import * as Task from "../../src/sim/Task.js"
+import * as Arithmetic from "../src/Arithmetic.js"
+import * as Engine from "../src/Engine.js"
+import * as Extraction from "../src/Extraction.js"
+import * as Multihop from "../src/Multihop.js"
+import * as Routing from "../src/Routing.js"
+import * as Task from "../src/Task.js"
 import * as P from "./prompts.js"
 
 const data = Task.splits(Arithmetic.task, { seed: 1, train: 20, dev: 1000, test: 0 })

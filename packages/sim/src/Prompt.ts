@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type * as Completion from "../lm/Completion.js"
+import type { Completion } from "@effect-dspy/core"
 import * as FieldType from "./FieldType.js"
 
 /**

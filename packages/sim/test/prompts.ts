@@ -2,7 +2,7 @@
  * A small builder of adapter prompts exactly as docs/prompt-format.md specifies (ChatAdapter and
  * JSONAdapter), so the simulated LM's tests do not depend on the adapters being written in parallel.
  */
-import type * as Completion from "../../src/lm/Completion.js"
+import type { Completion } from "@effect-dspy/core"
 
 export interface FieldDef {
   readonly name: string

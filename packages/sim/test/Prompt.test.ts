@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as FieldType from "../../src/sim/FieldType.js"
-import * as Prompt from "../../src/sim/Prompt.js"
+import * as FieldType from "../src/FieldType.js"
+import * as Prompt from "../src/Prompt.js"
 import * as P from "./prompts.js"
 
 const sig: P.Sig = {

@@ -5,15 +5,17 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import type * as Completion from "../../src/lm/Completion.js"
-import * as LM from "../../src/lm/LM.js"
-import * as Arithmetic from "../../src/sim/Arithmetic.js"
-import * as Embeddings from "../../src/sim/Embeddings.js"
-import * as Faults from "../../src/sim/Faults.js"
-import * as Latency from "../../src/sim/Latency.js"
-import { Rng } from "../../src/sim/internal/Random.js"
-import * as SimLM from "../../src/sim/SimLM.js"
-import * as Task from "../../src/sim/Task.js"
+import { type Completion, LM, ProviderKind } from "@effect-dspy/core"
+import { Config, ConfigSchema } from "@effect-dspy/foundation"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as Arithmetic from "../src/Arithmetic.js"
+import * as Embeddings from "../src/Embeddings.js"
+import * as Faults from "../src/Faults.js"
+import * as Latency from "../src/Latency.js"
+import { Rng } from "../src/internal/Random.js"
+import * as SimLM from "../src/SimLM.js"
+import * as Task from "../src/Task.js"
 import * as P from "./prompts.js"
 
 const q = Task.generate(Arithmetic.task, 33, 1)[0]!
@@ -167,5 +169,34 @@ describe("SimLM provider", () => {
       assert.strictEqual(r.model, "sim-1")
       assert.include(r.choices[0]!.content, "[[ ## completed ## ]]")
     }).pipe(Effect.provide(SimLM.layer({ seed: 1 })))
+  )
+
+  it.effect("layerConfig builds the simulated LM from the default configuration (its kind through layerKind)", () =>
+    Effect.gen(function* () {
+      const lm = yield* LM.LM
+      assert.strictEqual(lm.provider, "simulated")
+      assert.strictEqual(lm.model, "sim-1")
+      const response = yield* lm.complete({ messages: request.messages })
+      assert.include(response.choices[0]!.content, "[[ ## completed ## ]]")
+      assert.strictEqual((yield* lm.usage).calls, 1)
+    }).pipe(Effect.provide(SimLM.layerConfig.pipe(Layer.provide(Config.layerTest({})))))
+  )
+
+  it.effect("the simulated kind joins kinds given by other layers, and the openai kind stays available", () =>
+    Effect.gen(function* () {
+      const kinds = yield* ProviderKind.ProviderKinds
+      assert.isTrue(kinds.has("simulated"))
+      const settings = Schema.decodeUnknownSync(ConfigSchema.ProviderSettings)({ kind: "openai" })
+      const error = yield* Effect.flip(Effect.scoped(LM.providerFromSettings("real", settings)))
+      assert.include(error.message, "OPENAI_API_KEY")
+      const local = yield* Effect.scoped(
+        LM.providerFromSettings("local", { ...settings, baseUrl: "http://127.0.0.1:9/v1" })
+      )
+      assert.strictEqual(local.name, "openai")
+      const sim = yield* Effect.scoped(
+        LM.providerFromSettings("default", Schema.decodeUnknownSync(ConfigSchema.ProviderSettings)({}))
+      )
+      assert.strictEqual(sim.name, "simulated")
+    }).pipe(Effect.provide(SimLM.layerKind))
   )
 })

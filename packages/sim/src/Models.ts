@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type * as Completion from "../lm/Completion.js"
+import type { Completion } from "@effect-dspy/core"
 
 /**
  * A simulated model: a logit offset added to every task's skill, and its price in US dollars per million

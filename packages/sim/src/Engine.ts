@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import type * as Completion from "../lm/Completion.js"
+import type { Completion } from "@effect-dspy/core"
 import * as Arithmetic from "./Arithmetic.js"
 import * as Extraction from "./Extraction.js"
 import * as FieldType from "./FieldType.js"

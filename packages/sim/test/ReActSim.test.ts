@@ -1,14 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import * as AnswerMatch from "../../src/evaluate/AnswerMatch.js"
-import * as Module from "../../src/primitives/Module.js"
-import * as ReAct from "../../src/predict/ReAct.js"
-import * as Tool from "../../src/predict/Tool.js"
-import * as Signature from "../../src/signature/Signature.js"
-import * as Multihop from "../../src/sim/Multihop.js"
-import * as SimLM from "../../src/sim/SimLM.js"
-import * as Task from "../../src/sim/Task.js"
+import { AnswerMatch } from "@effect-dspy/core"
+import { Module } from "@effect-dspy/core"
+import { ReAct } from "@effect-dspy/core"
+import { Tool } from "@effect-dspy/core"
+import { Signature } from "@effect-dspy/core"
+import * as Multihop from "../src/Multihop.js"
+import * as SimLM from "../src/SimLM.js"
+import * as Task from "../src/Task.js"
 
 describe("ReAct with the simulated LM", () => {
   it.effect("answers multi-hop questions by searching", () => {

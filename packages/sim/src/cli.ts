@@ -2,8 +2,8 @@
  * The simulated LM server from the command line.
  *
  * ```
- * pnpm --filter @effect-dspy/core sim-server --port 8787 --faults 0.3 --latency 50ms
- * pnpm --filter @effect-dspy/core sim-server --port 0 --latency lognormal:50ms:400ms --fault rate_limit=0.1 --fault reset=0.05
+ * pnpm --filter @effect-dspy/sim sim-server --port 8787 --faults 0.3 --latency 50ms
+ * pnpm --filter @effect-dspy/sim sim-server --port 0 --latency lognormal:50ms:400ms --fault rate_limit=0.1 --fault reset=0.05
  * ```
  *
  * Options:
@@ -119,7 +119,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): Server.Options | string 
         reproducible = true
         break
       default:
-        return `unknown option ${flag}; see the header of packages/core/src/sim/cli.ts`
+        return `unknown option ${flag}; see the header of packages/sim/src/cli.ts`
     }
   }
   const spread = Faults.uniform(total, over).rates
