@@ -198,10 +198,7 @@ const main = () => {
       const run = childProcess.spawnSync(
         process.execPath,
         [tsc, "-b", path.join(dir, "tsconfig.json"), "--pretty", "false"],
-        {
-          cwd: root,
-          encoding: "utf8"
-        }
+        { cwd: root, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }
       )
       output = `${run.stdout}${run.stderr}`
       if (run.status !== 0 && output.trim() === "") output = `tsc exited with status ${run.status}\n`
