@@ -23,12 +23,6 @@ const layer = (name, allowed, comment) => ({
 /** The optimizers' role folders (docs/architecture.md, "Folder map"). */
 const optimizerRoles = "(few-shot|instruction-search|evolutionary|composite)"
 
-/** The import cycle that exists on main today, allowed only while it is made of exactly these files. */
-// TEMPORARY (issue 9): delete this list, and the `via` restriction that uses it, once services' Application.ts <->
-// OptimizationCoordinator.ts is broken (services branch). (core's lm/LM.ts <-> sim/SimLM.ts went with the move
-// of the simulated LM to packages/sim.) A cycle that passes through any other file is still an error.
-const knownCycles = ["^packages/services/src/(Application|OptimizationCoordinator)[.]ts$"]
-
 module.exports = {
   forbidden: [
     layer("foundation", [], "foundation depends on effect and its libraries only, no workspace package"),
@@ -88,7 +82,7 @@ module.exports = {
       from: {},
       // A cycle with a type-only edge (`import type`, erased at run time) is allowed: it is Effect's house pattern,
       // an `internal/` file importing the types of the public module that re-exports it.
-      to: { circular: true, viaOnly: { dependencyTypesNot: ["type-only"] }, via: { pathNot: knownCycles.join("|") } }
+      to: { circular: true, viaOnly: { dependencyTypesNot: ["type-only"] } }
     },
     {
       name: "not-to-unresolvable",
