@@ -11,7 +11,8 @@
  * served by the primary again. Servers and retries run in real time; waits are bounded (timeouts with typed
  * failures, polls with bounded schedules) and nothing is asserted about durations.
  */
-import { Arithmetic, Prediction, SimFaults, SimServer, SimTask } from "@effect-dspy/core"
+import { Prediction } from "@effect-dspy/core"
+import { Arithmetic, SimFaults, SimServer, SimTask } from "@effect-dspy/sim"
 import { Config, Events, Protection } from "@effect-dspy/foundation"
 import { Registry } from "@effect-dspy/runtime"
 import { Application, LMProviders, ModuleManager } from "@effect-dspy/services"

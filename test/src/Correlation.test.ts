@@ -4,7 +4,8 @@
  * lm_request) of the run carries that id, and parent ids (of events and of spans) form one proper tree.
  */
 import { Correlation, Events, Telemetry } from "@effect-dspy/foundation"
-import { Module, Multihop, MultiHopQA, SimTask } from "@effect-dspy/core"
+import { Module, MultiHopQA } from "@effect-dspy/core"
+import { Multihop, SimTask } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

@@ -7,20 +7,8 @@
  * Servers and retries run in real time: latencies and delays are kept small and every wait is bounded.
  */
 import { Config, Events, Protection } from "@effect-dspy/foundation"
-import {
-  Adapter,
-  Arithmetic,
-  ChainOfThought,
-  ChatAdapter,
-  LM,
-  Module,
-  Predict,
-  Signature,
-  SimFaults,
-  SimLatency,
-  SimServer,
-  SimTask
-} from "@effect-dspy/core"
+import { Adapter, ChainOfThought, ChatAdapter, LM, Module, Predict, Signature } from "@effect-dspy/core"
+import { Arithmetic, SimFaults, SimLatency, SimServer, SimTask } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

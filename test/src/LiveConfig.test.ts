@@ -4,7 +4,8 @@
  * run time (`providers.*.maxRetries`, `providers.*.timeoutMs`) are followed by the running LM service.
  */
 import { Config } from "@effect-dspy/foundation"
-import { LM, LMCache, SimEmbeddings, SimServer } from "@effect-dspy/core"
+import { LM, LMCache } from "@effect-dspy/core"
+import { SimEmbeddings, SimServer } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

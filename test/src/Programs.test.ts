@@ -3,20 +3,17 @@
  * Config: the real OpenAIProvider and `openai` SDK over HTTP to the local simulated-LM server. No cache.
  */
 import {
-  Arithmetic,
   BestOfN,
   ChainOfThought,
   ChatAdapter,
-  Extraction,
   JSONAdapter,
   Evaluate,
   LM,
   Module,
   Predict,
-  Routing,
-  Signature,
-  SimTask
+  Signature
 } from "@effect-dspy/core"
+import { Arithmetic, Extraction, Routing, SimTask } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"

@@ -4,7 +4,8 @@
  * cutting a held request short (typed CallTimeout, counted by the breaker).
  */
 import { Config, Protection } from "@effect-dspy/foundation"
-import { Arithmetic, ChainOfThought, Evaluate, LM, Module, Parallel, Signature, SimTask } from "@effect-dspy/core"
+import { ChainOfThought, Evaluate, LM, Module, Parallel, Signature } from "@effect-dspy/core"
+import { Arithmetic, SimTask } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

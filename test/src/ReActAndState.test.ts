@@ -2,21 +2,8 @@
  * ReAct answering multi-hop questions with `Multihop.search` as its tool, and save/load round trips of a
  * program with demos and instructions; both over HTTP (openai SDK -> SimServer), with the cache off.
  */
-import {
-  AnswerMatch,
-  Arithmetic,
-  ChainOfThought,
-  Example,
-  LM,
-  Module,
-  Multihop,
-  MultiHopQA,
-  ReAct,
-  Signature,
-  SimServer,
-  SimTask,
-  Tool
-} from "@effect-dspy/core"
+import { AnswerMatch, ChainOfThought, Example, LM, Module, MultiHopQA, ReAct, Signature, Tool } from "@effect-dspy/core"
+import { Arithmetic, Multihop, SimServer, SimTask } from "@effect-dspy/sim"
 import { Config } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"

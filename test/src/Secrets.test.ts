@@ -4,7 +4,8 @@
  * faults, a 401 whose body echoes the key, invalid configuration).
  */
 import { Config, Events, Telemetry } from "@effect-dspy/foundation"
-import { Arithmetic, ChainOfThought, LM, Module, Signature, SimServer, SimTask } from "@effect-dspy/core"
+import { ChainOfThought, LM, Module, Signature } from "@effect-dspy/core"
+import { Arithmetic, SimServer, SimTask } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"

@@ -3,7 +3,8 @@
  * on a stream surfacing typed (streams are not retried), and interrupting an in-flight call that the server
  * holds (nothing hangs: the HTTP request is aborted).
  */
-import { Arithmetic, ChainOfThought, ChatAdapter, LM, Signature, type SimServer, SimTask } from "@effect-dspy/core"
+import { ChainOfThought, ChatAdapter, LM, Signature } from "@effect-dspy/core"
+import { Arithmetic, type SimServer, SimTask } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"

@@ -4,7 +4,8 @@
  * SDK over HTTP). The cache is off everywhere (no `LMCache` in the context), so every call reaches the server.
  */
 import { Config } from "@effect-dspy/foundation"
-import { LM, SimServer } from "@effect-dspy/core"
+import { LM } from "@effect-dspy/core"
+import { SimServer } from "@effect-dspy/sim"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 

@@ -7,7 +7,8 @@
  * set they are the OpenAI-compatible provider (`OPENAI_BASE_URL` and `OPENAI_MODEL` optional; default model
  * `gpt-4o-mini`): `openai` with a backup `openai_backup` on the same endpoint.
  */
-import { LM, SimLatency, SimLM } from "@effect-dspy/core"
+import { LM } from "@effect-dspy/core"
+import { SimLatency, SimLM } from "@effect-dspy/sim"
 import { Config, Events, Protection, Telemetry } from "@effect-dspy/foundation"
 import { BootstrapFewShot, MIPROv2 } from "@effect-dspy/optimizers"
 import { Registry } from "@effect-dspy/runtime"

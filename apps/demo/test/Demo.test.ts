@@ -3,7 +3,7 @@
  * data, a shorter outage and a smaller MIPROv2 run. The demo is a real-time program (steady traffic, a
  * breaker's recovery time), so it runs on the live clock; nothing here asserts a duration.
  */
-import { SimLatency, SimLM, SimServer } from "@effect-dspy/core"
+import { SimLatency, SimLM, SimServer } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -179,7 +179,7 @@ describe("the demo's executable (what `pnpm demo` runs)", () => {
     assert.strictEqual(run.status, 2)
     assert.strictEqual(run.stdout, "")
     assert.include(run.stderr, "unknown argument --jsn: use --json, --spans-file FILE or --otlp URL")
-  })
+  }, 60_000)
 })
 
 describe("the progress bar", () => {

@@ -76,6 +76,14 @@ export * as Provider from "./lm/Provider.js"
 export * as LM from "./lm/LM.js"
 
 /**
+ * Provider kinds: how a configured provider's `kind` becomes a provider; the LM layer learns them from its
+ * context.
+ *
+ * @since 0.1.0
+ */
+export * as ProviderKind from "./lm/ProviderKind.js"
+
+/**
  * The LM retry policy: exponential backoff with jitter for retryable errors, honouring Retry-After.
  *
  * @since 0.1.0
@@ -144,83 +152,6 @@ export * as JSONAdapter from "./adapters/JSONAdapter.js"
  * @since 0.1.0
  */
 export * as JsonRepair from "./adapters/JsonRepair.js"
-
-/**
- * The simulated LM: a `Provider` that reads the adapters' prompts, with a calibrated skill model.
- *
- * @since 0.1.0
- */
-export * as SimLM from "./sim/SimLM.js"
-
-/**
- * The simulated LM's answer function (shared by the provider and the server).
- *
- * @since 0.1.0
- */
-export * as Engine from "./sim/Engine.js"
-
-/**
- * The local OpenAI-compatible server in front of the simulated LM.
- *
- * @since 0.1.0
- */
-export * as SimServer from "./sim/Server.js"
-
-/**
- * The contract of a simulated task, and dataset splits.
- *
- * @since 0.1.0
- */
-export * as SimTask from "./sim/Task.js"
-
-/**
- * The arithmetic word-problem task.
- *
- * @since 0.1.0
- */
-export * as Arithmetic from "./sim/Arithmetic.js"
-
-/**
- * The query-routing task.
- *
- * @since 0.1.0
- */
-export * as Routing from "./sim/Routing.js"
-
-/**
- * The multi-hop task, its knowledge base and search.
- *
- * @since 0.1.0
- */
-export * as Multihop from "./sim/Multihop.js"
-
-/**
- * The typed-extraction task.
- *
- * @since 0.1.0
- */
-export * as Extraction from "./sim/Extraction.js"
-
-/**
- * The simulated LM's fault profiles.
- *
- * @since 0.1.0
- */
-export * as SimFaults from "./sim/Faults.js"
-
-/**
- * The simulated LM's latency profiles.
- *
- * @since 0.1.0
- */
-export * as SimLatency from "./sim/Latency.js"
-
-/**
- * Deterministic hashed n-gram embeddings.
- *
- * @since 0.1.0
- */
-export * as SimEmbeddings from "./sim/Embeddings.js"
 
 /**
  * Modules: immutable programs (a tree of named predictors plus a `forward` Effect), predictor paths,

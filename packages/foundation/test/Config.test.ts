@@ -94,13 +94,13 @@ describe("Config", () => {
   it.effect("reads the real process environment through ConfigProvider.fromEnv (`_` path delimiter)", () =>
     Effect.acquireUseRelease(
       Effect.sync(() => {
-        process.env.EFFECT_DSPY__OPTIMIZATION__COPRO__MAX_ITERATIONS = "7"
+        process.env.EFFECT_DSPY__OPTIMIZATION__BOOTSTRAP__MAX_ROUNDS = "7"
         process.env.EFFECT_DSPY__INFRASTRUCTURE__RATE_LIMITERS__LM_PROVIDER_DEFAULT = '{"scaleMs":60000,"limit":50}'
       }),
       () =>
         Effect.gen(function* () {
           const config = yield* Config.make().pipe(Effect.withConfigProvider(ConfigProvider.fromEnv()))
-          assert.strictEqual(yield* config.get("optimization.copro.maxIterations"), 7)
+          assert.strictEqual(yield* config.get("optimization.bootstrap.maxRounds"), 7)
           assert.strictEqual(
             ((yield* config.get("infrastructure.rateLimiters.lm_provider_default")) as { limit: number }).limit,
             50
@@ -108,7 +108,7 @@ describe("Config", () => {
         }),
       () =>
         Effect.sync(() => {
-          delete process.env.EFFECT_DSPY__OPTIMIZATION__COPRO__MAX_ITERATIONS
+          delete process.env.EFFECT_DSPY__OPTIMIZATION__BOOTSTRAP__MAX_ROUNDS
           delete process.env.EFFECT_DSPY__INFRASTRUCTURE__RATE_LIMITERS__LM_PROVIDER_DEFAULT
         })
     )
@@ -120,7 +120,7 @@ describe("Config", () => {
       const config = yield* build({ file }, { EFFECT_DSPY__OPTIMIZATION__COPRO__DEPTH: "6" })
       assert.strictEqual(yield* config.get("optimization.copro.breadth"), 4)
       assert.strictEqual(yield* config.get("optimization.copro.depth"), 6)
-      assert.strictEqual(yield* config.get("optimization.copro.maxIterations"), 50)
+      assert.strictEqual(yield* config.get("optimization.copro.initTemperature"), 1.4)
     })
   )
 

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { LM, SimEmbeddings } from "@effect-dspy/core"
+import { LM } from "@effect-dspy/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -111,12 +111,24 @@ export const layerLM = (
   )
 
 /**
- * Cosine similarity (0 when a vector is all zeros); the same function the simulated LM's retrieval uses.
+ * Cosine similarity of two vectors of the same size (0 when either is all zeros).
  *
  * @since 0.1.0
  * @category math
  */
-export const cosine: (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => number = SimEmbeddings.cosine
+export const cosine = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): number => {
+  let dot = 0
+  let na = 0
+  let nb = 0
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!
+    const y = b[i] ?? 0
+    dot += x * y
+    na += x * x
+    nb += y * y
+  }
+  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb)
+}
 
 /**
  * The indexes of the `k` vectors most similar to the query (cosine), best first; ties go to the lower index.

@@ -3,8 +3,9 @@
  * demo set (up to `numCandidates`), the prompt model proposes a new instruction grounded in
  *
  * - a dataset summary ({@link DatasetSummary.summarize}),
- * - the program's code (its predictors and `forward` source) with an LM-written program description and an
- *   LM-written description of the module (two extra calls per proposal, as DSPy makes them),
+ * - the program's structure (its predictors, their kinds, signatures, fields and instructions: never the source
+ *   of its `forward`, see {@link programCode}) with an LM-written program description and an LM-written
+ *   description of the module (two extra calls per proposal, as DSPy makes them),
  * - up to 3 bootstrapped demos (the demo set's, then the following sets'; none for set 0),
  * - a random tip (none, creative, simple, description, high_stakes, persona),
  * - the basic (current) instruction.
@@ -135,22 +136,50 @@ export const generateInstructionSignature = (grounding: Grounding): Signature.An
   })
 }
 
+const fieldLine = (field: Signature.Field): string =>
+  `${field.name}: ${field.typeName}${field.description === undefined ? "" : ` (${field.description})`}`
+
+const describeParameter = (parameter: Module.Parameter, label: string, indent: string, lines: Array<string>) => {
+  if (Predict.isPredict(parameter)) {
+    lines.push(`${indent}${label} = ${parameter.name}(${Predict.signatureString(parameter)})`)
+    const more = `${indent}    `
+    for (const f of parameter.signature.inputFields) lines.push(`${more}input ${fieldLine(f)}`)
+    for (const f of parameter.signature.outputFields) lines.push(`${more}output ${fieldLine(f)}`)
+    const instructions = parameter.signature.instructions.replace(/\s+/g, " ").trim()
+    if (instructions !== "") lines.push(`${more}instructions: ${instructions}`)
+  } else if (Module.isModule(parameter)) {
+    const signature = parameter.signature === undefined ? "" : ` (${parameter.signature})`
+    lines.push(`${indent}${label} = module ${parameter.name}${signature}:`)
+    for (const key of Object.keys(parameter.parameters)) {
+      describeParameter(parameter.parameters[key]!, `${label}.${key}`, `${indent}  `, lines)
+    }
+  } else {
+    const items = parameter as ReadonlyArray<Module.Parameter>
+    lines.push(`${indent}${label} = a list of ${items.length}:`)
+    for (let i = 0; i < items.length; i++) describeParameter(items[i]!, `${label}[${i}]`, `${indent}  `, lines)
+  }
+}
+
 /**
- * Pseudo-code of a program for the proposer: its name, each predictor with its path and signature, and its
- * `forward` source (DSPy shows the program's Python source).
+ * A description of a program for the proposer, built from its structure alone: its name and kind, each
+ * predictor with its path, kind (`Predict`, `ChainOfThought`, ...) and signature, its fields (types and
+ * descriptions) and instructions, nested modules and lists in declaration order. DSPy shows the program's
+ * Python source; the source of a TypeScript `forward` depends on how it was transpiled, so it is never used:
+ * the same program gets the same description (and the same proposals) under any runner.
  *
  * @since 0.1.0
  * @category rendering
  */
 export const programCode = (program: Module.Program): string => {
-  const lines = [`Program ${Module.nameOf(program)}:`, "  predictors:"]
-  for (const { path, predictor } of Module.namedPredictors(program)) {
-    lines.push(`    ${path} = ${predictor.name}(${Predict.signatureString(predictor)})`)
+  const lines: Array<string> = []
+  if (Predict.isPredict(program)) {
+    lines.push(`Program ${program.name}: a single predictor`, "  predictors:")
+    describeParameter(program, "self", "    ", lines)
+    return lines.join("\n")
   }
-  if (Module.isModule(program)) {
-    lines.push("  forward:")
-    for (const line of program.forward.toString().split("\n")) lines.push(`    ${line}`)
-  }
+  const signature = program.signature === undefined ? "" : ` (${program.signature})`
+  lines.push(`Program ${program.name}: a module${signature} that calls its predictors`, "  predictors:")
+  for (const key of Object.keys(program.parameters)) describeParameter(program.parameters[key]!, key, "    ", lines)
   return lines.join("\n")
 }
 

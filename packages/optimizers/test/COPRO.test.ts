@@ -1,4 +1,5 @@
-import { Arithmetic, Evaluate, LM, Module, Predict, type Provider, SimLM } from "@effect-dspy/core"
+import { Evaluate, LM, Module, Predict, type Provider } from "@effect-dspy/core"
+import { Arithmetic, SimLM } from "@effect-dspy/sim"
 import { Config } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"

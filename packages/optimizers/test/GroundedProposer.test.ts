@@ -1,5 +1,6 @@
 import { Random } from "@effect-dspy/foundation"
-import { Arithmetic, ChainOfThought, Example, LM, SimLM, SimTask, Signature } from "@effect-dspy/core"
+import { ChainOfThought, Example, LM, Module, Predict, Signature } from "@effect-dspy/core"
+import { Arithmetic, SimLM, SimTask } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -189,4 +190,55 @@ describe("GroundedProposer", () => {
       assert.strictEqual(cut.instructions[path]![0], original)
     }).pipe(Effect.provide(SimLM.layer({ seed: 1 })))
   )
+
+  it("describes a program from its structure: modules, predictor kinds, paths, typed fields, instructions", () => {
+    const twoStep = Module.make({
+      name: "TwoStep",
+      parameters: {
+        draft: ChainOfThought.make(Signature.make("question -> answer: int")),
+        checks: [
+          Predict.make(
+            Signature.make("question, draft: int -> answer: float", {
+              descriptions: { draft: "a first attempt" },
+              instructions: "Check the draft."
+            })
+          )
+        ]
+      },
+      forward: (p, inputs: { readonly question: string }) =>
+        Effect.flatMap(p.draft(inputs), (d) => p.checks[0]!({ ...inputs, draft: d.get("answer") as number }))
+    })
+    const code = GroundedProposer.programCode(twoStep)
+    assert.strictEqual(
+      code,
+      [
+        "Program TwoStep: a module that calls its predictors",
+        "  predictors:",
+        "    draft = module ChainOfThought (question: str -> answer: int):",
+        "      draft.predict = Predict(question: str -> reasoning: str, answer: int)",
+        "          input question: str",
+        "          output reasoning: str",
+        "          output answer: int",
+        "          instructions: Given the fields `question`, produce the fields `answer`.",
+        "    checks = a list of 1:",
+        "      checks[0] = Predict(question: str, draft: int -> answer: float)",
+        "          input question: str",
+        "          input draft: int (a first attempt)",
+        "          output answer: float",
+        "          instructions: Check the draft."
+      ].join("\n")
+    )
+    // Never the source of `forward`: another forward over the same structure gets the same description.
+    const other = Module.make({
+      ...twoStep,
+      name: "TwoStep",
+      forward: (p, i: { readonly question: string }) => p.draft(i)
+    })
+    assert.strictEqual(GroundedProposer.programCode(other), code)
+    assert.notInclude(code, "flatMap")
+    assert.include(
+      GroundedProposer.programCode(Predict.make(Signature.make("q -> a"))),
+      "self = Predict(q: str -> a: str)"
+    )
+  })
 })

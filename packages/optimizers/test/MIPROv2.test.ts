@@ -1,4 +1,5 @@
-import { Evaluate, LM, Module, Predict, SimLM } from "@effect-dspy/core"
+import { Evaluate, LM, Module, Predict } from "@effect-dspy/core"
+import { SimLM } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"

@@ -27,7 +27,7 @@
  * @since 0.1.0
  */
 import { CacheKey, type Completion, LMCache } from "@effect-dspy/core"
-import { CanonicalJson, Config, Errors } from "@effect-dspy/foundation"
+import { CanonicalJson, Config } from "@effect-dspy/foundation"
 import { Actor, Supervisor } from "@effect-dspy/runtime"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -37,11 +37,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { checkedCopy, type Json as JsonValue } from "./internal/cacheJson.js"
 import * as Engine from "./internal/cacheEngine.js"
+import { CacheInvalidInput } from "./ServicesError.js"
 
 /**
  * A JSON value, as stored and returned by the cache.
@@ -139,19 +139,6 @@ export interface Options {
 export interface SetOptions {
   readonly ttlMs?: number
 }
-
-/**
- * A call was given something the cache cannot take: an empty or malformed module id or key, a value that is
- * not JSON, a bad time to live. `reason` says what to fix.
- *
- * @since 0.1.0
- * @category errors
- */
-export class CacheInvalidInput extends Errors.TaggedError<CacheInvalidInput>()(
-  "CacheInvalidInput",
-  { operation: Schema.String, reason: Schema.String },
-  { code: "cache_invalid_input", retryable: false }
-) {}
 
 /**
  * The CacheManager service.

@@ -20,7 +20,8 @@
  *
  * @since 0.1.0
  */
-import { type LM, SimFaults, type SimLatency, SimLM } from "@effect-dspy/core"
+import type { LM } from "@effect-dspy/core"
+import { SimFaults, type SimLatency, SimLM } from "@effect-dspy/sim"
 import { Config, Events, Protection } from "@effect-dspy/foundation"
 import { Checkpoint } from "@effect-dspy/optimizers"
 import { Registry, type RuntimeError } from "@effect-dspy/runtime"

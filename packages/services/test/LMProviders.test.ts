@@ -1,4 +1,5 @@
-import { LM, type LMError, SimLM } from "@effect-dspy/core"
+import { LM, type LMError } from "@effect-dspy/core"
+import { SimLM } from "@effect-dspy/sim"
 import { Config, Events, Protection } from "@effect-dspy/foundation"
 import { Process, Registry } from "@effect-dspy/runtime"
 import { assert, describe, it } from "@effect/vitest"

@@ -1,4 +1,5 @@
-import { Arithmetic, Example, SimTask } from "@effect-dspy/core"
+import { Example } from "@effect-dspy/core"
+import { Arithmetic, SimTask } from "@effect-dspy/sim"
 import { Checkpoint } from "@effect-dspy/optimizers"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"

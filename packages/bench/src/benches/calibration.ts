@@ -4,17 +4,8 @@
  * best instruction as well, against the ranges the simulated LM's design targets (35-45%, 50-55%, 70-75%,
  * 85-90%: the same range as DSPy's published gains with real LMs).
  */
-import {
-  Arithmetic,
-  ChainOfThought,
-  Evaluate,
-  Example,
-  Module,
-  Predict,
-  Signature,
-  SimLM,
-  SimTask
-} from "@effect-dspy/core"
+import { ChainOfThought, Evaluate, Example, Module, Predict, Signature } from "@effect-dspy/core"
+import { Arithmetic, SimLM, SimTask } from "@effect-dspy/sim"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type { Bench } from "../Harness.js"

@@ -4,17 +4,8 @@
  * within 1.15x). Memory: heap before, the highest heap seen while running, and after (with
  * `keepResults: false` the run holds counters only, so heap stays flat whatever the devset size).
  */
-import {
-  ChainOfThought,
-  Evaluate,
-  Example,
-  LM,
-  Multihop,
-  Signature,
-  SimLatency,
-  SimLM,
-  SimTask
-} from "@effect-dspy/core"
+import { ChainOfThought, Evaluate, Example, LM, Signature } from "@effect-dspy/core"
+import { Multihop, SimLatency, SimLM, SimTask } from "@effect-dspy/sim"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { type Bench, heapUsed, nowUs } from "../Harness.js"
 

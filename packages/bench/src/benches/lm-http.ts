@@ -55,7 +55,7 @@ const startFixedServer = (): Promise<{ readonly child: ChildProcess; readonly ba
 /** The simulated LM's own server (`sim-server`), which reads each prompt and composes a real answer. */
 const startSimServer = (): Promise<{ readonly child: ChildProcess; readonly baseURL: string }> =>
   new Promise((resolve, reject) => {
-    const cli = url.fileURLToPath(new URL("../../../core/src/sim/cli.ts", import.meta.url))
+    const cli = url.fileURLToPath(new URL("../../../sim/src/cli.ts", import.meta.url))
     const child = spawn(process.execPath, ["--import", "tsx", cli, "--port", "0"], {
       stdio: ["ignore", "pipe", "inherit"]
     })

@@ -11,17 +11,8 @@
  *   it by at most `concurrency - 1` teacher runs per bootstrap (the rest of the last wave);
  * - heap (after a full GC) at each random-search trial: first, last and the highest (target flat).
  */
-import {
-  Arithmetic,
-  ChainOfThought,
-  Evaluate,
-  Example,
-  LM,
-  Signature,
-  SimLatency,
-  SimLM,
-  SimTask
-} from "@effect-dspy/core"
+import { ChainOfThought, Evaluate, Example, LM, Signature } from "@effect-dspy/core"
+import { Arithmetic, SimLatency, SimLM, SimTask } from "@effect-dspy/sim"
 import { BootstrapFewShot, BootstrapFewShotWithRandomSearch, Optimizer, type Progress } from "@effect-dspy/optimizers"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"

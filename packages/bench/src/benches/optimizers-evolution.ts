@@ -12,7 +12,8 @@
  * - Heap across steps: a separate SIMBA run without latency, heap after a full collection at the first
  *   candidate of each step (the pool of programs is the only state that grows).
  */
-import { Arithmetic, ChainOfThought, Example, LM, Signature, SimLatency, SimLM, SimTask } from "@effect-dspy/core"
+import { ChainOfThought, Example, LM, Signature } from "@effect-dspy/core"
+import { Arithmetic, SimLatency, SimLM, SimTask } from "@effect-dspy/sim"
 import { GEPA, Optimizer, SIMBA } from "@effect-dspy/optimizers"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"

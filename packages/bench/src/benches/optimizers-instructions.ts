@@ -20,7 +20,8 @@
  * run at zero latency made first (first vs last trial: flat when nothing is retained per trial); that run also
  * warms the code paths up before the timed run.
  */
-import { ChainOfThought, Example, LM, Signature, SimLatency, SimLM, SimTask, Arithmetic } from "@effect-dspy/core"
+import { ChainOfThought, Example, LM, Signature } from "@effect-dspy/core"
+import { SimLatency, SimLM, SimTask, Arithmetic } from "@effect-dspy/sim"
 import { COPRO, MIPROv2, Optimizer } from "@effect-dspy/optimizers"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"

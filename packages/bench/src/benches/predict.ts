@@ -10,7 +10,8 @@
  * `predict_over_lm_p50` is Predict - LM service (adapter plus module machinery only).
  */
 import { type AxAIService, AxMockAIService, ax } from "@ax-llm/ax"
-import { LM, Predict, Signature, SimLM } from "@effect-dspy/core"
+import { LM, Predict, Signature } from "@effect-dspy/core"
+import { SimLM } from "@effect-dspy/sim"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { type Bench, nowUs, quantile } from "../Harness.js"

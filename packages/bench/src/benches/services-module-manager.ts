@@ -17,7 +17,8 @@
  *    per-request admission cost. Later waves follow each other about 51.5 ms apart (timer granularity and the
  *    completions' own work).
  */
-import { LM, Module, Predict, Signature, SimLM } from "@effect-dspy/core"
+import { LM, Module, Predict, Signature } from "@effect-dspy/core"
+import { SimLM } from "@effect-dspy/sim"
 import { Bulkhead, Events } from "@effect-dspy/foundation"
 import { ModuleManager, TestRuntime } from "@effect-dspy/services"
 import * as Effect from "effect/Effect"

@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import * as path from "node:path"
 import * as url from "node:url"
-import { Engine } from "@effect-dspy/core"
+import { Engine } from "@effect-dspy/sim"
 import OpenAI from "openai"
 import { type Bench, nowUs, throughput } from "../Harness.js"
 
@@ -53,7 +53,7 @@ server.listen(0, "127.0.0.1", () => process.stdout.write(JSON.stringify({ url: "
 
 const startServer = (bare = false): Promise<{ child: ChildProcess; url: string }> =>
   new Promise((resolve, reject) => {
-    const cli = path.join(path.dirname(url.fileURLToPath(import.meta.url)), "../../../core/src/sim/cli.ts")
+    const cli = path.join(path.dirname(url.fileURLToPath(import.meta.url)), "../../../sim/src/cli.ts")
     const args = bare ? ["-e", BARE] : ["--import", "tsx", cli, "--port", "0"]
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] })
     let out = ""

@@ -1,3 +1,33 @@
+/**
+ * Evaluate: runs a program over a devset with bounded concurrency, scores each prediction with a metric and
+ * reports the mean as a percentage rounded to 2 decimals (DSPy's `round(100 * mean, 2)`), with per-example
+ * results. Failures score `failureScore`; after `maxErrors` of them the run stops with a typed error. Progress
+ * goes to `onProgress`, a `Stream` ({@link stream}) or a terminal bar ({@link progressBar}).
+ *
+ * @example
+ * ```ts
+ * import { ChainOfThought, Evaluate, Example, Signature } from "@effect-dspy/core"
+ * import * as Effect from "effect/Effect"
+ *
+ * const devset = [
+ *   Example.make({ question: "What is 2 + 3?", answer: 5 }).withInputs("question"),
+ *   Example.make({ question: "What is 7 - 4?", answer: 3 }).withInputs("question")
+ * ]
+ *
+ * // the score is a percentage; it needs the `LM` service: `LM.layer` over Config, or the simulated LM
+ * const score = Effect.map(
+ *   Evaluate.run({
+ *     devset,
+ *     program: ChainOfThought.make(Signature.make("question -> answer: int")),
+ *     metric: Evaluate.answerExactMatch,
+ *     concurrency: 8
+ *   }),
+ *   (result) => result.score
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"

@@ -27,6 +27,7 @@ import * as Tracing from "../internal/tracing.js"
 import * as LMError from "./LMError.js"
 import * as OpenAIProvider from "./OpenAIProvider.js"
 import * as Pricing from "./Pricing.js"
+import * as ProviderKind from "./ProviderKind.js"
 import type * as Provider from "./Provider.js"
 import * as Retry from "./Retry.js"
 import { LMConfigError } from "../CoreError.js"
@@ -560,18 +561,13 @@ export const layerProvider = (provider: Provider.Provider, options: Omit<Options
   )
 
 /**
- * The provider described by a `providers.<name>` config entry: `simulated` (the in-process simulated LM) or
- * `openai` (any OpenAI-compatible server through the official SDK). Providers are named by kind in telemetry.
+ * The built-in `openai` kind: any OpenAI-compatible server through the official SDK. It needs an `apiKey`
+ * (e.g. from `OPENAI_API_KEY`) or a `baseUrl` (a local server).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const providerFromSettings = (
-  name: string,
-  settings: ConfigSchema.ProviderSettings,
-  live?: { readonly timeoutMs?: Effect.Effect<number> }
-): Effect.Effect<Provider.Provider, LMConfigError, Scope.Scope> => {
-  if (settings.kind === "simulated") return simulatedProvider(name, settings)
+export const openaiProvider: ProviderKind.Factory = (name, settings, live) => {
   if (settings.apiKey === undefined && settings.baseUrl === undefined) {
     return Effect.fail(
       new LMConfigError({
@@ -588,25 +584,49 @@ export const providerFromSettings = (
 }
 
 /**
- * The simulated LM provider. `SimLM` imports this module (its `layer` builds on {@link layerProvider}), so it
- * is loaded lazily here to keep the module graph free of an evaluation cycle.
+ * The provider described by a `providers.<name>` config entry, built by the factory of its `kind`: the kinds
+ * given in the context ({@link ProviderKind.ProviderKinds}, e.g. `simulated` from `SimLM.layerKind` of
+ * `@effect-dspy/sim`), else the built-in `openai`. A kind nothing provides is an `LMConfigError` naming the
+ * layer to add. Providers are named by kind in telemetry.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
-const simulatedProvider = (
+export const providerFromSettings = (
   name: string,
-  settings: ConfigSchema.ProviderSettings
-): Effect.Effect<Provider.Provider, LMConfigError> =>
-  Effect.tryPromise({
-    try: () => import("../sim/SimLM.js"),
-    catch: (cause) =>
-      new LMConfigError({ provider: name, message: `the simulated LM could not be loaded: ${String(cause)}` })
-  }).pipe(
-    Effect.flatMap((SimLM) => SimLM.makeEffect({ model: settings.defaultModel })),
-    Effect.mapError((error) =>
-      error._tag === "LMConfigError"
-        ? error
-        : new LMConfigError({ provider: name, message: `providers.${name}: ${error.message}` })
+  settings: ConfigSchema.ProviderSettings,
+  live?: ProviderKind.Live
+): Effect.Effect<Provider.Provider, LMConfigError, Scope.Scope> =>
+  Effect.flatMap(Effect.serviceOption(ProviderKind.ProviderKinds), (kinds) => {
+    const factory = Option.isSome(kinds) ? kinds.value.get(settings.kind) : undefined
+    if (factory !== undefined) return factory(name, settings, live)
+    if (settings.kind === "openai") return openaiProvider(name, settings, live)
+    return Effect.fail(
+      new LMConfigError({
+        provider: name,
+        message: `providers.${name} has kind "${settings.kind}", which no layer provides: ${
+          settings.kind === "simulated"
+            ? "provide SimLM.layerKind from @effect-dspy/sim"
+            : `provide ProviderKind.layer("${settings.kind}", ...)`
+        } (or configure an openai provider, e.g. with OPENAI_API_KEY)`
+      })
     )
-  )
+  })
+
+/**
+ * {@link providerFromSettings} with the provider kinds of the context captured now, for code that builds
+ * providers later in other fibers (the supervised providers of `@effect-dspy/services`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const providerFactory: Effect.Effect<ProviderKind.Factory> = Effect.map(
+  Effect.serviceOption(ProviderKind.ProviderKinds),
+  (kinds) => (name, settings, live) =>
+    Option.isSome(kinds)
+      ? Effect.provideService(providerFromSettings(name, settings, live), ProviderKind.ProviderKinds, kinds.value)
+      : providerFromSettings(name, settings, live)
+)
 
 /**
  * The retry policy of a provider's settings (`maxRetries`, `retryBaseDelayMs`, `retryMaxDelayMs`).
@@ -622,10 +642,11 @@ export const retryOptions = (settings: ConfigSchema.ProviderSettings): Retry.Opt
 
 /**
  * The LM layer from configuration: the provider `providers[modules.defaultLmProvider]` (the simulated LM by
- * default; a real OpenAI-compatible provider when one is configured, e.g. from `OPENAI_API_KEY`), its default
- * model and retry policy (`maxRetries`, `retryBaseDelayMs`, `retryMaxDelayMs`, re-read at each call, so run-time
- * updates apply at once). An
- * `LMCache` in the context is used when present.
+ * default, which needs `SimLM.layerKind` of `@effect-dspy/sim` among the layers given to it; a real
+ * OpenAI-compatible provider when one is configured, e.g. from `OPENAI_API_KEY`), built by its kind (see
+ * {@link providerFromSettings}), its default model and retry policy (`maxRetries`, `retryBaseDelayMs`,
+ * `retryMaxDelayMs`, re-read at each call, so run-time updates apply at once). An `LMCache` in the context is
+ * used when present.
  *
  * @since 0.1.0
  * @category layers

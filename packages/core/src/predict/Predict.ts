@@ -1,3 +1,22 @@
+/**
+ * Predict: the basic predictor. It formats its signature, demos and inputs with an adapter, calls the `LM`
+ * service and parses the answer into a prediction (docs/architecture.md, "Modules, adapters and the LM").
+ *
+ * @example
+ * ```ts
+ * import { Predict, Signature } from "@effect-dspy/core"
+ * import * as Effect from "effect/Effect"
+ *
+ * const qa = Predict.make(Signature.make("question -> answer: int"), { n: 3 })
+ *
+ * // three sampled answers (numbers); it needs the `LM` service: `LM.layer` over Config, or the simulated LM
+ * const answers = Effect.map(Predict.forward(qa, { question: "What is 2 + 3?" }), (prediction) =>
+ *   prediction.pluck("answer")
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"

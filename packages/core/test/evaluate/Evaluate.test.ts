@@ -9,11 +9,6 @@ import * as TestClock from "effect/TestClock"
 import * as Evaluate from "../../src/evaluate/Evaluate.js"
 import * as Example from "../../src/primitives/Example.js"
 import * as Prediction from "../../src/primitives/Prediction.js"
-import * as ChainOfThought from "../../src/predict/ChainOfThought.js"
-import * as Signature from "../../src/signature/Signature.js"
-import * as Multihop from "../../src/sim/Multihop.js"
-import * as SimLM from "../../src/sim/SimLM.js"
-import * as Task from "../../src/sim/Task.js"
 
 const devset = Array.from({ length: 7 }, (_, i) => ({ q: i, answer: i * 2 }))
 const double = (x: { q: number }) => Effect.succeed(x.q * 2)
@@ -160,31 +155,7 @@ describe("Evaluate", () => {
   })
 })
 
-describe("Evaluate with modules and the built-in metrics", () => {
-  it.effect("evaluates a module on examples' inputs with the simulated LM", () =>
-    Effect.gen(function* () {
-      const devset = Task.generate(Multihop.task, 5, 20).map((e) => Example.make(e).withInputs("question"))
-      const cot = ChainOfThought.make(Signature.make("question -> answer"))
-      const result = yield* Evaluate.run({
-        devset,
-        program: cot,
-        metric: Evaluate.answerExactMatch,
-        concurrency: 4
-      })
-      const correct = result.results.filter((r) => r.score === 1).length
-      assert.strictEqual(result.score, Evaluate.roundHalfEven((100 * correct) / 20))
-      assert.isTrue(correct > 0 && correct < 20, `correct ${correct}`)
-      assert.strictEqual(result.errors, 0)
-      const noInputs = yield* Evaluate.run({
-        devset: [Example.make({ question: "q", answer: "a" })],
-        program: cot,
-        metric: Evaluate.answerExactMatch
-      })
-      assert.strictEqual(noInputs.errors, 1)
-      assert.include(noInputs.results[0]!.error ?? "", "withInputs")
-    }).pipe(Effect.provide(SimLM.layer({ seed: 2 })))
-  )
-
+describe("Evaluate's built-in metrics", () => {
   it("exact match, F1 and passage match read the answer and context fields", () => {
     const example = Example.make({ question: "q", answer: ["Paris", "City of Paris"] })
     const prediction = Prediction.make([{ answer: "the paris", context: ["It lies in Paris, France."] }])

@@ -13,6 +13,7 @@ import * as Tracer from "effect/Tracer"
 import * as LMCache from "../../src/cache/LMCache.js"
 import * as LM from "../../src/lm/LM.js"
 import * as LMError from "../../src/lm/LMError.js"
+import * as ProviderKind from "../../src/lm/ProviderKind.js"
 import { echoResponse, fakeProvider } from "./fixtures.js"
 
 const ask = (content: string): LM.Request => ({ messages: [{ role: "user", content }] })
@@ -349,14 +350,54 @@ describe("LM", () => {
       })
     })
 
-    it.effect("layer builds the simulated LM by default", () =>
+    it.effect("layer learns provider kinds from the layers given to it", () =>
       Effect.gen(function* () {
-        const lm = yield* LM.LM.pipe(Effect.provide(LM.layer), Effect.provide(configLayer({})))
-        assert.strictEqual(lm.provider, "simulated")
+        const { provider, calls } = fakeProvider()
+        const seen: Array<{ name: string; model: string }> = []
+        const kind = ProviderKind.layer("simulated", (name, settings) =>
+          Effect.sync(() => {
+            seen.push({ name, model: settings.defaultModel })
+            return provider
+          })
+        )
+        const lm = yield* LM.LM.pipe(
+          Effect.provide(LM.layer.pipe(Layer.provide(kind))),
+          Effect.provide(configLayer({}))
+        )
+        assert.deepStrictEqual(seen, [{ name: "default", model: "sim-1" }])
+        assert.strictEqual(lm.provider, "fake")
         assert.strictEqual(lm.model, "sim-1")
-        const response = yield* lm.complete({ messages: [{ role: "user", content: "Question: What is 2 + 3?" }] })
-        assert.strictEqual(response.choices.length, 1)
+        const response = yield* lm.complete(ask("What is 2 + 3?"))
+        assert.strictEqual(response.choices[0]!.content, "echo: What is 2 + 3?")
+        assert.strictEqual(calls.length, 1)
         assert.strictEqual((yield* lm.usage).calls, 1)
+      })
+    )
+
+    it.effect("layer fails with a clear error for a kind no layer provides", () =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(Layer.build(LM.layer).pipe(Effect.scoped, Effect.provide(configLayer({}))))
+        assert.strictEqual(error._tag, "LMConfigError")
+        assert.include(error.message, 'kind "simulated"')
+        assert.include(error.message, "SimLM.layerKind")
+        assert.include(error.message, "OPENAI_API_KEY")
+      })
+    )
+
+    it.effect("kinds compose: each layer adds its kind, and a given kind replaces the built-in one", () =>
+      Effect.gen(function* () {
+        const a = fakeProvider().provider
+        const b = { ...fakeProvider().provider, name: "replaced-openai" }
+        const kinds = ProviderKind.layer("simulated", () => Effect.succeed(a)).pipe(
+          Layer.provideMerge(ProviderKind.layer("openai", () => Effect.succeed(b)))
+        )
+        const registered = yield* Effect.provide(ProviderKind.ProviderKinds, kinds)
+        assert.deepStrictEqual([...registered.keys()].sort(), ["openai", "simulated"])
+        const openai = yield* LM.providerFromSettings(
+          "x",
+          Schema.decodeUnknownSync(ConfigSchema.ProviderSettings)({ kind: "openai" })
+        ).pipe(Effect.provide(kinds), Effect.scoped)
+        assert.strictEqual(openai.name, "replaced-openai")
       })
     )
 
@@ -375,7 +416,15 @@ describe("LM", () => {
         assert.isFalse(yield* cache.enabled)
         const third = yield* LM.complete(ask1)
         assert.isFalse(third.cacheHit)
-      }).pipe(Effect.provide(LM.layerCached().pipe(Layer.provideMerge(configLayer({})))), Effect.scoped)
+      }).pipe(
+        Effect.provide(
+          LM.layerCached().pipe(
+            Layer.provide(ProviderKind.layer("simulated", () => Effect.succeed(fakeProvider().provider))),
+            Layer.provideMerge(configLayer({}))
+          )
+        ),
+        Effect.scoped
+      )
     )
 
     it.effect("layer fails with a clear error when the default provider is not configured", () =>

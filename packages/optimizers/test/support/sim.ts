@@ -3,7 +3,6 @@
  * prompts it received.
  */
 import {
-  Arithmetic,
   ChainOfThought,
   Completion,
   type Evaluate,
@@ -11,10 +10,9 @@ import {
   LM,
   Predict,
   type Provider,
-  Signature,
-  SimLM,
-  SimTask
+  Signature
 } from "@effect-dspy/core"
+import { Arithmetic, SimLM, SimTask } from "@effect-dspy/sim"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 

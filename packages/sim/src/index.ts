@@ -1,0 +1,77 @@
+/**
+ * The simulated LM: a `Provider` that reads the adapters' prompts, with a calibrated skill model, its
+ * `simulated` provider kind and layers.
+ *
+ * @since 0.1.0
+ */
+export * as SimLM from "./SimLM.js"
+
+/**
+ * The simulated LM's answer function (shared by the provider and the server).
+ *
+ * @since 0.1.0
+ */
+export * as Engine from "./Engine.js"
+
+/**
+ * The local OpenAI-compatible server in front of the simulated LM.
+ *
+ * @since 0.1.0
+ */
+export * as SimServer from "./Server.js"
+
+/**
+ * The contract of a simulated task, and dataset splits.
+ *
+ * @since 0.1.0
+ */
+export * as SimTask from "./Task.js"
+
+/**
+ * The arithmetic word-problem task.
+ *
+ * @since 0.1.0
+ */
+export * as Arithmetic from "./Arithmetic.js"
+
+/**
+ * The query-routing task.
+ *
+ * @since 0.1.0
+ */
+export * as Routing from "./Routing.js"
+
+/**
+ * The multi-hop task, its knowledge base and search.
+ *
+ * @since 0.1.0
+ */
+export * as Multihop from "./Multihop.js"
+
+/**
+ * The typed-extraction task.
+ *
+ * @since 0.1.0
+ */
+export * as Extraction from "./Extraction.js"
+
+/**
+ * The simulated LM's fault profiles.
+ *
+ * @since 0.1.0
+ */
+export * as SimFaults from "./Faults.js"
+
+/**
+ * The simulated LM's latency profiles.
+ *
+ * @since 0.1.0
+ */
+export * as SimLatency from "./Latency.js"
+
+/**
+ * Deterministic hashed n-gram embeddings.
+ *
+ * @since 0.1.0
+ */
+export * as SimEmbeddings from "./Embeddings.js"
