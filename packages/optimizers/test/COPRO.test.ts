@@ -1,5 +1,5 @@
 import { Evaluate, LM, Module, Predict, type Provider } from "@effect-dspy/core"
-import { Arithmetic, SimLM } from "@effect-dspy/sim"
+import { Arithmetic, SimConcepts, SimLM } from "@effect-dspy/sim"
 import { Config } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -11,7 +11,7 @@ import * as Optimizer from "../src/Optimizer.js"
 import { arithmetic, cot, metric, predict, promptText, recordingSim, signature } from "./support/sim.js"
 
 const isProposal = (text: string) => text.includes("proposed_instruction")
-const helpful = (text: string) => Arithmetic.task.helpful.some((f) => f.patterns.some((p) => p.test(text)))
+const helpful = (text: string) => SimConcepts.read(Arithmetic.inventory, text).helpful.size > 0
 
 const scoresIn = (text: string): Array<number> =>
   [...text.matchAll(/Resulting Score #(\d+): (-?\d+(?:\.\d+)?)/g)].map((m) => Number(m[2]))

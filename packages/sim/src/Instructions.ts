@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import * as Concepts from "./Concepts.js"
 import type { Rng } from "./internal/Random.js"
 import type * as Prompt from "./Prompt.js"
 import type * as Task from "./Task.js"
@@ -20,8 +21,10 @@ import type * as Task from "./Task.js"
 export interface Phrase {
   readonly text: string
   readonly kind: "helpful" | "neutral" | "harmful"
-  /** The hidden feature the phrase carries (helpful and harmful phrases). */
-  readonly feature: Task.Feature | undefined
+  /** The concept the phrase carries (helpful and harmful phrases). */
+  readonly feature: Concepts.Concept | undefined
+  /** The inventory of the concept's task. */
+  readonly inventory: Concepts.Inventory | undefined
 }
 
 /**
@@ -50,10 +53,11 @@ const BASE_WEIGHT = { helpful: 1, neutral: 0.8, harmful: 0.5 } as const
 export const bank = (tasks: ReadonlyArray<Task.AnyTask>): Array<Phrase> => {
   const out: Array<Phrase> = []
   for (const t of tasks) {
-    for (const f of t.helpful) for (const text of f.phrasings) out.push({ text, kind: "helpful", feature: f })
-    for (const f of t.harmful) for (const text of f.phrasings) out.push({ text, kind: "harmful", feature: f })
+    for (const f of t.inventory.concepts) {
+      for (const text of f.phrasings) out.push({ text, kind: f.polarity, feature: f, inventory: t.inventory })
+    }
   }
-  for (const text of neutralPhrases) out.push({ text, kind: "neutral", feature: undefined })
+  for (const text of neutralPhrases) out.push({ text, kind: "neutral", feature: undefined, inventory: undefined })
   return out
 }
 
@@ -127,7 +131,7 @@ export const attempts = (text: string): Array<Attempt> => {
 
 const carries = (attempt: string, phrase: Phrase): boolean =>
   phrase.feature !== undefined
-    ? phrase.feature.patterns.some((p) => p.test(attempt))
+    ? phrase.inventory !== undefined && Concepts.asserts(phrase.inventory, attempt, phrase.feature.id)
     : attempt.toLowerCase().includes(phrase.text.toLowerCase())
 
 /**
@@ -193,12 +197,12 @@ export const propose = (
   for (let i = 0; i < count; i++) {
     const live = w.map((x, j) => {
       const p = phrases[j]!
-      return chosen.includes(p) || (p.feature !== undefined && usedFeatures.has(p.feature.name)) ? 0 : x
+      return chosen.includes(p) || (p.feature !== undefined && usedFeatures.has(p.feature.id)) ? 0 : x
     })
     if (live.every((x) => x === 0)) break
     const p = phrases[rng.weighted(live)]!
     chosen.push(p)
-    if (p.feature !== undefined) usedFeatures.add(p.feature.name)
+    if (p.feature !== undefined) usedFeatures.add(p.feature.id)
   }
   const baseText = BASE_FIELDS.map((f) => parsed.request[f]).find((v) => v !== undefined && v.trim() !== "")
   const base = stripBank(
