@@ -288,7 +288,9 @@ export const propose = (
 }
 
 /**
- * Templated descriptive text for a dataset summary, observations or a program description.
+ * Templated descriptive text for a dataset summary, observations, or a program or module description: a
+ * program is described from the structure the prompt shows (`program_code`: its predictors, their kinds and
+ * signatures), a module from its line (`module`), never from source text.
  *
  * @since 0.1.0
  * @category proposals
@@ -297,8 +299,18 @@ export const describe = (field: Prompt.Field, parsed: Prompt.Parsed, tasks: Read
   const scored = tasks.map((t) => [t, t.cues(parsed.fullText)] as const).sort((a, b) => b[1] - a[1])
   const top = scored[0]
   const what = top !== undefined && top[1] > 0 ? top[0].description : "input-output examples of a language task"
+  if (/module/i.test(field.name) && parsed.request["module"] !== undefined) {
+    return `This module, ${parsed.request["module"]}, is one step of a program that works on ${what}: it reads its inputs and writes its outputs for the next step or the final answer.`
+  }
   if (/program|module/i.test(field.name)) {
-    return `The program takes its inputs and uses language model calls to produce its outputs; it works on ${what}.`
+    const predictors = [...(parsed.request["program_code"] ?? "").matchAll(/^\s*(\S+) = (\w+)\(([^)]*)\)/gm)].map(
+      (m) => `${m[1]} (a ${m[2]} from ${m[3]})`
+    )
+    const structure =
+      predictors.length === 0
+        ? "takes its inputs and uses language model calls to produce its outputs"
+        : `calls ${predictors.length === 1 ? "one predictor" : `${predictors.length} predictors in turn`}, ${predictors.join(", then ")}`
+    return `This program works on ${what}. It ${structure}.`
   }
   return `The dataset consists of ${what}. Each example pairs its inputs with a single expected output, and answers must follow the requested format.`
 }
