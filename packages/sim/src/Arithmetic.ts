@@ -645,15 +645,15 @@ export const inventory: Concepts.Inventory = {
   },
   canonical:
     "Solve the word problem step by step. Apply every operation in the order it is described and write down the running total after each one. Convert dozens into single items, multiply the number of groups by the group size before adding, and keep exact values without rounding until the end. Double-check the result before answering.",
-  cap: 2.5,
+  cap: 1.4,
   concepts: [
     concept({
       id: "step_by_step",
       polarity: "helpful",
       description: "work through the problem one step at a time",
       addresses: ["dropped_operation"],
-      weight: 0.16,
-      specific: 0.14,
+      weight: 0.224,
+      specific: 0.196,
       patterns: [
         "step by step",
         "stage by stage",
@@ -697,8 +697,8 @@ export const inventory: Concepts.Inventory = {
       polarity: "helpful",
       description: "account for every operation, in the order described",
       addresses: ["dropped_operation"],
-      weight: 0.05,
-      specific: 0.22,
+      weight: 0.07,
+      specific: 0.308,
       patterns: [
         "(apply|use|include|perform|process|handle|carry|execute|follow|do|account|consider|read|count) .. (each|every|all) .. (@steps|change|event|number|quantity|detail|transaction|statement)",
         "(each|every|all) .. (@steps|change|event|transaction|statement) .. (order|sequence|turn|describe|given|written|listed|happen|occur|appear|mention)",
@@ -706,6 +706,7 @@ export const inventory: Concepts.Inventory = {
         "(in|same) (order|sequence) .. (describe|given|written|listed|happen|occur|appear|mention|presented|told)",
         "(chronological|original|stated|given|described|story) order",
         "(nothing|none) .. (miss|left|leave|skip|omit|overlook)",
+        "! (@steps|change|event|number|quantity|transaction|statement) .. (left|missed|skipped|dropped|omitted|forgotten|overlooked|ignored|lost)",
         "(read|reread) .. (each|every|all) .. (sentence|line|word|statement)",
         "@steps .. (order|sequence) .. (describe|given|written|listed|happen|occur|appear|mention)"
       ],
@@ -725,8 +726,8 @@ export const inventory: Concepts.Inventory = {
       polarity: "helpful",
       description: "write down the running total after each operation",
       addresses: ["dropped_operation", "early_rounding"],
-      weight: 0.12,
-      specific: 0.14,
+      weight: 0.168,
+      specific: 0.196,
       patterns: [
         "@record .. @intermediate .. @quantity",
         "running (total|sum|tally|count|balance)",
@@ -756,8 +757,8 @@ export const inventory: Concepts.Inventory = {
       polarity: "helpful",
       description: "convert quantities in dozens into single items",
       addresses: ["unit_conversion"],
-      weight: 0.03,
-      specific: 0.5,
+      weight: 0.042,
+      specific: 0.7,
       patterns: [
         "@convert .. (unit|units|dozen|dozens|measurement|measurements)",
         "(unit|units|dozen|dozens) .. (convert|conversion|converted|translate|translated|into|to|as|mean|means|equal|equals|represent|worth|stand|be)",
@@ -786,8 +787,8 @@ export const inventory: Concepts.Inventory = {
       polarity: "helpful",
       description: "multiply the number of groups by the group size before adding",
       addresses: ["precedence"],
-      weight: 0.03,
-      specific: 0.5,
+      weight: 0.042,
+      specific: 0.7,
       patterns: [
         "order of (operation|operations|arithmetic|precedence|evaluation)",
         "(pemdas|bodmas|bidmas|precedence)",
@@ -816,8 +817,8 @@ export const inventory: Concepts.Inventory = {
       polarity: "helpful",
       description: "keep exact values and round only at the end",
       addresses: ["early_rounding"],
-      weight: 0.03,
-      specific: 0.5,
+      weight: 0.042,
+      specific: 0.7,
       patterns: [
         "@keep .. @exact .. (value|values|number|numbers|fraction|fractions|decimal|decimals|result|results|figure|figures|amount|amounts|precision|form|quantity|quantities)",
         "@exact (value|values|number|numbers|arithmetic|precision|fraction|fractions|result|results|figure|figures|amount|amounts|math|calculation|calculations|computation)",
@@ -844,11 +845,12 @@ export const inventory: Concepts.Inventory = {
       polarity: "helpful",
       description: "check the result before answering",
       addresses: ["dropped_operation", "unit_conversion", "precedence", "early_rounding", "arithmetic_slip"],
-      weight: 0.16,
-      specific: 0.06,
+      weight: 0.224,
+      specific: 0.084,
       patterns: [
         "@verify .. @object",
         "@verify $",
+        "(verify|recheck|crosscheck|validate|proofread|recompute|recalculate)",
         "@verify (before|prior|again|twice|once)",
         "double (check|checking|check)",
         "(make|be) sure .. (correct|right|add|adds|consistent|accurate|true|valid|sense|match|matches|error|mistake|mistakes|nothing)",
@@ -910,9 +912,9 @@ export const inventory: Concepts.Inventory = {
         "skip .. (@steps|step|work|working|reasoning|thinking|explanation|detail|details|calculation|calculations|math|arithmetic|intermediate)",
         "(just|only) (give|state|write|output|return|provide|report|say|answer) .. (number|answer|result|value|final)",
         "(give|state|write|output|return|provide|report|say) (just|only) .. (number|answer|result|value|final)",
-        "(number|answer|result|value) only",
+        "(number|answer|result|value) _ only",
         "(no|without) (explanation|explanations|reasoning|working|work|steps|thinking|justification|detail|details|deliberation)",
-        "(overthink|deliberate|dwell|dawdle)",
+        "! (overthink|deliberate|dwell|dawdle|hesitate)",
         "(first|immediate|instant) (impression|reaction|answer|response)",
         "(one|single) (word|number) (answer|reply|response)"
       ],

@@ -6,7 +6,8 @@
  * asserts or negates: a negated or prohibited strategy does not count (a negated helpful one hurts a little;
  * a negated harmful one may express its helpful inverse, "never round early" = "keep exact values"), a
  * strategy both asserted and negated, or asserted with its opposite, cancels, off-task words dilute the
- * credit of the sentence they are in and of the whole instruction, and very long instructions cost.
+ * credit of the sentence they are in and of the whole instruction, keyword salad (few function words,
+ * repeated keywords) and one-word fragments earn little, and very long instructions cost.
  *
  * @since 0.1.0
  */
@@ -134,7 +135,24 @@ const DIRECTIVES = [
   "rely",
   "cite",
   "connect",
-  "distinguish"
+  "distinguish",
+  "recheck",
+  "recompute",
+  "recalculate",
+  "review",
+  "redo",
+  "update",
+  "tally",
+  "jot",
+  "convert",
+  "express",
+  "watch",
+  "mind",
+  "remember",
+  "count",
+  "evaluate",
+  "determine",
+  "work"
 ]
 
 const compiled = (inventory: Inventory): Compiled => {
@@ -194,7 +212,7 @@ const LENGTH_CAP = 1.5
 /** Dilution: a sentence with at least this share of on-task words keeps its full weight. */
 const SENTENCE_CLEAN = 0.85
 const SENTENCE_POWER = 4
-const TEXT_CLEAN = 0.8
+const TEXT_CLEAN = 0.85
 const TEXT_POWER = 3
 /** A negated helpful concept costs this share of its weight. */
 const PROHIBITION_COST = 0.4
@@ -231,7 +249,16 @@ const readUncached = (c: Compiled, text: string): Reading => {
   const mentions: Array<Mention> = []
   let on = 0
   let all = 0
-  const sentenceShares = reading.sentences.map((s) => Meaning.onTaskShare(s, c.vocabulary))
+  const sentenceShares = reading.sentences.map((s) => {
+    const share = Meaning.onTaskShare(s, c.vocabulary)
+    // A one-word fragment that is neither a strategy nor a directive ("Intermediate.", "Banana.") is noise.
+    const words = s.filter((w) => w !== "," && !Meaning.stopwords.has(w))
+    const fragment =
+      words.length === 1 &&
+      !c.directives.has(words[0]!) &&
+      !c.patterns.some(([, ps]) => ps.some((p) => Meaning.find(p, s).length > 0))
+    return fragment ? { on: 0, all: share.all } : share
+  })
   for (const s of sentenceShares) {
     on += s.on
     all += s.all
@@ -239,7 +266,7 @@ const readUncached = (c: Compiled, text: string): Reading => {
   const global = dilution(on, all, TEXT_CLEAN, TEXT_POWER)
   reading.sentences.forEach((sentence, si) => {
     const share = sentenceShares[si]!
-    const strength = dilution(share.on, share.all, SENTENCE_CLEAN, SENTENCE_POWER) * global
+    const strength = dilution(share.on, share.all, SENTENCE_CLEAN, SENTENCE_POWER) * global * Meaning.fluency(sentence)
     const negation = Meaning.negations(sentence, c.directives)
     const found: Array<{ concept: Concept; span: Meaning.Span; inverted: boolean }> = []
     for (const [concept, patterns] of c.patterns) {
@@ -247,15 +274,12 @@ const readUncached = (c: Compiled, text: string): Reading => {
         for (const span of Meaning.find(p, sentence)) found.push({ concept, span, inverted: p.inverted })
       }
     }
-    // A mention inside a longer mention of another concept is the longer one's ("round only at the end").
+    // A mention whose words all belong to a longer mention is the longer one's ("never round .. until the end").
     const kept = found.filter(
       (f) =>
         !found.some(
           (g) =>
-            g !== f &&
-            g.span.start <= f.span.start &&
-            g.span.end >= f.span.end &&
-            g.span.end - g.span.start > f.span.end - f.span.start
+            g !== f && g.span.taken.length > f.span.taken.length && f.span.taken.every((k) => g.span.taken.includes(k))
         )
     )
     for (const { concept, inverted, span } of kept) {
