@@ -634,7 +634,8 @@ export const inventory: Concepts.Inventory = {
     "group groups each item items apples marbles operation operations equation expression value integer whole",
     "digit figure figures decimal fraction half remainder round rounding exact precise estimate guess order",
     "sequence step steps stage running tally subtotal result intermediate arithmetic sentence story share",
-    "split buys sells gives loses finds friend people person statement end beginning start final unit conversion"
+    "split buys sells gives loses finds friend people person statement end beginning start final unit conversion",
+    "marbles stickers books coins cookies pencils stamps shells cards story event events thing happens"
   ],
   categories: {
     dropped_operation: "an operation of the problem was left out",
@@ -739,6 +740,8 @@ export const inventory: Concepts.Inventory = {
         "(after|at|following) (each|every) @steps .. @record",
         "show .. (work|working|calculation|calculations|computation|arithmetic|math|maths|intermediate)",
         "(update|updating) .. (total|count|tally|number|value)",
+        "@record .. how (many|much)",
+        "(keep|keeping|maintain|maintaining|hold) .. (tally|running|count|record|log|ledger)",
         "(how|what) .. (many|much|total) .. (after|at|following) .. (each|every)"
       ],
       phrasings: [
@@ -822,9 +825,9 @@ export const inventory: Concepts.Inventory = {
       patterns: [
         "@keep .. @exact .. (value|values|number|numbers|fraction|fractions|decimal|decimals|result|results|figure|figures|amount|amounts|precision|form|quantity|quantities)",
         "@exact (value|values|number|numbers|arithmetic|precision|fraction|fractions|result|results|figure|figures|amount|amounts|math|calculation|calculations|computation)",
-        "round .. (only)? .. (end|final|last|finish|finished|complete|completion)",
+        "round .. (only)? .. (end|final|last|finish|finished|complete|completion|done)",
         "(only|last|final) .. round",
-        "(without|no|not|never|avoid) .. round .. (until|till|before) .. (end|final|last|finish)",
+        "(without|no|not|never|avoid) .. round .. (until|till|before) .. (end|final|last|finish|done|complete|finished)",
         "@fraction .. (keep|kept|exact|intact|precise|as is|unchanged|preserved|retained|carry|carried|stay)",
         "@keep .. @fraction",
         "(be|stay|remain) (exact|precise)",

@@ -214,6 +214,8 @@ const SENTENCE_CLEAN = 0.85
 const SENTENCE_POWER = 4
 const TEXT_CLEAN = 0.85
 const TEXT_POWER = 3
+/** The factor on the credit of an instruction that repeats an off-task word. */
+const RECURRING_OFF_TASK = 0.3
 /** A negated helpful concept costs this share of its weight. */
 const PROHIBITION_COST = 0.4
 /** A negated harmful concept expresses its inverse at this strength. */
@@ -263,7 +265,16 @@ const readUncached = (c: Compiled, text: string): Reading => {
     on += s.on
     all += s.all
   }
-  const global = dilution(on, all, TEXT_CLEAN, TEXT_POWER)
+  // An instruction that keeps coming back to an off-task word is about something else ("... the tacos").
+  const offTask = new Map<string, number>()
+  for (const sentence of reading.sentences) {
+    for (const w of sentence) {
+      if (w === "," || Meaning.stopwords.has(w) || c.vocabulary.has(w) || /^\d/.test(w)) continue
+      offTask.set(w, (offTask.get(w) ?? 0) + 1)
+    }
+  }
+  const recurring = [...offTask.values()].some((n) => n >= 2)
+  const global = dilution(on, all, TEXT_CLEAN, TEXT_POWER) * (recurring ? RECURRING_OFF_TASK : 1)
   reading.sentences.forEach((sentence, si) => {
     const share = sentenceShares[si]!
     const strength = dilution(share.on, share.all, SENTENCE_CLEAN, SENTENCE_POWER) * global * Meaning.fluency(sentence)

@@ -553,10 +553,11 @@ export const negations = (sentence: ReadonlyArray<string>, directives: ReadonlyS
     if (w === "stop" && (next === "and" || next === "to")) prefix = false
     if (w === "no" && next === "matter") prefix = false
     if ((w === "instead" && next === "of") || (w === "rather" && next === "than")) prefix = true
-    if (w === "not" && next !== undefined && NOT_NEEDED.has(next) && i > 0 && sentence[i - 1] === "be") {
-      // "X is not needed": negates the clause before it.
+    const after = next === "be" ? sentence[i + 2] : next
+    if (w === "not" && after !== undefined && NOT_NEEDED.has(after)) {
+      // "X is not needed", "X will not be needed": negates the clause before it (and, as any "not", what
+      // follows: "it is not necessary to verify").
       out.push({ at: i, from: clauseStart(i), to: i })
-      continue
     }
     if (prefix) {
       out.push({ at: i, from: i + 1, to: scopeEnd(i + 1) })
