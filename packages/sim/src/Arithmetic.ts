@@ -294,9 +294,14 @@ const trace = (problem: Problem, slip: Slip = "none", at = -1): Trace => {
   return { values, lines }
 }
 
+/** The answer reached with at most one slip (the numbers of {@link trace}, without its text). */
 const result = (problem: Problem, slip: Slip = "none", at = -1): number => {
-  const t = trace(problem, slip, at)
-  return t.values.length === 0 ? problem.start : t.values[t.values.length - 1]!
+  let v = problem.start
+  for (let i = 0; i < problem.steps.length; i++) {
+    if (i === at && slip === "skip") continue
+    v = apply(v, problem.steps[i]!, i === at ? slip : "none")
+  }
+  return v
 }
 
 /**
@@ -1001,7 +1006,11 @@ const solveProblem = (problem: Problem): Task.Solution => {
       break
     }
   }
-  const correct = trace(problem)
+  let correct: Trace | undefined
+  const worked = () => {
+    correct ??= trace(problem)
+    return correct
+  }
   return {
     task: "arithmetic",
     key: `arithmetic:${problem.start}:${problem.items}:${problem.steps.map((s) => s.text).join(" ")}`,
@@ -1010,11 +1019,13 @@ const solveProblem = (problem: Problem): Task.Solution => {
     gold: { answer: gold },
     risks,
     failures,
-    intermediates: correct.values.slice(0, -1),
+    get intermediates() {
+      return worked().values.slice(0, -1)
+    },
     family: { kind: "word_problem", size: n, tags: [...risks].sort() },
     reasoning: (failure) => {
       const slip = failure === undefined ? undefined : slips.get(failure)
-      const t = slip === undefined ? correct : trace(problem, slip[0], slip[1])
+      const t = slip === undefined ? worked() : trace(problem, slip[0], slip[1])
       const answer = failure === undefined ? gold : failure.values["answer"]
       return [...t.lines, `The answer is ${String(answer)}.`].join(" ")
     }

@@ -67,6 +67,7 @@ interface Compiled {
   readonly patterns: ReadonlyArray<readonly [Concept, ReadonlyArray<Meaning.Pattern>]>
   readonly vocabulary: ReadonlySet<string>
   readonly directives: ReadonlySet<string>
+  readonly byId: ReadonlyMap<string, Concept>
 }
 
 const compiledCache = new WeakMap<Inventory, Compiled>()
@@ -164,7 +165,13 @@ const compiled = (inventory: Inventory): Compiled => {
   const vocabulary = Meaning.stemSet([...Meaning.instructionWords, ...inventory.vocabulary])
   for (const [, ps] of patterns) for (const p of ps) for (const s of p.slots) for (const w of s.stems) vocabulary.add(w)
   for (const words of Object.values(inventory.lexicon)) for (const w of Meaning.stemSet(words)) vocabulary.add(w)
-  const out: Compiled = { inventory, patterns, vocabulary, directives: Meaning.stemSet(DIRECTIVES) }
+  const out: Compiled = {
+    inventory,
+    patterns,
+    vocabulary,
+    directives: Meaning.stemSet(DIRECTIVES),
+    byId: new Map(inventory.concepts.map((k) => [k.id, k]))
+  }
   compiledCache.set(inventory, out)
   return out
 }
@@ -297,7 +304,7 @@ const readUncached = (c: Compiled, text: string): Reading => {
       mentions.push({ concept: concept.id, negated: Meaning.isNegated(span, negation) !== inverted, strength })
     }
   })
-  const byId = new Map(c.inventory.concepts.map((k) => [k.id, k]))
+  const byId = c.byId
   const asserted = new Map<string, number>()
   const negated = new Map<string, number>()
   for (const m of mentions) {
@@ -352,7 +359,8 @@ const readUncached = (c: Compiled, text: string): Reading => {
  * @category model
  */
 export const credit = (inventory: Inventory, reading: Reading, risks: ReadonlyArray<string>): number => {
-  const byId = new Map(inventory.concepts.map((k) => [k.id, k]))
+  if (reading.helpful.size + reading.harmful.size + reading.prohibited.size === 0) return -reading.lengthCost
+  const byId = compiled(inventory).byId
   const value = (concept: Concept, q: number) =>
     q * (concept.weight + (concept.addresses.some((a) => risks.includes(a)) ? concept.specific : 0))
   let good = 0
