@@ -236,7 +236,7 @@ const structured = (ctx: Context, rng: Rng): { values: Record<string, unknown>; 
       }
       const advice: Record<string, string> = {}
       for (const name of names.length > 0 ? names : ["predictor"]) {
-        advice[name] = Instructions.propose(parsed, ctx.all, rng, ctx.temperature)
+        advice[name] = Instructions.propose(parsed, ctx.all, rng, ctx.temperature, { module: name, mode: "advice" })
       }
       known[proposal.name] = advice
     } else {

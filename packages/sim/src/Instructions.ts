@@ -10,6 +10,7 @@
 import * as Concepts from "./Concepts.js"
 import type { Rng } from "./internal/Random.js"
 import type * as Prompt from "./Prompt.js"
+import * as Reflection from "./Reflection.js"
 import type * as Task from "./Task.js"
 
 /**
@@ -173,8 +174,65 @@ const stripBank = (text: string, phrases: ReadonlyArray<Phrase>): string => {
 }
 
 /**
- * Composes a proposed instruction: the current instruction (with bank phrases removed) followed by 1 to 4
- * phrases drawn by {@link weights}, at most one per hidden feature.
+ * How a proposal is asked for: for one module (SIMBA advises each module of a program by name), and whether
+ * the answer is a whole instruction or advice to append to the current one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProposalOptions {
+  readonly module?: string
+  readonly mode?: Reflection.Mode
+}
+
+/** The current instructions of a module from SIMBA's `modules_defn` (`path: signature\n  instructions: ...`). */
+const moduleInstructions = (parsed: Prompt.Parsed, module: string | undefined): string | undefined => {
+  const defn = parsed.request["modules_defn"]
+  if (defn === undefined || module === undefined) return undefined
+  const lines = defn.split("\n")
+  const at = lines.findIndex((l) => l.startsWith(`${module}: `))
+  const next = at < 0 ? undefined : lines[at + 1]
+  const m = next === undefined ? null : /^\s+instructions:\s*(.*)$/.exec(next)
+  return m === null ? undefined : m[1]
+}
+
+/**
+ * The tasks a proposal request is about: those the prompt's cues point at most (examples, demos, the
+ * current instruction; prior attempts left out, since they may wander off the task); without cues, the task
+ * whose strategies the higher-scoring attempts assert (what a reader of the scores would infer); else all.
+ *
+ * @since 0.1.0
+ * @category proposals
+ */
+export const relevantTasks = (
+  parsed: Prompt.Parsed,
+  tasks: ReadonlyArray<Task.AnyTask>,
+  shown: ReadonlyArray<Attempt>
+): ReadonlyArray<Task.AnyTask> => {
+  let text = parsed.fullText
+  for (const a of [...shown].sort((x, y) => y.text.length - x.text.length)) text = text.split(a.text).join(" ")
+  const scored = tasks.map((t) => [t, t.cues(text)] as const)
+  const best = Math.max(...scored.map(([, c]) => c))
+  if (best > 0) return scored.filter(([, c]) => c === best).map(([t]) => t)
+  if (shown.length >= 2) {
+    const mean = shown.reduce((a, b) => a + b.score, 0) / shown.length
+    const sd = Math.sqrt(shown.reduce((a, b) => a + (b.score - mean) ** 2, 0) / shown.length) || 1
+    const lean = tasks.map((t) => {
+      const carrying = shown.filter((a) => Concepts.read(t.inventory, a.text).helpful.size > 0)
+      return carrying.length === 0 ? 0 : carrying.reduce((a, b) => a + (b.score - mean) / sd, 0) / carrying.length
+    })
+    const top = Math.max(...lean)
+    if (top > 0) return [tasks[lean.indexOf(top)]!]
+  }
+  return tasks
+}
+
+/**
+ * Composes a proposed instruction. When the prompt is about one task, it reflects
+ * ({@link Reflection.improve}): it keeps the parent instruction's useful content (the current instruction,
+ * else the best attempt shown) and adds strategies that address the failures diagnosed in the examples and
+ * feedback the prompt shows, leaning toward the strategies of higher-scoring attempts. Otherwise it appends
+ * 1 to 4 phrases drawn by {@link weights} to the first sentence of the current instruction.
  *
  * @since 0.1.0
  * @category proposals
@@ -183,13 +241,29 @@ export const propose = (
   parsed: Prompt.Parsed,
   tasks: ReadonlyArray<Task.AnyTask>,
   rng: Rng,
-  temperature: number
+  temperature: number,
+  options: ProposalOptions = {}
 ): string => {
-  const scored = tasks.map((t) => [t, t.cues(parsed.fullText)] as const)
-  const best = Math.max(...scored.map(([, c]) => c))
-  const relevant = best > 0 ? scored.filter(([, c]) => c === best).map(([t]) => t) : tasks
-  const phrases = bank(relevant)
   const shown = attempts(parsed.fullText)
+  const relevant = relevantTasks(parsed, tasks, shown)
+  const baseText =
+    moduleInstructions(parsed, options.module) ??
+    BASE_FIELDS.map((f) => parsed.request[f]).find((v) => v !== undefined && v.trim() !== "")
+  if (relevant.length === 1) {
+    const task = relevant[0]!
+    const observed = Reflection.observations(parsed)
+    const bestAttempt = [...shown].sort((a, b) => b.score - a.score)[0]
+    return Reflection.improve({
+      inventory: task.inventory,
+      parent: baseText ?? bestAttempt?.text ?? "",
+      diagnosis: observed.length > 0 ? Reflection.diagnose(task, observed, options.module) : undefined,
+      attempts: shown,
+      rng,
+      temperature,
+      mode: options.mode ?? "rewrite"
+    })
+  }
+  const phrases = bank(relevant)
   const w = weights(phrases, shown, temperature)
   const count = Math.min(4, 1 + Math.floor(rng.next() * (2 + Math.min(temperature, 2))))
   const chosen: Array<Phrase> = []
@@ -204,7 +278,7 @@ export const propose = (
     chosen.push(p)
     if (p.feature !== undefined) usedFeatures.add(p.feature.id)
   }
-  const baseText = BASE_FIELDS.map((f) => parsed.request[f]).find((v) => v !== undefined && v.trim() !== "")
+  if (options.mode === "advice") return chosen.map((p) => p.text).join(" ")
   const base = stripBank(
     baseText ?? (parsed.instructions !== "" ? parsed.instructions : "Solve the task."),
     bank(tasks)
