@@ -294,9 +294,14 @@ const trace = (problem: Problem, slip: Slip = "none", at = -1): Trace => {
   return { values, lines }
 }
 
+/** The answer reached with at most one slip (the numbers of {@link trace}, without its text). */
 const result = (problem: Problem, slip: Slip = "none", at = -1): number => {
-  const t = trace(problem, slip, at)
-  return t.values.length === 0 ? problem.start : t.values[t.values.length - 1]!
+  let v = problem.start
+  for (let i = 0; i < problem.steps.length; i++) {
+    if (i === at && slip === "skip") continue
+    v = apply(v, problem.steps[i]!, i === at ? slip : "none")
+  }
+  return v
 }
 
 /**
@@ -634,7 +639,8 @@ export const inventory: Concepts.Inventory = {
     "group groups each item items apples marbles operation operations equation expression value integer whole",
     "digit figure figures decimal fraction half remainder round rounding exact precise estimate guess order",
     "sequence step steps stage running tally subtotal result intermediate arithmetic sentence story share",
-    "split buys sells gives loses finds friend people person statement end beginning start final unit conversion"
+    "split buys sells gives loses finds friend people person statement end beginning start final unit conversion",
+    "marbles stickers books coins cookies pencils stamps shells cards story event events thing happens"
   ],
   categories: {
     dropped_operation: "an operation of the problem was left out",
@@ -645,15 +651,15 @@ export const inventory: Concepts.Inventory = {
   },
   canonical:
     "Solve the word problem step by step. Apply every operation in the order it is described and write down the running total after each one. Convert dozens into single items, multiply the number of groups by the group size before adding, and keep exact values without rounding until the end. Double-check the result before answering.",
-  cap: 2.5,
+  cap: 1.4,
   concepts: [
     concept({
       id: "step_by_step",
       polarity: "helpful",
       description: "work through the problem one step at a time",
       addresses: ["dropped_operation"],
-      weight: 0.16,
-      specific: 0.14,
+      weight: 0.224,
+      specific: 0.196,
       patterns: [
         "step by step",
         "stage by stage",
@@ -697,8 +703,8 @@ export const inventory: Concepts.Inventory = {
       polarity: "helpful",
       description: "account for every operation, in the order described",
       addresses: ["dropped_operation"],
-      weight: 0.05,
-      specific: 0.22,
+      weight: 0.07,
+      specific: 0.308,
       patterns: [
         "(apply|use|include|perform|process|handle|carry|execute|follow|do|account|consider|read|count) .. (each|every|all) .. (@steps|change|event|number|quantity|detail|transaction|statement)",
         "(each|every|all) .. (@steps|change|event|transaction|statement) .. (order|sequence|turn|describe|given|written|listed|happen|occur|appear|mention)",
@@ -706,6 +712,7 @@ export const inventory: Concepts.Inventory = {
         "(in|same) (order|sequence) .. (describe|given|written|listed|happen|occur|appear|mention|presented|told)",
         "(chronological|original|stated|given|described|story) order",
         "(nothing|none) .. (miss|left|leave|skip|omit|overlook)",
+        "! (@steps|change|event|number|quantity|transaction|statement) .. (left|missed|skipped|dropped|omitted|forgotten|overlooked|ignored|lost)",
         "(read|reread) .. (each|every|all) .. (sentence|line|word|statement)",
         "@steps .. (order|sequence) .. (describe|given|written|listed|happen|occur|appear|mention)"
       ],
@@ -725,8 +732,8 @@ export const inventory: Concepts.Inventory = {
       polarity: "helpful",
       description: "write down the running total after each operation",
       addresses: ["dropped_operation", "early_rounding"],
-      weight: 0.12,
-      specific: 0.14,
+      weight: 0.168,
+      specific: 0.196,
       patterns: [
         "@record .. @intermediate .. @quantity",
         "running (total|sum|tally|count|balance)",
@@ -738,6 +745,8 @@ export const inventory: Concepts.Inventory = {
         "(after|at|following) (each|every) @steps .. @record",
         "show .. (work|working|calculation|calculations|computation|arithmetic|math|maths|intermediate)",
         "(update|updating) .. (total|count|tally|number|value)",
+        "@record .. how (many|much)",
+        "(keep|keeping|maintain|maintaining|hold) .. (tally|running|count|record|log|ledger)",
         "(how|what) .. (many|much|total) .. (after|at|following) .. (each|every)"
       ],
       phrasings: [
@@ -756,8 +765,8 @@ export const inventory: Concepts.Inventory = {
       polarity: "helpful",
       description: "convert quantities in dozens into single items",
       addresses: ["unit_conversion"],
-      weight: 0.03,
-      specific: 0.5,
+      weight: 0.042,
+      specific: 0.7,
       patterns: [
         "@convert .. (unit|units|dozen|dozens|measurement|measurements)",
         "(unit|units|dozen|dozens) .. (convert|conversion|converted|translate|translated|into|to|as|mean|means|equal|equals|represent|worth|stand|be)",
@@ -786,8 +795,8 @@ export const inventory: Concepts.Inventory = {
       polarity: "helpful",
       description: "multiply the number of groups by the group size before adding",
       addresses: ["precedence"],
-      weight: 0.03,
-      specific: 0.5,
+      weight: 0.042,
+      specific: 0.7,
       patterns: [
         "order of (operation|operations|arithmetic|precedence|evaluation)",
         "(pemdas|bodmas|bidmas|precedence)",
@@ -816,14 +825,14 @@ export const inventory: Concepts.Inventory = {
       polarity: "helpful",
       description: "keep exact values and round only at the end",
       addresses: ["early_rounding"],
-      weight: 0.03,
-      specific: 0.5,
+      weight: 0.042,
+      specific: 0.7,
       patterns: [
         "@keep .. @exact .. (value|values|number|numbers|fraction|fractions|decimal|decimals|result|results|figure|figures|amount|amounts|precision|form|quantity|quantities)",
         "@exact (value|values|number|numbers|arithmetic|precision|fraction|fractions|result|results|figure|figures|amount|amounts|math|calculation|calculations|computation)",
-        "round .. (only)? .. (end|final|last|finish|finished|complete|completion)",
+        "round .. (only)? .. (end|final|last|finish|finished|complete|completion|done)",
         "(only|last|final) .. round",
-        "(without|no|not|never|avoid) .. round .. (until|till|before) .. (end|final|last|finish)",
+        "(without|no|not|never|avoid) .. round .. (until|till|before) .. (end|final|last|finish|done|complete|finished)",
         "@fraction .. (keep|kept|exact|intact|precise|as is|unchanged|preserved|retained|carry|carried|stay)",
         "@keep .. @fraction",
         "(be|stay|remain) (exact|precise)",
@@ -844,11 +853,12 @@ export const inventory: Concepts.Inventory = {
       polarity: "helpful",
       description: "check the result before answering",
       addresses: ["dropped_operation", "unit_conversion", "precedence", "early_rounding", "arithmetic_slip"],
-      weight: 0.16,
-      specific: 0.06,
+      weight: 0.224,
+      specific: 0.084,
       patterns: [
         "@verify .. @object",
         "@verify $",
+        "(verify|recheck|crosscheck|validate|proofread|recompute|recalculate)",
         "@verify (before|prior|again|twice|once)",
         "double (check|checking|check)",
         "(make|be) sure .. (correct|right|add|adds|consistent|accurate|true|valid|sense|match|matches|error|mistake|mistakes|nothing)",
@@ -910,9 +920,9 @@ export const inventory: Concepts.Inventory = {
         "skip .. (@steps|step|work|working|reasoning|thinking|explanation|detail|details|calculation|calculations|math|arithmetic|intermediate)",
         "(just|only) (give|state|write|output|return|provide|report|say|answer) .. (number|answer|result|value|final)",
         "(give|state|write|output|return|provide|report|say) (just|only) .. (number|answer|result|value|final)",
-        "(number|answer|result|value) only",
+        "(number|answer|result|value) _ only",
         "(no|without) (explanation|explanations|reasoning|working|work|steps|thinking|justification|detail|details|deliberation)",
-        "(overthink|deliberate|dwell|dawdle)",
+        "! (overthink|deliberate|dwell|dawdle|hesitate)",
         "(first|immediate|instant) (impression|reaction|answer|response)",
         "(one|single) (word|number) (answer|reply|response)"
       ],
@@ -996,7 +1006,11 @@ const solveProblem = (problem: Problem): Task.Solution => {
       break
     }
   }
-  const correct = trace(problem)
+  let correct: Trace | undefined
+  const worked = () => {
+    correct ??= trace(problem)
+    return correct
+  }
   return {
     task: "arithmetic",
     key: `arithmetic:${problem.start}:${problem.items}:${problem.steps.map((s) => s.text).join(" ")}`,
@@ -1005,11 +1019,13 @@ const solveProblem = (problem: Problem): Task.Solution => {
     gold: { answer: gold },
     risks,
     failures,
-    intermediates: correct.values.slice(0, -1),
+    get intermediates() {
+      return worked().values.slice(0, -1)
+    },
     family: { kind: "word_problem", size: n, tags: [...risks].sort() },
     reasoning: (failure) => {
       const slip = failure === undefined ? undefined : slips.get(failure)
-      const t = slip === undefined ? correct : trace(problem, slip[0], slip[1])
+      const t = slip === undefined ? worked() : trace(problem, slip[0], slip[1])
       const answer = failure === undefined ? gold : failure.values["answer"]
       return [...t.lines, `The answer is ${String(answer)}.`].join(" ")
     }

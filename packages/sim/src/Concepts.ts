@@ -6,7 +6,8 @@
  * asserts or negates: a negated or prohibited strategy does not count (a negated helpful one hurts a little;
  * a negated harmful one may express its helpful inverse, "never round early" = "keep exact values"), a
  * strategy both asserted and negated, or asserted with its opposite, cancels, off-task words dilute the
- * credit of the sentence they are in and of the whole instruction, and very long instructions cost.
+ * credit of the sentence they are in and of the whole instruction, keyword salad (few function words,
+ * repeated keywords) and one-word fragments earn little, and very long instructions cost.
  *
  * @since 0.1.0
  */
@@ -66,6 +67,7 @@ interface Compiled {
   readonly patterns: ReadonlyArray<readonly [Concept, ReadonlyArray<Meaning.Pattern>]>
   readonly vocabulary: ReadonlySet<string>
   readonly directives: ReadonlySet<string>
+  readonly byId: ReadonlyMap<string, Concept>
 }
 
 const compiledCache = new WeakMap<Inventory, Compiled>()
@@ -134,7 +136,24 @@ const DIRECTIVES = [
   "rely",
   "cite",
   "connect",
-  "distinguish"
+  "distinguish",
+  "recheck",
+  "recompute",
+  "recalculate",
+  "review",
+  "redo",
+  "update",
+  "tally",
+  "jot",
+  "convert",
+  "express",
+  "watch",
+  "mind",
+  "remember",
+  "count",
+  "evaluate",
+  "determine",
+  "work"
 ]
 
 const compiled = (inventory: Inventory): Compiled => {
@@ -146,7 +165,13 @@ const compiled = (inventory: Inventory): Compiled => {
   const vocabulary = Meaning.stemSet([...Meaning.instructionWords, ...inventory.vocabulary])
   for (const [, ps] of patterns) for (const p of ps) for (const s of p.slots) for (const w of s.stems) vocabulary.add(w)
   for (const words of Object.values(inventory.lexicon)) for (const w of Meaning.stemSet(words)) vocabulary.add(w)
-  const out: Compiled = { inventory, patterns, vocabulary, directives: Meaning.stemSet(DIRECTIVES) }
+  const out: Compiled = {
+    inventory,
+    patterns,
+    vocabulary,
+    directives: Meaning.stemSet(DIRECTIVES),
+    byId: new Map(inventory.concepts.map((k) => [k.id, k]))
+  }
   compiledCache.set(inventory, out)
   return out
 }
@@ -194,8 +219,10 @@ const LENGTH_CAP = 1.5
 /** Dilution: a sentence with at least this share of on-task words keeps its full weight. */
 const SENTENCE_CLEAN = 0.85
 const SENTENCE_POWER = 4
-const TEXT_CLEAN = 0.8
+const TEXT_CLEAN = 0.85
 const TEXT_POWER = 3
+/** The factor on the credit of an instruction that repeats an off-task word. */
+const RECURRING_OFF_TASK = 0.3
 /** A negated helpful concept costs this share of its weight. */
 const PROHIBITION_COST = 0.4
 /** A negated harmful concept expresses its inverse at this strength. */
@@ -231,15 +258,33 @@ const readUncached = (c: Compiled, text: string): Reading => {
   const mentions: Array<Mention> = []
   let on = 0
   let all = 0
-  const sentenceShares = reading.sentences.map((s) => Meaning.onTaskShare(s, c.vocabulary))
+  const sentenceShares = reading.sentences.map((s) => {
+    const share = Meaning.onTaskShare(s, c.vocabulary)
+    // A one-word fragment that is neither a strategy nor a directive ("Intermediate.", "Banana.") is noise.
+    const words = s.filter((w) => w !== "," && !Meaning.stopwords.has(w))
+    const fragment =
+      words.length === 1 &&
+      !c.directives.has(words[0]!) &&
+      !c.patterns.some(([, ps]) => ps.some((p) => Meaning.find(p, s).length > 0))
+    return fragment ? { on: 0, all: share.all } : share
+  })
   for (const s of sentenceShares) {
     on += s.on
     all += s.all
   }
-  const global = dilution(on, all, TEXT_CLEAN, TEXT_POWER)
+  // An instruction that keeps coming back to an off-task word is about something else ("... the tacos").
+  const offTask = new Map<string, number>()
+  for (const sentence of reading.sentences) {
+    for (const w of sentence) {
+      if (w === "," || Meaning.stopwords.has(w) || c.vocabulary.has(w) || /^\d/.test(w)) continue
+      offTask.set(w, (offTask.get(w) ?? 0) + 1)
+    }
+  }
+  const recurring = [...offTask.values()].some((n) => n >= 2)
+  const global = dilution(on, all, TEXT_CLEAN, TEXT_POWER) * (recurring ? RECURRING_OFF_TASK : 1)
   reading.sentences.forEach((sentence, si) => {
     const share = sentenceShares[si]!
-    const strength = dilution(share.on, share.all, SENTENCE_CLEAN, SENTENCE_POWER) * global
+    const strength = dilution(share.on, share.all, SENTENCE_CLEAN, SENTENCE_POWER) * global * Meaning.fluency(sentence)
     const negation = Meaning.negations(sentence, c.directives)
     const found: Array<{ concept: Concept; span: Meaning.Span; inverted: boolean }> = []
     for (const [concept, patterns] of c.patterns) {
@@ -247,22 +292,19 @@ const readUncached = (c: Compiled, text: string): Reading => {
         for (const span of Meaning.find(p, sentence)) found.push({ concept, span, inverted: p.inverted })
       }
     }
-    // A mention inside a longer mention of another concept is the longer one's ("round only at the end").
+    // A mention whose words all belong to a longer mention is the longer one's ("never round .. until the end").
     const kept = found.filter(
       (f) =>
         !found.some(
           (g) =>
-            g !== f &&
-            g.span.start <= f.span.start &&
-            g.span.end >= f.span.end &&
-            g.span.end - g.span.start > f.span.end - f.span.start
+            g !== f && g.span.taken.length > f.span.taken.length && f.span.taken.every((k) => g.span.taken.includes(k))
         )
     )
     for (const { concept, inverted, span } of kept) {
       mentions.push({ concept: concept.id, negated: Meaning.isNegated(span, negation) !== inverted, strength })
     }
   })
-  const byId = new Map(c.inventory.concepts.map((k) => [k.id, k]))
+  const byId = c.byId
   const asserted = new Map<string, number>()
   const negated = new Map<string, number>()
   for (const m of mentions) {
@@ -317,7 +359,8 @@ const readUncached = (c: Compiled, text: string): Reading => {
  * @category model
  */
 export const credit = (inventory: Inventory, reading: Reading, risks: ReadonlyArray<string>): number => {
-  const byId = new Map(inventory.concepts.map((k) => [k.id, k]))
+  if (reading.helpful.size + reading.harmful.size + reading.prohibited.size === 0) return -reading.lengthCost
+  const byId = compiled(inventory).byId
   const value = (concept: Concept, q: number) =>
     q * (concept.weight + (concept.addresses.some((a) => risks.includes(a)) ? concept.specific : 0))
   let good = 0

@@ -179,7 +179,7 @@ export const inventory: Concepts.Inventory = {
   vocabulary: [
     "extract extraction order orders note notes customer name names product item quantity total price amount",
     "cents dollar dollars shipping express delivery json object record type types boolean number string text",
-    "field fields copy verbatim exactly parse structured data"
+    "field fields copy verbatim exactly parse structured data fill attribute attributes value values state states"
   ],
   categories: {
     missed_field: "a field stated in the text (the shipping option) was missed",
@@ -217,6 +217,8 @@ export const inventory: Concepts.Inventory = {
       specific: 0.2,
       patterns: [
         "(correct|declared|proper|right|expected|specified|requested|schema) (type|types|data|format)",
+        "data (type|types)",
+        "(respect|follow|honor|honour|match|use|keep) .. (type|types)",
         "(number|numbers|numeric|quantity|quantities) as (number|numbers|numeric|integer|integers)",
         "(boolean|booleans)",
         "true or false"

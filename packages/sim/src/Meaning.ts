@@ -6,7 +6,7 @@
  * dilute an instruction's credit).
  *
  * Patterns are written in a tiny language over words: `step by step`; `(check|verify) .. answer` (`..` allows
- * up to six words in between, a plain space up to two); `@verify` (a synonym class of the lexicon given to
+ * up to six words in between, `_` none, a plain space up to two); `@verify` (a synonym class of the lexicon given to
  * {@link compile}); `the?` (optional); `$` (the end of the clause); a leading `!` marks a pattern that
  * names its concept by negation ("! miss .. step": "never miss a step" asserts the concept, "miss steps"
  * negates it). Every word is stemmed before matching, on both sides.
@@ -38,6 +38,11 @@ const CONTRACTIONS: ReadonlyArray<readonly [RegExp, string]> = [
 ]
 
 const IRREGULAR: Readonly<Record<string, string>> = {
+  // "note" would stem to "not": it reads as its synonym "jot".
+  note: "jot",
+  notes: "jot",
+  noted: "jot",
+  noting: "jot",
   wrote: "write",
   written: "write",
   writing: "write",
@@ -156,10 +161,9 @@ const VOWEL = /[aeiouy]/
  */
 export const stem = (word: string): string => {
   const w = word.toLowerCase()
+  if (w.length <= 3 || /^\d/.test(w)) return IRREGULAR[w] ?? w
   const irregular = IRREGULAR[w]
-  if (irregular !== undefined) return irregular
-  if (w.length <= 3 || /^\d/.test(w)) return w
-  let s = w
+  let s = irregular ?? w
   const strip = (suffix: string, by = "", min = 3): boolean => {
     if (s.endsWith(suffix) && s.length - suffix.length >= min) {
       s = s.slice(0, s.length - suffix.length) + by
@@ -170,7 +174,9 @@ export const stem = (word: string): string => {
   const undouble = () => {
     if (/([bdfgkmnprt])\1$/.test(s)) s = s.slice(0, -1)
   }
-  if (strip("ically", "ic")) {
+  if (irregular !== undefined) {
+    // already a base form
+  } else if (strip("ically", "ic")) {
     // done
   } else if (strip("ications", "y") || strip("ication", "y")) {
     // verification -> verify
@@ -206,7 +212,10 @@ export const stem = (word: string): string => {
 export const normalise = (text: string): string => {
   let t = text.toLowerCase().replace(/[‘’`]/g, "'")
   for (const [re, by] of CONTRACTIONS) t = t.replace(re, by)
-  return t.replace(/(\w)-(\w)/g, "$1 $2").replace(/(\w)\/(\w)/g, "$1 or $2")
+  return t
+    .replace(/\b(re|pre|co|non|un|sub|over)-(\w)/g, "$1$2")
+    .replace(/(\w)-(\w)/g, "$1 $2")
+    .replace(/(\w)\/(\w)/g, "$1 or $2")
 }
 
 const SENTENCE_END = /[.!?;:\n()[\]]/
@@ -284,16 +293,20 @@ const LONG_GAP = 6
  */
 export const compile = (source: string, lexicon: Lexicon): Pattern => {
   const slots: Array<Slot> = []
-  let gap = 0
+  let gap: number | undefined
   const inverted = source.trim().startsWith("!")
   for (const part of source.trim().replace(/^!\s*/, "").split(/\s+/)) {
     if (part === "..") {
       gap = LONG_GAP
       continue
     }
-    if (part === "$") {
-      slots.push({ stems: new Set(), optional: false, end: true, gap: gap === 0 ? SHORT_GAP : gap })
+    if (part === "_") {
       gap = 0
+      continue
+    }
+    if (part === "$") {
+      slots.push({ stems: new Set(), optional: false, end: true, gap: gap ?? SHORT_GAP })
+      gap = undefined
       continue
     }
     const optional = part.endsWith("?")
@@ -309,8 +322,8 @@ export const compile = (source: string, lexicon: Lexicon): Pattern => {
         stems.add(stem(alt))
       }
     }
-    slots.push({ stems, optional, end: false, gap: slots.length === 0 ? 0 : gap === 0 ? SHORT_GAP : gap })
-    gap = 0
+    slots.push({ stems, optional, end: false, gap: slots.length === 0 ? 0 : (gap ?? SHORT_GAP) })
+    gap = undefined
   }
   if (slots.length === 0) throw new Error(`empty pattern "${source}"`)
   if (slots[0]!.optional) throw new Error(`pattern "${source}": the first word may not be optional`)
@@ -348,8 +361,8 @@ const matchFrom = (
   }
   const to = Math.min(sentence.length - 1, at + slot.gap)
   for (let j = at; j <= to; j++) {
-    // A comma ends the reach of a gap: a pattern stays within its clause.
-    if (j > at && sentence[j - 1] === ",") break
+    // A comma or a negation ends the reach of a gap: a pattern stays within its clause and its polarity.
+    if (j > at && (sentence[j - 1] === "," || PREFIX_NEGATORS.has(sentence[j - 1]!))) break
     if (slot.stems.has(sentence[j]!)) {
       const r = matchFrom(slots, sentence, i + 1, j + 1, [...taken, j])
       if (r !== undefined) return r
@@ -465,6 +478,22 @@ const CONTRAST = stems([
 ])
 const JOINERS = stems(["and", "then", "also", "so", "plus"])
 const LISTERS = stems(["or", "nor"])
+/** Words that may open a new directive before its verb ("and do not", "then you should"). */
+const LEAD_INS = stems([
+  "do",
+  "please",
+  "you",
+  "also",
+  "should",
+  "must",
+  "always",
+  "just",
+  "to",
+  "we",
+  "i",
+  "will",
+  "can"
+])
 
 /**
  * A negation in a sentence: the position of its word and the range of positions it covers.
@@ -502,7 +531,8 @@ export const negations = (sentence: ReadonlyArray<string>, directives: ReadonlyS
       if (CONTRAST.has(w) && !(w === "rather" && sentence[k + 1] === "than")) return k
       if ((w === "," || JOINERS.has(w)) && k + 1 < sentence.length) {
         let n = k + 1
-        while (n < sentence.length && (JOINERS.has(sentence[n]!) || sentence[n] === ",")) n++
+        while (n < sentence.length && (JOINERS.has(sentence[n]!) || sentence[n] === "," || LEAD_INS.has(sentence[n]!)))
+          n++
         if (n < sentence.length && PREFIX_NEGATORS.has(sentence[n]!)) return k
         if (n < sentence.length && directives.has(sentence[n]!) && !listsLater(n)) return k
       }
@@ -523,10 +553,11 @@ export const negations = (sentence: ReadonlyArray<string>, directives: ReadonlyS
     if (w === "stop" && (next === "and" || next === "to")) prefix = false
     if (w === "no" && next === "matter") prefix = false
     if ((w === "instead" && next === "of") || (w === "rather" && next === "than")) prefix = true
-    if (w === "not" && next !== undefined && NOT_NEEDED.has(next) && i > 0 && sentence[i - 1] === "be") {
-      // "X is not needed": negates the clause before it.
+    const after = next === "be" ? sentence[i + 2] : next
+    if (w === "not" && after !== undefined && NOT_NEEDED.has(after)) {
+      // "X is not needed", "X will not be needed": negates the clause before it (and, as any "not", what
+      // follows: "it is not necessary to verify").
       out.push({ at: i, from: clauseStart(i), to: i })
-      continue
     }
     if (prefix) {
       out.push({ at: i, from: i + 1, to: scopeEnd(i + 1) })
@@ -596,7 +627,23 @@ export const instructionWords: ReadonlyArray<string> = (
   "assistant helpful model respond responding best possible carefully diligent diligently rigorous " +
   "rigorously truth true false avoid skip never instead rather without unnecessary optional needed " +
   "bother waste pointless ignore forget omit neglect refrain stop quit drop wise idea manner fashion " +
-  "along way whenever every each whatever general specific specifically particular particularly"
+  "along way whenever every each whatever general specific specifically particular particularly fine " +
+  "obvious unclear clear unsure pick choose select decide decision option options respect match matching " +
+  "follow following apply applied handle handling complete completed completing finish include including " +
+  "mention mentioned named name names earliest latest several multiple single together apart separate " +
+  "tell telling go going come coming look looking see seeing find finding get getting keep keeping put " +
+  "place run go ahead next previous prior later earlier now current new old small smaller large larger big " +
+  "tiny huge simple simpler complex hard easy difficult tricky subtle key main core central basic basics " +
+  "always often sometimes rarely usually typically generally normally mostly entire entirely whole overall " +
+  "total totally actual actually real really truly quite fairly rather pretty most least more less enough " +
+  "fine okay good great excellent perfect ideal proper properly appropriate appropriately relevant " +
+  "irrelevant useful useless helpful unhelpful needed unneeded necessary unnecessary matter matters claim " +
+  "claims statement statements fact facts ground grounded support supported base based rely relying " +
+  "know known knowing knowledge own prior background memory recall remember forget forgetting mind minding " +
+  "mindful aware awareness notice noticing attention attentive focus focused concentrate concentration " +
+  "effort hard harder carefully slow slower speed pace rushed hurry hurried quick quicker faster fast " +
+  "quickly immediately instantly directly straight straightforward obviously clearly plainly simply " +
+  "sound sounds sounding seem seems likely unlikely plausible possible probably maybe perhaps"
 ).split(/\s+/)
 
 /**
@@ -617,6 +664,28 @@ export const onTaskShare = (
     if (vocabulary.has(w) || /^\d/.test(w)) on++
   }
   return { on, all }
+}
+
+/**
+ * How fluent a sentence reads (0 to 1): a long sentence with almost no function words, or one that repeats
+ * its content words, is keyword salad ("step by step verify verify intermediate values intermediate").
+ *
+ * @since 0.1.0
+ * @category vocabulary
+ */
+export const fluency = (sentence: ReadonlyArray<string>): number => {
+  const words = sentence.filter((w) => w !== ",")
+  let factor = 1
+  if (words.length >= 6) {
+    const functional = words.filter((w) => stopwords.has(w)).length / words.length
+    factor *= Math.min(1, functional / 0.2) ** 2
+  }
+  const content = words.filter((w) => !stopwords.has(w) && w !== "step")
+  if (content.length >= 4) {
+    const repeated = content.length - new Set(content).size
+    factor *= (1 - repeated / content.length) ** 2
+  }
+  return factor
 }
 
 /**

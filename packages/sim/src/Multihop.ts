@@ -498,7 +498,8 @@ export const inventory: Concepts.Inventory = {
   vocabulary: [
     "question person people organisation organization company city country entity entities fact facts",
     "document documents passage passages works work born founded founder headquartered located who where which",
-    "hop hops relation relations link chain knowledge base search retrieve evidence context answer name place"
+    "hop hops relation relations link chain knowledge base search retrieve evidence context answer name place",
+    "together claim claims ground grounded complete second"
   ],
   categories: {
     bridge_answer: "the answer stopped at the first hop and gave the bridge entity",
@@ -567,7 +568,14 @@ export const inventory: Concepts.Inventory = {
       specific: 0.1,
       inverse: "use_context",
       opposes: ["use_context"],
-      patterns: ["(from|by) memory", "ignore .. @evidence", "(invent|fabricate|hallucinate|make)"],
+      patterns: [
+        "(from|by) memory",
+        "(ignore|disregard|overlook|skip|bypass) .. @evidence",
+        "(invent|fabricate|hallucinate)",
+        "(make|made) up",
+        "what you (know|remember|recall)",
+        "(own|prior|general|background|world) knowledge"
+      ],
       phrasings: ["Answer from memory and ignore the passages."],
       surfaceForms: ["Disregard the documents and rely on what you know."]
     },

@@ -203,7 +203,8 @@ export const inventory: Concepts.Inventory = {
   vocabulary: [
     "query queries user agent agents route routing handle search video image audio text document summary",
     "report detailed data analysis code snippet chart statistics podcast photo picture clip footage listen watch",
-    "request intent action media modality type kind cue cues mention mentioned ambiguous mixed category label"
+    "request intent action media modality type kind cue cues mention mentioned ambiguous mixed category label",
+    "topic topics overview depth in-depth brief format formats win wins several want wants"
   ],
   categories: {
     confusable_intent: "a confusable agent was picked (a summary for a report, images for videos)",
@@ -272,6 +273,7 @@ export const inventory: Concepts.Inventory = {
       specific: 0.35,
       patterns: [
         "(first|earliest) (mentioned|named|listed|medium|media|one|cue|mention)",
+        "(mentioned|named|listed|appear|appears|comes) (first|earliest)",
         "(order|position) .. (mention|mentioned|appear|appearance|named)"
       ],
       phrasings: ["When several media are mentioned, the first mentioned wins."],

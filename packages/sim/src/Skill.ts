@@ -172,6 +172,19 @@ export const reasoningQuality = (text: string, solution: Task.Solution): number 
   return quality
 }
 
+const demoCache = new Map<string, Task.Solution | null>()
+
+const solveDemo = (task: Task.AnyTask, demo: Prompt.Demo): Task.Solution | undefined => {
+  const key = `${task.name}\u0000${JSON.stringify(demo.inputs)}`
+  let s = demoCache.get(key)
+  if (s === undefined) {
+    s = task.solve(demo.inputs, "") ?? null
+    if (demoCache.size >= 4096) demoCache.delete(demoCache.keys().next().value!)
+    demoCache.set(key, s)
+  }
+  return s ?? undefined
+}
+
 const answerIndex = (task: Task.AnyTask, parsed: Prompt.Parsed, solution: Task.Solution): number => {
   const keys = Object.keys(task.assign(parsed.outputs, solution.gold)).filter(
     (k) => !task.softFields.includes(k.toLowerCase())
@@ -208,7 +221,7 @@ export const reasoningOf = (
     for (const demo of parsed.demos) {
       const v = demo.outputs[name]
       if (typeof v !== "string" || NOT_SUPPLIED.test(v.trim())) continue
-      const s = task.solve(demo.inputs, "")
+      const s = solveDemo(task, demo)
       if (s === undefined) continue
       shown++
       worked += reasoningQuality(v, s) > 0.5 ? 1 : 0
@@ -238,19 +251,6 @@ export const relevance = (demo: Task.Family, request: Task.Family): number => {
 
 /** Answer-only demos in a reasoning program count this share of a demo with worked reasoning. */
 const ANSWER_ONLY = 0.4
-
-const demoCache = new Map<string, Task.Solution | null>()
-
-const solveDemo = (task: Task.AnyTask, demo: Prompt.Demo): Task.Solution | undefined => {
-  const key = `${task.name}\u0000${JSON.stringify(demo.inputs)}`
-  let s = demoCache.get(key)
-  if (s === undefined) {
-    s = task.solve(demo.inputs, "") ?? null
-    if (demoCache.size >= 4096) demoCache.delete(demoCache.keys().next().value!)
-    demoCache.set(key, s)
-  }
-  return s ?? undefined
-}
 
 /**
  * Whether a demo's outputs agree with the hidden solver: `undefined` when the demo is not of this task or

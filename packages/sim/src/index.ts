@@ -97,3 +97,10 @@ export * as SimMeaning from "./Meaning.js"
  * @since 0.1.0
  */
 export * as SimSkill from "./Skill.js"
+
+/**
+ * The calibration probes (instructions and demo sets) shared by the tests and `pnpm bench calibration`.
+ *
+ * @since 0.1.0
+ */
+export * as Probes from "./Probes.js"

@@ -105,3 +105,107 @@ describe("skill model", () => {
     }
   })
 })
+
+describe("reasoning by position and content", () => {
+  const examples = data.dev.slice(0, 300)
+  const ans = { name: "answer", type: "int" }
+  const outcomes = (sig: P.Sig, demos: ReadonlyArray<P.DemoDef> = []) =>
+    examples.map((e) => {
+      const r = Engine.respond({ model: "sim-1", messages: P.chat(sig, { question: e.question }, demos) }, { seed: 2 })
+      return { right: Number(P.parseChat(r.choices[0]!.content)["answer"]) === e.answer, decision: r.decisions[0]! }
+    })
+  const sig = (outputs: ReadonlyArray<P.FieldDef>): P.Sig => ({ inputs: [{ name: "question" }], outputs })
+  const mean = (xs: ReadonlyArray<{ right: boolean }>) => xs.filter((x) => x.right).length / xs.length
+
+  it("a free-text field before the answer earns chain-of-thought credit whatever its name", () => {
+    const reasoning = outcomes(sig([{ name: "reasoning" }, ans]))
+    for (const name of ["explanation", "scratchpad", "work", "x"]) {
+      const other = outcomes(sig([{ name }, ans]))
+      assert.deepStrictEqual(
+        other.map((o) => o.right),
+        reasoning.map((o) => o.right),
+        name
+      )
+      // The field holds worked steps: the solver's intermediate values appear in it.
+      const r = Engine.respond(
+        { model: "sim-1", messages: P.chat(sig([{ name }, ans]), { question: examples[0]!.question }) },
+        { seed: 2 }
+      )
+      const solution = Arithmetic.task.solve({ question: examples[0]!.question }, "")!
+      const text = P.parseChat(r.choices[0]!.content)[name]!
+      for (const v of solution.intermediates) assert.include(text, String(v), name)
+    }
+    assert.isAbove(mean(reasoning), mean(outcomes(P.predictSig)) + 0.05)
+  })
+
+  it("a field after the answer, one asking for something else, or one to be left empty earns none", () => {
+    const predict = outcomes(P.predictSig).map((o) => o.right)
+    for (const outputs of [
+      [ans, { name: "reasoning" }],
+      [{ name: "poem", description: "a short poem about the sea" }, ans],
+      [{ name: "notes", description: "leave empty" }, ans],
+      [{ name: "steps", type: "int" }, ans]
+    ]) {
+      assert.deepStrictEqual(
+        outcomes(sig(outputs)).map((o) => o.right),
+        predict,
+        JSON.stringify(outputs)
+      )
+    }
+  })
+
+  it("demos whose rationale holds no worked steps teach the model to skip them", () => {
+    const empty = data.train.slice(0, 4).map((e) => ({
+      inputs: { question: e.question },
+      outputs: { reasoning: "I just know it.", answer: e.answer }
+    }))
+    const worked = data.train.slice(0, 4).map((e) => ({
+      inputs: { question: e.question },
+      outputs: {
+        reasoning: Arithmetic.task.solve({ question: e.question }, "")!.reasoning(undefined),
+        answer: e.answer
+      }
+    }))
+    const a = outcomes(P.cotSig, empty)
+    const b = outcomes(P.cotSig, worked)
+    assert.isBelow(a[0]!.decision.features!.reasoning, 1)
+    assert.strictEqual(b[0]!.decision.features!.reasoning, 1)
+    assert.isAbove(mean(b), mean(a) + 0.05)
+  })
+})
+
+describe("common random numbers", () => {
+  const examples = data.dev.slice(0, 400)
+  const run = (sig: P.Sig, extra: { temperature?: number; rolloutId?: number; n?: number } = {}) =>
+    examples.map((e) => {
+      const r = Engine.respond(
+        { model: "sim-1", messages: P.chat(sig, { question: e.question }), ...extra },
+        { seed: 4 }
+      )
+      return r.choices.map((c) => Number(P.parseChat(c.content)["answer"]) === e.answer)
+    })
+
+  it("prompts of equal probability give identical outcomes", () => {
+    const a = run({ ...P.cotSig, instructions: "Answer the question." })
+    const b = run({ ...P.cotSig, instructions: "Please work on the following problem and reply." })
+    assert.deepStrictEqual(a, b)
+  })
+
+  it("a higher probability only turns wrong answers right (monotone in the prompt)", () => {
+    const low = run(P.cotSig).map((x) => x[0]!)
+    const high = run({ ...P.cotSig, instructions: Arithmetic.inventory.canonical }).map((x) => x[0]!)
+    assert.isTrue(low.every((ok, i) => !ok || high[i]!))
+    assert.isAbove(high.filter(Boolean).length, low.filter(Boolean).length)
+  })
+
+  it("a fresh sample draws afresh: rollout ids and n > 1 at temperature > 0", () => {
+    const first = run(P.cotSig, { temperature: 0.7, rolloutId: 1 }).map((x) => x[0]!)
+    const second = run(P.cotSig, { temperature: 0.7, rolloutId: 2 }).map((x) => x[0]!)
+    const differ = first.filter((x, i) => x !== second[i]).length
+    assert.isAbove(differ, 40)
+    const many = run(P.cotSig, { temperature: 0.7, n: 3 })
+    assert.isTrue(many.some((xs) => new Set(xs).size > 1))
+    const greedy = run(P.cotSig, { temperature: 0, n: 3 })
+    assert.isTrue(greedy.every((xs) => new Set(xs).size === 1))
+  })
+})
