@@ -215,11 +215,19 @@ export const relevantTasks = (
   const best = Math.max(...scored.map(([, c]) => c))
   if (best > 0) return scored.filter(([, c]) => c === best).map(([t]) => t)
   if (shown.length >= 2) {
-    const mean = shown.reduce((a, b) => a + b.score, 0) / shown.length
-    const sd = Math.sqrt(shown.reduce((a, b) => a + (b.score - mean) ** 2, 0) / shown.length) || 1
+    // Each task's best lean: over its helpful strategies, how much better the attempts asserting one scored
+    // than those that do not.
+    const avg = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
     const lean = tasks.map((t) => {
-      const carrying = shown.filter((a) => Concepts.read(t.inventory, a.text).helpful.size > 0)
-      return carrying.length === 0 ? 0 : carrying.reduce((a, b) => a + (b.score - mean) / sd, 0) / carrying.length
+      let best = 0
+      for (const c of t.inventory.concepts) {
+        if (c.polarity !== "helpful") continue
+        const carrying = shown.filter((a) => Concepts.read(t.inventory, a.text).helpful.has(c.id))
+        if (carrying.length === 0 || carrying.length === shown.length) continue
+        const rest = shown.filter((a) => !carrying.includes(a))
+        best = Math.max(best, avg(carrying.map((a) => a.score)) - avg(rest.map((a) => a.score)))
+      }
+      return best
     })
     const top = Math.max(...lean)
     if (top > 0) return [tasks[lean.indexOf(top)]!]
