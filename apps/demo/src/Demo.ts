@@ -55,6 +55,8 @@ export interface Settings {
   /** The breaker's recovery time (the demo waits up to this plus a margin for the provider to come back). */
   readonly recoveryMs: number
   /** Optimizers by the coordinator's names, in order, each with an expected size for its progress bar. */
+  /** Offsets the seeds of the data (splits and traffic); default 0. */
+  readonly seed?: number
   readonly optimizations: ReadonlyArray<{
     readonly optimizer: string
     readonly expect: { readonly steps?: number; readonly trials?: number }
@@ -114,13 +116,19 @@ export const run = (
     const registry = yield* Registry.Registry
 
     // Data: disjoint splits of the simulated arithmetic task (the same questions a real LM gets).
+    const seed = settings.seed ?? 0
     const { train, dev, test } = SimTask.splits(Arithmetic.task, {
-      seed: 11,
+      seed: 11 + seed,
       train: settings.sizes.train,
       dev: settings.sizes.val,
       test: settings.sizes.test
     })
-    const traffic = SimTask.splits(Arithmetic.task, { seed: 97, train: 0, dev: 0, test: settings.sizes.traffic }).test
+    const traffic = SimTask.splits(Arithmetic.task, {
+      seed: 97 + seed,
+      train: 0,
+      dev: 0,
+      test: settings.sizes.traffic
+    }).test
     const asExamples = (rows: ReadonlyArray<Arithmetic.Example>) =>
       rows.map((row) => Example.make({ question: row.question, answer: row.answer }).withInputs("question"))
     const trainset = asExamples(train)

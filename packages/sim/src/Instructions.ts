@@ -215,11 +215,19 @@ export const relevantTasks = (
   const best = Math.max(...scored.map(([, c]) => c))
   if (best > 0) return scored.filter(([, c]) => c === best).map(([t]) => t)
   if (shown.length >= 2) {
-    const mean = shown.reduce((a, b) => a + b.score, 0) / shown.length
-    const sd = Math.sqrt(shown.reduce((a, b) => a + (b.score - mean) ** 2, 0) / shown.length) || 1
+    // Each task's best lean: over its helpful strategies, how much better the attempts asserting one scored
+    // than those that do not.
+    const avg = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
     const lean = tasks.map((t) => {
-      const carrying = shown.filter((a) => Concepts.read(t.inventory, a.text).helpful.size > 0)
-      return carrying.length === 0 ? 0 : carrying.reduce((a, b) => a + (b.score - mean) / sd, 0) / carrying.length
+      let best = 0
+      for (const c of t.inventory.concepts) {
+        if (c.polarity !== "helpful") continue
+        const carrying = shown.filter((a) => Concepts.read(t.inventory, a.text).helpful.has(c.id))
+        if (carrying.length === 0 || carrying.length === shown.length) continue
+        const rest = shown.filter((a) => !carrying.includes(a))
+        best = Math.max(best, avg(carrying.map((a) => a.score)) - avg(rest.map((a) => a.score)))
+      }
+      return best
     })
     const top = Math.max(...lean)
     if (top > 0) return [tasks[lean.indexOf(top)]!]
@@ -288,7 +296,9 @@ export const propose = (
 }
 
 /**
- * Templated descriptive text for a dataset summary, observations or a program description.
+ * Templated descriptive text for a dataset summary, observations, or a program or module description: a
+ * program is described from the structure the prompt shows (`program_code`: its predictors, their kinds and
+ * signatures), a module from its line (`module`), never from source text.
  *
  * @since 0.1.0
  * @category proposals
@@ -297,8 +307,18 @@ export const describe = (field: Prompt.Field, parsed: Prompt.Parsed, tasks: Read
   const scored = tasks.map((t) => [t, t.cues(parsed.fullText)] as const).sort((a, b) => b[1] - a[1])
   const top = scored[0]
   const what = top !== undefined && top[1] > 0 ? top[0].description : "input-output examples of a language task"
+  if (/module/i.test(field.name) && parsed.request["module"] !== undefined) {
+    return `This module, ${parsed.request["module"]}, is one step of a program that works on ${what}: it reads its inputs and writes its outputs for the next step or the final answer.`
+  }
   if (/program|module/i.test(field.name)) {
-    return `The program takes its inputs and uses language model calls to produce its outputs; it works on ${what}.`
+    const predictors = [...(parsed.request["program_code"] ?? "").matchAll(/^\s*(\S+) = (\w+)\(([^)]*)\)/gm)].map(
+      (m) => `${m[1]} (a ${m[2]} from ${m[3]})`
+    )
+    const structure =
+      predictors.length === 0
+        ? "takes its inputs and uses language model calls to produce its outputs"
+        : `calls ${predictors.length === 1 ? "one predictor" : `${predictors.length} predictors in turn`}, ${predictors.join(", then ")}`
+    return `This program works on ${what}. It ${structure}.`
   }
   return `The dataset consists of ${what}. Each example pairs its inputs with a single expected output, and answers must follow the requested format.`
 }

@@ -63,6 +63,8 @@ export interface Diagnosis {
   readonly failures: ReadonlyMap<string, number>
   /** Failure categories the observed examples are at risk of, with counts. */
   readonly risks: ReadonlyMap<string, number>
+  /** The same for the examples shown as solved demos (MIPROv2's task demos). */
+  readonly demoRisks: ReadonlyMap<string, number>
   /**
    * For each failed example, the categories to fix, in order: its wrong answer's category, then the other
    * categories it is at risk of.
@@ -232,6 +234,7 @@ const bump = (map: Map<string, number>, key: string, by: number) => map.set(key,
 export const diagnose = (task: Task.AnyTask, shown: ReadonlyArray<Observation>, module?: string): Diagnosis => {
   const failures = new Map<string, number>()
   const risks = new Map<string, number>()
+  const demoRisks = new Map<string, number>()
   const perFailure: Array<ReadonlyArray<string>> = []
   let failed = 0
   let read = 0
@@ -242,6 +245,7 @@ export const diagnose = (task: Task.AnyTask, shown: ReadonlyArray<Observation>, 
     if (solution === undefined) continue
     read++
     for (const r of solution.risks) bump(risks, r, 1)
+    if (o.outputs === undefined && o.score === 1) for (const r of solution.risks) bump(demoRisks, r, 1)
     let wrong = false
     let category: string | undefined
     if (o.outputs !== undefined) {
@@ -270,7 +274,7 @@ export const diagnose = (task: Task.AnyTask, shown: ReadonlyArray<Observation>, 
       }
     }
   }
-  return { failures, risks, perFailure, failed, read }
+  return { failures, risks, demoRisks, perFailure, failed, read }
 }
 
 const SENTENCE = /[^.!?\n]+[.!?]*/g
@@ -391,6 +395,9 @@ export const cleanPhrasings = (inventory: Concepts.Inventory, concept: Concepts.
   return clean
 }
 
+const addressedBy = (inventory: Concepts.Inventory, inForce: ReadonlySet<string>, category: string): boolean =>
+  inventory.concepts.some((c) => c.polarity === "helpful" && inForce.has(c.id) && c.addresses.includes(category))
+
 const MAX_WORDS = 70
 
 /**
@@ -411,7 +418,9 @@ export const improve = (options: ImproveOptions): string => {
   // four).
   const failedCount = options.diagnosis?.perFailure.length ?? 0
   const extra = rng.next() < Math.min(0.9, 0.25 + 0.35 * temperature) ? 1 : 0
-  const count = Math.min(4, failedCount > 0 ? failedCount + 1 : 1 + extra)
+  // Demos showing several kinds of problems (several risk categories) call for one more strategy.
+  const riskKinds = [...(options.diagnosis?.demoRisks.keys() ?? [])].filter((k) => !addressedBy(inventory, inForce, k))
+  const count = Math.min(4, failedCount > 0 ? failedCount + 1 : 1 + extra + (riskKinds.length >= 2 ? 1 : 0))
   const added: Array<string> = []
   const take = (j: number) => {
     const concept = inventory.concepts[j]!
@@ -423,8 +432,7 @@ export const improve = (options: ImproveOptions): string => {
     }
     added.push(rng.pick(cleanPhrasings(inventory, concept)))
   }
-  const addressed = (category: string) =>
-    inventory.concepts.some((c) => c.polarity === "helpful" && inForce.has(c.id) && c.addresses.includes(category))
+  const addressed = (category: string) => addressedBy(inventory, inForce, category)
   const fix = (category: string): boolean => {
     const fit = inventory.concepts.map((c, j) =>
       c.polarity === "helpful" && w[j]! > 0 && c.addresses.includes(category)

@@ -290,4 +290,36 @@ describe("Reflection: proposing", () => {
     for (const c of expected) assert.isAbove(d.failures.get(c) ?? 0, 0, `${c}: ${JSON.stringify([...d.failures])}`)
     assert.isTrue(Object.keys(inv.categories).length > 0)
   })
+
+  it("describes a program from the structure the prompt shows, and a module from its line", () => {
+    const sig: P.Sig = {
+      inputs: [{ name: "program_code" }, { name: "program_example" }],
+      outputs: [{ name: "program_description" }]
+    }
+    const code = [
+      "Program TwoStep: a module that calls its predictors",
+      "  predictors:",
+      "    draft = module ChainOfThought (question: str -> answer: int):",
+      "      draft.predict = Predict(question: str -> reasoning: str, answer: int)",
+      "          input question: str",
+      "    check = Predict(question: str, draft: int -> answer: int)"
+    ].join("\n")
+    const out = (inputs: Record<string, string>, s: P.Sig) =>
+      P.parseChat(Engine.respond({ model: "sim-1", messages: P.chat(s, inputs) }, {}).choices[0]!.content)
+    const text = out({ program_code: code, program_example: failing("precedence", 1)[0]!.question }, sig)[
+      "program_description"
+    ]!
+    assert.include(text, Arithmetic.task.description)
+    assert.include(text, "2 predictors in turn")
+    assert.include(text, "draft.predict (a Predict from question: str -> reasoning: str, answer: int)")
+    assert.include(text, "check (a Predict from question: str, draft: int -> answer: int)")
+    const moduleSig: P.Sig = {
+      inputs: [{ name: "program_code" }, { name: "module" }],
+      outputs: [{ name: "module_description" }]
+    }
+    const moduleText = out({ program_code: code, module: "Predict(question, draft) -> answer" }, moduleSig)[
+      "module_description"
+    ]!
+    assert.include(moduleText, "Predict(question, draft) -> answer")
+  })
 })
