@@ -4,6 +4,7 @@ import { Config } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as COPRO from "../src/COPRO.js"
@@ -69,7 +70,12 @@ describe("COPRO", () => {
     () =>
       Effect.gen(function* () {
         const data = arithmetic({ seed: 5, train: 150, dev: 150 })
-        const student = cot()
+        // The student says what its task is, as a user's signature does: the prompt model sees only the
+        // instructions (no examples), and the simulated LM, like a real one, cannot tell an arithmetic task
+        // from "Given the fields `question`, produce the fields `answer`."
+        const student = Either.getOrThrow(
+          Module.withInstructions(cot(), { predict: "Solve the arithmetic word problem." })
+        )
         const { program, report } = yield* Optimizer.compile(COPRO.make({ breadth: 6, depth: 3 }), student, {
           trainset: data.train,
           metric,
