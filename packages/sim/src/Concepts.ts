@@ -264,6 +264,7 @@ const readUncached = (c: Compiled, text: string): Reading => {
     const words = s.filter((w) => w !== "," && !Meaning.stopwords.has(w))
     const fragment =
       words.length === 1 &&
+      !/^\d/.test(words[0]!) &&
       !c.directives.has(words[0]!) &&
       !c.patterns.some(([, ps]) => ps.some((p) => Meaning.find(p, s).length > 0))
     return fragment ? { on: 0, all: share.all } : share

@@ -643,7 +643,9 @@ export const instructionWords: ReadonlyArray<string> = (
   "mindful aware awareness notice noticing attention attentive focus focused concentrate concentration " +
   "effort hard harder carefully slow slower speed pace rushed hurry hurried quick quicker faster fast " +
   "quickly immediately instantly directly straight straightforward obviously clearly plainly simply " +
-  "sound sounds sounding seem seems likely unlikely plausible possible probably maybe perhaps"
+  "sound sounds sounding seem seems likely unlikely plausible possible probably maybe perhaps " +
+  "deep breath breathe relax calm mathematician tutor teacher student expert genius smart professional " +
+  "accountant bookkeeper skilled experienced world class job role act pretend imagine"
 ).split(/\s+/)
 
 /**

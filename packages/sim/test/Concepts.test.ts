@@ -120,6 +120,25 @@ describe("concept inventories", () => {
     assert.isBelow(credit(padded), clean - 0.5)
   })
 
+  it("lists, role preambles and telegraphic instructions are read like prose", () => {
+    const a = Arithmetic.inventory
+    const has = (text: string, ids: ReadonlyArray<string>) => {
+      const r = Concepts.read(a, text)
+      for (const id of ids) assert.isAtLeast(r.helpful.get(id) ?? 0, 0.9, `${id} in "${text}"`)
+    }
+    has("1. Read the problem.\n2. Convert dozens to units.\n3. Multiply packs first.\n4. Verify.", [
+      "convert_units",
+      "precedence",
+      "verify"
+    ])
+    has("- Never estimate\n- Show every step\n- Keep a running total", ["step_by_step", "track_intermediate"])
+    has("Take a deep breath and work on this problem step-by-step.", ["step_by_step"])
+    has("You are an expert mathematician. Solve the problem step by step and double-check your arithmetic.", [
+      "step_by_step",
+      "verify"
+    ])
+  })
+
   it("two neutral rewordings mean nothing", () => {
     for (const text of [
       "Answer the question.",
