@@ -25,9 +25,7 @@ const sig = Signature.make({
 const finite = fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => (Object.is(x, -0) ? 0 : x))
 // ChatAdapter text values are read back trimmed, line by line (`\r\n` as `\n`); a line that looks like a
 // section header is escaped when written and read back as it was (FieldMarker).
-const chatText = fc
-  .oneof(fc.string({ unit: "grapheme" }), hostileText)
-  .map((s) => s.replaceAll("\r\n", "\n").trim())
+const chatText = fc.oneof(fc.string({ unit: "grapheme" }), hostileText).map((s) => s.replaceAll("\r\n", "\n").trim())
 
 const outputs = (text: fc.Arbitrary<string>) =>
   fc.record({
