@@ -3,7 +3,7 @@
  * defaults < file (JSON or YAML) < environment < runtime updates; every value is validated against
  * {@link ConfigSchema.DSPyConfig}. Only whitelisted paths ({@link ConfigSchema.updatablePaths}) may change at
  * run time; every change is validated (an invalid one fails and the old value stays) and published to
- * subscribers.
+ * subscribers. Every value handed out is deep-frozen: the running configuration changes only through `update`.
  *
  * ## Sources, lowest to highest
  *
@@ -62,7 +62,11 @@ export interface ConfigChange {
  */
 export class ConfigPathNotFound extends Errors.TaggedError<ConfigPathNotFound>()(
   "ConfigPathNotFound",
-  { path: Schema.String },
+  {
+    path: Schema.String,
+    /** What may stand where the path went wrong (setting names, or the configured record keys). */
+    allowed: Schema.optional(Schema.Array(Schema.String))
+  },
   { code: "config_path_not_found", retryable: false }
 ) {}
 
@@ -100,14 +104,18 @@ export class ConfigInvalid extends Errors.TaggedError<ConfigInvalid>()(
  * @category models
  */
 export interface Service {
-  /** The whole current configuration. */
+  /** The whole current configuration, deep-frozen (a write throws): change it through `update`. */
   readonly current: Effect.Effect<ConfigSchema.DSPyConfig>
-  /** The value at a dotted path (`"infrastructure.rateLimiters.lm_provider_default"`). */
+  /**
+   * The value at a dotted path (`"infrastructure.rateLimiters.lm_provider_default"`), deep-frozen. A path with
+   * a prototype segment (`__proto__`, `constructor`, `prototype`) or an unknown setting fails.
+   */
   readonly get: (path: string) => Effect.Effect<unknown, ConfigPathNotFound>
   /**
    * Changes a whitelisted path; the new whole config is validated before it takes effect. The value replaces
    * the one at the path (objects are not merged; the schema's defaults fill what it leaves out), and the
-   * object holding the path must exist (`providers.<name>` must be configured to update its `timeoutMs`).
+   * object holding the path must exist (`providers.<name>` must be configured to update its `timeoutMs`;
+   * otherwise `ConfigPathNotFound` lists the configured names in `allowed`).
    */
   readonly update: (
     path: string,
@@ -161,7 +169,8 @@ export const make: (options?: Options) => Effect.Effect<Service, ConfigInvalid> 
         path,
         message: `'${path}' cannot change while the system runs; only these paths can: ${allowed.join(", ")}`
       }),
-    notFound: (path, reason) => new ConfigPathNotFound({ path, message: `No configuration path '${path}': ${reason}` })
+    notFound: (path, reason, allowed) =>
+      new ConfigPathNotFound({ path, allowed, message: `No configuration path '${path}': ${reason}` })
   })
 
 /**

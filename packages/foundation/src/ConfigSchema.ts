@@ -129,6 +129,7 @@ const section = <F extends Schema.Struct.Fields>(fields: F) => {
 export const DSPyConfig = Schema.Struct({
   modules: section({
     defaultLmProvider: Schema.optionalWith(Schema.String, { default: () => "default" }),
+    /** The adapter of a module the ModuleManager makes from a spec that names none (`chat` or `json`). */
     defaultAdapter: Schema.optionalWith(Schema.Literal("chat", "json"), { default: () => "chat" }),
     cacheEnabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
     cacheTtlMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 3_600_000 }),
@@ -140,12 +141,16 @@ export const DSPyConfig = Schema.Struct({
     workers: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 2 }),
     /** How many score points (Evaluate's 0-100 scale) an optimized program must gain over the serving one on the valset to be swapped in. */
     swapMargin: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1 }),
+    /**
+     * DSPy's COPRO settings: the OptimizationCoordinator's `copro` (read when a job is queued) and
+     * `COPRO.fromConfig` use them.
+     */
     copro: section({
       breadth: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThan(1)), { default: () => 10 }),
       depth: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 3 }),
-      initTemperature: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1.4 }),
-      maxIterations: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 50 })
+      initTemperature: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1.4 })
     }),
+    /** DSPy's BootstrapFewShot settings: the OptimizationCoordinator's `bootstrap_few_shot` (read when a job is queued). */
     bootstrap: section({
       maxBootstrappedDemos: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 4 }),
       maxLabeledDemos: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 16 }),

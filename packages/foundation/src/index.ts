@@ -17,6 +17,20 @@ export * as Correlation from "./Correlation.js"
 export * as Errors from "./Errors.js"
 
 /**
+ * The one canonical JSON (sorted keys), for cache keys, fingerprints and checkpoint keys.
+ *
+ * @since 0.1.0
+ */
+export * as CanonicalJson from "./CanonicalJson.js"
+
+/**
+ * The one seeded random module: keyed, forkable streams.
+ *
+ * @since 0.1.0
+ */
+export * as Random from "./Random.js"
+
+/**
  * The configuration schema and defaults.
  *
  * @since 0.1.0

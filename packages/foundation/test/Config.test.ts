@@ -94,13 +94,13 @@ describe("Config", () => {
   it.effect("reads the real process environment through ConfigProvider.fromEnv (`_` path delimiter)", () =>
     Effect.acquireUseRelease(
       Effect.sync(() => {
-        process.env.EFFECT_DSPY__OPTIMIZATION__COPRO__MAX_ITERATIONS = "7"
+        process.env.EFFECT_DSPY__OPTIMIZATION__BOOTSTRAP__MAX_ROUNDS = "7"
         process.env.EFFECT_DSPY__INFRASTRUCTURE__RATE_LIMITERS__LM_PROVIDER_DEFAULT = '{"scaleMs":60000,"limit":50}'
       }),
       () =>
         Effect.gen(function* () {
           const config = yield* Config.make().pipe(Effect.withConfigProvider(ConfigProvider.fromEnv()))
-          assert.strictEqual(yield* config.get("optimization.copro.maxIterations"), 7)
+          assert.strictEqual(yield* config.get("optimization.bootstrap.maxRounds"), 7)
           assert.strictEqual(
             ((yield* config.get("infrastructure.rateLimiters.lm_provider_default")) as { limit: number }).limit,
             50
@@ -108,7 +108,7 @@ describe("Config", () => {
         }),
       () =>
         Effect.sync(() => {
-          delete process.env.EFFECT_DSPY__OPTIMIZATION__COPRO__MAX_ITERATIONS
+          delete process.env.EFFECT_DSPY__OPTIMIZATION__BOOTSTRAP__MAX_ROUNDS
           delete process.env.EFFECT_DSPY__INFRASTRUCTURE__RATE_LIMITERS__LM_PROVIDER_DEFAULT
         })
     )
@@ -120,7 +120,7 @@ describe("Config", () => {
       const config = yield* build({ file }, { EFFECT_DSPY__OPTIMIZATION__COPRO__DEPTH: "6" })
       assert.strictEqual(yield* config.get("optimization.copro.breadth"), 4)
       assert.strictEqual(yield* config.get("optimization.copro.depth"), 6)
-      assert.strictEqual(yield* config.get("optimization.copro.maxIterations"), 50)
+      assert.strictEqual(yield* config.get("optimization.copro.initTemperature"), 1.4)
     })
   )
 
@@ -330,4 +330,192 @@ describe("Config", () => {
       }
     })
   )
+
+  it.effect("values handed out are deep-frozen: a write throws and the running config is unchanged", () =>
+    Effect.gen(function* () {
+      const config = yield* build()
+      const current = yield* config.current
+      assert.isTrue(Object.isFrozen(current) && Object.isFrozen(current.infrastructure.rateLimiters))
+      assert.throws(() => {
+        ;(current.optimization.copro as { breadth: number }).breadth = -999
+      }, TypeError)
+      const copro = (yield* config.get("optimization.copro")) as { breadth: number }
+      assert.throws(() => {
+        copro.breadth = -999
+      }, TypeError)
+      const providers = (yield* config.get("providers")) as Record<string, unknown>
+      assert.throws(() => {
+        providers.injected = { kind: "openai" }
+      }, TypeError)
+      assert.strictEqual((yield* config.current).optimization.copro.breadth, 10)
+      assert.strictEqual(yield* config.get("providers.injected"), undefined)
+      // Values given to update are not kept live either: changing the caller's object afterwards changes nothing.
+      const settings = { failureThreshold: 2 }
+      yield* config.update("infrastructure.circuitBreakers.lm", settings)
+      settings.failureThreshold = 99
+      const lm = (yield* config.get("infrastructure.circuitBreakers.lm")) as { failureThreshold: number }
+      assert.strictEqual(lm.failureThreshold, 2)
+      assert.isTrue(Object.isFrozen(lm))
+    })
+  )
+
+  it.effect("prototype segments and unknown record keys fail typed, naming the path and what is allowed", () =>
+    Effect.gen(function* () {
+      const config = yield* build()
+      const before = yield* config.current
+      for (const path of [
+        "providers.__proto__.poolSize",
+        "providers.constructor.poolSize",
+        "__proto__",
+        "events.prototype"
+      ]) {
+        const error = yield* Effect.flip(config.update(path, 3))
+        assert.strictEqual(error._tag, "ConfigPathNotFound", path)
+        assert.strictEqual((error as Config.ConfigPathNotFound).path, path)
+        assert.include(error.message, "never allowed")
+        const read = yield* Effect.flip(config.get(path))
+        assert.strictEqual(read._tag, "ConfigPathNotFound")
+      }
+      const ghost = yield* Effect.flip(config.update("providers.ghost.poolSize", 3))
+      assert.strictEqual(ghost._tag, "ConfigPathNotFound")
+      assert.deepStrictEqual((ghost as Config.ConfigPathNotFound).allowed, ["default"])
+      assert.include(ghost.message, "configured there: default")
+      const unknownField = yield* Effect.flip(config.get("optimization.nothing"))
+      assert.include((unknownField as Config.ConfigPathNotFound).allowed ?? [], "copro")
+      assert.strictEqual(yield* config.current, before)
+      assert.isUndefined(({} as Record<string, unknown>).poolSize)
+    })
+  )
+
+  it("property: random paths either update and notify, or fail typed and change nothing", async () => {
+    const names = [
+      "modules",
+      "optimization",
+      "providers",
+      "infrastructure",
+      "events",
+      "telemetry",
+      "copro",
+      "breadth",
+      "depth",
+      "cacheEnabled",
+      "cacheTtlMs",
+      "maxVersions",
+      "default",
+      "ghost",
+      "lm",
+      "timeoutMs",
+      "poolSize",
+      "backup",
+      "kind",
+      "circuitBreakers",
+      "rateLimiters",
+      "failureThreshold",
+      "maxEvents",
+      "__proto__",
+      "constructor",
+      "prototype"
+    ]
+    const segment = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...names) }, { weight: 1, arbitrary: fc.string() })
+    // Paths shaped like real ones (section, record key or field, field), so the interesting cases come up often.
+    const structured = fc
+      .tuple(
+        fc.constantFrom("providers", "infrastructure.circuitBreakers", "optimization.copro", "modules", "events"),
+        fc.constantFrom("default", "ghost", "lm", "__proto__", "constructor", "prototype", "breadth", "cacheEnabled"),
+        fc.option(fc.constantFrom("poolSize", "timeoutMs", "backup", "failureThreshold", "kind"), { nil: undefined })
+      )
+      .map(([section, key, field]) => [...section.split("."), key, ...(field === undefined ? [] : [field])])
+    const value = fc.oneof(
+      fc.integer({ min: -3, max: 200 }),
+      fc.boolean(),
+      fc.constantFrom("default", "ghost", ""),
+      fc.record({ failureThreshold: fc.integer({ min: -1, max: 9 }) }),
+      fc.record({ limit: fc.integer({ min: 0, max: 5 }), scaleMs: fc.constant(1000) })
+    )
+    const prototypeNames = new Set(["__proto__", "constructor", "prototype"])
+    const prototypeBefore = Object.getOwnPropertyNames(Object.prototype).sort()
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(structured, fc.array(segment, { minLength: 1, maxLength: 4 })), value, (segments, v) =>
+        Effect.runPromise(
+          Effect.scoped(
+            Effect.gen(function* () {
+              const path = segments.join(".")
+              const config = yield* build()
+              const seen: Array<Config.ConfigChange> = []
+              yield* Effect.forkScoped(Stream.runForEach(config.subscribe, (c) => Effect.sync(() => seen.push(c))))
+              yield* Effect.repeatN(Effect.yieldNow(), 4)
+              const before = yield* config.current
+              const result = yield* Effect.either(config.update(path, v))
+              yield* Effect.repeatN(Effect.yieldNow(), 4)
+              const after = yield* config.current
+              // Nothing leaked onto Object.prototype, whatever the path.
+              assert.deepStrictEqual(Object.getOwnPropertyNames(Object.prototype).sort(), prototypeBefore)
+              if (Either.isRight(result)) {
+                assert.isFalse(
+                  segments.some((s) => prototypeNames.has(s)),
+                  `updated through a prototype segment: ${path}`
+                )
+                assert.strictEqual(seen.length, 1, `no change published for ${path}`)
+                assert.strictEqual(seen[0]!.path, path)
+                assert.deepStrictEqual(yield* config.get(path), seen[0]!.current)
+                if (typeof v !== "object") assert.strictEqual(yield* config.get(path), v)
+                assert.notStrictEqual(after, before)
+              } else {
+                const error = result.left
+                assert.include(["ConfigPathNotFound", "ConfigUpdateForbidden", "ConfigInvalid"], error._tag)
+                if (error._tag === "ConfigInvalid") assert.strictEqual(error.source, `update of ${path}`)
+                else assert.strictEqual(error.path, path)
+                if (segments.some((s) => prototypeNames.has(s))) assert.strictEqual(error._tag, "ConfigPathNotFound")
+                assert.strictEqual(after, before, `a failed update of ${path} changed the config`)
+                assert.strictEqual(seen.length, 0)
+              }
+            })
+          )
+        )
+      ),
+      { numRuns: 300 }
+    )
+  })
+
+  it("property: updates of whitelisted paths with valid values succeed, are read back and notified", async () => {
+    const valid = fc.oneof(
+      fc.tuple(fc.constant("optimization.copro.breadth"), fc.integer({ min: 2, max: 100 })),
+      fc.tuple(fc.constant("modules.cacheEnabled"), fc.boolean()),
+      fc.tuple(fc.constant("modules.cacheTtlMs"), fc.nat()),
+      fc.tuple(fc.constant("providers.default.timeoutMs"), fc.integer({ min: 1, max: 1e6 })),
+      fc.tuple(fc.constant("providers.default.poolSize"), fc.integer({ min: 1, max: 64 })),
+      fc.tuple(fc.constant("events.maxEvents"), fc.integer({ min: 1, max: 1e6 })),
+      fc.tuple(
+        fc.stringMatching(/^[a-z][a-z0-9_]{0,8}$/).map((name) => `infrastructure.circuitBreakers.${name}`),
+        fc.record({ failureThreshold: fc.integer({ min: 1, max: 9 }) })
+      )
+    )
+    await fc.assert(
+      fc.asyncProperty(fc.array(valid, { minLength: 1, maxLength: 5 }), (updates) =>
+        Effect.runPromise(
+          Effect.scoped(
+            Effect.gen(function* () {
+              const config = yield* build()
+              const seen: Array<Config.ConfigChange> = []
+              yield* Effect.forkScoped(Stream.runForEach(config.subscribe, (c) => Effect.sync(() => seen.push(c))))
+              yield* Effect.repeatN(Effect.yieldNow(), 4)
+              for (const [path, v] of updates) {
+                yield* config.update(path, v)
+                const read = yield* config.get(path)
+                if (typeof v === "object") {
+                  assert.strictEqual((read as { failureThreshold: number }).failureThreshold, v.failureThreshold)
+                } else assert.strictEqual(read, v)
+              }
+              yield* Effect.repeatN(Effect.yieldNow(), 4)
+              assert.deepStrictEqual(
+                seen.map((c) => c.path),
+                updates.map(([p]) => p)
+              )
+            })
+          )
+        )
+      ),
+      { numRuns: 100 }
+    )
+  })
 })

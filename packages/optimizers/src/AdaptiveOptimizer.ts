@@ -26,14 +26,12 @@
  * @since 0.1.0
  */
 import { LM, Module } from "@effect-dspy/core"
-import { Events } from "@effect-dspy/foundation"
+import { CanonicalJson, Events } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { createHash } from "node:crypto"
 import * as BootstrapFewShot from "./BootstrapFewShot.js"
 import type * as Checkpoint from "./Checkpoint.js"
 import * as GEPA from "./GEPA.js"
-import { canonicalJson } from "./internal/program.js"
 import * as MIPROv2 from "./MIPROv2.js"
 import * as Optimizer from "./Optimizer.js"
 import { type CheckpointError, OptimizerConfigError } from "./OptimizerError.js"
@@ -129,10 +127,7 @@ export const historyFromCheckpoints = (store: Checkpoint.Service): History => {
  * @category history
  */
 export const fingerprint = (program: Module.Program): string =>
-  createHash("sha256")
-    .update(canonicalJson(Module.dumpState(program)))
-    .digest("hex")
-    .slice(0, 16)
+  CanonicalJson.sha256(Module.dumpState(program)).slice(0, 16)
 
 /**
  * How cost is measured when comparing past runs.

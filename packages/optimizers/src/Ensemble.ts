@@ -8,11 +8,10 @@
  *
  * @since 0.1.0
  */
+import { CanonicalJson, Random } from "@effect-dspy/foundation"
 import { type Evaluate, Example, type LM, Majority, Module, Prediction } from "@effect-dspy/core"
 import * as Effect from "effect/Effect"
-import * as internal from "./internal/program.js"
 import { OptimizerConfigError } from "./OptimizerError.js"
-import * as Rng from "./Rng.js"
 
 /**
  * Settings: the reducer (default majority), how many programs per call, the seed and the concurrency.
@@ -105,7 +104,7 @@ export const make = (
         const chosen =
           size === undefined
             ? members
-            : Rng.make(seed, "ensemble", internal.canonicalJson(inputs))
+            : Random.make(seed, "ensemble", CanonicalJson.stringify(inputs))
                 .sample(
                   members.map((_, i) => i),
                   size

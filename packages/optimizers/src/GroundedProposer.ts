@@ -16,11 +16,11 @@
  *
  * @since 0.1.0
  */
+import type { Random } from "@effect-dspy/foundation"
 import { type Example, type LM, Module, Predict, Signature } from "@effect-dspy/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as DatasetSummary from "./DatasetSummary.js"
-import * as R from "./internal/miproRandom.js"
 
 /**
  * The tips, by key (DSPy's `TIPS`).
@@ -279,7 +279,7 @@ export interface Options {
   /** A dataset summary made earlier (skips the summary calls). */
   readonly datasetSummary?: string
   /** The seeded draws for tips and temperatures. */
-  readonly random: () => number
+  readonly random: Random.Random
   /** How many proposals run at once; default 8. */
   readonly concurrency?: number
   /**
@@ -383,8 +383,8 @@ export const proposeInstructions: {
     const plans: Array<{ path: string; predictor: Predict.Any; demoSet: number; tip: TipKey; temperature: number }> = []
     for (const { path, predictor } of predictors) {
       for (let demoSet = 0; demoSet < perPredictor; demoSet++) {
-        const tip = (options.useTip ?? true) ? R.choice(options.random, TIP_KEYS) : "none"
-        const epsilon = 0.01 + options.random() * 0.04
+        const tip = (options.useTip ?? true) ? (options.random.pick(TIP_KEYS) ?? "none") : "none"
+        const epsilon = 0.01 + options.random.next() * 0.04
         plans.push({ path, predictor, demoSet, tip, temperature: Math.min(2, base + epsilon) })
       }
     }

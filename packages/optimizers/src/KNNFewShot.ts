@@ -16,6 +16,7 @@
  *
  * @since 0.1.0
  */
+import { Random } from "@effect-dspy/foundation"
 import { type Evaluate, Example, LM, Module, Predict } from "@effect-dspy/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -24,7 +25,6 @@ import * as Embedder from "./Embedder.js"
 import * as internal from "./internal/program.js"
 import * as Optimizer from "./Optimizer.js"
 import { OptimizerConfigError, type OptimizerError } from "./OptimizerError.js"
-import * as Rng from "./Rng.js"
 
 /**
  * Settings: `k` neighbours, the embedder (default: the LM service's `embed`), the bootstrap settings and the
@@ -107,7 +107,7 @@ export const compile = (
     const env: BootstrapFewShot.Env = {
       unit: (_key, work) => Effect.map(work, Option.some),
       forEach: (items, f) => Effect.forEach(items, f, { concurrency: inferenceConcurrency }),
-      rng: (...key) => Rng.make(seed, ...key),
+      rng: (...key) => Random.make(seed, ...key),
       metric,
       concurrency: inferenceConcurrency
     }

@@ -4,12 +4,12 @@
  *
  * @since 0.1.0
  */
+import type { Random } from "@effect-dspy/foundation"
 import { type Example, type Module, Predict } from "@effect-dspy/core"
 import * as Effect from "effect/Effect"
 import * as internal from "./internal/program.js"
 import * as Optimizer from "./Optimizer.js"
 import { OptimizerConfigError } from "./OptimizerError.js"
-import type * as Rng from "./Rng.js"
 
 /**
  * Settings: `k` demos per predictor (default 16), sampled at random (default) or the first `k`.
@@ -33,7 +33,7 @@ export const apply = <P extends Module.Program>(
   program: P,
   trainset: ReadonlyArray<Example.Any>,
   k: number,
-  rng: (path: string) => Rng.Rng,
+  rng: (path: string) => Random.Random,
   sample = true
 ): P =>
   internal.mapWithPath(program, (predictor, path) =>

@@ -289,7 +289,7 @@ export const make = (options: Options = {}): Optimizer.Optimizer => {
               numCandidates: numInstructions,
               temperature,
               promptModel,
-              random: proposerRng.next,
+              random: proposerRng,
               concurrency: run.concurrency,
               programAware: options.programAwareProposer ?? true,
               useDatasetSummary: options.dataAwareProposer ?? true,

@@ -23,7 +23,7 @@
  * @since 0.1.0
  */
 import { Evaluate, type Example, LM, Module, type Trace } from "@effect-dspy/core"
-import { Config, Correlation, Events, Metrics } from "@effect-dspy/foundation"
+import { CanonicalJson, Config, Correlation, Events, Metrics, Random } from "@effect-dspy/foundation"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -34,7 +34,6 @@ import * as EffectMetric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import { createHash } from "node:crypto"
 import * as Budget from "./Budget.js"
 import * as Checkpoint from "./Checkpoint.js"
 import * as internal from "./internal/program.js"
@@ -46,7 +45,6 @@ import {
   TooManyErrors
 } from "./OptimizerError.js"
 import type * as Progress from "./Progress.js"
-import * as Rng from "./Rng.js"
 import * as TrainingData from "./TrainingData.js"
 
 /**
@@ -172,7 +170,7 @@ export interface Run {
   readonly seed: number
   readonly concurrency: number
   /** The generator for a key (seeded by the run's seed): use a distinct key per random choice. */
-  readonly rng: (...key: ReadonlyArray<Rng.KeyPart>) => Rng.Rng
+  readonly rng: (...key: ReadonlyArray<Random.KeyPart>) => Random.Random
   /**
    * One unit of LM work. Read back from the checkpoint store when a previous run finished it (no LM call);
    * else it waits for one of the run's `concurrency` permits (the run-wide bound on LM work), then, if the
@@ -276,21 +274,16 @@ const defaultConcurrency: Effect.Effect<number> = Effect.flatMap(Effect.serviceO
 )
 
 const fingerprint = (optimizer: Optimizer, student: Module.Program, options: CompileOptions, seed: number): string =>
-  createHash("sha256")
-    .update(
-      internal.canonicalJson({
-        optimizer: optimizer.name,
-        settings: optimizer.settings,
-        seed,
-        student: dumpProgram(student),
-        teacher: options.teacher === undefined ? null : dumpProgram(options.teacher),
-        trainset: options.trainset,
-        valset: options.valset ?? null,
-        metricFields: options.metricFields ?? null
-      })
-    )
-    .digest("hex")
-    .slice(0, 16)
+  CanonicalJson.sha256({
+    optimizer: optimizer.name,
+    settings: optimizer.settings,
+    seed,
+    student: dumpProgram(student),
+    teacher: options.teacher === undefined ? null : dumpProgram(options.teacher),
+    trainset: options.trainset,
+    valset: options.valset ?? null,
+    metricFields: options.metricFields ?? null
+  }).slice(0, 16)
 
 const dumpProgram = (program: Module.Program): unknown => Module.dumpState(program)
 
@@ -512,7 +505,7 @@ export const compile = <P extends Module.Program>(
       teacher: options.teacher,
       seed,
       concurrency,
-      rng: (...key) => Rng.make(seed, ...key),
+      rng: (...key) => Random.make(seed, ...key),
       unit,
       forEach,
       evaluate,

@@ -22,9 +22,8 @@
  *
  * @since 0.1.0
  */
-import { Errors } from "@effect-dspy/foundation"
+import { Errors, Random } from "@effect-dspy/foundation"
 import * as Either from "effect/Either"
-import * as R from "./internal/miproRandom.js"
 
 /**
  * The search space: for each parameter, how many choices it has (choices are the indices `0..k-1`).
@@ -194,9 +193,9 @@ const logDensity = (e: Estimator, x: ReadonlyArray<number>): number => {
   return Math.log(sum)
 }
 
-const draw = (e: Estimator, random: R.Uniform): Array<number> => {
-  const kernel = e.kernels[R.weighted(random, e.weights)]!
-  return kernel.map((row) => R.weighted(random, row))
+const draw = (e: Estimator, random: Random.Random): Array<number> => {
+  const kernel = e.kernels[random.weighted(e.weights)]!
+  return kernel.map((row) => random.weighted(row))
 }
 
 const toParams = (names: ReadonlyArray<string>, x: ReadonlyArray<number>): Params =>
@@ -231,14 +230,14 @@ export const split = (
 export const suggest = (
   space: Space,
   trials: ReadonlyArray<Trial>,
-  random: R.Uniform,
+  random: Random.Random,
   options: Omit<Options, "seed"> = {}
 ): Params => {
   const names = Object.keys(space)
   if (trials.length < (options.nStartupTrials ?? 10)) {
     return toParams(
       names,
-      names.map((name) => R.int(random, 0, space[name]! - 1))
+      names.map((name) => random.between(0, space[name]! - 1))
     )
   }
   const prior = options.priorWeight ?? 1
@@ -288,7 +287,7 @@ export interface Sampler {
  */
 export const make = (space: Space, options: Options = {}): Either.Either<Sampler, TPEError> =>
   Either.map(validateSpace(space), (space) => {
-    const random = R.seeded("tpe", options.seed ?? 0)
+    const random = Random.make(options.seed ?? 0, "tpe")
     const trials: Array<Trial> = []
     return {
       space,

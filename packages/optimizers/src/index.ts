@@ -41,13 +41,6 @@ export * as Progress from "./Progress.js"
 export * as TrainingData from "./TrainingData.js"
 
 /**
- * Keyed, seeded random numbers (the same choices for a seed whatever the concurrency).
- *
- * @since 0.1.0
- */
-export * as Rng from "./Rng.js"
-
-/**
  * LabeledFewShot: k seeded training examples as demos for every predictor.
  *
  * @since 0.1.0

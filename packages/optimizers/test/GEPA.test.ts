@@ -1,3 +1,4 @@
+import { Random } from "@effect-dspy/foundation"
 import { ChainOfThought, Evaluate, Module, Predict, Signature } from "@effect-dspy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -7,7 +8,6 @@ import type * as Feedback from "../src/Feedback.js"
 import * as GEPA from "../src/GEPA.js"
 import * as Gepa from "../src/internal/gepa.js"
 import * as Optimizer from "../src/Optimizer.js"
-import * as Rng from "../src/Rng.js"
 import { arithmetic, cot, metric, promptText, recordingSim } from "./support/sim.js"
 import { interruptAndResume } from "./support/resume.js"
 
@@ -57,7 +57,7 @@ describe("GEPA pieces", () => {
         [1, 1]
       ]
     )
-    const rng = Rng.make(5, "parents")
+    const rng = Random.make(5, "parents")
     let zero = 0
     for (let i = 0; i < 8000; i++) if (Gepa.selectParent(f, (id) => avg[id]!, rng) === 0) zero++
     assert.closeTo(zero / 8000, 0.75, 0.02)
@@ -105,7 +105,7 @@ describe("GEPA pieces", () => {
       textsOf: (id) => texts[id]!,
       averageOf: (id) => [0.4, 0.6, 0.5][id]!,
       tried: new Set(),
-      rng: Rng.make(0, "merge")
+      rng: Random.make(0, "merge")
     })
     assert.deepStrictEqual(plan, { a: 1, b: 2, ancestor: 0 })
     const tried = Gepa.findMerge({
@@ -114,7 +114,7 @@ describe("GEPA pieces", () => {
       textsOf: (id) => texts[id]!,
       averageOf: (id) => [0.4, 0.6, 0.5][id]!,
       tried: new Set(["1,2,0"]),
-      rng: Rng.make(0, "merge")
+      rng: Random.make(0, "merge")
     })
     assert.isUndefined(tried)
   })

@@ -1,3 +1,4 @@
+import { Random } from "@effect-dspy/foundation"
 import { ChainOfThought, Example, LM, Module, Predict, Signature } from "@effect-dspy/core"
 import { Arithmetic, SimLM, SimTask } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
@@ -5,7 +6,6 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as DatasetSummary from "../src/DatasetSummary.js"
 import * as GroundedProposer from "../src/GroundedProposer.js"
-import * as R from "../src/internal/miproRandom.js"
 
 const train = SimTask.generate(Arithmetic.task, 3, 25).map((e) => Example.make(e).withInputs("question"))
 const program = ChainOfThought.make(Signature.make("question -> answer: int"))
@@ -54,7 +54,7 @@ describe("GroundedProposer", () => {
           trainset: train,
           demoCandidates,
           numCandidates: 3,
-          random: R.seeded(9)
+          random: Random.make(9)
         })
       )
       const candidates = result.instructions[path]!
@@ -114,7 +114,7 @@ describe("GroundedProposer", () => {
           program,
           trainset: train.slice(0, 8),
           numCandidates: 4,
-          random: R.seeded(seed),
+          random: Random.make(seed),
           datasetSummary: "Arithmetic word problems."
         })
       const a = yield* run(3)
@@ -167,7 +167,7 @@ describe("GroundedProposer", () => {
         trainset: train.slice(0, 8),
         demoCandidates,
         numCandidates: 3,
-        random: R.seeded(5),
+        random: Random.make(5),
         datasetSummary: "Arithmetic word problems."
       }
       const dspy = yield* GroundedProposer.proposeInstructions({ ...base, originalFirst: false })

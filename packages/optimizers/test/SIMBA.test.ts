@@ -1,3 +1,4 @@
+import { Random } from "@effect-dspy/foundation"
 import { Evaluate, Example, Module, Predict, Signature } from "@effect-dspy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -6,7 +7,6 @@ import * as Checkpoint from "../src/Checkpoint.js"
 import * as Loop from "../src/internal/simbaLoop.js"
 import * as Simba from "../src/internal/simba.js"
 import * as Optimizer from "../src/Optimizer.js"
-import * as Rng from "../src/Rng.js"
 import * as SIMBA from "../src/SIMBA.js"
 import { arithmetic, cot, metric, predict, promptText, recordingSim } from "./support/sim.js"
 import { interruptAndResume } from "./support/resume.js"
@@ -35,7 +35,7 @@ describe("SIMBA pieces", () => {
     const raw = [0.5, 0.6, 0.8].map((s) => Math.exp(s / 0.2))
     const sum = raw.reduce((a, b) => a + b, 0)
     for (let i = 0; i < raw.length; i++) assert.closeTo(expected[i]!, raw[i]! / sum, 1e-12)
-    const rng = Rng.make(42, "softmax-test")
+    const rng = Random.make(42, "softmax-test")
     const counts = new Map<number, number>()
     const draws = 20_000
     for (let i = 0; i < draws; i++) {
@@ -146,12 +146,12 @@ describe("SIMBA pieces", () => {
       )
     )
     for (let seed = 0; seed < 20; seed++) {
-      const dropped = Simba.dropDemos(full, Rng.make(seed, "drop"), 4)
+      const dropped = Simba.dropDemos(full, Random.make(seed, "drop"), 4)
       const counts = Object.values(Module.demos(dropped)).map((d) => d.length)
       assert.isTrue(counts.every((c) => c < 4))
       assert.strictEqual(counts[0], counts[1])
     }
-    assert.strictEqual(Simba.dropDemos(program, Rng.make(0, "drop"), 4), program)
+    assert.strictEqual(Simba.dropDemos(program, Random.make(0, "drop"), 4), program)
   })
 
   it.effect("the rule strategy asks an LM for per-module advice and appends it to each module's instructions", () => {

@@ -1,7 +1,7 @@
+import { Random } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as fc from "fast-check"
-import * as R from "../src/internal/miproRandom.js"
 import * as TPE from "../src/TPE.js"
 
 const space: TPE.Space = { a: 6, b: 6, c: 6 }
@@ -34,10 +34,10 @@ describe("TPE", () => {
     let random = 0
     const seeds = 20
     for (let seed = 0; seed < seeds; seed++) {
-      const r1 = R.seeded("test-tpe", seed)
+      const r1 = Random.make(seed, "test-tpe")
       tpe += trialsToOptimum((trials) => TPE.suggest(space, trials, r1), budget)
-      const r2 = R.seeded("test-random", seed)
-      random += trialsToOptimum(() => ({ a: R.int(r2, 0, 5), b: R.int(r2, 0, 5), c: R.int(r2, 0, 5) }), budget)
+      const r2 = Random.make(seed, "test-random")
+      random += trialsToOptimum(() => ({ a: r2.between(0, 5), b: r2.between(0, 5), c: r2.between(0, 5) }), budget)
     }
     // 216 combinations: random search needs ~216 trials on average, so within 80 it mostly fails.
     assert.isBelow(tpe / seeds, (random / seeds) * 0.6, `tpe ${tpe / seeds} vs random ${random / seeds}`)
@@ -61,12 +61,12 @@ describe("TPE", () => {
   it("samples uniformly during startup, then concentrates on the good trials' choices", () => {
     // A told trial history where a=2 is always good: after startup, suggestions favour a=2.
     const trials: Array<TPE.Trial> = []
-    const r = R.seeded("history", 1)
+    const r = Random.make(1, "history")
     for (let i = 0; i < 40; i++) {
-      const params = { a: R.int(r, 0, 5), b: R.int(r, 0, 5), c: R.int(r, 0, 5) }
-      trials.push({ params, value: params.a === 2 ? 10 + r() : r() })
+      const params = { a: r.between(0, 5), b: r.between(0, 5), c: r.between(0, 5) }
+      trials.push({ params, value: params.a === 2 ? 10 + r.next() : r.next() })
     }
-    const draws = R.seeded("draws", 2)
+    const draws = Random.make(2, "draws")
     let hits = 0
     for (let i = 0; i < 50; i++) if (TPE.suggest(space, trials, draws).a === 2) hits++
     assert.isAbove(hits, 35)
@@ -126,8 +126,8 @@ describe("TPE", () => {
             params: Object.fromEntries(sizes.map((k, i) => [`p${i}`, xs[i]! % k])),
             value
           }))
-          const a = TPE.suggest(space, trials, R.seeded(seed), { nStartupTrials: 3 })
-          const b = TPE.suggest(space, trials, R.seeded(seed), { nStartupTrials: 3 })
+          const a = TPE.suggest(space, trials, Random.make(seed), { nStartupTrials: 3 })
+          const b = TPE.suggest(space, trials, Random.make(seed), { nStartupTrials: 3 })
           assert.deepStrictEqual(a, b)
           for (const [name, k] of Object.entries(space)) {
             const v = a[name]!

@@ -10,13 +10,11 @@ import * as Stream from "effect/Stream"
 import * as Supervisor from "effect/Supervisor"
 import * as Metric from "effect/Metric"
 import { Metrics } from "@effect-dspy/foundation"
-import * as fc from "fast-check"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Checkpoint from "../src/Checkpoint.js"
 import * as Optimizer from "../src/Optimizer.js"
-import * as Rng from "../src/Rng.js"
 import * as TrainingData from "../src/TrainingData.js"
 import { arithmetic, cot, metric, predict, recordingSim } from "./support/sim.js"
 
@@ -310,39 +308,4 @@ describe("Optimizer.compile (the contract)", () => {
       assert.strictEqual(yield* second.size("gone"), 0)
     })
   )
-})
-
-describe("Rng", () => {
-  it("gives the same draws for the same seed and key, others for another key", () => {
-    const a = Rng.make(7, "x", 1)
-    const b = Rng.make(7, "x", 1)
-    const c = Rng.make(7, "x", 2)
-    const da = Array.from({ length: 8 }, () => a.next())
-    assert.deepStrictEqual(
-      da,
-      Array.from({ length: 8 }, () => b.next())
-    )
-    assert.notDeepEqual(
-      da,
-      Array.from({ length: 8 }, () => c.next())
-    )
-  })
-
-  it("shuffle is a permutation and sample takes distinct items", () =>
-    fc.assert(
-      fc.property(fc.array(fc.integer(), { maxLength: 30 }), fc.integer(), fc.nat(40), (items, seed, k) => {
-        const rng = Rng.make(seed, "p")
-        const shuffled = rng.shuffle(items)
-        assert.deepStrictEqual(
-          [...shuffled].sort((x, y) => x - y),
-          [...items].sort((x, y) => x - y)
-        )
-        const indexes = Array.from({ length: items.length }, (_, i) => i)
-        const sample = rng.sample(indexes, k)
-        assert.strictEqual(sample.length, Math.min(k, items.length))
-        assert.strictEqual(new Set(sample).size, sample.length)
-        const between = rng.between(2, 5)
-        assert.isTrue(between >= 2 && between <= 5)
-      })
-    ))
 })

@@ -1,34 +1,28 @@
 /**
- * The supervised DSPy application: one supervision tree (the runtime's `Supervisor`) over the foundation's
- * config watcher, the ModuleManager, the LM providers and the optimization workers, started as a layer that
+ * The supervised DSPy application: one supervision tree over the config watcher, the ModuleManager, the
+ * CacheManager (when one is in context), the LM providers and the optimization workers, started as a layer that
  * provides the `ModuleManager`, `LMProviders`, the core `LM` (over the supervised providers), the
- * `OptimizationCoordinator` (its jobs in memory unless `optimization.coordinator.filename` is given; a
- * `CheckpointStore` in context keeps their finished units) and the `Application` itself:
+ * `OptimizationCoordinator` and the `Application` itself. Closing the layer's scope shuts it down gracefully:
+ * new work is refused with `ApplicationStopping`, work in flight gets `shutdownGracePeriod` to finish (else
+ * `ExecutionAborted`), then the tree stops. The tree and the shutdown order are described in
+ * `docs/architecture.md` ("Supervision tree").
  *
- * ```
- * dspy                      one_for_one (root)
- *   foundation              config watcher: live pool sizes, backups, rate limits
- *   module_manager          serialises module mutations; executions run in callers' fibers
- *   cache_manager           fronts the CacheManager (when one is in context; the LM then caches there)
- *   lm_providers            one_for_one
- *     provider:<name>       one per `providers.<name>`: transport, pool, breaker, limiter
- *   optimization_workers    dynamic supervisor: one worker per running OptimizationCoordinator job
- *   optimization_coordinator  the coordinator's dispatcher: starts queued jobs on free workers
- * ```
- *
+ * @example
  * ```ts
+ * import { Application, ModuleManager } from "@effect-dspy/services"
+ * import * as Effect from "effect/Effect"
+ *
  * const program = Effect.gen(function* () {
  *   const modules = yield* ModuleManager.ModuleManager
  *   yield* modules.create({ id: "qa", kind: "chain_of_thought", signature: "question -> answer" })
- *   return yield* modules.execute("qa", { question: "2 + 3?" })
+ *   const execution = yield* modules.execute("qa", { question: "2 + 3?" })
+ *   // The supervision tree as text: dspy, foundation, module_manager, lm_providers, ...
+ *   const tree = yield* Application.render
+ *   return { output: execution.output, tree }
  * }).pipe(Effect.provide(Application.layerDefault()))
- * ```
  *
- * Shutdown (closing the layer's scope), in order: new module executions are refused with
- * `ApplicationStopping`; those in flight get the grace period (`shutdownGracePeriod`, default 5 s, on
- * Effect's Clock) to finish, then are interrupted and end with `ExecutionAborted`; then LM calls made
- * outside modules are drained the same way in what is left of the grace period; then the tree stops in
- * reverse start order. Every call ends in a result or a typed error.
+ * Effect.runPromise(program).then(console.log)
+ * ```
  *
  * @since 0.1.0
  */
@@ -44,28 +38,16 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as CacheManager from "./CacheManager.js"
-import { ApplicationStopping, ExecutionAborted } from "./internal/appErrors.js"
+import * as internal from "./internal/application.js"
+import * as coordinator from "./internal/coordinator/coordinator.js"
+import * as dispatcher from "./internal/coordinator/dispatcher.js"
 import { Drain, type DrainReport } from "./internal/drain.js"
+import * as moduleActor from "./internal/moduleManager/actor.js"
+import * as moduleService from "./internal/moduleManager/service.js"
 import * as LMProviders from "./LMProviders.js"
 import * as ModuleManager from "./ModuleManager.js"
 import * as OptimizationCoordinator from "./OptimizationCoordinator.js"
-
-export {
-  /**
-   * The application is shutting down: the call was not started (retryable against a running application).
-   *
-   * @since 0.1.0
-   * @category errors
-   */
-  ApplicationStopping,
-  /**
-   * The call was still running when the shutdown grace period ended and was interrupted.
-   *
-   * @since 0.1.0
-   * @category errors
-   */
-  ExecutionAborted
-}
+import * as ServicesEvents from "./ServicesEvents.js"
 
 /**
  * Restart intensity of a supervisor: more than `maxRestarts` within `maxSeconds` and it gives up, stopping
@@ -125,40 +107,21 @@ export interface ShutdownReport {
 }
 
 /**
- * The Application service: the running tree.
+ * The Application service: the running tree (its root supervisor, the optimization workers' supervisor, the
+ * tree now, the work in flight, a status snapshot).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Service {
-  /** The root supervisor. */
-  readonly root: Supervisor.SupervisorRef
-  /** The optimization workers' dynamic supervisor (where the OptimizationCoordinator starts its workers). */
-  readonly optimizationWorkers: Effect.Effect<DynamicSupervisor.DynamicSupervisorRef, RuntimeError.NoProc>
-  /** The supervision tree now. */
-  readonly describe: Effect.Effect<Supervisor.Tree>
-  /** The tree as indented text (`Supervisor.render`). */
-  readonly render: Effect.Effect<string>
-  /** Module executions and LM calls in flight. */
-  readonly inFlight: Effect.Effect<{ readonly modules: number; readonly lm: number }>
-  /** The grace period in force at shutdown. */
-  readonly shutdownGracePeriod: Duration.Duration
-  /** One snapshot of everything: the tree, the providers, the modules and the work in flight. */
-  readonly status: Effect.Effect<Status>
-}
+export type Service = internal.Service
 
 /**
- * A snapshot of the running application.
+ * A snapshot of the running application: the tree, the providers, the modules and the work in flight.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Status {
-  readonly tree: Supervisor.Tree
-  readonly providers: ReadonlyArray<LMProviders.ProviderStatus>
-  readonly modules: ReadonlyArray<ModuleManager.ModuleInfo>
-  readonly inFlight: { readonly modules: number; readonly lm: number }
-}
+export type Status = internal.Status
 
 /**
  * The Application service tag.
@@ -166,7 +129,15 @@ export interface Status {
  * @since 0.1.0
  * @category tags
  */
-export class Application extends Context.Tag("@effect-dspy/services/Application")<Application, Service>() {}
+export const Application = internal.Application
+
+/**
+ * The Application service tag's type.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export type Application = internal.Application
 
 /**
  * The registry name of the CacheManager's actor (`Stats` / `PurgeExpired` / `InvalidateModule` calls; it also
@@ -260,8 +231,8 @@ export const layer = (
         outerDrain: moduleDrain,
         cache
       })
-      const deps: ModuleManager.Dependencies = {
-        store: ModuleManager.makeStore(),
+      const deps: moduleActor.Dependencies = {
+        store: moduleService.makeStore(),
         config,
         events,
         protection,
@@ -269,17 +240,17 @@ export const layer = (
         lm: providers.lm,
         drain: moduleDrain
       }
-      const modules = ModuleManager.make(deps)
+      const modules = moduleService.make(deps)
       const withRegistry = <A, E>(effect: Effect.Effect<A, E, Registry.Registry>) =>
         Effect.provideService(effect, Registry.Registry, registry)
       // The coordinator is built after the tree; its dispatcher process is in the tree and finds it here.
-      const dispatcher = OptimizationCoordinator.makeDispatcher()
+      const slot = dispatcher.makeDispatcher()
 
       const children: Array<Supervisor.ChildSpec> = [
         Supervisor.worker("foundation", providers.watcherStart),
         Supervisor.worker(
           "module_manager",
-          withRegistry(Registry.startNamed(ModuleManager.actorName, ModuleManager.startActor(deps)))
+          withRegistry(Registry.startNamed(ModuleManager.actorName, moduleActor.startActor(deps)))
         ),
         // The CacheManager's slot: filled when the CacheManager service is in context (or a spec is given).
         ...(Option.isSome(cacheManager)
@@ -310,31 +281,33 @@ export const layer = (
         // After the workers' supervisor (it starts jobs there), so it stops before it.
         Supervisor.worker(
           "optimization_coordinator",
-          withRegistry(
-            Registry.startNamed(OptimizationCoordinator.actorName, OptimizationCoordinator.startDispatcher(dispatcher))
-          )
+          withRegistry(Registry.startNamed(OptimizationCoordinator.actorName, dispatcher.startDispatcher(slot)))
         )
       ]
       const root = yield* Effect.acquireRelease(
         Supervisor.spawn({ name: rootId, strategy: "one_for_one", ...intensityOf(options.rootIntensity), children }),
         (ref) => Process.stop(ref, { timeout: "infinity" })
       )
-      yield* publish(events, "application_started", { providers: providers.service.names })
+      yield* Events.publishOrLog(ServicesEvents.ApplicationStarted, { providers: providers.service.names }, { events })
 
       // Registered after the tree, so it runs first at shutdown: drain, then the tree stops.
       yield* Effect.addFinalizer(() =>
         Effect.gen(function* () {
           const started = yield* Clock.currentTimeMillis
-          yield* publish(events, "application_stopping", {
-            modules_in_flight: moduleDrain.inFlight,
-            lm_in_flight: lmDrain.inFlight,
-            grace_period_ms: Duration.toMillis(grace)
-          })
+          yield* Events.publishOrLog(
+            ServicesEvents.ApplicationStopping,
+            {
+              modules_in_flight: moduleDrain.inFlight,
+              lm_in_flight: lmDrain.inFlight,
+              grace_period_ms: Duration.toMillis(grace)
+            },
+            { events }
+          )
           const modulesReport = yield* moduleDrain.drain(grace)
           const spent = (yield* Clock.currentTimeMillis) - started
           const lmReport = yield* lmDrain.drain(Duration.millis(Math.max(0, Duration.toMillis(grace) - spent)))
           const report: ShutdownReport = { modules: modulesReport, lm: lmReport }
-          yield* publish(events, "application_stopped", { ...report })
+          yield* Events.publishOrLog(ServicesEvents.ApplicationStopped, { ...report }, { events })
         })
       )
 
@@ -358,29 +331,31 @@ export const layer = (
       // Built last, so it stops first at shutdown: its jobs are interrupted (and resume on a restart with the same
       // database and checkpoint store) before the drain and the tree stop.
       const checkpoints = yield* Effect.serviceOption(Checkpoint.CheckpointStore)
-      const coordinator = yield* OptimizationCoordinator.makeWith(
-        {
-          optimizationWorkers: service.optimizationWorkers,
-          modules,
-          lm: providers.lm,
-          config,
-          events,
-          dispatcher,
-          ...(Option.isSome(checkpoints) ? { checkpoints: checkpoints.value } : {})
-        },
-        options.optimization?.coordinator ?? {}
-      ).pipe(
-        Effect.mapError(
-          (error) =>
-            new RuntimeError.ChildStartFailed({
-              childId: "optimization_coordinator",
-              cause: error,
-              message: `The OptimizationCoordinator did not start: ${error.message}`
-            })
+      const optimization = yield* coordinator
+        .makeWith(
+          {
+            optimizationWorkers: service.optimizationWorkers,
+            modules,
+            lm: providers.lm,
+            config,
+            events,
+            dispatcher: slot,
+            ...(Option.isSome(checkpoints) ? { checkpoints: checkpoints.value } : {})
+          },
+          options.optimization?.coordinator ?? {}
         )
-      )
+        .pipe(
+          Effect.mapError(
+            (error) =>
+              new RuntimeError.ChildStartFailed({
+                childId: "optimization_coordinator",
+                cause: error,
+                message: `The OptimizationCoordinator did not start: ${error.message}`
+              })
+          )
+        )
       return Context.make(Application, service).pipe(
-        Context.add(OptimizationCoordinator.OptimizationCoordinator, coordinator),
+        Context.add(OptimizationCoordinator.OptimizationCoordinator, optimization),
         Context.add(ModuleManager.ModuleManager, modules),
         Context.add(LMProviders.LMProviders, providers.service),
         Context.add(LM.LM, providers.lm)
@@ -395,12 +370,6 @@ const intensityOf = (intensity: Intensity | undefined): Intensity =>
         ...(intensity.maxRestarts === undefined ? {} : { maxRestarts: intensity.maxRestarts }),
         ...(intensity.maxSeconds === undefined ? {} : { maxSeconds: intensity.maxSeconds })
       }
-
-const publish = (events: Events.Service, type: string, data: { readonly [key: string]: unknown }) =>
-  events.publish({ type, data }).pipe(
-    Effect.asVoid,
-    Effect.catchAll((e) => Effect.logWarning(`could not record the ${type} event: ${e.message}`))
-  )
 
 /**
  * The application with the foundation services it needs: Config (defaults, file, environment; see

@@ -27,7 +27,7 @@
  * @since 0.1.0
  */
 import { CacheKey, type Completion, LMCache } from "@effect-dspy/core"
-import { Config, Errors } from "@effect-dspy/foundation"
+import { CanonicalJson, Config } from "@effect-dspy/foundation"
 import { Actor, Supervisor } from "@effect-dspy/runtime"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -37,12 +37,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as crypto from "node:crypto"
 import { checkedCopy, type Json as JsonValue } from "./internal/cacheJson.js"
 import * as Engine from "./internal/cacheEngine.js"
+import { CacheInvalidInput } from "./ServicesError.js"
 
 /**
  * A JSON value, as stored and returned by the cache.
@@ -142,19 +141,6 @@ export interface SetOptions {
 }
 
 /**
- * A call was given something the cache cannot take: an empty or malformed module id or key, a value that is
- * not JSON, a bad time to live. `reason` says what to fix.
- *
- * @since 0.1.0
- * @category errors
- */
-export class CacheInvalidInput extends Errors.TaggedError<CacheInvalidInput>()(
-  "CacheInvalidInput",
-  { operation: Schema.String, reason: Schema.String },
-  { code: "cache_invalid_input", retryable: false }
-) {}
-
-/**
  * The CacheManager service.
  *
  * @since 0.1.0
@@ -211,8 +197,6 @@ export interface Service {
  */
 export class CacheManager extends Context.Tag("@effect-dspy/services/CacheManager")<CacheManager, Service>() {}
 
-const crypto256 = (text: string): string => crypto.createHash("sha256").update(text).digest("hex")
-
 /**
  * The cache key of a request or any JSON-like value: hex sha256 of its canonical JSON (sorted object keys,
  * `undefined` members left out), so the order in which fields were written does not matter.
@@ -220,7 +204,7 @@ const crypto256 = (text: string): string => crypto.createHash("sha256").update(t
  * @since 0.1.0
  * @category keys
  */
-export const keyOf = (request: unknown): string => crypto256(CacheKey.canonicalJson(request))
+export const keyOf = (request: unknown): string => CanonicalJson.sha256(request)
 
 const MAX_ID = 256
 const MAX_KEY = 1024

@@ -32,6 +32,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Drain } from "./internal/drain.js"
 import * as internal from "./internal/providers.js"
+import * as ServicesEvents from "./ServicesEvents.js"
 
 /**
  * Builds the transport of a provider from its settings (the default is `LM.providerFromSettings`: the
@@ -176,12 +177,6 @@ interface ProviderArgs {
 
 type ProviderCast = { readonly _tag: "Reconfigure" }
 
-const publish = (events: Events.Service, type: string, data: { readonly [key: string]: unknown }) =>
-  events.publish({ type, data }).pipe(
-    Effect.asVoid,
-    Effect.catchAll((e) => Effect.logWarning(`could not record the ${type} event: ${e.message}`))
-  )
-
 /** Re-reads the slot's settings and protections from the current configuration and applies them. */
 const reconfigure = (deps: Dependencies, slot: internal.Slot): Effect.Effect<void> =>
   Effect.gen(function* () {
@@ -229,11 +224,15 @@ export const providerActor = Actor.make({
       slot.generation++
       // The transport it replaces is closed in the background (an HTTP transport finishes its requests first).
       if (previous !== undefined) yield* Effect.forkIn(Scope.close(previous, Exit.void), deps.scope)
-      yield* publish(deps.events, "service_started", {
-        service: "lm_provider",
-        provider: slot.name,
-        generation: slot.generation
-      })
+      yield* Events.publishOrLog(
+        ServicesEvents.ServiceStarted,
+        {
+          service: "lm_provider",
+          provider: slot.name,
+          generation: slot.generation
+        },
+        { events: deps.events }
+      )
       return args
     }),
   handleCast: (_msg: ProviderCast, args: ProviderArgs) => Effect.as(reconfigure(args.deps, args.slot), args)

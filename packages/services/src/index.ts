@@ -55,3 +55,17 @@ export * as OptimizationCoordinator from "./OptimizationCoordinator.js"
  * @since 0.1.0
  */
 export * as CheckpointSqlite from "./CheckpointSqlite.js"
+
+/**
+ * The errors of the supervised application (lifecycle, ModuleManager, OptimizationCoordinator, CacheManager).
+ *
+ * @since 0.1.0
+ */
+export * as ServicesError from "./ServicesError.js"
+
+/**
+ * The events of the supervised application, one typed definition each (`Events.define`).
+ *
+ * @since 0.1.0
+ */
+export * as ServicesEvents from "./ServicesEvents.js"

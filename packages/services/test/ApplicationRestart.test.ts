@@ -190,6 +190,44 @@ describe("Application restart", () => {
     )
   )
 
+  it.effect("after a restart, a swap made before it is not reported as serving; the same request runs anew", () =>
+    withDir((dir) =>
+      Effect.gen(function* () {
+        // The first application swaps version 2 in.
+        const before = yield* Effect.gen(function* () {
+          const c = yield* coordinator
+          return yield* finish((yield* c.start(request)).id)
+        }).pipe(Effect.provide(application(dir)))
+        assert.strictEqual(before.status, "swapped")
+        assert.strictEqual(before.swappedVersion, 2)
+        assert.isTrue(before.swapCurrent)
+
+        // The restarted application serves version 1 (registered from its spec again).
+        const after = yield* Effect.gen(function* () {
+          const c = yield* coordinator
+          const modules = yield* ModuleManager.ModuleManager
+          assert.strictEqual((yield* modules.describe("qa")).version, 1)
+          const old = yield* c.status(before.id)
+          // Still the record of what happened, but not claimed as serving.
+          assert.strictEqual(old.status, "swapped")
+          assert.isFalse(old.swapCurrent)
+          assert.isFalse((yield* c.list)[0]!.swapCurrent)
+          // The same request is not merged into the old job: a new job runs and swaps on what serves now.
+          const again = yield* c.start(request)
+          assert.isFalse(again.merged)
+          assert.notStrictEqual(again.id, before.id)
+          const job = yield* finish(again.id)
+          return { job, info: yield* modules.describe("qa") }
+        }).pipe(Effect.provide(application(dir)))
+        assert.strictEqual(after.job.status, "swapped")
+        assert.strictEqual(after.job.servingVersion, 1)
+        assert.strictEqual(after.job.swappedVersion, 2)
+        assert.isTrue(after.job.swapCurrent)
+        assert.strictEqual(after.info.version, 2)
+      })
+    )
+  )
+
   it.effect("restarted twice in a row mid-job: each application resumes from the units of both before it", () =>
     withDir((dir) =>
       Effect.gen(function* () {

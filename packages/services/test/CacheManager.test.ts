@@ -19,6 +19,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Actor, Process, Supervisor } from "@effect-dspy/runtime"
 import * as CacheManager from "../src/CacheManager.js"
+import type * as ServicesError from "../src/ServicesError.js"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "cache-manager-"))),
@@ -485,7 +486,7 @@ describe("CacheManager", () => {
         assert.strictEqual(stats.levels.l2.evictions, 1)
         assert.strictEqual(yield* Actor.call(ref, { _tag: "InvalidateModule", moduleId: "m" }), 1)
         const bad = yield* Actor.call(ref, { _tag: "InvalidateModule", moduleId: "" })
-        assert.strictEqual((bad as CacheManager.CacheInvalidInput)._tag, "CacheInvalidInput")
+        assert.strictEqual((bad as ServicesError.CacheInvalidInput)._tag, "CacheInvalidInput")
 
         yield* Process.kill(ref)
         let restarted = ref

@@ -9,7 +9,7 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as TestClock from "effect/TestClock"
-import { ModuleManager, TestRuntime } from "../src/index.js"
+import { ModuleManager, TestRuntime, type ServicesError } from "../src/index.js"
 
 const question = { question: "What is the capital of France?" }
 
@@ -77,11 +77,11 @@ describe("ModuleManager", () => {
         modules.create({ id: "x", kind: "predict", signature: "question answer" })
       )
       assert.strictEqual(badSignature._tag, "ModuleSpecInvalid")
-      assert.strictEqual((badSignature as ModuleManager.ModuleSpecInvalid).field, "signature")
+      assert.strictEqual((badSignature as ServicesError.ModuleSpecInvalid).field, "signature")
       const badKind = yield* Effect.flip(
         modules.create({ id: "x", kind: "react" as ModuleManager.ModuleKind, signature: "q -> a" })
       )
-      assert.strictEqual((badKind as ModuleManager.ModuleSpecInvalid).field, "kind")
+      assert.strictEqual((badKind as ServicesError.ModuleSpecInvalid).field, "kind")
       const emptyId = yield* Effect.flip(modules.create({ id: "", kind: "predict", signature: "q -> a" }))
       assert.strictEqual(emptyId._tag, "ModuleSpecInvalid")
       yield* modules.create({ id: "x", kind: "predict", signature: "q -> a" })
@@ -435,7 +435,7 @@ describe("ModuleManager compare-and-swap (ifVersion)", () => {
       yield* modules.swap("qa", { instructions: { self: "v2" } })
       const stale = yield* Effect.flip(modules.swap("qa", { instructions: { self: "lost update" }, ifVersion: 1 }))
       assert.strictEqual(stale._tag, "ModuleVersionConflict")
-      const conflict = stale as ModuleManager.ModuleVersionConflict
+      const conflict = stale as ServicesError.ModuleVersionConflict
       assert.strictEqual(conflict.moduleId, "qa")
       assert.strictEqual(conflict.expected, 1)
       assert.strictEqual(conflict.actual, 2)
@@ -456,7 +456,7 @@ describe("ModuleManager compare-and-swap (ifVersion)", () => {
       // A version that cannot be one is a bad request, not a conflict.
       const bad = yield* Effect.flip(modules.swap("qa", { instructions: { self: "x" }, ifVersion: 1.5 }))
       assert.strictEqual(bad._tag, "ModuleSpecInvalid")
-      assert.strictEqual((bad as ModuleManager.ModuleSpecInvalid).field, "ifVersion")
+      assert.strictEqual((bad as ServicesError.ModuleSpecInvalid).field, "ifVersion")
       // An unknown module is still ModuleNotFound.
       const missing = yield* Effect.flip(modules.swap("nope", { instructions: { self: "x" }, ifVersion: 1 }))
       assert.strictEqual(missing._tag, "ModuleNotFound")
@@ -481,7 +481,7 @@ describe("ModuleManager compare-and-swap (ifVersion)", () => {
       for (const r of results) {
         if (r._tag === "Left") {
           assert.strictEqual(r.left._tag, "ModuleVersionConflict")
-          const conflict = r.left as ModuleManager.ModuleVersionConflict
+          const conflict = r.left as ServicesError.ModuleVersionConflict
           assert.deepStrictEqual([conflict.expected, conflict.actual], [1, 2])
         }
       }
@@ -495,6 +495,48 @@ describe("ModuleManager compare-and-swap (ifVersion)", () => {
         ]
       )
       assert.strictEqual((yield* eventTypes(["module_swapped"])).length, 1)
+    }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+})
+
+describe("ModuleManager adapters (modules.defaultAdapter)", () => {
+  const adapterOf = (id: string) =>
+    Effect.map(
+      Effect.flatMap(ModuleManager.ModuleManager, (m) => m.program(id)),
+      (program) => Module.namedPredictors(program).map((p) => p.predictor.adapter?.name)
+    )
+
+  it.effect("a spec without an adapter gets Config's modules.defaultAdapter; a spec's own adapter wins", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "qa", kind: "chain_of_thought", signature: "question -> answer" })
+      yield* modules.create({ id: "chat", kind: "predict", signature: "question -> answer", adapter: "chat" })
+      assert.deepStrictEqual(yield* adapterOf("qa"), ["JSONAdapter"])
+      assert.deepStrictEqual(yield* adapterOf("chat"), ["ChatAdapter"])
+      // The module runs with it: the JSON adapter parses the simulated LM's answer.
+      const execution = yield* modules.execute("qa", question)
+      assert.strictEqual(typeof answerOf(execution), "string")
+      // A swap keeps the module's adapter.
+      yield* modules.swap("qa", { instructions: { predict: "Answer briefly." } })
+      assert.deepStrictEqual(yield* adapterOf("qa"), ["JSONAdapter"])
+    }).pipe(Effect.provide(TestRuntime.layer({ config: { modules: { defaultAdapter: "json" } } })))
+  )
+
+  it.effect("the default is the chat adapter; an unknown adapter name is a typed error", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+      assert.deepStrictEqual(yield* adapterOf("qa"), ["ChatAdapter"])
+      const error = yield* Effect.flip(
+        modules.create({
+          id: "xml",
+          kind: "predict",
+          signature: "question -> answer",
+          adapter: "xml" as ModuleManager.AdapterName
+        })
+      )
+      assert.strictEqual(error._tag, "ModuleSpecInvalid")
+      assert.strictEqual((error as ServicesError.ModuleSpecInvalid).field, "adapter")
     }).pipe(Effect.provide(TestRuntime.layer()))
   )
 })

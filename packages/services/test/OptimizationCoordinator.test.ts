@@ -174,6 +174,40 @@ describe("OptimizationCoordinator", () => {
     }).pipe(Effect.provide(runtime()))
   )
 
+  it.effect("a swapped job whose version was rolled back is not reported as serving, nor merged into", () =>
+    Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      const modules = yield* ModuleManager.ModuleManager
+      const request: OptimizationCoordinator.StartRequest = {
+        moduleId: "qa",
+        optimizer: "bootstrap_few_shot",
+        ...data,
+        seed: 1
+      }
+      const first = yield* c.await((yield* c.start(request)).id)
+      assert.strictEqual(first.status, "swapped")
+      assert.isTrue(first.swapCurrent)
+      // Back to the student (version 3 = version 1's program): the swap no longer serves.
+      yield* modules.rollback("qa", 1)
+      const now = yield* c.status(first.id)
+      assert.strictEqual(now.swappedVersion, 2)
+      assert.isFalse(now.swapCurrent)
+      const again = yield* c.start(request)
+      assert.isFalse(again.merged)
+      const second = yield* c.await(again.id)
+      assert.strictEqual(second.servingVersion, 3)
+      assert.strictEqual(second.swappedVersion, 4)
+      assert.isTrue(second.swapCurrent)
+      assert.strictEqual((yield* c.status(first.id)).swapCurrent, false)
+      // A rejected job is not a claim about what serves: swapCurrent is undefined.
+      yield* Config.update("optimization.swapMargin", 100)
+      const rejected = yield* c.await((yield* c.start({ ...request, seed: 2 })).id)
+      assert.strictEqual(rejected.status, "rejected")
+      assert.isUndefined(rejected.swapCurrent)
+    }).pipe(Effect.provide(runtime({ config: { optimization: { swapMargin: 0 } } })))
+  )
+
   it.effect("a change of optimization.workers takes effect at once", () =>
     Effect.gen(function* () {
       yield* createQa

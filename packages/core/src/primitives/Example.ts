@@ -16,7 +16,7 @@ import * as Equal from "effect/Equal"
 import * as Hash from "effect/Hash"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
-import { Errors } from "@effect-dspy/foundation"
+import { CanonicalJson, Errors } from "@effect-dspy/foundation"
 
 /**
  * @since 0.1.0
@@ -44,16 +44,8 @@ export class ExampleInputsNotSet extends Errors.TaggedError<ExampleInputsNotSet>
   { code: "example_inputs_not_set", retryable: false }
 ) {}
 
-// Canonical JSON with sorted keys, for equality and hashing.
-const canonical = (u: unknown): string => {
-  if (u === undefined) return "undefined"
-  if (u === null || typeof u !== "object") return JSON.stringify(u) ?? String(u)
-  if (Array.isArray(u)) return `[${u.map(canonical).join(",")}]`
-  if (Equal.isEqual(u) && !(u instanceof Example)) return `#${Hash.hash(u)}`
-  const source = u instanceof Example ? u.toRecord() : (u as Record<string, unknown>)
-  const keys = Object.keys(source).sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(source[k])}`).join(",")}}`
-}
+// Examples compare and hash by the canonical JSON of their fields (foundation's `CanonicalJson`).
+const canonical = CanonicalJson.stringify
 
 /**
  * An example with fields `A`, whose input keys are `K`.

@@ -62,7 +62,7 @@ describe("CacheKey", () => {
 
   it("orders nested object keys canonically", () => {
     assert.strictEqual(
-      CacheKey.canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } }),
+      CacheKey.canonicalRequest({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } } as never),
       '{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}'
     )
   })

@@ -42,24 +42,62 @@ export const deepMerge = (base: Raw, over: Raw): Raw => {
   return out
 }
 
+/**
+ * Names that reach an object's prototype machinery instead of a setting. A path holding one is rejected
+ * wherever it appears: `providers.__proto__.poolSize` must fail, never read or write `Object.prototype`.
+ */
+export const prototypeSegments: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"])
+
+/** A deep-frozen value: plain objects and arrays frozen all the way down (class instances, e.g. `Redacted`, kept). */
+export const deepFreeze = <A>(value: A): A => {
+  if (Array.isArray(value)) {
+    if (!Object.isFrozen(value)) {
+      for (const item of value) deepFreeze(item)
+      Object.freeze(value)
+    }
+  } else if (isPlainObject(value) && !Object.isFrozen(value)) {
+    for (const key of Object.keys(value)) deepFreeze(value[key])
+    Object.freeze(value)
+  }
+  return value
+}
+
 /** Splits a dotted path; an empty path means the whole config. */
 export const splitPath = (p: string): Array<string> => (p === "" ? [] : p.split("."))
 
-/** The value at a path of a nested object, or undefined. */
+/** The value at a path of a nested object (own properties only, never the prototype's), or undefined. */
 export const getAt = (root: unknown, segments: ReadonlyArray<string>): unknown => {
   let cur: unknown = root
   for (const s of segments) {
-    if (typeof cur !== "object" || cur === null) return undefined
+    if (typeof cur !== "object" || cur === null || !Object.hasOwn(cur, s)) return undefined
     cur = (cur as Raw)[s]
   }
   return cur
+}
+
+/**
+ * The first prefix of the path that is not an own plain object of `root`: its length and the keys that exist
+ * where it is missing; undefined when the whole path leads through plain objects.
+ */
+export const missingPrefix = (
+  root: Raw,
+  segments: ReadonlyArray<string>
+): { readonly length: number; readonly existing: Array<string> } | undefined => {
+  let cur: Raw = root
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i]!
+    const next = Object.hasOwn(cur, s) ? cur[s] : undefined
+    if (!isPlainObject(next)) return { length: i + 1, existing: Object.keys(cur).sort() }
+    cur = next
+  }
+  return undefined
 }
 
 /** A copy of `root` with `value` at the path (objects along the path are copied, created when absent). */
 export const setAt = (root: Raw, segments: ReadonlyArray<string>, value: unknown): Raw => {
   if (segments.length === 0) return isPlainObject(value) ? value : root
   const [head, ...rest] = segments as [string, ...Array<string>]
-  const child = root[head]
+  const child = Object.hasOwn(root, head) ? root[head] : undefined
   return {
     ...root,
     [head]: rest.length === 0 ? value : setAt(isPlainObject(child) ? child : {}, rest, value)
@@ -110,14 +148,23 @@ export const resolvePath = (
   schema: AST.AST,
   segments: ReadonlyArray<string>,
   loose = false
-): { readonly _tag: "ok"; readonly segments: Array<string> } | { readonly _tag: "error"; readonly reason: string } => {
+):
+  | { readonly _tag: "ok"; readonly segments: Array<string> }
+  | { readonly _tag: "error"; readonly reason: string; readonly allowed: Array<string> } => {
   let node: AST.AST = schema
   const out: Array<string> = []
   for (const segment of segments) {
     const obj = objectNode(node)
     const where = out.length === 0 ? "the top level" : `'${out.join(".")}'`
+    if (prototypeSegments.has(segment)) {
+      return {
+        _tag: "error",
+        reason: `'${segment}' at ${where} is not a setting name (${[...prototypeSegments].join(", ")} are never allowed in a path)`,
+        allowed: obj === undefined ? [] : obj.propertySignatures.map((p) => String(p.name))
+      }
+    }
     if (obj === undefined) {
-      return { _tag: "error", reason: `${where} is a value, it has no setting '${segment}'` }
+      return { _tag: "error", reason: `${where} is a value, it has no setting '${segment}'`, allowed: [] }
     }
     const prop = obj.propertySignatures.find((p) =>
       loose ? normalise(String(p.name)) === normalise(segment) : p.name === segment
@@ -133,8 +180,12 @@ export const resolvePath = (
       node = index.type
       continue
     }
-    const known = obj.propertySignatures.map((p) => String(p.name)).join(", ")
-    return { _tag: "error", reason: `there is no setting '${segment}' at ${where} (known: ${known})` }
+    const known = obj.propertySignatures.map((p) => String(p.name))
+    return {
+      _tag: "error",
+      reason: `there is no setting '${segment}' at ${where} (known: ${known.join(", ")})`,
+      allowed: known
+    }
   }
   return { _tag: "ok", segments: out }
 }

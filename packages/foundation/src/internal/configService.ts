@@ -19,7 +19,7 @@ import * as C from "./config.js"
 export interface ErrorMakers<Invalid, Forbidden, NotFound> {
   readonly invalid: (source: string, issues: Array<string>) => Invalid
   readonly forbidden: (path: string, allowed: ReadonlyArray<string>) => Forbidden
-  readonly notFound: (path: string, reason: string) => NotFound
+  readonly notFound: (path: string, reason: string, allowed: ReadonlyArray<string>) => NotFound
 }
 
 const decode = Schema.decodeUnknownEither(ConfigSchema.DSPyConfig, { errors: "all", onExcessProperty: "error" })
@@ -74,7 +74,8 @@ const validate = (raw: C.Raw): Either.Either<ConfigSchema.DSPyConfig, Array<stri
     onLeft: (error) => Either.left(C.formatIssues(error)),
     onRight: (config) => {
       const issues = crossCheck(config)
-      return issues.length === 0 ? Either.right(config) : Either.left(issues)
+      // Handed out as is (by `current`, `get`, changes): frozen, so no reader can change the running config.
+      return issues.length === 0 ? Either.right(C.deepFreeze(config)) : Either.left(issues)
     }
   })
 
@@ -223,7 +224,7 @@ export const make = <Invalid, Forbidden, NotFound>(
       const resolved = C.resolvePath(schemaAst, segments)
       return resolved._tag === "ok"
         ? Effect.succeed(resolved.segments)
-        : Effect.fail(errors.notFound(path, resolved.reason))
+        : Effect.fail(errors.notFound(path, resolved.reason, resolved.allowed))
     }
 
     const get = (path: string) =>
@@ -237,9 +238,18 @@ export const make = <Invalid, Forbidden, NotFound>(
             return yield* Effect.fail(errors.forbidden(path, ConfigSchema.updatablePaths))
           }
           const before = yield* Ref.get(state)
-          if (!C.isPlainObject(C.getAt(before.raw, segments.slice(0, -1)))) {
+          // Every object on the way must exist (as the config's own entry): `providers.ghost.timeoutMs` needs a
+          // provider `ghost`. A new record entry may be added only as a whole, at the end of the path.
+          const missing = C.missingPrefix(before.raw, segments.slice(0, -1))
+          if (missing !== undefined) {
+            const prefix = segments.slice(0, missing.length).join(".")
+            const existing = missing.existing.length === 0 ? "none" : missing.existing.join(", ")
             return yield* Effect.fail(
-              errors.notFound(path, `'${segments.slice(0, -1).join(".")}' is not configured; add it first`)
+              errors.notFound(
+                path,
+                `'${prefix}' is not configured; add it first (configured there: ${existing})`,
+                missing.existing
+              )
             )
           }
           const nextRaw = C.setAt(before.raw, segments, value)

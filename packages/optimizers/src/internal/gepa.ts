@@ -5,11 +5,11 @@
  *
  * @since 0.1.0
  */
+import { Random } from "@effect-dspy/foundation"
 import type { Trace } from "@effect-dspy/core"
 import { Signature } from "@effect-dspy/core"
 import * as Schema from "effect/Schema"
 import * as Feedback from "../Feedback.js"
-import * as Rng from "../Rng.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Pareto fronts
@@ -112,7 +112,7 @@ export const frontFrequencies = (fronts: Fronts, averageOf: (id: number) => numb
  * @since 0.1.0
  * @category selection
  */
-export const selectParent = (fronts: Fronts, averageOf: (id: number) => number, rng: Rng.Rng): number => {
+export const selectParent = (fronts: Fronts, averageOf: (id: number) => number, rng: Random.Random): number => {
   const freq = frontFrequencies(fronts, averageOf)
   const total = freq.reduce((a, [, c]) => a + c, 0)
   let u = rng.int(total)
@@ -138,7 +138,7 @@ export const minibatch = (seed: number, trainSize: number, size: number, k: numb
   const b = Math.min(size, trainSize)
   const perEpoch = Math.ceil(trainSize / b)
   const epoch = Math.floor(k / perEpoch)
-  const order = Rng.make(seed, "gepa", "epoch", epoch).shuffle(Array.from({ length: trainSize }, (_, i) => i))
+  const order = Random.make(seed, "gepa", "epoch", epoch).shuffle(Array.from({ length: trainSize }, (_, i) => i))
   const padded = [...order]
   for (let i = 0; padded.length % b !== 0; i++) padded.push(order[i]!)
   const at = (k % perEpoch) * b
@@ -347,7 +347,7 @@ export const findMerge = (options: {
   readonly textsOf: (id: number) => { readonly [component: string]: string }
   readonly averageOf: (id: number) => number
   readonly tried: ReadonlySet<string>
-  readonly rng: Rng.Rng
+  readonly rng: Random.Random
   readonly attempts?: number
 }): MergePlan | undefined => {
   const { candidates, rng } = options
@@ -396,7 +396,7 @@ export const mergeSubsample = (
   scoresA: ReadonlyArray<number>,
   scoresB: ReadonlyArray<number>,
   size: number,
-  rng: Rng.Rng
+  rng: Random.Random
 ): Array<number> => {
   const aWins: Array<number> = []
   const bWins: Array<number> = []

@@ -1,4 +1,4 @@
-import { type Evaluate, Example, type LM, Module, Predict } from "@effect-dspy/core"
+import { type Evaluate, type Example, type LM, Module, Predict } from "@effect-dspy/core"
 import * as Effect from "effect/Effect"
 
 /** The inputs of an example as a record (the caller has validated that input keys are set). */
@@ -40,20 +40,6 @@ export const withDemosEverywhere = <P extends Module.Program>(program: P, demos:
 /** True when some predictor has demos (DSPy's "compiled"). */
 export const hasDemos = (program: Module.Program): boolean =>
   Module.namedPredictors(program).some((p) => p.predictor.demos.length > 0)
-
-/** A canonical JSON text (sorted keys), for fingerprints. */
-export const canonicalJson = (u: unknown): string => {
-  if (u === undefined) return "null"
-  if (u === null || typeof u !== "object") return JSON.stringify(u) ?? "null"
-  if (Array.isArray(u)) return `[${u.map(canonicalJson).join(",")}]`
-  if (Example.isExample(u)) return canonicalJson(u.toJSON())
-  const record = u as Record<string, unknown>
-  return `{${Object.keys(record)
-    .sort()
-    .filter((k) => typeof record[k] !== "function")
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`)
-    .join(",")}}`
-}
 
 /** Every predictor mapped with its path. */
 export const mapWithPath = <P extends Module.Program>(

@@ -5,11 +5,11 @@
  *
  * @since 0.1.0
  */
+import type { Random } from "@effect-dspy/foundation"
 import { Example, Module, Predict, Signature, Trace } from "@effect-dspy/core"
 import type { LM } from "@effect-dspy/core"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import type * as Rng from "../Rng.js"
 
 /**
  * One run of a program on one example of the minibatch.
@@ -54,7 +54,7 @@ export const softmaxWeights = (scores: ReadonlyArray<number>, temperature: numbe
  * @since 0.1.0
  * @category sampling
  */
-export const weightedIndex = (rng: Rng.Rng, weights: ReadonlyArray<number>): number => {
+export const weightedIndex = (rng: Random.Random, weights: ReadonlyArray<number>): number => {
   const total = weights.reduce((a, b) => a + b, 0)
   let u = rng.next() * total
   for (let i = 0; i < weights.length; i++) {
@@ -71,7 +71,7 @@ export const weightedIndex = (rng: Rng.Rng, weights: ReadonlyArray<number>): num
  * @category sampling
  */
 export const softmaxSample = (
-  rng: Rng.Rng,
+  rng: Random.Random,
   ids: readonly [number, ...Array<number>],
   scoreOf: (id: number) => number,
   temperature: number
@@ -186,7 +186,7 @@ export const buckets = (rollouts: ReadonlyArray<Rollout>): Array<Bucket> => {
  * @since 0.1.0
  * @category sampling
  */
-export const poisson = (rng: Rng.Rng, lambda: number): number => {
+export const poisson = (rng: Random.Random, lambda: number): number => {
   if (!(lambda > 0)) return 0
   const limit = Math.exp(-lambda)
   let k = 0
@@ -206,7 +206,7 @@ export const poisson = (rng: Rng.Rng, lambda: number): number => {
  * @since 0.1.0
  * @category strategies
  */
-export const dropDemos = <A extends Module.Program>(program: A, rng: Rng.Rng, maxDemos: number): A => {
+export const dropDemos = <A extends Module.Program>(program: A, rng: Random.Random, maxDemos: number): A => {
   const counts = Module.namedPredictors(program).map((p) => p.predictor.demos.length)
   const numDemos = counts.length === 0 ? 0 : Math.max(...counts)
   if (numDemos === 0) return program

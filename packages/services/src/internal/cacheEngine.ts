@@ -17,6 +17,7 @@ import { copyJson, type Json } from "./cacheJson.js"
 import { MemoryTier } from "./cacheMemory.js"
 import * as Sqlite from "./cacheSqlite.js"
 import * as RedisTier from "./redisTier.js"
+import * as ServicesEvents from "../ServicesEvents.js"
 
 /** The levels, top to bottom. */
 export type Level = "l1" | "l2" | "l3"
@@ -139,16 +140,6 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
     }
     const rate = (h: number, m: number) => (h + m === 0 ? 0 : h / (h + m))
 
-    const publish = (type: string, data: { readonly [key: string]: unknown }): Effect.Effect<void> =>
-      Option.match(events, {
-        onNone: () => Effect.void,
-        onSome: (ev) =>
-          ev.publish({ type, data }).pipe(
-            Effect.asVoid,
-            Effect.catchAll((e) => Effect.logWarning(`CacheManager could not record ${type}: ${e.message}`))
-          )
-      })
-
     const where = (level: "l2" | "l3"): string =>
       level === "l2" ? (options.path ?? "") : redis !== undefined ? redis.endpoint : ""
 
@@ -161,14 +152,18 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
         stats[level].state = "degraded"
         const fallback = level === "l2" ? "l1" : stats.l2.state === "ok" ? "l1+l2" : "l1"
         yield* Effect.logWarning(`cache ${level} unavailable (${operation}): ${error}; continuing with ${fallback}`)
-        yield* publish("cache_level_degraded", {
-          cache: options.name,
-          level,
-          target: where(level),
-          operation,
-          error,
-          fallback
-        })
+        yield* Events.publishOrLog(
+          ServicesEvents.CacheLevelDegraded,
+          {
+            cache: options.name,
+            level,
+            target: where(level),
+            operation,
+            error,
+            fallback
+          },
+          { events }
+        )
       })
 
     /** Whether Redis may be used now; brings it back (replaying what it missed) when it has recovered. */
@@ -222,7 +217,11 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
         )
         if (!replayed) return undefined
         yield* Effect.logInfo(`cache l3 available again at ${tier.endpoint}`)
-        yield* publish("cache_level_recovered", { cache: options.name, level: "l3", target: tier.endpoint })
+        yield* Events.publishOrLog(
+          ServicesEvents.CacheLevelRecovered,
+          { cache: options.name, level: "l3", target: tier.endpoint },
+          { events }
+        )
         return tier
       })
 
@@ -297,7 +296,11 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
       stats.l2.state = "ok"
       if (previous !== undefined) yield* Scope.close(previous, Exit.void)
       yield* Effect.logInfo(`cache l2 available again at ${path}`)
-      yield* publish("cache_level_recovered", { cache: options.name, level: "l2", target: path })
+      yield* Events.publishOrLog(
+        ServicesEvents.CacheLevelRecovered,
+        { cache: options.name, level: "l2", target: path },
+        { events }
+      )
     }).pipe(
       Effect.ensuring(
         Effect.sync(() => {

@@ -11,7 +11,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Stream from "effect/Stream"
-import { ApplicationStopping, ExecutionAborted } from "./appErrors.js"
+import { ApplicationStopping, ExecutionAborted } from "../ServicesError.js"
 
 /** What a drain did: how many calls finished in the grace period and how many were aborted. */
 export interface DrainReport {

@@ -26,6 +26,7 @@ import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as ServicesEvents from "../ServicesEvents.js"
 
 /** Per-provider counters. */
 export interface Counters {
@@ -198,18 +199,16 @@ export const makeRouter = (deps: {
 }): Router => {
   const { slots, protection, events } = deps
 
-  const publish = (type: string, data: { readonly [key: string]: unknown }) =>
-    events.publish({ type, data }).pipe(
-      Effect.asVoid,
-      Effect.catchAll((e) => Effect.logWarning(`could not record the ${type} event: ${e.message}`))
-    )
-
   const failover = (slot: Slot, backup: Slot, reason: string): Effect.Effect<void> =>
     Effect.suspend(() => {
       if (slot.failedOver) return Effect.void
       slot.failedOver = true
       slot.counters.failovers++
-      return publish("provider_failover", { provider: slot.name, backup: backup.name, reason })
+      return Events.publishOrLog(
+        ServicesEvents.ProviderFailover,
+        { provider: slot.name, backup: backup.name, reason },
+        { events }
+      )
     })
 
   const recovered = (slot: Slot): Effect.Effect<void> =>
@@ -217,7 +216,11 @@ export const makeRouter = (deps: {
       if (!slot.failedOver) return Effect.void
       slot.failedOver = false
       slot.counters.recoveries++
-      return publish("provider_recovered", { provider: slot.name, backup: slot.settings.backup ?? null })
+      return Events.publishOrLog(
+        ServicesEvents.ProviderRecovered,
+        { provider: slot.name, backup: slot.settings.backup ?? null },
+        { events }
+      )
     })
 
   /**

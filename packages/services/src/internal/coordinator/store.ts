@@ -6,10 +6,11 @@
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as Sqlite from "./sqlite.js"
+import type { Status } from "../../OptimizationCoordinator.js"
+import * as Sqlite from "../sqlite.js"
 
 /** A job's status. */
-export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "swapped" | "rejected"
+export type JobStatus = Status
 
 /** A job row as plain data. */
 export interface JobRow {

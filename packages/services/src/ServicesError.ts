@@ -1,0 +1,225 @@
+/**
+ * The errors of the supervised application, in one place: the application's lifecycle, the ModuleManager, the
+ * OptimizationCoordinator and the CacheManager. Each is a member of the project's error family
+ * (`Errors.TaggedError`: a stable `code` and `retryable` declared once, the family's brand, so `Errors.isDSPyError`
+ * and `Errors.isRetryable` hold); messages say what to fix. {@link isServicesError} tells this package's errors
+ * from the others.
+ *
+ * @since 0.1.0
+ */
+import { Errors } from "@effect-dspy/foundation"
+import * as Schema from "effect/Schema"
+
+// ---------------------------------------------------------------------------------------------------------
+// The application's lifecycle
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * The application is shutting down (or has stopped): the call was not started. Nothing was done, so it may be
+ * retried against a running application.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ApplicationStopping extends Errors.TaggedError<ApplicationStopping>()(
+  "ApplicationStopping",
+  { operation: Schema.String },
+  { code: "application_stopping", retryable: true }
+) {}
+
+/**
+ * The call was running when the application shut down and did not finish within the shutdown grace period: it
+ * was interrupted. Its effects may be partial.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ExecutionAborted extends Errors.TaggedError<ExecutionAborted>()(
+  "ExecutionAborted",
+  { operation: Schema.String, gracePeriodMs: Schema.Number },
+  { code: "execution_aborted", retryable: true }
+) {}
+
+// ---------------------------------------------------------------------------------------------------------
+// The ModuleManager
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * No module has this id.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ModuleNotFound extends Errors.TaggedError<ModuleNotFound>()(
+  "ModuleNotFound",
+  { moduleId: Schema.String },
+  { code: "module_not_found", retryable: false }
+) {}
+
+/**
+ * A module with this id exists already.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ModuleAlreadyExists extends Errors.TaggedError<ModuleAlreadyExists>()(
+  "ModuleAlreadyExists",
+  { moduleId: Schema.String },
+  { code: "module_already_exists", retryable: false }
+) {}
+
+/**
+ * A spec or a swap cannot be used (a bad signature, an unknown kind or adapter, a state that does not fit);
+ * `field` names the part at fault.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ModuleSpecInvalid extends Errors.TaggedError<ModuleSpecInvalid>()(
+  "ModuleSpecInvalid",
+  { moduleId: Schema.String, field: Schema.String },
+  { code: "module_spec_invalid", retryable: false }
+) {}
+
+/**
+ * The module has no such version.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ModuleVersionNotFound extends Errors.TaggedError<ModuleVersionNotFound>()(
+  "ModuleVersionNotFound",
+  { moduleId: Schema.String, version: Schema.Number },
+  { code: "module_version_not_found", retryable: false }
+) {}
+
+/**
+ * A change made with `ifVersion` found another version current: another change landed first. Nothing was
+ * changed. Re-read the module (`describe`, `program`), decide again against version `actual`, and retry with
+ * `ifVersion: actual`. Not retryable as it is: the same request fails again.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ModuleVersionConflict extends Errors.TaggedError<ModuleVersionConflict>()(
+  "ModuleVersionConflict",
+  { moduleId: Schema.String, expected: Schema.Number, actual: Schema.Number },
+  { code: "module_version_conflict", retryable: false }
+) {}
+
+/**
+ * The ModuleManager actor did not answer (it is restarting, or its supervisor gave up). Executions are not
+ * affected; retry the change.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ModuleManagerUnavailable extends Errors.TaggedError<ModuleManagerUnavailable>()(
+  "ModuleManagerUnavailable",
+  { operation: Schema.String },
+  { code: "module_manager_unavailable", retryable: true }
+) {}
+
+// ---------------------------------------------------------------------------------------------------------
+// The OptimizationCoordinator
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A start request cannot be used (unknown optimizer or metric, empty trainset); `field` names the part.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class OptimizationRequestInvalid extends Errors.TaggedError<OptimizationRequestInvalid>()(
+  "OptimizationRequestInvalid",
+  { field: Schema.String },
+  { code: "optimization_request_invalid", retryable: false }
+) {}
+
+/**
+ * No job has this id.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class OptimizationJobNotFound extends Errors.TaggedError<OptimizationJobNotFound>()(
+  "OptimizationJobNotFound",
+  { jobId: Schema.String },
+  { code: "optimization_job_not_found", retryable: false }
+) {}
+
+/**
+ * The job database failed (open, read or write).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class OptimizationStoreError extends Errors.TaggedError<OptimizationStoreError>()(
+  "OptimizationStoreError",
+  { operation: Schema.String },
+  { code: "optimization_store_error", retryable: true }
+) {}
+
+// ---------------------------------------------------------------------------------------------------------
+// The CacheManager
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A call was given something the cache cannot take: an empty or malformed module id or key, a value that is
+ * not JSON, a bad time to live. `reason` says what to fix.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CacheInvalidInput extends Errors.TaggedError<CacheInvalidInput>()(
+  "CacheInvalidInput",
+  { operation: Schema.String, reason: Schema.String },
+  { code: "cache_invalid_input", retryable: false }
+) {}
+
+// ---------------------------------------------------------------------------------------------------------
+// Unions
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Every error of this module.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ServicesError =
+  | ApplicationStopping
+  | ExecutionAborted
+  | ModuleNotFound
+  | ModuleAlreadyExists
+  | ModuleSpecInvalid
+  | ModuleVersionNotFound
+  | ModuleVersionConflict
+  | ModuleManagerUnavailable
+  | OptimizationRequestInvalid
+  | OptimizationJobNotFound
+  | OptimizationStoreError
+  | CacheInvalidInput
+
+const tags: ReadonlySet<string> = new Set([
+  "ApplicationStopping",
+  "ExecutionAborted",
+  "ModuleNotFound",
+  "ModuleAlreadyExists",
+  "ModuleSpecInvalid",
+  "ModuleVersionNotFound",
+  "ModuleVersionConflict",
+  "ModuleManagerUnavailable",
+  "OptimizationRequestInvalid",
+  "OptimizationJobNotFound",
+  "OptimizationStoreError",
+  "CacheInvalidInput"
+])
+
+/**
+ * Whether a value is one of this package's errors (a member of the family with one of its tags).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isServicesError = (u: unknown): u is ServicesError => Errors.isDSPyError(u) && tags.has(u._tag)

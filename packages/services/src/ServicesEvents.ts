@@ -1,0 +1,320 @@
+/**
+ * The events the supervised application publishes, one typed definition each (see `Events.define`): subscribe
+ * with `Events.subscribeTo(ServicesEvents.ModuleSwapped)`, query with `Events.queryOf(...)`, and get decoded,
+ * typed data.
+ *
+ * @since 0.1.0
+ */
+import { Events } from "@effect-dspy/foundation"
+import * as Schema from "effect/Schema"
+
+// ---------------------------------------------------------------------------------------------------------
+// The application
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * The application's tree started, with these LM providers.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ApplicationStarted = Events.define(
+  "application_started",
+  Schema.Struct({ providers: Schema.Array(Schema.String) })
+)
+
+/**
+ * The application is shutting down: what is in flight and the grace period it gets.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ApplicationStopping = Events.define(
+  "application_stopping",
+  Schema.Struct({ modules_in_flight: Schema.Number, lm_in_flight: Schema.Number, grace_period_ms: Schema.Number })
+)
+
+const DrainReport = Schema.Struct({ drained: Schema.Number, aborted: Schema.Number })
+
+/**
+ * The shutdown's drain is over: how many module executions and LM calls finished in the grace period, and how
+ * many were aborted.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ApplicationStopped = Events.define(
+  "application_stopped",
+  Schema.Struct({ modules: DrainReport, lm: DrainReport })
+)
+
+/**
+ * A service's process started (again, after a restart: `generation` counts a provider's starts).
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ServiceStarted = Events.define(
+  "service_started",
+  Schema.Struct({
+    service: Schema.String,
+    provider: Schema.optional(Schema.String),
+    generation: Schema.optional(Schema.Number)
+  })
+)
+
+// ---------------------------------------------------------------------------------------------------------
+// The ModuleManager
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A module was created (from a spec: `module_type` is its kind) or registered (`program`), at version 1.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ModuleCreated = Events.define(
+  "module_created",
+  Schema.Struct({ module_id: Schema.String, module_type: Schema.String, name: Schema.String, version: Schema.Number })
+)
+
+/**
+ * A module's parameters were swapped: a new version is current.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ModuleSwapped = Events.define(
+  "module_swapped",
+  Schema.Struct({ module_id: Schema.String, from_version: Schema.Number, to_version: Schema.Number })
+)
+
+/**
+ * A module was rolled back: `to_version` is a new version with the program of `restored_version`.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ModuleRolledBack = Events.define(
+  "module_rolled_back",
+  Schema.Struct({
+    module_id: Schema.String,
+    from_version: Schema.Number,
+    to_version: Schema.Number,
+    restored_version: Schema.Number
+  })
+)
+
+/**
+ * A module and its history were removed.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ModuleRemoved = Events.define("module_removed", Schema.Struct({ module_id: Schema.String }))
+
+// ---------------------------------------------------------------------------------------------------------
+// The OptimizationCoordinator
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A job was queued.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const OptimizationQueued = Events.define(
+  "optimization_queued",
+  Schema.Struct({
+    optimization_id: Schema.String,
+    module_id: Schema.String,
+    module_version: Schema.Number,
+    optimizer: Schema.String,
+    priority: Schema.Number
+  })
+)
+
+/**
+ * A job was cancelled.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const OptimizationCancelled = Events.define(
+  "optimization_cancelled",
+  Schema.Struct({ optimization_id: Schema.String, module_id: Schema.String })
+)
+
+const decision = {
+  optimization_id: Schema.String,
+  module_id: Schema.String,
+  serving_score: Schema.Number,
+  optimized_score: Schema.Number,
+  serving_version: Schema.Number,
+  gain: Schema.Number,
+  margin: Schema.Number,
+  attempt: Schema.Number
+}
+
+/**
+ * A job's result was swapped in as `version` (it gained at least the margin over `serving_version`).
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const OptimizationSwapped = Events.define(
+  "optimization_swapped",
+  Schema.Struct({ ...decision, version: Schema.Number })
+)
+
+/**
+ * A job's result was not swapped in: it did not gain the margin (`margin`), or the module kept changing under
+ * the decision (`swap_conflicts`, with the version current at the last swap and the job's error).
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const OptimizationRejected = Events.define(
+  "optimization_rejected",
+  Schema.Struct({
+    ...decision,
+    reason: Schema.Literal("margin", "swap_conflicts"),
+    current_version: Schema.optional(Schema.Number),
+    error: Schema.optional(Schema.String)
+  })
+)
+
+/**
+ * A job's swap found another version current than the one it scored; it decides again against it.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const OptimizationSwapConflict = Events.define(
+  "optimization_swap_conflict",
+  Schema.Struct({
+    optimization_id: Schema.String,
+    module_id: Schema.String,
+    expected_version: Schema.Number,
+    actual_version: Schema.Number,
+    attempt: Schema.Number,
+    max_attempts: Schema.Number
+  })
+)
+
+/**
+ * A recovered job's saved student no longer fits its module: it optimizes the serving version from the start.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const OptimizationRebased = Events.define(
+  "optimization_rebased",
+  Schema.Struct({
+    optimization_id: Schema.String,
+    module_id: Schema.String,
+    from_version: Schema.Number,
+    to_version: Schema.Number,
+    reason: Schema.String
+  })
+)
+
+/**
+ * A job ran without a worker process (the workers' supervisor was down or full).
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const OptimizationWorkerUnavailable = Events.define(
+  "optimization_worker_unavailable",
+  Schema.Struct({ optimization_id: Schema.String, reason: Schema.String })
+)
+
+// ---------------------------------------------------------------------------------------------------------
+// The LM providers
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A provider's traffic moved to its backup.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ProviderFailover = Events.define(
+  "provider_failover",
+  Schema.Struct({ provider: Schema.String, backup: Schema.String, reason: Schema.String })
+)
+
+/**
+ * A failed-over provider took its traffic back.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ProviderRecovered = Events.define(
+  "provider_recovered",
+  Schema.Struct({ provider: Schema.String, backup: Schema.NullOr(Schema.String) })
+)
+
+// ---------------------------------------------------------------------------------------------------------
+// The CacheManager
+// ---------------------------------------------------------------------------------------------------------
+
+const CacheLevel = Schema.Literal("l2", "l3")
+
+/**
+ * A cache level became unusable; the cache goes on with `fallback`.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const CacheLevelDegraded = Events.define(
+  "cache_level_degraded",
+  Schema.Struct({
+    cache: Schema.String,
+    level: CacheLevel,
+    target: Schema.String,
+    operation: Schema.String,
+    error: Schema.String,
+    fallback: Schema.String
+  })
+)
+
+/**
+ * A degraded cache level is in use again.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const CacheLevelRecovered = Events.define(
+  "cache_level_recovered",
+  Schema.Struct({ cache: Schema.String, level: CacheLevel, target: Schema.String })
+)
+
+/**
+ * Every definition of this module.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const all = [
+  ApplicationStarted,
+  ApplicationStopping,
+  ApplicationStopped,
+  ServiceStarted,
+  ModuleCreated,
+  ModuleSwapped,
+  ModuleRolledBack,
+  ModuleRemoved,
+  OptimizationQueued,
+  OptimizationCancelled,
+  OptimizationSwapped,
+  OptimizationRejected,
+  OptimizationSwapConflict,
+  OptimizationRebased,
+  OptimizationWorkerUnavailable,
+  ProviderFailover,
+  ProviderRecovered,
+  CacheLevelDegraded,
+  CacheLevelRecovered
+] as const

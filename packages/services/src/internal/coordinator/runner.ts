@@ -1,0 +1,160 @@
+/**
+ * Running jobs: the queue pumped into free workers, each job a fiber owned by a worker process under the
+ * application's `optimization_workers` supervisor, and a job's end (failed, cancelled, or queued again when its
+ * worker was killed).
+ */
+import { Optimizer, type Progress } from "@effect-dspy/optimizers"
+import { Actor, DynamicSupervisor } from "@effect-dspy/runtime"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as PubSub from "effect/PubSub"
+import { decide, studentOf } from "./decisions.js"
+import { type Env, finish, now, patch } from "./env.js"
+import { emptyProgress, type Live, progressAfter } from "./jobs.js"
+import { Events } from "@effect-dspy/foundation"
+import * as ServicesEvents from "../../ServicesEvents.js"
+
+/** The job worker: a process under `optimization_workers` that owns the job's fiber while it runs. */
+const workerActor = Actor.make({
+  name: "optimization_job",
+  init: (args: { readonly fiber: Fiber.RuntimeFiber<void, never> }) => Effect.succeed(args),
+  terminate: (_reason, state) => Effect.asVoid(Fiber.interrupt(state.fiber))
+})
+
+const onProgress = (live: Live) => (event: Progress.Event) =>
+  Effect.suspend(() => {
+    live.progress = progressAfter(live.progress, event)
+    return Effect.asVoid(PubSub.publish(live.updates, { _tag: "Progress", event }))
+  })
+
+/** The job's work: compile (resuming from checkpoints), score against the version serving now, decide. */
+const work = (env: Env, live: Live) =>
+  Effect.gen(function* () {
+    const student = yield* studentOf(env, live)
+    const row = live.row
+    const compiled = yield* Optimizer.compile(live.optimizer, student, {
+      trainset: live.trainset,
+      ...(live.valset === undefined ? {} : { valset: live.valset }),
+      metric: env.metrics[row.metric]!,
+      seed: row.seed,
+      runId: row.id,
+      ...(live.budget === undefined ? {} : { budget: live.budget }),
+      onProgress: onProgress(live)
+    })
+    yield* patch(env, live, { status: "succeeded" })
+    yield* decide(env, live, compiled.program)
+  }).pipe(Effect.provide(env.runContext))
+
+const requeue = (env: Env, live: Live): Effect.Effect<void> =>
+  Effect.zipRight(patch(env, live, { status: "queued" }), env.state.locked(Effect.sync(() => env.state.enqueue(live))))
+
+/**
+ * The job runner over `env`: `pump` fills free workers from the queue; `wake` is how a job's end asks for the
+ * next start (through the dispatcher).
+ */
+export const makeRunner = (env: Env, wake: Effect.Effect<void>) => {
+  const state = env.state
+
+  /** The job's fiber: its work, its end (failed, or cancelled when asked), then the next start. */
+  const runJob = (live: Live): Effect.Effect<void> =>
+    work(env, live).pipe(
+      // onExit, not a catch: an interrupted fiber runs finalizers only.
+      Effect.onExit((exit) =>
+        Exit.isSuccess(exit)
+          ? Effect.void
+          : Cause.isInterruptedOnly(exit.cause)
+            ? live.cancelRequested
+              ? Effect.zipRight(
+                  finish(env, live, { status: "cancelled" }),
+                  Events.publishOrLog(
+                    ServicesEvents.OptimizationCancelled,
+                    { optimization_id: live.row.id, module_id: live.row.moduleId },
+                    { events: env.deps.events }
+                  )
+                )
+              : state.closing
+                ? Effect.void // stays queued/running in the database: the next coordinator resumes it
+                : requeue(env, live) // its worker was killed (or its supervisor restarted): run it again, from checkpoints
+            : finish(env, live, { status: "failed", error: Optimizer.describeError(Cause.squash(exit.cause)) })
+      ),
+      Effect.catchAllCause(() => Effect.void),
+      Effect.ensuring(
+        Effect.suspend(() => {
+          state.markStopped(live)
+          live.fiber = undefined
+          // Not `pump` here: a fiber ending by interruption must not start workers (their start would inherit it).
+          return wake
+        })
+      )
+    )
+
+  /** Starts one job: its fiber in the coordinator's scope, owned by a worker under `optimization_workers`. */
+  const launch = (live: Live): Effect.Effect<void> =>
+    Effect.gen(function* () {
+      state.markRunning(live)
+      live.progress = emptyProgress
+      yield* patch(env, live, { status: "running", startedAt: yield* now })
+      // Interruptible whatever the caller (the dispatcher process fills workers uninterruptibly).
+      const fiber = yield* Effect.forkIn(Effect.interruptible(runJob(live)), env.jobScope)
+      live.fiber = fiber
+      const supervisor = yield* Effect.either(env.deps.optimizationWorkers)
+      if (supervisor._tag === "Left") {
+        // Recorded, not hidden: the job still runs (in the coordinator's scope), without a worker process.
+        yield* Events.publishOrLog(
+          ServicesEvents.OptimizationWorkerUnavailable,
+          {
+            optimization_id: live.row.id,
+            reason: supervisor.left.message
+          },
+          { events: env.deps.events }
+        )
+        return
+      }
+      const worker = yield* Effect.either(
+        DynamicSupervisor.startChild(
+          supervisor.right,
+          DynamicSupervisor.child(Actor.spawn(workerActor, { fiber }), {
+            restart: "temporary",
+            id: `job:${live.row.id}`
+          })
+        )
+      )
+      if (worker._tag === "Left") {
+        yield* Events.publishOrLog(
+          ServicesEvents.OptimizationWorkerUnavailable,
+          {
+            optimization_id: live.row.id,
+            reason: worker.left.message
+          },
+          { events: env.deps.events }
+        )
+        return
+      }
+      live.worker = worker.right
+      // Linked: the worker lives as long as its job, and a worker killed (no cleanup) takes its job down too.
+      fiber.addObserver(() => worker.right.unsafeRequestStop({ _tag: "Normal" }))
+      worker.right.unsafeAddExitListener(() => fiber.unsafeInterruptAsFork(FiberId.none))
+    })
+
+  /** Fills free workers from the queue; a recovered job waits until its module is registered again. */
+  const pump: Effect.Effect<void> = state.locked(
+    Effect.gen(function* () {
+      let index = 0
+      while (state.hasFreeWorker && index < state.queue.length) {
+        const next = state.queue[index]!
+        if (next.recovered && Either.isLeft(yield* Effect.either(env.deps.modules.describe(next.row.moduleId)))) {
+          index++
+          continue
+        }
+        state.dequeue(next)
+        yield* launch(next)
+      }
+    })
+  )
+
+  return { pump }
+}
