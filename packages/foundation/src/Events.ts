@@ -454,10 +454,14 @@ export const define = <const Type extends string, A, I extends Data>(
 export const isDefinition = (u: unknown): u is AnyDefinition =>
   typeof u === "object" && u !== null && DefinitionTypeId in u
 
+// A field the definition does not declare is an error, not silently dropped: the definition is the contract.
+const strict = { onExcessProperty: "error" } as const
+
 const issueOf = (issue: ParseResult.ParseIssue): string => ParseResult.TreeFormatter.formatIssueSync(issue)
 
 /**
- * Validates and encodes data of a definition into what a store publishes.
+ * Validates and encodes data of a definition into what a store publishes (a field the definition does not
+ * declare is an error).
  *
  * @since 0.1.0
  * @category constructors
@@ -467,7 +471,7 @@ export const input = <Type extends string, A, I extends Data>(
   data: NoInfer<A>,
   options?: PublishOptions
 ): Either.Either<EventInput, EventStoreError> =>
-  Either.match(ParseResult.encodeEither(definition.schema)(data), {
+  Either.match(ParseResult.encodeEither(definition.schema, strict)(data), {
     onLeft: (error) =>
       Either.left(
         invalidInput(

@@ -94,6 +94,11 @@ describe("Events.define", () => {
       assert.isFalse(error.retryable)
       assert.include(error.message, "job_finished")
       assert.include(error.message, "job_id")
+      // A field the definition does not declare is refused too, not silently dropped.
+      const extra = yield* Effect.flip(
+        Events.emit(JobQueued, { job_id: "j", secret: "x" } as unknown as { job_id: string })
+      )
+      assert.include(extra.message, "secret")
       assert.strictEqual(yield* events.count, 0)
     }).pipe(Effect.provide(Events.layerMemory))
   )

@@ -34,6 +34,7 @@ import type * as Checkpoint from "./Checkpoint.js"
 import * as GEPA from "./GEPA.js"
 import * as MIPROv2 from "./MIPROv2.js"
 import * as Optimizer from "./Optimizer.js"
+import * as OptimizerEvents from "./OptimizerEvents.js"
 import { type CheckpointError, OptimizerConfigError } from "./OptimizerError.js"
 import * as SIMBA from "./SIMBA.js"
 
@@ -261,26 +262,14 @@ export const defaultCandidates = (): { readonly [name: string]: Optimizer.Optimi
 })
 
 const announce = (choice: Choice, trainsetSize: number, programFingerprint: string): Effect.Effect<void> =>
-  Effect.flatMap(Effect.serviceOption(Events.Events), (events) =>
-    Option.isNone(events)
-      ? Effect.void
-      : events.value
-          .publish({
-            type: "adaptive_optimizer_selected",
-            data: {
-              optimizer: choice.optimizer,
-              rule: choice.rule,
-              reason: choice.reason,
-              trainset_size: trainsetSize,
-              program_fingerprint: programFingerprint
-            }
-          })
-          .pipe(
-            Effect.asVoid,
-            Effect.catchAll((error) =>
-              Effect.logWarning(`Could not publish adaptive_optimizer_selected: ${String(error.message)}`)
-            )
-          )
+  Effect.asVoid(
+    Events.publishOrLog(OptimizerEvents.AdaptiveOptimizerSelected, {
+      optimizer: choice.optimizer,
+      rule: choice.rule,
+      reason: choice.reason,
+      trainset_size: trainsetSize,
+      program_fingerprint: programFingerprint
+    })
   )
 
 const validateThresholds = (t: Thresholds): Effect.Effect<Thresholds, OptimizerConfigError> =>

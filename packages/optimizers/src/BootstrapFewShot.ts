@@ -1,24 +1,30 @@
 /**
- * BootstrapFewShot (DSPy's `BootstrapFewShot`): a teacher runs on the training examples with tracing, and
- * the predictor calls of each run the metric accepts become demos for the student.
+ * BootstrapFewShot (DSPy's `BootstrapFewShot`): a teacher runs on the training examples with tracing, and the
+ * predictor calls of each run the metric accepts become demos for the student. The walk over the trainset runs
+ * `concurrency` examples at once with the sequential walk's result (docs/optimizers.md, "How they work").
  *
- * 1. The teacher is the given teacher or the student; when it has no demos and `maxLabeledDemos > 0` it
- *    first gets LabeledFewShot demos (`maxLabeledDemos` per predictor). The student starts from no demos.
- * 2. The trainset is walked in order until `maxBootstrappedDemos` examples have succeeded. For each example
- *    and round `r < maxRounds`: the teacher runs with the example itself removed from its demos (round
- *    `r > 0` with `rolloutId: r, temperature: 1.0`); success is `metric(example, prediction, trace)`
- *    (`>= metricThreshold` when set, else non-zero). Failed runs count toward `maxErrors` (`TooManyErrors`
- *    when reached).
- * 3. Each traced predictor call of a success becomes an augmented demo for that predictor (one call per
- *    predictor per example: with several, a seeded coin picks the last or one of the others, as DSPy).
- * 4. The examples not bootstrapped are shuffled (seeded); each predictor's demos are its bootstrapped traces
- *    (up to the max) then labeled examples sampled to fill `maxLabeledDemos`.
+ * @example
+ * ```ts
+ * import { ChainOfThought, Evaluate, Example, Module, Signature } from "@effect-dspy/core"
+ * import { BootstrapFewShot, Optimizer } from "@effect-dspy/optimizers"
+ * import * as Effect from "effect/Effect"
  *
- * DSPy runs the walk one example at a time. Here up to `concurrency` examples run at once in a sliding
- * window (never more than `concurrency - 1` past the first example not yet taken), and results are taken in
- * trainset order, stopping where the sequential walk would: the demos, the errors counted and the failure
- * point are the sequential walk's, for every concurrency. The cost is at most `concurrency - 1` extra
- * teacher runs, started before the walk ended (those still running then are interrupted).
+ * const trainset = [
+ *   Example.make({ question: "What is 2 + 3?", answer: 5 }).withInputs("question"),
+ *   Example.make({ question: "What is 7 - 4?", answer: 3 }).withInputs("question")
+ * ]
+ * const student = ChainOfThought.make(Signature.make("question -> answer: int"))
+ *
+ * // a new program whose predictor has up to 4 bootstrapped demos; it needs the `LM` service
+ * const demos = Effect.map(
+ *   Optimizer.compile(BootstrapFewShot.make({ maxBootstrappedDemos: 4 }), student, {
+ *     trainset,
+ *     metric: Evaluate.answerExactMatch,
+ *     seed: 0
+ *   }),
+ *   ({ program }) => Module.namedPredictors(program).map(({ path, predictor }) => [path, predictor.demos.length])
+ * )
+ * ```
  *
  * @since 0.1.0
  */

@@ -1,29 +1,30 @@
 /**
- * MIPROv2 (DSPy's multi-prompt instruction proposal optimizer): it searches instructions and demo sets for
- * every predictor together with a Bayesian sampler.
+ * MIPROv2 (DSPy's multi-prompt instruction proposal optimizer): proposes instructions and bootstraps demo sets
+ * for every predictor, then searches their combinations with a Bayesian sampler ({@link TPE}) over minibatch
+ * trials (docs/optimizers.md, "How they work").
  *
- * - **Data.** Without a valset, the valset is the last 80% of the trainset (at most 1,000) and the trainset
- *   the rest. With `auto`, the valset is a seeded sample of `valSize` examples (light 100, medium 300,
- *   heavy 1,000) and minibatching is on when it has more than 50.
- * - **Sizes.** `auto` sets `n` (light 6, medium 12, heavy 18): `n` demo sets, `n / 2` instruction
- *   candidates (`n` when zero-shot), and `max(2 V log2(n), 1.5 n)` trials with `V` predictors (`2 V` with
- *   demos). Without `auto`, give `numCandidates` and `numTrials`.
- * - **Step 1.** `n` demo sets per predictor: empty, labeled only, unshuffled BootstrapFewShot, then shuffled
- *   bootstraps of random size (BootstrapFewShot's teacher runs run concurrently, in waves).
- * - **Step 2.** The {@link GroundedProposer} proposes instructions (dataset summary, program and module
- *   descriptions, a random tip, up to 3 demos); candidate 0 is the original instruction.
- * - **Step 3.** The default program is scored on the full valset and told to a {@link TPE} sampler over two
- *   categorical choices per predictor (instruction index, demo-set index). Each trial asks the sampler,
- *   scores a seeded random minibatch of `minibatchSize` (35) valset examples and tells the score; after every
- *   `minibatchFullEvalSteps` (5) trials and after the last, the combination with the best mean minibatch
- *   score that has not been fully evaluated is scored on the full valset (and told to the sampler). The
- *   result is the best fully evaluated program, with the trial log in the report.
+ * @example
+ * ```ts
+ * import { ChainOfThought, Evaluate, Example, Signature } from "@effect-dspy/core"
+ * import { MIPROv2, Optimizer } from "@effect-dspy/optimizers"
+ * import * as Effect from "effect/Effect"
  *
- * The examples of a minibatch or a full evaluation run concurrently (bounded by the run's concurrency);
- * trials are sequential, as TPE needs each result before the next suggestion, unless `parallelTrials` asks
- * for batches of constant-liar suggestions scored together. Two differences from DSPy:
- * when every combination tried has been fully evaluated, no full evaluation is repeated (DSPy re-scores one);
- * and the proposer's tips and temperatures are drawn up front, so its calls run concurrently.
+ * const example = (question: string, answer: number) => Example.make({ question, answer }).withInputs("question")
+ * const trainset = [example("What is 2 + 3?", 5), example("What is 7 - 4?", 3), example("What is 6 + 1?", 7)]
+ * const valset = [example("What is 9 + 3?", 12), example("What is 8 - 5?", 3)]
+ * const student = ChainOfThought.make(Signature.make("question -> answer: int"))
+ *
+ * // the best program found, its valset score and the trials; it needs the `LM` service
+ * const result = Effect.map(
+ *   Optimizer.compile(MIPROv2.make({ auto: "light" }), student, {
+ *     trainset,
+ *     valset,
+ *     metric: Evaluate.answerExactMatch,
+ *     seed: 0
+ *   }),
+ *   ({ program, report }) => ({ program, score: report.bestScore, trials: report.trials.length })
+ * )
+ * ```
  *
  * @since 0.1.0
  */

@@ -22,8 +22,9 @@
  *
  * @since 0.1.0
  */
-import { Errors, Random } from "@effect-dspy/foundation"
+import { Random } from "@effect-dspy/foundation"
 import * as Either from "effect/Either"
+import { TPEError } from "./OptimizerError.js"
 
 /**
  * The search space: for each parameter, how many choices it has (choices are the indices `0..k-1`).
@@ -73,17 +74,12 @@ export interface Options {
 }
 
 /**
- * The space or a trial cannot be used (a parameter without choices, a choice out of range, a value that is
- * not a finite number).
+ * The errors of this module (defined with every error of the package in `OptimizerError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class TPEError extends Errors.TaggedError<TPEError>()(
-  "TPEError",
-  {},
-  { code: "tpe_invalid", retryable: false }
-) {}
+export { TPEError }
 
 /**
  * Optuna's default gamma: `min(ceil(0.1 n), 25)`.

@@ -13,6 +13,13 @@ export * as Optimizer from "./Optimizer.js"
 export * as OptimizerError from "./OptimizerError.js"
 
 /**
+ * The typed definitions of every event an optimizer run publishes.
+ *
+ * @since 0.1.0
+ */
+export * as OptimizerEvents from "./OptimizerEvents.js"
+
+/**
  * Budgets: max LM calls or cost per run, and what was spent.
  *
  * @since 0.1.0

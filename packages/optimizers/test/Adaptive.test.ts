@@ -9,6 +9,7 @@ import * as Checkpoint from "../src/Checkpoint.js"
 import * as GEPA from "../src/GEPA.js"
 import * as LabeledFewShot from "../src/LabeledFewShot.js"
 import * as Optimizer from "../src/Optimizer.js"
+import * as OptimizerEvents from "../src/OptimizerEvents.js"
 import * as SIMBA from "../src/SIMBA.js"
 import { arithmetic, cot, metric, recordingSim } from "./support/sim.js"
 
@@ -112,13 +113,13 @@ describe("AdaptiveOptimizer runs", { timeout: 30_000 }, () => {
       }
       assert.strictEqual(adaptive.chosen, "BootstrapFewShot")
       assert.strictEqual(adaptive.rule, "size")
-      const announced = yield* Events.query({
-        correlationId: first.report.correlationId,
-        types: ["adaptive_optimizer_selected"]
+      const announced = yield* Events.queryOf(OptimizerEvents.AdaptiveOptimizerSelected, {
+        correlationId: first.report.correlationId
       })
       assert.strictEqual(announced.length, 1)
-      assert.strictEqual(announced[0]!.data["optimizer"], "BootstrapFewShot")
-      assert.strictEqual(announced[0]!.data["reason"], adaptive.reason)
+      assert.strictEqual(announced[0]!.data.optimizer, "BootstrapFewShot")
+      assert.strictEqual(announced[0]!.data.rule, "size")
+      assert.strictEqual(announced[0]!.data.reason, adaptive.reason)
       // The program is BootstrapFewShot's: demos on the predictor.
       assert.isAbove(Module.demos(first.program)["predict"]!.length, 0)
       const recorded = yield* history.read(AdaptiveOptimizer.fingerprint(student))

@@ -3,12 +3,12 @@
  * public view (`Job`), the dedupe key, whether a request merges into it.
  */
 import type { Example, Module } from "@effect-dspy/core"
+import { CanonicalJson } from "@effect-dspy/foundation"
 import type { Budget, Optimizer, Progress } from "@effect-dspy/optimizers"
 import type { Process } from "@effect-dspy/runtime"
 import type * as Deferred from "effect/Deferred"
 import type * as Fiber from "effect/Fiber"
 import type * as PubSub from "effect/PubSub"
-import { createHash } from "node:crypto"
 import type { Job, JobProgress, Status, Update } from "../../OptimizationCoordinator.js"
 import type { JobRow } from "./store.js"
 
@@ -95,17 +95,6 @@ export const toJob = (live: Live, serving: number | undefined): Job => {
   }
 }
 
-const canonical = (u: unknown): string => {
-  if (u === null || typeof u !== "object") return JSON.stringify(u ?? null)
-  if (Array.isArray(u)) return `[${u.map(canonical).join(",")}]`
-  const record = u as { readonly [key: string]: unknown }
-  return `{${Object.keys(record)
-    .sort()
-    .filter((k) => record[k] !== undefined)
-    .map((k) => `${JSON.stringify(k)}:${canonical(record[k])}`)
-    .join(",")}}`
-}
-
 /**
  * A job's dedupe key: what makes two requests the same compile (the module, the student program's state, the
  * optimizer and its settings, the data, metric, seed and budget). The student is its state, not its version
@@ -120,7 +109,7 @@ export const dedupeKeyOf = (input: {
   readonly metric: string
   readonly seed: number
   readonly budget: unknown
-}): string => createHash("sha256").update(canonical(input)).digest("hex")
+}): string => CanonicalJson.sha256(input)
 
 /**
  * Whether a request with this dedupe key merges into the job: the same compile, not given up, and not a swap
