@@ -696,14 +696,36 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
     const embed: Provider.Provider["embed"] = (inputs, model) => {
       const m = model ?? embeddingModel
       return withTimeout((timeout) =>
-        Effect.tryPromise({
-          try: (signal) =>
-            client.embeddings.create({ model: m, input: [...inputs], encoding_format: "float" }, { signal, timeout }),
-          catch: (error) => error
-        }).pipe(
-          Effect.catchAll(fail(m, timeout)),
-          Effect.map((res) => [...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding))
-        )
+        Effect.gen(function* () {
+          const limit = yield* maxResponseBytes
+          const response = yield* Effect.tryPromise({
+            try: (signal) =>
+              client.embeddings
+                .create(
+                  { model: m, input: [...inputs], encoding_format: "float" },
+                  { signal, timeout, fetchOptions: fetchOptions(limit) }
+                )
+                .asResponse(),
+            catch: (error) => error
+          }).pipe(Effect.catchAll(fail(m, timeout)))
+          const text = yield* Effect.tryPromise({ try: () => readText(response, limit), catch: readFailure(m) })
+          const malformed = (problem: string) =>
+            new LMError.LMMalformedResponse({
+              ...base(m),
+              status: response.status,
+              problem,
+              message: `${name} answered the embeddings request with ${problem}: check that the base URL points at an OpenAI-compatible API`
+            })
+          let body: unknown
+          try {
+            body = JSON.parse(text)
+          } catch {
+            return yield* malformed(`a body that is not JSON (${text.length} characters)`)
+          }
+          const data = Wire.embeddings(body)
+          if (Either.isLeft(data)) return yield* malformed(data.left)
+          return [...data.right].sort((a, b) => a.index - b.index).map((d) => d.embedding)
+        })
       )
     }
 

@@ -100,6 +100,13 @@ describe("malformed provider responses", () => {
     )
   }
 
+  it.scoped("embed: a body without vectors is an LMMalformedResponse", () =>
+    Effect.gen(function* () {
+      const p = yield* providerFor(reply(200, '{"data": [{"index": 0}]}', { "content-type": "application/json" }))
+      assertMalformed(yield* Effect.flip(p.embed(["a"])), "embedding")
+    })
+  )
+
   it.scoped("a valid completion without a content type is read", () =>
     Effect.gen(function* () {
       const p = yield* providerFor(reply(200, JSON.stringify(completion("4"))))

@@ -136,3 +136,19 @@ export const chunk = (body: unknown): Either.Either<Chunk, string> => {
   }
   return Either.mapLeft(decodeChunk(body), (e) => `a stream chunk has an unexpected shape: ${firstIssue(e)}`)
 }
+
+const Embeddings = Schema.Struct({
+  data: Schema.Array(Schema.Struct({ index: Schema.Number, embedding: Schema.Array(Schema.Number) }))
+})
+const decodeEmbeddings = Schema.decodeUnknownEither(Embeddings)
+
+/** Reads a parsed embeddings body, or says what is wrong with it. */
+export const embeddings = (
+  body: unknown
+): Either.Either<ReadonlyArray<{ readonly index: number; readonly embedding: ReadonlyArray<number> }>, string> =>
+  typeof body !== "object" || body === null || Array.isArray(body)
+    ? Either.left(`the body is ${kindOf(body)}, not an embeddings object`)
+    : Either.mapBoth(decodeEmbeddings(body), {
+        onLeft: (e) => `the embeddings have an unexpected shape: ${firstIssue(e)}`,
+        onRight: (r) => r.data
+      })
