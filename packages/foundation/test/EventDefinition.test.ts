@@ -99,7 +99,15 @@ describe("Events.define", () => {
         Events.emit(JobQueued, { job_id: "j", secret: "x" } as unknown as { job_id: string })
       )
       assert.include(extra.message, "secret")
+      // The same for a schema that is not a plain struct (a default makes it a transformation).
+      const WithDefault = Events.define(
+        "with_default",
+        Schema.Struct({ n: Schema.optionalWith(Schema.Number, { default: () => 1 }) })
+      )
+      const extraToo = yield* Effect.flip(Events.emit(WithDefault, { n: 2, secret: "x" } as unknown as { n: number }))
+      assert.include(extraToo.message, "secret")
       assert.strictEqual(yield* events.count, 0)
+      assert.deepStrictEqual((yield* Events.emit(WithDefault, { n: 2 })).data, { n: 2 })
     }).pipe(Effect.provide(Events.layerMemory))
   )
 

@@ -4,7 +4,7 @@ import * as Arbitrary from "effect/Arbitrary"
 import * as fc from "effect/FastCheck"
 import * as Schema from "effect/Schema"
 import * as OptimizerError from "../src/OptimizerError.js"
-import * as TPE from "../src/TPE.js"
+import * as TPE from "../src/instruction-search/TPE.js"
 
 describe("OptimizerError", () => {
   it("every error of the package is a family member and round-trips through the union (property)", () => {
