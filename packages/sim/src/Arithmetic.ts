@@ -195,6 +195,24 @@ const example = (rng: Rng): Example => {
   }
 }
 
+/**
+ * The sentences of a text: each run of other characters up to a `.`, `?` or `!` (included), trimmed; text after
+ * the last one is left out. One pass (a regex such as `[^.?!]+[.?!]` backtracks quadratically on long text
+ * without punctuation).
+ */
+const splitSentences = (text: string): Array<string> => {
+  const out: Array<string> = []
+  let start = -1
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (c === "." || c === "?" || c === "!") {
+      if (start >= 0) out.push(text.slice(start, i + 1).trim())
+      start = -1
+    } else if (start < 0) start = i
+  }
+  return out
+}
+
 interface Problem {
   readonly start: number
   readonly items: string
@@ -208,11 +226,8 @@ interface Problem {
  * @category solver
  */
 export const parseProblem = (text: string): Problem | undefined => {
-  const sentences = text
-    .trim()
-    .match(/[^.?!]+[.?!]/g)
-    ?.map((s) => s.trim())
-  if (sentences === undefined || sentences.length < 3) return undefined
+  const sentences = splitSentences(text)
+  if (sentences.length < 3) return undefined
   const first = START.exec(sentences[0]!)
   const q = QUESTION.exec(sentences[sentences.length - 1]!)
   if (first === null || q === null) return undefined

@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import type { Completion } from "@effect-dspy/core"
+import { type Completion, FieldMarker } from "@effect-dspy/core"
 import * as Arithmetic from "./Arithmetic.js"
 import * as Extraction from "./Extraction.js"
 import * as FieldType from "./FieldType.js"
@@ -117,7 +117,7 @@ export const validate = (request: Completion.CompletionRequest): string | undefi
 const SEARCH_TOOL = /search|retriev|lookup|wiki/i
 
 const renderChat = (order: ReadonlyArray<string>, values: Readonly<Record<string, unknown>>): string =>
-  `${order.map((name) => `[[ ## ${name} ## ]]\n${FieldType.render(values[name])}\n\n`).join("")}[[ ## completed ## ]]`
+  `${order.map((name) => `[[ ## ${name} ## ]]\n${FieldMarker.escapeValue(FieldType.render(values[name]))}\n\n`).join("")}[[ ## completed ## ]]`
 
 const renderJson = (order: ReadonlyArray<string>, values: Readonly<Record<string, unknown>>): string => {
   const obj: Record<string, unknown> = {}
