@@ -23,7 +23,7 @@ import type { Completion } from "@effect-dspy/core"
 import * as Embeddings from "./Embeddings.js"
 import * as Engine from "./Engine.js"
 import * as Faults from "./Faults.js"
-import { rngOf } from "./internal/Random.js"
+import { Random } from "@effect-dspy/foundation"
 import * as Latency from "./Latency.js"
 import * as Models from "./Models.js"
 
@@ -370,7 +370,7 @@ export const start = (options: Options = {}): Promise<Running> => {
     const profile = faults
     const fault = Faults.draw(profile, call, allowed)
     if (fault !== undefined) counters.faults[fault] = (counters.faults[fault] ?? 0) + 1
-    const delay = Latency.sample(latency, rngOf("latency", options.seed ?? 0, call))
+    const delay = Latency.sample(latency, Random.fromState(Random.hashParts("latency", options.seed ?? 0, call)))
     later(delay, () => {
       if (res.destroyed || closing) return
       switch (fault) {
@@ -401,7 +401,8 @@ export const start = (options: Options = {}): Promise<Running> => {
       }
       const transform =
         fault !== undefined && Faults.outputKinds.includes(fault)
-          ? (content: string, i: number) => Faults.corrupt(content, fault, rngOf("corrupt", call, i))
+          ? (content: string, i: number) =>
+              Faults.corrupt(content, fault, Random.fromState(Random.hashParts("corrupt", call, i)))
           : undefined
       const response = Engine.respond(request, options, transform)
       const created = Math.floor(Date.now() / 1000)

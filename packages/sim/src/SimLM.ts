@@ -23,7 +23,7 @@ import { type Completion, LM, LMError, type Provider, ProviderKind } from "@effe
 import * as Embeddings from "./Embeddings.js"
 import * as Engine from "./Engine.js"
 import * as Faults from "./Faults.js"
-import { rngOf } from "./internal/Random.js"
+import { Random } from "@effect-dspy/foundation"
 import * as Latency from "./Latency.js"
 
 /**
@@ -137,7 +137,7 @@ export const make = (options: Options = {}): SimProvider => {
   }
 
   const delay = (call: number) => {
-    const ms = Latency.sample(latency, rngOf("latency", options.seed ?? 0, call))
+    const ms = Latency.sample(latency, Random.fromState(Random.hashParts("latency", options.seed ?? 0, call)))
     return ms > 0 ? Effect.sleep(Duration.millis(ms)) : Effect.void
   }
 
@@ -204,7 +204,8 @@ export const make = (options: Options = {}): SimProvider => {
             default: {
               const transform =
                 fault !== undefined && Faults.outputKinds.includes(fault)
-                  ? (content: string, i: number) => Faults.corrupt(content, fault, rngOf("corrupt", call, i))
+                  ? (content: string, i: number) =>
+                      Faults.corrupt(content, fault, Random.fromState(Random.hashParts("corrupt", call, i)))
                   : undefined
               return Effect.succeed({ response: Engine.respond(request, options, transform), fault })
             }
