@@ -13,9 +13,8 @@
  *
  * @since 0.1.0
  */
-import { Errors } from "@effect-dspy/foundation"
+import { Random } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as http from "node:http"
 import type * as net from "node:net"
@@ -23,9 +22,9 @@ import type { Completion } from "@effect-dspy/core"
 import * as Embeddings from "./Embeddings.js"
 import * as Engine from "./Engine.js"
 import * as Faults from "./Faults.js"
-import { Random } from "@effect-dspy/foundation"
 import * as Latency from "./Latency.js"
 import * as Models from "./Models.js"
+import { SimServerError } from "./SimError.js"
 
 /**
  * Options of a server run.
@@ -89,26 +88,12 @@ export interface Running {
 }
 
 /**
- * The server could not start (a non-loopback host, a port in use, bad options).
+ * The error of this module (defined with every error of the package in `SimError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class SimServerError extends Schema.TaggedError<SimServerError>("@effect-dspy/SimServerError")(
-  "SimServerError",
-  {
-    ...Errors.fields
-  }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "sim_server"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export { SimServerError }
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "localhost"])
 
