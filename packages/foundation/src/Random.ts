@@ -6,7 +6,9 @@
  *
  * The generator is sfc32 seeded from four salted 32-bit hashes of the seed and key; it passes the usual
  * statistical batteries, is fast in JavaScript (32-bit integer arithmetic only), and gives the same sequence on
- * every platform and run.
+ * every platform and run. Where a generator is built per item on a hot path (the simulated LM builds one per
+ * example and per sampled answer), {@link fromState} gives the same interface over a one-word mulberry32 state
+ * derived with {@link hashParts}, cheaper to build.
  *
  * @example
  * ```ts
@@ -143,3 +145,114 @@ export const make = (seed: number, ...key: ReadonlyArray<KeyPart>): Random => {
     fork: (...more) => make(seed, ...key, ...more)
   }
 }
+
+/**
+ * Hashes several parts (strings and numbers) into one 32-bit value: each part is folded in with
+ * {@link hash32}, salted by the hash so far; a number `n` is hashed as the text `#n`, so `1` and `"1"` differ.
+ * Use it to derive a seed for {@link fromState} from the things a choice depends on.
+ *
+ * @example
+ * ```ts
+ * import { Random } from "@effect-dspy/foundation"
+ *
+ * const state = Random.hashParts("draw", 7, "question text")
+ * Random.fromState(state).between(1, 6) // the same roll for the same parts
+ * ```
+ *
+ * @since 0.1.0
+ * @category hashing
+ */
+export const hashParts = (...parts: ReadonlyArray<KeyPart>): number => {
+  let h = 0x9e3779b9
+  for (const part of parts) h = hash32(typeof part === "number" ? `#${part}` : part, h)
+  return h
+}
+
+const NO_KEY: ReadonlyArray<KeyPart> = []
+
+// mulberry32: one 32-bit word of state, methods on the prototype, so a generator costs one small allocation.
+class Mulberry32 implements Random {
+  private state: number
+  constructor(
+    readonly seed: number,
+    readonly key: ReadonlyArray<KeyPart>,
+    state: number
+  ) {
+    this.state = state >>> 0
+  }
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0
+    let t = this.state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  int(n: number): number {
+    return Math.floor(this.next() * n)
+  }
+  between(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1))
+  }
+  chance(p: number): boolean {
+    return this.next() < p
+  }
+  normal(): number {
+    const u = Math.max(this.next(), 1e-12)
+    const v = this.next()
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v)
+  }
+  shuffle<A>(items: ReadonlyArray<A>): Array<A> {
+    const out = items.slice()
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = Math.floor(this.next() * (i + 1))
+      const tmp = out[i]!
+      out[i] = out[j]!
+      out[j] = tmp
+    }
+    return out
+  }
+  sample<A>(items: ReadonlyArray<A>, k: number): Array<A> {
+    return this.shuffle(items).slice(0, Math.max(0, k))
+  }
+  pick<A>(items: ReadonlyArray<A>): A | undefined {
+    return items[Math.floor(this.next() * items.length)]
+  }
+  weighted(weights: ReadonlyArray<number>): number {
+    let total = 0
+    for (const w of weights) total += w
+    let r = this.next() * total
+    for (let i = 0; i < weights.length; i++) {
+      r -= weights[i]!
+      if (r < 0) return i
+    }
+    return weights.length - 1
+  }
+  fork(...more: ReadonlyArray<KeyPart>): Random {
+    const key = [...this.key, ...more]
+    return new Mulberry32(this.seed, key, hashParts("fork", this.seed, ...key))
+  }
+}
+
+/**
+ * A light generator from one 32-bit state word (mulberry32), with the same {@link Random} interface as
+ * {@link make}. Building one is a single small allocation with no hashing or warm-up, so it suits hot paths that
+ * make a generator per item: the simulated LM builds one per example and per sampled answer, and its server's
+ * throughput depends on that. Prefer {@link make} elsewhere (a longer period and keyed seeding); derive the
+ * state with {@link hashParts}.
+ *
+ * Its methods are on the prototype: call them on the generator (`rng.next()`), do not detach them. `pick`
+ * draws once even for an empty list (and gives `undefined`). `seed` is the state given and `key` is empty;
+ * `fork` hashes the state and the extended key into a new state, so forks do not depend on draws made.
+ *
+ * @example
+ * ```ts
+ * import { Random } from "@effect-dspy/foundation"
+ *
+ * const rng = Random.fromState(Random.hashParts("example", 3))
+ * rng.pick(["a", "b", "c"]) // the same item every run
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromState = (state: number): Random => new Mulberry32(state >>> 0, NO_KEY, state)

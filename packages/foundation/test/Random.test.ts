@@ -107,4 +107,125 @@ describe("Random", () => {
     assert.isAbove(counts[2]!, 2 * counts[1]!)
     assert.strictEqual(Random.make(3).weighted([0, 0, 0]), 2)
   })
+
+  describe("hashParts and fromState", () => {
+    it("hashParts folds hash32 over the parts, numbers as #n (golden)", () => {
+      // Pinned values: the simulated LM derives every answer from these, so they must never move.
+      assert.deepStrictEqual(
+        [
+          Random.hashParts(),
+          Random.hashParts("a"),
+          Random.hashParts("a", 1),
+          Random.hashParts(1),
+          Random.hashParts("1"),
+          Random.hashParts("sim-draw", 0, "k", 2, 0)
+        ],
+        [2654435769, 1228730281, 1101655064, 3263949556, 3342410103, 368696633]
+      )
+      assert.strictEqual(Random.hashParts("a"), Random.hash32("a", 0x9e3779b9))
+    })
+
+    it("fromState draws exactly what the simulated LM's former mulberry32 drew (golden)", () => {
+      // Computed with packages/sim's former generator (internal/Random.ts `Rng`) before it was removed.
+      const golden: Record<number, readonly [ReadonlyArray<number>, ReadonlyArray<number>, ReadonlyArray<unknown>]> = {
+        0: [
+          [0.26642920868471265, 0.0003297457005828619, 0.2232720274478197],
+          [1, 0, 585241996],
+          ["c", false, -1.0935254745566128, [5, 4, 3, 1, 2], 2]
+        ],
+        1: [
+          [0.6270739405881613, 0.002735721180215478, 0.5274470399599522],
+          [6, 5, 301832588],
+          ["c", false, 1.3060548291241842, [4, 5, 1, 2, 3], 1]
+        ],
+        42: [
+          [0.6011037519201636, 0.44829055899754167, 0.8524657934904099],
+          [5, -4, 565424437],
+          ["b", false, -0.5294337937164153, [5, 1, 3, 4, 2], 1]
+        ],
+        3735928559: [
+          [0.9413696140982211, 0.26719574979506433, 0.772033357527107],
+          [3, 0, 900044109],
+          ["a", true, 0.07019991942341601, [1, 5, 3, 2, 4], 2]
+        ]
+      }
+      for (const [seed, [next, between, rest]] of Object.entries(golden)) {
+        const rng = Random.fromState(Number(seed))
+        assert.deepStrictEqual(draws(rng, 3), next, `next, seed ${seed}`)
+        assert.deepStrictEqual([rng.between(1, 6), rng.between(-5, 5), rng.between(0, 1 << 30)], between, seed)
+        assert.deepStrictEqual(
+          [
+            rng.pick(["a", "b", "c", "d"]),
+            rng.chance(0.5),
+            rng.normal(),
+            rng.shuffle([1, 2, 3, 4, 5]),
+            rng.weighted([1, 2, 3, 0])
+          ],
+          rest,
+          seed
+        )
+      }
+      const fault = Random.fromState(Random.hashParts("fault", 3, 9))
+      assert.deepStrictEqual([fault.next(), fault.between(0, 99)], [0.5469626684207469, 73])
+    })
+
+    it("the same state gives the same draws, another state others; a fork does not depend on draws (property)", () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 0xffffffff }), (state) => {
+          const a = draws(Random.fromState(state), 8)
+          const b = draws(Random.fromState(state), 8)
+          const other = draws(Random.fromState((state + 1) >>> 0), 8)
+          const used = Random.fromState(state)
+          draws(used, 5)
+          const forked = draws(used.fork("x", 1), 8)
+          const fresh = draws(Random.fromState(state).fork("x", 1), 8)
+          return (
+            a.every((x, i) => x === b[i]) &&
+            a.some((x, i) => x !== other[i]) &&
+            forked.every((x, i) => x === fresh[i]) &&
+            forked.some((x, i) => x !== a[i])
+          )
+        })
+      )
+    })
+
+    it("fromState's draws stay in range: next in [0,1), between inclusive, pick/shuffle/sample/weighted valid (property)", () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 0xffffffff }),
+          fc.integer({ min: -50, max: 50 }),
+          fc.integer({ min: 0, max: 20 }),
+          fc.array(fc.integer(), { minLength: 1, maxLength: 12 }),
+          fc.array(fc.nat(5), { minLength: 1, maxLength: 8 }),
+          (state, lo, width, items, weights) => {
+            const rng = Random.fromState(state)
+            const x = rng.next()
+            const n = rng.between(lo, lo + width)
+            const k = rng.int(width + 1)
+            const picked = rng.pick(items)
+            const shuffled = rng.shuffle(items)
+            const sampled = rng.sample(items, 3)
+            const w = rng.weighted(weights)
+            const positive = weights.some((v) => v > 0)
+            return (
+              x >= 0 &&
+              x < 1 &&
+              Number.isInteger(n) &&
+              n >= lo &&
+              n <= lo + width &&
+              k >= 0 &&
+              k <= width &&
+              items.includes(picked!) &&
+              [...shuffled].sort((p, q) => p - q).join() === [...items].sort((p, q) => p - q).join() &&
+              sampled.length === Math.min(3, items.length) &&
+              sampled.every((s) => items.includes(s)) &&
+              w >= 0 &&
+              w < weights.length &&
+              (!positive || weights[w]! > 0)
+            )
+          }
+        )
+      )
+    })
+  })
 })

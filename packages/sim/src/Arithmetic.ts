@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import type * as Concepts from "./Concepts.js"
-import type { Rng } from "./internal/Random.js"
+import type { Random } from "@effect-dspy/foundation"
 import type * as Meaning from "./Meaning.js"
 import * as Task from "./Task.js"
 
@@ -133,12 +133,12 @@ const apply = (value: number, step: Pick<Step, "op" | "k" | "g">, slip: Slip = "
   }
 }
 
-const example = (rng: Rng): Example => {
-  const [name, pronoun] = rng.pick(PEOPLE)
+const example = (rng: Random.Random): Example => {
+  const [name, pronoun] = rng.pick(PEOPLE)!
   const object = pronoun === "He" ? "him" : "her"
-  const items = rng.pick(ITEMS)
-  const count = rng.int(2, 4)
-  let value = rng.int(6, 40)
+  const items = rng.pick(ITEMS)!
+  const count = rng.between(2, 4)
+  let value = rng.between(6, 40)
   const start = value
   const want = { unit: rng.chance(0.35), groups: rng.chance(0.35), half: rng.chance(0.3) }
   const used = { unit: false, groups: false, half: false }
@@ -153,7 +153,7 @@ const example = (rng: Rng): Example => {
     if (pendingMul) {
       // A fractional value (after halving) is made whole again by the next step.
       op = "mul"
-      k = rng.pick([2, 4])
+      k = rng.pick([2, 4])!
       pendingMul = false
     } else if (want.half && !used.half && remaining >= 2 && !Number.isInteger(value / 2) && value >= 5) {
       op = "div"
@@ -161,12 +161,12 @@ const example = (rng: Rng): Example => {
       used.half = true
       pendingMul = true
     } else if (want.unit && !used.unit && rng.chance(0.6)) {
-      g = rng.int(1, 3)
+      g = rng.between(1, 3)
       op = value > 12 * g + 2 && rng.chance(0.35) ? "sub_dozen" : "add_dozen"
       used.unit = true
     } else if (want.groups && !used.groups && rng.chance(0.6)) {
-      k = rng.int(2, 6)
-      g = rng.int(2, 5)
+      k = rng.between(2, 6)
+      g = rng.between(2, 5)
       op = value > g * k + 2 && rng.chance(0.35) ? "sub_groups" : "add_groups"
       used.groups = true
     } else {
@@ -174,18 +174,18 @@ const example = (rng: Rng): Example => {
       if (value <= 40 && last !== "mul") options.push("mul")
       const divisors = [2, 3, 4, 5].filter((d) => value % d === 0 && value / d >= 2)
       if (divisors.length > 0 && last !== "div") options.push("div")
-      op = rng.pick(options)
+      op = rng.pick(options)!
       k =
         op === "add"
-          ? rng.int(2, 25)
+          ? rng.between(2, 25)
           : op === "sub"
-            ? rng.int(1, Math.max(1, value - 2))
+            ? rng.between(1, Math.max(1, value - 2))
             : op === "mul"
-              ? rng.int(2, 4)
-              : rng.pick(divisors)
+              ? rng.between(2, 4)
+              : rng.pick(divisors)!
       if (op === "sub" && value - k < 1) continue
     }
-    sentences.push(rng.pick(TEMPLATES[op])(pronoun, object, k, items, g))
+    sentences.push(rng.pick(TEMPLATES[op])!(pronoun, object, k, items, g))
     value = apply(value, { op, k, g })
     last = op
   }

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { hashString } from "./internal/Random.js"
+import { Random } from "@effect-dspy/foundation"
 
 /**
  * The default vector size.
@@ -26,7 +26,7 @@ export const embed = (text: string, dimensions: number = defaultDimensions): Arr
   const v = new Array<number>(dimensions).fill(0)
   const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []
   const add = (feature: string, weight: number) => {
-    const h = hashString(feature, 0x5eed)
+    const h = Random.hash32(feature, 0x5eed)
     v[h % dimensions]! += (h & 0x80000000) !== 0 ? -weight : weight
   }
   for (const w of words) {

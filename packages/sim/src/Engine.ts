@@ -15,7 +15,7 @@ import * as Arithmetic from "./Arithmetic.js"
 import * as Extraction from "./Extraction.js"
 import * as FieldType from "./FieldType.js"
 import * as Instructions from "./Instructions.js"
-import { hashParts, hashString, type Rng, rngOf } from "./internal/Random.js"
+import { Random } from "@effect-dspy/foundation"
 import * as Models from "./Models.js"
 import * as Multihop from "./Multihop.js"
 import * as Prompt from "./Prompt.js"
@@ -157,7 +157,7 @@ const argNameOf = (instructions: string, tool: string): string => {
   return m?.[1] ?? "query"
 }
 
-const toolArgs = (tool: Completion.ToolDefinition, rng: Rng): Record<string, unknown> => {
+const toolArgs = (tool: Completion.ToolDefinition, rng: Random.Random): Record<string, unknown> => {
   const schema = FieldType.fromSchema(tool.parameters as FieldType.JsonSchema)
   const v = FieldType.defaultValue(schema, rng, tool.name)
   return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {}
@@ -178,7 +178,7 @@ interface Context {
 const decide = (
   ctx: Context,
   solved: Solved,
-  rng: Rng
+  rng: Random.Random
 ): {
   values: Record<string, unknown>
   correct: boolean
@@ -189,7 +189,9 @@ const decide = (
   const features = Skill.features(solved.task, ctx.parsed, solved.solution)
   const p = Skill.probability(paramsOf(solved.task, ctx.settings), features, solved.solution, ctx.offset)
   // Common random numbers: one fixed draw per (example, seed, sample, rollout), whatever the prompt says.
-  const draw = rngOf("sim-draw", ctx.settings.seed ?? 0, solved.solution.key, ctx.sample, ctx.request.rolloutId ?? 0)
+  const draw = Random.fromState(
+    Random.hashParts("sim-draw", ctx.settings.seed ?? 0, solved.solution.key, ctx.sample, ctx.request.rolloutId ?? 0)
+  )
   const correct = draw.next() < p
   const failure = correct ? undefined : Skill.failureOf(solved.task, features, solved.solution, draw.next())
   const values: Record<string, unknown> = { ...(failure === undefined ? solved.solution.gold : failure.values) }
@@ -202,7 +204,7 @@ const decide = (
 
 const fill = (
   ctx: Context,
-  rng: Rng,
+  rng: Random.Random,
   known: Record<string, unknown>,
   reasoning: string | undefined,
   reasoningField?: string
@@ -220,7 +222,7 @@ const fill = (
   return out
 }
 
-const structured = (ctx: Context, rng: Rng): { values: Record<string, unknown>; decision: Decision } => {
+const structured = (ctx: Context, rng: Random.Random): { values: Record<string, unknown>; decision: Decision } => {
   const { parsed } = ctx
   // 1. A request for a new instruction.
   const proposal = Instructions.proposalField(parsed)
@@ -298,7 +300,7 @@ const structured = (ctx: Context, rng: Rng): { values: Record<string, unknown>; 
   }
 }
 
-const plain = (ctx: Context, rng: Rng): { content: string; decision: Decision } => {
+const plain = (ctx: Context, rng: Random.Random): { content: string; decision: Decision } => {
   const text = ctx.parsed.request["text"] ?? ""
   const solved = solve(ctx.all, { question: text, text, query: "" }, ctx.parsed.toolResults.join("\n"))
   if (solved !== undefined && solved.task.name !== "routing") {
@@ -315,7 +317,7 @@ const plain = (ctx: Context, rng: Rng): { content: string; decision: Decision } 
     .slice(0, 12)
     .join(" ")
   return {
-    content: `(simulated reply ${hashParts(text, rng.int(0, 1 << 30))
+    content: `(simulated reply ${Random.hashParts(text, rng.between(0, 1 << 30))
       .toString(16)
       .slice(0, 6)}) You said: ${words}`,
     decision: { mode: "plain", task: undefined, probability: undefined, correct: undefined, features: undefined }
@@ -333,7 +335,11 @@ const schemaOutputs = (format: Completion.ResponseFormat | undefined): Array<Pro
   }))
 }
 
-const toolCallFor = (ctx: Context, rng: Rng, index: number): ReadonlyArray<Completion.ToolCall> | undefined => {
+const toolCallFor = (
+  ctx: Context,
+  rng: Random.Random,
+  index: number
+): ReadonlyArray<Completion.ToolCall> | undefined => {
   const tools = ctx.request.tools ?? []
   if (tools.length === 0) return undefined
   const { parsed } = ctx
@@ -345,7 +351,7 @@ const toolCallFor = (ctx: Context, rng: Rng, index: number): ReadonlyArray<Compl
       const props = Object.keys((search.parameters as FieldType.JsonSchema).properties ?? { query: {} })
       return [
         {
-          id: `call_${hashParts(query, index).toString(16)}`,
+          id: `call_${Random.hashParts(query, index).toString(16)}`,
           name: search.name,
           arguments: JSON.stringify({ [props[0] ?? "query"]: query })
         }
@@ -359,7 +365,7 @@ const toolCallFor = (ctx: Context, rng: Rng, index: number): ReadonlyArray<Compl
   const args = toolArgs(tool, rng)
   return [
     {
-      id: `call_${hashParts(tool.name, JSON.stringify(args), index).toString(16)}`,
+      id: `call_${Random.hashParts(tool.name, JSON.stringify(args), index).toString(16)}`,
       name: tool.name,
       arguments: JSON.stringify(args)
     }
@@ -383,14 +389,16 @@ export const answer = (
   const world = settings.world ?? 0
   const temperature = request.temperature ?? 0
   let parsed = parsedIn ?? Prompt.parse(request.messages)
-  const canonical = canonicalIn ?? hashString(Prompt.canonical(request))
-  const rng = rngOf(
-    request.model,
-    settings.seed ?? 0,
-    canonical,
-    temperature > 0 ? index : 0,
-    temperature,
-    request.rolloutId ?? 0
+  const canonical = canonicalIn ?? Random.hash32(Prompt.canonical(request))
+  const rng = Random.fromState(
+    Random.hashParts(
+      request.model,
+      settings.seed ?? 0,
+      canonical,
+      temperature > 0 ? index : 0,
+      temperature,
+      request.rolloutId ?? 0
+    )
   )
   const extra = schemaOutputs(request.responseFormat)
   if (parsed.outputs.length === 0 && extra.length > 0) {
@@ -482,7 +490,7 @@ export const respond = (
   transform?: (content: string, index: number) => string
 ): Response => {
   const parsed = Prompt.parse(request.messages)
-  const canonical = hashString(Prompt.canonical(request))
+  const canonical = Random.hash32(Prompt.canonical(request))
   const n = request.n ?? 1
   const choices: Array<Completion.Choice> = []
   const decisions: Array<Decision> = []
@@ -502,7 +510,7 @@ export const respond = (
   const promptTokens = Models.promptTokens(request)
   const usage = { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens }
   return {
-    id: `simcmpl-${hashParts(canonical, settings.seed ?? 0, request.rolloutId ?? 0, request.temperature ?? 0).toString(16)}`,
+    id: `simcmpl-${Random.hashParts(canonical, settings.seed ?? 0, request.rolloutId ?? 0, request.temperature ?? 0).toString(16)}`,
     model: request.model,
     choices,
     usage,

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type * as Concepts from "./Concepts.js"
-import type { Rng } from "./internal/Random.js"
+import type { Random } from "@effect-dspy/foundation"
 import type * as Task from "./Task.js"
 
 /**
@@ -91,17 +91,17 @@ const TEMPLATES: ReadonlyArray<{
   }
 ]
 
-const example = (rng: Rng): Example => {
-  const quantity = rng.int(1, 9)
-  const unit = rng.int(5, 120) + rng.pick([0, 0.49, 0.99, 0.5, 0.25])
+const example = (rng: Random.Random): Example => {
+  const quantity = rng.between(1, 9)
+  const unit = rng.between(5, 120) + rng.pick([0, 0.49, 0.99, 0.5, 0.25])!
   const order: Order = {
-    customer: `${rng.pick(FIRST)} ${rng.pick(LAST)}`,
-    product: rng.pick(PRODUCTS),
+    customer: `${rng.pick(FIRST)!} ${rng.pick(LAST)!}`,
+    product: rng.pick(PRODUCTS)!,
     quantity,
     total: Math.round(quantity * unit * 100) / 100,
     express: rng.chance(0.4)
   }
-  return { text: rng.pick(TEMPLATES).write(order), ...order }
+  return { text: rng.pick(TEMPLATES)!.write(order), ...order }
 }
 
 /**

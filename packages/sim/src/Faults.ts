@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { type Rng, rngOf } from "./internal/Random.js"
+import { Random } from "@effect-dspy/foundation"
 
 /**
  * The fault kinds.
@@ -120,7 +120,7 @@ export const validate = (profile: Profile): string | undefined => {
  * @category drawing
  */
 export const draw = (profile: Profile, call: number, allowed: ReadonlyArray<Kind> = kinds): Kind | undefined => {
-  const u = rngOf("fault", profile.seed ?? 0, call).next()
+  const u = Random.fromState(Random.hashParts("fault", profile.seed ?? 0, call)).next()
   let acc = 0
   for (const k of kinds) {
     const r = allowed.includes(k) ? (profile.rates[k] ?? 0) : 0
@@ -138,7 +138,7 @@ export const draw = (profile: Profile, call: number, allowed: ReadonlyArray<Kind
  * @since 0.1.0
  * @category drawing
  */
-export const corrupt = (content: string, kind: Kind, rng: Rng): string => {
+export const corrupt = (content: string, kind: Kind, rng: Random.Random): string => {
   switch (kind) {
     case "missing_marker": {
       const headers = [...content.matchAll(/\[\[ ## [^\]]+? ## \]\]\n?/g)]

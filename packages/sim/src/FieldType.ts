@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type { Rng } from "./internal/Random.js"
+import type { Random } from "@effect-dspy/foundation"
 
 /**
  * A parsed field type.
@@ -229,33 +229,33 @@ const WORDS = ["alpha", "amber", "beacon", "cedar", "delta", "ember", "harbor", 
  * @since 0.1.0
  * @category values
  */
-export const defaultValue = (type: FieldType, rng: Rng, hint: string, depth = 0): unknown => {
+export const defaultValue = (type: FieldType, rng: Random.Random, hint: string, depth = 0): unknown => {
   switch (type._tag) {
     case "str":
     case "any":
-      return `${hint.replace(/_/g, " ")}: ${rng.pick(WORDS)} ${rng.pick(WORDS)}`
+      return `${hint.replace(/_/g, " ")}: ${rng.pick(WORDS)!} ${rng.pick(WORDS)!}`
     case "int":
-      return rng.int(0, 100)
+      return rng.between(0, 100)
     case "float":
       return Math.round(rng.next() * 1000) / 1000
     case "bool":
       return rng.chance(0.5)
     case "literal":
-      return type.values.length === 0 ? "" : rng.pick(type.values)
+      return type.values.length === 0 ? "" : rng.pick(type.values)!
     case "optional":
       return defaultValue(type.inner, rng, hint, depth)
     case "list": {
-      const n = depth > 2 ? 0 : rng.int(1, 3)
+      const n = depth > 2 ? 0 : rng.between(1, 3)
       return Array.from({ length: n }, (_, i) => defaultValue(type.item, rng, `${hint} ${i + 1}`, depth + 1))
     }
     case "dict": {
-      const n = depth > 2 ? 0 : rng.int(1, 2)
+      const n = depth > 2 ? 0 : rng.between(1, 2)
       const out: Record<string, unknown> = {}
       for (let i = 0; i < n; i++) {
         const key =
           type.key._tag === "literal" && type.key.values.length > 0
-            ? String(rng.pick(type.key.values))
-            : `${rng.pick(WORDS)}_${i + 1}`
+            ? String(rng.pick(type.key.values)!)
+            : `${rng.pick(WORDS)!}_${i + 1}`
         out[key] = defaultValue(type.value, rng, key, depth + 1)
       }
       return out
@@ -282,7 +282,7 @@ export const defaultValue = (type: FieldType, rng: Rng, hint: string, depth = 0)
  * @since 0.1.0
  * @category values
  */
-export const coerce = (type: FieldType, value: unknown, rng: Rng, hint: string): unknown => {
+export const coerce = (type: FieldType, value: unknown, rng: Random.Random, hint: string): unknown => {
   switch (type._tag) {
     case "str":
     case "any":

@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import * as Concepts from "./Concepts.js"
-import type { Rng } from "./internal/Random.js"
+import type { Random } from "@effect-dspy/foundation"
 import type * as Prompt from "./Prompt.js"
 import * as Reflection from "./Reflection.js"
 import type * as Task from "./Task.js"
@@ -248,7 +248,7 @@ export const relevantTasks = (
 export const propose = (
   parsed: Prompt.Parsed,
   tasks: ReadonlyArray<Task.AnyTask>,
-  rng: Rng,
+  rng: Random.Random,
   temperature: number,
   options: ProposalOptions = {}
 ): string => {

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { Rng } from "./internal/Random.js"
+import type { Random } from "@effect-dspy/foundation"
 
 /**
  * A latency profile.
@@ -86,7 +86,7 @@ export const validate = (profile: Profile): string | undefined => {
  * @since 0.1.0
  * @category sampling
  */
-export const sample = (profile: Profile, rng: Rng): number => {
+export const sample = (profile: Profile, rng: Random.Random): number => {
   switch (profile._tag) {
     case "none":
       return 0

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { type Rng, rngOf } from "./internal/Random.js"
+import { Random } from "@effect-dspy/foundation"
 import type * as Concepts from "./Concepts.js"
 import * as Task from "./Task.js"
 
@@ -128,17 +128,17 @@ const worlds = new Map<number, KnowledgeBase>()
 export const knowledgeBase = (world = 0): KnowledgeBase => {
   const cached = worlds.get(world)
   if (cached !== undefined) return cached
-  const rng = rngOf("multihop-world", world)
+  const rng = Random.fromState(Random.hashParts("multihop-world", world))
   const people: Array<string> = []
   const seenPeople = new Set<string>()
   while (people.length < 40) {
-    const p = `${rng.pick(FIRST)} ${rng.pick(LAST)}`
+    const p = `${rng.pick(FIRST)!} ${rng.pick(LAST)!}`
     if (!seenPeople.has(p)) {
       seenPeople.add(p)
       people.push(p)
     }
   }
-  const organizations: Array<string> = rng.shuffle(ORG_A).map((a) => `${a} ${rng.pick(ORG_B)}`)
+  const organizations: Array<string> = rng.shuffle(ORG_A).map((a) => `${a} ${rng.pick(ORG_B)!}`)
   const cities = rng.shuffle(CITIES)
   const countries = COUNTRIES
   const country = new Map<string, string>()
@@ -146,7 +146,7 @@ export const knowledgeBase = (world = 0): KnowledgeBase => {
     country.set(c, countries[i % countries.length]!)
   })
   const headquarters = new Map<string, string>()
-  for (const o of organizations) headquarters.set(o, rng.pick(cities))
+  for (const o of organizations) headquarters.set(o, rng.pick(cities)!)
   const founders = rng.shuffle(people).slice(0, organizations.length)
   const founder = new Map<string, string>()
   organizations.forEach((o, i) => {
@@ -155,8 +155,8 @@ export const knowledgeBase = (world = 0): KnowledgeBase => {
   const worksAt = new Map<string, string>()
   const bornIn = new Map<string, string>()
   for (const p of people) {
-    worksAt.set(p, rng.pick(organizations))
-    bornIn.set(p, rng.pick(cities))
+    worksAt.set(p, rng.pick(organizations)!)
+    bornIn.set(p, rng.pick(cities)!)
   }
   const documents: Array<string> = []
   for (const p of people) documents.push(`${p} works at ${worksAt.get(p)}.`, `${p} was born in ${bornIn.get(p)}.`)
@@ -449,12 +449,12 @@ const solveFirstHop = (kb: KnowledgeBase, text: string, context: string): Task.S
 
 const example =
   (world: number) =>
-  (rng: Rng): Example => {
+  (rng: Random.Random): Example => {
     const kb = knowledgeBase(world)
     for (;;) {
-      const kind = rng.pick(Object.keys(ASK) as Array<Kind>)
+      const kind = rng.pick(Object.keys(ASK) as Array<Kind>)!
       const subject =
-        kind === "founder_birthplace" || kind === "hq_country" ? rng.pick(kb.organizations) : rng.pick(kb.people)
+        kind === "founder_birthplace" || kind === "hq_country" ? rng.pick(kb.organizations)! : rng.pick(kb.people)!
       const q: Question = { kind, subject, text: ASK[kind](subject) }
       const h = hops(kb, q)
       if (h !== undefined && h.answer !== subject) return { question: q.text, answer: h.answer }
@@ -463,7 +463,7 @@ const example =
 
 /** Two plausible wrong entities for a question, fixed by the question's text. */
 const distractors = (pool: ReadonlyArray<string>, answer: string, question: string): Array<string> => {
-  const rng = rngOf("multihop-distractors", question)
+  const rng = Random.fromState(Random.hashParts("multihop-distractors", question))
   return rng.shuffle(pool.filter((p) => p !== answer)).slice(0, 2)
 }
 

@@ -20,7 +20,7 @@
  * @since 0.1.0
  */
 import * as Concepts from "./Concepts.js"
-import type { Rng } from "./internal/Random.js"
+import type { Random } from "@effect-dspy/foundation"
 import * as FieldType from "./FieldType.js"
 import type * as Prompt from "./Prompt.js"
 import * as Task from "./Task.js"
@@ -320,7 +320,7 @@ export interface ImproveOptions {
   readonly parent: string
   readonly diagnosis: Diagnosis | undefined
   readonly attempts: ReadonlyArray<Attempt>
-  readonly rng: Rng
+  readonly rng: Random.Random
   readonly temperature: number
   readonly mode: Mode
 }
@@ -430,7 +430,7 @@ export const improve = (options: ImproveOptions): string => {
       const k = inventory.concepts.findIndex((c) => c.id === other)
       if (k >= 0) w[k] = 0
     }
-    added.push(rng.pick(cleanPhrasings(inventory, concept)))
+    added.push(rng.pick(cleanPhrasings(inventory, concept))!)
   }
   const addressed = (category: string) => addressedBy(inventory, inForce, category)
   const fix = (category: string): boolean => {

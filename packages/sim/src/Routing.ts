@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import type * as Concepts from "./Concepts.js"
-import type { Rng } from "./internal/Random.js"
+import type { Random } from "@effect-dspy/foundation"
 import * as Task from "./Task.js"
 
 /**
@@ -161,9 +161,9 @@ const CONFUSABLE: Record<Agent, ReadonlyArray<Agent>> = {
   text_search: ["document_summary", "detailed_report"]
 }
 
-const example = (rng: Rng): Example => {
-  const topic = rng.pick(TOPICS)
-  const query = rng.chance(0.25) ? rng.pick(AMBIGUOUS)(topic) : rng.pick(PLAIN[rng.pick(agents)])(topic)
+const example = (rng: Random.Random): Example => {
+  const topic = rng.pick(TOPICS)!
+  const query = rng.chance(0.25) ? rng.pick(AMBIGUOUS)!(topic) : rng.pick(PLAIN[rng.pick(agents)!])!(topic)
   return { query, agent: route(query).agent }
 }
 

@@ -13,9 +13,8 @@
  *
  * @since 0.1.0
  */
-import { Errors } from "@effect-dspy/foundation"
+import { Random } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as http from "node:http"
 import type * as net from "node:net"
@@ -23,9 +22,9 @@ import type { Completion } from "@effect-dspy/core"
 import * as Embeddings from "./Embeddings.js"
 import * as Engine from "./Engine.js"
 import * as Faults from "./Faults.js"
-import { rngOf } from "./internal/Random.js"
 import * as Latency from "./Latency.js"
 import * as Models from "./Models.js"
+import { SimServerError } from "./SimError.js"
 
 /**
  * Options of a server run.
@@ -91,26 +90,12 @@ export interface Running {
 }
 
 /**
- * The server could not start (a non-loopback host, a port in use, bad options).
+ * The error of this module (defined with every error of the package in `SimError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class SimServerError extends Schema.TaggedError<SimServerError>("@effect-dspy/SimServerError")(
-  "SimServerError",
-  {
-    ...Errors.fields
-  }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "sim_server"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export { SimServerError }
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "localhost"])
 
@@ -382,7 +367,7 @@ export const start = (options: Options = {}): Promise<Running> => {
     const profile = faults
     const fault = Faults.draw(profile, call, allowed)
     if (fault !== undefined) counters.faults[fault] = (counters.faults[fault] ?? 0) + 1
-    const delay = Latency.sample(latency, rngOf("latency", options.seed ?? 0, call))
+    const delay = Latency.sample(latency, Random.fromState(Random.hashParts("latency", options.seed ?? 0, call)))
     later(delay, () => {
       if (res.destroyed || closing) return
       switch (fault) {
@@ -413,7 +398,8 @@ export const start = (options: Options = {}): Promise<Running> => {
       }
       const transform =
         fault !== undefined && Faults.outputKinds.includes(fault)
-          ? (content: string, i: number) => Faults.corrupt(content, fault, rngOf("corrupt", call, i))
+          ? (content: string, i: number) =>
+              Faults.corrupt(content, fault, Random.fromState(Random.hashParts("corrupt", call, i)))
           : undefined
       const response = Engine.respond(request, options, transform)
       const created = Math.floor(Date.now() / 1000)

@@ -13,18 +13,17 @@
  *
  * @since 0.1.0
  */
-import { type Config, Errors } from "@effect-dspy/foundation"
+import { type Config, Random } from "@effect-dspy/foundation"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { type Completion, LM, LMError, type Provider, ProviderKind } from "@effect-dspy/core"
 import * as Embeddings from "./Embeddings.js"
 import * as Engine from "./Engine.js"
 import * as Faults from "./Faults.js"
-import { rngOf } from "./internal/Random.js"
 import * as Latency from "./Latency.js"
+import { SimConfigError } from "./SimError.js"
 
 /**
  * Options of the simulated LM.
@@ -48,26 +47,12 @@ export interface Options extends Engine.Settings {
 }
 
 /**
- * The options of the simulated LM cannot be used.
+ * The error of this module (defined with every error of the package in `SimError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class SimConfigError extends Schema.TaggedError<SimConfigError>("@effect-dspy/SimConfigError")(
-  "SimConfigError",
-  {
-    ...Errors.fields
-  }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "sim_config"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+export { SimConfigError }
 
 /**
  * Counts of a simulated provider: calls served and faults injected by kind.
@@ -137,7 +122,7 @@ export const make = (options: Options = {}): SimProvider => {
   }
 
   const delay = (call: number) => {
-    const ms = Latency.sample(latency, rngOf("latency", options.seed ?? 0, call))
+    const ms = Latency.sample(latency, Random.fromState(Random.hashParts("latency", options.seed ?? 0, call)))
     return ms > 0 ? Effect.sleep(Duration.millis(ms)) : Effect.void
   }
 
@@ -204,7 +189,8 @@ export const make = (options: Options = {}): SimProvider => {
             default: {
               const transform =
                 fault !== undefined && Faults.outputKinds.includes(fault)
-                  ? (content: string, i: number) => Faults.corrupt(content, fault, rngOf("corrupt", call, i))
+                  ? (content: string, i: number) =>
+                      Faults.corrupt(content, fault, Random.fromState(Random.hashParts("corrupt", call, i)))
                   : undefined
               return Effect.succeed({ response: Engine.respond(request, options, transform), fault })
             }

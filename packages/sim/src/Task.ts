@@ -6,7 +6,7 @@
  */
 import type * as Concepts from "./Concepts.js"
 import type * as Prompt from "./Prompt.js"
-import { type Rng, rngOf } from "./internal/Random.js"
+import { Random } from "@effect-dspy/foundation"
 
 /**
  * The tasks SimLM knows.
@@ -104,7 +104,7 @@ export interface Task<E extends Readonly<Record<string, unknown>>> {
   /** The task's instruction concepts, failure categories and canonical best instruction. */
   readonly inventory: Concepts.Inventory
   /** One example from a generator. */
-  readonly example: (rng: Rng) => E
+  readonly example: (rng: Random.Random) => E
   /** Solves a request from its input values and the rest of the prompt text (`context`). */
   readonly solve: (inputs: Readonly<Record<string, string>>, context: string) => Solution | undefined
   /** Places canonical values onto the signature's output fields (only the fields the task knows). */
@@ -166,7 +166,7 @@ export const generate = <E extends Readonly<Record<string, unknown>>>(
   const out: Array<E> = []
   const seen = new Set<string>()
   for (let i = 0; out.length < count && i < count * 20 + 100; i++) {
-    const e = task.example(rngOf(task.name, seed, i))
+    const e = task.example(Random.fromState(Random.hashParts(task.name, seed, i)))
     const key = task.inputKeys.map((k) => String(e[k])).join("\u0000")
     if (seen.has(key)) continue
     seen.add(key)

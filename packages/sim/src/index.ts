@@ -7,6 +7,13 @@
 export * as SimLM from "./SimLM.js"
 
 /**
+ * Every error of the sim package (`SimConfigError`, `SimServerError`), their union and guard.
+ *
+ * @since 0.1.0
+ */
+export * as SimError from "./SimError.js"
+
+/**
  * The simulated LM's answer function (shared by the provider and the server).
  *
  * @since 0.1.0

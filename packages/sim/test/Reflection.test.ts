@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Arithmetic from "../src/Arithmetic.js"
 import * as Concepts from "../src/Concepts.js"
 import * as Engine from "../src/Engine.js"
-import { rngOf } from "../src/internal/Random.js"
+import { Random } from "@effect-dspy/foundation"
 import * as Prompt from "../src/Prompt.js"
 import * as Reflection from "../src/Reflection.js"
 import * as Routing from "../src/Routing.js"
@@ -249,7 +249,7 @@ describe("Reflection: proposing", () => {
         parent: BASE,
         diagnosis: d,
         attempts: [],
-        rng: rngOf("test", seed),
+        rng: Random.fromState(Random.hashParts("test", seed)),
         temperature: 1,
         mode: "rewrite"
       })
@@ -260,7 +260,7 @@ describe("Reflection: proposing", () => {
       parent: BASE,
       diagnosis: d,
       attempts: [],
-      rng: rngOf("test", 4),
+      rng: Random.fromState(Random.hashParts("test", 4)),
       temperature: 1,
       mode: "advice"
     })

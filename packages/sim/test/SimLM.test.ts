@@ -13,7 +13,7 @@ import * as Arithmetic from "../src/Arithmetic.js"
 import * as Embeddings from "../src/Embeddings.js"
 import * as Faults from "../src/Faults.js"
 import * as Latency from "../src/Latency.js"
-import { Rng } from "../src/internal/Random.js"
+import { Random } from "@effect-dspy/foundation"
 import * as SimLM from "../src/SimLM.js"
 import * as Task from "../src/Task.js"
 import * as P from "./prompts.js"
@@ -76,7 +76,7 @@ describe("SimLM provider", () => {
   )
 
   it("lognormal latency has about the requested mean and p99", () => {
-    const rng = new Rng(5)
+    const rng = Random.fromState(5)
     const xs = Array.from({ length: 20_000 }, () => Latency.sample(Latency.lognormal(50, 400), rng)).sort(
       (a, b) => a - b
     )
