@@ -1,6 +1,10 @@
 import { defineConfig } from "vitest/config"
 
 export default defineConfig({
+  // Workspace packages resolve to their TypeScript sources (the `@effect-dspy/source` export condition), so the
+  // tests run without a build.
+  resolve: { conditions: ["@effect-dspy/source"] },
+  ssr: { resolve: { conditions: ["@effect-dspy/source"] } },
   test: {
     include: ["test/**/*.test.ts"],
     // The JSON report feeds the closing "N passed, N failed" line of `pnpm test` (.ci/test-summary.mjs).

@@ -54,7 +54,7 @@ server.listen(0, "127.0.0.1", () => process.stdout.write(JSON.stringify({ url: "
 const startServer = (bare = false): Promise<{ child: ChildProcess; url: string }> =>
   new Promise((resolve, reject) => {
     const cli = path.join(path.dirname(url.fileURLToPath(import.meta.url)), "../../../sim/src/cli.ts")
-    const args = bare ? ["-e", BARE] : ["--import", "tsx", cli, "--port", "0"]
+    const args = bare ? ["-e", BARE] : ["--conditions=@effect-dspy/source", "--import", "tsx", cli, "--port", "0"]
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] })
     let out = ""
     child.stdout!.on("data", (b: Buffer) => {
