@@ -179,7 +179,7 @@ describe("the demo's executable (what `pnpm demo` runs)", () => {
     assert.strictEqual(run.status, 2)
     assert.strictEqual(run.stdout, "")
     assert.include(run.stderr, "unknown argument --jsn: use --json, --spans-file FILE or --otlp URL")
-  })
+  }, 60_000)
 })
 
 describe("the progress bar", () => {

@@ -13,10 +13,19 @@
  * @example
  * ```ts
  * import { Cli } from "@effect-dspy/cli"
- * import { NodeContext, NodeRuntime } from "@effect/platform-node"
  * import * as Effect from "effect/Effect"
+ * import * as Option from "effect/Option"
  *
- * Cli.run(["node", "effect-dspy", "version"]).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
+ * // What `effect-dspy run --kind predict --signature "question -> answer" --input '{"question":"2 + 3?"}'` does.
+ * const execution = Cli.runModule({
+ *   config: Option.none(),
+ *   signature: "question -> answer",
+ *   kind: "predict",
+ *   instructions: Option.none(),
+ *   input: JSON.stringify({ question: "2 + 3?" })
+ * })
+ *
+ * Effect.runPromise(execution).then((result) => console.log(result.version, result.output))
  * ```
  *
  * @since 0.1.0

@@ -1,4 +1,18 @@
 /**
+ * Every error of the core package in one module (members of foundation's error family), their union and guard.
+ *
+ * @since 0.1.0
+ */
+export * as CoreError from "./CoreError.js"
+
+/**
+ * The typed definitions of every event the core package publishes.
+ *
+ * @since 0.1.0
+ */
+export * as CoreEvents from "./CoreEvents.js"
+
+/**
  * Field types in DSPy's vocabulary (`int`, `list[str]`, `Literal[...]`), their schemas and JSON schemas.
  *
  * @since 0.1.0

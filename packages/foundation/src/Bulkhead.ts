@@ -9,10 +9,9 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
-import * as Schema from "effect/Schema"
 import * as ConfigSchema from "./ConfigSchema.js"
-import * as Errors from "./Errors.js"
 import { decodeSettings, type ProtectionSettingsInvalid } from "./internal/protection.js"
+import { BulkheadFull } from "./FoundationError.js"
 
 export {
   /**
@@ -25,20 +24,12 @@ export {
 } from "./internal/protection.js"
 
 /**
- * The bulkhead's slots are taken and its queue is full; the call was not made.
+ * The errors of this module (defined with every error of the package in `FoundationError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class BulkheadFull extends Errors.TaggedError<BulkheadFull>()(
-  "BulkheadFull",
-  {
-    name: Schema.String,
-    maxConcurrent: Schema.Number,
-    maxQueued: Schema.Number
-  },
-  { code: "bulkhead_full", retryable: true }
-) {}
+export { BulkheadFull }
 
 /**
  * What a bulkhead is doing now.

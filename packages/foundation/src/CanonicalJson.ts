@@ -24,6 +24,16 @@
 import * as crypto from "node:crypto"
 
 /**
+ * Sets a member as an own property. `__proto__` is a legal JSON member name (`JSON.parse` keeps it as an own
+ * property); a plain assignment would set the copy's prototype instead and the member would vanish from the text.
+ */
+const put = (out: Record<string, unknown>, key: string, value: unknown): void => {
+  if (key === "__proto__") {
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
+  } else out[key] = value
+}
+
+/**
  * A copy in canonical form (sorted keys, the rules above applied); `JSON.stringify` of it is the canonical
  * text. One native `JSON.stringify` over a sorted copy is several times faster than building the string piece
  * by piece, and this runs on every cached LM call.
@@ -59,7 +69,7 @@ const canonicalCopy = (value: unknown, ancestors: Array<object>, path: string, i
         const copy: Record<string, unknown> = {}
         for (const key of keys) {
           const member = canonicalCopy(record[key], ancestors, `${path}.${key}`, false)
-          if (member !== undefined) copy[key] = member
+          if (member !== undefined) put(copy, key, member)
         }
         out = copy
       }
@@ -89,7 +99,7 @@ export const stringify = (value: unknown): string => JSON.stringify(canonicalCop
 export const stringifyWithout = (record: object, excluded: ReadonlySet<string>): string => {
   const kept: Record<string, unknown> = {}
   for (const key of Object.keys(record)) {
-    if (!excluded.has(key)) kept[key] = (record as { readonly [key: string]: unknown })[key]
+    if (!excluded.has(key)) put(kept, key, (record as { readonly [key: string]: unknown })[key])
   }
   return stringify(kept)
 }

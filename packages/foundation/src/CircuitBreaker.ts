@@ -25,7 +25,6 @@ import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import * as Schema from "effect/Schema"
 import * as ConfigSchema from "./ConfigSchema.js"
 import * as Errors from "./Errors.js"
 import * as Events from "./Events.js"
@@ -33,6 +32,7 @@ import * as FoundationEvents from "./FoundationEvents.js"
 import * as Breaker from "./internal/breaker.js"
 import { decodeSettings, isRejection, type ProtectionSettingsInvalid } from "./internal/protection.js"
 import * as Metrics from "./Metrics.js"
+import { CircuitOpen, CallTimeout } from "./FoundationError.js"
 
 export {
   /**
@@ -45,35 +45,12 @@ export {
 } from "./internal/protection.js"
 
 /**
- * The circuit is open: the call was rejected without running. `remainingMs` is the time until the breaker
- * admits a trial call (0 when it is half-open and all trial slots are taken).
+ * The errors of this module (defined with every error of the package in `FoundationError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class CircuitOpen extends Errors.TaggedError<CircuitOpen>()(
-  "CircuitOpen",
-  {
-    key: Schema.String,
-    remainingMs: Schema.Number
-  },
-  { code: "circuit_open", retryable: true }
-) {}
-
-/**
- * A protected call took longer than its timeout and was interrupted. It counts as a circuit breaker failure.
- *
- * @since 0.1.0
- * @category errors
- */
-export class CallTimeout extends Errors.TaggedError<CallTimeout>()(
-  "CallTimeout",
-  {
-    key: Schema.String,
-    timeoutMs: Schema.Number
-  },
-  { code: "call_timeout", retryable: true }
-) {}
+export { CircuitOpen, CallTimeout }
 
 /**
  * A circuit breaker's state.

@@ -35,11 +35,10 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
-import * as Errors from "./Errors.js"
 import type * as ConfigSchema from "./ConfigSchema.js"
 import * as internal from "./internal/configService.js"
+import { ConfigPathNotFound, ConfigUpdateForbidden, ConfigInvalid } from "./FoundationError.js"
 
 /**
  * A change to the configuration: the path that was updated, its old and new values, and the whole new config.
@@ -55,47 +54,12 @@ export interface ConfigChange {
 }
 
 /**
- * The path does not exist in the configuration schema.
+ * The errors of this module (defined with every error of the package in `FoundationError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class ConfigPathNotFound extends Errors.TaggedError<ConfigPathNotFound>()(
-  "ConfigPathNotFound",
-  {
-    path: Schema.String,
-    /** What may stand where the path went wrong (setting names, or the configured record keys). */
-    allowed: Schema.optional(Schema.Array(Schema.String))
-  },
-  { code: "config_path_not_found", retryable: false }
-) {}
-
-/**
- * The path may not be changed at run time (it is not in the whitelist).
- *
- * @since 0.1.0
- * @category errors
- */
-export class ConfigUpdateForbidden extends Errors.TaggedError<ConfigUpdateForbidden>()(
-  "ConfigUpdateForbidden",
-  { path: Schema.String },
-  { code: "config_update_forbidden", retryable: false }
-) {}
-
-/**
- * A source or an update does not match the schema; `issues` lists what is wrong, path by path.
- *
- * @since 0.1.0
- * @category errors
- */
-export class ConfigInvalid extends Errors.TaggedError<ConfigInvalid>()(
-  "ConfigInvalid",
-  {
-    source: Schema.String,
-    issues: Schema.Array(Schema.String)
-  },
-  { code: "config_invalid", retryable: false }
-) {}
+export { ConfigPathNotFound, ConfigUpdateForbidden, ConfigInvalid }
 
 /**
  * The Config service.

@@ -16,11 +16,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as ConfigSchema from "./ConfigSchema.js"
-import * as Errors from "./Errors.js"
 import { decodeSettings, type ProtectionSettingsInvalid } from "./internal/protection.js"
+import { PoolTimeout } from "./FoundationError.js"
 
 export {
   /**
@@ -33,19 +32,12 @@ export {
 } from "./internal/protection.js"
 
 /**
- * No resource became free within the checkout timeout; the call was not made.
+ * The errors of this module (defined with every error of the package in `FoundationError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class PoolTimeout extends Errors.TaggedError<PoolTimeout>()(
-  "PoolTimeout",
-  {
-    name: Schema.String,
-    timeoutMs: Schema.Number
-  },
-  { code: "pool_timeout", retryable: true }
-) {}
+export { PoolTimeout }
 
 /**
  * What a pool holds now. `total` counts every resource made (or being made) and not yet released.

@@ -27,7 +27,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Deferred from "effect/Deferred"
@@ -40,6 +39,7 @@ import * as Events from "./Events.js"
 import { isRejection } from "./internal/protection.js"
 import * as Pool from "./Pool.js"
 import * as RateLimiter from "./RateLimiter.js"
+import { ProtectionNotConfigured } from "./FoundationError.js"
 
 export {
   /**
@@ -52,19 +52,12 @@ export {
 } from "./internal/protection.js"
 
 /**
- * A named protection is used but the configuration has no settings for it.
+ * The errors of this module (defined with every error of the package in `FoundationError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class ProtectionNotConfigured extends Errors.TaggedError<ProtectionNotConfigured>()(
-  "ProtectionNotConfigured",
-  {
-    kind: Schema.Literal("circuitBreakers", "rateLimiters", "bulkheads", "pools"),
-    name: Schema.String
-  },
-  { code: "protection_not_configured", retryable: false }
-) {}
+export { ProtectionNotConfigured }
 
 /**
  * Every error the protections themselves may add to a call.

@@ -20,12 +20,11 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
-import * as Schema from "effect/Schema"
 import * as ConfigSchema from "./ConfigSchema.js"
-import * as Errors from "./Errors.js"
 import * as Limiter from "./internal/limiter.js"
 import { decodeSettings, type ProtectionSettingsInvalid } from "./internal/protection.js"
 import * as Metrics from "./Metrics.js"
+import { RateLimited } from "./FoundationError.js"
 
 export {
   /**
@@ -38,21 +37,12 @@ export {
 } from "./internal/protection.js"
 
 /**
- * The key is over its rate limit; the call was not made. `retryAfterMs` is how long until a call for this key
- * can be admitted.
+ * The errors of this module (defined with every error of the package in `FoundationError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class RateLimited extends Errors.TaggedError<RateLimited>()(
-  "RateLimited",
-  {
-    limiter: Schema.String,
-    key: Schema.String,
-    retryAfterMs: Schema.Number
-  },
-  { code: "rate_limited", retryable: true }
-) {}
+export { RateLimited }
 
 /**
  * An admitted hit: how many more hits the key could make right now.

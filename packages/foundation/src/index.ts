@@ -17,6 +17,13 @@ export * as Correlation from "./Correlation.js"
 export * as Errors from "./Errors.js"
 
 /**
+ * Every error of the foundation package in one module, their union and guard.
+ *
+ * @since 0.1.0
+ */
+export * as FoundationError from "./FoundationError.js"
+
+/**
  * The one canonical JSON (sorted keys), for cache keys, fingerprints and checkpoint keys.
  *
  * @since 0.1.0

@@ -63,6 +63,14 @@ describe("CanonicalJson", () => {
     )
   })
 
+  it("keeps a __proto__ member (legal JSON) as data, distinct from its absence", () => {
+    const parsed = JSON.parse('{"b":1,"__proto__":{"x":2}}') as unknown
+    assert.strictEqual(CanonicalJson.stringify(parsed), '{"__proto__":{"x":2},"b":1}')
+    assert.notStrictEqual(CanonicalJson.stringify(parsed), CanonicalJson.stringify({ b: 1 }))
+    assert.strictEqual(CanonicalJson.stringifyWithout(parsed as object, new Set(["b"])), '{"__proto__":{"x":2}}')
+    assert.isUndefined(({} as Record<string, unknown>).x)
+  })
+
   it("stringifyWithout leaves the excluded top-level keys out", () => {
     const excluded = new Set(["apiKey"])
     assert.strictEqual(

@@ -27,6 +27,7 @@ describe("Errors", () => {
       )
       assert.strictEqual(error.correlationId, "req_err")
       assert.instanceOf(error, Errors.UnexpectedError)
+      assert.isTrue(Errors.isDSPyError(error))
       assert.strictEqual(error.code, "unexpected")
       assert.strictEqual(error.message, "boom")
       // The copy is still a proper member of the family: it encodes and decodes with the id.

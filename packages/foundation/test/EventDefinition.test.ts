@@ -94,7 +94,20 @@ describe("Events.define", () => {
       assert.isFalse(error.retryable)
       assert.include(error.message, "job_finished")
       assert.include(error.message, "job_id")
+      // A field the definition does not declare is refused too, not silently dropped.
+      const extra = yield* Effect.flip(
+        Events.emit(JobQueued, { job_id: "j", secret: "x" } as unknown as { job_id: string })
+      )
+      assert.include(extra.message, "secret")
+      // The same for a schema that is not a plain struct (a default makes it a transformation).
+      const WithDefault = Events.define(
+        "with_default",
+        Schema.Struct({ n: Schema.optionalWith(Schema.Number, { default: () => 1 }) })
+      )
+      const extraToo = yield* Effect.flip(Events.emit(WithDefault, { n: 2, secret: "x" } as unknown as { n: number }))
+      assert.include(extraToo.message, "secret")
       assert.strictEqual(yield* events.count, 0)
+      assert.deepStrictEqual((yield* Events.emit(WithDefault, { n: 2 })).data, { n: 2 })
     }).pipe(Effect.provide(Events.layerMemory))
   )
 

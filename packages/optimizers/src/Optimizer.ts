@@ -37,6 +37,7 @@ import type * as Stream from "effect/Stream"
 import * as Budget from "./Budget.js"
 import * as Checkpoint from "./Checkpoint.js"
 import * as internal from "./internal/program.js"
+import * as OptimizerEvents from "./OptimizerEvents.js"
 import {
   BudgetExceeded,
   type CheckpointError,
@@ -287,18 +288,6 @@ const fingerprint = (optimizer: Optimizer, student: Module.Program, options: Com
 
 const dumpProgram = (program: Module.Program): unknown => Module.dumpState(program)
 
-const publishEvent = (
-  events: Option.Option<Events.Service>,
-  type: string,
-  data: { readonly [key: string]: unknown }
-): Effect.Effect<void> =>
-  Option.isNone(events)
-    ? Effect.void
-    : events.value.publish({ type, data }).pipe(
-        Effect.asVoid,
-        Effect.catchAll((error) => Effect.logWarning(`Could not publish ${type}: ${internal.describeError(error)}`))
-      )
-
 /**
  * Compiles a student with an optimizer: validates the data, runs the optimizer with budget, checkpoints,
  * progress, events, metrics and usage accounting, and returns the new program with its report.
@@ -479,15 +468,19 @@ export const compile = <P extends Module.Program>(
         return Effect.all(
           [
             progress({ _tag: "Trial", iteration, trial: t, bestScore: best }),
-            publishEvent(events, "optimization_iteration", {
-              optimization_id: optimizationId,
-              optimizer: optimizer.name,
-              iteration,
-              trial_id: t.id,
-              evaluation_score: t.score,
-              best_score: best,
-              details: t.details
-            }),
+            Events.publishOrLog(
+              OptimizerEvents.Iteration,
+              {
+                optimization_id: optimizationId,
+                optimizer: optimizer.name,
+                iteration,
+                trial_id: t.id,
+                evaluation_score: t.score,
+                best_score: best,
+                details: t.details
+              },
+              { events }
+            ),
             EffectMetric.update(EffectMetric.tagged(Metrics.optimizationIteration, "optimizer", optimizer.name), 1),
             EffectMetric.update(EffectMetric.tagged(Metrics.optimizationScore, "optimizer", optimizer.name), t.score)
           ],
@@ -524,16 +517,20 @@ export const compile = <P extends Module.Program>(
       trainsetSize: options.trainset.length,
       valsetSize: run.valset.length
     })
-    yield* publishEvent(events, "optimization_started", {
-      optimization_id: optimizationId,
-      optimizer: optimizer.name,
-      student_module: Module.nameOf(student),
-      trainset_size: options.trainset.length,
-      valset_size: run.valset.length,
-      seed,
-      concurrency,
-      config: optimizer.settings
-    })
+    yield* Events.publishOrLog(
+      OptimizerEvents.Started,
+      {
+        optimization_id: optimizationId,
+        optimizer: optimizer.name,
+        student_module: Module.nameOf(student),
+        trainset_size: options.trainset.length,
+        valset_size: run.valset.length,
+        seed,
+        concurrency,
+        config: optimizer.settings
+      },
+      { events }
+    )
 
     const exit = yield* Effect.exit(
       LM.trackUsage(optimizer.compile(student, run)).pipe(
@@ -541,12 +538,16 @@ export const compile = <P extends Module.Program>(
           Effect.zipRight(
             progress({ _tag: "Failed", error: "interrupted" }),
             Effect.flatMap(tracker.spent, (spent) =>
-              publishEvent(events, "optimization_failed", {
-                optimization_id: optimizationId,
-                optimizer: optimizer.name,
-                error: "interrupted",
-                lm_calls: spent.lmCalls
-              })
+              Events.publishOrLog(
+                OptimizerEvents.Failed,
+                {
+                  optimization_id: optimizationId,
+                  optimizer: optimizer.name,
+                  error: "interrupted",
+                  lm_calls: spent.lmCalls
+                },
+                { events }
+              )
             )
           )
         )
@@ -558,12 +559,16 @@ export const compile = <P extends Module.Program>(
     if (Exit.isFailure(exit)) {
       const error = exit.cause._tag === "Fail" ? internal.describeError(exit.cause.error) : Cause.pretty(exit.cause)
       yield* progress({ _tag: "Failed", error })
-      yield* publishEvent(events, "optimization_failed", {
-        optimization_id: optimizationId,
-        optimizer: optimizer.name,
-        error,
-        lm_calls: (yield* tracker.spent).lmCalls
-      })
+      yield* Events.publishOrLog(
+        OptimizerEvents.Failed,
+        {
+          optimization_id: optimizationId,
+          optimizer: optimizer.name,
+          error,
+          lm_calls: (yield* tracker.spent).lmCalls
+        },
+        { events }
+      )
       return yield* Effect.failCause(exit.cause)
     }
     const { result: outcome, usage } = exit.value
@@ -590,17 +595,21 @@ export const compile = <P extends Module.Program>(
       details: outcome.details ?? {}
     }
     yield* progress({ _tag: "Completed", bestScore, trials: trials.length, lmCalls: usage.calls })
-    yield* publishEvent(events, "optimization_completed", {
-      optimization_id: optimizationId,
-      optimizer: optimizer.name,
-      final_score: bestScore ?? null,
-      baseline_score: outcome.baselineScore ?? null,
-      iterations: trials.length,
-      lm_calls: usage.calls,
-      cost_usd: usage.costUsd,
-      budget_exhausted: budgetExhausted,
-      wall_ms: wallMs
-    })
+    yield* Events.publishOrLog(
+      OptimizerEvents.Completed,
+      {
+        optimization_id: optimizationId,
+        optimizer: optimizer.name,
+        final_score: bestScore ?? null,
+        baseline_score: outcome.baselineScore ?? null,
+        iterations: trials.length,
+        lm_calls: usage.calls,
+        cost_usd: usage.costUsd,
+        budget_exhausted: budgetExhausted,
+        wall_ms: wallMs
+      },
+      { events }
+    )
     return { program: outcome.program, report }
   }).pipe(
     Correlation.ensureCorrelationId,

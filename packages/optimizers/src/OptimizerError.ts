@@ -1,7 +1,8 @@
 /**
  * The errors of optimizers: invalid training data (with every offending example and field), invalid options,
- * a spent budget (when the caller asked to fail on it), too many failed LM runs, and checkpoint store
- * failures. `OptimizerError` is their union.
+ * a spent budget (when the caller asked to fail on it), too many failed LM runs, checkpoint store failures,
+ * embedder failures and the TPE sampler's errors: every error of the package, in one module. `OptimizerError` is
+ * the union of a run's errors; `AnyOptimizerError` adds the sampler's, with `isOptimizerError` its guard.
  *
  * @since 0.1.0
  */
@@ -119,6 +120,19 @@ export class EmbedderError extends Errors.TaggedError<EmbedderError>()(
 ) {}
 
 /**
+ * The space or a trial cannot be used (a parameter without choices, a choice out of range, a value that is
+ * not a finite number).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TPEError extends Errors.TaggedError<TPEError>()(
+  "TPEError",
+  {},
+  { code: "tpe_invalid", retryable: false }
+) {}
+
+/**
  * Every error an optimizer run can fail with.
  *
  * @since 0.1.0
@@ -131,3 +145,35 @@ export type OptimizerError =
   | TooManyErrors
   | CheckpointError
   | EmbedderError
+
+/**
+ * Any error of the optimizers package: a run's errors and the TPE sampler's.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type AnyOptimizerError = OptimizerError | TPEError
+
+/**
+ * The schema of any error of the optimizers package: a union that decodes each member to its own class.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const AnyOptimizerError = Schema.Union(
+  TrainingDataInvalid,
+  OptimizerConfigError,
+  BudgetExceeded,
+  TooManyErrors,
+  CheckpointError,
+  EmbedderError,
+  TPEError
+)
+
+/**
+ * True for errors of the optimizers package.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isOptimizerError: (u: unknown) => u is AnyOptimizerError = Schema.is(AnyOptimizerError)

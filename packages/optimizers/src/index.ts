@@ -13,6 +13,13 @@ export * as Optimizer from "./Optimizer.js"
 export * as OptimizerError from "./OptimizerError.js"
 
 /**
+ * The typed definitions of every event an optimizer run publishes.
+ *
+ * @since 0.1.0
+ */
+export * as OptimizerEvents from "./OptimizerEvents.js"
+
+/**
  * Budgets: max LM calls or cost per run, and what was spent.
  *
  * @since 0.1.0
@@ -45,14 +52,14 @@ export * as TrainingData from "./TrainingData.js"
  *
  * @since 0.1.0
  */
-export * as LabeledFewShot from "./LabeledFewShot.js"
+export * as LabeledFewShot from "./few-shot/LabeledFewShot.js"
 
 /**
  * BootstrapFewShot: demos from the traces of a teacher's successful runs.
  *
  * @since 0.1.0
  */
-export * as BootstrapFewShot from "./BootstrapFewShot.js"
+export * as BootstrapFewShot from "./few-shot/BootstrapFewShot.js"
 
 /**
  * BootstrapFewShotWithRandomSearch: zero-shot, labeled, bootstrapped and shuffled-bootstrap candidates, best
@@ -60,42 +67,42 @@ export * as BootstrapFewShot from "./BootstrapFewShot.js"
  *
  * @since 0.1.0
  */
-export * as BootstrapFewShotWithRandomSearch from "./BootstrapFewShotWithRandomSearch.js"
+export * as BootstrapFewShotWithRandomSearch from "./few-shot/BootstrapFewShotWithRandomSearch.js"
 
 /**
  * TPE: a tree-structured Parzen estimator over categorical parameters (MIPROv2's Bayesian sampler).
  *
  * @since 0.1.0
  */
-export * as TPE from "./TPE.js"
+export * as TPE from "./instruction-search/TPE.js"
 
 /**
  * Dataset summaries for instruction proposal (descriptor calls over batches, then a summarizer).
  *
  * @since 0.1.0
  */
-export * as DatasetSummary from "./DatasetSummary.js"
+export * as DatasetSummary from "./instruction-search/DatasetSummary.js"
 
 /**
  * The grounded instruction proposer: dataset summary, program and module descriptions, tips and demos.
  *
  * @since 0.1.0
  */
-export * as GroundedProposer from "./GroundedProposer.js"
+export * as GroundedProposer from "./instruction-search/GroundedProposer.js"
 
 /**
  * COPRO: coordinate-ascent instruction and prefix search with a prompt model.
  *
  * @since 0.1.0
  */
-export * as COPRO from "./COPRO.js"
+export * as COPRO from "./instruction-search/COPRO.js"
 
 /**
  * MIPROv2: instructions and demo sets searched together with TPE over minibatch trials.
  *
  * @since 0.1.0
  */
-export * as MIPROv2 from "./MIPROv2.js"
+export * as MIPROv2 from "./instruction-search/MIPROv2.js"
 
 /**
  * Embedders for retrieval: the LM service's `embed`, cosine similarity, nearest neighbours.
@@ -109,14 +116,14 @@ export * as Embedder from "./Embedder.js"
  *
  * @since 0.1.0
  */
-export * as KNNFewShot from "./KNNFewShot.js"
+export * as KNNFewShot from "./few-shot/KNNFewShot.js"
 
 /**
  * Ensemble: several programs reduced to one prediction (majority by default).
  *
  * @since 0.1.0
  */
-export * as Ensemble from "./Ensemble.js"
+export * as Ensemble from "./composite/Ensemble.js"
 
 /**
  * Metrics with feedback: a score with a line of text (GEPA's reflection reads it); plain metrics fit too.
@@ -131,7 +138,7 @@ export * as Feedback from "./Feedback.js"
  *
  * @since 0.1.0
  */
-export * as SIMBA from "./SIMBA.js"
+export * as SIMBA from "./evolutionary/SIMBA.js"
 
 /**
  * GEPA: reflective instruction evolution over a per-instance Pareto front, with merges, under a metric-call
@@ -139,11 +146,11 @@ export * as SIMBA from "./SIMBA.js"
  *
  * @since 0.1.0
  */
-export * as GEPA from "./GEPA.js"
+export * as GEPA from "./evolutionary/GEPA.js"
 
 /**
  * The adaptive optimizer: chooses by override, past runs on the same program, or trainset size.
  *
  * @since 0.1.0
  */
-export * as AdaptiveOptimizer from "./AdaptiveOptimizer.js"
+export * as AdaptiveOptimizer from "./composite/AdaptiveOptimizer.js"

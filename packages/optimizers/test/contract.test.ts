@@ -15,6 +15,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Checkpoint from "../src/Checkpoint.js"
 import * as Optimizer from "../src/Optimizer.js"
+import * as OptimizerEvents from "../src/OptimizerEvents.js"
 import * as TrainingData from "../src/TrainingData.js"
 import { arithmetic, cot, metric, predict, recordingSim } from "./support/sim.js"
 
@@ -65,10 +66,16 @@ describe("Optimizer.compile (the contract)", () => {
         recorded.map((e) => e.type),
         ["optimization_started", "optimization_iteration", "optimization_completed"]
       )
-      assert.strictEqual(recorded[1]!.data["evaluation_score"], report.bestScore)
-      assert.strictEqual(recorded[2]!.data["final_score"], report.bestScore)
-      assert.strictEqual(recorded[2]!.data["lm_calls"], data.dev.length)
-      assert.strictEqual(recorded[0]!.data["trainset_size"], data.train.length)
+      // Each event decodes with its definition (what compile publishes matches the catalog), typed.
+      const byRun = { correlationId: report.correlationId }
+      const [started] = yield* Events.queryOf(OptimizerEvents.Started, byRun)
+      const [iteration] = yield* Events.queryOf(OptimizerEvents.Iteration, byRun)
+      const [completed] = yield* Events.queryOf(OptimizerEvents.Completed, byRun)
+      assert.strictEqual(iteration!.data.evaluation_score, report.bestScore)
+      assert.strictEqual(completed!.data.final_score, report.bestScore)
+      assert.strictEqual(completed!.data.lm_calls, data.dev.length)
+      assert.strictEqual(started!.data.trainset_size, data.train.length)
+      assert.deepStrictEqual(started!.data.config, { k: 2 })
       const iterations = yield* Metric.value(Metric.tagged(Metrics.optimizationIteration, "optimizer", "Probe"))
       assert.isAtLeast(iterations.count, 1)
       const gauge = yield* Metric.value(Metric.tagged(Metrics.optimizationScore, "optimizer", "Probe"))
@@ -87,7 +94,6 @@ describe("Optimizer.compile (the contract)", () => {
 
   it.effect("a failed or interrupted run publishes optimization_failed", () =>
     Effect.gen(function* () {
-      const events = yield* Events.Events
       const strict = Optimizer.make({
         name: "Strict",
         settings: {},
@@ -113,12 +119,9 @@ describe("Optimizer.compile (the contract)", () => {
       )
       yield* Deferred.await(started)
       yield* Fiber.interrupt(fiber)
-      const failed = yield* events.query({ types: ["optimization_failed"] })
+      const failed = yield* Events.queryOf(OptimizerEvents.Failed)
       assert.deepStrictEqual(
-        failed.map((e) => [
-          e.data["optimizer"],
-          String(e.data["error"]).includes("no metric today") || e.data["error"]
-        ]),
+        failed.map((e) => [e.data.optimizer, e.data.error.includes("no metric today") || e.data.error]),
         [
           ["Strict", true],
           ["Probe", "interrupted"]

@@ -5,8 +5,11 @@
  * supervisor exits with `Shutdown`). `maxChildren` caps the number of children (`MaxChildren` past it).
  * On shutdown, children are stopped concurrently, in no particular order.
  *
- * `startChild` runs the child's start on the calling fiber and registers the child synchronously, so starting many children does not queue behind the supervisor's mailbox; restarts
- * and terminations are serialised by the supervisor.
+ * `startChild` runs the child's start on the calling fiber (linked to the supervisor, as if the supervisor
+ * ran it) so starting many children does not queue behind the supervisor's mailbox; restarts and
+ * terminations are serialised by the supervisor. Admission is one synchronous step that reserves a slot,
+ * and a crashed child keeps its slot until its restart settles, so `maxChildren` holds under any
+ * interleaving of starts, crashes and restarts.
  *
  * @since 0.1.0
  */
@@ -16,7 +19,8 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Actor from "./Actor.js"
-import { ActorCore, Message } from "./internal/actor.js"
+import { ActorCore, SystemMessage } from "./internal/actor.js"
+import { runAs } from "./internal/process.js"
 import * as S from "./internal/supervision.js"
 import * as Process from "./Process.js"
 import * as RuntimeError from "./RuntimeError.js"
@@ -73,7 +77,7 @@ class Child implements Process.ExitObserver {
     readonly supervisor: ActorCore
   ) {}
   onExit(reason: Process.ExitReason): void {
-    this.supervisor.pushSystem(new Message(true, new S.ChildExit(this, this.process, reason)))
+    this.supervisor.pushSystem(new SystemMessage(true, new S.ChildExit(this, this.process, reason)))
   }
 }
 
@@ -90,6 +94,8 @@ interface State {
   readonly children: Map<Process.Process, Child>
   readonly context: Context.Context<unknown>
   starting: number
+  /** Children being restarted: removed from `children`, their slots still taken. */
+  restarting: number
   stopping: boolean
 }
 
@@ -126,14 +132,19 @@ const onChildExit = (state: State, exit: Info): Effect.Effect<Actor.CastResult<S
     state.children.delete(exit.process)
     if (!S.shouldRestart(restartOf(child.spec), exit.reason)) return state
     let restarts = child.restarts
-    for (;;) {
-      if (!(yield* S.addRestart(state.intensity))) return Actor.stop(state, Process.shutdown)
-      const started = yield* Effect.exit(Effect.provide(child.spec.start, state.context))
-      if (started._tag === "Success") {
-        register(state, child.spec, started.value, restarts + 1)
-        return state
+    state.restarting++
+    try {
+      for (;;) {
+        if (!(yield* S.addRestart(state.intensity))) return Actor.stop(state, Process.shutdown)
+        const started = yield* Effect.exit(Effect.provide(child.spec.start, state.context))
+        if (started._tag === "Success") {
+          register(state, child.spec, started.value, restarts + 1)
+          return state
+        }
+        restarts++
       }
-      restarts++
+    } finally {
+      state.restarting--
     }
   })
 
@@ -148,6 +159,7 @@ const info = (child: Child): S.ChildInfo => ({
 
 const definition = Actor.make({
   name: "dynamic_supervisor",
+  trapExit: true,
   init: (
     config: { readonly name: string; readonly intensity: S.Intensity; readonly maxChildren: number },
     self: Actor.ActorRef<Call, S.SupervisorReply, never, Info>
@@ -160,6 +172,7 @@ const definition = Actor.make({
         children: new Map(),
         context: context as Context.Context<unknown>,
         starting: 0,
+        restarting: 0,
         stopping: false
       }
       core.unsafeAddExitListener(() => {
@@ -286,7 +299,7 @@ export const startChild = <P extends Process.Process, E, R>(
         new RuntimeError.NoProc({ message: `${ref.toString()} is not running`, target: ref.toString() })
       )
     }
-    if (state.children.size + state.starting >= state.maxChildren) {
+    if (state.children.size + state.starting + state.restarting >= state.maxChildren) {
       return Effect.fail(
         new RuntimeError.MaxChildren({
           message: `${state.name} already runs its maximum of ${state.maxChildren} children; stop some or raise maxChildren`,
@@ -295,25 +308,31 @@ export const startChild = <P extends Process.Process, E, R>(
       )
     }
     state.starting++
-    return Effect.matchCauseEffect(restore(spec.start), {
-      onFailure: (cause) => {
-        state.starting--
-        return Effect.failCause(cause as Cause.Cause<E>)
-      },
-      onSuccess: (process) => {
-        state.starting--
-        if (state.stopping || state.self.closed) {
-          process.unsafeKill()
-          return Effect.fail(
-            new RuntimeError.NoProc({
-              message: `${ref.toString()} stopped while the child was starting`,
-              target: ref.toString()
-            })
-          )
+    // The start runs as the supervisor: the child (and what its start spawns) is linked to it.
+    return Effect.withFiberRuntime((fiber) => {
+      const previous = runAs(fiber, state.self)
+      return Effect.matchCauseEffect(restore(spec.start), {
+        onFailure: (cause) => {
+          runAs(fiber, previous)
+          state.starting--
+          return Effect.failCause(cause as Cause.Cause<E>)
+        },
+        onSuccess: (process) => {
+          runAs(fiber, previous)
+          state.starting--
+          if (state.stopping || state.self.closed) {
+            process.unsafeKill()
+            return Effect.fail(
+              new RuntimeError.NoProc({
+                message: `${ref.toString()} stopped while the child was starting`,
+                target: ref.toString()
+              })
+            )
+          }
+          register(state, spec as ChildSpec<Process.Process, unknown, unknown>, process, 0)
+          return Effect.succeed(process)
         }
-        register(state, spec as ChildSpec<Process.Process, unknown, unknown>, process, 0)
-        return Effect.succeed(process)
-      }
+      })
     })
   })
 

@@ -5,12 +5,18 @@
  * Exit reasons follow OTP: `Normal` and `Shutdown` are orderly; `Failure` carries the `Cause` of a crash;
  * `Killed` is what a process that was interrupted (`kill`, or a stop that outlived its timeout) exits with.
  *
+ * Links (OTP `link`): when a process exits, every process linked to it gets an exit signal with its reason.
+ * A process that does not trap exits ignores `Normal` and exits with any other reason; a process that traps
+ * exits (`trapExit`) gets a `Process.ExitMessage` in its `handleInfo` instead, except from its parent, whose
+ * exit makes it stop in order (running `terminate`), as an OTP gen_server does. Supervisors trap exits.
+ *
  * @since 0.1.0
  */
 import type * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as RuntimeError from "./RuntimeError.js"
 import * as Timer from "./internal/timer.js"
 
 /**
@@ -239,9 +245,58 @@ export interface Process {
   unsafeRemoveExitListener(listener: ExitListener): void
   /** Asks for an orderly stop with `reason`; the process finishes its current work, cleans up and exits. */
   unsafeRequestStop(reason: ExitReason): void
-  /** Interrupts the process at once; it exits with `Killed`. */
+  /**
+   * Interrupts the process at once; it exits with `Killed`. A process that cannot be interrupted (an
+   * uninterruptible region that does not end) is detached: recorded as exited, its mailbox closed and its
+   * listeners told, while its fiber is left to end on its own.
+   */
   unsafeKill(): void
+  /** Links this process with `other` (both ways); false if either has exited. */
+  unsafeLink(other: Process): boolean
+  /** Removes the link with `other`, both ways. */
+  unsafeUnlink(other: Process): void
+  /** Delivers an exit signal from `from` (see the module documentation for what it does). */
+  unsafeExitSignal(from: Process, reason: ExitReason): void
+  /** Sets whether exit signals arrive as messages; returns the previous setting. */
+  unsafeTrapExit(trap: boolean): boolean
 }
+
+/**
+ * The message a process that traps exits receives in `handleInfo` when a linked process exits (OTP
+ * `{'EXIT', Pid, Reason}`). Include it in the actor's `Info` type.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExitMessage {
+  readonly _tag: "Exit"
+  readonly pid: Pid
+  readonly process: Process
+  readonly reason: ExitReason
+}
+
+/**
+ * True for exit messages.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isExitMessage = (u: unknown): u is ExitMessage =>
+  typeof u === "object" &&
+  u !== null &&
+  (u as { _tag?: unknown })._tag === "Exit" &&
+  isProcess((u as ExitMessage).process)
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const exitMessage = (process: Process, reason: ExitReason): ExitMessage => ({
+  _tag: "Exit",
+  pid: process.pid,
+  process,
+  reason
+})
 
 /**
  * True for processes.
@@ -330,6 +385,44 @@ export const kill = (self: Process): Effect.Effect<ExitReason> =>
     self.unsafeKill()
     return _await(self)
   })
+
+/**
+ * Links two processes (OTP `link`): when either exits, the other gets an exit signal. Fails with `NoProc`
+ * when either has already exited. Linking a process with itself, or twice, does nothing more.
+ *
+ * @since 0.1.0
+ * @category links
+ */
+export const link = (self: Process, other: Process): Effect.Effect<void, RuntimeError.NoProc> =>
+  Effect.suspend(() => {
+    if (self === other || self.unsafeLink(other)) return Effect.void
+    const dead = self.unsafeExitReason() !== undefined ? self : other
+    return Effect.fail(
+      new RuntimeError.NoProc({
+        message: `cannot link ${self.toString()} and ${other.toString()}: ${dead.toString()} is not alive (noproc)`,
+        target: dead.toString()
+      })
+    )
+  })
+
+/**
+ * Removes the link between two processes, both ways (OTP `unlink`). Does nothing when they are not linked.
+ *
+ * @since 0.1.0
+ * @category links
+ */
+export const unlink = (self: Process, other: Process): Effect.Effect<void> =>
+  Effect.sync(() => self.unsafeUnlink(other))
+
+/**
+ * Makes `self` trap exits (OTP `process_flag(trap_exit, true)`): exit signals from linked processes then
+ * arrive as `ExitMessage`s in its `handleInfo` instead of stopping it. Returns the previous setting.
+ *
+ * @since 0.1.0
+ * @category links
+ */
+export const trapExit = (self: Process, trap: boolean): Effect.Effect<boolean> =>
+  Effect.sync(() => self.unsafeTrapExit(trap))
 
 const noop = () => {}
 

@@ -1,17 +1,12 @@
 /**
- * The typed errors of the runtime. Each is a `Schema.TaggedError` with a `message` saying what happened and
- * what to do, a stable `code` (the OTP atom where there is one) and `retryable`. The shape matches the error
- * family of `@effect-dspy/foundation` (which the runtime cannot import: dependencies point the other way).
+ * The typed errors of the runtime: members of `@effect-dspy/foundation`'s error family (`Errors.TaggedError`,
+ * so `Errors.isDSPyError` recognises them), each with a `message` saying what happened and what to do, a
+ * stable `code` (the OTP atom where there is one) and `retryable`; `isRuntimeError` tells them apart.
  *
  * @since 0.1.0
  */
+import { Errors } from "@effect-dspy/foundation"
 import * as Schema from "effect/Schema"
-
-const fields = {
-  message: Schema.String,
-  correlationId: Schema.optional(Schema.String),
-  context: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
-}
 
 /**
  * The target process is dead, was never started, or its name is not registered (OTP `noproc`). Also
@@ -20,20 +15,11 @@ const fields = {
  * @since 0.1.0
  * @category errors
  */
-export class NoProc extends Schema.TaggedError<NoProc>("@effect-dspy/runtime/NoProc")("NoProc", {
-  ...fields,
-  target: Schema.String,
-  reason: Schema.optional(Schema.String)
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "noproc"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class NoProc extends Errors.TaggedError<NoProc>("@effect-dspy/runtime/NoProc")(
+  "NoProc",
+  { target: Schema.String, reason: Schema.optional(Schema.String) },
+  { code: "noproc", retryable: true }
+) {}
 
 /**
  * A `call` got no reply within its timeout (OTP exits the caller with `timeout`). A reply that arrives later
@@ -42,20 +28,11 @@ export class NoProc extends Schema.TaggedError<NoProc>("@effect-dspy/runtime/NoP
  * @since 0.1.0
  * @category errors
  */
-export class CallTimeout extends Schema.TaggedError<CallTimeout>("@effect-dspy/runtime/CallTimeout")("CallTimeout", {
-  ...fields,
-  target: Schema.String,
-  timeoutMillis: Schema.Number
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "timeout"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class CallTimeout extends Errors.TaggedError<CallTimeout>("@effect-dspy/runtime/CallTimeout")(
+  "CallTimeout",
+  { target: Schema.String, timeoutMillis: Schema.Number },
+  { code: "timeout", retryable: true }
+) {}
 
 /**
  * The name is held by a live process (OTP `{already_registered, Pid}`); `holder` is that process's pid.
@@ -63,24 +40,11 @@ export class CallTimeout extends Schema.TaggedError<CallTimeout>("@effect-dspy/r
  * @since 0.1.0
  * @category errors
  */
-export class AlreadyRegistered extends Schema.TaggedError<AlreadyRegistered>("@effect-dspy/runtime/AlreadyRegistered")(
+export class AlreadyRegistered extends Errors.TaggedError<AlreadyRegistered>("@effect-dspy/runtime/AlreadyRegistered")(
   "AlreadyRegistered",
-  {
-    ...fields,
-    name: Schema.String,
-    namespace: Schema.String,
-    holder: Schema.String
-  }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "already_registered"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { name: Schema.String, namespace: Schema.String, holder: Schema.String },
+  { code: "already_registered", retryable: false }
+) {}
 
 /**
  * A dynamic supervisor already runs `maxChildren` children (OTP `{error, max_children}`).
@@ -88,19 +52,11 @@ export class AlreadyRegistered extends Schema.TaggedError<AlreadyRegistered>("@e
  * @since 0.1.0
  * @category errors
  */
-export class MaxChildren extends Schema.TaggedError<MaxChildren>("@effect-dspy/runtime/MaxChildren")("MaxChildren", {
-  ...fields,
-  maxChildren: Schema.Number
-}) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "max_children"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return true
-  }
-}
+export class MaxChildren extends Errors.TaggedError<MaxChildren>("@effect-dspy/runtime/MaxChildren")(
+  "MaxChildren",
+  { maxChildren: Schema.Number },
+  { code: "max_children", retryable: true }
+) {}
 
 /**
  * A child of a supervisor failed to start; the supervisor's own start fails with it. `cause` holds the
@@ -109,19 +65,11 @@ export class MaxChildren extends Schema.TaggedError<MaxChildren>("@effect-dspy/r
  * @since 0.1.0
  * @category errors
  */
-export class ChildStartFailed extends Schema.TaggedError<ChildStartFailed>("@effect-dspy/runtime/ChildStartFailed")(
+export class ChildStartFailed extends Errors.TaggedError<ChildStartFailed>("@effect-dspy/runtime/ChildStartFailed")(
   "ChildStartFailed",
-  { ...fields, childId: Schema.String, cause: Schema.Unknown }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "shutdown"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { childId: Schema.String, cause: Schema.Unknown },
+  { code: "shutdown", retryable: false }
+) {}
 
 /**
  * No child with that id (or pid) under the supervisor (OTP `{error, not_found}`).
@@ -129,19 +77,11 @@ export class ChildStartFailed extends Schema.TaggedError<ChildStartFailed>("@eff
  * @since 0.1.0
  * @category errors
  */
-export class ChildNotFound extends Schema.TaggedError<ChildNotFound>("@effect-dspy/runtime/ChildNotFound")(
+export class ChildNotFound extends Errors.TaggedError<ChildNotFound>("@effect-dspy/runtime/ChildNotFound")(
   "ChildNotFound",
-  { ...fields, childId: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "not_found"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { childId: Schema.String },
+  { code: "not_found", retryable: false }
+) {}
 
 /**
  * `restartChild` on a child that is running, or `startChild` with an id already in use (OTP `running` /
@@ -150,19 +90,11 @@ export class ChildNotFound extends Schema.TaggedError<ChildNotFound>("@effect-ds
  * @since 0.1.0
  * @category errors
  */
-export class ChildRunning extends Schema.TaggedError<ChildRunning>("@effect-dspy/runtime/ChildRunning")(
+export class ChildRunning extends Errors.TaggedError<ChildRunning>("@effect-dspy/runtime/ChildRunning")(
   "ChildRunning",
-  { ...fields, childId: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "running"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { childId: Schema.String },
+  { code: "running", retryable: false }
+) {}
 
 /**
  * Bad options given to a runtime constructor (a negative intensity, a zero mailbox, ...).
@@ -170,19 +102,69 @@ export class ChildRunning extends Schema.TaggedError<ChildRunning>("@effect-dspy
  * @since 0.1.0
  * @category errors
  */
-export class InvalidOptions extends Schema.TaggedError<InvalidOptions>("@effect-dspy/runtime/InvalidOptions")(
+export class InvalidOptions extends Errors.TaggedError<InvalidOptions>("@effect-dspy/runtime/InvalidOptions")(
   "InvalidOptions",
-  { ...fields, option: Schema.String }
-) {
-  /** @since 0.1.0 */
-  get code(): string {
-    return "badarg"
-  }
-  /** @since 0.1.0 */
-  get retryable(): boolean {
-    return false
-  }
-}
+  { option: Schema.String },
+  { code: "badarg", retryable: false }
+) {}
+
+/**
+ * An actor called itself (from a handler or from its `init`): it would wait for its own reply for ever
+ * (OTP exits with `calling_self`). Reply from the handler instead, or send yourself a message.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CalledSelf extends Errors.TaggedError<CalledSelf>("@effect-dspy/runtime/CalledSelf")(
+  "CalledSelf",
+  { target: Schema.String },
+  { code: "calling_self", retryable: false }
+) {}
+
+/**
+ * The target's mailbox was full and its overflow policy refused the message: `fail` (the send fails at
+ * once), or `dropNewest` / `dropOldest` when the dropped message was a call (its caller gets this error).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MailboxFull extends Errors.TaggedError<MailboxFull>("@effect-dspy/runtime/MailboxFull")(
+  "MailboxFull",
+  { target: Schema.String, capacity: Schema.Number, policy: Schema.String },
+  { code: "mailbox_full", retryable: true }
+) {}
+
+/**
+ * A message (or a reply) sent to an actor that isolates its messages holds a part that cannot be copied or
+ * frozen: a function, a promise, a Deferred, a Ref, a Fiber... `path` says where (`$.items[2].onDone`). Send
+ * data, or an actor ref to talk back.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MessageNotIsolatable extends Errors.TaggedError<MessageNotIsolatable>(
+  "@effect-dspy/runtime/MessageNotIsolatable"
+)(
+  "MessageNotIsolatable",
+  { target: Schema.String, path: Schema.String, isolation: Schema.String },
+  { code: "not_isolatable", retryable: false }
+) {}
+
+/**
+ * What a send (`cast`, `send`) can fail with: the target's overflow policy or isolation refused it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SendError = MailboxFull | MessageNotIsolatable
+
+/**
+ * What a `call` can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CallError = CallTimeout | NoProc | CalledSelf | MailboxFull | MessageNotIsolatable
 
 /**
  * Every error of the runtime.
@@ -199,3 +181,28 @@ export type RuntimeError =
   | ChildNotFound
   | ChildRunning
   | InvalidOptions
+  | CalledSelf
+  | MailboxFull
+  | MessageNotIsolatable
+
+const tags: ReadonlySet<string> = new Set([
+  "NoProc",
+  "CallTimeout",
+  "AlreadyRegistered",
+  "MaxChildren",
+  "ChildStartFailed",
+  "ChildNotFound",
+  "ChildRunning",
+  "InvalidOptions",
+  "CalledSelf",
+  "MailboxFull",
+  "MessageNotIsolatable"
+])
+
+/**
+ * True for the runtime's errors.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isRuntimeError = (u: unknown): u is RuntimeError => Errors.isDSPyError(u) && tags.has(u._tag)

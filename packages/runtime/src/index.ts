@@ -13,6 +13,13 @@
 export * as RuntimeError from "./RuntimeError.js"
 
 /**
+ * The events the runtime publishes (typed definitions).
+ *
+ * @since 0.1.0
+ */
+export * as RuntimeEvents from "./RuntimeEvents.js"
+
+/**
  * Pids, exit reasons, await / stop / kill.
  *
  * @since 0.1.0

@@ -265,7 +265,7 @@ export const configWatcher = Actor.make({
               Stream.as(state.deps.config.watch("providers"), "providers"),
               Stream.as(state.deps.config.watch("infrastructure"), "infrastructure")
             ).pipe(Stream.orDie),
-            (path) => Actor.send(self, { _tag: "Changed", path })
+            (path) => Effect.orDie(Actor.send(self, { _tag: "Changed", path }))
           ),
           Process.await(self)
         )
@@ -279,7 +279,7 @@ export const configWatcher = Actor.make({
         (name) =>
           Effect.flatMap(
             state.deps.registry.whereis<Actor.ActorRef<never, never, ProviderCast>>(actorName(name)),
-            (ref) => (ref._tag === "Some" ? Actor.cast(ref.value, { _tag: "Reconfigure" }) : Effect.void)
+            (ref) => (ref._tag === "Some" ? Effect.orDie(Actor.cast(ref.value, { _tag: "Reconfigure" })) : Effect.void)
           ),
         { discard: true }
       ),

@@ -1,48 +1,18 @@
-/**
- * An adapter turns a signature, demos and inputs into chat messages for an LM, and the LM's answer back
- * into typed outputs. `ChatAdapter` (the default) writes DSPy's `[[ ## field ## ]]` sections; `JSONAdapter`
- * asks for a JSON object. See `docs/prompt-format.md` for the exact text.
- *
- * A module calls an adapter through {@link Adapter.call}, handing it a `complete` callback that sends the
- * formatted request to the LM and returns the text of each choice:
- *
- * ```ts
- * const result = yield* ChatAdapter.make().call(signature, demos, inputs, (request) =>
- *   lm.complete({ model, messages: request.messages, ...(request.responseFormat ? { responseFormat: request.responseFormat } : {}) })
- *     .pipe(Effect.map((r) => r.choices.map((c) => c.content)))
- * )
- * // result.outputs: one parsed output record per choice; result.calls: LM calls made (2 after a fallback)
- * ```
- *
- * @since 0.1.0
- */
-import { Errors } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import type * as Completion from "../lm/Completion.js"
 import type * as Example from "../primitives/Example.js"
 import type * as Signature from "../signature/Signature.js"
+import { AdapterParseError } from "../CoreError.js"
 
 /**
- * The LM answer did not parse into the signature's outputs. Carries the raw completion, the expected output
- * field names, the fields that were missing and the ones whose value did not decode.
+ * The errors of this module (defined with every error of the package in `CoreError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class AdapterParseError extends Errors.TaggedError<AdapterParseError>()(
-  "AdapterParseError",
-  {
-    adapter: Schema.String,
-    completion: Schema.String,
-    outputFields: Schema.Array(Schema.String),
-    missing: Schema.Array(Schema.String),
-    invalid: Schema.Array(Schema.Struct({ field: Schema.String, problem: Schema.String }))
-  },
-  { code: "adapter_parse", retryable: true }
-) {}
+export { AdapterParseError }
 
 /**
  * Builds an {@link AdapterParseError} with a message that says what was wrong.

@@ -16,6 +16,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Completion from "../lm/Completion.js"
+import * as CoreEvents from "../CoreEvents.js"
 import * as CacheKey from "./CacheKey.js"
 import { hitCopy } from "./internal/copy.js"
 import * as Disk from "./internal/disk.js"
@@ -116,17 +117,17 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
     const degrade = (operation: string, error: string): Effect.Effect<void> => {
       disk = undefined
       diskState = "degraded"
-      const data = { path: options.path ?? null, operation, error, fallback: "memory" }
       return Effect.zipRight(
         Effect.logWarning(`LM disk cache unavailable (${operation}): ${error}; continuing in memory`),
-        Option.match(events, {
-          onNone: () => Effect.void,
-          onSome: (ev) =>
-            ev.publish({ type: "cache_degraded", data }).pipe(
-              Effect.asVoid,
-              Effect.catchAll((e) => Effect.logWarning(`could not record cache_degraded: ${e.message}`))
+        Option.isNone(events)
+          ? Effect.void
+          : Effect.asVoid(
+              Events.publishOrLog(
+                CoreEvents.CacheDegraded,
+                { path: options.path ?? null, operation, error, fallback: "memory" },
+                { events }
+              )
             )
-        })
       )
     }
 

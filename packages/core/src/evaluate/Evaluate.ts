@@ -1,29 +1,45 @@
 /**
  * Evaluate: runs a program over a devset with bounded concurrency, scores each prediction with a metric and
  * reports the mean as a percentage rounded to 2 decimals (DSPy's `round(100 * mean, 2)`), with per-example
- * results. Examples whose run or metric fails get `failureScore`; once `maxErrors` examples have failed the
- * run stops (no more work starts, running work is interrupted) with a typed error. Progress (done, total,
- * errors, running score) goes to an `onProgress` callback, to a `Stream` with {@link stream}, or to a
- * terminal progress bar with {@link progressBar}.
+ * results. Failures score `failureScore`; after `maxErrors` of them the run stops with a typed error. Progress
+ * goes to `onProgress`, a `Stream` ({@link stream}) or a terminal bar ({@link progressBar}).
  *
- * Memory stays flat over large devsets: the run keeps counters and, unless `keepResults: false`, the
- * results array; nothing else per example.
+ * @example
+ * ```ts
+ * import { ChainOfThought, Evaluate, Example, Signature } from "@effect-dspy/core"
+ * import * as Effect from "effect/Effect"
+ *
+ * const devset = [
+ *   Example.make({ question: "What is 2 + 3?", answer: 5 }).withInputs("question"),
+ *   Example.make({ question: "What is 7 - 4?", answer: 3 }).withInputs("question")
+ * ]
+ *
+ * // the score is a percentage; it needs the `LM` service: `LM.layer` over Config, or the simulated LM
+ * const score = Effect.map(
+ *   Evaluate.run({
+ *     devset,
+ *     program: ChainOfThought.make(Signature.make("question -> answer: int")),
+ *     metric: Evaluate.answerExactMatch,
+ *     concurrency: 8
+ *   }),
+ *   (result) => result.score
+ * )
+ * ```
  *
  * @since 0.1.0
  */
-import { Errors } from "@effect-dspy/foundation"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Example from "../primitives/Example.js"
 import * as Module from "../primitives/Module.js"
 import type * as Prediction from "../primitives/Prediction.js"
 import type * as Trace from "../primitives/Trace.js"
 import * as AnswerMatch from "./AnswerMatch.js"
+import { EvaluateMaxErrors, EvaluateConfigError, EvaluateInputsError } from "../CoreError.js"
 
 /**
  * A metric: scores a prediction against its example (a number, or a boolean counted as 1/0). `trace` is
@@ -108,28 +124,12 @@ export interface Options<X, P, E, R, RM> {
 }
 
 /**
- * The run stopped because `maxErrors` examples failed.
+ * The errors of this module (defined with every error of the package in `CoreError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class EvaluateMaxErrors extends Errors.TaggedError<EvaluateMaxErrors>()(
-  "EvaluateMaxErrors",
-  { errors: Schema.Number, maxErrors: Schema.Number, lastError: Schema.String },
-  { code: "evaluate_max_errors", retryable: false }
-) {}
-
-/**
- * The options of a run are invalid (a concurrency or maxErrors that is not a positive integer, ...).
- *
- * @since 0.1.0
- * @category errors
- */
-export class EvaluateConfigError extends Errors.TaggedError<EvaluateConfigError>()(
-  "EvaluateConfigError",
-  { option: Schema.String },
-  { code: "evaluate_config", retryable: false }
-) {}
+export { EvaluateMaxErrors, EvaluateConfigError, EvaluateInputsError }
 
 /**
  * Rounds like Python's `round(x, digits)`: to the nearest, ties to even.
@@ -204,18 +204,6 @@ const describeCause = (cause: Cause.Cause<unknown>): string => {
   }
   return Cause.pretty(cause)
 }
-
-/**
- * The example's inputs are not known (`withInputs` was never called on it).
- *
- * @since 0.1.0
- * @category errors
- */
-export class EvaluateInputsError extends Errors.TaggedError<EvaluateInputsError>()(
-  "EvaluateInputsError",
-  {},
-  { code: "evaluate_inputs", retryable: false }
-) {}
 
 /**
  * A module as a function of an example: it is called on `example.inputs()`.

@@ -16,10 +16,10 @@ import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as LMCache from "../cache/LMCache.js"
+import * as CoreEvents from "../CoreEvents.js"
 import * as Completion from "./Completion.js"
 import type * as History from "./History.js"
 import { render } from "./History.js"
@@ -30,6 +30,7 @@ import * as Pricing from "./Pricing.js"
 import * as ProviderKind from "./ProviderKind.js"
 import type * as Provider from "./Provider.js"
 import * as Retry from "./Retry.js"
+import { LMConfigError } from "../CoreError.js"
 
 /**
  * A request to the LM service: a completion request whose `model` may be left out (the LM's default model).
@@ -109,18 +110,12 @@ export interface Service {
 export class LM extends Context.Tag("@effect-dspy/core/LM")<LM, Service>() {}
 
 /**
- * The LM configuration cannot be used: the named provider is missing or incomplete.
+ * The errors of this module (defined with every error of the package in `CoreError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class LMConfigError extends Errors.TaggedError<LMConfigError>()(
-  "LMConfigError",
-  {
-    provider: Schema.String
-  },
-  { code: "lm_config", retryable: false }
-) {}
+export { LMConfigError }
 
 /**
  * Settings of {@link make}.
@@ -346,19 +341,21 @@ export const make = (options: Options): Effect.Effect<Service> =>
 
       const events = Option.isSome(eventsAtMake) ? eventsAtMake : Context.getOption(fiber.currentContext, Events.Events)
       if (Option.isNone(events)) return Effect.void
-      const data: Record<string, unknown> = {
-        provider: providerName,
-        model: request.model,
-        input_tokens: usage.promptTokens,
-        output_tokens: usage.completionTokens,
-        cost_usd: costUsd,
-        duration_ms: durationMs,
-        cache_hit: cacheHit
-      }
-      if (failure !== undefined) data.error = failure.code
-      return events.value.publish({ type: "lm_request", data }).pipe(
-        Effect.asVoid,
-        Effect.catchAll((e) => Effect.logWarning(`could not record lm_request event: ${e.message}`))
+      return Effect.asVoid(
+        Events.publishOrLog(
+          CoreEvents.LMRequest,
+          {
+            provider: providerName,
+            model: request.model,
+            input_tokens: usage.promptTokens,
+            output_tokens: usage.completionTokens,
+            cost_usd: costUsd,
+            duration_ms: durationMs,
+            cache_hit: cacheHit,
+            ...(failure === undefined ? {} : { error: failure.code })
+          },
+          { events }
+        )
       )
     }
 

@@ -1,21 +1,11 @@
-/**
- * BestOfN: runs a module up to N times with different rollout ids at temperature 1.0 and keeps the
- * prediction with the highest reward, stopping early once a reward reaches the threshold (DSPy's
- * `BestOfN`). Attempt `i` uses `rolloutId = start + i`, where `start` is the rollout id already forced by the
- * caller (0 by default). Failed attempts are skipped until more than `failCount` have failed; then the last
- * error is raised. The calls of the chosen attempt are added to the enclosing trace.
- *
- * @since 0.1.0
- */
-import { Errors } from "@effect-dspy/foundation"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
-import * as Schema from "effect/Schema"
 import * as Module from "../primitives/Module.js"
 import * as Trace from "../primitives/Trace.js"
 import * as Predict from "./Predict.js"
+import { BestOfNFailed } from "../CoreError.js"
 
 /**
  * A reward: scores the prediction for the inputs (higher is better). It may be an Effect.
@@ -42,20 +32,12 @@ export interface Options<I, O, RR> {
 }
 
 /**
- * Every attempt failed (or more than `failCount` did).
+ * The errors of this module (defined with every error of the package in `CoreError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class BestOfNFailed extends Errors.TaggedError<BestOfNFailed>()(
-  "BestOfNFailed",
-  {
-    attempts: Schema.Number,
-    failures: Schema.Number,
-    lastError: Schema.Unknown
-  },
-  { code: "best_of_n_failed", retryable: false }
-) {}
+export { BestOfNFailed }
 
 /**
  * The outcome of one attempt.

@@ -1,7 +1,21 @@
 /**
  * ChainOfThought: a predictor whose signature gets a `reasoning` output field first, so the LM reasons
- * before it answers (DSPy's `ChainOfThought`). It is a module with one predictor, `predict`, so in a program
- * its path is `"<name>.predict"` as in DSPy.
+ * before it answers (DSPy's `ChainOfThought`). A module with one predictor, `predict`: in a program its path is
+ * `"<name>.predict"`, as in DSPy.
+ *
+ * @example
+ * ```ts
+ * import { ChainOfThought, Module, Signature } from "@effect-dspy/core"
+ * import * as Effect from "effect/Effect"
+ *
+ * const qa = ChainOfThought.make(Signature.make("question -> answer: float"))
+ *
+ * // it needs the `LM` service: `LM.layer` over Config, or the simulated LM
+ * const solve = Effect.gen(function* () {
+ *   const prediction = yield* Module.call(qa, { question: "Omar has 23 coins and sells 4. How many are left?" })
+ *   return { reasoning: prediction.get("reasoning"), answer: prediction.get("answer") }
+ * })
+ * ```
  *
  * @since 0.1.0
  */

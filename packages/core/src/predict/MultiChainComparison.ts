@@ -1,12 +1,3 @@
-/**
- * MultiChainComparison: compares M reasoning attempts (e.g. the completions of a ChainOfThought with
- * `n = M`) and writes a corrected rationale and the final outputs (DSPy's `MultiChainComparison`, M = 3 by
- * default). Each attempt is shown as `«I'm trying to <rationale> I'm not sure but my prediction is
- * <answer>»` in an input field `reasoning_attempt_<i>`.
- *
- * @since 0.1.0
- */
-import { Errors } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as LM from "../lm/LM.js"
@@ -15,18 +6,15 @@ import * as Module from "../primitives/Module.js"
 import type * as Prediction from "../primitives/Prediction.js"
 import * as Signature from "../signature/Signature.js"
 import * as Predict from "./Predict.js"
+import { AttemptCountMismatch } from "../CoreError.js"
 
 /**
- * The number of attempts given differs from M.
+ * The errors of this module (defined with every error of the package in `CoreError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class AttemptCountMismatch extends Errors.TaggedError<AttemptCountMismatch>()(
-  "AttemptCountMismatch",
-  { expected: Schema.Number, got: Schema.Number },
-  { code: "attempt_count_mismatch", retryable: false }
-) {}
+export { AttemptCountMismatch }
 
 /**
  * The inputs: the signature's inputs plus the attempts (records with a `rationale` or `reasoning` field and

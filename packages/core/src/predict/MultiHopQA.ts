@@ -15,6 +15,7 @@
 import { Correlation, Events } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as CoreEvents from "../CoreEvents.js"
 import * as Completion from "../lm/Completion.js"
 import type * as LM from "../lm/LM.js"
 import * as Instrument from "../primitives/internal/instrument.js"
@@ -112,36 +113,28 @@ export interface Options<RR = never> {
 }
 
 /**
- * Runs a step in a span and, with `Events`, between `<name>_start` and `<name>_complete` events; the
- * step's body runs with its start event as the parent of the events it records.
+ * Runs a step in a span and, with `Events`, between its start and complete events (a pair of definitions, such
+ * as `CoreEvents.SubQuestion`); the step's body runs with its start event as the parent of the events it records.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const step = <A, E, R>(
-  name: string,
-  data: { readonly [key: string]: unknown },
+export const step = <Name extends string, S, SI extends Events.Data, C, CI extends Events.Data, A, E, R>(
+  events: CoreEvents.StepEvents<Name, S, SI, C, CI>,
+  data: NoInfer<S>,
   body: Effect.Effect<A, E, R>,
-  completeData: (a: A) => { readonly [key: string]: unknown }
+  completeData: (a: A) => NoInfer<C>
 ): Effect.Effect<A, E, R> =>
-  Instrument.span(`multihop.${name}`, { "dspy.step": name })(
-    Effect.flatMap(Effect.serviceOption(Events.Events), (events) => {
-      if (Option.isNone(events)) return body
-      const publish = (input: Events.EventInput) =>
-        events.value.publish(input).pipe(
-          Effect.map(Option.some),
-          Effect.catchAll((e) =>
-            Effect.as(Effect.logWarning(`could not record ${input.type}: ${e.message}`), Option.none())
-          )
-        )
+  Instrument.span(`multihop.${events.name}`, { "dspy.step": events.name })(
+    Effect.flatMap(Effect.serviceOption(Events.Events), (store) => {
+      if (Option.isNone(store)) return body
       return Effect.gen(function* () {
-        const start = yield* publish({ type: `${name}_start`, data })
+        const start = yield* Events.publishOrLog(events.start, data, { events: store })
         const result = yield* Option.isSome(start) ? Correlation.withParentId(start.value.id)(body) : body
-        yield* publish(
-          Option.isSome(start)
-            ? { type: `${name}_complete`, data: completeData(result), parentId: start.value.id }
-            : { type: `${name}_complete`, data: completeData(result) }
-        )
+        yield* Events.publishOrLog(events.complete, completeData(result), {
+          events: store,
+          parentId: Option.isSome(start) ? start.value.id : undefined
+        })
         return result
       })
     })
@@ -173,7 +166,7 @@ export const make = <RR = never>(options: Options<RR> = {}) => {
         Effect.gen(function* () {
           const context = inputs.context ?? []
           const decomposed = yield* step(
-            "question_decomposition",
+            CoreEvents.QuestionDecomposition,
             { question: inputs.question },
             p.decompose({ question: inputs.question }),
             (d) => ({
@@ -193,7 +186,7 @@ export const make = <RR = never>(options: Options<RR> = {}) => {
             subQuestions,
             (question, i) =>
               step(
-                "sub_question",
+                CoreEvents.SubQuestion,
                 { sub_question: question },
                 Effect.gen(function* () {
                   const query = chained && answersSoFar.length > 0 ? `${question} ${answersSoFar.join(" ")}` : question
@@ -214,7 +207,7 @@ export const make = <RR = never>(options: Options<RR> = {}) => {
             answer: answered[i]!.get("answer")
           }))
           const final = yield* step(
-            "synthesis",
+            CoreEvents.Synthesis,
             { question: inputs.question, step_count: steps.length },
             p.synthesize({
               question: inputs.question,

@@ -1,56 +1,19 @@
-/**
- * Parallel: runs many calls with bounded concurrency and an error budget (DSPy's `Parallel(num_threads,
- * max_errors)` and `Module.batch`). Each call's failure is kept as a `Left` in its slot; when `maxErrors`
- * calls have failed the whole run stops with {@link ParallelMaxErrors} (running calls are interrupted, no
- * new call starts).
- *
- * @since 0.1.0
- */
-import { Errors } from "@effect-dspy/foundation"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import * as Module from "../primitives/Module.js"
+import { ParallelMaxErrors, ParallelConfigError, ParallelTimeout } from "../CoreError.js"
 
 /**
- * The run stopped because `maxErrors` calls failed.
+ * The errors of this module (defined with every error of the package in `CoreError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class ParallelMaxErrors extends Errors.TaggedError<ParallelMaxErrors>()(
-  "ParallelMaxErrors",
-  { errors: Schema.Number, maxErrors: Schema.Number, lastError: Schema.Unknown },
-  { code: "parallel_max_errors", retryable: false }
-) {}
-
-/**
- * The options of a parallel run are invalid.
- *
- * @since 0.1.0
- * @category errors
- */
-export class ParallelConfigError extends Errors.TaggedError<ParallelConfigError>()(
-  "ParallelConfigError",
-  { option: Schema.String },
-  { code: "parallel_config", retryable: false }
-) {}
-
-/**
- * A call did not finish within the per-call timeout.
- *
- * @since 0.1.0
- * @category errors
- */
-export class ParallelTimeout extends Errors.TaggedError<ParallelTimeout>()(
-  "ParallelTimeout",
-  { index: Schema.Number, timeoutMs: Schema.Number },
-  { code: "parallel_timeout", retryable: true }
-) {}
+export { ParallelMaxErrors, ParallelConfigError, ParallelTimeout }
 
 /**
  * Options: `concurrency` (default 8), `maxErrors` (default 10: the run fails when this many calls failed),

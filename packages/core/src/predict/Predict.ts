@@ -1,21 +1,22 @@
 /**
- * Predict: the basic predictor. It formats the signature, its demos and the inputs with an adapter
- * (ChatAdapter with the JSONAdapter fallback by default), calls the `LM` service, parses every choice into
- * the prediction's `completions`, and records the call in the current trace.
+ * Predict: the basic predictor. It formats its signature, demos and inputs with an adapter, calls the `LM`
+ * service and parses the answer into a prediction (docs/architecture.md, "Modules, adapters and the LM").
  *
- * A predictor is an immutable value; its learnable parameters are its demos and its signature's
- * instructions, replaced with {@link withDemos} and {@link withInstructions}. DSPy's sampling rule applies:
- * `n > 1` with a temperature of at most 0.15 (or none) samples at 0.7.
- *
+ * @example
  * ```ts
- * const qa = Predict.make(Signature.make("question -> answer"), { n: 3 })
- * const prediction = yield* Predict.forward(qa, { question: "2 + 3?" })
- * prediction.pluck("answer")
+ * import { Predict, Signature } from "@effect-dspy/core"
+ * import * as Effect from "effect/Effect"
+ *
+ * const qa = Predict.make(Signature.make("question -> answer: int"), { n: 3 })
+ *
+ * // three sampled answers (numbers); it needs the `LM` service: `LM.layer` over Config, or the simulated LM
+ * const answers = Effect.map(Predict.forward(qa, { question: "What is 2 + 3?" }), (prediction) =>
+ *   prediction.pluck("answer")
+ * )
  * ```
  *
  * @since 0.1.0
  */
-import { Errors } from "@effect-dspy/foundation"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -34,6 +35,7 @@ import * as Prediction from "../primitives/Prediction.js"
 import * as Trace from "../primitives/Trace.js"
 import * as Signature from "../signature/Signature.js"
 import type { SignatureValidationError } from "../signature/SignatureError.js"
+import { PredictConfigError } from "../CoreError.js"
 
 /**
  * @since 0.1.0
@@ -146,16 +148,12 @@ export type Bound<I, O> = (
 ) => Effect.Effect<Prediction.Prediction<O & Example.Fields>, PredictError, LM.LM>
 
 /**
- * The predictor's settings are invalid (a non-positive `n`, a negative temperature, ...).
+ * The errors of this module (defined with every error of the package in `CoreError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class PredictConfigError extends Errors.TaggedError<PredictConfigError>()(
-  "PredictConfigError",
-  { option: Schema.String },
-  { code: "predict_config", retryable: false }
-) {}
+export { PredictConfigError }
 
 class PredictImpl<I, O> implements Predict<I, O> {
   readonly [TypeId]: TypeId = TypeId

@@ -1,17 +1,3 @@
-/**
- * ReAct: an agent loop over tools (DSPy's `ReAct`). Each step a predictor (`react`) writes `next_thought`,
- * `next_tool_name` (one of the tools or `finish`) and `next_tool_args` (a JSON object) from the inputs and
- * the trajectory so far; the tool runs and its result (or its error, as text) is appended as the step's
- * observation. The loop ends at `finish`, after `maxIters` steps (default 20), or when the agent cannot
- * pick a valid tool. Then a chain of thought (`extract`) reads the trajectory and writes the signature's
- * outputs.
- *
- * When the LM reports that the prompt exceeds its context window, the oldest step is dropped from the
- * trajectory and the call retried, up to 3 times.
- *
- * @since 0.1.0
- */
-import { Errors } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Completion from "../lm/Completion.js"
@@ -24,6 +10,7 @@ import * as Signature from "../signature/Signature.js"
 import * as ChainOfThought from "./ChainOfThought.js"
 import * as Predict from "./Predict.js"
 import * as Tool from "./Tool.js"
+import { ReActContextOverflow } from "../CoreError.js"
 
 /**
  * One step of the trajectory (`index` is the step number, kept when older steps are truncated).
@@ -40,17 +27,12 @@ export interface Step {
 }
 
 /**
- * The trajectory could not be made to fit the context window (it has no step left to drop, or 3
- * truncations were not enough).
+ * The errors of this module (defined with every error of the package in `CoreError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class ReActContextOverflow extends Errors.TaggedError<ReActContextOverflow>()(
-  "ReActContextOverflow",
-  { steps: Schema.Number },
-  { code: "react_context_overflow", retryable: false }
-) {}
+export { ReActContextOverflow }
 
 /**
  * Options of {@link make}.

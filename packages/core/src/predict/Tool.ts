@@ -1,39 +1,16 @@
-/**
- * Tools for ReAct: an Effect function with Schema-typed parameters, a name and a description. Arguments the
- * LM writes are decoded with the schema before the function runs; a decode failure or a failure of the
- * function is a {@link ToolError} (ReAct shows it to the LM as the observation).
- *
- * ```ts
- * const search = Tool.make({
- *   name: "search",
- *   description: "Search the knowledge base",
- *   parameters: Schema.Struct({ query: Schema.String }),
- *   run: ({ query }) => Effect.succeed(lookup(query))
- * })
- * ```
- *
- * @since 0.1.0
- */
-import { Errors } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
 import * as JSONSchema from "effect/JSONSchema"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { ToolError } from "../CoreError.js"
 
 /**
- * A tool call failed: its arguments did not decode, or the function failed.
+ * The errors of this module (defined with every error of the package in `CoreError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class ToolError extends Errors.TaggedError<ToolError>()(
-  "ToolError",
-  {
-    tool: Schema.String,
-    cause: Schema.optional(Schema.Unknown)
-  },
-  { code: "tool", retryable: false }
-) {}
+export { ToolError }
 
 /**
  * A tool needing `R`.

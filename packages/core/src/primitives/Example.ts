@@ -16,7 +16,8 @@ import * as Equal from "effect/Equal"
 import * as Hash from "effect/Hash"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
-import { CanonicalJson, Errors } from "@effect-dspy/foundation"
+import { CanonicalJson } from "@effect-dspy/foundation"
+import { ExampleInputsNotSet } from "../CoreError.js"
 
 /**
  * @since 0.1.0
@@ -33,16 +34,12 @@ export const TypeId: unique symbol = Symbol.for("@effect-dspy/core/Example")
 export type Fields = { readonly [key: string]: unknown }
 
 /**
- * `inputs()` was called on an example whose input keys were never set with `withInputs`.
+ * The errors of this module (defined with every error of the package in `CoreError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class ExampleInputsNotSet extends Errors.TaggedError<ExampleInputsNotSet>()(
-  "ExampleInputsNotSet",
-  {},
-  { code: "example_inputs_not_set", retryable: false }
-) {}
+export { ExampleInputsNotSet }
 
 // Examples compare and hash by the canonical JSON of their fields (foundation's `CanonicalJson`).
 const canonical = CanonicalJson.stringify

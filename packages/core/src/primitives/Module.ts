@@ -1,28 +1,3 @@
-/**
- * Modules: a program is an immutable value, a tree of named parameters (predictors, sub-modules, arrays of
- * them) plus a `forward` Effect that receives the current parameters, bound to their paths:
- *
- * ```ts
- * const qa = Module.make({
- *   name: "QA",
- *   parameters: { generate: ChainOfThought.make(Signature.make("question -> answer")) },
- *   forward: (p, inputs: { question: string }) => p.generate(inputs)
- * })
- * ```
- *
- * Replacing a parameter (new demos, new instructions) yields a new program; the old one is untouched, so a
- * "deep copy" is the value itself ({@link clone} is the identity, kept for readers coming from DSPy).
- * Optimizers read predictors with {@link namedPredictors} (dotted paths such as `"generate.predict"`,
- * `"hops[1].predict"`; `"self"` for a bare predictor), write them with {@link withPredictor} or
- * {@link mapPredictors}, and trace calls with `Trace.traced`.
- *
- * Each call runs in a span `module.<name>`, updates the `dspy.module.execution.*` metrics and, when the
- * `Events` service is in the context, records `module_execution_start` / `module_execution_complete`
- * (module, signature, duration_ms, lm_calls, cost) under the current correlation id.
- *
- * @since 0.1.0
- */
-import { Errors } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
@@ -33,6 +8,7 @@ import * as Predict from "../predict/Predict.js"
 import * as Signature from "../signature/Signature.js"
 import * as Example from "./Example.js"
 import * as Instrument from "./internal/instrument.js"
+import { UnknownPredictorPath, ModuleStateError } from "../CoreError.js"
 
 /**
  * @since 0.1.0
@@ -184,16 +160,12 @@ export const clone = <A extends Program>(self: A): A => self
 // ---------------------------------------------------------------------------------------------------------------
 
 /**
- * A predictor path that the program does not have.
+ * The errors of this module (defined with every error of the package in `CoreError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class UnknownPredictorPath extends Errors.TaggedError<UnknownPredictorPath>()(
-  "UnknownPredictorPath",
-  { path: Schema.String, known: Schema.Array(Schema.String) },
-  { code: "unknown_predictor_path", retryable: false }
-) {}
+export { UnknownPredictorPath, ModuleStateError }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Paths
@@ -499,19 +471,6 @@ export const toFunction: {
 // ---------------------------------------------------------------------------------------------------------------
 // State: dump, load, save
 // ---------------------------------------------------------------------------------------------------------------
-
-/**
- * Saved state could not be used: it is not a program state (`decode`), it does not fit the program
- * (`mismatch`: a missing predictor, different fields), or the file could not be read or written (`io`).
- *
- * @since 0.1.0
- * @category errors
- */
-export class ModuleStateError extends Errors.TaggedError<ModuleStateError>()(
-  "ModuleStateError",
-  { reason: Schema.Literal("decode", "mismatch", "io"), path: Schema.optional(Schema.String) },
-  { code: (self) => `module_state_${self.reason}`, retryable: (self) => self.reason === "io" }
-) {}
 
 /**
  * The saved config of a predictor (sampling settings only: never an LM client or a key).

@@ -11,9 +11,9 @@
  * @since 0.1.0
  */
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
-import { Errors } from "@effect-dspy/foundation"
 import * as Completion from "../lm/Completion.js"
 import * as Example from "./Example.js"
+import { PredictionEmpty } from "../CoreError.js"
 
 /**
  * @since 0.1.0
@@ -22,16 +22,12 @@ import * as Example from "./Example.js"
 export const TypeId: unique symbol = Symbol.for("@effect-dspy/core/Prediction")
 
 /**
- * A prediction was built with no completion.
+ * The errors of this module (defined with every error of the package in `CoreError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class PredictionEmpty extends Errors.TaggedError<PredictionEmpty>()(
-  "PredictionEmpty",
-  {},
-  { code: "prediction_empty", retryable: false }
-) {}
+export { PredictionEmpty }
 
 /**
  * Adds two usage records.

@@ -6,16 +6,15 @@
 import * as Effect from "effect/Effect"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import * as Errors from "../Errors.js"
+import { ProtectionSettingsInvalid } from "../FoundationError.js"
 
 /**
- * Settings given to a protection (a circuit breaker, rate limiter, bulkhead or pool) do not match its schema.
+ * The errors of this module (defined with every error of the package in `FoundationError`).
+ *
+ * @since 0.1.0
+ * @category errors
  */
-export class ProtectionSettingsInvalid extends Errors.TaggedError<ProtectionSettingsInvalid>()(
-  "ProtectionSettingsInvalid",
-  { protection: Schema.String, name: Schema.String },
-  { code: "protection_settings_invalid", retryable: false }
-) {}
+export { ProtectionSettingsInvalid }
 
 /** Decodes settings against their schema (filling defaults), failing with a message that names the fields. */
 export const decodeSettings =

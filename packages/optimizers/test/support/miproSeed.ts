@@ -6,7 +6,7 @@
 import { Evaluate, Module } from "@effect-dspy/core"
 import { SimLM } from "@effect-dspy/sim"
 import * as Effect from "effect/Effect"
-import * as MIPROv2 from "../../src/MIPROv2.js"
+import * as MIPROv2 from "../../src/instruction-search/MIPROv2.js"
 import * as Optimizer from "../../src/Optimizer.js"
 import { arithmetic, cot, metric } from "./sim.js"
 

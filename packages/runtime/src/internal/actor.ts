@@ -14,7 +14,10 @@ import * as FiberId from "effect/FiberId"
 import type * as Actor from "../Actor.js"
 import * as Process from "../Process.js"
 import * as RuntimeError from "../RuntimeError.js"
-import { ProcessCore } from "./process.js"
+import * as RuntimeEvents from "../RuntimeEvents.js"
+import * as Events from "./events.js"
+import * as Isolation from "./isolation.js"
+import { ProcessCore, runAs } from "./process.js"
 import * as Timer from "./timer.js"
 
 /** What `handleCall` returns: reply now and continue. @internal */
@@ -23,6 +26,30 @@ export class Reply<R, S> {
     readonly reply: R,
     readonly state: S
   ) {}
+}
+
+/** What `handleCall` returns: reply now, then run `handleContinue` before the next message. @internal */
+export class ReplyContinue<R, S> extends Reply<R, S> {
+  constructor(
+    reply: R,
+    state: S,
+    readonly continuation: Continue<S>
+  ) {
+    super(reply, state)
+  }
+}
+
+/** What `init` or a handler returns to run `handleContinue(arg)` before the next message (OTP `{continue, Arg}`). @internal */
+export class Continue<S> {
+  constructor(
+    readonly state: S,
+    readonly arg: unknown
+  ) {}
+}
+
+/** A debugging request answered by the runtime itself (OTP `sys:get_state` / `sys:replace_state`). @internal */
+export class SysRequest {
+  constructor(readonly replace: ((state: unknown) => unknown) | undefined) {}
 }
 
 /** What `handleCall` returns: continue without replying yet (reply later through `from`). @internal */
@@ -51,7 +78,7 @@ export class CallEnvelope {
   private cancelTimer: Timer.Cancel = Timer.noop
   constructor(
     readonly msg: unknown,
-    readonly resume: Resume<unknown, RuntimeError.CallTimeout | RuntimeError.NoProc>,
+    readonly resume: Resume<unknown, RuntimeError.CallError>,
     readonly target: ActorCore
   ) {}
 
@@ -93,11 +120,18 @@ export class CallEnvelope {
     return true
   }
 
-  fail(error: RuntimeError.CallTimeout | RuntimeError.NoProc): void {
+  fail(error: RuntimeError.CallError): void {
     if (this.done) return
     this.done = true
     this.stopTimer()
     this.resume(Effect.fail(error))
+  }
+
+  die(defect: unknown): void {
+    if (this.done) return
+    this.done = true
+    this.stopTimer()
+    this.resume(Effect.die(defect))
   }
 }
 
@@ -109,6 +143,91 @@ export class Message {
     readonly info: boolean,
     readonly msg: unknown
   ) {}
+}
+
+/** An info message from the runtime (a timer, a child's exit, an exit signal): never dropped. @internal */
+export class SystemMessage extends Message {}
+
+/** How a full mailbox treats one more message. @internal */
+export type Overflow = "block" | "fail" | "dropNewest" | "dropOldest"
+
+/** @internal */
+export const overflows: ReadonlyArray<Overflow> = ["block", "fail", "dropNewest", "dropOldest"]
+
+/** The mailbox settings of an actor; shared by every actor of a definition with the same isolation. @internal */
+export interface Settings {
+  readonly capacity: number
+  readonly overflow: Overflow
+  readonly isolation: Isolation.Mode
+}
+
+const settingsCache = new WeakMap<object, Array<Settings | undefined>>()
+
+/**
+ * The settings of `definition` with `isolation` (its own, else the default given), or a problem to report.
+ *
+ * @internal
+ */
+export const settingsOf = (
+  definition: AnyDefinition,
+  defaultIsolation: Isolation.Mode
+): Settings | RuntimeError.InvalidOptions => {
+  const isolation = definition.isolation ?? defaultIsolation
+  const index = Isolation.modes.indexOf(isolation)
+  let cached = settingsCache.get(definition)
+  const hit = cached?.[index]
+  if (hit !== undefined) return hit
+  const capacity = definition.mailboxCapacity ?? 10_000
+  if (!Number.isInteger(capacity) || capacity < 1) {
+    return new RuntimeError.InvalidOptions({
+      message: `mailboxCapacity must be a positive integer, got ${capacity}`,
+      option: "mailboxCapacity"
+    })
+  }
+  const overflow = definition.mailboxOverflow ?? "block"
+  if (!overflows.includes(overflow)) {
+    return new RuntimeError.InvalidOptions({
+      message: `mailboxOverflow must be one of ${overflows.join(", ")}, got ${String(overflow)}`,
+      option: "mailboxOverflow"
+    })
+  }
+  if (index < 0) {
+    return new RuntimeError.InvalidOptions({
+      message: `isolation must be one of ${Isolation.modes.join(", ")}, got ${String(isolation)}`,
+      option: "isolation"
+    })
+  }
+  const settings: Settings = { capacity, overflow, isolation }
+  if (cached === undefined) {
+    cached = []
+    settingsCache.set(definition, cached)
+  }
+  cached[index] = settings
+  return settings
+}
+
+/** The text shown instead of a state when the definition has no `formatState`. @internal */
+export const redactedState = "<state redacted: define formatState to show it>"
+
+const describeMessage = (msg: unknown): string => {
+  if (typeof msg === "object" && msg !== null) {
+    const tag = (msg as { _tag?: unknown })._tag
+    if (typeof tag === "string") return tag
+    return msg.constructor?.name ?? "object"
+  }
+  return typeof msg
+}
+
+const describeResult = (result: unknown): string =>
+  result === null ? "null" : typeof result === "object" ? `an object (${describeMessage(result)})` : typeof result
+
+/** How long (in event-loop turns) a killed fiber may take to end before it is detached. */
+const DETACH_TURNS = 3
+
+const checkDetached = (core: ActorCore, turn: number): void => {
+  if (core.exitReason !== undefined) return
+  if (turn < DETACH_TURNS) setImmediate(checkDetached, core, turn + 1)
+  else core.detach()
 }
 
 type Envelope = CallEnvelope | Message
@@ -136,7 +255,7 @@ export class TimerHandle {
 const interruptedFiberId = FiberId.none
 
 // biome-ignore lint/suspicious/noExplicitAny: the core is shared by every actor type; the public API is typed.
-type AnyDefinition = Actor.Definition<any, any, any, any, any, any, any, any>
+export type AnyDefinition = Actor.Definition<any, any, any, any, any, any, any, any>
 
 /** The receive loop, shared by every actor: the core flows through as the value, so nothing is allocated per actor. */
 const receiveLoop = (core: ActorCore): Effect.Effect<void, unknown, unknown> =>
@@ -149,8 +268,13 @@ export class ActorCore extends ProcessCore {
   state: unknown = undefined
   fiber: Fiber.RuntimeFiber<void, unknown> | undefined = undefined
   stopReason: Process.ExitReason | undefined = undefined
+  /** The reason of an exit signal that is killing this process (it exits with it instead of `Killed`). */
+  private signalReason: Process.ExitReason | undefined = undefined
+  /** A `handleContinue` to run before the next message. */
+  private continuation: Continue<unknown> | undefined = undefined
   closed = false
   private killRequested = false
+  private detaching = false
   private buffer: Array<Envelope | undefined> = empty
   private head = 0
   private waiter: Resume<ActorCore, never> | undefined = undefined
@@ -160,12 +284,69 @@ export class ActorCore extends ProcessCore {
 
   constructor(
     readonly definition: AnyDefinition,
-    readonly capacity: number,
+    readonly settings: Settings,
     kind: Process.Kind
   ) {
     super()
     this.kind = kind
     this.label = definition.name ?? "actor"
+    if (definition.trapExit === true) this.trapExits = true
+  }
+
+  get capacity(): number {
+    return this.settings.capacity
+  }
+
+  // ---------------------------------------------------------------- isolation and state
+
+  /** `value` isolated by this actor's isolation mode, or the typed error for a part that cannot be. */
+  isolate(value: unknown): { readonly value: unknown } | RuntimeError.MessageNotIsolatable {
+    const mode = this.settings.isolation
+    if (mode === "none") return { value }
+    try {
+      return { value: Isolation.isolate(value, mode) }
+    } catch (e) {
+      if (!(e instanceof Isolation.Refused)) throw e
+      return new RuntimeError.MessageNotIsolatable({
+        message: `a message for ${this.toString()} (isolation "${mode}") holds ${e.what} at ${e.path}; send data (or a process ref to reply to) instead`,
+        target: this.toString(),
+        path: e.path,
+        isolation: mode
+      })
+    }
+  }
+
+  /** Replies to a caller, isolating the reply like messages; false when the caller is gone. */
+  replyTo(envelope: CallEnvelope, value: unknown): boolean {
+    if (envelope.done) return false
+    if (this.settings.isolation === "none") return envelope.reply(value)
+    const isolated = this.isolate(value)
+    if (isolated instanceof RuntimeError.MessageNotIsolatable) {
+      envelope.fail(isolated)
+      return false
+    }
+    return envelope.reply(isolated.value)
+  }
+
+  /** The state as the definition's `formatState` shows it (redacted without one). */
+  formattedState(): unknown {
+    const format = this.definition.formatState
+    if (format === undefined) return redactedState
+    try {
+      return format(this.state)
+    } catch {
+      return "<formatState failed>"
+    }
+  }
+
+  private formattedStateText(): string {
+    const formatted = this.formattedState()
+    if (typeof formatted === "string") return formatted
+    try {
+      return JSON.stringify(formatted) ?? String(formatted)
+    } catch {
+      return "<formatState returned a value that cannot be printed>"
+    }
   }
 
   // ---------------------------------------------------------------- mailbox
@@ -190,16 +371,69 @@ export class ActorCore extends ProcessCore {
    * Enqueues if there is room; otherwise parks the sender (`admitted` runs when it gets in). False when the
    * actor is gone.
    */
-  offer(envelope: Envelope, admitted: (() => void) | undefined): "ok" | "blocked" | "closed" {
+  offer(envelope: Envelope, admitted: (() => void) | undefined): "ok" | "blocked" | "closed" | "full" | "dropped" {
     if (this.closed) return "closed"
-    if (this.buffer.length - this.head < this.capacity) {
+    const settings = this.settings
+    if (this.buffer.length - this.head < settings.capacity) {
       this.push(envelope)
       this.wake()
       return "ok"
     }
-    if (this.blocked === undefined) this.blocked = []
-    this.blocked.push({ envelope, admitted })
-    return "blocked"
+    switch (settings.overflow) {
+      case "block": {
+        if (this.blocked === undefined) this.blocked = []
+        this.blocked.push({ envelope, admitted })
+        return "blocked"
+      }
+      case "fail":
+        return "full"
+      case "dropNewest":
+        this.drop(envelope)
+        return "dropped"
+      case "dropOldest": {
+        const oldest = this.evictOldest()
+        if (oldest !== undefined) this.drop(oldest)
+        this.push(envelope)
+        this.wake()
+        return "ok"
+      }
+    }
+  }
+
+  /** The error of a send refused by a full mailbox. */
+  mailboxFull(): RuntimeError.MailboxFull {
+    return new RuntimeError.MailboxFull({
+      message: `the mailbox of ${this.toString()} is full (${this.settings.capacity} messages, overflow "${this.settings.overflow}"); slow the sender down, raise mailboxCapacity or choose another mailboxOverflow`,
+      target: this.toString(),
+      capacity: this.settings.capacity,
+      policy: this.settings.overflow
+    })
+  }
+
+  /** Drops a message of a full mailbox: its caller (for a call) gets `MailboxFull`; an event says so. */
+  private drop(envelope: Envelope): void {
+    if (envelope instanceof CallEnvelope) envelope.fail(this.mailboxFull())
+    Events.publishDetached(this.fiber, RuntimeEvents.MailboxDropped, {
+      pid: this.pid.toString(),
+      label: this.label,
+      policy: this.settings.overflow,
+      capacity: this.settings.capacity,
+      kind:
+        envelope instanceof CallEnvelope ? ("call" as const) : envelope.info ? ("info" as const) : ("cast" as const),
+      message: describeMessage(envelope.msg)
+    })
+  }
+
+  /** Removes the oldest message that is not the runtime's own. */
+  private evictOldest(): Envelope | undefined {
+    const buffer = this.buffer
+    for (let i = this.head; i < buffer.length; i++) {
+      const envelope = buffer[i]!
+      if (envelope instanceof SystemMessage) continue
+      buffer.splice(i, 1)
+      return envelope
+    }
+    return undefined
   }
 
   private push(envelope: Envelope): void {
@@ -246,30 +480,37 @@ export class ActorCore extends ProcessCore {
 
   /** One receive: the next message's handler, or a wait for one. Yields the core so the loop needs no closure. */
   step(): Effect.Effect<ActorCore, unknown, unknown> {
+    if (this.continuation !== undefined) return this.runContinue()
     const envelope = this.poll()
     if (envelope === undefined) return this.waitMessage()
     const definition = this.definition
     if (envelope instanceof CallEnvelope) {
+      const msg = envelope.msg
+      if (msg instanceof SysRequest) return this.system(envelope, msg)
       if (definition.handleCall === undefined) {
         return Effect.dieMessage(`${this.toString()} received a call but its definition has no handleCall`)
       }
       this.inflight = envelope
       return Effect.map(
-        definition.handleCall(envelope.msg, this.state, this, envelope as Actor.From<unknown>),
+        definition.handleCall(msg, this.state, this, envelope as Actor.From<unknown>),
         (result: unknown) => {
-          this.inflight = undefined
           if (result instanceof Reply) {
+            this.inflight = undefined
             this.state = result.state
-            envelope.reply(result.reply)
+            this.replyTo(envelope, result.reply)
+            if (result instanceof ReplyContinue) this.continuation = result.continuation
           } else if (result instanceof NoReply) {
+            this.inflight = undefined
             this.state = result.state
           } else if (result instanceof Stop) {
+            this.inflight = undefined
             this.state = result.state
             this.stopReason = result.reason
-            if (result.hasReply) envelope.reply(result.reply)
+            if (result.hasReply) this.replyTo(envelope, result.reply)
           } else {
+            // The caller stays in flight: the crash fails it with NoProc.
             throw new Error(
-              `${this.toString()}: handleCall must return Actor.reply, Actor.noReply or Actor.stop, got ${String(result)}`
+              `${this.toString()}: handleCall must return Actor.reply, Actor.noReply or Actor.stop, got ${describeResult(result)} (state: ${this.formattedStateText()})`
             )
           }
           return this
@@ -277,22 +518,75 @@ export class ActorCore extends ProcessCore {
       )
     }
     const handler = envelope.info ? definition.handleInfo : definition.handleCast
+    if (handler === undefined) return this.unexpected(envelope)
+    return Effect.map(handler(envelope.msg, this.state, this), (result: unknown) => this.next(result))
+  }
+
+  /** Applies what a cast, info or continue handler returned. */
+  private next(result: unknown): ActorCore {
+    if (result instanceof Stop) {
+      this.state = result.state
+      this.stopReason = result.reason
+    } else if (result instanceof Continue) {
+      this.state = result.state
+      this.continuation = result
+    } else {
+      this.state = result
+    }
+    return this
+  }
+
+  private runContinue(): Effect.Effect<ActorCore, unknown, unknown> {
+    const continuation = this.continuation!
+    this.continuation = undefined
+    const handler = this.definition.handleContinue
     if (handler === undefined) {
       return Effect.dieMessage(
-        `${this.toString()} received ${envelope.info ? "an info message" : "a cast"} but its definition has no ${
-          envelope.info ? "handleInfo" : "handleCast"
-        }`
+        `${this.toString()} returned Actor.continueWith but its definition has no handleContinue`
       )
     }
-    return Effect.map(handler(envelope.msg, this.state, this), (result: unknown) => {
-      if (result instanceof Stop) {
-        this.state = result.state
-        this.stopReason = result.reason
-      } else {
-        this.state = result
+    return Effect.map(handler(continuation.arg as never, this.state, this), (result: unknown) => this.next(result))
+  }
+
+  /** A cast or info message without its handler: logged and dropped, as OTP does. */
+  private unexpected(envelope: Message): Effect.Effect<ActorCore> {
+    const kind = envelope.info ? ("info" as const) : ("cast" as const)
+    return Effect.as(
+      Events.publish(RuntimeEvents.UnexpectedMessage, {
+        pid: this.pid.toString(),
+        label: this.label,
+        kind,
+        message: describeMessage(envelope.msg),
+        fix: `define ${envelope.info ? "handleInfo" : "handleCast"} to handle it, or stop sending it`
+      }),
+      this
+    )
+  }
+
+  /** `getState` / `replaceState`, answered in mailbox order. */
+  private system(envelope: CallEnvelope, request: SysRequest): Effect.Effect<ActorCore> {
+    return Effect.sync(() => {
+      if (request.replace !== undefined) {
+        try {
+          this.state = request.replace(this.state)
+        } catch (defect) {
+          envelope.die(defect)
+          return this
+        }
       }
+      this.replyTo(envelope, this.state)
       return this
     })
+  }
+
+  /** Applies `init`'s result: the state, and a continuation if it asked for one. */
+  initialState(result: unknown): void {
+    if (result instanceof Continue) {
+      this.state = result.state
+      this.continuation = result
+    } else {
+      this.state = result
+    }
   }
 
   /** The body of the actor's fiber: the receive loop, then `terminate`. */
@@ -307,13 +601,30 @@ export class ActorCore extends ProcessCore {
     })
   }
 
+  /** OTP's crash report: the reason and the state as `formatState` shows it (never raw). */
+  private crashReport(reason: Process.ExitReason): void {
+    Events.publishDetached(
+      this.fiber,
+      RuntimeEvents.ActorCrashed,
+      {
+        pid: this.pid.toString(),
+        label: this.label,
+        reason: Process.formatReason(reason),
+        state: this.formattedState()
+      },
+      "Debug"
+    )
+  }
+
   /** Called once with the fiber's exit (a fiber observer, so it runs even if killed before it started). */
   readonly onFiberExit = (exit: Exit.Exit<void, unknown>): void => {
     let reason: Process.ExitReason
     if (exit._tag === "Success") reason = this.stopReason ?? Process.normal
-    else if (Cause.isInterruptedOnly(exit.cause)) reason = Process.killed
+    else if (Cause.isInterruptedOnly(exit.cause)) reason = this.signalReason ?? Process.killed
     else reason = Process.failure(exit.cause)
     this.finish(reason)
+    if (exit._tag === "Failure" && reason._tag === "Failure" && this.signalReason === undefined)
+      this.crashReport(reason)
   }
 
   /** Closes the mailbox, fails pending callers with `NoProc`, cancels timers and records the exit. */
@@ -370,8 +681,9 @@ export class ActorCore extends ProcessCore {
       }
       const fiber = exit.value
       this.fiber = fiber
+      runAs(fiber, this)
       fiber.addObserver(this.onFiberExit)
-      if (this.killRequested) fiber.unsafeInterruptAsFork(interruptedFiberId)
+      if (this.killRequested) this.unsafeKill()
       return Effect.void
     })
   }
@@ -389,6 +701,48 @@ export class ActorCore extends ProcessCore {
       return
     }
     this.fiber.unsafeInterruptAsFork(interruptedFiberId)
+    // A fiber in an uninterruptible region does not end: after a few event-loop turns it is detached.
+    if (!this.detaching) {
+      this.detaching = true
+      setImmediate(checkDetached, this, 0)
+    }
+  }
+
+  /**
+   * Gives up on a fiber that did not end when interrupted: the process is recorded as exited (its name,
+   * mailbox, callers and monitors released, its links signalled) and an event names it. The fiber is left
+   * to end on its own; it can no longer receive anything.
+   */
+  detach(): void {
+    if (this.exitReason !== undefined) return
+    const reason = this.signalReason ?? Process.killed
+    this.finish(reason)
+    Events.publishDetached(this.fiber, RuntimeEvents.ProcessDetached, {
+      pid: this.pid.toString(),
+      label: this.label,
+      kind: this.kind,
+      reason: Process.formatReason(reason),
+      state: this.formattedState(),
+      why: "its fiber did not end when interrupted (an uninterruptible region); it was detached and may still run"
+    })
+  }
+
+  unsafeExitSignal(from: Process.Process, reason: Process.ExitReason): void {
+    if (this.exitReason !== undefined) return
+    if (this.trapExits) {
+      // As an OTP gen_server: the parent's exit stops a trapping process in order (terminate runs).
+      if (from === this.parent) {
+        this.unsafeRequestStop(reason)
+        return
+      }
+      // A supervisor learns of its children's exits through its watchers; other exits do not concern it.
+      if (this.kind === "supervisor") return
+      this.pushSystem(new SystemMessage(true, Process.exitMessage(from, reason)))
+      return
+    }
+    if (reason._tag === "Normal") return
+    this.signalReason = reason
+    this.unsafeKill()
   }
 
   // ---------------------------------------------------------------- timers
@@ -403,7 +757,7 @@ export class ActorCore extends ProcessCore {
     this.timers.add(timer)
     const fire = (): void => {
       if (!timer.active) return
-      this.pushSystem(new Message(true, msg))
+      this.pushSystem(new SystemMessage(true, msg))
       if (intervalMillis === undefined) {
         timer.active = false
         this.timers?.delete(timer)

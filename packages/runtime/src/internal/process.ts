@@ -1,12 +1,31 @@
 /**
- * The base of every process: a pid, exit listeners and the exit itself. Kept small: a spawned actor is one
- * of these plus a fiber.
+ * The base of every process: a pid, exit listeners, links and the exit itself. Kept small: a spawned actor is
+ * one of these plus a fiber.
  *
  * @internal
  */
 import * as Process from "../Process.js"
 
 type Listeners = Process.ExitListener | Set<Process.ExitListener> | undefined
+
+type Links = ProcessCore | Set<ProcessCore> | undefined
+
+/**
+ * The process each fiber runs as: an actor's receive-loop fiber, and the spawning fiber while it runs the
+ * actor's `init`. A process spawned from such a fiber is linked to that process.
+ */
+const currentProcess = new WeakMap<object, ProcessCore>()
+
+/** The process `fiber` runs as, if any. @internal */
+export const processOf = (fiber: object): ProcessCore | undefined => currentProcess.get(fiber)
+
+/** Makes `fiber` run as `process` (undefined: as none); returns the previous one. @internal */
+export const runAs = (fiber: object, process: ProcessCore | undefined): ProcessCore | undefined => {
+  const previous = currentProcess.get(fiber)
+  if (process === undefined) currentProcess.delete(fiber)
+  else currentProcess.set(fiber, process)
+  return previous
+}
 
 /** @internal */
 export abstract class ProcessCore implements Process.Process {
@@ -16,11 +35,16 @@ export abstract class ProcessCore implements Process.Process {
   private pidObject: Process.Pid | undefined = undefined
   exitReason: Process.ExitReason | undefined = undefined
   private listeners: Listeners = undefined
+  private links: Links = undefined
+  /** The process that spawned this one (its exit stops a trapping process in order). */
+  parent: ProcessCore | undefined = undefined
+  trapExits = false
 
   abstract readonly kind: Process.Kind
   abstract readonly label: string
   abstract unsafeRequestStop(reason: Process.ExitReason): void
   abstract unsafeKill(): void
+  abstract unsafeExitSignal(from: Process.Process, reason: Process.ExitReason): void
 
   get pid(): Process.Pid {
     if (this.pidObject === undefined) this.pidObject = new Process.Pid(this.id)
@@ -49,15 +73,62 @@ export abstract class ProcessCore implements Process.Process {
     else if (current instanceof Set) current.delete(listener)
   }
 
-  /** Records the exit (once) and tells every listener. */
+  unsafeTrapExit(trap: boolean): boolean {
+    const previous = this.trapExits
+    this.trapExits = trap
+    return previous
+  }
+
+  unsafeLink(other: Process.Process): boolean {
+    if (!(other instanceof ProcessCore)) return false
+    if (this.exitReason !== undefined || other.exitReason !== undefined) return false
+    if (other === this) return true
+    this.addLink(other)
+    other.addLink(this)
+    return true
+  }
+
+  unsafeUnlink(other: Process.Process): void {
+    if (!(other instanceof ProcessCore)) return
+    this.removeLink(other)
+    other.removeLink(this)
+  }
+
+  private addLink(other: ProcessCore): void {
+    const links = this.links
+    if (links === undefined) this.links = other
+    else if (links instanceof Set) links.add(other)
+    else if (links !== other) this.links = new Set([links, other])
+  }
+
+  private removeLink(other: ProcessCore): void {
+    const links = this.links
+    if (links === other) this.links = undefined
+    else if (links instanceof Set) links.delete(other)
+  }
+
+  /** Records the exit (once), tells every listener, then sends an exit signal to every linked process. */
   protected markExited(reason: Process.ExitReason): void {
     if (this.exitReason !== undefined) return
     this.exitReason = reason
     const current = this.listeners
     this.listeners = undefined
-    if (current === undefined) return
-    if (current instanceof Set) for (const listener of current) tell(listener, reason)
-    else tell(current, reason)
+    if (current !== undefined) {
+      if (current instanceof Set) for (const listener of current) tell(listener, reason)
+      else tell(current, reason)
+    }
+    const links = this.links
+    this.links = undefined
+    if (links === undefined) return
+    if (links instanceof Set) {
+      for (const linked of links) {
+        linked.removeLink(this)
+        linked.unsafeExitSignal(this, reason)
+      }
+    } else {
+      links.removeLink(this)
+      links.unsafeExitSignal(this, reason)
+    }
   }
 
   toString(): string {

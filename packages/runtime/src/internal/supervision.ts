@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import type * as Process from "../Process.js"
 import * as ProcessApi from "../Process.js"
 import * as RuntimeError from "../RuntimeError.js"
-import { ActorCore, CallEnvelope, Message } from "./actor.js"
+import { ActorCore, CallEnvelope, SystemMessage } from "./actor.js"
 
 /** @internal */
 export type RestartType = "permanent" | "transient" | "temporary"
@@ -79,7 +79,7 @@ export const stopChild = (process: Process.Process, shutdown: ShutdownSpec): Eff
  */
 export const watch = <C>(supervisor: ActorCore, child: C, process: Process.Process): Process.ExitListener => {
   const listener: Process.ExitListener = (reason) => {
-    supervisor.pushSystem(new Message(true, new ChildExit(child, process, reason)))
+    supervisor.pushSystem(new SystemMessage(true, new ChildExit(child, process, reason)))
   }
   process.unsafeAddExitListener(listener)
   return listener

@@ -254,6 +254,7 @@ const noop = () => {}
 /** The supervisor's behaviour. @internal */
 export const definition = Actor.make({
   name: "supervisor",
+  trapExit: true,
   init: (config: Config, self: Actor.ActorRef<Call, S.SupervisorReply, never, Info>) =>
     Effect.gen(function* () {
       const core = self as unknown as ActorCore

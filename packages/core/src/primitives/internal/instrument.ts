@@ -17,6 +17,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { defaultTracer } from "../../internal/tracing.js"
 import * as Tracing from "../../internal/tracing.js"
+import * as CoreEvents from "../../CoreEvents.js"
 import * as LM from "../../lm/LM.js"
 
 interface ModuleMetrics {
@@ -40,14 +41,6 @@ export const metricsFor = (name: string): ModuleMetrics => {
   }
   return metrics
 }
-
-const publish = (events: Events.Service, input: Events.EventInput): Effect.Effect<Option.Option<Events.Event>> =>
-  events.publish(input).pipe(
-    Effect.map(Option.some),
-    Effect.catchAll((e) =>
-      Effect.as(Effect.logWarning(`could not record ${input.type} event: ${e.message}`), Option.none())
-    )
-  )
 
 const noTags: ReadonlyArray<never> = []
 
@@ -99,27 +92,25 @@ const withEvents = <A, E, R>(
   Correlation.ensureCorrelationId(
     Effect.gen(function* () {
       const started = yield* Clock.currentTimeMillis
-      const start = yield* publish(events, { type: "module_execution_start", data: { module: name, signature } })
+      const start = yield* Events.publishOrLog(CoreEvents.ModuleExecutionStart, { module: name, signature }, { events })
       const clock = yield* Effect.clock
       // The usage of the LM calls made inside, whether the call succeeds or fails.
       const run = LM.trackUsage(Effect.exit(Effect.suspend(() => measured(clock, metrics, body()))))
       const { result: exit, usage } = yield* Option.isSome(start) ? Correlation.withParentId(start.value.id)(run) : run
       const durationMs = (yield* Clock.currentTimeMillis) - started
-      const data: Record<string, unknown> = {
-        module: name,
-        signature,
-        duration_ms: durationMs,
-        status: Exit.isSuccess(exit) ? "ok" : "error",
-        lm_calls: usage.calls,
-        cost: usage.costUsd,
-        tokens: usage.totalTokens
-      }
-      if (Exit.isFailure(exit)) data.error = Cause.pretty(exit.cause).split("\n")[0]
-      yield* publish(
-        events,
-        Option.isSome(start)
-          ? { type: "module_execution_complete", data, parentId: start.value.id }
-          : { type: "module_execution_complete", data }
+      yield* Events.publishOrLog(
+        CoreEvents.ModuleExecutionComplete,
+        {
+          module: name,
+          signature,
+          duration_ms: durationMs,
+          status: Exit.isSuccess(exit) ? "ok" : "error",
+          lm_calls: usage.calls,
+          cost: usage.costUsd,
+          tokens: usage.totalTokens,
+          ...(Exit.isFailure(exit) ? { error: Cause.pretty(exit.cause).split("\n")[0] ?? "" } : {})
+        },
+        { events, parentId: Option.isSome(start) ? start.value.id : undefined }
       )
       return yield* exit
     })

@@ -72,7 +72,9 @@ export const connect = (
     )
     const wake: Effect.Effect<void> = Effect.suspend(() => {
       const ref = liveRef(dispatcher)
-      return ref === undefined ? Effect.asVoid(Effect.forkIn(pump, jobScope)) : Actor.cast(ref, { _tag: "Wake" })
+      return ref === undefined
+        ? Effect.asVoid(Effect.forkIn(pump, jobScope))
+        : Effect.orDie(Actor.cast(ref, { _tag: "Wake" }))
     })
     const dispatch: Effect.Effect<void> = Effect.suspend(() => {
       if (closing()) return Effect.void
