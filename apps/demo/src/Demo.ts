@@ -55,6 +55,8 @@ export interface Settings {
   /** The breaker's recovery time (the demo waits up to this plus a margin for the provider to come back). */
   readonly recoveryMs: number
   /** Optimizers by the coordinator's names, in order, each with an expected size for its progress bar. */
+  /** Offsets the seeds of the data (splits and traffic); default 0. */
+  readonly seed?: number
   readonly optimizations: ReadonlyArray<{
     readonly optimizer: string
     readonly expect: { readonly steps?: number; readonly trials?: number }

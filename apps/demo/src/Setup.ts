@@ -41,6 +41,8 @@ export const providersFromEnv = (env: NodeJS.ProcessEnv = process.env): Provider
 export interface Options {
   readonly providers: Providers
   readonly chaos: Chaos.Chaos
+  /** The simulated LM's seed (default 0). */
+  readonly seed?: number
   /** The simulated LM's latency (default lognormal: mean 25 ms, p99 90 ms). */
   readonly latency?: SimLatency.Profile
   /** The breaker's recovery time in ms (default 2,000). */
@@ -94,6 +96,7 @@ export const providerFactory =
         ? Effect.sync(() =>
             SimLM.make({
               name,
+              seed: options.seed ?? 0,
               model: settings.defaultModel,
               latency: options.latency ?? SimLatency.lognormal(25, 90)
             })

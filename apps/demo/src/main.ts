@@ -7,6 +7,8 @@
  * - `--json`: the summary as one JSON object on stdout (progress stays on stderr).
  * - `--spans-file FILE`: every finished span as one JSON line in FILE.
  * - `--otlp URL`: spans over OTLP/HTTP to URL (`OTEL_EXPORTER_OTLP_ENDPOINT` works too).
+ * - `--seed N`: another run of the same scenario: N offsets the data's seeds and seeds the simulated LM
+ *   (default 0).
  */
 import * as Effect from "effect/Effect"
 import * as Chaos from "./Chaos.js"
@@ -21,17 +23,23 @@ const value = (name: string): string | undefined => {
   const i = args.indexOf(name)
   return i >= 0 ? args[i + 1] : undefined
 }
-const known = new Set(["--json", "--spans-file", "--otlp"])
+const known = new Set(["--json", "--spans-file", "--otlp", "--seed"])
 for (let i = 0; i < args.length; i++) {
   const arg = args[i]!
   if (!known.has(arg)) {
-    process.stderr.write(`unknown argument ${arg}: use --json, --spans-file FILE or --otlp URL\n`)
+    process.stderr.write(`unknown argument ${arg}: use --json, --spans-file FILE, --otlp URL or --seed N\n`)
     process.exit(2)
   }
   if (arg !== "--json") i++
 }
 
 const json = flag("--json")
+const seedText = value("--seed")
+const seed = seedText === undefined ? 0 : Number(seedText)
+if (!Number.isInteger(seed) || seed < 0) {
+  process.stderr.write(`--seed must be a non-negative integer, got ${seedText}\n`)
+  process.exit(2)
+}
 const log = (line: string) => process.stderr.write(`${line}\n`)
 const providers = Setup.providersFromEnv()
 const chaos = Chaos.make()
@@ -47,6 +55,7 @@ const settings: Demo.Settings = {
   baselineMs: 3_000,
   outageMs: 3_000,
   recoveryMs,
+  seed,
   optimizations: [
     { optimizer: "bootstrap_few_shot", expect: { steps: 6 } },
     { optimizer: "mipro_v2", expect: { trials: 13 } }
@@ -73,6 +82,7 @@ const program = Demo.run(settings).pipe(
       providers,
       chaos,
       recoveryMs,
+      seed,
       spansFile: value("--spans-file"),
       otlpEndpoint: value("--otlp")
     })

@@ -178,7 +178,15 @@ describe("the demo's executable (what `pnpm demo` runs)", () => {
     const run = spawnSync(process.execPath, [bin, "--jsn"], { encoding: "utf8", timeout: 60_000 })
     assert.strictEqual(run.status, 2)
     assert.strictEqual(run.stdout, "")
-    assert.include(run.stderr, "unknown argument --jsn: use --json, --spans-file FILE or --otlp URL")
+    assert.include(run.stderr, "unknown argument --jsn: use --json, --spans-file FILE, --otlp URL or --seed N")
+  }, 60_000)
+
+  it("refuses a --seed that is not a non-negative integer", () => {
+    const bin = fileURLToPath(new URL("../bin/demo.mjs", import.meta.url))
+    const run = spawnSync(process.execPath, [bin, "--seed", "two"], { encoding: "utf8", timeout: 60_000 })
+    assert.strictEqual(run.status, 2)
+    assert.strictEqual(run.stdout, "")
+    assert.include(run.stderr, "--seed must be a non-negative integer, got two")
   }, 60_000)
 })
 

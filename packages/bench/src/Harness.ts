@@ -21,6 +21,9 @@ export interface Figure {
   readonly baseline?: number | null
   readonly ratio?: number | null
   readonly target?: string | null
+  /** For a mean: the standard deviation of the samples and their number. */
+  readonly sd?: number
+  readonly n?: number
 }
 
 /**
@@ -52,7 +55,9 @@ export const print = (figure: Figure): void => {
       unit: figure.unit,
       baseline: baseline === null ? null : round(baseline, 3),
       ratio,
-      target: figure.target ?? null
+      target: figure.target ?? null,
+      ...(figure.sd === undefined ? {} : { sd: round(figure.sd, 3) }),
+      ...(figure.n === undefined ? {} : { n: figure.n })
     })}\n`
   )
 }

@@ -99,12 +99,59 @@ export class LMServerError extends Errors.TaggedError<LMServerError>()(
 ) {}
 
 /**
+ * The provider answered, but not with a readable completion: a 200 with an HTML or text page, a body that is
+ * not valid JSON (cut short, empty, `null`), JSON without `choices` or with a choice without `message`, an
+ * error object instead of a completion, a stream event that is not a chunk. `problem` says which. Retryable
+ * (a proxy's error page or a cut connection is often transient): the retry policy tries again, and the
+ * provider's circuit breaker counts it, so a provider that keeps answering garbage is cut off and its backup
+ * used; a module's breaker does not count it (it is the provider's fault, not the module's).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LMMalformedResponse extends Errors.TaggedError<LMMalformedResponse>()(
+  "LMMalformedResponse",
+  {
+    ...lmFields,
+    status: Schema.optional(Schema.Number),
+    contentType: Schema.optional(Schema.String),
+    problem: Schema.String
+  },
+  { code: "lm_malformed_response", retryable: true }
+) {}
+
+/**
+ * The response (or stream) grew past the provider's `maxResponseBytes` and was dropped there, unread. Not
+ * retryable: the same request would likely bring the same answer; raise `providers.<name>.maxResponseBytes` or
+ * ask for less (`max_tokens`, fewer choices).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LMResponseTooLarge extends Errors.TaggedError<LMResponseTooLarge>()(
+  "LMResponseTooLarge",
+  {
+    ...lmFields,
+    limitBytes: Schema.Number
+  },
+  { code: "lm_response_too_large", retryable: false }
+) {}
+
+/**
  * Any LM failure.
  *
  * @since 0.1.0
  * @category models
  */
-export type LMError = LMRateLimited | LMTimeout | LMContextWindowExceeded | LMAuthError | LMBadRequest | LMServerError
+export type LMError =
+  | LMRateLimited
+  | LMTimeout
+  | LMContextWindowExceeded
+  | LMAuthError
+  | LMBadRequest
+  | LMServerError
+  | LMMalformedResponse
+  | LMResponseTooLarge
 
 /**
  * The schema of any LM failure: a union that decodes each member to its own class.
@@ -118,7 +165,9 @@ export const LMError = Schema.Union(
   LMContextWindowExceeded,
   LMAuthError,
   LMBadRequest,
-  LMServerError
+  LMServerError,
+  LMMalformedResponse,
+  LMResponseTooLarge
 )
 
 /**
@@ -471,6 +520,8 @@ export type CoreError =
   | LMAuthError
   | LMBadRequest
   | LMServerError
+  | LMMalformedResponse
+  | LMResponseTooLarge
   | SignatureParseError
   | SignatureValidationError
   | SignatureConflictError
@@ -508,6 +559,8 @@ export const CoreError = Schema.Union(
   LMAuthError,
   LMBadRequest,
   LMServerError,
+  LMMalformedResponse,
+  LMResponseTooLarge,
   SignatureParseError,
   SignatureValidationError,
   SignatureConflictError,

@@ -133,6 +133,13 @@ export * as CacheKey from "./cache/CacheKey.js"
 export * as Adapter from "./adapters/Adapter.js"
 
 /**
+ * The `[[ ## field ## ]]` markers and the escaping that keeps values from forging them.
+ *
+ * @since 0.1.0
+ */
+export * as FieldMarker from "./adapters/FieldMarker.js"
+
+/**
  * DSPy's ChatAdapter (`[[ ## field ## ]]` sections), with the JSON fallback.
  *
  * @since 0.1.0

@@ -101,6 +101,10 @@ export const ProviderSettings = Schema.Struct({
   /** The longest backoff between retries in ms (a 429's Retry-After may ask for more). */
   retryMaxDelayMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 30_000 }),
   timeoutMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 30_000 }),
+  /** The largest response body read, in bytes (8 MiB); a larger answer fails with `LMResponseTooLarge`. */
+  maxResponseBytes: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 8 * 1024 * 1024 }),
+  /** The longest a streamed answer may run in ms (5 minutes), however steadily it arrives (`LMTimeout`). */
+  streamDeadlineMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 300_000 }),
   backup: Schema.optional(Schema.String),
   poolSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 16 })
 })
@@ -203,6 +207,8 @@ export const updatablePaths: ReadonlyArray<string> = [
   "infrastructure.pools",
   "providers.*.poolSize",
   "providers.*.timeoutMs",
+  "providers.*.maxResponseBytes",
+  "providers.*.streamDeadlineMs",
   "providers.*.maxRetries",
   "providers.*.retryBaseDelayMs",
   "providers.*.retryMaxDelayMs",

@@ -37,11 +37,12 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/actor.js"
 import type * as Isolation_ from "./internal/isolation.js"
-import { type ProcessCore, processOf, runAs } from "./internal/process.js"
+import { endRun, type ProcessCore, processOf, runAs } from "./internal/process.js"
 import * as Process from "./Process.js"
 import * as Registry from "./Registry.js"
 import * as RuntimeError from "./RuntimeError.js"
@@ -287,7 +288,7 @@ const spawnWith = <Args, S, Call, Reply, Cast, Info, E, R>(
   definition: Definition<Args, S, Call, Reply, Cast, Info, E, R>,
   args: Args,
   kind: Process.Kind,
-  linkTo: (fiber: object) => ProcessCore | undefined
+  linkTo: (fiber: Fiber.RuntimeFiber<unknown, unknown>) => ProcessCore | undefined
 ): Effect.Effect<ActorRef<Call, Reply, Cast, Info>, E | RuntimeError.InvalidOptions, R> =>
   Effect.withFiberRuntime(
     (fiber): Effect.Effect<ActorRef<Call, Reply, Cast, Info>, E | RuntimeError.InvalidOptions, R> => {
@@ -302,16 +303,16 @@ const spawnWith = <Args, S, Call, Reply, Cast, Info, E, R>(
       const parent = linkTo(fiber)
       // init runs on the spawning fiber (no hand-off before the actor exists), as the new process: what it
       // spawns is linked to it. The loop fiber is forked after.
-      const previous = runAs(fiber, core)
+      const running = runAs(fiber, core)
       return Effect.uninterruptibleMask((restore) =>
         Effect.matchCauseEffect(restore(definition.init(args, self)), {
           onFailure: (cause) => {
-            runAs(fiber, previous)
+            endRun(running)
             core.finish(Cause.isInterruptedOnly(cause) ? Process.killed : Process.failure(cause))
             return Effect.failCause(cause)
           },
           onSuccess: (state) => {
-            runAs(fiber, previous)
+            endRun(running)
             core.initialState(state)
             if (parent !== undefined) {
               core.parent = parent
@@ -327,7 +328,7 @@ const spawnWith = <Args, S, Call, Reply, Cast, Info, E, R>(
     }
   )
 
-const currentParent = (fiber: object): ProcessCore | undefined => processOf(fiber)
+const currentParent = (fiber: Fiber.RuntimeFiber<unknown, unknown>): ProcessCore | undefined => processOf(fiber)
 const noParent = (): undefined => undefined
 
 /**

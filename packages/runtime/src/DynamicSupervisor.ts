@@ -20,7 +20,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Actor from "./Actor.js"
 import { ActorCore, SystemMessage } from "./internal/actor.js"
-import { runAs } from "./internal/process.js"
+import { endRun, runAs } from "./internal/process.js"
 import * as S from "./internal/supervision.js"
 import * as Process from "./Process.js"
 import * as RuntimeError from "./RuntimeError.js"
@@ -310,15 +310,15 @@ export const startChild = <P extends Process.Process, E, R>(
     state.starting++
     // The start runs as the supervisor: the child (and what its start spawns) is linked to it.
     return Effect.withFiberRuntime((fiber) => {
-      const previous = runAs(fiber, state.self)
+      const running = runAs(fiber, state.self)
       return Effect.matchCauseEffect(restore(spec.start), {
         onFailure: (cause) => {
-          runAs(fiber, previous)
+          endRun(running)
           state.starting--
           return Effect.failCause(cause as Cause.Cause<E>)
         },
         onSuccess: (process) => {
-          runAs(fiber, previous)
+          endRun(running)
           state.starting--
           if (state.stopping || state.self.closed) {
             process.unsafeKill()

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import { Actor, Process, Supervisor } from "../src/index.js"
 
 const Idle = Actor.make({
@@ -37,6 +38,22 @@ describe("links", () => {
       const reason = yield* Process.await(child)
       assert.strictEqual(reason._tag, "Failure")
       assert.match(Process.formatReason(reason), /parent crashed/)
+    })
+  )
+
+  it.effect("a process spawned from a fiber the actor forked is linked to the actor too", () =>
+    Effect.gen(function* () {
+      const Forking = Actor.make({
+        name: "forking",
+        init: () => Effect.succeed(0),
+        handleCall: (_: "spawn", n: number) =>
+          Effect.map(Effect.flatMap(Effect.fork(Actor.spawn(Idle, undefined)), Fiber.join), (c) => Actor.reply(c, n)),
+        handleCast: (_: "crash", _n: number) => Effect.dieMessage("forking crashed")
+      })
+      const parent = yield* Actor.spawn(Forking, undefined)
+      const child = yield* Actor.call(parent, "spawn")
+      yield* Actor.cast(parent, "crash")
+      assert.strictEqual((yield* Process.await(child))._tag, "Failure")
     })
   )
 

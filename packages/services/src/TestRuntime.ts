@@ -24,7 +24,7 @@ import type { LM } from "@effect-dspy/core"
 import { SimFaults, type SimLatency, SimLM } from "@effect-dspy/sim"
 import { Config, Events, Protection } from "@effect-dspy/foundation"
 import { Checkpoint } from "@effect-dspy/optimizers"
-import { Registry, type RuntimeError } from "@effect-dspy/runtime"
+import { Actor, Registry, type RuntimeError } from "@effect-dspy/runtime"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -204,9 +204,14 @@ export const layer = (
   Layer.unwrapEffect(
     Effect.sync(() => {
       const sims = makeSims(options.sim ?? {})
-      const base = Layer.mergeAll(Events.layerTest, Protection.layer, Registry.layerTest).pipe(
-        Layer.provideMerge(Config.layerTest(options.config ?? {}))
-      )
+      const base = Layer.mergeAll(
+        Events.layerTest,
+        Protection.layer,
+        Registry.layerTest,
+        // Every actor copies the messages it is sent unless its definition chooses otherwise: a test catches a
+        // sender that changes a message after sending it.
+        Actor.layerIsolation("copy")
+      ).pipe(Layer.provideMerge(Config.layerTest(options.config ?? {})))
       const foundation = options.cache === true ? Layer.merge(base, CacheManager.layerTest) : base
       const application = Application.layer({ ...options.application, providerFactory: sims.factory })
       const app =

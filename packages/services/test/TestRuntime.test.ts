@@ -1,5 +1,5 @@
 import { LM } from "@effect-dspy/core"
-import { Process, Registry } from "@effect-dspy/runtime"
+import { Actor, Process, Registry } from "@effect-dspy/runtime"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -62,5 +62,28 @@ describe("TestRuntime", () => {
       const bad = yield* Effect.flip(sim.setFaults("default", { rates: { server_error: 2 } }))
       assert.strictEqual(bad._tag, "SimConfigError")
     }).pipe(Effect.provide(TestRuntime.layer({ config: { providers: { default: { maxRetries: 0 } } } })))
+  )
+})
+
+describe("TestRuntime message isolation", () => {
+  const Keeper = Actor.make({
+    name: "keeper",
+    init: () => Effect.succeed<{ readonly items: Array<string> } | undefined>(undefined),
+    handleCast: (msg: { readonly items: Array<string> }) => Effect.succeed(msg),
+    handleCall: (_: "get", state: { readonly items: Array<string> } | undefined) =>
+      Effect.succeed(Actor.reply(state, state))
+  })
+
+  it.scoped("actors copy what they are sent: a sender's later change is not seen", () =>
+    Effect.gen(function* () {
+      const keeper = yield* Actor.start(Keeper, undefined)
+      const message = { items: ["a"] }
+      yield* Actor.cast(keeper, message)
+      message.items.push("changed after sending")
+      assert.deepStrictEqual(yield* Actor.call(keeper, "get"), { items: ["a"] })
+      // A payload that cannot be copied is refused at send time, never silently shared.
+      const refused = yield* Effect.flip(Actor.cast(keeper, { items: [], f: () => 1 } as never))
+      assert.strictEqual(refused._tag, "MessageNotIsolatable")
+    }).pipe(Effect.provide(TestRuntime.layer()))
   )
 })

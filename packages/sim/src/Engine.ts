@@ -1,13 +1,16 @@
 /**
  * The simulated LM's answer function, shared by the in-process provider and the HTTP server: a pure
  * function of the request and the engine settings. For each choice it reads the prompt, recognises the task
- * (or a proposal request, or a ReAct step), decides correct or wrong by the skill model with a draw seeded
- * from (model, seed, canonical prompt, sample index, temperature, rollout id), and writes the answer in the
- * adapter's format (ChatAdapter sections, JSON, or tool calls).
+ * (or a proposal request, or a ReAct step), decides correct or wrong by the skill model with common random
+ * numbers (one fixed uniform draw per example, seed, sample index and rollout id: the answer is right when
+ * the draw is below P(correct), so prompts of equal probability give identical outcomes), picks the failure
+ * of a wrong answer by its category's remaining risk, and writes the answer in the adapter's format
+ * (ChatAdapter sections, JSON, or tool calls). Other choices (templated text, default values) draw from a
+ * stream seeded by the canonical prompt.
  *
  * @since 0.1.0
  */
-import type { Completion } from "@effect-dspy/core"
+import { type Completion, FieldMarker } from "@effect-dspy/core"
 import * as Arithmetic from "./Arithmetic.js"
 import * as Extraction from "./Extraction.js"
 import * as FieldType from "./FieldType.js"
@@ -114,7 +117,7 @@ export const validate = (request: Completion.CompletionRequest): string | undefi
 const SEARCH_TOOL = /search|retriev|lookup|wiki/i
 
 const renderChat = (order: ReadonlyArray<string>, values: Readonly<Record<string, unknown>>): string =>
-  `${order.map((name) => `[[ ## ${name} ## ]]\n${FieldType.render(values[name])}\n\n`).join("")}[[ ## completed ## ]]`
+  `${order.map((name) => `[[ ## ${name} ## ]]\n${FieldMarker.escapeValue(FieldType.render(values[name]))}\n\n`).join("")}[[ ## completed ## ]]`
 
 const renderJson = (order: ReadonlyArray<string>, values: Readonly<Record<string, unknown>>): string => {
   const obj: Record<string, unknown> = {}
@@ -168,34 +171,48 @@ interface Context {
   readonly world: number
   readonly offset: number
   readonly temperature: number
+  /** The sample index of the choice (0 at temperature 0: every choice is the same sample). */
+  readonly sample: number
 }
 
 const decide = (
   ctx: Context,
   solved: Solved,
   rng: Rng
-): { values: Record<string, unknown>; correct: boolean; p: number; features: Skill.Features } => {
+): {
+  values: Record<string, unknown>
+  correct: boolean
+  p: number
+  features: Skill.Features
+  failure: Task.Failure | undefined
+} => {
   const features = Skill.features(solved.task, ctx.parsed, solved.solution)
   const p = Skill.probability(paramsOf(solved.task, ctx.settings), features, solved.solution, ctx.offset)
-  const correct = rng.next() < p
-  const values = { ...(correct ? solved.solution.gold : solved.solution.wrong(rng)) }
+  // Common random numbers: one fixed draw per (example, seed, sample, rollout), whatever the prompt says.
+  const draw = rngOf("sim-draw", ctx.settings.seed ?? 0, solved.solution.key, ctx.sample, ctx.request.rolloutId ?? 0)
+  const correct = draw.next() < p
+  const failure = correct ? undefined : Skill.failureOf(solved.task, features, solved.solution, draw.next())
+  const values: Record<string, unknown> = { ...(failure === undefined ? solved.solution.gold : failure.values) }
   if (typeof values["confidence"] === "number") {
     values["confidence"] =
       Math.round(Math.min(0.99, Math.max(0.05, values["confidence"] + rng.normal() * 0.03)) * 100) / 100
   }
-  return { values, correct, p, features }
+  return { values, correct, p, features, failure }
 }
 
 const fill = (
   ctx: Context,
   rng: Rng,
   known: Record<string, unknown>,
-  reasoning: string | undefined
+  reasoning: string | undefined,
+  reasoningField?: string
 ): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
   for (const field of ctx.parsed.outputs) {
     let v: unknown = known[field.name]
-    if (v === undefined && Task.isReasoningField(field.name) && reasoning !== undefined) v = reasoning
+    const holdsReasoning =
+      reasoningField !== undefined ? field.name === reasoningField : Task.isReasoningField(field.name)
+    if (v === undefined && holdsReasoning && reasoning !== undefined) v = reasoning
     if (v === undefined && Instructions.isTemplatedField(field)) v = Instructions.describe(field, ctx.parsed, ctx.all)
     if (v === undefined) v = FieldType.defaultValue(field.type, rng, field.name)
     out[field.name] = FieldType.coerce(field.type, v, rng, field.name)
@@ -219,7 +236,7 @@ const structured = (ctx: Context, rng: Rng): { values: Record<string, unknown>; 
       }
       const advice: Record<string, string> = {}
       for (const name of names.length > 0 ? names : ["predictor"]) {
-        advice[name] = Instructions.propose(parsed, ctx.all, rng, ctx.temperature)
+        advice[name] = Instructions.propose(parsed, ctx.all, rng, ctx.temperature, { module: name, mode: "advice" })
       }
       known[proposal.name] = advice
     } else {
@@ -270,7 +287,7 @@ const structured = (ctx: Context, rng: Rng): { values: Record<string, unknown>; 
     const answers = parsed.outputs.filter((f) => f.name in known && !Instructions.isTemplatedField(f))
     if (answers.length > 0)
       return {
-        values: fill(ctx, rng, known, solved.solution.reasoning(d.values, d.correct)),
+        values: fill(ctx, rng, known, solved.solution.reasoning(d.failure), d.features.reasoningField),
         decision: { mode: "task", task: solved.task.name, probability: d.p, correct: d.correct, features: d.features }
       }
   }
@@ -288,7 +305,7 @@ const plain = (ctx: Context, rng: Rng): { content: string; decision: Decision } 
     const d = decide(ctx, solved, rng)
     const main = d.values["answer"] ?? JSON.stringify(d.values)
     return {
-      content: `${solved.solution.reasoning(d.values, d.correct)}\nAnswer: ${FieldType.render(main)}`,
+      content: `${solved.solution.reasoning(d.failure)}\nAnswer: ${FieldType.render(main)}`,
       decision: { mode: "plain", task: solved.task.name, probability: d.p, correct: d.correct, features: d.features }
     }
   }
@@ -395,7 +412,8 @@ export const answer = (
     all: tasks(world),
     world,
     offset: Models.modelOf(request.model, settings.models).skillOffset - 0.5 * Math.max(0, temperature - 1),
-    temperature
+    temperature,
+    sample: temperature > 0 ? index : 0
   }
   const calls = toolCallFor(ctx, rng, index)
   if (calls !== undefined) {

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import type * as Concepts from "./Concepts.js"
 import type { Rng } from "./internal/Random.js"
 import type * as Task from "./Task.js"
 
@@ -145,11 +146,145 @@ const keyOf = (name: string): (keyof Order & string) | undefined => {
   return KEYS.find((k) => SYNONYMS[k].includes(n))
 }
 
-const feature = (name: string, patterns: ReadonlyArray<RegExp>, phrasings: ReadonlyArray<string>): Task.Feature => ({
-  name,
-  patterns,
-  phrasings
-})
+/**
+ * The extraction task's concept inventory: copy names exactly, give fields their declared types, fill in
+ * every field, keep amounts exact; harmful: approximate, guess.
+ *
+ * @since 0.1.0
+ * @category concepts
+ */
+export const inventory: Concepts.Inventory = {
+  lexicon: {
+    field: [
+      "field",
+      "fields",
+      "attribute",
+      "attributes",
+      "key",
+      "keys",
+      "detail",
+      "details",
+      "value",
+      "values",
+      "property",
+      "properties",
+      "entry",
+      "entries",
+      "slot",
+      "slots",
+      "flag",
+      "flags"
+    ]
+  },
+  vocabulary: [
+    "extract extraction order orders note notes customer name names product item quantity total price amount",
+    "cents dollar dollars shipping express delivery json object record type types boolean number string text",
+    "field fields copy verbatim exactly parse structured data fill attribute attributes value values state states"
+  ],
+  categories: {
+    missed_field: "a field stated in the text (the shipping option) was missed",
+    truncated_name: "a name was shortened instead of copied in full",
+    rounded_amount: "an amount was rounded",
+    misread_number: "a number was misread"
+  },
+  canonical:
+    "Extract the order from the note. Copy names exactly as they appear in the text. Give every field its declared type (numbers as numbers, booleans as true or false), fill in every field from the text, and keep amounts exact to the cent.",
+  cap: 1.6,
+  concepts: [
+    {
+      id: "exact_copy",
+      polarity: "helpful",
+      description: "copy names exactly as written",
+      addresses: ["truncated_name"],
+      weight: 0.1,
+      specific: 0.35,
+      patterns: [
+        "(copy|reproduce|keep|use|write|give|extract) .. (name|names|text|wording|string|strings) .. (exact|exactly|verbatim|written|appear|appears|given|full|whole)",
+        "(exactly|verbatim) as (written|given|stated|it|they)",
+        "verbatim",
+        "(full|complete|whole|entire) (name|names)",
+        "! (shorten|abbreviate|truncate) .. (name|names)"
+      ],
+      phrasings: ["Copy names exactly as they appear in the text."],
+      surfaceForms: ["Reproduce the customer's full name verbatim.", "Never shorten names."]
+    },
+    {
+      id: "types",
+      polarity: "helpful",
+      description: "give every field its declared type",
+      addresses: ["missed_field", "misread_number"],
+      weight: 0.1,
+      specific: 0.2,
+      patterns: [
+        "(correct|declared|proper|right|expected|specified|requested|schema) (type|types|data|format)",
+        "data (type|types)",
+        "(respect|follow|honor|honour|match|use|keep) .. (type|types)",
+        "(number|numbers|numeric|quantity|quantities) as (number|numbers|numeric|integer|integers)",
+        "(boolean|booleans)",
+        "true or false"
+      ],
+      phrasings: ["Give every field its declared type (numbers as numbers, booleans as true or false)."],
+      surfaceForms: ["Respect the data type of each attribute."]
+    },
+    {
+      id: "every_field",
+      polarity: "helpful",
+      description: "fill in every field from the text",
+      addresses: ["missed_field"],
+      weight: 0.1,
+      specific: 0.3,
+      patterns: [
+        "(every|each|all) .. @field",
+        "! (miss|omit|skip|leave|drop|overlook|forget) .. @field",
+        "(express|shipping|delivery) .. (option|mention|detail|flag|choice)"
+      ],
+      phrasings: ["Fill in every field from the text."],
+      surfaceForms: ["Don't leave out any attribute the note states."]
+    },
+    {
+      id: "exact_amounts",
+      polarity: "helpful",
+      description: "keep amounts exact",
+      addresses: ["rounded_amount", "misread_number"],
+      weight: 0.05,
+      specific: 0.35,
+      patterns: [
+        "(exact|precise|full) (amount|amounts|total|totals|price|prices|number|numbers|figure|figures)",
+        "(keep|include|preserve|copy) .. (cents|decimals|decimal|cent)",
+        "(amount|amounts|total|totals|price|prices) .. (exact|exactly|precise|cent|cents)"
+      ],
+      phrasings: ["Keep amounts exact to the cent."],
+      surfaceForms: ["Preserve the cents of every price."]
+    },
+    {
+      id: "approximate",
+      polarity: "harmful",
+      description: "approximate the amounts",
+      addresses: ["rounded_amount"],
+      weight: 0.45,
+      specific: 0.2,
+      inverse: "exact_amounts",
+      opposes: ["exact_amounts"],
+      patterns: [
+        "(approximate|approximately|approximation|roughly|round|rounding)",
+        "(nearest|whole) (dollar|dollars|number)"
+      ],
+      phrasings: ["Approximate the amounts."],
+      surfaceForms: ["Round prices to whole dollars."]
+    },
+    {
+      id: "guess",
+      polarity: "harmful",
+      description: "guess fields that are not obvious",
+      addresses: ["missed_field"],
+      weight: 0.45,
+      specific: 0.1,
+      patterns: ["(guess|guessing|estimate)", "(make|made) up", "(invent|fabricate)"],
+      phrasings: ["Guess any field that is not obvious."],
+      surfaceForms: ["Invent a value if a field is unclear."]
+    }
+  ]
+}
 
 /**
  * The extraction task.
@@ -161,24 +296,8 @@ export const task: Task.Task<Example> = {
   name: "extraction",
   description: "extracting typed order fields from short free-text notes",
   inputKeys: ["text"],
-  skill: { b0: 0.3, bReason: 0.3, bDemo: 0.3, bWrong: 0.35, bInstr: 0.4, bBad: 0.6 },
-  helpful: [
-    feature(
-      "exact_copy",
-      [/exact(ly)? as (written|it appears)|copy .*exactly/i],
-      ["Copy names exactly as they appear in the text."]
-    ),
-    feature(
-      "types",
-      [/(correct|declared|proper) types?/i],
-      ["Give every field its declared type (numbers as numbers, booleans as true or false)."]
-    ),
-    feature("every_field", [/every field|all (the )?fields/i], ["Fill in every field from the text."])
-  ],
-  harmful: [
-    feature("approximate", [/approximat|round/i], ["Approximate the amounts."]),
-    feature("guess", [/\bguess|make up/i], ["Guess any field that is not obvious."])
-  ],
+  skill: { b0: 0.3, bReason: 0.3, bDemo: 0.3, bWrong: 0.35, demoCap: 4 },
+  inventory,
   example,
   solve: (inputs) => {
     const texts = [inputs["text"], ...Object.values(inputs)].filter((t): t is string => typeof t === "string")
@@ -186,21 +305,44 @@ export const task: Task.Task<Example> = {
       const r = read(t)
       if (r === undefined) continue
       const gold = r.order
+      const failures: Array<Task.Failure> = [
+        {
+          category: "missed_field",
+          values: { ...gold, express: !gold.express },
+          detail: "the shipping option was missed"
+        },
+        {
+          category: "truncated_name",
+          values: { ...gold, customer: gold.customer.split(" ")[0]! },
+          detail: "the customer's last name was dropped"
+        },
+        {
+          category: "misread_number",
+          values: { ...gold, quantity: gold.quantity + 1 },
+          detail: "the quantity was misread"
+        }
+      ]
+      if (Math.round(gold.total) !== gold.total) {
+        failures.push({
+          category: "rounded_amount",
+          values: { ...gold, total: Math.round(gold.total) },
+          detail: "the total was rounded"
+        })
+      }
       return {
         task: "extraction",
+        key: `extraction:${t.trim()}`,
         difficulty: r.difficulty,
         evidence: 0,
         gold,
-        wrong: (rng) => {
-          const slip = rng.int(0, 3)
-          if (slip === 0) return { ...gold, quantity: gold.quantity + 1 }
-          if (slip === 1) return { ...gold, express: !gold.express }
-          if (slip === 2)
-            return { ...gold, total: Math.round(gold.total) === gold.total ? gold.total + 1 : Math.round(gold.total) }
-          return { ...gold, customer: gold.customer.split(" ")[0]! }
-        },
-        reasoning: (values) =>
-          `The note names ${String(values["customer"])}, who wants ${String(values["quantity"])} of ${String(values["product"])} for $${String(values["total"])}.`
+        risks: failures.map((f) => f.category),
+        failures,
+        intermediates: [gold.customer, gold.quantity],
+        family: { kind: "extraction", size: 1, tags: [String(r.difficulty)] },
+        reasoning: (failure) => {
+          const v = failure === undefined ? gold : failure.values
+          return `The note names ${String(v["customer"])}, who wants ${String(v["quantity"])} of ${String(v["product"])} for $${String(v["total"])}.`
+        }
       }
     }
     return undefined

@@ -7,8 +7,10 @@
  *
  * @since 0.1.0
  */
+import * as Concepts from "./Concepts.js"
 import type { Rng } from "./internal/Random.js"
 import type * as Prompt from "./Prompt.js"
+import * as Reflection from "./Reflection.js"
 import type * as Task from "./Task.js"
 
 /**
@@ -20,8 +22,10 @@ import type * as Task from "./Task.js"
 export interface Phrase {
   readonly text: string
   readonly kind: "helpful" | "neutral" | "harmful"
-  /** The hidden feature the phrase carries (helpful and harmful phrases). */
-  readonly feature: Task.Feature | undefined
+  /** The concept the phrase carries (helpful and harmful phrases). */
+  readonly feature: Concepts.Concept | undefined
+  /** The inventory of the concept's task. */
+  readonly inventory: Concepts.Inventory | undefined
 }
 
 /**
@@ -50,10 +54,11 @@ const BASE_WEIGHT = { helpful: 1, neutral: 0.8, harmful: 0.5 } as const
 export const bank = (tasks: ReadonlyArray<Task.AnyTask>): Array<Phrase> => {
   const out: Array<Phrase> = []
   for (const t of tasks) {
-    for (const f of t.helpful) for (const text of f.phrasings) out.push({ text, kind: "helpful", feature: f })
-    for (const f of t.harmful) for (const text of f.phrasings) out.push({ text, kind: "harmful", feature: f })
+    for (const f of t.inventory.concepts) {
+      for (const text of f.phrasings) out.push({ text, kind: f.polarity, feature: f, inventory: t.inventory })
+    }
   }
-  for (const text of neutralPhrases) out.push({ text, kind: "neutral", feature: undefined })
+  for (const text of neutralPhrases) out.push({ text, kind: "neutral", feature: undefined, inventory: undefined })
   return out
 }
 
@@ -127,7 +132,7 @@ export const attempts = (text: string): Array<Attempt> => {
 
 const carries = (attempt: string, phrase: Phrase): boolean =>
   phrase.feature !== undefined
-    ? phrase.feature.patterns.some((p) => p.test(attempt))
+    ? phrase.inventory !== undefined && Concepts.asserts(phrase.inventory, attempt, phrase.feature.id)
     : attempt.toLowerCase().includes(phrase.text.toLowerCase())
 
 /**
@@ -169,8 +174,73 @@ const stripBank = (text: string, phrases: ReadonlyArray<Phrase>): string => {
 }
 
 /**
- * Composes a proposed instruction: the current instruction (with bank phrases removed) followed by 1 to 4
- * phrases drawn by {@link weights}, at most one per hidden feature.
+ * How a proposal is asked for: for one module (SIMBA advises each module of a program by name), and whether
+ * the answer is a whole instruction or advice to append to the current one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProposalOptions {
+  readonly module?: string
+  readonly mode?: Reflection.Mode
+}
+
+/** The current instructions of a module from SIMBA's `modules_defn` (`path: signature\n  instructions: ...`). */
+const moduleInstructions = (parsed: Prompt.Parsed, module: string | undefined): string | undefined => {
+  const defn = parsed.request["modules_defn"]
+  if (defn === undefined || module === undefined) return undefined
+  const lines = defn.split("\n")
+  const at = lines.findIndex((l) => l.startsWith(`${module}: `))
+  const next = at < 0 ? undefined : lines[at + 1]
+  const m = next === undefined ? null : /^\s+instructions:\s*(.*)$/.exec(next)
+  return m === null ? undefined : m[1]
+}
+
+/**
+ * The tasks a proposal request is about: those the prompt's cues point at most (examples, demos, the
+ * current instruction; prior attempts left out, since they may wander off the task); without cues, the task
+ * whose strategies the higher-scoring attempts assert (what a reader of the scores would infer); else all.
+ *
+ * @since 0.1.0
+ * @category proposals
+ */
+export const relevantTasks = (
+  parsed: Prompt.Parsed,
+  tasks: ReadonlyArray<Task.AnyTask>,
+  shown: ReadonlyArray<Attempt>
+): ReadonlyArray<Task.AnyTask> => {
+  let text = parsed.fullText
+  for (const a of [...shown].sort((x, y) => y.text.length - x.text.length)) text = text.split(a.text).join(" ")
+  const scored = tasks.map((t) => [t, t.cues(text)] as const)
+  const best = Math.max(...scored.map(([, c]) => c))
+  if (best > 0) return scored.filter(([, c]) => c === best).map(([t]) => t)
+  if (shown.length >= 2) {
+    // Each task's best lean: over its helpful strategies, how much better the attempts asserting one scored
+    // than those that do not.
+    const avg = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
+    const lean = tasks.map((t) => {
+      let best = 0
+      for (const c of t.inventory.concepts) {
+        if (c.polarity !== "helpful") continue
+        const carrying = shown.filter((a) => Concepts.read(t.inventory, a.text).helpful.has(c.id))
+        if (carrying.length === 0 || carrying.length === shown.length) continue
+        const rest = shown.filter((a) => !carrying.includes(a))
+        best = Math.max(best, avg(carrying.map((a) => a.score)) - avg(rest.map((a) => a.score)))
+      }
+      return best
+    })
+    const top = Math.max(...lean)
+    if (top > 0) return [tasks[lean.indexOf(top)]!]
+  }
+  return tasks
+}
+
+/**
+ * Composes a proposed instruction. When the prompt is about one task, it reflects
+ * ({@link Reflection.improve}): it keeps the parent instruction's useful content (the current instruction,
+ * else the best attempt shown) and adds strategies that address the failures diagnosed in the examples and
+ * feedback the prompt shows, leaning toward the strategies of higher-scoring attempts. Otherwise it appends
+ * 1 to 4 phrases drawn by {@link weights} to the first sentence of the current instruction.
  *
  * @since 0.1.0
  * @category proposals
@@ -179,13 +249,29 @@ export const propose = (
   parsed: Prompt.Parsed,
   tasks: ReadonlyArray<Task.AnyTask>,
   rng: Rng,
-  temperature: number
+  temperature: number,
+  options: ProposalOptions = {}
 ): string => {
-  const scored = tasks.map((t) => [t, t.cues(parsed.fullText)] as const)
-  const best = Math.max(...scored.map(([, c]) => c))
-  const relevant = best > 0 ? scored.filter(([, c]) => c === best).map(([t]) => t) : tasks
-  const phrases = bank(relevant)
   const shown = attempts(parsed.fullText)
+  const relevant = relevantTasks(parsed, tasks, shown)
+  const baseText =
+    moduleInstructions(parsed, options.module) ??
+    BASE_FIELDS.map((f) => parsed.request[f]).find((v) => v !== undefined && v.trim() !== "")
+  if (relevant.length === 1) {
+    const task = relevant[0]!
+    const observed = Reflection.observations(parsed)
+    const bestAttempt = [...shown].sort((a, b) => b.score - a.score)[0]
+    return Reflection.improve({
+      inventory: task.inventory,
+      parent: baseText ?? bestAttempt?.text ?? "",
+      diagnosis: observed.length > 0 ? Reflection.diagnose(task, observed, options.module) : undefined,
+      attempts: shown,
+      rng,
+      temperature,
+      mode: options.mode ?? "rewrite"
+    })
+  }
+  const phrases = bank(relevant)
   const w = weights(phrases, shown, temperature)
   const count = Math.min(4, 1 + Math.floor(rng.next() * (2 + Math.min(temperature, 2))))
   const chosen: Array<Phrase> = []
@@ -193,14 +279,14 @@ export const propose = (
   for (let i = 0; i < count; i++) {
     const live = w.map((x, j) => {
       const p = phrases[j]!
-      return chosen.includes(p) || (p.feature !== undefined && usedFeatures.has(p.feature.name)) ? 0 : x
+      return chosen.includes(p) || (p.feature !== undefined && usedFeatures.has(p.feature.id)) ? 0 : x
     })
     if (live.every((x) => x === 0)) break
     const p = phrases[rng.weighted(live)]!
     chosen.push(p)
-    if (p.feature !== undefined) usedFeatures.add(p.feature.name)
+    if (p.feature !== undefined) usedFeatures.add(p.feature.id)
   }
-  const baseText = BASE_FIELDS.map((f) => parsed.request[f]).find((v) => v !== undefined && v.trim() !== "")
+  if (options.mode === "advice") return chosen.map((p) => p.text).join(" ")
   const base = stripBank(
     baseText ?? (parsed.instructions !== "" ? parsed.instructions : "Solve the task."),
     bank(tasks)
@@ -210,7 +296,9 @@ export const propose = (
 }
 
 /**
- * Templated descriptive text for a dataset summary, observations or a program description.
+ * Templated descriptive text for a dataset summary, observations, or a program or module description: a
+ * program is described from the structure the prompt shows (`program_code`: its predictors, their kinds and
+ * signatures), a module from its line (`module`), never from source text.
  *
  * @since 0.1.0
  * @category proposals
@@ -219,8 +307,18 @@ export const describe = (field: Prompt.Field, parsed: Prompt.Parsed, tasks: Read
   const scored = tasks.map((t) => [t, t.cues(parsed.fullText)] as const).sort((a, b) => b[1] - a[1])
   const top = scored[0]
   const what = top !== undefined && top[1] > 0 ? top[0].description : "input-output examples of a language task"
+  if (/module/i.test(field.name) && parsed.request["module"] !== undefined) {
+    return `This module, ${parsed.request["module"]}, is one step of a program that works on ${what}: it reads its inputs and writes its outputs for the next step or the final answer.`
+  }
   if (/program|module/i.test(field.name)) {
-    return `The program takes its inputs and uses language model calls to produce its outputs; it works on ${what}.`
+    const predictors = [...(parsed.request["program_code"] ?? "").matchAll(/^\s*(\S+) = (\w+)\(([^)]*)\)/gm)].map(
+      (m) => `${m[1]} (a ${m[2]} from ${m[3]})`
+    )
+    const structure =
+      predictors.length === 0
+        ? "takes its inputs and uses language model calls to produce its outputs"
+        : `calls ${predictors.length === 1 ? "one predictor" : `${predictors.length} predictors in turn`}, ${predictors.join(", then ")}`
+    return `This program works on ${what}. It ${structure}.`
   }
   return `The dataset consists of ${what}. Each example pairs its inputs with a single expected output, and answers must follow the requested format.`
 }

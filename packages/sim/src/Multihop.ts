@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { type Rng, rngOf } from "./internal/Random.js"
+import type * as Concepts from "./Concepts.js"
 import * as Task from "./Task.js"
 
 /**
@@ -419,17 +420,28 @@ const solveFirstHop = (kb: KnowledgeBase, text: string, context: string): Task.S
       (kind === "employer_city" ? hops(kb, { kind: "employer_founder", subject, text: m[0] }) : undefined)
     if (h === undefined) continue
     const pool = kind === "employer_city" ? kb.organizations : kind === "founder_birthplace" ? kb.people : kb.cities
+    const failures = distractors(pool, h.bridge, m[0]).map(
+      (answer): Task.Failure => ({
+        category: "wrong_entity",
+        values: { answer },
+        detail: `${answer} was recalled instead`
+      })
+    )
     return {
       task: "multihop",
+      key: `multihop:${kb.world}:${m[0]}`,
       // One fact is easier than two.
       difficulty: 1,
       evidence: context.includes(h.first) ? 1.15 : 0,
       gold: { answer: h.bridge },
-      wrong: (rng) => ({ answer: rng.pick(pool.filter((p) => p !== h.bridge)) }),
-      reasoning: (values, correct) =>
-        correct
-          ? `${h.first} So the answer is ${String(values["answer"])}.`
-          : `So the answer is probably ${String(values["answer"])}.`
+      risks: ["wrong_entity"],
+      failures,
+      intermediates: [h.bridge],
+      family: { kind: "multihop", size: 1, tags: [kind] },
+      reasoning: (failure) =>
+        failure === undefined
+          ? `${h.first} So the answer is ${h.bridge}.`
+          : `So the answer is probably ${String(failure.values["answer"])}.`
     }
   }
   return undefined
@@ -449,11 +461,137 @@ const example =
     }
   }
 
-const feature = (name: string, patterns: ReadonlyArray<RegExp>, phrasings: ReadonlyArray<string>): Task.Feature => ({
-  name,
-  patterns,
-  phrasings
-})
+/** Two plausible wrong entities for a question, fixed by the question's text. */
+const distractors = (pool: ReadonlyArray<string>, answer: string, question: string): Array<string> => {
+  const rng = rngOf("multihop-distractors", question)
+  return rng.shuffle(pool.filter((p) => p !== answer)).slice(0, 2)
+}
+
+/**
+ * The multi-hop task's concept inventory: find the bridge entity first, connect both facts, use the
+ * context as evidence; harmful: answer from memory, guess.
+ *
+ * @since 0.1.0
+ * @category concepts
+ */
+export const inventory: Concepts.Inventory = {
+  lexicon: {
+    evidence: [
+      "context",
+      "passage",
+      "passages",
+      "document",
+      "documents",
+      "evidence",
+      "source",
+      "sources",
+      "retrieved",
+      "text",
+      "observation",
+      "observations",
+      "search",
+      "results",
+      "fact",
+      "facts"
+    ]
+  },
+  vocabulary: [
+    "question person people organisation organization company city country entity entities fact facts",
+    "document documents passage passages works work born founded founder headquartered located who where which",
+    "hop hops relation relations link chain knowledge base search retrieve evidence context answer name place",
+    "together claim claims ground grounded complete second"
+  ],
+  categories: {
+    bridge_answer: "the answer stopped at the first hop and gave the bridge entity",
+    wrong_entity: "another entity of the right kind was recalled instead of the fact"
+  },
+  canonical:
+    "First find the bridge entity that the question is about, then answer the second question about it. Connect both facts before answering, and use the context passages as evidence.",
+  cap: 1.6,
+  concepts: [
+    {
+      id: "bridge",
+      polarity: "helpful",
+      description: "find the bridge entity first",
+      addresses: ["bridge_answer"],
+      weight: 0.12,
+      specific: 0.35,
+      patterns: [
+        "(bridge|intermediate|linking|connecting|middle) (entity|person|organisation|organization|company|city|fact)",
+        "(first|initial) (hop|fact|step|find|identify|look)",
+        "(find|identify|determine|work out|resolve) .. (first|initially) .. (then|before)",
+        "(decompose|break) .. (question|it) .. (sub|two|parts|questions)"
+      ],
+      phrasings: ["First find the intermediate entity, then answer about it."],
+      surfaceForms: [
+        "Identify the linking person or company before answering.",
+        "Resolve the first hop, then the second."
+      ]
+    },
+    {
+      id: "two_facts",
+      polarity: "helpful",
+      description: "connect both facts",
+      addresses: ["bridge_answer"],
+      weight: 0.1,
+      specific: 0.3,
+      patterns: [
+        "(both|two|each|all) (facts|hops|steps|links|relations|parts)",
+        "(connect|combine|chain|link|join) .. (facts|hops|evidence|information|relations|pieces)",
+        "(second|final|last) hop",
+        "(multi|multiple|two) (hop|step)"
+      ],
+      phrasings: ["Connect both facts before answering."],
+      surfaceForms: ["Chain the two relations together.", "Make sure you complete the second hop."]
+    },
+    {
+      id: "use_context",
+      polarity: "helpful",
+      description: "use the context passages as evidence",
+      addresses: ["wrong_entity"],
+      weight: 0.15,
+      specific: 0.25,
+      patterns: [
+        "(use|rely|cite|ground|base|consult|read|check|draw|quote) .. @evidence",
+        "(support|supported|backed|grounded|according) .. @evidence",
+        "! (invent|fabricate|hallucinate) .. (name|names|fact|facts|entity|entities|answer)"
+      ],
+      phrasings: ["Use the context passages as evidence."],
+      surfaceForms: ["Base the answer on the retrieved documents.", "Ground every claim in the passages."]
+    },
+    {
+      id: "memory",
+      polarity: "harmful",
+      description: "answer from memory, ignoring the passages",
+      addresses: ["wrong_entity"],
+      weight: 0.5,
+      specific: 0.1,
+      inverse: "use_context",
+      opposes: ["use_context"],
+      patterns: [
+        "(from|by) memory",
+        "(ignore|disregard|overlook|skip|bypass) .. @evidence",
+        "(invent|fabricate|hallucinate)",
+        "(make|made) up",
+        "what you (know|remember|recall)",
+        "(own|prior|general|background|world) knowledge"
+      ],
+      phrasings: ["Answer from memory and ignore the passages."],
+      surfaceForms: ["Disregard the documents and rely on what you know."]
+    },
+    {
+      id: "guess",
+      polarity: "harmful",
+      description: "guess a plausible name",
+      addresses: ["wrong_entity"],
+      weight: 0.5,
+      specific: 0.1,
+      patterns: ["(guess|guesses|guessing|estimate)", "(plausible|likely|random) (name|answer|entity)"],
+      phrasings: ["Guess a plausible name if unsure."],
+      surfaceForms: ["Pick any likely-sounding name."]
+    }
+  ]
+}
 
 /**
  * The multi-hop task over the world of a seed.
@@ -465,24 +603,8 @@ export const taskFor = (world: number): Task.Task<Example> => ({
   name: "multihop",
   description: "two-hop questions over a knowledge base of people, organisations and places",
   inputKeys: ["question"],
-  skill: { b0: -1.0, bReason: 0.45, bDemo: 0.2, bWrong: 0.35, bInstr: 0.4, bBad: 0.6 },
-  helpful: [
-    feature(
-      "bridge",
-      [/bridge entity|intermediate entity|first find/i],
-      ["First find the intermediate entity, then answer about it."]
-    ),
-    feature(
-      "use_context",
-      [/(use|rely on|cite) the (context|passages|documents|evidence)/i],
-      ["Use the context passages as evidence."]
-    ),
-    feature("two_facts", [/(two|both|each) (facts|hops)/i], ["Connect both facts before answering."])
-  ],
-  harmful: [
-    feature("memory", [/from memory|ignore the (context|passages)/i], ["Answer from memory and ignore the passages."]),
-    feature("guess", [/\bguess/i], ["Guess a plausible name if unsure."])
-  ],
+  skill: { b0: -1.0, bReason: 0.45, bDemo: 0.25, bWrong: 0.35, demoCap: 4 },
+  inventory,
   example: example(world),
   solve: (inputs, context) => {
     const text = inputs["question"] ?? Object.values(inputs).find((v) => readQuestion(v) !== undefined)
@@ -493,24 +615,37 @@ export const taskFor = (world: number): Task.Task<Example> => ({
     if (h === undefined) return undefined
     const found = (context.includes(h.first) ? 1 : 0) + (context.includes(h.second) ? 1 : 0)
     const pool = h.answerKind === "city" ? kb.cities : h.answerKind === "country" ? kb.countries : kb.people
+    const failures: Array<Task.Failure> = distractors(pool, h.answer, q.text).map((answer) => ({
+      category: "wrong_entity",
+      values: { answer, sub_questions: [FIRST_ASK[q.kind](q.subject), q.text] },
+      detail: `${answer} was recalled instead of the fact`
+    }))
+    if (h.bridge !== h.answer) {
+      failures.unshift({
+        category: "bridge_answer",
+        values: { answer: h.bridge, sub_questions: [FIRST_ASK[q.kind](q.subject), q.text] },
+        detail: `the answer stopped at the first hop (${h.bridge})`
+      })
+    }
     // Asked to decompose, the model asks for the first hop, then the question itself (answered with what the
     // first hop found).
     const subQuestions = [FIRST_ASK[q.kind](q.subject), q.text]
     return {
       task: "multihop",
+      key: `multihop:${kb.world}:${q.text}`,
       difficulty: 0,
       evidence: 1.15 * found,
       gold: { answer: h.answer, sub_questions: subQuestions },
-      wrong: (rng) => {
-        // A plausible slip: answer with the bridge entity, or another entity of the right kind.
-        if (rng.chance(0.3) && h.bridge !== h.answer) return { answer: h.bridge, sub_questions: subQuestions }
-        const others = pool.filter((p) => p !== h.answer)
-        return { answer: rng.pick(others), sub_questions: subQuestions }
-      },
-      reasoning: (values, correct) =>
-        correct
-          ? `${h.first} ${h.second} So the answer is ${String(values["answer"])}.`
-          : `${h.first} So the answer is probably ${String(values["answer"])}.`
+      risks: h.bridge !== h.answer ? ["bridge_answer", "wrong_entity"] : ["wrong_entity"],
+      failures,
+      intermediates: [h.bridge],
+      family: { kind: "multihop", size: 2, tags: [q.kind] },
+      reasoning: (failure) =>
+        failure === undefined
+          ? `${h.first} ${h.second} So the answer is ${h.answer}.`
+          : failure.category === "bridge_answer"
+            ? `${h.first} So the answer is ${h.bridge}.`
+            : `${h.first} So the answer is probably ${String(failure.values["answer"])}.`
     }
   },
   assign: (outputs, values) => {

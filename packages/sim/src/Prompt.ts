@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type { Completion } from "@effect-dspy/core"
+import { type Completion, FieldMarker } from "@effect-dspy/core"
 import * as FieldType from "./FieldType.js"
 
 /**
@@ -58,26 +58,21 @@ export interface Parsed {
   readonly fullText: string
 }
 
-const SECTION = /\[\[ ## ([^\]]+?) ## \]\]/g
 const OBJECTIVE = "In adhering to this structure, your objective is: "
 
 /**
- * Splits text on `[[ ## name ## ]]` headers into a record of trimmed values (text before the first header
- * is ignored; `completed` ends it).
+ * Splits text on `[[ ## name ## ]]` header lines into a record of trimmed, unescaped values, as the
+ * adapters read them (`FieldMarker.sections`: a value's escaped marker lines stay in the value; text before
+ * the first header is ignored; `completed` ends it).
  *
  * @since 0.1.0
  * @category parsing
  */
 export const sections = (text: string): Record<string, string> => {
   const out: Record<string, string> = {}
-  const headers = [...text.matchAll(SECTION)]
-  for (let i = 0; i < headers.length; i++) {
-    const h = headers[i]!
-    const name = h[1]!.trim()
+  for (const { name, value } of FieldMarker.sections(text)) {
     if (name === "completed") break
-    const start = h.index! + h[0].length
-    const end = i + 1 < headers.length ? headers[i + 1]!.index! : text.length
-    out[name] = text.slice(start, end).trim()
+    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true })
   }
   return out
 }

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import type * as Concepts from "./Concepts.js"
 import type { Rng } from "./internal/Random.js"
 import * as Task from "./Task.js"
 
@@ -166,11 +167,155 @@ const example = (rng: Rng): Example => {
   return { query, agent: route(query).agent }
 }
 
-const feature = (name: string, patterns: ReadonlyArray<RegExp>, phrasings: ReadonlyArray<string>): Task.Feature => ({
-  name,
-  patterns,
-  phrasings
-})
+/**
+ * The routing task's concept inventory: consider the media type, the requested action comes first,
+ * distinguish summaries from reports, the first mentioned medium wins; harmful: default to text search,
+ * ignore the media type, guess.
+ *
+ * @since 0.1.0
+ * @category concepts
+ */
+export const inventory: Concepts.Inventory = {
+  lexicon: {
+    media: [
+      "media",
+      "medium",
+      "modality",
+      "modalities",
+      "format",
+      "formats",
+      "video",
+      "videos",
+      "image",
+      "images",
+      "audio",
+      "picture",
+      "pictures",
+      "photo",
+      "photos",
+      "podcast",
+      "podcasts",
+      "clip",
+      "clips"
+    ],
+    action: ["action", "actions", "task", "intent", "intention", "verb", "request", "goal", "operation"]
+  },
+  vocabulary: [
+    "query queries user agent agents route routing handle search video image audio text document summary",
+    "report detailed data analysis code snippet chart statistics podcast photo picture clip footage listen watch",
+    "request intent action media modality type kind cue cues mention mentioned ambiguous mixed category label",
+    "topic topics overview depth in-depth brief format formats win wins several want wants"
+  ],
+  categories: {
+    confusable_intent: "a confusable agent was picked (a summary for a report, images for videos)",
+    mixed_cues: "a query with two cues was routed by the cue that should not win"
+  },
+  canonical:
+    "Route the query to the agent that should handle it. Consider the media type the user wants (video, image, audio or text). An explicit requested action such as summarising or reporting comes before the media type, and when several media are mentioned, the first mentioned wins. Distinguish short summaries from detailed reports.",
+  cap: 1.8,
+  concepts: [
+    {
+      id: "modality",
+      polarity: "helpful",
+      description: "consider the media type the user wants",
+      addresses: ["confusable_intent"],
+      weight: 0.15,
+      specific: 0.3,
+      patterns: [
+        "(media|content|file|result|output) (type|types|kind|format)",
+        "(modality|modalities)",
+        "(kind|type|form|sort) of (media|content|result|results|file|material)",
+        "(video|videos) .. (image|images|audio|text|picture|photo)",
+        "(watch|look|listen|read) .. (watch|look|listen|read)"
+      ],
+      phrasings: [
+        "Consider the media type the user wants (video, image, audio or text).",
+        "Pay attention to the modality of the request."
+      ],
+      surfaceForms: ["Think about whether the user wants to watch, look at, listen to or read something."]
+    },
+    {
+      id: "action_first",
+      polarity: "helpful",
+      description: "an explicit requested action comes before the media type",
+      addresses: ["mixed_cues"],
+      weight: 0.1,
+      specific: 0.4,
+      patterns: [
+        "(requested|explicit|main|primary|stated|desired|asked) @action",
+        "@action .. (first|before|precedence|priority|wins|win|over|outweigh|outweighs|trump|trumps|override|overrides|beat|beats|matter|matters|more)",
+        "what .. user .. (wants|want) .. (done|do)"
+      ],
+      phrasings: ["An explicit requested action such as summarising or reporting comes before the media type."],
+      surfaceForms: ["What the user wants done matters more than the format they mention."]
+    },
+    {
+      id: "summary_vs_report",
+      polarity: "helpful",
+      description: "distinguish short summaries from detailed reports",
+      addresses: ["confusable_intent"],
+      weight: 0.08,
+      specific: 0.3,
+      patterns: [
+        "(distinguish|differentiate|tell|separate|difference|contrast) .. (summary|summaries|summarise|summarize|summarising|summarizing) .. (report|reports|analysis)",
+        "(short|brief|quick) (summary|summaries|overview) .. (detailed|long|depth|full|thorough|comprehensive) (report|reports|analysis)",
+        "(summary|summaries) (vs|versus|from|or) .. (report|reports)"
+      ],
+      phrasings: ["Distinguish short summaries from detailed reports."],
+      surfaceForms: ["Tell a brief overview apart from an in-depth report."]
+    },
+    {
+      id: "first_mentioned",
+      polarity: "helpful",
+      description: "when several media are mentioned, the first one wins",
+      addresses: ["mixed_cues"],
+      weight: 0.05,
+      specific: 0.35,
+      patterns: [
+        "(first|earliest) (mentioned|named|listed|medium|media|one|cue|mention)",
+        "(mentioned|named|listed|appear|appears|comes) (first|earliest)",
+        "(order|position) .. (mention|mentioned|appear|appearance|named)"
+      ],
+      phrasings: ["When several media are mentioned, the first mentioned wins."],
+      surfaceForms: ["If a query names two formats, go with the one named earliest."]
+    },
+    {
+      id: "default_text",
+      polarity: "harmful",
+      description: "default to text search",
+      addresses: ["confusable_intent"],
+      weight: 0.45,
+      specific: 0.1,
+      patterns: ["default .. text", "(always|just) (choose|pick|use|route) .. text", "doubt .. text"],
+      phrasings: ["When in doubt, default to text_search."],
+      surfaceForms: ["Just pick text search whenever unsure."]
+    },
+    {
+      id: "ignore_media",
+      polarity: "harmful",
+      description: "ignore the media type",
+      addresses: ["confusable_intent", "mixed_cues"],
+      weight: 0.5,
+      specific: 0.1,
+      inverse: "modality",
+      opposes: ["modality"],
+      patterns: ["(ignore|disregard|overlook|neglect) .. @media", "@media .. (irrelevant|unimportant|matter)"],
+      phrasings: ["Ignore the media type and focus on the topic."],
+      surfaceForms: ["Disregard the format and route by topic."]
+    },
+    {
+      id: "guess",
+      polarity: "harmful",
+      description: "guess quickly",
+      addresses: ["confusable_intent", "mixed_cues"],
+      weight: 0.45,
+      specific: 0.1,
+      patterns: ["(guess|guessing|estimate)", "(random|any) agent"],
+      phrasings: ["Guess quickly if the query is unclear."],
+      surfaceForms: ["Pick any agent if it is not obvious."]
+    }
+  ]
+}
 
 const AGENT_FIELDS = ["agent", "route", "target_agent", "destination", "selected_agent", "tool", "category", "label"]
 const CONFIDENCE_FIELDS = ["confidence", "score", "probability", "certainty"]
@@ -185,54 +330,44 @@ export const task: Task.Task<Example> = {
   name: "routing",
   description: "routing user queries to the agent that should handle them",
   inputKeys: ["query"],
-  skill: { b0: 0.2, bReason: 0.4, bDemo: 0.25, bWrong: 0.35, bInstr: 0.4, bBad: 0.6 },
-  helpful: [
-    feature(
-      "modality",
-      [/media type|modality/i],
-      [
-        "Consider the media type the user wants (video, image, audio or text).",
-        "Pay attention to the modality of the request."
-      ]
-    ),
-    feature(
-      "action_first",
-      [/(requested|main|primary) action|what the user wants done/i],
-      ["An explicit requested action such as summarising or reporting comes before the media type."]
-    ),
-    feature(
-      "summary_vs_report",
-      [/summar(y|ies) (from|vs\.?|versus) .*report/i, /distinguish/i],
-      ["Distinguish short summaries from detailed reports."]
-    ),
-    feature(
-      "first_mentioned",
-      [/first (mentioned|media)/i],
-      ["When several media are mentioned, the first mentioned wins."]
-    )
-  ],
-  harmful: [
-    feature("default_text", [/default to text|always (choose|pick) text/i], ["When in doubt, default to text_search."]),
-    feature("ignore_media", [/ignore the (media|modality)/i], ["Ignore the media type and focus on the topic."]),
-    feature("guess", [/\bguess/i], ["Guess quickly if the query is unclear."])
-  ],
+  skill: { b0: 0.2, bReason: 0.4, bDemo: 0.3, bWrong: 0.35, demoCap: 4 },
+  inventory,
   example,
   solve: (inputs) => {
     const query = inputs["query"] ?? inputs["user_query"] ?? inputs["user_request"]
     if (query === undefined) return undefined
     const { agent, ambiguous } = route(query)
+    const failures: Array<Task.Failure> = []
+    const second = route(query.replace(/summari[sz]e|key points|detailed report|statistics|chart|code/gi, ""))
+    if (ambiguous && second.agent !== agent) {
+      failures.push({
+        category: "mixed_cues",
+        values: { agent: second.agent, confidence: 0.55 },
+        detail: `the query mixes cues and ${second.agent} was picked over ${agent}`
+      })
+    }
+    for (const other of CONFUSABLE[agent]) {
+      if (failures.some((f) => f.values["agent"] === other)) continue
+      failures.push({
+        category: "confusable_intent",
+        values: { agent: other, confidence: 0.55 },
+        detail: `${other} was confused with ${agent}`
+      })
+    }
     return {
       task: "routing",
+      key: `routing:${query.trim()}`,
       difficulty: ambiguous ? -0.9 : 0.3,
       evidence: 0,
       gold: { agent, confidence: ambiguous ? 0.62 : 0.9 },
-      wrong: (rng) => {
-        const second = route(query.replace(/summari[sz]e|key points|detailed report|statistics|chart|code/gi, ""))
-        const pick = ambiguous && second.agent !== agent ? second.agent : rng.pick(CONFUSABLE[agent])
-        return { agent: pick, confidence: Math.round((0.45 + rng.next() * 0.25) * 100) / 100 }
-      },
-      reasoning: (values) =>
-        `The query "${query}" ${ambiguous ? "mixes several cues" : "has a clear cue"}; the best agent is ${String(values["agent"])}.`
+      risks: ambiguous ? ["mixed_cues", "confusable_intent"] : ["confusable_intent"],
+      failures,
+      intermediates: [],
+      family: { kind: "routing", size: ambiguous ? 2 : 1, tags: [agent] },
+      reasoning: (failure) => {
+        const picked = failure === undefined ? agent : String(failure.values["agent"])
+        return `The query "${query}" ${ambiguous ? "mixes several cues" : "has a clear cue"}; the best agent is ${picked}.`
+      }
     }
   },
   assign: (outputs, values) => {

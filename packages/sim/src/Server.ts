@@ -50,6 +50,8 @@ export interface Options extends Engine.Settings {
    * reproducible, like the in-process simulated LM without a rollout id).
    */
   readonly freshSamples?: boolean
+  /** The largest request body accepted, in bytes; a larger one is answered 413. Default 16 MiB. */
+  readonly maxBodyBytes?: number
 }
 
 /**
@@ -150,6 +152,8 @@ const apiError = (message: string, type: string, code: string | null = null, par
 })
 
 class BadBody extends Error {}
+
+class BodyTooLarge extends Error {}
 
 const text = (content: unknown): string => {
   if (typeof content === "string") return content
@@ -280,8 +284,10 @@ const readBody = (req: http.IncomingMessage, limit: number): Promise<string> =>
     req.on("data", (b: Buffer) => {
       size += b.length
       if (size > limit) {
-        reject(new BadBody(`request body larger than ${limit} bytes`))
-        req.destroy()
+        // Answer now, read (and drop) the rest so the client gets the answer rather than a reset.
+        req.removeAllListeners("data")
+        req.resume()
+        reject(new BodyTooLarge(`the request body is larger than maxBodyBytes (${limit} bytes)`))
         return
       }
       parts.push(b)
@@ -315,7 +321,12 @@ export const start = (options: Options = {}): Promise<Running> => {
   }
   let faults = options.faults ?? Faults.none
   const latency = options.latency ?? Latency.none
-  const problem = Faults.validate(faults) ?? Latency.validate(latency)
+  const problem =
+    Faults.validate(faults) ??
+    Latency.validate(latency) ??
+    (options.maxBodyBytes !== undefined && !(Number.isInteger(options.maxBodyBytes) && options.maxBodyBytes > 0)
+      ? `maxBodyBytes must be a positive integer, got ${options.maxBodyBytes}`
+      : undefined)
   if (problem !== undefined)
     return Promise.reject(new SimServerError({ message: `simulated LM server options: ${problem}` }))
   const chunkChars = options.chunkChars ?? 24
@@ -349,6 +360,7 @@ export const start = (options: Options = {}): Promise<Running> => {
   }
 
   const freshSamples = options.freshSamples ?? true
+  const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024
 
   const chat = (req: http.IncomingMessage, res: http.ServerResponse, raw: string) => {
     let parsed: ReturnType<typeof toRequest>
@@ -566,10 +578,14 @@ export const start = (options: Options = {}): Promise<Running> => {
     ) {
       return sendJson(res, 404, apiError(`no route POST ${path}`, "invalid_request_error", "not_found"))
     }
-    readBody(req, 16 * 1024 * 1024).then(
+    readBody(req, maxBodyBytes).then(
       (raw) => (path.endsWith("/embeddings") ? embeddings(res, raw) : chat(req, res, raw)),
       (e: unknown) => {
-        if (!res.headersSent && !res.destroyed) bad(res, e instanceof Error ? e.message : String(e))
+        if (res.headersSent || res.destroyed) return
+        if (e instanceof BodyTooLarge) {
+          counters.badRequests++
+          sendJson(res, 413, apiError(e.message, "invalid_request_error", null, null), { connection: "close" })
+        } else bad(res, e instanceof Error ? e.message : String(e))
       }
     )
   })

@@ -1,10 +1,10 @@
 /**
  * The contract of a simulated task: a seeded dataset generator and a hidden solver that works from the
- * prompt text alone, plus the task's skill parameters and its hidden helpful and harmful instruction
- * features. The four tasks are `Arithmetic`, `Routing`, `Multihop` and `Extraction`.
+ * prompt text alone, plus the task's skill parameters and its instruction concepts. The four tasks are `Arithmetic`, `Routing`, `Multihop` and `Extraction`.
  *
  * @since 0.1.0
  */
+import type * as Concepts from "./Concepts.js"
 import type * as Prompt from "./Prompt.js"
 import { type Rng, rngOf } from "./internal/Random.js"
 
@@ -17,22 +17,11 @@ import { type Rng, rngOf } from "./internal/Random.js"
 export type TaskName = "arithmetic" | "routing" | "multihop" | "extraction"
 
 /**
- * A hidden instruction feature: present when any pattern matches the instruction text. `phrasings` are
- * sentences that carry it, used by the instruction proposer.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Feature {
-  readonly name: string
-  readonly patterns: ReadonlyArray<RegExp>
-  readonly phrasings: ReadonlyArray<string>
-}
-
-/**
- * The coefficients of the skill model (logits): P(correct) = sigmoid(b0 + bReason * reasoning +
- * bDemo * min(goodDemos, 4) - bWrong * wrongDemos + bInstr * min(helpful, 3) - bBad * min(harmful, 2)
- * + evidence + difficulty + model offset).
+ * The coefficients of the skill model (logits): P(correct) = sigmoid(b0 + bReason * R + bDemo * D
+ * - bWrong * wrong demos + I + evidence + difficulty + model offset), where R (0 to 1) is the credit of a
+ * reasoning field before the answer, D the saturating credit of the demos (relevant, correct, with correct
+ * reasoning in a reasoning program, duplicates once) and I the instruction's credit from its concepts
+ * (see {@link Concepts}).
  *
  * @since 0.1.0
  * @category models
@@ -42,26 +31,61 @@ export interface SkillParams {
   readonly bReason: number
   readonly bDemo: number
   readonly bWrong: number
-  readonly bInstr: number
-  readonly bBad: number
+  /** Saturation of the demo credit (in demo units). */
+  readonly demoCap: number
 }
 
 /**
- * What the hidden solver knows about one request: its gold values (keyed by the task's own names), a
- * plausible wrong answer, reasoning text for a given answer, and the example's logit offsets.
+ * A plausible wrong answer and its failure category (one of the task inventory's `categories`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Failure {
+  readonly category: string
+  readonly values: Readonly<Record<string, unknown>>
+  /** What went wrong, in words (shown in the reasoning). */
+  readonly detail: string
+}
+
+/**
+ * The problem family of an example: demos of the same kind, size and tags are the most relevant.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Family {
+  readonly kind: string
+  readonly size: number
+  readonly tags: ReadonlyArray<string>
+}
+
+/**
+ * What the hidden solver knows about one request: its gold values (keyed by the task's own names), the
+ * failure categories it is at risk of, the plausible wrong answers, worked reasoning for the gold or a
+ * failure, the intermediate values correct reasoning shows, and the example's logit offsets.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Solution {
   readonly task: TaskName
+  /** A key of the problem itself (the same for any prompt asking it): the common random numbers' key. */
+  readonly key: string
   /** Logit offset of this example (harder examples are negative). */
   readonly difficulty: number
   /** Logit bonus from evidence present in the prompt (multihop: supporting facts in the context). */
   readonly evidence: number
   readonly gold: Readonly<Record<string, unknown>>
-  readonly wrong: (rng: Rng) => Readonly<Record<string, unknown>>
-  readonly reasoning: (values: Readonly<Record<string, unknown>>, correct: boolean) => string
+  /** The failure categories this example is at risk of (a subset of the inventory's categories). */
+  readonly risks: ReadonlyArray<string>
+  /** Plausible wrong answers (never empty), each of a category in `risks`. */
+  readonly failures: ReadonlyArray<Failure>
+  /** Worked reasoning that leads to the gold (no failure) or to a failure's answer. */
+  readonly reasoning: (failure: Failure | undefined) => string
+  /** Values that correct worked reasoning shows (checked in demos' reasoning). */
+  readonly intermediates: ReadonlyArray<string | number>
+  readonly family: Family
 }
 
 /**
@@ -77,8 +101,8 @@ export interface Task<E extends Readonly<Record<string, unknown>>> {
   /** The input field names of the task's examples. */
   readonly inputKeys: ReadonlyArray<string>
   readonly skill: SkillParams
-  readonly helpful: ReadonlyArray<Feature>
-  readonly harmful: ReadonlyArray<Feature>
+  /** The task's instruction concepts, failure categories and canonical best instruction. */
+  readonly inventory: Concepts.Inventory
   /** One example from a generator. */
   readonly example: (rng: Rng) => E
   /** Solves a request from its input values and the rest of the prompt text (`context`). */
@@ -235,4 +259,28 @@ export const sameValue = (a: unknown, b: unknown): boolean => {
       .replace(/\s+/g, " ")
       .trim()
   return norm(a) === norm(b)
+}
+
+/**
+ * The failure category of an answer to a task request: `undefined` when the task does not know the request
+ * or the answer is right; the category of the first plausible wrong answer it equals; else `"other"`.
+ * Reflection proposers use it to diagnose failed examples.
+ *
+ * @since 0.1.0
+ * @category diagnosis
+ */
+export const diagnose = (
+  task: AnyTask,
+  inputs: Readonly<Record<string, string>>,
+  outputs: ReadonlyArray<Prompt.Field>,
+  values: Readonly<Record<string, unknown>>
+): string | undefined => {
+  const solution = task.solve(inputs, "")
+  if (solution === undefined) return undefined
+  const matches = (expected: Record<string, unknown>) => {
+    const keys = Object.keys(expected).filter((k) => !task.softFields.includes(k.toLowerCase()))
+    return keys.length > 0 && keys.every((k) => values[k] !== undefined && sameValue(values[k], expected[k]))
+  }
+  if (matches(task.assign(outputs, solution.gold))) return undefined
+  return solution.failures.find((f) => matches(task.assign(outputs, f.values)))?.category ?? "other"
 }

@@ -28,6 +28,8 @@
  *
  * @since 0.1.0
  */
+import * as fs from "node:fs"
+import * as url from "node:url"
 import * as Faults from "./Faults.js"
 import * as Latency from "./Latency.js"
 import * as Server from "./Server.js"
@@ -147,7 +149,19 @@ export const parseArgs = (argv: ReadonlyArray<string>): Server.Options | string 
   }
 }
 
-const isMain = process.argv[1] !== undefined && /sim[/\\]cli\.(ts|js)$/.test(process.argv[1])
+/** True when this file is the process's entry point (`tsx src/cli.ts`, `pnpm --filter @effect-dspy/sim sim-server`). */
+const isMain = (() => {
+  const entry = process.argv[1]
+  if (entry === undefined) return false
+  try {
+    return (
+      url.pathToFileURL(fs.realpathSync(entry)).href ===
+      url.pathToFileURL(fs.realpathSync(url.fileURLToPath(import.meta.url))).href
+    )
+  } catch {
+    return false
+  }
+})()
 
 if (isMain) {
   const options = parseArgs(process.argv.slice(2))

@@ -75,3 +75,32 @@ export * as SimLatency from "./Latency.js"
  * @since 0.1.0
  */
 export * as SimEmbeddings from "./Embeddings.js"
+
+/**
+ * Instruction concepts: what an instruction means to the simulated LM (each task's helpful and harmful
+ * strategies, their surface forms and the failure categories they address).
+ *
+ * @since 0.1.0
+ */
+export * as SimConcepts from "./Concepts.js"
+
+/**
+ * Reading text for meaning: stemming, phrase patterns, negation scope, on-task vocabulary.
+ *
+ * @since 0.1.0
+ */
+export * as SimMeaning from "./Meaning.js"
+
+/**
+ * The skill model: P(correct) from reasoning, demos and the instruction's meaning.
+ *
+ * @since 0.1.0
+ */
+export * as SimSkill from "./Skill.js"
+
+/**
+ * The calibration probes (instructions and demo sets) shared by the tests and `pnpm bench calibration`.
+ *
+ * @since 0.1.0
+ */
+export * as Probes from "./Probes.js"

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Completion } from "@effect-dspy/core"
 import * as Arithmetic from "../src/Arithmetic.js"
+import * as Concepts from "../src/Concepts.js"
 import * as Engine from "../src/Engine.js"
 import * as Extraction from "../src/Extraction.js"
 import * as Instructions from "../src/Instructions.js"
@@ -252,10 +253,8 @@ describe("Engine instruction proposals", () => {
     outputs: [{ name: "proposed_instruction" }]
   }
   const arithmeticTask = Arithmetic.task as Task.AnyTask
-  const helpfulCount = (text: string) =>
-    arithmeticTask.helpful.filter((f) => f.patterns.some((p) => p.test(text))).length
-  const harmfulCount = (text: string) =>
-    arithmeticTask.harmful.filter((f) => f.patterns.some((p) => p.test(text))).length
+  const helpfulCount = (text: string) => Concepts.read(arithmeticTask.inventory, text).helpful.size
+  const harmfulCount = (text: string) => Concepts.read(arithmeticTask.inventory, text).harmful.size
 
   const proposals = (attempts: ReadonlyArray<string>, temperature: number) =>
     Array.from({ length: 40 }, (_, rolloutId) => {

@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { spawn } from "node:child_process"
 import * as http from "node:http"
+import { fileURLToPath } from "node:url"
 import OpenAI from "openai"
 import * as Arithmetic from "../src/Arithmetic.js"
 import * as Embeddings from "../src/Embeddings.js"
@@ -292,4 +294,44 @@ describe("Server loopback and command line", () => {
     assert.match(Cli.parseArgs(["--faults", "2"]) as string, /sum to at most 1|must be in/)
     assert.match(Cli.parseArgs(["--bogus"]) as string, /unknown option/)
   })
+
+  it.scoped(
+    "the CLI (the sim-server script) listens and prints its URL; SIGTERM stops it",
+    () =>
+      Effect.gen(function* () {
+        const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url))
+        const child = yield* Effect.acquireRelease(
+          Effect.sync(() =>
+            spawn(
+              process.execPath,
+              ["--conditions=@effect-dspy/source", "--import", "tsx", cli, "--port", "0", "--seed", "3"],
+              {
+                stdio: ["ignore", "pipe", "pipe"]
+              }
+            )
+          ),
+          (c) => Effect.sync(() => c.kill("SIGTERM"))
+        )
+        const line = yield* Effect.async<string, Error>((resume) => {
+          let out = ""
+          child.stdout!.on("data", (b: Buffer) => {
+            out += b.toString()
+            const l = out.split("\n").find((x) => x.startsWith("{"))
+            if (l !== undefined) resume(Effect.succeed(l))
+          })
+          child.once("exit", (code) =>
+            resume(Effect.fail(new Error(`sim-server exited with ${code} before listening`)))
+          )
+        })
+        const { url } = JSON.parse(line) as { url: string }
+        const models = yield* call(() => client(url).models.list())
+        assert.isAbove(models.data.length, 0)
+        const exited = yield* Effect.async<number | null>((resume) => {
+          child.once("exit", (code) => resume(Effect.succeed(code)))
+          child.kill("SIGTERM")
+        })
+        assert.strictEqual(exited, 0)
+      }),
+    60_000
+  )
 })

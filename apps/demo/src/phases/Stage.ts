@@ -71,12 +71,17 @@ export const start = (
     const modules = yield* ModuleManager.ModuleManager
 
     const { train, dev, test } = SimTask.splits(Arithmetic.task, {
-      seed: 11,
+      seed: 11 + (settings.seed ?? 0),
       train: settings.sizes.train,
       dev: settings.sizes.val,
       test: settings.sizes.test
     })
-    const traffic = SimTask.splits(Arithmetic.task, { seed: 97, train: 0, dev: 0, test: settings.sizes.traffic }).test
+    const traffic = SimTask.splits(Arithmetic.task, {
+      seed: 97 + (settings.seed ?? 0),
+      train: 0,
+      dev: 0,
+      test: settings.sizes.traffic
+    }).test
     const asExamples = (rows: ReadonlyArray<Arithmetic.Example>) =>
       rows.map((row) => Example.make({ question: row.question, answer: row.answer }).withInputs("question"))
 

@@ -3,8 +3,15 @@
  * the clients do not share its event loop: a bare `fetch` loop at 64 concurrent requests, then the official
  * `openai` SDK in the same run (reported as a ratio to bare fetch). Also the in-process engine's answers
  * per second, the floor of what the server can serve.
+ *
+ * Against the pre-change server: the server as it was at commit `PRE_CHANGE` (before the simulated LM moved to
+ * `@effect-dspy/sim` and its skill model v2), extracted from git into a temporary directory and measured in the
+ * same run, alternating with the current one (pre, current, pre, current) so that load on the machine falls
+ * on both alike. Target: the current server keeps >= 0.95x the pre-change throughput.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import * as url from "node:url"
 import { Engine } from "@effect-dspy/sim"
@@ -13,6 +20,9 @@ import { type Bench, nowUs, throughput } from "../Harness.js"
 
 const CONCURRENCY = 64
 const DURATION_MS = 3000
+/** The commit whose server is the pre-change reference. */
+const PRE_CHANGE = "a82d3c2"
+const HERE = path.dirname(url.fileURLToPath(import.meta.url))
 
 const question =
   "Mia has 12 apples. She buys 5 more apples. She gives away 3 apples. How many apples does Mia have now?"
@@ -51,9 +61,28 @@ server.keepAliveTimeout = 65000
 server.listen(0, "127.0.0.1", () => process.stdout.write(JSON.stringify({ url: "http://127.0.0.1:" + server.address().port + "/v1" }) + "\\n"))
 `
 
-const startServer = (bare = false): Promise<{ child: ChildProcess; url: string }> =>
+/**
+ * Extracts the pre-change simulated LM (core's `src/` at {@link PRE_CHANGE}) into a temporary directory whose
+ * `node_modules` points at core's, so it runs with the same dependencies; returns its CLI and a cleanup.
+ */
+const extractPreChange = (): { readonly cli: string; readonly cleanup: () => void } => {
+  const repo = execFileSync("git", ["rev-parse", "--show-toplevel"], { cwd: HERE, encoding: "utf8" }).trim()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sim-prechange-"))
+  const archive = execFileSync("git", ["archive", "--format=tar", PRE_CHANGE, "packages/core/src"], {
+    cwd: repo,
+    maxBuffer: 64 * 1024 * 1024
+  })
+  execFileSync("tar", ["-x", "-C", dir, "--strip-components=2"], { input: archive })
+  fs.symlinkSync(path.join(repo, "packages/core/node_modules"), path.join(dir, "node_modules"), "dir")
+  return {
+    cli: path.join(dir, "src/sim/cli.ts"),
+    cleanup: () => fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const startServer = (bare = false, cliPath?: string): Promise<{ child: ChildProcess; url: string }> =>
   new Promise((resolve, reject) => {
-    const cli = path.join(path.dirname(url.fileURLToPath(import.meta.url)), "../../../sim/src/cli.ts")
+    const cli = cliPath ?? path.join(HERE, "../../../sim/src/cli.ts")
     const args = bare ? ["-e", BARE] : ["--conditions=@effect-dspy/source", "--import", "tsx", cli, "--port", "0"]
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] })
     let out = ""
@@ -116,6 +145,41 @@ const bench: Bench = {
       report({ bench: "sim-server", metric: "bare_node_http_fetch_64_concurrent", value: floor, unit: "req/s" })
     } finally {
       bare.child.kill("SIGTERM")
+    }
+
+    // The current server against the pre-change one, alternating: pre, current, pre, current.
+    const pre = extractPreChange()
+    try {
+      const rates = { pre: [] as Array<number>, current: [] as Array<number> }
+      for (let round = 0; round < 2; round++) {
+        for (const which of ["pre", "current"] as const) {
+          const server = await startServer(false, which === "pre" ? pre.cli : undefined)
+          try {
+            rates[which].push(await fetchLoop(server.url))
+          } finally {
+            server.child.kill("SIGTERM")
+          }
+        }
+      }
+      const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
+      report({
+        bench: "sim-server",
+        metric: "pre_change_fetch_64_concurrent",
+        value: mean(rates.pre),
+        unit: "req/s",
+        baseline: floor,
+        target: `the server at ${PRE_CHANGE}, same run (mean of 2 runs alternating with the current one)`
+      })
+      report({
+        bench: "sim-server",
+        metric: "fetch_64_concurrent_vs_pre_change",
+        value: mean(rates.current),
+        unit: "req/s",
+        baseline: mean(rates.pre),
+        target: ">= 0.95x the pre-change server (mean of 2 alternating runs each)"
+      })
+    } finally {
+      pre.cleanup()
     }
 
     const { child, url: base } = await startServer()

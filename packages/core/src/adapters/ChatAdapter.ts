@@ -13,6 +13,7 @@ import * as Adapter from "./Adapter.js"
 import * as Prompt from "./internal/prompt.js"
 import * as Streaming from "./internal/streaming.js"
 import { decodeText } from "./internal/values.js"
+import * as FieldMarker from "./FieldMarker.js"
 import * as JSONAdapter from "./JSONAdapter.js"
 
 const name = "ChatAdapter"
@@ -28,7 +29,7 @@ export const systemMessage = (signature: Signature.Any): string => {
     "All interactions will be structured in the following way, with the appropriate values filled in.",
     Prompt.sections(signature.inputFields.map((f) => [f.name, Prompt.placeholder(f)] as const)),
     Prompt.sections(signature.outputFields.map((f) => [f.name, Prompt.placeholder(f)] as const)),
-    "[[ ## completed ## ]]\n"
+    `${FieldMarker.completed}\n`
   ]
     .join("\n\n")
     .trim()
@@ -49,7 +50,7 @@ export const outputRequirements = (signature: Signature.Any): string =>
 const assistantContent = (signature: Signature.Any, outputs: { readonly [k: string]: unknown }, missing?: string) =>
   `${Prompt.sections(
     Prompt.outputEntries(signature, outputs, missing ?? "None").map(([f, v]) => [f.name, v] as const)
-  )}\n\n[[ ## completed ## ]]\n`
+  )}\n\n${FieldMarker.completed}\n`
 
 /**
  * An assistant message with the given outputs, `[[ ## completed ## ]]` last.
@@ -83,8 +84,6 @@ export const format = <I, O>(
   ]
 })
 
-const header = /^\[\[ ## (\w+) ## \]\]/
-
 const missingOutputs = (signature: Signature.Any, values: Record<string, unknown>): Array<string> => {
   const missing: Array<string> = []
   for (const f of signature.outputFields) {
@@ -97,8 +96,9 @@ const missingOutputs = (signature: Signature.Any, values: Record<string, unknown
 
 /**
  * Parses an answer: text before the first header is ignored, each output field's value is the trimmed text
- * up to the next header (the first section of a field wins), values decode to the field types, a missing
- * `Optional[...]` output reads as `null`. A missing `[[ ## completed ## ]]` marker is tolerated (DSPy).
+ * up to the next header (the first section of a field wins), unescaped ({@link FieldMarker.unescapeValue}),
+ * values decode to the field types, a missing `Optional[...]` output reads as `null`. A missing
+ * `[[ ## completed ## ]]` marker is tolerated (DSPy).
  *
  * @since 0.1.0
  * @category parsing
@@ -109,11 +109,9 @@ export const parse = <I, O>(
 ): Either.Either<O, Adapter.AdapterParseError> => {
   const found: Array<[string, Array<string>]> = [["", []]]
   for (const line of completion.split(/\r?\n/)) {
-    const m = header.exec(line.trim())
-    if (m !== null) {
-      const rest = line.trim().slice(m[0].length).trim()
-      found.push([m[1]!, rest === "" ? [] : [rest]])
-    } else found[found.length - 1]![1].push(line)
+    const h = FieldMarker.readHeader(line)
+    if (h !== undefined) found.push([h.name, h.rest === "" ? [] : [h.rest]])
+    else found[found.length - 1]![1].push(line)
   }
   const outputs = new Map(signature.outputFields.map((f) => [f.name, f]))
   const values: Record<string, unknown> = {}
@@ -123,7 +121,7 @@ export const parse = <I, O>(
     const field = outputs.get(key)
     if (field === undefined || seen.has(key)) continue
     seen.add(key)
-    const r = decodeText(field, lines.join("\n").trim())
+    const r = decodeText(field, FieldMarker.unescapeValue(lines.join("\n").trim()))
     if (Either.isRight(r)) values[key] = r.right
     else invalid.push({ field: key, problem: r.left })
   }

@@ -159,7 +159,9 @@ export const parse = <I, O>(
         completion,
         outputFields,
         missing: outputFields,
-        reason: "the response holds no JSON object"
+        reason: JsonRepair.isTooDeep(completion)
+          ? `the response's JSON nests deeper than ${JsonRepair.maxDepth} levels`
+          : "the response holds no JSON object"
       })
     )
   }

@@ -29,6 +29,28 @@ export interface Entry {
   readonly correlationId?: string
 }
 
+const textSize = (text: string | undefined): number => (text === undefined ? 0 : 2 * text.length)
+
+const callsSize = (calls: ReadonlyArray<Completion.ToolCall> | undefined): number => {
+  let n = 0
+  for (const c of calls ?? []) n += textSize(c.id) + textSize(c.name) + textSize(c.arguments)
+  return n
+}
+
+/**
+ * The approximate memory an entry holds, in bytes: two per character of its texts (messages, tool calls,
+ * answers, error) plus a fixed 256 for the rest. What the LM service's `historyMaxBytes` counts.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const sizeOf = (entry: Entry): number => {
+  let n = 256
+  for (const m of entry.request.messages) n += textSize(m.content) + callsSize(m.toolCalls)
+  for (const c of entry.response?.choices ?? []) n += textSize(c.content) + callsSize(c.toolCalls)
+  return n + textSize(entry.error?.message)
+}
+
 const roleTitle: Record<Completion.Message["role"], string> = {
   system: "System message:",
   user: "User message:",

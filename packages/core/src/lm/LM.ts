@@ -22,7 +22,7 @@ import * as LMCache from "../cache/LMCache.js"
 import * as CoreEvents from "../CoreEvents.js"
 import * as Completion from "./Completion.js"
 import type * as History from "./History.js"
-import { render } from "./History.js"
+import { render, sizeOf } from "./History.js"
 import * as Tracing from "../internal/tracing.js"
 import * as LMError from "./LMError.js"
 import * as OpenAIProvider from "./OpenAIProvider.js"
@@ -138,6 +138,11 @@ export interface Options {
   readonly retry?: Retry.Options | Effect.Effect<Retry.Options>
   /** How many calls the history keeps; default 1,000. */
   readonly historySize?: number
+  /**
+   * The most memory the history holds, in bytes as {@link History.sizeOf} counts them (two per character of
+   * prompts and answers); default 32 MiB. The oldest calls go first; the newest call is always kept.
+   */
+  readonly historyMaxBytes?: number
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -267,16 +272,33 @@ export const make = (options: Options): Effect.Effect<Service> =>
     }
     const retry = retryPolicy(options.retry)
     const eventsAtMake = yield* Effect.serviceOption(Events.Events)
-    // A ring buffer: `next` is where the next entry goes; once full, it is also the oldest entry.
-    const ring: Array<History.Entry> = []
-    let next = 0
-    const pushHistory = (entry: History.Entry) => {
-      if (ring.length < historySize) ring.push(entry)
-      else ring[next] = entry
-      next = (next + 1) % historySize
+    const historyMaxBytes = options.historyMaxBytes ?? 32 * 1024 * 1024
+    if (!(historyMaxBytes > 0)) {
+      return yield* Effect.dieMessage(`LM.make: historyMaxBytes must be positive, got ${historyMaxBytes}`)
     }
-    const historyInOrder = (): Array<History.Entry> =>
-      ring.length < historySize ? ring.slice() : [...ring.slice(next), ...ring.slice(0, next)]
+    // A queue: entries from `head` on, oldest first, with their sizes; a dropped entry is released at once
+    // (its slot cleared) and the array compacted as it drains.
+    let entries: Array<History.Entry | undefined> = []
+    let sizes: Array<number> = []
+    let head = 0
+    let bytes = 0
+    const pushHistory = (entry: History.Entry) => {
+      const size = sizeOf(entry)
+      entries.push(entry)
+      sizes.push(size)
+      bytes += size
+      while (entries.length - head > historySize || (bytes > historyMaxBytes && entries.length - head > 1)) {
+        bytes -= sizes[head]!
+        entries[head] = undefined
+        head++
+      }
+      if (head > 1024 && head * 2 > entries.length) {
+        entries = entries.slice(head)
+        sizes = sizes.slice(head)
+        head = 0
+      }
+    }
+    const historyInOrder = (): Array<History.Entry> => entries.slice(head) as Array<History.Entry>
     const totals = emptyAccumulator()
     // One stable label array per model: Effect caches a metric's hook per label-array identity, whereas
     // `Metric.tagged` builds a fresh metric key (and formats its description) on every update.
@@ -578,6 +600,8 @@ export const openaiProvider: ProviderKind.Factory = (name, settings, live) => {
   }
   return OpenAIProvider.make({
     timeoutMs: live?.timeoutMs ?? settings.timeoutMs,
+    maxResponseBytes: live?.maxResponseBytes ?? settings.maxResponseBytes,
+    streamDeadlineMs: live?.streamDeadlineMs ?? settings.streamDeadlineMs,
     ...(settings.baseUrl === undefined ? {} : { baseURL: settings.baseUrl }),
     ...(settings.apiKey === undefined ? {} : { apiKey: settings.apiKey })
   })
@@ -667,7 +691,11 @@ export const layer: Layer.Layer<LM, LMConfigError, Config.Config> = Layer.scoped
     // `providers.*.timeoutMs` and the retry settings may change while the system runs: they are read at each call.
     const current = <A>(read: (s: ConfigSchema.ProviderSettings) => A) =>
       Effect.map(service.current, (c) => read(c.providers[name] ?? settings))
-    const provider = yield* providerFromSettings(name, settings, { timeoutMs: current((s) => s.timeoutMs) })
+    const provider = yield* providerFromSettings(name, settings, {
+      timeoutMs: current((s) => s.timeoutMs),
+      maxResponseBytes: current((s) => s.maxResponseBytes),
+      streamDeadlineMs: current((s) => s.streamDeadlineMs)
+    })
     const cache = yield* Effect.serviceOption(LMCache.LMCache)
     return yield* make({
       provider,

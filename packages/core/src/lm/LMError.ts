@@ -10,7 +10,9 @@ export {
   LMBadRequest,
   LMContextWindowExceeded,
   LMError,
+  LMMalformedResponse,
   LMRateLimited,
+  LMResponseTooLarge,
   LMServerError,
   LMTimeout
 } from "../CoreError.js"

@@ -6,16 +6,26 @@
  * request. The SDK runs on a tuned transport (undici keep-alive pool, see `internal/transport.ts`) unless a
  * `fetch` is given. `rolloutId` is never sent. Failures map onto the `LMError` family.
  *
+ * Answers are untrusted input: bodies are read within `maxResponseBytes` (`LMResponseTooLarge` past it), parsed
+ * and checked against the expected shape (a 200 with an HTML page, a body that is not JSON, JSON without
+ * `choices`, a choice without `message`... is an `LMMalformedResponse` saying what was wrong), and a streamed
+ * answer has a total deadline (`streamDeadlineMs`) as well as the idle timeout (`timeoutMs`).
+ *
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import OpenAI from "openai"
 import type * as Completion from "./Completion.js"
+import { BodyReadFailed, readText, ResponseTooLarge } from "./internal/body.js"
+import { Decoder } from "./internal/sse.js"
 import { make as makeTransport } from "./internal/transport.js"
+import * as Wire from "./internal/wire.js"
 import * as LMError from "./LMError.js"
 import * as Pricing from "./Pricing.js"
 import type * as Provider from "./Provider.js"
@@ -46,7 +56,35 @@ export interface Options {
   readonly prices?: Pricing.PriceTable
   /** A fetch to use instead of the tuned transport. */
   readonly fetch?: typeof globalThis.fetch
+  /**
+   * The largest response body read, in bytes (a streamed answer: all its events together); default
+   * {@link defaultMaxResponseBytes}. Past it the response is dropped unread and the call fails with
+   * `LMResponseTooLarge`. An effect is read at each call (`providers.*.maxResponseBytes`).
+   */
+  readonly maxResponseBytes?: number | Effect.Effect<number>
+  /**
+   * The longest a streamed answer may take from the request to its last event, in milliseconds; default
+   * {@link defaultStreamDeadlineMs}. `timeoutMs` bounds each silence; this bounds the whole (a server that
+   * drips forever). Past it the stream fails with `LMTimeout`. An effect is read at each call.
+   */
+  readonly streamDeadlineMs?: number | Effect.Effect<number>
 }
+
+/**
+ * The default {@link Options.maxResponseBytes}: 8 MiB.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxResponseBytes = 8 * 1024 * 1024
+
+/**
+ * The default {@link Options.streamDeadlineMs}: 5 minutes.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultStreamDeadlineMs = 300_000
 
 type ChatParams = OpenAI.Chat.ChatCompletionCreateParamsNonStreaming
 
@@ -125,7 +163,7 @@ const finishReason = (reason: string | null | undefined): Completion.FinishReaso
   }
 }
 
-const toUsage = (usage: OpenAI.CompletionUsage | null | undefined): Completion.Usage =>
+const toUsage = (usage: Wire.WireUsage | null | undefined): Completion.Usage =>
   usage == null
     ? { promptTokens: 0, completionTokens: 0, totalTokens: 0 }
     : {
@@ -135,35 +173,39 @@ const toUsage = (usage: OpenAI.CompletionUsage | null | undefined): Completion.U
       }
 
 const toToolCalls = (
-  calls: ReadonlyArray<OpenAI.Chat.ChatCompletionMessageToolCall> | undefined
+  calls: Wire.ChatCompletion["choices"][number]["message"]["tool_calls"]
 ): ReadonlyArray<Completion.ToolCall> | undefined => {
-  if (calls === undefined || calls.length === 0) return undefined
+  if (calls === undefined || calls === null || calls.length === 0) return undefined
   const out: Array<Completion.ToolCall> = []
-  for (const c of calls)
-    if (c.type === "function") out.push({ id: c.id, name: c.function.name, arguments: c.function.arguments })
+  for (const c of calls) {
+    if ((c.type === undefined || c.type === "function") && c.function !== undefined) {
+      out.push({ id: c.id ?? "", name: c.function.name, arguments: c.function.arguments })
+    }
+  }
   return out
 }
 
 /**
- * The completion response of a chat-completions answer, with its cost from the price table.
+ * The completion response of a chat-completions answer (as checked against the expected shape), with its cost
+ * from the price table.
  *
  * @since 0.1.0
  * @category decoding
  */
 export const fromCompletion = (
-  completion: OpenAI.Chat.ChatCompletion,
+  completion: Wire.ChatCompletion,
   request: Completion.CompletionRequest,
   prices: Pricing.PriceTable = Pricing.defaultPrices
 ): Completion.CompletionResponse => {
   const usage = toUsage(completion.usage)
   const model = completion.model || request.model
   return {
-    id: completion.id,
+    id: completion.id ?? "",
     model,
-    choices: completion.choices.map((c) => {
+    choices: completion.choices.map((c, i) => {
       const toolCalls = toToolCalls(c.message.tool_calls)
       return {
-        index: c.index,
+        index: c.index ?? i,
         content: c.message.content ?? "",
         finishReason: finishReason(c.finish_reason),
         ...(toolCalls === undefined ? {} : { toolCalls })
@@ -221,6 +263,12 @@ export const toLMError = (
   const scrub = (text: string) =>
     context.secret !== undefined && context.secret.length > 0 ? text.split(context.secret).join("<redacted>") : text
   const base = { provider: context.provider, model: context.model }
+  // The transport's own signals reach here directly or as the cause of the SDK's connection error.
+  const signal = error instanceof OpenAI.APIConnectionError && error.cause !== undefined ? error.cause : error
+  if (signal instanceof ResponseTooLarge) return tooLarge(base, context.provider, signal.limitBytes)
+  if (signal instanceof BodyReadFailed) {
+    return new LMError.LMServerError({ ...base, message: `${context.provider}: ${scrub(signal.message)}` })
+  }
   if (error instanceof OpenAI.APIConnectionTimeoutError) {
     return new LMError.LMTimeout({
       ...base,
@@ -281,6 +329,65 @@ export const toLMError = (
   })
 }
 
+const tooLarge = (base: { provider: string; model: string }, provider: string, limitBytes: number) =>
+  new LMError.LMResponseTooLarge({
+    ...base,
+    limitBytes,
+    message: `${provider}'s response passed maxResponseBytes (${limitBytes} bytes) and was dropped unread: raise providers.${provider}.maxResponseBytes or ask for less (max_tokens, fewer choices)`
+  })
+
+const excerpt = (text: string, scrub: (s: string) => string): string => {
+  const t = scrub(text.slice(0, 160)).replace(/\s+/g, " ").trim()
+  return text.length > 160 ? `${t}...` : t
+}
+
+/**
+ * Reads a 200 body as a completion: JSON whatever the content type says (lenient), checked against the
+ * expected shape; anything else is an `LMMalformedResponse` naming the content type and what was wrong.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const parseCompletionBody = (
+  text: string,
+  context: {
+    readonly provider: string
+    readonly model: string
+    readonly status?: number
+    readonly contentType?: string | null
+    readonly secret?: string
+  }
+): Either.Either<Wire.ChatCompletion, LMError.LMMalformedResponse> => {
+  const scrub = (t: string) =>
+    context.secret !== undefined && context.secret.length > 0 ? t.split(context.secret).join("<redacted>") : t
+  const type = context.contentType ?? undefined
+  const typeText = type === undefined || type === "" ? "no content type" : type.split(";")[0]!.trim()
+  const malformed = (problem: string) =>
+    new LMError.LMMalformedResponse({
+      provider: context.provider,
+      model: context.model,
+      ...(context.status === undefined ? {} : { status: context.status }),
+      ...(type === undefined || type === "" ? {} : { contentType: type }),
+      problem,
+      message: `${context.provider} answered ${context.status ?? 200} (${typeText}) with ${problem}: check that the base URL points at an OpenAI-compatible API (the LM retries; the provider's breaker counts it)`
+    })
+  if (text.trim() === "") return Either.left(malformed("an empty body"))
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch (e) {
+    const isJson = type?.includes("json") === true
+    return Either.left(
+      malformed(
+        isJson
+          ? `a body that is not valid JSON (${e instanceof Error ? e.message : String(e)}; ${text.length} characters: ${excerpt(text, scrub)})`
+          : `a body that is not JSON (${text.length} characters: ${excerpt(text, scrub)})`
+      )
+    )
+  }
+  return Either.mapLeft(Wire.completion(body), (problem) => malformed(scrub(problem)))
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The provider
 // ---------------------------------------------------------------------------------------------------------
@@ -289,6 +396,130 @@ interface ToolCallParts {
   id: string
   name: string
   arguments: string
+}
+
+/** The chunks of a whole completion, for a server that answered a stream request with one. */
+const completionChunks = (response: Completion.CompletionResponse): Array<Completion.CompletionChunk> => [
+  ...response.choices.map(
+    (c): Completion.CompletionChunk => ({
+      index: c.index,
+      delta: c.content,
+      finishReason: c.finishReason,
+      ...(c.toolCalls === undefined ? {} : { toolCalls: c.toolCalls })
+    })
+  ),
+  { index: 0, delta: "", usage: response.usage }
+]
+
+/**
+ * Turns the bytes of an SSE body into completion chunks: counts them against the limit, decodes events,
+ * checks each against the chunk shape, assembles tool calls, and stops at `[DONE]`.
+ */
+class EventReader {
+  private readonly decoder = new TextDecoder()
+  private readonly sse = new Decoder()
+  private readonly tools = new Map<number, Map<number, ToolCallParts>>()
+  private bytes = 0
+  private finished = false
+  constructor(
+    readonly provider: string,
+    readonly model: string,
+    readonly limit: number,
+    readonly secret: string | undefined
+  ) {}
+
+  push(
+    bytes: Uint8Array
+  ): Effect.Effect<{ readonly chunks: Array<Completion.CompletionChunk>; readonly done: boolean }, LMError.LMError> {
+    this.bytes += bytes.byteLength
+    if (this.bytes > this.limit) {
+      return Effect.fail(tooLarge({ provider: this.provider, model: this.model }, this.provider, this.limit))
+    }
+    return this.events(this.sse.push(this.decoder.decode(bytes, { stream: true })))
+  }
+
+  end(): Effect.Effect<
+    { readonly chunks: Array<Completion.CompletionChunk>; readonly done: boolean },
+    LMError.LMError
+  > {
+    if (this.finished) return Effect.succeed({ chunks: [], done: true })
+    return this.events(this.sse.push(this.decoder.decode()).concat(this.sse.end()))
+  }
+
+  private malformed(problem: string): LMError.LMMalformedResponse {
+    const scrubbed =
+      this.secret !== undefined && this.secret.length > 0 ? problem.split(this.secret).join("<redacted>") : problem
+    return new LMError.LMMalformedResponse({
+      provider: this.provider,
+      model: this.model,
+      status: 200,
+      contentType: "text/event-stream",
+      problem: scrubbed,
+      message: `${this.provider}'s stream was malformed: ${scrubbed} (the LM retries; the provider's breaker counts it)`
+    })
+  }
+
+  private events(
+    events: ReadonlyArray<{ readonly data: string; readonly event: string | undefined }>
+  ): Effect.Effect<{ readonly chunks: Array<Completion.CompletionChunk>; readonly done: boolean }, LMError.LMError> {
+    const out: Array<Completion.CompletionChunk> = []
+    for (const e of events) {
+      if (this.finished) break
+      if (e.data.trim() === "[DONE]") {
+        this.finished = true
+        break
+      }
+      let body: unknown
+      try {
+        body = JSON.parse(e.data)
+      } catch (error) {
+        const detail = error instanceof Error ? error.message : String(error)
+        return Effect.fail(
+          this.malformed(
+            `an event that is not valid JSON (${detail}): ${e.data.slice(0, 120)}${e.data.length > 120 ? "..." : ""}`
+          )
+        )
+      }
+      if (e.event === "error") {
+        const message =
+          typeof body === "object" && body !== null && "error" in body
+            ? JSON.stringify((body as { error: unknown }).error)
+            : e.data
+        return Effect.fail(this.malformed(`the stream carried an error: ${message.slice(0, 300)}`))
+      }
+      const chunk = Wire.chunk(body)
+      if (Either.isLeft(chunk)) return Effect.fail(this.malformed(chunk.left))
+      this.chunks(chunk.right, out)
+    }
+    return Effect.succeed({ chunks: out, done: this.finished })
+  }
+
+  private chunks(chunk: Wire.Chunk, out: Array<Completion.CompletionChunk>): void {
+    for (const choice of chunk.choices) {
+      for (const part of choice.delta?.tool_calls ?? []) {
+        let byIndex = this.tools.get(choice.index)
+        if (byIndex === undefined) this.tools.set(choice.index, (byIndex = new Map()))
+        const call = byIndex.get(part.index) ?? { id: "", name: "", arguments: "" }
+        if (part.id) call.id = part.id
+        if (part.function?.name) call.name += part.function.name
+        if (part.function?.arguments) call.arguments += part.function.arguments
+        byIndex.set(part.index, call)
+      }
+      const delta = choice.delta?.content ?? ""
+      if (choice.finish_reason != null) {
+        const calls = this.tools.get(choice.index)
+        out.push({
+          index: choice.index,
+          delta,
+          finishReason: finishReason(choice.finish_reason),
+          ...(calls === undefined ? {} : { toolCalls: [...calls.values()].map((c) => ({ ...c })) })
+        })
+      } else if (delta.length > 0) {
+        out.push({ index: choice.index, delta })
+      }
+    }
+    if (chunk.usage != null) out.push({ index: 0, delta: "", usage: toUsage(chunk.usage) })
+  }
 }
 
 /**
@@ -332,15 +563,47 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
         )
       )
 
+    const setting = (value: number | Effect.Effect<number> | undefined, fallback: number): Effect.Effect<number> =>
+      value === undefined ? Effect.succeed(fallback) : Effect.isEffect(value) ? value : Effect.succeed(value)
+    const maxResponseBytes = setting(options.maxResponseBytes, defaultMaxResponseBytes)
+    const streamDeadlineMs = setting(options.streamDeadlineMs, defaultStreamDeadlineMs)
+    const base = (model: string) => ({ provider: name, model })
+    const readFailure = (model: string) => (error: unknown) =>
+      error instanceof ResponseTooLarge
+        ? tooLarge(base(model), name, error.limitBytes)
+        : new LMError.LMServerError({
+            ...base(model),
+            message: `${name}: ${error instanceof BodyReadFailed ? error.message : `the response could not be read: ${String(error)}`}`
+          })
+    // The limit reaches the transport in the request's `RequestInit` (the SDK passes `fetchOptions` through).
+    const fetchOptions = (limit: number) =>
+      ({ maxResponseBytes: limit }) as unknown as NonNullable<OpenAI.RequestOptions["fetchOptions"]>
+
     const complete: Provider.Provider["complete"] = (request) =>
       withTimeout((timeout) =>
-        Effect.tryPromise({
-          try: (signal) => client.chat.completions.create(toParams(request), { signal, timeout }),
-          catch: (error) => error
-        }).pipe(
-          Effect.catchAll(fail(request.model, timeout)),
-          Effect.map((completion) => fromCompletion(completion, request, prices))
-        )
+        Effect.gen(function* () {
+          const limit = yield* maxResponseBytes
+          const response = yield* Effect.tryPromise({
+            try: (signal) =>
+              client.chat.completions
+                .create(toParams(request), { signal, timeout, fetchOptions: fetchOptions(limit) })
+                .asResponse(),
+            catch: (error) => error
+          }).pipe(Effect.catchAll(fail(request.model, timeout)))
+          const text = yield* Effect.tryPromise({
+            try: () => readText(response, limit),
+            catch: readFailure(request.model)
+          })
+          const parsed = parseCompletionBody(text, {
+            provider: name,
+            model: request.model,
+            status: response.status,
+            contentType: response.headers.get("content-type"),
+            ...(secret === undefined ? {} : { secret })
+          })
+          if (Either.isLeft(parsed)) return yield* parsed.left
+          return fromCompletion(parsed.right, request, prices)
+        })
       )
 
     const stream: Provider.Provider["stream"] = (request) =>
@@ -349,68 +612,83 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
           const controller = new AbortController()
           yield* Effect.addFinalizer(() => Effect.sync(() => controller.abort()))
           const timeout = yield* withTimeout(Effect.succeed)
-          const chunks = yield* Effect.tryPromise({
-            try: () =>
-              client.chat.completions.create(
-                { ...toParams(request), stream: true, stream_options: { include_usage: true } },
-                { signal: controller.signal, timeout }
-              ),
-            catch: (error) => error
-          }).pipe(Effect.catchAll(fail(request.model, timeout)))
-          const tools = new Map<number, Map<number, ToolCallParts>>()
-          // Ending the stream early (interruption, `take`) aborts the request first: an async generator queues
-          // `return()` behind a pending `next()`, which a server that has gone quiet may never complete.
-          const iterator = chunks[Symbol.asyncIterator]()
-          const abortable: AsyncIterable<OpenAI.Chat.ChatCompletionChunk> = {
-            [Symbol.asyncIterator]: () => ({
-              next: () => iterator.next(),
-              return: () => {
-                controller.abort()
-                return Promise.resolve({ done: true as const, value: undefined })
-              }
-            })
+          const limit = yield* maxResponseBytes
+          const deadline = yield* streamDeadlineMs
+          const timedOut = (message: string, ms: number) =>
+            new LMError.LMTimeout({ ...base(request.model), timeoutMs: ms, message })
+          const body = yield* Effect.gen(function* () {
+            const response = yield* Effect.tryPromise({
+              try: () =>
+                client.chat.completions
+                  .create(
+                    { ...toParams(request), stream: true, stream_options: { include_usage: true } },
+                    { signal: controller.signal, timeout, fetchOptions: fetchOptions(limit) }
+                  )
+                  .asResponse(),
+              catch: (error) => error
+            }).pipe(Effect.catchAll(fail(request.model, timeout)))
+            const contentType = response.headers.get("content-type") ?? ""
+            if (!contentType.includes("text/event-stream") || response.body === null) {
+              // Not a stream: a server that ignored `stream` and answered one completion is read as one; else
+              // the body says what went wrong.
+              const text = yield* Effect.tryPromise({
+                try: () => readText(response, limit),
+                catch: readFailure(request.model)
+              })
+              const parsed = parseCompletionBody(text, {
+                provider: name,
+                model: request.model,
+                status: response.status,
+                contentType,
+                ...(secret === undefined ? {} : { secret })
+              })
+              if (Either.isLeft(parsed)) return yield* parsed.left
+              return { _tag: "Whole" as const, completion: parsed.right }
+            }
+            return { _tag: "Events" as const, body: response.body }
+          })
+          if (body._tag === "Whole") {
+            return Stream.fromIterable(completionChunks(fromCompletion(body.completion, request, prices)))
           }
-          return Stream.fromAsyncIterable(abortable, (error) => error).pipe(
-            Stream.catchAll((error) => Stream.fromEffect(fail(request.model, timeout)(error))),
-            // The SDK's timeout ends at the response headers; a streamed body silent for as long fails too.
+          const reader = body.body.getReader()
+          yield* Effect.addFinalizer(() =>
+            Effect.sync(() => {
+              controller.abort()
+              reader.cancel().catch(() => undefined)
+            })
+          )
+          const events = new EventReader(name, request.model, limit, secret)
+          const pull = Effect.tryPromise({ try: () => reader.read(), catch: readFailure(request.model) }).pipe(
+            Effect.mapError(Option.some),
+            Effect.flatMap((r) => (r.done ? Effect.fail(Option.none()) : Effect.succeed(r.value)))
+          )
+          return Stream.repeatEffectOption(pull).pipe(
+            // `timeoutMs` bounds each silence of the stream...
             Stream.timeoutFail(
               () =>
-                new LMError.LMTimeout({
-                  provider: name,
-                  model: request.model,
-                  timeoutMs: timeout,
-                  message: `${name} sent nothing on the stream for ${timeout} ms: raise the provider's timeoutMs or retry later`
-                }),
+                timedOut(
+                  `${name} sent nothing on the stream for ${timeout} ms: raise the provider's timeoutMs or retry later`,
+                  timeout
+                ),
               timeout
             ),
-            Stream.mapConcat((chunk): Array<Completion.CompletionChunk> => {
-              const out: Array<Completion.CompletionChunk> = []
-              for (const choice of chunk.choices) {
-                for (const part of choice.delta?.tool_calls ?? []) {
-                  let byIndex = tools.get(choice.index)
-                  if (byIndex === undefined) tools.set(choice.index, (byIndex = new Map()))
-                  const call = byIndex.get(part.index) ?? { id: "", name: "", arguments: "" }
-                  if (part.id) call.id = part.id
-                  if (part.function?.name) call.name += part.function.name
-                  if (part.function?.arguments) call.arguments += part.function.arguments
-                  byIndex.set(part.index, call)
-                }
-                const delta = choice.delta?.content ?? ""
-                if (choice.finish_reason != null) {
-                  const calls = tools.get(choice.index)
-                  out.push({
-                    index: choice.index,
-                    delta,
-                    finishReason: finishReason(choice.finish_reason),
-                    ...(calls === undefined ? {} : { toolCalls: [...calls.values()].map((c) => ({ ...c })) })
-                  })
-                } else if (delta.length > 0) {
-                  out.push({ index: choice.index, delta })
-                }
-              }
-              if (chunk.usage != null) out.push({ index: 0, delta: "", usage: toUsage(chunk.usage) })
-              return out
-            })
+            Stream.mapEffect((bytes) => events.push(bytes)),
+            Stream.concat(Stream.fromEffect(Effect.suspend(() => events.end()))),
+            Stream.takeUntil((batch) => batch.done),
+            Stream.mapConcat((batch) => batch.chunks),
+            // ...and `streamDeadlineMs` the whole answer, however steadily it drips.
+            Stream.interruptWhen(
+              Effect.sleep(deadline).pipe(
+                Effect.zipRight(
+                  Effect.fail(
+                    timedOut(
+                      `${name}'s stream was still going after streamDeadlineMs (${deadline} ms): raise providers.${name}.streamDeadlineMs or ask for less`,
+                      deadline
+                    )
+                  )
+                )
+              )
+            )
           )
         })
       )
@@ -418,14 +696,36 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
     const embed: Provider.Provider["embed"] = (inputs, model) => {
       const m = model ?? embeddingModel
       return withTimeout((timeout) =>
-        Effect.tryPromise({
-          try: (signal) =>
-            client.embeddings.create({ model: m, input: [...inputs], encoding_format: "float" }, { signal, timeout }),
-          catch: (error) => error
-        }).pipe(
-          Effect.catchAll(fail(m, timeout)),
-          Effect.map((res) => [...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding))
-        )
+        Effect.gen(function* () {
+          const limit = yield* maxResponseBytes
+          const response = yield* Effect.tryPromise({
+            try: (signal) =>
+              client.embeddings
+                .create(
+                  { model: m, input: [...inputs], encoding_format: "float" },
+                  { signal, timeout, fetchOptions: fetchOptions(limit) }
+                )
+                .asResponse(),
+            catch: (error) => error
+          }).pipe(Effect.catchAll(fail(m, timeout)))
+          const text = yield* Effect.tryPromise({ try: () => readText(response, limit), catch: readFailure(m) })
+          const malformed = (problem: string) =>
+            new LMError.LMMalformedResponse({
+              ...base(m),
+              status: response.status,
+              problem,
+              message: `${name} answered the embeddings request with ${problem}: check that the base URL points at an OpenAI-compatible API`
+            })
+          let body: unknown
+          try {
+            body = JSON.parse(text)
+          } catch {
+            return yield* malformed(`a body that is not JSON (${text.length} characters)`)
+          }
+          const data = Wire.embeddings(body)
+          if (Either.isLeft(data)) return yield* malformed(data.left)
+          return [...data.right].sort((a, b) => a.index - b.index).map((d) => d.embedding)
+        })
       )
     }
 

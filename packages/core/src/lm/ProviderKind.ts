@@ -28,6 +28,10 @@ import type * as Provider from "./Provider.js"
 export interface Live {
   /** The request timeout (`providers.<name>.timeoutMs`), re-read at each call. */
   readonly timeoutMs?: Effect.Effect<number>
+  /** The response size limit (`providers.<name>.maxResponseBytes`), re-read at each call. */
+  readonly maxResponseBytes?: Effect.Effect<number>
+  /** The total deadline of a streamed answer (`providers.<name>.streamDeadlineMs`), re-read at each call. */
+  readonly streamDeadlineMs?: Effect.Effect<number>
 }
 
 /**

@@ -50,6 +50,15 @@ export type FieldType =
   | { readonly _tag: "struct"; readonly name?: string | undefined; readonly properties: ReadonlyArray<StructProperty> }
 
 /**
+ * The deepest nesting of types a signature string or a saved signature may hold (`str` is 1, `list[str]` 2):
+ * deeper input is refused with a typed error (`SignatureParseError`, `SignatureDecodeError`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const maxDepth = 64
+
+/**
  * The `str` type.
  *
  * @since 0.1.0

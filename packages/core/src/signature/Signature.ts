@@ -18,6 +18,7 @@ import * as ParseResult from "effect/ParseResult"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
+import { exceedsDepth } from "../internal/depth.js"
 import * as FieldType from "./FieldType.js"
 import * as Parser from "./internal/parser.js"
 import type { ParseInputs, ParseOutputs } from "./internal/typeParser.js"
@@ -846,6 +847,17 @@ export const toJSON = (self: Any): SignatureJson => {
  * @category conversions
  */
 export const fromJSON = (json: unknown): Either.Either<Any, SignatureDecodeError> =>
+  // Each type level is at most 3 JSON levels (struct, properties, property); 3 more above the first type.
+  exceedsDepth(json, 3 * FieldType.maxDepth + 3)
+    ? Either.left(
+        new SignatureDecodeError({
+          message: `Not a saved signature: its field types nest deeper than ${FieldType.maxDepth} levels.`,
+          issue: `nested deeper than ${FieldType.maxDepth} type levels`
+        })
+      )
+    : fromJSONShallow(json)
+
+const fromJSONShallow = (json: unknown): Either.Either<Any, SignatureDecodeError> =>
   Either.flatMap(
     Either.mapLeft(Schema.decodeUnknownEither(SignatureJson)(json), (e) => {
       const issue = ParseResult.TreeFormatter.formatErrorSync(e)

@@ -227,6 +227,36 @@ export interface SourceProblem {
   readonly issues: Array<string>
 }
 
+const prototypeKeys = new Set(["__proto__", "constructor", "prototype"])
+const maxFileDepth = 64
+
+/**
+ * The first problem with a parsed file's keys, walked without recursion: a prototype key (`__proto__`,
+ * `constructor`, `prototype`: JSON and YAML keep them as plain keys, which later object handling would drop
+ * or follow) named with its path, or nesting deeper than any setting goes.
+ */
+export const unsafeKey = (parsed: unknown): string | undefined => {
+  const stack: Array<readonly [unknown, ReadonlyArray<string>]> = [[parsed, []]]
+  while (stack.length > 0) {
+    const [value, at] = stack.pop()!
+    if (typeof value !== "object" || value === null) continue
+    if (at.length >= maxFileDepth) {
+      return `${at.slice(0, 8).join(".")}...: nested deeper than ${maxFileDepth} levels, deeper than any setting`
+    }
+    const entries: Array<[string, unknown]> = Array.isArray(value)
+      ? value.map((v, i) => [String(i), v])
+      : Object.entries(value as Record<string, unknown>)
+    for (const [key, child] of entries) {
+      const where = [...at, key].join(".")
+      if (prototypeKeys.has(key)) {
+        return `${where}: the key "${key}" is not allowed (a prototype key); remove it or rename it`
+      }
+      stack.push([child, [...at, key]])
+    }
+  }
+  return undefined
+}
+
 /** Reads and parses a JSON or YAML file (by extension; YAML otherwise, which also reads JSON). */
 export const readFile = (file: string): Effect.Effect<Raw, SourceProblem> =>
   Effect.gen(function* () {
@@ -249,6 +279,8 @@ export const readFile = (file: string): Effect.Effect<Raw, SourceProblem> =>
       })
     })
     if (parsed === null || parsed === undefined) return {}
+    const unsafe = unsafeKey(parsed)
+    if (unsafe !== undefined) return yield* Effect.fail({ source, issues: [unsafe] })
     if (!isPlainObject(parsed)) {
       return yield* Effect.fail({ source, issues: ["the file must hold an object (a map of settings)"] })
     }

@@ -23,7 +23,7 @@
  * @since 0.1.0
  */
 import type { Example, LM } from "@effect-dspy/core"
-import { Evaluate, Module } from "@effect-dspy/core"
+import { Evaluate, Module, Predict } from "@effect-dspy/core"
 import * as Effect from "effect/Effect"
 import type * as Feedback from "../Feedback.js"
 import * as Gepa from "./internal/gepa.js"
@@ -62,7 +62,63 @@ export interface Options {
   readonly reflectionTemperature?: number
   /** A metric with feedback, used instead of the run's metric. */
   readonly metric?: Feedback.Metric<Example.Any, Evaluate.AnyPrediction>
+  /**
+   * Writes a component's new instruction (DSPy's `instruction_proposer`); default {@link reflect}: the
+   * reflection LM reads the current instruction and the examples with their outputs and feedback.
+   */
+  readonly instructionProposer?: InstructionProposer
 }
+
+/**
+ * One example of the reflective dataset: the component's inputs, what it produced (or the program's error)
+ * and the metric's feedback.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ReflectionRecord = Gepa.ReflectionRecord
+
+/**
+ * What an instruction proposer gets: the component (predictor path) to rewrite, its current instruction,
+ * the reflective dataset of the parent on the minibatch, and the reflection LM and temperature.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProposalInput {
+  readonly component: string
+  readonly currentInstruction: string
+  readonly records: ReadonlyArray<ReflectionRecord>
+  readonly reflectionLM: LM.Service | undefined
+  readonly temperature: number
+}
+
+/**
+ * Writes a new instruction for a component (an empty text or the current one means no proposal).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type InstructionProposer = (input: ProposalInput) => Effect.Effect<string, Predict.PredictError, LM.LM>
+
+/**
+ * The default proposer: one call of the reflection LM on {@link Gepa.proposeInstruction} with the current
+ * instruction and the reflective dataset as markdown (per example its inputs, generated outputs, feedback).
+ *
+ * @since 0.1.0
+ * @category proposers
+ */
+export const reflect: InstructionProposer = (input) =>
+  Effect.map(
+    Predict.forward(
+      Predict.withLM(Predict.make(Gepa.proposeInstruction, { temperature: input.temperature }), input.reflectionLM),
+      {
+        current_instruction: input.currentInstruction,
+        examples_with_feedback: Gepa.formatDataset(input.records)
+      }
+    ),
+    (p) => String(p.get("new_instruction") ?? "").trim()
+  )
 
 /**
  * A candidate as the report shows it.
@@ -158,7 +214,8 @@ const resolve = (
     skipPerfectScore: options.skipPerfectScore ?? true,
     perfectScore: options.perfectScore ?? 1,
     reflectionLM: options.reflectionLM,
-    reflectionTemperature: options.reflectionTemperature ?? 1
+    reflectionTemperature: options.reflectionTemperature ?? 1,
+    proposer: options.instructionProposer ?? reflect
   }
   const ints: ReadonlyArray<readonly [string, number, number]> = [
     ["reflectionMinibatchSize", settings.minibatchSize, 1],
@@ -206,7 +263,8 @@ export const make = (options: Options): Optimizer.Optimizer =>
       perfectScore: options.perfectScore ?? 1,
       reflectionLM: options.reflectionLM === undefined ? null : options.reflectionLM.model,
       reflectionTemperature: options.reflectionTemperature ?? 1,
-      feedbackMetric: options.metric !== undefined
+      feedbackMetric: options.metric !== undefined,
+      instructionProposer: options.instructionProposer === undefined ? "reflect" : "custom"
     },
     compile: <P extends Module.Program>(student: P, run: Optimizer.Run) =>
       Effect.gen(function* () {

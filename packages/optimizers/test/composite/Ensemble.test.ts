@@ -6,11 +6,13 @@ import * as LabeledFewShot from "../../src/few-shot/LabeledFewShot.js"
 import * as Optimizer from "../../src/Optimizer.js"
 import { arithmetic, cot, metric, recordingSim } from "../support/sim.js"
 
-const data = arithmetic({ seed: 21, train: 12, dev: 8 })
+// The simulated LM draws common random numbers (one draw per example): members disagree only where their
+// prompts move an example across its draw, so the members differ in how many demos they show (1, 4, 8).
+const data = arithmetic({ seed: 21, train: 12, dev: 30 })
 
 const members = Effect.forEach([1, 2, 3], (seed) =>
   Effect.map(
-    Optimizer.compile(LabeledFewShot.make({ k: 2 }), cot(), { trainset: data.train, metric, seed }),
+    Optimizer.compile(LabeledFewShot.make({ k: [1, 4, 8][seed - 1]! }), cot(), { trainset: data.train, metric, seed }),
     (c) => c.program
   )
 )

@@ -298,16 +298,75 @@ describe("GEPA on the simulated LM", { timeout: 30_000 }, () => {
     }).pipe(Effect.provide(sim.layer))
   })
 
+  it.effect(
+    "a custom instruction proposer writes the rewrites from the reflective dataset (DSPy's instruction_proposer)",
+    () => {
+      const sim = recordingSim()
+      return Effect.gen(function* () {
+        const seen: Array<GEPA.ProposalInput> = []
+        const proposer: GEPA.InstructionProposer = (input) =>
+          Effect.sync(() => {
+            seen.push(input)
+            return `${input.currentInstruction} Rewrite ${seen.length}.`
+          })
+        const { report } = yield* Optimizer.compile(
+          GEPA.make({ maxMetricCalls: 60, useMerge: false, instructionProposer: proposer, reflectionTemperature: 0.7 }),
+          cot(),
+          { trainset: data.train, valset: valset.slice(0, 10), metric, seed: 0, concurrency: 4 }
+        )
+        const d = report.details as unknown as GEPA.Details
+        assert.isAbove(seen.length, 0)
+        assert.strictEqual(d.reflectionCalls, seen.length)
+        // No reflection LM call was made: the proposer wrote every rewrite.
+        assert.isFalse(sim.requests.map(promptText).some((t) => t.includes("examples_with_feedback")))
+        for (const input of seen) {
+          assert.strictEqual(input.component, "predict")
+          assert.strictEqual(input.temperature, 0.7)
+          assert.strictEqual(input.records.length, 3)
+          assert.isTrue(input.records.every((r) => typeof r.feedback === "string" && "question" in r.inputs))
+        }
+        const texts = d.candidates.flatMap((c) => Object.values(c.instructions))
+        assert.isTrue(texts.some((t) => /Rewrite \d+\.$/.test(t)) || d.candidates.length === 1)
+        assert.strictEqual(
+          GEPA.make({ maxMetricCalls: 60, instructionProposer: proposer }).settings["instructionProposer"],
+          "custom"
+        )
+      }).pipe(Effect.provide(sim.layer))
+    }
+  )
+
   it.effect("merges two front candidates component-wise when they share an ancestor", () =>
     Effect.gen(function* () {
+      // Two predictors, each answering half of the questions, so both components matter.
+      const halves = Module.make({
+        name: "Halves",
+        parameters: {
+          short: ChainOfThought.make(Signature.make("question -> answer: int")),
+          long: ChainOfThought.make(Signature.make("question -> answer: int"))
+        },
+        forward: (p, inputs: { question: string }) =>
+          inputs.question.length % 2 === 0 ? p.short(inputs) : p.long(inputs)
+      })
+      // Under common random numbers an instruction that helps some examples never hurts others, so children
+      // dominate their parents and the front stays a chain. Merges need rewrites that trade some examples for
+      // others: this proposer writes such trade-offs (a helpful strategy with an early rounding), in turn.
+      const tradeoffs = [
+        "Convert quantities given in dozens into single items before using them. Round each intermediate result to the nearest whole number.",
+        "Multiply the number of groups by the group size before adding. Round each intermediate result to the nearest whole number.",
+        "Convert quantities given in dozens into single items before using them.",
+        "Multiply the number of groups by the group size before adding."
+      ]
+      let calls = 0
+      const proposer: GEPA.InstructionProposer = (input) =>
+        Effect.sync(() => `${input.currentInstruction} ${tradeoffs[calls++ % tradeoffs.length]}`)
       const { report } = yield* Optimizer.compile(
-        GEPA.make({ maxMetricCalls: 900, maxMergeInvocations: 5 }),
-        twoStep(),
+        GEPA.make({ maxMetricCalls: 900, maxMergeInvocations: 5, instructionProposer: proposer }),
+        halves,
         {
           trainset: data.train,
           valset: valset.slice(0, 20),
           metric,
-          seed: 4,
+          seed: 2,
           concurrency: 16
         }
       )

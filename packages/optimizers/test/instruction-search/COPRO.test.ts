@@ -1,9 +1,10 @@
 import { Evaluate, LM, Module, Predict, type Provider } from "@effect-dspy/core"
-import { Arithmetic, SimLM } from "@effect-dspy/sim"
+import { Arithmetic, SimConcepts, SimLM } from "@effect-dspy/sim"
 import { Config } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as COPRO from "../../src/instruction-search/COPRO.js"
@@ -11,7 +12,7 @@ import * as Optimizer from "../../src/Optimizer.js"
 import { arithmetic, cot, metric, predict, promptText, recordingSim, signature } from "../support/sim.js"
 
 const isProposal = (text: string) => text.includes("proposed_instruction")
-const helpful = (text: string) => Arithmetic.task.helpful.some((f) => f.patterns.some((p) => p.test(text)))
+const helpful = (text: string) => SimConcepts.read(Arithmetic.inventory, text).helpful.size > 0
 
 const scoresIn = (text: string): Array<number> =>
   [...text.matchAll(/Resulting Score #(\d+): (-?\d+(?:\.\d+)?)/g)].map((m) => Number(m[2]))
@@ -69,7 +70,12 @@ describe("COPRO", () => {
     () =>
       Effect.gen(function* () {
         const data = arithmetic({ seed: 5, train: 150, dev: 150 })
-        const student = cot()
+        // The student says what its task is, as a user's signature does: the prompt model sees only the
+        // instructions (no examples), and the simulated LM, like a real one, cannot tell an arithmetic task
+        // from "Given the fields `question`, produce the fields `answer`."
+        const student = Either.getOrThrow(
+          Module.withInstructions(cot(), { predict: "Solve the arithmetic word problem." })
+        )
         const { program, report } = yield* Optimizer.compile(COPRO.make({ breadth: 6, depth: 3 }), student, {
           trainset: data.train,
           metric,

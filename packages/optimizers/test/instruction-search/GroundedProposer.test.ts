@@ -16,10 +16,7 @@ const augmented = train
   .map((e) => e.with({ reasoning: "Step by step.", augmented: true }).withInputs("question"))
 const demoCandidates = { [path]: [[], train.slice(3, 5), augmented] }
 
-const phrases = [
-  ...Arithmetic.task.helpful.flatMap((f) => f.phrasings),
-  ...Arithmetic.task.harmful.flatMap((f) => f.phrasings)
-]
+const phrases = [...Arithmetic.inventory.concepts.flatMap((f) => f.phrasings)]
 
 describe("DatasetSummary", () => {
   it.effect("describes batches of examples, then summarizes, with DSPy's call count", () =>

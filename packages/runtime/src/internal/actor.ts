@@ -11,13 +11,14 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import type * as Actor from "../Actor.js"
 import * as Process from "../Process.js"
 import * as RuntimeError from "../RuntimeError.js"
 import * as RuntimeEvents from "../RuntimeEvents.js"
 import * as Events from "./events.js"
 import * as Isolation from "./isolation.js"
-import { ProcessCore, runAs } from "./process.js"
+import { currentProcess, ProcessCore } from "./process.js"
 import * as Timer from "./timer.js"
 
 /** What `handleCall` returns: reply now and continue. @internal */
@@ -591,7 +592,11 @@ export class ActorCore extends ProcessCore {
 
   /** The body of the actor's fiber: the receive loop, then `terminate`. */
   main(): Effect.Effect<void, unknown, unknown> {
-    const loop = Effect.suspend(() => receiveLoop(this))
+    // The loop fiber runs as this process: what its handlers spawn is linked to it.
+    const loop = Effect.zipRight(
+      FiberRef.set(currentProcess, this),
+      Effect.suspend(() => receiveLoop(this))
+    )
     const terminate = this.definition.terminate
     if (terminate === undefined) return loop
     return Effect.matchCauseEffect(loop, {
@@ -681,7 +686,6 @@ export class ActorCore extends ProcessCore {
       }
       const fiber = exit.value
       this.fiber = fiber
-      runAs(fiber, this)
       fiber.addObserver(this.onFiberExit)
       if (this.killRequested) this.unsafeKill()
       return Effect.void

@@ -4,6 +4,8 @@
  *
  * @internal
  */
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Process from "../Process.js"
 
 type Listeners = Process.ExitListener | Set<Process.ExitListener> | undefined
@@ -11,20 +13,45 @@ type Listeners = Process.ExitListener | Set<Process.ExitListener> | undefined
 type Links = ProcessCore | Set<ProcessCore> | undefined
 
 /**
- * The process each fiber runs as: an actor's receive-loop fiber, and the spawning fiber while it runs the
- * actor's `init`. A process spawned from such a fiber is linked to that process.
+ * The process a fiber runs as: set once on an actor's receive-loop fiber (inherited by fibers it forks). A
+ * FiberRef rather than a WeakMap from fibers: a weak table of 100,000 young fibers makes every minor
+ * collection slower.
+ *
+ * @internal
  */
-const currentProcess = new WeakMap<object, ProcessCore>()
+export const currentProcess: FiberRef.FiberRef<ProcessCore | undefined> = FiberRef.unsafeMake<ProcessCore | undefined>(
+  undefined
+)
+
+/** A fiber running, for a while, as another process (an actor's `init`, a dynamic supervisor's child start). */
+interface Running {
+  readonly fiber: object
+  readonly process: ProcessCore | undefined
+}
+
+/** The fibers running as another process right now (a few at most; the latest wins). */
+const running: Array<Running> = []
 
 /** The process `fiber` runs as, if any. @internal */
-export const processOf = (fiber: object): ProcessCore | undefined => currentProcess.get(fiber)
+export const processOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): ProcessCore | undefined => {
+  for (let i = running.length - 1; i >= 0; i--) {
+    const entry = running[i]!
+    if (entry.fiber === fiber) return entry.process
+  }
+  return fiber.getFiberRef(currentProcess)
+}
 
-/** Makes `fiber` run as `process` (undefined: as none); returns the previous one. @internal */
-export const runAs = (fiber: object, process: ProcessCore | undefined): ProcessCore | undefined => {
-  const previous = currentProcess.get(fiber)
-  if (process === undefined) currentProcess.delete(fiber)
-  else currentProcess.set(fiber, process)
-  return previous
+/** Makes `fiber` run as `process` until `endRun` with the returned entry. @internal */
+export const runAs = (fiber: object, process: ProcessCore | undefined): Running => {
+  const entry: Running = { fiber, process }
+  running.push(entry)
+  return entry
+}
+
+/** Ends a `runAs`. @internal */
+export const endRun = (entry: Running): void => {
+  const index = running.lastIndexOf(entry)
+  if (index >= 0) running.splice(index, 1)
 }
 
 /** @internal */

@@ -9,6 +9,7 @@ import * as Example from "../../primitives/Example.js"
 import * as FieldType from "../../signature/FieldType.js"
 import type * as Signature from "../../signature/Signature.js"
 import type { Demo } from "../Adapter.js"
+import * as FieldMarker from "../FieldMarker.js"
 import { formatValue, pyJson } from "./values.js"
 
 const fieldLines = (fields: ReadonlyArray<Signature.Field>): string =>
@@ -54,10 +55,10 @@ export const placeholder = (field: Signature.Field): string => {
   return note === "" ? `{${field.name}}` : `{${field.name}}        # note: the value you produce ${note}`
 }
 
-/** `[[ ## name ## ]]\nvalue` sections joined by blank lines. */
+/** `[[ ## name ## ]]\nvalue` sections joined by blank lines, each value escaped (see FieldMarker). */
 export const sections = (entries: ReadonlyArray<readonly [string, string]>): string =>
   entries
-    .map(([name, value]) => `[[ ## ${name} ## ]]\n${value}`)
+    .map(([name, value]) => `${FieldMarker.header(name)}\n${FieldMarker.escapeValue(value)}`)
     .join("\n\n")
     .trim()
 
@@ -90,7 +91,9 @@ export const userContent = (
 ): string => {
   const parts: Array<string> = [options.prefix ?? ""]
   for (const f of signature.inputFields) {
-    if (hasValue(inputs, f.name)) parts.push(`[[ ## ${f.name} ## ]]\n${formatValue(f, inputs[f.name])}`)
+    if (hasValue(inputs, f.name)) {
+      parts.push(`${FieldMarker.header(f.name)}\n${FieldMarker.escapeValue(formatValue(f, inputs[f.name]))}`)
+    }
   }
   if (options.requirements !== undefined) parts.push(options.requirements)
   return parts.join("\n\n").trim()

@@ -8,6 +8,7 @@ import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
 import type * as Signature from "../../signature/Signature.js"
 import type { AdapterParseError, FieldEvent } from "../Adapter.js"
+import * as FieldMarker from "../FieldMarker.js"
 
 /** A stateful parser: feed chunks, then end. */
 export interface IncrementalParser {
@@ -27,20 +28,29 @@ export const transform =
       )
     })
 
+const isSpace = (c: string | undefined): boolean => c !== undefined && /\s/.test(c)
+
 /**
  * Emits field text as deltas whose concatenation is the field's trimmed text: leading whitespace is
- * dropped, trailing whitespace is held back until more text follows.
+ * dropped, trailing whitespace is held back until more text follows. Each push costs the length of its text.
  */
 export class DeltaTrimmer {
   private pending = ""
   private started = false
   push(text: string): string {
-    let combined = this.pending + text
-    if (!this.started) combined = combined.replace(/^\s+/, "")
-    const trailing = /\s*$/.exec(combined)![0]
-    const body = combined.slice(0, combined.length - trailing.length)
-    this.pending = trailing
-    if (body.length > 0) this.started = true
+    let end = text.length
+    while (end > 0 && isSpace(text[end - 1])) end--
+    if (end === 0) {
+      if (this.started) this.pending += text
+      return ""
+    }
+    let start = 0
+    if (!this.started) {
+      while (isSpace(text[start])) start++
+      this.started = true
+    }
+    const body = this.pending + text.slice(start, end)
+    this.pending = text.slice(end)
     return body
   }
 }
@@ -48,7 +58,11 @@ export class DeltaTrimmer {
 const header = /^\[\[ ## (\w+) ## \]\]/
 const headerPrefix = /^\[(\[( (#(#( (\w+( (#(#( (\](\])?)?)?)?)?)?)?)?)?)?)?)?$/
 
-/** The ChatAdapter's incremental parser: `[[ ## field ## ]]` sections. */
+/**
+ * The ChatAdapter's incremental parser: `[[ ## field ## ]]` sections, values unescaped as
+ * `FieldMarker.unescapeValue` does. Lines end at `\n` (a `\r` before it is dropped), as `ChatAdapter.parse` reads
+ * them; each character is looked at a bounded number of times, however the text is cut into chunks.
+ */
 export const chatParser = (
   signature: Signature.Any,
   finish: (field: Signature.Field, text: string) => Either.Either<FieldEvent, AdapterParseError>,
@@ -56,23 +70,32 @@ export const chatParser = (
 ): IncrementalParser => {
   const outputs = new Map(signature.outputFields.map((f) => [f.name, f]))
   const seen = new Set<string>()
+  // `buf` holds the current line from its start; `consumed` of it are handled; no "\n" before `scanned`.
   let buf = ""
   let consumed = 0
+  let scanned = 0
   let decided = false
   let current: Signature.Field | undefined
   let raw = ""
   let trimmer = new DeltaTrimmer()
+  let unescaper = FieldMarker.makeUnescaper()
   let completed = false
+
+  const emit = (text: string, events: Array<FieldEvent>) => {
+    if (text.length === 0) return
+    raw += text
+    const delta = trimmer.push(text)
+    if (delta.length > 0) events.push({ _tag: "FieldDelta", field: current!.name, delta })
+  }
 
   const content = (text: string, events: Array<FieldEvent>) => {
     if (current === undefined || completed || text.length === 0) return
-    raw += text
-    const delta = trimmer.push(text)
-    if (delta.length > 0) events.push({ _tag: "FieldDelta", field: current.name, delta })
+    emit(unescaper.push(text), events)
   }
 
   const close = (events: Array<FieldEvent>): AdapterParseError | undefined => {
     if (current === undefined) return undefined
+    emit(unescaper.end(), events)
     const field = current
     current = undefined
     const r = finish(field, raw.trim())
@@ -90,6 +113,7 @@ export const chatParser = (
       current = outputs.get(name)!
       raw = ""
       trimmer = new DeltaTrimmer()
+      unescaper = FieldMarker.makeUnescaper()
     }
     return undefined
   }
@@ -97,35 +121,37 @@ export const chatParser = (
   const step = (final: boolean): Either.Either<ReadonlyArray<FieldEvent>, AdapterParseError> => {
     const events: Array<FieldEvent> = []
     for (;;) {
-      const nl = buf.indexOf("\n")
-      const terminated = nl >= 0 || final
-      const line = nl >= 0 ? buf.slice(0, nl) : buf
+      const nl = buf.indexOf("\n", scanned)
+      scanned = nl >= 0 ? nl : buf.length
+      // The line's end: before "\r\n"; an unterminated line holds back a last "\r" (a "\n" may follow).
+      let end = nl >= 0 ? nl : buf.length
+      if (end > consumed && buf[end - 1] === "\r" && (nl >= 0 || !final)) end--
       if (!decided) {
-        const lead = line.length - line.trimStart().length
-        const t = line.slice(lead)
+        // Leading whitespace goes to the open section now: when a header follows, trimming drops it there.
+        let lead = consumed
+        while (lead < end && isSpace(buf[lead])) lead++
+        content(buf.slice(consumed, lead), events)
+        consumed = lead
+        const t = buf.slice(consumed, end)
         const m = header.exec(t)
         if (m !== null) {
           const err = startHeader(m[1]!, events)
           if (err !== undefined) return Either.left(err)
           decided = true
-          consumed = lead + m[0].length
-          // DSPy keeps text after a header on the same line, trimmed.
-          const rest = line.slice(consumed)
-          const restLead = rest.length - rest.trimStart().length
-          consumed += restLead
-        } else if (terminated) decided = true
+          // DSPy keeps text after a header on the same line, trimmed (leading whitespace goes here).
+          consumed += m[0].length
+          while (consumed < end && isSpace(buf[consumed])) consumed++
+        } else if (nl >= 0 || final) decided = true
         else if (t.length === 0 || headerPrefix.test(t)) return Either.right(events)
         else decided = true
       }
-      content(line.slice(consumed) + (nl >= 0 ? "\n" : ""), events)
-      consumed = line.length
-      if (nl >= 0) {
-        buf = buf.slice(nl + 1)
-        consumed = 0
-        decided = false
-        continue
-      }
-      return Either.right(events)
+      content(buf.slice(consumed, end) + (nl >= 0 ? "\n" : ""), events)
+      consumed = end
+      if (nl < 0) return Either.right(events)
+      buf = buf.slice(nl + 1)
+      consumed = 0
+      scanned = 0
+      decided = false
     }
   }
 

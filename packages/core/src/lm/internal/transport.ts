@@ -10,10 +10,13 @@
  * members the SDK reads (`status`, `ok`, `url`, `headers.get`/iteration, `json`, `text`, `body`): ~285 us.
  * `text/event-stream` bodies pass through as a real `Response` over a web stream so server-sent events arrive
  * as they are written. The request's `AbortSignal` is forwarded, so aborting (an interrupted Effect) closes the
- * connection.
+ * connection. A buffered body is read within the request's `maxResponseBytes` (given in its `RequestInit`, see
+ * `body.ts`): past it, reading stops, the connection is dropped and `ResponseTooLarge` is thrown; a body whose
+ * connection breaks midway throws `BodyReadFailed` (not a failure to connect).
  */
 import { Readable } from "node:stream"
 import { Agent, request } from "undici"
+import { BodyReadFailed, checkDeclared, limitOf, ResponseTooLarge } from "./body.js"
 
 export interface Transport {
   readonly fetch: typeof globalThis.fetch
@@ -154,7 +157,28 @@ export const make = (options: { readonly connections: number; readonly keepAlive
         headers: toResponseHeaders(res.headers)
       })
     }
-    const buffer = Buffer.from(await res.body.arrayBuffer())
+    const limit = limitOf(init)
+    const declared = res.headers["content-length"]
+    try {
+      checkDeclared(typeof declared === "string" ? declared : undefined, limit)
+    } catch (error) {
+      res.body.destroy()
+      throw error
+    }
+    const parts: Array<Buffer> = []
+    let total = 0
+    try {
+      for await (const part of res.body as AsyncIterable<Buffer>) {
+        total += part.length
+        if (total > limit) throw new ResponseTooLarge({ limitBytes: limit })
+        parts.push(part)
+      }
+    } catch (error) {
+      res.body.destroy()
+      if (error instanceof ResponseTooLarge || init?.signal?.aborted === true) throw error
+      throw new BodyReadFailed({ cause: error })
+    }
+    const buffer = parts.length === 1 ? parts[0]! : Buffer.concat(parts, total)
     return new BufferedResponse(res.statusCode, new ResponseHeaders(res.headers), buffer, url) as unknown as Response
   }
   // Destroy rather than close: a request still in flight when the provider's scope ends belongs to an interrupted fiber.

@@ -29,9 +29,11 @@ class Fail {
 
 const identStart = /[A-Za-z_]/
 const identPart = /[A-Za-z0-9_]/
+const NUMBER = /-?\d+(\.\d+)?/y
 
 class Parser {
   pos = 0
+  depth = 0
   constructor(readonly src: string) {}
 
   fail(expected: string, pos = this.pos): never {
@@ -95,6 +97,14 @@ class Parser {
   type(): FieldType.FieldType {
     this.skipWs()
     const start = this.pos
+    if (this.depth >= FieldType.maxDepth) this.fail(`a type nested at most ${FieldType.maxDepth} deep`)
+    this.depth++
+    const type = this.typeAt(start)
+    this.depth--
+    return type
+  }
+
+  typeAt(start: number): FieldType.FieldType {
     const name = this.ident("a type (str, int, float, bool, list[...], dict[...], Literal[...], Optional[...])")
     switch (name) {
       case "str":
@@ -162,7 +172,8 @@ class Parser {
       this.pos++
       return out
     }
-    const m = /^-?\d+(\.\d+)?/.exec(this.src.slice(this.pos))
+    NUMBER.lastIndex = this.pos
+    const m = NUMBER.exec(this.src)
     if (m !== null) {
       this.pos += m[0].length
       return Number(m[0])
@@ -192,9 +203,10 @@ export const parse = (source: string): Either.Either<ParsedSignature, SignatureP
     if (e instanceof Fail) {
       const column = e.pos + 1
       const found = e.pos < source.length ? `\`${source[e.pos]}\`` : "the end of the signature"
+      const shown = source.length > 200 ? `${source.slice(0, 200)}... (${source.length} characters)` : source
       return Either.left(
         new SignatureParseError({
-          message: `Invalid signature "${source}": at column ${column} expected ${e.expected}, found ${found}.`,
+          message: `Invalid signature "${shown}": at column ${column} expected ${e.expected}, found ${found}.`,
           source,
           column,
           expected: e.expected

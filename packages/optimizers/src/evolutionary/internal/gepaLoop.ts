@@ -32,6 +32,14 @@ export interface Settings {
   readonly perfectScore: number
   readonly reflectionLM: LM.Service | undefined
   readonly reflectionTemperature: number
+  /** Writes the new instruction of a component from the reflective dataset. */
+  readonly proposer: (input: {
+    readonly component: string
+    readonly currentInstruction: string
+    readonly records: ReadonlyArray<Gepa.ReflectionRecord>
+    readonly reflectionLM: LM.Service | undefined
+    readonly temperature: number
+  }) => Effect.Effect<string, Predict.PredictError, LM.LM>
 }
 
 /**
@@ -351,21 +359,20 @@ export const run = <P extends Module.Program>(
             error: r.error ?? undefined
           }))
         )
-        const reflector = Predict.withLM(
-          Predict.make(Gepa.proposeInstruction, { temperature: settings.reflectionTemperature }),
-          settings.reflectionLM
-        )
         const proposal = yield* Effect.either(
           unit(
             `gepa/${iteration}/reflect`,
             Effect.either(
               Trace.untraced(
                 Effect.map(
-                  Predict.forward(reflector, {
-                    current_instruction: parent.texts[component]!,
-                    examples_with_feedback: Gepa.formatDataset(records)
+                  settings.proposer({
+                    component,
+                    currentInstruction: parent.texts[component]!,
+                    records,
+                    reflectionLM: settings.reflectionLM,
+                    temperature: settings.reflectionTemperature
                   }),
-                  (p) => String(p.get("new_instruction") ?? "").trim()
+                  (text) => text.trim()
                 )
               )
             ).pipe(Effect.map((e) => (Either.isRight(e) ? { text: e.right } : { error: describeError(e.left) })))

@@ -215,6 +215,10 @@ const handle = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo | undef
 /** The ModuleManager actor: serialises the mutations of the module table. */
 export const actor = Actor.make({
   name: "module_manager",
+  // Its requests carry programs: values with functions (forward, schemas) that cannot be copied. Programs are
+  // immutable (a change makes a new program) and the actor copies their parameters itself when it stores a
+  // version, so sharing them is safe: this actor opts out of message isolation even where tests turn it on.
+  isolation: "none",
   init: (deps: Dependencies) =>
     Effect.as(
       Events.publishOrLog(ServicesEvents.ServiceStarted, { service: "module_manager" }, { events: deps.events }),
