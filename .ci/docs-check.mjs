@@ -30,7 +30,9 @@ const workspacePackages = () =>
       const manifest = path.join(folder, "package.json")
       if (!fs.existsSync(manifest) || !fs.existsSync(path.join(folder, "tsconfig.json"))) return []
       const pkg = JSON.parse(fs.readFileSync(manifest, "utf8"))
-      const main = typeof pkg.exports === "string" ? pkg.exports : pkg.exports?.["."]
+      const dot = typeof pkg.exports === "string" ? pkg.exports : pkg.exports?.["."]
+      // A conditional export names the sources under the workspace's `@effect-dspy/source` condition.
+      const main = typeof dot === "string" ? dot : dot?.["@effect-dspy/source"]
       return [{ name: pkg.name, folder, entry: typeof main === "string" ? path.join(folder, main) : undefined }]
     })
   })

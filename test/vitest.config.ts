@@ -1,6 +1,10 @@
 import { defineConfig } from "vitest/config"
 
 export default defineConfig({
+  // Workspace packages resolve to their TypeScript sources (the `@effect-dspy/source` export condition), so the
+  // tests run without a build.
+  resolve: { conditions: ["@effect-dspy/source"] },
+  ssr: { resolve: { conditions: ["@effect-dspy/source"] } },
   test: {
     include: ["src/**/*.test.ts"],
     testTimeout: 60_000,

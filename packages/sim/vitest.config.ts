@@ -1,6 +1,10 @@
 import { defineConfig } from "vitest/config"
 
 export default defineConfig({
+  // Workspace packages resolve to their TypeScript sources (the `@effect-dspy/source` export condition), so the
+  // tests run without a build.
+  resolve: { conditions: ["@effect-dspy/source"] },
+  ssr: { resolve: { conditions: ["@effect-dspy/source"] } },
   test: {
     include: ["test/**/*.test.ts"],
     // Property tests run hundreds of cases: on a loaded 2-core machine 5 s is too tight (speed lives in benches).

@@ -302,9 +302,13 @@ describe("Server loopback and command line", () => {
         const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url))
         const child = yield* Effect.acquireRelease(
           Effect.sync(() =>
-            spawn(process.execPath, ["--import", "tsx", cli, "--port", "0", "--seed", "3"], {
-              stdio: ["ignore", "pipe", "pipe"]
-            })
+            spawn(
+              process.execPath,
+              ["--conditions=@effect-dspy/source", "--import", "tsx", cli, "--port", "0", "--seed", "3"],
+              {
+                stdio: ["ignore", "pipe", "pipe"]
+              }
+            )
           ),
           (c) => Effect.sync(() => c.kill("SIGTERM"))
         )

@@ -56,7 +56,7 @@ const startFixedServer = (): Promise<{ readonly child: ChildProcess; readonly ba
 const startSimServer = (): Promise<{ readonly child: ChildProcess; readonly baseURL: string }> =>
   new Promise((resolve, reject) => {
     const cli = url.fileURLToPath(new URL("../../../sim/src/cli.ts", import.meta.url))
-    const child = spawn(process.execPath, ["--import", "tsx", cli, "--port", "0"], {
+    const child = spawn(process.execPath, ["--conditions=@effect-dspy/source", "--import", "tsx", cli, "--port", "0"], {
       stdio: ["ignore", "pipe", "inherit"]
     })
     child.once("error", reject)

@@ -83,7 +83,7 @@ const extractPreChange = (): { readonly cli: string; readonly cleanup: () => voi
 const startServer = (bare = false, cliPath?: string): Promise<{ child: ChildProcess; url: string }> =>
   new Promise((resolve, reject) => {
     const cli = cliPath ?? path.join(HERE, "../../../sim/src/cli.ts")
-    const args = bare ? ["-e", BARE] : ["--import", "tsx", cli, "--port", "0"]
+    const args = bare ? ["-e", BARE] : ["--conditions=@effect-dspy/source", "--import", "tsx", cli, "--port", "0"]
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] })
     let out = ""
     child.stdout!.on("data", (b: Buffer) => {

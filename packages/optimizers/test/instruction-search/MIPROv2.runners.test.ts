@@ -8,7 +8,7 @@ import { runSeed, type SeedResult } from "../support/miproSeed.js"
 const inTsx = (seed: number): Effect.Effect<SeedResult, Error> =>
   Effect.async<SeedResult, Error>((resume) => {
     const main = fileURLToPath(new URL("../support/miproSeedMain.ts", import.meta.url))
-    const child = spawn(process.execPath, ["--import", "tsx", main, String(seed)], {
+    const child = spawn(process.execPath, ["--conditions=@effect-dspy/source", "--import", "tsx", main, String(seed)], {
       stdio: ["ignore", "pipe", "pipe"]
     })
     let out = ""

@@ -1,0 +1,129 @@
+/**
+ * The pack test: every public package packed (`pnpm pack`), installed from its tarball into a fresh project
+ * outside the workspace, a user's TypeScript program type-checked there against the installed declarations
+ * (`tsc --strict`, declarations checked too) and run with plain `node` (ChainOfThought on the simulated LM,
+ * Evaluate, BootstrapFewShot, the supervised Application started, used and closed), and the `effect-dspy`
+ * binary run. It builds the workspace first (`pnpm build`: turbo, cached).
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Packaging from "../../../scripts/packaging.mjs"
+import { program, tsconfig } from "./program.js"
+
+/** The environment of the user's processes: no provider key and no config file, so the LM is simulated. */
+const environment = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !name.startsWith("OPENAI_") && !name.startsWith("EFFECT_DSPY"))
+)
+
+/** Runs `command` in `cwd` with the user's environment; fails with its output when it exits non-zero. */
+const exec = (cwd: string, command: string, args: ReadonlyArray<string>) =>
+  Effect.promise(() => Packaging.run(command, args, { cwd, env: environment }))
+
+/** The files of a tarball (`tar -tzf`), without the leading `package/`. */
+const tarballFiles = (tarball: string) =>
+  Effect.map(exec(path.dirname(tarball), "tar", ["-tzf", tarball]), (out) =>
+    out
+      .split("\n")
+      .filter((line) => line.length > 0)
+      .map((line) => line.replace(/^package\//, ""))
+  )
+
+const withTempDir = <A, E, R>(use: (dir: string) => Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => Packaging.tempDir("effect-dspy-pack-")),
+    use,
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+  )
+
+describe("the packed packages, installed outside the workspace", () => {
+  it.effect(
+    "type-check and run a user's program with plain node, and the CLI runs",
+    () =>
+      withTempDir((dir) =>
+        Effect.gen(function* () {
+          assert.isFalse(dir.startsWith(Packaging.workspaceRoot), "the project must be outside the workspace")
+          yield* Effect.promise(() => Packaging.build())
+          const tarballs = yield* Effect.promise(() => Packaging.pack(path.join(dir, "tarballs")))
+          assert.deepStrictEqual(Object.keys(tarballs).length, Packaging.publicPackages.length)
+
+          // What each tarball holds: the build, the README and LICENSE; no tests, no workspace: ranges.
+          for (const [name, tarball] of Object.entries(tarballs)) {
+            const files = yield* tarballFiles(tarball)
+            for (const file of ["package.json", "README.md", "LICENSE", "dist/index.js", "dist/index.d.ts"]) {
+              assert.include(files, file, `${name} packs ${file}`)
+            }
+            assert.isFalse(
+              files.some((file) => file.startsWith("test/") || file.endsWith(".tsbuildinfo")),
+              `${name} packs no tests and no build info`
+            )
+            const manifest = yield* exec(dir, "tar", ["-xzOf", tarball, "package/package.json"])
+            assert.notInclude(manifest, "workspace:", `${name}'s packed manifest has real versions`)
+            assert.notInclude(manifest, '"private"', `${name} is publishable`)
+          }
+
+          const project = yield* Effect.promise(() =>
+            Packaging.createProject(path.join(dir, "app"), {
+              tarballs,
+              packages: Object.keys(tarballs),
+              extra: ["typescript", "@types/node"]
+            })
+          )
+          fs.mkdirSync(path.join(project, "src"))
+          fs.writeFileSync(path.join(project, "src", "main.ts"), program)
+          fs.writeFileSync(path.join(project, "tsconfig.json"), JSON.stringify(tsconfig, null, 2))
+
+          // The installed packages resolve to their build, not to TypeScript sources.
+          const resolved = yield* exec(project, process.execPath, [
+            "--input-type=module",
+            "-e",
+            'console.log(import.meta.resolve("@effect-dspy/core"))'
+          ])
+          assert.match(resolved.trim(), /node_modules\/.*@effect-dspy\/core\/dist\/index\.js$/)
+
+          yield* exec(project, process.execPath, [
+            path.join(project, "node_modules", "typescript", "bin", "tsc"),
+            "-p",
+            ".",
+            "--strict"
+          ])
+          const out = JSON.parse((yield* exec(project, process.execPath, ["dist/main.js"])).trim()) as {
+            readonly reasoning: unknown
+            readonly answer: unknown
+            readonly before: number
+            readonly after: number
+            readonly demos: number
+            readonly version: number
+            readonly tree: string
+          }
+          assert.strictEqual(typeof out.reasoning, "string")
+          assert.strictEqual(typeof out.answer, "number")
+          assert.isAtLeast(out.before, 0)
+          assert.isAtMost(out.before, 100)
+          assert.isAtLeast(out.after, 0)
+          assert.isAbove(out.demos, 0, "BootstrapFewShot put demos into the compiled program")
+          assert.strictEqual(out.version, 1)
+          assert.include(out.tree, "module_manager")
+          assert.include(out.tree, "lm_providers")
+
+          const bin = path.join(project, "node_modules", ".bin", "effect-dspy")
+          const help = yield* exec(project, bin, ["--help"])
+          assert.include(help, "run")
+          assert.include(help, "version")
+          const line = JSON.parse(
+            yield* exec(project, bin, [
+              "run",
+              "--signature",
+              "question -> answer: int",
+              "--input",
+              '{"question":"What is 4 + 4?"}'
+            ])
+          ) as { readonly output: { readonly fields: { readonly answer: unknown } }; readonly version: number }
+          assert.strictEqual(typeof line.output.fields.answer, "number")
+          assert.strictEqual(line.version, 1)
+        })
+      ),
+    600_000
+  )
+})
