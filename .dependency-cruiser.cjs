@@ -99,7 +99,7 @@ module.exports = {
     tsConfig: { fileName: "tsconfig.base.json" },
     enhancedResolveOptions: {
       exportsFields: ["exports"],
-      conditionNames: ["import", "require", "node", "default", "types"],
+      conditionNames: ["@effect-dspy/source", "import", "require", "node", "default", "types"],
       extensions: [".ts", ".mts", ".js", ".mjs", ".cjs", ".d.ts", ".json"]
     },
     cache: false
