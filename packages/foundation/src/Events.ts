@@ -281,7 +281,7 @@ export const layerSqlite = (options: SqliteOptions): Layer.Layer<Events, EventSt
         )
       )
       const hub = yield* internal.Hub.make
-      const ops = yield* sqlite.makeOps(retention, hub).pipe(
+      const ops = yield* sqlite.makeOps(retention, hub, options.filename).pipe(
         Effect.provide(context),
         Effect.mapError(
           (failure) => new EventStoreError({ ...failure, message: `${failure.message} (${options.filename})` })

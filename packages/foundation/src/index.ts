@@ -10,6 +10,13 @@
 export * as Correlation from "./Correlation.js"
 
 /**
+ * A guard against a database file deleted, replaced or made read-only while a store has it open.
+ *
+ * @since 0.1.0
+ */
+export * as DatabaseFile from "./DatabaseFile.js"
+
+/**
  * The shared error model.
  *
  * @since 0.1.0

@@ -302,6 +302,34 @@ describe("CacheManager", () => {
     )
   })
 
+  describe("storage that disappears", () => {
+    it.scoped("a deleted L2 file degrades L2 with an event, L1 keeps serving, and a fresh file recovers it", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const file = path.join(dir, "c.db")
+        const cache = yield* CacheManager.make({ path: file, name: "l2-deleted", diskRetryAfterMs: 1_000 })
+        yield* cache.set("m", "before", 1)
+        for (const suffix of ["", "-wal", "-shm", "-journal"]) fs.rmSync(file + suffix, { force: true })
+        yield* cache.set("m", "after", 2)
+        assert.strictEqual((yield* cache.stats).levels.l2.state, "degraded")
+        const events = yield* degradedEvents
+        assert.strictEqual(events.length, 1)
+        assert.strictEqual(events[0]!.data.level, "l2")
+        assert.include(String(events[0]!.data.error), "deleted")
+        assert.deepStrictEqual(yield* cache.get("m", "before"), Option.some(1))
+        assert.deepStrictEqual(yield* cache.get("m", "after"), Option.some(2))
+        // A fresh file at the same path takes L2 back into use.
+        yield* TestClock.adjust("1 seconds")
+        yield* cache.checkLevels
+        assert.strictEqual((yield* cache.stats).levels.l2.state, "ok")
+        assert.isTrue(fs.existsSync(file))
+        yield* cache.set("m", "later", 3)
+        const fresh = yield* CacheManager.make({ path: file, name: "l2-deleted-fresh" })
+        assert.deepStrictEqual(yield* fresh.get("m", "later"), Option.some(3))
+      }).pipe(Effect.provide(Events.layerMemory))
+    )
+  })
+
   describe("recovery", () => {
     it.scoped("checkLevels reopens a degraded L2 after diskRetryAfterMs, dropping what it missed first", () =>
       Effect.gen(function* () {

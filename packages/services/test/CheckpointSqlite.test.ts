@@ -129,6 +129,20 @@ describe("CheckpointSqlite", () => {
     })
   )
 
+  it.scoped("a database file replaced while open fails the next write with CheckpointError", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const filename = path.join(dir, "replaced.db")
+      const store = yield* CheckpointSqlite.make({ filename })
+      yield* store.set("ns", "a", { score: 1 })
+      for (const suffix of ["", "-wal", "-shm", "-journal"]) fs.rmSync(filename + suffix, { force: true })
+      fs.writeFileSync(filename, "")
+      const error = yield* Effect.flip(store.set("ns", "b", { score: 2 }))
+      assert.strictEqual(error._tag, "CheckpointError")
+      assert.include(error.message, "replaced")
+    })
+  )
+
   it.effect("in the coordinator's job database: a restarted application resumes its job from that one file", () => {
     const splits = SimTask.splits(Arithmetic.task, { seed: 0, train: 6, dev: 4, test: 0 })
     const toExample = (e: Arithmetic.Example) =>

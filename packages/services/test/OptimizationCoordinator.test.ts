@@ -570,4 +570,20 @@ describe("OptimizationCoordinator", () => {
       }).pipe(Effect.provide(coordinated))
     )
   })
+
+  it.effect("a job database deleted while running fails the next start with OptimizationStoreError", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dspy-coordinator-lost-"))
+    const filename = path.join(dir, "jobs.db")
+    return Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      for (const suffix of ["", "-wal", "-shm", "-journal"]) fs.rmSync(filename + suffix, { force: true })
+      const error = yield* Effect.flip(c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...data }))
+      assert.strictEqual(error._tag, "OptimizationStoreError")
+      assert.include(error.message, "deleted")
+    }).pipe(
+      Effect.provide(runtime({}, { filename })),
+      Effect.ensuring(Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
+    )
+  })
 })

@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Correlation from "../Correlation.js"
+import * as DatabaseFile from "../DatabaseFile.js"
 import type { Event, EventInput, Query } from "../Events.js"
 import { type Hub, idPrefix, type Retention } from "./events.js"
 
@@ -53,8 +54,19 @@ const io =
     message: `SQLite ${operation} failed: ${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ""}`
   })
 
-/** Builds the store's operations over the current SqlClient (creating the table when needed). */
-export const makeOps = (retention: { current: Retention }, hub: Hub) =>
+/** The store's failure when its file was deleted, replaced or made read-only (see `DatabaseFile`). */
+const gone = (operation: string, reason: string): StoreFailure => ({
+  operation,
+  reason: "io",
+  message: `SQLite ${operation} failed: ${reason}; nothing was recorded (restart with a writable database file)`
+})
+
+/**
+ * Builds the store's operations over the current SqlClient (creating the table when needed). `filename`, when
+ * given, is watched: each publish checks, after its write and before acknowledging it, that the file is still the
+ * one opened (one `stat`), so a deleted, replaced or read-only file fails the publish instead of losing it.
+ */
+export const makeOps = (retention: { current: Retention }, hub: Hub, filename?: string) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     yield* sql`CREATE TABLE IF NOT EXISTS effect_dspy_events (
@@ -87,6 +99,12 @@ export const makeOps = (retention: { current: Retention }, hub: Hub) =>
     let lastTimestamp = stats[0]?.newest ?? Number.NEGATIVE_INFINITY
     const prefix = idPrefix(yield* Effect.clockWith((clock) => clock.currentTimeMillis))
     let counter = 0
+    const watched = filename === undefined ? undefined : DatabaseFile.watch(filename)
+    const verify = (operation: string): Effect.Effect<void, StoreFailure> =>
+      Effect.suspend(() => {
+        const problem = DatabaseFile.check(watched)
+        return problem === undefined ? Effect.void : Effect.fail(gone(operation, problem))
+      })
     const lock = yield* Effect.makeSemaphore(1)
 
     // The oldest timestamp, through the timestamp index (O(log n)).
@@ -139,6 +157,8 @@ export const makeOps = (retention: { current: Retention }, hub: Hub) =>
           yield* sql`INSERT INTO effect_dspy_events (id, type, timestamp, correlation_id, parent_id, data) VALUES (${id}, ${input.type}, ${timestamp}, ${correlationId ?? null}, ${parentId ?? null}, ${data})`.pipe(
             Effect.mapError(io("publish"))
           )
+          // Not acknowledged unless a restart could read it back.
+          yield* verify("publish")
           lastTimestamp = timestamp
           size++
           if (timestamp < oldest) oldest = timestamp
