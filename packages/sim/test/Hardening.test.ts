@@ -2,9 +2,11 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Arithmetic from "../src/Arithmetic.js"
 import * as Faults from "../src/Faults.js"
+import * as Instructions from "../src/Instructions.js"
 import { rngOf } from "../src/internal/Random.js"
 import * as Prompt from "../src/Prompt.js"
 import * as Reflection from "../src/Reflection.js"
+import * as Skill from "../src/Skill.js"
 import * as Server from "../src/Server.js"
 import * as Task from "../src/Task.js"
 
@@ -74,6 +76,36 @@ describe("hostile input to the simulated LM", () => {
       Faults.corrupt(`${attack}[[ ## a]b ## ]]\n[[ ## answer ## ]]\n4\n[[ ## completed ## ]]`, "missing_marker", rng),
       `${attack}[[ ## a]b ## ]]\n4\n[[ ## completed ## ]]`
     )
+  })
+
+  // Found by `pnpm lint:regex` (recheck): the equation reader of the reasoning-quality score, on a digit run.
+  it("reasoning with a 1 MB run of digits is scored in linear time", () => {
+    const solution = { intermediates: [12, 36] } as unknown as Task.Solution
+    assert.strictEqual(Skill.reasoningQuality(`${"0".repeat(1_000_000)}0=0-0=0 12 36`, solution), 1)
+    // A false equation still lowers the score; a true one does not.
+    assert.strictEqual(Skill.reasoningQuality("12 * 3 = 36", solution), 1)
+    assert.isBelow(Skill.reasoningQuality("12 * 3 = 37, 36", solution), 1)
+  })
+
+  // Found by `pnpm lint:regex` (recheck): `/^\s+instructions:\s*(.*)$/` reading SIMBA's module definitions.
+  it("a module definition with 1 MB of blanks before a line separator is read in linear time", () => {
+    const propose = (defn: string) =>
+      Instructions.propose(
+        Prompt.parse([
+          {
+            role: "system",
+            content:
+              "Your input fields are:\n1. `modules_defn` (str)\nYour output fields are:\n1. `new_instructions` (str)"
+          },
+          { role: "user", content: `[[ ## modules_defn ## ]]\nqa: question -> answer\n${defn}` }
+        ]),
+        [],
+        rngOf("hardening"),
+        0,
+        { module: "qa" }
+      )
+    assert.isString(propose(`  instructions:${"\t".repeat(1_000_000)}\u2028x`))
+    assert.isTrue(propose("  instructions:   Answer briefly.").startsWith("Answer briefly."))
   })
 
   it.scoped("the server answers 413 to a body over maxBodyBytes", () =>
