@@ -11,6 +11,10 @@
  * 5. `Crashes`: the primary provider's, the ModuleManager's and the OptimizationCoordinator's actors are killed;
  *    their supervisors restart them;
  * 6. `Report`: the traffic stops, every request still in flight is awaited, and the summary is built.
+ *
+ * When `settings.stop` completes first (`pnpm demo` completes it on SIGINT or SIGTERM), the phase under way is
+ * interrupted, the traffic stops and the requests in flight get `drainGraceMs` to end (those still running then
+ * count as failed, `Interrupted`), and the summary so far is returned, with `stopped` naming what stopped it.
  */
 import type { Events } from "@effect-dspy/foundation"
 import type { Registry } from "@effect-dspy/runtime"
@@ -21,6 +25,7 @@ import type {
   ModuleManager,
   OptimizationCoordinator
 } from "@effect-dspy/services"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Chaos from "./Chaos.js"
@@ -54,9 +59,16 @@ export interface Settings {
   readonly outageMs: number
   /** The breaker's recovery time (the demo waits up to this plus a margin for the provider to come back). */
   readonly recoveryMs: number
-  /** Optimizers by the coordinator's names, in order, each with an expected size for its progress bar. */
   /** Offsets the seeds of the data (splits and traffic); default 0. */
   readonly seed?: number
+  /**
+   * Stops the demo early when it completes, with a reason (the signal's name in `pnpm demo`); the demo runs to
+   * its end without it.
+   */
+  readonly stop?: Effect.Effect<string>
+  /** How long the requests in flight get to end after an early stop (default 5 s). */
+  readonly drainGraceMs?: number
+  /** Optimizers by the coordinator's names, in order, each with an expected size for its progress bar. */
   readonly optimizations: ReadonlyArray<{
     readonly optimizer: string
     readonly expect: { readonly steps?: number; readonly trials?: number }
@@ -87,9 +99,20 @@ export const run = (
   Effect.gen(function* () {
     const started = performance.now()
     const stage = yield* Stage.start(settings, moduleId, signature)
-    const baseline = yield* Baseline.run(stage)
-    const optimized = yield* Optimize.run(stage, baseline)
-    const outage = yield* Outage.run(stage)
-    const crashes = yield* Crashes.run(stage)
-    return yield* Report.run(stage, { baseline, optimized, outage, crashes }, started)
+    const phases: { -readonly [K in keyof Report.Phases]?: Report.Phases[K] } = {}
+    const scenario = Effect.gen(function* () {
+      const baseline = yield* Baseline.run(stage)
+      phases.baseline = baseline
+      phases.optimized = yield* Optimize.run(stage, baseline)
+      phases.outage = yield* Outage.run(stage)
+      phases.crashes = yield* Crashes.run(stage)
+      return null
+    })
+    const stopped = yield* Effect.raceFirst(scenario, settings.stop ?? Effect.never)
+    if (stopped !== null) {
+      const graceMs = settings.drainGraceMs ?? 5_000
+      stage.step(`Stopped (${stopped}): the traffic stops; requests in flight get ${graceMs / 1000} s to end.`)
+      yield* stage.requests.drain(Duration.millis(graceMs))
+    }
+    return yield* Report.run(stage, phases, started, stopped)
   })

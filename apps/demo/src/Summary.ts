@@ -26,8 +26,13 @@ export interface Summary {
     readonly primary: string
     readonly backup: string
   }
+  /**
+   * What stopped the demo early (the signal's name), or null when it ran to its end; after an early stop the
+   * figures are those so far, and what was not measured is null (accuracy) or empty.
+   */
+  readonly stopped: string | null
   /** Accuracy (percent) of the serving module on held-out questions, before and after the optimizations. */
-  readonly accuracy: { readonly before: number; readonly after: number; readonly examples: number }
+  readonly accuracy: { readonly before: number | null; readonly after: number | null; readonly examples: number }
   readonly servingVersion: { readonly before: number; readonly after: number }
   readonly optimizations: ReadonlyArray<OptimizationReport>
   /** The steady traffic: every request ends answered or failed, so `lost` is 0. */
@@ -61,13 +66,14 @@ export interface Summary {
   readonly durationMs: number
 }
 
-const pct = (n: number) => `${n.toFixed(1)}%`
+const pct = (n: number | null) => (n === null ? "-" : `${n.toFixed(1)}%`)
 const ms = (n: number) => `${n.toFixed(1)} ms`
 const score = (n: number | null) => (n === null ? "-" : n.toFixed(1))
 
 /** The summary as aligned lines. */
 export const render = (s: Summary): ReadonlyArray<string> => {
   const rows: Array<[string, string]> = [
+    ...(s.stopped === null ? [] : [["stopped", `by ${s.stopped}: the figures so far`] as [string, string]]),
     ["provider", `${s.provider.kind} ${s.provider.model} (${s.provider.primary}, backup ${s.provider.backup})`],
     [
       "accuracy (held-out)",

@@ -43,6 +43,11 @@ export interface Traffic {
   readonly report: Effect.Effect<{ readonly phases: ReadonlyArray<PhaseStats>; readonly total: PhaseStats }>
   /** Stops sending, then waits for every request in flight to end. */
   readonly stop: Effect.Effect<void>
+  /**
+   * Stops sending, then waits up to `grace` for the requests in flight to end; those still running then are
+   * interrupted and count as failed with the tag `Interrupted` (so nothing is lost either way).
+   */
+  readonly drain: (grace: Duration.DurationInput) => Effect.Effect<void>
 }
 
 /** How the traffic runs. */
@@ -148,6 +153,12 @@ export const start = <E>(options: Options<E>): Effect.Effect<Traffic, never, Sco
           r.errors.set(tag, (r.errors.get(tag) ?? 0) + 1)
         }
       }).pipe(
+        Effect.onInterrupt(() =>
+          Effect.sync(() => {
+            r.failed++
+            r.errors.set("Interrupted", (r.errors.get("Interrupted") ?? 0) + 1)
+          })
+        ),
         Effect.ensuring(
           Effect.sync(() => {
             inFlight--
@@ -193,6 +204,15 @@ export const start = <E>(options: Options<E>): Effect.Effect<Traffic, never, Sco
           total: statsOf("total", total)
         }
       }),
-      stop: Effect.zipRight(Fiber.interrupt(sender), FiberSet.awaitEmpty(requests))
+      stop: Effect.zipRight(Fiber.interrupt(sender), FiberSet.awaitEmpty(requests)),
+      drain: (grace) =>
+        Fiber.interrupt(sender).pipe(
+          Effect.zipRight(
+            FiberSet.awaitEmpty(requests).pipe(
+              Effect.timeoutTo({ duration: grace, onSuccess: () => true, onTimeout: () => false })
+            )
+          ),
+          Effect.flatMap((drained) => (drained ? Effect.void : FiberSet.clear(requests)))
+        )
     } satisfies Traffic
   })

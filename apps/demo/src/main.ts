@@ -9,7 +9,11 @@
  * - `--otlp URL`: spans over OTLP/HTTP to URL (`OTEL_EXPORTER_OTLP_ENDPOINT` works too).
  * - `--seed N`: another run of the same scenario: N offsets the data's seeds and seeds the simulated LM
  *   (default 0).
+ *
+ * Ctrl-C (SIGINT) or SIGTERM stops the traffic, gives the requests in flight 5 s to end, prints the summary so far
+ * (stdout with `--json`, as usual) and exits with 130 (SIGINT) or 143 (SIGTERM); a second signal exits at once.
  */
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Chaos from "./Chaos.js"
 import * as Demo from "./Demo.js"
@@ -45,6 +49,24 @@ const providers = Setup.providersFromEnv()
 const chaos = Chaos.make()
 const recoveryMs = 2_000
 
+// The first SIGINT/SIGTERM stops the demo early (it drains and prints the summary so far); a second exits at once.
+const stop = Effect.runSync(Deferred.make<string>())
+const exitCodes: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
+let stoppedBy: string | undefined
+const onSignal = (signal: NodeJS.Signals) => {
+  if (stoppedBy !== undefined) {
+    process.stderr.write(`\n${signal} again: exiting at once, without the summary.\n`)
+    process.exit(exitCodes[signal] ?? 1)
+  }
+  stoppedBy = signal
+  process.stderr.write(
+    `\n${signal}: stopping the traffic and draining, then the summary so far (again to exit at once).\n`
+  )
+  Effect.runSync(Deferred.succeed(stop, signal))
+}
+process.on("SIGINT", onSignal)
+process.on("SIGTERM", onSignal)
+
 const settings: Demo.Settings = {
   log,
   bars: { write: (text) => process.stderr.write(text), isTTY: process.stderr.isTTY === true },
@@ -56,6 +78,8 @@ const settings: Demo.Settings = {
   outageMs: 3_000,
   recoveryMs,
   seed,
+  stop: Deferred.await(stop),
+  drainGraceMs: 5_000,
   optimizations: [
     { optimizer: "bootstrap_few_shot", expect: { steps: 6 } },
     { optimizer: "mipro_v2", expect: { trials: 13 } }
@@ -90,7 +114,7 @@ const program = Demo.run(settings).pipe(
 )
 
 Effect.runPromise(program).then(
-  () => process.exit(0),
+  () => process.exit(stoppedBy === undefined ? 0 : (exitCodes[stoppedBy] ?? 1)),
   (error) => {
     process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`)
     process.exit(1)

@@ -13,7 +13,7 @@ import * as Demo from "../src/Demo.js"
 import * as ProgressBar from "../src/ProgressBar.js"
 import * as Setup from "../src/Setup.js"
 import * as Summary from "../src/Summary.js"
-import { spawnSync } from "node:child_process"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
 const providers: Setup.Providers = { kind: "simulated", model: "sim-1", primary: "primary", backup: "backup" }
@@ -52,6 +52,7 @@ describe("the demo", () => {
         const summary = yield* Demo.run(settings)
 
         // Nothing lost: every request sent ended answered or failed, and none failed.
+        assert.isNull(summary.stopped)
         assert.strictEqual(summary.requests.lost, 0)
         assert.strictEqual(summary.requests.sent, summary.requests.answered + summary.requests.failed)
         assert.isAbove(summary.requests.sent, 50)
@@ -72,7 +73,7 @@ describe("the demo", () => {
         assert.isTrue(summary.optimizations.every((o) => o.status === "swapped" || o.status === "rejected"))
         assert.isTrue(summary.optimizations.some((o) => o.status === "swapped"))
         assert.isAbove(summary.servingVersion.after, summary.servingVersion.before)
-        assert.isAbove(summary.accuracy.after, summary.accuracy.before + 10)
+        assert.isAbove(summary.accuracy.after!, summary.accuracy.before! + 10)
 
         // The outage: faults were injected, the primary's breaker opened, traffic failed over, then it closed again.
         assert.isAbove(summary.faults.injected, 0)
@@ -147,7 +148,7 @@ describe("the demo", () => {
         )
         assert.strictEqual(summary.provider.kind, "openai")
         assert.strictEqual(summary.requests.lost, 0)
-        assert.isAbove(summary.accuracy.after, summary.accuracy.before)
+        assert.isAbove(summary.accuracy.after!, summary.accuracy.before!)
         assert.isAtLeast(summary.faults.recoveries, 1)
         // Every LM call the providers counted reached the server over HTTP.
         const stats = server.stats()
@@ -188,6 +189,78 @@ describe("the demo's executable (what `pnpm demo` runs)", () => {
     assert.strictEqual(run.stdout, "")
     assert.include(run.stderr, "--seed must be a non-negative integer, got two")
   }, 60_000)
+})
+
+/** The demo's executable started with `args`, offline (no provider key), with its output collected. */
+const startDemo = (args: ReadonlyArray<string>) => {
+  const bin = fileURLToPath(new URL("../bin/demo.mjs", import.meta.url))
+  const env = { ...process.env }
+  delete env["OPENAI_API_KEY"]
+  const child = spawn(process.execPath, [bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] })
+  const out = { stdout: "", stderr: "" }
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+    out.stdout += chunk
+  })
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+    out.stderr += chunk
+  })
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  return { child, out, exited }
+}
+
+/** Resolves once the child's stderr includes `text` (rejects if it exits first). */
+const stderrShows = (child: ChildProcess, out: { stderr: string }, text: string) =>
+  new Promise<void>((resolve, reject) => {
+    const check = () => {
+      if (out.stderr.includes(text)) {
+        child.stderr!.off("data", check)
+        child.off("exit", exit)
+        resolve()
+      }
+    }
+    const exit = () => reject(new Error(`the demo exited before printing ${text}:\n${out.stderr}`))
+    child.stderr!.on("data", check)
+    child.on("exit", exit)
+    check()
+  })
+
+describe("the demo's executable on Ctrl-C", () => {
+  it("SIGINT stops the traffic, drains it and prints the summary so far (--json: one object on stdout)", async () => {
+    const { child, out, exited } = startDemo(["--json"])
+    try {
+      await stderrShows(child, out, "requests/s")
+      child.kill("SIGINT")
+      const code = await exited
+      assert.strictEqual(code, 130, out.stderr)
+      const summary = JSON.parse(out.stdout) as Summary.Summary
+      assert.strictEqual(summary.stopped, "SIGINT")
+      assert.isAbove(summary.requests.sent, 0)
+      assert.strictEqual(summary.requests.lost, 0)
+      assert.strictEqual(summary.requests.sent, summary.requests.answered + summary.requests.failed)
+      assert.include(out.stderr, "SIGINT: stopping the traffic and draining")
+      assert.match(out.stderr, /stopped\s+by SIGINT: the figures so far/)
+    } finally {
+      child.kill("SIGKILL")
+    }
+  }, 90_000)
+
+  it("a second signal exits at once, without the summary", async () => {
+    const { child, out, exited } = startDemo(["--json"])
+    try {
+      await stderrShows(child, out, "requests/s")
+      // Back to back: the second arrives while the first is still draining (the OS may deliver them in either
+      // order; the exit code is the second one's).
+      child.kill("SIGTERM")
+      child.kill("SIGINT")
+      const code = await exited
+      const second = /(SIGINT|SIGTERM) again: exiting at once, without the summary\./.exec(out.stderr)
+      assert.isNotNull(second, out.stderr)
+      assert.strictEqual(code, second![1] === "SIGINT" ? 130 : 143)
+      assert.notInclude(out.stderr, "Traffic by phase")
+    } finally {
+      child.kill("SIGKILL")
+    }
+  }, 90_000)
 })
 
 describe("the progress bar", () => {

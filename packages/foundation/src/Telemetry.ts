@@ -112,7 +112,7 @@ export const layer = (options: Options = {}): Layer.Layer<Resource.Resource> =>
       const processors: Array<SpanProcessor> = []
       const endpoint = yield* readEndpoint(options)
       if (Option.isSome(endpoint)) {
-        const base = endpoint.value.replace(/\/+$/, "")
+        const base = internal.trimTrailingSlashes(endpoint.value)
         const headers: Record<string, string> = {}
         for (const [k, v] of Object.entries(options.otlpHeaders ?? {})) {
           headers[k] = Redacted.isRedacted(v) ? Redacted.value(v) : v

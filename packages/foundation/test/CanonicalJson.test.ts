@@ -8,7 +8,15 @@ const reordered = (value: unknown, order: (keys: Array<string>) => Array<string>
   if (typeof value !== "object" || value === null) return value
   const record = value as Record<string, unknown>
   const out: Record<string, unknown> = {}
-  for (const k of order(Object.keys(record))) out[k] = reordered(record[k], order)
+  // defineProperty, not `out[k] =`: a `__proto__` key (legal JSON) must stay an own member, not set the prototype.
+  for (const k of order(Object.keys(record))) {
+    Object.defineProperty(out, k, {
+      value: reordered(record[k], order),
+      enumerable: true,
+      writable: true,
+      configurable: true
+    })
+  }
   return out
 }
 

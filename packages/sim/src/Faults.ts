@@ -131,6 +131,32 @@ export const draw = (profile: Profile, call: number, allowed: ReadonlyArray<Kind
 }
 
 /**
+ * The `[[ ## name ## ]]` headers of a text (each with the newline after it, if any), left to right: what
+ * `/\[\[ ## [^\]]+? ## \]\]\n?/g` matched, in one pass (that regex backtracks quadratically on many `[[ ## ` with
+ * no `]` after them). A name holds no `]`, so a header starting at `[[ ## ` can only end at the first `]` after it.
+ */
+const markerHeaders = (text: string): Array<{ readonly start: number; readonly end: number }> => {
+  const out: Array<{ start: number; end: number }> = []
+  let bracket = -1
+  let from = 0
+  for (;;) {
+    const at = text.indexOf("[[ ## ", from)
+    if (at < 0) return out
+    const name = at + 6
+    if (bracket < name) bracket = text.indexOf("]", name)
+    if (bracket < 0) return out
+    const close = bracket - 4
+    if (close > name && text.startsWith(" ## ]]", close)) {
+      const end = text[close + 6] === "\n" ? close + 7 : close + 6
+      out.push({ start: at, end })
+      from = end
+    } else {
+      from = at + 1
+    }
+  }
+}
+
+/**
  * Corrupts an answer text for an output fault kind: `missing_marker` drops the last `[[ ## ... ## ]]`
  * header (or the closing brace of JSON), `truncated_json` cuts the text in half, `extra_prose` wraps it in
  * chatter, `empty` empties it. Other kinds leave it unchanged.
@@ -141,9 +167,9 @@ export const draw = (profile: Profile, call: number, allowed: ReadonlyArray<Kind
 export const corrupt = (content: string, kind: Kind, rng: Random.Random): string => {
   switch (kind) {
     case "missing_marker": {
-      const headers = [...content.matchAll(/\[\[ ## [^\]]+? ## \]\]\n?/g)]
+      const headers = markerHeaders(content)
       const victim = headers.length > 1 ? headers[headers.length - 2]! : headers[0]
-      if (victim !== undefined) return content.slice(0, victim.index!) + content.slice(victim.index! + victim[0].length)
+      if (victim !== undefined) return content.slice(0, victim.start) + content.slice(victim.end)
       const brace = content.lastIndexOf("}")
       return brace >= 0 ? content.slice(0, brace) : `${content} [[ ## completed`
     }

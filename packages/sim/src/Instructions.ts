@@ -192,8 +192,9 @@ const moduleInstructions = (parsed: Prompt.Parsed, module: string | undefined): 
   const lines = defn.split("\n")
   const at = lines.findIndex((l) => l.startsWith(`${module}: `))
   const next = at < 0 ? undefined : lines[at + 1]
-  const m = next === undefined ? null : /^\s+instructions:\s*(.*)$/.exec(next)
-  return m === null ? undefined : m[1]
+  // `:(.*)` then trimStart, not `:\s*(.*)`: the two overlap and backtrack quadratically on a long blank run.
+  const m = next === undefined ? null : /^\s+instructions:(.*)$/.exec(next)
+  return m === null ? undefined : m[1]!.trimStart()
 }
 
 /**

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Random } from "@effect-dspy/foundation"
+import * as Between from "./internal/Between.js"
 import type * as Concepts from "./Concepts.js"
 import * as Task from "./Task.js"
 
@@ -262,12 +263,14 @@ const ASK: Record<Kind, (s: string) => string> = {
   founder_birthplace: (s) => `In which city was the founder of ${s} born?`,
   hq_country: (s) => `In which country is ${s} headquartered?`
 }
-const READ: ReadonlyArray<readonly [Kind, RegExp]> = [
-  ["employer_city", /In which city is the organization where (.+?) works headquartered\?/],
-  ["employer_founder", /Who founded the organization where (.+?) works\?/],
-  ["birth_country", /In which country was (.+?) born\?/],
-  ["founder_birthplace", /In which city was the founder of (.+?) born\?/],
-  ["hq_country", /In which country is (.+?) headquartered\?/]
+// Each reader is `prefix (.+?) suffix` read by a linear scan (`Between.find`): as regexes these backtracked
+// quadratically on text repeating the prefix without the suffix.
+const READ: ReadonlyArray<readonly [Kind, Between.Pattern]> = [
+  ["employer_city", ["In which city is the organization where ", " works headquartered?"]],
+  ["employer_founder", ["Who founded the organization where ", " works?"]],
+  ["birth_country", ["In which country was ", " born?"]],
+  ["founder_birthplace", ["In which city was the founder of ", " born?"]],
+  ["hq_country", ["In which country is ", " headquartered?"]]
 ]
 
 /** The first hop of each kind as a question of its own (what a decomposition asks first). */
@@ -279,11 +282,11 @@ const FIRST_ASK: Record<Kind, (s: string) => string> = {
   hq_country: (s) => `In which city is ${s} headquartered?`
 }
 /** Readers of first-hop questions (tried after the two-hop readers, which are more specific). */
-const FIRST_READ: ReadonlyArray<readonly [Kind, RegExp]> = [
-  ["employer_city", /Where does (.+?) work\?/],
-  ["birth_country", /In which city was (.+?) born\?/],
-  ["founder_birthplace", /Who founded (.+?)\?/],
-  ["hq_country", /In which city is (.+?) headquartered\?/]
+const FIRST_READ: ReadonlyArray<readonly [Kind, Between.Pattern]> = [
+  ["employer_city", ["Where does ", " work?"]],
+  ["birth_country", ["In which city was ", " born?"]],
+  ["founder_birthplace", ["Who founded ", "?"]],
+  ["hq_country", ["In which city is ", " headquartered?"]]
 ]
 
 /** Output fields that ask for a decomposition into sub-questions. */
@@ -369,8 +372,8 @@ const hops = (kb: KnowledgeBase, q: Question): Hops | undefined => {
 }
 
 const readQuestion = (text: string): Question | undefined => {
-  for (const [kind, re] of READ) {
-    const m = re.exec(text)
+  for (const [kind, pattern] of READ) {
+    const m = Between.find(text, pattern)
     if (m !== null) return { kind, subject: m[1]!.trim(), text: m[0] }
   }
   return undefined
@@ -411,8 +414,8 @@ export const nextQuery = (question: string, gathered: string, world = 0): string
 
 /** A first-hop question ("Who founded X?"): its answer is the bridge entity, found in the fact's document. */
 const solveFirstHop = (kb: KnowledgeBase, text: string, context: string): Task.Solution | undefined => {
-  for (const [kind, re] of FIRST_READ) {
-    const m = re.exec(text)
+  for (const [kind, pattern] of FIRST_READ) {
+    const m = Between.find(text, pattern)
     if (m === null) continue
     const subject = m[1]!.trim()
     const h =
@@ -657,7 +660,9 @@ export const taskFor = (world: number): Task.Task<Example> => ({
     }
   },
   softFields: [],
-  cues: (text) => READ.filter(([, re]) => re.test(text)).length + (/headquartered|founded by/.test(text) ? 1 : 0)
+  cues: (text) =>
+    READ.filter(([, pattern]) => Between.find(text, pattern) !== null).length +
+    (/headquartered|founded by/.test(text) ? 1 : 0)
 })
 
 /**

@@ -272,9 +272,24 @@ const readHead = (system: string): Head => {
   return { inputs, outputs, json, instructions: instructionsOf(system) }
 }
 
+/**
+ * `text` without the spaces and tabs that end each line (what `/[ \t]+$/gm` removed, in one pass: that regex
+ * backtracks quadratically on a long run of blanks followed by something else).
+ */
+const trimLineEnds = (text: string): string => {
+  const parts = text.split(/(\r|\n|\u2028|\u2029)/)
+  for (let i = 0; i < parts.length; i += 2) {
+    const line = parts[i]!
+    let end = line.length
+    while (end > 0 && (line[end - 1] === " " || line[end - 1] === "\t")) end--
+    parts[i] = line.slice(0, end)
+  }
+  return parts.join("")
+}
+
 const tidy = (text: string): string => {
   let t = text.includes("\r") ? text.replace(/\r\n/g, "\n") : text
-  if (t.includes(" \n") || t.includes("\t\n")) t = t.replace(/[ \t]+$/gm, "")
+  if (t.includes(" \n") || t.includes("\t\n")) t = trimLineEnds(t)
   return t.trim()
 }
 

@@ -184,10 +184,11 @@ const demoExamples = (text: string | undefined): Array<Observation> => {
   for (const block of text.split(/\n\s*\n/)) {
     const inputs: Record<string, string> = {}
     for (const line of block.split("\n")) {
-      const m = /^([A-Z][\w ]*?):\s*(.*)$/.exec(line.trim())
+      // `:(.*)` then trimStart, not `:\s*(.*)`: the two overlap and backtrack quadratically on a long blank run.
+      const m = /^([A-Z][\w ]*?):(.*)$/.exec(line.trim())
       if (m === null) continue
       const key = m[1]!.trim().toLowerCase().replace(/\s+/g, "_")
-      inputs[key] = m[2]!
+      inputs[key] = m[2]!.trimStart()
     }
     if (Object.keys(inputs).length > 0) {
       out.push({ inputs, outputs: undefined, feedback: "", score: 1, module: undefined })

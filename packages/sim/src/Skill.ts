@@ -159,7 +159,9 @@ export const reasoningQuality = (text: string, solution: Task.Solution): number 
   const lower = t.toLowerCase()
   const shown = expected.filter((v) => (/^-?\d/.test(v) ? numbers.has(String(Number(v))) : lower.includes(v))).length
   let quality = shown / expected.length
-  for (const m of t.matchAll(/(-?\d+(?:\.\d+)?)\s*([-+*/x×])\s*(-?\d+(?:\.\d+)?)\s*=\s*(-?\d+(?:\.\d+)?)/g)) {
+  // `(?<!\d)`: an equation starts at the start of a number (the same matches; without it, a long digit run made
+  // the scan quadratic).
+  for (const m of t.matchAll(/(?<!\d)(-?\d+(?:\.\d+)?)\s*([-+*/x×])\s*(-?\d+(?:\.\d+)?)\s*=\s*(-?\d+(?:\.\d+)?)/g)) {
     const a = Number(m[1])
     const b = Number(m[3])
     const op = m[2]!

@@ -225,6 +225,13 @@ export const answerField = (
   return rest[rest.length - 1]
 }
 
+/** Where `text` ends without its trailing dots and whitespace (a scan: `/[.\s]+$/` backtracks quadratically). */
+const endWithoutDotsOrSpaces = (text: string): number => {
+  let end = text.length
+  while (end > 0 && (text[end - 1] === "." || /\s/.test(text[end - 1]!))) end--
+  return end
+}
+
 /**
  * Loose equality of an answer value with a gold value: numbers numerically, text case- and
  * space-insensitively, objects key by key.
@@ -255,7 +262,7 @@ export const sameValue = (a: unknown, b: unknown): boolean => {
   const norm = (x: unknown) =>
     String(x)
       .toLowerCase()
-      .replace(/[.\s]+$/g, "")
+      .slice(0, endWithoutDotsOrSpaces(String(x).toLowerCase()))
       .replace(/\s+/g, " ")
       .trim()
   return norm(a) === norm(b)

@@ -5,6 +5,7 @@
 import { CacheManager, LMProviders } from "@effect-dspy/services"
 import * as Effect from "effect/Effect"
 import type { Summary } from "../Summary.js"
+import type { PhaseStats } from "../Traffic.js"
 import type { Baseline } from "./Baseline.js"
 import type { Crashes } from "./Crashes.js"
 import type { Optimized } from "./Optimize.js"
@@ -19,11 +20,15 @@ export interface Phases {
   readonly crashes: Crashes
 }
 
-/** Drains the traffic and builds the summary; `started` is when the demo began (`performance.now()`). */
+/**
+ * Drains the traffic and builds the summary; `started` is when the demo began (`performance.now()`). After an
+ * early stop (`stopped` says why), the phases not reached are missing and the summary holds the figures so far.
+ */
 export const run = (
   stage: Stage.Stage,
-  phases: Phases,
-  started: number
+  phases: Partial<Phases>,
+  started: number,
+  stopped: string | null = null
 ): Effect.Effect<Summary, unknown, LMProviders.LMProviders | CacheManager.CacheManager> =>
   Effect.gen(function* () {
     const { settings, requests } = stage
@@ -33,16 +38,26 @@ export const run = (
     const report = yield* requests.report
     const statuses = yield* providers.status
     const cacheStats = yield* cache.stats
+    const phaseP50 = (phase: string, seen: PhaseStats | undefined) =>
+      seen?.latencyP50Ms ?? report.phases.find((p) => p.phase === phase)?.latencyP50Ms ?? 0
+    const before = phases.baseline?.accuracy ?? null
+    const swapped = (phases.optimized?.reports ?? []).flatMap((o) =>
+      o.swappedVersion === null ? [] : [o.swappedVersion]
+    )
     const sum = (f: (s: LMProviders.ProviderStatus) => number) => statuses.reduce((a, s) => a + f(s), 0)
     return {
       provider: settings.provider,
+      stopped,
       accuracy: {
-        before: phases.baseline.accuracy,
-        after: phases.optimized.accuracy,
+        before,
+        after: phases.optimized?.accuracy ?? before,
         examples: stage.testset.length
       },
-      servingVersion: { before: stage.firstVersion, after: phases.crashes.servingVersion },
-      optimizations: phases.optimized.reports,
+      servingVersion: {
+        before: stage.firstVersion,
+        after: phases.crashes?.servingVersion ?? Math.max(stage.firstVersion, ...swapped)
+      },
+      optimizations: phases.optimized?.reports ?? [],
       requests: {
         sent: report.total.sent,
         answered: report.total.answered,
@@ -52,8 +67,8 @@ export const run = (
       errorsByType: report.total.errors,
       latency: { p50Ms: report.total.latencyP50Ms, p99Ms: report.total.latencyP99Ms },
       servingDuringOptimization: {
-        baselineP50Ms: phases.baseline.traffic.latencyP50Ms,
-        optimizingP50Ms: phases.optimized.traffic.latencyP50Ms
+        baselineP50Ms: phaseP50("baseline", phases.baseline?.traffic),
+        optimizingP50Ms: phaseP50("optimizing", phases.optimized?.traffic)
       },
       phases: report.phases,
       lm: {
@@ -69,9 +84,9 @@ export const run = (
         injected: settings.chaos.injected(settings.provider.primary),
         failovers: sum((s) => s.failovers),
         recoveries: sum((s) => s.recoveries),
-        breakerStates: phases.outage.breakerStates
+        breakerStates: phases.outage?.breakerStates ?? []
       },
-      restarts: phases.crashes.restarts,
+      restarts: phases.crashes?.restarts ?? [],
       durationMs: Math.round(performance.now() - started)
     }
   })

@@ -76,3 +76,10 @@ export class InMemoryMetricReader extends MetricReader {
     return this.collect().then((result) => result.resourceMetrics)
   }
 }
+
+/** `url` without its trailing slashes (a scan: `/\/+$/` is quadratic on a long run of slashes not at the end). */
+export const trimTrailingSlashes = (url: string): string => {
+  let end = url.length
+  while (end > 0 && url[end - 1] === "/") end--
+  return url.slice(0, end)
+}

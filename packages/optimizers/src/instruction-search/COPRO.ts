@@ -25,6 +25,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Pool from "./internal/coproPool.js"
+import { stripQuotes } from "./internal/text.js"
 import * as Optimizer from "../Optimizer.js"
 import { OptimizerConfigError } from "../OptimizerError.js"
 
@@ -131,11 +132,7 @@ export const attempts = (evaluated: ReadonlyArray<Candidate>, breadth: number): 
   return out
 }
 
-const clean = (text: unknown): string =>
-  String(text ?? "")
-    .trim()
-    .replace(/^"+|"+$/g, "")
-    .trim()
+const clean = (text: unknown): string => stripQuotes(String(text ?? "").trim()).trim()
 
 const lastField = (predictor: Predict.Any): Signature.Field =>
   predictor.signature.fields[predictor.signature.fields.length - 1]!

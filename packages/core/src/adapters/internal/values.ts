@@ -87,7 +87,8 @@ export const coerce = (type: FieldType.FieldType, v: unknown): unknown => {
   switch (type._tag) {
     case "int":
     case "float":
-      if (typeof v === "string" && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(v)) return Number(v)
+      // Trimmed first, and each digit run has one way to match: linear on any input (no backtracking).
+      if (typeof v === "string" && /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/.test(v.trim())) return Number(v)
       return v
     case "bool":
       if (typeof v === "string") return boolWords[v.trim().toLowerCase()] ?? v
