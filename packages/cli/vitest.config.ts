@@ -1,16 +1,4 @@
-import { defineConfig } from "vitest/config"
+import { packageConfig } from "../../vitest.shared.js"
 
-export default defineConfig({
-  // Workspace packages resolve to their TypeScript sources (the `@effect-dspy/source` export condition), so the
-  // tests run without a build.
-  resolve: { conditions: ["@effect-dspy/source"] },
-  ssr: { resolve: { conditions: ["@effect-dspy/source"] } },
-  test: {
-    include: ["test/**/*.test.ts"],
-    // Each test runs the executable in a child process (tsx), which takes seconds to start on a busy machine.
-    testTimeout: 60_000,
-    // The JSON report feeds the closing "N passed, N failed" line of `pnpm test` (.ci/test-summary.mjs).
-    reporters: ["default", "json"],
-    outputFile: { json: "build/vitest-report.json" }
-  }
-})
+// Each test runs the executable in a child process (tsx), which takes seconds to start on a busy machine.
+export default packageConfig({ testTimeout: 60_000 })
