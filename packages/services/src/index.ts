@@ -91,3 +91,11 @@ export * as ArmStats from "./experiments/ArmStats.js"
  * @since 0.1.0
  */
 export * as Bandit from "./experiments/Bandit.js"
+
+/**
+ * Always-valid sequential tests (mSPRT with a normal mixture) for differences in means and proportions, with
+ * confidence sequences.
+ *
+ * @since 0.1.0
+ */
+export * as Sequential from "./experiments/Sequential.js"
