@@ -99,3 +99,11 @@ export * as Bandit from "./experiments/Bandit.js"
  * @since 0.1.0
  */
 export * as Sequential from "./experiments/Sequential.js"
+
+/**
+ * Experiment analysis per arm (latency p50/p95, error rate, cost per call, quality with an always-valid interval)
+ * and a recommendation: promote, roll back, keep testing.
+ *
+ * @since 0.1.0
+ */
+export * as Analysis from "./experiments/Analysis.js"
