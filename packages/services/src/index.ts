@@ -107,3 +107,25 @@ export * as Sequential from "./experiments/Sequential.js"
  * @since 0.1.0
  */
 export * as Analysis from "./experiments/Analysis.js"
+
+/**
+ * Experiments as a service: lifecycle (running, concluded, promoted, rolled back), checks with always-valid
+ * tests, persisted records, events, opt-in auto-apply through the integrator's compare-and-swap.
+ *
+ * @since 0.1.0
+ */
+export * as Experiments from "./experiments/Experiments.js"
+
+/**
+ * Where experiment records live: in memory or SQLite (schema version, forward migrations).
+ *
+ * @since 0.1.0
+ */
+export * as ExperimentStore from "./experiments/ExperimentStore.js"
+
+/**
+ * The persisted experiment record and its schema version.
+ *
+ * @since 0.1.0
+ */
+export * as ExperimentRecord from "./experiments/ExperimentRecord.js"
