@@ -129,3 +129,11 @@ export * as ExperimentStore from "./experiments/ExperimentStore.js"
  * @since 0.1.0
  */
 export * as ExperimentRecord from "./experiments/ExperimentRecord.js"
+
+/**
+ * Mode comparison reports: baseline vs optimized (and any other arm) on time, cost, quality and success rate from
+ * production records.
+ *
+ * @since 0.1.0
+ */
+export * as ModeComparison from "./experiments/ModeComparison.js"
