@@ -5,7 +5,7 @@ import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { ArmStats, ExperimentRecord, Experiments, ExperimentStore, TrafficPolicy } from "../../src/index.js"
+import { ArmStats, type ExperimentRecord, Experiments, ExperimentStore, TrafficPolicy } from "../../src/index.js"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "dspy-experiments-"))),
