@@ -482,33 +482,43 @@ const build = (
   let pulls = initialPulls
   let breach = initialBreach
 
-  const decisionFor = (serve: string, reason: Reason): Decision => Object.freeze({ serve, arm: serve, reason })
-  let route: (callerKey?: string) => Decision
+  // Decisions are made once, up front: `route` picks an index into this table (no allocation per request), and
+  // the entry's arm statistics are counted without a lookup by name.
+  const table: Array<Decision> = []
+  const tableStats: Array<ArmStats.ArmStats> = []
+  const entry = (serve: string, reason: Reason, shadow?: string): number => {
+    table.push(
+      Object.freeze(shadow === undefined ? { serve, arm: serve, reason } : { serve, shadow, arm: serve, reason })
+    )
+    tableStats.push(arms.get(serve)!)
+    return table.length - 1
+  }
+  let route: (callerKey?: string) => number
   let afterObserve: (arm: string, stats: ArmStats.ArmStats) => void = () => {}
 
   switch (policy._tag) {
     case "Pinned": {
-      const decision = decisionFor(policy.version, "pinned")
-      route = () => decision
+      const only = entry(policy.version, "pinned")
+      route = () => only
       break
     }
     case "Weighted": {
-      const decisions = policy.weights.map((w) => decisionFor(w.version, "weighted"))
+      const indices = policy.weights.map((w) => entry(w.version, "weighted"))
       const cumulative: Array<number> = []
       let total = 0
       for (const w of policy.weights) cumulative.push((total += w.weight))
       const sticky = policy.stickyBy === "callerKey"
-      const last = decisions.length - 1
+      const last = indices.length - 1
       route = (callerKey) => {
         const u = (sticky && callerKey !== undefined ? stickyUnit(seed, callerKey) : rng.next()) * total
-        for (let i = 0; i < last; i++) if (u < cumulative[i]!) return decisions[i]!
-        return decisions[last]!
+        for (let i = 0; i < last; i++) if (u < cumulative[i]!) return indices[i]!
+        return indices[last]!
       }
       break
     }
     case "Canary": {
-      const stable = decisionFor(policy.stable, "canary")
-      const candidate = decisionFor(policy.candidate, "canary")
+      const stable = entry(policy.stable, "canary")
+      const candidate = entry(policy.candidate, "canary")
       const sticky = policy.stickyBy === "callerKey"
       const fraction = policy.fraction
       route = (callerKey) => {
@@ -526,13 +536,8 @@ const build = (
       break
     }
     case "Shadow": {
-      const plain = decisionFor(policy.serving, "shadow")
-      const shadowed: Decision = Object.freeze({
-        serve: policy.serving,
-        shadow: policy.candidate,
-        arm: policy.serving,
-        reason: "shadow"
-      })
+      const plain = entry(policy.serving, "shadow")
+      const shadowed = entry(policy.serving, "shadow", policy.candidate)
       const sample = policy.sample
       const cap = policy.maxExtraCallsPerMinute
       let windowStart = 0
@@ -555,19 +560,18 @@ const build = (
       break
     }
     case "Bandit": {
-      const decisions = names.map((name) => decisionFor(name, "bandit"))
+      const indices = names.map((name) => entry(name, "bandit"))
       const algorithm = policy.algorithm
-      route = () => decisions[Bandits.select(algorithm, armList, rng, pulls)]!
+      route = () => indices[Bandits.select(algorithm, armList, rng, pulls)]!
       break
     }
   }
 
   const routeAndCount = (callerKey?: string): Decision => {
-    const decision = route(callerKey)
+    const i = route(callerKey)
     pulls += 1
-    const stats = arms.get(decision.arm)
-    if (stats !== undefined) stats.pulls += 1
-    return decision
+    tableStats[i]!.pulls += 1
+    return table[i]!
   }
 
   return {
