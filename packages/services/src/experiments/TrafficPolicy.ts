@@ -426,6 +426,11 @@ export interface Router {
 export interface Options {
   readonly seed?: number
   readonly now?: () => number
+  /**
+   * Statistics to start from, by arm (e.g. `router.state().arms` of the router this one replaces when a policy
+   * changes at run time); arms the policy does not name are ignored.
+   */
+  readonly stats?: Readonly<Record<string, typeof ArmStats.ArmStats.Type>>
 }
 
 const TWO_32 = 4294967296
@@ -433,13 +438,17 @@ const TWO_32 = 4294967296
 const stickyUnit = (seed: number, key: string): number => Random.hashParts("sticky", seed, key) / TWO_32
 
 /**
- * A router for a policy (assumed checked by {@link decode}).
+ * A router for a policy (assumed checked by {@link decode}), with empty statistics unless `options.stats` gives
+ * some.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (policy: Policy, options: Options = {}): Router =>
-  build(policy, options.seed ?? 0, 0, 0, {}, undefined, options.now ?? Date.now)
+export const make = (policy: Policy, options: Options = {}): Router => {
+  const arms: Record<string, ArmStats.ArmStats> = {}
+  for (const [arm, stats] of Object.entries(options.stats ?? {})) arms[arm] = ArmStats.copy(stats)
+  return build(policy, options.seed ?? 0, 0, 0, arms, undefined, options.now ?? Date.now)
+}
 
 /**
  * Resumes a router from its persisted state, checking the policy against the module's versions (when given).

@@ -277,4 +277,18 @@ describe("TrafficPolicy.make", () => {
     const bad = Effect.runSync(TrafficPolicy.restore({ ...json, schemaVersion: 99 }).pipe(Effect.flip))
     assert.include(bad.field, "schemaVersion")
   })
+
+  it("a new policy can start from the statistics of the router it replaces", () => {
+    const first = TrafficPolicy.make({ _tag: "Pinned", version: "1" })
+    for (let i = 0; i < 10; i++) first.observe(first.route().arm, { latencyMs: 5, error: false, costUsd: 0, reward: 1 })
+    const next = TrafficPolicy.make(
+      { _tag: "Bandit", versions: ["1", "2"], algorithm: { _tag: "Thompson" } },
+      { seed: 1, stats: first.state().arms }
+    )
+    assert.strictEqual(next.stats("1")?.rewardN, 10)
+    assert.strictEqual(next.stats("2")?.n, 0)
+    // a copy: the old router's later outcomes do not leak in
+    first.observe("1", { latencyMs: 5, error: false, costUsd: 0, reward: 1 })
+    assert.strictEqual(next.stats("1")?.rewardN, 10)
+  })
 })
