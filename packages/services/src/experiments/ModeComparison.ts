@@ -103,14 +103,37 @@ export const compare = (input: {
   readonly records: Iterable<CallRecord>
   readonly alpha?: number
 }): Report => {
-  const alpha = input.alpha ?? Analysis.defaults.alpha
-  const stats = new Map<string, ArmStats.ArmStats>([[input.baseline, ArmStats.empty()]])
+  const stats: Record<string, ArmStats.ArmStats> = { [input.baseline]: ArmStats.empty() }
   for (const r of input.records) {
-    let s = stats.get(r.arm)
-    if (s === undefined) stats.set(r.arm, (s = ArmStats.empty()))
+    const s = (stats[r.arm] ??= ArmStats.empty())
     ArmStats.pull(s)
     ArmStats.record(s, { latencyMs: r.timeMs, costUsd: r.costUsd, error: !r.success, reward: r.quality })
   }
+  return compareStats({
+    baseline: input.baseline,
+    arms: stats,
+    ...(input.alpha === undefined ? {} : { alpha: input.alpha })
+  })
+}
+
+/**
+ * Builds the report from arms' statistics already gathered (a router's `state().arms`, an experiment record's
+ * `stats`): an error is a failed call, the reward is the quality. The baseline comes first, then the other arms
+ * in their order.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const compareStats = (input: {
+  readonly baseline: string
+  readonly arms: Readonly<Record<string, typeof ArmStats.ArmStats.Type>>
+  readonly alpha?: number
+}): Report => {
+  const alpha = input.alpha ?? Analysis.defaults.alpha
+  const stats = new Map<string, typeof ArmStats.ArmStats.Type>([
+    [input.baseline, input.arms[input.baseline] ?? ArmStats.empty()]
+  ])
+  for (const [arm, s] of Object.entries(input.arms)) if (arm !== input.baseline) stats.set(arm, s)
   const base = stats.get(input.baseline)!
   const reports = [...stats].map(([arm, s]) => Analysis.armReport(arm, s, alpha))
   const baseReport = reports[0]!

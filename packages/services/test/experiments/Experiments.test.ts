@@ -90,6 +90,15 @@ describe("Experiments", () => {
       assert.include(second.message, "conclude it first")
       const arm = yield* Effect.flip(experiments.observe("qa-1", "9", { latencyMs: 1, error: false, costUsd: 0 }))
       assert.strictEqual(arm._tag, "ExperimentInvalid")
+      const reward = yield* Effect.flip(
+        experiments.observe("qa-1", "2", { latencyMs: 1, error: false, costUsd: 0, reward: 7 })
+      )
+      assert.strictEqual(reward._tag === "ExperimentInvalid" ? reward.field : "", "observation.reward")
+      const latency = yield* Effect.flip(
+        experiments.observe("qa-1", "2", { latencyMs: Number.NaN, error: false, costUsd: 0 })
+      )
+      assert.strictEqual(latency._tag === "ExperimentInvalid" ? latency.field : "", "observation.latencyMs")
+      assert.strictEqual((yield* experiments.get("qa-1")).stats["2"]!.n, 0)
     }).pipe(Effect.provide(TestLayer))
   )
 

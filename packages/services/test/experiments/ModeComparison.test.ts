@@ -1,6 +1,6 @@
 import { Random } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
-import { ModeComparison } from "../../src/index.js"
+import { ArmStats, ModeComparison } from "../../src/index.js"
 
 const records = (seed: number) => {
   const rng = Random.make(seed, "mode-comparison")
@@ -67,5 +67,16 @@ describe("ModeComparison", () => {
     const report = ModeComparison.compare({ baseline: "a", records: same })
     assert.strictEqual(report.comparisons[0]?.verdict, "no significant difference")
     assert.closeTo(report.comparisons[0]!.costRatio!, 1, 1e-12)
+  })
+
+  it("builds the same report from gathered statistics", () => {
+    const direct = ModeComparison.compare({ baseline: "baseline", records: records(3) })
+    const stats: Record<string, ArmStats.ArmStats> = {}
+    for (const r of records(3)) {
+      const s = (stats[r.arm] ??= ArmStats.empty())
+      ArmStats.pull(s)
+      ArmStats.record(s, { latencyMs: r.timeMs, costUsd: r.costUsd, error: !r.success, reward: r.quality })
+    }
+    assert.deepStrictEqual(ModeComparison.compareStats({ baseline: "baseline", arms: stats }), direct)
   })
 })

@@ -52,6 +52,17 @@ const errorText = (error: unknown): string =>
       ? String((error as { readonly message: unknown }).message)
       : String(error)
 
+/** What is wrong with an observation, if anything (statistics taking NaN or a reward of 7 would be poisoned). */
+const checkObservation = (o: ArmStats.Observation): ExperimentInvalid | undefined => {
+  if (!(Number.isFinite(o.latencyMs) && o.latencyMs >= 0))
+    return invalid("observation.latencyMs", `must be a finite number >= 0, got ${o.latencyMs}`)
+  if (!(Number.isFinite(o.costUsd) && o.costUsd >= 0))
+    return invalid("observation.costUsd", `must be a finite number >= 0, got ${o.costUsd}`)
+  if (o.reward !== undefined && !(Number.isFinite(o.reward) && o.reward >= 0 && o.reward <= 1))
+    return invalid("observation.reward", `must be in [0, 1], got ${o.reward}`)
+  return undefined
+}
+
 /** Builds the service over the store in context, loading its records. */
 export const make: Effect.Effect<Experiments.Service, ExperimentStoreError, ExperimentStore.ExperimentStore> =
   Effect.gen(function* () {
@@ -311,6 +322,8 @@ export const make: Effect.Effect<Experiments.Service, ExperimentStoreError, Expe
           const entry = yield* find(id)
           if (entry.record.status !== "running") return yield* Effect.fail(conflict(entry.record, "observe"))
           yield* checkArm(entry, arm)
+          const bad = checkObservation(observation)
+          if (bad !== undefined) return yield* Effect.fail(bad)
           const stats = entry.stats[arm]!
           ArmStats.pull(stats)
           ArmStats.record(stats, observation)
