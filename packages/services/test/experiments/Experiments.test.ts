@@ -80,6 +80,15 @@ describe("Experiments", () => {
         experiments.start({ moduleId: "qa", baseline: "1", arms: ["2"], settings: { alpha: 2 } })
       )
       assert.strictEqual(alpha._tag === "ExperimentInvalid" ? alpha.field : "", "settings.alpha")
+      const rails = yield* Effect.flip(
+        experiments.start({
+          moduleId: "qa",
+          baseline: "1",
+          arms: ["2"],
+          settings: { guardRails: { minSamples: 0, maxErrorRate: 0.1 } }
+        })
+      )
+      assert.strictEqual(rails._tag === "ExperimentInvalid" ? rails.field : "", "settings.guardRails.minSamples")
       const policy = yield* Effect.flip(
         experiments.start({ moduleId: "qa", baseline: "1", arms: ["2"], policy: weighted("1", "3") })
       )

@@ -229,8 +229,8 @@ export const make: Effect.Effect<Experiments.Service, ExperimentStoreError, Expe
           ...(previous === undefined ? {} : { previous })
         })
         const now = yield* Clock.currentTimeMillis
-        entry.sinceCheck = 0
         const record = yield* save(entry, { ...snapshot(entry), analysis, updatedAt: now })
+        entry.sinceCheck = 0
         const r = analysis.recommendation
         const before = previous?.recommendation
         const changed =
@@ -274,6 +274,22 @@ export const make: Effect.Effect<Experiments.Service, ExperimentStoreError, Expe
               return yield* Effect.fail(
                 invalid("settings.checkEvery", `must be an integer >= 1, got ${settings.checkEvery}`)
               )
+            const rails = settings.guardRails
+            if (rails !== undefined) {
+              const unit = (x: number | undefined) => x === undefined || (Number.isFinite(x) && x >= 0 && x <= 1)
+              if (!(Number.isInteger(rails.minSamples) && rails.minSamples >= 1))
+                return yield* Effect.fail(
+                  invalid("settings.guardRails.minSamples", `must be an integer >= 1, got ${rails.minSamples}`)
+                )
+              if (!unit(rails.maxErrorRate) || !unit(rails.minQuality))
+                return yield* Effect.fail(
+                  invalid("settings.guardRails", "maxErrorRate and minQuality must be in [0, 1]")
+                )
+              if (rails.maxLatencyP95Ms !== undefined && !(rails.maxLatencyP95Ms > 0))
+                return yield* Effect.fail(
+                  invalid("settings.guardRails.maxLatencyP95Ms", `must be positive, got ${rails.maxLatencyP95Ms}`)
+                )
+            }
             const policy = request.policy === undefined ? undefined : yield* TrafficPolicy.decode(request.policy, arms)
             for (const other of live.values())
               if (other.record.moduleId === request.moduleId && other.record.status === "running")
