@@ -258,3 +258,31 @@ export * as Evaluate from "./evaluate/Evaluate.js"
  * @since 0.1.0
  */
 export * as AnswerMatch from "./evaluate/AnswerMatch.js"
+
+/**
+ * Embedders: texts to vectors over the LM service's `embed` (retrieval, KNNFewShot), cosine similarity.
+ *
+ * @since 0.1.0
+ */
+export * as Embedder from "./retrieve/Embedder.js"
+
+/**
+ * An in-memory vector index with top-k cosine search, saved to and loaded from a versioned JSON file.
+ *
+ * @since 0.1.0
+ */
+export * as VectorIndex from "./retrieve/VectorIndex.js"
+
+/**
+ * The retriever service (DSPy's `rm`): embeddings over a corpus, an index file, or any search function.
+ *
+ * @since 0.1.0
+ */
+export * as Retriever from "./retrieve/Retriever.js"
+
+/**
+ * Retrieve: DSPy's `dspy.Retrieve(k)`, the passages for a query from the retriever in the context.
+ *
+ * @since 0.1.0
+ */
+export * as Retrieve from "./retrieve/Retrieve.js"
