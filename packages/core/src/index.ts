@@ -286,3 +286,17 @@ export * as Retriever from "./retrieve/Retriever.js"
  * @since 0.1.0
  */
 export * as Retrieve from "./retrieve/Retrieve.js"
+
+/**
+ * The `<name>` tags of the XMLAdapter and the escaping that keeps values from forging them.
+ *
+ * @since 0.1.0
+ */
+export * as XmlTag from "./adapters/XmlTag.js"
+
+/**
+ * DSPy's XMLAdapter (`<field>` elements), with the JSON fallback.
+ *
+ * @since 0.1.0
+ */
+export * as XMLAdapter from "./adapters/XMLAdapter.js"

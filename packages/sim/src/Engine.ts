@@ -18,6 +18,7 @@ import * as Instructions from "./Instructions.js"
 import { Random } from "@effect-dspy/foundation"
 import * as Models from "./Models.js"
 import * as Multihop from "./Multihop.js"
+import * as XmlPrompt from "./internal/xmlPrompt.js"
 import * as Prompt from "./Prompt.js"
 import * as Routing from "./Routing.js"
 import * as Skill from "./Skill.js"
@@ -443,7 +444,9 @@ export const answer = (
   const content =
     parsed.format === "json" || wantsJson
       ? renderJson(parsed.outputOrder, values)
-      : renderChat(parsed.outputOrder, values)
+      : parsed.format === "xml"
+        ? XmlPrompt.render(parsed.outputOrder, values)
+        : renderChat(parsed.outputOrder, values)
   return { content, toolCalls: undefined, decision }
 }
 
