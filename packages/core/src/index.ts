@@ -300,3 +300,10 @@ export * as XmlTag from "./adapters/XmlTag.js"
  * @since 0.1.0
  */
 export * as XMLAdapter from "./adapters/XMLAdapter.js"
+
+/**
+ * DSPy's TwoStepAdapter: a free-text main call, then an extraction call for the typed fields.
+ *
+ * @since 0.1.0
+ */
+export * as TwoStepAdapter from "./adapters/TwoStepAdapter.js"

@@ -46,7 +46,8 @@ export const parseError = (options: {
 }
 
 /**
- * A formatted request: the messages and, for the JSONAdapter, the `response_format` to ask for.
+ * A formatted request: the messages and, for the JSONAdapter, the `response_format` to ask for; `model` asks
+ * another model than the predictor's (the TwoStepAdapter's extraction call).
  *
  * @since 0.1.0
  * @category models
@@ -54,6 +55,7 @@ export const parseError = (options: {
 export interface Formatted {
   readonly messages: ReadonlyArray<Completion.Message>
   readonly responseFormat?: Completion.ResponseFormat
+  readonly model?: string
 }
 
 /**

@@ -444,9 +444,14 @@ const run = <I, O>(
       const complete = (formatted: Adapter.Formatted) =>
         Effect.map(
           lm.complete(
-            formatted.responseFormat === undefined
+            formatted.responseFormat === undefined && formatted.model === undefined
               ? { ...request, messages: formatted.messages }
-              : { ...request, messages: formatted.messages, responseFormat: formatted.responseFormat }
+              : {
+                  ...request,
+                  messages: formatted.messages,
+                  ...(formatted.responseFormat === undefined ? {} : { responseFormat: formatted.responseFormat }),
+                  ...(formatted.model === undefined ? {} : { model: formatted.model })
+                }
           ),
           (response) => {
             usage = usage === Completion.emptyUsage ? response.usage : Prediction.addUsage(usage, response.usage)
