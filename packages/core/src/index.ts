@@ -307,3 +307,10 @@ export * as XMLAdapter from "./adapters/XMLAdapter.js"
  * @since 0.1.0
  */
 export * as TwoStepAdapter from "./adapters/TwoStepAdapter.js"
+
+/**
+ * `streamify`: any program as a Stream of field deltas, status messages and its final output.
+ *
+ * @since 0.1.0
+ */
+export * as Streamify from "./stream/Streamify.js"
