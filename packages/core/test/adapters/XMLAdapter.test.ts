@@ -207,6 +207,28 @@ describe("XMLAdapter parsing", () => {
     )
   })
 
+  it("a demo's values add no element to its messages", () => {
+    const qa = Signature.make("question -> reasoning, answer")
+    fc.assert(
+      fc.property(xmlText, xmlText, xmlText, (question, reasoning, answer) => {
+        const demo = { question, reasoning, answer }
+        const { messages } = XMLAdapter.format(qa, [demo], { question: "q" })
+        assert.deepStrictEqual(
+          XmlTag.elements(messages[1]!.content).map((e) => [e.name, e.value]),
+          [["question", question.trim()]]
+        )
+        assert.deepStrictEqual(
+          XmlTag.elements(messages[2]!.content).map((e) => [e.name, e.value]),
+          [
+            ["reasoning", reasoning.trim()],
+            ["answer", answer.trim()]
+          ]
+        )
+      }),
+      { numRuns: 200 }
+    )
+  })
+
   it("scans 300 KB of adversarial text in linear time (a quadratic scan would take minutes)", () => {
     for (const piece of ["<", "<a", "\\<a>", "<answer>", "</x>"]) {
       const text = piece.repeat(Math.ceil(300_000 / piece.length))

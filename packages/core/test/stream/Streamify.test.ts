@@ -7,6 +7,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import * as TwoStepAdapter from "../../src/adapters/TwoStepAdapter.js"
 import * as XMLAdapter from "../../src/adapters/XMLAdapter.js"
 import type * as Completion from "../../src/lm/Completion.js"
 import * as LM from "../../src/lm/LM.js"
@@ -210,6 +211,21 @@ describe("streamify", () => {
       const events = yield* collect(Streamify.streamify(qa)({ question: "q" }))
       assert.strictEqual(deltasOf(events, "reasoning"), reasoning)
       assert.isTrue(events.every((e) => e._tag !== "FieldDelta" || e.adapter === "XMLAdapter"))
+    }).pipe(Effect.provide(fake.layer))
+  })
+
+  it.effect("the TwoStepAdapter: the free-text call gives no deltas, the extraction streams the fields", () => {
+    const fake = streaming((r) =>
+      Fake.system(r).startsWith("You are a helpful assistant") ? "It is five, clearly." : Fake.chat({ answer: "five" })
+    )
+    return Effect.gen(function* () {
+      const qa = Predict.make(QA, { adapter: TwoStepAdapter.make() })
+      const events = yield* collect(Streamify.streamify(qa)({ question: "q" }))
+      assert.strictEqual(deltasOf(events, "answer", 0), "")
+      assert.strictEqual(deltasOf(events, "answer", 1), "five")
+      assert.isTrue(events.every((e) => e._tag !== "FieldDelta" || e.adapter === "ChatAdapter"))
+      const last = events.at(-1)!
+      assert.isTrue(last._tag === "Final" && last.output.get("answer") === "five" && last.output.lmCalls === 2)
     }).pipe(Effect.provide(fake.layer))
   })
 
