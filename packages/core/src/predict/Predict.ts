@@ -34,6 +34,7 @@ import * as Instrument from "../primitives/internal/instrument.js"
 import * as Prediction from "../primitives/Prediction.js"
 import * as Trace from "../primitives/Trace.js"
 import * as Signature from "../signature/Signature.js"
+import * as Listener from "../stream/internal/listener.js"
 import type { SignatureValidationError } from "../signature/SignatureError.js"
 import { PredictConfigError } from "../CoreError.js"
 
@@ -439,21 +440,38 @@ const run = <I, O>(
     const request = requestConfig(config)
     const adapter = self.adapter ?? defaultAdapter()
     const collector = fiber.getFiberRef(Trace.currentCollector)
+    const listener = fiber.getFiberRef(Listener.current)
     const call = (lm: LM.Service) => {
       let usage = Completion.emptyUsage
-      const complete = (formatted: Adapter.Formatted) =>
-        Effect.map(
-          lm.complete(
-            formatted.responseFormat === undefined
-              ? { ...request, messages: formatted.messages }
-              : { ...request, messages: formatted.messages, responseFormat: formatted.responseFormat }
-          ),
-          (response) => {
-            usage = usage === Completion.emptyUsage ? response.usage : Prediction.addUsage(usage, response.usage)
-            return response.choices.map((c) => c.content)
-          }
-        )
-      return Effect.map(adapter.call(signature, self.demos, values, complete), (result) => {
+      let calls = 0
+      const addUsage = (more: Completion.Usage) => {
+        usage = usage === Completion.emptyUsage ? more : Prediction.addUsage(usage, more)
+      }
+      const complete = (formatted: Adapter.Formatted, hint?: Adapter.StreamHint) => {
+        const lmRequest: LM.Request =
+          formatted.responseFormat === undefined && formatted.model === undefined
+            ? { ...request, messages: formatted.messages }
+            : {
+                ...request,
+                messages: formatted.messages,
+                ...(formatted.responseFormat === undefined ? {} : { responseFormat: formatted.responseFormat }),
+                ...(formatted.model === undefined ? {} : { model: formatted.model })
+              }
+        // Under `streamify`, the call streams and its field deltas go to the listener.
+        if (listener !== undefined) {
+          return Effect.suspend(() =>
+            Effect.map(Listener.streamedCall(listener, lm, lmRequest, hint, path, calls++), (streamed) => {
+              addUsage(streamed.usage)
+              return streamed.texts
+            })
+          )
+        }
+        return Effect.map(lm.complete(lmRequest), (response) => {
+          addUsage(response.usage)
+          return response.choices.map((c) => c.content)
+        })
+      }
+      const predicted = Effect.map(adapter.call(signature, self.demos, values, complete), (result) => {
         const prediction = Prediction.make(result.outputs as ReadonlyArray<O & Example.Fields>, {
           usage,
           lmCalls: result.calls
@@ -461,6 +479,9 @@ const run = <I, O>(
         collector?.entries.push({ predictorPath: path, inputs: raw, outputs: prediction.fields })
         return prediction
       })
+      return listener === undefined
+        ? predicted
+        : Effect.zipRight(Listener.predictorStart(listener, path, self.name, signatureString(self)), predicted)
     }
     if (self.lm !== undefined) return call(self.lm)
     const lm = Context.getOption(fiber.currentContext, LM.LM)
