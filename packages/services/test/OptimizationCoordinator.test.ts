@@ -239,11 +239,41 @@ describe("OptimizationCoordinator", () => {
       assert.strictEqual(tags[0], "Started")
       assert.include(tags, "Step")
       assert.include(tags, "Completed")
-      // A finished job's stream is its final status.
-      yield* c.await(first.id)
+      // A finished job's stream replays its history, ending with its final status as it is now.
+      const firstJob = yield* c.await(first.id)
       const finished = Chunk.toReadonlyArray(yield* Stream.runCollect(c.progress(first.id)))
-      assert.strictEqual(finished.length, 1)
+      assert.isAbove(finished.length, 3)
+      assert.deepStrictEqual(finished[finished.length - 1], { _tag: "Status", job: firstJob })
     }).pipe(Effect.provide(runtime({ config: { optimization: { workers: 1 } } })))
+  )
+
+  it.effect("progress subscribed right after start replays the Started event and every step; one count", () =>
+    Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      const { id } = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...examples(4, 8, 3) })
+      // Let the job get going first: before, everything published until the subscription was lost.
+      yield* eventually(c.status(id), (j) => j.progress.steps >= 2)
+      const updates = Chunk.toReadonlyArray(yield* Stream.runCollect(c.progress(id)))
+      const job = yield* c.status(id)
+      const events = updates.flatMap((u) => (u._tag === "Progress" ? [u.event] : []))
+      assert.strictEqual(events[0]?._tag, "Started")
+      const steps = events.filter((e) => e._tag === "Step")
+      assert.strictEqual(steps.length, job.progress.steps + job.progress.resumedSteps)
+      assert.deepStrictEqual(
+        steps.map((s) => s.key),
+        [...new Set(steps.map((s) => s.key))],
+        "each step once"
+      )
+      const completed = events.find((e) => e._tag === "Completed")
+      assert.isDefined(completed)
+      if (completed?._tag !== "Completed") return
+      assert.strictEqual(job.progress.lmCalls, completed.lmCalls)
+      assert.strictEqual(job.progress.trials, events.filter((e) => e._tag === "Trial").length)
+      const statuses = updates.flatMap((u) => (u._tag === "Status" ? [u.job.status] : []))
+      assert.strictEqual(statuses[0], "running")
+      assert.strictEqual(statuses[statuses.length - 1], job.status)
+    }).pipe(Effect.provide(runtime()))
   )
 
   it.effect("a coordinator restarted on the same database and checkpoint store resumes its job: fewer LM calls", () => {
