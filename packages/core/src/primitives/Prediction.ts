@@ -53,7 +53,13 @@ export const addUsage = (a: Completion.Usage, b: Completion.Usage): Completion.U
 // biome-ignore lint/suspicious/noExplicitAny: any prediction, whatever its fields
 export type AnyPrediction = Prediction<any>
 
-type Simplify<A> = { [K in keyof A]: A[K] } & {}
+/**
+ * The fields `O` with those of `B` added or replaced (known fields kept beside an index signature).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Extended<O, B> = { [K in keyof O as K extends keyof B ? never : K]: O[K] } & B
 
 const totalUsage = (from: ReadonlyArray<AnyPrediction>): Completion.Usage =>
   from.reduce((u, p) => addUsage(u, p.usage), Completion.emptyUsage)
@@ -158,13 +164,10 @@ export class Prediction<O extends Example.Fields = Example.Fields> implements Pi
    * A copy with fields added to (or replaced in) every completion, keeping the usage and LM calls, plus those of
    * the predictions in `from` (the other calls the module made).
    */
-  extend<B extends Example.Fields>(
-    fields: B,
-    from: ReadonlyArray<AnyPrediction> = []
-  ): Prediction<Simplify<Omit<O, keyof B> & B>> {
+  extend<B extends Example.Fields>(fields: B, from: ReadonlyArray<AnyPrediction> = []): Prediction<Extended<O, B>> {
     const all = [this, ...from]
     return new Prediction(
-      this.completions.map((c) => ({ ...c, ...fields }) as Simplify<Omit<O, keyof B> & B>),
+      this.completions.map((c) => ({ ...c, ...fields }) as Extended<O, B>),
       { usage: totalUsage(all), lmCalls: totalCalls(all) }
     )
   }
@@ -224,12 +227,12 @@ export const extend: {
   <B extends Example.Fields>(
     fields: B,
     from?: ReadonlyArray<AnyPrediction>
-  ): <O extends Example.Fields>(self: Prediction<O>) => Prediction<Simplify<Omit<O, keyof B> & B>>
+  ): <O extends Example.Fields>(self: Prediction<O>) => Prediction<Extended<O, B>>
   <O extends Example.Fields, B extends Example.Fields>(
     self: Prediction<O>,
     fields: B,
     from?: ReadonlyArray<AnyPrediction>
-  ): Prediction<Simplify<Omit<O, keyof B> & B>>
+  ): Prediction<Extended<O, B>>
 } = ((...args: Array<unknown>) =>
   isPrediction(args[0])
     ? (args[0] as AnyPrediction).extend(args[1] as Example.Fields, args[2] as ReadonlyArray<AnyPrediction> | undefined)
