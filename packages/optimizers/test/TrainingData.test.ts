@@ -1,4 +1,4 @@
-import { ChainOfThought, Evaluate, Example, Module, Prediction } from "@effect-dspy/core"
+import { ChainOfThought, Evaluate, Example, Module, type Prediction } from "@effect-dspy/core"
 import { Multihop, SimLM, SimTask } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -51,7 +51,11 @@ describe("TrainingData", () => {
       assert.isAbove(bootstrapped, 0)
       // The demos are the traced calls of each predictor: the query generators' carry their search queries.
       const demos = Module.demos(program)
-      assert.deepStrictEqual(Object.keys(demos), ["generateQuery[0].predict", "generateQuery[1].predict", "generateAnswer.predict"])
+      assert.deepStrictEqual(Object.keys(demos), [
+        "generateQuery[0].predict",
+        "generateQuery[1].predict",
+        "generateAnswer.predict"
+      ])
       assert.strictEqual(demos["generateQuery[0].predict"]!.length, bootstrapped)
       for (const demo of demos["generateQuery[0].predict"]!) assert.isString(demo.get("search_query"))
       for (const demo of demos["generateAnswer.predict"]!) assert.isString(demo.get("answer"))

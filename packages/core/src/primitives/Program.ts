@@ -17,7 +17,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import type * as Either from "effect/Either"
 import type * as Layer from "effect/Layer"
 import type * as LM from "../lm/LM.js"
 import * as Predict from "../predict/Predict.js"
