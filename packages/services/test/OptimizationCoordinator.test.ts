@@ -467,6 +467,36 @@ describe("OptimizationCoordinator", () => {
     }).pipe(Effect.provide(runtime({ ...slowLM, config: { optimization: { workers: 1 } } })))
   )
 
+  it.effect("a job's LM calls count what its Completed event counts, calls outside units included", () => {
+    // An optimizer that makes one call in a unit of work and one outside any (as a proposer can): the steps
+    // report 1, the run made 2. Before, job.progress.lmCalls kept the steps' count (1) against Completed's (2).
+    const probe = Optimizer.make({
+      name: "probe",
+      settings: {},
+      compile: (student, run) =>
+        Effect.gen(function* () {
+          yield* Effect.orDie(run.unit("probe/0", Optimizer.callProgram(student, run.trainset[0]!)))
+          yield* Effect.ignore(Optimizer.callProgram(student, run.trainset[1]!))
+          return { program: student }
+        })
+    })
+    return Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      const { id } = yield* c.start({ moduleId: "qa", optimizer: "probe", ...examples(2, 3, 2) })
+      const updates = Chunk.toReadonlyArray(yield* Stream.runCollect(c.progress(id)))
+      const events = updates.flatMap((u) => (u._tag === "Progress" ? [u.event] : []))
+      const steps = events.filter((e) => e._tag === "Step")
+      assert.deepStrictEqual(
+        steps.map((e) => e.lmCalls),
+        [1]
+      )
+      const completed = events.find((e) => e._tag === "Completed")
+      assert.strictEqual(completed?._tag === "Completed" ? completed.lmCalls : undefined, 2)
+      assert.strictEqual((yield* c.status(id)).progress.lmCalls, 2)
+    }).pipe(Effect.provide(runtime({}, { optimizers: { probe } })))
+  })
+
   it.effect("rejects unknown optimizers, metrics and modules with typed errors", () =>
     Effect.gen(function* () {
       yield* createQa
