@@ -11,8 +11,10 @@
  *
  * const program = Effect.gen(function* () {
  *   const modules = yield* ModuleManager.ModuleManager
- *   yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
- *   const first = yield* modules.execute("qa", { question: "2 + 3?" })
+ *   // A handle typed by the signature: execute checks the inputs and types the output.
+ *   const qa = yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+ *   const first = yield* modules.execute(qa, { question: "2 + 3?" })
+ *   console.log(first.output.get("answer"))
  *   // A new version, made only if version 1 still serves.
  *   yield* modules.swap("qa", { instructions: { self: "Answer with a number." }, ifVersion: first.version })
  *   return yield* modules.history("qa")
