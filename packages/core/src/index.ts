@@ -169,6 +169,14 @@ export * as JsonRepair from "./adapters/JsonRepair.js"
 export * as Module from "./primitives/Module.js"
 
 /**
+ * Programs (a module or a bare predictor) as DSPy users run them: `call`, `batch` over many inputs, and
+ * `runPromise` with one LM.
+ *
+ * @since 0.1.0
+ */
+export * as Program from "./primitives/Program.js"
+
+/**
  * Fiber-scoped tracing of predictor calls (for bootstrapping demos).
  *
  * @since 0.1.0

@@ -34,6 +34,7 @@ import * as Instrument from "../primitives/internal/instrument.js"
 import * as Prediction from "../primitives/Prediction.js"
 import * as Trace from "../primitives/Trace.js"
 import * as Signature from "../signature/Signature.js"
+import type { ParseInputs, ParseOutputs } from "../signature/internal/typeParser.js"
 import * as Listener from "../stream/internal/listener.js"
 import type { SignatureValidationError } from "../signature/SignatureError.js"
 import { PredictConfigError } from "../CoreError.js"
@@ -231,13 +232,25 @@ const configOf = (options: ConfigPatch): Config => {
 }
 
 /**
- * Builds a predictor for a signature.
+ * Builds a predictor for a signature, given as a `Signature` or in DSPy's string form
+ * (`Predict.make("question -> answer: int")`, throwing a `SignatureParseError` on a bad string as
+ * `Signature.make` does).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = <I, O>(signature: Signature.Signature<I, O>, options: Options = {}): Predict<I, O> =>
-  new PredictImpl("Predict", signature, options.demos ?? [], configOf(options), options.adapter, options.lm)
+export const make: {
+  <const S extends string>(signature: S, options?: Options): Predict<ParseInputs<S>, ParseOutputs<S>>
+  <I, O>(signature: Signature.Signature<I, O>, options?: Options): Predict<I, O>
+} = (signature: string | Signature.Any, options: Options = {}): Any =>
+  new PredictImpl(
+    "Predict",
+    typeof signature === "string" ? Signature.make(signature) : signature,
+    options.demos ?? [],
+    configOf(options),
+    options.adapter,
+    options.lm
+  )
 
 /**
  * The same predictor with other demos.
