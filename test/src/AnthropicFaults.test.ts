@@ -229,7 +229,10 @@ describe("anthropic: a 30% fault mix under load", () => {
         const typed = new Set(["LMRateLimited", "LMServerError", "LMTimeout", "AdapterParseError"])
         for (const e of errors) assert.isTrue(typed.has(e._tag), `untyped failure: ${e._tag}`)
         assert.isAtLeast(results, 70, `results ${results}, errors ${errors.map((e) => e._tag).join(",")}`)
-        assert.isAbove(Object.values(fake.stats().faults).reduce((a, b) => a + (b ?? 0), 0), 15)
+        assert.isAbove(
+          Object.values(fake.stats().faults).reduce((a, b) => a + (b ?? 0), 0),
+          15
+        )
       })
     ).pipe(Effect.scoped, Effect.timeoutFail({ duration: "25 seconds", onTimeout: () => new Error("the mix hung") }))
   })

@@ -28,7 +28,15 @@ export interface Running {
   readonly stats: () => Stats
 }
 
-type Block = { readonly type: string; readonly text?: string; readonly id?: string; readonly name?: string; readonly input?: unknown; readonly tool_use_id?: string; readonly content?: unknown }
+type Block = {
+  readonly type: string
+  readonly text?: string
+  readonly id?: string
+  readonly name?: string
+  readonly input?: unknown
+  readonly tool_use_id?: string
+  readonly content?: unknown
+}
 
 const textOf = (content: unknown): string =>
   typeof content === "string"
@@ -42,11 +50,15 @@ const toRequest = (body: Record<string, unknown>): Completion.CompletionRequest 
   const messages: Array<Completion.Message> = []
   if (typeof body["system"] === "string") messages.push({ role: "system", content: body["system"] })
   for (const m of (body["messages"] ?? []) as Array<{ role: string; content: unknown }>) {
-    const blocks: Array<Block> = typeof m.content === "string" ? [{ type: "text", text: m.content }] : (m.content as Array<Block>)
+    const blocks: Array<Block> =
+      typeof m.content === "string" ? [{ type: "text", text: m.content }] : (m.content as Array<Block>)
     for (const b of blocks.filter((x) => x.type === "tool_result")) {
       messages.push({ role: "tool", content: textOf(b.content), toolCallId: b.tool_use_id ?? "" })
     }
-    const text = blocks.filter((x) => x.type === "text").map((x) => x.text ?? "").join("")
+    const text = blocks
+      .filter((x) => x.type === "text")
+      .map((x) => x.text ?? "")
+      .join("")
     const calls = blocks
       .filter((x) => x.type === "tool_use")
       .map((x) => ({ id: x.id ?? "", name: x.name ?? "", arguments: JSON.stringify(x.input ?? {}) }))
@@ -59,7 +71,11 @@ const toRequest = (body: Record<string, unknown>): Completion.CompletionRequest 
     }
   }
   const format = (body["output_config"] as { format?: { schema?: Record<string, unknown> } } | undefined)?.format
-  const tools = (body["tools"] ?? []) as Array<{ name: string; description?: string; input_schema?: Record<string, unknown> }>
+  const tools = (body["tools"] ?? []) as Array<{
+    name: string
+    description?: string
+    input_schema?: Record<string, unknown>
+  }>
   return {
     model: typeof body["model"] === "string" ? body["model"] : "sim-1",
     messages,
@@ -85,7 +101,12 @@ const stopReason = (reason: Completion.FinishReason): string =>
 
 const contentOf = (choice: Completion.Choice) => [
   ...(choice.content === "" ? [] : [{ type: "text", text: choice.content }]),
-  ...(choice.toolCalls ?? []).map((c) => ({ type: "tool_use", id: c.id, name: c.name, input: JSON.parse(c.arguments) as unknown }))
+  ...(choice.toolCalls ?? []).map((c) => ({
+    type: "tool_use",
+    id: c.id,
+    name: c.name,
+    input: JSON.parse(c.arguments) as unknown
+  }))
 ]
 
 const apiError = (type: string, message: string) => JSON.stringify({ type: "error", error: { type, message } })
@@ -121,7 +142,9 @@ export const serve = (options: {
           const body = JSON.parse(Buffer.concat(parts).toString("utf8")) as Record<string, unknown>
           const stream = body["stream"] === true
           const call = calls++
-          const allowed = stream ? SimFaults.kinds : SimFaults.kinds.filter((k) => k !== "slow_stream" && k !== "truncated_stream")
+          const allowed = stream
+            ? SimFaults.kinds
+            : SimFaults.kinds.filter((k) => k !== "slow_stream" && k !== "truncated_stream")
           const fault = SimFaults.draw(faults, call, allowed)
           if (fault !== undefined) counters.faults[fault] = (counters.faults[fault] ?? 0) + 1
           const json = (status: number, text: string, headers: Record<string, string> = {}) => {
@@ -175,19 +198,38 @@ export const serve = (options: {
           const event = (type: string, data: Record<string, unknown>) =>
             events.push(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`)
           event("message_start", {
-            message: { id: `msg_${call}`, type: "message", role: "assistant", model: response.model, content: [], usage: { input_tokens: usage.input_tokens, output_tokens: 1 } }
+            message: {
+              id: `msg_${call}`,
+              type: "message",
+              role: "assistant",
+              model: response.model,
+              content: [],
+              usage: { input_tokens: usage.input_tokens, output_tokens: 1 }
+            }
           })
           event("content_block_start", { index: 0, content_block: { type: "text", text: "" } })
           for (let i = 0; i < choice.content.length; i += chunkChars) {
-            event("content_block_delta", { index: 0, delta: { type: "text_delta", text: choice.content.slice(i, i + chunkChars) } })
+            event("content_block_delta", {
+              index: 0,
+              delta: { type: "text_delta", text: choice.content.slice(i, i + chunkChars) }
+            })
           }
           event("content_block_stop", { index: 0 })
           ;(choice.toolCalls ?? []).forEach((c, i) => {
-            event("content_block_start", { index: i + 1, content_block: { type: "tool_use", id: c.id, name: c.name, input: {} } })
-            event("content_block_delta", { index: i + 1, delta: { type: "input_json_delta", partial_json: c.arguments } })
+            event("content_block_start", {
+              index: i + 1,
+              content_block: { type: "tool_use", id: c.id, name: c.name, input: {} }
+            })
+            event("content_block_delta", {
+              index: i + 1,
+              delta: { type: "input_json_delta", partial_json: c.arguments }
+            })
             event("content_block_stop", { index: i + 1 })
           })
-          event("message_delta", { delta: { stop_reason: stopReason(choice.finishReason) }, usage: { output_tokens: usage.output_tokens } })
+          event("message_delta", {
+            delta: { stop_reason: stopReason(choice.finishReason) },
+            usage: { output_tokens: usage.output_tokens }
+          })
           event("message_stop", {})
           res.writeHead(200, { "content-type": "text/event-stream" })
           if (fault === "truncated_stream") {

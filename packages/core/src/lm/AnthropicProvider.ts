@@ -101,7 +101,9 @@ const blocksOf = (m: Completion.Message): Either.Either<Array<BlockParam>, strin
     try {
       input = JSON.parse(call.arguments === "" ? "{}" : call.arguments)
     } catch {
-      return Either.left(`the arguments of tool call ${call.id} (${call.name}) are not JSON: ${call.arguments.slice(0, 80)}`)
+      return Either.left(
+        `the arguments of tool call ${call.id} (${call.name}) are not JSON: ${call.arguments.slice(0, 80)}`
+      )
     }
     if (typeof input !== "object" || input === null || Array.isArray(input)) {
       return Either.left(`the arguments of tool call ${call.id} (${call.name}) are not a JSON object`)
@@ -121,7 +123,10 @@ const blocksOf = (m: Completion.Message): Either.Either<Array<BlockParam>, strin
  * @since 0.1.0
  * @category encoding
  */
-export const toParams = (request: Completion.CompletionRequest, defaultMaxTokens = 4096): Either.Either<Params, string> => {
+export const toParams = (
+  request: Completion.CompletionRequest,
+  defaultMaxTokens = 4096
+): Either.Either<Params, string> => {
   const system: Array<string> = []
   const messages: Array<{ role: "user" | "assistant"; blocks: Array<BlockParam> }> = []
   for (const m of request.messages) {
@@ -329,7 +334,11 @@ export const toLMError = (
       })
     }
     if (status >= 500) {
-      return new LMError.LMServerError({ ...base, status, message: `${context.provider} failed (${status}): ${detail}` })
+      return new LMError.LMServerError({
+        ...base,
+        status,
+        message: `${context.provider} failed (${status}): ${detail}`
+      })
     }
     return new LMError.LMBadRequest({
       ...base,
@@ -468,7 +477,8 @@ class EventReader {
         const detail = error instanceof Error ? error.message : String(error)
         return Effect.fail(this.malformed(`an event that is not valid JSON (${detail}): ${e.data.slice(0, 120)}`))
       }
-      const error = e.event === "error" || (body as { type?: unknown } | null)?.type === "error" ? Wire.errorOf(body) : undefined
+      const error =
+        e.event === "error" || (body as { type?: unknown } | null)?.type === "error" ? Wire.errorOf(body) : undefined
       if (error !== undefined) return Effect.fail(this.streamError(error))
       const parsed = Wire.event(body)
       if (Either.isLeft(parsed)) return Effect.fail(this.malformed(parsed.left))
@@ -480,7 +490,11 @@ class EventReader {
           break
         case "content_block_start":
           if (ev.content_block.type === "tool_use") {
-            this.tools.set(ev.index, { id: ev.content_block.id ?? "", name: ev.content_block.name ?? "", arguments: "" })
+            this.tools.set(ev.index, {
+              id: ev.content_block.id ?? "",
+              name: ev.content_block.name ?? "",
+              arguments: ""
+            })
           } else if (ev.content_block.type === "text" && (ev.content_block.text ?? "") !== "") {
             out.push({ index: this.index, delta: ev.content_block.text! })
           }
@@ -532,7 +546,11 @@ class EventReader {
       case "rate_limit_error":
         return new LMError.LMRateLimited({ ...base, message: `${this.provider} rate limited the stream: ${detail}` })
       case "api_error":
-        return new LMError.LMServerError({ ...base, status: 500, message: `${this.provider} failed mid-stream: ${detail}` })
+        return new LMError.LMServerError({
+          ...base,
+          status: 500,
+          message: `${this.provider} failed mid-stream: ${detail}`
+        })
       default:
         return this.malformed(`the stream carried an error: ${error.type}: ${detail.slice(0, 300)}`)
     }
@@ -615,7 +633,10 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
             client.messages.create(params, { signal, timeout, fetchOptions: fetchOptions(limit) }).asResponse(),
           catch: (error) => error
         }).pipe(Effect.catchAll(fail(request.model, timeout)))
-        const text = yield* Effect.tryPromise({ try: () => readText(response, limit), catch: readFailure(request.model) })
+        const text = yield* Effect.tryPromise({
+          try: () => readText(response, limit),
+          catch: readFailure(request.model)
+        })
         const parsed = parseMessageBody(text, {
           provider: name,
           model: request.model,
@@ -630,7 +651,12 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
       Effect.flatMap(paramsOf(request), (params) => {
         const n = request.n ?? 1
         return Effect.map(
-          n === 1 ? Effect.map(one(request, params), (m) => [m]) : Effect.all(Array.from({ length: n }, () => one(request, params)), { concurrency: n }),
+          n === 1
+            ? Effect.map(one(request, params), (m) => [m])
+            : Effect.all(
+                Array.from({ length: n }, () => one(request, params)),
+                { concurrency: n }
+              ),
           (messages) => fromMessages(messages, request, prices)
         )
       })

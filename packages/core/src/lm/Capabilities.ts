@@ -231,10 +231,7 @@ export const jsonMode = (
  * @since 0.1.0
  * @category json mode
  */
-export const adapt = (
-  self: Capabilities,
-  request: Completion.CompletionRequest
-): Completion.CompletionRequest => {
+export const adapt = (self: Capabilities, request: Completion.CompletionRequest): Completion.CompletionRequest => {
   const format = request.responseFormat
   if (format === undefined) return request
   const chosen = jsonMode(self, format)
@@ -261,7 +258,11 @@ export const check = (
   request: Completion.CompletionRequest
 ): Effect.Effect<void, LMError.LMBadRequest | LMError.LMContextWindowExceeded> => {
   const model = request.model
-  if (self.maxOutputTokens !== undefined && request.maxTokens !== undefined && request.maxTokens > self.maxOutputTokens) {
+  if (
+    self.maxOutputTokens !== undefined &&
+    request.maxTokens !== undefined &&
+    request.maxTokens > self.maxOutputTokens
+  ) {
     return Effect.fail(
       new LMError.LMBadRequest({
         provider,

@@ -69,6 +69,10 @@ const json = (res: http.ServerResponse, status: number, body: unknown, headers: 
   res.writeHead(status, { "content-type": "application/json", ...headers })
   res.end(JSON.stringify(body))
 }
+const raw = (res: http.ServerResponse, contentType: string, body: string) => {
+  res.writeHead(200, { "content-type": contentType })
+  res.end(body)
+}
 const message = (content: Array<Record<string, unknown>>, extra: Record<string, unknown> = {}) => ({
   id: "msg_1",
   type: "message",
@@ -161,7 +165,9 @@ describe("AnthropicProvider", () => {
         ],
         tools: [{ name: "add", description: "adds", parameters: { type: "object" } }]
       })
-      assert.deepStrictEqual(response.choices[0]!.toolCalls, [{ id: "toolu_1", name: "add", arguments: '{"a":2,"b":3}' }])
+      assert.deepStrictEqual(response.choices[0]!.toolCalls, [
+        { id: "toolu_1", name: "add", arguments: '{"a":2,"b":3}' }
+      ])
       assert.strictEqual(response.choices[0]!.finishReason, "tool_calls")
       assert.strictEqual(response.choices[0]!.content, "")
       const body = seen[0]!.body
@@ -187,7 +193,10 @@ describe("AnthropicProvider", () => {
       const error = yield* Effect.flip(
         p.complete({
           ...request,
-          messages: [...request.messages, { role: "assistant", content: "", toolCalls: [{ id: "t", name: "f", arguments: "{oops" }] }]
+          messages: [
+            ...request.messages,
+            { role: "assistant", content: "", toolCalls: [{ id: "t", name: "f", arguments: "{oops" }] }
+          ]
         })
       )
       assert.strictEqual(error._tag, "LMBadRequest")
@@ -207,7 +216,10 @@ describe("AnthropicProvider", () => {
         response.choices.map((c) => c.index),
         [0, 1, 2]
       )
-      assert.deepStrictEqual(new Set(response.choices.map((c) => c.content)), new Set(["answer 0", "answer 1", "answer 2"]))
+      assert.deepStrictEqual(
+        new Set(response.choices.map((c) => c.content)),
+        new Set(["answer 0", "answer 1", "answer 2"])
+      )
       assert.strictEqual(response.usage.completionTokens, 1500)
     })
   )
@@ -216,24 +228,46 @@ describe("AnthropicProvider", () => {
     Effect.gen(function* () {
       handler = (_, res) =>
         sse(res, [
-          ["message_start", { type: "message_start", message: { id: "m", model: "claude-haiku-4-5", usage: { input_tokens: 9, output_tokens: 1 } } }],
+          [
+            "message_start",
+            {
+              type: "message_start",
+              message: { id: "m", model: "claude-haiku-4-5", usage: { input_tokens: 9, output_tokens: 1 } }
+            }
+          ],
           ["content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }],
           ["ping", { type: "ping" }],
-          ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hel" } }],
+          [
+            "content_block_delta",
+            { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hel" } }
+          ],
           ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "lo" } }],
           ["content_block_stop", { type: "content_block_stop", index: 0 }],
-          ["content_block_start", { type: "content_block_start", index: 1, content_block: { type: "tool_use", id: "toolu_9", name: "add", input: {} } }],
-          ["content_block_delta", { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: '{"a"' } }],
-          ["content_block_delta", { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: ":1}" } }],
-          ["message_delta", { type: "message_delta", delta: { stop_reason: "tool_use" }, usage: { output_tokens: 12 } }],
+          [
+            "content_block_start",
+            {
+              type: "content_block_start",
+              index: 1,
+              content_block: { type: "tool_use", id: "toolu_9", name: "add", input: {} }
+            }
+          ],
+          [
+            "content_block_delta",
+            { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: '{"a"' } }
+          ],
+          [
+            "content_block_delta",
+            { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: ":1}" } }
+          ],
+          [
+            "message_delta",
+            { type: "message_delta", delta: { stop_reason: "tool_use" }, usage: { output_tokens: 12 } }
+          ],
           ["message_stop", { type: "message_stop" }]
         ])
       const p = yield* provider()
       const chunks = Chunk.toReadonlyArray(yield* Stream.runCollect(p.stream(request)))
-      assert.strictEqual(
-        chunks.map((c) => c.delta).join(""),
-        "Hello"
-      )
+      assert.strictEqual(chunks.map((c) => c.delta).join(""), "Hello")
       const last = chunks.at(-1)!
       assert.strictEqual(last.finishReason, "tool_calls")
       assert.deepStrictEqual(last.toolCalls, [{ id: "toolu_9", name: "add", arguments: '{"a":1}' }])
@@ -287,7 +321,14 @@ describe("AnthropicProvider", () => {
       ["403", 403, apiError("permission_error", "forbidden"), {}, "LMAuthError", undefined],
       ["400", 400, apiError("invalid_request_error", "max_tokens: too big"), {}, "LMBadRequest", 400],
       ["404", 404, apiError("not_found_error", "model: claude-nope"), {}, "LMBadRequest", 404],
-      ["400 prompt too long", 400, apiError("invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum"), {}, "LMContextWindowExceeded", undefined],
+      [
+        "400 prompt too long",
+        400,
+        apiError("invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum"),
+        {},
+        "LMContextWindowExceeded",
+        undefined
+      ],
       ["500", 500, apiError("api_error", "oops"), {}, "LMServerError", 500],
       ["529 overloaded", 529, apiError("overloaded_error", "Overloaded"), {}, "LMServerError", 529]
     ]
@@ -308,8 +349,8 @@ describe("AnthropicProvider", () => {
     }
 
     const malformed: Array<[string, (res: http.ServerResponse) => void, string]> = [
-      ["an HTML page", (res) => (res.writeHead(200, { "content-type": "text/html" }), res.end("<html>proxy</html>")), "not valid JSON"],
-      ["an empty body", (res) => (res.writeHead(200, { "content-type": "application/json" }), res.end("")), "an empty body"],
+      ["an HTML page", (res) => raw(res, "text/html", "<html>proxy</html>"), "not valid JSON"],
+      ["an empty body", (res) => raw(res, "application/json", ""), "an empty body"],
       ["JSON without content", (res) => json(res, 200, { id: "x", type: "message" }), "no `content`"],
       ["an error object with 200", (res) => json(res, 200, apiError("api_error", "boom")), "an error object"],
       ["a block without a type", (res) => json(res, 200, message([{ text: "hi" }])), "unexpected shape"]
@@ -377,7 +418,9 @@ describe("AnthropicProvider", () => {
     Effect.gen(function* () {
       let n = 0
       handler = (_, res) =>
-        ++n === 1 ? json(res, 529, apiError("overloaded_error", "Overloaded")) : json(res, 200, message([{ type: "text", text: "ok" }]))
+        ++n === 1
+          ? json(res, 529, apiError("overloaded_error", "Overloaded"))
+          : json(res, 200, message([{ type: "text", text: "ok" }]))
       const p = yield* provider()
       const lm = yield* LM.make({ provider: p, model: "claude-haiku-4-5", retry: { baseDelayMs: 1 } })
       const response = yield* lm.complete({ messages: [{ role: "user", content: "hi" }] })
