@@ -13,7 +13,7 @@
  * import { Effect } from "effect"
  *
  * const request = { messages: [{ role: "user" as const, content: "What is 2 + 3?" }] }
- * Effect.runPromise(Tokens.count(request, "o200k_base")).then((n) => console.log(n)) // 14
+ * Effect.runPromise(Tokens.count(request, "o200k_base")).then((n) => console.log(n)) // 15
  * ```
  *
  * @since 0.1.0
