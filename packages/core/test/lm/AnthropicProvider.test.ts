@@ -305,6 +305,47 @@ describe("AnthropicProvider", () => {
     })
   )
 
+  it.scoped("a stream event that is not JSON, or not an event, is an LMMalformedResponse", () =>
+    Effect.gen(function* () {
+      const p = yield* provider()
+      handler = (_, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream" })
+        res.end("event: content_block_delta\ndata: {not json\n\n")
+      }
+      const notJson = yield* Effect.flip(Stream.runDrain(p.stream(request)))
+      assert.strictEqual(notJson._tag, "LMMalformedResponse")
+      handler = (_, res) =>
+        sse(res, [["content_block_delta", { type: "content_block_delta", index: 0, delta: "oops" }]])
+      const badShape = yield* Effect.flip(Stream.runDrain(p.stream(request)))
+      assert.strictEqual(badShape._tag, "LMMalformedResponse")
+      assert.include((badShape as { problem: string }).problem, "content_block_delta")
+    })
+  )
+
+  it.scopedLive("a stream past maxResponseBytes is LMResponseTooLarge; a silent one is LMTimeout", () =>
+    Effect.gen(function* () {
+      handler = (_, res) =>
+        sse(res, [
+          ["message_start", { type: "message_start", message: { usage: { input_tokens: 1 } } }],
+          ...Array.from(
+            { length: 50 },
+            () =>
+              [
+                "content_block_delta",
+                { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "x".repeat(100) } }
+              ] as [string, unknown]
+          )
+        ])
+      const small = yield* provider({ maxResponseBytes: 1_000 })
+      assert.strictEqual((yield* Effect.flip(Stream.runDrain(small.stream(request))))._tag, "LMResponseTooLarge")
+      handler = (_, res) =>
+        sse(res, [["message_start", { type: "message_start", message: { usage: { input_tokens: 1 } } }]], false)
+      const quick = yield* provider({ timeoutMs: 200 })
+      const silent = yield* Effect.flip(Stream.runDrain(quick.stream(request)))
+      assert.strictEqual(silent._tag, "LMTimeout")
+    })
+  )
+
   it.scoped("embeddings are refused with a typed error saying where to embed", () =>
     Effect.gen(function* () {
       const p = yield* provider()
