@@ -761,9 +761,10 @@ export const retryOptions = (settings: ConfigSchema.ProviderSettings): Retry.Opt
 
 /**
  * The LM layer from configuration: the provider `providers[modules.defaultLmProvider]` (the simulated LM by
- * default, which needs `SimLM.layerKind` of `@effect-dspy/sim` among the layers given to it; a real
- * OpenAI-compatible provider when one is configured, e.g. from `OPENAI_API_KEY`), built by its kind (see
- * {@link providerFromSettings}), its default model and retry policy (`maxRetries`, `retryBaseDelayMs`,
+ * default, which needs `SimLM.layerKind` of `@effect-dspy/sim` among the layers given to it; a real OpenAI or
+ * Anthropic provider when one is configured, e.g. from `OPENAI_API_KEY` or `ANTHROPIC_API_KEY`), built by its kind
+ * (see {@link providerFromSettings}), its default model (the kind's own unless one is configured), the capabilities
+ * of its models (see `Capabilities`) and retry policy (`maxRetries`, `retryBaseDelayMs`,
  * `retryMaxDelayMs`, re-read at each call, so run-time updates apply at once). An `LMCache` in the context is
  * used when present.
  *
