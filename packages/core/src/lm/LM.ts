@@ -439,6 +439,16 @@ export const make = (options: Options): Effect.Effect<Service> =>
       const invalid = validate(providerName, request)
       if (Option.isSome(invalid)) return Errors.annotate(Effect.fail(invalid.value))
       if (capabilitiesOf === undefined) return completeChecked(request, callOptions)
+      const known = capabilitiesByModel.get(request.model)
+      if (known !== undefined) {
+        // The common case, without a step of its own: capabilities known, and a check that passes at once
+        // (`Capabilities.check` answers `Effect.void` itself when it needs no count).
+        const adapted = Capabilities.adapt(known, request)
+        const verdict = Capabilities.check(known, providerName, adapted)
+        return verdict === Effect.void
+          ? completeChecked(adapted, callOptions)
+          : Effect.zipRight(Errors.annotate(verdict), completeChecked(adapted, callOptions))
+      }
       return Effect.flatMap(Errors.annotate(prepare(request)), (r) => completeChecked(r, callOptions))
     }
 

@@ -60,17 +60,16 @@ const load = (name: Exclude<Tokenizer, "approximate">): Effect.Effect<Encoding> 
     return encoding
   })
 
-const texts = (request: Countable): Array<string> => {
-  const out: Array<string> = []
+/** The framing plus `measure` of every text: message contents, tool calls, tool definitions (as JSON). */
+const sum = (request: Countable, measure: (text: string) => number): number => {
+  let n = request.messages.length * perMessage + perRequest
   for (const m of request.messages) {
-    out.push(m.content)
-    for (const c of m.toolCalls ?? []) out.push(c.name, c.arguments)
+    n += measure(m.content)
+    if (m.toolCalls !== undefined) for (const c of m.toolCalls) n += measure(c.name) + measure(c.arguments)
   }
-  for (const t of request.tools ?? []) out.push(JSON.stringify(t))
-  return out
+  if (request.tools !== undefined) for (const t of request.tools) n += measure(JSON.stringify(t))
+  return n
 }
-
-const framing = (request: Countable): number => request.messages.length * perMessage + perRequest
 
 /**
  * The approximate count: one token per 4 characters of each text (rounded up), plus the framing.
@@ -78,11 +77,7 @@ const framing = (request: Countable): number => request.messages.length * perMes
  * @since 0.1.0
  * @category counting
  */
-export const approximate = (request: Countable): number => {
-  let n = framing(request)
-  for (const t of texts(request)) n += Math.ceil(t.length / 4)
-  return n
-}
+export const approximate = (request: Countable): number => sum(request, (t) => Math.ceil(t.length / 4))
 
 /**
  * A bound no exact count exceeds: the UTF-8 bytes of the texts plus the framing (a byte-level BPE token holds
@@ -91,11 +86,7 @@ export const approximate = (request: Countable): number => {
  * @since 0.1.0
  * @category counting
  */
-export const upperBound = (request: Countable): number => {
-  let n = framing(request)
-  for (const t of texts(request)) n += Buffer.byteLength(t, "utf8")
-  return n
-}
+export const upperBound = (request: Countable): number => sum(request, (t) => Buffer.byteLength(t, "utf8"))
 
 /**
  * The tokens of a request by the given tokenizer (the encoding is loaded on first use).
@@ -106,8 +97,4 @@ export const upperBound = (request: Countable): number => {
 export const count = (request: Countable, tokenizer: Tokenizer): Effect.Effect<number> =>
   tokenizer === "approximate"
     ? Effect.sync(() => approximate(request))
-    : Effect.map(load(tokenizer), (encoding) => {
-        let n = framing(request)
-        for (const t of texts(request)) n += encoding.countTokens(t)
-        return n
-      })
+    : Effect.map(load(tokenizer), (encoding) => sum(request, encoding.countTokens))
