@@ -13,7 +13,9 @@ const packageVersion = (
 
 /** The environment without provider keys or a config file, so the default provider is the simulated LM. */
 const environment = Object.fromEntries(
-  Object.entries(process.env).filter(([name]) => !name.startsWith("OPENAI_") && !name.startsWith("EFFECT_DSPY"))
+  Object.entries(process.env).filter(
+    ([name]) => !name.startsWith("OPENAI_") && !name.startsWith("ANTHROPIC_") && !name.startsWith("EFFECT_DSPY")
+  )
 )
 
 interface Outcome {

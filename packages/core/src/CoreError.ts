@@ -46,14 +46,19 @@ export class LMTimeout extends Errors.TaggedError<LMTimeout>()(
 ) {}
 
 /**
- * The prompt does not fit the model's context window.
+ * The prompt does not fit the model's context window. When the LM service found it before sending (from the
+ * model's capabilities), `promptTokens` is its count and `limitTokens` the most the prompt could have had.
  *
  * @since 0.1.0
  * @category errors
  */
 export class LMContextWindowExceeded extends Errors.TaggedError<LMContextWindowExceeded>()(
   "LMContextWindowExceeded",
-  lmFields,
+  {
+    ...lmFields,
+    promptTokens: Schema.optional(Schema.Number),
+    limitTokens: Schema.optional(Schema.Number)
+  },
   { code: "lm_context_window_exceeded", retryable: false }
 ) {}
 

@@ -112,6 +112,28 @@ export * as Pricing from "./lm/Pricing.js"
 export * as OpenAIProvider from "./lm/OpenAIProvider.js"
 
 /**
+ * The Anthropic provider (Claude, the Messages API) on the official `@anthropic-ai/sdk`.
+ *
+ * @since 0.1.0
+ */
+export * as AnthropicProvider from "./lm/AnthropicProvider.js"
+
+/**
+ * What a provider's model can do (context window, output limit, JSON modes, tools, images): the JSON mode and
+ * the early fit check of each request.
+ *
+ * @since 0.1.0
+ */
+export * as Capabilities from "./lm/Capabilities.js"
+
+/**
+ * Token counts of requests (`gpt-tokenizer` for OpenAI's encodings, an approximation for the rest).
+ *
+ * @since 0.1.0
+ */
+export * as Tokens from "./lm/Tokens.js"
+
+/**
  * The LM cache: a memory LRU over a SQLite disk cache.
  *
  * @since 0.1.0

@@ -13,19 +13,21 @@
  *    a single `dspy:` key, as in the design. Unknown keys are errors (typos do not pass silently).
  * 3. **environment**, read through Effect's `ConfigProvider` (tests supply one with `ConfigProvider.fromMap`):
  *    - `OPENAI_API_KEY` adds a provider named `openai` of kind `openai` with that key (kept `Redacted`) and makes
- *      it the default provider; `OPENAI_BASE_URL` sets its `baseUrl`.
+ *      it the default provider; `OPENAI_BASE_URL` sets its `baseUrl`, `OPENAI_MODEL` its `defaultModel` (else the
+ *      kind's default, `gpt-4o-mini`). `ANTHROPIC_API_KEY` (with `ANTHROPIC_BASE_URL`, `ANTHROPIC_MODEL`) adds
+ *      `anthropic` of kind `anthropic` the same way; it is the default provider when `OPENAI_API_KEY` is not set.
  *    - `EFFECT_DSPY__<SECTION>__<KEY>...=<value>` sets one path: segments are separated by a double underscore
  *      and match the schema's names ignoring case and single underscores (`EFFECT_DSPY__OPTIMIZATION__COPRO__INIT_TEMPERATURE`
  *      sets `optimization.copro.initTemperature`); record keys (provider, breaker, limiter names) are lower-cased
  *      (`EFFECT_DSPY__PROVIDERS__LOCAL__BASE_URL`). The value is JSON when it parses as JSON (`4`, `true`,
  *      `{"limit":5,"scaleMs":1000}`), the raw string otherwise; quote a string that looks like JSON (`"123"`).
  *      Write the variable names in upper case (`ConfigProvider.fromEnv` reports names upper-cased).
- *      These variables win over `OPENAI_*`.
+ *      These variables win over `OPENAI_*` and `ANTHROPIC_*`.
  * 4. **runtime updates** through `update`, only for {@link ConfigSchema.updatablePaths}.
  *
  * The schema's implicit provider `default` (the simulated LM) is there while it is used: when nothing else is
  * the default provider, when a provider names it as its backup, or when a source configures it. A setup whose
- * own providers include the default one (`modules.defaultLmProvider`, or `OPENAI_API_KEY`) gets only those.
+ * own providers include the default one (`modules.defaultLmProvider`, or `OPENAI_API_KEY` / `ANTHROPIC_API_KEY`) gets only those.
  *
  * A source that does not validate fails the layer with {@link ConfigInvalid} naming the source (the file path,
  * `environment` with the variable names, ...) and the paths at fault. Secrets never appear in messages.
@@ -110,7 +112,7 @@ export interface Options {
   readonly file?: string | undefined
   /** Settings over the schema's defaults (in the file's form), below the file. */
   readonly defaults?: { readonly [key: string]: unknown } | undefined
-  /** Read the environment (`EFFECT_DSPY_CONFIG`, `EFFECT_DSPY__*`, `OPENAI_*`); `true` by default. */
+  /** Read the environment (`EFFECT_DSPY_CONFIG`, `EFFECT_DSPY__*`, `OPENAI_*`, `ANTHROPIC_*`); `true` by default. */
   readonly env?: boolean | undefined
 }
 

@@ -85,16 +85,53 @@ export const PoolSettings = Schema.Struct({
 export type PoolSettings = typeof PoolSettings.Type
 
 /**
- * One LM provider's settings. `apiKey` is `Redacted`: it is never printed, logged or saved.
+ * The model a provider of each kind uses when its settings name none (`providers.<name>.defaultModel`): OpenAI's
+ * `gpt-4o-mini`, Anthropic's `claude-haiku-4-5`, the simulated LM's `sim-1`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultModels = {
+  openai: "gpt-4o-mini",
+  anthropic: "claude-haiku-4-5",
+  simulated: "sim-1"
+} as const
+
+/**
+ * Capability overrides of one provider (every model it serves): what the LM service believes about a model
+ * before it sends a request (see `Capabilities` in `@effect-dspy/core`). Each field left out keeps the value
+ * known for the model.
  *
  * @since 0.1.0
  * @category schemas
  */
-export const ProviderSettings = Schema.Struct({
-  kind: Schema.optionalWith(Schema.Literal("openai", "simulated"), { default: () => "simulated" }),
+export const CapabilitySettings = Schema.Struct({
+  /** Tokens of prompt and answer together. */
+  contextWindow: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  /** The largest prompt, when smaller than the window less the answer. */
+  maxInputTokens: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  /** The largest answer (`maxTokens`). */
+  maxOutputTokens: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  /** Structured outputs (`response_format: json_schema`, Anthropic's `output_config.format`). */
+  jsonSchema: Schema.optional(Schema.Boolean),
+  /** JSON mode without a schema (`response_format: json_object`). */
+  jsonObject: Schema.optional(Schema.Boolean),
+  /** Tool (function) calling. */
+  tools: Schema.optional(Schema.Boolean),
+  /** Image inputs. */
+  images: Schema.optional(Schema.Boolean)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type CapabilitySettings = typeof CapabilitySettings.Type
+
+const providerFields = {
+  kind: Schema.optionalWith(Schema.Literal("openai", "anthropic", "simulated"), { default: () => "simulated" }),
   baseUrl: Schema.optional(Schema.String),
   apiKey: Schema.optional(Schema.Redacted(Schema.String)),
-  defaultModel: Schema.optionalWith(Schema.String, { default: () => "sim-1" }),
   maxRetries: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 3 }),
   /** The first retry's backoff in ms (doubling each retry, with jitter). */
   retryBaseDelayMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 500 }),
@@ -106,8 +143,30 @@ export const ProviderSettings = Schema.Struct({
   /** The longest a streamed answer may run in ms (5 minutes), however steadily it arrives (`LMTimeout`). */
   streamDeadlineMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 300_000 }),
   backup: Schema.optional(Schema.String),
-  poolSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 16 })
-})
+  poolSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 16 }),
+  /** What the provider's models can do, over what is known of them (see {@link CapabilitySettings}). */
+  capabilities: Schema.optional(CapabilitySettings)
+}
+
+/**
+ * One LM provider's settings. `apiKey` is `Redacted`: it is never printed, logged or saved. `defaultModel`, when
+ * left out, is the default model of the provider's kind ({@link defaultModels}), so a provider of kind `openai`
+ * never asks OpenAI for the simulated LM's model.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ProviderSettings = Schema.transform(
+  Schema.Struct({ ...providerFields, defaultModel: Schema.optional(Schema.String) }),
+  Schema.typeSchema(Schema.Struct({ ...providerFields, defaultModel: Schema.String })),
+  {
+    strict: true,
+    decode: ({ defaultModel, ...rest }) => ({ ...rest, defaultModel: defaultModel ?? defaultModels[rest.kind] }),
+    // The kind's default model is left out again, so a change of kind (a file over the defaults) brings its own.
+    encode: ({ defaultModel, ...rest }) =>
+      defaultModel === defaultModels[rest.kind] ? rest : { ...rest, defaultModel }
+  }
+)
 
 /**
  * @since 0.1.0

@@ -21,7 +21,7 @@
  *
  * @since 0.1.0
  */
-import { type Completion, LM, type LMCache, LMError, type Provider } from "@effect-dspy/core"
+import { Capabilities, type Completion, LM, type LMCache, LMError, type Provider } from "@effect-dspy/core"
 import { type Config, type ConfigSchema, Events, Pool, type Protection } from "@effect-dspy/foundation"
 import { Actor, Process, Registry } from "@effect-dspy/runtime"
 import * as Context from "effect/Context"
@@ -36,7 +36,7 @@ import * as ServicesEvents from "./ServicesEvents.js"
 
 /**
  * Builds the transport of a provider from its settings (the default is `LM.providerFromSettings`: the
- * simulated LM or an OpenAI-compatible server). Tests give their own (`TestRuntime` builds simulated LMs whose
+ * simulated LM, an OpenAI-compatible server or Anthropic's Messages API, by the settings' `kind`). Tests give their own (`TestRuntime` builds simulated LMs whose
  * faults they control).
  *
  * @since 0.1.0
@@ -379,6 +379,12 @@ export const make = (
 
     const providerOf = (name: string): Provider.Provider => ({
       name,
+      // What the installed transport knows of its models (with `providers.<name>.capabilities` over it).
+      capabilities: (model) =>
+        Effect.suspend(() => {
+          const own = slots.get(name)?.provider?.capabilities
+          return own === undefined ? Effect.succeed(Capabilities.unknown) : own(model)
+        }),
       complete: (request) => router.complete(name, request),
       stream: (request) => router.stream(name, request),
       embed: (inputs, model) => router.embed(name, inputs, model)

@@ -14,7 +14,9 @@ import { program, tsconfig } from "./program.js"
 
 /** The environment of the user's processes: no provider key and no config file, so the LM is simulated. */
 const environment = Object.fromEntries(
-  Object.entries(process.env).filter(([name]) => !name.startsWith("OPENAI_") && !name.startsWith("EFFECT_DSPY"))
+  Object.entries(process.env).filter(
+    ([name]) => !name.startsWith("OPENAI_") && !name.startsWith("ANTHROPIC_") && !name.startsWith("EFFECT_DSPY")
+  )
 )
 
 /** Runs `command` in `cwd` with the user's environment; fails with its output when it exits non-zero. */

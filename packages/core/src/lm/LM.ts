@@ -20,6 +20,8 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as LMCache from "../cache/LMCache.js"
 import * as CoreEvents from "../CoreEvents.js"
+import * as AnthropicProvider from "./AnthropicProvider.js"
+import * as Capabilities from "./Capabilities.js"
 import * as Completion from "./Completion.js"
 import type * as History from "./History.js"
 import { render, sizeOf } from "./History.js"
@@ -78,6 +80,11 @@ export interface Service {
   readonly provider: string
   /** The model used when a request names none. */
   readonly model: string
+  /**
+   * What a model of the provider can do (default: the default model), as the service uses it: to choose the
+   * JSON mode and to fail early a request that cannot fit.
+   */
+  readonly capabilities: (model?: string) => Effect.Effect<Capabilities.Capabilities>
   /** One completion (with `n` choices): from the cache when it has it, else from the provider with retries. */
   readonly complete: (
     request: Request,
@@ -129,6 +136,12 @@ export interface Options {
   readonly model?: string
   /** The model for `embed` calls that name none; by default the provider chooses. */
   readonly embeddingModel?: string
+  /**
+   * The capabilities of a model; default: the provider's own (`Provider.capabilities`), else none assumed. With
+   * either, each request's JSON mode is chosen for the model and a request that cannot fit fails before it is
+   * sent (see {@link Capabilities.check}).
+   */
+  readonly capabilities?: (model: string) => Effect.Effect<Capabilities.Capabilities>
   /** The cache; without one every call goes to the provider. */
   readonly cache?: LMCache.Service
   /**
@@ -404,10 +417,45 @@ export const make = (options: Options): Effect.Effect<Service> =>
       response: r
     })
 
+    const capabilitiesOf = options.capabilities ?? provider.capabilities
+    const capabilitiesByModel = new Map<string, Capabilities.Capabilities>()
+    const capabilities = (model: string): Effect.Effect<Capabilities.Capabilities> => {
+      const known = capabilitiesByModel.get(model)
+      if (known !== undefined) return Effect.succeed(known)
+      if (capabilitiesOf === undefined) return Effect.succeed(Capabilities.unknown)
+      return Effect.tap(capabilitiesOf(model), (c) => Effect.sync(() => capabilitiesByModel.set(model, c)))
+    }
+    /** The request as the model takes it (its JSON mode), or the reason it cannot be sent. */
+    const prepare = (
+      request: Completion.CompletionRequest
+    ): Effect.Effect<Completion.CompletionRequest, LMError.LMBadRequest | LMError.LMContextWindowExceeded> =>
+      Effect.flatMap(capabilities(request.model), (c) => {
+        const adapted = Capabilities.adapt(c, request)
+        return Effect.as(Capabilities.check(c, providerName, adapted), adapted)
+      })
+
     const complete: Service["complete"] = (input, callOptions) => {
       const request = withModel(input)
       const invalid = validate(providerName, request)
       if (Option.isSome(invalid)) return Errors.annotate(Effect.fail(invalid.value))
+      if (capabilitiesOf === undefined) return completeChecked(request, callOptions)
+      const known = capabilitiesByModel.get(request.model)
+      if (known !== undefined) {
+        // The common case, without a step of its own: capabilities known, and a check that passes at once
+        // (`Capabilities.check` answers `Effect.void` itself when it needs no count).
+        const adapted = Capabilities.adapt(known, request)
+        const verdict = Capabilities.check(known, providerName, adapted)
+        return verdict === Effect.void
+          ? completeChecked(adapted, callOptions)
+          : Effect.zipRight(Errors.annotate(verdict), completeChecked(adapted, callOptions))
+      }
+      return Effect.flatMap(Errors.annotate(prepare(request)), (r) => completeChecked(r, callOptions))
+    }
+
+    const completeChecked = (
+      request: Completion.CompletionRequest,
+      callOptions: CallOptions | undefined
+    ): Effect.Effect<Completion.CompletionResponse, LMError.LMError> => {
       const useCache = cache !== undefined && callOptions?.cache !== false
       const fromProvider = retry(provider.complete(request))
       const run: Effect.Effect<Completion.CompletionResponse, LMError.LMError> = useCache
@@ -429,7 +477,14 @@ export const make = (options: Options): Effect.Effect<Service> =>
       const request = withModel(input)
       const invalid = validate(providerName, request)
       if (Option.isSome(invalid)) return Stream.fail(invalid.value)
-      return Stream.unwrapScoped(
+      if (capabilitiesOf === undefined) return streamChecked(request)
+      return Stream.unwrap(Effect.map(prepare(request), streamChecked))
+    }
+
+    const streamChecked = (
+      request: Completion.CompletionRequest
+    ): Stream.Stream<Completion.CompletionChunk, LMError.LMError> =>
+      Stream.unwrapScoped(
         Effect.gen(function* () {
           const started = yield* Clock.currentTimeMillis
           const correlationId = yield* Correlation.current
@@ -472,7 +527,6 @@ export const make = (options: Options): Effect.Effect<Service> =>
           )
         })
       ).pipe(Stream.withSpan("lm.stream", { attributes: { "lm.provider": providerName, "lm.model": request.model } }))
-    }
 
     const embed: Service["embed"] = (inputs, model) => {
       if (inputs.length === 0) return Effect.succeed([])
@@ -491,6 +545,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
     const service: Service = {
       provider: providerName,
       model: defaultModel,
+      capabilities: (model) => capabilities(model ?? defaultModel),
       complete,
       stream,
       embed,
@@ -608,10 +663,53 @@ export const openaiProvider: ProviderKind.Factory = (name, settings, live) => {
 }
 
 /**
+ * The built-in `anthropic` kind: Claude through the Messages API and the official `@anthropic-ai/sdk`. It needs
+ * an `apiKey` (e.g. from `ANTHROPIC_API_KEY`) or a `baseUrl` (a local server that speaks the Messages API).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const anthropicProvider: ProviderKind.Factory = (name, settings, live) => {
+  if (settings.apiKey === undefined && settings.baseUrl === undefined) {
+    return Effect.fail(
+      new LMConfigError({
+        provider: name,
+        message: `providers.${name} is an anthropic provider without apiKey or baseUrl: set ANTHROPIC_API_KEY (or providers.${name}.apiKey), or a baseUrl for a local server`
+      })
+    )
+  }
+  return AnthropicProvider.make({
+    timeoutMs: live?.timeoutMs ?? settings.timeoutMs,
+    maxResponseBytes: live?.maxResponseBytes ?? settings.maxResponseBytes,
+    streamDeadlineMs: live?.streamDeadlineMs ?? settings.streamDeadlineMs,
+    ...(settings.baseUrl === undefined ? {} : { baseURL: settings.baseUrl }),
+    ...(settings.apiKey === undefined ? {} : { apiKey: settings.apiKey })
+  })
+}
+
+/** The provider with `providers.<name>.capabilities` over its own capabilities (or over none known). */
+const withCapabilityOverrides = (
+  provider: Provider.Provider,
+  settings: ConfigSchema.ProviderSettings
+): Provider.Provider => {
+  const overrides = settings.capabilities
+  if (overrides === undefined) return provider
+  const own = provider.capabilities
+  return {
+    ...provider,
+    capabilities: (model) =>
+      own === undefined
+        ? Effect.succeed(Capabilities.override(Capabilities.unknown, overrides))
+        : Effect.map(own(model), (c) => Capabilities.override(c, overrides))
+  }
+}
+
+/**
  * The provider described by a `providers.<name>` config entry, built by the factory of its `kind`: the kinds
  * given in the context ({@link ProviderKind.ProviderKinds}, e.g. `simulated` from `SimLM.layerKind` of
- * `@effect-dspy/sim`), else the built-in `openai`. A kind nothing provides is an `LMConfigError` naming the
- * layer to add. Providers are named by kind in telemetry.
+ * `@effect-dspy/sim`), else the built-in `openai` and `anthropic`. A kind nothing provides is an `LMConfigError`
+ * naming the layer to add. Providers are named by kind in telemetry. `providers.<name>.capabilities` is applied
+ * over what the provider knows of its models.
  *
  * @since 0.1.0
  * @category constructors
@@ -623,8 +721,15 @@ export const providerFromSettings = (
 ): Effect.Effect<Provider.Provider, LMConfigError, Scope.Scope> =>
   Effect.flatMap(Effect.serviceOption(ProviderKind.ProviderKinds), (kinds) => {
     const factory = Option.isSome(kinds) ? kinds.value.get(settings.kind) : undefined
-    if (factory !== undefined) return factory(name, settings, live)
-    if (settings.kind === "openai") return openaiProvider(name, settings, live)
+    const built =
+      factory !== undefined
+        ? factory(name, settings, live)
+        : settings.kind === "openai"
+          ? openaiProvider(name, settings, live)
+          : settings.kind === "anthropic"
+            ? anthropicProvider(name, settings, live)
+            : undefined
+    if (built !== undefined) return Effect.map(built, (p) => withCapabilityOverrides(p, settings))
     return Effect.fail(
       new LMConfigError({
         provider: name,
@@ -632,7 +737,7 @@ export const providerFromSettings = (
           settings.kind === "simulated"
             ? "provide SimLM.layerKind from @effect-dspy/sim"
             : `provide ProviderKind.layer("${settings.kind}", ...)`
-        } (or configure an openai provider, e.g. with OPENAI_API_KEY)`
+        } (or configure an openai or anthropic provider, e.g. with OPENAI_API_KEY or ANTHROPIC_API_KEY)`
       })
     )
   })
@@ -666,9 +771,10 @@ export const retryOptions = (settings: ConfigSchema.ProviderSettings): Retry.Opt
 
 /**
  * The LM layer from configuration: the provider `providers[modules.defaultLmProvider]` (the simulated LM by
- * default, which needs `SimLM.layerKind` of `@effect-dspy/sim` among the layers given to it; a real
- * OpenAI-compatible provider when one is configured, e.g. from `OPENAI_API_KEY`), built by its kind (see
- * {@link providerFromSettings}), its default model and retry policy (`maxRetries`, `retryBaseDelayMs`,
+ * default, which needs `SimLM.layerKind` of `@effect-dspy/sim` among the layers given to it; a real OpenAI or
+ * Anthropic provider when one is configured, e.g. from `OPENAI_API_KEY` or `ANTHROPIC_API_KEY`), built by its kind
+ * (see {@link providerFromSettings}), its default model (the kind's own unless one is configured), the capabilities
+ * of its models (see `Capabilities`) and retry policy (`maxRetries`, `retryBaseDelayMs`,
  * `retryMaxDelayMs`, re-read at each call, so run-time updates apply at once). An `LMCache` in the context is
  * used when present.
  *

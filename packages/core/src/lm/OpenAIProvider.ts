@@ -21,6 +21,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import OpenAI from "openai"
+import * as Capabilities from "./Capabilities.js"
 import type * as Completion from "./Completion.js"
 import { BodyReadFailed, readText, ResponseTooLarge } from "./internal/body.js"
 import { Decoder } from "./internal/sse.js"
@@ -729,5 +730,5 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
       )
     }
 
-    return { name, complete, stream, embed }
+    return { name, capabilities: Capabilities.openai, complete, stream, embed }
   })

@@ -28,7 +28,8 @@ export interface Price {
 export type PriceTable = { readonly [model: string]: Price }
 
 /**
- * The default price table (OpenAI list prices, USD per million tokens; embeddings have no output price).
+ * The default price table (OpenAI and Anthropic list prices, USD per million tokens; embeddings have no output
+ * price).
  *
  * @since 0.1.0
  * @category constants
@@ -46,7 +47,11 @@ export const defaultPrices: PriceTable = {
   "o4-mini": { inputPerMillion: 1.1, outputPerMillion: 4.4 },
   "text-embedding-3-small": { inputPerMillion: 0.02, outputPerMillion: 0 },
   "text-embedding-3-large": { inputPerMillion: 0.13, outputPerMillion: 0 },
-  "text-embedding-ada-002": { inputPerMillion: 0.1, outputPerMillion: 0 }
+  "text-embedding-ada-002": { inputPerMillion: 0.1, outputPerMillion: 0 },
+  "claude-haiku-4-5": { inputPerMillion: 1, outputPerMillion: 5 },
+  "claude-sonnet-4": { inputPerMillion: 3, outputPerMillion: 15 },
+  "claude-opus-4": { inputPerMillion: 15, outputPerMillion: 75 },
+  "claude-opus-4-5": { inputPerMillion: 5, outputPerMillion: 25 }
 }
 
 /**

@@ -1,11 +1,13 @@
 /**
- * A provider: the raw transport to one LM backend (an OpenAI-compatible server, the simulated LM).
+ * A provider: the raw transport to one LM backend (an OpenAI-compatible server, Anthropic's Messages API, the
+ * simulated LM).
  * The `LM` service puts caching, retries, history, usage tracking and telemetry in front of a provider.
  *
  * @since 0.1.0
  */
 import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
+import type * as Capabilities from "./Capabilities.js"
 import type * as Completion from "./Completion.js"
 import type * as LMError from "./LMError.js"
 
@@ -16,8 +18,14 @@ import type * as LMError from "./LMError.js"
  * @category models
  */
 export interface Provider {
-  /** A short name for telemetry and errors (`"openai"`, `"simulated"`). */
+  /** A short name for telemetry and errors (`"openai"`, `"anthropic"`, `"simulated"`). */
   readonly name: string
+  /**
+   * What a model of this provider can do (see {@link Capabilities.Capabilities}); the LM service reads it to
+   * choose the JSON mode and to fail early a request that cannot fit. Without it nothing is assumed
+   * ({@link Capabilities.unknown}).
+   */
+  readonly capabilities?: (model: string) => Effect.Effect<Capabilities.Capabilities>
   /** One chat completion with `n` choices. Interruption aborts the underlying request. */
   readonly complete: (
     request: Completion.CompletionRequest

@@ -1,7 +1,7 @@
 /**
  * Provider kinds: how a `providers.<name>` config entry of a given `kind` becomes a {@link Provider.Provider}.
  * The LM layer learns the kinds from the layers given to it: core always knows `openai` (any OpenAI-compatible
- * server through the official SDK); other packages add theirs (`@effect-dspy/sim` adds `simulated` with
+ * server through the official SDK) and `anthropic` (Claude through the Messages API); other packages add theirs (`@effect-dspy/sim` adds `simulated` with
  * `SimLM.layerKind`). A kind given in the context replaces the built-in one of the same name.
  *
  * ```ts

@@ -84,6 +84,12 @@ interface State {
   readonly config: ConfigSchema.DSPyConfig
 }
 
+/** The hosted providers configured from their own variables (`<PREFIX>_API_KEY`, `_BASE_URL`, `_MODEL`), in order. */
+const vendors = [
+  { prefix: "OPENAI", kind: "openai" },
+  { prefix: "ANTHROPIC", kind: "anthropic" }
+] as const
+
 /** The environment's contribution, and which variable set which path (for error messages). */
 const readEnvironment = Effect.gen(function* () {
   let raw: C.Raw = {}
@@ -91,22 +97,30 @@ const readEnvironment = Effect.gen(function* () {
   const problems: Array<string> = []
   const secrets = new Set<string>()
 
-  const apiKey = yield* C.envString("OPENAI_API_KEY")
-  if (Option.isSome(apiKey)) {
+  // OPENAI_API_KEY adds `openai`, ANTHROPIC_API_KEY adds `anthropic` (with their *_BASE_URL and *_MODEL); the first
+  // one set is the default provider.
+  for (const vendor of vendors) {
+    const apiKey = yield* C.envString(`${vendor.prefix}_API_KEY`)
+    if (Option.isNone(apiKey)) continue
     secrets.add(apiKey.value)
-    const baseUrl = yield* C.envString("OPENAI_BASE_URL")
+    const baseUrl = yield* C.envString(`${vendor.prefix}_BASE_URL`)
+    const model = yield* C.envString(`${vendor.prefix}_MODEL`)
+    const isDefault = origins.get("modules.defaultLmProvider") === undefined
     raw = C.deepMerge(raw, {
-      modules: { defaultLmProvider: "openai" },
+      ...(isDefault ? { modules: { defaultLmProvider: vendor.kind } } : {}),
       providers: {
-        openai: {
-          kind: "openai",
+        [vendor.kind]: {
+          kind: vendor.kind,
           apiKey: apiKey.value,
-          ...(Option.isSome(baseUrl) ? { baseUrl: baseUrl.value } : {})
+          ...(Option.isSome(baseUrl) ? { baseUrl: baseUrl.value } : {}),
+          ...(Option.isSome(model) ? { defaultModel: model.value } : {})
         }
       }
     })
-    origins.set("providers.openai", "OPENAI_API_KEY")
-    origins.set("modules.defaultLmProvider", "OPENAI_API_KEY")
+    origins.set(`providers.${vendor.kind}`, `${vendor.prefix}_API_KEY`)
+    if (Option.isSome(model)) origins.set(`providers.${vendor.kind}.defaultModel`, `${vendor.prefix}_MODEL`)
+    if (Option.isSome(baseUrl)) origins.set(`providers.${vendor.kind}.baseUrl`, `${vendor.prefix}_BASE_URL`)
+    if (isDefault) origins.set("modules.defaultLmProvider", `${vendor.prefix}_API_KEY`)
   }
 
   for (const name of yield* C.envNames) {
