@@ -63,6 +63,21 @@ describe("the packed packages, installed outside the workspace", () => {
             const manifest = yield* exec(dir, "tar", ["-xzOf", tarball, "package/package.json"])
             assert.notInclude(manifest, "workspace:", `${name}'s packed manifest has real versions`)
             assert.notInclude(manifest, '"private"', `${name} is publishable`)
+            // One repository for all, each package in its folder; the same issue tracker.
+            const fields = JSON.parse(manifest) as {
+              readonly repository: { readonly url: string; readonly directory: string }
+              readonly homepage: string
+              readonly bugs: { readonly url: string }
+            }
+            const root = JSON.parse(fs.readFileSync(path.join(Packaging.workspaceRoot, "package.json"), "utf8")) as {
+              readonly repository: { readonly url: string }
+              readonly bugs: { readonly url: string }
+            }
+            const folder = `packages/${name.replace("@effect-dspy/", "")}`
+            assert.strictEqual(fields.repository.url, root.repository.url, `${name}'s repository`)
+            assert.strictEqual(fields.repository.directory, folder)
+            assert.include(fields.homepage, folder)
+            assert.strictEqual(fields.bugs.url, root.bugs.url, `${name}'s bugs`)
           }
 
           const project = yield* Effect.promise(() =>
