@@ -20,6 +20,11 @@ import { type Bench, round } from "../Harness.js"
 
 /** Import runs of each kind (`PACKAGING_RUNS=5 pnpm bench packaging` for a quick look). */
 const RUNS = Number(process.env.PACKAGING_RUNS ?? 15)
+if (!Number.isInteger(RUNS) || RUNS < 2) {
+  throw new Error(
+    `PACKAGING_RUNS must be an integer >= 2 (for a standard deviation), got ${process.env.PACKAGING_RUNS}`
+  )
+}
 
 /** Bytes under `dir`, each file counted once (pnpm links the same file from several places), symlinks skipped. */
 const diskBytes = (dir: string): number => {
