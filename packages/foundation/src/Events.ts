@@ -37,7 +37,6 @@
  *
  * @since 0.1.0
  */
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -269,7 +268,9 @@ export const layerSqlite = (options: SqliteOptions): Layer.Layer<Events, EventSt
     Events,
     Effect.gen(function* () {
       const retention = { current: yield* retentionOf(options) }
-      const context = yield* Layer.build(SqliteClient.layer({ filename: options.filename })).pipe(
+      // The SQLite driver loads on first use, not when the package is imported.
+      const context = yield* Effect.promise(() => import("@effect/sql-sqlite-node")).pipe(
+        Effect.flatMap(({ SqliteClient }) => Layer.build(SqliteClient.layer({ filename: options.filename }))),
         Effect.catchAllCause((cause) =>
           Effect.fail(
             new EventStoreError({

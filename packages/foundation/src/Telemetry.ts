@@ -31,17 +31,10 @@
  *
  * @since 0.1.0
  */
-import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import type * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import type * as Resource from "@effect/opentelemetry/Resource"
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import type { MetricReader, ResourceMetrics } from "@opentelemetry/sdk-metrics"
-import {
-  BatchSpanProcessor,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-  type SpanProcessor
-} from "@opentelemetry/sdk-trace-base"
+import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
@@ -83,6 +76,12 @@ export interface Options {
   readonly metricReaders?: ReadonlyArray<MetricReader> | undefined
 }
 
+/**
+ * The OpenTelemetry SDK, loaded when a layer is first built rather than when this module is imported (see
+ * `internal/otel.ts`).
+ */
+const loadSdk = Effect.promise(() => import("./internal/otel.js"))
+
 const readEndpoint = (options: Options): Effect.Effect<Option.Option<string>> =>
   Effect.gen(function* () {
     if (options.otlpEndpoint !== undefined) return Option.some(options.otlpEndpoint)
@@ -102,41 +101,45 @@ const readEndpoint = (options: Options): Effect.Effect<Option.Option<string>> =>
  * @category layers
  */
 export const layer = (options: Options = {}): Layer.Layer<Resource.Resource> =>
-  NodeSdk.layer(
-    Effect.gen(function* () {
-      const config = yield* Effect.serviceOption(Config.Config)
-      const serviceName =
-        options.serviceName ??
-        (Option.isSome(config) ? (yield* config.value.current).telemetry.serviceName : undefined) ??
-        "effect-dspy"
-      const processors: Array<SpanProcessor> = []
-      const endpoint = yield* readEndpoint(options)
-      if (Option.isSome(endpoint)) {
-        const base = internal.trimTrailingSlashes(endpoint.value)
-        const headers: Record<string, string> = {}
-        for (const [k, v] of Object.entries(options.otlpHeaders ?? {})) {
-          headers[k] = Redacted.isRedacted(v) ? Redacted.value(v) : v
-        }
-        processors.push(
-          new BatchSpanProcessor(
-            new OTLPTraceExporter({ url: base.endsWith("/v1/traces") ? base : `${base}/v1/traces`, headers })
-          )
+  Layer.unwrapEffect(Effect.map(loadSdk, (sdk) => sdk.NodeSdk.layer(configuration(sdk, options))))
+
+const configuration = (
+  { BatchSpanProcessor, OTLPTraceExporter }: typeof import("./internal/otel.js"),
+  options: Options
+): Effect.Effect<NodeSdk.Configuration> =>
+  Effect.gen(function* () {
+    const config = yield* Effect.serviceOption(Config.Config)
+    const serviceName =
+      options.serviceName ??
+      (Option.isSome(config) ? (yield* config.value.current).telemetry.serviceName : undefined) ??
+      "effect-dspy"
+    const processors: Array<SpanProcessor> = []
+    const endpoint = yield* readEndpoint(options)
+    if (Option.isSome(endpoint)) {
+      const base = internal.trimTrailingSlashes(endpoint.value)
+      const headers: Record<string, string> = {}
+      for (const [k, v] of Object.entries(options.otlpHeaders ?? {})) {
+        headers[k] = Redacted.isRedacted(v) ? Redacted.value(v) : v
+      }
+      processors.push(
+        new BatchSpanProcessor(
+          new OTLPTraceExporter({ url: base.endsWith("/v1/traces") ? base : `${base}/v1/traces`, headers })
         )
-      }
-      if (options.spansFile !== undefined) {
-        processors.push(new BatchSpanProcessor(new internal.JsonLinesSpanExporter(options.spansFile)))
-      }
-      return {
-        resource: {
-          serviceName,
-          ...(options.serviceVersion !== undefined ? { serviceVersion: options.serviceVersion } : {}),
-          ...(options.attributes !== undefined ? { attributes: { ...options.attributes } } : {})
-        },
-        spanProcessor: processors,
-        metricReader: options.metricReaders ?? []
-      } satisfies NodeSdk.Configuration
-    })
-  )
+      )
+    }
+    if (options.spansFile !== undefined) {
+      processors.push(new BatchSpanProcessor(new internal.JsonLinesSpanExporter(options.spansFile)))
+    }
+    return {
+      resource: {
+        serviceName,
+        ...(options.serviceVersion !== undefined ? { serviceVersion: options.serviceVersion } : {}),
+        ...(options.attributes !== undefined ? { attributes: { ...options.attributes } } : {})
+      },
+      spanProcessor: processors,
+      metricReader: options.metricReaders ?? []
+    } satisfies NodeSdk.Configuration
+  })
 
 /**
  * What {@link layerTest} records: the finished spans and the metrics as OpenTelemetry sees them.
@@ -169,9 +172,9 @@ export class TestTelemetry extends Context.Tag("@effect-dspy/foundation/TestTele
  * @category layers
  */
 export const layerTest: Layer.Layer<TestTelemetry | Resource.Resource> = Layer.unwrapEffect(
-  Effect.sync(() => {
+  Effect.map(loadSdk, ({ InMemoryMetricReader, InMemorySpanExporter, NodeSdk, SimpleSpanProcessor }) => {
     const exporter = new InMemorySpanExporter()
-    const reader = new internal.InMemoryMetricReader()
+    const reader = new InMemoryMetricReader()
     const recorder: TestService = {
       spans: Effect.sync(() => [...exporter.getFinishedSpans()]),
       reset: Effect.sync(() => exporter.reset()),

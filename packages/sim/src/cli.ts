@@ -1,8 +1,10 @@
+#!/usr/bin/env node
 /**
  * The simulated LM server from the command line.
  *
  * ```
- * pnpm --filter @effect-dspy/sim sim-server --port 8787 --faults 0.3 --latency 50ms
+ * pnpm --filter @effect-dspy/sim sim-server --port 8787 --faults 0.3 --latency 50ms   # in the workspace, on the sources
+ * npx effect-dspy-sim-server --port 8787                                       # installed: the built binary, plain node
  * pnpm --filter @effect-dspy/sim sim-server --port 0 --latency lognormal:50ms:400ms --fault rate_limit=0.1 --fault reset=0.05
  * ```
  *

@@ -13,7 +13,6 @@ import * as ParseResult from "effect/ParseResult"
 import * as AST from "effect/SchemaAST"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as YAML from "yaml"
 
 /** A plain JSON-like object. */
 export type Raw = { [key: string]: unknown }
@@ -271,8 +270,10 @@ export const readFile = (file: string): Effect.Effect<Raw, SourceProblem> =>
       })
     })
     const ext = path.extname(file).toLowerCase()
+    // yaml loads on first use: importing the package should not pay for a parser most programs never call.
+    const YAML = ext === ".json" ? undefined : yield* Effect.promise(() => import("yaml"))
     const parsed = yield* Effect.try({
-      try: (): unknown => (ext === ".json" ? JSON.parse(text) : YAML.parse(text)),
+      try: (): unknown => (YAML === undefined ? JSON.parse(text) : YAML.parse(text)),
       catch: (cause) => ({
         source,
         issues: [`not valid ${ext === ".json" ? "JSON" : "YAML"}: ${(cause as Error).message.split("\n")[0]}`]

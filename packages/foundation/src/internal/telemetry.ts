@@ -1,11 +1,9 @@
 /**
- * Telemetry internals: a span exporter that appends finished spans to a JSON-lines file, and an in-memory
- * metric reader for tests.
+ * Telemetry internals: a span exporter that appends finished spans to a JSON-lines file. It uses the
+ * OpenTelemetry SDK's types only, so importing it loads no SDK (see `otel.ts`).
  *
  * @internal
  */
-import type { ResourceMetrics } from "@opentelemetry/sdk-metrics"
-import { MetricReader } from "@opentelemetry/sdk-metrics"
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base"
 import * as fs from "node:fs"
 
@@ -60,20 +58,6 @@ export class JsonLinesSpanExporter implements SpanExporter {
   shutdown(): Promise<void> {
     this.stopped = true
     return this.pending
-  }
-}
-
-/** A metric reader that only collects on demand (tests read what the OTel side sees). */
-export class InMemoryMetricReader extends MetricReader {
-  protected onForceFlush(): Promise<void> {
-    return Promise.resolve()
-  }
-  protected onShutdown(): Promise<void> {
-    return Promise.resolve()
-  }
-  /** The metrics as exported to OpenTelemetry now. */
-  read(): Promise<ResourceMetrics> {
-    return this.collect().then((result) => result.resourceMetrics)
   }
 }
 

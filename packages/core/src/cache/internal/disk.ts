@@ -4,7 +4,7 @@
  * noise next to the call it saves; the hit path target is met by the memory tier in front. Using the SqlClient
  * keeps the project on one SQLite stack (the event store uses it too) and gives typed `SqlError`s.
  */
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import type * as SqliteClientModule from "@effect/sql-sqlite-node/SqliteClient"
 import type * as SqlError from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
@@ -46,6 +46,10 @@ export const describe = (cause: Cause.Cause<unknown>): string => {
 export const open = (filename: string): Effect.Effect<DiskStore, string, Scope.Scope> =>
   Effect.gen(function* () {
     yield* Effect.try(() => fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true }))
+    // The SQLite driver loads on first use, not when the package is imported.
+    const SqliteClient: typeof SqliteClientModule = yield* Effect.promise(
+      () => import("@effect/sql-sqlite-node/SqliteClient")
+    )
     const context = yield* Layer.build(SqliteClient.layer({ filename }))
     const sql = Context.get(context, SqliteClient.SqliteClient)
     yield* sql`CREATE TABLE IF NOT EXISTS lm_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL)`

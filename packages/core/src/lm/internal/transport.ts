@@ -15,7 +15,7 @@
  * connection breaks midway throws `BodyReadFailed` (not a failure to connect).
  */
 import { Readable } from "node:stream"
-import { Agent, request } from "undici"
+import type * as Undici from "undici"
 import { BodyReadFailed, checkDeclared, limitOf, ResponseTooLarge } from "./body.js"
 
 export interface Transport {
@@ -127,11 +127,22 @@ const toResponseHeaders = (raw: Record<string, string | Array<string> | undefine
 }
 
 export const make = (options: { readonly connections: number; readonly keepAliveTimeoutMs?: number }): Transport => {
-  const agent = new Agent({
-    connections: options.connections,
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
-    pipelining: 1
-  })
+  // undici (about 110 CommonJS files) loads with the first request, not when the package is imported; after that
+  // the loaded module and agent are used directly.
+  let loading: Promise<{ readonly undici: typeof Undici; readonly agent: Undici.Agent }> | undefined
+  let loaded: { readonly undici: typeof Undici; readonly agent: Undici.Agent } | undefined
+  let closed = false
+  const load = () =>
+    (loading ??= import("undici").then((undici) => {
+      const agent = new undici.Agent({
+        connections: options.connections,
+        keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
+        pipelining: 1
+      })
+      if (closed) void agent.destroy()
+      loaded = { undici, agent }
+      return loaded
+    }))
   const fetchImpl = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url
     const body = init?.body
@@ -139,7 +150,8 @@ export const make = (options: { readonly connections: number; readonly keepAlive
       // The SDK sends JSON text for chat and embeddings; other bodies (uploads) take the standard path.
       return fetch(input, init)
     }
-    const res = await request(url, {
+    const { undici, agent } = loaded ?? (await load())
+    const res = await undici.request(url, {
       method: (init?.method ?? "GET") as "GET",
       headers: toHeaderRecord(init?.headers),
       body: body ?? null,
@@ -182,5 +194,9 @@ export const make = (options: { readonly connections: number; readonly keepAlive
     return new BufferedResponse(res.statusCode, new ResponseHeaders(res.headers), buffer, url) as unknown as Response
   }
   // Destroy rather than close: a request still in flight when the provider's scope ends belongs to an interrupted fiber.
-  return { fetch: fetchImpl as typeof globalThis.fetch, close: () => agent.destroy() }
+  const close = (): Promise<void> => {
+    closed = true
+    return loading === undefined ? Promise.resolve() : loading.then(({ agent }) => agent.destroy())
+  }
+  return { fetch: fetchImpl as typeof globalThis.fetch, close }
 }
