@@ -66,7 +66,7 @@ describe("the arithmetic expression readers", () => {
   })
 
   it("a 1 MB question of parentheses, blanks or digits is read to the end", () => {
-    const solve = (question: string) => Arithmetic.task.solve({ question })
+    const solve = (question: string) => Arithmetic.task.solve({ question }, "")
     // recheck's attacks: a run of `(` then an operator followed by blanks; a run of digits; blanks after an operator.
     assert.isUndefined(solve(`\t${"(".repeat(MB / 2)}(0-${"\t".repeat(MB / 2)}`))
     assert.isUndefined(ExpressionSpan.find(`\t${"(".repeat(MB / 2)}(0-${"\t".repeat(MB / 2)}`))
