@@ -61,15 +61,21 @@ const sectionsBefore = (value: string): Array<FieldMarker.Section> => {
 
 describe("reading sections in one pass", () => {
   it("unescapeValue gives what the Unescaper gives", () => {
-    fc.assert(fc.property(text, (t) => assert.strictEqual(FieldMarker.unescapeValue(t), unescapeBefore(t))), {
-      numRuns: 3_000
-    })
+    fc.assert(
+      fc.property(text, (t) => assert.strictEqual(FieldMarker.unescapeValue(t), unescapeBefore(t))),
+      {
+        numRuns: 3_000
+      }
+    )
   })
 
   it("sections gives what the line-splitting reader gives", () => {
-    fc.assert(fc.property(text, (t) => assert.deepStrictEqual(FieldMarker.sections(t), sectionsBefore(t))), {
-      numRuns: 3_000
-    })
+    fc.assert(
+      fc.property(text, (t) => assert.deepStrictEqual(FieldMarker.sections(t), sectionsBefore(t))),
+      {
+        numRuns: 3_000
+      }
+    )
   })
 
   it("a 1 MB answer of near-markers and escaped markers is read to its end", () => {
