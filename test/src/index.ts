@@ -13,6 +13,9 @@
  * - `Secrets.test.ts`: the API key never reaches history, events, spans, saved files or error messages.
  * - `LiveConfig.test.ts`: usage, embeddings, and run-time Config updates reaching the LM service.
  * - `Protected.test.ts`: Evaluate's maxErrors, executeProtected's call timeout, Parallel's per-call timeout.
+ * - `DSPyTutorials.test.ts`: DSPy's tutorial patterns through the public entry points: a custom multi-hop module
+ *   compiled with BootstrapFewShot, evaluated, saved and loaded; Evaluate of a bare Predict; `Program.batch`;
+ *   ReAct evaluated over a devset.
  * - `ApplicationFaults.test.ts`: the supervised application (two `openai` providers, primary and backup) under a
  *   30% fault mix over 200 concurrent executions: every one ends, the breaker fails over, then recovers.
  *

@@ -503,6 +503,36 @@ export class EvaluateInputsError extends Errors.TaggedError<EvaluateInputsError>
   { code: "evaluate_inputs", retryable: false }
 ) {}
 
+/**
+ * Embeddings could not be computed (the LM failed) or are unusable (a wrong count, mismatched sizes).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class EmbedderError extends Errors.TaggedError<EmbedderError>()(
+  "EmbedderError",
+  {
+    reason: Schema.Literal("lm", "shape")
+  },
+  { code: (self) => `embedder_${self.reason}`, retryable: (self) => self.reason === "lm" }
+) {}
+
+/**
+ * A vector index could not be built, saved or loaded (texts and vectors of different counts, an unreadable or
+ * unknown-version file, a file system failure), or a search was asked for an invalid `k`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RetrieveError extends Errors.TaggedError<RetrieveError>()(
+  "RetrieveError",
+  {
+    reason: Schema.Literal("io", "decode", "version", "shape", "config"),
+    path: Schema.optional(Schema.String)
+  },
+  { code: (self) => `retrieve_${self.reason}`, retryable: (self) => self.reason === "io" }
+) {}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The package's error union
 // ---------------------------------------------------------------------------------------------------------------
@@ -544,6 +574,8 @@ export type CoreError =
   | EvaluateMaxErrors
   | EvaluateConfigError
   | EvaluateInputsError
+  | EmbedderError
+  | RetrieveError
 
 /**
  * The schema of any core error: a union that decodes each member to its own class (for errors that crossed a
@@ -582,7 +614,9 @@ export const CoreError = Schema.Union(
   BestOfNFailed,
   EvaluateMaxErrors,
   EvaluateConfigError,
-  EvaluateInputsError
+  EvaluateInputsError,
+  EmbedderError,
+  RetrieveError
 )
 
 /**

@@ -169,6 +169,14 @@ export * as JsonRepair from "./adapters/JsonRepair.js"
 export * as Module from "./primitives/Module.js"
 
 /**
+ * Programs (a module or a bare predictor) as DSPy users run them: `call`, `batch` over many inputs, and
+ * `runPromise` with one LM.
+ *
+ * @since 0.1.0
+ */
+export * as Program from "./primitives/Program.js"
+
+/**
  * Fiber-scoped tracing of predictor calls (for bootstrapping demos).
  *
  * @since 0.1.0
@@ -258,3 +266,59 @@ export * as Evaluate from "./evaluate/Evaluate.js"
  * @since 0.1.0
  */
 export * as AnswerMatch from "./evaluate/AnswerMatch.js"
+
+/**
+ * Embedders: texts to vectors over the LM service's `embed` (retrieval, KNNFewShot), cosine similarity.
+ *
+ * @since 0.1.0
+ */
+export * as Embedder from "./retrieve/Embedder.js"
+
+/**
+ * An in-memory vector index with top-k cosine search, saved to and loaded from a versioned JSON file.
+ *
+ * @since 0.1.0
+ */
+export * as VectorIndex from "./retrieve/VectorIndex.js"
+
+/**
+ * The retriever service (DSPy's `rm`): embeddings over a corpus, an index file, or any search function.
+ *
+ * @since 0.1.0
+ */
+export * as Retriever from "./retrieve/Retriever.js"
+
+/**
+ * Retrieve: DSPy's `dspy.Retrieve(k)`, the passages for a query from the retriever in the context.
+ *
+ * @since 0.1.0
+ */
+export * as Retrieve from "./retrieve/Retrieve.js"
+
+/**
+ * The `<name>` tags of the XMLAdapter and the escaping that keeps values from forging them.
+ *
+ * @since 0.1.0
+ */
+export * as XmlTag from "./adapters/XmlTag.js"
+
+/**
+ * DSPy's XMLAdapter (`<field>` elements), with the JSON fallback.
+ *
+ * @since 0.1.0
+ */
+export * as XMLAdapter from "./adapters/XMLAdapter.js"
+
+/**
+ * DSPy's TwoStepAdapter: a free-text main call, then an extraction call for the typed fields.
+ *
+ * @since 0.1.0
+ */
+export * as TwoStepAdapter from "./adapters/TwoStepAdapter.js"
+
+/**
+ * `streamify`: any program as a Stream of field deltas, status messages and its final output.
+ *
+ * @since 0.1.0
+ */
+export * as Streamify from "./stream/Streamify.js"

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import { CoreError } from "@effect-dspy/core"
 import { Errors } from "@effect-dspy/foundation"
 import * as Schema from "effect/Schema"
 
@@ -106,18 +107,19 @@ export class CheckpointError extends Errors.TaggedError<CheckpointError>()(
 ) {}
 
 /**
- * Embeddings could not be computed (the LM failed) or are unusable (a wrong count, mismatched sizes).
+ * Embeddings could not be computed (the LM failed) or are unusable (a wrong count, mismatched sizes). Defined
+ * in core with the `Embedder` service (retrieval uses it too); one of a run's errors here.
  *
  * @since 0.1.0
  * @category errors
  */
-export class EmbedderError extends Errors.TaggedError<EmbedderError>()(
-  "EmbedderError",
-  {
-    reason: Schema.Literal("lm", "shape")
-  },
-  { code: (self) => `embedder_${self.reason}`, retryable: (self) => self.reason === "lm" }
-) {}
+export const EmbedderError = CoreError.EmbedderError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type EmbedderError = CoreError.EmbedderError
 
 /**
  * The space or a trial cannot be used (a parameter without choices, a choice out of range, a value that is

@@ -105,11 +105,12 @@ export * as COPRO from "./instruction-search/COPRO.js"
 export * as MIPROv2 from "./instruction-search/MIPROv2.js"
 
 /**
- * Embedders for retrieval: the LM service's `embed`, cosine similarity, nearest neighbours.
+ * Embedders for retrieval: the LM service's `embed`, cosine similarity, nearest neighbours (core's `Embedder`,
+ * re-exported: KNNFewShot and core's retrieval share it).
  *
  * @since 0.1.0
  */
-export * as Embedder from "./Embedder.js"
+export { Embedder } from "@effect-dspy/core"
 
 /**
  * KNNFewShot: per call, bootstrap on the k nearest training examples.

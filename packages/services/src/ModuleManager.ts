@@ -11,8 +11,10 @@
  *
  * const program = Effect.gen(function* () {
  *   const modules = yield* ModuleManager.ModuleManager
- *   yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
- *   const first = yield* modules.execute("qa", { question: "2 + 3?" })
+ *   // A handle typed by the signature: execute checks the inputs and types the output.
+ *   const qa = yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+ *   const first = yield* modules.execute(qa, { question: "2 + 3?" })
+ *   console.log(first.output.get("answer"))
  *   // A new version, made only if version 1 still serves.
  *   yield* modules.swap("qa", { instructions: { self: "Answer with a number." }, ifVersion: first.version })
  *   return yield* modules.history("qa")
@@ -23,7 +25,7 @@
  *
  * @since 0.1.0
  */
-import type { Example, Module, Predict } from "@effect-dspy/core"
+import type { ChainOfThought, Example, Module, Predict, Program, Signature } from "@effect-dspy/core"
 import type { CircuitBreaker, ConfigSchema, Errors, Protection } from "@effect-dspy/foundation"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -166,16 +168,75 @@ export interface ModuleInfo {
 }
 
 /**
- * The outcome of an execution: the module's output and the version that produced it.
+ * The outcome of an execution: the module's output (typed `O` when executed through a {@link Handle}) and the
+ * version that produced it.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Execution {
+export interface Execution<O = unknown> {
   readonly moduleId: string
   readonly version: number
-  readonly output: unknown
+  readonly output: O
 }
+
+/**
+ * A typed reference to a module: its id, with the types of its inputs `I` and output `O` (carried by the type
+ * only). `create` and `register` return one (their `ModuleInfo` is a handle); {@link handle} makes one from an id.
+ * `execute(handle, inputs)` checks the inputs and types the output.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Handle<I, O> {
+  readonly id: string
+  /** The types only: never present at run time. */
+  readonly "~types"?: { readonly inputs: (inputs: I) => void; readonly output: () => O }
+}
+
+type SignatureOf<S extends string> = ReturnType<typeof Signature.make<S>>
+
+/**
+ * The output of a module made from a spec: the prediction of its signature's outputs (after `reasoning` for a
+ * `chain_of_thought`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SpecOutput<S extends Pick<ModuleSpec, "kind" | "signature">> = S["kind"] extends "chain_of_thought"
+  ? Predict.Output<ChainOfThought.Outputs<Signature.Outputs<SignatureOf<S["signature"]>>>>
+  : Predict.Output<Signature.Outputs<SignatureOf<S["signature"]>>>
+
+/**
+ * The handle of a module made from a spec: typed by the spec's signature.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SpecHandle<S extends Pick<ModuleSpec, "kind" | "signature">> = Handle<
+  Signature.Inputs<SignatureOf<S["signature"]>>,
+  SpecOutput<S>
+>
+
+/**
+ * The handle of a registered program: typed by the program's inputs and output.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ProgramHandle<P> = Handle<Program.Input<P>, Program.Output<P>>
+
+/**
+ * A typed handle for a module id: `ModuleManager.handle<typeof program>("qa")` for a registered program,
+ * `ModuleManager.handle<Inputs, Output>("qa")` for explicit types.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const handle: {
+  <P extends Module.Program>(id: string): ProgramHandle<P>
+  <I, O>(id: string): Handle<I, O>
+} = (id: string) => ({ id })
 
 // ---------------------------------------------------------------------------------------------------------
 // Errors (defined in ServicesError)
@@ -252,16 +313,22 @@ export const executionDuration = Metric.histogram(
  * @category models
  */
 export interface Service {
-  /** Makes a module from a spec (version 1). */
-  readonly create: (spec: ModuleSpec) => Effect.Effect<ModuleInfo, MutationError>
-  /** Adds a program value under `id` (version 1). */
-  readonly register: (
+  /** Makes a module from a spec (version 1); its info is a handle typed by the spec's signature. */
+  readonly create: <const S extends ModuleSpec>(spec: S) => Effect.Effect<ModuleInfo & SpecHandle<S>, MutationError>
+  /** Adds a program value under `id` (version 1); its info is a handle typed by the program. */
+  readonly register: <P extends Module.Program>(
     id: string,
-    program: Module.Program,
+    program: P,
     options?: { readonly protection?: ModuleProtection }
-  ) => Effect.Effect<ModuleInfo, MutationError>
-  /** Runs the current version on `inputs` in the caller's fiber, under the module's protections. */
-  readonly execute: (id: string, inputs: unknown) => Effect.Effect<Execution, ExecuteError>
+  ) => Effect.Effect<ModuleInfo & ProgramHandle<P>, MutationError>
+  /**
+   * Runs the current version on `inputs` in the caller's fiber, under the module's protections. Given a
+   * {@link Handle} (what `create` and `register` return), the inputs are checked and the output typed.
+   */
+  readonly execute: {
+    <I, O>(module: Handle<I, O>, inputs: NoInfer<I>): Effect.Effect<Execution<O>, ExecuteError>
+    (id: string, inputs: unknown): Effect.Effect<Execution, ExecuteError>
+  }
   /**
    * Replaces the module's parameters atomically: a new version becomes current. With `patch.ifVersion`, only
    * if that version is still current (else `ModuleVersionConflict`, nothing changed).
@@ -317,7 +384,9 @@ export const actorName = "dspy/module_manager"
  * @since 0.1.0
  * @category accessors
  */
-export const create = (spec: ModuleSpec): Effect.Effect<ModuleInfo, MutationError, ModuleManager> =>
+export const create = <const S extends ModuleSpec>(
+  spec: S
+): Effect.Effect<ModuleInfo & SpecHandle<S>, MutationError, ModuleManager> =>
   Effect.flatMap(ModuleManager, (m) => m.create(spec))
 
 /**
@@ -326,8 +395,11 @@ export const create = (spec: ModuleSpec): Effect.Effect<ModuleInfo, MutationErro
  * @since 0.1.0
  * @category accessors
  */
-export const execute = (id: string, inputs: unknown): Effect.Effect<Execution, ExecuteError, ModuleManager> =>
-  Effect.flatMap(ModuleManager, (m) => m.execute(id, inputs))
+export const execute: {
+  <I, O>(module: Handle<I, O>, inputs: NoInfer<I>): Effect.Effect<Execution<O>, ExecuteError, ModuleManager>
+  (id: string, inputs: unknown): Effect.Effect<Execution, ExecuteError, ModuleManager>
+} = (module: string | Handle<unknown, unknown>, inputs: unknown) =>
+  Effect.flatMap(ModuleManager, (m) => m.execute(module as string, inputs))
 
 /**
  * Swaps a module's parameters with the ModuleManager in context.

@@ -216,7 +216,11 @@ export interface Service {
   readonly status: (id: string) => Effect.Effect<Job, OptimizationJobNotFound>
   /** Every job, oldest first. */
   readonly list: Effect.Effect<ReadonlyArray<Job>>
-  /** The job's updates from now on, ending after its final status (at once with it for a finished job). */
+  /**
+   * The job's updates from its start (its statuses, the optimizer's `Started` event and every step and trial so
+   * far, replayed), then live ones as they happen, ending after its final status. A job that finished in an
+   * earlier coordinator (read back from the database) streams its final status only.
+   */
   readonly progress: (id: string) => Stream.Stream<Update, OptimizationJobNotFound>
   /** Waits for the job to end and returns it (as it is then). */
   readonly await: (id: string) => Effect.Effect<Job, OptimizationJobNotFound>

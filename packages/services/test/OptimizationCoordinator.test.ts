@@ -239,11 +239,41 @@ describe("OptimizationCoordinator", () => {
       assert.strictEqual(tags[0], "Started")
       assert.include(tags, "Step")
       assert.include(tags, "Completed")
-      // A finished job's stream is its final status.
-      yield* c.await(first.id)
+      // A finished job's stream replays its history, ending with its final status as it is now.
+      const firstJob = yield* c.await(first.id)
       const finished = Chunk.toReadonlyArray(yield* Stream.runCollect(c.progress(first.id)))
-      assert.strictEqual(finished.length, 1)
+      assert.isAbove(finished.length, 3)
+      assert.deepStrictEqual(finished[finished.length - 1], { _tag: "Status", job: firstJob })
     }).pipe(Effect.provide(runtime({ config: { optimization: { workers: 1 } } })))
+  )
+
+  it.effect("progress subscribed right after start replays the Started event and every step; one count", () =>
+    Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      const { id } = yield* c.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...examples(4, 8, 3) })
+      // Let the job get going first: before, everything published until the subscription was lost.
+      yield* eventually(c.status(id), (j) => j.progress.steps >= 2)
+      const updates = Chunk.toReadonlyArray(yield* Stream.runCollect(c.progress(id)))
+      const job = yield* c.status(id)
+      const events = updates.flatMap((u) => (u._tag === "Progress" ? [u.event] : []))
+      assert.strictEqual(events[0]?._tag, "Started")
+      const steps = events.filter((e) => e._tag === "Step")
+      assert.strictEqual(steps.length, job.progress.steps + job.progress.resumedSteps)
+      assert.deepStrictEqual(
+        steps.map((s) => s.key),
+        [...new Set(steps.map((s) => s.key))],
+        "each step once"
+      )
+      const completed = events.find((e) => e._tag === "Completed")
+      assert.isDefined(completed)
+      if (completed?._tag !== "Completed") return
+      assert.strictEqual(job.progress.lmCalls, completed.lmCalls)
+      assert.strictEqual(job.progress.trials, events.filter((e) => e._tag === "Trial").length)
+      const statuses = updates.flatMap((u) => (u._tag === "Status" ? [u.job.status] : []))
+      assert.strictEqual(statuses[0], "running")
+      assert.strictEqual(statuses[statuses.length - 1], job.status)
+    }).pipe(Effect.provide(runtime()))
   )
 
   it.effect("a coordinator restarted on the same database and checkpoint store resumes its job: fewer LM calls", () => {
@@ -436,6 +466,36 @@ describe("OptimizationCoordinator", () => {
       assert.strictEqual(next.status, "running")
     }).pipe(Effect.provide(runtime({ ...slowLM, config: { optimization: { workers: 1 } } })))
   )
+
+  it.effect("a job's LM calls count what its Completed event counts, calls outside units included", () => {
+    // An optimizer that makes one call in a unit of work and one outside any (as a proposer can): the steps
+    // report 1, the run made 2. Before, job.progress.lmCalls kept the steps' count (1) against Completed's (2).
+    const probe = Optimizer.make({
+      name: "probe",
+      settings: {},
+      compile: (student, run) =>
+        Effect.gen(function* () {
+          yield* Effect.orDie(run.unit("probe/0", Optimizer.callProgram(student, run.trainset[0]!)))
+          yield* Effect.ignore(Optimizer.callProgram(student, run.trainset[1]!))
+          return { program: student }
+        })
+    })
+    return Effect.gen(function* () {
+      yield* createQa
+      const c = yield* coordinator
+      const { id } = yield* c.start({ moduleId: "qa", optimizer: "probe", ...examples(2, 3, 2) })
+      const updates = Chunk.toReadonlyArray(yield* Stream.runCollect(c.progress(id)))
+      const events = updates.flatMap((u) => (u._tag === "Progress" ? [u.event] : []))
+      const steps = events.filter((e) => e._tag === "Step")
+      assert.deepStrictEqual(
+        steps.map((e) => e.lmCalls),
+        [1]
+      )
+      const completed = events.find((e) => e._tag === "Completed")
+      assert.strictEqual(completed?._tag === "Completed" ? completed.lmCalls : undefined, 2)
+      assert.strictEqual((yield* c.status(id)).progress.lmCalls, 2)
+    }).pipe(Effect.provide(runtime({}, { optimizers: { probe } })))
+  })
 
   it.effect("rejects unknown optimizers, metrics and modules with typed errors", () =>
     Effect.gen(function* () {

@@ -18,6 +18,8 @@ import * as Instructions from "./Instructions.js"
 import { Random } from "@effect-dspy/foundation"
 import * as Models from "./Models.js"
 import * as Multihop from "./Multihop.js"
+import * as TwoStepPrompt from "./internal/twoStepPrompt.js"
+import * as XmlPrompt from "./internal/xmlPrompt.js"
 import * as Prompt from "./Prompt.js"
 import * as Routing from "./Routing.js"
 import * as Skill from "./Skill.js"
@@ -249,6 +251,14 @@ const structured = (ctx: Context, rng: Random.Random): { values: Record<string, 
       decision: { mode: "proposal", task: undefined, probability: undefined, correct: undefined, features: undefined }
     }
   }
+  // 1b. A TwoStepAdapter extraction: the values the text states.
+  const extracted = TwoStepPrompt.extraction(parsed)
+  if (extracted !== undefined) {
+    return {
+      values: fill(ctx, rng, extracted, undefined),
+      decision: { mode: "generic", task: undefined, probability: undefined, correct: undefined, features: undefined }
+    }
+  }
   // 2. A ReAct step.
   const toolName = parsed.outputs.find((o) => o.name === "next_tool_name")
   if (toolName !== undefined) {
@@ -443,7 +453,11 @@ export const answer = (
   const content =
     parsed.format === "json" || wantsJson
       ? renderJson(parsed.outputOrder, values)
-      : renderChat(parsed.outputOrder, values)
+      : parsed.format === "xml"
+        ? XmlPrompt.render(parsed.outputOrder, values)
+        : parsed.format === "twostep"
+          ? TwoStepPrompt.render(parsed.outputOrder, values, FieldType.render)
+          : renderChat(parsed.outputOrder, values)
   return { content, toolCalls: undefined, decision }
 }
 

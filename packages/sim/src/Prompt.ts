@@ -9,6 +9,8 @@
 import { type Completion, FieldMarker } from "@effect-dspy/core"
 import * as FieldType from "./FieldType.js"
 import * as SchemaNote from "./internal/SchemaNote.js"
+import * as TwoStepPrompt from "./internal/twoStepPrompt.js"
+import * as XmlPrompt from "./internal/xmlPrompt.js"
 
 /**
  * One declared field.
@@ -42,8 +44,11 @@ export interface Demo {
  * @category models
  */
 export interface Parsed {
-  /** `chat` (ChatAdapter sections), `json` (JSONAdapter), or `plain` (no adapter structure). */
-  readonly format: "chat" | "json" | "plain"
+  /**
+   * `chat` (ChatAdapter sections), `json` (JSONAdapter), `xml` (XMLAdapter elements), `twostep` (the
+   * TwoStepAdapter's main call: `name: value` blocks), or `plain` (no adapter structure).
+   */
+  readonly format: "chat" | "json" | "xml" | "twostep" | "plain"
   readonly inputs: ReadonlyArray<Field>
   readonly outputs: ReadonlyArray<Field>
   /** Output field names in the order the request asks for them. */
@@ -181,7 +186,9 @@ const parseJsonObject = (text: string): Record<string, unknown> | undefined => {
  */
 export const parse = (messages: ReadonlyArray<Completion.Message>): Parsed => {
   const fullText = messages.map((m) => m.content).join("\n\n")
-  const system = messages.find((m) => m.role === "system")?.content ?? ""
+  const given = messages.find((m) => m.role === "system")?.content ?? ""
+  const twoStep = TwoStepPrompt.isTwoStep(given)
+  const system = twoStep ? TwoStepPrompt.normalize(given) : given
   let lastUser = -1
   for (let i = messages.length - 1; i >= 0; i--) {
     if (messages[i]!.role === "user") {
@@ -209,6 +216,9 @@ export const parse = (messages: ReadonlyArray<Completion.Message>): Parsed => {
   }
   const head = systemHead(system)
   const { inputs, outputs, json, instructions } = head
+  const xml = !json && XmlPrompt.isXml(system, outputs)
+  const names = [...inputs, ...outputs].map((f) => f.name)
+  const read = twoStep ? (text: string) => TwoStepPrompt.sections(text, names) : xml ? XmlPrompt.sections : sections
   const last = lastUser >= 0 ? stripRespond(messages[lastUser]!.content) : { body: "", order: [] }
   const demos: Array<Demo> = []
   const start = messages.findIndex((m) => m.role !== "system")
@@ -216,22 +226,27 @@ export const parse = (messages: ReadonlyArray<Completion.Message>): Parsed => {
     const u = messages[i]!
     const a = messages[i + 1]!
     if (u.role !== "user" || a.role !== "assistant") continue
-    const outs: Record<string, unknown> = json
-      ? (parseJsonObject(a.content) ?? sections(a.content))
-      : sections(a.content)
-    demos.push({ inputs: sections(u.content), outputs: outs })
+    const outs: Record<string, unknown> = json ? (parseJsonObject(a.content) ?? sections(a.content)) : read(a.content)
+    demos.push({ inputs: read(u.content), outputs: outs })
     i++
   }
   const outputNames = outputs.map((f) => f.name)
   const order = last.order.filter((n) => outputNames.includes(n))
   return {
-    format: json || (lastUser >= 0 && messages[lastUser]!.content.includes(RESPOND_JSON)) ? "json" : "chat",
+    format:
+      json || (lastUser >= 0 && messages[lastUser]!.content.includes(RESPOND_JSON))
+        ? "json"
+        : xml
+          ? "xml"
+          : twoStep
+            ? "twostep"
+            : "chat",
     inputs,
     outputs,
     outputOrder: order.length === outputNames.length ? order : outputNames,
     instructions,
     demos,
-    request: sections(last.body),
+    request: read(last.body),
     toolResults,
     fullText
   }

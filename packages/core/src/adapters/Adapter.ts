@@ -46,7 +46,8 @@ export const parseError = (options: {
 }
 
 /**
- * A formatted request: the messages and, for the JSONAdapter, the `response_format` to ask for.
+ * A formatted request: the messages and, for the JSONAdapter, the `response_format` to ask for; `model` asks
+ * another model than the predictor's (the TwoStepAdapter's extraction call).
  *
  * @since 0.1.0
  * @category models
@@ -54,6 +55,7 @@ export const parseError = (options: {
 export interface Formatted {
   readonly messages: ReadonlyArray<Completion.Message>
   readonly responseFormat?: Completion.ResponseFormat
+  readonly model?: string
 }
 
 /**
@@ -87,12 +89,27 @@ export type FieldEvent =
   | { readonly _tag: "FieldValue"; readonly field: string; readonly value: unknown }
 
 /**
- * Sends a formatted request to the LM and returns the text of each choice.
+ * How to read a request's answer field by field while it streams: the adapter that formatted it and its
+ * field-level parser bound to the request's signature (what `streamify` uses for field deltas).
  *
  * @since 0.1.0
  * @category models
  */
-export type Complete<E, R> = (request: Formatted) => Effect.Effect<ReadonlyArray<string>, E, R>
+export interface StreamHint {
+  readonly adapter: string
+  readonly streamFields: <E, R>(
+    chunks: Stream.Stream<string, E, R>
+  ) => Stream.Stream<FieldEvent, E | AdapterParseError, R>
+}
+
+/**
+ * Sends a formatted request to the LM and returns the text of each choice. Adapters pass a {@link StreamHint}
+ * when they can read the answer as it streams.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Complete<E, R> = (request: Formatted, stream?: StreamHint) => Effect.Effect<ReadonlyArray<string>, E, R>
 
 /**
  * What {@link Adapter.call} returns: the parsed outputs of every choice, the adapter that parsed them and
@@ -152,25 +169,33 @@ export interface Adapter {
  * @category constructors
  */
 export const makeCall =
-  (self: Pick<Adapter, "name" | "format" | "parse">): Adapter["call"] =>
+  (
+    self: Pick<Adapter, "name" | "format" | "parse"> & { readonly streamFields?: Adapter["streamFields"] }
+  ): Adapter["call"] =>
   (signature, demos, inputs, complete, options) =>
-    Effect.flatMap(complete(self.format(signature, demos, inputs, options)), (texts) => {
-      if (texts.length === 0) {
-        return Effect.fail(
-          parseError({
-            adapter: self.name,
-            completion: "",
-            outputFields: signature.outputFields.map((f) => f.name),
-            missing: signature.outputFields.map((f) => f.name),
-            reason: "the LM returned no choices"
-          })
+    Effect.flatMap(
+      complete(
+        self.format(signature, demos, inputs, options),
+        self.streamFields === undefined ? undefined : { adapter: self.name, streamFields: self.streamFields(signature) }
+      ),
+      (texts) => {
+        if (texts.length === 0) {
+          return Effect.fail(
+            parseError({
+              adapter: self.name,
+              completion: "",
+              outputFields: signature.outputFields.map((f) => f.name),
+              missing: signature.outputFields.map((f) => f.name),
+              reason: "the LM returned no choices"
+            })
+          )
+        }
+        return Effect.map(
+          Effect.forEach(texts, (text) => self.parse(signature, text)),
+          (outputs) => ({ outputs, adapter: self.name, calls: 1, completions: texts })
         )
       }
-      return Effect.map(
-        Effect.forEach(texts, (text) => self.parse(signature, text)),
-        (outputs) => ({ outputs, adapter: self.name, calls: 1, completions: texts })
-      )
-    })
+    )
 
 /**
  * An adapter that runs `primary`, and when its answer does not parse, runs the whole call again through

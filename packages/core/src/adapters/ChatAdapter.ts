@@ -209,7 +209,12 @@ export const plain: Adapter.Adapter = {
   formatAssistant,
   parse,
   streamFields,
-  call: Adapter.makeCall({ name, format: (signature, demos, inputs) => format(signature, demos, inputs), parse })
+  call: Adapter.makeCall({
+    name,
+    format: (signature, demos, inputs) => format(signature, demos, inputs),
+    parse,
+    streamFields
+  })
 }
 
 /**

@@ -237,7 +237,7 @@ export const make = (): Adapter.Adapter => ({
   formatAssistant,
   parse,
   streamFields,
-  call: Adapter.makeCall({ name, format, parse })
+  call: Adapter.makeCall({ name, format, parse, streamFields })
 })
 
 /**

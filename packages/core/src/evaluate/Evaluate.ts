@@ -34,6 +34,8 @@ import * as Exit from "effect/Exit"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import type * as LM from "../lm/LM.js"
+import * as Predict from "../predict/Predict.js"
 import * as Example from "../primitives/Example.js"
 import * as Module from "../primitives/Module.js"
 import type * as Prediction from "../primitives/Prediction.js"
@@ -97,20 +99,82 @@ export interface Result<X, P> {
 }
 
 /**
- * The options of a run.
+ * What `Evaluate.run` applies to each example: a function of the example, or a program (a module or a bare
+ * predictor, called on the example's inputs, `example.inputs()`), as `Module.call`, optimizers and save/load
+ * accept.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options<X, P, E, R, RM> {
+export type Program<X> =
+  // biome-ignore lint/suspicious/noExplicitAny: a function of the example, whatever it returns
+  ((example: X) => Effect.Effect<any, any, any>) | Module.Program
+
+/**
+ * The prediction type of a {@link Program}: a predictor's prediction, a module's output, a function's result.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OutputOf<Prog> =
+  Prog extends Predict.Predict<infer _I, infer O>
+    ? Predict.Output<O>
+    : // biome-ignore lint/suspicious/noExplicitAny: any module, whatever its parameters and inputs
+      Prog extends Module.Module<any, any, infer P, infer _E, infer _R>
+      ? P
+      : // biome-ignore lint/suspicious/noExplicitAny: any function of the example
+        Prog extends (example: any) => Effect.Effect<infer P, infer _E, infer _R>
+        ? P
+        : never
+
+/**
+ * The failure type of a {@link Program}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ErrorOf<Prog> =
+  Prog extends Predict.Predict<infer _I, infer _O>
+    ? Predict.PredictError
+    : // biome-ignore lint/suspicious/noExplicitAny: any module, whatever its parameters and inputs
+      Prog extends Module.Module<any, any, infer _P, infer E, infer _R>
+      ? E | EvaluateInputsError
+      : // biome-ignore lint/suspicious/noExplicitAny: any function of the example
+        Prog extends (example: any) => Effect.Effect<infer _P, infer E, infer _R>
+        ? E
+        : never
+
+/**
+ * The services a {@link Program} needs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ContextOf<Prog> =
+  Prog extends Predict.Predict<infer _I, infer _O>
+    ? LM.LM
+    : // biome-ignore lint/suspicious/noExplicitAny: any module, whatever its parameters and inputs
+      Prog extends Module.Module<any, any, infer _P, infer _E, infer R>
+      ? R
+      : // biome-ignore lint/suspicious/noExplicitAny: any function of the example
+        Prog extends (example: any) => Effect.Effect<infer _P, infer _E, infer R>
+        ? R
+        : never
+
+/**
+ * The options of a run, for a program `Prog` (see {@link Program}).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunOptions<X, Prog, RM> {
   readonly devset: ReadonlyArray<X>
   /**
-   * The program applied to each example: a function of the example, or a module (called on the example's
-   * inputs, `example.inputs()`).
+   * The program applied to each example: a function of the example, a module or a bare predictor (called on
+   * the example's inputs, `example.inputs()`).
    */
-  // biome-ignore lint/suspicious/noExplicitAny: any module whose outputs are P
-  readonly program: ((example: X) => Effect.Effect<P, E, R>) | Module.Module<any, any, P, E, R>
-  readonly metric: Metric<X, P, RM>
+  readonly program: Prog
+  readonly metric: Metric<X, OutputOf<Prog>, RM>
   /** How many examples run at once (default 8, DSPy's num_threads). */
   readonly concurrency?: number
   /** The run stops when this many examples have failed (default 10, as DSPy). */
@@ -122,6 +186,20 @@ export interface Options<X, P, E, R, RM> {
   /** Keep per-example results (default true); false keeps only counters. */
   readonly keepResults?: boolean
 }
+
+/**
+ * The options of a run over a program with outputs `P`, failing with `E` and needing `R` (the metric needs
+ * `RM`): {@link RunOptions} for a function or a module.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Options<X, P, E, R, RM> = RunOptions<
+  X,
+  // biome-ignore lint/suspicious/noExplicitAny: any module whose outputs are P
+  ((example: X) => Effect.Effect<P, E, R>) | Module.Module<any, any, P, E, R>,
+  RM
+>
 
 /**
  * The errors of this module (defined with every error of the package in `CoreError`).
@@ -205,33 +283,57 @@ const describeCause = (cause: Cause.Cause<unknown>): string => {
   return Cause.pretty(cause)
 }
 
+const inputsOf = (example: unknown): Effect.Effect<unknown, EvaluateInputsError> =>
+  Effect.try({
+    try: () => (Example.isExample(example) ? example.inputs().toRecord() : example),
+    catch: () =>
+      new EvaluateInputsError({
+        message: "A devset example has no input keys: call `.withInputs(...keys)` on every example."
+      })
+  })
+
 /**
- * A module as a function of an example: it is called on `example.inputs()`.
+ * A program (a module or a bare predictor) as a function of an example: it is called on `example.inputs()`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const program =
+export const program: {
+  <I, O>(
+    predictor: Predict.Predict<I, O>
+  ): (example: unknown) => Effect.Effect<Predict.Output<O>, Predict.PredictError | EvaluateInputsError, LM.LM>
   <P, E, R>(
     // biome-ignore lint/suspicious/noExplicitAny: any module whose outputs are P
     module: Module.Module<any, any, P, E, R>
-  ) =>
-  (example: unknown): Effect.Effect<P, E | EvaluateInputsError, R> =>
-    Effect.flatMap(
-      Effect.try({
-        try: () => (Example.isExample(example) ? example.inputs().toRecord() : example),
-        catch: () =>
-          new EvaluateInputsError({
-            message: "A devset example has no input keys: call `.withInputs(...keys)` on every example."
-          })
-      }),
-      (inputs) => Module.call(module, inputs)
-    )
+  ): (example: unknown) => Effect.Effect<P, E | EvaluateInputsError, R>
+} = ((p: Module.Program) =>
+  (example: unknown): Effect.Effect<unknown, unknown, unknown> =>
+    Effect.flatMap(inputsOf(example), (inputs) =>
+      (Module.call as (p: Module.Program, i: unknown) => Effect.Effect<unknown, unknown, unknown>)(p, inputs)
+    )) as never
 
-const programFunction = <X, P, E, R>(
-  // biome-ignore lint/suspicious/noExplicitAny: any module whose outputs are P
-  p: ((example: X) => Effect.Effect<P, E, R>) | Module.Module<any, any, P, E, R>
-): ((example: X) => Effect.Effect<P, unknown, R>) => (Module.isModule(p) ? program(p) : p)
+const describeValue = (value: unknown): string =>
+  value === null
+    ? "null"
+    : Array.isArray(value)
+      ? "an array"
+      : typeof value === "object"
+        ? `an object (${Object.keys(value).slice(0, 5).join(", ") || "no keys"})`
+        : typeof value
+
+const programFunction = (
+  p: unknown
+): Effect.Effect<(example: unknown) => Effect.Effect<unknown, unknown, unknown>, EvaluateConfigError> => {
+  if (Module.isModule(p) || Predict.isPredict(p)) return Effect.succeed(program(p as Module.Any))
+  if (typeof p === "function")
+    return Effect.succeed(p as (example: unknown) => Effect.Effect<unknown, unknown, unknown>)
+  return Effect.fail(
+    new EvaluateConfigError({
+      option: "program",
+      message: `program must be a module (Module.make, ChainOfThought.make, ...), a predictor (Predict.make) or a function from an example to an Effect; got ${describeValue(p)}.`
+    })
+  )
+}
 
 /**
  * Runs the program over the devset and scores it.
@@ -239,10 +341,20 @@ const programFunction = <X, P, E, R>(
  * @since 0.1.0
  * @category running
  */
-export const run = <X, P, E, R, RM = never>(
-  options: Options<X, P, E, R, RM>
-): Effect.Effect<Result<X, P>, EvaluateMaxErrors | EvaluateConfigError, R | RM> =>
-  Effect.flatMap(checkOptions(options), () =>
+export const run = <X, const Prog extends Program<X>, RM = never>(
+  options: RunOptions<X, Prog, RM>
+): Effect.Effect<Result<X, OutputOf<Prog>>, EvaluateMaxErrors | EvaluateConfigError, ContextOf<Prog> | RM> =>
+  runWith<X, OutputOf<Prog>, ContextOf<Prog> | RM>(options as unknown as LooseOptions<X>)
+
+/** The options as the run reads them (the program checked at run time). */
+interface LooseOptions<X> extends Omit<RunOptions<X, unknown, never>, "metric"> {
+  readonly metric: (example: X, prediction: unknown) => ReturnType<Metric<X, unknown, unknown>>
+}
+
+const runWith = <X, P, R>(
+  options: LooseOptions<X>
+): Effect.Effect<Result<X, P>, EvaluateMaxErrors | EvaluateConfigError, R> =>
+  Effect.flatMap(Effect.zipRight(checkOptions(options), programFunction(options.program)), (program) =>
     Effect.suspend(() => {
       const devset = options.devset
       const total = devset.length
@@ -265,12 +377,11 @@ export const run = <X, P, E, R, RM = never>(
           : onProgress({ done, total, errors, score: roundHalfEven((100 * sum) / done) })
       }
 
-      const program = programFunction<X, P, E, R>(options.program)
-      const scoreOne = (example: X, index: number): Effect.Effect<void, EvaluateMaxErrors, R | RM> =>
+      const scoreOne = (example: X, index: number): Effect.Effect<void, EvaluateMaxErrors, R> =>
         Effect.flatMap(
           Effect.exit(
-            Effect.flatMap(program(example), (prediction) => {
-              const value = options.metric(example, prediction)
+            Effect.flatMap(program(example) as Effect.Effect<P, unknown, R>, (prediction) => {
+              const value = options.metric(example, prediction) as ReturnType<Metric<X, P, R>>
               return Effect.isEffect(value)
                 ? Effect.map(value, (v) => [prediction, toScore(v)] as const)
                 : Effect.succeed([prediction, toScore(value)] as const)
@@ -335,16 +446,17 @@ export type StreamEvent<X, P> =
  * @since 0.1.0
  * @category running
  */
-export const stream = <X, P, E, R, RM = never>(
-  options: Omit<Options<X, P, E, R, RM>, "onProgress">
-): Stream.Stream<StreamEvent<X, P>, EvaluateMaxErrors | EvaluateConfigError, R | RM> =>
+export const stream = <X, const Prog extends Program<X>, RM = never>(
+  options: Omit<RunOptions<X, Prog, RM>, "onProgress">
+): Stream.Stream<StreamEvent<X, OutputOf<Prog>>, EvaluateMaxErrors | EvaluateConfigError, ContextOf<Prog> | RM> =>
   Stream.unwrapScoped(
     Effect.gen(function* () {
-      const mailbox = yield* Mailbox.make<StreamEvent<X, P>, EvaluateMaxErrors | EvaluateConfigError>()
-      yield* run({
+      const mailbox = yield* Mailbox.make<StreamEvent<X, OutputOf<Prog>>, EvaluateMaxErrors | EvaluateConfigError>()
+      const withProgress: RunOptions<X, Prog, RM> = {
         ...options,
         onProgress: (progress) => Effect.asVoid(mailbox.offer({ _tag: "Progress", progress }))
-      }).pipe(
+      }
+      yield* run(withProgress).pipe(
         Effect.flatMap((result) => mailbox.offer({ _tag: "Done", result })),
         Effect.exit,
         Effect.flatMap((exit) => mailbox.done(Exit.asVoid(exit))),

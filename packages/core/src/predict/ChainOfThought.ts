@@ -22,6 +22,7 @@
 import * as Schema from "effect/Schema"
 import type * as LM from "../lm/LM.js"
 import * as Module from "../primitives/Module.js"
+import type { ParseInputs, ParseOutputs } from "../signature/internal/typeParser.js"
 import * as Signature from "../signature/Signature.js"
 import * as Predict from "./Predict.js"
 
@@ -75,15 +76,21 @@ export const extendSignature = <I, O>(signature: Signature.Signature<I, O>): Rea
   Signature.prepend(signature, "reasoning", reasoningField) as unknown as ReasoningSignature<I, O>
 
 /**
- * A chain of thought over the signature; options are those of `Predict.make`.
+ * A chain of thought over the signature, given as a `Signature` or in DSPy's string form
+ * (`ChainOfThought.make("question -> answer: float")`); options are those of `Predict.make`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = <I, O>(signature: Signature.Signature<I, O>, options: Predict.Options = {}): ChainOfThought<I, O> =>
-  Module.make({
+export const make: {
+  <const S extends string>(signature: S, options?: Predict.Options): ChainOfThought<ParseInputs<S>, ParseOutputs<S>>
+  <I, O>(signature: Signature.Signature<I, O>, options?: Predict.Options): ChainOfThought<I, O>
+} = ((signature: string | Signature.Any, options: Predict.Options = {}) => {
+  const parsed: Signature.Any = typeof signature === "string" ? Signature.make(signature) : signature
+  return Module.make({
     name: "ChainOfThought",
-    parameters: { predict: Predict.make(extendSignature(signature), options) },
-    forward: (p, inputs: I) => p.predict(inputs),
-    signature: Signature.toSignatureString(signature)
+    parameters: { predict: Predict.make(extendSignature(parsed), options) },
+    forward: (p, inputs: unknown) => p.predict(inputs),
+    signature: Signature.toSignatureString(parsed)
   })
+}) as never

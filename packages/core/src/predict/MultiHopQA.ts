@@ -16,7 +16,6 @@ import { Correlation, Events } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as CoreEvents from "../CoreEvents.js"
-import * as Completion from "../lm/Completion.js"
 import type * as LM from "../lm/LM.js"
 import * as Instrument from "../primitives/internal/instrument.js"
 import * as Module from "../primitives/Module.js"
@@ -217,12 +216,9 @@ export const make = <RR = never>(options: Options<RR> = {}) => {
             (f) => ({ question: inputs.question, answer: f.get("answer") })
           )
           const all = [decomposed, ...answered, final]
-          return Prediction.make<Outputs>(
-            [{ reasoning_steps: steps, reasoning: final.get("reasoning"), answer: final.get("answer") }],
-            {
-              usage: all.reduce((u, x) => Prediction.addUsage(u, x.usage), Completion.emptyUsage),
-              lmCalls: all.reduce((n, x) => n + x.lmCalls, 0)
-            }
+          return Prediction.fromOutputs<Outputs>(
+            { reasoning_steps: steps, reasoning: final.get("reasoning"), answer: final.get("answer") },
+            { from: all }
           )
         })
       )

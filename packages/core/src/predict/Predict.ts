@@ -34,6 +34,8 @@ import * as Instrument from "../primitives/internal/instrument.js"
 import * as Prediction from "../primitives/Prediction.js"
 import * as Trace from "../primitives/Trace.js"
 import * as Signature from "../signature/Signature.js"
+import type { ParseInputs, ParseOutputs } from "../signature/internal/typeParser.js"
+import * as Listener from "../stream/internal/listener.js"
 import type { SignatureValidationError } from "../signature/SignatureError.js"
 import { PredictConfigError } from "../CoreError.js"
 
@@ -230,13 +232,25 @@ const configOf = (options: ConfigPatch): Config => {
 }
 
 /**
- * Builds a predictor for a signature.
+ * Builds a predictor for a signature, given as a `Signature` or in DSPy's string form
+ * (`Predict.make("question -> answer: int")`, throwing a `SignatureParseError` on a bad string as
+ * `Signature.make` does).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = <I, O>(signature: Signature.Signature<I, O>, options: Options = {}): Predict<I, O> =>
-  new PredictImpl("Predict", signature, options.demos ?? [], configOf(options), options.adapter, options.lm)
+export const make: {
+  <const S extends string>(signature: S, options?: Options): Predict<ParseInputs<S>, ParseOutputs<S>>
+  <I, O>(signature: Signature.Signature<I, O>, options?: Options): Predict<I, O>
+} = (signature: string | Signature.Any, options: Options = {}): Any =>
+  new PredictImpl(
+    "Predict",
+    typeof signature === "string" ? Signature.make(signature) : signature,
+    options.demos ?? [],
+    configOf(options),
+    options.adapter,
+    options.lm
+  )
 
 /**
  * The same predictor with other demos.
@@ -439,21 +453,38 @@ const run = <I, O>(
     const request = requestConfig(config)
     const adapter = self.adapter ?? defaultAdapter()
     const collector = fiber.getFiberRef(Trace.currentCollector)
+    const listener = fiber.getFiberRef(Listener.current)
     const call = (lm: LM.Service) => {
       let usage = Completion.emptyUsage
-      const complete = (formatted: Adapter.Formatted) =>
-        Effect.map(
-          lm.complete(
-            formatted.responseFormat === undefined
-              ? { ...request, messages: formatted.messages }
-              : { ...request, messages: formatted.messages, responseFormat: formatted.responseFormat }
-          ),
-          (response) => {
-            usage = usage === Completion.emptyUsage ? response.usage : Prediction.addUsage(usage, response.usage)
-            return response.choices.map((c) => c.content)
-          }
-        )
-      return Effect.map(adapter.call(signature, self.demos, values, complete), (result) => {
+      let calls = 0
+      const addUsage = (more: Completion.Usage) => {
+        usage = usage === Completion.emptyUsage ? more : Prediction.addUsage(usage, more)
+      }
+      const complete = (formatted: Adapter.Formatted, hint?: Adapter.StreamHint) => {
+        const lmRequest: LM.Request =
+          formatted.responseFormat === undefined && formatted.model === undefined
+            ? { ...request, messages: formatted.messages }
+            : {
+                ...request,
+                messages: formatted.messages,
+                ...(formatted.responseFormat === undefined ? {} : { responseFormat: formatted.responseFormat }),
+                ...(formatted.model === undefined ? {} : { model: formatted.model })
+              }
+        // Under `streamify`, the call streams and its field deltas go to the listener.
+        if (listener !== undefined) {
+          return Effect.suspend(() =>
+            Effect.map(Listener.streamedCall(listener, lm, lmRequest, hint, path, calls++), (streamed) => {
+              addUsage(streamed.usage)
+              return streamed.texts
+            })
+          )
+        }
+        return Effect.map(lm.complete(lmRequest), (response) => {
+          addUsage(response.usage)
+          return response.choices.map((c) => c.content)
+        })
+      }
+      const predicted = Effect.map(adapter.call(signature, self.demos, values, complete), (result) => {
         const prediction = Prediction.make(result.outputs as ReadonlyArray<O & Example.Fields>, {
           usage,
           lmCalls: result.calls
@@ -461,6 +492,9 @@ const run = <I, O>(
         collector?.entries.push({ predictorPath: path, inputs: raw, outputs: prediction.fields })
         return prediction
       })
+      return listener === undefined
+        ? predicted
+        : Effect.zipRight(Listener.predictorStart(listener, path, self.name, signatureString(self)), predicted)
     }
     if (self.lm !== undefined) return call(self.lm)
     const lm = Context.getOption(fiber.currentContext, LM.LM)

@@ -7,6 +7,7 @@ import type * as Example from "../primitives/Example.js"
 import * as Module from "../primitives/Module.js"
 import * as Prediction from "../primitives/Prediction.js"
 import * as Signature from "../signature/Signature.js"
+import * as Listener from "../stream/internal/listener.js"
 import * as ChainOfThought from "./ChainOfThought.js"
 import * as Predict from "./Predict.js"
 import * as Tool from "./Tool.js"
@@ -241,7 +242,7 @@ export const make = <I, O, R = never>(
           const observation =
             tool === undefined
               ? `Execution error in ${toolName}: no tool named ${toolName}; the tools are ${names.join(", ")}`
-              : yield* tool.call(toolArgs).pipe(
+              : yield* Listener.aroundTool(toolName, toolArgs, tool.call(toolArgs)).pipe(
                   Effect.map(Tool.renderResult),
                   Effect.catchAll((e) => Effect.succeed(`Execution error in ${toolName}: ${e.message}`))
                 )

@@ -74,7 +74,11 @@ export interface Module<P extends Parameters, I, O, E = never, R = never> extend
   readonly name: string
   readonly parameters: P
   readonly forward: (parameters: Bound<P>, inputs: I) => Effect.Effect<O, E, R>
-  /** A signature describing the module for events (optional; defaults to its first predictor's). */
+  /**
+   * A signature describing the module from outside (optional): its events show it, and optimizers check that
+   * training examples carry its inputs and its outputs as labels. Without one, events show the first
+   * predictor's signature and optimizers take the inputs from the examples' `withInputs` keys (as DSPy).
+   */
   readonly signature?: string
 }
 

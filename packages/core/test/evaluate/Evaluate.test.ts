@@ -7,6 +7,9 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Evaluate from "../../src/evaluate/Evaluate.js"
+import * as Predict from "../../src/predict/Predict.js"
+import * as Signature from "../../src/signature/Signature.js"
+import * as FakeProvider from "../predict/FakeProvider.js"
 import * as Example from "../../src/primitives/Example.js"
 import * as Prediction from "../../src/primitives/Prediction.js"
 
@@ -153,6 +156,53 @@ describe("Evaluate", () => {
     )
     assert.strictEqual(written[0], "\r[##############################] 1/1 score 1.00% errors 0\n")
   })
+})
+
+describe("Evaluate's program forms", () => {
+  // The fake LM answers each question with its number doubled.
+  const fake = FakeProvider.make((request) => {
+    const n = Number(/What is (\d+) doubled/.exec(FakeProvider.lastUser(request))?.[1] ?? "0")
+    return FakeProvider.chat({ answer: String(2 * n) })
+  })
+  const questions = [1, 2, 3].map((n) =>
+    Example.make({ question: `What is ${n} doubled?`, answer: n === 3 ? 7 : 2 * n }).withInputs("question")
+  )
+
+  it.effect("a bare Predict is a program: called on each example's inputs (it crashed before)", () =>
+    Effect.gen(function* () {
+      const qa = Predict.make(Signature.make("question -> answer: int"))
+      const result = yield* Evaluate.run({
+        devset: questions,
+        program: qa,
+        metric: (example, prediction) => prediction.get("answer") === example.get("answer")
+      })
+      assert.strictEqual(result.errors, 0)
+      assert.deepStrictEqual(
+        result.results.map((r) => r.score),
+        [1, 1, 0]
+      )
+      assert.strictEqual(result.score, 66.67)
+      const first = Option.getOrThrow(result.results[0]!.prediction)
+      assert.strictEqual(first.get("answer"), 2)
+    }).pipe(Effect.provide(fake.layer))
+  )
+
+  it.effect("anything that is not a program is a typed EvaluateConfigError naming the forms accepted", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        Evaluate.run({
+          devset: questions,
+          program: { forward: "not a program" } as unknown as Evaluate.Program<Example.Any>,
+          metric: () => 1
+        })
+      )
+      assert.strictEqual(error._tag, "EvaluateConfigError")
+      if (error._tag !== "EvaluateConfigError") return
+      assert.strictEqual(error.option, "program")
+      assert.include(error.message, "Predict.make")
+      assert.include(error.message, "an object (forward)")
+    })
+  )
 })
 
 describe("Evaluate's built-in metrics", () => {

@@ -82,3 +82,35 @@ describe("Prediction", () => {
     })
   })
 })
+
+describe("Prediction: a custom module's own fields", () => {
+  const usage = (n: number) => ({ promptTokens: n, completionTokens: n, totalTokens: 2 * n })
+  const hop1 = Prediction.make([{ search_query: "q1" }], { usage: usage(10), lmCalls: 1 })
+  const hop2 = Prediction.make([{ search_query: "q2" }], { usage: usage(20), lmCalls: 2 })
+  const final = Prediction.make([{ answer: "Paris" }, { answer: "Lyon" }], { usage: usage(5), lmCalls: 1 })
+
+  it("fromOutputs({ ... }, { from }) keeps the usage and LM calls of the predictions the module made", () => {
+    // Before: a module returning `{ context, answer }` had to sum these by hand, or reported 0 LM calls.
+    const out = Prediction.fromOutputs(
+      { context: ["a", "b"], answer: final.get("answer") },
+      { from: [hop1, hop2, final] }
+    )
+    assert.strictEqual(out.lmCalls, 4)
+    assert.deepStrictEqual(out.usage, usage(35))
+    assert.deepStrictEqual(out.toRecord(), { context: ["a", "b"], answer: "Paris" })
+    assert.deepStrictEqual(Prediction.totals([hop1, hop2]), { usage: usage(30), lmCalls: 3 })
+  })
+
+  it("extend adds fields to every completion, keeping its usage and calls plus those of `from`", () => {
+    const out = final.extend({ context: ["a"] }, [hop1, hop2])
+    assert.deepStrictEqual(out.pluck("answer"), ["Paris", "Lyon"])
+    assert.deepStrictEqual(out.pluck("context"), [["a"], ["a"]])
+    assert.strictEqual(out.lmCalls, 4)
+    assert.deepStrictEqual(out.usage, usage(35))
+    const piped = Prediction.extend({ answer: 42 })(final)
+    assert.strictEqual(piped.get("answer"), 42)
+    assert.strictEqual(piped.lmCalls, 1)
+    expectTypeOf(piped.get("answer")).toEqualTypeOf<number>()
+    expectTypeOf(out.get("context")).toEqualTypeOf<Array<string>>()
+  })
+})

@@ -17,11 +17,10 @@
  * @since 0.1.0
  */
 import { Random } from "@effect-dspy/foundation"
-import { type Evaluate, Example, LM, Module, Predict } from "@effect-dspy/core"
+import { Embedder, type Evaluate, Example, LM, Module, Predict } from "@effect-dspy/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as BootstrapFewShot from "./BootstrapFewShot.js"
-import * as Embedder from "../Embedder.js"
 import * as internal from "../internal/program.js"
 import * as Optimizer from "../Optimizer.js"
 import { OptimizerConfigError, type OptimizerError } from "../OptimizerError.js"

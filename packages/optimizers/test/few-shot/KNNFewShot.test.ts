@@ -1,7 +1,6 @@
-import { LM, Module } from "@effect-dspy/core"
+import { Embedder, LM, Module } from "@effect-dspy/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Embedder from "../../src/Embedder.js"
 import * as KNNFewShot from "../../src/few-shot/KNNFewShot.js"
 import { EmbedderError } from "../../src/OptimizerError.js"
 import { arithmetic, cot, metric, promptText, recordingSim } from "../support/sim.js"

@@ -83,17 +83,21 @@ export const typeInfo = (field: Signature.Field): string =>
 const hasValue = (record: Example.Fields, name: string): boolean =>
   Object.hasOwn(record, name) && record[name] !== undefined
 
+/** Writes one field of a message: the ChatAdapter's `[[ ## name ## ]]` section by default. */
+export type SectionWriter = (name: string, value: string) => string
+
+const markerSection: SectionWriter = (name, value) => `${FieldMarker.header(name)}\n${FieldMarker.escapeValue(value)}`
+
 /** A user message's content: the inputs present, with an optional prefix and the output requirements. */
 export const userContent = (
   signature: Signature.Any,
   inputs: Example.Fields,
-  options: { readonly prefix?: string; readonly requirements?: string }
+  options: { readonly prefix?: string; readonly requirements?: string; readonly section?: SectionWriter }
 ): string => {
   const parts: Array<string> = [options.prefix ?? ""]
+  const section = options.section ?? markerSection
   for (const f of signature.inputFields) {
-    if (hasValue(inputs, f.name)) {
-      parts.push(`${FieldMarker.header(f.name)}\n${FieldMarker.escapeValue(formatValue(f, inputs[f.name]))}`)
-    }
+    if (hasValue(inputs, f.name)) parts.push(section(f.name, formatValue(f, inputs[f.name])))
   }
   if (options.requirements !== undefined) parts.push(options.requirements)
   return parts.join("\n\n").trim()
@@ -108,7 +112,8 @@ const incompletePrefix = "This is an example of the task, though some input or o
 export const demoMessages = (
   signature: Signature.Any,
   demos: ReadonlyArray<Demo>,
-  assistant: (outputs: Example.Fields, missing: string) => string
+  assistant: (outputs: Example.Fields, missing: string) => string,
+  section?: SectionWriter
 ): Array<Completion.Message> => {
   const complete: Array<Example.Fields> = []
   const incomplete: Array<Example.Fields> = []
@@ -124,11 +129,18 @@ export const demoMessages = (
   }
   const out: Array<Completion.Message> = []
   for (const d of incomplete) {
-    out.push({ role: "user", content: userContent(signature, d, { prefix: incompletePrefix }) })
+    out.push({
+      role: "user",
+      content: userContent(
+        signature,
+        d,
+        section === undefined ? { prefix: incompletePrefix } : { prefix: incompletePrefix, section }
+      )
+    })
     out.push({ role: "assistant", content: assistant(d, "Not supplied for this particular example. ") })
   }
   for (const d of complete) {
-    out.push({ role: "user", content: userContent(signature, d, {}) })
+    out.push({ role: "user", content: userContent(signature, d, section === undefined ? {} : { section }) })
     out.push({ role: "assistant", content: assistant(d, "Not supplied for this conversation history message. ") })
   }
   return out

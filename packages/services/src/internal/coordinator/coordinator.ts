@@ -22,7 +22,7 @@ import {
 } from "../../ServicesError.js"
 import { connect, dispatcherActor, makeDispatcher } from "./dispatcher.js"
 import { type Dependencies, type Env, finish, jobNow, makeRunContext, now, optimizerOf, patch } from "./env.js"
-import { dedupeKeyOf, emptyProgress, isTerminal, type Live, mergeable } from "./jobs.js"
+import { dedupeKeyOf, emptyProgress, isTerminal, type Live, mergeable, type Numbered } from "./jobs.js"
 import { defaultMetrics, defaultOptimizers } from "./registry.js"
 import { makeRunner } from "./runner.js"
 import { State } from "./state.js"
@@ -47,7 +47,8 @@ const newLive = (
       trainset: data.trainset,
       valset: data.valset,
       budget: data.budget,
-      updates: yield* PubSub.unbounded<Update>(),
+      updates: yield* PubSub.unbounded<Numbered>(),
+      log: [],
       done: yield* Deferred.make<Job>(),
       fiber: undefined,
       worker: undefined,
@@ -316,13 +317,23 @@ export const makeWith = (
         Stream.unwrapScoped(
           Effect.gen(function* () {
             const live = yield* find(id)
+            // Subscribe, then read the log: an update recorded in between is in both, and dropped from the
+            // live ones by its number.
             const subscription = yield* PubSub.subscribe(live.updates)
-            const stream: Stream.Stream<Update> = isTerminal(live.row.status)
-              ? Stream.fromEffect(Effect.map(jobNow(env, live), (job): Update => ({ _tag: "Status", job })))
-              : Stream.fromQueue(subscription).pipe(
-                  Stream.takeUntil((u) => u._tag === "Status" && isTerminal(u.job.status))
-                )
-            return stream
+            const replay = live.log.slice()
+            const ended = (u: Update) => u._tag === "Status" && isTerminal(u.job.status)
+            const end = replay.findIndex(ended)
+            if (end >= 0 || isTerminal(live.row.status)) {
+              // A finished job: its history here (none when it finished in an earlier coordinator), then its
+              // final status as it is now (whether its swap still serves).
+              const now = Stream.fromEffect(Effect.map(jobNow(env, live), (job): Update => ({ _tag: "Status", job })))
+              return Stream.concat(Stream.fromIterable(end >= 0 ? replay.slice(0, end) : replay), now)
+            }
+            const live$ = Stream.fromQueue(subscription).pipe(
+              Stream.filter((n) => n.seq >= replay.length),
+              Stream.map((n) => n.update)
+            )
+            return Stream.concat(Stream.fromIterable(replay), live$).pipe(Stream.takeUntil(ended))
           })
         ),
       // The job as it is when asked (its swap may have been replaced since it ended).

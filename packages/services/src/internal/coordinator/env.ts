@@ -10,12 +10,11 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
 import type * as ModuleManager from "../../ModuleManager.js"
 import type { Job, OptimizerEntry } from "../../OptimizationCoordinator.js"
 import type { Dispatcher } from "./dispatcher.js"
-import { isTerminal, type Live, toJob } from "./jobs.js"
+import { isTerminal, type Live, record, toJob } from "./jobs.js"
 import type { State } from "./state.js"
 import type { JobRow, JobStore } from "./store.js"
 
@@ -77,7 +76,7 @@ export const patch = (env: Env, live: Live, changes: Partial<Omit<JobRow, "id">>
       .update(live.row.id, changes)
       .pipe(Effect.catchAll((reason) => Effect.logError(`optimization job ${live.row.id}: ${reason}`)))
     const job = yield* jobNow(env, live)
-    yield* PubSub.publish(live.updates, { _tag: "Status", job })
+    yield* record(live, { _tag: "Status", job })
     if (isTerminal(job.status)) yield* Deferred.succeed(live.done, job)
   })
 

@@ -7,8 +7,9 @@ import { CanonicalJson } from "@effect-dspy/foundation"
 import type { Budget, Optimizer, Progress } from "@effect-dspy/optimizers"
 import type { Process } from "@effect-dspy/runtime"
 import type * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import type * as PubSub from "effect/PubSub"
+import * as PubSub from "effect/PubSub"
 import type { Job, JobProgress, Status, Update } from "../../OptimizationCoordinator.js"
 import type { JobRow } from "./store.js"
 
@@ -26,7 +27,13 @@ export interface Live {
   readonly trainset: ReadonlyArray<Example.Any>
   readonly valset: ReadonlyArray<Example.Any> | undefined
   readonly budget: Budget.Limits | undefined
-  readonly updates: PubSub.PubSub<Update>
+  /** The job's updates as they happen, numbered by their place in {@link Live.log}. */
+  readonly updates: PubSub.PubSub<Numbered>
+  /**
+   * Every update of the job in this coordinator, from its start: what `progress` replays to a subscriber
+   * before following the live ones.
+   */
+  readonly log: Array<Update>
   readonly done: Deferred.Deferred<Job>
   fiber: Fiber.RuntimeFiber<void, never> | undefined
   worker: Process.Process | undefined
@@ -40,6 +47,25 @@ export interface Live {
   readonly finishedBefore: boolean
   progress: JobProgress
 }
+
+/** An update with its place in the job's log (a subscriber takes from the live ones only those past its replay). */
+export interface Numbered {
+  readonly seq: number
+  readonly update: Update
+}
+
+/**
+ * Records an update of the job: in its log, in its progress counters (the one count `status` reports and the
+ * stream shows), then to the live subscribers. The log is written before the publish, so a subscriber that
+ * subscribes, then reads the log, misses nothing and drops duplicates by `seq`.
+ */
+export const record = (live: Live, update: Update): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (update._tag === "Progress") live.progress = progressAfter(live.progress, update.event)
+    const seq = live.log.length
+    live.log.push(update)
+    return Effect.asVoid(PubSub.publish(live.updates, { seq, update }))
+  })
 
 export const emptyProgress: JobProgress = {
   steps: 0,
@@ -60,6 +86,12 @@ export const progressAfter = (p: JobProgress, event: Progress.Event): JobProgres
         : { ...p, steps: p.steps + 1, lmCalls: event.lmCalls }
     case "Trial":
       return { ...p, trials: p.trials + 1, bestScore: event.bestScore }
+    // The run's own total, counting calls no finished unit reported (a unit interrupted when a walk ends):
+    // the job's count ends equal to the Completed event's.
+    case "BudgetExhausted":
+      return { ...p, lmCalls: Math.max(p.lmCalls, event.lmCalls) }
+    case "Completed":
+      return { ...p, lmCalls: event.lmCalls, bestScore: event.bestScore ?? p.bestScore }
     default:
       return p
   }

@@ -11,10 +11,9 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
-import * as PubSub from "effect/PubSub"
 import { decide, studentOf } from "./decisions.js"
 import { type Env, finish, now, patch } from "./env.js"
-import { emptyProgress, type Live, progressAfter } from "./jobs.js"
+import { emptyProgress, type Live, record } from "./jobs.js"
 import { Events } from "@effect-dspy/foundation"
 import * as ServicesEvents from "../../ServicesEvents.js"
 
@@ -25,11 +24,7 @@ const workerActor = Actor.make({
   terminate: (_reason, state) => Effect.asVoid(Fiber.interrupt(state.fiber))
 })
 
-const onProgress = (live: Live) => (event: Progress.Event) =>
-  Effect.suspend(() => {
-    live.progress = progressAfter(live.progress, event)
-    return Effect.asVoid(PubSub.publish(live.updates, { _tag: "Progress", event }))
-  })
+const onProgress = (live: Live) => (event: Progress.Event) => record(live, { _tag: "Progress", event })
 
 /** The job's work: compile (resuming from checkpoints), score against the version serving now, decide. */
 const work = (env: Env, live: Live) =>

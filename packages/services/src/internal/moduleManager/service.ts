@@ -6,7 +6,14 @@ import { LM, Module } from "@effect-dspy/core"
 import { Correlation, Errors, Events } from "@effect-dspy/foundation"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import { type ExecuteError, type Execution, executionDuration, executions, type Service } from "../../ModuleManager.js"
+import {
+  type ExecuteError,
+  type Execution,
+  executionDuration,
+  executions,
+  type ModuleInfo,
+  type Service
+} from "../../ModuleManager.js"
 import { type ModuleNotFound, ModuleVersionNotFound } from "../../ServicesError.js"
 import { type Dependencies, mutate } from "./actor.js"
 import { describeEntry, notFound } from "./programs.js"
@@ -29,8 +36,9 @@ export const make = (deps: Dependencies): Service => {
   // What a program runs with: the application's LM (the supervised providers) and its event store.
   const runContext = Context.make(LM.LM, deps.lm).pipe(Context.add(Events.Events, deps.events))
 
-  const execute = (id: string, inputs: unknown): Effect.Effect<Execution, ExecuteError> =>
+  const execute = (module: string | { readonly id: string }, inputs: unknown): Effect.Effect<Execution, ExecuteError> =>
     Effect.suspend(() => {
+      const id = typeof module === "string" ? module : module.id
       const entry = store.entries.get(id)
       if (entry === undefined) return Effect.fail(notFound(id))
       // The version is read once, here: the call runs it to the end whatever swaps happen meanwhile.
@@ -80,10 +88,14 @@ export const make = (deps: Dependencies): Service => {
     })
 
   return {
-    create: (spec) => Effect.map(mutate(deps, { _tag: "Create", spec }), (i) => i!),
+    // The handles' types are the callers' (a handle is its id at run time).
+    create: (spec) => Effect.map(mutate(deps, { _tag: "Create", spec }), (i) => i as ModuleInfo & never),
     register: (id, program, options) =>
-      Effect.map(mutate(deps, { _tag: "Register", id, program, protection: options?.protection }), (i) => i!),
-    execute,
+      Effect.map(
+        mutate(deps, { _tag: "Register", id, program, protection: options?.protection }),
+        (i) => i as ModuleInfo & never
+      ),
+    execute: execute as Service["execute"],
     swap: (id, patch) => Effect.map(mutate(deps, { _tag: "Swap", id, patch }), (i) => i!),
     rollback: (id, toVersion, options) =>
       Effect.map(mutate(deps, { _tag: "Rollback", id, toVersion, ifVersion: options?.ifVersion }), (i) => i!),

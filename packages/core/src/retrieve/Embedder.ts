@@ -1,15 +1,23 @@
 /**
- * Embedders: texts to vectors, for KNNFewShot's retrieval. {@link fromLM} uses the LM service's `embed`
+ * Embedders: texts to vectors, for retrieval (the `VectorIndex`, KNNFewShot). {@link fromLM} uses the LM service's `embed`
  * (the simulated LM's hashed n-gram embeddings, or an OpenAI-compatible `/embeddings` endpoint), in
  * batches; {@link make} wraps any function. Vectors are checked: one per text, all of one size.
  *
  * @since 0.1.0
  */
-import { LM } from "@effect-dspy/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { EmbedderError } from "./OptimizerError.js"
+import * as LM from "../lm/LM.js"
+import { EmbedderError } from "../CoreError.js"
+
+/**
+ * The errors of this module (defined with every error of the package in `CoreError`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export { EmbedderError }
 
 /**
  * The embedder service.
@@ -27,7 +35,7 @@ export interface Service {
  * @since 0.1.0
  * @category tags
  */
-export class Embedder extends Context.Tag("@effect-dspy/optimizers/Embedder")<Embedder, Service>() {}
+export class Embedder extends Context.Tag("@effect-dspy/core/Embedder")<Embedder, Service>() {}
 
 const checkShape = (
   texts: ReadonlyArray<string>,
