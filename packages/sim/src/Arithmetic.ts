@@ -10,6 +10,7 @@
  */
 import type * as Concepts from "./Concepts.js"
 import type { Random } from "@effect-dspy/foundation"
+import * as ExpressionSpan from "./internal/ExpressionSpan.js"
 import type * as Meaning from "./Meaning.js"
 import * as Task from "./Task.js"
 
@@ -319,18 +320,22 @@ const result = (problem: Problem, slip: Slip = "none", at = -1): number => {
   return v
 }
 
+const MAX_NESTING = 256
+
 /**
  * Evaluates a bare arithmetic expression (`+ - * /`, parentheses) found in a question such as
- * `What is 12 * (3 + 4)?`; undefined when there is none or it does not evaluate to a finite number.
+ * `What is 12 * (3 + 4)?`; undefined when there is none, it nests parentheses deeper than 256, or it does not
+ * evaluate to a finite number.
  *
  * @since 0.1.0
  * @category solver
  */
 export const evaluateExpression = (text: string): number | undefined => {
-  const m = /(?:^|[^\w.])(\(*-?\d+(?:\.\d+)?(?:\s*[-+*/x×÷]\s*\(*\s*-?\d+(?:\.\d+)?\s*\)*)+)/.exec(text)
-  if (m === null) return undefined
-  const src = m[1]!.replace(/[x×]/g, "*").replace(/÷/g, "/")
+  const found = ExpressionSpan.find(text)
+  if (found === undefined) return undefined
+  const src = found.replace(/[x×]/g, "*").replace(/÷/g, "/")
   let i = 0
+  let depth = 0
   const peek = () => {
     while (src[i] === " ") i++
     return src[i]
@@ -338,8 +343,12 @@ export const evaluateExpression = (text: string): number | undefined => {
   const num = (): number => {
     const c = peek()
     if (c === "(") {
+      // Deeper nesting than any question holds is no expression (and would overflow the stack).
+      if (depth >= MAX_NESTING) return Number.NaN
       i++
+      depth++
       const v = expr()
+      depth--
       if (peek() === ")") i++
       return v
     }
@@ -1076,7 +1085,9 @@ const solveExpression = (text: string, value: number): Task.Solution => {
 }
 
 const evaluateLeftToRight = (text: string): number | undefined => {
-  const m = /(-?\d+(?:\.\d+)?(?:\s*[-+*/x×÷]\s*-?\d+(?:\.\d+)?)+)/.exec(text)
+  // Not after a digit: a start inside a run of digits reads the same operators as the run's start, and
+  // trying each one made the regex quadratic on a long run (recheck).
+  const m = /(?<!\d)(-?\d+(?:\.\d+)?(?:\s*[-+*/x×÷]\s*-?\d+(?:\.\d+)?)+)/.exec(text)
   if (m === null) return undefined
   const tokens = m[1]!.match(/-?\d+(?:\.\d+)?|[-+*/x×÷]/g) ?? []
   let v = Number(tokens[0])
@@ -1108,7 +1119,7 @@ export const task: Task.Task<Example> = {
       if (p !== undefined) return solveProblem(p)
     }
     for (const t of texts) {
-      if (!/\d\s*[-+*/x×÷]\s*\(?\s*-?\d/.test(t)) continue
+      if (!/\d\s*[-+*/x×÷]\s*(?:\(\s*)?-?\d/.test(t)) continue
       const v = evaluateExpression(t)
       if (v !== undefined) return solveExpression(t, v)
     }

@@ -7,6 +7,7 @@
  */
 import type * as Concepts from "./Concepts.js"
 import type { Random } from "@effect-dspy/foundation"
+import * as Scan from "./internal/Scan.js"
 import type * as Task from "./Task.js"
 
 /**
@@ -62,31 +63,133 @@ const PRODUCTS = [
   "Lumen reading light"
 ]
 
+/**
+ * The end of an order note: `before$(\d+\.\d{2})between(alternative)after` closing the text. Read from the end,
+ * where it is fixed (the total's digits run back to the `$`), so it has one possible start; undefined when the
+ * text does not end so.
+ */
+const noteTail = (
+  text: string,
+  before: string,
+  between: string,
+  alternatives: ReadonlyArray<string>,
+  after: string
+): { readonly start: number; readonly total: string; readonly choice: string } | undefined => {
+  if (!text.endsWith(after)) return undefined
+  const end = text.length - after.length
+  const choice = alternatives.find((a) => end >= a.length && text.startsWith(a, end - a.length))
+  if (choice === undefined) return undefined
+  const cents = end - choice.length - between.length
+  if (cents < 0 || !text.startsWith(between, cents)) return undefined
+  const point = cents - 3
+  if (point < 0 || text.charCodeAt(point) !== 46) return undefined
+  if (!Scan.isDigit(text.charCodeAt(cents - 2)) || !Scan.isDigit(text.charCodeAt(cents - 1))) return undefined
+  let dollars = point
+  while (dollars > 0 && Scan.isDigit(text.charCodeAt(dollars - 1))) dollars--
+  if (dollars === point || text.charCodeAt(dollars - 1) !== 36) return undefined
+  const start = dollars - 1 - before.length
+  if (start < 0 || !text.startsWith(before, start)) return undefined
+  return { start, total: text.slice(dollars, cents), choice }
+}
+
+/**
+ * `(.+?)sep(\d+)mid(.+?)` filling `text` from `from` to `end`: the first `sep` (after one character at least)
+ * followed by digits and `mid` with something left before `end`, as the regex's lazy captures take it.
+ */
+const lazyNumber = (
+  text: string,
+  from: number,
+  end: number,
+  sep: string,
+  mid: string
+): readonly [first: string, number: string, second: string] | undefined => {
+  for (let at = text.indexOf(sep, from + 1); at >= 0 && at < end; at = text.indexOf(sep, at + 1)) {
+    const digits = at + sep.length
+    const digitsEnd = Scan.runEnd(text, digits, Scan.isDigit)
+    if (digitsEnd === digits || !text.startsWith(mid, digitsEnd)) continue
+    const second = digitsEnd + mid.length
+    if (second >= end) continue
+    return [text.slice(from, at), text.slice(digits, digitsEnd), text.slice(second, end)]
+  }
+  return undefined
+}
+
+/** `(.+?)sep(.+?)` filling `text` from `from` to `end` (the first `sep` after one character, before `end`). */
+const lazyPair = (
+  text: string,
+  from: number,
+  end: number,
+  sep: string
+): readonly [first: string, second: string] | undefined => {
+  const at = text.indexOf(sep, from + 1)
+  if (at < 0 || at + sep.length >= end) return undefined
+  return [text.slice(from, at), text.slice(at + sep.length, end)]
+}
+
+type Fields = Readonly<Record<"customer" | "product" | "quantity" | "total" | "express", string>>
+
+// Each template is read as its regex reads it (the regexes backtracked quadratically; recheck through
+// `pnpm lint:regex`): `.` crosses no line break, so a note holding one is none of them.
 const TEMPLATES: ReadonlyArray<{
   readonly write: (o: Order) => string
-  readonly read: RegExp
-  readonly order: ReadonlyArray<"customer" | "product" | "quantity" | "total" | "express">
+  /** `^(.+?) ordered (\d+) x (.+?) for a total of \$(\d+\.\d{2})\. (Express shipping was requested|...)\.$` and so on. */
+  readonly read: (text: string) => Fields | undefined
   readonly difficulty: number
 }> = [
   {
     write: (o) =>
       `${o.customer} ordered ${o.quantity} x ${o.product} for a total of $${o.total.toFixed(2)}. ${o.express ? "Express shipping was requested." : "Standard shipping was selected."}`,
-    read: /^(.+?) ordered (\d+) x (.+?) for a total of \$(\d+\.\d{2})\. (Express shipping was requested|Standard shipping was selected)\.$/,
-    order: ["customer", "quantity", "product", "total", "express"],
+    read: (text) => {
+      const tail = noteTail(
+        text,
+        " for a total of ",
+        ". ",
+        ["Express shipping was requested", "Standard shipping was selected"],
+        "."
+      )
+      if (tail === undefined) return undefined
+      const head = lazyNumber(text, 0, tail.start, " ordered ", " x ")
+      if (head === undefined) return undefined
+      return { customer: head[0], quantity: head[1], product: head[2], total: tail.total, express: tail.choice }
+    },
     difficulty: 0.5
   },
   {
     write: (o) =>
       `Order note: ${o.quantity} units of ${o.product} for ${o.customer}, total $${o.total.toFixed(2)}, ${o.express ? "express delivery" : "regular delivery"}.`,
-    read: /^Order note: (\d+) units of (.+?) for (.+?), total \$(\d+\.\d{2}), (express delivery|regular delivery)\.$/,
-    order: ["quantity", "product", "customer", "total", "express"],
+    read: (text) => {
+      const prefix = "Order note: "
+      if (!text.startsWith(prefix)) return undefined
+      const tail = noteTail(text, ", total ", ", ", ["express delivery", "regular delivery"], ".")
+      if (tail === undefined) return undefined
+      const digitsEnd = Scan.runEnd(text, prefix.length, Scan.isDigit)
+      const units = " units of "
+      if (digitsEnd === prefix.length || !text.startsWith(units, digitsEnd)) return undefined
+      const rest = lazyPair(text, digitsEnd + units.length, tail.start, " for ")
+      if (rest === undefined) return undefined
+      const quantity = text.slice(prefix.length, digitsEnd)
+      return { quantity, product: rest[0], customer: rest[1], total: tail.total, express: tail.choice }
+    },
     difficulty: 0
   },
   {
     write: (o) =>
       `Hi, this is ${o.customer}. Please send me ${o.quantity} of the ${o.product}. I was charged $${o.total.toFixed(2)}. ${o.express ? "I need it fast, so express please." : "No rush on shipping."}`,
-    read: /^Hi, this is (.+?)\. Please send me (\d+) of the (.+?)\. I was charged \$(\d+\.\d{2})\. (I need it fast, so express please\.|No rush on shipping\.)$/,
-    order: ["customer", "quantity", "product", "total", "express"],
+    read: (text) => {
+      const prefix = "Hi, this is "
+      if (!text.startsWith(prefix)) return undefined
+      const tail = noteTail(
+        text,
+        ". I was charged ",
+        ". ",
+        ["I need it fast, so express please.", "No rush on shipping."],
+        ""
+      )
+      if (tail === undefined) return undefined
+      const head = lazyNumber(text, prefix.length, tail.start, ". Please send me ", " of the ")
+      if (head === undefined) return undefined
+      return { customer: head[0], quantity: head[1], product: head[2], total: tail.total, express: tail.choice }
+    },
     difficulty: -0.5
   }
 ]
@@ -112,19 +215,16 @@ const example = (rng: Random.Random): Example => {
  */
 export const read = (text: string): { readonly order: Order; readonly difficulty: number } | undefined => {
   for (const t of TEMPLATES) {
-    const m = t.read.exec(text.trim())
-    if (m === null) continue
-    const raw: Record<string, string> = {}
-    t.order.forEach((k, i) => {
-      raw[k] = m[i + 1]!
-    })
+    const trimmed = text.trim()
+    const raw = Scan.hasLineBreak(trimmed) ? undefined : t.read(trimmed)
+    if (raw === undefined) continue
     return {
       order: {
-        customer: raw["customer"]!,
-        product: raw["product"]!,
-        quantity: Number(raw["quantity"]),
-        total: Number(raw["total"]),
-        express: /express/i.test(raw["express"]!)
+        customer: raw.customer,
+        product: raw.product,
+        quantity: Number(raw.quantity),
+        total: Number(raw.total),
+        express: /express/i.test(raw.express)
       },
       difficulty: t.difficulty
     }

@@ -11,6 +11,8 @@ import * as Concepts from "./Concepts.js"
 import type { Random } from "@effect-dspy/foundation"
 import type * as Prompt from "./Prompt.js"
 import * as Reflection from "./Reflection.js"
+import * as ProgramCode from "./internal/ProgramCode.js"
+import * as ScoredObjects from "./internal/ScoredObjects.js"
 import type * as Task from "./Task.js"
 
 /**
@@ -122,11 +124,7 @@ export const attempts = (text: string): Array<Attempt> => {
     const i = instructions.get(m[1]!)
     if (i !== undefined) out.push({ text: i, score: Number(m[2]) })
   }
-  for (const m of text.matchAll(
-    /\{[^{}]*"instruction"\s*:\s*"((?:[^"\\]|\\.)*)"[^{}]*"score"\s*:\s*(-?\d+(?:\.\d+)?)[^{}]*\}/g
-  )) {
-    out.push({ text: m[1]!, score: Number(m[2]) })
-  }
+  for (const o of ScoredObjects.find(text)) out.push({ text: o.text, score: o.score })
   return out
 }
 
@@ -312,8 +310,8 @@ export const describe = (field: Prompt.Field, parsed: Prompt.Parsed, tasks: Read
     return `This module, ${parsed.request["module"]}, is one step of a program that works on ${what}: it reads its inputs and writes its outputs for the next step or the final answer.`
   }
   if (/program|module/i.test(field.name)) {
-    const predictors = [...(parsed.request["program_code"] ?? "").matchAll(/^\s*(\S+) = (\w+)\(([^)]*)\)/gm)].map(
-      (m) => `${m[1]} (a ${m[2]} from ${m[3]})`
+    const predictors = ProgramCode.predictors(parsed.request["program_code"] ?? "").map(
+      ([name, kind, args]) => `${name} (a ${kind} from ${args})`
     )
     const structure =
       predictors.length === 0

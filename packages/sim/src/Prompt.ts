@@ -8,6 +8,7 @@
  */
 import { type Completion, FieldMarker } from "@effect-dspy/core"
 import * as FieldType from "./FieldType.js"
+import * as SchemaNote from "./internal/SchemaNote.js"
 import * as TwoStepPrompt from "./internal/twoStepPrompt.js"
 import * as XmlPrompt from "./internal/xmlPrompt.js"
 
@@ -121,9 +122,9 @@ const parseFieldLines = (
 const schemaNotes = (system: string): Record<string, FieldType.JsonSchema> => {
   const out: Record<string, FieldType.JsonSchema> = {}
   for (const line of system.split("\n")) {
-    const m = /\{(\w+)\}\s+# note: the value you produce must adhere to the JSON schema: (.*)$/.exec(line)
-    if (m === null) continue
-    let raw = m[2]!.trim()
+    const m = SchemaNote.find(line)
+    if (m === undefined) continue
+    let raw = m[1].trim()
     if (raw.endsWith(",")) raw = raw.slice(0, -1)
     if (raw.endsWith('"')) raw = raw.slice(0, -1)
     try {

@@ -22,6 +22,8 @@
  *   --timeout-ms MS      how long a `timeout` fault holds the request before dropping it (default 120000)
  *   --slow-chunk-ms MS   delay between SSE events of a `slow_stream` fault (default 250)
  *   --latency SPEC       none | 50ms | fixed:50ms | lognormal:<mean>:<p99>, e.g. lognormal:50ms:400ms
+ *   --max-body-bytes N   the largest request body accepted, in bytes (default 16777216, 16 MiB); a larger one
+ *                        is answered 413 without being read further
  *   --reproducible       answer temperature > 0 requests without a rollout_id with one fixed sample (by default
  *                        each such request gets a fresh sample, as from a hosted LM)
  *
@@ -54,6 +56,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): Server.Options | string 
   let retryAfterSeconds: number | undefined
   let timeoutMs: number | undefined
   let slowChunkMs: number | undefined
+  let maxBodyBytes: number | undefined
   let latency: Latency.Profile = Latency.none
   const num = (flag: string, v: string | undefined): number | string => {
     const n = Number(v)
@@ -76,7 +79,8 @@ export const parseArgs = (argv: ReadonlyArray<string>): Server.Options | string 
       case "--fault-seed":
       case "--retry-after":
       case "--timeout-ms":
-      case "--slow-chunk-ms": {
+      case "--slow-chunk-ms":
+      case "--max-body-bytes": {
         const n = take()
         if (typeof n === "string") return n
         if (flag === "--port") port = n
@@ -86,7 +90,11 @@ export const parseArgs = (argv: ReadonlyArray<string>): Server.Options | string 
         else if (flag === "--fault-seed") faultSeed = n
         else if (flag === "--retry-after") retryAfterSeconds = n
         else if (flag === "--timeout-ms") timeoutMs = n
-        else slowChunkMs = n
+        else if (flag === "--max-body-bytes") {
+          if (!Number.isSafeInteger(n) || n <= 0)
+            return `--max-body-bytes needs a positive whole number of bytes, got ${value}`
+          maxBodyBytes = n
+        } else slowChunkMs = n
         break
       }
       case "--host":
@@ -147,6 +155,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): Server.Options | string 
     ...(host !== undefined ? { host } : {}),
     ...(seed !== undefined ? { seed } : {}),
     ...(world !== undefined ? { world } : {}),
+    ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
     ...(reproducible ? { freshSamples: false } : {})
   }
 }

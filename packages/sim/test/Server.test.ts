@@ -295,8 +295,17 @@ describe("Server loopback and command line", () => {
     assert.match(Cli.parseArgs(["--bogus"]) as string, /unknown option/)
   })
 
+  it("parses --max-body-bytes into the server's maxBodyBytes, refusing what is not a positive whole number", () => {
+    assert.strictEqual((Cli.parseArgs(["--max-body-bytes", "65536"]) as Server.Options).maxBodyBytes, 65_536)
+    assert.isUndefined((Cli.parseArgs([]) as Server.Options).maxBodyBytes)
+    for (const bad of ["0", "-1", "1.5", "lots"]) {
+      assert.match(Cli.parseArgs(["--max-body-bytes", bad]) as string, /--max-body-bytes needs/)
+    }
+    assert.match(Cli.parseArgs(["--max-body-bytes"]) as string, /--max-body-bytes needs/)
+  })
+
   it.scoped(
-    "the CLI (the sim-server script) listens and prints its URL; SIGTERM stops it",
+    "the CLI (the sim-server script) listens and prints its URL, applies --max-body-bytes; SIGTERM stops it",
     () =>
       Effect.gen(function* () {
         const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url))
@@ -304,7 +313,18 @@ describe("Server loopback and command line", () => {
           Effect.sync(() =>
             spawn(
               process.execPath,
-              ["--conditions=@effect-dspy/source", "--import", "tsx", cli, "--port", "0", "--seed", "3"],
+              [
+                "--conditions=@effect-dspy/source",
+                "--import",
+                "tsx",
+                cli,
+                "--port",
+                "0",
+                "--seed",
+                "3",
+                "--max-body-bytes",
+                "4096"
+              ],
               {
                 stdio: ["ignore", "pipe", "pipe"]
               }
@@ -326,6 +346,19 @@ describe("Server loopback and command line", () => {
         const { url } = JSON.parse(line) as { url: string }
         const models = yield* call(() => client(url).models.list())
         assert.isAbove(models.data.length, 0)
+        // --max-body-bytes reaches the server: a body over 4096 bytes is refused with 413.
+        const tooLarge = yield* Effect.promise(() =>
+          fetch(`${url}/chat/completions`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ model: "sim-1", messages: [{ role: "user", content: "x".repeat(10_000) }] })
+          })
+        )
+        assert.strictEqual(tooLarge.status, 413)
+        assert.include(
+          ((yield* Effect.promise(() => tooLarge.json())) as { error: { message: string } }).error.message,
+          "4096"
+        )
         const exited = yield* Effect.async<number | null>((resume) => {
           child.once("exit", (code) => resume(Effect.succeed(code)))
           child.kill("SIGTERM")

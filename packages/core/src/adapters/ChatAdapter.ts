@@ -107,21 +107,15 @@ export const parse = <I, O>(
   signature: Signature.Signature<I, O>,
   completion: string
 ): Either.Either<O, Adapter.AdapterParseError> => {
-  const found: Array<[string, Array<string>]> = [["", []]]
-  for (const line of completion.split(/\r?\n/)) {
-    const h = FieldMarker.readHeader(line)
-    if (h !== undefined) found.push([h.name, h.rest === "" ? [] : [h.rest]])
-    else found[found.length - 1]![1].push(line)
-  }
   const outputs = new Map(signature.outputFields.map((f) => [f.name, f]))
   const values: Record<string, unknown> = {}
   const invalid: Array<{ field: string; problem: string }> = []
   const seen = new Set<string>()
-  for (const [key, lines] of found) {
+  for (const { name: key, value } of FieldMarker.sections(completion)) {
     const field = outputs.get(key)
     if (field === undefined || seen.has(key)) continue
     seen.add(key)
-    const r = decodeText(field, FieldMarker.unescapeValue(lines.join("\n").trim()))
+    const r = decodeText(field, value)
     if (Either.isRight(r)) values[key] = r.right
     else invalid.push({ field: key, problem: r.left })
   }

@@ -7,6 +7,7 @@ import * as fs from "node:fs/promises"
 import * as Predict from "../predict/Predict.js"
 import * as Signature from "../signature/Signature.js"
 import * as Example from "./Example.js"
+import { decodeUnknownEither } from "../internal/decode.js"
 import * as Instrument from "./internal/instrument.js"
 import { UnknownPredictorPath, ModuleStateError } from "../CoreError.js"
 
@@ -616,7 +617,7 @@ export const loadState = <A extends Program>(
   program: A,
   state: unknown
 ): Either.Either<A, ModuleStateError | UnknownPredictorPath> => {
-  const decoded = Schema.decodeUnknownEither(ProgramState)(state)
+  const decoded = decodeUnknownEither(ProgramState)(state)
   if (Either.isLeft(decoded)) {
     return Either.left(
       new ModuleStateError({

@@ -18,6 +18,7 @@ import * as ParseResult from "effect/ParseResult"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
+import { decodeUnknownEither } from "../internal/decode.js"
 import { exceedsDepth } from "../internal/depth.js"
 import * as FieldType from "./FieldType.js"
 import * as Parser from "./internal/parser.js"
@@ -859,7 +860,7 @@ export const fromJSON = (json: unknown): Either.Either<Any, SignatureDecodeError
 
 const fromJSONShallow = (json: unknown): Either.Either<Any, SignatureDecodeError> =>
   Either.flatMap(
-    Either.mapLeft(Schema.decodeUnknownEither(SignatureJson)(json), (e) => {
+    Either.mapLeft(decodeUnknownEither(SignatureJson)(json), (e) => {
       const issue = ParseResult.TreeFormatter.formatErrorSync(e)
       return new SignatureDecodeError({ message: `Not a saved signature: ${issue}`, issue })
     }),

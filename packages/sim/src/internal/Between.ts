@@ -3,10 +3,10 @@
  * the regex backtracks quadratically on text that repeats the prefix without the suffix.
  */
 
+import { isLineBreak } from "./Scan.js"
+
 /** A prefix and a suffix around the text to capture. */
 export type Pattern = readonly [prefix: string, suffix: string]
-
-const isLineBreak = (code: number) => code === 10 || code === 13 || code === 0x2028 || code === 0x2029
 
 /**
  * The leftmost match of `prefix(.+?)suffix` in `text`, as `RegExp.exec` gives it (`[0]` the whole match, `[1]`
