@@ -64,7 +64,7 @@ const configFor = (url: string) => ({
 })
 
 /** One request: an execution of the module, or (every fifth) a stream through the application's LM. */
-const request = (i: number) =>
+const request = (i: number): Effect.Effect<unknown, unknown, LM.LM | ModuleManager.ModuleManager> =>
   i % 5 === 4
     ? LM.stream({ messages: adapter.format(signature, [], { question: questions[i]! }).messages }).pipe(
         Stream.runFold("", (text, chunk) => text + chunk.delta)
