@@ -44,8 +44,8 @@ describe("the supervised application against a chaos server", () => {
         const outcomes = yield* ChaosRun.run(REQUESTS).pipe(
           Effect.provide(app),
           Effect.timeoutFail({
-            duration: "30 seconds",
-            onTimeout: () => new Stalled({ message: "the 500 requests did not all end within 30 s" })
+            duration: "50 seconds",
+            onTimeout: () => new Stalled({ message: "the 500 requests did not all end within 50 s" })
           })
         )
         yield* Scope.close(appScope, Exit.void)
