@@ -18,6 +18,9 @@
  *   ReAct evaluated over a devset.
  * - `ApplicationFaults.test.ts`: the supervised application (two `openai` providers, primary and backup) under a
  *   30% fault mix over 200 concurrent executions: every one ends, the breaker fails over, then recovers.
+ * - `Chaos.test.ts`: the supervised application against the chaos server (`support/ChaosServer.ts`: valid,
+ *   malformed, dripped, reset and oversized answers in a seeded mix), 500 concurrent requests: each ends in a
+ *   result or a typed error, with no unhandled rejection or process warning.
  *
  * `support.ts` holds the shared set-up (the dummy key, the Config overrides, the LM layer, server stats).
  */

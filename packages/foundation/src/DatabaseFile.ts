@@ -58,3 +58,42 @@ export const check = (watched: Watched | undefined): string | undefined => {
   if ((stat.mode & 0o222) === 0) return `the database file '${watched.filename}' was made read-only`
   return undefined
 }
+
+/**
+ * How long, at most, a statement waits for a lock another connection holds (SQLite's `busy_timeout`): 250 ms.
+ * The driver (better-sqlite3) waits synchronously, blocking the event loop, and its default is 5 s; a store
+ * sets this short bound on its connection ({@link busyTimeoutPragma}) so that a database locked by another
+ * process (an open transaction, a backup) fails the statement with "database is locked" instead of stalling
+ * every fiber of the process.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const busyTimeoutMs = 250
+
+/**
+ * The statement that sets {@link busyTimeoutMs} on a connection (run once, when the store opens).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const busyTimeoutPragma = `PRAGMA busy_timeout = ${busyTimeoutMs}`
+
+/**
+ * Whether a driver message says the database was locked by another connection past the busy timeout
+ * (`SQLITE_BUSY`, "database is locked").
+ *
+ * @since 0.1.0
+ * @category checks
+ */
+export const isLocked = (message: string): boolean =>
+  message.includes("database is locked") || message.includes("SQLITE_BUSY")
+
+/**
+ * The sentence for a statement that failed on a lock held by another connection: what happened and what to do.
+ *
+ * @since 0.1.0
+ * @category checks
+ */
+export const lockedReason = (filename: string): string =>
+  `the database file '${filename}' is locked by another connection (waited ${busyTimeoutMs} ms): end the other process's transaction or backup`

@@ -1,10 +1,14 @@
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -96,6 +100,37 @@ describe("Events (SQLite) when its file disappears", () => {
       ).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
       assert.isTrue(Option.isNone(recorded))
       assert.isTrue(logs.some((line) => line.includes("note") && line.includes("deleted")))
+    })
+  )
+})
+
+describe("Events (SQLite) when another connection locks its file", () => {
+  it.effect("a publish fails typed within the busy timeout, the next ones at once, and recording resumes after", () =>
+    Effect.gen(function* () {
+      const filename = freshFile()
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const events = yield* Events.Events
+          yield* events.publish({ type: "before" })
+          const other = Context.get(yield* Layer.build(SqliteClient.layer({ filename })), SqliteClient.SqliteClient)
+          const conn = yield* other.reserve
+          yield* conn.executeRaw("BEGIN EXCLUSIVE", [])
+          const locked = yield* Effect.flip(events.publish({ type: "locked" }))
+          assert.strictEqual(locked._tag, "EventStoreError")
+          assert.strictEqual(locked.operation, "publish")
+          assert.include(locked.message, "locked by another connection")
+          // Within the back-off the store does not wait on the lock again: it fails at once, still typed.
+          const again = yield* Effect.flip(events.publish({ type: "locked" }))
+          assert.include(again.message, "locked by another connection")
+          yield* conn.executeRaw("ROLLBACK", [])
+          // Still in the back-off, even though the lock is gone: nothing acknowledged that was not written.
+          yield* Effect.flip(events.publish({ type: "locked" }))
+          yield* TestClock.adjust("1 second")
+          yield* events.publish({ type: "after" })
+          const types = (yield* events.query({})).map((e) => e.type)
+          assert.deepStrictEqual(types, ["before", "after"])
+        }).pipe(Effect.provide(Events.layerSqlite({ filename })))
+      )
     })
   )
 })

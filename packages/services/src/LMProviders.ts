@@ -258,16 +258,20 @@ export const configWatcher = Actor.make({
   name: "config_watcher",
   init: (state: WatcherState, self: Actor.ActorRef<never, never, never, WatcherInfo>) =>
     Effect.as(
+      // Interruptible: `init` runs uninterruptibly and a fork inherits that, so without it the losing racer (the
+      // watch) could never be interrupted and would keep the whole application reachable after it stopped.
       Effect.forkDaemon(
-        Effect.raceFirst(
-          Stream.runForEach(
-            Stream.merge(
-              Stream.as(state.deps.config.watch("providers"), "providers"),
-              Stream.as(state.deps.config.watch("infrastructure"), "infrastructure")
-            ).pipe(Stream.orDie),
-            (path) => Effect.orDie(Actor.send(self, { _tag: "Changed", path }))
-          ),
-          Process.await(self)
+        Effect.interruptible(
+          Effect.raceFirst(
+            Stream.runForEach(
+              Stream.merge(
+                Stream.as(state.deps.config.watch("providers"), "providers"),
+                Stream.as(state.deps.config.watch("infrastructure"), "infrastructure")
+              ).pipe(Stream.orDie),
+              (path) => Effect.orDie(Actor.send(self, { _tag: "Changed", path }))
+            ),
+            Process.await(self)
+          )
         )
       ),
       state

@@ -268,6 +268,17 @@ describe("Application", () => {
       assert.strictEqual((yield* app.describe).status, "dead")
     })
   )
+
+  it.effect("a closed application leaves no fiber running (nothing keeps it reachable)", () =>
+    Effect.gen(function* () {
+      const before = (yield* Fiber.roots).length
+      for (let i = 0; i < 3; i++) {
+        yield* Effect.scoped(Layer.build(TestRuntime.layer()))
+      }
+      // (the config watcher's watch, forked from its uninterruptible init, could not be interrupted and stayed)
+      assert.strictEqual((yield* Fiber.roots).length, before)
+    })
+  )
 })
 
 describe("Application shutdown of LM calls made outside modules", () => {

@@ -654,6 +654,7 @@ export const openaiProvider: ProviderKind.Factory = (name, settings, live) => {
     )
   }
   return OpenAIProvider.make({
+    settingsName: name,
     timeoutMs: live?.timeoutMs ?? settings.timeoutMs,
     maxResponseBytes: live?.maxResponseBytes ?? settings.maxResponseBytes,
     streamDeadlineMs: live?.streamDeadlineMs ?? settings.streamDeadlineMs,

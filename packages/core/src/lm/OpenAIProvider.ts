@@ -40,6 +40,11 @@ import type * as Provider from "./Provider.js"
 export interface Options {
   /** The provider name in telemetry and errors; default `"openai"`. */
   readonly name?: string
+  /**
+   * The name of the provider's entry in Config (`providers.<settingsName>`), for the messages that say which
+   * setting to raise; default {@link Options.name}. `LM.layer` passes the configured name.
+   */
+  readonly settingsName?: string
   /** The server's base URL (e.g. `http://localhost:11434/v1`); default OpenAI's. */
   readonly baseURL?: string
   /** The API key; local servers accept any (a placeholder is sent when none is given). */
@@ -259,6 +264,8 @@ export const toLMError = (
     readonly timeoutMs: number
     readonly now: number
     readonly secret?: string
+    /** The provider's entry in Config, for the settings named in messages (default: `provider`). */
+    readonly settingsName?: string
   }
 ): LMError.LMError => {
   const scrub = (text: string) =>
@@ -266,7 +273,9 @@ export const toLMError = (
   const base = { provider: context.provider, model: context.model }
   // The transport's own signals reach here directly or as the cause of the SDK's connection error.
   const signal = error instanceof OpenAI.APIConnectionError && error.cause !== undefined ? error.cause : error
-  if (signal instanceof ResponseTooLarge) return tooLarge(base, context.provider, signal.limitBytes)
+  if (signal instanceof ResponseTooLarge) {
+    return tooLarge(base, context.provider, signal.limitBytes, context.settingsName)
+  }
   if (signal instanceof BodyReadFailed) {
     return new LMError.LMServerError({ ...base, message: `${context.provider}: ${scrub(signal.message)}` })
   }
@@ -330,11 +339,16 @@ export const toLMError = (
   })
 }
 
-const tooLarge = (base: { provider: string; model: string }, provider: string, limitBytes: number) =>
+const tooLarge = (
+  base: { provider: string; model: string },
+  provider: string,
+  limitBytes: number,
+  settingsName: string = provider
+) =>
   new LMError.LMResponseTooLarge({
     ...base,
     limitBytes,
-    message: `${provider}'s response passed maxResponseBytes (${limitBytes} bytes) and was dropped unread: raise providers.${provider}.maxResponseBytes or ask for less (max_tokens, fewer choices)`
+    message: `${provider}'s response passed maxResponseBytes (${limitBytes} bytes) and was dropped unread: raise providers.${settingsName}.maxResponseBytes or ask for less (max_tokens, fewer choices)`
   })
 
 const excerpt = (text: string, scrub: (s: string) => string): string => {
@@ -426,7 +440,8 @@ class EventReader {
     readonly provider: string,
     readonly model: string,
     readonly limit: number,
-    readonly secret: string | undefined
+    readonly secret: string | undefined,
+    readonly settingsName: string
   ) {}
 
   push(
@@ -434,7 +449,9 @@ class EventReader {
   ): Effect.Effect<{ readonly chunks: Array<Completion.CompletionChunk>; readonly done: boolean }, LMError.LMError> {
     this.bytes += bytes.byteLength
     if (this.bytes > this.limit) {
-      return Effect.fail(tooLarge({ provider: this.provider, model: this.model }, this.provider, this.limit))
+      return Effect.fail(
+        tooLarge({ provider: this.provider, model: this.model }, this.provider, this.limit, this.settingsName)
+      )
     }
     return this.events(this.sse.push(this.decoder.decode(bytes, { stream: true })))
   }
@@ -532,6 +549,7 @@ class EventReader {
 export const make = (options: Options = {}): Effect.Effect<Provider.Provider, never, Scope.Scope> =>
   Effect.gen(function* () {
     const name = options.name ?? "openai"
+    const settingsName = options.settingsName ?? name
     const fixedTimeoutMs = Effect.isEffect(options.timeoutMs) ? undefined : (options.timeoutMs ?? 30_000)
     /** The timeout of this call: the fixed one, or the current value of the configured effect. */
     const withTimeout = <A, E>(f: (timeoutMs: number) => Effect.Effect<A, E>): Effect.Effect<A, E> =>
@@ -560,7 +578,14 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
     const fail = (model: string, timeoutMs: number) => (error: unknown) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.fail(
-          toLMError(error, { provider: name, model, timeoutMs, now, ...(secret === undefined ? {} : { secret }) })
+          toLMError(error, {
+            provider: name,
+            model,
+            timeoutMs,
+            now,
+            settingsName,
+            ...(secret === undefined ? {} : { secret })
+          })
         )
       )
 
@@ -571,7 +596,7 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
     const base = (model: string) => ({ provider: name, model })
     const readFailure = (model: string) => (error: unknown) =>
       error instanceof ResponseTooLarge
-        ? tooLarge(base(model), name, error.limitBytes)
+        ? tooLarge(base(model), name, error.limitBytes, settingsName)
         : new LMError.LMServerError({
             ...base(model),
             message: `${name}: ${error instanceof BodyReadFailed ? error.message : `the response could not be read: ${String(error)}`}`
@@ -658,7 +683,7 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
               reader.cancel().catch(() => undefined)
             })
           )
-          const events = new EventReader(name, request.model, limit, secret)
+          const events = new EventReader(name, request.model, limit, secret, settingsName)
           const pull = Effect.tryPromise({ try: () => reader.read(), catch: readFailure(request.model) }).pipe(
             Effect.mapError(Option.some),
             Effect.flatMap((r) => (r.done ? Effect.fail(Option.none()) : Effect.succeed(r.value)))
@@ -683,7 +708,7 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
                 Effect.zipRight(
                   Effect.fail(
                     timedOut(
-                      `${name}'s stream was still going after streamDeadlineMs (${deadline} ms): raise providers.${name}.streamDeadlineMs or ask for less`,
+                      `${name}'s stream was still going after streamDeadlineMs (${deadline} ms): raise providers.${settingsName}.streamDeadlineMs or ask for less`,
                       deadline
                     )
                   )

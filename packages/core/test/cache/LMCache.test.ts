@@ -182,6 +182,24 @@ describe("LMCache", () => {
     return file
   })
 
+  it.scoped("a disk file deleted while open degrades the cache to memory with a cache_degraded event", () =>
+    Effect.gen(function* () {
+      const events = yield* Events.makeMemory()
+      const file = path.join(tmpDir(), "deleted.db")
+      const cache = yield* LMCache.make({ path: file }).pipe(Effect.provideService(Events.Events, events))
+      const before = request("before")
+      yield* cache.set(cache.key(before), echoResponse(before))
+      for (const suffix of ["", "-wal", "-shm", "-journal"]) fs.rmSync(file + suffix, { force: true })
+      const after = request("after")
+      yield* cache.set(cache.key(after), echoResponse(after))
+      assert.strictEqual((yield* cache.stats).disk, "degraded")
+      const degraded = yield* events.query({ types: ["cache_degraded"] })
+      assert.strictEqual(degraded.length, 1)
+      assert.include(String(degraded[0]!.data.error), "deleted")
+      assert.isTrue(Option.isSome(yield* cache.get(cache.key(after))), "memory keeps serving")
+    })
+  )
+
   it.scoped("degrades without an Events service too (the warning is logged, nothing fails)", () =>
     Effect.gen(function* () {
       const file = path.join(tmpDir(), "corrupt.db")

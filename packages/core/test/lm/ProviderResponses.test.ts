@@ -230,7 +230,8 @@ describe("the limits come from Config", () => {
       const body = JSON.stringify(completion("z".repeat(5_000)))
       const { baseURL } = yield* serve(reply(200, body, { "content-type": "application/json" }))
       const config = Config.layerTest({
-        providers: { default: { kind: "openai", baseUrl: baseURL, maxResponseBytes: 1_000, maxRetries: 0 } }
+        modules: { defaultLmProvider: "local" },
+        providers: { local: { kind: "openai", baseUrl: baseURL, maxResponseBytes: 1_000, maxRetries: 0 } }
       })
       // Built in the test's scope: the provider's connection pool lives until the test ends.
       const context = yield* Layer.build(Layer.provideMerge(LM.layer, config))
@@ -239,7 +240,9 @@ describe("the limits come from Config", () => {
       const error = yield* Effect.flip(lm.complete({ messages: [{ role: "user", content: "hi" }] }))
       assert.strictEqual(error._tag, "LMResponseTooLarge", error.message)
       assert.strictEqual(error._tag === "LMResponseTooLarge" && error.limitBytes, 1_000)
-      yield* service.update("providers.default.maxResponseBytes", 100_000)
+      // The message names the setting to raise by the provider's name in Config, not by its kind.
+      assert.include(error.message, "raise providers.local.maxResponseBytes")
+      yield* service.update("providers.local.maxResponseBytes", 100_000)
       const response = yield* lm.complete({ messages: [{ role: "user", content: "hi" }] })
       assert.strictEqual(response.choices[0]!.content.length, 5_000)
     })

@@ -54,6 +54,9 @@ const io =
     message: `SQLite ${operation} failed: ${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ""}`
   })
 
+/** How long publishes fail at once after one found the database locked by another connection. */
+const lockBackoffMs = 1_000
+
 /** The store's failure when its file was deleted, replaced or made read-only (see `DatabaseFile`). */
 const gone = (operation: string, reason: string): StoreFailure => ({
   operation,
@@ -69,6 +72,8 @@ const gone = (operation: string, reason: string): StoreFailure => ({
 export const makeOps = (retention: { current: Retention }, hub: Hub, filename?: string) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
+    // A lock held by another connection fails a write after 250 ms instead of blocking the event loop for 5 s.
+    yield* sql.unsafe(DatabaseFile.busyTimeoutPragma).pipe(Effect.mapError(io("open")))
     yield* sql`CREATE TABLE IF NOT EXISTS effect_dspy_events (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,
       id TEXT NOT NULL UNIQUE,
@@ -106,6 +111,14 @@ export const makeOps = (retention: { current: Retention }, hub: Hub, filename?: 
         return problem === undefined ? Effect.void : Effect.fail(gone(operation, problem))
       })
     const lock = yield* Effect.makeSemaphore(1)
+    // After a write found the file locked by another connection, publishes fail at once until this time (on
+    // Effect's Clock): each try costs up to `busyTimeoutMs` of blocked event loop, so they are spaced out.
+    let lockedUntil = Number.NEGATIVE_INFINITY
+    const lockedFailure = (operation: string): StoreFailure => ({
+      operation,
+      reason: "io",
+      message: `SQLite ${operation} failed: ${DatabaseFile.lockedReason(filename ?? ":memory:")}; nothing was recorded (publishes fail at once for ${lockBackoffMs} ms, then try the file again)`
+    })
 
     // The oldest timestamp, through the timestamp index (O(log n)).
     const readOldest = Effect.map(
@@ -150,12 +163,18 @@ export const makeOps = (retention: { current: Retention }, hub: Hub, filename?: 
             })
           }
           const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+          if (now < lockedUntil) return yield* Effect.fail(lockedFailure("publish"))
           const timestamp = Math.max(now, lastTimestamp)
           const correlationId = input.correlationId ?? Option.getOrUndefined(yield* Correlation.current)
           const parentId = input.parentId ?? Option.getOrUndefined(yield* FiberRef.get(Correlation.currentParentId))
           const id = prefix + (counter++).toString(36)
           yield* sql`INSERT INTO effect_dspy_events (id, type, timestamp, correlation_id, parent_id, data) VALUES (${id}, ${input.type}, ${timestamp}, ${correlationId ?? null}, ${parentId ?? null}, ${data})`.pipe(
-            Effect.mapError(io("publish"))
+            Effect.mapError(io("publish")),
+            Effect.mapError((failure) => {
+              if (!DatabaseFile.isLocked(failure.message)) return failure
+              lockedUntil = now + lockBackoffMs
+              return lockedFailure("publish")
+            })
           )
           // Not acknowledged unless a restart could read it back.
           yield* verify("publish")

@@ -40,6 +40,8 @@ export type Run = (sql: string, params: ReadonlyArray<unknown>) => ReturnType<Co
  * The file is watched (`DatabaseFile`): after each statement, one `stat` checks that the path still names the
  * file that was opened and that it is writable; when it was deleted, replaced or made read-only the statement
  * fails with an `SqlError` saying so, so a write is never reported done when a restart could not read it back.
+ * A lock another connection holds is waited for at most `DatabaseFile.busyTimeoutMs`, then the statement fails
+ * with an `SqlError` saying the file is locked.
  */
 export const openReserved = (filename: string): Effect.Effect<Run, unknown, Scope.Scope> =>
   Effect.gen(function* () {
@@ -49,6 +51,8 @@ export const openReserved = (filename: string): Effect.Effect<Run, unknown, Scop
     const context = yield* Layer.build(SqliteClient.layer({ filename }))
     const client = Context.get(context, SqliteClient.SqliteClient)
     const conn = yield* client.reserve
+    // A lock held by another connection fails a statement after 250 ms instead of blocking the event loop for 5 s.
+    yield* conn.executeRaw(DatabaseFile.busyTimeoutPragma, [])
     const watched = DatabaseFile.watch(filename)
     const verify = Effect.suspend(() => {
       const problem = DatabaseFile.check(watched)
@@ -56,6 +60,13 @@ export const openReserved = (filename: string): Effect.Effect<Run, unknown, Scop
         ? Effect.void
         : Effect.fail(new SqlError.SqlError({ message: `SQLite storage lost: ${problem}`, cause: problem }))
     })
-    const run: Run = (sql, params) => Effect.zipLeft(conn.execute(sql, params, undefined), verify)
+    const locked = (error: SqlError.SqlError): SqlError.SqlError => {
+      const inner = error.cause instanceof Error ? error.cause.message : ""
+      if (!DatabaseFile.isLocked(`${error.message} ${inner}`)) return error
+      const reason = DatabaseFile.lockedReason(filename)
+      return new SqlError.SqlError({ message: `SQLite statement not done: ${reason}`, cause: reason })
+    }
+    const run: Run = (sql, params) =>
+      Effect.zipLeft(Effect.mapError(conn.execute(sql, params, undefined), locked), verify)
     return run
   })

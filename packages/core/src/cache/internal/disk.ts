@@ -3,9 +3,14 @@
  * memory miss and written once per provider call, so the SqlClient's fiber overhead (a few microseconds) is
  * noise next to the call it saves; the hit path target is met by the memory tier in front. Using the SqlClient
  * keeps the project on one SQLite stack (the event store uses it too) and gives typed `SqlError`s.
+ *
+ * A lock another connection holds is waited for `DatabaseFile.busyTimeoutMs` at most (not the driver's 5 s of
+ * blocked event loop), and each write checks that the file is still the one opened (`DatabaseFile.check`): a
+ * deleted, replaced or read-only file fails the write, and the cache degrades to memory with its event.
  */
+import { DatabaseFile } from "@effect-dspy/foundation"
 import type * as SqliteClientModule from "@effect/sql-sqlite-node/SqliteClient"
-import type * as SqlError from "@effect/sql/SqlError"
+import * as SqlError from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -52,6 +57,14 @@ export const open = (filename: string): Effect.Effect<DiskStore, string, Scope.S
     )
     const context = yield* Layer.build(SqliteClient.layer({ filename }))
     const sql = Context.get(context, SqliteClient.SqliteClient)
+    yield* sql.unsafe(DatabaseFile.busyTimeoutPragma)
+    const watched = DatabaseFile.watch(filename)
+    const verify = Effect.suspend(() => {
+      const problem = DatabaseFile.check(watched)
+      return problem === undefined
+        ? Effect.void
+        : Effect.fail(new SqlError.SqlError({ message: `SQLite storage lost: ${problem}`, cause: problem }))
+    })
     yield* sql`CREATE TABLE IF NOT EXISTS lm_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL)`
     // Reading once proves the file is a database we can use (a corrupt file fails here, not on the first hit).
     yield* sql`SELECT count(*) AS n FROM lm_cache`
@@ -68,8 +81,9 @@ export const open = (filename: string): Effect.Effect<DiskStore, string, Scope.S
                 })
         ),
       set: (key, entry) =>
-        Effect.asVoid(
-          sql`INSERT OR REPLACE INTO lm_cache (key, value, expires_at) VALUES (${key}, ${JSON.stringify(entry.response)}, ${entry.expiresAt})`
+        Effect.zipRight(
+          sql`INSERT OR REPLACE INTO lm_cache (key, value, expires_at) VALUES (${key}, ${JSON.stringify(entry.response)}, ${entry.expiresAt})`,
+          verify
         ),
       remove: (key) => Effect.asVoid(sql`DELETE FROM lm_cache WHERE key = ${key}`),
       clear: Effect.asVoid(sql`DELETE FROM lm_cache`)
