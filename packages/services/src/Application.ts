@@ -47,6 +47,7 @@ import * as moduleService from "./internal/moduleManager/service.js"
 import * as LMProviders from "./LMProviders.js"
 import * as ModuleManager from "./ModuleManager.js"
 import * as OptimizationCoordinator from "./OptimizationCoordinator.js"
+import * as ReleaseStore from "./releases/ReleaseStore.js"
 import * as ServicesEvents from "./ServicesEvents.js"
 
 /**
@@ -93,6 +94,11 @@ export interface Options {
    * (registered as `dspy/cache_manager`; calls `Stats`, `PurgeExpired`) and the LM caches through it.
    */
   readonly cacheManager?: Supervisor.ChildSpec
+  /**
+   * Where module versions are kept when no `ReleaseStore` is in context: a SQLite file (default `":memory:"`,
+   * nothing survives the process). Give a file to restore each module's promoted version at the next start.
+   */
+  readonly releases?: { readonly filename?: string }
 }
 
 /**
@@ -198,7 +204,8 @@ export const layer = (
   | ModuleManager.ModuleManager
   | LMProviders.LMProviders
   | LM.LM
-  | OptimizationCoordinator.OptimizationCoordinator,
+  | OptimizationCoordinator.OptimizationCoordinator
+  | ReleaseStore.ReleaseStore,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions,
   Config.Config | Events.Events | Protection.Protection | Registry.Registry
 > =>
@@ -231,8 +238,23 @@ export const layer = (
         outerDrain: moduleDrain,
         cache
       })
+      // The release store: the one in context, else a SQLite store of the application's own.
+      const givenReleases = yield* Effect.serviceOption(ReleaseStore.ReleaseStore)
+      const releases = Option.isSome(givenReleases)
+        ? givenReleases.value
+        : yield* ReleaseStore.makeSqlite({ filename: options.releases?.filename ?? ":memory:" }).pipe(
+            Effect.mapError(
+              (error) =>
+                new RuntimeError.ChildStartFailed({
+                  childId: "module_manager",
+                  cause: error,
+                  message: `The release store did not open: ${error.message}`
+                })
+            )
+          )
       const deps: moduleActor.Dependencies = {
         store: moduleService.makeStore(),
+        releases,
         config,
         events,
         protection,
@@ -357,6 +379,7 @@ export const layer = (
       return Context.make(Application, service).pipe(
         Context.add(OptimizationCoordinator.OptimizationCoordinator, optimization),
         Context.add(ModuleManager.ModuleManager, modules),
+        Context.add(ReleaseStore.ReleaseStore, releases),
         Context.add(LMProviders.LMProviders, providers.service),
         Context.add(LM.LM, providers.lm)
       )
@@ -386,6 +409,7 @@ export const layerDefault = (
   | LMProviders.LMProviders
   | LM.LM
   | OptimizationCoordinator.OptimizationCoordinator
+  | ReleaseStore.ReleaseStore
   | Config.Config
   | Events.Events,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions | Config.ConfigInvalid

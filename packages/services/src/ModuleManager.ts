@@ -37,7 +37,10 @@ import type {
   ModuleNotFound,
   ModuleSpecInvalid,
   ModuleVersionConflict,
-  ModuleVersionNotFound
+  ModuleVersionNotFound,
+  ReleaseCorrupted,
+  ReleaseShapeMismatch,
+  ReleaseStoreError
 } from "./ServicesError.js"
 
 // ---------------------------------------------------------------------------------------------------------
@@ -118,6 +121,20 @@ export interface SwapPatch extends Precondition {
   readonly instructions?: { readonly [path: string]: string }
   readonly demos?: { readonly [path: string]: ReadonlyArray<Predict.Demo> }
   readonly config?: { readonly [path: string]: Predict.ConfigPatch }
+  /** Where the new version comes from (an optimization job, its optimizer and scores), kept in its release. */
+  readonly lineage?: LineageNote
+}
+
+/**
+ * What a change says about where its version comes from; stored with the version (see `ReleaseStore.Lineage`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LineageNote {
+  readonly jobId?: string
+  readonly optimizer?: string
+  readonly scores?: { readonly [name: string]: number }
 }
 
 /**
@@ -143,6 +160,10 @@ export interface VersionInfo {
   readonly createdAt: number
   readonly reason: string
   readonly current: boolean
+  /** The version it was made from (none for a module's first version). */
+  readonly parent: number | null
+  /** The optimization job that made it, when one did. */
+  readonly jobId: string | null
 }
 
 /**
@@ -194,6 +215,9 @@ export type MutationError =
   | ModuleVersionNotFound
   | ModuleVersionConflict
   | ModuleManagerUnavailable
+  | ReleaseStoreError
+  | ReleaseCorrupted
+  | ReleaseShapeMismatch
 
 /**
  * What an execution can fail with: no such module, the module's protections (open circuit, rate limit), the

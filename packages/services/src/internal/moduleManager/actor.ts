@@ -17,7 +17,15 @@ import {
   type MutationError,
   type SwapPatch
 } from "../../ModuleManager.js"
-import { ModuleAlreadyExists, ModuleManagerUnavailable, ModuleVersionNotFound } from "../../ServicesError.js"
+import type * as ReleaseStore from "../../releases/ReleaseStore.js"
+import { shapeOf } from "../../releases/internal/shape.js"
+import {
+  ModuleAlreadyExists,
+  ModuleManagerUnavailable,
+  ModuleVersionNotFound,
+  ReleaseCorrupted,
+  ReleaseShapeMismatch
+} from "../../ServicesError.js"
 import type { Drain } from "../drain.js"
 import { applyPatch, checkPrecondition, describeEntry, invalid, notFound, programOfSpec } from "./programs.js"
 import { protectionsOf } from "./protections.js"
@@ -33,6 +41,8 @@ export interface Dependencies {
   readonly registry: Registry.Service
   readonly lm: LM.Service
   readonly drain: Drain
+  /** Where every version is written before a change is acknowledged, and read back at registration. */
+  readonly releases: ReleaseStore.Service
 }
 
 /** The actor's requests. */
@@ -56,12 +66,86 @@ export type Call =
 /** The actor's answers: a typed error is a value, so a refused change never crashes the actor. */
 export type Reply = Either.Either<ModuleInfo | undefined, MutationError>
 
+const lineageOf = (
+  parent: number | null,
+  reason: string,
+  note: SwapPatch["lineage"] | undefined
+): ReleaseStore.Lineage => ({
+  parent,
+  reason,
+  jobId: note?.jobId ?? null,
+  optimizer: note?.optimizer ?? null,
+  scores: note?.scores ?? null
+})
+
+/**
+ * A module's stored versions made programs again (its promoted version current), or a typed error naming the
+ * stored row that cannot be read back. Nothing is changed here.
+ */
+const restore = (
+  deps: Dependencies,
+  id: string,
+  program: Module.Program,
+  shape: string,
+  stored: ReleaseStore.StoredModule
+): Effect.Effect<{ versions: Array<Version>; current: Version }, MutationError> =>
+  Effect.gen(function* () {
+    if (stored.module.shape !== shape) {
+      yield* Events.publishOrLog(
+        ServicesEvents.ReleaseShapeMismatch,
+        { module_id: id, stored_shape: stored.module.shape, given_shape: shape },
+        { events: deps.events }
+      )
+      return yield* new ReleaseShapeMismatch({
+        moduleId: id,
+        stored: stored.module.shape,
+        given: shape,
+        message: `Module "${id}" is registered with another shape (${shape}: its predictors or their fields changed) than its ${stored.versions.length} stored versions (${stored.module.shape}) in ${deps.releases.target}; they were kept and the module was not registered. Register it under another id, or forget its stored releases (ReleaseStore.forget) to start it afresh.`
+      })
+    }
+    let records = stored.versions
+    if (!records.some((v) => v.version === stored.module.promoted)) {
+      // The promoted version is older than the latest kept in memory: read it too.
+      const all = yield* deps.releases.load(id)
+      const promoted = all._tag === "Some" ? all.value.versions.find((v) => v.version === stored.module.promoted) : undefined
+      if (promoted === undefined) {
+        return yield* new ReleaseCorrupted({
+          moduleId: id,
+          version: stored.module.promoted,
+          message: `Module "${id}" promotes version ${stored.module.promoted} in ${deps.releases.target}, but no such version is stored; import a release bundle as a new version, or forget the module's releases.`
+        })
+      }
+      records = [promoted, ...records]
+    }
+    const versions: Array<Version> = []
+    for (const record of records) {
+      const loaded = Module.loadState(program, record.state)
+      if (loaded._tag === "Left") {
+        return yield* new ReleaseCorrupted({
+          moduleId: id,
+          version: record.version,
+          message: `Version ${record.version} of module "${id}" in ${deps.releases.target} cannot be read back (${loaded.left.message}); nothing was restored. Import a good release bundle over it, or forget the module's releases.`
+        })
+      }
+      versions.push({
+        version: record.version,
+        program: loaded.right,
+        createdAt: record.createdAt,
+        reason: record.lineage?.reason ?? "restored",
+        lineage: record.lineage
+      })
+    }
+    const current = versions.find((v) => v.version === stored.module.promoted)!
+    return { versions, current }
+  })
+
 const addEntry = (
   deps: Dependencies,
   id: string,
   origin: Entry["origin"],
   program: Module.Program,
-  protection: ModuleProtection | undefined
+  protection: ModuleProtection | undefined,
+  spec: ModuleSpec | undefined
 ): Effect.Effect<ModuleInfo, MutationError> =>
   Effect.gen(function* () {
     if (typeof id !== "string" || id.length === 0)
@@ -74,19 +158,44 @@ const addEntry = (
     }
     const { breaker, limiter } = yield* protectionsOf(deps.config, deps.events, id, protection)
     const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-    const version: Version = { version: 1, program, createdAt: now, reason: "created" }
+    const shape = shapeOf(program)
+    const config = yield* deps.config.current
+    const stored = yield* deps.releases.load(id, config.modules.maxVersions)
+    let versions: Array<Version>
+    let current: Version
+    if (stored._tag === "Some") {
+      const restored = yield* restore(deps, id, program, shape, stored.value)
+      versions = restored.versions
+      current = restored.current
+    } else {
+      current = { version: 1, program, createdAt: now, reason: "created", lineage: lineageOf(null, "created", undefined) }
+      versions = [current]
+      // Written before it is acknowledged: a store that refuses leaves no module behind.
+      yield* deps.releases.create(
+        {
+          moduleId: id,
+          shape,
+          spec: spec === undefined ? null : JSON.parse(JSON.stringify(spec)),
+          promoted: 1,
+          createdAt: now,
+          updatedAt: now
+        },
+        { moduleId: id, version: 1, state: Module.dumpState(program), lineage: current.lineage, createdAt: now }
+      )
+    }
     const labels = [MetricLabel.make("module_id", id)]
     const entry: Entry = {
       id,
       origin,
+      shape,
       breaker,
       limiter,
       labels,
       successLabels: [MetricLabel.make("outcome", "success"), ...labels],
       failureLabels: [MetricLabel.make("outcome", "failure"), ...labels],
       createdAt: now,
-      versions: [version],
-      current: version,
+      versions,
+      current,
       executions: 0,
       failures: 0
     }
@@ -97,35 +206,60 @@ const addEntry = (
         module_id: id,
         module_type: origin._tag === "Spec" ? origin.kind : "program",
         name: Module.nameOf(program),
-        version: 1
+        version: current.version
       },
       { events: deps.events }
     )
+    if (stored._tag === "Some") {
+      yield* Events.publishOrLog(
+        ServicesEvents.ReleaseRestored,
+        { module_id: id, version: current.version, versions: versions.length },
+        { events: deps.events }
+      )
+    }
     return yield* describeEntry(entry)
   })
 
-/** Adds a version and makes it current; the history keeps the latest `modules.maxVersions`. */
+/**
+ * Adds a version and makes it current; the history keeps the latest `modules.maxVersions` in memory (the
+ * release store keeps them all). The version is stored first: a store that refuses changes nothing.
+ */
 const appendVersion = (
   deps: Dependencies,
   entry: Entry,
   program: Module.Program,
-  reason: string
-): Effect.Effect<Version> =>
-  Effect.clockWith((clock) =>
-    Effect.flatMap(deps.config.current, (config) =>
-      Effect.map(clock.currentTimeMillis, (now) => {
-        const last = entry.versions[entry.versions.length - 1]!
-        const version: Version = { version: last.version + 1, program, createdAt: now, reason }
-        entry.versions.push(version)
-        // The swap itself: one reference write, seen by every execution that starts after it.
-        entry.current = version
-        // Bounded history: a module swapped all day keeps its latest versions, not all of them.
-        const excess = entry.versions.length - config.modules.maxVersions
-        if (excess > 0) entry.versions.splice(0, excess)
-        return version
-      })
+  reason: string,
+  note?: SwapPatch["lineage"]
+): Effect.Effect<Version, MutationError> =>
+  Effect.gen(function* () {
+    const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+    const config = yield* deps.config.current
+    const last = entry.versions[entry.versions.length - 1]!
+    const version: Version = {
+      version: last.version + 1,
+      program,
+      createdAt: now,
+      reason,
+      lineage: lineageOf(entry.current.version, reason, note)
+    }
+    yield* deps.releases.append(
+      {
+        moduleId: entry.id,
+        version: version.version,
+        state: Module.dumpState(program),
+        lineage: version.lineage,
+        createdAt: now
+      },
+      { promote: true }
     )
-  )
+    entry.versions.push(version)
+    // The swap itself: one reference write, seen by every execution that starts after it.
+    entry.current = version
+    // Bounded history: a module swapped all day keeps its latest versions, not all of them.
+    const excess = entry.versions.length - config.modules.maxVersions
+    if (excess > 0) entry.versions.splice(0, excess)
+    return version
+  })
 
 const handle = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo | undefined, MutationError> => {
   switch (msg._tag) {
@@ -138,13 +272,14 @@ const handle = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo | undef
             spec.id,
             { _tag: "Spec", kind: spec.kind, signature: spec.signature },
             program,
-            spec.protection
+            spec.protection,
+            spec
           )
         )
       )
     }
     case "Register":
-      return addEntry(deps, msg.id, { _tag: "Program" }, msg.program, msg.protection)
+      return addEntry(deps, msg.id, { _tag: "Program" }, msg.program, msg.protection, undefined)
     case "Swap": {
       const entry = deps.store.entries.get(msg.id)
       if (entry === undefined) return Effect.fail(notFound(msg.id))
@@ -152,7 +287,7 @@ const handle = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo | undef
       if (conflict !== undefined) return Effect.fail(conflict)
       const from = entry.current.version
       return Effect.flatMap(applyPatch(msg.id, entry.current.program, msg.patch), (program) =>
-        Effect.flatMap(appendVersion(deps, entry, program, "swapped"), (version) =>
+        Effect.flatMap(appendVersion(deps, entry, program, "swapped", msg.patch.lineage), (version) =>
           Effect.zipRight(
             Events.publishOrLog(
               ServicesEvents.ModuleSwapped,
@@ -203,10 +338,17 @@ const handle = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo | undef
       )
     }
     case "Remove": {
-      if (!deps.store.entries.delete(msg.id)) return Effect.fail(notFound(msg.id))
-      return Effect.as(
-        Events.publishOrLog(ServicesEvents.ModuleRemoved, { module_id: msg.id }, { events: deps.events }),
-        undefined
+      if (!deps.store.entries.has(msg.id)) return Effect.fail(notFound(msg.id))
+      // Its stored releases go first: a store that refuses leaves the module as it was.
+      return Effect.zipRight(
+        deps.releases.forget(msg.id),
+        Effect.suspend(() => {
+          deps.store.entries.delete(msg.id)
+          return Effect.as(
+            Events.publishOrLog(ServicesEvents.ModuleRemoved, { module_id: msg.id }, { events: deps.events }),
+            undefined
+          )
+        })
       )
     }
   }

@@ -101,7 +101,9 @@ export const make = (deps: Dependencies): Service => {
           version: v.version,
           createdAt: v.createdAt,
           reason: v.reason,
-          current: v === entry.current
+          current: v === entry.current,
+          parent: v.lineage.parent,
+          jobId: v.lineage.jobId
         }))
       ),
     program: (id, version) =>

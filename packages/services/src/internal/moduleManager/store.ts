@@ -7,6 +7,7 @@
 import type { CircuitBreaker, RateLimiter } from "@effect-dspy/foundation"
 import type { Module } from "@effect-dspy/core"
 import type * as MetricLabel from "effect/MetricLabel"
+import type { Lineage } from "../../releases/ReleaseStore.js"
 
 /** How a module was made. */
 export type Origin =
@@ -18,14 +19,18 @@ export interface Version {
   readonly version: number
   readonly program: Module.Program
   readonly createdAt: number
-  /** What made this version: `created`, `swapped`, `rolled_back(<n>)`. */
+  /** What made this version: `created`, `swapped`, `rolled_back(<n>)`, `restored`, `imported`. */
   readonly reason: string
+  /** Where it came from (as stored in the release store). */
+  readonly lineage: Lineage
 }
 
 /** A managed module. `versions` grows at the end and drops its oldest past `modules.maxVersions`; `current` is its last. */
 export interface Entry {
   readonly id: string
   readonly origin: Origin
+  /** The fingerprint of the program's shape (a re-registration with another shape is refused). */
+  readonly shape: string
   readonly breaker: CircuitBreaker.CircuitBreaker
   readonly limiter: RateLimiter.RateLimiter | undefined
   readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
