@@ -248,19 +248,6 @@ export class ReleaseBundleInvalid extends Errors.TaggedError<ReleaseBundleInvali
   { code: "release_bundle_invalid", retryable: false }
 ) {}
 
-/**
- * A module's traffic policy cannot be used (it names a version the module does not have, or does not decode).
- * The policy in force was kept.
- *
- * @since 0.1.0
- * @category errors
- */
-export class TrafficPolicyRejected extends Errors.TaggedError<TrafficPolicyRejected>()(
-  "TrafficPolicyRejected",
-  { moduleId: Schema.String, field: Schema.String },
-  { code: "traffic_policy_rejected", retryable: false }
-) {}
-
 // ---------------------------------------------------------------------------------------------------------
 // Unions
 // ---------------------------------------------------------------------------------------------------------
@@ -289,7 +276,6 @@ export type ServicesError =
   | ReleaseCorrupted
   | ReleaseShapeMismatch
   | ReleaseBundleInvalid
-  | TrafficPolicyRejected
 
 const tags: ReadonlySet<string> = new Set([
   "ApplicationStopping",
@@ -308,8 +294,7 @@ const tags: ReadonlySet<string> = new Set([
   "ReleaseStoreVersionUnsupported",
   "ReleaseCorrupted",
   "ReleaseShapeMismatch",
-  "ReleaseBundleInvalid",
-  "TrafficPolicyRejected"
+  "ReleaseBundleInvalid"
 ])
 
 /**
