@@ -178,6 +178,96 @@ export class CacheInvalidInput extends Errors.TaggedError<CacheInvalidInput>()(
 ) {}
 
 // ---------------------------------------------------------------------------------------------------------
+// Traffic policies and experiments (packages/services/src/experiments)
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A traffic policy cannot be used: weights that do not sum to 1, a version the module does not have, a fraction
+ * or sample outside [0, 1], a malformed shape. `field` names the part at fault (a path such as `weights[1].weight`)
+ * and `reason` says what to fix. Nothing was applied.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PolicyInvalid extends Errors.TaggedError<PolicyInvalid>()(
+  "PolicyInvalid",
+  { field: Schema.String, reason: Schema.String },
+  { code: "policy_invalid", retryable: false }
+) {}
+
+/**
+ * No experiment has this id.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ExperimentNotFound extends Errors.TaggedError<ExperimentNotFound>()(
+  "ExperimentNotFound",
+  { experimentId: Schema.String },
+  { code: "experiment_not_found", retryable: false }
+) {}
+
+/**
+ * An experiment request cannot be used (an empty id, fewer than two arms, a bad alpha); `field` names the part
+ * and `reason` says what to fix.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ExperimentInvalid extends Errors.TaggedError<ExperimentInvalid>()(
+  "ExperimentInvalid",
+  { field: Schema.String, reason: Schema.String },
+  { code: "experiment_invalid", retryable: false }
+) {}
+
+/**
+ * The operation does not fit the experiment's status (observing a concluded experiment, promoting one that was
+ * rolled back): `status` is the status found. Nothing was changed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ExperimentStatusConflict extends Errors.TaggedError<ExperimentStatusConflict>()(
+  "ExperimentStatusConflict",
+  { experimentId: Schema.String, operation: Schema.String, status: Schema.String },
+  { code: "experiment_status_conflict", retryable: false }
+) {}
+
+/**
+ * The experiment store failed (open, read, write: a locked or read-only database, a record that does not decode);
+ * `reason` says what was found. A failed write changed nothing.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ExperimentStoreError extends Errors.TaggedError<ExperimentStoreError>()(
+  "ExperimentStoreError",
+  { operation: Schema.String, reason: Schema.String },
+  { code: "experiment_store_error", retryable: true }
+) {}
+
+/**
+ * Every error of the traffic policies and experiments.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ExperimentsError =
+  | PolicyInvalid
+  | ExperimentNotFound
+  | ExperimentInvalid
+  | ExperimentStatusConflict
+  | ExperimentStoreError
+
+const experimentsTags = [
+  "PolicyInvalid",
+  "ExperimentNotFound",
+  "ExperimentInvalid",
+  "ExperimentStatusConflict",
+  "ExperimentStoreError"
+]
+
+// ---------------------------------------------------------------------------------------------------------
 // Releases (durable versions, release bundles, traffic policies, fallback chains)
 // ---------------------------------------------------------------------------------------------------------
 
@@ -248,6 +338,27 @@ export class ReleaseBundleInvalid extends Errors.TaggedError<ReleaseBundleInvali
   { code: "release_bundle_invalid", retryable: false }
 ) {}
 
+/**
+ * Every error of the durable releases.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ReleasesError =
+  | ReleaseStoreError
+  | ReleaseStoreVersionUnsupported
+  | ReleaseCorrupted
+  | ReleaseShapeMismatch
+  | ReleaseBundleInvalid
+
+const releasesTags = [
+  "ReleaseStoreError",
+  "ReleaseStoreVersionUnsupported",
+  "ReleaseCorrupted",
+  "ReleaseShapeMismatch",
+  "ReleaseBundleInvalid"
+]
+
 // ---------------------------------------------------------------------------------------------------------
 // Unions
 // ---------------------------------------------------------------------------------------------------------
@@ -271,11 +382,8 @@ export type ServicesError =
   | OptimizationJobNotFound
   | OptimizationStoreError
   | CacheInvalidInput
-  | ReleaseStoreError
-  | ReleaseStoreVersionUnsupported
-  | ReleaseCorrupted
-  | ReleaseShapeMismatch
-  | ReleaseBundleInvalid
+  | ExperimentsError
+  | ReleasesError
 
 const tags: ReadonlySet<string> = new Set([
   "ApplicationStopping",
@@ -290,11 +398,8 @@ const tags: ReadonlySet<string> = new Set([
   "OptimizationJobNotFound",
   "OptimizationStoreError",
   "CacheInvalidInput",
-  "ReleaseStoreError",
-  "ReleaseStoreVersionUnsupported",
-  "ReleaseCorrupted",
-  "ReleaseShapeMismatch",
-  "ReleaseBundleInvalid"
+  ...experimentsTags,
+  ...releasesTags
 ])
 
 /**

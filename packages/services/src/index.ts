@@ -77,3 +77,25 @@ export * as ServicesError from "./ServicesError.js"
  * @since 0.1.0
  */
 export * as ServicesEvents from "./ServicesEvents.js"
+
+/**
+ * Traffic policies over a module's versions (pinned, weighted, canary, shadow, bandit) and the synchronous router
+ * that applies one, with persisted state.
+ *
+ * @since 0.1.0
+ */
+export * as TrafficPolicy from "./experiments/TrafficPolicy.js"
+
+/**
+ * One arm's sufficient statistics (calls, errors, cost, latency histogram, rewards).
+ *
+ * @since 0.1.0
+ */
+export * as ArmStats from "./experiments/ArmStats.js"
+
+/**
+ * Multi-armed bandits over versions: epsilon-greedy with decay and a floor, Thompson sampling; seeded.
+ *
+ * @since 0.1.0
+ */
+export * as Bandit from "./experiments/Bandit.js"
