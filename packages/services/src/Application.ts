@@ -263,6 +263,8 @@ export const layer = (
         drain: moduleDrain
       }
       const modules = moduleService.make(deps)
+      // Traffic policies from Config (`modules.trafficPolicies`), applied as they change.
+      yield* Effect.forkScoped(moduleActor.watchConfigPolicies(deps))
       const withRegistry = <A, E>(effect: Effect.Effect<A, E, Registry.Registry>) =>
         Effect.provideService(effect, Registry.Registry, registry)
       // The coordinator is built after the tree; its dispatcher process is in the tree and finds it here.

@@ -375,6 +375,23 @@ export const ModuleFallback = Events.define(
 )
 
 /**
+ * A shadow run of a candidate version ended: recorded (with a preview of its output), never served.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ModuleShadowExecution = Events.define(
+  "module_shadow_execution",
+  Schema.Struct({
+    module_id: Schema.String,
+    version: Schema.Number,
+    served_version: Schema.Number,
+    status: Schema.Literal("ok", "error"),
+    output: Schema.String
+  })
+)
+
+/**
  * An optimization request identical to a stored result (same student, optimizer and settings, data) reused it
  * instead of compiling again.
  *
@@ -429,6 +446,7 @@ export const all = [
   TrafficPolicyChanged,
   CanaryRolledBack,
   ModuleFallback,
+  ModuleShadowExecution,
   OptimizationResultReused,
   OptimizationPaused
 ] as const

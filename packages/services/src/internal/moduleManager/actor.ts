@@ -9,8 +9,12 @@ import { Actor, Registry, type RuntimeError } from "@effect-dspy/runtime"
 import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import * as MetricLabel from "effect/MetricLabel"
+import * as Stream from "effect/Stream"
+import type * as TrafficPolicy from "../../experiments/TrafficPolicy.js"
 import {
   actorName,
+  type FallbackChain,
+  type PolicyStatus,
   type ModuleInfo,
   type ModuleProtection,
   type ModuleSpec,
@@ -23,13 +27,15 @@ import {
   ModuleAlreadyExists,
   ModuleManagerUnavailable,
   ModuleVersionNotFound,
+  type PolicyInvalid,
   ReleaseCorrupted,
   ReleaseShapeMismatch
 } from "../../ServicesError.js"
+import { makeRouting, statusOf } from "./routing.js"
 import type { Drain } from "../drain.js"
 import { applyPatch, checkPrecondition, describeEntry, invalid, notFound, programOfSpec } from "./programs.js"
 import { protectionsOf } from "./protections.js"
-import type { Entry, ModuleStore, Version } from "./store.js"
+import type { Entry, ModuleStore, Routing, Version } from "./store.js"
 import * as ServicesEvents from "../../ServicesEvents.js"
 
 /** What the ModuleManager actor and service work with. */
@@ -62,9 +68,24 @@ export type Call =
       readonly ifVersion: number | undefined
     }
   | { readonly _tag: "Remove"; readonly id: string }
+  | {
+      readonly _tag: "SetPolicy"
+      readonly id: string
+      readonly policy: unknown
+      readonly source: "api" | "config"
+      readonly seed: number
+    }
+  | { readonly _tag: "ClearPolicy"; readonly id: string }
+  | { readonly _tag: "SetFallback"; readonly id: string; readonly chain: FallbackChain | undefined }
+  | {
+      readonly _tag: "CanaryRollback"
+      readonly id: string
+      readonly routing: Routing
+      readonly breach: TrafficPolicy.Breach
+    }
 
 /** The actor's answers: a typed error is a value, so a refused change never crashes the actor. */
-export type Reply = Either.Either<ModuleInfo | undefined, MutationError>
+export type Reply = Either.Either<ModuleInfo | PolicyStatus | undefined, MutationError | PolicyInvalid>
 
 const lineageOf = (
   parent: number | null,
@@ -197,7 +218,20 @@ const addEntry = (
       versions,
       current,
       executions: 0,
-      failures: 0
+      failures: 0,
+      routing: undefined,
+      fallback: undefined,
+      tags: new Map(),
+      lastOutputs: new Map(),
+      shadowsInFlight: 0
+    }
+    // A policy configured for it (Config `modules.trafficPolicies`) applies from the start; one that does not fit
+    // its versions is reported and the module serves its promoted version.
+    const configured = config.modules.trafficPolicies[id]
+    if (configured !== undefined) {
+      const routing = yield* Effect.either(makeRouting(entry, configured, "config", 0))
+      if (routing._tag === "Right") entry.routing = routing.right
+      else yield* Effect.logWarning(`The configured traffic policy of module "${id}" was not applied: ${routing.left.message}`)
     }
     deps.store.entries.set(id, entry)
     yield* Events.publishOrLog(
@@ -261,8 +295,86 @@ const appendVersion = (
     return version
   })
 
-const handle = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo | undefined, MutationError> => {
+/**
+ * A canary that broke a guard rail, rolled back: when its candidate is the current version, the stable version is
+ * made current again through the compare-and-swap (only if the candidate is still current); the policy is lifted
+ * either way (the module serves its current version) and `canary_rolled_back` says why. A policy replaced since
+ * the breach is left alone.
+ */
+const canaryRollback = (
+  deps: Dependencies,
+  entry: Entry,
+  routing: Routing,
+  breach: TrafficPolicy.Breach
+): Effect.Effect<ModuleInfo | undefined, MutationError> =>
+  Effect.gen(function* () {
+    if (entry.routing !== routing || routing.policy._tag !== "Canary") return undefined
+    const candidate = routing.versions.get(routing.policy.candidate)!
+    const stable = routing.versions.get(routing.policy.stable)!
+    const conflict = checkPrecondition(entry, "canary rollback", candidate.version)
+    if (conflict === undefined) {
+      yield* appendVersion(deps, entry, stable.program, `canary_rollback(${stable.version})`)
+    }
+    entry.routing = undefined
+    yield* Events.publishOrLog(
+      ServicesEvents.CanaryRolledBack,
+      {
+        module_id: entry.id,
+        candidate_version: candidate.version,
+        baseline_version: stable.version,
+        reason: `${breach.rail}: ${breach.reason}`
+      },
+      { events: deps.events }
+    )
+    return yield* describeEntry(entry)
+  })
+
+const handle = (
+  deps: Dependencies,
+  msg: Call
+): Effect.Effect<ModuleInfo | PolicyStatus | undefined, MutationError | PolicyInvalid> => {
   switch (msg._tag) {
+    case "SetPolicy": {
+      const entry = deps.store.entries.get(msg.id)
+      if (entry === undefined) return Effect.fail(notFound(msg.id))
+      return Effect.flatMap(makeRouting(entry, msg.policy, msg.source, msg.seed), (routing) => {
+        entry.routing = routing
+        return Effect.as(
+          Events.publishOrLog(
+            ServicesEvents.TrafficPolicyChanged,
+            { module_id: msg.id, policy: JSON.stringify(routing.policy), source: msg.source },
+            { events: deps.events }
+          ),
+          statusOf(entry, routing)
+        )
+      })
+    }
+    case "ClearPolicy": {
+      const entry = deps.store.entries.get(msg.id)
+      if (entry === undefined) return Effect.fail(notFound(msg.id))
+      if (entry.routing === undefined) return Effect.succeed(undefined)
+      entry.routing = undefined
+      return Effect.as(
+        Events.publishOrLog(
+          ServicesEvents.TrafficPolicyChanged,
+          { module_id: msg.id, policy: "none", source: "api" },
+          { events: deps.events }
+        ),
+        undefined
+      )
+    }
+    case "SetFallback": {
+      const entry = deps.store.entries.get(msg.id)
+      if (entry === undefined) return Effect.fail(notFound(msg.id))
+      entry.fallback = msg.chain
+      entry.lastOutputs.clear()
+      return Effect.succeed(undefined)
+    }
+    case "CanaryRollback": {
+      const entry = deps.store.entries.get(msg.id)
+      if (entry === undefined) return Effect.fail(notFound(msg.id))
+      return canaryRollback(deps, entry, msg.routing, msg.breach)
+    }
     case "Create": {
       const spec = msg.spec
       return Effect.flatMap(deps.config.current, (config) =>
@@ -395,7 +507,10 @@ export const startActor = (
 const name = Registry.name<Actor.ActorRef<Call, Reply>>(actorName)
 
 /** Calls the actor through the registry; while it restarts, waits a few turns for its successor. */
-export const mutate = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo | undefined, MutationError> => {
+export const mutate = (
+  deps: Dependencies,
+  msg: Call
+): Effect.Effect<ModuleInfo | PolicyStatus | undefined, MutationError | PolicyInvalid> => {
   // Only finding the actor is retried (it may be restarting); a request it took is never sent twice.
   const find = (left: number): Effect.Effect<Actor.ActorRef<Call, Reply>, RuntimeError.NoProc> =>
     Effect.catchTag(deps.registry.lookup(name), "NoProc", (e) =>
@@ -410,5 +525,40 @@ export const mutate = (deps: Dependencies, msg: Call): Effect.Effect<ModuleInfo 
         })
     ),
     Effect.flatten
+  )
+}
+
+/**
+ * Applies Config `modules.trafficPolicies` as it changes: a module whose entry changed gets the new policy
+ * (through the actor, as a `setPolicy` would), one whose entry was removed loses its config policy. A policy that
+ * does not fit is logged and the one in force kept. Runs until interrupted.
+ */
+export const watchConfigPolicies = (deps: Dependencies): Effect.Effect<void> => {
+  let applied = new Map<string, string>()
+  return deps.config.watch("modules.trafficPolicies").pipe(
+    Stream.runForEach((value) =>
+      Effect.gen(function* () {
+        const policies = (value ?? {}) as { readonly [id: string]: unknown }
+        const next = new Map<string, string>()
+        for (const [id, policy] of Object.entries(policies)) {
+          const text = JSON.stringify(policy)
+          next.set(id, text)
+          if (applied.get(id) === text || !deps.store.entries.has(id)) continue
+          yield* mutate(deps, { _tag: "SetPolicy", id, policy, source: "config", seed: 0 }).pipe(
+            Effect.catchAll((e) =>
+              Effect.logWarning(`The configured traffic policy of module "${id}" was not applied: ${e.message}`)
+            )
+          )
+        }
+        for (const id of applied.keys()) {
+          const entry = deps.store.entries.get(id)
+          if (!next.has(id) && entry?.routing?.source === "config") {
+            yield* Effect.ignoreLogged(mutate(deps, { _tag: "ClearPolicy", id }))
+          }
+        }
+        applied = next
+      })
+    ),
+    Effect.catchAll((e) => Effect.logError(`modules.trafficPolicies cannot be watched: ${e.message}`))
   )
 }
