@@ -150,32 +150,40 @@ export const make = (deps: Dependencies): Service => {
     })
   }
 
-  /** Feeds the policy's statistics; acts on a canary's breach once (through the actor's compare-and-swap). */
+  /** Feeds the policy's statistics (a canary's breach is then acted upon by {@link afterCanary}). */
   const observer =
-    (entry: Entry, routing: Routing, arm: string, options: ExecuteOptions | undefined) =>
+    (routing: Routing, arm: string, options: ExecuteOptions | undefined) =>
     (ok: boolean, latencyMs: number, output: unknown) => {
       const reward = ok && options?.reward !== undefined ? safeReward(options.reward, output) : undefined
       routing.router.observe(arm, { latencyMs, error: !ok, costUsd: 0, reward })
-      if (!routing.handled && routing.policy._tag === "Canary") {
-        const breach = routing.router.breach()
-        if (breach !== undefined) {
-          routing.handled = true
-          Effect.runFork(
-            Effect.ignoreLogged(mutate(deps, { _tag: "CanaryRollback", id: entry.id, routing, breach }))
-          )
-        }
-      }
     }
 
+  /** A canary's breach, acted upon once: the actor rolls the module back (compare-and-swap) in the background. */
+  const afterCanary = (entry: Entry, routing: Routing): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (routing.handled) return Effect.void
+      const breach = routing.router.breach()
+      if (breach === undefined) return Effect.void
+      routing.handled = true
+      return Effect.asVoid(
+        Effect.forkDaemon(Effect.ignoreLogged(mutate(deps, { _tag: "CanaryRollback", id: entry.id, routing, breach })))
+      )
+    })
+
   /** Runs the shadowed version in the background: recorded, never served, at most a few in flight. */
-  const shadowRun = (entry: Entry, routing: Routing, name: string, served: Version, inputs: unknown): void => {
+  const shadowRun = (
+    entry: Entry,
+    routing: Routing,
+    name: string,
+    served: Version,
+    inputs: unknown
+  ): Effect.Effect<void> => {
     const version = routing.versions.get(name)
-    if (version === undefined || entry.shadowsInFlight >= maxShadowsInFlight) return
+    if (version === undefined || entry.shadowsInFlight >= maxShadowsInFlight) return Effect.void
     entry.shadowsInFlight++
-    const run = runVersion(entry, version, name, inputs, false, (ok, latencyMs, output) => {
+    const run = runVersion(entry, version, name, inputs, false, (ok, latencyMs) => {
       routing.router.observe(name, { latencyMs, error: !ok, costUsd: 0 })
-      shadowExecutions.unsafeUpdate(1, tagsOf(entry, version, name, base).success)
-      void output
+      shadowExecutions.unsafeUpdate(1, tagsOf(entry, version, name, base).duration)
     }).pipe(
       Effect.exit,
       Effect.flatMap((exit) =>
@@ -193,7 +201,8 @@ export const make = (deps: Dependencies): Service => {
       ),
       Effect.ensuring(Effect.sync(() => entry.shadowsInFlight--))
     )
-    Effect.runFork(run)
+    // Not awaited: the served path goes on at once; the shadow's fiber is the application's, not the caller's.
+    return Effect.asVoid(Effect.forkDaemon(run))
   }
 
   /** The steps of the module's fallback chain after `version` failed with `error`, in order. */
@@ -269,6 +278,7 @@ export const make = (deps: Dependencies): Service => {
       let reason: ServeReason
       let arm: string | undefined
       let onEnd: ((ok: boolean, latencyMs: number, output: unknown) => void) | undefined
+      let shadow: Effect.Effect<void> | undefined
       if (routing === undefined) {
         version = entry.current
         reason = "promoted"
@@ -278,8 +288,8 @@ export const make = (deps: Dependencies): Service => {
         version = routing.versions.get(decision.serve) ?? entry.current
         reason = decision.reason
         arm = decision.arm
-        onEnd = observer(entry, routing, decision.arm, options)
-        if (decision.shadow !== undefined) shadowRun(entry, routing, decision.shadow, version, inputs)
+        onEnd = observer(routing, decision.arm, options)
+        if (decision.shadow !== undefined) shadow = shadowRun(entry, routing, decision.shadow, version, inputs)
       }
       const chain = entry.fallback
       const key = chain !== undefined && chain.steps.includes("stale_cache") ? CanonicalJson.stringify(inputs) : undefined
@@ -302,10 +312,13 @@ export const make = (deps: Dependencies): Service => {
           stale: false
         })
       )
+      const chosen =
+        routing !== undefined && routing.policy._tag === "Canary" ? Effect.ensuring(run, afterCanary(entry, routing)) : run
+      const withShadow = shadow === undefined ? chosen : Effect.zipRight(shadow, chosen)
       const served =
         chain === undefined
-          ? run
-          : Effect.catchAll(run, (error) =>
+          ? withShadow
+          : Effect.catchAll(withShadow, (error) =>
               final(error) ? Effect.fail(error) : fallBack(entry, chain, version, reason, arm, inputs, key, error)
             )
       return deps.drain.track(`module "${id}" execution`, Correlation.ensureCorrelationId(served))
