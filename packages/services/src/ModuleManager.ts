@@ -135,6 +135,8 @@ export interface SwapPatch extends Precondition {
  * @category models
  */
 export interface LineageNote {
+  /** What made the version (default `swapped`; `imported` for a release bundle). */
+  readonly reason?: string
   readonly jobId?: string
   readonly optimizer?: string
   readonly scores?: { readonly [name: string]: number }

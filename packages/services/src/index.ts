@@ -65,6 +65,14 @@ export * as CheckpointSqlite from "./CheckpointSqlite.js"
 export * as ReleaseStore from "./releases/ReleaseStore.js"
 
 /**
+ * Release bundles: one version of a module (program, shape, lineage, evaluation report) exported as JSON and
+ * imported elsewhere as a new version.
+ *
+ * @since 0.1.0
+ */
+export * as ReleaseBundle from "./releases/ReleaseBundle.js"
+
+/**
  * The errors of the supervised application (lifecycle, ModuleManager, OptimizationCoordinator, CacheManager).
  *
  * @since 0.1.0

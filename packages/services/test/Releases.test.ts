@@ -13,7 +13,7 @@ import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Application, ModuleManager, ReleaseStore } from "../src/index.js"
+import { Application, ModuleManager, ReleaseBundle, ReleaseStore, TestRuntime } from "../src/index.js"
 import * as Sqlite from "../src/internal/sqlite.js"
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "releases-"))
@@ -298,5 +298,76 @@ describe("Releases through the Application", () => {
       if (outcome.error._tag === "ReleaseCorrupted") assert.strictEqual(outcome.error.version, 2)
       assert.strictEqual(outcome.list.length, 0)
     })
+  )
+})
+
+describe("Release bundles", () => {
+  it.scoped("a version exported from one application is imported into another as a new version, with its report", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
+      const text = yield* onDatabase(
+        path.join(dir, "staging.db"),
+        Effect.gen(function* () {
+          const modules = yield* ModuleManager.ModuleManager
+          yield* modules.create(spec)
+          yield* modules.swap("qa", { instructions: { self: "Answer with a number." } })
+          const bundle = yield* ReleaseBundle.exportBundle("qa", {
+            evaluation: { metric: "exact_match", score: 82.5, examples: 200 }
+          })
+          return JSON.stringify(bundle)
+        })
+      )
+      const imported = yield* onDatabase(
+        path.join(dir, "production.db"),
+        Effect.gen(function* () {
+          const modules = yield* ModuleManager.ModuleManager
+          yield* modules.create(spec)
+          const info = yield* ReleaseBundle.importBundle(JSON.parse(text))
+          return { info, program: yield* modules.program("qa"), history: yield* modules.history("qa") }
+        })
+      )
+      assert.strictEqual(imported.info.version, 2)
+      assert.deepStrictEqual(Module.instructions(imported.program), { self: "Answer with a number." })
+      assert.strictEqual(imported.history[1]!.reason, "imported")
+    })
+  )
+
+  it.effect("a bundle of the first format is read; newer, foreign or misshapen bundles are refused, typed, and nothing changes", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create(spec)
+      const state = Module.dumpState(yield* modules.program("qa"))
+      // A bundle as the first format wrote it.
+      const v1 = {
+        format: "effect-dspy/release-bundle",
+        schemaVersion: 1,
+        moduleId: "qa",
+        version: 3,
+        shape: (yield* Effect.flatMap(ReleaseStore.ReleaseStore, (s) => s.load("qa"))).pipe(Option.getOrThrow).module.shape,
+        spec: { id: "qa", kind: "predict", signature: "question -> answer" },
+        state: { ...state, predictors: { self: { ...state.predictors.self!, signature: { ...state.predictors.self!.signature, instructions: "From v1." } } } },
+        lineage: { parent: 2, reason: "swapped", jobId: "opt-1", optimizer: "copro", scores: null },
+        createdAt: 5,
+        evaluation: null
+      }
+      const decoded = yield* ReleaseBundle.decode(v1)
+      assert.strictEqual(decoded.version, 3)
+      for (const [bundle, field] of [
+        [{ ...v1, schemaVersion: 2 }, "schemaVersion"],
+        [{ hello: "world" }, "format"],
+        [{ ...v1, shape: "other" }, "shape"],
+        [{ ...v1, state: { version: 1, program: "x", predictors: { nope: state.predictors.self } } }, "state"],
+        [{ ...v1, createdAt: "yesterday" }, "createdAt"]
+      ] as const) {
+        const error = yield* Effect.flip(ReleaseBundle.importBundle(bundle))
+        assert.strictEqual(error._tag, "ReleaseBundleInvalid")
+        if (error._tag === "ReleaseBundleInvalid") assert.strictEqual(error.field, field)
+      }
+      assert.strictEqual((yield* modules.describe("qa")).version, 1)
+      const info = yield* ReleaseBundle.importBundle(v1)
+      assert.strictEqual(info.version, 2)
+      assert.deepStrictEqual(Module.instructions(yield* modules.program("qa")), { self: "From v1." })
+    }).pipe(Effect.provide(TestRuntime.layer()))
   )
 })

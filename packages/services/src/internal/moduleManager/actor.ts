@@ -399,7 +399,7 @@ const handle = (
       if (conflict !== undefined) return Effect.fail(conflict)
       const from = entry.current.version
       return Effect.flatMap(applyPatch(msg.id, entry.current.program, msg.patch), (program) =>
-        Effect.flatMap(appendVersion(deps, entry, program, "swapped", msg.patch.lineage), (version) =>
+        Effect.flatMap(appendVersion(deps, entry, program, msg.patch.lineage?.reason ?? "swapped", msg.patch.lineage), (version) =>
           Effect.zipRight(
             Events.publishOrLog(
               ServicesEvents.ModuleSwapped,
