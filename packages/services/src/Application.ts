@@ -364,6 +364,7 @@ export const layer = (
             config,
             events,
             dispatcher: slot,
+            releases,
             ...(Option.isSome(checkpoints) ? { checkpoints: checkpoints.value } : {})
           },
           options.optimization?.coordinator ?? {}

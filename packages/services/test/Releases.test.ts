@@ -3,8 +3,8 @@
  * turned read-only, and the real Application restarted on one database file restoring each module's promoted
  * version, refusing a changed shape and a corrupted row with typed errors.
  */
-import { Module } from "@effect-dspy/core"
-import { Config } from "@effect-dspy/foundation"
+import { Example, Module } from "@effect-dspy/core"
+import { Config, Events } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -13,7 +13,15 @@ import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Application, ModuleManager, ReleaseBundle, ReleaseStore, TestRuntime } from "../src/index.js"
+import {
+  Application,
+  ModuleManager,
+  OptimizationCoordinator,
+  ReleaseBundle,
+  ReleaseStore,
+  ServicesEvents,
+  TestRuntime
+} from "../src/index.js"
 import * as Sqlite from "../src/internal/sqlite.js"
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "releases-"))
@@ -369,5 +377,48 @@ describe("Release bundles", () => {
       assert.strictEqual(info.version, 2)
       assert.deepStrictEqual(Module.instructions(yield* modules.program("qa")), { self: "From v1." })
     }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+})
+
+describe("Optimization results", () => {
+  it.scoped("an identical request after a restart reuses the stored result instead of compiling again", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
+      const filename = path.join(dir, "app.db")
+      const trainset = [
+        Example.make({ question: "What is 2 + 3?", answer: "5" }).withInputs("question"),
+        Example.make({ question: "What is 4 + 4?", answer: "8" }).withInputs("question")
+      ]
+      const once = Effect.scoped(
+        Effect.gen(function* () {
+          const modules = yield* ModuleManager.ModuleManager
+          const coordinator = yield* OptimizationCoordinator.OptimizationCoordinator
+          yield* modules.create(spec)
+          const { id } = yield* coordinator.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", trainset })
+          const job = yield* coordinator.await(id)
+          const reused = yield* Events.queryOf(ServicesEvents.OptimizationResultReused, {})
+          const calls = (yield* (yield* TestRuntime.SimControl).stats("default")).calls
+          return { job, reused: reused.length, calls }
+        }).pipe(
+          // A margin no result reaches: the job is rejected and version 1 stays the student.
+          Effect.provide(
+            TestRuntime.layer({
+              config: { optimization: { swapMargin: 1000 } },
+              application: { releases: { filename } }
+            })
+          )
+        )
+      )
+      const first = yield* once
+      const second = yield* once
+      assert.strictEqual(first.job.status, "rejected")
+      assert.strictEqual(first.reused, 0)
+      assert.strictEqual(second.job.status, "rejected")
+      assert.strictEqual(second.reused, 1)
+      assert.strictEqual(second.job.optimizedScore, first.job.optimizedScore)
+      // Only the scoring ran the second time: no compile.
+      assert.isBelow(second.calls, first.calls)
+    })
   )
 })

@@ -13,6 +13,7 @@ import * as Either from "effect/Either"
 import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
 import type * as ModuleManager from "../../ModuleManager.js"
+import type * as ReleaseStore from "../../releases/ReleaseStore.js"
 import type { Job, OptimizerEntry } from "../../OptimizationCoordinator.js"
 import type { Dispatcher } from "./dispatcher.js"
 import { isTerminal, type Live, toJob } from "./jobs.js"
@@ -32,6 +33,8 @@ export interface Dependencies {
   readonly checkpoints?: Checkpoint.Service
   /** The application's dispatcher process slot; without one, the coordinator starts its own dispatcher process. */
   readonly dispatcher?: Dispatcher
+  /** Where optimization results are kept by what produced them (reused by an identical request); none: not kept. */
+  readonly releases?: ReleaseStore.Service
 }
 
 export interface Env {
