@@ -42,7 +42,11 @@ describe("ModuleManager", () => {
 
       const before = yield* Metric.value(
         Metric.tagged(
-          Metric.tagged(Metric.tagged(Metric.tagged(ModuleManager.executions, "outcome", "success"), "module_id", "qa"), "module_version", "1"),
+          Metric.tagged(
+            Metric.tagged(Metric.tagged(ModuleManager.executions, "outcome", "success"), "module_id", "qa"),
+            "module_version",
+            "1"
+          ),
           "arm",
           "none"
         )
@@ -55,7 +59,11 @@ describe("ModuleManager", () => {
 
       const after = yield* Metric.value(
         Metric.tagged(
-          Metric.tagged(Metric.tagged(Metric.tagged(ModuleManager.executions, "outcome", "success"), "module_id", "qa"), "module_version", "1"),
+          Metric.tagged(
+            Metric.tagged(Metric.tagged(ModuleManager.executions, "outcome", "success"), "module_id", "qa"),
+            "module_version",
+            "1"
+          ),
           "arm",
           "none"
         )

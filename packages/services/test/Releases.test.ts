@@ -4,11 +4,11 @@
  * version, refusing a changed shape and a corrupted row with typed errors.
  */
 import { Example, Module } from "@effect-dspy/core"
-import { Config, Events } from "@effect-dspy/foundation"
+import { type Config, Events } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -135,7 +135,9 @@ describe("ReleaseStore", () => {
           }
         })
       )
-      const stored = yield* Effect.scoped(Effect.flatMap(ReleaseStore.makeSqlite({ filename: v1 }), (s) => s.load("qa")))
+      const stored = yield* Effect.scoped(
+        Effect.flatMap(ReleaseStore.makeSqlite({ filename: v1 }), (s) => s.load("qa"))
+      )
       assert.strictEqual(Option.getOrThrow(stored).versions[0]!.lineage.reason, "created")
       assert.strictEqual(ReleaseStore.schemaVersion, 1)
 
@@ -164,7 +166,10 @@ describe("ReleaseStore", () => {
       const store = yield* ReleaseStore.makeSqlite({ filename })
       fs.chmodSync(filename, 0o444)
       const error = yield* Effect.flip(
-        store.create({ moduleId: "qa", shape: "s", spec: null, promoted: 1, createdAt: 1, updatedAt: 1 }, record("qa", 1))
+        store.create(
+          { moduleId: "qa", shape: "s", spec: null, promoted: 1, createdAt: 1, updatedAt: 1 },
+          record("qa", 1)
+        )
       )
       assert.strictEqual(error._tag, "ReleaseStoreError")
       assert.include(error.message, "read-only")
@@ -341,42 +346,53 @@ describe("Release bundles", () => {
     })
   )
 
-  it.effect("a bundle of the first format is read; newer, foreign or misshapen bundles are refused, typed, and nothing changes", () =>
-    Effect.gen(function* () {
-      const modules = yield* ModuleManager.ModuleManager
-      yield* modules.create(spec)
-      const state = Module.dumpState(yield* modules.program("qa"))
-      // A bundle as the first format wrote it.
-      const v1 = {
-        format: "effect-dspy/release-bundle",
-        schemaVersion: 1,
-        moduleId: "qa",
-        version: 3,
-        shape: (yield* Effect.flatMap(ReleaseStore.ReleaseStore, (s) => s.load("qa"))).pipe(Option.getOrThrow).module.shape,
-        spec: { id: "qa", kind: "predict", signature: "question -> answer" },
-        state: { ...state, predictors: { self: { ...state.predictors.self!, signature: { ...state.predictors.self!.signature, instructions: "From v1." } } } },
-        lineage: { parent: 2, reason: "swapped", jobId: "opt-1", optimizer: "copro", scores: null },
-        createdAt: 5,
-        evaluation: null
-      }
-      const decoded = yield* ReleaseBundle.decode(v1)
-      assert.strictEqual(decoded.version, 3)
-      for (const [bundle, field] of [
-        [{ ...v1, schemaVersion: 2 }, "schemaVersion"],
-        [{ hello: "world" }, "format"],
-        [{ ...v1, shape: "other" }, "shape"],
-        [{ ...v1, state: { version: 1, program: "x", predictors: { nope: state.predictors.self } } }, "state"],
-        [{ ...v1, createdAt: "yesterday" }, "createdAt"]
-      ] as const) {
-        const error = yield* Effect.flip(ReleaseBundle.importBundle(bundle))
-        assert.strictEqual(error._tag, "ReleaseBundleInvalid")
-        if (error._tag === "ReleaseBundleInvalid") assert.strictEqual(error.field, field)
-      }
-      assert.strictEqual((yield* modules.describe("qa")).version, 1)
-      const info = yield* ReleaseBundle.importBundle(v1)
-      assert.strictEqual(info.version, 2)
-      assert.deepStrictEqual(Module.instructions(yield* modules.program("qa")), { self: "From v1." })
-    }).pipe(Effect.provide(TestRuntime.layer()))
+  it.effect(
+    "a bundle of the first format is read; newer, foreign or misshapen bundles are refused, typed, and nothing changes",
+    () =>
+      Effect.gen(function* () {
+        const modules = yield* ModuleManager.ModuleManager
+        yield* modules.create(spec)
+        const state = Module.dumpState(yield* modules.program("qa"))
+        // A bundle as the first format wrote it.
+        const v1 = {
+          format: "effect-dspy/release-bundle",
+          schemaVersion: 1,
+          moduleId: "qa",
+          version: 3,
+          shape: (yield* Effect.flatMap(ReleaseStore.ReleaseStore, (s) => s.load("qa"))).pipe(Option.getOrThrow).module
+            .shape,
+          spec: { id: "qa", kind: "predict", signature: "question -> answer" },
+          state: {
+            ...state,
+            predictors: {
+              self: {
+                ...state.predictors.self!,
+                signature: { ...state.predictors.self!.signature, instructions: "From v1." }
+              }
+            }
+          },
+          lineage: { parent: 2, reason: "swapped", jobId: "opt-1", optimizer: "copro", scores: null },
+          createdAt: 5,
+          evaluation: null
+        }
+        const decoded = yield* ReleaseBundle.decode(v1)
+        assert.strictEqual(decoded.version, 3)
+        for (const [bundle, field] of [
+          [{ ...v1, schemaVersion: 2 }, "schemaVersion"],
+          [{ hello: "world" }, "format"],
+          [{ ...v1, shape: "other" }, "shape"],
+          [{ ...v1, state: { version: 1, program: "x", predictors: { nope: state.predictors.self } } }, "state"],
+          [{ ...v1, createdAt: "yesterday" }, "createdAt"]
+        ] as const) {
+          const error = yield* Effect.flip(ReleaseBundle.importBundle(bundle))
+          assert.strictEqual(error._tag, "ReleaseBundleInvalid")
+          if (error._tag === "ReleaseBundleInvalid") assert.strictEqual(error.field, field)
+        }
+        assert.strictEqual((yield* modules.describe("qa")).version, 1)
+        const info = yield* ReleaseBundle.importBundle(v1)
+        assert.strictEqual(info.version, 2)
+        assert.deepStrictEqual(Module.instructions(yield* modules.program("qa")), { self: "From v1." })
+      }).pipe(Effect.provide(TestRuntime.layer()))
   )
 })
 

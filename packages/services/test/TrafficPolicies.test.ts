@@ -100,27 +100,29 @@ describe("Traffic policies", () => {
     }).pipe(Effect.provide(TestRuntime.layer()))
   )
 
-  it.effect("a shadow never serves: the candidate runs on its sample, recorded in events, and every answer is the serving version's", () =>
-    Effect.gen(function* () {
-      const modules = yield* twoVersions
-      yield* modules.setPolicy("qa", { _tag: "Shadow", serving: "1", candidate: "2", sample: 0.5 }, { seed: 3 })
-      for (let i = 0; i < 200; i++) {
-        const execution = yield* modules.execute("qa", question)
-        assert.strictEqual(execution.version, 1)
-        assert.strictEqual(execution.reason, "shadow")
-      }
-      yield* eventually(
-        Effect.map(modules.policy("qa"), (s) => s!.arms["2"]!.n === s!.arms["2"]!.pulls && s!.arms["2"]!.n > 50)
-      )
-      const shadows = yield* Events.queryOf(ServicesEvents.ModuleShadowExecution, {})
-      assert.isAbove(shadows.length, 50)
-      assert.isBelow(shadows.length, 150)
-      for (const e of shadows) {
-        assert.strictEqual(e.data.version, 2)
-        assert.strictEqual(e.data.served_version, 1)
-        assert.strictEqual(e.data.status, "ok")
-      }
-    }).pipe(Effect.provide(TestRuntime.layer()))
+  it.effect(
+    "a shadow never serves: the candidate runs on its sample, recorded in events, and every answer is the serving version's",
+    () =>
+      Effect.gen(function* () {
+        const modules = yield* twoVersions
+        yield* modules.setPolicy("qa", { _tag: "Shadow", serving: "1", candidate: "2", sample: 0.5 }, { seed: 3 })
+        for (let i = 0; i < 200; i++) {
+          const execution = yield* modules.execute("qa", question)
+          assert.strictEqual(execution.version, 1)
+          assert.strictEqual(execution.reason, "shadow")
+        }
+        yield* eventually(
+          Effect.map(modules.policy("qa"), (s) => s!.arms["2"]!.n === s!.arms["2"]!.pulls && s!.arms["2"]!.n > 50)
+        )
+        const shadows = yield* Events.queryOf(ServicesEvents.ModuleShadowExecution, {})
+        assert.isAbove(shadows.length, 50)
+        assert.isBelow(shadows.length, 150)
+        for (const e of shadows) {
+          assert.strictEqual(e.data.version, 2)
+          assert.strictEqual(e.data.served_version, 1)
+          assert.strictEqual(e.data.status, "ok")
+        }
+      }).pipe(Effect.provide(TestRuntime.layer()))
   )
 
   it.effect("a canary with an injected regression rolls back by itself, with an event saying why", () =>
@@ -185,8 +187,7 @@ describe("Traffic policies", () => {
           "qa",
           { question: e.question },
           {
-            reward: (output) =>
-              Prediction.isPrediction(output) && Number(output.get("answer")) === e.answer ? 1 : 0
+            reward: (output) => (Prediction.isPrediction(output) && Number(output.get("answer")) === e.answer ? 1 : 0)
           }
         )
         served.push(execution.version)
@@ -199,27 +200,29 @@ describe("Traffic policies", () => {
     }).pipe(Effect.provide(TestRuntime.layer()))
   )
 
-  it.effect("policies change at run time through Config; a policy naming a missing version is refused, typed, and the one in force kept", () =>
-    Effect.gen(function* () {
-      const modules = yield* twoVersions
-      const config = yield* Config.Config
-      yield* config.update("modules.trafficPolicies", { qa: { _tag: "Pinned", version: "1" } })
-      yield* eventually(Effect.map(modules.policy("qa"), (p) => p?.source === "config"))
-      const pinned = yield* modules.execute("qa", question)
-      assert.strictEqual(pinned.version, 1)
-      assert.strictEqual(pinned.reason, "pinned")
+  it.effect(
+    "policies change at run time through Config; a policy naming a missing version is refused, typed, and the one in force kept",
+    () =>
+      Effect.gen(function* () {
+        const modules = yield* twoVersions
+        const config = yield* Config.Config
+        yield* config.update("modules.trafficPolicies", { qa: { _tag: "Pinned", version: "1" } })
+        yield* eventually(Effect.map(modules.policy("qa"), (p) => p?.source === "config"))
+        const pinned = yield* modules.execute("qa", question)
+        assert.strictEqual(pinned.version, 1)
+        assert.strictEqual(pinned.reason, "pinned")
 
-      const refused = yield* Effect.flip(modules.setPolicy("qa", { _tag: "Pinned", version: "9" }))
-      assert.strictEqual(refused._tag, "PolicyInvalid")
-      assert.include(refused.message, "unknown version")
-      assert.strictEqual((yield* modules.execute("qa", question)).version, 1)
+        const refused = yield* Effect.flip(modules.setPolicy("qa", { _tag: "Pinned", version: "9" }))
+        assert.strictEqual(refused._tag, "PolicyInvalid")
+        assert.include(refused.message, "unknown version")
+        assert.strictEqual((yield* modules.execute("qa", question)).version, 1)
 
-      yield* config.update("modules.trafficPolicies", {})
-      yield* eventually(Effect.map(modules.policy("qa"), (p) => p === undefined))
-      const promoted = yield* modules.execute("qa", question)
-      assert.strictEqual(promoted.version, 2)
-      assert.strictEqual(promoted.reason, "promoted")
-    }).pipe(Effect.provide(TestRuntime.layer()))
+        yield* config.update("modules.trafficPolicies", {})
+        yield* eventually(Effect.map(modules.policy("qa"), (p) => p === undefined))
+        const promoted = yield* modules.execute("qa", question)
+        assert.strictEqual(promoted.version, 2)
+        assert.strictEqual(promoted.reason, "promoted")
+      }).pipe(Effect.provide(TestRuntime.layer()))
   )
 
   it.effect("every execution's events carry its module version and arm", () =>

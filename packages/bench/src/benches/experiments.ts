@@ -168,7 +168,10 @@ const bench: Bench = {
             )
             for (let v = 2; v <= VERSIONS; v++) {
               yield* Effect.orDie(
-                store.append({ moduleId: "qa", version: v, state: state(v), lineage: lineage(v), createdAt: v }, { promote: true })
+                store.append(
+                  { moduleId: "qa", version: v, state: state(v), lineage: lineage(v), createdAt: v },
+                  { promote: true }
+                )
               )
             }
           })
@@ -177,13 +180,12 @@ const bench: Bench = {
       const start = async (file: string) => {
         const t0 = nowUs()
         const app = ManagedRuntime.make(
-          TestRuntime.layer({ config: { modules: { maxVersions: VERSIONS } }, application: { releases: { filename: file } } })
+          TestRuntime.layer({
+            config: { modules: { maxVersions: VERSIONS } },
+            application: { releases: { filename: file } }
+          })
         )
-        const info = await app.runPromise(
-          Effect.flatMap(ModuleManager.ModuleManager, (m) =>
-            m.register("qa", echo)
-          )
-        )
+        const info = await app.runPromise(Effect.flatMap(ModuleManager.ModuleManager, (m) => m.register("qa", echo)))
         const seconds = (nowUs() - t0) / 1e6
         await app.dispose()
         return { seconds, info }
@@ -192,7 +194,9 @@ const bench: Bench = {
       const baseline = await start(fresh)
       const restored = await start(filename)
       if (restored.info.versions !== VERSIONS || restored.info.version !== VERSIONS) {
-        throw new Error(`experiments bench: restored ${restored.info.versions} versions (current ${restored.info.version})`)
+        throw new Error(
+          `experiments bench: restored ${restored.info.versions} versions (current ${restored.info.version})`
+        )
       }
       report({
         bench: "experiments",

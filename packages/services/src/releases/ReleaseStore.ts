@@ -182,8 +182,7 @@ export interface Options {
  */
 export const makeSqlite: (
   options: Options
-) => Effect.Effect<Service, ReleaseStoreError | ReleaseStoreVersionUnsupported, Scope.Scope> =
-  sqlite.open
+) => Effect.Effect<Service, ReleaseStoreError | ReleaseStoreVersionUnsupported, Scope.Scope> = sqlite.open
 
 /**
  * A store in memory (for tests and short-lived processes): the same contract, nothing survives the process.
@@ -199,7 +198,9 @@ export const makeMemory: () => Service = memory.make
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<ReleaseStore, ReleaseStoreError | ReleaseStoreVersionUnsupported> =>
+export const layer = (
+  options: Options
+): Layer.Layer<ReleaseStore, ReleaseStoreError | ReleaseStoreVersionUnsupported> =>
   Layer.scoped(ReleaseStore, sqlite.open(options))
 
 /**

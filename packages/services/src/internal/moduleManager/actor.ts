@@ -128,7 +128,8 @@ const restore = (
     if (!records.some((v) => v.version === stored.module.promoted)) {
       // The promoted version is older than the latest kept in memory: read it too.
       const all = yield* deps.releases.load(id)
-      const promoted = all._tag === "Some" ? all.value.versions.find((v) => v.version === stored.module.promoted) : undefined
+      const promoted =
+        all._tag === "Some" ? all.value.versions.find((v) => v.version === stored.module.promoted) : undefined
       if (promoted === undefined) {
         return yield* new ReleaseCorrupted({
           moduleId: id,
@@ -189,7 +190,13 @@ const addEntry = (
       versions = restored.versions
       current = restored.current
     } else {
-      current = { version: 1, program, createdAt: now, reason: "created", lineage: lineageOf(null, "created", undefined) }
+      current = {
+        version: 1,
+        program,
+        createdAt: now,
+        reason: "created",
+        lineage: lineageOf(null, "created", undefined)
+      }
       versions = [current]
       // Written before it is acknowledged: a store that refuses leaves no module behind.
       yield* deps.releases.create(
@@ -231,7 +238,10 @@ const addEntry = (
     if (configured !== undefined) {
       const routing = yield* Effect.either(makeRouting(entry, configured, "config", 0))
       if (routing._tag === "Right") entry.routing = routing.right
-      else yield* Effect.logWarning(`The configured traffic policy of module "${id}" was not applied: ${routing.left.message}`)
+      else
+        yield* Effect.logWarning(
+          `The configured traffic policy of module "${id}" was not applied: ${routing.left.message}`
+        )
     }
     deps.store.entries.set(id, entry)
     yield* Events.publishOrLog(
@@ -399,15 +409,17 @@ const handle = (
       if (conflict !== undefined) return Effect.fail(conflict)
       const from = entry.current.version
       return Effect.flatMap(applyPatch(msg.id, entry.current.program, msg.patch), (program) =>
-        Effect.flatMap(appendVersion(deps, entry, program, msg.patch.lineage?.reason ?? "swapped", msg.patch.lineage), (version) =>
-          Effect.zipRight(
-            Events.publishOrLog(
-              ServicesEvents.ModuleSwapped,
-              { module_id: msg.id, from_version: from, to_version: version.version },
-              { events: deps.events }
-            ),
-            describeEntry(entry)
-          )
+        Effect.flatMap(
+          appendVersion(deps, entry, program, msg.patch.lineage?.reason ?? "swapped", msg.patch.lineage),
+          (version) =>
+            Effect.zipRight(
+              Events.publishOrLog(
+                ServicesEvents.ModuleSwapped,
+                { module_id: msg.id, from_version: from, to_version: version.version },
+                { events: deps.events }
+              ),
+              describeEntry(entry)
+            )
         )
       )
     }

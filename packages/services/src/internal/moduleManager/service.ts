@@ -124,7 +124,11 @@ export const make = (deps: Dependencies): Service => {
     return Effect.clockWith((clock) => {
       const started = clock.unsafeCurrentTimeMillis()
       const guarded: Effect.Effect<unknown, ExecuteError> = protectedRun
-        ? deps.protection.executeProtected(`module:${entry.id}`, { breaker: entry.breaker, limiter: entry.limiter }, body)
+        ? deps.protection.executeProtected(
+            `module:${entry.id}`,
+            { breaker: entry.breaker, limiter: entry.limiter },
+            body
+          )
         : body
       return guarded.pipe(
         Effect.catchAllDefect((defect) =>
@@ -241,7 +245,8 @@ export const make = (deps: Dependencies): Service => {
       switch (step) {
         case "previous": {
           const at = entry.versions.indexOf(version)
-          const previous = at > 0 ? entry.versions[at - 1] : entry.versions.find((v) => v !== version && v.version < version.version)
+          const previous =
+            at > 0 ? entry.versions[at - 1] : entry.versions.find((v) => v !== version && v.version < version.version)
           if (previous === undefined) return next
           return Effect.matchEffect(runVersion(entry, previous, arm, inputs, false), {
             onFailure: () => next,
@@ -262,7 +267,9 @@ export const make = (deps: Dependencies): Service => {
           })
         }
         case "default":
-          return "default" in chain && chain.default !== undefined ? served(step, index, version, chain.default, false) : next
+          return "default" in chain && chain.default !== undefined
+            ? served(step, index, version, chain.default, false)
+            : next
       }
     }
     return attempt(0)
@@ -292,7 +299,8 @@ export const make = (deps: Dependencies): Service => {
         if (decision.shadow !== undefined) shadow = shadowRun(entry, routing, decision.shadow, version, inputs)
       }
       const chain = entry.fallback
-      const key = chain !== undefined && chain.steps.includes("stale_cache") ? CanonicalJson.stringify(inputs) : undefined
+      const key =
+        chain !== undefined && chain.steps.includes("stale_cache") ? CanonicalJson.stringify(inputs) : undefined
       const end =
         key === undefined
           ? onEnd
@@ -313,7 +321,9 @@ export const make = (deps: Dependencies): Service => {
         })
       )
       const chosen =
-        routing !== undefined && routing.policy._tag === "Canary" ? Effect.ensuring(run, afterCanary(entry, routing)) : run
+        routing !== undefined && routing.policy._tag === "Canary"
+          ? Effect.ensuring(run, afterCanary(entry, routing))
+          : run
       const withShadow = shadow === undefined ? chosen : Effect.zipRight(shadow, chosen)
       const served =
         chain === undefined
@@ -348,7 +358,8 @@ export const make = (deps: Dependencies): Service => {
         seed: options?.seed ?? 0
       }),
     clearPolicy: (id) => Effect.asVoid(call<undefined, MutationError>({ _tag: "ClearPolicy", id })),
-    policy: (id) => Effect.map(find(id), (entry) => (entry.routing === undefined ? undefined : statusOf(entry, entry.routing))),
+    policy: (id) =>
+      Effect.map(find(id), (entry) => (entry.routing === undefined ? undefined : statusOf(entry, entry.routing))),
     setFallback: (id, chain) => Effect.asVoid(call<undefined, MutationError>({ _tag: "SetFallback", id, chain })),
     describe: (id) => Effect.flatMap(find(id), describeEntry),
     list: Effect.suspend(() =>

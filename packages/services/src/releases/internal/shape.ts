@@ -18,5 +18,4 @@ export const describeShape = (program: Module.Program): ReadonlyArray<unknown> =
   ])
 
 /** The fingerprint of a program's shape (sha256 of its canonical description, 16 hex digits). */
-export const shapeOf = (program: Module.Program): string =>
-  CanonicalJson.sha256(describeShape(program)).slice(0, 16)
+export const shapeOf = (program: Module.Program): string => CanonicalJson.sha256(describeShape(program)).slice(0, 16)

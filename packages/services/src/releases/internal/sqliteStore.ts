@@ -8,14 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Sqlite from "../../internal/sqlite.js"
-import type {
-  Lineage,
-  ModuleRecord,
-  Options,
-  Service,
-  StoredResult,
-  VersionRecord
-} from "../ReleaseStore.js"
+import type { Lineage, ModuleRecord, Options, Service, StoredResult, VersionRecord } from "../ReleaseStore.js"
 import { ReleaseStoreError, ReleaseStoreVersionUnsupported } from "../../ServicesError.js"
 
 /** The schema version written by this code. */
@@ -138,10 +131,13 @@ export const open = (
     const statement = <A>(operation: string, body: Effect.Effect<A, unknown>) =>
       Effect.mapError(Sqlite.oneLine(body), failure(operation))
     const insertVersion = (v: VersionRecord) =>
-      run(
-        "INSERT INTO dspy_release_versions (module_id, version, state, lineage, created_at) VALUES (?, ?, ?, ?, ?)",
-        [v.moduleId, v.version, JSON.stringify(v.state ?? null), JSON.stringify(v.lineage), v.createdAt]
-      )
+      run("INSERT INTO dspy_release_versions (module_id, version, state, lineage, created_at) VALUES (?, ?, ?, ?, ?)", [
+        v.moduleId,
+        v.version,
+        JSON.stringify(v.state ?? null),
+        JSON.stringify(v.lineage),
+        v.createdAt
+      ])
 
     const service: Service = {
       target,
