@@ -299,8 +299,7 @@ export const make = (deps: Dependencies): Service => {
         if (decision.shadow !== undefined) shadow = shadowRun(entry, routing, decision.shadow, version, inputs)
       }
       const chain = entry.fallback
-      const key =
-        chain !== undefined && chain.steps.includes("stale_cache") ? CanonicalJson.stringify(inputs) : undefined
+      const key = chain?.steps.includes("stale_cache") === true ? CanonicalJson.stringify(inputs) : undefined
       const end =
         key === undefined
           ? onEnd
