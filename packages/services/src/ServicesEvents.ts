@@ -292,6 +292,126 @@ export const CacheLevelRecovered = Events.define(
 )
 
 // ---------------------------------------------------------------------------------------------------------
+// Experiments (packages/services/src/experiments)
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * An experiment started on a module: its baseline and arms, and whether its recommendation is applied by itself.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ExperimentStarted = Events.define(
+  "experiment_started",
+  Schema.Struct({
+    experiment_id: Schema.String,
+    module_id: Schema.String,
+    baseline: Schema.String,
+    arms: Schema.Array(Schema.String),
+    auto_apply: Schema.Boolean
+  })
+)
+
+/**
+ * An experiment's analysis changed its recommendation to `promote` or `roll_back` (`arm`: the arm to promote, or
+ * the arm at fault), with the observations it rests on.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ExperimentRecommended = Events.define(
+  "experiment_recommended",
+  Schema.Struct({
+    experiment_id: Schema.String,
+    module_id: Schema.String,
+    recommendation: Schema.Literal("promote", "roll_back"),
+    arm: Schema.String,
+    reason: Schema.String,
+    observations: Schema.Number
+  })
+)
+
+/**
+ * An experiment stopped taking observations (by hand or because its auto-applied recommendation is being applied).
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ExperimentConcluded = Events.define(
+  "experiment_concluded",
+  Schema.Struct({ experiment_id: Schema.String, module_id: Schema.String, reason: Schema.String })
+)
+
+/**
+ * An experiment's arm was promoted (`automatic`: by the opt-in auto-apply policy).
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ExperimentPromoted = Events.define(
+  "experiment_promoted",
+  Schema.Struct({
+    experiment_id: Schema.String,
+    module_id: Schema.String,
+    arm: Schema.String,
+    reason: Schema.String,
+    automatic: Schema.Boolean
+  })
+)
+
+/**
+ * An experiment was rolled back to its baseline: why, the arm at fault, the guard rail broken if one was
+ * (`rail`: error_rate, latency_p95, quality) and whether it happened by itself.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ExperimentRolledBack = Events.define(
+  "experiment_rolled_back",
+  Schema.Struct({
+    experiment_id: Schema.String,
+    module_id: Schema.String,
+    baseline: Schema.String,
+    arm: Schema.optional(Schema.String),
+    rail: Schema.optional(Schema.String),
+    reason: Schema.String,
+    automatic: Schema.Boolean
+  })
+)
+
+/**
+ * The auto-apply policy could not apply a recommendation (no applier registered for the module, or the applier
+ * failed: e.g. a compare-and-swap conflict); the experiment stays concluded for a person to decide.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ExperimentApplyFailed = Events.define(
+  "experiment_apply_failed",
+  Schema.Struct({
+    experiment_id: Schema.String,
+    module_id: Schema.String,
+    action: Schema.Literal("promote", "roll_back"),
+    error: Schema.String
+  })
+)
+
+/**
+ * The events of the experiments block.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const experimentEvents = [
+  ExperimentStarted,
+  ExperimentRecommended,
+  ExperimentConcluded,
+  ExperimentPromoted,
+  ExperimentRolledBack,
+  ExperimentApplyFailed
+] as const
+
+// ---------------------------------------------------------------------------------------------------------
 // Releases (durable versions, traffic policies, fallback chains)
 // ---------------------------------------------------------------------------------------------------------
 
@@ -440,6 +560,7 @@ export const all = [
   ProviderRecovered,
   CacheLevelDegraded,
   CacheLevelRecovered,
+  ...experimentEvents,
   ReleaseRestored,
   ReleaseShapeMismatch,
   ReleaseImported,

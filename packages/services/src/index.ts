@@ -107,3 +107,49 @@ export * as ArmStats from "./experiments/ArmStats.js"
  * @since 0.1.0
  */
 export * as Bandit from "./experiments/Bandit.js"
+
+/**
+ * Always-valid sequential tests (mSPRT with a normal mixture) for differences in means and proportions, with
+ * confidence sequences.
+ *
+ * @since 0.1.0
+ */
+export * as Sequential from "./experiments/Sequential.js"
+
+/**
+ * Experiment analysis per arm (latency p50/p95, error rate, cost per call, quality with an always-valid interval)
+ * and a recommendation: promote, roll back, keep testing.
+ *
+ * @since 0.1.0
+ */
+export * as Analysis from "./experiments/Analysis.js"
+
+/**
+ * Experiments as a service: lifecycle (running, concluded, promoted, rolled back), checks with always-valid
+ * tests, persisted records, events, opt-in auto-apply through the integrator's compare-and-swap.
+ *
+ * @since 0.1.0
+ */
+export * as Experiments from "./experiments/Experiments.js"
+
+/**
+ * Where experiment records live: in memory or SQLite (schema version, forward migrations).
+ *
+ * @since 0.1.0
+ */
+export * as ExperimentStore from "./experiments/ExperimentStore.js"
+
+/**
+ * The persisted experiment record and its schema version.
+ *
+ * @since 0.1.0
+ */
+export * as ExperimentRecord from "./experiments/ExperimentRecord.js"
+
+/**
+ * Mode comparison reports: baseline vs optimized (and any other arm) on time, cost, quality and success rate from
+ * production records.
+ *
+ * @since 0.1.0
+ */
+export * as ModeComparison from "./experiments/ModeComparison.js"

@@ -426,6 +426,11 @@ export interface Router {
 export interface Options {
   readonly seed?: number
   readonly now?: () => number
+  /**
+   * Statistics to start from, by arm (e.g. `router.state().arms` of the router this one replaces when a policy
+   * changes at run time); arms the policy does not name are ignored.
+   */
+  readonly stats?: Readonly<Record<string, typeof ArmStats.ArmStats.Type>>
 }
 
 const TWO_32 = 4294967296
@@ -433,13 +438,17 @@ const TWO_32 = 4294967296
 const stickyUnit = (seed: number, key: string): number => Random.hashParts("sticky", seed, key) / TWO_32
 
 /**
- * A router for a policy (assumed checked by {@link decode}).
+ * A router for a policy (assumed checked by {@link decode}), with empty statistics unless `options.stats` gives
+ * some.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (policy: Policy, options: Options = {}): Router =>
-  build(policy, options.seed ?? 0, 0, 0, {}, undefined, options.now ?? Date.now)
+export const make = (policy: Policy, options: Options = {}): Router => {
+  const arms: Record<string, ArmStats.ArmStats> = {}
+  for (const [arm, stats] of Object.entries(options.stats ?? {})) arms[arm] = ArmStats.copy(stats)
+  return build(policy, options.seed ?? 0, 0, 0, arms, undefined, options.now ?? Date.now)
+}
 
 /**
  * Resumes a router from its persisted state, checking the policy against the module's versions (when given).
@@ -482,33 +491,43 @@ const build = (
   let pulls = initialPulls
   let breach = initialBreach
 
-  const decisionFor = (serve: string, reason: Reason): Decision => Object.freeze({ serve, arm: serve, reason })
-  let route: (callerKey?: string) => Decision
+  // Decisions are made once, up front: `route` picks an index into this table (no allocation per request), and
+  // the entry's arm statistics are counted without a lookup by name.
+  const table: Array<Decision> = []
+  const tableStats: Array<ArmStats.ArmStats> = []
+  const entry = (serve: string, reason: Reason, shadow?: string): number => {
+    table.push(
+      Object.freeze(shadow === undefined ? { serve, arm: serve, reason } : { serve, shadow, arm: serve, reason })
+    )
+    tableStats.push(arms.get(serve)!)
+    return table.length - 1
+  }
+  let route: (callerKey?: string) => number
   let afterObserve: (arm: string, stats: ArmStats.ArmStats) => void = () => {}
 
   switch (policy._tag) {
     case "Pinned": {
-      const decision = decisionFor(policy.version, "pinned")
-      route = () => decision
+      const only = entry(policy.version, "pinned")
+      route = () => only
       break
     }
     case "Weighted": {
-      const decisions = policy.weights.map((w) => decisionFor(w.version, "weighted"))
+      const indices = policy.weights.map((w) => entry(w.version, "weighted"))
       const cumulative: Array<number> = []
       let total = 0
       for (const w of policy.weights) cumulative.push((total += w.weight))
       const sticky = policy.stickyBy === "callerKey"
-      const last = decisions.length - 1
+      const last = indices.length - 1
       route = (callerKey) => {
         const u = (sticky && callerKey !== undefined ? stickyUnit(seed, callerKey) : rng.next()) * total
-        for (let i = 0; i < last; i++) if (u < cumulative[i]!) return decisions[i]!
-        return decisions[last]!
+        for (let i = 0; i < last; i++) if (u < cumulative[i]!) return indices[i]!
+        return indices[last]!
       }
       break
     }
     case "Canary": {
-      const stable = decisionFor(policy.stable, "canary")
-      const candidate = decisionFor(policy.candidate, "canary")
+      const stable = entry(policy.stable, "canary")
+      const candidate = entry(policy.candidate, "canary")
       const sticky = policy.stickyBy === "callerKey"
       const fraction = policy.fraction
       route = (callerKey) => {
@@ -526,13 +545,8 @@ const build = (
       break
     }
     case "Shadow": {
-      const plain = decisionFor(policy.serving, "shadow")
-      const shadowed: Decision = Object.freeze({
-        serve: policy.serving,
-        shadow: policy.candidate,
-        arm: policy.serving,
-        reason: "shadow"
-      })
+      const plain = entry(policy.serving, "shadow")
+      const shadowed = entry(policy.serving, "shadow", policy.candidate)
       const sample = policy.sample
       const cap = policy.maxExtraCallsPerMinute
       let windowStart = 0
@@ -555,19 +569,18 @@ const build = (
       break
     }
     case "Bandit": {
-      const decisions = names.map((name) => decisionFor(name, "bandit"))
+      const indices = names.map((name) => entry(name, "bandit"))
       const algorithm = policy.algorithm
-      route = () => decisions[Bandits.select(algorithm, armList, rng, pulls)]!
+      route = () => indices[Bandits.select(algorithm, armList, rng, pulls)]!
       break
     }
   }
 
   const routeAndCount = (callerKey?: string): Decision => {
-    const decision = route(callerKey)
+    const i = route(callerKey)
     pulls += 1
-    const stats = arms.get(decision.arm)
-    if (stats !== undefined) stats.pulls += 1
-    return decision
+    tableStats[i]!.pulls += 1
+    return table[i]!
   }
 
   return {
