@@ -365,6 +365,12 @@ export const layer = (
             events,
             dispatcher: slot,
             releases,
+            // The optimization breaker: no dispatch while every provider's circuit is open.
+            providersFailing: Effect.map(providers.service.status, (all) =>
+              all.length > 0 && all.every((p) => p.circuit === "open")
+                ? `every LM provider's circuit is open (${all.map((p) => p.name).join(", ")})`
+                : undefined
+            ),
             ...(Option.isSome(checkpoints) ? { checkpoints: checkpoints.value } : {})
           },
           options.optimization?.coordinator ?? {}

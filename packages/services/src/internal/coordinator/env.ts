@@ -35,6 +35,11 @@ export interface Dependencies {
   readonly dispatcher?: Dispatcher
   /** Where optimization results are kept by what produced them (reused by an identical request); none: not kept. */
   readonly releases?: ReleaseStore.Service
+  /**
+   * The optimization breaker: why no LM call can succeed now (every provider's circuit is open), or `undefined`.
+   * While it gives a reason, queued jobs wait (running ones go on); a breaker's state change wakes the dispatcher.
+   */
+  readonly providersFailing?: Effect.Effect<string | undefined>
 }
 
 export interface Env {

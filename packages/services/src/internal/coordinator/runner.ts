@@ -117,6 +117,9 @@ const work = (env: Env, live: Live) =>
 const requeue = (env: Env, live: Live): Effect.Effect<void> =>
   Effect.zipRight(patch(env, live, { status: "queued" }), env.state.locked(Effect.sync(() => env.state.enqueue(live))))
 
+/** The longest the optimization breaker holds queued jobs without a breaker's state change (then one goes through). */
+const maxPauseMs = 30_000
+
 /**
  * The job runner over `env`: `pump` fills free workers from the queue; `wake` is how a job's end asks for the
  * next start (through the dispatcher).
@@ -205,9 +208,49 @@ export const makeRunner = (env: Env, wake: Effect.Effect<void>) => {
       worker.right.unsafeAddExitListener(() => fiber.unsafeInterruptAsFork(FiberId.none))
     })
 
-  /** Fills free workers from the queue; a recovered job waits until its module is registered again. */
+  // Whether dispatch is paused by the optimization breaker (the event is published once per pause).
+  let paused = false
+  let pausedAt = 0
+  let recheckPending = false
+
+  /**
+   * Fills free workers from the queue; a recovered job waits until its module is registered again, and every job
+   * waits while the providers are failing (the optimization breaker).
+   */
   const pump: Effect.Effect<void> = state.locked(
     Effect.gen(function* () {
+      if (state.queue.length > 0 && state.hasFreeWorker && env.deps.providersFailing !== undefined) {
+        const failing = yield* env.deps.providersFailing
+        const at = yield* now
+        // A breaker's state only moves on a call: after `maxPauseMs` a job goes through as the trial.
+        if (failing !== undefined && !(paused && at - pausedAt >= maxPauseMs)) {
+          // Checked again in a second (a breaker's state change wakes it sooner).
+          if (!recheckPending) {
+            recheckPending = true
+            yield* Effect.forkIn(
+              Effect.zipRight(
+                Effect.sleep("1 second"),
+                Effect.suspend(() => {
+                  recheckPending = false
+                  return wake
+                })
+              ),
+              env.jobScope
+            )
+          }
+          if (!paused) {
+            paused = true
+            pausedAt = at
+            yield* Events.publishOrLog(
+              ServicesEvents.OptimizationPaused,
+              { reason: failing, queued: state.queue.length },
+              { events: env.deps.events }
+            )
+          }
+          return
+        }
+        paused = false
+      }
       let index = 0
       while (state.hasFreeWorker && index < state.queue.length) {
         const next = state.queue[index]!
