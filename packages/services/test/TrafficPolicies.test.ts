@@ -8,7 +8,9 @@ import { Config, Events } from "@effect-dspy/foundation"
 import { Arithmetic, SimTask } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { ModuleManager, ServicesEvents, TestRuntime } from "../src/index.js"
+import { Process, Registry } from "@effect-dspy/runtime"
+import * as Option from "effect/Option"
+import { ModuleManager, ReleaseStore, ServicesEvents, TestRuntime } from "../src/index.js"
 
 const spec: ModuleManager.ModuleSpec = { id: "qa", kind: "predict", signature: "question -> answer" }
 const question = { question: "What is 2 + 3?" }
@@ -78,7 +80,9 @@ describe("Traffic policies", () => {
 
   it.effect("sticky keys stay on their version; different keys spread over both", () =>
     Effect.gen(function* () {
-      const modules = yield* twoVersions
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.register("qa", echo)
+      yield* modules.swap("qa", { instructions: { p: "Echo." } })
       yield* modules.setPolicy("qa", {
         _tag: "Weighted",
         weights: [
@@ -236,5 +240,41 @@ describe("Traffic policies", () => {
       assert.strictEqual(last.data.arm, "1")
       assert.strictEqual(last.data.module_id, "qa")
     }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+
+  it.effect(
+    "killing the ModuleManager actor mid-experiment loses no acknowledged version and no policy statistics",
+    () =>
+      Effect.gen(function* () {
+        const modules = yield* twoVersions
+        yield* modules.setPolicy("qa", {
+          _tag: "Weighted",
+          weights: [
+            { version: "1", weight: 0.5 },
+            { version: "2", weight: 0.5 }
+          ]
+        })
+        for (let i = 0; i < 20; i++) yield* modules.execute("qa", question)
+        const before = yield* Registry.lookup(ModuleManager.actorName)
+        yield* Process.kill(before)
+        // Executions go on under the policy while the actor restarts.
+        for (let i = 0; i < 20; i++) assert.strictEqual((yield* modules.execute("qa", question)).reason, "weighted")
+        yield* eventually(
+          Effect.map(
+            Registry.whereis(ModuleManager.actorName),
+            (p) => p._tag === "Some" && p.value.pid.id !== before.pid.id
+          )
+        )
+        const status = (yield* modules.policy("qa"))!
+        assert.strictEqual(status.arms["1"]!.n + status.arms["2"]!.n, 40)
+        const swapped = yield* modules.swap("qa", { instructions: { self: "Answer in words." } })
+        assert.strictEqual(swapped.version, 3)
+        const stored = Option.getOrThrow(yield* Effect.flatMap(ReleaseStore.ReleaseStore, (s) => s.load("qa")))
+        assert.deepStrictEqual(
+          stored.versions.map((v) => v.version),
+          [1, 2, 3]
+        )
+        assert.strictEqual(stored.module.promoted, 3)
+      }).pipe(Effect.provide(TestRuntime.layer()))
   )
 })

@@ -74,7 +74,10 @@ export const makeRouting = (
   return Effect.map(TrafficPolicy.decode(input, [...byName.keys()]), (policy) => {
     const versions = new Map<string, Version>()
     for (const name of TrafficPolicy.versionsOf(policy)) versions.set(name, byName.get(name)!)
-    return { policy, router: TrafficPolicy.make(policy, { seed }), source, versions, handled: false }
+    // A policy changed at run time keeps the history of the arms it still names.
+    const previous = entry.routing?.router.state().arms
+    const router = TrafficPolicy.make(policy, previous === undefined ? { seed } : { seed, stats: previous })
+    return { policy, router, source, versions, handled: false }
   })
 }
 
