@@ -11,6 +11,9 @@ import * as Sqlite from "../../internal/sqlite.js"
 import type { Lineage, ModuleRecord, Options, Service, StoredResult, VersionRecord } from "../ReleaseStore.js"
 import { ReleaseStoreError, ReleaseStoreVersionUnsupported } from "../../ServicesError.js"
 
+/** How long a write waits for a lock another connection holds before it fails (ms). */
+export const busyTimeoutMs = 1_000
+
 /** The schema version written by this code. */
 export const schemaVersion = 1
 
@@ -81,6 +84,8 @@ export const open = (
         } Nothing was changed.`
       })
     const run = yield* Effect.mapError(Sqlite.oneLine(Sqlite.openReserved(target)), failure("open"))
+    // A database another process holds is reported (retryable) after this long, not waited on for the driver's 5 s.
+    yield* Effect.mapError(Sqlite.oneLine(run(`PRAGMA busy_timeout = ${busyTimeoutMs}`, [])), failure("open"))
     const rows = (sql: string, params: ReadonlyArray<unknown> = []) =>
       Effect.map(run(sql, params), (r) => r as ReadonlyArray<Row>)
     /** Statements as one transaction: all applied, or (rolled back) none. */
