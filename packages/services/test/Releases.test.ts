@@ -198,25 +198,30 @@ const onDatabase = <A, E>(
 const spec: ModuleManager.ModuleSpec = { id: "qa", kind: "predict", signature: "question -> answer" }
 
 describe("ReleaseStore under a lock", () => {
-  it.scoped("a database another connection holds refuses the write, typed and retryable, and nothing is half-applied", () =>
-    Effect.gen(function* () {
-      const dir = tempDir()
-      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
-      const filename = path.join(dir, "releases.db")
-      const store = yield* ReleaseStore.makeSqlite({ filename })
-      // Another process's connection takes the write lock and keeps it.
-      const other = yield* Sqlite.openReserved(filename).pipe(Effect.orDie)
-      yield* Effect.orDie(other("BEGIN EXCLUSIVE", []))
-      const error = yield* Effect.flip(
-        store.create({ moduleId: "qa", shape: "s", spec: null, promoted: 1, createdAt: 1, updatedAt: 1 }, record("qa", 1))
-      )
-      assert.strictEqual(error._tag, "ReleaseStoreError")
-      assert.include(error.message, "locked")
-      assert.include(error.message, "Another process holds the database")
-      assert.isTrue(error.retryable)
-      yield* Effect.orDie(other("ROLLBACK", []))
-      assert.isTrue(Option.isNone(yield* store.load("qa")))
-    })
+  it.scoped(
+    "a database another connection holds refuses the write, typed and retryable, and nothing is half-applied",
+    () =>
+      Effect.gen(function* () {
+        const dir = tempDir()
+        yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
+        const filename = path.join(dir, "releases.db")
+        const store = yield* ReleaseStore.makeSqlite({ filename })
+        // Another process's connection takes the write lock and keeps it.
+        const other = yield* Sqlite.openReserved(filename).pipe(Effect.orDie)
+        yield* Effect.orDie(other("BEGIN EXCLUSIVE", []))
+        const error = yield* Effect.flip(
+          store.create(
+            { moduleId: "qa", shape: "s", spec: null, promoted: 1, createdAt: 1, updatedAt: 1 },
+            record("qa", 1)
+          )
+        )
+        assert.strictEqual(error._tag, "ReleaseStoreError")
+        assert.include(error.message, "locked")
+        assert.include(error.message, "Another process holds the database")
+        assert.isTrue(error.retryable)
+        yield* Effect.orDie(other("ROLLBACK", []))
+        assert.isTrue(Option.isNone(yield* store.load("qa")))
+      })
   )
 })
 

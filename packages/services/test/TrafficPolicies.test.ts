@@ -10,6 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { Process, Registry } from "@effect-dspy/runtime"
 import * as Option from "effect/Option"
+import * as Tracer from "effect/Tracer"
 import { ModuleManager, ReleaseStore, ServicesEvents, TestRuntime } from "../src/index.js"
 
 const spec: ModuleManager.ModuleSpec = { id: "qa", kind: "predict", signature: "question -> answer" }
@@ -276,5 +277,35 @@ describe("Traffic policies", () => {
         )
         assert.strictEqual(stored.module.promoted, 3)
       }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+
+  it.effect("the spans of an execution carry the module version and arm", () =>
+    Effect.gen(function* () {
+      const modules = yield* twoVersions
+      yield* modules.setPolicy("qa", { _tag: "Pinned", version: "1" })
+      const base = yield* Effect.tracer
+      const spans: Array<{ readonly name: string; readonly attributes: Map<string, unknown> }> = []
+      const recording = Tracer.make({
+        span: (name, parent, context, links, startTime, kind, options) => {
+          const span = base.span(name, parent, context, links, startTime, kind, options)
+          const attributes = new Map<string, unknown>()
+          spans.push({ name, attributes })
+          const attribute = span.attribute.bind(span)
+          return Object.assign(span, {
+            attribute: (key: string, value: unknown) => {
+              attributes.set(key, value)
+              attribute(key, value)
+            }
+          })
+        },
+        context: base.context
+      })
+      yield* modules.execute("qa", question).pipe(Effect.withTracer(recording))
+      const moduleSpan = spans.find((s) => s.name.startsWith("module."))
+      assert.isDefined(moduleSpan)
+      assert.strictEqual(moduleSpan!.attributes.get("dspy.module.version"), 1)
+      assert.strictEqual(moduleSpan!.attributes.get("dspy.module.arm"), "1")
+      assert.strictEqual(moduleSpan!.attributes.get("dspy.module.id"), "qa")
+    }).pipe(Effect.provide(TestRuntime.layer()))
   )
 })
