@@ -462,6 +462,18 @@ export const TrafficPolicyChanged = Events.define(
 )
 
 /**
+ * A traffic policy from Config was not applied (it does not fit the module's versions, or does not decode): the
+ * policy in force was kept; `error` says what to fix.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const TrafficPolicyRejected = Events.define(
+  "traffic_policy_rejected",
+  Schema.Struct({ module_id: Schema.String, source: Schema.String, error: Schema.String })
+)
+
+/**
  * A canary breached a guard rail and its module was rolled back to the baseline, by itself.
  *
  * @since 0.1.0
@@ -565,6 +577,7 @@ export const all = [
   ReleaseShapeMismatch,
   ReleaseImported,
   TrafficPolicyChanged,
+  TrafficPolicyRejected,
   CanaryRolledBack,
   ModuleFallback,
   ModuleShadowExecution,

@@ -217,6 +217,16 @@ describe("Traffic policies", () => {
         assert.strictEqual(pinned.version, 1)
         assert.strictEqual(pinned.reason, "pinned")
 
+        // Through Config: the update is taken, the policy is not applied, and an event says what to fix.
+        yield* config.update("modules.trafficPolicies", { qa: { _tag: "Pinned", version: "9" } })
+        yield* eventually(
+          Effect.map(Events.queryOf(ServicesEvents.TrafficPolicyRejected, {}), (events) => events.length === 1)
+        )
+        const [rejected] = yield* Events.queryOf(ServicesEvents.TrafficPolicyRejected, {})
+        assert.include(rejected!.data.error, "unknown version")
+        assert.strictEqual((yield* modules.policy("qa"))!.policy._tag, "Pinned")
+        assert.strictEqual((yield* modules.execute("qa", question)).version, 1)
+
         const refused = yield* Effect.flip(modules.setPolicy("qa", { _tag: "Pinned", version: "9" }))
         assert.strictEqual(refused._tag, "PolicyInvalid")
         assert.include(refused.message, "unknown version")

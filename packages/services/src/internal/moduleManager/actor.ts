@@ -238,10 +238,7 @@ const addEntry = (
     if (configured !== undefined) {
       const routing = yield* Effect.either(makeRouting(entry, configured, "config", 0))
       if (routing._tag === "Right") entry.routing = routing.right
-      else
-        yield* Effect.logWarning(
-          `The configured traffic policy of module "${id}" was not applied: ${routing.left.message}`
-        )
+      else yield* policyRejected(deps, id, routing.left.message)
     }
     deps.store.entries.set(id, entry)
     yield* Events.publishOrLog(
@@ -540,6 +537,19 @@ export const mutate = (
   )
 }
 
+/** A policy from Config that was not applied: logged, and recorded as an event saying what to fix. */
+const policyRejected = (deps: Dependencies, id: string, error: string): Effect.Effect<void> =>
+  Effect.zipRight(
+    Effect.logWarning(`The configured traffic policy of module "${id}" was not applied: ${error}`),
+    Effect.asVoid(
+      Events.publishOrLog(
+        ServicesEvents.TrafficPolicyRejected,
+        { module_id: id, source: "config", error },
+        { events: deps.events }
+      )
+    )
+  )
+
 /**
  * Applies Config `modules.trafficPolicies` as it changes: a module whose entry changed gets the new policy
  * (through the actor, as a `setPolicy` would), one whose entry was removed loses its config policy. A policy that
@@ -557,9 +567,7 @@ export const watchConfigPolicies = (deps: Dependencies): Effect.Effect<void> => 
           next.set(id, text)
           if (applied.get(id) === text || !deps.store.entries.has(id)) continue
           yield* mutate(deps, { _tag: "SetPolicy", id, policy, source: "config", seed: 0 }).pipe(
-            Effect.catchAll((e) =>
-              Effect.logWarning(`The configured traffic policy of module "${id}" was not applied: ${e.message}`)
-            )
+            Effect.catchAll((e) => policyRejected(deps, id, e.message))
           )
         }
         for (const id of applied.keys()) {
