@@ -89,6 +89,9 @@ export type Action =
 
 /**
  * Applies a decision to a module (the integrator's compare-and-swap). A failure leaves the experiment concluded.
+ * It runs on the fiber of the call whose check made the recommendation (`observe`, `sync`, `analyze`), under the
+ * service's lock: an integrator observing from inside its own actor should have the applier send the change to the
+ * actor (or fork it) rather than wait on the actor it runs in.
  *
  * @since 0.1.0
  * @category models
@@ -118,7 +121,12 @@ export interface Service {
   readonly start: (
     request: StartRequest
   ) => Effect.Effect<ExperimentRecord.ExperimentRecord, ExperimentInvalid | PolicyInvalid | ExperimentStoreError>
-  /** Records one outcome of a request routed to `arm`; every `checkEvery` outcomes, checks (see {@link Service.analyze}). */
+  /**
+   * Records one outcome of a request routed to `arm`; every `checkEvery` outcomes, checks (see
+   * {@link Service.analyze}). Fails with `ExperimentStatusConflict` once the experiment no longer runs (an
+   * auto-applied recommendation concluded it), and with `ExperimentInvalid` for an unknown arm or an outcome out of
+   * range (nothing recorded).
+   */
   readonly observe: (
     id: string,
     arm: string,

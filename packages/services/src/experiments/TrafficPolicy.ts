@@ -32,14 +32,15 @@
  *
  * @since 0.1.0
  */
-import { Random } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { PolicyInvalid } from "../ServicesError.js"
+import type { PolicyInvalid } from "../ServicesError.js"
 import * as ArmStats from "./ArmStats.js"
 import * as Bandits from "./Bandit.js"
+import * as RouterImpl from "./internal/router.js"
+import * as Validate from "./internal/validate.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // Policies
@@ -168,84 +169,6 @@ export const versionsOf = (policy: Policy): ReadonlyArray<string> => {
 // Decoding
 // ---------------------------------------------------------------------------------------------------------
 
-const invalid = (field: string, reason: string) =>
-  new PolicyInvalid({ message: `traffic policy: ${field}: ${reason}`, field, reason })
-
-const inUnit = (x: number) => Number.isFinite(x) && x >= 0 && x <= 1
-
-const check = (policy: Policy, known: ReadonlySet<string>): PolicyInvalid | undefined => {
-  const version = (field: string, v: string) =>
-    known.has(v)
-      ? undefined
-      : invalid(field, `unknown version "${v}"; the module has ${[...known].join(", ") || "none"}`)
-  switch (policy._tag) {
-    case "Pinned":
-      return version("version", policy.version)
-    case "Weighted": {
-      if (policy.weights.length === 0) return invalid("weights", "give at least one version with a weight")
-      const seen = new Set<string>()
-      let sum = 0
-      for (let i = 0; i < policy.weights.length; i++) {
-        const w = policy.weights[i]!
-        const bad = version(`weights[${i}].version`, w.version)
-        if (bad) return bad
-        if (seen.has(w.version)) return invalid(`weights[${i}].version`, `version "${w.version}" appears twice`)
-        seen.add(w.version)
-        if (!inUnit(w.weight)) return invalid(`weights[${i}].weight`, `must be in [0, 1], got ${w.weight}`)
-        sum += w.weight
-      }
-      if (Math.abs(sum - 1) > 1e-9) return invalid("weights", `must sum to 1 (within 1e-9), they sum to ${sum}`)
-      return undefined
-    }
-    case "Canary": {
-      const bad = version("stable", policy.stable) ?? version("candidate", policy.candidate)
-      if (bad) return bad
-      if (policy.stable === policy.candidate) return invalid("candidate", "must differ from stable")
-      if (!inUnit(policy.fraction)) return invalid("fraction", `must be in [0, 1], got ${policy.fraction}`)
-      const rails = policy.guardRails
-      if (!Number.isInteger(rails.minSamples) || rails.minSamples < 1)
-        return invalid("guardRails.minSamples", `must be an integer >= 1, got ${rails.minSamples}`)
-      if (rails.maxErrorRate !== undefined && !inUnit(rails.maxErrorRate))
-        return invalid("guardRails.maxErrorRate", `must be in [0, 1], got ${rails.maxErrorRate}`)
-      if (rails.minQuality !== undefined && !inUnit(rails.minQuality))
-        return invalid("guardRails.minQuality", `must be in [0, 1], got ${rails.minQuality}`)
-      if (rails.maxLatencyP95Ms !== undefined && !(Number.isFinite(rails.maxLatencyP95Ms) && rails.maxLatencyP95Ms > 0))
-        return invalid("guardRails.maxLatencyP95Ms", `must be a positive number, got ${rails.maxLatencyP95Ms}`)
-      return undefined
-    }
-    case "Shadow": {
-      const bad = version("serving", policy.serving) ?? version("candidate", policy.candidate)
-      if (bad) return bad
-      if (policy.serving === policy.candidate) return invalid("candidate", "must differ from serving")
-      if (!inUnit(policy.sample)) return invalid("sample", `must be in [0, 1], got ${policy.sample}`)
-      const max = policy.maxExtraCallsPerMinute
-      if (max !== undefined && !(Number.isInteger(max) && max >= 0))
-        return invalid("maxExtraCallsPerMinute", `must be an integer >= 0, got ${max}`)
-      return undefined
-    }
-    case "Bandit": {
-      if (policy.versions.length < 2) return invalid("versions", "a bandit needs at least two versions")
-      const seen = new Set<string>()
-      for (let i = 0; i < policy.versions.length; i++) {
-        const v = policy.versions[i]!
-        const bad = version(`versions[${i}]`, v)
-        if (bad) return bad
-        if (seen.has(v)) return invalid(`versions[${i}]`, `version "${v}" appears twice`)
-        seen.add(v)
-      }
-      const a = policy.algorithm
-      if (a._tag === "EpsilonGreedy") {
-        if (!inUnit(a.epsilon)) return invalid("algorithm.epsilon", `must be in [0, 1], got ${a.epsilon}`)
-        if (!(Number.isFinite(a.decay) && a.decay > 0 && a.decay <= 1))
-          return invalid("algorithm.decay", `must be in (0, 1], got ${a.decay}`)
-        if (!(inUnit(a.floor) && a.floor <= a.epsilon))
-          return invalid("algorithm.floor", `must be in [0, epsilon], got ${a.floor}`)
-      }
-      return undefined
-    }
-  }
-}
-
 const decodePolicy = Schema.decodeUnknownEither(Policy, { errors: "first", onExcessProperty: "error" })
 
 /**
@@ -262,9 +185,9 @@ export const decode = (input: unknown, knownVersions: ReadonlyArray<string>): Ef
     if (Either.isLeft(decoded)) {
       const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
       const field = issue && issue.path.length > 0 ? issue.path.map(String).join(".") : "policy"
-      return Effect.fail(invalid(field, issue?.message ?? "not a traffic policy"))
+      return Effect.fail(Validate.invalid(field, issue?.message ?? "not a traffic policy"))
     }
-    const bad = check(decoded.right, new Set(knownVersions))
+    const bad = Validate.check(decoded.right, new Set(knownVersions))
     return bad ? Effect.fail(bad) : Effect.succeed(decoded.right)
   })
 
@@ -324,40 +247,8 @@ export type Breach = typeof Breach.Type
  * @since 0.1.0
  * @category guard rails
  */
-export const checkGuardRails = (rails: GuardRails, stats: typeof ArmStats.ArmStats.Type): Breach | undefined => {
-  if (stats.n < rails.minSamples) return undefined
-  const rate = ArmStats.errorRate(stats)
-  if (rails.maxErrorRate !== undefined && rate > rails.maxErrorRate)
-    return {
-      rail: "error_rate",
-      observed: rate,
-      limit: rails.maxErrorRate,
-      samples: stats.n,
-      reason: `error rate ${rate.toFixed(4)} over ${stats.n} calls exceeds the limit ${rails.maxErrorRate}`
-    }
-  if (rails.maxLatencyP95Ms !== undefined) {
-    const p95 = ArmStats.latencyQuantile(stats, 0.95) ?? 0
-    if (p95 > rails.maxLatencyP95Ms)
-      return {
-        rail: "latency_p95",
-        observed: p95,
-        limit: rails.maxLatencyP95Ms,
-        samples: stats.n,
-        reason: `latency p95 ${p95.toFixed(1)} ms over ${stats.n} calls exceeds the limit ${rails.maxLatencyP95Ms} ms`
-      }
-  }
-  const quality = ArmStats.meanReward(stats)
-  if (rails.minQuality !== undefined && quality !== undefined && stats.rewardN >= rails.minSamples)
-    if (quality < rails.minQuality)
-      return {
-        rail: "quality",
-        observed: quality,
-        limit: rails.minQuality,
-        samples: stats.rewardN,
-        reason: `quality ${quality.toFixed(4)} over ${stats.rewardN} rewards is below the minimum ${rails.minQuality}`
-      }
-  return undefined
-}
+export const checkGuardRails: (rails: GuardRails, stats: typeof ArmStats.ArmStats.Type) => Breach | undefined =
+  RouterImpl.checkGuardRails
 
 // ---------------------------------------------------------------------------------------------------------
 // The router
@@ -369,7 +260,7 @@ export const checkGuardRails = (rails: GuardRails, stats: typeof ArmStats.ArmSta
  * @since 0.1.0
  * @category schemas
  */
-export const STATE_VERSION = 1
+export const STATE_VERSION: 1 = RouterImpl.STATE_VERSION
 
 /**
  * A router's persisted state: the policy, the seed, how many times it was resumed (each resume draws from a fresh
@@ -433,10 +324,6 @@ export interface Options {
   readonly stats?: Readonly<Record<string, typeof ArmStats.ArmStats.Type>>
 }
 
-const TWO_32 = 4294967296
-
-const stickyUnit = (seed: number, key: string): number => Random.hashParts("sticky", seed, key) / TWO_32
-
 /**
  * A router for a policy (assumed checked by {@link decode}), with empty statistics unless `options.stats` gives
  * some.
@@ -447,7 +334,7 @@ const stickyUnit = (seed: number, key: string): number => Random.hashParts("stic
 export const make = (policy: Policy, options: Options = {}): Router => {
   const arms: Record<string, ArmStats.ArmStats> = {}
   for (const [arm, stats] of Object.entries(options.stats ?? {})) arms[arm] = ArmStats.copy(stats)
-  return build(policy, options.seed ?? 0, 0, 0, arms, undefined, options.now ?? Date.now)
+  return RouterImpl.build(policy, versionsOf(policy), options.seed ?? 0, 0, 0, arms, undefined, options.now ?? Date.now)
 }
 
 /**
@@ -465,153 +352,23 @@ export const restore = (
     const state = yield* Schema.decodeUnknown(RouterState)(input).pipe(
       Effect.mapError((e) => {
         const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
-        return invalid(`state.${issue?.path.map(String).join(".") ?? ""}`, issue?.message ?? "not a router state")
+        return Validate.invalid(
+          `state.${issue?.path.map(String).join(".") ?? ""}`,
+          issue?.message ?? "not a router state"
+        )
       })
     )
     const policy = yield* decode(state.policy, options.knownVersions ?? versionsOf(state.policy))
     const arms: Record<string, ArmStats.ArmStats> = {}
     for (const [arm, stats] of Object.entries(state.arms)) arms[arm] = ArmStats.copy(stats)
-    return build(policy, state.seed, state.generation + 1, state.pulls, arms, state.breach, options.now ?? Date.now)
-  })
-
-const build = (
-  policy: Policy,
-  seed: number,
-  generation: number,
-  initialPulls: number,
-  initialArms: Record<string, ArmStats.ArmStats>,
-  initialBreach: Breach | undefined,
-  now: () => number
-): Router => {
-  const rng = Random.make(seed, "traffic-policy", generation)
-  const names = versionsOf(policy)
-  const arms = new Map<string, ArmStats.ArmStats>()
-  for (const name of names) arms.set(name, initialArms[name] ?? ArmStats.empty())
-  const armList = names.map((name) => arms.get(name)!)
-  let pulls = initialPulls
-  let breach = initialBreach
-
-  // Decisions are made once, up front: `route` picks an index into this table (no allocation per request), and
-  // the entry's arm statistics are counted without a lookup by name.
-  const table: Array<Decision> = []
-  const tableStats: Array<ArmStats.ArmStats> = []
-  const entry = (serve: string, reason: Reason, shadow?: string): number => {
-    table.push(
-      Object.freeze(shadow === undefined ? { serve, arm: serve, reason } : { serve, shadow, arm: serve, reason })
+    return RouterImpl.build(
+      policy,
+      versionsOf(policy),
+      state.seed,
+      state.generation + 1,
+      state.pulls,
+      arms,
+      state.breach,
+      options.now ?? Date.now
     )
-    tableStats.push(arms.get(serve)!)
-    return table.length - 1
-  }
-  let route: (callerKey?: string) => number
-  let afterObserve: (arm: string, stats: ArmStats.ArmStats) => void = () => {}
-
-  switch (policy._tag) {
-    case "Pinned": {
-      const only = entry(policy.version, "pinned")
-      route = () => only
-      break
-    }
-    case "Weighted": {
-      const indices = policy.weights.map((w) => entry(w.version, "weighted"))
-      const cumulative: Array<number> = []
-      let total = 0
-      for (const w of policy.weights) cumulative.push((total += w.weight))
-      const sticky = policy.stickyBy === "callerKey"
-      const last = indices.length - 1
-      route = (callerKey) => {
-        const u = (sticky && callerKey !== undefined ? stickyUnit(seed, callerKey) : rng.next()) * total
-        for (let i = 0; i < last; i++) if (u < cumulative[i]!) return indices[i]!
-        return indices[last]!
-      }
-      break
-    }
-    case "Canary": {
-      const stable = entry(policy.stable, "canary")
-      const candidate = entry(policy.candidate, "canary")
-      const sticky = policy.stickyBy === "callerKey"
-      const fraction = policy.fraction
-      route = (callerKey) => {
-        if (breach !== undefined) return stable
-        const u = sticky && callerKey !== undefined ? stickyUnit(seed, callerKey) : rng.next()
-        return u < fraction ? candidate : stable
-      }
-      const rails = policy.guardRails
-      afterObserve = (arm, stats) => {
-        if (breach !== undefined || arm !== policy.candidate || stats.n < rails.minSamples) return
-        // The latency quantile walks the histogram: check every outcome up to minSamples + 10, then every 10th.
-        if (stats.n > rails.minSamples + 10 && stats.n % 10 !== 0) return
-        breach = checkGuardRails(rails, stats)
-      }
-      break
-    }
-    case "Shadow": {
-      const plain = entry(policy.serving, "shadow")
-      const shadowed = entry(policy.serving, "shadow", policy.candidate)
-      const sample = policy.sample
-      const cap = policy.maxExtraCallsPerMinute
-      let windowStart = 0
-      let windowCount = 0
-      const candidateStats = arms.get(policy.candidate)!
-      route = () => {
-        if (!(rng.next() < sample)) return plain
-        if (cap !== undefined) {
-          const t = now()
-          if (t - windowStart >= 60_000) {
-            windowStart = t
-            windowCount = 0
-          }
-          if (windowCount >= cap) return plain
-          windowCount += 1
-        }
-        ArmStats.pull(candidateStats)
-        return shadowed
-      }
-      break
-    }
-    case "Bandit": {
-      const indices = names.map((name) => entry(name, "bandit"))
-      const algorithm = policy.algorithm
-      route = () => indices[Bandits.select(algorithm, armList, rng, pulls)]!
-      break
-    }
-  }
-
-  const routeAndCount = (callerKey?: string): Decision => {
-    const i = route(callerKey)
-    pulls += 1
-    tableStats[i]!.pulls += 1
-    return table[i]!
-  }
-
-  return {
-    policy,
-    route: routeAndCount,
-    observe: (arm, observation) => {
-      const stats = arms.get(arm)
-      if (stats === undefined) return
-      ArmStats.record(
-        stats,
-        observation.reward === undefined && observation.error ? { ...observation, reward: 0 } : observation
-      )
-      afterObserve(arm, stats)
-    },
-    stats: (arm) => {
-      const stats = arms.get(arm)
-      return stats === undefined ? undefined : ArmStats.copy(stats)
-    },
-    breach: () => breach,
-    state: () => {
-      const out: Record<string, ArmStats.ArmStats> = {}
-      for (const [name, stats] of arms) out[name] = ArmStats.copy(stats)
-      return {
-        schemaVersion: STATE_VERSION,
-        policy,
-        seed,
-        generation,
-        pulls,
-        arms: out,
-        ...(breach === undefined ? {} : { breach })
-      }
-    }
-  }
-}
+  })

@@ -5,7 +5,7 @@ import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { ArmStats, type ExperimentRecord, Experiments, ExperimentStore, TrafficPolicy } from "../../src/index.js"
+import { ArmStats, ExperimentRecord, Experiments, ExperimentStore, TrafficPolicy } from "../../src/index.js"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "dspy-experiments-"))),
@@ -132,6 +132,19 @@ describe("ExperimentStore (SQLite)", () => {
         })
       )
       assert.include(e4.reason, "read-only")
+    })
+  )
+})
+
+describe("ExperimentRecord.decode", () => {
+  it.effect("reads the current version and refuses a newer one or a broken one, saying what was found", () =>
+    Effect.gen(function* () {
+      const json = JSON.parse(JSON.stringify(record("a", "qa")))
+      assert.deepStrictEqual(yield* ExperimentRecord.decode(json), record("a", "qa"))
+      const newer = yield* Effect.flip(ExperimentRecord.decode({ ...json, schemaVersion: 2 }))
+      assert.include(newer.reason, "newer version (schema 2")
+      const broken = yield* Effect.flip(ExperimentRecord.decode({ ...json, status: "paused" }))
+      assert.include(broken.reason, "'a' is corrupted at status")
     })
   )
 })
