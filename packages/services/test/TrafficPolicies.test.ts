@@ -45,38 +45,42 @@ const echo = Module.make({
 })
 
 describe("Traffic policies", () => {
-  it.effect("a weighted split serves each version within a binomial bound of its weight over 10,000 calls", () =>
-    Effect.gen(function* () {
-      const modules = yield* ModuleManager.ModuleManager
-      yield* modules.register("qa", echo)
-      yield* modules.swap("qa", { instructions: { p: "Echo." } })
-      const status = yield* modules.setPolicy(
-        "qa",
-        {
-          _tag: "Weighted",
-          weights: [
-            { version: "1", weight: 0.3 },
-            { version: "2", weight: 0.7 }
-          ]
-        },
-        { seed: 11 }
-      )
-      assert.strictEqual(status.source, "api")
-      const n = 10_000
-      let onTwo = 0
-      for (let i = 0; i < n; i++) {
-        const execution = yield* modules.execute("qa", question)
-        assert.strictEqual(execution.reason, "weighted")
-        assert.strictEqual(execution.arm, String(execution.version))
-        if (execution.version === 2) onTwo++
-      }
-      // 4.5 standard deviations: a false failure about once in 150,000 runs.
-      const sd = Math.sqrt(n * 0.7 * 0.3)
-      assert.isAtMost(Math.abs(onTwo - n * 0.7), 4.5 * sd)
-      const arms = (yield* modules.policy("qa"))!.arms
-      assert.strictEqual(arms["2"]!.n, onTwo)
-      assert.strictEqual(arms["1"]!.n, n - onTwo)
-    }).pipe(Effect.provide(TestRuntime.layer()))
+  it.effect(
+    "a weighted split serves each version within a binomial bound of its weight over 10,000 calls",
+    () =>
+      Effect.gen(function* () {
+        const modules = yield* ModuleManager.ModuleManager
+        yield* modules.register("qa", echo)
+        yield* modules.swap("qa", { instructions: { p: "Echo." } })
+        const status = yield* modules.setPolicy(
+          "qa",
+          {
+            _tag: "Weighted",
+            weights: [
+              { version: "1", weight: 0.3 },
+              { version: "2", weight: 0.7 }
+            ]
+          },
+          { seed: 11 }
+        )
+        assert.strictEqual(status.source, "api")
+        const n = 10_000
+        let onTwo = 0
+        for (let i = 0; i < n; i++) {
+          const execution = yield* modules.execute("qa", question)
+          assert.strictEqual(execution.reason, "weighted")
+          assert.strictEqual(execution.arm, String(execution.version))
+          if (execution.version === 2) onTwo++
+        }
+        // 4.5 standard deviations: a false failure about once in 150,000 runs.
+        const sd = Math.sqrt(n * 0.7 * 0.3)
+        assert.isAtMost(Math.abs(onTwo - n * 0.7), 4.5 * sd)
+        const arms = (yield* modules.policy("qa"))!.arms
+        assert.strictEqual(arms["2"]!.n, onTwo)
+        assert.strictEqual(arms["1"]!.n, n - onTwo)
+      }).pipe(Effect.provide(TestRuntime.layer())),
+    // 10,000 executions: a few seconds, more on a loaded machine.
+    120_000
   )
 
   it.effect("sticky keys stay on their version; different keys spread over both", () =>
