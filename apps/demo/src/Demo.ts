@@ -6,11 +6,15 @@
  * 1. `Baseline`: the serving module's accuracy on held-out questions;
  * 2-3. `Optimize`: BootstrapFewShot, then MIPROv2, in the background through the OptimizationCoordinator, with
  *    live progress bars; each result that beats the serving version is hot-swapped, and the accuracy measured again;
+ * 3b. `Canary`: half the traffic to the optimized version, half to the one it replaced, labelled requests
+ *    scoring both, guard rails on; promoted when no rail breaks (a broken rail rolls back by itself);
  * 4. `Outage`: the primary provider goes down; its breaker opens, traffic fails over to the backup, and when the
  *    provider comes back the breaker closes and traffic returns;
  * 5. `Crashes`: the primary provider's, the ModuleManager's and the OptimizationCoordinator's actors are killed;
  *    their supervisors restart them;
- * 6. `Report`: the traffic stops, every request still in flight is awaited, and the summary is built.
+ * 6. `Report`: the traffic stops, every request still in flight is awaited, and the summary is built;
+ * 7. `Restart` (with `releasesFile`): an application restarted on the same release database restores the
+ *    module's promoted version.
  *
  * When `settings.stop` completes first (`pnpm demo` completes it on SIGINT or SIGTERM), the phase under way is
  * interrupted, the traffic stops and the requests in flight get `drainGraceMs` to end (those still running then
@@ -23,17 +27,20 @@ import type {
   CacheManager,
   LMProviders,
   ModuleManager,
-  OptimizationCoordinator
+  OptimizationCoordinator,
+  ReleaseStore
 } from "@effect-dspy/services"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Chaos from "./Chaos.js"
 import * as Baseline from "./phases/Baseline.js"
+import * as Canary from "./phases/Canary.js"
 import * as Crashes from "./phases/Crashes.js"
 import * as Optimize from "./phases/Optimize.js"
 import * as Outage from "./phases/Outage.js"
 import * as Report from "./phases/Report.js"
+import * as Restart from "./phases/Restart.js"
 import * as Stage from "./phases/Stage.js"
 import type * as ProgressBar from "./ProgressBar.js"
 import type { Summary } from "./Summary.js"
@@ -66,6 +73,11 @@ export interface Settings {
    * its end without it.
    */
   readonly stop?: Effect.Effect<string>
+  /**
+   * The release database the application keeps the module's versions in (as `Setup.layer`'s `releasesFile`):
+   * with one, the demo restarts an application on it at the end and reports what it restored.
+   */
+  readonly releasesFile?: string
   /** How long the requests in flight get to end after an early stop (default 5 s). */
   readonly drainGraceMs?: number
   /** Optimizers by the coordinator's names, in order, each with an expected size for its progress bar. */
@@ -90,6 +102,7 @@ export const run = (
   | Application.Application
   | ModuleManager.ModuleManager
   | OptimizationCoordinator.OptimizationCoordinator
+  | ReleaseStore.ReleaseStore
   | LMProviders.LMProviders
   | CacheManager.CacheManager
   | Events.Events
@@ -104,6 +117,7 @@ export const run = (
       const baseline = yield* Baseline.run(stage)
       phases.baseline = baseline
       phases.optimized = yield* Optimize.run(stage, baseline)
+      phases.canary = yield* Canary.run(stage, phases.optimized)
       phases.outage = yield* Outage.run(stage)
       phases.crashes = yield* Crashes.run(stage)
       return null
@@ -114,5 +128,7 @@ export const run = (
       stage.step(`Stopped (${stopped}): the traffic stops; requests in flight get ${graceMs / 1000} s to end.`)
       yield* stage.requests.drain(Duration.millis(graceMs))
     }
-    return yield* Report.run(stage, phases, started, stopped)
+    const summary = yield* Report.run(stage, phases, started, stopped)
+    const releases = yield* Restart.run(stage, settings.releasesFile, signature)
+    return { ...summary, releases, durationMs: Math.round(performance.now() - started) }
   })

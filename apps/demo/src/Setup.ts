@@ -17,7 +17,8 @@ import {
   CacheManager,
   type LMProviders,
   type ModuleManager,
-  type OptimizationCoordinator
+  type OptimizationCoordinator,
+  type ReleaseStore
 } from "@effect-dspy/services"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -57,6 +58,8 @@ export interface Options {
   readonly env?: boolean
   /** Where the real providers' key and endpoint come from (default `process.env`). */
   readonly environment?: NodeJS.ProcessEnv
+  /** The release database (module versions); default in memory (nothing survives, no restart to show). */
+  readonly releasesFile?: string | undefined
 }
 
 /** The configuration the demo starts from (the environment and a config file still apply over it). */
@@ -112,6 +115,7 @@ export type Services =
   | LMProviders.LMProviders
   | LM.LM
   | OptimizationCoordinator.OptimizationCoordinator
+  | ReleaseStore.ReleaseStore
   | CacheManager.CacheManager
   | Config.Config
   | Events.Events
@@ -142,6 +146,7 @@ export const layer = (options: Options): Layer.Layer<Services, unknown> => {
   return Application.layer({
     providerFactory: providerFactory(options),
     shutdownGracePeriod: "5 seconds",
+    releases: { filename: options.releasesFile ?? ":memory:" },
     optimization: {
       coordinator: {
         optimizers: {

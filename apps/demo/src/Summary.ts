@@ -18,6 +18,42 @@ export interface OptimizationReport {
   readonly durationMs: number
 }
 
+/** One arm of the canary experiment: its requests, quality (rewards on labelled requests) with its interval. */
+export interface ArmReport {
+  readonly arm: string
+  readonly requests: number
+  readonly errorRate: number
+  readonly latencyP50Ms: number | null
+  /** Mean reward in [0, 1] on the labelled requests, with its always-valid 95% interval. */
+  readonly quality: number | null
+  readonly qualityInterval: { readonly lower: number; readonly upper: number } | null
+  readonly rewards: number
+}
+
+/** The canary of the optimized version before it was promoted. */
+export interface ExperimentReport {
+  readonly moduleId: string
+  readonly baseline: string | null
+  readonly candidate: string | null
+  readonly arms: ReadonlyArray<ArmReport>
+  /** The sequential analysis' recommendation (`Promote`, `RollBack`, `KeepTesting`) and its reason. */
+  readonly recommendation: string
+  /** What was done: `promoted`, `rolled_back` (a guard rail broke), or `no_candidate` (no optimization swapped). */
+  readonly decision: "promoted" | "rolled_back" | "no_candidate"
+  readonly reason: string
+}
+
+/** The module's durable versions, and what an application restarted on the same database restored. */
+export interface ReleasesReport {
+  /** Versions stored for the module, and its promoted one. */
+  readonly persisted: number
+  readonly promoted: number
+  /** After the restart: the version serving and how many versions came back (null without a database file). */
+  readonly restoredVersion: number | null
+  readonly restoredVersions: number | null
+  readonly restoreMs: number | null
+}
+
 /** The demo's summary. */
 export interface Summary {
   readonly provider: {
@@ -63,6 +99,9 @@ export interface Summary {
     readonly breakerStates: ReadonlyArray<string>
   }
   readonly restarts: ReadonlyArray<{ readonly actor: string; readonly before: string; readonly after: string }>
+  /** The canary experiment of the optimized version (null when the demo stopped before it). */
+  readonly experiments: ReadonlyArray<ExperimentReport>
+  readonly releases: ReleasesReport | null
   readonly durationMs: number
 }
 
@@ -114,6 +153,31 @@ export const render = (s: Summary): ReadonlyArray<string> => {
       `${s.faults.injected} injected, ${s.faults.failovers} fail-over, ${s.faults.recoveries} recovery; breaker ${s.faults.breakerStates.join(" -> ") || "never opened"}`
     ],
     ["restarts", s.restarts.map((r) => `${r.actor} ${r.before} -> ${r.after}`).join(", ") || "none"],
+    ...s.experiments.map((e): [string, string] => [
+      "canary",
+      `${e.decision}${e.candidate === null ? "" : ` v${e.candidate} over v${e.baseline}`}: ${e.arms
+        .map(
+          (a) =>
+            `v${a.arm} ${a.requests} requests, quality ${a.quality === null ? "-" : pct(100 * a.quality)}${
+              a.qualityInterval === null
+                ? ""
+                : ` [${pct(100 * a.qualityInterval.lower)}, ${pct(100 * a.qualityInterval.upper)}]`
+            }`
+        )
+        .join("; ")} (${e.recommendation})`
+    ]),
+    ...(s.releases === null
+      ? []
+      : [
+          [
+            "releases",
+            `${s.releases.persisted} versions stored, v${s.releases.promoted} promoted; restarted: ${
+              s.releases.restoredVersion === null
+                ? "not run"
+                : `v${s.releases.restoredVersion} serving, ${s.releases.restoredVersions} versions restored in ${s.releases.restoreMs} ms`
+            }`
+          ] as [string, string]
+        ]),
     ["duration", `${(s.durationMs / 1000).toFixed(1)} s`]
   ]
   const width = Math.max(...rows.map(([k]) => k.length)) + 2

@@ -15,6 +15,9 @@
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import * as Chaos from "./Chaos.js"
 import * as Demo from "./Demo.js"
 import * as Setup from "./Setup.js"
@@ -48,6 +51,10 @@ const log = (line: string) => process.stderr.write(`${line}\n`)
 const providers = Setup.providersFromEnv()
 const chaos = Chaos.make()
 const recoveryMs = 2_000
+// The module's versions live in a release database; the demo restarts an application on it at the end.
+const releasesDir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-dspy-demo-"))
+const releasesFile = path.join(releasesDir, "releases.db")
+const cleanUp = () => fs.rmSync(releasesDir, { recursive: true, force: true })
 
 // The first SIGINT/SIGTERM stops the demo early (it drains and prints the summary so far); a second exits at once.
 const stop = Effect.runSync(Deferred.make<string>())
@@ -80,6 +87,7 @@ const settings: Demo.Settings = {
   seed,
   stop: Deferred.await(stop),
   drainGraceMs: 5_000,
+  releasesFile,
   optimizations: [
     { optimizer: "bootstrap_few_shot", expect: { steps: 6 } },
     { optimizer: "mipro_v2", expect: { trials: 13 } }
@@ -108,14 +116,19 @@ const program = Demo.run(settings).pipe(
       recoveryMs,
       seed,
       spansFile: value("--spans-file"),
-      otlpEndpoint: value("--otlp")
+      otlpEndpoint: value("--otlp"),
+      releasesFile
     })
   )
 )
 
 Effect.runPromise(program).then(
-  () => process.exit(stoppedBy === undefined ? 0 : (exitCodes[stoppedBy] ?? 1)),
+  () => {
+    cleanUp()
+    process.exit(stoppedBy === undefined ? 0 : (exitCodes[stoppedBy] ?? 1))
+  },
   (error) => {
+    cleanUp()
     process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`)
     process.exit(1)
   }

@@ -15,6 +15,9 @@ import * as Setup from "../src/Setup.js"
 import * as Summary from "../src/Summary.js"
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 
 const providers: Setup.Providers = { kind: "simulated", model: "sim-1", primary: "primary", backup: "backup" }
 
@@ -47,8 +50,11 @@ describe("the demo", () => {
       const chaos = Chaos.make()
       const lines: Array<string> = []
       const bars: Array<string> = []
-      const settings = smallSettings(providers, chaos, lines, bars)
+      const releasesDir = fs.mkdtempSync(path.join(os.tmpdir(), "demo-releases-"))
+      const releasesFile = path.join(releasesDir, "releases.db")
+      const settings = { ...smallSettings(providers, chaos, lines, bars), releasesFile }
       return Effect.gen(function* () {
+        yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(releasesDir, { recursive: true, force: true })))
         const summary = yield* Demo.run(settings)
 
         // Nothing lost: every request sent ended answered or failed, and none failed.
@@ -74,6 +80,20 @@ describe("the demo", () => {
         assert.isTrue(summary.optimizations.some((o) => o.status === "swapped"))
         assert.isAbove(summary.servingVersion.after, summary.servingVersion.before)
         assert.isAbove(summary.accuracy.after!, summary.accuracy.before! + 10)
+
+        // The optimized version ran as a canary before it was promoted: both arms served, quality with intervals.
+        const [canary] = summary.experiments
+        assert.strictEqual(canary!.decision, "promoted")
+        assert.deepStrictEqual(canary!.arms.map((a) => a.arm).sort(), [canary!.baseline, canary!.candidate].sort())
+        for (const arm of canary!.arms) {
+          assert.isAbove(arm.requests, 0)
+          assert.isAtMost(arm.qualityInterval!.lower, arm.quality!)
+          assert.isAtLeast(arm.qualityInterval!.upper, arm.quality!)
+        }
+        // Every version was stored; an application restarted on the database serves the promoted one.
+        assert.isAtLeast(summary.releases!.persisted, 2)
+        assert.strictEqual(summary.releases!.restoredVersion, summary.releases!.promoted)
+        assert.strictEqual(summary.releases!.promoted, summary.servingVersion.after)
 
         // The outage: faults were injected, the primary's breaker opened, traffic failed over, then it closed again.
         assert.isAbove(summary.faults.injected, 0)
@@ -114,7 +134,8 @@ describe("the demo", () => {
             latency: SimLatency.fixed(2),
             recoveryMs: 300,
             mipro: { auto: null, numCandidates: 3, numTrials: 6 },
-            env: false
+            env: false,
+            releasesFile
           })
         )
       )

@@ -197,7 +197,12 @@ export const DSPyConfig = Schema.Struct({
     cacheEnabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
     cacheTtlMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 3_600_000 }),
     /** How many versions of each managed module are kept for history and rollback (the oldest go first). */
-    maxVersions: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(2)), { default: () => 50 })
+    maxVersions: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(2)), { default: () => 50 }),
+    /**
+     * Traffic policies by module id (`TrafficPolicy.Policy` of the services package: pinned, weighted, canary,
+     * shadow, bandit), applied at run time; checked against the module's versions when applied.
+     */
+    trafficPolicies: Schema.optionalWith(Record(Schema.Unknown), { default: () => ({}) })
   }),
   optimization: section({
     concurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 8 }),
@@ -259,6 +264,7 @@ export const updatablePaths: ReadonlyArray<string> = [
   "modules.cacheEnabled",
   "modules.cacheTtlMs",
   "modules.maxVersions",
+  "modules.trafficPolicies",
   "optimization",
   "infrastructure.circuitBreakers",
   "infrastructure.rateLimiters",

@@ -47,6 +47,7 @@ import * as moduleService from "./internal/moduleManager/service.js"
 import * as LMProviders from "./LMProviders.js"
 import * as ModuleManager from "./ModuleManager.js"
 import * as OptimizationCoordinator from "./OptimizationCoordinator.js"
+import * as ReleaseStore from "./releases/ReleaseStore.js"
 import * as ServicesEvents from "./ServicesEvents.js"
 
 /**
@@ -93,6 +94,11 @@ export interface Options {
    * (registered as `dspy/cache_manager`; calls `Stats`, `PurgeExpired`) and the LM caches through it.
    */
   readonly cacheManager?: Supervisor.ChildSpec
+  /**
+   * Where module versions are kept when no `ReleaseStore` is in context: a SQLite file (default `":memory:"`,
+   * nothing survives the process). Give a file to restore each module's promoted version at the next start.
+   */
+  readonly releases?: { readonly filename?: string }
 }
 
 /**
@@ -198,7 +204,8 @@ export const layer = (
   | ModuleManager.ModuleManager
   | LMProviders.LMProviders
   | LM.LM
-  | OptimizationCoordinator.OptimizationCoordinator,
+  | OptimizationCoordinator.OptimizationCoordinator
+  | ReleaseStore.ReleaseStore,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions,
   Config.Config | Events.Events | Protection.Protection | Registry.Registry
 > =>
@@ -231,8 +238,23 @@ export const layer = (
         outerDrain: moduleDrain,
         cache
       })
+      // The release store: the one in context, else a SQLite store of the application's own.
+      const givenReleases = yield* Effect.serviceOption(ReleaseStore.ReleaseStore)
+      const releases = Option.isSome(givenReleases)
+        ? givenReleases.value
+        : yield* ReleaseStore.makeSqlite({ filename: options.releases?.filename ?? ":memory:" }).pipe(
+            Effect.mapError(
+              (error) =>
+                new RuntimeError.ChildStartFailed({
+                  childId: "module_manager",
+                  cause: error,
+                  message: `The release store did not open: ${error.message}`
+                })
+            )
+          )
       const deps: moduleActor.Dependencies = {
         store: moduleService.makeStore(),
+        releases,
         config,
         events,
         protection,
@@ -241,6 +263,8 @@ export const layer = (
         drain: moduleDrain
       }
       const modules = moduleService.make(deps)
+      // Traffic policies from Config (`modules.trafficPolicies`), applied as they change.
+      yield* Effect.forkScoped(moduleActor.watchConfigPolicies(deps))
       const withRegistry = <A, E>(effect: Effect.Effect<A, E, Registry.Registry>) =>
         Effect.provideService(effect, Registry.Registry, registry)
       // The coordinator is built after the tree; its dispatcher process is in the tree and finds it here.
@@ -340,6 +364,13 @@ export const layer = (
             config,
             events,
             dispatcher: slot,
+            releases,
+            // The optimization breaker: no dispatch while every provider's circuit is open.
+            providersFailing: Effect.map(providers.service.status, (all) =>
+              all.length > 0 && all.every((p) => p.circuit === "open")
+                ? `every LM provider's circuit is open (${all.map((p) => p.name).join(", ")})`
+                : undefined
+            ),
             ...(Option.isSome(checkpoints) ? { checkpoints: checkpoints.value } : {})
           },
           options.optimization?.coordinator ?? {}
@@ -357,6 +388,7 @@ export const layer = (
       return Context.make(Application, service).pipe(
         Context.add(OptimizationCoordinator.OptimizationCoordinator, optimization),
         Context.add(ModuleManager.ModuleManager, modules),
+        Context.add(ReleaseStore.ReleaseStore, releases),
         Context.add(LMProviders.LMProviders, providers.service),
         Context.add(LM.LM, providers.lm)
       )
@@ -386,6 +418,7 @@ export const layerDefault = (
   | LMProviders.LMProviders
   | LM.LM
   | OptimizationCoordinator.OptimizationCoordinator
+  | ReleaseStore.ReleaseStore
   | Config.Config
   | Events.Events,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions | Config.ConfigInvalid

@@ -27,6 +27,8 @@
  */
 import type { ChainOfThought, Example, Module, Predict, Program, Signature } from "@effect-dspy/core"
 import type { CircuitBreaker, ConfigSchema, Errors, Protection } from "@effect-dspy/foundation"
+import type * as ArmStats from "./experiments/ArmStats.js"
+import type * as TrafficPolicy from "./experiments/TrafficPolicy.js"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
@@ -39,7 +41,11 @@ import type {
   ModuleNotFound,
   ModuleSpecInvalid,
   ModuleVersionConflict,
-  ModuleVersionNotFound
+  ModuleVersionNotFound,
+  PolicyInvalid,
+  ReleaseCorrupted,
+  ReleaseShapeMismatch,
+  ReleaseStoreError
 } from "./ServicesError.js"
 
 // ---------------------------------------------------------------------------------------------------------
@@ -120,6 +126,22 @@ export interface SwapPatch extends Precondition {
   readonly instructions?: { readonly [path: string]: string }
   readonly demos?: { readonly [path: string]: ReadonlyArray<Predict.Demo> }
   readonly config?: { readonly [path: string]: Predict.ConfigPatch }
+  /** Where the new version comes from (an optimization job, its optimizer and scores), kept in its release. */
+  readonly lineage?: LineageNote
+}
+
+/**
+ * What a change says about where its version comes from; stored with the version (see `ReleaseStore.Lineage`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LineageNote {
+  /** What made the version (default `swapped`; `imported` for a release bundle). */
+  readonly reason?: string
+  readonly jobId?: string
+  readonly optimizer?: string
+  readonly scores?: { readonly [name: string]: number }
 }
 
 /**
@@ -145,6 +167,10 @@ export interface VersionInfo {
   readonly createdAt: number
   readonly reason: string
   readonly current: boolean
+  /** The version it was made from (none for a module's first version). */
+  readonly parent: number | null
+  /** The optimization job that made it, when one did. */
+  readonly jobId: string | null
 }
 
 /**
@@ -168,8 +194,28 @@ export interface ModuleInfo {
 }
 
 /**
- * The outcome of an execution: the module's output (typed `O` when executed through a {@link Handle}) and the
- * version that produced it.
+ * Why a version served an execution: `promoted` (no traffic policy: the module's current version), or the
+ * reason of the module's traffic policy (`pinned`, `weighted`, `canary`, `shadow`, `bandit`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ServeReason = "promoted" | TrafficPolicy.Reason
+
+/**
+ * The step of a module's fallback chain that served an execution after the steps before it failed:
+ * `previous` (the version before the one chosen), `stale_cache` (the last answer this module gave for the same
+ * inputs, marked stale), `simpler` (the module's simpler program), `default` (its declared default output).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type FallbackStep = "previous" | "stale_cache" | "simpler" | "default"
+
+/**
+ * The outcome of an execution: the module's output, the version that produced it and why it served (the
+ * traffic policy's reason and arm; the fallback step, when the chosen version failed and the chain served).
+ * The output is typed `O` when executed through a {@link Handle}.
  *
  * @since 0.1.0
  * @category models
@@ -178,6 +224,56 @@ export interface Execution<O = unknown> {
   readonly moduleId: string
   readonly version: number
   readonly output: O
+  /** Why this version served. */
+  readonly reason: ServeReason
+  /** The experiment arm the execution counts for (the served version, as a string), under a traffic policy. */
+  readonly arm: string | undefined
+  /** The fallback step that served, when the version chosen failed. */
+  readonly fallback: FallbackStep | undefined
+  /** Whether the output is a stale cached answer (the `stale_cache` fallback step). */
+  readonly stale: boolean
+}
+
+/**
+ * Options of an execution: `callerKey` keeps a caller on one version under sticky policies; `reward` scores
+ * the output in [0, 1] (e.g. a metric on a labelled request) for the policy's statistics, bandit and guard
+ * rails.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExecuteOptions {
+  readonly callerKey?: string
+  readonly reward?: (output: unknown) => number
+}
+
+/**
+ * A module's traffic policy as in force: the policy, where it was set (`api` or `config`), each arm's
+ * statistics, and the canary's breach if one broke a guard rail.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PolicyStatus {
+  readonly moduleId: string
+  readonly policy: TrafficPolicy.Policy
+  readonly source: "api" | "config"
+  readonly arms: { readonly [arm: string]: ArmStats.ArmStats }
+  readonly breach: TrafficPolicy.Breach | undefined
+}
+
+/**
+ * A module's fallback chain: the steps tried in order when the version chosen fails (or its breaker is open).
+ * `simpler` is a program of the same signature (e.g. a Predict instead of a ChainOfThought, or on a cheaper
+ * model); `default` an output given when everything else failed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FallbackChain {
+  readonly steps: ReadonlyArray<FallbackStep>
+  readonly simpler?: Module.Program
+  readonly default?: unknown
 }
 
 /**
@@ -255,6 +351,9 @@ export type MutationError =
   | ModuleVersionNotFound
   | ModuleVersionConflict
   | ModuleManagerUnavailable
+  | ReleaseStoreError
+  | ReleaseCorrupted
+  | ReleaseShapeMismatch
 
 /**
  * What an execution can fail with: no such module, the module's protections (open circuit, rate limit), the
@@ -302,6 +401,29 @@ export const executionDuration = Metric.histogram(
   "Module execution time through the ModuleManager (ms)"
 )
 
+/**
+ * Executions served by a step of a module's fallback chain, tagged `module_id` and `step`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const fallbacks = Metric.counter("dspy.services.module.fallbacks", {
+  description: "Module executions served by a fallback step",
+  incremental: true
+})
+
+/**
+ * Shadow runs of a module's candidate version (recorded, never served), tagged `module_id`, `module_version`,
+ * `arm`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const shadowExecutions = Metric.counter("dspy.services.module.shadow_executions", {
+  description: "Shadow runs of candidate versions (never served)",
+  incremental: true
+})
+
 // ---------------------------------------------------------------------------------------------------------
 // Service
 // ---------------------------------------------------------------------------------------------------------
@@ -322,13 +444,33 @@ export interface Service {
     options?: { readonly protection?: ModuleProtection }
   ) => Effect.Effect<ModuleInfo & ProgramHandle<P>, MutationError>
   /**
-   * Runs the current version on `inputs` in the caller's fiber, under the module's protections. Given a
-   * {@link Handle} (what `create` and `register` return), the inputs are checked and the output typed.
+   * Runs the module on `inputs` in the caller's fiber, under its protections: its current version, or the version
+   * its traffic policy chooses; when that fails, the steps of its fallback chain. Given a {@link Handle} (what
+   * `create` and `register` return), the inputs are checked and the output typed.
    */
   readonly execute: {
-    <I, O>(module: Handle<I, O>, inputs: NoInfer<I>): Effect.Effect<Execution<O>, ExecuteError>
-    (id: string, inputs: unknown): Effect.Effect<Execution, ExecuteError>
+    <I, O>(
+      module: Handle<I, O>,
+      inputs: NoInfer<I>,
+      options?: ExecuteOptions
+    ): Effect.Effect<Execution<O>, ExecuteError>
+    (id: string, inputs: unknown, options?: ExecuteOptions): Effect.Effect<Execution, ExecuteError>
   }
+  /**
+   * Sets a module's traffic policy (a `TrafficPolicy.Policy` naming its versions as strings, checked against
+   * them: `PolicyInvalid` says what to fix, and the policy in force is kept).
+   */
+  readonly setPolicy: (
+    id: string,
+    policy: unknown,
+    options?: { readonly seed?: number }
+  ) => Effect.Effect<PolicyStatus, MutationError | PolicyInvalid>
+  /** Removes a module's traffic policy: its current version serves everything. */
+  readonly clearPolicy: (id: string) => Effect.Effect<void, MutationError>
+  /** A module's traffic policy now, if it has one. */
+  readonly policy: (id: string) => Effect.Effect<PolicyStatus | undefined, ModuleNotFound>
+  /** Sets (or, with `undefined`, removes) a module's fallback chain. */
+  readonly setFallback: (id: string, chain: FallbackChain | undefined) => Effect.Effect<void, MutationError>
   /**
    * Replaces the module's parameters atomically: a new version becomes current. With `patch.ifVersion`, only
    * if that version is still current (else `ModuleVersionConflict`, nothing changed).
@@ -396,10 +538,14 @@ export const create = <const S extends ModuleSpec>(
  * @category accessors
  */
 export const execute: {
-  <I, O>(module: Handle<I, O>, inputs: NoInfer<I>): Effect.Effect<Execution<O>, ExecuteError, ModuleManager>
-  (id: string, inputs: unknown): Effect.Effect<Execution, ExecuteError, ModuleManager>
-} = (module: string | Handle<unknown, unknown>, inputs: unknown) =>
-  Effect.flatMap(ModuleManager, (m) => m.execute(module as string, inputs))
+  <I, O>(
+    module: Handle<I, O>,
+    inputs: NoInfer<I>,
+    options?: ExecuteOptions
+  ): Effect.Effect<Execution<O>, ExecuteError, ModuleManager>
+  (id: string, inputs: unknown, options?: ExecuteOptions): Effect.Effect<Execution, ExecuteError, ModuleManager>
+} = (module: string | Handle<unknown, unknown>, inputs: unknown, options?: ExecuteOptions) =>
+  Effect.flatMap(ModuleManager, (m) => m.execute(module as string, inputs, options))
 
 /**
  * Swaps a module's parameters with the ModuleManager in context.

@@ -268,6 +268,98 @@ const experimentsTags = [
 ]
 
 // ---------------------------------------------------------------------------------------------------------
+// Releases (durable versions, release bundles, traffic policies, fallback chains)
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * The release store failed (open, read or write): the database is locked by another process, read-only, was
+ * deleted or replaced, or is not a release database. The change it was part of was not made. `reason` is the
+ * driver's one-line description.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ReleaseStoreError extends Errors.TaggedError<ReleaseStoreError>()(
+  "ReleaseStoreError",
+  { operation: Schema.String, target: Schema.String, reason: Schema.String },
+  { code: "release_store_error", retryable: (self) => self.reason.includes("locked") || self.reason.includes("busy") }
+) {}
+
+/**
+ * The release database was written by a newer release store (`found` > `supported`): it is not opened, so
+ * nothing a newer program wrote is lost. Run the newer version, or point this one at another database.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ReleaseStoreVersionUnsupported extends Errors.TaggedError<ReleaseStoreVersionUnsupported>()(
+  "ReleaseStoreVersionUnsupported",
+  { target: Schema.String, found: Schema.Number, supported: Schema.Number },
+  { code: "release_store_version_unsupported", retryable: false }
+) {}
+
+/**
+ * A stored version's program cannot be read back (not JSON, not a program state, or it does not fit the
+ * module). Nothing was restored; `version` names the row to fix (import a good bundle over it, or forget the
+ * module's releases).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ReleaseCorrupted extends Errors.TaggedError<ReleaseCorrupted>()(
+  "ReleaseCorrupted",
+  { moduleId: Schema.String, version: Schema.Number },
+  { code: "release_corrupted", retryable: false }
+) {}
+
+/**
+ * A module was registered with another shape (predictor paths and fields) than its stored releases: they are
+ * not replaced silently. Register it under another id, or forget its stored releases first.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ReleaseShapeMismatch extends Errors.TaggedError<ReleaseShapeMismatch>()(
+  "ReleaseShapeMismatch",
+  { moduleId: Schema.String, stored: Schema.String, given: Schema.String },
+  { code: "release_shape_mismatch", retryable: false }
+) {}
+
+/**
+ * A release bundle cannot be imported: not a bundle, a newer bundle format, or a program that does not fit
+ * the module. `field` names the part at fault.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ReleaseBundleInvalid extends Errors.TaggedError<ReleaseBundleInvalid>()(
+  "ReleaseBundleInvalid",
+  { field: Schema.String },
+  { code: "release_bundle_invalid", retryable: false }
+) {}
+
+/**
+ * Every error of the durable releases.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ReleasesError =
+  | ReleaseStoreError
+  | ReleaseStoreVersionUnsupported
+  | ReleaseCorrupted
+  | ReleaseShapeMismatch
+  | ReleaseBundleInvalid
+
+const releasesTags = [
+  "ReleaseStoreError",
+  "ReleaseStoreVersionUnsupported",
+  "ReleaseCorrupted",
+  "ReleaseShapeMismatch",
+  "ReleaseBundleInvalid"
+]
+
+// ---------------------------------------------------------------------------------------------------------
 // Unions
 // ---------------------------------------------------------------------------------------------------------
 
@@ -291,6 +383,7 @@ export type ServicesError =
   | OptimizationStoreError
   | CacheInvalidInput
   | ExperimentsError
+  | ReleasesError
 
 const tags: ReadonlySet<string> = new Set([
   "ApplicationStopping",
@@ -305,7 +398,8 @@ const tags: ReadonlySet<string> = new Set([
   "OptimizationJobNotFound",
   "OptimizationStoreError",
   "CacheInvalidInput",
-  ...experimentsTags
+  ...experimentsTags,
+  ...releasesTags
 ])
 
 /**

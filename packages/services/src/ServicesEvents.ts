@@ -411,6 +411,141 @@ export const experimentEvents = [
   ExperimentApplyFailed
 ] as const
 
+// ---------------------------------------------------------------------------------------------------------
+// Releases (durable versions, traffic policies, fallback chains)
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A module registered at start got its stored versions back: `version` (its promoted one) serves, of
+ * `versions` restored.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ReleaseRestored = Events.define(
+  "release_restored",
+  Schema.Struct({ module_id: Schema.String, version: Schema.Number, versions: Schema.Number })
+)
+
+/**
+ * A module was registered with another shape than its stored releases; the registration was refused and the
+ * stored releases kept.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ReleaseShapeMismatch = Events.define(
+  "release_shape_mismatch",
+  Schema.Struct({ module_id: Schema.String, stored_shape: Schema.String, given_shape: Schema.String })
+)
+
+/**
+ * A release bundle was imported as a new version of a module.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ReleaseImported = Events.define(
+  "release_imported",
+  Schema.Struct({ module_id: Schema.String, version: Schema.Number, source_version: Schema.Number })
+)
+
+/**
+ * A module's traffic policy changed (through Config or the ModuleManager).
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const TrafficPolicyChanged = Events.define(
+  "traffic_policy_changed",
+  Schema.Struct({ module_id: Schema.String, policy: Schema.String, source: Schema.String })
+)
+
+/**
+ * A traffic policy from Config was not applied (it does not fit the module's versions, or does not decode): the
+ * policy in force was kept; `error` says what to fix.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const TrafficPolicyRejected = Events.define(
+  "traffic_policy_rejected",
+  Schema.Struct({ module_id: Schema.String, source: Schema.String, error: Schema.String })
+)
+
+/**
+ * A canary breached a guard rail and its module was rolled back to the baseline, by itself.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const CanaryRolledBack = Events.define(
+  "canary_rolled_back",
+  Schema.Struct({
+    module_id: Schema.String,
+    candidate_version: Schema.Number,
+    baseline_version: Schema.Number,
+    reason: Schema.String
+  })
+)
+
+/**
+ * An execution was served by a step of the module's fallback chain after the steps before it failed.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ModuleFallback = Events.define(
+  "module_fallback",
+  Schema.Struct({
+    module_id: Schema.String,
+    step: Schema.String,
+    index: Schema.Number,
+    version: Schema.optional(Schema.Number),
+    cause: Schema.String
+  })
+)
+
+/**
+ * A shadow run of a candidate version ended: recorded (with a preview of its output), never served.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ModuleShadowExecution = Events.define(
+  "module_shadow_execution",
+  Schema.Struct({
+    module_id: Schema.String,
+    version: Schema.Number,
+    served_version: Schema.Number,
+    status: Schema.Literal("ok", "error"),
+    output: Schema.String
+  })
+)
+
+/**
+ * An optimization request identical to a stored result (same student, optimizer and settings, data) reused it
+ * instead of compiling again.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const OptimizationResultReused = Events.define(
+  "optimization_result_reused",
+  Schema.Struct({ optimization_id: Schema.String, module_id: Schema.String, result_key: Schema.String })
+)
+
+/**
+ * The optimization breaker opened (providers are failing): queued jobs wait until it closes.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const OptimizationPaused = Events.define(
+  "optimization_paused",
+  Schema.Struct({ reason: Schema.String, queued: Schema.Number })
+)
+
 /**
  * Every definition of this module.
  *
@@ -437,5 +572,15 @@ export const all = [
   ProviderRecovered,
   CacheLevelDegraded,
   CacheLevelRecovered,
-  ...experimentEvents
+  ...experimentEvents,
+  ReleaseRestored,
+  ReleaseShapeMismatch,
+  ReleaseImported,
+  TrafficPolicyChanged,
+  TrafficPolicyRejected,
+  CanaryRolledBack,
+  ModuleFallback,
+  ModuleShadowExecution,
+  OptimizationResultReused,
+  OptimizationPaused
 ] as const

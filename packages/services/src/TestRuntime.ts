@@ -34,6 +34,7 @@ import * as CacheManager from "./CacheManager.js"
 import type * as LMProviders from "./LMProviders.js"
 import type * as ModuleManager from "./ModuleManager.js"
 import type * as OptimizationCoordinator from "./OptimizationCoordinator.js"
+import type * as ReleaseStore from "./releases/ReleaseStore.js"
 
 /**
  * The simulated LM of one provider as a test sets it: seed, faults, latency.
@@ -182,6 +183,7 @@ export type Services =
   | LMProviders.LMProviders
   | LM.LM
   | OptimizationCoordinator.OptimizationCoordinator
+  | ReleaseStore.ReleaseStore
   | SimControl
   | Config.Config
   | Events.Events

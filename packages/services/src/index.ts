@@ -57,6 +57,22 @@ export * as OptimizationCoordinator from "./OptimizationCoordinator.js"
 export * as CheckpointSqlite from "./CheckpointSqlite.js"
 
 /**
+ * Durable releases: every module version (program, spec, lineage), the promoted one restored at start, and
+ * optimization results reused, in SQLite (or in memory).
+ *
+ * @since 0.1.0
+ */
+export * as ReleaseStore from "./releases/ReleaseStore.js"
+
+/**
+ * Release bundles: one version of a module (program, shape, lineage, evaluation report) exported as JSON and
+ * imported elsewhere as a new version.
+ *
+ * @since 0.1.0
+ */
+export * as ReleaseBundle from "./releases/ReleaseBundle.js"
+
+/**
  * The errors of the supervised application (lifecycle, ModuleManager, OptimizationCoordinator, CacheManager).
  *
  * @since 0.1.0

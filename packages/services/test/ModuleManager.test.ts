@@ -41,7 +41,15 @@ describe("ModuleManager", () => {
       assert.deepStrictEqual(cot.predictors, ["predict"])
 
       const before = yield* Metric.value(
-        Metric.tagged(Metric.tagged(ModuleManager.executions, "outcome", "success"), "module_id", "qa")
+        Metric.tagged(
+          Metric.tagged(
+            Metric.tagged(Metric.tagged(ModuleManager.executions, "outcome", "success"), "module_id", "qa"),
+            "module_version",
+            "1"
+          ),
+          "arm",
+          "none"
+        )
       )
       const first = yield* modules.execute("qa", question)
       assert.strictEqual(first.version, 1)
@@ -50,7 +58,15 @@ describe("ModuleManager", () => {
       assert.strictEqual(typeof (reasoning.output as Prediction.Prediction).get("reasoning"), "string")
 
       const after = yield* Metric.value(
-        Metric.tagged(Metric.tagged(ModuleManager.executions, "outcome", "success"), "module_id", "qa")
+        Metric.tagged(
+          Metric.tagged(
+            Metric.tagged(Metric.tagged(ModuleManager.executions, "outcome", "success"), "module_id", "qa"),
+            "module_version",
+            "1"
+          ),
+          "arm",
+          "none"
+        )
       )
       assert.strictEqual(after.count - before.count, 1)
       const described = yield* modules.describe("qa")

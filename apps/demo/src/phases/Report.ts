@@ -4,7 +4,7 @@
  */
 import { CacheManager, LMProviders } from "@effect-dspy/services"
 import * as Effect from "effect/Effect"
-import type { Summary } from "../Summary.js"
+import type { ExperimentReport, Summary } from "../Summary.js"
 import type { PhaseStats } from "../Traffic.js"
 import type { Baseline } from "./Baseline.js"
 import type { Crashes } from "./Crashes.js"
@@ -18,6 +18,7 @@ export interface Phases {
   readonly optimized: Optimized
   readonly outage: Outage
   readonly crashes: Crashes
+  readonly canary: ExperimentReport
 }
 
 /**
@@ -87,6 +88,8 @@ export const run = (
         breakerStates: phases.outage?.breakerStates ?? []
       },
       restarts: phases.crashes?.restarts ?? [],
+      experiments: phases.canary === undefined ? [] : [phases.canary],
+      releases: null,
       durationMs: Math.round(performance.now() - started)
     }
   })

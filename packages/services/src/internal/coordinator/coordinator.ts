@@ -27,7 +27,7 @@ import { defaultMetrics, defaultOptimizers } from "./registry.js"
 import { makeRunner } from "./runner.js"
 import { State } from "./state.js"
 import { type JobRow, open } from "./store.js"
-import { Events } from "@effect-dspy/foundation"
+import { Events, FoundationEvents } from "@effect-dspy/foundation"
 import * as ServicesEvents from "../../ServicesEvents.js"
 
 const newLive = (
@@ -302,8 +302,8 @@ export const makeWith = (
       Effect.catchAll((e) => Effect.logError(`optimization.workers cannot be watched: ${e.message}`)),
       Effect.forkIn(jobScope)
     )
-    // A module registered (again) may let a recovered job start.
-    yield* events.subscribe([ServicesEvents.ModuleCreated.type]).pipe(
+    // A module registered (again) may let a recovered job start; a breaker's change may end a pause.
+    yield* events.subscribe([ServicesEvents.ModuleCreated.type, FoundationEvents.CircuitBreakerStateChanged.type]).pipe(
       Stream.runForEach(() => wake),
       Effect.forkIn(jobScope)
     )

@@ -123,7 +123,15 @@ export const decide = (
         return
       }
       const swapped = yield* Effect.either(
-        modules.swap(row.moduleId, { program: optimized, ifVersion: servingVersion })
+        modules.swap(row.moduleId, {
+          program: optimized,
+          ifVersion: servingVersion,
+          lineage: {
+            jobId: row.id,
+            optimizer: row.optimizer,
+            scores: { serving: servingScore, optimized: optimizedValue }
+          }
+        })
       )
       if (Either.isRight(swapped)) {
         yield* finish(env, live, { status: "swapped", ...scores, swappedVersion: swapped.right.version })

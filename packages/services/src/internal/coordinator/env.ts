@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
 import type * as ModuleManager from "../../ModuleManager.js"
+import type * as ReleaseStore from "../../releases/ReleaseStore.js"
 import type { Job, OptimizerEntry } from "../../OptimizationCoordinator.js"
 import type { Dispatcher } from "./dispatcher.js"
 import { isTerminal, type Live, record, toJob } from "./jobs.js"
@@ -31,6 +32,13 @@ export interface Dependencies {
   readonly checkpoints?: Checkpoint.Service
   /** The application's dispatcher process slot; without one, the coordinator starts its own dispatcher process. */
   readonly dispatcher?: Dispatcher
+  /** Where optimization results are kept by what produced them (reused by an identical request); none: not kept. */
+  readonly releases?: ReleaseStore.Service
+  /**
+   * The optimization breaker: why no LM call can succeed now (every provider's circuit is open), or `undefined`.
+   * While it gives a reason, queued jobs wait (running ones go on); a breaker's state change wakes the dispatcher.
+   */
+  readonly providersFailing?: Effect.Effect<string | undefined>
 }
 
 export interface Env {

@@ -3,6 +3,8 @@
  * application's `optimization_workers` supervisor, and a job's end (failed, cancelled, or queued again when its
  * worker was killed).
  */
+import { Module } from "@effect-dspy/core"
+import { CanonicalJson } from "@effect-dspy/foundation"
 import { Optimizer, type Progress } from "@effect-dspy/optimizers"
 import { Actor, DynamicSupervisor } from "@effect-dspy/runtime"
 import * as Cause from "effect/Cause"
@@ -26,26 +28,92 @@ const workerActor = Actor.make({
 
 const onProgress = (live: Live) => (event: Progress.Event) => record(live, { _tag: "Progress", event })
 
-/** The job's work: compile (resuming from checkpoints), score against the version serving now, decide. */
+/**
+ * The key of a job's result: the student (its signature and parameters), the optimizer and its settings, and the
+ * data (trainset, valset, metric, seed, budget), not the module's id: an identical request for any module of the
+ * same student reuses it. None for a job recovered from a row without a saved student.
+ */
+const resultKeyOf = (live: Live): string | undefined =>
+  live.row.studentState === null
+    ? undefined
+    : CanonicalJson.sha256({
+        student: JSON.parse(live.row.studentState) as unknown,
+        optimizer: live.row.optimizer,
+        settings: live.optimizer.settings,
+        data: JSON.parse(live.row.data) as unknown,
+        metric: live.row.metric,
+        seed: live.row.seed,
+        budget: JSON.parse(live.row.budget) as unknown
+      })
+
+/** A stored result for this job's key, loaded into its student (none when absent or when it does not fit). */
+const storedResult = (env: Env, key: string | undefined, student: Module.Program) =>
+  Effect.gen(function* () {
+    const releases = env.deps.releases
+    if (releases === undefined || key === undefined) return undefined
+    const found = yield* Effect.either(releases.getResult(key))
+    if (found._tag === "Left") {
+      yield* Effect.logWarning(`optimization results could not be read: ${found.left.message}`)
+      return undefined
+    }
+    if (found.right._tag === "None") return undefined
+    const loaded = Module.loadState(student, found.right.value.state)
+    return loaded._tag === "Right" ? loaded.right : undefined
+  })
+
+/**
+ * The job's work: compile (resuming from checkpoints), or reuse the result stored for an identical request; score
+ * against the version serving now; decide.
+ */
 const work = (env: Env, live: Live) =>
   Effect.gen(function* () {
     const student = yield* studentOf(env, live)
     const row = live.row
-    const compiled = yield* Optimizer.compile(live.optimizer, student, {
-      trainset: live.trainset,
-      ...(live.valset === undefined ? {} : { valset: live.valset }),
-      metric: env.metrics[row.metric]!,
-      seed: row.seed,
-      runId: row.id,
-      ...(live.budget === undefined ? {} : { budget: live.budget }),
-      onProgress: onProgress(live)
-    })
+    const key = resultKeyOf(live)
+    const reused = yield* storedResult(env, key, student)
+    let program: Module.Program
+    if (reused !== undefined) {
+      program = reused
+      yield* Events.publishOrLog(
+        ServicesEvents.OptimizationResultReused,
+        { optimization_id: row.id, module_id: row.moduleId, result_key: key! },
+        { events: env.deps.events }
+      )
+    } else {
+      const compiled = yield* Optimizer.compile(live.optimizer, student, {
+        trainset: live.trainset,
+        ...(live.valset === undefined ? {} : { valset: live.valset }),
+        metric: env.metrics[row.metric]!,
+        seed: row.seed,
+        runId: row.id,
+        ...(live.budget === undefined ? {} : { budget: live.budget }),
+        onProgress: onProgress(live)
+      })
+      program = compiled.program
+      if (env.deps.releases !== undefined && key !== undefined) {
+        const at = yield* now
+        yield* env.deps.releases
+          .putResult({
+            key,
+            moduleId: row.moduleId,
+            state: Module.dumpState(program),
+            jobId: row.id,
+            optimizer: row.optimizer,
+            scores: null,
+            createdAt: at
+          })
+          .pipe(Effect.catchAll((e) => Effect.logWarning(`optimization result not kept: ${e.message}`)))
+      }
+    }
     yield* patch(env, live, { status: "succeeded" })
-    yield* decide(env, live, compiled.program)
+    yield* decide(env, live, program)
   }).pipe(Effect.provide(env.runContext))
 
 const requeue = (env: Env, live: Live): Effect.Effect<void> =>
   Effect.zipRight(patch(env, live, { status: "queued" }), env.state.locked(Effect.sync(() => env.state.enqueue(live))))
+
+/** The longest the optimization breaker holds queued jobs without a breaker's state change (then one goes through). */
+const maxPauseMs = 30_000
 
 /**
  * The job runner over `env`: `pump` fills free workers from the queue; `wake` is how a job's end asks for the
@@ -135,9 +203,49 @@ export const makeRunner = (env: Env, wake: Effect.Effect<void>) => {
       worker.right.unsafeAddExitListener(() => fiber.unsafeInterruptAsFork(FiberId.none))
     })
 
-  /** Fills free workers from the queue; a recovered job waits until its module is registered again. */
+  // Whether dispatch is paused by the optimization breaker (the event is published once per pause).
+  let paused = false
+  let pausedAt = 0
+  let recheckPending = false
+
+  /**
+   * Fills free workers from the queue; a recovered job waits until its module is registered again, and every job
+   * waits while the providers are failing (the optimization breaker).
+   */
   const pump: Effect.Effect<void> = state.locked(
     Effect.gen(function* () {
+      if (state.queue.length > 0 && state.hasFreeWorker && env.deps.providersFailing !== undefined) {
+        const failing = yield* env.deps.providersFailing
+        const at = yield* now
+        // A breaker's state only moves on a call: after `maxPauseMs` a job goes through as the trial.
+        if (failing !== undefined && !(paused && at - pausedAt >= maxPauseMs)) {
+          // Checked again in a second (a breaker's state change wakes it sooner).
+          if (!recheckPending) {
+            recheckPending = true
+            yield* Effect.forkIn(
+              Effect.zipRight(
+                Effect.sleep("1 second"),
+                Effect.suspend(() => {
+                  recheckPending = false
+                  return wake
+                })
+              ),
+              env.jobScope
+            )
+          }
+          if (!paused) {
+            paused = true
+            pausedAt = at
+            yield* Events.publishOrLog(
+              ServicesEvents.OptimizationPaused,
+              { reason: failing, queued: state.queue.length },
+              { events: env.deps.events }
+            )
+          }
+          return
+        }
+        paused = false
+      }
       let index = 0
       while (state.hasFreeWorker && index < state.queue.length) {
         const next = state.queue[index]!

@@ -2,22 +2,75 @@
  * The ModuleManager service over its dependencies: executions and reads straight from the module table, in the
  * caller's fiber; changes through the actor ({@link mutate}).
  */
-import { LM, Module } from "@effect-dspy/core"
-import { Correlation, Errors, Events } from "@effect-dspy/foundation"
-import * as Context from "effect/Context"
+import { type LM, Module } from "@effect-dspy/core"
+import { CanonicalJson, Correlation, Errors, Events } from "@effect-dspy/foundation"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as MetricLabel from "effect/MetricLabel"
 import {
   type ExecuteError,
+  type ExecuteOptions,
   type Execution,
   executionDuration,
   executions,
+  type FallbackChain,
+  type FallbackStep,
+  fallbacks,
   type ModuleInfo,
-  type Service
+  type MutationError,
+  type PolicyStatus,
+  type ServeReason,
+  type Service,
+  shadowExecutions
 } from "../../ModuleManager.js"
-import { type ModuleNotFound, ModuleVersionNotFound } from "../../ServicesError.js"
+import { type ModuleNotFound, ModuleVersionNotFound, type PolicyInvalid } from "../../ServicesError.js"
+import * as ServicesEvents from "../../ServicesEvents.js"
 import { type Dependencies, mutate } from "./actor.js"
 import { describeEntry, notFound } from "./programs.js"
-import { type Entry, ModuleStore } from "./store.js"
+import { statusOf, tagsOf } from "./routing.js"
+import { type Entry, ModuleStore, type Routing, type Version } from "./store.js"
+
+/** A reward in [0, 1] from the caller's function; a function that throws or answers out of range gives none. */
+const safeReward = (reward: (output: unknown) => number, output: unknown): number | undefined => {
+  try {
+    const r = reward(output)
+    return Number.isFinite(r) && r >= 0 && r <= 1 ? r : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** A short JSON preview of a shadow run's output, for its event. */
+const preview = (output: unknown): string => {
+  let text: string
+  try {
+    text = JSON.stringify(output) ?? String(output)
+  } catch {
+    text = String(output)
+  }
+  return text.length > 500 ? `${text.slice(0, 500)}...` : text
+}
+
+/** Keeps a module's last answer for these inputs (the oldest go past the bound). */
+const remember = (entry: Entry, key: string, output: unknown): void => {
+  entry.lastOutputs.delete(key)
+  entry.lastOutputs.set(key, output)
+  if (entry.lastOutputs.size > maxStaleOutputs) {
+    const oldest = entry.lastOutputs.keys().next()
+    if (oldest.done !== true) entry.lastOutputs.delete(oldest.value)
+  }
+}
+
+const fallbackLabelCache = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+const fallbackLabels = (moduleId: string, step: FallbackStep): ReadonlyArray<MetricLabel.MetricLabel> => {
+  const key = `${moduleId}|${step}`
+  let labels = fallbackLabelCache.get(key)
+  if (labels === undefined) {
+    labels = [MetricLabel.make("module_id", moduleId), MetricLabel.make("step", step)]
+    fallbackLabelCache.set(key, labels)
+  }
+  return labels
+}
 
 const toFamily = (error: unknown): Errors.DSPyErrorLike =>
   Errors.isDSPyError(error)
@@ -27,6 +80,19 @@ const toFamily = (error: unknown): Errors.DSPyErrorLike =>
         cause: error
       })
 
+/** How many shadow runs of one module may be in flight; a sampled request past it is not shadowed. */
+const maxShadowsInFlight = 8
+
+/** How many last answers a module keeps for its `stale_cache` fallback step. */
+const maxStaleOutputs = 1000
+
+/** The failures a fallback chain does not answer: the application is stopping. */
+const final = (error: ExecuteError): boolean =>
+  typeof error === "object" &&
+  error !== null &&
+  "_tag" in error &&
+  (error._tag === "ApplicationStopping" || error._tag === "ExecutionAborted")
+
 /**
  * Builds the ModuleManager service over its dependencies (the application does this; the actor is started by
  * its supervisor with the same dependencies).
@@ -34,51 +100,242 @@ const toFamily = (error: unknown): Errors.DSPyErrorLike =>
 export const make = (deps: Dependencies): Service => {
   const store = deps.store
   // What a program runs with: the application's LM (the supervised providers) and its event store.
-  const runContext = Context.make(LM.LM, deps.lm).pipe(Context.add(Events.Events, deps.events))
+  const base = { lm: deps.lm, events: deps.events }
+  const call = <A, E>(msg: Parameters<typeof mutate>[1]) => mutate(deps, msg) as unknown as Effect.Effect<A, E>
 
-  const execute = (module: string | { readonly id: string }, inputs: unknown): Effect.Effect<Execution, ExecuteError> =>
+  /** Runs one version: under the module's protections, or (a fallback step) bare. Counted, tagged, timed. */
+  const runVersion = (
+    entry: Entry,
+    version: Version,
+    arm: string | undefined,
+    inputs: unknown,
+    protectedRun: boolean,
+    onEnd?: (ok: boolean, latencyMs: number, output: unknown) => void
+  ): Effect.Effect<unknown, ExecuteError> => {
+    const tags = tagsOf(entry, version, arm, base)
+    const program = Module.call(version.program as Module.Any, inputs) as Effect.Effect<unknown, unknown, LM.LM>
+    const body = Effect.annotateSpans(
+      Effect.mapError(
+        Effect.mapInputContext(program, (_: Context.Context<never>) => tags.context),
+        toFamily
+      ),
+      tags.spanAttributes
+    )
+    return Effect.clockWith((clock) => {
+      const started = clock.unsafeCurrentTimeMillis()
+      const guarded: Effect.Effect<unknown, ExecuteError> = protectedRun
+        ? deps.protection.executeProtected(
+            `module:${entry.id}`,
+            { breaker: entry.breaker, limiter: entry.limiter },
+            body
+          )
+        : body
+      return guarded.pipe(
+        Effect.catchAllDefect((defect) =>
+          Effect.fail(
+            new Errors.UnexpectedError({
+              message: `Module "${entry.id}" died: ${defect instanceof Error ? defect.message : String(defect)}`,
+              cause: defect
+            })
+          )
+        ),
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            entry.executions++
+            const ok = exit._tag === "Success"
+            if (!ok) entry.failures++
+            const elapsed = clock.unsafeCurrentTimeMillis() - started
+            executionDuration.unsafeUpdate(elapsed, tags.duration)
+            executions.unsafeUpdate(1, ok ? tags.success : tags.failure)
+            if (onEnd !== undefined) onEnd(ok, elapsed, ok ? exit.value : undefined)
+          })
+        )
+      )
+    })
+  }
+
+  /** Feeds the policy's statistics (a canary's breach is then acted upon by {@link afterCanary}). */
+  const observer =
+    (routing: Routing, arm: string, options: ExecuteOptions | undefined) =>
+    (ok: boolean, latencyMs: number, output: unknown) => {
+      const reward = ok && options?.reward !== undefined ? safeReward(options.reward, output) : undefined
+      routing.router.observe(arm, { latencyMs, error: !ok, costUsd: 0, reward })
+    }
+
+  /** A canary's breach, acted upon once: the actor rolls the module back (compare-and-swap) in the background. */
+  const afterCanary = (entry: Entry, routing: Routing): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (routing.handled) return Effect.void
+      const breach = routing.router.breach()
+      if (breach === undefined) return Effect.void
+      routing.handled = true
+      return Effect.asVoid(
+        Effect.forkDaemon(Effect.ignoreLogged(mutate(deps, { _tag: "CanaryRollback", id: entry.id, routing, breach })))
+      )
+    })
+
+  /** Runs the shadowed version in the background: recorded, never served, at most a few in flight. */
+  const shadowRun = (
+    entry: Entry,
+    routing: Routing,
+    name: string,
+    served: Version,
+    inputs: unknown
+  ): Effect.Effect<void> => {
+    const version = routing.versions.get(name)
+    if (version === undefined || entry.shadowsInFlight >= maxShadowsInFlight) return Effect.void
+    entry.shadowsInFlight++
+    const run = runVersion(entry, version, name, inputs, false, (ok, latencyMs) => {
+      routing.router.observe(name, { latencyMs, error: !ok, costUsd: 0 })
+      shadowExecutions.unsafeUpdate(1, tagsOf(entry, version, name, base).duration)
+    }).pipe(
+      Effect.exit,
+      Effect.flatMap((exit) =>
+        Events.publishOrLog(
+          ServicesEvents.ModuleShadowExecution,
+          {
+            module_id: entry.id,
+            version: version.version,
+            served_version: served.version,
+            status: exit._tag === "Success" ? "ok" : "error",
+            output: exit._tag === "Success" ? preview(exit.value) : ""
+          },
+          { events: deps.events }
+        )
+      ),
+      Effect.ensuring(Effect.sync(() => entry.shadowsInFlight--))
+    )
+    // Not awaited: the served path goes on at once; the shadow's fiber is the application's, not the caller's.
+    return Effect.asVoid(Effect.forkDaemon(run))
+  }
+
+  /** The steps of the module's fallback chain after `version` failed with `error`, in order. */
+  const fallBack = (
+    entry: Entry,
+    chain: FallbackChain,
+    version: Version,
+    reason: ServeReason,
+    arm: string | undefined,
+    inputs: unknown,
+    key: string | undefined,
+    error: ExecuteError
+  ): Effect.Effect<Execution, ExecuteError> => {
+    const served = (step: FallbackStep, index: number, v: Version, output: unknown, stale: boolean) =>
+      Effect.as(
+        Effect.zipRight(
+          Effect.sync(() => fallbacks.unsafeUpdate(1, fallbackLabels(entry.id, step))),
+          Events.publishOrLog(
+            ServicesEvents.ModuleFallback,
+            {
+              module_id: entry.id,
+              step,
+              index,
+              version: v.version,
+              cause: error instanceof Error ? error.message : String(error)
+            },
+            { events: deps.events }
+          )
+        ),
+        { moduleId: entry.id, version: v.version, output, reason, arm, fallback: step, stale } satisfies Execution
+      )
+    const attempt = (index: number): Effect.Effect<Execution, ExecuteError> => {
+      const step = chain.steps[index]
+      if (step === undefined) return Effect.fail(error)
+      const next = attempt(index + 1)
+      switch (step) {
+        case "previous": {
+          const at = entry.versions.indexOf(version)
+          const previous =
+            at > 0 ? entry.versions[at - 1] : entry.versions.find((v) => v !== version && v.version < version.version)
+          if (previous === undefined) return next
+          return Effect.matchEffect(runVersion(entry, previous, arm, inputs, false), {
+            onFailure: () => next,
+            onSuccess: (output) => served(step, index, previous, output, false)
+          })
+        }
+        case "stale_cache": {
+          if (key === undefined || !entry.lastOutputs.has(key)) return next
+          return served(step, index, version, entry.lastOutputs.get(key), true)
+        }
+        case "simpler": {
+          const simpler = chain.simpler
+          if (simpler === undefined) return next
+          const simplerVersion: Version = { ...version, program: simpler }
+          return Effect.matchEffect(runVersion(entry, simplerVersion, "simpler", inputs, false), {
+            onFailure: () => next,
+            onSuccess: (output) => served(step, index, version, output, false)
+          })
+        }
+        case "default":
+          return "default" in chain && chain.default !== undefined
+            ? served(step, index, version, chain.default, false)
+            : next
+      }
+    }
+    return attempt(0)
+  }
+
+  const execute = (
+    module: string | { readonly id: string },
+    inputs: unknown,
+    options?: ExecuteOptions
+  ): Effect.Effect<Execution, ExecuteError> =>
     Effect.suspend(() => {
       const id = typeof module === "string" ? module : module.id
       const entry = store.entries.get(id)
       if (entry === undefined) return Effect.fail(notFound(id))
-      // The version is read once, here: the call runs it to the end whatever swaps happen meanwhile.
-      const version = entry.current
-      const program = Module.call(version.program as Module.Any, inputs) as Effect.Effect<unknown, unknown, LM.LM>
-      const run = Effect.clockWith((clock) => {
-        const started = clock.unsafeCurrentTimeMillis()
-        return deps.protection
-          .executeProtected(
-            `module:${id}`,
-            { breaker: entry.breaker, limiter: entry.limiter },
-            Effect.mapError(
-              Effect.mapInputContext(program, (_: Context.Context<never>) => runContext),
-              toFamily
-            )
-          )
-          .pipe(
-            Effect.catchAllDefect((defect) =>
-              Effect.fail(
-                new Errors.UnexpectedError({
-                  message: `Module "${id}" died: ${defect instanceof Error ? defect.message : String(defect)}`,
-                  cause: defect
-                })
-              )
-            ),
-            Effect.onExit((exit) =>
-              Effect.sync(() => {
-                entry.executions++
-                const ok = exit._tag === "Success"
-                if (!ok) entry.failures++
-                executionDuration.unsafeUpdate(clock.unsafeCurrentTimeMillis() - started, entry.labels)
-                executions.unsafeUpdate(1, ok ? entry.successLabels : entry.failureLabels)
-              })
-            )
-          )
-      })
-      return Effect.map(
-        deps.drain.track(`module "${id}" execution`, Correlation.ensureCorrelationId(run)),
-        (output): Execution => ({ moduleId: id, version: version.version, output })
+      // The version is chosen once, here: the call runs it to the end whatever swaps happen meanwhile.
+      const routing = entry.routing
+      let version: Version
+      let reason: ServeReason
+      let arm: string | undefined
+      let onEnd: ((ok: boolean, latencyMs: number, output: unknown) => void) | undefined
+      let shadow: Effect.Effect<void> | undefined
+      if (routing === undefined) {
+        version = entry.current
+        reason = "promoted"
+        arm = undefined
+      } else {
+        const decision = routing.router.route(options?.callerKey)
+        version = routing.versions.get(decision.serve) ?? entry.current
+        reason = decision.reason
+        arm = decision.arm
+        onEnd = observer(routing, decision.arm, options)
+        if (decision.shadow !== undefined) shadow = shadowRun(entry, routing, decision.shadow, version, inputs)
+      }
+      const chain = entry.fallback
+      const key = chain?.steps.includes("stale_cache") === true ? CanonicalJson.stringify(inputs) : undefined
+      const end =
+        key === undefined
+          ? onEnd
+          : (ok: boolean, latencyMs: number, output: unknown) => {
+              if (ok) remember(entry, key, output)
+              if (onEnd !== undefined) onEnd(ok, latencyMs, output)
+            }
+      const run = Effect.map(
+        runVersion(entry, version, arm, inputs, true, end),
+        (output): Execution => ({
+          moduleId: id,
+          version: version.version,
+          output,
+          reason,
+          arm,
+          fallback: undefined,
+          stale: false
+        })
       )
+      const chosen =
+        routing !== undefined && routing.policy._tag === "Canary"
+          ? Effect.ensuring(run, afterCanary(entry, routing))
+          : run
+      const withShadow = shadow === undefined ? chosen : Effect.zipRight(shadow, chosen)
+      const served =
+        chain === undefined
+          ? withShadow
+          : Effect.catchAll(withShadow, (error) =>
+              final(error) ? Effect.fail(error) : fallBack(entry, chain, version, reason, arm, inputs, key, error)
+            )
+      return deps.drain.track(`module "${id}" execution`, Correlation.ensureCorrelationId(served))
     })
 
   const find = (id: string): Effect.Effect<Entry, ModuleNotFound> =>
@@ -89,17 +346,26 @@ export const make = (deps: Dependencies): Service => {
 
   return {
     // The handles' types are the callers' (a handle is its id at run time).
-    create: (spec) => Effect.map(mutate(deps, { _tag: "Create", spec }), (i) => i as ModuleInfo & never),
+    create: (spec) => call<ModuleInfo & never, MutationError>({ _tag: "Create", spec }),
     register: (id, program, options) =>
-      Effect.map(
-        mutate(deps, { _tag: "Register", id, program, protection: options?.protection }),
-        (i) => i as ModuleInfo & never
-      ),
+      call<ModuleInfo & never, MutationError>({ _tag: "Register", id, program, protection: options?.protection }),
     execute: execute as Service["execute"],
-    swap: (id, patch) => Effect.map(mutate(deps, { _tag: "Swap", id, patch }), (i) => i!),
+    swap: (id, patch) => call<ModuleInfo, MutationError>({ _tag: "Swap", id, patch }),
     rollback: (id, toVersion, options) =>
-      Effect.map(mutate(deps, { _tag: "Rollback", id, toVersion, ifVersion: options?.ifVersion }), (i) => i!),
-    remove: (id) => Effect.asVoid(mutate(deps, { _tag: "Remove", id })),
+      call<ModuleInfo, MutationError>({ _tag: "Rollback", id, toVersion, ifVersion: options?.ifVersion }),
+    remove: (id) => Effect.asVoid(call<undefined, MutationError>({ _tag: "Remove", id })),
+    setPolicy: (id, policy, options) =>
+      call<PolicyStatus, MutationError | PolicyInvalid>({
+        _tag: "SetPolicy",
+        id,
+        policy,
+        source: "api",
+        seed: options?.seed ?? 0
+      }),
+    clearPolicy: (id) => Effect.asVoid(call<undefined, MutationError>({ _tag: "ClearPolicy", id })),
+    policy: (id) =>
+      Effect.map(find(id), (entry) => (entry.routing === undefined ? undefined : statusOf(entry, entry.routing))),
+    setFallback: (id, chain) => Effect.asVoid(call<undefined, MutationError>({ _tag: "SetFallback", id, chain })),
     describe: (id) => Effect.flatMap(find(id), describeEntry),
     list: Effect.suspend(() =>
       Effect.forEach(
@@ -113,7 +379,9 @@ export const make = (deps: Dependencies): Service => {
           version: v.version,
           createdAt: v.createdAt,
           reason: v.reason,
-          current: v === entry.current
+          current: v === entry.current,
+          parent: v.lineage.parent,
+          jobId: v.lineage.jobId
         }))
       ),
     program: (id, version) =>
