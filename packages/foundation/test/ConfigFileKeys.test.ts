@@ -49,4 +49,23 @@ describe("config files with prototype keys", () => {
       })
     )
   )
+
+  it.effect("a YAML file with an unresolved tag is rejected naming it, and prints no process warning", () =>
+    withFile("tagged.yaml", "modules: !!js/function 'x'\n", (file) =>
+      Effect.gen(function* () {
+        const warnings: Array<unknown> = []
+        const onWarning = (w: unknown) => warnings.push(w)
+        process.on("warning", onWarning)
+        const error = yield* Effect.flip(build(file)).pipe(
+          Effect.ensuring(Effect.sync(() => process.off("warning", onWarning)))
+        )
+        // A warning is emitted on the next tick: let it arrive before asserting there was none.
+        yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+        assert.strictEqual(error._tag, "ConfigInvalid")
+        assert.include(error.message, "not valid YAML")
+        assert.include(error.message, "js/function")
+        assert.deepStrictEqual(warnings, [])
+      })
+    )
+  )
 })

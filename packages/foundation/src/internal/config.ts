@@ -273,7 +273,15 @@ export const readFile = (file: string): Effect.Effect<Raw, SourceProblem> =>
     // yaml loads on first use: importing the package should not pay for a parser most programs never call.
     const YAML = ext === ".json" ? undefined : yield* Effect.promise(() => import("yaml"))
     const parsed = yield* Effect.try({
-      try: (): unknown => (YAML === undefined ? JSON.parse(text) : YAML.parse(text)),
+      try: (): unknown => {
+        if (YAML === undefined) return JSON.parse(text)
+        // Errors and warnings (an unresolved `!!tag`, say) both reject the file, with the parser's message; nothing
+        // is printed to the process's warnings.
+        const doc = YAML.parseDocument(text, { logLevel: "silent" })
+        const problem = doc.errors[0] ?? doc.warnings[0]
+        if (problem !== undefined) throw problem
+        return doc.toJS()
+      },
       catch: (cause) => ({
         source,
         issues: [`not valid ${ext === ".json" ? "JSON" : "YAML"}: ${(cause as Error).message.split("\n")[0]}`]
