@@ -11,7 +11,7 @@
  *
  * Method: time is the CPU time of a child `node --single-threaded` (no V8 background threads, so the garbage
  * collector's work is counted on the one thread). Each sample parses 10 MB of input from a collected heap: ten
- * 1 MB runs, or one 10 MB run, so the young-generation scavenges that a parse causes are counted at both sizes
+ * 1 MB runs, or one 10 MB run (times k for the fast parsers, so that a sample takes >= 150 ms), so the young-generation scavenges that a parse causes are counted at both sizes
  * (a "best of N" after a GC would pick 1 MB runs that ended before any scavenge, while every 10 MB run pays for
  * several: a ratio of 14 from collection, not from the parser). 1 MB and 10 MB samples alternate, so a
  * disturbance on the shared machine hits one pair; the figure is the mean +/- sd of the pairs' ratios.
@@ -84,8 +84,11 @@ const parsers: ReadonlyArray<readonly [string, (bytes: number) => string, (text:
 /** 1 MB / 10 MB sample pairs per parser (`HARDENING_PAIRS` overrides). */
 const pairs = Math.max(2, Number(process.env["HARDENING_PAIRS"] ?? 7))
 
-/** Input parsed per sample: ten 1 MB runs or one 10 MB run. */
+/** Input parsed per sample, at least: ten 1 MB runs or one 10 MB run. */
 const SAMPLE_BYTES = 10_000_000
+
+/** A sample's least CPU time, in ms: a fast parser's sample parses 10 MB several times over. */
+const MIN_SAMPLE_MS = 150
 
 /**
  * The CPU time per run, in ms, of `runs` runs in a row, starting from a collected heap. The collections the
@@ -111,10 +114,12 @@ const measure = (): void => {
   for (const [name, make, parse] of parsers) {
     const small = make(1_000_000)
     const large = make(10_000_000)
-    const smallRuns = SAMPLE_BYTES / 1_000_000
-    const largeRuns = SAMPLE_BYTES / 10_000_000
-    perRun(() => parse(small), smallRuns)
-    perRun(() => parse(large), largeRuns)
+    // A sample parses 10 MB (ten 1 MB runs or one 10 MB run), repeated until it takes about MIN_SAMPLE_MS, so
+    // the fast parsers' samples are not lost in the timer's and the machine's noise.
+    perRun(() => parse(small), 10)
+    const repeat = Math.max(1, Math.ceil(MIN_SAMPLE_MS / perRun(() => parse(large), 1)))
+    const smallRuns = (repeat * SAMPLE_BYTES) / 1_000_000
+    const largeRuns = (repeat * SAMPLE_BYTES) / 10_000_000
     const t1: Array<number> = []
     const ratios: Array<number> = []
     for (let i = 0; i < pairs; i++) {
