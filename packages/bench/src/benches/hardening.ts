@@ -3,7 +3,19 @@
  * 1 MB one of the same shape (`parse_10mb_over_1mb_<parser>`; linear is 10, quadratic would be 100; target
  * <= 12). Each input is the worst shape found for that parser (nested brackets, near-markers, text without
  * sentence punctuation, ...); inputs that a parser accepts are read to their end (the JSON adapter's tolerant
- * object with a long list, a completion body with many choices), so the ratio measures the whole parse.
+ * object with a long list, a completion body), so the ratio measures the whole parse.
+ *
+ * `provider_body` is a realistic large answer: one choice whose content is a 10 MB string full of escapes.
+ * `provider_body_many_choices` is the shape-check's worst case, ~100,000 small choices (no real server sends
+ * that; `maxResponseBytes` bounds it): `JSON.parse` builds that many objects and the Schema check walks them.
+ *
+ * Method: time is the CPU time of a child `node --single-threaded` (no V8 background threads, so the garbage
+ * collector's work is counted on the one thread). Each sample parses 10 MB of input from a collected heap: ten
+ * 1 MB runs, or one 10 MB run (times k for the fast parsers, so that a sample takes >= 150 ms), so the young-generation scavenges that a parse causes are counted at both sizes
+ * (a "best of N" after a GC would pick 1 MB runs that ended before any scavenge, while every 10 MB run pays for
+ * several: a ratio of 14 from collection, not from the parser). 1 MB and 10 MB samples alternate, so a
+ * disturbance on the shared machine hits one pair; the figure is the mean +/- sd of the pairs' ratios.
+ * `HARDENING_PAIRS=3 pnpm bench hardening` for a quick look (default 7).
  */
 import { ChatAdapter, FieldMarker, JSONAdapter, OpenAIProvider, Signature } from "@effect-dspy/core"
 import { Arithmetic } from "@effect-dspy/sim"
@@ -20,6 +32,13 @@ const repeatTo = (unit: string, bytes: number): string => unit.repeat(Math.ceil(
 /** `head`, then `unit` repeated, then `tail`: about `bytes` long in all. */
 const wrap = (head: string, unit: string, tail: string) => (bytes: number) =>
   `${head}${repeatTo(unit, bytes - head.length - tail.length)}${tail}`
+
+/** A completion body parsed to its end; a bench input that does not parse is a bug in the bench. */
+const completion = (name: string, text: string) => {
+  const parsed = OpenAIProvider.parseCompletionBody(text, { provider: "p", model: "m" })
+  if (Either.isLeft(parsed)) throw new Error(`${name}: the bench input did not parse: ${parsed.left.message}`)
+  return parsed
+}
 
 // Each input is read to its end: the JSON adapter's and the provider's inputs are whole answers that parse (a
 // tolerant object with a long list; a completion body with many choices), not text rejected at its start.
@@ -43,52 +62,81 @@ const parsers: ReadonlyArray<readonly [string, (bytes: number) => string, (text:
   [
     "provider_body",
     wrap(
+      '{"id": "c", "object": "chat.completion", "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "',
+      '[[ ## a ## ]]\\n\\"5\\"\\u00e9 ',
+      '"}, "finish_reason": "stop"}]}'
+    ),
+    (t) => completion("provider_body", t)
+  ],
+  [
+    "provider_body_many_choices",
+    wrap(
       '{"id": "c", "object": "chat.completion", "model": "m", "choices": [',
       '{"index": 0, "message": {"role": "assistant", "content": "[[ ## a ## ]]\\n\\"5\\"\\u00e9"}, "finish_reason": "stop"}, ',
       '{"index": 1, "message": {"role": "assistant", "content": "end"}, "finish_reason": "stop"}]}'
     ),
-    (t) => {
-      const parsed = OpenAIProvider.parseCompletionBody(t, { provider: "p", model: "m" })
-      if (Either.isLeft(parsed)) throw new Error(`provider_body: the bench input did not parse: ${parsed.left.message}`)
-      return parsed
-    }
+    (t) => completion("provider_body_many_choices", t)
   ],
   ["field_marker_sections", (bytes) => repeatTo("[[ ## q ## ]]\n[[ ## ", bytes), (t) => FieldMarker.sections(t)],
   ["sim_sentences", (bytes) => repeatTo("Ann has 3 apples and ", bytes), (t) => Arithmetic.parseProblem(t)]
 ]
 
+/** 1 MB / 10 MB sample pairs per parser (`HARDENING_PAIRS` overrides). */
+const pairs = Math.max(2, Number(process.env["HARDENING_PAIRS"] ?? 7))
+
+/** Input parsed per sample, at least: ten 1 MB runs or one 10 MB run. */
+const SAMPLE_BYTES = 10_000_000
+
+/** A sample's least CPU time, in ms: a fast parser's sample parses 10 MB several times over. */
+const MIN_SAMPLE_MS = 150
+
 /**
- * The CPU time of one run, in ms, after a garbage collection (garbage left by the previous run is not this
- * run's). It is measured in a child process whose V8 runs no background threads (`--single-threaded`), so the
- * process's CPU time is the parse's own: wall time on a shared machine measures the other processes too, and
- * a process's CPU time otherwise counts the compiler's and the collector's threads.
+ * The CPU time per run, in ms, of `runs` runs in a row, starting from a collected heap. The collections the
+ * runs cause are counted (the process runs no background threads); garbage from before the sample is not.
  */
-const time = (f: () => unknown): number => {
+const perRun = (f: () => unknown, runs: number): number => {
   collectGarbage()
   const start = process.cpuUsage()
-  f()
+  for (let i = 0; i < runs; i++) f()
   const used = process.cpuUsage(start)
-  return (used.user + used.system) / 1000
+  return (used.user + used.system) / 1000 / runs
 }
 
-/** The best of `runs` runs, in ms (the least disturbed: a busy machine still slows a run through its caches). */
-const best = (f: () => unknown, runs: number): number => Math.min(...Array.from({ length: runs }, () => time(f)))
+const mean = (xs: ReadonlyArray<number>): number => xs.reduce((a, b) => a + b, 0) / xs.length
+
+const sd = (xs: ReadonlyArray<number>): number => {
+  const m = mean(xs)
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / Math.max(1, xs.length - 1))
+}
 
 /** Measures every parser (in the child process) and prints its figures. */
 const measure = (): void => {
   for (const [name, make, parse] of parsers) {
     const small = make(1_000_000)
     const large = make(10_000_000)
-    best(() => parse(small), 3)
-    const t1 = best(() => parse(small), 15)
-    const t10 = best(() => parse(large), 5)
-    print({ bench: "hardening", metric: `parse_1mb_${name}`, value: t1, unit: "ms" })
+    // A sample parses 10 MB (ten 1 MB runs or one 10 MB run), repeated until it takes about MIN_SAMPLE_MS, so
+    // the fast parsers' samples are not lost in the timer's and the machine's noise.
+    perRun(() => parse(small), 10)
+    const repeat = Math.max(1, Math.ceil(MIN_SAMPLE_MS / perRun(() => parse(large), 1)))
+    const smallRuns = (repeat * SAMPLE_BYTES) / 1_000_000
+    const largeRuns = (repeat * SAMPLE_BYTES) / 10_000_000
+    const t1: Array<number> = []
+    const ratios: Array<number> = []
+    for (let i = 0; i < pairs; i++) {
+      const one = perRun(() => parse(small), smallRuns)
+      const ten = perRun(() => parse(large), largeRuns)
+      t1.push(one)
+      ratios.push(ten / one)
+    }
+    print({ bench: "hardening", metric: `parse_1mb_${name}`, value: mean(t1), unit: "ms", sd: sd(t1), n: pairs })
     print({
       bench: "hardening",
       metric: `parse_10mb_over_1mb_${name}`,
-      value: t10 / t1,
+      value: mean(ratios),
       unit: "x",
-      target: "<= 12"
+      target: "<= 12",
+      sd: sd(ratios),
+      n: pairs
     })
   }
 }
@@ -98,7 +146,8 @@ const MEASURE = "--measure-hardening"
 
 const bench: Bench = {
   name: "hardening",
-  description: "parsers on 10 MB vs 1 MB adversarial inputs (linear = 10x), CPU time",
+  description:
+    "parsers on 10 MB vs 1 MB adversarial inputs (linear = 10x), CPU time with GC, mean of interleaved pairs",
   run: async (report) => {
     const out = childProcess.execFileSync(
       process.execPath,
