@@ -58,7 +58,25 @@ const parsers: ReadonlyArray<readonly [string, (bytes: number) => string, (text:
     }
   ],
   ["json_adapter_brackets", (bytes) => repeatTo("{", bytes), (t) => JSONAdapter.parse(sig, t)],
-  ["signature", (bytes) => repeatTo("list[str], ", bytes), (t) => Signature.parse(`q -> a: Literal[${t}1]`)],
+  [
+    "signature",
+    // A `Literal[...]` with as many distinct values as fit: parsed to its end and turned into a Schema (a bench
+    // input that is refused would time the refusal, not the parse).
+    (bytes) => {
+      const values: Array<string> = []
+      for (let n = 0, length = 0; length < bytes; n++) {
+        const value = `'v${n}'`
+        values.push(value)
+        length += value.length + 2
+      }
+      return values.join(", ")
+    },
+    (t) => {
+      const parsed = Signature.parse(`q -> a: Literal[${t}]`)
+      if (Either.isLeft(parsed)) throw new Error(`signature: the bench input did not parse: ${parsed.left.message}`)
+      return parsed
+    }
+  ],
   [
     "provider_body",
     wrap(

@@ -294,6 +294,26 @@ export const isOpenEnded = (type: FieldType): boolean => {
 // Schema <-> FieldType
 // ---------------------------------------------------------------------------------------------------------------
 
+/** Values per `Schema.Literal(...)` call: spreading more arguments than the stack holds (about 100,000) throws. */
+const literalChunk = 8_192
+
+/** `Schema.Literal` of any number of values: a union of chunks when there are many (no spread of them all). */
+const literalsSchema = (values: ReadonlyArray<LiteralValue>): Schema.Schema.AnyNoContext => {
+  if (values.length === 0) return Schema.Never as unknown as Schema.Schema.AnyNoContext
+  if (values.length <= literalChunk) return Schema.Literal(...values)
+  let members: Array<Schema.Schema.AnyNoContext> = []
+  for (let i = 0; i < values.length; i += literalChunk)
+    members.push(Schema.Literal(...values.slice(i, i + literalChunk)))
+  // Unions of at most `literalChunk` members, nested as deep as needed.
+  while (members.length > literalChunk) {
+    const grouped: Array<Schema.Schema.AnyNoContext> = []
+    for (let i = 0; i < members.length; i += literalChunk)
+      grouped.push(Schema.Union(...members.slice(i, i + literalChunk)))
+    members = grouped
+  }
+  return Schema.Union(...members)
+}
+
 /**
  * The effect Schema of a type: `int` is `Schema.Int`, `Optional[T]` is `T | null`, a struct is a
  * `Schema.Struct` whose optional properties are `Schema.optional`.
@@ -319,9 +339,7 @@ export const toSchema = (type: FieldType): Schema.Schema<unknown> => {
       case "dict":
         return Schema.Record({ key: Schema.String, value: go(t.value) })
       case "literal":
-        return t.values.length === 0
-          ? (Schema.Never as unknown as Schema.Schema.AnyNoContext)
-          : Schema.Literal(...t.values)
+        return literalsSchema(t.values)
       case "optional":
         return Schema.NullOr(go(t.inner))
       case "struct": {

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
 import * as FieldType from "../../src/signature/FieldType.js"
 import * as Signature from "../../src/signature/Signature.js"
 
@@ -43,5 +44,16 @@ describe("deeply nested types", () => {
     const r = Signature.fromJSON(json)
     assert.isTrue(Either.isLeft(r))
     assert.strictEqual(Either.isLeft(r) ? r.left._tag : "", "SignatureDecodeError")
+  })
+})
+
+describe("wide types", () => {
+  it("a Literal with 300,000 values parses to a schema that accepts its values (no stack overflow from spreading them)", () => {
+    const values = Array.from({ length: 300_000 }, (_, i) => `'v${i}'`).join(", ")
+    const r = Signature.parse(`q -> a: Literal[${values}]`)
+    assert.isTrue(Either.isRight(r))
+    const schema = FieldType.toSchema(FieldType.literal(Array.from({ length: 300_000 }, (_, i) => `v${i}`)))
+    assert.isTrue(Schema.is(schema)("v299999"))
+    assert.isFalse(Schema.is(schema)("v300000"))
   })
 })
