@@ -237,17 +237,17 @@ export const analyze = (input: {
       baseline: input.baseline,
       quality: clipDifference(
         Sequential.meanDifference(
-        sampleOf(baselineStats),
-        sampleOf(stats),
-        { alpha, tau2: settings.qualityTau2 },
+          sampleOf(baselineStats),
+          sampleOf(stats),
+          { alpha, tau2: settings.qualityTau2 },
           before?.quality ?? Sequential.initial
         )
       ),
       errorRate: clipDifference(
         Sequential.proportionDifference(
-        { n: baselineStats.n, successes: baselineStats.errors },
-        { n: stats.n, successes: stats.errors },
-        { alpha, tau2: settings.errorTau2 },
+          { n: baselineStats.n, successes: baselineStats.errors },
+          { n: stats.n, successes: stats.errors },
+          { alpha, tau2: settings.errorTau2 },
           before?.errorRate ?? Sequential.initial
         )
       )

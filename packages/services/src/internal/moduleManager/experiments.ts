@@ -116,11 +116,7 @@ export const conclude = (host: Host, experimentId: string | undefined, reason: s
 }
 
 /** Records the canary's roll back (done by the ModuleManager) in its experiment, unless the experiment ended. */
-export const canaryRolledBack = (
-  host: Host,
-  routing: Routing,
-  breach: TrafficPolicy.Breach
-): Effect.Effect<void> => {
+export const canaryRolledBack = (host: Host, routing: Routing, breach: TrafficPolicy.Breach): Effect.Effect<void> => {
   const link = host.experiments
   const experimentId = routing.experiment
   if (link === undefined || experimentId === undefined || routing.policy._tag !== "Canary") return Effect.void

@@ -166,9 +166,7 @@ export const make = (deps: Dependencies): Service => {
       const reward = ok && options?.reward !== undefined ? safeReward(options.reward, output) : undefined
       const observation = { latencyMs, error: !ok, costUsd: 0, reward }
       routing.router.observe(arm, observation)
-      return routing.experiment === undefined
-        ? undefined
-        : PolicyExperiments.observe(host, routing, arm, observation)
+      return routing.experiment === undefined ? undefined : PolicyExperiments.observe(host, routing, arm, observation)
     }
 
   /** A canary's breach, acted upon once: the actor rolls the module back (compare-and-swap) in the background. */
@@ -178,8 +176,9 @@ export const make = (deps: Dependencies): Service => {
       const breach = routing.router.breach()
       if (breach === undefined) return Effect.void
       routing.handled = true
-      const rollback = Effect.flatMap(mutate(deps, { _tag: "CanaryRollback", id: entry.id, routing, breach }), (done) =>
-        done === undefined ? Effect.void : PolicyExperiments.canaryRolledBack(host, routing, breach)
+      const rollback = Effect.flatMap(
+        mutate(deps, { _tag: "CanaryRollback", id: entry.id, routing, breach }),
+        (done) => (done === undefined ? Effect.void : PolicyExperiments.canaryRolledBack(host, routing, breach))
       )
       return Effect.asVoid(Effect.forkDaemon(Effect.ignoreLogged(rollback)))
     })
