@@ -2,7 +2,8 @@
  * The supervised DSPy application: one supervision tree over the config watcher, the ModuleManager, the
  * CacheManager (when one is in context), the LM providers and the optimization workers, started as a layer that
  * provides the `ModuleManager`, `LMProviders`, the core `LM` (over the supervised providers), the
- * `OptimizationCoordinator` and the `Application` itself. Closing the layer's scope shuts it down gracefully:
+ * `OptimizationCoordinator`, the `ReleaseStore`, the `Experiments` (the traffic policies' experiments, see
+ * `docs/experiments.md`) and the `Application` itself. Closing the layer's scope shuts it down gracefully:
  * new work is refused with `ApplicationStopping`, work in flight gets `shutdownGracePeriod` to finish (else
  * `ExecutionAborted`), then the tree stops. The tree and the shutdown order are described in
  * `docs/architecture.md` ("Supervision tree").
