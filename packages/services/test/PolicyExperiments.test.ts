@@ -67,6 +67,18 @@ describe("Traffic policies as experiments", () => {
       const pinned = yield* modules.setPolicy("qa", { _tag: "Pinned", version: "2" })
       assert.isUndefined(pinned.experimentId)
       assert.lengthOf(yield* experiments.list("qa"), 1)
+      // Removing the module concludes its experiment too.
+      const weighted = yield* modules.setPolicy("qa", {
+        _tag: "Weighted",
+        weights: [
+          { version: "1", weight: 0.5 },
+          { version: "2", weight: 0.5 }
+        ]
+      })
+      yield* modules.remove("qa")
+      const removed = yield* experiments.get(weighted.experimentId!)
+      assert.strictEqual(removed.status, "concluded")
+      assert.strictEqual(removed.concludedReason, "the module was removed")
     }).pipe(Effect.provide(TestRuntime.layer()))
   )
 

@@ -371,7 +371,14 @@ export const make = (deps: Dependencies): Service => {
     swap: (id, patch) => call<ModuleInfo, MutationError>({ _tag: "Swap", id, patch }),
     rollback: (id, toVersion, options) =>
       call<ModuleInfo, MutationError>({ _tag: "Rollback", id, toVersion, ifVersion: options?.ifVersion }),
-    remove: (id) => Effect.asVoid(call<undefined, MutationError>({ _tag: "Remove", id })),
+    remove: (id) =>
+      Effect.suspend(() => {
+        const experiment = store.entries.get(id)?.routing?.experiment
+        return Effect.zipRight(
+          call<undefined, MutationError>({ _tag: "Remove", id }),
+          PolicyExperiments.conclude(host, experiment, "the module was removed")
+        )
+      }),
     setPolicy: (id, policy, options) =>
       Effect.flatMap(
         call<PolicyStatus, MutationError | PolicyInvalid>({
