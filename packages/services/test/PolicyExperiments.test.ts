@@ -5,6 +5,7 @@
  * kill and an application restart on the same database.
  */
 import { Example, Module, Prediction } from "@effect-dspy/core"
+import { Events } from "@effect-dspy/foundation"
 import { Process, Registry } from "@effect-dspy/runtime"
 import { Arithmetic, SimTask } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
@@ -12,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Experiments, ModuleManager, TestRuntime } from "../src/index.js"
+import { Experiments, ModuleManager, ServicesEvents, TestRuntime } from "../src/index.js"
 
 const spec: ModuleManager.ModuleSpec = { id: "qa", kind: "predict", signature: "question -> answer" }
 const question = { question: "What is 2 + 3?" }
@@ -61,6 +62,9 @@ describe("Traffic policies as experiments", () => {
       )
       assert.strictEqual(analysis.comparisons[0]!.arm, "2")
       assert.strictEqual((yield* modules.policy("qa"))!.experimentId, id)
+      // The application's event store records it.
+      const [started] = yield* Events.queryOf(ServicesEvents.ExperimentStarted, {})
+      assert.strictEqual(started!.data.experiment_id, id)
       // Clearing the policy concludes it; a single version runs no experiment.
       yield* modules.clearPolicy("qa")
       assert.strictEqual((yield* experiments.get(id)).status, "concluded")
