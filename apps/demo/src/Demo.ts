@@ -28,7 +28,8 @@ import type {
   LMProviders,
   ModuleManager,
   OptimizationCoordinator,
-  ReleaseStore
+  ReleaseStore,
+  Experiments
 } from "@effect-dspy/services"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -103,6 +104,7 @@ export const run = (
   | ModuleManager.ModuleManager
   | OptimizationCoordinator.OptimizationCoordinator
   | ReleaseStore.ReleaseStore
+  | Experiments.Experiments
   | LMProviders.LMProviders
   | CacheManager.CacheManager
   | Events.Events

@@ -18,7 +18,8 @@ import {
   type LMProviders,
   type ModuleManager,
   type OptimizationCoordinator,
-  type ReleaseStore
+  type ReleaseStore,
+  type Experiments
 } from "@effect-dspy/services"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -116,6 +117,7 @@ export type Services =
   | LM.LM
   | OptimizationCoordinator.OptimizationCoordinator
   | ReleaseStore.ReleaseStore
+  | Experiments.Experiments
   | CacheManager.CacheManager
   | Config.Config
   | Events.Events

@@ -89,6 +89,9 @@ describe("the demo", () => {
           assert.isAbove(arm.requests, 0)
           assert.isAtMost(arm.qualityInterval!.lower, arm.quality!)
           assert.isAtLeast(arm.qualityInterval!.upper, arm.quality!)
+          // Read from the experiment's record, whose quality intervals are clipped to [0, 1].
+          assert.isAtLeast(arm.qualityInterval!.lower, 0)
+          assert.isAtMost(arm.qualityInterval!.upper, 1)
         }
         // Every version was stored; an application restarted on the database serves the promoted one.
         assert.isAtLeast(summary.releases!.persisted, 2)

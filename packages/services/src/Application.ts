@@ -2,7 +2,8 @@
  * The supervised DSPy application: one supervision tree over the config watcher, the ModuleManager, the
  * CacheManager (when one is in context), the LM providers and the optimization workers, started as a layer that
  * provides the `ModuleManager`, `LMProviders`, the core `LM` (over the supervised providers), the
- * `OptimizationCoordinator` and the `Application` itself. Closing the layer's scope shuts it down gracefully:
+ * `OptimizationCoordinator`, the `ReleaseStore`, the `Experiments` (the traffic policies' experiments, see
+ * `docs/experiments.md`) and the `Application` itself. Closing the layer's scope shuts it down gracefully:
  * new work is refused with `ApplicationStopping`, work in flight gets `shutdownGracePeriod` to finish (else
  * `ExecutionAborted`), then the tree stops. The tree and the shutdown order are described in
  * `docs/architecture.md` ("Supervision tree").
@@ -31,6 +32,7 @@ import { Config, Events, Protection } from "@effect-dspy/foundation"
 import { Checkpoint } from "@effect-dspy/optimizers"
 import { SimLM } from "@effect-dspy/sim"
 import { Actor, DynamicSupervisor, Process, Registry, RuntimeError, Supervisor } from "@effect-dspy/runtime"
+import * as path from "node:path"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -45,6 +47,7 @@ import { Drain, type DrainReport } from "./internal/drain.js"
 import * as moduleActor from "./internal/moduleManager/actor.js"
 import * as moduleService from "./internal/moduleManager/service.js"
 import * as LMProviders from "./LMProviders.js"
+import * as Experiments from "./experiments/Experiments.js"
 import * as ModuleManager from "./ModuleManager.js"
 import * as OptimizationCoordinator from "./OptimizationCoordinator.js"
 import * as ReleaseStore from "./releases/ReleaseStore.js"
@@ -99,6 +102,24 @@ export interface Options {
    * nothing survives the process). Give a file to restore each module's promoted version at the next start.
    */
   readonly releases?: { readonly filename?: string }
+  /**
+   * Where experiment records are kept when no `Experiments` service is in context: a SQLite file. By default
+   * `experiments.db` next to the release store's file (in memory when the release store is), so the traffic
+   * policies' experiments survive a restart with the releases.
+   */
+  readonly experiments?: { readonly filename?: string }
+}
+
+/**
+ * The experiments' SQLite file of an application: `experiments.db` in the release store's directory (in memory
+ * when the release store is).
+ */
+const experimentsFile = (options: Options): string => {
+  if (options.experiments?.filename !== undefined) return options.experiments.filename
+  const releases = options.releases?.filename ?? ":memory:"
+  if (releases === ":memory:" || releases === "") return ":memory:"
+  const sibling = path.join(path.dirname(releases), "experiments.db")
+  return path.resolve(sibling) === path.resolve(releases) ? `${releases}.experiments` : sibling
 }
 
 /**
@@ -205,7 +226,8 @@ export const layer = (
   | LMProviders.LMProviders
   | LM.LM
   | OptimizationCoordinator.OptimizationCoordinator
-  | ReleaseStore.ReleaseStore,
+  | ReleaseStore.ReleaseStore
+  | Experiments.Experiments,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions,
   Config.Config | Events.Events | Protection.Protection | Registry.Registry
 > =>
@@ -252,9 +274,26 @@ export const layer = (
                 })
             )
           )
+      // The experiments (traffic policies of two or more versions run as ones): the service in context, else one
+      // over a SQLite store of the application's own, next to the release store.
+      const givenExperiments = yield* Effect.serviceOption(Experiments.Experiments)
+      const experiments = Option.isSome(givenExperiments)
+        ? givenExperiments.value
+        : yield* Layer.buildWithScope(Experiments.layerSqlite(experimentsFile(options)), scope).pipe(
+            Effect.map((context) => Context.get(context, Experiments.Experiments)),
+            Effect.mapError(
+              (error) =>
+                new RuntimeError.ChildStartFailed({
+                  childId: "module_manager",
+                  cause: error,
+                  message: `The experiment store did not open: ${error.message}`
+                })
+            )
+          )
       const deps: moduleActor.Dependencies = {
         store: moduleService.makeStore(),
         releases,
+        experiments: { service: experiments, scope, registered: new Set() },
         config,
         events,
         protection,
@@ -389,6 +428,7 @@ export const layer = (
         Context.add(OptimizationCoordinator.OptimizationCoordinator, optimization),
         Context.add(ModuleManager.ModuleManager, modules),
         Context.add(ReleaseStore.ReleaseStore, releases),
+        Context.add(Experiments.Experiments, experiments),
         Context.add(LMProviders.LMProviders, providers.service),
         Context.add(LM.LM, providers.lm)
       )
@@ -419,6 +459,7 @@ export const layerDefault = (
   | LM.LM
   | OptimizationCoordinator.OptimizationCoordinator
   | ReleaseStore.ReleaseStore
+  | Experiments.Experiments
   | Config.Config
   | Events.Events,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions | Config.ConfigInvalid

@@ -28,6 +28,7 @@
 import type { ChainOfThought, Example, Module, Predict, Program, Signature } from "@effect-dspy/core"
 import type { CircuitBreaker, ConfigSchema, Errors, Protection } from "@effect-dspy/foundation"
 import type * as ArmStats from "./experiments/ArmStats.js"
+import type * as ExperimentRecord from "./experiments/ExperimentRecord.js"
 import type * as TrafficPolicy from "./experiments/TrafficPolicy.js"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -260,6 +261,8 @@ export interface PolicyStatus {
   readonly source: "api" | "config"
   readonly arms: { readonly [arm: string]: ArmStats.ArmStats }
   readonly breach: TrafficPolicy.Breach | undefined
+  /** The experiment the policy runs as (a policy of two or more versions, under the application's `Experiments`). */
+  readonly experimentId?: string
 }
 
 /**
@@ -458,12 +461,16 @@ export interface Service {
   }
   /**
    * Sets a module's traffic policy (a `TrafficPolicy.Policy` naming its versions as strings, checked against
-   * them: `PolicyInvalid` says what to fix, and the policy in force is kept).
+   * them: `PolicyInvalid` says what to fix, and the policy in force is kept). A policy of two or more versions
+   * runs as an experiment (see `docs/experiments.md`); `options.experiment` sets it (e.g. `autoApply: true`).
    */
   readonly setPolicy: (
     id: string,
     policy: unknown,
-    options?: { readonly seed?: number }
+    options?: {
+      readonly seed?: number
+      readonly experiment?: Partial<ExperimentRecord.Settings>
+    }
   ) => Effect.Effect<PolicyStatus, MutationError | PolicyInvalid>
   /** Removes a module's traffic policy: its current version serves everything. */
   readonly clearPolicy: (id: string) => Effect.Effect<void, MutationError>

@@ -31,6 +31,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Application from "./Application.js"
 import * as CacheManager from "./CacheManager.js"
+import type * as Experiments from "./experiments/Experiments.js"
 import type * as LMProviders from "./LMProviders.js"
 import type * as ModuleManager from "./ModuleManager.js"
 import type * as OptimizationCoordinator from "./OptimizationCoordinator.js"
@@ -184,6 +185,7 @@ export type Services =
   | LM.LM
   | OptimizationCoordinator.OptimizationCoordinator
   | ReleaseStore.ReleaseStore
+  | Experiments.Experiments
   | SimControl
   | Config.Config
   | Events.Events

@@ -1,12 +1,13 @@
 /**
  * The canary of the optimized version before it is promoted: a canary policy sends half the traffic to the
- * optimized version (guard rails on errors), labelled requests score each arm, and the sequential analysis
- * (`Analysis.analyze`) reports each arm's quality with its always-valid interval. No guard rail broken: the
- * optimized version is promoted (the policy lifted, it serves everything); a broken rail rolls the module back by
- * itself (through the ModuleManager's compare-and-swap).
+ * optimized version (guard rails on errors) and labelled requests score each arm. The policy runs as an experiment
+ * of the application's `Experiments` service: a check of it recommends, the phase decides (no guard rail broken and
+ * the candidate not worse: promoted, the policy lifted; else rolled back through the ModuleManager's
+ * compare-and-swap, which a broken rail does by itself) and records the decision in it; the experiment's record
+ * (each arm's requests, quality with its always-valid interval, the decision) is the phase's summary.
  */
 import { Evaluate, type Example } from "@effect-dspy/core"
-import { Analysis, ModuleManager } from "@effect-dspy/services"
+import { Analysis, Experiments, ModuleManager } from "@effect-dspy/services"
 import * as Effect from "effect/Effect"
 import type { ExperimentReport } from "../Summary.js"
 import type { Optimized } from "./Optimize.js"
@@ -19,7 +20,7 @@ const labelled = 60
 export const run = (
   stage: Stage.Stage,
   optimized: Optimized
-): Effect.Effect<ExperimentReport, unknown, ModuleManager.ModuleManager> =>
+): Effect.Effect<ExperimentReport, unknown, ModuleManager.ModuleManager | Experiments.Experiments> =>
   Effect.gen(function* () {
     const { moduleId, requests, step, log } = stage
     const modules = yield* ModuleManager.ModuleManager
@@ -39,13 +40,18 @@ export const run = (
     const baseline = String(swap.fromVersion)
     const candidate = String(current.version)
     yield* requests.setPhase("canary")
-    yield* modules.setPolicy(moduleId, {
-      _tag: "Canary",
-      stable: baseline,
-      candidate,
-      fraction: 0.5,
-      guardRails: { maxErrorRate: 0.2, minSamples: 20 }
-    })
+    // The canary runs as an experiment of the application's Experiments service (decided here, not auto-applied).
+    const policy = yield* modules.setPolicy(
+      moduleId,
+      {
+        _tag: "Canary",
+        stable: baseline,
+        candidate,
+        fraction: 0.5,
+        guardRails: { maxErrorRate: 0.2, minSamples: 20 }
+      },
+      { experiment: { minRewards: 20 } }
+    )
     step(
       `Canary: half the traffic to the optimized v${candidate}, half to v${baseline}; ${labelled} labelled requests score both.`
     )
@@ -56,22 +62,38 @@ export const run = (
       (example) => Effect.either(modules.execute(moduleId, example.inputs().toRecord(), { reward: reward(example) })),
       { concurrency: 8, discard: true }
     )
-    const status = yield* modules.policy(moduleId)
-    if (status === undefined) {
-      // A guard rail broke: the ModuleManager rolled back by itself (its event says why).
+    const experiments = yield* Experiments.Experiments
+    const experimentId = policy.experimentId!
+    if ((yield* modules.policy(moduleId)) === undefined) {
+      // A guard rail broke: the ModuleManager rolled back by itself and records it in the experiment.
       log(`  a guard rail broke: v${candidate} was rolled back by itself.`)
-      return {
-        moduleId,
-        baseline,
-        candidate,
-        arms: [],
-        recommendation: "RollBack",
-        decision: "rolled_back",
-        reason: "a guard rail broke during the canary"
-      } satisfies ExperimentReport
+      for (let turn = 0; turn < 200 && (yield* experiments.get(experimentId)).status === "running"; turn++)
+        yield* Effect.sleep("5 millis")
+    } else {
+      // A check of the experiment now: each arm against the baseline, persisted with the record.
+      const recommendation = (yield* experiments.analyze(experimentId)).recommendation
+      if (recommendation._tag === "RollBack") {
+        yield* modules.rollback(moduleId, Number(baseline), { ifVersion: Number(candidate) })
+        yield* modules.clearPolicy(moduleId)
+        yield* experiments.rollBack(experimentId, { arm: candidate, reason: recommendation.reason })
+      } else {
+        // No guard rail broke and the candidate is not worse: promote it (it serves everything).
+        yield* modules.clearPolicy(moduleId)
+        yield* experiments.promote(experimentId, {
+          arm: candidate,
+          reason:
+            recommendation._tag === "Promote"
+              ? recommendation.reason
+              : `no guard rail broke and v${candidate} is not worse (${recommendation.reason})`
+        })
+      }
     }
-    const analysis = Analysis.analyze({ baseline, arms: status.arms, settings: { minRewards: 20 } })
-    const arms = analysis.arms.map((a) => ({
+    // The summary is the experiment's record: each arm's requests and quality with its interval, the decision.
+    const record = yield* experiments.get(experimentId)
+    const reports =
+      record.analysis?.arms ??
+      record.arms.map((arm) => Analysis.armReport(arm, record.stats[arm]!, record.settings.alpha))
+    const arms = reports.map((a) => ({
       arm: a.arm,
       requests: a.requests,
       errorRate: a.errorRate,
@@ -80,23 +102,9 @@ export const run = (
       qualityInterval: a.qualityInterval ?? null,
       rewards: a.rewards
     }))
-    const recommendation = analysis.recommendation
-    let decision: ExperimentReport["decision"]
-    let reason: string
-    if (recommendation._tag === "RollBack") {
-      yield* modules.rollback(moduleId, Number(baseline), { ifVersion: Number(candidate) })
-      yield* modules.clearPolicy(moduleId)
-      decision = "rolled_back"
-      reason = recommendation.reason
-    } else {
-      // No guard rail broke and the candidate is not worse: promote it (it serves everything).
-      yield* modules.clearPolicy(moduleId)
-      decision = "promoted"
-      reason =
-        recommendation._tag === "Promote"
-          ? recommendation.reason
-          : `no guard rail broke and v${candidate} is not worse (${recommendation.reason})`
-    }
+    const decision: ExperimentReport["decision"] = record.status === "promoted" ? "promoted" : "rolled_back"
+    const reason = record.outcome?.reason ?? record.concludedReason ?? "a guard rail broke during the canary"
+    const recommendation = record.analysis?.recommendation._tag ?? "RollBack"
     for (const a of arms) {
       log(
         `  v${a.arm}: ${a.requests} requests, quality ${a.quality === null ? "-" : (100 * a.quality).toFixed(1)}%${
@@ -107,5 +115,5 @@ export const run = (
       )
     }
     log(`  ${decision}: ${reason}`)
-    return { moduleId, baseline, candidate, arms, recommendation: recommendation._tag, decision, reason }
+    return { moduleId, baseline, candidate, arms, recommendation, decision, reason }
   })

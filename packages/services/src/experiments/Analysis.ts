@@ -183,7 +183,10 @@ export const armReport = (arm: string, stats: typeof ArmStats.ArmStats.Type, alp
     errorRate: ArmStats.errorRate(stats),
     costPerCallUsd: ArmStats.costPerCall(stats),
     ...(quality === undefined ? {} : { quality }),
-    ...(interval === undefined ? {} : { qualityInterval: interval }),
+    // A mean reward lies in [0, 1]: so does its interval (the normal-mixture width can reach past either end).
+    ...(interval === undefined
+      ? {}
+      : { qualityInterval: { lower: clip(interval.lower, 0, 1), upper: clip(interval.upper, 0, 1) } }),
     rewards: stats.rewardN
   }
 }
@@ -193,6 +196,14 @@ const sampleOf = (stats: typeof ArmStats.ArmStats.Type): Sequential.Sample => ({
   mean: ArmStats.meanReward(stats) ?? 0,
   variance: ArmStats.rewardVariance(stats)
 })
+
+const clip = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x))
+
+/** A difference of two quantities in [0, 1] lies in [-1, 1]: so does its interval. */
+const clipDifference = (test: Sequential.Result): Sequential.Result =>
+  test.lower === undefined || test.upper === undefined
+    ? test
+    : { ...test, lower: clip(test.lower, -1, 1), upper: clip(test.upper, -1, 1) }
 
 const fmt = (x: number) => (Math.abs(x) >= 0.01 || x === 0 ? x.toFixed(3) : x.toExponential(2))
 
@@ -224,17 +235,21 @@ export const analyze = (input: {
     return {
       arm,
       baseline: input.baseline,
-      quality: Sequential.meanDifference(
-        sampleOf(baselineStats),
-        sampleOf(stats),
-        { alpha, tau2: settings.qualityTau2 },
-        before?.quality ?? Sequential.initial
+      quality: clipDifference(
+        Sequential.meanDifference(
+          sampleOf(baselineStats),
+          sampleOf(stats),
+          { alpha, tau2: settings.qualityTau2 },
+          before?.quality ?? Sequential.initial
+        )
       ),
-      errorRate: Sequential.proportionDifference(
-        { n: baselineStats.n, successes: baselineStats.errors },
-        { n: stats.n, successes: stats.errors },
-        { alpha, tau2: settings.errorTau2 },
-        before?.errorRate ?? Sequential.initial
+      errorRate: clipDifference(
+        Sequential.proportionDifference(
+          { n: baselineStats.n, successes: baselineStats.errors },
+          { n: stats.n, successes: stats.errors },
+          { alpha, tau2: settings.errorTau2 },
+          before?.errorRate ?? Sequential.initial
+        )
       )
     }
   })

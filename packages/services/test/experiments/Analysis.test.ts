@@ -59,6 +59,31 @@ describe("Analysis", () => {
     assert.isBelow(report.qualityInterval!.upper - report.qualityInterval!.lower, 0.5)
   })
 
+  it("clips quality intervals to [0, 1] and difference intervals to [-1, 1]", () => {
+    // Few rewards, all 1 (or all 0): the mixture's half-width is wide, the interval reaches past 1 (or 0) unclipped.
+    const fill = (reward: number) => {
+      const stats = ArmStats.empty()
+      for (let i = 0; i < 5; i++) {
+        ArmStats.pull(stats)
+        ArmStats.record(stats, { latencyMs: 10, error: false, costUsd: 0, reward: i === 0 ? 1 - reward : reward })
+      }
+      return stats
+    }
+    const high = Analysis.armReport("high", fill(1))
+    const low = Analysis.armReport("low", fill(0))
+    assert.strictEqual(high.qualityInterval!.upper, 1)
+    assert.isAtLeast(high.qualityInterval!.lower, 0)
+    assert.strictEqual(low.qualityInterval!.lower, 0)
+    assert.isAtMost(low.qualityInterval!.upper, 1)
+    const analysis = Analysis.analyze({ baseline: "low", arms: { low: fill(0), high: fill(1) } })
+    for (const c of analysis.comparisons)
+      for (const test of [c.quality, c.errorRate]) {
+        assert.isAtLeast(test.lower!, -1)
+        assert.isAtMost(test.upper!, 1)
+      }
+    assert.strictEqual(analysis.comparisons[0]!.quality.upper, 1)
+  })
+
   it("keeps testing while the evidence is thin, then promotes a better candidate", () => {
     const arms = {
       base: { quality: 0.6, error: 0.01, latency: 100, cost: 0.001 },

@@ -31,6 +31,7 @@ import {
   ReleaseCorrupted,
   ReleaseShapeMismatch
 } from "../../ServicesError.js"
+import * as PolicyExperiments from "./experiments.js"
 import { makeRouting, statusOf } from "./routing.js"
 import type { Drain } from "../drain.js"
 import { applyPatch, checkPrecondition, describeEntry, invalid, notFound, programOfSpec } from "./programs.js"
@@ -49,6 +50,8 @@ export interface Dependencies {
   readonly drain: Drain
   /** Where every version is written before a change is acknowledged, and read back at registration. */
   readonly releases: ReleaseStore.Service
+  /** Where policies of two or more versions run as experiments (none: they run without). */
+  readonly experiments?: PolicyExperiments.Link
 }
 
 /** The actor's requests. */
@@ -537,6 +540,13 @@ export const mutate = (
   )
 }
 
+/** The ModuleManager as its experiments see it. */
+export const hostOf = (deps: Dependencies): PolicyExperiments.Host => ({
+  store: deps.store,
+  experiments: deps.experiments,
+  mutate: (msg) => mutate(deps, msg)
+})
+
 /** A policy from Config that was not applied: logged, and recorded as an event saying what to fix. */
 const policyRejected = (deps: Dependencies, id: string, error: string): Effect.Effect<void> =>
   Effect.zipRight(
@@ -567,13 +577,16 @@ export const watchConfigPolicies = (deps: Dependencies): Effect.Effect<void> => 
           next.set(id, text)
           if (applied.get(id) === text || !deps.store.entries.has(id)) continue
           yield* mutate(deps, { _tag: "SetPolicy", id, policy, source: "config", seed: 0 }).pipe(
+            Effect.zipRight(PolicyExperiments.start(hostOf(deps), id, undefined)),
             Effect.catchAll((e) => policyRejected(deps, id, e.message))
           )
         }
         for (const id of applied.keys()) {
           const entry = deps.store.entries.get(id)
           if (!next.has(id) && entry?.routing?.source === "config") {
+            const experiment = entry.routing.experiment
             yield* Effect.ignoreLogged(mutate(deps, { _tag: "ClearPolicy", id }))
+            yield* PolicyExperiments.conclude(hostOf(deps), experiment, "the configured traffic policy was removed")
           }
         }
         applied = next

@@ -77,7 +77,7 @@ export const makeRouting = (
     // A policy changed at run time keeps the history of the arms it still names.
     const previous = entry.routing?.router.state().arms
     const router = TrafficPolicy.make(policy, previous === undefined ? { seed } : { seed, stats: previous })
-    return { policy, router, source, versions, handled: false }
+    return { policy, router, source, versions, handled: false, experiment: undefined }
   })
 }
 
@@ -93,6 +93,7 @@ export const statusOf = (entry: Entry, routing: Routing): PolicyStatus => {
     policy: routing.policy,
     source: routing.source,
     arms,
-    breach: routing.router.breach()
+    breach: routing.router.breach(),
+    ...(routing.experiment === undefined ? {} : { experimentId: routing.experiment })
   }
 }

@@ -25,7 +25,8 @@ import {
 } from "../../ModuleManager.js"
 import { type ModuleNotFound, ModuleVersionNotFound, type PolicyInvalid } from "../../ServicesError.js"
 import * as ServicesEvents from "../../ServicesEvents.js"
-import { type Dependencies, mutate } from "./actor.js"
+import { type Dependencies, hostOf, mutate } from "./actor.js"
+import * as PolicyExperiments from "./experiments.js"
 import { describeEntry, notFound } from "./programs.js"
 import { statusOf, tagsOf } from "./routing.js"
 import { type Entry, ModuleStore, type Routing, type Version } from "./store.js"
@@ -102,6 +103,7 @@ export const make = (deps: Dependencies): Service => {
   // What a program runs with: the application's LM (the supervised providers) and its event store.
   const base = { lm: deps.lm, events: deps.events }
   const call = <A, E>(msg: Parameters<typeof mutate>[1]) => mutate(deps, msg) as unknown as Effect.Effect<A, E>
+  const host = hostOf(deps)
 
   /** Runs one version: under the module's protections, or (a fallback step) bare. Counted, tagged, timed. */
   const runVersion = (
@@ -110,7 +112,7 @@ export const make = (deps: Dependencies): Service => {
     arm: string | undefined,
     inputs: unknown,
     protectedRun: boolean,
-    onEnd?: (ok: boolean, latencyMs: number, output: unknown) => void
+    onEnd?: (ok: boolean, latencyMs: number, output: unknown) => Effect.Effect<void> | undefined
   ): Effect.Effect<unknown, ExecuteError> => {
     const tags = tagsOf(entry, version, arm, base)
     const program = Module.call(version.program as Module.Any, inputs) as Effect.Effect<unknown, unknown, LM.LM>
@@ -140,26 +142,31 @@ export const make = (deps: Dependencies): Service => {
           )
         ),
         Effect.onExit((exit) =>
-          Effect.sync(() => {
+          Effect.suspend(() => {
             entry.executions++
             const ok = exit._tag === "Success"
             if (!ok) entry.failures++
             const elapsed = clock.unsafeCurrentTimeMillis() - started
             executionDuration.unsafeUpdate(elapsed, tags.duration)
             executions.unsafeUpdate(1, ok ? tags.success : tags.failure)
-            if (onEnd !== undefined) onEnd(ok, elapsed, ok ? exit.value : undefined)
+            return (onEnd === undefined ? undefined : onEnd(ok, elapsed, ok ? exit.value : undefined)) ?? Effect.void
           })
         )
       )
     })
   }
 
-  /** Feeds the policy's statistics (a canary's breach is then acted upon by {@link afterCanary}). */
+  /**
+   * Feeds the policy's statistics (a canary's breach is then acted upon by {@link afterCanary}) and its
+   * experiment's, when it runs as one.
+   */
   const observer =
     (routing: Routing, arm: string, options: ExecuteOptions | undefined) =>
-    (ok: boolean, latencyMs: number, output: unknown) => {
+    (ok: boolean, latencyMs: number, output: unknown): Effect.Effect<void> | undefined => {
       const reward = ok && options?.reward !== undefined ? safeReward(options.reward, output) : undefined
-      routing.router.observe(arm, { latencyMs, error: !ok, costUsd: 0, reward })
+      const observation = { latencyMs, error: !ok, costUsd: 0, reward }
+      routing.router.observe(arm, observation)
+      return routing.experiment === undefined ? undefined : PolicyExperiments.observe(host, routing, arm, observation)
     }
 
   /** A canary's breach, acted upon once: the actor rolls the module back (compare-and-swap) in the background. */
@@ -169,9 +176,11 @@ export const make = (deps: Dependencies): Service => {
       const breach = routing.router.breach()
       if (breach === undefined) return Effect.void
       routing.handled = true
-      return Effect.asVoid(
-        Effect.forkDaemon(Effect.ignoreLogged(mutate(deps, { _tag: "CanaryRollback", id: entry.id, routing, breach })))
+      const rollback = Effect.flatMap(
+        mutate(deps, { _tag: "CanaryRollback", id: entry.id, routing, breach }),
+        (done) => (done === undefined ? Effect.void : PolicyExperiments.canaryRolledBack(host, routing, breach))
       )
+      return Effect.asVoid(Effect.forkDaemon(Effect.ignoreLogged(rollback)))
     })
 
   /** Runs the shadowed version in the background: recorded, never served, at most a few in flight. */
@@ -186,8 +195,10 @@ export const make = (deps: Dependencies): Service => {
     if (version === undefined || entry.shadowsInFlight >= maxShadowsInFlight) return Effect.void
     entry.shadowsInFlight++
     const run = runVersion(entry, version, name, inputs, false, (ok, latencyMs) => {
-      routing.router.observe(name, { latencyMs, error: !ok, costUsd: 0 })
+      const observation = { latencyMs, error: !ok, costUsd: 0 }
+      routing.router.observe(name, observation)
       shadowExecutions.unsafeUpdate(1, tagsOf(entry, version, name, base).duration)
+      return routing.experiment === undefined ? undefined : PolicyExperiments.observe(host, routing, name, observation)
     }).pipe(
       Effect.exit,
       Effect.flatMap((exit) =>
@@ -289,7 +300,7 @@ export const make = (deps: Dependencies): Service => {
       let version: Version
       let reason: ServeReason
       let arm: string | undefined
-      let onEnd: ((ok: boolean, latencyMs: number, output: unknown) => void) | undefined
+      let onEnd: ((ok: boolean, latencyMs: number, output: unknown) => Effect.Effect<void> | undefined) | undefined
       let shadow: Effect.Effect<void> | undefined
       if (routing === undefined) {
         version = entry.current
@@ -310,7 +321,7 @@ export const make = (deps: Dependencies): Service => {
           ? onEnd
           : (ok: boolean, latencyMs: number, output: unknown) => {
               if (ok) remember(entry, key, output)
-              if (onEnd !== undefined) onEnd(ok, latencyMs, output)
+              return onEnd === undefined ? undefined : onEnd(ok, latencyMs, output)
             }
       const run = Effect.map(
         runVersion(entry, version, arm, inputs, true, end),
@@ -346,23 +357,50 @@ export const make = (deps: Dependencies): Service => {
 
   return {
     // The handles' types are the callers' (a handle is its id at run time).
-    create: (spec) => call<ModuleInfo & never, MutationError>({ _tag: "Create", spec }),
+    // A policy configured for the module (Config) runs as an experiment from its start.
+    create: (spec) =>
+      Effect.tap(call<ModuleInfo & never, MutationError>({ _tag: "Create", spec }), () =>
+        PolicyExperiments.start(host, spec.id, undefined)
+      ),
     register: (id, program, options) =>
-      call<ModuleInfo & never, MutationError>({ _tag: "Register", id, program, protection: options?.protection }),
+      Effect.tap(
+        call<ModuleInfo & never, MutationError>({ _tag: "Register", id, program, protection: options?.protection }),
+        () => PolicyExperiments.start(host, id, undefined)
+      ),
     execute: execute as Service["execute"],
     swap: (id, patch) => call<ModuleInfo, MutationError>({ _tag: "Swap", id, patch }),
     rollback: (id, toVersion, options) =>
       call<ModuleInfo, MutationError>({ _tag: "Rollback", id, toVersion, ifVersion: options?.ifVersion }),
-    remove: (id) => Effect.asVoid(call<undefined, MutationError>({ _tag: "Remove", id })),
-    setPolicy: (id, policy, options) =>
-      call<PolicyStatus, MutationError | PolicyInvalid>({
-        _tag: "SetPolicy",
-        id,
-        policy,
-        source: "api",
-        seed: options?.seed ?? 0
+    remove: (id) =>
+      Effect.suspend(() => {
+        const experiment = store.entries.get(id)?.routing?.experiment
+        return Effect.zipRight(
+          call<undefined, MutationError>({ _tag: "Remove", id }),
+          PolicyExperiments.conclude(host, experiment, "the module was removed")
+        )
       }),
-    clearPolicy: (id) => Effect.asVoid(call<undefined, MutationError>({ _tag: "ClearPolicy", id })),
+    setPolicy: (id, policy, options) =>
+      Effect.flatMap(
+        call<PolicyStatus, MutationError | PolicyInvalid>({
+          _tag: "SetPolicy",
+          id,
+          policy,
+          source: "api",
+          seed: options?.seed ?? 0
+        }),
+        (status) =>
+          Effect.map(PolicyExperiments.start(host, id, options?.experiment), (experimentId) =>
+            experimentId === undefined ? status : { ...status, experimentId }
+          )
+      ),
+    clearPolicy: (id) =>
+      Effect.suspend(() => {
+        const experiment = store.entries.get(id)?.routing?.experiment
+        return Effect.zipRight(
+          call<undefined, MutationError>({ _tag: "ClearPolicy", id }),
+          PolicyExperiments.conclude(host, experiment, "the traffic policy was cleared")
+        )
+      }),
     policy: (id) =>
       Effect.map(find(id), (entry) => (entry.routing === undefined ? undefined : statusOf(entry, entry.routing))),
     setFallback: (id, chain) => Effect.asVoid(call<undefined, MutationError>({ _tag: "SetFallback", id, chain })),

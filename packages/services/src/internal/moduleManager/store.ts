@@ -68,6 +68,8 @@ export interface Routing {
   readonly versions: ReadonlyMap<string, Version>
   /** Set once the canary's breach was acted upon (one rollback per breach). */
   handled: boolean
+  /** The experiment the policy runs as, while it takes observations (see `experiments.ts`). */
+  experiment: string | undefined
 }
 
 /** What an execution of one version under one arm is tagged with. */
