@@ -152,6 +152,23 @@ describe("MultiChainComparison", () => {
       assert.strictEqual(error._tag, "AttemptCountMismatch")
     }).pipe(Effect.provide(fake.layer))
   })
+
+  it.effect("takes DSPy's string signature, typed by it", () => {
+    const fake = Fake.make(() => Fake.chat({ rationale: "two of three say 5", answer: "5" }))
+    return Effect.gen(function* () {
+      const compare = MultiChainComparison.make("question -> answer: int", { m: 2 })
+      const result = yield* Module.call(compare, {
+        question: "2 + 3?",
+        completions: [
+          { reasoning: "2 + 3", answer: 5 },
+          { reasoning: "guess", answer: 6 }
+        ]
+      })
+      const answer: number = result.get("answer")
+      assert.strictEqual(answer, 5)
+      assert.include(Fake.lastUser(fake.requests[0]!), "my prediction is 6")
+    }).pipe(Effect.provide(fake.layer))
+  })
 })
 
 describe("majority", () => {
