@@ -1,7 +1,8 @@
 /**
  * Refine: BestOfN plus feedback (DSPy's `Refine`). After an attempt whose reward is below the threshold, an
  * LM call (`OfferFeedback`) reads the program, its inputs, its trajectory (each predictor's inputs and
- * outputs), its outputs, the reward function and the reward, and writes advice per predictor. The next
+ * outputs), its outputs, what the reward measures (`rewardDescription`: DSPy sends the reward function's
+ * source here; this port never sends code), the threshold and the reward, and writes advice per predictor. The next
  * attempt runs with that advice as a hint: each predictor gets an extra `hint_` input holding its advice
  * (`N/A` when it is not to blame).
  *
@@ -43,7 +44,7 @@ export const OfferFeedback = Signature.make({
       description: "The outputs of the program that we are analyzing"
     }),
     reward_code: Signature.field(Schema.String, {
-      description: "The code of the reward function that we are analyzing"
+      description: "What the reward function that we are analyzing measures"
     }),
     target_threshold: Signature.field(Schema.Number, { description: "The target threshold for the reward function" }),
     reward_value: Signature.field(Schema.Number, {
@@ -72,6 +73,11 @@ export const OfferFeedback = Signature.make({
  * @category models
  */
 export interface Options<I, O, RR> extends BestOfN.Options<I, O, RR> {
+  /**
+   * What the reward measures, in words, for the feedback prompt (its `reward_code` input; default
+   * {@link defaultRewardDescription}). The reward function's source is never sent.
+   */
+  readonly rewardDescription?: string
   readonly feedback?: Predict.Predict<
     typeof OfferFeedback extends Signature.Signature<infer A, infer _> ? A : never,
     typeof OfferFeedback extends Signature.Signature<infer _, infer B> ? B : never
@@ -90,6 +96,15 @@ const outputsOf = (prediction: unknown): unknown =>
   typeof prediction === "object" && prediction !== null && "toRecord" in prediction
     ? (prediction as { readonly toRecord: () => unknown }).toRecord()
     : prediction
+
+/**
+ * The feedback prompt's description of the reward when the options give none: stable, and without code.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const defaultRewardDescription =
+  "A reward function scoring the program's outputs for its inputs; higher is better, and an attempt passes when its reward reaches the target threshold."
 
 /**
  * A textual description of a program for the feedback prompt: its modules and predictors with their
@@ -130,6 +145,7 @@ export const make = <P extends Module.Parameters, I, O, E, R, RR = never>(
     })
   }
   const feedback = options.feedback ?? Predict.make(OfferFeedback)
+  const rewardDescription = options.rewardDescription ?? defaultRewardDescription
   return Module.make({
     name: "Refine",
     parameters: { module },
@@ -153,7 +169,7 @@ export const make = <P extends Module.Parameters, I, O, E, R, RR = never>(
                 attempt.trace.map((e) => ({ module_name: e.predictorPath, inputs: e.inputs, outputs: e.outputs }))
               ),
               program_outputs: json(outputsOf(attempt.prediction)),
-              reward_code: options.reward.toString(),
+              reward_code: rewardDescription,
               target_threshold: options.threshold,
               reward_value: attempt.reward,
               module_names: named

@@ -125,6 +125,32 @@ describe("Refine", () => {
       assert.isUndefined(Fake.field(Fake.lastUser(fake.requests[0]!), "hint_"))
     }).pipe(Effect.provide(fake.layer))
   })
+
+  it.effect("describes the reward in words, never by its source code", () => {
+    const fake = Fake.make((r) =>
+      Fake.system(r).includes("`advice`")
+        ? Fake.chat({ discussion: "d", advice: JSON.stringify({ "module.predict": "Be brief." }) })
+        : Fake.chat({ answer: "42" })
+    )
+    // A reward whose source holds a secret: it must never reach the LM.
+    const reward = (_: unknown, p: Prediction.Prediction<{ readonly answer: string }>) =>
+      p.get("answer") === "sk-secret-in-reward-source" ? 1 : 0
+    return Effect.gen(function* () {
+      yield* Module.call(Refine.make(inner, { n: 2, reward, threshold: 1 }), { question: "q" })
+      yield* Module.call(
+        Refine.make(inner, { n: 2, reward, threshold: 1, rewardDescription: "1 when the answer is a city name" }),
+        { question: "q" }
+      )
+      const feedback = fake.requests.filter((r) => Fake.system(r).includes("`advice`")).map(Fake.lastUser)
+      assert.strictEqual(feedback.length, 2)
+      for (const text of feedback) {
+        assert.notInclude(text, "sk-secret-in-reward-source")
+        assert.notInclude(text, "=>")
+      }
+      assert.strictEqual(Fake.field(feedback[0]!, "reward_code"), Refine.defaultRewardDescription)
+      assert.strictEqual(Fake.field(feedback[1]!, "reward_code"), "1 when the answer is a city name")
+    }).pipe(Effect.provide(fake.layer))
+  })
 })
 
 describe("MultiChainComparison", () => {
