@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as LM from "../lm/LM.js"
 import * as Module from "../primitives/Module.js"
+import type * as Program from "../primitives/Program.js"
 import * as Signature from "../signature/Signature.js"
 import * as BestOfN from "./BestOfN.js"
 import * as Predict from "./Predict.js"
@@ -122,21 +123,21 @@ export const describeProgram = (program: Module.Program): string =>
     .join("\n")
 
 /**
- * Wraps a module: its predictors sit under `module` (paths `"module.<path>"`); hints are keyed by the
- * wrapped module's predictor paths.
+ * Wraps a program (a module or a bare predictor, as `Program.call` takes): its predictors sit under `module`
+ * (paths `"module.<path>"`, or `"module"` for a bare predictor); hints are keyed by those paths.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = <P extends Module.Parameters, I, O, E, R, RR = never>(
-  module: Module.Module<P, I, O, E, R>,
-  options: Options<I, O, RR>
+export const make = <P extends Program.Any, RR = never>(
+  module: P,
+  options: Options<Program.Input<P>, Program.Output<P>, RR>
 ): Module.Module<
-  { readonly module: Module.Module<P, I, O, E, R> },
-  I,
-  O,
-  E | BestOfN.BestOfNFailed | Predict.PredictError,
-  R | RR | LM.LM
+  { readonly module: P },
+  Program.Input<P>,
+  Program.Output<P>,
+  Program.Error<P> | BestOfN.BestOfNFailed | Predict.PredictError,
+  Program.Context<P> | RR | LM.LM
 > => {
   if (!(Number.isInteger(options.n) && options.n >= 1)) {
     throw new Predict.PredictConfigError({
@@ -149,9 +150,11 @@ export const make = <P extends Module.Parameters, I, O, E, R, RR = never>(
   return Module.make({
     name: "Refine",
     parameters: { module },
-    forward: (p, inputs: I) =>
+    forward: (p, inputs: Program.Input<P>) =>
       BestOfN.runAttempts({
-        run: p.module as (inputs: I) => Effect.Effect<O, E, R>,
+        run: p.module as unknown as (
+          inputs: Program.Input<P>
+        ) => Effect.Effect<Program.Output<P>, Program.Error<P>, Program.Context<P>>,
         inputs,
         n: options.n,
         reward: options.reward,

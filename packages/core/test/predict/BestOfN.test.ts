@@ -47,6 +47,24 @@ describe("BestOfN", () => {
     }).pipe(Effect.provide(fake.layer))
   })
 
+  it.effect("wraps a bare predictor with a string signature, typed by it", () => {
+    const fake = Fake.make((r) => Fake.chat({ answer: String(r.rolloutId ?? 0) }))
+    return Effect.gen(function* () {
+      const best = BestOfN.make(Predict.make("question -> answer: int"), {
+        n: 4,
+        reward: (_, p) => (p.get("answer") === 2 ? 1 : 0),
+        threshold: 1
+      })
+      const answer: number = (yield* Module.call(best, { question: "q" })).get("answer")
+      assert.strictEqual(answer, 2)
+      assert.strictEqual(fake.requests.length, 3)
+      assert.deepStrictEqual(
+        Module.namedPredictors(best).map((p) => p.path),
+        ["module"]
+      )
+    }).pipe(Effect.provide(fake.layer))
+  })
+
   it.effect("keeps the highest reward when none reaches the threshold; starts at the caller's rollout id", () => {
     const fake = Fake.make((r) => Fake.chat({ answer: `r${r.rolloutId}` }))
     return Effect.gen(function* () {
@@ -123,6 +141,25 @@ describe("Refine", () => {
       assert.include(Fake.lastUser(feedback), "42")
       assert.strictEqual(Fake.field(Fake.lastUser(fake.requests[2]!), "hint_"), "Answer with the city name Paris.")
       assert.isUndefined(Fake.field(Fake.lastUser(fake.requests[0]!), "hint_"))
+    }).pipe(Effect.provide(fake.layer))
+  })
+
+  it.effect("refines a bare predictor: the advice for path module reaches it as a hint", () => {
+    const fake = Fake.make((r) => {
+      if (Fake.system(r).includes("`advice`")) {
+        return Fake.chat({ discussion: "it guessed", advice: JSON.stringify({ module: "Answer Paris." }) })
+      }
+      return Fake.chat({ answer: Fake.field(Fake.lastUser(r), "hint_")?.includes("Paris") ? "Paris" : "42" })
+    })
+    return Effect.gen(function* () {
+      const refine = Refine.make(Predict.make("question -> answer"), {
+        n: 2,
+        reward: (_, p) => (p.get("answer") === "Paris" ? 1 : 0),
+        threshold: 1
+      })
+      const answer: string = (yield* Module.call(refine, { question: "Capital of France?" })).get("answer")
+      assert.strictEqual(answer, "Paris")
+      assert.strictEqual(Fake.field(Fake.lastUser(fake.requests[2]!), "hint_"), "Answer Paris.")
     }).pipe(Effect.provide(fake.layer))
   })
 
