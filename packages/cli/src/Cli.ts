@@ -5,7 +5,7 @@
  * `effect-dspy run --signature "question -> answer" --input '{"question":"What is 2 + 3?"}'` starts the
  * application (`Application.layerDefault`, config from `--config FILE`, else `EFFECT_DSPY_CONFIG`, plus the
  * environment), creates one module (`--kind chain_of_thought` by default, or `predict`; optional
- * `--instructions`), executes it on the input, prints `{"output":{"fields":{...},...},"version":1}` (the prediction as JSON: its fields,
+ * `--instructions` and `--adapter chat|json|xml|two_step`), executes it on the input, prints `{"output":{"fields":{...},...},"version":1}` (the prediction as JSON: its fields,
  * completions, token usage and LM calls) as one JSON line on stdout,
  * and shuts the application down. Without a provider configured, the application's default provider is the
  * simulated LM.
@@ -89,6 +89,8 @@ export interface RunOptions {
   readonly signature: string
   readonly kind: ModuleManager.ModuleKind
   readonly instructions: Option.Option<string>
+  /** The module's adapter (`chat`, `json`, `xml`, `two_step`); left out: Config `modules.defaultAdapter`. */
+  readonly adapter?: Option.Option<ModuleManager.AdapterName>
   readonly input: string
 }
 
@@ -123,7 +125,8 @@ export const runModule = (options: RunOptions): Effect.Effect<ModuleManager.Exec
         id: "cli",
         kind: options.kind,
         signature: options.signature,
-        ...Option.match(options.instructions, { onNone: () => ({}), onSome: (instructions) => ({ instructions }) })
+        ...Option.match(options.instructions, { onNone: () => ({}), onSome: (instructions) => ({ instructions }) }),
+        ...Option.match(options.adapter ?? Option.none(), { onNone: () => ({}), onSome: (adapter) => ({ adapter }) })
       })
       return yield* modules.execute("cli", inputs)
     }).pipe(
@@ -152,6 +155,10 @@ const runCommand = Command.make(
     ),
     instructions: Options.text("instructions").pipe(
       Options.withDescription("The module's instructions (default: the signature's)"),
+      Options.optional
+    ),
+    adapter: Options.choice("adapter", ModuleManager.adapterNames).pipe(
+      Options.withDescription("The module's adapter (default: Config modules.defaultAdapter)"),
       Options.optional
     ),
     input: Options.text("input").pipe(

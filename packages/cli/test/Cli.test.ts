@@ -98,6 +98,29 @@ describe("effect-dspy", () => {
     })
   )
 
+  it.effect("run with --adapter two_step makes the free-text call and the extraction call", () =>
+    Effect.gen(function* () {
+      const { code, stdout, stderr } = yield* cli(
+        "run",
+        "--kind",
+        "predict",
+        "--adapter",
+        "two_step",
+        "--signature",
+        "question -> answer: float",
+        "--input",
+        JSON.stringify({ question: "What is 7 - 4?" })
+      )
+      assert.strictEqual(code, 0, stderr)
+      const line = JSON.parse(stdout.trim()) as { output: { fields: Record<string, unknown>; lmCalls: number } }
+      assert.strictEqual(typeof line.output.fields.answer, "number")
+      assert.strictEqual(line.output.lmCalls, 2)
+      const bad = yield* cli("run", "--adapter", "yaml", "--signature", "question -> answer", "--input", "{}")
+      assert.notStrictEqual(bad.code, 0)
+      assert.include(bad.stderr, "xml")
+    })
+  )
+
   it.effect("run rejects an --input that is not a JSON object, saying what to give", () =>
     Effect.gen(function* () {
       const { code, stdout, stderr } = yield* cli("run", "--signature", "question -> answer", "--input", "[1,2]")

@@ -192,8 +192,8 @@ const section = <F extends Schema.Struct.Fields>(fields: F) => {
 export const DSPyConfig = Schema.Struct({
   modules: section({
     defaultLmProvider: Schema.optionalWith(Schema.String, { default: () => "default" }),
-    /** The adapter of a module the ModuleManager makes from a spec that names none (`chat` or `json`). */
-    defaultAdapter: Schema.optionalWith(Schema.Literal("chat", "json"), { default: () => "chat" }),
+    /** The adapter of a module the ModuleManager makes from a spec that names none (`chat`, `json`, `xml`, `two_step`). */
+    defaultAdapter: Schema.optionalWith(Schema.Literal("chat", "json", "xml", "two_step"), { default: () => "chat" }),
     cacheEnabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
     cacheTtlMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 3_600_000 }),
     /** How many versions of each managed module are kept for history and rollback (the oldest go first). */

@@ -71,12 +71,22 @@ export const moduleKinds: ReadonlyArray<ModuleKind> = ["predict", "chain_of_thou
 
 /**
  * The adapters a spec can name: `chat` (DSPy's ChatAdapter, re-run through the JSONAdapter when its answer does
- * not parse) or `json` (the JSONAdapter, asking for structured output).
+ * not parse), `json` (the JSONAdapter, asking for structured output), `xml` (the XMLAdapter, fields as
+ * `<name>...</name>` tags) or `two_step` (the TwoStepAdapter: a free-text answer, then an extraction call on the
+ * spec's `extractionModel`, else on the module's own model).
  *
  * @since 0.1.0
  * @category models
  */
-export type AdapterName = "chat" | "json"
+export type AdapterName = "chat" | "json" | "xml" | "two_step"
+
+/**
+ * The adapter names, in a fixed order.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const adapterNames: ReadonlyArray<AdapterName> = ["chat", "json", "xml", "two_step"]
 
 /**
  * A module's own protections. Left out, the breaker takes `infrastructure.circuitBreakers.module_default` (or
@@ -107,6 +117,8 @@ export interface ModuleSpec {
   readonly protection?: ModuleProtection
   /** How the module's predictors format prompts and parse answers (default Config `modules.defaultAdapter`). */
   readonly adapter?: AdapterName
+  /** The model of the `two_step` adapter's extraction call (default: the module's own model); `two_step` only. */
+  readonly extractionModel?: string
 }
 
 /**

@@ -548,11 +548,59 @@ describe("ModuleManager adapters (modules.defaultAdapter)", () => {
           id: "xml",
           kind: "predict",
           signature: "question -> answer",
-          adapter: "xml" as ModuleManager.AdapterName
+          adapter: "yaml" as ModuleManager.AdapterName
         })
       )
       assert.strictEqual(error._tag, "ModuleSpecInvalid")
       assert.strictEqual((error as ServicesError.ModuleSpecInvalid).field, "adapter")
+      // The message lists every valid name.
+      for (const name of ModuleManager.adapterNames) assert.include(error.message, name)
     }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+
+  it.effect("xml and two_step specs run; two_step extracts on the spec's extractionModel", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "xml", kind: "predict", signature: "question -> answer", adapter: "xml" })
+      yield* modules.create({
+        id: "two",
+        kind: "chain_of_thought",
+        signature: "question -> answer",
+        adapter: "two_step",
+        extractionModel: "extractor-mini"
+      })
+      yield* modules.create({ id: "same", kind: "predict", signature: "question -> answer", adapter: "two_step" })
+      assert.deepStrictEqual(yield* adapterOf("xml"), ["XMLAdapter"])
+      assert.deepStrictEqual(yield* adapterOf("two"), ["TwoStepAdapter"])
+      assert.strictEqual(typeof answerOf(yield* modules.execute("xml", question)), "string")
+
+      const two = yield* modules.execute("two", question)
+      assert.strictEqual(typeof answerOf(two), "string")
+      // The free-text call and the extraction call.
+      assert.strictEqual((two.output as Prediction.Prediction).lmCalls, 2)
+      const models = (yield* Events.query({ types: ["lm_request"] })).map((e) => (e.data as { model: string }).model)
+      assert.include(models, "extractor-mini")
+      assert.strictEqual(models.filter((m) => m === "extractor-mini").length, 1)
+
+      // Without extractionModel the extraction runs on the module's own model.
+      const same = yield* modules.execute("same", question)
+      assert.strictEqual((same.output as Prediction.Prediction).lmCalls, 2)
+      const after = (yield* Events.query({ types: ["lm_request"] })).map((e) => (e.data as { model: string }).model)
+      assert.strictEqual(after.filter((m) => m === "extractor-mini").length, 1)
+    }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+
+  it.effect("Config's defaultAdapter takes xml; an extractionModel without two_step is a typed error", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+      assert.deepStrictEqual(yield* adapterOf("qa"), ["XMLAdapter"])
+      const error = yield* Effect.flip(
+        modules.create({ id: "x", kind: "predict", signature: "question -> answer", extractionModel: "small" })
+      )
+      assert.strictEqual(error._tag, "ModuleSpecInvalid")
+      assert.strictEqual((error as ServicesError.ModuleSpecInvalid).field, "extractionModel")
+      assert.include(error.message, "two_step")
+    }).pipe(Effect.provide(TestRuntime.layer({ config: { modules: { defaultAdapter: "xml" } } })))
   )
 })

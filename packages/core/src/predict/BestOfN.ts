@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as Module from "../primitives/Module.js"
+import type * as Program from "../primitives/Program.js"
 import * as Trace from "../primitives/Trace.js"
 import * as Predict from "./Predict.js"
 import { BestOfNFailed } from "../CoreError.js"
@@ -133,15 +134,22 @@ export const runAttempts = <I, O, E, R, RR, EB, RB>(options: {
   })
 
 /**
- * Wraps a module: its predictors sit under `module` (paths `"module.<path>"`).
+ * Wraps a program (a module or a bare predictor, as `Program.call` takes): its predictors sit under `module`
+ * (paths `"module.<path>"`, or `"module"` for a bare predictor).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = <P extends Module.Parameters, I, O, E, R, RR = never>(
-  module: Module.Module<P, I, O, E, R>,
-  options: Options<I, O, RR>
-): Module.Module<{ readonly module: Module.Module<P, I, O, E, R> }, I, O, E | BestOfNFailed, R | RR> => {
+export const make = <P extends Program.Any, RR = never>(
+  module: P,
+  options: Options<Program.Input<P>, Program.Output<P>, RR>
+): Module.Module<
+  { readonly module: P },
+  Program.Input<P>,
+  Program.Output<P>,
+  Program.Error<P> | BestOfNFailed,
+  Program.Context<P> | RR
+> => {
   if (!(Number.isInteger(options.n) && options.n >= 1)) {
     throw new Predict.PredictConfigError({
       option: "n",
@@ -151,9 +159,11 @@ export const make = <P extends Module.Parameters, I, O, E, R, RR = never>(
   return Module.make({
     name: "BestOfN",
     parameters: { module },
-    forward: (p, inputs: I) =>
+    forward: (p, inputs: Program.Input<P>) =>
       runAttempts({
-        run: p.module as (inputs: I) => Effect.Effect<O, E, R>,
+        run: p.module as unknown as (
+          inputs: Program.Input<P>
+        ) => Effect.Effect<Program.Output<P>, Program.Error<P>, Program.Context<P>>,
         inputs,
         n: options.n,
         reward: options.reward,

@@ -7,6 +7,7 @@ import type * as Prediction from "../primitives/Prediction.js"
 import * as Signature from "../signature/Signature.js"
 import * as Predict from "./Predict.js"
 import { AttemptCountMismatch } from "../CoreError.js"
+import type { ParseInputs, ParseOutputs } from "../signature/internal/typeParser.js"
 
 /**
  * The errors of this module (defined with every error of the package in `CoreError`).
@@ -54,21 +55,34 @@ export const formatAttempt = (completion: Example.Fields, lastKey: string): stri
 }
 
 /**
- * Builds the module; its predictor is `predict`.
+ * The type of a MultiChainComparison module.
  *
  * @since 0.1.0
- * @category constructors
+ * @category models
  */
-export const make = <I, O>(
-  signature: Signature.Signature<I, O>,
-  options: Options = {}
-): Module.Module<
+export type MultiChainComparison<I, O> = Module.Module<
   { readonly predict: Predict.Predict<Signature.AnyFields, O & { readonly rationale: string }> },
   Inputs<I>,
   Prediction.Prediction<O & { readonly rationale: string } & Example.Fields>,
   Predict.PredictError | AttemptCountMismatch,
   LM.LM
-> => {
+>
+
+/**
+ * Builds the module over a signature, given as a `Signature` or in DSPy's string form
+ * (`MultiChainComparison.make("question -> answer")`, throwing a `SignatureParseError` on a bad string as
+ * `Signature.make` does); its predictor is `predict`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: {
+  <const S extends string>(signature: S, options?: Options): MultiChainComparison<ParseInputs<S>, ParseOutputs<S>>
+  <I, O>(signature: Signature.Signature<I, O>, options?: Options): MultiChainComparison<I, O>
+} = (signature: string | Signature.Any, options: Options = {}) =>
+  makeWith(typeof signature === "string" ? Signature.make(signature) : signature, options) as never
+
+const makeWith = <I, O>(signature: Signature.Signature<I, O>, options: Options): MultiChainComparison<I, O> => {
   const m = options.m ?? 3
   if (!(Number.isInteger(m) && m >= 1)) {
     throw new Predict.PredictConfigError({

@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as Module from "../primitives/Module.js"
+import * as Program from "../primitives/Program.js"
 import { ParallelMaxErrors, ParallelConfigError, ParallelTimeout } from "../CoreError.js"
 
 /**
@@ -122,14 +122,19 @@ export const all = <X, A, E, R>(
   })
 
 /**
- * Runs a module on many inputs (DSPy's `module.batch`): one `Either` per input, in order.
+ * Runs a program on many inputs (DSPy's `module.batch`): one `Either` per input, in order. The program is any
+ * form `Program.call` takes (a module or a bare predictor). Unlike `Program.batch` it has an error budget
+ * (`maxErrors`) and a per-call `timeout`.
  *
  * @since 0.1.0
  * @category running
  */
-export const batch = <P extends Module.Parameters, I, O, E, R>(
-  program: Module.Module<P, I, O, E, R>,
-  inputs: Iterable<I>,
+export const batch = <P extends Program.Any>(
+  program: P,
+  inputs: Iterable<Program.Input<P>>,
   options: Options = {}
-): Effect.Effect<ReadonlyArray<Either.Either<O, E | ParallelTimeout>>, ParallelMaxErrors | ParallelConfigError, R> =>
-  forEach(inputs, (input) => Module.call(program, input), options)
+): Effect.Effect<
+  ReadonlyArray<Either.Either<Program.Output<P>, Program.Error<P> | ParallelTimeout>>,
+  ParallelMaxErrors | ParallelConfigError,
+  Program.Context<P>
+> => forEach(inputs, (input) => Program.call(program, input), options)

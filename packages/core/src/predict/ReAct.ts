@@ -12,6 +12,7 @@ import * as ChainOfThought from "./ChainOfThought.js"
 import * as Predict from "./Predict.js"
 import * as Tool from "./Tool.js"
 import { ReActContextOverflow } from "../CoreError.js"
+import type { ParseInputs, ParseOutputs } from "../signature/internal/typeParser.js"
 
 /**
  * One step of the trajectory (`index` is the step number, kept when older steps are truncated).
@@ -146,16 +147,32 @@ type ReactOutputs = {
 }
 
 /**
- * Builds a ReAct module over a signature and tools. Its predictors are `react` and `extract.predict`.
+ * Builds a ReAct module over a signature and tools, the signature given as a `Signature` or in DSPy's string
+ * form (`ReAct.make("question -> answer", [search])`, throwing a `SignatureParseError` on a bad string as
+ * `Signature.make` does). Its predictors are `react` and `extract.predict`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = <I, O, R = never>(
+export const make: {
+  <const S extends string, R = never>(
+    signature: S,
+    tools: ReadonlyArray<Tool.Tool<R>>,
+    options?: Options
+  ): ReAct<ParseInputs<S>, ParseOutputs<S>, R>
+  <I, O, R = never>(
+    signature: Signature.Signature<I, O>,
+    tools: ReadonlyArray<Tool.Tool<R>>,
+    options?: Options
+  ): ReAct<I, O, R>
+} = <R>(signature: string | Signature.Any, tools: ReadonlyArray<Tool.Tool<R>>, options: Options = {}) =>
+  makeWith(typeof signature === "string" ? Signature.make(signature) : signature, tools, options) as never
+
+const makeWith = <I, O, R = never>(
   signature: Signature.Signature<I, O>,
   tools: ReadonlyArray<Tool.Tool<R>>,
-  options: Options = {}
-) => {
+  options: Options
+): ReAct<I, O, R> => {
   const maxIters = options.maxIters ?? 20
   if (!(Number.isInteger(maxIters) && maxIters >= 1)) {
     throw new Predict.PredictConfigError({

@@ -1,7 +1,8 @@
 /**
  * Refine: BestOfN plus feedback (DSPy's `Refine`). After an attempt whose reward is below the threshold, an
  * LM call (`OfferFeedback`) reads the program, its inputs, its trajectory (each predictor's inputs and
- * outputs), its outputs, the reward function and the reward, and writes advice per predictor. The next
+ * outputs), its outputs, what the reward measures (`rewardDescription`: DSPy sends the reward function's
+ * source here; this port never sends code), the threshold and the reward, and writes advice per predictor. The next
  * attempt runs with that advice as a hint: each predictor gets an extra `hint_` input holding its advice
  * (`N/A` when it is not to blame).
  *
@@ -11,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as LM from "../lm/LM.js"
 import * as Module from "../primitives/Module.js"
+import type * as Program from "../primitives/Program.js"
 import * as Signature from "../signature/Signature.js"
 import * as BestOfN from "./BestOfN.js"
 import * as Predict from "./Predict.js"
@@ -43,7 +45,7 @@ export const OfferFeedback = Signature.make({
       description: "The outputs of the program that we are analyzing"
     }),
     reward_code: Signature.field(Schema.String, {
-      description: "The code of the reward function that we are analyzing"
+      description: "What the reward function that we are analyzing measures"
     }),
     target_threshold: Signature.field(Schema.Number, { description: "The target threshold for the reward function" }),
     reward_value: Signature.field(Schema.Number, {
@@ -72,6 +74,11 @@ export const OfferFeedback = Signature.make({
  * @category models
  */
 export interface Options<I, O, RR> extends BestOfN.Options<I, O, RR> {
+  /**
+   * What the reward measures, in words, for the feedback prompt (its `reward_code` input; default
+   * {@link defaultRewardDescription}). The reward function's source is never sent.
+   */
+  readonly rewardDescription?: string
   readonly feedback?: Predict.Predict<
     typeof OfferFeedback extends Signature.Signature<infer A, infer _> ? A : never,
     typeof OfferFeedback extends Signature.Signature<infer _, infer B> ? B : never
@@ -92,6 +99,15 @@ const outputsOf = (prediction: unknown): unknown =>
     : prediction
 
 /**
+ * The feedback prompt's description of the reward when the options give none: stable, and without code.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const defaultRewardDescription =
+  "A reward function scoring the program's outputs for its inputs; higher is better, and an attempt passes when its reward reaches the target threshold."
+
+/**
  * A textual description of a program for the feedback prompt: its modules and predictors with their
  * signatures and instructions (the counterpart of DSPy's program source code).
  *
@@ -107,21 +123,21 @@ export const describeProgram = (program: Module.Program): string =>
     .join("\n")
 
 /**
- * Wraps a module: its predictors sit under `module` (paths `"module.<path>"`); hints are keyed by the
- * wrapped module's predictor paths.
+ * Wraps a program (a module or a bare predictor, as `Program.call` takes): its predictors sit under `module`
+ * (paths `"module.<path>"`, or `"module"` for a bare predictor); hints are keyed by those paths.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = <P extends Module.Parameters, I, O, E, R, RR = never>(
-  module: Module.Module<P, I, O, E, R>,
-  options: Options<I, O, RR>
+export const make = <P extends Program.Any, RR = never>(
+  module: P,
+  options: Options<Program.Input<P>, Program.Output<P>, RR>
 ): Module.Module<
-  { readonly module: Module.Module<P, I, O, E, R> },
-  I,
-  O,
-  E | BestOfN.BestOfNFailed | Predict.PredictError,
-  R | RR | LM.LM
+  { readonly module: P },
+  Program.Input<P>,
+  Program.Output<P>,
+  Program.Error<P> | BestOfN.BestOfNFailed | Predict.PredictError,
+  Program.Context<P> | RR | LM.LM
 > => {
   if (!(Number.isInteger(options.n) && options.n >= 1)) {
     throw new Predict.PredictConfigError({
@@ -130,12 +146,15 @@ export const make = <P extends Module.Parameters, I, O, E, R, RR = never>(
     })
   }
   const feedback = options.feedback ?? Predict.make(OfferFeedback)
+  const rewardDescription = options.rewardDescription ?? defaultRewardDescription
   return Module.make({
     name: "Refine",
     parameters: { module },
-    forward: (p, inputs: I) =>
+    forward: (p, inputs: Program.Input<P>) =>
       BestOfN.runAttempts({
-        run: p.module as (inputs: I) => Effect.Effect<O, E, R>,
+        run: p.module as unknown as (
+          inputs: Program.Input<P>
+        ) => Effect.Effect<Program.Output<P>, Program.Error<P>, Program.Context<P>>,
         inputs,
         n: options.n,
         reward: options.reward,
@@ -153,7 +172,7 @@ export const make = <P extends Module.Parameters, I, O, E, R, RR = never>(
                 attempt.trace.map((e) => ({ module_name: e.predictorPath, inputs: e.inputs, outputs: e.outputs }))
               ),
               program_outputs: json(outputsOf(attempt.prediction)),
-              reward_code: options.reward.toString(),
+              reward_code: rewardDescription,
               target_threshold: options.threshold,
               reward_value: attempt.reward,
               module_names: named

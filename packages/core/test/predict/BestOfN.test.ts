@@ -47,6 +47,24 @@ describe("BestOfN", () => {
     }).pipe(Effect.provide(fake.layer))
   })
 
+  it.effect("wraps a bare predictor with a string signature, typed by it", () => {
+    const fake = Fake.make((r) => Fake.chat({ answer: String(r.rolloutId ?? 0) }))
+    return Effect.gen(function* () {
+      const best = BestOfN.make(Predict.make("question -> answer: int"), {
+        n: 4,
+        reward: (_, p) => (p.get("answer") === 2 ? 1 : 0),
+        threshold: 1
+      })
+      const answer: number = (yield* Module.call(best, { question: "q" })).get("answer")
+      assert.strictEqual(answer, 2)
+      assert.strictEqual(fake.requests.length, 3)
+      assert.deepStrictEqual(
+        Module.namedPredictors(best).map((p) => p.path),
+        ["module"]
+      )
+    }).pipe(Effect.provide(fake.layer))
+  })
+
   it.effect("keeps the highest reward when none reaches the threshold; starts at the caller's rollout id", () => {
     const fake = Fake.make((r) => Fake.chat({ answer: `r${r.rolloutId}` }))
     return Effect.gen(function* () {
@@ -125,6 +143,51 @@ describe("Refine", () => {
       assert.isUndefined(Fake.field(Fake.lastUser(fake.requests[0]!), "hint_"))
     }).pipe(Effect.provide(fake.layer))
   })
+
+  it.effect("refines a bare predictor: the advice for path module reaches it as a hint", () => {
+    const fake = Fake.make((r) => {
+      if (Fake.system(r).includes("`advice`")) {
+        return Fake.chat({ discussion: "it guessed", advice: JSON.stringify({ module: "Answer Paris." }) })
+      }
+      return Fake.chat({ answer: Fake.field(Fake.lastUser(r), "hint_")?.includes("Paris") ? "Paris" : "42" })
+    })
+    return Effect.gen(function* () {
+      const refine = Refine.make(Predict.make("question -> answer"), {
+        n: 2,
+        reward: (_, p) => (p.get("answer") === "Paris" ? 1 : 0),
+        threshold: 1
+      })
+      const answer: string = (yield* Module.call(refine, { question: "Capital of France?" })).get("answer")
+      assert.strictEqual(answer, "Paris")
+      assert.strictEqual(Fake.field(Fake.lastUser(fake.requests[2]!), "hint_"), "Answer Paris.")
+    }).pipe(Effect.provide(fake.layer))
+  })
+
+  it.effect("describes the reward in words, never by its source code", () => {
+    const fake = Fake.make((r) =>
+      Fake.system(r).includes("`advice`")
+        ? Fake.chat({ discussion: "d", advice: JSON.stringify({ "module.predict": "Be brief." }) })
+        : Fake.chat({ answer: "42" })
+    )
+    // A reward whose source holds a secret: it must never reach the LM.
+    const reward = (_: unknown, p: Prediction.Prediction<{ readonly answer: string }>) =>
+      p.get("answer") === "sk-secret-in-reward-source" ? 1 : 0
+    return Effect.gen(function* () {
+      yield* Module.call(Refine.make(inner, { n: 2, reward, threshold: 1 }), { question: "q" })
+      yield* Module.call(
+        Refine.make(inner, { n: 2, reward, threshold: 1, rewardDescription: "1 when the answer is a city name" }),
+        { question: "q" }
+      )
+      const feedback = fake.requests.filter((r) => Fake.system(r).includes("`advice`")).map(Fake.lastUser)
+      assert.strictEqual(feedback.length, 2)
+      for (const text of feedback) {
+        assert.notInclude(text, "sk-secret-in-reward-source")
+        assert.notInclude(text, "=>")
+      }
+      assert.strictEqual(Fake.field(feedback[0]!, "reward_code"), Refine.defaultRewardDescription)
+      assert.strictEqual(Fake.field(feedback[1]!, "reward_code"), "1 when the answer is a city name")
+    }).pipe(Effect.provide(fake.layer))
+  })
 })
 
 describe("MultiChainComparison", () => {
@@ -150,6 +213,23 @@ describe("MultiChainComparison", () => {
         Module.call(compare, { question: "q", completions: attempts.completions.slice(0, 2) })
       )
       assert.strictEqual(error._tag, "AttemptCountMismatch")
+    }).pipe(Effect.provide(fake.layer))
+  })
+
+  it.effect("takes DSPy's string signature, typed by it", () => {
+    const fake = Fake.make(() => Fake.chat({ rationale: "two of three say 5", answer: "5" }))
+    return Effect.gen(function* () {
+      const compare = MultiChainComparison.make("question -> answer: int", { m: 2 })
+      const result = yield* Module.call(compare, {
+        question: "2 + 3?",
+        completions: [
+          { reasoning: "2 + 3", answer: 5 },
+          { reasoning: "guess", answer: 6 }
+        ]
+      })
+      const answer: number = result.get("answer")
+      assert.strictEqual(answer, 5)
+      assert.include(Fake.lastUser(fake.requests[0]!), "my prediction is 6")
     }).pipe(Effect.provide(fake.layer))
   })
 })

@@ -102,4 +102,14 @@ describe("Parallel.batch", () => {
       )
     }).pipe(Effect.provide(fake.layer))
   })
+
+  it.effect("runs a bare predictor as Program.batch does, typed by its string signature", () => {
+    const fake = Fake.make((r) => Fake.chat({ answer: (Fake.field(Fake.lastUser(r), "question") ?? "").toUpperCase() }))
+    const qa = Predict.make("question -> answer")
+    return Effect.gen(function* () {
+      const results = yield* Parallel.batch(qa, [{ question: "x" }, { question: "y" }], { maxErrors: 1 })
+      const answers: ReadonlyArray<string> = results.map((r) => (Either.isRight(r) ? r.right.get("answer") : "error"))
+      assert.deepStrictEqual(answers, ["X", "Y"])
+    }).pipe(Effect.provide(fake.layer))
+  })
 })

@@ -59,6 +59,21 @@ describe("ReAct", () => {
     }).pipe(Effect.provide(fake.layer))
   })
 
+  it.effect("takes DSPy's string signature, typed by it", () => {
+    const calls: Array<string> = []
+    const fake = Fake.make((r) =>
+      isReact(r) ? step("done", "finish", {}) : Fake.chat({ reasoning: "counted", answer: "3" })
+    )
+    const agent = ReAct.make("question -> answer: int", [makeSearch(calls)], { maxIters: 2 })
+    return Effect.gen(function* () {
+      const prediction = yield* Module.call(agent, { question: "How many?" })
+      const answer: number = prediction.get("answer")
+      assert.strictEqual(answer, 3)
+      assert.strictEqual(agent.signature, "question: str -> answer: int")
+      assert.deepStrictEqual(calls, [])
+    }).pipe(Effect.provide(fake.layer))
+  })
+
   it.effect("stops after maxIters steps", () => {
     const calls: Array<string> = []
     const fake = Fake.make((r) =>

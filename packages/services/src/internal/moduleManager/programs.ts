@@ -2,12 +2,24 @@
  * The pure part of the ModuleManager: a spec made into a program, a swap patch applied to one, a change's
  * `ifVersion` checked, and a module described. No effects but reading a breaker's state.
  */
-import { ChainOfThought, ChatAdapter, Example, JSONAdapter, Module, Predict, Signature } from "@effect-dspy/core"
+import {
+  type Adapter,
+  ChainOfThought,
+  ChatAdapter,
+  Example,
+  JSONAdapter,
+  Module,
+  Predict,
+  Signature,
+  TwoStepAdapter,
+  XMLAdapter
+} from "@effect-dspy/core"
 import type { CircuitBreaker } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import {
   type AdapterName,
+  adapterNames,
   type ModuleInfo,
   type ModuleKind,
   moduleKinds,
@@ -26,7 +38,18 @@ export const notFound = (moduleId: string) =>
     message: `No module "${moduleId}" is registered; create it first (list shows those that exist).`
   })
 
-const adapterNames: ReadonlyArray<AdapterName> = ["chat", "json"]
+const adapterOf = (name: AdapterName, extractionModel: string | undefined): Adapter.Adapter => {
+  switch (name) {
+    case "json":
+      return JSONAdapter.make()
+    case "xml":
+      return XMLAdapter.make()
+    case "two_step":
+      return TwoStepAdapter.make(extractionModel === undefined ? {} : { extractionModel })
+    case "chat":
+      return ChatAdapter.make()
+  }
+}
 
 /**
  * Builds the program of a spec, or says what is wrong with it. Its predictors format with the spec's
@@ -50,6 +73,22 @@ export const programOfSpec = (
       invalid(spec.id, "adapter", `Unknown adapter "${String(adapterName)}"; use one of: ${adapterNames.join(", ")}.`)
     )
   }
+  if (spec.extractionModel !== undefined) {
+    if (typeof spec.extractionModel !== "string" || spec.extractionModel.trim() === "") {
+      return Either.left(
+        invalid(spec.id, "extractionModel", 'The extraction model must be a model name such as "gpt-4o-mini".')
+      )
+    }
+    if (adapterName !== "two_step") {
+      return Either.left(
+        invalid(
+          spec.id,
+          "extractionModel",
+          `An extraction model is used by the two_step adapter only, not by "${adapterName}"; set adapter: "two_step" or leave extractionModel out.`
+        )
+      )
+    }
+  }
   const parsed = Signature.parse(
     spec.signature,
     spec.instructions === undefined ? undefined : { instructions: spec.instructions }
@@ -57,7 +96,7 @@ export const programOfSpec = (
   if (Either.isLeft(parsed)) return Either.left(invalid(spec.id, "signature", parsed.left.message))
   const options: Predict.Options = {
     ...spec.config,
-    adapter: adapterName === "json" ? JSONAdapter.make() : ChatAdapter.make(),
+    adapter: adapterOf(adapterName, spec.extractionModel),
     ...(spec.demos === undefined ? {} : { demos: spec.demos.map((d) => Example.make(d)) })
   }
   const signature = parsed.right as Signature.Any
