@@ -28,7 +28,7 @@
  *
  * @since 0.1.0
  */
-import Anthropic from "@anthropic-ai/sdk"
+import type Anthropic from "@anthropic-ai/sdk"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -46,6 +46,25 @@ import * as LMError from "./LMError.js"
 import { parseRetryAfter } from "./OpenAIProvider.js"
 import * as Pricing from "./Pricing.js"
 import type * as Provider from "./Provider.js"
+
+/**
+ * The SDK's module, loaded by the first {@link make} (importing the package does not load it). Errors of the SDK's
+ * classes can only exist once it is loaded, so {@link toLMError} reads its classes from here.
+ */
+let sdk: typeof Anthropic | undefined
+
+/** Loads the SDK once. */
+const loadSdk: Effect.Effect<typeof Anthropic> = Effect.suspend(() =>
+  sdk !== undefined
+    ? Effect.succeed(sdk)
+    : Effect.map(
+        Effect.promise(() => import("@anthropic-ai/sdk")),
+        (m) => {
+          sdk = m.default
+          return m.default
+        }
+      )
+)
 
 /**
  * Settings of the Anthropic provider.
@@ -283,19 +302,21 @@ export const toLMError = (
 ): LMError.LMError => {
   const scrub = scrubber(context.secret)
   const base = { provider: context.provider, model: context.model }
-  const signal = error instanceof Anthropic.APIConnectionError && error.cause !== undefined ? error.cause : error
+  const Sdk = sdk
+  const signal =
+    Sdk !== undefined && error instanceof Sdk.APIConnectionError && error.cause !== undefined ? error.cause : error
   if (signal instanceof ResponseTooLarge) return tooLarge(base, context.provider, signal.limitBytes)
   if (signal instanceof BodyReadFailed) {
     return new LMError.LMServerError({ ...base, message: `${context.provider}: ${scrub(signal.message)}` })
   }
-  if (error instanceof Anthropic.APIConnectionTimeoutError) {
+  if (Sdk !== undefined && error instanceof Sdk.APIConnectionTimeoutError) {
     return new LMError.LMTimeout({
       ...base,
       timeoutMs: context.timeoutMs,
       message: `${context.provider} did not answer within ${context.timeoutMs} ms: raise the provider's timeoutMs or retry later`
     })
   }
-  if (error instanceof Anthropic.APIError && error.status !== undefined) {
+  if (Sdk !== undefined && error instanceof Sdk.APIError && error.status !== undefined) {
     const status = error.status
     const detail = scrub(error.apiMessage ?? error.message)
     const type = error.type ?? undefined
@@ -586,7 +607,8 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
           )
         : undefined
     const secret = options.apiKey === undefined ? undefined : Redacted.value(options.apiKey)
-    const client = new Anthropic({
+    const AnthropicSdk = yield* loadSdk
+    const client = new AnthropicSdk({
       apiKey: secret ?? "no-key",
       baseURL: options.baseURL ?? "https://api.anthropic.com",
       maxRetries: 0,
