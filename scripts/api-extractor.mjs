@@ -14,6 +14,7 @@ import * as childProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as url from "node:url"
+import { sameApi } from "./api-report-order.mjs"
 import {
   CompilerState,
   Extractor,
@@ -89,18 +90,6 @@ const configOf = (name) => {
   })
 }
 
-/**
- * A report's lines, sorted: TypeScript prints the members of an inferred object type (a Schema struct's fields, an
- * event's data) in the order it created their types, which differs between a clean and an incremental build of
- * the same sources. Reports whose sorted lines agree describe the same API; only the order differs.
- */
-const sortedLines = (text) =>
-  text
-    .split("\n")
-    .map((line) => line.trimEnd())
-    .sort()
-    .join("\n")
-
 const started = performance.now()
 const configs = packages.map(configOf)
 const compilerState = CompilerState.create(configs[0], {
@@ -124,8 +113,8 @@ for (const config of configs) {
     }
   })
   const fresh = fs.readFileSync(path.join(config.reportTempFolder, config.reportConfigs[0].fileName), "utf8")
-  const sameApi = before !== undefined && sortedLines(fresh) === sortedLines(before)
-  if (result.apiReportChanged && sameApi) {
+  const same = before !== undefined && sameApi(fresh, before)
+  if (result.apiReportChanged && same) {
     // Only the order of members differs: the committed report stands (no churn in review).
     if (!check) fs.writeFileSync(committed, before)
   } else if (check && result.apiReportChanged) stale.push(path.relative(root, committed))
