@@ -32,12 +32,12 @@ import type Anthropic from "@anthropic-ai/sdk"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Capabilities from "./Capabilities.js"
 import type * as Completion from "./Completion.js"
+import * as EventStream from "./internal/eventStream.js"
 import * as Wire from "./internal/anthropicWire.js"
 import { BodyReadFailed, readText, ResponseTooLarge } from "./internal/body.js"
 import { Decoder } from "./internal/sse.js"
@@ -429,7 +429,7 @@ export const parseMessageBody = (
 // Streams
 // ---------------------------------------------------------------------------------------------------------
 
-type Batch = { readonly chunks: Array<Completion.CompletionChunk>; readonly done: boolean }
+type Batch = EventStream.Batch
 
 /**
  * Turns the bytes of a Messages API event stream into completion chunks for choice `index`: counts them against
@@ -732,44 +732,17 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
               usage: toUsage(parsed.right.usage)
             })
           }
-          const reader = response.body.getReader()
-          yield* Effect.addFinalizer(() =>
-            Effect.sync(() => {
-              controller.abort()
-              reader.cancel().catch(() => undefined)
-            })
-          )
-          const events = new EventReader(name, request.model, index, limit, secret)
-          const pull = Effect.tryPromise({ try: () => reader.read(), catch: readFailure(request.model) }).pipe(
-            Effect.mapError(Option.some),
-            Effect.flatMap((r) => (r.done ? Effect.fail(Option.none()) : Effect.succeed(r.value)))
-          )
-          return Stream.repeatEffectOption(pull).pipe(
-            Stream.timeoutFail(
-              () =>
-                timedOut(
-                  `${name} sent nothing on the stream for ${timeout} ms: raise the provider's timeoutMs or retry later`,
-                  timeout
-                ),
-              timeout
-            ),
-            Stream.mapEffect((bytes) => events.push(bytes)),
-            Stream.concat(Stream.fromEffect(Effect.suspend(() => events.end()))),
-            Stream.takeUntil((batch) => batch.done),
-            Stream.mapConcat((batch) => batch.chunks),
-            Stream.interruptWhen(
-              Effect.sleep(deadline).pipe(
-                Effect.zipRight(
-                  Effect.fail(
-                    timedOut(
-                      `${name}'s stream was still going after streamDeadlineMs (${deadline} ms): raise providers.${name}.streamDeadlineMs or ask for less`,
-                      deadline
-                    )
-                  )
-                )
-              )
-            )
-          )
+          return yield* EventStream.fromBody({
+            body: response.body,
+            controller,
+            events: new EventReader(name, request.model, index, limit, secret),
+            name,
+            settingsName: name,
+            timeout,
+            deadline,
+            readFailure: readFailure(request.model),
+            timedOut
+          })
         })
       )
 

@@ -16,13 +16,13 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import OpenAI from "openai"
 import * as Capabilities from "./Capabilities.js"
 import type * as Completion from "./Completion.js"
+import * as EventStream from "./internal/eventStream.js"
 import { BodyReadFailed, readText, ResponseTooLarge } from "./internal/body.js"
 import { Decoder } from "./internal/sse.js"
 import { make as makeTransport } from "./internal/transport.js"
@@ -676,46 +676,17 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
           if (body._tag === "Whole") {
             return Stream.fromIterable(completionChunks(fromCompletion(body.completion, request, prices)))
           }
-          const reader = body.body.getReader()
-          yield* Effect.addFinalizer(() =>
-            Effect.sync(() => {
-              controller.abort()
-              reader.cancel().catch(() => undefined)
-            })
-          )
-          const events = new EventReader(name, request.model, limit, secret, settingsName)
-          const pull = Effect.tryPromise({ try: () => reader.read(), catch: readFailure(request.model) }).pipe(
-            Effect.mapError(Option.some),
-            Effect.flatMap((r) => (r.done ? Effect.fail(Option.none()) : Effect.succeed(r.value)))
-          )
-          return Stream.repeatEffectOption(pull).pipe(
-            // `timeoutMs` bounds each silence of the stream...
-            Stream.timeoutFail(
-              () =>
-                timedOut(
-                  `${name} sent nothing on the stream for ${timeout} ms: raise the provider's timeoutMs or retry later`,
-                  timeout
-                ),
-              timeout
-            ),
-            Stream.mapEffect((bytes) => events.push(bytes)),
-            Stream.concat(Stream.fromEffect(Effect.suspend(() => events.end()))),
-            Stream.takeUntil((batch) => batch.done),
-            Stream.mapConcat((batch) => batch.chunks),
-            // ...and `streamDeadlineMs` the whole answer, however steadily it drips.
-            Stream.interruptWhen(
-              Effect.sleep(deadline).pipe(
-                Effect.zipRight(
-                  Effect.fail(
-                    timedOut(
-                      `${name}'s stream was still going after streamDeadlineMs (${deadline} ms): raise providers.${settingsName}.streamDeadlineMs or ask for less`,
-                      deadline
-                    )
-                  )
-                )
-              )
-            )
-          )
+          return yield* EventStream.fromBody({
+            body: body.body,
+            controller,
+            events: new EventReader(name, request.model, limit, secret, settingsName),
+            name,
+            settingsName: settingsName,
+            timeout,
+            deadline,
+            readFailure: readFailure(request.model),
+            timedOut
+          })
         })
       )
 
