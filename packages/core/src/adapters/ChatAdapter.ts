@@ -12,7 +12,7 @@ import type * as Signature from "../signature/Signature.js"
 import * as Adapter from "./Adapter.js"
 import * as Prompt from "./internal/prompt.js"
 import * as Streaming from "./internal/streaming.js"
-import { decodeText } from "./internal/values.js"
+import { decodeText, missingOutputs } from "./internal/values.js"
 import * as FieldMarker from "./FieldMarker.js"
 import * as JSONAdapter from "./JSONAdapter.js"
 
@@ -84,16 +84,6 @@ export const format = <I, O>(
   ]
 })
 
-const missingOutputs = (signature: Signature.Any, values: Record<string, unknown>): Array<string> => {
-  const missing: Array<string> = []
-  for (const f of signature.outputFields) {
-    if (Object.hasOwn(values, f.name)) continue
-    if (f.type._tag === "optional") values[f.name] = null
-    else if (!f.optional) missing.push(f.name)
-  }
-  return missing
-}
-
 /**
  * Parses an answer: text before the first header is ignored, each output field's value is the trimmed text
  * up to the next header (the first section of a field wins), unescaped ({@link FieldMarker.unescapeValue}),
@@ -143,48 +133,8 @@ export const parse = <I, O>(
  * @since 0.1.0
  * @category streaming
  */
-export const streamFields = <I, O>(signature: Signature.Signature<I, O>) => {
-  const outputNames = signature.outputFields.map((f) => f.name)
-  return Streaming.transform(() => {
-    let text = ""
-    const inner = Streaming.chatParser(
-      signature,
-      (field, raw) =>
-        Either.mapBoth(decodeText(field, raw), {
-          onLeft: (problem) =>
-            Adapter.parseError({
-              adapter: name,
-              completion: text,
-              outputFields: outputNames,
-              invalid: [{ field: field.name, problem }]
-            }),
-          onRight: (value): Adapter.FieldEvent => ({ _tag: "FieldValue", field: field.name, value })
-        }),
-      (seen) => {
-        const values: Record<string, unknown> = {}
-        for (const s of seen) values[s] = true
-        const missing = missingOutputs(signature, values)
-        if (missing.length > 0) {
-          return Either.left(
-            Adapter.parseError({ adapter: name, completion: text, outputFields: outputNames, missing })
-          )
-        }
-        return Either.right(
-          signature.outputFields
-            .filter((f) => !seen.has(f.name) && values[f.name] === null)
-            .map((f): Adapter.FieldEvent => ({ _tag: "FieldValue", field: f.name, value: null }))
-        )
-      }
-    )
-    return {
-      push: (chunk: string) => {
-        text += chunk
-        return inner.push(chunk)
-      },
-      end: inner.end
-    }
-  })
-}
+export const streamFields = <I, O>(signature: Signature.Signature<I, O>) =>
+  Streaming.fieldStream(name, signature, Streaming.chatParser)
 
 /**
  * Options of the ChatAdapter.

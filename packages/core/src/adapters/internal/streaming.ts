@@ -7,8 +7,9 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
 import type * as Signature from "../../signature/Signature.js"
-import type { AdapterParseError, FieldEvent } from "../Adapter.js"
+import { type AdapterParseError, type FieldEvent, parseError } from "../Adapter.js"
 import * as FieldMarker from "../FieldMarker.js"
+import { decodeText, missingOutputs } from "./values.js"
 
 /** A stateful parser: feed chunks, then end. */
 export interface IncrementalParser {
@@ -352,4 +353,57 @@ export const jsonParser = (
       return Either.map(rest(all, done), (more) => [...events, ...more])
     }
   }
+}
+
+/** An adapter's incremental reader of sections: told how to finish a field and what is missing at the end. */
+export type SectionParser = (
+  signature: Signature.Any,
+  finish: (field: Signature.Field, text: string) => Either.Either<FieldEvent, AdapterParseError>,
+  missing: (seen: ReadonlySet<string>) => Either.Either<ReadonlyArray<FieldEvent>, AdapterParseError>
+) => IncrementalParser
+
+/**
+ * Field-level streaming of a text adapter's answer through its section reader: each field's text decodes to its
+ * type when the section closes; a field that fails to decode, or a required field never read, fails the stream
+ * with the adapter's parse error (quoting the text so far); an `Optional[...]` field never read is `null`.
+ */
+export const fieldStream = (adapter: string, signature: Signature.Any, sections: SectionParser) => {
+  const outputNames = signature.outputFields.map((f) => f.name)
+  return transform(() => {
+    let text = ""
+    const inner = sections(
+      signature,
+      (field, raw) =>
+        Either.mapBoth(decodeText(field, raw), {
+          onLeft: (problem) =>
+            parseError({
+              adapter,
+              completion: text,
+              outputFields: outputNames,
+              invalid: [{ field: field.name, problem }]
+            }),
+          onRight: (value): FieldEvent => ({ _tag: "FieldValue", field: field.name, value })
+        }),
+      (seen) => {
+        const values: Record<string, unknown> = {}
+        for (const s of seen) values[s] = true
+        const missing = missingOutputs(signature, values)
+        if (missing.length > 0) {
+          return Either.left(parseError({ adapter, completion: text, outputFields: outputNames, missing }))
+        }
+        return Either.right(
+          signature.outputFields
+            .filter((f) => !seen.has(f.name) && values[f.name] === null)
+            .map((f): FieldEvent => ({ _tag: "FieldValue", field: f.name, value: null }))
+        )
+      }
+    )
+    return {
+      push: (chunk: string) => {
+        text += chunk
+        return inner.push(chunk)
+      },
+      end: inner.end
+    }
+  })
 }

@@ -205,3 +205,14 @@ export const decodeJson = (field: Signature.Field, value: unknown): Either.Eithe
     (problem) => `${describe(pyJson(value))} is not a valid ${field.typeName}: ${problem}`
   )
 }
+
+/** Output fields not read: `Optional[...]` ones become null in `values`, required ones are returned. */
+export const missingOutputs = (signature: Signature.Any, values: Record<string, unknown>): Array<string> => {
+  const missing: Array<string> = []
+  for (const f of signature.outputFields) {
+    if (Object.hasOwn(values, f.name)) continue
+    if (f.type._tag === "optional") values[f.name] = null
+    else if (!f.optional) missing.push(f.name)
+  }
+  return missing
+}
