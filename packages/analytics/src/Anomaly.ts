@@ -57,7 +57,7 @@ const none: ReadonlyArray<Detection.Alarm> = []
 export const make = (options?: Options): State => {
   const warmup = check.integerAtLeast("Anomaly", "warmup", options?.warmup ?? 30, 5)
   return {
-    spikes: RobustZ.make({ ...options?.spikes, warmup: Math.min(warmup, options?.spikes?.window ?? 60) }),
+    spikes: RobustZ.make({ ...options?.spikes, warmup: Math.min(warmup, options?.spikes?.window ?? 200) }),
     shifts: Cusum.make({ ...options?.shifts, warmup }),
     alarms: none,
     n: 0,

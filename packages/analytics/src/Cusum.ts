@@ -1,7 +1,7 @@
 /**
- * The two-sided tabular CUSUM change-point test. The first `warmup` points (after every alarm too) estimate the
- * level and standard deviation; then each point's z-score (clipped to +/-`clip` so one spike cannot fake a
- * shift) feeds S+ = max(0, S+ + z - k) and S- = max(0, S- - z - k); a sum above `h` is a level shift, dated
+ * The two-sided tabular CUSUM change-point test, self-starting. The first `warmup` points (after every alarm
+ * too) estimate the level and standard deviation; then each point's z-score against the points before it
+ * (clipped to +/-`clip` so one spike cannot fake a shift; the point then joins the estimate) feeds S+ = max(0, S+ + z - k) and S- = max(0, S- - z - k); a sum above `h` is a level shift, dated
  * from the last point its sum was zero. The defaults (k = 0.5, h = 8) find a 2-sigma shift in about 6 points
  * and raise a false alarm about once in 10,000 points of a stationary series.
  *
@@ -57,6 +57,12 @@ export interface State extends Detection.Signal {
   readonly downSince: number
   /** The estimated first point of the shift behind the last alarm. */
   readonly since: number
+  /**
+   * Squared deviations and degrees of freedom of the warm-ups before the last reset: a shift moves the level,
+   * not the noise, so the standard deviation is pooled over every segment (a new warm-up alone is short).
+   */
+  readonly pooledM2: number
+  readonly pooledDf: number
 }
 
 /**
@@ -79,6 +85,8 @@ export const make = (options?: Options): State => ({
   upSince: 0,
   downSince: 0,
   since: -1,
+  pooledM2: 0,
+  pooledDf: 0,
   signal: 0,
   score: 0,
   n: 0,
@@ -101,19 +109,20 @@ export const update = (state: State, value: number): State => {
   const index = s.n
   s.n++
   if (s.count < s.warmup) {
-    s.count++
-    const d = value - s.mean
-    s.mean += d / s.count
-    s.m2 += d * (value - s.mean)
-    if (s.count === s.warmup) {
-      s.sd = Math.max(Math.sqrt(s.m2 / (s.count - 1)), Math.abs(s.mean) * 1e-9, 1e-12)
-      s.up = 0
-      s.down = 0
-    }
+    fold(s, value)
     s.score = 0
     return state
   }
-  let z = (value - s.mean) / s.sd
+  const sd = Math.max(
+    Math.sqrt((s.m2 + s.pooledM2) / (s.count - 1 + s.pooledDf)),
+    Math.abs(s.mean) * 1e-9,
+    1e-12
+  )
+  s.sd = sd
+  // Self-starting: the point is scored against the mean of the points before it (a predictive z-score), and
+  // then joins them (winsorized), so the reference level sharpens while the series stays in control.
+  const scale = sd * Math.sqrt(1 + 1 / s.count)
+  let z = (value - s.mean) / scale
   if (z > s.clip) z = s.clip
   else if (z < -s.clip) z = -s.clip
   if (s.up === 0) s.upSince = index
@@ -125,18 +134,31 @@ export const update = (state: State, value: number): State => {
     s.signal = s.up > s.h ? 1 : -1
     s.since = s.up > s.h ? s.upSince : s.downSince
     reset(s)
-  }
+  } else fold(s, s.mean + z * scale)
   return state
 }
 
+/** Welford's update of the segment's mean and squared deviations. */
+const fold = (s: Types.Mutable<State>, value: number): void => {
+  s.count++
+  const d = value - s.mean
+  s.mean += d / s.count
+  s.m2 += d * (value - s.mean)
+}
+
 /**
- * Starts a new warm-up (forgets the level and the sums), keeping the options and the last alarm's `since`.
+ * Starts a new warm-up (forgets the level and the sums; the noise estimate is pooled into the next), keeping
+ * the options and the last alarm's `since`.
  *
  * @since 0.1.0
  * @category streaming
  */
 export const reset = (state: State): State => {
   const s = state as Types.Mutable<State>
+  if (s.count >= s.warmup) {
+    s.pooledM2 += s.m2
+    s.pooledDf += s.count - 1
+  }
   s.count = 0
   s.mean = 0
   s.m2 = 0
@@ -168,21 +190,22 @@ export const detect = (values: ArrayLike<number>, options?: Options): Array<Dete
   const xs = check.series("Cusum", values)
   const alarms: Array<Detection.Alarm> = []
   let start = 0
+  let pooledM2 = 0
+  let pooledDf = 0
   while (start + warmup < xs.length) {
-    const base = Array.from({ length: warmup }, (_, i) => xs[start + i]!)
-    const mean = base.reduce((a, b) => a + b, 0) / warmup
-    const sd = Math.max(
-      Math.sqrt(base.reduce((a, b) => a + (b - mean) ** 2, 0) / (warmup - 1)),
-      Math.abs(mean) * 1e-9,
-      1e-12
-    )
+    // The segment's points as the detector saw them (in-control points winsorized), to recompute its statistics.
+    const seen = Array.from({ length: warmup }, (_, i) => xs[start + i]!)
     let up = 0
     let down = 0
     let upSince = 0
     let downSince = 0
     let next = xs.length
     for (let i = start + warmup; i < xs.length; i++) {
-      const z = Math.min(clip, Math.max(-clip, (xs[i]! - mean) / sd))
+      const mean = seen.reduce((a, b) => a + b, 0) / seen.length
+      const m2 = seen.reduce((a, b) => a + (b - mean) ** 2, 0)
+      const sd = Math.max(Math.sqrt((m2 + pooledM2) / (seen.length - 1 + pooledDf)), Math.abs(mean) * 1e-9, 1e-12)
+      const scale = sd * Math.sqrt(1 + 1 / seen.length)
+      const z = Math.min(clip, Math.max(-clip, (xs[i]! - mean) / scale))
       if (up === 0) upSince = i
       if (down === 0) downSince = i
       up = Math.max(0, up + z - k)
@@ -197,9 +220,12 @@ export const detect = (values: ArrayLike<number>, options?: Options): Array<Dete
           score: isUp ? up : -down,
           since: isUp ? upSince : downSince
         })
+        pooledM2 += m2
+        pooledDf += seen.length - 1
         next = i + 1
         break
       }
+      seen.push(mean + z * scale)
     }
     start = next
   }

@@ -50,8 +50,8 @@ export type Member = (typeof members)[number]
 
 /**
  * Options: `seasonLength` adds Holt-Winters; the members' own parameters; `errorDecay` (the weight of a new
- * absolute error in each member's rolling MAE, default 0.05, about 20 points); `power` of the inverse MAE
- * (default 2); `warmup` (errors a member needs before it gets a weight, default 5); and the intervals.
+ * absolute error in each member's rolling MAE, default 0.02, about 50 points); `power` of the inverse MAE
+ * (default 8: the recently best member dominates); `warmup` (errors a member needs before it gets a weight, default 5); and the intervals.
  *
  * @since 0.1.0
  * @category models
@@ -123,8 +123,8 @@ export const make = (options?: Options): State => {
         : HoltWinters.make({ ...interval, ...options.holtWinters, seasonLength: options.seasonLength }),
     mae: new Float64Array(M),
     errors: new Float64Array(M),
-    errorDecay: check.unitInterval("Ensemble", "errorDecay", options?.errorDecay ?? 0.05),
-    power: check.positive("Ensemble", "power", options?.power ?? 2),
+    errorDecay: check.unitInterval("Ensemble", "errorDecay", options?.errorDecay ?? 0.02),
+    power: check.positive("Ensemble", "power", options?.power ?? 8),
     warmup: check.integerAtLeast("Ensemble", "warmup", options?.warmup ?? 5, 1),
     n: 0,
     skipped: 0,

@@ -22,7 +22,7 @@ import * as check from "./internal/check.js"
 import { sortedInsert, sortedMedian, sortedRemove } from "./internal/stats.js"
 
 /**
- * Options: `window` (points, >= 5, default 60), `threshold` (|z| of a spike, default 3.5) and `warmup`
+ * Options: `window` (points, >= 5, default 200), `threshold` (|z| of a spike, default 3.75) and `warmup`
  * (points before the first alarm, >= 5, default 20, at most `window`).
  *
  * @since 0.1.0
@@ -51,6 +51,11 @@ export interface State extends Detection.Signal {
   /** The median and MAD-based scale behind the last score. */
   readonly median: number
   readonly scale: number
+  /**
+   * The scale of the window `keepLast` trimmed (NaN when none): a level shift moves the median, not the noise,
+   * so until the window refills its scale is blended with this one (a short window's MAD is noisy).
+   */
+  readonly priorScale: number
 }
 
 /**
@@ -60,12 +65,12 @@ export interface State extends Detection.Signal {
  * @category constructors
  */
 export const make = (options?: Options): State => {
-  const window = check.integerAtLeast("RobustZ", "window", options?.window ?? 60, 5)
+  const window = check.integerAtLeast("RobustZ", "window", options?.window ?? 200, 5)
   const warmup = check.integerAtLeast("RobustZ", "warmup", options?.warmup ?? Math.min(20, window), 5)
   if (warmup > window) check.integerAtLeast("RobustZ", "window", window, warmup)
   return {
     window,
-    threshold: check.positive("RobustZ", "threshold", options?.threshold ?? 3.5),
+    threshold: check.positive("RobustZ", "threshold", options?.threshold ?? 3.75),
     warmup,
     buffer: new Float64Array(window),
     sorted: new Float64Array(window),
@@ -73,6 +78,7 @@ export const make = (options?: Options): State => {
     count: 0,
     median: Number.NaN,
     scale: Number.NaN,
+    priorScale: Number.NaN,
     signal: 0,
     score: 0,
     n: 0,
@@ -120,7 +126,11 @@ export const update = (state: State, value: number): State => {
   }
   if (s.count >= s.warmup) {
     const median = sortedMedian(s.sorted, s.count)
-    const scale = Math.max(1.4826 * madOf(s.sorted, s.count, median), floorOf(median))
+    const own = Math.max(1.4826 * madOf(s.sorted, s.count, median), floorOf(median))
+    const scale =
+      Number.isNaN(s.priorScale) || s.count >= s.window
+        ? own
+        : (s.count * own + (s.window - s.count) * s.priorScale) / s.window
     const z = (value - median) / scale
     s.median = median
     s.scale = scale
@@ -150,6 +160,7 @@ export const reset = (state: State): State => {
   s.position = 0
   s.signal = 0
   s.score = 0
+  s.priorScale = Number.NaN
   return state
 }
 
@@ -202,6 +213,10 @@ export const detect = (values: ArrayLike<number>, options?: Options): Array<Dete
  */
 export const keepLast = (state: State, keep: number): State => {
   const s = state as Types.Mutable<State>
+  if (s.count >= s.warmup) {
+    const median = sortedMedian(s.sorted, s.count)
+    s.priorScale = Math.max(1.4826 * madOf(s.sorted, s.count, median), floorOf(median))
+  }
   const k = Math.max(0, Math.min(s.count, Math.floor(keep)))
   const recent = new Float64Array(k)
   for (let i = 0; i < k; i++) recent[i] = s.buffer[(s.position - k + i + 2 * s.window) % s.window]!
