@@ -156,6 +156,7 @@ const combine = (s: State, values: Float64Array): number => {
   let sum = 0
   for (let i = 0; i < M; i++) {
     const w = weightOf(s, i, values[i]!)
+    if (w === 0) continue
     total += w
     sum += w * values[i]!
   }

@@ -51,7 +51,7 @@ export const observe = (s: Spread, error: number): void => {
   const e2 = error * error
   if (s.n >= s.minResiduals) {
     const half = Math.exp(s.logK) * Math.sqrt(s.msq)
-    s.logK += e2 > half * half ? s.adapt * (1 - s.alpha) : -s.adapt * s.alpha
+    s.logK += Math.abs(error) > half ? s.adapt * (1 - s.alpha) : -s.adapt * s.alpha
   }
   const w = 1 / (s.n + 1)
   s.msq += Math.max(w, s.decay) * (e2 - s.msq)
