@@ -98,10 +98,18 @@ describe("streaming and batch agree (property)", () => {
 
   it("Holt-Winters", () => {
     fc.assert(
-      fc.property(series, horizon, unit, unit, unit, fc.integer({ min: 2, max: 12 }), (xs, h, alpha, beta, gamma, m) => {
-        const options = { seasonLength: m, alpha, beta, gamma }
-        agrees(HoltWinters.forecaster(options), (v, H) => HoltWinters.batch(v, options, H), xs, h)
-      })
+      fc.property(
+        series,
+        horizon,
+        unit,
+        unit,
+        unit,
+        fc.integer({ min: 2, max: 12 }),
+        (xs, h, alpha, beta, gamma, m) => {
+          const options = { seasonLength: m, alpha, beta, gamma }
+          agrees(HoltWinters.forecaster(options), (v, H) => HoltWinters.batch(v, options, H), xs, h)
+        }
+      )
     )
   })
 
