@@ -5,6 +5,7 @@ import * as AnalyticsError from "../src/AnalyticsError.js"
 import * as Anomaly from "../src/Anomaly.js"
 import * as Cusum from "../src/Cusum.js"
 import * as Detection from "../src/Detection.js"
+import * as Ensemble from "../src/Ensemble.js"
 import * as EwmaControl from "../src/EwmaControl.js"
 import * as PageHinkley from "../src/PageHinkley.js"
 import * as RobustZ from "../src/RobustZ.js"
@@ -112,6 +113,47 @@ describe("detectors", () => {
     const shifts = alarms.filter((a) => a.kind === "shift")
     assert.strictEqual(shifts.length, 1)
     assert.isAtMost(alarms.filter((a) => a.kind === "spike" && a.index > 170).length, 0)
+  })
+
+  it("on a trend with a daily season, the detector runs on the ensemble's residuals: quiet, and finds spikes", () => {
+    /** Alarm indices of the anomaly detector fed with one-step residuals (value - forecast before the update). */
+    const onResiduals = (values: ReadonlyArray<number>) => {
+      const forecaster = Ensemble.make({ seasonLength: 24 })
+      const detector = Anomaly.make()
+      const alarms: Array<number> = []
+      values.forEach((x, i) => {
+        const mean = Ensemble.forecast(forecaster, 1).mean
+        if (!Number.isNaN(mean)) for (const _ of Anomaly.update(detector, x - mean).alarms) alarms.push(i)
+        Ensemble.update(forecaster, x)
+      })
+      return alarms
+    }
+    let quiet = 0
+    let found = 0
+    let events = 0
+    let truePositives = 0
+    let alarms = 0
+    for (const seed of SEEDS) {
+      const series = Synthetic.generate("trend_season", { seed, length: LENGTH })
+      // On the raw values the trend reads as a string of shifts; on the residuals it is gone.
+      assert.isAbove(Anomaly.detect(series.values).length, 10)
+      quiet += onResiduals(series.values).length
+      // The spikes family's events (4-8 sigma), added to the seasonal series.
+      const spikes = Synthetic.generate("spikes", { seed, length: LENGTH }).events
+      const at = new Map(spikes.map((e) => [e.index, e.sigmas * series.noiseSd]))
+      const raised = onResiduals(series.values.map((x, i) => x + (at.get(i) ?? 0)))
+      const score = Accuracy.detection(
+        raised,
+        spikes.map((e) => e.index)
+      )
+      found += spikes.length - score.missed
+      events += spikes.length
+      truePositives += score.truePositives
+      alarms += raised.length
+    }
+    assert.isAtMost(quiet, (SEEDS.length * LENGTH) / 1000)
+    assert.isAtLeast(truePositives / alarms, 0.9)
+    assert.isAtLeast(found / events, 0.75)
   })
 
   it("bad options are typed errors; non-finite points are skipped and counted", () => {
