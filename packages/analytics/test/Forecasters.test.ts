@@ -150,6 +150,43 @@ describe("forecasters", () => {
     assert.isTrue(Number.isFinite(Holt.forecast(s, 1).mean))
   })
 
+  it("crossing: the first horizon a forecast passes a threshold (mean, a bound, or a cumulative budget)", () => {
+    const holt = Holt.forecaster({ alpha: 0.5, beta: 0.2 })
+    const rising = Forecast.run(
+      holt,
+      Array.from({ length: 100 }, (_, i) => 10 + 2 * i + 0.5 * wiggle(i))
+    )
+    // The last point is about 208 and it rises by 2: 300 is reached in about 46 steps.
+    const mean = Forecast.crossing(holt, rising, { threshold: 300, direction: "above", maxHorizon: 200 })
+    assert.isDefined(mean)
+    assert.approximately(mean!.horizon, 46, 2)
+    assert.isAtLeast(mean!.value, 300)
+    // The interval's upper bound warns earlier.
+    const upper = Forecast.crossing(holt, rising, {
+      threshold: 300,
+      direction: "above",
+      maxHorizon: 200,
+      bound: "upper"
+    })
+    assert.isBelow(upper!.horizon, mean!.horizon)
+    assert.isUndefined(Forecast.crossing(holt, rising, { threshold: 300, direction: "above", maxHorizon: 10 }))
+    assert.isUndefined(Forecast.crossing(holt, rising, { threshold: 0, direction: "below", maxHorizon: 50 }))
+    // A budget: 10 spent so far, about 1 per interval: 50 is spent after about 40 intervals.
+    const sma = Sma.forecaster({ window: 50 })
+    const spend = Forecast.run(
+      sma,
+      Array.from({ length: 50 }, (_, i) => 1 + 0.1 * wiggle(i))
+    )
+    const budget = Forecast.crossing(sma, spend, {
+      threshold: 50,
+      direction: "above",
+      maxHorizon: 100,
+      cumulative: true,
+      start: 10
+    })
+    assert.approximately(budget!.horizon, 40, 2)
+  })
+
   it("bad options and bad series are typed errors that say what to fix", () => {
     const alpha = thrown(() => Holt.make({ alpha: 1.5 }))
     assert.instanceOf(alpha, AnalyticsError.InvalidOptions)
