@@ -49,9 +49,11 @@ export const members = ["naive", "sma", "ewma", "holt", "linear_trend", "holt_wi
 export type Member = (typeof members)[number]
 
 /**
- * Options: `seasonLength` adds Holt-Winters; the members' own parameters; `errorDecay` (the weight of a new
+ * Options: `seasonLength` adds Holt-Winters; the members' own parameters (`window`: the SMA's, default 20, the
+ * linear trend's is 3·window; `ewmaAlpha`, default 0.3; `holt`; `holtWinters`); `errorDecay` (the weight of a new
  * absolute error in each member's rolling MAE, default 0.02, about 50 points); `power` of the inverse MAE
- * (default 8: the recently best member dominates); `warmup` (errors a member needs before it gets a weight, default 5); and the intervals.
+ * (default 8: the recently best member dominates); `warmup` (errors a member needs before it gets a weight,
+ * default 5); and the intervals (the members' and the ensemble's).
  *
  * @since 0.1.0
  * @category models
