@@ -3,12 +3,14 @@ import * as fc from "fast-check"
 import * as Cusum from "../src/Cusum.js"
 import * as Detection from "../src/Detection.js"
 import * as Ensemble from "../src/Ensemble.js"
+import * as EwmaControl from "../src/EwmaControl.js"
 import * as Ewma from "../src/Ewma.js"
 import * as Forecast from "../src/Forecast.js"
 import * as Holt from "../src/Holt.js"
 import * as HoltWinters from "../src/HoltWinters.js"
 import * as LinearTrend from "../src/LinearTrend.js"
 import * as Naive from "../src/Naive.js"
+import * as PageHinkley from "../src/PageHinkley.js"
 import * as RobustZ from "../src/RobustZ.js"
 import * as Sma from "../src/Sma.js"
 
@@ -156,6 +158,46 @@ describe("streaming and batch agree (property)", () => {
           )
         }
       ),
+      { numRuns: 60 }
+    )
+  })
+
+  /** Noise with up to four steps of +5: series with changes to find. */
+  const shifted = fc
+    .record({
+      noise: fc.array(fc.double({ min: -3, max: 3, noNaN: true }), { maxLength: 200 }),
+      shifts: fc.array(fc.integer({ min: 0, max: 199 }), { maxLength: 4 })
+    })
+    .map(({ noise, shifts }) => {
+      let level = 0
+      return noise.map((x, i) => {
+        if (shifts.includes(i)) level += 5
+        return level + x
+      })
+    })
+
+  it("Page-Hinkley", () => {
+    fc.assert(
+      fc.property(shifted, (xs) => {
+        const options = { warmup: 10, threshold: 6 }
+        assert.deepStrictEqual(
+          alarmsOf(Detection.run(PageHinkley.detector(options), xs)),
+          alarmsOf(PageHinkley.detect(xs, options))
+        )
+      }),
+      { numRuns: 60 }
+    )
+  })
+
+  it("EWMA control chart", () => {
+    fc.assert(
+      fc.property(shifted, (xs) => {
+        const options = { warmup: 10 }
+        assert.deepStrictEqual(
+          alarmsOf(Detection.run(EwmaControl.detector(options), xs)),
+          alarmsOf(EwmaControl.detect(xs, options))
+        )
+      }),
       { numRuns: 60 }
     )
   })
