@@ -40,6 +40,7 @@ export const runTraffic = (options: {
   readonly seed: number
   readonly from?: number
   readonly onRequest?: (i: number) => void
+  readonly afterRequest?: (i: number) => Effect.Effect<void>
   readonly stopWhen?: (decisions: ReadonlyArray<Loop.Decision>, i: number) => boolean
 }): Effect.Effect<Traffic, unknown, ModuleManager.ModuleManager | Loop.Loop> =>
   Effect.gen(function* () {
@@ -61,6 +62,7 @@ export const runTraffic = (options: {
         executionId: execution.executionId,
         outcome: { metric: correct ? 1 : 0, corrected: { answer: String(e.answer) } }
       })
+      if (options.afterRequest !== undefined) yield* options.afterRequest(i)
       // Lets the loop's process and jobs run between requests.
       yield* Effect.yieldNow()
       if (options.stopWhen !== undefined && i % 20 === 0 && options.stopWhen(yield* loop.decisions, i)) break
