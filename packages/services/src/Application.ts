@@ -491,7 +491,7 @@ export const layer = (
             )
           )
         )
-      recorder.current = loop.recorder
+      if (options.loop?.record !== false) recorder.current = loop.recorder
       return Context.make(Application, service).pipe(
         Context.add(Loop.Loop, loop.service),
         Context.add(ExperienceStore.ExperienceStore, experiences),

@@ -61,6 +61,8 @@ export interface Options {
   readonly feedbackWindowMs?: number
   /** The seed of the jobs the loop starts (default 0). */
   readonly seed?: number
+  /** Whether executions are recorded (default true; without, feedback finds no execution). */
+  readonly record?: boolean
 }
 
 /**

@@ -7,7 +7,14 @@
 import { SimDrift } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { ExperienceStore, Experiments, Loop, ModuleManager, OptimizationCoordinator, TestRuntime } from "../../src/index.js"
+import {
+  ExperienceStore,
+  Experiments,
+  Loop,
+  ModuleManager,
+  OptimizationCoordinator,
+  TestRuntime
+} from "../../src/index.js"
 import { driftSettings, runTraffic } from "./support.js"
 
 describe("the real-time loop: drift scenario", () => {
@@ -53,7 +60,9 @@ describe("the real-time loop: drift scenario", () => {
         assert.isAtLeast(after.quality, result.qualityBefore(onset) - 0.02)
         assert.isBelow(result.qualityBetween(onset, detectedAt + 1) + 0.05, result.qualityBefore(onset))
       }).pipe(
-        Effect.provide(TestRuntime.layer({ sim: { default: { drift } }, application: { loop: { settings: driftSettings } } }))
+        Effect.provide(
+          TestRuntime.layer({ sim: { default: { drift } }, application: { loop: { settings: driftSettings } } })
+        )
       )
     },
     120_000

@@ -114,7 +114,13 @@ describe("Reward", () => {
     // 2.1 s over the free 100 ms costs 1.0: clamped at 0.
     assert.strictEqual(Reward.compute(reward, { success: true }, { ...ctx, latencyMs: 2100 }), 0)
     assert.isUndefined(Reward.compute(() => Number.NaN, {}, ctx))
-    assert.strictEqual(Reward.compute(() => 7, {}, ctx), 1)
-    assert.strictEqual(Reward.compute(() => -2, {}, ctx), 0)
+    assert.strictEqual(
+      Reward.compute(() => 7, {}, ctx),
+      1
+    )
+    assert.strictEqual(
+      Reward.compute(() => -2, {}, ctx),
+      0
+    )
   })
 })

@@ -41,7 +41,8 @@ describe("the real-time loop: flapping signal", () => {
           requests: 3000,
           seed: 21,
           onRequest: (i) => {
-            if (i >= 200 && Math.floor(i / 150) % 2 === 0) drift.set({ _tag: "AccuracyDrop", task: "arithmetic", logits: 2 })
+            if (i >= 200 && Math.floor(i / 150) % 2 === 0)
+              drift.set({ _tag: "AccuracyDrop", task: "arithmetic", logits: 2 })
             else drift.clear()
           },
           // One request a second on the test clock: 3,000 requests are 50 minutes.
