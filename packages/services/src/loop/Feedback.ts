@@ -61,6 +61,24 @@ export interface Ack {
 
 const decodeOutcome = Schema.decodeUnknownEither(Reward.Outcome)
 
+const unit = (v: unknown) => v === undefined || (typeof v === "number" && v >= 0 && v <= 1)
+
+/** The common outcome checked by hand (the schema's decoding, for its messages, runs for anything else). */
+const isPlain = (o: Reward.Outcome): boolean => {
+  if (typeof o !== "object" || o === null) return false
+  for (const k in o) if (!known.has(k)) return false
+  return (
+    unit(o.rating) &&
+    unit(o.metric) &&
+    unit(o.satisfaction) &&
+    unit(o.confidence) &&
+    (o.success === undefined || typeof o.success === "boolean") &&
+    (o.corrected === undefined ||
+      (typeof o.corrected === "object" && o.corrected !== null && !Array.isArray(o.corrected)))
+  )
+}
+const known = new Set(["rating", "success", "metric", "satisfaction", "corrected", "confidence"])
+
 /**
  * Checks a request: one id, an outcome in range. The decoded outcome, or a `FeedbackInvalid` saying what to fix.
  *
@@ -79,6 +97,7 @@ export const validate = (request: Request): Either.Either<Reward.Outcome, Feedba
           : "Give feedback an executionId (Execution.executionId) or a correlationId."
       })
     )
+  if (isPlain(request.outcome)) return Either.right(request.outcome)
   const decoded = decodeOutcome(request.outcome)
   if (Either.isLeft(decoded))
     return Either.left(

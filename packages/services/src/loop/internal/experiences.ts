@@ -8,6 +8,7 @@ import { Random } from "@effect-dspy/foundation"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
@@ -21,9 +22,10 @@ export const LAYOUT_VERSION = 1
 
 const DAY = 24 * 60 * 60 * 1000
 
-/** What a batch persists: upserted experiences (new or with new feedback) and removed ids. */
+/** What a batch persists: new experiences, feedback of experiences written before, removed ids. */
 interface Batch {
-  readonly upserts: ReadonlyArray<Experience>
+  readonly inserts: ReadonlyArray<Experience>
+  readonly updates: ReadonlyArray<Experience>
   readonly deletes: ReadonlyArray<string>
 }
 
@@ -65,7 +67,8 @@ const makeWith = (
     const recent = new Map<string, Experience>()
     const reservoir: Array<Experience> = []
     const reservoirAt = new Map<string, number>()
-    const byCorrelation = new Map<string, Array<Experience>>()
+    // One experience per correlation id in the common case; an array once a request records several.
+    const byCorrelation = new Map<string, Experience | Array<Experience>>()
     let seenOld = 0
     let recorded = 0
     let written = 0
@@ -81,6 +84,10 @@ const makeWith = (
       if (e.correlationId === undefined) return
       const list = byCorrelation.get(e.correlationId)
       if (list === undefined) return
+      if (!Array.isArray(list)) {
+        if (list === e) byCorrelation.delete(e.correlationId)
+        return
+      }
       const at = list.indexOf(e)
       if (at >= 0) list.splice(at, 1)
       if (list.length === 0) byCorrelation.delete(e.correlationId)
@@ -112,8 +119,9 @@ const makeWith = (
       recent.set(e.executionId, e)
       if (e.correlationId !== undefined) {
         const list = byCorrelation.get(e.correlationId)
-        if (list === undefined) byCorrelation.set(e.correlationId, [e])
-        else list.push(e)
+        if (list === undefined) byCorrelation.set(e.correlationId, e)
+        else if (Array.isArray(list)) list.push(e)
+        else byCorrelation.set(e.correlationId, [list, e])
       }
       if (recent.size > recentCap) {
         const oldest = recent.values().next().value!
@@ -156,13 +164,21 @@ const makeWith = (
       reservoir.length = kept
     }
 
+    let expiredAt = Number.NEGATIVE_INFINITY
     /** One batch: everything pending now, written in one transaction; its waiters resolved after it commits. */
     const writeBatch: Effect.Effect<void> = Effect.gen(function* () {
-      expire(yield* Clock.currentTimeMillis)
-      const upserts = inserts
+      // The age bound is checked at most once a second (the reservoir is scanned).
+      const now = yield* Clock.currentTimeMillis
+      if (now - expiredAt >= 1000) {
+        expiredAt = now
+        expire(now)
+      }
+      const added = inserts
+      const updates: Array<Experience> = []
       if (dirty.size > 0) {
-        const fresh = new Set(upserts)
-        for (const e of dirty) if (!fresh.has(e)) upserts.push(e)
+        // Feedback of an experience still to be inserted rides with its insert (the row carries its reward).
+        const fresh = new Set(added)
+        for (const e of dirty) if (!fresh.has(e)) updates.push(e)
       }
       const removed = deletes
       const waiting = waiters
@@ -170,25 +186,28 @@ const makeWith = (
       dirty = new Set()
       deletes = []
       waiters = []
-      if (upserts.length === 0 && removed.length === 0) {
-        for (const w of waiting) yield* Deferred.succeed(w, undefined)
+      if (added.length === 0 && updates.length === 0 && removed.length === 0) {
+        for (const w of waiting) Deferred.unsafeDone(w, Exit.void)
         return
       }
-      const exit = yield* Effect.exit(persist({ upserts, deletes: removed }))
+      const exit = yield* Effect.exit(persist({ inserts: added, updates, deletes: removed }))
       if (exit._tag === "Success") {
-        written += upserts.length
+        written += added.length + updates.length
         batches++
-        for (const w of waiting) yield* Deferred.succeed(w, undefined)
+        for (const w of waiting) Deferred.unsafeDone(w, Exit.void)
       } else {
         // Kept in memory and retried with the next batch; the feedback waiting on this one learns it failed.
-        inserts.push(...upserts)
+        inserts.push(...added)
+        for (const e of updates) dirty.add(e)
         deletes.push(...removed)
-        for (const w of waiting) yield* Deferred.failCause(w, exit.cause)
+        for (const w of waiting) Deferred.unsafeDone(w, Exit.failCause(exit.cause))
       }
     })
     const lock = yield* Effect.makeSemaphore(1)
     const writeLocked = lock.withPermits(1)(writeBatch)
-    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Queue.take(signal), writeLocked)))
+    // Group commit: after the wake-up, a few yields let every fiber ready to record or give feedback join the batch.
+    const gather = Effect.zipRight(Effect.yieldNow(), Effect.yieldNow())
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.zipRight(Queue.take(signal), gather), writeLocked)))
     // At the scope's end, what is pending is written (best effort; a failure is logged).
     yield* Effect.addFinalizer(() => Effect.ignoreLogged(writeLocked))
 
@@ -224,7 +243,10 @@ const makeWith = (
         if (inserts.length >= bounds.batchSize) wake()
       },
       get,
-      byCorrelation: (id) => byCorrelation.get(id) ?? [],
+      byCorrelation: (id) => {
+        const list = byCorrelation.get(id)
+        return list === undefined ? [] : Array.isArray(list) ? list : [list]
+      },
       attach: (experiences, outcome: Reward.Outcome, reward, at) =>
         Effect.suspend(() => {
           for (const e of experiences) {
@@ -361,41 +383,65 @@ export const makeSqlite = (
         })
       )
       .reverse()
-    // One statement per batch: the rows as one JSON array, expanded by json_each inside SQLite.
+    // New rows: multi-row INSERTs with bound parameters (no JSON for SQLite to parse), 256 rows a statement.
+    // Feedback of rows written before: one UPDATE a batch, over the changes as one JSON array.
+    const columns = 14
+    const rowsPerStatement = 256
+    const insertSql = (rows: number) =>
+      `INSERT OR REPLACE INTO dspy_loop_experiences (id, correlation_id, module_id, version, inputs, output, ok,
+        latency_ms, lm_calls, cost_usd, at, reward, outcome, feedback_at) VALUES ${Array.from(
+          { length: rows },
+          () => `(${"?, ".repeat(columns - 1)}?)`
+        ).join(", ")}`
+    const fullInsert = insertSql(rowsPerStatement)
     const persist: Persist = (batch) =>
       failWith("write a batch")(
         Effect.gen(function* () {
           yield* run("BEGIN IMMEDIATE", [])
           yield* Effect.gen(function* () {
-            if (batch.upserts.length > 0) {
-              const rows = batch.upserts.map((e) => [
-                e.executionId,
-                e.correlationId ?? null,
-                e.moduleId,
-                e.version,
-                jsonOf(e.inputs),
-                jsonOf(e.output),
-                e.ok ? 1 : 0,
-                e.latencyMs,
-                e.lmCalls,
-                e.costUsd,
-                e.at,
-                e.reward ?? null,
-                e.outcome === undefined ? null : JSON.stringify(e.outcome),
-                e.feedbackAt ?? null
-              ])
-              yield* run(
-                `INSERT OR REPLACE INTO dspy_loop_experiences (id, correlation_id, module_id, version, inputs, output,
-                  ok, latency_ms, lm_calls, cost_usd, at, reward, outcome, feedback_at)
-                  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-                    json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
-                    json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
-                    json_extract(value, '$[9]'), json_extract(value, '$[10]'), json_extract(value, '$[11]'),
-                    json_extract(value, '$[12]'), json_extract(value, '$[13]')
-                  FROM json_each(?)`,
-                [JSON.stringify(rows)]
-              )
+            for (let from = 0; from < batch.inserts.length; from += rowsPerStatement) {
+              const chunk = batch.inserts.slice(from, from + rowsPerStatement)
+              const params: Array<unknown> = []
+              for (const e of chunk)
+                params.push(
+                  e.executionId,
+                  e.correlationId ?? null,
+                  e.moduleId,
+                  e.version,
+                  jsonOf(e.inputs),
+                  jsonOf(e.output),
+                  e.ok ? 1 : 0,
+                  e.latencyMs,
+                  e.lmCalls,
+                  e.costUsd,
+                  e.at,
+                  e.reward ?? null,
+                  e.outcome === undefined ? null : JSON.stringify(e.outcome),
+                  e.feedbackAt ?? null
+                )
+              yield* run(chunk.length === rowsPerStatement ? fullInsert : insertSql(chunk.length), params)
             }
+            if (batch.updates.length > 0)
+              yield* run(
+                // An upsert driven by the changes (a primary-key lookup each): every row exists (written by an
+                // earlier batch), so only the DO UPDATE applies; the placeholder values are never stored.
+                `INSERT INTO dspy_loop_experiences (id, module_id, version, ok, latency_ms, lm_calls, cost_usd, at,
+                  reward, outcome, feedback_at)
+                  SELECT json_extract(value, '$[0]'), '', 0, 0, 0, 0, 0, 0, json_extract(value, '$[1]'),
+                    json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?) WHERE true
+                  ON CONFLICT (id) DO UPDATE SET reward = excluded.reward, outcome = excluded.outcome,
+                    feedback_at = excluded.feedback_at`,
+                [
+                  JSON.stringify(
+                    batch.updates.map((e) => [
+                      e.executionId,
+                      e.reward ?? null,
+                      e.outcome === undefined ? null : JSON.stringify(e.outcome),
+                      e.feedbackAt ?? null
+                    ])
+                  )
+                ]
+              )
             if (batch.deletes.length > 0)
               yield* run("DELETE FROM dspy_loop_experiences WHERE id IN (SELECT value FROM json_each(?))", [
                 JSON.stringify(batch.deletes)

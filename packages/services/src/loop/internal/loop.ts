@@ -430,14 +430,26 @@ export const make = (
         }
       })
     )
-    deps.slot.evaluate = evaluate
 
     /** After a commit: the policy process evaluates (or, while it restarts, a fiber of the loop's scope does). */
+    // One evaluation queued at a time: feedback arriving meanwhile is seen by it (its windows are read when it runs).
+    let queued = false
+    const run = Effect.zipRight(
+      Effect.sync(() => {
+        queued = false
+      }),
+      evaluate
+    )
+    deps.slot.evaluate = run
     const notify: Effect.Effect<void> = Effect.suspend(() => {
+      if (!settings.enabled || queued) return Effect.void
+      queued = true
       const ref = deps.slot.ref
       if (ref !== undefined && ref.unsafeExitReason() === undefined)
-        return Effect.ignore(Actor.cast(ref, { _tag: "Evaluate" }))
-      return Effect.asVoid(Effect.forkIn(evaluate, deps.scope))
+        return Effect.catchAll(Actor.cast(ref, { _tag: "Evaluate" }), () =>
+          Effect.asVoid(Effect.forkIn(run, deps.scope))
+        )
+      return Effect.asVoid(Effect.forkIn(run, deps.scope))
     })
 
     /** Counts the reward in the module's window, or in its canary's arm. */
@@ -495,8 +507,9 @@ export const make = (
             message:
               "The reward function gives no number for this outcome: give a rating, success, metric, satisfaction or a corrected answer."
           })
-        const key = CanonicalJson.stringify(outcome)
         const fresh = found.filter((e) => e.outcome === undefined)
+        // Only feedback on executions that already have some is compared (canonical JSON) for a duplicate.
+        const key = fresh.length === found.length ? "" : CanonicalJson.stringify(outcome)
         const changed = found.filter((e) => e.outcome !== undefined && CanonicalJson.stringify(e.outcome) !== key)
         const status: Feedback.Status = fresh.length > 0 ? "recorded" : changed.length > 0 ? "updated" : "duplicate"
         const ids = found.map((e) => e.executionId)
