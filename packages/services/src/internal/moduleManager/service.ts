@@ -4,7 +4,8 @@
  */
 import { LM, Module } from "@effect-dspy/core"
 import { CanonicalJson, Correlation, Errors, Events } from "@effect-dspy/foundation"
-import type * as Context from "effect/Context"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as MetricLabel from "effect/MetricLabel"
@@ -310,32 +311,33 @@ export const make = (deps: Dependencies): Service => {
     chosen: number,
     inputs: unknown
   ): Effect.Effect<Execution, ExecuteError> =>
-    Effect.clockWith((clock) => {
+    // One fiber read at the start (the clock, the correlation id), one callback at the end: no further effects.
+    Effect.withFiberRuntime((fiber) => {
+      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+      const correlationId = Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId))
       const at = clock.unsafeCurrentTimeMillis()
       return Effect.map(
-        Effect.onExit(LM.trackUsage(served), (exit) =>
-          Effect.withFiberRuntime<void>((fiber) => {
-            const ok = exit._tag === "Success"
-            const execution = ok ? exit.value.result : undefined
-            recorder.record({
-              executionId,
-              correlationId: Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId)),
-              moduleId,
-              version: execution === undefined ? chosen : execution.version,
-              inputs,
-              output: execution?.output,
-              ok,
-              latencyMs: clock.unsafeCurrentTimeMillis() - at,
-              lmCalls: ok ? exit.value.usage.calls : 0,
-              costUsd: ok ? exit.value.usage.costUsd : 0,
-              at,
-              reward: undefined,
-              outcome: undefined,
-              feedbackAt: undefined
-            })
-            return Effect.void
+        Effect.onExit(LM.trackUsage(served), (exit) => {
+          const ok = exit._tag === "Success"
+          const execution = ok ? exit.value.result : undefined
+          recorder.record({
+            executionId,
+            correlationId,
+            moduleId,
+            version: execution === undefined ? chosen : execution.version,
+            inputs,
+            output: execution?.output,
+            ok,
+            latencyMs: clock.unsafeCurrentTimeMillis() - at,
+            lmCalls: ok ? exit.value.usage.calls : 0,
+            costUsd: ok ? exit.value.usage.costUsd : 0,
+            at,
+            reward: undefined,
+            outcome: undefined,
+            feedbackAt: undefined
           })
-        ),
+          return Effect.void
+        }),
         (tracked) => tracked.result
       )
     })

@@ -14,7 +14,12 @@ import * as ArmStats from "../../experiments/ArmStats.js"
 import type * as Experiments from "../../experiments/Experiments.js"
 import type * as ModuleManager from "../../ModuleManager.js"
 import type * as OptimizationCoordinator from "../../OptimizationCoordinator.js"
-import { FeedbackInvalid, FeedbackTooLate, FeedbackUnknownExecution } from "../../ServicesError.js"
+import {
+  type ExperienceStoreError,
+  FeedbackInvalid,
+  FeedbackTooLate,
+  FeedbackUnknownExecution
+} from "../../ServicesError.js"
 import * as ServicesEvents from "../../ServicesEvents.js"
 import * as ExperienceStore from "../ExperienceStore.js"
 import * as Feedback from "../Feedback.js"
@@ -470,55 +475,78 @@ export const make = (
       LoopPolicy.observe(m.watch, settings, { reward, ok: e.ok, latencyMs: e.latencyMs, labelled })
     }
 
-    const feedback = (request: Feedback.Request) =>
-      Effect.gen(function* () {
-        const outcome = yield* Either.match(Feedback.validate(request), {
-          onLeft: Effect.fail,
-          onRight: Effect.succeed
-        })
-        const found =
-          request.executionId !== undefined
-            ? [deps.store.get(request.executionId)].filter((e): e is ExperienceStore.Experience => e !== undefined)
-            : deps.store.byCorrelation(request.correlationId!)
-        if (found.length === 0)
-          return yield* new FeedbackUnknownExecution({
-            ...(request.executionId !== undefined ? { executionId: request.executionId } : {}),
-            ...(request.correlationId !== undefined ? { byCorrelationId: request.correlationId } : {}),
-            message: `No recorded execution has ${request.executionId !== undefined ? `id "${request.executionId}"` : `correlation id "${request.correlationId}"`}: it was never recorded here, or it left the experience store (its count or age bound). Give the id of an Execution this application returned.`
+    /** The checks are synchronous; only the commit is waited for (one fiber read, then attach and notify). */
+    const feedback = (
+      request: Feedback.Request
+    ): Effect.Effect<
+      Feedback.Ack,
+      FeedbackUnknownExecution | FeedbackTooLate | FeedbackInvalid | ExperienceStoreError
+    > =>
+      Effect.clockWith(
+        (
+          clock
+        ): Effect.Effect<
+          Feedback.Ack,
+          FeedbackUnknownExecution | FeedbackTooLate | FeedbackInvalid | ExperienceStoreError
+        > => {
+          const valid = Feedback.validate(request)
+          if (Either.isLeft(valid)) return Effect.fail(valid.left)
+          const outcome = valid.right
+          let found: ReadonlyArray<ExperienceStore.Experience>
+          if (request.executionId !== undefined) {
+            const one = deps.store.get(request.executionId)
+            found = one === undefined ? [] : [one]
+          } else found = deps.store.byCorrelation(request.correlationId!)
+          if (found.length === 0)
+            return Effect.fail(
+              new FeedbackUnknownExecution({
+                ...(request.executionId !== undefined ? { executionId: request.executionId } : {}),
+                ...(request.correlationId !== undefined ? { byCorrelationId: request.correlationId } : {}),
+                message: `No recorded execution has ${request.executionId !== undefined ? `id "${request.executionId}"` : `correlation id "${request.correlationId}"`}: it was never recorded here, or it left the experience store (its count or age bound). Give the id of an Execution this application returned.`
+              })
+            )
+          const now = clock.unsafeCurrentTimeMillis()
+          const first = found[0]!
+          const age = now - first.at
+          if (age > windowMs)
+            return Effect.fail(
+              new FeedbackTooLate({
+                executionId: first.executionId,
+                ageMs: age,
+                windowMs,
+                message: `Feedback for execution "${first.executionId}" came ${Math.round(age / 1000)} s after it, past the loop's feedback window (${Math.round(windowMs / 1000)} s); it was not recorded.`
+              })
+            )
+          const reward = Reward.compute(rewardFn, outcome, {
+            latencyMs: first.latencyMs,
+            ok: first.ok,
+            output: first.output
           })
-        const now = yield* Clock.currentTimeMillis
-        const first = found[0]!
-        const age = now - first.at
-        if (age > windowMs)
-          return yield* new FeedbackTooLate({
-            executionId: first.executionId,
-            ageMs: age,
-            windowMs,
-            message: `Feedback for execution "${first.executionId}" came ${Math.round(age / 1000)} s after it, past the loop's feedback window (${Math.round(windowMs / 1000)} s); it was not recorded.`
-          })
-        const reward = Reward.compute(rewardFn, outcome, {
-          latencyMs: first.latencyMs,
-          ok: first.ok,
-          output: first.output
-        })
-        if (reward === undefined)
-          return yield* new FeedbackInvalid({
-            field: "outcome",
-            message:
-              "The reward function gives no number for this outcome: give a rating, success, metric, satisfaction or a corrected answer."
-          })
-        const fresh = found.filter((e) => e.outcome === undefined)
-        // Only feedback on executions that already have some is compared (canonical JSON) for a duplicate.
-        const key = fresh.length === found.length ? "" : CanonicalJson.stringify(outcome)
-        const changed = found.filter((e) => e.outcome !== undefined && CanonicalJson.stringify(e.outcome) !== key)
-        const status: Feedback.Status = fresh.length > 0 ? "recorded" : changed.length > 0 ? "updated" : "duplicate"
-        const ids = found.map((e) => e.executionId)
-        if (status === "duplicate") return { executionIds: ids, reward, status } satisfies Feedback.Ack
-        yield* deps.store.attach([...fresh, ...changed], outcome, reward, now)
-        for (const e of fresh) observe(e, reward)
-        yield* notify
-        return { executionIds: ids, reward, status } satisfies Feedback.Ack
-      })
+          if (reward === undefined)
+            return Effect.fail(
+              new FeedbackInvalid({
+                field: "outcome",
+                message:
+                  "The reward function gives no number for this outcome: give a rating, success, metric, satisfaction or a corrected answer."
+              })
+            )
+          const fresh = found.filter((e) => e.outcome === undefined)
+          // Only feedback on executions that already have some is compared (canonical JSON) for a duplicate.
+          const key = fresh.length === found.length ? "" : CanonicalJson.stringify(outcome)
+          const changed =
+            key === "" ? [] : found.filter((e) => e.outcome !== undefined && CanonicalJson.stringify(e.outcome) !== key)
+          const status: Feedback.Status = fresh.length > 0 ? "recorded" : changed.length > 0 ? "updated" : "duplicate"
+          const ack: Feedback.Ack = { executionIds: found.map((e) => e.executionId), reward, status }
+          if (status === "duplicate") return Effect.succeed(ack)
+          return Effect.flatMap(
+            deps.store.attach(changed.length === 0 ? fresh : [...fresh, ...changed], outcome, reward, now),
+            () => {
+              for (const e of fresh) observe(e, reward)
+              return Effect.as(notify, ack)
+            }
+          )
+        }
+      )
 
     const service: Loop.Service = {
       feedback,
