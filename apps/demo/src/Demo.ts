@@ -86,7 +86,7 @@ export interface Settings {
   readonly releasesFile?: string
   /** The simulated LM's drift control (the loop phase injects a drift through it; without one it is skipped). */
   readonly drift?: SimDrift.Control
-  /** The loop phase's sizes: the drift's onset and the most requests before a decision (defaults 400, 2,500). */
+  /** The loop phase's sizes: the drift's onset and the most requests before a decision (defaults 450, 2,500). */
   readonly loop?: { readonly onset?: number; readonly maxRequests?: number; readonly after?: number }
   /** How long the requests in flight get to end after an early stop (default 5 s). */
   readonly drainGraceMs?: number

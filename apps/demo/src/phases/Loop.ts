@@ -18,10 +18,12 @@ export const loopModuleId = "arithmetic_loop"
 /** The loop's policy settings in the demo (the application is built with them; see `Setup`). */
 export const settings = {
   enabled: true,
-  window: 150,
-  minSamples: 100,
-  baselineSamples: 250,
-  relativeDrop: 0.15,
+  window: 200,
+  minSamples: 150,
+  baselineSamples: 300,
+  // Strict enough that the noise of a 200-request window (about 3.5 points) does not fire it.
+  relativeDrop: 0.25,
+  absoluteDrop: 0.1,
   cooldownMs: 60_000,
   trainSize: 60,
   minTrainSize: 30,
@@ -33,7 +35,7 @@ const drift: SimDrift.Drift = { _tag: "AccuracyDrop", task: "arithmetic", logits
 
 const mean = (xs: ReadonlyArray<number>) => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length)
 
-/** Runs the phase: at most `maxRequests` requests, 16 at a time, the drift injected at request `onset`. */
+/** Runs the phase: at most `maxRequests` requests, 16 at a time, the drift injected at request `onset` (450). */
 export const run = (
   stage: Stage.Stage,
   control: SimDrift.Control | undefined,
@@ -44,7 +46,7 @@ export const run = (
       stage.step("Real-time loop: skipped (a real provider cannot be drifted; the loop runs on the simulated LM).")
       return null
     }
-    const onset = options.onset ?? 400
+    const onset = options.onset ?? 450
     const maxRequests = options.maxRequests ?? 2_500
     const afterRequests = options.after ?? 300
     const modules = yield* ModuleManager.ModuleManager
