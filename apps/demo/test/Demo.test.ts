@@ -122,7 +122,7 @@ describe("the demo", () => {
         assert.notStrictEqual(loop.canaryDecision, "none")
         assert.isBelow(loop.quality.during!, loop.quality.before!)
         assert.isAbove(loop.lmCalls, 0)
-        assert.isNull(drift.current(), "the drift is cleared at the end of the phase")
+        assert.isUndefined(drift.current(), "the drift is cleared at the end of the phase")
 
         // Usage and cache figures come from the application.
         assert.isAbove(summary.lm.calls, 0)
