@@ -25,7 +25,8 @@ export const settings = {
   relativeDrop: 0.25,
   absoluteDrop: 0.1,
   cooldownMs: 60_000,
-  trainSize: 60,
+  // 105 training examples: the AdaptiveOptimizer picks MIPROv2 (demos and an instruction).
+  trainSize: 140,
   minTrainSize: 30,
   canary: { fraction: 0.5, minRewards: 30, maxRewards: 500 }
 } as const
