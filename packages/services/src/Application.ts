@@ -3,7 +3,8 @@
  * CacheManager (when one is in context), the LM providers and the optimization workers, started as a layer that
  * provides the `ModuleManager`, `LMProviders`, the core `LM` (over the supervised providers), the
  * `OptimizationCoordinator`, the `ReleaseStore`, the `Experiments` (the traffic policies' experiments, see
- * `docs/experiments.md`) and the `Application` itself. Closing the layer's scope shuts it down gracefully:
+ * `docs/experiments.md`), the real-time `Loop` and its `ExperienceStore` (see `docs/loop.md`) and the `Application`
+ * itself. Closing the layer's scope shuts it down gracefully:
  * new work is refused with `ApplicationStopping`, work in flight gets `shutdownGracePeriod` to finish (else
  * `ExecutionAborted`), then the tree stops. The tree and the shutdown order are described in
  * `docs/architecture.md` ("Supervision tree").

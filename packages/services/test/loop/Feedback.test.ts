@@ -6,6 +6,7 @@
 import { Correlation } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -91,6 +92,18 @@ describe("Loop.feedback", () => {
       assert.isNumber(restored!.reward)
     }).pipe(Effect.ensuring(Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))))
   })
+})
+
+describe("Loop settings", () => {
+  it.effect("unusable settings stop the application's start, naming the field", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        Effect.scoped(Layer.build(TestRuntime.layer({ application: { loop: { settings: { window: 0 } } } })))
+      )
+      assert.strictEqual(error._tag, "ChildStartFailed")
+      assert.match(error.message, /loop.window must be a positive integer/)
+    })
+  )
 })
 
 describe("Reward", () => {
