@@ -584,3 +584,41 @@ export const all = [
   OptimizationResultReused,
   OptimizationPaused
 ] as const
+
+// ---------------------------------------------------------------------------------------------------------
+// The real-time optimization loop
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A decision of the real-time loop's policy, or a decision not to act, with its reason: `start_job` (a rule fired
+ * and a job started), `hold` (a rule fired but a guard rail held: cooldown, budget, concurrent jobs, a job or
+ * canary of the module already running), `job_ended` (the job's result: swapped, rejected, failed), `canary`
+ * (the swapped version went to a canary), `promote` / `roll_back` (the canary's end), `threshold_raised` /
+ * `threshold_lowered` (a rule's adaptive threshold moved).
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const LoopDecision = Events.define(
+  "loop_decision",
+  Schema.Struct({
+    module_id: Schema.String,
+    action: Schema.Literal(
+      "start_job",
+      "hold",
+      "job_ended",
+      "canary",
+      "promote",
+      "roll_back",
+      "threshold_raised",
+      "threshold_lowered"
+    ),
+    rule: Schema.String,
+    reason: Schema.String,
+    job_id: Schema.optional(Schema.String),
+    version: Schema.optional(Schema.Number),
+    quality: Schema.optional(Schema.Number),
+    baseline: Schema.optional(Schema.Number),
+    threshold: Schema.optional(Schema.Number)
+  })
+)

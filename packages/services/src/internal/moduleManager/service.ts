@@ -2,10 +2,12 @@
  * The ModuleManager service over its dependencies: executions and reads straight from the module table, in the
  * caller's fiber; changes through the actor ({@link mutate}).
  */
-import { type LM, Module } from "@effect-dspy/core"
+import { LM, Module } from "@effect-dspy/core"
 import { CanonicalJson, Correlation, Errors, Events } from "@effect-dspy/foundation"
-import type * as Context from "effect/Context"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as MetricLabel from "effect/MetricLabel"
 import {
   type ExecuteError,
@@ -28,6 +30,7 @@ import * as ServicesEvents from "../../ServicesEvents.js"
 import { type Dependencies, hostOf, mutate } from "./actor.js"
 import * as PolicyExperiments from "./experiments.js"
 import { describeEntry, notFound } from "./programs.js"
+import { nextExecutionId, type Recorder } from "./recording.js"
 import { statusOf, tagsOf } from "./routing.js"
 import { type Entry, ModuleStore, type Routing, type Version } from "./store.js"
 
@@ -222,6 +225,7 @@ export const make = (deps: Dependencies): Service => {
 
   /** The steps of the module's fallback chain after `version` failed with `error`, in order. */
   const fallBack = (
+    executionId: string,
     entry: Entry,
     chain: FallbackChain,
     version: Version,
@@ -247,7 +251,16 @@ export const make = (deps: Dependencies): Service => {
             { events: deps.events }
           )
         ),
-        { moduleId: entry.id, version: v.version, output, reason, arm, fallback: step, stale } satisfies Execution
+        {
+          executionId,
+          moduleId: entry.id,
+          version: v.version,
+          output,
+          reason,
+          arm,
+          fallback: step,
+          stale
+        } satisfies Execution
       )
     const attempt = (index: number): Effect.Effect<Execution, ExecuteError> => {
       const step = chain.steps[index]
@@ -286,6 +299,49 @@ export const make = (deps: Dependencies): Service => {
     return attempt(0)
   }
 
+  /**
+   * Hands the finished execution to the recorder: one object, one synchronous call (the store batches writes),
+   * with the LM usage of the execution (its calls and cost).
+   */
+  const record = (
+    recorder: Recorder,
+    served: Effect.Effect<Execution, ExecuteError>,
+    executionId: string,
+    moduleId: string,
+    chosen: number,
+    inputs: unknown
+  ): Effect.Effect<Execution, ExecuteError> =>
+    // One fiber read at the start (the clock, the correlation id), one callback at the end: no further effects.
+    Effect.withFiberRuntime((fiber) => {
+      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+      const correlationId = Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId))
+      const at = clock.unsafeCurrentTimeMillis()
+      return Effect.map(
+        Effect.onExit(LM.trackUsage(served), (exit) => {
+          const ok = exit._tag === "Success"
+          const execution = ok ? exit.value.result : undefined
+          recorder.record({
+            executionId,
+            correlationId,
+            moduleId,
+            version: execution === undefined ? chosen : execution.version,
+            inputs,
+            output: execution?.output,
+            ok,
+            latencyMs: clock.unsafeCurrentTimeMillis() - at,
+            lmCalls: ok ? exit.value.usage.calls : 0,
+            costUsd: ok ? exit.value.usage.costUsd : 0,
+            at,
+            reward: undefined,
+            outcome: undefined,
+            feedbackAt: undefined
+          })
+          return Effect.void
+        }),
+        (tracked) => tracked.result
+      )
+    })
+
   const execute = (
     module: string | { readonly id: string },
     inputs: unknown,
@@ -295,6 +351,7 @@ export const make = (deps: Dependencies): Service => {
       const id = typeof module === "string" ? module : module.id
       const entry = store.entries.get(id)
       if (entry === undefined) return Effect.fail(notFound(id))
+      const executionId = nextExecutionId()
       // The version is chosen once, here: the call runs it to the end whatever swaps happen meanwhile.
       const routing = entry.routing
       let version: Version
@@ -326,6 +383,7 @@ export const make = (deps: Dependencies): Service => {
       const run = Effect.map(
         runVersion(entry, version, arm, inputs, true, end),
         (output): Execution => ({
+          executionId,
           moduleId: id,
           version: version.version,
           output,
@@ -344,9 +402,14 @@ export const make = (deps: Dependencies): Service => {
         chain === undefined
           ? withShadow
           : Effect.catchAll(withShadow, (error) =>
-              final(error) ? Effect.fail(error) : fallBack(entry, chain, version, reason, arm, inputs, key, error)
+              final(error)
+                ? Effect.fail(error)
+                : fallBack(executionId, entry, chain, version, reason, arm, inputs, key, error)
             )
-      return deps.drain.track(`module "${id}" execution`, Correlation.ensureCorrelationId(served))
+      const recorder = deps.recorder?.current
+      const recorded =
+        recorder === undefined ? served : record(recorder, served, executionId, id, version.version, inputs)
+      return deps.drain.track(`module "${id}" execution`, Correlation.ensureCorrelationId(recorded))
     })
 
   const find = (id: string): Effect.Effect<Entry, ModuleNotFound> =>
