@@ -207,6 +207,11 @@ export const DSPyConfig = Schema.Struct({
   optimization: section({
     concurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 8 }),
     workers: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 2 }),
+    /**
+     * The wall-clock limit of every optimization job in ms (a job's `budget.maxWallMs` wins): no unit of LM work
+     * starts after it and the job keeps the best program found so far. Unset: no limit.
+     */
+    maxWallMs: Schema.optional(Schema.Int.pipe(Schema.positive())),
     /** How many score points (Evaluate's 0-100 scale) an optimized program must gain over the serving one on the valset to be swapped in. */
     swapMargin: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1 }),
     /**
