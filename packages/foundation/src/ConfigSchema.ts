@@ -240,6 +240,32 @@ export const DSPyConfig = Schema.Struct({
     bulkheads: Schema.optionalWith(Record(BulkheadSettings), { default: () => ({}) }),
     pools: Schema.optionalWith(Record(PoolSettings), { default: () => ({}) })
   }),
+  /**
+   * Latency control (the services package's `AdaptiveTimeout` and the provider pools' hedging). A key's (a
+   * provider's, a module's) adaptive deadline is `clamp(quantile(window) * multiplier, floorMs, capMs)` over its
+   * last `windowSize` successful latencies, once it has at least `minSamples` of them (before that: none).
+   */
+  latency: section({
+    minSamples: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 20 }),
+    windowSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 256 }),
+    floorMs: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 10 }),
+    capMs: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 30_000 }),
+    /** Adaptive timeouts: a provider call running past its deadline fails with `LMTimeout` (off by default). */
+    timeouts: section({
+      enabled: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+      quantile: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.95 }),
+      multiplier: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 3 })
+    }),
+    /**
+     * Hedged requests: a provider call still running at its deadline sends a second request to the provider's
+     * `backup`; the first answer wins and the other is interrupted (its HTTP request aborted). Off by default.
+     */
+    hedging: section({
+      enabled: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+      quantile: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.95 }),
+      multiplier: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 1 })
+    })
+  }),
   telemetry: section({
     serviceName: Schema.optionalWith(Schema.String, { default: () => "effect-dspy" }),
     otlpEndpoint: Schema.optional(Schema.String)
@@ -283,5 +309,6 @@ export const updatablePaths: ReadonlyArray<string> = [
   "providers.*.retryBaseDelayMs",
   "providers.*.retryMaxDelayMs",
   "providers.*.backup",
+  "latency",
   "events"
 ]

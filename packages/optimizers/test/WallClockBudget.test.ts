@@ -14,7 +14,7 @@ const probe = Optimizer.make({
   compile: <P extends Module.Program>(student: P, run: Optimizer.Run) =>
     Effect.gen(function* () {
       const baseline = yield* run.evaluate(student, run.valset, { key: "baseline" })
-      yield* run.trial({ id: "baseline", score: baseline.score })
+      yield* run.trial({ id: "baseline", score: baseline.score, details: {} })
       return { program: student, bestScore: baseline.score }
     })
 })

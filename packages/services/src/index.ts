@@ -153,3 +153,10 @@ export * as ExperimentRecord from "./experiments/ExperimentRecord.js"
  * @since 0.1.0
  */
 export * as ModeComparison from "./experiments/ModeComparison.js"
+
+/**
+ * Adaptive deadlines from observed latency: `clamp(p95 * k, floor, cap)` per key, after a minimum of samples.
+ *
+ * @since 0.1.0
+ */
+export * as AdaptiveTimeout from "./latency/AdaptiveTimeout.js"

@@ -13,7 +13,10 @@ const toExample = (e: Arithmetic.Example) =>
 /** A checkpoint store on which each finished unit of LM work takes 100 ms of (test) wall-clock time. */
 const tickingStore = (): Checkpoint.Service => {
   const store = Checkpoint.makeMemory()
-  return { ...store, set: (ns, key, value) => Effect.zipRight(TestClock.adjust("100 millis"), store.set(ns, key, value)) }
+  return {
+    ...store,
+    set: (ns, key, value) => Effect.zipRight(TestClock.adjust("100 millis"), store.set(ns, key, value))
+  }
 }
 
 const runJob = (budget?: { readonly maxWallMs: number }) =>
@@ -34,10 +37,15 @@ const runJob = (budget?: { readonly maxWallMs: number }) =>
 describe("the optimization jobs' wall-clock limit", () => {
   it.effect("optimization.maxWallMs stops a job's units at the limit; the job still ends with its best program", () =>
     Effect.gen(function* () {
-      const unlimited = yield* runJob().pipe(Effect.provide(TestRuntime.layer({ checkpoints: tickingStore(), config: { optimization: { concurrency: 1 } } })))
+      const unlimited = yield* runJob().pipe(
+        Effect.provide(TestRuntime.layer({ checkpoints: tickingStore(), config: { optimization: { concurrency: 1 } } }))
+      )
       const limited = yield* runJob().pipe(
         Effect.provide(
-          TestRuntime.layer({ checkpoints: tickingStore(), config: { optimization: { maxWallMs: 250, concurrency: 1 } } })
+          TestRuntime.layer({
+            checkpoints: tickingStore(),
+            config: { optimization: { maxWallMs: 250, concurrency: 1 } }
+          })
         )
       )
       assert.isAbove(unlimited.progress.steps, 3)
@@ -47,7 +55,10 @@ describe("the optimization jobs' wall-clock limit", () => {
       // A job's own budget wins over the configured default.
       const own = yield* runJob({ maxWallMs: 150 }).pipe(
         Effect.provide(
-          TestRuntime.layer({ checkpoints: tickingStore(), config: { optimization: { maxWallMs: 250, concurrency: 1 } } })
+          TestRuntime.layer({
+            checkpoints: tickingStore(),
+            config: { optimization: { maxWallMs: 250, concurrency: 1 } }
+          })
         )
       )
       assert.strictEqual(own.progress.steps, 2)

@@ -82,7 +82,8 @@ const work = (env: Env, live: Live) =>
     } else {
       // `optimization.maxWallMs` is every job's wall-clock limit unless its own budget sets one.
       const wall = (yield* env.deps.config.current).optimization.maxWallMs
-      const budget = wall === undefined || live.budget?.maxWallMs !== undefined ? live.budget : { ...live.budget, maxWallMs: wall }
+      const budget =
+        wall === undefined || live.budget?.maxWallMs !== undefined ? live.budget : { ...live.budget, maxWallMs: wall }
       const compiled = yield* Optimizer.compile(live.optimizer, student, {
         trainset: live.trainset,
         ...(live.valset === undefined ? {} : { valset: live.valset }),
