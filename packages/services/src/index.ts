@@ -160,3 +160,17 @@ export * as ModeComparison from "./experiments/ModeComparison.js"
  * @since 0.1.0
  */
 export * as AdaptiveTimeout from "./latency/AdaptiveTimeout.js"
+
+/**
+ * A learned router: per request segment, a bandit chooses among handlers from rewards; state in SQLite.
+ *
+ * @since 0.1.0
+ */
+export * as Router from "./routing/Router.js"
+
+/**
+ * Calibration of a router's confidence against observed rewards: bins, ECE and Brier score.
+ *
+ * @since 0.1.0
+ */
+export * as Calibration from "./routing/Calibration.js"
