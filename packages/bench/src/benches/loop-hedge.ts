@@ -7,7 +7,8 @@
  * delay: 8-12 ms, or 80-120 ms for the slow 5%). The primary's backup is the other provider. Hedging sends the
  * backup a second request once a call runs past its adaptive deadline (`clamp(p90 * 1.5, floor, cap)` of the
  * primary's recent latencies); the first answer wins. Both runs see the same seeded delays, call by call; the
- * first `WARMUP` calls (filling the latency window) are not counted. Target <= 0.5.
+ * first `WARMUP` calls (filling the latency window) are not counted. The figure is the mean over `HEDGE_REPS`
+ * repetitions (default 3, each with its own seed). Target <= 0.5.
  *
  * Also reported: the p99 in ms (baseline: without hedging) and the extra calls hedging cost (hedges per call).
  * `HEDGE_CALLS=1000 pnpm bench loop-hedge` for a quick look (default 3,000 calls, 4 at a time).
@@ -27,16 +28,17 @@ const CALLS = Number(process.env.HEDGE_CALLS ?? 3_000)
 const CONCURRENCY = Number(process.env.HEDGE_CONCURRENCY ?? 4)
 const WARMUP = 200
 const SLOW_SHARE = 0.05
+const REPETITIONS = Number(process.env.HEDGE_REPS ?? 3)
 
 /** A provider answering after a seeded delay: 8-12 ms, or 10x that for 5% of calls. */
-const slowTail = (name: string): Provider.Provider => {
+const slowTail = (name: string, seed: number): Provider.Provider => {
   const sim = SimLM.make({ name, model: "sim-1" })
   let call = 0
   return {
     ...sim,
     complete: (request) =>
       Effect.suspend(() => {
-        const rng = Random.fromState(Random.hashParts("hedge-bench", name, call++))
+        const rng = Random.fromState(Random.hashParts("hedge-bench", seed, name, call++))
         const base = 8 + 4 * rng.next()
         const ms = rng.next() < SLOW_SHARE ? base * 10 : base
         return Effect.zipRight(Effect.sleep(Duration.millis(ms)), sim.complete(request))
@@ -53,12 +55,18 @@ const configOf = (hedging: boolean) => ({
   latency: { minSamples: 50, floorMs: 5, hedging: { enabled: hedging, quantile: 0.9, multiplier: 1.5 } }
 })
 
-const measure = async (hedging: boolean) => {
+interface Measured {
+  readonly p99: number
+  readonly p50: number
+  readonly hedges: number
+}
+
+const measure = async (hedging: boolean, seed: number) => {
   const foundation = Layer.mergeAll(Events.layerTest, Protection.layer, Registry.layerTest).pipe(
     Layer.provideMerge(Config.layerTest(configOf(hedging)))
   )
   const app = Application.layer({
-    providerFactory: (name) => Effect.succeed(slowTail(name))
+    providerFactory: (name) => Effect.succeed(slowTail(name, seed))
   }).pipe(Layer.provideMerge(foundation))
   const runtime = ManagedRuntime.make(app)
   try {
@@ -77,7 +85,8 @@ const measure = async (hedging: boolean) => {
     const status = await runtime.runPromise(Effect.flatMap(LMProviders.LMProviders, (p) => p.status))
     const primary = status.find((s) => s.name === "primary")!
     const counted = latencies.slice(WARMUP)
-    return { p99: quantile(counted, 0.99), p50: quantile(counted, 0.5), hedges: primary.hedges }
+    const measured: Measured = { p99: quantile(counted, 0.99), p50: quantile(counted, 0.5), hedges: primary.hedges }
+    return measured
   } finally {
     await runtime.dispose()
   }
@@ -88,33 +97,42 @@ const bench: Bench = {
   description:
     "Hedged provider requests: p99 with hedging over p99 without, two providers where 5% of calls are 10x slower",
   run: async (report) => {
-    const plain = await measure(false)
-    const hedged = await measure(true)
+    // Each repetition runs both modes on the same seeded delays, one after the other, so they share the
+    // machine's conditions; the figures are means over the repetitions.
+    const runs: Array<{ readonly plain: Measured; readonly hedged: Measured }> = []
+    for (let seed = 0; seed < REPETITIONS; seed++) {
+      runs.push({ plain: await measure(false, seed), hedged: await measure(true, seed) })
+    }
+    const stats = (xs: ReadonlyArray<number>) => {
+      const mean = xs.reduce((a, b) => a + b, 0) / xs.length
+      const sd = xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1))
+      return { value: mean, sd, n: xs.length }
+    }
     report({
       bench: "loop-hedge",
       metric: "hedge_p99_ratio",
-      value: hedged.p99 / plain.p99,
+      ...stats(runs.map((r) => r.hedged.p99 / r.plain.p99)),
       unit: "x",
       target: "<= 0.5"
     })
     report({
       bench: "loop-hedge",
       metric: "hedge_p99_ms",
-      value: hedged.p99,
+      ...stats(runs.map((r) => r.hedged.p99)),
       unit: "ms",
-      baseline: plain.p99
+      baseline: stats(runs.map((r) => r.plain.p99)).value
     })
     report({
       bench: "loop-hedge",
       metric: "hedge_p50_ms",
-      value: hedged.p50,
+      ...stats(runs.map((r) => r.hedged.p50)),
       unit: "ms",
-      baseline: plain.p50
+      baseline: stats(runs.map((r) => r.plain.p50)).value
     })
     report({
       bench: "loop-hedge",
       metric: "hedge_extra_calls",
-      value: hedged.hedges / CALLS,
+      ...stats(runs.map((r) => r.hedged.hedges / CALLS)),
       unit: "hedges/call"
     })
   }
