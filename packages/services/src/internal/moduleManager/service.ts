@@ -3,7 +3,7 @@
  * caller's fiber; changes through the actor ({@link mutate}).
  */
 import { type LM, Module } from "@effect-dspy/core"
-import { CanonicalJson, Correlation, Errors, Events } from "@effect-dspy/foundation"
+import { CanonicalJson, CircuitBreaker, type ConfigSchema, Correlation, Errors, Events } from "@effect-dspy/foundation"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as MetricLabel from "effect/MetricLabel"
@@ -25,6 +25,7 @@ import {
 } from "../../ModuleManager.js"
 import { type ModuleNotFound, ModuleVersionNotFound, type PolicyInvalid } from "../../ServicesError.js"
 import * as ServicesEvents from "../../ServicesEvents.js"
+import * as AdaptiveTimeout from "../../latency/AdaptiveTimeout.js"
 import { type Dependencies, hostOf, mutate } from "./actor.js"
 import * as PolicyExperiments from "./experiments.js"
 import { describeEntry, notFound } from "./programs.js"
@@ -104,6 +105,26 @@ export const make = (deps: Dependencies): Service => {
   const base = { lm: deps.lm, events: deps.events }
   const call = <A, E>(msg: Parameters<typeof mutate>[1]) => mutate(deps, msg) as unknown as Effect.Effect<A, E>
   const host = hostOf(deps)
+  // Each module's successful latencies, for its adaptive timeout (config `latency.timeouts`).
+  const latency = AdaptiveTimeout.make({ minSamples: 20, windowSize: 256, floorMs: 10, capMs: 30_000 })
+  let latencySettings: ConfigSchema.DSPyConfig["latency"] | undefined
+  /** The body under the module's adaptive timeout when `latency.timeouts` is enabled; its latency recorded. */
+  const adaptive = (id: string, body: Effect.Effect<unknown, ExecuteError>): Effect.Effect<unknown, ExecuteError> =>
+    Effect.flatMap(deps.config.current, (c) => {
+      if (c.latency !== latencySettings) {
+        latencySettings = c.latency
+        latency.reconfigure(AdaptiveTimeout.settingsOf(c.latency))
+      }
+      if (!c.latency.timeouts.enabled) return AdaptiveTimeout.timed(latency, id, body)
+      return AdaptiveTimeout.timeout(latency, id, c.latency.timeouts, body, {
+        onTimeout: (deadlineMs) =>
+          new CircuitBreaker.CallTimeout({
+            key: `module:${id}`,
+            timeoutMs: Math.round(deadlineMs),
+            message: `Module "${id}" did not finish within its adaptive timeout of ${Math.round(deadlineMs)} ms (p${Math.round(c.latency.timeouts.quantile * 100)} of its recent latencies x ${c.latency.timeouts.multiplier}, within latency.floorMs..capMs); raise latency.timeouts.multiplier or latency.floorMs if executions this slow are expected.`
+          })
+      })
+    })
 
   /** Runs one version: under the module's protections, or (a fallback step) bare. Counted, tagged, timed. */
   const runVersion = (
@@ -129,7 +150,7 @@ export const make = (deps: Dependencies): Service => {
         ? deps.protection.executeProtected(
             `module:${entry.id}`,
             { breaker: entry.breaker, limiter: entry.limiter },
-            body
+            adaptive(entry.id, body)
           )
         : body
       return guarded.pipe(
