@@ -174,3 +174,10 @@ export * as Router from "./routing/Router.js"
  * @since 0.1.0
  */
 export * as Calibration from "./routing/Calibration.js"
+
+/**
+ * Router handlers made of managed modules: modules by id, or versions of one module.
+ *
+ * @since 0.1.0
+ */
+export * as ModuleHandlers from "./routing/ModuleHandlers.js"
