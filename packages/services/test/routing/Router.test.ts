@@ -221,6 +221,31 @@ describe("Router (learned routing)", () => {
     })
   )
 
+  it.scoped("keeps the newest maxDecisions decisions: an older one's reward is unknown_decision", () =>
+    Effect.gen(function* () {
+      const router = yield* Router.make({
+        id: "bounded",
+        handlers,
+        segment: (r: Request) => r.segment,
+        maxDecisions: 100
+      })
+      const made = yield* Effect.forEach(
+        Array.from({ length: 257 }, (_, n) => n),
+        (n) => router.decide({ segment: "a", n })
+      )
+      // Pruned in batches of 256: at decision 256 those up to 156 go.
+      const old = yield* Effect.flip(router.reward(made[100]!.id, 1))
+      assert.strictEqual(old._tag === "RouterRewardRejected" ? old.reason : old._tag, "unknown_decision")
+      assert.include(old.message, "maxDecisions")
+      yield* router.reward(made[200]!.id, 1)
+      // The statistics keep every decision.
+      assert.strictEqual(
+        (yield* router.stats).a!.reduce((n, s) => n + s.decisions, 0),
+        257
+      )
+    })
+  )
+
   it.scoped("a segment may come from an effect (a classifier), and a failing handler's error is the route's", () =>
     Effect.gen(function* () {
       const router = yield* Router.make({
