@@ -257,6 +257,11 @@ export const DSPyConfig = Schema.Struct({
       multiplier: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 3 })
     }),
     /**
+     * The longest an execution waits for a swap (or rollback) of its module that was requested and has not
+     * landed yet, so it is served by the new version (0: never waits).
+     */
+    swapWaitMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 0 }),
+    /**
      * Hedged requests: a provider call still running at its deadline sends a second request to the provider's
      * `backup`; the first answer wins and the other is interrupted (its HTTP request aborted). Off by default.
      */

@@ -5,7 +5,10 @@
 import { type LM, Module } from "@effect-dspy/core"
 import { CanonicalJson, CircuitBreaker, type ConfigSchema, Correlation, Errors, Events } from "@effect-dspy/foundation"
 import type * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
 import * as MetricLabel from "effect/MetricLabel"
 import {
   type ExecuteError,
@@ -307,7 +310,44 @@ export const make = (deps: Dependencies): Service => {
     return attempt(0)
   }
 
+  /**
+   * Swaps and rollbacks requested and not applied yet, by module id (the latest one's completion). With config
+   * `latency.swapWaitMs` above 0, an execution of such a module waits at most that long for it to land, so it
+   * is served by the new version rather than the one being replaced.
+   */
+  const landing = new Map<string, Deferred.Deferred<void>>()
+  const landingChange = <A, E>(id: string, change: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    Effect.suspend(() => {
+      const done = Deferred.unsafeMake<void>(FiberId.none)
+      landing.set(id, done)
+      return Effect.ensuring(
+        change,
+        Effect.suspend(() => {
+          if (landing.get(id) === done) landing.delete(id)
+          return Deferred.succeed(done, undefined)
+        })
+      )
+    })
+
   const execute = (
+    module: string | { readonly id: string },
+    inputs: unknown,
+    options?: ExecuteOptions
+  ): Effect.Effect<Execution, ExecuteError> =>
+    Effect.suspend(() => {
+      const pending = landing.get(typeof module === "string" ? module : module.id)
+      if (pending === undefined) return executeNow(module, inputs, options)
+      return Effect.flatMap(deps.config.current, (c) =>
+        c.latency.swapWaitMs <= 0
+          ? executeNow(module, inputs, options)
+          : Effect.zipRight(
+              Effect.timeoutOption(Deferred.await(pending), Duration.millis(c.latency.swapWaitMs)),
+              executeNow(module, inputs, options)
+            )
+      )
+    })
+
+  const executeNow = (
     module: string | { readonly id: string },
     inputs: unknown,
     options?: ExecuteOptions
@@ -389,9 +429,12 @@ export const make = (deps: Dependencies): Service => {
         () => PolicyExperiments.start(host, id, undefined)
       ),
     execute: execute as Service["execute"],
-    swap: (id, patch) => call<ModuleInfo, MutationError>({ _tag: "Swap", id, patch }),
+    swap: (id, patch) => landingChange(id, call<ModuleInfo, MutationError>({ _tag: "Swap", id, patch })),
     rollback: (id, toVersion, options) =>
-      call<ModuleInfo, MutationError>({ _tag: "Rollback", id, toVersion, ifVersion: options?.ifVersion }),
+      landingChange(
+        id,
+        call<ModuleInfo, MutationError>({ _tag: "Rollback", id, toVersion, ifVersion: options?.ifVersion })
+      ),
     remove: (id) =>
       Effect.suspend(() => {
         const experiment = store.entries.get(id)?.routing?.experiment
