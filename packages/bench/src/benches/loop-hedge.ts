@@ -4,14 +4,15 @@
  * `hedge_p99_ratio`: the p99 latency of LM calls with hedging over the p99 without, through the real application
  * (`Application.layer`: pools, breakers, the one selection policy), against two providers of the same kind where
  * 5% of calls are 10x slower (in-process fake providers answering through the simulated LM after a seeded
- * delay: 8-12 ms, or 80-120 ms for the slow 5%). The primary's backup is the other provider. Hedging sends the
+ * delay: 40-60 ms, or 400-600 ms for the slow 5%; long enough that the
+ * machine's own stalls of a few ms do not decide the tail). The primary's backup is the other provider. Hedging sends the
  * backup a second request once a call runs past its adaptive deadline (`clamp(p90 * 1.5, floor, cap)` of the
  * primary's recent latencies); the first answer wins. Both runs see the same seeded delays, call by call; the
  * first `WARMUP` calls (filling the latency window) are not counted. The figure is the mean over `HEDGE_REPS`
  * repetitions (default 3, each with its own seed). Target <= 0.5.
  *
  * Also reported: the p99 in ms (baseline: without hedging) and the extra calls hedging cost (hedges per call).
- * `HEDGE_CALLS=1000 pnpm bench loop-hedge` for a quick look (default 3,000 calls, 4 at a time).
+ * `HEDGE_CALLS=1000 pnpm bench loop-hedge` for a quick look (default 3,000 calls, 16 at a time).
  */
 import { LM, type Provider } from "@effect-dspy/core"
 import { Config, Events, Protection, Random } from "@effect-dspy/foundation"
@@ -25,12 +26,12 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import { type Bench, nowUs, quantile } from "../Harness.js"
 
 const CALLS = Number(process.env.HEDGE_CALLS ?? 3_000)
-const CONCURRENCY = Number(process.env.HEDGE_CONCURRENCY ?? 4)
+const CONCURRENCY = Number(process.env.HEDGE_CONCURRENCY ?? 16)
 const WARMUP = 200
 const SLOW_SHARE = 0.05
 const REPETITIONS = Number(process.env.HEDGE_REPS ?? 3)
 
-/** A provider answering after a seeded delay: 8-12 ms, or 10x that for 5% of calls. */
+/** A provider answering after a seeded delay: 40-60 ms, or 10x that for 5% of calls. */
 const slowTail = (name: string, seed: number): Provider.Provider => {
   const sim = SimLM.make({ name, model: "sim-1" })
   let call = 0
@@ -39,7 +40,7 @@ const slowTail = (name: string, seed: number): Provider.Provider => {
     complete: (request) =>
       Effect.suspend(() => {
         const rng = Random.fromState(Random.hashParts("hedge-bench", seed, name, call++))
-        const base = 8 + 4 * rng.next()
+        const base = 40 + 20 * rng.next()
         const ms = rng.next() < SLOW_SHARE ? base * 10 : base
         return Effect.zipRight(Effect.sleep(Duration.millis(ms)), sim.complete(request))
       })
