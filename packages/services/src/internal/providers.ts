@@ -328,7 +328,8 @@ export const makeRouter = (deps: {
     settings: ConfigSchema.DSPyConfig["latency"]
   ): Effect.Effect<Completion.CompletionResponse, LMError.LMError> => {
     const primary = completeUnhedged(slot, request, tried, settings)
-    const backup = settings.hedging.enabled ? backupOf(slot, tried) : undefined
+    // A failed-over provider's traffic already goes to its backup: nothing to hedge.
+    const backup = settings.hedging.enabled && !slot.failedOver ? backupOf(slot, tried) : undefined
     const deadline = backup === undefined ? undefined : latency.deadline(slot.name, settings.hedging)
     if (backup === undefined || deadline === undefined) return primary
     const second = completeUnhedged(backup, retarget(slot, backup, request), [...tried, slot.name], settings)
