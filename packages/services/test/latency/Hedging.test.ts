@@ -124,15 +124,18 @@ describe("hedged requests (latency.hedging)", () => {
   )
 })
 
-/** An OpenAI-compatible server on loopback: `/fast` answers at once, `/slow` after `slowAfter` calls never answers. */
-const startServer = (slowAfter: number) =>
+/**
+ * An OpenAI-compatible server on loopback: `/slow` answers its first `slowAfter` calls, then never answers; `/fast`
+ * answers at once (or, with `fastHangs`, never).
+ */
+const startServer = (slowAfter: number, fastHangs = false) =>
   Effect.acquireRelease(
     Effect.async<{
       readonly port: number
       readonly server: http.Server
-      readonly seen: { closedEarly: number; slow: number }
+      readonly seen: { closedEarly: number; slow: number; fast: number }
     }>((resume) => {
-      const seen = { closedEarly: 0, slow: 0 }
+      const seen = { closedEarly: 0, slow: 0, fast: 0 }
       const answer = (res: http.ServerResponse, model: string) => {
         res.writeHead(200, { "content-type": "application/json" })
         res.end(
@@ -149,16 +152,18 @@ const startServer = (slowAfter: number) =>
       const server = http.createServer((req, res) => {
         req.resume()
         req.on("end", () => {
+          // A hung request ends only when the client closes its connection.
+          const hang = () =>
+            res.on("close", () => {
+              if (!res.writableEnded) seen.closedEarly++
+            })
           if (req.url?.startsWith("/slow") === true) {
             seen.slow++
-            if (seen.slow > slowAfter) {
-              // Hangs: the only way this request ends is the client closing its connection.
-              res.on("close", () => {
-                if (!res.writableEnded) seen.closedEarly++
-              })
-              return
-            }
+            if (seen.slow > slowAfter) return hang()
             answer(res, "slow-model")
+          } else if (fastHangs) {
+            seen.fast++
+            hang()
           } else {
             answer(res, "fast-model")
           }
@@ -175,36 +180,66 @@ const startServer = (slowAfter: number) =>
       })
   )
 
+const httpConfig = (port: number) => ({
+  modules: { defaultLmProvider: "primary", cacheEnabled: false },
+  providers: {
+    primary: {
+      kind: "openai",
+      baseUrl: `http://127.0.0.1:${port}/slow`,
+      apiKey: "test-key",
+      backup: "backup",
+      maxRetries: 0,
+      defaultModel: "slow-model"
+    },
+    backup: {
+      kind: "openai",
+      baseUrl: `http://127.0.0.1:${port}/fast`,
+      apiKey: "test-key",
+      maxRetries: 0,
+      defaultModel: "fast-model"
+    }
+  },
+  latency: { minSamples: 3, floorMs: 20, hedging: { enabled: true, quantile: 0.95, multiplier: 1 } }
+})
+
+/** The application over real HTTP transports (`LM.providerFromSettings`). */
+const httpApplication = (port: number) =>
+  Application.layer().pipe(
+    Layer.provideMerge(
+      Layer.mergeAll(Events.layerTest, Protection.layer, Registry.layerTest).pipe(
+        Layer.provideMerge(Config.layerTest(httpConfig(port)))
+      )
+    )
+  )
+
 describe("hedged requests over HTTP", () => {
+  it.live("a caller giving up on a hedged call closes both requests' connections", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { port, seen } = yield* startServer(3, true)
+        yield* Effect.gen(function* () {
+          const lm = yield* LM.LM
+          for (let i = 0; i < 3; i++) yield* lm.complete(request)
+          // Both the primary and, past the deadline, the backup hang; the caller interrupts the call.
+          const call = yield* Effect.fork(lm.complete(request))
+          for (let i = 0; i < 200 && (yield* statusOf("primary")).hedges === 0; i++) yield* Effect.sleep("10 millis")
+          assert.strictEqual((yield* statusOf("primary")).hedges, 1)
+          // The backup's request has reached the server (and hangs there) before the caller gives up.
+          for (let i = 0; i < 200 && seen.fast === 0; i++) yield* Effect.sleep("10 millis")
+          assert.strictEqual(seen.fast, 1)
+          yield* Fiber.interrupt(call)
+          for (let i = 0; i < 200 && seen.closedEarly < 2; i++) yield* Effect.sleep("10 millis")
+          assert.strictEqual(seen.closedEarly, 2)
+        }).pipe(Effect.provide(httpApplication(port)))
+      })
+    )
+  )
+
   it.live("the losing request's HTTP connection is closed (the abort reaches the socket)", () =>
     Effect.scoped(
       Effect.gen(function* () {
         const { port, seen } = yield* startServer(3)
-        const config = {
-          modules: { defaultLmProvider: "primary", cacheEnabled: false },
-          providers: {
-            primary: {
-              kind: "openai",
-              baseUrl: `http://127.0.0.1:${port}/slow`,
-              apiKey: "test-key",
-              backup: "backup",
-              maxRetries: 0,
-              defaultModel: "slow-model"
-            },
-            backup: {
-              kind: "openai",
-              baseUrl: `http://127.0.0.1:${port}/fast`,
-              apiKey: "test-key",
-              maxRetries: 0,
-              defaultModel: "fast-model"
-            }
-          },
-          latency: { minSamples: 3, floorMs: 20, hedging: { enabled: true, quantile: 0.95, multiplier: 1 } }
-        }
-        const foundation = Layer.mergeAll(Events.layerTest, Protection.layer, Registry.layerTest).pipe(
-          Layer.provideMerge(Config.layerTest(config))
-        )
-        const runtime = Application.layer().pipe(Layer.provideMerge(foundation))
+        const runtime = httpApplication(port)
         yield* Effect.gen(function* () {
           const lm = yield* LM.LM
           for (let i = 0; i < 3; i++) assert.strictEqual((yield* lm.complete(request)).model, "slow-model")
