@@ -457,6 +457,63 @@ const loopTags = [
  * @since 0.1.0
  * @category errors
  */
+// ---------------------------------------------------------------------------------------------------------
+// Learned routing (`Router`)
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A router's options are wrong (no handlers, a bad algorithm setting, a bad id): the message says which and how
+ * to fix it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RouterConfigError extends Errors.TaggedError<RouterConfigError>()(
+  "RouterConfigError",
+  { router: Schema.String, option: Schema.String },
+  { code: "router_config_error", retryable: false }
+) {}
+
+/**
+ * A reward the router did not take: `unknown_decision` (never made by this router, or pruned as older than its
+ * `maxDecisions` newest), `invalid_value` (not a number in [0, 1]) or `already_rewarded` (a decision takes one
+ * reward; the first is kept). Nothing was changed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RouterRewardRejected extends Errors.TaggedError<RouterRewardRejected>()(
+  "RouterRewardRejected",
+  {
+    router: Schema.String,
+    decisionId: Schema.String,
+    reason: Schema.Literal("unknown_decision", "invalid_value", "already_rewarded")
+  },
+  { code: "router_reward_rejected", retryable: false }
+) {}
+
+/**
+ * A router's state could not be read or written (its SQLite file): the decision or reward was not recorded.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RouterStoreError extends Errors.TaggedError<RouterStoreError>()(
+  "RouterStoreError",
+  { router: Schema.String, operation: Schema.String, reason: Schema.String },
+  { code: "router_store_error", retryable: true }
+) {}
+
+/**
+ * Every error of the learned router.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RouterError = RouterConfigError | RouterRewardRejected | RouterStoreError
+
+const routerTags = ["RouterConfigError", "RouterRewardRejected", "RouterStoreError"]
+
 export type ServicesError =
   | ApplicationStopping
   | ExecutionAborted
@@ -473,6 +530,7 @@ export type ServicesError =
   | ExperimentsError
   | ReleasesError
   | LoopError
+  | RouterError
 
 const tags: ReadonlySet<string> = new Set([
   "ApplicationStopping",
@@ -489,7 +547,8 @@ const tags: ReadonlySet<string> = new Set([
   "CacheInvalidInput",
   ...experimentsTags,
   ...releasesTags,
-  ...loopTags
+  ...loopTags,
+  ...routerTags
 ])
 
 /**

@@ -256,6 +256,70 @@ export const ProviderRecovered = Events.define(
   Schema.Struct({ provider: Schema.String, backup: Schema.NullOr(Schema.String) })
 )
 
+/**
+ * A provider call still running at its hedging deadline (config `latency.hedging`): a second request went to the
+ * backup. `winner` is published by {@link ProviderHedgeSettled}.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ProviderHedged = Events.define(
+  "provider_hedged",
+  Schema.Struct({ provider: Schema.String, backup: Schema.String, deadline_ms: Schema.Number })
+)
+
+/**
+ * A hedged call ended: which provider answered first (`null`: neither answered; both failed); the other was
+ * interrupted.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ProviderHedgeSettled = Events.define(
+  "provider_hedge_settled",
+  Schema.Struct({ provider: Schema.String, backup: Schema.String, winner: Schema.NullOr(Schema.String) })
+)
+
+// ---------------------------------------------------------------------------------------------------------
+// Learned routing (`Router`)
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A router chose a handler for a request: its segment, the handler, the bandit's confidence in it (the posterior
+ * mean of its reward), and whether the choice explored (was not the arm with the best mean).
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const RouterDecision = Events.define(
+  "router_decision",
+  Schema.Struct({
+    router: Schema.String,
+    decision_id: Schema.String,
+    segment: Schema.String,
+    handler: Schema.String,
+    confidence: Schema.Number,
+    explored: Schema.Boolean
+  })
+)
+
+/**
+ * A reward reached a router's decision.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const RouterRewarded = Events.define(
+  "router_rewarded",
+  Schema.Struct({
+    router: Schema.String,
+    decision_id: Schema.String,
+    segment: Schema.String,
+    handler: Schema.String,
+    reward: Schema.Number
+  })
+)
+
 // ---------------------------------------------------------------------------------------------------------
 // The CacheManager
 // ---------------------------------------------------------------------------------------------------------
@@ -570,6 +634,10 @@ export const all = [
   OptimizationWorkerUnavailable,
   ProviderFailover,
   ProviderRecovered,
+  ProviderHedged,
+  ProviderHedgeSettled,
+  RouterDecision,
+  RouterRewarded,
   CacheLevelDegraded,
   CacheLevelRecovered,
   ...experimentEvents,

@@ -189,3 +189,31 @@ export * as ExperienceStore from "./loop/ExperienceStore.js"
  * @since 0.1.0
  */
 export * as LoopPolicy from "./loop/LoopPolicy.js"
+
+/**
+ * Adaptive deadlines from observed latency: `clamp(p95 * k, floor, cap)` per key, after a minimum of samples.
+ *
+ * @since 0.1.0
+ */
+export * as AdaptiveTimeout from "./latency/AdaptiveTimeout.js"
+
+/**
+ * A learned router: per request segment, a bandit chooses among handlers from rewards; state in SQLite.
+ *
+ * @since 0.1.0
+ */
+export * as Router from "./routing/Router.js"
+
+/**
+ * Calibration of a router's confidence against observed rewards: bins, ECE and Brier score.
+ *
+ * @since 0.1.0
+ */
+export * as Calibration from "./routing/Calibration.js"
+
+/**
+ * Router handlers made of managed modules: modules by id, or versions of one module.
+ *
+ * @since 0.1.0
+ */
+export * as ModuleHandlers from "./routing/ModuleHandlers.js"
