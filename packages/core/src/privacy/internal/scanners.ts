@@ -62,7 +62,8 @@ const eachRun = (
   isSeparator: (c: number) => boolean,
   maxGroups: number,
   maxChars: number,
-  visit: (run: ReturnType<typeof digitGroups>, start: number) => void
+  visit: (run: ReturnType<typeof digitGroups>, start: number) => void,
+  unbounded?: (run: ReturnType<typeof digitGroups>, left: boolean, right: boolean) => void
 ) => {
   const n = text.length
   let i = 0
@@ -74,7 +75,10 @@ const eachRun = (
     }
     const prev = at(text, i - 1)
     const run = digitGroups(text, i, isSeparator, maxGroups, maxChars)
-    if (!isAlpha(prev) && prev !== 95 && !isAlnum(at(text, run.end))) visit(run, i)
+    const left = !isAlpha(prev) && prev !== 95
+    const right = !isAlnum(at(text, run.end))
+    if (left && right) visit(run, i)
+    else unbounded?.(run, left, right)
     i = Math.max(run.end, i + 1)
   }
 }
@@ -103,17 +107,39 @@ export const luhn = (digits: string): boolean => {
 
 const isSpaceOrDash = (c: number): boolean => c === 32 || c === 45
 
-/** Payment cards: 13-19 digits (groups joined by spaces or dashes), a card network's first digit, Luhn. */
-export const card: Scan = (text, emit) =>
-  eachRun(text, isSpaceOrDash, 8, 40, (run, start) => {
-    if (run.tooLong || at(text, start - 1) === 45) return
-    const digits = digitsOf(text, run)
-    if (digits.length < 13 || digits.length > 19) return
-    const first = digits.charCodeAt(0) - 48
-    if (first < 2 || first > 6) return
-    if (new Set(run.separators).size > 1) return
-    if (luhn(digits)) emit(start, run.end)
-  })
+/**
+ * Payment cards: 13-19 digits (groups joined by one kind of separator, spaces or dashes), a card network's first
+ * digit, Luhn-valid. A longer run of groups (two numbers in a row) is read as consecutive groups, leftmost and
+ * longest first.
+ */
+export const card: Scan = (text, emit) => {
+  const windows = (run: ReturnType<typeof digitGroups>, left: boolean, right: boolean) => {
+    if (run.tooLong) return
+    const groups = run.groups
+    const last = right ? groups.length - 1 : groups.length - 2
+    let g = left && at(text, groups[0]![0] - 1) !== 45 ? 0 : 1
+    while (g <= last) {
+      let found = -1
+      let digits = ""
+      let through = g
+      for (let h = g; h <= last; h++) {
+        if (h > g + 1 && run.separators[h - 1] !== run.separators[g]) break
+        digits += text.slice(groups[h]![0], groups[h]![1])
+        if (digits.length > 19) break
+        const first = digits.charCodeAt(0) - 48
+        if (digits.length >= 13 && first >= 2 && first <= 6 && luhn(digits)) {
+          found = groups[h]![1]
+          through = h
+        }
+      }
+      if (found > 0) {
+        emit(groups[g]![0], found)
+        g = through + 1
+      } else g++
+    }
+  }
+  eachRun(text, isSpaceOrDash, 16, 80, (run) => windows(run, true, true), windows)
+}
 
 /** Area numbers the SSA never assigns, and numbers published as examples. */
 const invalidSsns = new Set(["078051120", "219099999", "123456789"])
@@ -159,6 +185,20 @@ export const ipv4: Scan = (text, emit) =>
 const isPhoneChar = (c: number): boolean =>
   isDigit(c) || c === 32 || c === 45 || c === 46 || c === 40 /* ( */ || c === 41 /* ) */ || c === 47 /* / */
 
+/** libphonenumber's verdicts on recent candidates (it takes tens of microseconds a number). */
+const phoneVerdicts = new Map<string, boolean>()
+
+const validPhone = (candidate: string, region: string): boolean => {
+  const key = `${region}:${candidate}`
+  let verdict = phoneVerdicts.get(key)
+  if (verdict === undefined) {
+    verdict = isValidPhoneNumber(candidate, region as CountryCode)
+    if (phoneVerdicts.size >= 4096) phoneVerdicts.clear()
+    phoneVerdicts.set(key, verdict)
+  }
+  return verdict
+}
+
 /**
  * Phone numbers: a run of digits, spaces, dashes, dots, slashes and parentheses (optionally after `+`) with 7 to
  * 15 digits that libphonenumber accepts as a valid number (international with `+`, else of `region`).
@@ -180,7 +220,9 @@ export const phone =
       let digits = isDigit(c) ? 1 : 0
       let separatorsInRow = 0
       let opened = c === 40
-      while (e < n) {
+      // At most 40 characters: the longest written phone number is shorter, and a longer run of digit groups
+      // is read in windows (so the work per character stays bounded).
+      while (e < n && e - i < 40) {
         const d = text.charCodeAt(e)
         if (!isPhoneChar(d)) break
         if (d === 40) opened = true
@@ -193,12 +235,32 @@ export const phone =
       while (e > i && !isDigit(text.charCodeAt(e - 1)) && text.charCodeAt(e - 1) !== 41) e--
       // A closing parenthesis belongs to the number only when it closes one opened inside it.
       if (text.charCodeAt(e - 1) === 41 && !opened) e--
-      const boundary = !isAlnum(prev) && prev !== 95 && prev !== 43 && !isAlnum(at(text, e))
-      if (boundary && digits >= 7 && digits <= 15 && e - i <= 32) {
-        const candidate = text.slice(i, e)
-        if (isValidPhoneNumber(candidate, region as CountryCode)) emit(i, e)
+      const runEnd = Math.max(e, i + 1)
+      if (isAlnum(prev) || prev === 95 || prev === 43) {
+        // Glued to a word on its left: skip this group of digits only.
+        i++
+        while (i < n && isDigit(text.charCodeAt(i))) i++
+        continue
       }
-      i = Math.max(e, i + 1)
+      // The run may carry a trailing group that is not part of the number ("call +44 20 7946 0958 2x"): try
+      // it whole, then without its last groups (a bounded number of tries).
+      let matched = -1
+      for (let tries = 0; tries < 4 && digits >= 7; ) {
+        if (digits <= 15 && e - i <= 32 && !isAlnum(at(text, e))) {
+          tries++
+          if (validPhone(text.slice(i, e), region)) {
+            matched = e
+            break
+          }
+        }
+        while (e > i && isDigit(text.charCodeAt(e - 1))) {
+          e--
+          digits--
+        }
+        while (e > i && !isDigit(text.charCodeAt(e - 1))) e--
+      }
+      if (matched > 0) emit(i, matched)
+      i = matched > 0 ? matched : runEnd
     }
   }
 
@@ -239,7 +301,16 @@ const isDateSeparator = (c: number): boolean => c === 45 || c === 47 || c === 46
  */
 export const dateOfBirth: Scan = (text, emit) => {
   const inContext = (start: number) => {
-    const window = before(text, start, 48)
+    let window = before(text, start, 48)
+    // Only the sentence the date is in.
+    const cut = Math.max(
+      window.lastIndexOf(". "),
+      window.lastIndexOf(";"),
+      window.lastIndexOf("\n"),
+      window.lastIndexOf("!"),
+      window.lastIndexOf("?")
+    )
+    if (cut >= 0) window = window.slice(cut + 1)
     return birthContext.some((w) => window.includes(w))
   }
   // Numeric forms.
@@ -502,6 +573,9 @@ const keyPrefixes: ReadonlyArray<readonly [string, number]> = [
   ["npm_", 30]
 ]
 
+const prefixStarts = new Set(keyPrefixes.map(([p]) => p.charCodeAt(0)))
+const shortestKey = Math.min(24, ...keyPrefixes.map(([p, n]) => p.length + n))
+
 /** Shannon entropy in bits per character of `text[start, end)` (code units below 128; others count as one). */
 const entropy = (text: string, start: number, end: number, counts: Int32Array): number => {
   counts.fill(0)
@@ -534,7 +608,11 @@ export const apiKey: Scan = (text, emit) => {
     }
     let e = i
     while (e < n && isSecretChar(text.charCodeAt(e))) e++
-    const prefixed = keyPrefixes.find(([p]) => text.startsWith(p, i))
+    if (e - i < shortestKey) {
+      i = e
+      continue
+    }
+    const prefixed = prefixStarts.has(text.charCodeAt(i)) ? keyPrefixes.find(([p]) => text.startsWith(p, i)) : undefined
     if (prefixed !== undefined) {
       let k = i + prefixed[0].length
       while (k < e && isTokenChar(text.charCodeAt(k))) k++
