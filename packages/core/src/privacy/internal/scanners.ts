@@ -300,48 +300,87 @@ const isDateSeparator = (c: number): boolean => c === 45 || c === 47 || c === 46
  * `March 12, 1985`) with a word like "born", "birth" or "DOB" in the 48 characters before it.
  */
 export const dateOfBirth: Scan = (text, emit) => {
-  const inContext = (start: number) => {
-    let window = before(text, start, 48)
-    // Only the sentence the date is in.
-    const cut = Math.max(
-      window.lastIndexOf(". "),
-      window.lastIndexOf(";"),
-      window.lastIndexOf("\n"),
-      window.lastIndexOf("!"),
-      window.lastIndexOf("?")
-    )
-    if (cut >= 0) window = window.slice(cut + 1)
-    return birthContext.some((w) => window.includes(w))
+  // The birth words first (a few `indexOf` passes), then a date in the rest of their sentence, 48 characters at
+  // most: the text between them is never parsed.
+  const hits: Array<number> = []
+  for (const word of birthContext) {
+    const variants = [word, word[0]!.toUpperCase() + word.slice(1), word.toUpperCase()]
+    for (const v of variants) {
+      for (let k = text.indexOf(v); k >= 0; k = text.indexOf(v, k + 1)) hits.push(k + v.length)
+    }
   }
-  // Numeric forms.
-  eachRun(text, isDateSeparator, 4, 12, (run, start) => {
-    if (run.tooLong || run.groups.length !== 3 || run.separators[0] !== run.separators[1]) return
-    const [a, b, c] = run.groups.map(([s, e]) => text.slice(s, e)) as [string, string, string]
-    const ok =
-      a.length === 4 && b.length <= 2 && c.length <= 2
-        ? validDate(Number(a), Number(b), Number(c))
-        : c.length === 4 && a.length <= 2 && b.length <= 2
-          ? validDate(Number(c), Number(a), Number(b)) || validDate(Number(c), Number(b), Number(a))
-          : false
-    if (ok && inContext(start)) emit(start, run.end)
-  })
-  // Month names: `12 March 1985` and `March 12, 1985`.
+  if (hits.length === 0) return
+  hits.sort((a, b) => a - b)
   const n = text.length
-  let i = 0
-  while (i < n) {
-    if (!isAlpha(text.charCodeAt(i)) || isAlpha(at(text, i - 1))) {
+  let done = 0
+  for (const hit of hits) {
+    let to = Math.min(n, hit + 48)
+    for (let k = hit; k < to; k++) {
+      const c = text.charCodeAt(k)
+      if (c === 59 || c === 10 || c === 33 || c === 63 || (c === 46 && at(text, k + 1) === 32)) to = k
+    }
+    let i = Math.max(hit, done)
+    while (i < to) {
+      const c = text.charCodeAt(i)
+      if (isDigit(c) && !isAlnum(at(text, i - 1))) {
+        const numeric = numericDate(text, i)
+        const named = numeric === undefined ? dayMonthYear(text, i) : undefined
+        const found = numeric ?? named
+        if (found !== undefined) {
+          emit(i, found)
+          done = found
+          i = found
+          continue
+        }
+        while (i < to && isDigit(text.charCodeAt(i))) i++
+        continue
+      }
+      if (isAlpha(c) && !isAlpha(at(text, i - 1))) {
+        let e = i
+        while (e < n && e - i < 10 && isAlpha(text.charCodeAt(e))) e++
+        const month = isAlpha(at(text, e)) ? 0 : monthOf(text.slice(i, e))
+        const found = month > 0 ? dayAfter(text, e, month) : undefined
+        if (found !== undefined) {
+          emit(found[0], found[1])
+          done = found[1]
+          i = found[1]
+          continue
+        }
+        while (i < to && isAlpha(text.charCodeAt(i))) i++
+        continue
+      }
       i++
-      continue
     }
-    let e = i
-    while (e < n && isAlpha(text.charCodeAt(e))) e++
-    const month = e - i <= 9 ? monthOf(text.slice(i, e)) : 0
-    if (month > 0) {
-      const found = dayBefore(text, i, month) ?? dayAfter(text, e, month)
-      if (found !== undefined && inContext(found[0])) emit(found[0], found[1])
-    }
-    i = e
+    done = Math.max(done, to)
   }
+}
+
+/** A numeric date starting at `start` (`1985-03-12`, `03/12/1985`, `12.03.1985`): its end, or undefined. */
+const numericDate = (text: string, start: number): number | undefined => {
+  const run = digitGroups(text, start, isDateSeparator, 4, 12)
+  if (run.tooLong || run.groups.length !== 3 || run.separators[0] !== run.separators[1]) return undefined
+  if (isAlnum(at(text, run.end))) return undefined
+  const [a, b, c] = run.groups.map(([s, e]) => text.slice(s, e)) as [string, string, string]
+  const ok =
+    a.length === 4 && b.length <= 2 && c.length <= 2
+      ? validDate(Number(a), Number(b), Number(c))
+      : c.length === 4 && a.length <= 2 && b.length <= 2
+        ? validDate(Number(c), Number(a), Number(b)) || validDate(Number(c), Number(b), Number(a))
+        : false
+  return ok ? run.end : undefined
+}
+
+/** `12 March 1985` starting at `start` (the day): its end, or undefined. */
+const dayMonthYear = (text: string, start: number): number | undefined => {
+  let e = start
+  while (isDigit(at(text, e)) && e - start < 2) e++
+  if (at(text, e) !== 32) return undefined
+  let m = e + 1
+  while (isAlpha(at(text, m)) && m - e < 11) m++
+  const month = monthOf(text.slice(e + 1, m))
+  if (month === 0) return undefined
+  const found = dayBefore(text, e + 1, month)
+  return found === undefined ? undefined : found[1]
 }
 
 const readNumber = (text: string, i: number, max: number): readonly [number, number] | undefined => {
