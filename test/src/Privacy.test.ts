@@ -42,7 +42,11 @@ const recordingSim = () => {
   const sim = SimLM.make()
   const provider: Provider.Provider = {
     ...sim,
-    complete: (request) => Effect.suspend(() => (sent.push(request), sim.complete(request)))
+    complete: (request) =>
+      Effect.suspend(() => {
+        sent.push(request)
+        return sim.complete(request)
+      })
   }
   return { sent, provider }
 }
