@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { Config, ConfigSchema, Metrics } from "@effect-dspy/foundation"
+import { Config, ConfigSchema, Events, Metrics } from "@effect-dspy/foundation"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
@@ -317,13 +317,18 @@ export const scrubValue = <A>(engine: Engine, mode: Mode, value: A): Scrubbed<A>
  * @since 0.1.0
  * @category redaction
  */
-export const scrubText = (engine: Option.Option<Engine>, text: string): string => {
-  if (Option.isNone(engine) || engine.value.inactive) return text
-  const rewrites = (m: Mode) => strictness[m] >= strictness.mask
-  const { settings, storeMode } = engine.value
-  if (!rewrites(settings.mode) && !rewrites(storeMode) && !Object.values(settings.modules).some(rewrites)) return text
-  return redact(text, engine.value.scan(text))
-}
+export const scrubText = (engine: Option.Option<Engine>, text: string): string =>
+  Option.isNone(engine) || !rewritesAnything(engine.value) ? text : redact(text, engine.value.scan(text))
+
+const rewrites = (m: Mode) => strictness[m] >= strictness.mask
+
+/** True when some mode of the policy rewrites text (`mask`, `redact` or `block`). */
+const rewritesAnything = (engine: Engine): boolean =>
+  !engine.inactive &&
+  (rewrites(engine.settings.mode) ||
+    rewrites(engine.storeMode) ||
+    Object.values(engine.settings.modules).some(rewrites) ||
+    Object.values(engine.settings.providers).some(rewrites))
 
 // ---------------------------------------------------------------------------------------------------------
 // The service
@@ -499,3 +504,27 @@ export const scrub = <A>(target: string, value: A): Effect.Effect<A, PrivacyBloc
     }
     return Effect.succeed(out.value)
   })
+
+/**
+ * The `Events` service of the context with the policy applied to every event's data before it is stored (the
+ * strings in it redacted when `mode` or `stores` rewrites anything; an event is never refused). Core's own events
+ * carry no text; this covers events of other packages that quote errors or answers.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerEvents: Layer.Layer<Events.Events, never, Events.Events> = Layer.effect(
+  Events.Events,
+  Effect.gen(function* () {
+    const events = yield* Events.Events
+    const privacy = yield* service
+    if (Option.isNone(privacy)) return events
+    return Events.withRedaction(events, (input) =>
+      Effect.map(privacy.value.engine, (engine) => {
+        if (input.data === undefined || !rewritesAnything(engine)) return input
+        const out = scrubValue(engine, "redact", input.data)
+        return Object.keys(out.kinds).length === 0 ? input : { ...input, data: out.value }
+      })
+    )
+  })
+)

@@ -7,6 +7,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as LMCache from "../../src/cache/LMCache.js"
 import type * as Completion from "../../src/lm/Completion.js"
@@ -288,6 +289,26 @@ describe("Privacy", () => {
       })
     )
   })
+
+  it.scoped("layerEvents: every event's strings are redacted before they are stored (the foundation hook)", () =>
+    Effect.gen(function* () {
+      const Note = Events.define("test_note", Schema.Struct({ text: Schema.String }))
+      yield* Events.emit(Note, { text: `failed for ${EMAIL}` })
+      yield* Events.emit(Note, { text: "no personal data" })
+      const stored = yield* Events.queryOf(Note, {})
+      assert.deepStrictEqual(
+        stored.map((e) => e.data.text),
+        ["failed for [EMAIL]", "no personal data"]
+      )
+    }).pipe(
+      Effect.provide(
+        Privacy.layerEvents.pipe(
+          Layer.provideMerge(Events.layerMemory),
+          Layer.provide(Privacy.layerTest({ mode: "mask" }))
+        )
+      )
+    )
+  )
 
   describe("scrub (stores)", () => {
     const value = { demos: [{ question: `mail ${EMAIL}`, answer: "ok" }], [EMAIL]: 1 }
