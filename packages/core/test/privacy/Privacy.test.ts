@@ -302,10 +302,7 @@ describe("Privacy", () => {
       )
     }).pipe(
       Effect.provide(
-        Privacy.layerEvents.pipe(
-          Layer.provideMerge(Events.layerMemory),
-          Layer.provide(Privacy.layerTest({ mode: "mask" }))
-        )
+        Privacy.layerEvents.pipe(Layer.provide(Events.layerMemory), Layer.provide(Privacy.layerTest({ mode: "mask" })))
       )
     )
   )
