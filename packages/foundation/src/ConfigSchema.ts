@@ -176,6 +176,22 @@ export type ProviderSettings = typeof ProviderSettings.Type
 
 const Record = <V extends Schema.Schema.Any>(value: V) => Schema.Record({ key: Schema.String, value })
 
+/**
+ * What the privacy policy does with PII (see `Privacy` in `@effect-dspy/core`): `off`; `detect` (record the kinds
+ * found, change nothing); `mask` (reversible placeholders such as `<EMAIL_1>` for the LM, originals restored in
+ * the answer); `redact` (irreversible placeholders); `block` (a typed error naming the kinds, nothing sent).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const PrivacyMode = Schema.Literal("off", "detect", "mask", "redact", "block")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type PrivacyMode = typeof PrivacyMode.Type
+
 /** A struct section that may be left out: its defaults are the struct decoded from `{}`. */
 const section = <F extends Schema.Struct.Fields>(fields: F) => {
   const struct = Schema.Struct(fields)
@@ -271,6 +287,24 @@ export const DSPyConfig = Schema.Struct({
       multiplier: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 1 })
     })
   }),
+  /**
+   * The privacy policy: `mode` for every LM call, overridden per module (`modules`, by module name) and made
+   * stricter per provider (`providers`, by configured provider name); `stores` for what is saved or exported
+   * (programs and their demos, release bundles, later stores; default: `mode`, with `mask` as `redact`);
+   * `leakage` for PII in an answer that was not in the caller's input; `kinds` limits the built-in detectors;
+   * `allow` lists values never treated as PII (`@domain` for a whole e-mail domain); `region` is the phone
+   * numbers' default country.
+   */
+  privacy: section({
+    mode: Schema.optionalWith(PrivacyMode, { default: () => "off" }),
+    modules: Schema.optionalWith(Record(PrivacyMode), { default: () => ({}) }),
+    providers: Schema.optionalWith(Record(PrivacyMode), { default: () => ({}) }),
+    stores: Schema.optional(PrivacyMode),
+    leakage: Schema.optionalWith(Schema.Literal("off", "flag", "block"), { default: () => "off" }),
+    kinds: Schema.optional(Schema.Array(Schema.String)),
+    allow: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+    region: Schema.optionalWith(Schema.String.pipe(Schema.length(2)), { default: () => "US" })
+  }),
   telemetry: section({
     serviceName: Schema.optionalWith(Schema.String, { default: () => "effect-dspy" }),
     otlpEndpoint: Schema.optional(Schema.String)
@@ -315,5 +349,6 @@ export const updatablePaths: ReadonlyArray<string> = [
   "providers.*.retryMaxDelayMs",
   "providers.*.backup",
   "latency",
-  "events"
+  "events",
+  "privacy"
 ]
