@@ -29,7 +29,8 @@ export const parse = (
   if (doc.errors.length > 0) {
     return {
       ok: false,
-      issues: doc.errors.map((e) => {
+      // The first syntax error: the ones after it are mostly its echoes.
+      issues: doc.errors.slice(0, 1).map((e) => {
         const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0])
         return {
           file,
