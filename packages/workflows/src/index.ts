@@ -61,3 +61,10 @@ export * as WorkflowTools from "./WorkflowTools.js"
  * @since 0.1.0
  */
 export * as WorkflowError from "./WorkflowError.js"
+
+/**
+ * The migration helper: prompt steps (or a folder of templates) to module steps in evaluation mode.
+ *
+ * @since 0.1.0
+ */
+export * as Migrate from "./Migrate.js"

@@ -1,5 +1,7 @@
 import { TestRuntime } from "@effect-dspy/services"
 import { assert, describe, it } from "@effect/vitest"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -232,10 +234,8 @@ describe("resume", () => {
         // A file of a newer layout is refused with what to do.
         yield* Effect.scoped(
           Effect.gen(function* () {
-            const { SqliteClient } = yield* Effect.promise(() => import("@effect/sql-sqlite-node"))
             const ctx = yield* Layer.build(SqliteClient.layer({ filename: file }))
-            const client = ctx.unsafeMap.get(SqliteClient.SqliteClient.key) as SqliteClient.SqliteClient
-            yield* client.unsafe("PRAGMA user_version = 99")
+            yield* Context.get(ctx, SqliteClient.SqliteClient).unsafe("PRAGMA user_version = 99")
           })
         )
         const error = yield* Effect.flip(Effect.scoped(RunStore.makeSqlite(file)))
