@@ -87,15 +87,10 @@ const mode = Options.choice("mode", WorkflowSchema.modes).pipe(
   Options.optional
 )
 
-/**
- * The engine on the application (`Application.layerDefault`), with the SQLite run store and no code tools.
- *
- * @since 0.1.0
- * @category layers
- */
-export const engineLayer = (options: { readonly config: Option.Option<string>; readonly store: string }) =>
+/** The engine on the application (`Application.layerDefault`), with the SQLite run store and no code tools. */
+const engineLayer = (options: { readonly config: Option.Option<string>; readonly store: string }) =>
   WorkflowEngine.layer.pipe(
-    Layer.provideMerge(
+    Layer.provide(
       Layer.mergeAll(
         RunStore.layerSqlite(options.store),
         WorkflowTools.layerEmpty,
