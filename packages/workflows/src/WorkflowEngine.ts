@@ -114,6 +114,11 @@ export interface Service {
   ) => Effect.Effect<Result, RunError | RunNotFound | RunNotResumable>
   /** A stored run's record. */
   readonly record: (runId: string) => Effect.Effect<RunRecord.RunRecord, RunNotFound | RunStoreError>
+  /**
+   * Checks what the workflow needs from the application (registered modules and tools) and creates its inline
+   * modules (what `run` does first).
+   */
+  readonly prepare: (workflow: Workflow.Workflow) => Effect.Effect<void, WorkflowInvalid>
   /** The module id a module step runs (its registered id, or `<workflow>.<step>` for an inline spec). */
   readonly moduleId: (workflow: Workflow.Workflow, step: string) => string | undefined
 }
@@ -245,6 +250,7 @@ export const make: Effect.Effect<
           ? Effect.fail(new RunNotFound({ runId, message: `no run "${runId}" in the run store` }))
           : Effect.succeed(record)
       ),
+    prepare: (workflow) => Executor.prepare(env, checkedOf(workflow)),
     moduleId: (workflow, step) => {
       const node = workflow.nodes.get(step)
       return node === undefined || node.kind !== "module" ? undefined : Executor.moduleIdOf(workflow.name, node)

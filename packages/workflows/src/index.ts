@@ -68,3 +68,17 @@ export * as WorkflowError from "./WorkflowError.js"
  * @since 0.1.0
  */
 export * as Migrate from "./Migrate.js"
+
+/**
+ * Optimization of module steps through the OptimizationCoordinator.
+ *
+ * @since 0.1.0
+ */
+export * as Optimize from "./Optimize.js"
+
+/**
+ * Mode comparison reports per step and end to end, on the experiments analysis.
+ *
+ * @since 0.1.0
+ */
+export * as ModeReport from "./ModeReport.js"
