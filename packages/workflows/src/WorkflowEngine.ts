@@ -169,7 +169,8 @@ export const make: Effect.Effect<
     store: yield* RunStore.RunStore,
     tools: yield* WorkflowTools.WorkflowTools,
     routers: new Map(),
-    charts: new Map()
+    charts: new Map(),
+    prepared: new Set()
   }
   const supervisor = (yield* Effect.acquireRelease(
     Supervisor.startChild(app.root, DynamicSupervisor.childSpec(supervisorId, {}, { restart: "permanent" })),
@@ -208,7 +209,8 @@ export const make: Effect.Effect<
     definition: w.definition,
     nodes: w.nodes,
     inputs: w.inputs,
-    outputs: w.outputs
+    outputs: w.outputs,
+    fingerprint: w.fingerprint
   })
 
   let generated = 0

@@ -38,6 +38,8 @@ export interface Checked {
   readonly nodes: ReadonlyMap<string, Node>
   readonly inputs: { readonly [name: string]: T.Type }
   readonly outputs: { readonly [name: string]: T.Type }
+  /** The definition's fingerprint, when computed (a run resumes only on the workflow it started with). */
+  readonly fingerprint?: string
 }
 
 /** Reads a sub-workflow's document (relative to the including file); `undefined` when it cannot. */

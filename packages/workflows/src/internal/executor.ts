@@ -45,6 +45,11 @@ export interface Env {
   readonly routers: Map<string, TrafficPolicy.Router>
   /** Charts by workflow fingerprint. */
   readonly charts: Map<string, Chart.Chart>
+  /**
+   * Fingerprints of the workflows already prepared (their modules created, their tools found): a later run skips
+   * the checks (a module removed since fails its step with a typed error).
+   */
+  readonly prepared: Set<string>
 }
 
 export interface RunOptions {
@@ -103,6 +108,8 @@ const toolNodes = (w: Check.Checked): ReadonlyArray<Check.Node> => {
  */
 export const prepare = (env: Env, w: Check.Checked): Effect.Effect<void, WorkflowInvalid> =>
   Effect.gen(function* () {
+    const fingerprint = w.fingerprint ?? fingerprintOf(w)
+    if (env.prepared.has(fingerprint)) return
     const issues: Array<Issue> = []
     for (const { workflow, node } of moduleNodes(w)) {
       const step = node.step as WS.ModuleStep
@@ -149,6 +156,7 @@ export const prepare = (env: Env, w: Check.Checked): Effect.Effect<void, Workflo
         message: `${w.file}: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`
       })
     }
+    env.prepared.add(fingerprint)
   })
 
 /** Checks a run's inputs against the declared ones. */
@@ -811,9 +819,14 @@ const chartOf = (env: Env, w: Check.Checked, fingerprint: string): Chart.Chart =
 export const fingerprintOf = (w: Check.Checked): string => CanonicalJson.sha256(w.definition as never)
 
 const drive = (run: Run, restored: ReadonlyArray<string>): Effect.Effect<Result, RunError> =>
-  Effect.gen(function* () {
+  Effect.scoped(Effect.gen(function* () {
     const chart = chartOf(run.env, run.workflow, run.record.fingerprint)
-    let position: Chart.Position = { value: run.record.state, context: { inputs: run.record.inputs, outputs: run.record.outputs } }
+    const runner = Chart.restore(chart, {
+      value: run.record.state,
+      context: { inputs: run.record.inputs, outputs: run.record.outputs }
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(() => runner.stop()))
+    let position = runner.position()
     while (position.value !== Chart.DONE && position.value !== Chart.FAILED) {
       const node = run.workflow.nodes.get(position.value)
       if (node === undefined) {
@@ -832,7 +845,7 @@ const drive = (run: Run, restored: ReadonlyArray<string>): Effect.Effect<Result,
         (error) =>
           Effect.gen(function* () {
             // The chart's FAIL transition ends the run; the record keeps the failed step, where a resume retries.
-            const failed = Chart.step(chart, position, { type: "FAIL", step: node.id })
+            const failed = runner.send({ type: "FAIL", step: node.id })
             run.record = {
               ...run.record,
               status: failed.value === Chart.FAILED ? "failed" : "running",
@@ -843,10 +856,9 @@ const drive = (run: Run, restored: ReadonlyArray<string>): Effect.Effect<Result,
             yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "failed" })
           })
       )
-      position = Chart.step(chart, position, { type: "DONE", step: node.id, outputs: finished.outputs })
-      if (Object.keys(finished.extra).length > 0) {
-        position = { ...position, context: { ...position.context, outputs: { ...position.context.outputs, ...finished.extra } } }
-      }
+      // A parallel's children (and nested branches' steps) are readable by their own ids afterwards.
+      if (Object.keys(finished.extra).length > 0) runner.send({ type: "OUTPUTS", outputs: finished.extra })
+      position = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
       run.record = { ...run.record, state: position.value, outputs: position.context.outputs, partials: {} }
       yield* save(run)
     }
@@ -880,7 +892,7 @@ const drive = (run: Run, restored: ReadonlyArray<string>): Effect.Effect<Result,
       steps: run.record.steps,
       restored
     }
-  })
+  }))
 
 let counter = 0
 
@@ -895,9 +907,11 @@ export const start = (
     const checked = yield* checkInputs(w, inputs)
     const at = yield* now
     const runId = options.runId ?? `run-${at.toString(36)}-${(++counter).toString(36)}`
-    const fingerprint = fingerprintOf(w)
+    const fingerprint = w.fingerprint ?? fingerprintOf(w)
     const chart = chartOf(env, w, fingerprint)
-    const position = Chart.start(chart, checked)
+    const runner = Chart.start(chart, checked)
+    const position = runner.position()
+    runner.stop()
     const run: Run = {
       env,
       workflow: w,

@@ -20,6 +20,8 @@ export interface Context {
 export type Event =
   | { readonly type: "DONE"; readonly step: string; readonly outputs: { readonly [field: string]: unknown } }
   | { readonly type: "FAIL"; readonly step: string }
+  /** Outputs of nested steps (a parallel's children), readable by their ids: recorded, the state stays. */
+  | { readonly type: "OUTPUTS"; readonly outputs: { readonly [step: string]: { readonly [field: string]: unknown } } }
 
 /** One edge of the chart (for diagrams and tests). */
 export interface Edge {
@@ -35,6 +37,8 @@ export interface Chart {
   readonly states: ReadonlyArray<{ readonly id: string; readonly kind: WS.StepKind }>
   readonly edges: ReadonlyArray<Edge>
   readonly initial: string
+  /** The ids of the branch states (transient). */
+  readonly branches: ReadonlySet<string>
 }
 
 /** The scope templates read in a run: the inputs and the finished steps' outputs. */
@@ -63,7 +67,11 @@ export const compile = (workflow: Check.Checked): Chart => {
   const order: Array<{ id: string; kind: WS.StepKind }> = []
   const edges: Array<Edge> = []
   const record = xstate.assign(({ context, event }: { context: Context; event: Event }) =>
-    event.type === "DONE" ? { outputs: { ...context.outputs, [event.step]: event.outputs } } : {}
+    event.type === "DONE"
+      ? { outputs: { ...context.outputs, [event.step]: event.outputs } }
+      : event.type === "OUTPUTS"
+        ? { outputs: { ...context.outputs, ...event.outputs } }
+        : {}
   )
 
   /** Adds the states of a sequence; returns the id of its first state (or `next` when empty). */
@@ -113,7 +121,7 @@ export const compile = (workflow: Check.Checked): Chart => {
   states[FAILED] = { type: "final" }
   const machine: xstate.AnyStateMachine = xstate
     .setup({
-      types: {} as { context: Context; events: Event },
+      types: {} as { context: Context; events: Event; input: Context["inputs"] },
       guards: {
         case: ({ context }, params: { readonly condition: WS.Condition }) => holds(params.condition, scopeOf(context))
       }
@@ -121,10 +129,17 @@ export const compile = (workflow: Check.Checked): Chart => {
     .createMachine({
       id: workflow.definition.name,
       initial,
-      context: { inputs: {}, outputs: {} },
+      on: { OUTPUTS: { actions: record as never } },
+      context: ({ input }: { input: Context["inputs"] }) => ({ inputs: input, outputs: {} }),
       states: states as never
     }) as unknown as xstate.AnyStateMachine
-  return { machine, states: order, edges, initial }
+  return {
+    machine,
+    states: order,
+    edges,
+    initial,
+    branches: new Set(order.filter((s) => s.kind === "branch").map((s) => s.id))
+  }
 }
 
 const describeTest = (c: WS.Condition): string =>
@@ -134,33 +149,42 @@ const describeTest = (c: WS.Condition): string =>
       ? `!= ${JSON.stringify(c.notEquals)}`
       : `in ${JSON.stringify(c.in)}`
 
-/** A snapshot of a run: the current state and the context. */
+/** A run's place in the chart: the current state and the context. */
 export interface Position {
   readonly value: string
   readonly context: Context
 }
 
-/** The first position of a run on `inputs` (past any leading branch). */
-export const start = (chart: Chart, inputs: Context["inputs"]): Position => {
-  const snapshot = chart.machine.resolveState({ value: chart.initial, context: { inputs, outputs: {} } })
-  // Resolving does not take eventless transitions: a leading branch is settled by a no-op event.
-  return settle(chart, snapshot)
+/**
+ * A run's chart, live: an xstate actor of the machine (no timers, no invoked actors: it only moves on the
+ * events the executor sends, and takes the eventless transitions of branches by itself).
+ */
+export interface Runner {
+  readonly position: () => Position
+  readonly send: (event: Event) => Position
+  readonly stop: () => void
 }
 
-/** The position after an event. */
-export const step = (chart: Chart, position: Position, event: Event): Position => {
-  const snapshot = chart.machine.resolveState({ value: position.value, context: position.context })
-  const [next] = xstate.transition(chart.machine, snapshot, event as never)
-  return settle(chart, next)
-}
-
-const SETTLE = { type: "xstate.settle" }
-
-const settle = (chart: Chart, snapshot: xstate.AnyMachineSnapshot): Position => {
-  let s = snapshot
-  // An unknown event takes only the eventless (`always`) transitions of transient branch states.
-  for (let i = 0; i < 10_000 && chart.states.some((t) => t.id === s.value && t.kind === "branch"); i++) {
-    ;[s] = xstate.transition(chart.machine, s, SETTLE as never)
+const runner = (chart: Chart, snapshot: xstate.AnyMachineSnapshot | undefined, inputs: Context["inputs"]): Runner => {
+  const actor = xstate.createActor(chart.machine, snapshot === undefined ? { input: inputs } : { snapshot })
+  actor.start()
+  const position = (): Position => {
+    const s = actor.getSnapshot()
+    return { value: s.value as string, context: s.context as Context }
   }
-  return { value: s.value as string, context: s.context as Context }
+  return {
+    position,
+    send: (event) => {
+      actor.send(event)
+      return position()
+    },
+    stop: () => actor.stop()
+  }
 }
+
+/** A new run on `inputs` (past any leading branch). */
+export const start = (chart: Chart, inputs: Context["inputs"]): Runner => runner(chart, undefined, inputs)
+
+/** A run restored at a stored position. */
+export const restore = (chart: Chart, position: Position): Runner =>
+  runner(chart, chart.machine.resolveState({ value: position.value, context: position.context }), position.context.inputs)
