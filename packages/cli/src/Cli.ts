@@ -209,10 +209,13 @@ export const command: Command.Command<
  */
 export const run: (
   argv: ReadonlyArray<string>
-) => Effect.Effect<void, CommandError | ValidationError.ValidationError, CliApp.CliApp.Environment> = Command.run(command, {
-  name: "effect-dspy",
-  version
-})
+) => Effect.Effect<void, CommandError | ValidationError.ValidationError, CliApp.CliApp.Environment> = Command.run(
+  command,
+  {
+    name: "effect-dspy",
+    version
+  }
+)
 
 /**
  * The executable's program: {@link run}, with a failure printed on stderr as one line (`effect-dspy: <tag>:

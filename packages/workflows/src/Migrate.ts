@@ -227,7 +227,10 @@ const TEMPLATE_EXTENSIONS = new Set([".txt", ".prompt", ".md"])
  * @since 0.1.0
  * @category migrating
  */
-export const fromTemplates = (dir: string, name = path.basename(path.resolve(dir))): Effect.Effect<Migration, WorkflowInvalid> =>
+export const fromTemplates = (
+  dir: string,
+  name = path.basename(path.resolve(dir))
+): Effect.Effect<Migration, WorkflowInvalid> =>
   Effect.suspend(() => {
     const files = fs
       .readdirSync(dir)
@@ -274,7 +277,10 @@ export const fromTemplates = (dir: string, name = path.basename(path.resolve(dir
       name: name.replaceAll(/[^A-Za-z0-9_-]/g, "_"),
       inputs,
       steps,
-      outputs: last === undefined ? {} : Object.fromEntries(Object.keys(last.prompt.outputs).map((f) => [f, `{${last.id}.${f}}`]))
+      outputs:
+        last === undefined
+          ? {}
+          : Object.fromEntries(Object.keys(last.prompt.outputs).map((f) => [f, `{${last.id}.${f}}`]))
     }
     return fromText(YAML.stringify(workflow, { lineWidth: 0 }), path.join(dir, `${workflow.name}.yaml`))
   })

@@ -103,7 +103,9 @@ export const mermaid = (workflow: Workflow.Workflow): string => {
     }
   }
   for (const edge of chart.edges) {
-    lines.push(`  ${name(edge.from)} --> ${name(edge.to)}${edge.label === undefined ? "" : ` : ${edge.label.replaceAll(":", " ")}`}`)
+    lines.push(
+      `  ${name(edge.from)} --> ${name(edge.to)}${edge.label === undefined ? "" : ` : ${edge.label.replaceAll(":", " ")}`}`
+    )
   }
   return lines.join("\n")
 }

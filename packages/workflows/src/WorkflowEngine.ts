@@ -176,7 +176,10 @@ export const make: Effect.Effect<
     Supervisor.startChild(app.root, DynamicSupervisor.childSpec(supervisorId, {}, { restart: "permanent" })),
     () =>
       Effect.ignore(
-        Effect.zipRight(Supervisor.terminateChild(app.root, supervisorId), Supervisor.deleteChild(app.root, supervisorId))
+        Effect.zipRight(
+          Supervisor.terminateChild(app.root, supervisorId),
+          Supervisor.deleteChild(app.root, supervisorId)
+        )
       )
   )) as DynamicSupervisor.DynamicSupervisorRef
   const scope = yield* Effect.scope

@@ -61,7 +61,8 @@ outputs:
 `
 
 const tools = {
-  lookup: (inputs: { readonly [k: string]: unknown }) => Effect.succeed({ record: `record:${String(inputs["agent"])}` }),
+  lookup: (inputs: { readonly [k: string]: unknown }) =>
+    Effect.succeed({ record: `record:${String(inputs["agent"])}` }),
   echo: (inputs: { readonly [k: string]: unknown }) => Effect.succeed({ value: String(inputs["value"]) }),
   upper: (inputs: { readonly [k: string]: unknown }) => Effect.succeed({ value: String(inputs["value"]).toUpperCase() })
 }
@@ -112,7 +113,8 @@ steps:
     }).pipe(
       Effect.provide(
         Runtime.layer({
-          wait: () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.as(Deferred.await(release), { ok: true }))
+          wait: () =>
+            Effect.zipRight(Deferred.succeed(started, undefined), Effect.as(Deferred.await(release), { ok: true }))
         })
       )
     )

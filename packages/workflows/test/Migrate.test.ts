@@ -14,7 +14,10 @@ describe("Migrate", () => {
   it("proposes a module spec from a template: fields from its variables, outputs from what it parses", () => {
     const p = Migrate.propose(
       "route",
-      { template: "Route {inputs.request} (from {who}) to {inputs.request}", outputs: { agent: "str", score: "float" } },
+      {
+        template: "Route {inputs.request} (from {who}) to {inputs.request}",
+        outputs: { agent: "str", score: "float" }
+      },
       { who: "{inputs.user}" }
     )
     assert.strictEqual(p.signature, "request, who -> agent, score: float")

@@ -122,7 +122,11 @@ describe("resume", () => {
           Effect.provide(
             Runtime.layer(
               {
-                gate: (_i, c) => Effect.sync(() => (keys.push(c.idempotencyKey), { ok: true })),
+                gate: (_i, c) =>
+                  Effect.sync(() => {
+                    keys.push(c.idempotencyKey)
+                    return { ok: true }
+                  }),
                 per
               },
               RunStore.layerSqlite(file)
@@ -157,7 +161,10 @@ describe("resume", () => {
             per: (i) =>
               String(i["value"]) === "c"
                 ? Effect.zipRight(Deferred.succeed(reached, undefined), Effect.never)
-                : Effect.sync(() => (seen.push(String(i["value"])), { value: String(i["value"]).toUpperCase() }))
+                : Effect.sync(() => {
+                    seen.push(String(i["value"]))
+                    return { value: String(i["value"]).toUpperCase() }
+                  })
           })
         )
       )
@@ -169,7 +176,11 @@ describe("resume", () => {
         Effect.provide(
           Runtime.layerWithStore(store, {
             gate: () => Effect.succeed({ ok: true }),
-            per: (i) => Effect.sync(() => (seen.push(String(i["value"])), { value: String(i["value"]).toUpperCase() }))
+            per: (i) =>
+              Effect.sync(() => {
+                seen.push(String(i["value"]))
+                return { value: String(i["value"]).toUpperCase() }
+              })
           })
         )
       )
@@ -228,7 +239,10 @@ describe("resume", () => {
             const store = yield* RunStore.makeSqlite(file)
             yield* store.save(record)
             assert.deepStrictEqual(yield* store.get("r"), record)
-            assert.deepStrictEqual((yield* store.list("w")).map((s) => s.runId), ["r"])
+            assert.deepStrictEqual(
+              (yield* store.list("w")).map((s) => s.runId),
+              ["r"]
+            )
           })
         )
         // A file of a newer layout is refused with what to do.

@@ -214,9 +214,7 @@ steps:
 
   it("exports a JSON Schema of the format that matches the committed one", () => {
     const schema = WorkflowSchema.jsonSchema()
-    const committed = JSON.parse(
-      fs.readFileSync(path.join(__dirname, "..", "workflow.schema.json"), "utf8")
-    ) as unknown
+    const committed = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "workflow.schema.json"), "utf8")) as unknown
     assert.deepStrictEqual(schema, committed)
     assert.property(schema, "$defs")
   })

@@ -89,7 +89,9 @@ export const command = Command.make(
     Effect.gen(function* () {
       const migration = yield* migrate(options)
       for (const p of migration.proposals) {
-        yield* Console.error(`step ${p.step}: module "${p.signature}" (evaluation mode; the prompt stays its traditional arm)`)
+        yield* Console.error(
+          `step ${p.step}: module "${p.signature}" (evaluation mode; the prompt stays its traditional arm)`
+        )
       }
       yield* Console.error(migration.diff)
       yield* Console.error(

@@ -46,14 +46,16 @@ export interface Checked {
 export type LoadSub = (
   from: string,
   file: string
-) => { readonly ok: true; readonly source: Source.Source } | { readonly ok: false; readonly issues: ReadonlyArray<Issue> }
+) =>
+  | { readonly ok: true; readonly source: Source.Source }
+  | { readonly ok: false; readonly issues: ReadonlyArray<Issue> }
 
 type Path = ReadonlyArray<PropertyKey>
 
 const formatIssues = (error: ParseResult.ParseError) => ParseResult.ArrayFormatter.formatErrorSync(error)
 
-const decodeAt = <A>(
-  schema: Schema.Schema<A, any>,
+const decodeAt = <A, I>(
+  schema: Schema.Schema<A, I>,
   value: unknown,
   source: Source.Source,
   path: Path,
@@ -70,6 +72,17 @@ const decodeAt = <A>(
     issues.push(Source.issueAt(source, at, message))
   }
   return undefined
+}
+
+/** A step decoded with its nested steps left as they are. */
+interface Shallow {
+  readonly [key: string]: unknown
+  readonly branch?: {
+    readonly cases: ReadonlyArray<{ readonly when: WS.Condition; readonly steps: ReadonlyArray<unknown> }>
+    readonly otherwise?: ReadonlyArray<unknown>
+  }
+  readonly parallel?: ReadonlyArray<unknown>
+  readonly map?: { readonly [key: string]: unknown; readonly step: unknown }
 }
 
 /** Decodes a step and the steps nested in it; `undefined` when it (or a nested one) does not decode. */
@@ -95,9 +108,7 @@ const decodeStep = (raw: unknown, source: Source.Source, path: Path, issues: Arr
     return undefined
   }
   const kind = kinds[0]!
-  const shallow = decodeAt(WS.shallowStepSchemas[kind] as Schema.Schema<any, any>, raw, source, path, issues) as
-    | Record<string, any>
-    | undefined
+  const shallow = decodeAt(WS.shallowStepSchemas[kind] as unknown as Schema.Schema<Shallow>, raw, source, path, issues)
   if (shallow === undefined) return undefined
   const nested = (items: ReadonlyArray<unknown>, at: Path) => {
     const out: Array<WS.Step> = []
@@ -113,40 +124,36 @@ const decodeStep = (raw: unknown, source: Source.Source, path: Path, issues: Arr
     case "branch": {
       const cases: Array<{ when: WS.Condition; steps: ReadonlyArray<WS.Step> }> = []
       let ok = true
-      shallow["branch"].cases.forEach((c: { when: WS.Condition; steps: ReadonlyArray<unknown> }, i: number) => {
+      const branch = shallow.branch!
+      branch.cases.forEach((c, i) => {
         const steps = nested(c.steps, [...path, "branch", "cases", i, "steps"])
         if (steps === undefined) ok = false
         else cases.push({ when: c.when, steps })
       })
       const otherwise =
-        shallow["branch"].otherwise === undefined
-          ? undefined
-          : nested(shallow["branch"].otherwise, [...path, "branch", "otherwise"])
-      if (!ok || (shallow["branch"].otherwise !== undefined && otherwise === undefined)) return undefined
+        branch.otherwise === undefined ? undefined : nested(branch.otherwise, [...path, "branch", "otherwise"])
+      if (!ok || (branch.otherwise !== undefined && otherwise === undefined)) return undefined
       return {
         ...shallow,
         branch: { cases, ...(otherwise === undefined ? {} : { otherwise }) }
       } as unknown as WS.BranchStep
     }
     case "parallel": {
-      const steps = nested(shallow["parallel"], [...path, "parallel"])
+      const steps = nested(shallow.parallel!, [...path, "parallel"])
       return steps === undefined ? undefined : ({ ...shallow, parallel: steps } as unknown as WS.ParallelStep)
     }
     case "map": {
-      const step = decodeStep(shallow["map"].step, source, [...path, "map", "step"], issues)
-      return step === undefined ? undefined : ({ ...shallow, map: { ...shallow["map"], step } } as unknown as WS.MapStep)
+      const map = shallow.map!
+      const step = decodeStep(map.step, source, [...path, "map", "step"], issues)
+      return step === undefined ? undefined : ({ ...shallow, map: { ...map, step } } as unknown as WS.MapStep)
     }
     default:
       return shallow as unknown as WS.Step
   }
 }
 
-
 /** Decodes the whole document; issues for every problem found. */
-export const decode = (
-  source: Source.Source,
-  issues: Array<Issue>
-): WS.WorkflowFile | undefined => {
+export const decode = (source: Source.Source, issues: Array<Issue>): WS.WorkflowFile | undefined => {
   if (typeof source.value !== "object" || source.value === null || Array.isArray(source.value)) {
     issues.push(Source.issueAt(source, [], "a workflow file is a mapping (version, name, inputs, steps, outputs)"))
     return undefined
@@ -197,7 +204,6 @@ const checkTemplate = (ctx: Ctx, scope: Scope, template: string, path: Path, wha
   for (const p of Template.placeholders(template)) {
     const [head, ...rest] = p.parts
     const root = head === undefined ? undefined : scope.get(head)
-    let found: T.Type | undefined
     if (root === undefined) {
       const later = head === undefined ? undefined : ctx.allIds.get(head)
       issue(
@@ -210,7 +216,7 @@ const checkTemplate = (ctx: Ctx, scope: Scope, template: string, path: Path, wha
       type = undefined
       continue
     }
-    found = T.at(root, rest)
+    const found = T.at(root, rest)
     if (found === undefined) {
       const known = T.fieldsOf(root)
       issue(
@@ -396,11 +402,7 @@ const checkStep = (ctx: Ctx, scope: Scope, step: WS.Step, path: Path, fallbackOn
     case "workflow": {
       const w = step as WS.WorkflowStep
       if (ctx.stack.includes(w.workflow.file)) {
-        issue(
-          ctx,
-          [...path, "workflow", "file"],
-          `sub-workflow cycle: ${[...ctx.stack, w.workflow.file].join(" -> ")}`
-        )
+        issue(ctx, [...path, "workflow", "file"], `sub-workflow cycle: ${[...ctx.stack, w.workflow.file].join(" -> ")}`)
         break
       }
       const loaded = ctx.loadSub(ctx.source.file, w.workflow.file)
@@ -500,7 +502,9 @@ const collectIds = (
     switch (WS.kindOf(step)) {
       case "branch": {
         const b = (step as WS.BranchStep).branch
-        b.cases.forEach((c, k) => collectIds(ctx, c.steps, [...at, "branch", "cases", k, "steps"], seen, extra))
+        b.cases.forEach((c, k) => {
+          collectIds(ctx, c.steps, [...at, "branch", "cases", k, "steps"], seen, extra)
+        })
         if (b.otherwise) collectIds(ctx, b.otherwise, [...at, "branch", "otherwise"], seen, extra)
         break
       }
@@ -521,7 +525,9 @@ export const check = (
   source: Source.Source,
   loadSub: LoadSub,
   stack: ReadonlyArray<string> = []
-): { readonly ok: true; readonly workflow: Checked } | { readonly ok: false; readonly issues: ReadonlyArray<Issue> } => {
+):
+  | { readonly ok: true; readonly workflow: Checked }
+  | { readonly ok: false; readonly issues: ReadonlyArray<Issue> } => {
   const issues: Array<Issue> = []
   const definition = decode(source, issues)
   if (definition === undefined) return { ok: false, issues }
@@ -539,7 +545,9 @@ export const check = (
   const inputs = parseFields(ctx, definition.inputs, ["inputs"])
   const scope: Scope = new Map([["inputs", T.struct(inputs)]])
   // Fallback-only steps see the workflow's inputs (they run in place of a failed step, on their own bindings).
-  definition.fallbacks?.forEach((step, i) => checkStep(ctx, new Map(scope), step, ["fallbacks", i], true))
+  definition.fallbacks?.forEach((step, i) => {
+    checkStep(ctx, new Map(scope), step, ["fallbacks", i], true)
+  })
   checkSequence(ctx, scope, definition.steps, ["steps"])
   // Fallback chains: each ends (no loop through other steps).
   for (const node of ctx.nodes.values()) {

@@ -18,7 +18,13 @@ import type * as RunRecord from "../RunRecord.js"
 import { SCHEMA_VERSION } from "../RunRecord.js"
 import type * as RunStore from "../RunStore.js"
 import type { Issue } from "../WorkflowError.js"
-import { type RunStoreError, StepFailed, StepTimedOut, WorkflowInputInvalid, WorkflowInvalid } from "../WorkflowError.js"
+import {
+  type RunStoreError,
+  StepFailed,
+  StepTimedOut,
+  WorkflowInputInvalid,
+  WorkflowInvalid
+} from "../WorkflowError.js"
 import type * as WorkflowTools from "../WorkflowTools.js"
 import type * as WS from "../WorkflowSchema.js"
 import type * as Check from "./check.js"
@@ -160,10 +166,7 @@ export const prepare = (env: Env, w: Check.Checked): Effect.Effect<void, Workflo
   })
 
 /** Checks a run's inputs against the declared ones. */
-export const checkInputs = (
-  w: Check.Checked,
-  inputs: Outputs
-): Effect.Effect<Outputs, WorkflowInputInvalid> =>
+export const checkInputs = (w: Check.Checked, inputs: Outputs): Effect.Effect<Outputs, WorkflowInputInvalid> =>
   Effect.suspend(() => {
     const problems: Array<string> = []
     const out: Record<string, unknown> = {}
@@ -249,10 +252,7 @@ interface Attempted {
   readonly lmCalls: number
 }
 
-const tracked = <E>(
-  run: Run,
-  self: Effect.Effect<Outputs, E, LM.LM>
-): Effect.Effect<Attempted, E> =>
+const tracked = <E>(run: Run, self: Effect.Effect<Outputs, E, LM.LM>): Effect.Effect<Attempted, E> =>
   LM.trackUsage(self).pipe(
     Effect.map(({ result, usage }) => ({ outputs: result, costUsd: usage.costUsd, lmCalls: usage.calls })),
     Effect.provideService(LM.LM, run.env.lm)
@@ -314,16 +314,18 @@ const runArm = (
   const modules = run.env.modules
   const call: Effect.Effect<Outputs, AttemptError, LM.LM> =
     arm === "optimized"
-      ? Effect.map(Effect.mapError(modules.execute(id, inputs), (e) => attemptError(describe(e))), (x) =>
-          recordOf(x.output)
+      ? Effect.map(
+          Effect.mapError(modules.execute(id, inputs), (e) => attemptError(describe(e))),
+          (x) => recordOf(x.output)
         )
       : // The baseline: the module's first version, as written.
         Effect.flatMap(
           Effect.mapError(modules.program(id, 1), (e) => attemptError(describe(e), false)),
           (program) =>
             Effect.map(
-              Effect.mapError(Module.call(program as never, inputs as never) as Effect.Effect<unknown, unknown, LM.LM>, (e) =>
-                attemptError(describe(e))
+              Effect.mapError(
+                Module.call(program as never, inputs as never) as Effect.Effect<unknown, unknown, LM.LM>,
+                (e) => attemptError(describe(e))
               ),
               recordOf
             )
@@ -410,7 +412,8 @@ const attempt = (
       const tool = run.env.tools.get(spec.name)
       if (tool === undefined) return Effect.fail(attemptError(`no tool "${spec.name}" is registered`, false))
       const types: Record<string, T.Type> = {}
-      for (const [name, text] of Object.entries(spec.outputs)) types[name] = Either.getOrElse(T.parseType(text), () => T.any)
+      for (const [name, text] of Object.entries(spec.outputs))
+        types[name] = Either.getOrElse(T.parseType(text), () => T.any)
       return Effect.suspend(() =>
         tool(inputs, {
           runId: run.record.runId,
@@ -596,7 +599,16 @@ const executeWork = (
     const reason = describeAttempt(failure)
     const fallback = step.fallback
     if (fallback !== undefined) {
-      const fb = yield* Effect.either(runFallback(run, node, fallback, scope, key, Either.getOrElse(bound, () => ({}))))
+      const fb = yield* Effect.either(
+        runFallback(
+          run,
+          node,
+          fallback,
+          scope,
+          key,
+          Either.getOrElse(bound, () => ({}))
+        )
+      )
       if (Either.isRight(fb)) {
         yield* addRecord(run, {
           ...base,
@@ -819,80 +831,82 @@ const chartOf = (env: Env, w: Check.Checked, fingerprint: string): Chart.Chart =
 export const fingerprintOf = (w: Check.Checked): string => CanonicalJson.sha256(w.definition as never)
 
 const drive = (run: Run, restored: ReadonlyArray<string>): Effect.Effect<Result, RunError> =>
-  Effect.scoped(Effect.gen(function* () {
-    const chart = chartOf(run.env, run.workflow, run.record.fingerprint)
-    const runner = Chart.restore(chart, {
-      value: run.record.state,
-      context: { inputs: run.record.inputs, outputs: run.record.outputs }
-    })
-    yield* Effect.addFinalizer(() => Effect.sync(() => runner.stop()))
-    let position = runner.position()
-    while (position.value !== Chart.DONE && position.value !== Chart.FAILED) {
-      const node = run.workflow.nodes.get(position.value)
-      if (node === undefined) {
-        return yield* new StepFailed({
-          runId: run.record.runId,
-          step: position.value,
-          kind: "unknown",
-          attempts: 0,
-          reason: "the run stands at a state the workflow does not have",
-          message: `run ${run.record.runId} stands at "${position.value}", which workflow ${run.workflow.definition.name} does not have`
-        })
-      }
-      yield* progress(run, { _tag: "StepStarted", runId: run.record.runId, step: node.id })
-      const finished = yield* Effect.tapError(
-        execute(run, node, Chart.scopeOf(position.context), `${run.record.runId}:${node.id}`),
-        (error) =>
-          Effect.gen(function* () {
-            // The chart's FAIL transition ends the run; the record keeps the failed step, where a resume retries.
-            const failed = runner.send({ type: "FAIL", step: node.id })
-            run.record = {
-              ...run.record,
-              status: failed.value === Chart.FAILED ? "failed" : "running",
-              state: node.id,
-              error: error.message
-            }
-            yield* Effect.ignore(save(run))
-            yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "failed" })
+  Effect.scoped(
+    Effect.gen(function* () {
+      const chart = chartOf(run.env, run.workflow, run.record.fingerprint)
+      const runner = Chart.restore(chart, {
+        value: run.record.state,
+        context: { inputs: run.record.inputs, outputs: run.record.outputs }
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(() => runner.stop()))
+      let position = runner.position()
+      while (position.value !== Chart.DONE && position.value !== Chart.FAILED) {
+        const node = run.workflow.nodes.get(position.value)
+        if (node === undefined) {
+          return yield* new StepFailed({
+            runId: run.record.runId,
+            step: position.value,
+            kind: "unknown",
+            attempts: 0,
+            reason: "the run stands at a state the workflow does not have",
+            message: `run ${run.record.runId} stands at "${position.value}", which workflow ${run.workflow.definition.name} does not have`
           })
-      )
-      // A parallel's children (and nested branches' steps) are readable by their own ids afterwards.
-      if (Object.keys(finished.extra).length > 0) runner.send({ type: "OUTPUTS", outputs: finished.extra })
-      position = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
-      run.record = { ...run.record, state: position.value, outputs: position.context.outputs, partials: {} }
-      yield* save(run)
-    }
-    const scope = Chart.scopeOf(position.context)
-    const outputs: Record<string, unknown> = {}
-    for (const [name, binding] of Object.entries(run.workflow.definition.outputs)) {
-      const r = Template.resolve(binding, scope)
-      if (!r.ok) {
-        const error = new StepFailed({
-          runId: run.record.runId,
-          step: `outputs.${name}`,
-          kind: "output",
-          attempts: 0,
-          reason: `{${r.missing}} has no value`,
-          message: `output "${name}": {${r.missing}} has no value (the step it reads did not run: a branch case not taken?)`
-        })
-        run.record = { ...run.record, status: "failed", error: error.message }
+        }
+        yield* progress(run, { _tag: "StepStarted", runId: run.record.runId, step: node.id })
+        const finished = yield* Effect.tapError(
+          execute(run, node, Chart.scopeOf(position.context), `${run.record.runId}:${node.id}`),
+          (error) =>
+            Effect.gen(function* () {
+              // The chart's FAIL transition ends the run; the record keeps the failed step, where a resume retries.
+              const failed = runner.send({ type: "FAIL", step: node.id })
+              run.record = {
+                ...run.record,
+                status: failed.value === Chart.FAILED ? "failed" : "running",
+                state: node.id,
+                error: error.message
+              }
+              yield* Effect.ignore(save(run))
+              yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "failed" })
+            })
+        )
+        // A parallel's children (and nested branches' steps) are readable by their own ids afterwards.
+        if (Object.keys(finished.extra).length > 0) runner.send({ type: "OUTPUTS", outputs: finished.extra })
+        position = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
+        run.record = { ...run.record, state: position.value, outputs: position.context.outputs, partials: {} }
         yield* save(run)
-        return yield* error
       }
-      outputs[name] = r.value
-    }
-    run.record = { ...run.record, status: "succeeded", result: outputs }
-    yield* save(run)
-    yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "succeeded" })
-    return {
-      runId: run.record.runId,
-      workflow: run.workflow.definition.name,
-      status: "succeeded" as const,
-      outputs,
-      steps: run.record.steps,
-      restored
-    }
-  }))
+      const scope = Chart.scopeOf(position.context)
+      const outputs: Record<string, unknown> = {}
+      for (const [name, binding] of Object.entries(run.workflow.definition.outputs)) {
+        const r = Template.resolve(binding, scope)
+        if (!r.ok) {
+          const error = new StepFailed({
+            runId: run.record.runId,
+            step: `outputs.${name}`,
+            kind: "output",
+            attempts: 0,
+            reason: `{${r.missing}} has no value`,
+            message: `output "${name}": {${r.missing}} has no value (the step it reads did not run: a branch case not taken?)`
+          })
+          run.record = { ...run.record, status: "failed", error: error.message }
+          yield* save(run)
+          return yield* error
+        }
+        outputs[name] = r.value
+      }
+      run.record = { ...run.record, status: "succeeded", result: outputs }
+      yield* save(run)
+      yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "succeeded" })
+      return {
+        runId: run.record.runId,
+        workflow: run.workflow.definition.name,
+        status: "succeeded" as const,
+        outputs,
+        steps: run.record.steps,
+        restored
+      }
+    })
+  )
 
 let counter = 0
 

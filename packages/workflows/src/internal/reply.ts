@@ -30,7 +30,10 @@ const firstNumber = (text: string): number | undefined => {
   let i = 0
   while (i < text.length) {
     const c = text[i]!
-    if ((c >= "0" && c <= "9") || (c === "-" && text[i + 1] !== undefined && text[i + 1]! >= "0" && text[i + 1]! <= "9")) {
+    if (
+      (c >= "0" && c <= "9") ||
+      (c === "-" && text[i + 1] !== undefined && text[i + 1]! >= "0" && text[i + 1]! <= "9")
+    ) {
       let j = i + 1
       while (j < text.length && ((text[j]! >= "0" && text[j]! <= "9") || text[j] === ".")) j++
       const n = Number(text.slice(i, j))
@@ -43,7 +46,8 @@ const firstNumber = (text: string): number | undefined => {
 
 /** A value of the type from a piece of reply (text, or a JSON value already parsed). */
 export const coerce = (value: unknown, type: T.Type): Either.Either<unknown, string> => {
-  if (type._tag === "optional") return value === null || value === undefined ? Either.right(null) : coerce(value, type.inner)
+  if (type._tag === "optional")
+    return value === null || value === undefined ? Either.right(null) : coerce(value, type.inner)
   if (T.check(value, type)) return Either.right(value)
   const text = typeof value === "string" ? value.trim() : JSON.stringify(value)
   switch (type._tag) {

@@ -63,7 +63,7 @@ export const FAILED = "failed"
 
 /** Compiles a checked workflow. */
 export const compile = (workflow: Check.Checked): Chart => {
-  const states: Record<string, xstate.StateNodeConfig<any, any, any, any, any, any, any, any, any, any>> = {}
+  const states: Record<string, object> = {}
   const order: Array<{ id: string; kind: WS.StepKind }> = []
   const edges: Array<Edge> = []
   const record = xstate.assign(({ context, event }: { context: Context; event: Event }) =>
@@ -187,4 +187,8 @@ export const start = (chart: Chart, inputs: Context["inputs"]): Runner => runner
 
 /** A run restored at a stored position. */
 export const restore = (chart: Chart, position: Position): Runner =>
-  runner(chart, chart.machine.resolveState({ value: position.value, context: position.context }), position.context.inputs)
+  runner(
+    chart,
+    chart.machine.resolveState({ value: position.value, context: position.context }),
+    position.context.inputs
+  )

@@ -13,8 +13,8 @@ export interface Placeholder {
 }
 
 const isIdStart = (c: string) => (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c === "_"
-const isIdChar = (c: string) => isIdStart(c) || (c >= "0" && c <= "9") || c === "-" || c === "." || c === "["
-  || c === "]"
+const isIdChar = (c: string) =>
+  isIdStart(c) || (c >= "0" && c <= "9") || c === "-" || c === "." || c === "[" || c === "]"
 
 /**
  * The placeholders of a template, in order (a linear scan: `{` followed by an identifier path and `}`; other
@@ -100,10 +100,10 @@ export const resolve = (
   for (const p of all) {
     const found = lookup(scope, p.parts)
     if (!found.found) return { ok: false, missing: p.ref }
-    out += unescape(binding.slice(at, p.start)) + text(found.value)
+    out += unescapeBraces(binding.slice(at, p.start)) + text(found.value)
     at = p.end
   }
-  return { ok: true, value: out + unescape(binding.slice(at)) }
+  return { ok: true, value: out + unescapeBraces(binding.slice(at)) }
 }
 
-const unescape = (s: string): string => s.replaceAll("{{", "{").replaceAll("}}", "}")
+const unescapeBraces = (s: string): string => s.replaceAll("{{", "{").replaceAll("}}", "}")
