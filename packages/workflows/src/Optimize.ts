@@ -15,9 +15,11 @@
  *
  * @since 0.1.0
  */
-import { Example } from "@effect-dspy/core"
-import { OptimizationCoordinator, type ServicesError } from "@effect-dspy/services"
+import { Example, type LM, Module, Prediction } from "@effect-dspy/core"
+import { ModuleManager, OptimizationCoordinator, type ServicesError } from "@effect-dspy/services"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Template from "./internal/template.js"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type * as Workflow from "./Workflow.js"
@@ -33,6 +35,7 @@ import type * as WorkflowSchema from "./WorkflowSchema.js"
  */
 export type OptimizeError =
   | WorkflowInvalid
+  | ModuleManager.MutationError
   | ServicesError.OptimizationRequestInvalid
   | ServicesError.ModuleNotFound
   | ServicesError.OptimizationStoreError
@@ -167,4 +170,133 @@ export const optimizeAll = (
       }
     }
     return out
+  })
+
+/**
+ * What a whole-workflow optimization did: the coordinator's job on the workflow-as-a-program, and the new version
+ * of each step's module (when the job's result was swapped in).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WorkflowOptimization {
+  readonly job: OptimizationCoordinator.Job
+  readonly programId: string
+  /** The version each step's module got from the optimized program, by step id (empty when not swapped). */
+  readonly steps: { readonly [step: string]: number }
+}
+
+/**
+ * The module id of a workflow's program (the workflow as one module, for whole-workflow optimization).
+ *
+ * @since 0.1.0
+ * @category optimizing
+ */
+export const programIdOf = (workflow: Workflow.Workflow): string => `${workflow.name}.__program`
+
+/**
+ * Optimizes the workflow as one program against an end-to-end metric: its module steps are the program's
+ * predictors (their current versions), its forward runs the steps in order on their bindings, its output is the
+ * workflow's outputs. The program runs as a module under the OptimizationCoordinator (`<workflow>.__program`);
+ * when the job's result is swapped in, each step's module gets the optimized predictors' demos and instructions
+ * as a new version (lineage: the job). The training rows hold the workflow's inputs and the expected outputs;
+ * `metric` names a metric registered with the coordinator. Supports workflows whose steps are all module steps.
+ *
+ * @since 0.1.0
+ * @category optimizing
+ */
+export const optimizeWorkflow = (
+  workflow: Workflow.Workflow,
+  options: {
+    readonly optimizer: string
+    readonly metric: string
+    readonly trainset: ReadonlyArray<{ readonly [field: string]: unknown }>
+    readonly seed?: number
+  }
+): Effect.Effect<
+  WorkflowOptimization,
+  OptimizeError,
+  WorkflowEngine | OptimizationCoordinator.OptimizationCoordinator | ModuleManager.ModuleManager
+> =>
+  Effect.gen(function* () {
+    const steps = workflow.definition.steps
+    const other = steps.find((s) => !("module" in s))
+    if (other !== undefined) {
+      const node = workflow.nodes.get(other.id)!
+      return yield* invalid(
+        workflow,
+        node.path,
+        `whole-workflow optimization takes workflows of module steps; step "${other.id}" is a ${node.kind} step (optimize module steps one by one with optimizeStep)`
+      )
+    }
+    const engine = yield* WorkflowEngine
+    const modules = yield* ModuleManager.ModuleManager
+    yield* engine.prepare(workflow)
+    const ids = Object.fromEntries(steps.map((s) => [s.id, engine.moduleId(workflow, s.id)!]))
+    const parameters: Record<string, Module.Program> = {}
+    for (const s of steps) parameters[s.id] = yield* modules.program(ids[s.id]!)
+    const program = Module.make({
+      name: workflow.name,
+      parameters,
+      forward: (bound, inputs: { readonly [name: string]: unknown }) =>
+        Effect.gen(function* () {
+          const scope: Record<string, unknown> = { inputs }
+          for (const s of steps) {
+            const stepInputs: Record<string, unknown> = {}
+            for (const [name, binding] of Object.entries(s.inputs ?? {})) {
+              const r = Template.resolve(binding, scope)
+              if (r.ok) stepInputs[name] = r.value
+            }
+            const call = bound[s.id] as unknown as (
+              i: unknown
+            ) => Effect.Effect<Prediction.AnyPrediction, unknown, LM.LM>
+            const out = yield* call(stepInputs)
+            scope[s.id] = out.toRecord()
+          }
+          const outputs: Record<string, unknown> = {}
+          for (const [name, binding] of Object.entries(workflow.definition.outputs)) {
+            const r = Template.resolve(binding, scope)
+            outputs[name] = r.ok ? r.value : null
+          }
+          return Prediction.fromOutputs(outputs)
+        })
+    })
+    const programId = programIdOf(workflow)
+    const existing = yield* Effect.either(modules.describe(programId))
+    if (Either.isRight(existing)) yield* modules.remove(programId)
+    yield* modules.register(programId, program)
+    const coordinator = yield* OptimizationCoordinator.OptimizationCoordinator
+    const inputNames = Object.keys(workflow.inputs)
+    const started = yield* coordinator.start({
+      moduleId: programId,
+      optimizer: options.optimizer,
+      metric: options.metric,
+      trainset: options.trainset.map((row) => Example.make(row).withInputs(...inputNames)),
+      ...(options.seed === undefined ? {} : { seed: options.seed })
+    })
+    const job = yield* coordinator.await(started.id)
+    const versions: Record<string, number> = {}
+    if (job.status === "swapped") {
+      const optimized = yield* modules.program(programId)
+      const demos = Module.demos(optimized)
+      const instructions = Module.instructions(optimized)
+      for (const s of steps) {
+        const local = (path: string) => {
+          const rest = path === s.id ? "" : path.slice(s.id.length + 1)
+          return rest === "" ? "self" : rest
+        }
+        const mine = (path: string) => path === s.id || path.startsWith(`${s.id}.`)
+        const stepDemos: Record<string, ReadonlyArray<unknown>> = {}
+        const stepInstructions: Record<string, string> = {}
+        for (const [path, d] of Object.entries(demos)) if (mine(path)) stepDemos[local(path)] = d
+        for (const [path, i] of Object.entries(instructions)) if (mine(path)) stepInstructions[local(path)] = i
+        const info = yield* modules.swap(ids[s.id]!, {
+          demos: stepDemos as never,
+          instructions: stepInstructions,
+          lineage: { reason: "workflow_optimization", jobId: job.id, optimizer: options.optimizer }
+        })
+        versions[s.id] = info.version
+      }
+    }
+    return { job, programId, steps: versions }
   })
