@@ -10,6 +10,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as Schema from "effect/Schema"
+import { BadRequest, Conflict, Failed, Forbidden, NotFound, Unavailable } from "../ApiError.js"
 import { Authentication } from "../Auth.js"
 
 /**
@@ -50,4 +51,10 @@ export class AuthApi extends HttpApiGroup.make("auth")
   .add(HttpApiEndpoint.post("session", "/auth/session").addSuccess(Session))
   .add(HttpApiEndpoint.del("signOut", "/auth/session").addSuccess(HttpApiSchema.NoContent))
   .add(HttpApiEndpoint.post("token", "/auth/token").addSuccess(Token))
+  .addError(BadRequest)
+  .addError(NotFound)
+  .addError(Conflict)
+  .addError(Unavailable)
+  .addError(Failed)
+  .addError(Forbidden)
   .middleware(Authentication) {}

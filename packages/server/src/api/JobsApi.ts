@@ -6,7 +6,7 @@
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as Schema from "effect/Schema"
-import { BadRequest, Failed, Forbidden, NotFound } from "../ApiError.js"
+import { BadRequest, Conflict, Failed, Forbidden, NotFound, Unavailable } from "../ApiError.js"
 import { Authentication } from "../Auth.js"
 import { EventStream } from "./ModulesApi.js"
 import { Fields, Id, IdPath, maxItems } from "./Schemas.js"
@@ -103,5 +103,10 @@ export class JobsApi extends HttpApiGroup.make("jobs")
     HttpApiEndpoint.post("cancel", "/jobs/:id/cancel").setPath(IdPath).addSuccess(Job).addError(NotFound).addError(Failed)
   )
   .add(HttpApiEndpoint.get("progress", "/jobs/:id/progress").setPath(IdPath).addSuccess(EventStream).addError(NotFound))
+  .addError(BadRequest)
+  .addError(NotFound)
+  .addError(Conflict)
+  .addError(Unavailable)
+  .addError(Failed)
   .addError(Forbidden)
   .middleware(Authentication) {}

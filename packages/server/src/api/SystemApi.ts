@@ -8,7 +8,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as Schema from "effect/Schema"
-import { Failed, Forbidden } from "../ApiError.js"
+import { BadRequest, Conflict, Failed, Forbidden, NotFound, Unavailable } from "../ApiError.js"
 import { Authentication } from "../Auth.js"
 import { EventStream } from "./ModulesApi.js"
 
@@ -121,6 +121,23 @@ export const Status = Schema.Struct({
 })
 
 /**
+ * What the dashboard shows, at one instant: the tree, the providers, the modules (with their policies), the jobs
+ * and the status.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Snapshot = Schema.Struct({
+  at: Schema.Number,
+  tree: Tree,
+  providers: Schema.Array(Provider),
+  modules: Schema.Array(Schema.Unknown),
+  jobs: Schema.Array(Schema.Unknown),
+  experiments: Schema.Array(Schema.Unknown),
+  status: Status
+})
+
+/**
  * The Prometheus text exposition format.
  *
  * @since 0.1.0
@@ -141,6 +158,14 @@ export class SystemApi extends HttpApiGroup.make("system")
   .add(HttpApiEndpoint.get("providers", "/providers").addSuccess(Schema.Array(Provider)))
   .add(HttpApiEndpoint.get("status", "/status").addSuccess(Status))
   .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health))
+  .add(HttpApiEndpoint.get("snapshot", "/snapshot").addSuccess(Snapshot))
+  .add(
+    HttpApiEndpoint.get("snapshots", "/snapshot/stream")
+      .setUrlParams(
+        Schema.Struct({ intervalMs: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(100, 60_000))) })
+      )
+      .addSuccess(EventStream)
+  )
   .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(PrometheusText))
   .add(HttpApiEndpoint.get("events", "/events").setUrlParams(EventQuery).addSuccess(Schema.Array(Event)).addError(Failed))
   .add(
@@ -148,5 +173,10 @@ export class SystemApi extends HttpApiGroup.make("system")
       .setUrlParams(Schema.Struct({ types: Schema.optional(Schema.String.pipe(Schema.maxLength(4096))) }))
       .addSuccess(EventStream)
   )
+  .addError(BadRequest)
+  .addError(NotFound)
+  .addError(Conflict)
+  .addError(Unavailable)
+  .addError(Failed)
   .addError(Forbidden)
   .middleware(Authentication) {}
