@@ -157,7 +157,7 @@ const dashboardRoutes = (enabled: boolean) =>
             })
       }
       yield* router.get("/", Effect.succeed(HttpServerResponse.redirect("/dashboard/", { status: 302 })))
-      yield* router.get("/dashboard", Effect.succeed(HttpServerResponse.redirect("/dashboard/", { status: 302 })))
+      // The router ignores a trailing slash: this is `/dashboard` and `/dashboard/`.
       yield* router.get("/dashboard/", Effect.sync(() => serve("index.html")))
       yield* router.get(
         "/dashboard/*",
@@ -235,7 +235,6 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
         Layer.provide(cors),
         Layer.provide(api),
         Layer.provide(shared),
-        HttpServer.withLogAddress,
         Layer.provideMerge(
           NodeHttpServer.layer(() => http.createServer(), {
             port: options.port ?? 8080,

@@ -1,0 +1,142 @@
+/** A server on loopback over a real application on the simulated LM, for the tests. */
+import { Config, Events, Protection } from "@effect-dspy/foundation"
+import { Registry } from "@effect-dspy/runtime"
+import { Application, type LMProviders } from "@effect-dspy/services"
+import { SimLM, SimLatency } from "@effect-dspy/sim"
+import { LMError, type Provider } from "@effect-dspy/core"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpApiClient from "@effect/platform/HttpApiClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { Api, ApiKeys, Server, Sse } from "../src/index.js"
+
+/** A switch in front of a provider: while on, every call fails with a 503. */
+export interface Outage {
+  readonly set: (provider: string, down: boolean) => void
+  readonly wrap: (name: string, provider: Provider.Provider) => Provider.Provider
+}
+
+export const makeOutage = (): Outage => {
+  const down = new Set<string>()
+  const fault = (name: string) =>
+    Effect.suspend(() =>
+      down.has(name)
+        ? Effect.fail(new LMError.LMServerError({ provider: name, status: 503, message: `${name}: injected outage` }))
+        : Effect.void
+    )
+  return {
+    set: (provider, on) => void (on ? down.add(provider) : down.delete(provider)),
+    wrap: (name, provider) => ({
+      ...provider,
+      complete: (request) => Effect.zipRight(fault(name), provider.complete(request)),
+      stream: (request) => Stream.unwrap(Effect.as(fault(name), provider.stream(request)))
+    })
+  }
+}
+
+export interface Harness {
+  readonly url: string
+  readonly server: Server.Service
+  readonly keys: { readonly admin: string; readonly reader: string; readonly executor: string }
+  readonly outage: Outage
+  readonly context: Context.Context<Server.Server | Application.Application | Events.Events>
+}
+
+export interface HarnessOptions extends Partial<Omit<Server.Options, "keys">> {
+  readonly latencyMs?: number
+}
+
+/** The application (primary `sim` with backup `sim_backup`) and the server on a free loopback port. */
+export const start = (options: HarnessOptions = {}): Effect.Effect<Harness, unknown, Scope.Scope> =>
+  Effect.gen(function* () {
+    const admin = ApiKeys.generate("admin", ["admin"])
+    const reader = ApiKeys.generate("reader", ["read"])
+    const executor = ApiKeys.generate("executor", ["execute"])
+    const outage = makeOutage()
+    const factory: LMProviders.ProviderFactory = (name, settings) =>
+      Effect.sync(() =>
+        outage.wrap(
+          name,
+          SimLM.make({
+            name,
+            seed: 1,
+            model: settings.defaultModel,
+            ...(options.latencyMs === undefined ? {} : { latency: SimLatency.fixed(options.latencyMs) })
+          })
+        )
+      )
+    const config = Config.layer({
+      env: false,
+      defaults: {
+        modules: { defaultLmProvider: "sim", cacheEnabled: true },
+        providers: {
+          sim: { kind: "simulated", defaultModel: "sim-small", backup: "sim_backup", maxRetries: 0 },
+          sim_backup: { kind: "simulated", defaultModel: "sim-small", maxRetries: 0 }
+        },
+        infrastructure: { circuitBreakers: { lm_provider_sim: { failureThreshold: 3, recoveryTimeMs: 500 } } }
+      }
+    })
+    const foundation = Layer.mergeAll(Events.layerConfig, Protection.layer, Registry.layer).pipe(
+      Layer.provideMerge(config)
+    )
+    const app = Application.layer({ providerFactory: factory, shutdownGracePeriod: "2 seconds" }).pipe(
+      Layer.provideMerge(foundation)
+    )
+    const { latencyMs: _latency, ...rest } = options
+    const layer = Server.layer({
+      port: 0,
+      keys: [admin.entry, reader.entry, executor.entry],
+      ...rest
+    }).pipe(Layer.provideMerge(app))
+    const context = yield* Layer.build(layer)
+    const server = Context.get(context, Server.Server)
+    return {
+      url: server.url,
+      server,
+      outage,
+      context: context as Context.Context<Server.Server | Application.Application | Events.Events>,
+      keys: {
+        admin: Redacted.value(admin.key),
+        reader: Redacted.value(reader.key),
+        executor: Redacted.value(executor.key)
+      }
+    }
+  })
+
+/** A typed client of the API, authenticating with `key` (none: no credential). */
+export const client = (url: string, key?: string) =>
+  HttpApiClient.make(Api.Api, {
+    baseUrl: url,
+    transformClient: (c) =>
+      key === undefined ? c : HttpClient.mapRequest(c, HttpClientRequest.setHeader("authorization", `Bearer ${key}`))
+  }).pipe(Effect.provide(FetchHttpClient.layer))
+
+/** The SSE events of a GET, as they arrive (through `HttpClient` and the SSE parser). */
+export const sse = (
+  url: string,
+  headers: Record<string, string>
+): Stream.Stream<Sse.Event, unknown> =>
+  Stream.unwrapScoped(
+    Effect.gen(function* () {
+      const http = yield* HttpClient.HttpClient
+      const response = yield* http.execute(HttpClientRequest.get(url, { headers }))
+      if (response.status !== 200) return yield* Effect.fail(new Error(`SSE ${url}: status ${response.status}`))
+      let pending: Array<Sse.Event> = []
+      const parser = Sse.makeParser((event) => pending.push(event))
+      return response.stream.pipe(
+        Stream.decodeText(),
+        Stream.mapConcat((chunk) => {
+          parser.feed(chunk)
+          const out = pending
+          pending = []
+          return out
+        })
+      )
+    })
+  ).pipe(Stream.provideLayer(FetchHttpClient.layer))
