@@ -34,7 +34,8 @@ import type {
   Experiments,
   LMProviders,
   ModuleManager,
-  OptimizationCoordinator
+  OptimizationCoordinator,
+  ReleaseStore
 } from "@effect-dspy/services"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiScalar from "@effect/platform/HttpApiScalar"
@@ -129,6 +130,7 @@ export type Requirements =
   | LMProviders.LMProviders
   | OptimizationCoordinator.OptimizationCoordinator
   | Experiments.Experiments
+  | ReleaseStore.ReleaseStore
   | Events.Events
   | Config.Config
 

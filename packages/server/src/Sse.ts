@@ -111,6 +111,18 @@ export const makeParser = (onEvent: (event: Event) => void): Parser => {
   }
 }
 
+const encoder = new TextEncoder()
+// An event fanned out to many subscribers (the same object) is encoded once.
+const encoded = new WeakMap<Event, Uint8Array>()
+const bytesOf = (event: Event): Uint8Array => {
+  let bytes = encoded.get(event)
+  if (bytes === undefined) {
+    bytes = encoder.encode(encode(event))
+    encoded.set(event, bytes)
+  }
+  return bytes
+}
+
 /**
  * The response of a stream of events: `text/event-stream`, not cached, not buffered by proxies, with a
  * heartbeat comment every `heartbeat` (default 15 s). The response ends when the stream does.
@@ -122,14 +134,12 @@ export const response = <E>(
   events: Stream.Stream<Event, E>,
   options: { readonly heartbeat?: Duration.DurationInput } = {}
 ): HttpServerResponse.HttpServerResponse => {
-  const encoder = new TextEncoder()
   const beats = Stream.fromSchedule(Schedule.spaced(options.heartbeat ?? Duration.seconds(15))).pipe(
     Stream.as(": heartbeat\n\n")
   )
-  const body = Stream.map(events, encode).pipe(
+  const body = Stream.map(events, bytesOf).pipe(
     Stream.catchAllCause(() => Stream.empty),
-    Stream.merge(beats, { haltStrategy: "left" }),
-    Stream.map((text) => encoder.encode(text))
+    Stream.merge(Stream.map(beats, (text) => encoder.encode(text)), { haltStrategy: "left" })
   )
   return HttpServerResponse.stream(Stream.concat(Stream.make(encoder.encode(": connected\n\n")), body), {
     contentType: "text/event-stream",

@@ -126,6 +126,18 @@ export const RollbackRequest = Schema.Struct({
 export const PolicyRequest = Schema.Struct({ policy: BoundedJson, seed: Schema.optional(Schema.Int) })
 
 /**
+ * A release bundle to import (as `effect-dspy export` or `GET /modules/{id}/release` wrote it) and the version it
+ * is based on.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ImportRequest = Schema.Struct({
+  bundle: BoundedJson,
+  ifVersion: Schema.optional(Schema.Int.pipe(Schema.positive()))
+})
+
+/**
  * The SSE media type of streamed endpoints.
  *
  * @since 0.1.0
@@ -214,6 +226,22 @@ export class ModulesApi extends HttpApiGroup.make("modules")
       .setPath(IdPath)
       .addSuccess(HttpApiSchema.NoContent)
       .addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.get("exportRelease", "/modules/:id/release")
+      .setPath(IdPath)
+      .setUrlParams(Schema.Struct({ version: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive())) }))
+      .addSuccess(Schema.Unknown)
+      .addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.post("importRelease", "/modules/:id/release")
+      .setPath(IdPath)
+      .setPayload(ImportRequest)
+      .addSuccess(ModuleInfo)
+      .addError(NotFound)
+      .addError(BadRequest)
+      .addError(Conflict)
   )
   .add(
     HttpApiEndpoint.get("experiments", "/experiments")

@@ -1,5 +1,5 @@
 /** The modules group's handlers. */
-import { Experiments, ModuleManager } from "@effect-dspy/services"
+import { Experiments, ModuleManager, ReleaseBundle, ReleaseStore } from "@effect-dspy/services"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -42,6 +42,7 @@ export const layer = HttpApiBuilder.group(Api, "modules", (handlers) =>
   Effect.gen(function* () {
     const modules = yield* ModuleManager.ModuleManager
     const experiments = yield* Experiments.Experiments
+    const releases = yield* ReleaseStore.ReleaseStore
     const gate: Gate = yield* GateTag
     const execute = (id: string, payload: typeof ExecuteRequest.Type) =>
       mapped(
@@ -148,6 +149,31 @@ export const layer = HttpApiBuilder.group(Api, "modules", (handlers) =>
         )
       )
       .handle("clearPolicy", ({ path }) => Effect.zipRight(requireScope("admin"), mapped(modules.clearPolicy(path.id))))
+      .handle("exportRelease", ({ path, urlParams }) =>
+        Effect.zipRight(
+          requireScope("read"),
+          mapped(
+            ReleaseBundle.exportBundle(path.id, urlParams.version === undefined ? {} : { version: urlParams.version })
+          ).pipe(Effect.provideService(ReleaseStore.ReleaseStore, releases))
+        )
+      )
+      .handle("importRelease", ({ path, payload }) =>
+        Effect.zipRight(
+          requireScope("admin"),
+          mapped(
+            Effect.map(
+              ReleaseBundle.importBundle(payload.bundle, {
+                moduleId: path.id,
+                ...(payload.ifVersion === undefined ? {} : { ifVersion: payload.ifVersion })
+              }),
+              toInfo
+            )
+          ).pipe(
+            Effect.provideService(ReleaseStore.ReleaseStore, releases),
+            Effect.provideService(ModuleManager.ModuleManager, modules)
+          )
+        )
+      )
       .handle("experiments", ({ urlParams }) =>
         Effect.zipRight(requireScope("read"), Effect.map(experiments.list(urlParams.moduleId), (all) => all.map(jsonSafe)))
       )

@@ -51,6 +51,17 @@ const parseTypes = (types: string | undefined): ReadonlyArray<string> | undefine
 /** The SSE id of an event: its timestamp and id (a reconnection replays from the timestamp, after the id). */
 const sseId = (event: Events.Event): string => `${event.timestamp}:${event.id}`
 
+// An event delivered to many subscribers (the same object) becomes one SSE event, encoded once (see Sse.response).
+const sseEvents = new WeakMap<Events.Event, Sse.Event>()
+const toSse = (e: Events.Event): Sse.Event => {
+  let out = sseEvents.get(e)
+  if (out === undefined) {
+    out = { id: sseId(e), event: e.type, data: JSON.stringify(e) }
+    sseEvents.set(e, out)
+  }
+  return out
+}
+
 /**
  * The event tail: the live events (subscribed before anything is read back, so none falls between), after the
  * events since `lastId` when a client reconnects.
@@ -87,7 +98,6 @@ export const tail = (
         }
       }
       const seen = new Set(replay.map((e) => e.id))
-      const toSse = (e: Events.Event): Sse.Event => ({ id: sseId(e), event: e.type, data: JSON.stringify(e) })
       const ready: Sse.Event = { event: "ready", data: JSON.stringify({ replayed: replay.length }) }
       return Stream.concat(
         Stream.make(ready),
