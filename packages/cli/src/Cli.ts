@@ -41,7 +41,13 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { InvalidInput } from "./CliError.js"
+import { InvalidInput, type RemoteFailed, type ServeFailed } from "./CliError.js"
+import * as Health from "./commands/Health.js"
+import * as Jobs from "./commands/Jobs.js"
+import * as Keys from "./commands/Keys.js"
+import * as Optimize from "./commands/Optimize.js"
+import * as Releases from "./commands/Releases.js"
+import * as Serve from "./commands/Serve.js"
 import { version as packageVersion } from "./internal/version.js"
 
 /**
@@ -181,15 +187,28 @@ const versionCommand = Command.make("version", {}, () => Console.log(version)).p
  * @since 0.1.0
  * @category commands
  */
-export const command: Command.Command<
-  "effect-dspy",
-  never,
-  RunError,
-  { readonly subcommand: Option.Option<RunOptions | {}> }
-> = Command.make("effect-dspy").pipe(
+export const command = Command.make("effect-dspy").pipe(
   Command.withDescription("effect-dspy: DSPy on Effect, from the command line"),
-  Command.withSubcommands([runCommand, versionCommand])
+  Command.withSubcommands([
+    runCommand,
+    versionCommand,
+    Serve.command,
+    Keys.command,
+    Health.command,
+    Jobs.command,
+    Optimize.command,
+    Releases.exportCommand,
+    Releases.importCommand
+  ])
 )
+
+/**
+ * What the other commands (`serve`, `keys`, `health`, `jobs`, `optimize`, `export`, `import`) can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CommandError = ServeFailed | RemoteFailed | InvalidInput
 
 /**
  * Runs the command line on `argv` (as `process.argv`: the first two entries are skipped).
@@ -214,11 +233,19 @@ export const run: (
  */
 export const main = (
   argv: ReadonlyArray<string>
-): Effect.Effect<void, RunError | ValidationError.ValidationError, CliApp.CliApp.Environment> =>
+): Effect.Effect<void, RunError | CommandError | ValidationError.ValidationError, CliApp.CliApp.Environment> =>
   run(argv).pipe(
     Effect.tapError((error) =>
       ValidationError.isValidationError(error)
         ? Effect.void
-        : Console.error(`effect-dspy: ${error._tag}: ${error.message}`)
+        : Console.error(`effect-dspy: ${describeError(error)}`)
     )
   )
+
+const describeError = (error: unknown): string => {
+  if (typeof error === "object" && error !== null) {
+    const { _tag, message } = error as { readonly _tag?: unknown; readonly message?: unknown }
+    if (typeof _tag === "string") return `${_tag}: ${typeof message === "string" ? message : ""}`
+  }
+  return String(error)
+}
