@@ -16,8 +16,6 @@
  * @since 0.1.0
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Duration from "effect/Duration"
-import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 
 /**
@@ -124,22 +122,24 @@ const bytesOf = (event: Event): Uint8Array => {
 }
 
 /**
- * The response of a stream of events: `text/event-stream`, not cached, not buffered by proxies, with a
- * heartbeat comment every `heartbeat` (default 15 s). The response ends when the stream does.
+ * A heartbeat: a comment line, which clients ignore, that keeps proxies from closing an idle connection.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const heartbeat: Uint8Array = new TextEncoder().encode(": heartbeat\n\n")
+
+/**
+ * The response of a stream of events: `text/event-stream`, not cached, not buffered by proxies. The response
+ * ends when the stream does (a failure of the stream ends it too). Long-lived streams send {@link heartbeat}s
+ * themselves (`Uint8Array` elements are written as they are).
  *
  * @since 0.1.0
  * @category responses
  */
-export const response = <E>(
-  events: Stream.Stream<Event, E>,
-  options: { readonly heartbeat?: Duration.DurationInput } = {}
-): HttpServerResponse.HttpServerResponse => {
-  const beats = Stream.fromSchedule(Schedule.spaced(options.heartbeat ?? Duration.seconds(15))).pipe(
-    Stream.as(": heartbeat\n\n")
-  )
-  const body = Stream.map(events, bytesOf).pipe(
-    Stream.catchAllCause(() => Stream.empty),
-    Stream.merge(Stream.map(beats, (text) => encoder.encode(text)), { haltStrategy: "left" })
+export const response = <E>(events: Stream.Stream<Event | Uint8Array, E>): HttpServerResponse.HttpServerResponse => {
+  const body = Stream.map(events, (e) => (e instanceof Uint8Array ? e : bytesOf(e))).pipe(
+    Stream.catchAllCause(() => Stream.empty)
   )
   return HttpServerResponse.stream(Stream.concat(Stream.make(encoder.encode(": connected\n\n")), body), {
     contentType: "text/event-stream",

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import { Sse } from "../src/index.js"
-import { client, sse, start } from "./support.js"
+import { client, collectSse, sse, start } from "./support.js"
 
 describe("Sse", () => {
   it("parses events split anywhere, with CRLF, multi-line data, comments and ids", () => {
@@ -144,17 +144,13 @@ describe("SSE endpoints over loopback", () => {
         Array.from({ length: subscribers }),
         () =>
           Effect.fork(
-            Stream.runCollect(
-              sse(`${h.url}/events/stream?types=api_load`, headers).pipe(
-                Stream.tap((e) => Effect.sync(() => (e.event === "ready" ? ready++ : undefined))),
-                Stream.filter((e) => e.event === "api_load"),
-                Stream.take(executions)
-              )
-            )
+            collectSse(`${h.url}/events/stream?types=api_load`, headers, "api_load", executions, () => ready++)
           ),
         { concurrency: "unbounded" }
       )
+      const t0 = Date.now()
       while (ready < subscribers) yield* Effect.sleep("20 millis")
+      console.log("T ready", Date.now() - t0)
       const executor = yield* client(h.url, h.keys.executor)
       // Each execution is followed by an event; every subscriber must see all of them, in order.
       const results = yield* Effect.forEach(
@@ -166,13 +162,15 @@ describe("SSE endpoints over loopback", () => {
           ),
         { concurrency: executions }
       )
+      console.log("T executed", Date.now() - t0)
       assert.strictEqual(results.length, executions)
       assert.isTrue(results.every((r) => r.moduleId === "qa"))
       for (const fiber of fibers) {
-        const got = Chunk.toArray(yield* Fiber.join(fiber))
+        const got = yield* Fiber.join(fiber)
         assert.strictEqual(got.length, executions)
         assert.strictEqual(new Set(got.map((e) => JSON.parse(e.data).data.i)).size, executions)
       }
+      console.log("T collected", Date.now() - t0)
       const described = yield* admin.modules.describe({ path: { id: "qa" } })
       assert.strictEqual(described.executions, executions)
     }),

@@ -140,3 +140,28 @@ export const sse = (
       )
     })
   ).pipe(Stream.provideLayer(FetchHttpClient.layer))
+
+/** Collects `count` events of type `type` from a GET with plain `fetch` (the load test's many subscribers). */
+export const collectSse = (
+  url: string,
+  headers: Record<string, string>,
+  type: string,
+  count: number,
+  onReady: () => void
+): Effect.Effect<ReadonlyArray<Sse.Event>> =>
+  Effect.promise(async (signal) => {
+    const response = await fetch(url, { headers, signal })
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
+    const out: Array<Sse.Event> = []
+    const parser = Sse.makeParser((e) => {
+      if (e.event === "ready") onReady()
+      else if (e.event === type) out.push(e)
+    })
+    while (out.length < count) {
+      const { value, done } = await reader.read()
+      if (done) break
+      parser.feed(value)
+    }
+    await reader.cancel()
+    return out.slice(0, count)
+  })

@@ -44,15 +44,19 @@ export class Gate {
     })
   }
 
-  /** A stream that ends at shutdown, counted as an SSE connection while it runs. */
-  sseStream<A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E, R> {
+  /**
+   * A stream counted as an SSE connection while it runs. A short stream (an execution, a job's progress) is
+   * `interruptWhen` the shutdown; a long-lived one (`live: true`, the event tail) ends itself at shutdown (it races
+   * no deferred on every element).
+   */
+  sseStream<A, E, R>(stream: Stream.Stream<A, E, R>, options: { readonly live?: boolean } = {}): Stream.Stream<A, E, R> {
     return Stream.unwrapScoped(
       Effect.as(
         Effect.acquireRelease(
           Effect.sync(() => this.sse++),
           () => Effect.sync(() => this.sse--)
         ),
-        Stream.interruptWhen(stream, Deferred.await(this.shutdown))
+        options.live === true ? stream : Stream.interruptWhen(stream, Deferred.await(this.shutdown))
       )
     )
   }

@@ -5,6 +5,7 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import type * as Layer from "effect/Layer"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -68,13 +69,22 @@ const toSse = (e: Events.Event): Sse.Event => {
  */
 export const tail = (
   events: Events.Service,
+  gate: Gate,
   types: ReadonlyArray<string> | undefined,
-  lastId: string | undefined
-): Stream.Stream<Sse.Event, unknown> =>
+  lastId: string | undefined,
+  heartbeatEvery: Duration.DurationInput = "15 seconds"
+): Stream.Stream<Sse.Event | Uint8Array, unknown> =>
   Stream.unwrapScoped(
     Effect.gen(function* () {
-      const queue = yield* Queue.unbounded<Events.Event>()
-      const fiber = yield* Effect.forkScoped(Stream.runForEach(events.subscribe(types), (e) => Queue.offer(queue, e)))
+      const queue = yield* Queue.unbounded<Events.Event | Uint8Array>()
+      const fiber = yield* Effect.forkScoped(
+        Stream.runForEachChunk(events.subscribe(types), (chunk) => Queue.offerAll(queue, chunk))
+      )
+      // Heartbeats, and the end at shutdown, go through the same queue (no per-element race or merge).
+      yield* Effect.forkScoped(
+        Effect.repeat(Queue.offer(queue, Sse.heartbeat), Schedule.spaced(heartbeatEvery))
+      )
+      yield* Effect.forkScoped(Effect.zipRight(Deferred.await(gate.shutdown), Queue.shutdown(queue)))
       // Subscribed once the reader waits on its queue.
       while (true) {
         const status = yield* Fiber.status(fiber)
@@ -99,14 +109,12 @@ export const tail = (
       }
       const seen = new Set(replay.map((e) => e.id))
       const ready: Sse.Event = { event: "ready", data: JSON.stringify({ replayed: replay.length }) }
-      return Stream.concat(
-        Stream.make(ready),
-        Stream.concat(
-          Stream.fromIterable(replay),
-          Stream.filter(Stream.fromQueue(queue), (e) => !seen.has(e.id))
-        ).pipe(Stream.map(toSse))
+      const live = Stream.fromQueue(queue).pipe(
+        Stream.filter((e) => e instanceof Uint8Array || seen.size === 0 || !seen.has(e.id)),
+        Stream.map((e) => (e instanceof Uint8Array ? e : toSse(e)))
       )
-
+      const head: ReadonlyArray<Sse.Event | Uint8Array> = [ready, ...replay.map(toSse)]
+      return Stream.concat(Stream.fromIterable(head), live)
     })
   )
 
@@ -233,7 +241,9 @@ export const layer: Layer.Layer<
         Effect.gen(function* () {
           yield* requireScope("read")
           return Sse.response(
-            gate.sseStream(tail(events, parseTypes(urlParams.types), Sse.lastEventId(request.headers)))
+            gate.sseStream(tail(events, gate, parseTypes(urlParams.types), Sse.lastEventId(request.headers)), {
+              live: true
+            })
           )
         })
       )
