@@ -236,9 +236,7 @@ export const main = (
 ): Effect.Effect<void, RunError | CommandError | ValidationError.ValidationError, CliApp.CliApp.Environment> =>
   run(argv).pipe(
     Effect.tapError((error) =>
-      ValidationError.isValidationError(error)
-        ? Effect.void
-        : Console.error(`effect-dspy: ${describeError(error)}`)
+      ValidationError.isValidationError(error) ? Effect.void : Console.error(`effect-dspy: ${describeError(error)}`)
     )
   )
 

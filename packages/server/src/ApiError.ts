@@ -112,7 +112,15 @@ export class Failed extends Schema.TaggedError<Failed>()(
  * @since 0.1.0
  * @category models
  */
-export type ApiError = Unauthorized | Forbidden | TooManyRequests | BadRequest | NotFound | Conflict | Unavailable | Failed
+export type ApiError =
+  | Unauthorized
+  | Forbidden
+  | TooManyRequests
+  | BadRequest
+  | NotFound
+  | Conflict
+  | Unavailable
+  | Failed
 
 const notFound = new Set([
   "ModuleNotFound",

@@ -160,7 +160,10 @@ const dashboardRoutes = (enabled: boolean) =>
       }
       yield* router.get("/", Effect.succeed(HttpServerResponse.redirect("/dashboard/", { status: 302 })))
       // The router ignores a trailing slash: this is `/dashboard` and `/dashboard/`.
-      yield* router.get("/dashboard/", Effect.sync(() => serve("index.html")))
+      yield* router.get(
+        "/dashboard/",
+        Effect.sync(() => serve("index.html"))
+      )
       yield* router.get(
         "/dashboard/*",
         Effect.map(HttpServerRequest.HttpServerRequest, (request) => {

@@ -172,4 +172,3 @@ export const resumeAfter = <E, R>(
   const after = lastId === undefined ? Number.NaN : Number(lastId)
   return Number.isFinite(after) ? Stream.filter(events, (e) => e.id === undefined || Number(e.id) > after) : events
 }
-

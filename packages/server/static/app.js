@@ -44,8 +44,10 @@ function TreeNode({ node, path, blinking }) {
       <span class=${`badge ${node.status}`}>${node.status}</span>
       ${node.restarts > 0 && html`<span class="muted">restarts ${node.restarts}</span>`}
     </div>
-    ${node.children.length > 0 &&
-    html`<ul class="tree">${node.children.map((c) => html`<${TreeNode} key=${c.id} node=${c} path=${key} blinking=${blinking} />`)}</ul>`}
+    ${
+      node.children.length > 0 &&
+      html`<ul class="tree">${node.children.map((c) => html`<${TreeNode} key=${c.id} node=${c} path=${key} blinking=${blinking} />`)}</ul>`
+    }
   </li>`
 }
 
@@ -93,21 +95,25 @@ function Arms({ arms }) {
   const entries = Object.entries(arms ?? {})
   if (entries.length === 0) return null
   return html`<table class="arms"><thead><tr><th>arm</th><th>requests</th><th>quality</th><th>latency ms</th><th>cost $</th></tr></thead>
-    <tbody>${entries.map(([arm, s]) => html`<tr data-arm=${arm}>
+    <tbody>${entries.map(
+      ([arm, s]) => html`<tr data-arm=${arm}>
       <td>v${arm}</td><td>${s.requests ?? s.count ?? "–"}</td>
       <td>${fmt(s.reward?.mean ?? s.quality?.mean)}${s.reward?.low !== undefined ? html` <span class="muted">[${fmt(s.reward.low)}, ${fmt(s.reward.high)}]</span>` : ""}</td>
-      <td>${fmt(s.latencyMs?.mean ?? s.latency?.mean, 1)}</td><td>${fmt(s.costUsd?.mean ?? s.cost?.mean, 5)}</td></tr>`)}</tbody></table>`
+      <td>${fmt(s.latencyMs?.mean ?? s.latency?.mean, 1)}</td><td>${fmt(s.costUsd?.mean ?? s.cost?.mean, 5)}</td></tr>`
+    )}</tbody></table>`
 }
 
 function Modules({ modules }) {
   return html`<section data-testid="modules"><h2>Modules</h2>
     ${modules.length === 0 ? html`<p class="muted">No modules yet.</p>` : ""}
     <table><thead><tr><th>module</th><th>version</th><th>executions</th><th>failures</th><th>breaker</th><th>policy</th></tr></thead>
-    <tbody>${modules.map((m) => html`<tr data-module=${m.id}>
+    <tbody>${modules.map(
+      (m) => html`<tr data-module=${m.id}>
       <td>${m.id} <span class="muted">${m.kind}</span></td><td>v${m.version} <span class="muted">of ${m.versions}</span></td>
       <td>${m.executions}</td><td>${m.failures}</td><td><span class=${`badge ${m.breaker}`}>${m.breaker}</span></td>
-      <td>${m.policy ? m.policy.policy?._tag ?? m.policy.policy?.kind ?? "policy" : html`<span class="muted">promoted</span>`}</td></tr>
-      ${m.policy ? html`<tr><td colspan="6"><${Arms} arms=${m.policy.arms} /></td></tr>` : ""}`)}</tbody></table></section>`
+      <td>${m.policy ? (m.policy.policy?._tag ?? m.policy.policy?.kind ?? "policy") : html`<span class="muted">promoted</span>`}</td></tr>
+      ${m.policy ? html`<tr><td colspan="6"><${Arms} arms=${m.policy.arms} /></td></tr>` : ""}`
+    )}</tbody></table></section>`
 }
 
 function ScoreChart({ points }) {
@@ -118,10 +124,18 @@ function ScoreChart({ points }) {
     if (plot.current === null && el.current !== null && typeof uPlot !== "undefined") {
       plot.current = new uPlot(
         {
-          width: Math.max(300, el.current.clientWidth || 360), height: 160,
+          width: Math.max(300, el.current.clientWidth || 360),
+          height: 160,
           scales: { x: { time: false } },
-          axes: [{ stroke: "#7f8b99", grid: { stroke: "#2a323c" } }, { stroke: "#7f8b99", grid: { stroke: "#2a323c" } }],
-          series: [{ label: "trial" }, { label: "score", stroke: "#58a6ff", points: { show: true } }, { label: "best", stroke: "#3fb950" }]
+          axes: [
+            { stroke: "#7f8b99", grid: { stroke: "#2a323c" } },
+            { stroke: "#7f8b99", grid: { stroke: "#2a323c" } }
+          ],
+          series: [
+            { label: "trial" },
+            { label: "score", stroke: "#58a6ff", points: { show: true } },
+            { label: "best", stroke: "#3fb950" }
+          ]
         },
         data,
         el.current
@@ -165,9 +179,22 @@ function Jobs({ jobs }) {
 }
 
 // The event types the tail shows (every event type arrives as its own SSE event name).
-const tailTypes = ["module_created", "module_swapped", "module_rolled_back", "provider_failover", "provider_recovered",
-  "circuit_breaker_state_changed", "optimization_queued", "optimization_swapped", "optimization_rejected",
-  "experiment_started", "experiment_recommended", "experiment_promoted", "canary_rolled_back", "runtime_actor_crashed"]
+const tailTypes = [
+  "module_created",
+  "module_swapped",
+  "module_rolled_back",
+  "provider_failover",
+  "provider_recovered",
+  "circuit_breaker_state_changed",
+  "optimization_queued",
+  "optimization_swapped",
+  "optimization_rejected",
+  "experiment_started",
+  "experiment_recommended",
+  "experiment_promoted",
+  "canary_rolled_back",
+  "runtime_actor_crashed"
+]
 
 function EventsTail() {
   const [events, setEvents] = useState([])
@@ -178,9 +205,15 @@ function EventsTail() {
     return () => source.close()
   }, [])
   return html`<section data-testid="events"><h2>Events</h2><div class="events">
-    ${events.length === 0 ? html`<p class="muted">Waiting for events…</p>` : events.map((e) => html`<div>
+    ${
+      events.length === 0
+        ? html`<p class="muted">Waiting for events…</p>`
+        : events.map(
+            (e) => html`<div>
       <span class="muted">${new Date(e.timestamp).toLocaleTimeString()}</span> ${e.type}
-      <span class="muted">${JSON.stringify(e.data).slice(0, 120)}</span></div>`)}</div></section>`
+      <span class="muted">${JSON.stringify(e.data).slice(0, 120)}</span></div>`
+          )
+    }</div></section>`
 }
 
 function Dashboard({ who }) {

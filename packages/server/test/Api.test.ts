@@ -20,7 +20,10 @@ describe("HTTP API over loopback", () => {
       const created = yield* admin.modules.create({ payload: spec })
       assert.strictEqual(created.id, "qa")
       assert.strictEqual(created.version, 1)
-      const execution = yield* executor.modules.execute({ path: { id: "qa" }, payload: { inputs: { question: "What is 2 + 3?" } } })
+      const execution = yield* executor.modules.execute({
+        path: { id: "qa" },
+        payload: { inputs: { question: "What is 2 + 3?" } }
+      })
       assert.strictEqual(execution.moduleId, "qa")
       assert.strictEqual(execution.version, 1)
       const output = execution.output as { readonly fields?: { readonly answer?: unknown } }
@@ -184,10 +187,7 @@ describe("HTTP API over loopback", () => {
       assert.match(metrics.text, /# TYPE dspy_services_module_executions counter/)
       assert.match(metrics.text, /dspy_services_module_executions\{[^}]*module_id="qa"[^}]*\} [1-9]\d*$/m)
       const tree = yield* admin.system.tree()
-      assert.deepStrictEqual(
-        tree.children.map((c) => c.id).slice(0, 2),
-        ["foundation", "module_manager"]
-      )
+      assert.deepStrictEqual(tree.children.map((c) => c.id).slice(0, 2), ["foundation", "module_manager"])
       const providers = yield* admin.system.providers()
       assert.deepStrictEqual(providers.map((p) => p.name).sort(), ["sim", "sim_backup"])
       const health = yield* admin.system.health()

@@ -87,14 +87,30 @@ describe.skipIf(!available)("dashboard in headless Chromium", () => {
         // The outage: sim fails every call; its breaker opens (traffic fails over to sim_backup), then closes.
         h.outage.set("sim", true)
         const opened = page.locator('[data-provider="sim"][data-circuit="open"]').waitFor({ timeout: 30_000 })
-        while (!(yield* Effect.promise(() => page.locator('[data-provider="sim"][data-circuit="open"]').count().then((c) => c > 0)))) {
+        while (
+          !(yield* Effect.promise(() =>
+            page
+              .locator('[data-provider="sim"][data-circuit="open"]')
+              .count()
+              .then((c) => c > 0)
+          ))
+        ) {
           yield* execute(4)
           yield* Effect.sleep("100 millis")
         }
         yield* Effect.promise(() => opened)
-        yield* Effect.promise(() => page.screenshot({ path: path.join(images, "dashboard-breaker-open.png"), fullPage: true }))
+        yield* Effect.promise(() =>
+          page.screenshot({ path: path.join(images, "dashboard-breaker-open.png"), fullPage: true })
+        )
         h.outage.set("sim", false)
-        while (!(yield* Effect.promise(() => page.locator('[data-provider="sim"][data-circuit="closed"]').count().then((c) => c > 0)))) {
+        while (
+          !(yield* Effect.promise(() =>
+            page
+              .locator('[data-provider="sim"][data-circuit="closed"]')
+              .count()
+              .then((c) => c > 0)
+          ))
+        ) {
           yield* execute(2)
           yield* Effect.sleep("200 millis")
         }
@@ -104,7 +120,9 @@ describe.skipIf(!available)("dashboard in headless Chromium", () => {
           fields: { question: `What is ${i} + ${i}?`, answer: String(2 * i) },
           inputs: ["question"]
         }))
-        const job = yield* admin.jobs.start({ payload: { moduleId: "qa", optimizer: "copro", trainset, valset: trainset } })
+        const job = yield* admin.jobs.start({
+          payload: { moduleId: "qa", optimizer: "copro", trainset, valset: trainset }
+        })
         const chart = page.locator(`[data-job="${job.id}"] [data-testid="score-chart"]`)
         yield* Effect.promise(() => chart.waitFor({ timeout: 30_000 }))
         const seen: Array<number> = []

@@ -33,37 +33,39 @@ const publishN = (events: Events.Service, from: number, to: number) =>
   )
 
 describe("SSE endpoints over loopback", () => {
-  it.scopedLive("the event tail delivers live events; a reconnection with Last-Event-ID replays what it missed, once", () =>
-    Effect.gen(function* () {
-      const h = yield* start()
-      const events = Context.get(h.context, Events.Events)
-      const headers = { authorization: `Bearer ${h.keys.reader}` }
-      const url = `${h.url}/events/stream?types=api_test`
-      // First connection: ready, then 5 events; it disconnects after the 5th.
-      const first = yield* Stream.runCollect(
-        sse(url, headers).pipe(
-          Stream.tap((e) => (e.event === "ready" ? publishN(events, 0, 5) : Effect.void)),
-          Stream.filter((e) => e.event === "api_test"),
-          Stream.take(5)
+  it.scopedLive(
+    "the event tail delivers live events; a reconnection with Last-Event-ID replays what it missed, once",
+    () =>
+      Effect.gen(function* () {
+        const h = yield* start()
+        const events = Context.get(h.context, Events.Events)
+        const headers = { authorization: `Bearer ${h.keys.reader}` }
+        const url = `${h.url}/events/stream?types=api_test`
+        // First connection: ready, then 5 events; it disconnects after the 5th.
+        const first = yield* Stream.runCollect(
+          sse(url, headers).pipe(
+            Stream.tap((e) => (e.event === "ready" ? publishN(events, 0, 5) : Effect.void)),
+            Stream.filter((e) => e.event === "api_test"),
+            Stream.take(5)
+          )
         )
-      )
-      const firstNs = Chunk.toArray(first).map((e) => JSON.parse(e.data).data.n)
-      assert.deepStrictEqual(firstNs, [0, 1, 2, 3, 4])
-      // While disconnected, 5 more.
-      yield* publishN(events, 5, 10)
-      const lastId = Chunk.toArray(first)[4]!.id as string
-      const second = yield* Stream.runCollect(
-        sse(url, { ...headers, "last-event-id": lastId }).pipe(
-          Stream.tap((e) => (e.event === "ready" ? publishN(events, 10, 12) : Effect.void)),
-          Stream.filter((e) => e.event === "api_test"),
-          Stream.take(7)
+        const firstNs = Chunk.toArray(first).map((e) => JSON.parse(e.data).data.n)
+        assert.deepStrictEqual(firstNs, [0, 1, 2, 3, 4])
+        // While disconnected, 5 more.
+        yield* publishN(events, 5, 10)
+        const lastId = Chunk.toArray(first)[4]!.id as string
+        const second = yield* Stream.runCollect(
+          sse(url, { ...headers, "last-event-id": lastId }).pipe(
+            Stream.tap((e) => (e.event === "ready" ? publishN(events, 10, 12) : Effect.void)),
+            Stream.filter((e) => e.event === "api_test"),
+            Stream.take(7)
+          )
         )
-      )
-      assert.deepStrictEqual(
-        Chunk.toArray(second).map((e) => JSON.parse(e.data).data.n),
-        [5, 6, 7, 8, 9, 10, 11]
-      )
-    })
+        assert.deepStrictEqual(
+          Chunk.toArray(second).map((e) => JSON.parse(e.data).data.n),
+          [5, 6, 7, 8, 9, 10, 11]
+        )
+      })
   )
 
   it.scopedLive("a job's progress streams from its start to its end; a reconnection resumes after Last-Event-ID", () =>
@@ -130,50 +132,55 @@ describe("SSE endpoints over loopback", () => {
     })
   )
 
-  it.scopedLive("load: 1,000 concurrent executions over HTTP with 200 SSE subscribers attached; nothing lost", () =>
-    Effect.gen(function* () {
-      const h = yield* start({ rateLimit: false })
-      const events = Context.get(h.context, Events.Events)
-      const admin = yield* client(h.url, h.keys.admin)
-      yield* admin.modules.create({ payload: { id: "qa", kind: "predict", signature: "question -> answer" } })
-      const headers = { authorization: `Bearer ${h.keys.reader}` }
-      const subscribers = Number(process.env.SUBS ?? 200)
-      const executions = Number(process.env.EXECS ?? 1000)
-      let ready = 0
-      const fibers = yield* Effect.forEach(
-        Array.from({ length: subscribers }),
-        () =>
-          Effect.fork(
-            collectSse(`${h.url}/events/stream?types=api_load`, headers, "api_load", executions, () => ready++)
-          ),
-        { concurrency: "unbounded" }
-      )
-      const t0 = Date.now()
-      while (ready < subscribers) yield* Effect.sleep("20 millis")
-      console.log("T ready", Date.now() - t0)
-      const executor = yield* client(h.url, h.keys.executor)
-      // Each execution is followed by an event; every subscriber must see all of them, in order.
-      const results = yield* Effect.forEach(
-        Array.from({ length: executions }, (_, i) => i),
-        (i) =>
-          Effect.tap(
-            executor.modules.execute({ path: { id: "qa" }, payload: { inputs: { question: `What is ${i % 10} + 1?` } } }),
-            () => events.publish({ type: "api_load", data: { i } })
-          ),
-        { concurrency: executions }
-      )
-      console.log("T executed", Date.now() - t0)
-      assert.strictEqual(results.length, executions)
-      assert.isTrue(results.every((r) => r.moduleId === "qa"))
-      for (const fiber of fibers) {
-        const got = yield* Fiber.join(fiber)
-        assert.strictEqual(got.length, executions)
-        assert.strictEqual(new Set(got.map((e) => JSON.parse(e.data).data.i)).size, executions)
-      }
-      console.log("T collected", Date.now() - t0)
-      const described = yield* admin.modules.describe({ path: { id: "qa" } })
-      assert.strictEqual(described.executions, executions)
-    }),
+  it.scopedLive(
+    "load: 1,000 concurrent executions over HTTP with 200 SSE subscribers attached; nothing lost",
+    () =>
+      Effect.gen(function* () {
+        const h = yield* start({ rateLimit: false })
+        const events = Context.get(h.context, Events.Events)
+        const admin = yield* client(h.url, h.keys.admin)
+        yield* admin.modules.create({ payload: { id: "qa", kind: "predict", signature: "question -> answer" } })
+        const headers = { authorization: `Bearer ${h.keys.reader}` }
+        const subscribers = Number(process.env.SUBS ?? 200)
+        const executions = Number(process.env.EXECS ?? 1000)
+        let ready = 0
+        const fibers = yield* Effect.forEach(
+          Array.from({ length: subscribers }),
+          () =>
+            Effect.fork(
+              collectSse(`${h.url}/events/stream?types=api_load`, headers, "api_load", executions, () => ready++)
+            ),
+          { concurrency: "unbounded" }
+        )
+        const t0 = Date.now()
+        while (ready < subscribers) yield* Effect.sleep("20 millis")
+        console.log("T ready", Date.now() - t0)
+        const executor = yield* client(h.url, h.keys.executor)
+        // Each execution is followed by an event; every subscriber must see all of them, in order.
+        const results = yield* Effect.forEach(
+          Array.from({ length: executions }, (_, i) => i),
+          (i) =>
+            Effect.tap(
+              executor.modules.execute({
+                path: { id: "qa" },
+                payload: { inputs: { question: `What is ${i % 10} + 1?` } }
+              }),
+              () => events.publish({ type: "api_load", data: { i } })
+            ),
+          { concurrency: executions }
+        )
+        console.log("T executed", Date.now() - t0)
+        assert.strictEqual(results.length, executions)
+        assert.isTrue(results.every((r) => r.moduleId === "qa"))
+        for (const fiber of fibers) {
+          const got = yield* Fiber.join(fiber)
+          assert.strictEqual(got.length, executions)
+          assert.strictEqual(new Set(got.map((e) => JSON.parse(e.data).data.i)).size, executions)
+        }
+        console.log("T collected", Date.now() - t0)
+        const described = yield* admin.modules.describe({ path: { id: "qa" } })
+        assert.strictEqual(described.executions, executions)
+      }),
     { timeout: 180_000 }
   )
 })

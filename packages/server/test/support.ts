@@ -118,10 +118,7 @@ export const client = (url: string, key?: string) =>
   }).pipe(Effect.provide(FetchHttpClient.layer))
 
 /** The SSE events of a GET, as they arrive (through `HttpClient` and the SSE parser). */
-export const sse = (
-  url: string,
-  headers: Record<string, string>
-): Stream.Stream<Sse.Event, unknown> =>
+export const sse = (url: string, headers: Record<string, string>): Stream.Stream<Sse.Event, unknown> =>
   Stream.unwrapScoped(
     Effect.gen(function* () {
       const http = yield* HttpClient.HttpClient

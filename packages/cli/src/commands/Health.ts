@@ -34,7 +34,9 @@ export const command = Command.make(
       yield* options.json
         ? Console.log(JSON.stringify(health))
         : Console.log(
-            [`status: ${health.status}`, ...health.checks.map((c) => `  ${c.name}: ${c.status} (${c.detail})`)].join("\n")
+            [`status: ${health.status}`, ...health.checks.map((c) => `  ${c.name}: ${c.status} (${c.detail})`)].join(
+              "\n"
+            )
           )
       if (health.status !== "ok") {
         return yield* new RemoteFailed({ status: 503, message: `the server is ${health.status}` })

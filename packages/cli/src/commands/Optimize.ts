@@ -72,7 +72,10 @@ export const command = Command.make(
         if (terminal.has(job.status)) {
           yield* Console.log(JSON.stringify(job))
           if (job.status === "failed") {
-            return yield* new RemoteFailed({ status: 500, message: `the job failed: ${job.error ?? "no reason given"}` })
+            return yield* new RemoteFailed({
+              status: 500,
+              message: `the job failed: ${job.error ?? "no reason given"}`
+            })
           }
           return
         }

@@ -50,7 +50,9 @@ export const readKeys = (file: string): Effect.Effect<ReadonlyArray<ApiKeys.Entr
   Effect.try({
     try: () => JSON.parse(fs.readFileSync(file, "utf8")) as unknown,
     catch: (cause) =>
-      new ServeFailed({ message: `the key file ${file} cannot be read as JSON (${String(cause)}); make one with \`effect-dspy keys new\`` })
+      new ServeFailed({
+        message: `the key file ${file} cannot be read as JSON (${String(cause)}); make one with \`effect-dspy keys new\``
+      })
   }).pipe(
     Effect.flatMap((json) =>
       Effect.mapError(
@@ -130,7 +132,10 @@ export const command = Command.make(
       Options.withDescription("The API key file (default EFFECT_DSPY_API_KEYS_FILE); see `effect-dspy keys new`"),
       Options.optional
     ),
-    port: Options.integer("port").pipe(Options.withDescription("The port (0: any free one)"), Options.withDefault(8080)),
+    port: Options.integer("port").pipe(
+      Options.withDescription("The port (0: any free one)"),
+      Options.withDefault(8080)
+    ),
     host: Options.text("host").pipe(
       Options.withDescription("The interface to listen on (put a TLS proxy in front of anything but loopback)"),
       Options.withDefault("127.0.0.1")

@@ -100,7 +100,10 @@ export const Execution = Schema.Struct({
 export const SwapRequest = Schema.Struct({
   instructions: Schema.optional(Schema.Record({ key: Schema.String.pipe(Schema.maxLength(256)), value: Text })),
   demos: Schema.optional(
-    Schema.Record({ key: Schema.String.pipe(Schema.maxLength(256)), value: Schema.Array(Fields).pipe(Schema.maxItems(maxItems)) })
+    Schema.Record({
+      key: Schema.String.pipe(Schema.maxLength(256)),
+      value: Schema.Array(Fields).pipe(Schema.maxItems(maxItems))
+    })
   ),
   state: Schema.optional(BoundedJson),
   ifVersion: Schema.optional(Schema.Int.pipe(Schema.positive()))
@@ -230,7 +233,9 @@ export class ModulesApi extends HttpApiGroup.make("modules")
   .add(
     HttpApiEndpoint.get("exportRelease", "/modules/:id/release")
       .setPath(IdPath)
-      .setUrlParams(Schema.Struct({ version: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive())) }))
+      .setUrlParams(
+        Schema.Struct({ version: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive())) })
+      )
       .addSuccess(Schema.Unknown)
       .addError(NotFound)
   )
@@ -248,7 +253,9 @@ export class ModulesApi extends HttpApiGroup.make("modules")
       .setUrlParams(Schema.Struct({ moduleId: Schema.optional(Id) }))
       .addSuccess(Schema.Array(Schema.Unknown))
   )
-  .add(HttpApiEndpoint.get("experiment", "/experiments/:id").setPath(IdPath).addSuccess(Schema.Unknown).addError(NotFound))
+  .add(
+    HttpApiEndpoint.get("experiment", "/experiments/:id").setPath(IdPath).addSuccess(Schema.Unknown).addError(NotFound)
+  )
   .addError(BadRequest)
   .addError(NotFound)
   .addError(Conflict)

@@ -51,7 +51,8 @@ export const BoundedJson = Schema.Unknown.pipe(
   Schema.filter((value) => {
     const check = (v: unknown, depth: number): string | undefined => {
       if (depth > 32) return "is nested deeper than 32 levels"
-      if (typeof v === "string") return v.length > maxTextLength ? `holds a string longer than ${maxTextLength}` : undefined
+      if (typeof v === "string")
+        return v.length > maxTextLength ? `holds a string longer than ${maxTextLength}` : undefined
       if (Array.isArray(v)) {
         if (v.length > maxItems) return `holds an array of more than ${maxItems} items`
         for (const item of v) {

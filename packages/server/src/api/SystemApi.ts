@@ -104,7 +104,11 @@ export const EventQuery = Schema.Struct({
 export const Health = Schema.Struct({
   status: Schema.Literal("ok", "degraded", "unavailable"),
   checks: Schema.Array(
-    Schema.Struct({ name: Schema.String, status: Schema.Literal("ok", "degraded", "unavailable"), detail: Schema.String })
+    Schema.Struct({
+      name: Schema.String,
+      status: Schema.Literal("ok", "degraded", "unavailable"),
+      detail: Schema.String
+    })
   )
 })
 
@@ -162,12 +166,16 @@ export class SystemApi extends HttpApiGroup.make("system")
   .add(
     HttpApiEndpoint.get("snapshots", "/snapshot/stream")
       .setUrlParams(
-        Schema.Struct({ intervalMs: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(100, 60_000))) })
+        Schema.Struct({
+          intervalMs: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(100, 60_000)))
+        })
       )
       .addSuccess(EventStream)
   )
   .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(PrometheusText))
-  .add(HttpApiEndpoint.get("events", "/events").setUrlParams(EventQuery).addSuccess(Schema.Array(Event)).addError(Failed))
+  .add(
+    HttpApiEndpoint.get("events", "/events").setUrlParams(EventQuery).addSuccess(Schema.Array(Event)).addError(Failed)
+  )
   .add(
     HttpApiEndpoint.get("tail", "/events/stream")
       .setUrlParams(Schema.Struct({ types: Schema.optional(Schema.String.pipe(Schema.maxLength(4096))) }))

@@ -3,7 +3,7 @@
  * closes (new requests get 503), waits for the requests in flight, then ends the SSE streams.
  */
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 
@@ -49,7 +49,10 @@ export class Gate {
    * `interruptWhen` the shutdown; a long-lived one (`live: true`, the event tail) ends itself at shutdown (it races
    * no deferred on every element).
    */
-  sseStream<A, E, R>(stream: Stream.Stream<A, E, R>, options: { readonly live?: boolean } = {}): Stream.Stream<A, E, R> {
+  sseStream<A, E, R>(
+    stream: Stream.Stream<A, E, R>,
+    options: { readonly live?: boolean } = {}
+  ): Stream.Stream<A, E, R> {
     return Stream.unwrapScoped(
       Effect.as(
         Effect.acquireRelease(

@@ -9,10 +9,10 @@ const name = (raw: string): string => {
   return /^[a-zA-Z_:]/.test(cleaned) ? cleaned : `_${cleaned}`
 }
 
-const escape = (value: string): string => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')
+const escapeLabel = (value: string): string => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')
 
 const labels = (tags: ReadonlyArray<{ readonly key: string; readonly value: string }>, extra?: string): string => {
-  const parts = tags.map((t) => `${name(t.key)}="${escape(t.value)}"`)
+  const parts = tags.map((t) => `${name(t.key)}="${escapeLabel(t.value)}"`)
   if (extra !== undefined) parts.push(extra)
   return parts.length === 0 ? "" : `{${parts.join(",")}}`
 }
@@ -61,7 +61,8 @@ export const render: Effect.Effect<string> = Effect.map(Metric.snapshot, (pairs)
       lines.push(`${metric}_count${labels(tags)} ${state.count}`)
     } else if (MetricState.isFrequencyState(state)) {
       const lines = family(metric, "counter", help)
-      for (const [value, count] of state.occurrences) lines.push(`${metric}${labels(tags, `key="${escape(value)}"`)} ${count}`)
+      for (const [value, count] of state.occurrences)
+        lines.push(`${metric}${labels(tags, `key="${escapeLabel(value)}"`)} ${count}`)
     } else if (MetricState.isSummaryState(state)) {
       const lines = family(metric, "summary", help)
       for (const [quantile, value] of state.quantiles) {

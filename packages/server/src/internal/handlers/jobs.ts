@@ -47,7 +47,12 @@ export const layer = HttpApiBuilder.group(Api, "jobs", (handlers) =>
     const coordinator = yield* OptimizationCoordinator.OptimizationCoordinator
     const gate: Gate = yield* GateTag
     return handlers
-      .handle("list", () => Effect.zipRight(requireScope("read"), Effect.map(coordinator.list, (all) => all.map(toJob))))
+      .handle("list", () =>
+        Effect.zipRight(
+          requireScope("read"),
+          Effect.map(coordinator.list, (all) => all.map(toJob))
+        )
+      )
       .handle("start", ({ payload }) =>
         Effect.zipRight(
           requireScope("admin"),

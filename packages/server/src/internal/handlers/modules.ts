@@ -8,7 +8,7 @@ import type { ExecuteRequest } from "../../api/ModulesApi.js"
 import * as ApiError from "../../ApiError.js"
 import { requireScope } from "../../Auth.js"
 import * as Sse from "../../Sse.js"
-import { Gate } from "../gate.js"
+import type { Gate } from "../gate.js"
 import { GateTag } from "./context.js"
 
 const toInfo = (info: ModuleManager.ModuleInfo) => ({
@@ -49,7 +49,12 @@ export const layer = HttpApiBuilder.group(Api, "modules", (handlers) =>
         modules.execute(id, payload.inputs, payload.callerKey === undefined ? {} : { callerKey: payload.callerKey })
       )
     return handlers
-      .handle("list", () => Effect.zipRight(requireScope("read"), Effect.map(modules.list, (all) => all.map(toInfo))))
+      .handle("list", () =>
+        Effect.zipRight(
+          requireScope("read"),
+          Effect.map(modules.list, (all) => all.map(toInfo))
+        )
+      )
       .handle("create", ({ payload }) =>
         Effect.zipRight(
           requireScope("admin"),
@@ -175,7 +180,10 @@ export const layer = HttpApiBuilder.group(Api, "modules", (handlers) =>
         )
       )
       .handle("experiments", ({ urlParams }) =>
-        Effect.zipRight(requireScope("read"), Effect.map(experiments.list(urlParams.moduleId), (all) => all.map(jsonSafe)))
+        Effect.zipRight(
+          requireScope("read"),
+          Effect.map(experiments.list(urlParams.moduleId), (all) => all.map(jsonSafe))
+        )
       )
       .handle("experiment", ({ path }) =>
         Effect.zipRight(requireScope("read"), mapped(Effect.map(experiments.get(path.id), jsonSafe)))
@@ -185,4 +193,3 @@ export const layer = HttpApiBuilder.group(Api, "modules", (handlers) =>
 
 /** A value as plain JSON (classes and undefined fields dropped the way `JSON.stringify` does). */
 export const jsonSafe = (value: unknown): unknown => JSON.parse(JSON.stringify(value ?? null))
-

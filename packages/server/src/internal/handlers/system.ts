@@ -81,9 +81,7 @@ export const tail = (
         Stream.runForEachChunk(events.subscribe(types), (chunk) => Queue.offerAll(queue, chunk))
       )
       // Heartbeats, and the end at shutdown, go through the same queue (no per-element race or merge).
-      yield* Effect.forkScoped(
-        Effect.repeat(Queue.offer(queue, Sse.heartbeat), Schedule.spaced(heartbeatEvery))
-      )
+      yield* Effect.forkScoped(Effect.repeat(Queue.offer(queue, Sse.heartbeat), Schedule.spaced(heartbeatEvery)))
       yield* Effect.forkScoped(Effect.zipRight(Deferred.await(gate.shutdown), Queue.shutdown(queue)))
       // Subscribed once the reader waits on its queue.
       while (true) {
@@ -185,7 +183,8 @@ export const layer: Layer.Layer<
         },
         {
           name: "lm_providers",
-          status: provs.length > 0 && open.length === provs.length ? "unavailable" : open.length > 0 ? "degraded" : "ok",
+          status:
+            provs.length > 0 && open.length === provs.length ? "unavailable" : open.length > 0 ? "degraded" : "ok",
           detail:
             open.length === 0
               ? `${provs.length} provider(s), every circuit closed or half-open`
@@ -203,7 +202,10 @@ export const layer: Layer.Layer<
     return handlers
       .handle("tree", () => Effect.zipRight(requireScope("read"), app.describe))
       .handle("providers", () =>
-        Effect.zipRight(requireScope("read"), Effect.map(providers.status, (all) => all.map(toProvider)))
+        Effect.zipRight(
+          requireScope("read"),
+          Effect.map(providers.status, (all) => all.map(toProvider))
+        )
       )
       .handle("status", () => Effect.zipRight(requireScope("read"), status))
       .handle("health", () => Effect.zipRight(requireScope("read"), health))
@@ -225,7 +227,9 @@ export const layer: Layer.Layer<
           requireScope("read"),
           Effect.mapError(
             events.query({
-              ...(parseTypes(urlParams.types) === undefined ? {} : { types: parseTypes(urlParams.types) as Array<string> }),
+              ...(parseTypes(urlParams.types) === undefined
+                ? {}
+                : { types: parseTypes(urlParams.types) as Array<string> }),
               ...(urlParams.correlationId === undefined ? {} : { correlationId: urlParams.correlationId }),
               ...(urlParams.from === undefined ? {} : { from: urlParams.from }),
               ...(urlParams.to === undefined ? {} : { to: urlParams.to }),
