@@ -38,6 +38,7 @@ export interface ServeOptions {
   readonly grace: number
   readonly releases: Option.Option<string>
   readonly json: boolean
+  readonly secureCookies: boolean
 }
 
 /**
@@ -90,7 +91,8 @@ export const serve = (options: ServeOptions): Effect.Effect<void, ServeFailed> =
       maxBodyBytes: options.maxBodyBytes,
       ...(options.corsOrigin.length === 0 ? {} : { cors: { allowedOrigins: options.corsOrigin } }),
       dashboard: !options.noDashboard,
-      shutdownGracePeriod: `${options.grace} seconds`
+      shutdownGracePeriod: `${options.grace} seconds`,
+      secureCookies: options.secureCookies
     }).pipe(Layer.provide(app))
     yield* Effect.scoped(
       Effect.gen(function* () {
@@ -161,7 +163,10 @@ export const command = Command.make(
       Options.withDescription("The release database (module versions survive a restart); default in memory"),
       Options.optional
     ),
-    json: Options.boolean("json").pipe(Options.withDescription("Print the address as one JSON line on stdout"))
+    json: Options.boolean("json").pipe(Options.withDescription("Print the address as one JSON line on stdout")),
+    secureCookies: Options.boolean("secure-cookies").pipe(
+      Options.withDescription("Mark the session cookie Secure (behind a TLS-terminating proxy)")
+    )
   },
   serve
 ).pipe(Command.withDescription("Serves the application over HTTP (API, OpenAPI, dashboard) until interrupted"))
