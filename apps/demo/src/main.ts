@@ -37,7 +37,9 @@ const known = new Set(["--json", "--spans-file", "--otlp", "--seed", "--serve"])
 for (let i = 0; i < args.length; i++) {
   const arg = args[i]!
   if (!known.has(arg)) {
-    process.stderr.write(`unknown argument ${arg}: use --json, --spans-file FILE, --otlp URL, --seed N or --serve PORT\n`)
+    process.stderr.write(
+      `unknown argument ${arg}: use --json, --spans-file FILE, --otlp URL, --seed N or --serve PORT\n`
+    )
     process.exit(2)
   }
   if (arg !== "--json") i++

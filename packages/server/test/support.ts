@@ -188,3 +188,33 @@ export const collectSse = (
     })
     return Effect.sync(() => request.destroy())
   })
+
+/** A POST of JSON on a `node:http` agent; resolves with the status and the parsed body. */
+export const postJson = (
+  agent: http.Agent,
+  url: string,
+  headers: Record<string, string>,
+  body: unknown
+): Effect.Effect<{ readonly status: number; readonly body: unknown }, Error> =>
+  Effect.async((resume) => {
+    const text = JSON.stringify(body)
+    const target = new URL(url)
+    const request = http.request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: "POST",
+        agent,
+        headers: { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(text) }
+      },
+      (response) => {
+        let data = ""
+        response.setEncoding("utf8")
+        response.on("data", (chunk: string) => (data += chunk))
+        response.on("end", () => resume(Effect.succeed({ status: response.statusCode ?? 0, body: JSON.parse(data) })))
+      }
+    )
+    request.on("error", (error) => resume(Effect.fail(error)))
+    request.end(text)
+  })

@@ -93,7 +93,8 @@ const post = (agent: http.Agent, url: URL, key: string, body: string): Promise<n
 
 const bench: Bench = {
   name: "api",
-  description: "the HTTP API: execute overhead over in-process, throughput against a bare node:http server, SSE fan-out",
+  description:
+    "the HTTP API: execute overhead over in-process, throughput against a bare node:http server, SSE fan-out",
   run: async (report) => {
     const admin = ApiKeys.generate("bench", ["admin"])
     const key = Redacted.value(admin.key)
