@@ -78,6 +78,8 @@ export interface Options {
   readonly keys: ReadonlyArray<ApiKeys.Entry>
   /** Each key's rate limit (default 1200 requests a minute); `false`: none. */
   readonly rateLimit?: { readonly limit: number; readonly scaleMs: number } | false
+  /** The listen backlog: connections the kernel queues before they are accepted (default 2048; Node's is 511). */
+  readonly backlog?: number
   /** The largest request body, in bytes (default 1 MiB): a larger one gets 413. */
   readonly maxBodyBytes?: number
   /** Cross-origin requests: off unless origins are given. */
@@ -243,7 +245,8 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
         Layer.provideMerge(
           NodeHttpServer.layer(() => http.createServer(), {
             port: options.port ?? 8080,
-            host: options.host ?? "127.0.0.1"
+            host: options.host ?? "127.0.0.1",
+            backlog: options.backlog ?? 2048
           })
         )
       )
