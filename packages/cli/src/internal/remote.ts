@@ -7,8 +7,12 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { RemoteFailed } from "../CliError.js"
 
-export const defaultUrl = (url: Option.Option<string>): string =>
-  Option.getOrElse(url, () => process.env["EFFECT_DSPY_URL"] ?? "http://127.0.0.1:8080").replace(/\/+$/, "")
+export const defaultUrl = (url: Option.Option<string>): string => {
+  let base = Option.getOrElse(url, () => process.env["EFFECT_DSPY_URL"] ?? "http://127.0.0.1:8080")
+  // Trailing slashes dropped by a scan (linear), not a regex.
+  while (base.endsWith("/")) base = base.slice(0, -1)
+  return base
+}
 
 /** One request to the server: its JSON answer, or `RemoteFailed` with the server's message and status. */
 export const request = (
