@@ -91,16 +91,33 @@ function Providers({ providers }) {
 
 const fmt = (x, digits = 2) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "–")
 
+/** An arm's statistics (ArmStats sums): requests, quality with a 95% interval, mean latency and cost. */
+const armSummary = (s) => {
+  const quality = s.rewardN > 0 ? s.rewardSum / s.rewardN : undefined
+  const variance = s.rewardN > 1 ? Math.max(0, s.rewardSumSq / s.rewardN - quality * quality) : undefined
+  const half = variance === undefined ? undefined : 1.96 * Math.sqrt(variance / s.rewardN)
+  return {
+    requests: s.pulls,
+    quality,
+    low: half === undefined ? undefined : Math.max(0, quality - half),
+    high: half === undefined ? undefined : Math.min(1, quality + half),
+    latencyMs: s.n > 0 ? s.latencySum / s.n : undefined,
+    costUsd: s.n > 0 ? s.costSum / s.n : undefined,
+    errors: s.errors
+  }
+}
+
 function Arms({ arms }) {
   const entries = Object.entries(arms ?? {})
   if (entries.length === 0) return null
-  return html`<table class="arms"><thead><tr><th>arm</th><th>requests</th><th>quality</th><th>latency ms</th><th>cost $</th></tr></thead>
-    <tbody>${entries.map(
-      ([arm, s]) => html`<tr data-arm=${arm}>
-      <td>v${arm}</td><td>${s.requests ?? s.count ?? "–"}</td>
-      <td>${fmt(s.reward?.mean ?? s.quality?.mean)}${s.reward?.low !== undefined ? html` <span class="muted">[${fmt(s.reward.low)}, ${fmt(s.reward.high)}]</span>` : ""}</td>
-      <td>${fmt(s.latencyMs?.mean ?? s.latency?.mean, 1)}</td><td>${fmt(s.costUsd?.mean ?? s.cost?.mean, 5)}</td></tr>`
-    )}</tbody></table>`
+  return html`<table class="arms"><thead><tr><th>arm</th><th>requests</th><th>quality [95%]</th><th>latency ms</th><th>cost $</th><th>errors</th></tr></thead>
+    <tbody>${entries.map(([arm, stats]) => {
+      const a = armSummary(stats)
+      return html`<tr data-arm=${arm}>
+      <td>v${arm}</td><td>${a.requests}</td>
+      <td>${fmt(a.quality)}${a.low !== undefined ? html` <span class="muted">[${fmt(a.low)}, ${fmt(a.high)}]</span>` : ""}</td>
+      <td>${fmt(a.latencyMs, 1)}</td><td>${fmt(a.costUsd, 5)}</td><td>${a.errors}</td></tr>`
+    })}</tbody></table>`
 }
 
 function Modules({ modules }) {
