@@ -194,7 +194,7 @@ describe("XMLAdapter parsing", () => {
     fc.assert(
       fc.property(xmlText, xmlText, (question, context) => {
         const { messages } = XMLAdapter.format(qa, [], { question, context })
-        const user = messages.at(-1)!.content
+        const user = messages.at(-1)!.content as string
         assert.deepStrictEqual(
           XmlTag.elements(user).map((e) => [e.name, e.value]),
           [
