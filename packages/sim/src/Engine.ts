@@ -24,6 +24,7 @@ import * as Prompt from "./Prompt.js"
 import * as Routing from "./Routing.js"
 import * as Skill from "./Skill.js"
 import * as Task from "./Task.js"
+import * as Vision from "./Vision.js"
 
 /**
  * Engine settings.
@@ -78,6 +79,8 @@ export const tasks = (world = 0): ReadonlyArray<Task.AnyTask> => {
   const cached = taskLists.get(world)
   if (cached !== undefined) return cached
   const list = [
+    // First: it answers only requests that carry a PNG (an `Image` input), which no other task reads.
+    Vision.task as Task.AnyTask,
     Arithmetic.task as Task.AnyTask,
     (world === 0 ? Multihop.task : Multihop.taskFor(world)) as Task.AnyTask,
     Extraction.task as Task.AnyTask,
