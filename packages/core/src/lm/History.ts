@@ -48,7 +48,7 @@ const contentSize = (content: Completion.Content): number => {
  * @category models
  */
 export const redactRequest = (request: Completion.CompletionRequest): Completion.CompletionRequest => {
-  if (!request.messages.some((m) => typeof m.content !== "string")) return request
+  if (!Array.isArray(request.messages) || !request.messages.some((m) => typeof m.content !== "string")) return request
   return {
     ...request,
     messages: request.messages.map((m) =>
