@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { Config } from "@effect-dspy/foundation"
-import { Evaluate, Example, LM, Media, Module, Predict, Signature } from "@effect-dspy/core"
+import { Evaluate, Example, type LM, Media, Module, Predict, Signature } from "@effect-dspy/core"
 import { BootstrapFewShot, Optimizer } from "@effect-dspy/optimizers"
 import { SimLM, SimTask, Vision } from "@effect-dspy/sim"
 import * as Effect from "effect/Effect"

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import * as Media from "../media/Media.js"
-import * as Completion from "./Completion.js"
+import type * as Completion from "./Completion.js"
 
 /**
  * One recorded call.

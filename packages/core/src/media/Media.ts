@@ -294,7 +294,7 @@ export const fromFile = <K extends Kind>(
     catch: (cause) =>
       new MediaError({ reason: "io", source: path, message: `Could not read ${kind} file ${path}: ${String(cause)}` })
   }).pipe(
-    Effect.flatMap((read) => read),
+    Effect.flatten,
     Effect.flatMap((bytes) => fromBytesEither(kind, bytes, { ...options, source: path }))
   )
 
@@ -428,7 +428,7 @@ export const fromUrl = <K extends Kind>(
       catch: (cause) =>
         new MediaError({ reason: "fetch_failed", source: url, message: `Fetching ${url} failed: ${String(cause)}` })
     }).pipe(
-      Effect.flatMap((r) => r),
+      Effect.flatten,
       Effect.timeoutFail({
         duration: Duration.millis(settings.fetchTimeoutMs),
         onTimeout: () =>
