@@ -45,7 +45,13 @@ const COLOURS: ReadonlyArray<readonly [number, number, number]> = [
   [20, 20, 20]
 ]
 
-interface Shape {
+/**
+ * A shape to draw: its top-left corner, its side (or diameter) in pixels, a disc or a square.
+ *
+ * @since 0.1.0
+ * @category drawing
+ */
+export interface Shape {
   readonly x: number
   readonly y: number
   readonly size: number
@@ -104,8 +110,13 @@ const place = (rng: Random.Random, count: number, gap: number): Array<Shape> | u
   return shapes.length === count ? shapes : undefined
 }
 
-/** What the solver reads from a picture: the regions' count, how many lie in the top half, the closest gap. */
-interface Reading {
+/**
+ * What the solver reads from a picture: the regions' count, how many lie in the top half, the closest gap.
+ *
+ * @since 0.1.0
+ * @category solver
+ */
+export interface Reading {
   readonly count: number
   readonly top: number
   readonly closest: number

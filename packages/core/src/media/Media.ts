@@ -70,7 +70,13 @@ const toBase64 = (bytes: Uint8Array): string =>
  */
 export const digest = (bytes: Uint8Array): string => crypto.createHash("sha256").update(bytes).digest("hex")
 
-abstract class Base<T extends string> {
+/**
+ * What images and audio share: the sniffed type, the bytes, their sha256 and where they came from.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export abstract class Base<T extends string> {
   /** The media type, sniffed from the bytes. */
   readonly mimeType: T
   /** The bytes (never copied into history, events or cache keys: {@link digest} stands for them). */
@@ -109,6 +115,7 @@ abstract class Base<T extends string> {
   toString(): string {
     return `${this.kindTag}(${this.mimeType}, ${this.size} bytes, sha256:${this.sha256.slice(0, 16)})`
   }
+  /** The class name shown by `toJSON` and `toString`. */
   protected abstract readonly kindTag: string
 }
 
@@ -120,7 +127,9 @@ abstract class Base<T extends string> {
  * @category models
  */
 export class Image extends Base<ImageType> {
+  /** The tag of an image. */
   readonly _tag = "Image" as const
+  /** The class name shown by `toJSON` and `toString`. */
   protected readonly kindTag = "Image"
 }
 
@@ -131,7 +140,9 @@ export class Image extends Base<ImageType> {
  * @category models
  */
 export class Audio extends Base<AudioType> {
+  /** The tag of an audio value. */
   readonly _tag = "Audio" as const
+  /** The class name shown by `toJSON` and `toString`. */
   protected readonly kindTag = "Audio"
   /** The `input_audio` format name OpenAI takes. */
   get format(): "wav" | "mp3" {

@@ -6,7 +6,10 @@ import * as Layer from "effect/Layer"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as ChatAdapter from "../../src/adapters/ChatAdapter.js"
+import * as CacheKey from "../../src/cache/CacheKey.js"
 import * as Media from "../../src/media/Media.js"
+import * as Signature from "../../src/signature/Signature.js"
 import * as Loopback from "../lm/loopback.js"
 
 const png = (tail: ReadonlyArray<number> = [1, 2, 3]) =>
@@ -115,6 +118,14 @@ describe("Media values", () => {
       )
       assert.strictEqual(a.sha256, b.sha256)
       assert.strictEqual(a.source, `${base}/a.png`)
+      // The cache key of a request follows the picture's content, not the URL it came from.
+      const keyOf = (image: Media.Image) =>
+        CacheKey.make({
+          model: "m",
+          messages: ChatAdapter.plain.format(Signature.make("image: Image -> count: int"), [], { image }).messages
+        })
+      assert.strictEqual(keyOf(a), keyOf(b))
+      assert.notStrictEqual(keyOf(a), keyOf(yield* Media.image(png([9, 9, 8]))))
       const wrong = yield* failure(Media.imageFromUrl(`${base}/text`).pipe(Effect.provide(allowed)))
       assert.strictEqual(wrong.reason, "unsupported_type")
       const big = yield* failure(Media.imageFromUrl(`${base}/big.png`).pipe(Effect.provide(allowed)))
