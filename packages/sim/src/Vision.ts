@@ -185,6 +185,13 @@ export const read = (bytes: Uint8Array): Reading | undefined => {
 
 const PNG_URI = "data:image/png;base64,"
 
+/** The index of the first character that is not whitespace. */
+const leadingSpace = (v: string): number => {
+  let i = 0
+  while (i < v.length && (v[i] === " " || v[i] === "\n" || v[i] === "\r" || v[i] === "\t")) i++
+  return i
+}
+
 const readings = new Map<string, Reading | null>()
 
 /** The reading of a data URI, memoised (demos repeat the same pictures on every call). */
@@ -327,10 +334,10 @@ export const task: Task.Task<Example> = {
   inventory,
   example,
   solve: (inputs) => {
-    const uri = Object.values(inputs)
-      .find((v) => v.trim().startsWith(PNG_URI))
-      ?.trim()
-    if (uri === undefined) return undefined
+    // Tried on every request: a scan for the data URI's start, no copy of the inputs.
+    const value = Object.values(inputs).find((v) => v.startsWith(PNG_URI, leadingSpace(v)))
+    if (value === undefined) return undefined
+    const uri = value.trim()
     const r = readUri(uri)
     if (r === undefined) return undefined
     const close = r.closest <= 2
