@@ -112,8 +112,13 @@ export abstract class Base<T extends string> {
   toJSON(): { readonly _tag: string; readonly mimeType: T; readonly sha256: string; readonly size: number } {
     return { _tag: this.kindTag, mimeType: this.mimeType, sha256: this.sha256, size: this.size }
   }
+  /** Type, size and the start of the digest: `Image(image/png, 312 bytes, sha256:1f2e...)`. */
   toString(): string {
     return `${this.kindTag}(${this.mimeType}, ${this.size} bytes, sha256:${this.sha256.slice(0, 16)})`
+  }
+  /** What `console.log` and `util.inspect` show: {@link toString}, never the bytes. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString()
   }
   /** The class name shown by `toJSON` and `toString`. */
   protected abstract readonly kindTag: string

@@ -6,6 +6,7 @@ import * as Layer from "effect/Layer"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as util from "node:util"
 import * as ChatAdapter from "../../src/adapters/ChatAdapter.js"
 import * as CacheKey from "../../src/cache/CacheKey.js"
 import * as Media from "../../src/media/Media.js"
@@ -48,6 +49,7 @@ describe("Media values", () => {
       assert.isTrue(image.dataUri().startsWith("data:image/png;base64,"))
       assert.notInclude(JSON.stringify({ image }), image.base64())
       assert.notInclude(String(image), image.base64())
+      assert.strictEqual(util.inspect({ image }), `{ image: ${String(image)} }`)
     })
   )
 
