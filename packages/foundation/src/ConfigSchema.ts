@@ -209,6 +209,11 @@ export const DSPyConfig = Schema.Struct({
   optimization: section({
     concurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 8 }),
     workers: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 2 }),
+    /**
+     * The wall-clock limit of every optimization job in ms (a job's `budget.maxWallMs` wins): no unit of LM work
+     * starts after it and the job keeps the best program found so far. Unset: no limit.
+     */
+    maxWallMs: Schema.optional(Schema.Int.pipe(Schema.positive())),
     /** How many score points (Evaluate's 0-100 scale) an optimized program must gain over the serving one on the valset to be swapped in. */
     swapMargin: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1 }),
     /**
@@ -236,6 +241,37 @@ export const DSPyConfig = Schema.Struct({
     rateLimiters: Schema.optionalWith(Record(RateLimiterSettings), { default: () => ({}) }),
     bulkheads: Schema.optionalWith(Record(BulkheadSettings), { default: () => ({}) }),
     pools: Schema.optionalWith(Record(PoolSettings), { default: () => ({}) })
+  }),
+  /**
+   * Latency control (the services package's `AdaptiveTimeout` and the provider pools' hedging). A key's (a
+   * provider's, a module's) adaptive deadline is `clamp(quantile(window) * multiplier, floorMs, capMs)` over its
+   * last `windowSize` successful latencies, once it has at least `minSamples` of them (before that: none).
+   */
+  latency: section({
+    minSamples: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 20 }),
+    windowSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 256 }),
+    floorMs: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 10 }),
+    capMs: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 30_000 }),
+    /** Adaptive timeouts: a provider call running past its deadline fails with `LMTimeout` (off by default). */
+    timeouts: section({
+      enabled: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+      quantile: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.95 }),
+      multiplier: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 3 })
+    }),
+    /**
+     * The longest an execution waits for a swap (or rollback) of its module that was requested and has not
+     * landed yet, so it is served by the new version (0: never waits).
+     */
+    swapWaitMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 0 }),
+    /**
+     * Hedged requests: a provider call still running at its deadline sends a second request to the provider's
+     * `backup`; the first answer wins and the other is interrupted (its HTTP request aborted). Off by default.
+     */
+    hedging: section({
+      enabled: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+      quantile: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.95 }),
+      multiplier: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 1 })
+    })
   }),
   telemetry: section({
     serviceName: Schema.optionalWith(Schema.String, { default: () => "effect-dspy" }),
@@ -294,5 +330,6 @@ export const updatablePaths: ReadonlyArray<string> = [
   "providers.*.retryMaxDelayMs",
   "providers.*.backup",
   "media",
+  "latency",
   "events"
 ]
