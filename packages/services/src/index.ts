@@ -153,3 +153,32 @@ export * as ExperimentRecord from "./experiments/ExperimentRecord.js"
  * @since 0.1.0
  */
 export * as ModeComparison from "./experiments/ModeComparison.js"
+
+/**
+ * A mergeable quantile sketch (DDSketch) with a relative-error guarantee, for p50/p95/p99 of rollups.
+ *
+ * @since 0.1.0
+ */
+export * as QuantileSketch from "./observe/QuantileSketch.js"
+
+/**
+ * What a recorded value is about: a metric and its dimensions (module, version, provider, job); selectors.
+ *
+ * @since 0.1.0
+ */
+export * as Series from "./observe/Series.js"
+
+/**
+ * One series over one interval: count, sum, min, max and a quantile sketch; mergeable.
+ *
+ * @since 0.1.0
+ */
+export * as Rollup from "./observe/Rollup.js"
+
+/**
+ * Metric history: rollups per series and interval in SQLite, down-sampled to hours, with retention and range
+ * queries.
+ *
+ * @since 0.1.0
+ */
+export * as MetricHistory from "./observe/MetricHistory.js"
