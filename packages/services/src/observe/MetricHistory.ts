@@ -85,7 +85,9 @@ export interface Service {
   /** Down-sampling and retention now. */
   readonly compact: Effect.Effect<{ readonly downsampled: number; readonly expired: number }, MetricHistoryError>
   /** Rollups by selector and time range (stored and open), oldest first. */
-  readonly rollups: (query: Query) => Effect.Effect<ReadonlyArray<Rollup.Rollup>, MetricHistoryError | ObserveInvalidInput>
+  readonly rollups: (
+    query: Query
+  ) => Effect.Effect<ReadonlyArray<Rollup.Rollup>, MetricHistoryError | ObserveInvalidInput>
   /** {@link Service.rollups} as figures. */
   readonly query: (query: Query) => Effect.Effect<ReadonlyArray<Rollup.Point>, MetricHistoryError | ObserveInvalidInput>
   /** Each picked series' rollups over the range merged into one (the figures of a window). */

@@ -1,0 +1,189 @@
+/**
+ * What feeds the metric history from the running application: the events it already publishes (each module
+ * execution, LM call and optimization trial, stamped by the ModuleManager with the module's id and version) and,
+ * on each tick, gauges read from the providers (pool use, queueing, circuits) and the process's resources.
+ * Outcomes are recorded as 0/1 values, so a rollup's mean is a rate (error rate, cache hit rate).
+ *
+ * @since 0.1.0
+ */
+import { CoreEvents } from "@effect-dspy/core"
+import type { Events } from "@effect-dspy/foundation"
+import { OptimizerEvents } from "@effect-dspy/optimizers"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as LMProviders from "../LMProviders.js"
+import * as ServicesEvents from "../ServicesEvents.js"
+import type * as MetricHistory from "./MetricHistory.js"
+import * as ResourceSampler from "./ResourceSampler.js"
+import type * as Series from "./Series.js"
+
+/**
+ * The metrics the feed records.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const metrics = {
+  /** A top-level module execution's time (module, version). */
+  moduleLatency: "module.latency_ms",
+  /** 1 for a failed module execution, 0 for a successful one: the mean is the error rate. */
+  moduleErrors: "module.errors",
+  /** What a module execution's LM calls cost (USD). */
+  moduleCost: "module.cost_usd",
+  /** An LM call's time (provider, and module when made inside one). */
+  lmLatency: "lm.latency_ms",
+  /** 1 for a failed LM call, else 0. */
+  lmErrors: "lm.errors",
+  /** An LM call's cost (USD). */
+  lmCost: "lm.cost_usd",
+  /** 1 for an LM call answered from the cache, else 0: the mean is the hit rate. */
+  lmCacheHit: "lm.cache_hit",
+  /** A trial's score (job). */
+  optimizationScore: "optimization.score",
+  /** A finished run's wall time (job). */
+  optimizationDuration: "optimization.duration_ms",
+  /** A finished run's cost (job, module when known). */
+  optimizationCost: "optimization.cost_usd",
+  /** A swapped-in result's gain over the serving version, in score points (module). */
+  optimizationGain: "optimization.gain",
+  /** A provider's pool use, in-use over size (provider). */
+  poolUtilization: "provider.pool_utilization",
+  /** Requests waiting for a provider's pool worker (provider). */
+  poolWaiting: "provider.pool_waiting",
+  /** 1 while a provider's circuit is open, else 0 (provider). */
+  circuitOpen: "provider.circuit_open"
+} as const
+
+const str = (u: unknown): string | undefined => (typeof u === "string" && u !== "" ? u : undefined)
+const num = (u: unknown): number | undefined => (typeof u === "number" && Number.isFinite(u) ? u : undefined)
+
+/** The module dimensions of an event: the ModuleManager's stamp, else the module's own name. */
+const moduleOf = (data: Events.Data): Series.Dimensions => {
+  const id = str(data.module_id)
+  const version = num(data.module_version)
+  return {
+    module: id ?? str(data.module),
+    version: version === undefined ? str(data.module_version) : String(version)
+  }
+}
+
+/**
+ * The types of the events the feed reads.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const eventTypes: ReadonlyArray<string> = [
+  CoreEvents.LMRequest.type,
+  CoreEvents.ModuleExecutionComplete.type,
+  OptimizerEvents.Iteration.type,
+  OptimizerEvents.Completed.type,
+  ServicesEvents.OptimizationQueued.type,
+  ServicesEvents.OptimizationSwapped.type
+]
+
+/**
+ * Records one event's figures in the history (events of other types are ignored). Exposed for tests and
+ * replays; {@link subscribe} calls it for each event.
+ *
+ * @since 0.1.0
+ * @category ingestion
+ */
+export const ingest =
+  (history: MetricHistory.Service, jobs: Map<string, string>) =>
+  (event: Events.Event): void => {
+    const d = event.data
+    const at = event.timestamp
+    const rec = (series: Series.Series, value: number | undefined) => {
+      if (value !== undefined) history.recorder(series)(value, at)
+    }
+    switch (event.type) {
+      case CoreEvents.ModuleExecutionComplete.type: {
+        // Nested module calls (a predictor inside a program) carry their caller's start event as parent.
+        if (event.parentId !== undefined) return
+        const dims = moduleOf(d)
+        rec({ metric: metrics.moduleLatency, ...dims }, num(d.duration_ms))
+        rec({ metric: metrics.moduleErrors, ...dims }, d.status === "error" ? 1 : 0)
+        rec({ metric: metrics.moduleCost, ...dims }, num(d.cost))
+        return
+      }
+      case CoreEvents.LMRequest.type: {
+        const dims = { provider: str(d.provider), module: moduleOf(d).module }
+        if (d.cache_hit !== true) rec({ metric: metrics.lmLatency, ...dims }, num(d.duration_ms))
+        rec({ metric: metrics.lmErrors, ...dims }, d.error === undefined ? 0 : 1)
+        rec({ metric: metrics.lmCost, ...dims }, num(d.cost_usd))
+        rec({ metric: metrics.lmCacheHit, ...dims }, d.cache_hit === true ? 1 : 0)
+        return
+      }
+      case OptimizerEvents.Iteration.type:
+        rec({ metric: metrics.optimizationScore, job: str(d.optimization_id) }, num(d.evaluation_score))
+        return
+      case OptimizerEvents.Completed.type: {
+        const job = str(d.optimization_id)
+        const module = job === undefined ? undefined : jobs.get(job)
+        rec({ metric: metrics.optimizationDuration, job }, num(d.wall_ms))
+        rec({ metric: metrics.optimizationCost, job, module }, num(d.cost_usd))
+        return
+      }
+      case ServicesEvents.OptimizationQueued.type: {
+        const job = str(d.optimization_id)
+        const module = str(d.module_id)
+        if (job !== undefined && module !== undefined) {
+          if (jobs.size > 10_000) jobs.clear()
+          jobs.set(job, module)
+        }
+        return
+      }
+      case ServicesEvents.OptimizationSwapped.type:
+        rec({ metric: metrics.optimizationGain, module: str(d.module_id) }, num(d.gain))
+        return
+    }
+  }
+
+/**
+ * Feeds the history from the event store for the scope (a fiber reading the events as they are published).
+ *
+ * @since 0.1.0
+ * @category ingestion
+ */
+export const subscribe = (
+  history: MetricHistory.Service,
+  events: Events.Service
+): Effect.Effect<void, never, Scope.Scope> => {
+  const fold = ingest(history, new Map())
+  return Effect.asVoid(
+    Effect.forkScoped(Stream.runForEach(events.subscribe(eventTypes), (event) => Effect.sync(() => fold(event))))
+  )
+}
+
+/**
+ * Records the providers' gauges now (pool utilization and waiting, circuit open).
+ *
+ * @since 0.1.0
+ * @category ingestion
+ */
+export const recordProviders = (
+  history: MetricHistory.Service,
+  providers: ReadonlyArray<LMProviders.ProviderStatus>,
+  now: number
+): void => {
+  for (const p of providers) {
+    const size = Math.max(1, p.pool.size)
+    history.recorder({ metric: metrics.poolUtilization, provider: p.name })(p.pool.inUse / size, now)
+    history.recorder({ metric: metrics.poolWaiting, provider: p.name })(p.pool.waiting, now)
+    history.recorder({ metric: metrics.circuitOpen, provider: p.name })(p.circuit === "open" ? 1 : 0, now)
+  }
+}
+
+/**
+ * Records a resource sample now.
+ *
+ * @since 0.1.0
+ * @category ingestion
+ */
+export const recordResources = (history: MetricHistory.Service, sample: ResourceSampler.Sample, now: number): void => {
+  for (const field of Object.keys(ResourceSampler.metrics) as Array<keyof ResourceSampler.Sample>) {
+    history.recorder({ metric: ResourceSampler.metrics[field] })(sample[field], now)
+  }
+}
