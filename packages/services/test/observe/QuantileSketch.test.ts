@@ -57,8 +57,14 @@ describe("QuantileSketch", () => {
         const left = QuantileSketch.make()
         const right = QuantileSketch.make()
         const both = QuantileSketch.make()
-        for (const v of a) left.add(v), both.add(v)
-        for (const v of b) right.add(v), both.add(v)
+        for (const v of a) {
+          left.add(v)
+          both.add(v)
+        }
+        for (const v of b) {
+          right.add(v)
+          both.add(v)
+        }
         left.merge(right)
         return (
           left.count === both.count &&
