@@ -26,6 +26,7 @@ const optimizerRoles = "(few-shot|instruction-search|evolutionary|composite)"
 module.exports = {
   forbidden: [
     layer("foundation", [], "foundation depends on effect and its libraries only, no workspace package"),
+    layer("analytics", [], "analytics (forecasts, detectors) depends on effect only, no workspace package"),
     layer("runtime", ["foundation"], "runtime may import foundation only"),
     layer("core", ["foundation"], "core may import foundation only (never runtime, sim, optimizers or services)"),
     layer("sim", ["foundation", "core"], "sim (the simulated LM) may import core and foundation only"),
