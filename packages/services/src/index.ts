@@ -182,3 +182,60 @@ export * as Rollup from "./observe/Rollup.js"
  * @since 0.1.0
  */
 export * as MetricHistory from "./observe/MetricHistory.js"
+
+/**
+ * Alert rules over metric series: threshold, rate of change, anomaly, forecast crossing; for-duration, cooldown.
+ *
+ * @since 0.1.0
+ */
+export * as AlertRule from "./observe/AlertRule.js"
+
+/**
+ * An alert: one rule firing on one series, until it resolves.
+ *
+ * @since 0.1.0
+ */
+export * as Alert from "./observe/Alert.js"
+
+/**
+ * The alerts engine: rules evaluated over the metric history, deduplicated, with cooldown and resolution, handed
+ * to sinks.
+ *
+ * @since 0.1.0
+ */
+export * as Alerts from "./observe/Alerts.js"
+
+/**
+ * Alert sinks: the event store, the log, webhooks (retried with backoff, isolated from serving).
+ *
+ * @since 0.1.0
+ */
+export * as AlertSink from "./observe/AlertSink.js"
+
+/**
+ * Ready-made alert rules: seed 000's and seed 004's monitors, the LM budget and pool saturation forecasts.
+ *
+ * @since 0.1.0
+ */
+export * as AlertPresets from "./observe/AlertPresets.js"
+
+/**
+ * The forecasting and detection alert rules use (from `@effect-dspy/analytics`), behind one interface.
+ *
+ * @since 0.1.0
+ */
+export * as SeriesModels from "./observe/SeriesModels.js"
+
+/**
+ * What feeds the metric history: the application's events, provider gauges, process resources.
+ *
+ * @since 0.1.0
+ */
+export * as HistoryFeed from "./observe/HistoryFeed.js"
+
+/**
+ * The process's resources (CPU, heap, event-loop delay, handles), sampled.
+ *
+ * @since 0.1.0
+ */
+export * as ResourceSampler from "./observe/ResourceSampler.js"

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import { type Detection, Ensemble, EwmaControl, Forecast, LinearTrend, PageHinkley, RobustZ } from "@effect-dspy/analytics"
 import type * as AlertRule from "./AlertRule.js"
 
 /**
@@ -45,3 +46,44 @@ export interface Models {
   /** The next `steps` values of an equally spaced series, with 95% prediction intervals. */
   readonly forecast: (values: ReadonlyArray<number>, steps: number) => ReadonlyArray<ForecastStep>
 }
+
+/** Runs a detector over the values and judges the last one. */
+const judge = <S extends Detection.Signal>(d: Detection.Detector<S>, values: ReadonlyArray<number>): Verdict => {
+  const state = d.make()
+  for (const v of values) d.update(state, v)
+  const last = values.length === 0 ? Number.NaN : values[values.length - 1]!
+  return state.signal === 0
+    ? { anomalous: false, detail: `${d.name}: no anomaly (score ${state.score.toFixed(2)} after ${state.n} intervals)` }
+    : {
+        anomalous: true,
+        detail: `${d.name}: ${state.signal > 0 ? "above" : "below"} its limits (score ${state.score.toFixed(2)}, value ${last})`
+      }
+}
+
+/**
+ * The models of `@effect-dspy/analytics`: the slope of `LinearTrend`, its EWMA control limits, robust z-score
+ * and Page-Hinkley detectors (with their warm-up), and the `Ensemble` forecaster (weighted by recent error, 95%
+ * intervals from residuals).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const analytics = (options?: { readonly ensemble?: Ensemble.Options }): Models => ({
+  slope: (values) => (values.length < 2 ? undefined : LinearTrend.fit(values).slope),
+  detect: (detector, values) =>
+    detector === "ewma"
+      ? judge(EwmaControl.detector(), values)
+      : detector === "page_hinkley"
+        ? judge(PageHinkley.detector(), values)
+        : judge(RobustZ.detector(), values),
+  forecast: (values, steps) => {
+    if (values.length === 0 || steps < 1) return []
+    const state = Forecast.run(Ensemble.forecaster(options?.ensemble), values)
+    const out: Array<ForecastStep> = []
+    for (let h = 1; h <= steps; h++) {
+      const f = Ensemble.forecast(state, h)
+      out.push({ mean: f.mean, lower: f.lower, upper: f.upper })
+    }
+    return out
+  }
+})
