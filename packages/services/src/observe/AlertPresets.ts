@@ -130,7 +130,10 @@ export const optimizationStagnation = (minGainPerMinute = 0.1): AlertRule.Rule =
  * @since 0.1.0
  * @category presets
  */
-export const lmBudget = (dailyBudgetUsd: number, options?: { readonly horizonMs?: number; readonly windowMs?: number }) =>
+export const lmBudget = (
+  dailyBudgetUsd: number,
+  options?: { readonly horizonMs?: number; readonly windowMs?: number }
+) =>
   AlertRule.make({
     name: "lm_budget",
     description: `the daily LM budget of $${dailyBudgetUsd} runs out at this rate`,

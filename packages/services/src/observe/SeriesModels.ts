@@ -5,7 +5,15 @@
  *
  * @since 0.1.0
  */
-import { type Detection, Ensemble, EwmaControl, Forecast, LinearTrend, PageHinkley, RobustZ } from "@effect-dspy/analytics"
+import {
+  type Detection,
+  Ensemble,
+  EwmaControl,
+  Forecast,
+  LinearTrend,
+  PageHinkley,
+  RobustZ
+} from "@effect-dspy/analytics"
 import type * as AlertRule from "./AlertRule.js"
 
 /**
