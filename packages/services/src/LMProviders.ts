@@ -325,6 +325,8 @@ export const make = (
     /** Calls made on a fiber this drain tracks (module executions) are covered by it. */
     readonly outerDrain?: Drain | undefined
     readonly cache?: LMCache.Service | undefined
+    /** Weighted load balancing across a primary's peers (`ProviderBalancer`); none by default. */
+    readonly choose?: ((name: string) => string) | undefined
   }
 ): Effect.Effect<Built, LM.LMConfigError, Scope.Scope> =>
   Effect.gen(function* () {
@@ -379,7 +381,13 @@ export const make = (
         labels: internal.labelsOf(name)
       })
     }
-    const router = internal.makeRouter({ slots, protection: deps.protection, events: deps.events, config: deps.config })
+    const router = internal.makeRouter({
+      slots,
+      protection: deps.protection,
+      events: deps.events,
+      config: deps.config,
+      choose: deps.choose
+    })
 
     const providerOf = (name: string): Provider.Provider => ({
       name,

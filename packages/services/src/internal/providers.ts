@@ -196,6 +196,8 @@ export const makeRouter = (deps: {
   readonly protection: Protection.Service
   readonly events: Events.Service
   readonly config: Config.Service
+  /** Weighted balancing (`observe/ProviderBalancer.ts`): the provider a request for `name` goes to. */
+  readonly choose?: ((name: string) => string) | undefined
 }): Router => {
   const { slots, protection, events } = deps
 
@@ -380,7 +382,10 @@ export const makeRouter = (deps: {
     complete: (name, request) =>
       Effect.suspend(() => {
         const slot = find(name)
-        return "key" in slot ? completeOn(slot, request, []) : Effect.fail(slot)
+        if (!("key" in slot)) return Effect.fail(slot)
+        // Balanced: a group's member answers for its primary (with the member's default model for the primary's).
+        const member = deps.choose === undefined ? slot : (slots.get(deps.choose(name)) ?? slot)
+        return completeOn(member, member === slot ? request : retarget(slot, member, request), [])
       }),
     stream: (name, request) =>
       Stream.suspend(() => {

@@ -215,6 +215,6 @@ export const decode = (u: unknown): QuantileSketch | undefined => {
     return true
   }
   if (!load(e.p, 1) || !load(e.n, -1)) return undefined
-  sketch.add(0, e.z > 0 ? e.z : 0)
+  if (e.z > 0) sketch.add(0, e.z)
   return sketch
 }
