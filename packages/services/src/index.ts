@@ -239,3 +239,40 @@ export * as HistoryFeed from "./observe/HistoryFeed.js"
  * @since 0.1.0
  */
 export * as ResourceSampler from "./observe/ResourceSampler.js"
+
+/**
+ * The application's health: liveness and readiness (starting, healthy, degraded, unhealthy) with reasons.
+ *
+ * @since 0.1.0
+ */
+export * as Health from "./observe/Health.js"
+
+/**
+ * A bounded controller resizing pools, workers and rate limits through live Config from queueing, latency and
+ * errors.
+ *
+ * @since 0.1.0
+ */
+export * as ResourceController from "./observe/ResourceController.js"
+
+/**
+ * Weighted load balancing across healthy providers by latency and cost.
+ *
+ * @since 0.1.0
+ */
+export * as ProviderBalancer from "./observe/ProviderBalancer.js"
+
+/**
+ * Bottleneck recommendations with their figures: the slowest stage, the provider whose tail dominates, low cache
+ * hit rates, the process's limits.
+ *
+ * @since 0.1.0
+ */
+export * as Recommendations from "./observe/Recommendations.js"
+
+/**
+ * Per-module cost-benefit: quality gained per dollar of optimization and serving.
+ *
+ * @since 0.1.0
+ */
+export * as CostBenefit from "./observe/CostBenefit.js"
