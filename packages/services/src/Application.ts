@@ -52,6 +52,11 @@ import * as ModuleManager from "./ModuleManager.js"
 import * as OptimizationCoordinator from "./OptimizationCoordinator.js"
 import * as ReleaseStore from "./releases/ReleaseStore.js"
 import * as ServicesEvents from "./ServicesEvents.js"
+import * as AlertSink from "./observe/AlertSink.js"
+import * as Health from "./observe/Health.js"
+import * as MetricHistory from "./observe/MetricHistory.js"
+import * as Observability from "./observe/Observability.js"
+import * as ProviderBalancer from "./observe/ProviderBalancer.js"
 
 /**
  * Restart intensity of a supervisor: more than `maxRestarts` within `maxSeconds` and it gives up, stopping
@@ -227,7 +232,8 @@ export const layer = (
   | LM.LM
   | OptimizationCoordinator.OptimizationCoordinator
   | ReleaseStore.ReleaseStore
-  | Experiments.Experiments,
+  | Experiments.Experiments
+  | Observability.Observability,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions,
   Config.Config | Events.Events | Protection.Protection | Registry.Registry
 > =>
@@ -248,6 +254,11 @@ export const layer = (
       const grace = Duration.decode(options.shutdownGracePeriod ?? "5 seconds")
       const moduleDrain = new Drain("module executions")
       const lmDrain = new Drain("LM calls")
+      const startedAt = yield* Clock.currentTimeMillis
+      // Observability's settings (read once at start); weighted balancing needs its balancer in the request path.
+      const observe = (yield* config.current).observe
+      const balancer = ProviderBalancer.make()
+      const balanced = Object.keys(observe.balancing).length > 0
 
       const providers = yield* LMProviders.make({
         config,
@@ -258,7 +269,8 @@ export const layer = (
         factory: options.providerFactory ?? (yield* defaultProviderFactory),
         drain: lmDrain,
         outerDrain: moduleDrain,
-        cache
+        cache,
+        choose: balanced ? balancer.choose : undefined
       })
       // The release store: the one in context, else a SQLite store of the application's own.
       const givenReleases = yield* Effect.serviceOption(ReleaseStore.ReleaseStore)
@@ -374,6 +386,39 @@ export const layer = (
         })
       )
 
+      // Observability: the metric history (fed by the events), the alerts, balancing, resource control, on a loop.
+      const observability = yield* Effect.gen(function* () {
+        const history = yield* MetricHistory.make({
+          filename: observe.filename,
+          intervalMs: observe.intervalMs,
+          rawRetentionMs: observe.rawRetentionMs,
+          hourRetentionMs: observe.hourRetentionMs
+        })
+        const current = yield* config.current
+        return yield* Observability.make({
+          history,
+          events,
+          config,
+          providers: providers.service,
+          balancer,
+          balancing: observe.balancing,
+          rules: observe.enabled ? Observability.rulesOf(observe) : [],
+          sinks: observe.webhooks.map((url) => AlertSink.webhook({ url })),
+          knobs: observe.enabled && observe.controller.enabled ? Observability.knobsOf(current, observe.controller) : [],
+          feed: observe.enabled,
+          loop: observe.enabled
+        })
+      }).pipe(
+        Effect.mapError(
+          (error) =>
+            new RuntimeError.ChildStartFailed({
+              childId: "observability",
+              cause: error,
+              message: `Observability did not start: ${error.message}`
+            })
+        )
+      )
+
       const service: Service = {
         root,
         optimizationWorkers: Effect.map(
@@ -389,6 +434,18 @@ export const layer = (
           providers: providers.service.status,
           modules: modules.list,
           inFlight: Effect.sync(() => ({ modules: moduleDrain.inFlight, lm: lmDrain.inFlight }))
+        }),
+        health: Effect.gen(function* () {
+          return Health.evaluate({
+            now: yield* Clock.currentTimeMillis,
+            startedAt,
+            startupGraceMs: observe.startupGraceMs,
+            stopping: !moduleDrain.isAccepting,
+            tree: yield* Supervisor.describe(root, rootId),
+            providers: yield* providers.service.status,
+            defaultProvider: providers.service.defaultProvider,
+            alerts: yield* observability.alerts.active
+          })
         })
       }
       // Built last, so it stops first at shutdown: its jobs are interrupted (and resume on a restart with the same
@@ -430,7 +487,8 @@ export const layer = (
         Context.add(ReleaseStore.ReleaseStore, releases),
         Context.add(Experiments.Experiments, experiments),
         Context.add(LMProviders.LMProviders, providers.service),
-        Context.add(LM.LM, providers.lm)
+        Context.add(LM.LM, providers.lm),
+        Context.add(Observability.Observability, observability)
       )
     })
   )
@@ -460,6 +518,7 @@ export const layerDefault = (
   | OptimizationCoordinator.OptimizationCoordinator
   | ReleaseStore.ReleaseStore
   | Experiments.Experiments
+  | Observability.Observability
   | Config.Config
   | Events.Events,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions | Config.ConfigInvalid
@@ -488,3 +547,12 @@ export const describe: Effect.Effect<Supervisor.Tree, never, Application> = Effe
  * @category accessors
  */
 export const render: Effect.Effect<string, never, Application> = Effect.flatMap(Application, (app) => app.render)
+
+/**
+ * The health of the application in context: liveness and readiness (`starting`, `healthy`, `degraded`,
+ * `unhealthy`) with the reasons (see `Health`).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const health: Effect.Effect<Health.Report, never, Application> = Effect.flatMap(Application, (app) => app.health)

@@ -276,3 +276,11 @@ export * as Recommendations from "./observe/Recommendations.js"
  * @since 0.1.0
  */
 export * as CostBenefit from "./observe/CostBenefit.js"
+
+/**
+ * Observability as one service: the metric history fed by the application, alerts, balancing, resource control,
+ * forecasts and reports, on a loop.
+ *
+ * @since 0.1.0
+ */
+export * as Observability from "./observe/Observability.js"

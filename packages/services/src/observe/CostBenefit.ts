@@ -56,23 +56,21 @@ export const analyze = (figures: {
   const serving = sumByModule(figures.servingCost, "sum")
   const calls = sumByModule(figures.calls, "count")
   const modules = new Set([...gains.keys(), ...optimization.keys(), ...serving.keys(), ...calls.keys()])
-  return [...modules]
-    .sort()
-    .map((module) => {
-      const qualityGain = gains.get(module) ?? 0
-      const optimizationCostUsd = optimization.get(module) ?? 0
-      const servingCostUsd = serving.get(module) ?? 0
-      const spent = optimizationCostUsd + servingCostUsd
-      return {
-        module,
-        qualityGain,
-        optimizationCostUsd,
-        servingCostUsd,
-        calls: calls.get(module) ?? 0,
-        gainPerDollar: spent > 0 ? qualityGain / spent : Number.NaN,
-        gainPerOptimizationDollar: optimizationCostUsd > 0 ? qualityGain / optimizationCostUsd : Number.NaN
-      }
-    })
+  return [...modules].sort().map((module) => {
+    const qualityGain = gains.get(module) ?? 0
+    const optimizationCostUsd = optimization.get(module) ?? 0
+    const servingCostUsd = serving.get(module) ?? 0
+    const spent = optimizationCostUsd + servingCostUsd
+    return {
+      module,
+      qualityGain,
+      optimizationCostUsd,
+      servingCostUsd,
+      calls: calls.get(module) ?? 0,
+      gainPerDollar: spent > 0 ? qualityGain / spent : Number.NaN,
+      gainPerOptimizationDollar: optimizationCostUsd > 0 ? qualityGain / optimizationCostUsd : Number.NaN
+    }
+  })
 }
 
 /**

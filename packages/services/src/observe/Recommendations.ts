@@ -161,7 +161,8 @@ export const analyze = (
       kind: "low_cache_hit_rate",
       subject: module,
       detail: `module ${module} hits the LM cache on ${(100 * rate).toFixed(1)}% of ${m.calls} LM calls`,
-      advice: "check that its prompts are stable (no timestamps or ids in them), raise the cache TTL, or warm the cache",
+      advice:
+        "check that its prompts are stable (no timestamps or ids in them), raise the cache TTL, or warm the cache",
       figures: { hit_rate: rate, calls: m.calls }
     })
   }

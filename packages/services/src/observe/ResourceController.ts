@@ -139,7 +139,9 @@ export const validate = (knob: Knob): Effect.Effect<Knob, ObserveInvalidInput> =
             : undefined
   return problem === undefined
     ? Effect.succeed(knob)
-    : Effect.fail(new ObserveInvalidInput({ field: `controller.${knob.path}`, message: `Knob ${knob.path}: ${problem}.` }))
+    : Effect.fail(
+        new ObserveInvalidInput({ field: `controller.${knob.path}`, message: `Knob ${knob.path}: ${problem}.` })
+      )
 }
 
 /**
