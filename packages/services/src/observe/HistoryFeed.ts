@@ -10,6 +10,7 @@ import { CoreEvents } from "@effect-dspy/core"
 import type { Events } from "@effect-dspy/foundation"
 import { OptimizerEvents } from "@effect-dspy/optimizers"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as LMProviders from "../LMProviders.js"
@@ -152,9 +153,17 @@ export const subscribe = (
   events: Events.Service
 ): Effect.Effect<void, never, Scope.Scope> => {
   const fold = ingest(history, new Map())
-  return Effect.asVoid(
-    Effect.forkScoped(Stream.runForEach(events.subscribe(eventTypes), (event) => Effect.sync(() => fold(event))))
-  )
+  return Effect.gen(function* () {
+    const fiber = yield* Effect.forkScoped(
+      Stream.runForEach(events.subscribe(eventTypes), (event) => Effect.sync(() => fold(event)))
+    )
+    // Returns once the reader waits for events (it has subscribed), so nothing published after is missed.
+    for (let i = 0; i < 100; i++) {
+      const status = yield* Fiber.status(fiber)
+      if (status._tag === "Suspended") return
+      yield* Effect.yieldNow()
+    }
+  })
 }
 
 /**

@@ -63,7 +63,10 @@ describe("ProviderBalancer", () => {
       }
       yield* observability.tick
       const weights = observability.balancer.current().get("main")!
-      assert.deepStrictEqual(weights.map((w) => w.name), ["main", "peer"])
+      assert.deepStrictEqual(
+        weights.map((w) => w.name),
+        ["main", "peer"]
+      )
       assert.approximately(weights[1]!.weight, 0.9, 0.01)
       // Then all traffic to the peer, to see the router follow the weights exactly.
       observability.balancer.set("main", [

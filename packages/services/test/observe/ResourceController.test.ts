@@ -79,7 +79,10 @@ describe("ResourceController.make", () => {
       yield* TestClock.adjust("30 seconds")
       const later = yield* controller.step
       // The pool reaches its max; the workers are at theirs already.
-      assert.deepStrictEqual(later.map((a) => [a.path, a.to]), [["providers.default.poolSize", 10]])
+      assert.deepStrictEqual(
+        later.map((a) => [a.path, a.to]),
+        [["providers.default.poolSize", 10]]
+      )
       yield* TestClock.adjust("30 seconds")
       assert.strictEqual((yield* controller.step).length, 0)
       assert.strictEqual(yield* config.get("providers.default.poolSize"), 10)
