@@ -29,7 +29,8 @@ import type {
   ModuleManager,
   OptimizationCoordinator,
   ReleaseStore,
-  Experiments
+  Experiments,
+  Observability
 } from "@effect-dspy/services"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -105,6 +106,7 @@ export const run = (
   | OptimizationCoordinator.OptimizationCoordinator
   | ReleaseStore.ReleaseStore
   | Experiments.Experiments
+  | Observability.Observability
   | LMProviders.LMProviders
   | CacheManager.CacheManager
   | Events.Events

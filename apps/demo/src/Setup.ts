@@ -19,7 +19,8 @@ import {
   type ModuleManager,
   type OptimizationCoordinator,
   type ReleaseStore,
-  type Experiments
+  type Experiments,
+  type Observability
 } from "@effect-dspy/services"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -87,7 +88,9 @@ export const configDefaults = (options: Options) => {
       circuitBreakers: {
         [`lm_provider_${primary}`]: { failureThreshold: 5, recoveryTimeMs: options.recoveryMs ?? 2_000 }
       }
-    }
+    },
+    // One-second rollups so a one-minute run has history; the seeds' alert presets loaded.
+    observe: { intervalMs: 1_000, presets: ["seed000", "seed004"], startupGraceMs: 5_000 }
   }
 }
 
@@ -118,6 +121,7 @@ export type Services =
   | OptimizationCoordinator.OptimizationCoordinator
   | ReleaseStore.ReleaseStore
   | Experiments.Experiments
+  | Observability.Observability
   | CacheManager.CacheManager
   | Config.Config
   | Events.Events
