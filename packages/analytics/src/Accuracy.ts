@@ -5,12 +5,12 @@
  *
  * @example
  * ```ts
- * import { Accuracy, Ensemble, Forecast } from "@effect-dspy/analytics"
+ * import { Accuracy, Ensemble, Forecast, Synthetic } from "@effect-dspy/analytics"
  *
- * const values = Array.from({ length: 300 }, (_, i) => 10 + 0.5 * i + Math.sin(i * 12.9898) * 2)
+ * const { values } = Synthetic.generate("trend_noise", { seed: 1, length: 1000 })
  * const path = Forecast.oneStep(Ensemble.forecaster(), values)
- * const mase = Accuracy.mase(values, path.mean) // below 1: better than the naive forecast
- * const coverage = Accuracy.coverage(values, path.lower, path.upper)
+ * const mase = Accuracy.mase(values, path.mean) // about 0.75: better than the naive forecast
+ * const coverage = Accuracy.coverage(values, path.lower, path.upper) // about 0.95
  * ```
  *
  * @since 0.1.0

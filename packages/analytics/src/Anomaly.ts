@@ -1,7 +1,8 @@
 /**
  * The anomaly detector a metric series wants: the robust z-score for spikes and CUSUM for level shifts, run
  * together. A shift re-bases the spike detector on the points since the shift, so a new level is not a run of
- * spikes. Both have warm-ups: nothing is raised before `warmup` points (default 30).
+ * spikes (though the first points of a large shift are reported as spikes until CUSUM confirms it, one to three
+ * points later). Both have warm-ups: nothing is raised before `warmup` points (default 30).
  *
  * @example
  * ```ts
@@ -40,7 +41,7 @@ export interface Options {
 export interface State {
   readonly spikes: RobustZ.State
   readonly shifts: Cusum.State
-  /** The alarms of the last point (a shift first), empty when none. */
+  /** The alarms of the last point (a spike, or a shift), empty when none. */
   readonly alarms: ReadonlyArray<Detection.Alarm>
   readonly n: number
   readonly skipped: number
@@ -97,7 +98,8 @@ export const update = (state: State, value: number): State => {
     })
     RobustZ.keepLast(s.spikes, index + 1 - s.shifts.since)
   }
-  if (spike !== 0) {
+  // A spike at the very point that confirms a shift is the shift itself.
+  if (spike !== 0 && shift === 0) {
     alarms.push({
       index,
       kind: "spike",

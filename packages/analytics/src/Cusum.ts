@@ -113,11 +113,7 @@ export const update = (state: State, value: number): State => {
     s.score = 0
     return state
   }
-  const sd = Math.max(
-    Math.sqrt((s.m2 + s.pooledM2) / (s.count - 1 + s.pooledDf)),
-    Math.abs(s.mean) * 1e-9,
-    1e-12
-  )
+  const sd = Math.max(Math.sqrt((s.m2 + s.pooledM2) / (s.count - 1 + s.pooledDf)), Math.abs(s.mean) * 1e-9, 1e-12)
   s.sd = sd
   // Self-starting: the point is scored against the mean of the points before it (a predictive z-score), and
   // then joins them (winsorized), so the reference level sharpens while the series stays in control.

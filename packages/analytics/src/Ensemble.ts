@@ -49,9 +49,11 @@ export const members = ["naive", "sma", "ewma", "holt", "linear_trend", "holt_wi
 export type Member = (typeof members)[number]
 
 /**
- * Options: `seasonLength` adds Holt-Winters; the members' own parameters; `errorDecay` (the weight of a new
+ * Options: `seasonLength` adds Holt-Winters; the members' own parameters (`window`: the SMA's, default 20, the
+ * linear trend's is 3·window; `ewmaAlpha`, default 0.3; `holt`; `holtWinters`); `errorDecay` (the weight of a new
  * absolute error in each member's rolling MAE, default 0.02, about 50 points); `power` of the inverse MAE
- * (default 8: the recently best member dominates); `warmup` (errors a member needs before it gets a weight, default 5); and the intervals.
+ * (default 8: the recently best member dominates); `warmup` (errors a member needs before it gets a weight,
+ * default 5); and the intervals (the members' and the ensemble's).
  *
  * @since 0.1.0
  * @category models
@@ -143,11 +145,20 @@ const fillMeans = (s: State): void => {
   m[5] = s.holtWinters === undefined ? Number.NaN : means.holtWinters(s.holtWinters)
 }
 
+/** x^p, by squaring for a small integer p (the default 8: three multiplications instead of a pow). */
+const power = (x: number, p: number): number => {
+  if (p === 8) {
+    const x2 = x * x
+    const x4 = x2 * x2
+    return x4 * x4
+  }
+  return x ** p
+}
+
 /** The weight of member i now (0 while it has no mean or too few errors). */
 const weightOf = (s: State, i: number, mean: number): number => {
   if (Number.isNaN(mean) || s.errors[i]! < s.warmup) return 0
-  const mae = s.mae[i]!
-  return 1 / (mae ** s.power + 1e-300)
+  return 1 / (power(s.mae[i]!, s.power) + 1e-300)
 }
 
 /** The weighted mean of `values` (the first finite value when no member has a weight yet). */
@@ -156,6 +167,7 @@ const combine = (s: State, values: Float64Array): number => {
   let sum = 0
   for (let i = 0; i < M; i++) {
     const w = weightOf(s, i, values[i]!)
+    if (w === 0) continue
     total += w
     sum += w * values[i]!
   }
@@ -178,7 +190,7 @@ export const update = (state: State, value: number): State => {
   }
   fillMeans(s)
   const mean = combine(s, s.means)
-  if (!Number.isNaN(mean)) Spread.observe(s.spread, value - mean)
+  if (!Number.isNaN(mean)) Spread.observe(s.spread, value, mean)
   const decay = s.errorDecay
   for (let i = 0; i < M; i++) {
     const f = s.means[i]!
@@ -341,7 +353,7 @@ export const batch = (values: ArrayLike<number>, options?: Options, horizon = 1)
   const mae = new Float64Array(M)
   const counts = new Float64Array(M)
   const weight = (i: number, f: number): number =>
-    Number.isNaN(f) || counts[i]! < template.warmup ? 0 : 1 / (mae[i]! ** template.power + 1e-300)
+    Number.isNaN(f) || counts[i]! < template.warmup ? 0 : 1 / (power(mae[i]!, template.power) + 1e-300)
   const mean = new Float64Array(n)
   const current = new Float64Array(M)
   for (let t = 0; t < n; t++) {

@@ -65,7 +65,7 @@ export const update = (state: State, value: number): State => {
   if (s.n === 0) s.level = value
   else {
     const e = value - s.level
-    Spread.observe(s.spread, e)
+    Spread.observe(s.spread, value, s.level)
     s.level += s.alpha * e
   }
   s.n++

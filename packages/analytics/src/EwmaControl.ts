@@ -138,3 +138,47 @@ export const detector = (options?: Options): Detection.Detector<State> => {
   make(options)
   return { name: "ewma_control", kind: "out_of_control", make: () => make(options), update }
 }
+
+/**
+ * The excursions of a whole series, each segment's baseline recomputed from its warm-up and the statistic and
+ * limits from their closed forms (throws InvalidSeries on a non-finite value).
+ *
+ * @since 0.1.0
+ * @category batch
+ */
+export const detect = (values: ArrayLike<number>, options?: Options): Array<Detection.Alarm> => {
+  const { lambda, width, warmup } = make(options)
+  const xs = check.series("EwmaControl", values)
+  const alarms: Array<Detection.Alarm> = []
+  let start = 0
+  while (start + warmup < xs.length) {
+    const base = Array.from({ length: warmup }, (_, i) => xs[start + i]!)
+    const mean = base.reduce((a, b) => a + b, 0) / warmup
+    const sd = Math.max(
+      Math.sqrt(base.reduce((a, b) => a + (b - mean) ** 2, 0) / (warmup - 1)),
+      Math.abs(mean) * 1e-9,
+      1e-12
+    )
+    let statistic = mean
+    let next = xs.length
+    for (let i = start + warmup; i < xs.length; i++) {
+      const t = i - (start + warmup) + 1
+      statistic = lambda * xs[i]! + (1 - lambda) * statistic
+      const sdStat = sd * Math.sqrt((lambda / (2 - lambda)) * (1 - (1 - lambda) ** (2 * t)))
+      if (Math.abs(statistic - mean) > width * sdStat) {
+        alarms.push({
+          index: i,
+          kind: "out_of_control",
+          direction: statistic > mean ? "up" : "down",
+          value: xs[i]!,
+          score: (statistic - mean) / sdStat,
+          since: i
+        })
+        next = i + 1
+        break
+      }
+    }
+    start = next
+  }
+  return alarms
+}

@@ -131,3 +131,67 @@ export const make = (horizon: number, mean: number, half: number): Forecast =>
   Number.isNaN(mean)
     ? { horizon, mean, lower: Number.NaN, upper: Number.NaN }
     : { horizon, mean, lower: mean - half, upper: mean + half }
+
+/**
+ * Options of `crossing`: the `threshold`, the `direction` of the crossing (`"above"`: the first horizon where
+ * the forecast rises to or over it; `"below"`: falls to or under it), which part of the forecast counts
+ * (`"mean"`, or a bound of the interval: `"upper"` for an early warning of a rise, `"lower"` of a fall), the
+ * longest horizon searched, and `cumulative`: compare the running sum of the forecasts from `start` (a budget
+ * spent per interval: "the daily budget runs out at this rate in h intervals").
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CrossingOptions {
+  readonly threshold: number
+  readonly direction: "above" | "below"
+  readonly maxHorizon: number
+  readonly bound?: "mean" | "lower" | "upper"
+  readonly cumulative?: boolean
+  readonly start?: number
+}
+
+/**
+ * The first horizon (1..`maxHorizon`) at which a forecaster's forecast crosses a threshold, with that forecast,
+ * or undefined when it does not within `maxHorizon`. Cumulative: the sums of the means (and of the bounds) from
+ * horizon 1, plus `start`.
+ *
+ * @example
+ * ```ts
+ * import { Forecast, Holt } from "@effect-dspy/analytics"
+ *
+ * // Queue length rising by about 2 a minute; when does it pass 100?
+ * const queue = Holt.forecaster({ alpha: 0.5, beta: 0.2 })
+ * const state = Forecast.run(queue, [10, 12, 14, 16, 18, 20, 22, 24, 26, 28])
+ * const hit = Forecast.crossing(queue, state, { threshold: 100, direction: "above", maxHorizon: 120 })
+ * // hit?.horizon === 36 (28 + 2·36 = 100)
+ * ```
+ *
+ * @since 0.1.0
+ * @category forecasts
+ */
+export const crossing = <S>(
+  forecaster: Forecaster<S>,
+  state: S,
+  options: CrossingOptions
+): { readonly horizon: number; readonly forecast: Forecast; readonly value: number } | undefined => {
+  const bound = options.bound ?? "mean"
+  let sum = options.start ?? 0
+  let lowerSum = sum
+  let upperSum = sum
+  for (let h = 1; h <= options.maxHorizon; h++) {
+    const f = forecaster.forecast(state, h)
+    if (Number.isNaN(f.mean)) return undefined
+    let value: number
+    if (options.cumulative === true) {
+      sum += f.mean
+      lowerSum += f.lower
+      upperSum += f.upper
+      value = bound === "mean" ? sum : bound === "lower" ? lowerSum : upperSum
+    } else value = f[bound]
+    if (options.direction === "above" ? value >= options.threshold : value <= options.threshold) {
+      return { horizon: h, forecast: f, value }
+    }
+  }
+  return undefined
+}

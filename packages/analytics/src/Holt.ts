@@ -77,13 +77,13 @@ export const update = (state: State, value: number): State => {
   }
   if (s.n === 0) s.level = value
   else if (s.n === 1) {
-    Spread.observe(s.spread, value - s.level)
+    Spread.observe(s.spread, value, s.level)
     s.trend = value - s.level
     s.level = value
   } else {
     const f = s.level + s.trend
     const e = value - f
-    Spread.observe(s.spread, e)
+    Spread.observe(s.spread, value, f)
     const level = f + s.alpha * e
     s.trend += s.beta * (level - s.level - s.trend)
     s.level = level

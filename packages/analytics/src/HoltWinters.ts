@@ -105,7 +105,7 @@ export const update = (state: State, value: number): State => {
     const offset = season[slot]!
     const base = s.level + s.trend
     const e = value - base - offset
-    Spread.observe(s.spread, e)
+    Spread.observe(s.spread, value, base + offset)
     const level = base + s.alpha * e
     s.trend += s.beta * (level - s.level - s.trend)
     season[slot] = offset + s.gamma * (value - level - offset)

@@ -107,7 +107,7 @@ export const update = (state: State, value: number): State => {
     return state
   }
   const c = s.count
-  if (c > 0) Spread.observe(s.spread, value - lineAt(c, s.sy, s.sxy, c))
+  if (c > 0) Spread.observe(s.spread, value, lineAt(c, s.sy, s.sxy, c))
   const buffer = s.buffer
   if (c === s.window) {
     const oldest = buffer[s.position]!

@@ -56,7 +56,7 @@ export const update = (state: State, value: number): State => {
     s.skipped++
     return state
   }
-  if (s.n > 0) Spread.observe(s.spread, value - s.last)
+  if (s.n > 0) Spread.observe(s.spread, value, s.last)
   s.last = value
   s.n++
   return state

@@ -148,3 +148,64 @@ export const detector = (options?: Options): Detection.Detector<State> => {
   make(options)
   return { name: "page_hinkley", kind: "shift", make: () => make(options), update, since: (s) => s.since }
 }
+
+/**
+ * The changes of a whole series, each segment's statistics recomputed from its points (throws InvalidSeries on
+ * a non-finite value).
+ *
+ * @since 0.1.0
+ * @category batch
+ */
+export const detect = (values: ArrayLike<number>, options?: Options): Array<Detection.Alarm> => {
+  const { delta, threshold, warmup } = make(options)
+  const xs = check.series("PageHinkley", values)
+  const alarms: Array<Detection.Alarm> = []
+  let start = 0
+  while (start + warmup < xs.length) {
+    const base = Array.from({ length: warmup }, (_, i) => xs[start + i]!)
+    const baseMean = base.reduce((a, b) => a + b, 0) / warmup
+    const sd = Math.max(
+      Math.sqrt(base.reduce((a, b) => a + (b - baseMean) ** 2, 0) / (warmup - 1)),
+      Math.abs(baseMean) * 1e-9,
+      1e-12
+    )
+    let sum = baseMean * warmup
+    let up = 0
+    let upMin = 0
+    let down = 0
+    let downMin = 0
+    let upSince = 0
+    let downSince = 0
+    let next = xs.length
+    for (let i = start + warmup; i < xs.length; i++) {
+      sum += xs[i]!
+      const mean = sum / (i - start + 1)
+      const z = (xs[i]! - mean) / sd
+      up += z - delta
+      down += -z - delta
+      if (up <= upMin) {
+        upMin = up
+        upSince = i + 1
+      }
+      if (down <= downMin) {
+        downMin = down
+        downSince = i + 1
+      }
+      if (up - upMin > threshold || down - downMin > threshold) {
+        const isUp = up - upMin > threshold
+        alarms.push({
+          index: i,
+          kind: "shift",
+          direction: isUp ? "up" : "down",
+          value: xs[i]!,
+          score: isUp ? up - upMin : -(down - downMin),
+          since: isUp ? upSince : downSince
+        })
+        next = i + 1
+        break
+      }
+    }
+    start = next
+  }
+  return alarms
+}

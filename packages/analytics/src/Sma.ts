@@ -70,7 +70,7 @@ export const update = (state: State, value: number): State => {
     s.skipped++
     return state
   }
-  if (s.count > 0) Spread.observe(s.spread, value - s.sum / s.count)
+  if (s.count > 0) Spread.observe(s.spread, value, s.sum / s.count)
   const buffer = s.buffer
   if (s.count === s.window) s.sum -= buffer[s.position]!
   else s.count++
