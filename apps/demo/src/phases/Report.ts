@@ -124,7 +124,10 @@ const forecastsOf = (
       const p = last(f.points)
       return p === undefined ? [] : [p]
     })
-    if (ends.length > 0) {
+    const finite = (f: { readonly mean: number; readonly lower: number; readonly upper: number }) =>
+      Number.isFinite(f.mean) && Number.isFinite(f.lower) && Number.isFinite(f.upper)
+    // A forecast still in its warm-up has no interval yet: it is left out rather than reported without one.
+    if (ends.length > 0 && ends.every(finite)) {
       out.push({
         name: "LM cost per hour",
         metric: "lm.cost_usd",
@@ -154,7 +157,7 @@ const forecastsOf = (
       undefined
     )
     const end = busiest === undefined ? undefined : last(busiest.points)
-    if (busiest !== undefined && end !== undefined) {
+    if (busiest !== undefined && end !== undefined && finite(end)) {
       out.push({
         name: `${stage.moduleId} p95 latency`,
         metric: "module.latency_ms",

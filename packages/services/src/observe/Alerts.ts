@@ -152,10 +152,13 @@ const clockTime = (ms: number): string => `${new Date(ms).toISOString().slice(11
 const additive = (stat: AlertRule.Statistic) => stat === "sum" || stat === "count" || stat === "per_second"
 
 /**
- * The equally spaced values of a statistic over the closed intervals of a window: an interval without values is 0
- * for an additive statistic, else the previous value (leading gaps dropped).
+ * The equally spaced values of a statistic over the closed intervals of a window, from the first interval with
+ * values: an interval without values is 0 for an additive statistic, else the previous value.
+ *
+ * @since 0.1.0
+ * @category getters
  */
-const denseValues = (
+export const denseValues = (
   rollups: ReadonlyArray<Rollup.Rollup>,
   stat: AlertRule.Statistic,
   from: number,
@@ -164,7 +167,9 @@ const denseValues = (
 ): Array<number> => {
   const byStart = new Map(rollups.map((r) => [r.start, r]))
   const out: Array<number> = []
-  const first = from - (from % intervalMs)
+  // From the first interval with values: the time before the series began is not a run of zeros.
+  const earliest = rollups.reduce((m, r) => (r.count > 0 ? Math.min(m, r.start) : m), Number.POSITIVE_INFINITY)
+  const first = Math.max(from - (from % intervalMs), earliest - (earliest % intervalMs))
   let previous: number | undefined
   for (let start = first; start + intervalMs <= now; start += intervalMs) {
     const r = byStart.get(start)

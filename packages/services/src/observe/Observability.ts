@@ -332,14 +332,7 @@ export const make = (options: Options): Effect.Effect<Service, ObserveInvalidInp
         const steps = Math.max(1, Math.ceil(q.horizonMs / interval))
         const base = now - (now % interval)
         return [...bySeries.values()].map((list) => {
-          const byStart = new Map(list.map((r) => [r.start, r]))
-          const values: Array<number> = []
-          const additive = q.statistic === "sum" || q.statistic === "count" || q.statistic === "per_second"
-          for (let start = from - (from % interval); start + interval <= now; start += interval) {
-            const r = byStart.get(start)
-            if (r !== undefined && r.count > 0) values.push(Alerts.statistic(r, q.statistic))
-            else if (additive) values.push(0)
-          }
+          const values = Alerts.denseValues(list, q.statistic, from, now, interval)
           return {
             series: list[0]!.series,
             statistic: q.statistic,
