@@ -404,7 +404,8 @@ export const layer = (
           balancing: observe.balancing,
           rules: observe.enabled ? Observability.rulesOf(observe) : [],
           sinks: observe.webhooks.map((url) => AlertSink.webhook({ url })),
-          knobs: observe.enabled && observe.controller.enabled ? Observability.knobsOf(current, observe.controller) : [],
+          knobs:
+            observe.enabled && observe.controller.enabled ? Observability.knobsOf(current, observe.controller) : [],
           feed: observe.enabled,
           loop: observe.enabled
         })

@@ -425,9 +425,18 @@ export class AlertDeliveryFailed extends Errors.TaggedError<AlertDeliveryFailed>
  * @since 0.1.0
  * @category errors
  */
-export type ObserveError = MetricHistoryError | MetricHistoryVersionUnsupported | ObserveInvalidInput | AlertDeliveryFailed
+export type ObserveError =
+  | MetricHistoryError
+  | MetricHistoryVersionUnsupported
+  | ObserveInvalidInput
+  | AlertDeliveryFailed
 
-const observeTags = ["MetricHistoryError", "MetricHistoryVersionUnsupported", "ObserveInvalidInput", "AlertDeliveryFailed"]
+const observeTags = [
+  "MetricHistoryError",
+  "MetricHistoryVersionUnsupported",
+  "ObserveInvalidInput",
+  "AlertDeliveryFailed"
+]
 
 /**
  * Every error of this module.

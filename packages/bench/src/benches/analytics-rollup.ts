@@ -54,7 +54,11 @@ const bench: Bench = {
           yield* history.flush()
           const elapsedUs = nowUs() - start
           // Everything reached the file.
-          const [all] = yield* history.summarize({ metric: "lm.latency_ms", module: "m0", provider: "p0" }, 0, (second + 1) * 1_000)
+          const [all] = yield* history.summarize(
+            { metric: "lm.latency_ms", module: "m0", provider: "p0" },
+            0,
+            (second + 1) * 1_000
+          )
           if (all === undefined || all.count !== N / seriesCount) throw new Error(`lost samples: ${all?.count}`)
           return N / (elapsedUs / 1e6)
         })
