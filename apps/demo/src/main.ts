@@ -15,6 +15,7 @@
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -119,7 +120,9 @@ const program = Demo.run(settings).pipe(
       otlpEndpoint: value("--otlp"),
       releasesFile
     })
-  )
+  ),
+  // The application's log lines (alerts among them) go to stderr with the progress: stdout holds only the JSON.
+  Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger)))
 )
 
 Effect.runPromise(program).then(
