@@ -54,6 +54,7 @@ import * as ReleaseStore from "./releases/ReleaseStore.js"
 import * as ServicesEvents from "./ServicesEvents.js"
 import * as AlertSink from "./observe/AlertSink.js"
 import * as Health from "./observe/Health.js"
+import * as HistoryFeed from "./observe/HistoryFeed.js"
 import * as MetricHistory from "./observe/MetricHistory.js"
 import * as Observability from "./observe/Observability.js"
 import * as ProviderBalancer from "./observe/ProviderBalancer.js"
@@ -259,6 +260,23 @@ export const layer = (
       const observe = (yield* config.current).observe
       const balancer = ProviderBalancer.make()
       const balanced = Object.keys(observe.balancing).length > 0
+      // The metric history, opened first: the request path feeds it each completion's outcome per provider.
+      const history = yield* MetricHistory.make({
+        filename: observe.filename,
+        intervalMs: observe.intervalMs,
+        rawRetentionMs: observe.rawRetentionMs,
+        hourRetentionMs: observe.hourRetentionMs
+      }).pipe(
+        Effect.mapError(
+          (error) =>
+            new RuntimeError.ChildStartFailed({
+              childId: "observability",
+              cause: error,
+              message: `The metric history did not open: ${error.message}`
+            })
+        )
+      )
+      const clock = yield* Effect.clock
 
       const providers = yield* LMProviders.make({
         config,
@@ -270,7 +288,10 @@ export const layer = (
         drain: lmDrain,
         outerDrain: moduleDrain,
         cache,
-        choose: balanced ? balancer.choose : undefined
+        choose: balanced ? balancer.choose : undefined,
+        observe: observe.enabled
+          ? HistoryFeed.providerObserver(history, () => clock.unsafeCurrentTimeMillis())
+          : undefined
       })
       // The release store: the one in context, else a SQLite store of the application's own.
       const givenReleases = yield* Effect.serviceOption(ReleaseStore.ReleaseStore)
@@ -388,12 +409,6 @@ export const layer = (
 
       // Observability: the metric history (fed by the events), the alerts, balancing, resource control, on a loop.
       const observability = yield* Effect.gen(function* () {
-        const history = yield* MetricHistory.make({
-          filename: observe.filename,
-          intervalMs: observe.intervalMs,
-          rawRetentionMs: observe.rawRetentionMs,
-          hourRetentionMs: observe.hourRetentionMs
-        })
         const current = yield* config.current
         return yield* Observability.make({
           history,

@@ -327,6 +327,8 @@ export const make = (
     readonly cache?: LMCache.Service | undefined
     /** Weighted load balancing across a primary's peers (`ProviderBalancer`); none by default. */
     readonly choose?: ((name: string) => string) | undefined
+    /** Each completion's outcome on the provider asked (latency, success, cost): the metric history's feed. */
+    readonly observe?: ((provider: string, latencyMs: number, ok: boolean, costUsd: number) => void) | undefined
   }
 ): Effect.Effect<Built, LM.LMConfigError, Scope.Scope> =>
   Effect.gen(function* () {
@@ -386,7 +388,8 @@ export const make = (
       protection: deps.protection,
       events: deps.events,
       config: deps.config,
-      choose: deps.choose
+      choose: deps.choose,
+      observe: deps.observe
     })
 
     const providerOf = (name: string): Provider.Provider => ({

@@ -48,6 +48,12 @@ export const metrics = {
   optimizationCost: "optimization.cost_usd",
   /** A swapped-in result's gain over the serving version, in score points (module). */
   optimizationGain: "optimization.gain",
+  /** A completion's time on the provider that served it (after balancing; fail-over included). */
+  providerLatency: "provider.latency_ms",
+  /** 1 for a completion that failed on the provider asked, else 0. */
+  providerErrors: "provider.errors",
+  /** A completion's cost on the provider that served it. */
+  providerCost: "provider.cost_usd",
   /** A provider's pool use, in-use over size (provider). */
   poolUtilization: "provider.pool_utilization",
   /** Requests waiting for a provider's pool worker (provider). */
@@ -194,5 +200,37 @@ export const recordProviders = (
 export const recordResources = (history: MetricHistory.Service, sample: ResourceSampler.Sample, now: number): void => {
   for (const field of Object.keys(ResourceSampler.metrics) as Array<keyof ResourceSampler.Sample>) {
     history.recorder({ metric: ResourceSampler.metrics[field] })(sample[field], now)
+  }
+}
+
+/**
+ * A recorder of each completion's outcome per provider, for `LMProviders.make`'s `observe` (the router calls it on
+ * the provider it chose, after balancing).
+ *
+ * @since 0.1.0
+ * @category ingestion
+ */
+export const providerObserver = (
+  history: MetricHistory.Service,
+  now: () => number
+): ((provider: string, latencyMs: number, ok: boolean, costUsd: number) => void) => {
+  const recorders = new Map<
+    string,
+    { latency: MetricHistory.Recorder; errors: MetricHistory.Recorder; cost: MetricHistory.Recorder }
+  >()
+  return (provider, latencyMs, ok, costUsd) => {
+    let r = recorders.get(provider)
+    if (r === undefined) {
+      r = {
+        latency: history.recorder({ metric: metrics.providerLatency, provider }),
+        errors: history.recorder({ metric: metrics.providerErrors, provider }),
+        cost: history.recorder({ metric: metrics.providerCost, provider })
+      }
+      recorders.set(provider, r)
+    }
+    const at = now()
+    if (ok) r.latency(latencyMs, at)
+    r.errors(ok ? 0 : 1, at)
+    r.cost(costUsd, at)
   }
 }

@@ -242,7 +242,7 @@ export const make = (options: Options): Effect.Effect<Service, ObserveInvalidInp
           const status =
             providers === undefined ? undefined : (yield* providers.status).find((p) => p.name === provider)
           const lmErrors = yield* Effect.orElseSucceed(
-            history.summarize({ metric: HistoryFeed.metrics.lmErrors, provider }, from, now + 1),
+            history.summarize({ metric: HistoryFeed.metrics.providerErrors, provider }, from, now + 1),
             () => []
           )
           const errors = lmErrors.reduce((s, p) => s + p.sum, 0)
@@ -254,7 +254,7 @@ export const make = (options: Options): Effect.Effect<Service, ObserveInvalidInp
               status === undefined
                 ? yield* figure(HistoryFeed.metrics.poolUtilization, { provider }, (p) => p.mean)
                 : status.pool.inUse / Math.max(1, status.pool.size),
-            latencyP95Ms: yield* figure(HistoryFeed.metrics.lmLatency, { provider }, (p) => p.p95),
+            latencyP95Ms: yield* figure(HistoryFeed.metrics.providerLatency, { provider }, (p) => p.p95),
             errorRate: calls === 0 ? Number.NaN : errors / calls
           }
         }
@@ -272,11 +272,11 @@ export const make = (options: Options): Effect.Effect<Service, ObserveInvalidInp
           Effect.gen(function* () {
             const s = status.find((p) => p.name === name)
             const latency = yield* Effect.orElseSucceed(
-              history.summarize({ metric: HistoryFeed.metrics.lmLatency, provider: name }, from, now + 1),
+              history.summarize({ metric: HistoryFeed.metrics.providerLatency, provider: name }, from, now + 1),
               () => []
             )
             const cost = yield* Effect.orElseSucceed(
-              history.summarize({ metric: HistoryFeed.metrics.lmCost, provider: name }, from, now + 1),
+              history.summarize({ metric: HistoryFeed.metrics.providerCost, provider: name }, from, now + 1),
               () => []
             )
             const merged = (points: ReadonlyArray<Rollup.Point>, f: (p: Rollup.Point) => number) => {

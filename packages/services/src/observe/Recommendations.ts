@@ -73,6 +73,8 @@ export const analyze = (
     readonly to: number
     readonly moduleLatency: ReadonlyArray<Rollup.Point>
     readonly lmLatency: ReadonlyArray<Rollup.Point>
+    /** Completion time per provider that served it (`provider.latency_ms`). */
+    readonly providerLatency: ReadonlyArray<Rollup.Point>
     readonly cacheHits: ReadonlyArray<Rollup.Point>
     readonly eventLoopP99: ReadonlyArray<Rollup.Point>
     readonly cpu: ReadonlyArray<Rollup.Point>
@@ -106,9 +108,10 @@ export const analyze = (
       }
     })
   }
-  // The provider whose tail dominates: the highest p99 among providers with enough calls.
+  // The provider whose tail dominates: the highest p99 among providers with enough calls (as served, after
+  // balancing and fail-over).
   const byProvider = new Map<string, Array<Rollup.Point>>()
-  for (const p of window.lmLatency) {
+  for (const p of window.providerLatency) {
     if (p.series.provider === undefined) continue
     const list = byProvider.get(p.series.provider) ?? []
     list.push(p)
@@ -205,6 +208,7 @@ export const fromHistory = (
     Effect.all({
       moduleLatency: history.summarize({ metric: metrics.moduleLatency }, from, to),
       lmLatency: history.summarize({ metric: metrics.lmLatency }, from, to),
+      providerLatency: history.summarize({ metric: metrics.providerLatency }, from, to),
       cacheHits: history.summarize({ metric: metrics.lmCacheHit }, from, to),
       eventLoopP99: history.summarize({ metric: ResourceSampler.metrics.eventLoopDelayP99Ms }, from, to),
       cpu: history.query({ selector: { metric: ResourceSampler.metrics.cpuPercent }, from, to })

@@ -58,8 +58,8 @@ describe("ProviderBalancer", () => {
       const request = { messages: [{ role: "user" as const, content: "What is the capital of France?" }] }
       // Figures: main is 9x slower than its peer; the tick re-weighs the group from the history.
       for (let i = 0; i < 50; i++) {
-        yield* observability.history.record({ metric: "lm.latency_ms", provider: "main" }, 900)
-        yield* observability.history.record({ metric: "lm.latency_ms", provider: "peer" }, 100)
+        yield* observability.history.record({ metric: "provider.latency_ms", provider: "main" }, 900)
+        yield* observability.history.record({ metric: "provider.latency_ms", provider: "peer" }, 100)
       }
       yield* observability.tick
       const weights = observability.balancer.current().get("main")!
@@ -76,6 +76,12 @@ describe("ProviderBalancer", () => {
       for (let i = 0; i < 20; i++) yield* lm.complete({ ...request, messages: [{ role: "user", content: `q${i}` }] })
       assert.strictEqual((yield* sims.stats("peer")).calls, 20)
       assert.strictEqual((yield* sims.stats("main")).calls, 0)
+      // The router fed each completion's outcome to the history under the provider that served it.
+      const served = yield* observability.history.summarize({ metric: "provider.errors" }, 0, 10_000)
+      assert.deepStrictEqual(
+        served.map((p) => [p.series.provider, p.count, p.sum]),
+        [["peer", 20, 0]]
+      )
     }).pipe(
       Effect.provide(
         TestRuntime.layer({

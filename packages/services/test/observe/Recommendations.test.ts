@@ -18,8 +18,10 @@ describe("Recommendations", () => {
         // "slowpoke" has a heavy tail (1 in 20 calls takes 3 s); "steady" never exceeds 120 ms.
         const slow = i % 20 === 0 ? 3_000 : 100
         const steady = 100 + (i % 20)
-        yield* history.record({ metric: "lm.latency_ms", provider: "slowpoke", module: "qa" }, slow)
-        yield* history.record({ metric: "lm.latency_ms", provider: "steady", module: "qa" }, steady)
+        yield* history.record({ metric: "lm.latency_ms", provider: "default", module: "qa" }, slow)
+        yield* history.record({ metric: "lm.latency_ms", provider: "default", module: "qa" }, steady)
+        yield* history.record({ metric: "provider.latency_ms", provider: "slowpoke" }, slow)
+        yield* history.record({ metric: "provider.latency_ms", provider: "steady" }, steady)
         // A module call makes both LM calls and spends 20 ms of its own.
         yield* history.record({ metric: "module.latency_ms", module: "qa" }, slow + steady + 20)
         // "summarize" almost never hits the cache; "qa" mostly does.
@@ -50,6 +52,7 @@ describe("Recommendations", () => {
       to: 1,
       moduleLatency: [],
       lmLatency: [],
+      providerLatency: [],
       cacheHits: [],
       eventLoopP99: [],
       cpu: []
@@ -73,6 +76,7 @@ describe("Recommendations", () => {
       to: 1,
       moduleLatency: [],
       lmLatency: [],
+      providerLatency: [],
       cacheHits: [],
       eventLoopP99: [point("process.event_loop_delay_p99_ms", 250)],
       cpu: [point("process.cpu_percent", 97)]
