@@ -83,6 +83,7 @@ const moduleOf = (data: Events.Data): Series.Dimensions => {
  */
 export const eventTypes: ReadonlyArray<string> = [
   CoreEvents.LMRequest.type,
+  CoreEvents.ModuleExecutionStart.type,
   CoreEvents.ModuleExecutionComplete.type,
   OptimizerEvents.Iteration.type,
   OptimizerEvents.Completed.type,
@@ -92,13 +93,20 @@ export const eventTypes: ReadonlyArray<string> = [
 
 /**
  * Records one event's figures in the history (events of other types are ignored). Exposed for tests and
- * replays; {@link subscribe} calls it for each event.
+ * replays; {@link subscribe} calls it for each event. The maps are the feed's state: `jobs` (job -> module),
+ * `topLevel` (a top-level call's start event id -> its correlation id, until it completes) and `modulesByRequest`
+ * (correlation id -> module: an LM call without a module stamp is the call's under the same correlation id).
  *
  * @since 0.1.0
  * @category ingestion
  */
 export const ingest =
-  (history: MetricHistory.Service, jobs: Map<string, string>) =>
+  (
+    history: MetricHistory.Service,
+    jobs: Map<string, string>,
+    topLevel: Map<string, string | undefined> = new Map(),
+    modulesByRequest: Map<string, string> = new Map()
+  ) =>
   (event: Events.Event): void => {
     const d = event.data
     const at = event.timestamp
@@ -106,9 +114,24 @@ export const ingest =
       if (value !== undefined) history.recorder(series)(value, at)
     }
     switch (event.type) {
+      case CoreEvents.ModuleExecutionStart.type:
+        // A top-level call's start has no parent; a nested call's (a predictor in a program) is its caller's start.
+        if (event.parentId === undefined) {
+          if (topLevel.size > 100_000) topLevel.clear()
+          topLevel.set(event.id, event.correlationId)
+          const module = moduleOf(d).module
+          if (event.correlationId !== undefined && module !== undefined) {
+            if (modulesByRequest.size > 100_000) modulesByRequest.clear()
+            modulesByRequest.set(event.correlationId, module)
+          }
+        }
+        return
       case CoreEvents.ModuleExecutionComplete.type: {
-        // Nested module calls (a predictor inside a program) carry their caller's start event as parent.
-        if (event.parentId !== undefined) return
+        // A call's complete event has its start as parent: only top-level calls count (nested ones are inside).
+        if (event.parentId === undefined || !topLevel.has(event.parentId)) return
+        const request = topLevel.get(event.parentId)
+        topLevel.delete(event.parentId)
+        if (request !== undefined) modulesByRequest.delete(request)
         const dims = moduleOf(d)
         rec({ metric: metrics.moduleLatency, ...dims }, num(d.duration_ms))
         rec({ metric: metrics.moduleErrors, ...dims }, d.status === "error" ? 1 : 0)
@@ -116,7 +139,11 @@ export const ingest =
         return
       }
       case CoreEvents.LMRequest.type: {
-        const dims = { provider: str(d.provider), module: moduleOf(d).module }
+        // The module: the ModuleManager's stamp, else the top-level call under the same correlation id.
+        const module =
+          moduleOf(d).module ??
+          (event.correlationId === undefined ? undefined : modulesByRequest.get(event.correlationId))
+        const dims = { provider: str(d.provider), module }
         if (d.cache_hit !== true) rec({ metric: metrics.lmLatency, ...dims }, num(d.duration_ms))
         rec({ metric: metrics.lmErrors, ...dims }, d.error === undefined ? 0 : 1)
         rec({ metric: metrics.lmCost, ...dims }, num(d.cost_usd))

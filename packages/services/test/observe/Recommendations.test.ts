@@ -131,10 +131,22 @@ describe("HistoryFeed", () => {
         tokens: 10,
         ...stamp
       }
-      yield* events.publish({ type: CoreEvents.ModuleExecutionComplete.type, data: module })
-      yield* events.publish({ type: CoreEvents.ModuleExecutionComplete.type, data: { ...module, status: "error" } })
-      // A nested call (with a parent) is part of its caller's time.
-      yield* events.publish({ type: CoreEvents.ModuleExecutionComplete.type, data: module, parentId: "x" })
+      // Two top-level calls (each complete event's parent is its start), the second with a nested call inside.
+      const start = { module: "cot", signature: "q -> a", ...stamp }
+      const first = yield* events.publish({ type: CoreEvents.ModuleExecutionStart.type, data: start })
+      yield* events.publish({ type: CoreEvents.ModuleExecutionComplete.type, data: module, parentId: first.id })
+      const second = yield* events.publish({ type: CoreEvents.ModuleExecutionStart.type, data: start })
+      const nested = yield* events.publish({
+        type: CoreEvents.ModuleExecutionStart.type,
+        data: start,
+        parentId: second.id
+      })
+      yield* events.publish({ type: CoreEvents.ModuleExecutionComplete.type, data: module, parentId: nested.id })
+      yield* events.publish({
+        type: CoreEvents.ModuleExecutionComplete.type,
+        data: { ...module, status: "error" },
+        parentId: second.id
+      })
       const lm = {
         provider: "sim",
         model: "m",
