@@ -62,6 +62,8 @@ export interface Options {
   readonly environment?: NodeJS.ProcessEnv
   /** The release database (module versions); default in memory (nothing survives, no restart to show). */
   readonly releasesFile?: string | undefined
+  /** The metric history's rollup interval (default one second; the test's shorter run uses less). */
+  readonly rollupIntervalMs?: number | undefined
 }
 
 /** The configuration the demo starts from (the environment and a config file still apply over it). */
@@ -90,7 +92,7 @@ export const configDefaults = (options: Options) => {
       }
     },
     // One-second rollups so a one-minute run has history; the seeds' alert presets loaded.
-    observe: { intervalMs: 1_000, presets: ["seed000", "seed004"], startupGraceMs: 5_000 }
+    observe: { intervalMs: options.rollupIntervalMs ?? 1_000, presets: ["seed000", "seed004"], startupGraceMs: 5_000 }
   }
 }
 

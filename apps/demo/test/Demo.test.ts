@@ -161,7 +161,9 @@ describe("the demo", () => {
             recoveryMs: 300,
             mipro: { auto: null, numCandidates: 3, numTrials: 6 },
             env: false,
-            releasesFile
+            releasesFile,
+            // A few seconds of run: 200 ms rollups give the forecasts enough intervals.
+            rollupIntervalMs: 200
           })
         )
       )
