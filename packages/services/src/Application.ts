@@ -408,6 +408,8 @@ export const layer = (
       )
 
       // Observability: the metric history (fed by the events), the alerts, balancing, resource control, on a loop.
+      // The coordinator is built last (below); the controller reads its jobs once it is there.
+      let jobsOf: OptimizationCoordinator.Service | undefined
       const observability = yield* Effect.gen(function* () {
         const current = yield* config.current
         return yield* Observability.make({
@@ -421,6 +423,16 @@ export const layer = (
           sinks: observe.webhooks.map((url) => AlertSink.webhook({ url })),
           knobs:
             observe.enabled && observe.controller.enabled ? Observability.knobsOf(current, observe.controller) : [],
+          optimizationJobs: Effect.suspend(() =>
+            jobsOf === undefined
+              ? Effect.succeed(undefined)
+              : Effect.map(jobsOf.list, (jobs) => ({
+                  queued: jobs.filter((j) => j.status === "queued").length,
+                  running: jobs.filter((j) => j.status === "running").length,
+                  finished: jobs.filter((j) => j.status !== "queued" && j.status !== "running").length,
+                  failed: jobs.filter((j) => j.status === "failed").length
+                }))
+          ),
           feed: observe.enabled,
           loop: observe.enabled
         })
@@ -497,6 +509,7 @@ export const layer = (
               })
           )
         )
+      jobsOf = optimization
       return Context.make(Application, service).pipe(
         Context.add(OptimizationCoordinator.OptimizationCoordinator, optimization),
         Context.add(ModuleManager.ModuleManager, modules),

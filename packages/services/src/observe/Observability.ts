@@ -124,6 +124,11 @@ export interface Options {
   /** Sinks besides the event store and the log (which are always there). */
   readonly sinks?: ReadonlyArray<AlertSink.Sink>
   readonly knobs?: ReadonlyArray<ResourceController.Knob>
+  /** The optimization jobs now (for the `optimization.workers` knob); undefined while unknown. */
+  readonly optimizationJobs?: Effect.Effect<
+    | { readonly queued: number; readonly running: number; readonly finished: number; readonly failed: number }
+    | undefined
+  >
   readonly models?: SeriesModels.Models
   /** Feed the history from the events (default true). */
   readonly feed?: boolean
@@ -256,6 +261,20 @@ export const make = (options: Options): Effect.Effect<Service, ObserveInvalidInp
                 : status.pool.inUse / Math.max(1, status.pool.size),
             latencyP95Ms: yield* figure(HistoryFeed.metrics.providerLatency, { provider }, (p) => p.p95),
             errorRate: calls === 0 ? Number.NaN : errors / calls
+          }
+        }
+        if (knob.path === "optimization.workers" && options.optimizationJobs !== undefined && config !== undefined) {
+          const jobs = yield* options.optimizationJobs
+          if (jobs === undefined) return undefined
+          const workers = yield* Effect.orElseSucceed(
+            Effect.map(config.get("optimization.workers"), (w) => (typeof w === "number" ? w : 1)),
+            () => 1
+          )
+          return {
+            queueing: jobs.queued,
+            utilization: jobs.running / Math.max(1, workers),
+            latencyP95Ms: Number.NaN,
+            errorRate: jobs.finished === 0 ? Number.NaN : jobs.failed / jobs.finished
           }
         }
         return undefined

@@ -6,7 +6,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
-import { ModuleManager, Observability, TestRuntime } from "../../src/index.js"
+import { Config, Events } from "@effect-dspy/foundation"
+import * as Layer from "effect/Layer"
+import { MetricHistory, ModuleManager, Observability, TestRuntime } from "../../src/index.js"
 
 describe("Observability in the application", () => {
   it.scoped("feeds the history from executions and ticks, and reports on it", () =>
@@ -76,5 +78,34 @@ describe("Observability in the application", () => {
     }).pipe(
       Effect.provide(TestRuntime.layer({ config: { observe: { presets: ["seed000", "seed004"], dailyBudgetUsd: 5 } } }))
     )
+  )
+
+  it.scoped("the controller's workers knob follows the optimization queue through live Config", () =>
+    Effect.gen(function* () {
+      const config = yield* Config.Config
+      const events = yield* Events.Events
+      const history = yield* MetricHistory.make({ intervalMs: 1_000 })
+      const current = yield* config.current
+      const observability = yield* Observability.make({
+        history,
+        events,
+        config,
+        knobs: Observability.knobsOf(current, { cooldownMs: 5_000, maxPoolSize: 8, maxWorkers: 4 }),
+        optimizationJobs: Effect.succeed({ queued: 3, running: 2, finished: 0, failed: 0 }),
+        loop: false
+      })
+      const first = yield* observability.tick
+      assert.deepStrictEqual(
+        first.adjustments.map((a) => [a.path, a.from, a.to]),
+        [["optimization.workers", 2, 3]]
+      )
+      // Within the cooldown: no change; after it, one more step, then the bound.
+      assert.strictEqual((yield* observability.tick).adjustments.length, 0)
+      yield* TestClock.adjust("5 seconds")
+      assert.strictEqual((yield* observability.tick).adjustments[0]!.to, 4)
+      yield* TestClock.adjust("5 seconds")
+      assert.strictEqual((yield* observability.tick).adjustments.length, 0)
+      assert.strictEqual(yield* config.get("optimization.workers"), 4)
+    }).pipe(Effect.provide(Layer.merge(Config.layerTest({}), Events.layerTest)))
   )
 })
