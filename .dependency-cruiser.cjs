@@ -45,8 +45,8 @@ module.exports = {
     },
     layer(
       "services",
-      ["runtime", "foundation", "core", "optimizers", "sim"],
-      "services may import runtime, foundation, core, optimizers and sim (never bench or apps)"
+      ["runtime", "foundation", "core", "optimizers", "sim", "analytics"],
+      "services may import runtime, foundation, core, optimizers, sim and analytics (never bench or apps)"
     ),
     {
       ...layer(

@@ -33,7 +33,8 @@ import type {
   ModuleManager,
   OptimizationCoordinator,
   ReleaseStore,
-  Experiments
+  Experiments,
+  Observability
 } from "@effect-dspy/services"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -115,6 +116,7 @@ export const run = (
   | ReleaseStore.ReleaseStore
   | Experiments.Experiments
   | Loop.Loop
+  | Observability.Observability
   | LMProviders.LMProviders
   | CacheManager.CacheManager
   | Events.Events

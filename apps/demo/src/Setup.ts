@@ -21,7 +21,8 @@ import {
   type ReleaseStore,
   type Experiments,
   type ExperienceStore,
-  type Loop
+  type Loop,
+  type Observability
 } from "@effect-dspy/services"
 import * as LoopPhase from "./phases/Loop.js"
 import * as Effect from "effect/Effect"
@@ -66,6 +67,8 @@ export interface Options {
   readonly releasesFile?: string | undefined
   /** The simulated LM's drift control (the loop phase drifts it). */
   readonly drift?: SimDrift.Control
+  /** The metric history's rollup interval (default one second; the test's shorter run uses less). */
+  readonly rollupIntervalMs?: number | undefined
 }
 
 /** The configuration the demo starts from (the environment and a config file still apply over it). */
@@ -92,7 +95,9 @@ export const configDefaults = (options: Options) => {
       circuitBreakers: {
         [`lm_provider_${primary}`]: { failureThreshold: 5, recoveryTimeMs: options.recoveryMs ?? 2_000 }
       }
-    }
+    },
+    // One-second rollups so a one-minute run has history; the seeds' alert presets loaded.
+    observe: { intervalMs: options.rollupIntervalMs ?? 1_000, presets: ["seed000", "seed004"], startupGraceMs: 5_000 }
   }
 }
 
@@ -126,6 +131,7 @@ export type Services =
   | Experiments.Experiments
   | Loop.Loop
   | ExperienceStore.ExperienceStore
+  | Observability.Observability
   | CacheManager.CacheManager
   | Config.Config
   | Events.Events

@@ -73,6 +73,37 @@ export interface LoopReport {
   readonly decisions: number
 }
 
+/** An alert of the outage phase (times in ms from the outage's start). */
+export interface AlertSummary {
+  readonly rule: string
+  readonly severity: string
+  readonly series: string
+  readonly message: string
+  readonly firedAtMs: number
+  readonly resolvedAtMs: number | null
+}
+
+/** A forecast from the metric history: the next `horizonMs` of a series' statistic, with its 95% interval. */
+export interface ForecastSummary {
+  readonly name: string
+  readonly metric: string
+  readonly statistic: string
+  readonly unit: string
+  readonly horizonMs: number
+  /** Rollup intervals the forecast was made from. */
+  readonly history: number
+  readonly mean: number
+  readonly lower: number
+  readonly upper: number
+}
+
+/** Readiness at one moment. */
+export interface HealthSummary {
+  readonly status: string
+  readonly ready: boolean
+  readonly reasons: ReadonlyArray<string>
+}
+
 /** The demo's summary. */
 export interface Summary {
   readonly provider: {
@@ -123,6 +154,16 @@ export interface Summary {
   readonly releases: ReleasesReport | null
   /** The real-time loop's phase (null when it did not run: a real provider, or an early stop). */
   readonly loop: LoopReport | null
+  /** The alerts that fired and resolved during the outage phase. */
+  readonly alerts: ReadonlyArray<AlertSummary>
+  /** Forecasts from the one-second rollups (cost per hour, module latency). */
+  readonly forecasts: ReadonlyArray<ForecastSummary>
+  /** Readiness before, during and after the outage (null when the demo stopped before it). */
+  readonly health: {
+    readonly before: HealthSummary
+    readonly during: HealthSummary
+    readonly after: HealthSummary
+  } | null
   readonly durationMs: number
 }
 
@@ -207,6 +248,24 @@ export const render = (s: Summary): ReadonlyArray<string> => {
             }`
           ] as [string, string]
         ]),
+    ...(s.health === null
+      ? []
+      : [
+          ["health", `${s.health.before.status} -> ${s.health.during.status} (outage) -> ${s.health.after.status}`] as [
+            string,
+            string
+          ]
+        ]),
+    ...s.alerts.map((a): [string, string] => [
+      "alert",
+      `${a.rule} fired at +${(a.firedAtMs / 1000).toFixed(1)} s${
+        a.resolvedAtMs === null ? "" : `, resolved at +${(a.resolvedAtMs / 1000).toFixed(1)} s`
+      }: ${a.message}`
+    ]),
+    ...s.forecasts.map((f): [string, string] => [
+      "forecast",
+      `${f.name}: ${f.mean.toPrecision(3)} ${f.unit} [${f.lower.toPrecision(3)}, ${f.upper.toPrecision(3)}] (from ${f.history} s of history)`
+    ]),
     ["duration", `${(s.durationMs / 1000).toFixed(1)} s`]
   ]
   const width = Math.max(...rows.map(([k]) => k.length)) + 2

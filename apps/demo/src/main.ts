@@ -18,6 +18,7 @@
 import { SimDrift } from "@effect-dspy/sim"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -147,7 +148,9 @@ const program = Effect.zipRight(
       releasesFile,
       drift
     })
-  )
+  ),
+  // The application's log lines (alerts among them) go to stderr with the progress: stdout holds only the JSON.
+  Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger)))
 )
 
 Effect.runPromise(program).then(

@@ -107,6 +107,25 @@ describe("the demo", () => {
         assert.strictEqual(summary.faults.breakerStates.at(-1), "closed")
         assert.isAbove(summary.lm.byProvider["backup"]!, 0)
 
+        // Observability: the outage's alert fired and resolved; readiness went healthy -> degraded -> healthy;
+        // forecasts from the one-second rollups carry intervals.
+        const outageAlert = summary.alerts.find((a) => a.rule === "provider_circuit_open")
+        assert.isDefined(outageAlert, JSON.stringify(summary.alerts))
+        assert.isNotNull(outageAlert!.resolvedAtMs)
+        assert.isAbove(outageAlert!.resolvedAtMs!, outageAlert!.firedAtMs)
+        assert.deepStrictEqual(
+          [summary.health!.before.status, summary.health!.during.status],
+          ["healthy", "degraded"],
+          JSON.stringify(summary.health)
+        )
+        assert.include(summary.health!.during.reasons.join(" "), "backup")
+        assert.strictEqual(summary.health!.after.status, "healthy", JSON.stringify(summary.health!.after))
+        const costForecast = summary.forecasts.find((f) => f.metric === "lm.cost_usd")
+        assert.isDefined(costForecast, JSON.stringify(summary.forecasts))
+        assert.isAtMost(costForecast!.lower, costForecast!.mean)
+        assert.isAtLeast(costForecast!.upper, costForecast!.mean)
+        assert.isAbove(costForecast!.history, 3)
+
         // Both crashed actors were restarted under new pids.
         assert.deepStrictEqual(
           summary.restarts.map((r) => r.actor),
@@ -138,7 +157,11 @@ describe("the demo", () => {
         const table = Summary.render(summary).join("\n")
         assert.include(table, "accuracy (held-out)")
         assert.include(table, "0 lost")
-        assert.deepStrictEqual(JSON.parse(JSON.stringify(summary)), summary)
+        assert.deepStrictEqual(
+          JSON.parse(JSON.stringify(summary)),
+          summary,
+          JSON.stringify({ alerts: summary.alerts, forecasts: summary.forecasts, health: summary.health })
+        )
       }).pipe(
         Effect.scoped,
         Effect.provide(
@@ -150,7 +173,9 @@ describe("the demo", () => {
             mipro: { auto: null, numCandidates: 3, numTrials: 6 },
             env: false,
             releasesFile,
-            drift
+            drift,
+            // A few seconds of run: 200 ms rollups give the forecasts enough intervals.
+            rollupIntervalMs: 200
           })
         )
       )

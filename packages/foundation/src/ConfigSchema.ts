@@ -327,6 +327,36 @@ export const DSPyConfig = Schema.Struct({
   events: section({
     maxEvents: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 100_000 }),
     maxAgeMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 86_400_000 })
+  }),
+  /**
+   * Observability (the services package's `Observability`): metric history, alerts, health, resource control.
+   * Read when the application starts.
+   */
+  observe: section({
+    enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+    /** The rollup interval and the loop's tick (default one minute; the demo uses one second). */
+    intervalMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 60_000 }),
+    /** The metric history's SQLite file (default in memory). */
+    filename: Schema.optionalWith(Schema.String, { default: () => ":memory:" }),
+    rawRetentionMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 86_400_000 }),
+    hourRetentionMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 30 * 86_400_000 }),
+    /** How long after start a part not yet up reads as `starting` (not unhealthy). */
+    startupGraceMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 30_000 }),
+    /** Alert presets to load: seed 000's and seed 004's monitors. */
+    presets: Schema.optionalWith(Schema.Array(Schema.Literal("seed000", "seed004")), { default: () => [] }),
+    /** A daily LM budget (USD): the budget forecast alert is loaded when given. */
+    dailyBudgetUsd: Schema.optional(Schema.Number.pipe(Schema.positive())),
+    /** Webhooks that receive every alert (HTTP POST, retried). */
+    webhooks: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+    /** Weighted balancing: a primary provider's name -> its peers (the primary is a member too). */
+    balancing: Schema.optionalWith(Record(Schema.Array(Schema.String)), { default: () => ({}) }),
+    /** The resource controller over the providers' pool sizes, rate limits and the optimization workers. */
+    controller: section({
+      enabled: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+      cooldownMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 30_000 }),
+      maxPoolSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 64 }),
+      maxWorkers: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 8 })
+    })
   })
 })
 

@@ -58,6 +58,12 @@ import * as Loop from "./loop/Loop.js"
 import * as loopImpl from "./loop/internal/loop.js"
 import type { RecorderSlot } from "./internal/moduleManager/recording.js"
 import * as registryImpl from "./internal/coordinator/registry.js"
+import * as AlertSink from "./observe/AlertSink.js"
+import * as Health from "./observe/Health.js"
+import * as HistoryFeed from "./observe/HistoryFeed.js"
+import * as MetricHistory from "./observe/MetricHistory.js"
+import * as Observability from "./observe/Observability.js"
+import * as ProviderBalancer from "./observe/ProviderBalancer.js"
 
 /**
  * Restart intensity of a supervisor: more than `maxRestarts` within `maxSeconds` and it gives up, stopping
@@ -250,7 +256,8 @@ export const layer = (
   | ReleaseStore.ReleaseStore
   | Experiments.Experiments
   | Loop.Loop
-  | ExperienceStore.ExperienceStore,
+  | ExperienceStore.ExperienceStore
+  | Observability.Observability,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions,
   Config.Config | Events.Events | Protection.Protection | Registry.Registry
 > =>
@@ -271,6 +278,28 @@ export const layer = (
       const grace = Duration.decode(options.shutdownGracePeriod ?? "5 seconds")
       const moduleDrain = new Drain("module executions")
       const lmDrain = new Drain("LM calls")
+      const startedAt = yield* Clock.currentTimeMillis
+      // Observability's settings (read once at start); weighted balancing needs its balancer in the request path.
+      const observe = (yield* config.current).observe
+      const balancer = ProviderBalancer.make()
+      const balanced = Object.keys(observe.balancing).length > 0
+      // The metric history, opened first: the request path feeds it each completion's outcome per provider.
+      const history = yield* MetricHistory.make({
+        filename: observe.filename,
+        intervalMs: observe.intervalMs,
+        rawRetentionMs: observe.rawRetentionMs,
+        hourRetentionMs: observe.hourRetentionMs
+      }).pipe(
+        Effect.mapError(
+          (error) =>
+            new RuntimeError.ChildStartFailed({
+              childId: "observability",
+              cause: error,
+              message: `The metric history did not open: ${error.message}`
+            })
+        )
+      )
+      const clock = yield* Effect.clock
 
       const providers = yield* LMProviders.make({
         config,
@@ -281,7 +310,11 @@ export const layer = (
         factory: options.providerFactory ?? (yield* defaultProviderFactory),
         drain: lmDrain,
         outerDrain: moduleDrain,
-        cache
+        cache,
+        choose: balanced ? balancer.choose : undefined,
+        observe: observe.enabled
+          ? HistoryFeed.providerObserver(history, () => clock.unsafeCurrentTimeMillis())
+          : undefined
       })
       // The release store: the one in context, else a SQLite store of the application's own.
       const givenReleases = yield* Effect.serviceOption(ReleaseStore.ReleaseStore)
@@ -416,6 +449,46 @@ export const layer = (
         })
       )
 
+      // Observability: the metric history (fed by the events), the alerts, balancing, resource control, on a loop.
+      // The coordinator is built last (below); the controller reads its jobs once it is there.
+      let jobsOf: OptimizationCoordinator.Service | undefined
+      const observability = yield* Effect.gen(function* () {
+        const current = yield* config.current
+        return yield* Observability.make({
+          history,
+          events,
+          config,
+          providers: providers.service,
+          balancer,
+          balancing: observe.balancing,
+          rules: observe.enabled ? Observability.rulesOf(observe) : [],
+          sinks: observe.webhooks.map((url) => AlertSink.webhook({ url })),
+          knobs:
+            observe.enabled && observe.controller.enabled ? Observability.knobsOf(current, observe.controller) : [],
+          optimizationJobs: Effect.suspend(() =>
+            jobsOf === undefined
+              ? Effect.succeed(undefined)
+              : Effect.map(jobsOf.list, (jobs) => ({
+                  queued: jobs.filter((j) => j.status === "queued").length,
+                  running: jobs.filter((j) => j.status === "running").length,
+                  finished: jobs.filter((j) => j.status !== "queued" && j.status !== "running").length,
+                  failed: jobs.filter((j) => j.status === "failed").length
+                }))
+          ),
+          feed: observe.enabled,
+          loop: observe.enabled
+        })
+      }).pipe(
+        Effect.mapError(
+          (error) =>
+            new RuntimeError.ChildStartFailed({
+              childId: "observability",
+              cause: error,
+              message: `Observability did not start: ${error.message}`
+            })
+        )
+      )
+
       const service: Service = {
         root,
         optimizationWorkers: Effect.map(
@@ -431,6 +504,18 @@ export const layer = (
           providers: providers.service.status,
           modules: modules.list,
           inFlight: Effect.sync(() => ({ modules: moduleDrain.inFlight, lm: lmDrain.inFlight }))
+        }),
+        health: Effect.gen(function* () {
+          return Health.evaluate({
+            now: yield* Clock.currentTimeMillis,
+            startedAt,
+            startupGraceMs: observe.startupGraceMs,
+            stopping: !moduleDrain.isAccepting,
+            tree: yield* Supervisor.describe(root, rootId),
+            providers: yield* providers.service.status,
+            defaultProvider: providers.service.defaultProvider,
+            alerts: yield* observability.alerts.active
+          })
         })
       }
       // Built last, so it stops first at shutdown: its jobs are interrupted (and resume on a restart with the same
@@ -493,6 +578,7 @@ export const layer = (
           )
         )
       if (options.loop?.record !== false) recorder.current = loop.recorder
+      jobsOf = optimization
       return Context.make(Application, service).pipe(
         Context.add(Loop.Loop, loop.service),
         Context.add(ExperienceStore.ExperienceStore, experiences),
@@ -501,7 +587,8 @@ export const layer = (
         Context.add(ReleaseStore.ReleaseStore, releases),
         Context.add(Experiments.Experiments, experiments),
         Context.add(LMProviders.LMProviders, providers.service),
-        Context.add(LM.LM, providers.lm)
+        Context.add(LM.LM, providers.lm),
+        Context.add(Observability.Observability, observability)
       )
     })
   )
@@ -533,6 +620,7 @@ export const layerDefault = (
   | Experiments.Experiments
   | Loop.Loop
   | ExperienceStore.ExperienceStore
+  | Observability.Observability
   | Config.Config
   | Events.Events,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions | Config.ConfigInvalid
@@ -561,3 +649,12 @@ export const describe: Effect.Effect<Supervisor.Tree, never, Application> = Effe
  * @category accessors
  */
 export const render: Effect.Effect<string, never, Application> = Effect.flatMap(Application, (app) => app.render)
+
+/**
+ * The health of the application in context: liveness and readiness (`starting`, `healthy`, `degraded`,
+ * `unhealthy`) with the reasons (see `Health`).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const health: Effect.Effect<Health.Report, never, Application> = Effect.flatMap(Application, (app) => app.health)

@@ -336,6 +336,10 @@ export const make = (
     /** Calls made on a fiber this drain tracks (module executions) are covered by it. */
     readonly outerDrain?: Drain | undefined
     readonly cache?: LMCache.Service | undefined
+    /** Weighted load balancing across a primary's peers (`ProviderBalancer`); none by default. */
+    readonly choose?: ((name: string) => string) | undefined
+    /** Each completion's outcome on the provider asked (latency, success, cost): the metric history's feed. */
+    readonly observe?: ((provider: string, latencyMs: number, ok: boolean, costUsd: number) => void) | undefined
   }
 ): Effect.Effect<Built, LM.LMConfigError, Scope.Scope> =>
   Effect.gen(function* () {
@@ -390,7 +394,14 @@ export const make = (
         labels: internal.labelsOf(name)
       })
     }
-    const router = internal.makeRouter({ slots, protection: deps.protection, events: deps.events, config: deps.config })
+    const router = internal.makeRouter({
+      slots,
+      protection: deps.protection,
+      events: deps.events,
+      config: deps.config,
+      choose: deps.choose,
+      observe: deps.observe
+    })
 
     const providerOf = (name: string): Provider.Provider => ({
       name,

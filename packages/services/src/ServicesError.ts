@@ -451,6 +451,81 @@ const loopTags = [
 // Unions
 // ---------------------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------------------
+// Observability (metric history, alerts, resource control)
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * The metric history's SQLite storage failed (`operation`: open, flush, compact, query): the rollups stay in
+ * memory and the next flush tries again; the reason says what to fix (path, permissions, a lock).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MetricHistoryError extends Errors.TaggedError<MetricHistoryError>()(
+  "MetricHistoryError",
+  { operation: Schema.String, target: Schema.String, reason: Schema.String },
+  { code: "metric_history_error", retryable: (self) => self.reason.includes("locked") || self.reason.includes("busy") }
+) {}
+
+/**
+ * The metric history database was written by a newer program (`found` > `supported`): it is not opened, so
+ * nothing is lost. Run the newer version, or give this one another file.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MetricHistoryVersionUnsupported extends Errors.TaggedError<MetricHistoryVersionUnsupported>()(
+  "MetricHistoryVersionUnsupported",
+  { target: Schema.String, found: Schema.Number, supported: Schema.Number },
+  { code: "metric_history_version_unsupported", retryable: false }
+) {}
+
+/**
+ * An observability setting or request is not usable (an alert rule, a query, a controller knob): `field` names
+ * it and the message says what a valid one looks like.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ObserveInvalidInput extends Errors.TaggedError<ObserveInvalidInput>()(
+  "ObserveInvalidInput",
+  { field: Schema.String },
+  { code: "observe_invalid_input", retryable: false }
+) {}
+
+/**
+ * An alert notification could not be delivered to a sink after its retries (published as an event and logged;
+ * never raised into serving).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AlertDeliveryFailed extends Errors.TaggedError<AlertDeliveryFailed>()(
+  "AlertDeliveryFailed",
+  { sink: Schema.String, attempts: Schema.Number, reason: Schema.String },
+  { code: "alert_delivery_failed", retryable: true }
+) {}
+
+/**
+ * The errors of observability.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ObserveError =
+  | MetricHistoryError
+  | MetricHistoryVersionUnsupported
+  | ObserveInvalidInput
+  | AlertDeliveryFailed
+
+const observeTags = [
+  "MetricHistoryError",
+  "MetricHistoryVersionUnsupported",
+  "ObserveInvalidInput",
+  "AlertDeliveryFailed"
+]
+
 /**
  * Every error of this module.
  *
@@ -531,6 +606,7 @@ export type ServicesError =
   | ReleasesError
   | LoopError
   | RouterError
+  | ObserveError
 
 const tags: ReadonlySet<string> = new Set([
   "ApplicationStopping",
@@ -548,7 +624,8 @@ const tags: ReadonlySet<string> = new Set([
   ...experimentsTags,
   ...releasesTags,
   ...loopTags,
-  ...routerTags
+  ...routerTags,
+  ...observeTags
 ])
 
 /**

@@ -610,6 +610,56 @@ export const OptimizationPaused = Events.define(
   Schema.Struct({ reason: Schema.String, queued: Schema.Number })
 )
 
+const alertFields = {
+  alert_id: Schema.String,
+  rule: Schema.String,
+  severity: Schema.Literal("info", "warning", "critical"),
+  series: Schema.String,
+  value: Schema.NullOr(Schema.Number),
+  message: Schema.String
+}
+
+/**
+ * An alert rule fired on a series (after its for-duration; once until it resolves).
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const AlertFired = Events.define("alert_fired", Schema.Struct(alertFields))
+
+/**
+ * A firing alert resolved: its rule no longer holds on the series.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const AlertResolved = Events.define(
+  "alert_resolved",
+  Schema.Struct({ ...alertFields, fired_at: Schema.Number, duration_ms: Schema.Number })
+)
+
+/**
+ * An alert sink (a webhook) could not deliver a notification after its retries; serving was not affected.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const AlertDeliveryFailed = Events.define(
+  "alert_delivery_failed",
+  Schema.Struct({ alert_id: Schema.String, sink: Schema.String, attempts: Schema.Number, reason: Schema.String })
+)
+
+/**
+ * The resource controller changed a live setting (a pool size, the optimization workers, a rate limit).
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ResourceAdjusted = Events.define(
+  "resource_adjusted",
+  Schema.Struct({ path: Schema.String, from: Schema.Number, to: Schema.Number, reason: Schema.String })
+)
+
 /**
  * Every definition of this module.
  *
@@ -650,7 +700,11 @@ export const all = [
   ModuleFallback,
   ModuleShadowExecution,
   OptimizationResultReused,
-  OptimizationPaused
+  OptimizationPaused,
+  AlertFired,
+  AlertResolved,
+  AlertDeliveryFailed,
+  ResourceAdjusted
 ] as const
 
 // ---------------------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Application from "./Application.js"
+import type * as Observability from "./observe/Observability.js"
 import * as CacheManager from "./CacheManager.js"
 import type * as Experiments from "./experiments/Experiments.js"
 import type * as LMProviders from "./LMProviders.js"
@@ -192,6 +193,7 @@ export type Services =
   | Experiments.Experiments
   | Loop.Loop
   | ExperienceStore.ExperienceStore
+  | Observability.Observability
   | SimControl
   | Config.Config
   | Events.Events

@@ -217,3 +217,134 @@ export * as Calibration from "./routing/Calibration.js"
  * @since 0.1.0
  */
 export * as ModuleHandlers from "./routing/ModuleHandlers.js"
+
+/**
+ * A mergeable quantile sketch (DDSketch) with a relative-error guarantee, for p50/p95/p99 of rollups.
+ *
+ * @since 0.1.0
+ */
+export * as QuantileSketch from "./observe/QuantileSketch.js"
+
+/**
+ * What a recorded value is about: a metric and its dimensions (module, version, provider, job); selectors.
+ *
+ * @since 0.1.0
+ */
+export * as Series from "./observe/Series.js"
+
+/**
+ * One series over one interval: count, sum, min, max and a quantile sketch; mergeable.
+ *
+ * @since 0.1.0
+ */
+export * as Rollup from "./observe/Rollup.js"
+
+/**
+ * Metric history: rollups per series and interval in SQLite, down-sampled to hours, with retention and range
+ * queries.
+ *
+ * @since 0.1.0
+ */
+export * as MetricHistory from "./observe/MetricHistory.js"
+
+/**
+ * Alert rules over metric series: threshold, rate of change, anomaly, forecast crossing; for-duration, cooldown.
+ *
+ * @since 0.1.0
+ */
+export * as AlertRule from "./observe/AlertRule.js"
+
+/**
+ * An alert: one rule firing on one series, until it resolves.
+ *
+ * @since 0.1.0
+ */
+export * as Alert from "./observe/Alert.js"
+
+/**
+ * The alerts engine: rules evaluated over the metric history, deduplicated, with cooldown and resolution, handed
+ * to sinks.
+ *
+ * @since 0.1.0
+ */
+export * as Alerts from "./observe/Alerts.js"
+
+/**
+ * Alert sinks: the event store, the log, webhooks (retried with backoff, isolated from serving).
+ *
+ * @since 0.1.0
+ */
+export * as AlertSink from "./observe/AlertSink.js"
+
+/**
+ * Ready-made alert rules: seed 000's and seed 004's monitors, the LM budget and pool saturation forecasts.
+ *
+ * @since 0.1.0
+ */
+export * as AlertPresets from "./observe/AlertPresets.js"
+
+/**
+ * The forecasting and detection alert rules use (from `@effect-dspy/analytics`), behind one interface.
+ *
+ * @since 0.1.0
+ */
+export * as SeriesModels from "./observe/SeriesModels.js"
+
+/**
+ * What feeds the metric history: the application's events, provider gauges, process resources.
+ *
+ * @since 0.1.0
+ */
+export * as HistoryFeed from "./observe/HistoryFeed.js"
+
+/**
+ * The process's resources (CPU, heap, event-loop delay, handles), sampled.
+ *
+ * @since 0.1.0
+ */
+export * as ResourceSampler from "./observe/ResourceSampler.js"
+
+/**
+ * The application's health: liveness and readiness (starting, healthy, degraded, unhealthy) with reasons.
+ *
+ * @since 0.1.0
+ */
+export * as Health from "./observe/Health.js"
+
+/**
+ * A bounded controller resizing pools, workers and rate limits through live Config from queueing, latency and
+ * errors.
+ *
+ * @since 0.1.0
+ */
+export * as ResourceController from "./observe/ResourceController.js"
+
+/**
+ * Weighted load balancing across healthy providers by latency and cost.
+ *
+ * @since 0.1.0
+ */
+export * as ProviderBalancer from "./observe/ProviderBalancer.js"
+
+/**
+ * Bottleneck recommendations with their figures: the slowest stage, the provider whose tail dominates, low cache
+ * hit rates, the process's limits.
+ *
+ * @since 0.1.0
+ */
+export * as Recommendations from "./observe/Recommendations.js"
+
+/**
+ * Per-module cost-benefit: quality gained per dollar of optimization and serving.
+ *
+ * @since 0.1.0
+ */
+export * as CostBenefit from "./observe/CostBenefit.js"
+
+/**
+ * Observability as one service: the metric history fed by the application, alerts, balancing, resource control,
+ * forecasts and reports, on a loop.
+ *
+ * @since 0.1.0
+ */
+export * as Observability from "./observe/Observability.js"

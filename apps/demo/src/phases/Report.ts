@@ -2,9 +2,9 @@
  * Phase 6, report: the traffic stops, every request still in flight is awaited, and the figures of every phase,
  * the providers and the cache make the demo's summary.
  */
-import { CacheManager, LMProviders } from "@effect-dspy/services"
+import { CacheManager, LMProviders, Observability } from "@effect-dspy/services"
 import * as Effect from "effect/Effect"
-import type { ExperimentReport, Summary } from "../Summary.js"
+import type { ExperimentReport, ForecastSummary, Summary } from "../Summary.js"
 import type { PhaseStats } from "../Traffic.js"
 import type { Baseline } from "./Baseline.js"
 import type { Crashes } from "./Crashes.js"
@@ -30,11 +30,12 @@ export const run = (
   phases: Partial<Phases>,
   started: number,
   stopped: string | null = null
-): Effect.Effect<Summary, unknown, LMProviders.LMProviders | CacheManager.CacheManager> =>
+): Effect.Effect<Summary, unknown, LMProviders.LMProviders | CacheManager.CacheManager | Observability.Observability> =>
   Effect.gen(function* () {
     const { settings, requests } = stage
     const providers = yield* LMProviders.LMProviders
     const cache = yield* CacheManager.CacheManager
+    const forecasts = yield* forecastsOf(stage)
     yield* requests.stop
     const report = yield* requests.report
     const statuses = yield* providers.status
@@ -91,6 +92,84 @@ export const run = (
       experiments: phases.canary === undefined ? [] : [phases.canary],
       releases: null,
       loop: null,
+      alerts: phases.outage?.alerts ?? [],
+      forecasts,
+      health: phases.outage?.health ?? null,
       durationMs: Math.round(performance.now() - started)
     }
+  })
+
+/**
+ * Forecasts from the metric history's one-second rollups (the traffic still running): the LM cost per hour (the
+ * per-interval cost forecast a minute ahead, scaled to an hour) and the serving module's p95 latency a minute
+ * ahead, each with its 95% interval.
+ */
+const forecastsOf = (
+  stage: Stage.Stage
+): Effect.Effect<ReadonlyArray<ForecastSummary>, unknown, Observability.Observability> =>
+  Effect.gen(function* () {
+    const observability = yield* Observability.Observability
+    const interval = observability.history.intervalMs
+    const horizonMs = 60_000
+    const perHour = 3_600_000 / interval
+    const out: Array<ForecastSummary> = []
+    const last = <A>(xs: ReadonlyArray<A>) => xs[xs.length - 1]
+    const cost = yield* observability.forecast({
+      selector: { metric: "lm.cost_usd" },
+      statistic: "sum",
+      windowMs: 120_000,
+      horizonMs
+    })
+    // All series of the LM cost added up (one per provider and module).
+    const ends = cost.flatMap((f) => {
+      const p = last(f.points)
+      return p === undefined ? [] : [p]
+    })
+    const finite = (f: { readonly mean: number; readonly lower: number; readonly upper: number }) =>
+      Number.isFinite(f.mean) && Number.isFinite(f.lower) && Number.isFinite(f.upper)
+    // A forecast still in its warm-up has no interval yet: it is left out rather than reported without one.
+    if (ends.length > 0 && ends.every(finite)) {
+      out.push({
+        name: "LM cost per hour",
+        metric: "lm.cost_usd",
+        statistic: "sum",
+        unit: "USD/h",
+        horizonMs,
+        history: Math.max(...cost.map((f) => f.history)),
+        mean: perHour * ends.reduce((s, p) => s + p.mean, 0),
+        lower:
+          perHour *
+          Math.max(
+            0,
+            ends.reduce((s, p) => s + p.lower, 0)
+          ),
+        upper: perHour * ends.reduce((s, p) => s + p.upper, 0)
+      })
+    }
+    const latency = yield* observability.forecast({
+      selector: { metric: "module.latency_ms", module: stage.moduleId },
+      statistic: "p95",
+      windowMs: 120_000,
+      horizonMs
+    })
+    // The newest version's series (the one serving at the end).
+    const busiest = latency.reduce<(typeof latency)[number] | undefined>(
+      (best, f) => (best === undefined || Number(f.series.version ?? 0) > Number(best.series.version ?? 0) ? f : best),
+      undefined
+    )
+    const end = busiest === undefined ? undefined : last(busiest.points)
+    if (busiest !== undefined && end !== undefined && finite(end)) {
+      out.push({
+        name: `${stage.moduleId} p95 latency`,
+        metric: "module.latency_ms",
+        statistic: "p95",
+        unit: "ms",
+        horizonMs,
+        history: busiest.history,
+        mean: end.mean,
+        lower: Math.max(0, end.lower),
+        upper: end.upper
+      })
+    }
+    return out
   })

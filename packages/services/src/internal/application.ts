@@ -9,6 +9,7 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as LMProviders from "../LMProviders.js"
 import type * as ModuleManager from "../ModuleManager.js"
+import type * as Health from "../observe/Health.js"
 
 /** The Application service: the running tree. */
 export interface Service {
@@ -26,6 +27,8 @@ export interface Service {
   readonly shutdownGracePeriod: Duration.Duration
   /** One snapshot of everything: the tree, the providers, the modules and the work in flight. */
   readonly status: Effect.Effect<Status>
+  /** Liveness and readiness with their reasons (see `Health`). */
+  readonly health: Effect.Effect<Health.Report>
 }
 
 /** A snapshot of the running application. */

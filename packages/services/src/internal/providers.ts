@@ -210,6 +210,10 @@ export const makeRouter = (deps: {
   readonly protection: Protection.Service
   readonly events: Events.Service
   readonly config: Config.Service
+  /** Weighted balancing (`observe/ProviderBalancer.ts`): the provider a request for `name` goes to. */
+  readonly choose?: ((name: string) => string) | undefined
+  /** Each completion's outcome on the provider that was asked (`observe/`'s per-provider latency and errors). */
+  readonly observe?: ((provider: string, latencyMs: number, ok: boolean, costUsd: number) => void) | undefined
 }): Router => {
   const { slots, protection, events } = deps
   let latencySettings: ConfigSchema.DSPyConfig["latency"] | undefined
@@ -482,7 +486,26 @@ export const makeRouter = (deps: {
     complete: (name, request) =>
       Effect.suspend(() => {
         const slot = find(name)
-        return "key" in slot ? completeOn(slot, request, []) : Effect.fail(slot)
+        if (!("key" in slot)) return Effect.fail(slot)
+        // Balanced: a group's member answers for its primary (with the member's default model for the primary's).
+        const member = deps.choose === undefined ? slot : (slots.get(deps.choose(name)) ?? slot)
+        const run = completeOn(member, member === slot ? request : retarget(slot, member, request), [])
+        const observe = deps.observe
+        return observe === undefined
+          ? run
+          : Effect.clockWith((clock) => {
+              const started = clock.unsafeCurrentTimeMillis()
+              return Effect.onExit(run, (exit) =>
+                Effect.sync(() =>
+                  observe(
+                    member.name,
+                    clock.unsafeCurrentTimeMillis() - started,
+                    exit._tag === "Success",
+                    exit._tag === "Success" ? exit.value.costUsd : 0
+                  )
+                )
+              )
+            })
       }),
     stream: (name, request) =>
       Stream.suspend(() => {
