@@ -7,7 +7,7 @@
  * 2. `block` for one module (`privacy.modules`): a typed `PrivacyBlocked` error naming the kinds, nothing sent.
  * 3. `Privacy.scrub`: what a store of the application (feedback, logs) calls before writing a record.
  *
- * Run: `pnpm --filter @effect-dspy/examples privacy`.
+ * Run: `pnpm --filter @effect-dspy/example-privacy start`.
  */
 import { Config, Events } from "@effect-dspy/foundation"
 import { Completion, CoreEvents, LM, Module, Predict, Privacy } from "@effect-dspy/core"
@@ -26,7 +26,8 @@ const billing = Module.make({
   forward: ({ support }, inputs: { readonly question: string }) => support(inputs)
 })
 
-const program = Effect.gen(function* () {
+/** The example's program: masking, a blocked module, a store scrub; what each step produced. */
+export const program = Effect.gen(function* () {
   // 1. Masking: the LM's view and the caller's view.
   yield* Config.update("privacy", { mode: "mask", modules: { billing: "block" }, leakage: "flag" })
   const answer = yield* Module.call(support, { question })
@@ -47,18 +48,11 @@ const program = Effect.gen(function* () {
   // The events hold the kinds found, never the values.
   const detected = yield* Events.queryOf(CoreEvents.PiiDetected, {})
   yield* Effect.log(`pii_detected events: ${JSON.stringify(detected.map((e) => e.data))}`)
-  return { answer: answer.get("answer"), blocked: blocked._tag, record }
+  return { sent, answer: String(answer.get("answer")), blocked: blocked._tag, record, detected: detected.length }
 })
 
 /** The application's layers: Config (the policy), the simulated LM from Config, an event store. */
-const layer = SimLM.layerConfig.pipe(Layer.provideMerge(Config.layerTest({})), Layer.provideMerge(Events.layerMemory))
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  Effect.runPromise(Effect.provide(program, layer)).then(
-    () => undefined,
-    (error: unknown) => {
-      console.error(error)
-      process.exitCode = 1
-    }
-  )
-}
+export const layer = SimLM.layerConfig.pipe(
+  Layer.provideMerge(Config.layerTest({})),
+  Layer.provideMerge(Events.layerMemory)
+)
