@@ -26,8 +26,7 @@ const billing = Module.make({
   forward: ({ support }, inputs: { readonly question: string }) => support(inputs)
 })
 
-/** The example's program: masking, a blocked module, a store scrub; what each step produced. */
-export const program = Effect.gen(function* () {
+const program = Effect.gen(function* () {
   // 1. Masking: the LM's view and the caller's view.
   yield* Config.update("privacy", { mode: "mask", modules: { billing: "block" }, leakage: "flag" })
   const answer = yield* Module.call(support, { question })
@@ -52,7 +51,21 @@ export const program = Effect.gen(function* () {
 })
 
 /** The application's layers: Config (the policy), the simulated LM from Config, an event store. */
-export const layer = SimLM.layerConfig.pipe(
-  Layer.provideMerge(Config.layerTest({})),
-  Layer.provideMerge(Events.layerMemory)
-)
+const layer = SimLM.layerConfig.pipe(Layer.provideMerge(Config.layerTest({})), Layer.provideMerge(Events.layerMemory))
+
+/** What each step of the example produced. */
+export interface Result {
+  /** The question as the LM saw it (masked). */
+  readonly sent: string
+  /** The answer the caller got. */
+  readonly answer: string
+  /** The billing module's failure tag. */
+  readonly blocked: string
+  /** The record a store would write, scrubbed. */
+  readonly record: unknown
+  /** How many `pii_detected` events were published. */
+  readonly detected: number
+}
+
+/** The example's program on its layers: masking, a blocked module, a store scrub. */
+export const run: Effect.Effect<Result, unknown> = Effect.provide(program, layer)

@@ -1,11 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { layer, program } from "../src/Privacy.js"
+import { run } from "../src/Privacy.js"
 
 describe("the privacy example", () => {
   it.effect("masks what the LM sees, blocks the billing module, scrubs a stored record", () =>
     Effect.gen(function* () {
-      const result = yield* program
+      const result = yield* run
       assert.include(result.sent, "<EMAIL_1>")
       assert.notInclude(result.sent, "ada.lovelace@example.com")
       assert.strictEqual(result.blocked, "PrivacyBlocked")
@@ -13,6 +13,6 @@ describe("the privacy example", () => {
       const stored = JSON.stringify(result.record)
       assert.notInclude(stored, "ada.lovelace@example.com")
       assert.notInclude(stored, "4111 1111 1111 1111")
-    }).pipe(Effect.provide(layer))
+    })
   )
 })
