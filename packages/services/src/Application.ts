@@ -543,9 +543,7 @@ export const layerDefault = (
     privacyEvents.layer.pipe(Layer.provide(Events.layerConfig)),
     Protection.layer,
     Registry.layer
-  ).pipe(
-    Layer.provideMerge(Config.layer(options.config ?? {}))
-  )
+  ).pipe(Layer.provideMerge(Config.layer(options.config ?? {})))
   return layer(options).pipe(Layer.provideMerge(foundation))
 }
 

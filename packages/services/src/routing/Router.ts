@@ -374,8 +374,7 @@ export const make = <I, A, E, R>(
           Effect.map(options.handlers[decision.handler]!(input), (output) => {
             // A managed module's execution: the loop's feedback on it rewards this decision.
             const executionId = FeedbackLinks.executionIdOf(output)
-            if (executionId !== undefined)
-              FeedbackLinks.link(executionId, owner, (value) => reward(decision.id, value))
+            if (executionId !== undefined) FeedbackLinks.link(executionId, owner, (value) => reward(decision.id, value))
             return { ...decision, output }
           })
         ),

@@ -49,11 +49,7 @@ describe("Router rewarded by Loop.feedback", () => {
       const handler = after.find((s) => s.handler === routed.handler)!
       const prior = before.find((s) => s.handler === routed.handler)!
       // The one reward is the first feedback's (1), not the update's (0).
-      assert.closeTo(
-        handler.meanReward! * handler.rewards,
-        (prior.meanReward ?? 0) * prior.rewards + 1,
-        1e-9
-      )
+      assert.closeTo(handler.meanReward! * handler.rewards, (prior.meanReward ?? 0) * prior.rewards + 1, 1e-9)
     }).pipe(Effect.provide(TestRuntime.layer()))
   )
 })
