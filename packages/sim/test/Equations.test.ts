@@ -8,7 +8,8 @@ import * as fc from "fast-check"
 import * as Equations from "../src/internal/Equations.js"
 
 const oracle = /(?<!\d)(-?\d+(?:\.\d+)?)\s*([-+*/x×])\s*(-?\d+(?:\.\d+)?)\s*=\s*(-?\d+(?:\.\d+)?)/g
-const byRegex = (t: string) => [...t.matchAll(oracle)].map((m) => [m[1], m[2], m[3], m[4]])
+const byRegex = (t: string): Array<Equations.Equation> =>
+  [...t.matchAll(oracle)].map((m) => [m[1]!, m[2]!, m[3]!, m[4]!] as const)
 const pieces = ["-", "+", "*", "/", "x", "×", "=", "1", "23", "0", ".", " ", "\t", "\u00a0", "a", "\n", "(", "÷"]
 const MB = 1_000_000
 
