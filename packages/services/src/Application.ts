@@ -57,6 +57,7 @@ import * as ExperienceStore from "./loop/ExperienceStore.js"
 import * as Loop from "./loop/Loop.js"
 import * as loopImpl from "./loop/internal/loop.js"
 import type { RecorderSlot } from "./internal/moduleManager/recording.js"
+import * as privacyEvents from "./internal/privacyEvents.js"
 import * as registryImpl from "./internal/coordinator/registry.js"
 import * as AlertSink from "./observe/AlertSink.js"
 import * as Health from "./observe/Health.js"
@@ -264,7 +265,8 @@ export const layer = (
   Layer.scopedContext(
     Effect.gen(function* () {
       const config = yield* Config.Config
-      const events = yield* Events.Events
+      // Every event under the privacy policy (Config's `privacy`; off: stored as published).
+      const events = yield* privacyEvents.withPrivacy(yield* Events.Events)
       const protection = yield* Protection.Protection
       const registry = yield* Registry.Registry
       // The LM's cache: an LMCache in context, else the CacheManager's (when one is in context).
@@ -625,9 +627,11 @@ export const layerDefault = (
   | Events.Events,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions | Config.ConfigInvalid
 > => {
-  const foundation = Layer.mergeAll(Events.layerConfig, Protection.layer, Registry.layer).pipe(
-    Layer.provideMerge(Config.layer(options.config ?? {}))
-  )
+  const foundation = Layer.mergeAll(
+    privacyEvents.layer.pipe(Layer.provide(Events.layerConfig)),
+    Protection.layer,
+    Registry.layer
+  ).pipe(Layer.provideMerge(Config.layer(options.config ?? {})))
   return layer(options).pipe(Layer.provideMerge(foundation))
 }
 

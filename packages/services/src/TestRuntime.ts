@@ -32,6 +32,7 @@ import * as Stream from "effect/Stream"
 import * as Application from "./Application.js"
 import type * as Observability from "./observe/Observability.js"
 import * as CacheManager from "./CacheManager.js"
+import * as privacyEvents from "./internal/privacyEvents.js"
 import type * as Experiments from "./experiments/Experiments.js"
 import type * as LMProviders from "./LMProviders.js"
 import type * as ModuleManager from "./ModuleManager.js"
@@ -217,7 +218,7 @@ export const layer = (
     Effect.sync(() => {
       const sims = makeSims(options.sim ?? {})
       const base = Layer.mergeAll(
-        Events.layerTest,
+        privacyEvents.layer.pipe(Layer.provide(Events.layerTest)),
         Protection.layer,
         Registry.layerTest,
         // Every actor copies the messages it is sent unless its definition chooses otherwise: a test catches a

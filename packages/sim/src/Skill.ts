@@ -13,6 +13,7 @@
  *
  * @since 0.1.0
  */
+import * as Equations from "./internal/Equations.js"
 import * as Concepts from "./Concepts.js"
 import * as Meaning from "./Meaning.js"
 import type * as Prompt from "./Prompt.js"
@@ -159,14 +160,12 @@ export const reasoningQuality = (text: string, solution: Task.Solution): number 
   const lower = t.toLowerCase()
   const shown = expected.filter((v) => (/^-?\d/.test(v) ? numbers.has(String(Number(v))) : lower.includes(v))).length
   let quality = shown / expected.length
-  // `(?<!\d)`: an equation starts at the start of a number (the same matches; without it, a long digit run made
-  // the scan quadratic).
-  for (const m of t.matchAll(/(?<!\d)(-?\d+(?:\.\d+)?)\s*([-+*/x×])\s*(-?\d+(?:\.\d+)?)\s*=\s*(-?\d+(?:\.\d+)?)/g)) {
-    const a = Number(m[1])
-    const b = Number(m[3])
-    const op = m[2]!
+  // The equations written (a linear scanner; see internal/Equations.ts).
+  for (const [as, op, bs, cs] of Equations.all(t)) {
+    const a = Number(as)
+    const b = Number(bs)
     const v = op === "+" ? a + b : op === "-" ? a - b : op === "/" ? a / b : a * b
-    if (Math.abs(v - Number(m[4])) > 1e-6) {
+    if (Math.abs(v - Number(cs)) > 1e-6) {
       quality *= 0.3
       break
     }

@@ -49,6 +49,7 @@ import * as Bandit from "../experiments/Bandit.js"
 import { RouterConfigError, RouterRewardRejected, type RouterStoreError } from "../ServicesError.js"
 import * as ServicesEvents from "../ServicesEvents.js"
 import * as Calibration from "./Calibration.js"
+import * as FeedbackLinks from "./internal/feedbackLinks.js"
 import * as RouterStore from "./internal/routerStore.js"
 
 export {
@@ -155,7 +156,11 @@ export interface Router<I, A, E, R> {
   readonly handlers: ReadonlyArray<string>
   /** Chooses a handler for `input` (recorded) without running it. */
   readonly decide: (input: I) => Effect.Effect<Decision, E | RouterStoreError, R>
-  /** Chooses a handler for `input` and runs it. Its failure is the route's; the decision stays unrewarded. */
+  /**
+   * Chooses a handler for `input` and runs it. Its failure is the route's; the decision stays unrewarded. When the
+   * output is a managed module's execution (`ModuleHandlers.modules`), the real-time loop's first feedback on it
+   * (`Loop.feedback`, by execution or correlation id) rewards the decision with the feedback's reward.
+   */
   readonly route: (input: I) => Effect.Effect<Routed<A>, E | RouterStoreError, R>
   /** Rewards a decision with a value in [0, 1] (once). */
   readonly reward: (decisionId: string, value: number) => Effect.Effect<void, RouterRewardRejected | RouterStoreError>
@@ -357,13 +362,21 @@ export const make = <I, A, E, R>(
         })
       )
 
+    // The decisions linked to executions for the loop's feedback; forgotten when the router closes.
+    const owner = {}
+    yield* Effect.addFinalizer(() => Effect.sync(() => FeedbackLinks.drop(owner)))
     const router: Router<I, A, E, R> = {
       id,
       handlers,
       decide,
       route: (input) =>
         Effect.flatMap(decide(input), (decision) =>
-          Effect.map(options.handlers[decision.handler]!(input), (output) => ({ ...decision, output }))
+          Effect.map(options.handlers[decision.handler]!(input), (output) => {
+            // A managed module's execution: the loop's feedback on it rewards this decision.
+            const executionId = FeedbackLinks.executionIdOf(output)
+            if (executionId !== undefined) FeedbackLinks.link(executionId, owner, (value) => reward(decision.id, value))
+            return { ...decision, output }
+          })
         ),
       reward,
       stats: Effect.sync(() => {

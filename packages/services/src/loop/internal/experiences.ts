@@ -4,12 +4,14 @@
  * updates in batches (group commit: whatever accumulated while the previous batch was written goes in the next),
  * resolving each feedback's wait when its batch commits.
  */
+import { Privacy } from "@effect-dspy/core"
 import { Random } from "@effect-dspy/foundation"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Sqlite from "../../internal/sqlite.js"
@@ -329,6 +331,47 @@ const parseJson = (text: unknown): unknown => {
   }
 }
 
+/**
+ * A batch under the privacy policy's `stores` mode (`Privacy.scrub`, target `experiences`): the inputs, outputs and
+ * outcomes (corrected answers included) redacted before they are written. Under `block`, an experience holding PII
+ * is written without its text (inputs, output and corrected answer left out; its reward kept). One scrub a batch,
+ * on the writer fiber: nothing on the request path, nothing at all when the policy is off.
+ */
+const scrubBatch = (privacy: Option.Option<Privacy.Service>, batch: Batch): Effect.Effect<Batch> => {
+  if (Option.isNone(privacy)) return Effect.succeed(batch)
+  const texts = (e: Experience) => [e.inputs, e.output, e.outcome] as const
+  const withTexts = (e: Experience, [inputs, output, outcome]: ReturnType<typeof texts>): Experience => ({
+    ...e,
+    inputs,
+    output,
+    outcome
+  })
+  const one = (e: Experience): Effect.Effect<Experience> =>
+    Privacy.scrub("experiences", texts(e)).pipe(
+      Effect.map((t) => withTexts(e, t)),
+      Effect.catchTag("PrivacyBlocked", () => {
+        const { corrected: _, ...outcome } = e.outcome ?? {}
+        return Effect.succeed(
+          withTexts(e, [undefined, undefined, e.outcome === undefined ? undefined : (outcome as Reward.Outcome)])
+        )
+      })
+    )
+  return Effect.gen(function* () {
+    const engine = yield* privacy.value.engine
+    if (engine.inactive || engine.storeMode === "off") return batch
+    const all = [...batch.inserts, ...batch.updates]
+    const scrubbed = yield* Privacy.scrub("experiences", all.map(texts)).pipe(
+      Effect.map((ts) => all.map((e, i) => withTexts(e, ts[i]!))),
+      Effect.catchTag("PrivacyBlocked", () => Effect.forEach(all, one))
+    )
+    return {
+      inserts: scrubbed.slice(0, batch.inserts.length),
+      updates: scrubbed.slice(batch.inserts.length),
+      deletes: batch.deletes
+    }
+  }).pipe(Effect.provideService(Privacy.Privacy, privacy.value))
+}
+
 /** The SQLite store: opens (creating when needed; refusing a newer layout), reads back, writes in batches. */
 export const makeSqlite = (
   filename: string,
@@ -394,9 +437,12 @@ export const makeSqlite = (
           () => `(${"?, ".repeat(columns - 1)}?)`
         ).join(", ")}`
     const fullInsert = insertSql(rowsPerStatement)
-    const persist: Persist = (batch) =>
+    // The privacy policy of the context (Config's `privacy` section, followed as it changes), applied per batch.
+    const privacy = yield* Privacy.service
+    const persist: Persist = (given) =>
       failWith("write a batch")(
         Effect.gen(function* () {
+          const batch = yield* scrubBatch(privacy, given)
           yield* run("BEGIN IMMEDIATE", [])
           yield* Effect.gen(function* () {
             for (let from = 0; from < batch.inserts.length; from += rowsPerStatement) {

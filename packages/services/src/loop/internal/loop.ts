@@ -27,6 +27,7 @@ import type * as Loop from "../Loop.js"
 import * as LoopPolicy from "../LoopPolicy.js"
 import * as Reward from "../Reward.js"
 import type { Recorder } from "../../internal/moduleManager/recording.js"
+import * as FeedbackLinks from "../../routing/internal/feedbackLinks.js"
 
 /** Where the policy process finds the loop's evaluation (installed once the loop is built). */
 export interface Slot {
@@ -542,7 +543,14 @@ export const make = (
             deps.store.attach(changed.length === 0 ? fresh : [...fresh, ...changed], outcome, reward, now),
             () => {
               for (const e of fresh) observe(e, reward)
-              return Effect.as(notify, ack)
+              // A routed execution's first feedback rewards the router's decision (once; see Router.route).
+              return Effect.as(
+                Effect.zipRight(
+                  Effect.forEach(fresh, (e) => FeedbackLinks.reward(e.executionId, reward), { discard: true }),
+                  notify
+                ),
+                ack
+              )
             }
           )
         }
