@@ -46,11 +46,13 @@ describe("Loop.feedback", () => {
       assert.strictEqual(empty._tag, "FeedbackInvalid")
 
       const later = yield* modules.execute("qa", { question: "What is 4 + 4?" })
-      yield* TestClock.adjust("8 days")
+      // A one-hour window (default 7 days) keeps the test clock's jump short: every periodic loop of the
+      // application (observability's tick) runs once per interval it jumps over.
+      yield* TestClock.adjust("2 hours")
       const late = yield* Effect.flip(loop.feedback({ executionId: later.executionId, outcome: { rating: 1 } }))
       assert.strictEqual(late._tag, "FeedbackTooLate")
       assert.isUndefined(store.get(later.executionId)?.reward)
-    }).pipe(Effect.provide(TestRuntime.layer()))
+    }).pipe(Effect.provide(TestRuntime.layer({ application: { loop: { feedbackWindowMs: 3_600_000 } } })))
   )
 
   it.effect("by correlation id: every execution of the request", () =>
