@@ -52,6 +52,7 @@ import * as ModuleManager from "./ModuleManager.js"
 import * as OptimizationCoordinator from "./OptimizationCoordinator.js"
 import * as ReleaseStore from "./releases/ReleaseStore.js"
 import * as ServicesEvents from "./ServicesEvents.js"
+import { openPostgres } from "./internal/storage.js"
 
 /**
  * Restart intensity of a supervisor: more than `maxRestarts` within `maxSeconds` and it gives up, stopping
@@ -260,11 +261,16 @@ export const layer = (
         outerDrain: moduleDrain,
         cache
       })
+      // `storage.backend: postgres`: the stores not given in context open on that database.
+      const storage = (yield* config.current).storage
+      const postgres = storage.backend === "postgres" ? yield* openPostgres(storage, scope) : undefined
       // The release store: the one in context, else a SQLite store of the application's own.
       const givenReleases = yield* Effect.serviceOption(ReleaseStore.ReleaseStore)
       const releases = Option.isSome(givenReleases)
         ? givenReleases.value
-        : yield* ReleaseStore.makeSqlite({ filename: options.releases?.filename ?? ":memory:" }).pipe(
+        : postgres !== undefined
+          ? postgres.releases
+          : yield* ReleaseStore.makeSqlite({ filename: options.releases?.filename ?? ":memory:" }).pipe(
             Effect.mapError(
               (error) =>
                 new RuntimeError.ChildStartFailed({
@@ -279,7 +285,12 @@ export const layer = (
       const givenExperiments = yield* Effect.serviceOption(Experiments.Experiments)
       const experiments = Option.isSome(givenExperiments)
         ? givenExperiments.value
-        : yield* Layer.buildWithScope(Experiments.layerSqlite(experimentsFile(options)), scope).pipe(
+        : yield* Layer.buildWithScope(
+            postgres !== undefined
+              ? Experiments.layer.pipe(Layer.provide(postgres.experiments))
+              : Experiments.layerSqlite(experimentsFile(options)),
+            scope
+          ).pipe(
             Effect.map((context) => Context.get(context, Experiments.Experiments)),
             Effect.mapError(
               (error) =>
@@ -393,7 +404,9 @@ export const layer = (
       }
       // Built last, so it stops first at shutdown: its jobs are interrupted (and resume on a restart with the same
       // database and checkpoint store) before the drain and the tree stop.
-      const checkpoints = yield* Effect.serviceOption(Checkpoint.CheckpointStore)
+      const checkpoints = Option.orElse(yield* Effect.serviceOption(Checkpoint.CheckpointStore), () =>
+        Option.fromNullable(postgres?.checkpoints)
+      )
       const optimization = yield* coordinator
         .makeWith(
           {
@@ -410,7 +423,8 @@ export const layer = (
                 ? `every LM provider's circuit is open (${all.map((p) => p.name).join(", ")})`
                 : undefined
             ),
-            ...(Option.isSome(checkpoints) ? { checkpoints: checkpoints.value } : {})
+            ...(Option.isSome(checkpoints) ? { checkpoints: checkpoints.value } : {}),
+            ...(postgres === undefined ? {} : { jobs: postgres.jobs })
           },
           options.optimization?.coordinator ?? {}
         )
