@@ -144,7 +144,7 @@ export const open = (filename: string): Effect.Effect<JobStore, string, Scope.Sc
           return oneLine(
             Effect.map(
               run(
-                `UPDATE dspy_optimization_jobs SET ${[...sets, "status = status"].join(", ")} WHERE id = ? AND status = ? RETURNING id`,
+                `UPDATE dspy_optimization_jobs SET ${sets.length === 0 ? "status = status" : sets.join(", ")} WHERE id = ? AND status = ? RETURNING id`,
                 [...entries.map(([, v]) => v), id, expected]
               ),
               (rows) => rows.length > 0
