@@ -12,6 +12,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -217,6 +218,36 @@ describe.skipIf(PgServer.binaries === undefined)("The application on PostgreSQL"
           )
         )
         assert.strictEqual(stale._tag, "ReleaseStoreConflict")
+      })
+    ),
+    60_000
+  )
+
+  it.live("two applications on one database: a swap computed against a replaced version is refused", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const url = yield* pg.database()
+        const swap = (instructions: string) =>
+          Effect.flatMap(ModuleManager.ModuleManager, (m) => m.swap("qa", { instructions: { self: instructions } }))
+        // Both start while version 1 is promoted.
+        const a = yield* Layer.build(application(url))
+        const b = yield* Layer.build(application(url))
+        const first = yield* Effect.provide(swap("Answer with a number."), a)
+        assert.strictEqual(first.version, 2)
+        const refused = yield* Effect.flip(Effect.provide(swap("Answer in words."), b))
+        assert.strictEqual(refused._tag, "ModuleVersionConflict")
+        // The store still promotes a's version, and b changed nothing (it still serves version 1).
+        const stored = yield* Effect.provide(
+          Effect.flatMap(ReleaseStore.ReleaseStore, (s) => s.load("qa")),
+          a
+        )
+        const module = stored.pipe(Option.getOrThrow)
+        assert.deepStrictEqual([module.module.promoted, module.versions.length], [2, 2])
+        const info = yield* Effect.provide(
+          Effect.flatMap(ModuleManager.ModuleManager, (m) => m.describe("qa")),
+          b
+        )
+        assert.strictEqual(info.version, 1)
       })
     ),
     60_000
