@@ -271,15 +271,15 @@ export const layer = (
         : postgres !== undefined
           ? postgres.releases
           : yield* ReleaseStore.makeSqlite({ filename: options.releases?.filename ?? ":memory:" }).pipe(
-            Effect.mapError(
-              (error) =>
-                new RuntimeError.ChildStartFailed({
-                  childId: "module_manager",
-                  cause: error,
-                  message: `The release store did not open: ${error.message}`
-                })
+              Effect.mapError(
+                (error) =>
+                  new RuntimeError.ChildStartFailed({
+                    childId: "module_manager",
+                    cause: error,
+                    message: `The release store did not open: ${error.message}`
+                  })
+              )
             )
-          )
       // The experiments (traffic policies of two or more versions run as ones): the service in context, else one
       // over a SQLite store of the application's own, next to the release store.
       const givenExperiments = yield* Effect.serviceOption(Experiments.Experiments)

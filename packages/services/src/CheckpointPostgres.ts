@@ -18,7 +18,9 @@ import * as Pg from "./internal/postgres.js"
 
 /** The migration steps (index 0: an empty database to version 1). */
 const migrations: ReadonlyArray<ReadonlyArray<string>> = [
-  ["CREATE TABLE dspy_checkpoints (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (namespace, key))"]
+  [
+    "CREATE TABLE dspy_checkpoints (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (namespace, key))"
+  ]
 ]
 
 const failure = (operation: string, key: string | undefined, reason: string) =>
@@ -63,11 +65,11 @@ export const make: Effect.Effect<Checkpoint.Service, OptimizerError.CheckpointEr
           "get",
           key,
           Effect.flatMap(
-            sql<{ readonly value: string }>`SELECT value FROM dspy_checkpoints WHERE namespace = ${namespace} AND key = ${key}`,
+            sql<{
+              readonly value: string
+            }>`SELECT value FROM dspy_checkpoints WHERE namespace = ${namespace} AND key = ${key}`,
             (rows) =>
-              Effect.try(() =>
-                rows.length === 0 ? Option.none() : Option.some(JSON.parse(rows[0]!.value) as unknown)
-              )
+              Effect.try(() => (rows.length === 0 ? Option.none() : Option.some(JSON.parse(rows[0]!.value) as unknown)))
           )
         ),
       set: (namespace, key, value) =>

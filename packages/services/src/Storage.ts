@@ -34,11 +34,7 @@ import * as CheckpointPostgres from "./CheckpointPostgres.js"
 import * as ExperimentStore from "./experiments/ExperimentStore.js"
 import * as Pg from "./internal/postgres.js"
 import * as ReleaseStore from "./releases/ReleaseStore.js"
-import type {
-  ExperimentStoreError,
-  ReleaseStoreError,
-  ReleaseStoreVersionUnsupported
-} from "./ServicesError.js"
+import type { ExperimentStoreError, ReleaseStoreError, ReleaseStoreVersionUnsupported } from "./ServicesError.js"
 
 /**
  * The storage backends.
@@ -89,7 +85,11 @@ export const layerPostgres = (
   options: PostgresOptions
 ): Layer.Layer<
   ReleaseStore.ReleaseStore | ExperimentStore.ExperimentStore | Checkpoint.CheckpointStore,
-  SqlError.SqlError | ReleaseStoreError | ReleaseStoreVersionUnsupported | ExperimentStoreError | OptimizerError.CheckpointError
+  | SqlError.SqlError
+  | ReleaseStoreError
+  | ReleaseStoreVersionUnsupported
+  | ExperimentStoreError
+  | OptimizerError.CheckpointError
 > =>
   Layer.mergeAll(ReleaseStore.layerPostgres, ExperimentStore.layerPostgres, CheckpointPostgres.layer).pipe(
     Layer.provide(layerPostgresClient(options))

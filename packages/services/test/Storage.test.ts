@@ -63,20 +63,32 @@ const sqlite: Backend = {
 
 /** A fresh database's client (each `reopen` gets a new pool on it, as another process would). */
 const database = Effect.suspend(() => pg.database())
-const onClient = <S>(open: Effect.Effect<S, unknown, SqlClient.SqlClient>) => (url: Redacted.Redacted<string>) =>
-  Effect.flatMap(Layer.build(Storage.layerPostgresClient({ url, maxConnections: 4 })), (client) =>
-    Effect.provide(open, client)
-  )
+const onClient =
+  <S>(open: Effect.Effect<S, unknown, SqlClient.SqlClient>) =>
+  (url: Redacted.Redacted<string>) =>
+    Effect.flatMap(Layer.build(Storage.layerPostgresClient({ url, maxConnections: 4 })), (client) =>
+      Effect.provide(open, client)
+    )
 
 const postgres: Backend = {
   name: "PostgreSQL",
   skip: PgServer.binaries === undefined,
   releases: openAt(database, onClient(ReleaseStore.makePostgres)),
-  experiments: openAt(database, onClient(Effect.flatMap(Layer.build(ExperimentStore.layerPostgres), (c) => Effect.succeed(Context.get(c, ExperimentStore.ExperimentStore))))),
+  experiments: openAt(
+    database,
+    onClient(
+      Effect.flatMap(Layer.build(ExperimentStore.layerPostgres), (c) =>
+        Effect.succeed(Context.get(c, ExperimentStore.ExperimentStore))
+      )
+    )
+  ),
   jobs: openAt(database, onClient(JobsPg.open)),
   checkpoints: openAt(database, onClient(CheckpointPostgres.make)),
   events: (retention) =>
-    openAt(database, onClient(Effect.map(Layer.build(Events.layerSql(retention)), (c) => Context.get(c, Events.Events))))
+    openAt(
+      database,
+      onClient(Effect.map(Layer.build(Events.layerSql(retention)), (c) => Context.get(c, Events.Events)))
+    )
 }
 
 describe("Storage contracts", () => {
@@ -103,7 +115,10 @@ describe.skipIf(PgServer.binaries === undefined)("Storage on PostgreSQL", () => 
         )
         // Opening again migrates nothing.
         yield* Effect.provide(ReleaseStore.makePostgres, client)
-        const rows = yield* sql<{ store: string; version: number }>`SELECT store, version FROM dspy_schema_versions ORDER BY store`
+        const rows = yield* sql<{
+          store: string
+          version: number
+        }>`SELECT store, version FROM dspy_schema_versions ORDER BY store`
         assert.deepStrictEqual(
           rows.map((r) => [r.store, Number(r.version)]),
           [
@@ -118,7 +133,10 @@ describe.skipIf(PgServer.binaries === undefined)("Storage on PostgreSQL", () => 
         const refused = yield* Effect.flip(Effect.provide(ReleaseStore.makePostgres, client))
         assert.strictEqual(refused._tag, "ReleaseStoreVersionUnsupported")
         if (refused._tag === "ReleaseStoreVersionUnsupported") assert.strictEqual(refused.found, 99)
-        assert.include((yield* Effect.flip(Effect.provide(CheckpointPostgres.make, client))).message, "schema version 99")
+        assert.include(
+          (yield* Effect.flip(Effect.provide(CheckpointPostgres.make, client))).message,
+          "schema version 99"
+        )
         assert.include(yield* Effect.flip(Effect.provide(JobsPg.open, client)), "schema version 99")
         assert.include(
           (yield* Effect.flip(Effect.provide(Layer.build(ExperimentStore.layerPostgres), client))).message,
@@ -178,78 +196,82 @@ describe.skipIf(PgServer.binaries === undefined)("The application on PostgreSQL"
       })
     )
 
-  it.live("create a module, optimize, swap, restart the application: the version, job and result survive", () =>
-    Effect.scoped(
-      Effect.gen(function* () {
-        const url = yield* pg.database()
-        const before = yield* Effect.gen(function* () {
-          const c = yield* OptimizationCoordinator.OptimizationCoordinator
-          const modules = yield* ModuleManager.ModuleManager
-          const job = yield* c.await((yield* c.start(request())).id)
-          return { job, info: yield* modules.describe("qa"), serving: Module.dumpState(yield* modules.program("qa")) }
-        }).pipe(Effect.provide(application(url)))
-        assert.strictEqual(before.job.status, "swapped")
-        assert.strictEqual(before.info.version, 2)
+  it.live(
+    "create a module, optimize, swap, restart the application: the version, job and result survive",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const url = yield* pg.database()
+          const before = yield* Effect.gen(function* () {
+            const c = yield* OptimizationCoordinator.OptimizationCoordinator
+            const modules = yield* ModuleManager.ModuleManager
+            const job = yield* c.await((yield* c.start(request())).id)
+            return { job, info: yield* modules.describe("qa"), serving: Module.dumpState(yield* modules.program("qa")) }
+          }).pipe(Effect.provide(application(url)))
+          assert.strictEqual(before.job.status, "swapped")
+          assert.strictEqual(before.info.version, 2)
 
-        const after = yield* Effect.gen(function* () {
-          const c = yield* OptimizationCoordinator.OptimizationCoordinator
-          const modules = yield* ModuleManager.ModuleManager
-          const store = yield* ReleaseStore.ReleaseStore
-          return {
-            jobs: yield* c.list,
-            info: yield* modules.describe("qa"),
-            serving: Module.dumpState(yield* modules.program("qa")),
-            stored: yield* store.load("qa"),
-            target: store.target
-          }
-        }).pipe(Effect.provide(application(url)))
-        assert.strictEqual(after.target, "postgresql (releases)")
-        assert.strictEqual(after.info.version, 2)
-        assert.deepStrictEqual(after.serving, before.serving)
-        assert.deepStrictEqual(
-          after.jobs.map((j) => [j.id, j.status, j.swappedVersion]),
-          [[before.job.id, "swapped", 2]]
-        )
-        // A stale swap from a process that still believes version 1 serves is refused by the store.
-        const stale = yield* Effect.flip(
-          Effect.provide(
-            Effect.flatMap(ReleaseStore.makePostgres, (s) => s.promoteIf("qa", 1, 1, Date.now())),
-            Storage.layerPostgresClient({ url })
+          const after = yield* Effect.gen(function* () {
+            const c = yield* OptimizationCoordinator.OptimizationCoordinator
+            const modules = yield* ModuleManager.ModuleManager
+            const store = yield* ReleaseStore.ReleaseStore
+            return {
+              jobs: yield* c.list,
+              info: yield* modules.describe("qa"),
+              serving: Module.dumpState(yield* modules.program("qa")),
+              stored: yield* store.load("qa"),
+              target: store.target
+            }
+          }).pipe(Effect.provide(application(url)))
+          assert.strictEqual(after.target, "postgresql (releases)")
+          assert.strictEqual(after.info.version, 2)
+          assert.deepStrictEqual(after.serving, before.serving)
+          assert.deepStrictEqual(
+            after.jobs.map((j) => [j.id, j.status, j.swappedVersion]),
+            [[before.job.id, "swapped", 2]]
           )
-        )
-        assert.strictEqual(stale._tag, "ReleaseStoreConflict")
-      })
-    ),
+          // A stale swap from a process that still believes version 1 serves is refused by the store.
+          const stale = yield* Effect.flip(
+            Effect.provide(
+              Effect.flatMap(ReleaseStore.makePostgres, (s) => s.promoteIf("qa", 1, 1, Date.now())),
+              Storage.layerPostgresClient({ url })
+            )
+          )
+          assert.strictEqual(stale._tag, "ReleaseStoreConflict")
+        })
+      ),
     60_000
   )
 
-  it.live("two applications on one database: a swap computed against a replaced version is refused", () =>
-    Effect.scoped(
-      Effect.gen(function* () {
-        const url = yield* pg.database()
-        const swap = (instructions: string) =>
-          Effect.flatMap(ModuleManager.ModuleManager, (m) => m.swap("qa", { instructions: { self: instructions } }))
-        // Both start while version 1 is promoted.
-        const a = yield* Layer.build(application(url))
-        const b = yield* Layer.build(application(url))
-        const first = yield* Effect.provide(swap("Answer with a number."), a)
-        assert.strictEqual(first.version, 2)
-        const refused = yield* Effect.flip(Effect.provide(swap("Answer in words."), b))
-        assert.strictEqual(refused._tag, "ModuleVersionConflict")
-        // The store still promotes a's version, and b changed nothing (it still serves version 1).
-        const stored = yield* Effect.provide(
-          Effect.flatMap(ReleaseStore.ReleaseStore, (s) => s.load("qa")),
-          a
-        )
-        const module = stored.pipe(Option.getOrThrow)
-        assert.deepStrictEqual([module.module.promoted, module.versions.length], [2, 2])
-        const info = yield* Effect.provide(
-          Effect.flatMap(ModuleManager.ModuleManager, (m) => m.describe("qa")),
-          b
-        )
-        assert.strictEqual(info.version, 1)
-      })
-    ),
+  it.live(
+    "two applications on one database: a swap computed against a replaced version is refused",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const url = yield* pg.database()
+          const swap = (instructions: string) =>
+            Effect.flatMap(ModuleManager.ModuleManager, (m) => m.swap("qa", { instructions: { self: instructions } }))
+          // Both start while version 1 is promoted.
+          const a = yield* Layer.build(application(url))
+          const b = yield* Layer.build(application(url))
+          const first = yield* Effect.provide(swap("Answer with a number."), a)
+          assert.strictEqual(first.version, 2)
+          const refused = yield* Effect.flip(Effect.provide(swap("Answer in words."), b))
+          assert.strictEqual(refused._tag, "ModuleVersionConflict")
+          // The store still promotes a's version, and b changed nothing (it still serves version 1).
+          const stored = yield* Effect.provide(
+            Effect.flatMap(ReleaseStore.ReleaseStore, (s) => s.load("qa")),
+            a
+          )
+          const module = stored.pipe(Option.getOrThrow)
+          assert.deepStrictEqual([module.module.promoted, module.versions.length], [2, 2])
+          const info = yield* Effect.provide(
+            Effect.flatMap(ModuleManager.ModuleManager, (m) => m.describe("qa")),
+            b
+          )
+          assert.strictEqual(info.version, 1)
+        })
+      ),
     60_000
   )
 

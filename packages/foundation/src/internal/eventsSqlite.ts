@@ -146,7 +146,9 @@ export const makeOps = (retention: { current: Retention }, hub: Hub, filename?: 
       oldest: number | null
       newest: number | null
     }>`SELECT COUNT(*) AS n, MIN(timestamp) AS oldest, MAX(timestamp) AS newest FROM effect_dspy_events`.pipe(
-      Effect.map((rows) => rows.map((r) => ({ n: Number(r.n), oldest: numOrNull(r.oldest), newest: numOrNull(r.newest) }))),
+      Effect.map((rows) =>
+        rows.map((r) => ({ n: Number(r.n), oldest: numOrNull(r.oldest), newest: numOrNull(r.newest) }))
+      ),
       Effect.mapError(io("open"))
     )
     let size = stats[0]?.n ?? 0

@@ -26,7 +26,9 @@ export const describe = (cause: Cause.Cause<unknown>): string => {
   const error = Cause.squash(cause)
   if (!(error instanceof Error)) return String(error)
   const inner = (error as { readonly cause?: unknown }).cause
-  return inner instanceof Error && inner.message !== error.message ? `${error.message}: ${inner.message}` : error.message
+  return inner instanceof Error && inner.message !== error.message
+    ? `${error.message}: ${inner.message}`
+    : error.message
 }
 
 /** The effect with any failure or defect turned into {@link describe}'s line. */
@@ -73,7 +75,8 @@ export const migrate = (
 export const num = (value: unknown): number => Number(value)
 
 /** A nullable number column. */
-export const numOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value))
+export const numOrNull = (value: unknown): number | null =>
+  value === null || value === undefined ? null : Number(value)
 
 /** The PostgreSQL client for the stores (`url` is redacted: it may hold a password). */
 export const layerClient = (options: {

@@ -56,12 +56,16 @@ export const openPostgres = (
       ExperimentStore.layerPostgres.pipe(Layer.provide(Layer.succeedContext(client))),
       scope
     ).pipe(
-      Effect.map((context) => Layer.succeed(ExperimentStore.ExperimentStore, Context.get(context, ExperimentStore.ExperimentStore))),
+      Effect.map((context) =>
+        Layer.succeed(ExperimentStore.ExperimentStore, Context.get(context, ExperimentStore.ExperimentStore))
+      ),
       Effect.mapError((e) => startFailed("experiment store", e.message, e))
     )
     const checkpoints = yield* Effect.provide(CheckpointPostgres.make, client).pipe(
       Effect.mapError((e) => startFailed("checkpoint store", e.message, e))
     )
-    const jobs = yield* Effect.provide(Jobs.open, client).pipe(Effect.mapError((reason) => startFailed("optimization job table", reason)))
+    const jobs = yield* Effect.provide(Jobs.open, client).pipe(
+      Effect.mapError((reason) => startFailed("optimization job table", reason))
+    )
     return { releases, experiments, checkpoints, jobs }
   })

@@ -154,7 +154,10 @@ export interface Service {
    * Compare-and-swap append: adds a version and promotes it, only if the module's promoted version is `expected`
    * (checked in the same transaction); otherwise writes nothing and fails with `ReleaseStoreConflict`.
    */
-  readonly appendIf: (version: VersionRecord, expected: number) => Effect.Effect<void, StoreError | ReleaseStoreConflict>
+  readonly appendIf: (
+    version: VersionRecord,
+    expected: number
+  ) => Effect.Effect<void, StoreError | ReleaseStoreConflict>
   /** Forgets a module: its record and every version. */
   readonly forget: (moduleId: string) => Effect.Effect<void, StoreError>
   /** Stores an optimization result (replacing one under the same key). */

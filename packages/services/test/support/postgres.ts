@@ -98,10 +98,7 @@ export const findPostgres = (): Binaries | undefined => {
 const asUser = (bins: Binaries, file: string, args: ReadonlyArray<string>): [string, Array<string>] => {
   if (bins.user === undefined) return [file, [...args]]
   if (onPath("setpriv") !== undefined) {
-    return [
-      "setpriv",
-      [`--reuid=${bins.user.uid}`, `--regid=${bins.user.gid}`, "--clear-groups", "--", file, ...args]
-    ]
+    return ["setpriv", [`--reuid=${bins.user.uid}`, `--regid=${bins.user.gid}`, "--clear-groups", "--", file, ...args]]
   }
   return ["runuser", ["-u", bins.user.name, "--", file, ...args]]
 }

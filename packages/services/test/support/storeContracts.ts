@@ -4,18 +4,22 @@
  * them. A backend is a function opening a store for one test (a fresh file or database) and reopening it on the
  * same data (as a restarted process would).
  */
-import { Events } from "@effect-dspy/foundation"
+import type { Events } from "@effect-dspy/foundation"
 import type { Checkpoint } from "@effect-dspy/optimizers"
 import { assert, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { ArmStats, type ExperimentRecord, type ExperimentStore, ReleaseStore } from "../../src/index.js"
+import { ArmStats, type ExperimentRecord, type ExperimentStore, type ReleaseStore } from "../../src/index.js"
 import type { JobRow, JobStore } from "../../src/internal/coordinator/store.js"
 
 /** Opens a store on a fresh location; `reopen` opens another store on the same data. */
-export type Open<S> = Effect.Effect<{ readonly store: S; readonly reopen: Effect.Effect<S, unknown, Scope.Scope> }, unknown, Scope.Scope>
+export type Open<S> = Effect.Effect<
+  { readonly store: S; readonly reopen: Effect.Effect<S, unknown, Scope.Scope> },
+  unknown,
+  Scope.Scope
+>
 
 /** The stores of one backend. */
 export interface Backend {

@@ -97,8 +97,9 @@ export const open: Effect.Effect<JobStore, string, SqlClient.SqlClient> = Pg.one
         )
       },
       all: Pg.oneLine(
-        Effect.map(sql<{ readonly [column: string]: unknown }>`SELECT * FROM dspy_optimization_jobs ORDER BY seq`, (rows) =>
-          rows.map(rowOf)
+        Effect.map(
+          sql<{ readonly [column: string]: unknown }>`SELECT * FROM dspy_optimization_jobs ORDER BY seq`,
+          (rows) => rows.map(rowOf)
         )
       )
     }
