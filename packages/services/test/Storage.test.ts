@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -64,7 +65,7 @@ const sqlite: Backend = {
 /** A fresh database's client (each `reopen` gets a new pool on it, as another process would). */
 const database = Effect.suspend(() => pg.database())
 const onClient =
-  <S>(open: Effect.Effect<S, unknown, SqlClient.SqlClient>) =>
+  <S>(open: Effect.Effect<S, unknown, SqlClient.SqlClient | Scope.Scope>) =>
   (url: Redacted.Redacted<string>) =>
     Effect.flatMap(Layer.build(Storage.layerPostgresClient({ url, maxConnections: 4 })), (client) =>
       Effect.provide(open, client)
