@@ -52,6 +52,7 @@ import * as ModuleManager from "./ModuleManager.js"
 import * as OptimizationCoordinator from "./OptimizationCoordinator.js"
 import * as ReleaseStore from "./releases/ReleaseStore.js"
 import * as ServicesEvents from "./ServicesEvents.js"
+import * as Storage from "./Storage.js"
 import { openPostgres } from "./internal/storage.js"
 
 /**
@@ -459,7 +460,8 @@ const intensityOf = (intensity: Intensity | undefined): Intensity =>
 
 /**
  * The application with the foundation services it needs: Config (defaults, file, environment; see
- * `Config.layer`), Events (in memory, retention from Config), Protection and the production Registry.
+ * `Config.layer`), Events (in memory, retention from Config; in the database with `storage.backend: postgres`),
+ * Protection and the production Registry.
  *
  * @since 0.1.0
  * @category layers
@@ -478,11 +480,35 @@ export const layerDefault = (
   | Events.Events,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions | Config.ConfigInvalid
 > => {
-  const foundation = Layer.mergeAll(Events.layerConfig, Protection.layer, Registry.layer).pipe(
+  const foundation = Layer.mergeAll(eventsOfStorage, Protection.layer, Registry.layer).pipe(
     Layer.provideMerge(Config.layer(options.config ?? {}))
   )
   return layer(options).pipe(Layer.provideMerge(foundation))
 }
+
+/**
+ * The events of `layerDefault`: in memory (retention following Config), or in the PostgreSQL database when
+ * `storage.backend` is `postgres` (retention as configured at start).
+ */
+const eventsOfStorage: Layer.Layer<Events.Events, RuntimeError.ChildStartFailed, Config.Config> = Layer.unwrapEffect(
+  Effect.map(Config.Config, (config) =>
+    Layer.unwrapEffect(
+      Effect.map(config.current, ({ storage, events }) => {
+        if (storage.backend !== "postgres" || storage.postgres.url === undefined) return Events.layerConfig
+        const failed = (reason: string, cause: unknown) =>
+          new RuntimeError.ChildStartFailed({
+            childId: "foundation",
+            cause,
+            message: `The event store did not open on PostgreSQL: ${reason}`
+          })
+        return Events.layerSql(events).pipe(
+          Layer.provide(Storage.layerPostgresClient({ url: storage.postgres.url, maxConnections: 2 })),
+          Layer.mapError((e) => failed(e.message, e))
+        )
+      })
+    )
+  )
+)
 
 /**
  * The supervision tree of the application in context.

@@ -19,6 +19,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import {
+  Application,
   CheckpointPostgres,
   CheckpointSqlite,
   ExperimentStore,
@@ -271,6 +272,31 @@ describe.skipIf(PgServer.binaries === undefined)("The application on PostgreSQL"
             b
           )
           assert.strictEqual(info.version, 1)
+        })
+      ),
+    60_000
+  )
+
+  it.live(
+    "Application.layerDefault keeps its events in the database too",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const url = yield* pg.database()
+          const config = {
+            env: false,
+            defaults: { storage: { backend: "postgres", postgres: { url: Redacted.value(url) } } }
+          }
+          yield* Effect.scoped(Layer.build(Application.layerDefault({ config })))
+          // Another process reading the database sees the application's start and stop.
+          const events = yield* Effect.provide(
+            Effect.flatMap(Events.Events, (e) => e.query({ types: ["application_started", "application_stopped"] })),
+            Events.layerSql().pipe(Layer.provide(Storage.layerPostgresClient({ url })))
+          )
+          assert.deepStrictEqual(
+            events.map((e) => e.type),
+            ["application_started", "application_stopped"]
+          )
         })
       ),
     60_000
