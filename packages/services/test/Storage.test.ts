@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -150,6 +151,52 @@ describe.skipIf(PgServer.binaries === undefined)("Storage on PostgreSQL", () => 
         )
       })
     )
+  )
+
+  it.live(
+    "PostgreSQL restarted mid-run: typed errors during the outage, the same store works after it",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const url = yield* pg.database()
+          const client = yield* Layer.build(Storage.layerPostgresClient({ url, maxConnections: 2 }))
+          const store = yield* Effect.provide(ReleaseStore.makePostgres, client)
+          yield* store.create(
+            { moduleId: "qa", shape: "s", spec: null, promoted: 1, createdAt: 1, updatedAt: 1 },
+            {
+              moduleId: "qa",
+              version: 1,
+              state: { p: 1 },
+              lineage: { parent: null, reason: "created", jobId: null, optimizer: null, scores: null },
+              createdAt: 1
+            }
+          )
+          const server = pg.server()
+          yield* server.stop
+          // Restarted even when an assertion below fails: the file's other tests share the server.
+          yield* Effect.addFinalizer(() => Effect.orDie(server.start))
+          const down = yield* Effect.flip(Effect.timeout(store.load("qa"), "15 seconds"))
+          assert.strictEqual(down._tag, "ReleaseStoreError")
+          const write = yield* Effect.flip(Effect.timeout(store.promote("qa", 1, 2), "15 seconds"))
+          assert.strictEqual(write._tag, "ReleaseStoreError")
+          yield* server.start
+          // The pool reconnects; what was committed before the outage is there, unchanged.
+          const back = yield* Effect.retry(store.load("qa"), { times: 20, schedule: Schedule.spaced("100 millis") })
+          assert.strictEqual(Option.getOrThrow(back).module.promoted, 1)
+          yield* store.append(
+            {
+              moduleId: "qa",
+              version: 2,
+              state: { p: 2 },
+              lineage: { parent: 1, reason: "swapped", jobId: null, optimizer: null, scores: null },
+              createdAt: 2
+            },
+            { promote: true }
+          )
+          assert.strictEqual(Option.getOrThrow(yield* store.load("qa")).module.promoted, 2)
+        })
+      ),
+    60_000
   )
 
   it.live("a server that is not there fails the store's opening with a typed error, the URL not in it", () =>

@@ -14,7 +14,11 @@ import * as Postgres from "./postgres.js"
 export const binaries = Postgres.findPostgres()
 
 /** Starts the file's server before its tests; `database()` gives a fresh database URL on it. */
-export const shared = (): { readonly database: () => Effect.Effect<Redacted.Redacted<string>, Error> } => {
+export const shared = (): {
+  readonly database: () => Effect.Effect<Redacted.Redacted<string>, Error>
+  /** The server itself (to stop and start it). */
+  readonly server: () => Postgres.PostgresServer
+} => {
   let server: Postgres.PostgresServer | undefined
   let scope: Scope.CloseableScope | undefined
   let next = 0
@@ -27,6 +31,10 @@ export const shared = (): { readonly database: () => Effect.Effect<Redacted.Reda
     if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
   }, 30_000)
   return {
+    server: () => {
+      if (server === undefined) throw new Error("the PostgreSQL server did not start")
+      return server
+    },
     database: () =>
       Effect.suspend(() =>
         server === undefined

@@ -122,6 +122,10 @@ export interface PostgresServer {
   readonly urlOf: (database: string) => Redacted.Redacted<string>
   /** Creates a fresh database and gives its URL (each test takes its own: isolation without a new server). */
   readonly createDatabase: (name: string) => Effect.Effect<Redacted.Redacted<string>, Error>
+  /** Stops the server (a fast shutdown: connections are closed); its data stays. */
+  readonly stop: Effect.Effect<void>
+  /** Starts it again after {@link stop}, on the same port and data, and waits until it accepts connections. */
+  readonly start: Effect.Effect<void, Error>
 }
 
 const run = (bins: Binaries, tool: string, args: ReadonlyArray<string>): Effect.Effect<void, Error> =>
@@ -177,39 +181,45 @@ export const start = (bins: Binaries): Effect.Effect<PostgresServer, Error, Scop
       "full_page_writes=off"
     ])
     let log = ""
-    const child = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const child = childProcess.spawn(file, argv, { stdio: ["ignore", "ignore", "pipe"], cwd: "/" })
-        child.stderr?.on("data", (chunk: Buffer) => {
-          log = (log + chunk.toString()).slice(-4_000)
-        })
-        return child
-      }),
-      (child) => Effect.promise(() => stop(child))
-    )
+    const spawn = () => {
+      const child = childProcess.spawn(file, argv, { stdio: ["ignore", "ignore", "pipe"], cwd: "/" })
+      child.stderr?.on("data", (chunk: Buffer) => {
+        log = (log + chunk.toString()).slice(-4_000)
+      })
+      return child
+    }
     // Ready once pg_isready says so (at most 20 s).
-    yield* Effect.tryPromise({
-      try: async () => {
-        for (let i = 0; i < 400; i++) {
-          if (exited(child)) throw new Error(`postgres exited (${child.exitCode ?? child.signalCode}): ${log}`)
-          const ready = childProcess.spawnSync(
-            path.join(bins.bin, "pg_isready"),
-            ["-h", "127.0.0.1", "-p", String(port), "-q"],
-            { timeout: 5_000 }
-          )
-          if (ready.status === 0) return
-          await new Promise((r) => setTimeout(r, 50))
-        }
-        throw new Error(`postgres did not accept connections on port ${port} within 20 s: ${log}`)
-      },
-      catch: (e) => e as Error
-    })
+    const ready = (child: childProcess.ChildProcess) =>
+      Effect.tryPromise({
+        try: async () => {
+          for (let i = 0; i < 400; i++) {
+            if (exited(child)) throw new Error(`postgres exited (${child.exitCode ?? child.signalCode}): ${log}`)
+            const answer = childProcess.spawnSync(
+              path.join(bins.bin, "pg_isready"),
+              ["-h", "127.0.0.1", "-p", String(port), "-q"],
+              { timeout: 5_000 }
+            )
+            if (answer.status === 0) return
+            await new Promise((r) => setTimeout(r, 50))
+          }
+          throw new Error(`postgres did not accept connections on port ${port} within 20 s: ${log}`)
+        },
+        catch: (e) => e as Error
+      })
+    let child = yield* Effect.acquireRelease(Effect.sync(spawn), () => Effect.promise(() => stop(child)))
+    yield* ready(child)
     const urlOf = (database: string) => Redacted.make(`postgres://postgres@127.0.0.1:${port}/${database}`)
     const server: PostgresServer = {
       port,
       urlOf,
       createDatabase: (name) =>
-        Effect.as(run(bins, "createdb", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", name]), urlOf(name))
+        Effect.as(run(bins, "createdb", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", name]), urlOf(name)),
+      stop: Effect.promise(() => stop(child)),
+      start: Effect.suspend(() => {
+        if (!exited(child)) return Effect.void
+        child = spawn()
+        return ready(child)
+      })
     }
     return server
   })
