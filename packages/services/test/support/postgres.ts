@@ -181,7 +181,7 @@ export const start = (bins: Binaries): Effect.Effect<PostgresServer, Error, Scop
       "full_page_writes=off"
     ])
     let log = ""
-    const spawn = () => {
+    const spawn = (): childProcess.ChildProcess => {
       const child = childProcess.spawn(file, argv, { stdio: ["ignore", "ignore", "pipe"], cwd: "/" })
       child.stderr?.on("data", (chunk: Buffer) => {
         log = (log + chunk.toString()).slice(-4_000)
@@ -206,7 +206,9 @@ export const start = (bins: Binaries): Effect.Effect<PostgresServer, Error, Scop
         },
         catch: (e) => e as Error
       })
-    let child = yield* Effect.acquireRelease(Effect.sync(spawn), () => Effect.promise(() => stop(child)))
+    let child: childProcess.ChildProcess = yield* Effect.acquireRelease(Effect.sync(spawn), () =>
+      Effect.promise(() => stop(child))
+    )
     yield* ready(child)
     const urlOf = (database: string) => Redacted.make(`postgres://postgres@127.0.0.1:${port}/${database}`)
     const server: PostgresServer = {
