@@ -49,6 +49,23 @@ module.exports = {
       "services may import runtime, foundation, core, optimizers and sim (never bench or apps)"
     ),
     {
+      ...layer(
+        "workflows",
+        ["runtime", "foundation", "core", "optimizers", "services"],
+        "workflows' sources may import services and the packages below it (sim is for their tests)"
+      ),
+      from: { path: "^packages/workflows/src/" }
+    },
+    {
+      ...layer(
+        "workflows",
+        ["runtime", "foundation", "core", "optimizers", "services", "sim"],
+        "workflows' tests may use sim as well"
+      ),
+      name: "layering-workflows-test",
+      from: { path: "^packages/workflows/", pathNot: "^packages/workflows/src/" }
+    },
+    {
       name: "optimizers-contract",
       severity: "error",
       comment:

@@ -75,6 +75,29 @@ describe("run-time configuration updates reach the LM service", () => {
     }).pipe(Effect.scoped, Effect.timeout("20 seconds"))
   )
 
+  // `LM.layer` reads the `privacy` section at each call, so a run-time change applies to the next request.
+  it.live("privacy changed at run time: the next request over HTTP is masked, then blocked for the provider", () =>
+    Effect.gen(function* () {
+      const server = yield* SimServer.serve()
+      const config = Config.layerTest(configFor(server.url))
+      const request = ask("Mail ada.lovelace@example.com: what is 6 * 7?")
+      yield* Effect.gen(function* () {
+        const lm = yield* LM.LM
+        yield* LM.complete(request)
+        assert.include(JSON.stringify((yield* lm.history).at(-1)!.request), "ada.lovelace@example.com")
+        yield* Config.update("privacy", { mode: "mask" })
+        yield* LM.complete(request)
+        const masked = JSON.stringify((yield* lm.history).at(-1)!.request)
+        assert.notInclude(masked, "ada.lovelace@example.com")
+        assert.include(masked, "<EMAIL_1>")
+        yield* Config.update("privacy", { mode: "mask", providers: { local: "block" } })
+        const blocked = yield* Effect.flip(LM.complete(request))
+        assert.strictEqual(blocked._tag, "PrivacyBlocked")
+        assert.strictEqual(server.stats().completions, 2, "the blocked request never reached the server")
+      }).pipe(Effect.provide(Layer.provideMerge(LM.layer, config)))
+    }).pipe(Effect.scoped, Effect.timeout("20 seconds"))
+  )
+
   // `LM.layer` reads `providers.<name>.maxRetries` at each call, so a run-time update applies to the next call.
   it.live("providers.local.maxRetries lowered at run time: the next failing call is tried once", () =>
     Effect.gen(function* () {

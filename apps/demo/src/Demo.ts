@@ -13,6 +13,8 @@
  * 5. `Crashes`: the primary provider's, the ModuleManager's and the OptimizationCoordinator's actors are killed;
  *    their supervisors restart them;
  * 6. `Report`: the traffic stops, every request still in flight is awaited, and the summary is built;
+ * 5b. `Loop`: a second module serves labelled traffic with feedback; the simulated LM drifts; the application's
+ *    real-time loop detects it, optimizes on recent experiences, canaries and promotes by itself;
  * 7. `Restart` (with `releasesFile`): an application restarted on the same release database restores the
  *    module's promoted version.
  *
@@ -21,10 +23,12 @@
  * count as failed, `Interrupted`), and the summary so far is returned, with `stopped` naming what stopped it.
  */
 import type { Events } from "@effect-dspy/foundation"
+import type { SimDrift } from "@effect-dspy/sim"
 import type { Registry } from "@effect-dspy/runtime"
 import type {
   Application,
   CacheManager,
+  Loop,
   LMProviders,
   ModuleManager,
   OptimizationCoordinator,
@@ -37,6 +41,7 @@ import type * as Scope from "effect/Scope"
 import type * as Chaos from "./Chaos.js"
 import * as Baseline from "./phases/Baseline.js"
 import * as Canary from "./phases/Canary.js"
+import * as LoopPhase from "./phases/Loop.js"
 import * as Crashes from "./phases/Crashes.js"
 import * as Optimize from "./phases/Optimize.js"
 import * as Outage from "./phases/Outage.js"
@@ -44,7 +49,7 @@ import * as Report from "./phases/Report.js"
 import * as Restart from "./phases/Restart.js"
 import * as Stage from "./phases/Stage.js"
 import type * as ProgressBar from "./ProgressBar.js"
-import type { Summary } from "./Summary.js"
+import type { LoopReport, Summary } from "./Summary.js"
 
 /** How the demo runs. */
 export interface Settings {
@@ -79,6 +84,10 @@ export interface Settings {
    * with one, the demo restarts an application on it at the end and reports what it restored.
    */
   readonly releasesFile?: string
+  /** The simulated LM's drift control (the loop phase injects a drift through it; without one it is skipped). */
+  readonly drift?: SimDrift.Control
+  /** The loop phase's sizes: the drift's onset and the most requests before a decision (defaults 450, 2,500). */
+  readonly loop?: { readonly onset?: number; readonly maxRequests?: number; readonly after?: number }
   /** How long the requests in flight get to end after an early stop (default 5 s). */
   readonly drainGraceMs?: number
   /** Optimizers by the coordinator's names, in order, each with an expected size for its progress bar. */
@@ -105,6 +114,7 @@ export const run = (
   | OptimizationCoordinator.OptimizationCoordinator
   | ReleaseStore.ReleaseStore
   | Experiments.Experiments
+  | Loop.Loop
   | LMProviders.LMProviders
   | CacheManager.CacheManager
   | Events.Events
@@ -115,6 +125,7 @@ export const run = (
     const started = performance.now()
     const stage = yield* Stage.start(settings, moduleId, signature)
     const phases: { -readonly [K in keyof Report.Phases]?: Report.Phases[K] } = {}
+    let loop: LoopReport | null = null
     const scenario = Effect.gen(function* () {
       const baseline = yield* Baseline.run(stage)
       phases.baseline = baseline
@@ -122,6 +133,7 @@ export const run = (
       phases.canary = yield* Canary.run(stage, phases.optimized)
       phases.outage = yield* Outage.run(stage)
       phases.crashes = yield* Crashes.run(stage)
+      loop = yield* LoopPhase.run(stage, settings.drift, settings.loop)
       return null
     })
     const stopped = yield* Effect.raceFirst(scenario, settings.stop ?? Effect.never)
@@ -132,5 +144,5 @@ export const run = (
     }
     const summary = yield* Report.run(stage, phases, started, stopped)
     const releases = yield* Restart.run(stage, settings.releasesFile, signature)
-    return { ...summary, releases, durationMs: Math.round(performance.now() - started) }
+    return { ...summary, releases, loop, durationMs: Math.round(performance.now() - started) }
   })

@@ -8,7 +8,7 @@
  * `gpt-4o-mini`): `openai` with a backup `openai_backup` on the same endpoint.
  */
 import { LM } from "@effect-dspy/core"
-import { SimLatency, SimLM } from "@effect-dspy/sim"
+import { type SimDrift, SimLatency, SimLM } from "@effect-dspy/sim"
 import { Config, Events, Protection, Telemetry } from "@effect-dspy/foundation"
 import { BootstrapFewShot, MIPROv2 } from "@effect-dspy/optimizers"
 import { Registry } from "@effect-dspy/runtime"
@@ -19,8 +19,11 @@ import {
   type ModuleManager,
   type OptimizationCoordinator,
   type ReleaseStore,
-  type Experiments
+  type Experiments,
+  type ExperienceStore,
+  type Loop
 } from "@effect-dspy/services"
+import * as LoopPhase from "./phases/Loop.js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Chaos from "./Chaos.js"
@@ -61,6 +64,8 @@ export interface Options {
   readonly environment?: NodeJS.ProcessEnv
   /** The release database (module versions); default in memory (nothing survives, no restart to show). */
   readonly releasesFile?: string | undefined
+  /** The simulated LM's drift control (the loop phase drifts it). */
+  readonly drift?: SimDrift.Control
 }
 
 /** The configuration the demo starts from (the environment and a config file still apply over it). */
@@ -102,7 +107,8 @@ export const providerFactory =
               name,
               seed: options.seed ?? 0,
               model: settings.defaultModel,
-              latency: options.latency ?? SimLatency.lognormal(25, 90)
+              latency: options.latency ?? SimLatency.lognormal(25, 90),
+              ...(options.drift === undefined ? {} : { drift: options.drift })
             })
           )
         : LM.providerFromSettings(name, settings),
@@ -118,6 +124,8 @@ export type Services =
   | OptimizationCoordinator.OptimizationCoordinator
   | ReleaseStore.ReleaseStore
   | Experiments.Experiments
+  | Loop.Loop
+  | ExperienceStore.ExperienceStore
   | CacheManager.CacheManager
   | Config.Config
   | Events.Events
@@ -149,6 +157,8 @@ export const layer = (options: Options): Layer.Layer<Services, unknown> => {
     providerFactory: providerFactory(options),
     shutdownGracePeriod: "5 seconds",
     releases: { filename: options.releasesFile ?? ":memory:" },
+    // The real-time loop acts by itself (its experience store next to the releases, in memory by default).
+    loop: { settings: LoopPhase.settings },
     optimization: {
       coordinator: {
         optimizers: {

@@ -54,6 +54,25 @@ export interface ReleasesReport {
   readonly restoreMs: number | null
 }
 
+/** The real-time loop's phase: the drift, its detection, the loop's job and canary, quality around them. */
+export interface LoopReport {
+  readonly moduleId: string
+  /** The request (of the loop's module) at which the drift was injected, and at which the loop started a job. */
+  readonly driftAtRequest: number
+  readonly detectedAtRequest: number | null
+  readonly jobId: string | null
+  readonly optimizer: string | null
+  readonly canaryDecision: "promoted" | "rolled_back" | "none"
+  /** Exact-match quality in [0, 1]: before the drift, from it to the canary's decision, after the decision. */
+  readonly quality: { readonly before: number | null; readonly during: number | null; readonly after: number | null }
+  readonly requests: number
+  /** What the loop's jobs spent (LM calls; cost estimated from the executions' cost per call). */
+  readonly lmCalls: number
+  readonly costUsd: number
+  /** The loop's decisions about the module (each one a `loop_decision` event). */
+  readonly decisions: number
+}
+
 /** The demo's summary. */
 export interface Summary {
   readonly provider: {
@@ -102,6 +121,8 @@ export interface Summary {
   /** The canary experiment of the optimized version (null when the demo stopped before it). */
   readonly experiments: ReadonlyArray<ExperimentReport>
   readonly releases: ReleasesReport | null
+  /** The real-time loop's phase (null when it did not run: a real provider, or an early stop). */
+  readonly loop: LoopReport | null
   readonly durationMs: number
 }
 
@@ -166,6 +187,14 @@ export const render = (s: Summary): ReadonlyArray<string> => {
         )
         .join("; ")} (${e.recommendation})`
     ]),
+    ...(s.loop === null
+      ? []
+      : [
+          [
+            "loop",
+            `drift at request ${s.loop.driftAtRequest}, detected at ${s.loop.detectedAtRequest ?? "-"}, job ${s.loop.optimizer ?? "-"}, canary ${s.loop.canaryDecision}; quality ${pct(s.loop.quality.before === null ? null : 100 * s.loop.quality.before)} -> ${pct(s.loop.quality.during === null ? null : 100 * s.loop.quality.during)} -> ${pct(s.loop.quality.after === null ? null : 100 * s.loop.quality.after)}; ${s.loop.lmCalls} LM calls ($${s.loop.costUsd.toFixed(4)})`
+          ] as [string, string]
+        ]),
     ...(s.releases === null
       ? []
       : [

@@ -13,6 +13,7 @@
  * Ctrl-C (SIGINT) or SIGTERM stops the traffic, gives the requests in flight 5 s to end, prints the summary so far
  * (stdout with `--json`, as usual) and exits with 130 (SIGINT) or 143 (SIGTERM); a second signal exits at once.
  */
+import { SimDrift } from "@effect-dspy/sim"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
@@ -50,6 +51,8 @@ if (!Number.isInteger(seed) || seed < 0) {
 const log = (line: string) => process.stderr.write(`${line}\n`)
 const providers = Setup.providersFromEnv()
 const chaos = Chaos.make()
+// The simulated LM's drift control: the loop phase drifts it (a real provider is not drifted).
+const drift = SimDrift.make()
 const recoveryMs = 2_000
 // The module's versions live in a release database; the demo restarts an application on it at the end.
 const releasesDir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-dspy-demo-"))
@@ -88,6 +91,7 @@ const settings: Demo.Settings = {
   stop: Deferred.await(stop),
   drainGraceMs: 5_000,
   releasesFile,
+  ...(providers.kind === "simulated" ? { drift } : {}),
   optimizations: [
     { optimizer: "bootstrap_few_shot", expect: { steps: 6 } },
     { optimizer: "mipro_v2", expect: { trials: 13 } }
@@ -117,7 +121,8 @@ const program = Demo.run(settings).pipe(
       seed,
       spansFile: value("--spans-file"),
       otlpEndpoint: value("--otlp"),
-      releasesFile
+      releasesFile,
+      drift
     })
   )
 )

@@ -3,7 +3,7 @@
  * data, a shorter outage and a smaller MIPROv2 run. The demo is a real-time program (steady traffic, a
  * breaker's recovery time), so it runs on the live clock; nothing here asserts a duration.
  */
-import { SimLatency, SimLM, SimServer } from "@effect-dspy/sim"
+import { SimDrift, SimLatency, SimLM, SimServer } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -52,7 +52,8 @@ describe("the demo", () => {
       const bars: Array<string> = []
       const releasesDir = fs.mkdtempSync(path.join(os.tmpdir(), "demo-releases-"))
       const releasesFile = path.join(releasesDir, "releases.db")
-      const settings = { ...smallSettings(providers, chaos, lines, bars), releasesFile }
+      const drift = SimDrift.make()
+      const settings = { ...smallSettings(providers, chaos, lines, bars), releasesFile, drift }
       return Effect.gen(function* () {
         yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(releasesDir, { recursive: true, force: true })))
         const summary = yield* Demo.run(settings)
@@ -113,6 +114,16 @@ describe("the demo", () => {
         )
         assert.isTrue(summary.restarts.every((r) => r.before !== r.after))
 
+        // The real-time loop: the drift was detected after its onset, the loop's job canaried and decided on.
+        const loop = summary.loop!
+        assert.isNotNull(loop)
+        assert.isAbove(loop.detectedAtRequest!, loop.driftAtRequest)
+        assert.isString(loop.jobId)
+        assert.notStrictEqual(loop.canaryDecision, "none")
+        assert.isBelow(loop.quality.during!, loop.quality.before!)
+        assert.isAbove(loop.lmCalls, 0)
+        assert.isUndefined(drift.current(), "the drift is cleared at the end of the phase")
+
         // Usage and cache figures come from the application.
         assert.isAbove(summary.lm.calls, 0)
         assert.strictEqual(summary.lm.tokens, summary.lm.promptTokens + summary.lm.completionTokens)
@@ -138,7 +149,8 @@ describe("the demo", () => {
             recoveryMs: 300,
             mipro: { auto: null, numCandidates: 3, numTrials: 6 },
             env: false,
-            releasesFile
+            releasesFile,
+            drift
           })
         )
       )

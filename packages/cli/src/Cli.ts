@@ -42,6 +42,8 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { InvalidInput } from "./CliError.js"
+import * as MigrateCommand from "./commands/Migrate.js"
+import * as WorkflowCommand from "./commands/Workflow.js"
 import { version as packageVersion } from "./internal/version.js"
 
 /**
@@ -176,7 +178,15 @@ const versionCommand = Command.make("version", {}, () => Console.log(version)).p
 )
 
 /**
- * The `effect-dspy` command with its subcommands `run` and `version`.
+ * What any command can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CommandError = RunError | WorkflowCommand.WorkflowCommandError | MigrateCommand.MigrateError
+
+/**
+ * The `effect-dspy` command with its subcommands `run`, `version`, `workflow` and `migrate`.
  *
  * @since 0.1.0
  * @category commands
@@ -184,11 +194,11 @@ const versionCommand = Command.make("version", {}, () => Console.log(version)).p
 export const command: Command.Command<
   "effect-dspy",
   never,
-  RunError,
+  CommandError,
   { readonly subcommand: Option.Option<RunOptions | {}> }
 > = Command.make("effect-dspy").pipe(
   Command.withDescription("effect-dspy: DSPy on Effect, from the command line"),
-  Command.withSubcommands([runCommand, versionCommand])
+  Command.withSubcommands([runCommand, versionCommand, WorkflowCommand.command, MigrateCommand.command])
 )
 
 /**
@@ -199,10 +209,13 @@ export const command: Command.Command<
  */
 export const run: (
   argv: ReadonlyArray<string>
-) => Effect.Effect<void, RunError | ValidationError.ValidationError, CliApp.CliApp.Environment> = Command.run(command, {
-  name: "effect-dspy",
-  version
-})
+) => Effect.Effect<void, CommandError | ValidationError.ValidationError, CliApp.CliApp.Environment> = Command.run(
+  command,
+  {
+    name: "effect-dspy",
+    version
+  }
+)
 
 /**
  * The executable's program: {@link run}, with a failure printed on stderr as one line (`effect-dspy: <tag>:
@@ -214,7 +227,7 @@ export const run: (
  */
 export const main = (
   argv: ReadonlyArray<string>
-): Effect.Effect<void, RunError | ValidationError.ValidationError, CliApp.CliApp.Environment> =>
+): Effect.Effect<void, CommandError | ValidationError.ValidationError, CliApp.CliApp.Environment> =>
   run(argv).pipe(
     Effect.tapError((error) =>
       ValidationError.isValidationError(error)

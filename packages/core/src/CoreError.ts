@@ -143,6 +143,42 @@ export class LMResponseTooLarge extends Errors.TaggedError<LMResponseTooLarge>()
 ) {}
 
 /**
+ * The privacy policy refused to let data out: the request (or the value to store) holds PII of `kinds` and the
+ * policy for it is `block`. Nothing was sent or written. `target` says where the data was going (`lm_request`,
+ * `saved_program`, `release_bundle`, ...).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PrivacyBlocked extends Errors.TaggedError<PrivacyBlocked>()(
+  "PrivacyBlocked",
+  {
+    provider: Schema.optional(Schema.String),
+    model: Schema.optional(Schema.String),
+    target: Schema.String,
+    kinds: Schema.Array(Schema.String)
+  },
+  { code: "privacy_blocked", retryable: false }
+) {}
+
+/**
+ * The LM's answer holds PII of `kinds` that did not come from the caller's input, and `privacy.leakage` is
+ * `block`: the answer was not returned.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PrivacyLeak extends Errors.TaggedError<PrivacyLeak>()(
+  "PrivacyLeak",
+  {
+    provider: Schema.String,
+    model: Schema.optional(Schema.String),
+    kinds: Schema.Array(Schema.String)
+  },
+  { code: "privacy_leak", retryable: false }
+) {}
+
+/**
  * Any LM failure.
  *
  * @since 0.1.0
@@ -157,6 +193,8 @@ export type LMError =
   | LMServerError
   | LMMalformedResponse
   | LMResponseTooLarge
+  | PrivacyBlocked
+  | PrivacyLeak
 
 /**
  * The schema of any LM failure: a union that decodes each member to its own class.
@@ -172,7 +210,9 @@ export const LMError = Schema.Union(
   LMBadRequest,
   LMServerError,
   LMMalformedResponse,
-  LMResponseTooLarge
+  LMResponseTooLarge,
+  PrivacyBlocked,
+  PrivacyLeak
 )
 
 /**
@@ -557,6 +597,8 @@ export type CoreError =
   | LMServerError
   | LMMalformedResponse
   | LMResponseTooLarge
+  | PrivacyBlocked
+  | PrivacyLeak
   | SignatureParseError
   | SignatureValidationError
   | SignatureConflictError
@@ -598,6 +640,8 @@ export const CoreError = Schema.Union(
   LMServerError,
   LMMalformedResponse,
   LMResponseTooLarge,
+  PrivacyBlocked,
+  PrivacyLeak,
   SignatureParseError,
   SignatureValidationError,
   SignatureConflictError,

@@ -77,6 +77,42 @@ export const CacheDegraded = Events.define(
 )
 
 /**
+ * The privacy policy found PII in an LM request: the kinds and their counts, the mode applied and where (never
+ * the values).
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const PiiDetected = Events.define(
+  "pii_detected",
+  Schema.Struct({
+    provider: Schema.String,
+    model: Schema.String,
+    module: Schema.NullOr(Schema.String),
+    mode: Schema.Literal("detect", "mask", "redact", "block"),
+    kinds: Schema.Record({ key: Schema.String, value: Schema.Number })
+  })
+)
+
+/**
+ * An LM answer holds PII that was not in the caller's input (the kinds and counts, never the values);
+ * `blocked` when `privacy.leakage` is `block`.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const PiiLeak = Events.define(
+  "pii_leak",
+  Schema.Struct({
+    provider: Schema.String,
+    model: Schema.String,
+    module: Schema.NullOr(Schema.String),
+    kinds: Schema.Record({ key: Schema.String, value: Schema.Number }),
+    blocked: Schema.Boolean
+  })
+)
+
+/**
  * The two events around one step of a multi-step module: `<name>_start` and `<name>_complete` (whose parent is
  * the start event).
  *

@@ -344,3 +344,19 @@ export * as TwoStepAdapter from "./adapters/TwoStepAdapter.js"
  * @since 0.1.0
  */
 export * as Streamify from "./stream/Streamify.js"
+
+/**
+ * PII detectors (e-mail, phone, payment card, IBAN, SSN, IP, date of birth, API key, your own) with validation,
+ * linear on any input.
+ *
+ * @since 0.1.0
+ */
+export * as Detector from "./privacy/Detector.js"
+
+/**
+ * The privacy policy (off, detect, mask, redact, block) per module and provider, at the LM boundary and for
+ * every store (`Privacy.scrub`).
+ *
+ * @since 0.1.0
+ */
+export * as Privacy from "./privacy/Privacy.js"

@@ -176,6 +176,22 @@ export type ProviderSettings = typeof ProviderSettings.Type
 
 const Record = <V extends Schema.Schema.Any>(value: V) => Schema.Record({ key: Schema.String, value })
 
+/**
+ * What the privacy policy does with PII (see `Privacy` in `@effect-dspy/core`): `off`; `detect` (record the kinds
+ * found, change nothing); `mask` (reversible placeholders such as `<EMAIL_1>` for the LM, originals restored in
+ * the answer); `redact` (irreversible placeholders); `block` (a typed error naming the kinds, nothing sent).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const PrivacyMode = Schema.Literal("off", "detect", "mask", "redact", "block")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type PrivacyMode = typeof PrivacyMode.Type
+
 /** A struct section that may be left out: its defaults are the struct decoded from `{}`. */
 const section = <F extends Schema.Struct.Fields>(fields: F) => {
   const struct = Schema.Struct(fields)
@@ -207,6 +223,11 @@ export const DSPyConfig = Schema.Struct({
   optimization: section({
     concurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 8 }),
     workers: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 2 }),
+    /**
+     * The wall-clock limit of every optimization job in ms (a job's `budget.maxWallMs` wins): no unit of LM work
+     * starts after it and the job keeps the best program found so far. Unset: no limit.
+     */
+    maxWallMs: Schema.optional(Schema.Int.pipe(Schema.positive())),
     /** How many score points (Evaluate's 0-100 scale) an optimized program must gain over the serving one on the valset to be swapped in. */
     swapMargin: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1 }),
     /**
@@ -234,6 +255,55 @@ export const DSPyConfig = Schema.Struct({
     rateLimiters: Schema.optionalWith(Record(RateLimiterSettings), { default: () => ({}) }),
     bulkheads: Schema.optionalWith(Record(BulkheadSettings), { default: () => ({}) }),
     pools: Schema.optionalWith(Record(PoolSettings), { default: () => ({}) })
+  }),
+  /**
+   * Latency control (the services package's `AdaptiveTimeout` and the provider pools' hedging). A key's (a
+   * provider's, a module's) adaptive deadline is `clamp(quantile(window) * multiplier, floorMs, capMs)` over its
+   * last `windowSize` successful latencies, once it has at least `minSamples` of them (before that: none).
+   */
+  latency: section({
+    minSamples: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 20 }),
+    windowSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 256 }),
+    floorMs: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 10 }),
+    capMs: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 30_000 }),
+    /** Adaptive timeouts: a provider call running past its deadline fails with `LMTimeout` (off by default). */
+    timeouts: section({
+      enabled: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+      quantile: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.95 }),
+      multiplier: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 3 })
+    }),
+    /**
+     * The longest an execution waits for a swap (or rollback) of its module that was requested and has not
+     * landed yet, so it is served by the new version (0: never waits).
+     */
+    swapWaitMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 0 }),
+    /**
+     * Hedged requests: a provider call still running at its deadline sends a second request to the provider's
+     * `backup`; the first answer wins and the other is interrupted (its HTTP request aborted). Off by default.
+     */
+    hedging: section({
+      enabled: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+      quantile: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.95 }),
+      multiplier: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 1 })
+    })
+  }),
+  /**
+   * The privacy policy: `mode` for every LM call, overridden per module (`modules`, by module name) and made
+   * stricter per provider (`providers`, by configured provider name); `stores` for what is saved or exported
+   * (programs and their demos, release bundles, later stores; default: `mode`, with `mask` as `redact`);
+   * `leakage` for PII in an answer that was not in the caller's input; `kinds` limits the built-in detectors;
+   * `allow` lists values never treated as PII (`@domain` for a whole e-mail domain); `region` is the phone
+   * numbers' default country.
+   */
+  privacy: section({
+    mode: Schema.optionalWith(PrivacyMode, { default: () => "off" }),
+    modules: Schema.optionalWith(Record(PrivacyMode), { default: () => ({}) }),
+    providers: Schema.optionalWith(Record(PrivacyMode), { default: () => ({}) }),
+    stores: Schema.optional(PrivacyMode),
+    leakage: Schema.optionalWith(Schema.Literal("off", "flag", "block"), { default: () => "off" }),
+    kinds: Schema.optional(Schema.Array(Schema.String)),
+    allow: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+    region: Schema.optionalWith(Schema.String.pipe(Schema.length(2)), { default: () => "US" })
   }),
   telemetry: section({
     serviceName: Schema.optionalWith(Schema.String, { default: () => "effect-dspy" }),
@@ -291,5 +361,7 @@ export const updatablePaths: ReadonlyArray<string> = [
   "providers.*.retryBaseDelayMs",
   "providers.*.retryMaxDelayMs",
   "providers.*.backup",
-  "events"
+  "latency",
+  "events",
+  "privacy"
 ]

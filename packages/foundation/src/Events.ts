@@ -314,6 +314,18 @@ export const layerSql = (options: RetentionOptions = {}): Layer.Layer<Events, Ev
   )
 
 /**
+ * The service with `redact` applied to every event before it is stored and delivered to subscribers: the hook a
+ * privacy policy (core's `Privacy.layerEvents`) plugs into, so that foundation depends on no package above it.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withRedaction = (service: Service, redact: (input: EventInput) => Effect.Effect<EventInput>): Service => ({
+  ...service,
+  publish: (input) => Effect.flatMap(redact(input), service.publish)
+})
+
+/**
  * An in-memory store for tests (the default retention).
  *
  * @since 0.1.0

@@ -133,3 +133,25 @@ export const rateLimiterRejected = Metric.counter("dspy.rate_limiter.rejected", 
  * @category infrastructure
  */
 export const cacheHitRate = Metric.gauge("dspy.cache.hit_rate", { description: "Cache hit rate (0..1)" })
+
+/**
+ * PII found by the privacy policy, by `kind`, `target` (`lm_request`, `saved_program`, ...) and `mode`.
+ *
+ * @since 0.1.0
+ * @category privacy
+ */
+export const privacyFindings = Metric.counter("dspy.privacy.findings", {
+  description: "PII found on its way out of the process",
+  incremental: true
+})
+
+/**
+ * PII in LM answers that was not in the caller's input, by `kind`.
+ *
+ * @since 0.1.0
+ * @category privacy
+ */
+export const privacyLeaks = Metric.counter("dspy.privacy.leaks", {
+  description: "PII in LM answers not taken from the caller's input",
+  incremental: true
+})

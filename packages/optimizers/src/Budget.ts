@@ -1,16 +1,18 @@
 /**
- * Budgets: a cap on LM calls and/or cost for an optimizer run. The budget is checked before each unit of LM
+ * Budgets: a cap on LM calls, cost and/or wall-clock time for an optimizer run. The budget is checked before each unit of LM
  * work starts (one teacher run, one scored example); once spent, no new unit starts, the optimizer returns the
  * best program found so far with `budgetExhausted: true`, and the report says what was spent (or, with
  * `onExhausted: "fail"`, the run fails with `BudgetExceeded`).
  *
  * Units already running when the budget runs out finish, so a run spends at most
  * `max + concurrency * (LM calls of one unit) - 1` calls: with `maxLmCalls: 10`, concurrency 4 and
- * single-call units, at most 13.
+ * single-call units, at most 13. Likewise a wall-clock limit (`maxWallMs`, read through Effect's `Clock` from the
+ * tracker's creation) stops new units, and the run ends once the running ones finish.
  *
  * @since 0.1.0
  */
 import type { LM } from "@effect-dspy/core"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { OptimizerConfigError } from "./OptimizerError.js"
 
@@ -25,9 +27,19 @@ export interface Limits {
   readonly maxLmCalls?: number
   /** At most this cost in US dollars. */
   readonly maxCostUsd?: number
+  /** At most this many milliseconds of wall-clock time (Effect's `Clock`) from the start of the run. */
+  readonly maxWallMs?: number
   /** `"best-so-far"` (default): return the best program found; `"fail"`: fail with `BudgetExceeded`. */
   readonly onExhausted?: "best-so-far" | "fail"
 }
+
+/**
+ * The name of a budget limit.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Limit = "maxLmCalls" | "maxCostUsd" | "maxWallMs"
 
 /**
  * What a run spent.
@@ -56,7 +68,9 @@ export interface Tracker {
   /** True once a limit is reached. */
   readonly exhausted: Effect.Effect<boolean>
   /** Which limit was reached, if any. */
-  readonly reached: Effect.Effect<"maxLmCalls" | "maxCostUsd" | undefined>
+  readonly reached: Effect.Effect<Limit | undefined>
+  /** Milliseconds since the tracker was made. */
+  readonly elapsedMs: Effect.Effect<number>
   /** Adds the usage of a finished unit. */
   readonly record: (usage: LM.UsageTotals) => Effect.Effect<void>
   /** What was spent so far. */
@@ -102,6 +116,14 @@ export const validate = (limits: Limits): Effect.Effect<Limits, OptimizerConfigE
       })
     )
   }
+  if (limits.maxWallMs !== undefined && !(Number.isFinite(limits.maxWallMs) && limits.maxWallMs >= 0)) {
+    return Effect.fail(
+      new OptimizerConfigError({
+        option: "budget.maxWallMs",
+        message: `budget.maxWallMs must be a non-negative number of milliseconds, got ${limits.maxWallMs}`
+      })
+    )
+  }
   return Effect.succeed(limits)
 }
 
@@ -112,30 +134,38 @@ export const validate = (limits: Limits): Effect.Effect<Limits, OptimizerConfigE
  * @category constructors
  */
 export const make = (limits: Limits = {}): Effect.Effect<Tracker, OptimizerConfigError> =>
-  Effect.map(validate(limits), (limits) => {
-    let spend: Spend = emptySpend
-    const reachedNow = (): "maxLmCalls" | "maxCostUsd" | undefined =>
-      limits.maxLmCalls !== undefined && spend.lmCalls >= limits.maxLmCalls
-        ? "maxLmCalls"
-        : limits.maxCostUsd !== undefined && spend.costUsd >= limits.maxCostUsd
-          ? "maxCostUsd"
-          : undefined
-    return {
-      limits,
-      exhausted: Effect.sync(() => reachedNow() !== undefined),
-      reached: Effect.sync(reachedNow),
-      record: (usage) =>
-        Effect.sync(() => {
-          spend = {
-            lmCalls: spend.lmCalls + usage.calls,
-            cacheHits: spend.cacheHits + usage.cacheHits,
-            failures: spend.failures + usage.failures,
-            promptTokens: spend.promptTokens + usage.promptTokens,
-            completionTokens: spend.completionTokens + usage.completionTokens,
-            totalTokens: spend.totalTokens + usage.totalTokens,
-            costUsd: spend.costUsd + usage.costUsd
-          }
-        }),
-      spent: Effect.sync(() => spend)
-    }
-  })
+  Effect.flatMap(validate(limits), (limits) =>
+    Effect.map(Clock.currentTimeMillis, (startedAt) => {
+      let spend: Spend = emptySpend
+      const elapsedMs = Effect.map(Clock.currentTimeMillis, (now) => Math.max(0, now - startedAt))
+      const reachedNow = (elapsed: number): Limit | undefined =>
+        limits.maxLmCalls !== undefined && spend.lmCalls >= limits.maxLmCalls
+          ? "maxLmCalls"
+          : limits.maxCostUsd !== undefined && spend.costUsd >= limits.maxCostUsd
+            ? "maxCostUsd"
+            : limits.maxWallMs !== undefined && elapsed >= limits.maxWallMs
+              ? "maxWallMs"
+              : undefined
+      const reached = Effect.map(elapsedMs, reachedNow)
+      const tracker: Tracker = {
+        limits,
+        exhausted: Effect.map(reached, (limit) => limit !== undefined),
+        reached,
+        elapsedMs,
+        record: (usage) =>
+          Effect.sync(() => {
+            spend = {
+              lmCalls: spend.lmCalls + usage.calls,
+              cacheHits: spend.cacheHits + usage.cacheHits,
+              failures: spend.failures + usage.failures,
+              promptTokens: spend.promptTokens + usage.promptTokens,
+              completionTokens: spend.completionTokens + usage.completionTokens,
+              totalTokens: spend.totalTokens + usage.totalTokens,
+              costUsd: spend.costUsd + usage.costUsd
+            }
+          }),
+        spent: Effect.sync(() => spend)
+      }
+      return tracker
+    })
+  )

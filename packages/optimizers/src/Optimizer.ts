@@ -356,7 +356,12 @@ export const compile = <P extends Module.Program>(
       Effect.fail(
         new BudgetExceeded({
           limit: limit ?? "maxLmCalls",
-          max: (limit === "maxCostUsd" ? options.budget?.maxCostUsd : options.budget?.maxLmCalls) ?? 0,
+          max:
+            (limit === "maxCostUsd"
+              ? options.budget?.maxCostUsd
+              : limit === "maxWallMs"
+                ? options.budget?.maxWallMs
+                : options.budget?.maxLmCalls) ?? 0,
           lmCalls: spent.lmCalls,
           costUsd: spent.costUsd,
           message: `The optimizer ${optimizer.name} spent its budget (${spent.lmCalls} LM calls, $${spent.costUsd.toFixed(4)}): raise the budget or use onExhausted: "best-so-far" to keep the best program found.`

@@ -70,7 +70,7 @@ export class OptimizerConfigError extends Errors.TaggedError<OptimizerConfigErro
 export class BudgetExceeded extends Errors.TaggedError<BudgetExceeded>()(
   "BudgetExceeded",
   {
-    limit: Schema.Literal("maxLmCalls", "maxCostUsd"),
+    limit: Schema.Literal("maxLmCalls", "maxCostUsd", "maxWallMs"),
     max: Schema.Number,
     lmCalls: Schema.Number,
     costUsd: Schema.Number

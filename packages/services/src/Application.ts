@@ -3,7 +3,8 @@
  * CacheManager (when one is in context), the LM providers and the optimization workers, started as a layer that
  * provides the `ModuleManager`, `LMProviders`, the core `LM` (over the supervised providers), the
  * `OptimizationCoordinator`, the `ReleaseStore`, the `Experiments` (the traffic policies' experiments, see
- * `docs/experiments.md`) and the `Application` itself. Closing the layer's scope shuts it down gracefully:
+ * `docs/experiments.md`), the real-time `Loop` and its `ExperienceStore` (see `docs/loop.md`) and the `Application`
+ * itself. Closing the layer's scope shuts it down gracefully:
  * new work is refused with `ApplicationStopping`, work in flight gets `shutdownGracePeriod` to finish (else
  * `ExecutionAborted`), then the tree stops. The tree and the shutdown order are described in
  * `docs/architecture.md` ("Supervision tree").
@@ -54,6 +55,11 @@ import * as ReleaseStore from "./releases/ReleaseStore.js"
 import * as ServicesEvents from "./ServicesEvents.js"
 import * as Storage from "./Storage.js"
 import { openPostgres } from "./internal/storage.js"
+import * as ExperienceStore from "./loop/ExperienceStore.js"
+import * as Loop from "./loop/Loop.js"
+import * as loopImpl from "./loop/internal/loop.js"
+import type { RecorderSlot } from "./internal/moduleManager/recording.js"
+import * as registryImpl from "./internal/coordinator/registry.js"
 
 /**
  * Restart intensity of a supervisor: more than `maxRestarts` within `maxSeconds` and it gives up, stopping
@@ -110,6 +116,12 @@ export interface Options {
    * policies' experiments survive a restart with the releases.
    */
   readonly experiments?: { readonly filename?: string }
+  /**
+   * The real-time optimization loop (see `docs/loop.md`): its experience store (by default `loop.db` next to the
+   * release store's file, in memory when the release store is), its policy's settings (it acts only with
+   * `settings.enabled`), its reward function.
+   */
+  readonly loop?: Loop.Options
 }
 
 /**
@@ -122,6 +134,15 @@ const experimentsFile = (options: Options): string => {
   if (releases === ":memory:" || releases === "") return ":memory:"
   const sibling = path.join(path.dirname(releases), "experiments.db")
   return path.resolve(sibling) === path.resolve(releases) ? `${releases}.experiments` : sibling
+}
+
+/** The loop's experience store file: `loop.db` in the release store's directory (in memory when the release store is). */
+const loopFile = (options: Options): string => {
+  if (options.loop?.filename !== undefined) return options.loop.filename
+  const releases = options.releases?.filename ?? ":memory:"
+  if (releases === ":memory:" || releases === "") return ":memory:"
+  const sibling = path.join(path.dirname(releases), "loop.db")
+  return path.resolve(sibling) === path.resolve(releases) ? `${releases}.loop` : sibling
 }
 
 /**
@@ -229,7 +250,9 @@ export const layer = (
   | LM.LM
   | OptimizationCoordinator.OptimizationCoordinator
   | ReleaseStore.ReleaseStore
-  | Experiments.Experiments,
+  | Experiments.Experiments
+  | Loop.Loop
+  | ExperienceStore.ExperienceStore,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions,
   Config.Config | Events.Events | Protection.Protection | Registry.Registry
 > =>
@@ -302,7 +325,21 @@ export const layer = (
                 })
             )
           )
+      // The loop's experience store; executions are recorded once the loop is built (after the coordinator).
+      const experiences = yield* ExperienceStore.makeSqlite(loopFile(options), options.loop?.bounds).pipe(
+        Effect.mapError(
+          (error) =>
+            new RuntimeError.ChildStartFailed({
+              childId: "optimization_loop",
+              cause: error,
+              message: `The experience store did not open: ${error.message}`
+            })
+        )
+      )
+      const recorder: RecorderSlot = { current: undefined }
+      const loopSlot = loopImpl.makeSlot()
       const deps: moduleActor.Dependencies = {
+        recorder,
         store: moduleService.makeStore(),
         releases,
         experiments: { service: experiments, scope, registered: new Set() },
@@ -357,6 +394,11 @@ export const layer = (
         Supervisor.worker(
           "optimization_coordinator",
           withRegistry(Registry.startNamed(OptimizationCoordinator.actorName, dispatcher.startDispatcher(slot)))
+        ),
+        // The real-time loop's policy process: evaluates its rules when feedback commits (state outside it).
+        Supervisor.worker(
+          "optimization_loop",
+          withRegistry(Registry.startNamed(Loop.actorName, loopImpl.startProcess(loopSlot)))
         )
       ]
       const root = yield* Effect.acquireRelease(
@@ -439,7 +481,36 @@ export const layer = (
               })
           )
         )
+      // Unusable loop settings (`LoopSettingsInvalid`) stop the start, saying which field.
+      const loop = yield* loopImpl
+        .make(
+          {
+            store: experiences,
+            modules,
+            coordinator: optimization,
+            experiments,
+            events,
+            slot: loopSlot,
+            scope,
+            optimizers: Object.keys(options.optimization?.coordinator?.optimizers ?? registryImpl.defaultOptimizers())
+          },
+          options.loop ?? {}
+        )
+        .pipe(
+          Effect.catchAllDefect((error) =>
+            Effect.fail(
+              new RuntimeError.ChildStartFailed({
+                childId: "optimization_loop",
+                cause: error,
+                message: `The optimization loop did not start: ${error instanceof Error ? error.message : String(error)}`
+              })
+            )
+          )
+        )
+      if (options.loop?.record !== false) recorder.current = loop.recorder
       return Context.make(Application, service).pipe(
+        Context.add(Loop.Loop, loop.service),
+        Context.add(ExperienceStore.ExperienceStore, experiences),
         Context.add(OptimizationCoordinator.OptimizationCoordinator, optimization),
         Context.add(ModuleManager.ModuleManager, modules),
         Context.add(ReleaseStore.ReleaseStore, releases),
@@ -476,6 +547,8 @@ export const layerDefault = (
   | OptimizationCoordinator.OptimizationCoordinator
   | ReleaseStore.ReleaseStore
   | Experiments.Experiments
+  | Loop.Loop
+  | ExperienceStore.ExperienceStore
   | Config.Config
   | Events.Events,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions | Config.ConfigInvalid

@@ -16,6 +16,10 @@
  * `provider_failover`, and the first success of the primary afterwards (its half-open trial closing the
  * circuit) publishes `provider_recovered`.
  *
+ * Latency control (config `latency`, see `docs/routing.md`): each provider's successful latencies give it an
+ * adaptive deadline (`AdaptiveTimeout`), used as its timeout (`latency.timeouts`) and as the moment a call is
+ * hedged to the backup (`latency.hedging`): the first answer wins, the other request is interrupted and aborted.
+ *
  * The application provides all this as the core `LM` service, so every module call made under it uses the
  * supervised providers.
  *
@@ -32,6 +36,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Drain } from "./internal/drain.js"
 import * as internal from "./internal/providers.js"
+import type * as AdaptiveTimeout from "./latency/AdaptiveTimeout.js"
 import * as ServicesEvents from "./ServicesEvents.js"
 
 /**
@@ -70,6 +75,10 @@ export interface ProviderStatus {
   readonly failures: number
   readonly failovers: number
   readonly recoveries: number
+  /** Calls that sent a hedged second request to the backup (config `latency.hedging`). */
+  readonly hedges: number
+  /** Hedged calls the backup answered first. */
+  readonly hedgeWins: number
   readonly promptTokens: number
   readonly completionTokens: number
   readonly costUsd: number
@@ -100,6 +109,8 @@ export interface Service {
   readonly provider: (name?: string) => Provider.Provider
   /** Every provider's state and counters. */
   readonly status: Effect.Effect<ReadonlyArray<ProviderStatus>>
+  /** The providers' latency windows (keyed by provider name), which give their adaptive deadlines. */
+  readonly latency: AdaptiveTimeout.AdaptiveTimeout
 }
 
 /**
@@ -440,6 +451,7 @@ export const make = (
       complete: (request, options) => router.complete(options?.provider ?? defaultProvider, request),
       stream: (request, options) => router.stream(options?.provider ?? defaultProvider, request),
       provider: (name) => providerOf(name ?? defaultProvider),
+      latency: router.latency,
       status: Effect.forEach(Array.from(slots.values()), (slot) =>
         Effect.gen(function* () {
           const circuit = yield* slot.breaker.state

@@ -234,6 +234,11 @@ export type FallbackStep = "previous" | "stale_cache" | "simpler" | "default"
  * @category models
  */
 export interface Execution<O = unknown> {
+  /**
+   * The execution's id: give it to the real-time loop's `feedback` to attach a delayed outcome (the execution's
+   * correlation id works too).
+   */
+  readonly executionId: string
   readonly moduleId: string
   readonly version: number
   readonly output: O

@@ -90,6 +90,7 @@ export interface StartRequest {
   readonly metric?: string
   /** Higher runs first (default 0). */
   readonly priority?: number
+  /** LM calls, cost and wall-clock limits (`maxWallMs`; default: config `optimization.maxWallMs`, if set). */
   readonly budget?: Budget.Limits
   /** The compile's seed (default 0). */
   readonly seed?: number

@@ -376,6 +376,94 @@ const releasesTags = [
 ]
 
 // ---------------------------------------------------------------------------------------------------------
+// The real-time optimization loop
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Feedback names no recorded execution: the id was never recorded (a typo, another application), or the
+ * experience left the store (past its count or age bound). Nothing was changed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class FeedbackUnknownExecution extends Errors.TaggedError<FeedbackUnknownExecution>()(
+  "FeedbackUnknownExecution",
+  { executionId: Schema.optional(Schema.String), byCorrelationId: Schema.optional(Schema.String) },
+  { code: "feedback_unknown_execution", retryable: false }
+) {}
+
+/**
+ * Feedback arrived after the loop's feedback window (`loop.feedbackWindowMs` after the execution): it is refused
+ * so that old outcomes do not rewrite statistics already acted upon. Nothing was changed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class FeedbackTooLate extends Errors.TaggedError<FeedbackTooLate>()(
+  "FeedbackTooLate",
+  { executionId: Schema.String, ageMs: Schema.Number, windowMs: Schema.Number },
+  { code: "feedback_too_late", retryable: false }
+) {}
+
+/**
+ * Feedback that cannot be used: no id, both ids, an outcome out of range, or an outcome the reward function
+ * cannot score. Nothing was changed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class FeedbackInvalid extends Errors.TaggedError<FeedbackInvalid>()(
+  "FeedbackInvalid",
+  { field: Schema.String },
+  { code: "feedback_invalid", retryable: false }
+) {}
+
+/**
+ * The experience store could not be opened, read or written (the operation says which; the message the cause).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ExperienceStoreError extends Errors.TaggedError<ExperienceStoreError>()(
+  "ExperienceStoreError",
+  { operation: Schema.String },
+  { code: "experience_store_error", retryable: true }
+) {}
+
+/**
+ * The loop's settings are unusable (the field says which).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LoopSettingsInvalid extends Errors.TaggedError<LoopSettingsInvalid>()(
+  "LoopSettingsInvalid",
+  { field: Schema.String },
+  { code: "loop_settings_invalid", retryable: false }
+) {}
+
+/**
+ * The errors of the real-time optimization loop.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type LoopError =
+  | FeedbackUnknownExecution
+  | FeedbackTooLate
+  | FeedbackInvalid
+  | ExperienceStoreError
+  | LoopSettingsInvalid
+
+const loopTags = [
+  "FeedbackUnknownExecution",
+  "FeedbackTooLate",
+  "FeedbackInvalid",
+  "ExperienceStoreError",
+  "LoopSettingsInvalid"
+]
+
+// ---------------------------------------------------------------------------------------------------------
 // Unions
 // ---------------------------------------------------------------------------------------------------------
 
@@ -385,6 +473,63 @@ const releasesTags = [
  * @since 0.1.0
  * @category errors
  */
+// ---------------------------------------------------------------------------------------------------------
+// Learned routing (`Router`)
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A router's options are wrong (no handlers, a bad algorithm setting, a bad id): the message says which and how
+ * to fix it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RouterConfigError extends Errors.TaggedError<RouterConfigError>()(
+  "RouterConfigError",
+  { router: Schema.String, option: Schema.String },
+  { code: "router_config_error", retryable: false }
+) {}
+
+/**
+ * A reward the router did not take: `unknown_decision` (never made by this router, or pruned as older than its
+ * `maxDecisions` newest), `invalid_value` (not a number in [0, 1]) or `already_rewarded` (a decision takes one
+ * reward; the first is kept). Nothing was changed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RouterRewardRejected extends Errors.TaggedError<RouterRewardRejected>()(
+  "RouterRewardRejected",
+  {
+    router: Schema.String,
+    decisionId: Schema.String,
+    reason: Schema.Literal("unknown_decision", "invalid_value", "already_rewarded")
+  },
+  { code: "router_reward_rejected", retryable: false }
+) {}
+
+/**
+ * A router's state could not be read or written (its SQLite file): the decision or reward was not recorded.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RouterStoreError extends Errors.TaggedError<RouterStoreError>()(
+  "RouterStoreError",
+  { router: Schema.String, operation: Schema.String, reason: Schema.String },
+  { code: "router_store_error", retryable: true }
+) {}
+
+/**
+ * Every error of the learned router.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RouterError = RouterConfigError | RouterRewardRejected | RouterStoreError
+
+const routerTags = ["RouterConfigError", "RouterRewardRejected", "RouterStoreError"]
+
 export type ServicesError =
   | ApplicationStopping
   | ExecutionAborted
@@ -400,6 +545,8 @@ export type ServicesError =
   | CacheInvalidInput
   | ExperimentsError
   | ReleasesError
+  | LoopError
+  | RouterError
 
 const tags: ReadonlySet<string> = new Set([
   "ApplicationStopping",
@@ -415,7 +562,9 @@ const tags: ReadonlySet<string> = new Set([
   "OptimizationStoreError",
   "CacheInvalidInput",
   ...experimentsTags,
-  ...releasesTags
+  ...releasesTags,
+  ...loopTags,
+  ...routerTags
 ])
 
 /**

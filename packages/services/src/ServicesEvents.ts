@@ -256,6 +256,70 @@ export const ProviderRecovered = Events.define(
   Schema.Struct({ provider: Schema.String, backup: Schema.NullOr(Schema.String) })
 )
 
+/**
+ * A provider call still running at its hedging deadline (config `latency.hedging`): a second request went to the
+ * backup. `winner` is published by {@link ProviderHedgeSettled}.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ProviderHedged = Events.define(
+  "provider_hedged",
+  Schema.Struct({ provider: Schema.String, backup: Schema.String, deadline_ms: Schema.Number })
+)
+
+/**
+ * A hedged call ended: which provider answered first (`null`: neither answered; both failed); the other was
+ * interrupted.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const ProviderHedgeSettled = Events.define(
+  "provider_hedge_settled",
+  Schema.Struct({ provider: Schema.String, backup: Schema.String, winner: Schema.NullOr(Schema.String) })
+)
+
+// ---------------------------------------------------------------------------------------------------------
+// Learned routing (`Router`)
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A router chose a handler for a request: its segment, the handler, the bandit's confidence in it (the posterior
+ * mean of its reward), and whether the choice explored (was not the arm with the best mean).
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const RouterDecision = Events.define(
+  "router_decision",
+  Schema.Struct({
+    router: Schema.String,
+    decision_id: Schema.String,
+    segment: Schema.String,
+    handler: Schema.String,
+    confidence: Schema.Number,
+    explored: Schema.Boolean
+  })
+)
+
+/**
+ * A reward reached a router's decision.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const RouterRewarded = Events.define(
+  "router_rewarded",
+  Schema.Struct({
+    router: Schema.String,
+    decision_id: Schema.String,
+    segment: Schema.String,
+    handler: Schema.String,
+    reward: Schema.Number
+  })
+)
+
 // ---------------------------------------------------------------------------------------------------------
 // The CacheManager
 // ---------------------------------------------------------------------------------------------------------
@@ -570,6 +634,10 @@ export const all = [
   OptimizationWorkerUnavailable,
   ProviderFailover,
   ProviderRecovered,
+  ProviderHedged,
+  ProviderHedgeSettled,
+  RouterDecision,
+  RouterRewarded,
   CacheLevelDegraded,
   CacheLevelRecovered,
   ...experimentEvents,
@@ -584,3 +652,41 @@ export const all = [
   OptimizationResultReused,
   OptimizationPaused
 ] as const
+
+// ---------------------------------------------------------------------------------------------------------
+// The real-time optimization loop
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A decision of the real-time loop's policy, or a decision not to act, with its reason: `start_job` (a rule fired
+ * and a job started), `hold` (a rule fired but a guard rail held: cooldown, budget, concurrent jobs, a job or
+ * canary of the module already running), `job_ended` (the job's result: swapped, rejected, failed), `canary`
+ * (the swapped version went to a canary), `promote` / `roll_back` (the canary's end), `threshold_raised` /
+ * `threshold_lowered` (a rule's adaptive threshold moved).
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const LoopDecision = Events.define(
+  "loop_decision",
+  Schema.Struct({
+    module_id: Schema.String,
+    action: Schema.Literal(
+      "start_job",
+      "hold",
+      "job_ended",
+      "canary",
+      "promote",
+      "roll_back",
+      "threshold_raised",
+      "threshold_lowered"
+    ),
+    rule: Schema.String,
+    reason: Schema.String,
+    job_id: Schema.optional(Schema.String),
+    version: Schema.optional(Schema.Number),
+    quality: Schema.optional(Schema.Number),
+    baseline: Schema.optional(Schema.Number),
+    threshold: Schema.optional(Schema.Number)
+  })
+)

@@ -21,7 +21,7 @@
  * @since 0.1.0
  */
 import type { LM } from "@effect-dspy/core"
-import { SimFaults, type SimLatency, SimLM } from "@effect-dspy/sim"
+import { type SimDrift, SimFaults, type SimLatency, SimLM } from "@effect-dspy/sim"
 import { Config, Events, Protection } from "@effect-dspy/foundation"
 import { Checkpoint } from "@effect-dspy/optimizers"
 import { Actor, Registry, type RuntimeError } from "@effect-dspy/runtime"
@@ -36,6 +36,8 @@ import type * as LMProviders from "./LMProviders.js"
 import type * as ModuleManager from "./ModuleManager.js"
 import type * as OptimizationCoordinator from "./OptimizationCoordinator.js"
 import type * as ReleaseStore from "./releases/ReleaseStore.js"
+import type * as ExperienceStore from "./loop/ExperienceStore.js"
+import type * as Loop from "./loop/Loop.js"
 
 /**
  * The simulated LM of one provider as a test sets it: seed, faults, latency.
@@ -47,6 +49,8 @@ export interface SimSettings {
   readonly seed?: number
   readonly faults?: SimFaults.Profile
   readonly latency?: SimLatency.Profile
+  /** The drift control the simulated LM reads on every call (the test sets and clears the drift through it). */
+  readonly drift?: SimDrift.Control
 }
 
 /**
@@ -186,6 +190,8 @@ export type Services =
   | OptimizationCoordinator.OptimizationCoordinator
   | ReleaseStore.ReleaseStore
   | Experiments.Experiments
+  | Loop.Loop
+  | ExperienceStore.ExperienceStore
   | SimControl
   | Config.Config
   | Events.Events

@@ -169,3 +169,67 @@ export * as ExperimentRecord from "./experiments/ExperimentRecord.js"
  * @since 0.1.0
  */
 export * as ModeComparison from "./experiments/ModeComparison.js"
+
+/**
+ * The real-time optimization loop: feedback, experiences, a policy process that starts jobs and canaries by
+ * itself, with guard rails.
+ *
+ * @since 0.1.0
+ */
+export * as Loop from "./loop/Loop.js"
+
+/**
+ * Rewards in [0, 1] from delayed outcomes (a standard preset and seed 002's weighted form).
+ *
+ * @since 0.1.0
+ */
+export * as Reward from "./loop/Reward.js"
+
+/**
+ * Feedback requests and answers: by execution or correlation id; unknown, late and duplicate feedback.
+ *
+ * @since 0.1.0
+ */
+export * as Feedback from "./loop/Feedback.js"
+
+/**
+ * The experience store: executions and rewards, batched to SQLite, bounded, sampled, exported as examples.
+ *
+ * @since 0.1.0
+ */
+export * as ExperienceStore from "./loop/ExperienceStore.js"
+
+/**
+ * The loop's policy: windows, rules with hysteresis, guard rails and adaptive thresholds.
+ *
+ * @since 0.1.0
+ */
+export * as LoopPolicy from "./loop/LoopPolicy.js"
+
+/**
+ * Adaptive deadlines from observed latency: `clamp(p95 * k, floor, cap)` per key, after a minimum of samples.
+ *
+ * @since 0.1.0
+ */
+export * as AdaptiveTimeout from "./latency/AdaptiveTimeout.js"
+
+/**
+ * A learned router: per request segment, a bandit chooses among handlers from rewards; state in SQLite.
+ *
+ * @since 0.1.0
+ */
+export * as Router from "./routing/Router.js"
+
+/**
+ * Calibration of a router's confidence against observed rewards: bins, ECE and Brier score.
+ *
+ * @since 0.1.0
+ */
+export * as Calibration from "./routing/Calibration.js"
+
+/**
+ * Router handlers made of managed modules: modules by id, or versions of one module.
+ *
+ * @since 0.1.0
+ */
+export * as ModuleHandlers from "./routing/ModuleHandlers.js"

@@ -43,7 +43,14 @@ describe("Application", () => {
       assert.strictEqual(tree.id, "dspy")
       assert.deepStrictEqual(
         tree.children.map((c) => c.id),
-        ["foundation", "module_manager", "lm_providers", "optimization_workers", "optimization_coordinator"]
+        [
+          "foundation",
+          "module_manager",
+          "lm_providers",
+          "optimization_workers",
+          "optimization_coordinator",
+          "optimization_loop"
+        ]
       )
       assert.deepStrictEqual(
         node(tree, "lm_providers")!.children.map((c) => c.id),
@@ -89,7 +96,8 @@ describe("Application", () => {
           "cache_manager",
           "lm_providers",
           "optimization_workers",
-          "optimization_coordinator"
+          "optimization_coordinator",
+          "optimization_loop"
         ]
       )
       const modules = yield* ModuleManager.ModuleManager

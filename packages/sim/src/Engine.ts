@@ -12,6 +12,7 @@
  */
 import { type Completion, FieldMarker } from "@effect-dspy/core"
 import * as Arithmetic from "./Arithmetic.js"
+import * as Drift from "./Drift.js"
 import * as Extraction from "./Extraction.js"
 import * as FieldType from "./FieldType.js"
 import * as Instructions from "./Instructions.js"
@@ -40,6 +41,8 @@ export interface Settings {
   readonly skill?: { readonly [K in Task.TaskName]?: Partial<Task.SkillParams> }
   /** The model table (skill offsets and prices). */
   readonly models?: { readonly [name: string]: Models.Model }
+  /** The drift in force, read on every call (see {@link Drift}); none by default. */
+  readonly drift?: Drift.Control
 }
 
 /**
@@ -189,7 +192,8 @@ const decide = (
   failure: Task.Failure | undefined
 } => {
   const features = Skill.features(solved.task, ctx.parsed, solved.solution)
-  const p = Skill.probability(paramsOf(solved.task, ctx.settings), features, solved.solution, ctx.offset)
+  const offset = ctx.offset + Drift.logitOffset(ctx.settings.drift, solved.task.name)
+  const p = Skill.probability(paramsOf(solved.task, ctx.settings), features, solved.solution, offset)
   // Common random numbers: one fixed draw per (example, seed, sample, rollout), whatever the prompt says.
   const draw = Random.fromState(
     Random.hashParts("sim-draw", ctx.settings.seed ?? 0, solved.solution.key, ctx.sample, ctx.request.rolloutId ?? 0)

@@ -70,6 +70,14 @@ export * as Extraction from "./Extraction.js"
 export * as SimFaults from "./Faults.js"
 
 /**
+ * Drift of the simulated LM, settable at run time: a task's accuracy drops, or its traffic shifts to harder
+ * examples.
+ *
+ * @since 0.1.0
+ */
+export * as SimDrift from "./Drift.js"
+
+/**
  * The simulated LM's latency profiles.
  *
  * @since 0.1.0

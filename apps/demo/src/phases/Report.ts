@@ -90,6 +90,7 @@ export const run = (
       restarts: phases.crashes?.restarts ?? [],
       experiments: phases.canary === undefined ? [] : [phases.canary],
       releases: null,
+      loop: null,
       durationMs: Math.round(performance.now() - started)
     }
   })

@@ -33,6 +33,8 @@ import * as ProviderKind from "./ProviderKind.js"
 import type * as Provider from "./Provider.js"
 import * as Retry from "./Retry.js"
 import { LMConfigError } from "../CoreError.js"
+import * as Privacy from "../privacy/Privacy.js"
+import * as PrivacyGuard from "../privacy/internal/lmGuard.js"
 
 /**
  * A request to the LM service: a completion request whose `model` may be left out (the LM's default model).
@@ -156,6 +158,13 @@ export interface Options {
    * prompts and answers); default 32 MiB. The oldest calls go first; the newest call is always kept.
    */
   readonly historyMaxBytes?: number
+  /**
+   * The privacy policy applied to every request before the cache, the provider, the history and telemetry see
+   * it (see `Privacy`); default: the `Privacy` service of the context at construction, else none.
+   */
+  readonly privacy?: Privacy.Service
+  /** The provider's configured name, which `privacy.providers` is keyed by; default: the provider's name. */
+  readonly privacyName?: string
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -285,6 +294,12 @@ export const make = (options: Options): Effect.Effect<Service> =>
     }
     const retry = retryPolicy(options.retry)
     const eventsAtMake = yield* Effect.serviceOption(Events.Events)
+    const privacy = options.privacy ?? Option.getOrUndefined(yield* Effect.serviceOption(Privacy.Privacy))
+    const privacyTarget: PrivacyGuard.Target = {
+      policyName: options.privacyName ?? providerName,
+      provider: providerName,
+      events: eventsAtMake
+    }
     const historyMaxBytes = options.historyMaxBytes ?? 32 * 1024 * 1024
     if (!(historyMaxBytes > 0)) {
       return yield* Effect.dieMessage(`LM.make: historyMaxBytes must be positive, got ${historyMaxBytes}`)
@@ -434,7 +449,16 @@ export const make = (options: Options): Effect.Effect<Service> =>
         return Effect.as(Capabilities.check(c, providerName, adapted), adapted)
       })
 
-    const complete: Service["complete"] = (input, callOptions) => {
+    const complete: Service["complete"] = (input, callOptions) =>
+      privacy === undefined
+        ? completeValid(input, callOptions)
+        : Effect.flatMap(privacy.engine, (engine) =>
+            engine.inactive
+              ? completeValid(input, callOptions)
+              : PrivacyGuard.guard(engine, privacyTarget, withModel(input), (r) => completeValid(r, callOptions))
+          )
+
+    const completeValid: Service["complete"] = (input, callOptions) => {
       const request = withModel(input)
       const invalid = validate(providerName, request)
       if (Option.isSome(invalid)) return Errors.annotate(Effect.fail(invalid.value))
@@ -473,7 +497,18 @@ export const make = (options: Options): Effect.Effect<Service> =>
       return instrumented("lm.request", request, run, describeResponse)
     }
 
-    const stream: Service["stream"] = (input) => {
+    const stream: Service["stream"] = (input) =>
+      privacy === undefined
+        ? streamValid(input)
+        : Stream.unwrap(
+            Effect.map(privacy.engine, (engine) =>
+              engine.inactive
+                ? streamValid(input)
+                : PrivacyGuard.guardStream(engine, privacyTarget, withModel(input), streamValid)
+            )
+          )
+
+    const streamValid: Service["stream"] = (input) => {
       const request = withModel(input)
       const invalid = validate(providerName, request)
       if (Option.isSome(invalid)) return Stream.fail(invalid.value)
@@ -530,6 +565,18 @@ export const make = (options: Options): Effect.Effect<Service> =>
 
     const embed: Service["embed"] = (inputs, model) => {
       if (inputs.length === 0) return Effect.succeed([])
+      if (privacy === undefined) return embedAllowed(inputs, model)
+      return Effect.flatMap(privacy.engine, (engine) =>
+        engine.inactive
+          ? embedAllowed(inputs, model)
+          : Effect.flatMap(
+              PrivacyGuard.guardEmbed(engine, privacyTarget, model ?? options.embeddingModel ?? defaultModel, inputs),
+              (texts) => embedAllowed(texts, model)
+            )
+      )
+    }
+
+    const embedAllowed: Service["embed"] = (inputs, model) => {
       const embedModel = model ?? options.embeddingModel
       const request: Completion.CompletionRequest = {
         model: embedModel ?? defaultModel,
@@ -804,10 +851,13 @@ export const layer: Layer.Layer<LM, LMConfigError, Config.Config> = Layer.scoped
       streamDeadlineMs: current((s) => s.streamDeadlineMs)
     })
     const cache = yield* Effect.serviceOption(LMCache.LMCache)
+    const privacy = yield* Privacy.service
     return yield* make({
       provider,
       model: settings.defaultModel,
       retry: current(retryOptions),
+      privacyName: name,
+      ...(Option.isSome(privacy) ? { privacy: privacy.value } : {}),
       ...(Option.isSome(cache) ? { cache: cache.value } : {})
     })
   })

@@ -9,7 +9,8 @@ import * as Signature from "../signature/Signature.js"
 import * as Example from "./Example.js"
 import { decodeUnknownEither } from "../internal/decode.js"
 import * as Instrument from "./internal/instrument.js"
-import { UnknownPredictorPath, ModuleStateError } from "../CoreError.js"
+import { UnknownPredictorPath, ModuleStateError, type PrivacyBlocked } from "../CoreError.js"
+import * as Privacy from "../privacy/Privacy.js"
 
 /**
  * @since 0.1.0
@@ -649,15 +650,20 @@ export const loadState = <A extends Program>(
 }
 
 /**
- * Saves a program's state as JSON to a file (written to a temporary file, then renamed into place).
+ * Saves a program's state as JSON to a file (written to a temporary file, then renamed into place). The privacy
+ * policy of the context (`privacy.stores`, see `Privacy.scrub`) applies first: demos a bootstrap took from
+ * customer data are saved with their PII redacted, or not at all under `block`.
  *
  * @since 0.1.0
  * @category state
  */
-export const save = (program: Program, file: string): Effect.Effect<void, ModuleStateError> =>
+export const save = (program: Program, file: string): Effect.Effect<void, ModuleStateError | PrivacyBlocked> =>
+  Effect.flatMap(Privacy.scrub("saved_program", dumpState(program)), (state) => writeState(state, file))
+
+const writeState = (state: ProgramState, file: string): Effect.Effect<void, ModuleStateError> =>
   Effect.tryPromise({
     try: async () => {
-      const text = `${JSON.stringify(dumpState(program), null, 2)}\n`
+      const text = `${JSON.stringify(state, null, 2)}\n`
       const temporary = `${file}.${process.pid}.tmp`
       await fs.writeFile(temporary, text, "utf8")
       await fs.rename(temporary, file)

@@ -204,7 +204,10 @@ export const make = (settings: Settings = {}): Optimizer.Optimizer =>
             }
           })
         }
-        const limited = run.budget.maxLmCalls !== undefined || run.budget.maxCostUsd !== undefined
+        const limited =
+          run.budget.maxLmCalls !== undefined ||
+          run.budget.maxCostUsd !== undefined ||
+          run.budget.maxWallMs !== undefined
         if (settings.stopAtScore !== undefined || limited) {
           // Early stopping needs each score before the next candidate, and a budget is best spent on whole
           // candidates in order: one candidate at a time.

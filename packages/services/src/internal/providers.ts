@@ -8,6 +8,12 @@
  * An open circuit sends the request to the slot's backup (`providers.<name>.backup`), and the first switch is
  * a `provider_failover` event; the first success of the primary after that (a half-open trial that closes
  * the circuit) is a `provider_recovered` event. Protection rejections become the matching LM errors.
+ *
+ * The one selection policy, in order: health and failover (an open circuit sends the request to the backup),
+ * then hedging (config `latency.hedging`): a call still running at its adaptive deadline sends a second request
+ * to the backup, the first answer wins and the other fiber is interrupted, which aborts its HTTP request. Each
+ * successful call's latency feeds the provider's window (`AdaptiveTimeout`), which also gives the adaptive
+ * timeouts (config `latency.timeouts`).
  */
 import { type Completion, LMError, type Provider } from "@effect-dspy/core"
 import {
@@ -26,6 +32,7 @@ import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as AdaptiveTimeout from "../latency/AdaptiveTimeout.js"
 import * as ServicesEvents from "../ServicesEvents.js"
 
 /** Per-provider counters. */
@@ -34,6 +41,9 @@ export interface Counters {
   failures: number
   failovers: number
   recoveries: number
+  /** Calls that sent a hedged second request to the backup, and those the backup answered first. */
+  hedges: number
+  hedgeWins: number
   promptTokens: number
   completionTokens: number
   costUsd: number
@@ -91,6 +101,8 @@ export const emptyCounters = (): Counters => ({
   failures: 0,
   failovers: 0,
   recoveries: 0,
+  hedges: 0,
+  hedgeWins: 0,
   promptTokens: 0,
   completionTokens: 0,
   costUsd: 0
@@ -122,6 +134,8 @@ export const resolveProtections = (
 
 export interface Router {
   readonly slots: ReadonlyMap<string, Slot>
+  /** The providers' latency windows (keyed by provider name). */
+  readonly latency: AdaptiveTimeout.AdaptiveTimeout
   readonly complete: (
     name: string,
     request: Completion.CompletionRequest
@@ -198,6 +212,16 @@ export const makeRouter = (deps: {
   readonly config: Config.Service
 }): Router => {
   const { slots, protection, events } = deps
+  let latencySettings: ConfigSchema.DSPyConfig["latency"] | undefined
+  const latency = AdaptiveTimeout.make({ minSamples: 20, windowSize: 256, floorMs: 10, capMs: 30_000 })
+  /** The current `latency` settings (the windows follow a change of theirs). */
+  const latencyConfig = Effect.map(deps.config.current, (c) => {
+    if (c.latency !== latencySettings) {
+      latencySettings = c.latency
+      latency.reconfigure(AdaptiveTimeout.settingsOf(c.latency))
+    }
+    return c.latency
+  })
 
   const failover = (slot: Slot, backup: Slot, reason: string): Effect.Effect<void> =>
     Effect.suspend(() => {
@@ -265,16 +289,93 @@ export const makeRouter = (deps: {
   const retarget = (from: Slot, to: Slot, request: Completion.CompletionRequest): Completion.CompletionRequest =>
     request.model === from.settings.defaultModel ? { ...request, model: to.settings.defaultModel } : request
 
+  /** The transport call, timed into the provider's window, under its adaptive timeout when enabled. */
+  const call = (
+    slot: Slot,
+    request: Completion.CompletionRequest,
+    settings: ConfigSchema.DSPyConfig["latency"]
+  ): Effect.Effect<Completion.CompletionResponse, LMError.LMError> => {
+    const run = Effect.flatMap(transport(slot, request.model), (p) => p.complete(request))
+    if (!settings.timeouts.enabled) return AdaptiveTimeout.timed(latency, slot.name, run)
+    return AdaptiveTimeout.timeout(latency, slot.name, settings.timeouts, run, {
+      onTimeout: (deadlineMs) =>
+        new LMError.LMTimeout({
+          provider: slot.name,
+          ...(request.model === undefined ? {} : { model: request.model }),
+          timeoutMs: Math.round(deadlineMs),
+          message: `Provider "${slot.name}" did not answer within its adaptive timeout of ${Math.round(deadlineMs)} ms (p${Math.round(settings.timeouts.quantile * 100)} of its recent latencies x ${settings.timeouts.multiplier}, within latency.floorMs..capMs); raise latency.timeouts.multiplier or latency.floorMs if calls this slow are expected.`,
+          context: { code: "adaptive_timeout" }
+        })
+    })
+  }
+
   const completeOn = (
     slot: Slot,
     request: Completion.CompletionRequest,
     tried: ReadonlyArray<string>
   ): Effect.Effect<Completion.CompletionResponse, LMError.LMError> =>
+    Effect.flatMap(latencyConfig, (settings) => completeWith(slot, request, tried, settings))
+
+  /**
+   * The call on `slot`, hedged when `latency.hedging` is on, the slot has a backup not tried yet and its window
+   * gives a deadline: past the deadline the backup gets the same request; the first success wins and the other
+   * is interrupted (which aborts its HTTP request). A primary failing before the deadline fails as before.
+   */
+  const completeWith = (
+    slot: Slot,
+    request: Completion.CompletionRequest,
+    tried: ReadonlyArray<string>,
+    settings: ConfigSchema.DSPyConfig["latency"]
+  ): Effect.Effect<Completion.CompletionResponse, LMError.LMError> => {
+    const primary = completeUnhedged(slot, request, tried, settings)
+    // A failed-over provider's traffic already goes to its backup: nothing to hedge.
+    const backup = settings.hedging.enabled && !slot.failedOver ? backupOf(slot, tried) : undefined
+    const deadline = backup === undefined ? undefined : latency.deadline(slot.name, settings.hedging)
+    if (backup === undefined || deadline === undefined) return primary
+    const second = completeUnhedged(backup, retarget(slot, backup, request), [...tried, slot.name], settings)
+    const settled = (winner: string | null) =>
+      Events.publishOrLog(
+        ServicesEvents.ProviderHedgeSettled,
+        { provider: slot.name, backup: backup.name, winner },
+        { events }
+      )
+    return Effect.raceWith(primary, Effect.sleep(deadline), {
+      onSelfDone: (exit, sleeper) => Effect.zipRight(Fiber.interrupt(sleeper), exit),
+      onOtherDone: (_, running) =>
+        Effect.gen(function* () {
+          slot.counters.hedges++
+          yield* Events.publishOrLog(
+            ServicesEvents.ProviderHedged,
+            { provider: slot.name, backup: backup.name, deadline_ms: deadline },
+            { events }
+          )
+          const tagged = <A, E>(name: string, effect: Effect.Effect<A, E>) =>
+            Effect.map(effect, (a) => [name, a] as const)
+          const [winner, response] = yield* Effect.race(
+            tagged(slot.name, Fiber.join(running)),
+            tagged(backup.name, second)
+          ).pipe(Effect.tapError(() => settled(null)))
+          if (winner === backup.name) slot.counters.hedgeWins++
+          yield* settled(winner)
+          return response
+        }).pipe(
+          // The primary runs in its own fiber: whoever won (or if the caller gave up), it is interrupted.
+          Effect.ensuring(Fiber.interruptFork(running))
+        )
+    })
+  }
+
+  const completeUnhedged = (
+    slot: Slot,
+    request: Completion.CompletionRequest,
+    tried: ReadonlyArray<string>,
+    settings: ConfigSchema.DSPyConfig["latency"]
+  ): Effect.Effect<Completion.CompletionResponse, LMError.LMError> =>
     protection
       .executeProtected(
         slot.key,
         { breaker: slot.breaker, limiter: slot.limiter, pool: slot.pool },
-        (_worker: Worker) => Effect.flatMap(transport(slot, request.model), (p) => p.complete(request))
+        (_worker: Worker) => call(slot, request, settings)
       )
       .pipe(
         Effect.matchEffect({
@@ -377,6 +478,7 @@ export const makeRouter = (deps: {
 
   return {
     slots,
+    latency,
     complete: (name, request) =>
       Effect.suspend(() => {
         const slot = find(name)

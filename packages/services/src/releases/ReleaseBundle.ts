@@ -36,6 +36,7 @@ import {
 } from "../ServicesError.js"
 import * as ServicesEvents from "../ServicesEvents.js"
 import { Events } from "@effect-dspy/foundation"
+import { Privacy } from "@effect-dspy/core"
 import { ReleaseStore } from "./ReleaseStore.js"
 
 /**
@@ -132,7 +133,9 @@ export const decode = (input: unknown): Effect.Effect<Bundle, ReleaseBundleInval
   })
 
 /**
- * Exports a stored version of a module (its promoted one by default) with an optional evaluation report.
+ * Exports a stored version of a module (its promoted one by default) with an optional evaluation report. The
+ * privacy policy's `stores` mode applies to its state and spec (`Privacy.scrub`): PII in demos is redacted, or
+ * the export refused with `PrivacyBlocked` under `block`.
  *
  * @since 0.1.0
  * @category constructors
@@ -140,7 +143,11 @@ export const decode = (input: unknown): Effect.Effect<Bundle, ReleaseBundleInval
 export const exportBundle = (
   moduleId: string,
   options: { readonly version?: number; readonly evaluation?: typeof Evaluation.Type } = {}
-): Effect.Effect<Bundle, ModuleNotFound | ModuleVersionNotFound | ReleaseStoreError, ReleaseStore> =>
+): Effect.Effect<
+  Bundle,
+  ModuleNotFound | ModuleVersionNotFound | ReleaseStoreError | Privacy.PrivacyBlocked,
+  ReleaseStore
+> =>
   Effect.gen(function* () {
     const store = yield* ReleaseStore
     const stored = yield* store.load(moduleId)
@@ -159,14 +166,19 @@ export const exportBundle = (
         message: `Module "${moduleId}" has no stored version ${wanted}; its versions are ${stored.value.versions.map((v) => v.version).join(", ")}.`
       })
     }
+    // A bundle leaves the process: the privacy policy's `stores` mode applies to what it carries.
+    const { spec, state } = yield* Privacy.scrub("release_bundle", {
+      spec: stored.value.module.spec ?? null,
+      state: record.state
+    })
     return {
       format,
       schemaVersion: 1,
       moduleId,
       version: record.version,
       shape: stored.value.module.shape,
-      spec: stored.value.module.spec ?? null,
-      state: record.state,
+      spec,
+      state,
       lineage: record.lineage,
       createdAt: record.createdAt,
       evaluation: options.evaluation ?? null

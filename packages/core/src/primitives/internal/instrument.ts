@@ -19,6 +19,7 @@ import { defaultTracer } from "../../internal/tracing.js"
 import * as Tracing from "../../internal/tracing.js"
 import * as CoreEvents from "../../CoreEvents.js"
 import * as LM from "../../lm/LM.js"
+import * as Privacy from "../../privacy/Privacy.js"
 
 interface ModuleMetrics {
   readonly duration: Metric.Metric.Histogram<number>
@@ -73,9 +74,13 @@ export const instrument = <A, E, R>(
   // One synchronous read of the fiber's context, clock and tracer instead of a chain of service lookups.
   return Effect.withFiberRuntime((fiber) => {
     const events = Context.getOption(fiber.currentContext, Events.Events)
-    const run = Option.isNone(events)
-      ? measured(Context.get(fiber.currentDefaultServices, Clock.Clock), metrics, body())
-      : withEvents(name, signature(), metrics, events.value, body)
+    const run = Effect.locallyWith(
+      Option.isNone(events)
+        ? measured(Context.get(fiber.currentDefaultServices, Clock.Clock), metrics, body())
+        : withEvents(name, signature(), metrics, events.value, body),
+      Privacy.currentModules,
+      (names) => [...names, name]
+    )
     return fiber.currentTracer === defaultTracer
       ? run
       : Tracing.withCorrelatedSpan(fiber, run, `module.${name}`, { "dspy.module": name }, true)
@@ -98,6 +103,10 @@ const withEvents = <A, E, R>(
       const run = LM.trackUsage(Effect.exit(Effect.suspend(() => measured(clock, metrics, body()))))
       const { result: exit, usage } = yield* Option.isSome(start) ? Correlation.withParentId(start.value.id)(run) : run
       const durationMs = (yield* Clock.currentTimeMillis) - started
+      // The failure's first line may quote an answer: it goes out under the privacy policy like any store.
+      const error = Exit.isFailure(exit)
+        ? Privacy.scrubText(yield* Privacy.current, Cause.pretty(exit.cause).split("\n")[0] ?? "")
+        : undefined
       yield* Events.publishOrLog(
         CoreEvents.ModuleExecutionComplete,
         {
@@ -108,7 +117,7 @@ const withEvents = <A, E, R>(
           lm_calls: usage.calls,
           cost: usage.costUsd,
           tokens: usage.totalTokens,
-          ...(Exit.isFailure(exit) ? { error: Cause.pretty(exit.cause).split("\n")[0] ?? "" } : {})
+          ...(error === undefined ? {} : { error })
         },
         { events, parentId: Option.isSome(start) ? start.value.id : undefined }
       )

@@ -80,13 +80,17 @@ const work = (env: Env, live: Live) =>
         { events: env.deps.events }
       )
     } else {
+      // `optimization.maxWallMs` is every job's wall-clock limit unless its own budget sets one.
+      const wall = (yield* env.deps.config.current).optimization.maxWallMs
+      const budget =
+        wall === undefined || live.budget?.maxWallMs !== undefined ? live.budget : { ...live.budget, maxWallMs: wall }
       const compiled = yield* Optimizer.compile(live.optimizer, student, {
         trainset: live.trainset,
         ...(live.valset === undefined ? {} : { valset: live.valset }),
         metric: env.metrics[row.metric]!,
         seed: row.seed,
         runId: row.id,
-        ...(live.budget === undefined ? {} : { budget: live.budget }),
+        ...(budget === undefined ? {} : { budget }),
         onProgress: onProgress(live)
       })
       program = compiled.program

@@ -37,6 +37,7 @@ import { makeRouting, statusOf } from "./routing.js"
 import type { Drain } from "../drain.js"
 import { applyPatch, checkPrecondition, describeEntry, invalid, notFound, programOfSpec } from "./programs.js"
 import { protectionsOf } from "./protections.js"
+import type { RecorderSlot } from "./recording.js"
 import type { Entry, ModuleStore, Routing, Version } from "./store.js"
 import * as ServicesEvents from "../../ServicesEvents.js"
 
@@ -53,6 +54,8 @@ export interface Dependencies {
   readonly releases: ReleaseStore.Service
   /** Where policies of two or more versions run as experiments (none: they run without). */
   readonly experiments?: PolicyExperiments.Link
+  /** Where each execution is recorded (the real-time loop's experience store), once the loop installs it. */
+  readonly recorder?: RecorderSlot
 }
 
 /** The actor's requests. */

@@ -2,10 +2,15 @@
  * The ModuleManager service over its dependencies: executions and reads straight from the module table, in the
  * caller's fiber; changes through the actor ({@link mutate}).
  */
-import { type LM, Module } from "@effect-dspy/core"
-import { CanonicalJson, Correlation, Errors, Events } from "@effect-dspy/foundation"
-import type * as Context from "effect/Context"
+import { LM, Module } from "@effect-dspy/core"
+import { CanonicalJson, CircuitBreaker, type ConfigSchema, Correlation, Errors, Events } from "@effect-dspy/foundation"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
 import * as MetricLabel from "effect/MetricLabel"
 import {
   type ExecuteError,
@@ -25,9 +30,11 @@ import {
 } from "../../ModuleManager.js"
 import { type ModuleNotFound, ModuleVersionNotFound, type PolicyInvalid } from "../../ServicesError.js"
 import * as ServicesEvents from "../../ServicesEvents.js"
+import * as AdaptiveTimeout from "../../latency/AdaptiveTimeout.js"
 import { type Dependencies, hostOf, mutate } from "./actor.js"
 import * as PolicyExperiments from "./experiments.js"
 import { describeEntry, notFound } from "./programs.js"
+import { nextExecutionId, type Recorder } from "./recording.js"
 import { statusOf, tagsOf } from "./routing.js"
 import { type Entry, ModuleStore, type Routing, type Version } from "./store.js"
 
@@ -104,6 +111,26 @@ export const make = (deps: Dependencies): Service => {
   const base = { lm: deps.lm, events: deps.events }
   const call = <A, E>(msg: Parameters<typeof mutate>[1]) => mutate(deps, msg) as unknown as Effect.Effect<A, E>
   const host = hostOf(deps)
+  // Each module's successful latencies, for its adaptive timeout (config `latency.timeouts`).
+  const latency = AdaptiveTimeout.make({ minSamples: 20, windowSize: 256, floorMs: 10, capMs: 30_000 })
+  let latencySettings: ConfigSchema.DSPyConfig["latency"] | undefined
+  /** The body under the module's adaptive timeout when `latency.timeouts` is enabled; its latency recorded. */
+  const adaptive = (id: string, body: Effect.Effect<unknown, ExecuteError>): Effect.Effect<unknown, ExecuteError> =>
+    Effect.flatMap(deps.config.current, (c) => {
+      if (c.latency !== latencySettings) {
+        latencySettings = c.latency
+        latency.reconfigure(AdaptiveTimeout.settingsOf(c.latency))
+      }
+      if (!c.latency.timeouts.enabled) return AdaptiveTimeout.timed(latency, id, body)
+      return AdaptiveTimeout.timeout(latency, id, c.latency.timeouts, body, {
+        onTimeout: (deadlineMs) =>
+          new CircuitBreaker.CallTimeout({
+            key: `module:${id}`,
+            timeoutMs: Math.round(deadlineMs),
+            message: `Module "${id}" did not finish within its adaptive timeout of ${Math.round(deadlineMs)} ms (p${Math.round(c.latency.timeouts.quantile * 100)} of its recent latencies x ${c.latency.timeouts.multiplier}, within latency.floorMs..capMs); raise latency.timeouts.multiplier or latency.floorMs if executions this slow are expected.`
+          })
+      })
+    })
 
   /** Runs one version: under the module's protections, or (a fallback step) bare. Counted, tagged, timed. */
   const runVersion = (
@@ -129,7 +156,7 @@ export const make = (deps: Dependencies): Service => {
         ? deps.protection.executeProtected(
             `module:${entry.id}`,
             { breaker: entry.breaker, limiter: entry.limiter },
-            body
+            adaptive(entry.id, body)
           )
         : body
       return guarded.pipe(
@@ -222,6 +249,7 @@ export const make = (deps: Dependencies): Service => {
 
   /** The steps of the module's fallback chain after `version` failed with `error`, in order. */
   const fallBack = (
+    executionId: string,
     entry: Entry,
     chain: FallbackChain,
     version: Version,
@@ -247,7 +275,16 @@ export const make = (deps: Dependencies): Service => {
             { events: deps.events }
           )
         ),
-        { moduleId: entry.id, version: v.version, output, reason, arm, fallback: step, stale } satisfies Execution
+        {
+          executionId,
+          moduleId: entry.id,
+          version: v.version,
+          output,
+          reason,
+          arm,
+          fallback: step,
+          stale
+        } satisfies Execution
       )
     const attempt = (index: number): Effect.Effect<Execution, ExecuteError> => {
       const step = chain.steps[index]
@@ -286,7 +323,87 @@ export const make = (deps: Dependencies): Service => {
     return attempt(0)
   }
 
+  /**
+   * Hands the finished execution to the recorder: one object, one synchronous call (the store batches writes),
+   * with the LM usage of the execution (its calls and cost).
+   */
+  const record = (
+    recorder: Recorder,
+    served: Effect.Effect<Execution, ExecuteError>,
+    executionId: string,
+    moduleId: string,
+    chosen: number,
+    inputs: unknown
+  ): Effect.Effect<Execution, ExecuteError> =>
+    // One fiber read at the start (the clock, the correlation id), one callback at the end: no further effects.
+    Effect.withFiberRuntime((fiber) => {
+      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+      const correlationId = Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId))
+      const at = clock.unsafeCurrentTimeMillis()
+      return Effect.map(
+        Effect.onExit(LM.trackUsage(served), (exit) => {
+          const ok = exit._tag === "Success"
+          const execution = ok ? exit.value.result : undefined
+          recorder.record({
+            executionId,
+            correlationId,
+            moduleId,
+            version: execution === undefined ? chosen : execution.version,
+            inputs,
+            output: execution?.output,
+            ok,
+            latencyMs: clock.unsafeCurrentTimeMillis() - at,
+            lmCalls: ok ? exit.value.usage.calls : 0,
+            costUsd: ok ? exit.value.usage.costUsd : 0,
+            at,
+            reward: undefined,
+            outcome: undefined,
+            feedbackAt: undefined
+          })
+          return Effect.void
+        }),
+        (tracked) => tracked.result
+      )
+    })
+
+  /**
+   * Swaps and rollbacks requested and not applied yet, by module id (the latest one's completion). With config
+   * `latency.swapWaitMs` above 0, an execution of such a module waits at most that long for it to land, so it
+   * is served by the new version rather than the one being replaced.
+   */
+  const landing = new Map<string, Deferred.Deferred<void>>()
+  const landingChange = <A, E>(id: string, change: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    Effect.suspend(() => {
+      const done = Deferred.unsafeMake<void>(FiberId.none)
+      landing.set(id, done)
+      return Effect.ensuring(
+        change,
+        Effect.suspend(() => {
+          if (landing.get(id) === done) landing.delete(id)
+          return Deferred.succeed(done, undefined)
+        })
+      )
+    })
+
   const execute = (
+    module: string | { readonly id: string },
+    inputs: unknown,
+    options?: ExecuteOptions
+  ): Effect.Effect<Execution, ExecuteError> =>
+    Effect.suspend(() => {
+      const pending = landing.get(typeof module === "string" ? module : module.id)
+      if (pending === undefined) return executeNow(module, inputs, options)
+      return Effect.flatMap(deps.config.current, (c) =>
+        c.latency.swapWaitMs <= 0
+          ? executeNow(module, inputs, options)
+          : Effect.zipRight(
+              Effect.timeoutOption(Deferred.await(pending), Duration.millis(c.latency.swapWaitMs)),
+              executeNow(module, inputs, options)
+            )
+      )
+    })
+
+  const executeNow = (
     module: string | { readonly id: string },
     inputs: unknown,
     options?: ExecuteOptions
@@ -295,6 +412,7 @@ export const make = (deps: Dependencies): Service => {
       const id = typeof module === "string" ? module : module.id
       const entry = store.entries.get(id)
       if (entry === undefined) return Effect.fail(notFound(id))
+      const executionId = nextExecutionId()
       // The version is chosen once, here: the call runs it to the end whatever swaps happen meanwhile.
       const routing = entry.routing
       let version: Version
@@ -326,6 +444,7 @@ export const make = (deps: Dependencies): Service => {
       const run = Effect.map(
         runVersion(entry, version, arm, inputs, true, end),
         (output): Execution => ({
+          executionId,
           moduleId: id,
           version: version.version,
           output,
@@ -344,9 +463,14 @@ export const make = (deps: Dependencies): Service => {
         chain === undefined
           ? withShadow
           : Effect.catchAll(withShadow, (error) =>
-              final(error) ? Effect.fail(error) : fallBack(entry, chain, version, reason, arm, inputs, key, error)
+              final(error)
+                ? Effect.fail(error)
+                : fallBack(executionId, entry, chain, version, reason, arm, inputs, key, error)
             )
-      return deps.drain.track(`module "${id}" execution`, Correlation.ensureCorrelationId(served))
+      const recorder = deps.recorder?.current
+      const recorded =
+        recorder === undefined ? served : record(recorder, served, executionId, id, version.version, inputs)
+      return deps.drain.track(`module "${id}" execution`, Correlation.ensureCorrelationId(recorded))
     })
 
   const find = (id: string): Effect.Effect<Entry, ModuleNotFound> =>
@@ -368,9 +492,12 @@ export const make = (deps: Dependencies): Service => {
         () => PolicyExperiments.start(host, id, undefined)
       ),
     execute: execute as Service["execute"],
-    swap: (id, patch) => call<ModuleInfo, MutationError>({ _tag: "Swap", id, patch }),
+    swap: (id, patch) => landingChange(id, call<ModuleInfo, MutationError>({ _tag: "Swap", id, patch })),
     rollback: (id, toVersion, options) =>
-      call<ModuleInfo, MutationError>({ _tag: "Rollback", id, toVersion, ifVersion: options?.ifVersion }),
+      landingChange(
+        id,
+        call<ModuleInfo, MutationError>({ _tag: "Rollback", id, toVersion, ifVersion: options?.ifVersion })
+      ),
     remove: (id) =>
       Effect.suspend(() => {
         const experiment = store.entries.get(id)?.routing?.experiment

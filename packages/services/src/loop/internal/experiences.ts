@@ -1,0 +1,454 @@
+/**
+ * The experience store's implementation: the memory layer (a recent window kept whole, a seeded reservoir of
+ * older experiences, indexes by id and correlation id) and the writer fiber that persists records and feedback
+ * updates in batches (group commit: whatever accumulated while the previous batch was written goes in the next),
+ * resolving each feedback's wait when its batch commits.
+ */
+import { Random } from "@effect-dspy/foundation"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as Sqlite from "../../internal/sqlite.js"
+import { ExperienceStoreError } from "../../ServicesError.js"
+import type { Bounds, Experience, Filter, SampleOptions, Service, Stats } from "../ExperienceStore.js"
+import type * as Reward from "../Reward.js"
+
+/** The SQLite layout written now. */
+export const LAYOUT_VERSION = 1
+
+const DAY = 24 * 60 * 60 * 1000
+
+/** What a batch persists: new experiences, feedback of experiences written before, removed ids. */
+interface Batch {
+  readonly inserts: ReadonlyArray<Experience>
+  readonly updates: ReadonlyArray<Experience>
+  readonly deletes: ReadonlyArray<string>
+}
+
+/** How a batch is written (nothing, for the memory store). */
+type Persist = (batch: Batch) => Effect.Effect<void, ExperienceStoreError>
+
+const storeError = (operation: string, reason: string) =>
+  new ExperienceStoreError({ operation, message: `The experience store could not ${operation}: ${reason}` })
+
+const checkBounds = (bounds: Bounds): Required<Bounds> => {
+  const maxCount = bounds.maxCount ?? 50_000
+  const maxAgeMs = bounds.maxAgeMs ?? 7 * DAY
+  const recentShare = bounds.recentShare ?? 0.5
+  const batchSize = bounds.batchSize ?? 512
+  if (!Number.isInteger(maxCount) || maxCount < 2)
+    throw new RangeError(`maxCount must be an integer >= 2, got ${maxCount}`)
+  if (!(maxAgeMs > 0)) throw new RangeError(`maxAgeMs must be positive, got ${maxAgeMs}`)
+  if (!(recentShare > 0 && recentShare <= 1)) throw new RangeError(`recentShare must be in (0, 1], got ${recentShare}`)
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer`)
+  return { maxCount, maxAgeMs, recentShare, batchSize, seed: bounds.seed ?? 0 }
+}
+
+/** The memory layer and the writer over a persistence function. */
+const makeWith = (
+  boundsIn: Bounds,
+  persist: Persist,
+  target: string,
+  initial: ReadonlyArray<Experience>
+): Effect.Effect<Service, ExperienceStoreError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const bounds = yield* Effect.try({
+      try: () => checkBounds(boundsIn),
+      catch: (e) => storeError("open", `bad bounds: ${(e as Error).message}`)
+    })
+    const recentCap = Math.max(1, Math.floor(bounds.maxCount * bounds.recentShare))
+    const reservoirCap = bounds.maxCount - recentCap
+    const rng = Random.make(bounds.seed, "experience-reservoir")
+    // Insertion-ordered: the oldest of the recent window is its first key.
+    const recent = new Map<string, Experience>()
+    const reservoir: Array<Experience> = []
+    const reservoirAt = new Map<string, number>()
+    // One experience per correlation id in the common case; an array once a request records several.
+    const byCorrelation = new Map<string, Experience | Array<Experience>>()
+    let seenOld = 0
+    let recorded = 0
+    let written = 0
+    let batches = 0
+    let evicted = 0
+    let inserts: Array<Experience> = []
+    let dirty = new Set<Experience>()
+    let deletes: Array<string> = []
+    let waiters: Array<Deferred.Deferred<void, ExperienceStoreError>> = []
+    const signal = yield* Queue.sliding<void>(1)
+
+    const unindex = (e: Experience) => {
+      if (e.correlationId === undefined) return
+      const list = byCorrelation.get(e.correlationId)
+      if (list === undefined) return
+      if (!Array.isArray(list)) {
+        if (list === e) byCorrelation.delete(e.correlationId)
+        return
+      }
+      const at = list.indexOf(e)
+      if (at >= 0) list.splice(at, 1)
+      if (list.length === 0) byCorrelation.delete(e.correlationId)
+    }
+    const drop = (e: Experience) => {
+      unindex(e)
+      evicted++
+      deletes.push(e.executionId)
+    }
+    /** An experience leaving the recent window: into the reservoir (Algorithm R), or out. */
+    const offerOld = (e: Experience) => {
+      seenOld++
+      if (reservoirCap <= 0) return drop(e)
+      if (reservoir.length < reservoirCap) {
+        reservoirAt.set(e.executionId, reservoir.length)
+        reservoir.push(e)
+        return
+      }
+      const j = Math.floor(rng.next() * seenOld)
+      if (j < reservoirCap) {
+        const out = reservoir[j]!
+        reservoirAt.delete(out.executionId)
+        drop(out)
+        reservoir[j] = e
+        reservoirAt.set(e.executionId, j)
+      } else drop(e)
+    }
+    const add = (e: Experience) => {
+      recent.set(e.executionId, e)
+      if (e.correlationId !== undefined) {
+        const list = byCorrelation.get(e.correlationId)
+        if (list === undefined) byCorrelation.set(e.correlationId, e)
+        else if (Array.isArray(list)) list.push(e)
+        else byCorrelation.set(e.correlationId, [list, e])
+      }
+      if (recent.size > recentCap) {
+        const oldest = recent.values().next().value!
+        recent.delete(oldest.executionId)
+        offerOld(oldest)
+      }
+    }
+    for (const e of initial) add(e)
+    // What was read back is persisted already: nothing to write, nothing evicted to report.
+    deletes = []
+    evicted = 0
+
+    const get = (id: string): Experience | undefined => {
+      const r = recent.get(id)
+      if (r !== undefined) return r
+      const at = reservoirAt.get(id)
+      return at === undefined ? undefined : reservoir[at]
+    }
+
+    /** Removes experiences past the age bound (the recent window is in time order; the reservoir is scanned). */
+    const expire = (now: number) => {
+      const cutoff = now - bounds.maxAgeMs
+      for (const e of recent.values()) {
+        if (e.at >= cutoff) break
+        recent.delete(e.executionId)
+        drop(e)
+      }
+      let kept = 0
+      for (let i = 0; i < reservoir.length; i++) {
+        const e = reservoir[i]!
+        if (e.at < cutoff) {
+          reservoirAt.delete(e.executionId)
+          drop(e)
+          continue
+        }
+        reservoir[kept] = e
+        reservoirAt.set(e.executionId, kept)
+        kept++
+      }
+      reservoir.length = kept
+    }
+
+    let expiredAt = Number.NEGATIVE_INFINITY
+    /** One batch: everything pending now, written in one transaction; its waiters resolved after it commits. */
+    const writeBatch: Effect.Effect<void> = Effect.gen(function* () {
+      // The age bound is checked at most once a second (the reservoir is scanned).
+      const now = yield* Clock.currentTimeMillis
+      if (now - expiredAt >= 1000) {
+        expiredAt = now
+        expire(now)
+      }
+      const added = inserts
+      const updates: Array<Experience> = []
+      if (dirty.size > 0) {
+        // Feedback of an experience still to be inserted rides with its insert (the row carries its reward).
+        const fresh = new Set(added)
+        for (const e of dirty) if (!fresh.has(e)) updates.push(e)
+      }
+      const removed = deletes
+      const waiting = waiters
+      inserts = []
+      dirty = new Set()
+      deletes = []
+      waiters = []
+      if (added.length === 0 && updates.length === 0 && removed.length === 0) {
+        for (const w of waiting) Deferred.unsafeDone(w, Exit.void)
+        return
+      }
+      const exit = yield* Effect.exit(persist({ inserts: added, updates, deletes: removed }))
+      if (exit._tag === "Success") {
+        written += added.length + updates.length
+        batches++
+        for (const w of waiting) Deferred.unsafeDone(w, Exit.void)
+      } else {
+        // Kept in memory and retried with the next batch; the feedback waiting on this one learns it failed.
+        inserts.push(...added)
+        for (const e of updates) dirty.add(e)
+        deletes.push(...removed)
+        for (const w of waiting) Deferred.unsafeDone(w, Exit.failCause(exit.cause))
+      }
+    })
+    const lock = yield* Effect.makeSemaphore(1)
+    const writeLocked = lock.withPermits(1)(writeBatch)
+    // Group commit: after the wake-up, a few yields let every fiber ready to record or give feedback join the batch.
+    const gather = Effect.zipRight(Effect.yieldNow(), Effect.yieldNow())
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.zipRight(Queue.take(signal), gather), writeLocked)))
+    // At the scope's end, what is pending is written (best effort; a failure is logged).
+    yield* Effect.addFinalizer(() => Effect.ignoreLogged(writeLocked))
+
+    const wake = () => {
+      Queue.unsafeOffer(signal, undefined)
+    }
+
+    const matches = (e: Experience, f: Filter | undefined): boolean => {
+      if (f === undefined) return true
+      if (f.moduleId !== undefined && e.moduleId !== f.moduleId) return false
+      if (f.version !== undefined && e.version !== f.version) return false
+      if (f.since !== undefined && e.at < f.since) return false
+      if (f.rewarded === true && e.reward === undefined) return false
+      if (f.labelled === true && e.outcome?.corrected === undefined) return false
+      if (f.minReward !== undefined && (e.reward === undefined || e.reward < f.minReward)) return false
+      if (f.maxReward !== undefined && (e.reward === undefined || e.reward > f.maxReward)) return false
+      if (f.minConfidence !== undefined && (e.outcome?.confidence ?? 1) < f.minConfidence) return false
+      return true
+    }
+    const select = (f: Filter | undefined): Array<Experience> => {
+      const out: Array<Experience> = []
+      for (const e of recent.values()) if (matches(e, f)) out.push(e)
+      for (const e of reservoir) if (matches(e, f)) out.push(e)
+      out.sort((a, b) => b.at - a.at)
+      return f?.limit === undefined ? out : out.slice(0, f.limit)
+    }
+
+    const service: Service = {
+      record: (e) => {
+        recorded++
+        add(e)
+        inserts.push(e)
+        if (inserts.length >= bounds.batchSize) wake()
+      },
+      get,
+      byCorrelation: (id) => {
+        const list = byCorrelation.get(id)
+        return list === undefined ? [] : Array.isArray(list) ? list : [list]
+      },
+      attach: (experiences, outcome: Reward.Outcome, reward, at) =>
+        Effect.suspend(() => {
+          for (const e of experiences) {
+            e.outcome = outcome
+            e.reward = reward
+            e.feedbackAt = at
+            dirty.add(e)
+          }
+          const done = Deferred.unsafeMake<void, ExperienceStoreError>(FiberId.none)
+          waiters.push(done)
+          wake()
+          return Deferred.await(done)
+        }),
+      query: (filter) => Effect.sync(() => select(filter)),
+      sample: (options: SampleOptions) =>
+        Effect.sync(() => {
+          const pool = select(options.filter)
+          const n = Math.max(0, Math.min(options.n, pool.length))
+          const random = Random.make(options.seed, "experience-sample", options.mode ?? "uniform")
+          if ((options.mode ?? "uniform") === "uniform") return random.sample(pool, n)
+          // Prioritised: weights |reward - mean| + a floor, drawn without replacement (Efraimidis-Spirakis keys).
+          const rewards = pool.filter((e) => e.reward !== undefined).map((e) => e.reward!)
+          const mean = rewards.length === 0 ? 0 : rewards.reduce((a, b) => a + b, 0) / rewards.length
+          const keyed = pool.map((e) => {
+            const w = (e.reward === undefined ? 0 : Math.abs(e.reward - mean)) + 0.01
+            return { e, key: Math.log(Math.max(random.next(), 1e-12)) / w }
+          })
+          keyed.sort((a, b) => b.key - a.key)
+          return keyed.slice(0, n).map((k) => k.e)
+        }),
+      flush: Effect.suspend(() => {
+        const done = Deferred.unsafeMake<void, ExperienceStoreError>(FiberId.none)
+        waiters.push(done)
+        wake()
+        return Deferred.await(done)
+      }),
+      stats: Effect.sync(
+        (): Stats => ({
+          count: recent.size + reservoir.length,
+          recorded,
+          written,
+          batches,
+          evicted,
+          pending: inserts.length + dirty.size,
+          target
+        })
+      )
+    }
+    return service
+  })
+
+/** The memory store: batches are "written" at once. */
+export const makeMemory = (bounds: Bounds = {}): Effect.Effect<Service, never, Scope.Scope> =>
+  Effect.orDie(makeWith(bounds, () => Effect.void, "memory", []))
+
+const failWith =
+  (operation: string) =>
+  <A, R>(self: Effect.Effect<A, unknown, R>): Effect.Effect<A, ExperienceStoreError, R> =>
+    Effect.mapError(Sqlite.oneLine(self), (reason) => storeError(operation, reason))
+
+const jsonOf = (value: unknown): string | null => {
+  if (value === undefined) return null
+  try {
+    const v =
+      typeof value === "object" && value !== null && typeof (value as { toRecord?: unknown }).toRecord === "function"
+        ? (value as { toRecord: () => unknown }).toRecord()
+        : value
+    return JSON.stringify(v) ?? null
+  } catch {
+    return null
+  }
+}
+
+const parseJson = (text: unknown): unknown => {
+  if (typeof text !== "string") return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** The SQLite store: opens (creating when needed; refusing a newer layout), reads back, writes in batches. */
+export const makeSqlite = (
+  filename: string,
+  bounds: Bounds = {}
+): Effect.Effect<Service, ExperienceStoreError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const run = yield* failWith("open")(Sqlite.openReserved(filename))
+    yield* failWith("open")(
+      Effect.gen(function* () {
+        const rows = yield* run("PRAGMA user_version", [])
+        const version = Number((rows[0] as { readonly user_version?: unknown } | undefined)?.user_version ?? 0)
+        if (version > LAYOUT_VERSION)
+          return yield* Effect.fail(
+            `the database '${filename}' was written by a newer version (layout ${version}, this one reads up to ${LAYOUT_VERSION}); upgrade`
+          )
+        yield* run(
+          `CREATE TABLE IF NOT EXISTS dspy_loop_experiences (id TEXT PRIMARY KEY, correlation_id TEXT,
+            module_id TEXT NOT NULL, version INTEGER NOT NULL, inputs TEXT, output TEXT, ok INTEGER NOT NULL,
+            latency_ms REAL NOT NULL, lm_calls INTEGER NOT NULL, cost_usd REAL NOT NULL, at INTEGER NOT NULL, reward REAL, outcome TEXT,
+            feedback_at INTEGER)`,
+          []
+        )
+        yield* run("CREATE INDEX IF NOT EXISTS dspy_loop_experiences_at ON dspy_loop_experiences (at)", [])
+        yield* run(`PRAGMA user_version = ${LAYOUT_VERSION}`, [])
+      })
+    )
+    const maxCount = bounds.maxCount ?? 50_000
+    const stored = yield* failWith("read")(
+      run(
+        `SELECT id, correlation_id, module_id, version, inputs, output, ok, latency_ms, lm_calls, cost_usd, at, reward, outcome,
+          feedback_at FROM dspy_loop_experiences ORDER BY at DESC LIMIT ?`,
+        [maxCount]
+      )
+    )
+    const initial: Array<Experience> = (stored as ReadonlyArray<Record<string, unknown>>)
+      .map(
+        (r): Experience => ({
+          executionId: String(r["id"]),
+          correlationId: r["correlation_id"] === null ? undefined : String(r["correlation_id"]),
+          moduleId: String(r["module_id"]),
+          version: Number(r["version"]),
+          inputs: parseJson(r["inputs"]),
+          output: parseJson(r["output"]),
+          ok: Number(r["ok"]) === 1,
+          latencyMs: Number(r["latency_ms"]),
+          lmCalls: Number(r["lm_calls"]),
+          costUsd: Number(r["cost_usd"]),
+          at: Number(r["at"]),
+          reward: r["reward"] === null ? undefined : Number(r["reward"]),
+          outcome: r["outcome"] === null ? undefined : (parseJson(r["outcome"]) as Reward.Outcome),
+          feedbackAt: r["feedback_at"] === null ? undefined : Number(r["feedback_at"])
+        })
+      )
+      .reverse()
+    // New rows: multi-row INSERTs with bound parameters (no JSON for SQLite to parse), 256 rows a statement.
+    // Feedback of rows written before: one UPDATE a batch, over the changes as one JSON array.
+    const columns = 14
+    const rowsPerStatement = 256
+    const insertSql = (rows: number) =>
+      `INSERT OR REPLACE INTO dspy_loop_experiences (id, correlation_id, module_id, version, inputs, output, ok,
+        latency_ms, lm_calls, cost_usd, at, reward, outcome, feedback_at) VALUES ${Array.from(
+          { length: rows },
+          () => `(${"?, ".repeat(columns - 1)}?)`
+        ).join(", ")}`
+    const fullInsert = insertSql(rowsPerStatement)
+    const persist: Persist = (batch) =>
+      failWith("write a batch")(
+        Effect.gen(function* () {
+          yield* run("BEGIN IMMEDIATE", [])
+          yield* Effect.gen(function* () {
+            for (let from = 0; from < batch.inserts.length; from += rowsPerStatement) {
+              const chunk = batch.inserts.slice(from, from + rowsPerStatement)
+              const params: Array<unknown> = []
+              for (const e of chunk)
+                params.push(
+                  e.executionId,
+                  e.correlationId ?? null,
+                  e.moduleId,
+                  e.version,
+                  jsonOf(e.inputs),
+                  jsonOf(e.output),
+                  e.ok ? 1 : 0,
+                  e.latencyMs,
+                  e.lmCalls,
+                  e.costUsd,
+                  e.at,
+                  e.reward ?? null,
+                  e.outcome === undefined ? null : JSON.stringify(e.outcome),
+                  e.feedbackAt ?? null
+                )
+              yield* run(chunk.length === rowsPerStatement ? fullInsert : insertSql(chunk.length), params)
+            }
+            if (batch.updates.length > 0)
+              yield* run(
+                // An upsert driven by the changes (a primary-key lookup each): every row exists (written by an
+                // earlier batch), so only the DO UPDATE applies; the placeholder values are never stored.
+                `INSERT INTO dspy_loop_experiences (id, module_id, version, ok, latency_ms, lm_calls, cost_usd, at,
+                  reward, outcome, feedback_at)
+                  SELECT json_extract(value, '$[0]'), '', 0, 0, 0, 0, 0, 0, json_extract(value, '$[1]'),
+                    json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?) WHERE true
+                  ON CONFLICT (id) DO UPDATE SET reward = excluded.reward, outcome = excluded.outcome,
+                    feedback_at = excluded.feedback_at`,
+                [
+                  JSON.stringify(
+                    batch.updates.map((e) => [
+                      e.executionId,
+                      e.reward ?? null,
+                      e.outcome === undefined ? null : JSON.stringify(e.outcome),
+                      e.feedbackAt ?? null
+                    ])
+                  )
+                ]
+              )
+            if (batch.deletes.length > 0)
+              yield* run("DELETE FROM dspy_loop_experiences WHERE id IN (SELECT value FROM json_each(?))", [
+                JSON.stringify(batch.deletes)
+              ])
+            yield* run("COMMIT", [])
+          }).pipe(Effect.tapError(() => Effect.ignore(run("ROLLBACK", []))))
+        })
+      )
+    return yield* makeWith(bounds, persist, filename, initial)
+  })

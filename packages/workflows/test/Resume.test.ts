@@ -1,0 +1,261 @@
+import { TestRuntime } from "@effect-dspy/services"
+import { assert, describe, it } from "@effect/vitest"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { RunStore, Workflow, WorkflowEngine, type WorkflowTools } from "../src/index.js"
+import * as Runtime from "./support/runtime.js"
+
+const text = `
+version: 1
+name: crashy
+inputs:
+  query: str
+  docs: list[str]
+steps:
+  - id: one
+    module: { signature: "query -> agent" }
+    inputs: { query: "{inputs.query}" }
+  - id: two
+    module: { signature: "query -> agent" }
+    inputs: { query: "again: {inputs.query}" }
+  - id: gate
+    tool: { name: gate, outputs: { ok: bool } }
+  - id: each
+    map:
+      over: "{inputs.docs}"
+      concurrency: 1
+      step:
+        id: per
+        tool: { name: per, outputs: { value: str } }
+        inputs: { value: "{item}" }
+  - id: three
+    module: { signature: "query -> agent" }
+    inputs: { query: "last: {inputs.query}" }
+outputs: { first: "{one.agent}", last: "{three.agent}", each: "{each.items}" }
+`
+const inputs = { query: "find podcasts about jazz", docs: ["a", "b", "c"] }
+
+/** LM calls the simulated provider served in this runtime. */
+const simCalls = Effect.map(
+  Effect.flatMap(TestRuntime.SimControl, (s) => s.stats("default")),
+  (s) => s.calls
+)
+
+const withTempDir = <A, E, R>(f: (dir: string) => Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "wf-resume-"))),
+    f,
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+  )
+
+describe("resume", () => {
+  it.effect("a run killed mid-way resumes from SQLite without repeating a finished step (LM calls counted)", () =>
+    withTempDir((dir) =>
+      Effect.gen(function* () {
+        const file = path.join(dir, "runs.db")
+        const w = yield* Workflow.parse(text, "crashy.yaml")
+        const keys: Array<string> = []
+        const perCalls: Array<string> = []
+        const per: WorkflowTools.Tool = (i, c) =>
+          Effect.sync(() => {
+            perCalls.push(c.idempotencyKey)
+            return { value: String(i["value"]).toUpperCase() }
+          })
+
+        // The uninterrupted run: how many LM calls the whole workflow takes.
+        const full = yield* Effect.gen(function* () {
+          const engine = yield* WorkflowEngine.WorkflowEngine
+          yield* engine.run(w, inputs, { runId: "full" })
+          return yield* simCalls
+        }).pipe(Effect.provide(Runtime.layer({ gate: () => Effect.succeed({ ok: true }), per })))
+        assert.strictEqual(full, 3)
+        perCalls.length = 0
+
+        // First life: killed while the gate tool runs (after steps one and two were persisted).
+        const reached = yield* Deferred.make<void>()
+        const before = yield* Effect.gen(function* () {
+          const engine = yield* WorkflowEngine.WorkflowEngine
+          const fiber = yield* Effect.fork(engine.run(w, inputs, { runId: "crash-1" }))
+          yield* Deferred.await(reached)
+          assert.isTrue(fs.existsSync(`${file}-wal`), "the store writes in WAL mode")
+          yield* Fiber.interrupt(fiber)
+          return yield* simCalls
+        }).pipe(
+          Effect.provide(
+            Runtime.layer(
+              {
+                gate: (_i, c) =>
+                  Effect.zipRight(
+                    Effect.sync(() => keys.push(c.idempotencyKey)),
+                    Effect.zipRight(Deferred.succeed(reached, undefined), Effect.never)
+                  ),
+                per
+              },
+              RunStore.layerSqlite(file)
+            )
+          )
+        )
+        assert.strictEqual(before, 2)
+
+        // Second life: a new application and a new store on the same file.
+        const after = yield* Effect.gen(function* () {
+          const engine = yield* WorkflowEngine.WorkflowEngine
+          const stored = yield* engine.record("crash-1")
+          assert.strictEqual(stored.status, "running")
+          assert.strictEqual(stored.state, "gate")
+          const result = yield* engine.resume(w, "crash-1")
+          assert.deepStrictEqual([...result.restored].sort(), ["one", "two"])
+          assert.deepStrictEqual(
+            result.steps.map((s) => s.step),
+            ["one", "two", "gate", "per", "per", "per", "three"]
+          )
+          assert.deepStrictEqual(result.outputs["each"], [{ value: "A" }, { value: "B" }, { value: "C" }])
+          return yield* simCalls
+        }).pipe(
+          Effect.provide(
+            Runtime.layer(
+              {
+                gate: (_i, c) =>
+                  Effect.sync(() => {
+                    keys.push(c.idempotencyKey)
+                    return { ok: true }
+                  }),
+                per
+              },
+              RunStore.layerSqlite(file)
+            )
+          )
+        )
+        // Only step three ran again: nothing finished was repeated.
+        assert.strictEqual(after, 1)
+        assert.strictEqual(before + after, full)
+        // The tool saw the same idempotency key in both lives.
+        assert.deepStrictEqual(keys, ["crash-1:gate", "crash-1:gate"])
+        assert.deepStrictEqual(perCalls, ["crash-1:each[0]", "crash-1:each[1]", "crash-1:each[2]"])
+      })
+    )
+  )
+
+  it.effect("a map killed after some items resumes with the remaining items only", () =>
+    Effect.gen(function* () {
+      const store = RunStore.makeMemory()
+      const w = yield* Workflow.parse(text, "crashy.yaml")
+      const seen: Array<string> = []
+      const reached = yield* Deferred.make<void>()
+      yield* Effect.gen(function* () {
+        const engine = yield* WorkflowEngine.WorkflowEngine
+        const fiber = yield* Effect.fork(engine.run(w, inputs, { runId: "map-1" }))
+        yield* Deferred.await(reached)
+        yield* Fiber.interrupt(fiber)
+      }).pipe(
+        Effect.provide(
+          Runtime.layerWithStore(store, {
+            gate: () => Effect.succeed({ ok: true }),
+            per: (i) =>
+              String(i["value"]) === "c"
+                ? Effect.zipRight(Deferred.succeed(reached, undefined), Effect.never)
+                : Effect.sync(() => {
+                    seen.push(String(i["value"]))
+                    return { value: String(i["value"]).toUpperCase() }
+                  })
+          })
+        )
+      )
+      assert.deepStrictEqual(seen, ["a", "b"])
+      const result = yield* Effect.gen(function* () {
+        const engine = yield* WorkflowEngine.WorkflowEngine
+        return yield* engine.resume(w, "map-1")
+      }).pipe(
+        Effect.provide(
+          Runtime.layerWithStore(store, {
+            gate: () => Effect.succeed({ ok: true }),
+            per: (i) =>
+              Effect.sync(() => {
+                seen.push(String(i["value"]))
+                return { value: String(i["value"]).toUpperCase() }
+              })
+          })
+        )
+      )
+      assert.deepStrictEqual(seen, ["a", "b", "c"])
+      assert.deepStrictEqual(result.outputs["each"], [{ value: "A" }, { value: "B" }, { value: "C" }])
+      assert.includeMembers([...result.restored], ["each[0]", "each[1]"])
+    })
+  )
+
+  it.effect("resume refuses an unknown run, a finished run, and a changed workflow", () =>
+    Effect.gen(function* () {
+      const w = yield* Workflow.parse(text, "crashy.yaml")
+      const engine = yield* WorkflowEngine.WorkflowEngine
+      assert.strictEqual((yield* Effect.flip(engine.resume(w, "nope")))._tag, "RunNotFound")
+      yield* engine.run(w, inputs, { runId: "done-1" })
+      const finished = yield* Effect.flip(engine.resume(w, "done-1"))
+      assert.strictEqual(finished._tag, "RunNotResumable")
+      const changed = yield* Workflow.parse(text.replace("again:", "once more:"), "crashy.yaml")
+      const store = yield* RunStore.RunStore
+      const record = yield* engine.record("done-1")
+      yield* store.save({ ...record, runId: "half-1", status: "running", state: "three" })
+      const error = yield* Effect.flip(engine.resume(changed, "half-1"))
+      assert.strictEqual(error._tag, "RunNotResumable")
+      assert.include(error.message, "another version")
+    }).pipe(
+      Effect.provide(
+        Runtime.layer({
+          gate: () => Effect.succeed({ ok: true }),
+          per: (i) => Effect.succeed({ value: String(i["value"]) })
+        })
+      )
+    )
+  )
+
+  it.effect("the SQLite store refuses a file of a newer layout and round-trips records", () =>
+    withTempDir((dir) =>
+      Effect.gen(function* () {
+        const file = path.join(dir, "runs.db")
+        const record = {
+          schemaVersion: 1 as const,
+          runId: "r",
+          workflow: "w",
+          file: "w.yaml",
+          fingerprint: "f",
+          status: "running" as const,
+          state: "a",
+          inputs: {},
+          outputs: {},
+          partials: {},
+          steps: [],
+          createdAt: 1,
+          updatedAt: 2
+        }
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const store = yield* RunStore.makeSqlite(file)
+            yield* store.save(record)
+            assert.deepStrictEqual(yield* store.get("r"), record)
+            assert.deepStrictEqual(
+              (yield* store.list("w")).map((s) => s.runId),
+              ["r"]
+            )
+          })
+        )
+        // A file of a newer layout is refused with what to do.
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const ctx = yield* Layer.build(SqliteClient.layer({ filename: file }))
+            yield* Context.get(ctx, SqliteClient.SqliteClient).unsafe("PRAGMA user_version = 99")
+          })
+        )
+        const error = yield* Effect.flip(Effect.scoped(RunStore.makeSqlite(file)))
+        assert.strictEqual(error._tag, "RunStoreError")
+        assert.include(error.message, "newer version")
+      })
+    )
+  )
+})
