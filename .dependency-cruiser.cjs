@@ -66,6 +66,23 @@ module.exports = {
       from: { path: "^packages/workflows/", pathNot: "^packages/workflows/src/" }
     },
     {
+      ...layer(
+        "server",
+        ["runtime", "foundation", "core", "optimizers", "services"],
+        "server's sources may import services and the packages below it (never sim, bench or apps)"
+      ),
+      from: { path: "^packages/server/src/" }
+    },
+    {
+      ...layer(
+        "server",
+        ["runtime", "foundation", "core", "optimizers", "services", "sim"],
+        "server's tests may use sim as well"
+      ),
+      name: "layering-server-test",
+      from: { path: "^packages/server/", pathNot: "^packages/server/src/" }
+    },
+    {
       name: "optimizers-contract",
       severity: "error",
       comment:
@@ -112,7 +129,8 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
-    exclude: { path: "(^|/)(node_modules|build|dist|coverage)/" },
+    // The dashboard's browser modules import each other by URL (/dashboard/...), not by path.
+    exclude: { path: "(^|/)(node_modules|build|dist|coverage)/|^packages/server/static/" },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.base.json" },
     enhancedResolveOptions: {

@@ -10,7 +10,7 @@
  * Run: `pnpm --filter @effect-dspy/examples privacy`.
  */
 import { Config, Events } from "@effect-dspy/foundation"
-import { CoreEvents, LM, Module, Predict, Privacy } from "@effect-dspy/core"
+import { Completion, CoreEvents, LM, Module, Predict, Privacy } from "@effect-dspy/core"
 import { SimLM } from "@effect-dspy/sim"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -31,7 +31,7 @@ const program = Effect.gen(function* () {
   yield* Config.update("privacy", { mode: "mask", modules: { billing: "block" }, leakage: "flag" })
   const answer = yield* Module.call(support, { question })
   const lm = yield* LM.LM
-  const sent = (yield* lm.history).at(-1)!.request.messages.at(-1)!.content
+  const sent = Completion.textOf((yield* lm.history).at(-1)!.request.messages.at(-1)!.content)
   yield* Effect.log(`the LM saw: ${sent.slice(0, 160)}...`)
   yield* Effect.log(`the caller got: ${String(answer.get("answer"))}`)
   if (sent.includes("ada.lovelace@example.com")) return yield* Effect.dieMessage("the e-mail left the process")

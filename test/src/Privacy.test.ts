@@ -6,8 +6,8 @@
  * secrets test does for the API key.
  */
 import { Config, Events, Telemetry } from "@effect-dspy/foundation"
-import { ChainOfThought, Example, LM, Module, Predict, Privacy, ProviderKind, Signature } from "@effect-dspy/core"
-import type { Completion, Provider } from "@effect-dspy/core"
+import { ChainOfThought, Completion, Example, LM, Module, Predict, Privacy, ProviderKind, Signature } from "@effect-dspy/core"
+import type { Provider } from "@effect-dspy/core"
 import { BootstrapFewShot, Optimizer } from "@effect-dspy/optimizers"
 import { ReleaseBundle, ReleaseStore } from "@effect-dspy/services"
 import { Arithmetic, SimLM, SimTask } from "@effect-dspy/sim"
@@ -182,7 +182,7 @@ describe("planted PII never leaves the process", () => {
         ...SimLM.make(),
         complete: (request) =>
           Effect.sync(() => {
-            const user = request.messages.at(-1)!.content
+            const user = Completion.textOf(request.messages.at(-1)!.content)
             sent.push(JSON.stringify(request))
             const question = user.slice(user.indexOf("]]") + 2, user.indexOf("Respond with")).trim()
             return {

@@ -18,6 +18,8 @@ import type { AddressInfo } from "node:net"
 /** What the fake counts. */
 export interface Stats {
   readonly completions: number
+  /** Image blocks received (base64 sources), handed to the engine as image parts. */
+  readonly images: number
   readonly streams: number
   readonly faults: { readonly [K in SimFaults.Kind]?: number }
 }
@@ -36,6 +38,7 @@ type Block = {
   readonly input?: unknown
   readonly tool_use_id?: string
   readonly content?: unknown
+  readonly source?: { readonly type?: string; readonly media_type?: string; readonly data?: string }
 }
 
 const textOf = (content: unknown): string =>
@@ -62,7 +65,21 @@ const toRequest = (body: Record<string, unknown>): Completion.CompletionRequest 
     const calls = blocks
       .filter((x) => x.type === "tool_use")
       .map((x) => ({ id: x.id ?? "", name: x.name ?? "", arguments: JSON.stringify(x.input ?? {}) }))
-    if (text !== "" || calls.length > 0 || blocks.length === 0) {
+    const images = blocks.filter((x) => x.type === "image" && x.source?.type === "base64")
+    if (images.length > 0) {
+      // Images go to the engine as OpenAI image parts (data URIs), in place among the text.
+      messages.push({
+        role: "user",
+        content: blocks
+          .filter((x) => x.type === "text" || images.includes(x))
+          .map(
+            (x): Completion.ContentPart =>
+              x.type === "text"
+                ? { type: "text", text: x.text ?? "" }
+                : { type: "image_url", image_url: { url: `data:${x.source!.media_type};base64,${x.source!.data}` } }
+          )
+      })
+    } else if (text !== "" || calls.length > 0 || blocks.length === 0) {
       messages.push({
         role: m.role === "assistant" ? "assistant" : "user",
         content: text,
@@ -120,7 +137,7 @@ export const serve = (options: {
     Effect.async<{ server: http.Server; running: Running; close: () => void }>((resume) => {
       const faults = options.faults ?? SimFaults.none
       const chunkChars = options.chunkChars ?? 24
-      const counters = { completions: 0, streams: 0, faults: {} as { [K in SimFaults.Kind]?: number } }
+      const counters = { completions: 0, images: 0, streams: 0, faults: {} as { [K in SimFaults.Kind]?: number } }
       const held = new Set<http.IncomingMessage>()
       const timers = new Set<NodeJS.Timeout>()
       let calls = 0
@@ -140,6 +157,13 @@ export const serve = (options: {
             return res.end(apiError("not_found_error", `no route ${req.method} ${req.url}`))
           }
           const body = JSON.parse(Buffer.concat(parts).toString("utf8")) as Record<string, unknown>
+          for (const m of (body["messages"] ?? []) as Array<{ content: unknown }>) {
+            if (Array.isArray(m.content)) {
+              counters.images += (m.content as Array<Block>).filter(
+                (b) => b.type === "image" && b.source?.type === "base64"
+              ).length
+            }
+          }
           const stream = body["stream"] === true
           const call = calls++
           const allowed = stream

@@ -9,6 +9,8 @@
  * - `--otlp URL`: spans over OTLP/HTTP to URL (`OTEL_EXPORTER_OTLP_ENDPOINT` works too).
  * - `--seed N`: another run of the same scenario: N offsets the data's seeds and seeds the simulated LM
  *   (default 0).
+ * - `--serve PORT`: the same scenario with the server on 127.0.0.1:PORT (API and dashboard, live as the demo runs);
+ *   after the summary it stays up until interrupted. A read-only key for the dashboard is printed once on stderr.
  *
  * Ctrl-C (SIGINT) or SIGTERM stops the traffic, gives the requests in flight 5 s to end, prints the summary so far
  * (stdout with `--json`, as usual) and exits with 130 (SIGINT) or 143 (SIGTERM); a second signal exits at once.
@@ -21,6 +23,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Chaos from "./Chaos.js"
 import * as Demo from "./Demo.js"
+import * as Serving from "./Serving.js"
 import * as Setup from "./Setup.js"
 import * as Summary from "./Summary.js"
 
@@ -31,11 +34,13 @@ const value = (name: string): string | undefined => {
   const i = args.indexOf(name)
   return i >= 0 ? args[i + 1] : undefined
 }
-const known = new Set(["--json", "--spans-file", "--otlp", "--seed"])
+const known = new Set(["--json", "--spans-file", "--otlp", "--seed", "--serve"])
 for (let i = 0; i < args.length; i++) {
   const arg = args[i]!
   if (!known.has(arg)) {
-    process.stderr.write(`unknown argument ${arg}: use --json, --spans-file FILE, --otlp URL or --seed N\n`)
+    process.stderr.write(
+      `unknown argument ${arg}: use --json, --spans-file FILE, --otlp URL, --seed N or --serve PORT\n`
+    )
     process.exit(2)
   }
   if (arg !== "--json") i++
@@ -46,6 +51,12 @@ const seedText = value("--seed")
 const seed = seedText === undefined ? 0 : Number(seedText)
 if (!Number.isInteger(seed) || seed < 0) {
   process.stderr.write(`--seed must be a non-negative integer, got ${seedText}\n`)
+  process.exit(2)
+}
+const serveText = value("--serve")
+const servePort = serveText === undefined ? undefined : Number(serveText)
+if (servePort !== undefined && (!Number.isInteger(servePort) || servePort < 0 || servePort > 65_535)) {
+  process.stderr.write(`--serve must be a port (0 to 65535), got ${serveText}\n`)
   process.exit(2)
 }
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -104,13 +115,25 @@ log(
     : `effect-dspy demo: on ${providers.model} at ${process.env["OPENAI_BASE_URL"] ?? "api.openai.com"} (this spends tokens).`
 )
 
-const program = Demo.run(settings).pipe(
+const program = Effect.zipRight(
+  servePort === undefined ? Effect.void : Serving.start(servePort, log),
+  Demo.run(settings)
+).pipe(
   Effect.tap((summary) =>
     Effect.sync(() => {
       log("")
       for (const line of Summary.render(summary)) log(line)
       if (json) process.stdout.write(`${JSON.stringify(summary)}\n`)
     })
+  ),
+  // With --serve the dashboard stays up after the summary, until Ctrl-C.
+  Effect.tap(() =>
+    servePort === undefined || stoppedBy !== undefined
+      ? Effect.void
+      : Effect.zipRight(
+          Effect.sync(() => log("The server stays up (the dashboard shows the final state); Ctrl-C stops it.")),
+          Deferred.await(stop)
+        )
   ),
   Effect.scoped,
   Effect.provide(

@@ -41,8 +41,14 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { InvalidInput } from "./CliError.js"
+import { InvalidInput, type RemoteFailed, type ServeFailed } from "./CliError.js"
+import * as Health from "./commands/Health.js"
+import * as Jobs from "./commands/Jobs.js"
+import * as Keys from "./commands/Keys.js"
 import * as MigrateCommand from "./commands/Migrate.js"
+import * as Optimize from "./commands/Optimize.js"
+import * as Releases from "./commands/Releases.js"
+import * as Serve from "./commands/Serve.js"
 import * as WorkflowCommand from "./commands/Workflow.js"
 import { version as packageVersion } from "./internal/version.js"
 
@@ -177,16 +183,26 @@ const versionCommand = Command.make("version", {}, () => Console.log(version)).p
   Command.withDescription("Prints the CLI's version")
 )
 
+/** The parsed value of a command (its `A`). */
+type SuccessOf<C> = C extends Command.Command<infer _Name, infer _R, infer _E, infer A> ? A : never
+
 /**
  * What any command can fail with.
  *
  * @since 0.1.0
  * @category models
  */
-export type CommandError = RunError | WorkflowCommand.WorkflowCommandError | MigrateCommand.MigrateError
+export type CommandError =
+  | RunError
+  | WorkflowCommand.WorkflowCommandError
+  | MigrateCommand.MigrateError
+  | ServeFailed
+  | RemoteFailed
+  | InvalidInput
 
 /**
- * The `effect-dspy` command with its subcommands `run`, `version`, `workflow` and `migrate`.
+ * The `effect-dspy` command with its subcommands `run`, `version`, `workflow`, `migrate`, `serve`, `keys`,
+ * `health`, `jobs`, `optimize`, `export` and `import`.
  *
  * @since 0.1.0
  * @category commands
@@ -195,10 +211,36 @@ export const command: Command.Command<
   "effect-dspy",
   never,
   CommandError,
-  { readonly subcommand: Option.Option<RunOptions | {}> }
+  {
+    readonly subcommand: Option.Option<
+      | SuccessOf<typeof runCommand>
+      | SuccessOf<typeof versionCommand>
+      | SuccessOf<typeof WorkflowCommand.command>
+      | SuccessOf<typeof MigrateCommand.command>
+      | SuccessOf<typeof Serve.command>
+      | SuccessOf<typeof Keys.command>
+      | SuccessOf<typeof Health.command>
+      | SuccessOf<typeof Jobs.command>
+      | SuccessOf<typeof Optimize.command>
+      | SuccessOf<typeof Releases.exportCommand>
+      | SuccessOf<typeof Releases.importCommand>
+    >
+  }
 > = Command.make("effect-dspy").pipe(
   Command.withDescription("effect-dspy: DSPy on Effect, from the command line"),
-  Command.withSubcommands([runCommand, versionCommand, WorkflowCommand.command, MigrateCommand.command])
+  Command.withSubcommands([
+    runCommand,
+    versionCommand,
+    WorkflowCommand.command,
+    MigrateCommand.command,
+    Serve.command,
+    Keys.command,
+    Health.command,
+    Jobs.command,
+    Optimize.command,
+    Releases.exportCommand,
+    Releases.importCommand
+  ])
 )
 
 /**
@@ -230,8 +272,14 @@ export const main = (
 ): Effect.Effect<void, CommandError | ValidationError.ValidationError, CliApp.CliApp.Environment> =>
   run(argv).pipe(
     Effect.tapError((error) =>
-      ValidationError.isValidationError(error)
-        ? Effect.void
-        : Console.error(`effect-dspy: ${error._tag}: ${error.message}`)
+      ValidationError.isValidationError(error) ? Effect.void : Console.error(`effect-dspy: ${describeError(error)}`)
     )
   )
+
+const describeError = (error: unknown): string => {
+  if (typeof error === "object" && error !== null) {
+    const { _tag, message } = error as { readonly _tag?: unknown; readonly message?: unknown }
+    if (typeof _tag === "string") return `${_tag}: ${typeof message === "string" ? message : ""}`
+  }
+  return String(error)
+}

@@ -195,6 +195,20 @@ export type LMError =
   | LMResponseTooLarge
   | PrivacyBlocked
   | PrivacyLeak
+  | LMCapabilityError
+
+/**
+ * The model cannot take what the request holds (images, audio) and the request was not sent: use a model with
+ * the capability, or set `providers.<name>.capabilities.<capability>` if it has it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LMCapabilityError extends Errors.TaggedError<LMCapabilityError>()(
+  "LMCapabilityError",
+  { ...lmFields, capability: Schema.Literal("images", "audio") },
+  { code: "lm_capability", retryable: false }
+) {}
 
 /**
  * The schema of any LM failure: a union that decodes each member to its own class.
@@ -212,7 +226,8 @@ export const LMError = Schema.Union(
   LMMalformedResponse,
   LMResponseTooLarge,
   PrivacyBlocked,
-  PrivacyLeak
+  PrivacyLeak,
+  LMCapabilityError
 )
 
 /**
@@ -222,6 +237,30 @@ export const LMError = Schema.Union(
  * @category guards
  */
 export const isLMError: (u: unknown) => u is LMError = Schema.is(LMError)
+
+/**
+ * An image or audio value cannot be made: too large, not a supported or allowed type (sniffed from its bytes),
+ * a URL while fetching is not allowed (`media.allowUrlFetch`), a fetch or a read that failed, or saved bytes
+ * whose digest does not match.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MediaError extends Errors.TaggedError<MediaError>()(
+  "MediaError",
+  {
+    reason: Schema.Literal(
+      "too_large",
+      "unsupported_type",
+      "url_fetch_disabled",
+      "fetch_failed",
+      "io",
+      "digest_mismatch"
+    ),
+    source: Schema.optional(Schema.String)
+  },
+  { code: (self) => `media_${self.reason}`, retryable: (self) => self.reason === "fetch_failed" }
+) {}
 
 /**
  * The LM configuration cannot be used: the named provider is missing or incomplete.
@@ -599,6 +638,8 @@ export type CoreError =
   | LMResponseTooLarge
   | PrivacyBlocked
   | PrivacyLeak
+  | LMCapabilityError
+  | MediaError
   | SignatureParseError
   | SignatureValidationError
   | SignatureConflictError
@@ -642,6 +683,8 @@ export const CoreError = Schema.Union(
   LMResponseTooLarge,
   PrivacyBlocked,
   PrivacyLeak,
+  LMCapabilityError,
+  MediaError,
   SignatureParseError,
   SignatureValidationError,
   SignatureConflictError,

@@ -24,7 +24,18 @@ export const LMRequest = Events.define(
     cost_usd: Schema.Number,
     duration_ms: Schema.Number,
     cache_hit: Schema.Boolean,
-    error: Schema.optional(Schema.String)
+    error: Schema.optional(Schema.String),
+    /** The images and audio the request carried: kind, type, size and sha256 each (never the bytes). */
+    media: Schema.optional(
+      Schema.Array(
+        Schema.Struct({
+          kind: Schema.Literal("image", "audio"),
+          mime_type: Schema.String,
+          size: Schema.Number,
+          sha256: Schema.String
+        })
+      )
+    )
   })
 )
 

@@ -34,6 +34,13 @@ export * as Signature from "./signature/Signature.js"
 export * as SignatureError from "./signature/SignatureError.js"
 
 /**
+ * Image and audio values for `Image` and `Audio` fields: from bytes, files or URLs, sniffed, limited, digested.
+ *
+ * @since 0.1.0
+ */
+export * as Media from "./media/Media.js"
+
+/**
  * Examples: records of input and label fields.
  *
  * @since 0.1.0

@@ -119,7 +119,9 @@ export const CapabilitySettings = Schema.Struct({
   /** Tool (function) calling. */
   tools: Schema.optional(Schema.Boolean),
   /** Image inputs. */
-  images: Schema.optional(Schema.Boolean)
+  images: Schema.optional(Schema.Boolean),
+  /** Audio inputs. */
+  audio: Schema.optional(Schema.Boolean)
 })
 
 /**
@@ -309,6 +311,19 @@ export const DSPyConfig = Schema.Struct({
     serviceName: Schema.optionalWith(Schema.String, { default: () => "effect-dspy" }),
     otlpEndpoint: Schema.optional(Schema.String)
   }),
+  /**
+   * Image and audio inputs (`Media` of `@effect-dspy/core`): whether values may be fetched from URLs (off by
+   * default: a URL is fetched only when allowed here), the largest value in bytes, the media types accepted
+   * (sniffed from the bytes, never taken from a name or a header) and how long a fetch may take.
+   */
+  media: section({
+    allowUrlFetch: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+    maxBytes: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 20 * 1024 * 1024 }),
+    allowedTypes: Schema.optionalWith(Schema.Array(Schema.String), {
+      default: () => ["image/png", "image/jpeg", "image/gif", "image/webp", "audio/wav", "audio/mpeg"]
+    }),
+    fetchTimeoutMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 10_000 })
+  }),
   events: section({
     maxEvents: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 100_000 }),
     maxAgeMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 86_400_000 })
@@ -361,6 +376,7 @@ export const updatablePaths: ReadonlyArray<string> = [
   "providers.*.retryBaseDelayMs",
   "providers.*.retryMaxDelayMs",
   "providers.*.backup",
+  "media",
   "latency",
   "events",
   "privacy"

@@ -25,6 +25,7 @@ import * as Prompt from "./Prompt.js"
 import * as Routing from "./Routing.js"
 import * as Skill from "./Skill.js"
 import * as Task from "./Task.js"
+import * as Vision from "./Vision.js"
 
 /**
  * Engine settings.
@@ -81,6 +82,8 @@ export const tasks = (world = 0): ReadonlyArray<Task.AnyTask> => {
   const cached = taskLists.get(world)
   if (cached !== undefined) return cached
   const list = [
+    // First: it answers only requests that carry a PNG (an `Image` input), which no other task reads.
+    Vision.task as Task.AnyTask,
     Arithmetic.task as Task.AnyTask,
     (world === 0 ? Multihop.task : Multihop.taskFor(world)) as Task.AnyTask,
     Extraction.task as Task.AnyTask,
@@ -107,7 +110,13 @@ export const validate = (request: Completion.CompletionRequest): string | undefi
   if (!Array.isArray(request.messages) || request.messages.length === 0) return "messages must be a non-empty array"
   for (const m of request.messages) {
     if (!["system", "user", "assistant", "tool"].includes(m.role)) return `unknown message role: ${String(m.role)}`
-    if (typeof m.content !== "string") return "each message content must be a string"
+    if (typeof m.content !== "string") {
+      if (!Array.isArray(m.content)) return "each message content must be a string or an array of content parts"
+      for (const p of m.content as ReadonlyArray<unknown>) {
+        const problem = partProblem(p)
+        if (problem !== undefined) return problem
+      }
+    }
   }
   const n = request.n ?? 1
   if (!Number.isInteger(n) || n < 1 || n > 128) return `n must be an integer between 1 and 128, got ${n}`
@@ -117,6 +126,39 @@ export const validate = (request: Completion.CompletionRequest): string | undefi
     return `max_tokens must be a positive integer, got ${request.maxTokens}`
   }
   return undefined
+}
+
+/**
+ * What is wrong with a message content part, or undefined when it is a valid `text`, `image_url` or
+ * `input_audio` part.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const partProblem = (p: unknown): string | undefined => {
+  if (typeof p !== "object" || p === null) return "each content part must be an object"
+  const part = p as {
+    readonly type?: unknown
+    readonly text?: unknown
+    readonly image_url?: unknown
+    readonly input_audio?: unknown
+  }
+  switch (part.type) {
+    case "text":
+      return typeof part.text === "string" ? undefined : "a text part needs a string `text`"
+    case "image_url": {
+      const url = (part.image_url as { readonly url?: unknown } | undefined)?.url
+      return typeof url === "string" ? undefined : "an image_url part needs `image_url.url` (a data URI)"
+    }
+    case "input_audio": {
+      const audio = part.input_audio as { readonly data?: unknown; readonly format?: unknown } | undefined
+      return typeof audio?.data === "string" && (audio.format === "wav" || audio.format === "mp3")
+        ? undefined
+        : "an input_audio part needs `input_audio.data` (base64) and `input_audio.format` (wav or mp3)"
+    }
+    default:
+      return `unknown content part type: ${String(part.type)} (text, image_url or input_audio)`
+  }
 }
 
 const SEARCH_TOOL = /search|retriev|lookup|wiki/i

@@ -60,7 +60,13 @@ export const tokens = (text: string): number => Math.ceil(text.length / 4)
 export const promptTokens = (request: Completion.CompletionRequest): number => {
   let n = 2
   for (const m of request.messages) {
-    n += 4 + tokens(m.content)
+    if (typeof m.content === "string") n += 4 + tokens(m.content)
+    else {
+      n += 4
+      for (const p of m.content)
+        n +=
+          p.type === "text" ? tokens(p.text) : p.type === "image_url" ? 765 : Math.ceil(p.input_audio.data.length / 32)
+    }
     for (const c of m.toolCalls ?? []) n += tokens(c.name) + tokens(c.arguments)
   }
   for (const t of request.tools ?? [])

@@ -179,12 +179,36 @@ const parseJsonObject = (text: string): Record<string, unknown> | undefined => {
 }
 
 /**
+ * A message's content as the text the simulated LM reads: text parts in order, an image as its data URI and an
+ * audio clip as `data:audio/<format>;base64,...`, each where it stands (so an `Image` field's value is the data
+ * URI, which the vision task decodes).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const flatten = (content: Completion.Content): string =>
+  typeof content === "string"
+    ? content
+    : content
+        .map((p) =>
+          p.type === "text"
+            ? p.text
+            : p.type === "image_url"
+              ? p.image_url.url
+              : `data:audio/${p.input_audio.format};base64,${p.input_audio.data}`
+        )
+        .join("\n\n")
+
+/**
  * Parses the messages of a request.
  *
  * @since 0.1.0
  * @category parsing
  */
-export const parse = (messages: ReadonlyArray<Completion.Message>): Parsed => {
+export const parse = (request: ReadonlyArray<Completion.Message>): Parsed => {
+  const messages = request.some((m) => typeof m.content !== "string")
+    ? request.map((m) => ({ ...m, content: flatten(m.content) }))
+    : (request as ReadonlyArray<Completion.Message & { readonly content: string }>)
   const fullText = messages.map((m) => m.content).join("\n\n")
   const given = messages.find((m) => m.role === "system")?.content ?? ""
   const twoStep = TwoStepPrompt.isTwoStep(given)
@@ -320,7 +344,7 @@ export const canonical = (request: Completion.CompletionRequest): string => {
   const parts: Array<string> = []
   for (const m of request.messages) {
     parts.push(
-      `${m.role}\u0000${tidy(m.content)}\u0000${m.toolCalls?.map((c) => `${c.name}(${c.arguments})`).join(",") ?? ""}`
+      `${m.role}\u0000${tidy(flatten(m.content))}\u0000${m.toolCalls?.map((c) => `${c.name}(${c.arguments})`).join(",") ?? ""}`
     )
   }
   parts.push(request.tools?.map((t) => t.name).join(",") ?? "")

@@ -140,19 +140,33 @@ class BadBody extends Error {}
 
 class BodyTooLarge extends Error {}
 
-const text = (content: unknown): string => {
+/** A message's content: a string, text parts (joined), or content parts with images and audio (kept as parts). */
+const contentOf = (content: unknown): Completion.Content => {
   if (typeof content === "string") return content
   if (content === null || content === undefined) return ""
   if (Array.isArray(content)) {
-    return content
-      .map((p) =>
-        typeof p === "object" && p !== null && typeof (p as { text?: unknown }).text === "string"
-          ? (p as { text: string }).text
-          : ""
-      )
-      .join("")
+    const media = content.some((p) => typeof p === "object" && p !== null && (p as { type?: unknown }).type !== "text")
+    if (!media) {
+      return content
+        .map((p) =>
+          typeof p === "object" && p !== null && typeof (p as { text?: unknown }).text === "string"
+            ? (p as { text: string }).text
+            : ""
+        )
+        .join("")
+    }
+    return content.map((p): Completion.ContentPart => {
+      const problem = Engine.partProblem(p)
+      if (problem !== undefined) throw new BadBody(problem)
+      const part = p as Completion.ContentPart
+      return part.type === "text"
+        ? { type: "text", text: part.text }
+        : part.type === "image_url"
+          ? { type: "image_url", image_url: { url: part.image_url.url } }
+          : { type: "input_audio", input_audio: { data: part.input_audio.data, format: part.input_audio.format } }
+    })
   }
-  throw new BadBody("message content must be a string or an array of text parts")
+  throw new BadBody("message content must be a string or an array of content parts (text, image_url, input_audio)")
 }
 
 /** Rollout ids given to fresh samples start here, far from the small ids programs use. */
@@ -183,7 +197,7 @@ export const toRequest = (
       : undefined
     return {
       role,
-      content: text(m["content"]),
+      content: contentOf(m["content"]),
       ...(calls !== undefined ? { toolCalls: calls } : {}),
       ...(typeof m["tool_call_id"] === "string" ? { toolCallId: m["tool_call_id"] } : {})
     }

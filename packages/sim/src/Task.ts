@@ -1,6 +1,6 @@
 /**
  * The contract of a simulated task: a seeded dataset generator and a hidden solver that works from the
- * prompt text alone, plus the task's skill parameters and its instruction concepts. The four tasks are `Arithmetic`, `Routing`, `Multihop` and `Extraction`.
+ * prompt text alone, plus the task's skill parameters and its instruction concepts. The tasks are `Arithmetic`, `Routing`, `Multihop`, `Extraction` and `Vision`.
  *
  * @since 0.1.0
  */
@@ -14,7 +14,7 @@ import { Random } from "@effect-dspy/foundation"
  * @since 0.1.0
  * @category models
  */
-export type TaskName = "arithmetic" | "routing" | "multihop" | "extraction"
+export type TaskName = "arithmetic" | "routing" | "multihop" | "extraction" | "vision"
 
 /**
  * The coefficients of the skill model (logits): P(correct) = sigmoid(b0 + bReason * R + bDemo * D

@@ -49,6 +49,13 @@ export * as Arithmetic from "./Arithmetic.js"
 export * as Routing from "./Routing.js"
 
 /**
+ * The vision task: counting the shapes of generated PNGs, solved from their pixels.
+ *
+ * @since 0.1.0
+ */
+export * as Vision from "./Vision.js"
+
+/**
  * The multi-hop task, its knowledge base and search.
  *
  * @since 0.1.0

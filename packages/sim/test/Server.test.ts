@@ -16,7 +16,7 @@ import * as P from "./prompts.js"
 const q = Task.generate(Arithmetic.task, 44, 1)[0]!
 const messages = P.chat(P.cotSig, { question: q.question }).map((m) => ({
   role: m.role as "system" | "user",
-  content: m.content
+  content: m.content as string
 }))
 const client = (url: string, timeout = 5000) => new OpenAI({ baseURL: url, apiKey: "sim", maxRetries: 0, timeout })
 const call = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => e })

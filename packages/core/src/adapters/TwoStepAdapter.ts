@@ -25,6 +25,7 @@ import * as Example from "../primitives/Example.js"
 import * as Signature from "../signature/Signature.js"
 import * as Adapter from "./Adapter.js"
 import * as ChatAdapter from "./ChatAdapter.js"
+import * as Prompt from "./internal/prompt.js"
 import { decodeText, formatValue } from "./internal/values.js"
 
 const name = "TwoStepAdapter"
@@ -89,11 +90,14 @@ export const format = <I, O>(
     ...demos.flatMap((demo) => {
       const record = Example.toRecord(demo)
       return [
-        { role: "user" as const, content: lines(signature.inputFields, record) },
+        { role: "user" as const, content: Prompt.toContent(lines(signature.inputFields, record), record) },
         { role: "assistant" as const, content: lines(signature.outputFields, record) }
       ]
     }),
-    { role: "user", content: lines(signature.inputFields, inputs as Example.Fields) }
+    {
+      role: "user",
+      content: Prompt.toContent(lines(signature.inputFields, inputs as Example.Fields), inputs as Example.Fields)
+    }
   ]
 })
 

@@ -36,7 +36,8 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Capabilities from "./Capabilities.js"
-import type * as Completion from "./Completion.js"
+import * as Completion from "./Completion.js"
+import * as Media from "../media/Media.js"
 import * as EventStream from "./internal/eventStream.js"
 import * as Wire from "./internal/anthropicWire.js"
 import { BodyReadFailed, readText, ResponseTooLarge } from "./internal/body.js"
@@ -109,12 +110,47 @@ type BlockParam = Anthropic.ContentBlockParam
 // Requests
 // ---------------------------------------------------------------------------------------------------------
 
+const imageTypes = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"])
+
+/** The blocks of a message's content: text blocks and image blocks (base64 sources); audio has no block. */
+const contentBlocks = (content: Completion.Content): Either.Either<Array<BlockParam>, string> => {
+  if (typeof content === "string") return Either.right(content === "" ? [] : [{ type: "text", text: content }])
+  const blocks: Array<BlockParam> = []
+  for (const p of content) {
+    if (p.type === "text") {
+      if (p.text !== "") blocks.push({ type: "text", text: p.text })
+    } else if (p.type === "image_url") {
+      const data = Media.parseDataUri(p.image_url.url)
+      if (data === undefined || !imageTypes.has(data.mimeType)) {
+        return Either.left(
+          "an image part is not a base64 data URI of a PNG, JPEG, GIF or WebP image: make images with Media.image"
+        )
+      }
+      blocks.push({
+        type: "image",
+        source: {
+          type: "base64",
+          media_type: data.mimeType as "image/png" | "image/jpeg" | "image/gif" | "image/webp",
+          data: data.base64
+        }
+      })
+    } else {
+      return Either.left("Anthropic's Messages API takes no audio input: use a provider whose model takes audio")
+    }
+  }
+  return Either.right(blocks)
+}
+
 /** The blocks of one message (a message of text only is its string). */
 const blocksOf = (m: Completion.Message): Either.Either<Array<BlockParam>, string> => {
   if (m.role === "tool") {
-    return Either.right([{ type: "tool_result", tool_use_id: m.toolCallId ?? "", content: m.content }])
+    return Either.right([
+      { type: "tool_result", tool_use_id: m.toolCallId ?? "", content: Completion.textOf(m.content) }
+    ])
   }
-  const blocks: Array<BlockParam> = m.content === "" ? [] : [{ type: "text", text: m.content }]
+  const content = contentBlocks(m.content)
+  if (Either.isLeft(content)) return content
+  const blocks: Array<BlockParam> = content.right
   for (const call of m.toolCalls ?? []) {
     let input: unknown
     try {
@@ -150,7 +186,7 @@ export const toParams = (
   const messages: Array<{ role: "user" | "assistant"; blocks: Array<BlockParam> }> = []
   for (const m of request.messages) {
     if (m.role === "system") {
-      system.push(m.content)
+      system.push(Completion.textOf(m.content))
       continue
     }
     const blocks = blocksOf(m)
@@ -638,7 +674,18 @@ export const make = (options: Options = {}): Effect.Effect<Provider.Provider, ne
           })
     const fetchOptions = (limit: number) =>
       ({ maxResponseBytes: limit }) as unknown as NonNullable<Anthropic.RequestOptions["fetchOptions"]>
-    const paramsOf = (request: Completion.CompletionRequest): Effect.Effect<Params, LMError.LMBadRequest> => {
+    const paramsOf = (
+      request: Completion.CompletionRequest
+    ): Effect.Effect<Params, LMError.LMBadRequest | LMError.LMCapabilityError> => {
+      if (Completion.mediaParts(request.messages).some((p) => p.type === "input_audio")) {
+        return Effect.fail(
+          new LMError.LMCapabilityError({
+            ...base(request.model),
+            capability: "audio",
+            message: `${name}: Anthropic's Messages API takes no audio input: send audio through a provider whose model takes it (an OpenAI audio model)`
+          })
+        )
+      }
       const params = toParams(request, maxTokensFor(request.model))
       return Either.isRight(params)
         ? Effect.succeed(params.right)

@@ -24,7 +24,7 @@
  */
 import type { ConfigSchema } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
-import type * as Completion from "./Completion.js"
+import * as Completion from "./Completion.js"
 import * as LMError from "./LMError.js"
 import * as Tokens from "./Tokens.js"
 
@@ -49,6 +49,8 @@ export interface Capabilities {
   readonly tools: boolean
   /** Image inputs. */
   readonly images: boolean
+  /** Audio inputs. */
+  readonly audio: boolean
   /** How the model's tokens are counted. */
   readonly tokenizer: Tokens.Tokenizer
 }
@@ -67,6 +69,7 @@ export const unknown: Capabilities = {
   jsonObject: true,
   tools: true,
   images: true,
+  audio: true,
   tokenizer: "approximate"
 }
 
@@ -129,6 +132,7 @@ export const openai = (model: string): Effect.Effect<Capabilities> =>
         jsonObject: true,
         tools: features.has("function_calling"),
         images: features.has("image_input") || (spec.modalities?.input ?? []).includes("image"),
+        audio: (spec.modalities?.input ?? []).includes("audio"),
         tokenizer: encoding === "cl100k_base" ? "cl100k_base" : "o200k_base"
       }
     })
@@ -173,7 +177,7 @@ export const anthropic = (model: string): Capabilities => {
   for (const prefix of Object.keys(anthropicModels)) {
     if (model.startsWith(prefix) && (best === undefined || prefix.length > best.length)) best = prefix
   }
-  const base: Capabilities = { ...unknown, jsonObject: false, jsonSchema: false }
+  const base: Capabilities = { ...unknown, jsonObject: false, jsonSchema: false, audio: false }
   return best === undefined ? base : { ...base, ...anthropicModels[best] }
 }
 
@@ -244,8 +248,27 @@ export const adapt = (self: Capabilities, request: Completion.CompletionRequest)
 }
 
 /**
+ * The first input capability a request needs that the model lacks (`images`, `audio`), if any.
+ *
+ * @since 0.1.0
+ * @category checks
+ */
+export const missingCapability = (
+  self: Capabilities,
+  request: Completion.CompletionRequest
+): "images" | "audio" | undefined => {
+  if (self.images && self.audio) return undefined
+  for (const p of Completion.mediaParts(request.messages)) {
+    if (p.type === "image_url" && !self.images) return "images"
+    if (p.type === "input_audio" && !self.audio) return "audio"
+  }
+  return undefined
+}
+
+/**
  * Fails a request the model cannot take, before it is sent: `maxTokens` over the model's largest answer or
- * tools offered to a model without them (`LMBadRequest`), a prompt over the window less the requested answer
+ * tools offered to a model without them (`LMBadRequest`), images or audio given to a model that does not take
+ * them (`LMCapabilityError`), a prompt over the window less the requested answer
  * or over the model's input limit (`LMContextWindowExceeded` with the counts). Prompts are counted only when a
  * limit is known and the request is not clearly under it (see {@link Tokens.upperBound}).
  *
@@ -256,8 +279,19 @@ export const check = (
   self: Capabilities,
   provider: string,
   request: Completion.CompletionRequest
-): Effect.Effect<void, LMError.LMBadRequest | LMError.LMContextWindowExceeded> => {
+): Effect.Effect<void, LMError.LMBadRequest | LMError.LMContextWindowExceeded | LMError.LMCapabilityError> => {
   const model = request.model
+  const missing = missingCapability(self, request)
+  if (missing !== undefined) {
+    return Effect.fail(
+      new LMError.LMCapabilityError({
+        provider,
+        model,
+        capability: missing,
+        message: `${model} (provider ${provider}) does not take ${missing === "images" ? "image" : "audio"} inputs: use a model that does, or set providers.${provider}.capabilities.${missing} if it has them`
+      })
+    )
+  }
   if (
     self.maxOutputTokens !== undefined &&
     request.maxTokens !== undefined &&

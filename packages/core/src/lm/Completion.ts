@@ -19,6 +19,60 @@ export interface ToolCall {
 }
 
 /**
+ * A piece of a message's content, in OpenAI's shape: text, an image (`image_url`, a data URI when made from an
+ * `Image` value) or audio (`input_audio`: base64 bytes and their format).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ContentPart =
+  | { readonly type: "text"; readonly text: string }
+  | {
+      readonly type: "image_url"
+      readonly image_url: { readonly url: string; readonly detail?: "auto" | "low" | "high" }
+    }
+  | { readonly type: "input_audio"; readonly input_audio: { readonly data: string; readonly format: "wav" | "mp3" } }
+
+/**
+ * A message's content: text, or parts (text mixed with images and audio).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Content = string | ReadonlyArray<ContentPart>
+
+/**
+ * The text of a content: the string itself, or the text parts joined by blank lines (media parts left out).
+ *
+ * @since 0.1.0
+ * @category content
+ */
+export const textOf = (content: Content): string =>
+  typeof content === "string"
+    ? content
+    : content
+        .filter((p): p is Extract<ContentPart, { readonly type: "text" }> => p.type === "text")
+        .map((p) => p.text)
+        .join("\n\n")
+
+/**
+ * The media parts of a request's messages (images and audio).
+ *
+ * @since 0.1.0
+ * @category content
+ */
+export const mediaParts = (
+  messages: ReadonlyArray<Message>
+): Array<Exclude<ContentPart, { readonly type: "text" }>> => {
+  const out: Array<Exclude<ContentPart, { readonly type: "text" }>> = []
+  for (const m of messages) {
+    if (typeof m.content === "string") continue
+    for (const p of m.content) if (p.type !== "text") out.push(p)
+  }
+  return out
+}
+
+/**
  * One chat message.
  *
  * @since 0.1.0
@@ -26,7 +80,7 @@ export interface ToolCall {
  */
 export interface Message {
   readonly role: "system" | "user" | "assistant" | "tool"
-  readonly content: string
+  readonly content: Content
   readonly toolCalls?: ReadonlyArray<ToolCall>
   readonly toolCallId?: string
 }

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as Media from "../media/Media.js"
 import type * as Completion from "./Completion.js"
 
 /**
@@ -31,6 +32,42 @@ export interface Entry {
 
 const textSize = (text: string | undefined): number => (text === undefined ? 0 : 2 * text.length)
 
+const contentSize = (content: Completion.Content): number => {
+  if (typeof content === "string") return textSize(content)
+  let n = 0
+  for (const p of content) n += p.type === "text" ? textSize(p.text) : 128
+  return n
+}
+
+/**
+ * A request as history keeps it: each image or audio part's bytes replaced by a reference to their digest,
+ * type and size (`sha256:<hex>;type=image/png;size=1234`, see `Media.redactPart`); the same object when it
+ * holds no media. History and events never hold the bytes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const redactRequest = (request: Completion.CompletionRequest): Completion.CompletionRequest => {
+  if (!Array.isArray(request.messages) || !request.messages.some((m) => typeof m.content !== "string")) return request
+  return {
+    ...request,
+    messages: request.messages.map((m) =>
+      typeof m.content === "string" ? m : { ...m, content: m.content.map(Media.redactPart) }
+    )
+  }
+}
+
+const renderContent = (content: Completion.Content): string =>
+  typeof content === "string"
+    ? content
+    : content
+        .map((p) => {
+          if (p.type === "text") return p.text
+          const ref = p.type === "image_url" ? p.image_url.url : p.input_audio.data
+          return `[${p.type === "image_url" ? "image" : "audio"} ${ref.startsWith("sha256:") ? ref : "(bytes not shown)"}]`
+        })
+        .join("\n\n")
+
 const callsSize = (calls: ReadonlyArray<Completion.ToolCall> | undefined): number => {
   let n = 0
   for (const c of calls ?? []) n += textSize(c.id) + textSize(c.name) + textSize(c.arguments)
@@ -46,7 +83,7 @@ const callsSize = (calls: ReadonlyArray<Completion.ToolCall> | undefined): numbe
  */
 export const sizeOf = (entry: Entry): number => {
   let n = 256
-  for (const m of entry.request.messages) n += textSize(m.content) + callsSize(m.toolCalls)
+  for (const m of entry.request.messages) n += contentSize(m.content) + callsSize(m.toolCalls)
   for (const c of entry.response?.choices ?? []) n += textSize(c.content) + callsSize(c.toolCalls)
   return n + textSize(entry.error?.message)
 }
@@ -70,7 +107,7 @@ const renderEntry = (entry: Entry): string => {
     `[${when}] ${entry.provider}/${entry.model} (${entry.durationMs} ms, ${entry.usage.promptTokens} in / ${entry.usage.completionTokens} out tokens${cost}${hit})`
   )
   for (const message of entry.request.messages) {
-    lines.push("", roleTitle[message.role], "", message.content, ...renderToolCalls(message.toolCalls))
+    lines.push("", roleTitle[message.role], "", renderContent(message.content), ...renderToolCalls(message.toolCalls))
   }
   if (entry.response !== undefined) {
     const choices = entry.response.choices

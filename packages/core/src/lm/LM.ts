@@ -19,12 +19,13 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as LMCache from "../cache/LMCache.js"
+import * as Media from "../media/Media.js"
 import * as CoreEvents from "../CoreEvents.js"
 import * as AnthropicProvider from "./AnthropicProvider.js"
 import * as Capabilities from "./Capabilities.js"
 import * as Completion from "./Completion.js"
 import type * as History from "./History.js"
-import { render, sizeOf } from "./History.js"
+import { redactRequest, render, sizeOf } from "./History.js"
 import * as Tracing from "../internal/tracing.js"
 import * as LMError from "./LMError.js"
 import * as OpenAIProvider from "./OpenAIProvider.js"
@@ -363,7 +364,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
         timestamp: started,
         provider: providerName,
         model: request.model,
-        request,
+        request: redactRequest(request),
         usage,
         costUsd,
         cacheHit,
@@ -402,7 +403,8 @@ export const make = (options: Options): Effect.Effect<Service> =>
             cost_usd: costUsd,
             duration_ms: durationMs,
             cache_hit: cacheHit,
-            ...(failure === undefined ? {} : { error: failure.code })
+            ...(failure === undefined ? {} : { error: failure.code }),
+            ...mediaSummary(request)
           },
           { events }
         )
@@ -443,7 +445,10 @@ export const make = (options: Options): Effect.Effect<Service> =>
     /** The request as the model takes it (its JSON mode), or the reason it cannot be sent. */
     const prepare = (
       request: Completion.CompletionRequest
-    ): Effect.Effect<Completion.CompletionRequest, LMError.LMBadRequest | LMError.LMContextWindowExceeded> =>
+    ): Effect.Effect<
+      Completion.CompletionRequest,
+      LMError.LMBadRequest | LMError.LMContextWindowExceeded | LMError.LMCapabilityError
+    > =>
       Effect.flatMap(capabilities(request.model), (c) => {
         const adapted = Capabilities.adapt(c, request)
         return Effect.as(Capabilities.check(c, providerName, adapted), adapted)
@@ -606,6 +611,20 @@ export const make = (options: Options): Effect.Effect<Service> =>
     }
     return service
   })
+
+/** The digests of a request's media parts, for the `lm_request` event (no field when there are none). */
+const mediaSummary = (
+  request: Completion.CompletionRequest
+): { readonly media?: Array<{ kind: "image" | "audio"; mime_type: string; size: number; sha256: string }> } => {
+  const parts = Completion.mediaParts(request.messages)
+  if (parts.length === 0) return {}
+  return {
+    media: parts.flatMap((p) => {
+      const d = Media.partDigest(p)
+      return d === undefined ? [] : [{ kind: d.kind, mime_type: d.mimeType, size: d.size, sha256: d.sha256 }]
+    })
+  }
+}
 
 const failureOf = (cause: import("effect/Cause").Cause<LMError.LMError>): Option.Option<LMError.LMError> =>
   Option.fromNullable(

@@ -8,6 +8,7 @@ export {
   isLMError,
   LMAuthError,
   LMBadRequest,
+  LMCapabilityError,
   LMContextWindowExceeded,
   LMError,
   LMMalformedResponse,

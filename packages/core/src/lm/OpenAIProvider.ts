@@ -21,7 +21,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import OpenAI from "openai"
 import * as Capabilities from "./Capabilities.js"
-import type * as Completion from "./Completion.js"
+import * as Completion from "./Completion.js"
 import * as EventStream from "./internal/eventStream.js"
 import { BodyReadFailed, readText, ResponseTooLarge } from "./internal/body.js"
 import { Decoder } from "./internal/sse.js"
@@ -94,20 +94,38 @@ export const defaultStreamDeadlineMs = 300_000
 
 type ChatParams = OpenAI.Chat.ChatCompletionCreateParamsNonStreaming
 
+/** A user message's content: its string, or its parts (text, `image_url`, `input_audio`) as OpenAI takes them. */
+const userContent = (content: Completion.Content): string | Array<OpenAI.Chat.ChatCompletionContentPart> =>
+  typeof content === "string"
+    ? content
+    : content.map(
+        (p): OpenAI.Chat.ChatCompletionContentPart =>
+          p.type === "text"
+            ? { type: "text", text: p.text }
+            : p.type === "image_url"
+              ? {
+                  type: "image_url",
+                  image_url: p.image_url.detail === undefined ? { url: p.image_url.url } : { ...p.image_url }
+                }
+              : { type: "input_audio", input_audio: { ...p.input_audio } }
+      )
+
 const toMessage = (m: Completion.Message): OpenAI.Chat.ChatCompletionMessageParam => {
+  // Only user turns take media; the other roles take text.
+  const text = Completion.textOf(m.content)
   switch (m.role) {
     case "system":
-      return { role: "system", content: m.content }
+      return { role: "system", content: text }
     case "user":
-      return { role: "user", content: m.content }
+      return { role: "user", content: userContent(m.content) }
     case "tool":
-      return { role: "tool", content: m.content, tool_call_id: m.toolCallId ?? "" }
+      return { role: "tool", content: text, tool_call_id: m.toolCallId ?? "" }
     case "assistant":
       return m.toolCalls === undefined || m.toolCalls.length === 0
-        ? { role: "assistant", content: m.content }
+        ? { role: "assistant", content: text }
         : {
             role: "assistant",
-            content: m.content,
+            content: text,
             tool_calls: m.toolCalls.map((c) => ({
               id: c.id,
               type: "function" as const,

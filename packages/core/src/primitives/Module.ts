@@ -9,7 +9,8 @@ import * as Signature from "../signature/Signature.js"
 import * as Example from "./Example.js"
 import { decodeUnknownEither } from "../internal/decode.js"
 import * as Instrument from "./internal/instrument.js"
-import { UnknownPredictorPath, ModuleStateError, type PrivacyBlocked } from "../CoreError.js"
+import { UnknownPredictorPath, ModuleStateError, type MediaError, type PrivacyBlocked } from "../CoreError.js"
+import * as Media from "../media/Media.js"
 import * as Privacy from "../privacy/Privacy.js"
 
 /**
@@ -520,10 +521,56 @@ export type PredictorState = typeof PredictorState.Type
  * @category schemas
  */
 export const ProgramState = Schema.Struct({
+  version: Schema.Literal(2),
+  program: Schema.String,
+  predictors: Schema.Record({ key: Schema.String, value: PredictorState })
+})
+
+/**
+ * The current version of the saved program format. Version 2 (this one) stores the image and audio values of
+ * demos in their saved form (`Media.SavedJson`: type, sha256, size and the bytes in base64, checked on load);
+ * version 1 (before media) is read too and migrated forward as it is (it could hold no media).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const stateVersion = 2
+
+const ProgramStateV1 = Schema.Struct({
   version: Schema.Literal(1),
   program: Schema.String,
   predictors: Schema.Record({ key: Schema.String, value: PredictorState })
 })
+
+/** A saved state of any version, migrated to the current one. */
+const AnyProgramState = Schema.Union(
+  ProgramState,
+  Schema.transform(ProgramStateV1, Schema.typeSchema(ProgramState), {
+    strict: true,
+    decode: (v1) => ({ ...v1, version: 2 as const }),
+    encode: (v2) => ({ ...v2, version: 1 as const })
+  })
+)
+
+/** Demo values in their saved form: media values as `Media.SavedJson` (with their bytes), the rest as they are. */
+const saveMedia = (fields: { readonly [key: string]: unknown }): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(fields)) {
+    out[k] = Media.isMedia(v)
+      ? Media.toSaved(v)
+      : Array.isArray(v) && v.some(Media.isMedia)
+        ? v.map((x) => (Media.isMedia(x) ? Media.toSaved(x) : x))
+        : v
+  }
+  return out
+}
+
+/** Saved media values back to values (digest checked), at any depth of lists. */
+const loadMedia = (value: unknown): Either.Either<unknown, MediaError> => {
+  if (Media.isSaved(value)) return Media.fromSaved(value)
+  if (Array.isArray(value) && value.some(Media.isSaved)) return Either.all(value.map(loadMedia))
+  return Either.right(value)
+}
 
 /**
  * The saved state of a program.
@@ -547,13 +594,14 @@ export const dumpState = (program: Program): ProgramState => {
   for (const { path, predictor } of namedPredictors(program)) {
     predictors[path] = {
       signature: Signature.toJSON(predictor.signature),
-      demos: predictor.demos.map(
-        (d: Predict.Demo) => jsonValue(Example.isExample(d) ? d.toJSON() : { fields: d }) as Example.ExampleJson
-      ),
+      demos: predictor.demos.map((d: Predict.Demo) => {
+        const json = Example.isExample(d) ? d.toJSON() : { fields: d }
+        return jsonValue({ ...json, fields: saveMedia(json.fields) }) as Example.ExampleJson
+      }),
       config: { ...predictor.config }
     }
   }
-  return { version: 1, program: nameOf(program), predictors }
+  return { version: stateVersion, program: nameOf(program), predictors }
 }
 
 const mismatch = (message: string, path?: string) =>
@@ -591,18 +639,33 @@ const applyState = (
     Signature.withInstructions(predictor.signature, state.signature.instructions),
     patches
   )
-  return Either.right(
-    Predict.withConfig(
-      Predict.withDemos(Predict.withSignature(predictor, signature), state.demos.map(Example.fromJSON)),
-      {
-        n: undefined,
-        temperature: undefined,
-        maxTokens: undefined,
-        rolloutId: undefined,
-        model: undefined,
-        ...state.config
+  const demos: Array<Example.Example<Example.Fields, string>> = []
+  for (const demo of state.demos) {
+    const fields: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(demo.fields)) {
+      const loaded = loadMedia(v)
+      if (Either.isLeft(loaded)) {
+        return Either.left(
+          new ModuleStateError({
+            reason: "decode",
+            path,
+            message: `A demo of the saved predictor "${path}" has an unreadable ${k}: ${loaded.left.message}`
+          })
+        )
       }
-    )
+      fields[k] = loaded.right
+    }
+    demos.push(Example.fromJSON({ ...demo, fields }))
+  }
+  return Either.right(
+    Predict.withConfig(Predict.withDemos(Predict.withSignature(predictor, signature), demos), {
+      n: undefined,
+      temperature: undefined,
+      maxTokens: undefined,
+      rolloutId: undefined,
+      model: undefined,
+      ...state.config
+    })
   )
 }
 
@@ -618,7 +681,7 @@ export const loadState = <A extends Program>(
   program: A,
   state: unknown
 ): Either.Either<A, ModuleStateError | UnknownPredictorPath> => {
-  const decoded = decodeUnknownEither(ProgramState)(state)
+  const decoded = decodeUnknownEither(AnyProgramState)(state)
   if (Either.isLeft(decoded)) {
     return Either.left(
       new ModuleStateError({

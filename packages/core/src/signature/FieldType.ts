@@ -9,6 +9,7 @@
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
+import * as Media from "../media/Media.js"
 
 /**
  * A literal value allowed by a `Literal[...]` type.
@@ -43,6 +44,8 @@ export type FieldType =
   | { readonly _tag: "float" }
   | { readonly _tag: "bool" }
   | { readonly _tag: "any" }
+  | { readonly _tag: "image" }
+  | { readonly _tag: "audio" }
   | { readonly _tag: "list"; readonly item: FieldType }
   | { readonly _tag: "dict"; readonly key: FieldType; readonly value: FieldType }
   | { readonly _tag: "literal"; readonly values: ReadonlyArray<LiteralValue> }
@@ -97,6 +100,34 @@ export const bool: FieldType = { _tag: "bool" }
  * @category constructors
  */
 export const any: FieldType = { _tag: "any" }
+
+/**
+ * An image input (`Image`): a {@link Media.Image} value, sent to the LM as an image content part.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const image: FieldType = { _tag: "image" }
+
+/**
+ * An audio input (`Audio`): a {@link Media.Audio} value, sent to the LM as an audio content part.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const audio: FieldType = { _tag: "audio" }
+
+/**
+ * True for the media types (`Image`, `Audio`), also under `Optional[...]` or `list[...]`.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isMedia = (type: FieldType): boolean =>
+  type._tag === "image" ||
+  type._tag === "audio" ||
+  (type._tag === "optional" && isMedia(type.inner)) ||
+  (type._tag === "list" && isMedia(type.item))
 
 /**
  * `list[item]`.
@@ -183,6 +214,10 @@ export const typeName = (type: FieldType): string => {
       return type._tag
     case "any":
       return "Any"
+    case "image":
+      return "Image"
+    case "audio":
+      return "Audio"
     case "list":
       return `list[${typeName(type.item)}]`
     case "dict":
@@ -238,6 +273,9 @@ export const jsonSchema = (type: FieldType, options?: { readonly strict?: boolea
         return { type: "boolean" }
       case "any":
         return {}
+      case "image":
+      case "audio":
+        return { type: "string", contentMediaType: t._tag === "image" ? "image/*" : "audio/*" }
       case "list":
         return { type: "array", items: go(t.item) }
       case "dict":
@@ -334,6 +372,10 @@ export const toSchema = (type: FieldType): Schema.Schema<unknown> => {
         return Schema.Boolean
       case "any":
         return Schema.Unknown
+      case "image":
+        return Media.ImageSchema
+      case "audio":
+        return Media.AudioSchema
       case "list":
         return Schema.Array(go(t.item))
       case "dict":
@@ -379,6 +421,9 @@ const toLiteralValue = (u: unknown): LiteralValue | undefined =>
  * @category conversions
  */
 export const fromAST = (ast: AST.AST): FieldType => {
+  const media = ast.annotations[Media.MediaKindAnnotationId]
+  if (media === "image") return image
+  if (media === "audio") return audio
   switch (ast._tag) {
     case "StringKeyword":
     case "TemplateLiteral":

@@ -770,7 +770,7 @@ const LiteralValueSchema = Schema.Union(Schema.String, Schema.Number, Schema.Boo
  * @category schemas
  */
 export const FieldTypeJson: Schema.Schema<FieldType.FieldType> = Schema.Union(
-  Schema.Struct({ _tag: Schema.Literal("str", "int", "float", "bool", "any") }),
+  Schema.Struct({ _tag: Schema.Literal("str", "int", "float", "bool", "any", "image", "audio") }),
   Schema.Struct({ _tag: Schema.Literal("list"), item: Schema.suspend(() => FieldTypeJson) }),
   Schema.Struct({
     _tag: Schema.Literal("dict"),

@@ -76,7 +76,7 @@ describe("format an assistant message, parse it back", () => {
     for (const adapter of [ChatAdapter.plain, JSONAdapter.make()]) {
       const { messages } = adapter.format(cot, [{ question: "q", reasoning: "r", answer: 4 }], { question: "q2" })
       assert.deepStrictEqual(
-        adapter.parse(cot, messages[2]!.content) as Either.Either<unknown, unknown>,
+        adapter.parse(cot, messages[2]!.content as string) as Either.Either<unknown, unknown>,
         Either.right({ reasoning: "r", answer: 4 })
       )
     }

@@ -44,7 +44,7 @@ describe("XMLAdapter golden prompts", () => {
     const { messages, responseFormat } = XMLAdapter.format(sig, [], { question: "What is 2 + 3?" })
     assert.strictEqual(responseFormat, undefined)
     assert.strictEqual(
-      messages[0]!.content,
+      messages[0]!.content as string,
       lines(
         "Your input fields are:",
         "1. `question` (str)",
@@ -64,7 +64,7 @@ describe("XMLAdapter golden prompts", () => {
       )
     )
     assert.strictEqual(
-      messages[1]!.content,
+      messages[1]!.content as string,
       lines(
         "<question>",
         "What is 2 + 3?",
@@ -91,7 +91,7 @@ describe("XMLAdapter golden prompts", () => {
       ["system", "user", "assistant", "user"]
     )
     assert.strictEqual(
-      messages[0]!.content,
+      messages[0]!.content as string,
       lines(
         "Your input fields are:",
         "1. `question` (str): The question to answer",
@@ -121,15 +121,15 @@ describe("XMLAdapter golden prompts", () => {
       )
     )
     assert.strictEqual(
-      messages[1]!.content,
+      messages[1]!.content as string,
       lines("<question>", "What is 1 + 1?", "</question>", "", "<context>", '["arithmetic"]', "</context>")
     )
     assert.strictEqual(
-      messages[2]!.content,
+      messages[2]!.content as string,
       lines("<reasoning>", "1 plus 1 is 2.", "</reasoning>", "", "<answer>", "2", "</answer>")
     )
     assert.strictEqual(
-      messages[3]!.content,
+      messages[3]!.content as string,
       lines(
         "<question>",
         "What is 2 + 3?",
@@ -194,7 +194,7 @@ describe("XMLAdapter parsing", () => {
     fc.assert(
       fc.property(xmlText, xmlText, (question, context) => {
         const { messages } = XMLAdapter.format(qa, [], { question, context })
-        const user = messages.at(-1)!.content
+        const user = messages.at(-1)!.content as string
         assert.deepStrictEqual(
           XmlTag.elements(user).map((e) => [e.name, e.value]),
           [
@@ -214,11 +214,11 @@ describe("XMLAdapter parsing", () => {
         const demo = { question, reasoning, answer }
         const { messages } = XMLAdapter.format(qa, [demo], { question: "q" })
         assert.deepStrictEqual(
-          XmlTag.elements(messages[1]!.content).map((e) => [e.name, e.value]),
+          XmlTag.elements(messages[1]!.content as string).map((e) => [e.name, e.value]),
           [["question", question.trim()]]
         )
         assert.deepStrictEqual(
-          XmlTag.elements(messages[2]!.content).map((e) => [e.name, e.value]),
+          XmlTag.elements(messages[2]!.content as string).map((e) => [e.name, e.value]),
           [
             ["reasoning", reasoning.trim()],
             ["answer", answer.trim()]

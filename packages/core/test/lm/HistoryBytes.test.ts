@@ -20,7 +20,7 @@ describe("LM history bounded by bytes", () => {
         history.reduce((n, e) => n + History.sizeOf(e), 0),
         1_000_000
       )
-      assert.isTrue(history.at(-1)!.request.messages[0]!.content.startsWith("9:"))
+      assert.isTrue((history.at(-1)!.request.messages[0]!.content as string).startsWith("9:"))
       // Entry count still bounds it too.
       const small = yield* LM.make({ provider, historySize: 3 })
       for (let i = 0; i < 5; i++) yield* small.complete(ask(`q${i}`))

@@ -47,7 +47,7 @@ export const fakeProvider = (
     stream: (request) =>
       Stream.fromIterable<Completion.CompletionChunk>([
         { index: 0, delta: "echo: " },
-        { index: 0, delta: request.messages[request.messages.length - 1]?.content ?? "" },
+        { index: 0, delta: (request.messages[request.messages.length - 1]?.content as string | undefined) ?? "" },
         {
           index: 0,
           delta: "",

@@ -54,11 +54,11 @@ export const chat = (fields: { readonly [key: string]: string }): string =>
 
 /** The text of the last user message of a request. */
 export const lastUser = (request: Completion.CompletionRequest): string =>
-  [...request.messages].reverse().find((m) => m.role === "user")?.content ?? ""
+  ([...request.messages].reverse().find((m) => m.role === "user")?.content as string | undefined) ?? ""
 
 /** The system message of a request. */
 export const system = (request: Completion.CompletionRequest): string =>
-  request.messages.find((m) => m.role === "system")?.content ?? ""
+  (request.messages.find((m) => m.role === "system")?.content as string | undefined) ?? ""
 
 /** A ChatAdapter input section's value in a user message. */
 export const field = (text: string, name: string): string | undefined => {

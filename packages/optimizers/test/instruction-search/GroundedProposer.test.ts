@@ -95,7 +95,7 @@ describe("GroundedProposer", () => {
       // The prompt the prompt model saw holds the summary and the basic instruction.
       const history = yield* (yield* LM.LM).history
       const generate = history.filter((h) =>
-        h.request.messages.some((m) => m.content.includes("generate a new instruction"))
+        h.request.messages.some((m) => (m.content as string).includes("generate a new instruction"))
       )
       assert.strictEqual(generate.length, 2)
       const text = generate[1]!.request.messages.map((m) => m.content).join("\n")

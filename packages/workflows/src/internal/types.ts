@@ -2,7 +2,7 @@
  * Field types for the reference checks: DSPy's notation parsed by core's signature parser, lookups along a
  * template's path, and whether a source type fits a target.
  */
-import { FieldType, Signature } from "@effect-dspy/core"
+import { FieldType, Media, Signature } from "@effect-dspy/core"
 import * as Either from "effect/Either"
 
 export type Type = FieldType.FieldType
@@ -86,6 +86,9 @@ export const fits = (source: Type, target: Type): boolean => {
       return source._tag === "struct" || source._tag === "dict"
     case "literal":
       return source._tag === "literal" && source.values.every((v) => target.values.includes(v))
+    case "image":
+    case "audio":
+      return source._tag === target._tag
   }
 }
 
@@ -115,5 +118,9 @@ export const check = (value: unknown, type: Type): boolean => {
       return typeof value === "object" && value !== null && !Array.isArray(value)
     case "literal":
       return type.values.includes(value as never)
+    case "image":
+      return value instanceof Media.Image
+    case "audio":
+      return value instanceof Media.Audio
   }
 }

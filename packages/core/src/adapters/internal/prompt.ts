@@ -10,7 +10,7 @@ import * as FieldType from "../../signature/FieldType.js"
 import type * as Signature from "../../signature/Signature.js"
 import type { Demo } from "../Adapter.js"
 import * as FieldMarker from "../FieldMarker.js"
-import { formatValue, pyJson } from "./values.js"
+import { formatValue, mediaOf, pyJson, splitMedia } from "./values.js"
 
 const fieldLines = (fields: ReadonlyArray<Signature.Field>): string =>
   fields
@@ -88,8 +88,23 @@ export type SectionWriter = (name: string, value: string) => string
 
 const markerSection: SectionWriter = (name, value) => `${FieldMarker.header(name)}\n${FieldMarker.escapeValue(value)}`
 
-/** A user message's content: the inputs present, with an optional prefix and the output requirements. */
+/**
+ * A message's text as content: the text itself, or, when it holds image or audio values of `record`, content
+ * parts (text parts around an `image_url` or `input_audio` part where each value stands).
+ */
+export const toContent = (text: string, record: Example.Fields): Completion.Content => splitMedia(text, mediaOf(record))
+
+/**
+ * A user message's content: the inputs present, with an optional prefix and the output requirements; content
+ * parts when an input is an image or audio (see {@link toContent}).
+ */
 export const userContent = (
+  signature: Signature.Any,
+  inputs: Example.Fields,
+  options: { readonly prefix?: string; readonly requirements?: string; readonly section?: SectionWriter }
+): Completion.Content => toContent(userText(signature, inputs, options), inputs)
+
+const userText = (
   signature: Signature.Any,
   inputs: Example.Fields,
   options: { readonly prefix?: string; readonly requirements?: string; readonly section?: SectionWriter }

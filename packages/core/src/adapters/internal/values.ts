@@ -7,6 +7,8 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as Media from "../../media/Media.js"
+import type * as Completion from "../../lm/Completion.js"
 import * as FieldType from "../../signature/FieldType.js"
 import type * as Signature from "../../signature/Signature.js"
 import * as JsonRepair from "../JsonRepair.js"
@@ -52,6 +54,65 @@ export const jsonable = (value: unknown): unknown => {
   return value
 }
 
+const MARK = "\u0000media:"
+
+/**
+ * Where a media value stands in prompt text until the message is cut into content parts (see
+ * `Prompt.toContent`): its sha256 between NUL characters, which no adapter escaping touches.
+ *
+ * @internal
+ */
+export const mediaMarker = (media: Media.Media): string => `${MARK}${media.sha256}\u0000`
+
+/**
+ * Text with media markers cut into content parts: text parts (trimmed, empty ones left out) and the media found
+ * in `media` by sha256. Text without markers is returned as it is.
+ *
+ * @internal
+ */
+export const splitMedia = (
+  text: string,
+  media: ReadonlyMap<string, Media.Media>
+): string | Array<Completion.ContentPart> => {
+  if (!text.includes(MARK)) return text
+  const parts: Array<Completion.ContentPart> = []
+  let at = 0
+  const pushText = (t: string) => {
+    const trimmed = t.trim()
+    if (trimmed !== "") parts.push({ type: "text", text: trimmed })
+  }
+  for (;;) {
+    const start = text.indexOf(MARK, at)
+    if (start < 0) break
+    const end = text.indexOf("\u0000", start + MARK.length)
+    if (end < 0) break
+    const found = media.get(text.slice(start + MARK.length, end))
+    if (found === undefined) {
+      pushText(text.slice(at, end + 1))
+    } else {
+      pushText(text.slice(at, start))
+      parts.push(Media.toPart(found))
+    }
+    at = end + 1
+  }
+  pushText(text.slice(at))
+  return parts
+}
+
+/**
+ * The media values of a record (top-level values and lists of them), by sha256.
+ *
+ * @internal
+ */
+export const mediaOf = (record: { readonly [key: string]: unknown }): Map<string, Media.Media> => {
+  const out = new Map<string, Media.Media>()
+  for (const v of Object.values(record)) {
+    if (Media.isMedia(v)) out.set(v.sha256, v)
+    else if (Array.isArray(v)) for (const x of v) if (Media.isMedia(x)) out.set(x.sha256, x)
+  }
+  return out
+}
+
 /**
  * A value as prompt text: strings as they are, `True`/`False`, `None`, numbers (a whole float as `5.0`),
  * lists, dicts and structs as JSON.
@@ -59,6 +120,8 @@ export const jsonable = (value: unknown): unknown => {
  * @internal
  */
 export const formatValue = (field: Signature.Field, value: unknown): string => {
+  if (Media.isMedia(value)) return mediaMarker(value)
+  if (Array.isArray(value) && value.length > 0 && value.every(Media.isMedia)) return value.map(mediaMarker).join("\n")
   const v = encode(field, value)
   if (v === undefined || v === null) return "None"
   if (typeof v === "string") return v
@@ -129,6 +192,8 @@ export const coerce = (type: FieldType.FieldType, v: unknown): unknown => {
       }
       return v
     case "any":
+    case "image":
+    case "audio":
       return v
   }
 }
@@ -168,6 +233,7 @@ const describe = (text: string): string =>
  */
 export const decodeText = (field: Signature.Field, text: string): Either.Either<unknown, string> => {
   const type = field.type
+  if (FieldType.isMedia(type)) return Either.left(`${field.typeName} fields are inputs only: an LM cannot answer one`)
   if (type._tag === "str") return decodeWith(field, text)
   if (type._tag === "literal") {
     const v = coerceLiteral(type.values, text)

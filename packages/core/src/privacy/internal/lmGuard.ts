@@ -10,7 +10,7 @@ import * as MetricLabel from "effect/MetricLabel"
 import * as Context from "effect/Context"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import type * as Completion from "../../lm/Completion.js"
+import * as Completion from "../../lm/Completion.js"
 import type * as LMError from "../../lm/LMError.js"
 import * as CoreEvents from "../../CoreEvents.js"
 import type * as Detector from "../Detector.js"
@@ -25,8 +25,22 @@ export interface Target {
   readonly events: Option.Option<Events.Service>
 }
 
+/** Applies `f` to a content's text (each text part of a multimodal content; media parts pass unchanged). */
+const mapContent = (content: Completion.Content, f: (text: string) => string): Completion.Content => {
+  if (typeof content === "string") return f(content)
+  let changed = false
+  const parts = content.map((p) => {
+    if (p.type !== "text") return p
+    const text = f(p.text)
+    if (text === p.text) return p
+    changed = true
+    return { ...p, text }
+  })
+  return changed ? parts : content
+}
+
 const mapMessage = (m: Completion.Message, f: (text: string) => string): Completion.Message => {
-  const content = f(m.content)
+  const content = mapContent(m.content, f)
   if (m.toolCalls === undefined) return content === m.content ? m : { ...m, content }
   return { ...m, content, toolCalls: m.toolCalls.map((c) => ({ ...c, arguments: f(c.arguments) })) }
 }
@@ -45,7 +59,7 @@ const callerInput = (request: Completion.CompletionRequest): string => {
   let text = ""
   for (let i = request.messages.length - 1; i >= 0; i--) {
     const m = request.messages[i]!
-    text += `${m.content}\n`
+    text += `${Completion.textOf(m.content)}\n`
     if (m.role === "user") break
   }
   return text

@@ -105,7 +105,9 @@ class Parser {
   }
 
   typeAt(start: number): FieldType.FieldType {
-    const name = this.ident("a type (str, int, float, bool, list[...], dict[...], Literal[...], Optional[...])")
+    const name = this.ident(
+      "a type (str, int, float, bool, list[...], dict[...], Literal[...], Optional[...], Image, Audio)"
+    )
     switch (name) {
       case "str":
       case "string":
@@ -116,6 +118,10 @@ class Parser {
         return FieldType.float
       case "bool":
         return FieldType.bool
+      case "Image":
+        return FieldType.image
+      case "Audio":
+        return FieldType.audio
       case "Any":
       case "any":
         return FieldType.any
@@ -150,7 +156,7 @@ class Parser {
       }
       default:
         return this.fail(
-          `a known type (str, int, float, bool, list, dict, Literal, Optional, Any), not \`${name}\``,
+          `a known type (str, int, float, bool, list, dict, Literal, Optional, Any, Image, Audio), not \`${name}\``,
           start
         )
     }

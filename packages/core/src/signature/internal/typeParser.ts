@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import type * as Media from "../../media/Media.js"
 
 type Ws = " " | "\n" | "\t" | "\r"
 
@@ -55,17 +56,21 @@ export type TypeOf<T extends string> = T extends "str" | "string" | ""
     ? number
     : T extends "bool"
       ? boolean
-      : T extends `${"list" | "List"}[${infer X}]`
-        ? ReadonlyArray<TypeOf<Trim<X>>>
-        : T extends `${"dict" | "Dict"}[${infer KV}]`
-          ? SplitTop<KV> extends readonly [string, infer V extends string]
-            ? { readonly [key: string]: TypeOf<V> }
-            : unknown
-          : T extends `Optional[${infer X}]`
-            ? TypeOf<Trim<X>> | null
-            : T extends `Literal[${infer L}]`
-              ? LiteralUnion<SplitTop<L>>
-              : unknown
+      : T extends "Image"
+        ? Media.Image
+        : T extends "Audio"
+          ? Media.Audio
+          : T extends `${"list" | "List"}[${infer X}]`
+            ? ReadonlyArray<TypeOf<Trim<X>>>
+            : T extends `${"dict" | "Dict"}[${infer KV}]`
+              ? SplitTop<KV> extends readonly [string, infer V extends string]
+                ? { readonly [key: string]: TypeOf<V> }
+                : unknown
+              : T extends `Optional[${infer X}]`
+                ? TypeOf<Trim<X>> | null
+                : T extends `Literal[${infer L}]`
+                  ? LiteralUnion<SplitTop<L>>
+                  : unknown
 
 type FieldEntry<F extends string> = F extends `${infer N}:${infer T}` ? [Trim<N>, TypeOf<Trim<T>>] : [Trim<F>, string]
 

@@ -1,0 +1,243 @@
+/**
+ * The HTTP API (`@effect-dspy/server`) over the supervised application on the simulated LM, auth on.
+ *
+ * 1. `http_execute_overhead_p50`: one cache-hit execution over HTTP (a keep-alive `node:http` client in this
+ *    process, sequential) minus the same execution through `ModuleManager.execute` in process, p50 of each,
+ *    interleaved; target <= 250 us.
+ * 2. `http_execute_rps_ratio`: cache-hit executions per second over the API (POST /modules/qa/execute with a bearer
+ *    key) divided by what a bare `node:http` server returning a fixed JSON body reaches, both served from this
+ *    process and loaded by the same client in a separate process (keep-alive, 32 connections, `API_BENCH_MS` each);
+ *    target >= 0.5. The absolute figures are printed too.
+ * 3. `sse_fanout_latency_p99`: ms from an event's publication to its arrival at each of 200 subscribers of
+ *    `/events/stream` (node:http clients in this process), over 50 events; target <= 50 ms.
+ * 4. `api_heap_ratio`: heap used after the load phases over heap used before them (after a warm-up, each after
+ *    a full GC); target <= 1.1.
+ */
+import { Config, Events, Protection } from "@effect-dspy/foundation"
+import { Registry } from "@effect-dspy/runtime"
+import { Application, ModuleManager } from "@effect-dspy/services"
+import { ApiKeys, Server, Sse } from "@effect-dspy/server"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import { spawn } from "node:child_process"
+import * as http from "node:http"
+import { type Bench, collectGarbage, heapUsed, nowUs, quantile } from "../Harness.js"
+
+const DURATION_MS = Number(process.env.API_BENCH_MS ?? 3000)
+const SEQUENTIAL = Number(process.env.API_BENCH_SEQUENTIAL ?? 2000)
+const SUBSCRIBERS = 200
+const FANOUT_EVENTS = 50
+
+/** The load generator (a separate process): keep-alive POSTs on N connections for a duration; prints requests/s. */
+const loaderSource = `
+const http = require("node:http")
+const [url, key, body, connections, durationMs] = process.argv.slice(1)
+const target = new URL(url)
+const agent = new http.Agent({ keepAlive: true, maxSockets: Number(connections) })
+let done = 0, failed = 0, running = true
+const one = () => new Promise((resolve) => {
+  const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: "POST", agent,
+    headers: { authorization: "Bearer " + key, "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+    (res) => { res.resume(); res.on("end", () => { if (res.statusCode === 200) done++; else failed++; resolve() }) })
+  req.on("error", () => { failed++; resolve() })
+  req.end(body)
+})
+const worker = async () => { while (running) await one() }
+const started = Date.now()
+setTimeout(() => { running = false }, Number(durationMs))
+Promise.all(Array.from({ length: Number(connections) }, worker)).then(() => {
+  const seconds = (Date.now() - started) / 1000
+  process.stdout.write(JSON.stringify({ rps: done / seconds, done, failed }) + "\\n")
+  agent.destroy()
+})
+`
+
+const load = (url: string, key: string, body: string): Promise<{ rps: number; done: number; failed: number }> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["-e", loaderSource, url, key, body, "32", String(DURATION_MS)], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    let out = ""
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()))
+    child.once("error", reject)
+    child.once("exit", () => resolve(JSON.parse(out)))
+  })
+
+const post = (agent: http.Agent, url: URL, key: string, body: string): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        agent,
+        headers: {
+          authorization: `Bearer ${key}`,
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body)
+        }
+      },
+      (res) => {
+        res.resume()
+        res.on("end", () => resolve(res.statusCode ?? 0))
+      }
+    )
+    req.on("error", reject)
+    req.end(body)
+  })
+
+const bench: Bench = {
+  name: "api",
+  description:
+    "the HTTP API: execute overhead over in-process, throughput against a bare node:http server, SSE fan-out",
+  run: async (report) => {
+    const admin = ApiKeys.generate("bench", ["admin"])
+    const key = Redacted.value(admin.key)
+    const config = Config.layer({ env: false, defaults: { modules: { cacheEnabled: true } } })
+    const foundation = Layer.mergeAll(Events.layerConfig, Protection.layer, Registry.layer).pipe(
+      Layer.provideMerge(config)
+    )
+    const layer = Server.layer({ port: 0, keys: [admin.entry], rateLimit: false }).pipe(
+      Layer.provideMerge(Application.layer().pipe(Layer.provideMerge(foundation)))
+    )
+    const scope = Effect.runSync(Scope.make())
+    const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
+    const server = Context.get(context, Server.Server)
+    const modules = Context.get(context, ModuleManager.ModuleManager)
+    const events = Context.get(context, Events.Events)
+    const inputs = { question: "What is the capital of France?" }
+    const body = JSON.stringify({ inputs })
+    const executeUrl = new URL(`${server.url}/modules/qa/execute`)
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+    try {
+      await Effect.runPromise(modules.create({ id: "qa", kind: "predict", signature: "question -> answer" }))
+      await Effect.runPromise(modules.execute("qa", inputs))
+      // Warm-up, then the heap before the load phases.
+      for (let i = 0; i < 500; i++) await post(agent, executeUrl, key, body)
+      collectGarbage()
+      const heapBefore = heapUsed()
+
+      // 1. Overhead: interleaved sequential calls, p50 of each path.
+      const httpUs: Array<number> = []
+      const localUs: Array<number> = []
+      for (let i = 0; i < SEQUENTIAL; i++) {
+        let start = nowUs()
+        const status = await post(agent, executeUrl, key, body)
+        httpUs.push(nowUs() - start)
+        if (status !== 200) throw new Error(`execute over HTTP answered ${status}`)
+        start = nowUs()
+        await Effect.runPromise(modules.execute("qa", inputs))
+        localUs.push(nowUs() - start)
+      }
+      const httpP50 = quantile(httpUs, 0.5)
+      const localP50 = quantile(localUs, 0.5)
+      report({
+        bench: "api",
+        metric: "http_execute_overhead_p50",
+        value: httpP50 - localP50,
+        unit: "us",
+        baseline: localP50,
+        ratio: null,
+        target: "<= 250 us",
+        n: SEQUENTIAL
+      })
+
+      // 2. Throughput against a bare node:http server, the same loader in a separate process.
+      const fixed = JSON.stringify({ moduleId: "qa", version: 1, output: { fields: { answer: "Paris" } } })
+      const bare = http.createServer((req, res) => {
+        req.resume()
+        req.on("end", () => {
+          res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(fixed) })
+          res.end(fixed)
+        })
+      })
+      await new Promise<void>((resolve) => bare.listen(0, "127.0.0.1", () => resolve()))
+      const bareAddress = bare.address() as { port: number }
+      const bareRun = await load(`http://127.0.0.1:${bareAddress.port}/`, key, body)
+      const apiRun = await load(executeUrl.toString(), key, body)
+      await new Promise<void>((resolve) => bare.close(() => resolve()))
+      if (apiRun.failed > 0) throw new Error(`${apiRun.failed} API requests failed under load`)
+      report({ bench: "api", metric: "http_execute_rps", value: apiRun.rps, unit: "req/s", baseline: bareRun.rps })
+      report({ bench: "api", metric: "bare_node_http_rps", value: bareRun.rps, unit: "req/s" })
+      report({
+        bench: "api",
+        metric: "http_execute_rps_ratio",
+        value: apiRun.rps / bareRun.rps,
+        unit: "x",
+        baseline: 1,
+        target: ">= 0.5"
+      })
+
+      // 3. SSE fan-out: 200 subscribers, 50 events; latency from publication to each arrival.
+      const latencies: Array<number> = []
+      const sent = new Map<number, number>()
+      let ready = 0
+      const requests: Array<http.ClientRequest> = []
+      await new Promise<void>((resolve) => {
+        for (let s = 0; s < SUBSCRIBERS; s++) {
+          const req = http.get(
+            `${server.url}/events/stream?types=bench_fanout`,
+            { headers: { authorization: `Bearer ${key}` }, agent: false },
+            (res) => {
+              res.setEncoding("utf8")
+              const parser = Sse.makeParser((e) => {
+                if (e.event === "ready") {
+                  if (++ready === SUBSCRIBERS) resolve()
+                } else {
+                  const n = JSON.parse(e.data).data.n as number
+                  latencies.push(nowUs() - (sent.get(n) ?? 0))
+                }
+              })
+              res.on("data", (chunk: string) => parser.feed(chunk))
+            }
+          )
+          requests.push(req)
+        }
+      })
+      for (let n = 0; n < FANOUT_EVENTS; n++) {
+        sent.set(n, nowUs())
+        await Effect.runPromise(events.publish({ type: "bench_fanout", data: { n } }))
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      const deadline = Date.now() + 10_000
+      while (latencies.length < SUBSCRIBERS * FANOUT_EVENTS && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      for (const req of requests) req.destroy()
+      if (latencies.length < SUBSCRIBERS * FANOUT_EVENTS) {
+        throw new Error(`SSE fan-out lost events: ${latencies.length} of ${SUBSCRIBERS * FANOUT_EVENTS} arrived`)
+      }
+      report({
+        bench: "api",
+        metric: "sse_fanout_latency_p99",
+        value: quantile(latencies, 0.99) / 1000,
+        unit: "ms",
+        target: "<= 50 ms",
+        n: latencies.length
+      })
+
+      // 4. Heap after the load phases.
+      await new Promise((r) => setTimeout(r, 200))
+      collectGarbage()
+      const heapAfter = heapUsed()
+      report({
+        bench: "api",
+        metric: "api_heap_ratio",
+        value: heapAfter / heapBefore,
+        unit: "x",
+        baseline: 1,
+        target: "<= 1.1"
+      })
+    } finally {
+      agent.destroy()
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }
+}
+
+export default bench

@@ -1,0 +1,172 @@
+/**
+ * `effect-dspy serve`: the application over HTTP (the API, OpenAPI at `/openapi.json`, docs at `/docs`, the
+ * dashboard at `/dashboard/`), started from a config file (YAML or JSON, plus the environment, as Config layers
+ * them), with API keys from a key file (`--keys FILE`, else `EFFECT_DSPY_API_KEYS_FILE`; make one with
+ * `effect-dspy keys new`). SIGINT or SIGTERM shuts it down gracefully: new requests get 503, the requests in flight
+ * finish (up to `--grace` seconds), the SSE streams end, then the application's tree stops; the exit code is 0.
+ *
+ * @since 0.1.0
+ */
+import { Application } from "@effect-dspy/services"
+import { ApiKeys, Server } from "@effect-dspy/server"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Console from "effect/Console"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as fs from "node:fs"
+import { ServeFailed } from "../CliError.js"
+
+/**
+ * What `serve` takes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServeOptions {
+  readonly config: Option.Option<string>
+  readonly keys: Option.Option<string>
+  readonly port: number
+  readonly host: string
+  readonly rateLimit: number
+  readonly maxBodyBytes: number
+  readonly corsOrigin: ReadonlyArray<string>
+  readonly noDashboard: boolean
+  readonly grace: number
+  readonly releases: Option.Option<string>
+  readonly json: boolean
+  readonly secureCookies: boolean
+}
+
+/**
+ * Reads a key file (`{"version":1,"keys":[{"id","sha256","scopes"}]}`).
+ *
+ * @since 0.1.0
+ * @category keys
+ */
+export const readKeys = (file: string): Effect.Effect<ReadonlyArray<ApiKeys.Entry>, ServeFailed> =>
+  Effect.try({
+    try: () => JSON.parse(fs.readFileSync(file, "utf8")) as unknown,
+    catch: (cause) =>
+      new ServeFailed({
+        message: `the key file ${file} cannot be read as JSON (${String(cause)}); make one with \`effect-dspy keys new\``
+      })
+  }).pipe(
+    Effect.flatMap((json) =>
+      Effect.mapError(
+        Schema.decodeUnknown(ApiKeys.KeyFile)(json),
+        (error) => new ServeFailed({ message: `the key file ${file} is invalid: ${error.message}` })
+      )
+    ),
+    Effect.map((file) => file.keys)
+  )
+
+/**
+ * Serves until interrupted.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const serve = (options: ServeOptions): Effect.Effect<void, ServeFailed> =>
+  Effect.gen(function* () {
+    const keyFile = Option.orElse(options.keys, () => Option.fromNullable(process.env["EFFECT_DSPY_API_KEYS_FILE"]))
+    if (Option.isNone(keyFile)) {
+      return yield* new ServeFailed({
+        message: "no API keys: give --keys FILE (or EFFECT_DSPY_API_KEYS_FILE); make one with `effect-dspy keys new`"
+      })
+    }
+    const keys = yield* readKeys(keyFile.value)
+    const app = Application.layerDefault({
+      ...Option.match(options.config, { onNone: () => ({}), onSome: (file) => ({ config: { file } }) }),
+      ...Option.match(options.releases, { onNone: () => ({}), onSome: (filename) => ({ releases: { filename } }) })
+    })
+    const layer = Server.layer({
+      port: options.port,
+      host: options.host,
+      keys,
+      rateLimit: options.rateLimit <= 0 ? false : { limit: options.rateLimit, scaleMs: 60_000 },
+      maxBodyBytes: options.maxBodyBytes,
+      ...(options.corsOrigin.length === 0 ? {} : { cors: { allowedOrigins: options.corsOrigin } }),
+      dashboard: !options.noDashboard,
+      shutdownGracePeriod: `${options.grace} seconds`,
+      secureCookies: options.secureCookies
+    }).pipe(Layer.provide(app))
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        const context = yield* Layer.build(layer)
+        const server = Context.get(context, Server.Server)
+        yield* options.json
+          ? Console.log(JSON.stringify({ url: server.url, dashboard: `${server.url}/dashboard/`, keys: keys.length }))
+          : Console.error(
+              `effect-dspy serving on ${server.url} (dashboard ${server.url}/dashboard/, API docs ${server.url}/docs); Ctrl-C stops it`
+            )
+        return yield* Effect.never
+      })
+    ).pipe(
+      Effect.mapError(
+        (error) =>
+          new ServeFailed({
+            message: `the server did not start: ${
+              typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
+            }`
+          })
+      )
+    )
+  })
+
+/**
+ * The `serve` command.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make(
+  "serve",
+  {
+    config: Options.file("config", { exists: "yes" }).pipe(
+      Options.withDescription("The application's config file (JSON, or YAML); default EFFECT_DSPY_CONFIG"),
+      Options.optional
+    ),
+    keys: Options.file("keys", { exists: "yes" }).pipe(
+      Options.withDescription("The API key file (default EFFECT_DSPY_API_KEYS_FILE); see `effect-dspy keys new`"),
+      Options.optional
+    ),
+    port: Options.integer("port").pipe(
+      Options.withDescription("The port (0: any free one)"),
+      Options.withDefault(8080)
+    ),
+    host: Options.text("host").pipe(
+      Options.withDescription("The interface to listen on (put a TLS proxy in front of anything but loopback)"),
+      Options.withDefault("127.0.0.1")
+    ),
+    rateLimit: Options.integer("rate-limit").pipe(
+      Options.withDescription("Requests a minute per key (0: no limit)"),
+      Options.withDefault(1200)
+    ),
+    maxBodyBytes: Options.integer("max-body-bytes").pipe(
+      Options.withDescription("The largest request body"),
+      Options.withDefault(1024 * 1024)
+    ),
+    corsOrigin: Options.text("cors-origin").pipe(
+      Options.withDescription("An origin allowed cross-origin requests (repeatable; none by default)"),
+      Options.repeated
+    ),
+    noDashboard: Options.boolean("no-dashboard").pipe(Options.withDescription("Do not serve the dashboard")),
+    grace: Options.integer("grace").pipe(
+      Options.withDescription("Seconds the requests in flight get at shutdown"),
+      Options.withDefault(10)
+    ),
+    releases: Options.file("releases").pipe(
+      Options.withDescription("The release database (module versions survive a restart); default in memory"),
+      Options.optional
+    ),
+    json: Options.boolean("json").pipe(Options.withDescription("Print the address as one JSON line on stdout")),
+    secureCookies: Options.boolean("secure-cookies").pipe(
+      Options.withDescription("Mark the session cookie Secure (behind a TLS-terminating proxy)")
+    )
+  },
+  serve
+).pipe(Command.withDescription("Serves the application over HTTP (API, OpenAPI, dashboard) until interrupted"))

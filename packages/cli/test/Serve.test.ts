@@ -1,0 +1,115 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { addKey } from "../src/commands/Keys.js"
+import { readKeys, serve } from "../src/commands/Serve.js"
+
+const freePort = Effect.promise(
+  () =>
+    new Promise<number>((resolve) => {
+      const server = net.createServer()
+      server.listen(0, "127.0.0.1", () => {
+        const port = (server.address() as net.AddressInfo).port
+        server.close(() => resolve(port))
+      })
+    })
+)
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "effect-dspy-serve-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+const status = (url: string, headers: Record<string, string> = {}) =>
+  Effect.promise(() =>
+    fetch(url, { headers }).then(
+      (r) => r.status,
+      () => 0
+    )
+  )
+
+describe("effect-dspy keys and serve", () => {
+  it.scopedLive("keys new writes a digest (mode 0600), never the key; a second key with the same id is refused", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const file = path.join(dir, "keys.json")
+      const key = yield* addKey(file, "ops", ["admin"])
+      const text = fs.readFileSync(file, "utf8")
+      assert.notInclude(text, Redacted.value(key))
+      assert.strictEqual(fs.statSync(file).mode & 0o777, 0o600)
+      const keys = yield* readKeys(file)
+      assert.deepStrictEqual(
+        keys.map((k) => [k.id, k.scopes]),
+        [["ops", ["admin"]]]
+      )
+      const again = yield* Effect.either(addKey(file, "ops", ["read"]))
+      assert.isTrue(again._tag === "Left" && again.left.message.includes("already has a key"))
+      fs.writeFileSync(file, "{ not json")
+      const bad = yield* Effect.either(readKeys(file))
+      assert.isTrue(bad._tag === "Left" && bad.left._tag === "ServeFailed")
+    })
+  )
+
+  it.scopedLive("serve listens with the key file's keys and stops when interrupted", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const file = path.join(dir, "keys.json")
+      const key = Redacted.value(yield* addKey(file, "reader", ["read"]))
+      const port = yield* freePort
+      const url = `http://127.0.0.1:${port}`
+      const fiber = yield* Effect.fork(
+        serve({
+          config: Option.none(),
+          keys: Option.some(file),
+          port,
+          host: "127.0.0.1",
+          rateLimit: 100,
+          maxBodyBytes: 1024,
+          corsOrigin: [],
+          noDashboard: false,
+          grace: 1,
+          releases: Option.none(),
+          json: true,
+          secureCookies: false
+        })
+      )
+      while ((yield* status(`${url}/health/live`)) !== 200) yield* Effect.sleep("50 millis")
+      assert.strictEqual(yield* status(`${url}/health`), 401)
+      assert.strictEqual(yield* status(`${url}/health`, { authorization: `Bearer ${key}` }), 200)
+      assert.strictEqual(yield* status(`${url}/dashboard/`), 200)
+      yield* Fiber.interrupt(fiber)
+      assert.strictEqual(yield* status(`${url}/health/live`), 0)
+    })
+  )
+
+  it.scopedLive("serve without keys fails saying how to make them", () =>
+    Effect.gen(function* () {
+      const saved = process.env["EFFECT_DSPY_API_KEYS_FILE"]
+      delete process.env["EFFECT_DSPY_API_KEYS_FILE"]
+      const result = yield* Effect.either(
+        serve({
+          config: Option.none(),
+          keys: Option.none(),
+          port: 0,
+          host: "127.0.0.1",
+          rateLimit: 0,
+          maxBodyBytes: 1024,
+          corsOrigin: [],
+          noDashboard: true,
+          grace: 1,
+          releases: Option.none(),
+          json: true,
+          secureCookies: false
+        })
+      )
+      if (saved !== undefined) process.env["EFFECT_DSPY_API_KEYS_FILE"] = saved
+      assert.isTrue(result._tag === "Left" && result.left.message.includes("effect-dspy keys new"))
+    })
+  )
+})

@@ -1,0 +1,147 @@
+/**
+ * API keys with scopes. A key is 32 random bytes (base64url, prefixed `edk_`); the server keeps only its SHA-256
+ * digest, so a leaked key file grants nothing. A presented key is hashed and compared with every digest in
+ * constant time (`crypto.timingSafeEqual`), and travels as a `Redacted` value: it is never logged.
+ *
+ * Scopes: `read` (GET endpoints, the dashboard), `execute` (module executions), `admin` (changes: modules,
+ * policies, jobs). `admin` implies `execute` and `read`; `execute` implies `read`.
+ *
+ * @example
+ * ```ts
+ * import { ApiKeys } from "@effect-dspy/server"
+ * import * as Redacted from "effect/Redacted"
+ *
+ * const { key, entry } = ApiKeys.generate("ops", ["admin"])
+ * const keys = ApiKeys.make([entry])
+ * console.log(keys.authenticate(key)?.id) // "ops"
+ * console.log(keys.authenticate(Redacted.make("edk_wrong"))) // undefined
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as crypto from "node:crypto"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+
+/**
+ * A scope a key grants.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Scope = "read" | "execute" | "admin"
+
+/**
+ * The scopes, weakest first.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const scopes: ReadonlyArray<Scope> = ["read", "execute", "admin"]
+
+/**
+ * A stored key: its id (shown in logs and rate limits), the SHA-256 digest of the key (hex) and its scopes.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Entry = Schema.Struct({
+  id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(64)),
+  sha256: Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/), Schema.annotations({ title: "hex SHA-256 digest" })),
+  scopes: Schema.Array(Schema.Literal("read", "execute", "admin")).pipe(Schema.minItems(1))
+})
+
+/**
+ * A stored key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Entry = typeof Entry.Type
+
+/**
+ * A key file: `{"version":1,"keys":[...]}`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const KeyFile = Schema.Struct({ version: Schema.Literal(1), keys: Schema.Array(Entry) })
+
+/**
+ * Who made a request: the key's id and its scopes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Principal {
+  readonly id: string
+  readonly scopes: ReadonlyArray<Scope>
+}
+
+/**
+ * Whether the scopes grant `scope` (`admin` implies `execute` and `read`; `execute` implies `read`).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const grants = (held: ReadonlyArray<Scope>, scope: Scope): boolean => {
+  const needed = scopes.indexOf(scope)
+  return held.some((s) => scopes.indexOf(s) >= needed)
+}
+
+/**
+ * The SHA-256 digest of a key, hex.
+ *
+ * @since 0.1.0
+ * @category hashing
+ */
+export const digest = (key: Redacted.Redacted<string>): string =>
+  crypto.createHash("sha256").update(Redacted.value(key), "utf8").digest("hex")
+
+/**
+ * A new random key and its stored entry. Show the key once; keep the entry.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const generate = (
+  id: string,
+  keyScopes: ReadonlyArray<Scope>
+): { readonly key: Redacted.Redacted<string>; readonly entry: Entry } => {
+  const key = Redacted.make(`edk_${crypto.randomBytes(32).toString("base64url")}`)
+  return { key, entry: { id, sha256: digest(key), scopes: [...keyScopes] } }
+}
+
+/**
+ * The key set of a server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ApiKeys {
+  /** The principal of a presented key, or `undefined` (compared in constant time with every entry). */
+  readonly authenticate: (key: Redacted.Redacted<string>) => Principal | undefined
+  readonly size: number
+}
+
+/**
+ * A key set over stored entries.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (entries: ReadonlyArray<Entry>): ApiKeys => {
+  const stored = entries.map((entry) => ({ entry, digest: Buffer.from(entry.sha256, "hex") }))
+  return {
+    size: stored.length,
+    authenticate: (key) => {
+      const presented = crypto.createHash("sha256").update(Redacted.value(key), "utf8").digest()
+      let found: Entry | undefined
+      // Every entry is compared (no early exit), each in constant time.
+      for (const { entry, digest: d } of stored) {
+        if (d.length === presented.length && crypto.timingSafeEqual(d, presented) && found === undefined) found = entry
+      }
+      return found === undefined ? undefined : { id: found.id, scopes: found.scopes }
+    }
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * Authentication and authorization of the HTTP API. Three credentials are accepted, tried in order:
+ * `Authorization: Bearer <api key>`; the dashboard's session cookie (`effect_dspy_session`, HttpOnly,
+ * SameSite=Strict, set by `POST /auth/session`); a short-lived `access_token` query parameter (from
+ * `POST /auth/token`, for clients such as `EventSource` that cannot send headers). Each authenticated request is
+ * counted against its key's rate limit (foundation's `RateLimiter`, keyed by the key id); a handler then asks for
+ * the scope it needs with {@link requireScope}.
+ *
+ * @since 0.1.0
+ */
+import { RateLimiter } from "@effect-dspy/foundation"
+import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as crypto from "node:crypto"
+import { Forbidden, TooManyRequests, Unauthorized } from "./ApiError.js"
+import * as ApiKeys from "./ApiKeys.js"
+
+/**
+ * The name of the dashboard's session cookie.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const sessionCookie = "effect_dspy_session"
+
+/**
+ * The query parameter of a short-lived token.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const tokenParameter = "access_token"
+
+/**
+ * The principal of the request being served.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class CurrentPrincipal extends Context.Tag("@effect-dspy/server/CurrentPrincipal")<
+  CurrentPrincipal,
+  ApiKeys.Principal
+>() {}
+
+/**
+ * The authentication middleware of the API: bearer key, session cookie or short-lived token; then the key's
+ * rate limit.
+ *
+ * @since 0.1.0
+ * @category middleware
+ */
+export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("@effect-dspy/server/Authentication", {
+  failure: Schema.Union(Unauthorized, TooManyRequests),
+  provides: CurrentPrincipal
+}) {}
+
+/**
+ * Fails with `Forbidden` unless the request's principal holds `scope`.
+ *
+ * @since 0.1.0
+ * @category authorization
+ */
+export const requireScope = (scope: ApiKeys.Scope): Effect.Effect<ApiKeys.Principal, Forbidden, CurrentPrincipal> =>
+  Effect.flatMap(CurrentPrincipal, (principal) =>
+    ApiKeys.grants(principal.scopes, scope)
+      ? Effect.succeed(principal)
+      : Effect.fail(
+          new Forbidden({
+            message: `the key "${principal.id}" lacks the "${scope}" scope this endpoint needs`,
+            required: scope
+          })
+        )
+  )
+
+/**
+ * A session or token issued to a principal.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Issued {
+  readonly token: Redacted.Redacted<string>
+  readonly expiresAt: number
+}
+
+/**
+ * The credentials of a server: its API keys, the sessions and tokens it issued, the per-key rate limiter.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  readonly keys: ApiKeys.ApiKeys
+  /** Issues a session (the cookie's value) or a short-lived token for `principal`, valid for `ttlMs`. */
+  readonly issue: (principal: ApiKeys.Principal, ttlMs: number) => Effect.Effect<Issued>
+  /** The principal of an issued session or token, while it is valid. */
+  readonly resolve: (token: Redacted.Redacted<string>) => Effect.Effect<ApiKeys.Principal | undefined>
+  /** Revokes an issued session or token. */
+  readonly revoke: (token: Redacted.Redacted<string>) => Effect.Effect<void>
+  /** Counts one request of a key against its rate limit. */
+  readonly admit: (principal: ApiKeys.Principal) => Effect.Effect<void, TooManyRequests>
+}
+
+/**
+ * The credentials service tag.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Credentials extends Context.Tag("@effect-dspy/server/Credentials")<Credentials, Service>() {}
+
+/**
+ * Options of the credentials: the keys and the per-key rate limit (`limit` requests per `scaleMs`; none: no
+ * limit).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly keys: ReadonlyArray<ApiKeys.Entry>
+  readonly rateLimit?: { readonly limit: number; readonly scaleMs: number } | undefined
+}
+
+/**
+ * Makes the credentials service.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): Effect.Effect<Service, never> =>
+  Effect.gen(function* () {
+    const keys = ApiKeys.make(options.keys)
+    const limiter =
+      options.rateLimit === undefined
+        ? undefined
+        : yield* RateLimiter.make("api_keys", { ...options.rateLimit, algorithm: "token-bucket" }).pipe(Effect.orDie)
+    // Issued tokens by their SHA-256 digest (the token itself is not kept).
+    const issued = new Map<string, { readonly principal: ApiKeys.Principal; readonly expiresAt: number }>()
+    const digestOf = (token: Redacted.Redacted<string>) =>
+      crypto.createHash("sha256").update(Redacted.value(token), "utf8").digest("hex")
+    return {
+      keys,
+      issue: (principal, ttlMs) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          for (const [digest, entry] of issued) if (entry.expiresAt <= now) issued.delete(digest)
+          const token = Redacted.make(crypto.randomBytes(32).toString("base64url"))
+          const expiresAt = now + ttlMs
+          issued.set(digestOf(token), { principal, expiresAt })
+          return { token, expiresAt }
+        }),
+      resolve: (token) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const digest = digestOf(token)
+          const entry = issued.get(digest)
+          if (entry === undefined) return undefined
+          if (entry.expiresAt <= now) {
+            issued.delete(digest)
+            return undefined
+          }
+          return entry.principal
+        }),
+      revoke: (token) => Effect.sync(() => void issued.delete(digestOf(token))),
+      admit: (principal) =>
+        limiter === undefined
+          ? Effect.void
+          : Effect.asVoid(
+              Effect.mapError(
+                limiter.hit(principal.id),
+                (e) =>
+                  new TooManyRequests({
+                    message: `the key "${principal.id}" is over its rate limit; retry in ${Math.ceil(e.retryAfterMs)} ms`,
+                    retryAfterMs: Math.ceil(e.retryAfterMs)
+                  })
+              )
+            )
+    }
+  })
+
+const unauthorized = (message: string) => new Unauthorized({ message })
+
+const cookieValue = (header: string | undefined, name: string): string | undefined => {
+  if (header === undefined) return undefined
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=")
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim())
+  }
+  return undefined
+}
+
+/**
+ * The principal of a request, from its credential (tried in order: the `Authorization` header, the session
+ * cookie, the `access_token` query parameter), counted against its key's rate limit.
+ *
+ * @since 0.1.0
+ * @category authentication
+ */
+export const authenticate = (
+  credentials: Service,
+  request: HttpServerRequest.HttpServerRequest
+): Effect.Effect<ApiKeys.Principal, Unauthorized | TooManyRequests> => {
+  const admitted = (
+    principal: ApiKeys.Principal | undefined,
+    what: string
+  ): Effect.Effect<ApiKeys.Principal, Unauthorized | TooManyRequests> =>
+    principal === undefined
+      ? Effect.fail(unauthorized(`${what}; present an API key as "Authorization: Bearer <key>"`))
+      : Effect.as(credentials.admit(principal), principal)
+  const authorization = request.headers.authorization
+  if (authorization !== undefined) {
+    const match = /^Bearer +(\S+)$/i.exec(authorization)
+    if (match === null) return Effect.fail(unauthorized(`the Authorization header must be "Bearer <key>"`))
+    return admitted(credentials.keys.authenticate(Redacted.make(match[1] as string)), "the API key is not valid")
+  }
+  const session = cookieValue(request.headers.cookie, sessionCookie)
+  if (session !== undefined && session !== "") {
+    return Effect.flatMap(credentials.resolve(Redacted.make(session)), (p) =>
+      admitted(p, "the session has expired or is unknown (sign in again)")
+    )
+  }
+  const query = new URL(request.url, "http://localhost").searchParams.get(tokenParameter)
+  if (query !== null && query !== "") {
+    return Effect.flatMap(credentials.resolve(Redacted.make(query)), (p) =>
+      admitted(p, "the access token has expired or is unknown")
+    )
+  }
+  return Effect.fail(unauthorized(`no credential; present an API key as "Authorization: Bearer <key>"`))
+}
+
+/**
+ * The authentication middleware's implementation, over the {@link Credentials} in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerAuthentication: Layer.Layer<Authentication, never, Credentials> = Layer.effect(
+  Authentication,
+  Effect.map(Credentials, (credentials) =>
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => authenticate(credentials, request))
+  )
+)

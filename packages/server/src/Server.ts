@@ -1,0 +1,275 @@
+/**
+ * The HTTP server of an effect-dspy application: the {@link Api} (OpenAPI at `/openapi.json`, a docs page at
+ * `/docs`), the dashboard at `/dashboard/`, API keys with scopes, per-key rate limits, body and field size limits,
+ * no CORS unless asked for, and a graceful shutdown: the gate closes (new requests get 503, readiness fails), the
+ * requests in flight finish (up to `shutdownGracePeriod`), the SSE streams end, the listener closes, and then the
+ * application's tree stops (it is built before the server, so it is released after it). TLS is left to a reverse
+ * proxy (see `docs/server.md`).
+ *
+ * @example
+ * ```ts
+ * import { Application } from "@effect-dspy/services"
+ * import { ApiKeys, Server } from "@effect-dspy/server"
+ * import * as Effect from "effect/Effect"
+ * import * as Layer from "effect/Layer"
+ * import * as Redacted from "effect/Redacted"
+ *
+ * const { key, entry } = ApiKeys.generate("ops", ["admin"])
+ * const program = Effect.gen(function* () {
+ *   const server = yield* Server.Server
+ *   const response = yield* Effect.promise(() =>
+ *     fetch(`${server.url}/modules`, { headers: { authorization: `Bearer ${Redacted.value(key)}` } })
+ *   )
+ *   return response.status // 200
+ * }).pipe(Effect.provide(Server.layer({ port: 0, keys: [entry] }).pipe(Layer.provide(Application.layerDefault()))))
+ *
+ * Effect.runPromise(Effect.scoped(program)).then(console.log)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { Config, Events } from "@effect-dspy/foundation"
+import type {
+  Application,
+  Experiments,
+  LMProviders,
+  ModuleManager,
+  OptimizationCoordinator,
+  ReleaseStore
+} from "@effect-dspy/services"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiScalar from "@effect/platform/HttpApiScalar"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpServer from "@effect/platform/HttpServer"
+import type * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as http from "node:http"
+import { Api } from "./Api.js"
+import type * as ApiKeys from "./ApiKeys.js"
+import * as Auth from "./Auth.js"
+import * as assets from "./internal/assets.js"
+import { Gate } from "./internal/gate.js"
+import * as authHandlers from "./internal/handlers/auth.js"
+import { GateTag, SettingsTag } from "./internal/handlers/context.js"
+import * as jobHandlers from "./internal/handlers/jobs.js"
+import * as moduleHandlers from "./internal/handlers/modules.js"
+import * as systemHandlers from "./internal/handlers/system.js"
+
+/**
+ * Options of the server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The port (default 8080; 0: any free port). */
+  readonly port?: number
+  /** The interface (default `127.0.0.1`; `0.0.0.0` to listen on every interface, behind a proxy). */
+  readonly host?: string
+  /** The API keys (their digests). With none, every authenticated endpoint answers 401. */
+  readonly keys: ReadonlyArray<ApiKeys.Entry>
+  /** Each key's rate limit (default 1200 requests a minute); `false`: none. */
+  readonly rateLimit?: { readonly limit: number; readonly scaleMs: number } | false
+  /** The listen backlog: connections the kernel queues before they are accepted (default 2048; Node's is 511). */
+  readonly backlog?: number
+  /** The largest request body, in bytes (default 1 MiB): a larger one gets 413. */
+  readonly maxBodyBytes?: number
+  /** Cross-origin requests: off unless origins are given. */
+  readonly cors?: { readonly allowedOrigins: ReadonlyArray<string> }
+  /** Serve the dashboard at `/dashboard/` (default true). */
+  readonly dashboard?: boolean
+  /** How long requests in flight get at shutdown (default 10 s). */
+  readonly shutdownGracePeriod?: Duration.DurationInput
+  /** How long a dashboard session lasts (default 8 hours). */
+  readonly sessionTtl?: Duration.DurationInput
+  /** How long a short-lived token lasts (default 5 minutes). */
+  readonly tokenTtl?: Duration.DurationInput
+  /** Mark the session cookie `Secure` (set it when a TLS proxy fronts the server; default false). */
+  readonly secureCookies?: boolean
+}
+
+/**
+ * The running server: where it listens, the requests and SSE streams open, and its drain.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  readonly host: string
+  readonly port: number
+  /** `http://host:port`. */
+  readonly url: string
+  readonly inFlight: Effect.Effect<{ readonly requests: number; readonly sse: number }>
+  /** Closes the gate and waits for the requests in flight (also run when the server's scope closes). */
+  readonly drain: Effect.Effect<{ readonly abandoned: number }>
+}
+
+/**
+ * The running server's tag.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Server extends Context.Tag("@effect-dspy/server/Server")<Server, Service>() {}
+
+/**
+ * The services of the application the server needs (what `Application.layer` provides, with Config and Events).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Requirements =
+  | Application.Application
+  | ModuleManager.ModuleManager
+  | LMProviders.LMProviders
+  | OptimizationCoordinator.OptimizationCoordinator
+  | Experiments.Experiments
+  | ReleaseStore.ReleaseStore
+  | Events.Events
+  | Config.Config
+
+const jsonError = (status: number, tag: string, message: string) =>
+  HttpServerResponse.unsafeJson({ _tag: tag, message }, { status })
+
+const securityHeaders = HttpServerResponse.setHeaders({
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY"
+})
+
+const dashboardRoutes = (enabled: boolean) =>
+  HttpApiBuilder.Router.use((router) =>
+    Effect.gen(function* () {
+      if (!enabled) return
+      const files = assets.load()
+      const csp = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'"
+      const serve = (name: string) => {
+        const asset = files.get(name)
+        return asset === undefined
+          ? jsonError(404, "NotFound", `no dashboard file ${JSON.stringify(name)}`)
+          : HttpServerResponse.uint8Array(asset.body, {
+              contentType: asset.contentType,
+              headers: { "content-security-policy": csp, "cache-control": "no-cache" }
+            })
+      }
+      yield* router.get("/", Effect.succeed(HttpServerResponse.redirect("/dashboard/", { status: 302 })))
+      // The router ignores a trailing slash: this is `/dashboard` and `/dashboard/`.
+      yield* router.get(
+        "/dashboard/",
+        Effect.sync(() => serve("index.html"))
+      )
+      yield* router.get(
+        "/dashboard/*",
+        Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+          const url = new URL(request.url, "http://localhost")
+          return serve(decodeURIComponent(url.pathname.slice("/dashboard/".length)))
+        })
+      )
+    })
+  )
+
+/**
+ * The server as a layer over a running application: it listens when built and drains, then closes, when its
+ * scope closes (before the application's tree stops).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<Server, HttpServerError.ServeError, Requirements> => {
+  const maxBody = options.maxBodyBytes ?? 1024 * 1024
+  const grace = Duration.decode(options.shutdownGracePeriod ?? "10 seconds")
+  return Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const gate = yield* Gate.make
+      const credentials = yield* Auth.make({
+        keys: options.keys,
+        rateLimit: options.rateLimit === false ? undefined : (options.rateLimit ?? { limit: 1200, scaleMs: 60_000 })
+      })
+      const settings = {
+        sessionTtlMs: Duration.toMillis(options.sessionTtl ?? "8 hours"),
+        tokenTtlMs: Duration.toMillis(options.tokenTtl ?? "5 minutes"),
+        secureCookies: options.secureCookies ?? false
+      }
+      const shared = Layer.mergeAll(
+        Layer.succeed(GateTag, gate),
+        Layer.succeed(SettingsTag, settings),
+        Layer.succeed(Auth.Credentials, credentials)
+      )
+      const handlers = Layer.mergeAll(
+        moduleHandlers.layer,
+        jobHandlers.layer,
+        systemHandlers.layer,
+        authHandlers.layer,
+        authHandlers.probes
+      ).pipe(Layer.provide(Auth.layerAuthentication))
+      const api = HttpApiBuilder.api(Api).pipe(Layer.provide(handlers))
+      const gateMiddleware = HttpMiddleware.make((app) =>
+        Effect.gen(function* () {
+          if (gate.stopping) return jsonError(503, "Unavailable", "the server is shutting down; retry elsewhere")
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const length = request.headers["content-length"]
+          if (length !== undefined && Number(length) > maxBody) {
+            return jsonError(413, "PayloadTooLarge", `the request body is larger than ${maxBody} bytes`)
+          }
+          gate.enter()
+          return yield* app.pipe(
+            HttpIncomingMessage.withMaxBodySize(Option.some(maxBody)),
+            Effect.catchAllDefect(() => Effect.succeed(jsonError(500, "InternalError", "internal error"))),
+            Effect.ensuring(Effect.sync(() => gate.leave()))
+          )
+        }).pipe(Effect.map(securityHeaders))
+      )
+      const cors =
+        options.cors === undefined
+          ? Layer.empty
+          : HttpApiBuilder.middlewareCors({
+              allowedOrigins: options.cors.allowedOrigins,
+              credentials: true,
+              allowedHeaders: ["authorization", "content-type", "last-event-id"]
+            })
+      const http_ = HttpApiBuilder.serve(gateMiddleware).pipe(
+        Layer.provide(dashboardRoutes(options.dashboard ?? true)),
+        Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
+        Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+        Layer.provide(cors),
+        Layer.provide(api),
+        Layer.provide(shared),
+        Layer.provideMerge(
+          NodeHttpServer.layer(() => http.createServer(), {
+            port: options.port ?? 8080,
+            host: options.host ?? "127.0.0.1",
+            backlog: options.backlog ?? 2048
+          })
+        )
+      )
+      // Built after the listener, so released before it: drain, then the listener closes.
+      const service = Layer.scoped(
+        Server,
+        Effect.gen(function* () {
+          const server = yield* HttpServer.HttpServer
+          const address = server.address
+          const host = address._tag === "TcpAddress" ? address.hostname : "unix"
+          const port = address._tag === "TcpAddress" ? address.port : 0
+          const drain = gate.drain(grace)
+          yield* Effect.addFinalizer(() => drain)
+          return {
+            host,
+            port,
+            url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+            inFlight: Effect.sync(() => ({ requests: gate.inFlight, sse: gate.sse })),
+            drain
+          }
+        })
+      )
+      return service.pipe(Layer.provide(http_))
+    })
+  )
+}

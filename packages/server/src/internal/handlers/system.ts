@@ -1,0 +1,255 @@
+/** The system group's handlers: tree, providers, status, health, snapshots, metrics, events. */
+import { Events } from "@effect-dspy/foundation"
+import { Application, Experiments, LMProviders, ModuleManager, OptimizationCoordinator } from "@effect-dspy/services"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import type * as Layer from "effect/Layer"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import { Api } from "../../Api.js"
+import * as ApiError from "../../ApiError.js"
+import type * as SystemApi from "../../api/SystemApi.js"
+import { type Authentication, requireScope } from "../../Auth.js"
+import * as Sse from "../../Sse.js"
+import type { Gate } from "../gate.js"
+import * as prometheus from "../prometheus.js"
+import { GateTag } from "./context.js"
+import { toJob } from "./jobs.js"
+import { jsonSafe } from "./modules.js"
+
+type Check = (typeof SystemApi.Health.Type)["checks"][number]
+
+const toProvider = (p: LMProviders.ProviderStatus): typeof SystemApi.Provider.Type => ({
+  name: p.name,
+  kind: p.kind,
+  ...(p.backup === undefined ? {} : { backup: p.backup }),
+  circuit: p.circuit,
+  failedOver: p.failedOver,
+  generation: p.generation,
+  calls: p.calls,
+  failures: p.failures,
+  failovers: p.failovers,
+  recoveries: p.recoveries,
+  promptTokens: p.promptTokens,
+  completionTokens: p.completionTokens,
+  costUsd: p.costUsd
+})
+
+const parseTypes = (types: string | undefined): ReadonlyArray<string> | undefined =>
+  types === undefined || types === ""
+    ? undefined
+    : types
+        .split(",")
+        .map((t) => t.trim())
+        .filter((t) => t !== "")
+
+/** The SSE id of an event: its timestamp and id (a reconnection replays from the timestamp, after the id). */
+const sseId = (event: Events.Event): string => `${event.timestamp}:${event.id}`
+
+// An event delivered to many subscribers (the same object) becomes one SSE event, encoded once (see Sse.response).
+const sseEvents = new WeakMap<Events.Event, Sse.Event>()
+const toSse = (e: Events.Event): Sse.Event => {
+  let out = sseEvents.get(e)
+  if (out === undefined) {
+    out = { id: sseId(e), event: e.type, data: JSON.stringify(e) }
+    sseEvents.set(e, out)
+  }
+  return out
+}
+
+/**
+ * The event tail: the live events (subscribed before anything is read back, so none falls between), after the
+ * events since `lastId` when a client reconnects.
+ */
+export const tail = (
+  events: Events.Service,
+  gate: Gate,
+  types: ReadonlyArray<string> | undefined,
+  lastId: string | undefined,
+  heartbeatEvery: Duration.DurationInput = "15 seconds"
+): Stream.Stream<Sse.Event | Uint8Array, unknown> =>
+  Stream.unwrapScoped(
+    Effect.gen(function* () {
+      const queue = yield* Queue.unbounded<Events.Event | Uint8Array>()
+      const fiber = yield* Effect.forkScoped(
+        Stream.runForEachChunk(events.subscribe(types), (chunk) => Queue.offerAll(queue, chunk))
+      )
+      // Heartbeats, and the end at shutdown, go through the same queue (no per-element race or merge).
+      yield* Effect.forkScoped(Effect.repeat(Queue.offer(queue, Sse.heartbeat), Schedule.spaced(heartbeatEvery)))
+      yield* Effect.forkScoped(Effect.zipRight(Deferred.await(gate.shutdown), Queue.shutdown(queue)))
+      // Subscribed once the reader waits on its queue.
+      while (true) {
+        const status = yield* Fiber.status(fiber)
+        if (status._tag !== "Running") break
+        yield* Effect.yieldNow()
+      }
+      let replay: ReadonlyArray<Events.Event> = []
+      if (lastId !== undefined) {
+        const colon = lastId.indexOf(":")
+        const from = Number(lastId.slice(0, colon))
+        const id = lastId.slice(colon + 1)
+        if (colon > 0 && Number.isFinite(from)) {
+          const since = yield* events.query({
+            from,
+            order: "asc",
+            limit: 10_000,
+            ...(types === undefined ? {} : { types })
+          })
+          const at = since.findIndex((e) => e.id === id)
+          replay = at === -1 ? since : since.slice(at + 1)
+        }
+      }
+      const seen = new Set(replay.map((e) => e.id))
+      const ready: Sse.Event = { event: "ready", data: JSON.stringify({ replayed: replay.length }) }
+      const live = Stream.fromQueue(queue).pipe(
+        Stream.filter((e) => e instanceof Uint8Array || seen.size === 0 || !seen.has(e.id)),
+        Stream.map((e) => (e instanceof Uint8Array ? e : toSse(e)))
+      )
+      const head: ReadonlyArray<Sse.Event | Uint8Array> = [ready, ...replay.map(toSse)]
+      return Stream.concat(Stream.fromIterable(head), live)
+    })
+  )
+
+/** The handlers of the `system` group. */
+export const layer: Layer.Layer<
+  HttpApiGroup.ApiGroup<"effect-dspy", "system">,
+  never,
+  | Application.Application
+  | LMProviders.LMProviders
+  | ModuleManager.ModuleManager
+  | OptimizationCoordinator.OptimizationCoordinator
+  | Experiments.Experiments
+  | Events.Events
+  | GateTag
+  | Authentication
+> = HttpApiBuilder.group(Api, "system", (handlers) =>
+  Effect.gen(function* () {
+    const app = yield* Application.Application
+    const providers = yield* LMProviders.LMProviders
+    const modules = yield* ModuleManager.ModuleManager
+    const coordinator = yield* OptimizationCoordinator.OptimizationCoordinator
+    const experiments = yield* Experiments.Experiments
+    const events = yield* Events.Events
+    const gate: Gate = yield* GateTag
+
+    const status = Effect.gen(function* () {
+      const inFlight = yield* app.inFlight
+      const workers = yield* coordinator.workers
+      return { inFlight: { ...inFlight, http: gate.inFlight }, workers, sseSubscribers: gate.sse }
+    })
+    const snapshot = Effect.gen(function* () {
+      const at = yield* Clock.currentTimeMillis
+      const tree = yield* app.describe
+      const provs = yield* providers.status
+      const mods = yield* modules.list
+      const withPolicies = yield* Effect.forEach(mods, (m) =>
+        Effect.map(
+          Effect.orElseSucceed(modules.policy(m.id), () => undefined),
+          (policy) => jsonSafe({ ...m, policy: policy ?? null })
+        )
+      )
+      const jobs = yield* coordinator.list
+      const exps = yield* experiments.list()
+      return {
+        at,
+        tree,
+        providers: provs.map(toProvider),
+        modules: withPolicies,
+        jobs: jobs.map((j) => jsonSafe(toJob(j))),
+        experiments: exps.map(jsonSafe),
+        status: yield* status
+      }
+    })
+    const health = Effect.gen(function* () {
+      const tree = yield* app.describe
+      const provs = yield* providers.status
+      const open = provs.filter((p) => p.circuit === "open")
+      const checks: Array<Check> = [
+        {
+          name: "server",
+          status: gate.stopping ? "unavailable" : "ok",
+          detail: gate.stopping ? "draining for shutdown" : "accepting requests"
+        },
+        {
+          name: "supervision_tree",
+          status: tree.status === "running" ? "ok" : "unavailable",
+          detail: `root ${tree.status}, ${tree.children.length} children`
+        },
+        {
+          name: "lm_providers",
+          status:
+            provs.length > 0 && open.length === provs.length ? "unavailable" : open.length > 0 ? "degraded" : "ok",
+          detail:
+            open.length === 0
+              ? `${provs.length} provider(s), every circuit closed or half-open`
+              : `circuit open: ${open.map((p) => p.name).join(", ")}`
+        }
+      ]
+      const overall = checks.some((c) => c.status === "unavailable")
+        ? "unavailable"
+        : checks.some((c) => c.status === "degraded")
+          ? "degraded"
+          : "ok"
+      return { status: overall, checks } as const
+    })
+
+    return handlers
+      .handle("tree", () => Effect.zipRight(requireScope("read"), app.describe))
+      .handle("providers", () =>
+        Effect.zipRight(
+          requireScope("read"),
+          Effect.map(providers.status, (all) => all.map(toProvider))
+        )
+      )
+      .handle("status", () => Effect.zipRight(requireScope("read"), status))
+      .handle("health", () => Effect.zipRight(requireScope("read"), health))
+      .handle("snapshot", () => Effect.zipRight(requireScope("read"), snapshot))
+      .handle("snapshots", ({ urlParams }) =>
+        Effect.gen(function* () {
+          yield* requireScope("read")
+          const every = Duration.millis(urlParams.intervalMs ?? 1000)
+          const stream = Stream.repeatEffectWithSchedule(snapshot, Schedule.spaced(every)).pipe(
+            Stream.zipWithIndex,
+            Stream.map(([snap, i]): Sse.Event => ({ id: String(i), event: "snapshot", data: JSON.stringify(snap) }))
+          )
+          return Sse.response(gate.sseStream(stream))
+        })
+      )
+      .handle("metrics", () => Effect.zipRight(requireScope("read"), prometheus.render))
+      .handle("events", ({ urlParams }) =>
+        Effect.zipRight(
+          requireScope("read"),
+          Effect.mapError(
+            events.query({
+              ...(parseTypes(urlParams.types) === undefined
+                ? {}
+                : { types: parseTypes(urlParams.types) as Array<string> }),
+              ...(urlParams.correlationId === undefined ? {} : { correlationId: urlParams.correlationId }),
+              ...(urlParams.from === undefined ? {} : { from: urlParams.from }),
+              ...(urlParams.to === undefined ? {} : { to: urlParams.to }),
+              limit: urlParams.limit ?? 100,
+              ...(urlParams.offset === undefined ? {} : { offset: urlParams.offset }),
+              ...(urlParams.order === undefined ? {} : { order: urlParams.order })
+            }),
+            ApiError.fromFailure
+          )
+        )
+      )
+      .handle("tail", ({ urlParams, request }) =>
+        Effect.gen(function* () {
+          yield* requireScope("read")
+          return Sse.response(
+            gate.sseStream(tail(events, gate, parseTypes(urlParams.types), Sse.lastEventId(request.headers)), {
+              live: true
+            })
+          )
+        })
+      )
+  })
+)
