@@ -357,6 +357,19 @@ export const DSPyConfig = Schema.Struct({
       maxPoolSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 64 }),
       maxWorkers: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 8 })
     })
+  }),
+  /**
+   * Where the application keeps its state (releases, experiments, optimization jobs and checkpoints): `sqlite`
+   * (the default: the files named in the application's options, or memory) or `postgres` (one database at
+   * `postgres.url`, shared by every process pointed at it). Read when the application starts.
+   */
+  storage: section({
+    backend: Schema.optionalWith(Schema.Literal("sqlite", "postgres"), { default: () => "sqlite" }),
+    postgres: section({
+      /** `postgres://user:password@host:port/database` (a secret: it may hold a password). */
+      url: Schema.optional(Schema.Redacted(Schema.String)),
+      maxConnections: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 10 })
+    })
   })
 })
 

@@ -37,6 +37,7 @@
  *
  * @since 0.1.0
  */
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -288,6 +289,26 @@ export const layerSqlite = (options: SqliteOptions): Layer.Layer<Events, EventSt
           (failure) => new EventStoreError({ ...failure, message: `${failure.message} (${options.filename})` })
         )
       )
+      return service(hub, ops)
+    })
+  )
+
+/**
+ * A durable store over the `SqlClient` in context: SQLite or PostgreSQL (the dialect picks the DDL). On
+ * PostgreSQL (a `PgClient`, which the services package's `Storage.layerPostgres` provides) the table's schema
+ * version is kept in `dspy_schema_versions` under `events` and migrated forward; a newer one is refused. This
+ * package does not depend on a PostgreSQL driver: the client comes from the context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql = (options: RetentionOptions = {}): Layer.Layer<Events, EventStoreError, SqlClient.SqlClient> =>
+  Layer.scoped(
+    Events,
+    Effect.gen(function* () {
+      const retention = { current: yield* retentionOf(options) }
+      const hub = yield* internal.Hub.make
+      const ops = yield* Effect.mapError(sqlite.makeOps(retention, hub), (failure) => new EventStoreError(failure))
       return service(hub, ops)
     })
   )

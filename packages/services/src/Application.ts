@@ -53,6 +53,8 @@ import * as ModuleManager from "./ModuleManager.js"
 import * as OptimizationCoordinator from "./OptimizationCoordinator.js"
 import * as ReleaseStore from "./releases/ReleaseStore.js"
 import * as ServicesEvents from "./ServicesEvents.js"
+import * as Storage from "./Storage.js"
+import { openPostgres } from "./internal/storage.js"
 import * as ExperienceStore from "./loop/ExperienceStore.js"
 import * as Loop from "./loop/Loop.js"
 import * as loopImpl from "./loop/internal/loop.js"
@@ -318,26 +320,36 @@ export const layer = (
           ? HistoryFeed.providerObserver(history, () => clock.unsafeCurrentTimeMillis())
           : undefined
       })
+      // `storage.backend: postgres`: the stores not given in context open on that database.
+      const storage = (yield* config.current).storage
+      const postgres = storage.backend === "postgres" ? yield* openPostgres(storage, scope) : undefined
       // The release store: the one in context, else a SQLite store of the application's own.
       const givenReleases = yield* Effect.serviceOption(ReleaseStore.ReleaseStore)
       const releases = Option.isSome(givenReleases)
         ? givenReleases.value
-        : yield* ReleaseStore.makeSqlite({ filename: options.releases?.filename ?? ":memory:" }).pipe(
-            Effect.mapError(
-              (error) =>
-                new RuntimeError.ChildStartFailed({
-                  childId: "module_manager",
-                  cause: error,
-                  message: `The release store did not open: ${error.message}`
-                })
+        : postgres !== undefined
+          ? postgres.releases
+          : yield* ReleaseStore.makeSqlite({ filename: options.releases?.filename ?? ":memory:" }).pipe(
+              Effect.mapError(
+                (error) =>
+                  new RuntimeError.ChildStartFailed({
+                    childId: "module_manager",
+                    cause: error,
+                    message: `The release store did not open: ${error.message}`
+                  })
+              )
             )
-          )
       // The experiments (traffic policies of two or more versions run as ones): the service in context, else one
       // over a SQLite store of the application's own, next to the release store.
       const givenExperiments = yield* Effect.serviceOption(Experiments.Experiments)
       const experiments = Option.isSome(givenExperiments)
         ? givenExperiments.value
-        : yield* Layer.buildWithScope(Experiments.layerSqlite(experimentsFile(options)), scope).pipe(
+        : yield* Layer.buildWithScope(
+            postgres !== undefined
+              ? Experiments.layer.pipe(Layer.provide(postgres.experiments))
+              : Experiments.layerSqlite(experimentsFile(options)),
+            scope
+          ).pipe(
             Effect.map((context) => Context.get(context, Experiments.Experiments)),
             Effect.mapError(
               (error) =>
@@ -522,7 +534,9 @@ export const layer = (
       }
       // Built last, so it stops first at shutdown: its jobs are interrupted (and resume on a restart with the same
       // database and checkpoint store) before the drain and the tree stop.
-      const checkpoints = yield* Effect.serviceOption(Checkpoint.CheckpointStore)
+      const checkpoints = Option.orElse(yield* Effect.serviceOption(Checkpoint.CheckpointStore), () =>
+        Option.fromNullable(postgres?.checkpoints)
+      )
       const optimization = yield* coordinator
         .makeWith(
           {
@@ -539,7 +553,8 @@ export const layer = (
                 ? `every LM provider's circuit is open (${all.map((p) => p.name).join(", ")})`
                 : undefined
             ),
-            ...(Option.isSome(checkpoints) ? { checkpoints: checkpoints.value } : {})
+            ...(Option.isSome(checkpoints) ? { checkpoints: checkpoints.value } : {}),
+            ...(postgres === undefined ? {} : { jobs: postgres.jobs })
           },
           options.optimization?.coordinator ?? {}
         )
@@ -605,7 +620,8 @@ const intensityOf = (intensity: Intensity | undefined): Intensity =>
 
 /**
  * The application with the foundation services it needs: Config (defaults, file, environment; see
- * `Config.layer`), Events (in memory, retention from Config), Protection and the production Registry.
+ * `Config.layer`), Events (in memory, retention from Config; in the database with `storage.backend: postgres`),
+ * Protection and the production Registry.
  *
  * @since 0.1.0
  * @category layers
@@ -628,12 +644,36 @@ export const layerDefault = (
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions | Config.ConfigInvalid
 > => {
   const foundation = Layer.mergeAll(
-    privacyEvents.layer.pipe(Layer.provide(Events.layerConfig)),
+    privacyEvents.layer.pipe(Layer.provide(eventsOfStorage)),
     Protection.layer,
     Registry.layer
   ).pipe(Layer.provideMerge(Config.layer(options.config ?? {})))
   return layer(options).pipe(Layer.provideMerge(foundation))
 }
+
+/**
+ * The events of `layerDefault`: in memory (retention following Config), or in the PostgreSQL database when
+ * `storage.backend` is `postgres` (retention as configured at start).
+ */
+const eventsOfStorage: Layer.Layer<Events.Events, RuntimeError.ChildStartFailed, Config.Config> = Layer.unwrapEffect(
+  Effect.map(Config.Config, (config) =>
+    Layer.unwrapEffect(
+      Effect.map(config.current, ({ storage, events }) => {
+        if (storage.backend !== "postgres" || storage.postgres.url === undefined) return Events.layerConfig
+        const failed = (reason: string, cause: unknown) =>
+          new RuntimeError.ChildStartFailed({
+            childId: "foundation",
+            cause,
+            message: `The event store did not open on PostgreSQL: ${reason}`
+          })
+        return Events.layerSql(events).pipe(
+          Layer.provide(Storage.layerPostgresClient({ url: storage.postgres.url, maxConnections: 2 })),
+          Layer.mapError((e) => failed(e.message, e))
+        )
+      })
+    )
+  )
+)
 
 /**
  * The supervision tree of the application in context.

@@ -299,6 +299,20 @@ export class ReleaseStoreVersionUnsupported extends Errors.TaggedError<ReleaseSt
 ) {}
 
 /**
+ * A compare-and-swap write of the release store found the module's promoted version other than the one the write
+ * was computed against (another process or runner changed it first): nothing was written. Read the module again
+ * and decide anew; retrying the same write cannot succeed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ReleaseStoreConflict extends Errors.TaggedError<ReleaseStoreConflict>()(
+  "ReleaseStoreConflict",
+  { moduleId: Schema.String, expected: Schema.Number, found: Schema.NullOr(Schema.Number) },
+  { code: "release_store_conflict", retryable: false }
+) {}
+
+/**
  * A stored version's program cannot be read back (not JSON, not a program state, or it does not fit the
  * module). Nothing was restored; `version` names the row to fix (import a good bundle over it, or forget the
  * module's releases).
@@ -347,6 +361,7 @@ export class ReleaseBundleInvalid extends Errors.TaggedError<ReleaseBundleInvali
 export type ReleasesError =
   | ReleaseStoreError
   | ReleaseStoreVersionUnsupported
+  | ReleaseStoreConflict
   | ReleaseCorrupted
   | ReleaseShapeMismatch
   | ReleaseBundleInvalid
@@ -354,6 +369,7 @@ export type ReleasesError =
 const releasesTags = [
   "ReleaseStoreError",
   "ReleaseStoreVersionUnsupported",
+  "ReleaseStoreConflict",
   "ReleaseCorrupted",
   "ReleaseShapeMismatch",
   "ReleaseBundleInvalid"

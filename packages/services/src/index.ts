@@ -57,6 +57,22 @@ export * as OptimizationCoordinator from "./OptimizationCoordinator.js"
 export * as CheckpointSqlite from "./CheckpointSqlite.js"
 
 /**
+ * A PostgreSQL checkpoint store for optimizer runs (the SQLite one's contract), so a job resumed by another
+ * process reads every unit the first one finished.
+ *
+ * @since 0.1.0
+ */
+export * as CheckpointPostgres from "./CheckpointPostgres.js"
+
+/**
+ * Where the application keeps its state: SQLite (embedded, the default) or one PostgreSQL database shared by
+ * several processes; the client and the stores as layers.
+ *
+ * @since 0.1.0
+ */
+export * as Storage from "./Storage.js"
+
+/**
  * Durable releases: every module version (program, spec, lineage), the promoted one restored at start, and
  * optimization results reused, in SQLite (or in memory).
  *

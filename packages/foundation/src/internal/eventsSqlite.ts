@@ -33,11 +33,62 @@ interface Row {
 const toEvent = (row: Row): Event => ({
   id: row.id,
   type: row.type,
-  timestamp: row.timestamp,
+  // PostgreSQL's BIGINT comes back as text.
+  timestamp: Number(row.timestamp),
   correlationId: row.correlation_id ?? undefined,
   parentId: row.parent_id ?? undefined,
   data: JSON.parse(row.data) as { readonly [key: string]: unknown }
 })
+
+const numOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value))
+
+const indexes = [
+  "CREATE INDEX IF NOT EXISTS effect_dspy_events_correlation ON effect_dspy_events (correlation_id, seq)",
+  "CREATE INDEX IF NOT EXISTS effect_dspy_events_type ON effect_dspy_events (type, seq)",
+  "CREATE INDEX IF NOT EXISTS effect_dspy_events_timestamp ON effect_dspy_events (timestamp)"
+]
+
+/** The PostgreSQL schema version of the event table (kept in `dspy_schema_versions`, as the services' stores). */
+export const pgSchemaVersion = 1
+
+/** The migration steps on PostgreSQL (index 0: an empty database to version 1). */
+const pgMigrations: ReadonlyArray<ReadonlyArray<string>> = [
+  [
+    `CREATE TABLE effect_dspy_events (seq BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+      timestamp BIGINT NOT NULL, correlation_id TEXT, parent_id TEXT, data TEXT NOT NULL)`,
+    ...indexes
+  ]
+]
+
+/**
+ * Brings the PostgreSQL event table to {@link pgSchemaVersion} in one transaction under an advisory lock (the
+ * services' stores take the same one, so processes opening one database at once migrate it once); a newer
+ * schema is left untouched and refused (the inner failure).
+ */
+const migratePg = (sql: SqlClient.SqlClient) =>
+  sql.withTransaction(
+    Effect.gen(function* () {
+      yield* sql`SELECT pg_advisory_xact_lock(${0x64_73_70_79})`
+      yield* sql.unsafe(
+        "CREATE TABLE IF NOT EXISTS dspy_schema_versions (store TEXT PRIMARY KEY, version INTEGER NOT NULL, updated_at BIGINT NOT NULL)"
+      )
+      const rows = yield* sql<{ version: unknown }>`SELECT version FROM dspy_schema_versions WHERE store = 'events'`
+      const found = rows.length === 0 ? 0 : Number(rows[0]!.version)
+      if (found > pgMigrations.length) {
+        return Effect.fail<StoreFailure>({
+          operation: "open",
+          reason: "io",
+          message: `The PostgreSQL event table has schema version ${found}, but this program reads versions up to ${pgMigrations.length}: it was written by a newer release; nothing was changed`
+        })
+      }
+      if (found < pgMigrations.length) {
+        for (const step of pgMigrations.slice(found)) for (const statement of step) yield* sql.unsafe(statement)
+        yield* sql`INSERT INTO dspy_schema_versions (store, version, updated_at) VALUES ('events', ${pgMigrations.length}, ${Date.now()})
+          ON CONFLICT (store) DO UPDATE SET version = EXCLUDED.version, updated_at = EXCLUDED.updated_at`
+      }
+      return Effect.void
+    })
+  )
 
 /** What the store's operations fail with before the public module wraps it. */
 export interface StoreFailure {
@@ -72,31 +123,32 @@ const gone = (operation: string, reason: string): StoreFailure => ({
 export const makeOps = (retention: { current: Retention }, hub: Hub, filename?: string) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    // A lock held by another connection fails a write after 250 ms instead of blocking the event loop for 5 s.
-    yield* sql.unsafe(DatabaseFile.busyTimeoutPragma).pipe(Effect.mapError(io("open")))
-    yield* sql`CREATE TABLE IF NOT EXISTS effect_dspy_events (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      id TEXT NOT NULL UNIQUE,
-      type TEXT NOT NULL,
-      timestamp INTEGER NOT NULL,
-      correlation_id TEXT,
-      parent_id TEXT,
-      data TEXT NOT NULL
-    )`.pipe(Effect.mapError(io("open")))
-    yield* sql`CREATE INDEX IF NOT EXISTS effect_dspy_events_correlation ON effect_dspy_events (correlation_id, seq)`.pipe(
-      Effect.mapError(io("open"))
-    )
-    yield* sql`CREATE INDEX IF NOT EXISTS effect_dspy_events_type ON effect_dspy_events (type, seq)`.pipe(
-      Effect.mapError(io("open"))
-    )
-    yield* sql`CREATE INDEX IF NOT EXISTS effect_dspy_events_timestamp ON effect_dspy_events (timestamp)`.pipe(
-      Effect.mapError(io("open"))
-    )
+    // The same store runs on PostgreSQL (`layerSql` over a PgClient): its DDL and a few expressions differ.
+    const pg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+    if (pg) {
+      yield* migratePg(sql).pipe(Effect.mapError(io("open")), Effect.flatten)
+    } else {
+      // A lock held by another connection fails a write after 250 ms instead of blocking the event loop for 5 s.
+      yield* sql.unsafe(DatabaseFile.busyTimeoutPragma).pipe(Effect.mapError(io("open")))
+      yield* sql`CREATE TABLE IF NOT EXISTS effect_dspy_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,
+        correlation_id TEXT,
+        parent_id TEXT,
+        data TEXT NOT NULL
+      )`.pipe(Effect.mapError(io("open")))
+      for (const index of indexes) yield* sql.unsafe(index).pipe(Effect.mapError(io("open")))
+    }
     const stats = yield* sql<{
       n: number
       oldest: number | null
       newest: number | null
     }>`SELECT COUNT(*) AS n, MIN(timestamp) AS oldest, MAX(timestamp) AS newest FROM effect_dspy_events`.pipe(
+      Effect.map((rows) =>
+        rows.map((r) => ({ n: Number(r.n), oldest: numOrNull(r.oldest), newest: numOrNull(r.newest) }))
+      ),
       Effect.mapError(io("open"))
     )
     let size = stats[0]?.n ?? 0
@@ -123,7 +175,7 @@ export const makeOps = (retention: { current: Retention }, hub: Hub, filename?: 
     // The oldest timestamp, through the timestamp index (O(log n)).
     const readOldest = Effect.map(
       sql<{ oldest: number | null }>`SELECT MIN(timestamp) AS oldest FROM effect_dspy_events`,
-      (rows) => rows[0]?.oldest ?? Number.POSITIVE_INFINITY
+      (rows) => numOrNull(rows[0]?.oldest) ?? Number.POSITIVE_INFINITY
     )
 
     /** Applies retention at `now`; returns how many rows were removed. O(removed + log n). */
@@ -207,7 +259,8 @@ export const makeOps = (retention: { current: Retention }, hub: Hub, filename?: 
         if (q.from !== undefined) conditions.push(sql`timestamp >= ${q.from}`)
         if (q.to !== undefined) conditions.push(sql`timestamp <= ${q.to}`)
         const order = sql.literal(q.order === "desc" ? "DESC" : "ASC")
-        const limit = q.limit ?? -1
+        // No limit: -1 for SQLite, NULL for PostgreSQL.
+        const limit = q.limit ?? (pg ? null : -1)
         const offset = q.offset ?? 0
         const rows =
           yield* sql<Row>`SELECT * FROM effect_dspy_events WHERE ${sql.and(conditions)} ORDER BY seq ${order} LIMIT ${limit} OFFSET ${offset}`.pipe(
@@ -225,7 +278,7 @@ export const makeOps = (retention: { current: Retention }, hub: Hub, filename?: 
 
     const count: Effect.Effect<number, StoreFailure> = Effect.map(
       sql<{ n: number }>`SELECT COUNT(*) AS n FROM effect_dspy_events`.pipe(Effect.mapError(io("count"))),
-      (rows) => rows[0]?.n ?? 0
+      (rows) => Number(rows[0]?.n ?? 0)
     )
 
     return { publish, query, prune, count }

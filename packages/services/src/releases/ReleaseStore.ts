@@ -32,8 +32,10 @@ import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { ReleaseStoreError, ReleaseStoreVersionUnsupported } from "../ServicesError.js"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { ReleaseStoreConflict, ReleaseStoreError, ReleaseStoreVersionUnsupported } from "../ServicesError.js"
 import * as memory from "./internal/memoryStore.js"
+import * as postgres from "./internal/postgresStore.js"
 import * as sqlite from "./internal/sqliteStore.js"
 
 /**
@@ -137,6 +139,25 @@ export interface Service {
   readonly append: (version: VersionRecord, options: { readonly promote: boolean }) => Effect.Effect<void, StoreError>
   /** Makes a stored version the promoted one. */
   readonly promote: (moduleId: string, version: number, at: number) => Effect.Effect<void, StoreError>
+  /**
+   * Compare-and-swap: makes `version` the promoted one only if the module's promoted version is `expected`, in one
+   * statement; otherwise writes nothing and fails with `ReleaseStoreConflict` (a swap computed against a version
+   * another process already replaced is never applied, and one applied twice fails the second time).
+   */
+  readonly promoteIf: (
+    moduleId: string,
+    expected: number,
+    version: number,
+    at: number
+  ) => Effect.Effect<void, StoreError | ReleaseStoreConflict>
+  /**
+   * Compare-and-swap append: adds a version and promotes it, only if the module's promoted version is `expected`
+   * (checked in the same transaction); otherwise writes nothing and fails with `ReleaseStoreConflict`.
+   */
+  readonly appendIf: (
+    version: VersionRecord,
+    expected: number
+  ) => Effect.Effect<void, StoreError | ReleaseStoreConflict>
   /** Forgets a module: its record and every version. */
   readonly forget: (moduleId: string) => Effect.Effect<void, StoreError>
   /** Stores an optimization result (replacing one under the same key). */
@@ -202,6 +223,31 @@ export const layer = (
   options: Options
 ): Layer.Layer<ReleaseStore, ReleaseStoreError | ReleaseStoreVersionUnsupported> =>
   Layer.scoped(ReleaseStore, sqlite.open(options))
+
+/**
+ * The PostgreSQL store over the `SqlClient` in context (a `PgClient`; see `Storage.layerPostgres`): the same
+ * contract and schema as the SQLite one, its version kept in `dspy_schema_versions` under `releases`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makePostgres: Effect.Effect<
+  Service,
+  ReleaseStoreError | ReleaseStoreVersionUnsupported,
+  SqlClient.SqlClient
+> = postgres.open
+
+/**
+ * The PostgreSQL store as a layer (needs a `SqlClient` on PostgreSQL).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPostgres: Layer.Layer<
+  ReleaseStore,
+  ReleaseStoreError | ReleaseStoreVersionUnsupported,
+  SqlClient.SqlClient
+> = Layer.effect(ReleaseStore, postgres.open)
 
 /**
  * The in-memory store as a layer.

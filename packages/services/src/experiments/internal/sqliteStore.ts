@@ -17,6 +17,10 @@ export const LAYOUT_VERSION = 2
 /** What the store does, on its one connection. */
 export interface SqliteStore {
   readonly put: (record: ExperimentRecord.ExperimentRecord) => Effect.Effect<void, ExperimentStoreError>
+  readonly putIf: (
+    record: ExperimentRecord.ExperimentRecord,
+    expected: number | null
+  ) => Effect.Effect<boolean, ExperimentStoreError>
   readonly get: (id: string) => Effect.Effect<ExperimentRecord.ExperimentRecord | undefined, ExperimentStoreError>
   readonly list: (
     moduleId?: string
@@ -92,6 +96,20 @@ export const open = (filename: string): Effect.Effect<SqliteStore, ExperimentSto
             [record.id, JSON.stringify(record), record.moduleId, record.status, record.updatedAt]
           )
         ).pipe(Effect.asVoid),
+      putIf: (record, expected) =>
+        failWith("put")(
+          expected === null
+            ? run(
+                `INSERT INTO dspy_experiments (id, record, module_id, status, updated_at) VALUES (?, ?, ?, ?, ?)
+                  ON CONFLICT (id) DO NOTHING RETURNING id`,
+                [record.id, JSON.stringify(record), record.moduleId, record.status, record.updatedAt]
+              )
+            : run(
+                `UPDATE dspy_experiments SET record = ?, module_id = ?, status = ?, updated_at = ?
+                  WHERE id = ? AND updated_at = ? RETURNING id`,
+                [JSON.stringify(record), record.moduleId, record.status, record.updatedAt, record.id, expected]
+              )
+        ).pipe(Effect.map((rows) => rows.length > 0)),
       get: (id) =>
         failWith("get")(run("SELECT record FROM dspy_experiments WHERE id = ?", [id])).pipe(
           Effect.flatMap((rows) =>

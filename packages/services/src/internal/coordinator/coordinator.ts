@@ -73,7 +73,7 @@ export const makeWith = (
     const { modules, config, events } = deps
     const filename = options.filename ?? ":memory:"
     const store = yield* Effect.mapError(
-      open(filename),
+      deps.jobs === undefined ? open(filename) : Effect.succeed(deps.jobs),
       (reason) =>
         new OptimizationStoreError({
           operation: "open",

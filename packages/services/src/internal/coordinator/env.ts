@@ -30,6 +30,8 @@ export interface Dependencies {
   readonly config: Config.Service
   readonly events: Events.Service
   readonly checkpoints?: Checkpoint.Service
+  /** The job table to use (a PostgreSQL one); absent: the SQLite table at the options' `filename`. */
+  readonly jobs?: JobStore
   /** The application's dispatcher process slot; without one, the coordinator starts its own dispatcher process. */
   readonly dispatcher?: Dispatcher
   /** Where optimization results are kept by what produced them (reused by an identical request); none: not kept. */

@@ -48,6 +48,15 @@ export interface JobRow {
 export interface JobStore {
   readonly insert: (row: JobRow) => Effect.Effect<void, string>
   readonly update: (id: string, patch: Partial<Omit<JobRow, "id">>) => Effect.Effect<void, string>
+  /**
+   * Compare-and-swap on the job's status: applies the patch only if the job's status is `expected`, in one
+   * statement; gives whether it applied (a transition two processes race for happens once).
+   */
+  readonly updateIf: (
+    id: string,
+    expected: JobStatus,
+    patch: Partial<Omit<JobRow, "id">>
+  ) => Effect.Effect<boolean, string>
   readonly all: Effect.Effect<ReadonlyArray<JobRow>, string>
 }
 
@@ -74,6 +83,8 @@ const columns: ReadonlyArray<readonly [keyof JobRow, string]> = [
   ["startedAt", "started_at"],
   ["finishedAt", "finished_at"]
 ]
+/** The table's columns, in order (the PostgreSQL store writes the same ones). */
+export const jobColumns = columns
 const columnOf = new Map(columns)
 
 /** Columns added after the first version of the table, with their types. */
@@ -124,6 +135,19 @@ export const open = (filename: string): Effect.Effect<JobStore, string, Scope.Sc
                 `UPDATE dspy_optimization_jobs SET ${entries.map(([k]) => `${columnOf.get(k as keyof JobRow)} = ?`).join(", ")} WHERE id = ?`,
                 [...entries.map(([, v]) => v), id]
               )
+            )
+          )
+        },
+        updateIf: (id, expected, patch) => {
+          const entries = Object.entries(patch).filter(([, v]) => v !== undefined)
+          const sets = entries.map(([k]) => `${columnOf.get(k as keyof JobRow)} = ?`)
+          return oneLine(
+            Effect.map(
+              run(
+                `UPDATE dspy_optimization_jobs SET ${sets.length === 0 ? "status = status" : sets.join(", ")} WHERE id = ? AND status = ? RETURNING id`,
+                [...entries.map(([, v]) => v), id, expected]
+              ),
+              (rows) => rows.length > 0
             )
           )
         },

@@ -26,6 +26,7 @@ import { shapeOf } from "../../releases/internal/shape.js"
 import {
   ModuleAlreadyExists,
   ModuleManagerUnavailable,
+  ModuleVersionConflict,
   ModuleVersionNotFound,
   type PolicyInvalid,
   ReleaseCorrupted,
@@ -289,16 +290,31 @@ const appendVersion = (
       reason,
       lineage: lineageOf(entry.current.version, reason, note)
     }
-    yield* deps.releases.append(
-      {
-        moduleId: entry.id,
-        version: version.version,
-        state: Module.dumpState(program),
-        lineage: version.lineage,
-        createdAt: now
-      },
-      { promote: true }
-    )
+    // Compare-and-swap on the stored promoted version: a write computed against a version another process
+    // (sharing the database) has replaced since is refused, and changes nothing here either.
+    yield* deps.releases
+      .appendIf(
+        {
+          moduleId: entry.id,
+          version: version.version,
+          state: Module.dumpState(program),
+          lineage: version.lineage,
+          createdAt: now
+        },
+        entry.current.version
+      )
+      .pipe(
+        Effect.catchTag("ReleaseStoreConflict", (conflict) =>
+          Effect.fail(
+            new ModuleVersionConflict({
+              moduleId: entry.id,
+              expected: entry.current.version,
+              actual: conflict.found ?? -1,
+              message: `Module "${entry.id}" serves version ${entry.current.version} here, but its stored promoted version is ${conflict.found ?? "gone"}: another process sharing the release store changed it first, and nothing was changed. Restart this process (or reload the module) to serve the stored version, then decide again.`
+            })
+          )
+        )
+      )
     entry.versions.push(version)
     // The swap itself: one reference write, seen by every execution that starts after it.
     entry.current = version

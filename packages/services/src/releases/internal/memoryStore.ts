@@ -5,6 +5,7 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { ModuleRecord, Service, StoredResult, VersionRecord } from "../ReleaseStore.js"
+import { conflict } from "./conflict.js"
 
 const copy = <A>(value: A): A => JSON.parse(JSON.stringify(value ?? null)) as A
 
@@ -45,6 +46,27 @@ export const make = (): Service => {
       Effect.sync(() => {
         const module = modules.get(moduleId)
         if (module !== undefined) modules.set(moduleId, { ...module, promoted: version, updatedAt: at })
+      }),
+    promoteIf: (moduleId, expected, version, at) =>
+      Effect.suspend(() => {
+        const module = modules.get(moduleId)
+        if (module === undefined || module.promoted !== expected) {
+          return conflict(moduleId, expected, module?.promoted ?? null)
+        }
+        modules.set(moduleId, { ...module, promoted: version, updatedAt: at })
+        return Effect.void
+      }),
+    appendIf: (version, expected) =>
+      Effect.suspend(() => {
+        const module = modules.get(version.moduleId)
+        if (module === undefined || module.promoted !== expected) {
+          return conflict(version.moduleId, expected, module?.promoted ?? null)
+        }
+        const list = versions.get(version.moduleId) ?? []
+        list.push(copy(version))
+        versions.set(version.moduleId, list)
+        modules.set(version.moduleId, { ...module, promoted: version.version, updatedAt: version.createdAt })
+        return Effect.void
       }),
     forget: (moduleId) =>
       Effect.sync(() => {

@@ -10,6 +10,7 @@ import type * as Scope from "effect/Scope"
 import * as Sqlite from "../../internal/sqlite.js"
 import type { Lineage, ModuleRecord, Options, Service, StoredResult, VersionRecord } from "../ReleaseStore.js"
 import { ReleaseStoreError, ReleaseStoreVersionUnsupported } from "../../ServicesError.js"
+import { conflict } from "./conflict.js"
 
 /** How long a write waits for a lock another connection holds before it fails (ms). */
 export const busyTimeoutMs = 1_000
@@ -210,6 +211,43 @@ export const open = (
             moduleId
           ])
         ).pipe(Effect.asVoid),
+      promoteIf: (moduleId, expected, version, at) =>
+        statement(
+          `promote version ${version} of module "${moduleId}" (expected ${expected})`,
+          Effect.gen(function* () {
+            const done = yield* rows(
+              "UPDATE dspy_release_modules SET promoted = ?, updated_at = ? WHERE module_id = ? AND promoted = ? RETURNING module_id",
+              [version, at, moduleId, expected]
+            )
+            if (done.length > 0) return undefined
+            const current = yield* rows("SELECT promoted FROM dspy_release_modules WHERE module_id = ?", [moduleId])
+            return current.length === 0 ? null : Number(current[0]!.promoted)
+          })
+        ).pipe(Effect.flatMap((found) => (found === undefined ? Effect.void : conflict(moduleId, expected, found)))),
+      appendIf: (version, expected) =>
+        statement(
+          `store version ${version.version} of module "${version.moduleId}" (expected ${expected})`,
+          transaction(
+            Effect.gen(function* () {
+              const current = yield* rows("SELECT promoted FROM dspy_release_modules WHERE module_id = ?", [
+                version.moduleId
+              ])
+              const found = current.length === 0 ? null : Number(current[0]!.promoted)
+              if (found !== expected) return { found }
+              yield* insertVersion(version)
+              yield* run("UPDATE dspy_release_modules SET promoted = ?, updated_at = ? WHERE module_id = ?", [
+                version.version,
+                version.createdAt,
+                version.moduleId
+              ])
+              return undefined
+            })
+          )
+        ).pipe(
+          Effect.flatMap((outcome) =>
+            outcome === undefined ? Effect.void : conflict(version.moduleId, expected, outcome.found)
+          )
+        ),
       forget: (moduleId) =>
         statement(
           `forget module "${moduleId}"`,
