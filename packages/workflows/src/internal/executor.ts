@@ -17,6 +17,7 @@ import * as Schedule from "effect/Schedule"
 import type * as RunRecord from "../RunRecord.js"
 import { SCHEMA_VERSION } from "../RunRecord.js"
 import type * as RunStore from "../RunStore.js"
+import { applyBoundary } from "../RunStore.js"
 import type { Issue } from "../WorkflowError.js"
 import {
   type RunStoreError,
@@ -203,7 +204,10 @@ interface Run {
   readonly env: Env
   readonly workflow: Check.Checked
   readonly options: RunOptions
+  /** The run as it stands (its `steps` array is the run's own: step records are pushed, not copied). */
   record: RunRecord.RunRecord
+  /** Step records since the last boundary written (the next boundary carries them). */
+  unsaved: Array<RunRecord.StepRecord>
   /** Extra cost of shadowed arms so far (the evaluation cost cap is per run). */
   shadowCostUsd: number
 }
@@ -220,10 +224,26 @@ const describe = (e: unknown): string =>
     ? `${"_tag" in e ? `${String(e._tag)}: ` : ""}${e.message}`
     : String(e)
 
-const save = (run: Run): Effect.Effect<void, RunError> =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    run.record = { ...run.record, updatedAt: now }
-    return run.env.store.save(run.record)
+/**
+ * Writes a step boundary: one small appended row with what changed (never the whole record), carrying the step
+ * records since the previous boundary. The in-memory record is updated the same way (`applyBoundary`).
+ */
+const commit = (
+  run: Run,
+  change: Omit<RunStore.Boundary, "at" | "status" | "steps"> & { readonly status?: RunRecord.Status }
+): Effect.Effect<void, RunError> =>
+  Effect.flatMap(Clock.currentTimeMillis, (at) => {
+    const steps = run.unsaved
+    run.unsaved = []
+    const boundary: RunStore.Boundary = {
+      ...change,
+      at,
+      status: change.status ?? run.record.status,
+      ...(steps.length === 0 ? {} : { steps })
+    }
+    const { steps: _steps, ...rest } = boundary
+    run.record = { ...applyBoundary(run.record, rest), steps: run.record.steps }
+    return run.env.store.append(run.record.runId, boundary)
   })
 
 const progress = (run: Run, p: Progress): Effect.Effect<void> =>
@@ -680,7 +700,8 @@ const runFallback = (
 
 const addRecord = (run: Run, rec: RunRecord.StepRecord): Effect.Effect<void> =>
   Effect.suspend(() => {
-    run.record = { ...run.record, steps: [...run.record.steps, rec] }
+    ;(run.record.steps as Array<RunRecord.StepRecord>).push(rec)
+    run.unsaved.push(rec)
     return progress(run, { _tag: "StepFinished", runId: run.record.runId, record: rec })
   })
 
@@ -698,13 +719,9 @@ const child = (
       const { __extra, ...outputs } = done as { __extra?: { [step: string]: Outputs } }
       return Effect.succeed({ outputs, extra: __extra ?? {} })
     }
-    return Effect.tap(execute(run, node, scope, `${run.record.runId}:${partialKey}`, item), (finished) => {
-      run.record = {
-        ...run.record,
-        partials: { ...run.record.partials, [partialKey]: { ...finished.outputs, __extra: finished.extra } }
-      }
-      return save(run)
-    })
+    return Effect.tap(execute(run, node, scope, `${run.record.runId}:${partialKey}`, item), (finished) =>
+      commit(run, { partials: { [partialKey]: { ...finished.outputs, __extra: finished.extra } } })
+    )
   })
 
 const executeParallel = (
@@ -859,21 +876,28 @@ const drive = (run: Run, restored: ReadonlyArray<string>): Effect.Effect<Result,
             Effect.gen(function* () {
               // The chart's FAIL transition ends the run; the record keeps the failed step, where a resume retries.
               const failed = runner.send({ type: "FAIL", step: node.id })
-              run.record = {
-                ...run.record,
-                status: failed.value === Chart.FAILED ? "failed" : "running",
-                state: node.id,
-                error: error.message
-              }
-              yield* Effect.ignore(save(run))
+              yield* Effect.ignore(
+                commit(run, {
+                  status: failed.value === Chart.FAILED ? "failed" : "running",
+                  state: node.id,
+                  error: error.message
+                })
+              )
               yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "failed" })
             })
         )
         // A parallel's children (and nested branches' steps) are readable by their own ids afterwards.
         if (Object.keys(finished.extra).length > 0) runner.send({ type: "OUTPUTS", outputs: finished.extra })
+        const before = position.context.outputs
         position = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
-        run.record = { ...run.record, state: position.value, outputs: position.context.outputs, partials: {} }
-        yield* save(run)
+        // Only what this boundary added to the chart's context (the step, its nested steps, branch cases taken).
+        const added: Record<string, Outputs> = {}
+        for (const [id, value] of Object.entries(position.context.outputs)) if (before[id] !== value) added[id] = value
+        yield* commit(run, {
+          state: position.value,
+          outputs: added,
+          ...(Object.keys(run.record.partials).length === 0 ? {} : { clearPartials: true })
+        })
       }
       const scope = Chart.scopeOf(position.context)
       const outputs: Record<string, unknown> = {}
@@ -888,14 +912,12 @@ const drive = (run: Run, restored: ReadonlyArray<string>): Effect.Effect<Result,
             reason: `{${r.missing}} has no value`,
             message: `output "${name}": {${r.missing}} has no value (the step it reads did not run: a branch case not taken?)`
           })
-          run.record = { ...run.record, status: "failed", error: error.message }
-          yield* save(run)
+          yield* commit(run, { status: "failed", error: error.message })
           return yield* error
         }
         outputs[name] = r.value
       }
-      run.record = { ...run.record, status: "succeeded", result: outputs }
-      yield* save(run)
+      yield* commit(run, { status: "succeeded", result: outputs })
       yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "succeeded" })
       return {
         runId: run.record.runId,
@@ -931,6 +953,7 @@ export const start = (
       workflow: w,
       options,
       shadowCostUsd: 0,
+      unsaved: [],
       record: {
         schemaVersion: SCHEMA_VERSION,
         runId,
@@ -947,7 +970,7 @@ export const start = (
         updatedAt: at
       }
     }
-    yield* save(run)
+    yield* run.env.store.save(run.record)
     yield* progress(run, { _tag: "RunStarted", runId, workflow: w.definition.name, resumed: false })
     return yield* drive(run, [])
   })
@@ -965,7 +988,8 @@ export const resume = (
       workflow: w,
       options,
       shadowCostUsd: record.steps.reduce((s, r) => s + (r.shadow?.costUsd ?? 0), 0),
-      record: { ...record, status: "running" }
+      unsaved: [],
+      record: { ...record, status: "running", steps: [...record.steps] }
     }
     const { error: _error, ...rest } = run.record
     run.record = rest
