@@ -847,14 +847,16 @@ const chartOf = (env: Env, w: Check.Checked, fingerprint: string): Chart.Chart =
 
 export const fingerprintOf = (w: Check.Checked): string => CanonicalJson.sha256(w.definition as never)
 
-const drive = (run: Run, restored: ReadonlyArray<string>): Effect.Effect<Result, RunError> =>
+const drive = (run: Run, restored: ReadonlyArray<string>, started?: Chart.Runner): Effect.Effect<Result, RunError> =>
   Effect.scoped(
     Effect.gen(function* () {
-      const chart = chartOf(run.env, run.workflow, run.record.fingerprint)
-      const runner = Chart.restore(chart, {
-        value: run.record.state,
-        context: { inputs: run.record.inputs, outputs: run.record.outputs }
-      })
+      // One actor for the whole run (a new run's, or one restored at the stored position): steps only send events.
+      const runner =
+        started ??
+        Chart.restore(chartOf(run.env, run.workflow, run.record.fingerprint), {
+          value: run.record.state,
+          context: { inputs: run.record.inputs, outputs: run.record.outputs }
+        })
       yield* Effect.addFinalizer(() => Effect.sync(() => runner.stop()))
       let position = runner.position()
       while (position.value !== Chart.DONE && position.value !== Chart.FAILED) {
@@ -947,7 +949,6 @@ export const start = (
     const chart = chartOf(env, w, fingerprint)
     const runner = Chart.start(chart, checked)
     const position = runner.position()
-    runner.stop()
     const run: Run = {
       env,
       workflow: w,
@@ -970,9 +971,9 @@ export const start = (
         updatedAt: at
       }
     }
-    yield* run.env.store.save(run.record)
+    yield* Effect.onError(run.env.store.save(run.record), () => Effect.sync(() => runner.stop()))
     yield* progress(run, { _tag: "RunStarted", runId, workflow: w.definition.name, resumed: false })
-    return yield* drive(run, [])
+    return yield* drive(run, [], runner)
   })
 
 /** Resumes a stored run where it stopped (its finished steps are not run again). */

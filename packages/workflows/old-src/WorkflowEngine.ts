@@ -1,0 +1,277 @@
+/**
+ * The workflow engine: runs and resumes workflows on the supervised application. Each run is an actor
+ * (`workflow_run`) under the `workflow_runs` dynamic supervisor, a child of the application's root; its state is
+ * written to the `RunStore` at each step boundary, so a run interrupted by a crash or a restart resumes without
+ * repeating a finished step.
+ *
+ * @example
+ * ```ts
+ * import { TestRuntime } from "@effect-dspy/services"
+ * import { RunStore, Workflow, WorkflowEngine, WorkflowTools } from "@effect-dspy/workflows"
+ * import * as Effect from "effect/Effect"
+ * import * as Layer from "effect/Layer"
+ *
+ * const program = Effect.gen(function* () {
+ *   const workflow = yield* Workflow.parse(`
+ * version: 1
+ * name: route
+ * inputs: { query: str }
+ * steps:
+ *   - id: route
+ *     module: { signature: "query -> agent" }
+ *     inputs: { query: "{inputs.query}" }
+ * outputs: { agent: "{route.agent}" }
+ * `)
+ *   const engine = yield* WorkflowEngine.WorkflowEngine
+ *   return yield* engine.run(workflow, { query: "find videos of cats" })
+ * }).pipe(
+ *   Effect.provide(
+ *     WorkflowEngine.layer.pipe(
+ *       Layer.provideMerge(Layer.mergeAll(RunStore.layerMemory, WorkflowTools.layerEmpty, TestRuntime.layer()))
+ *     )
+ *   )
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { LM } from "@effect-dspy/core"
+import { Actor, DynamicSupervisor, type RuntimeError, Supervisor } from "@effect-dspy/runtime"
+import { Application, ModuleManager } from "@effect-dspy/services"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as Executor from "./internal/executor.js"
+import type * as RunRecord from "./RunRecord.js"
+import * as RunStore from "./RunStore.js"
+import type * as Workflow from "./Workflow.js"
+import { RunNotFound, RunNotResumable, type StepFailed, type StepTimedOut } from "./WorkflowError.js"
+import type { RunStoreError, WorkflowInputInvalid, WorkflowInvalid } from "./WorkflowError.js"
+import * as WorkflowTools from "./WorkflowTools.js"
+import type * as WorkflowSchema from "./WorkflowSchema.js"
+
+/**
+ * What a run reports as it goes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Progress = Executor.Progress
+
+/**
+ * Options of a run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunOptions {
+  /** The run's id (default: generated). A run id names the run in the store: use it to resume. */
+  readonly runId?: string
+  /** Overrides the mode of every module step. */
+  readonly mode?: WorkflowSchema.Mode
+  readonly onProgress?: (progress: Progress) => Effect.Effect<void>
+  /** A reward (0..1) for a module step's output, when the caller knows the truth: feeds bandits and reports. */
+  readonly reward?: (step: string, outputs: { readonly [field: string]: unknown }) => number | undefined
+}
+
+/**
+ * A finished run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Result = Executor.Result
+
+/**
+ * What a run can fail with: its inputs, the workflow's needs (modules, tools), a step (with its path), the store.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RunError = WorkflowInputInvalid | WorkflowInvalid | StepFailed | StepTimedOut | RunStoreError
+
+/**
+ * The engine.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** Runs the workflow on its inputs, as a supervised run actor; the run is persisted at each step boundary. */
+  readonly run: (
+    workflow: Workflow.Workflow,
+    inputs: { readonly [name: string]: unknown },
+    options?: RunOptions
+  ) => Effect.Effect<Result, RunError>
+  /** Resumes a stored run of this workflow where it stopped (a failed run retries its failed step). */
+  readonly resume: (
+    workflow: Workflow.Workflow,
+    runId: string,
+    options?: Omit<RunOptions, "runId">
+  ) => Effect.Effect<Result, RunError | RunNotFound | RunNotResumable>
+  /** A stored run's record. */
+  readonly record: (runId: string) => Effect.Effect<RunRecord.RunRecord, RunNotFound | RunStoreError>
+  /**
+   * Checks what the workflow needs from the application (registered modules and tools) and creates its inline
+   * modules (what `run` does first).
+   */
+  readonly prepare: (workflow: Workflow.Workflow) => Effect.Effect<void, WorkflowInvalid>
+  /** The module id a module step runs (its registered id, or `<workflow>.<step>` for an inline spec). */
+  readonly moduleId: (workflow: Workflow.Workflow, step: string) => string | undefined
+}
+
+/**
+ * The engine tag.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class WorkflowEngine extends Context.Tag("@effect-dspy/workflows/WorkflowEngine")<WorkflowEngine, Service>() {}
+
+/**
+ * The dynamic supervisor's id under the application's root.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const supervisorId = "workflow_runs"
+
+const runActor = Actor.make({
+  name: "workflow_run",
+  init: (args: { readonly fiber: Fiber.RuntimeFiber<unknown, unknown> }) => Effect.succeed(args),
+  terminate: (_reason, state) => Effect.asVoid(Fiber.interrupt(state.fiber))
+})
+
+/**
+ * Makes the engine: attaches the `workflow_runs` supervisor to the application's root (removed when the scope
+ * closes, which stops the runs in flight: they resume from the store).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<
+  Service,
+  RuntimeError.ChildRunning | RuntimeError.ChildStartFailed | RuntimeError.NoProc,
+  | Application.Application
+  | ModuleManager.ModuleManager
+  | LM.LM
+  | RunStore.RunStore
+  | WorkflowTools.WorkflowTools
+  | Scope.Scope
+> = Effect.gen(function* () {
+  const app = yield* Application.Application
+  const env: Executor.Env = {
+    modules: yield* ModuleManager.ModuleManager,
+    lm: yield* LM.LM,
+    store: yield* RunStore.RunStore,
+    tools: yield* WorkflowTools.WorkflowTools,
+    routers: new Map(),
+    charts: new Map(),
+    prepared: new Set()
+  }
+  const supervisor = (yield* Effect.acquireRelease(
+    Supervisor.startChild(app.root, DynamicSupervisor.childSpec(supervisorId, {}, { restart: "permanent" })),
+    () =>
+      Effect.ignore(
+        Effect.zipRight(
+          Supervisor.terminateChild(app.root, supervisorId),
+          Supervisor.deleteChild(app.root, supervisorId)
+        )
+      )
+  )) as DynamicSupervisor.DynamicSupervisorRef
+  const scope = yield* Effect.scope
+
+  /** Runs `self` as a supervised run actor: the actor owns the run's fiber, both end together. */
+  const supervised = <A, E>(runId: string, self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function* () {
+        const fiber = yield* Effect.forkIn(Effect.interruptible(self), scope)
+        const actor = yield* Effect.either(
+          DynamicSupervisor.startChild(
+            supervisor,
+            DynamicSupervisor.child(Actor.spawn(runActor, { fiber: fiber as Fiber.RuntimeFiber<unknown, unknown> }), {
+              restart: "temporary",
+              id: `run:${runId}`
+            })
+          )
+        )
+        if (actor._tag === "Right") {
+          const process = actor.right
+          fiber.addObserver(() => process.unsafeRequestStop({ _tag: "Normal" }))
+          process.unsafeAddExitListener(() => fiber.unsafeInterruptAsFork(FiberId.none))
+        }
+        return yield* restore(Fiber.join(fiber)).pipe(Effect.onInterrupt(() => Fiber.interrupt(fiber)))
+      })
+    )
+
+  const checkedOf = (w: Workflow.Workflow) => ({
+    file: w.file,
+    definition: w.definition,
+    nodes: w.nodes,
+    inputs: w.inputs,
+    outputs: w.outputs,
+    fingerprint: w.fingerprint
+  })
+
+  let generated = 0
+  const service: Service = {
+    run: (workflow, inputs, options = {}) =>
+      Effect.gen(function* () {
+        const checked = checkedOf(workflow)
+        yield* Executor.prepare(env, checked)
+        const runId = options.runId ?? `${workflow.name}-${Date.now().toString(36)}-${(++generated).toString(36)}`
+        return yield* supervised(runId, Executor.start(env, checked, inputs, { ...options, runId }))
+      }),
+    resume: (workflow, runId, options = {}) =>
+      Effect.gen(function* () {
+        const record = yield* env.store.get(runId)
+        if (record === undefined) {
+          return yield* new RunNotFound({ runId, message: `no run "${runId}" in the run store` })
+        }
+        if (record.status === "succeeded") {
+          return yield* new RunNotResumable({
+            runId,
+            status: record.status,
+            message: `run "${runId}" already succeeded: nothing to resume`
+          })
+        }
+        if (record.fingerprint !== workflow.fingerprint) {
+          return yield* new RunNotResumable({
+            runId,
+            status: record.status,
+            message: `run "${runId}" started on another version of workflow ${record.workflow}: resume it with the workflow file it started with`
+          })
+        }
+        const checked = checkedOf(workflow)
+        yield* Executor.prepare(env, checked)
+        return yield* supervised(runId, Executor.resume(env, checked, record, { ...options, runId }))
+      }),
+    record: (runId) =>
+      Effect.flatMap(env.store.get(runId), (record) =>
+        record === undefined
+          ? Effect.fail(new RunNotFound({ runId, message: `no run "${runId}" in the run store` }))
+          : Effect.succeed(record)
+      ),
+    prepare: (workflow) => Executor.prepare(env, checkedOf(workflow)),
+    moduleId: (workflow, step) => {
+      const node = workflow.nodes.get(step)
+      return node === undefined || node.kind !== "module" ? undefined : Executor.moduleIdOf(workflow.name, node)
+    }
+  }
+  return service
+})
+
+/**
+ * The engine as a layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<
+  WorkflowEngine,
+  RuntimeError.ChildRunning | RuntimeError.ChildStartFailed | RuntimeError.NoProc,
+  Application.Application | ModuleManager.ModuleManager | LM.LM | RunStore.RunStore | WorkflowTools.WorkflowTools
+> = Layer.scoped(WorkflowEngine, make)

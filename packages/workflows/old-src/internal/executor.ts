@@ -1,0 +1,974 @@
+/**
+ * The executor: drives a workflow's statechart, one step at a time, and persists the run at each step boundary.
+ * A step runs under its timeout and retries (exponential backoff on Effect's Clock), in its mode (traditional,
+ * optimized, hybrid through a traffic policy, evaluation through a shadow policy with a cost cap), and when it
+ * still fails its fallback serves (another step, the baseline, a default). A resumed run restores the chart's
+ * position and the outputs of every finished step (and of finished children of a parallel or map step).
+ */
+import { LM, Module, Prediction } from "@effect-dspy/core"
+import { CanonicalJson } from "@effect-dspy/foundation"
+import type { ModuleManager } from "@effect-dspy/services"
+import { TrafficPolicy } from "@effect-dspy/services"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schedule from "effect/Schedule"
+import type * as RunRecord from "../RunRecord.js"
+import { SCHEMA_VERSION } from "../RunRecord.js"
+import type * as RunStore from "../RunStore.js"
+import type { Issue } from "../WorkflowError.js"
+import {
+  type RunStoreError,
+  StepFailed,
+  StepTimedOut,
+  WorkflowInputInvalid,
+  WorkflowInvalid
+} from "../WorkflowError.js"
+import type * as WorkflowTools from "../WorkflowTools.js"
+import type * as WS from "../WorkflowSchema.js"
+import type * as Check from "./check.js"
+import * as Reply from "./reply.js"
+import * as Chart from "./statechart.js"
+import * as Template from "./template.js"
+import * as T from "./types.js"
+
+type Outputs = { readonly [field: string]: unknown }
+
+/** What a run reports as it goes (the CLI prints these on stderr). */
+export type Progress =
+  | { readonly _tag: "RunStarted"; readonly runId: string; readonly workflow: string; readonly resumed: boolean }
+  | { readonly _tag: "StepStarted"; readonly runId: string; readonly step: string }
+  | { readonly _tag: "StepFinished"; readonly runId: string; readonly record: RunRecord.StepRecord }
+  | { readonly _tag: "RunFinished"; readonly runId: string; readonly status: RunRecord.Status }
+
+export interface Env {
+  readonly modules: ModuleManager.Service
+  readonly lm: LM.Service
+  readonly store: RunStore.Service
+  readonly tools: WorkflowTools.Service
+  /** Traffic routers of hybrid and evaluation steps, by module id and policy (kept across runs: bandits learn). */
+  readonly routers: Map<string, TrafficPolicy.Router>
+  /** Charts by workflow fingerprint. */
+  readonly charts: Map<string, Chart.Chart>
+  /**
+   * Fingerprints of the workflows already prepared (their modules created, their tools found): a later run skips
+   * the checks (a module removed since fails its step with a typed error).
+   */
+  readonly prepared: Set<string>
+}
+
+export interface RunOptions {
+  readonly runId?: string
+  /** Overrides the mode of every module step. */
+  readonly mode?: WS.Mode
+  readonly onProgress?: (progress: Progress) => Effect.Effect<void>
+  /**
+   * A reward for an arm's output (0..1), when the caller has the ground truth (tests, offline evaluation): it feeds
+   * the traffic policies (a bandit learns from it) and the mode comparison's quality.
+   */
+  readonly reward?: (step: string, outputs: Outputs) => number | undefined
+}
+
+export interface Result {
+  readonly runId: string
+  readonly workflow: string
+  readonly status: "succeeded"
+  readonly outputs: Outputs
+  readonly steps: ReadonlyArray<RunRecord.StepRecord>
+  /** Steps whose outputs came from the store (a resumed run), not from running them again. */
+  readonly restored: ReadonlyArray<string>
+}
+
+export type RunError = StepFailed | StepTimedOut | WorkflowInputInvalid | WorkflowInvalid | RunStoreError
+
+/** The module id of a module step: its registered id, or `<workflow>.<step>` for an inline spec. */
+export const moduleIdOf = (workflow: string, node: Check.Node): string => {
+  const m = (node.step as WS.ModuleStep).module
+  return "ref" in m ? m.ref : `${workflow}.${node.id}`
+}
+
+/** The workflow's module steps (sub-workflows' too), with their workflow's name. */
+const moduleNodes = (w: Check.Checked): ReadonlyArray<{ workflow: string; node: Check.Node }> => {
+  const out: Array<{ workflow: string; node: Check.Node }> = []
+  for (const node of w.nodes.values()) {
+    if (node.kind === "module") out.push({ workflow: w.definition.name, node })
+    if (node.sub !== undefined) out.push(...moduleNodes(node.sub))
+  }
+  return out
+}
+
+const toolNodes = (w: Check.Checked): ReadonlyArray<Check.Node> => {
+  const out: Array<Check.Node> = []
+  for (const node of w.nodes.values()) {
+    if (node.kind === "tool") out.push(node)
+    if (node.sub !== undefined) out.push(...toolNodes(node.sub))
+  }
+  return out
+}
+
+/**
+ * Checks what a run needs from the application: registered modules exist and tools are registered; creates the
+ * inline modules that do not exist yet (an existing one keeps its versions: its promoted version serves
+ * `optimized`).
+ */
+export const prepare = (env: Env, w: Check.Checked): Effect.Effect<void, WorkflowInvalid> =>
+  Effect.gen(function* () {
+    const fingerprint = w.fingerprint ?? fingerprintOf(w)
+    if (env.prepared.has(fingerprint)) return
+    const issues: Array<Issue> = []
+    for (const { workflow, node } of moduleNodes(w)) {
+      const step = node.step as WS.ModuleStep
+      const id = moduleIdOf(workflow, node)
+      const known = yield* Effect.either(env.modules.describe(id))
+      if ("ref" in step.module) {
+        if (Either.isLeft(known)) {
+          issues.push({
+            file: w.file,
+            path: `${node.path}.module.ref`,
+            message: `module "${id}" is not registered with the ModuleManager: register it, or give an inline spec (signature, kind)`
+          })
+        }
+        continue
+      }
+      if (Either.isRight(known)) continue
+      const created = yield* Effect.either(
+        env.modules.create({
+          id,
+          kind: step.module.kind ?? "predict",
+          signature: step.module.signature,
+          ...(step.module.instructions === undefined ? {} : { instructions: step.module.instructions }),
+          ...(step.module.adapter === undefined ? {} : { adapter: step.module.adapter })
+        })
+      )
+      if (Either.isLeft(created) && created.left._tag !== "ModuleAlreadyExists") {
+        issues.push({ file: w.file, path: `${node.path}.module`, message: created.left.message })
+      }
+    }
+    for (const node of toolNodes(w)) {
+      const name = (node.step as WS.ToolStep).tool.name
+      if (env.tools.get(name) === undefined) {
+        issues.push({
+          file: w.file,
+          path: `${node.path}.tool.name`,
+          message: `no tool "${name}" is registered (registered: ${env.tools.names.join(", ") || "none"}): add it to WorkflowTools.layer`
+        })
+      }
+    }
+    if (issues.length > 0) {
+      return yield* new WorkflowInvalid({
+        file: w.file,
+        issues,
+        message: `${w.file}: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`
+      })
+    }
+    env.prepared.add(fingerprint)
+  })
+
+/** Checks a run's inputs against the declared ones. */
+export const checkInputs = (w: Check.Checked, inputs: Outputs): Effect.Effect<Outputs, WorkflowInputInvalid> =>
+  Effect.suspend(() => {
+    const problems: Array<string> = []
+    const out: Record<string, unknown> = {}
+    for (const [name, type] of Object.entries(w.inputs)) {
+      const v = inputs[name]
+      if (v === undefined) {
+        if (type._tag !== "optional") problems.push(`missing input "${name}" (${T.show(type)})`)
+        continue
+      }
+      if (!T.check(v, type)) problems.push(`input "${name}" must be ${T.show(type)}, got ${JSON.stringify(v)}`)
+      out[name] = v
+    }
+    for (const name of Object.keys(inputs)) {
+      if (!Object.hasOwn(w.inputs, name)) {
+        problems.push(`unknown input "${name}" (inputs: ${Object.keys(w.inputs).join(", ") || "none"})`)
+      }
+    }
+    return problems.length === 0
+      ? Effect.succeed(out)
+      : Effect.fail(
+          new WorkflowInputInvalid({
+            workflow: w.definition.name,
+            input: JSON.stringify(inputs),
+            message: `workflow ${w.definition.name}: ${problems.join("; ")}`
+          })
+        )
+  })
+
+// ---------------------------------------------------------------------------------------------------------
+// One run
+// ---------------------------------------------------------------------------------------------------------
+
+interface Run {
+  readonly env: Env
+  readonly workflow: Check.Checked
+  readonly options: RunOptions
+  record: RunRecord.RunRecord
+  /** Extra cost of shadowed arms so far (the evaluation cost cap is per run). */
+  shadowCostUsd: number
+}
+
+/** Why one attempt failed. */
+type AttemptError =
+  | { readonly _tag: "Timeout"; readonly ms: number }
+  | { readonly _tag: "Error"; readonly reason: string; readonly retry: boolean }
+
+const attemptError = (reason: string, retry = true): AttemptError => ({ _tag: "Error", reason, retry })
+
+const describe = (e: unknown): string =>
+  typeof e === "object" && e !== null && "message" in e && typeof e.message === "string"
+    ? `${"_tag" in e ? `${String(e._tag)}: ` : ""}${e.message}`
+    : String(e)
+
+const save = (run: Run): Effect.Effect<void, RunError> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    run.record = { ...run.record, updatedAt: now }
+    return run.env.store.save(run.record)
+  })
+
+const progress = (run: Run, p: Progress): Effect.Effect<void> =>
+  run.options.onProgress === undefined ? Effect.void : run.options.onProgress(p)
+
+const stepLabel = (node: Check.Node) => `${node.path} (${node.id})`
+
+/** Resolves a step's input bindings in the scope. */
+const bindInputs = (node: Check.Node, scope: Template.Scope): Either.Either<Outputs, string> => {
+  const out: Record<string, unknown> = {}
+  for (const [name, binding] of Object.entries(node.step.inputs ?? {})) {
+    const r = Template.resolve(binding, scope)
+    if (!r.ok) {
+      return Either.left(
+        `input "${name}": {${r.missing}} has no value (the step it reads did not run: a branch case not taken?)`
+      )
+    }
+    out[name] = r.value
+  }
+  return Either.right(out)
+}
+
+interface Attempted {
+  readonly outputs: Outputs
+  readonly costUsd: number
+  readonly lmCalls: number
+}
+
+const tracked = <E>(run: Run, self: Effect.Effect<Outputs, E, LM.LM>): Effect.Effect<Attempted, E> =>
+  LM.trackUsage(self).pipe(
+    Effect.map(({ result, usage }) => ({ outputs: result, costUsd: usage.costUsd, lmCalls: usage.calls })),
+    Effect.provideService(LM.LM, run.env.lm)
+  )
+
+const promptOutputTypes = (spec: WS.PromptSpec): { [name: string]: T.Type } => {
+  const out: Record<string, T.Type> = {}
+  for (const [name, text] of Object.entries(spec.outputs)) out[name] = Either.getOrElse(T.parseType(text), () => T.any)
+  return out
+}
+
+/** A prompt template as a plain LM call. */
+const callPrompt = (
+  run: Run,
+  spec: WS.PromptSpec,
+  scope: Template.Scope,
+  inputs: Outputs
+): Effect.Effect<Attempted, AttemptError> => {
+  const rendered = Template.resolve(spec.template, { ...inputs, ...scope })
+  if (!rendered.ok) return Effect.fail(attemptError(`template variable {${rendered.missing}} has no value`, false))
+  return tracked(
+    run,
+    Effect.flatMap(LM.LM, (lm) =>
+      lm.complete({
+        ...(spec.model === undefined ? {} : { model: spec.model }),
+        messages: [{ role: "user", content: Template.text(rendered.value) }]
+      })
+    ).pipe(
+      Effect.mapError((e) => attemptError(describe(e))),
+      Effect.flatMap((response) => {
+        const content = response.choices[0]?.content ?? ""
+        return Either.match(Reply.read(content, promptOutputTypes(spec)), {
+          onLeft: (reason) => Effect.fail(attemptError(`the reply does not parse: ${reason}`)),
+          onRight: Effect.succeed
+        })
+      })
+    )
+  )
+}
+
+const recordOf = (output: unknown): Outputs =>
+  Prediction.isPrediction(output)
+    ? (output.toRecord() as Outputs)
+    : typeof output === "object" && output !== null
+      ? (output as Outputs)
+      : { output }
+
+/** One arm of a module step. */
+const runArm = (
+  run: Run,
+  node: Check.Node,
+  arm: "traditional" | "optimized",
+  scope: Template.Scope,
+  inputs: Outputs
+): Effect.Effect<Attempted, AttemptError> => {
+  const step = node.step as WS.ModuleStep
+  const id = moduleIdOf(run.workflow.definition.name, node)
+  if (arm === "traditional" && step.prompt !== undefined) return callPrompt(run, step.prompt, scope, inputs)
+  const modules = run.env.modules
+  const call: Effect.Effect<Outputs, AttemptError, LM.LM> =
+    arm === "optimized"
+      ? Effect.map(
+          Effect.mapError(modules.execute(id, inputs), (e) => attemptError(describe(e))),
+          (x) => recordOf(x.output)
+        )
+      : // The baseline: the module's first version, as written.
+        Effect.flatMap(
+          Effect.mapError(modules.program(id, 1), (e) => attemptError(describe(e), false)),
+          (program) =>
+            Effect.map(
+              Effect.mapError(
+                Module.call(program as never, inputs as never) as Effect.Effect<unknown, unknown, LM.LM>,
+                (e) => attemptError(describe(e))
+              ),
+              recordOf
+            )
+        )
+  return tracked(run, call)
+}
+
+/** The router of a hybrid or evaluation step (kept across runs, so a bandit learns). */
+const routerOf = (run: Run, node: Check.Node, mode: "hybrid" | "evaluation"): TrafficPolicy.Router => {
+  const step = node.step as WS.ModuleStep
+  const policy: TrafficPolicy.Policy =
+    mode === "evaluation"
+      ? {
+          _tag: "Shadow",
+          serving: step.evaluation?.serve ?? "traditional",
+          candidate: (step.evaluation?.serve ?? "traditional") === "traditional" ? "optimized" : "traditional",
+          sample: 1
+        }
+      : step.traffic === undefined || "split" in step.traffic
+        ? {
+            _tag: "Weighted",
+            weights: [
+              { version: "traditional", weight: 1 - (step.traffic?.split ?? 0.5) },
+              { version: "optimized", weight: step.traffic?.split ?? 0.5 }
+            ],
+            stickyBy: "callerKey"
+          }
+        : "canary" in step.traffic
+          ? {
+              _tag: "Canary",
+              stable: "traditional",
+              candidate: "optimized",
+              fraction: step.traffic.canary,
+              guardRails: {
+                minSamples: step.traffic.minSamples ?? 20,
+                ...(step.traffic.maxErrorRate === undefined ? {} : { maxErrorRate: step.traffic.maxErrorRate })
+              },
+              stickyBy: "callerKey"
+            }
+          : {
+              _tag: "Bandit",
+              versions: ["traditional", "optimized"],
+              algorithm:
+                step.traffic.bandit === "thompson"
+                  ? { _tag: "Thompson" }
+                  : { _tag: "EpsilonGreedy", epsilon: 0.2, decay: 0.99, floor: 0.02 }
+            }
+  const key = `${moduleIdOf(run.workflow.definition.name, node)}\u0000${CanonicalJson.stringify(policy)}`
+  let router = run.env.routers.get(key)
+  if (router === undefined) {
+    router = TrafficPolicy.make(policy, { seed: 0 })
+    run.env.routers.set(key, router)
+  }
+  return router
+}
+
+interface Served {
+  readonly attempted: Attempted
+  readonly arm?: string
+  readonly reason?: string
+  readonly shadow?: RunRecord.StepRecord["shadow"]
+}
+
+const now = Clock.currentTimeMillis
+
+/** One attempt of a work step (not branch, parallel, map: those run their children). */
+const attempt = (
+  run: Run,
+  node: Check.Node,
+  scope: Template.Scope,
+  inputs: Outputs,
+  mode: WS.Mode,
+  context: { readonly key: string; readonly attempt: number }
+): Effect.Effect<Served, AttemptError> => {
+  switch (node.kind) {
+    case "prompt":
+      return Effect.map(callPrompt(run, (node.step as WS.PromptStep).prompt, scope, inputs), (attempted) => ({
+        attempted,
+        arm: "traditional",
+        reason: "mode"
+      }))
+    case "tool": {
+      const spec = (node.step as WS.ToolStep).tool
+      const tool = run.env.tools.get(spec.name)
+      if (tool === undefined) return Effect.fail(attemptError(`no tool "${spec.name}" is registered`, false))
+      const types: Record<string, T.Type> = {}
+      for (const [name, text] of Object.entries(spec.outputs))
+        types[name] = Either.getOrElse(T.parseType(text), () => T.any)
+      return Effect.suspend(() =>
+        tool(inputs, {
+          runId: run.record.runId,
+          step: node.id,
+          idempotencyKey: context.key,
+          attempt: context.attempt
+        })
+      ).pipe(
+        Effect.catchAllDefect((d) => Effect.fail(d)),
+        Effect.mapError((e) => attemptError(`tool "${spec.name}" failed: ${describe(e)}`)),
+        Effect.flatMap((outputs) => {
+          for (const [name, type] of Object.entries(types)) {
+            if (!T.check(outputs[name], type)) {
+              return Effect.fail(
+                attemptError(
+                  `tool "${spec.name}" returned ${name} = ${JSON.stringify(outputs[name])}, not ${T.show(type)}`,
+                  false
+                )
+              )
+            }
+          }
+          return Effect.succeed({ attempted: { outputs, costUsd: 0, lmCalls: 0 } })
+        })
+      )
+    }
+    case "module": {
+      const reward = (outputs: Outputs) => run.options.reward?.(node.id, outputs)
+      if (mode === "traditional" || mode === "optimized") {
+        return Effect.map(runArm(run, node, mode, scope, inputs), (attempted) => ({
+          attempted,
+          arm: mode,
+          reason: "mode"
+        }))
+      }
+      const router = routerOf(run, node, mode)
+      const decision = router.route(run.record.runId)
+      const arm = decision.serve as "traditional" | "optimized"
+      const observe = (which: string, started: number, result: Either.Either<Attempted, AttemptError>) =>
+        Effect.map(now, (ended) => {
+          router.observe(which, {
+            latencyMs: ended - started,
+            error: Either.isLeft(result),
+            costUsd: Either.isRight(result) ? result.right.costUsd : 0,
+            reward: Either.isRight(result) ? reward(result.right.outputs) : undefined
+          })
+          return ended - started
+        })
+      return Effect.gen(function* () {
+        const started = yield* now
+        const served = yield* Effect.either(runArm(run, node, arm, scope, inputs))
+        yield* observe(arm, started, served)
+        let shadow: RunRecord.StepRecord["shadow"]
+        if (decision.shadow !== undefined) {
+          const cap = (node.step as WS.ModuleStep).evaluation?.maxCostUsd
+          if (cap !== undefined && run.shadowCostUsd >= cap) {
+            shadow = { arm: decision.shadow, timeMs: 0, costUsd: 0, success: false, skipped: "cost_cap" }
+          } else {
+            const shadowStarted = yield* now
+            const other = yield* Effect.either(
+              runArm(run, node, decision.shadow as "traditional" | "optimized", scope, inputs)
+            )
+            const timeMs = yield* observe(decision.shadow, shadowStarted, other)
+            if (Either.isRight(other)) run.shadowCostUsd += other.right.costUsd
+            shadow = Either.isRight(other)
+              ? {
+                  arm: decision.shadow,
+                  outputs: other.right.outputs,
+                  timeMs,
+                  costUsd: other.right.costUsd,
+                  success: true
+                }
+              : { arm: decision.shadow, timeMs, costUsd: 0, success: false, error: describeAttempt(other.left) }
+          }
+        }
+        if (Either.isLeft(served)) return yield* Effect.fail(served.left)
+        return {
+          attempted: served.right,
+          arm,
+          reason: decision.reason,
+          ...(shadow === undefined ? {} : { shadow })
+        }
+      })
+    }
+    default:
+      return Effect.fail(attemptError(`a ${node.kind} step has no single attempt`, false))
+  }
+}
+
+const describeAttempt = (e: AttemptError): string => (e._tag === "Timeout" ? `timed out after ${e.ms} ms` : e.reason)
+
+const modeOf = (run: Run, node: Check.Node): WS.Mode =>
+  node.kind === "module" ? (run.options.mode ?? node.step.mode ?? run.workflow.definition.mode) : "traditional"
+
+interface Finished {
+  readonly outputs: Outputs
+  /** Outputs of nested steps readable afterwards by their own ids (a parallel's children, a branch's steps). */
+  readonly extra: { readonly [step: string]: Outputs }
+}
+
+/** Runs a step with its retries, timeout and fallback; records it. */
+const execute = (
+  run: Run,
+  node: Check.Node,
+  scope: Template.Scope,
+  key: string,
+  item?: number
+): Effect.Effect<Finished, RunError> => {
+  switch (node.kind) {
+    case "branch":
+      return executeBranch(run, node, scope, key)
+    case "parallel":
+      return executeParallel(run, node, scope, key)
+    case "map":
+      return executeMap(run, node, scope, key)
+    case "workflow":
+      return executeSub(run, node, scope, key)
+    default:
+      return executeWork(run, node, scope, key, item)
+  }
+}
+
+const executeWork = (
+  run: Run,
+  node: Check.Node,
+  scope: Template.Scope,
+  key: string,
+  item: number | undefined
+): Effect.Effect<Finished, RunError> =>
+  Effect.gen(function* () {
+    const mode = modeOf(run, node)
+    const started = yield* now
+    const step = node.step
+    let attempts = 0
+    const bound = bindInputs(node, scope)
+    const once: Effect.Effect<Served, AttemptError> = Either.isLeft(bound)
+      ? Effect.fail(attemptError(bound.left, false))
+      : Effect.suspend(() => {
+          attempts++
+          const one = attempt(run, node, scope, bound.right, mode, { key, attempt: attempts })
+          return step.timeoutMs === undefined
+            ? one
+            : Effect.timeoutFail(one, {
+                duration: Duration.millis(step.timeoutMs),
+                onTimeout: (): AttemptError => ({ _tag: "Timeout", ms: step.timeoutMs! })
+              })
+        })
+    const retry = step.retry
+    const withRetries =
+      retry === undefined || retry.times === 0
+        ? once
+        : Effect.retry(once, {
+            schedule: Schedule.exponential(Duration.millis(retry.backoffMs ?? 100), retry.factor ?? 2),
+            times: retry.times,
+            while: (e) => e._tag === "Timeout" || e.retry
+          })
+    const result = yield* Effect.either(withRetries)
+    const ended = yield* now
+    const base = {
+      step: node.id,
+      path: node.path,
+      kind: node.kind,
+      mode,
+      attempts,
+      ...(item === undefined ? {} : { item })
+    }
+    if (Either.isRight(result)) {
+      const served = result.right
+      const rec: RunRecord.StepRecord = {
+        ...base,
+        ...(served.arm === undefined ? {} : { arm: served.arm }),
+        ...(served.reason === undefined ? {} : { reason: served.reason }),
+        timeMs: ended - started,
+        costUsd: served.attempted.costUsd,
+        lmCalls: served.attempted.lmCalls,
+        success: true,
+        outputs: served.attempted.outputs,
+        ...(served.shadow === undefined ? {} : { shadow: served.shadow })
+      }
+      yield* addRecord(run, rec)
+      return { outputs: served.attempted.outputs, extra: {} }
+    }
+    const failure = result.left
+    const reason = describeAttempt(failure)
+    const fallback = step.fallback
+    if (fallback !== undefined) {
+      const fb = yield* Effect.either(
+        runFallback(
+          run,
+          node,
+          fallback,
+          scope,
+          key,
+          Either.getOrElse(bound, () => ({}))
+        )
+      )
+      if (Either.isRight(fb)) {
+        yield* addRecord(run, {
+          ...base,
+          timeMs: (yield* now) - started,
+          costUsd: fb.right.costUsd,
+          lmCalls: fb.right.lmCalls,
+          success: true,
+          error: reason,
+          fallback: fb.right.label,
+          outputs: fb.right.outputs
+        })
+        return { outputs: fb.right.outputs, extra: {} }
+      }
+    }
+    yield* addRecord(run, {
+      ...base,
+      timeMs: ended - started,
+      costUsd: 0,
+      lmCalls: 0,
+      success: false,
+      error: reason
+    })
+    return yield* failure._tag === "Timeout"
+      ? new StepTimedOut({
+          runId: run.record.runId,
+          step: stepLabel(node),
+          timeoutMs: failure.ms,
+          attempts,
+          message: `step ${stepLabel(node)} timed out after ${failure.ms} ms (${attempts} attempt${attempts === 1 ? "" : "s"})${fallback === undefined ? "" : ", and its fallback failed"}: raise timeoutMs or add a fallback`
+        })
+      : new StepFailed({
+          runId: run.record.runId,
+          step: stepLabel(node),
+          kind: node.kind,
+          attempts,
+          reason,
+          message: `step ${stepLabel(node)} failed after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${reason}${fallback === undefined ? "" : " (its fallback failed too)"}`
+        })
+  })
+
+const runFallback = (
+  run: Run,
+  node: Check.Node,
+  fallback: WS.Fallback,
+  scope: Template.Scope,
+  key: string,
+  inputs: Outputs
+): Effect.Effect<{ outputs: Outputs; costUsd: number; lmCalls: number; label: string }, unknown> => {
+  if ("default" in fallback) {
+    return Effect.succeed({ outputs: fallback.default, costUsd: 0, lmCalls: 0, label: "default" })
+  }
+  if ("baseline" in fallback) {
+    return Effect.map(runArm(run, node, "traditional", scope, inputs), (a) => ({ ...a, label: "baseline" }))
+  }
+  const target = run.workflow.nodes.get(fallback.step)
+  if (target === undefined) return Effect.fail(`fallback step ${fallback.step} does not exist`)
+  return Effect.gen(function* () {
+    const before = run.record.steps.length
+    const finished = yield* execute(run, target, scope, `${key}>${target.id}`)
+    const added = run.record.steps.slice(before)
+    return {
+      outputs: finished.outputs,
+      costUsd: added.reduce((s, r) => s + r.costUsd, 0),
+      lmCalls: added.reduce((s, r) => s + r.lmCalls, 0),
+      label: `step:${target.id}`
+    }
+  })
+}
+
+const addRecord = (run: Run, rec: RunRecord.StepRecord): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    run.record = { ...run.record, steps: [...run.record.steps, rec] }
+    return progress(run, { _tag: "StepFinished", runId: run.record.runId, record: rec })
+  })
+
+/** A child of a parallel or map: restored from the partials when it finished before a crash. */
+const child = (
+  run: Run,
+  node: Check.Node,
+  scope: Template.Scope,
+  partialKey: string,
+  item?: number
+): Effect.Effect<Finished, RunError> =>
+  Effect.suspend(() => {
+    const done = run.record.partials[partialKey]
+    if (done !== undefined) {
+      const { __extra, ...outputs } = done as { __extra?: { [step: string]: Outputs } }
+      return Effect.succeed({ outputs, extra: __extra ?? {} })
+    }
+    return Effect.tap(execute(run, node, scope, `${run.record.runId}:${partialKey}`, item), (finished) => {
+      run.record = {
+        ...run.record,
+        partials: { ...run.record.partials, [partialKey]: { ...finished.outputs, __extra: finished.extra } }
+      }
+      return save(run)
+    })
+  })
+
+const executeParallel = (
+  run: Run,
+  node: Check.Node,
+  scope: Template.Scope,
+  _key: string
+): Effect.Effect<Finished, RunError> =>
+  Effect.map(
+    Effect.forEach(
+      (node.step as WS.ParallelStep).parallel,
+      (step) => child(run, run.workflow.nodes.get(step.id)!, scope, `${node.id}.${step.id}`),
+      { concurrency: "unbounded" }
+    ),
+    (results) => {
+      const outputs: Record<string, Outputs> = {}
+      let extra: Record<string, Outputs> = {}
+      ;(node.step as WS.ParallelStep).parallel.forEach((step, i) => {
+        outputs[step.id] = results[i]!.outputs
+        extra = { ...extra, ...results[i]!.extra, [step.id]: results[i]!.outputs }
+      })
+      return { outputs, extra }
+    }
+  )
+
+const executeMap = (
+  run: Run,
+  node: Check.Node,
+  scope: Template.Scope,
+  _key: string
+): Effect.Effect<Finished, RunError> =>
+  Effect.suspend(() => {
+    const spec = (node.step as WS.MapStep).map
+    const over = Template.resolve(spec.over, scope)
+    if (!over.ok || !Array.isArray(over.value)) {
+      return Effect.fail(
+        new StepFailed({
+          runId: run.record.runId,
+          step: stepLabel(node),
+          kind: "map",
+          attempts: 0,
+          reason: over.ok ? `map.over is not a list: ${JSON.stringify(over.value)}` : `{${over.missing}} has no value`,
+          message: `step ${stepLabel(node)}: map.over ${over.ok ? "is not a list" : `{${over.missing}} has no value`}`
+        })
+      )
+    }
+    const inner = run.workflow.nodes.get(spec.step.id)!
+    const as = spec.as ?? "item"
+    return Effect.map(
+      Effect.forEach(
+        over.value as ReadonlyArray<unknown>,
+        (value, index) => child(run, inner, { ...scope, [as]: value, index }, `${node.id}[${index}]`, index),
+        { concurrency: spec.concurrency ?? 4 }
+      ),
+      (results) => ({ outputs: { items: results.map((r) => r.outputs) }, extra: {} })
+    )
+  })
+
+/** A branch nested in a parallel or map (top-level branches are the chart's transient states). */
+const executeBranch = (
+  run: Run,
+  node: Check.Node,
+  scope: Template.Scope,
+  key: string
+): Effect.Effect<Finished, RunError> =>
+  Effect.gen(function* () {
+    const b = (node.step as WS.BranchStep).branch
+    const index = b.cases.findIndex((c) => Chart.holds(c.when, scope))
+    const steps = index >= 0 ? b.cases[index]!.steps : (b.otherwise ?? [])
+    let current = scope
+    let extra: Record<string, Outputs> = {}
+    for (const step of steps) {
+      const n = run.workflow.nodes.get(step.id)!
+      const finished = yield* execute(run, n, current, `${key}>${step.id}`)
+      extra = { ...extra, ...finished.extra, [step.id]: finished.outputs }
+      current = { ...current, ...finished.extra, [step.id]: finished.outputs }
+    }
+    return { outputs: { case: index >= 0 ? `cases[${index}]` : "otherwise" }, extra }
+  })
+
+const executeSub = (
+  run: Run,
+  node: Check.Node,
+  scope: Template.Scope,
+  _key: string
+): Effect.Effect<Finished, RunError> =>
+  Effect.gen(function* () {
+    const bound = bindInputs(node, scope)
+    if (Either.isLeft(bound)) {
+      return yield* new StepFailed({
+        runId: run.record.runId,
+        step: stepLabel(node),
+        kind: "workflow",
+        attempts: 0,
+        reason: bound.left,
+        message: `step ${stepLabel(node)}: ${bound.left}`
+      })
+    }
+    const runId = `${run.record.runId}/${node.id}`
+    const existing = yield* run.env.store.get(runId)
+    const options = { ...run.options, runId }
+    const result =
+      existing === undefined
+        ? yield* start(run.env, node.sub!, bound.right, options)
+        : existing.status === "succeeded"
+          ? { outputs: existing.result ?? {} }
+          : yield* resume(run.env, node.sub!, existing, options)
+    return { outputs: result.outputs, extra: {} }
+  })
+
+// ---------------------------------------------------------------------------------------------------------
+// Driving the chart
+// ---------------------------------------------------------------------------------------------------------
+
+const chartOf = (env: Env, w: Check.Checked, fingerprint: string): Chart.Chart => {
+  let chart = env.charts.get(fingerprint)
+  if (chart === undefined) {
+    chart = Chart.compile(w)
+    env.charts.set(fingerprint, chart)
+  }
+  return chart
+}
+
+export const fingerprintOf = (w: Check.Checked): string => CanonicalJson.sha256(w.definition as never)
+
+const drive = (run: Run, restored: ReadonlyArray<string>): Effect.Effect<Result, RunError> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const chart = chartOf(run.env, run.workflow, run.record.fingerprint)
+      const runner = Chart.restore(chart, {
+        value: run.record.state,
+        context: { inputs: run.record.inputs, outputs: run.record.outputs }
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(() => runner.stop()))
+      let position = runner.position()
+      while (position.value !== Chart.DONE && position.value !== Chart.FAILED) {
+        const node = run.workflow.nodes.get(position.value)
+        if (node === undefined) {
+          return yield* new StepFailed({
+            runId: run.record.runId,
+            step: position.value,
+            kind: "unknown",
+            attempts: 0,
+            reason: "the run stands at a state the workflow does not have",
+            message: `run ${run.record.runId} stands at "${position.value}", which workflow ${run.workflow.definition.name} does not have`
+          })
+        }
+        yield* progress(run, { _tag: "StepStarted", runId: run.record.runId, step: node.id })
+        const finished = yield* Effect.tapError(
+          execute(run, node, Chart.scopeOf(position.context), `${run.record.runId}:${node.id}`),
+          (error) =>
+            Effect.gen(function* () {
+              // The chart's FAIL transition ends the run; the record keeps the failed step, where a resume retries.
+              const failed = runner.send({ type: "FAIL", step: node.id })
+              run.record = {
+                ...run.record,
+                status: failed.value === Chart.FAILED ? "failed" : "running",
+                state: node.id,
+                error: error.message
+              }
+              yield* Effect.ignore(save(run))
+              yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "failed" })
+            })
+        )
+        // A parallel's children (and nested branches' steps) are readable by their own ids afterwards.
+        if (Object.keys(finished.extra).length > 0) runner.send({ type: "OUTPUTS", outputs: finished.extra })
+        position = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
+        run.record = { ...run.record, state: position.value, outputs: position.context.outputs, partials: {} }
+        yield* save(run)
+      }
+      const scope = Chart.scopeOf(position.context)
+      const outputs: Record<string, unknown> = {}
+      for (const [name, binding] of Object.entries(run.workflow.definition.outputs)) {
+        const r = Template.resolve(binding, scope)
+        if (!r.ok) {
+          const error = new StepFailed({
+            runId: run.record.runId,
+            step: `outputs.${name}`,
+            kind: "output",
+            attempts: 0,
+            reason: `{${r.missing}} has no value`,
+            message: `output "${name}": {${r.missing}} has no value (the step it reads did not run: a branch case not taken?)`
+          })
+          run.record = { ...run.record, status: "failed", error: error.message }
+          yield* save(run)
+          return yield* error
+        }
+        outputs[name] = r.value
+      }
+      run.record = { ...run.record, status: "succeeded", result: outputs }
+      yield* save(run)
+      yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "succeeded" })
+      return {
+        runId: run.record.runId,
+        workflow: run.workflow.definition.name,
+        status: "succeeded" as const,
+        outputs,
+        steps: run.record.steps,
+        restored
+      }
+    })
+  )
+
+let counter = 0
+
+/** Starts a run. */
+export const start = (
+  env: Env,
+  w: Check.Checked,
+  inputs: Outputs,
+  options: RunOptions
+): Effect.Effect<Result, RunError> =>
+  Effect.gen(function* () {
+    const checked = yield* checkInputs(w, inputs)
+    const at = yield* now
+    const runId = options.runId ?? `run-${at.toString(36)}-${(++counter).toString(36)}`
+    const fingerprint = w.fingerprint ?? fingerprintOf(w)
+    const chart = chartOf(env, w, fingerprint)
+    const runner = Chart.start(chart, checked)
+    const position = runner.position()
+    runner.stop()
+    const run: Run = {
+      env,
+      workflow: w,
+      options,
+      shadowCostUsd: 0,
+      record: {
+        schemaVersion: SCHEMA_VERSION,
+        runId,
+        workflow: w.definition.name,
+        file: w.file,
+        fingerprint,
+        status: "running",
+        state: position.value,
+        inputs: checked,
+        outputs: position.context.outputs,
+        partials: {},
+        steps: [],
+        createdAt: at,
+        updatedAt: at
+      }
+    }
+    yield* save(run)
+    yield* progress(run, { _tag: "RunStarted", runId, workflow: w.definition.name, resumed: false })
+    return yield* drive(run, [])
+  })
+
+/** Resumes a stored run where it stopped (its finished steps are not run again). */
+export const resume = (
+  env: Env,
+  w: Check.Checked,
+  record: RunRecord.RunRecord,
+  options: RunOptions
+): Effect.Effect<Result, RunError> =>
+  Effect.gen(function* () {
+    const run: Run = {
+      env,
+      workflow: w,
+      options,
+      shadowCostUsd: record.steps.reduce((s, r) => s + (r.shadow?.costUsd ?? 0), 0),
+      record: { ...record, status: "running" }
+    }
+    const { error: _error, ...rest } = run.record
+    run.record = rest
+    yield* progress(run, { _tag: "RunStarted", runId: record.runId, workflow: w.definition.name, resumed: true })
+    return yield* drive(run, [...Object.keys(record.outputs), ...Object.keys(record.partials)])
+  })

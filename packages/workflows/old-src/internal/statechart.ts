@@ -1,0 +1,194 @@
+/**
+ * A workflow as an xstate 5 statechart: each top-level work step (and each step of a branch's cases) is a state,
+ * a branch is a transient state whose guarded `always` transitions pick its case, `done` and `failed` are final.
+ * Parallel and map steps are single states whose children run inside them. The machine is driven with xstate's
+ * pure `transition` (no timers in xstate: timeouts are Effect's, so tests use TestClock); its snapshot (state and
+ * context: the inputs and every finished step's outputs) is what the run store keeps at each step boundary.
+ */
+import * as xstate from "xstate"
+import type * as WS from "../WorkflowSchema.js"
+import type * as Check from "./check.js"
+import * as Template from "./template.js"
+
+/** The machine's context: the run's inputs and each finished step's outputs. */
+export interface Context {
+  readonly inputs: { readonly [name: string]: unknown }
+  readonly outputs: { readonly [step: string]: { readonly [field: string]: unknown } }
+}
+
+/** The events a run sends: a step's outputs, or its failure. */
+export type Event =
+  | { readonly type: "DONE"; readonly step: string; readonly outputs: { readonly [field: string]: unknown } }
+  | { readonly type: "FAIL"; readonly step: string }
+  /** Outputs of nested steps (a parallel's children), readable by their ids: recorded, the state stays. */
+  | { readonly type: "OUTPUTS"; readonly outputs: { readonly [step: string]: { readonly [field: string]: unknown } } }
+
+/** One edge of the chart (for diagrams and tests). */
+export interface Edge {
+  readonly from: string
+  readonly to: string
+  readonly label?: string
+}
+
+/** The compiled chart. */
+export interface Chart {
+  readonly machine: xstate.AnyStateMachine
+  /** The states in order: work steps and branches. */
+  readonly states: ReadonlyArray<{ readonly id: string; readonly kind: WS.StepKind }>
+  readonly edges: ReadonlyArray<Edge>
+  readonly initial: string
+  /** The ids of the branch states (transient). */
+  readonly branches: ReadonlySet<string>
+}
+
+/** The scope templates read in a run: the inputs and the finished steps' outputs. */
+export const scopeOf = (context: Context): Template.Scope => ({ ...context.outputs, inputs: context.inputs })
+
+/** Whether a branch condition holds in the scope (a missing value never matches). */
+export const holds = (condition: WS.Condition, scope: Template.Scope): boolean => {
+  const resolved = Template.resolve(condition.value, scope)
+  if (!resolved.ok) return false
+  const v = resolved.value
+  if (condition.equals !== undefined) return same(v, condition.equals)
+  if (condition.notEquals !== undefined) return !same(v, condition.notEquals)
+  if (condition.in !== undefined) return condition.in.some((x) => same(v, x))
+  return false
+}
+
+const same = (a: unknown, b: unknown): boolean =>
+  a === b || (typeof a === "object" && a !== null && JSON.stringify(a) === JSON.stringify(b))
+
+export const DONE = "done"
+export const FAILED = "failed"
+
+/** Compiles a checked workflow. */
+export const compile = (workflow: Check.Checked): Chart => {
+  const states: Record<string, object> = {}
+  const order: Array<{ id: string; kind: WS.StepKind }> = []
+  const edges: Array<Edge> = []
+  const record = xstate.assign(({ context, event }: { context: Context; event: Event }) =>
+    event.type === "DONE"
+      ? { outputs: { ...context.outputs, [event.step]: event.outputs } }
+      : event.type === "OUTPUTS"
+        ? { outputs: { ...context.outputs, ...event.outputs } }
+        : {}
+  )
+
+  /** Adds the states of a sequence; returns the id of its first state (or `next` when empty). */
+  const sequence = (steps: ReadonlyArray<WS.Step>, next: string): string => {
+    let target = next
+    for (let i = steps.length - 1; i >= 0; i--) target = state(steps[i]!, target)
+    return target
+  }
+  const state = (step: WS.Step, next: string): string => {
+    const node = workflow.nodes.get(step.id)!
+    if (node.kind === "branch") {
+      const b = (step as WS.BranchStep).branch
+      const branches = b.cases.map((c, i) => ({
+        target: sequence(c.steps, next),
+        guard: { type: "case", params: { condition: c.when } },
+        actions: xstate.assign(({ context }: { context: Context }) => ({
+          outputs: { ...context.outputs, [step.id]: { case: `cases[${i}]` } }
+        })),
+        label: `${c.when.value} ${describeTest(c.when)}`
+      }))
+      const otherwise = {
+        target: b.otherwise === undefined ? next : sequence(b.otherwise, next),
+        actions: xstate.assign(({ context }: { context: Context }) => ({
+          outputs: { ...context.outputs, [step.id]: { case: "otherwise" } }
+        })),
+        label: "otherwise"
+      }
+      states[step.id] = {
+        always: [...branches, otherwise].map(({ label: _label, ...t }) => t)
+      }
+      for (const t of [...branches, otherwise]) edges.push({ from: step.id, to: t.target, label: t.label })
+      order.unshift({ id: step.id, kind: node.kind })
+      return step.id
+    }
+    states[step.id] = {
+      on: {
+        DONE: { target: next, actions: record },
+        FAIL: { target: FAILED }
+      }
+    }
+    edges.push({ from: step.id, to: next })
+    order.unshift({ id: step.id, kind: node.kind })
+    return step.id
+  }
+  const initial = sequence(workflow.definition.steps, DONE)
+  states[DONE] = { type: "final" }
+  states[FAILED] = { type: "final" }
+  const machine: xstate.AnyStateMachine = xstate
+    .setup({
+      types: {} as { context: Context; events: Event; input: Context["inputs"] },
+      guards: {
+        case: ({ context }, params: { readonly condition: WS.Condition }) => holds(params.condition, scopeOf(context))
+      }
+    })
+    .createMachine({
+      id: workflow.definition.name,
+      initial,
+      on: { OUTPUTS: { actions: record as never } },
+      context: ({ input }: { input: Context["inputs"] }) => ({ inputs: input, outputs: {} }),
+      states: states as never
+    }) as unknown as xstate.AnyStateMachine
+  return {
+    machine,
+    states: order,
+    edges,
+    initial,
+    branches: new Set(order.filter((s) => s.kind === "branch").map((s) => s.id))
+  }
+}
+
+const describeTest = (c: WS.Condition): string =>
+  c.equals !== undefined
+    ? `== ${JSON.stringify(c.equals)}`
+    : c.notEquals !== undefined
+      ? `!= ${JSON.stringify(c.notEquals)}`
+      : `in ${JSON.stringify(c.in)}`
+
+/** A run's place in the chart: the current state and the context. */
+export interface Position {
+  readonly value: string
+  readonly context: Context
+}
+
+/**
+ * A run's chart, live: an xstate actor of the machine (no timers, no invoked actors: it only moves on the
+ * events the executor sends, and takes the eventless transitions of branches by itself).
+ */
+export interface Runner {
+  readonly position: () => Position
+  readonly send: (event: Event) => Position
+  readonly stop: () => void
+}
+
+const runner = (chart: Chart, snapshot: xstate.AnyMachineSnapshot | undefined, inputs: Context["inputs"]): Runner => {
+  const actor = xstate.createActor(chart.machine, snapshot === undefined ? { input: inputs } : { snapshot })
+  actor.start()
+  const position = (): Position => {
+    const s = actor.getSnapshot()
+    return { value: s.value as string, context: s.context as Context }
+  }
+  return {
+    position,
+    send: (event) => {
+      actor.send(event)
+      return position()
+    },
+    stop: () => actor.stop()
+  }
+}
+
+/** A new run on `inputs` (past any leading branch). */
+export const start = (chart: Chart, inputs: Context["inputs"]): Runner => runner(chart, undefined, inputs)
+
+/** A run restored at a stored position. */
+export const restore = (chart: Chart, position: Position): Runner =>
+  runner(
+    chart,
+    chart.machine.resolveState({ value: position.value, context: position.context }),
+    position.context.inputs
+  )
