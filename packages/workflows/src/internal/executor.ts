@@ -409,6 +409,47 @@ interface Served {
   readonly shadow?: RunRecord.StepRecord["shadow"]
 }
 
+/**
+ * The shadow arm of an evaluation step, or `undefined` when there is none. Past the run's cost cap it is skipped
+ * (the cap is checked when the shadow starts: shadows already running finish). It is bounded by the step's
+ * timeout, and whatever happens to it (an error, a defect, the timeout) is recorded, never raised: the served
+ * result does not depend on it.
+ */
+const shadowOf = (
+  run: Run,
+  node: Check.Node,
+  which: string | undefined,
+  scope: Template.Scope,
+  inputs: Outputs,
+  observe: (which: string, started: number, result: Either.Either<Attempted, AttemptError>) => Effect.Effect<number>
+): Effect.Effect<NonNullable<RunRecord.StepRecord["shadow"]>> | undefined => {
+  if (which === undefined) return undefined
+  const step = node.step as WS.ModuleStep
+  const cap = step.evaluation?.maxCostUsd
+  if (cap !== undefined && run.shadowCostUsd >= cap) {
+    return Effect.succeed({ arm: which, timeMs: 0, costUsd: 0, success: false, skipped: "cost_cap" })
+  }
+  const arm = runArm(run, node, which as "traditional" | "optimized", scope, inputs)
+  const bounded: Effect.Effect<Attempted, AttemptError> =
+    step.timeoutMs === undefined
+      ? arm
+      : Effect.timeoutFail(arm, {
+          duration: Duration.millis(step.timeoutMs),
+          onTimeout: (): AttemptError => ({ _tag: "Timeout", ms: step.timeoutMs! })
+        })
+  return Effect.gen(function* () {
+    const started = yield* now
+    const other = yield* Effect.either(
+      Effect.catchAllDefect(bounded, (d) => Effect.fail(attemptError(`the shadow arm died: ${describe(d)}`)))
+    )
+    const timeMs = yield* observe(which, started, other)
+    if (Either.isRight(other)) run.shadowCostUsd += other.right.costUsd
+    return Either.isRight(other)
+      ? { arm: which, outputs: other.right.outputs, timeMs, costUsd: other.right.costUsd, success: true }
+      : { arm: which, timeMs, costUsd: 0, success: false, error: describeAttempt(other.left) }
+  })
+}
+
 const now = Clock.currentTimeMillis
 
 /** One attempt of a work step (not branch, parallel, map: those run their children). */
@@ -481,33 +522,19 @@ const attempt = (
           })
           return ended - started
         })
-      return Effect.gen(function* () {
+      const servedArm = Effect.gen(function* () {
         const started = yield* now
         const served = yield* Effect.either(runArm(run, node, arm, scope, inputs))
         yield* observe(arm, started, served)
-        let shadow: RunRecord.StepRecord["shadow"]
-        if (decision.shadow !== undefined) {
-          const cap = (node.step as WS.ModuleStep).evaluation?.maxCostUsd
-          if (cap !== undefined && run.shadowCostUsd >= cap) {
-            shadow = { arm: decision.shadow, timeMs: 0, costUsd: 0, success: false, skipped: "cost_cap" }
-          } else {
-            const shadowStarted = yield* now
-            const other = yield* Effect.either(
-              runArm(run, node, decision.shadow as "traditional" | "optimized", scope, inputs)
-            )
-            const timeMs = yield* observe(decision.shadow, shadowStarted, other)
-            if (Either.isRight(other)) run.shadowCostUsd += other.right.costUsd
-            shadow = Either.isRight(other)
-              ? {
-                  arm: decision.shadow,
-                  outputs: other.right.outputs,
-                  timeMs,
-                  costUsd: other.right.costUsd,
-                  success: true
-                }
-              : { arm: decision.shadow, timeMs, costUsd: 0, success: false, error: describeAttempt(other.left) }
-          }
-        }
+        return served
+      })
+      const shadowArm = shadowOf(run, node, decision.shadow, scope, inputs, observe)
+      return Effect.gen(function* () {
+        // The shadow runs alongside the served arm (never after it); it cannot fail (its failure is recorded).
+        const [served, shadow] =
+          shadowArm === undefined
+            ? [yield* servedArm, undefined]
+            : yield* Effect.all([servedArm, shadowArm], { concurrency: 2 })
         if (Either.isLeft(served)) return yield* Effect.fail(served.left)
         return {
           attempted: served.right,
