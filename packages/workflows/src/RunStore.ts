@@ -106,6 +106,15 @@ export interface Service {
   readonly append: (runId: string, boundary: Boundary) => Effect.Effect<void, RunStoreError>
   /** A run's record, `undefined` when there is none. */
   readonly get: (runId: string) => Effect.Effect<RunRecord.RunRecord | undefined, RunStoreError>
+  /**
+   * Writes the state of traffic routers (hybrid and evaluation steps' policies, `TrafficPolicy.Router.state()`), by
+   * key, replacing what was there: a bandit keeps what it learnt across restarts.
+   */
+  readonly saveRouters: (
+    states: ReadonlyArray<{ readonly key: string; readonly state: unknown }>
+  ) => Effect.Effect<void, RunStoreError>
+  /** A router's stored state (as written), `undefined` when there is none. */
+  readonly getRouter: (key: string) => Effect.Effect<unknown, RunStoreError>
   /** The runs (of one workflow, when given), most recent first. */
   readonly list: (workflow?: string) => Effect.Effect<ReadonlyArray<Summary>, RunStoreError>
 }
@@ -129,7 +138,10 @@ export const LAYOUT_VERSION = 2
 const storeError = (operation: string, reason: string) =>
   new RunStoreError({ operation, message: `run store ${operation} failed: ${reason}` })
 
-const decodeText = (text: string, boundaries: ReadonlyArray<string> = []): Either.Either<RunRecord.RunRecord, string> => {
+const decodeText = (
+  text: string,
+  boundaries: ReadonlyArray<string> = []
+): Either.Either<RunRecord.RunRecord, string> => {
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -169,8 +181,18 @@ export const makeMemory = (): Service => {
     const row = rows.get(runId)
     return row === undefined ? undefined : (decodeText(row.text, row.boundaries) as Either.Either<RunRecord.RunRecord>)
   }
+  const routers = new Map<string, string>()
   return {
     save: (record) => Effect.sync(() => void rows.set(record.runId, { text: JSON.stringify(record), boundaries: [] })),
+    saveRouters: (states) =>
+      Effect.sync(() => {
+        for (const { key, state } of states) routers.set(key, JSON.stringify(state))
+      }),
+    getRouter: (key) =>
+      Effect.sync(() => {
+        const text = routers.get(key)
+        return text === undefined ? undefined : (JSON.parse(text) as unknown)
+      }),
     append: (runId, boundary) =>
       Effect.suspend(() => {
         const row = rows.get(runId)
@@ -246,6 +268,8 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
         "CREATE INDEX IF NOT EXISTS workflow_run_boundaries_by_run ON workflow_run_boundaries (run_id, seq)",
         []
       )
+      // Layout 2: traffic routers' state (a hybrid step's bandit), by key.
+      yield* run("CREATE TABLE IF NOT EXISTS workflow_routers (key TEXT PRIMARY KEY, state TEXT NOT NULL)", [])
       yield* run(`PRAGMA user_version = ${LAYOUT_VERSION}`, [])
     }).pipe(Effect.mapError(fail("open")))
     const transaction = <A, E>(self: Effect.Effect<A, E>) =>
@@ -289,6 +313,32 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
             )
           ).pipe(Effect.tap(() => Effect.sync(() => remember(runId, boundary.status))))
         }).pipe(Effect.mapError(fail("append"))),
+      saveRouters: (states) =>
+        states.length === 0
+          ? Effect.void
+          : transaction(
+              Effect.forEach(
+                states,
+                ({ key, state }) =>
+                  run(
+                    "INSERT INTO workflow_routers (key, state) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET state = excluded.state",
+                    [key, JSON.stringify(state)]
+                  ),
+                { discard: true }
+              )
+            ).pipe(Effect.mapError(fail("saveRouters"))),
+      getRouter: (key) =>
+        run("SELECT state FROM workflow_routers WHERE key = ?", [key]).pipe(
+          Effect.mapError(fail("getRouter")),
+          Effect.flatMap((rows) => {
+            const row = (rows as ReadonlyArray<{ readonly state: string }>)[0]
+            if (row === undefined) return Effect.succeed(undefined)
+            return Effect.try({
+              try: () => JSON.parse(row.state) as unknown,
+              catch: (e) => storeError("getRouter", `router "${key}"'s stored state is not JSON: ${String(e)}`)
+            })
+          })
+        ),
       get: (runId) =>
         Effect.all([
           run("SELECT record FROM workflow_runs WHERE run_id = ?", [runId]),

@@ -275,7 +275,17 @@ describe("resume", () => {
           outputs: { a: { y: 1 } },
           partials: {},
           steps: [
-            { step: "a", path: "steps[0]", kind: "tool", mode: "traditional", attempts: 1, timeMs: 1, costUsd: 0, lmCalls: 0, success: true }
+            {
+              step: "a",
+              path: "steps[0]",
+              kind: "tool",
+              mode: "traditional",
+              attempts: 1,
+              timeMs: 1,
+              costUsd: 0,
+              lmCalls: 0,
+              success: true
+            }
           ],
           createdAt: 1,
           updatedAt: 2
@@ -304,7 +314,13 @@ describe("resume", () => {
             const store = yield* RunStore.makeSqlite(file)
             assert.deepStrictEqual(yield* store.get("old"), v1)
             const step = { ...v1.steps[0]!, step: "b", path: "steps[1]" }
-            yield* store.append("old", { at: 3, status: "running", state: "done", outputs: { b: { z: 2 } }, steps: [step] })
+            yield* store.append("old", {
+              at: 3,
+              status: "running",
+              state: "done",
+              outputs: { b: { z: 2 } },
+              steps: [step]
+            })
             yield* store.append("old", { at: 4, status: "succeeded", result: { z: 2 } })
             const read = yield* store.get("old")
             assert.deepStrictEqual(read, {
@@ -361,10 +377,7 @@ outputs: { v: "{c.v}" }
           e.run(w, { q: "x" }, { runId: "r3" })
         ).pipe(
           Effect.provide(
-            Runtime.layer(
-              { up: (i) => Effect.succeed({ v: `${String(i.v)}!` }) },
-              RunStore.layerSqlite(file)
-            )
+            Runtime.layer({ up: (i) => Effect.succeed({ v: `${String(i.v)}!` }) }, RunStore.layerSqlite(file))
           )
         )
         assert.deepStrictEqual(result.outputs, { v: "x!!!" })
@@ -389,7 +402,11 @@ outputs: { v: "{c.v}" }
         assert.deepStrictEqual(JSON.parse(runs[0]!.record).steps, [])
         const parsed = boundaries.map((b) => JSON.parse(b.boundary))
         assert.deepStrictEqual(
-          parsed.map((b) => [b.state, Object.keys(b.outputs ?? {}), (b.steps ?? []).map((r: { step: string }) => r.step)]),
+          parsed.map((b) => [
+            b.state,
+            Object.keys(b.outputs ?? {}),
+            (b.steps ?? []).map((r: { step: string }) => r.step)
+          ]),
           [
             ["b", ["a"], ["a"]],
             ["c", ["b"], ["b"]],
@@ -398,6 +415,56 @@ outputs: { v: "{c.v}" }
           ]
         )
         assert.deepStrictEqual(parsed[3].result, { v: "x!!!" })
+      })
+    )
+  )
+
+  it.effect("a hybrid step's bandit keeps what it learnt across a restart (its state is in the run store)", () =>
+    withTempDir((dir) =>
+      Effect.gen(function* () {
+        const file = path.join(dir, "runs.db")
+        const w = yield* Workflow.parse(
+          `
+version: 1
+name: learnt
+inputs: { query: str }
+steps:
+  - id: route
+    module: { signature: "query -> agent" }
+    prompt: { template: "Which agent should handle: {query}", outputs: { agent: str } }
+    inputs: { query: "{inputs.query}" }
+    mode: hybrid
+    traffic: { bandit: thompson }
+outputs: { agent: "{route.agent}" }
+`,
+          "learnt.yaml"
+        )
+        const runs = (n: number, from: number) =>
+          Effect.flatMap(WorkflowEngine.WorkflowEngine, (e) =>
+            Effect.forEach(Array.from({ length: n }, (_, i) => i + from), (i) =>
+              e.run(w, { query: inputs.query }, { runId: `b${i}`, reward: (_step, out) => (typeof out["agent"] === "string" ? 1 : 0) })
+            )
+          ).pipe(Effect.provide(Runtime.layer({}, RunStore.layerSqlite(file))))
+        const pulls = Effect.scoped(
+          Effect.gen(function* () {
+            const ctx = yield* Layer.build(SqliteClient.layer({ filename: file }))
+            const rows = (yield* Context.get(ctx, SqliteClient.SqliteClient).unsafe(
+              "SELECT state FROM workflow_routers"
+            )) as ReadonlyArray<{ state: string }>
+            return rows.map((r) => {
+              const state = JSON.parse(r.state) as { arms: Record<string, { n: number }>; generation: number }
+              return {
+                n: Object.values(state.arms).reduce((sum, a) => sum + a.n, 0),
+                generation: state.generation
+              }
+            })
+          })
+        )
+        yield* runs(5, 0)
+        assert.deepStrictEqual(yield* pulls, [{ n: 5, generation: 0 }])
+        // A new application on the same file: the router resumes with its 5 observations, not from nothing.
+        yield* runs(3, 5)
+        assert.deepStrictEqual(yield* pulls, [{ n: 8, generation: 1 }])
       })
     )
   )

@@ -210,6 +210,8 @@ interface Run {
   unsaved: Array<RunRecord.StepRecord>
   /** Extra cost of shadowed arms so far (the evaluation cost cap is per run). */
   shadowCostUsd: number
+  /** Keys of the routers this run routed with (their state is written when the run ends). */
+  readonly routed: Set<string>
 }
 
 /** Why one attempt failed. */
@@ -353,8 +355,15 @@ const runArm = (
   return tracked(run, call)
 }
 
-/** The router of a hybrid or evaluation step (kept across runs, so a bandit learns). */
-const routerOf = (run: Run, node: Check.Node, mode: "hybrid" | "evaluation"): TrafficPolicy.Router => {
+/**
+ * The router of a hybrid or evaluation step (kept across runs, so a bandit learns; restored from the run store's
+ * copy after a restart, a fresh one when there is none or it no longer reads).
+ */
+const routerOf = (
+  run: Run,
+  node: Check.Node,
+  mode: "hybrid" | "evaluation"
+): Effect.Effect<TrafficPolicy.Router, RunStoreError> => {
   const step = node.step as WS.ModuleStep
   const policy: TrafficPolicy.Policy =
     mode === "evaluation"
@@ -394,13 +403,29 @@ const routerOf = (run: Run, node: Check.Node, mode: "hybrid" | "evaluation"): Tr
                   : { _tag: "EpsilonGreedy", epsilon: 0.2, decay: 0.99, floor: 0.02 }
             }
   const key = `${moduleIdOf(run.workflow.definition.name, node)}\u0000${CanonicalJson.stringify(policy)}`
-  let router = run.env.routers.get(key)
-  if (router === undefined) {
-    router = TrafficPolicy.make(policy, { seed: 0 })
+  run.routed.add(key)
+  const known = run.env.routers.get(key)
+  if (known !== undefined) return Effect.succeed(known)
+  return Effect.gen(function* () {
+    const stored = yield* run.env.store.getRouter(key)
+    const restored =
+      stored === undefined ? undefined : Either.getOrUndefined(yield* Effect.either(TrafficPolicy.restore(stored)))
+    const router = restored ?? TrafficPolicy.make(policy, { seed: 0 })
     run.env.routers.set(key, router)
-  }
-  return router
+    return router
+  })
 }
+
+/** Writes the state of the routers the run used (a crash loses at most this run's observations). */
+const saveRouters = (run: Run): Effect.Effect<void, RunStoreError> =>
+  Effect.suspend(() => {
+    const states: Array<{ key: string; state: unknown }> = []
+    for (const key of run.routed) {
+      const router = run.env.routers.get(key)
+      if (router !== undefined) states.push({ key, state: router.state() })
+    }
+    return states.length === 0 ? Effect.void : run.env.store.saveRouters(states)
+  })
 
 interface Served {
   readonly attempted: Attempted
@@ -509,44 +534,58 @@ const attempt = (
           reason: "mode"
         }))
       }
-      const router = routerOf(run, node, mode)
-      const decision = router.route(run.record.runId)
-      const arm = decision.serve as "traditional" | "optimized"
-      const observe = (which: string, started: number, result: Either.Either<Attempted, AttemptError>) =>
-        Effect.map(now, (ended) => {
-          router.observe(which, {
-            latencyMs: ended - started,
-            error: Either.isLeft(result),
-            costUsd: Either.isRight(result) ? result.right.costUsd : 0,
-            reward: Either.isRight(result) ? reward(result.right.outputs) : undefined
-          })
-          return ended - started
-        })
-      const servedArm = Effect.gen(function* () {
-        const started = yield* now
-        const served = yield* Effect.either(runArm(run, node, arm, scope, inputs))
-        yield* observe(arm, started, served)
-        return served
-      })
-      const shadowArm = shadowOf(run, node, decision.shadow, scope, inputs, observe)
-      return Effect.gen(function* () {
-        // The shadow runs alongside the served arm (never after it); it cannot fail (its failure is recorded).
-        const [served, shadow] =
-          shadowArm === undefined
-            ? [yield* servedArm, undefined]
-            : yield* Effect.all([servedArm, shadowArm], { concurrency: 2 })
-        if (Either.isLeft(served)) return yield* Effect.fail(served.left)
-        return {
-          attempted: served.right,
-          arm,
-          reason: decision.reason,
-          ...(shadow === undefined ? {} : { shadow })
-        }
-      })
+      return Effect.flatMap(
+        Effect.mapError(routerOf(run, node, mode), (e) => attemptError(e.message, false)),
+        (router) => routeModule(run, node, router, scope, inputs, reward)
+      )
     }
     default:
       return Effect.fail(attemptError(`a ${node.kind} step has no single attempt`, false))
   }
+}
+
+/** A hybrid or evaluation module step: its router picks the arm that serves (and the shadow, for evaluation). */
+const routeModule = (
+  run: Run,
+  node: Check.Node,
+  router: TrafficPolicy.Router,
+  scope: Template.Scope,
+  inputs: Outputs,
+  reward: (outputs: Outputs) => number | undefined
+): Effect.Effect<Served, AttemptError> => {
+  const decision = router.route(run.record.runId)
+  const arm = decision.serve as "traditional" | "optimized"
+  const observe = (which: string, started: number, result: Either.Either<Attempted, AttemptError>) =>
+    Effect.map(now, (ended) => {
+      router.observe(which, {
+        latencyMs: ended - started,
+        error: Either.isLeft(result),
+        costUsd: Either.isRight(result) ? result.right.costUsd : 0,
+        reward: Either.isRight(result) ? reward(result.right.outputs) : undefined
+      })
+      return ended - started
+    })
+  const servedArm = Effect.gen(function* () {
+    const started = yield* now
+    const served = yield* Effect.either(runArm(run, node, arm, scope, inputs))
+    yield* observe(arm, started, served)
+    return served
+  })
+  const shadowArm = shadowOf(run, node, decision.shadow, scope, inputs, observe)
+  return Effect.gen(function* () {
+    // The shadow runs alongside the served arm (never after it); it cannot fail (its failure is recorded).
+    const [served, shadow] =
+      shadowArm === undefined
+        ? [yield* servedArm, undefined]
+        : yield* Effect.all([servedArm, shadowArm], { concurrency: 2 })
+    if (Either.isLeft(served)) return yield* Effect.fail(served.left)
+    return {
+      attempted: served.right,
+      arm,
+      reason: decision.reason,
+      ...(shadow === undefined ? {} : { shadow })
+    }
+  })
 }
 
 const describeAttempt = (e: AttemptError): string => (e._tag === "Timeout" ? `timed out after ${e.ms} ms` : e.reason)
@@ -905,6 +944,7 @@ const drive = (run: Run, restored: ReadonlyArray<string>, started?: Chart.Runner
             Effect.gen(function* () {
               // The chart's FAIL transition ends the run; the record keeps the failed step, where a resume retries.
               const failed = runner.send({ type: "FAIL", step: node.id })
+              yield* Effect.ignore(saveRouters(run))
               yield* Effect.ignore(
                 commit(run, {
                   status: failed.value === Chart.FAILED ? "failed" : "running",
@@ -947,6 +987,7 @@ const drive = (run: Run, restored: ReadonlyArray<string>, started?: Chart.Runner
         outputs[name] = r.value
       }
       yield* commit(run, { status: "succeeded", result: outputs })
+      yield* saveRouters(run)
       yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "succeeded" })
       return {
         runId: run.record.runId,
@@ -982,6 +1023,7 @@ export const start = (
       options,
       shadowCostUsd: 0,
       unsaved: [],
+      routed: new Set(),
       record: {
         schemaVersion: SCHEMA_VERSION,
         runId,
@@ -1017,6 +1059,7 @@ export const resume = (
       options,
       shadowCostUsd: record.steps.reduce((s, r) => s + (r.shadow?.costUsd ?? 0), 0),
       unsaved: [],
+      routed: new Set(),
       record: { ...record, status: "running", steps: [...record.steps] }
     }
     const { error: _error, ...rest } = run.record
