@@ -54,6 +54,7 @@ export interface Summary {
 export interface Boundary {
   /** When (epoch ms): the record's `updatedAt`. */
   readonly at: number
+  /** The run's status after the boundary (a change also updates the run's row, which listings read). */
   readonly status: RunRecord.Status
   /** The chart's state after the boundary. */
   readonly state?: string
@@ -67,6 +68,7 @@ export interface Boundary {
   readonly steps?: ReadonlyArray<RunRecord.StepRecord>
   /** The run's error (a failed run); absent clears it. */
   readonly error?: string
+  /** The workflow's outputs (a succeeded run). */
   readonly result?: { readonly [field: string]: unknown }
 }
 

@@ -441,8 +441,14 @@ outputs: { agent: "{route.agent}" }
         )
         const runs = (n: number, from: number) =>
           Effect.flatMap(WorkflowEngine.WorkflowEngine, (e) =>
-            Effect.forEach(Array.from({ length: n }, (_, i) => i + from), (i) =>
-              e.run(w, { query: inputs.query }, { runId: `b${i}`, reward: (_step, out) => (typeof out["agent"] === "string" ? 1 : 0) })
+            Effect.forEach(
+              Array.from({ length: n }, (_, i) => i + from),
+              (i) =>
+                e.run(
+                  w,
+                  { query: inputs.query },
+                  { runId: `b${i}`, reward: (_step, out) => (typeof out["agent"] === "string" ? 1 : 0) }
+                )
             )
           ).pipe(Effect.provide(Runtime.layer({}, RunStore.layerSqlite(file))))
         const pulls = Effect.scoped(
