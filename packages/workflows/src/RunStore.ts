@@ -274,12 +274,24 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
       yield* run("CREATE TABLE IF NOT EXISTS workflow_routers (key TEXT PRIMARY KEY, state TEXT NOT NULL)", [])
       yield* run(`PRAGMA user_version = ${LAYOUT_VERSION}`, [])
     }).pipe(Effect.mapError(fail("open")))
+    // Transactions span several statements on the one connection: one at a time (two runs' fibers, or a parallel
+    // step's children, may commit at once). A plain boundary insert needs no lock: it is one statement.
+    const lock = yield* Effect.makeSemaphore(1)
+    /** Whether a transaction is open (a plain insert then waits for it rather than join it). */
+    let open = false
     const transaction = <A, E>(self: Effect.Effect<A, E>) =>
-      Effect.uninterruptible(
-        Effect.zipRight(
-          run("BEGIN IMMEDIATE", []),
-          Effect.tapErrorCause(self, () => Effect.ignore(run("ROLLBACK", [])))
-        ).pipe(Effect.zipLeft(run("COMMIT", [])))
+      lock.withPermits(1)(
+        Effect.uninterruptible(
+          Effect.zipRight(
+            run("BEGIN IMMEDIATE", []),
+            Effect.tapErrorCause(self, () => Effect.ignore(run("ROLLBACK", [])))
+          ).pipe(Effect.zipLeft(run("COMMIT", [])), Effect.ensuring(Effect.sync(() => void (open = false))), (body) =>
+            Effect.zipRight(
+              Effect.sync(() => void (open = true)),
+              body
+            )
+          )
+        )
       )
     /** The status column as last written by this store, per unfinished run (a change updates the row). */
     const statusOf = new Map<string, RunRecord.Status>()
@@ -307,7 +319,10 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
         Effect.suspend(() => {
           const text = JSON.stringify(boundary)
           // The common boundary (a step finished, the run still running) is one small insert.
-          if (statusOf.get(runId) === boundary.status) return Effect.asVoid(run(INSERT_BOUNDARY, [runId, text]))
+          if (statusOf.get(runId) === boundary.status) {
+            const insert = Effect.asVoid(run(INSERT_BOUNDARY, [runId, text]))
+            return open ? lock.withPermits(1)(insert) : insert
+          }
           return transaction(
             Effect.zipRight(
               run(INSERT_BOUNDARY, [runId, text]),
