@@ -4,6 +4,13 @@
  * of input and label fields a line) and the metric; the job runs under the coordinator's supervision and hot-swaps
  * the step's module when the result beats what serves. The step's `optimized` arm serves that promoted version.
  *
+ * With `experiences: true` the training set (also) comes from the real-time loop's ExperienceStore: a module step
+ * runs through the ModuleManager, so each execution is recorded under the step's module id; the labelled ones
+ * (feedback with a corrected answer, or a full reward) are its examples (`ExperienceStore.toExamples`).
+ * `triggers.minExperiences` is the number of labelled experiences a step needs before it is optimized:
+ * `optimizeStep` refuses fewer, and {@link optimizeDue} runs the steps that reached it. (The loop's own policy is
+ * application-wide, `LoopPolicy.Settings`; it has no per-module rules to register a step with.)
+ *
  * @example
  * ```ts
  * import { Optimize, Workflow } from "@effect-dspy/workflows"
@@ -16,7 +23,7 @@
  * @since 0.1.0
  */
 import { Example, type LM, Module, Prediction } from "@effect-dspy/core"
-import { ModuleManager, OptimizationCoordinator, type ServicesError } from "@effect-dspy/services"
+import { ExperienceStore, ModuleManager, OptimizationCoordinator, type ServicesError } from "@effect-dspy/services"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Template from "./internal/template.js"
@@ -42,6 +49,26 @@ export type OptimizeError =
   | ServicesError.OptimizationJobNotFound
 
 /**
+ * The labelled experiences of a module step (its module's recorded executions with a label), as examples.
+ *
+ * @since 0.1.0
+ * @category optimizing
+ */
+export const experienceExamples = (
+  workflow: Workflow.Workflow,
+  step: string
+): Effect.Effect<ReadonlyArray<Example.Any>, WorkflowInvalid, WorkflowEngine | ExperienceStore.ExperienceStore> =>
+  Effect.gen(function* () {
+    const engine = yield* WorkflowEngine
+    const moduleId = engine.moduleId(workflow, step)
+    if (moduleId === undefined) {
+      return yield* invalid(workflow, step, `"${step}" is not a module step of workflow ${workflow.name}`)
+    }
+    const store = yield* ExperienceStore.ExperienceStore
+    return ExperienceStore.toExamples(yield* store.query({ moduleId }))
+  })
+
+/**
  * Options of a step's optimization (they override its `optimization` block).
  *
  * @since 0.1.0
@@ -50,7 +77,10 @@ export type OptimizeError =
 export interface Options {
   readonly optimizer?: string
   readonly metric?: string
-  /** Training examples (input and label fields); default: the block's `trainset` file. */
+  /**
+   * Training examples (input and label fields); default: the block's `trainset` file and, with `experiences: true`,
+   * the step's labelled experiences.
+   */
   readonly trainset?: ReadonlyArray<{ readonly [field: string]: unknown }>
   readonly seed?: number
 }
@@ -114,7 +144,7 @@ export const optimizeStep = (
 ): Effect.Effect<
   OptimizationCoordinator.Job,
   OptimizeError,
-  WorkflowEngine | OptimizationCoordinator.OptimizationCoordinator
+  WorkflowEngine | OptimizationCoordinator.OptimizationCoordinator | ExperienceStore.ExperienceStore
 > =>
   Effect.gen(function* () {
     const node = workflow.nodes.get(step)
@@ -127,13 +157,42 @@ export const optimizeStep = (
     if (optimizer === undefined) {
       return yield* invalid(workflow, `${node.path}.optimization`, "no optimizer: add an optimization block")
     }
-    const rows =
-      options.trainset ??
-      (block?.trainset === undefined
-        ? yield* invalid(workflow, `${node.path}.optimization.trainset`, "no training data: give a trainset file")
-        : yield* readTrainset(workflow, block.trainset, `${node.path}.optimization.trainset`))
     const inputs = node.signature?.inputs ?? []
-    const trainset = rows.map((row) => Example.make(row).withInputs(...inputs))
+    const fromRows = (rows: ReadonlyArray<{ readonly [field: string]: unknown }>) =>
+      rows.map((row) => Example.make(row).withInputs(...inputs))
+    let trainset: ReadonlyArray<Example.Any>
+    if (options.trainset !== undefined) {
+      trainset = fromRows(options.trainset)
+    } else {
+      if (block?.trainset === undefined && block?.experiences !== true) {
+        return yield* invalid(
+          workflow,
+          `${node.path}.optimization`,
+          "no training data: give a trainset file, or experiences: true"
+        )
+      }
+      const file =
+        block.trainset === undefined
+          ? []
+          : fromRows(yield* readTrainset(workflow, block.trainset, `${node.path}.optimization.trainset`))
+      const recorded = block.experiences === true ? yield* experienceExamples(workflow, step) : []
+      const min = block.triggers?.minExperiences
+      if (block.experiences === true && min !== undefined && recorded.length < min) {
+        return yield* invalid(
+          workflow,
+          `${node.path}.optimization.triggers.minExperiences`,
+          `step ${step} has ${recorded.length} labelled experience${recorded.length === 1 ? "" : "s"}; its trigger needs ${min} (attach feedback with corrected answers, or lower minExperiences)`
+        )
+      }
+      trainset = [...file, ...recorded]
+      if (trainset.length === 0) {
+        return yield* invalid(
+          workflow,
+          `${node.path}.optimization.experiences`,
+          `step ${step} has no labelled experiences yet (feedback with a corrected answer or a full reward labels one)`
+        )
+      }
+    }
     const engine = yield* WorkflowEngine
     yield* engine.prepare(workflow)
     const coordinator = yield* OptimizationCoordinator.OptimizationCoordinator
@@ -160,7 +219,7 @@ export const optimizeAll = (
 ): Effect.Effect<
   { readonly [step: string]: OptimizationCoordinator.Job },
   OptimizeError,
-  WorkflowEngine | OptimizationCoordinator.OptimizationCoordinator
+  WorkflowEngine | OptimizationCoordinator.OptimizationCoordinator | ExperienceStore.ExperienceStore
 > =>
   Effect.gen(function* () {
     const out: Record<string, OptimizationCoordinator.Job> = {}
@@ -168,6 +227,34 @@ export const optimizeAll = (
       if (node.kind === "module" && (node.step as WorkflowSchema.ModuleStep).optimization !== undefined) {
         out[node.id] = yield* optimizeStep(workflow, node.id, options)
       }
+    }
+    return out
+  })
+
+/**
+ * Optimizes the module steps whose trigger is met: `experiences: true` and at least `triggers.minExperiences`
+ * labelled experiences recorded for the step (steps without the trigger are left to {@link optimizeAll}); the jobs
+ * by step id (empty when none is due).
+ *
+ * @since 0.1.0
+ * @category optimizing
+ */
+export const optimizeDue = (
+  workflow: Workflow.Workflow,
+  options: Omit<Options, "trainset" | "optimizer"> = {}
+): Effect.Effect<
+  { readonly [step: string]: OptimizationCoordinator.Job },
+  OptimizeError,
+  WorkflowEngine | OptimizationCoordinator.OptimizationCoordinator | ExperienceStore.ExperienceStore
+> =>
+  Effect.gen(function* () {
+    const out: Record<string, OptimizationCoordinator.Job> = {}
+    for (const node of workflow.nodes.values()) {
+      const block = node.kind === "module" ? (node.step as WorkflowSchema.ModuleStep).optimization : undefined
+      const min = block?.triggers?.minExperiences
+      if (block?.experiences !== true || min === undefined) continue
+      const recorded = yield* experienceExamples(workflow, node.id)
+      if (recorded.length >= min) out[node.id] = yield* optimizeStep(workflow, node.id, options)
     }
     return out
   })

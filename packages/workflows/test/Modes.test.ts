@@ -1,5 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
+import { Module, Predict, Signature } from "@effect-dspy/core"
+import { ModuleManager } from "@effect-dspy/services"
 import { Routing } from "@effect-dspy/sim"
 import { Workflow, WorkflowEngine } from "../src/index.js"
 import * as Runtime from "./support/runtime.js"
@@ -109,6 +113,53 @@ outputs: { agent: "{first.agent}" }
       assert.strictEqual(result.outputs["agent"], first!.outputs!["agent"])
       assert.strictEqual(second!.shadow!.skipped, "cost_cap")
       assert.isUndefined(second!.shadow!.outputs)
+    }).pipe(Effect.provide(Runtime.layer()))
+  )
+
+  it.effect("evaluation runs the shadow alongside the served arm; a failing shadow never fails the step", () =>
+    Effect.gen(function* () {
+      // Each arm takes 1 s on the (test) clock: run one after the other the step would take 2 s.
+      const slow = Module.make({
+        name: "slow",
+        parameters: { p: Predict.make(Signature.make("query -> agent")) },
+        forward: (_p, given: { readonly query: string }) =>
+          Effect.as(Effect.sleep("1 second"), { agent: `seen: ${given.query}` })
+      })
+      yield* Effect.flatMap(ModuleManager.ModuleManager, (m) => m.register("slow", slow))
+      const text = (shadowFails: boolean) => `
+version: 1
+name: concurrent
+inputs: { query: str }
+steps:
+  - id: s
+    module: { ref: slow }
+${shadowFails ? '    prompt: { template: "Count: {query}", outputs: { agent: "list[int]" } }\n' : ""}    inputs: { query: "{inputs.query}" }
+    mode: evaluation
+    evaluation: { serve: optimized }
+outputs: { agent: "{s.agent}" }
+`
+      const fiber = yield* Effect.fork(runOnce(text(false)))
+      yield* TestClock.adjust("5 seconds")
+      const result = yield* Fiber.join(fiber)
+      const step = result.steps[0]!
+      assert.strictEqual(step.arm, "optimized")
+      assert.strictEqual(step.shadow!.arm, "traditional")
+      assert.isTrue(step.shadow!.success)
+      assert.deepStrictEqual(step.shadow!.outputs, { agent: "seen: show me videos of volcanoes" })
+      assert.strictEqual(step.shadow!.timeMs, 1000)
+      // Concurrent: the step took as long as one arm.
+      assert.strictEqual(step.timeMs, 1000)
+
+      // The shadow (the traditional prompt) fails to parse; the served arm's result stands.
+      const failing = yield* Effect.fork(runOnce(text(true)))
+      yield* TestClock.adjust("5 seconds")
+      const served = yield* Fiber.join(failing)
+      const s = served.steps[0]!
+      assert.isTrue(s.success)
+      assert.strictEqual(served.outputs["agent"], "seen: show me videos of volcanoes")
+      assert.isFalse(s.shadow!.success)
+      assert.isString(s.shadow!.error)
+      assert.strictEqual(s.attempts, 1)
     }).pipe(Effect.provide(Runtime.layer()))
   )
 })

@@ -1,5 +1,5 @@
 import type { Example, Prediction } from "@effect-dspy/core"
-import { ModuleManager } from "@effect-dspy/services"
+import { ExperienceStore, ModuleManager } from "@effect-dspy/services"
 import { Extraction, Routing, SimTask } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -95,5 +95,53 @@ describe("Optimize", () => {
         )
       ),
     120_000
+  )
+
+  it.effect("experiences: a step's recorded, labelled executions are its training set; its trigger decides when", () =>
+    Effect.gen(function* () {
+      const w = yield* Workflow.parse(
+        `
+version: 1
+name: learner
+mode: optimized
+inputs: { query: str }
+steps:
+  - id: route
+    module: { signature: "query -> agent" }
+    inputs: { query: "{inputs.query}" }
+    optimization: { optimizer: bootstrap_few_shot, experiences: true, triggers: { minExperiences: 4 } }
+outputs: { agent: "{route.agent}" }
+`,
+        "learner.yaml"
+      )
+      const engine = yield* WorkflowEngine.WorkflowEngine
+      const store = yield* ExperienceStore.ExperienceStore
+      // Nothing recorded yet: nothing is due, and optimizing the step says what it lacks.
+      assert.deepStrictEqual(yield* Optimize.optimizeDue(w), {})
+      const refused = yield* Effect.flip(Optimize.optimizeStep(w, "route"))
+      assert.strictEqual(refused._tag, "WorkflowInvalid")
+      assert.include(refused.message, "0 labelled experiences; its trigger needs 4")
+      const train = SimTask.splits(Routing.task, { seed: 3, train: 6, dev: 0, test: 0 }).train
+      for (const row of train) yield* engine.run(w, { query: row.query })
+      // The module step ran through the ModuleManager: each execution is an experience of the step's module.
+      const recorded = yield* store.query({ moduleId: "learner.route" })
+      assert.strictEqual(recorded.length, train.length)
+      // Unlabelled experiences are no training data yet.
+      assert.strictEqual((yield* Optimize.experienceExamples(w, "route")).length, 0)
+      for (const e of recorded) {
+        const gold = train.find((r) => r.query === (e.inputs as { readonly query: string }).query)!
+        yield* store.attach([e], { corrected: { agent: gold.agent } }, 1, 0)
+      }
+      const examples = yield* Optimize.experienceExamples(w, "route")
+      assert.strictEqual(examples.length, train.length)
+      assert.sameMembers(
+        examples.map((x) => x.toRecord()["agent"]),
+        train.map((r) => r.agent)
+      )
+      const jobs = yield* Optimize.optimizeDue(w)
+      assert.deepStrictEqual(Object.keys(jobs), ["route"])
+      assert.strictEqual(jobs["route"]!.moduleId, "learner.route")
+      assert.notStrictEqual(jobs["route"]!.status, "failed")
+    }).pipe(Effect.provide(Runtime.layer()))
   )
 })

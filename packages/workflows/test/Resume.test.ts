@@ -258,4 +258,220 @@ describe("resume", () => {
       })
     )
   )
+
+  it.effect("a layout-1 file (one row per run, no boundaries) opens, migrates to layout 2 and resumes appending", () =>
+    withTempDir((dir) =>
+      Effect.gen(function* () {
+        const file = path.join(dir, "runs-v1.db")
+        const v1 = {
+          schemaVersion: 1 as const,
+          runId: "old",
+          workflow: "w",
+          file: "w.yaml",
+          fingerprint: "f",
+          status: "running" as const,
+          state: "b",
+          inputs: { q: "x" },
+          outputs: { a: { y: 1 } },
+          partials: {},
+          steps: [
+            {
+              step: "a",
+              path: "steps[0]",
+              kind: "tool",
+              mode: "traditional",
+              attempts: 1,
+              timeMs: 1,
+              costUsd: 0,
+              lmCalls: 0,
+              success: true
+            }
+          ],
+          createdAt: 1,
+          updatedAt: 2
+        }
+        // The file exactly as layout 1 wrote it.
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const ctx = yield* Layer.build(SqliteClient.layer({ filename: file }))
+            const sql = Context.get(ctx, SqliteClient.SqliteClient)
+            yield* sql.unsafe(
+              "CREATE TABLE workflow_runs (run_id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, updated_at INTEGER NOT NULL, record TEXT NOT NULL)"
+            )
+            yield* sql.unsafe("CREATE INDEX workflow_runs_by_workflow ON workflow_runs (workflow, updated_at)")
+            yield* sql.unsafe("INSERT INTO workflow_runs VALUES (?, ?, ?, ?, ?)", [
+              "old",
+              "w",
+              "running",
+              2,
+              JSON.stringify(v1)
+            ])
+            yield* sql.unsafe("PRAGMA user_version = 1")
+          })
+        )
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const store = yield* RunStore.makeSqlite(file)
+            assert.deepStrictEqual(yield* store.get("old"), v1)
+            const step = { ...v1.steps[0]!, step: "b", path: "steps[1]" }
+            yield* store.append("old", {
+              at: 3,
+              status: "running",
+              state: "done",
+              outputs: { b: { z: 2 } },
+              steps: [step]
+            })
+            yield* store.append("old", { at: 4, status: "succeeded", result: { z: 2 } })
+            const read = yield* store.get("old")
+            assert.deepStrictEqual(read, {
+              ...v1,
+              status: "succeeded",
+              state: "done",
+              outputs: { a: { y: 1 }, b: { z: 2 } },
+              steps: [...v1.steps, step],
+              result: { z: 2 },
+              updatedAt: 4
+            })
+            // The status column follows the boundaries (listings read it).
+            assert.deepStrictEqual(yield* store.list("w"), [
+              { runId: "old", workflow: "w", status: "succeeded", updatedAt: 4 }
+            ])
+          })
+        )
+        const version = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const ctx = yield* Layer.build(SqliteClient.layer({ filename: file }))
+            return yield* Context.get(ctx, SqliteClient.SqliteClient).unsafe("PRAGMA user_version")
+          })
+        )
+        assert.deepStrictEqual(version, [{ user_version: RunStore.LAYOUT_VERSION }])
+        assert.strictEqual(RunStore.LAYOUT_VERSION, 2)
+      })
+    )
+  )
+
+  it.effect("each step boundary appends one row with that step only; the run's row is not rewritten", () =>
+    withTempDir((dir) =>
+      Effect.gen(function* () {
+        const file = path.join(dir, "runs.db")
+        const w = yield* Workflow.parse(
+          `
+version: 1
+name: three
+inputs: { q: str }
+steps:
+  - id: a
+    tool: { name: up, outputs: { v: str } }
+    inputs: { v: "{inputs.q}" }
+  - id: b
+    tool: { name: up, outputs: { v: str } }
+    inputs: { v: "{a.v}" }
+  - id: c
+    tool: { name: up, outputs: { v: str } }
+    inputs: { v: "{b.v}" }
+outputs: { v: "{c.v}" }
+`,
+          "three.yaml"
+        )
+        const result = yield* Effect.flatMap(WorkflowEngine.WorkflowEngine, (e) =>
+          e.run(w, { q: "x" }, { runId: "r3" })
+        ).pipe(
+          Effect.provide(
+            Runtime.layer({ up: (i) => Effect.succeed({ v: `${String(i.v)}!` }) }, RunStore.layerSqlite(file))
+          )
+        )
+        assert.deepStrictEqual(result.outputs, { v: "x!!!" })
+        const [runs, boundaries] = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const ctx = yield* Layer.build(SqliteClient.layer({ filename: file }))
+            const sql = Context.get(ctx, SqliteClient.SqliteClient)
+            return [
+              (yield* sql.unsafe("SELECT status, record FROM workflow_runs")) as ReadonlyArray<{
+                status: string
+                record: string
+              }>,
+              (yield* sql.unsafe("SELECT boundary FROM workflow_run_boundaries ORDER BY seq")) as ReadonlyArray<{
+                boundary: string
+              }>
+            ] as const
+          })
+        )
+        assert.strictEqual(runs.length, 1)
+        assert.strictEqual(runs[0]!.status, "succeeded")
+        // The run's row is the record as it started: no step was written into it.
+        assert.deepStrictEqual(JSON.parse(runs[0]!.record).steps, [])
+        const parsed = boundaries.map((b) => JSON.parse(b.boundary))
+        assert.deepStrictEqual(
+          parsed.map((b) => [
+            b.state,
+            Object.keys(b.outputs ?? {}),
+            (b.steps ?? []).map((r: { step: string }) => r.step)
+          ]),
+          [
+            ["b", ["a"], ["a"]],
+            ["c", ["b"], ["b"]],
+            ["done", ["c"], ["c"]],
+            [undefined, [], []]
+          ]
+        )
+        assert.deepStrictEqual(parsed[3].result, { v: "x!!!" })
+      })
+    )
+  )
+
+  it.effect("a hybrid step's bandit keeps what it learnt across a restart (its state is in the run store)", () =>
+    withTempDir((dir) =>
+      Effect.gen(function* () {
+        const file = path.join(dir, "runs.db")
+        const w = yield* Workflow.parse(
+          `
+version: 1
+name: learnt
+inputs: { query: str }
+steps:
+  - id: route
+    module: { signature: "query -> agent" }
+    prompt: { template: "Which agent should handle: {query}", outputs: { agent: str } }
+    inputs: { query: "{inputs.query}" }
+    mode: hybrid
+    traffic: { bandit: thompson }
+outputs: { agent: "{route.agent}" }
+`,
+          "learnt.yaml"
+        )
+        const runs = (n: number, from: number) =>
+          Effect.flatMap(WorkflowEngine.WorkflowEngine, (e) =>
+            Effect.forEach(
+              Array.from({ length: n }, (_, i) => i + from),
+              (i) =>
+                e.run(
+                  w,
+                  { query: inputs.query },
+                  { runId: `b${i}`, reward: (_step, out) => (typeof out["agent"] === "string" ? 1 : 0) }
+                )
+            )
+          ).pipe(Effect.provide(Runtime.layer({}, RunStore.layerSqlite(file))))
+        const pulls = Effect.scoped(
+          Effect.gen(function* () {
+            const ctx = yield* Layer.build(SqliteClient.layer({ filename: file }))
+            const rows = (yield* Context.get(ctx, SqliteClient.SqliteClient).unsafe(
+              "SELECT state FROM workflow_routers"
+            )) as ReadonlyArray<{ state: string }>
+            return rows.map((r) => {
+              const state = JSON.parse(r.state) as { arms: Record<string, { n: number }>; generation: number }
+              return {
+                n: Object.values(state.arms).reduce((sum, a) => sum + a.n, 0),
+                generation: state.generation
+              }
+            })
+          })
+        )
+        yield* runs(5, 0)
+        assert.deepStrictEqual(yield* pulls, [{ n: 5, generation: 0 }])
+        // A new application on the same file: the router resumes with its 5 observations, not from nothing.
+        yield* runs(3, 5)
+        assert.deepStrictEqual(yield* pulls, [{ n: 8, generation: 1 }])
+      })
+    )
+  )
 })

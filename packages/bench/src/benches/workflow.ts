@@ -4,7 +4,8 @@
  * 1. `step_overhead_p50`: the microseconds a workflow step adds over calling its module directly, including the
  *    durable step-boundary write (SQLite in WAL mode). A 20-step workflow of module steps (one registered program
  *    that answers without an LM call, so the figure is the engine: the statechart transition, the bindings, the
- *    record and its write) against the same 20 `ModuleManager.execute` calls, in interleaved pairs; the figure is
+ *    step record and the boundary's write, one appended row per step) against the same 20 `ModuleManager.execute`
+ *    calls, in interleaved pairs; the figure is
  *    the median of the per-step differences. Target <= 50 us.
  * 2. `resume_time`: the milliseconds `WorkflowEngine.resume` takes on a 20-step run stopped before its last step
  *    (read the record, check the workflow, restore the chart, run the last step, write); the baseline is running

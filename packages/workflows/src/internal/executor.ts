@@ -17,6 +17,7 @@ import * as Schedule from "effect/Schedule"
 import type * as RunRecord from "../RunRecord.js"
 import { SCHEMA_VERSION } from "../RunRecord.js"
 import type * as RunStore from "../RunStore.js"
+import { applyBoundary } from "../RunStore.js"
 import type { Issue } from "../WorkflowError.js"
 import {
   type RunStoreError,
@@ -203,9 +204,14 @@ interface Run {
   readonly env: Env
   readonly workflow: Check.Checked
   readonly options: RunOptions
+  /** The run as it stands (its `steps` array is the run's own: step records are pushed, not copied). */
   record: RunRecord.RunRecord
+  /** Step records since the last boundary written (the next boundary carries them). */
+  unsaved: Array<RunRecord.StepRecord>
   /** Extra cost of shadowed arms so far (the evaluation cost cap is per run). */
   shadowCostUsd: number
+  /** Keys of the routers this run routed with (their state is written when the run ends). */
+  readonly routed: Set<string>
 }
 
 /** Why one attempt failed. */
@@ -220,10 +226,26 @@ const describe = (e: unknown): string =>
     ? `${"_tag" in e ? `${String(e._tag)}: ` : ""}${e.message}`
     : String(e)
 
-const save = (run: Run): Effect.Effect<void, RunError> =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    run.record = { ...run.record, updatedAt: now }
-    return run.env.store.save(run.record)
+/**
+ * Writes a step boundary: one small appended row with what changed (never the whole record), carrying the step
+ * records since the previous boundary. The in-memory record is updated the same way (`applyBoundary`).
+ */
+const commit = (
+  run: Run,
+  change: Omit<RunStore.Boundary, "at" | "status" | "steps"> & { readonly status?: RunRecord.Status }
+): Effect.Effect<void, RunError> =>
+  Effect.flatMap(Clock.currentTimeMillis, (at) => {
+    const steps = run.unsaved
+    run.unsaved = []
+    const boundary: RunStore.Boundary = {
+      ...change,
+      at,
+      status: change.status ?? run.record.status,
+      ...(steps.length === 0 ? {} : { steps })
+    }
+    const { steps: _steps, ...rest } = boundary
+    run.record = { ...applyBoundary(run.record, rest), steps: run.record.steps }
+    return run.env.store.append(run.record.runId, boundary)
   })
 
 const progress = (run: Run, p: Progress): Effect.Effect<void> =>
@@ -333,8 +355,15 @@ const runArm = (
   return tracked(run, call)
 }
 
-/** The router of a hybrid or evaluation step (kept across runs, so a bandit learns). */
-const routerOf = (run: Run, node: Check.Node, mode: "hybrid" | "evaluation"): TrafficPolicy.Router => {
+/**
+ * The router of a hybrid or evaluation step (kept across runs, so a bandit learns; restored from the run store's
+ * copy after a restart, a fresh one when there is none or it no longer reads).
+ */
+const routerOf = (
+  run: Run,
+  node: Check.Node,
+  mode: "hybrid" | "evaluation"
+): Effect.Effect<TrafficPolicy.Router, RunStoreError> => {
   const step = node.step as WS.ModuleStep
   const policy: TrafficPolicy.Policy =
     mode === "evaluation"
@@ -374,19 +403,76 @@ const routerOf = (run: Run, node: Check.Node, mode: "hybrid" | "evaluation"): Tr
                   : { _tag: "EpsilonGreedy", epsilon: 0.2, decay: 0.99, floor: 0.02 }
             }
   const key = `${moduleIdOf(run.workflow.definition.name, node)}\u0000${CanonicalJson.stringify(policy)}`
-  let router = run.env.routers.get(key)
-  if (router === undefined) {
-    router = TrafficPolicy.make(policy, { seed: 0 })
+  run.routed.add(key)
+  const known = run.env.routers.get(key)
+  if (known !== undefined) return Effect.succeed(known)
+  return Effect.gen(function* () {
+    const stored = yield* run.env.store.getRouter(key)
+    const restored =
+      stored === undefined ? undefined : Either.getOrUndefined(yield* Effect.either(TrafficPolicy.restore(stored)))
+    const router = restored ?? TrafficPolicy.make(policy, { seed: 0 })
     run.env.routers.set(key, router)
-  }
-  return router
+    return router
+  })
 }
+
+/** Writes the state of the routers the run used (a crash loses at most this run's observations). */
+const saveRouters = (run: Run): Effect.Effect<void, RunStoreError> =>
+  Effect.suspend(() => {
+    const states: Array<{ key: string; state: unknown }> = []
+    for (const key of run.routed) {
+      const router = run.env.routers.get(key)
+      if (router !== undefined) states.push({ key, state: router.state() })
+    }
+    return states.length === 0 ? Effect.void : run.env.store.saveRouters(states)
+  })
 
 interface Served {
   readonly attempted: Attempted
   readonly arm?: string
   readonly reason?: string
   readonly shadow?: RunRecord.StepRecord["shadow"]
+}
+
+/**
+ * The shadow arm of an evaluation step, or `undefined` when there is none. Past the run's cost cap it is skipped
+ * (the cap is checked when the shadow starts: shadows already running finish). It is bounded by the step's
+ * timeout, and whatever happens to it (an error, a defect, the timeout) is recorded, never raised: the served
+ * result does not depend on it.
+ */
+const shadowOf = (
+  run: Run,
+  node: Check.Node,
+  which: string | undefined,
+  scope: Template.Scope,
+  inputs: Outputs,
+  observe: (which: string, started: number, result: Either.Either<Attempted, AttemptError>) => Effect.Effect<number>
+): Effect.Effect<NonNullable<RunRecord.StepRecord["shadow"]>> | undefined => {
+  if (which === undefined) return undefined
+  const step = node.step as WS.ModuleStep
+  const cap = step.evaluation?.maxCostUsd
+  if (cap !== undefined && run.shadowCostUsd >= cap) {
+    return Effect.succeed({ arm: which, timeMs: 0, costUsd: 0, success: false, skipped: "cost_cap" })
+  }
+  const arm = runArm(run, node, which as "traditional" | "optimized", scope, inputs)
+  const bounded: Effect.Effect<Attempted, AttemptError> =
+    step.timeoutMs === undefined
+      ? arm
+      : Effect.timeoutFail(arm, {
+          duration: Duration.millis(step.timeoutMs),
+          onTimeout: (): AttemptError => ({ _tag: "Timeout", ms: step.timeoutMs! })
+        })
+  return Effect.gen(function* () {
+    const started = yield* now
+    const other = yield* Effect.either(
+      Effect.catchAllDefect(bounded, (d) => Effect.fail(attemptError(`the shadow arm died: ${describe(d)}`)))
+    )
+    const timeMs = yield* observe(which, started, other)
+    if (Either.isRight(other)) run.shadowCostUsd += other.right.costUsd
+    return Either.isRight(other)
+      ? { arm: which, outputs: other.right.outputs, timeMs, costUsd: other.right.costUsd, success: true }
+      : { arm: which, timeMs, costUsd: 0, success: false, error: describeAttempt(other.left) }
+  })
 }
 
 const now = Clock.currentTimeMillis
@@ -448,58 +534,58 @@ const attempt = (
           reason: "mode"
         }))
       }
-      const router = routerOf(run, node, mode)
-      const decision = router.route(run.record.runId)
-      const arm = decision.serve as "traditional" | "optimized"
-      const observe = (which: string, started: number, result: Either.Either<Attempted, AttemptError>) =>
-        Effect.map(now, (ended) => {
-          router.observe(which, {
-            latencyMs: ended - started,
-            error: Either.isLeft(result),
-            costUsd: Either.isRight(result) ? result.right.costUsd : 0,
-            reward: Either.isRight(result) ? reward(result.right.outputs) : undefined
-          })
-          return ended - started
-        })
-      return Effect.gen(function* () {
-        const started = yield* now
-        const served = yield* Effect.either(runArm(run, node, arm, scope, inputs))
-        yield* observe(arm, started, served)
-        let shadow: RunRecord.StepRecord["shadow"]
-        if (decision.shadow !== undefined) {
-          const cap = (node.step as WS.ModuleStep).evaluation?.maxCostUsd
-          if (cap !== undefined && run.shadowCostUsd >= cap) {
-            shadow = { arm: decision.shadow, timeMs: 0, costUsd: 0, success: false, skipped: "cost_cap" }
-          } else {
-            const shadowStarted = yield* now
-            const other = yield* Effect.either(
-              runArm(run, node, decision.shadow as "traditional" | "optimized", scope, inputs)
-            )
-            const timeMs = yield* observe(decision.shadow, shadowStarted, other)
-            if (Either.isRight(other)) run.shadowCostUsd += other.right.costUsd
-            shadow = Either.isRight(other)
-              ? {
-                  arm: decision.shadow,
-                  outputs: other.right.outputs,
-                  timeMs,
-                  costUsd: other.right.costUsd,
-                  success: true
-                }
-              : { arm: decision.shadow, timeMs, costUsd: 0, success: false, error: describeAttempt(other.left) }
-          }
-        }
-        if (Either.isLeft(served)) return yield* Effect.fail(served.left)
-        return {
-          attempted: served.right,
-          arm,
-          reason: decision.reason,
-          ...(shadow === undefined ? {} : { shadow })
-        }
-      })
+      return Effect.flatMap(
+        Effect.mapError(routerOf(run, node, mode), (e) => attemptError(e.message, false)),
+        (router) => routeModule(run, node, router, scope, inputs, reward)
+      )
     }
     default:
       return Effect.fail(attemptError(`a ${node.kind} step has no single attempt`, false))
   }
+}
+
+/** A hybrid or evaluation module step: its router picks the arm that serves (and the shadow, for evaluation). */
+const routeModule = (
+  run: Run,
+  node: Check.Node,
+  router: TrafficPolicy.Router,
+  scope: Template.Scope,
+  inputs: Outputs,
+  reward: (outputs: Outputs) => number | undefined
+): Effect.Effect<Served, AttemptError> => {
+  const decision = router.route(run.record.runId)
+  const arm = decision.serve as "traditional" | "optimized"
+  const observe = (which: string, started: number, result: Either.Either<Attempted, AttemptError>) =>
+    Effect.map(now, (ended) => {
+      router.observe(which, {
+        latencyMs: ended - started,
+        error: Either.isLeft(result),
+        costUsd: Either.isRight(result) ? result.right.costUsd : 0,
+        reward: Either.isRight(result) ? reward(result.right.outputs) : undefined
+      })
+      return ended - started
+    })
+  const servedArm = Effect.gen(function* () {
+    const started = yield* now
+    const served = yield* Effect.either(runArm(run, node, arm, scope, inputs))
+    yield* observe(arm, started, served)
+    return served
+  })
+  const shadowArm = shadowOf(run, node, decision.shadow, scope, inputs, observe)
+  return Effect.gen(function* () {
+    // The shadow runs alongside the served arm (never after it); it cannot fail (its failure is recorded).
+    const [served, shadow] =
+      shadowArm === undefined
+        ? [yield* servedArm, undefined]
+        : yield* Effect.all([servedArm, shadowArm], { concurrency: 2 })
+    if (Either.isLeft(served)) return yield* Effect.fail(served.left)
+    return {
+      attempted: served.right,
+      arm,
+      reason: decision.reason,
+      ...(shadow === undefined ? {} : { shadow })
+    }
+  })
 }
 
 const describeAttempt = (e: AttemptError): string => (e._tag === "Timeout" ? `timed out after ${e.ms} ms` : e.reason)
@@ -680,7 +766,8 @@ const runFallback = (
 
 const addRecord = (run: Run, rec: RunRecord.StepRecord): Effect.Effect<void> =>
   Effect.suspend(() => {
-    run.record = { ...run.record, steps: [...run.record.steps, rec] }
+    ;(run.record.steps as Array<RunRecord.StepRecord>).push(rec)
+    run.unsaved.push(rec)
     return progress(run, { _tag: "StepFinished", runId: run.record.runId, record: rec })
   })
 
@@ -698,13 +785,9 @@ const child = (
       const { __extra, ...outputs } = done as { __extra?: { [step: string]: Outputs } }
       return Effect.succeed({ outputs, extra: __extra ?? {} })
     }
-    return Effect.tap(execute(run, node, scope, `${run.record.runId}:${partialKey}`, item), (finished) => {
-      run.record = {
-        ...run.record,
-        partials: { ...run.record.partials, [partialKey]: { ...finished.outputs, __extra: finished.extra } }
-      }
-      return save(run)
-    })
+    return Effect.tap(execute(run, node, scope, `${run.record.runId}:${partialKey}`, item), (finished) =>
+      commit(run, { partials: { [partialKey]: { ...finished.outputs, __extra: finished.extra } } })
+    )
   })
 
 const executeParallel = (
@@ -830,14 +913,16 @@ const chartOf = (env: Env, w: Check.Checked, fingerprint: string): Chart.Chart =
 
 export const fingerprintOf = (w: Check.Checked): string => CanonicalJson.sha256(w.definition as never)
 
-const drive = (run: Run, restored: ReadonlyArray<string>): Effect.Effect<Result, RunError> =>
+const drive = (run: Run, restored: ReadonlyArray<string>, started?: Chart.Runner): Effect.Effect<Result, RunError> =>
   Effect.scoped(
     Effect.gen(function* () {
-      const chart = chartOf(run.env, run.workflow, run.record.fingerprint)
-      const runner = Chart.restore(chart, {
-        value: run.record.state,
-        context: { inputs: run.record.inputs, outputs: run.record.outputs }
-      })
+      // One actor for the whole run (a new run's, or one restored at the stored position): steps only send events.
+      const runner =
+        started ??
+        Chart.restore(chartOf(run.env, run.workflow, run.record.fingerprint), {
+          value: run.record.state,
+          context: { inputs: run.record.inputs, outputs: run.record.outputs }
+        })
       yield* Effect.addFinalizer(() => Effect.sync(() => runner.stop()))
       let position = runner.position()
       while (position.value !== Chart.DONE && position.value !== Chart.FAILED) {
@@ -859,21 +944,29 @@ const drive = (run: Run, restored: ReadonlyArray<string>): Effect.Effect<Result,
             Effect.gen(function* () {
               // The chart's FAIL transition ends the run; the record keeps the failed step, where a resume retries.
               const failed = runner.send({ type: "FAIL", step: node.id })
-              run.record = {
-                ...run.record,
-                status: failed.value === Chart.FAILED ? "failed" : "running",
-                state: node.id,
-                error: error.message
-              }
-              yield* Effect.ignore(save(run))
+              yield* Effect.ignore(saveRouters(run))
+              yield* Effect.ignore(
+                commit(run, {
+                  status: failed.value === Chart.FAILED ? "failed" : "running",
+                  state: node.id,
+                  error: error.message
+                })
+              )
               yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "failed" })
             })
         )
         // A parallel's children (and nested branches' steps) are readable by their own ids afterwards.
         if (Object.keys(finished.extra).length > 0) runner.send({ type: "OUTPUTS", outputs: finished.extra })
+        const before = position.context.outputs
         position = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
-        run.record = { ...run.record, state: position.value, outputs: position.context.outputs, partials: {} }
-        yield* save(run)
+        // Only what this boundary added to the chart's context (the step, its nested steps, branch cases taken).
+        const added: Record<string, Outputs> = {}
+        for (const [id, value] of Object.entries(position.context.outputs)) if (before[id] !== value) added[id] = value
+        yield* commit(run, {
+          state: position.value,
+          outputs: added,
+          ...(Object.keys(run.record.partials).length === 0 ? {} : { clearPartials: true })
+        })
       }
       const scope = Chart.scopeOf(position.context)
       const outputs: Record<string, unknown> = {}
@@ -888,14 +981,13 @@ const drive = (run: Run, restored: ReadonlyArray<string>): Effect.Effect<Result,
             reason: `{${r.missing}} has no value`,
             message: `output "${name}": {${r.missing}} has no value (the step it reads did not run: a branch case not taken?)`
           })
-          run.record = { ...run.record, status: "failed", error: error.message }
-          yield* save(run)
+          yield* commit(run, { status: "failed", error: error.message })
           return yield* error
         }
         outputs[name] = r.value
       }
-      run.record = { ...run.record, status: "succeeded", result: outputs }
-      yield* save(run)
+      yield* commit(run, { status: "succeeded", result: outputs })
+      yield* saveRouters(run)
       yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "succeeded" })
       return {
         runId: run.record.runId,
@@ -925,12 +1017,13 @@ export const start = (
     const chart = chartOf(env, w, fingerprint)
     const runner = Chart.start(chart, checked)
     const position = runner.position()
-    runner.stop()
     const run: Run = {
       env,
       workflow: w,
       options,
       shadowCostUsd: 0,
+      unsaved: [],
+      routed: new Set(),
       record: {
         schemaVersion: SCHEMA_VERSION,
         runId,
@@ -947,9 +1040,9 @@ export const start = (
         updatedAt: at
       }
     }
-    yield* save(run)
+    yield* Effect.onError(run.env.store.save(run.record), () => Effect.sync(() => runner.stop()))
     yield* progress(run, { _tag: "RunStarted", runId, workflow: w.definition.name, resumed: false })
-    return yield* drive(run, [])
+    return yield* drive(run, [], runner)
   })
 
 /** Resumes a stored run where it stopped (its finished steps are not run again). */
@@ -965,7 +1058,9 @@ export const resume = (
       workflow: w,
       options,
       shadowCostUsd: record.steps.reduce((s, r) => s + (r.shadow?.costUsd ?? 0), 0),
-      record: { ...record, status: "running" }
+      unsaved: [],
+      routed: new Set(),
+      record: { ...record, status: "running", steps: [...record.steps] }
     }
     const { error: _error, ...rest } = run.record
     run.record = rest
