@@ -16,7 +16,6 @@
  * @since 0.1.0
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Chunk from "effect/Chunk"
 import * as Stream from "effect/Stream"
 
 /**
@@ -122,27 +121,6 @@ const bytesOf = (event: Event): Uint8Array => {
   return bytes
 }
 
-const concatBytes = (chunk: Chunk.Chunk<Event | Uint8Array>): Uint8Array => {
-  if (chunk.length === 1) {
-    const only = Chunk.unsafeHead(chunk)
-    return only instanceof Uint8Array ? only : bytesOf(only)
-  }
-  const parts: Array<Uint8Array> = []
-  let size = 0
-  for (const e of chunk) {
-    const bytes = e instanceof Uint8Array ? e : bytesOf(e)
-    parts.push(bytes)
-    size += bytes.length
-  }
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.length
-  }
-  return out
-}
-
 /**
  * A heartbeat: a comment line, which clients ignore, that keeps proxies from closing an idle connection.
  *
@@ -160,8 +138,7 @@ export const heartbeat: Uint8Array = new TextEncoder().encode(": heartbeat\n\n")
  * @category responses
  */
 export const response = <E>(events: Stream.Stream<Event | Uint8Array, E>): HttpServerResponse.HttpServerResponse => {
-  // The events available together (a chunk) become one buffer: one write, one TCP segment, for the batch.
-  const body = Stream.mapChunks(events, (chunk) => Chunk.of(concatBytes(chunk))).pipe(
+  const body = Stream.map(events, (e) => (e instanceof Uint8Array ? e : bytesOf(e))).pipe(
     Stream.catchAllCause(() => Stream.empty)
   )
   return HttpServerResponse.stream(Stream.concat(Stream.make(encoder.encode(": connected\n\n")), body), {

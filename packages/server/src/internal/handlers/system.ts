@@ -4,13 +4,11 @@ import { Application, Experiments, LMProviders, ModuleManager, OptimizationCoord
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import type * as Layer from "effect/Layer"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
@@ -109,16 +107,9 @@ export const tail = (
       }
       const seen = new Set(replay.map((e) => e.id))
       const ready: Sse.Event = { event: "ready", data: JSON.stringify({ replayed: replay.length }) }
-      // One operator over each chunk taken from the queue (filter and convert together): the per-event cost of a
-      // fan-out is paid once per subscriber and batch, not once per stream stage.
-      const live = Stream.mapChunks(Stream.fromQueue(queue), (chunk) =>
-        Chunk.filterMap(chunk, (e) =>
-          e instanceof Uint8Array
-            ? Option.some<Sse.Event | Uint8Array>(e)
-            : seen.size === 0 || !seen.has(e.id)
-              ? Option.some<Sse.Event | Uint8Array>(toSse(e))
-              : Option.none()
-        )
+      const live = Stream.fromQueue(queue).pipe(
+        Stream.filter((e) => e instanceof Uint8Array || seen.size === 0 || !seen.has(e.id)),
+        Stream.map((e) => (e instanceof Uint8Array ? e : toSse(e)))
       )
       const head: ReadonlyArray<Sse.Event | Uint8Array> = [ready, ...replay.map(toSse)]
       return Stream.concat(Stream.fromIterable(head), live)
