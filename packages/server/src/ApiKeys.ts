@@ -1,7 +1,7 @@
 /**
  * API keys with scopes. A key is 32 random bytes (base64url, prefixed `edk_`); the server keeps only its SHA-256
- * digest, so a leaked key file grants nothing. A presented key is hashed and compared with every digest in
- * constant time (`crypto.timingSafeEqual`), and travels as a `Redacted` value: it is never logged.
+ * digest, so a leaked key file grants nothing. A presented key is hashed once, looked up by its digest and
+ * compared with the stored digest in constant time (`crypto.timingSafeEqual`), and travels as a `Redacted` value: it is never logged.
  *
  * Scopes: `read` (GET endpoints, the dashboard), `execute` (module executions), `admin` (changes: modules,
  * policies, jobs). `admin` implies `execute` and `read`; `execute` implies `read`.
@@ -119,7 +119,7 @@ export const generate = (
  * @category models
  */
 export interface ApiKeys {
-  /** The principal of a presented key, or `undefined` (compared in constant time with every entry). */
+  /** The principal of a presented key, or `undefined` (hashed once, looked up by digest, compared in constant time). */
   readonly authenticate: (key: Redacted.Redacted<string>) => Principal | undefined
   readonly size: number
 }
@@ -131,17 +131,26 @@ export interface ApiKeys {
  * @category constructors
  */
 export const make = (entries: ReadonlyArray<Entry>): ApiKeys => {
-  const stored = entries.map((entry) => ({ entry, digest: Buffer.from(entry.sha256, "hex") }))
+  // Stored by digest: a presented key is hashed once and looked up (no work per stored key), then its digest is
+  // compared with the candidate's in constant time. The lookup's timing depends on the presented key's SHA-256
+  // digest only, which an attacker cannot steer toward a stored one without the key itself.
+  const byDigest = new Map<string, { readonly principal: Principal; readonly digest: Buffer }>()
+  for (const entry of entries) {
+    if (!byDigest.has(entry.sha256)) {
+      byDigest.set(entry.sha256, {
+        principal: { id: entry.id, scopes: entry.scopes },
+        digest: Buffer.from(entry.sha256, "hex")
+      })
+    }
+  }
   return {
-    size: stored.length,
+    size: entries.length,
     authenticate: (key) => {
       const presented = crypto.createHash("sha256").update(Redacted.value(key), "utf8").digest()
-      let found: Entry | undefined
-      // Every entry is compared (no early exit), each in constant time.
-      for (const { entry, digest: d } of stored) {
-        if (d.length === presented.length && crypto.timingSafeEqual(d, presented) && found === undefined) found = entry
-      }
-      return found === undefined ? undefined : { id: found.id, scopes: found.scopes }
+      const candidate = byDigest.get(presented.toString("hex"))
+      return candidate !== undefined && crypto.timingSafeEqual(candidate.digest, presented)
+        ? candidate.principal
+        : undefined
     }
   }
 }

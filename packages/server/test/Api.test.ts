@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
+import { ApiKeys } from "../src/index.js"
 import { start, client } from "./support.js"
 
 const spec = { id: "qa", kind: "predict", signature: "question -> answer" } as const
@@ -10,6 +12,25 @@ const raw = (url: string, init: RequestInit = {}) =>
     const response = await fetch(url, init)
     return { status: response.status, headers: response.headers, text: await response.text() }
   })
+
+describe("ApiKeys", () => {
+  it("finds the one matching key among many by its digest; a wrong, empty or near key matches none", () => {
+    const generated = Array.from({ length: 500 }, (_, i) =>
+      ApiKeys.generate(`k${i}`, [ApiKeys.scopes[i % 3] as ApiKeys.Scope])
+    )
+    const keys = ApiKeys.make(generated.map((g) => g.entry))
+    assert.strictEqual(keys.size, 500)
+    for (const i of [0, 1, 250, 499]) {
+      assert.deepStrictEqual(keys.authenticate(generated[i]!.key), { id: `k${i}`, scopes: [ApiKeys.scopes[i % 3]!] })
+    }
+    const one = Redacted.value(generated[7]!.key)
+    for (const wrong of ["", "edk_", `${one}x`, one.slice(0, -1), one.toUpperCase()]) {
+      assert.isUndefined(keys.authenticate(Redacted.make(wrong)))
+    }
+    // Only digests are stored: an entry's digest presented as a key is not the key.
+    assert.isUndefined(keys.authenticate(Redacted.make(generated[7]!.entry.sha256)))
+  })
+})
 
 describe("HTTP API over loopback", () => {
   it.scopedLive("modules: create, execute, versions, swap, rollback, conflicts and 404s through the typed client", () =>
