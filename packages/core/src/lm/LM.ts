@@ -227,6 +227,42 @@ export const trackUsage = <A, E, R>(
     )
   })
 
+/**
+ * Runs an effect and, when it ends, hands `onDone` its exit and the usage totals of the LM calls made inside it
+ * (forked fibers included, nested runs each counting their own calls, as {@link trackUsage}). The cheap form of
+ * {@link trackUsage} for a per-request hot path: one counter object, the fiber's accumulator list swapped in place
+ * (no `Effect.locally`, no Scope, no snapshot copy, no result wrapper), `onDone` called synchronously on the same
+ * fiber (it must not throw). The totals are those at the run's end: `onDone` may keep the object, but calls of
+ * fibers the run forked and left running still add to it.
+ *
+ * @since 0.1.0
+ * @category usage
+ */
+export const meterUsage = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  onDone: (exit: Exit.Exit<A, E>, usage: UsageTotals) => void
+): Effect.Effect<A, E, R> =>
+  // The swap happens with interruption off, so the previous list is always put back.
+  Effect.uninterruptibleMask((restore) =>
+    Effect.withFiberRuntime<A, E, R>((fiber) => {
+      const accumulator = emptyAccumulator()
+      const outer = fiber.getFiberRef(currentAccumulators)
+      fiber.setFiberRef(currentAccumulators, outer.length === 0 ? [accumulator] : [...outer, accumulator])
+      return Effect.matchCauseEffect(restore(self), {
+        onFailure: (cause) => {
+          fiber.setFiberRef(currentAccumulators, outer)
+          onDone(Exit.failCause(cause), accumulator)
+          return Effect.failCause(cause)
+        },
+        onSuccess: (value) => {
+          fiber.setFiberRef(currentAccumulators, outer)
+          onDone(Exit.succeed(value), accumulator)
+          return Effect.succeed(value)
+        }
+      })
+    })
+  )
+
 // ---------------------------------------------------------------------------------------------------------
 // The service
 // ---------------------------------------------------------------------------------------------------------

@@ -311,35 +311,32 @@ export const make = (deps: Dependencies): Service => {
     chosen: number,
     inputs: unknown
   ): Effect.Effect<Execution, ExecuteError> =>
-    // One fiber read at the start (the clock, the correlation id), one callback at the end: no further effects.
+    // One fiber read at the start (the clock, the correlation id), one callback at the end (the LM usage counted
+    // by `LM.meterUsage`: one counter object, no Ref, no Scope): no further effects.
     Effect.withFiberRuntime((fiber) => {
       const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
       const correlationId = Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId))
       const at = clock.unsafeCurrentTimeMillis()
-      return Effect.map(
-        Effect.onExit(LM.trackUsage(served), (exit) => {
-          const ok = exit._tag === "Success"
-          const execution = ok ? exit.value.result : undefined
-          recorder.record({
-            executionId,
-            correlationId,
-            moduleId,
-            version: execution === undefined ? chosen : execution.version,
-            inputs,
-            output: execution?.output,
-            ok,
-            latencyMs: clock.unsafeCurrentTimeMillis() - at,
-            lmCalls: ok ? exit.value.usage.calls : 0,
-            costUsd: ok ? exit.value.usage.costUsd : 0,
-            at,
-            reward: undefined,
-            outcome: undefined,
-            feedbackAt: undefined
-          })
-          return Effect.void
-        }),
-        (tracked) => tracked.result
-      )
+      return LM.meterUsage(served, (exit, usage) => {
+        const ok = exit._tag === "Success"
+        const execution = ok ? exit.value : undefined
+        recorder.record({
+          executionId,
+          correlationId,
+          moduleId,
+          version: execution === undefined ? chosen : execution.version,
+          inputs,
+          output: execution?.output,
+          ok,
+          latencyMs: clock.unsafeCurrentTimeMillis() - at,
+          lmCalls: ok ? usage.calls : 0,
+          costUsd: ok ? usage.costUsd : 0,
+          at,
+          reward: undefined,
+          outcome: undefined,
+          feedbackAt: undefined
+        })
+      })
     })
 
   const execute = (
