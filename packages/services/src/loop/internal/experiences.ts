@@ -77,7 +77,10 @@ const makeWith = (
     let inserts: Array<Experience> = []
     let dirty = new Set<Experience>()
     let deletes: Array<string> = []
-    let waiters: Array<Deferred.Deferred<void, ExperienceStoreError>> = []
+    // One Deferred per batch (not per feedback): every wait on the pending batch shares it.
+    let batchDone: Deferred.Deferred<void, ExperienceStoreError> | undefined
+    // Set from the first wake-up to the writer taking the batch: later wake-ups offer nothing.
+    let signalled = false
     const signal = yield* Queue.sliding<void>(1)
 
     const unindex = (e: Experience) => {
@@ -181,26 +184,27 @@ const makeWith = (
         for (const e of dirty) if (!fresh.has(e)) updates.push(e)
       }
       const removed = deletes
-      const waiting = waiters
+      const waiting = batchDone
       inserts = []
       dirty = new Set()
       deletes = []
-      waiters = []
+      batchDone = undefined
+      signalled = false
       if (added.length === 0 && updates.length === 0 && removed.length === 0) {
-        for (const w of waiting) Deferred.unsafeDone(w, Exit.void)
+        if (waiting !== undefined) Deferred.unsafeDone(waiting, Exit.void)
         return
       }
       const exit = yield* Effect.exit(persist({ inserts: added, updates, deletes: removed }))
       if (exit._tag === "Success") {
         written += added.length + updates.length
         batches++
-        for (const w of waiting) Deferred.unsafeDone(w, Exit.void)
+        if (waiting !== undefined) Deferred.unsafeDone(waiting, Exit.void)
       } else {
         // Kept in memory and retried with the next batch; the feedback waiting on this one learns it failed.
         inserts.push(...added)
         for (const e of updates) dirty.add(e)
         deletes.push(...removed)
-        for (const w of waiting) Deferred.unsafeDone(w, Exit.failCause(exit.cause))
+        if (waiting !== undefined) Deferred.unsafeDone(waiting, Exit.failCause(exit.cause))
       }
     })
     const lock = yield* Effect.makeSemaphore(1)
@@ -212,7 +216,16 @@ const makeWith = (
     yield* Effect.addFinalizer(() => Effect.ignoreLogged(writeLocked))
 
     const wake = () => {
+      if (signalled) return
+      signalled = true
       Queue.unsafeOffer(signal, undefined)
+    }
+    /** The wait for the pending batch's commit (shared by everything that joins the batch). */
+    const awaitBatch = (): Effect.Effect<void, ExperienceStoreError> => {
+      if (batchDone === undefined) batchDone = Deferred.unsafeMake<void, ExperienceStoreError>(FiberId.none)
+      const done = batchDone
+      wake()
+      return Deferred.await(done)
     }
 
     const matches = (e: Experience, f: Filter | undefined): boolean => {
@@ -255,10 +268,7 @@ const makeWith = (
             e.feedbackAt = at
             dirty.add(e)
           }
-          const done = Deferred.unsafeMake<void, ExperienceStoreError>(FiberId.none)
-          waiters.push(done)
-          wake()
-          return Deferred.await(done)
+          return awaitBatch()
         }),
       query: (filter) => Effect.sync(() => select(filter)),
       sample: (options: SampleOptions) =>
@@ -277,12 +287,7 @@ const makeWith = (
           keyed.sort((a, b) => b.key - a.key)
           return keyed.slice(0, n).map((k) => k.e)
         }),
-      flush: Effect.suspend(() => {
-        const done = Deferred.unsafeMake<void, ExperienceStoreError>(FiberId.none)
-        waiters.push(done)
-        wake()
-        return Deferred.await(done)
-      }),
+      flush: Effect.suspend(awaitBatch),
       stats: Effect.sync(
         (): Stats => ({
           count: recent.size + reservoir.length,
@@ -353,6 +358,11 @@ export const makeSqlite = (
         )
         yield* run("CREATE INDEX IF NOT EXISTS dspy_loop_experiences_at ON dspy_loop_experiences (at)", [])
         yield* run(`PRAGMA user_version = ${LAYOUT_VERSION}`, [])
+        // WAL (the driver's default) with synchronous NORMAL: a commit is in the WAL file when it returns (it
+        // survives the process crashing); only a power loss or OS crash before the next checkpoint's fsync can
+        // lose the last commits (see docs/loop.md, Performance).
+        yield* run("PRAGMA journal_mode = WAL", [])
+        yield* run("PRAGMA synchronous = NORMAL", [])
       })
     )
     const maxCount = bounds.maxCount ?? 50_000
@@ -394,6 +404,12 @@ export const makeSqlite = (
           () => `(${"?, ".repeat(columns - 1)}?)`
         ).join(", ")}`
     const fullInsert = insertSql(rowsPerStatement)
+    const updateSql = (rows: number) =>
+      `INSERT INTO dspy_loop_experiences (id, module_id, version, ok, latency_ms, lm_calls, cost_usd, at, reward,
+        outcome, feedback_at) VALUES ${Array.from({ length: rows }, () => "(?, '', 0, 0, 0, 0, 0, 0, ?, ?, ?)").join(", ")}
+        ON CONFLICT (id) DO UPDATE SET reward = excluded.reward, outcome = excluded.outcome,
+          feedback_at = excluded.feedback_at`
+    const fullUpdate = updateSql(rowsPerStatement)
     const persist: Persist = (batch) =>
       failWith("write a batch")(
         Effect.gen(function* () {
@@ -421,27 +437,21 @@ export const makeSqlite = (
                 )
               yield* run(chunk.length === rowsPerStatement ? fullInsert : insertSql(chunk.length), params)
             }
-            if (batch.updates.length > 0)
-              yield* run(
-                // An upsert driven by the changes (a primary-key lookup each): every row exists (written by an
-                // earlier batch), so only the DO UPDATE applies; the placeholder values are never stored.
-                `INSERT INTO dspy_loop_experiences (id, module_id, version, ok, latency_ms, lm_calls, cost_usd, at,
-                  reward, outcome, feedback_at)
-                  SELECT json_extract(value, '$[0]'), '', 0, 0, 0, 0, 0, 0, json_extract(value, '$[1]'),
-                    json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?) WHERE true
-                  ON CONFLICT (id) DO UPDATE SET reward = excluded.reward, outcome = excluded.outcome,
-                    feedback_at = excluded.feedback_at`,
-                [
-                  JSON.stringify(
-                    batch.updates.map((e) => [
-                      e.executionId,
-                      e.reward ?? null,
-                      e.outcome === undefined ? null : JSON.stringify(e.outcome),
-                      e.feedbackAt ?? null
-                    ])
-                  )
-                ]
-              )
+            // Feedback of rows written before: multi-row upserts with bound parameters (the same prepared
+            // statement for every full chunk). Every row exists (written by an earlier batch), so only the DO UPDATE
+            // applies; the placeholder values of the other columns are never stored.
+            for (let from = 0; from < batch.updates.length; from += rowsPerStatement) {
+              const chunk = batch.updates.slice(from, from + rowsPerStatement)
+              const params: Array<unknown> = []
+              for (const e of chunk)
+                params.push(
+                  e.executionId,
+                  e.reward ?? null,
+                  e.outcome === undefined ? null : JSON.stringify(e.outcome),
+                  e.feedbackAt ?? null
+                )
+              yield* run(chunk.length === rowsPerStatement ? fullUpdate : updateSql(chunk.length), params)
+            }
             if (batch.deletes.length > 0)
               yield* run("DELETE FROM dspy_loop_experiences WHERE id IN (SELECT value FROM json_each(?))", [
                 JSON.stringify(batch.deletes)
