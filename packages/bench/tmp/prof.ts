@@ -45,6 +45,13 @@ const main = async () => {
     dr.sort((a, b) => a - b); dn.sort((a, b) => a - b)
     console.log("cpu no-flush diff p50", dr[4]!.toFixed(2), "with flush", dn[4]!.toFixed(2))
   }
+  if (mode === "rec" || mode === "plain") {
+    const rt = mode === "rec" ? rec : plain
+    const s = process.cpuUsage()
+    await rt.runPromise(Effect.gen(function* () { for (let i = 0; i < N; i++) yield* call }))
+    const u = process.cpuUsage(s)
+    console.log(mode, "cpu us/exec", ((u.user + u.system) / N).toFixed(2))
+  }
   if (mode === "all" || mode === "fb") {
     const ids = await rec.runPromise(Effect.gen(function* () {
       const m = yield* ModuleManager.ModuleManager

@@ -7,6 +7,7 @@ import { CanonicalJson, Correlation, Errors, Events } from "@effect-dspy/foundat
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as MetricLabel from "effect/MetricLabel"
 import {
@@ -304,6 +305,7 @@ export const make = (deps: Dependencies): Service => {
    * with the LM usage of the execution (its calls and cost).
    */
   const record = (
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
     recorder: Recorder,
     served: Effect.Effect<Execution, ExecuteError>,
     executionId: string,
@@ -311,13 +313,14 @@ export const make = (deps: Dependencies): Service => {
     chosen: number,
     inputs: unknown
   ): Effect.Effect<Execution, ExecuteError> =>
-    // One fiber read at the start (the clock, the correlation id), one callback at the end (the LM usage counted
-    // by `LM.meterUsage`: one counter object, no Ref, no Scope): no further effects.
-    Effect.withFiberRuntime((fiber) => {
+    // Reads of the calling fiber (the clock; at the end, the correlation id `Correlation.ensureCorrelationId` set
+    // around the run), one callback at the end (the LM usage counted by `LM.meterUsage`: one counter object, no
+    // Ref, no Scope): no further effects.
+    {
       const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-      const correlationId = Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId))
       const at = clock.unsafeCurrentTimeMillis()
       return LM.meterUsage(served, (exit, usage) => {
+        const correlationId = Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId))
         const ok = exit._tag === "Success"
         const execution = ok ? exit.value : undefined
         recorder.record({
@@ -337,14 +340,15 @@ export const make = (deps: Dependencies): Service => {
           feedbackAt: undefined
         })
       })
-    })
+    }
 
   const execute = (
     module: string | { readonly id: string },
     inputs: unknown,
     options?: ExecuteOptions
   ): Effect.Effect<Execution, ExecuteError> =>
-    Effect.suspend(() => {
+    // The fiber is read only when the execution is recorded (the same one step as a suspend).
+    Effect.withFiberRuntime((fiber) => {
       const id = typeof module === "string" ? module : module.id
       const entry = store.entries.get(id)
       if (entry === undefined) return Effect.fail(notFound(id))
@@ -405,7 +409,7 @@ export const make = (deps: Dependencies): Service => {
             )
       const recorder = deps.recorder?.current
       const recorded =
-        recorder === undefined ? served : record(recorder, served, executionId, id, version.version, inputs)
+        recorder === undefined ? served : record(fiber, recorder, served, executionId, id, version.version, inputs)
       return deps.drain.track(`module "${id}" execution`, Correlation.ensureCorrelationId(recorded))
     })
 

@@ -75,6 +75,9 @@ const makeWith = (
     let batches = 0
     let evicted = 0
     let inserts: Array<Experience> = []
+    // Recorded but not yet indexed: the request path only appends here; the index takes them in order, in batches
+    // (when the writer wakes or a reader looks), off the request path. Its storage is reused (truncated, not replaced).
+    const fresh: Array<Experience> = []
     let dirty = new Set<Experience>()
     let deletes: Array<string> = []
     // One Deferred per batch (not per feedback): every wait on the pending batch shares it.
@@ -137,7 +140,20 @@ const makeWith = (
     deletes = []
     evicted = 0
 
+    /** Indexes what was recorded since the last call, in order (as if each had been added when recorded). */
+    const absorb = () => {
+      const n = fresh.length
+      if (n === 0) return
+      for (let i = 0; i < n; i++) {
+        const e = fresh[i]!
+        add(e)
+        inserts.push(e)
+      }
+      fresh.length = 0
+    }
+
     const get = (id: string): Experience | undefined => {
+      absorb()
       const r = recent.get(id)
       if (r !== undefined) return r
       const at = reservoirAt.get(id)
@@ -172,6 +188,7 @@ const makeWith = (
     const writeBatch: Effect.Effect<void> = Effect.gen(function* () {
       // The age bound is checked at most once a second (the reservoir is scanned).
       const now = yield* Clock.currentTimeMillis
+      absorb()
       if (now - expiredAt >= 1000) {
         expiredAt = now
         expire(now)
@@ -241,6 +258,7 @@ const makeWith = (
       return true
     }
     const select = (f: Filter | undefined): Array<Experience> => {
+      absorb()
       const out: Array<Experience> = []
       for (const e of recent.values()) if (matches(e, f)) out.push(e)
       for (const e of reservoir) if (matches(e, f)) out.push(e)
@@ -251,12 +269,12 @@ const makeWith = (
     const service: Service = {
       record: (e) => {
         recorded++
-        add(e)
-        inserts.push(e)
-        if (inserts.length >= bounds.batchSize) wake()
+        fresh.push(e)
+        if (fresh.length + inserts.length >= bounds.batchSize) wake()
       },
       get,
       byCorrelation: (id) => {
+        absorb()
         const list = byCorrelation.get(id)
         return list === undefined ? [] : Array.isArray(list) ? list : [list]
       },
@@ -288,8 +306,9 @@ const makeWith = (
           return keyed.slice(0, n).map((k) => k.e)
         }),
       flush: Effect.suspend(awaitBatch),
-      stats: Effect.sync(
-        (): Stats => ({
+      stats: Effect.sync((): Stats => {
+        absorb()
+        return {
           count: recent.size + reservoir.length,
           recorded,
           written,
@@ -297,8 +316,8 @@ const makeWith = (
           evicted,
           pending: inserts.length + dirty.size,
           target
-        })
-      )
+        }
+      })
     }
     return service
   })
