@@ -261,30 +261,32 @@ export const meterUsage = <A, E, R>(
   // No interruption mask: an interruption landing between the push and the handler below can only leave an entry
   // on an interrupted fiber's list, which an enclosing run's truncation (by depth) removes.
   Effect.withFiberRuntime<A, E, R>((fiber) => {
-    let frame = fiber.getFiberRef(currentFrame)
-    if (frame.owner !== fiber) {
-      if (frame.claimable && frame.owner === undefined) frame.owner = fiber
-      else {
-        frame = { owner: fiber, claimable: false, list: frame.list.slice() }
-        fiber.setFiberRef(currentFrame, frame)
-      }
+    const metered = (list: Array<Accumulator>): Effect.Effect<A, E, R> => {
+      const depth = list.length
+      const accumulator = emptyAccumulator()
+      list.push(accumulator)
+      return Effect.matchCauseEffect(self, {
+        onFailure: (cause) => {
+          list.length = depth
+          onDone(Exit.failCause(cause), accumulator)
+          return Effect.failCause(cause)
+        },
+        onSuccess: (value) => {
+          list.length = depth
+          onDone(Exit.succeed(value), accumulator)
+          return Effect.succeed(value)
+        }
+      })
     }
-    const list = frame.list
-    const depth = list.length
-    const accumulator = emptyAccumulator()
-    list.push(accumulator)
-    return Effect.matchCauseEffect(self, {
-      onFailure: (cause) => {
-        list.length = depth
-        onDone(Exit.failCause(cause), accumulator)
-        return Effect.failCause(cause)
-      },
-      onSuccess: (value) => {
-        list.length = depth
-        onDone(Exit.succeed(value), accumulator)
-        return Effect.succeed(value)
-      }
-    })
+    const frame = fiber.getFiberRef(currentFrame)
+    if (frame.owner === fiber) return metered(frame.list)
+    if (frame.claimable && frame.owner === undefined) {
+      frame.owner = fiber
+      return metered(frame.list)
+    }
+    // The shared root frame or another fiber's: this fiber installs its own copy (once).
+    const own: Frame = { owner: fiber, claimable: false, list: frame.list.slice() }
+    return Effect.flatMap(FiberRef.set(currentFrame, own), () => metered(own.list))
   })
 
 /**
