@@ -197,8 +197,8 @@ const makeWith = (
       const updates: Array<Experience> = []
       if (dirty.size > 0) {
         // Feedback of an experience still to be inserted rides with its insert (the row carries its reward).
-        const fresh = new Set(added)
-        for (const e of dirty) if (!fresh.has(e)) updates.push(e)
+        const inserted = new Set(added)
+        for (const e of dirty) if (!inserted.has(e)) updates.push(e)
       }
       const removed = deletes
       const waiting = batchDone
