@@ -210,7 +210,9 @@ describe("LM", () => {
             let calls = -1
             return Effect.as(
               LM.meterUsage(
-                Effect.forEach(Array.from({ length: n }), () => Effect.zipRight(Effect.yieldNow(), lm.complete(ask("x")))),
+                Effect.forEach(Array.from({ length: n }), () =>
+                  Effect.zipRight(Effect.yieldNow(), lm.complete(ask("x")))
+                ),
                 (_exit, usage) => {
                   calls = usage.calls
                 }
