@@ -608,6 +608,9 @@ export const layer = (
         Context.add(Observability.Observability, observability)
       )
     })
+  ).pipe(
+    // Request fibers start with their own LM-usage list: recording an execution's usage writes no FiberRef.
+    Layer.merge(LM.layerUsageFrames)
   )
 
 const intensityOf = (intensity: Intensity | undefined): Intensity =>

@@ -203,12 +203,24 @@ const emptyAccumulator = (): Accumulator => ({
 const snapshot = (a: Accumulator): UsageTotals => ({ ...a })
 
 /**
- * The accumulators of the enclosing {@link trackUsage} calls. Forked fibers inherit the same (mutable)
- * accumulators, so calls made in them count toward the run that forked them.
+ * The accumulators of the enclosing metered runs on one fiber: a mutable list the fiber that owns the frame pushes
+ * to and truncates in place (a metered run costs no FiberRef write). A forked fiber gets a fresh, claimable copy
+ * (calls made in it count toward the runs that enclosed the fork, even after they ended); the first metered run on
+ * a fiber claims its frame, or, when the frame is another fiber's or the shared root, installs a copy once.
  */
-const currentAccumulators: FiberRef.FiberRef<ReadonlyArray<Accumulator>> = FiberRef.unsafeMake<
-  ReadonlyArray<Accumulator>
->([])
+interface Frame {
+  owner: unknown
+  readonly claimable: boolean
+  readonly list: Array<Accumulator>
+}
+
+const rootFrame: Frame = { owner: undefined, claimable: false, list: [] }
+
+const currentFrame: FiberRef.FiberRef<Frame> = FiberRef.unsafeMake<Frame>(rootFrame, {
+  fork: (parent) => ({ owner: undefined, claimable: true, list: parent.list.slice() }),
+  // The parent keeps its own frame when it joins a child (the child's copy is the parent's list at the fork).
+  join: (parent) => parent
+})
 
 const add = (a: Accumulator, usage: Completion.Usage, costUsd: number, cacheHit: boolean, failed: boolean) => {
   a.calls++
@@ -231,11 +243,73 @@ export const trackUsage = <A, E, R>(
   self: Effect.Effect<A, E, R>
 ): Effect.Effect<{ readonly result: A; readonly usage: UsageTotals }, E, R> =>
   Effect.suspend(() => {
-    const accumulator = emptyAccumulator()
-    return Effect.locallyWith(self, currentAccumulators, (outer) => [...outer, accumulator]).pipe(
-      Effect.map((result) => ({ result, usage: snapshot(accumulator) }))
+    let totals: UsageTotals | undefined
+    return Effect.map(
+      meterUsage(self, (_exit, usage) => {
+        totals = usage
+      }),
+      (result) => ({ result, usage: snapshot(totals as Accumulator) })
     )
   })
+
+/**
+ * Runs an effect and, when it ends, hands `onDone` its exit and the usage totals of the LM calls made inside it
+ * (forked fibers included, nested runs each counting their own calls, as {@link trackUsage}). The cheap form of
+ * {@link trackUsage} for a per-request hot path: one counter object pushed on the fiber's own accumulator list and
+ * taken off at the end (no `Effect.locally`, no FiberRef write once the fiber owns its list, no Scope, no snapshot
+ * copy, no result wrapper); `onDone` is called synchronously on the same fiber (it must not throw). The totals are
+ * those at the run's end: `onDone` may keep the object, but calls of fibers the run forked and left running still
+ * add to it.
+ *
+ * @since 0.1.0
+ * @category usage
+ */
+export const meterUsage = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  onDone: (exit: Exit.Exit<A, E>, usage: UsageTotals) => void
+): Effect.Effect<A, E, R> =>
+  // No interruption mask: an interruption landing between the push and the handler below can only leave an entry
+  // on an interrupted fiber's list, which an enclosing run's truncation (by depth) removes.
+  Effect.withFiberRuntime<A, E, R>((fiber) => {
+    const metered = (list: Array<Accumulator>): Effect.Effect<A, E, R> => {
+      const depth = list.length
+      const accumulator = emptyAccumulator()
+      list.push(accumulator)
+      return Effect.matchCauseEffect(self, {
+        onFailure: (cause) => {
+          list.length = depth
+          onDone(Exit.failCause(cause), accumulator)
+          return Effect.failCause(cause)
+        },
+        onSuccess: (value) => {
+          list.length = depth
+          onDone(Exit.succeed(value), accumulator)
+          return Effect.succeed(value)
+        }
+      })
+    }
+    const frame = fiber.getFiberRef(currentFrame)
+    if (frame.owner === fiber) return metered(frame.list)
+    if (frame.claimable && frame.owner === undefined) {
+      frame.owner = fiber
+      return metered(frame.list)
+    }
+    // The shared root frame or another fiber's: this fiber installs its own copy (once).
+    const own: Frame = { owner: fiber, claimable: false, list: frame.list.slice() }
+    return Effect.flatMap(FiberRef.set(currentFrame, own), () => metered(own.list))
+  })
+
+/**
+ * A layer that gives the fibers of a runtime built with it their own accumulator list from the start (each root
+ * fiber gets a claimable copy), so the first {@link meterUsage} on a request's fiber writes no FiberRef either.
+ * Optional: without it, that first run installs the list once per fiber.
+ *
+ * @since 0.1.0
+ * @category usage
+ */
+export const layerUsageFrames: Layer.Layer<never> = Layer.scopedDiscard(
+  Effect.locallyScopedWith(currentFrame, (f): Frame => ({ owner: undefined, claimable: true, list: f.list.slice() }))
+)
 
 // ---------------------------------------------------------------------------------------------------------
 // The service
@@ -359,7 +433,7 @@ export const make = (options: Options): Effect.Effect<Service> =>
       const cacheHit = ok && exit.value.cacheHit
       const failure = ok ? undefined : Option.getOrUndefined(Exit.causeOption(exit).pipe(Option.flatMap(failureOf)))
       add(totals, usage, costUsd, cacheHit, !ok)
-      for (const a of fiber.getFiberRef(currentAccumulators)) add(a, usage, costUsd, cacheHit, !ok)
+      for (const a of fiber.getFiberRef(currentFrame).list) add(a, usage, costUsd, cacheHit, !ok)
       const entry: { -readonly [K in keyof History.Entry]: History.Entry[K] } = {
         timestamp: started,
         provider: providerName,

@@ -1,9 +1,11 @@
 import { Config, ConfigSchema, Correlation, Events, Metrics } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -153,6 +155,76 @@ describe("LM", () => {
         assert.strictEqual((yield* lm.usage).calls, 6)
       })
     )
+  })
+
+  it.effect("meterUsage hands each run's own usage and exit to its callback, forks included", () =>
+    Effect.gen(function* () {
+      const { provider } = fakeProvider()
+      const lm = yield* LM.make({ provider, model: "m" })
+      const seen: Array<{ readonly tag: string; readonly usage: LM.UsageTotals }> = []
+      const record = (exit: Exit.Exit<unknown, unknown>, usage: LM.UsageTotals) => {
+        seen.push({ tag: exit._tag, usage })
+      }
+      // A fork the first run leaves running: its later call counts toward that run, not the next one.
+      const gate = yield* Deferred.make<void>()
+      let lingering: Fiber.RuntimeFiber<unknown, unknown> | undefined
+      yield* LM.meterUsage(
+        Effect.gen(function* () {
+          yield* lm.complete(ask("a"))
+          yield* Effect.all([lm.complete(ask("b")), lm.complete(ask("c"))], { concurrency: "unbounded" })
+          lingering = yield* Effect.fork(Effect.zipRight(Deferred.await(gate), lm.complete(ask("late"))))
+          yield* LM.meterUsage(lm.complete(ask("inner")), record)
+        }),
+        record
+      )
+      const failed = yield* Effect.exit(
+        LM.meterUsage(Effect.zipRight(lm.complete(ask("d")), Effect.fail("boom")), record)
+      )
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(lingering!)
+      const next = yield* LM.meterUsage(Effect.succeed(1), record)
+      assert.strictEqual(next, 1)
+      assert.isTrue(Exit.isFailure(failed))
+      assert.deepStrictEqual(
+        seen.map((s) => [s.tag, s.usage.calls]),
+        [
+          ["Success", 1],
+          ["Success", 5],
+          ["Failure", 1],
+          ["Success", 0]
+        ]
+      )
+      assert.strictEqual(seen[1]!.usage.totalTokens, 75)
+      assert.closeTo(seen[1]!.usage.costUsd, 0.005, 1e-12)
+    })
+  )
+
+  it("layerUsageFrames: concurrent root fibers of one runtime each count only their own calls", async () => {
+    const { provider } = fakeProvider()
+    const runtime = ManagedRuntime.make(LM.layerUsageFrames)
+    try {
+      const lm = await runtime.runPromise(LM.make({ provider, model: "m" }))
+      const run = (n: number) =>
+        runtime.runPromise(
+          Effect.suspend(() => {
+            let calls = -1
+            return Effect.as(
+              LM.meterUsage(
+                Effect.forEach(Array.from({ length: n }), () =>
+                  Effect.zipRight(Effect.yieldNow(), lm.complete(ask("x")))
+                ),
+                (_exit, usage) => {
+                  calls = usage.calls
+                }
+              ),
+              undefined
+            ).pipe(Effect.map(() => calls))
+          })
+        )
+      assert.deepStrictEqual(await Promise.all([run(1), run(2), run(3), run(2)]), [1, 2, 3, 2])
+    } finally {
+      await runtime.dispose()
+    }
   })
 
   describe("history", () => {

@@ -112,6 +112,57 @@ describe("ExperienceStore", () => {
     })
   )
 
+  it.effect(
+    "commits concurrent feedback in shared batches (multi-row upserts), each acknowledged after its commit",
+    () => {
+      const dir = tempDir()
+      const filename = path.join(dir, "loop.db")
+      const n = 600
+      const rating = (i: number) => (i % 5) / 4
+      return Effect.gen(function* () {
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const store = yield* ExperienceStore.makeSqlite(filename, { batchSize: 4096 })
+            for (let i = 0; i < n; i++) store.record(experience(i))
+            yield* store.flush
+            const before = yield* store.stats
+            assert.strictEqual(before.written, n)
+            // Every call waits for its batch's commit: when all have returned, all rows are written.
+            yield* Effect.forEach(
+              Array.from({ length: n }, (_, i) => i),
+              (i) => store.attach([store.get(`ex_${i}`)!], { rating: rating(i) }, rating(i), 1_000 + i),
+              { concurrency: "unbounded", discard: true }
+            )
+            const after = yield* store.stats
+            assert.strictEqual(after.pending, 0)
+            assert.strictEqual(after.written - before.written, n)
+            // Shared batches, not one commit per feedback.
+            assert.isAtMost(after.batches - before.batches, 3)
+          })
+        )
+        const back = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const store = yield* ExperienceStore.makeSqlite(filename)
+            return Array.from({ length: n }, (_, i) => store.get(`ex_${i}`))
+          })
+        )
+        back.forEach((e, i) => {
+          assert.strictEqual(e?.reward, rating(i))
+          assert.deepStrictEqual(e?.outcome, { rating: rating(i) })
+          assert.strictEqual(e?.feedbackAt, 1_000 + i)
+          assert.deepStrictEqual(e?.inputs, { question: `q${i}` })
+        })
+        const mode = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const sql = yield* SqliteClient.SqliteClient
+            return yield* sql.unsafe<{ journal_mode: string }>("PRAGMA journal_mode")
+          }).pipe(Effect.provide(Layer.orDie(SqliteClient.layer({ filename, disableWAL: true }))))
+        )
+        assert.strictEqual(mode[0]?.journal_mode, "wal")
+      }).pipe(Effect.ensuring(Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))))
+    }
+  )
+
   it.effect("persists records and feedback in batches and reads them back; refuses a newer layout", () => {
     const dir = tempDir()
     const filename = path.join(dir, "loop.db")

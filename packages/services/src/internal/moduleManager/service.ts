@@ -9,6 +9,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as MetricLabel from "effect/MetricLabel"
@@ -328,6 +329,7 @@ export const make = (deps: Dependencies): Service => {
    * with the LM usage of the execution (its calls and cost).
    */
   const record = (
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
     recorder: Recorder,
     served: Effect.Effect<Execution, ExecuteError>,
     executionId: string,
@@ -335,36 +337,34 @@ export const make = (deps: Dependencies): Service => {
     chosen: number,
     inputs: unknown
   ): Effect.Effect<Execution, ExecuteError> =>
-    // One fiber read at the start (the clock, the correlation id), one callback at the end: no further effects.
-    Effect.withFiberRuntime((fiber) => {
+    // Reads of the calling fiber (the clock; at the end, the correlation id `Correlation.ensureCorrelationId` set
+    // around the run), one callback at the end (the LM usage counted by `LM.meterUsage`: one counter object, no
+    // Ref, no Scope): no further effects.
+    {
       const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-      const correlationId = Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId))
       const at = clock.unsafeCurrentTimeMillis()
-      return Effect.map(
-        Effect.onExit(LM.trackUsage(served), (exit) => {
-          const ok = exit._tag === "Success"
-          const execution = ok ? exit.value.result : undefined
-          recorder.record({
-            executionId,
-            correlationId,
-            moduleId,
-            version: execution === undefined ? chosen : execution.version,
-            inputs,
-            output: execution?.output,
-            ok,
-            latencyMs: clock.unsafeCurrentTimeMillis() - at,
-            lmCalls: ok ? exit.value.usage.calls : 0,
-            costUsd: ok ? exit.value.usage.costUsd : 0,
-            at,
-            reward: undefined,
-            outcome: undefined,
-            feedbackAt: undefined
-          })
-          return Effect.void
-        }),
-        (tracked) => tracked.result
-      )
-    })
+      return LM.meterUsage(served, (exit, usage) => {
+        const correlationId = Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId))
+        const ok = exit._tag === "Success"
+        const execution = ok ? exit.value : undefined
+        recorder.record({
+          executionId,
+          correlationId,
+          moduleId,
+          version: execution === undefined ? chosen : execution.version,
+          inputs,
+          output: execution?.output,
+          ok,
+          latencyMs: clock.unsafeCurrentTimeMillis() - at,
+          lmCalls: ok ? usage.calls : 0,
+          costUsd: ok ? usage.costUsd : 0,
+          at,
+          reward: undefined,
+          outcome: undefined,
+          feedbackAt: undefined
+        })
+      })
+    }
 
   /**
    * Swaps and rollbacks requested and not applied yet, by module id (the latest one's completion). With config
@@ -390,9 +390,10 @@ export const make = (deps: Dependencies): Service => {
     inputs: unknown,
     options?: ExecuteOptions
   ): Effect.Effect<Execution, ExecuteError> =>
-    Effect.suspend(() => {
-      const pending = landing.get(typeof module === "string" ? module : module.id)
-      if (pending === undefined) return executeNow(module, inputs, options)
+    // One fiber read: for the swap wait (rare) and, when the execution is recorded, for its clock.
+    Effect.withFiberRuntime((fiber) => {
+      const pending = landing.size === 0 ? undefined : landing.get(typeof module === "string" ? module : module.id)
+      if (pending === undefined) return executeWith(fiber, module, inputs, options)
       return Effect.flatMap(deps.config.current, (c) =>
         c.latency.swapWaitMs <= 0
           ? executeNow(module, inputs, options)
@@ -408,7 +409,14 @@ export const make = (deps: Dependencies): Service => {
     inputs: unknown,
     options?: ExecuteOptions
   ): Effect.Effect<Execution, ExecuteError> =>
-    Effect.suspend(() => {
+    Effect.withFiberRuntime((fiber) => executeWith(fiber, module, inputs, options))
+
+  const executeWith = (
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    module: string | { readonly id: string },
+    inputs: unknown,
+    options?: ExecuteOptions
+  ): Effect.Effect<Execution, ExecuteError> => {
       const id = typeof module === "string" ? module : module.id
       const entry = store.entries.get(id)
       if (entry === undefined) return Effect.fail(notFound(id))
@@ -469,9 +477,9 @@ export const make = (deps: Dependencies): Service => {
             )
       const recorder = deps.recorder?.current
       const recorded =
-        recorder === undefined ? served : record(recorder, served, executionId, id, version.version, inputs)
+        recorder === undefined ? served : record(fiber, recorder, served, executionId, id, version.version, inputs)
       return deps.drain.track(`module "${id}" execution`, Correlation.ensureCorrelationId(recorded))
-    })
+  }
 
   const find = (id: string): Effect.Effect<Entry, ModuleNotFound> =>
     Effect.suspend(() => {

@@ -77,9 +77,15 @@ const makeWith = (
     let batches = 0
     let evicted = 0
     let inserts: Array<Experience> = []
+    // Recorded but not yet indexed: the request path only appends here; the index takes them in order, in batches
+    // (when the writer wakes or a reader looks), off the request path. Its storage is reused (truncated, not replaced).
+    const fresh: Array<Experience> = []
     let dirty = new Set<Experience>()
     let deletes: Array<string> = []
-    let waiters: Array<Deferred.Deferred<void, ExperienceStoreError>> = []
+    // One Deferred per batch (not per feedback): every wait on the pending batch shares it.
+    let batchDone: Deferred.Deferred<void, ExperienceStoreError> | undefined
+    // Set from the first wake-up to the writer taking the batch: later wake-ups offer nothing.
+    let signalled = false
     const signal = yield* Queue.sliding<void>(1)
 
     const unindex = (e: Experience) => {
@@ -136,7 +142,20 @@ const makeWith = (
     deletes = []
     evicted = 0
 
+    /** Indexes what was recorded since the last call, in order (as if each had been added when recorded). */
+    const absorb = () => {
+      const n = fresh.length
+      if (n === 0) return
+      for (let i = 0; i < n; i++) {
+        const e = fresh[i]!
+        add(e)
+        inserts.push(e)
+      }
+      fresh.length = 0
+    }
+
     const get = (id: string): Experience | undefined => {
+      absorb()
       const r = recent.get(id)
       if (r !== undefined) return r
       const at = reservoirAt.get(id)
@@ -171,6 +190,7 @@ const makeWith = (
     const writeBatch: Effect.Effect<void> = Effect.gen(function* () {
       // The age bound is checked at most once a second (the reservoir is scanned).
       const now = yield* Clock.currentTimeMillis
+      absorb()
       if (now - expiredAt >= 1000) {
         expiredAt = now
         expire(now)
@@ -179,30 +199,31 @@ const makeWith = (
       const updates: Array<Experience> = []
       if (dirty.size > 0) {
         // Feedback of an experience still to be inserted rides with its insert (the row carries its reward).
-        const fresh = new Set(added)
-        for (const e of dirty) if (!fresh.has(e)) updates.push(e)
+        const inserted = new Set(added)
+        for (const e of dirty) if (!inserted.has(e)) updates.push(e)
       }
       const removed = deletes
-      const waiting = waiters
+      const waiting = batchDone
       inserts = []
       dirty = new Set()
       deletes = []
-      waiters = []
+      batchDone = undefined
+      signalled = false
       if (added.length === 0 && updates.length === 0 && removed.length === 0) {
-        for (const w of waiting) Deferred.unsafeDone(w, Exit.void)
+        if (waiting !== undefined) Deferred.unsafeDone(waiting, Exit.void)
         return
       }
       const exit = yield* Effect.exit(persist({ inserts: added, updates, deletes: removed }))
       if (exit._tag === "Success") {
         written += added.length + updates.length
         batches++
-        for (const w of waiting) Deferred.unsafeDone(w, Exit.void)
+        if (waiting !== undefined) Deferred.unsafeDone(waiting, Exit.void)
       } else {
         // Kept in memory and retried with the next batch; the feedback waiting on this one learns it failed.
         inserts.push(...added)
         for (const e of updates) dirty.add(e)
         deletes.push(...removed)
-        for (const w of waiting) Deferred.unsafeDone(w, Exit.failCause(exit.cause))
+        if (waiting !== undefined) Deferred.unsafeDone(waiting, Exit.failCause(exit.cause))
       }
     })
     const lock = yield* Effect.makeSemaphore(1)
@@ -214,7 +235,16 @@ const makeWith = (
     yield* Effect.addFinalizer(() => Effect.ignoreLogged(writeLocked))
 
     const wake = () => {
+      if (signalled) return
+      signalled = true
       Queue.unsafeOffer(signal, undefined)
+    }
+    /** The wait for the pending batch's commit (shared by everything that joins the batch). */
+    const awaitBatch = (): Effect.Effect<void, ExperienceStoreError> => {
+      if (batchDone === undefined) batchDone = Deferred.unsafeMake<void, ExperienceStoreError>(FiberId.none)
+      const done = batchDone
+      wake()
+      return Deferred.await(done)
     }
 
     const matches = (e: Experience, f: Filter | undefined): boolean => {
@@ -230,6 +260,7 @@ const makeWith = (
       return true
     }
     const select = (f: Filter | undefined): Array<Experience> => {
+      absorb()
       const out: Array<Experience> = []
       for (const e of recent.values()) if (matches(e, f)) out.push(e)
       for (const e of reservoir) if (matches(e, f)) out.push(e)
@@ -240,12 +271,12 @@ const makeWith = (
     const service: Service = {
       record: (e) => {
         recorded++
-        add(e)
-        inserts.push(e)
-        if (inserts.length >= bounds.batchSize) wake()
+        fresh.push(e)
+        if (fresh.length + inserts.length >= bounds.batchSize) wake()
       },
       get,
       byCorrelation: (id) => {
+        absorb()
         const list = byCorrelation.get(id)
         return list === undefined ? [] : Array.isArray(list) ? list : [list]
       },
@@ -257,10 +288,7 @@ const makeWith = (
             e.feedbackAt = at
             dirty.add(e)
           }
-          const done = Deferred.unsafeMake<void, ExperienceStoreError>(FiberId.none)
-          waiters.push(done)
-          wake()
-          return Deferred.await(done)
+          return awaitBatch()
         }),
       query: (filter) => Effect.sync(() => select(filter)),
       sample: (options: SampleOptions) =>
@@ -279,14 +307,10 @@ const makeWith = (
           keyed.sort((a, b) => b.key - a.key)
           return keyed.slice(0, n).map((k) => k.e)
         }),
-      flush: Effect.suspend(() => {
-        const done = Deferred.unsafeMake<void, ExperienceStoreError>(FiberId.none)
-        waiters.push(done)
-        wake()
-        return Deferred.await(done)
-      }),
-      stats: Effect.sync(
-        (): Stats => ({
+      flush: Effect.suspend(awaitBatch),
+      stats: Effect.sync((): Stats => {
+        absorb()
+        return {
           count: recent.size + reservoir.length,
           recorded,
           written,
@@ -294,8 +318,8 @@ const makeWith = (
           evicted,
           pending: inserts.length + dirty.size,
           target
-        })
-      )
+        }
+      })
     }
     return service
   })
@@ -396,6 +420,11 @@ export const makeSqlite = (
         )
         yield* run("CREATE INDEX IF NOT EXISTS dspy_loop_experiences_at ON dspy_loop_experiences (at)", [])
         yield* run(`PRAGMA user_version = ${LAYOUT_VERSION}`, [])
+        // WAL (the driver's default) with synchronous NORMAL: a commit is in the WAL file when it returns (it
+        // survives the process crashing); only a power loss or OS crash before the next checkpoint's fsync can
+        // lose the last commits (see docs/loop.md, Performance).
+        yield* run("PRAGMA journal_mode = WAL", [])
+        yield* run("PRAGMA synchronous = NORMAL", [])
       })
     )
     const maxCount = bounds.maxCount ?? 50_000
@@ -437,6 +466,12 @@ export const makeSqlite = (
           () => `(${"?, ".repeat(columns - 1)}?)`
         ).join(", ")}`
     const fullInsert = insertSql(rowsPerStatement)
+    const updateSql = (rows: number) =>
+      `INSERT INTO dspy_loop_experiences (id, module_id, version, ok, latency_ms, lm_calls, cost_usd, at, reward,
+        outcome, feedback_at) VALUES ${Array.from({ length: rows }, () => "(?, '', 0, 0, 0, 0, 0, 0, ?, ?, ?)").join(", ")}
+        ON CONFLICT (id) DO UPDATE SET reward = excluded.reward, outcome = excluded.outcome,
+          feedback_at = excluded.feedback_at`
+    const fullUpdate = updateSql(rowsPerStatement)
     // The privacy policy of the context (Config's `privacy` section, followed as it changes), applied per batch.
     const privacy = yield* Privacy.service
     const persist: Persist = (given) =>
@@ -467,27 +502,21 @@ export const makeSqlite = (
                 )
               yield* run(chunk.length === rowsPerStatement ? fullInsert : insertSql(chunk.length), params)
             }
-            if (batch.updates.length > 0)
-              yield* run(
-                // An upsert driven by the changes (a primary-key lookup each): every row exists (written by an
-                // earlier batch), so only the DO UPDATE applies; the placeholder values are never stored.
-                `INSERT INTO dspy_loop_experiences (id, module_id, version, ok, latency_ms, lm_calls, cost_usd, at,
-                  reward, outcome, feedback_at)
-                  SELECT json_extract(value, '$[0]'), '', 0, 0, 0, 0, 0, 0, json_extract(value, '$[1]'),
-                    json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?) WHERE true
-                  ON CONFLICT (id) DO UPDATE SET reward = excluded.reward, outcome = excluded.outcome,
-                    feedback_at = excluded.feedback_at`,
-                [
-                  JSON.stringify(
-                    batch.updates.map((e) => [
-                      e.executionId,
-                      e.reward ?? null,
-                      e.outcome === undefined ? null : JSON.stringify(e.outcome),
-                      e.feedbackAt ?? null
-                    ])
-                  )
-                ]
-              )
+            // Feedback of rows written before: multi-row upserts with bound parameters (the same prepared
+            // statement for every full chunk). Every row exists (written by an earlier batch), so only the DO UPDATE
+            // applies; the placeholder values of the other columns are never stored.
+            for (let from = 0; from < batch.updates.length; from += rowsPerStatement) {
+              const chunk = batch.updates.slice(from, from + rowsPerStatement)
+              const params: Array<unknown> = []
+              for (const e of chunk)
+                params.push(
+                  e.executionId,
+                  e.reward ?? null,
+                  e.outcome === undefined ? null : JSON.stringify(e.outcome),
+                  e.feedbackAt ?? null
+                )
+              yield* run(chunk.length === rowsPerStatement ? fullUpdate : updateSql(chunk.length), params)
+            }
             if (batch.deletes.length > 0)
               yield* run("DELETE FROM dspy_loop_experiences WHERE id IN (SELECT value FROM json_each(?))", [
                 JSON.stringify(batch.deletes)

@@ -7,6 +7,7 @@ import { CanonicalJson, type Events, Events as EventsModule } from "@effect-dspy
 import { AdaptiveOptimizer } from "@effect-dspy/optimizers"
 import { Actor, type RuntimeError } from "@effect-dspy/runtime"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
@@ -447,8 +448,9 @@ export const make = (
       evaluate
     )
     deps.slot.evaluate = run
-    const notify: Effect.Effect<void> = Effect.suspend(() => {
-      if (!settings.enabled || queued) return Effect.void
+    /** The evaluation to queue now, or undefined when the policy is off or one is queued already. */
+    const notifyNow = (): Effect.Effect<void> | undefined => {
+      if (!settings.enabled || queued) return undefined
       queued = true
       const ref = deps.slot.ref
       if (ref !== undefined && ref.unsafeExitReason() === undefined)
@@ -456,7 +458,7 @@ export const make = (
           Effect.asVoid(Effect.forkIn(run, deps.scope))
         )
       return Effect.asVoid(Effect.forkIn(run, deps.scope))
-    })
+    }
 
     /** Counts the reward in the module's window, or in its canary's arm. */
     const observe = (e: ExperienceStore.Experience, reward: number) => {
@@ -483,13 +485,15 @@ export const make = (
       Feedback.Ack,
       FeedbackUnknownExecution | FeedbackTooLate | FeedbackInvalid | ExperienceStoreError
     > =>
-      Effect.clockWith(
+      // One fiber read (the clock), the checks, the wait for the batch's commit, then one synchronous step.
+      Effect.withFiberRuntime(
         (
-          clock
+          fiber
         ): Effect.Effect<
           Feedback.Ack,
           FeedbackUnknownExecution | FeedbackTooLate | FeedbackInvalid | ExperienceStoreError
         > => {
+          const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
           const valid = Feedback.validate(request)
           if (Either.isLeft(valid)) return Effect.fail(valid.left)
           const outcome = valid.right
@@ -543,14 +547,14 @@ export const make = (
             deps.store.attach(changed.length === 0 ? fresh : [...fresh, ...changed], outcome, reward, now),
             () => {
               for (const e of fresh) observe(e, reward)
+              const notify = notifyNow()
               // A routed execution's first feedback rewards the router's decision (once; see Router.route).
-              return Effect.as(
-                Effect.zipRight(
-                  Effect.forEach(fresh, (e) => FeedbackLinks.reward(e.executionId, reward), { discard: true }),
-                  notify
-                ),
-                ack
-              )
+              const rewards = FeedbackLinks.linked()
+                ? Effect.forEach(fresh, (e) => FeedbackLinks.reward(e.executionId, reward), { discard: true })
+                : undefined
+              const after =
+                rewards === undefined ? notify : notify === undefined ? rewards : Effect.zipRight(rewards, notify)
+              return after === undefined ? Effect.succeed(ack) : Effect.as(after, ack)
             }
           )
         }

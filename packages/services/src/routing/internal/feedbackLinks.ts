@@ -28,6 +28,9 @@ export const executionIdOf = (output: unknown): string | undefined => {
   return typeof id === "string" ? id : undefined
 }
 
+/** Whether any decision waits for feedback (so the loop skips the lookups when none does). */
+export const linked = (): boolean => links.size > 0
+
 /** Links `executionId` to a decision of `owner` (a router). */
 export const link = (executionId: string, owner: object, reward: Link["reward"]): void => {
   links.delete(executionId)
