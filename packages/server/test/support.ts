@@ -1,7 +1,7 @@
 /** A server on loopback over a real application on the simulated LM, for the tests. */
 import { Config, Events, Protection } from "@effect-dspy/foundation"
 import { Registry } from "@effect-dspy/runtime"
-import { Application, type LMProviders } from "@effect-dspy/services"
+import { Application, type LMProviders, type Loop, type Observability } from "@effect-dspy/services"
 import { SimLM, SimLatency } from "@effect-dspy/sim"
 import { LMError, type Provider } from "@effect-dspy/core"
 import * as http from "node:http"
@@ -46,11 +46,15 @@ export interface Harness {
   readonly server: Server.Service
   readonly keys: { readonly admin: string; readonly reader: string; readonly executor: string }
   readonly outage: Outage
-  readonly context: Context.Context<Server.Server | Application.Application | Events.Events>
+  readonly context: Context.Context<
+    Server.Server | Application.Application | Events.Events | Observability.Observability | Loop.Loop
+  >
 }
 
 export interface HarnessOptions extends Partial<Omit<Server.Options, "keys">> {
   readonly latencyMs?: number
+  /** The loop's feedback window (default the loop's own). */
+  readonly feedbackWindowMs?: number
 }
 
 /** The application (primary `sim` with backup `sim_backup`) and the server on a free loopback port. */
@@ -86,10 +90,14 @@ export const start = (options: HarnessOptions = {}): Effect.Effect<Harness, unkn
     const foundation = Layer.mergeAll(Events.layerConfig, Protection.layer, Registry.layer).pipe(
       Layer.provideMerge(config)
     )
-    const app = Application.layer({ providerFactory: factory, shutdownGracePeriod: "2 seconds" }).pipe(
+    const app = Application.layer({
+      providerFactory: factory,
+      shutdownGracePeriod: "2 seconds",
+      ...(options.feedbackWindowMs === undefined ? {} : { loop: { feedbackWindowMs: options.feedbackWindowMs } })
+    }).pipe(
       Layer.provideMerge(foundation)
     )
-    const { latencyMs: _latency, ...rest } = options
+    const { latencyMs: _latency, feedbackWindowMs: _window, ...rest } = options
     const layer = Server.layer({
       port: 0,
       keys: [admin.entry, reader.entry, executor.entry],
@@ -101,7 +109,9 @@ export const start = (options: HarnessOptions = {}): Effect.Effect<Harness, unkn
       url: server.url,
       server,
       outage,
-      context: context as Context.Context<Server.Server | Application.Application | Events.Events>,
+      context: context as Context.Context<
+    Server.Server | Application.Application | Events.Events | Observability.Observability | Loop.Loop
+  >,
       keys: {
         admin: Redacted.value(admin.key),
         reader: Redacted.value(reader.key),
