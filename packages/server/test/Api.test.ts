@@ -192,7 +192,8 @@ describe("HTTP API over loopback", () => {
       assert.deepStrictEqual(providers.map((p) => p.name).sort(), ["sim", "sim_backup"])
       const health = yield* admin.system.health()
       assert.strictEqual(health.status, "ok")
-      assert.deepStrictEqual(yield* admin.probes.ready(), { status: "ok" })
+      const ready = yield* admin.probes.ready()
+      assert.deepStrictEqual([ready.status, ready.readiness], ["ok", "healthy"])
     })
   )
 

@@ -55,6 +55,8 @@ export interface HarnessOptions extends Partial<Omit<Server.Options, "keys">> {
   readonly latencyMs?: number
   /** The loop's feedback window (default the loop's own). */
   readonly feedbackWindowMs?: number
+  /** Observability's rollup interval and tick (default the config's). */
+  readonly observeIntervalMs?: number
 }
 
 /** The application (primary `sim` with backup `sim_backup`) and the server on a free loopback port. */
@@ -84,7 +86,8 @@ export const start = (options: HarnessOptions = {}): Effect.Effect<Harness, unkn
           sim: { kind: "simulated", defaultModel: "sim-small", backup: "sim_backup", maxRetries: 0 },
           sim_backup: { kind: "simulated", defaultModel: "sim-small", maxRetries: 0 }
         },
-        infrastructure: { circuitBreakers: { lm_provider_sim: { failureThreshold: 3, recoveryTimeMs: 500 } } }
+        infrastructure: { circuitBreakers: { lm_provider_sim: { failureThreshold: 3, recoveryTimeMs: 500 } } },
+        ...(options.observeIntervalMs === undefined ? {} : { observe: { intervalMs: options.observeIntervalMs } })
       }
     })
     const foundation = Layer.mergeAll(Events.layerConfig, Protection.layer, Registry.layer).pipe(
@@ -97,7 +100,7 @@ export const start = (options: HarnessOptions = {}): Effect.Effect<Harness, unkn
     }).pipe(
       Layer.provideMerge(foundation)
     )
-    const { latencyMs: _latency, feedbackWindowMs: _window, ...rest } = options
+    const { latencyMs: _latency, feedbackWindowMs: _window, observeIntervalMs: _interval, ...rest } = options
     const layer = Server.layer({
       port: 0,
       keys: [admin.entry, reader.entry, executor.entry],

@@ -95,7 +95,8 @@ export const ForecastQuery = Schema.Struct({
 })
 
 /**
- * A forecast of one series: the predicted statistic per interval with its lower and upper bounds.
+ * A forecast of one series: the predicted statistic per interval with its lower and upper bounds (`null` where
+ * the history is too short to bound it).
  *
  * @since 0.1.0
  * @category schemas
@@ -106,7 +107,12 @@ export const Forecast = Schema.Struct({
   intervalMs: Schema.Number,
   history: Schema.Number,
   points: Schema.Array(
-    Schema.Struct({ at: Schema.Number, mean: Schema.Number, lower: Schema.Number, upper: Schema.Number })
+    Schema.Struct({
+      at: Schema.Number,
+      mean: Schema.NullOr(Schema.Number),
+      lower: Schema.NullOr(Schema.Number),
+      upper: Schema.NullOr(Schema.Number)
+    })
   )
 })
 

@@ -37,6 +37,9 @@ export const observeError = (error: unknown) => {
     : ApiError.fromFailure(error)
 }
 
+/** A number JSON can carry (NaN and the infinities, an unbounded interval, become `null`). */
+const finite = (n: number): number | null => (Number.isFinite(n) ? n : null)
+
 /** The handlers of the `history` group. */
 export const layer = HttpApiBuilder.group(Api, "history", (handlers) =>
   Effect.gen(function* () {
@@ -80,7 +83,11 @@ export const layer = HttpApiBuilder.group(Api, "history", (handlers) =>
             }),
             observeError
           )
-          return reports.map((r) => ({ ...r, series: seriesOf(r.series) }))
+          return reports.map((r) => ({
+            ...r,
+            series: seriesOf(r.series),
+            points: r.points.map((p) => ({ at: p.at, mean: finite(p.mean), lower: finite(p.lower), upper: finite(p.upper) }))
+          }))
         })
       )
   })
