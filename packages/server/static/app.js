@@ -349,14 +349,18 @@ function LoopPanel() {
   return html`<section data-testid="loop"><h2>Real-time loop <span class="muted">${status.enabled ? "on" : "off"} · ${status.runningJobs} jobs running · ${status.spent.lmCalls} LM calls spent</span></h2>
     <table><thead><tr><th>module</th><th>state</th><th>quality</th><th>baseline</th><th>rewards</th></tr></thead>
     <tbody>${status.modules.map(
-      (m) => html`<tr data-loop-module=${m.moduleId} data-state=${m.state}><td>${m.moduleId} <span class="muted">v${m.version}</span></td>
+      (
+        m
+      ) => html`<tr data-loop-module=${m.moduleId} data-state=${m.state}><td>${m.moduleId} <span class="muted">v${m.version}</span></td>
       <td><span class="badge">${m.state}</span></td><td>${fmt(m.quality)}</td><td>${fmt(m.baseline)}</td><td>${m.rewards}</td></tr>`
     )}</tbody></table>
     <div class="events">${
       decisions.length === 0
         ? html`<p class="muted">No decisions yet.</p>`
         : [...decisions].reverse().map(
-            (d) => html`<div data-decision=${d.action}><span class="muted">${new Date(d.at).toLocaleTimeString()}</span> ${d.moduleId}: ${d.action}
+            (
+              d
+            ) => html`<div data-decision=${d.action}><span class="muted">${new Date(d.at).toLocaleTimeString()}</span> ${d.moduleId}: ${d.action}
             <span class="muted">${d.rule} — ${d.reason}</span></div>`
           )
     }</div></section>`

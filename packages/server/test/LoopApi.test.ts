@@ -42,7 +42,7 @@ describe("feedback and loop over HTTP", () => {
       const decisions = yield* reader.loop.decisions({ urlParams: { moduleId: "qa" } })
       assert.isTrue(decisions.every((d) => d.moduleId === "qa"))
       // By correlation id: every execution of the request (executed in process under that correlation id).
-      const modules = Context.get(h.context as Context.Context<ModuleManager.ModuleManager>, ModuleManager.ModuleManager)
+      const modules = Context.get(h.context, ModuleManager.ModuleManager)
       const [a, b] = yield* Effect.all([
         modules.execute("qa", { question: "What is 1 + 1?" }),
         modules.execute("qa", { question: "What is 1 + 2?" })
@@ -53,7 +53,9 @@ describe("feedback and loop over HTTP", () => {
       assert.deepStrictEqual([...byCorrelation.executionIds].sort(), [a.executionId, b.executionId].sort())
       assert.strictEqual(byCorrelation.reward, 0.5)
       // Unknown ids are typed 404s.
-      const unknown = yield* Effect.flip(executor.loop.feedback({ payload: { executionId: "ex_nope", outcome: { rating: 1 } } }))
+      const unknown = yield* Effect.flip(
+        executor.loop.feedback({ payload: { executionId: "ex_nope", outcome: { rating: 1 } } })
+      )
       assert.strictEqual(unknown._tag, "NotFound")
       const unknownCorrelation = yield* Effect.flip(
         executor.loop.feedback({ payload: { correlationId: "req_nope", outcome: { rating: 1 } } })

@@ -85,11 +85,10 @@ describe("metrics, forecasts, alerts and probes over HTTP", () => {
       )
       const active = yield* reader.alerts.active()
       assert.strictEqual(active.length, 1)
-      assert.deepStrictEqual([active[0]!.rule, active[0]!.status, active[0]!.series.provider], [
-        "provider_circuit_open",
-        "firing",
-        "sim"
-      ])
+      assert.deepStrictEqual(
+        [active[0]!.rule, active[0]!.status, active[0]!.series.provider],
+        ["provider_circuit_open", "firing", "sim"]
+      )
       const recent = yield* reader.alerts.recent()
       assert.isTrue(recent.some((a) => a.id === active[0]!.id && a.status === "firing"))
       const streamed = Array.from(yield* Fiber.join(tail))
@@ -158,7 +157,9 @@ describe("metrics, forecasts, alerts and probes over HTTP", () => {
         if (p.upper !== null) assert.isAtLeast(p.upper, p.mean!)
       }
       // A range ending before it starts, and a non-numeric bound, are 400s naming the field.
-      const reversed = yield* Effect.flip(reader.history.query({ urlParams: { metric: qa!.metric, from: to, to: from } }))
+      const reversed = yield* Effect.flip(
+        reader.history.query({ urlParams: { metric: qa!.metric, from: to, to: from } })
+      )
       assert.strictEqual(reversed._tag, "BadRequest")
       assert.strictEqual((reversed as { readonly field?: string }).field, "to")
       const notNumber = yield* raw(`${h.url}/metrics/history?metric=x&from=yesterday&to=1`, {

@@ -1,7 +1,7 @@
 /** A server on loopback over a real application on the simulated LM, for the tests. */
 import { Config, Events, Protection } from "@effect-dspy/foundation"
 import { Registry } from "@effect-dspy/runtime"
-import { Application, type LMProviders, type Loop, type Observability } from "@effect-dspy/services"
+import { Application, type LMProviders, type Loop, type ModuleManager, type Observability } from "@effect-dspy/services"
 import { SimLM, SimLatency } from "@effect-dspy/sim"
 import { LMError, type Provider } from "@effect-dspy/core"
 import * as http from "node:http"
@@ -47,7 +47,12 @@ export interface Harness {
   readonly keys: { readonly admin: string; readonly reader: string; readonly executor: string }
   readonly outage: Outage
   readonly context: Context.Context<
-    Server.Server | Application.Application | Events.Events | Observability.Observability | Loop.Loop
+    | Server.Server
+    | Application.Application
+    | Events.Events
+    | Observability.Observability
+    | Loop.Loop
+    | ModuleManager.ModuleManager
   >
 }
 
@@ -97,9 +102,7 @@ export const start = (options: HarnessOptions = {}): Effect.Effect<Harness, unkn
       providerFactory: factory,
       shutdownGracePeriod: "2 seconds",
       ...(options.feedbackWindowMs === undefined ? {} : { loop: { feedbackWindowMs: options.feedbackWindowMs } })
-    }).pipe(
-      Layer.provideMerge(foundation)
-    )
+    }).pipe(Layer.provideMerge(foundation))
     const { latencyMs: _latency, feedbackWindowMs: _window, observeIntervalMs: _interval, ...rest } = options
     const layer = Server.layer({
       port: 0,
@@ -113,8 +116,13 @@ export const start = (options: HarnessOptions = {}): Effect.Effect<Harness, unkn
       server,
       outage,
       context: context as Context.Context<
-    Server.Server | Application.Application | Events.Events | Observability.Observability | Loop.Loop
-  >,
+        | Server.Server
+        | Application.Application
+        | Events.Events
+        | Observability.Observability
+        | Loop.Loop
+        | ModuleManager.ModuleManager
+      >,
       keys: {
         admin: Redacted.value(admin.key),
         reader: Redacted.value(reader.key),

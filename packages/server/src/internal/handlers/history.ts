@@ -86,7 +86,12 @@ export const layer = HttpApiBuilder.group(Api, "history", (handlers) =>
           return reports.map((r) => ({
             ...r,
             series: seriesOf(r.series),
-            points: r.points.map((p) => ({ at: p.at, mean: finite(p.mean), lower: finite(p.lower), upper: finite(p.upper) }))
+            points: r.points.map((p) => ({
+              at: p.at,
+              mean: finite(p.mean),
+              lower: finite(p.lower),
+              upper: finite(p.upper)
+            }))
           }))
         })
       )

@@ -54,13 +54,11 @@ export const layer = HttpApiBuilder.group(Api, "loop", (handlers) =>
         Effect.zipRight(
           requireScope("execute"),
           Effect.mapError(
-            loop.feedback(
-              {
-                ...(payload.executionId === undefined ? {} : { executionId: payload.executionId }),
-                ...(payload.correlationId === undefined ? {} : { correlationId: payload.correlationId }),
-                outcome: defined({ ...payload.outcome })
-              }
-            ),
+            loop.feedback({
+              ...(payload.executionId === undefined ? {} : { executionId: payload.executionId }),
+              ...(payload.correlationId === undefined ? {} : { correlationId: payload.correlationId }),
+              outcome: defined({ ...payload.outcome })
+            }),
             feedbackError
           )
         )
