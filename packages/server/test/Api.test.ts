@@ -82,7 +82,7 @@ describe("HTTP API over loopback", () => {
       // Reading is implied by execute.
       assert.deepStrictEqual(yield* executor.modules.list(), [])
       // The probes need no key.
-      assert.deepStrictEqual(yield* anonymous.probes.live(), { status: "ok" })
+      assert.deepStrictEqual(yield* anonymous.probes.live(), { status: "ok", reasons: [] })
     })
   )
 
