@@ -14,6 +14,7 @@ import { JobsApi } from "./api/JobsApi.js"
 import { MetricsApi } from "./api/MetricsApi.js"
 import { ModulesApi } from "./api/ModulesApi.js"
 import { SystemApi } from "./api/SystemApi.js"
+import { WorkflowsApi } from "./api/WorkflowsApi.js"
 
 /**
  * The API.
@@ -30,6 +31,7 @@ export class Api extends HttpApi.make("effect-dspy")
   .add(FeedbackApi)
   .add(MetricsApi)
   .add(AlertsApi)
+  .add(WorkflowsApi)
   .annotate(OpenApi.Title, "effect-dspy")
   .annotate(
     OpenApi.Description,

@@ -67,6 +67,7 @@ import * as jobHandlers from "./internal/handlers/jobs.js"
 import * as loopHandlers from "./internal/handlers/loop.js"
 import * as moduleHandlers from "./internal/handlers/modules.js"
 import * as systemHandlers from "./internal/handlers/system.js"
+import * as workflowHandlers from "./internal/handlers/workflows.js"
 
 /**
  * Options of the server.
@@ -218,7 +219,8 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
         authHandlers.probes,
         loopHandlers.layer,
         historyHandlers.layer,
-        alertHandlers.layer
+        alertHandlers.layer,
+        workflowHandlers.layer
       ).pipe(Layer.provide(Auth.layerAuthentication))
       const api = HttpApiBuilder.api(Api).pipe(Layer.provide(handlers))
       const gateMiddleware = HttpMiddleware.make((app) =>

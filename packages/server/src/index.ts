@@ -92,3 +92,8 @@ export * as FeedbackApi from "./api/FeedbackApi.js"
  * @since 0.1.0
  */
 export * as MetricsApi from "./api/MetricsApi.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as WorkflowsApi from "./api/WorkflowsApi.js"

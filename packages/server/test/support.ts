@@ -3,6 +3,7 @@ import { Config, Events, Protection } from "@effect-dspy/foundation"
 import { Registry } from "@effect-dspy/runtime"
 import { Application, type LMProviders, type Loop, type ModuleManager, type Observability } from "@effect-dspy/services"
 import { SimLM, SimLatency } from "@effect-dspy/sim"
+import { RunStore, WorkflowEngine, WorkflowTools } from "@effect-dspy/workflows"
 import { LMError, type Provider } from "@effect-dspy/core"
 import * as http from "node:http"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
@@ -62,6 +63,8 @@ export interface HarnessOptions extends Partial<Omit<Server.Options, "keys">> {
   readonly feedbackWindowMs?: number
   /** Observability's rollup interval and tick (default the config's). */
   readonly observeIntervalMs?: number
+  /** Builds a `WorkflowEngine` (in-memory run store, no tools) under the server. */
+  readonly workflows?: boolean
 }
 
 /** The application (primary `sim` with backup `sim_backup`) and the server on a free loopback port. */
@@ -103,12 +106,21 @@ export const start = (options: HarnessOptions = {}): Effect.Effect<Harness, unkn
       shutdownGracePeriod: "2 seconds",
       ...(options.feedbackWindowMs === undefined ? {} : { loop: { feedbackWindowMs: options.feedbackWindowMs } })
     }).pipe(Layer.provideMerge(foundation))
-    const { latencyMs: _latency, feedbackWindowMs: _window, observeIntervalMs: _interval, ...rest } = options
+    const { latencyMs: _latency, feedbackWindowMs: _window, observeIntervalMs: _interval, workflows, ...rest } = options
     const layer = Server.layer({
       port: 0,
       keys: [admin.entry, reader.entry, executor.entry],
       ...rest
-    }).pipe(Layer.provideMerge(app))
+    }).pipe(
+      Layer.provideMerge(
+        workflows === true
+          ? WorkflowEngine.layer.pipe(
+              Layer.provide(Layer.mergeAll(RunStore.layerMemory, WorkflowTools.layerEmpty)),
+              Layer.provideMerge(app)
+            )
+          : app
+      )
+    )
     const context = yield* Layer.build(layer)
     const server = Context.get(context, Server.Server)
     return {
