@@ -119,12 +119,25 @@ describe("metrics, forecasts, alerts and probes over HTTP", () => {
       const reader = yield* client(h.url, h.keys.reader)
       yield* admin.modules.create({ payload: spec })
       const from = Date.now() - 3_600_000
-      for (let i = 0; i < 6; i++) {
+      // Executions over several rollup intervals (a forecast learns from a few intervals of history).
+      for (let i = 0; i < 8; i++) {
         yield* admin.modules.execute({ path: { id: "qa" }, payload: { inputs: { question: `${i} + 1?` } } })
+        yield* Effect.sleep("120 millis")
       }
+      // Until the history holds enough intervals for the module's forecast.
       yield* tickUntil(
         h,
-        Effect.map(Effect.orDie(observability.history.series), (all) => all.some((s) => s.module === "qa"))
+        Effect.map(
+          Effect.orDie(
+            observability.forecast({
+              selector: { metric: "module.latency_ms", module: "qa" },
+              statistic: "count",
+              windowMs: 60_000,
+              horizonMs: 10_000
+            })
+          ),
+          (reports) => reports.length > 0 && reports.every((r) => r.points.length > 0)
+        )
       )
       yield* Effect.orDie(observability.history.flush({ all: true }))
       const series = yield* reader.history.series()
@@ -144,7 +157,13 @@ describe("metrics, forecasts, alerts and probes over HTTP", () => {
       const none = yield* reader.history.query({ urlParams: { metric: qa!.metric, module: "other", from, to } })
       assert.deepStrictEqual(none, [])
       const forecasts = yield* reader.history.forecast({
-        urlParams: { metric: qa!.metric, module: "qa", statistic: "count", windowMs: 60_000, horizonMs: 10_000 }
+        urlParams: {
+          metric: "module.latency_ms",
+          module: "qa",
+          statistic: "count",
+          windowMs: 60_000,
+          horizonMs: 10_000
+        }
       })
       assert.isAbove(forecasts.length, 0)
       const forecast = forecasts[0]!
