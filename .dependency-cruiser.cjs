@@ -68,15 +68,15 @@ module.exports = {
     {
       ...layer(
         "server",
-        ["runtime", "foundation", "core", "optimizers", "services"],
-        "server's sources may import services and the packages below it (never sim, bench or apps)"
+        ["runtime", "foundation", "core", "optimizers", "services", "workflows"],
+        "server's sources may import services, workflows and the packages below them (never sim, bench or apps)"
       ),
       from: { path: "^packages/server/src/" }
     },
     {
       ...layer(
         "server",
-        ["runtime", "foundation", "core", "optimizers", "services", "sim"],
+        ["runtime", "foundation", "core", "optimizers", "services", "workflows", "sim"],
         "server's tests may use sim as well"
       ),
       name: "layering-server-test",

@@ -6,11 +6,15 @@
  */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as OpenApi from "@effect/platform/OpenApi"
+import { AlertsApi } from "./api/AlertsApi.js"
 import { AuthApi } from "./api/AuthApi.js"
+import { FeedbackApi } from "./api/FeedbackApi.js"
 import { ProbesApi } from "./api/HealthApi.js"
 import { JobsApi } from "./api/JobsApi.js"
+import { MetricsApi } from "./api/MetricsApi.js"
 import { ModulesApi } from "./api/ModulesApi.js"
 import { SystemApi } from "./api/SystemApi.js"
+import { WorkflowsApi } from "./api/WorkflowsApi.js"
 
 /**
  * The API.
@@ -24,6 +28,10 @@ export class Api extends HttpApi.make("effect-dspy")
   .add(ModulesApi)
   .add(JobsApi)
   .add(SystemApi)
+  .add(FeedbackApi)
+  .add(MetricsApi)
+  .add(AlertsApi)
+  .add(WorkflowsApi)
   .annotate(OpenApi.Title, "effect-dspy")
   .annotate(
     OpenApi.Description,

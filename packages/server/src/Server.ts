@@ -33,7 +33,9 @@ import type {
   Application,
   Experiments,
   LMProviders,
+  Loop,
   ModuleManager,
+  Observability,
   OptimizationCoordinator,
   ReleaseStore
 } from "@effect-dspy/services"
@@ -57,11 +59,15 @@ import type * as ApiKeys from "./ApiKeys.js"
 import * as Auth from "./Auth.js"
 import * as assets from "./internal/assets.js"
 import { Gate } from "./internal/gate.js"
+import * as alertHandlers from "./internal/handlers/alerts.js"
 import * as authHandlers from "./internal/handlers/auth.js"
 import { GateTag, SettingsTag } from "./internal/handlers/context.js"
+import * as historyHandlers from "./internal/handlers/history.js"
 import * as jobHandlers from "./internal/handlers/jobs.js"
+import * as loopHandlers from "./internal/handlers/loop.js"
 import * as moduleHandlers from "./internal/handlers/modules.js"
 import * as systemHandlers from "./internal/handlers/system.js"
+import * as workflowHandlers from "./internal/handlers/workflows.js"
 
 /**
  * Options of the server.
@@ -138,6 +144,8 @@ export type Requirements =
   | OptimizationCoordinator.OptimizationCoordinator
   | Experiments.Experiments
   | ReleaseStore.ReleaseStore
+  | Loop.Loop
+  | Observability.Observability
   | Events.Events
   | Config.Config
 
@@ -213,7 +221,11 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
         jobHandlers.layer,
         systemHandlers.layer,
         authHandlers.layer,
-        authHandlers.probes
+        authHandlers.probes,
+        loopHandlers.layer,
+        historyHandlers.layer,
+        alertHandlers.layer,
+        workflowHandlers.layer
       ).pipe(Layer.provide(Auth.layerAuthentication))
       const api = HttpApiBuilder.api(Api).pipe(Layer.provide(handlers))
       const gateMiddleware = HttpMiddleware.make((app) =>

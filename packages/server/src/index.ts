@@ -77,3 +77,23 @@ export * as Schemas from "./api/Schemas.js"
  * @since 0.1.0
  */
 export * as SystemApi from "./api/SystemApi.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as AlertsApi from "./api/AlertsApi.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as FeedbackApi from "./api/FeedbackApi.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as MetricsApi from "./api/MetricsApi.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as WorkflowsApi from "./api/WorkflowsApi.js"

@@ -1,6 +1,7 @@
 // The effect-dspy dashboard: preact + htm (one vendored ES module, no build step) and uPlot for the charts.
 // Everything live comes over server-sent events: /snapshot/stream (tree, providers, modules, jobs), /events/stream
-// (the event tail) and /jobs/{id}/progress (each job's trials, replayed from its start). The session cookie set by
+// (the event tail), /alerts/stream (alert transitions) and /jobs/{id}/progress (each job's trials, replayed from its
+// start); the forecasts and the loop's status are polled. The session cookie set by
 // POST /auth/session authenticates them (an EventSource cannot send an Authorization header).
 import { h, html, render, useEffect, useRef, useState } from "/dashboard/vendor/htm-preact-standalone.mjs"
 
@@ -233,6 +234,138 @@ function EventsTail() {
     }</div></section>`
 }
 
+/** The alerts: the firing ones (a snapshot first, then each transition over /alerts/stream) and the recent ones. */
+function Alerts() {
+  const [active, setActive] = useState([])
+  const [recent, setRecent] = useState([])
+  const upsert = (list, alert) => [alert, ...list.filter((a) => a.id !== alert.id)].slice(0, 20)
+  useEventSource("/alerts/stream?intervalMs=500", {
+    snapshot: (e) => setActive(JSON.parse(e.data)),
+    firing: (e) => {
+      const alert = JSON.parse(e.data)
+      setActive((as) => upsert(as, alert))
+      setRecent((rs) => upsert(rs, alert))
+    },
+    resolved: (e) => {
+      const alert = JSON.parse(e.data)
+      setActive((as) => as.filter((a) => a.id !== alert.id))
+      setRecent((rs) => upsert(rs, alert))
+    }
+  })
+  const series = (s) => [s.metric, s.provider, s.module, s.version].filter((x) => x !== undefined).join(" · ")
+  const row = (a) => html`<tr data-alert=${a.rule} data-status=${a.status}>
+    <td><span class=${`badge ${a.status === "firing" ? (a.severity === "critical" ? "open" : "half-open") : "closed"}`}>${a.status}</span></td>
+    <td>${a.rule} <span class="muted">${a.severity}</span></td><td class="muted">${series(a.series)}</td>
+    <td>${fmt(a.value, 2)}</td><td class="muted">${new Date(a.firedAt).toLocaleTimeString()}</td><td>${a.message}</td></tr>`
+  const resolved = recent.filter((a) => a.status === "resolved" && !active.some((b) => b.id === a.id))
+  return html`<section data-testid="alerts"><h2>Alerts <span class="muted">${active.length} firing</span></h2>
+    ${active.length === 0 && resolved.length === 0 ? html`<p class="muted">No alerts.</p>` : ""}
+    <table><tbody>${active.map(row)}${resolved.slice(0, 5).map(row)}</tbody></table></section>`
+}
+
+/** A forecast of a series (GET /metrics/forecast), with its interval band, refreshed every few seconds. */
+function Forecast({ metric, provider, statistic = "mean" }) {
+  const el = useRef(null)
+  const plot = useRef(null)
+  const [state, setState] = useState({ points: 0, error: "" })
+  useEffect(() => {
+    let stopped = false
+    const load = async () => {
+      const query = new URLSearchParams({ metric, statistic, windowMs: "600000", horizonMs: "120000" })
+      if (provider !== undefined) query.set("provider", provider)
+      const response = await api(`/metrics/forecast?${query}`)
+      if (stopped) return
+      if (!response.ok) return setState({ points: 0, error: `forecast failed (${response.status})` })
+      const reports = await response.json()
+      const points = reports[0]?.points ?? []
+      const data = [
+        points.map((p) => p.at / 1000),
+        points.map((p) => p.mean),
+        points.map((p) => p.lower),
+        points.map((p) => p.upper)
+      ]
+      if (plot.current === null && el.current !== null && typeof uPlot !== "undefined") {
+        plot.current = new uPlot(
+          {
+            width: Math.max(300, el.current.clientWidth || 360),
+            height: 160,
+            axes: [
+              { stroke: "#7f8b99", grid: { stroke: "#2a323c" } },
+              { stroke: "#7f8b99", grid: { stroke: "#2a323c" } }
+            ],
+            series: [
+              { label: "time" },
+              { label: "forecast", stroke: "#58a6ff" },
+              { label: "lower", stroke: "#7f8b99", dash: [4, 4] },
+              { label: "upper", stroke: "#7f8b99", dash: [4, 4] }
+            ]
+          },
+          data,
+          el.current
+        )
+      } else if (plot.current !== null) plot.current.setData(data)
+      setState({ points: points.length, error: "" })
+    }
+    void load()
+    const timer = setInterval(() => void load(), 5000)
+    return () => {
+      stopped = true
+      clearInterval(timer)
+    }
+  }, [metric, provider, statistic])
+  useEffect(() => () => plot.current?.destroy(), [])
+  return html`<div class="forecast"><div class="muted">${metric}${provider ? ` · ${provider}` : ""} (${statistic}), next 2 min
+    ${state.error && html` <span class="error">${state.error}</span>`}</div>
+    <div ref=${el} data-testid="forecast-chart" data-metric=${metric} data-points=${state.points}></div></div>`
+}
+
+function Forecasts({ providers }) {
+  const primary = providers[0]?.name
+  return html`<section data-testid="forecasts"><h2>Forecasts</h2>
+    <${Forecast} metric="provider.latency_ms" provider=${primary} statistic="p95" />
+    <${Forecast} metric="module.latency_ms" statistic="count" /></section>`
+}
+
+/** The real-time loop: each module's state and quality, and its recent decisions (GET /loop/status, /loop/decisions). */
+function LoopPanel() {
+  const [status, setStatus] = useState(undefined)
+  const [decisions, setDecisions] = useState([])
+  useEffect(() => {
+    let stopped = false
+    const load = async () => {
+      const [s, d] = await Promise.all([api("/loop/status"), api("/loop/decisions?limit=10")])
+      if (stopped) return
+      if (s.ok) setStatus(await s.json())
+      if (d.ok) setDecisions(await d.json())
+    }
+    void load()
+    const timer = setInterval(() => void load(), 2000)
+    return () => {
+      stopped = true
+      clearInterval(timer)
+    }
+  }, [])
+  if (status === undefined) return null
+  return html`<section data-testid="loop"><h2>Real-time loop <span class="muted">${status.enabled ? "on" : "off"} · ${status.runningJobs} jobs running · ${status.spent.lmCalls} LM calls spent</span></h2>
+    <table><thead><tr><th>module</th><th>state</th><th>quality</th><th>baseline</th><th>rewards</th></tr></thead>
+    <tbody>${status.modules.map(
+      (
+        m
+      ) => html`<tr data-loop-module=${m.moduleId} data-state=${m.state}><td>${m.moduleId} <span class="muted">v${m.version}</span></td>
+      <td><span class="badge">${m.state}</span></td><td>${fmt(m.quality)}</td><td>${fmt(m.baseline)}</td><td>${m.rewards}</td></tr>`
+    )}</tbody></table>
+    <div class="events">${
+      decisions.length === 0
+        ? html`<p class="muted">No decisions yet.</p>`
+        : [...decisions].reverse().map(
+            (
+              d
+            ) => html`<div data-decision=${d.action}><span class="muted">${new Date(d.at).toLocaleTimeString()}</span> ${d.moduleId}: ${d.action}
+            <span class="muted">${d.rule} — ${d.reason}</span></div>`
+          )
+    }</div></section>`
+}
+
 function Dashboard({ who }) {
   const [snapshot, setSnapshot] = useState(undefined)
   useEventSource("/snapshot/stream?intervalMs=500", { snapshot: (e) => setSnapshot(JSON.parse(e.data)) })
@@ -244,6 +377,9 @@ function Dashboard({ who }) {
       <${Tree} tree=${snapshot.tree} />
       <${Providers} providers=${snapshot.providers} />
       <${Modules} modules=${snapshot.modules} />
+      <${Alerts} />
+      <${Forecasts} providers=${snapshot.providers} />
+      <${LoopPanel} />
       <${Jobs} jobs=${snapshot.jobs} />
       <${EventsTail} />
     </main>`

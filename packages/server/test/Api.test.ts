@@ -103,7 +103,7 @@ describe("HTTP API over loopback", () => {
       // Reading is implied by execute.
       assert.deepStrictEqual(yield* executor.modules.list(), [])
       // The probes need no key.
-      assert.deepStrictEqual(yield* anonymous.probes.live(), { status: "ok" })
+      assert.deepStrictEqual(yield* anonymous.probes.live(), { status: "ok", reasons: [] })
     })
   )
 
@@ -213,7 +213,8 @@ describe("HTTP API over loopback", () => {
       assert.deepStrictEqual(providers.map((p) => p.name).sort(), ["sim", "sim_backup"])
       const health = yield* admin.system.health()
       assert.strictEqual(health.status, "ok")
-      assert.deepStrictEqual(yield* admin.probes.ready(), { status: "ok" })
+      const ready = yield* admin.probes.ready()
+      assert.deepStrictEqual([ready.status, ready.readiness], ["ok", "healthy"])
     })
   )
 

@@ -1,7 +1,7 @@
 /**
  * The dashboard in a real headless Chromium (Debian's `chromium`, driven by playwright-core): it loads, signs in
  * with a key, shows the tree, a breaker opening and closing around an injected outage, and a job's score curve
- * growing. Screenshots go to docs/images/. Skipped, with a message, when /usr/bin/chromium is missing.
+ * growing, an alert firing after an outage with the forecasts and the loop's panel. Screenshots go to docs/images/. Skipped, with a message, when /usr/bin/chromium is missing.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -10,6 +10,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { chromium } from "playwright-core"
+import { AlertRule, Observability } from "@effect-dspy/services"
+import * as Context from "effect/Context"
 import { client, start } from "./support.js"
 
 const executablePath = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium"
@@ -135,6 +137,75 @@ describe.skipIf(!available)("dashboard in headless Chromium", () => {
         }
         assert.isAbove(seen[seen.length - 1] ?? 0, 1, `the curve grew: ${seen.join(" -> ")}`)
         yield* Effect.promise(() => page.screenshot({ path: path.join(images, "dashboard-job.png"), fullPage: true }))
+      }),
+    120_000
+  )
+
+  it.scopedLive(
+    "shows provider_circuit_open firing in the alerts panel after an outage, a forecast chart and the loop",
+    () =>
+      Effect.gen(function* () {
+        const h = yield* start({ observeIntervalMs: 200 })
+        // The demo's outage alert (apps/demo/src/phases/Outage.ts): sim's circuit open, sampled every interval.
+        const observability = Context.get(h.context, Observability.Observability)
+        yield* observability.alerts.setRules([
+          AlertRule.make({
+            name: "provider_circuit_open",
+            description: "provider sim's circuit is open",
+            severity: "warning",
+            selector: { metric: "provider.circuit_open", provider: "sim" },
+            statistic: "max",
+            windowMs: 1_500,
+            condition: AlertRule.threshold(">=", 1),
+            cooldownMs: 10_000
+          })
+        ])
+        const admin = yield* client(h.url, h.keys.admin)
+        yield* admin.modules.create({ payload: { id: "qa", kind: "predict", signature: "question -> answer" } })
+        let n = 0
+        const execute = (count: number) =>
+          Effect.forEach(
+            Array.from({ length: count }, () => n++),
+            (i) =>
+              Effect.either(
+                admin.modules.execute({ path: { id: "qa" }, payload: { inputs: { question: `What is ${i} + 2?` } } })
+              ),
+            { concurrency: 4 }
+          )
+        const executions = yield* execute(8)
+        const first = executions.find((e) => e._tag === "Right")
+        if (first?._tag === "Right" && first.right.executionId !== undefined)
+          yield* admin.loop.feedback({ payload: { executionId: first.right.executionId, outcome: { rating: 0.9 } } })
+        const { context } = yield* browser
+        const page = yield* Effect.promise(() => context.newPage())
+        yield* Effect.promise(async () => {
+          await page.goto(`${h.url}/dashboard/`)
+          const login = page.locator('[data-testid="login"] input[name="key"]')
+          if ((await login.count()) > 0) {
+            await login.fill(h.keys.reader)
+            await page.locator('[data-testid="login"] button').click()
+          }
+          await page.locator('[data-testid="alerts"]').waitFor({ timeout: 20_000 })
+          await page.locator('[data-loop-module="qa"]').waitFor({ timeout: 20_000 })
+        })
+        assert.strictEqual(yield* Effect.promise(() => page.locator('[data-alert="provider_circuit_open"]').count()), 0)
+        h.outage.set("sim", true)
+        const firing = page.locator('[data-testid="alerts"] [data-alert="provider_circuit_open"][data-status="firing"]')
+        for (let i = 0; i < 300 && (yield* Effect.promise(() => firing.count())) === 0; i++) {
+          yield* execute(2)
+          yield* Effect.sleep("100 millis")
+        }
+        yield* Effect.promise(() => firing.waitFor({ timeout: 5_000 }))
+        h.outage.set("sim", false)
+        // The forecast chart of sim's latency has points (it refreshes every 5 s).
+        const chart = page.locator('[data-testid="forecast-chart"][data-metric="provider.latency_ms"]')
+        for (let i = 0; i < 100 && Number(yield* Effect.promise(() => chart.getAttribute("data-points"))) === 0; i++)
+          yield* Effect.sleep("100 millis")
+        assert.isAbove(Number(yield* Effect.promise(() => chart.getAttribute("data-points"))), 0)
+        fs.mkdirSync(images, { recursive: true })
+        yield* Effect.promise(() =>
+          page.screenshot({ path: path.join(images, "dashboard-alerts.png"), fullPage: true })
+        )
       }),
     120_000
   )

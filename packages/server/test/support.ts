@@ -1,8 +1,9 @@
 /** A server on loopback over a real application on the simulated LM, for the tests. */
 import { Config, Events, Protection } from "@effect-dspy/foundation"
 import { Registry } from "@effect-dspy/runtime"
-import { Application, type LMProviders } from "@effect-dspy/services"
+import { Application, type LMProviders, type Loop, type ModuleManager, type Observability } from "@effect-dspy/services"
 import { SimLM, SimLatency } from "@effect-dspy/sim"
+import { RunStore, WorkflowEngine, WorkflowTools } from "@effect-dspy/workflows"
 import { LMError, type Provider } from "@effect-dspy/core"
 import * as http from "node:http"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
@@ -46,11 +47,24 @@ export interface Harness {
   readonly server: Server.Service
   readonly keys: { readonly admin: string; readonly reader: string; readonly executor: string }
   readonly outage: Outage
-  readonly context: Context.Context<Server.Server | Application.Application | Events.Events>
+  readonly context: Context.Context<
+    | Server.Server
+    | Application.Application
+    | Events.Events
+    | Observability.Observability
+    | Loop.Loop
+    | ModuleManager.ModuleManager
+  >
 }
 
 export interface HarnessOptions extends Partial<Omit<Server.Options, "keys">> {
   readonly latencyMs?: number
+  /** The loop's feedback window (default the loop's own). */
+  readonly feedbackWindowMs?: number
+  /** Observability's rollup interval and tick (default the config's). */
+  readonly observeIntervalMs?: number
+  /** Builds a `WorkflowEngine` (in-memory run store, no tools) under the server. */
+  readonly workflows?: boolean
 }
 
 /** The application (primary `sim` with backup `sim_backup`) and the server on a free loopback port. */
@@ -80,28 +94,47 @@ export const start = (options: HarnessOptions = {}): Effect.Effect<Harness, unkn
           sim: { kind: "simulated", defaultModel: "sim-small", backup: "sim_backup", maxRetries: 0 },
           sim_backup: { kind: "simulated", defaultModel: "sim-small", maxRetries: 0 }
         },
-        infrastructure: { circuitBreakers: { lm_provider_sim: { failureThreshold: 3, recoveryTimeMs: 500 } } }
+        infrastructure: { circuitBreakers: { lm_provider_sim: { failureThreshold: 3, recoveryTimeMs: 500 } } },
+        ...(options.observeIntervalMs === undefined ? {} : { observe: { intervalMs: options.observeIntervalMs } })
       }
     })
     const foundation = Layer.mergeAll(Events.layerConfig, Protection.layer, Registry.layer).pipe(
       Layer.provideMerge(config)
     )
-    const app = Application.layer({ providerFactory: factory, shutdownGracePeriod: "2 seconds" }).pipe(
-      Layer.provideMerge(foundation)
-    )
-    const { latencyMs: _latency, ...rest } = options
+    const app = Application.layer({
+      providerFactory: factory,
+      shutdownGracePeriod: "2 seconds",
+      ...(options.feedbackWindowMs === undefined ? {} : { loop: { feedbackWindowMs: options.feedbackWindowMs } })
+    }).pipe(Layer.provideMerge(foundation))
+    const { latencyMs: _latency, feedbackWindowMs: _window, observeIntervalMs: _interval, workflows, ...rest } = options
     const layer = Server.layer({
       port: 0,
       keys: [admin.entry, reader.entry, executor.entry],
       ...rest
-    }).pipe(Layer.provideMerge(app))
+    }).pipe(
+      Layer.provideMerge(
+        workflows === true
+          ? WorkflowEngine.layer.pipe(
+              Layer.provide(Layer.mergeAll(RunStore.layerMemory, WorkflowTools.layerEmpty)),
+              Layer.provideMerge(app)
+            )
+          : app
+      )
+    )
     const context = yield* Layer.build(layer)
     const server = Context.get(context, Server.Server)
     return {
       url: server.url,
       server,
       outage,
-      context: context as Context.Context<Server.Server | Application.Application | Events.Events>,
+      context: context as Context.Context<
+        | Server.Server
+        | Application.Application
+        | Events.Events
+        | Observability.Observability
+        | Loop.Loop
+        | ModuleManager.ModuleManager
+      >,
       keys: {
         admin: Redacted.value(admin.key),
         reader: Redacted.value(reader.key),

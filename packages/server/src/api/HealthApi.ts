@@ -15,7 +15,13 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  * @category schemas
  */
-export const Probe = Schema.Struct({ status: Schema.Literal("ok", "unavailable") })
+export const Probe = Schema.Struct({
+  status: Schema.Literal("ok", "unavailable"),
+  /** The application's readiness (`starting`, `healthy`, `degraded`, `unhealthy`; see `Application.health`). */
+  readiness: Schema.optional(Schema.String),
+  /** Why it is degraded or not ready (empty when healthy). */
+  reasons: Schema.optional(Schema.Array(Schema.String))
+})
 
 /**
  * The probe's failure (503): the server is draining or the application is not ready.
@@ -25,7 +31,12 @@ export const Probe = Schema.Struct({ status: Schema.Literal("ok", "unavailable")
  */
 export class NotReady extends Schema.TaggedError<NotReady>()(
   "NotReady",
-  { status: Schema.Literal("unavailable"), reason: Schema.String },
+  {
+    status: Schema.Literal("unavailable"),
+    reason: Schema.String,
+    readiness: Schema.optional(Schema.String),
+    reasons: Schema.optional(Schema.Array(Schema.String))
+  },
   HttpApiSchema.annotations({ status: 503 })
 ) {}
 
@@ -36,5 +47,5 @@ export class NotReady extends Schema.TaggedError<NotReady>()(
  * @category groups
  */
 export class ProbesApi extends HttpApiGroup.make("probes")
-  .add(HttpApiEndpoint.get("live", "/health/live").addSuccess(Probe))
+  .add(HttpApiEndpoint.get("live", "/health/live").addSuccess(Probe).addError(NotReady))
   .add(HttpApiEndpoint.get("ready", "/health/ready").addSuccess(Probe).addError(NotReady)) {}

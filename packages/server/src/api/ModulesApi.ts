@@ -81,6 +81,8 @@ export const ExecuteRequest = Schema.Struct({
  * @category schemas
  */
 export const Execution = Schema.Struct({
+  /** The execution's id (what feedback attaches to, see `POST /feedback`). */
+  executionId: Schema.optional(Schema.String),
   moduleId: Schema.String,
   version: Schema.Number,
   output: Schema.Unknown,

@@ -1,7 +1,10 @@
 /** The auth group's and the probes' handlers. */
+import { Application } from "@effect-dspy/services"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { Api } from "../../Api.js"
 import { NotReady } from "../../api/HealthApi.js"
@@ -57,16 +60,51 @@ export const layer = HttpApiBuilder.group(Api, "auth", (handlers) =>
   })
 )
 
-/** The handlers of the public probes. */
-export const probes = HttpApiBuilder.group(Api, "probes", (handlers) =>
+/**
+ * The handlers of the public probes, from `Application.health`: liveness (503 when the tree is dead) and readiness
+ * (503 while starting, unhealthy or draining), with the reasons.
+ */
+export const probes: Layer.Layer<
+  HttpApiGroup.ApiGroup<"effect-dspy", "probes">,
+  never,
+  GateTag | Application.Application
+> = HttpApiBuilder.group(Api, "probes", (handlers) =>
   Effect.gen(function* () {
     const gate: Gate = yield* GateTag
+    const app = yield* Application.Application
     return handlers
-      .handle("live", () => Effect.succeed({ status: "ok" as const }))
+      .handle("live", () =>
+        Effect.flatMap(app.health, (report) =>
+          report.liveness.status === "alive"
+            ? Effect.succeed({ status: "ok" as const, reasons: report.liveness.reasons })
+            : Effect.fail(
+                new NotReady({
+                  status: "unavailable",
+                  reason: report.liveness.reasons.join("; ") || "the application is not alive",
+                  reasons: report.liveness.reasons
+                })
+              )
+        )
+      )
       .handle("ready", () =>
         gate.stopping
           ? Effect.fail(new NotReady({ status: "unavailable", reason: "the server is draining for shutdown" }))
-          : Effect.succeed({ status: "ok" as const })
+          : Effect.flatMap(app.health, (report) =>
+              report.readiness.ready
+                ? Effect.succeed({
+                    status: "ok" as const,
+                    readiness: report.readiness.status,
+                    reasons: report.readiness.reasons
+                  })
+                : Effect.fail(
+                    new NotReady({
+                      status: "unavailable",
+                      reason: report.readiness.reasons.join("; ") || `the application is ${report.readiness.status}`,
+                      readiness: report.readiness.status,
+                      reasons: report.readiness.reasons
+                    })
+                  )
+            )
       )
   })
 )

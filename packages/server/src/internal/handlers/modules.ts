@@ -26,6 +26,7 @@ const toInfo = (info: ModuleManager.ModuleInfo) => ({
 })
 
 const toExecution = (execution: ModuleManager.Execution) => ({
+  executionId: execution.executionId,
   moduleId: execution.moduleId,
   version: execution.version,
   output: execution.output,
