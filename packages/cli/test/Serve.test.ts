@@ -83,6 +83,8 @@ describe("effect-dspy keys and serve", () => {
       assert.strictEqual(yield* status(`${url}/health`), 401)
       assert.strictEqual(yield* status(`${url}/health`, { authorization: `Bearer ${key}` }), 200)
       assert.strictEqual(yield* status(`${url}/dashboard/`), 200)
+      // A workflow engine runs under the server: an unknown run is a 404 (503 without an engine).
+      assert.strictEqual(yield* status(`${url}/workflows/runs/run_unknown`, { authorization: `Bearer ${key}` }), 404)
       yield* Fiber.interrupt(fiber)
       assert.strictEqual(yield* status(`${url}/health/live`), 0)
     })

@@ -9,6 +9,7 @@
  */
 import { Application } from "@effect-dspy/services"
 import { ApiKeys, Server } from "@effect-dspy/server"
+import { RunStore, WorkflowEngine, WorkflowTools } from "@effect-dspy/workflows"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
@@ -37,6 +38,8 @@ export interface ServeOptions {
   readonly noDashboard: boolean
   readonly grace: number
   readonly releases: Option.Option<string>
+  /** The workflow run database (runs resume after a restart); default in memory. */
+  readonly runs?: Option.Option<string>
   readonly json: boolean
   readonly secureCookies: boolean
 }
@@ -62,6 +65,17 @@ export const readKeys = (file: string): Effect.Effect<ReadonlyArray<ApiKeys.Entr
       )
     ),
     Effect.map((file) => file.keys)
+  )
+
+/** The workflow engine under the server (no tools: those are registered in code), its runs in SQLite or memory. */
+const workflowEngine = (runs: Option.Option<string>) =>
+  WorkflowEngine.layer.pipe(
+    Layer.provide(
+      Layer.mergeAll(
+        Option.match(runs, { onNone: () => RunStore.layerMemory, onSome: RunStore.layerSqlite }),
+        WorkflowTools.layerEmpty
+      )
+    )
   )
 
 /**
@@ -93,7 +107,7 @@ export const serve = (options: ServeOptions): Effect.Effect<void, ServeFailed> =
       dashboard: !options.noDashboard,
       shutdownGracePeriod: `${options.grace} seconds`,
       secureCookies: options.secureCookies
-    }).pipe(Layer.provide(app))
+    }).pipe(Layer.provide(Layer.provideMerge(workflowEngine(options.runs ?? Option.none()), app)))
     yield* Effect.scoped(
       Effect.gen(function* () {
         const context = yield* Layer.build(layer)
@@ -161,6 +175,10 @@ export const command = Command.make(
     ),
     releases: Options.file("releases").pipe(
       Options.withDescription("The release database (module versions survive a restart); default in memory"),
+      Options.optional
+    ),
+    runs: Options.file("runs").pipe(
+      Options.withDescription("The workflow run database (interrupted runs resume after a restart); default in memory"),
       Options.optional
     ),
     json: Options.boolean("json").pipe(Options.withDescription("Print the address as one JSON line on stdout")),
