@@ -13,7 +13,18 @@ import * as url from "node:url"
 export const workspaceRoot = path.resolve(path.dirname(url.fileURLToPath(import.meta.url)), "..")
 
 /** The packages meant for users, by directory under `packages/`, in dependency order. */
-export const publicPackages = ["runtime", "foundation", "analytics", "core", "sim", "optimizers", "services", "workflows", "cli"]
+export const publicPackages = [
+  "runtime",
+  "foundation",
+  "analytics",
+  "core",
+  "sim",
+  "optimizers",
+  "services",
+  "workflows",
+  "server",
+  "cli"
+]
 
 /** How to run pnpm: the one running this process (`npm_execpath`) when there is one, else `pnpm` on the PATH. */
 const pnpm = () => {
