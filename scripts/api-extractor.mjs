@@ -24,7 +24,18 @@ import {
 } from "@microsoft/api-extractor"
 
 const root = path.resolve(path.dirname(url.fileURLToPath(import.meta.url)), "..")
-const packages = ["runtime", "foundation", "analytics", "core", "sim", "optimizers", "services", "workflows", "server", "cli"]
+const packages = [
+  "runtime",
+  "foundation",
+  "analytics",
+  "core",
+  "sim",
+  "optimizers",
+  "services",
+  "workflows",
+  "server",
+  "cli"
+]
 const check = process.argv.includes("--check")
 
 if (!process.argv.includes("--no-build")) {

@@ -6,7 +6,17 @@
  * secrets test does for the API key.
  */
 import { Config, Events, Telemetry } from "@effect-dspy/foundation"
-import { ChainOfThought, Completion, Example, LM, Module, Predict, Privacy, ProviderKind, Signature } from "@effect-dspy/core"
+import {
+  ChainOfThought,
+  Completion,
+  Example,
+  LM,
+  Module,
+  Predict,
+  Privacy,
+  ProviderKind,
+  Signature
+} from "@effect-dspy/core"
 import type { Provider } from "@effect-dspy/core"
 import { BootstrapFewShot, Optimizer } from "@effect-dspy/optimizers"
 import { ReleaseBundle, ReleaseStore } from "@effect-dspy/services"

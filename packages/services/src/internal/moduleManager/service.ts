@@ -417,68 +417,68 @@ export const make = (deps: Dependencies): Service => {
     inputs: unknown,
     options?: ExecuteOptions
   ): Effect.Effect<Execution, ExecuteError> => {
-      const id = typeof module === "string" ? module : module.id
-      const entry = store.entries.get(id)
-      if (entry === undefined) return Effect.fail(notFound(id))
-      const executionId = nextExecutionId()
-      // The version is chosen once, here: the call runs it to the end whatever swaps happen meanwhile.
-      const routing = entry.routing
-      let version: Version
-      let reason: ServeReason
-      let arm: string | undefined
-      let onEnd: ((ok: boolean, latencyMs: number, output: unknown) => Effect.Effect<void> | undefined) | undefined
-      let shadow: Effect.Effect<void> | undefined
-      if (routing === undefined) {
-        version = entry.current
-        reason = "promoted"
-        arm = undefined
-      } else {
-        const decision = routing.router.route(options?.callerKey)
-        version = routing.versions.get(decision.serve) ?? entry.current
-        reason = decision.reason
-        arm = decision.arm
-        onEnd = observer(routing, decision.arm, options)
-        if (decision.shadow !== undefined) shadow = shadowRun(entry, routing, decision.shadow, version, inputs)
-      }
-      const chain = entry.fallback
-      const key = chain?.steps.includes("stale_cache") === true ? CanonicalJson.stringify(inputs) : undefined
-      const end =
-        key === undefined
-          ? onEnd
-          : (ok: boolean, latencyMs: number, output: unknown) => {
-              if (ok) remember(entry, key, output)
-              return onEnd === undefined ? undefined : onEnd(ok, latencyMs, output)
-            }
-      const run = Effect.map(
-        runVersion(entry, version, arm, inputs, true, end),
-        (output): Execution => ({
-          executionId,
-          moduleId: id,
-          version: version.version,
-          output,
-          reason,
-          arm,
-          fallback: undefined,
-          stale: false
-        })
-      )
-      const chosen =
-        routing !== undefined && routing.policy._tag === "Canary"
-          ? Effect.ensuring(run, afterCanary(entry, routing))
-          : run
-      const withShadow = shadow === undefined ? chosen : Effect.zipRight(shadow, chosen)
-      const served =
-        chain === undefined
-          ? withShadow
-          : Effect.catchAll(withShadow, (error) =>
-              final(error)
-                ? Effect.fail(error)
-                : fallBack(executionId, entry, chain, version, reason, arm, inputs, key, error)
-            )
-      const recorder = deps.recorder?.current
-      const recorded =
-        recorder === undefined ? served : record(fiber, recorder, served, executionId, id, version.version, inputs)
-      return deps.drain.track(`module "${id}" execution`, Correlation.ensureCorrelationId(recorded))
+    const id = typeof module === "string" ? module : module.id
+    const entry = store.entries.get(id)
+    if (entry === undefined) return Effect.fail(notFound(id))
+    const executionId = nextExecutionId()
+    // The version is chosen once, here: the call runs it to the end whatever swaps happen meanwhile.
+    const routing = entry.routing
+    let version: Version
+    let reason: ServeReason
+    let arm: string | undefined
+    let onEnd: ((ok: boolean, latencyMs: number, output: unknown) => Effect.Effect<void> | undefined) | undefined
+    let shadow: Effect.Effect<void> | undefined
+    if (routing === undefined) {
+      version = entry.current
+      reason = "promoted"
+      arm = undefined
+    } else {
+      const decision = routing.router.route(options?.callerKey)
+      version = routing.versions.get(decision.serve) ?? entry.current
+      reason = decision.reason
+      arm = decision.arm
+      onEnd = observer(routing, decision.arm, options)
+      if (decision.shadow !== undefined) shadow = shadowRun(entry, routing, decision.shadow, version, inputs)
+    }
+    const chain = entry.fallback
+    const key = chain?.steps.includes("stale_cache") === true ? CanonicalJson.stringify(inputs) : undefined
+    const end =
+      key === undefined
+        ? onEnd
+        : (ok: boolean, latencyMs: number, output: unknown) => {
+            if (ok) remember(entry, key, output)
+            return onEnd === undefined ? undefined : onEnd(ok, latencyMs, output)
+          }
+    const run = Effect.map(
+      runVersion(entry, version, arm, inputs, true, end),
+      (output): Execution => ({
+        executionId,
+        moduleId: id,
+        version: version.version,
+        output,
+        reason,
+        arm,
+        fallback: undefined,
+        stale: false
+      })
+    )
+    const chosen =
+      routing !== undefined && routing.policy._tag === "Canary"
+        ? Effect.ensuring(run, afterCanary(entry, routing))
+        : run
+    const withShadow = shadow === undefined ? chosen : Effect.zipRight(shadow, chosen)
+    const served =
+      chain === undefined
+        ? withShadow
+        : Effect.catchAll(withShadow, (error) =>
+            final(error)
+              ? Effect.fail(error)
+              : fallBack(executionId, entry, chain, version, reason, arm, inputs, key, error)
+          )
+    const recorder = deps.recorder?.current
+    const recorded =
+      recorder === undefined ? served : record(fiber, recorder, served, executionId, id, version.version, inputs)
+    return deps.drain.track(`module "${id}" execution`, Correlation.ensureCorrelationId(recorded))
   }
 
   const find = (id: string): Effect.Effect<Entry, ModuleNotFound> =>
