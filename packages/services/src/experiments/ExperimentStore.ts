@@ -1,13 +1,12 @@
 /**
  * Where experiment records live: a service, so SQLite (the default, {@link layerSqlite}) can later be joined by
- * PostgreSQL. {@link layerMemory} keeps them in memory (tests, throwaway runs). Writes replace a record whole, so
+ * PostgreSQL ({@link layerPostgres}). {@link layerMemory} keeps them in memory (tests, throwaway runs). Writes replace a record whole, so
  * a failed write leaves the previous record as it was.
  *
  * @example
  * ```ts
  * import { ExperimentStore, Experiments } from "@effect-dspy/services"
  * import * as Layer from "effect/Layer"
-import type * as SqlClient from "@effect/sql/SqlClient"
  *
  * const experiments = Experiments.layer.pipe(Layer.provide(ExperimentStore.layerSqlite("./data/experiments.db")))
  * ```
