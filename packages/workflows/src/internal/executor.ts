@@ -299,11 +299,21 @@ const tracked = <E>(run: Run, self: Effect.Effect<Outputs, E, LM.LM>): Effect.Ef
       : Effect.provideService(metered, LM.LM, run.env.lm)
   })
 
-const promptOutputTypes = (spec: WS.PromptSpec): { [name: string]: T.Type } => {
-  const out: Record<string, T.Type> = {}
-  for (const [name, text] of Object.entries(spec.outputs)) out[name] = Either.getOrElse(T.parseType(text), () => T.any)
-  return out
+/** Declared output types, parsed once per spec (a workflow is parsed once and run many times). */
+const outputTypesCache = new WeakMap<object, { readonly [name: string]: T.Type }>()
+
+const outputTypes = (outputs: { readonly [name: string]: string }): { readonly [name: string]: T.Type } => {
+  let types = outputTypesCache.get(outputs)
+  if (types === undefined) {
+    const out: Record<string, T.Type> = {}
+    for (const [name, text] of Object.entries(outputs)) out[name] = Either.getOrElse(T.parseType(text), () => T.any)
+    types = out
+    outputTypesCache.set(outputs, types)
+  }
+  return types
 }
+
+const promptOutputTypes = (spec: WS.PromptSpec): { readonly [name: string]: T.Type } => outputTypes(spec.outputs)
 
 /** A prompt template as a plain LM call. */
 const callPrompt = (
@@ -355,10 +365,10 @@ const runArm = (
   const modules = run.env.modules
   const call: Effect.Effect<Outputs, AttemptError, LM.LM> =
     arm === "optimized"
-      ? Effect.map(
-          Effect.mapError(modules.execute(id, inputs), (e) => attemptError(describe(e))),
-          (x) => recordOf(x.output)
-        )
+      ? Effect.mapBoth(modules.execute(id, inputs), {
+          onFailure: (e) => attemptError(describe(e)),
+          onSuccess: (x) => recordOf(x.output)
+        })
       : // The baseline: the module's first version, as written.
         Effect.flatMap(
           Effect.mapError(modules.program(id, 1), (e) => attemptError(describe(e), false)),
@@ -514,9 +524,7 @@ const attempt = (
       const spec = (node.step as WS.ToolStep).tool
       const tool = run.env.tools.get(spec.name)
       if (tool === undefined) return Effect.fail(attemptError(`no tool "${spec.name}" is registered`, false))
-      const types: Record<string, T.Type> = {}
-      for (const [name, text] of Object.entries(spec.outputs))
-        types[name] = Either.getOrElse(T.parseType(text), () => T.any)
+      const types = outputTypes(spec.outputs)
       return Effect.suspend(() =>
         tool(inputs, {
           runId: run.record.runId,
@@ -992,7 +1000,9 @@ const driveScoped = (
             message: `run ${run.record.runId} stands at "${position.value}", which workflow ${run.workflow.definition.name} does not have`
           })
         }
-        yield* progress(run, { _tag: "StepStarted", runId: run.record.runId, step: node.id })
+        if (run.options.onProgress !== undefined) {
+          yield* run.options.onProgress({ _tag: "StepStarted", runId: run.record.runId, step: node.id })
+        }
         const finished = yield* Effect.tapError(
           execute(run, node, Chart.scopeOf(position.context), `${run.record.runId}:${node.id}`),
           (error) =>
