@@ -663,10 +663,11 @@ const executeWork = (
     const retry = step.retry
     const plain = step.timeoutMs === undefined && (retry === undefined || retry.times === 0)
     // Only the wrappers a step configures: no timeout, no retries -> one attempt, run as it is.
+    if (plain && Either.isRight(bound)) attempts = 1
     const once: Effect.Effect<Served, AttemptError> = Either.isLeft(bound)
       ? Effect.fail(attemptError(bound.left, false))
       : plain
-        ? ((attempts = 1), attempt(run, node, scope, bound.right, mode, { key, attempt: 1 }))
+        ? attempt(run, node, scope, bound.right, mode, { key, attempt: 1 })
         : Effect.suspend(() => {
             attempts++
             const one = attempt(run, node, scope, bound.right, mode, { key, attempt: attempts })
