@@ -243,15 +243,10 @@ const commit = (
     const at = timeOf(run)
     const steps = run.unsaved
     run.unsaved = []
-    const boundary: RunStore.Boundary = {
-      ...change,
-      at,
-      status: change.status ?? run.record.status,
-      ...(steps.length === 0 ? {} : { steps })
-    }
-    const { steps: _steps, ...rest } = boundary
-    run.record = { ...applyBoundary(run.record, rest), steps: run.record.steps }
-    return run.env.store.append(run.record.runId, boundary)
+    const head: RunStore.Boundary = { ...change, at, status: change.status ?? run.record.status }
+    // The record's steps array is the run's own (the step records are already on it): the head leaves it as it is.
+    run.record = applyBoundary(run.record, head)
+    return run.env.store.append(run.record.runId, steps.length === 0 ? head : { ...head, steps })
   })
 
 const progress = (run: Run, p: Progress): Effect.Effect<void> =>
