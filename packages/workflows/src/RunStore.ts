@@ -297,6 +297,7 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
     const statusOf = new Map<string, RunRecord.Status>()
     const INSERT_BOUNDARY = "INSERT INTO workflow_run_boundaries (run_id, boundary) VALUES (?, ?)"
     const UPDATE_STATUS = "UPDATE workflow_runs SET status = ?, updated_at = ? WHERE run_id = ?"
+    const failAppend = fail("append")
     const remember = (runId: string, status: RunRecord.Status) => {
       if (status === "running") statusOf.set(runId, status)
       else statusOf.delete(runId)
@@ -329,7 +330,7 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
               run(UPDATE_STATUS, [boundary.status, boundary.at, runId])
             )
           ).pipe(Effect.tap(() => Effect.sync(() => remember(runId, boundary.status))))
-        }).pipe(Effect.mapError(fail("append"))),
+        }).pipe(Effect.mapError(failAppend)),
       saveRouters: (states) =>
         states.length === 0
           ? Effect.void

@@ -9,7 +9,7 @@ import { LM, Module, Prediction } from "@effect-dspy/core"
 import { CanonicalJson } from "@effect-dspy/foundation"
 import type { ModuleManager } from "@effect-dspy/services"
 import { TrafficPolicy } from "@effect-dspy/services"
-import * as Clock from "effect/Clock"
+import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -212,7 +212,12 @@ interface Run {
   shadowCostUsd: number
   /** Keys of the routers this run routed with (their state is written when the run ends). */
   readonly routed: Set<string>
+  /** The run's clock, read once per run (a step reads the time synchronously from it: TestClock's time in tests). */
+  readonly clock: Clock.Clock
 }
+
+/** The time now on the run's clock. */
+const timeOf = (run: Run): number => run.clock.unsafeCurrentTimeMillis()
 
 /** Why one attempt failed. */
 type AttemptError =
@@ -234,18 +239,14 @@ const commit = (
   run: Run,
   change: Omit<RunStore.Boundary, "at" | "status" | "steps"> & { readonly status?: RunRecord.Status }
 ): Effect.Effect<void, RunError> =>
-  Effect.flatMap(Clock.currentTimeMillis, (at) => {
+  Effect.suspend(() => {
+    const at = timeOf(run)
     const steps = run.unsaved
     run.unsaved = []
-    const boundary: RunStore.Boundary = {
-      ...change,
-      at,
-      status: change.status ?? run.record.status,
-      ...(steps.length === 0 ? {} : { steps })
-    }
-    const { steps: _steps, ...rest } = boundary
-    run.record = { ...applyBoundary(run.record, rest), steps: run.record.steps }
-    return run.env.store.append(run.record.runId, boundary)
+    const head: RunStore.Boundary = { ...change, at, status: change.status ?? run.record.status }
+    // The record's steps array is the run's own (the step records are already on it): the head leaves it as it is.
+    run.record = applyBoundary(run.record, head)
+    return run.env.store.append(run.record.runId, steps.length === 0 ? head : { ...head, steps })
   })
 
 const progress = (run: Run, p: Progress): Effect.Effect<void> =>
@@ -274,17 +275,40 @@ interface Attempted {
   readonly lmCalls: number
 }
 
+/**
+ * Runs an arm with its LM usage metered (the cheap `LM.meterUsage`: no scope, no FiberRef write once the fiber owns
+ * its frame). The run's LM is provided once for the whole run (`drive`); an arm reached from elsewhere (a fiber
+ * whose context has another LM, or none) gets it here.
+ */
 const tracked = <E>(run: Run, self: Effect.Effect<Outputs, E, LM.LM>): Effect.Effect<Attempted, E> =>
-  LM.trackUsage(self).pipe(
-    Effect.map(({ result, usage }) => ({ outputs: result, costUsd: usage.costUsd, lmCalls: usage.calls })),
-    Effect.provideService(LM.LM, run.env.lm)
-  )
+  Effect.withFiberRuntime<Attempted, E>((fiber) => {
+    let usage: LM.UsageTotals | undefined
+    const metered = Effect.map(
+      LM.meterUsage(self, (_exit, totals) => {
+        usage = totals
+      }),
+      (outputs): Attempted => ({ outputs, costUsd: usage!.costUsd, lmCalls: usage!.calls })
+    )
+    return fiber.currentContext.unsafeMap.get(LM.LM.key) === run.env.lm
+      ? (metered as Effect.Effect<Attempted, E>)
+      : Effect.provideService(metered, LM.LM, run.env.lm)
+  })
 
-const promptOutputTypes = (spec: WS.PromptSpec): { [name: string]: T.Type } => {
-  const out: Record<string, T.Type> = {}
-  for (const [name, text] of Object.entries(spec.outputs)) out[name] = Either.getOrElse(T.parseType(text), () => T.any)
-  return out
+/** Declared output types, parsed once per spec (a workflow is parsed once and run many times). */
+const outputTypesCache = new WeakMap<object, { readonly [name: string]: T.Type }>()
+
+const outputTypes = (outputs: { readonly [name: string]: string }): { readonly [name: string]: T.Type } => {
+  let types = outputTypesCache.get(outputs)
+  if (types === undefined) {
+    const out: Record<string, T.Type> = {}
+    for (const [name, text] of Object.entries(outputs)) out[name] = Either.getOrElse(T.parseType(text), () => T.any)
+    types = out
+    outputTypesCache.set(outputs, types)
+  }
+  return types
 }
+
+const promptOutputTypes = (spec: WS.PromptSpec): { readonly [name: string]: T.Type } => outputTypes(spec.outputs)
 
 /** A prompt template as a plain LM call. */
 const callPrompt = (
@@ -336,10 +360,10 @@ const runArm = (
   const modules = run.env.modules
   const call: Effect.Effect<Outputs, AttemptError, LM.LM> =
     arm === "optimized"
-      ? Effect.map(
-          Effect.mapError(modules.execute(id, inputs), (e) => attemptError(describe(e))),
-          (x) => recordOf(x.output)
-        )
+      ? Effect.mapBoth(modules.execute(id, inputs), {
+          onFailure: (e) => attemptError(describe(e)),
+          onSuccess: (x) => recordOf(x.output)
+        })
       : // The baseline: the module's first version, as written.
         Effect.flatMap(
           Effect.mapError(modules.program(id, 1), (e) => attemptError(describe(e), false)),
@@ -463,7 +487,7 @@ const shadowOf = (
           onTimeout: (): AttemptError => ({ _tag: "Timeout", ms: step.timeoutMs! })
         })
   return Effect.gen(function* () {
-    const started = yield* now
+    const started = timeOf(run)
     const other = yield* Effect.either(
       Effect.catchAllDefect(bounded, (d) => Effect.fail(attemptError(`the shadow arm died: ${describe(d)}`)))
     )
@@ -474,8 +498,6 @@ const shadowOf = (
       : { arm: which, timeMs, costUsd: 0, success: false, error: describeAttempt(other.left) }
   })
 }
-
-const now = Clock.currentTimeMillis
 
 /** One attempt of a work step (not branch, parallel, map: those run their children). */
 const attempt = (
@@ -497,9 +519,7 @@ const attempt = (
       const spec = (node.step as WS.ToolStep).tool
       const tool = run.env.tools.get(spec.name)
       if (tool === undefined) return Effect.fail(attemptError(`no tool "${spec.name}" is registered`, false))
-      const types: Record<string, T.Type> = {}
-      for (const [name, text] of Object.entries(spec.outputs))
-        types[name] = Either.getOrElse(T.parseType(text), () => T.any)
+      const types = outputTypes(spec.outputs)
       return Effect.suspend(() =>
         tool(inputs, {
           runId: run.record.runId,
@@ -556,7 +576,8 @@ const routeModule = (
   const decision = router.route(run.record.runId)
   const arm = decision.serve as "traditional" | "optimized"
   const observe = (which: string, started: number, result: Either.Either<Attempted, AttemptError>) =>
-    Effect.map(now, (ended) => {
+    Effect.sync(() => {
+      const ended = timeOf(run)
       router.observe(which, {
         latencyMs: ended - started,
         error: Either.isLeft(result),
@@ -566,7 +587,7 @@ const routeModule = (
       return ended - started
     })
   const servedArm = Effect.gen(function* () {
-    const started = yield* now
+    const started = timeOf(run)
     const served = yield* Effect.either(runArm(run, node, arm, scope, inputs))
     yield* observe(arm, started, served)
     return served
@@ -628,25 +649,30 @@ const executeWork = (
   key: string,
   item: number | undefined
 ): Effect.Effect<Finished, RunError> =>
-  Effect.gen(function* () {
+  Effect.suspend(() => {
     const mode = modeOf(run, node)
-    const started = yield* now
+    const started = timeOf(run)
     const step = node.step
     let attempts = 0
     const bound = bindInputs(node, scope)
+    const retry = step.retry
+    const plain = step.timeoutMs === undefined && (retry === undefined || retry.times === 0)
+    // Only the wrappers a step configures: no timeout, no retries -> one attempt, run as it is.
+    if (plain && Either.isRight(bound)) attempts = 1
     const once: Effect.Effect<Served, AttemptError> = Either.isLeft(bound)
       ? Effect.fail(attemptError(bound.left, false))
-      : Effect.suspend(() => {
-          attempts++
-          const one = attempt(run, node, scope, bound.right, mode, { key, attempt: attempts })
-          return step.timeoutMs === undefined
-            ? one
-            : Effect.timeoutFail(one, {
-                duration: Duration.millis(step.timeoutMs),
-                onTimeout: (): AttemptError => ({ _tag: "Timeout", ms: step.timeoutMs! })
-              })
-        })
-    const retry = step.retry
+      : plain
+        ? attempt(run, node, scope, bound.right, mode, { key, attempt: 1 })
+        : Effect.suspend(() => {
+            attempts++
+            const one = attempt(run, node, scope, bound.right, mode, { key, attempt: attempts })
+            return step.timeoutMs === undefined
+              ? one
+              : Effect.timeoutFail(one, {
+                  duration: Duration.millis(step.timeoutMs),
+                  onTimeout: (): AttemptError => ({ _tag: "Timeout", ms: step.timeoutMs! })
+                })
+          })
     const withRetries =
       retry === undefined || retry.times === 0
         ? once
@@ -655,35 +681,51 @@ const executeWork = (
             times: retry.times,
             while: (e) => e._tag === "Timeout" || e.retry
           })
-    const result = yield* Effect.either(withRetries)
-    const ended = yield* now
-    const base = {
+    const base = () => ({
       step: node.id,
       path: node.path,
       kind: node.kind,
       mode,
       attempts,
       ...(item === undefined ? {} : { item })
-    }
-    if (Either.isRight(result)) {
-      const served = result.right
-      const rec: RunRecord.StepRecord = {
-        ...base,
-        ...(served.arm === undefined ? {} : { arm: served.arm }),
-        ...(served.reason === undefined ? {} : { reason: served.reason }),
-        timeMs: ended - started,
-        costUsd: served.attempted.costUsd,
-        lmCalls: served.attempted.lmCalls,
-        success: true,
-        outputs: served.attempted.outputs,
-        ...(served.shadow === undefined ? {} : { shadow: served.shadow })
-      }
-      yield* addRecord(run, rec)
-      return { outputs: served.attempted.outputs, extra: {} }
-    }
-    const failure = result.left
+    })
+    return Effect.matchEffect(withRetries, {
+      onSuccess: (served) => {
+        const rec: RunRecord.StepRecord = {
+          ...base(),
+          ...(served.arm === undefined ? {} : { arm: served.arm }),
+          ...(served.reason === undefined ? {} : { reason: served.reason }),
+          timeMs: timeOf(run) - started,
+          costUsd: served.attempted.costUsd,
+          lmCalls: served.attempted.lmCalls,
+          success: true,
+          outputs: served.attempted.outputs,
+          ...(served.shadow === undefined ? {} : { shadow: served.shadow })
+        }
+        return addRecord(run, rec, { outputs: served.attempted.outputs, extra: noExtra })
+      },
+      onFailure: (failure) => failed(run, node, scope, key, bound, failure, base(), started, timeOf(run), attempts)
+    })
+  })
+
+const noExtra: Finished["extra"] = Object.freeze({})
+
+/** A step whose attempts all failed: its fallback serves, or the step fails the run. */
+const failed = (
+  run: Run,
+  node: Check.Node,
+  scope: Template.Scope,
+  key: string,
+  bound: Either.Either<Outputs, string>,
+  failure: AttemptError,
+  base: Pick<RunRecord.StepRecord, "step" | "path" | "kind" | "mode" | "attempts" | "item">,
+  started: number,
+  ended: number,
+  attempts: number
+): Effect.Effect<Finished, RunError> =>
+  Effect.gen(function* () {
     const reason = describeAttempt(failure)
-    const fallback = step.fallback
+    const fallback = node.step.fallback
     if (fallback !== undefined) {
       const fb = yield* Effect.either(
         runFallback(
@@ -696,27 +738,34 @@ const executeWork = (
         )
       )
       if (Either.isRight(fb)) {
-        yield* addRecord(run, {
-          ...base,
-          timeMs: (yield* now) - started,
-          costUsd: fb.right.costUsd,
-          lmCalls: fb.right.lmCalls,
-          success: true,
-          error: reason,
-          fallback: fb.right.label,
-          outputs: fb.right.outputs
-        })
-        return { outputs: fb.right.outputs, extra: {} }
+        return yield* addRecord(
+          run,
+          {
+            ...base,
+            timeMs: timeOf(run) - started,
+            costUsd: fb.right.costUsd,
+            lmCalls: fb.right.lmCalls,
+            success: true,
+            error: reason,
+            fallback: fb.right.label,
+            outputs: fb.right.outputs
+          },
+          { outputs: fb.right.outputs, extra: {} }
+        )
       }
     }
-    yield* addRecord(run, {
-      ...base,
-      timeMs: ended - started,
-      costUsd: 0,
-      lmCalls: 0,
-      success: false,
-      error: reason
-    })
+    yield* addRecord(
+      run,
+      {
+        ...base,
+        timeMs: ended - started,
+        costUsd: 0,
+        lmCalls: 0,
+        success: false,
+        error: reason
+      },
+      undefined
+    )
     return yield* failure._tag === "Timeout"
       ? new StepTimedOut({
           runId: run.record.runId,
@@ -764,12 +813,14 @@ const runFallback = (
   })
 }
 
-const addRecord = (run: Run, rec: RunRecord.StepRecord): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    ;(run.record.steps as Array<RunRecord.StepRecord>).push(rec)
-    run.unsaved.push(rec)
-    return progress(run, { _tag: "StepFinished", runId: run.record.runId, record: rec })
-  })
+/** Records a finished step (the next boundary carries it) and returns `value`: one effect only when progress is reported. */
+const addRecord = <A>(run: Run, rec: RunRecord.StepRecord, value: A): Effect.Effect<A> => {
+  ;(run.record.steps as Array<RunRecord.StepRecord>).push(rec)
+  run.unsaved.push(rec)
+  return run.options.onProgress === undefined
+    ? Effect.succeed(value)
+    : Effect.as(run.options.onProgress({ _tag: "StepFinished", runId: run.record.runId, record: rec }), value)
+}
 
 /** A child of a parallel or map: restored from the partials when it finished before a crash. */
 const child = (
@@ -914,6 +965,14 @@ const chartOf = (env: Env, w: Check.Checked, fingerprint: string): Chart.Chart =
 export const fingerprintOf = (w: Check.Checked): string => CanonicalJson.sha256(w.definition as never)
 
 const drive = (run: Run, restored: ReadonlyArray<string>, started?: Chart.Runner): Effect.Effect<Result, RunError> =>
+  // The run's LM is provided once here (not per step: `tracked` sees it is there).
+  Effect.provideService(LM.LM, run.env.lm)(driveScoped(run, restored, started))
+
+const driveScoped = (
+  run: Run,
+  restored: ReadonlyArray<string>,
+  started?: Chart.Runner
+): Effect.Effect<Result, RunError> =>
   Effect.scoped(
     Effect.gen(function* () {
       // One actor for the whole run (a new run's, or one restored at the stored position): steps only send events.
@@ -937,7 +996,9 @@ const drive = (run: Run, restored: ReadonlyArray<string>, started?: Chart.Runner
             message: `run ${run.record.runId} stands at "${position.value}", which workflow ${run.workflow.definition.name} does not have`
           })
         }
-        yield* progress(run, { _tag: "StepStarted", runId: run.record.runId, step: node.id })
+        if (run.options.onProgress !== undefined) {
+          yield* run.options.onProgress({ _tag: "StepStarted", runId: run.record.runId, step: node.id })
+        }
         const finished = yield* Effect.tapError(
           execute(run, node, Chart.scopeOf(position.context), `${run.record.runId}:${node.id}`),
           (error) =>
@@ -1011,7 +1072,8 @@ export const start = (
 ): Effect.Effect<Result, RunError> =>
   Effect.gen(function* () {
     const checked = yield* checkInputs(w, inputs)
-    const at = yield* now
+    const clock = yield* Effect.clock
+    const at = clock.unsafeCurrentTimeMillis()
     const runId = options.runId ?? `run-${at.toString(36)}-${(++counter).toString(36)}`
     const fingerprint = w.fingerprint ?? fingerprintOf(w)
     const chart = chartOf(env, w, fingerprint)
@@ -1024,6 +1086,7 @@ export const start = (
       shadowCostUsd: 0,
       unsaved: [],
       routed: new Set(),
+      clock,
       record: {
         schemaVersion: SCHEMA_VERSION,
         runId,
@@ -1060,6 +1123,7 @@ export const resume = (
       shadowCostUsd: record.steps.reduce((s, r) => s + (r.shadow?.costUsd ?? 0), 0),
       unsaved: [],
       routed: new Set(),
+      clock: yield* Effect.clock,
       record: { ...record, status: "running", steps: [...record.steps] }
     }
     const { error: _error, ...rest } = run.record
