@@ -240,7 +240,10 @@ describe("the demo's executable (what `pnpm demo` runs)", () => {
     const run = spawnSync(process.execPath, [bin, "--jsn"], { encoding: "utf8", timeout: 60_000 })
     assert.strictEqual(run.status, 2)
     assert.strictEqual(run.stdout, "")
-    assert.include(run.stderr, "unknown argument --jsn: use --json, --spans-file FILE, --otlp URL, --seed N or --serve PORT")
+    assert.include(
+      run.stderr,
+      "unknown argument --jsn: use --json, --spans-file FILE, --otlp URL, --seed N or --serve PORT"
+    )
   }, 60_000)
 
   it("refuses a --seed that is not a non-negative integer", () => {
