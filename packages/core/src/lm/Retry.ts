@@ -38,7 +38,8 @@ export const schedule = (options: Options = {}): Schedule.Schedule<unknown, LMEr
   const maxDelay = Duration.millis(options.maxDelayMs ?? 30_000)
   const backoff = Schedule.exponential(Duration.millis(options.baseDelayMs ?? 500), 2)
   return (options.jitter === false ? backoff : Schedule.jittered(backoff)).pipe(
-    Schedule.modifyDelay((_, delay) => Duration.min(delay, maxDelay)),
+    // Whole milliseconds: a jittered delay is fractional, and the TestClock cannot sleep a fraction of one.
+    Schedule.modifyDelay((_, delay) => Duration.min(Duration.millis(Math.ceil(Duration.toMillis(delay))), maxDelay)),
     Schedule.intersect(Schedule.recurs(maxRetries)),
     Schedule.intersect(Schedule.identity<LMError.LMError>()),
     Schedule.whileInput((error: LMError.LMError) => error.retryable),

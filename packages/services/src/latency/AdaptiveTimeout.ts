@@ -136,7 +136,8 @@ export const make = (initial: Settings): AdaptiveTimeout => {
       const w = windows.get(key)
       if (w === undefined || w.count < settings.minSamples) return undefined
       const q = quantile(key, rule.quantile)!
-      return Math.min(settings.capMs, Math.max(settings.floorMs, q * rule.multiplier))
+      // Whole milliseconds (rounded up): a deadline is a timer, and a fractional one trips the TestClock.
+      return Math.ceil(Math.min(settings.capMs, Math.max(settings.floorMs, q * rule.multiplier)))
     },
     reconfigure: (next) => {
       settings = next
