@@ -262,7 +262,7 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
         Layer.provideMerge(
           // No Nagle delay on responses; idle keep-alive connections are kept a little longer than a typical
           // client pool's idle timeout, so a busy client does not reconnect.
-          NodeHttpServer.layer(() => http.createServer({ noDelay: true, keepAliveTimeout: 65_000 }), {
+          NodeHttpServer.layer(() => http.createServer({ noDelay: true }), {
             port: options.port ?? 8080,
             host: options.host ?? "127.0.0.1",
             backlog: options.backlog ?? 2048
