@@ -312,14 +312,14 @@ describe("the demo's executable on Ctrl-C", () => {
     const { child, out, exited } = startDemo(["--json"])
     try {
       await stderrShows(child, out, "requests/s")
-      // The second is sent as soon as the first is acknowledged, while the demo drains (two signals sent back to
-      // back were seen to lose the second under a loaded test run); the exit code is the second one's.
+      // Back to back: the second arrives while the first is still draining (the OS may deliver them in either
+      // order; the exit code is the second one's).
       child.kill("SIGTERM")
-      await stderrShows(child, out, "SIGTERM: stopping the traffic")
       child.kill("SIGINT")
       const code = await exited
-      assert.match(out.stderr, /SIGINT again: exiting at once, without the summary\./)
-      assert.strictEqual(code, 130)
+      const second = /(SIGINT|SIGTERM) again: exiting at once, without the summary\./.exec(out.stderr)
+      assert.isNotNull(second, out.stderr)
+      assert.strictEqual(code, second![1] === "SIGINT" ? 130 : 143)
       assert.notInclude(out.stderr, "Traffic by phase")
     } finally {
       child.kill("SIGKILL")
