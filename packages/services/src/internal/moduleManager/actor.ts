@@ -94,10 +94,7 @@ export type Call =
     }
 
 /** The actor's answers: a typed error is a value, so a refused change never crashes the actor. */
-export type Reply = Either.Either<
-  ModuleInfo | PolicyStatus | ReloadOutcome | undefined,
-  MutationError | PolicyInvalid
->
+export type Reply = Either.Either<ModuleInfo | PolicyStatus | ReloadOutcome | undefined, MutationError | PolicyInvalid>
 
 const lineageOf = (
   parent: number | null,
@@ -594,7 +591,8 @@ export const hostOf = (deps: Dependencies): PolicyExperiments.Host => ({
   store: deps.store,
   experiments: deps.experiments,
   // The experiments' changes never reload: their answer is a module's info, a policy's status or nothing.
-  mutate: (msg) => mutate(deps, msg) as Effect.Effect<ModuleInfo | PolicyStatus | undefined, MutationError | PolicyInvalid>
+  mutate: (msg) =>
+    mutate(deps, msg) as Effect.Effect<ModuleInfo | PolicyStatus | undefined, MutationError | PolicyInvalid>
 })
 
 /** A policy from Config that was not applied: logged, and recorded as an event saying what to fix. */
