@@ -42,10 +42,8 @@ const instance = (url: Redacted.Redacted<string>, reconcileMs = 60_000) =>
 
 type Instance = Layer.Layer.Success<ReturnType<typeof instance>>
 
-const onInstance = <A, E>(
-  app: Context.Context<Instance>,
-  effect: Effect.Effect<A, E, ModuleManager.ModuleManager>
-) => Effect.provide(effect, app)
+const onInstance = <A, E>(app: Context.Context<Instance>, effect: Effect.Effect<A, E, ModuleManager.ModuleManager>) =>
+  Effect.provide(effect, app)
 
 const describeQa = Effect.flatMap(ModuleManager.ModuleManager, (m) => m.describe("qa"))
 const instructionsOf = Effect.flatMap(ModuleManager.ModuleManager, (m) =>
@@ -247,10 +245,7 @@ describe.skipIf(PgServer.binaries === undefined)("swap propagation", () => {
             Layer.provide(ReleaseStore.layerPostgres, Storage.layerPostgresClient({ url }))
           )
           const module = Option.getOrThrow(stored)
-          assert.deepStrictEqual(
-            [module.module.promoted, module.versions.map((v) => v.version)],
-            [3, [1, 2, 3]]
-          )
+          assert.deepStrictEqual([module.module.promoted, module.versions.map((v) => v.version)], [3, [1, 2, 3]])
           assert.notInclude(JSON.stringify(module.versions), "X.")
         })
       ),
