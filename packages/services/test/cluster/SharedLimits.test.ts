@@ -148,7 +148,11 @@ describe("shared rate limiter without its database", () => {
     Effect.gen(function* () {
       let asked = 0
       const counter: SharedCounter.Service = {
-        take: (_key, want) => Effect.sync(() => (asked++, { granted: want, used: want, windowLeftMs: 60_000 })),
+        take: (_key, want) =>
+          Effect.sync(() => {
+            asked++
+            return { granted: want, used: want, windowLeftMs: 60_000 }
+          }),
         add: unreachable.add
       }
       const local = yield* RateLimiter.make("openai", { limit: 100, scaleMs: 60_000 })
