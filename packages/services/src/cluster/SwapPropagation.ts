@@ -205,6 +205,11 @@ export interface Options {
   readonly revisions: Map<string, number>
   /** How often every module is reconciled (default 5 s). */
   readonly reconcileEvery?: Duration.DurationInput
+  /**
+   * Where this process publishes (default: nowhere): a policy it set that its ModuleManager lifted on its own (a
+   * canary's rollback, an experiment's decision) is cleared for the cluster at the next reconciliation.
+   */
+  readonly publish?: Publish
   /** The first wait before reconnecting (default 500 ms; doubled per failure, at most 30 s). */
   readonly reconnectAfter?: Duration.DurationInput
 }
@@ -273,6 +278,16 @@ export const make = (options: Options): Effect.Effect<Service, never, Scope.Scop
         return true
       })
 
+    /** A policy this process shared and its ModuleManager has since lifted: cleared for the cluster. */
+    const liftedHere = (record: PolicyStore.PolicyRecord, publish: Publish): Effect.Effect<void, ClusterStoreError> =>
+      Effect.gen(function* () {
+        const local = yield* Effect.either(modules.policy(record.moduleId))
+        if (local._tag === "Left" || local.right !== undefined) return
+        const revision = yield* policies.put({ moduleId: record.moduleId, policy: undefined, seed: 0, origin })
+        revisions.set(record.moduleId, revision)
+        yield* publish({ kind: "policy", moduleId: record.moduleId, revision, origin })
+      })
+
     const onNotice = (notice: ClusterChannel.Notice): Effect.Effect<void> =>
       lock.withPermits(1)(
         notice.origin === origin
@@ -299,7 +314,11 @@ export const make = (options: Options): Effect.Effect<Service, never, Scope.Scop
           )
             changes++
         }
-        for (const record of yield* policies.all) if (yield* applyPolicy(record)) changes++
+        for (const record of yield* policies.all) {
+          if (yield* applyPolicy(record)) changes++
+          else if (record.origin === origin && record.policy !== undefined && options.publish !== undefined)
+            yield* liftedHere(record, options.publish)
+        }
         status = { ...status, reconciliations: status.reconciliations + 1 }
         return changes
       })

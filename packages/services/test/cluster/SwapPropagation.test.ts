@@ -179,6 +179,57 @@ describe.skipIf(PgServer.binaries === undefined)("swap propagation", () => {
   )
 
   it.live(
+    "a canary that A rolls back by itself stops routing in B: its version and the lifted policy propagate",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const url = yield* pg.database()
+          const a = yield* Layer.build(instance(url, 200))
+          const b = yield* Layer.build(instance(url, 200))
+          // The regression: version 2 asks the LM for a temperature it refuses (every call fails).
+          yield* onInstance(a, ModuleManager.swap("qa", { config: { self: { temperature: 5 } } }))
+          const canary = {
+            _tag: "Canary",
+            stable: "1",
+            candidate: "2",
+            fraction: 0.5,
+            guardRails: { maxErrorRate: 0.2, minSamples: 10 }
+          }
+          yield* onInstance(
+            a,
+            Effect.flatMap(ModuleManager.ModuleManager, (m) => m.setPolicy("qa", canary, { seed: 5 }))
+          )
+          const policyOf = Effect.flatMap(ModuleManager.ModuleManager, (m) => m.policy("qa"))
+          yield* onInstance(b, policyOf).pipe(
+            Effect.filterOrFail(
+              (status) => status?.policy._tag === "Canary",
+              () => new Error("B does not route the canary yet")
+            ),
+            Effect.retry(Schedule.spaced("10 millis")),
+            Effect.timeout("10 seconds")
+          )
+          // Only A takes traffic: its guard rail breaks and its ModuleManager rolls back (version 3).
+          for (let i = 0; i < 100; i++)
+            yield* Effect.exit(onInstance(a, ModuleManager.execute("qa", { question: `${i}?` })))
+          yield* served(a, 3)
+          yield* served(b, 3)
+          // B stops routing the canary too (A clears the shared policy at its next reconciliation).
+          yield* onInstance(b, policyOf).pipe(
+            Effect.filterOrFail(
+              (status) => status === undefined,
+              () => new Error("B still routes the canary")
+            ),
+            Effect.retry(Schedule.spaced("20 millis")),
+            Effect.timeout("10 seconds")
+          )
+          const after = yield* onInstance(b, ModuleManager.execute("qa", { question: "1 + 1?" }))
+          assert.deepStrictEqual([after.version, after.reason], [3, "promoted"])
+        })
+      ),
+    60_000
+  )
+
+  it.live(
     "a change whose notice was lost is caught by the periodic reconciliation",
     () =>
       Effect.scoped(

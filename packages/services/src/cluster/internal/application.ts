@@ -83,6 +83,7 @@ export const open = (
                 releases,
                 policies,
                 revisions,
+                publish,
                 reconcileEvery: `${sync.reconcileMs} millis`,
                 reconnectAfter: `${sync.reconnectMs} millis`
               }).pipe(Effect.provideService(Scope.Scope, scope)),
