@@ -65,7 +65,16 @@ export const make = (
   options: Options
 ): RateLimiter.RateLimiter => {
   const leases = new Map<string, Lease>()
-  const fetching = Effect.unsafeMakeSemaphore(1)
+  // One lease request at a time per key: the fibers waiting then admit from the lease it brought.
+  const fetching = new Map<string, Effect.Semaphore>()
+  const fetchingOf = (key: string) => {
+    let semaphore = fetching.get(key)
+    if (semaphore === undefined) {
+      semaphore = Effect.unsafeMakeSemaphore(1)
+      fetching.set(key, semaphore)
+    }
+    return semaphore
+  }
 
   const limited = (key: string, limit: number, scaleMs: number, retryAfterMs: number, why: string) =>
     new RateLimiter.RateLimited({
@@ -84,7 +93,7 @@ export const make = (
         lease !== undefined && lease.tokens > 0 && now < lease.endsAt ? --lease.tokens : undefined
       const left = take(leases.get(key))
       if (left !== undefined) return { remaining: left }
-      return yield* fetching.withPermits(1)(
+      return yield* fetchingOf(key).withPermits(1)(
         Effect.gen(function* () {
           // Another fiber may have taken a lease while this one waited.
           const again = take(leases.get(key))
