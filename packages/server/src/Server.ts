@@ -28,7 +28,7 @@
  *
  * @since 0.1.0
  */
-import type { Config, Events } from "@effect-dspy/foundation"
+import { type Config, Events } from "@effect-dspy/foundation"
 import type {
   Application,
   Experiments,
@@ -58,10 +58,11 @@ import { Api } from "./Api.js"
 import type * as ApiKeys from "./ApiKeys.js"
 import * as Auth from "./Auth.js"
 import * as assets from "./internal/assets.js"
+import { Broadcaster } from "./internal/broadcast.js"
 import { Gate } from "./internal/gate.js"
 import * as alertHandlers from "./internal/handlers/alerts.js"
 import * as authHandlers from "./internal/handlers/auth.js"
-import { GateTag, SettingsTag } from "./internal/handlers/context.js"
+import { BroadcasterTag, GateTag, SettingsTag } from "./internal/handlers/context.js"
 import * as historyHandlers from "./internal/handlers/history.js"
 import * as jobHandlers from "./internal/handlers/jobs.js"
 import * as loopHandlers from "./internal/handlers/loop.js"
@@ -199,9 +200,11 @@ const dashboardRoutes = (enabled: boolean) =>
 export const layer = (options: Options): Layer.Layer<Server, HttpServerError.ServeError, Requirements> => {
   const maxBody = options.maxBodyBytes ?? 1024 * 1024
   const grace = Duration.decode(options.shutdownGracePeriod ?? "10 seconds")
-  return Layer.unwrapEffect(
+  return Layer.unwrapScoped(
     Effect.gen(function* () {
       const gate = yield* Gate.make
+      // Released after the listener (built in this scope before it): the SSE clients have ended by then.
+      const broadcaster = yield* Broadcaster.make(yield* Events.Events, gate)
       const credentials = yield* Auth.make({
         keys: options.keys,
         rateLimit: options.rateLimit === false ? undefined : (options.rateLimit ?? { limit: 1200, scaleMs: 60_000 })
@@ -213,6 +216,7 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
       }
       const shared = Layer.mergeAll(
         Layer.succeed(GateTag, gate),
+        Layer.succeed(BroadcasterTag, broadcaster),
         Layer.succeed(SettingsTag, settings),
         Layer.succeed(Auth.Credentials, credentials)
       )
