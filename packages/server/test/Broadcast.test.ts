@@ -9,7 +9,7 @@ import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Sse } from "../src/index.js"
-import { Broadcaster } from "../src/internal/broadcast.js"
+import { Broadcaster, encode } from "../src/internal/broadcast.js"
 import { Gate } from "../src/internal/gate.js"
 
 const decoder = new TextDecoder()
@@ -51,6 +51,7 @@ describe("Broadcaster", () => {
       const a = yield* broadcaster.attach(["tick"])
       const b = yield* broadcaster.attach(["tick"])
       const all = yield* broadcaster.attach(undefined)
+      for (const client of [a, b, all]) broadcaster.start(client, [], [])
       assert.strictEqual(broadcaster.clients, 3)
       // Two filters: two subscriptions to the store, not three.
       assert.strictEqual(subscribers(), 2)
@@ -76,19 +77,23 @@ describe("Broadcaster", () => {
     })
   )
 
-  it.scoped("a client skips the events it already got from a replay", () =>
+  it.scoped("a client gets its replay, then the events held back meanwhile (not those replayed), then live ones", () =>
     Effect.gen(function* () {
       const events = yield* Events.makeMemory()
       const broadcaster = yield* Broadcaster.make(events, yield* Gate.make)
       const client = yield* broadcaster.attach(["tick"])
+      // Published while the replay is read: held back, and the one the replay has is not sent twice.
       const first = yield* events.publish({ type: "tick", data: { n: 1 } })
-      client.seen = new Set([first.id])
       yield* events.publish({ type: "tick", data: { n: 2 } })
+      yield* Effect.yieldNow()
+      assert.strictEqual(yield* Queue.size(client.queue), 0)
+      broadcaster.start(client, [encode(first)], [first])
+      yield* events.publish({ type: "tick", data: { n: 3 } })
       yield* Effect.yieldNow()
       const seen = yield* drain(client.queue)
       assert.deepStrictEqual(
         seen.map((e) => JSON.parse(e.data).data.n),
-        [2]
+        [1, 2, 3]
       )
     })
   )
@@ -107,6 +112,7 @@ describe("Broadcaster", () => {
       assert.strictEqual(broadcaster.clients, 0)
 
       const client = yield* broadcaster.attach(["tick"])
+      broadcaster.start(client, [], [])
       const reader = yield* Effect.fork(Stream.runCollect(Stream.fromQueue(client.queue)))
       yield* events.publish({ type: "tick", data: { n: 1 } })
       // Delivered to the client's queue, then read from it.

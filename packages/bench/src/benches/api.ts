@@ -9,6 +9,9 @@
  *    process and loaded by the same client in a separate process (keep-alive, 32 connections, `API_BENCH_MS` each);
  *    target >= 0.5. The absolute figures are printed too, and `in_process_execute_rps` (the same executions through
  *    `ModuleManager.execute`, 32 at a time, no HTTP): the ratio cannot exceed it over the bare server's figure.
+ *    What the framework costs is measured beside it with the same loader: `bare_effect_router_rps` (a bare
+ *    `HttpRouter` of @effect/platform answering the fixed body) and `bare_effect_router_execute_rps` (the same
+ *    router running the execution, no HttpApi, auth or middleware).
  * 3. `sse_fanout_latency_p99`: ms from an event's publication to its arrival at each of 200 subscribers of
  *    `/events/stream` (node:http clients in a separate process), over 50 events; target <= 50 ms.
  * 4. `api_heap_ratio`: heap used after the load phases over heap used before them (after a warm-up, each after
@@ -18,6 +21,12 @@ import { Config, Events, Protection } from "@effect-dspy/foundation"
 import { Registry } from "@effect-dspy/runtime"
 import { Application, CacheManager, ModuleManager } from "@effect-dspy/services"
 import { ApiKeys, Server } from "@effect-dspy/server"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -157,6 +166,28 @@ const post = (agent: http.Agent, url: URL, key: string, body: string): Promise<n
     req.end(body)
   })
 
+const fixedResponse = (text: string) => HttpServerResponse.text(text, { contentType: "application/json" })
+
+/** Serves `handler` at `POST /` on a bare HttpRouter (spans off, as the server runs) while `use` runs. */
+const withBareRouter = async <A>(
+  handler: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>,
+  use: (url: string) => Promise<A>
+): Promise<A> => {
+  const app = HttpRouter.empty.pipe(HttpRouter.post("/", Effect.orDie(handler)))
+  const layer = HttpMiddleware.withTracerDisabledWhen(HttpServer.serve(app), () => true).pipe(
+    Layer.provideMerge(NodeHttpServer.layer(() => http.createServer({ noDelay: true }), { port: 0, host: "127.0.0.1" }))
+  )
+  const scope = Effect.runSync(Scope.make())
+  try {
+    const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
+    const address = Context.get(context, HttpServer.HttpServer).address
+    if (address._tag !== "TcpAddress") throw new Error("the bare router is not on TCP")
+    return await use(`http://127.0.0.1:${address.port}/`)
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
 const bench: Bench = {
   name: "api",
   description:
@@ -240,8 +271,35 @@ const bench: Bench = {
       const apiRun = await load(executeUrl.toString(), key, body)
       await new Promise<void>((resolve) => bare.close(() => resolve()))
       if (apiRun.failed > 0) throw new Error(`${apiRun.failed} API requests failed under load`)
+      // What the framework itself costs: a bare HttpRouter of @effect/platform (no HttpApi, no auth, no middleware,
+      // no spans, as the server runs), answering the fixed body, then running the same execution.
+      const routerRun = await withBareRouter(
+        Effect.as(HttpServerRequest.HttpServerRequest.pipe(Effect.flatMap((r) => r.json)), fixedResponse(fixed)),
+        (url) => load(url, key, body)
+      )
+      const routerExecuteRun = await withBareRouter(
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (r) => r.json).pipe(
+          Effect.flatMap((json) => modules.execute("qa", (json as { inputs: unknown }).inputs)),
+          Effect.map((execution) => fixedResponse(JSON.stringify(execution)))
+        ),
+        (url) => load(url, key, body)
+      )
       report({ bench: "api", metric: "http_execute_rps", value: apiRun.rps, unit: "req/s", baseline: bareRun.rps })
       report({ bench: "api", metric: "bare_node_http_rps", value: bareRun.rps, unit: "req/s" })
+      report({
+        bench: "api",
+        metric: "bare_effect_router_rps",
+        value: routerRun.rps,
+        unit: "req/s",
+        baseline: bareRun.rps
+      })
+      report({
+        bench: "api",
+        metric: "bare_effect_router_execute_rps",
+        value: routerExecuteRun.rps,
+        unit: "req/s",
+        baseline: bareRun.rps
+      })
       // The ceiling of the ratio: the same executions in process, 32 at a time, no HTTP at all.
       let inProcess = 0
       const inProcessEnd = Date.now() + DURATION_MS

@@ -5,6 +5,7 @@
  * timer; at shutdown every client's queue ends, and with it the client's response.
  */
 import type { Events } from "@effect-dspy/foundation"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -16,10 +17,13 @@ import * as Stream from "effect/Stream"
 import * as Sse from "../Sse.js"
 import type { Gate } from "./gate.js"
 
-/** One SSE client: its queue of encoded events, and the ids it already got from a replay (skipped when live). */
+/**
+ * One SSE client: its queue of encoded events (what its response writes, as they are), and, until it
+ * {@link Broadcaster.start}s, the live events held back while its replay is read.
+ */
 export interface Client {
   readonly queue: Queue.Queue<Uint8Array>
-  seen: ReadonlySet<string> | undefined
+  held: Array<Events.Event> | undefined
 }
 
 interface Group {
@@ -29,15 +33,12 @@ interface Group {
 
 const encoder = new TextEncoder()
 
-/** An event's SSE id: its timestamp and id (a reconnection replays from the timestamp, after the id). */
-export const sseId = (event: Events.Event): string => `${event.timestamp}:${event.id}`
-
-/** An event as one SSE event. */
-export const toSse = (event: Events.Event): Sse.Event => ({
-  id: sseId(event),
-  event: event.type,
-  data: JSON.stringify(event)
-})
+/**
+ * An event in the wire format. Its SSE id is its timestamp and id (a reconnection replays from the timestamp, after
+ * the id).
+ */
+export const encode = (event: Events.Event): Uint8Array =>
+  encoder.encode(Sse.encode({ id: `${event.timestamp}:${event.id}`, event: event.type, data: JSON.stringify(event) }))
 
 export class Broadcaster {
   private readonly groups = new Map<string, Group>()
@@ -87,7 +88,7 @@ export class Broadcaster {
     const key = types === undefined ? "*" : [...new Set(types)].sort().join(",")
     return Effect.gen(this, function* () {
       const client: Client = yield* Effect.acquireRelease(
-        Effect.map(Queue.unbounded<Uint8Array>(), (queue): Client => ({ queue, seen: undefined })),
+        Effect.map(Queue.unbounded<Uint8Array>(), (queue): Client => ({ queue, held: [] })),
         (client) => this.detach(key, client)
       )
       if (this.closed) {
@@ -124,16 +125,30 @@ export class Broadcaster {
     })
   }
 
+  /**
+   * Starts a client: `head` (the replay) goes to its queue first, then the live events held back meanwhile (those
+   * the replay has are skipped), then every live event as it is published.
+   */
+  start(client: Client, head: ReadonlyArray<Uint8Array>, replayed: ReadonlyArray<Events.Event>): void {
+    const held = client.held ?? []
+    client.held = undefined
+    const seen = replayed.length === 0 ? undefined : new Set(replayed.map((e) => e.id))
+    for (const bytes of head) Queue.unsafeOffer(client.queue, bytes)
+    for (const event of held)
+      if (seen === undefined || !seen.has(event.id)) Queue.unsafeOffer(client.queue, encode(event))
+  }
+
   private deliver(clients: ReadonlySet<Client>, event: Events.Event): void {
-    const bytes = encoder.encode(Sse.encode(toSse(event)))
+    let bytes: Uint8Array | undefined
     for (const client of clients) {
-      if (client.seen !== undefined && client.seen.has(event.id)) continue
-      Queue.unsafeOffer(client.queue, bytes)
+      if (client.held !== undefined) client.held.push(event)
+      else Queue.unsafeOffer(client.queue, (bytes ??= encode(event)))
     }
   }
 
   private offerAll(bytes: Uint8Array): void {
-    for (const group of this.groups.values()) for (const client of group.clients) Queue.unsafeOffer(client.queue, bytes)
+    for (const group of this.groups.values())
+      for (const client of group.clients) if (client.held === undefined) Queue.unsafeOffer(client.queue, bytes)
   }
 
   private detach(key: string, client: Client): Effect.Effect<void> {
@@ -158,3 +173,16 @@ export class Broadcaster {
     })
   }
 }
+
+/**
+ * The response of a client: its queue, written as it is (the head and the live events are already encoded), with
+ * the headers of {@link Sse.response}.
+ */
+export const response = (stream: Stream.Stream<Uint8Array, unknown>): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.stream(
+    Stream.catchAllCause(stream, () => Stream.empty),
+    {
+      contentType: "text/event-stream",
+      headers: { "cache-control": "no-cache, no-transform", "x-accel-buffering": "no" }
+    }
+  )

@@ -16,7 +16,7 @@ import { type Authentication, requireScope } from "../../Auth.js"
 import * as Sse from "../../Sse.js"
 import type { Gate } from "../gate.js"
 import * as prometheus from "../prometheus.js"
-import { type Broadcaster, toSse } from "../broadcast.js"
+import { type Broadcaster, encode, response } from "../broadcast.js"
 import { BroadcasterTag, GateTag } from "./context.js"
 import { toJob } from "./jobs.js"
 import { jsonSafe } from "./modules.js"
@@ -47,16 +47,18 @@ const parseTypes = (types: string | undefined): ReadonlyArray<string> | undefine
         .map((t) => t.trim())
         .filter((t) => t !== "")
 
+const connected = new TextEncoder().encode(": connected\n\n")
+
 /**
- * The event tail: the live events (the client is attached to the broadcaster before anything is read back, so none
- * falls between), after the events since `lastId` when a client reconnects.
+ * The event tail, encoded: the live events (the client is attached to the broadcaster before anything is read back,
+ * so none falls between), after the events since `lastId` when a client reconnects.
  */
 export const tail = (
   broadcaster: Broadcaster,
   events: Events.Service,
   types: ReadonlyArray<string> | undefined,
   lastId: string | undefined
-): Stream.Stream<Sse.Event | Uint8Array, unknown> =>
+): Stream.Stream<Uint8Array, unknown> =>
   Stream.unwrapScoped(
     Effect.gen(function* () {
       const client = yield* broadcaster.attach(types)
@@ -74,13 +76,11 @@ export const tail = (
           })
           const at = since.findIndex((e) => e.id === id)
           replay = at === -1 ? since : since.slice(at + 1)
-          // Events published while the replay was read are in both: the live copy is skipped.
-          if (replay.length > 0) client.seen = new Set(replay.map((e) => e.id))
         }
       }
-      const ready: Sse.Event = { event: "ready", data: JSON.stringify({ replayed: replay.length }) }
-      const head: ReadonlyArray<Sse.Event | Uint8Array> = [ready, ...replay.map(toSse)]
-      return Stream.concat(Stream.fromIterable(head), Stream.fromQueue(client.queue))
+      const ready = Sse.encode({ event: "ready", data: JSON.stringify({ replayed: replay.length }) })
+      broadcaster.start(client, [connected, new TextEncoder().encode(ready), ...replay.map(encode)], replay)
+      return Stream.fromQueue(client.queue)
     })
   )
 
@@ -214,7 +214,7 @@ export const layer: Layer.Layer<
       .handle("tail", ({ urlParams, request }) =>
         Effect.gen(function* () {
           yield* requireScope("read")
-          return Sse.response(
+          return response(
             gate.sseStream(tail(broadcaster, events, parseTypes(urlParams.types), Sse.lastEventId(request.headers)), {
               live: true
             })
