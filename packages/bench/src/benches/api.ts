@@ -14,8 +14,9 @@
  *    router running the execution, no HttpApi, auth or middleware).
  * 3. `sse_fanout_latency_p99`: ms from an event's publication to its arrival at each of 200 subscribers of
  *    `/events/stream` (node:http clients in a separate process), over 50 events; target <= 50 ms.
- * 4. `api_heap_ratio`: heap used after the load phases over heap used before them (after a warm-up, each after
- *    a full GC); target <= 1.1.
+ * 4. `api_heap_ratio`: heap used after the load phases over heap used before them (after a warm-up that fills the
+ *    bounded stores: a load round, then executions until the event store holds its 10,000 events; each after a full
+ *    GC); target <= 1.1.
  */
 import { Config, Events, Protection } from "@effect-dspy/foundation"
 import { Registry } from "@effect-dspy/runtime"
@@ -228,6 +229,11 @@ const bench: Bench = {
       const warm = await load(executeUrl.toString(), key, body)
       if (warm.failed > 0) throw new Error(`${warm.failed} API requests failed in the warm-up`)
       for (let i = 0; i < 500; i++) await post(agent, executeUrl, key, body)
+      // ... until the event store holds its 10,000 events (each execution publishes a few), so what the heap ratio
+      // sees is growth, not the bounded store filling (about 1.5 KB an event).
+      for (let i = 0; i < 20_000 && (await Effect.runPromise(events.count)) < 10_000; i++) {
+        await post(agent, executeUrl, key, body)
+      }
       collectGarbage()
       const heapBefore = heapUsed()
 
