@@ -154,7 +154,7 @@ export class Broadcaster {
   private detach(key: string, client: Client): Effect.Effect<void> {
     return Effect.suspend(() => {
       const group = this.groups.get(key)
-      if (group !== undefined && group.clients.delete(client) && group.clients.size === 0) {
+      if (group?.clients.delete(client) && group.clients.size === 0) {
         this.groups.delete(key)
         // Not awaited: the last client's response ends now; its group's subscription ends in the background.
         return Effect.zipRight(Queue.shutdown(client.queue), Effect.asVoid(Fiber.interruptFork(group.fiber)))
