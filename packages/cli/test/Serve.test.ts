@@ -83,6 +83,11 @@ describe("effect-dspy keys and serve", () => {
       assert.strictEqual(yield* status(`${url}/health`), 401)
       assert.strictEqual(yield* status(`${url}/health`, { authorization: `Bearer ${key}` }), 200)
       assert.strictEqual(yield* status(`${url}/dashboard/`), 200)
+      // The LM caches through a CacheManager: its actor is in the supervision tree.
+      const tree = yield* Effect.promise(() =>
+        fetch(`${url}/tree`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.text())
+      )
+      assert.include(tree, '"cache_manager"')
       // A workflow engine runs under the server: an unknown run is a 404 (503 without an engine).
       assert.strictEqual(yield* status(`${url}/workflows/runs/run_unknown`, { authorization: `Bearer ${key}` }), 404)
       yield* Fiber.interrupt(fiber)

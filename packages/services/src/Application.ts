@@ -631,13 +631,14 @@ const intensityOf = (intensity: Intensity | undefined): Intensity =>
 /**
  * The application with the foundation services it needs: Config (defaults, file, environment; see
  * `Config.layer`), Events (in memory, retention from Config; in the database with `storage.backend: postgres`),
- * Protection and the production Registry.
+ * Protection and the production Registry. With `cache: true`, also the CacheManager (`CacheManager.layer`: memory,
+ * following `modules.cacheEnabled` and `modules.cacheTtlMs`), which the LM then caches through.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerDefault = (
-  options: Options & { readonly config?: Config.Options } = {}
+  options: Options & { readonly config?: Config.Options; readonly cache?: boolean } = {}
 ): Layer.Layer<
   | Application
   | ModuleManager.ModuleManager
@@ -656,7 +657,8 @@ export const layerDefault = (
   const foundation = Layer.mergeAll(
     privacyEvents.layer.pipe(Layer.provide(eventsOfStorage)),
     Protection.layer,
-    Registry.layer
+    Registry.layer,
+    options.cache === true ? CacheManager.layer() : Layer.empty
   ).pipe(Layer.provideMerge(Config.layer(options.config ?? {})))
   return layer(options).pipe(Layer.provideMerge(foundation))
 }

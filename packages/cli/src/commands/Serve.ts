@@ -93,7 +93,9 @@ export const serve = (options: ServeOptions): Effect.Effect<void, ServeFailed> =
       })
     }
     const keys = yield* readKeys(keyFile.value)
+    // The LM caches through the CacheManager (config `modules.cacheEnabled`, on by default).
     const app = Application.layerDefault({
+      cache: true,
       ...Option.match(options.config, { onNone: () => ({}), onSome: (file) => ({ config: { file } }) }),
       ...Option.match(options.releases, { onNone: () => ({}), onSome: (filename) => ({ releases: { filename } }) })
     })
