@@ -966,100 +966,97 @@ export const fingerprintOf = (w: Check.Checked): string => CanonicalJson.sha256(
 
 const drive = (run: Run, restored: ReadonlyArray<string>, started?: Chart.Runner): Effect.Effect<Result, RunError> =>
   // The run's LM is provided once here (not per step: `tracked` sees it is there).
-  Effect.provideService(LM.LM, run.env.lm)(driveScoped(run, restored, started))
+  Effect.provideService(LM.LM, run.env.lm)(driveChart(run, restored, started))
 
-const driveScoped = (
+const driveChart = (
   run: Run,
   restored: ReadonlyArray<string>,
   started?: Chart.Runner
 ): Effect.Effect<Result, RunError> =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      // One actor for the whole run (a new run's, or one restored at the stored position): steps only send events.
-      const runner =
-        started ??
-        Chart.restore(chartOf(run.env, run.workflow, run.record.fingerprint), {
-          value: run.record.state,
-          context: { inputs: run.record.inputs, outputs: run.record.outputs }
-        })
-      yield* Effect.addFinalizer(() => Effect.sync(() => runner.stop()))
-      let position = runner.position()
-      while (position.value !== Chart.DONE && position.value !== Chart.FAILED) {
-        const node = run.workflow.nodes.get(position.value)
-        if (node === undefined) {
-          return yield* new StepFailed({
-            runId: run.record.runId,
-            step: position.value,
-            kind: "unknown",
-            attempts: 0,
-            reason: "the run stands at a state the workflow does not have",
-            message: `run ${run.record.runId} stands at "${position.value}", which workflow ${run.workflow.definition.name} does not have`
-          })
-        }
-        if (run.options.onProgress !== undefined) {
-          yield* run.options.onProgress({ _tag: "StepStarted", runId: run.record.runId, step: node.id })
-        }
-        const finished = yield* Effect.tapError(
-          execute(run, node, Chart.scopeOf(position.context), `${run.record.runId}:${node.id}`),
-          (error) =>
-            Effect.gen(function* () {
-              // The chart's FAIL transition ends the run; the record keeps the failed step, where a resume retries.
-              const failed = runner.send({ type: "FAIL", step: node.id })
-              yield* Effect.ignore(saveRouters(run))
-              yield* Effect.ignore(
-                commit(run, {
-                  status: failed.value === Chart.FAILED ? "failed" : "running",
-                  state: node.id,
-                  error: error.message
-                })
-              )
-              yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "failed" })
-            })
-        )
-        // A parallel's children (and nested branches' steps) are readable by their own ids afterwards.
-        if (Object.keys(finished.extra).length > 0) runner.send({ type: "OUTPUTS", outputs: finished.extra })
-        const before = position.context.outputs
-        position = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
-        // Only what this boundary added to the chart's context (the step, its nested steps, branch cases taken).
-        const added: Record<string, Outputs> = {}
-        for (const [id, value] of Object.entries(position.context.outputs)) if (before[id] !== value) added[id] = value
-        yield* commit(run, {
-          state: position.value,
-          outputs: added,
-          ...(Object.keys(run.record.partials).length === 0 ? {} : { clearPartials: true })
+  Effect.gen(function* () {
+    // One runner for the whole run (a new run's, or one restored at the stored position): steps only send events.
+    const runner =
+      started ??
+      Chart.restore(chartOf(run.env, run.workflow, run.record.fingerprint), {
+        value: run.record.state,
+        context: { inputs: run.record.inputs, outputs: run.record.outputs }
+      })
+    let position = runner.position()
+    while (position.value !== Chart.DONE && position.value !== Chart.FAILED) {
+      const node = run.workflow.nodes.get(position.value)
+      if (node === undefined) {
+        return yield* new StepFailed({
+          runId: run.record.runId,
+          step: position.value,
+          kind: "unknown",
+          attempts: 0,
+          reason: "the run stands at a state the workflow does not have",
+          message: `run ${run.record.runId} stands at "${position.value}", which workflow ${run.workflow.definition.name} does not have`
         })
       }
-      const scope = Chart.scopeOf(position.context)
-      const outputs: Record<string, unknown> = {}
-      for (const [name, binding] of Object.entries(run.workflow.definition.outputs)) {
-        const r = Template.resolve(binding, scope)
-        if (!r.ok) {
-          const error = new StepFailed({
-            runId: run.record.runId,
-            step: `outputs.${name}`,
-            kind: "output",
-            attempts: 0,
-            reason: `{${r.missing}} has no value`,
-            message: `output "${name}": {${r.missing}} has no value (the step it reads did not run: a branch case not taken?)`
+      if (run.options.onProgress !== undefined) {
+        yield* run.options.onProgress({ _tag: "StepStarted", runId: run.record.runId, step: node.id })
+      }
+      const finished = yield* Effect.tapError(
+        execute(run, node, Chart.scopeOf(position.context), `${run.record.runId}:${node.id}`),
+        (error) =>
+          Effect.gen(function* () {
+            // The chart's FAIL transition ends the run; the record keeps the failed step, where a resume retries.
+            const failed = runner.send({ type: "FAIL", step: node.id })
+            yield* Effect.ignore(saveRouters(run))
+            yield* Effect.ignore(
+              commit(run, {
+                status: failed.value === Chart.FAILED ? "failed" : "running",
+                state: node.id,
+                error: error.message
+              })
+            )
+            yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "failed" })
           })
-          yield* commit(run, { status: "failed", error: error.message })
-          return yield* error
-        }
-        outputs[name] = r.value
+      )
+      // A parallel's children (and nested branches' steps) are readable by their own ids afterwards.
+      if (Object.keys(finished.extra).length > 0) runner.send({ type: "OUTPUTS", outputs: finished.extra })
+      const before = position.context.outputs
+      position = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
+      // Only what this boundary added to the chart's context (the step, its nested steps, branch cases taken).
+      const added: Record<string, Outputs> = {}
+      for (const [id, value] of Object.entries(position.context.outputs)) if (before[id] !== value) added[id] = value
+      yield* commit(run, {
+        state: position.value,
+        outputs: added,
+        ...(Object.keys(run.record.partials).length === 0 ? {} : { clearPartials: true })
+      })
+    }
+    const scope = Chart.scopeOf(position.context)
+    const outputs: Record<string, unknown> = {}
+    for (const [name, binding] of Object.entries(run.workflow.definition.outputs)) {
+      const r = Template.resolve(binding, scope)
+      if (!r.ok) {
+        const error = new StepFailed({
+          runId: run.record.runId,
+          step: `outputs.${name}`,
+          kind: "output",
+          attempts: 0,
+          reason: `{${r.missing}} has no value`,
+          message: `output "${name}": {${r.missing}} has no value (the step it reads did not run: a branch case not taken?)`
+        })
+        yield* commit(run, { status: "failed", error: error.message })
+        return yield* error
       }
-      yield* commit(run, { status: "succeeded", result: outputs })
-      yield* saveRouters(run)
-      yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "succeeded" })
-      return {
-        runId: run.record.runId,
-        workflow: run.workflow.definition.name,
-        status: "succeeded" as const,
-        outputs,
-        steps: run.record.steps,
-        restored
-      }
-    })
-  )
+      outputs[name] = r.value
+    }
+    yield* commit(run, { status: "succeeded", result: outputs })
+    yield* saveRouters(run)
+    yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "succeeded" })
+    return {
+      runId: run.record.runId,
+      workflow: run.workflow.definition.name,
+      status: "succeeded" as const,
+      outputs,
+      steps: run.record.steps,
+      restored
+    }
+  })
 
 let counter = 0
 
@@ -1103,7 +1100,7 @@ export const start = (
         updatedAt: at
       }
     }
-    yield* Effect.onError(run.env.store.save(run.record), () => Effect.sync(() => runner.stop()))
+    yield* run.env.store.save(run.record)
     yield* progress(run, { _tag: "RunStarted", runId, workflow: w.definition.name, resumed: false })
     return yield* drive(run, [], runner)
   })
