@@ -39,39 +39,41 @@ describe("Loop per-module overrides", () => {
     assert.throws(() => LoopPolicy.override(settings, { relativeDrop: 2 }), /relativeDrop/)
   })
 
-  it.effect("Loop.configure registers a module's triggers at run time: its rule fires, the other module's does not", () =>
-    Effect.gen(function* () {
-      const modules = yield* ModuleManager.ModuleManager
-      const loop = yield* Loop.Loop
-      for (const id of ["steered", "plain"]) {
-        yield* modules.create({ id, kind: "predict", signature: "question -> answer" })
-      }
-      const configured = yield* loop.configure("steered", { minSamples: 10 })
-      assert.strictEqual(configured.minSamples, 10)
-      assert.strictEqual(loop.settingsOf("steered").minSamples, 10)
-      assert.strictEqual(loop.settingsOf("plain").minSamples, 50)
-      const bad = yield* Effect.flip(loop.configure("steered", { minSamples: 0 }))
-      assert.strictEqual(bad._tag, "LoopSettingsInvalid")
-      // A refused configuration leaves the earlier one in force.
-      assert.strictEqual(loop.settingsOf("steered").minSamples, 10)
-      for (const id of ["steered", "plain"]) {
-        for (let i = 0; i < 40; i++) {
-          const execution = yield* modules.execute(id, { question: `What is ${i} + 1?` })
-          yield* loop.feedback({ executionId: execution.executionId, outcome: { rating: i < 20 ? 1 : 0 } })
+  it.effect(
+    "Loop.configure registers a module's triggers at run time: its rule fires, the other module's does not",
+    () =>
+      Effect.gen(function* () {
+        const modules = yield* ModuleManager.ModuleManager
+        const loop = yield* Loop.Loop
+        for (const id of ["steered", "plain"]) {
+          yield* modules.create({ id, kind: "predict", signature: "question -> answer" })
         }
-      }
-      yield* loop.evaluate
-      const decisions = yield* loop.decisions
-      const of = (id: string) => decisions.filter((d) => d.moduleId === id)
-      assert.isTrue(
-        of("steered").some((d) => d.rule === "degradation" && d.action === "hold"),
-        JSON.stringify(decisions)
-      )
-      assert.match(of("steered").find((d) => d.rule === "degradation")!.reason, /a job needs 1000/)
-      assert.deepStrictEqual(of("plain"), [])
-      // `{}` clears the module's overrides.
-      yield* loop.configure("steered", {})
-      assert.strictEqual(loop.settingsOf("steered").minSamples, 50)
-    }).pipe(Effect.provide(TestRuntime.layer({ application: { loop: { settings: base } } })))
+        const configured = yield* loop.configure("steered", { minSamples: 10 })
+        assert.strictEqual(configured.minSamples, 10)
+        assert.strictEqual(loop.settingsOf("steered").minSamples, 10)
+        assert.strictEqual(loop.settingsOf("plain").minSamples, 50)
+        const bad = yield* Effect.flip(loop.configure("steered", { minSamples: 0 }))
+        assert.strictEqual(bad._tag, "LoopSettingsInvalid")
+        // A refused configuration leaves the earlier one in force.
+        assert.strictEqual(loop.settingsOf("steered").minSamples, 10)
+        for (const id of ["steered", "plain"]) {
+          for (let i = 0; i < 40; i++) {
+            const execution = yield* modules.execute(id, { question: `What is ${i} + 1?` })
+            yield* loop.feedback({ executionId: execution.executionId, outcome: { rating: i < 20 ? 1 : 0 } })
+          }
+        }
+        yield* loop.evaluate
+        const decisions = yield* loop.decisions
+        const of = (id: string) => decisions.filter((d) => d.moduleId === id)
+        assert.isTrue(
+          of("steered").some((d) => d.rule === "degradation" && d.action === "hold"),
+          JSON.stringify(decisions)
+        )
+        assert.match(of("steered").find((d) => d.rule === "degradation")!.reason, /a job needs 1000/)
+        assert.deepStrictEqual(of("plain"), [])
+        // `{}` clears the module's overrides.
+        yield* loop.configure("steered", {})
+        assert.strictEqual(loop.settingsOf("steered").minSamples, 50)
+      }).pipe(Effect.provide(TestRuntime.layer({ application: { loop: { settings: base } } })))
   )
 })

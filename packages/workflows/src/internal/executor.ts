@@ -7,7 +7,7 @@
  */
 import { LM, Module, Prediction } from "@effect-dspy/core"
 import { CanonicalJson } from "@effect-dspy/foundation"
-import type { ModuleManager } from "@effect-dspy/services"
+import type { Loop, LoopPolicy, ModuleManager } from "@effect-dspy/services"
 import { TrafficPolicy } from "@effect-dspy/services"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -52,6 +52,8 @@ export interface Env {
   readonly routers: Map<string, TrafficPolicy.Router>
   /** Charts by workflow fingerprint. */
   readonly charts: Map<string, Chart.Chart>
+  /** The application's real-time loop, when it has one: module steps' `optimization` blocks register with it. */
+  readonly loop: Loop.Service | undefined
   /**
    * Fingerprints of the workflows already prepared (their modules created, their tools found): a later run skips
    * the checks (a module removed since fails its step with a typed error).
@@ -156,6 +158,7 @@ export const prepare = (env: Env, w: Check.Checked): Effect.Effect<void, Workflo
         })
       }
     }
+    if (issues.length === 0 && env.loop !== undefined) issues.push(...(yield* registerTriggers(env.loop, w)))
     if (issues.length > 0) {
       return yield* new WorkflowInvalid({
         file: w.file,
@@ -164,6 +167,42 @@ export const prepare = (env: Env, w: Check.Checked): Effect.Effect<void, Workflo
       })
     }
     env.prepared.add(fingerprint)
+  })
+
+/**
+ * Registers each module step's `optimization` block with the real-time loop (`Loop.configure`): its optimizer and
+ * triggers become the loop's settings for the step's module (`minExperiences` its jobs' least training set). A
+ * module shared by several steps takes the last one's. A value the loop refuses is an issue at its key.
+ */
+const registerTriggers = (loop: Loop.Service, w: Check.Checked): Effect.Effect<ReadonlyArray<Issue>> =>
+  Effect.gen(function* () {
+    const issues: Array<Issue> = []
+    for (const { workflow, node } of moduleNodes(w)) {
+      const block = (node.step as WS.ModuleStep).optimization
+      if (block === undefined) continue
+      const { minExperiences, ...rules } = block.triggers ?? {}
+      const overrides: LoopPolicy.Overrides = {
+        ...rules,
+        optimizer: block.optimizer,
+        ...(minExperiences === undefined
+          ? {}
+          : { minTrainSize: minExperiences, trainSize: Math.max(loop.settings.trainSize, minExperiences) })
+      }
+      const configured = yield* Effect.either(loop.configure(moduleIdOf(workflow, node), overrides))
+      if (Either.isLeft(configured)) {
+        const field = configured.left.field
+        const key =
+          field === "optimizer"
+            ? "optimizer"
+            : `triggers.${field === "minTrainSize" || field === "trainSize" ? "minExperiences" : field}`
+        issues.push({
+          file: w.file,
+          path: `${node.path}.optimization.${key}`,
+          message: `the real-time loop refuses it: ${configured.left.message}`
+        })
+      }
+    }
+    return issues
   })
 
 /** Checks a run's inputs against the declared ones. */
