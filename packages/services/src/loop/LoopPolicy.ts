@@ -181,9 +181,8 @@ export const settings = (
  * @since 0.1.0
  * @category models
  */
-export type Overrides = Partial<
-  Pick<
-    Settings,
+export type Overrides = {
+  readonly [K in
     | "minSamples"
     | "relativeDrop"
     | "absoluteDrop"
@@ -194,9 +193,8 @@ export type Overrides = Partial<
     | "cooldownMs"
     | "trainSize"
     | "minTrainSize"
-    | "optimizer"
-  >
->
+    | "optimizer"]?: Settings[K] | undefined
+}
 
 const overridable: ReadonlySet<string> = new Set<keyof Overrides>([
   "minSamples",
@@ -227,7 +225,8 @@ export const override = (base: Settings, overrides: Overrides): Settings => {
         message: `loop.${key} cannot be set per module (a module sets: ${[...overridable].join(", ")})`
       })
   }
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Overrides
+  // An absent key and a key set to `undefined` both keep the loop's value.
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined))
   return settings({ ...base, ...defined })
 }
 

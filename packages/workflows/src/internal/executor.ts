@@ -276,16 +276,26 @@ const describe = (e: unknown): string =>
  */
 const commit = (
   run: Run,
-  change: Omit<RunStore.Boundary, "at" | "status" | "steps"> & { readonly status?: RunRecord.Status }
+  change: Omit<RunStore.Boundary, "at" | "status" | "steps"> & { readonly status?: RunRecord.Status },
+  /** The chart's outputs after the boundary (the record's outputs with `change.outputs` added), when known. */
+  outputs?: RunRecord.RunRecord["outputs"]
 ): Effect.Effect<void, RunError> =>
   Effect.suspend(() => {
     const at = timeOf(run)
     const steps = run.unsaved
     run.unsaved = []
-    const head: RunStore.Boundary = { ...change, at, status: change.status ?? run.record.status }
+    const record = run.record
+    const head: RunStore.Boundary = { ...change, at, status: change.status ?? record.status }
     // The record's steps array is the run's own (the step records are already on it): the head leaves it as it is.
-    run.record = applyBoundary(run.record, head)
-    return run.env.store.append(run.record.runId, steps.length === 0 ? head : { ...head, steps })
+    // A step boundary (the chart moved, nothing else) takes the chart's outputs as they are, without a copy.
+    run.record =
+      outputs !== undefined &&
+      change.state !== undefined &&
+      Object.keys(change).length === 2 &&
+      record.error === undefined
+        ? { ...record, status: head.status, updatedAt: at, state: change.state, outputs }
+        : applyBoundary(record, head)
+    return run.env.store.append(record.runId, steps.length === 0 ? head : { ...head, steps })
   })
 
 const progress = (run: Run, p: Progress): Effect.Effect<void> =>
@@ -1058,13 +1068,12 @@ const driveChart = (
       const before = position.context.outputs
       position = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
       // Only what this boundary added to the chart's context (the step, its nested steps, branch cases taken).
+      const after = position.context.outputs
       const added: Record<string, Outputs> = {}
-      for (const [id, value] of Object.entries(position.context.outputs)) if (before[id] !== value) added[id] = value
-      yield* commit(run, {
-        state: position.value,
-        outputs: added,
-        ...(Object.keys(run.record.partials).length === 0 ? {} : { clearPartials: true })
-      })
+      for (const id in after) if (before[id] !== after[id]) added[id] = after[id]!
+      yield* Object.keys(run.record.partials).length === 0
+        ? commit(run, { state: position.value, outputs: added }, after)
+        : commit(run, { state: position.value, outputs: added, clearPartials: true })
     }
     const scope = Chart.scopeOf(position.context)
     const outputs: Record<string, unknown> = {}
