@@ -287,13 +287,21 @@ export const layer = (
       const observe = (yield* config.current).observe
       const balancer = ProviderBalancer.make()
       const balanced = Object.keys(observe.balancing).length > 0
+      // `storage.backend: postgres`: the stores not given in context open on that database.
+      const storage = (yield* config.current).storage
+      const postgres = storage.backend === "postgres" ? yield* openPostgres(storage, scope) : undefined
       // The metric history, opened first: the request path feeds it each completion's outcome per provider.
-      const history = yield* MetricHistory.make({
+      const historyOptions = {
         filename: observe.filename,
         intervalMs: observe.intervalMs,
         rawRetentionMs: observe.rawRetentionMs,
         hourRetentionMs: observe.hourRetentionMs
-      }).pipe(
+      }
+      const history = yield* (
+        postgres === undefined
+          ? MetricHistory.make(historyOptions)
+          : Effect.provide(MetricHistory.makePostgres(historyOptions), postgres.client)
+      ).pipe(
         Effect.mapError(
           (error) =>
             new RuntimeError.ChildStartFailed({
@@ -320,9 +328,6 @@ export const layer = (
           ? HistoryFeed.providerObserver(history, () => clock.unsafeCurrentTimeMillis())
           : undefined
       })
-      // `storage.backend: postgres`: the stores not given in context open on that database.
-      const storage = (yield* config.current).storage
-      const postgres = storage.backend === "postgres" ? yield* openPostgres(storage, scope) : undefined
       // The release store: the one in context, else a SQLite store of the application's own.
       const givenReleases = yield* Effect.serviceOption(ReleaseStore.ReleaseStore)
       const releases = Option.isSome(givenReleases)
@@ -361,7 +366,11 @@ export const layer = (
             )
           )
       // The loop's experience store; executions are recorded once the loop is built (after the coordinator).
-      const experiences = yield* ExperienceStore.makeSqlite(loopFile(options), options.loop?.bounds).pipe(
+      const experiences = yield* (
+        postgres === undefined
+          ? ExperienceStore.makeSqlite(loopFile(options), options.loop?.bounds)
+          : Effect.provide(ExperienceStore.makePostgres(options.loop?.bounds), postgres.client)
+      ).pipe(
         Effect.mapError(
           (error) =>
             new RuntimeError.ChildStartFailed({

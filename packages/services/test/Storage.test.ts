@@ -23,7 +23,9 @@ import {
   Application,
   CheckpointPostgres,
   CheckpointSqlite,
+  ExperienceStore,
   ExperimentStore,
+  MetricHistory,
   ModuleManager,
   OptimizationCoordinator,
   ReleaseStore,
@@ -33,7 +35,7 @@ import {
 import * as JobsPg from "../src/internal/coordinator/postgresStore.js"
 import * as JobsSqlite from "../src/internal/coordinator/store.js"
 import * as PgServer from "./support/pgServer.js"
-import { type Backend, contracts, openAt } from "./support/storeContracts.js"
+import { type Backend, contracts, moreContracts, openAt } from "./support/storeContracts.js"
 
 const pg = PgServer.shared()
 
@@ -61,7 +63,10 @@ const sqlite: Backend = {
   events: (retention) =>
     openAt(tempFile("events.db"), (filename) =>
       serviceOf(Events.Events, Events.layerSqlite({ filename, ...retention }))
-    )
+    ),
+  experiences: (bounds) =>
+    openAt(tempFile("experiences.db"), (filename) => ExperienceStore.makeSqlite(filename, bounds)),
+  metrics: (options) => openAt(tempFile("metrics.db"), (filename) => MetricHistory.make({ ...options, filename }))
 }
 
 /** A fresh database's client (each `reopen` gets a new pool on it, as another process would). */
@@ -91,12 +96,16 @@ const postgres: Backend = {
     openAt(
       database,
       onClient(Effect.map(Layer.build(Events.layerSql(retention)), (c) => Context.get(c, Events.Events)))
-    )
+    ),
+  experiences: (bounds) => openAt(database, onClient(ExperienceStore.makePostgres(bounds))),
+  metrics: (options) => openAt(database, onClient(MetricHistory.makePostgres(options)))
 }
 
 describe("Storage contracts", () => {
   contracts(sqlite)
   contracts(postgres)
+  moreContracts(sqlite)
+  moreContracts(postgres)
 })
 
 describe.skipIf(PgServer.binaries === undefined)("Storage on PostgreSQL", () => {
