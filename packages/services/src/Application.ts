@@ -52,6 +52,7 @@ import * as Experiments from "./experiments/Experiments.js"
 import * as ModuleManager from "./ModuleManager.js"
 import * as OptimizationCoordinator from "./OptimizationCoordinator.js"
 import * as ReleaseStore from "./releases/ReleaseStore.js"
+import * as RouterStore from "./routing/RouterStore.js"
 import * as ServicesEvents from "./ServicesEvents.js"
 import * as Storage from "./Storage.js"
 import { openPostgres } from "./internal/storage.js"
@@ -260,6 +261,7 @@ export const layer = (
   | Experiments.Experiments
   | Loop.Loop
   | ExperienceStore.ExperienceStore
+  | RouterStore.RouterStore
   | Observability.Observability,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions,
   Config.Config | Events.Events | Protection.Protection | Registry.Registry
@@ -380,6 +382,23 @@ export const layer = (
             })
         )
       )
+      // The learned routers' state (`Router.make` without a file of its own): the store in context, else PostgreSQL
+      // with `storage.backend: postgres`, else each router in memory.
+      const givenRouters = yield* Effect.serviceOption(RouterStore.RouterStore)
+      const routers = Option.isSome(givenRouters)
+        ? givenRouters.value
+        : postgres === undefined
+          ? RouterStore.makeMemory()
+          : yield* Effect.provide(RouterStore.makePostgres, postgres.client).pipe(
+              Effect.mapError(
+                (error) =>
+                  new RuntimeError.ChildStartFailed({
+                    childId: "module_manager",
+                    cause: error,
+                    message: `The router store did not open: ${error.message}`
+                  })
+              )
+            )
       const recorder: RecorderSlot = { current: undefined }
       const loopSlot = loopImpl.makeSlot()
       const deps: moduleActor.Dependencies = {
@@ -608,6 +627,7 @@ export const layer = (
       return Context.make(Application, service).pipe(
         Context.add(Loop.Loop, loop.service),
         Context.add(ExperienceStore.ExperienceStore, experiences),
+        Context.add(RouterStore.RouterStore, routers),
         Context.add(OptimizationCoordinator.OptimizationCoordinator, optimization),
         Context.add(ModuleManager.ModuleManager, modules),
         Context.add(ReleaseStore.ReleaseStore, releases),
@@ -650,6 +670,7 @@ export const layerDefault = (
   | Experiments.Experiments
   | Loop.Loop
   | ExperienceStore.ExperienceStore
+  | RouterStore.RouterStore
   | Observability.Observability
   | Config.Config
   | Events.Events,

@@ -214,11 +214,19 @@ export * as LoopPolicy from "./loop/LoopPolicy.js"
 export * as AdaptiveTimeout from "./latency/AdaptiveTimeout.js"
 
 /**
- * A learned router: per request segment, a bandit chooses among handlers from rewards; state in SQLite.
+ * A learned router: per request segment, a bandit chooses among handlers from rewards; state in its store.
  *
  * @since 0.1.0
  */
 export * as Router from "./routing/Router.js"
+
+/**
+ * Where learned routers keep their state (arms, decisions and their feedback links, calibration): SQLite, memory
+ * or PostgreSQL.
+ *
+ * @since 0.1.0
+ */
+export * as RouterStore from "./routing/RouterStore.js"
 
 /**
  * Calibration of a router's confidence against observed rewards: bins, ECE and Brier score.

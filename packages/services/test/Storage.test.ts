@@ -29,6 +29,7 @@ import {
   ModuleManager,
   OptimizationCoordinator,
   ReleaseStore,
+  RouterStore,
   Storage,
   TestRuntime
 } from "../src/index.js"
@@ -66,7 +67,8 @@ const sqlite: Backend = {
     ),
   experiences: (bounds) =>
     openAt(tempFile("experiences.db"), (filename) => ExperienceStore.makeSqlite(filename, bounds)),
-  metrics: (options) => openAt(tempFile("metrics.db"), (filename) => MetricHistory.make({ ...options, filename }))
+  metrics: (options) => openAt(tempFile("metrics.db"), (filename) => MetricHistory.make({ ...options, filename })),
+  routers: openAt(tempFile("routers.db"), RouterStore.makeSqlite)
 }
 
 /** A fresh database's client (each `reopen` gets a new pool on it, as another process would). */
@@ -98,7 +100,8 @@ const postgres: Backend = {
       onClient(Effect.map(Layer.build(Events.layerSql(retention)), (c) => Context.get(c, Events.Events)))
     ),
   experiences: (bounds) => openAt(database, onClient(ExperienceStore.makePostgres(bounds))),
-  metrics: (options) => openAt(database, onClient(MetricHistory.makePostgres(options)))
+  metrics: (options) => openAt(database, onClient(MetricHistory.makePostgres(options))),
+  routers: openAt(database, onClient(RouterStore.makePostgres))
 }
 
 describe("Storage contracts", () => {

@@ -17,7 +17,8 @@ import {
   type ExperimentRecord,
   type ExperimentStore,
   type MetricHistory,
-  type ReleaseStore
+  type ReleaseStore,
+  type RouterStore
 } from "../../src/index.js"
 import type { JobRow, JobStore } from "../../src/internal/coordinator/store.js"
 
@@ -39,6 +40,7 @@ export interface Backend {
   readonly events: (retention: Events.RetentionOptions) => Open<Events.Service>
   readonly experiences: (bounds: ExperienceStore.Bounds) => Open<ExperienceStore.Service>
   readonly metrics: (options: MetricHistory.Options) => Open<MetricHistory.Service>
+  readonly routers: Open<RouterStore.Service>
 }
 
 const lineage = (parent: number | null, reason: string): ReleaseStore.Lineage => ({
@@ -344,6 +346,9 @@ export const moreContracts = (backend: Backend): void => {
       )
     }))
 
+  test("routers: decisions, rewards, calibration and feedback links by router, read back after reopening", () =>
+    routerContract(backend))
+
   test("metric history: rollups merged on write, read back, down-sampled and expired after reopening", () =>
     Effect.gen(function* () {
       const day = 86_400_000
@@ -391,6 +396,55 @@ export const moreContracts = (backend: Backend): void => {
       )
     }))
 }
+
+/** The router contract (a function: it is registered by {@link moreContracts}). */
+const routerContract = (backend: Backend) =>
+  Effect.gen(function* () {
+    const { store, reopen } = yield* backend.routers
+    const options = { bins: 4, maxDecisions: 512 }
+    const a = yield* store.open("a", options)
+    const b = yield* store.open("b", options)
+    const decide = (state: RouterStore.RouterState, seq: number, handler: string) =>
+      state.decide({
+        id: `r/${seq}`,
+        seq,
+        segment: "s",
+        handler,
+        confidence: 0.5,
+        explored: false,
+        createdAt: 1_733_000_000_000
+      })
+    for (let seq = 0; seq < 5; seq++) yield* decide(a, seq, seq % 2 === 0 ? "x" : "y")
+    yield* decide(b, 0, "x")
+    yield* a.reward({ id: "r/0", segment: "s", handler: "x", value: 1, bin: 2, confidence: 0.5 })
+    yield* a.reward({ id: "r/2", segment: "s", handler: "x", value: 0.5, bin: 2, confidence: 0.5 })
+    // Feedback links: r/3's survives the restart; r/2's decision has its reward, so it needs none.
+    yield* a.link("r/2", "ex_2")
+    yield* a.link("r/3", "ex_3")
+    // A duplicate decision id is refused, and changes nothing.
+    assert.isTrue(Either.isLeft(yield* Effect.either(decide(a, 4, "x"))))
+    const again = yield* (yield* reopen).open("a", options)
+    const loaded = yield* again.load
+    assert.deepStrictEqual(loaded.arms, [
+      { segment: "s", handler: "x", pulls: 3, rewardN: 2, rewardSum: 1.5, rewardSumSq: 1.25 },
+      { segment: "s", handler: "y", pulls: 2, rewardN: 0, rewardSum: 0, rewardSumSq: 0 }
+    ])
+    assert.strictEqual(loaded.nextSeq, 5)
+    assert.deepStrictEqual(loaded.bins, [{ bin: 2, n: 2, confidenceSum: 1, rewardSum: 1.5, squaredErrorSum: 0.25 }])
+    assert.deepStrictEqual(loaded.links, [{ decisionId: "r/3", executionId: "ex_3" }])
+    assert.deepStrictEqual(yield* again.decision("r/2"), {
+      id: "r/2",
+      seq: 2,
+      segment: "s",
+      handler: "x",
+      confidence: 0.5,
+      reward: 0.5
+    })
+    assert.isUndefined(yield* again.decision("r/99"))
+    // Another router's state is its own.
+    const other = yield* (yield* (yield* reopen).open("b", options)).load
+    assert.deepStrictEqual([other.nextSeq, other.arms.length, other.links.length], [1, 1, 0])
+  })
 
 /** Builds an `Open` from a function opening a store on a location made once per test. */
 export const openAt = <L, S>(
