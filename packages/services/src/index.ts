@@ -27,6 +27,13 @@ export * as ModuleManager from "./ModuleManager.js"
 export * as LMProviders from "./LMProviders.js"
 
 /**
+ * A throwaway PostgreSQL server for tests: `initdb` in a temp dir, a free loopback port, removed afterwards.
+ *
+ * @since 0.1.0
+ */
+export * as TestPostgres from "./TestPostgres.js"
+
+/**
  * Isolated application runtimes for tests, with controllable simulated LMs.
  *
  * @since 0.1.0
