@@ -15,20 +15,8 @@ import { conflict } from "./conflict.js"
 import * as Rows from "./rows.js"
 import { schemaVersion } from "./sqliteStore.js"
 
-/** The migration steps (index 0: an empty database to version 1); as many as the SQLite store's versions. */
-const migrations: ReadonlyArray<ReadonlyArray<string>> = [
-  [
-    `CREATE TABLE dspy_release_modules (
-      module_id TEXT PRIMARY KEY, shape TEXT NOT NULL, spec TEXT, promoted INTEGER NOT NULL,
-      created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)`,
-    `CREATE TABLE dspy_release_versions (
-      module_id TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL, lineage TEXT NOT NULL,
-      created_at BIGINT NOT NULL, PRIMARY KEY (module_id, version))`,
-    `CREATE TABLE dspy_optimization_results (
-      key TEXT PRIMARY KEY, module_id TEXT NOT NULL, state TEXT NOT NULL, job_id TEXT NOT NULL,
-      optimizer TEXT NOT NULL, scores TEXT, created_at BIGINT NOT NULL)`
-  ]
-]
+/** The migration steps (index 0: an empty database to version 1): the SQLite store's, with BIGINT times. */
+const migrations = Rows.migrations("BIGINT")
 
 type Row = Rows.Row
 

@@ -4,6 +4,25 @@
  */
 import type { Lineage, ModuleRecord, StoredResult, VersionRecord } from "../ReleaseStore.js"
 
+/**
+ * The statements that bring a database from version `i` to `i + 1` (index 0: an empty database to version 1), for
+ * both databases (`time`: the type of the millisecond columns, `INTEGER` in SQLite, `BIGINT` in PostgreSQL). A later
+ * schema appends its step here; a database at any earlier version runs the steps it lacks.
+ */
+export const migrations = (time: "INTEGER" | "BIGINT"): ReadonlyArray<ReadonlyArray<string>> => [
+  [
+    `CREATE TABLE dspy_release_modules (
+      module_id TEXT PRIMARY KEY, shape TEXT NOT NULL, spec TEXT, promoted INTEGER NOT NULL,
+      created_at ${time} NOT NULL, updated_at ${time} NOT NULL)`,
+    `CREATE TABLE dspy_release_versions (
+      module_id TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL, lineage TEXT NOT NULL,
+      created_at ${time} NOT NULL, PRIMARY KEY (module_id, version))`,
+    `CREATE TABLE dspy_optimization_results (
+      key TEXT PRIMARY KEY, module_id TEXT NOT NULL, state TEXT NOT NULL, job_id TEXT NOT NULL,
+      optimizer TEXT NOT NULL, scores TEXT, created_at ${time} NOT NULL)`
+  ]
+]
+
 /** A row as the driver returns it. */
 export type Row = { readonly [column: string]: unknown }
 

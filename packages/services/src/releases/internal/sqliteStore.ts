@@ -19,23 +19,8 @@ export const busyTimeoutMs = 1_000
 /** The schema version written by this code. */
 export const schemaVersion = 1
 
-/**
- * The statements that bring a database from version `i` to `i + 1` (index 0: an empty database to version 1).
- * A later schema appends its step here; a database at any earlier version runs the steps it lacks.
- */
-const migrations: ReadonlyArray<ReadonlyArray<string>> = [
-  [
-    `CREATE TABLE dspy_release_modules (
-      module_id TEXT PRIMARY KEY, shape TEXT NOT NULL, spec TEXT, promoted INTEGER NOT NULL,
-      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`,
-    `CREATE TABLE dspy_release_versions (
-      module_id TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL, lineage TEXT NOT NULL,
-      created_at INTEGER NOT NULL, PRIMARY KEY (module_id, version))`,
-    `CREATE TABLE dspy_optimization_results (
-      key TEXT PRIMARY KEY, module_id TEXT NOT NULL, state TEXT NOT NULL, job_id TEXT NOT NULL,
-      optimizer TEXT NOT NULL, scores TEXT, created_at INTEGER NOT NULL)`
-  ]
-]
+/** The statements that bring a database from version `i` to `i + 1` (see `rows.migrations`). */
+const migrations = Rows.migrations("INTEGER")
 
 type Row = Rows.Row
 
