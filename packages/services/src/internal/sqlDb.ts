@@ -34,7 +34,7 @@ export interface Db {
 }
 
 /** `?` placeholders as `$1, $2, ...` (outside quoted text). */
-export const numbered = (sql: string): string => {
+const numbered = (sql: string): string => {
   let out = ""
   let n = 0
   let quoted = false
