@@ -1,6 +1,7 @@
 /**
- * Where runs are persisted at each step boundary: in memory (tests) or SQLite in WAL mode, so a run interrupted by a
- * crash or restart resumes where it stopped. A run is one row (its record as it started, or as last compacted) and
+ * Where runs are persisted at each step boundary: in memory (tests), SQLite in WAL mode, or PostgreSQL
+ * ({@link layerPostgres}; {@link layerConfig} follows Config's `storage.backend`), so a run interrupted by a crash
+ * or restart resumes where it stopped. A run is one row (its record as it started, or as last compacted) and
  * one small appended row per step boundary (what the boundary changed: the chart's state, the finished step's
  * outputs, its step records); reading a run folds its boundaries onto its row. Appending a boundary is one
  * prepared `INSERT` in its own transaction: with `synchronous = NORMAL` in WAL mode a committed boundary survives a
@@ -19,7 +20,9 @@
  *
  * @since 0.1.0
  */
-import { DatabaseFile } from "@effect-dspy/foundation"
+import { Config, DatabaseFile } from "@effect-dspy/foundation"
+import { Storage } from "@effect-dspy/services"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import Sqlite from "better-sqlite3"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -28,8 +31,10 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as RunRecord from "./RunRecord.js"
-import { RunStoreError } from "./WorkflowError.js"
+import * as codec from "./internal/runRows.js"
+import * as postgres from "./internal/runStorePostgres.js"
+import type * as RunRecord from "./RunRecord.js"
+import type { RunStoreError } from "./WorkflowError.js"
 
 /**
  * A run in a listing.
@@ -78,22 +83,7 @@ export interface Boundary {
  * @since 0.1.0
  * @category combinators
  */
-export const applyBoundary = (record: RunRecord.RunRecord, b: Boundary): RunRecord.RunRecord => {
-  const { error: _error, ...rest } = record
-  return {
-    ...rest,
-    status: b.status,
-    updatedAt: b.at,
-    ...(b.state === undefined ? {} : { state: b.state }),
-    ...(b.outputs === undefined ? {} : { outputs: { ...record.outputs, ...b.outputs } }),
-    ...(b.clearPartials === true || b.partials !== undefined
-      ? { partials: { ...(b.clearPartials === true ? {} : record.partials), ...b.partials } }
-      : {}),
-    ...(b.steps === undefined || b.steps.length === 0 ? {} : { steps: [...record.steps, ...b.steps] }),
-    ...(b.error === undefined ? {} : { error: b.error }),
-    ...(b.result === undefined ? {} : { result: b.result })
-  }
-}
+export const applyBoundary: (record: RunRecord.RunRecord, b: Boundary) => RunRecord.RunRecord = codec.applyBoundary
 
 /**
  * The run store.
@@ -137,40 +127,6 @@ export class RunStore extends Context.Tag("@effect-dspy/workflows/RunStore")<Run
  */
 export const LAYOUT_VERSION = 2
 
-const storeError = (operation: string, reason: string) =>
-  new RunStoreError({ operation, message: `run store ${operation} failed: ${reason}` })
-
-const decodeText = (
-  text: string,
-  boundaries: ReadonlyArray<string> = []
-): Either.Either<RunRecord.RunRecord, string> => {
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (e) {
-    return Either.left(`a stored run is not JSON: ${String(e)}`)
-  }
-  if (boundaries.length > 0) {
-    if (typeof json !== "object" || json === null) return Either.left("a stored run is not an object")
-    let folded = json as RunRecord.RunRecord
-    for (const [i, b] of boundaries.entries()) {
-      let boundary: unknown
-      try {
-        boundary = JSON.parse(b)
-      } catch (e) {
-        return Either.left(`the run's step boundary ${i + 1} is not JSON: ${String(e)}`)
-      }
-      if (typeof boundary !== "object" || boundary === null) {
-        return Either.left(`the run's step boundary ${i + 1} is not an object`)
-      }
-      folded = applyBoundary(folded, boundary as Boundary)
-    }
-    json = folded
-  }
-  // Validated once, when read: the hot path (each boundary) writes what the executor built, unencoded.
-  return Either.mapLeft(RunRecord.decode(json), (e) => `a stored run does not match its schema: ${e.message}`)
-}
-
 /**
  * A store in memory (records are copied through JSON, as a database would).
  *
@@ -181,7 +137,9 @@ export const makeMemory = (): Service => {
   const rows = new Map<string, { readonly text: string; readonly boundaries: Array<string> }>()
   const current = (runId: string) => {
     const row = rows.get(runId)
-    return row === undefined ? undefined : (decodeText(row.text, row.boundaries) as Either.Either<RunRecord.RunRecord>)
+    return row === undefined
+      ? undefined
+      : (codec.decodeText(row.text, row.boundaries) as Either.Either<RunRecord.RunRecord>)
   }
   const routers = new Map<string, string>()
   return {
@@ -198,7 +156,8 @@ export const makeMemory = (): Service => {
     append: (runId, boundary) =>
       Effect.suspend(() => {
         const row = rows.get(runId)
-        if (row === undefined) return Effect.fail(storeError("append", `there is no run "${runId}" (save it first)`))
+        if (row === undefined)
+          return Effect.fail(codec.storeError("append", `there is no run "${runId}" (save it first)`))
         row.boundaries.push(JSON.stringify(boundary))
         return Effect.void
       }),
@@ -206,8 +165,8 @@ export const makeMemory = (): Service => {
       Effect.suspend(() => {
         const row = rows.get(runId)
         if (row === undefined) return Effect.succeed(undefined)
-        return Either.match(decodeText(row.text, row.boundaries), {
-          onLeft: (reason) => Effect.fail(storeError("get", reason)),
+        return Either.match(codec.decodeText(row.text, row.boundaries), {
+          onLeft: (reason) => Effect.fail(codec.storeError("get", reason)),
           onRight: Effect.succeed
         })
       }),
@@ -239,7 +198,7 @@ export const makeMemory = (): Service => {
  */
 export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreError, Scope.Scope> =>
   Effect.gen(function* () {
-    const fail = (operation: string) => (e: unknown) => storeError(operation, describe(e))
+    const fail = (operation: string) => (e: unknown) => codec.storeError(operation, codec.describe(e))
     if (filename !== ":memory:") {
       yield* Effect.try({
         try: () => fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true }),
@@ -327,7 +286,7 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
         try {
           return Effect.succeed(f())
         } catch (e) {
-          return Effect.fail(storeError(operation, describe(e)))
+          return Effect.fail(codec.storeError(operation, codec.describe(e)))
         }
       })
     return {
@@ -357,7 +316,7 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
               ? Effect.succeed(undefined)
               : Effect.try({
                   try: () => JSON.parse(row.state) as unknown,
-                  catch: (e) => storeError("getRouter", `router "${key}"'s stored state is not JSON: ${String(e)}`)
+                  catch: (e) => codec.storeError("getRouter", `router "${key}"'s stored state is not JSON: ${String(e)}`)
                 })
         ),
       get: (runId) =>
@@ -371,8 +330,8 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
           (row) =>
             row === undefined
               ? Effect.succeed(undefined)
-              : Either.match(decodeText(row.record, row.boundaries), {
-                  onLeft: (reason) => Effect.fail(storeError("get", reason)),
+              : Either.match(codec.decodeText(row.record, row.boundaries), {
+                  onLeft: (reason) => Effect.fail(codec.storeError("get", reason)),
                   onRight: Effect.succeed
                 })
         ),
@@ -395,13 +354,6 @@ interface ListRow {
   readonly updated_at: number
 }
 
-const describe = (e: unknown): string => {
-  if (typeof e === "string") return e
-  if (!(e instanceof Error)) return String(e)
-  const inner = (e as { readonly cause?: unknown }).cause
-  return inner instanceof Error && inner.message !== e.message ? `${e.message}: ${inner.message}` : e.message
-}
-
 /**
  * The store in memory.
  *
@@ -418,6 +370,64 @@ export const layerMemory: Layer.Layer<RunStore> = Layer.sync(RunStore, makeMemor
  */
 export const layerSqlite = (filename: string): Layer.Layer<RunStore, RunStoreError> =>
   Layer.scoped(RunStore, makeSqlite(filename))
+
+/**
+ * Opens the PostgreSQL store over the `SqlClient` in context (`Storage.layerPostgresClient` from
+ * `@effect-dspy/services` gives one): the SQLite store's tables, its schema version in `dspy_schema_versions` under
+ * `workflow_runs` (migrated forward; a newer one refused). A committed boundary survives a crash of the process
+ * (and of the server, with its default durability); runs are shared by every process on the database.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makePostgres: Effect.Effect<Service, RunStoreError, SqlClient.SqlClient> = postgres.open
+
+/**
+ * The store in PostgreSQL (needs a `SqlClient` on PostgreSQL).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPostgres: Layer.Layer<RunStore, RunStoreError, SqlClient.SqlClient> = Layer.effect(
+  RunStore,
+  makePostgres
+)
+
+/**
+ * The store Config's `storage` section names: with `storage.backend: postgres`, PostgreSQL at
+ * `storage.postgres.url` (a pool of its own, 2 connections); else the SQLite file `filename` when given, else
+ * memory. What a program serving workflows next to `Application.layerDefault` uses to follow the same setting.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: { readonly filename?: string } = {}
+): Layer.Layer<RunStore, RunStoreError, Config.Config> =>
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const { storage } = yield* (yield* Config.Config).current
+      if (storage.backend === "postgres") {
+        const url = storage.postgres.url
+        if (url === undefined) {
+          return Layer.fail(
+            codec.storeError(
+              "open",
+              "storage.backend is `postgres` but storage.postgres.url is not set: set it (EFFECT_DSPY__STORAGE__POSTGRES__URL=postgres://user:password@host:5432/database), or use storage.backend `sqlite`"
+            )
+          )
+        }
+        return layerPostgres.pipe(
+          Layer.provide(
+            Layer.mapError(Storage.layerPostgresClient({ url, maxConnections: 2 }), (e) =>
+              codec.storeError("open", codec.describe(e))
+            )
+          )
+        )
+      }
+      return options.filename === undefined ? layerMemory : layerSqlite(options.filename)
+    })
+  )
 
 /**
  * The test layer (memory).
