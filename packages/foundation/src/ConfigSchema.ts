@@ -370,6 +370,30 @@ export const DSPyConfig = Schema.Struct({
       url: Schema.optional(Schema.Redacted(Schema.String)),
       maxConnections: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 10 })
     })
+  }),
+  /**
+   * Cluster mode (`effect-dspy serve --cluster`, `@effect-dspy/cluster`): runners on one PostgreSQL database
+   * (`storage.postgres.url`) sharing the optimization jobs. Read when a runner starts; see docs/deploy.md.
+   */
+  cluster: section({
+    /** The address the other runners reach this one at. */
+    runnerHost: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),
+    /** The runner-to-runner port. */
+    runnerPort: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 65535)), { default: () => 34431 }),
+    /** The interface to listen on (default: runnerHost). */
+    listenHost: Schema.optional(Schema.String),
+    /** Shards per group: the same on every runner. */
+    shardsPerGroup: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 64 }),
+    shardLockRefreshMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1000 }),
+    shardLockExpirationMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4000 }),
+    healthCheckIntervalMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1000 }),
+    healthPingTimeoutMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1000 }),
+    /** Jobs a runner runs at once. */
+    jobWorkers: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 2 }),
+    /** LM calls a runner's jobs make at once. */
+    lmConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 8 }),
+    /** Units a job works on at once. */
+    jobConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4 })
   })
 })
 
