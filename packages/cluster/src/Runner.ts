@@ -76,6 +76,38 @@ const resolve = (
     Object.entries(entries).map(([name, entry]) => [name, typeof entry === "function" ? entry(config) : entry])
   )
 
+
+/** The runner's PostgreSQL client. */
+const clientOf = (options: Options) =>
+  Layer.mapError(
+    Storage.layerPostgresClient({
+      url: options.url,
+      ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
+    }),
+    (e) => new ClusterStoreError({ operation: "connect", message: `Could not reach the cluster's database: ${e.message}` })
+  )
+
+/** The stores a runner works on: the job table, the releases and the checkpoints. */
+const openStores = Effect.gen(function* () {
+  const table = yield* Effect.mapError(
+    JobTable.open,
+    (reason) =>
+      new ClusterStoreError({
+        operation: "open",
+        message: `Could not open the cluster's job table: ${reason}. Check that the server is up and the user may create tables.`
+      })
+  )
+  const releases = yield* Effect.mapError(
+    ReleaseStore.makePostgres,
+    (e) => new ClusterStoreError({ operation: "open", message: e.message })
+  )
+  const checkpoints = yield* Effect.mapError(
+    CheckpointPostgres.make,
+    (e) => new ClusterStoreError({ operation: "open", message: e.message })
+  )
+  return { table, releases, checkpoints }
+})
+
 /**
  * A runner as a layer: it joins the cluster when built and leaves it (its shards handed over) when released.
  * Needs the LM its jobs call and the Config that sets the default optimizers.
@@ -92,31 +124,9 @@ export const layer = (
         onLeft: Effect.fail,
         onRight: Effect.succeed
       })
-      const client = Storage.layerPostgresClient({
-        url: options.url,
-        ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
-      })
       const optimizerEntries = options.optimizers ?? OptimizationCoordinator.defaultOptimizers()
       const metrics = options.metrics ?? OptimizationCoordinator.defaultMetrics()
-      const stores = Effect.gen(function* () {
-        const table = yield* Effect.mapError(
-          JobTable.open,
-          (reason) =>
-            new ClusterStoreError({
-              operation: "open",
-              message: `Could not open the cluster's job table: ${reason}. Check that the server is up and the user may create tables.`
-            })
-        )
-        const releases = yield* Effect.mapError(
-          ReleaseStore.makePostgres,
-          (e) => new ClusterStoreError({ operation: "open", message: e.message })
-        )
-        const checkpoints = yield* Effect.mapError(
-          CheckpointPostgres.make,
-          (e) => new ClusterStoreError({ operation: "open", message: e.message })
-        )
-        return { table, releases, checkpoints }
-      })
+      const stores = openStores
       const entity = OptimizationJob.toLayer(
         Effect.gen(function* () {
           const { checkpoints, releases, table } = yield* stores
@@ -152,12 +162,34 @@ export const layer = (
       )
       return Layer.mergeAll(entity, service).pipe(
         Layer.provideMerge(sharding),
-        Layer.provide(
-          Layer.mapError(
-            client,
-            (e) => new ClusterStoreError({ operation: "connect", message: `Could not reach the cluster's database: ${e.message}` })
-          )
+        Layer.provide(clientOf(options))
+      )
+    })
+  )
+
+/**
+ * A client of the cluster: {@link ClusterJobs} (submit, status, list) without running jobs, for a process that
+ * submits work to the runners (a test, a batch script). Same options as {@link layer}; its registries are only
+ * used to check requests, and must match the runners'.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerClient = (options: Options): Layer.Layer<ClusterJobs, ClusterConfigInvalid | ClusterStoreError> =>
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const settings = yield* Either.match(ClusterConfig.make(options.settings), {
+        onLeft: Effect.fail,
+        onRight: Effect.succeed
+      })
+      const optimizerEntries = options.optimizers ?? OptimizationCoordinator.defaultOptimizers()
+      const metrics = options.metrics ?? OptimizationCoordinator.defaultMetrics()
+      const service = Layer.effect(
+        ClusterJobs,
+        Effect.flatMap(openStores, ({ releases, table }) =>
+          jobs.make({ table, releases, optimizers: Object.keys(optimizerEntries), metrics: Object.keys(metrics) })
         )
       )
+      return service.pipe(Layer.provide(ShardingLayer.layerClient(settings)), Layer.provide(clientOf(options)))
     })
   )

@@ -18,6 +18,7 @@ import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as ClusterConfig from "../ClusterConfig.js"
 
@@ -53,5 +54,19 @@ export const layer = (
     Layer.provideMerge(Layer.orDie(SqlMessageStorage.layer)),
     Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
     Layer.provide(ShardingConfig.layer(ClusterConfig.shardingConfig(settings))),
+    Layer.provide(RpcSerialization.layerMsgPack)
+  )
+
+/** A client-only node (submits jobs, runs none) over the `SqlClient` in context. */
+export const layerClient = (
+  settings: ClusterConfig.Settings
+): Layer.Layer<Sharding.Sharding | Runners.Runners | MessageStorage.MessageStorage, never, SqlClient.SqlClient> =>
+  SocketRunner.layerClientOnly.pipe(
+    Layer.provide(NodeClusterSocket.layerClientProtocol),
+    Layer.provideMerge(Layer.orDie(SqlMessageStorage.layer)),
+    Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
+    Layer.provide(
+      ShardingConfig.layer({ ...ClusterConfig.shardingConfig(settings), runnerAddress: Option.none() })
+    ),
     Layer.provide(RpcSerialization.layerMsgPack)
   )

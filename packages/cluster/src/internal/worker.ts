@@ -59,6 +59,7 @@ const swappedBy = (env: WorkerEnv, moduleId: string, jobId: string) =>
 export const run = (env: WorkerEnv, jobId: string): Effect.Effect<string> =>
   env.workers.withPermits(1)(
     Effect.gen(function* () {
+      yield* Effect.logInfo(`cluster job ${jobId}: run starts on ${env.runner}`)
       const claim = yield* env.table.claim(jobId, env.runner, yield* now)
       if (claim._tag === "Missing") return "missing"
       if (claim._tag === "Finished") return claim.row.status
