@@ -52,6 +52,11 @@ export interface Settings {
   readonly lmConcurrency: number
   /** Units a job works on at once (the optimizer's `concurrency`; default 4). */
   readonly jobConcurrency: number
+  /**
+   * A job received or running with no unit committed for this long is sent again (the watchdog; default 60000 ms):
+   * longer than a unit takes, and than a job waits for a worker.
+   */
+  readonly jobStallMs: number
 }
 
 /**
@@ -71,7 +76,8 @@ export const defaults: Settings = {
   healthPingTimeoutMs: 1000,
   jobWorkers: 2,
   lmConcurrency: 8,
-  jobConcurrency: 4
+  jobConcurrency: 4,
+  jobStallMs: 60_000
 }
 
 const positive: ReadonlyArray<keyof Settings> = [
@@ -82,7 +88,8 @@ const positive: ReadonlyArray<keyof Settings> = [
   "healthPingTimeoutMs",
   "jobWorkers",
   "lmConcurrency",
-  "jobConcurrency"
+  "jobConcurrency",
+  "jobStallMs"
 ]
 
 /**
@@ -159,7 +166,8 @@ export const fromConfig = (config: ConfigSchema.DSPyConfig): Either.Either<Setti
     healthPingTimeoutMs: c.healthPingTimeoutMs,
     jobWorkers: c.jobWorkers,
     lmConcurrency: c.lmConcurrency,
-    jobConcurrency: c.jobConcurrency
+    jobConcurrency: c.jobConcurrency,
+    jobStallMs: c.jobStallMs
   })
 }
 

@@ -33,12 +33,13 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as ClusterConfig from "./ClusterConfig.js"
-import { ClusterConfigInvalid, ClusterStoreError } from "./ClusterError.js"
+import { type ClusterConfigInvalid, ClusterStoreError } from "./ClusterError.js"
 import { ClusterJobs } from "./ClusterJobs.js"
 import { OptimizationJob } from "./JobEntity.js"
 import * as jobs from "./internal/jobs.js"
 import * as JobTable from "./internal/jobTable.js"
 import * as ShardingLayer from "./internal/sharding.js"
+import * as Watchdog from "./internal/watchdog.js"
 import * as Worker from "./internal/worker.js"
 
 /**
@@ -76,7 +77,6 @@ const resolve = (
     Object.entries(entries).map(([name, entry]) => [name, typeof entry === "function" ? entry(config) : entry])
   )
 
-
 /** The runner's PostgreSQL client. */
 const clientOf = (options: Options) =>
   Layer.mapError(
@@ -84,7 +84,8 @@ const clientOf = (options: Options) =>
       url: options.url,
       ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
     }),
-    (e) => new ClusterStoreError({ operation: "connect", message: `Could not reach the cluster's database: ${e.message}` })
+    (e) =>
+      new ClusterStoreError({ operation: "connect", message: `Could not reach the cluster's database: ${e.message}` })
   )
 
 /** The stores a runner works on: the job table, the releases and the checkpoints. */
@@ -160,7 +161,15 @@ export const layer = (
             })
         )
       )
-      return Layer.mergeAll(entity, service).pipe(
+      const watchdog = Watchdog.layer(
+        Effect.map(openStores, (stores) => stores.table),
+        {
+          intervalMs: settings.shardLockRefreshMs,
+          queuedMs: 3 * settings.shardLockExpirationMs,
+          stallMs: settings.jobStallMs
+        }
+      )
+      return Layer.mergeAll(entity, service, watchdog).pipe(
         Layer.provideMerge(sharding),
         Layer.provide(clientOf(options))
       )

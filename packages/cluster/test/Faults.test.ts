@@ -15,7 +15,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Postgres from "../../services/test/support/postgres.js"
+import * as Postgres from "./support/postgres.js"
 import { optimizers } from "./support/registry.js"
 import * as Runners from "./support/runners.js"
 
@@ -44,7 +44,9 @@ const poll = <A>(
       if (found !== undefined) return found
       yield* Effect.sleep("200 millis")
     }
-    return yield* Effect.dieMessage(`timed out after ${timeoutMs} ms waiting for ${what}${onTimeout === undefined ? "" : `: ${onTimeout()}`}`)
+    return yield* Effect.dieMessage(
+      `timed out after ${timeoutMs} ms waiting for ${what}${onTimeout === undefined ? "" : `: ${onTimeout()}`}`
+    )
   })
 
 describe.skipIf(bins === undefined)("cluster faults (3 runner processes)", () => {
@@ -90,26 +92,33 @@ describe.skipIf(bins === undefined)("cluster faults (3 runner processes)", () =>
           const dump = Effect.gen(function* () {
             const messages = yield* sql`SELECT shard_id, entity_id, processed, last_read, tag FROM cluster_messages`
             const runnersRows = yield* sql`SELECT * FROM cluster_runners`
-            const locks = yield* sql`SELECT address, count(*) AS n, max(acquired_at) AS at FROM cluster_locks GROUP BY address`
+            const locks =
+              yield* sql`SELECT address, count(*) AS n, max(acquired_at) AS at FROM cluster_locks GROUP BY address`
             tables = JSON.stringify({ messages, runnersRows, locks }, null, 1)
           }).pipe(Effect.orDie)
+          const waitJob = (id: string, what: string, done: (job: ClusterJobs.Job) => boolean) =>
+            poll(
+              what,
+              60_000,
+              Effect.map(Effect.zipLeft(jobs.status(id), dump), (job) => {
+                last = job
+                return done(job) ? job : undefined
+              }),
+              diagnose
+            )
 
           // 1. kill -9 the runner of a job mid-way.
           const size = 30
           const a = yield* jobs.submit({ moduleId: "qa", optimizer: "bootstrap_all", trainset: trainset(size, 1) })
-          const midA = yield* poll(
+          const midA = yield* waitJob(
+            a.id,
             "job A to commit 5 units",
-            60_000,
-            Effect.map(jobs.status(a.id), (job) => (job.units >= 5 && job.status === "running" ? job : undefined))
+            (job) => job.units >= 5 && job.status === "running"
           )
           const killed = byAddress(midA.owner)
           assert.isDefined(killed, `job A's owner ${midA.owner} is one of the runners`)
           killed!.child.kill("SIGKILL")
-          const doneA = yield* poll(
-            "job A to end",
-            60_000,
-            Effect.map(jobs.status(a.id), (job) => (ClusterJobs.isTerminal(job.status) ? job : undefined))
-          )
+          const doneA = yield* waitJob(a.id, "job A to end", (job) => ClusterJobs.isTerminal(job.status))
           assert.strictEqual(doneA.status, "swapped", doneA.error)
           assert.notStrictEqual(doneA.owner, killed!.address, "resumed on another runner")
           assert.strictEqual(doneA.runs, 2, "one run before the kill, one after")
@@ -121,22 +130,16 @@ describe.skipIf(bins === undefined)("cluster faults (3 runner processes)", () =>
 
           // 2. SIGSTOP the runner of the next job; continue it once the job has finished elsewhere.
           const b = yield* jobs.submit({ moduleId: "qa", optimizer: "bootstrap_all", trainset: trainset(size, 100) })
-          const midB = yield* poll(
+          const midB = yield* waitJob(
+            b.id,
             "job B to commit 5 units",
-            60_000,
-            Effect.map(Effect.zipLeft(jobs.status(b.id), dump), (job) => {
-              last = job
-              return job.units >= 5 && job.status === "running" ? job : undefined
-            }),
-            diagnose
+            (job) => job.units >= 5 && job.status === "running"
           )
           const frozen = byAddress(midB.owner)
           assert.isDefined(frozen)
           frozen!.child.kill("SIGSTOP")
-          const doneB = yield* poll(
-            "job B to end on another runner",
-            60_000,
-            Effect.map(jobs.status(b.id), (job) => (ClusterJobs.isTerminal(job.status) ? job : undefined))
+          const doneB = yield* waitJob(b.id, "job B to end on another runner", (job) =>
+            ClusterJobs.isTerminal(job.status)
           )
           assert.strictEqual(doneB.status, "swapped", doneB.error)
           assert.notStrictEqual(doneB.owner, frozen!.address)

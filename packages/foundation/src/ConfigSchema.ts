@@ -393,7 +393,9 @@ export const DSPyConfig = Schema.Struct({
     /** LM calls a runner's jobs make at once. */
     lmConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 8 }),
     /** Units a job works on at once. */
-    jobConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4 })
+    jobConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4 }),
+    /** A job with no unit committed for this long is sent again. */
+    jobStallMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 60_000 })
   })
 })
 

@@ -128,6 +128,10 @@ export interface JobTable {
   }) => Effect.Effect<void, string>
   readonly get: (id: string) => Effect.Effect<Option.Option<JobRow>, string>
   readonly list: Effect.Effect<ReadonlyArray<JobRow>, string>
+  /** The jobs not finished (queued or running). */
+  readonly live: Effect.Effect<ReadonlyArray<JobRow>, string>
+  /** Records that `owner` received a queued job (it waits there for a worker). */
+  readonly accept: (id: string, owner: string, at: number) => Effect.Effect<void, string>
   /** Claims a live job for a new run on `owner`: bumps its epoch and its runs. */
   readonly claim: (id: string, owner: string, at: number) => Effect.Effect<Claim, string>
   /**
@@ -166,7 +170,9 @@ export const open: Effect.Effect<JobTable, string, SqlClient.SqlClient> = Effect
         yield* sql.unsafe(
           `CREATE TABLE IF NOT EXISTS ${versionsTable} (store TEXT PRIMARY KEY, version INTEGER NOT NULL, updated_at BIGINT NOT NULL)`
         )
-        const rows = yield* sql<{ version: number }>`SELECT version FROM ${sql(versionsTable)} WHERE store = 'cluster_jobs'`
+        const rows = yield* sql<{
+          version: number
+        }>`SELECT version FROM ${sql(versionsTable)} WHERE store = 'cluster_jobs'`
         const found = rows.length === 0 ? 0 : Number(rows[0]!.version)
         if (found < migrations.length) {
           for (const step of migrations.slice(found)) for (const statement of step) yield* sql.unsafe(statement)
@@ -196,6 +202,16 @@ export const open: Effect.Effect<JobTable, string, SqlClient.SqlClient> = Effect
         )
       ),
     list: oneLine(Effect.map(sql`SELECT * FROM dspy_cluster_jobs ORDER BY created_at, id`, (rows) => rows.map(rowOf))),
+    live: oneLine(
+      Effect.map(
+        sql`SELECT * FROM dspy_cluster_jobs WHERE status IN ('queued', 'running') ORDER BY created_at, id`,
+        (rows) => rows.map(rowOf)
+      )
+    ),
+    accept: (id, owner, at) =>
+      oneLine(
+        sql`UPDATE dspy_cluster_jobs SET owner = ${owner}, progressed_at = ${at} WHERE id = ${id} AND status = 'queued'`
+      ).pipe(Effect.asVoid),
     claim: (id, owner, at) =>
       oneLine(
         sql.withTransaction(

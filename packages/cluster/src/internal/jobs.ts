@@ -58,7 +58,8 @@ export const make = (deps: {
           if (!deps.metrics.includes(metric)) {
             return yield* invalid("metric", `Unknown metric "${metric}"; the runners know: ${deps.metrics.join(", ")}.`)
           }
-          if (request.trainset.length === 0) return yield* invalid("trainset", "The trainset is empty: give at least one example.")
+          if (request.trainset.length === 0)
+            return yield* invalid("trainset", "The trainset is empty: give at least one example.")
           if (request.valset !== undefined && request.valset.length === 0) {
             return yield* invalid("valset", "The valset is empty: give at least one example or leave it out.")
           }
@@ -99,8 +100,7 @@ export const make = (deps: {
       status: (id) =>
         Effect.flatMap(Effect.mapError(deps.table.get(id), storeError("status")), (row) =>
           Option.match(row, {
-            onNone: () =>
-              Effect.fail(new ClusterJobNotFound({ jobId: id, message: `No cluster job has id "${id}".` })),
+            onNone: () => Effect.fail(new ClusterJobNotFound({ jobId: id, message: `No cluster job has id "${id}".` })),
             onSome: (row) => Effect.succeed(toJob(row))
           })
         ),

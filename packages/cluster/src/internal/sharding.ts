@@ -4,7 +4,7 @@
  * runner after two missed pings of `healthPingTimeoutMs` (the stock `RunnerHealth.layerPing` waits up to a minute
  * for a frozen runner: 10 s timeouts, 5 retries).
  */
-import * as MessageStorage from "@effect/cluster/MessageStorage"
+import type * as MessageStorage from "@effect/cluster/MessageStorage"
 import * as RunnerHealth from "@effect/cluster/RunnerHealth"
 import * as Runners from "@effect/cluster/Runners"
 import type * as Sharding from "@effect/cluster/Sharding"
@@ -29,11 +29,13 @@ const health = (settings: ClusterConfig.Settings): Layer.Layer<RunnerHealth.Runn
     Effect.map(Runners.Runners, (runners) =>
       RunnerHealth.RunnerHealth.of({
         isAlive: (address) =>
-          runners.ping(address).pipe(
-            Effect.timeout(settings.healthPingTimeoutMs),
-            Effect.retry({ times: 1, schedule: Schedule.spaced(100) }),
-            Effect.isSuccess
-          )
+          runners
+            .ping(address)
+            .pipe(
+              Effect.timeout(settings.healthPingTimeoutMs),
+              Effect.retry({ times: 1, schedule: Schedule.spaced(100) }),
+              Effect.isSuccess
+            )
       })
     )
   )
@@ -65,8 +67,6 @@ export const layerClient = (
     Layer.provide(NodeClusterSocket.layerClientProtocol),
     Layer.provideMerge(Layer.orDie(SqlMessageStorage.layer)),
     Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
-    Layer.provide(
-      ShardingConfig.layer({ ...ClusterConfig.shardingConfig(settings), runnerAddress: Option.none() })
-    ),
+    Layer.provide(ShardingConfig.layer({ ...ClusterConfig.shardingConfig(settings), runnerAddress: Option.none() })),
     Layer.provide(RpcSerialization.layerMsgPack)
   )

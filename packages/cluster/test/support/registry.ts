@@ -5,5 +5,10 @@
 import { BootstrapFewShot, type Optimizer } from "@effect-dspy/optimizers"
 
 export const optimizers: { readonly [name: string]: Optimizer.Optimizer } = {
-  bootstrap_all: BootstrapFewShot.make({ maxBootstrappedDemos: 1000, maxLabeledDemos: 0, maxRounds: 1, maxErrors: 1000 })
+  bootstrap_all: BootstrapFewShot.make({
+    maxBootstrappedDemos: 1000,
+    maxLabeledDemos: 0,
+    maxRounds: 1,
+    maxErrors: 1000
+  })
 }

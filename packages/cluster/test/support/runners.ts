@@ -46,7 +46,10 @@ export const start = async (
     output = (output + chunk.toString()).slice(-8000)
   })
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`runner on ${port} not ready in ${timeoutMs} ms: ${output}`)), timeoutMs)
+    const timer = setTimeout(
+      () => reject(new Error(`runner on ${port} not ready in ${timeoutMs} ms: ${output}`)),
+      timeoutMs
+    )
     child.stdout?.on("data", (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-8000)
       if (chunk.toString().includes("ready")) {
