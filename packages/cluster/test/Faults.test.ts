@@ -71,9 +71,14 @@ describe.skipIf(bins === undefined)("cluster faults (3 runner processes)", () =>
             }
           )
           const runners = yield* Effect.acquireRelease(
-            Effect.promise(() =>
-              Promise.all([0, 1, 2].map(() => Runners.start(Redacted.value(url), { DSPY_LATENCY_MS: "150" })))
-            ),
+            Effect.promise(async () => {
+              // The first runner creates the cluster's tables; the others join it.
+              const first = await Runners.start(Redacted.value(url), { DSPY_LATENCY_MS: "150" })
+              const others = await Promise.all(
+                [1, 2].map(() => Runners.start(Redacted.value(url), { DSPY_LATENCY_MS: "150" }))
+              )
+              return [first, ...others]
+            }),
             (started) => Effect.promise(() => Promise.all(started.map(Runners.kill)))
           )
           const byAddress = (address: string | undefined) => runners.find((r) => r.address === address)

@@ -40,6 +40,13 @@ const health = (settings: ClusterConfig.Settings): Layer.Layer<RunnerHealth.Runn
     )
   )
 
+/**
+ * The cluster's tables, created when missing: retried, because runners starting together on a new database race
+ * on `CREATE TABLE IF NOT EXISTS` (PostgreSQL fails all but one with a unique violation on its catalog).
+ */
+const retried = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, never, R> =>
+  Layer.orDie(Layer.retry(layer, Schedule.intersect(Schedule.recurs(5), Schedule.spaced(250))))
+
 /** The cluster runtime of a runner over the `SqlClient` in context. */
 export const layer = (
   settings: ClusterConfig.Settings
@@ -53,8 +60,8 @@ export const layer = (
     Layer.provide(
       health(settings).pipe(Layer.provide(Runners.layerRpc), Layer.provide(NodeClusterSocket.layerClientProtocol))
     ),
-    Layer.provideMerge(Layer.orDie(SqlMessageStorage.layer)),
-    Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
+    Layer.provideMerge(retried(SqlMessageStorage.layer)),
+    Layer.provide(retried(SqlRunnerStorage.layer)),
     Layer.provide(ShardingConfig.layer(ClusterConfig.shardingConfig(settings))),
     Layer.provide(RpcSerialization.layerMsgPack)
   )
@@ -65,8 +72,8 @@ export const layerClient = (
 ): Layer.Layer<Sharding.Sharding | Runners.Runners | MessageStorage.MessageStorage, never, SqlClient.SqlClient> =>
   SocketRunner.layerClientOnly.pipe(
     Layer.provide(NodeClusterSocket.layerClientProtocol),
-    Layer.provideMerge(Layer.orDie(SqlMessageStorage.layer)),
-    Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
+    Layer.provideMerge(retried(SqlMessageStorage.layer)),
+    Layer.provide(retried(SqlRunnerStorage.layer)),
     Layer.provide(ShardingConfig.layer({ ...ClusterConfig.shardingConfig(settings), runnerAddress: Option.none() })),
     Layer.provide(RpcSerialization.layerMsgPack)
   )
