@@ -198,6 +198,12 @@ const bench: Bench = {
         const seconds = (performance.now() - t0) / 1000
         const cpu = started.map((r, i) => ((cpuSeconds(r.child.pid) - cpuBefore[i]!) / seconds) * 100)
         const all = await Effect.runPromise(jobs.list)
+        const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
+        const owners = new Map<string, number>()
+        for (const j of all) owners.set(j.owner ?? "none", (owners.get(j.owner ?? "none") ?? 0) + 1)
+        process.stderr.write(
+          `cluster bench, ${count} runner(s): ${seconds.toFixed(1)} s; mean wait ${mean(all.map((j) => (j.startedAt ?? 0) - j.createdAt)).toFixed(0)} ms, mean run ${mean(all.map((j) => (j.finishedAt ?? 0) - (j.startedAt ?? 0))).toFixed(0)} ms; jobs by runner ${JSON.stringify([...owners.values()])}\n`
+        )
         const swapped = all.filter((j) => j.status === "swapped").length
         if (swapped !== submitted.length) {
           process.stderr.write(`cluster bench: ${swapped} of ${submitted.length} jobs swapped\n`)

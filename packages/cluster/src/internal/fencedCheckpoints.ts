@@ -1,6 +1,6 @@
 /**
- * The checkpoint store of one run of a job: the PostgreSQL store, with every write fenced by the run's epoch (in
- * the write's transaction) and counted on the job's row. A run that another run superseded writes nothing: its
+ * The checkpoint store of one run of a job: the PostgreSQL store, with every write fenced by the run's epoch and
+ * counted on the job's row, in one statement (`JobTable.writeUnit`). A run that another run superseded writes nothing: its
  * `set` fails and the run stops.
  */
 import { type Checkpoint, OptimizerError } from "@effect-dspy/optimizers"
@@ -27,36 +27,34 @@ export const make = (inner: Checkpoint.Service, table: JobTable, jobId: string, 
         })
       ),
     set: (namespace, key, value) =>
-      Effect.flatMap(
-        Effect.mapError(
-          table.fenced(
-            jobId,
-            epoch,
-            Effect.zipRight(
-              inner.set(namespace, key, value),
-              Effect.flatMap(
-                Effect.clockWith((clock) => clock.currentTimeMillis),
-                (at) => table.unit(jobId, at)
-              )
-            )
-          ),
+      Effect.gen(function* () {
+        const json = yield* Effect.try({
+          try: () => JSON.stringify(value ?? null),
+          catch: (cause) =>
+            new OptimizerError.CheckpointError({
+              operation: "set",
+              key,
+              message: `Checkpoint set failed for ${key}: the value is not JSON-serialisable: ${String(cause)}`
+            })
+        })
+        const at = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        const written = yield* Effect.mapError(
+          table.writeUnit(jobId, epoch, { namespace, key, json, at }),
           (reason) =>
             new OptimizerError.CheckpointError({
               operation: "set",
               key,
               message: `Checkpoint set failed for ${key} in the cluster's store: ${reason}`
             })
-        ),
-        (written) => {
-          if (Option.isSome(written)) return Effect.void
-          superseded = true
-          return new OptimizerError.CheckpointError({
-            operation: "set",
-            key,
-            message: `Job ${jobId} was taken over by another run (epoch ${epoch} is stale): this run stops and writes nothing.`
-          })
-        }
-      ),
+        )
+        if (written) return
+        superseded = true
+        return yield* new OptimizerError.CheckpointError({
+          operation: "set",
+          key,
+          message: `Job ${jobId} was taken over by another run (epoch ${epoch} is stale): this run stops and writes nothing.`
+        })
+      }),
     size: inner.size,
     clear: inner.clear
   }

@@ -135,16 +135,16 @@ export interface JobTable {
   /** Claims a live job for a new run on `owner`: bumps its epoch and its runs. */
   readonly claim: (id: string, owner: string, at: number) => Effect.Effect<Claim, string>
   /**
-   * Runs `body` in a transaction that first checks (and locks) the job's epoch: true when the epoch is still
-   * `epoch` (the body ran), false when another run claimed the job since (nothing written).
+   * Writes a checkpoint unit for the run `epoch` and counts it, in one statement: the job's row is updated (and
+   * locked) only while its epoch is `epoch`, and the unit is written only if it was. False when the run was fenced
+   * off (nothing written). The unit goes to the checkpoint store's table (`dspy_checkpoints`, made by
+   * `CheckpointPostgres`), so the other runs read it back.
    */
-  readonly fenced: <A, E, R>(
+  readonly writeUnit: (
     id: string,
     epoch: number,
-    body: Effect.Effect<A, E, R>
-  ) => Effect.Effect<Option.Option<A>, string, R>
-  /** Counts a unit written by the run `epoch` (fenced by the caller). */
-  readonly unit: (id: string, at: number) => Effect.Effect<void, string>
+    unit: { readonly namespace: string; readonly key: string; readonly json: string; readonly at: number }
+  ) => Effect.Effect<boolean, string>
   /** Ends the run `epoch` with a status (false when the run was fenced off). */
   readonly finish: (
     id: string,
@@ -228,19 +228,19 @@ export const open: Effect.Effect<JobTable, string, SqlClient.SqlClient> = Effect
           })
         )
       ),
-    fenced: (id, epoch, body) =>
+    writeUnit: (id, epoch, unit) =>
       oneLine(
-        sql.withTransaction(
-          Effect.gen(function* () {
-            const rows = yield* sql<{ epoch: unknown }>`SELECT epoch FROM dspy_cluster_jobs WHERE id = ${id} FOR UPDATE`
-            if (rows.length === 0 || Number(rows[0]!.epoch) !== epoch) return Option.none()
-            return Option.some(yield* body)
-          })
+        Effect.map(
+          sql`WITH fence AS (
+              UPDATE dspy_cluster_jobs SET units = units + 1, progressed_at = ${unit.at}
+              WHERE id = ${id} AND epoch = ${epoch} RETURNING id
+            )
+            INSERT INTO dspy_checkpoints (namespace, key, value)
+            SELECT ${unit.namespace}, ${unit.key}, ${unit.json} FROM fence
+            ON CONFLICT (namespace, key) DO UPDATE SET value = EXCLUDED.value
+            RETURNING key`,
+          (rows) => rows.length > 0
         )
-      ),
-    unit: (id, at) =>
-      oneLine(sql`UPDATE dspy_cluster_jobs SET units = units + 1, progressed_at = ${at} WHERE id = ${id}`).pipe(
-        Effect.asVoid
       ),
     finish: (id, epoch, changes) =>
       oneLine(
