@@ -18,6 +18,7 @@ import { ClusterJobs, Runner } from "@effect-dspy/cluster"
 import { Example, Module } from "@effect-dspy/core"
 import { BootstrapFewShot } from "@effect-dspy/optimizers"
 import { ModuleSpecs, ReleaseStore, Storage } from "@effect-dspy/services"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -159,11 +160,21 @@ const bench: Bench = {
           )
           ids.push(id)
         }
-        return { url, ids }
+        return { url, ids, sql: Context.get(pg, SqlClient.SqlClient) }
       }
 
+      /** Waits (bounded) until `count` runners hold fresh shard locks: the shards have settled after the joins. */
+      const settled = (sql: SqlClient.SqlClient, count: number) =>
+        poll(`${count} runners holding shards`, 60_000, async () => {
+          const rows = await Effect.runPromise(
+            sql<{ n: unknown }>`SELECT COUNT(DISTINCT address) AS n FROM cluster_locks
+              WHERE acquired_at > NOW() - INTERVAL '3 seconds'`.pipe(Effect.orDie)
+          )
+          return Number(rows[0]?.n ?? 0) === count ? true : undefined
+        })
+
       const throughput = async (count: number) => {
-        const { ids, url } = await setup(`throughput_${count}`, count * JOBS_PER_RUNNER)
+        const { ids, sql, url } = await setup(`throughput_${count}`, count * JOBS_PER_RUNNER)
         // The first runner creates the cluster's tables; the others join it.
         const first = await startRunner(Redacted.value(url), { DSPY_LATENCY_MS: "50" })
         const started = [
@@ -173,6 +184,9 @@ const bench: Bench = {
           ))
         ]
         runners.push(...started)
+        await settled(sql, count)
+        // A moment more for the last shards handed over between the runners.
+        await new Promise((resolve) => setTimeout(resolve, 2000))
         const client = await run(Layer.build(Runner.layerClient({ url, optimizers })))
         const jobs = Context.get(client, ClusterJobs.ClusterJobs)
         const cpuBefore = started.map((r) => cpuSeconds(r.child.pid))
