@@ -15,7 +15,7 @@
  * const program = Effect.gen(function* () {
  *   const jobs = yield* ClusterJobs.ClusterJobs
  *   const { id } = yield* jobs.submit({ moduleId: "qa", optimizer: "bootstrap_few_shot", trainset })
- *   return yield* jobs.await(id)
+ *   return yield* ClusterJobs.awaitJob(id)
  * })
  * ```
  *
