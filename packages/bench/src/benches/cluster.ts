@@ -216,7 +216,7 @@ const bench: Bench = {
         const owners = new Map<string, number>()
         for (const j of all) owners.set(j.owner ?? "none", (owners.get(j.owner ?? "none") ?? 0) + 1)
         process.stderr.write(
-          `cluster bench, ${count} runner(s): ${seconds.toFixed(1)} s; mean wait ${mean(all.map((j) => (j.startedAt ?? 0) - j.createdAt)).toFixed(0)} ms, mean run ${mean(all.map((j) => (j.finishedAt ?? 0) - (j.startedAt ?? 0))).toFixed(0)} ms; jobs by runner ${JSON.stringify([...owners.values()])}\n`
+          `cluster bench, ${count} runner(s): ${seconds.toFixed(1)} s; mean wait ${mean(all.map((j) => (j.startedAt ?? 0) - j.createdAt)).toFixed(0)} ms, max wait ${Math.max(...all.map((j) => (j.startedAt ?? 0) - j.createdAt))} ms, runs ${all.reduce((a, j) => a + j.runs, 0)}, mean run ${mean(all.map((j) => (j.finishedAt ?? 0) - (j.startedAt ?? 0))).toFixed(0)} ms; jobs by runner ${JSON.stringify([...owners.values()])}\n`
         )
         const swapped = all.filter((j) => j.status === "swapped").length
         if (swapped !== submitted.length) {
