@@ -119,4 +119,29 @@ describe("effect-dspy keys and serve", () => {
       assert.isTrue(result._tag === "Left" && result.left.message.includes("effect-dspy keys new"))
     })
   )
+  it.scopedLive("serve --cluster on the SQLite default fails saying to configure PostgreSQL", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const file = path.join(dir, "keys.json")
+      yield* addKey(file, "ops", ["admin"])
+      const result = yield* Effect.either(
+        serve({
+          config: Option.none(),
+          keys: Option.some(file),
+          port: 0,
+          host: "127.0.0.1",
+          rateLimit: 0,
+          maxBodyBytes: 1024,
+          corsOrigin: [],
+          noDashboard: true,
+          grace: 1,
+          releases: Option.none(),
+          json: true,
+          secureCookies: false,
+          cluster: true
+        })
+      )
+      assert.isTrue(result._tag === "Left" && result.left.message.includes("storage.backend to postgres"))
+    })
+  )
 })

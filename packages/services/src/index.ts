@@ -20,6 +20,13 @@ export * as Application from "./Application.js"
 export * as ModuleManager from "./ModuleManager.js"
 
 /**
+ * A module's program from its spec, outside a ModuleManager (a cluster runner rebuilding a stored module).
+ *
+ * @since 0.1.0
+ */
+export * as ModuleSpecs from "./ModuleSpecs.js"
+
+/**
  * Supervised LM providers: pools, breakers, rate limiters, failover to backups, the core LM service.
  *
  * @since 0.1.0
