@@ -316,7 +316,8 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
               ? Effect.succeed(undefined)
               : Effect.try({
                   try: () => JSON.parse(row.state) as unknown,
-                  catch: (e) => codec.storeError("getRouter", `router "${key}"'s stored state is not JSON: ${String(e)}`)
+                  catch: (e) =>
+                    codec.storeError("getRouter", `router "${key}"'s stored state is not JSON: ${String(e)}`)
                 })
         ),
       get: (runId) =>
