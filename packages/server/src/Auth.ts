@@ -8,13 +8,15 @@
  *
  * @since 0.1.0
  */
-import { RateLimiter } from "@effect-dspy/foundation"
+import { RateLimiter, Tenant } from "@effect-dspy/foundation"
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as crypto from "node:crypto"
@@ -233,7 +235,35 @@ export const authenticate = (
 }
 
 /**
- * The authentication middleware's implementation, over the {@link Credentials} in context.
+ * The header a cross-tenant admin key names the tenant to act as with (left out, its requests run unscoped).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const tenantHeader = "x-effect-dspy-tenant"
+
+/**
+ * The tenant scope of a request: the key's tenant; for a cross-tenant admin key, the tenant its
+ * {@link tenantHeader} names, else unscoped. A request body never sets it.
+ *
+ * @since 0.1.0
+ * @category authentication
+ */
+export const tenantScope = (
+  principal: ApiKeys.Principal,
+  request: HttpServerRequest.HttpServerRequest
+): Effect.Effect<Option.Option<Tenant.TenantId>, Unauthorized> => {
+  if (!principal.crossTenant) return Effect.succeed(Option.some(principal.tenant))
+  const named = request.headers[tenantHeader]
+  if (named === undefined || named === "") return Effect.succeed(Option.none())
+  return Tenant.pattern.test(named)
+    ? Effect.succeed(Option.some(named as Tenant.TenantId))
+    : Effect.fail(unauthorized(`the ${tenantHeader} header must be a tenant id (lowercase letters, digits, _ and -)`))
+}
+
+/**
+ * The authentication middleware's implementation, over the {@link Credentials} in context. It also scopes the
+ * request's fiber to the principal's tenant (see {@link tenantScope}).
  *
  * @since 0.1.0
  * @category layers
@@ -241,6 +271,13 @@ export const authenticate = (
 export const layerAuthentication: Layer.Layer<Authentication, never, Credentials> = Layer.effect(
   Authentication,
   Effect.map(Credentials, (credentials) =>
-    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => authenticate(credentials, request))
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+      Effect.flatMap(authenticate(credentials, request), (principal) =>
+        Effect.flatMap(tenantScope(principal, request), (scope) =>
+          // The handler runs next in this same fiber, so the reference holds for the whole request.
+          Effect.as(FiberRef.set(Tenant.Tenant, scope), principal)
+        )
+      )
+    )
   )
 )

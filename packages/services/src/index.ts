@@ -364,3 +364,10 @@ export * as CostBenefit from "./observe/CostBenefit.js"
  * @since 0.1.0
  */
 export * as Observability from "./observe/Observability.js"
+
+/**
+ * Per-tenant limits: request rate, LM-call and cost budgets, concurrent optimization jobs, stored modules.
+ *
+ * @since 0.1.0
+ */
+export * as Tenants from "./Tenants.js"
