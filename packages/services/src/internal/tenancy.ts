@@ -43,9 +43,7 @@ const notFound = (name: string) =>
   })
 
 const localize = <E>(name: string) =>
-  Effect.mapError(
-    (error: E): E => (error instanceof ModuleNotFound ? (notFound(name) as unknown as E) : error)
-  )
+  Effect.mapError((error: E): E => (error instanceof ModuleNotFound ? (notFound(name) as unknown as E) : error))
 
 const idOf = (module: string | { readonly id: string }): string => (typeof module === "string" ? module : module.id)
 
@@ -108,9 +106,7 @@ export const modules = (
 
   /** Runs `f` with the stored id of a read. */
   const read = <A, E>(name: string, f: (id: string) => Effect.Effect<A, E>): Effect.Effect<A, E> =>
-    Effect.flatMap(scoped, (s) =>
-      Option.isNone(s) ? f(name) : f(readable(s.value, name)).pipe(localize<E>(name))
-    )
+    Effect.flatMap(scoped, (s) => (Option.isNone(s) ? f(name) : f(readable(s.value, name)).pipe(localize<E>(name))))
   /** Runs `f` with the stored id of a change (forking a shared module first). */
   const write = <A, E>(name: string, f: (id: string) => Effect.Effect<A, E>): Effect.Effect<A, E> =>
     Effect.flatMap(scoped, (s) =>
@@ -126,7 +122,10 @@ export const modules = (
       const name = idOf(module)
       // The default tenant's own names are stored bare: only a shared fallback needs a look-up.
       const id = readable(tenant, name)
-      const run = Effect.map(service.execute(id, inputs, options).pipe(localize(name)), localInfo)
+      const run = Effect.map(
+        service.execute(id, inputs, options).pipe(localize(name)),
+        (execution): ModuleManager.Execution => ({ ...execution, moduleId: name })
+      )
       if (hooks.limited === undefined || !hooks.limited(tenant)) return run
       const charge = hooks.charge
       const metered =
@@ -152,7 +151,7 @@ export const modules = (
               beforeCreate(s.value),
               Effect.map(service.register(Tenant.qualifyScoped(s.value, id), program, options), localInfo)
             )
-      )) as ModuleManager.Service["register"],
+      )) as unknown as ModuleManager.Service["register"],
     execute: execute as ModuleManager.Service["execute"],
     setPolicy: (id, policy, options) =>
       write(id, (stored) =>
@@ -231,12 +230,16 @@ export const coordinator = (
     id: string,
     f: (id: string) => Effect.Effect<A, E>
   ): Effect.Effect<A, E | OptimizationJobNotFound> =>
-    Effect.flatMap(scoped, (s) =>
-      Option.isNone(s)
-        ? f(id)
-        : Effect.flatMap(Effect.either(service.status(id)), (job) =>
-            job._tag === "Right" && visible(s, job.right.moduleId) ? f(id) : Effect.fail(jobNotFound(id))
-          )
+    Effect.flatMap(
+      scoped,
+      (s): Effect.Effect<A, E | OptimizationJobNotFound> =>
+        Option.isNone(s)
+          ? f(id)
+          : Effect.flatMap(
+              Effect.either(service.status(id)),
+              (job): Effect.Effect<A, E | OptimizationJobNotFound> =>
+                job._tag === "Right" && visible(s, job.right.moduleId) ? f(id) : Effect.fail(jobNotFound(id))
+            )
     )
   return {
     start: (request) =>
@@ -286,12 +289,18 @@ export const experiments = (service: Experiments.Service): Experiments.Service =
   const own =
     <Args extends ReadonlyArray<unknown>, A, E>(f: (id: string, ...args: Args) => Effect.Effect<A, E>) =>
     (id: string, ...args: Args): Effect.Effect<A, E | ExperimentNotFound> =>
-      Effect.flatMap(scoped, (s) =>
-        Option.isNone(s)
-          ? f(id, ...args)
-          : Effect.flatMap(Effect.either(service.get(id)), (record) =>
-              record._tag === "Right" && visible(s, record.right.moduleId) ? f(id, ...args) : Effect.fail(missing(id))
-            )
+      Effect.flatMap(
+        scoped,
+        (s): Effect.Effect<A, E | ExperimentNotFound> =>
+          Option.isNone(s)
+            ? f(id, ...args)
+            : Effect.flatMap(
+                Effect.either(service.get(id)),
+                (record): Effect.Effect<A, E | ExperimentNotFound> =>
+                  record._tag === "Right" && visible(s, record.right.moduleId)
+                    ? f(id, ...args)
+                    : Effect.fail(missing(id))
+              )
       )
   return {
     ...service,
