@@ -26,7 +26,7 @@ import {
   ModuleNotFound,
   OptimizationJobNotFound
 } from "../ServicesError.js"
-import type { ModuleStore } from "./moduleManager/store.js"
+import type { Entry, ModuleStore } from "./moduleManager/store.js"
 
 /** The tenant whose modules serve every tenant without one of its own. */
 export const sharedTenant = "shared" as Tenant.TenantId
@@ -35,6 +35,16 @@ export const sharedTenant = "shared" as Tenant.TenantId
 export const forkReason = "forked_from_shared"
 
 const scoped = FiberRef.get(Tenant.Tenant)
+
+/** Whether a tenant's module serves its fork of the shared module (directly or rolled back to it). */
+const defersToShared = (entry: Entry): boolean => {
+  const current = entry.current
+  if (current.reason === forkReason) return true
+  const back = /^rolled_back\((\d+)\)$/.exec(current.reason)
+  if (back === null) return false
+  const to = Number(back[1])
+  return entry.versions.some((v) => v.version === to && v.reason === forkReason)
+}
 
 const notFound = (name: string) =>
   new ModuleNotFound({
@@ -72,9 +82,7 @@ export const modules = (
     const shared = sharedOf(name)
     if (entry === undefined) return store.entries.has(shared) ? shared : own
     // A fork serves the shared module until the tenant's own version replaces the fork.
-    return entry.current.reason === forkReason && entry.routing === undefined && store.entries.has(shared)
-      ? shared
-      : own
+    return entry.routing === undefined && defersToShared(entry) && store.entries.has(shared) ? shared : own
   }
   /** The stored id a tenant's change of `name` addresses: its own, forking the shared module when it has none. */
   const writable = (tenant: Tenant.TenantId, name: string) =>
