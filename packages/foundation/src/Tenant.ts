@@ -254,3 +254,16 @@ export const requireUnscoped = (action: string): Effect.Effect<void, TenantForbi
           })
         )
   )
+
+/**
+ * Whether the current scope may see an event: unscoped sees every event; a tenant sees the events of its own
+ * modules (their `module_id` or `moduleId` is one of its stored names), and no system-wide event.
+ *
+ * @since 0.1.0
+ * @category naming
+ */
+export const eventVisibleTo = (scoped: Option.Option<TenantId>, data: { readonly [key: string]: unknown }): boolean => {
+  if (Option.isNone(scoped)) return true
+  const module = data.module_id ?? data.moduleId
+  return typeof module === "string" && ownerOf(module) === scoped.value
+}

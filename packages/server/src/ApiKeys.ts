@@ -150,6 +150,11 @@ export interface ApiKeys {
   /** The principal of a presented key, or `undefined` (hashed once, looked up by digest, compared in constant time). */
   readonly authenticate: (key: Redacted.Redacted<string>) => Principal | undefined
   readonly size: number
+  /**
+   * Whether some key names a tenant: then every request is scoped to its key's tenant (`default` included). In a
+   * single-tenant key set, requests run unscoped, exactly as before tenants existed.
+   */
+  readonly multiTenant: boolean
 }
 
 /**
@@ -178,6 +183,7 @@ export const make = (entries: ReadonlyArray<Entry>): ApiKeys => {
   }
   return {
     size: entries.length,
+    multiTenant: entries.some((entry) => entry.tenant !== undefined),
     authenticate: (key) => {
       const presented = crypto.createHash("sha256").update(Redacted.value(key), "utf8").digest()
       const candidate = byDigest.get(presented.toString("hex"))

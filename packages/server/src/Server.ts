@@ -39,6 +39,7 @@ import type {
   OptimizationCoordinator,
   ReleaseStore
 } from "@effect-dspy/services"
+import { Tenants } from "@effect-dspy/services"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiScalar from "@effect/platform/HttpApiScalar"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
@@ -202,8 +203,11 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
   return Layer.unwrapEffect(
     Effect.gen(function* () {
       const gate = yield* Gate.make
+      // Per-tenant request limits, when the application provides them.
+      const tenants = yield* Effect.serviceOption(Tenants.Tenants)
       const credentials = yield* Auth.make({
         keys: options.keys,
+        tenantLimit: Option.isSome(tenants) ? tenants.value.admitRequest : undefined,
         rateLimit: options.rateLimit === false ? undefined : (options.rateLimit ?? { limit: 1200, scaleMs: 60_000 })
       })
       const settings = {

@@ -351,6 +351,26 @@ export const experiences = (store: ExperienceStore.Service): ExperienceStore.Ser
 /** Scopes the loop's feedback: an execution of another tenant's module is unknown. */
 export const loop = (service: Loop.Service, store: ExperienceStore.Service): Loop.Service => ({
   ...service,
+  // A tenant sees its own modules and decisions; the loop-wide spend and running jobs are the operator's.
+  status: Effect.flatMap(scoped, (s) =>
+    Option.isNone(s)
+      ? service.status
+      : Effect.map(service.status, (status) => ({
+          ...status,
+          modules: status.modules
+            .filter((m) => visible(s, m.moduleId))
+            .map((m) => ({ ...m, moduleId: Tenant.localName(m.moduleId) })),
+          runningJobs: 0,
+          spent: { lmCalls: 0, costUsd: 0, jobs: 0 }
+        }))
+  ),
+  decisions: Effect.flatMap(scoped, (s) =>
+    Option.isNone(s)
+      ? service.decisions
+      : Effect.map(service.decisions, (all) =>
+          all.filter((d) => visible(s, d.moduleId)).map((d) => ({ ...d, moduleId: Tenant.localName(d.moduleId) }))
+        )
+  ),
   feedback: (request) =>
     Effect.flatMap(scoped, (s) => {
       if (Option.isNone(s)) return service.feedback(request)

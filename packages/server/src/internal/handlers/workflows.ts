@@ -6,7 +6,7 @@ import * as Option from "effect/Option"
 import { Api } from "../../Api.js"
 import * as ApiError from "../../ApiError.js"
 import * as WorkflowsApi from "../../api/WorkflowsApi.js"
-import { requireScope } from "../../Auth.js"
+import { requireOperator } from "../../Auth.js"
 import { jsonSafe } from "./modules.js"
 
 /** A workflow's failures as the API's: invalid 422, bad inputs 400, unknown run 404, not resumable 409. */
@@ -62,7 +62,7 @@ export const layer = HttpApiBuilder.group(Api, "workflows", (handlers) =>
     return handlers
       .handle("validate", ({ payload }) =>
         Effect.zipRight(
-          requireScope("read"),
+          requireOperator("read"),
           Effect.map(parse(payload), (w) => ({
             valid: true as const,
             name: w.name,
@@ -73,13 +73,13 @@ export const layer = HttpApiBuilder.group(Api, "workflows", (handlers) =>
       )
       .handle("describe", ({ payload }) =>
         Effect.zipRight(
-          requireScope("read"),
+          requireOperator("read"),
           Effect.map(parse(payload), (w) => ({ name: w.name, mermaid: Statechart.mermaid(w) }))
         )
       )
       .handle("run", ({ payload }) =>
         Effect.gen(function* () {
-          yield* requireScope("execute")
+          yield* requireOperator("execute")
           const e = yield* engine
           const w = yield* parse(payload)
           const result = yield* Effect.mapError(
@@ -91,14 +91,14 @@ export const layer = HttpApiBuilder.group(Api, "workflows", (handlers) =>
       )
       .handle("status", ({ path }) =>
         Effect.gen(function* () {
-          yield* requireScope("read")
+          yield* requireOperator("read")
           const e = yield* engine
           return jsonSafe(yield* Effect.mapError(e.record(path.id), workflowError))
         })
       )
       .handle("resume", ({ path, payload }) =>
         Effect.gen(function* () {
-          yield* requireScope("execute")
+          yield* requireOperator("execute")
           const e = yield* engine
           const w = yield* parse(payload)
           return toResult(yield* Effect.mapError(e.resume(w, path.id), workflowError))
