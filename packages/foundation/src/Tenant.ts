@@ -267,3 +267,33 @@ export const eventVisibleTo = (scoped: Option.Option<TenantId>, data: { readonly
   const module = data.module_id ?? data.moduleId
   return typeof module === "string" && ownerOf(module) === scoped.value
 }
+
+/**
+ * The stored name of a namespace (a cache's module key) in the current scope, idempotently: a name the current
+ * tenant already owns is kept, anything else is qualified into its space (see {@link qualifyScoped}).
+ *
+ * @since 0.1.0
+ * @category naming
+ */
+export const own = (name: string): Effect.Effect<string> =>
+  Effect.map(FiberRef.get(Tenant), (scoped) => {
+    if (Option.isNone(scoped)) return name
+    const tenant = scoped.value
+    if (tenant === defaultTenant)
+      return name.startsWith(marker) && ownerOf(name) === tenant ? name : qualifyScoped(tenant, name)
+    return ownerOf(name) === tenant ? name : qualifyScoped(tenant, name)
+  })
+
+/**
+ * Runs an effect as the tenant that owns a stored name (background work of a tenant, such as its optimization
+ * job); a name of the default tenant leaves the fiber's scope as it is.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const asOwnerOf =
+  (stored: string) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    const owner = ownerOf(stored)
+    return owner === defaultTenant ? self : Effect.locally(self, Tenant, Option.some(owner))
+  }

@@ -11,7 +11,14 @@ const globexKey = ApiKeys.generate("globex_admin", ["admin"], { tenant: "globex"
 const opsKey = ApiKeys.generate("ops", ["admin"], { crossTenant: true })
 const planted = "PLANTED_ACME_SECRET_7f3"
 
-const call = (url: string, key: Redacted.Redacted<string>, method: string, path: string, body?: unknown, headers = {}) =>
+const call = (
+  url: string,
+  key: Redacted.Redacted<string>,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers = {}
+) =>
   Effect.promise(async () => {
     const response = await fetch(`${url}${path}`, {
       method,
@@ -88,7 +95,14 @@ describe("Tenants over HTTP", () => {
         assert.notInclude(answer.text, "~acme", `${method} ${path}`)
       }
       // Lists answer with nothing of acme's.
-      for (const path of ["/modules", "/jobs", "/experiments", "/events?limit=1000", "/loop/status", "/loop/decisions"]) {
+      for (const path of [
+        "/modules",
+        "/jobs",
+        "/experiments",
+        "/events?limit=1000",
+        "/loop/status",
+        "/loop/decisions"
+      ]) {
         const answer = yield* globex("GET", path)
         assert.strictEqual(answer.status, 200, `${path}: ${answer.text}`)
         assert.notInclude(answer.text, planted, path)
@@ -132,7 +146,12 @@ describe("Tenants over HTTP", () => {
       )
       // Give the subscription time to attach (bounded polling on a real server).
       yield* Effect.promise(() => new Promise((r) => setTimeout(r, 300)))
-      yield* acme("POST", "/modules", { id: "qa", kind: "predict", signature: "question -> answer", instructions: planted })
+      yield* acme("POST", "/modules", {
+        id: "qa",
+        kind: "predict",
+        signature: "question -> answer",
+        instructions: planted
+      })
       yield* acme("POST", "/modules/qa/execute", { inputs: { question: "2 + 3?" } })
       yield* acme("POST", "/modules/qa/swap", { instructions: { self: planted } })
       yield* globex("POST", "/modules", { id: "marker", kind: "predict", signature: "question -> answer" })

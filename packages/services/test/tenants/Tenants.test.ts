@@ -22,8 +22,7 @@ const globex = Tenant.withTenant("globex")
 const tagOf = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.map(Effect.flip(effect), (e) => e._tag)
 
-const runtime = (options: Tenants.Options = {}) =>
-  TestRuntime.layer().pipe(Layer.provide(Tenants.layerTest(options)))
+const runtime = (options: Tenants.Options = {}) => TestRuntime.layer().pipe(Layer.provide(Tenants.layerTest(options)))
 
 describe("Tenants: isolation", () => {
   it.effect("a tenant's module is not found by another tenant, through every ModuleManager call", () =>
@@ -51,8 +50,14 @@ describe("Tenants: isolation", () => {
         )
       }
       // The tenant sees its own by its own name; the system (unscoped) by the stored name.
-      assert.deepStrictEqual((yield* acme(modules.list)).map((m) => m.id), ["qa"])
-      assert.deepStrictEqual((yield* modules.list).map((m) => m.id), ["~acme/qa"])
+      assert.deepStrictEqual(
+        (yield* acme(modules.list)).map((m) => m.id),
+        ["qa"]
+      )
+      assert.deepStrictEqual(
+        (yield* modules.list).map((m) => m.id),
+        ["~acme/qa"]
+      )
       // The same name in two tenants is two modules.
       yield* globex(modules.create(spec))
       yield* globex(modules.swap("qa", { instructions: { self: "Answer in words." } }))
@@ -151,7 +156,10 @@ describe("Tenants: shared models", () => {
       yield* modules.create({ ...spec, id: "~shared/qa" })
       const served = yield* acme(modules.execute("qa", question))
       assert.strictEqual(served.moduleId, "qa")
-      assert.deepStrictEqual((yield* acme(modules.list)).map((m) => m.id), ["qa"])
+      assert.deepStrictEqual(
+        (yield* acme(modules.list)).map((m) => m.id),
+        ["qa"]
+      )
       // A tenant's change forks the shared module; its fork's first version defers to the shared one.
       const swapped = yield* acme(modules.swap("qa", { instructions: { self: "Answer with a number only." } }))
       assert.strictEqual(swapped.id, "qa")
