@@ -1,0 +1,78 @@
+/**
+ * Tenant scoping (docs/tenants.md): what a tenant-scoped execution costs over the same execution unscoped.
+ *
+ * One application (the supervised ModuleManager over the in-process simulated LM, zero latency) holds the module
+ * `qa` of tenant `acme` (stored as `~acme/qa`). Each sample runs a batch of executions in one fiber: unscoped, by
+ * the stored name (one fiber-reference read, the path of single-tenant deployments and the system's own calls),
+ * then scoped to `acme` by its own name (the name qualified, the module looked up, the execution's module id made
+ * local again). Batches alternate; `tenant_scope_overhead_p50` is the median over sample pairs of the difference
+ * per execution (us); target <= 3 us.
+ */
+import { Predict, Signature } from "@effect-dspy/core"
+import { Tenant } from "@effect-dspy/foundation"
+import { ModuleManager, TestRuntime } from "@effect-dspy/services"
+import * as Effect from "effect/Effect"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import { type Bench, nowUs, quantile } from "../Harness.js"
+
+const BATCH = 200
+const SAMPLES = 150
+const WARMUP = 20
+const inputs = { question: "What is the capital of France?" }
+
+const bench: Bench = {
+  name: "tenants",
+  description: "Tenant scoping: the time a tenant-scoped ModuleManager execution adds over an unscoped one",
+  run: async (report) => {
+    const runtime = ManagedRuntime.make(TestRuntime.layer({ config: { events: { maxEvents: 10_000 } } }))
+    const predictor = Predict.make(Signature.make("question -> answer"))
+    await runtime.runPromise(
+      Effect.flatMap(ModuleManager.ModuleManager, (m) => m.register("qa", predictor)).pipe(Tenant.withTenant("acme"))
+    )
+    const batch = (effect: Effect.Effect<unknown, unknown, ModuleManager.ModuleManager>) =>
+      Effect.repeatN(effect, BATCH - 1)
+    const unscoped = batch(ModuleManager.execute("~acme/qa", inputs))
+    const scoped = batch(ModuleManager.execute("qa", inputs)).pipe(Tenant.withTenant("acme"))
+    const check = await runtime.runPromise(ModuleManager.execute("qa", inputs).pipe(Tenant.withTenant("acme")))
+    if (check.moduleId !== "qa") throw new Error("tenants bench: the scoped execution did not answer as the tenant")
+    const per = async (effect: Effect.Effect<unknown, unknown, ModuleManager.ModuleManager>) => {
+      const start = nowUs()
+      await runtime.runPromise(effect)
+      return (nowUs() - start) / BATCH
+    }
+    const differences: Array<number> = []
+    const base: Array<number> = []
+    const tenant: Array<number> = []
+    for (let i = 0; i < WARMUP + SAMPLES; i++) {
+      // Alternate the order so drift and GC land on both sides.
+      const [u, s] =
+        i % 2 === 0
+          ? [await per(unscoped), await per(scoped)]
+          : (([b, a]) => [a, b])([await per(scoped), await per(unscoped)])
+      if (i < WARMUP) continue
+      base.push(u as number)
+      tenant.push(s as number)
+      differences.push((s as number) - (u as number))
+    }
+    await runtime.dispose()
+    const baseP50 = quantile(base, 0.5)
+    report({ bench: "tenants", metric: "execute_unscoped_p50", value: baseP50, unit: "us" })
+    report({
+      bench: "tenants",
+      metric: "execute_tenant_scoped_p50",
+      value: quantile(tenant, 0.5),
+      unit: "us",
+      baseline: baseP50
+    })
+    report({
+      bench: "tenants",
+      metric: "tenant_scope_overhead_p50",
+      value: quantile(differences, 0.5),
+      unit: "us",
+      target: "<= 3 us",
+      n: differences.length
+    })
+  }
+}
+
+export default bench
