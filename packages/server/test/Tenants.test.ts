@@ -33,6 +33,19 @@ const call = (
     return { status: response.status, text }
   })
 
+const workflow = `
+version: 1
+name: answer
+inputs:
+  question: str
+steps:
+  - id: ask
+    module: { signature: "question -> answer" }
+    inputs: { question: "{inputs.question}" }
+outputs:
+  answer: "{ask.answer}"
+`
+
 const trainset = [
   { fields: { question: "1 + 1?", answer: "2" }, inputs: ["question"] },
   { fields: { question: "2 + 2?", answer: "4" }, inputs: ["question"] }
@@ -41,7 +54,7 @@ const trainset = [
 describe("Tenants over HTTP", () => {
   it.scoped("another tenant's module, job, experiment and events answer 404/403 through every endpoint", () =>
     Effect.gen(function* () {
-      const h = yield* support.start({ extraKeys: [acmeKey.entry, globexKey.entry, opsKey.entry] })
+      const h = yield* support.start({ extraKeys: [acmeKey.entry, globexKey.entry, opsKey.entry], workflows: true })
       const acme = (method: string, path: string, body?: unknown) => call(h.url, acmeKey.key, method, path, body)
       const globex = (method: string, path: string, body?: unknown) => call(h.url, globexKey.key, method, path, body)
 
@@ -58,6 +71,10 @@ describe("Tenants over HTTP", () => {
       const job = yield* acme("POST", "/jobs", { moduleId: "qa", optimizer: "bootstrap_few_shot", trainset })
       assert.include([200, 201, 202], job.status, job.text)
       const jobId = JSON.parse(job.text).id as string
+      const run = yield* acme("POST", "/workflows/runs", { workflow, inputs: { question: planted }, runId: "run_1" })
+      assert.strictEqual(run.status, 200, run.text)
+      assert.strictEqual(JSON.parse(run.text).runId, "run_1")
+      assert.strictEqual((yield* acme("GET", "/workflows/runs/run_1")).status, 200)
 
       // Every endpoint, as globex: not found for acme's resources, forbidden for the operator's views.
       const attempts: ReadonlyArray<readonly [string, string, unknown, ReadonlyArray<number>]> = [
@@ -77,6 +94,8 @@ describe("Tenants over HTTP", () => {
         ["POST", `/jobs/${jobId}/cancel`, undefined, [404]],
         ["GET", `/jobs/${jobId}/progress`, undefined, [404]],
         ["POST", "/feedback", { executionId, outcome: { reward: 1 } }, [404]],
+        ["GET", "/workflows/runs/run_1", undefined, [404]],
+        ["POST", "/workflows/runs/run_1/resume", { workflow }, [404]],
         ["GET", "/tree", undefined, [403]],
         ["GET", "/providers", undefined, [403]],
         ["GET", "/status", undefined, [403]],
@@ -94,6 +113,10 @@ describe("Tenants over HTTP", () => {
         assert.notInclude(answer.text, planted, `${method} ${path}`)
         assert.notInclude(answer.text, "~acme", `${method} ${path}`)
       }
+      // The same run id in another tenant is another run.
+      const own = yield* globex("POST", "/workflows/runs", { workflow, inputs: { question: "1 + 1?" }, runId: "run_1" })
+      assert.strictEqual(own.status, 200, own.text)
+      assert.notInclude((yield* globex("GET", "/workflows/runs/run_1")).text, planted)
       // Lists answer with nothing of acme's.
       for (const path of [
         "/modules",
@@ -110,15 +133,21 @@ describe("Tenants over HTTP", () => {
         assert.notInclude(answer.text, jobId, path)
         assert.notInclude(answer.text, executionId, path)
       }
-      assert.deepStrictEqual(JSON.parse((yield* globex("GET", "/modules")).text), [])
+      // globex has only its own workflow's inline module.
+      assert.deepStrictEqual(
+        (JSON.parse((yield* globex("GET", "/modules")).text) as Array<{ id: string }>).map((m) => m.id),
+        ["answer.ask"]
+      )
       // acme sees its own, by its own name; its events are its own.
       assert.deepStrictEqual(
         (JSON.parse((yield* acme("GET", "/modules")).text) as Array<{ id: string }>).map((m) => m.id),
-        ["qa"]
+        ["answer.ask", "qa"]
       )
-      const own = JSON.parse((yield* acme("GET", "/events?limit=1000")).text) as Array<{ data: { module_id?: string } }>
-      assert.isAbove(own.length, 0)
-      for (const e of own) assert.strictEqual(e.data.module_id, "~acme/qa")
+      const ownEvents = JSON.parse((yield* acme("GET", "/events?limit=1000")).text) as Array<{
+        data: { module_id?: string }
+      }>
+      assert.isAbove(ownEvents.length, 0)
+      for (const e of ownEvents) assert.match(e.data.module_id ?? "", /^~acme\//)
       assert.strictEqual((yield* acme("GET", "/tree")).status, 403)
       // The cross-tenant key sees every tenant by stored names, or acts as one through the header.
       const all = yield* call(h.url, opsKey.key, "GET", "/modules")
