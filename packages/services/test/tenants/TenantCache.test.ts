@@ -50,8 +50,14 @@ describe("CacheManager: tenant namespaces", () => {
           (c) => Effect.sync(() => c.disconnect())
         )
         const keys = yield* Effect.promise(() => raw.keys("t:tenants*"))
-        assert.isTrue(keys.some((k) => k.includes("~acme/lm")), keys.join(", "))
-        assert.isFalse(keys.some((k) => k.includes(":lm:")), keys.join(", "))
+        assert.isTrue(
+          keys.some((k) => k.includes("~acme/lm")),
+          keys.join(", ")
+        )
+        assert.isFalse(
+          keys.some((k) => k.includes(":lm:")),
+          keys.join(", ")
+        )
       })
     )
   )
