@@ -62,7 +62,12 @@ describe.skipIf(PgServer.binaries === undefined)("Tenants on PostgreSQL", () => 
             assert.strictEqual(restored.id, "qa")
             assert.strictEqual(restored.version, versionBefore)
             assert.strictEqual((yield* acme(coordinator.status(jobId))).moduleId, "qa")
-            for (const call of [modules.describe("qa"), modules.history("qa"), modules.program("qa")]) {
+            const calls: ReadonlyArray<Effect.Effect<unknown, { readonly _tag: string }>> = [
+              modules.describe("qa"),
+              modules.history("qa"),
+              modules.program("qa")
+            ]
+            for (const call of calls) {
               assert.strictEqual(yield* tagOf(globex(call)), "ModuleNotFound")
             }
             assert.strictEqual(yield* tagOf(globex(coordinator.status(jobId))), "OptimizationJobNotFound")
