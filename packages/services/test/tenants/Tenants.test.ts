@@ -178,4 +178,30 @@ describe("Tenants: shared models", () => {
       assert.strictEqual((yield* acme(modules.describe("qa"))).version, 1)
     }).pipe(Effect.provide(runtime()))
   )
+
+  it.effect("a tenant's optimization job forks the shared module; its result serves the tenant only if it won", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      const coordinator = yield* OptimizationCoordinator.OptimizationCoordinator
+      yield* modules.create({ ...spec, id: "~shared/qa" })
+      const job = yield* globex(coordinator.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...data }))
+      const done = yield* globex(coordinator.await(job.id))
+      assert.strictEqual(done.moduleId, "qa")
+      // The job ran on globex's fork, evaluated on globex's data.
+      assert.include(
+        (yield* modules.list).map((m) => m.id),
+        "~globex/qa"
+      )
+      const served = yield* globex(modules.describe("qa"))
+      if (done.status === "swapped") {
+        assert.strictEqual(served.version, done.swappedVersion)
+      } else {
+        // Not better on globex's data: the shared module still serves globex.
+        assert.strictEqual(served.version, 1)
+      }
+      // Other tenants are served the shared module either way.
+      assert.strictEqual((yield* acme(modules.describe("qa"))).version, 1)
+      assert.strictEqual((yield* modules.describe("~shared/qa")).version, 1)
+    }).pipe(Effect.provide(runtime()))
+  )
 })
