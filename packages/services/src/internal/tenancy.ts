@@ -73,16 +73,33 @@ export const modules = (
     readonly limited?: (tenant: Tenant.TenantId) => boolean
   } = {}
 ): Scoped => {
-  const sharedOf = (name: string) => Tenant.qualifyFor(sharedTenant, name)
+  // Stored names by tenant and name, made once: the hot path passes the same string (its hash computed once) to
+  // the module table and everything keyed by module id, instead of a fresh concatenation per call.
+  const names = new Map<string, Map<string, string>>()
+  const qualified = (tenant: Tenant.TenantId, name: string): string => {
+    let byName = names.get(tenant)
+    if (byName === undefined) {
+      byName = new Map()
+      names.set(tenant, byName)
+    }
+    let stored = byName.get(name)
+    if (stored === undefined) {
+      stored = Tenant.qualifyScoped(tenant, name)
+      if (byName.size < 10_000) byName.set(name, stored)
+    }
+    return stored
+  }
+  const sharedOf = (name: string) => qualified(sharedTenant, name)
   /** The stored id a tenant's read of `name` addresses: its own, else the shared module. */
   const readable = (tenant: Tenant.TenantId, name: string): string => {
-    const own = Tenant.qualifyScoped(tenant, name)
+    const own = qualified(tenant, name)
     if (tenant === sharedTenant || name.startsWith(Tenant.marker)) return own
     const entry = store.entries.get(own)
-    const shared = sharedOf(name)
-    if (entry === undefined) return store.entries.has(shared) ? shared : own
+    if (entry === undefined) return store.entries.has(sharedOf(name)) ? sharedOf(name) : own
     // A fork serves the shared module until the tenant's own version replaces the fork.
-    return entry.routing === undefined && defersToShared(entry) && store.entries.has(shared) ? shared : own
+    return entry.routing === undefined && defersToShared(entry) && store.entries.has(sharedOf(name))
+      ? sharedOf(name)
+      : own
   }
   /** The stored id a tenant's change of `name` addresses: its own, forking the shared module when it has none. */
   const writable = (tenant: Tenant.TenantId, name: string) =>
