@@ -120,3 +120,10 @@ export * as Protection from "./Protection.js"
  * @since 0.1.0
  */
 export * as Telemetry from "./Telemetry.js"
+
+/**
+ * Tenants: the tenant id carried by a fiber reference, and the naming of a tenant's stored resources.
+ *
+ * @since 0.1.0
+ */
+export * as Tenant from "./Tenant.js"

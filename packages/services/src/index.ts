@@ -428,3 +428,10 @@ export * as SharedRateLimiter from "./cluster/SharedRateLimiter.js"
  * @since 0.1.0
  */
 export * as SharedBudget from "./cluster/SharedBudget.js"
+
+/**
+ * Per-tenant limits: request rate, LM-call and cost budgets, concurrent optimization jobs, stored modules.
+ *
+ * @since 0.1.0
+ */
+export * as Tenants from "./Tenants.js"
