@@ -120,3 +120,17 @@ export * as Protection from "./Protection.js"
  * @since 0.1.0
  */
 export * as Telemetry from "./Telemetry.js"
+
+/**
+ * The end user a request acts for, carried through nested effects.
+ *
+ * @since 0.1.0
+ */
+export * as Subject from "./Subject.js"
+
+/**
+ * The tenant a request belongs to, carried through nested effects.
+ *
+ * @since 0.1.0
+ */
+export * as Tenant from "./Tenant.js"

@@ -364,3 +364,31 @@ export * as CostBenefit from "./observe/CostBenefit.js"
  * @since 0.1.0
  */
 export * as Observability from "./observe/Observability.js"
+
+/**
+ * Data rights: export and erase everything held about an end user or a tenant, derived data included.
+ *
+ * @since 0.1.0
+ */
+export * as DataRights from "./rights/DataRights.js"
+
+/**
+ * The data-rights archive format: a manifest and JSON-line records.
+ *
+ * @since 0.1.0
+ */
+export * as Archive from "./rights/Archive.js"
+
+/**
+ * Per-tenant retention, applied by a supervised process.
+ *
+ * @since 0.1.0
+ */
+export * as Retention from "./rights/Retention.js"
+
+/**
+ * The errors of data rights, their union and guard.
+ *
+ * @since 0.1.0
+ */
+export * as RightsError from "./rights/RightsError.js"

@@ -20,6 +20,7 @@
  * @since 0.1.0
  */
 import { DatabaseFile } from "@effect-dspy/foundation"
+import { DataRights } from "@effect-dspy/services"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -119,6 +120,8 @@ export interface Service {
   readonly getRouter: (key: string) => Effect.Effect<unknown, RunStoreError>
   /** The runs (of one workflow, when given), most recent first. */
   readonly list: (workflow?: string) => Effect.Effect<ReadonlyArray<Summary>, RunStoreError>
+  /** Removes runs, their step boundaries included (an erasure: see {@link rightsSource}); returns how many. */
+  readonly remove: (runIds: ReadonlyArray<string>) => Effect.Effect<number, RunStoreError>
 }
 
 /**
@@ -210,6 +213,12 @@ export const makeMemory = (): Service => {
           onLeft: (reason) => Effect.fail(storeError("get", reason)),
           onRight: Effect.succeed
         })
+      }),
+    remove: (runIds) =>
+      Effect.sync(() => {
+        let n = 0
+        for (const id of runIds) if (rows.delete(id)) n++
+        return n
       }),
     list: (workflow) =>
       Effect.sync(() =>
@@ -316,6 +325,21 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
           Effect.mapError(fail("save")),
           Effect.tap(() => Effect.sync(() => remember(record.runId, record.status)))
         ),
+      remove: (runIds) =>
+        transaction(
+          Effect.gen(function* () {
+            let n = 0
+            for (const runId of runIds) {
+              yield* run("DELETE FROM workflow_run_boundaries WHERE run_id = ?", [runId])
+              const removed = (yield* run("DELETE FROM workflow_runs WHERE run_id = ? RETURNING run_id", [
+                runId
+              ])) as ReadonlyArray<unknown>
+              n += removed.length
+              statusOf.delete(runId)
+            }
+            return n
+          })
+        ).pipe(Effect.mapError(fail("remove"))),
       append: (runId, boundary) =>
         Effect.suspend(() => {
           const text = JSON.stringify(boundary)
@@ -426,3 +450,42 @@ export const layerSqlite = (filename: string): Layer.Layer<RunStore, RunStoreErr
  * @category layers
  */
 export const layerTest: Layer.Layer<RunStore> = layerMemory
+
+/**
+ * The workflow runs as a data-rights source (give it to `DataRights.layerWith`): the runs made for the selector's
+ * end user and tenant (the record's `subject` and `tenant`; with `before`, last updated before it), exported whole
+ * and erased with their step boundaries. Their inputs are what demos made from them would hold.
+ *
+ * @since 0.1.0
+ * @category data rights
+ */
+export const rightsSource = (store: Service): DataRights.Source => {
+  const incomplete = (operation: string) => (e: RunStoreError) =>
+    new DataRights.DataRightsIncomplete({
+      source: "workflow runs",
+      operation,
+      message: `Data rights: the workflow run store could not ${operation} (${e.message}); run it again once it is back.`
+    })
+  return {
+    name: "workflow_runs",
+    stage: "primary",
+    find: (selector) =>
+      Effect.gen(function* () {
+        const records: Array<RunRecord.RunRecord> = []
+        for (const summary of yield* store.list()) {
+          if (selector.before !== undefined && summary.updatedAt >= selector.before) continue
+          const r = yield* store.get(summary.runId)
+          if (r === undefined) continue
+          if (selector.subject !== undefined && r.subject !== selector.subject) continue
+          if (selector.tenant !== undefined && r.tenant !== selector.tenant) continue
+          records.push(r)
+        }
+        return {
+          entries: records.map((r) => ({ source: "workflow_runs", id: r.runId, data: r })),
+          values: records.flatMap((r) => DataRights.valuesOf(r.inputs))
+        }
+      }).pipe(Effect.mapError(incomplete("read"))),
+    erase: (_selector, _trace, found) =>
+      Effect.mapError(store.remove(found.entries.map((e) => e.id)), incomplete("erase"))
+  }
+}

@@ -6,13 +6,14 @@
  * position and the outputs of every finished step (and of finished children of a parallel or map step).
  */
 import { LM, Module, Prediction } from "@effect-dspy/core"
-import { CanonicalJson } from "@effect-dspy/foundation"
+import { CanonicalJson, Subject, Tenant } from "@effect-dspy/foundation"
 import type { ModuleManager } from "@effect-dspy/services"
 import { TrafficPolicy } from "@effect-dspy/services"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as RunRecord from "../RunRecord.js"
 import { SCHEMA_VERSION } from "../RunRecord.js"
@@ -1079,6 +1080,9 @@ export const start = (
     const chart = chartOf(env, w, fingerprint)
     const runner = Chart.start(chart, checked)
     const position = runner.position()
+    // The end user and tenant the run is for (from the fiber, like the correlation id): what data rights find.
+    const subject = Option.getOrUndefined(yield* Subject.current)
+    const tenant = Option.getOrUndefined(yield* Tenant.current)
     const run: Run = {
       env,
       workflow: w,
@@ -1100,7 +1104,9 @@ export const start = (
         partials: {},
         steps: [],
         createdAt: at,
-        updatedAt: at
+        updatedAt: at,
+        ...(subject === undefined ? {} : { subject }),
+        ...(tenant === undefined ? {} : { tenant })
       }
     }
     yield* Effect.onError(run.env.store.save(run.record), () => Effect.sync(() => runner.stop()))

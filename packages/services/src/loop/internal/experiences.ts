@@ -20,7 +20,7 @@ import type { Bounds, Experience, Filter, SampleOptions, Service, Stats } from "
 import type * as Reward from "../Reward.js"
 
 /** The SQLite layout written now. */
-export const LAYOUT_VERSION = 1
+export const LAYOUT_VERSION = 2
 
 const DAY = 24 * 60 * 60 * 1000
 
@@ -257,6 +257,9 @@ const makeWith = (
       if (f.minReward !== undefined && (e.reward === undefined || e.reward < f.minReward)) return false
       if (f.maxReward !== undefined && (e.reward === undefined || e.reward > f.maxReward)) return false
       if (f.minConfidence !== undefined && (e.outcome?.confidence ?? 1) < f.minConfidence) return false
+      if (f.subject !== undefined && e.subject !== f.subject) return false
+      if (f.tenant !== undefined && e.tenant !== f.tenant) return false
+      if (f.before !== undefined && e.at >= f.before) return false
       return true
     }
     const select = (f: Filter | undefined): Array<Experience> => {
@@ -306,6 +309,33 @@ const makeWith = (
           })
           keyed.sort((a, b) => b.key - a.key)
           return keyed.slice(0, n).map((k) => k.e)
+        }),
+      remove: (ids) =>
+        Effect.suspend(() => {
+          absorb()
+          let n = 0
+          for (const id of ids) {
+            const e = get(id)
+            if (e === undefined) continue
+            n++
+            unindex(e)
+            dirty.delete(e)
+            if (recent.delete(id)) {
+              // Not written yet: it leaves the pending inserts instead.
+              const pending = inserts.indexOf(e)
+              if (pending >= 0) inserts.splice(pending, 1)
+            } else {
+              const at = reservoirAt.get(id)!
+              const last = reservoir.pop()!
+              reservoirAt.delete(id)
+              if (last !== e) {
+                reservoir[at] = last
+                reservoirAt.set(last.executionId, at)
+              }
+            }
+            deletes.push(id)
+          }
+          return Effect.as(awaitBatch(), n)
         }),
       flush: Effect.suspend(awaitBatch),
       stats: Effect.sync((): Stats => {
@@ -415,10 +445,19 @@ export const makeSqlite = (
           `CREATE TABLE IF NOT EXISTS dspy_loop_experiences (id TEXT PRIMARY KEY, correlation_id TEXT,
             module_id TEXT NOT NULL, version INTEGER NOT NULL, inputs TEXT, output TEXT, ok INTEGER NOT NULL,
             latency_ms REAL NOT NULL, lm_calls INTEGER NOT NULL, cost_usd REAL NOT NULL, at INTEGER NOT NULL, reward REAL, outcome TEXT,
-            feedback_at INTEGER)`,
+            feedback_at INTEGER, subject TEXT, tenant TEXT)`,
           []
         )
+        // Layout 1 to 2: the end user and tenant of each execution (unknown, so NULL, for the rows already there).
+        if (version === 1) {
+          yield* run("ALTER TABLE dspy_loop_experiences ADD COLUMN subject TEXT", [])
+          yield* run("ALTER TABLE dspy_loop_experiences ADD COLUMN tenant TEXT", [])
+        }
         yield* run("CREATE INDEX IF NOT EXISTS dspy_loop_experiences_at ON dspy_loop_experiences (at)", [])
+        yield* run(
+          "CREATE INDEX IF NOT EXISTS dspy_loop_experiences_subject ON dspy_loop_experiences (subject) WHERE subject IS NOT NULL",
+          []
+        )
         yield* run(`PRAGMA user_version = ${LAYOUT_VERSION}`, [])
         // WAL (the driver's default) with synchronous NORMAL: a commit is in the WAL file when it returns (it
         // survives the process crashing); only a power loss or OS crash before the next checkpoint's fsync can
@@ -431,7 +470,7 @@ export const makeSqlite = (
     const stored = yield* failWith("read")(
       run(
         `SELECT id, correlation_id, module_id, version, inputs, output, ok, latency_ms, lm_calls, cost_usd, at, reward, outcome,
-          feedback_at FROM dspy_loop_experiences ORDER BY at DESC LIMIT ?`,
+          feedback_at, subject, tenant FROM dspy_loop_experiences ORDER BY at DESC LIMIT ?`,
         [maxCount]
       )
     )
@@ -451,17 +490,19 @@ export const makeSqlite = (
           at: Number(r["at"]),
           reward: r["reward"] === null ? undefined : Number(r["reward"]),
           outcome: r["outcome"] === null ? undefined : (parseJson(r["outcome"]) as Reward.Outcome),
-          feedbackAt: r["feedback_at"] === null ? undefined : Number(r["feedback_at"])
+          feedbackAt: r["feedback_at"] === null ? undefined : Number(r["feedback_at"]),
+          subject: r["subject"] === null ? undefined : String(r["subject"]),
+          tenant: r["tenant"] === null ? undefined : String(r["tenant"])
         })
       )
       .reverse()
     // New rows: multi-row INSERTs with bound parameters (no JSON for SQLite to parse), 256 rows a statement.
     // Feedback of rows written before: one UPDATE a batch, over the changes as one JSON array.
-    const columns = 14
+    const columns = 16
     const rowsPerStatement = 256
     const insertSql = (rows: number) =>
       `INSERT OR REPLACE INTO dspy_loop_experiences (id, correlation_id, module_id, version, inputs, output, ok,
-        latency_ms, lm_calls, cost_usd, at, reward, outcome, feedback_at) VALUES ${Array.from(
+        latency_ms, lm_calls, cost_usd, at, reward, outcome, feedback_at, subject, tenant) VALUES ${Array.from(
           { length: rows },
           () => `(${"?, ".repeat(columns - 1)}?)`
         ).join(", ")}`
@@ -498,7 +539,9 @@ export const makeSqlite = (
                   e.at,
                   e.reward ?? null,
                   e.outcome === undefined ? null : JSON.stringify(e.outcome),
-                  e.feedbackAt ?? null
+                  e.feedbackAt ?? null,
+                  e.subject ?? null,
+                  e.tenant ?? null
                 )
               yield* run(chunk.length === rowsPerStatement ? fullInsert : insertSql(chunk.length), params)
             }
