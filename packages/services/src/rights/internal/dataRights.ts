@@ -198,9 +198,8 @@ const programSource = (
           for (const v of loaded.value.versions) {
             const removed: Array<unknown> = []
             scrubDemos(v.state, trace.values, removed)
-            removed.forEach((demo, i) =>
+            for (const [i, demo] of removed.entries())
               entries.push({ source: "programs", id: `${m.moduleId}@${v.version}#${i}`, data: { demo } })
-            )
           }
         }
       }
@@ -210,7 +209,8 @@ const programSource = (
           if (Option.isNone(program)) continue
           const removed: Array<unknown> = []
           scrubDemos(Module.dumpState(program.value), trace.values, removed)
-          removed.forEach((demo, i) => entries.push({ source: "programs", id: `${info.id}@live#${i}`, data: { demo } }))
+          for (const [i, demo] of removed.entries())
+            entries.push({ source: "programs", id: `${info.id}@live#${i}`, data: { demo } })
         }
       }
       return { entries }
