@@ -1,0 +1,62 @@
+/**
+ * Data rights through the running application: executions made for an end user (foundation's `Subject`) are
+ * recorded under them with the LM's cache entries in their namespace; erasing them removes their experiences,
+ * their cache entries, and the demos made from their inputs from the live module (swapped for a version without
+ * them) and from its stored versions, and keeps another user's.
+ */
+import { Example, Module } from "@effect-dspy/core"
+import { Correlation, Subject } from "@effect-dspy/foundation"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { CacheManager, DataRights, ExperienceStore, ModuleManager, ReleaseStore, TestRuntime } from "../../src/index.js"
+
+const U1 = "Which river runs through U1-CITY-plum?"
+const U2 = "Which river runs through U2-CITY-pear?"
+
+describe("DataRights in the application", () => {
+  it.effect("erases an end user's executions, cache entries and the demos made from them; keeps the other's", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+      const run = (subject: string, question: string) =>
+        modules
+          .execute("qa", { question })
+          .pipe(Correlation.withCorrelationId(`req-${subject}`), Subject.withSubject(subject))
+      yield* run("user-1", U1)
+      yield* run("user-2", U2)
+      const store = yield* ExperienceStore.ExperienceStore
+      yield* store.flush
+      assert.deepStrictEqual(
+        (yield* store.query({ subject: "user-1" })).map((e) => [e.subject, e.correlationId]),
+        [["user-1", "req-user-1"]],
+        "the execution is recorded under its end user"
+      )
+      const cache = yield* CacheManager.CacheManager
+      const ns = CacheManager.namespaceOf("lm", { subject: "user-1" })
+      assert.isAbove((yield* cache.entries(ns)).entries.length, 0, "the LM cached under the user's namespace")
+
+      // An optimizer bootstrapped demos from both users' examples.
+      const demo = (question: string) => Example.make({ question, answer: "the river" }).withInputs("question")
+      yield* modules.swap("qa", { demos: { self: [demo(U1), demo(U2)] } })
+
+      const rights = yield* DataRights.make(yield* DataRights.sourcesFromContext)
+      const archive = yield* rights.export({ subject: "user-1" })
+      assert.strictEqual(archive.manifest.sources.experiences, 1)
+      assert.isAbove(archive.manifest.sources.programs!, 0)
+      const report = yield* rights.erase({ subject: "user-1" })
+      assert.isAbove(report.counts.programs!, 0)
+
+      const live = JSON.stringify(Module.dumpState(yield* modules.program("qa")))
+      assert.notInclude(live, "U1-CITY-plum")
+      assert.include(live, "U2-CITY-pear")
+      const stored = JSON.stringify(Option.getOrThrow(yield* (yield* ReleaseStore.ReleaseStore).load("qa")))
+      assert.notInclude(stored, "U1-CITY-plum")
+      assert.include(stored, "U2-CITY-pear")
+      assert.strictEqual((yield* store.query({ subject: "user-1" })).length, 0)
+      assert.strictEqual((yield* store.query({ subject: "user-2" })).length, 1)
+      assert.strictEqual((yield* cache.entries(ns)).entries.length, 0)
+      assert.isAbove((yield* cache.entries(CacheManager.namespaceOf("lm", { subject: "user-2" }))).entries.length, 0)
+    }).pipe(Effect.provide(TestRuntime.layer({ cache: true })))
+  )
+})
