@@ -61,6 +61,7 @@ import * as assets from "./internal/assets.js"
 import { Gate } from "./internal/gate.js"
 import * as alertHandlers from "./internal/handlers/alerts.js"
 import * as authHandlers from "./internal/handlers/auth.js"
+import * as dataRightsHandlers from "./internal/handlers/dataRights.js"
 import { GateTag, SettingsTag } from "./internal/handlers/context.js"
 import * as historyHandlers from "./internal/handlers/history.js"
 import * as jobHandlers from "./internal/handlers/jobs.js"
@@ -225,7 +226,8 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
         loopHandlers.layer,
         historyHandlers.layer,
         alertHandlers.layer,
-        workflowHandlers.layer
+        workflowHandlers.layer,
+        dataRightsHandlers.layer
       ).pipe(Layer.provide(Auth.layerAuthentication))
       const api = HttpApiBuilder.api(Api).pipe(Layer.provide(handlers))
       const gateMiddleware = HttpMiddleware.make((app) =>

@@ -8,6 +8,7 @@ import { Example, Module } from "@effect-dspy/core"
 import { Correlation, Subject } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { CacheManager, DataRights, ExperienceStore, ModuleManager, ReleaseStore, TestRuntime } from "../../src/index.js"
 
@@ -57,6 +58,6 @@ describe("DataRights in the application", () => {
       assert.strictEqual((yield* store.query({ subject: "user-2" })).length, 1)
       assert.strictEqual((yield* cache.entries(ns)).entries.length, 0)
       assert.isAbove((yield* cache.entries(CacheManager.namespaceOf("lm", { subject: "user-2" }))).entries.length, 0)
-    }).pipe(Effect.provide(TestRuntime.layer({ cache: true })))
+    }).pipe(Effect.provide(TestRuntime.layer().pipe(Layer.provideMerge(CacheManager.layerTest))))
   )
 })
