@@ -20,7 +20,7 @@ describe("data rights over HTTP", () => {
       const modules = Context.get(h.context, ModuleManager.ModuleManager)
       yield* modules.execute("qa", { question: "U1-HTTP-quince" }).pipe(Subject.withSubject("user-1"))
       yield* modules.execute("qa", { question: "U2-HTTP-lime" }).pipe(Subject.withSubject("user-2"))
-      yield* Context.get(h.context, ExperienceStore.ExperienceStore).flush
+      yield* Context.unsafeGet(h.context, ExperienceStore.ExperienceStore).flush
 
       const text = yield* admin.dataRights.export({ payload: { subject: "user-1" } })
       const archive = Either.getOrThrow(Archive.decode(text))
