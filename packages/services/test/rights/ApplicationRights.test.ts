@@ -5,7 +5,7 @@
  * them) and from its stored versions, and keeps another user's.
  */
 import { Example, Module } from "@effect-dspy/core"
-import { Correlation, Subject } from "@effect-dspy/foundation"
+import { Correlation, Subject, Tenant } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -59,5 +59,36 @@ describe("DataRights in the application", () => {
       assert.strictEqual((yield* cache.entries(ns)).entries.length, 0)
       assert.isAbove((yield* cache.entries(CacheManager.namespaceOf("lm", { subject: "user-2" }))).entries.length, 0)
     }).pipe(Effect.provide(TestRuntime.layer().pipe(Layer.provideMerge(CacheManager.layerTest))))
+  )
+
+  it.effect(
+    "a tenant's export and erasure reach its end users' executions and cache namespaces, not another tenant's",
+    () =>
+      Effect.gen(function* () {
+        const modules = yield* ModuleManager.ModuleManager
+        yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+        const run = (tenant: string, subject: string, question: string) =>
+          modules.execute("qa", { question }).pipe(Subject.withSubject(subject), Tenant.withTenant(Tenant.make(tenant)))
+        yield* run("acme", "user-1", "ACME-QUESTION-fig")
+        yield* run("beta", "user-1", "BETA-QUESTION-yam")
+        const store = yield* ExperienceStore.ExperienceStore
+        yield* store.flush
+        const cache = yield* CacheManager.CacheManager
+        const acmeNs = CacheManager.namespaceOf("lm", { tenant: "acme", subject: "user-1" })
+        assert.isAbove((yield* cache.entries(acmeNs)).entries.length, 0)
+
+        const rights = yield* DataRights.make(yield* DataRights.sourcesFromContext)
+        const archive = JSON.stringify((yield* rights.export({ tenant: "acme" })).entries)
+        assert.include(archive, "ACME-QUESTION-fig")
+        assert.notInclude(archive, "BETA-QUESTION-yam")
+        yield* rights.erase({ tenant: "acme" })
+        assert.deepStrictEqual(
+          (yield* store.query()).map((e) => e.tenant),
+          ["beta"]
+        )
+        assert.strictEqual((yield* cache.entries(acmeNs)).entries.length, 0)
+        const betaNs = CacheManager.namespaceOf("lm", { tenant: "beta", subject: "user-1" })
+        assert.isAbove((yield* cache.entries(betaNs)).entries.length, 0)
+      }).pipe(Effect.provide(TestRuntime.layer().pipe(Layer.provideMerge(CacheManager.layerTest))))
   )
 })
