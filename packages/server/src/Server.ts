@@ -28,7 +28,7 @@
  *
  * @since 0.1.0
  */
-import type { Config, Events } from "@effect-dspy/foundation"
+import { type Config, type Events, Subject } from "@effect-dspy/foundation"
 import type {
   Application,
   Experiments,
@@ -238,8 +238,13 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
           if (length !== undefined && Number(length) > maxBody) {
             return jsonError(413, "PayloadTooLarge", `the request body is larger than ${maxBody} bytes`)
           }
+          // The end user a request acts for (`x-subject`): what it records is kept under them (docs/data-rights.md).
+          const subject = request.headers["x-subject"]
+          if (subject !== undefined && (subject.length === 0 || subject.length > 512)) {
+            return jsonError(400, "BadRequest", "the x-subject header must be an end-user key of 1 to 512 characters")
+          }
           gate.enter()
-          return yield* app.pipe(
+          return yield* (subject === undefined ? app : Subject.withSubject(app, subject)).pipe(
             HttpIncomingMessage.withMaxBodySize(Option.some(maxBody)),
             Effect.catchAllDefect(() => Effect.succeed(jsonError(500, "InternalError", "internal error"))),
             Effect.ensuring(Effect.sync(() => gate.leave()))
@@ -252,7 +257,7 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
           : HttpApiBuilder.middlewareCors({
               allowedOrigins: options.cors.allowedOrigins,
               credentials: true,
-              allowedHeaders: ["authorization", "content-type", "last-event-id"]
+              allowedHeaders: ["authorization", "content-type", "last-event-id", "x-subject"]
             })
       const http_ = HttpApiBuilder.serve(gateMiddleware).pipe(
         Layer.provide(dashboardRoutes(options.dashboard ?? true)),

@@ -1,5 +1,5 @@
 /**
- * Data rights over HTTP: an admin exports an end user's archive (JSON lines holding their executions) and erases
+ * Data rights over HTTP: an execution names its end user with the `x-subject` header; an admin exports an end user's archive (JSON lines holding their executions) and erases
  * them; a reader is refused (403); a request that says whose data is missing is a 400.
  */
 import { Subject } from "@effect-dspy/foundation"
@@ -22,10 +22,26 @@ describe("data rights over HTTP", () => {
       yield* modules.execute("qa", { question: "U2-HTTP-lime" }).pipe(Subject.withSubject("user-2"))
       yield* Context.unsafeGet(h.context, ExperienceStore.ExperienceStore).flush
 
+      // Over HTTP, the `x-subject` header names the end user a request acts for.
+      const viaHttp = yield* Effect.promise(() =>
+        fetch(`${h.url}/modules/qa/execute`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${h.keys.admin}`,
+            "content-type": "application/json",
+            "x-subject": "user-1"
+          },
+          body: JSON.stringify({ inputs: { question: "U1-HEADER-olive" } })
+        }).then((r) => r.status)
+      )
+      assert.strictEqual(viaHttp, 200)
+      yield* Context.unsafeGet(h.context, ExperienceStore.ExperienceStore).flush
+
       const text = yield* admin.dataRights.export({ payload: { subject: "user-1" } })
       const archive = Either.getOrThrow(Archive.decode(text))
-      assert.strictEqual(archive.manifest.sources.experiences, 1)
+      assert.strictEqual(archive.manifest.sources.experiences, 2)
       assert.include(text, "U1-HTTP-quince")
+      assert.include(text, "U1-HEADER-olive")
       assert.notInclude(text, "U2-HTTP-lime")
 
       const forbidden = yield* Effect.flip(reader.dataRights.erase({ payload: { subject: "user-1" } }))
@@ -34,7 +50,7 @@ describe("data rights over HTTP", () => {
       assert.strictEqual(bad._tag, "BadRequest")
 
       const report = yield* admin.dataRights.erase({ payload: { subject: "user-1" } })
-      assert.strictEqual(report.counts.experiences, 1)
+      assert.strictEqual(report.counts.experiences, 2)
       const after = yield* admin.dataRights.export({ payload: { subject: "user-1" } })
       assert.notInclude(after, "U1-HTTP-quince")
       assert.include(yield* admin.dataRights.export({ payload: { subject: "user-2" } }), "U2-HTTP-lime")
