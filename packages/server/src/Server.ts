@@ -28,7 +28,8 @@
  *
  * @since 0.1.0
  */
-import { type Config, type Events, Subject } from "@effect-dspy/foundation"
+import type { Config, Events } from "@effect-dspy/foundation"
+import { Subject } from "@effect-dspy/foundation"
 import type {
   Application,
   Experiments,
