@@ -370,6 +370,36 @@ export const DSPyConfig = Schema.Struct({
       url: Schema.optional(Schema.Redacted(Schema.String)),
       maxConnections: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 10 })
     })
+  }),
+  /**
+   * Several processes sharing one PostgreSQL database (`storage.backend: postgres`): how each learns of another's
+   * swaps, rollbacks and policy changes (`sync`), and the limits they share (`limits`, `budgets`). Read when the
+   * application starts; without PostgreSQL these settings do nothing.
+   */
+  cluster: section({
+    /** Swap propagation: LISTEN/NOTIFY on the database, with a periodic reconciliation as the safety net. */
+    sync: section({
+      enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+      /** How often every module is compared with the database (a notice lost while disconnected is caught then). */
+      reconcileMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 5_000 }),
+      /** The first wait before the listener reconnects (doubled per failure, at most 30 s). */
+      reconnectMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 500 })
+    }),
+    /**
+     * Rate limits (`infrastructure.rateLimiters`, providers' and modules') counted in the database: `limit` calls
+     * per `scaleMs` window across every process. Each process takes `lease` calls at a time (fewer round trips).
+     */
+    limits: section({
+      shared: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+      lease: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 5 }),
+      /** While the database is unreachable: `reject` the calls (typed `RateLimited`), or count them `local`ly. */
+      onOutage: Schema.optionalWith(Schema.Literal("reject", "local"), { default: () => "reject" as const })
+    }),
+    /** Daily (UTC) LM-call and cost budgets of the whole cluster; left out, none. */
+    budgets: section({
+      dailyLmCalls: Schema.optional(Schema.Int.pipe(Schema.positive())),
+      dailyCostUsd: Schema.optional(Schema.Number.pipe(Schema.positive()))
+    })
   })
 })
 

@@ -55,6 +55,7 @@ import * as ReleaseStore from "./releases/ReleaseStore.js"
 import * as ServicesEvents from "./ServicesEvents.js"
 import * as Storage from "./Storage.js"
 import { openPostgres } from "./internal/storage.js"
+import * as clusterWiring from "./cluster/internal/application.js"
 import * as ExperienceStore from "./loop/ExperienceStore.js"
 import * as Loop from "./loop/Loop.js"
 import * as loopImpl from "./loop/internal/loop.js"
@@ -269,7 +270,9 @@ export const layer = (
       const config = yield* Config.Config
       // Every event under the privacy policy (Config's `privacy`; off: stored as published).
       const events = yield* privacyEvents.withPrivacy(yield* Events.Events)
-      const protection = yield* Protection.Protection
+      // Cluster mode (`storage.backend: postgres`): shared rate limits and budgets, swap propagation (`cluster/`).
+      const cluster = yield* clusterWiring.open(yield* config.current, yield* Effect.scope)
+      const protection = cluster.protection(yield* Protection.Protection)
       const registry = yield* Registry.Registry
       // The LM's cache: an LMCache in context, else the CacheManager's (when one is in context).
       const cacheManager = yield* Effect.serviceOption(CacheManager.CacheManager)
@@ -320,25 +323,29 @@ export const layer = (
           ? HistoryFeed.providerObserver(history, () => clock.unsafeCurrentTimeMillis())
           : undefined
       })
+      // The LM under the cluster's daily budgets (`cluster.budgets`; as is otherwise).
+      const lm = cluster.lm(providers.lm)
       // `storage.backend: postgres`: the stores not given in context open on that database.
       const storage = (yield* config.current).storage
       const postgres = storage.backend === "postgres" ? yield* openPostgres(storage, scope) : undefined
       // The release store: the one in context, else a SQLite store of the application's own.
       const givenReleases = yield* Effect.serviceOption(ReleaseStore.ReleaseStore)
-      const releases = Option.isSome(givenReleases)
-        ? givenReleases.value
-        : postgres !== undefined
-          ? postgres.releases
-          : yield* ReleaseStore.makeSqlite({ filename: options.releases?.filename ?? ":memory:" }).pipe(
-              Effect.mapError(
-                (error) =>
-                  new RuntimeError.ChildStartFailed({
-                    childId: "module_manager",
-                    cause: error,
-                    message: `The release store did not open: ${error.message}`
-                  })
+      const releases = cluster.releases(
+        Option.isSome(givenReleases)
+          ? givenReleases.value
+          : postgres !== undefined
+            ? postgres.releases
+            : yield* ReleaseStore.makeSqlite({ filename: options.releases?.filename ?? ":memory:" }).pipe(
+                Effect.mapError(
+                  (error) =>
+                    new RuntimeError.ChildStartFailed({
+                      childId: "module_manager",
+                      cause: error,
+                      message: `The release store did not open: ${error.message}`
+                    })
+                )
               )
-            )
+      )
       // The experiments (traffic policies of two or more versions run as ones): the service in context, else one
       // over a SQLite store of the application's own, next to the release store.
       const givenExperiments = yield* Effect.serviceOption(Experiments.Experiments)
@@ -382,10 +389,10 @@ export const layer = (
         events,
         protection,
         registry,
-        lm: providers.lm,
+        lm,
         drain: moduleDrain
       }
-      const modules = moduleService.make(deps)
+      const { modules } = yield* cluster.serve(moduleService.make(deps), releases)
       // Traffic policies from Config (`modules.trafficPolicies`), applied as they change.
       yield* Effect.forkScoped(moduleActor.watchConfigPolicies(deps))
       const withRegistry = <A, E>(effect: Effect.Effect<A, E, Registry.Registry>) =>
@@ -542,7 +549,7 @@ export const layer = (
           {
             optimizationWorkers: service.optimizationWorkers,
             modules,
-            lm: providers.lm,
+            lm,
             config,
             events,
             dispatcher: slot,
@@ -604,7 +611,7 @@ export const layer = (
         Context.add(ReleaseStore.ReleaseStore, releases),
         Context.add(Experiments.Experiments, experiments),
         Context.add(LMProviders.LMProviders, providers.service),
-        Context.add(LM.LM, providers.lm),
+        Context.add(LM.LM, lm),
         Context.add(Observability.Observability, observability)
       )
     })

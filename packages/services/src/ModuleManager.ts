@@ -207,6 +207,19 @@ export interface ModuleInfo {
 }
 
 /**
+ * What `reload` did: the version served before and after, and whether it changed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReloadOutcome {
+  readonly moduleId: string
+  readonly from: number
+  readonly to: number
+  readonly applied: boolean
+}
+
+/**
  * Why a version served an execution: `promoted` (no traffic policy: the module's current version), or the
  * reason of the module's traffic policy (`pinned`, `weighted`, `canary`, `shadow`, `bandit`).
  *
@@ -487,6 +500,11 @@ export interface Service {
     options?: {
       readonly seed?: number
       readonly experiment?: Partial<ExperimentRecord.Settings>
+      /**
+       * The policy was set by another process sharing the stores (cluster mode): it routes here too, but runs as
+       * an experiment only in the process that set it (default false).
+       */
+      readonly follow?: boolean
     }
   ) => Effect.Effect<PolicyStatus, MutationError | PolicyInvalid>
   /** Removes a module's traffic policy: its current version serves everything. */
@@ -509,6 +527,12 @@ export interface Service {
     toVersion?: number,
     options?: Precondition
   ) => Effect.Effect<ModuleInfo, MutationError>
+  /**
+   * Serves the module's promoted version as stored in the release store, when it is newer than the version served
+   * here (another process sharing the store swapped or rolled it back). Idempotent; a stored version equal to or
+   * older than the one served changes nothing (a stale notice never rolls a module back).
+   */
+  readonly reload: (id: string) => Effect.Effect<ReloadOutcome, MutationError>
   /** Removes a module and its history. */
   readonly remove: (id: string) => Effect.Effect<void, MutationError>
   /** One module. */

@@ -623,6 +623,7 @@ export type ServicesError =
   | LoopError
   | RouterError
   | ObserveError
+  | ClusterStoreError
 
 const tags: ReadonlySet<string> = new Set([
   "ApplicationStopping",
@@ -641,8 +642,27 @@ const tags: ReadonlySet<string> = new Set([
   ...releasesTags,
   ...loopTags,
   ...routerTags,
-  ...observeTags
+  ...observeTags,
+  "ClusterStoreError"
 ])
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cluster
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * A cluster operation on the shared database failed (`operation`: `listen`, `notify`, `reconcile`, `lease`,
+ * `policy`): the database is unreachable or refused the statement. Retryable: the listener reconnects and the
+ * reconciliation runs again once the database answers.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ClusterStoreError extends Errors.TaggedError<ClusterStoreError>()(
+  "ClusterStoreError",
+  { operation: Schema.String, reason: Schema.String },
+  { code: "cluster_store_error", retryable: true }
+) {}
 
 /**
  * Whether a value is one of this package's errors (a member of the family with one of its tags).

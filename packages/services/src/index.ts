@@ -366,6 +366,48 @@ export * as CostBenefit from "./observe/CostBenefit.js"
 export * as Observability from "./observe/Observability.js"
 
 /**
+ * The cluster's notice channel: PostgreSQL LISTEN/NOTIFY of swaps, rollbacks and policy changes.
+ *
+ * @since 0.1.0
+ */
+export * as ClusterChannel from "./cluster/ClusterChannel.js"
+
+/**
+ * Swap propagation across processes sharing PostgreSQL: notices, reconciliation, stale notices ignored.
+ *
+ * @since 0.1.0
+ */
+export * as SwapPropagation from "./cluster/SwapPropagation.js"
+
+/**
+ * The traffic policies of a cluster, shared on PostgreSQL with a revision per change.
+ *
+ * @since 0.1.0
+ */
+export * as PolicyStore from "./cluster/PolicyStore.js"
+
+/**
+ * Counters shared by the processes on PostgreSQL: atomic grants within fixed windows.
+ *
+ * @since 0.1.0
+ */
+export * as SharedCounter from "./cluster/SharedCounter.js"
+
+/**
+ * Rate limits that hold across processes, counted in the shared counters with local leases.
+ *
+ * @since 0.1.0
+ */
+export * as SharedRateLimiter from "./cluster/SharedRateLimiter.js"
+
+/**
+ * Daily LM-call and cost budgets of a whole cluster.
+ *
+ * @since 0.1.0
+ */
+export * as SharedBudget from "./cluster/SharedBudget.js"
+
+/**
  * Data rights: export and erase everything held about an end user or a tenant, derived data included.
  *
  * @since 0.1.0

@@ -227,7 +227,10 @@ describe.skipIf(PgServer.binaries === undefined)("The application on PostgreSQL"
     }
   }
 
-  /** One start of the application on the database at `url` (nothing on disk: the state can only be there). */
+  /**
+   * One start of the application on the database at `url` (nothing on disk: the state can only be there). Swap
+   * propagation is off: these tests check what each start reads and refuses on its own (see test/cluster).
+   */
   const application = (url: Redacted.Redacted<string>) =>
     Layer.provideMerge(
       Layer.effectDiscard(
@@ -240,7 +243,8 @@ describe.skipIf(PgServer.binaries === undefined)("The application on PostgreSQL"
       TestRuntime.layer({
         config: {
           optimization: { concurrency: 1, swapMargin: 0 },
-          storage: { backend: "postgres", postgres: { url: Redacted.value(url), maxConnections: 4 } }
+          storage: { backend: "postgres", postgres: { url: Redacted.value(url), maxConnections: 4 } },
+          cluster: { sync: { enabled: false } }
         }
       })
     )

@@ -16,6 +16,7 @@ import {
   type FallbackChain,
   type PolicyStatus,
   type ModuleInfo,
+  type ReloadOutcome,
   type ModuleProtection,
   type ModuleSpec,
   type MutationError,
@@ -75,6 +76,7 @@ export type Call =
       readonly ifVersion: number | undefined
     }
   | { readonly _tag: "Remove"; readonly id: string }
+  | { readonly _tag: "Reload"; readonly id: string }
   | {
       readonly _tag: "SetPolicy"
       readonly id: string
@@ -92,7 +94,7 @@ export type Call =
     }
 
 /** The actor's answers: a typed error is a value, so a refused change never crashes the actor. */
-export type Reply = Either.Either<ModuleInfo | PolicyStatus | undefined, MutationError | PolicyInvalid>
+export type Reply = Either.Either<ModuleInfo | PolicyStatus | ReloadOutcome | undefined, MutationError | PolicyInvalid>
 
 const lineageOf = (
   parent: number | null,
@@ -358,11 +360,36 @@ const canaryRollback = (
     return yield* describeEntry(entry)
   })
 
+/**
+ * Serves the stored promoted version when it is newer than the current one (another process sharing the release
+ * store made it): the stored versions are made programs again (as at registration) and the latest becomes current.
+ * Version numbers only grow (a rollback is a new version), so an older or equal stored version is a stale notice
+ * and changes nothing; a module forgotten in the store keeps serving here.
+ */
+const reload = (deps: Dependencies, entry: Entry): Effect.Effect<ReloadOutcome, MutationError> =>
+  Effect.gen(function* () {
+    const from = entry.current.version
+    const config = yield* deps.config.current
+    const stored = yield* deps.releases.load(entry.id, config.modules.maxVersions)
+    if (stored._tag === "None" || stored.value.module.promoted <= from)
+      return { moduleId: entry.id, from, to: from, applied: false }
+    const restored = yield* restore(deps, entry.id, entry.current.program, entry.shape, stored.value)
+    // The stored history replaces this process's: it holds every version this process made, and the newer ones.
+    entry.versions = restored.versions
+    entry.current = restored.current
+    return { moduleId: entry.id, from, to: restored.current.version, applied: true }
+  })
+
 const handle = (
   deps: Dependencies,
   msg: Call
-): Effect.Effect<ModuleInfo | PolicyStatus | undefined, MutationError | PolicyInvalid> => {
+): Effect.Effect<ModuleInfo | PolicyStatus | ReloadOutcome | undefined, MutationError | PolicyInvalid> => {
   switch (msg._tag) {
+    case "Reload": {
+      const entry = deps.store.entries.get(msg.id)
+      if (entry === undefined) return Effect.fail(notFound(msg.id))
+      return reload(deps, entry)
+    }
     case "SetPolicy": {
       const entry = deps.store.entries.get(msg.id)
       if (entry === undefined) return Effect.fail(notFound(msg.id))
@@ -541,7 +568,7 @@ const name = Registry.name<Actor.ActorRef<Call, Reply>>(actorName)
 export const mutate = (
   deps: Dependencies,
   msg: Call
-): Effect.Effect<ModuleInfo | PolicyStatus | undefined, MutationError | PolicyInvalid> => {
+): Effect.Effect<ModuleInfo | PolicyStatus | ReloadOutcome | undefined, MutationError | PolicyInvalid> => {
   // Only finding the actor is retried (it may be restarting); a request it took is never sent twice.
   const find = (left: number): Effect.Effect<Actor.ActorRef<Call, Reply>, RuntimeError.NoProc> =>
     Effect.catchTag(deps.registry.lookup(name), "NoProc", (e) =>
@@ -563,7 +590,9 @@ export const mutate = (
 export const hostOf = (deps: Dependencies): PolicyExperiments.Host => ({
   store: deps.store,
   experiments: deps.experiments,
-  mutate: (msg) => mutate(deps, msg)
+  // The experiments' changes never reload: their answer is a module's info, a policy's status or nothing.
+  mutate: (msg) =>
+    mutate(deps, msg) as Effect.Effect<ModuleInfo | PolicyStatus | undefined, MutationError | PolicyInvalid>
 })
 
 /** A policy from Config that was not applied: logged, and recorded as an event saying what to fix. */

@@ -34,6 +34,7 @@ import {
   type ModuleInfo,
   type MutationError,
   type PolicyStatus,
+  type ReloadOutcome,
   type ServeReason,
   type Service,
   shadowExecutions
@@ -519,6 +520,7 @@ export const make = (deps: Dependencies): Service => {
         id,
         call<ModuleInfo, MutationError>({ _tag: "Rollback", id, toVersion, ifVersion: options?.ifVersion })
       ),
+    reload: (id) => landingChange(id, call<ReloadOutcome, MutationError>({ _tag: "Reload", id })),
     remove: (id) =>
       Effect.suspend(() => {
         const experiment = store.entries.get(id)?.routing?.experiment
@@ -537,9 +539,12 @@ export const make = (deps: Dependencies): Service => {
           seed: options?.seed ?? 0
         }),
         (status) =>
-          Effect.map(PolicyExperiments.start(host, id, options?.experiment), (experimentId) =>
-            experimentId === undefined ? status : { ...status, experimentId }
-          )
+          // A followed policy (another process's, cluster mode) runs as an experiment only where it was set.
+          options?.follow === true
+            ? Effect.succeed(status)
+            : Effect.map(PolicyExperiments.start(host, id, options?.experiment), (experimentId) =>
+                experimentId === undefined ? status : { ...status, experimentId }
+              )
       ),
     clearPolicy: (id) =>
       Effect.suspend(() => {
