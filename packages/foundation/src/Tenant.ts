@@ -1,34 +1,35 @@
 /**
- * The tenant a request belongs to, carried by a fiber reference like the correlation id (set by the HTTP API from
- * the caller's key, never from a request body). Stores record it, so that what a tenant owns can be exported,
- * erased or kept for a limited time (the services' `DataRights`).
+ * Tenants: the customer a request is served for, carried by a fiber reference (like the correlation id) so every
+ * nested effect, forked fiber and store call of that request sees it without passing it by hand. The HTTP API sets
+ * it from the caller's key; a request body cannot.
+ *
+ * Outside any request the fiber is *unscoped* (`Option.none`): the system's own view. (The minimal module the data
+ * rights need; the tenants work extends it with name qualification and limits, same names.)
  *
  * @example
  * ```ts
  * import { Tenant } from "@effect-dspy/foundation"
  * import * as Effect from "effect/Effect"
  *
- * const program = Tenant.current.pipe(Tenant.withTenant(Tenant.make("acme")))
+ * const program = Tenant.scope.pipe(Tenant.withTenant("acme"))
  * Effect.runSync(program) // Option.some("acme")
  * ```
  *
  * @since 0.1.0
  */
+import type * as Brand from "effect/Brand"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 
 /**
- * A tenant id: a non-empty string of letters, digits, `-`, `_` and `.` (at most 128).
+ * What a tenant id looks like: lowercase letters, digits, `_` and `-`, at most 63.
  *
  * @since 0.1.0
- * @category models
+ * @category constants
  */
-export const TenantId = Schema.String.pipe(
-  Schema.pattern(/^[A-Za-z0-9._-]{1,128}$/),
-  Schema.brand("@effect-dspy/foundation/TenantId")
-)
+export const pattern: RegExp = /^[a-z0-9][a-z0-9_-]{0,62}$/
 
 /**
  * A tenant id.
@@ -36,18 +37,40 @@ export const TenantId = Schema.String.pipe(
  * @since 0.1.0
  * @category models
  */
-export type TenantId = typeof TenantId.Type
+export type TenantId = string & Brand.Brand<"TenantId">
 
 /**
- * A tenant id from a string (throws on a malformed one: use `Schema.decodeUnknown(TenantId)` for input).
+ * The schema of a tenant id.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const TenantId: Schema.brand<Schema.filter<typeof Schema.String>, "TenantId"> = Schema.String.pipe(
+  Schema.pattern(pattern, { message: () => "a tenant id is lowercase letters, digits, _ and -, at most 63" }),
+  Schema.brand("TenantId")
+)
+
+/**
+ * Makes a tenant id, throwing on a malformed one (use the schema for untrusted input).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (id: string): TenantId => TenantId.make(id)
+export const make = (id: string): TenantId => {
+  if (!pattern.test(id)) throw new Error(`"${id}" is not a tenant id: lowercase letters, digits, _ and -`)
+  return id as TenantId
+}
 
 /**
- * The fiber reference holding the current tenant (none outside a tenant's request).
+ * The tenant of single-tenant deployments and of keys that name none.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultTenant: TenantId = "default" as TenantId
+
+/**
+ * The fiber reference holding the current tenant (none: unscoped, the system's own view).
  *
  * @since 0.1.0
  * @category references
@@ -55,26 +78,46 @@ export const make = (id: string): TenantId => TenantId.make(id)
 export const Tenant: FiberRef.FiberRef<Option.Option<TenantId>> = FiberRef.unsafeMake(Option.none<TenantId>())
 
 /**
- * The current tenant, if any.
+ * The current tenant scope: the tenant, or none when the fiber is unscoped.
  *
  * @since 0.1.0
  * @category accessors
  */
-export const current: Effect.Effect<Option.Option<TenantId>> = FiberRef.get(Tenant)
+export const scope: Effect.Effect<Option.Option<TenantId>> = FiberRef.get(Tenant)
 
 /**
- * Runs an effect as the given tenant (every effect it forks inherits it).
+ * The current tenant (`default` when unscoped).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const current: Effect.Effect<TenantId> = Effect.map(
+  FiberRef.get(Tenant),
+  Option.getOrElse(() => defaultTenant)
+)
+
+/**
+ * Runs an effect scoped to `tenant` (the effects it forks inherit it).
  *
  * @since 0.1.0
  * @category combinators
  */
 export const withTenant: {
-  (tenant: TenantId): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  <A, E, R>(self: Effect.Effect<A, E, R>, tenant: TenantId): Effect.Effect<A, E, R>
+  (tenant: string): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, tenant: string): Effect.Effect<A, E, R>
 } = ((...args: Array<unknown>) => {
   if (typeof args[0] === "string") {
-    const tenant = args[0] as TenantId
-    return <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.locally(self, Tenant, Option.some(tenant))
+    const tenant = Option.some(make(args[0]))
+    return <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.locally(self, Tenant, tenant)
   }
-  return Effect.locally(args[0] as Effect.Effect<unknown>, Tenant, Option.some(args[1] as TenantId))
+  return Effect.locally(args[0] as Effect.Effect<unknown>, Tenant, Option.some(make(args[1] as string)))
 }) as never
+
+/**
+ * Runs an effect unscoped: the system's view.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const unscoped = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.locally(self, Tenant, Option.none())

@@ -65,7 +65,7 @@ export interface Experience {
   feedbackAt: number | undefined
   /** The end user it ran for (`Subject.current` when it ran), if any. */
   readonly subject?: string | undefined
-  /** The tenant it ran for (`Tenant.current` when it ran), if any. */
+  /** The tenant it ran for (`Tenant.scope` when it ran), if any. */
   readonly tenant?: string | undefined
 }
 

@@ -68,10 +68,11 @@ describe("Retention", () => {
     })
   )
 
-  it.effect("Tenant and Subject ride the fiber", () =>
+  it.effect("the tenant rides the fiber", () =>
     Effect.gen(function* () {
-      const tenant = yield* Tenant.current.pipe(Tenant.withTenant(Tenant.make("acme")))
+      const tenant = yield* Tenant.scope.pipe(Tenant.withTenant("acme"))
       assert.deepStrictEqual(tenant._tag === "Some" ? tenant.value : undefined, "acme")
+      assert.strictEqual(yield* Tenant.current, "default")
     })
   )
 })

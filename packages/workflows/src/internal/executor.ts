@@ -1082,7 +1082,7 @@ export const start = (
     const position = runner.position()
     // The end user and tenant the run is for (from the fiber, like the correlation id): what data rights find.
     const subject = Option.getOrUndefined(yield* Subject.current)
-    const tenant = Option.getOrUndefined(yield* Tenant.current)
+    const tenant = Option.getOrUndefined(yield* Tenant.scope)
     const run: Run = {
       env,
       workflow: w,

@@ -16,7 +16,7 @@ const toApiError = (e: DataRights.DataRightsInvalid | DataRights.DataRightsIncom
 
 /** The selector of a request: a caller bound to a tenant reaches only its own. */
 const scoped = (body: { readonly subject?: string | undefined; readonly tenant?: string | undefined }) =>
-  Effect.flatMap(Tenant.current, (current) => {
+  Effect.flatMap(Tenant.scope, (current) => {
     if (Option.isNone(current)) return Effect.succeed(body)
     if (body.tenant !== undefined && body.tenant !== current.value)
       return Effect.fail(

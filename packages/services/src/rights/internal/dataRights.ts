@@ -114,7 +114,13 @@ const cacheSource = (cache: CacheManager.Service): Source => {
         namespaces.filter((ns) => {
           const parsed = CacheManager.parseNamespace(ns)
           if (digest !== undefined && parsed.subjectDigest !== digest) return false
-          if (selector.tenant !== undefined && parsed.tenant !== selector.tenant) return false
+          // A namespace of the tenant: `@t:<tenant>` (namespaceOf), or a tenant-qualified name `~<tenant>/...`.
+          if (
+            selector.tenant !== undefined &&
+            parsed.tenant !== selector.tenant &&
+            !ns.startsWith(`~${selector.tenant}/`)
+          )
+            return false
           return digest !== undefined || selector.tenant !== undefined
         })
       )
