@@ -83,6 +83,23 @@ module.exports = {
       from: { path: "^packages/server/", pathNot: "^packages/server/src/" }
     },
     {
+      ...layer(
+        "cluster",
+        ["runtime", "foundation", "core", "optimizers", "services"],
+        "cluster's sources may import services and the packages below it (sim is for its tests)"
+      ),
+      from: { path: "^packages/cluster/src/" }
+    },
+    {
+      ...layer(
+        "cluster",
+        ["runtime", "foundation", "core", "optimizers", "services", "sim"],
+        "cluster's tests may use sim as well"
+      ),
+      name: "layering-cluster-test",
+      from: { path: "^packages/cluster/", pathNot: "^packages/cluster/src/" }
+    },
+    {
       name: "optimizers-contract",
       severity: "error",
       comment:

@@ -34,6 +34,7 @@ const packages = [
   "services",
   "workflows",
   "server",
+  "cluster",
   "cli"
 ]
 const check = process.argv.includes("--check")

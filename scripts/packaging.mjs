@@ -23,6 +23,7 @@ export const publicPackages = [
   "services",
   "workflows",
   "server",
+  "cluster",
   "cli"
 ]
 

@@ -83,6 +83,11 @@ describe("effect-dspy keys and serve", () => {
       assert.strictEqual(yield* status(`${url}/health`), 401)
       assert.strictEqual(yield* status(`${url}/health`, { authorization: `Bearer ${key}` }), 200)
       assert.strictEqual(yield* status(`${url}/dashboard/`), 200)
+      // The LM caches through a CacheManager: its actor is in the supervision tree.
+      const tree = yield* Effect.promise(() =>
+        fetch(`${url}/tree`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.text())
+      )
+      assert.include(tree, '"cache_manager"')
       // A workflow engine runs under the server: an unknown run is a 404 (503 without an engine).
       assert.strictEqual(yield* status(`${url}/workflows/runs/run_unknown`, { authorization: `Bearer ${key}` }), 404)
       yield* Fiber.interrupt(fiber)
@@ -112,6 +117,31 @@ describe("effect-dspy keys and serve", () => {
       )
       if (saved !== undefined) process.env["EFFECT_DSPY_API_KEYS_FILE"] = saved
       assert.isTrue(result._tag === "Left" && result.left.message.includes("effect-dspy keys new"))
+    })
+  )
+  it.scopedLive("serve --cluster on the SQLite default fails saying to configure PostgreSQL", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const file = path.join(dir, "keys.json")
+      yield* addKey(file, "ops", ["admin"])
+      const result = yield* Effect.either(
+        serve({
+          config: Option.none(),
+          keys: Option.some(file),
+          port: 0,
+          host: "127.0.0.1",
+          rateLimit: 0,
+          maxBodyBytes: 1024,
+          corsOrigin: [],
+          noDashboard: true,
+          grace: 1,
+          releases: Option.none(),
+          json: true,
+          secureCookies: false,
+          cluster: true
+        })
+      )
+      assert.isTrue(result._tag === "Left" && result.left.message.includes("storage.backend to postgres"))
     })
   )
 })

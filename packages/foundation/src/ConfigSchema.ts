@@ -373,8 +373,9 @@ export const DSPyConfig = Schema.Struct({
   }),
   /**
    * Several processes sharing one PostgreSQL database (`storage.backend: postgres`): how each learns of another's
-   * swaps, rollbacks and policy changes (`sync`), and the limits they share (`limits`, `budgets`). Read when the
-   * application starts; without PostgreSQL these settings do nothing.
+   * swaps, rollbacks and policy changes (`sync`), and the limits they share (`limits`, `budgets`), read when the
+   * application starts; and cluster mode's runners (`effect-dspy serve --cluster`, `@effect-dspy/cluster`) sharing
+   * the optimization jobs, read when a runner starts (see docs/deploy.md). Without PostgreSQL these do nothing.
    */
   cluster: section({
     /** Swap propagation: LISTEN/NOTIFY on the database, with a periodic reconciliation as the safety net. */
@@ -399,7 +400,27 @@ export const DSPyConfig = Schema.Struct({
     budgets: section({
       dailyLmCalls: Schema.optional(Schema.Int.pipe(Schema.positive())),
       dailyCostUsd: Schema.optional(Schema.Number.pipe(Schema.positive()))
-    })
+    }),
+    /** The address the other runners reach this one at. */
+    runnerHost: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),
+    /** The runner-to-runner port. */
+    runnerPort: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 65535)), { default: () => 34431 }),
+    /** The interface to listen on (default: runnerHost). */
+    listenHost: Schema.optional(Schema.String),
+    /** Shards per group: the same on every runner. */
+    shardsPerGroup: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 64 }),
+    shardLockRefreshMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1000 }),
+    shardLockExpirationMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4000 }),
+    healthCheckIntervalMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1000 }),
+    healthPingTimeoutMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1000 }),
+    /** Jobs a runner runs at once. */
+    jobWorkers: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 2 }),
+    /** LM calls a runner's jobs make at once. */
+    lmConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 8 }),
+    /** Units a job works on at once. */
+    jobConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4 }),
+    /** A job with no unit committed for this long is sent again. */
+    jobStallMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 60_000 })
   })
 })
 

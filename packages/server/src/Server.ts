@@ -28,8 +28,7 @@
  *
  * @since 0.1.0
  */
-import type { Config, Events } from "@effect-dspy/foundation"
-import { Subject } from "@effect-dspy/foundation"
+import { type Config, Events, Subject } from "@effect-dspy/foundation"
 import type {
   Application,
   Experiments,
@@ -40,6 +39,7 @@ import type {
   OptimizationCoordinator,
   ReleaseStore
 } from "@effect-dspy/services"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiScalar from "@effect/platform/HttpApiScalar"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
@@ -59,11 +59,12 @@ import { Api } from "./Api.js"
 import type * as ApiKeys from "./ApiKeys.js"
 import * as Auth from "./Auth.js"
 import * as assets from "./internal/assets.js"
+import { Broadcaster } from "./internal/broadcast.js"
 import { Gate } from "./internal/gate.js"
 import * as alertHandlers from "./internal/handlers/alerts.js"
 import * as authHandlers from "./internal/handlers/auth.js"
+import { BroadcasterTag, GateTag, SettingsTag } from "./internal/handlers/context.js"
 import * as dataRightsHandlers from "./internal/handlers/dataRights.js"
-import { GateTag, SettingsTag } from "./internal/handlers/context.js"
 import * as historyHandlers from "./internal/handlers/history.js"
 import * as jobHandlers from "./internal/handlers/jobs.js"
 import * as loopHandlers from "./internal/handlers/loop.js"
@@ -201,9 +202,11 @@ const dashboardRoutes = (enabled: boolean) =>
 export const layer = (options: Options): Layer.Layer<Server, HttpServerError.ServeError, Requirements> => {
   const maxBody = options.maxBodyBytes ?? 1024 * 1024
   const grace = Duration.decode(options.shutdownGracePeriod ?? "10 seconds")
-  return Layer.unwrapEffect(
+  return Layer.unwrapScoped(
     Effect.gen(function* () {
       const gate = yield* Gate.make
+      // Released after the listener (built in this scope before it): the SSE clients have ended by then.
+      const broadcaster = yield* Broadcaster.make(yield* Events.Events, gate)
       const credentials = yield* Auth.make({
         keys: options.keys,
         rateLimit: options.rateLimit === false ? undefined : (options.rateLimit ?? { limit: 1200, scaleMs: 60_000 })
@@ -215,6 +218,7 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
       }
       const shared = Layer.mergeAll(
         Layer.succeed(GateTag, gate),
+        Layer.succeed(BroadcasterTag, broadcaster),
         Layer.succeed(SettingsTag, settings),
         Layer.succeed(Auth.Credentials, credentials)
       )
@@ -231,27 +235,35 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
         dataRightsHandlers.layer
       ).pipe(Layer.provide(Auth.layerAuthentication))
       const api = HttpApiBuilder.api(Api).pipe(Layer.provide(handlers))
-      const gateMiddleware = HttpMiddleware.make((app) =>
-        Effect.gen(function* () {
-          if (gate.stopping) return jsonError(503, "Unavailable", "the server is shutting down; retry elsewhere")
-          const request = yield* HttpServerRequest.HttpServerRequest
+      // Per request: the gate's checks, then the app; no generator, no context copy (the body limit is the
+      // server's, provided once below).
+      const unavailable = securityHeaders(jsonError(503, "Unavailable", "the server is shutting down; retry elsewhere"))
+      const tooLarge = securityHeaders(
+        jsonError(413, "PayloadTooLarge", `the request body is larger than ${maxBody} bytes`)
+      )
+      const leave = Effect.sync(() => gate.leave())
+      const badSubject = securityHeaders(
+        jsonError(400, "BadRequest", "the x-subject header must be an end-user key of 1 to 512 characters")
+      )
+      const gateMiddleware = HttpMiddleware.make((app) => {
+        const guard = (inner: typeof app) =>
+          inner.pipe(
+            Effect.catchAllDefect(() => Effect.succeed(jsonError(500, "InternalError", "internal error"))),
+            Effect.ensuring(leave),
+            Effect.map(securityHeaders)
+          )
+        const guarded = guard(app)
+        return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+          if (gate.stopping) return Effect.succeed(unavailable)
           const length = request.headers["content-length"]
-          if (length !== undefined && Number(length) > maxBody) {
-            return jsonError(413, "PayloadTooLarge", `the request body is larger than ${maxBody} bytes`)
-          }
+          if (length !== undefined && Number(length) > maxBody) return Effect.succeed(tooLarge)
           // The end user a request acts for (`x-subject`): what it records is kept under them (docs/data-rights.md).
           const subject = request.headers["x-subject"]
-          if (subject !== undefined && (subject.length === 0 || subject.length > 512)) {
-            return jsonError(400, "BadRequest", "the x-subject header must be an end-user key of 1 to 512 characters")
-          }
+          if (subject !== undefined && (subject.length === 0 || subject.length > 512)) return Effect.succeed(badSubject)
           gate.enter()
-          return yield* (subject === undefined ? app : Subject.withSubject(app, subject)).pipe(
-            HttpIncomingMessage.withMaxBodySize(Option.some(maxBody)),
-            Effect.catchAllDefect(() => Effect.succeed(jsonError(500, "InternalError", "internal error"))),
-            Effect.ensuring(Effect.sync(() => gate.leave()))
-          )
-        }).pipe(Effect.map(securityHeaders))
-      )
+          return subject === undefined ? guarded : guard(Subject.withSubject(app, subject))
+        })
+      })
       const cors =
         options.cors === undefined
           ? Layer.empty
@@ -267,6 +279,7 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
         Layer.provide(cors),
         Layer.provide(api),
         Layer.provide(shared),
+        Layer.provide(Layer.succeed(HttpIncomingMessage.MaxBodySize, Option.some(FileSystem.Size(maxBody)))),
         Layer.provideMerge(
           // No Nagle delay on responses; idle keep-alive connections are kept a little longer than a typical
           // client pool's idle timeout, so a busy client does not reconnect.

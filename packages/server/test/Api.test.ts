@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as http from "node:http"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import { ApiKeys } from "../src/index.js"
@@ -187,6 +188,41 @@ describe("HTTP API over loopback", () => {
       })
       assert.strictEqual(response.status, 400)
       assert.include(response.text, "signature")
+    })
+  )
+
+  it.scopedLive("a chunked body (no Content-Length) over the body limit is refused, not read whole", () =>
+    Effect.gen(function* () {
+      const h = yield* start({ maxBodyBytes: 4096 })
+      const url = new URL(`${h.url}/modules/qa/execute`)
+      // Written in pieces, so Node sends it chunked: the size is known only as it is read.
+      const send = (size: number) =>
+        Effect.promise(
+          () =>
+            new Promise<number | "closed">((resolve) => {
+              const req = http.request(
+                {
+                  host: url.hostname,
+                  port: url.port,
+                  path: url.pathname,
+                  method: "POST",
+                  headers: { authorization: `Bearer ${h.keys.admin}`, "content-type": "application/json" }
+                },
+                (res) => {
+                  res.resume()
+                  resolve(res.statusCode ?? 0)
+                }
+              )
+              req.on("error", () => resolve("closed"))
+              req.write(`{"inputs":{"question":"`)
+              req.write("q".repeat(size))
+              req.end(`"}}`)
+            })
+        )
+      // Under the limit it is read (no module "qa": 404); over it, the platform stops reading and drops the
+      // connection (no response can follow a body left half read).
+      assert.strictEqual(yield* send(1024), 404)
+      assert.strictEqual(yield* send(64 * 1024), "closed")
     })
   )
 

@@ -52,6 +52,7 @@ import * as Experiments from "./experiments/Experiments.js"
 import * as ModuleManager from "./ModuleManager.js"
 import * as OptimizationCoordinator from "./OptimizationCoordinator.js"
 import * as ReleaseStore from "./releases/ReleaseStore.js"
+import * as RouterStore from "./routing/RouterStore.js"
 import * as ServicesEvents from "./ServicesEvents.js"
 import * as Storage from "./Storage.js"
 import { openPostgres } from "./internal/storage.js"
@@ -261,6 +262,7 @@ export const layer = (
   | Experiments.Experiments
   | Loop.Loop
   | ExperienceStore.ExperienceStore
+  | RouterStore.RouterStore
   | Observability.Observability,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions,
   Config.Config | Events.Events | Protection.Protection | Registry.Registry
@@ -290,13 +292,21 @@ export const layer = (
       const observe = (yield* config.current).observe
       const balancer = ProviderBalancer.make()
       const balanced = Object.keys(observe.balancing).length > 0
+      // `storage.backend: postgres`: the stores not given in context open on that database.
+      const storage = (yield* config.current).storage
+      const postgres = storage.backend === "postgres" ? yield* openPostgres(storage, scope) : undefined
       // The metric history, opened first: the request path feeds it each completion's outcome per provider.
-      const history = yield* MetricHistory.make({
+      const historyOptions = {
         filename: observe.filename,
         intervalMs: observe.intervalMs,
         rawRetentionMs: observe.rawRetentionMs,
         hourRetentionMs: observe.hourRetentionMs
-      }).pipe(
+      }
+      const history = yield* (
+        postgres === undefined
+          ? MetricHistory.make(historyOptions)
+          : Effect.provide(MetricHistory.makePostgres(historyOptions), postgres.client)
+      ).pipe(
         Effect.mapError(
           (error) =>
             new RuntimeError.ChildStartFailed({
@@ -325,9 +335,6 @@ export const layer = (
       })
       // The LM under the cluster's daily budgets (`cluster.budgets`; as is otherwise).
       const lm = cluster.lm(providers.lm)
-      // `storage.backend: postgres`: the stores not given in context open on that database.
-      const storage = (yield* config.current).storage
-      const postgres = storage.backend === "postgres" ? yield* openPostgres(storage, scope) : undefined
       // The release store: the one in context, else a SQLite store of the application's own.
       const givenReleases = yield* Effect.serviceOption(ReleaseStore.ReleaseStore)
       const releases = cluster.releases(
@@ -368,7 +375,11 @@ export const layer = (
             )
           )
       // The loop's experience store; executions are recorded once the loop is built (after the coordinator).
-      const experiences = yield* ExperienceStore.makeSqlite(loopFile(options), options.loop?.bounds).pipe(
+      const experiences = yield* (
+        postgres === undefined
+          ? ExperienceStore.makeSqlite(loopFile(options), options.loop?.bounds)
+          : Effect.provide(ExperienceStore.makePostgres(options.loop?.bounds), postgres.client)
+      ).pipe(
         Effect.mapError(
           (error) =>
             new RuntimeError.ChildStartFailed({
@@ -378,6 +389,23 @@ export const layer = (
             })
         )
       )
+      // The learned routers' state (`Router.make` without a file of its own): the store in context, else PostgreSQL
+      // with `storage.backend: postgres`, else each router in memory.
+      const givenRouters = yield* Effect.serviceOption(RouterStore.RouterStore)
+      const routers = Option.isSome(givenRouters)
+        ? givenRouters.value
+        : postgres === undefined
+          ? RouterStore.makeMemory()
+          : yield* Effect.provide(RouterStore.makePostgres, postgres.client).pipe(
+              Effect.mapError(
+                (error) =>
+                  new RuntimeError.ChildStartFailed({
+                    childId: "module_manager",
+                    cause: error,
+                    message: `The router store did not open: ${error.message}`
+                  })
+              )
+            )
       const recorder: RecorderSlot = { current: undefined }
       const loopSlot = loopImpl.makeSlot()
       const deps: moduleActor.Dependencies = {
@@ -606,6 +634,7 @@ export const layer = (
       return Context.make(Application, service).pipe(
         Context.add(Loop.Loop, loop.service),
         Context.add(ExperienceStore.ExperienceStore, experiences),
+        Context.add(RouterStore.RouterStore, routers),
         Context.add(OptimizationCoordinator.OptimizationCoordinator, optimization),
         Context.add(ModuleManager.ModuleManager, modules),
         Context.add(ReleaseStore.ReleaseStore, releases),
@@ -631,13 +660,14 @@ const intensityOf = (intensity: Intensity | undefined): Intensity =>
 /**
  * The application with the foundation services it needs: Config (defaults, file, environment; see
  * `Config.layer`), Events (in memory, retention from Config; in the database with `storage.backend: postgres`),
- * Protection and the production Registry.
+ * Protection and the production Registry. With `cache: true`, also the CacheManager (`CacheManager.layer`: memory,
+ * following `modules.cacheEnabled` and `modules.cacheTtlMs`), which the LM then caches through.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerDefault = (
-  options: Options & { readonly config?: Config.Options } = {}
+  options: Options & { readonly config?: Config.Options; readonly cache?: boolean } = {}
 ): Layer.Layer<
   | Application
   | ModuleManager.ModuleManager
@@ -648,6 +678,7 @@ export const layerDefault = (
   | Experiments.Experiments
   | Loop.Loop
   | ExperienceStore.ExperienceStore
+  | RouterStore.RouterStore
   | Observability.Observability
   | Config.Config
   | Events.Events,
@@ -656,7 +687,8 @@ export const layerDefault = (
   const foundation = Layer.mergeAll(
     privacyEvents.layer.pipe(Layer.provide(eventsOfStorage)),
     Protection.layer,
-    Registry.layer
+    Registry.layer,
+    options.cache === true ? CacheManager.layer() : Layer.empty
   ).pipe(Layer.provideMerge(Config.layer(options.config ?? {})))
   return layer(options).pipe(Layer.provideMerge(foundation))
 }

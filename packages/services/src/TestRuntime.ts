@@ -39,6 +39,7 @@ import type * as ModuleManager from "./ModuleManager.js"
 import type * as OptimizationCoordinator from "./OptimizationCoordinator.js"
 import type * as ReleaseStore from "./releases/ReleaseStore.js"
 import type * as ExperienceStore from "./loop/ExperienceStore.js"
+import type * as RouterStore from "./routing/RouterStore.js"
 import type * as Loop from "./loop/Loop.js"
 
 /**
@@ -194,6 +195,7 @@ export type Services =
   | Experiments.Experiments
   | Loop.Loop
   | ExperienceStore.ExperienceStore
+  | RouterStore.RouterStore
   | Observability.Observability
   | SimControl
   | Config.Config

@@ -20,11 +20,25 @@ export * as Application from "./Application.js"
 export * as ModuleManager from "./ModuleManager.js"
 
 /**
+ * A module's program from its spec, outside a ModuleManager (a cluster runner rebuilding a stored module).
+ *
+ * @since 0.1.0
+ */
+export * as ModuleSpecs from "./ModuleSpecs.js"
+
+/**
  * Supervised LM providers: pools, breakers, rate limiters, failover to backups, the core LM service.
  *
  * @since 0.1.0
  */
 export * as LMProviders from "./LMProviders.js"
+
+/**
+ * A throwaway PostgreSQL server for tests: `initdb` in a temp dir, a free loopback port, removed afterwards.
+ *
+ * @since 0.1.0
+ */
+export * as TestPostgres from "./TestPostgres.js"
 
 /**
  * Isolated application runtimes for tests, with controllable simulated LMs.
@@ -214,11 +228,19 @@ export * as LoopPolicy from "./loop/LoopPolicy.js"
 export * as AdaptiveTimeout from "./latency/AdaptiveTimeout.js"
 
 /**
- * A learned router: per request segment, a bandit chooses among handlers from rewards; state in SQLite.
+ * A learned router: per request segment, a bandit chooses among handlers from rewards; state in its store.
  *
  * @since 0.1.0
  */
 export * as Router from "./routing/Router.js"
+
+/**
+ * Where learned routers keep their state (arms, decisions and their feedback links, calibration): SQLite, memory
+ * or PostgreSQL.
+ *
+ * @since 0.1.0
+ */
+export * as RouterStore from "./routing/RouterStore.js"
 
 /**
  * Calibration of a router's confidence against observed rewards: bins, ECE and Brier score.

@@ -23,17 +23,22 @@ import {
   Application,
   CheckpointPostgres,
   CheckpointSqlite,
+  ExperienceStore,
   ExperimentStore,
+  MetricHistory,
+  ModuleHandlers,
   ModuleManager,
   OptimizationCoordinator,
   ReleaseStore,
+  Router,
+  RouterStore,
   Storage,
   TestRuntime
 } from "../src/index.js"
 import * as JobsPg from "../src/internal/coordinator/postgresStore.js"
 import * as JobsSqlite from "../src/internal/coordinator/store.js"
 import * as PgServer from "./support/pgServer.js"
-import { type Backend, contracts, openAt } from "./support/storeContracts.js"
+import { type Backend, contracts, moreContracts, openAt } from "./support/storeContracts.js"
 
 const pg = PgServer.shared()
 
@@ -61,7 +66,11 @@ const sqlite: Backend = {
   events: (retention) =>
     openAt(tempFile("events.db"), (filename) =>
       serviceOf(Events.Events, Events.layerSqlite({ filename, ...retention }))
-    )
+    ),
+  experiences: (bounds) =>
+    openAt(tempFile("experiences.db"), (filename) => ExperienceStore.makeSqlite(filename, bounds)),
+  metrics: (options) => openAt(tempFile("metrics.db"), (filename) => MetricHistory.make({ ...options, filename })),
+  routers: openAt(tempFile("routers.db"), RouterStore.makeSqlite)
 }
 
 /** A fresh database's client (each `reopen` gets a new pool on it, as another process would). */
@@ -91,12 +100,17 @@ const postgres: Backend = {
     openAt(
       database,
       onClient(Effect.map(Layer.build(Events.layerSql(retention)), (c) => Context.get(c, Events.Events)))
-    )
+    ),
+  experiences: (bounds) => openAt(database, onClient(ExperienceStore.makePostgres(bounds))),
+  metrics: (options) => openAt(database, onClient(MetricHistory.makePostgres(options))),
+  routers: openAt(database, onClient(RouterStore.makePostgres))
 }
 
 describe("Storage contracts", () => {
   contracts(sqlite)
   contracts(postgres)
+  moreContracts(sqlite)
+  moreContracts(postgres)
 })
 
 describe.skipIf(PgServer.binaries === undefined)("Storage on PostgreSQL", () => {
@@ -112,7 +126,10 @@ describe.skipIf(PgServer.binaries === undefined)("Storage on PostgreSQL", () => 
             Layer.build(ExperimentStore.layerPostgres),
             CheckpointPostgres.make,
             JobsPg.open,
-            Layer.build(Events.layerSql())
+            Layer.build(Events.layerSql()),
+            ExperienceStore.makePostgres(),
+            MetricHistory.makePostgres(),
+            RouterStore.makePostgres
           ]),
           client
         )
@@ -128,8 +145,11 @@ describe.skipIf(PgServer.binaries === undefined)("Storage on PostgreSQL", () => 
             ["checkpoints", 1],
             ["events", 1],
             ["experiments", 1],
+            ["loop_experiences", 1],
+            ["metric_history", 1],
             ["optimization_jobs", 1],
-            ["releases", ReleaseStore.schemaVersion]
+            ["releases", ReleaseStore.schemaVersion],
+            ["routers", 1]
           ]
         )
         yield* sql`UPDATE dspy_schema_versions SET version = 99`
@@ -149,6 +169,12 @@ describe.skipIf(PgServer.binaries === undefined)("Storage on PostgreSQL", () => 
           (yield* Effect.flip(Effect.provide(Layer.build(Events.layerSql()), client))).message,
           "schema version 99"
         )
+        assert.include((yield* Effect.flip(Effect.provide(ExperienceStore.makePostgres(), client))).message, "99")
+        assert.strictEqual(
+          (yield* Effect.flip(Effect.provide(MetricHistory.makePostgres(), client)))._tag,
+          "MetricHistoryVersionUnsupported"
+        )
+        assert.include((yield* Effect.flip(Effect.provide(RouterStore.makePostgres, client))).message, "99")
       })
     )
   )
@@ -348,6 +374,41 @@ describe.skipIf(PgServer.binaries === undefined)("The application on PostgreSQL"
             events.map((e) => e.type),
             ["application_started", "application_stopped"]
           )
+        })
+      ),
+    60_000
+  )
+
+  it.live(
+    "the application keeps its experiences, metric history and routers' state in the database",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const url = yield* pg.database()
+          yield* Effect.gen(function* () {
+            const modules = yield* ModuleManager.ModuleManager
+            const store = yield* RouterStore.RouterStore
+            assert.strictEqual(store.target, "postgresql (routers)")
+            const router = yield* Router.make({
+              id: "app-router",
+              handlers: ModuleHandlers.modules(modules, ["qa"]),
+              segment: () => "all"
+            })
+            yield* router.route({ question: "What is 2 + 2?" })
+            const experiences = yield* ExperienceStore.ExperienceStore
+            assert.strictEqual((yield* experiences.stats).target, "postgresql (loop_experiences)")
+            yield* experiences.flush
+          }).pipe(Effect.provide(application(url)), Effect.scoped)
+          const client = yield* Layer.build(Storage.layerPostgresClient({ url }))
+          const sql = Context.get(client, SqlClient.SqlClient)
+          const counts = yield* sql<{ table: string; n: string }>`
+            SELECT 'experiences' AS table, COUNT(*) AS n FROM dspy_loop_experiences
+            UNION ALL SELECT 'decisions', COUNT(*) FROM dspy_router_decisions WHERE execution_id IS NOT NULL
+            UNION ALL SELECT 'rollups', COUNT(*) FROM dspy_metric_rollups`
+          const n = Object.fromEntries(counts.map((r) => [r.table, Number(r.n)]))
+          assert.deepStrictEqual([n.experiences, n.decisions], [1, 1])
+          // The history flushes its open rollups when the application stops (the provider's figures at least).
+          assert.isAbove(n.rollups!, 0)
         })
       ),
     60_000

@@ -1,6 +1,7 @@
 /**
- * Where runs are persisted at each step boundary: in memory (tests) or SQLite in WAL mode, so a run interrupted by a
- * crash or restart resumes where it stopped. A run is one row (its record as it started, or as last compacted) and
+ * Where runs are persisted at each step boundary: in memory (tests), SQLite in WAL mode, or PostgreSQL
+ * ({@link layerPostgres}; {@link layerConfig} follows Config's `storage.backend`), so a run interrupted by a crash
+ * or restart resumes where it stopped. A run is one row (its record as it started, or as last compacted) and
  * one small appended row per step boundary (what the boundary changed: the chart's state, the finished step's
  * outputs, its step records); reading a run folds its boundaries onto its row. Appending a boundary is one
  * prepared `INSERT` in its own transaction: with `synchronous = NORMAL` in WAL mode a committed boundary survives a
@@ -19,9 +20,10 @@
  *
  * @since 0.1.0
  */
-import { DatabaseFile } from "@effect-dspy/foundation"
-import { DataRights } from "@effect-dspy/services"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import { Config, DatabaseFile } from "@effect-dspy/foundation"
+import { DataRights, Storage } from "@effect-dspy/services"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import Sqlite from "better-sqlite3"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -29,8 +31,10 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as RunRecord from "./RunRecord.js"
-import { RunStoreError } from "./WorkflowError.js"
+import * as codec from "./internal/runRows.js"
+import * as postgres from "./internal/runStorePostgres.js"
+import type * as RunRecord from "./RunRecord.js"
+import type { RunStoreError } from "./WorkflowError.js"
 
 /**
  * A run in a listing.
@@ -79,22 +83,7 @@ export interface Boundary {
  * @since 0.1.0
  * @category combinators
  */
-export const applyBoundary = (record: RunRecord.RunRecord, b: Boundary): RunRecord.RunRecord => {
-  const { error: _error, ...rest } = record
-  return {
-    ...rest,
-    status: b.status,
-    updatedAt: b.at,
-    ...(b.state === undefined ? {} : { state: b.state }),
-    ...(b.outputs === undefined ? {} : { outputs: { ...record.outputs, ...b.outputs } }),
-    ...(b.clearPartials === true || b.partials !== undefined
-      ? { partials: { ...(b.clearPartials === true ? {} : record.partials), ...b.partials } }
-      : {}),
-    ...(b.steps === undefined || b.steps.length === 0 ? {} : { steps: [...record.steps, ...b.steps] }),
-    ...(b.error === undefined ? {} : { error: b.error }),
-    ...(b.result === undefined ? {} : { result: b.result })
-  }
-}
+export const applyBoundary: (record: RunRecord.RunRecord, b: Boundary) => RunRecord.RunRecord = codec.applyBoundary
 
 /**
  * The run store.
@@ -140,40 +129,6 @@ export class RunStore extends Context.Tag("@effect-dspy/workflows/RunStore")<Run
  */
 export const LAYOUT_VERSION = 2
 
-const storeError = (operation: string, reason: string) =>
-  new RunStoreError({ operation, message: `run store ${operation} failed: ${reason}` })
-
-const decodeText = (
-  text: string,
-  boundaries: ReadonlyArray<string> = []
-): Either.Either<RunRecord.RunRecord, string> => {
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (e) {
-    return Either.left(`a stored run is not JSON: ${String(e)}`)
-  }
-  if (boundaries.length > 0) {
-    if (typeof json !== "object" || json === null) return Either.left("a stored run is not an object")
-    let folded = json as RunRecord.RunRecord
-    for (const [i, b] of boundaries.entries()) {
-      let boundary: unknown
-      try {
-        boundary = JSON.parse(b)
-      } catch (e) {
-        return Either.left(`the run's step boundary ${i + 1} is not JSON: ${String(e)}`)
-      }
-      if (typeof boundary !== "object" || boundary === null) {
-        return Either.left(`the run's step boundary ${i + 1} is not an object`)
-      }
-      folded = applyBoundary(folded, boundary as Boundary)
-    }
-    json = folded
-  }
-  // Validated once, when read: the hot path (each boundary) writes what the executor built, unencoded.
-  return Either.mapLeft(RunRecord.decode(json), (e) => `a stored run does not match its schema: ${e.message}`)
-}
-
 /**
  * A store in memory (records are copied through JSON, as a database would).
  *
@@ -184,7 +139,9 @@ export const makeMemory = (): Service => {
   const rows = new Map<string, { readonly text: string; readonly boundaries: Array<string> }>()
   const current = (runId: string) => {
     const row = rows.get(runId)
-    return row === undefined ? undefined : (decodeText(row.text, row.boundaries) as Either.Either<RunRecord.RunRecord>)
+    return row === undefined
+      ? undefined
+      : (codec.decodeText(row.text, row.boundaries) as Either.Either<RunRecord.RunRecord>)
   }
   const routers = new Map<string, string>()
   return {
@@ -201,7 +158,8 @@ export const makeMemory = (): Service => {
     append: (runId, boundary) =>
       Effect.suspend(() => {
         const row = rows.get(runId)
-        if (row === undefined) return Effect.fail(storeError("append", `there is no run "${runId}" (save it first)`))
+        if (row === undefined)
+          return Effect.fail(codec.storeError("append", `there is no run "${runId}" (save it first)`))
         row.boundaries.push(JSON.stringify(boundary))
         return Effect.void
       }),
@@ -209,8 +167,8 @@ export const makeMemory = (): Service => {
       Effect.suspend(() => {
         const row = rows.get(runId)
         if (row === undefined) return Effect.succeed(undefined)
-        return Either.match(decodeText(row.text, row.boundaries), {
-          onLeft: (reason) => Effect.fail(storeError("get", reason)),
+        return Either.match(codec.decodeText(row.text, row.boundaries), {
+          onLeft: (reason) => Effect.fail(codec.storeError("get", reason)),
           onRight: Effect.succeed
         })
       }),
@@ -238,192 +196,186 @@ export const makeMemory = (): Service => {
  * Opens the SQLite store at `filename` (creating the folder and file), in WAL mode with `synchronous = NORMAL`
  * (a committed step survives a process crash; the OS crash window is WAL's).
  *
+ * The store is a lean writer on the driver itself (better-sqlite3, the driver `@effect/sql-sqlite-node` wraps):
+ * its statements are prepared once, when the store opens, and a boundary is one synchronous `run` of the prepared
+ * insert (no statement cache lookup, no fiber). The driver is synchronous, so a transaction (a run saved, a status
+ * change) is never interleaved with another statement of this process.
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreError, Scope.Scope> =>
   Effect.gen(function* () {
-    const fail = (operation: string) => (e: unknown) => storeError(operation, describe(e))
+    const fail = (operation: string) => (e: unknown) => codec.storeError(operation, codec.describe(e))
     if (filename !== ":memory:") {
       yield* Effect.try({
         try: () => fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true }),
         catch: fail("open")
       })
     }
-    const context = yield* Layer.build(SqliteClient.layer({ filename })).pipe(Effect.mapError(fail("open")))
-    const client = Context.get(context, SqliteClient.SqliteClient)
-    const conn = yield* client.reserve.pipe(Effect.mapError(fail("open")))
-    const run = (sql: string, params: ReadonlyArray<unknown>) => conn.executeRaw(sql, params)
-    yield* Effect.gen(function* () {
-      yield* run(DatabaseFile.busyTimeoutPragma, [])
-      yield* run("PRAGMA journal_mode = WAL", [])
-      yield* run("PRAGMA synchronous = NORMAL", [])
-      const rows = (yield* run("PRAGMA user_version", [])) as ReadonlyArray<{ readonly user_version?: unknown }>
-      const version = Number(rows[0]?.user_version ?? 0)
-      if (version > LAYOUT_VERSION) {
-        return yield* Effect.fail(
-          `'${filename}' was written by a newer version (layout ${version}; this one reads up to ${LAYOUT_VERSION}): upgrade`
-        )
-      }
-      yield* run(
-        "CREATE TABLE IF NOT EXISTS workflow_runs (run_id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, updated_at INTEGER NOT NULL, record TEXT NOT NULL)",
-        []
-      )
-      yield* run("CREATE INDEX IF NOT EXISTS workflow_runs_by_workflow ON workflow_runs (workflow, updated_at)", [])
-      // Layout 2 (from 1: the table is added, layout-1 runs have no boundaries): one row per step boundary.
-      yield* run(
-        "CREATE TABLE IF NOT EXISTS workflow_run_boundaries (seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL, boundary TEXT NOT NULL)",
-        []
-      )
-      yield* run(
-        "CREATE INDEX IF NOT EXISTS workflow_run_boundaries_by_run ON workflow_run_boundaries (run_id, seq)",
-        []
-      )
-      // Layout 2: traffic routers' state (a hybrid step's bandit), by key.
-      yield* run("CREATE TABLE IF NOT EXISTS workflow_routers (key TEXT PRIMARY KEY, state TEXT NOT NULL)", [])
-      yield* run(`PRAGMA user_version = ${LAYOUT_VERSION}`, [])
-    }).pipe(Effect.mapError(fail("open")))
-    // Transactions span several statements on the one connection: one at a time (two runs' fibers, or a parallel
-    // step's children, may commit at once). A plain boundary insert needs no lock: it is one statement.
-    const lock = yield* Effect.makeSemaphore(1)
-    /** Whether a transaction is open (a plain insert then waits for it rather than join it). */
-    let open = false
-    const transaction = <A, E>(self: Effect.Effect<A, E>) =>
-      lock.withPermits(1)(
-        Effect.uninterruptible(
-          Effect.zipRight(
-            run("BEGIN IMMEDIATE", []),
-            Effect.tapErrorCause(self, () => Effect.ignore(run("ROLLBACK", [])))
-          ).pipe(Effect.zipLeft(run("COMMIT", [])), Effect.ensuring(Effect.sync(() => void (open = false))), (body) =>
-            Effect.zipRight(
-              Effect.sync(() => void (open = true)),
-              body
-            )
+    const db = yield* Effect.acquireRelease(
+      Effect.try({ try: () => new Sqlite(filename), catch: fail("open") }),
+      (db) => Effect.sync(() => db.close())
+    )
+    const statements = yield* Effect.try({
+      try: () => {
+        db.exec(DatabaseFile.busyTimeoutPragma)
+        db.pragma("journal_mode = WAL")
+        // Durable across a process crash in WAL mode (a commit is in the WAL file when it returns); `FULL` would
+        // also fsync the WAL at each commit, to survive an OS crash or power loss, at ~10x the cost of a boundary.
+        db.pragma("synchronous = NORMAL")
+        const version = Number(db.pragma("user_version", { simple: true }) ?? 0)
+        if (version > LAYOUT_VERSION) {
+          throw new Error(
+            `'${filename}' was written by a newer version (layout ${version}; this one reads up to ${LAYOUT_VERSION}): upgrade`
           )
+        }
+        db.exec(
+          "CREATE TABLE IF NOT EXISTS workflow_runs (run_id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, updated_at INTEGER NOT NULL, record TEXT NOT NULL)"
         )
-      )
+        db.exec("CREATE INDEX IF NOT EXISTS workflow_runs_by_workflow ON workflow_runs (workflow, updated_at)")
+        // Layout 2 (from 1: the table is added, layout-1 runs have no boundaries): one row per step boundary.
+        db.exec(
+          "CREATE TABLE IF NOT EXISTS workflow_run_boundaries (seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL, boundary TEXT NOT NULL)"
+        )
+        db.exec("CREATE INDEX IF NOT EXISTS workflow_run_boundaries_by_run ON workflow_run_boundaries (run_id, seq)")
+        // Layout 2: traffic routers' state (a hybrid step's bandit), by key.
+        db.exec("CREATE TABLE IF NOT EXISTS workflow_routers (key TEXT PRIMARY KEY, state TEXT NOT NULL)")
+        db.pragma(`user_version = ${LAYOUT_VERSION}`)
+        return {
+          upsertRun: db.prepare(
+            "INSERT INTO workflow_runs (run_id, workflow, status, updated_at, record) VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, record = excluded.record"
+          ),
+          deleteBoundaries: db.prepare("DELETE FROM workflow_run_boundaries WHERE run_id = ?"),
+          deleteRun: db.prepare("DELETE FROM workflow_runs WHERE run_id = ?"),
+          insertBoundary: db.prepare("INSERT INTO workflow_run_boundaries (run_id, boundary) VALUES (?, ?)"),
+          updateStatus: db.prepare("UPDATE workflow_runs SET status = ?, updated_at = ? WHERE run_id = ?"),
+          upsertRouter: db.prepare(
+            "INSERT INTO workflow_routers (key, state) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET state = excluded.state"
+          ),
+          selectRouter: db.prepare<[string], { readonly state: string }>(
+            "SELECT state FROM workflow_routers WHERE key = ?"
+          ),
+          selectRun: db.prepare<[string], { readonly record: string }>(
+            "SELECT record FROM workflow_runs WHERE run_id = ?"
+          ),
+          selectBoundaries: db
+            .prepare<[string], string>("SELECT boundary FROM workflow_run_boundaries WHERE run_id = ? ORDER BY seq")
+            .pluck(),
+          listAll: db.prepare<[], ListRow>(
+            "SELECT run_id, workflow, status, updated_at FROM workflow_runs ORDER BY updated_at DESC"
+          ),
+          listOf: db.prepare<[string], ListRow>(
+            "SELECT run_id, workflow, status, updated_at FROM workflow_runs WHERE workflow = ? ORDER BY updated_at DESC"
+          )
+        }
+      },
+      catch: fail("open")
+    })
+    const save = db.transaction((record: RunRecord.RunRecord, text: string) => {
+      statements.upsertRun.run(record.runId, record.workflow, record.status, record.updatedAt, text)
+      statements.deleteBoundaries.run(record.runId)
+    })
+    const remove = db.transaction((runIds: ReadonlyArray<string>) => {
+      let n = 0
+      for (const runId of runIds) {
+        statements.deleteBoundaries.run(runId)
+        n += statements.deleteRun.run(runId).changes
+      }
+      return n
+    })
+    const appendWithStatus = db.transaction((runId: string, text: string, boundary: Boundary) => {
+      statements.insertBoundary.run(runId, text)
+      statements.updateStatus.run(boundary.status, boundary.at, runId)
+    })
+    const saveRouters = db.transaction((states: ReadonlyArray<{ readonly key: string; readonly state: unknown }>) => {
+      for (const { key, state } of states) statements.upsertRouter.run(key, JSON.stringify(state))
+    })
     /** The status column as last written by this store, per unfinished run (a change updates the row). */
     const statusOf = new Map<string, RunRecord.Status>()
-    const INSERT_BOUNDARY = "INSERT INTO workflow_run_boundaries (run_id, boundary) VALUES (?, ?)"
-    const UPDATE_STATUS = "UPDATE workflow_runs SET status = ?, updated_at = ? WHERE run_id = ?"
-    const failAppend = fail("append")
     const remember = (runId: string, status: RunRecord.Status) => {
       if (status === "running") statusOf.set(runId, status)
       else statusOf.delete(runId)
     }
+    /** Runs a synchronous statement as an effect, its failure a `RunStoreError` of `operation`. */
+    const attempt = <A>(operation: string, f: () => A): Effect.Effect<A, RunStoreError> =>
+      Effect.suspend(() => {
+        try {
+          return Effect.succeed(f())
+        } catch (e) {
+          return Effect.fail(codec.storeError(operation, codec.describe(e)))
+        }
+      })
     return {
       save: (record) =>
-        transaction(
-          Effect.zipRight(
-            run(
-              "INSERT INTO workflow_runs (run_id, workflow, status, updated_at, record) VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, record = excluded.record",
-              [record.runId, record.workflow, record.status, record.updatedAt, JSON.stringify(record)]
-            ),
-            run("DELETE FROM workflow_run_boundaries WHERE run_id = ?", [record.runId])
-          )
-        ).pipe(
-          Effect.mapError(fail("save")),
-          Effect.tap(() => Effect.sync(() => remember(record.runId, record.status)))
-        ),
+        attempt("save", () => {
+          save.immediate(record, JSON.stringify(record))
+          remember(record.runId, record.status)
+        }),
       remove: (runIds) =>
-        transaction(
-          Effect.gen(function* () {
-            let n = 0
-            for (const runId of runIds) {
-              yield* run("DELETE FROM workflow_run_boundaries WHERE run_id = ?", [runId])
-              const removed = (yield* run("DELETE FROM workflow_runs WHERE run_id = ? RETURNING run_id", [
-                runId
-              ])) as ReadonlyArray<unknown>
-              n += removed.length
-              statusOf.delete(runId)
-            }
-            return n
-          })
-        ).pipe(Effect.mapError(fail("remove"))),
+        attempt("remove", () => {
+          const n = remove.immediate(runIds)
+          for (const runId of runIds) statusOf.delete(runId)
+          return n
+        }),
       append: (runId, boundary) =>
-        Effect.suspend(() => {
+        attempt("append", () => {
           const text = JSON.stringify(boundary)
-          // The common boundary (a step finished, the run still running) is one small insert.
+          // The common boundary (a step finished, the run still running) is one small insert, its own transaction.
           if (statusOf.get(runId) === boundary.status) {
-            const insert = Effect.asVoid(run(INSERT_BOUNDARY, [runId, text]))
-            return open ? lock.withPermits(1)(insert) : insert
+            statements.insertBoundary.run(runId, text)
+            return
           }
-          return transaction(
-            Effect.zipRight(
-              run(INSERT_BOUNDARY, [runId, text]),
-              run(UPDATE_STATUS, [boundary.status, boundary.at, runId])
-            )
-          ).pipe(Effect.tap(() => Effect.sync(() => remember(runId, boundary.status))))
-        }).pipe(Effect.mapError(failAppend)),
+          appendWithStatus.immediate(runId, text, boundary)
+          remember(runId, boundary.status)
+        }),
       saveRouters: (states) =>
-        states.length === 0
-          ? Effect.void
-          : transaction(
-              Effect.forEach(
-                states,
-                ({ key, state }) =>
-                  run(
-                    "INSERT INTO workflow_routers (key, state) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET state = excluded.state",
-                    [key, JSON.stringify(state)]
-                  ),
-                { discard: true }
-              )
-            ).pipe(Effect.mapError(fail("saveRouters"))),
+        states.length === 0 ? Effect.void : attempt("saveRouters", () => saveRouters.immediate(states)),
       getRouter: (key) =>
-        run("SELECT state FROM workflow_routers WHERE key = ?", [key]).pipe(
-          Effect.mapError(fail("getRouter")),
-          Effect.flatMap((rows) => {
-            const row = (rows as ReadonlyArray<{ readonly state: string }>)[0]
-            if (row === undefined) return Effect.succeed(undefined)
-            return Effect.try({
-              try: () => JSON.parse(row.state) as unknown,
-              catch: (e) => storeError("getRouter", `router "${key}"'s stored state is not JSON: ${String(e)}`)
-            })
-          })
+        Effect.flatMap(
+          attempt("getRouter", () => statements.selectRouter.get(key)),
+          (row) =>
+            row === undefined
+              ? Effect.succeed(undefined)
+              : Effect.try({
+                  try: () => JSON.parse(row.state) as unknown,
+                  catch: (e) =>
+                    codec.storeError("getRouter", `router "${key}"'s stored state is not JSON: ${String(e)}`)
+                })
         ),
       get: (runId) =>
-        Effect.all([
-          run("SELECT record FROM workflow_runs WHERE run_id = ?", [runId]),
-          run("SELECT boundary FROM workflow_run_boundaries WHERE run_id = ? ORDER BY seq", [runId])
-        ]).pipe(
-          Effect.mapError(fail("get")),
-          Effect.flatMap(([rows, boundaries]) => {
-            const row = (rows as ReadonlyArray<{ readonly record: string }>)[0]
-            if (row === undefined) return Effect.succeed(undefined)
-            const folded = (boundaries as ReadonlyArray<{ readonly boundary: string }>).map((b) => b.boundary)
-            return Either.match(decodeText(row.record, folded), {
-              onLeft: (reason) => Effect.fail(storeError("get", reason)),
-              onRight: Effect.succeed
-            })
-          })
+        Effect.flatMap(
+          attempt("get", () => {
+            const row = statements.selectRun.get(runId)
+            return row === undefined
+              ? undefined
+              : { record: row.record, boundaries: statements.selectBoundaries.all(runId) }
+          }),
+          (row) =>
+            row === undefined
+              ? Effect.succeed(undefined)
+              : Either.match(codec.decodeText(row.record, row.boundaries), {
+                  onLeft: (reason) => Effect.fail(codec.storeError("get", reason)),
+                  onRight: Effect.succeed
+                })
         ),
       list: (workflow) =>
-        run(
-          workflow === undefined
-            ? "SELECT run_id, workflow, status, updated_at FROM workflow_runs ORDER BY updated_at DESC"
-            : "SELECT run_id, workflow, status, updated_at FROM workflow_runs WHERE workflow = ? ORDER BY updated_at DESC",
-          workflow === undefined ? [] : [workflow]
-        ).pipe(
-          Effect.mapError(fail("list")),
-          Effect.map((rows) =>
-            (
-              rows as ReadonlyArray<{
-                readonly run_id: string
-                readonly workflow: string
-                readonly status: RunRecord.Status
-                readonly updated_at: number
-              }>
-            ).map((r) => ({ runId: r.run_id, workflow: r.workflow, status: r.status, updatedAt: Number(r.updated_at) }))
-          )
+        attempt("list", () =>
+          (workflow === undefined ? statements.listAll.all() : statements.listOf.all(workflow)).map((r) => ({
+            runId: r.run_id,
+            workflow: r.workflow,
+            status: r.status,
+            updatedAt: Number(r.updated_at)
+          }))
         )
     } satisfies Service
   })
 
-const describe = (e: unknown): string => {
-  if (typeof e === "string") return e
-  if (!(e instanceof Error)) return String(e)
-  const inner = (e as { readonly cause?: unknown }).cause
-  return inner instanceof Error && inner.message !== e.message ? `${e.message}: ${inner.message}` : e.message
+interface ListRow {
+  readonly run_id: string
+  readonly workflow: string
+  readonly status: RunRecord.Status
+  readonly updated_at: number
 }
 
 /**
@@ -442,6 +394,64 @@ export const layerMemory: Layer.Layer<RunStore> = Layer.sync(RunStore, makeMemor
  */
 export const layerSqlite = (filename: string): Layer.Layer<RunStore, RunStoreError> =>
   Layer.scoped(RunStore, makeSqlite(filename))
+
+/**
+ * Opens the PostgreSQL store over the `SqlClient` in context (`Storage.layerPostgresClient` from
+ * `@effect-dspy/services` gives one): the SQLite store's tables, its schema version in `dspy_schema_versions` under
+ * `workflow_runs` (migrated forward; a newer one refused). A committed boundary survives a crash of the process
+ * (and of the server, with its default durability); runs are shared by every process on the database.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makePostgres: Effect.Effect<Service, RunStoreError, SqlClient.SqlClient> = postgres.open
+
+/**
+ * The store in PostgreSQL (needs a `SqlClient` on PostgreSQL).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPostgres: Layer.Layer<RunStore, RunStoreError, SqlClient.SqlClient> = Layer.effect(
+  RunStore,
+  makePostgres
+)
+
+/**
+ * The store Config's `storage` section names: with `storage.backend: postgres`, PostgreSQL at
+ * `storage.postgres.url` (a pool of its own, 2 connections); else the SQLite file `filename` when given, else
+ * memory. What a program serving workflows next to `Application.layerDefault` uses to follow the same setting.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: { readonly filename?: string } = {}
+): Layer.Layer<RunStore, RunStoreError, Config.Config> =>
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const { storage } = yield* (yield* Config.Config).current
+      if (storage.backend === "postgres") {
+        const url = storage.postgres.url
+        if (url === undefined) {
+          return Layer.fail(
+            codec.storeError(
+              "open",
+              "storage.backend is `postgres` but storage.postgres.url is not set: set it (EFFECT_DSPY__STORAGE__POSTGRES__URL=postgres://user:password@host:5432/database), or use storage.backend `sqlite`"
+            )
+          )
+        }
+        return layerPostgres.pipe(
+          Layer.provide(
+            Layer.mapError(Storage.layerPostgresClient({ url, maxConnections: 2 }), (e) =>
+              codec.storeError("open", codec.describe(e))
+            )
+          )
+        )
+      }
+      return options.filename === undefined ? layerMemory : layerSqlite(options.filename)
+    })
+  )
 
 /**
  * The test layer (memory).

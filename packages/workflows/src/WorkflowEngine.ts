@@ -37,12 +37,13 @@
  */
 import { LM } from "@effect-dspy/core"
 import { Actor, DynamicSupervisor, type RuntimeError, Supervisor } from "@effect-dspy/runtime"
-import { Application, ModuleManager } from "@effect-dspy/services"
+import { Application, Loop, ModuleManager } from "@effect-dspy/services"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Executor from "./internal/executor.js"
 import type * as RunRecord from "./RunRecord.js"
@@ -168,6 +169,7 @@ export const make: Effect.Effect<
     lm: yield* LM.LM,
     store: yield* RunStore.RunStore,
     tools: yield* WorkflowTools.WorkflowTools,
+    loop: Option.getOrUndefined(yield* Effect.serviceOption(Loop.Loop)),
     routers: new Map(),
     charts: new Map(),
     prepared: new Set()

@@ -159,10 +159,36 @@ export const Evaluation = Schema.Struct({
   maxCostUsd: Schema.optional(Schema.Number.pipe(Schema.nonNegative()))
 })
 
+const Unit = Schema.Number.pipe(Schema.between(0, 1))
+const NonNegative = Schema.Number.pipe(Schema.nonNegative())
+
+/**
+ * When a module step is optimized: `minExperiences` labelled experiences at least (for `Optimize.optimizeStep`
+ * and `optimizeDue`, and the least training set of the real-time loop's jobs for the step's module); the other
+ * keys are the loop's rules for the step's module (`LoopPolicy.Overrides`: the degradation rule's relative and
+ * absolute drop and its minimum samples, the error rate and latency p95 that fire, the re-optimization interval
+ * with its new labelled experiences, the cooldown between jobs). They are registered with the loop when the
+ * workflow is prepared (`Loop.configure`).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Triggers = Schema.Struct({
+  minExperiences: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  minSamples: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  relativeDrop: Schema.optional(Unit),
+  absoluteDrop: Schema.optional(Unit),
+  maxErrorRate: Schema.optional(Unit),
+  maxLatencyP95Ms: Schema.optional(NonNegative),
+  reoptimizeIntervalMs: Schema.optional(NonNegative),
+  minNewLabelled: Schema.optional(NonNegative),
+  cooldownMs: Schema.optional(NonNegative)
+})
+
 /**
  * A module step's optimization: the optimizer (a name the OptimizationCoordinator knows), its training data (a
  * JSON Lines file next to the workflow, or the experiences recorded for this step), the metric, and when to run
- * it (after `minExperiences` recorded runs of the step).
+ * it ({@link Triggers}). The optimizer and the triggers also steer the real-time loop for the step's module.
  *
  * @since 0.1.0
  * @category schemas
@@ -172,11 +198,7 @@ export const Optimization = Schema.Struct({
   trainset: Schema.optional(Schema.String),
   experiences: Schema.optional(Schema.Boolean),
   metric: Schema.optional(Schema.String),
-  triggers: Schema.optional(
-    Schema.Struct({
-      minExperiences: Schema.optional(Schema.Int.pipe(Schema.positive()))
-    })
-  )
+  triggers: Schema.optional(Triggers)
 })
 
 /**

@@ -1,5 +1,5 @@
 import type { Example, Prediction } from "@effect-dspy/core"
-import { ExperienceStore, ModuleManager } from "@effect-dspy/services"
+import { ExperienceStore, Loop, ModuleManager } from "@effect-dspy/services"
 import { Extraction, Routing, SimTask } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -143,5 +143,75 @@ outputs: { agent: "{route.agent}" }
       assert.strictEqual(jobs["route"]!.moduleId, "learner.route")
       assert.notStrictEqual(jobs["route"]!.status, "failed")
     }).pipe(Effect.provide(Runtime.layer()))
+  )
+
+  it.effect("a step's optimizer and triggers register with the real-time loop: its rule fires by them", () =>
+    Effect.gen(function* () {
+      const steered = (triggers: string) =>
+        Workflow.parse(
+          `
+version: 1
+name: steered
+mode: optimized
+inputs: { query: str }
+steps:
+  - id: route
+    module: { signature: "query -> agent" }
+    inputs: { query: "{inputs.query}" }
+    optimization: { optimizer: bootstrap_few_shot, experiences: true, triggers: ${triggers} }
+outputs: { agent: "{route.agent}" }
+`,
+          "steered.yaml"
+        )
+      const engine = yield* WorkflowEngine.WorkflowEngine
+      const loop = yield* Loop.Loop
+      // A value the loop refuses is an issue at its key (the loop's window is 20 rewards).
+      const refused = yield* Effect.flip(engine.prepare(yield* steered("{ minSamples: 50 }")))
+      assert.strictEqual(refused._tag, "WorkflowInvalid")
+      assert.strictEqual(refused.issues[0]?.path, "steps[0].optimization.triggers.minSamples")
+      assert.include(refused.message, "minSamples must be at most window")
+
+      const w = yield* steered("{ minExperiences: 3, minSamples: 5, relativeDrop: 0.1 }")
+      assert.strictEqual(loop.settingsOf("steered.route").minSamples, 20)
+      yield* engine.prepare(w)
+      const settings = loop.settingsOf("steered.route")
+      assert.deepStrictEqual(
+        [settings.minSamples, settings.relativeDrop, settings.minTrainSize, settings.optimizer],
+        [5, 0.1, 3, "bootstrap_few_shot"]
+      )
+      // Ten runs; rewards of 0.9 (the baseline: 5 rewards), then 0 (unlabelled: neither corrected nor full).
+      const store = yield* ExperienceStore.ExperienceStore
+      const queries = SimTask.splits(Routing.task, { seed: 5, train: 10, dev: 0, test: 0 }).train
+      for (const row of queries) yield* engine.run(w, { query: row.query })
+      const recorded = yield* store.query({ moduleId: "steered.route" })
+      assert.strictEqual(recorded.length, 10)
+      const oldestFirst = [...recorded].sort((a, b) => a.at - b.at || a.executionId.localeCompare(b.executionId))
+      for (const [i, e] of oldestFirst.entries()) {
+        yield* loop.feedback({ executionId: e.executionId, outcome: { rating: i < 5 ? 0.9 : 0 } })
+      }
+      yield* loop.evaluate
+      // The step's 5 samples (not the loop's 20) fire its degradation rule; its job would need 3 labelled ones.
+      const decision = (yield* loop.decisions).find((d) => d.moduleId === "steered.route")
+      assert.strictEqual(decision?.rule, "degradation")
+      assert.strictEqual(decision?.action, "hold")
+      assert.include(decision!.reason, "a job needs 3")
+    }).pipe(
+      Effect.provide(
+        Runtime.layer({}, RunStore.layerMemory, {
+          application: {
+            loop: {
+              settings: {
+                enabled: true,
+                window: 20,
+                minSamples: 20,
+                baselineSamples: 5,
+                trainSize: 100,
+                minTrainSize: 50
+              }
+            }
+          }
+        })
+      )
+    )
   )
 })

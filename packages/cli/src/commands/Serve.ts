@@ -7,6 +7,8 @@
  *
  * @since 0.1.0
  */
+import { ClusterConfig, Runner } from "@effect-dspy/cluster"
+import { Config } from "@effect-dspy/foundation"
 import { Application } from "@effect-dspy/services"
 import { ApiKeys, Server } from "@effect-dspy/server"
 import { RunStore, WorkflowEngine, WorkflowTools } from "@effect-dspy/workflows"
@@ -42,6 +44,11 @@ export interface ServeOptions {
   readonly runs?: Option.Option<string>
   readonly json: boolean
   readonly secureCookies: boolean
+  /**
+   * Also run a cluster runner (`@effect-dspy/cluster`): needs `storage.backend: postgres`; its settings are Config
+   * `cluster.*`.
+   */
+  readonly cluster?: boolean
 }
 
 /**
@@ -79,6 +86,26 @@ const workflowEngine = (runs: Option.Option<string>) =>
   )
 
 /**
+ * The cluster runner beside the application (`serve --cluster`): on the application's PostgreSQL database, with
+ * the application's LM and Config (`cluster.*`).
+ */
+const clusterRunner = Layer.unwrapEffect(
+  Effect.gen(function* () {
+    const config = yield* (yield* Config.Config).current
+    const url = config.storage.postgres.url
+    if (config.storage.backend !== "postgres" || url === undefined) {
+      return yield* new ServeFailed({
+        message:
+          "--cluster needs the runners' shared database: set storage.backend to postgres and storage.postgres.url (EFFECT_DSPY__STORAGE__BACKEND=postgres, EFFECT_DSPY__STORAGE__POSTGRES__URL=postgres://...); see docs/deploy.md"
+      })
+    }
+    const settings = ClusterConfig.fromConfig(config)
+    if (settings._tag === "Left") return yield* new ServeFailed({ message: settings.left.message })
+    return Runner.layer({ url, maxConnections: config.storage.postgres.maxConnections, settings: settings.right })
+  })
+)
+
+/**
  * Serves until interrupted.
  *
  * @since 0.1.0
@@ -93,7 +120,9 @@ export const serve = (options: ServeOptions): Effect.Effect<void, ServeFailed> =
       })
     }
     const keys = yield* readKeys(keyFile.value)
+    // The LM caches through the CacheManager (config `modules.cacheEnabled`, on by default).
     const app = Application.layerDefault({
+      cache: true,
       ...Option.match(options.config, { onNone: () => ({}), onSome: (file) => ({ config: { file } }) }),
       ...Option.match(options.releases, { onNone: () => ({}), onSome: (filename) => ({ releases: { filename } }) })
     })
@@ -108,9 +137,10 @@ export const serve = (options: ServeOptions): Effect.Effect<void, ServeFailed> =
       shutdownGracePeriod: `${options.grace} seconds`,
       secureCookies: options.secureCookies
     }).pipe(Layer.provide(Layer.provideMerge(workflowEngine(options.runs ?? Option.none()), app)))
+    const served = options.cluster === true ? Layer.merge(layer, Layer.provide(clusterRunner, app)) : layer
     yield* Effect.scoped(
       Effect.gen(function* () {
-        const context = yield* Layer.build(layer)
+        const context = yield* Layer.build(served)
         const server = Context.get(context, Server.Server)
         yield* options.json
           ? Console.log(JSON.stringify({ url: server.url, dashboard: `${server.url}/dashboard/`, keys: keys.length }))
@@ -184,6 +214,11 @@ export const command = Command.make(
     json: Options.boolean("json").pipe(Options.withDescription("Print the address as one JSON line on stdout")),
     secureCookies: Options.boolean("secure-cookies").pipe(
       Options.withDescription("Mark the session cookie Secure (behind a TLS-terminating proxy)")
+    ),
+    cluster: Options.boolean("cluster").pipe(
+      Options.withDescription(
+        "Also run a cluster runner sharing the optimization jobs with the other runners on the same PostgreSQL (config cluster.*; see docs/deploy.md)"
+      )
     )
   },
   serve

@@ -1,11 +1,13 @@
 /**
  * The application's PostgreSQL stores, opened from Config's `storage` section when `storage.backend` is
  * `postgres`: one client (pool) for the application's lifetime, and on it the release store, the experiment
- * store, the checkpoint store and the optimization jobs' table.
+ * store, the checkpoint store and the optimization jobs' table (the experience store, the metric history and the
+ * routers' state open on the same client, with the application's options).
  */
 import type { ConfigSchema } from "@effect-dspy/foundation"
 import type { Checkpoint } from "@effect-dspy/optimizers"
 import { RuntimeError } from "@effect-dspy/runtime"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -19,6 +21,8 @@ import * as Pg from "./postgres.js"
 
 /** The stores on PostgreSQL. */
 export interface PostgresStores {
+  /** The client (pool) the stores share, for the stores the application opens with its own options. */
+  readonly client: Context.Context<SqlClient.SqlClient>
   readonly releases: ReleaseStore.Service
   readonly experiments: Layer.Layer<ExperimentStore.ExperimentStore>
   readonly checkpoints: Checkpoint.Service
@@ -67,5 +71,5 @@ export const openPostgres = (
     const jobs = yield* Effect.provide(Jobs.open, client).pipe(
       Effect.mapError((reason) => startFailed("optimization job table", reason))
     )
-    return { releases, experiments, checkpoints, jobs }
+    return { client, releases, experiments, checkpoints, jobs }
   })

@@ -13,6 +13,9 @@
  *
  * SQLite layout (`PRAGMA user_version`): version 2, one table `dspy_loop_experiences` with the end user and tenant of
  * each execution (a version 1 file gains the two columns when opened; a newer version is refused).
+ * PostgreSQL ({@link layerPostgres}): the same table and row codec, its version (2) in `dspy_schema_versions` under
+ * `loop_experiences`, migrated forward the same way; processes sharing the database read each other's experiences
+ * when they open.
  *
  * @example
  * ```ts
@@ -29,6 +32,7 @@
  * @since 0.1.0
  */
 import { Example } from "@effect-dspy/core"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -217,6 +221,18 @@ export const makeSqlite: (
 ) => Effect.Effect<Service, ExperienceStoreError, Scope.Scope> = internal.makeSqlite
 
 /**
+ * A store persisting to PostgreSQL over the `SqlClient` in context (see `Storage.layerPostgresClient`): the SQLite
+ * store's table (`dspy_loop_experiences`), migrated forward when opened; the newest experiences in the database
+ * are read back (within the bounds).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makePostgres: (
+  bounds?: Bounds
+) => Effect.Effect<Service, ExperienceStoreError, SqlClient.SqlClient | Scope.Scope> = internal.makePostgres
+
+/**
  * A store in memory only (nothing persisted; feedback is acknowledged at once).
  *
  * @since 0.1.0
@@ -232,6 +248,17 @@ export const makeMemory: (bounds?: Bounds) => Effect.Effect<Service, never, Scop
  */
 export const layerSqlite = (filename: string, bounds?: Bounds): Layer.Layer<ExperienceStore, ExperienceStoreError> =>
   Layer.scoped(ExperienceStore, makeSqlite(filename, bounds))
+
+/**
+ * The store over PostgreSQL (needs a `SqlClient` on PostgreSQL).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPostgres = (
+  bounds?: Bounds
+): Layer.Layer<ExperienceStore, ExperienceStoreError, SqlClient.SqlClient> =>
+  Layer.scoped(ExperienceStore, makePostgres(bounds))
 
 /**
  * The store in memory.

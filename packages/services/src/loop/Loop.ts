@@ -37,7 +37,8 @@ import type {
   ExperienceStoreError,
   FeedbackInvalid,
   FeedbackTooLate,
-  FeedbackUnknownExecution
+  FeedbackUnknownExecution,
+  LoopSettingsInvalid
 } from "../ServicesError.js"
 
 /**
@@ -143,8 +144,19 @@ export interface Service {
   readonly status: Effect.Effect<Status>
   /** Every decision so far, oldest first. */
   readonly decisions: Effect.Effect<ReadonlyArray<Decision>>
-  /** The settings in force. */
+  /** The settings in force (the loop's; a module with overrides uses {@link Service.settingsOf}). */
   readonly settings: LoopPolicy.Settings
+  /**
+   * Registers a module's triggers over the loop's settings (a workflow step's `optimization` block does this
+   * when the workflow is prepared): its rules fire, and its jobs train, by them from the next evaluation.
+   * Replaces the module's earlier overrides; `{}` clears them. Returns the module's settings.
+   */
+  readonly configure: (
+    moduleId: string,
+    overrides: LoopPolicy.Overrides
+  ) => Effect.Effect<LoopPolicy.Settings, LoopSettingsInvalid>
+  /** The settings a module's rules and jobs use: its overrides over the loop's settings. */
+  readonly settingsOf: (moduleId: string) => LoopPolicy.Settings
 }
 
 /**

@@ -174,6 +174,63 @@ export const settings = (
 }
 
 /**
+ * What one module may set over the loop's settings (its triggers, e.g. a workflow step's
+ * `optimization.triggers`): when its rules fire and what its jobs train on. The rest (whether the loop acts, the
+ * window and baseline sizes, concurrency, budgets, threshold adaptation, the canary) is the loop's.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Overrides = {
+  readonly [K in
+    | "minSamples"
+    | "relativeDrop"
+    | "absoluteDrop"
+    | "maxErrorRate"
+    | "maxLatencyP95Ms"
+    | "reoptimizeIntervalMs"
+    | "minNewLabelled"
+    | "cooldownMs"
+    | "trainSize"
+    | "minTrainSize"
+    | "optimizer"]?: Settings[K] | undefined
+}
+
+const overridable: ReadonlySet<string> = new Set<keyof Overrides>([
+  "minSamples",
+  "relativeDrop",
+  "absoluteDrop",
+  "maxErrorRate",
+  "maxLatencyP95Ms",
+  "reoptimizeIntervalMs",
+  "minNewLabelled",
+  "cooldownMs",
+  "trainSize",
+  "minTrainSize",
+  "optimizer"
+])
+
+/**
+ * A module's settings: its overrides over the loop's, checked as {@link settings} checks (a bad value, or a key
+ * a module cannot set, is a `LoopSettingsInvalid` naming the field; thrown).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const override = (base: Settings, overrides: Overrides): Settings => {
+  for (const key of Object.keys(overrides)) {
+    if (!overridable.has(key))
+      throw new LoopSettingsInvalid({
+        field: key,
+        message: `loop.${key} cannot be set per module (a module sets: ${[...overridable].join(", ")})`
+      })
+  }
+  // An absent key and a key set to `undefined` both keep the loop's value.
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined))
+  return settings({ ...base, ...defined })
+}
+
+/**
  * The rules.
  *
  * @since 0.1.0

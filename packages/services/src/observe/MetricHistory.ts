@@ -1,6 +1,6 @@
 /**
  * Metric history: values folded into rollups per series and interval (count, sum, min, max, a quantile sketch),
- * kept in memory while their interval is open, flushed to SQLite when it closes, down-sampled to hour rollups past
+ * kept in memory while their interval is open, flushed to SQLite (or PostgreSQL: {@link layerPostgres}) when it closes, down-sampled to hour rollups past
  * `rawRetentionMs` and dropped past `hourRetentionMs`. Queries by series selector and time range read the stored
  * rows and the open ones, so the newest interval is visible before it is flushed; each value is in exactly one
  * row, so nothing is counted twice across resolutions.
@@ -19,6 +19,7 @@
  *
  * @since 0.1.0
  */
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -137,11 +138,33 @@ const positive = (field: string, value: number | undefined, fallback: number) =>
 export const make = (
   options: Options = {}
 ): Effect.Effect<Service, MetricHistoryError | MetricHistoryVersionUnsupported | ObserveInvalidInput, Scope.Scope> =>
+  makeOn(options, store.open(options.filename ?? ":memory:"))
+
+/**
+ * Opens the history on PostgreSQL over the `SqlClient` in context (see `Storage.layerPostgresClient`; `filename`
+ * is not used): the SQLite layout (`dspy_metric_rollups`), its version in `dspy_schema_versions` under
+ * `metric_history`. Processes sharing the database merge their rollups into the same rows.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makePostgres = (
+  options: Options = {}
+): Effect.Effect<
+  Service,
+  MetricHistoryError | MetricHistoryVersionUnsupported | ObserveInvalidInput,
+  Scope.Scope | SqlClient.SqlClient
+> => makeOn(options, store.openPostgres)
+
+const makeOn = <E, R>(
+  options: Options,
+  openStore: Effect.Effect<store.Store, E, R>
+): Effect.Effect<Service, E | MetricHistoryError | ObserveInvalidInput, Scope.Scope | R> =>
   Effect.gen(function* () {
     const intervalMs = yield* positive("intervalMs", options.intervalMs, 60_000)
     const rawRetentionMs = yield* positive("rawRetentionMs", options.rawRetentionMs, 86_400_000)
     const hourRetentionMs = yield* positive("hourRetentionMs", options.hourRetentionMs, 30 * 86_400_000)
-    const db = yield* store.open(options.filename ?? ":memory:")
+    const db = yield* openStore
     // The open rollups by `seriesKey@start`, and each series' newest one (the hot path's single lookup).
     const open = new Map<string, Rollup.Rollup>()
     const current = new Map<string, Rollup.Rollup>()
@@ -301,6 +324,20 @@ export const layer = (
   options: Options = {}
 ): Layer.Layer<MetricHistory, MetricHistoryError | MetricHistoryVersionUnsupported | ObserveInvalidInput> =>
   Layer.scoped(MetricHistory, make(options))
+
+/**
+ * The history on PostgreSQL as a layer (see {@link makePostgres}; needs a `SqlClient` on PostgreSQL).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPostgres = (
+  options: Options = {}
+): Layer.Layer<
+  MetricHistory,
+  MetricHistoryError | MetricHistoryVersionUnsupported | ObserveInvalidInput,
+  SqlClient.SqlClient
+> => Layer.scoped(MetricHistory, makePostgres(options))
 
 /**
  * An in-memory history for tests (1-second rollups unless given).

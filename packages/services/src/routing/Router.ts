@@ -7,9 +7,11 @@
  * Every decision gets an id, a confidence (the posterior mean of the chosen handler's reward,
  * `(1 + rewards) / (2 + rewarded decisions)`) and a `router_decision` event; `reward(decisionId, value)` (a value in
  * [0, 1], once per decision) feeds the bandit, the `router_rewarded` event and the calibration report
- * (confidence against observed reward: bins and ECE). The state (arm statistics, decisions, calibration) lives
- * in SQLite (`filename`; in memory by default) and a router made again on the same file resumes it: the same
- * preferences, and rewards for decisions made before the restart are taken.
+ * (confidence against observed reward: bins and ECE). The state (arm statistics, decisions and their links to
+ * the executions they routed to, calibration) lives in the `RouterStore` in context (the application's: PostgreSQL
+ * with `storage.backend: postgres`), or in SQLite (`filename`), else in memory; a router made again on the same store
+ * resumes it: the same preferences, and rewards for decisions made before the restart are taken (the loop's feedback
+ * on an execution routed before the restart too).
  *
  * Choices are seeded: decision `t` of a segment draws from `Random` keyed by the seed, the router, the segment
  * and `t`, so a run (and a resumed run) is reproducible.
@@ -50,7 +52,8 @@ import { RouterConfigError, RouterRewardRejected, type RouterStoreError } from "
 import * as ServicesEvents from "../ServicesEvents.js"
 import * as Calibration from "./Calibration.js"
 import * as FeedbackLinks from "./internal/feedbackLinks.js"
-import * as RouterStore from "./internal/routerStore.js"
+import * as internalStore from "./internal/routerStore.js"
+import * as RouterStore from "./RouterStore.js"
 
 export {
   /**
@@ -76,7 +79,7 @@ export {
  * @since 0.1.0
  * @category constants
  */
-export const LAYOUT_VERSION = RouterStore.LAYOUT_VERSION
+export const LAYOUT_VERSION: number = RouterStore.LAYOUT_VERSION
 
 /**
  * The options of a router.
@@ -95,7 +98,7 @@ export interface Options<I, A, E, R> {
   readonly algorithm?: Bandit.Algorithm
   /** The seed of every choice (default 0). */
   readonly seed?: number
-  /** The SQLite file of the state (default `":memory:"`: not kept). */
+  /** A SQLite file of its own for the state (default: the `RouterStore` in context, else memory: not kept). */
   readonly filename?: string
   /** The calibration report's bins (default 10). */
   readonly calibrationBins?: number
@@ -209,7 +212,8 @@ const validate = <I, A, E, R>(options: Options<I, A, E, R>): Effect.Effect<void,
 }
 
 /**
- * Makes a router, resuming the state kept in `filename` for its id. The file is closed with the scope.
+ * Makes a router, resuming the state kept for its id (in `filename`, else the `RouterStore` in context). Its file
+ * is closed with the scope.
  *
  * @since 0.1.0
  * @category constructors
@@ -225,10 +229,13 @@ export const make = <I, A, E, R>(
     const algorithm: Bandit.Algorithm = options.algorithm ?? { _tag: "Thompson" }
     const seed = options.seed ?? 0
     const binCount = options.calibrationBins ?? 10
-    const store = yield* RouterStore.open(options.filename ?? ":memory:", id, {
-      bins: binCount,
-      maxDecisions: options.maxDecisions ?? 100_000
-    })
+    const storeOptions = { bins: binCount, maxDecisions: options.maxDecisions ?? 100_000 }
+    // Its own file when named; else the store in context (the application's); else memory.
+    const given = yield* Effect.serviceOption(RouterStore.RouterStore)
+    const store =
+      options.filename !== undefined
+        ? yield* internalStore.openFile(options.filename, id, storeOptions)
+        : yield* (given._tag === "Some" ? given.value : RouterStore.makeMemory()).open(id, storeOptions)
     const loaded = yield* store.load
     const events = yield* Effect.serviceOption(Events.Events)
     const segments = new Map<string, Segment>()
@@ -362,20 +369,24 @@ export const make = <I, A, E, R>(
         })
       )
 
-    // The decisions linked to executions for the loop's feedback; forgotten when the router closes.
+    // The decisions linked to executions for the loop's feedback (those stored before a restart too); forgotten in
+    // memory when the router closes, kept in the store for the next start.
     const owner = {}
     yield* Effect.addFinalizer(() => Effect.sync(() => FeedbackLinks.drop(owner)))
+    for (const l of loaded.links) FeedbackLinks.link(l.executionId, owner, (value) => reward(l.decisionId, value))
     const router: Router<I, A, E, R> = {
       id,
       handlers,
       decide,
       route: (input) =>
         Effect.flatMap(decide(input), (decision) =>
-          Effect.map(options.handlers[decision.handler]!(input), (output) => {
-            // A managed module's execution: the loop's feedback on it rewards this decision.
+          Effect.flatMap(options.handlers[decision.handler]!(input), (output) => {
+            // A managed module's execution: the loop's feedback on it rewards this decision (stored, so a restart
+            // before the feedback keeps the link).
             const executionId = FeedbackLinks.executionIdOf(output)
-            if (executionId !== undefined) FeedbackLinks.link(executionId, owner, (value) => reward(decision.id, value))
-            return { ...decision, output }
+            if (executionId === undefined) return Effect.succeed({ ...decision, output })
+            FeedbackLinks.link(executionId, owner, (value) => reward(decision.id, value))
+            return Effect.as(store.link(decision.id, executionId), { ...decision, output })
           })
         ),
       reward,

@@ -176,6 +176,40 @@ describe("Router (learned routing)", () => {
     )
   )
 
+  it.effect("migrates a layout-1 file forward (the decisions' feedback links), keeping its state", () =>
+    withTempDir((dir) =>
+      Effect.gen(function* () {
+        const filename = path.join(dir, "v1.db")
+        yield* Effect.gen(function* () {
+          const sql = yield* SqliteClient.SqliteClient
+          yield* sql.unsafe(`CREATE TABLE dspy_router_arms (router TEXT NOT NULL, segment TEXT NOT NULL,
+            handler TEXT NOT NULL, pulls INTEGER NOT NULL, reward_n INTEGER NOT NULL, reward_sum REAL NOT NULL,
+            reward_sum_sq REAL NOT NULL, PRIMARY KEY (router, segment, handler))`)
+          yield* sql.unsafe(`CREATE TABLE dspy_router_decisions (router TEXT NOT NULL, id TEXT NOT NULL,
+            seq INTEGER NOT NULL, segment TEXT NOT NULL, handler TEXT NOT NULL, confidence REAL NOT NULL,
+            explored INTEGER NOT NULL, created_at INTEGER NOT NULL, reward REAL, PRIMARY KEY (router, id))`)
+          yield* sql.unsafe(`CREATE TABLE dspy_router_calibration (router TEXT NOT NULL, bins INTEGER NOT NULL,
+            bin INTEGER NOT NULL, n INTEGER NOT NULL, confidence_sum REAL NOT NULL, reward_sum REAL NOT NULL,
+            squared_error_sum REAL NOT NULL, PRIMARY KEY (router, bins, bin))`)
+          yield* sql.unsafe(
+            "INSERT INTO dspy_router_decisions VALUES ('qa-router', 'qa-router/0', 0, 'a', 'x', 0.5, 0, 1, NULL)"
+          )
+          yield* sql.unsafe("INSERT INTO dspy_router_arms VALUES ('qa-router', 'a', 'x', 1, 0, 0, 0)")
+          yield* sql.unsafe("PRAGMA user_version = 1")
+        }).pipe(Effect.provide(Layer.orDie(SqliteClient.layer({ filename }))), Effect.scoped)
+        assert.strictEqual(Router.LAYOUT_VERSION, 2)
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const router = yield* makeRouter({ _tag: "Thompson" }, filename)
+            assert.strictEqual((yield* router.stats)["a"]![0]!.decisions, 1)
+            yield* router.reward("qa-router/0", 1)
+            assert.strictEqual((yield* router.decide({ segment: "a", n: 1 })).id, "qa-router/1")
+          })
+        )
+      })
+    )
+  )
+
   it.effect("refuses a file written by a newer layout, saying so", () =>
     withTempDir((dir) =>
       Effect.gen(function* () {

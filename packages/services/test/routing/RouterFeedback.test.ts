@@ -5,6 +5,9 @@
 import { Correlation } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { Loop, ModuleHandlers, ModuleManager, Router, TestRuntime } from "../../src/index.js"
 
 describe("Router rewarded by Loop.feedback", () => {
@@ -50,6 +53,32 @@ describe("Router rewarded by Loop.feedback", () => {
       const prior = before.find((s) => s.handler === routed.handler)!
       // The one reward is the first feedback's (1), not the update's (0).
       assert.closeTo(handler.meanReward! * handler.rewards, (prior.meanReward ?? 0) * prior.rewards + 1, 1e-9)
+    }).pipe(Effect.provide(TestRuntime.layer()))
+  )
+
+  it.scoped("a router restarted before the feedback came keeps its link: the loop's feedback still rewards it", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      const loop = yield* Loop.Loop
+      yield* modules.create({ id: "terse", kind: "predict", signature: "question -> answer" })
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "router-links-"))),
+        (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
+      )
+      const make = Router.make({
+        id: "links",
+        handlers: ModuleHandlers.modules(modules, ["terse"]),
+        segment: () => "all",
+        filename: path.join(dir, "router.db")
+      })
+      const routed = yield* Effect.scoped(Effect.flatMap(make, (r) => r.route({ question: "What is 1 + 1?" })))
+      // The router is gone (its in-memory link too); a new one on the same file takes the feedback.
+      const router = yield* make
+      yield* loop.feedback({ executionId: routed.output.executionId, outcome: { rating: 1 } })
+      const [stats] = (yield* router.stats)["all"]!
+      assert.deepStrictEqual([stats!.decisions, stats!.rewards, stats!.meanReward], [1, 1, 1])
+      // Rewarded once: the decision's reward is stored, so a further restart links nothing.
+      yield* Effect.scoped(Effect.flatMap(make, (r) => r.reward(routed.id, 1).pipe(Effect.flip)))
     }).pipe(Effect.provide(TestRuntime.layer()))
   )
 })

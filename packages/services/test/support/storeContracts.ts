@@ -11,7 +11,15 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { ArmStats, type ExperimentRecord, type ExperimentStore, type ReleaseStore } from "../../src/index.js"
+import {
+  ArmStats,
+  type ExperienceStore,
+  type ExperimentRecord,
+  type ExperimentStore,
+  type MetricHistory,
+  type ReleaseStore,
+  type RouterStore
+} from "../../src/index.js"
 import type { JobRow, JobStore } from "../../src/internal/coordinator/store.js"
 
 /** Opens a store on a fresh location; `reopen` opens another store on the same data. */
@@ -30,6 +38,9 @@ export interface Backend {
   readonly jobs: Open<JobStore>
   readonly checkpoints: Open<Checkpoint.Service>
   readonly events: (retention: Events.RetentionOptions) => Open<Events.Service>
+  readonly experiences: (bounds: ExperienceStore.Bounds) => Open<ExperienceStore.Service>
+  readonly metrics: (options: MetricHistory.Options) => Open<MetricHistory.Service>
+  readonly routers: Open<RouterStore.Service>
 }
 
 const lineage = (parent: number | null, reason: string): ReleaseStore.Lineage => ({
@@ -68,6 +79,23 @@ const experiment = (id: string, moduleId: string, updatedAt: number): Experiment
   stats: { "1": ArmStats.empty(), "2": ArmStats.empty() },
   createdAt: 1,
   updatedAt
+})
+
+const execution = (i: number): ExperienceStore.Experience => ({
+  executionId: `ex_${i}`,
+  correlationId: i % 3 === 0 ? undefined : `req_${i}`,
+  moduleId: i % 2 === 0 ? "a" : "b",
+  version: 1 + (i % 2),
+  inputs: { question: `q${i} é ✓` },
+  output: i % 5 === 0 ? undefined : { answer: `a${i}` },
+  ok: i % 5 !== 0,
+  latencyMs: 10.5 + i,
+  lmCalls: i % 5 === 0 ? 0 : 1,
+  costUsd: i % 5 === 0 ? 0 : 0.0015,
+  at: 1_733_000_000_000 + i,
+  reward: undefined,
+  outcome: undefined,
+  feedbackAt: undefined
 })
 
 const job = (id: string, seq: number): JobRow => ({
@@ -275,6 +303,148 @@ export const contracts = (backend: Backend): void => {
       assert.strictEqual(typeof all[0]!.timestamp, "number")
     }))
 }
+
+/** Registers the contract tests of the stores added with issue 18's second set (inside the caller's `describe`). */
+export const moreContracts = (backend: Backend): void => {
+  const test = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope>) =>
+    it.live.skipIf(backend.skip)(`${backend.name}: ${name}`, () => Effect.scoped(body()), 30_000)
+
+  test("experiences: records and feedback written in batches, evictions deleted, read back after reopening", () =>
+    Effect.gen(function* () {
+      const { store, reopen } = yield* backend.experiences({
+        batchSize: 64,
+        maxCount: 200,
+        recentShare: 1,
+        maxAgeMs: 1e14
+      })
+      for (let i = 0; i < 260; i++) store.record(execution(i))
+      yield* store.flush
+      const seven = store.get("ex_207")!
+      yield* store.attach([seven], { rating: 0.25, corrected: { answer: "42" }, confidence: 0.5 }, 0.25, 9_000)
+      // Feedback attached twice (a retried batch) writes the same row again.
+      yield* store.attach([seven], { rating: 0.75 }, 0.75, 9_001)
+      const stats = yield* store.stats
+      assert.deepStrictEqual([stats.count, stats.pending, stats.evicted], [200, 0, 60])
+      const again = yield* reopen
+      assert.strictEqual((yield* again.stats).count, 200)
+      // The evicted (oldest) experiences are gone from the database too.
+      assert.isUndefined(again.get("ex_59"))
+      assert.deepStrictEqual(again.get("ex_207"), {
+        ...execution(207),
+        reward: 0.75,
+        outcome: { rating: 0.75 },
+        feedbackAt: 9_001
+      })
+      assert.deepStrictEqual(again.get("ex_210"), execution(210))
+      assert.deepStrictEqual(
+        (yield* again.query({ moduleId: "b", limit: 2 })).map((e) => e.executionId),
+        ["ex_259", "ex_257"]
+      )
+      assert.deepStrictEqual(
+        again.byCorrelation("req_208").map((e) => e.executionId),
+        ["ex_208"]
+      )
+    }))
+
+  test("routers: decisions, rewards, calibration and feedback links by router, read back after reopening", () =>
+    routerContract(backend))
+
+  test("metric history: rollups merged on write, read back, down-sampled and expired after reopening", () =>
+    Effect.gen(function* () {
+      const day = 86_400_000
+      const hour = 3_600_000
+      const { store, reopen } = yield* backend.metrics({
+        intervalMs: 1_000,
+        rawRetentionMs: day,
+        hourRetentionMs: 2 * day + hour
+      })
+      const now = Date.now()
+      const recent = now - (now % 1_000) - 60_000
+      const old = now - (now % hour) - 2 * day // past the raw retention: folded into its hour
+      const ancient = now - (now % hour) - 3 * day // past the hour retention too: dropped
+      const latency = { metric: "module.latency_ms", module: "qa", version: "1" }
+      const record = store.recorder(latency)
+      for (let i = 1; i <= 10; i++) record(i, recent + i)
+      record(100, old)
+      record(200, old + 5_000)
+      record(7, ancient)
+      store.recorder({ metric: "module.latency_ms", module: "other" })(5, recent)
+      store.recorder({ metric: "provider.errors", provider: "p" })(1, recent)
+      assert.strictEqual(yield* store.flush({ all: true }), 6)
+      // A late value for a flushed interval is merged with its stored row.
+      record(30, recent + 500)
+      yield* store.flush({ all: true })
+      const again = yield* reopen
+      const [point] = yield* again.query({ selector: latency, from: recent, to: recent + 1_000 })
+      assert.deepStrictEqual([point!.count, point!.sum, point!.min, point!.max], [11, 85, 1, 30])
+      assert.deepStrictEqual(
+        (yield* again.query({ selector: { metric: "module.latency_ms" }, from: recent, to: now }))
+          .map((p) => p.count)
+          .sort((a, b) => a - b),
+        [1, 11]
+      )
+      assert.deepStrictEqual((yield* again.series).map((s) => s.metric).sort(), [
+        "module.latency_ms",
+        "module.latency_ms",
+        "provider.errors"
+      ])
+      assert.deepStrictEqual(yield* again.compact, { downsampled: 3, expired: 1 })
+      const hours = yield* again.rollups({ selector: latency, from: old - day, to: recent })
+      assert.deepStrictEqual(
+        hours.map((r) => [r.start, r.intervalMs, r.count, r.sum]),
+        [[old, hour, 2, 300]]
+      )
+    }))
+}
+
+/** The router contract (a function: it is registered by {@link moreContracts}). */
+const routerContract = (backend: Backend) =>
+  Effect.gen(function* () {
+    const { store, reopen } = yield* backend.routers
+    const options = { bins: 4, maxDecisions: 512 }
+    const a = yield* store.open("a", options)
+    const b = yield* store.open("b", options)
+    const decide = (state: RouterStore.RouterState, seq: number, handler: string) =>
+      state.decide({
+        id: `r/${seq}`,
+        seq,
+        segment: "s",
+        handler,
+        confidence: 0.5,
+        explored: false,
+        createdAt: 1_733_000_000_000
+      })
+    for (let seq = 0; seq < 5; seq++) yield* decide(a, seq, seq % 2 === 0 ? "x" : "y")
+    yield* decide(b, 0, "x")
+    yield* a.reward({ id: "r/0", segment: "s", handler: "x", value: 1, bin: 2, confidence: 0.5 })
+    yield* a.reward({ id: "r/2", segment: "s", handler: "x", value: 0.5, bin: 2, confidence: 0.5 })
+    // Feedback links: r/3's survives the restart; r/2's decision has its reward, so it needs none.
+    yield* a.link("r/2", "ex_2")
+    yield* a.link("r/3", "ex_3")
+    // A duplicate decision id is refused, and changes nothing.
+    assert.isTrue(Either.isLeft(yield* Effect.either(decide(a, 4, "x"))))
+    const again = yield* (yield* reopen).open("a", options)
+    const loaded = yield* again.load
+    assert.deepStrictEqual(loaded.arms, [
+      { segment: "s", handler: "x", pulls: 3, rewardN: 2, rewardSum: 1.5, rewardSumSq: 1.25 },
+      { segment: "s", handler: "y", pulls: 2, rewardN: 0, rewardSum: 0, rewardSumSq: 0 }
+    ])
+    assert.strictEqual(loaded.nextSeq, 5)
+    assert.deepStrictEqual(loaded.bins, [{ bin: 2, n: 2, confidenceSum: 1, rewardSum: 1.5, squaredErrorSum: 0.25 }])
+    assert.deepStrictEqual(loaded.links, [{ decisionId: "r/3", executionId: "ex_3" }])
+    assert.deepStrictEqual(yield* again.decision("r/2"), {
+      id: "r/2",
+      seq: 2,
+      segment: "s",
+      handler: "x",
+      confidence: 0.5,
+      reward: 0.5
+    })
+    assert.isUndefined(yield* again.decision("r/99"))
+    // Another router's state is its own.
+    const other = yield* (yield* (yield* reopen).open("b", options)).load
+    assert.deepStrictEqual([other.nextSeq, other.arms.length, other.links.length], [1, 1, 0])
+  })
 
 /** Builds an `Open` from a function opening a store on a location made once per test. */
 export const openAt = <L, S>(

@@ -7,7 +7,7 @@
  */
 import { LM, Module, Prediction } from "@effect-dspy/core"
 import { CanonicalJson, Subject, Tenant } from "@effect-dspy/foundation"
-import type { ModuleManager } from "@effect-dspy/services"
+import type { Loop, LoopPolicy, ModuleManager } from "@effect-dspy/services"
 import { TrafficPolicy } from "@effect-dspy/services"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -53,6 +53,8 @@ export interface Env {
   readonly routers: Map<string, TrafficPolicy.Router>
   /** Charts by workflow fingerprint. */
   readonly charts: Map<string, Chart.Chart>
+  /** The application's real-time loop, when it has one: module steps' `optimization` blocks register with it. */
+  readonly loop: Loop.Service | undefined
   /**
    * Fingerprints of the workflows already prepared (their modules created, their tools found): a later run skips
    * the checks (a module removed since fails its step with a typed error).
@@ -157,6 +159,7 @@ export const prepare = (env: Env, w: Check.Checked): Effect.Effect<void, Workflo
         })
       }
     }
+    if (issues.length === 0 && env.loop !== undefined) issues.push(...(yield* registerTriggers(env.loop, w)))
     if (issues.length > 0) {
       return yield* new WorkflowInvalid({
         file: w.file,
@@ -165,6 +168,42 @@ export const prepare = (env: Env, w: Check.Checked): Effect.Effect<void, Workflo
       })
     }
     env.prepared.add(fingerprint)
+  })
+
+/**
+ * Registers each module step's `optimization` block with the real-time loop (`Loop.configure`): its optimizer and
+ * triggers become the loop's settings for the step's module (`minExperiences` its jobs' least training set). A
+ * module shared by several steps takes the last one's. A value the loop refuses is an issue at its key.
+ */
+const registerTriggers = (loop: Loop.Service, w: Check.Checked): Effect.Effect<ReadonlyArray<Issue>> =>
+  Effect.gen(function* () {
+    const issues: Array<Issue> = []
+    for (const { workflow, node } of moduleNodes(w)) {
+      const block = (node.step as WS.ModuleStep).optimization
+      if (block === undefined) continue
+      const { minExperiences, ...rules } = block.triggers ?? {}
+      const overrides: LoopPolicy.Overrides = {
+        ...rules,
+        optimizer: block.optimizer,
+        ...(minExperiences === undefined
+          ? {}
+          : { minTrainSize: minExperiences, trainSize: Math.max(loop.settings.trainSize, minExperiences) })
+      }
+      const configured = yield* Effect.either(loop.configure(moduleIdOf(workflow, node), overrides))
+      if (Either.isLeft(configured)) {
+        const field = configured.left.field
+        const key =
+          field === "optimizer"
+            ? "optimizer"
+            : `triggers.${field === "minTrainSize" || field === "trainSize" ? "minExperiences" : field}`
+        issues.push({
+          file: w.file,
+          path: `${node.path}.optimization.${key}`,
+          message: `the real-time loop refuses it: ${configured.left.message}`
+        })
+      }
+    }
+    return issues
   })
 
 /** Checks a run's inputs against the declared ones. */
@@ -238,16 +277,26 @@ const describe = (e: unknown): string =>
  */
 const commit = (
   run: Run,
-  change: Omit<RunStore.Boundary, "at" | "status" | "steps"> & { readonly status?: RunRecord.Status }
+  change: Omit<RunStore.Boundary, "at" | "status" | "steps"> & { readonly status?: RunRecord.Status },
+  /** The chart's outputs after the boundary (the record's outputs with `change.outputs` added), when known. */
+  outputs?: RunRecord.RunRecord["outputs"]
 ): Effect.Effect<void, RunError> =>
   Effect.suspend(() => {
     const at = timeOf(run)
     const steps = run.unsaved
     run.unsaved = []
-    const head: RunStore.Boundary = { ...change, at, status: change.status ?? run.record.status }
+    const record = run.record
+    const head: RunStore.Boundary = { ...change, at, status: change.status ?? record.status }
     // The record's steps array is the run's own (the step records are already on it): the head leaves it as it is.
-    run.record = applyBoundary(run.record, head)
-    return run.env.store.append(run.record.runId, steps.length === 0 ? head : { ...head, steps })
+    // A step boundary (the chart moved, nothing else) takes the chart's outputs as they are, without a copy.
+    run.record =
+      outputs !== undefined &&
+      change.state !== undefined &&
+      Object.keys(change).length === 2 &&
+      record.error === undefined
+        ? { ...record, status: head.status, updatedAt: at, state: change.state, outputs }
+        : applyBoundary(record, head)
+    return run.env.store.append(record.runId, steps.length === 0 ? head : { ...head, steps })
   })
 
 const progress = (run: Run, p: Progress): Effect.Effect<void> =>
@@ -967,100 +1016,96 @@ export const fingerprintOf = (w: Check.Checked): string => CanonicalJson.sha256(
 
 const drive = (run: Run, restored: ReadonlyArray<string>, started?: Chart.Runner): Effect.Effect<Result, RunError> =>
   // The run's LM is provided once here (not per step: `tracked` sees it is there).
-  Effect.provideService(LM.LM, run.env.lm)(driveScoped(run, restored, started))
+  Effect.provideService(LM.LM, run.env.lm)(driveChart(run, restored, started))
 
-const driveScoped = (
+const driveChart = (
   run: Run,
   restored: ReadonlyArray<string>,
   started?: Chart.Runner
 ): Effect.Effect<Result, RunError> =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      // One actor for the whole run (a new run's, or one restored at the stored position): steps only send events.
-      const runner =
-        started ??
-        Chart.restore(chartOf(run.env, run.workflow, run.record.fingerprint), {
-          value: run.record.state,
-          context: { inputs: run.record.inputs, outputs: run.record.outputs }
-        })
-      yield* Effect.addFinalizer(() => Effect.sync(() => runner.stop()))
-      let position = runner.position()
-      while (position.value !== Chart.DONE && position.value !== Chart.FAILED) {
-        const node = run.workflow.nodes.get(position.value)
-        if (node === undefined) {
-          return yield* new StepFailed({
-            runId: run.record.runId,
-            step: position.value,
-            kind: "unknown",
-            attempts: 0,
-            reason: "the run stands at a state the workflow does not have",
-            message: `run ${run.record.runId} stands at "${position.value}", which workflow ${run.workflow.definition.name} does not have`
-          })
-        }
-        if (run.options.onProgress !== undefined) {
-          yield* run.options.onProgress({ _tag: "StepStarted", runId: run.record.runId, step: node.id })
-        }
-        const finished = yield* Effect.tapError(
-          execute(run, node, Chart.scopeOf(position.context), `${run.record.runId}:${node.id}`),
-          (error) =>
-            Effect.gen(function* () {
-              // The chart's FAIL transition ends the run; the record keeps the failed step, where a resume retries.
-              const failed = runner.send({ type: "FAIL", step: node.id })
-              yield* Effect.ignore(saveRouters(run))
-              yield* Effect.ignore(
-                commit(run, {
-                  status: failed.value === Chart.FAILED ? "failed" : "running",
-                  state: node.id,
-                  error: error.message
-                })
-              )
-              yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "failed" })
-            })
-        )
-        // A parallel's children (and nested branches' steps) are readable by their own ids afterwards.
-        if (Object.keys(finished.extra).length > 0) runner.send({ type: "OUTPUTS", outputs: finished.extra })
-        const before = position.context.outputs
-        position = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
-        // Only what this boundary added to the chart's context (the step, its nested steps, branch cases taken).
-        const added: Record<string, Outputs> = {}
-        for (const [id, value] of Object.entries(position.context.outputs)) if (before[id] !== value) added[id] = value
-        yield* commit(run, {
-          state: position.value,
-          outputs: added,
-          ...(Object.keys(run.record.partials).length === 0 ? {} : { clearPartials: true })
+  Effect.gen(function* () {
+    // One runner for the whole run (a new run's, or one restored at the stored position): steps only send events.
+    const runner =
+      started ??
+      Chart.restore(chartOf(run.env, run.workflow, run.record.fingerprint), {
+        value: run.record.state,
+        context: { inputs: run.record.inputs, outputs: run.record.outputs }
+      })
+    let position = runner.position()
+    while (position.value !== Chart.DONE && position.value !== Chart.FAILED) {
+      const node = run.workflow.nodes.get(position.value)
+      if (node === undefined) {
+        return yield* new StepFailed({
+          runId: run.record.runId,
+          step: position.value,
+          kind: "unknown",
+          attempts: 0,
+          reason: "the run stands at a state the workflow does not have",
+          message: `run ${run.record.runId} stands at "${position.value}", which workflow ${run.workflow.definition.name} does not have`
         })
       }
-      const scope = Chart.scopeOf(position.context)
-      const outputs: Record<string, unknown> = {}
-      for (const [name, binding] of Object.entries(run.workflow.definition.outputs)) {
-        const r = Template.resolve(binding, scope)
-        if (!r.ok) {
-          const error = new StepFailed({
-            runId: run.record.runId,
-            step: `outputs.${name}`,
-            kind: "output",
-            attempts: 0,
-            reason: `{${r.missing}} has no value`,
-            message: `output "${name}": {${r.missing}} has no value (the step it reads did not run: a branch case not taken?)`
+      if (run.options.onProgress !== undefined) {
+        yield* run.options.onProgress({ _tag: "StepStarted", runId: run.record.runId, step: node.id })
+      }
+      const finished = yield* Effect.tapError(
+        execute(run, node, Chart.scopeOf(position.context), `${run.record.runId}:${node.id}`),
+        (error) =>
+          Effect.gen(function* () {
+            // The chart's FAIL transition ends the run; the record keeps the failed step, where a resume retries.
+            const failed = runner.send({ type: "FAIL", step: node.id })
+            yield* Effect.ignore(saveRouters(run))
+            yield* Effect.ignore(
+              commit(run, {
+                status: failed.value === Chart.FAILED ? "failed" : "running",
+                state: node.id,
+                error: error.message
+              })
+            )
+            yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "failed" })
           })
-          yield* commit(run, { status: "failed", error: error.message })
-          return yield* error
-        }
-        outputs[name] = r.value
+      )
+      // A parallel's children (and nested branches' steps) are readable by their own ids afterwards.
+      if (Object.keys(finished.extra).length > 0) runner.send({ type: "OUTPUTS", outputs: finished.extra })
+      const before = position.context.outputs
+      position = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
+      // Only what this boundary added to the chart's context (the step, its nested steps, branch cases taken).
+      const after = position.context.outputs
+      const added: Record<string, Outputs> = {}
+      for (const id in after) if (before[id] !== after[id]) added[id] = after[id]!
+      yield* Object.keys(run.record.partials).length === 0
+        ? commit(run, { state: position.value, outputs: added }, after)
+        : commit(run, { state: position.value, outputs: added, clearPartials: true })
+    }
+    const scope = Chart.scopeOf(position.context)
+    const outputs: Record<string, unknown> = {}
+    for (const [name, binding] of Object.entries(run.workflow.definition.outputs)) {
+      const r = Template.resolve(binding, scope)
+      if (!r.ok) {
+        const error = new StepFailed({
+          runId: run.record.runId,
+          step: `outputs.${name}`,
+          kind: "output",
+          attempts: 0,
+          reason: `{${r.missing}} has no value`,
+          message: `output "${name}": {${r.missing}} has no value (the step it reads did not run: a branch case not taken?)`
+        })
+        yield* commit(run, { status: "failed", error: error.message })
+        return yield* error
       }
-      yield* commit(run, { status: "succeeded", result: outputs })
-      yield* saveRouters(run)
-      yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "succeeded" })
-      return {
-        runId: run.record.runId,
-        workflow: run.workflow.definition.name,
-        status: "succeeded" as const,
-        outputs,
-        steps: run.record.steps,
-        restored
-      }
-    })
-  )
+      outputs[name] = r.value
+    }
+    yield* commit(run, { status: "succeeded", result: outputs })
+    yield* saveRouters(run)
+    yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "succeeded" })
+    return {
+      runId: run.record.runId,
+      workflow: run.workflow.definition.name,
+      status: "succeeded" as const,
+      outputs,
+      steps: run.record.steps,
+      restored
+    }
+  })
 
 let counter = 0
 
@@ -1109,7 +1154,7 @@ export const start = (
         ...(tenant === undefined ? {} : { tenant })
       }
     }
-    yield* Effect.onError(run.env.store.save(run.record), () => Effect.sync(() => runner.stop()))
+    yield* run.env.store.save(run.record)
     yield* progress(run, { _tag: "RunStarted", runId, workflow: w.definition.name, resumed: false })
     return yield* drive(run, [], runner)
   })

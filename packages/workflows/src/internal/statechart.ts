@@ -1,9 +1,15 @@
 /**
  * A workflow as an xstate 5 statechart: each top-level work step (and each step of a branch's cases) is a state,
  * a branch is a transient state whose guarded `always` transitions pick its case, `done` and `failed` are final.
- * Parallel and map steps are single states whose children run inside them. The machine is driven with xstate's
- * pure `transition` (no timers in xstate: timeouts are Effect's, so tests use TestClock); its snapshot (state and
- * context: the inputs and every finished step's outputs) is what the run store keeps at each step boundary.
+ * Parallel and map steps are single states whose children run inside them. No timers in xstate: timeouts are
+ * Effect's, so tests use TestClock. The snapshot (state and context: the inputs and every finished step's outputs)
+ * is what the run store keeps at each step boundary.
+ *
+ * Driving a run: a work state's `DONE` transition has no guard and one target, so its target is read once from the
+ * machine xstate built (its state nodes' resolved transitions) and a step boundary applies it directly (the same
+ * `assign`: the step's outputs added to the context); a transition that reaches a branch (guarded eventless
+ * transitions) is taken by xstate's `transition`. Interpreting every step with an xstate actor cost more than the
+ * rest of a step boundary together (see docs/workflows.md, "The cost of a step").
  */
 import * as xstate from "xstate"
 import type * as WS from "../WorkflowSchema.js"
@@ -39,6 +45,8 @@ export interface Chart {
   readonly initial: string
   /** The ids of the branch states (transient). */
   readonly branches: ReadonlySet<string>
+  /** Each work state's `DONE` target, read from the machine's resolved transitions. */
+  readonly next: ReadonlyMap<string, string>
 }
 
 /** The scope templates read in a run: the inputs and the finished steps' outputs. */
@@ -133,13 +141,23 @@ export const compile = (workflow: Check.Checked): Chart => {
       context: ({ input }: { input: Context["inputs"] }) => ({ inputs: input, outputs: {} }),
       states: states as never
     }) as unknown as xstate.AnyStateMachine
-  return {
-    machine,
-    states: order,
-    edges,
-    initial,
-    branches: new Set(order.filter((s) => s.kind === "branch").map((s) => s.id))
+  const branches = new Set(order.filter((s) => s.kind === "branch").map((s) => s.id))
+  return { machine, states: order, edges, initial, branches, next: nextOf(machine, branches) }
+}
+
+/** The `DONE` target of each work state, as xstate resolved it (a work state's `DONE` has no guard, one target). */
+const nextOf = (machine: xstate.AnyStateMachine, branches: ReadonlySet<string>): ReadonlyMap<string, string> => {
+  const next = new Map<string, string>()
+  for (const [id, node] of Object.entries(machine.states as Record<string, xstate.AnyStateNode>)) {
+    if (branches.has(id)) continue
+    const done = node.on.DONE
+    if (done === undefined) continue
+    if (done.length !== 1 || done[0]!.guard !== undefined || done[0]!.target?.length !== 1) {
+      throw new Error(`statechart ${machine.id}: state "${id}"'s DONE transition is not one unguarded target`)
+    }
+    next.set(id, done[0]!.target[0]!.key)
   }
+  return next
 }
 
 const describeTest = (c: WS.Condition): string =>
@@ -156,17 +174,68 @@ export interface Position {
 }
 
 /**
- * A run's chart, live: an xstate actor of the machine (no timers, no invoked actors: it only moves on the
- * events the executor sends, and takes the eventless transitions of branches by itself).
+ * A run's chart, live: moves only on the events the executor sends, and takes the eventless transitions of
+ * branches by itself.
  */
 export interface Runner {
   readonly position: () => Position
   readonly send: (event: Event) => Position
-  readonly stop: () => void
 }
 
-const runner = (chart: Chart, snapshot: xstate.AnyMachineSnapshot | undefined, inputs: Context["inputs"]): Runner => {
-  const actor = xstate.createActor(chart.machine, snapshot === undefined ? { input: inputs } : { snapshot })
+const runner = (chart: Chart, start: Position): Runner => {
+  let position = start
+  /** xstate takes the transition from the current position (a branch's guards pick its case). */
+  const viaXstate = (event: Event): Position => {
+    const [snapshot] = xstate.transition(chart.machine, chart.machine.resolveState(position), event)
+    return { value: snapshot.value as string, context: snapshot.context as Context }
+  }
+  return {
+    position: () => position,
+    send: (event) => {
+      const { value, context } = position
+      if (value === DONE || value === FAILED) return position
+      switch (event.type) {
+        case "OUTPUTS":
+          position = { value, context: { inputs: context.inputs, outputs: { ...context.outputs, ...event.outputs } } }
+          break
+        case "FAIL":
+          position = { value: FAILED, context }
+          break
+        case "DONE": {
+          const target = chart.next.get(value)
+          if (target === undefined || chart.branches.has(target)) {
+            position = viaXstate(event)
+            break
+          }
+          position = {
+            value: target,
+            context: { inputs: context.inputs, outputs: { ...context.outputs, [event.step]: event.outputs } }
+          }
+        }
+      }
+      return position
+    }
+  }
+}
+
+/** A new run on `inputs` (past any leading branch). */
+export const start = (chart: Chart, inputs: Context["inputs"]): Runner => {
+  if (!chart.branches.has(chart.initial)) {
+    return runner(chart, { value: chart.initial, context: { inputs, outputs: {} } })
+  }
+  const [snapshot] = xstate.initialTransition(chart.machine, inputs)
+  return runner(chart, { value: snapshot.value as string, context: snapshot.context as Context })
+}
+
+/** A run restored at a stored position (a step boundary: never a branch, which is transient). */
+export const restore = (chart: Chart, position: Position): Runner => runner(chart, position)
+
+/**
+ * The chart interpreted by an xstate actor at every event (what {@link start} computes, at a higher cost): the
+ * reference the direct transitions are tested against.
+ */
+export const interpret = (chart: Chart, inputs: Context["inputs"]): Runner => {
+  const actor = xstate.createActor(chart.machine, { input: inputs })
   actor.start()
   const position = (): Position => {
     const s = actor.getSnapshot()
@@ -177,18 +246,6 @@ const runner = (chart: Chart, snapshot: xstate.AnyMachineSnapshot | undefined, i
     send: (event) => {
       actor.send(event)
       return position()
-    },
-    stop: () => actor.stop()
+    }
   }
 }
-
-/** A new run on `inputs` (past any leading branch). */
-export const start = (chart: Chart, inputs: Context["inputs"]): Runner => runner(chart, undefined, inputs)
-
-/** A run restored at a stored position. */
-export const restore = (chart: Chart, position: Position): Runner =>
-  runner(
-    chart,
-    chart.machine.resolveState({ value: position.value, context: position.context }),
-    position.context.inputs
-  )

@@ -21,6 +21,19 @@ const isIdChar = (c: string) =>
  * braces, e.g. of a JSON example in a prompt, are text).
  */
 export const placeholders = (template: string): ReadonlyArray<Placeholder> => {
+  let known = parsed.get(template)
+  if (known === undefined) {
+    // Templates come from workflow files (a bounded set): each is scanned once, not at every step that binds it.
+    if (parsed.size >= 10_000) parsed.clear()
+    known = scan(template)
+    parsed.set(template, known)
+  }
+  return known
+}
+
+const parsed = new Map<string, ReadonlyArray<Placeholder>>()
+
+const scan = (template: string): ReadonlyArray<Placeholder> => {
   const out: Array<Placeholder> = []
   let i = 0
   while (i < template.length) {

@@ -5,11 +5,8 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import type * as Layer from "effect/Layer"
 import * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
-import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { Api } from "../../Api.js"
@@ -19,7 +16,8 @@ import { type Authentication, requireScope } from "../../Auth.js"
 import * as Sse from "../../Sse.js"
 import type { Gate } from "../gate.js"
 import * as prometheus from "../prometheus.js"
-import { GateTag } from "./context.js"
+import { type Broadcaster, encode, response } from "../broadcast.js"
+import { BroadcasterTag, GateTag } from "./context.js"
 import { toJob } from "./jobs.js"
 import { jsonSafe } from "./modules.js"
 
@@ -49,46 +47,21 @@ const parseTypes = (types: string | undefined): ReadonlyArray<string> | undefine
         .map((t) => t.trim())
         .filter((t) => t !== "")
 
-/** The SSE id of an event: its timestamp and id (a reconnection replays from the timestamp, after the id). */
-const sseId = (event: Events.Event): string => `${event.timestamp}:${event.id}`
-
-// An event delivered to many subscribers (the same object) becomes one SSE event, encoded once (see Sse.response).
-const sseEvents = new WeakMap<Events.Event, Sse.Event>()
-const toSse = (e: Events.Event): Sse.Event => {
-  let out = sseEvents.get(e)
-  if (out === undefined) {
-    out = { id: sseId(e), event: e.type, data: JSON.stringify(e) }
-    sseEvents.set(e, out)
-  }
-  return out
-}
+const connected = new TextEncoder().encode(": connected\n\n")
 
 /**
- * The event tail: the live events (subscribed before anything is read back, so none falls between), after the
- * events since `lastId` when a client reconnects.
+ * The event tail, encoded: the live events (the client is attached to the broadcaster before anything is read back,
+ * so none falls between), after the events since `lastId` when a client reconnects.
  */
 export const tail = (
+  broadcaster: Broadcaster,
   events: Events.Service,
-  gate: Gate,
   types: ReadonlyArray<string> | undefined,
-  lastId: string | undefined,
-  heartbeatEvery: Duration.DurationInput = "15 seconds"
-): Stream.Stream<Sse.Event | Uint8Array, unknown> =>
+  lastId: string | undefined
+): Stream.Stream<Uint8Array, unknown> =>
   Stream.unwrapScoped(
     Effect.gen(function* () {
-      const queue = yield* Queue.unbounded<Events.Event | Uint8Array>()
-      const fiber = yield* Effect.forkScoped(
-        Stream.runForEachChunk(events.subscribe(types), (chunk) => Queue.offerAll(queue, chunk))
-      )
-      // Heartbeats, and the end at shutdown, go through the same queue (no per-element race or merge).
-      yield* Effect.forkScoped(Effect.repeat(Queue.offer(queue, Sse.heartbeat), Schedule.spaced(heartbeatEvery)))
-      yield* Effect.forkScoped(Effect.zipRight(Deferred.await(gate.shutdown), Queue.shutdown(queue)))
-      // Subscribed once the reader waits on its queue.
-      while (true) {
-        const status = yield* Fiber.status(fiber)
-        if (status._tag !== "Running") break
-        yield* Effect.yieldNow()
-      }
+      const client = yield* broadcaster.attach(types)
       let replay: ReadonlyArray<Events.Event> = []
       if (lastId !== undefined) {
         const colon = lastId.indexOf(":")
@@ -105,14 +78,9 @@ export const tail = (
           replay = at === -1 ? since : since.slice(at + 1)
         }
       }
-      const seen = new Set(replay.map((e) => e.id))
-      const ready: Sse.Event = { event: "ready", data: JSON.stringify({ replayed: replay.length }) }
-      const live = Stream.fromQueue(queue).pipe(
-        Stream.filter((e) => e instanceof Uint8Array || seen.size === 0 || !seen.has(e.id)),
-        Stream.map((e) => (e instanceof Uint8Array ? e : toSse(e)))
-      )
-      const head: ReadonlyArray<Sse.Event | Uint8Array> = [ready, ...replay.map(toSse)]
-      return Stream.concat(Stream.fromIterable(head), live)
+      const ready = Sse.encode({ event: "ready", data: JSON.stringify({ replayed: replay.length }) })
+      broadcaster.start(client, [connected, new TextEncoder().encode(ready), ...replay.map(encode)], replay)
+      return Stream.fromQueue(client.queue)
     })
   )
 
@@ -127,6 +95,7 @@ export const layer: Layer.Layer<
   | Experiments.Experiments
   | Events.Events
   | GateTag
+  | BroadcasterTag
   | Authentication
 > = HttpApiBuilder.group(Api, "system", (handlers) =>
   Effect.gen(function* () {
@@ -137,6 +106,7 @@ export const layer: Layer.Layer<
     const experiments = yield* Experiments.Experiments
     const events = yield* Events.Events
     const gate: Gate = yield* GateTag
+    const broadcaster = yield* BroadcasterTag
 
     const status = Effect.gen(function* () {
       const inFlight = yield* app.inFlight
@@ -244,8 +214,8 @@ export const layer: Layer.Layer<
       .handle("tail", ({ urlParams, request }) =>
         Effect.gen(function* () {
           yield* requireScope("read")
-          return Sse.response(
-            gate.sseStream(tail(events, gate, parseTypes(urlParams.types), Sse.lastEventId(request.headers)), {
+          return response(
+            gate.sseStream(tail(broadcaster, events, parseTypes(urlParams.types), Sse.lastEventId(request.headers)), {
               live: true
             })
           )

@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Pg from "../../internal/postgres.js"
 import type { ExperimentStoreError } from "../../ServicesError.js"
 import * as ExperimentRecord from "../ExperimentRecord.js"
+import * as Rows from "./rows.js"
 import { LAYOUT_VERSION, type SqliteStore } from "./sqliteStore.js"
 
 /** The migration steps (index 0: an empty database to the current layout). */
@@ -22,17 +23,6 @@ const failWith =
   (operation: string) =>
   <A, R>(self: Effect.Effect<A, unknown, R>): Effect.Effect<A, ExperimentStoreError, R> =>
     Pg.oneLine(self).pipe(Effect.mapError((reason) => ExperimentRecord.storeError(operation, reason)))
-
-const parse = (text: unknown): Effect.Effect<ExperimentRecord.ExperimentRecord, ExperimentStoreError> =>
-  Effect.suspend(() => {
-    let json: unknown
-    try {
-      json = JSON.parse(String(text))
-    } catch (e) {
-      return Effect.fail(ExperimentRecord.storeError("decode", `a stored record is not JSON: ${String(e)}`))
-    }
-    return ExperimentRecord.decode(json)
-  })
 
 type Row = { readonly record: unknown }
 
@@ -52,31 +42,35 @@ export const open: Effect.Effect<SqliteStore, ExperimentStoreError, SqlClient.Sq
   const store: SqliteStore = {
     put: (record) =>
       failWith("put")(
-        sql`INSERT INTO dspy_experiments (id, record, module_id, status, updated_at)
-          VALUES (${record.id}, ${JSON.stringify(record)}, ${record.moduleId}, ${record.status}, ${record.updatedAt})
+        sql.unsafe(
+          `INSERT INTO dspy_experiments (id, record, module_id, status, updated_at) VALUES ($1, $2, $3, $4, $5)
           ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, module_id = EXCLUDED.module_id,
-          status = EXCLUDED.status, updated_at = EXCLUDED.updated_at`
+          status = EXCLUDED.status, updated_at = EXCLUDED.updated_at`,
+          Rows.params(record)
+        )
       ).pipe(Effect.asVoid),
     putIf: (record, expected) =>
       failWith("put")(
         expected === null
-          ? sql`INSERT INTO dspy_experiments (id, record, module_id, status, updated_at)
-              VALUES (${record.id}, ${JSON.stringify(record)}, ${record.moduleId}, ${record.status}, ${record.updatedAt})
-              ON CONFLICT (id) DO NOTHING RETURNING id`
+          ? sql.unsafe(
+              `INSERT INTO dspy_experiments (id, record, module_id, status, updated_at) VALUES ($1, $2, $3, $4, $5)
+              ON CONFLICT (id) DO NOTHING RETURNING id`,
+              Rows.params(record)
+            )
           : sql`UPDATE dspy_experiments SET record = ${JSON.stringify(record)}, module_id = ${record.moduleId},
               status = ${record.status}, updated_at = ${record.updatedAt}
               WHERE id = ${record.id} AND updated_at = ${expected} RETURNING id`
       ).pipe(Effect.map((rows) => rows.length > 0)),
     get: (id) =>
       failWith("get")(sql<Row>`SELECT record FROM dspy_experiments WHERE id = ${id}`).pipe(
-        Effect.flatMap((rows) => (rows.length === 0 ? Effect.succeed(undefined) : parse(rows[0]!.record)))
+        Effect.flatMap((rows) => (rows.length === 0 ? Effect.succeed(undefined) : Rows.parse(rows[0]!.record)))
       ),
     list: (moduleId) =>
       failWith("list")(
         moduleId === undefined
           ? sql<Row>`SELECT record FROM dspy_experiments ORDER BY id COLLATE "C"`
           : sql<Row>`SELECT record FROM dspy_experiments WHERE module_id = ${moduleId} ORDER BY id COLLATE "C"`
-      ).pipe(Effect.flatMap((rows) => Effect.forEach(rows, (row) => parse(row.record))))
+      ).pipe(Effect.flatMap((rows) => Effect.forEach(rows, (row) => Rows.parse(row.record))))
   }
   return store
 })

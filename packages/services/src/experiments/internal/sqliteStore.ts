@@ -10,6 +10,7 @@ import type * as Scope from "effect/Scope"
 import * as Sqlite from "../../internal/sqlite.js"
 import type { ExperimentStoreError } from "../../ServicesError.js"
 import * as ExperimentRecord from "../ExperimentRecord.js"
+import * as Rows from "./rows.js"
 
 /** The layout version written now. */
 export const LAYOUT_VERSION = 2
@@ -31,17 +32,6 @@ const failWith =
   (operation: string) =>
   <A, R>(self: Effect.Effect<A, unknown, R>): Effect.Effect<A, ExperimentStoreError, R> =>
     Sqlite.oneLine(self).pipe(Effect.mapError((reason) => ExperimentRecord.storeError(operation, reason)))
-
-const parse = (text: unknown): Effect.Effect<ExperimentRecord.ExperimentRecord, ExperimentStoreError> =>
-  Effect.suspend(() => {
-    let json: unknown
-    try {
-      json = JSON.parse(String(text))
-    } catch (e) {
-      return Effect.fail(ExperimentRecord.storeError("decode", `a stored record is not JSON: ${String(e)}`))
-    }
-    return ExperimentRecord.decode(json)
-  })
 
 /** Opens (creating or upgrading when needed) the store at `filename`. */
 export const open = (filename: string): Effect.Effect<SqliteStore, ExperimentStoreError, Scope.Scope> =>
@@ -93,7 +83,7 @@ export const open = (filename: string): Effect.Effect<SqliteStore, ExperimentSto
             `INSERT INTO dspy_experiments (id, record, module_id, status, updated_at) VALUES (?, ?, ?, ?, ?)
               ON CONFLICT (id) DO UPDATE SET record = excluded.record, module_id = excluded.module_id,
               status = excluded.status, updated_at = excluded.updated_at`,
-            [record.id, JSON.stringify(record), record.moduleId, record.status, record.updatedAt]
+            Rows.params(record)
           )
         ).pipe(Effect.asVoid),
       putIf: (record, expected) =>
@@ -102,7 +92,7 @@ export const open = (filename: string): Effect.Effect<SqliteStore, ExperimentSto
             ? run(
                 `INSERT INTO dspy_experiments (id, record, module_id, status, updated_at) VALUES (?, ?, ?, ?, ?)
                   ON CONFLICT (id) DO NOTHING RETURNING id`,
-                [record.id, JSON.stringify(record), record.moduleId, record.status, record.updatedAt]
+                Rows.params(record)
               )
             : run(
                 `UPDATE dspy_experiments SET record = ?, module_id = ?, status = ?, updated_at = ?
@@ -113,7 +103,7 @@ export const open = (filename: string): Effect.Effect<SqliteStore, ExperimentSto
       get: (id) =>
         failWith("get")(run("SELECT record FROM dspy_experiments WHERE id = ?", [id])).pipe(
           Effect.flatMap((rows) =>
-            rows.length === 0 ? Effect.succeed(undefined) : parse((rows[0] as { readonly record: unknown }).record)
+            rows.length === 0 ? Effect.succeed(undefined) : Rows.parse((rows[0] as { readonly record: unknown }).record)
           )
         ),
       list: (moduleId) =>
@@ -122,7 +112,9 @@ export const open = (filename: string): Effect.Effect<SqliteStore, ExperimentSto
             ? run("SELECT record FROM dspy_experiments ORDER BY id", [])
             : run("SELECT record FROM dspy_experiments WHERE module_id = ? ORDER BY id", [moduleId])
         ).pipe(
-          Effect.flatMap((rows) => Effect.forEach(rows, (row) => parse((row as { readonly record: unknown }).record)))
+          Effect.flatMap((rows) =>
+            Effect.forEach(rows, (row) => Rows.parse((row as { readonly record: unknown }).record))
+          )
         )
     }
     return store

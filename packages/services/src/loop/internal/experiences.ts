@@ -6,6 +6,7 @@
  */
 import { Privacy } from "@effect-dspy/core"
 import { Random } from "@effect-dspy/foundation"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -14,6 +15,8 @@ import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
+import * as Pg from "../../internal/postgres.js"
+import * as Db from "../../internal/sqlDb.js"
 import * as Sqlite from "../../internal/sqlite.js"
 import { ExperienceStoreError } from "../../ServicesError.js"
 import type { Bounds, Experience, Filter, SampleOptions, Service, Stats } from "../ExperienceStore.js"
@@ -426,6 +429,137 @@ const scrubBatch = (privacy: Option.Option<Privacy.Service>, batch: Batch): Effe
   }).pipe(Effect.provideService(Privacy.Privacy, privacy.value))
 }
 
+/** The table's columns, in the order of {@link paramsOf}. */
+const COLUMNS = [
+  "id",
+  "correlation_id",
+  "module_id",
+  "version",
+  "inputs",
+  "output",
+  "ok",
+  "latency_ms",
+  "lm_calls",
+  "cost_usd",
+  "at",
+  "reward",
+  "outcome",
+  "feedback_at",
+  "subject",
+  "tenant"
+] as const
+
+/** An experience as the row's values (the row codec shared by SQLite and PostgreSQL). */
+const paramsOf = (e: Experience): Array<unknown> => [
+  e.executionId,
+  e.correlationId ?? null,
+  e.moduleId,
+  e.version,
+  jsonOf(e.inputs),
+  jsonOf(e.output),
+  e.ok ? 1 : 0,
+  e.latencyMs,
+  e.lmCalls,
+  e.costUsd,
+  e.at,
+  e.reward ?? null,
+  e.outcome === undefined ? null : JSON.stringify(e.outcome),
+  e.feedbackAt ?? null,
+  e.subject ?? null,
+  e.tenant ?? null
+]
+
+/** A row back as an experience. */
+const experienceOf = (r: Db.Row): Experience => ({
+  executionId: String(r.id),
+  correlationId: r.correlation_id === null || r.correlation_id === undefined ? undefined : String(r.correlation_id),
+  moduleId: String(r.module_id),
+  version: Db.num(r.version),
+  inputs: parseJson(r.inputs),
+  output: parseJson(r.output),
+  ok: Number(r.ok) === 1,
+  latencyMs: Db.num(r.latency_ms),
+  lmCalls: Db.num(r.lm_calls),
+  costUsd: Db.num(r.cost_usd),
+  at: Db.num(r.at),
+  reward: Db.numOrUndefined(r.reward),
+  outcome: r.outcome === null || r.outcome === undefined ? undefined : (parseJson(r.outcome) as Reward.Outcome),
+  feedbackAt: Db.numOrUndefined(r.feedback_at),
+  subject: r.subject === null || r.subject === undefined ? undefined : String(r.subject),
+  tenant: r.tenant === null || r.tenant === undefined ? undefined : String(r.tenant)
+})
+
+/** Rows a multi-row statement writes at most. */
+const rowsPerStatement = 256
+
+// New rows: multi-row upserts with bound parameters (a batch retried after a failure writes the same rows again).
+const insertSql = (rows: number) =>
+  `INSERT INTO dspy_loop_experiences (${COLUMNS.join(", ")}) VALUES ${Db.valuesList(rows, COLUMNS.length)}
+    ON CONFLICT (id) DO UPDATE SET ${COLUMNS.slice(1)
+      .map((c) => `${c} = excluded.${c}`)
+      .join(", ")}`
+// Feedback of rows written before: multi-row upserts of the feedback columns. Every row exists (written by an
+// earlier batch), so only the DO UPDATE applies; the placeholder values of the other columns are never stored.
+const updateSql = (rows: number) =>
+  `INSERT INTO dspy_loop_experiences (id, module_id, version, ok, latency_ms, lm_calls, cost_usd, at, reward,
+    outcome, feedback_at) VALUES ${Array.from({ length: rows }, () => "(?, '', 0, 0, 0, 0, 0, 0, ?, ?, ?)").join(", ")}
+    ON CONFLICT (id) DO UPDATE SET reward = excluded.reward, outcome = excluded.outcome,
+      feedback_at = excluded.feedback_at`
+const fullInsert = insertSql(rowsPerStatement)
+const fullUpdate = updateSql(rowsPerStatement)
+
+/**
+ * The store over a database (SQLite or PostgreSQL, its table ready): reads back the newest `maxCount` experiences,
+ * then writes each batch in one transaction, under the privacy policy of the context.
+ */
+const makeOn = (db: Db.Db, target: string, bounds: Bounds): Effect.Effect<Service, ExperienceStoreError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const stored = yield* failWith("read")(
+      db.query(`SELECT ${COLUMNS.join(", ")} FROM dspy_loop_experiences ORDER BY at DESC LIMIT ?`, [
+        bounds.maxCount ?? 50_000
+      ])
+    )
+    const initial = stored.map(experienceOf).reverse()
+    // The privacy policy of the context (Config's `privacy` section, followed as it changes), applied per batch.
+    const privacy = yield* Privacy.service
+    const persist: Persist = (given) =>
+      failWith("write a batch")(
+        Effect.flatMap(scrubBatch(privacy, given), (batch) =>
+          db.transaction((query) =>
+            Effect.gen(function* () {
+              for (let from = 0; from < batch.inserts.length; from += rowsPerStatement) {
+                const chunk = batch.inserts.slice(from, from + rowsPerStatement)
+                yield* query(
+                  chunk.length === rowsPerStatement ? fullInsert : insertSql(chunk.length),
+                  chunk.flatMap(paramsOf)
+                )
+              }
+              for (let from = 0; from < batch.updates.length; from += rowsPerStatement) {
+                const chunk = batch.updates.slice(from, from + rowsPerStatement)
+                yield* query(
+                  chunk.length === rowsPerStatement ? fullUpdate : updateSql(chunk.length),
+                  chunk.flatMap((e) => [
+                    e.executionId,
+                    e.reward ?? null,
+                    e.outcome === undefined ? null : JSON.stringify(e.outcome),
+                    e.feedbackAt ?? null
+                  ])
+                )
+              }
+              for (let from = 0; from < batch.deletes.length; from += rowsPerStatement) {
+                const chunk = batch.deletes.slice(from, from + rowsPerStatement)
+                yield* query(
+                  `DELETE FROM dspy_loop_experiences WHERE id IN (${chunk.map(() => "?").join(", ")})`,
+                  chunk
+                )
+              }
+            })
+          )
+        )
+      )
+    return yield* makeWith(bounds, persist, target, initial)
+  })
+
 /** The SQLite store: opens (creating when needed; refusing a newer layout), reads back, writes in batches. */
 export const makeSqlite = (
   filename: string,
@@ -466,107 +600,46 @@ export const makeSqlite = (
         yield* run("PRAGMA synchronous = NORMAL", [])
       })
     )
-    const maxCount = bounds.maxCount ?? 50_000
-    const stored = yield* failWith("read")(
-      run(
-        `SELECT id, correlation_id, module_id, version, inputs, output, ok, latency_ms, lm_calls, cost_usd, at, reward, outcome,
-          feedback_at, subject, tenant FROM dspy_loop_experiences ORDER BY at DESC LIMIT ?`,
-        [maxCount]
-      )
+    return yield* makeOn(yield* Db.sqlite(run), filename, bounds)
+  })
+
+/**
+ * The PostgreSQL migration steps (index i: version i to i + 1), the SQLite layouts: version 1 the table, version 2 the
+ * end user and tenant of each execution (NULL for the rows already there).
+ */
+const postgresMigrations: ReadonlyArray<ReadonlyArray<string>> = [
+  [
+    `CREATE TABLE dspy_loop_experiences (id TEXT PRIMARY KEY, correlation_id TEXT,
+      module_id TEXT NOT NULL, version INTEGER NOT NULL, inputs TEXT, output TEXT, ok INTEGER NOT NULL,
+      latency_ms DOUBLE PRECISION NOT NULL, lm_calls INTEGER NOT NULL, cost_usd DOUBLE PRECISION NOT NULL,
+      at BIGINT NOT NULL, reward DOUBLE PRECISION, outcome TEXT, feedback_at BIGINT)`,
+    "CREATE INDEX dspy_loop_experiences_at ON dspy_loop_experiences (at)"
+  ],
+  [
+    "ALTER TABLE dspy_loop_experiences ADD COLUMN subject TEXT",
+    "ALTER TABLE dspy_loop_experiences ADD COLUMN tenant TEXT",
+    "CREATE INDEX dspy_loop_experiences_subject ON dspy_loop_experiences (subject) WHERE subject IS NOT NULL"
+  ]
+]
+
+/** The store's name in `dspy_schema_versions`. */
+export const POSTGRES_STORE = "loop_experiences"
+
+/**
+ * The PostgreSQL store over the `SqlClient` in context: the SQLite store's table, its version in
+ * `dspy_schema_versions` under `loop_experiences` (migrated forward; a newer one refused).
+ */
+export const makePostgres = (
+  bounds: Bounds = {}
+): Effect.Effect<Service, ExperienceStoreError, SqlClient.SqlClient | Scope.Scope> =>
+  Effect.gen(function* () {
+    const migrated = yield* Effect.mapError(Pg.oneLine(Pg.migrate(POSTGRES_STORE, postgresMigrations)), (reason) =>
+      storeError("open", `${reason}. Check that the server is up and the user may create tables`)
     )
-    const initial: Array<Experience> = (stored as ReadonlyArray<Record<string, unknown>>)
-      .map(
-        (r): Experience => ({
-          executionId: String(r["id"]),
-          correlationId: r["correlation_id"] === null ? undefined : String(r["correlation_id"]),
-          moduleId: String(r["module_id"]),
-          version: Number(r["version"]),
-          inputs: parseJson(r["inputs"]),
-          output: parseJson(r["output"]),
-          ok: Number(r["ok"]) === 1,
-          latencyMs: Number(r["latency_ms"]),
-          lmCalls: Number(r["lm_calls"]),
-          costUsd: Number(r["cost_usd"]),
-          at: Number(r["at"]),
-          reward: r["reward"] === null ? undefined : Number(r["reward"]),
-          outcome: r["outcome"] === null ? undefined : (parseJson(r["outcome"]) as Reward.Outcome),
-          feedbackAt: r["feedback_at"] === null ? undefined : Number(r["feedback_at"]),
-          subject: r["subject"] === null ? undefined : String(r["subject"]),
-          tenant: r["tenant"] === null ? undefined : String(r["tenant"])
-        })
+    if (migrated.newer)
+      return yield* storeError(
+        "open",
+        `the database was written by a newer version (schema version ${migrated.found}, this one reads up to ${postgresMigrations.length}); upgrade, or use another database`
       )
-      .reverse()
-    // New rows: multi-row INSERTs with bound parameters (no JSON for SQLite to parse), 256 rows a statement.
-    // Feedback of rows written before: one UPDATE a batch, over the changes as one JSON array.
-    const columns = 16
-    const rowsPerStatement = 256
-    const insertSql = (rows: number) =>
-      `INSERT OR REPLACE INTO dspy_loop_experiences (id, correlation_id, module_id, version, inputs, output, ok,
-        latency_ms, lm_calls, cost_usd, at, reward, outcome, feedback_at, subject, tenant) VALUES ${Array.from(
-          { length: rows },
-          () => `(${"?, ".repeat(columns - 1)}?)`
-        ).join(", ")}`
-    const fullInsert = insertSql(rowsPerStatement)
-    const updateSql = (rows: number) =>
-      `INSERT INTO dspy_loop_experiences (id, module_id, version, ok, latency_ms, lm_calls, cost_usd, at, reward,
-        outcome, feedback_at) VALUES ${Array.from({ length: rows }, () => "(?, '', 0, 0, 0, 0, 0, 0, ?, ?, ?)").join(", ")}
-        ON CONFLICT (id) DO UPDATE SET reward = excluded.reward, outcome = excluded.outcome,
-          feedback_at = excluded.feedback_at`
-    const fullUpdate = updateSql(rowsPerStatement)
-    // The privacy policy of the context (Config's `privacy` section, followed as it changes), applied per batch.
-    const privacy = yield* Privacy.service
-    const persist: Persist = (given) =>
-      failWith("write a batch")(
-        Effect.gen(function* () {
-          const batch = yield* scrubBatch(privacy, given)
-          yield* run("BEGIN IMMEDIATE", [])
-          yield* Effect.gen(function* () {
-            for (let from = 0; from < batch.inserts.length; from += rowsPerStatement) {
-              const chunk = batch.inserts.slice(from, from + rowsPerStatement)
-              const params: Array<unknown> = []
-              for (const e of chunk)
-                params.push(
-                  e.executionId,
-                  e.correlationId ?? null,
-                  e.moduleId,
-                  e.version,
-                  jsonOf(e.inputs),
-                  jsonOf(e.output),
-                  e.ok ? 1 : 0,
-                  e.latencyMs,
-                  e.lmCalls,
-                  e.costUsd,
-                  e.at,
-                  e.reward ?? null,
-                  e.outcome === undefined ? null : JSON.stringify(e.outcome),
-                  e.feedbackAt ?? null,
-                  e.subject ?? null,
-                  e.tenant ?? null
-                )
-              yield* run(chunk.length === rowsPerStatement ? fullInsert : insertSql(chunk.length), params)
-            }
-            // Feedback of rows written before: multi-row upserts with bound parameters (the same prepared
-            // statement for every full chunk). Every row exists (written by an earlier batch), so only the DO UPDATE
-            // applies; the placeholder values of the other columns are never stored.
-            for (let from = 0; from < batch.updates.length; from += rowsPerStatement) {
-              const chunk = batch.updates.slice(from, from + rowsPerStatement)
-              const params: Array<unknown> = []
-              for (const e of chunk)
-                params.push(
-                  e.executionId,
-                  e.reward ?? null,
-                  e.outcome === undefined ? null : JSON.stringify(e.outcome),
-                  e.feedbackAt ?? null
-                )
-              yield* run(chunk.length === rowsPerStatement ? fullUpdate : updateSql(chunk.length), params)
-            }
-            if (batch.deletes.length > 0)
-              yield* run("DELETE FROM dspy_loop_experiences WHERE id IN (SELECT value FROM json_each(?))", [
-                JSON.stringify(batch.deletes)
-              ])
-            yield* run("COMMIT", [])
-          }).pipe(Effect.tapError(() => Effect.ignore(run("ROLLBACK", []))))
-        })
-      )
-    return yield* makeWith(bounds, persist, filename, initial)
+    return yield* makeOn(yield* Db.postgres, "postgresql (loop_experiences)", bounds)
   })

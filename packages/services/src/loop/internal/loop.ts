@@ -19,7 +19,8 @@ import {
   type ExperienceStoreError,
   FeedbackInvalid,
   FeedbackTooLate,
-  FeedbackUnknownExecution
+  FeedbackUnknownExecution,
+  type LoopSettingsInvalid
 } from "../../ServicesError.js"
 import * as ServicesEvents from "../../ServicesEvents.js"
 import * as ExperienceStore from "../ExperienceStore.js"
@@ -113,6 +114,9 @@ export const make = (
 ): Effect.Effect<{ readonly service: Loop.Service; readonly recorder: Recorder }> =>
   Effect.sync(() => {
     const settings = LoopPolicy.settings(options.settings ?? {})
+    /** Modules' settings with their overrides (`configure`: a workflow step's triggers), by module id. */
+    const overridden = new Map<string, LoopPolicy.Settings>()
+    const settingsOf = (moduleId: string): LoopPolicy.Settings => overridden.get(moduleId) ?? settings
     const rewardFn = options.reward ?? Reward.standard
     const windowMs = options.feedbackWindowMs ?? 7 * 24 * 60 * 60 * 1000
     const seed = options.seed ?? 0
@@ -140,7 +144,7 @@ export const make = (
       let m = modules.get(moduleId)
       if (m === undefined) {
         m = {
-          watch: LoopPolicy.watch(moduleId, version, settings),
+          watch: LoopPolicy.watch(moduleId, version, settingsOf(moduleId)),
           state: "watching",
           canary: undefined,
           rewards: 0,
@@ -178,6 +182,7 @@ export const make = (
       })
 
     const adaptAfter = (m: ModuleState, rule: LoopPolicy.Rule, accepted: boolean): Effect.Effect<void> => {
+      const settings = settingsOf(m.watch.moduleId)
       const change = LoopPolicy.adapt(m.watch, settings, rule, accepted)
       if (change === undefined) return Effect.void
       return decide(m, {
@@ -200,6 +205,7 @@ export const make = (
     /** Runs a job to its end, then starts its canary (swapped) or settles (anything else). */
     const runJob = (m: ModuleState, fired: LoopPolicy.Fired, jobId: string): Effect.Effect<void> =>
       Effect.gen(function* () {
+        const settings = settingsOf(m.watch.moduleId)
         const job = yield* Effect.either(deps.coordinator.await(jobId))
         running--
         const now = yield* Clock.currentTimeMillis
@@ -271,6 +277,7 @@ export const make = (
     /** Starts a job for a fired rule (or records why not). */
     const startJob = (m: ModuleState, fired: LoopPolicy.Fired, now: number): Effect.Effect<void> =>
       Effect.gen(function* () {
+        const settings = settingsOf(m.watch.moduleId)
         const labelled = yield* deps.store.query({
           moduleId: m.watch.moduleId,
           labelled: true,
@@ -335,6 +342,7 @@ export const make = (
     /** A canary's check: decide once both arms have enough rewards (or the most a canary takes). */
     const checkCanary = (m: ModuleState, canary: Canary): Effect.Effect<void> =>
       Effect.gen(function* () {
+        const settings = settingsOf(m.watch.moduleId)
         const moduleId = m.watch.moduleId
         const policy = yield* Effect.either(deps.modules.policy(moduleId))
         const stable = canary.stats[canary.stable]!
@@ -397,6 +405,7 @@ export const make = (
         if (!settings.enabled) return
         const now = yield* Clock.currentTimeMillis
         for (const m of modules.values()) {
+          const settings = settingsOf(m.watch.moduleId)
           if (m.state === "canary" && m.canary !== undefined) {
             yield* checkCanary(m, m.canary)
             continue
@@ -475,7 +484,7 @@ export const make = (
         if (m.state === "watching" && e.version > m.watch.version) LoopPolicy.rebase(m.watch, e.version)
         else return
       }
-      LoopPolicy.observe(m.watch, settings, { reward, ok: e.ok, latencyMs: e.latencyMs, labelled })
+      LoopPolicy.observe(m.watch, settingsOf(e.moduleId), { reward, ok: e.ok, latencyMs: e.latencyMs, labelled })
     }
 
     /** The checks are synchronous; only the commit is waited for (one fiber read, then attach and notify). */
@@ -560,10 +569,35 @@ export const make = (
         }
       )
 
+    const configure = (
+      moduleId: string,
+      overrides: LoopPolicy.Overrides
+    ): Effect.Effect<LoopPolicy.Settings, LoopSettingsInvalid> =>
+      Effect.suspend(() => {
+        let next: LoopPolicy.Settings
+        try {
+          next = LoopPolicy.override(settings, overrides)
+        } catch (e) {
+          return Effect.fail(e as LoopSettingsInvalid)
+        }
+        if (Object.keys(overrides).length === 0) overridden.delete(moduleId)
+        else overridden.set(moduleId, next)
+        // A module watched already takes its rules' new thresholds (their adapted history starts again).
+        const m = modules.get(moduleId)
+        if (m !== undefined) {
+          m.watch.rules.degradation.threshold = next.relativeDrop
+          m.watch.rules.degradation.rejectedInARow = 0
+          m.watch.rules.errors.threshold = next.maxErrorRate
+        }
+        return Effect.succeed(next)
+      })
+
     const service: Loop.Service = {
       feedback,
       evaluate,
       settings,
+      configure,
+      settingsOf,
       decisions: Effect.sync(() => decisions.slice()),
       status: Effect.sync(() => ({
         enabled: settings.enabled,
@@ -572,7 +606,7 @@ export const make = (
           version: m.watch.version,
           state: m.state,
           quality: LoopPolicy.quality(m.watch),
-          baseline: LoopPolicy.baseline(m.watch, settings),
+          baseline: LoopPolicy.baseline(m.watch, settingsOf(m.watch.moduleId)),
           threshold: m.watch.rules.degradation.threshold,
           rewards: m.rewards,
           jobs: m.jobs

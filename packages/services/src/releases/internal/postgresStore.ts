@@ -10,52 +10,15 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Pg from "../../internal/postgres.js"
 import { ReleaseStoreError, ReleaseStoreVersionUnsupported } from "../../ServicesError.js"
-import type { Lineage, ModuleRecord, Service, StoredResult, VersionRecord } from "../ReleaseStore.js"
+import type { Service, VersionRecord } from "../ReleaseStore.js"
 import { conflict } from "./conflict.js"
+import * as Rows from "./rows.js"
 import { schemaVersion } from "./sqliteStore.js"
 
-/** The migration steps (index 0: an empty database to version 1); as many as the SQLite store's versions. */
-const migrations: ReadonlyArray<ReadonlyArray<string>> = [
-  [
-    `CREATE TABLE dspy_release_modules (
-      module_id TEXT PRIMARY KEY, shape TEXT NOT NULL, spec TEXT, promoted INTEGER NOT NULL,
-      created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)`,
-    `CREATE TABLE dspy_release_versions (
-      module_id TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL, lineage TEXT NOT NULL,
-      created_at BIGINT NOT NULL, PRIMARY KEY (module_id, version))`,
-    `CREATE TABLE dspy_optimization_results (
-      key TEXT PRIMARY KEY, module_id TEXT NOT NULL, state TEXT NOT NULL, job_id TEXT NOT NULL,
-      optimizer TEXT NOT NULL, scores TEXT, created_at BIGINT NOT NULL)`
-  ]
-]
+/** The migration steps (index 0: an empty database to version 1): the SQLite store's, with BIGINT times. */
+const migrations = Rows.migrations("BIGINT")
 
-const parse = (text: unknown): unknown => {
-  if (typeof text !== "string") return text
-  try {
-    return JSON.parse(text) as unknown
-  } catch {
-    return text
-  }
-}
-
-type Row = { readonly [column: string]: unknown }
-
-const versionOf = (r: Row): VersionRecord => ({
-  moduleId: String(r.module_id),
-  version: Pg.num(r.version),
-  state: parse(r.state),
-  lineage: parse(r.lineage) as Lineage,
-  createdAt: Pg.num(r.created_at)
-})
-
-const moduleOf = (r: Row): ModuleRecord => ({
-  moduleId: String(r.module_id),
-  shape: String(r.shape),
-  spec: r.spec === null ? null : parse(r.spec),
-  promoted: Pg.num(r.promoted),
-  createdAt: Pg.num(r.created_at),
-  updatedAt: Pg.num(r.updated_at)
-})
+type Row = Rows.Row
 
 /** Opens the store over the SqlClient in context, migrating it forward; refuses a newer schema. */
 export const open: Effect.Effect<Service, ReleaseStoreError | ReleaseStoreVersionUnsupported, SqlClient.SqlClient> =
@@ -81,7 +44,10 @@ export const open: Effect.Effect<Service, ReleaseStoreError | ReleaseStoreVersio
     const statement = <A, E>(operation: string, body: Effect.Effect<A, E>) =>
       Effect.mapError(Pg.oneLine(body), failure(operation))
     const insertVersion = (v: VersionRecord) =>
-      sql`INSERT INTO dspy_release_versions (module_id, version, state, lineage, created_at) VALUES (${v.moduleId}, ${v.version}, ${JSON.stringify(v.state ?? null)}, ${JSON.stringify(v.lineage)}, ${v.createdAt})`
+      sql.unsafe(
+        "INSERT INTO dspy_release_versions (module_id, version, state, lineage, created_at) VALUES ($1, $2, $3, $4, $5)",
+        Rows.versionParams(v)
+      )
     const setPromoted = (moduleId: string, version: number, at: number) =>
       sql`UPDATE dspy_release_modules SET promoted = ${version}, updated_at = ${at} WHERE module_id = ${moduleId}`
     const promotedOf = (moduleId: string, lock: boolean) =>
@@ -104,19 +70,24 @@ export const open: Effect.Effect<Service, ReleaseStoreError | ReleaseStoreVersio
               limit === undefined
                 ? yield* sql<Row>`SELECT * FROM dspy_release_versions WHERE module_id = ${moduleId} ORDER BY version`
                 : yield* sql<Row>`SELECT * FROM (SELECT * FROM dspy_release_versions WHERE module_id = ${moduleId} ORDER BY version DESC LIMIT ${limit}) AS latest ORDER BY version`
-            return Option.some({ module: moduleOf(found[0]!), versions: versions.map(versionOf) })
+            return Option.some({ module: Rows.moduleOf(found[0]!), versions: versions.map(Rows.versionOf) })
           })
         ),
       modules: statement(
         "list modules",
-        Effect.map(sql<Row>`SELECT * FROM dspy_release_modules ORDER BY module_id COLLATE "C"`, (r) => r.map(moduleOf))
+        Effect.map(sql<Row>`SELECT * FROM dspy_release_modules ORDER BY module_id COLLATE "C"`, (r) =>
+          r.map(Rows.moduleOf)
+        )
       ),
       create: (module, first) =>
         statement(
           `store module "${module.moduleId}"`,
           sql.withTransaction(
             Effect.zipRight(
-              sql`INSERT INTO dspy_release_modules (module_id, shape, spec, promoted, created_at, updated_at) VALUES (${module.moduleId}, ${module.shape}, ${module.spec === null || module.spec === undefined ? null : JSON.stringify(module.spec)}, ${module.promoted}, ${module.createdAt}, ${module.updatedAt})`,
+              sql.unsafe(
+                "INSERT INTO dspy_release_modules (module_id, shape, spec, promoted, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                Rows.moduleParams(module)
+              ),
               insertVersion(first)
             )
           )
@@ -172,14 +143,17 @@ export const open: Effect.Effect<Service, ReleaseStoreError | ReleaseStoreVersio
             )
           )
         ).pipe(Effect.asVoid),
-      putResult: (result: StoredResult) =>
+      putResult: (result) =>
         statement(
           "store an optimization result",
-          sql`INSERT INTO dspy_optimization_results (key, module_id, state, job_id, optimizer, scores, created_at)
-            VALUES (${result.key}, ${result.moduleId}, ${JSON.stringify(result.state ?? null)}, ${result.jobId}, ${result.optimizer}, ${result.scores === null ? null : JSON.stringify(result.scores)}, ${result.createdAt})
+          sql.unsafe(
+            `INSERT INTO dspy_optimization_results (key, module_id, state, job_id, optimizer, scores, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
             ON CONFLICT (key) DO UPDATE SET module_id = EXCLUDED.module_id, state = EXCLUDED.state,
             job_id = EXCLUDED.job_id, optimizer = EXCLUDED.optimizer, scores = EXCLUDED.scores,
-            created_at = EXCLUDED.created_at`
+            created_at = EXCLUDED.created_at`,
+            Rows.resultParams(result)
+          )
         ).pipe(Effect.asVoid),
       rewriteStates: (rewrite) =>
         statement(
@@ -209,16 +183,7 @@ export const open: Effect.Effect<Service, ReleaseStoreError | ReleaseStoreVersio
           "read an optimization result",
           Effect.map(sql<Row>`SELECT * FROM dspy_optimization_results WHERE key = ${key}`, (found) => {
             const r = found[0]
-            if (r === undefined) return Option.none()
-            return Option.some({
-              key: String(r.key),
-              moduleId: String(r.module_id),
-              state: parse(r.state),
-              jobId: String(r.job_id),
-              optimizer: String(r.optimizer),
-              scores: r.scores === null ? null : (parse(r.scores) as { readonly [name: string]: number }),
-              createdAt: Pg.num(r.created_at)
-            } satisfies StoredResult)
+            return r === undefined ? Option.none() : Option.some(Rows.resultOf(r))
           })
         )
     }

@@ -8,9 +8,10 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Sqlite from "../../internal/sqlite.js"
-import type { Lineage, ModuleRecord, Options, Service, StoredResult, VersionRecord } from "../ReleaseStore.js"
+import type { Options, Service, VersionRecord } from "../ReleaseStore.js"
 import { ReleaseStoreError, ReleaseStoreVersionUnsupported } from "../../ServicesError.js"
 import { conflict } from "./conflict.js"
+import * as Rows from "./rows.js"
 
 /** How long a write waits for a lock another connection holds before it fails (ms). */
 export const busyTimeoutMs = 1_000
@@ -18,52 +19,10 @@ export const busyTimeoutMs = 1_000
 /** The schema version written by this code. */
 export const schemaVersion = 1
 
-/**
- * The statements that bring a database from version `i` to `i + 1` (index 0: an empty database to version 1).
- * A later schema appends its step here; a database at any earlier version runs the steps it lacks.
- */
-const migrations: ReadonlyArray<ReadonlyArray<string>> = [
-  [
-    `CREATE TABLE dspy_release_modules (
-      module_id TEXT PRIMARY KEY, shape TEXT NOT NULL, spec TEXT, promoted INTEGER NOT NULL,
-      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`,
-    `CREATE TABLE dspy_release_versions (
-      module_id TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL, lineage TEXT NOT NULL,
-      created_at INTEGER NOT NULL, PRIMARY KEY (module_id, version))`,
-    `CREATE TABLE dspy_optimization_results (
-      key TEXT PRIMARY KEY, module_id TEXT NOT NULL, state TEXT NOT NULL, job_id TEXT NOT NULL,
-      optimizer TEXT NOT NULL, scores TEXT, created_at INTEGER NOT NULL)`
-  ]
-]
+/** The statements that bring a database from version `i` to `i + 1` (see `rows.migrations`). */
+const migrations = Rows.migrations("INTEGER")
 
-/** JSON text back to a value; text that is not JSON is returned as it is (it then fails as a program state). */
-const parse = (text: unknown): unknown => {
-  if (typeof text !== "string") return text
-  try {
-    return JSON.parse(text) as unknown
-  } catch {
-    return text
-  }
-}
-
-type Row = { readonly [column: string]: unknown }
-
-const versionOf = (r: Row): VersionRecord => ({
-  moduleId: String(r.module_id),
-  version: Number(r.version),
-  state: parse(r.state),
-  lineage: parse(r.lineage) as Lineage,
-  createdAt: Number(r.created_at)
-})
-
-const moduleOf = (r: Row): ModuleRecord => ({
-  moduleId: String(r.module_id),
-  shape: String(r.shape),
-  spec: r.spec === null ? null : parse(r.spec),
-  promoted: Number(r.promoted),
-  createdAt: Number(r.created_at),
-  updatedAt: Number(r.updated_at)
-})
+type Row = Rows.Row
 
 /** Opens the store at `options.filename`, migrating it forward; refuses a newer schema. */
 export const open = (
@@ -137,13 +96,10 @@ export const open = (
     const statement = <A>(operation: string, body: Effect.Effect<A, unknown>) =>
       Effect.mapError(Sqlite.oneLine(body), failure(operation))
     const insertVersion = (v: VersionRecord) =>
-      run("INSERT INTO dspy_release_versions (module_id, version, state, lineage, created_at) VALUES (?, ?, ?, ?, ?)", [
-        v.moduleId,
-        v.version,
-        JSON.stringify(v.state ?? null),
-        JSON.stringify(v.lineage),
-        v.createdAt
-      ])
+      run(
+        "INSERT INTO dspy_release_versions (module_id, version, state, lineage, created_at) VALUES (?, ?, ?, ?, ?)",
+        Rows.versionParams(v)
+      )
 
     const service: Service = {
       target,
@@ -159,12 +115,12 @@ export const open = (
               }) ORDER BY version`,
               limit === undefined ? [moduleId] : [moduleId, limit]
             )
-            return Option.some({ module: moduleOf(found[0]!), versions: versions.map(versionOf) })
+            return Option.some({ module: Rows.moduleOf(found[0]!), versions: versions.map(Rows.versionOf) })
           })
         ),
       modules: statement(
         "list modules",
-        Effect.map(rows("SELECT * FROM dspy_release_modules ORDER BY module_id"), (r) => r.map(moduleOf))
+        Effect.map(rows("SELECT * FROM dspy_release_modules ORDER BY module_id"), (r) => r.map(Rows.moduleOf))
       ),
       create: (module, first) =>
         statement(
@@ -173,14 +129,7 @@ export const open = (
             Effect.zipRight(
               run(
                 "INSERT INTO dspy_release_modules (module_id, shape, spec, promoted, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                  module.moduleId,
-                  module.shape,
-                  module.spec === null || module.spec === undefined ? null : JSON.stringify(module.spec),
-                  module.promoted,
-                  module.createdAt,
-                  module.updatedAt
-                ]
+                Rows.moduleParams(module)
               ),
               insertVersion(first)
             )
@@ -258,7 +207,7 @@ export const open = (
             )
           )
         ).pipe(Effect.asVoid),
-      putResult: (result: StoredResult) =>
+      putResult: (result) =>
         statement(
           "store an optimization result",
           run(
@@ -266,15 +215,7 @@ export const open = (
               VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET module_id = excluded.module_id,
               state = excluded.state, job_id = excluded.job_id, optimizer = excluded.optimizer,
               scores = excluded.scores, created_at = excluded.created_at`,
-            [
-              result.key,
-              result.moduleId,
-              JSON.stringify(result.state ?? null),
-              result.jobId,
-              result.optimizer,
-              result.scores === null ? null : JSON.stringify(result.scores),
-              result.createdAt
-            ]
+            Rows.resultParams(result)
           )
         ).pipe(Effect.asVoid),
       rewriteStates: (rewrite) =>
@@ -312,16 +253,7 @@ export const open = (
           "read an optimization result",
           Effect.map(rows("SELECT * FROM dspy_optimization_results WHERE key = ?", [key]), (found) => {
             const r = found[0]
-            if (r === undefined) return Option.none()
-            return Option.some({
-              key: String(r.key),
-              moduleId: String(r.module_id),
-              state: parse(r.state),
-              jobId: String(r.job_id),
-              optimizer: String(r.optimizer),
-              scores: r.scores === null ? null : (parse(r.scores) as { readonly [name: string]: number }),
-              createdAt: Number(r.created_at)
-            } satisfies StoredResult)
+            return r === undefined ? Option.none() : Option.some(Rows.resultOf(r))
           })
         )
     }

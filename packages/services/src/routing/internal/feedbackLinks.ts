@@ -6,7 +6,9 @@
  * feedback reward nothing more (a decision takes one reward).
  *
  * Process-wide and keyed by execution id (unique within the process); bounded (the oldest links go first, as a
- * router forgets its oldest decisions), and a router's links go when its scope closes.
+ * router forgets its oldest decisions), and a router's links go when its scope closes. The router also stores each
+ * link with its decision (`RouterStore`), and registers the unrewarded ones here again when it starts: feedback on
+ * an execution routed before a restart still rewards its decision.
  */
 import * as Effect from "effect/Effect"
 

@@ -1,0 +1,295 @@
+/**
+ * Cluster mode (`@effect-dspy/cluster`): runner processes on a throwaway PostgreSQL (started here, removed after),
+ * sharing latency-bound optimization jobs on the simulated LM (50 ms a call; each runner 2 job workers and 8
+ * concurrent LM calls; a job is BootstrapFewShot's teacher on each of its 12 examples, 4 at a time, one
+ * checkpointed unit each, then its swap by compare-and-swap; one module per job).
+ *
+ * 1. `jobs_per_min_1_runner` / `jobs_per_min_3_runners`: jobs finished a minute, from the first submit to the last
+ *    job's end, with 1 runner (`JOBS_PER_RUNNER` jobs) and with 3 (three times as many; the jobs spread over the
+ *    runners by their shard). `scaling` is their ratio (target >= 2.5). `cpu_per_runner_*`: each runner's CPU time
+ *    over the run, as a percentage of one core (from /proc), the mean over the runners.
+ * 2. `failover_resume_s`: a runner killed (-9) mid-job -> the job committing units again on another runner
+ *    (target <= 10 s; the shard lock expiry is 4 s, health pings 1 s).
+ *
+ * `JOBS_PER_RUNNER=10 pnpm bench cluster` for a quick look (default 30). Needs the PostgreSQL server binaries
+ * (Debian: `apt-get install -y postgresql`); prints nothing when they are missing.
+ */
+import { ClusterJobs, Runner } from "@effect-dspy/cluster"
+import { Example, Module } from "@effect-dspy/core"
+import { BootstrapFewShot } from "@effect-dspy/optimizers"
+import { ModuleSpecs, ReleaseStore, Storage } from "@effect-dspy/services"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as childProcess from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as path from "node:path"
+import { type Bench, round } from "../Harness.js"
+import * as Postgres from "./cluster/postgres.js"
+
+const JOBS_PER_RUNNER = Number(process.env.JOBS_PER_RUNNER ?? 30)
+const EXAMPLES = 12
+const script = path.join(import.meta.dirname, "cluster", "runner.ts")
+const optimizers = {
+  bootstrap_all: BootstrapFewShot.make({
+    maxBootstrappedDemos: 1000,
+    maxLabeledDemos: 0,
+    maxRounds: 1,
+    maxErrors: 1000
+  })
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address() as net.AddressInfo
+      server.close(() => resolve(address.port))
+    })
+  })
+
+interface RunnerProcess {
+  readonly address: string
+  readonly child: childProcess.ChildProcess
+}
+
+const startRunner = async (url: string, env: { readonly [name: string]: string } = {}): Promise<RunnerProcess> => {
+  const port = await freePort()
+  const child = childProcess.spawn(process.execPath, ["--conditions=@effect-dspy/source", "--import", "tsx", script], {
+    env: { ...process.env, DSPY_PG_URL: url, DSPY_RUNNER_PORT: String(port), ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let output = ""
+  child.stderr?.on("data", (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000)
+  })
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`runner ${port} not ready in 120 s: ${output}`)), 120_000)
+    child.stdout?.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("ready")) {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`runner ${port} exited (${code ?? signal}): ${output}`))
+    })
+  })
+  return { address: `127.0.0.1:${port}`, child }
+}
+
+const stopRunner = (runner: RunnerProcess): Promise<void> =>
+  new Promise((resolve) => {
+    if (runner.child.exitCode !== null || runner.child.signalCode !== null) return resolve()
+    runner.child.once("exit", () => resolve())
+    runner.child.kill("SIGKILL")
+  })
+
+/** A process's CPU time in seconds (user + system, from /proc; 0 where there is no /proc). */
+const cpuSeconds = (pid: number | undefined): number => {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return 0
+  }
+}
+
+const trainset = (offset: number) =>
+  Array.from({ length: EXAMPLES }, (_, i) =>
+    Example.make({ question: `What is ${offset + i} + ${i + 3}?`, answer: String(offset + 2 * i + 3) }).withInputs(
+      "question"
+    )
+  )
+
+const spec = (id: string) => ({ id, kind: "predict", signature: "question -> answer" }) as const
+
+/** Polls until `check` gives a value (bounded). */
+const poll = async <A>(what: string, timeoutMs: number, check: () => Promise<A | undefined>): Promise<A> => {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const found = await check()
+    if (found !== undefined) return found
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`cluster bench: timed out waiting for ${what}`)
+}
+
+const bench: Bench = {
+  name: "cluster",
+  description:
+    "Cluster mode on PostgreSQL: latency-bound optimization jobs a minute on 1 and 3 runner processes (scaling), and the failover time after kill -9",
+  run: async (report) => {
+    const bins = Postgres.findPostgres()
+    if (bins === undefined) return
+    const scope = Effect.runSync(Scope.make())
+    const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) => Effect.runPromise(Scope.extend(effect, scope))
+    const runners: Array<RunnerProcess> = []
+    try {
+      const server = await run(Postgres.start(bins))
+      let moduleCount = 0
+
+      /** A fresh database with `modules` modules, and a client of the cluster on it. */
+      const setup = async (name: string, modules: number) => {
+        const url = await run(server.createDatabase(name))
+        const pg = await run(Layer.build(Storage.layerPostgresClient({ url })))
+        const releases = await Effect.runPromise(Effect.provide(ReleaseStore.makePostgres, pg))
+        const ids: Array<string> = []
+        for (let i = 0; i < modules; i++) {
+          const id = `m${moduleCount++}`
+          const program = Either.getOrThrow(ModuleSpecs.programOf(spec(id)))
+          await Effect.runPromise(
+            releases.create(
+              { moduleId: id, shape: id, spec: spec(id), promoted: 1, createdAt: 0, updatedAt: 0 },
+              {
+                moduleId: id,
+                version: 1,
+                state: Module.dumpState(program),
+                lineage: { parent: null, reason: "created", jobId: null, optimizer: null, scores: null },
+                createdAt: 0
+              }
+            )
+          )
+          ids.push(id)
+        }
+        return { url, ids, sql: Context.get(pg, SqlClient.SqlClient) }
+      }
+
+      /** Waits (bounded) until `count` runners hold fresh shard locks: the shards have settled after the joins. */
+      const settled = (sql: SqlClient.SqlClient, count: number) =>
+        poll(`${count} runners holding shards`, 60_000, async () => {
+          const rows = await Effect.runPromise(
+            sql<{ n: unknown }>`SELECT COUNT(DISTINCT address) AS n FROM cluster_locks
+              WHERE acquired_at > NOW() - INTERVAL '3 seconds'`.pipe(Effect.orDie)
+          )
+          return Number(rows[0]?.n ?? 0) === count ? true : undefined
+        })
+
+      const throughput = async (count: number) => {
+        const { ids, sql, url } = await setup(`throughput_${count}`, count * JOBS_PER_RUNNER)
+        // The first runner creates the cluster's tables; the others join it.
+        const first = await startRunner(Redacted.value(url), { DSPY_LATENCY_MS: "50" })
+        const started = [
+          first,
+          ...(await Promise.all(
+            Array.from({ length: count - 1 }, () => startRunner(Redacted.value(url), { DSPY_LATENCY_MS: "50" }))
+          ))
+        ]
+        runners.push(...started)
+        await settled(sql, count)
+        // A moment more for the last shards handed over between the runners.
+        await new Promise((resolve) => setTimeout(resolve, 2000))
+        const client = await run(Layer.build(Runner.layerClient({ url, optimizers })))
+        const jobs = Context.get(client, ClusterJobs.ClusterJobs)
+        const cpuBefore = started.map((r) => cpuSeconds(r.child.pid))
+        const t0 = performance.now()
+        // Submitted concurrently: what is measured is the runners' throughput, not one client's round trips.
+        const submitStarted = performance.now()
+        const submitted = await Effect.runPromise(
+          Effect.forEach(
+            ids,
+            (moduleId, i) =>
+              Effect.map(
+                jobs.submit({ moduleId, optimizer: "bootstrap_all", trainset: trainset(1000 * i) }),
+                (job) => job.id
+              ),
+            { concurrency: 16 }
+          )
+        )
+        const submitMs = (performance.now() - submitStarted) / submitted.length
+        await poll(`${submitted.length} jobs on ${count} runner(s)`, 600_000, async () => {
+          const all = await Effect.runPromise(jobs.list)
+          return all.filter((j) => ClusterJobs.isTerminal(j.status)).length === submitted.length ? all : undefined
+        })
+        const seconds = (performance.now() - t0) / 1000
+        const cpu = started.map((r, i) => ((cpuSeconds(r.child.pid) - cpuBefore[i]!) / seconds) * 100)
+        const all = await Effect.runPromise(jobs.list)
+        const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
+        const owners = new Map<string, number>()
+        for (const j of all) owners.set(j.owner ?? "none", (owners.get(j.owner ?? "none") ?? 0) + 1)
+        process.stderr.write(
+          `cluster bench, ${count} runner(s): ${seconds.toFixed(1)} s; mean wait ${mean(all.map((j) => (j.startedAt ?? 0) - j.createdAt)).toFixed(0)} ms, max wait ${Math.max(...all.map((j) => (j.startedAt ?? 0) - j.createdAt))} ms, runs ${all.reduce((a, j) => a + j.runs, 0)}, mean run ${mean(all.map((j) => (j.finishedAt ?? 0) - (j.startedAt ?? 0))).toFixed(0)} ms; jobs by runner ${JSON.stringify([...owners.values()])}\n`
+        )
+        const swapped = all.filter((j) => j.status === "swapped").length
+        if (swapped !== submitted.length) {
+          process.stderr.write(`cluster bench: ${swapped} of ${submitted.length} jobs swapped\n`)
+        }
+        await Promise.all(started.map(stopRunner))
+        return {
+          perMin: (submitted.length / seconds) * 60,
+          cpu: cpu.reduce((a, b) => a + b, 0) / cpu.length,
+          submitMs
+        }
+      }
+
+      const one = await throughput(1)
+      const three = await throughput(3)
+      report({ bench: "cluster", metric: "jobs_per_min_1_runner", value: one.perMin, unit: "jobs/min" })
+      report({ bench: "cluster", metric: "cpu_per_runner_1_runner", value: one.cpu, unit: "% of a core" })
+      report({ bench: "cluster", metric: "submit_ms_per_job_1_runner", value: one.submitMs, unit: "ms" })
+      report({
+        bench: "cluster",
+        metric: "jobs_per_min_3_runners",
+        value: three.perMin,
+        unit: "jobs/min",
+        baseline: one.perMin
+      })
+      report({ bench: "cluster", metric: "cpu_per_runner_3_runners", value: three.cpu, unit: "% of a core" })
+      report({
+        bench: "cluster",
+        metric: "scaling",
+        value: round(three.perMin / one.perMin, 3),
+        unit: "x",
+        target: ">= 2.5"
+      })
+
+      // Failover: a long job (one unit at a time), its runner killed once it has committed 5 units.
+      const { ids, url } = await setup("failover", 1)
+      const env = { DSPY_LATENCY_MS: "50", DSPY_JOB_CONCURRENCY: "1" }
+      const firstRunner = await startRunner(Redacted.value(url), env)
+      const started = [firstRunner, ...(await Promise.all([1, 2].map(() => startRunner(Redacted.value(url), env))))]
+      runners.push(...started)
+      const client = await run(Layer.build(Runner.layerClient({ url, optimizers })))
+      const jobs = Context.get(client, ClusterJobs.ClusterJobs)
+      const long = Array.from({ length: 200 }, (_, i) =>
+        Example.make({ question: `What is ${i} + 7?`, answer: String(i + 7) }).withInputs("question")
+      )
+      const { id } = await Effect.runPromise(
+        jobs.submit({ moduleId: ids[0]!, optimizer: "bootstrap_all", trainset: long })
+      )
+      const mid = await poll("the job to commit 5 units", 120_000, async () => {
+        const job = await Effect.runPromise(jobs.status(id))
+        return job.units >= 5 && job.status === "running" ? job : undefined
+      })
+      const victim = started.find((r) => r.address === mid.owner)
+      if (victim === undefined) throw new Error(`cluster bench: the job's owner ${mid.owner} is not a runner`)
+      const killedAt = performance.now()
+      victim.child.kill("SIGKILL")
+      const unitsAtKill = (await Effect.runPromise(jobs.status(id))).units
+      await poll("the job to progress again", 120_000, async () => {
+        const job = await Effect.runPromise(jobs.status(id))
+        return job.owner !== victim.address && job.units > unitsAtKill ? job : undefined
+      })
+      report({
+        bench: "cluster",
+        metric: "failover_resume_s",
+        value: (performance.now() - killedAt) / 1000,
+        unit: "s",
+        target: "<= 10"
+      })
+    } finally {
+      await Promise.all(runners.map(stopRunner))
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }
+}
+
+export default bench

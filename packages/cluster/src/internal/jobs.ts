@@ -1,0 +1,110 @@
+/** The ClusterJobs service over the job table, the release store and the job entity's client. */
+import type { ReleaseStore } from "@effect-dspy/services"
+import type * as Sharding from "@effect/cluster/Sharding"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as crypto from "node:crypto"
+import { ClusterJobInvalid, ClusterJobNotFound, ClusterStoreError } from "../ClusterError.js"
+import type { Job, Service, Status } from "../ClusterJobs.js"
+import { OptimizationJob } from "../JobEntity.js"
+import type { JobRow, JobTable } from "./jobTable.js"
+
+const undef = <A>(value: A | null): A | undefined => (value === null ? undefined : value)
+
+/** A row as the public job. */
+export const toJob = (row: JobRow): Job => ({
+  id: row.id,
+  moduleId: row.moduleId,
+  optimizer: row.optimizer,
+  metric: row.metric,
+  status: row.status as Status,
+  baseVersion: row.baseVersion,
+  owner: undef(row.owner),
+  runs: row.runs,
+  units: row.units,
+  resumedUnits: row.resumedUnits,
+  swappedVersion: undef(row.swappedVersion),
+  score: undef(row.score),
+  error: undef(row.error),
+  createdAt: row.createdAt,
+  startedAt: undef(row.startedAt),
+  progressedAt: undef(row.progressedAt),
+  finishedAt: undef(row.finishedAt)
+})
+
+const storeError = (operation: string) => (reason: string) =>
+  new ClusterStoreError({ operation, message: `The cluster's ${operation} failed: ${reason}` })
+
+/** Builds the service (needs the cluster's `Sharding` to send jobs to their entities). */
+export const make = (deps: {
+  readonly table: JobTable
+  readonly releases: ReleaseStore.Service
+  readonly optimizers: ReadonlyArray<string>
+  readonly metrics: ReadonlyArray<string>
+}): Effect.Effect<Service, never, Sharding.Sharding> =>
+  Effect.gen(function* () {
+    const clientFor = yield* OptimizationJob.client
+    const invalid = (field: string, message: string) => Effect.fail(new ClusterJobInvalid({ field, message }))
+    const service: Service = {
+      submit: (request) =>
+        Effect.gen(function* () {
+          if (!deps.optimizers.includes(request.optimizer)) {
+            return yield* invalid(
+              "optimizer",
+              `Unknown optimizer "${request.optimizer}"; the runners know: ${deps.optimizers.join(", ")}.`
+            )
+          }
+          const metric = request.metric ?? "exact_match"
+          if (!deps.metrics.includes(metric)) {
+            return yield* invalid("metric", `Unknown metric "${metric}"; the runners know: ${deps.metrics.join(", ")}.`)
+          }
+          if (request.trainset.length === 0)
+            return yield* invalid("trainset", "The trainset is empty: give at least one example.")
+          if (request.valset !== undefined && request.valset.length === 0) {
+            return yield* invalid("valset", "The valset is empty: give at least one example or leave it out.")
+          }
+          const seed = request.seed ?? 0
+          if (!Number.isInteger(seed)) return yield* invalid("seed", `The seed must be an integer, got ${seed}.`)
+          const stored = yield* Effect.mapError(deps.releases.load(request.moduleId, 1), (e) =>
+            storeError("submit")(e.message)
+          )
+          if (Option.isNone(stored)) {
+            return yield* invalid(
+              "moduleId",
+              `No module "${request.moduleId}" in the release store: create it (on any runner) before optimizing it.`
+            )
+          }
+          const id = `job_${crypto.randomUUID()}`
+          const data = {
+            trainset: request.trainset.map((e) => e.toJSON()),
+            ...(request.valset === undefined ? {} : { valset: request.valset.map((e) => e.toJSON()) })
+          }
+          yield* Effect.mapError(
+            deps.table.insert({
+              id,
+              moduleId: request.moduleId,
+              optimizer: request.optimizer,
+              metric,
+              seed,
+              data: JSON.stringify(data),
+              baseVersion: stored.value.module.promoted,
+              createdAt: yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+            }),
+            storeError("submit")
+          )
+          yield* clientFor(id)
+            .Run({ jobId: id }, { discard: true })
+            .pipe(Effect.mapError((e) => storeError("submit")(String(e))))
+          return { id }
+        }),
+      status: (id) =>
+        Effect.flatMap(Effect.mapError(deps.table.get(id), storeError("status")), (row) =>
+          Option.match(row, {
+            onNone: () => Effect.fail(new ClusterJobNotFound({ jobId: id, message: `No cluster job has id "${id}".` })),
+            onSome: (row) => Effect.succeed(toJob(row))
+          })
+        ),
+      list: Effect.map(Effect.mapError(deps.table.list, storeError("list")), (rows) => rows.map(toJob))
+    }
+    return service
+  })

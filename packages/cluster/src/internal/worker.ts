@@ -1,0 +1,181 @@
+/**
+ * One run of a job on this runner: claim it (a new epoch), rebuild its module's version from the release store,
+ * compile with the fenced checkpoints (resuming every unit an earlier run committed), then swap by
+ * compare-and-swap on the version the job started from. A run taken over by another (its epoch is stale) stops at
+ * its next write and changes nothing; a swap is made once (a second one finds the job's version already stored,
+ * or fails the compare-and-swap).
+ */
+import { Example, LM, Module } from "@effect-dspy/core"
+import { Checkpoint, Optimizer } from "@effect-dspy/optimizers"
+import { ModuleSpecs, type ModuleManager, type ReleaseStore } from "@effect-dspy/services"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Fenced from "./fencedCheckpoints.js"
+import type { JobTable } from "./jobTable.js"
+
+/** What a run needs from its runner. */
+export interface WorkerEnv {
+  readonly runner: string
+  readonly table: JobTable
+  readonly releases: ReleaseStore.Service
+  readonly checkpoints: Checkpoint.Service
+  readonly lm: LM.Service
+  readonly optimizers: { readonly [name: string]: Optimizer.Optimizer }
+  readonly metrics: { readonly [name: string]: Optimizer.Metric }
+  readonly jobConcurrency: number
+  /** The runner's job workers: a run holds one while it works. */
+  readonly workers: Effect.Semaphore
+}
+
+/** The data a job stores: its examples in their saved form. */
+export interface JobData {
+  readonly trainset: ReadonlyArray<Example.ExampleJson>
+  readonly valset?: ReadonlyArray<Example.ExampleJson>
+}
+
+const now = Effect.clockWith((clock) => clock.currentTimeMillis)
+
+class Stop {
+  constructor(
+    readonly status: string,
+    readonly error: string
+  ) {}
+}
+
+/** The version of the module this job's swap made, if one is stored (a swap is made once). */
+const swappedBy = (env: WorkerEnv, moduleId: string, jobId: string) =>
+  Effect.map(env.releases.load(moduleId), (stored) =>
+    Option.flatMap(stored, (s) =>
+      Option.map(Option.fromNullable(s.versions.find((v) => v.lineage.jobId === jobId)), (v) => v.version)
+    )
+  )
+
+/** Runs the job `jobId` on this runner (holding one of its workers); answers the status it ended in. */
+export const run = (env: WorkerEnv, jobId: string): Effect.Effect<string> =>
+  env.workers
+    .withPermits(1)(
+      Effect.gen(function* () {
+        yield* Effect.logInfo(`cluster job ${jobId}: run starts on ${env.runner}`)
+        const claim = yield* env.table.claim(jobId, env.runner, yield* now)
+        if (claim._tag === "Missing") return "missing"
+        if (claim._tag === "Finished") return claim.row.status
+        const row = claim.row
+        const fenced = Fenced.make(env.checkpoints, env.table, jobId, row.epoch)
+        const finish = (changes: {
+          readonly status: string
+          readonly swappedVersion?: number
+          readonly score?: number
+          readonly error?: string
+        }) =>
+          Effect.flatMap(now, (at) =>
+            Effect.map(
+              env.table.finish(jobId, row.epoch, { ...changes, resumedUnits: fenced.resumed(), at }),
+              (written) => (written ? changes.status : "superseded")
+            )
+          )
+        const outcome = yield* Effect.either(
+          Effect.gen(function* () {
+            const optimizer = env.optimizers[row.optimizer]
+            if (optimizer === undefined)
+              return yield* Effect.fail(new Stop("failed", `unknown optimizer "${row.optimizer}"`))
+            const metric = env.metrics[row.metric]
+            if (metric === undefined) return yield* Effect.fail(new Stop("failed", `unknown metric "${row.metric}"`))
+            const stored = yield* Effect.mapError(env.releases.load(row.moduleId), (e) => new Stop("failed", e.message))
+            if (Option.isNone(stored)) {
+              return yield* Effect.fail(new Stop("failed", `module "${row.moduleId}" is not in the release store`))
+            }
+            const base = stored.value.versions.find((v) => v.version === row.baseVersion)
+            if (base === undefined) {
+              return yield* Effect.fail(
+                new Stop("failed", `module "${row.moduleId}" has no version ${row.baseVersion} in the release store`)
+              )
+            }
+            const skeleton = ModuleSpecs.programOf(stored.value.module.spec as ModuleManager.ModuleSpec)
+            if (Either.isLeft(skeleton)) return yield* Effect.fail(new Stop("failed", skeleton.left.message))
+            const student = Module.loadState(skeleton.right, base.state)
+            if (Either.isLeft(student)) return yield* Effect.fail(new Stop("failed", student.left.message))
+            const data = JSON.parse(row.data) as JobData
+            const examples = (set: ReadonlyArray<Example.ExampleJson>) => set.map((json) => Example.fromJSON(json))
+            const compiled = yield* Optimizer.compile(optimizer, student.right, {
+              trainset: examples(data.trainset),
+              ...(data.valset === undefined ? {} : { valset: examples(data.valset) }),
+              metric,
+              seed: row.seed,
+              runId: jobId,
+              concurrency: env.jobConcurrency
+            }).pipe(
+              Effect.provideService(Checkpoint.CheckpointStore, fenced.store),
+              Effect.provideService(LM.LM, env.lm),
+              Effect.mapError((e) =>
+                fenced.superseded() ? new Stop("superseded", "") : new Stop("failed", Optimizer.describeError(e))
+              )
+            )
+            // A run taken over by another stops before it swaps.
+            const current = yield* Effect.mapError(env.table.get(jobId), (reason) => new Stop("failed", reason))
+            if (Option.isNone(current) || current.value.epoch !== row.epoch) {
+              return yield* Effect.fail(new Stop("superseded", ""))
+            }
+            const already = yield* Effect.mapError(
+              swappedBy(env, row.moduleId, jobId),
+              (e) => new Stop("failed", e.message)
+            )
+            if (Option.isSome(already)) return { swappedVersion: already.value, score: compiled.report.bestScore }
+            const latest = Math.max(...stored.value.versions.map((v) => v.version))
+            const version = latest + 1
+            const swapped = yield* Effect.either(
+              env.releases.appendIf(
+                {
+                  moduleId: row.moduleId,
+                  version,
+                  state: Module.dumpState(compiled.program),
+                  lineage: {
+                    parent: row.baseVersion,
+                    reason: "optimization",
+                    jobId,
+                    optimizer: row.optimizer,
+                    scores: compiled.report.bestScore === undefined ? null : { optimized: compiled.report.bestScore }
+                  },
+                  createdAt: yield* now
+                },
+                row.baseVersion
+              )
+            )
+            if (Either.isRight(swapped)) return { swappedVersion: version, score: compiled.report.bestScore }
+            // Another run of this job may have won the compare-and-swap: then the swap is made (once).
+            const after = yield* Effect.mapError(
+              swappedBy(env, row.moduleId, jobId),
+              (e) => new Stop("failed", e.message)
+            )
+            if (Option.isSome(after)) return { swappedVersion: after.value, score: compiled.report.bestScore }
+            return yield* Effect.fail(
+              new Stop(
+                "rejected",
+                swapped.left._tag === "ReleaseStoreConflict"
+                  ? `not swapped: module "${row.moduleId}" changed since version ${row.baseVersion} (the job's base); start a new job on the version serving now`
+                  : swapped.left.message
+              )
+            )
+          })
+        )
+        if (Either.isRight(outcome)) {
+          return yield* finish({
+            status: "swapped",
+            swappedVersion: outcome.right.swappedVersion,
+            ...(outcome.right.score === undefined ? {} : { score: outcome.right.score })
+          })
+        }
+        const stop = outcome.left
+        if (typeof stop === "string") return yield* finish({ status: "failed", error: stop })
+        if (stop.status === "superseded") return "superseded"
+        return yield* finish({ status: stop.status, error: stop.error })
+      })
+    )
+    .pipe(
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.interrupt
+          : Effect.as(Effect.logError(`cluster job ${jobId} could not run`, cause), "error")
+      )
+    )

@@ -1,0 +1,188 @@
+/**
+ * The event tail's fan-out. SSE clients with the same type filter share one subscription to the event store: each
+ * event is encoded once and offered to every client's queue in one synchronous loop, so there is no fiber per client
+ * between the store and the client's response (its writer is the only one). Heartbeats go to every client from one
+ * timer; at shutdown every client's queue ends, and with it the client's response.
+ */
+import type { Events } from "@effect-dspy/foundation"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Sse from "../Sse.js"
+import type { Gate } from "./gate.js"
+
+/**
+ * One SSE client: its queue of encoded events (what its response writes, as they are), and, until it
+ * {@link Broadcaster.start}s, the live events held back while its replay is read.
+ */
+export interface Client {
+  readonly queue: Queue.Queue<Uint8Array>
+  held: Array<Events.Event> | undefined
+}
+
+interface Group {
+  readonly clients: Set<Client>
+  readonly fiber: Fiber.RuntimeFiber<void>
+}
+
+const encoder = new TextEncoder()
+
+/**
+ * An event in the wire format. Its SSE id is its timestamp and id (a reconnection replays from the timestamp, after
+ * the id).
+ */
+export const encode = (event: Events.Event): Uint8Array =>
+  encoder.encode(Sse.encode({ id: `${event.timestamp}:${event.id}`, event: event.type, data: JSON.stringify(event) }))
+
+export class Broadcaster {
+  private readonly groups = new Map<string, Group>()
+  private closed = false
+
+  private constructor(
+    private readonly events: Events.Service,
+    private readonly scope: Scope.Scope
+  ) {}
+
+  /**
+   * A broadcaster over `events`, its subscriptions and heartbeat running in the current scope; the clients' streams
+   * end when the gate's shutdown is signalled (or the scope closes).
+   */
+  static make(
+    events: Events.Service,
+    gate: Gate,
+    heartbeatEvery: Duration.DurationInput = "15 seconds"
+  ): Effect.Effect<Broadcaster, never, Scope.Scope> {
+    return Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const broadcaster = new Broadcaster(events, scope)
+      yield* Effect.forkScoped(
+        Effect.repeat(
+          Effect.sync(() => broadcaster.offerAll(Sse.heartbeat)),
+          Schedule.spaced(heartbeatEvery)
+        ).pipe(Effect.delay(heartbeatEvery))
+      )
+      yield* Effect.forkScoped(Effect.zipRight(Deferred.await(gate.shutdown), broadcaster.close))
+      yield* Effect.addFinalizer(() => broadcaster.close)
+      return broadcaster
+    })
+  }
+
+  /** SSE clients attached now. */
+  get clients(): number {
+    let n = 0
+    for (const group of this.groups.values()) n += group.clients.size
+    return n
+  }
+
+  /**
+   * Attaches a client to the events of `types` (all when undefined): once this returns, every event published is
+   * in its queue. It is detached when the scope closes.
+   */
+  attach(types: ReadonlyArray<string> | undefined): Effect.Effect<Client, never, Scope.Scope> {
+    const key = types === undefined ? "*" : [...new Set(types)].sort().join(",")
+    return Effect.gen(this, function* () {
+      const client: Client = yield* Effect.acquireRelease(
+        Effect.map(Queue.unbounded<Uint8Array>(), (queue): Client => ({ queue, held: [] })),
+        (client) => this.detach(key, client)
+      )
+      if (this.closed) {
+        yield* Queue.shutdown(client.queue)
+        return client
+      }
+      let group = this.groups.get(key)
+      if (group === undefined) {
+        const clients = new Set<Client>()
+        // Should the subscription end (the event store closing), so do its clients' streams.
+        const ended = Effect.suspend(() => {
+          if (this.groups.get(key)?.clients === clients) this.groups.delete(key)
+          return Effect.forEach(clients, (c) => Queue.shutdown(c.queue), { discard: true })
+        })
+        const fiber = yield* Effect.forkIn(
+          Stream.runForEachChunk(this.events.subscribe(types), (chunk) =>
+            Effect.sync(() => {
+              for (const event of chunk) this.deliver(clients, event)
+            })
+          ).pipe(Effect.ensuring(ended)),
+          this.scope
+        )
+        group = { clients, fiber }
+        this.groups.set(key, group)
+      }
+      group.clients.add(client)
+      // Subscribed once the group's reader waits on its queue (it starts suspended after subscribing).
+      while (true) {
+        const status = yield* Fiber.status(group.fiber)
+        if (status._tag !== "Running") break
+        yield* Effect.yieldNow()
+      }
+      return client
+    })
+  }
+
+  /**
+   * Starts a client: `head` (the replay) goes to its queue first, then the live events held back meanwhile (those
+   * the replay has are skipped), then every live event as it is published.
+   */
+  start(client: Client, head: ReadonlyArray<Uint8Array>, replayed: ReadonlyArray<Events.Event>): void {
+    const held = client.held ?? []
+    client.held = undefined
+    const seen = replayed.length === 0 ? undefined : new Set(replayed.map((e) => e.id))
+    for (const bytes of head) Queue.unsafeOffer(client.queue, bytes)
+    for (const event of held)
+      if (seen === undefined || !seen.has(event.id)) Queue.unsafeOffer(client.queue, encode(event))
+  }
+
+  private deliver(clients: ReadonlySet<Client>, event: Events.Event): void {
+    let bytes: Uint8Array | undefined
+    for (const client of clients) {
+      if (client.held !== undefined) client.held.push(event)
+      else Queue.unsafeOffer(client.queue, (bytes ??= encode(event)))
+    }
+  }
+
+  private offerAll(bytes: Uint8Array): void {
+    for (const group of this.groups.values())
+      for (const client of group.clients) if (client.held === undefined) Queue.unsafeOffer(client.queue, bytes)
+  }
+
+  private detach(key: string, client: Client): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const group = this.groups.get(key)
+      if (group?.clients.delete(client) && group.clients.size === 0) {
+        this.groups.delete(key)
+        // Not awaited: the last client's response ends now; its group's subscription ends in the background.
+        return Effect.zipRight(Queue.shutdown(client.queue), Effect.asVoid(Fiber.interruptFork(group.fiber)))
+      }
+      return Queue.shutdown(client.queue)
+    })
+  }
+
+  /** Ends every client's stream; no client attaches afterwards. */
+  get close(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.closed = true
+      const queues: Array<Queue.Queue<Uint8Array>> = []
+      for (const group of this.groups.values()) for (const client of group.clients) queues.push(client.queue)
+      return Effect.forEach(queues, Queue.shutdown, { discard: true })
+    })
+  }
+}
+
+/**
+ * The response of a client: its queue, written as it is (the head and the live events are already encoded), with
+ * the headers of {@link Sse.response}.
+ */
+export const response = (stream: Stream.Stream<Uint8Array, unknown>): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.stream(
+    Stream.catchAllCause(stream, () => Stream.empty),
+    {
+      contentType: "text/event-stream",
+      headers: { "cache-control": "no-cache, no-transform", "x-accel-buffering": "no" }
+    }
+  )
