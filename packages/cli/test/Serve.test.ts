@@ -56,6 +56,27 @@ describe("effect-dspy keys and serve", () => {
     })
   )
 
+  it.scopedLive("keys new --tenant / --cross-tenant: the entry names its tenant; bad ones are refused", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const file = path.join(dir, "keys.json")
+      yield* addKey(file, "acme", ["admin"], { tenant: "acme" })
+      yield* addKey(file, "ops", ["admin"], { crossTenant: true })
+      const keys = yield* readKeys(file)
+      assert.deepStrictEqual(
+        keys.map((k) => [k.id, k.tenant, k.crossTenant]),
+        [
+          ["acme", "acme", undefined],
+          ["ops", undefined, true]
+        ]
+      )
+      const badTenant = yield* Effect.either(addKey(file, "x", ["read"], { tenant: "Acme Corp" }))
+      assert.isTrue(badTenant._tag === "Left" && badTenant.left.message.includes("--tenant"))
+      const notAdmin = yield* Effect.either(addKey(file, "y", ["read"], { crossTenant: true }))
+      assert.isTrue(notAdmin._tag === "Left" && notAdmin.left.message.includes("--cross-tenant"))
+    })
+  )
+
   it.scopedLive("serve listens with the key file's keys and stops when interrupted", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir

@@ -202,6 +202,28 @@ const section = <F extends Schema.Struct.Fields>(fields: F) => {
 }
 
 /**
+ * A tenant's limits: requests a minute, LM calls and cost (USD) per budget window (default a day), concurrent
+ * optimization jobs and stored modules. Left out: no limit.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const TenantLimits = Schema.Struct({
+  requestsPerMinute: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  lmCalls: Schema.optional(Schema.Int.pipe(Schema.nonNegative())),
+  costUsd: Schema.optional(Schema.Number.pipe(Schema.nonNegative())),
+  budgetWindowMs: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  concurrentJobs: Schema.optional(Schema.Int.pipe(Schema.nonNegative())),
+  maxModules: Schema.optional(Schema.Int.pipe(Schema.nonNegative()))
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TenantLimits = typeof TenantLimits.Type
+
+/**
  * The full configuration. Sections follow the design's `dspy` map, in camelCase.
  *
  * @since 0.1.0
@@ -421,6 +443,14 @@ export const DSPyConfig = Schema.Struct({
     jobConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4 }),
     /** A job with no unit committed for this long is sent again. */
     jobStallMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 60_000 })
+  }),
+  /**
+   * Per-tenant limits (see docs/tenants.md): `defaults` for every tenant, `limits` by tenant id over them. A
+   * limit left out is no limit; exceeding one is a `TenantLimitExceeded` for that tenant only.
+   */
+  tenants: section({
+    defaults: Schema.optionalWith(TenantLimits, { default: () => ({}) }),
+    limits: Schema.optionalWith(Record(TenantLimits), { default: () => ({}) })
   })
 })
 
@@ -460,5 +490,6 @@ export const updatablePaths: ReadonlyArray<string> = [
   "media",
   "latency",
   "events",
-  "privacy"
+  "privacy",
+  "tenants"
 ]

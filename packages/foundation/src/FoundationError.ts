@@ -206,6 +206,44 @@ export class ProtectionSettingsInvalid extends Errors.TaggedError<ProtectionSett
 // The package's error union
 // ---------------------------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------------------------
+// Tenants
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * The caller's tenant may not do this: the resource belongs to another tenant, or the action needs a cross-tenant
+ * key.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TenantForbidden extends Errors.TaggedError<TenantForbidden>()(
+  "TenantForbidden",
+  { tenant: Schema.String, action: Schema.String },
+  { code: "tenant_forbidden", retryable: false }
+) {}
+
+/**
+ * One of a tenant's limits (Config `tenants.*`) is exhausted: its rate limit, LM-call or cost budget, concurrent
+ * optimization jobs or storage quota. Other tenants are unaffected.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TenantLimitExceeded extends Errors.TaggedError<TenantLimitExceeded>()(
+  "TenantLimitExceeded",
+  {
+    tenant: Schema.String,
+    limit: Schema.Literal("rate", "lm_calls", "cost", "jobs", "storage"),
+    /** The configured limit and what the request would have used. */
+    allowed: Schema.Number,
+    used: Schema.Number,
+    /** When a retry may succeed (rate limits), in milliseconds. */
+    retryAfterMs: Schema.optional(Schema.Number)
+  },
+  { code: "tenant_limit_exceeded", retryable: true }
+) {}
+
 /**
  * Any error of the foundation package.
  *
@@ -225,6 +263,8 @@ export type FoundationError =
   | PoolTimeout
   | ProtectionNotConfigured
   | ProtectionSettingsInvalid
+  | TenantForbidden
+  | TenantLimitExceeded
 
 /**
  * The schema of any foundation error: a union that decodes each member to its own class.
@@ -244,7 +284,9 @@ export const FoundationError = Schema.Union(
   BulkheadFull,
   PoolTimeout,
   ProtectionNotConfigured,
-  ProtectionSettingsInvalid
+  ProtectionSettingsInvalid,
+  TenantForbidden,
+  TenantLimitExceeded
 )
 
 /**

@@ -1,18 +1,25 @@
 /**
  * Tenants: the customer a request is served for, carried by a fiber reference (like the correlation id) so every
- * nested effect, forked fiber and store call of that request sees it without passing it by hand. The HTTP API sets
- * it from the caller's key; a request body cannot.
+ * nested effect, forked fiber, store call, cache key, event and metric of that request sees it without passing it
+ * by hand. The HTTP API sets it from the caller's key; a request body cannot.
  *
- * Outside any request the fiber is *unscoped* (`Option.none`): the system's own view. (The minimal module the data
- * rights need; the tenants work extends it with name qualification and limits, same names.)
+ * Outside any request the fiber is *unscoped* (`Option.none`): that is the system's own view (background loops,
+ * single-tenant programs, tests) and sees resources by their stored names. Inside a request it is *scoped* to one
+ * tenant. A stored name of tenant `acme` is qualified as `~acme/<name>`; the `default` tenant keeps bare names, so a
+ * single-tenant deployment stores exactly what it stored before and pays one fiber-reference read per call.
  *
  * @example
  * ```ts
  * import { Tenant } from "@effect-dspy/foundation"
  * import * as Effect from "effect/Effect"
  *
- * const program = Tenant.scope.pipe(Tenant.withTenant("acme"))
- * Effect.runSync(program) // Option.some("acme")
+ * const program = Effect.gen(function* () {
+ *   const tenant = yield* Tenant.current // "acme"
+ *   const stored = yield* Tenant.qualify("qa") // "~acme/qa"
+ *   return { tenant, stored }
+ * }).pipe(Tenant.withTenant("acme"))
+ *
+ * Effect.runPromise(program).then(console.log)
  * ```
  *
  * @since 0.1.0
@@ -22,9 +29,28 @@ import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { TenantForbidden, TenantLimitExceeded } from "./FoundationError.js"
+
+export {
+  /**
+   * The caller's tenant may not do this (re-exported from `FoundationError`).
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  TenantForbidden,
+  /**
+   * A tenant's limit is exhausted (re-exported from `FoundationError`).
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  TenantLimitExceeded
+}
 
 /**
- * What a tenant id looks like: lowercase letters, digits, `_` and `-`, at most 63.
+ * What a tenant id looks like: lowercase letters, digits, `_` and `-`, starting with a letter or digit, at most 63
+ * characters.
  *
  * @since 0.1.0
  * @category constants
@@ -62,7 +88,7 @@ export const make = (id: string): TenantId => {
 }
 
 /**
- * The tenant of single-tenant deployments and of keys that name none.
+ * The tenant of single-tenant deployments and of keys that name none. Its resources keep their bare names.
  *
  * @since 0.1.0
  * @category constants
@@ -114,10 +140,160 @@ export const withTenant: {
 }) as never
 
 /**
- * Runs an effect unscoped: the system's view.
+ * Runs an effect unscoped: the system's view, which sees every tenant's resources by their stored names. Only
+ * trusted code (background loops, cross-tenant admin keys) runs unscoped.
  *
  * @since 0.1.0
  * @category combinators
  */
 export const unscoped = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.locally(self, Tenant, Option.none())
+
+/**
+ * The prefix that marks a stored name as another tenant's (`~`): names of the default tenant may not start with
+ * it.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const marker = "~"
+
+/**
+ * The stored name of `name` for a tenant: `~tenant/name`, or `name` itself for the default tenant.
+ *
+ * @since 0.1.0
+ * @category naming
+ */
+export const qualifyFor = (tenant: TenantId, name: string): string =>
+  tenant === defaultTenant ? name : `${marker}${tenant}/${name}`
+
+/**
+ * The tenant a stored name belongs to.
+ *
+ * @since 0.1.0
+ * @category naming
+ */
+export const ownerOf = (stored: string): TenantId => {
+  if (!stored.startsWith(marker)) return defaultTenant
+  const slash = stored.indexOf("/")
+  return (slash < 0 ? defaultTenant : stored.slice(1, slash)) as TenantId
+}
+
+/**
+ * A stored name as its tenant sees it (the tenant prefix removed).
+ *
+ * @since 0.1.0
+ * @category naming
+ */
+export const localName = (stored: string): string => {
+  if (!stored.startsWith(marker)) return stored
+  const slash = stored.indexOf("/")
+  return slash < 0 ? stored : stored.slice(slash + 1)
+}
+
+/**
+ * Whether the current scope may see a stored name: unscoped sees everything; a tenant sees its own names only.
+ *
+ * @since 0.1.0
+ * @category naming
+ */
+export const visibleTo = (scoped: Option.Option<TenantId>, stored: string): boolean =>
+  Option.isNone(scoped) || ownerOf(stored) === scoped.value
+
+/**
+ * The stored name of `name` in the current scope. Unscoped: `name` unchanged. A tenant's name that already names
+ * another tenant (starts with `~`) is qualified again, so it can never reach the other tenant's resource.
+ *
+ * @since 0.1.0
+ * @category naming
+ */
+export const qualify = (name: string): Effect.Effect<string> =>
+  Effect.map(FiberRef.get(Tenant), (scoped) => (Option.isNone(scoped) ? name : qualifyScoped(scoped.value, name)))
+
+/**
+ * The stored name of `name` for a scoped tenant (see {@link qualify}): the default tenant's names starting with `~`
+ * are escaped into its own space, so they cannot address another tenant.
+ *
+ * @since 0.1.0
+ * @category naming
+ */
+export const qualifyScoped = (tenant: TenantId, name: string): string =>
+  tenant === defaultTenant
+    ? name.startsWith(marker)
+      ? `${marker}${defaultTenant}/${name}`
+      : name
+    : `${marker}${tenant}/${name}`
+
+/**
+ * A cache or storage namespace for the current tenant: `namespace` for the default tenant and unscoped fibers,
+ * `namespace@tenant` otherwise. Every cache level (memory, SQLite, Redis) keys by it.
+ *
+ * @since 0.1.0
+ * @category naming
+ */
+export const namespace = (name: string): Effect.Effect<string> =>
+  Effect.map(FiberRef.get(Tenant), (scoped) =>
+    Option.isNone(scoped) || scoped.value === defaultTenant ? name : `${name}@${scoped.value}`
+  )
+
+/**
+ * Fails with {@link TenantForbidden} unless the fiber is unscoped (the system, or a cross-tenant admin key).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const requireUnscoped = (action: string): Effect.Effect<void, TenantForbidden> =>
+  Effect.flatMap(FiberRef.get(Tenant), (scoped) =>
+    Option.isNone(scoped)
+      ? Effect.void
+      : Effect.fail(
+          new TenantForbidden({
+            message: `tenant "${scoped.value}" may not ${action}; it needs a cross-tenant admin key`,
+            tenant: scoped.value,
+            action
+          })
+        )
+  )
+
+/**
+ * Whether the current scope may see an event: unscoped sees every event; a tenant sees the events of its own
+ * modules (their `module_id` or `moduleId` is one of its stored names), and no system-wide event.
+ *
+ * @since 0.1.0
+ * @category naming
+ */
+export const eventVisibleTo = (scoped: Option.Option<TenantId>, data: { readonly [key: string]: unknown }): boolean => {
+  if (Option.isNone(scoped)) return true
+  const module = data.module_id ?? data.moduleId
+  return typeof module === "string" && ownerOf(module) === scoped.value
+}
+
+/**
+ * The stored name of a namespace (a cache's module key) in the current scope, idempotently: a name the current
+ * tenant already owns is kept, anything else is qualified into its space (see {@link qualifyScoped}).
+ *
+ * @since 0.1.0
+ * @category naming
+ */
+export const own = (name: string): Effect.Effect<string> =>
+  Effect.map(FiberRef.get(Tenant), (scoped) => {
+    if (Option.isNone(scoped)) return name
+    const tenant = scoped.value
+    if (tenant === defaultTenant)
+      return name.startsWith(marker) && ownerOf(name) === tenant ? name : qualifyScoped(tenant, name)
+    return ownerOf(name) === tenant ? name : qualifyScoped(tenant, name)
+  })
+
+/**
+ * Runs an effect as the tenant that owns a stored name (background work of a tenant, such as its optimization
+ * job); a name of the default tenant leaves the fiber's scope as it is.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const asOwnerOf =
+  (stored: string) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    const owner = ownerOf(stored)
+    return owner === defaultTenant ? self : Effect.locally(self, Tenant, Option.some(owner))
+  }

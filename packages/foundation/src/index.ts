@@ -129,7 +129,7 @@ export * as Telemetry from "./Telemetry.js"
 export * as Subject from "./Subject.js"
 
 /**
- * The tenant a request belongs to, carried through nested effects.
+ * Tenants: the tenant id carried by a fiber reference, and the naming of a tenant's stored resources.
  *
  * @since 0.1.0
  */

@@ -172,7 +172,8 @@ const retryableOf = (failure: unknown): boolean =>
 
 /**
  * Maps a failure of the application onto the API's errors by its tag (its message kept, its cause and stack
- * dropped): not found 404, conflicts 409, invalid input 400, rate limits 429, unavailability 503, else 500.
+ * dropped): not found 404, conflicts 409, invalid input 400, rate limits and a tenant's exhausted limits 429, another
+ * tenant's resources 403 (`TenantForbidden`), unavailability 503, else 500.
  *
  * @since 0.1.0
  * @category mapping
@@ -182,7 +183,8 @@ export const fromFailure = (failure: unknown): ApiError => {
   if (notFound.has(tag)) return new NotFound({ message })
   if (conflict.has(tag)) return new Conflict({ message })
   if (invalid.has(tag)) return new BadRequest({ message })
-  if (tag === "RateLimited") {
+  if (tag === "TenantForbidden") return new Forbidden({ message, required: "cross-tenant" })
+  if (tag === "RateLimited" || tag === "TenantLimitExceeded") {
     const retry = (failure as { readonly retryAfterMs?: unknown }).retryAfterMs
     return new TooManyRequests({ message, retryAfterMs: typeof retry === "number" ? retry : 1000 })
   }

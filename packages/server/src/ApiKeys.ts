@@ -19,6 +19,7 @@
  *
  * @since 0.1.0
  */
+import { Tenant } from "@effect-dspy/foundation"
 import * as crypto from "node:crypto"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
@@ -48,8 +49,21 @@ export const scopes: ReadonlyArray<Scope> = ["read", "execute", "admin"]
 export const Entry = Schema.Struct({
   id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(64)),
   sha256: Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/), Schema.annotations({ title: "hex SHA-256 digest" })),
-  scopes: Schema.Array(Schema.Literal("read", "execute", "admin")).pipe(Schema.minItems(1))
-})
+  scopes: Schema.Array(Schema.Literal("read", "execute", "admin")).pipe(Schema.minItems(1)),
+  /** The tenant the key belongs to (default: `default`); every request made with it is scoped to that tenant. */
+  tenant: Schema.optional(Tenant.TenantId),
+  /**
+   * An admin key that may act across tenants: its requests run unscoped (seeing every tenant), or as the tenant
+   * named by the `x-effect-dspy-tenant` header. Only `admin` keys may carry it.
+   */
+  crossTenant: Schema.optional(Schema.Boolean)
+}).pipe(
+  Schema.filter((entry) =>
+    entry.crossTenant === true && !entry.scopes.includes("admin")
+      ? `the key "${entry.id}" is crossTenant but lacks the "admin" scope`
+      : undefined
+  )
+)
 
 /**
  * A stored key.
@@ -68,7 +82,7 @@ export type Entry = typeof Entry.Type
 export const KeyFile = Schema.Struct({ version: Schema.Literal(1), keys: Schema.Array(Entry) })
 
 /**
- * Who made a request: the key's id and its scopes.
+ * Who made a request: the key's id, its scopes, its tenant and whether it may act across tenants.
  *
  * @since 0.1.0
  * @category models
@@ -76,6 +90,10 @@ export const KeyFile = Schema.Struct({ version: Schema.Literal(1), keys: Schema.
 export interface Principal {
   readonly id: string
   readonly scopes: ReadonlyArray<Scope>
+  /** The tenant of the key (`default` when the key names none). */
+  readonly tenant: Tenant.TenantId
+  /** An admin key that may act across tenants. */
+  readonly crossTenant: boolean
 }
 
 /**
@@ -106,10 +124,20 @@ export const digest = (key: Redacted.Redacted<string>): string =>
  */
 export const generate = (
   id: string,
-  keyScopes: ReadonlyArray<Scope>
+  keyScopes: ReadonlyArray<Scope>,
+  options?: { readonly tenant?: string | undefined; readonly crossTenant?: boolean | undefined }
 ): { readonly key: Redacted.Redacted<string>; readonly entry: Entry } => {
   const key = Redacted.make(`edk_${crypto.randomBytes(32).toString("base64url")}`)
-  return { key, entry: { id, sha256: digest(key), scopes: [...keyScopes] } }
+  return {
+    key,
+    entry: {
+      id,
+      sha256: digest(key),
+      scopes: [...keyScopes],
+      ...(options?.tenant === undefined ? {} : { tenant: Tenant.make(options.tenant) }),
+      ...(options?.crossTenant === true ? { crossTenant: true } : {})
+    }
+  }
 }
 
 /**
@@ -122,6 +150,11 @@ export interface ApiKeys {
   /** The principal of a presented key, or `undefined` (hashed once, looked up by digest, compared in constant time). */
   readonly authenticate: (key: Redacted.Redacted<string>) => Principal | undefined
   readonly size: number
+  /**
+   * Whether some key names a tenant: then every request is scoped to its key's tenant (`default` included). In a
+   * single-tenant key set, requests run unscoped, exactly as before tenants existed.
+   */
+  readonly multiTenant: boolean
 }
 
 /**
@@ -138,13 +171,19 @@ export const make = (entries: ReadonlyArray<Entry>): ApiKeys => {
   for (const entry of entries) {
     if (!byDigest.has(entry.sha256)) {
       byDigest.set(entry.sha256, {
-        principal: { id: entry.id, scopes: entry.scopes },
+        principal: {
+          id: entry.id,
+          scopes: entry.scopes,
+          tenant: entry.tenant ?? Tenant.defaultTenant,
+          crossTenant: entry.crossTenant === true && entry.scopes.includes("admin")
+        },
         digest: Buffer.from(entry.sha256, "hex")
       })
     }
   }
   return {
     size: entries.length,
+    multiTenant: entries.some((entry) => entry.tenant !== undefined),
     authenticate: (key) => {
       const presented = crypto.createHash("sha256").update(Redacted.value(key), "utf8").digest()
       const candidate = byDigest.get(presented.toString("hex"))

@@ -8,13 +8,15 @@
  *
  * @since 0.1.0
  */
-import { RateLimiter } from "@effect-dspy/foundation"
+import { RateLimiter, Tenant } from "@effect-dspy/foundation"
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as crypto from "node:crypto"
@@ -79,6 +81,23 @@ export const requireScope = (scope: ApiKeys.Scope): Effect.Effect<ApiKeys.Princi
   )
 
 /**
+ * Fails with `Forbidden` unless the request's principal holds `scope` and runs unscoped: the operator's views
+ * (the supervision tree, providers, status, metrics, alerts, metric history, workflow runs) span every tenant, so
+ * a tenant's key may not read them (a single-tenant key set runs unscoped and keeps them).
+ *
+ * @since 0.1.0
+ * @category authorization
+ */
+export const requireOperator = (scope: ApiKeys.Scope): Effect.Effect<ApiKeys.Principal, Forbidden, CurrentPrincipal> =>
+  Effect.zipLeft(
+    requireScope(scope),
+    Effect.mapError(
+      Tenant.requireUnscoped("read the operator's views"),
+      (e) => new Forbidden({ message: e.message, required: "cross-tenant" })
+    )
+  )
+
+/**
  * A session or token issued to a principal.
  *
  * @since 0.1.0
@@ -105,6 +124,8 @@ export interface Service {
   readonly revoke: (token: Redacted.Redacted<string>) => Effect.Effect<void>
   /** Counts one request of a key against its rate limit. */
   readonly admit: (principal: ApiKeys.Principal) => Effect.Effect<void, TooManyRequests>
+  /** Counts one request of a tenant against its rate limit (Config `tenants.*.requestsPerMinute`). */
+  readonly admitTenant: (tenant: Tenant.TenantId) => Effect.Effect<void, TooManyRequests>
 }
 
 /**
@@ -125,6 +146,8 @@ export class Credentials extends Context.Tag("@effect-dspy/server/Credentials")<
 export interface Options {
   readonly keys: ReadonlyArray<ApiKeys.Entry>
   readonly rateLimit?: { readonly limit: number; readonly scaleMs: number } | undefined
+  /** Each tenant's request limit (the application's `Tenants.admitRequest`); none: no tenant limit. */
+  readonly tenantLimit?: ((tenant: Tenant.TenantId) => Effect.Effect<void, Tenant.TenantLimitExceeded>) | undefined
 }
 
 /**
@@ -166,6 +189,13 @@ export const make = (options: Options): Effect.Effect<Service, never> =>
           return entry.principal
         }),
       revoke: (token) => Effect.sync(() => void issued.delete(digestOf(token))),
+      admitTenant: (tenant) =>
+        options.tenantLimit === undefined
+          ? Effect.void
+          : Effect.mapError(
+              options.tenantLimit(tenant),
+              (e) => new TooManyRequests({ message: e.message, retryAfterMs: e.retryAfterMs ?? 1000 })
+            ),
       admit: (principal) =>
         limiter === undefined
           ? Effect.void
@@ -233,7 +263,39 @@ export const authenticate = (
 }
 
 /**
- * The authentication middleware's implementation, over the {@link Credentials} in context.
+ * The header a cross-tenant admin key names the tenant to act as with (left out, its requests run unscoped).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const tenantHeader = "x-effect-dspy-tenant"
+
+/**
+ * The tenant scope of a request: the key's tenant; for a cross-tenant admin key, the tenant its
+ * {@link tenantHeader} names, else unscoped. A single-tenant key set (no key names a tenant) runs unscoped, as
+ * before tenants existed. A request body never sets it.
+ *
+ * @since 0.1.0
+ * @category authentication
+ */
+export const tenantScope = (
+  keys: ApiKeys.ApiKeys,
+  principal: ApiKeys.Principal,
+  request: HttpServerRequest.HttpServerRequest
+): Effect.Effect<Option.Option<Tenant.TenantId>, Unauthorized> => {
+  if (!principal.crossTenant) {
+    return Effect.succeed(keys.multiTenant ? Option.some(principal.tenant) : Option.none())
+  }
+  const named = request.headers[tenantHeader]
+  if (named === undefined || named === "") return Effect.succeed(Option.none())
+  return Tenant.pattern.test(named)
+    ? Effect.succeed(Option.some(named as Tenant.TenantId))
+    : Effect.fail(unauthorized(`the ${tenantHeader} header must be a tenant id (lowercase letters, digits, _ and -)`))
+}
+
+/**
+ * The authentication middleware's implementation, over the {@link Credentials} in context. It also scopes the
+ * request's fiber to the principal's tenant (see {@link tenantScope}).
  *
  * @since 0.1.0
  * @category layers
@@ -241,6 +303,18 @@ export const authenticate = (
 export const layerAuthentication: Layer.Layer<Authentication, never, Credentials> = Layer.effect(
   Authentication,
   Effect.map(Credentials, (credentials) =>
-    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => authenticate(credentials, request))
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+      Effect.flatMap(authenticate(credentials, request), (principal) =>
+        Effect.flatMap(tenantScope(credentials.keys, principal, request), (scope) =>
+          // The handler runs next in this same fiber, so the reference holds for the whole request.
+          Effect.as(
+            Option.isNone(scope)
+              ? FiberRef.set(Tenant.Tenant, scope)
+              : Effect.zipRight(credentials.admitTenant(scope.value), FiberRef.set(Tenant.Tenant, scope)),
+            principal
+          )
+        )
+      )
+    )
   )
 )

@@ -40,6 +40,7 @@ import type {
   ReleaseStore
 } from "@effect-dspy/services"
 import * as FileSystem from "@effect/platform/FileSystem"
+import { Tenants } from "@effect-dspy/services"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiScalar from "@effect/platform/HttpApiScalar"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
@@ -207,8 +208,11 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
       const gate = yield* Gate.make
       // Released after the listener (built in this scope before it): the SSE clients have ended by then.
       const broadcaster = yield* Broadcaster.make(yield* Events.Events, gate)
+      // Per-tenant request limits, when the application provides them.
+      const tenants = yield* Effect.serviceOption(Tenants.Tenants)
       const credentials = yield* Auth.make({
         keys: options.keys,
+        tenantLimit: Option.isSome(tenants) ? tenants.value.admitRequest : undefined,
         rateLimit: options.rateLimit === false ? undefined : (options.rateLimit ?? { limit: 1200, scaleMs: 60_000 })
       })
       const settings = {

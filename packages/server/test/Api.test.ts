@@ -22,7 +22,12 @@ describe("ApiKeys", () => {
     const keys = ApiKeys.make(generated.map((g) => g.entry))
     assert.strictEqual(keys.size, 500)
     for (const i of [0, 1, 250, 499]) {
-      assert.deepStrictEqual(keys.authenticate(generated[i]!.key), { id: `k${i}`, scopes: [ApiKeys.scopes[i % 3]!] })
+      assert.deepStrictEqual(keys.authenticate(generated[i]!.key), {
+        id: `k${i}`,
+        scopes: [ApiKeys.scopes[i % 3]!],
+        tenant: "default" as never,
+        crossTenant: false
+      })
     }
     const one = Redacted.value(generated[7]!.key)
     for (const wrong of ["", "edk_", `${one}x`, one.slice(0, -1), one.toUpperCase()]) {

@@ -65,6 +65,8 @@ export interface HarnessOptions extends Partial<Omit<Server.Options, "keys">> {
   readonly observeIntervalMs?: number
   /** Builds a `WorkflowEngine` (in-memory run store, no tools) under the server. */
   readonly workflows?: boolean
+  /** More keys (e.g. of tenants) besides the admin, reader and executor keys. */
+  readonly extraKeys?: ReadonlyArray<ApiKeys.Entry>
 }
 
 /** The application (primary `sim` with backup `sim_backup`) and the server on a free loopback port. */
@@ -106,10 +108,17 @@ export const start = (options: HarnessOptions = {}): Effect.Effect<Harness, unkn
       shutdownGracePeriod: "2 seconds",
       ...(options.feedbackWindowMs === undefined ? {} : { loop: { feedbackWindowMs: options.feedbackWindowMs } })
     }).pipe(Layer.provideMerge(foundation))
-    const { latencyMs: _latency, feedbackWindowMs: _window, observeIntervalMs: _interval, workflows, ...rest } = options
+    const {
+      latencyMs: _latency,
+      feedbackWindowMs: _window,
+      observeIntervalMs: _interval,
+      workflows,
+      extraKeys,
+      ...rest
+    } = options
     const layer = Server.layer({
       port: 0,
-      keys: [admin.entry, reader.entry, executor.entry],
+      keys: [admin.entry, reader.entry, executor.entry, ...(extraKeys ?? [])],
       ...rest
     }).pipe(
       Layer.provideMerge(

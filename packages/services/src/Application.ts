@@ -55,6 +55,8 @@ import * as ReleaseStore from "./releases/ReleaseStore.js"
 import * as RouterStore from "./routing/RouterStore.js"
 import * as ServicesEvents from "./ServicesEvents.js"
 import * as Storage from "./Storage.js"
+import * as tenancy from "./internal/tenancy.js"
+import * as Tenants from "./Tenants.js"
 import { openPostgres } from "./internal/storage.js"
 import * as clusterWiring from "./cluster/internal/application.js"
 import * as ExperienceStore from "./loop/ExperienceStore.js"
@@ -263,7 +265,8 @@ export const layer = (
   | Loop.Loop
   | ExperienceStore.ExperienceStore
   | RouterStore.RouterStore
-  | Observability.Observability,
+  | Observability.Observability
+  | Tenants.Tenants,
   LM.LMConfigError | RuntimeError.ChildStartFailed | RuntimeError.InvalidOptions,
   Config.Config | Events.Events | Protection.Protection | Registry.Registry
 > =>
@@ -631,14 +634,31 @@ export const layer = (
         )
       if (options.loop?.record !== false) recorder.current = loop.recorder
       jobsOf = optimization
+      // Tenant scoping (docs/tenants.md): the services in context see the calling fiber's tenant; the application's
+      // own parts (the loop, the coordinator, the module actor) keep the stored names.
+      const givenTenants = yield* Effect.serviceOption(Tenants.Tenants)
+      const tenants = Option.isSome(givenTenants)
+        ? givenTenants.value
+        : yield* Tenants.make((yield* config.current).tenants)
+      const scopedModules = tenancy.modules(modules, deps.store, {
+        beforeCreate: tenants.admitModule,
+        beforeExecute: tenants.admitExecution,
+        charge: tenants.charge,
+        limited: (tenant) => tenants.limitsOf(tenant) !== undefined
+      })
+      const scopedExperiences = tenancy.experiences(experiences)
       return Context.make(Application, service).pipe(
-        Context.add(Loop.Loop, loop.service),
-        Context.add(ExperienceStore.ExperienceStore, experiences),
+        Context.add(Loop.Loop, tenancy.loop(loop.service, experiences)),
+        Context.add(ExperienceStore.ExperienceStore, scopedExperiences),
         Context.add(RouterStore.RouterStore, routers),
-        Context.add(OptimizationCoordinator.OptimizationCoordinator, optimization),
-        Context.add(ModuleManager.ModuleManager, modules),
+        Context.add(
+          OptimizationCoordinator.OptimizationCoordinator,
+          tenancy.coordinator(optimization, scopedModules, { beforeStart: tenants.admitJob })
+        ),
+        Context.add(ModuleManager.ModuleManager, scopedModules.service),
         Context.add(ReleaseStore.ReleaseStore, releases),
-        Context.add(Experiments.Experiments, experiments),
+        Context.add(Tenants.Tenants, tenants),
+        Context.add(Experiments.Experiments, tenancy.experiments(experiments)),
         Context.add(LMProviders.LMProviders, providers.service),
         Context.add(LM.LM, lm),
         Context.add(Observability.Observability, observability)

@@ -302,10 +302,14 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
       diskRetryAfterMs: yield* positiveInt("diskRetryAfterMs", options.diskRetryAfterMs ?? 30_000),
       redis
     })
+    // Every level keys by the module namespace, made the calling tenant's own (`Tenant.own`): a tenant's entries
+    // live under `~tenant/<module>` in L1, L2 and Redis, and another tenant's are out of its reach.
     const service: Service = {
-      get: (moduleId, key) => Effect.zipRight(checkKey("get", moduleId, key), engine.get(moduleId, key)),
-      set: (moduleId, key, value, setOptions) =>
+      get: (moduleId, key) =>
+        Effect.flatMap(Tenant.own(moduleId), (ns) => Effect.zipRight(checkKey("get", ns, key), engine.get(ns, key))),
+      set: (moduleId_, key, value, setOptions) =>
         Effect.gen(function* () {
+          const moduleId = yield* Tenant.own(moduleId_)
           yield* checkKey("set", moduleId, key)
           const ttl = setOptions?.ttlMs === undefined ? undefined : yield* checkTtl("set", setOptions.ttlMs)
           const json = yield* checkValue("set", value)
@@ -320,16 +324,21 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
           yield* service.set(moduleId, key, json, setOptions)
           return json
         }),
-      delete: (moduleId, key) => Effect.zipRight(checkKey("delete", moduleId, key), engine.delete(moduleId, key)),
+      delete: (moduleId, key) =>
+        Effect.flatMap(Tenant.own(moduleId), (ns) =>
+          Effect.zipRight(checkKey("delete", ns, key), engine.delete(ns, key))
+        ),
       invalidateModule: (moduleId) =>
-        Effect.flatMap(checkModule("invalidateModule", moduleId), engine.invalidateModule),
+        Effect.flatMap(Tenant.own(moduleId), (ns) =>
+          Effect.flatMap(checkModule("invalidateModule", ns), engine.invalidateModule)
+        ),
       clear: engine.clear,
       purgeExpired: engine.purgeExpired,
       stats: engine.stats,
       enabled: engine.enabled,
       setEnabled: engine.setEnabled,
       setTtl: (value) => Effect.flatMap(checkTtl("setTtl", value), engine.setTtl),
-      redisPttl: engine.redisPttl,
+      redisPttl: (moduleId, key) => Effect.flatMap(Tenant.own(moduleId), (ns) => engine.redisPttl(ns, key)),
       checkLevels: engine.checkLevels,
       namespaces: engine.namespaces,
       entries: engine.entries

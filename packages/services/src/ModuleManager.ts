@@ -26,7 +26,7 @@
  * @since 0.1.0
  */
 import type { ChainOfThought, Example, Module, Predict, Program, Signature } from "@effect-dspy/core"
-import type { CircuitBreaker, ConfigSchema, Errors, Protection } from "@effect-dspy/foundation"
+import type { CircuitBreaker, ConfigSchema, Errors, Protection, Tenant } from "@effect-dspy/foundation"
 import type * as ArmStats from "./experiments/ArmStats.js"
 import type * as ExperimentRecord from "./experiments/ExperimentRecord.js"
 import type * as TrafficPolicy from "./experiments/TrafficPolicy.js"
@@ -387,6 +387,7 @@ export type MutationError =
   | ReleaseStoreError
   | ReleaseCorrupted
   | ReleaseShapeMismatch
+  | Tenant.TenantLimitExceeded
 
 /**
  * What an execution can fail with: no such module, the module's protections (open circuit, rate limit), the

@@ -32,7 +32,7 @@
  * @since 0.1.0
  */
 import { type Example, LM } from "@effect-dspy/core"
-import { Config, type ConfigSchema, Events } from "@effect-dspy/foundation"
+import { Config, type ConfigSchema, Events, type Tenant } from "@effect-dspy/foundation"
 import { Checkpoint, type Budget, type Optimizer, type Progress } from "@effect-dspy/optimizers"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -212,7 +212,10 @@ export interface Service {
   /** Queues a job (or merges the request into its twin) and answers at once. */
   readonly start: (
     request: StartRequest
-  ) => Effect.Effect<Started, OptimizationRequestInvalid | ModuleNotFound | OptimizationStoreError>
+  ) => Effect.Effect<
+    Started,
+    OptimizationRequestInvalid | ModuleNotFound | OptimizationStoreError | Tenant.TenantLimitExceeded
+  >
   /** A job now. */
   readonly status: (id: string) => Effect.Effect<Job, OptimizationJobNotFound>
   /** Every job, oldest first. */

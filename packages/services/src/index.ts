@@ -456,3 +456,10 @@ export * as Retention from "./rights/Retention.js"
  * @since 0.1.0
  */
 export * as RightsError from "./rights/RightsError.js"
+
+/**
+ * Per-tenant limits: request rate, LM-call and cost budgets, concurrent optimization jobs, stored modules.
+ *
+ * @since 0.1.0
+ */
+export * as Tenants from "./Tenants.js"

@@ -21,7 +21,11 @@ import { Authentication } from "../Auth.js"
  */
 export const WhoAmI = Schema.Struct({
   keyId: Schema.String,
-  scopes: Schema.Array(Schema.Literal("read", "execute", "admin"))
+  scopes: Schema.Array(Schema.Literal("read", "execute", "admin")),
+  /** The tenant the key's requests are scoped to. */
+  tenant: Schema.optional(Schema.String),
+  /** Whether the key may act across tenants. */
+  crossTenant: Schema.optional(Schema.Boolean)
 })
 
 /**

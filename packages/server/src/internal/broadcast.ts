@@ -24,6 +24,8 @@ import type { Gate } from "./gate.js"
 export interface Client {
   readonly queue: Queue.Queue<Uint8Array>
   held: Array<Events.Event> | undefined
+  /** Which of the group's events this client may see (a tenant's), all when undefined. */
+  readonly visible: ((event: Events.Event) => boolean) | undefined
 }
 
 interface Group {
@@ -81,14 +83,17 @@ export class Broadcaster {
   }
 
   /**
-   * Attaches a client to the events of `types` (all when undefined): once this returns, every event published is
-   * in its queue. It is detached when the scope closes.
+   * Attaches a client to the events of `types` (all when undefined) that pass `visible` (all when undefined): once
+   * this returns, every such event published is in its queue. It is detached when the scope closes.
    */
-  attach(types: ReadonlyArray<string> | undefined): Effect.Effect<Client, never, Scope.Scope> {
+  attach(
+    types: ReadonlyArray<string> | undefined,
+    visible?: (event: Events.Event) => boolean
+  ): Effect.Effect<Client, never, Scope.Scope> {
     const key = types === undefined ? "*" : [...new Set(types)].sort().join(",")
     return Effect.gen(this, function* () {
       const client: Client = yield* Effect.acquireRelease(
-        Effect.map(Queue.unbounded<Uint8Array>(), (queue): Client => ({ queue, held: [] })),
+        Effect.map(Queue.unbounded<Uint8Array>(), (queue): Client => ({ queue, held: [], visible })),
         (client) => this.detach(key, client)
       )
       if (this.closed) {
@@ -136,11 +141,13 @@ export class Broadcaster {
     for (const bytes of head) Queue.unsafeOffer(client.queue, bytes)
     for (const event of held)
       if (seen === undefined || !seen.has(event.id)) Queue.unsafeOffer(client.queue, encode(event))
+    // (held events were already filtered by `visible` when delivered)
   }
 
   private deliver(clients: ReadonlySet<Client>, event: Events.Event): void {
     let bytes: Uint8Array | undefined
     for (const client of clients) {
+      if (client.visible !== undefined && !client.visible(event)) continue
       if (client.held !== undefined) client.held.push(event)
       else Queue.unsafeOffer(client.queue, (bytes ??= encode(event)))
     }

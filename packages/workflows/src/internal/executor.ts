@@ -12,8 +12,8 @@ import { TrafficPolicy } from "@effect-dspy/services"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Either from "effect/Either"
 import * as Schedule from "effect/Schedule"
 import type * as RunRecord from "../RunRecord.js"
 import { SCHEMA_VERSION } from "../RunRecord.js"
@@ -118,7 +118,11 @@ const toolNodes = (w: Check.Checked): ReadonlyArray<Check.Node> => {
  */
 export const prepare = (env: Env, w: Check.Checked): Effect.Effect<void, WorkflowInvalid> =>
   Effect.gen(function* () {
-    const fingerprint = w.fingerprint ?? fingerprintOf(w)
+    // Prepared once per workflow and tenant: each tenant's inline modules are its own (see docs/tenants.md).
+    const tenant = yield* Tenant.scope
+    const fingerprint = Option.isNone(tenant)
+      ? (w.fingerprint ?? fingerprintOf(w))
+      : `${tenant.value}:${w.fingerprint ?? fingerprintOf(w)}`
     if (env.prepared.has(fingerprint)) return
     const issues: Array<Issue> = []
     for (const { workflow, node } of moduleNodes(w)) {

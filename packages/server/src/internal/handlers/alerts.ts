@@ -7,7 +7,7 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { Api } from "../../Api.js"
 import type * as AlertsApi from "../../api/AlertsApi.js"
-import { requireScope } from "../../Auth.js"
+import { requireOperator } from "../../Auth.js"
 import * as Sse from "../../Sse.js"
 import type { Gate } from "../gate.js"
 import { GateTag } from "./context.js"
@@ -74,19 +74,19 @@ export const layer = HttpApiBuilder.group(Api, "alerts", (handlers) =>
     return handlers
       .handle("active", () =>
         Effect.zipRight(
-          requireScope("read"),
+          requireOperator("read"),
           Effect.map(observability.alerts.active, (all) => all.map(toAlert))
         )
       )
       .handle("recent", () =>
         Effect.zipRight(
-          requireScope("read"),
+          requireOperator("read"),
           Effect.map(observability.alerts.recent, (all) => all.map(toAlert))
         )
       )
       .handle("rules", () =>
         Effect.zipRight(
-          requireScope("read"),
+          requireOperator("read"),
           Effect.map(observability.alerts.rules, (all) =>
             all.map((r) => ({
               name: r.name,
@@ -105,7 +105,7 @@ export const layer = HttpApiBuilder.group(Api, "alerts", (handlers) =>
       )
       .handle("tail", ({ urlParams }) =>
         Effect.gen(function* () {
-          yield* requireScope("read")
+          yield* requireOperator("read")
           const every = Duration.millis(urlParams.intervalMs ?? 1000)
           return Sse.response(gate.sseStream(alertEvents(observability, every), { live: true }))
         })

@@ -21,7 +21,14 @@ export const layer = HttpApiBuilder.group(Api, "auth", (handlers) =>
     const credentials = yield* Credentials
     const settings = yield* SettingsTag
     return handlers
-      .handle("whoami", () => Effect.map(CurrentPrincipal, (p) => ({ keyId: p.id, scopes: p.scopes })))
+      .handle("whoami", () =>
+        Effect.map(CurrentPrincipal, (p) => ({
+          keyId: p.id,
+          scopes: p.scopes,
+          tenant: p.tenant,
+          crossTenant: p.crossTenant
+        }))
+      )
       .handle("session", () =>
         Effect.gen(function* () {
           const principal = yield* requireScope("read")

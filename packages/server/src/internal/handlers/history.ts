@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import { Api } from "../../Api.js"
 import * as ApiError from "../../ApiError.js"
 import type * as MetricsApi from "../../api/MetricsApi.js"
-import { requireScope } from "../../Auth.js"
+import { requireOperator } from "../../Auth.js"
 
 /** The selector of a query (absent dimensions left out). */
 export const selectorOf = (q: typeof MetricsApi.Selector.Type) => {
@@ -47,7 +47,7 @@ export const layer = HttpApiBuilder.group(Api, "history", (handlers) =>
     return handlers
       .handle("series", () =>
         Effect.zipRight(
-          requireScope("read"),
+          requireOperator("read"),
           Effect.mapError(
             Effect.map(observability.history.series, (all) => all.map(seriesOf)),
             ApiError.fromFailure
@@ -56,7 +56,7 @@ export const layer = HttpApiBuilder.group(Api, "history", (handlers) =>
       )
       .handle("query", ({ urlParams }) =>
         Effect.gen(function* () {
-          yield* requireScope("read")
+          yield* requireOperator("read")
           if (urlParams.to <= urlParams.from)
             return yield* Effect.fail(new ApiError.BadRequest({ message: "`to` must be after `from`", field: "to" }))
           const points = yield* Effect.mapError(
@@ -73,7 +73,7 @@ export const layer = HttpApiBuilder.group(Api, "history", (handlers) =>
       )
       .handle("forecast", ({ urlParams }) =>
         Effect.gen(function* () {
-          yield* requireScope("read")
+          yield* requireOperator("read")
           const reports = yield* Effect.mapError(
             observability.forecast({
               selector: selectorOf(urlParams),

@@ -1,5 +1,6 @@
 /** The modules group's handlers. */
 import { Experiments, ModuleManager, ReleaseBundle, ReleaseStore } from "@effect-dspy/services"
+import { Tenant } from "@effect-dspy/foundation"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -158,8 +159,16 @@ export const layer = HttpApiBuilder.group(Api, "modules", (handlers) =>
       .handle("exportRelease", ({ path, urlParams }) =>
         Effect.zipRight(
           requireScope("read"),
+          // A tenant exports its own module only: the stored name is its own, read in the system's view.
           mapped(
-            ReleaseBundle.exportBundle(path.id, urlParams.version === undefined ? {} : { version: urlParams.version })
+            Effect.flatMap(Tenant.qualify(path.id), (stored) =>
+              Tenant.unscoped(
+                ReleaseBundle.exportBundle(
+                  stored,
+                  urlParams.version === undefined ? {} : { version: urlParams.version }
+                )
+              )
+            )
           ).pipe(Effect.provideService(ReleaseStore.ReleaseStore, releases))
         )
       )
@@ -167,12 +176,16 @@ export const layer = HttpApiBuilder.group(Api, "modules", (handlers) =>
         Effect.zipRight(
           requireScope("admin"),
           mapped(
-            Effect.map(
-              ReleaseBundle.importBundle(payload.bundle, {
-                moduleId: path.id,
-                ...(payload.ifVersion === undefined ? {} : { ifVersion: payload.ifVersion })
-              }),
-              toInfo
+            Effect.flatMap(Tenant.qualify(path.id), (stored) =>
+              Effect.map(
+                Tenant.unscoped(
+                  ReleaseBundle.importBundle(payload.bundle, {
+                    moduleId: stored,
+                    ...(payload.ifVersion === undefined ? {} : { ifVersion: payload.ifVersion })
+                  })
+                ),
+                (info) => toInfo({ ...info, id: path.id })
+              )
             )
           ).pipe(
             Effect.provideService(ReleaseStore.ReleaseStore, releases),

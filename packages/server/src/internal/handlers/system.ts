@@ -1,5 +1,5 @@
 /** The system group's handlers: tree, providers, status, health, snapshots, metrics, events. */
-import { Events } from "@effect-dspy/foundation"
+import { Events, Tenant } from "@effect-dspy/foundation"
 import { Application, Experiments, LMProviders, ModuleManager, OptimizationCoordinator } from "@effect-dspy/services"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
@@ -7,12 +7,13 @@ import type * as Layer from "effect/Layer"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { Api } from "../../Api.js"
 import * as ApiError from "../../ApiError.js"
 import type * as SystemApi from "../../api/SystemApi.js"
-import { type Authentication, requireScope } from "../../Auth.js"
+import { type Authentication, requireOperator, requireScope } from "../../Auth.js"
 import * as Sse from "../../Sse.js"
 import type { Gate } from "../gate.js"
 import * as prometheus from "../prometheus.js"
@@ -57,11 +58,15 @@ export const tail = (
   broadcaster: Broadcaster,
   events: Events.Service,
   types: ReadonlyArray<string> | undefined,
-  lastId: string | undefined
+  lastId: string | undefined,
+  scope: Option.Option<Tenant.TenantId> = Option.none()
 ): Stream.Stream<Uint8Array, unknown> =>
   Stream.unwrapScoped(
     Effect.gen(function* () {
-      const client = yield* broadcaster.attach(types)
+      const client = yield* broadcaster.attach(
+        types,
+        Option.isNone(scope) ? undefined : (e) => Tenant.eventVisibleTo(scope, e.data)
+      )
       let replay: ReadonlyArray<Events.Event> = []
       if (lastId !== undefined) {
         const colon = lastId.indexOf(":")
@@ -75,7 +80,8 @@ export const tail = (
             ...(types === undefined ? {} : { types })
           })
           const at = since.findIndex((e) => e.id === id)
-          replay = at === -1 ? since : since.slice(at + 1)
+          const visible = Option.isNone(scope) ? since : since.filter((e) => Tenant.eventVisibleTo(scope, e.data))
+          replay = at === -1 ? visible : visible.slice(visible.findIndex((e) => e.id === id) + 1)
         }
       }
       const ready = Sse.encode({ event: "ready", data: JSON.stringify({ replayed: replay.length }) })
@@ -170,19 +176,19 @@ export const layer: Layer.Layer<
     })
 
     return handlers
-      .handle("tree", () => Effect.zipRight(requireScope("read"), app.describe))
+      .handle("tree", () => Effect.zipRight(requireOperator("read"), app.describe))
       .handle("providers", () =>
         Effect.zipRight(
-          requireScope("read"),
+          requireOperator("read"),
           Effect.map(providers.status, (all) => all.map(toProvider))
         )
       )
-      .handle("status", () => Effect.zipRight(requireScope("read"), status))
-      .handle("health", () => Effect.zipRight(requireScope("read"), health))
-      .handle("snapshot", () => Effect.zipRight(requireScope("read"), snapshot))
+      .handle("status", () => Effect.zipRight(requireOperator("read"), status))
+      .handle("health", () => Effect.zipRight(requireOperator("read"), health))
+      .handle("snapshot", () => Effect.zipRight(requireOperator("read"), snapshot))
       .handle("snapshots", ({ urlParams }) =>
         Effect.gen(function* () {
-          yield* requireScope("read")
+          yield* requireOperator("read")
           const every = Duration.millis(urlParams.intervalMs ?? 1000)
           const stream = Stream.repeatEffectWithSchedule(snapshot, Schedule.spaced(every)).pipe(
             Stream.zipWithIndex,
@@ -191,33 +197,41 @@ export const layer: Layer.Layer<
           return Sse.response(gate.sseStream(stream))
         })
       )
-      .handle("metrics", () => Effect.zipRight(requireScope("read"), prometheus.render))
+      .handle("metrics", () => Effect.zipRight(requireOperator("read"), prometheus.render))
       .handle("events", ({ urlParams }) =>
         Effect.zipRight(
           requireScope("read"),
-          Effect.mapError(
-            events.query({
-              ...(parseTypes(urlParams.types) === undefined
-                ? {}
-                : { types: parseTypes(urlParams.types) as Array<string> }),
-              ...(urlParams.correlationId === undefined ? {} : { correlationId: urlParams.correlationId }),
-              ...(urlParams.from === undefined ? {} : { from: urlParams.from }),
-              ...(urlParams.to === undefined ? {} : { to: urlParams.to }),
-              limit: urlParams.limit ?? 100,
-              ...(urlParams.offset === undefined ? {} : { offset: urlParams.offset }),
-              ...(urlParams.order === undefined ? {} : { order: urlParams.order })
-            }),
-            ApiError.fromFailure
+          Effect.zipWith(
+            Tenant.scope,
+            Effect.mapError(
+              events.query({
+                ...(parseTypes(urlParams.types) === undefined
+                  ? {}
+                  : { types: parseTypes(urlParams.types) as Array<string> }),
+                ...(urlParams.correlationId === undefined ? {} : { correlationId: urlParams.correlationId }),
+                ...(urlParams.from === undefined ? {} : { from: urlParams.from }),
+                ...(urlParams.to === undefined ? {} : { to: urlParams.to }),
+                limit: urlParams.limit ?? 100,
+                ...(urlParams.offset === undefined ? {} : { offset: urlParams.offset }),
+                ...(urlParams.order === undefined ? {} : { order: urlParams.order })
+              }),
+              ApiError.fromFailure
+            ),
+            (scope, all) => (Option.isNone(scope) ? all : all.filter((e) => Tenant.eventVisibleTo(scope, e.data)))
           )
         )
       )
       .handle("tail", ({ urlParams, request }) =>
         Effect.gen(function* () {
           yield* requireScope("read")
+          const scope = yield* Tenant.scope
           return response(
-            gate.sseStream(tail(broadcaster, events, parseTypes(urlParams.types), Sse.lastEventId(request.headers)), {
-              live: true
-            })
+            gate.sseStream(
+              tail(broadcaster, events, parseTypes(urlParams.types), Sse.lastEventId(request.headers), scope),
+              {
+                live: true
+              }
+            )
           )
         })
       )

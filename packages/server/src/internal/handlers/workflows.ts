@@ -1,4 +1,5 @@
 /** The workflows group's handlers (on the `WorkflowEngine` in context, if any). */
+import { Correlation, Tenant } from "@effect-dspy/foundation"
 import { Statechart, Workflow, WorkflowEngine } from "@effect-dspy/workflows"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Effect from "effect/Effect"
@@ -82,18 +83,28 @@ export const layer = HttpApiBuilder.group(Api, "workflows", (handlers) =>
           yield* requireScope("execute")
           const e = yield* engine
           const w = yield* parse(payload)
+          // A tenant's run is stored under its own run id (`~tenant/<id>`), so another tenant cannot reach it.
+          const scope = yield* Tenant.scope
+          const runId =
+            Option.isNone(scope) || scope.value === Tenant.defaultTenant
+              ? payload.runId
+              : Tenant.qualifyScoped(scope.value, payload.runId ?? Correlation.makeId(w.name))
           const result = yield* Effect.mapError(
-            e.run(w, payload.inputs, payload.runId === undefined ? {} : { runId: payload.runId }),
+            e.run(w, payload.inputs, runId === undefined ? {} : { runId }),
             workflowError
           )
-          return toResult(result)
+          return toResult({ ...result, runId: Tenant.localName(result.runId) })
         })
       )
       .handle("status", ({ path }) =>
         Effect.gen(function* () {
           yield* requireScope("read")
           const e = yield* engine
-          return jsonSafe(yield* Effect.mapError(e.record(path.id), workflowError))
+          const record = yield* Effect.mapError(
+            Effect.flatMap(Tenant.qualify(path.id), (id) => e.record(id)),
+            workflowError
+          )
+          return jsonSafe({ ...record, runId: Tenant.localName(record.runId) })
         })
       )
       .handle("resume", ({ path, payload }) =>
@@ -101,7 +112,11 @@ export const layer = HttpApiBuilder.group(Api, "workflows", (handlers) =>
           yield* requireScope("execute")
           const e = yield* engine
           const w = yield* parse(payload)
-          return toResult(yield* Effect.mapError(e.resume(w, path.id), workflowError))
+          const result = yield* Effect.mapError(
+            Effect.flatMap(Tenant.qualify(path.id), (id) => e.resume(w, id)),
+            workflowError
+          )
+          return toResult({ ...result, runId: Tenant.localName(result.runId) })
         })
       )
   })

@@ -16,7 +16,7 @@ import * as FiberId from "effect/FiberId"
 import { decide, studentOf } from "./decisions.js"
 import { type Env, finish, now, patch } from "./env.js"
 import { emptyProgress, type Live, record } from "./jobs.js"
-import { Events } from "@effect-dspy/foundation"
+import { Events, Tenant } from "@effect-dspy/foundation"
 import * as ServicesEvents from "../../ServicesEvents.js"
 
 /** The job worker: a process under `optimization_workers` that owns the job's fiber while it runs. */
@@ -166,7 +166,11 @@ export const makeRunner = (env: Env, wake: Effect.Effect<void>) => {
       live.progress = emptyProgress
       yield* patch(env, live, { status: "running", startedAt: yield* now })
       // Interruptible whatever the caller (the dispatcher process fills workers uninterruptibly).
-      const fiber = yield* Effect.forkIn(Effect.interruptible(runJob(live)), env.jobScope)
+      const fiber = yield* Effect.forkIn(
+        // A tenant's job runs as its tenant (its cache namespace, its events' scope).
+        Effect.interruptible(runJob(live)).pipe(Tenant.asOwnerOf(live.row.moduleId)),
+        env.jobScope
+      )
       live.fiber = fiber
       const supervisor = yield* Effect.either(env.deps.optimizationWorkers)
       if (supervisor._tag === "Left") {
