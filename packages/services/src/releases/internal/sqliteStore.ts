@@ -226,7 +226,7 @@ export const open = (
               let versions = 0
               let results = 0
               for (const r of yield* rows("SELECT module_id, version, state FROM dspy_release_versions", [])) {
-                const state = rewrite(parse(r.state))
+                const state = rewrite(Rows.parse(r.state))
                 if (state === undefined) continue
                 versions++
                 yield* run("UPDATE dspy_release_versions SET state = ? WHERE module_id = ? AND version = ?", [
@@ -236,7 +236,7 @@ export const open = (
                 ])
               }
               for (const r of yield* rows("SELECT key, state FROM dspy_optimization_results", [])) {
-                const state = rewrite(parse(r.state))
+                const state = rewrite(Rows.parse(r.state))
                 if (state === undefined) continue
                 results++
                 yield* run("UPDATE dspy_optimization_results SET state = ? WHERE key = ?", [
