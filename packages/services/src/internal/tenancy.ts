@@ -196,6 +196,8 @@ export const modules = (
     swap: (id, patch) => write(id, (stored) => Effect.map(service.swap(stored, patch), localInfo)),
     rollback: (id, toVersion, options) =>
       write(id, (stored) => Effect.map(service.rollback(stored, toVersion, options), localInfo)),
+    // Reloading from the store changes nothing a tenant owns: its own module (or the shared one it is served).
+    reload: (id) => read(id, (stored) => service.reload(stored)),
     remove: (id) =>
       Effect.flatMap(scoped, (s) =>
         Option.isNone(s) ? service.remove(id) : service.remove(Tenant.qualifyScoped(s.value, id)).pipe(localize(id))
