@@ -340,8 +340,16 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
       setTtl: (value) => Effect.flatMap(checkTtl("setTtl", value), engine.setTtl),
       redisPttl: (moduleId, key) => Effect.flatMap(Tenant.own(moduleId), (ns) => engine.redisPttl(ns, key)),
       checkLevels: engine.checkLevels,
-      namespaces: engine.namespaces,
-      entries: engine.entries
+      // A tenant sees and reads its own namespaces only (`Tenant.visibleTo`, `Tenant.own`); unscoped sees them all.
+      namespaces: Effect.flatMap(Tenant.scope, (scoped) =>
+        Option.isNone(scoped)
+          ? engine.namespaces
+          : Effect.map(engine.namespaces, (found) => ({
+              ...found,
+              namespaces: found.namespaces.filter((ns) => Tenant.visibleTo(scoped, ns))
+            }))
+      ),
+      entries: (namespace) => Effect.flatMap(Tenant.own(namespace), engine.entries)
     }
     return service
   })

@@ -66,7 +66,11 @@ describe("DataRights in the application", () => {
     () =>
       Effect.gen(function* () {
         const modules = yield* ModuleManager.ModuleManager
-        yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+        // Each tenant's own "qa" (a tenant's modules are its own: stored as `~tenant/qa`).
+        for (const tenant of ["acme", "beta"])
+          yield* modules
+            .create({ id: "qa", kind: "predict", signature: "question -> answer" })
+            .pipe(Tenant.withTenant(Tenant.make(tenant)))
         const run = (tenant: string, subject: string, question: string) =>
           modules.execute("qa", { question }).pipe(Subject.withSubject(subject), Tenant.withTenant(Tenant.make(tenant)))
         yield* run("acme", "user-1", "ACME-QUESTION-fig")
@@ -74,8 +78,16 @@ describe("DataRights in the application", () => {
         const store = yield* ExperienceStore.ExperienceStore
         yield* store.flush
         const cache = yield* CacheManager.CacheManager
-        const acmeNs = CacheManager.namespaceOf("lm", { tenant: "acme", subject: "user-1" })
+        // Stored under the tenant's own name (`~acme/...`, the CacheManager's `Tenant.own`).
+        const acmeNs = Tenant.qualifyFor(
+          Tenant.make("acme"),
+          CacheManager.namespaceOf("lm", { tenant: "acme", subject: "user-1" })
+        )
         assert.isAbove((yield* cache.entries(acmeNs)).entries.length, 0)
+        // A tenant sees its own cache namespaces only, and cannot read another tenant's entries.
+        const betaSees = (yield* cache.namespaces.pipe(Tenant.withTenant(Tenant.make("beta")))).namespaces
+        assert.isTrue(betaSees.length > 0 && betaSees.every((ns) => ns.startsWith("~beta/")))
+        assert.strictEqual((yield* cache.entries(acmeNs).pipe(Tenant.withTenant(Tenant.make("beta")))).entries.length, 0)
 
         const rights = yield* DataRights.make(yield* DataRights.sourcesFromContext)
         const archive = JSON.stringify((yield* rights.export({ tenant: "acme" })).entries)
@@ -87,7 +99,10 @@ describe("DataRights in the application", () => {
           ["beta"]
         )
         assert.strictEqual((yield* cache.entries(acmeNs)).entries.length, 0)
-        const betaNs = CacheManager.namespaceOf("lm", { tenant: "beta", subject: "user-1" })
+        const betaNs = Tenant.qualifyFor(
+          Tenant.make("beta"),
+          CacheManager.namespaceOf("lm", { tenant: "beta", subject: "user-1" })
+        )
         assert.isAbove((yield* cache.entries(betaNs)).entries.length, 0)
       }).pipe(Effect.provide(TestRuntime.layer().pipe(Layer.provideMerge(CacheManager.layerTest))))
   )

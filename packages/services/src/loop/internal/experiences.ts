@@ -485,8 +485,8 @@ const experienceOf = (r: Db.Row): Experience => ({
   reward: Db.numOrUndefined(r.reward),
   outcome: r.outcome === null || r.outcome === undefined ? undefined : (parseJson(r.outcome) as Reward.Outcome),
   feedbackAt: Db.numOrUndefined(r.feedback_at),
-  subject: r.subject === null || r.subject === undefined ? undefined : String(r.subject),
-  tenant: r.tenant === null || r.tenant === undefined ? undefined : String(r.tenant)
+  ...(r.subject === null || r.subject === undefined ? {} : { subject: String(r.subject) }),
+  ...(r.tenant === null || r.tenant === undefined ? {} : { tenant: String(r.tenant) })
 })
 
 /** Rows a multi-row statement writes at most. */
