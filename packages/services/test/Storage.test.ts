@@ -205,7 +205,9 @@ describe.skipIf(PgServer.binaries === undefined)("Storage on PostgreSQL", () => 
         assert.strictEqual(old?.moduleId, "qa")
         assert.isUndefined(old?.subject)
         assert.isUndefined(old?.tenant)
-        const rows = yield* sql<{ version: number }>`SELECT version FROM dspy_schema_versions WHERE store = 'loop_experiences'`
+        const rows = yield* sql<{
+          version: number
+        }>`SELECT version FROM dspy_schema_versions WHERE store = 'loop_experiences'`
         assert.strictEqual(Number(rows[0]!.version), 2)
         store.record({ ...old!, executionId: "new", at: 2000, subject: "alice", tenant: "acme" })
         yield* store.flush

@@ -87,7 +87,10 @@ describe("DataRights in the application", () => {
         // A tenant sees its own cache namespaces only, and cannot read another tenant's entries.
         const betaSees = (yield* cache.namespaces.pipe(Tenant.withTenant(Tenant.make("beta")))).namespaces
         assert.isTrue(betaSees.length > 0 && betaSees.every((ns) => ns.startsWith("~beta/")))
-        assert.strictEqual((yield* cache.entries(acmeNs).pipe(Tenant.withTenant(Tenant.make("beta")))).entries.length, 0)
+        assert.strictEqual(
+          (yield* cache.entries(acmeNs).pipe(Tenant.withTenant(Tenant.make("beta")))).entries.length,
+          0
+        )
 
         const rights = yield* DataRights.make(yield* DataRights.sourcesFromContext)
         const archive = JSON.stringify((yield* rights.export({ tenant: "acme" })).entries)

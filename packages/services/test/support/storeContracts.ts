@@ -361,14 +361,15 @@ export const moreContracts = (backend: Backend): void => {
       assert.isUndefined(again.get("ex_0"))
       assert.deepStrictEqual(again.get("ex_2"), owned(2))
       assert.deepStrictEqual(again.get("ex_5"), owned(5))
-      assert.deepStrictEqual(
-        (yield* again.query({ subject: "alice" })).map((e) => e.executionId).sort(),
-        ["ex_2", "ex_4"]
-      )
-      assert.deepStrictEqual(
-        (yield* again.query({ tenant: "acme" })).map((e) => e.executionId).sort(),
-        ["ex_1", "ex_2", "ex_3"]
-      )
+      assert.deepStrictEqual((yield* again.query({ subject: "alice" })).map((e) => e.executionId).sort(), [
+        "ex_2",
+        "ex_4"
+      ])
+      assert.deepStrictEqual((yield* again.query({ tenant: "acme" })).map((e) => e.executionId).sort(), [
+        "ex_1",
+        "ex_2",
+        "ex_3"
+      ])
       const events = yield* backend.events({})
       for (let i = 0; i < 3; i++) yield* events.store.publish({ type: "t", data: { i } })
       const published = yield* events.store.query({})
