@@ -42,6 +42,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { InvalidInput, type RemoteFailed, type ServeFailed } from "./CliError.js"
+import * as Data from "./commands/Data.js"
 import * as Health from "./commands/Health.js"
 import * as Jobs from "./commands/Jobs.js"
 import * as Keys from "./commands/Keys.js"
@@ -224,6 +225,7 @@ export const command: Command.Command<
       | SuccessOf<typeof Optimize.command>
       | SuccessOf<typeof Releases.exportCommand>
       | SuccessOf<typeof Releases.importCommand>
+      | SuccessOf<typeof Data.command>
     >
   }
 > = Command.make("effect-dspy").pipe(
@@ -239,7 +241,8 @@ export const command: Command.Command<
     Jobs.command,
     Optimize.command,
     Releases.exportCommand,
-    Releases.importCommand
+    Releases.importCommand,
+    Data.command
   ])
 )
 

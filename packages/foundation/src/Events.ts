@@ -127,6 +127,8 @@ export interface Service {
   readonly prune: Effect.Effect<number, EventStoreError>
   /** How many events are stored. */
   readonly count: Effect.Effect<number, EventStoreError>
+  /** Removes the events with these ids (an erasure: see the services' `DataRights`); returns how many were stored. */
+  readonly remove: (ids: ReadonlyArray<string>) => Effect.Effect<number, EventStoreError>
 }
 
 /**
@@ -178,6 +180,7 @@ const service = (
     readonly query: (query: Query) => Effect.Effect<ReadonlyArray<Event>, sqlite.StoreFailure>
     readonly prune: Effect.Effect<number, sqlite.StoreFailure>
     readonly count: Effect.Effect<number, sqlite.StoreFailure>
+    readonly remove: (ids: ReadonlyArray<string>) => Effect.Effect<number, sqlite.StoreFailure>
   }
 ): Service => {
   const wrap = <A>(effect: Effect.Effect<A, sqlite.StoreFailure>): Effect.Effect<A, EventStoreError> =>
@@ -193,7 +196,8 @@ const service = (
     },
     subscribe: (types) => hub.subscribe(types),
     prune: wrap(ops.prune),
-    count: wrap(ops.count)
+    count: wrap(ops.count),
+    remove: (ids) => wrap(ops.remove(ids))
   }
 }
 

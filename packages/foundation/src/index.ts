@@ -122,6 +122,13 @@ export * as Protection from "./Protection.js"
 export * as Telemetry from "./Telemetry.js"
 
 /**
+ * The end user a request acts for, carried through nested effects.
+ *
+ * @since 0.1.0
+ */
+export * as Subject from "./Subject.js"
+
+/**
  * Tenants: the tenant id carried by a fiber reference, and the naming of a tenant's stored resources.
  *
  * @since 0.1.0

@@ -38,7 +38,8 @@ export const makeEvents = Effect.gen(function* () {
       ),
     subscribe: () => Stream.empty,
     prune: Effect.succeed(0),
-    count: Effect.map(Ref.get(store), (events) => events.length)
+    count: Effect.map(Ref.get(store), (events) => events.length),
+    remove: () => Effect.succeed(0)
   }
   return { service, published: Ref.get(store) }
 })

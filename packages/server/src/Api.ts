@@ -8,6 +8,7 @@ import * as HttpApi from "@effect/platform/HttpApi"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { AlertsApi } from "./api/AlertsApi.js"
 import { AuthApi } from "./api/AuthApi.js"
+import { DataRightsApi } from "./api/DataRightsApi.js"
 import { FeedbackApi } from "./api/FeedbackApi.js"
 import { ProbesApi } from "./api/HealthApi.js"
 import { JobsApi } from "./api/JobsApi.js"
@@ -32,6 +33,7 @@ export class Api extends HttpApi.make("effect-dspy")
   .add(MetricsApi)
   .add(AlertsApi)
   .add(WorkflowsApi)
+  .add(DataRightsApi)
   .annotate(OpenApi.Title, "effect-dspy")
   .annotate(
     OpenApi.Description,

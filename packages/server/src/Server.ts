@@ -28,7 +28,7 @@
  *
  * @since 0.1.0
  */
-import { type Config, Events } from "@effect-dspy/foundation"
+import { type Config, Events, Subject } from "@effect-dspy/foundation"
 import type {
   Application,
   Experiments,
@@ -65,6 +65,7 @@ import { Gate } from "./internal/gate.js"
 import * as alertHandlers from "./internal/handlers/alerts.js"
 import * as authHandlers from "./internal/handlers/auth.js"
 import { BroadcasterTag, GateTag, SettingsTag } from "./internal/handlers/context.js"
+import * as dataRightsHandlers from "./internal/handlers/dataRights.js"
 import * as historyHandlers from "./internal/handlers/history.js"
 import * as jobHandlers from "./internal/handlers/jobs.js"
 import * as loopHandlers from "./internal/handlers/loop.js"
@@ -234,7 +235,8 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
         loopHandlers.layer,
         historyHandlers.layer,
         alertHandlers.layer,
-        workflowHandlers.layer
+        workflowHandlers.layer,
+        dataRightsHandlers.layer
       ).pipe(Layer.provide(Auth.layerAuthentication))
       const api = HttpApiBuilder.api(Api).pipe(Layer.provide(handlers))
       // Per request: the gate's checks, then the app; no generator, no context copy (the body limit is the
@@ -244,18 +246,26 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
         jsonError(413, "PayloadTooLarge", `the request body is larger than ${maxBody} bytes`)
       )
       const leave = Effect.sync(() => gate.leave())
+      const badSubject = securityHeaders(
+        jsonError(400, "BadRequest", "the x-subject header must be an end-user key of 1 to 512 characters")
+      )
       const gateMiddleware = HttpMiddleware.make((app) => {
-        const guarded = app.pipe(
-          Effect.catchAllDefect(() => Effect.succeed(jsonError(500, "InternalError", "internal error"))),
-          Effect.ensuring(leave),
-          Effect.map(securityHeaders)
-        )
+        const guard = (inner: typeof app) =>
+          inner.pipe(
+            Effect.catchAllDefect(() => Effect.succeed(jsonError(500, "InternalError", "internal error"))),
+            Effect.ensuring(leave),
+            Effect.map(securityHeaders)
+          )
+        const guarded = guard(app)
         return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
           if (gate.stopping) return Effect.succeed(unavailable)
           const length = request.headers["content-length"]
           if (length !== undefined && Number(length) > maxBody) return Effect.succeed(tooLarge)
+          // The end user a request acts for (`x-subject`): what it records is kept under them (docs/data-rights.md).
+          const subject = request.headers["x-subject"]
+          if (subject !== undefined && (subject.length === 0 || subject.length > 512)) return Effect.succeed(badSubject)
           gate.enter()
-          return guarded
+          return subject === undefined ? guarded : guard(Subject.withSubject(app, subject))
         })
       })
       const cors =
@@ -264,7 +274,7 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
           : HttpApiBuilder.middlewareCors({
               allowedOrigins: options.cors.allowedOrigins,
               credentials: true,
-              allowedHeaders: ["authorization", "content-type", "last-event-id"]
+              allowedHeaders: ["authorization", "content-type", "last-event-id", "x-subject"]
             })
       const http_ = HttpApiBuilder.serve(gateMiddleware).pipe(
         Layer.provide(dashboardRoutes(options.dashboard ?? true)),

@@ -97,3 +97,10 @@ export * as MetricsApi from "./api/MetricsApi.js"
  * @since 0.1.0
  */
 export * as WorkflowsApi from "./api/WorkflowsApi.js"
+
+/**
+ * The data-rights group: export and erase what is held about an end user or a tenant (admin scope).
+ *
+ * @since 0.1.0
+ */
+export * as DataRightsApi from "./api/DataRightsApi.js"

@@ -27,7 +27,7 @@
  * @since 0.1.0
  */
 import { CacheKey, type Completion, LMCache } from "@effect-dspy/core"
-import { CanonicalJson, Config, Tenant } from "@effect-dspy/foundation"
+import { CanonicalJson, Config, Subject, Tenant } from "@effect-dspy/foundation"
 import { Actor, Supervisor } from "@effect-dspy/runtime"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -187,6 +187,19 @@ export interface Service {
    * first. The supervised process ({@link childSpec}) runs this every second.
    */
   readonly checkLevels: Effect.Effect<void>
+  /**
+   * The namespaces (module ids, with their tenant and subject parts: see {@link namespaceOf}) holding entries at
+   * any level, and the levels that could not be read (a degraded L2 or Redis): for exports and erasures.
+   */
+  readonly namespaces: Effect.Effect<{
+    readonly namespaces: ReadonlyArray<string>
+    readonly unavailable: ReadonlyArray<Level>
+  }>
+  /** Every live entry of a namespace at every level (copies), and the levels that could not be read. */
+  readonly entries: (namespace: string) => Effect.Effect<{
+    readonly entries: ReadonlyArray<{ readonly level: Level; readonly key: string; readonly value: Json }>
+    readonly unavailable: ReadonlyArray<Level>
+  }>
 }
 
 /**
@@ -326,7 +339,17 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
       setEnabled: engine.setEnabled,
       setTtl: (value) => Effect.flatMap(checkTtl("setTtl", value), engine.setTtl),
       redisPttl: (moduleId, key) => Effect.flatMap(Tenant.own(moduleId), (ns) => engine.redisPttl(ns, key)),
-      checkLevels: engine.checkLevels
+      checkLevels: engine.checkLevels,
+      // A tenant sees and reads its own namespaces only (`Tenant.visibleTo`, `Tenant.own`); unscoped sees them all.
+      namespaces: Effect.flatMap(Tenant.scope, (scoped) =>
+        Option.isNone(scoped)
+          ? engine.namespaces
+          : Effect.map(engine.namespaces, (found) => ({
+              ...found,
+              namespaces: found.namespaces.filter((ns) => Tenant.visibleTo(scoped, ns))
+            }))
+      ),
+      entries: (namespace) => Effect.flatMap(Tenant.own(namespace), engine.entries)
     }
     return service
   })
@@ -452,6 +475,52 @@ export const set = (
 export const invalidateModule = (moduleId: string): Effect.Effect<number, CacheInvalidInput, CacheManager> =>
   Effect.flatMap(CacheManager, (cache) => cache.invalidateModule(moduleId))
 
+/**
+ * The namespace of a module's entries made for a tenant and an end user: `moduleId`, then `@t:<tenant>` and
+ * `@s:<Subject.digest(subject)>` when given (the subject key itself never appears in a cache key). A
+ * subject's entries are kept apart from everyone else's, so that erasing them (`DataRights`) removes exactly them
+ * at every level, Redis included.
+ *
+ * @since 0.1.0
+ * @category keys
+ */
+export const namespaceOf = (
+  moduleId: string,
+  scope: { readonly tenant?: string | undefined; readonly subject?: string | undefined } = {}
+): string =>
+  `${moduleId}${scope.tenant === undefined ? "" : `@t:${scope.tenant}`}${scope.subject === undefined ? "" : `@s:${Subject.digest(scope.subject)}`}`
+
+/**
+ * The parts of a namespace made by {@link namespaceOf}.
+ *
+ * @since 0.1.0
+ * @category keys
+ */
+export const parseNamespace = (
+  namespace: string
+): { readonly moduleId: string; readonly tenant: string | undefined; readonly subjectDigest: string | undefined } => {
+  const parts = namespace.split("@")
+  let tenant: string | undefined
+  let subjectDigest: string | undefined
+  for (const part of parts.slice(1)) {
+    if (part.startsWith("t:")) tenant = part.slice(2)
+    else if (part.startsWith("s:")) subjectDigest = part.slice(2)
+  }
+  return { moduleId: parts[0]!, tenant, subjectDigest }
+}
+
+/** The namespace of `moduleId` for the tenant and end user of the current fiber. */
+const currentNamespace = (moduleId: string): Effect.Effect<string> =>
+  Effect.withFiberRuntime((fiber) => {
+    const subject = fiber.getFiberRef(Subject.currentSubject)
+    const tenant = fiber.getFiberRef(Tenant.Tenant)
+    return Effect.succeed(
+      Option.isNone(subject) && Option.isNone(tenant)
+        ? moduleId
+        : namespaceOf(moduleId, { tenant: Option.getOrUndefined(tenant), subject: Option.getOrUndefined(subject) })
+    )
+  })
+
 const isResponse = (value: Json): value is Json & { readonly choices: ReadonlyArray<Json> } =>
   typeof value === "object" &&
   value !== null &&
@@ -459,7 +528,8 @@ const isResponse = (value: Json): value is Json & { readonly choices: ReadonlyAr
   Array.isArray((value as { readonly choices?: unknown }).choices)
 
 /**
- * The CacheManager as the core `LMCache` service, so `LM` caches its responses here under `moduleId`
+ * The CacheManager as the core `LMCache` service, so `LM` caches its responses here under `moduleId` (under
+ * {@link namespaceOf} `moduleId` and the fiber's tenant and subject, when a request runs for one)
  * (default `lm`; `invalidateModule(moduleId)` then drops them). Keys are the core's `CacheKey` of the request;
  * a hit is marked `cacheHit: true` with zero usage and cost, as the core cache does. `stats` reports the
  * manager's overall counters with `disk` from L2; `clear` invalidates `moduleId` only.
@@ -470,7 +540,7 @@ const isResponse = (value: Json): value is Json & { readonly choices: ReadonlyAr
 export const lmCache = (cache: Service, moduleId = "lm"): LMCache.Service => ({
   key: CacheKey.make,
   get: (key) =>
-    cache.get(moduleId, key).pipe(
+    Effect.flatMap(currentNamespace(moduleId), (namespace) => cache.get(namespace, key)).pipe(
       Effect.map(
         Option.flatMap((value) =>
           isResponse(value)
@@ -486,9 +556,9 @@ export const lmCache = (cache: Service, moduleId = "lm"): LMCache.Service => ({
       Effect.catchAll(() => Effect.succeedNone)
     ),
   set: (key, response) =>
-    cache
-      .set(moduleId, key, response)
-      .pipe(Effect.catchAll((e) => Effect.logWarning(`LM response not cached: ${e.message}`))),
+    Effect.flatMap(currentNamespace(moduleId), (namespace) => cache.set(namespace, key, response)).pipe(
+      Effect.catchAll((e) => Effect.logWarning(`LM response not cached: ${e.message}`))
+    ),
   enabled: cache.enabled,
   setEnabled: cache.setEnabled,
   setTtl: (ttlMs) => Effect.catchAll(cache.setTtl(ttlMs), (e) => Effect.logWarning(e.message)),

@@ -744,3 +744,23 @@ export const LoopDecision = Events.define(
     threshold: Schema.optional(Schema.Number)
   })
 )
+
+/**
+ * Data held about an end user or a tenant was erased (`DataRights.erase`, or a retention run): the audit trail,
+ * holding no content. `subject_digest` is `Subject.digest` of the end-user key (never the key itself); `counts`
+ * the records removed per source; `reason` is `request` or `retention`.
+ *
+ * @since 0.1.0
+ * @category events
+ */
+export const DataErased = Events.define(
+  "data_erased",
+  Schema.Struct({
+    subject_digest: Schema.optional(Schema.String),
+    tenant: Schema.optional(Schema.String),
+    before: Schema.optional(Schema.Number),
+    reason: Schema.Literal("request", "retention"),
+    counts: Schema.Record({ key: Schema.String, value: Schema.Number }),
+    total: Schema.Number
+  })
+)

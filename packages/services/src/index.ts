@@ -430,6 +430,34 @@ export * as SharedRateLimiter from "./cluster/SharedRateLimiter.js"
 export * as SharedBudget from "./cluster/SharedBudget.js"
 
 /**
+ * Data rights: export and erase everything held about an end user or a tenant, derived data included.
+ *
+ * @since 0.1.0
+ */
+export * as DataRights from "./rights/DataRights.js"
+
+/**
+ * The data-rights archive format: a manifest and JSON-line records.
+ *
+ * @since 0.1.0
+ */
+export * as Archive from "./rights/Archive.js"
+
+/**
+ * Per-tenant retention, applied by a supervised process.
+ *
+ * @since 0.1.0
+ */
+export * as Retention from "./rights/Retention.js"
+
+/**
+ * The errors of data rights, their union and guard.
+ *
+ * @since 0.1.0
+ */
+export * as RightsError from "./rights/RightsError.js"
+
+/**
  * Per-tenant limits: request rate, LM-call and cost budgets, concurrent optimization jobs, stored modules.
  *
  * @since 0.1.0

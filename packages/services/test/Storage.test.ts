@@ -145,7 +145,7 @@ describe.skipIf(PgServer.binaries === undefined)("Storage on PostgreSQL", () => 
             ["checkpoints", 1],
             ["events", 1],
             ["experiments", 1],
-            ["loop_experiences", 1],
+            ["loop_experiences", 2],
             ["metric_history", 1],
             ["optimization_jobs", 1],
             ["releases", ReleaseStore.schemaVersion],
@@ -175,6 +175,47 @@ describe.skipIf(PgServer.binaries === undefined)("Storage on PostgreSQL", () => 
           "MetricHistoryVersionUnsupported"
         )
         assert.include((yield* Effect.flip(Effect.provide(RouterStore.makePostgres, client))).message, "99")
+      })
+    )
+  )
+
+  it.live("the experience store's schema version 1 (before end users and tenants) migrates forward to 2", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const url = yield* pg.database()
+        const client = yield* Layer.build(Storage.layerPostgresClient({ url }))
+        const sql = Context.get(client, SqlClient.SqlClient)
+        // Version 1, as the previous release wrote it, with one row.
+        yield* Effect.provide(
+          Storage.migratePostgres("loop_experiences", [
+            [
+              `CREATE TABLE dspy_loop_experiences (id TEXT PRIMARY KEY, correlation_id TEXT,
+                module_id TEXT NOT NULL, version INTEGER NOT NULL, inputs TEXT, output TEXT, ok INTEGER NOT NULL,
+                latency_ms DOUBLE PRECISION NOT NULL, lm_calls INTEGER NOT NULL, cost_usd DOUBLE PRECISION NOT NULL,
+                at BIGINT NOT NULL, reward DOUBLE PRECISION, outcome TEXT, feedback_at BIGINT)`,
+              "CREATE INDEX dspy_loop_experiences_at ON dspy_loop_experiences (at)"
+            ]
+          ]),
+          client
+        )
+        yield* sql`INSERT INTO dspy_loop_experiences (id, module_id, version, inputs, output, ok, latency_ms, lm_calls,
+          cost_usd, at) VALUES ('old', 'qa', 1, '{"q":"1"}', '{"a":"2"}', 1, 5, 1, 0.001, 1000)`
+        const store = yield* Effect.provide(ExperienceStore.makePostgres({ maxAgeMs: 1e14 }), client)
+        const old = store.get("old")
+        assert.strictEqual(old?.moduleId, "qa")
+        assert.isUndefined(old?.subject)
+        assert.isUndefined(old?.tenant)
+        const rows = yield* sql<{
+          version: number
+        }>`SELECT version FROM dspy_schema_versions WHERE store = 'loop_experiences'`
+        assert.strictEqual(Number(rows[0]!.version), 2)
+        store.record({ ...old!, executionId: "new", at: 2000, subject: "alice", tenant: "acme" })
+        yield* store.flush
+        const again = yield* Effect.provide(ExperienceStore.makePostgres({ maxAgeMs: 1e14 }), client)
+        assert.deepStrictEqual(
+          (yield* again.query({ subject: "alice", tenant: "acme" })).map((e) => e.executionId),
+          ["new"]
+        )
       })
     )
   )

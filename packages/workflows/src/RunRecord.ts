@@ -112,7 +112,11 @@ export const RunRecord = Schema.Struct({
   result: Schema.optional(Outputs),
   error: Schema.optional(Schema.String),
   createdAt: Schema.Number,
-  updatedAt: Schema.Number
+  updatedAt: Schema.Number,
+  /** The end user the run is for (foundation's `Subject`), when one was set: what data rights find it by. */
+  subject: Schema.optional(Schema.String),
+  /** The tenant the run is for (foundation's `Tenant`), when one was set. */
+  tenant: Schema.optional(Schema.String)
 })
 
 /**

@@ -21,7 +21,7 @@
  * @since 0.1.0
  */
 import { Config, DatabaseFile } from "@effect-dspy/foundation"
-import { Storage } from "@effect-dspy/services"
+import { DataRights, Storage } from "@effect-dspy/services"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import Sqlite from "better-sqlite3"
 import * as Context from "effect/Context"
@@ -109,6 +109,8 @@ export interface Service {
   readonly getRouter: (key: string) => Effect.Effect<unknown, RunStoreError>
   /** The runs (of one workflow, when given), most recent first. */
   readonly list: (workflow?: string) => Effect.Effect<ReadonlyArray<Summary>, RunStoreError>
+  /** Removes runs, their step boundaries included (an erasure: see {@link rightsSource}); returns how many. */
+  readonly remove: (runIds: ReadonlyArray<string>) => Effect.Effect<number, RunStoreError>
 }
 
 /**
@@ -169,6 +171,12 @@ export const makeMemory = (): Service => {
           onLeft: (reason) => Effect.fail(codec.storeError("get", reason)),
           onRight: Effect.succeed
         })
+      }),
+    remove: (runIds) =>
+      Effect.sync(() => {
+        let n = 0
+        for (const id of runIds) if (rows.delete(id)) n++
+        return n
       }),
     list: (workflow) =>
       Effect.sync(() =>
@@ -239,6 +247,7 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
             "INSERT INTO workflow_runs (run_id, workflow, status, updated_at, record) VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, record = excluded.record"
           ),
           deleteBoundaries: db.prepare("DELETE FROM workflow_run_boundaries WHERE run_id = ?"),
+          deleteRun: db.prepare("DELETE FROM workflow_runs WHERE run_id = ?"),
           insertBoundary: db.prepare("INSERT INTO workflow_run_boundaries (run_id, boundary) VALUES (?, ?)"),
           updateStatus: db.prepare("UPDATE workflow_runs SET status = ?, updated_at = ? WHERE run_id = ?"),
           upsertRouter: db.prepare(
@@ -267,6 +276,14 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
       statements.upsertRun.run(record.runId, record.workflow, record.status, record.updatedAt, text)
       statements.deleteBoundaries.run(record.runId)
     })
+    const remove = db.transaction((runIds: ReadonlyArray<string>) => {
+      let n = 0
+      for (const runId of runIds) {
+        statements.deleteBoundaries.run(runId)
+        n += statements.deleteRun.run(runId).changes
+      }
+      return n
+    })
     const appendWithStatus = db.transaction((runId: string, text: string, boundary: Boundary) => {
       statements.insertBoundary.run(runId, text)
       statements.updateStatus.run(boundary.status, boundary.at, runId)
@@ -294,6 +311,12 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
         attempt("save", () => {
           save.immediate(record, JSON.stringify(record))
           remember(record.runId, record.status)
+        }),
+      remove: (runIds) =>
+        attempt("remove", () => {
+          const n = remove.immediate(runIds)
+          for (const runId of runIds) statusOf.delete(runId)
+          return n
         }),
       append: (runId, boundary) =>
         attempt("append", () => {
@@ -437,3 +460,42 @@ export const layerConfig = (
  * @category layers
  */
 export const layerTest: Layer.Layer<RunStore> = layerMemory
+
+/**
+ * The workflow runs as a data-rights source (give it to `DataRights.layerWith`): the runs made for the selector's
+ * end user and tenant (the record's `subject` and `tenant`; with `before`, last updated before it), exported whole
+ * and erased with their step boundaries. Their inputs are what demos made from them would hold.
+ *
+ * @since 0.1.0
+ * @category data rights
+ */
+export const rightsSource = (store: Service): DataRights.Source => {
+  const incomplete = (operation: string) => (e: RunStoreError) =>
+    new DataRights.DataRightsIncomplete({
+      source: "workflow runs",
+      operation,
+      message: `Data rights: the workflow run store could not ${operation} (${e.message}); run it again once it is back.`
+    })
+  return {
+    name: "workflow_runs",
+    stage: "primary",
+    find: (selector) =>
+      Effect.gen(function* () {
+        const records: Array<RunRecord.RunRecord> = []
+        for (const summary of yield* store.list()) {
+          if (selector.before !== undefined && summary.updatedAt >= selector.before) continue
+          const r = yield* store.get(summary.runId)
+          if (r === undefined) continue
+          if (selector.subject !== undefined && r.subject !== selector.subject) continue
+          if (selector.tenant !== undefined && r.tenant !== selector.tenant) continue
+          records.push(r)
+        }
+        return {
+          entries: records.map((r) => ({ source: "workflow_runs", id: r.runId, data: r })),
+          values: records.flatMap((r) => DataRights.valuesOf(r.inputs))
+        }
+      }).pipe(Effect.mapError(incomplete("read"))),
+    erase: (_selector, _trace, found) =>
+      Effect.mapError(store.remove(found.entries.map((e) => e.id)), incomplete("erase"))
+  }
+}

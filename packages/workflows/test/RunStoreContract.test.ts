@@ -161,6 +161,30 @@ describe("RunStore contract", () => {
         })
       )
     )
+
+    it.live.skipIf(skip)(`${name}: remove deletes runs with their step boundaries, and counts what it removed`, () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const { store, reopen } = yield* open
+          yield* store.save({ ...record("e1", "qa", 10), subject: "alice", tenant: "acme" })
+          yield* store.save(record("e2", "qa", 20))
+          yield* store.append("e1", { at: 30, status: "running", state: "second", steps: [step("a")] })
+          yield* store.append("e1", { at: 31, status: "succeeded", state: "done" })
+          assert.strictEqual(yield* store.remove(["e1", "missing"]), 1)
+          assert.strictEqual(yield* store.remove([]), 0)
+          const again = yield* reopen
+          assert.isUndefined(yield* again.get("e1"))
+          assert.deepStrictEqual(yield* again.get("e2"), record("e2", "qa", 20))
+          assert.deepStrictEqual(
+            (yield* again.list()).map((s) => s.runId),
+            ["e2"]
+          )
+          // A run saved again under a removed id starts without the old boundaries.
+          yield* again.save(record("e1", "qa", 50))
+          assert.deepStrictEqual(yield* again.get("e1"), record("e1", "qa", 50))
+        })
+      )
+    )
   }
 
   it.live.skipIf(binaries === undefined)(

@@ -56,7 +56,24 @@ export class MemoryStore {
 
   /** How many events are stored. */
   get size(): number {
-    return this.next - this.live
+    return this.next - this.live - this.erased.size
+  }
+
+  /** Sequence numbers removed out of order (erased by id); skipped by reads, dropped when evicted. */
+  private readonly erased = new Set<number>()
+
+  /** Removes the events with these ids (their data is dropped at once); returns how many were stored. */
+  remove(ids: ReadonlyArray<string>): number {
+    let n = 0
+    for (const id of ids) {
+      if (!id.startsWith(this.prefix)) continue
+      const seq = Number(id.slice(this.prefix.length))
+      if (!Number.isInteger(seq) || seq < this.live || seq >= this.next || this.erased.has(seq)) continue
+      this.erased.add(seq)
+      this.datas[seq & this.mask] = EMPTY
+      n++
+    }
+    return n
   }
 
   /** Appends an event stamped at `now`, then applies retention. */
@@ -142,6 +159,7 @@ export class MemoryStore {
       this.correlations[slot] = undefined
       this.parents[slot] = undefined
       this.datas[slot] = undefined
+      this.erased.delete(this.live)
       this.live++
       dropHead(this.byType, type)
       if (correlationId !== undefined) dropHead(this.byCorrelation, correlationId)
@@ -206,6 +224,7 @@ export class MemoryStore {
     for (let k = desc ? end - 1 : start; desc ? k >= start : k < end; desc ? k-- : k++) {
       const seq = seqAt(k)
       if (typeFilter !== undefined && !typeFilter.has(this.types[seq & this.mask] as string)) continue
+      if (this.erased.size > 0 && this.erased.has(seq)) continue
       if (skip > 0) {
         skip--
         continue
@@ -270,6 +289,7 @@ export const makeOps = (retention: Retention, hub: Hub) =>
         Effect.sync(() => store.prune(clock.unsafeCurrentTimeMillis()))
       )
       const count: Effect.Effect<number> = Effect.sync(() => store.size)
-      return { store, publish, query, prune, count }
+      const remove = (ids: ReadonlyArray<string>): Effect.Effect<number> => Effect.sync(() => store.remove(ids))
+      return { store, publish, query, prune, count, remove }
     }
   )

@@ -281,5 +281,23 @@ export const makeOps = (retention: { current: Retention }, hub: Hub, filename?: 
       (rows) => Number(rows[0]?.n ?? 0)
     )
 
-    return { publish, query, prune, count }
+    const remove = (ids: ReadonlyArray<string>): Effect.Effect<number, StoreFailure> =>
+      ids.length === 0
+        ? Effect.succeed(0)
+        : lock.withPermits(1)(
+            Effect.gen(function* () {
+              let removed = 0
+              for (let from = 0; from < ids.length; from += 500) {
+                const rows = yield* sql<{
+                  seq: number
+                }>`DELETE FROM effect_dspy_events WHERE ${sql.in("id", ids.slice(from, from + 500))} RETURNING seq`
+                removed += rows.length
+              }
+              size -= removed
+              oldest = yield* readOldest
+              return removed
+            }).pipe(Effect.mapError(io("remove")))
+          )
+
+    return { publish, query, prune, count, remove }
   })

@@ -96,6 +96,16 @@ export interface Engine {
   readonly redisPttl: (moduleId: string, key: string) => Effect.Effect<Option.Option<number>>
   /** Brings a degraded Redis back when it is usable again (without waiting for traffic). */
   readonly checkLevels: Effect.Effect<void>
+  /** The namespaces (module ids) holding entries at any level; the levels that could not be read. */
+  readonly namespaces: Effect.Effect<{
+    readonly namespaces: ReadonlyArray<string>
+    readonly unavailable: ReadonlyArray<Level>
+  }>
+  /** Every live entry of a namespace at every level; the levels that could not be read. */
+  readonly entries: (moduleId: string) => Effect.Effect<{
+    readonly entries: ReadonlyArray<{ readonly level: Level; readonly key: string; readonly value: Json }>
+    readonly unavailable: ReadonlyArray<Level>
+  }>
 }
 
 /** Builds the engine; levels that cannot be opened start degraded (with an event), never fail the build. */
@@ -526,7 +536,48 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
       errors: c.errors
     })
 
+    const configuredDisk = options.path !== undefined
+    const namespaces: Engine["namespaces"] = Effect.gen(function* () {
+      const found = new Set(l1.modules())
+      const unavailable: Array<Level> = []
+      const tier = disk
+      if (tier !== undefined && stats.l2.state === "ok") {
+        const listed = yield* Effect.either(tier.modules)
+        if (listed._tag === "Right") for (const m of listed.right) found.add(m)
+        else unavailable.push("l2")
+      } else if (configuredDisk) unavailable.push("l2")
+      const l3 = redis
+      if (l3 !== undefined) {
+        const listed = yield* Effect.either(l3.modules)
+        if (listed._tag === "Right") for (const m of listed.right) found.add(m)
+        else unavailable.push("l3")
+      }
+      return { namespaces: [...found].sort(), unavailable }
+    })
+    const entries: Engine["entries"] = (moduleId) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const out: Array<{ readonly level: Level; readonly key: string; readonly value: Json }> = []
+        const unavailable: Array<Level> = []
+        for (const e of l1.entriesOf(moduleId, now)) out.push({ level: "l1", key: e.key, value: copyJson(e.value) })
+        const tier = disk
+        if (tier !== undefined && stats.l2.state === "ok") {
+          const listed = yield* Effect.either(tier.entries(moduleId, now))
+          if (listed._tag === "Right") for (const e of listed.right) out.push({ level: "l2", ...e })
+          else unavailable.push("l2")
+        } else if (configuredDisk) unavailable.push("l2")
+        const l3 = redis
+        if (l3 !== undefined) {
+          const listed = yield* Effect.either(l3.entries(moduleId))
+          if (listed._tag === "Right") for (const e of listed.right) out.push({ level: "l3", ...e })
+          else unavailable.push("l3")
+        }
+        return { entries: out, unavailable }
+      })
+
     const engine: Engine = {
+      namespaces,
+      entries,
       get,
       set,
       delete: del,

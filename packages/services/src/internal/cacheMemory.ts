@@ -88,6 +88,21 @@ export class MemoryTier {
     return this.byModule.get(moduleId)?.size ?? 0
   }
 
+  /** The module ids with entries here. */
+  modules(): Array<string> {
+    return [...this.byModule.keys()]
+  }
+
+  /** The module's live entries at `now` (not refreshed as used). */
+  entriesOf(moduleId: string, now: number): Array<MemoryEntry> {
+    const out: Array<MemoryEntry> = []
+    for (const id of this.byModule.get(moduleId) ?? []) {
+      const entry = this.entries.get(id)
+      if (entry !== undefined && (entry.expiresAt === 0 || now < entry.expiresAt)) out.push(entry)
+    }
+    return out
+  }
+
   clear(): void {
     this.entries.clear()
     this.byModule.clear()

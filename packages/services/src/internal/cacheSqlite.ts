@@ -26,6 +26,13 @@ export interface DiskTier {
   /** Removes the entries expired at `now`; returns how many. */
   readonly deleteExpired: (now: number) => Effect.Effect<number, string>
   readonly clear: Effect.Effect<void, string>
+  /** The module ids with entries here. */
+  readonly modules: Effect.Effect<ReadonlyArray<string>, string>
+  /** The module's entries live at `now`. */
+  readonly entries: (
+    moduleId: string,
+    now: number
+  ) => Effect.Effect<ReadonlyArray<{ readonly key: string; readonly value: Json }>, string>
 }
 
 interface Row {
@@ -97,7 +104,23 @@ export const open = (filename: string): Effect.Effect<DiskTier, string, Scope.Sc
               (rows) => rows.length
             )
           ),
-        clear: oneLine(Effect.asVoid(run("DELETE FROM dspy_cache", [])))
+        clear: oneLine(Effect.asVoid(run("DELETE FROM dspy_cache", []))),
+        modules: oneLine(
+          Effect.map(run("SELECT DISTINCT module FROM dspy_cache WHERE module <> ''", []), (rows) =>
+            rows.map((r) => String(r.module))
+          )
+        ),
+        entries: (moduleId, now) =>
+          oneLine(
+            Effect.flatMap(
+              run("SELECT key, value FROM dspy_cache WHERE module = ? AND (expires_at = 0 OR expires_at > ?)", [
+                moduleId,
+                now
+              ]),
+              (rows) =>
+                Effect.try(() => rows.map((r) => ({ key: String(r.key), value: JSON.parse(String(r.value)) as Json })))
+            )
+          )
       }
       return tier
     })

@@ -66,6 +66,12 @@ export interface RedisTier {
   readonly clear: Effect.Effect<number, string>
   /** The remaining time to live of an entry in ms (-1: none, -2: absent); for tests and diagnostics. */
   readonly pttl: (moduleId: string, key: string) => Effect.Effect<number, string>
+  /** The module ids with entries here. */
+  readonly modules: Effect.Effect<ReadonlyArray<string>, string>
+  /** The module's entries. */
+  readonly entries: (
+    moduleId: string
+  ) => Effect.Effect<ReadonlyArray<{ readonly key: string; readonly value: Json }>, string>
 }
 
 // KEYS: entry. The value (or false) and its remaining time to live.
@@ -292,7 +298,26 @@ export const open = (
         }),
         Number
       ),
-      pttl: (moduleId, key) => command("pttl", () => client.pttl(entryKey(moduleId, key)))
+      pttl: (moduleId, key) => command("pttl", () => client.pttl(entryKey(moduleId, key))),
+      modules: command("modules", () => client.smembers(modulesKey)),
+      entries: (moduleId) =>
+        Effect.flatMap(
+          command("entries", async () => {
+            const members = await client.smembers(indexKey(moduleId))
+            const values = members.length === 0 ? [] : await client.mget(...members)
+            return members.map((member, i) => ({ member, text: values[i] }))
+          }),
+          (found) =>
+            Effect.try({
+              try: () => {
+                const start = entryKey(moduleId, "").length
+                return found.flatMap(({ member, text }) =>
+                  typeof text === "string" ? [{ key: member.slice(start), value: JSON.parse(text) as Json }] : []
+                )
+              },
+              catch: () => "redis entries: a stored value is not JSON"
+            })
+        )
     }
 
     const first = yield* Effect.either(

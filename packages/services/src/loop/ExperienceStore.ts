@@ -11,9 +11,11 @@
  * reward from the module's mean), and {@link toExamples}, which exports experiences as core `Example`s for
  * optimization jobs (a corrected answer becomes the label; otherwise a rewarded output of reward 1 does).
  *
- * SQLite layout (`PRAGMA user_version`): version 1, one table `dspy_loop_experiences` (a newer version is refused).
- * PostgreSQL ({@link layerPostgres}): the same table and row codec, its version in `dspy_schema_versions` under
- * `loop_experiences`; processes sharing the database read each other's experiences when they open.
+ * SQLite layout (`PRAGMA user_version`): version 2, one table `dspy_loop_experiences` with the end user and tenant of
+ * each execution (a version 1 file gains the two columns when opened; a newer version is refused).
+ * PostgreSQL ({@link layerPostgres}): the same table and row codec, its version (2) in `dspy_schema_versions` under
+ * `loop_experiences`, migrated forward the same way; processes sharing the database read each other's experiences
+ * when they open.
  *
  * @example
  * ```ts
@@ -65,6 +67,10 @@ export interface Experience {
   outcome: Reward.Outcome | undefined
   /** When its (last) feedback arrived. */
   feedbackAt: number | undefined
+  /** The end user it ran for (`Subject.current` when it ran), if any. */
+  readonly subject?: string | undefined
+  /** The tenant it ran for (`Tenant.scope` when it ran), if any. */
+  readonly tenant?: string | undefined
 }
 
 /**
@@ -105,6 +111,12 @@ export interface Filter {
   readonly since?: number
   /** At most this many, the most recent first. */
   readonly limit?: number
+  /** Only the executions of this end user. */
+  readonly subject?: string
+  /** Only the executions of this tenant. */
+  readonly tenant?: string
+  /** Executions before this time (ms). */
+  readonly before?: number
 }
 
 /**
@@ -170,6 +182,11 @@ export interface Service {
   readonly query: (filter?: Filter) => Effect.Effect<ReadonlyArray<Experience>>
   /** A seeded replay sample (without replacement) of the experiences passing the filter. */
   readonly sample: (options: SampleOptions) => Effect.Effect<ReadonlyArray<Experience>>
+  /**
+   * Removes experiences (an erasure: see `DataRights`) from memory and, once the batch holding the removal commits,
+   * from the file; returns how many were held.
+   */
+  readonly remove: (executionIds: ReadonlyArray<string>) => Effect.Effect<number, ExperienceStoreError>
   /** Writes everything pending now. */
   readonly flush: Effect.Effect<void, ExperienceStoreError>
   readonly stats: Effect.Effect<Stats>

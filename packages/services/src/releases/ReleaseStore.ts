@@ -164,6 +164,14 @@ export interface Service {
   readonly putResult: (result: StoredResult) => Effect.Effect<void, StoreError>
   /** The optimization result under a key, or none. */
   readonly getResult: (key: string) => Effect.Effect<Option.Option<StoredResult>, StoreError>
+  /**
+   * Rewrites stored program states in one transaction (an erasure: `DataRights` removes demos made from an end
+   * user's data): `rewrite` sees the state of every version and every optimization result, and returns the state to
+   * store instead, or `undefined` to leave it. Returns how many versions and results were rewritten.
+   */
+  readonly rewriteStates: (
+    rewrite: (state: unknown) => unknown
+  ) => Effect.Effect<{ readonly versions: number; readonly results: number }, StoreError>
 }
 
 /**

@@ -346,6 +346,40 @@ export const moreContracts = (backend: Backend): void => {
       )
     }))
 
+  test("experiences: end user and tenant kept and filtered on; remove deletes from the database; events remove", () =>
+    Effect.gen(function* () {
+      const { store, reopen } = yield* backend.experiences({ batchSize: 16, maxCount: 100, maxAgeMs: 1e14 })
+      const owned = (i: number): ExperienceStore.Experience => ({
+        ...execution(i),
+        subject: i % 2 === 0 ? "alice" : "bob",
+        ...(i < 4 ? { tenant: "acme" } : {})
+      })
+      for (let i = 0; i < 6; i++) store.record(owned(i))
+      yield* store.flush
+      assert.strictEqual(yield* store.remove(["ex_0", "missing"]), 1)
+      const again = yield* reopen
+      assert.isUndefined(again.get("ex_0"))
+      assert.deepStrictEqual(again.get("ex_2"), owned(2))
+      assert.deepStrictEqual(again.get("ex_5"), owned(5))
+      assert.deepStrictEqual((yield* again.query({ subject: "alice" })).map((e) => e.executionId).sort(), [
+        "ex_2",
+        "ex_4"
+      ])
+      assert.deepStrictEqual((yield* again.query({ tenant: "acme" })).map((e) => e.executionId).sort(), [
+        "ex_1",
+        "ex_2",
+        "ex_3"
+      ])
+      const events = yield* backend.events({})
+      for (let i = 0; i < 3; i++) yield* events.store.publish({ type: "t", data: { i } })
+      const published = yield* events.store.query({})
+      assert.strictEqual(yield* events.store.remove([published[1]!.id, "missing"]), 1)
+      assert.deepStrictEqual(
+        (yield* (yield* events.reopen).query({})).map((e) => e.data.i),
+        [0, 2]
+      )
+    }))
+
   test("routers: decisions, rewards, calibration and feedback links by router, read back after reopening", () =>
     routerContract(backend))
 

@@ -6,7 +6,7 @@
  * position and the outputs of every finished step (and of finished children of a parallel or map step).
  */
 import { LM, Module, Prediction } from "@effect-dspy/core"
-import { CanonicalJson, Tenant } from "@effect-dspy/foundation"
+import { CanonicalJson, Subject, Tenant } from "@effect-dspy/foundation"
 import type { Loop, LoopPolicy, ModuleManager } from "@effect-dspy/services"
 import { TrafficPolicy } from "@effect-dspy/services"
 import type * as Clock from "effect/Clock"
@@ -1129,6 +1129,9 @@ export const start = (
     const chart = chartOf(env, w, fingerprint)
     const runner = Chart.start(chart, checked)
     const position = runner.position()
+    // The end user and tenant the run is for (from the fiber, like the correlation id): what data rights find.
+    const subject = Option.getOrUndefined(yield* Subject.current)
+    const tenant = Option.getOrUndefined(yield* Tenant.scope)
     const run: Run = {
       env,
       workflow: w,
@@ -1150,7 +1153,9 @@ export const start = (
         partials: {},
         steps: [],
         createdAt: at,
-        updatedAt: at
+        updatedAt: at,
+        ...(subject === undefined ? {} : { subject }),
+        ...(tenant === undefined ? {} : { tenant })
       }
     }
     yield* run.env.store.save(run.record)

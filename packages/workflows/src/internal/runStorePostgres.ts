@@ -3,7 +3,7 @@
  * `workflow_run_boundaries`, `workflow_routers`) and its row codec (`runRows.ts`), its schema version in
  * `dspy_schema_versions` under `workflow_runs`. A boundary is one `INSERT` (committed when it returns); one that
  * changes the run's status updates its row in the same transaction. Saving a run replaces its row and its
- * boundaries in one transaction.
+ * boundaries in one transaction; removing runs (an erasure) deletes their rows and boundaries in one.
  */
 import { Storage } from "@effect-dspy/services"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -64,6 +64,23 @@ export const open: Effect.Effect<Service, RunStoreError, SqlClient.SqlClient> = 
           Effect.mapError(fail("save")),
           Effect.tap(() => Effect.sync(() => remember(record.runId, record.status)))
         ),
+    remove: (runIds) =>
+      runIds.length === 0
+        ? Effect.succeed(0)
+        : sql
+            .withTransaction(
+              Effect.zipRight(
+                sql`DELETE FROM workflow_run_boundaries WHERE run_id IN ${sql.in(runIds)}`,
+                sql<Row>`DELETE FROM workflow_runs WHERE run_id IN ${sql.in(runIds)} RETURNING run_id`
+              )
+            )
+            .pipe(
+              Effect.mapError(fail("remove")),
+              Effect.map((removed) => {
+                for (const runId of runIds) statusOf.delete(runId)
+                return removed.length
+              })
+            ),
     append: (runId, boundary) =>
       Effect.suspend(() => {
         const text = JSON.stringify(boundary)

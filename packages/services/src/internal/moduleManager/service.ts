@@ -3,7 +3,16 @@
  * caller's fiber; changes through the actor ({@link mutate}).
  */
 import { LM, Module } from "@effect-dspy/core"
-import { CanonicalJson, CircuitBreaker, type ConfigSchema, Correlation, Errors, Events } from "@effect-dspy/foundation"
+import {
+  CanonicalJson,
+  CircuitBreaker,
+  type ConfigSchema,
+  Correlation,
+  Errors,
+  Events,
+  Subject,
+  Tenant
+} from "@effect-dspy/foundation"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -346,6 +355,8 @@ export const make = (deps: Dependencies): Service => {
       const at = clock.unsafeCurrentTimeMillis()
       return LM.meterUsage(served, (exit, usage) => {
         const correlationId = Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId))
+        const subject = Option.getOrUndefined(fiber.getFiberRef(Subject.currentSubject))
+        const tenant = Option.getOrUndefined(fiber.getFiberRef(Tenant.Tenant))
         const ok = exit._tag === "Success"
         const execution = ok ? exit.value : undefined
         recorder.record({
@@ -362,7 +373,9 @@ export const make = (deps: Dependencies): Service => {
           at,
           reward: undefined,
           outcome: undefined,
-          feedbackAt: undefined
+          feedbackAt: undefined,
+          subject,
+          tenant
         })
       })
     }

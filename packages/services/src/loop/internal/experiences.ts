@@ -23,7 +23,7 @@ import type { Bounds, Experience, Filter, SampleOptions, Service, Stats } from "
 import type * as Reward from "../Reward.js"
 
 /** The SQLite layout written now. */
-export const LAYOUT_VERSION = 1
+export const LAYOUT_VERSION = 2
 
 const DAY = 24 * 60 * 60 * 1000
 
@@ -260,6 +260,9 @@ const makeWith = (
       if (f.minReward !== undefined && (e.reward === undefined || e.reward < f.minReward)) return false
       if (f.maxReward !== undefined && (e.reward === undefined || e.reward > f.maxReward)) return false
       if (f.minConfidence !== undefined && (e.outcome?.confidence ?? 1) < f.minConfidence) return false
+      if (f.subject !== undefined && e.subject !== f.subject) return false
+      if (f.tenant !== undefined && e.tenant !== f.tenant) return false
+      if (f.before !== undefined && e.at >= f.before) return false
       return true
     }
     const select = (f: Filter | undefined): Array<Experience> => {
@@ -309,6 +312,33 @@ const makeWith = (
           })
           keyed.sort((a, b) => b.key - a.key)
           return keyed.slice(0, n).map((k) => k.e)
+        }),
+      remove: (ids) =>
+        Effect.suspend(() => {
+          absorb()
+          let n = 0
+          for (const id of ids) {
+            const e = get(id)
+            if (e === undefined) continue
+            n++
+            unindex(e)
+            dirty.delete(e)
+            if (recent.delete(id)) {
+              // Not written yet: it leaves the pending inserts instead.
+              const pending = inserts.indexOf(e)
+              if (pending >= 0) inserts.splice(pending, 1)
+            } else {
+              const at = reservoirAt.get(id)!
+              const last = reservoir.pop()!
+              reservoirAt.delete(id)
+              if (last !== e) {
+                reservoir[at] = last
+                reservoirAt.set(last.executionId, at)
+              }
+            }
+            deletes.push(id)
+          }
+          return Effect.as(awaitBatch(), n)
         }),
       flush: Effect.suspend(awaitBatch),
       stats: Effect.sync((): Stats => {
@@ -414,7 +444,9 @@ const COLUMNS = [
   "at",
   "reward",
   "outcome",
-  "feedback_at"
+  "feedback_at",
+  "subject",
+  "tenant"
 ] as const
 
 /** An experience as the row's values (the row codec shared by SQLite and PostgreSQL). */
@@ -432,7 +464,9 @@ const paramsOf = (e: Experience): Array<unknown> => [
   e.at,
   e.reward ?? null,
   e.outcome === undefined ? null : JSON.stringify(e.outcome),
-  e.feedbackAt ?? null
+  e.feedbackAt ?? null,
+  e.subject ?? null,
+  e.tenant ?? null
 ]
 
 /** A row back as an experience. */
@@ -450,7 +484,9 @@ const experienceOf = (r: Db.Row): Experience => ({
   at: Db.num(r.at),
   reward: Db.numOrUndefined(r.reward),
   outcome: r.outcome === null || r.outcome === undefined ? undefined : (parseJson(r.outcome) as Reward.Outcome),
-  feedbackAt: Db.numOrUndefined(r.feedback_at)
+  feedbackAt: Db.numOrUndefined(r.feedback_at),
+  ...(r.subject === null || r.subject === undefined ? {} : { subject: String(r.subject) }),
+  ...(r.tenant === null || r.tenant === undefined ? {} : { tenant: String(r.tenant) })
 })
 
 /** Rows a multi-row statement writes at most. */
@@ -543,10 +579,19 @@ export const makeSqlite = (
           `CREATE TABLE IF NOT EXISTS dspy_loop_experiences (id TEXT PRIMARY KEY, correlation_id TEXT,
             module_id TEXT NOT NULL, version INTEGER NOT NULL, inputs TEXT, output TEXT, ok INTEGER NOT NULL,
             latency_ms REAL NOT NULL, lm_calls INTEGER NOT NULL, cost_usd REAL NOT NULL, at INTEGER NOT NULL, reward REAL, outcome TEXT,
-            feedback_at INTEGER)`,
+            feedback_at INTEGER, subject TEXT, tenant TEXT)`,
           []
         )
+        // Layout 1 to 2: the end user and tenant of each execution (unknown, so NULL, for the rows already there).
+        if (version === 1) {
+          yield* run("ALTER TABLE dspy_loop_experiences ADD COLUMN subject TEXT", [])
+          yield* run("ALTER TABLE dspy_loop_experiences ADD COLUMN tenant TEXT", [])
+        }
         yield* run("CREATE INDEX IF NOT EXISTS dspy_loop_experiences_at ON dspy_loop_experiences (at)", [])
+        yield* run(
+          "CREATE INDEX IF NOT EXISTS dspy_loop_experiences_subject ON dspy_loop_experiences (subject) WHERE subject IS NOT NULL",
+          []
+        )
         yield* run(`PRAGMA user_version = ${LAYOUT_VERSION}`, [])
         // WAL (the driver's default) with synchronous NORMAL: a commit is in the WAL file when it returns (it
         // survives the process crashing); only a power loss or OS crash before the next checkpoint's fsync can
@@ -558,7 +603,10 @@ export const makeSqlite = (
     return yield* makeOn(yield* Db.sqlite(run), filename, bounds)
   })
 
-/** The PostgreSQL migration steps (index 0: an empty database to version 1): the SQLite layout. */
+/**
+ * The PostgreSQL migration steps (index i: version i to i + 1), the SQLite layouts: version 1 the table, version 2 the
+ * end user and tenant of each execution (NULL for the rows already there).
+ */
 const postgresMigrations: ReadonlyArray<ReadonlyArray<string>> = [
   [
     `CREATE TABLE dspy_loop_experiences (id TEXT PRIMARY KEY, correlation_id TEXT,
@@ -566,6 +614,11 @@ const postgresMigrations: ReadonlyArray<ReadonlyArray<string>> = [
       latency_ms DOUBLE PRECISION NOT NULL, lm_calls INTEGER NOT NULL, cost_usd DOUBLE PRECISION NOT NULL,
       at BIGINT NOT NULL, reward DOUBLE PRECISION, outcome TEXT, feedback_at BIGINT)`,
     "CREATE INDEX dspy_loop_experiences_at ON dspy_loop_experiences (at)"
+  ],
+  [
+    "ALTER TABLE dspy_loop_experiences ADD COLUMN subject TEXT",
+    "ALTER TABLE dspy_loop_experiences ADD COLUMN tenant TEXT",
+    "CREATE INDEX dspy_loop_experiences_subject ON dspy_loop_experiences (subject) WHERE subject IS NOT NULL"
   ]
 ]
 

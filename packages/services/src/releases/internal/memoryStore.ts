@@ -74,6 +74,27 @@ export const make = (): Service => {
         versions.delete(moduleId)
       }),
     putResult: (result) => Effect.sync(() => void results.set(result.key, copy(result))),
+    rewriteStates: (rewrite) =>
+      Effect.sync(() => {
+        let changedVersions = 0
+        let changedResults = 0
+        for (const [moduleId, list] of versions) {
+          const next = list.map((v) => {
+            const state = rewrite(copy(v.state))
+            if (state === undefined) return v
+            changedVersions++
+            return { ...v, state: copy(state) }
+          })
+          versions.set(moduleId, next)
+        }
+        for (const [key, result] of results) {
+          const state = rewrite(copy(result.state))
+          if (state === undefined) continue
+          changedResults++
+          results.set(key, { ...result, state: copy(state) })
+        }
+        return { versions: changedVersions, results: changedResults }
+      }),
     getResult: (key) =>
       Effect.sync(() => {
         const found = results.get(key)

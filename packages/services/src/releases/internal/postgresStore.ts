@@ -155,6 +155,29 @@ export const open: Effect.Effect<Service, ReleaseStoreError | ReleaseStoreVersio
             Rows.resultParams(result)
           )
         ).pipe(Effect.asVoid),
+      rewriteStates: (rewrite) =>
+        statement(
+          "rewrite stored program states",
+          sql.withTransaction(
+            Effect.gen(function* () {
+              let versions = 0
+              let results = 0
+              for (const r of yield* sql<Row>`SELECT module_id, version, state FROM dspy_release_versions FOR UPDATE`) {
+                const state = rewrite(Rows.parse(r.state))
+                if (state === undefined) continue
+                versions++
+                yield* sql`UPDATE dspy_release_versions SET state = ${JSON.stringify(state ?? null)} WHERE module_id = ${String(r.module_id)} AND version = ${Number(r.version)}`
+              }
+              for (const r of yield* sql<Row>`SELECT key, state FROM dspy_optimization_results FOR UPDATE`) {
+                const state = rewrite(Rows.parse(r.state))
+                if (state === undefined) continue
+                results++
+                yield* sql`UPDATE dspy_optimization_results SET state = ${JSON.stringify(state ?? null)} WHERE key = ${String(r.key)}`
+              }
+              return { versions, results }
+            })
+          )
+        ),
       getResult: (key) =>
         statement(
           "read an optimization result",

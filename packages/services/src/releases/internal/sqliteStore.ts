@@ -218,6 +218,36 @@ export const open = (
             Rows.resultParams(result)
           )
         ).pipe(Effect.asVoid),
+      rewriteStates: (rewrite) =>
+        statement(
+          "rewrite stored program states",
+          transaction(
+            Effect.gen(function* () {
+              let versions = 0
+              let results = 0
+              for (const r of yield* rows("SELECT module_id, version, state FROM dspy_release_versions", [])) {
+                const state = rewrite(Rows.parse(r.state))
+                if (state === undefined) continue
+                versions++
+                yield* run("UPDATE dspy_release_versions SET state = ? WHERE module_id = ? AND version = ?", [
+                  JSON.stringify(state ?? null),
+                  r.module_id,
+                  r.version
+                ])
+              }
+              for (const r of yield* rows("SELECT key, state FROM dspy_optimization_results", [])) {
+                const state = rewrite(Rows.parse(r.state))
+                if (state === undefined) continue
+                results++
+                yield* run("UPDATE dspy_optimization_results SET state = ? WHERE key = ?", [
+                  JSON.stringify(state ?? null),
+                  r.key
+                ])
+              }
+              return { versions, results }
+            })
+          )
+        ),
       getResult: (key) =>
         statement(
           "read an optimization result",
