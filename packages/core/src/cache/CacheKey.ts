@@ -35,8 +35,48 @@ export const excludedFields: ReadonlySet<string> = new Set([
  * @since 0.1.0
  * @category encoding
  */
-export const canonicalRequest = (request: Completion.CompletionRequest): string =>
-  CanonicalJson.stringifyWithout(redactRequest(request), excludedFields)
+export const canonicalRequest = (request: Completion.CompletionRequest): string => {
+  const redacted = redactRequest(request)
+  const messages = redacted.messages
+  if (
+    !Array.isArray(messages) ||
+    Object.getPrototypeOf(redacted) !== Object.prototype ||
+    typeof (redacted as { readonly toJSON?: unknown }).toJSON === "function"
+  ) {
+    return CanonicalJson.stringifyWithout(redacted, excludedFields)
+  }
+  // The same text as `stringifyWithout` (sorted members, `undefined` ones left out), with each message's
+  // canonical JSON remembered by the message object: adapters share the messages every call of a predictor has
+  // in common (the system message, the demos), so only the new ones are encoded.
+  const record = redacted as unknown as { readonly [key: string]: unknown }
+  const keys = Object.keys(record).sort()
+  const parts: Array<string> = []
+  for (const key of keys) {
+    if (excludedFields.has(key)) continue
+    const value = record[key]
+    if (key === "messages") {
+      parts.push(`"messages":[${messages.map(canonicalMessage).join(",")}]`)
+      continue
+    }
+    if (value === undefined) continue
+    // A one-member record: the member's canonical text as `stringifyWithout` writes it (or none: `{}`).
+    const member = CanonicalJson.stringify({ [key]: value })
+    if (member !== "{}") parts.push(member.slice(1, -1))
+  }
+  return `{${parts.join(",")}}`
+}
+
+const messageTexts = new WeakMap<object, string>()
+
+/** A message's canonical JSON, remembered for message objects (treated as immutable, as requests are). */
+const canonicalMessage = (message: unknown): string => {
+  if (typeof message !== "object" || message === null) return CanonicalJson.stringify([message]).slice(1, -1)
+  const known = messageTexts.get(message)
+  if (known !== undefined) return known
+  const text = CanonicalJson.stringify([message]).slice(1, -1)
+  messageTexts.set(message, text)
+  return text
+}
 
 /**
  * The cache key of a request: hex sha256 of {@link canonicalRequest}.
