@@ -74,7 +74,11 @@ describe("CacheKey", () => {
       { ...base, messages: [shared, { role: "user", content: "a" }] },
       // The same shared message object again, with other fields (its remembered text is reused).
       { model: "m", messages: [shared, { role: "user", content: "b" }], temperature: Number.NaN, apiKey: "k" } as never,
-      { messages: [shared], responseFormat: { type: "json_schema", schema: { b: 1, a: undefined } }, n: undefined },
+      {
+        messages: [shared],
+        responseFormat: { type: "json_schema", name: "o", schema: { b: 1, a: undefined } },
+        n: undefined
+      } as never,
       { messages: [], model: "m", extra: { toJSON: () => undefined }, at: new Date(0) } as never
     ]
     for (const request of requests) {
