@@ -8,6 +8,7 @@
  */
 import * as Either from "effect/Either"
 import type * as Effect from "effect/Effect"
+import * as MessageTexts from "../cache/internal/messageTexts.js"
 import type * as Completion from "../lm/Completion.js"
 import type * as Signature from "../signature/Signature.js"
 import * as Adapter from "./Adapter.js"
@@ -111,9 +112,9 @@ const prefixOf = (signature: Signature.Any, demos: ReadonlyArray<Adapter.Demo>):
   const prefix: Prefix = {
     items: demos.slice(),
     messages: [
-      { role: "system", content: systemMessage(signature) },
+      { role: "system" as const, content: systemMessage(signature) },
       ...Prompt.demoMessages(signature, demos, (outputs, missing) => assistantContent(signature, outputs, missing))
-    ],
+    ].map(MessageTexts.share),
     requirements: outputRequirements(signature)
   }
   // One entry per signature (the last demos it was called with): a predictor's demos rarely change.

@@ -12,6 +12,7 @@
 import { CanonicalJson } from "@effect-dspy/foundation"
 import type * as Completion from "../lm/Completion.js"
 import { redactRequest } from "../lm/History.js"
+import * as MessageTexts from "./internal/messageTexts.js"
 
 /**
  * The top-level request fields that never take part in a key.
@@ -45,9 +46,9 @@ export const canonicalRequest = (request: Completion.CompletionRequest): string 
   ) {
     return CanonicalJson.stringifyWithout(redacted, excludedFields)
   }
-  // The same text as `stringifyWithout` (sorted members, `undefined` ones left out), with each message's
-  // canonical JSON remembered by the message object: adapters share the messages every call of a predictor has
-  // in common (the system message, the demos), so only the new ones are encoded.
+  // The same text as `stringifyWithout` (sorted members, `undefined` ones left out), with the canonical JSON of
+  // the messages adapters share between calls (the system message, the demos) written once, when they were built:
+  // only the call's own messages are encoded here.
   const record = redacted as unknown as { readonly [key: string]: unknown }
   const keys = Object.keys(record).sort()
   const parts: Array<string> = []
@@ -55,7 +56,7 @@ export const canonicalRequest = (request: Completion.CompletionRequest): string 
     if (excludedFields.has(key)) continue
     const value = record[key]
     if (key === "messages") {
-      parts.push(`"messages":[${messages.map(canonicalMessage).join(",")}]`)
+      parts.push(`"messages":[${messages.map(MessageTexts.textOf).join(",")}]`)
       continue
     }
     if (value === undefined) continue
@@ -64,18 +65,6 @@ export const canonicalRequest = (request: Completion.CompletionRequest): string 
     if (member !== "{}") parts.push(member.slice(1, -1))
   }
   return `{${parts.join(",")}}`
-}
-
-const messageTexts = new WeakMap<object, string>()
-
-/** A message's canonical JSON, remembered for message objects (treated as immutable, as requests are). */
-const canonicalMessage = (message: unknown): string => {
-  if (typeof message !== "object" || message === null) return CanonicalJson.stringify([message]).slice(1, -1)
-  const known = messageTexts.get(message)
-  if (known !== undefined) return known
-  const text = CanonicalJson.stringify([message]).slice(1, -1)
-  messageTexts.set(message, text)
-  return text
 }
 
 /**

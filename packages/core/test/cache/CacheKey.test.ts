@@ -1,8 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { CanonicalJson } from "@effect-dspy/foundation"
 import * as fc from "fast-check"
+import * as ChatAdapter from "../../src/adapters/ChatAdapter.js"
 import * as CacheKey from "../../src/cache/CacheKey.js"
 import type * as Completion from "../../src/lm/Completion.js"
+import * as Signature from "../../src/signature/Signature.js"
 
 const base: Completion.CompletionRequest = {
   model: "gpt-4o-mini",
@@ -69,8 +71,14 @@ describe("CacheKey", () => {
   })
   it("keeps the persisted key format: the canonical JSON of the request without its excluded fields", () => {
     const shared = { role: "system", content: "Be brief." } as const
+    // Messages an adapter shares between calls (their text is written once, when they are built).
+    const formatted = ChatAdapter.format(Signature.make("question -> answer"), [{ question: "q", answer: "a" }], {
+      question: "x"
+    })
     const requests: Array<Completion.CompletionRequest> = [
       base,
+      { model: "m", messages: formatted.messages },
+      { model: "m", messages: formatted.messages, temperature: 0.5 },
       { ...base, messages: [shared, { role: "user", content: "a" }] },
       // The same shared message object again, with other fields (its remembered text is reused).
       { model: "m", messages: [shared, { role: "user", content: "b" }], temperature: Number.NaN, apiKey: "k" } as never,
