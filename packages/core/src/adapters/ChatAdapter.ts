@@ -8,6 +8,8 @@
  */
 import * as Either from "effect/Either"
 import type * as Effect from "effect/Effect"
+import * as MessageTexts from "../cache/internal/messageTexts.js"
+import type * as Completion from "../lm/Completion.js"
 import type * as Signature from "../signature/Signature.js"
 import * as Adapter from "./Adapter.js"
 import * as Prompt from "./internal/prompt.js"
@@ -71,18 +73,54 @@ export const format = <I, O>(
   signature: Signature.Signature<I, O>,
   demos: ReadonlyArray<Adapter.Demo>,
   inputs: I
-): Adapter.Formatted => ({
-  messages: [
-    { role: "system", content: systemMessage(signature) },
-    ...Prompt.demoMessages(signature, demos, (outputs, missing) => assistantContent(signature, outputs, missing)),
-    {
-      role: "user",
-      content: Prompt.userContent(signature, inputs as { readonly [k: string]: unknown }, {
-        requirements: outputRequirements(signature)
-      })
-    }
-  ]
-})
+): Adapter.Formatted => {
+  const prefix = prefixOf(signature, demos)
+  const messages: Array<Completion.Message> = prefix.messages.slice()
+  messages.push({
+    role: "user",
+    content: Prompt.userContent(signature, inputs as { readonly [k: string]: unknown }, {
+      requirements: prefix.requirements
+    })
+  })
+  return { messages }
+}
+
+/**
+ * What a call's messages share with every other call of the same signature and demos: the system message, the
+ * demo turns and the output requirements. Built once per signature and demos array (signatures are immutable;
+ * demos are compared by length and element identity, so demos changed in place are formatted afresh) and
+ * shared between calls: the message objects are never changed, and the same objects let the cache key reuse
+ * their canonical JSON (see CacheKey).
+ */
+interface Prefix {
+  readonly items: ReadonlyArray<Adapter.Demo>
+  readonly messages: ReadonlyArray<Completion.Message>
+  readonly requirements: string
+}
+
+const prefixes = new WeakMap<Signature.Any, Prefix>()
+
+const sameItems = (a: ReadonlyArray<Adapter.Demo>, b: ReadonlyArray<Adapter.Demo>): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+const prefixOf = (signature: Signature.Any, demos: ReadonlyArray<Adapter.Demo>): Prefix => {
+  const cached = prefixes.get(signature)
+  if (cached !== undefined && sameItems(cached.items, demos)) return cached
+  const prefix: Prefix = {
+    items: demos.slice(),
+    messages: [
+      { role: "system" as const, content: systemMessage(signature) },
+      ...Prompt.demoMessages(signature, demos, (outputs, missing) => assistantContent(signature, outputs, missing))
+    ].map(MessageTexts.share),
+    requirements: outputRequirements(signature)
+  }
+  // One entry per signature (the last demos it was called with): a predictor's demos rarely change.
+  prefixes.set(signature, prefix)
+  return prefix
+}
 
 /**
  * Parses an answer: text before the first header is ignored, each output field's value is the trimmed text

@@ -12,6 +12,7 @@
 import { CanonicalJson } from "@effect-dspy/foundation"
 import type * as Completion from "../lm/Completion.js"
 import { redactRequest } from "../lm/History.js"
+import * as MessageTexts from "./internal/messageTexts.js"
 
 /**
  * The top-level request fields that never take part in a key.
@@ -35,8 +36,36 @@ export const excludedFields: ReadonlySet<string> = new Set([
  * @since 0.1.0
  * @category encoding
  */
-export const canonicalRequest = (request: Completion.CompletionRequest): string =>
-  CanonicalJson.stringifyWithout(redactRequest(request), excludedFields)
+export const canonicalRequest = (request: Completion.CompletionRequest): string => {
+  const redacted = redactRequest(request)
+  const messages = redacted.messages
+  if (
+    !Array.isArray(messages) ||
+    Object.getPrototypeOf(redacted) !== Object.prototype ||
+    typeof (redacted as { readonly toJSON?: unknown }).toJSON === "function"
+  ) {
+    return CanonicalJson.stringifyWithout(redacted, excludedFields)
+  }
+  // The same text as `stringifyWithout` (sorted members, `undefined` ones left out), with the canonical JSON of
+  // the messages adapters share between calls (the system message, the demos) written once, when they were built:
+  // only the call's own messages are encoded here.
+  const record = redacted as unknown as { readonly [key: string]: unknown }
+  const keys = Object.keys(record).sort()
+  const parts: Array<string> = []
+  for (const key of keys) {
+    if (excludedFields.has(key)) continue
+    const value = record[key]
+    if (key === "messages") {
+      parts.push(`"messages":[${messages.map(MessageTexts.textOf).join(",")}]`)
+      continue
+    }
+    if (value === undefined) continue
+    // A one-member record: the member's canonical text as `stringifyWithout` writes it (or none: `{}`).
+    const member = CanonicalJson.stringify({ [key]: value })
+    if (member !== "{}") parts.push(member.slice(1, -1))
+  }
+  return `{${parts.join(",")}}`
+}
 
 /**
  * The cache key of a request: hex sha256 of {@link canonicalRequest}.

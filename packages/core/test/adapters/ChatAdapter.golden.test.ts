@@ -245,6 +245,28 @@ describe("ChatAdapter golden prompts", () => {
   })
 })
 
+describe("ChatAdapter prompt prefix", () => {
+  const signature = Signature.make("question -> answer")
+
+  it("shares the system message between calls and formats only the inputs", () => {
+    const a = ChatAdapter.format(signature, [], { question: "one" })
+    const b = ChatAdapter.format(signature, [], { question: "two" })
+    assert.strictEqual(a.messages[0], b.messages[0])
+    assert.notDeepEqual(a.messages[1], b.messages[1])
+    assert.include(String(b.messages[1]?.content), "two")
+  })
+
+  it("formats the demos afresh when the demos array changes in place", () => {
+    const demos: Array<{ question: string; answer: string }> = [{ question: "q1", answer: "a1" }]
+    const before = ChatAdapter.format(signature, demos, { question: "x" })
+    demos.push({ question: "q2", answer: "a2" })
+    const after = ChatAdapter.format(signature, demos, { question: "x" })
+    assert.strictEqual(before.messages.length, 4)
+    assert.strictEqual(after.messages.length, 6)
+    assert.include(String(after.messages[3]?.content), "q2")
+  })
+})
+
 describe("ChatAdapter parsing", () => {
   const sig = Signature.make("question -> reasoning, answer: int, ok: bool, tags: list[str], label: Literal['a', 'b']")
   const good = lines(

@@ -1,7 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
+import { CanonicalJson } from "@effect-dspy/foundation"
 import * as fc from "fast-check"
+import * as ChatAdapter from "../../src/adapters/ChatAdapter.js"
 import * as CacheKey from "../../src/cache/CacheKey.js"
 import type * as Completion from "../../src/lm/Completion.js"
+import * as Signature from "../../src/signature/Signature.js"
 
 const base: Completion.CompletionRequest = {
   model: "gpt-4o-mini",
@@ -65,5 +68,32 @@ describe("CacheKey", () => {
       CacheKey.canonicalRequest({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } } as never),
       '{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}'
     )
+  })
+  it("keeps the persisted key format: the canonical JSON of the request without its excluded fields", () => {
+    const shared = { role: "system", content: "Be brief." } as const
+    // Messages an adapter shares between calls (their text is written once, when they are built).
+    const formatted = ChatAdapter.format(Signature.make("question -> answer"), [{ question: "q", answer: "a" }], {
+      question: "x"
+    })
+    const requests: Array<Completion.CompletionRequest> = [
+      base,
+      { model: "m", messages: formatted.messages },
+      { model: "m", messages: formatted.messages, temperature: 0.5 },
+      { ...base, messages: [shared, { role: "user", content: "a" }] },
+      // The same shared message object again, with other fields (its remembered text is reused).
+      { model: "m", messages: [shared, { role: "user", content: "b" }], temperature: Number.NaN, apiKey: "k" } as never,
+      {
+        messages: [shared],
+        responseFormat: { type: "json_schema", name: "o", schema: { b: 1, a: undefined } },
+        n: undefined
+      } as never,
+      { messages: [], model: "m", extra: { toJSON: () => undefined }, at: new Date(0) } as never
+    ]
+    for (const request of requests) {
+      assert.strictEqual(
+        CacheKey.canonicalRequest(request),
+        CanonicalJson.stringifyWithout(request, CacheKey.excludedFields)
+      )
+    }
   })
 })
