@@ -15,7 +15,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Postgres from "./support/postgres.js"
+import { TestPostgres as Postgres } from "@effect-dspy/services"
 import { optimizers } from "./support/registry.js"
 import * as Runners from "./support/runners.js"
 

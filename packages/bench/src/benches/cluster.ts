@@ -31,7 +31,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { type Bench, round } from "../Harness.js"
-import * as Postgres from "./cluster/postgres.js"
+import { TestPostgres as Postgres } from "@effect-dspy/services"
 
 const JOBS_PER_RUNNER = Number(process.env.JOBS_PER_RUNNER ?? 30)
 const EXAMPLES = 12
