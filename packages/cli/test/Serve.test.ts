@@ -7,6 +7,8 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { ClusterJobs, Runner } from "@effect-dspy/cluster"
+import { TestPostgres } from "@effect-dspy/services"
 import { addKey } from "../src/commands/Keys.js"
 import { readKeys, serve } from "../src/commands/Serve.js"
 
@@ -25,6 +27,15 @@ const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "effect-dspy-serve-"))),
   (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
 )
+
+/** A JSON answer of the API, read loosely. */
+interface ApiJson {
+  readonly [key: string]: unknown
+  readonly id?: string
+  readonly status?: string
+  readonly version?: number
+  readonly swappedVersion?: number
+}
 
 const status = (url: string, headers: Record<string, string> = {}) =>
   Effect.promise(() =>
@@ -164,5 +175,98 @@ describe("effect-dspy keys and serve", () => {
       )
       assert.isTrue(result._tag === "Left" && result.left.message.includes("storage.backend to postgres"))
     })
+  )
+
+  it.scopedLive.skipIf(TestPostgres.findPostgres() === undefined)(
+    "serve --cluster on PostgreSQL: the API's jobs are the cluster's, and their swap is served at once",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const pg = yield* TestPostgres.start(TestPostgres.findPostgres()!)
+        const db = yield* pg.createDatabase("serve_cluster")
+        const keys = path.join(dir, "keys.json")
+        const key = Redacted.value(yield* addKey(keys, "ops", ["admin"]))
+        const config = path.join(dir, "config.json")
+        fs.writeFileSync(
+          config,
+          JSON.stringify({
+            storage: { backend: "postgres", postgres: { url: Redacted.value(db) } },
+            cluster: { runnerPort: yield* freePort }
+          })
+        )
+        const port = yield* freePort
+        const url = `http://127.0.0.1:${port}`
+        yield* Effect.forkScoped(
+          serve({
+            config: Option.some(config),
+            keys: Option.some(keys),
+            port,
+            host: "127.0.0.1",
+            rateLimit: 0,
+            maxBodyBytes: 1024 * 1024,
+            corsOrigin: [],
+            noDashboard: true,
+            grace: 1,
+            releases: Option.none(),
+            json: true,
+            secureCookies: false,
+            cluster: true
+          })
+        )
+        const call = (method: string, route: string, body?: unknown) =>
+          Effect.promise(() =>
+            fetch(`${url}${route}`, {
+              method,
+              headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+              ...(body === undefined ? {} : { body: JSON.stringify(body) })
+            }).then(async (r) => ({ status: r.status, json: (await r.json()) as ApiJson }))
+          )
+        const deadline = Date.now() + 60_000
+        while ((yield* status(`${url}/health/live`)) !== 200) {
+          if (Date.now() > deadline) return assert.fail("serve --cluster did not start in 60 s")
+          yield* Effect.sleep("100 millis")
+        }
+        assert.strictEqual(
+          (yield* call("POST", "/modules", { id: "qa", kind: "predict", signature: "question -> answer" })).status,
+          201
+        )
+        const trainset = [1, 2, 3].map((i) => ({
+          fields: { question: `What is ${i} + ${i}?`, answer: String(2 * i) },
+          inputs: ["question"]
+        }))
+        const started = yield* call("POST", "/jobs", { moduleId: "qa", optimizer: "bootstrap_few_shot", trainset })
+        assert.strictEqual(started.status, 202, JSON.stringify(started.json))
+        // A cluster job: refused per-job budgets say so.
+        const budget = yield* call("POST", "/jobs", {
+          moduleId: "qa",
+          optimizer: "bootstrap_few_shot",
+          trainset,
+          budget: { maxLmCalls: 5 }
+        })
+        assert.strictEqual(budget.status, 400)
+        assert.include(JSON.stringify(budget.json), "budget")
+        let job: ApiJson = {}
+        while (!["swapped", "rejected", "failed", "cancelled"].includes(job.status ?? "")) {
+          if (Date.now() > deadline) return assert.fail(`the job did not end: ${JSON.stringify(job)}`)
+          yield* Effect.sleep("100 millis")
+          job = (yield* call("GET", `/jobs/${started.json.id}`)).json
+        }
+        assert.strictEqual(job.status, "swapped", JSON.stringify(job))
+        // It ran as a cluster job (its row is in the cluster's job table) ...
+        const clusterJob = yield* ClusterJobs.find(String(started.json.id)).pipe(
+          Effect.flatMap((found) => found),
+          Effect.provide(Runner.layerClient({ url: db }))
+        )
+        assert.strictEqual(clusterJob.status, "swapped")
+        assert.isDefined(clusterJob.owner)
+        // ... and the serving ModuleManager serves its version without a restart.
+        let promoted: unknown
+        while (promoted !== job.swappedVersion) {
+          if (Date.now() > deadline) return assert.fail(`version ${job.swappedVersion} is not served: ${promoted}`)
+          promoted = (yield* call("GET", "/modules/qa")).json.version
+          if (promoted !== job.swappedVersion) yield* Effect.sleep("100 millis")
+        }
+      }),
+    120_000
   )
 })

@@ -29,12 +29,12 @@ import type * as Duration from "effect/Duration"
 import type { ClusterJobInvalid, ClusterJobNotFound, ClusterStoreError } from "./ClusterError.js"
 
 /**
- * A job's status: `queued` and `running` are live; `swapped`, `rejected` and `failed` are its ends.
+ * A job's status: `queued` and `running` are live; `swapped`, `rejected`, `failed` and `cancelled` are its ends.
  *
  * @since 0.1.0
  * @category models
  */
-export type Status = "queued" | "running" | "swapped" | "rejected" | "failed"
+export type Status = "queued" | "running" | "swapped" | "rejected" | "failed" | "cancelled"
 
 /**
  * The statuses a job ends in.
@@ -42,7 +42,7 @@ export type Status = "queued" | "running" | "swapped" | "rejected" | "failed"
  * @since 0.1.0
  * @category constants
  */
-export const terminalStatuses: ReadonlyArray<Status> = ["swapped", "rejected", "failed"]
+export const terminalStatuses: ReadonlyArray<Status> = ["swapped", "rejected", "failed", "cancelled"]
 
 /**
  * A request to optimize a stored module.
@@ -111,6 +111,12 @@ export interface Service {
   readonly status: (id: string) => Effect.Effect<Job, ClusterJobNotFound | ClusterStoreError>
   /** Every job, oldest first. */
   readonly list: Effect.Effect<ReadonlyArray<Job>, ClusterStoreError>
+  /**
+   * Stops a queued or running job (`cancelled`), wherever it runs: the cancel fences off the job's run, which
+   * writes nothing more and does not swap. A job that already ended is returned as it is. A cancel that arrives
+   * while the job's swap is being written is overtaken by it: the job then ends `swapped` (the swap stands).
+   */
+  readonly cancel: (id: string) => Effect.Effect<Job, ClusterJobNotFound | ClusterStoreError>
 }
 
 /**

@@ -26,7 +26,13 @@
 import { LM } from "@effect-dspy/core"
 import { Config, type ConfigSchema } from "@effect-dspy/foundation"
 import type { Optimizer } from "@effect-dspy/optimizers"
-import { CheckpointPostgres, OptimizationCoordinator, ReleaseStore, Storage } from "@effect-dspy/services"
+import {
+  CheckpointPostgres,
+  OptimizationCoordinator,
+  ReleaseStore,
+  Storage,
+  SwapPropagation
+} from "@effect-dspy/services"
 import type * as Sharding from "@effect/cluster/Sharding"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -88,26 +94,35 @@ const clientOf = (options: Options) =>
       new ClusterStoreError({ operation: "connect", message: `Could not reach the cluster's database: ${e.message}` })
   )
 
-/** The stores a runner works on: the job table, the releases and the checkpoints. */
-const openStores = Effect.gen(function* () {
-  const table = yield* Effect.mapError(
-    JobTable.open,
-    (reason) =>
-      new ClusterStoreError({
-        operation: "open",
-        message: `Could not open the cluster's job table: ${reason}. Check that the server is up and the user may create tables.`
-      })
-  )
-  const releases = yield* Effect.mapError(
-    ReleaseStore.makePostgres,
-    (e) => new ClusterStoreError({ operation: "open", message: e.message })
-  )
-  const checkpoints = yield* Effect.mapError(
-    CheckpointPostgres.make,
-    (e) => new ClusterStoreError({ operation: "open", message: e.message })
-  )
-  return { table, releases, checkpoints }
-})
+/**
+ * The stores a runner works on: the job table, the releases and the checkpoints. A job's swap publishes a
+ * `release` notice (`SwapPropagation`) once it commits, so every serving process applies it at once instead of
+ * at its next reconcile.
+ */
+const openStores = (origin: string) =>
+  Effect.gen(function* () {
+    const table = yield* Effect.mapError(
+      JobTable.open,
+      (reason) =>
+        new ClusterStoreError({
+          operation: "open",
+          message: `Could not open the cluster's job table: ${reason}. Check that the server is up and the user may create tables.`
+        })
+    )
+    const releases = SwapPropagation.notifyingReleases(
+      yield* Effect.mapError(
+        ReleaseStore.makePostgres,
+        (e) => new ClusterStoreError({ operation: "open", message: e.message })
+      ),
+      yield* SwapPropagation.publisher,
+      origin
+    )
+    const checkpoints = yield* Effect.mapError(
+      CheckpointPostgres.make,
+      (e) => new ClusterStoreError({ operation: "open", message: e.message })
+    )
+    return { table, releases, checkpoints }
+  })
 
 /**
  * A runner as a layer: it joins the cluster when built and leaves it (its shards handed over) when released.
@@ -127,7 +142,8 @@ export const layer = (
       })
       const optimizerEntries = options.optimizers ?? OptimizationCoordinator.defaultOptimizers()
       const metrics = options.metrics ?? OptimizationCoordinator.defaultMetrics()
-      const stores = openStores
+      const origin = `runner ${settings.runnerHost}:${settings.runnerPort}`
+      const stores = openStores(origin)
       const entity = OptimizationJob.toLayer(
         Effect.gen(function* () {
           const { checkpoints, releases, table } = yield* stores
@@ -162,7 +178,7 @@ export const layer = (
         )
       )
       const watchdog = Watchdog.layer(
-        Effect.map(openStores, (stores) => stores.table),
+        Effect.map(stores, (stores) => stores.table),
         {
           intervalMs: settings.shardLockRefreshMs,
           queuedMs: 3 * settings.shardLockExpirationMs,
@@ -195,7 +211,7 @@ export const layerClient = (options: Options): Layer.Layer<ClusterJobs, ClusterC
       const metrics = options.metrics ?? OptimizationCoordinator.defaultMetrics()
       const service = Layer.effect(
         ClusterJobs,
-        Effect.flatMap(openStores, ({ releases, table }) =>
+        Effect.flatMap(openStores("cluster client"), ({ releases, table }) =>
           jobs.make({ table, releases, optimizers: Object.keys(optimizerEntries), metrics: Object.keys(metrics) })
         )
       )

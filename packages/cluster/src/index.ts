@@ -13,6 +13,13 @@
 export * as ClusterConfig from "./ClusterConfig.js"
 
 /**
+ * The cluster's jobs behind the services' OptimizationCoordinator interface (`serve --cluster`).
+ *
+ * @since 0.1.0
+ */
+export * as ClusterCoordinator from "./ClusterCoordinator.js"
+
+/**
  * The errors of cluster mode.
  *
  * @since 0.1.0

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { ClusterConfig, Runner } from "@effect-dspy/cluster"
+import { ClusterConfig, ClusterCoordinator, Runner } from "@effect-dspy/cluster"
 import { Config } from "@effect-dspy/foundation"
 import { Application } from "@effect-dspy/services"
 import { ApiKeys, Server } from "@effect-dspy/server"
@@ -46,7 +46,8 @@ export interface ServeOptions {
   readonly secureCookies: boolean
   /**
    * Also run a cluster runner (`@effect-dspy/cluster`): needs `storage.backend: postgres`; its settings are Config
-   * `cluster.*`.
+   * `cluster.*`. The API's jobs (`/jobs`) are then the cluster's: any runner may run them, and one that dies hands
+   * them over from their checkpoints.
    */
   readonly cluster?: boolean
 }
@@ -101,7 +102,12 @@ const clusterRunner = Layer.unwrapEffect(
     }
     const settings = ClusterConfig.fromConfig(config)
     if (settings._tag === "Left") return yield* new ServeFailed({ message: settings.left.message })
-    return Runner.layer({ url, maxConnections: config.storage.postgres.maxConnections, settings: settings.right })
+    // The coordinator the API uses becomes the cluster's jobs (in place of the application's own).
+    return ClusterCoordinator.layer({ workers: settings.right.jobWorkers }).pipe(
+      Layer.provideMerge(
+        Runner.layer({ url, maxConnections: config.storage.postgres.maxConnections, settings: settings.right })
+      )
+    )
   })
 )
 
@@ -126,7 +132,10 @@ export const serve = (options: ServeOptions): Effect.Effect<void, ServeFailed> =
       ...Option.match(options.config, { onNone: () => ({}), onSome: (file) => ({ config: { file } }) }),
       ...Option.match(options.releases, { onNone: () => ({}), onSome: (filename) => ({ releases: { filename } }) })
     })
-    const layer = Server.layer({
+    const engine = Layer.provideMerge(workflowEngine(options.runs ?? Option.none()), app)
+    // In cluster mode the runner's coordinator is merged last, so the server's OptimizationCoordinator is it.
+    const deps = options.cluster === true ? Layer.merge(engine, Layer.provide(clusterRunner, app)) : engine
+    const served = Server.layer({
       port: options.port,
       host: options.host,
       keys,
@@ -136,8 +145,7 @@ export const serve = (options: ServeOptions): Effect.Effect<void, ServeFailed> =
       dashboard: !options.noDashboard,
       shutdownGracePeriod: `${options.grace} seconds`,
       secureCookies: options.secureCookies
-    }).pipe(Layer.provide(Layer.provideMerge(workflowEngine(options.runs ?? Option.none()), app)))
-    const served = options.cluster === true ? Layer.merge(layer, Layer.provide(clusterRunner, app)) : layer
+    }).pipe(Layer.provide(deps))
     yield* Effect.scoped(
       Effect.gen(function* () {
         const context = yield* Layer.build(served)

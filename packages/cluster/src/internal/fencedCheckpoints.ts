@@ -52,7 +52,7 @@ export const make = (inner: Checkpoint.Service, table: JobTable, jobId: string, 
         return yield* new OptimizerError.CheckpointError({
           operation: "set",
           key,
-          message: `Job ${jobId} was taken over by another run (epoch ${epoch} is stale): this run stops and writes nothing.`
+          message: `Job ${jobId} was taken over by another run or cancelled (epoch ${epoch} is stale): this run stops and writes nothing.`
         })
       }),
     size: inner.size,

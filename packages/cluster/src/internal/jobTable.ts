@@ -145,7 +145,15 @@ export interface JobTable {
     epoch: number,
     unit: { readonly namespace: string; readonly key: string; readonly json: string; readonly at: number }
   ) => Effect.Effect<boolean, string>
-  /** Ends the run `epoch` with a status (false when the run was fenced off). */
+  /**
+   * Cancels a live job: its status becomes `cancelled` and its epoch moves on, so its run (if any) is fenced off
+   * at its next write. The row as it is after (unchanged when the job had ended), or none.
+   */
+  readonly cancel: (id: string, at: number) => Effect.Effect<Option.Option<JobRow>, string>
+  /**
+   * Ends the run `epoch` with a status (false when the run was fenced off). A swap also ends a job that was
+   * cancelled while the swap was being written (the cancel's epoch is the run's plus one): the swap stands.
+   */
   readonly finish: (
     id: string,
     epoch: number,
@@ -242,13 +250,28 @@ export const open: Effect.Effect<JobTable, string, SqlClient.SqlClient> = Effect
           (rows) => rows.length > 0
         )
       ),
+    cancel: (id, at) =>
+      oneLine(
+        sql.withTransaction(
+          Effect.gen(function* () {
+            const rows = yield* sql`UPDATE dspy_cluster_jobs
+              SET status = 'cancelled', epoch = epoch + 1, error = 'cancelled', finished_at = ${at}, progressed_at = ${at}
+              WHERE id = ${id} AND status IN ('queued', 'running') RETURNING *`
+            if (rows.length > 0) return Option.some(rowOf(rows[0]!))
+            const found = yield* sql`SELECT * FROM dspy_cluster_jobs WHERE id = ${id}`
+            return found.length === 0 ? Option.none() : Option.some(rowOf(found[0]!))
+          })
+        )
+      ),
     finish: (id, epoch, changes) =>
       oneLine(
         Effect.map(
           sql`UPDATE dspy_cluster_jobs SET status = ${changes.status}, resumed_units = ${changes.resumedUnits},
             swapped_version = ${changes.swappedVersion ?? null}, score = ${changes.score ?? null},
             error = ${changes.error ?? null}, finished_at = ${changes.at}, progressed_at = ${changes.at}
-            WHERE id = ${id} AND epoch = ${epoch} RETURNING id`,
+            WHERE id = ${id} AND (epoch = ${epoch}
+              OR (${changes.status === "swapped"} AND epoch = ${epoch + 1} AND status = 'cancelled'))
+            RETURNING id`,
           (rows) => rows.length > 0
         )
       )

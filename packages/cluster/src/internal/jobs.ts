@@ -104,7 +104,18 @@ export const make = (deps: {
             onSome: (row) => Effect.succeed(toJob(row))
           })
         ),
-      list: Effect.map(Effect.mapError(deps.table.list, storeError("list")), (rows) => rows.map(toJob))
+      list: Effect.map(Effect.mapError(deps.table.list, storeError("list")), (rows) => rows.map(toJob)),
+      cancel: (id) =>
+        Effect.clockWith((clock) => clock.currentTimeMillis).pipe(
+          Effect.flatMap((at) => Effect.mapError(deps.table.cancel(id, at), storeError("cancel"))),
+          Effect.flatMap((row) =>
+            Option.match(row, {
+              onNone: () =>
+                Effect.fail(new ClusterJobNotFound({ jobId: id, message: `No cluster job has id "${id}".` })),
+              onSome: (row) => Effect.succeed(toJob(row))
+            })
+          )
+        )
     }
     return service
   })
