@@ -80,7 +80,60 @@ export interface CompileOptions {
   /** Names the run for checkpoints: with a `CheckpointStore` in the context, finished units are stored under it. */
   readonly runId?: string
   readonly onProgress?: (event: Progress.Event) => Effect.Effect<void>
+  /**
+   * Scores evaluations elsewhere (cluster mode: on the other runners). Each evaluation's examples not read back
+   * from the checkpoints go out in shards; what a shard answers is checkpointed and counted as here. A shard whose
+   * request fails is scored here instead. The results are the same either way (same program, LM and metric).
+   */
+  readonly remoteScoring?: RemoteScoring
 }
+
+/**
+ * How an example's scoring ended: its score (0 when the program failed) and the failure, if any.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExampleScore {
+  readonly score: number
+  readonly error?: string
+}
+
+/**
+ * Scoring of a program on examples somewhere else (see `CompileOptions.remoteScoring`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RemoteScoring {
+  /** Examples per request (default 16); an evaluation of no more examples than that is scored here. */
+  readonly shardSize?: number
+  /** Scores the examples with the program: one outcome per example, in input order, and the LM usage spent. */
+  readonly score: (
+    program: Module.Program,
+    examples: ReadonlyArray<Example.Any>
+  ) => Effect.Effect<{ readonly outcomes: ReadonlyArray<ExampleScore>; readonly usage: LM.UsageTotals }, unknown>
+}
+
+/**
+ * Scores a program on one example as an evaluation does: the metric's score of its prediction, or 0 with the
+ * failure when the program fails. What a {@link RemoteScoring} runs per example.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const scoreExample = (
+  metric: Metric,
+  program: Module.Program,
+  example: Example.Any
+): Effect.Effect<ExampleScore, never, LM.LM> =>
+  Effect.matchEffect(
+    Effect.flatMap(internal.callProgram(program, example), (prediction) => score(metric, example, prediction)),
+    {
+      onFailure: (error) => Effect.succeed<ExampleScore>({ score: 0, error: internal.describeError(error) }),
+      onSuccess: (value) => Effect.succeed<ExampleScore>({ score: value })
+    }
+  )
 
 /**
  * What an optimizer's `compile` returns: the new program, its score if it was measured, the student's score
@@ -288,6 +341,29 @@ const fingerprint = (optimizer: Optimizer, student: Module.Program, options: Com
 
 const dumpProgram = (program: Module.Program): unknown => Module.dumpState(program)
 
+const noUsage: LM.UsageTotals = {
+  calls: 0,
+  cacheHits: 0,
+  failures: 0,
+  promptTokens: 0,
+  completionTokens: 0,
+  totalTokens: 0,
+  costUsd: 0
+}
+
+const addUsage = (a: LM.UsageTotals, b: LM.UsageTotals): LM.UsageTotals =>
+  b === noUsage
+    ? a
+    : {
+        calls: a.calls + b.calls,
+        cacheHits: a.cacheHits + b.cacheHits,
+        failures: a.failures + b.failures,
+        promptTokens: a.promptTokens + b.promptTokens,
+        completionTokens: a.completionTokens + b.completionTokens,
+        totalTokens: a.totalTokens + b.totalTokens,
+        costUsd: a.costUsd + b.costUsd
+      }
+
 /**
  * Compiles a student with an optimizer: validates the data, runs the optimizer with budget, checkpoints,
  * progress, events, metrics and usage accounting, and returns the new program with its report.
@@ -339,6 +415,8 @@ export const compile = <P extends Module.Program>(
     let best: number | undefined
     let units = 0
     let resumedUnits = 0
+    // LM usage spent elsewhere by remote scoring (the compile's own tracking sees only this process's calls).
+    let remoteUsage: LM.UsageTotals = noUsage
     let exhaustedAnnounced = false
 
     const progress = (event: Progress.Event): Effect.Effect<void> =>
@@ -407,6 +485,103 @@ export const compile = <P extends Module.Program>(
       f: (item: A, index: number) => Effect.Effect<B, E, R>
     ): Effect.Effect<Array<B>, E, R> => Effect.forEach(items, f, { concurrency })
 
+    /** The outcomes of `indexes` scored by `remote` in one request, checkpointed and counted; none on failure. */
+    const scoreRemotely = (
+      remote: RemoteScoring,
+      program: Module.Program,
+      examples: ReadonlyArray<Example.Any>,
+      key: string,
+      indexes: ReadonlyArray<number>
+    ): Effect.Effect<Option.Option<ReadonlyArray<Option.Option<ExampleScore>>>, CheckpointError | BudgetExceeded> =>
+      permits.withPermits(1)(
+        Effect.gen(function* () {
+          if (yield* tracker.exhausted) {
+            yield* announceExhausted
+            if (onExhausted === "fail") return yield* budgetError
+            return Option.some(indexes.map(() => Option.none<ExampleScore>()))
+          }
+          const answered = yield* Effect.either(
+            remote.score(
+              program,
+              indexes.map((i) => examples[i]!)
+            )
+          )
+          if (answered._tag === "Left" || answered.right.outcomes.length !== indexes.length) {
+            yield* Effect.logWarning(
+              `optimizer ${optimizer.name}: remote scoring of ${indexes.length} examples of ${key} failed (${
+                answered._tag === "Left"
+                  ? internal.describeError(answered.left)
+                  : `${answered.right.outcomes.length} outcomes`
+              }); scoring them here`
+            )
+            return Option.none()
+          }
+          yield* tracker.record(answered.right.usage)
+          remoteUsage = addUsage(remoteUsage, answered.right.usage)
+          const outcomes = answered.right.outcomes
+          for (let n = 0; n < indexes.length; n++) {
+            const given = outcomes[n]!
+            const outcome: ExampleScore =
+              given.error === undefined ? { score: given.score } : { score: given.score, error: given.error }
+            const unitKey = `${key}/${indexes[n]}`
+            if (namespace !== undefined && Option.isSome(store)) yield* store.value.set(namespace, unitKey, outcome)
+            units++
+            yield* progress({ _tag: "Step", key: unitKey, resumed: false, lmCalls: (yield* tracker.spent).lmCalls })
+          }
+          return Option.some(outcomes.map((o) => Option.some(o)))
+        })
+      )
+
+    /** Every example's outcome, its shards scored by `remote` (read back from the checkpoints first). */
+    const outcomesRemote = (
+      remote: RemoteScoring,
+      shardSize: number,
+      program: Module.Program,
+      examples: ReadonlyArray<Example.Any>,
+      key: string
+    ): Effect.Effect<Array<Option.Option<ExampleScore>>, CheckpointError | BudgetExceeded, LM.LM> =>
+      Effect.gen(function* () {
+        const results: Array<Option.Option<ExampleScore>> = examples.map(() => Option.none())
+        const pending: Array<number> = []
+        for (let i = 0; i < examples.length; i++) {
+          const stored =
+            namespace !== undefined && Option.isSome(store)
+              ? yield* store.value.get(namespace, `${key}/${i}`)
+              : Option.none()
+          if (Option.isSome(stored)) {
+            resumedUnits++
+            yield* progress({
+              _tag: "Step",
+              key: `${key}/${i}`,
+              resumed: true,
+              lmCalls: (yield* tracker.spent).lmCalls
+            })
+            results[i] = Option.some(stored.value as ExampleScore)
+          } else pending.push(i)
+        }
+        const shards: Array<ReadonlyArray<number>> = []
+        for (let i = 0; i < pending.length; i += shardSize) shards.push(pending.slice(i, i + shardSize))
+        yield* Effect.forEach(
+          shards,
+          (indexes) =>
+            Effect.flatMap(scoreRemotely(remote, program, examples, key, indexes), (answered) =>
+              Option.isSome(answered)
+                ? Effect.sync(() => indexes.forEach((i, n) => (results[i] = answered.value[n]!)))
+                : // The request failed: the shard is scored here, a unit per example.
+                  Effect.forEach(
+                    indexes,
+                    (i) =>
+                      Effect.map(unit(`${key}/${i}`, scoreExample(options.metric, program, examples[i]!)), (r) => {
+                        results[i] = r
+                      }),
+                    { concurrency }
+                  )
+            ),
+          { concurrency, discard: true }
+        )
+        return results
+      })
+
     const evaluate = (
       program: Module.Program,
       examples: ReadonlyArray<Example.Any>,
@@ -415,46 +590,38 @@ export const compile = <P extends Module.Program>(
       Effect.gen(function* () {
         let errors = 0
         let lastError = ""
-        const results = yield* forEach(examples, (example, index) =>
-          Effect.flatMap(
-            unit(
-              `${evalOptions.key}/${index}`,
-              Effect.matchEffect(
-                Effect.flatMap(internal.callProgram(program, example), (prediction) =>
-                  score(options.metric, example, prediction)
-                ),
-                {
-                  onFailure: (error) =>
-                    Effect.succeed({ score: 0, error: internal.describeError(error) } as {
-                      readonly score: number
-                      readonly error?: string
-                    }),
-                  onSuccess: (value) =>
-                    Effect.succeed({ score: value } as { readonly score: number; readonly error?: string })
-                }
+        const count = (result: Option.Option<ExampleScore>): Effect.Effect<number | undefined, TooManyErrors> => {
+          if (Option.isNone(result)) return Effect.succeed(undefined)
+          const error = result.value.error
+          if (error !== undefined) {
+            errors++
+            lastError = error
+            if (evalOptions.maxErrors !== undefined && errors >= evalOptions.maxErrors) {
+              return Effect.fail(
+                new TooManyErrors({
+                  errors,
+                  maxErrors: evalOptions.maxErrors,
+                  lastError,
+                  message: `Evaluation ${evalOptions.key} stopped: ${errors} examples failed (maxErrors = ${evalOptions.maxErrors}); last error: ${lastError}. Fix the program or raise maxErrors.`
+                })
               )
-            ),
-            (result): Effect.Effect<number | undefined, TooManyErrors> => {
-              if (Option.isNone(result)) return Effect.succeed(undefined)
-              const error = result.value.error
-              if (error !== undefined) {
-                errors++
-                lastError = error
-                if (evalOptions.maxErrors !== undefined && errors >= evalOptions.maxErrors) {
-                  return Effect.fail(
-                    new TooManyErrors({
-                      errors,
-                      maxErrors: evalOptions.maxErrors,
-                      lastError,
-                      message: `Evaluation ${evalOptions.key} stopped: ${errors} examples failed (maxErrors = ${evalOptions.maxErrors}); last error: ${lastError}. Fix the program or raise maxErrors.`
-                    })
-                  )
-                }
-              }
-              return Effect.succeed(result.value.score)
             }
-          )
-        )
+          }
+          return Effect.succeed(result.value.score)
+        }
+        const remote = options.remoteScoring
+        const shardSize = remote?.shardSize ?? 16
+        const results =
+          remote !== undefined && examples.length > shardSize
+            ? yield* Effect.flatMap(outcomesRemote(remote, shardSize, program, examples, evalOptions.key), (all) =>
+                Effect.forEach(all, count)
+              )
+            : yield* forEach(examples, (example, index) =>
+                Effect.flatMap(
+                  unit(`${evalOptions.key}/${index}`, scoreExample(options.metric, program, example)),
+                  count
+                )
+              )
         const scored = results.filter((s): s is number => s !== undefined)
         const sum = scored.reduce((a, b) => a + b, 0)
         return {
@@ -576,7 +743,8 @@ export const compile = <P extends Module.Program>(
       )
       return yield* Effect.failCause(exit.cause)
     }
-    const { result: outcome, usage } = exit.value
+    const usage = addUsage(exit.value.usage, remoteUsage)
+    const outcome = exit.value.result
     const budgetExhausted = yield* tracker.exhausted
     const bestScore = outcome.bestScore ?? best
     const report: Report = {
