@@ -57,6 +57,13 @@ export interface Settings {
    * longer than a unit takes, and than a job waits for a worker.
    */
   readonly jobStallMs: number
+  /**
+   * Examples per shard when a job's evaluations (candidate programs scored on the valset) fan out over the
+   * runners: each shard is scored by the runner its request lands on, within that runner's `lmConcurrency`
+   * (default 16; 0: a job scores its evaluations itself). An evaluation of no more examples than this is scored
+   * by the job's own runner.
+   */
+  readonly scoreShardSize: number
 }
 
 /**
@@ -77,7 +84,8 @@ export const defaults: Settings = {
   jobWorkers: 2,
   lmConcurrency: 8,
   jobConcurrency: 4,
-  jobStallMs: 60_000
+  jobStallMs: 60_000,
+  scoreShardSize: 16
 }
 
 const positive: ReadonlyArray<keyof Settings> = [
@@ -110,6 +118,14 @@ export const validate = (settings: Settings): Either.Either<Settings, ClusterCon
         })
       )
     }
+  }
+  if (!Number.isInteger(settings.scoreShardSize) || settings.scoreShardSize < 0) {
+    return Either.left(
+      new ClusterConfigInvalid({
+        field: "cluster.scoreShardSize",
+        message: `cluster.scoreShardSize must be a whole number of examples (0 turns the fan-out off), got ${String(settings.scoreShardSize)}`
+      })
+    )
   }
   if (!Number.isInteger(settings.runnerPort) || settings.runnerPort < 0 || settings.runnerPort > 65535) {
     return Either.left(
@@ -167,7 +183,8 @@ export const fromConfig = (config: ConfigSchema.DSPyConfig): Either.Either<Setti
     jobWorkers: c.jobWorkers,
     lmConcurrency: c.lmConcurrency,
     jobConcurrency: c.jobConcurrency,
-    jobStallMs: c.jobStallMs
+    jobStallMs: c.jobStallMs,
+    scoreShardSize: c.scoreShardSize
   })
 }
 

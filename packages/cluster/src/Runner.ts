@@ -42,6 +42,8 @@ import * as ClusterConfig from "./ClusterConfig.js"
 import { type ClusterConfigInvalid, ClusterStoreError } from "./ClusterError.js"
 import { ClusterJobs } from "./ClusterJobs.js"
 import { OptimizationJob } from "./JobEntity.js"
+import { EvaluationShard } from "./ScoringEntity.js"
+import * as Scoring from "./internal/scoring.js"
 import * as jobs from "./internal/jobs.js"
 import * as JobTable from "./internal/jobTable.js"
 import * as ShardingLayer from "./internal/sharding.js"
@@ -142,22 +144,35 @@ export const layer = (
       })
       const optimizerEntries = options.optimizers ?? OptimizationCoordinator.defaultOptimizers()
       const metrics = options.metrics ?? OptimizationCoordinator.defaultMetrics()
+      // The runner's LM, capped at lmConcurrency: its jobs and the evaluation shards it scores share the cap.
+      const lm = yield* limited(yield* LM.LM, settings.lmConcurrency)
+      const scoring = EvaluationShard.toLayer(
+        Effect.succeed(
+          EvaluationShard.of({
+            Score: (request) => Scoring.score({ lm, metrics, concurrency: settings.jobConcurrency }, request.payload)
+          })
+        )
+      )
       const origin = `runner ${settings.runnerHost}:${settings.runnerPort}`
       const stores = openStores(origin)
       const entity = OptimizationJob.toLayer(
         Effect.gen(function* () {
           const { checkpoints, releases, table } = yield* stores
           const config = yield* Config.Config
+          const shards = yield* EvaluationShard.client
           const env: Worker.WorkerEnv = {
             runner: `${settings.runnerHost}:${settings.runnerPort}`,
             table,
             releases,
             checkpoints,
-            lm: yield* limited(yield* LM.LM, settings.lmConcurrency),
+            lm,
             optimizers: resolve(optimizerEntries, yield* config.current),
             metrics,
             jobConcurrency: settings.jobConcurrency,
-            workers: yield* Effect.makeSemaphore(settings.jobWorkers)
+            workers: yield* Effect.makeSemaphore(settings.jobWorkers),
+            scoreShardSize: settings.scoreShardSize,
+            scoreTimeoutMs: Math.max(5_000, Math.floor(settings.jobStallMs / 2)),
+            sendShard: (entityId, payload) => shards(entityId).Score(payload)
           }
           return OptimizationJob.of({ Run: (request) => Worker.run(env, request.payload.jobId) })
         }).pipe(Effect.orDie)
@@ -185,7 +200,7 @@ export const layer = (
           stallMs: settings.jobStallMs
         }
       )
-      return Layer.mergeAll(entity, service, watchdog).pipe(
+      return Layer.mergeAll(entity, scoring, service, watchdog).pipe(
         Layer.provideMerge(sharding),
         Layer.provide(clientOf(options))
       )

@@ -46,3 +46,10 @@ export * as JobEntity from "./JobEntity.js"
  * @since 0.1.0
  */
 export * as Runner from "./Runner.js"
+
+/**
+ * Evaluation shards as an `@effect/cluster` entity: how a job's evaluations fan out over the runners.
+ *
+ * @since 0.1.0
+ */
+export * as ScoringEntity from "./ScoringEntity.js"

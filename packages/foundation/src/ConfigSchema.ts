@@ -442,7 +442,9 @@ export const DSPyConfig = Schema.Struct({
     /** Units a job works on at once. */
     jobConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4 }),
     /** A job with no unit committed for this long is sent again. */
-    jobStallMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 60_000 })
+    jobStallMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 60_000 }),
+    /** Examples per shard when a job's evaluations fan out over the runners (0: each job scores its own). */
+    scoreShardSize: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 16 })
   }),
   /**
    * Per-tenant limits (see docs/tenants.md): `defaults` for every tenant, `limits` by tenant id over them. A

@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Fenced from "./fencedCheckpoints.js"
+import * as Scoring from "./scoring.js"
 import type { JobTable } from "./jobTable.js"
 
 /** What a run needs from its runner. */
@@ -27,6 +28,12 @@ export interface WorkerEnv {
   readonly jobConcurrency: number
   /** The runner's job workers: a run holds one while it works. */
   readonly workers: Effect.Semaphore
+  /** Examples per evaluation shard sent to the runners (0: the job scores its evaluations itself). */
+  readonly scoreShardSize: number
+  /** How long a shard may take before the job scores it itself. */
+  readonly scoreTimeoutMs: number
+  /** Sends a shard to its entity (`ScoringEntity.EvaluationShard`). */
+  readonly sendShard: Parameters<typeof Scoring.remote>[0]["send"]
 }
 
 /** The data a job stores: its examples in their saved form. */
@@ -104,7 +111,20 @@ export const run = (env: WorkerEnv, jobId: string): Effect.Effect<string> =>
               metric,
               seed: row.seed,
               runId: jobId,
-              concurrency: env.jobConcurrency
+              concurrency: env.jobConcurrency,
+              ...(env.scoreShardSize > 0
+                ? {
+                    remoteScoring: Scoring.remote({
+                      jobId,
+                      epoch: row.epoch,
+                      spec: stored.value.module.spec,
+                      metric: row.metric,
+                      shardSize: env.scoreShardSize,
+                      timeoutMs: env.scoreTimeoutMs,
+                      send: env.sendShard
+                    })
+                  }
+                : {})
             }).pipe(
               Effect.provideService(Checkpoint.CheckpointStore, fenced.store),
               Effect.provideService(LM.LM, env.lm),
