@@ -10,6 +10,11 @@ export interface Options {
   readonly include?: Array<string>
   /** Per-test timeout in ms; default 30 s. */
   readonly testTimeout?: number
+  /**
+   * Run each test file in a fresh module graph (vitest's `isolate`); default false: the files of a worker share one
+   * import of the workspace packages, which otherwise dominates a run (every file re-imports them from source).
+   */
+  readonly isolate?: boolean
 }
 
 /** A package's vitest config. */
@@ -23,6 +28,12 @@ export const packageConfig = (options: Options = {}): UserConfig =>
       include: options.include ?? ["test/**/*.test.ts"],
       // Property tests run hundreds of cases: on a loaded 2-core machine 5 s is too tight (speed lives in benches).
       testTimeout: options.testTimeout ?? 30_000,
+      // Importing the workspace packages from source costs seconds per file: without isolation a worker pays it once
+      // (the tests share no module state: each builds its own layers; they run twice and shuffled before this was
+      // set). Both cores: vitest's default in run mode is one worker fewer than the CPUs, one on a 2-core machine.
+      isolate: options.isolate ?? false,
+      minWorkers: 1,
+      maxWorkers: 2,
       // The JSON report feeds the closing "N passed, N failed" line of `pnpm test` (.ci/test-summary.mjs).
       reporters: ["default", "json"],
       outputFile: { json: "build/vitest-report.json" }
