@@ -56,7 +56,9 @@ const capture = () => {
       Effect.sync(() => f(...args))
   const console: Console.Console = {
     [Console.TypeId]: Console.TypeId,
-    assert: sync((condition: boolean, ...args: ReadonlyArray<unknown>) => unsafe.assert(condition, ...args)),
+    assert: sync((condition: boolean, ...args: ReadonlyArray<unknown>) =>
+      unsafe.assert(condition, ...(args as Array<string>))
+    ),
     clear: Effect.void,
     count: sync((label?: string) => unsafe.count(label)),
     countReset: sync((label?: string) => unsafe.countReset(label)),
