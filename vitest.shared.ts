@@ -2,6 +2,7 @@
  * The vitest settings every package shares; each package's `vitest.config.ts` is `packageConfig()` with what
  * differs (where its tests live, a longer timeout for tests that spawn processes).
  */
+import * as os from "node:os"
 import { defineConfig, type UserConfig } from "vitest/config"
 
 /** What a package may change. */
@@ -30,10 +31,11 @@ export const packageConfig = (options: Options = {}): UserConfig =>
       testTimeout: options.testTimeout ?? 30_000,
       // Importing the workspace packages from source costs seconds per file: without isolation a worker pays it once
       // (the tests share no module state: each builds its own layers; they run twice and shuffled before this was
-      // set). Both cores: vitest's default in run mode is one worker fewer than the CPUs, one on a 2-core machine.
+      // set). At least two workers: vitest's default in run mode is one fewer than the CPUs, one on a 2-core machine
+      // (CI's), which left a core idle.
       isolate: options.isolate ?? false,
       minWorkers: 1,
-      maxWorkers: 2,
+      maxWorkers: Math.max(2, os.availableParallelism() - 1),
       // The JSON report feeds the closing "N passed, N failed" line of `pnpm test` (.ci/test-summary.mjs).
       reporters: ["default", "json"],
       outputFile: { json: "build/vitest-report.json" }
