@@ -30,9 +30,8 @@ export const packageConfig = (options: Options = {}): UserConfig =>
       // Property tests run hundreds of cases: on a loaded 2-core machine 5 s is too tight (speed lives in benches).
       testTimeout: options.testTimeout ?? 30_000,
       // Importing the workspace packages from source costs seconds per file: without isolation a worker pays it once
-      // (the tests share no module state: each builds its own layers; they run twice and shuffled before this was
-      // set). At least two workers: vitest's default in run mode is one fewer than the CPUs, one on a 2-core machine
-      // (CI's), which left a core idle.
+      // (each test builds its own layers and servers; docs/decisions.md, 2026-12-03). At least two workers: vitest's
+      // default in run mode is one fewer than the CPUs, one on a 2-core machine (CI's), which left a core idle.
       isolate: options.isolate ?? false,
       minWorkers: 1,
       maxWorkers: Math.max(2, os.availableParallelism() - 1),
