@@ -63,11 +63,13 @@ export const runPnpm = (args, cwd) => {
 /** `pnpm build` in the workspace (turbo: cached and incremental). */
 export const build = () => runPnpm(["build"], workspaceRoot)
 
-/** Packs every public package into `dest` with `pnpm pack`; returns the tarball paths by package name. */
+/**
+ * Packs every public package into `dest` with `pnpm pack`, two at a time (each is mostly pnpm starting up); returns
+ * the tarball paths by package name, in `publicPackages` order.
+ */
 export const pack = async (dest) => {
   fs.mkdirSync(dest, { recursive: true })
-  const tarballs = {}
-  for (const dir of publicPackages) {
+  const packOne = async (dir) => {
     const packageDir = path.join(workspaceRoot, "packages", dir)
     const { name } = JSON.parse(fs.readFileSync(path.join(packageDir, "package.json"), "utf8"))
     const out = await runPnpm(["pack", "--pack-destination", dest], packageDir)
@@ -77,9 +79,18 @@ export const pack = async (dest) => {
       .map((line) => line.trim())
       .findLast((line) => line.endsWith(".tgz"))
     if (tarball === undefined) throw new Error(`pnpm pack printed no tarball for ${name}:\n${out}`)
-    tarballs[name] = path.isAbsolute(tarball) ? tarball : path.join(dest, path.basename(tarball))
+    return [name, path.isAbsolute(tarball) ? tarball : path.join(dest, path.basename(tarball))]
   }
-  return tarballs
+  const packed = new Array(publicPackages.length)
+  let next = 0
+  const worker = async () => {
+    while (next < publicPackages.length) {
+      const i = next++
+      packed[i] = await packOne(publicPackages[i])
+    }
+  }
+  await Promise.all([worker(), worker()])
+  return Object.fromEntries(packed)
 }
 
 /** The version of `name` installed in the workspace (as seen from the public package that declares it). */

@@ -5,6 +5,7 @@ import * as path from "node:path"
 import * as url from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as InProcess from "./support/cli.js"
 
 const bin = url.fileURLToPath(new URL("../src/bin.ts", import.meta.url))
 const packageVersion = (
@@ -25,7 +26,7 @@ interface Outcome {
 }
 
 /** Runs the `effect-dspy` executable from source (tsx, the workspace's source condition) with `args`. */
-const cli = (...args: ReadonlyArray<string>) =>
+const executable = (...args: ReadonlyArray<string>) =>
   Effect.async<Outcome>((resume) => {
     const child = childProcess.spawn(
       process.execPath,
@@ -40,10 +41,17 @@ const cli = (...args: ReadonlyArray<string>) =>
     return Effect.sync(() => child.kill())
   })
 
+/**
+ * Runs the command line in this process (test/support/cli.ts): the same program as the executable, without the
+ * seconds a process takes to start from source. The tests of the executable itself (help, a failure's exit code
+ * and message) run it as a process.
+ */
+const cli = (...args: ReadonlyArray<string>) => InProcess.run(args)
+
 describe("effect-dspy", () => {
   it.effect("--help lists the run and version commands", () =>
     Effect.gen(function* () {
-      const { code, stdout } = yield* cli("--help")
+      const { code, stdout } = yield* executable("--help")
       assert.strictEqual(code, 0)
       assert.include(stdout, "effect-dspy")
       assert.include(stdout, "run")
@@ -123,7 +131,7 @@ describe("effect-dspy", () => {
 
   it.effect("run rejects an --input that is not a JSON object, saying what to give", () =>
     Effect.gen(function* () {
-      const { code, stdout, stderr } = yield* cli("run", "--signature", "question -> answer", "--input", "[1,2]")
+      const { code, stdout, stderr } = yield* executable("run", "--signature", "question -> answer", "--input", "[1,2]")
       assert.notStrictEqual(code, 0)
       assert.strictEqual(stdout, "")
       assert.include(stderr, "--input must be a JSON object")

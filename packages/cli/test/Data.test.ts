@@ -8,16 +8,13 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as childProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as url from "node:url"
 import { addKey } from "../src/commands/Keys.js"
 import { serve } from "../src/commands/Serve.js"
-
-const bin = url.fileURLToPath(new URL("../src/bin.ts", import.meta.url))
+import * as InProcess from "./support/cli.js"
 
 const freePort = Effect.promise(
   () =>
@@ -35,20 +32,9 @@ const tempDir = Effect.acquireRelease(
   (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
 )
 
+/** Runs the command line in this process (test/support/cli.ts) with the admin key in the environment. */
 const cli = (key: string, ...args: ReadonlyArray<string>) =>
-  Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
-    const child = childProcess.spawn(
-      process.execPath,
-      ["--conditions=@effect-dspy/source", "--import", "tsx", bin, ...args],
-      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, EFFECT_DSPY_API_KEY: key } }
-    )
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk) => (stdout += chunk))
-    child.stderr.on("data", (chunk) => (stderr += chunk))
-    child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-    return Effect.sync(() => child.kill())
-  })
+  InProcess.run(args, { ...InProcess.cleanEnvironment, EFFECT_DSPY_API_KEY: key })
 
 describe("effect-dspy data", () => {
   it.scopedLive(

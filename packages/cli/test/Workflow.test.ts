@@ -1,41 +1,16 @@
-import * as childProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as url from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as InProcess from "./support/cli.js"
 
-const bin = url.fileURLToPath(new URL("../src/bin.ts", import.meta.url))
-
-/** The environment without provider keys or a config file, so the default provider is the simulated LM. */
-const environment = Object.fromEntries(
-  Object.entries(process.env).filter(
-    ([name]) => !name.startsWith("OPENAI_") && !name.startsWith("ANTHROPIC_") && !name.startsWith("EFFECT_DSPY")
-  )
-)
-
+/**
+ * Runs the command line in this process (test/support/cli.ts), without provider keys or a config file, so the
+ * default provider is the simulated LM. Files are named relative to `cwd`.
+ */
 const cli = (cwd: string, ...rawArgs: ReadonlyArray<string>) =>
-  Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
-    const child = childProcess.spawn(
-      process.execPath,
-      [
-        "--conditions=@effect-dspy/source",
-        "--import",
-        "tsx",
-        bin,
-        ...rawArgs.map((a) => (/^[\w-]+\.(yaml|db)$/.test(a) ? path.join(cwd, a) : a))
-      ],
-      // Files are named relative to `cwd` (tsx itself resolves from the package's folder).
-      { stdio: ["ignore", "pipe", "pipe"], env: environment }
-    )
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk) => (stdout += chunk))
-    child.stderr.on("data", (chunk) => (stderr += chunk))
-    child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-    return Effect.sync(() => child.kill())
-  })
+  InProcess.run(rawArgs.map((a) => (/^[\w-]+\.(yaml|db)$/.test(a) ? path.join(cwd, a) : a)))
 
 const workflow = `version: 1
 name: route
