@@ -240,6 +240,12 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
         }
         if (version < LAYOUT_VERSION) migrate(db)
         return {
+          // A new run: one statement (its own transaction), no boundaries to delete; nothing when the run exists.
+          insertRun: db
+            .prepare<[string, string, string, number, string], number>(
+              "INSERT INTO workflow_runs (run_id, workflow, status, updated_at, record, run_key) VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(run_key), 0) + 1 FROM workflow_runs)) ON CONFLICT (run_id) DO NOTHING RETURNING run_key"
+            )
+            .pluck(),
           // A new run takes the next run key; a run saved again keeps its own.
           upsertRun: db
             .prepare<[string, string, string, number, string], number>(
@@ -338,7 +344,10 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
     return {
       save: (record) =>
         attempt("save", () => {
-          const key = save.immediate(record, JSON.stringify(record))
+          const text = JSON.stringify(record)
+          const key =
+            statements.insertRun.get(record.runId, record.workflow, record.status, record.updatedAt, text) ??
+            save.immediate(record, text)
           remember(record.runId, {
             next: key * BOUNDARIES_PER_RUN,
             end: (key + 1) * BOUNDARIES_PER_RUN,
