@@ -31,7 +31,7 @@ const runProcesses = (supervisor: DynamicSupervisor.DynamicSupervisorRef) =>
     (children) => new Map(children.map((c) => [c.id, c.process] as const))
   )
 
-const waitFor = <A>(check: Effect.Effect<A | undefined>): Effect.Effect<A> =>
+const waitFor = <A, E>(check: Effect.Effect<A | undefined, E>): Effect.Effect<A, E> =>
   Effect.gen(function* () {
     for (let i = 0; i < 1000; i++) {
       const found = yield* check
