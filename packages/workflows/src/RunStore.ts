@@ -5,7 +5,9 @@
  * one small appended row per step boundary (what the boundary changed: the chart's state, the finished step's
  * outputs, its step records); reading a run folds its boundaries onto its row. Appending a boundary is one
  * prepared `INSERT` in its own transaction: with `synchronous = NORMAL` in WAL mode a committed boundary survives a
- * process crash (an OS crash or power loss can lose the last boundaries, which a resume then runs again).
+ * process crash (an OS crash or power loss can lose the last boundaries, which a resume then runs again). In SQLite
+ * a boundary's row is keyed by its run's key and its index in the run (one integer key, no secondary index: a
+ * commit writes one table page).
  *
  * @example
  * ```ts
@@ -127,7 +129,13 @@ export class RunStore extends Context.Tag("@effect-dspy/workflows/RunStore")<Run
  * @since 0.1.0
  * @category constants
  */
-export const LAYOUT_VERSION = 2
+export const LAYOUT_VERSION = 3
+
+/**
+ * Layout 3: a boundary's row key is its run's key (`workflow_runs.run_key`) times this plus its index in the run,
+ * so a run's boundaries are one key range of `workflow_boundaries` (an `INTEGER PRIMARY KEY`, no index to update).
+ */
+const BOUNDARIES_PER_RUN = 2 ** 24
 
 /**
  * A store in memory (records are copied through JSON, as a database would).
@@ -230,25 +238,31 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
             `'${filename}' was written by a newer version (layout ${version}; this one reads up to ${LAYOUT_VERSION}): upgrade`
           )
         }
-        db.exec(
-          "CREATE TABLE IF NOT EXISTS workflow_runs (run_id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, updated_at INTEGER NOT NULL, record TEXT NOT NULL)"
-        )
-        db.exec("CREATE INDEX IF NOT EXISTS workflow_runs_by_workflow ON workflow_runs (workflow, updated_at)")
-        // Layout 2 (from 1: the table is added, layout-1 runs have no boundaries): one row per step boundary.
-        db.exec(
-          "CREATE TABLE IF NOT EXISTS workflow_run_boundaries (seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL, boundary TEXT NOT NULL)"
-        )
-        db.exec("CREATE INDEX IF NOT EXISTS workflow_run_boundaries_by_run ON workflow_run_boundaries (run_id, seq)")
-        // Layout 2: traffic routers' state (a hybrid step's bandit), by key.
-        db.exec("CREATE TABLE IF NOT EXISTS workflow_routers (key TEXT PRIMARY KEY, state TEXT NOT NULL)")
-        db.pragma(`user_version = ${LAYOUT_VERSION}`)
+        if (version < LAYOUT_VERSION) migrate(db)
         return {
-          upsertRun: db.prepare(
-            "INSERT INTO workflow_runs (run_id, workflow, status, updated_at, record) VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, record = excluded.record"
-          ),
-          deleteBoundaries: db.prepare("DELETE FROM workflow_run_boundaries WHERE run_id = ?"),
+          // A new run: one statement (its own transaction), no boundaries to delete; nothing when the run exists.
+          insertRun: db
+            .prepare<[string, string, string, number, string], number>(
+              "INSERT INTO workflow_runs (run_id, workflow, status, updated_at, record, run_key) VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(run_key), 0) + 1 FROM workflow_runs)) ON CONFLICT (run_id) DO NOTHING RETURNING run_key"
+            )
+            .pluck(),
+          // A new run takes the next run key; a run saved again keeps its own.
+          upsertRun: db
+            .prepare<[string, string, string, number, string], number>(
+              "INSERT INTO workflow_runs (run_id, workflow, status, updated_at, record, run_key) VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(run_key), 0) + 1 FROM workflow_runs)) ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, record = excluded.record RETURNING run_key"
+            )
+            .pluck(),
+          deleteBoundaries: db.prepare<[number, number]>("DELETE FROM workflow_boundaries WHERE key >= ? AND key < ?"),
           deleteRun: db.prepare("DELETE FROM workflow_runs WHERE run_id = ?"),
-          insertBoundary: db.prepare("INSERT INTO workflow_run_boundaries (run_id, boundary) VALUES (?, ?)"),
+          insertBoundary: db.prepare<[number, string]>("INSERT INTO workflow_boundaries (key, boundary) VALUES (?, ?)"),
+          selectKey: db.prepare<[string], { readonly run_key: number; readonly status: RunRecord.Status }>(
+            "SELECT run_key, status FROM workflow_runs WHERE run_id = ?"
+          ),
+          lastBoundary: db
+            .prepare<[number, number], number | null>(
+              "SELECT max(key) FROM workflow_boundaries WHERE key >= ? AND key < ?"
+            )
+            .pluck(),
           updateStatus: db.prepare("UPDATE workflow_runs SET status = ?, updated_at = ? WHERE run_id = ?"),
           upsertRouter: db.prepare(
             "INSERT INTO workflow_routers (key, state) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET state = excluded.state"
@@ -256,11 +270,13 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
           selectRouter: db.prepare<[string], { readonly state: string }>(
             "SELECT state FROM workflow_routers WHERE key = ?"
           ),
-          selectRun: db.prepare<[string], { readonly record: string }>(
-            "SELECT record FROM workflow_runs WHERE run_id = ?"
+          selectRun: db.prepare<[string], { readonly record: string; readonly run_key: number }>(
+            "SELECT record, run_key FROM workflow_runs WHERE run_id = ?"
           ),
           selectBoundaries: db
-            .prepare<[string], string>("SELECT boundary FROM workflow_run_boundaries WHERE run_id = ? ORDER BY seq")
+            .prepare<[number, number], string>(
+              "SELECT boundary FROM workflow_boundaries WHERE key >= ? AND key < ? ORDER BY key"
+            )
             .pluck(),
           listAll: db.prepare<[], ListRow>(
             "SELECT run_id, workflow, status, updated_at FROM workflow_runs ORDER BY updated_at DESC"
@@ -272,30 +288,49 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
       },
       catch: fail("open")
     })
-    const save = db.transaction((record: RunRecord.RunRecord, text: string) => {
-      statements.upsertRun.run(record.runId, record.workflow, record.status, record.updatedAt, text)
-      statements.deleteBoundaries.run(record.runId)
+    const save = db.transaction((record: RunRecord.RunRecord, text: string): number => {
+      const key = statements.upsertRun.get(record.runId, record.workflow, record.status, record.updatedAt, text)!
+      statements.deleteBoundaries.run(key * BOUNDARIES_PER_RUN, (key + 1) * BOUNDARIES_PER_RUN)
+      return key
     })
     const remove = db.transaction((runIds: ReadonlyArray<string>) => {
       let n = 0
       for (const runId of runIds) {
-        statements.deleteBoundaries.run(runId)
+        const row = statements.selectKey.get(runId)
+        if (row === undefined) continue
+        statements.deleteBoundaries.run(row.run_key * BOUNDARIES_PER_RUN, (row.run_key + 1) * BOUNDARIES_PER_RUN)
         n += statements.deleteRun.run(runId).changes
       }
       return n
     })
-    const appendWithStatus = db.transaction((runId: string, text: string, boundary: Boundary) => {
-      statements.insertBoundary.run(runId, text)
+    const appendWithStatus = db.transaction((runId: string, key: number, text: string, boundary: Boundary) => {
+      statements.insertBoundary.run(key, text)
       statements.updateStatus.run(boundary.status, boundary.at, runId)
     })
     const saveRouters = db.transaction((states: ReadonlyArray<{ readonly key: string; readonly state: unknown }>) => {
       for (const { key, state } of states) statements.upsertRouter.run(key, JSON.stringify(state))
     })
-    /** The status column as last written by this store, per unfinished run (a change updates the row). */
-    const statusOf = new Map<string, RunRecord.Status>()
-    const remember = (runId: string, status: RunRecord.Status) => {
-      if (status === "running") statusOf.set(runId, status)
-      else statusOf.delete(runId)
+    /**
+     * Per unfinished run this store writes: its run key, the key of its next boundary, and the status column as last
+     * written (a change updates the row). A run it does not know (resumed after a restart) is looked up once.
+     */
+    const live = new Map<string, Live>()
+    const remember = (runId: string, entry: Live) => {
+      if (entry.status === "running") live.set(runId, entry)
+      else live.delete(runId)
+    }
+    const liveOf = (runId: string): Live | undefined => {
+      const known = live.get(runId)
+      if (known !== undefined) return known
+      const row = statements.selectKey.get(runId)
+      if (row === undefined) return undefined
+      const first = row.run_key * BOUNDARIES_PER_RUN
+      const last = statements.lastBoundary.get(first, first + BOUNDARIES_PER_RUN)
+      return {
+        next: last === null || last === undefined ? first : last + 1,
+        end: first + BOUNDARIES_PER_RUN,
+        status: row.status
+      }
     }
     /** Runs a synchronous statement as an effect, its failure a `RunStoreError` of `operation`. */
     const attempt = <A>(operation: string, f: () => A): Effect.Effect<A, RunStoreError> =>
@@ -309,25 +344,51 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
     return {
       save: (record) =>
         attempt("save", () => {
-          save.immediate(record, JSON.stringify(record))
-          remember(record.runId, record.status)
+          const text = JSON.stringify(record)
+          const key =
+            statements.insertRun.get(record.runId, record.workflow, record.status, record.updatedAt, text) ??
+            save.immediate(record, text)
+          remember(record.runId, {
+            next: key * BOUNDARIES_PER_RUN,
+            end: (key + 1) * BOUNDARIES_PER_RUN,
+            status: record.status
+          })
         }),
       remove: (runIds) =>
         attempt("remove", () => {
           const n = remove.immediate(runIds)
-          for (const runId of runIds) statusOf.delete(runId)
+          for (const runId of runIds) live.delete(runId)
           return n
         }),
       append: (runId, boundary) =>
-        attempt("append", () => {
-          const text = JSON.stringify(boundary)
-          // The common boundary (a step finished, the run still running) is one small insert, its own transaction.
-          if (statusOf.get(runId) === boundary.status) {
-            statements.insertBoundary.run(runId, text)
-            return
+        Effect.suspend(() => {
+          try {
+            const entry = liveOf(runId)
+            if (entry === undefined) {
+              return Effect.fail(codec.storeError("append", `there is no run "${runId}" (save it first)`))
+            }
+            if (entry.next >= entry.end) {
+              return Effect.fail(
+                codec.storeError(
+                  "append",
+                  `run "${runId}" has ${BOUNDARIES_PER_RUN} step boundaries, the most a run keeps`
+                )
+              )
+            }
+            const text = JSON.stringify(boundary)
+            // The common boundary (a step finished, the run still running) is one small insert, its own transaction.
+            if (entry.status === boundary.status) {
+              statements.insertBoundary.run(entry.next, text)
+              entry.next++
+              if (!live.has(runId)) live.set(runId, entry)
+              return Effect.void
+            }
+            appendWithStatus.immediate(runId, entry.next, text, boundary)
+            remember(runId, { next: entry.next + 1, end: entry.end, status: boundary.status })
+            return Effect.void
+          } catch (e) {
+            return Effect.fail(codec.storeError("append", codec.describe(e)))
           }
-          appendWithStatus.immediate(runId, text, boundary)
-          remember(runId, boundary.status)
         }),
       saveRouters: (states) =>
         states.length === 0 ? Effect.void : attempt("saveRouters", () => saveRouters.immediate(states)),
@@ -349,7 +410,13 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
             const row = statements.selectRun.get(runId)
             return row === undefined
               ? undefined
-              : { record: row.record, boundaries: statements.selectBoundaries.all(runId) }
+              : {
+                  record: row.record,
+                  boundaries: statements.selectBoundaries.all(
+                    row.run_key * BOUNDARIES_PER_RUN,
+                    (row.run_key + 1) * BOUNDARIES_PER_RUN
+                  )
+                }
           }),
           (row) =>
             row === undefined
@@ -370,6 +437,54 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
         )
     } satisfies Service
   })
+
+/** What the SQLite store keeps per unfinished run it writes. */
+interface Live {
+  /** The key of the run's next boundary. */
+  next: number
+  /** The first key past the run's range. */
+  readonly end: number
+  /** The status column as last written. */
+  readonly status: RunRecord.Status
+}
+
+/**
+ * Brings an SQLite file of an older layout (or a new one) to the current layout, in one transaction. Layout 1: the
+ * runs' rows only; layout 2 added `workflow_run_boundaries` (one row per boundary, by a global `seq`, with an index
+ * by run) and `workflow_routers`; layout 3 gives each run a key (`run_key`) and keeps its boundaries in
+ * `workflow_boundaries` under keys of its range (their order kept), without an index to update at each boundary.
+ */
+const migrate = (db: Sqlite.Database): void => {
+  db.transaction(() => {
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS workflow_runs (run_id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, updated_at INTEGER NOT NULL, record TEXT NOT NULL, run_key INTEGER)"
+    )
+    db.exec("CREATE INDEX IF NOT EXISTS workflow_runs_by_workflow ON workflow_runs (workflow, updated_at)")
+    const columns = db.prepare<[], { readonly name: string }>("PRAGMA table_info(workflow_runs)").all()
+    if (!columns.some((c) => c.name === "run_key")) {
+      db.exec("ALTER TABLE workflow_runs ADD COLUMN run_key INTEGER")
+    }
+    // Runs written before layout 3 take their row's rowid as their key (unique; stable from now on: a column).
+    db.exec("UPDATE workflow_runs SET run_key = rowid WHERE run_key IS NULL")
+    db.exec("CREATE UNIQUE INDEX IF NOT EXISTS workflow_runs_by_key ON workflow_runs (run_key)")
+    db.exec("CREATE TABLE IF NOT EXISTS workflow_boundaries (key INTEGER PRIMARY KEY, boundary TEXT NOT NULL)")
+    const old = db
+      .prepare<[], number>(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'workflow_run_boundaries'"
+      )
+      .pluck()
+      .get()
+    if (old !== undefined && old > 0) {
+      db.exec(
+        `INSERT INTO workflow_boundaries (key, boundary) SELECT r.run_key * ${BOUNDARIES_PER_RUN} + (row_number() OVER (PARTITION BY b.run_id ORDER BY b.seq)) - 1, b.boundary FROM workflow_run_boundaries b JOIN workflow_runs r ON r.run_id = b.run_id`
+      )
+      db.exec("DROP TABLE workflow_run_boundaries")
+    }
+    // Traffic routers' state (a hybrid step's bandit), by key (layout 2).
+    db.exec("CREATE TABLE IF NOT EXISTS workflow_routers (key TEXT PRIMARY KEY, state TEXT NOT NULL)")
+    db.pragma(`user_version = ${LAYOUT_VERSION}`)
+  }).immediate()
+}
 
 interface ListRow {
   readonly run_id: string

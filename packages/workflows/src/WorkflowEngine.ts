@@ -1,8 +1,8 @@
 /**
- * The workflow engine: runs and resumes workflows on the supervised application. Each run is an actor
- * (`workflow_run`) under the `workflow_runs` dynamic supervisor, a child of the application's root; its state is
- * written to the `RunStore` at each step boundary, so a run interrupted by a crash or a restart resumes without
- * repeating a finished step.
+ * The workflow engine: runs and resumes workflows on the supervised application. Each run is a process
+ * (`workflow_run`: the run's fiber, without an actor's mailbox) under the `workflow_runs` dynamic supervisor, a
+ * child of the application's root; its state is written to the `RunStore` at each step boundary, so a run
+ * interrupted by a crash or a restart resumes without repeating a finished step.
  *
  * @example
  * ```ts
@@ -36,16 +36,16 @@
  * @since 0.1.0
  */
 import { LM } from "@effect-dspy/core"
-import { Actor, DynamicSupervisor, type RuntimeError, Supervisor } from "@effect-dspy/runtime"
+import { DynamicSupervisor, type RuntimeError, Supervisor } from "@effect-dspy/runtime"
 import { Application, Loop, ModuleManager } from "@effect-dspy/services"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Executor from "./internal/executor.js"
+import { RunProcess } from "./internal/runProcess.js"
 import type * as RunRecord from "./RunRecord.js"
 import * as RunStore from "./RunStore.js"
 import type * as Workflow from "./Workflow.js"
@@ -101,7 +101,7 @@ export type RunError = WorkflowInputInvalid | WorkflowInvalid | StepFailed | Ste
  * @category models
  */
 export interface Service {
-  /** Runs the workflow on its inputs, as a supervised run actor; the run is persisted at each step boundary. */
+  /** Runs the workflow on its inputs, as a supervised run process; the run is persisted at each step boundary. */
   readonly run: (
     workflow: Workflow.Workflow,
     inputs: { readonly [name: string]: unknown },
@@ -139,12 +139,6 @@ export class WorkflowEngine extends Context.Tag("@effect-dspy/workflows/Workflow
  * @category constants
  */
 export const supervisorId = "workflow_runs"
-
-const runActor = Actor.make({
-  name: "workflow_run",
-  init: (args: { readonly fiber: Fiber.RuntimeFiber<unknown, unknown> }) => Effect.succeed(args),
-  terminate: (_reason, state) => Effect.asVoid(Fiber.interrupt(state.fiber))
-})
 
 /**
  * Makes the engine: attaches the `workflow_runs` supervisor to the application's root (removed when the scope
@@ -186,27 +180,27 @@ export const make: Effect.Effect<
   )) as DynamicSupervisor.DynamicSupervisorRef
   const scope = yield* Effect.scope
 
-  /** Runs `self` as a supervised run actor: the actor owns the run's fiber, both end together. */
+  /**
+   * Runs `self` as a supervised run process: the process is the run's fiber (no mailbox, no loop fiber), so
+   * stopping it interrupts the run and the run's end is its exit.
+   */
   const supervised = <A, E>(runId: string, self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
     Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function* () {
-        const fiber = yield* Effect.forkIn(Effect.interruptible(self), scope)
-        const actor = yield* Effect.either(
-          DynamicSupervisor.startChild(
-            supervisor,
-            DynamicSupervisor.child(Actor.spawn(runActor, { fiber: fiber as Fiber.RuntimeFiber<unknown, unknown> }), {
-              restart: "temporary",
-              id: `run:${runId}`
-            })
-          )
+      Effect.flatMap(Effect.forkIn(Effect.interruptible(self), scope), (fiber) =>
+        Effect.zipRight(
+          // Not under the supervisor (stopping, or full): the run still runs, as before.
+          Effect.ignore(
+            DynamicSupervisor.startChild(
+              supervisor,
+              DynamicSupervisor.child(
+                Effect.sync(() => new RunProcess(fiber as Fiber.RuntimeFiber<unknown, unknown>)),
+                { restart: "temporary", id: `run:${runId}` }
+              )
+            )
+          ),
+          restore(Fiber.join(fiber)).pipe(Effect.onInterrupt(() => Fiber.interrupt(fiber)))
         )
-        if (actor._tag === "Right") {
-          const process = actor.right
-          fiber.addObserver(() => process.unsafeRequestStop({ _tag: "Normal" }))
-          process.unsafeAddExitListener(() => fiber.unsafeInterruptAsFork(FiberId.none))
-        }
-        return yield* restore(Fiber.join(fiber)).pipe(Effect.onInterrupt(() => Fiber.interrupt(fiber)))
-      })
+      )
     )
 
   const checkedOf = (w: Workflow.Workflow) => ({

@@ -89,7 +89,7 @@ describe("WorkflowEngine", () => {
     }).pipe(Effect.provide(Runtime.layer(tools)))
   )
 
-  it.effect("each run is an actor under the workflow_runs supervisor of the application", () =>
+  it.effect("each run is a process under the workflow_runs supervisor of the application", () =>
     Effect.gen(function* () {
       const w = yield* Workflow.parse(
         `version: 1

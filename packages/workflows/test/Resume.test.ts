@@ -9,7 +9,7 @@ import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { RunStore, Workflow, WorkflowEngine, type WorkflowTools } from "../src/index.js"
+import { type RunRecord, RunStore, Workflow, WorkflowEngine, type WorkflowTools } from "../src/index.js"
 import * as Runtime from "./support/runtime.js"
 
 const text = `
@@ -259,94 +259,250 @@ describe("resume", () => {
     )
   )
 
-  it.effect("a layout-1 file (one row per run, no boundaries) opens, migrates to layout 2 and resumes appending", () =>
+  it.effect(
+    "a layout-1 file (one row per run, no boundaries) opens, migrates to the current layout and resumes appending",
+    () =>
+      withTempDir((dir) =>
+        Effect.gen(function* () {
+          const file = path.join(dir, "runs-v1.db")
+          const v1 = {
+            schemaVersion: 1 as const,
+            runId: "old",
+            workflow: "w",
+            file: "w.yaml",
+            fingerprint: "f",
+            status: "running" as const,
+            state: "b",
+            inputs: { q: "x" },
+            outputs: { a: { y: 1 } },
+            partials: {},
+            steps: [
+              {
+                step: "a",
+                path: "steps[0]",
+                kind: "tool",
+                mode: "traditional",
+                attempts: 1,
+                timeMs: 1,
+                costUsd: 0,
+                lmCalls: 0,
+                success: true
+              }
+            ],
+            createdAt: 1,
+            updatedAt: 2
+          }
+          // The file exactly as layout 1 wrote it.
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              const ctx = yield* Layer.build(SqliteClient.layer({ filename: file }))
+              const sql = Context.get(ctx, SqliteClient.SqliteClient)
+              yield* sql.unsafe(
+                "CREATE TABLE workflow_runs (run_id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, updated_at INTEGER NOT NULL, record TEXT NOT NULL)"
+              )
+              yield* sql.unsafe("CREATE INDEX workflow_runs_by_workflow ON workflow_runs (workflow, updated_at)")
+              yield* sql.unsafe("INSERT INTO workflow_runs VALUES (?, ?, ?, ?, ?)", [
+                "old",
+                "w",
+                "running",
+                2,
+                JSON.stringify(v1)
+              ])
+              yield* sql.unsafe("PRAGMA user_version = 1")
+            })
+          )
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              const store = yield* RunStore.makeSqlite(file)
+              assert.deepStrictEqual(yield* store.get("old"), v1)
+              const step = { ...v1.steps[0]!, step: "b", path: "steps[1]" }
+              yield* store.append("old", {
+                at: 3,
+                status: "running",
+                state: "done",
+                outputs: { b: { z: 2 } },
+                steps: [step]
+              })
+              yield* store.append("old", { at: 4, status: "succeeded", result: { z: 2 } })
+              const read = yield* store.get("old")
+              assert.deepStrictEqual(read, {
+                ...v1,
+                status: "succeeded",
+                state: "done",
+                outputs: { a: { y: 1 }, b: { z: 2 } },
+                steps: [...v1.steps, step],
+                result: { z: 2 },
+                updatedAt: 4
+              })
+              // The status column follows the boundaries (listings read it).
+              assert.deepStrictEqual(yield* store.list("w"), [
+                { runId: "old", workflow: "w", status: "succeeded", updatedAt: 4 }
+              ])
+            })
+          )
+          const version = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const ctx = yield* Layer.build(SqliteClient.layer({ filename: file }))
+              return yield* Context.get(ctx, SqliteClient.SqliteClient).unsafe("PRAGMA user_version")
+            })
+          )
+          assert.deepStrictEqual(version, [{ user_version: RunStore.LAYOUT_VERSION }])
+          assert.strictEqual(RunStore.LAYOUT_VERSION, 3)
+        })
+      )
+  )
+
+  it.effect(
+    "a layout-2 file (boundaries by a global seq, indexed by run) migrates to layout 3, in order, and resumes appending",
+    () =>
+      withTempDir((dir) =>
+        Effect.gen(function* () {
+          const file = path.join(dir, "runs-v2.db")
+          const record = (runId: string) => ({
+            schemaVersion: 1 as const,
+            runId,
+            workflow: "w",
+            file: "w.yaml",
+            fingerprint: "f",
+            status: "running" as const,
+            state: "a",
+            inputs: { q: runId },
+            outputs: {},
+            partials: {},
+            steps: [],
+            createdAt: 1,
+            updatedAt: 1
+          })
+          const step = (name: string) => ({
+            step: name,
+            path: `steps.${name}`,
+            kind: "tool",
+            mode: "traditional",
+            attempts: 1,
+            timeMs: 1,
+            costUsd: 0,
+            lmCalls: 0,
+            success: true
+          })
+          // Two runs whose boundaries interleave, written exactly as layout 2 wrote them.
+          const boundaries: ReadonlyArray<readonly [string, RunStore.Boundary]> = [
+            ["x", { at: 2, status: "running", state: "b", outputs: { a: { v: "x1" } }, steps: [step("a")] }],
+            ["y", { at: 3, status: "running", state: "b", outputs: { a: { v: "y1" } }, steps: [step("a")] }],
+            ["x", { at: 4, status: "running", state: "c", outputs: { b: { v: "x2" } }, steps: [step("b")] }],
+            ["y", { at: 5, status: "failed", state: "b", error: "boom" }]
+          ]
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              const ctx = yield* Layer.build(SqliteClient.layer({ filename: file }))
+              const sql = Context.get(ctx, SqliteClient.SqliteClient)
+              yield* sql.unsafe(
+                "CREATE TABLE workflow_runs (run_id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, updated_at INTEGER NOT NULL, record TEXT NOT NULL)"
+              )
+              yield* sql.unsafe("CREATE INDEX workflow_runs_by_workflow ON workflow_runs (workflow, updated_at)")
+              yield* sql.unsafe(
+                "CREATE TABLE workflow_run_boundaries (seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL, boundary TEXT NOT NULL)"
+              )
+              yield* sql.unsafe("CREATE INDEX workflow_run_boundaries_by_run ON workflow_run_boundaries (run_id, seq)")
+              yield* sql.unsafe("CREATE TABLE workflow_routers (key TEXT PRIMARY KEY, state TEXT NOT NULL)")
+              for (const runId of ["x", "y"]) {
+                yield* sql.unsafe("INSERT INTO workflow_runs VALUES (?, ?, ?, ?, ?)", [
+                  runId,
+                  "w",
+                  runId === "y" ? "failed" : "running",
+                  1,
+                  JSON.stringify(record(runId))
+                ])
+              }
+              for (const [runId, b] of boundaries) {
+                yield* sql.unsafe("INSERT INTO workflow_run_boundaries (run_id, boundary) VALUES (?, ?)", [
+                  runId,
+                  JSON.stringify(b)
+                ])
+              }
+              yield* sql.unsafe("INSERT INTO workflow_routers VALUES (?, ?)", ["k", JSON.stringify({ n: 1 })])
+              yield* sql.unsafe("PRAGMA user_version = 2")
+            })
+          )
+          const folded = (runId: string) =>
+            boundaries
+              .filter(([id]) => id === runId)
+              .reduce((r, [, b]) => RunStore.applyBoundary(r, b), record(runId) as RunRecord.RunRecord)
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              const store = yield* RunStore.makeSqlite(file)
+              const x = yield* store.get("x")
+              assert.deepStrictEqual(x, folded("x"))
+              assert.deepStrictEqual(
+                x!.steps.map((s) => s.step),
+                ["a", "b"]
+              )
+              assert.deepStrictEqual(yield* store.get("y"), folded("y"))
+              assert.strictEqual((yield* store.get("y"))!.error, "boom")
+              assert.deepStrictEqual(yield* store.getRouter("k"), { n: 1 })
+              // Appending continues after the migrated boundaries (the run is looked up: this store did not save it).
+              yield* store.append("x", {
+                at: 6,
+                status: "running",
+                state: "done",
+                outputs: { c: { v: "x3" } },
+                steps: [step("c")]
+              })
+              yield* store.append("x", { at: 7, status: "succeeded", result: { v: "x3" } })
+              const done = yield* store.get("x")
+              assert.deepStrictEqual(
+                done!.steps.map((s) => s.step),
+                ["a", "b", "c"]
+              )
+              assert.deepStrictEqual(done!.outputs, { a: { v: "x1" }, b: { v: "x2" }, c: { v: "x3" } })
+              assert.strictEqual(done!.status, "succeeded")
+              // A new run takes a key of its own: its boundaries do not mix with the migrated ones.
+              yield* store.save(record("z"))
+              yield* store.append("z", {
+                at: 8,
+                status: "running",
+                state: "b",
+                outputs: { a: { v: "z1" } },
+                steps: [step("a")]
+              })
+              assert.deepStrictEqual((yield* store.get("z"))!.outputs, { a: { v: "z1" } })
+              assert.deepStrictEqual((yield* store.get("x"))!.steps.length, 3)
+              assert.strictEqual(yield* store.remove(["x"]), 1)
+              assert.strictEqual(yield* store.get("x"), undefined)
+              assert.deepStrictEqual(yield* store.get("y"), folded("y"))
+            })
+          )
+          const [version, tables] = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const ctx = yield* Layer.build(SqliteClient.layer({ filename: file }))
+              const sql = Context.get(ctx, SqliteClient.SqliteClient)
+              return [
+                yield* sql.unsafe("PRAGMA user_version"),
+                (
+                  (yield* sql.unsafe(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                  )) as ReadonlyArray<{
+                    name: string
+                  }>
+                ).map((t) => t.name)
+              ] as const
+            })
+          )
+          assert.deepStrictEqual(version, [{ user_version: 3 }])
+          assert.deepStrictEqual(tables, ["workflow_boundaries", "workflow_routers", "workflow_runs"])
+        })
+      )
+  )
+
+  it.effect("appending to a run the store does not have is a typed error", () =>
     withTempDir((dir) =>
-      Effect.gen(function* () {
-        const file = path.join(dir, "runs-v1.db")
-        const v1 = {
-          schemaVersion: 1 as const,
-          runId: "old",
-          workflow: "w",
-          file: "w.yaml",
-          fingerprint: "f",
-          status: "running" as const,
-          state: "b",
-          inputs: { q: "x" },
-          outputs: { a: { y: 1 } },
-          partials: {},
-          steps: [
-            {
-              step: "a",
-              path: "steps[0]",
-              kind: "tool",
-              mode: "traditional",
-              attempts: 1,
-              timeMs: 1,
-              costUsd: 0,
-              lmCalls: 0,
-              success: true
-            }
-          ],
-          createdAt: 1,
-          updatedAt: 2
-        }
-        // The file exactly as layout 1 wrote it.
-        yield* Effect.scoped(
-          Effect.gen(function* () {
-            const ctx = yield* Layer.build(SqliteClient.layer({ filename: file }))
-            const sql = Context.get(ctx, SqliteClient.SqliteClient)
-            yield* sql.unsafe(
-              "CREATE TABLE workflow_runs (run_id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, updated_at INTEGER NOT NULL, record TEXT NOT NULL)"
-            )
-            yield* sql.unsafe("CREATE INDEX workflow_runs_by_workflow ON workflow_runs (workflow, updated_at)")
-            yield* sql.unsafe("INSERT INTO workflow_runs VALUES (?, ?, ?, ?, ?)", [
-              "old",
-              "w",
-              "running",
-              2,
-              JSON.stringify(v1)
-            ])
-            yield* sql.unsafe("PRAGMA user_version = 1")
-          })
-        )
-        yield* Effect.scoped(
-          Effect.gen(function* () {
-            const store = yield* RunStore.makeSqlite(file)
-            assert.deepStrictEqual(yield* store.get("old"), v1)
-            const step = { ...v1.steps[0]!, step: "b", path: "steps[1]" }
-            yield* store.append("old", {
-              at: 3,
-              status: "running",
-              state: "done",
-              outputs: { b: { z: 2 } },
-              steps: [step]
-            })
-            yield* store.append("old", { at: 4, status: "succeeded", result: { z: 2 } })
-            const read = yield* store.get("old")
-            assert.deepStrictEqual(read, {
-              ...v1,
-              status: "succeeded",
-              state: "done",
-              outputs: { a: { y: 1 }, b: { z: 2 } },
-              steps: [...v1.steps, step],
-              result: { z: 2 },
-              updatedAt: 4
-            })
-            // The status column follows the boundaries (listings read it).
-            assert.deepStrictEqual(yield* store.list("w"), [
-              { runId: "old", workflow: "w", status: "succeeded", updatedAt: 4 }
-            ])
-          })
-        )
-        const version = yield* Effect.scoped(
-          Effect.gen(function* () {
-            const ctx = yield* Layer.build(SqliteClient.layer({ filename: file }))
-            return yield* Context.get(ctx, SqliteClient.SqliteClient).unsafe("PRAGMA user_version")
-          })
-        )
-        assert.deepStrictEqual(version, [{ user_version: RunStore.LAYOUT_VERSION }])
-        assert.strictEqual(RunStore.LAYOUT_VERSION, 2)
-      })
+      Effect.scoped(
+        Effect.gen(function* () {
+          const store = yield* RunStore.makeSqlite(path.join(dir, "runs.db"))
+          const error = yield* Effect.flip(store.append("nope", { at: 1, status: "running", state: "a" }))
+          assert.strictEqual(error._tag, "RunStoreError")
+          assert.include(error.message, "there is no run")
+        })
+      )
     )
   )
 
@@ -390,7 +546,7 @@ outputs: { v: "{c.v}" }
                 status: string
                 record: string
               }>,
-              (yield* sql.unsafe("SELECT boundary FROM workflow_run_boundaries ORDER BY seq")) as ReadonlyArray<{
+              (yield* sql.unsafe("SELECT boundary FROM workflow_boundaries ORDER BY key")) as ReadonlyArray<{
                 boundary: string
               }>
             ] as const

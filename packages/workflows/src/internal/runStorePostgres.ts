@@ -1,5 +1,5 @@
 /**
- * The run store in PostgreSQL: the SQLite store's tables (`workflow_runs`, one row per step boundary in
+ * The run store in PostgreSQL: the SQLite store's layout-2 tables (`workflow_runs`, one row per step boundary in
  * `workflow_run_boundaries`, `workflow_routers`) and its row codec (`runRows.ts`), its schema version in
  * `dspy_schema_versions` under `workflow_runs`. A boundary is one `INSERT` (committed when it returns); one that
  * changes the run's status updates its row in the same transaction. Saving a run replaces its row and its
