@@ -78,10 +78,10 @@ describe("DataRights in the application", () => {
         const store = yield* ExperienceStore.ExperienceStore
         yield* store.flush
         const cache = yield* CacheManager.CacheManager
-        // Stored under the tenant's own name (`~acme/...`, the CacheManager's `Tenant.own`).
+        // Stored under the tenant's own name (`~acme/lm@s:...`, the CacheManager's `Tenant.own`), the tenant named once.
         const acmeNs = Tenant.qualifyFor(
           Tenant.make("acme"),
-          CacheManager.namespaceOf("lm", { tenant: "acme", subject: "user-1" })
+          CacheManager.namespaceOf("lm", { subject: "user-1" })
         )
         assert.isAbove((yield* cache.entries(acmeNs)).entries.length, 0)
         // A tenant sees its own cache namespaces only, and cannot read another tenant's entries.
@@ -104,7 +104,7 @@ describe("DataRights in the application", () => {
         assert.strictEqual((yield* cache.entries(acmeNs)).entries.length, 0)
         const betaNs = Tenant.qualifyFor(
           Tenant.make("beta"),
-          CacheManager.namespaceOf("lm", { tenant: "beta", subject: "user-1" })
+          CacheManager.namespaceOf("lm", { subject: "user-1" })
         )
         assert.isAbove((yield* cache.entries(betaNs)).entries.length, 0)
       }).pipe(Effect.provide(TestRuntime.layer().pipe(Layer.provideMerge(CacheManager.layerTest))))
