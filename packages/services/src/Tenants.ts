@@ -253,7 +253,12 @@ export const make = (options: Options = {}, shared?: Shared): Effect.Effect<Serv
         }
         return Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const spent = ledger(tenant, now, windowMs)
-          return shared === undefined ? check(spent) : Effect.zipRight(sync(tenant, spent, now, windowMs), check(spent))
+          return shared === undefined
+            ? check(spent)
+            : Effect.zipRight(
+                sync(tenant, spent, now, windowMs),
+                Effect.suspend(() => check(spent))
+              )
         })
       },
       charge: (tenant, lmCalls, costUsd) => {

@@ -93,7 +93,8 @@ export const modules = (
   }
   const sharedOf = (name: string) => qualified(sharedTenant, name)
   /** The stored id a tenant's read of `name` addresses: its own, else the shared module. */
-  const readable = (tenant: Tenant.TenantId, name: string): string => readableFrom(tenant, name, qualified(tenant, name))
+  const readable = (tenant: Tenant.TenantId, name: string): string =>
+    readableFrom(tenant, name, qualified(tenant, name))
   const readableFrom = (tenant: Tenant.TenantId, name: string, own: string): string => {
     if (tenant === sharedTenant || name.startsWith(Tenant.marker)) return own
     const entry = store.entries.get(own)
@@ -166,7 +167,7 @@ export const modules = (
     if (route === undefined) {
       route = {
         own: qualified(tenant, name),
-        limited: hooks.limited !== undefined && hooks.limited(tenant),
+        limited: hooks.limited?.(tenant) === true,
         local: {
           onFailure: (error) => (error instanceof ModuleNotFound ? notFound(name) : error),
           onSuccess: (execution) => ({ ...execution, moduleId: name })

@@ -11,7 +11,7 @@ import {
   Loop,
   ModuleManager,
   OptimizationCoordinator,
-  SharedCounter,
+  type SharedCounter,
   Tenants,
   TestRuntime
 } from "../../src/index.js"
@@ -120,9 +120,7 @@ describe("Tenants: the experience store", () => {
       const modules = yield* ModuleManager.ModuleManager
       const store = yield* ExperienceStore.ExperienceStore
       yield* acme(modules.create(spec))
-      const execution = yield* acme(
-        modules.execute("qa", question).pipe(Correlation.withCorrelationId("corr-acme-1"))
-      )
+      const execution = yield* acme(modules.execute("qa", question).pipe(Correlation.withCorrelationId("corr-acme-1")))
       const id = execution.executionId
       const mine = yield* acme(Effect.sync(() => store.get(id)))
       assert.strictEqual(mine?.executionId, id)

@@ -16,7 +16,7 @@ import * as DataRights from "../DataRights.js"
 import * as Retention from "../Retention.js"
 
 /** The retention policies of the config (one per tenant named in `tenants.retentionMs`). */
-export const policiesOf = (tenants: ConfigSchema.DSPyConfig["tenants"]): ReadonlyArray<Retention.Policy> =>
+const policiesOf = (tenants: ConfigSchema.DSPyConfig["tenants"]): ReadonlyArray<Retention.Policy> =>
   Object.entries(tenants.retentionMs).map(([tenant, maxAgeMs]) => ({ tenant, maxAgeMs }))
 
 const failed = (message: string, cause?: unknown) =>
