@@ -11,7 +11,9 @@
  */
 import { LM } from "@effect-dspy/core"
 import { Tenant } from "@effect-dspy/foundation"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
@@ -152,8 +154,10 @@ export const modules = (
     readonly own: string
     readonly limited: boolean
     readonly local: {
-      readonly onFailure: (error: ModuleManager.ExecuteError) => ModuleManager.ExecuteError
-      readonly onSuccess: (execution: ModuleManager.Execution) => ModuleManager.Execution
+      readonly onFailure: (
+        cause: Cause.Cause<ModuleManager.ExecuteError>
+      ) => Exit.Exit<ModuleManager.Execution, ModuleManager.ExecuteError>
+      readonly onSuccess: (execution: ModuleManager.Execution) => Exit.Exit<ModuleManager.Execution>
     }
   }
   const routes = new Map<string, Map<string, Route>>()
@@ -168,9 +172,11 @@ export const modules = (
       route = {
         own: qualified(tenant, name),
         limited: hooks.limited?.(tenant) === true,
+        // Exits, not effects: the continuation's answer is the step's result, with no further step.
         local: {
-          onFailure: (error) => (error instanceof ModuleNotFound ? notFound(name) : error),
-          onSuccess: (execution) => ({ ...execution, moduleId: name })
+          onFailure: (cause) =>
+            Exit.failCause(Cause.map(cause, (error) => (error instanceof ModuleNotFound ? notFound(name) : error))),
+          onSuccess: (execution) => Exit.succeed({ ...execution, moduleId: name })
         }
       }
       if (byName.size < 10_000) byName.set(name, route)
@@ -179,7 +185,8 @@ export const modules = (
   }
 
   const execute = (module: string | { readonly id: string }, inputs: unknown, options?: ModuleManager.ExecuteOptions) =>
-    // One synchronous read of the fiber's tenant; a scoped execution adds one step (`mapBoth`) to the unscoped one.
+    // One synchronous read of the fiber's tenant; a scoped execution adds one step (its answer made local) to the
+    // unscoped one.
     Effect.withFiberRuntime<ModuleManager.Execution, ModuleManager.ExecuteError>((fiber) => {
       const s = fiber.getFiberRef(Tenant.Tenant)
       if (Option.isNone(s)) return service.execute(idOf(module), inputs, options)
@@ -188,7 +195,7 @@ export const modules = (
       const route = routeOf(tenant, name)
       // The tenant's own module, else (a shared model's name) the shared one: a look-up only when not its own.
       const id = readableFrom(tenant, name, route.own)
-      const run = Effect.mapBoth(service.execute(id, inputs, options), route.local)
+      const run = Effect.matchCauseEffect(service.execute(id, inputs, options), route.local)
       if (!route.limited) return run
       const charge = hooks.charge
       const metered =
