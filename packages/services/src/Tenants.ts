@@ -144,7 +144,8 @@ const exceeded = (
 const isEmpty = (limits: Limits) => Object.values(limits).every((v) => v === undefined)
 
 /**
- * Makes the limits service.
+ * Makes the limits service; with `shared` (the cluster's counters), the LM-call and cost budgets count the spend
+ * of every process (see {@link Shared}).
  *
  * @since 0.1.0
  * @category constructors
