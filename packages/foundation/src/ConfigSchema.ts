@@ -452,7 +452,13 @@ export const DSPyConfig = Schema.Struct({
    */
   tenants: section({
     defaults: Schema.optionalWith(TenantLimits, { default: () => ({}) }),
-    limits: Schema.optionalWith(Record(TenantLimits), { default: () => ({}) })
+    limits: Schema.optionalWith(Record(TenantLimits), { default: () => ({}) }),
+    /**
+     * Retention (docs/data-rights.md): per tenant id, how long its data is kept (ms); the application's `retention`
+     * process erases what the tenant recorded before that age, every `retentionIntervalMs` (Clock ms).
+     */
+    retentionMs: Schema.optionalWith(Record(Schema.Int.pipe(Schema.positive())), { default: () => ({}) }),
+    retentionIntervalMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 3_600_000 })
   })
 })
 

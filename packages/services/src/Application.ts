@@ -56,6 +56,7 @@ import * as RouterStore from "./routing/RouterStore.js"
 import * as ServicesEvents from "./ServicesEvents.js"
 import * as Storage from "./Storage.js"
 import * as tenancy from "./internal/tenancy.js"
+import * as retention from "./rights/internal/application.js"
 import * as Tenants from "./Tenants.js"
 import { openPostgres } from "./internal/storage.js"
 import * as clusterWiring from "./cluster/internal/application.js"
@@ -639,7 +640,10 @@ export const layer = (
       const givenTenants = yield* Effect.serviceOption(Tenants.Tenants)
       const tenants = Option.isSome(givenTenants)
         ? givenTenants.value
-        : yield* Tenants.make((yield* config.current).tenants)
+        : yield* Tenants.make(
+            (yield* config.current).tenants,
+            cluster.counter === undefined ? undefined : { counter: cluster.counter }
+          )
       const scopedModules = tenancy.modules(modules, deps.store, {
         beforeCreate: tenants.admitModule,
         beforeExecute: tenants.admitExecution,
@@ -647,6 +651,14 @@ export const layer = (
         limited: (tenant) => tenants.limitsOf(tenant) !== undefined
       })
       const scopedExperiences = tenancy.experiences(experiences)
+      // Retention (Config `tenants.retentionMs`): the `retention` process under the root, on the Clock.
+      yield* retention.start(root, (yield* config.current).tenants, {
+        experiences,
+        events,
+        releases,
+        modules,
+        cache: cacheManager
+      })
       return Context.make(Application, service).pipe(
         Context.add(Loop.Loop, tenancy.loop(loop.service, experiences)),
         Context.add(ExperienceStore.ExperienceStore, scopedExperiences),

@@ -509,15 +509,46 @@ export const parseNamespace = (
   return { moduleId: parts[0]!, tenant, subjectDigest }
 }
 
-/** The namespace of `moduleId` for the tenant and end user of the current fiber. */
-const currentNamespace = (moduleId: string): Effect.Effect<string> =>
+/**
+ * The namespaces of `moduleId`'s LM entries for the tenant and end user of the current fiber: where they are
+ * written (`current`), and where an older release wrote them (`legacy`, when it differs). The CacheManager qualifies
+ * a scoped tenant's namespace with its own name (`~acme/...`), so a tenant other than `default` is not repeated in
+ * it (`~acme/lm@s:<digest>`); older releases wrote `~acme/lm@t:acme@s:<digest>`, which is still read (and copied
+ * forward on a hit). The default tenant keeps bare names, so `@t:default` stays its only mark.
+ */
+const lmNamespaces = (
+  moduleId: string
+): Effect.Effect<{ readonly current: string; readonly legacy: string | undefined }> =>
   Effect.withFiberRuntime((fiber) => {
-    const subject = fiber.getFiberRef(Subject.currentSubject)
-    const tenant = fiber.getFiberRef(Tenant.Tenant)
-    return Effect.succeed(
-      Option.isNone(subject) && Option.isNone(tenant)
-        ? moduleId
-        : namespaceOf(moduleId, { tenant: Option.getOrUndefined(tenant), subject: Option.getOrUndefined(subject) })
+    const subject = Option.getOrUndefined(fiber.getFiberRef(Subject.currentSubject))
+    const tenant = Option.getOrUndefined(fiber.getFiberRef(Tenant.Tenant))
+    if (tenant === undefined)
+      return Effect.succeed({
+        current: subject === undefined ? moduleId : namespaceOf(moduleId, { subject }),
+        legacy: undefined
+      })
+    if (tenant === Tenant.defaultTenant)
+      return Effect.succeed({ current: namespaceOf(moduleId, { tenant, subject }), legacy: undefined })
+    return Effect.succeed({
+      current: namespaceOf(moduleId, { subject }),
+      legacy: namespaceOf(moduleId, { tenant, subject })
+    })
+  })
+
+/**
+ * A cached value at `current`, else at `legacy` (copied to `current` when found there, so the next read finds it
+ * at once).
+ */
+const getMigrating = (
+  cache: Service,
+  names: { readonly current: string; readonly legacy: string | undefined },
+  key: string
+): Effect.Effect<Option.Option<Json>, CacheInvalidInput> =>
+  Effect.flatMap(cache.get(names.current, key), (found) => {
+    const legacy = names.legacy
+    if (Option.isSome(found) || legacy === undefined) return Effect.succeed(found)
+    return Effect.tap(cache.get(legacy, key), (old) =>
+      Option.isNone(old) ? Effect.void : Effect.ignore(cache.set(names.current, key, old.value))
     )
   })
 
@@ -540,7 +571,7 @@ const isResponse = (value: Json): value is Json & { readonly choices: ReadonlyAr
 export const lmCache = (cache: Service, moduleId = "lm"): LMCache.Service => ({
   key: CacheKey.make,
   get: (key) =>
-    Effect.flatMap(currentNamespace(moduleId), (namespace) => cache.get(namespace, key)).pipe(
+    Effect.flatMap(lmNamespaces(moduleId), (names) => getMigrating(cache, names, key)).pipe(
       Effect.map(
         Option.flatMap((value) =>
           isResponse(value)
@@ -556,7 +587,7 @@ export const lmCache = (cache: Service, moduleId = "lm"): LMCache.Service => ({
       Effect.catchAll(() => Effect.succeedNone)
     ),
   set: (key, response) =>
-    Effect.flatMap(currentNamespace(moduleId), (namespace) => cache.set(namespace, key, response)).pipe(
+    Effect.flatMap(lmNamespaces(moduleId), (names) => cache.set(names.current, key, response)).pipe(
       Effect.catchAll((e) => Effect.logWarning(`LM response not cached: ${e.message}`))
     ),
   enabled: cache.enabled,

@@ -24,6 +24,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as SharedCounter from "./cluster/SharedCounter.js"
 
 /**
  * A tenant's limits (see `ConfigSchema.TenantLimits`).
@@ -87,6 +88,40 @@ export interface Options {
   readonly limits?: { readonly [tenant: string]: Limits } | undefined
 }
 
+/**
+ * The cluster's shared counters (`cluster/SharedCounter`), when the application runs in cluster mode with shared
+ * budgets or limits: every process's LM calls and cost of a tenant then count against one budget. `syncMs` (default
+ * 1000) is how stale a process's view of the other processes' spend may be.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Shared {
+  readonly counter: SharedCounter.Service
+  readonly syncMs?: number | undefined
+}
+
+/**
+ * The shared counter keys of a tenant's budgets.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const sharedKeys = {
+  lmCalls: (tenant: string): string => `tenant:${tenant}:lm_calls`,
+  costUsd: (tenant: string): string => `tenant:${tenant}:cost_usd`
+} as const
+
+interface Ledger {
+  lmCalls: number
+  costUsd: number
+  windowStart: number
+  /** Spent here and not yet added to the shared counters. */
+  pendingCalls: number
+  pendingCost: number
+  syncedAt: number | undefined
+}
+
 const dayMs = 86_400_000
 
 const exceeded = (
@@ -109,12 +144,13 @@ const exceeded = (
 const isEmpty = (limits: Limits) => Object.values(limits).every((v) => v === undefined)
 
 /**
- * Makes the limits service.
+ * Makes the limits service; with `shared` (the cluster's counters), the LM-call and cost budgets count the spend
+ * of every process (see {@link Shared}).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options = {}): Effect.Effect<Service> =>
+export const make = (options: Options = {}, shared?: Shared): Effect.Effect<Service> =>
   Effect.gen(function* () {
     const defaults = options.defaults ?? {}
     const resolved = new Map<string, Limits | undefined>()
@@ -139,14 +175,58 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
           (limiter) => Effect.sync(() => limiters.set(perMinute, limiter))
         )
       })
-    const ledgers = new Map<string, { lmCalls: number; costUsd: number; windowStart: number }>()
+    const ledgers = new Map<string, Ledger>()
     const ledger = (tenant: string, now: number, windowMs: number) => {
       let entry = ledgers.get(tenant)
       if (entry === undefined || now - entry.windowStart >= windowMs) {
-        entry = { lmCalls: 0, costUsd: 0, windowStart: now }
+        entry = { lmCalls: 0, costUsd: 0, windowStart: now, pendingCalls: 0, pendingCost: 0, syncedAt: undefined }
         ledgers.set(tenant, entry)
       }
       return entry
+    }
+    // With the cluster's counters: what this process spent goes to the tenant's shared counters (at the next
+    // admission), and the cluster-wide totals they answer replace the ledger's, so every process sees the budget
+    // the others spent (at most `syncMs` late).
+    const syncMs = shared?.syncMs ?? 1_000
+    const sync = (tenant: string, entry: Ledger, now: number, windowMs: number): Effect.Effect<void> => {
+      const counter = shared?.counter
+      if (
+        counter === undefined ||
+        (entry.pendingCalls === 0 &&
+          entry.pendingCost === 0 &&
+          entry.syncedAt !== undefined &&
+          now - entry.syncedAt < syncMs)
+      )
+        return Effect.void
+      const calls = entry.pendingCalls
+      const cost = entry.pendingCost
+      entry.pendingCalls = 0
+      entry.pendingCost = 0
+      entry.syncedAt = now
+      return Effect.matchEffect(
+        Effect.all([
+          counter.add(sharedKeys.lmCalls(tenant), calls, windowMs),
+          counter.add(sharedKeys.costUsd(tenant), cost, windowMs)
+        ]),
+        {
+          // The database is out of reach: the ledger goes on locally and hands the spend over at the next sync.
+          onFailure: (error) =>
+            Effect.zipRight(
+              Effect.sync(() => {
+                entry.pendingCalls += calls
+                entry.pendingCost += cost
+              }),
+              Effect.logWarning(`tenant "${tenant}" budget not shared this time: ${error.message}`)
+            ),
+          onSuccess: ([callsGrant, costGrant]) =>
+            Effect.sync(() => {
+              // What was spent here meanwhile is pending again: the shared totals plus that.
+              entry.lmCalls = callsGrant.used + entry.pendingCalls
+              entry.costUsd = costGrant.used + entry.pendingCost
+              entry.windowStart = now - (windowMs - callsGrant.windowLeftMs)
+            })
+        }
+      )
     }
     const service: Service = {
       limitsOf,
@@ -162,8 +242,8 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
       admitExecution: (tenant) => {
         const limits = limitsOf(tenant)
         if (limits === undefined || (limits.lmCalls === undefined && limits.costUsd === undefined)) return Effect.void
-        return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const spent = ledger(tenant, now, limits.budgetWindowMs ?? dayMs)
+        const windowMs = limits.budgetWindowMs ?? dayMs
+        const check = (spent: Ledger) => {
           if (limits.lmCalls !== undefined && spent.lmCalls >= limits.lmCalls) {
             return Effect.fail(exceeded(tenant, "lm_calls", limits.lmCalls, spent.lmCalls, "LM-call budget"))
           }
@@ -171,17 +251,36 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
             return Effect.fail(exceeded(tenant, "cost", limits.costUsd, spent.costUsd, "cost budget (USD)"))
           }
           return Effect.void
+        }
+        return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const spent = ledger(tenant, now, windowMs)
+          return shared === undefined
+            ? check(spent)
+            : Effect.zipRight(
+                sync(tenant, spent, now, windowMs),
+                Effect.suspend(() => check(spent))
+              )
         })
       },
       charge: (tenant, lmCalls, costUsd) => {
         const limits = limitsOf(tenant)
         if (limits === undefined) return
         const entry = ledgers.get(tenant)
+        const pending = shared === undefined ? 0 : 1
         if (entry === undefined) {
-          ledgers.set(tenant, { lmCalls, costUsd, windowStart: Date.now() })
+          ledgers.set(tenant, {
+            lmCalls,
+            costUsd,
+            windowStart: Date.now(),
+            pendingCalls: lmCalls * pending,
+            pendingCost: costUsd * pending,
+            syncedAt: undefined
+          })
         } else {
           entry.lmCalls += lmCalls
           entry.costUsd += costUsd
+          entry.pendingCalls += lmCalls * pending
+          entry.pendingCost += costUsd * pending
         }
       },
       admitJob: (tenant, active) => {

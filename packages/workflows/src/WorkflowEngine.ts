@@ -37,6 +37,7 @@
  */
 import { LM } from "@effect-dspy/core"
 import { DynamicSupervisor, type RuntimeError, Supervisor } from "@effect-dspy/runtime"
+import { Tenant } from "@effect-dspy/foundation"
 import { Application, Loop, ModuleManager } from "@effect-dspy/services"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -212,44 +213,58 @@ export const make: Effect.Effect<
     fingerprint: w.fingerprint
   })
 
+  /**
+   * A scoped tenant's runs are stored under its own run ids (`~tenant/<id>`, `Tenant.own`: another tenant's run is
+   * not found) and answered under the local ones; unscoped callers (the system) use stored ids as they are.
+   */
+  const local = <A extends { readonly runId: string }, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    Effect.flatMap(Tenant.scope, (scope) =>
+      Option.isNone(scope) ? self : Effect.map(self, (a) => ({ ...a, runId: Tenant.localName(a.runId) }))
+    )
+
   let generated = 0
   const service: Service = {
     run: (workflow, inputs, options = {}) =>
       Effect.gen(function* () {
         const checked = checkedOf(workflow)
         yield* Executor.prepare(env, checked)
-        const runId = options.runId ?? `${workflow.name}-${Date.now().toString(36)}-${(++generated).toString(36)}`
-        return yield* supervised(runId, Executor.start(env, checked, inputs, { ...options, runId }))
+        const runId = yield* Tenant.own(
+          options.runId ?? `${workflow.name}-${Date.now().toString(36)}-${(++generated).toString(36)}`
+        )
+        return yield* local(supervised(runId, Executor.start(env, checked, inputs, { ...options, runId })))
       }),
-    resume: (workflow, runId, options = {}) =>
+    resume: (workflow, localId, options = {}) =>
       Effect.gen(function* () {
+        const runId = yield* Tenant.own(localId)
         const record = yield* env.store.get(runId)
         if (record === undefined) {
-          return yield* new RunNotFound({ runId, message: `no run "${runId}" in the run store` })
+          return yield* new RunNotFound({ runId: localId, message: `no run "${localId}" in the run store` })
         }
         if (record.status === "succeeded") {
           return yield* new RunNotResumable({
-            runId,
+            runId: localId,
             status: record.status,
-            message: `run "${runId}" already succeeded: nothing to resume`
+            message: `run "${localId}" already succeeded: nothing to resume`
           })
         }
         if (record.fingerprint !== workflow.fingerprint) {
           return yield* new RunNotResumable({
-            runId,
+            runId: localId,
             status: record.status,
-            message: `run "${runId}" started on another version of workflow ${record.workflow}: resume it with the workflow file it started with`
+            message: `run "${localId}" started on another version of workflow ${record.workflow}: resume it with the workflow file it started with`
           })
         }
         const checked = checkedOf(workflow)
         yield* Executor.prepare(env, checked)
-        return yield* supervised(runId, Executor.resume(env, checked, record, { ...options, runId }))
+        return yield* local(supervised(runId, Executor.resume(env, checked, record, { ...options, runId })))
       }),
-    record: (runId) =>
-      Effect.flatMap(env.store.get(runId), (record) =>
-        record === undefined
-          ? Effect.fail(new RunNotFound({ runId, message: `no run "${runId}" in the run store` }))
-          : Effect.succeed(record)
+    record: (localId) =>
+      Effect.flatMap(Tenant.own(localId), (runId) =>
+        Effect.flatMap(env.store.get(runId), (record) =>
+          record === undefined
+            ? Effect.fail(new RunNotFound({ runId: localId, message: `no run "${localId}" in the run store` }))
+            : local(Effect.succeed(record))
+        )
       ),
     prepare: (workflow) => Executor.prepare(env, checkedOf(workflow)),
     moduleId: (workflow, step) => {

@@ -11,7 +11,10 @@
  */
 import { LM } from "@effect-dspy/core"
 import { Tenant } from "@effect-dspy/foundation"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -40,6 +43,7 @@ const scoped = FiberRef.get(Tenant.Tenant)
 const defersToShared = (entry: Entry): boolean => {
   const current = entry.current
   if (current.reason === forkReason) return true
+  if (!current.reason.startsWith("rolled_back(")) return false
   const back = /^rolled_back\((\d+)\)$/.exec(current.reason)
   if (back === null) return false
   const to = Number(back[1])
@@ -91,8 +95,9 @@ export const modules = (
   }
   const sharedOf = (name: string) => qualified(sharedTenant, name)
   /** The stored id a tenant's read of `name` addresses: its own, else the shared module. */
-  const readable = (tenant: Tenant.TenantId, name: string): string => {
-    const own = qualified(tenant, name)
+  const readable = (tenant: Tenant.TenantId, name: string): string =>
+    readableFrom(tenant, name, qualified(tenant, name))
+  const readableFrom = (tenant: Tenant.TenantId, name: string, own: string): string => {
     if (tenant === sharedTenant || name.startsWith(Tenant.marker)) return own
     const entry = store.entries.get(own)
     if (entry === undefined) return store.entries.has(sharedOf(name)) ? sharedOf(name) : own
@@ -140,18 +145,58 @@ export const modules = (
         : (Effect.flatMap(writable(s.value, name), f) as Effect.Effect<A, E>).pipe(localize<E>(name))
     )
 
+  /**
+   * What a tenant's executions of a name reuse, made once per tenant and name: the stored id of its own module,
+   * whether the tenant is limited, and the one step that makes the answer local again (a not-found names the
+   * local name; the execution's module id is the local name).
+   */
+  interface Route {
+    readonly own: string
+    readonly limited: boolean
+    readonly local: {
+      readonly onFailure: (
+        cause: Cause.Cause<ModuleManager.ExecuteError>
+      ) => Exit.Exit<ModuleManager.Execution, ModuleManager.ExecuteError>
+      readonly onSuccess: (execution: ModuleManager.Execution) => Exit.Exit<ModuleManager.Execution>
+    }
+  }
+  const routes = new Map<string, Map<string, Route>>()
+  const routeOf = (tenant: Tenant.TenantId, name: string): Route => {
+    let byName = routes.get(tenant)
+    if (byName === undefined) {
+      byName = new Map()
+      routes.set(tenant, byName)
+    }
+    let route = byName.get(name)
+    if (route === undefined) {
+      route = {
+        own: qualified(tenant, name),
+        limited: hooks.limited?.(tenant) === true,
+        // Exits, not effects: the continuation's answer is the step's result, with no further step.
+        local: {
+          onFailure: (cause) =>
+            Exit.failCause(Cause.map(cause, (error) => (error instanceof ModuleNotFound ? notFound(name) : error))),
+          onSuccess: (execution) => Exit.succeed({ ...execution, moduleId: name })
+        }
+      }
+      if (byName.size < 10_000) byName.set(name, route)
+    }
+    return route
+  }
+
   const execute = (module: string | { readonly id: string }, inputs: unknown, options?: ModuleManager.ExecuteOptions) =>
-    Effect.flatMap(scoped, (s) => {
+    // One synchronous read of the fiber's tenant; a scoped execution adds one step (its answer made local) to the
+    // unscoped one.
+    Effect.withFiberRuntime<ModuleManager.Execution, ModuleManager.ExecuteError>((fiber) => {
+      const s = fiber.getFiberRef(Tenant.Tenant)
       if (Option.isNone(s)) return service.execute(idOf(module), inputs, options)
       const tenant = s.value
       const name = idOf(module)
-      // The default tenant's own names are stored bare: only a shared fallback needs a look-up.
-      const id = readable(tenant, name)
-      const run = Effect.map(
-        service.execute(id, inputs, options).pipe(localize(name)),
-        (execution): ModuleManager.Execution => ({ ...execution, moduleId: name })
-      )
-      if (hooks.limited === undefined || !hooks.limited(tenant)) return run
+      const route = routeOf(tenant, name)
+      // The tenant's own module, else (a shared model's name) the shared one: a look-up only when not its own.
+      const id = readableFrom(tenant, name, route.own)
+      const run = Effect.matchCauseEffect(service.execute(id, inputs, options), route.local)
+      if (!route.limited) return run
       const charge = hooks.charge
       const metered =
         charge === undefined ? run : LM.meterUsage(run, (_exit, usage) => charge(tenant, usage.calls, usage.costUsd))
@@ -356,12 +401,50 @@ export const experiments = (service: Experiments.Service): Experiments.Service =
   }
 }
 
-/** Scopes the experience store: a tenant reads its own modules' experiences only. */
+/** The tenant scope of the fiber running now (a synchronous call made outside any fiber is unscoped). */
+const scopeNow = (): Option.Option<Tenant.TenantId> => {
+  const fiber = Fiber.getCurrentFiber()
+  return Option.isNone(fiber) ? Option.none() : fiber.value.getFiberRef(Tenant.Tenant)
+}
+
+/**
+ * Scopes the experience store: a tenant reads, attaches feedback to and removes its own modules' experiences only
+ * (another tenant's execution is not found: `get` answers `undefined`, `attach` fails with
+ * `FeedbackUnknownExecution`).
+ */
 export const experiences = (store: ExperienceStore.Service): ExperienceStore.Service => {
   const filter = (s: Option.Option<Tenant.TenantId>, all: ReadonlyArray<ExperienceStore.Experience>) =>
     Option.isNone(s) ? all : all.filter((e) => visible(s, e.moduleId))
   return {
     ...store,
+    get: (executionId) => {
+      const found = store.get(executionId)
+      return found === undefined || visible(scopeNow(), found.moduleId) ? found : undefined
+    },
+    byCorrelation: (correlationId) => filter(scopeNow(), store.byCorrelation(correlationId)),
+    attach: (list, outcome, reward, at) =>
+      Effect.flatMap(scoped, (s) => {
+        const foreign = Option.isNone(s) ? undefined : list.find((e) => !visible(s, e.moduleId))
+        return foreign === undefined
+          ? store.attach(list, outcome, reward, at)
+          : Effect.fail(
+              new FeedbackUnknownExecution({
+                message: "No execution has that id; give the executionId an execution returned.",
+                executionId: foreign.executionId
+              })
+            )
+      }),
+    remove: (executionIds) =>
+      Effect.flatMap(scoped, (s) => {
+        if (Option.isNone(s)) return store.remove(executionIds)
+        // Only executions the tenant can see are its to remove (another tenant's, or one not held, are left).
+        return store.remove(
+          executionIds.filter((id) => {
+            const e = store.get(id)
+            return e !== undefined && visible(s, e.moduleId)
+          })
+        )
+      }),
     query: (f) => Effect.flatMap(scoped, (s) => Effect.map(store.query(f), (all) => filter(s, all))),
     sample: (options) => Effect.flatMap(scoped, (s) => Effect.map(store.sample(options), (all) => filter(s, all)))
   }

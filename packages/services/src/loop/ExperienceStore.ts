@@ -38,7 +38,7 @@ import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/experiences.js"
-import type { ExperienceStoreError } from "../ServicesError.js"
+import type { ExperienceStoreError, FeedbackUnknownExecution } from "../ServicesError.js"
 import type * as Reward from "./Reward.js"
 
 /**
@@ -170,14 +170,15 @@ export interface Service {
   readonly byCorrelation: (correlationId: string) => ReadonlyArray<Experience>
   /**
    * Sets the feedback of experiences (in place) and waits until the batch holding the change commits; fails with
-   * `ExperienceStoreError` when it does not (the change stays in memory and is written with the next batch).
+   * `ExperienceStoreError` when it does not (the change stays in memory and is written with the next batch). In a
+   * tenant's scope (the application's store), another tenant's experience fails with `FeedbackUnknownExecution`.
    */
   readonly attach: (
     experiences: ReadonlyArray<Experience>,
     outcome: Reward.Outcome,
     reward: number,
     at: number
-  ) => Effect.Effect<void, ExperienceStoreError>
+  ) => Effect.Effect<void, ExperienceStoreError | FeedbackUnknownExecution>
   /** The experiences passing the filter, the most recent first. */
   readonly query: (filter?: Filter) => Effect.Effect<ReadonlyArray<Experience>>
   /** A seeded replay sample (without replacement) of the experiences passing the filter. */

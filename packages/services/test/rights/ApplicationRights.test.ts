@@ -78,11 +78,8 @@ describe("DataRights in the application", () => {
         const store = yield* ExperienceStore.ExperienceStore
         yield* store.flush
         const cache = yield* CacheManager.CacheManager
-        // Stored under the tenant's own name (`~acme/...`, the CacheManager's `Tenant.own`).
-        const acmeNs = Tenant.qualifyFor(
-          Tenant.make("acme"),
-          CacheManager.namespaceOf("lm", { tenant: "acme", subject: "user-1" })
-        )
+        // Stored under the tenant's own name (`~acme/lm@s:...`, the CacheManager's `Tenant.own`), the tenant named once.
+        const acmeNs = Tenant.qualifyFor(Tenant.make("acme"), CacheManager.namespaceOf("lm", { subject: "user-1" }))
         assert.isAbove((yield* cache.entries(acmeNs)).entries.length, 0)
         // A tenant sees its own cache namespaces only, and cannot read another tenant's entries.
         const betaSees = (yield* cache.namespaces.pipe(Tenant.withTenant(Tenant.make("beta")))).namespaces
@@ -102,10 +99,7 @@ describe("DataRights in the application", () => {
           ["beta"]
         )
         assert.strictEqual((yield* cache.entries(acmeNs)).entries.length, 0)
-        const betaNs = Tenant.qualifyFor(
-          Tenant.make("beta"),
-          CacheManager.namespaceOf("lm", { tenant: "beta", subject: "user-1" })
-        )
+        const betaNs = Tenant.qualifyFor(Tenant.make("beta"), CacheManager.namespaceOf("lm", { subject: "user-1" }))
         assert.isAbove((yield* cache.entries(betaNs)).entries.length, 0)
       }).pipe(Effect.provide(TestRuntime.layer().pipe(Layer.provideMerge(CacheManager.layerTest))))
   )

@@ -9,7 +9,15 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as TestClock from "effect/TestClock"
-import { Archive, DataRights, ExperienceStore, Retention } from "../../src/index.js"
+import {
+  Application,
+  Archive,
+  DataRights,
+  ExperienceStore,
+  ModuleManager,
+  Retention,
+  TestRuntime
+} from "../../src/index.js"
 
 const experience = (id: string, at: number, tenant: string): ExperienceStore.Experience => ({
   executionId: id,
@@ -66,6 +74,46 @@ describe("Retention", () => {
       assert.strictEqual(audit.at(-1)!.data.reason, "retention")
       assert.strictEqual(audit.at(-1)!.data.tenant, "acme")
     })
+  )
+
+  it.effect("the application starts the process from Config tenants.retentionMs, on the Clock", () =>
+    Effect.gen(function* () {
+      const app = yield* Application.Application
+      const children = (yield* Supervisor.whichChildren(app.root)).map((c) => c.id)
+      assert.include(children, "retention")
+      const modules = yield* ModuleManager.ModuleManager
+      const store = yield* ExperienceStore.ExperienceStore
+      for (const tenant of ["acme", "beta"]) {
+        yield* Tenant.withTenant(tenant)(modules.create({ id: "qa", kind: "predict", signature: "question -> answer" }))
+        yield* Tenant.withTenant(tenant)(modules.execute("qa", { question: `${tenant}-OLD` }))
+      }
+      yield* TestClock.adjust("600 millis")
+      yield* Tenant.withTenant("acme")(modules.execute("qa", { question: "acme-NEW" }))
+      const questions = Effect.map(store.query(), (all) =>
+        all.map((e) => (e.inputs as { readonly question: string }).question).sort()
+      )
+      assert.deepStrictEqual(yield* questions, ["acme-NEW", "acme-OLD", "beta-OLD"])
+      // The sweep at 1500 ms erases what acme recorded before 500 ms; beta has no retention.
+      yield* TestClock.adjust("500 millis")
+      yield* TestClock.adjust("500 millis")
+      assert.deepStrictEqual(yield* questions, ["acme-NEW", "beta-OLD"])
+      const audit = yield* Effect.flatMap(Events.Events, (events) => events.query({ types: ["data_erased"] }))
+      assert.isTrue(audit.some((e) => e.data.reason === "retention" && e.data.tenant === "acme"))
+    }).pipe(
+      Effect.provide(
+        TestRuntime.layer({ config: { tenants: { retentionMs: { acme: 1_000 }, retentionIntervalMs: 500 } } })
+      )
+    )
+  )
+
+  it.effect("the application starts no retention process when Config names none", () =>
+    Effect.gen(function* () {
+      const app = yield* Application.Application
+      assert.notInclude(
+        (yield* Supervisor.whichChildren(app.root)).map((c) => c.id),
+        "retention"
+      )
+    }).pipe(Effect.provide(TestRuntime.layer()))
   )
 
   it.effect("the tenant rides the fiber", () =>

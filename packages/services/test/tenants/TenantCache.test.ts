@@ -2,7 +2,7 @@
  * Cache namespaces per tenant, at every level: memory (L1), SQLite (L2) and a real redis-server (L3, started per
  * test on a free loopback port; see support/redis.ts).
  */
-import { Tenant } from "@effect-dspy/foundation"
+import { Subject, Tenant } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -27,6 +27,38 @@ describe("CacheManager: tenant namespaces", () => {
       assert.deepStrictEqual(yield* cache.get("~acme/lm", "k"), Option.some({ answer: "acme's" }))
       yield* globex(cache.invalidateModule("lm"))
       assert.deepStrictEqual(yield* acme(cache.get("lm", "k")), Option.some({ answer: "acme's" }))
+    })
+  )
+
+  it.scoped("the LM's entries of a tenant name it once; entries an older release wrote are still found", () =>
+    Effect.gen(function* () {
+      const cache = yield* CacheManager.make({ path: ":memory:" })
+      const lm = CacheManager.lmCache(cache)
+      const response = (text: string) =>
+        ({
+          text,
+          choices: [{ index: 0, message: { role: "assistant", content: text }, finishReason: "stop" }],
+          usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 },
+          model: "sim",
+          costUsd: 0.01
+        }) as never
+      yield* lm.set("k", response("acme's")).pipe(Subject.withSubject("user-1"), acme)
+      const stored = (yield* cache.namespaces).namespaces
+      assert.deepStrictEqual(stored, [`~acme/${CacheManager.namespaceOf("lm", { subject: "user-1" })}`])
+      const hit = yield* lm.get("k").pipe(Subject.withSubject("user-1"), acme)
+      assert.isTrue(Option.isSome(hit) && JSON.stringify(hit.value).includes("acme's") && hit.value.cacheHit === true)
+      assert.isTrue(Option.isNone(yield* lm.get("k").pipe(Subject.withSubject("user-1"), globex)))
+
+      // An entry written where an older release put it (the tenant twice) is found, and copied forward.
+      const legacy = `~acme/${CacheManager.namespaceOf("lm", { tenant: "acme", subject: "user-2" })}`
+      yield* cache.set(legacy, "old", response("from before") as never)
+      const old = yield* lm.get("old").pipe(Subject.withSubject("user-2"), acme)
+      assert.isTrue(Option.isSome(old) && JSON.stringify(old.value).includes("from before"))
+      yield* cache.delete(legacy, "old")
+      const moved = yield* lm.get("old").pipe(Subject.withSubject("user-2"), acme)
+      assert.isTrue(Option.isSome(moved) && JSON.stringify(moved.value).includes("from before"))
+      // Another tenant reaches neither the old nor the new place.
+      assert.isTrue(Option.isNone(yield* lm.get("old").pipe(Subject.withSubject("user-2"), globex)))
     })
   )
 

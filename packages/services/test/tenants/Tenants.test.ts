@@ -1,10 +1,20 @@
 import { Example } from "@effect-dspy/core"
-import { Tenant } from "@effect-dspy/foundation"
+import { Correlation, Tenant } from "@effect-dspy/foundation"
 import { Arithmetic, SimTask } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Loop, ModuleManager, OptimizationCoordinator, Experiments, Tenants, TestRuntime } from "../../src/index.js"
+import * as TestClock from "effect/TestClock"
+import {
+  ExperienceStore,
+  Experiments,
+  Loop,
+  ModuleManager,
+  OptimizationCoordinator,
+  type SharedCounter,
+  Tenants,
+  TestRuntime
+} from "../../src/index.js"
 
 const question = { question: "What is 2 + 3?" }
 const spec = { id: "qa", kind: "predict", signature: "question -> answer" } as const
@@ -104,6 +114,35 @@ describe("Tenants: isolation", () => {
   )
 })
 
+describe("Tenants: the experience store", () => {
+  it.effect("get, byCorrelation, attach and remove of another tenant's execution find nothing", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      const store = yield* ExperienceStore.ExperienceStore
+      yield* acme(modules.create(spec))
+      const execution = yield* acme(modules.execute("qa", question).pipe(Correlation.withCorrelationId("corr-acme-1")))
+      const id = execution.executionId
+      const mine = yield* acme(Effect.sync(() => store.get(id)))
+      assert.strictEqual(mine?.executionId, id)
+      assert.strictEqual(yield* globex(Effect.sync(() => store.get(id))), undefined)
+      assert.strictEqual((yield* acme(Effect.sync(() => store.byCorrelation("corr-acme-1")))).length, 1)
+      assert.deepStrictEqual(yield* globex(Effect.sync(() => store.byCorrelation("corr-acme-1"))), [])
+      assert.strictEqual(
+        yield* tagOf(globex(store.attach([mine!], { reward: 0 } as never, 0, 0))),
+        "FeedbackUnknownExecution"
+      )
+      assert.strictEqual(mine?.reward, undefined)
+      assert.strictEqual(yield* globex(store.remove([id])), 0)
+      assert.strictEqual((yield* Effect.sync(() => store.get(id)))?.executionId, id)
+      // Its own tenant (and the system, unscoped) reach it.
+      yield* acme(store.attach([mine!], { reward: 1 } as never, 1, 0))
+      assert.strictEqual(store.get(id)?.reward, 1)
+      assert.strictEqual(yield* acme(store.remove([id])), 1)
+      assert.strictEqual(store.get(id), undefined)
+    }).pipe(Effect.provide(runtime()))
+  )
+})
+
 describe("Tenants: limits", () => {
   it.effect("an exhausted LM-call budget fails that tenant only, typed", () =>
     Effect.gen(function* () {
@@ -134,6 +173,45 @@ describe("Tenants: limits", () => {
       assert.strictEqual(noJobs._tag, "TenantLimitExceeded")
       yield* globex(coordinator.start({ moduleId: "qa", optimizer: "bootstrap_few_shot", ...data }))
     }).pipe(Effect.provide(runtime({ limits: { acme: { maxModules: 1, concurrentJobs: 0 } } })))
+  )
+
+  it.effect("with the cluster's shared counters, the budget is spent across processes", () =>
+    Effect.gen(function* () {
+      // Two processes' limit services over one set of shared counters (the cluster's, on PostgreSQL: a map here).
+      const totals = new Map<string, number>()
+      const counter: SharedCounter.Service = {
+        take: () => Effect.die("not used"),
+        add: (key, amount) =>
+          Effect.sync(() => {
+            const used = (totals.get(key) ?? 0) + amount
+            totals.set(key, used)
+            return { granted: amount, used, windowLeftMs: 60_000 }
+          })
+      }
+      const options = { limits: { acme: { lmCalls: 3, costUsd: 1 } } }
+      const one = yield* Tenants.make(options, { counter, syncMs: 1_000 })
+      const two = yield* Tenants.make(options, { counter, syncMs: 1_000 })
+      yield* one.admitExecution("acme")
+      one.charge("acme", 2, 0.1)
+      yield* two.admitExecution("acme")
+      two.charge("acme", 1, 0.1)
+      // Each process's next admission hands its spend to the counters and reads the cluster's total.
+      yield* one.admitExecution("acme")
+      assert.strictEqual(totals.get(Tenants.sharedKeys.lmCalls("acme")), 2)
+      const first = yield* Effect.flip(two.admitExecution("acme"))
+      assert.strictEqual(first.limit, "lm_calls")
+      assert.strictEqual(first.used, 3)
+      // A process that spent nothing since reads the others' spend within `syncMs` (the Clock).
+      yield* TestClock.adjust("1 second")
+      const second = yield* Effect.flip(one.admitExecution("acme"))
+      assert.strictEqual(second.limit, "lm_calls")
+      assert.strictEqual(second.used, 3)
+      assert.closeTo(totals.get(Tenants.sharedKeys.costUsd("acme"))!, 0.2, 1e-9)
+      // Without the shared counters each process would have seen its own spend only (2 and 1 of 3).
+      const alone = yield* Tenants.make(options)
+      alone.charge("acme", 2, 0.1)
+      yield* alone.admitExecution("acme")
+    })
   )
 
   it.effect("a tenant's request rate", () =>

@@ -25,6 +25,8 @@ export interface Cluster {
   readonly protection: (service: Protection.Service) => Protection.Service
   readonly lm: (service: LM.Service) => LM.Service
   readonly releases: (store: ReleaseStore.Service) => ReleaseStore.Service
+  /** The shared counters (with shared limits or budgets): the tenants' budgets count through them too. */
+  readonly counter: SharedCounter.Service | undefined
   /** Starts the propagation over the application's ModuleManager; the ModuleManager to serve (sharing policies). */
   readonly serve: (
     modules: ModuleManager.Service,
@@ -36,6 +38,7 @@ const none: Cluster = {
   protection: (s) => s,
   lm: (s) => s,
   releases: (s) => s,
+  counter: undefined,
   serve: (modules) => Effect.succeed({ modules })
 }
 
@@ -72,6 +75,7 @@ export const open = (
       lm: (service) =>
         counter === undefined || !budgeted ? service : SharedBudget.lm(service, counter, { ...budgets, ...leasing }),
       releases: (store) => (policies === undefined ? store : SwapPropagation.notifyingReleases(store, publish, origin)),
+      counter,
       serve: (modules, releases) =>
         policies === undefined
           ? Effect.succeed({ modules })
