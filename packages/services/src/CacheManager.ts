@@ -32,6 +32,7 @@ import { Actor, Supervisor } from "@effect-dspy/runtime"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as EffectConfig from "effect/Config"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -236,15 +237,24 @@ const checkModule = (operation: string, moduleId: unknown): Effect.Effect<string
   return Effect.succeed(moduleId)
 }
 
-const checkKey = (operation: string, moduleId: unknown, key: unknown): Effect.Effect<void, CacheInvalidInput> =>
-  Effect.zipRight(
-    checkModule(operation, moduleId),
-    typeof key !== "string" || key.length === 0
-      ? Effect.fail(invalid(operation, "the key must be a non-empty string (use CacheManager.keyOf(request))"))
-      : key.length > MAX_KEY
-        ? Effect.fail(invalid(operation, `the key is longer than ${MAX_KEY} characters; hash it with keyOf`))
-        : Effect.void
-  )
+/** What is wrong with a module id and key (the module's first), or `undefined`: checked on every lookup. */
+const keyProblem = (operation: string, moduleId: unknown, key: unknown): CacheInvalidInput | undefined => {
+  if (typeof moduleId !== "string" || moduleId.length === 0)
+    return invalid(operation, "the module id must be a non-empty string")
+  if (moduleId.length > MAX_ID) return invalid(operation, `the module id is longer than ${MAX_ID} characters`)
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
+  if (/[\u0000-\u001f]/.test(moduleId)) return invalid(operation, "the module id must not contain control characters")
+  if (typeof key !== "string" || key.length === 0)
+    return invalid(operation, "the key must be a non-empty string (use CacheManager.keyOf(request))")
+  if (key.length > MAX_KEY)
+    return invalid(operation, `the key is longer than ${MAX_KEY} characters; hash it with keyOf`)
+  return undefined
+}
+
+const checkKey = (operation: string, moduleId: unknown, key: unknown): Effect.Effect<void, CacheInvalidInput> => {
+  const problem = keyProblem(operation, moduleId, key)
+  return problem === undefined ? Effect.void : Effect.fail(problem)
+}
 
 const checkTtl = (operation: string, ttlMs: unknown): Effect.Effect<number, CacheInvalidInput> =>
   typeof ttlMs === "number" && Number.isSafeInteger(ttlMs) && ttlMs >= 0
@@ -306,7 +316,10 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
     // live under `~tenant/<module>` in L1, L2 and Redis, and another tenant's are out of its reach.
     const service: Service = {
       get: (moduleId, key) =>
-        Effect.flatMap(Tenant.own(moduleId), (ns) => Effect.zipRight(checkKey("get", ns, key), engine.get(ns, key))),
+        Effect.flatMap(Tenant.own(moduleId), (ns) => {
+          const problem = keyProblem("get", ns, key)
+          return problem === undefined ? engine.get(ns, key) : Effect.fail(problem)
+        }),
       set: (moduleId_, key, value, setOptions) =>
         Effect.gen(function* () {
           const moduleId = yield* Tenant.own(moduleId_)
@@ -511,15 +524,16 @@ export const parseNamespace = (
 
 /** The namespace of `moduleId` for the tenant and end user of the current fiber. */
 const currentNamespace = (moduleId: string): Effect.Effect<string> =>
-  Effect.withFiberRuntime((fiber) => {
-    const subject = fiber.getFiberRef(Subject.currentSubject)
-    const tenant = fiber.getFiberRef(Tenant.Tenant)
-    return Effect.succeed(
-      Option.isNone(subject) && Option.isNone(tenant)
-        ? moduleId
-        : namespaceOf(moduleId, { tenant: Option.getOrUndefined(tenant), subject: Option.getOrUndefined(subject) })
-    )
-  })
+  Effect.withFiberRuntime((fiber) => Effect.succeed(namespaceIn(fiber, moduleId)))
+
+/** The namespace of `moduleId` for the tenant and end user of `fiber`. */
+const namespaceIn = (fiber: Fiber.RuntimeFiber<unknown, unknown>, moduleId: string): string => {
+  const subject = fiber.getFiberRef(Subject.currentSubject)
+  const tenant = fiber.getFiberRef(Tenant.Tenant)
+  return Option.isNone(subject) && Option.isNone(tenant)
+    ? moduleId
+    : namespaceOf(moduleId, { tenant: Option.getOrUndefined(tenant), subject: Option.getOrUndefined(subject) })
+}
 
 const isResponse = (value: Json): value is Json & { readonly choices: ReadonlyArray<Json> } =>
   typeof value === "object" &&
@@ -540,9 +554,12 @@ const isResponse = (value: Json): value is Json & { readonly choices: ReadonlyAr
 export const lmCache = (cache: Service, moduleId = "lm"): LMCache.Service => ({
   key: CacheKey.make,
   get: (key) =>
-    Effect.flatMap(currentNamespace(moduleId), (namespace) => cache.get(namespace, key)).pipe(
-      Effect.map(
-        Option.flatMap((value) =>
+    // One fiber read for the namespace, one step for the answer (a lookup that fails is a miss).
+    Effect.match(
+      Effect.withFiberRuntime((fiber) => cache.get(namespaceIn(fiber, moduleId), key)),
+      {
+        onFailure: () => Option.none(),
+        onSuccess: Option.flatMap((value) =>
           isResponse(value)
             ? Option.some<Completion.CompletionResponse>({
                 ...(value as unknown as Completion.CompletionResponse),
@@ -552,8 +569,7 @@ export const lmCache = (cache: Service, moduleId = "lm"): LMCache.Service => ({
               })
             : Option.none()
         )
-      ),
-      Effect.catchAll(() => Effect.succeedNone)
+      }
     ),
   set: (key, response) =>
     Effect.flatMap(currentNamespace(moduleId), (namespace) => cache.set(namespace, key, response)).pipe(

@@ -136,10 +136,7 @@ const withEvents = <A, E, R>(
               // The failure's first line may quote an answer: it goes out under the privacy policy like any store.
               onFailure: (cause) =>
                 Effect.flatMap(Privacy.current, (policy) =>
-                  complete(
-                    Exit.failCause(cause),
-                    Privacy.scrubText(policy, Cause.pretty(cause).split("\n")[0] ?? "")
-                  )
+                  complete(Exit.failCause(cause), Privacy.scrubText(policy, Cause.pretty(cause).split("\n")[0] ?? ""))
                 )
             }
           )
