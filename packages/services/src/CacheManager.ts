@@ -556,10 +556,12 @@ export const lmCache = (cache: Service, moduleId = "lm"): LMCache.Service => ({
   get: (key) =>
     // One fiber read for the namespace, one step for the answer (a lookup that fails is a miss).
     Effect.match(
-      Effect.withFiberRuntime((fiber) => cache.get(namespaceIn(fiber, moduleId), key)),
+      Effect.withFiberRuntime<Option.Option<Json>, CacheInvalidInput>((fiber) =>
+        cache.get(namespaceIn(fiber, moduleId), key)
+      ),
       {
-        onFailure: () => Option.none(),
-        onSuccess: Option.flatMap((value) =>
+        onFailure: (): Option.Option<Completion.CompletionResponse> => Option.none(),
+        onSuccess: Option.flatMap((value: Json) =>
           isResponse(value)
             ? Option.some<Completion.CompletionResponse>({
                 ...(value as unknown as Completion.CompletionResponse),
