@@ -105,7 +105,7 @@ export const ingest = (
   jobs: Map<string, string>,
   topLevel: Map<string, string | undefined> = new Map(),
   modulesByRequest: Map<string, string> = new Map()
-): ((event: Events.Event) => void) => {
+) => {
   // The recorders of the series seen, by a key made of the series' fields (no Series key or normalisation per
   // event: a module execution's events record seven values).
   const recorders = new Map<string, MetricHistory.Recorder>()
