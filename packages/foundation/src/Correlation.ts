@@ -81,7 +81,12 @@ export const withCorrelationId: {
  * @category combinators
  */
 export const ensureCorrelationId = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(currentOrMake, (id) => Effect.locally(self, currentCorrelationId, Option.some(id)))
+  // One fiber read; a fiber that has an id already runs `self` as it is (no FiberRef write and restore).
+  Effect.withFiberRuntime((fiber) =>
+    Option.isSome(fiber.getFiberRef(currentCorrelationId))
+      ? self
+      : Effect.locally(self, currentCorrelationId, Option.some(makeId()))
+  )
 
 /**
  * Runs an effect with the given id as the parent of the events it records.

@@ -484,6 +484,66 @@ export const isDefinition = (u: unknown): u is AnyDefinition =>
 
 const issueOf = (issue: ParseResult.ParseIssue): string => ParseResult.TreeFormatter.formatIssueSync(issue)
 
+/** A check of one field's value whose encoded form is the value itself (a string, number, boolean or literal). */
+type FieldCheck = (value: unknown) => boolean
+
+/** The check of a field of one of these types, or `undefined` when encoding it may change it or needs Schema. */
+const fieldCheckOf = (ast: AST.AST): FieldCheck | undefined => {
+  switch (ast._tag) {
+    case "StringKeyword":
+      return (value) => typeof value === "string"
+    case "NumberKeyword":
+      return (value) => typeof value === "number"
+    case "BooleanKeyword":
+      return (value) => typeof value === "boolean"
+    case "Literal": {
+      const literal = ast.literal
+      return (value) => value === literal
+    }
+    case "Union": {
+      const checks: Array<FieldCheck> = []
+      for (const member of ast.types) {
+        const check = fieldCheckOf(member)
+        if (check === undefined) return undefined
+        checks.push(check)
+      }
+      return (value) => checks.some((check) => check(value))
+    }
+    default:
+      return undefined
+  }
+}
+
+/**
+ * The encoder of a struct's common case without Schema's parser: every field given is a string, number, boolean or
+ * literal of its declared type (their encoded form is the value itself), every required field is given, and none
+ * is `undefined`. It answers the encoded record (fields in declared order, as Schema's encoding gives them), or
+ * `undefined` for anything else, which Schema then encodes (or explains). Fields of other types (nested structs,
+ * arrays, refinements, transformations) are left to Schema when they are given.
+ */
+const fastEncoder = (ast: AST.TypeLiteral): ((data: Data) => Data | undefined) | undefined => {
+  const fields = ast.propertySignatures.map((p) => ({
+    name: p.name,
+    optional: p.isOptional,
+    check: fieldCheckOf(p.type)
+  }))
+  // Schema's own encoding of a struct whose required fields are all of other types: nothing to gain.
+  if (fields.every((f) => f.check === undefined)) return undefined
+  return (data) => {
+    const out: Record<PropertyKey, unknown> = {}
+    for (const field of fields) {
+      const value = (data as Record<PropertyKey, unknown>)[field.name]
+      if (value === undefined) {
+        if (field.optional && !(field.name in data)) continue
+        return undefined
+      }
+      if (field.check === undefined || !field.check(value)) return undefined
+      out[field.name] = value
+    }
+    return out as Data
+  }
+}
+
 /** Validates and encodes data of one definition: the encoded data, or what is wrong. */
 type Encoder = (data: unknown) => Either.Either<unknown, string>
 
@@ -504,6 +564,8 @@ const encoderOf = <Type extends string, A, I extends Data>(definition: Definitio
   if (plain) {
     const declared = new Set(ast.propertySignatures.map((p) => p.name))
     const encode = ParseResult.encodeUnknownEither(definition.schema)
+    const full = (data: unknown) => Either.mapLeft(encode(data), issueOf)
+    const fast = fastEncoder(ast)
     encoder = (data) => {
       if (typeof data === "object" && data !== null) {
         for (const key of Object.keys(data)) {
@@ -513,8 +575,12 @@ const encoderOf = <Type extends string, A, I extends Data>(definition: Definitio
             )
           }
         }
+        if (fast !== undefined) {
+          const encoded = fast(data as Data)
+          if (encoded !== undefined) return Either.right(encoded)
+        }
       }
-      return Either.mapLeft(encode(data), issueOf)
+      return full(data)
     }
   } else {
     const encode = ParseResult.encodeUnknownEither(definition.schema, { onExcessProperty: "error" })
@@ -604,22 +670,20 @@ export const publishOrLog = <Type extends string, A, I extends Data>(
   options?: PublishOrLogOptions
 ): Effect.Effect<Option.Option<Event>> => {
   const given = options?.events
-  const own = given === undefined ? Option.none() : Option.isOption(given) ? given : Option.some(given)
-  const store: Effect.Effect<Option.Option<Service>> = Option.isSome(own)
-    ? Effect.succeed(own)
-    : Effect.serviceOption(Events)
-  return Effect.flatMap(store, (events) =>
-    Option.isNone(events)
-      ? Effect.succeedNone
-      : publishTo(events.value, definition, data, options).pipe(
-          Effect.map(Option.some),
-          Effect.catchAll((error) =>
-            Effect.as(
-              Effect.logWarning(`could not record the ${definition.type} event: ${error.message}`),
-              Option.none()
-            )
-          )
-        )
+  const own = given === undefined ? undefined : Option.isOption(given) ? Option.getOrUndefined(given) : given
+  const publishWith = (events: Service): Effect.Effect<Option.Option<Event>> =>
+    Effect.matchEffect(publishTo(events, definition, data, options), {
+      onFailure: (error) =>
+        Effect.as(
+          Effect.logWarning(`could not record the ${definition.type} event: ${error.message}`),
+          Option.none<Event>()
+        ),
+      onSuccess: (event) => Effect.succeed(Option.some(event))
+    })
+  // A given store (the common case on hot paths): no context lookup.
+  if (own !== undefined) return publishWith(own)
+  return Effect.flatMap(Effect.serviceOption(Events), (events) =>
+    Option.isNone(events) ? Effect.succeedNone : publishWith(events.value)
   )
 }
 

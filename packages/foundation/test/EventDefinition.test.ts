@@ -111,6 +111,46 @@ describe("Events.define", () => {
     }).pipe(Effect.provide(Events.layerMemory))
   )
 
+  it("plain fields are encoded exactly as Schema encodes them; anything else is left to Schema", () => {
+    const Call = Events.define(
+      "test_call",
+      Schema.Struct({
+        provider: Schema.String,
+        tokens: Schema.Number,
+        hit: Schema.Boolean,
+        status: Schema.Literal("ok", "error"),
+        error: Schema.optional(Schema.String),
+        media: Schema.optional(Schema.Array(Schema.Struct({ size: Schema.Number })))
+      })
+    )
+    const encoded = (data: unknown) => Either.map(Events.input(Call, data as never), (input) => input.data)
+    const bySchema = (data: unknown) => Schema.encodeUnknownSync(Call.schema)(data)
+    // Given in another order: the encoded record has the declared order, as Schema's has.
+    const data = { status: "ok", hit: true, tokens: 3, provider: "p" }
+    const fast = encoded(data)
+    assert.isTrue(Either.isRight(fast))
+    assert.strictEqual(JSON.stringify(Either.getOrThrow(fast)), JSON.stringify(bySchema(data)))
+    // Fields the fast path leaves to Schema (an array, an explicit undefined) encode as Schema does.
+    for (const other of [
+      { ...data, media: [{ size: 1 }] },
+      { ...data, error: undefined },
+      { ...data, error: "boom" }
+    ]) {
+      assert.deepStrictEqual(Either.getOrThrow(encoded(other)), bySchema(other))
+    }
+    // Wrong values still fail with Schema's explanation.
+    for (const bad of [
+      { ...data, tokens: "3" },
+      { ...data, status: "maybe" },
+      { status: "ok", hit: true, tokens: 3 }
+    ]) {
+      const result = encoded(bad)
+      assert.isTrue(Either.isLeft(result))
+    }
+    const missing = Events.input(Call, { status: "ok", hit: true, tokens: 3 } as never)
+    assert.include(Either.isLeft(missing) ? missing.left.message : "", "provider")
+  })
+
   it.effect("decode rejects events of another type and events published without the definition", () =>
     Effect.gen(function* () {
       const events = yield* Events.Events

@@ -236,15 +236,24 @@ const checkModule = (operation: string, moduleId: unknown): Effect.Effect<string
   return Effect.succeed(moduleId)
 }
 
-const checkKey = (operation: string, moduleId: unknown, key: unknown): Effect.Effect<void, CacheInvalidInput> =>
-  Effect.zipRight(
-    checkModule(operation, moduleId),
-    typeof key !== "string" || key.length === 0
-      ? Effect.fail(invalid(operation, "the key must be a non-empty string (use CacheManager.keyOf(request))"))
-      : key.length > MAX_KEY
-        ? Effect.fail(invalid(operation, `the key is longer than ${MAX_KEY} characters; hash it with keyOf`))
-        : Effect.void
-  )
+/** What is wrong with a module id and key (the module's first), or `undefined`: checked on every lookup. */
+const keyProblem = (operation: string, moduleId: unknown, key: unknown): CacheInvalidInput | undefined => {
+  if (typeof moduleId !== "string" || moduleId.length === 0)
+    return invalid(operation, "the module id must be a non-empty string")
+  if (moduleId.length > MAX_ID) return invalid(operation, `the module id is longer than ${MAX_ID} characters`)
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
+  if (/[\u0000-\u001f]/.test(moduleId)) return invalid(operation, "the module id must not contain control characters")
+  if (typeof key !== "string" || key.length === 0)
+    return invalid(operation, "the key must be a non-empty string (use CacheManager.keyOf(request))")
+  if (key.length > MAX_KEY)
+    return invalid(operation, `the key is longer than ${MAX_KEY} characters; hash it with keyOf`)
+  return undefined
+}
+
+const checkKey = (operation: string, moduleId: unknown, key: unknown): Effect.Effect<void, CacheInvalidInput> => {
+  const problem = keyProblem(operation, moduleId, key)
+  return problem === undefined ? Effect.void : Effect.fail(problem)
+}
 
 const checkTtl = (operation: string, ttlMs: unknown): Effect.Effect<number, CacheInvalidInput> =>
   typeof ttlMs === "number" && Number.isSafeInteger(ttlMs) && ttlMs >= 0
@@ -306,7 +315,10 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
     // live under `~tenant/<module>` in L1, L2 and Redis, and another tenant's are out of its reach.
     const service: Service = {
       get: (moduleId, key) =>
-        Effect.flatMap(Tenant.own(moduleId), (ns) => Effect.zipRight(checkKey("get", ns, key), engine.get(ns, key))),
+        Effect.flatMap(Tenant.own(moduleId), (ns) => {
+          const problem = keyProblem("get", ns, key)
+          return problem === undefined ? engine.get(ns, key) : Effect.fail(problem)
+        }),
       set: (moduleId_, key, value, setOptions) =>
         Effect.gen(function* () {
           const moduleId = yield* Tenant.own(moduleId_)
@@ -551,7 +563,6 @@ const getMigrating = (
       Option.isNone(old) ? Effect.void : Effect.ignore(cache.set(names.current, key, old.value))
     )
   })
-
 const isResponse = (value: Json): value is Json & { readonly choices: ReadonlyArray<Json> } =>
   typeof value === "object" &&
   value !== null &&
@@ -571,9 +582,12 @@ const isResponse = (value: Json): value is Json & { readonly choices: ReadonlyAr
 export const lmCache = (cache: Service, moduleId = "lm"): LMCache.Service => ({
   key: CacheKey.make,
   get: (key) =>
-    Effect.flatMap(lmNamespaces(moduleId), (names) => getMigrating(cache, names, key)).pipe(
-      Effect.map(
-        Option.flatMap((value) =>
+    // One step for the answer (a lookup that fails is a miss).
+    Effect.match(
+      Effect.flatMap(lmNamespaces(moduleId), (names) => getMigrating(cache, names, key)),
+      {
+        onFailure: (): Option.Option<Completion.CompletionResponse> => Option.none(),
+        onSuccess: Option.flatMap((value: Json) =>
           isResponse(value)
             ? Option.some<Completion.CompletionResponse>({
                 ...(value as unknown as Completion.CompletionResponse),
@@ -583,8 +597,7 @@ export const lmCache = (cache: Service, moduleId = "lm"): LMCache.Service => ({
               })
             : Option.none()
         )
-      ),
-      Effect.catchAll(() => Effect.succeedNone)
+      }
     ),
   set: (key, response) =>
     Effect.flatMap(lmNamespaces(moduleId), (names) => cache.set(names.current, key, response)).pipe(

@@ -73,5 +73,20 @@ export const canonicalRequest = (request: Completion.CompletionRequest): string 
  * @since 0.1.0
  * @category constructors
  */
-export const make = (request: Completion.CompletionRequest): string =>
-  CanonicalJson.sha256Hex(canonicalRequest(request))
+export const make = (request: Completion.CompletionRequest): string => {
+  const text = canonicalRequest(request)
+  let key = recentKeys.get(text)
+  if (key === undefined) {
+    key = CanonicalJson.sha256Hex(text)
+    if (recentKeys.size >= maxRecentKeys) recentKeys.clear()
+    recentKeys.set(text, key)
+  }
+  return key
+}
+
+/**
+ * The keys of the canonical texts hashed lately: a cache hit's request is the same text again, and its digest is
+ * then a map lookup instead of a SHA-256 of the whole prompt. Bounded (cleared when full); the key is the same.
+ */
+const recentKeys = new Map<string, string>()
+const maxRecentKeys = 4096

@@ -322,13 +322,25 @@ export const scrubText = (engine: Option.Option<Engine>, text: string): string =
 
 const rewrites = (m: Mode) => strictness[m] >= strictness.mask
 
-/** True when some mode of the policy rewrites text (`mask`, `redact` or `block`). */
-const rewritesAnything = (engine: Engine): boolean =>
-  !engine.inactive &&
-  (rewrites(engine.settings.mode) ||
-    rewrites(engine.storeMode) ||
-    Object.values(engine.settings.modules).some(rewrites) ||
-    Object.values(engine.settings.providers).some(rewrites))
+const rewritesByEngine = new WeakMap<Engine, boolean>()
+
+/**
+ * True when some mode of the policy rewrites text (`mask`, `redact` or `block`); answered once per engine (an
+ * engine's settings never change: new settings make a new engine), as every event published asks it.
+ */
+const rewritesAnything = (engine: Engine): boolean => {
+  let known = rewritesByEngine.get(engine)
+  if (known === undefined) {
+    known =
+      !engine.inactive &&
+      (rewrites(engine.settings.mode) ||
+        rewrites(engine.storeMode) ||
+        Object.values(engine.settings.modules).some(rewrites) ||
+        Object.values(engine.settings.providers).some(rewrites))
+    rewritesByEngine.set(engine, known)
+  }
+  return known
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // The service

@@ -23,6 +23,19 @@ describe("CacheKey", () => {
     assert.match(CacheKey.make(base), /^[0-9a-f]{64}$/)
   })
 
+  it("is the sha256 of the canonical request, the same when asked again and after many other requests", () => {
+    const expected = (r: Completion.CompletionRequest) => CanonicalJson.sha256Hex(CacheKey.canonicalRequest(r))
+    assert.strictEqual(CacheKey.make(base), expected(base))
+    assert.strictEqual(CacheKey.make({ ...base }), expected(base))
+    // More distinct requests than the memo of recent keys holds: each key is still its request's own.
+    for (let i = 0; i < 5000; i++) {
+      const other = { ...base, messages: [{ role: "user" as const, content: `question ${i}` }] }
+      assert.strictEqual(CacheKey.make(other), expected(other))
+    }
+    assert.strictEqual(CacheKey.make(base), expected(base))
+    assert.notStrictEqual(CacheKey.make({ ...base, temperature: 0.1 }), CacheKey.make(base))
+  })
+
   it("excludes api keys and base URLs", () => {
     const withSecrets = { ...base, apiKey: "sk-secret", baseUrl: "http://a", baseURL: "http://b", api_key: "x" }
     assert.strictEqual(CacheKey.make(withSecrets as Completion.CompletionRequest), CacheKey.make(base))

@@ -17,7 +17,6 @@
  * @since 0.1.0
  */
 import type { ConfigSchema } from "@effect-dspy/foundation"
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -180,8 +179,10 @@ export const timed = <A, E, R>(self: AdaptiveTimeout, key: string, effect: Effec
   timed_(self, key, effect)
 
 const timed_ = <A, E, R>(self: AdaptiveTimeout, key: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Clock.currentTimeNanos, (start) =>
-    Effect.tap(effect, () =>
-      Effect.map(Clock.currentTimeNanos, (end) => self.record(key, Number(end - start) / 1_000_000))
+  // The fiber's clock read directly (on every module execution): two reads, one step after the effect.
+  Effect.clockWith((clock) => {
+    const start = clock.unsafeCurrentTimeNanos()
+    return Effect.tap(effect, () =>
+      Effect.sync(() => self.record(key, Number(clock.unsafeCurrentTimeNanos() - start) / 1_000_000))
     )
-  )
+  })

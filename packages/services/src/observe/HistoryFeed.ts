@@ -100,18 +100,31 @@ export const eventTypes: ReadonlyArray<string> = [
  * @since 0.1.0
  * @category ingestion
  */
-export const ingest =
-  (
-    history: MetricHistory.Service,
-    jobs: Map<string, string>,
-    topLevel: Map<string, string | undefined> = new Map(),
-    modulesByRequest: Map<string, string> = new Map()
-  ) =>
-  (event: Events.Event): void => {
+export const ingest = (
+  history: MetricHistory.Service,
+  jobs: Map<string, string>,
+  topLevel: Map<string, string | undefined> = new Map(),
+  modulesByRequest: Map<string, string> = new Map()
+) => {
+  // The recorders of the series seen, by a key made of the series' fields (no Series key or normalisation per
+  // event: a module execution's events record seven values).
+  const recorders = new Map<string, MetricHistory.Recorder>()
+  const recorderOf = (series: Series.Series): MetricHistory.Recorder => {
+    let key = series.metric
+    for (const field in series) if (field !== "metric") key += `\u0000${field}=${String(series[field as "metric"])}`
+    let recorder = recorders.get(key)
+    if (recorder === undefined) {
+      if (recorders.size > 10_000) recorders.clear()
+      recorder = history.recorder(series)
+      recorders.set(key, recorder)
+    }
+    return recorder
+  }
+  return (event: Events.Event): void => {
     const d = event.data
     const at = event.timestamp
     const rec = (series: Series.Series, value: number | undefined) => {
-      if (value !== undefined) history.recorder(series)(value, at)
+      if (value !== undefined) recorderOf(series)(value, at)
     }
     switch (event.type) {
       case CoreEvents.ModuleExecutionStart.type:
@@ -174,6 +187,7 @@ export const ingest =
         return
     }
   }
+}
 
 /**
  * Feeds the history from the event store for the scope (a fiber reading the events as they are published).

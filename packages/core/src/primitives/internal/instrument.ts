@@ -95,32 +95,52 @@ const withEvents = <A, E, R>(
   body: () => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
   Correlation.ensureCorrelationId(
-    Effect.gen(function* () {
-      const started = yield* Clock.currentTimeMillis
-      const start = yield* Events.publishOrLog(CoreEvents.ModuleExecutionStart, { module: name, signature }, { events })
-      const clock = yield* Effect.clock
-      // The usage of the LM calls made inside, whether the call succeeds or fails.
-      const run = LM.trackUsage(Effect.exit(Effect.suspend(() => measured(clock, metrics, body()))))
-      const { result: exit, usage } = yield* Option.isSome(start) ? Correlation.withParentId(start.value.id)(run) : run
-      const durationMs = (yield* Clock.currentTimeMillis) - started
-      // The failure's first line may quote an answer: it goes out under the privacy policy like any store.
-      const error = Exit.isFailure(exit)
-        ? Privacy.scrubText(yield* Privacy.current, Cause.pretty(exit.cause).split("\n")[0] ?? "")
-        : undefined
-      yield* Events.publishOrLog(
-        CoreEvents.ModuleExecutionComplete,
-        {
-          module: name,
-          signature,
-          duration_ms: durationMs,
-          status: Exit.isSuccess(exit) ? "ok" : "error",
-          lm_calls: usage.calls,
-          cost: usage.costUsd,
-          tokens: usage.totalTokens,
-          ...(error === undefined ? {} : { error })
-        },
-        { events, parentId: Option.isSome(start) ? start.value.id : undefined }
+    // One fiber read for the clock; the start event, the metered body, the complete event: no generator.
+    Effect.withFiberRuntime((fiber) => {
+      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+      const started = clock.unsafeCurrentTimeMillis()
+      return Effect.flatMap(
+        Events.publishOrLog(CoreEvents.ModuleExecutionStart, { module: name, signature }, { events }),
+        (start) => {
+          // The usage of the LM calls made inside, whether the call succeeds or fails.
+          let usage: LM.UsageTotals | undefined
+          const metered = LM.meterUsage(
+            Effect.suspend(() => measured(clock, metrics, body())),
+            (_exit, totals) => {
+              usage = totals
+            }
+          )
+          const parentId = Option.isSome(start) ? start.value.id : undefined
+          const complete = (exit: Exit.Exit<A, E>, error: string | undefined): Effect.Effect<A, E> =>
+            Effect.zipRight(
+              Events.publishOrLog(
+                CoreEvents.ModuleExecutionComplete,
+                {
+                  module: name,
+                  signature,
+                  duration_ms: clock.unsafeCurrentTimeMillis() - started,
+                  status: Exit.isSuccess(exit) ? "ok" : "error",
+                  lm_calls: usage?.calls ?? 0,
+                  cost: usage?.costUsd ?? 0,
+                  tokens: usage?.totalTokens ?? 0,
+                  ...(error === undefined ? {} : { error })
+                },
+                { events, parentId }
+              ),
+              exit
+            )
+          return Effect.matchCauseEffect(
+            parentId === undefined ? metered : Correlation.withParentId(parentId)(metered),
+            {
+              onSuccess: (value) => complete(Exit.succeed(value), undefined),
+              // The failure's first line may quote an answer: it goes out under the privacy policy like any store.
+              onFailure: (cause) =>
+                Effect.flatMap(Privacy.current, (policy) =>
+                  complete(Exit.failCause(cause), Privacy.scrubText(policy, Cause.pretty(cause).split("\n")[0] ?? ""))
+                )
+            }
+          )
+        }
       )
-      return yield* exit
     })
   )

@@ -49,6 +49,9 @@ import { nextExecutionId, type Recorder } from "./recording.js"
 import { statusOf, tagsOf } from "./routing.js"
 import { type Entry, ModuleStore, type Routing, type Version } from "./store.js"
 
+/** Effect's default tracer (its spans go nowhere). */
+const defaultTracer = Effect.runSync(Effect.tracer)
+
 /** A reward in [0, 1] from the caller's function; a function that throws or answers out of range gives none. */
 const safeReward = (reward: (output: unknown) => number, output: unknown): number | undefined => {
   try {
@@ -154,14 +157,15 @@ export const make = (deps: Dependencies): Service => {
   ): Effect.Effect<unknown, ExecuteError> => {
     const tags = tagsOf(entry, version, arm, base)
     const program = Module.call(version.program as Module.Any, inputs) as Effect.Effect<unknown, unknown, LM.LM>
-    const body = Effect.annotateSpans(
-      Effect.mapError(
-        Effect.mapInputContext(program, (_: Context.Context<never>) => tags.context),
-        toFamily
-      ),
-      tags.spanAttributes
+    const run = Effect.mapError(
+      Effect.mapInputContext(program, (_: Context.Context<never>) => tags.context),
+      toFamily
     )
-    return Effect.clockWith((clock) => {
+    // One fiber read for the clock and the tracer: the spans inside carry the module's attributes when a tracer
+    // records them (Effect's default one sends its spans nowhere, and core opens none under it).
+    return Effect.withFiberRuntime((fiber) => {
+      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+      const body = fiber.currentTracer === defaultTracer ? run : Effect.annotateSpans(run, tags.spanAttributes)
       const started = clock.unsafeCurrentTimeMillis()
       const guarded: Effect.Effect<unknown, ExecuteError> = protectedRun
         ? deps.protection.executeProtected(
