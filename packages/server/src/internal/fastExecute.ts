@@ -27,7 +27,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as http from "node:http"
@@ -74,17 +74,11 @@ const errorReply = (error: unknown): Reply => {
   return empty(500)
 }
 
-/** A cause as the platform answers it: a failure by its schema, a body that is not JSON 400, a defect 500. */
+/** A cause as the platform answers it: a failure by its schema, a defect an empty 500. */
 const causeReply = (cause: Cause.Cause<unknown>): Reply => {
   const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) return errorReply(failure.value)
-  const defect = Cause.dieOption(cause)
-  if (Option.isSome(defect) && defect.value instanceof BodyNotJson) return empty(400)
-  return empty(Cause.isInterruptedOnly(cause) ? 503 : 500)
+  return Option.isSome(failure) ? errorReply(failure.value) : empty(500)
 }
-
-/** The request body was not JSON (the platform answers its `RequestError` of reason `Decode` with an empty 400). */
-class BodyNotJson {}
 
 // In the platform's order: the body's headers, then the security headers.
 const jsonHeaders = (body: string) => ({
@@ -102,28 +96,6 @@ const write = (res: http.ServerResponse, reply: Reply): void => {
     res.writeHead(reply.status, jsonHeaders(reply.body))
     res.end(reply.body)
   }
-}
-
-/** The body of a request, read from the moment the listener sees it; `text` waits for its end. */
-const readBody = (req: http.IncomingMessage): Effect.Effect<string, BodyNotJson> => {
-  let text = ""
-  let done: Exit.Exit<string, BodyNotJson> | undefined
-  let waiting: ((exit: Exit.Exit<string, BodyNotJson>) => void) | undefined
-  const settle = (exit: Exit.Exit<string, BodyNotJson>) => {
-    if (done !== undefined) return
-    done = exit
-    waiting?.(exit)
-  }
-  req.setEncoding("utf8")
-  req.on("data", (chunk: string) => {
-    text += chunk
-  })
-  req.once("end", () => settle(Exit.succeed(text)))
-  req.once("error", () => settle(Exit.fail(new BodyNotJson())))
-  return Effect.async<string, BodyNotJson>((resume) => {
-    if (done !== undefined) resume(done)
-    else waiting = resume
-  })
 }
 
 /**
@@ -145,36 +117,43 @@ export interface Options {
 export const make = (options: Options): ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) => {
   const { gate, credentials, maxBodyBytes } = options
   const runFork = Runtime.runFork(options.runtime)
-  const decodePath = Schema.decodeUnknown(Option.getOrThrow(endpoint.pathSchema) as Schema.Schema<{ id: string }>)
-  const decodePayload = Schema.decodeUnknown(
+  const decodePath = Schema.decodeUnknownEither(
+    Option.getOrThrow(endpoint.pathSchema) as Schema.Schema<{ readonly id: string }>
+  )
+  const decodePayload = Schema.decodeUnknownEither(
     Option.getOrThrow(endpoint.payloadSchema) as Schema.Schema<Parameters<ReturnType<typeof makeExecute>>[0]["payload"]>
   )
-  const encodeSuccess = Schema.encode(endpoint.successSchema as Schema.Schema<unknown, unknown>)
+  const encodeSuccess = Schema.encodeEither(endpoint.successSchema as Schema.Schema<unknown, unknown>)
   const successStatus = HttpApiSchema.getStatusSuccessAST(endpoint.successSchema.ast)
   const handler = makeExecute(options.modules)
-  const parse = (text: string) =>
-    Effect.try({ try: () => (text === "" ? null : (JSON.parse(text) as unknown)), catch: () => new BodyNotJson() })
+  const decodeFailure = (error: ParseResult.ParseError) => HttpApiError.HttpApiDecodeError.refailParseError(error)
+  const success = (execution: unknown): Effect.Effect<Reply, HttpApiError.HttpApiDecodeError> => {
+    const encoded = encodeSuccess(execution)
+    return Either.isRight(encoded)
+      ? Effect.succeed({ status: successStatus, body: JSON.stringify(encoded.right) })
+      : decodeFailure(encoded.left)
+  }
 
-  const program = (head: Auth.RequestHead, id: string, body: Effect.Effect<string, BodyNotJson>) =>
-    Effect.flatMap(Auth.authorize(credentials, head), (principal) =>
-      decodePath({ id }).pipe(
-        Effect.flatMap((path) =>
-          body.pipe(
-            Effect.flatMap(parse),
-            Effect.orDie,
-            Effect.flatMap(decodePayload),
-            Effect.flatMap((payload) =>
-              Effect.provideService(handler({ path, payload }), Auth.CurrentPrincipal, principal)
-            )
-          )
-        ),
-        Effect.flatMap(encodeSuccess),
-        Effect.catchIf(ParseResult.isParseError, HttpApiError.HttpApiDecodeError.refailParseError)
+  // In the HttpApi's order: the credential, the path, the body (not JSON: the platform's empty 400), the payload,
+  // the handler, the success schema. Synchronous up to the execution.
+  const program = (head: Auth.RequestHead, id: string, text: string | undefined): Effect.Effect<Reply> =>
+    Effect.flatMap(Auth.authorize(credentials, head), (principal) => {
+      const path = decodePath({ id })
+      if (Either.isLeft(path)) return decodeFailure(path.left)
+      let json: unknown
+      try {
+        json = text === undefined ? undefined : text === "" ? null : JSON.parse(text)
+      } catch {
+        json = undefined
+      }
+      if (json === undefined) return Effect.succeed(empty(400))
+      const payload = decodePayload(json)
+      if (Either.isLeft(payload)) return decodeFailure(payload.left)
+      return Effect.flatMap(
+        Effect.provideService(handler({ path: path.right, payload: payload.right }), Auth.CurrentPrincipal, principal),
+        success
       )
-    ).pipe(
-      Effect.map((encoded): Reply => ({ status: successStatus, body: JSON.stringify(encoded) })),
-      Effect.catchAllCause((cause) => Effect.succeed(causeReply(cause)))
-    )
+    }).pipe(Effect.catchAllCause((cause) => Effect.succeed(causeReply(cause))))
 
   return (req, res) => {
     if (req.method !== "POST" || gate.stopping) return false
@@ -189,17 +168,33 @@ export const make = (options: Options): ((req: http.IncomingMessage, res: http.S
     const subject = headers["x-subject"]
     if (subject !== undefined && (subject.length === 0 || subject.length > 512)) return false
     gate.enter()
-    const run = program({ headers, url: req.url as string }, match[1] as string, readBody(req))
-    const fiber = runFork(subject === undefined ? run : Subject.withSubject(run, subject))
-    fiber.addObserver((exit) => {
-      if (Exit.isSuccess(exit)) write(res, exit.value)
-      else if (!Cause.isInterruptedOnly(exit.cause)) write(res, empty(500))
-      else if (!res.writableEnded && !res.destroyed) write(res, empty(503))
-      gate.leave()
+    // The body is read (within the limit its Content-Length set, which node:http holds it to) before the program
+    // starts; a body cut short (an error, or a close before its end) is the platform's empty 400, as one that is
+    // not JSON, once the credential has been checked.
+    let text = ""
+    let started = false
+    const start = (body: string | undefined) => {
+      if (started) return
+      started = true
+      const run = program({ headers, url: req.url as string }, match[1] as string, body)
+      const fiber = runFork(subject === undefined ? run : Subject.withSubject(run, subject), { immediate: true })
+      fiber.addObserver((exit) => {
+        if (Exit.isSuccess(exit)) write(res, exit.value)
+        else if (!Cause.isInterruptedOnly(exit.cause)) write(res, empty(500))
+        else if (!res.writableEnded && !res.destroyed) write(res, empty(503))
+        gate.leave()
+      })
+      res.once("close", () => {
+        if (!res.writableEnded) fiber.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
+      })
+    }
+    req.setEncoding("utf8")
+    req.on("data", (chunk: string) => {
+      text += chunk
     })
-    res.once("close", () => {
-      if (!res.writableEnded) fiber.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
-    })
+    req.once("end", () => start(text))
+    req.once("error", () => start(undefined))
+    req.once("close", () => start(undefined))
     return true
   }
 }
