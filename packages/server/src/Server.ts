@@ -113,8 +113,8 @@ export interface Options {
   readonly traceRequests?: boolean
   /**
    * Answer `POST /modules/{id}/execute` from the listener's fast path (default true): the same authentication,
-   * schemas, handler and responses as the HttpApi app, without the platform's per-request machinery. `false`, or
-   * `traceRequests`, sends every request through the HttpApi app.
+   * schemas, handler and responses as the HttpApi app, without the platform's per-request machinery. `false`,
+   * `traceRequests` or `cors` sends every request through the HttpApi app.
    */
   readonly fastPath?: boolean
 }
@@ -261,8 +261,7 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
         const guard = (inner: typeof app) =>
           HttpApp.withPreResponseHandler(inner, withHeaders).pipe(
             Effect.catchAllDefect(() => Effect.succeed(jsonError(500, "InternalError", "internal error"))),
-            Effect.ensuring(leave),
-            Effect.map(securityHeaders)
+            Effect.ensuring(leave)
           )
         const guarded = guard(app)
         return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
@@ -285,9 +284,10 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
               allowedHeaders: ["authorization", "content-type", "last-event-id", "x-subject"]
             })
       // The hottest endpoint, POST /modules/{id}/execute, has a fast path in the listener; every other request (and
-      // every one while requests are traced) goes to the HttpApi app (internal/fastExecute.ts says what it takes).
+      // every one while requests are traced or CORS is on) goes to the HttpApi app (internal/fastExecute.ts says what
+      // it takes).
       const fast =
-        options.traceRequests === true || options.fastPath === false
+        options.traceRequests === true || options.cors !== undefined || options.fastPath === false
           ? undefined
           : FastExecute.make({
               gate,
