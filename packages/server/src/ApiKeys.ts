@@ -157,6 +157,12 @@ export interface ApiKeys {
   readonly multiTenant: boolean
 }
 
+// One-shot hashing where Node has it (20.12+; about twice as fast as a Hash object for a key).
+const sha256: (text: string) => Buffer =
+  typeof crypto.hash === "function"
+    ? (text) => crypto.hash("sha256", text, "buffer")
+    : (text) => crypto.createHash("sha256").update(text, "utf8").digest()
+
 /**
  * A key set over stored entries.
  *
@@ -185,7 +191,7 @@ export const make = (entries: ReadonlyArray<Entry>): ApiKeys => {
     size: entries.length,
     multiTenant: entries.some((entry) => entry.tenant !== undefined),
     authenticate: (key) => {
-      const presented = crypto.createHash("sha256").update(Redacted.value(key), "utf8").digest()
+      const presented = sha256(Redacted.value(key))
       const candidate = byDigest.get(presented.toString("hex"))
       return candidate !== undefined && crypto.timingSafeEqual(candidate.digest, presented)
         ? candidate.principal

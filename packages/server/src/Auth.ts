@@ -214,6 +214,18 @@ export const make = (options: Options): Effect.Effect<Service, never> =>
 
 const unauthorized = (message: string) => new Unauthorized({ message })
 
+/**
+ * What authentication reads of a request: its headers and its URL (an `HttpServerRequest` is one; so is a
+ * `node:http` request's head, which the server's fast path passes).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestHead {
+  readonly headers: Readonly<Record<string, string | undefined>>
+  readonly url: string
+}
+
 const cookieValue = (header: string | undefined, name: string): string | undefined => {
   if (header === undefined) return undefined
   for (const part of header.split(";")) {
@@ -232,7 +244,7 @@ const cookieValue = (header: string | undefined, name: string): string | undefin
  */
 export const authenticate = (
   credentials: Service,
-  request: HttpServerRequest.HttpServerRequest
+  request: RequestHead
 ): Effect.Effect<ApiKeys.Principal, Unauthorized | TooManyRequests> => {
   const admitted = (
     principal: ApiKeys.Principal | undefined,
@@ -281,7 +293,7 @@ export const tenantHeader = "x-effect-dspy-tenant"
 export const tenantScope = (
   keys: ApiKeys.ApiKeys,
   principal: ApiKeys.Principal,
-  request: HttpServerRequest.HttpServerRequest
+  request: RequestHead
 ): Effect.Effect<Option.Option<Tenant.TenantId>, Unauthorized> => {
   if (!principal.crossTenant) {
     return Effect.succeed(keys.multiTenant ? Option.some(principal.tenant) : Option.none())
@@ -294,8 +306,31 @@ export const tenantScope = (
 }
 
 /**
- * The authentication middleware's implementation, over the {@link Credentials} in context. It also scopes the
- * request's fiber to the principal's tenant (see {@link tenantScope}).
+ * Authenticates a request ({@link authenticate}), then scopes the current fiber to the principal's tenant (see
+ * {@link tenantScope}), counted against the tenant's request limit: what the authentication middleware does, and
+ * what the server's fast path of `POST /modules/{id}/execute` does with the same code.
+ *
+ * @since 0.1.0
+ * @category authentication
+ */
+export const authorize = (
+  credentials: Service,
+  request: RequestHead
+): Effect.Effect<ApiKeys.Principal, Unauthorized | TooManyRequests> =>
+  Effect.flatMap(authenticate(credentials, request), (principal) =>
+    Effect.flatMap(tenantScope(credentials.keys, principal, request), (scope) =>
+      // The handler runs next in this same fiber, so the reference holds for the whole request.
+      Effect.as(
+        Option.isNone(scope)
+          ? FiberRef.set(Tenant.Tenant, scope)
+          : Effect.zipRight(credentials.admitTenant(scope.value), FiberRef.set(Tenant.Tenant, scope)),
+        principal
+      )
+    )
+  )
+
+/**
+ * The authentication middleware's implementation, over the {@link Credentials} in context: {@link authorize}.
  *
  * @since 0.1.0
  * @category layers
@@ -303,18 +338,6 @@ export const tenantScope = (
 export const layerAuthentication: Layer.Layer<Authentication, never, Credentials> = Layer.effect(
   Authentication,
   Effect.map(Credentials, (credentials) =>
-    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-      Effect.flatMap(authenticate(credentials, request), (principal) =>
-        Effect.flatMap(tenantScope(credentials.keys, principal, request), (scope) =>
-          // The handler runs next in this same fiber, so the reference holds for the whole request.
-          Effect.as(
-            Option.isNone(scope)
-              ? FiberRef.set(Tenant.Tenant, scope)
-              : Effect.zipRight(credentials.admitTenant(scope.value), FiberRef.set(Tenant.Tenant, scope)),
-            principal
-          )
-        )
-      )
-    )
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => authorize(credentials, request))
   )
 )

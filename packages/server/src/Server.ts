@@ -34,14 +34,14 @@ import type {
   Experiments,
   LMProviders,
   Loop,
-  ModuleManager,
   Observability,
   OptimizationCoordinator,
   ReleaseStore
 } from "@effect-dspy/services"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Tenants } from "@effect-dspy/services"
+import { ModuleManager, Tenants } from "@effect-dspy/services"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpApiScalar from "@effect/platform/HttpApiScalar"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
@@ -61,7 +61,9 @@ import type * as ApiKeys from "./ApiKeys.js"
 import * as Auth from "./Auth.js"
 import * as assets from "./internal/assets.js"
 import { Broadcaster } from "./internal/broadcast.js"
+import * as FastExecute from "./internal/fastExecute.js"
 import { Gate } from "./internal/gate.js"
+import * as headers from "./internal/headers.js"
 import * as alertHandlers from "./internal/handlers/alerts.js"
 import * as authHandlers from "./internal/handlers/auth.js"
 import { BroadcasterTag, GateTag, SettingsTag } from "./internal/handlers/context.js"
@@ -109,6 +111,12 @@ export interface Options {
    * spans (executions, LM calls) are there either way; a span per request costs about a tenth of a cache hit.
    */
   readonly traceRequests?: boolean
+  /**
+   * Answer `POST /modules/{id}/execute` from the listener's fast path (default true): the same authentication,
+   * schemas, handler and responses as the HttpApi app, without the platform's per-request machinery. `false`,
+   * `traceRequests` or `cors` sends every request through the HttpApi app.
+   */
+  readonly fastPath?: boolean
 }
 
 /**
@@ -156,11 +164,7 @@ export type Requirements =
 const jsonError = (status: number, tag: string, message: string) =>
   HttpServerResponse.unsafeJson({ _tag: tag, message }, { status })
 
-const securityHeaders = HttpServerResponse.setHeaders({
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "x-frame-options": "DENY"
-})
+const securityHeaders = HttpServerResponse.setHeaders(headers.securityHeaders)
 
 const dashboardRoutes = (enabled: boolean) =>
   HttpApiBuilder.Router.use((router) =>
@@ -249,12 +253,15 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
       const badSubject = securityHeaders(
         jsonError(400, "BadRequest", "the x-subject header must be an end-user key of 1 to 512 characters")
       )
+      // The platform writes the response inside the app (before a middleware could map it): the security headers
+      // go on through a pre-response handler, defects' responses included.
+      const withHeaders = (_: unknown, response: HttpServerResponse.HttpServerResponse) =>
+        Effect.succeed(securityHeaders(response))
       const gateMiddleware = HttpMiddleware.make((app) => {
         const guard = (inner: typeof app) =>
-          inner.pipe(
+          HttpApp.withPreResponseHandler(inner, withHeaders).pipe(
             Effect.catchAllDefect(() => Effect.succeed(jsonError(500, "InternalError", "internal error"))),
-            Effect.ensuring(leave),
-            Effect.map(securityHeaders)
+            Effect.ensuring(leave)
           )
         const guarded = guard(app)
         return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
@@ -276,6 +283,57 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
               credentials: true,
               allowedHeaders: ["authorization", "content-type", "last-event-id", "x-subject"]
             })
+      // The hottest endpoint, POST /modules/{id}/execute, has a fast path in the listener; every other request (and
+      // every one while requests are traced or CORS is on) goes to the HttpApi app (internal/fastExecute.ts says what
+      // it takes).
+      const fast =
+        options.traceRequests === true || options.cors !== undefined || options.fastPath === false
+          ? undefined
+          : FastExecute.make({
+              gate,
+              credentials,
+              modules: yield* ModuleManager.ModuleManager,
+              maxBodyBytes: maxBody,
+              runtime: yield* Effect.runtime<never>()
+            })
+      let platform: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined
+      // No Nagle delay on responses.
+      const nodeServer = http.createServer({ noDelay: true }, (req, res) => {
+        if (fast?.(req, res) === true) return
+        if (platform !== undefined) return platform(req, res)
+        res.writeHead(503)
+        res.end()
+      })
+      // The platform's listener (it owns the socket: listen, then close at release) whose `serve` installs the
+      // app's handler behind the fast path instead of on the socket.
+      const listener = Layer.scoped(
+        HttpServer.HttpServer,
+        Effect.map(
+          NodeHttpServer.make(() => nodeServer, {
+            port: options.port ?? 8080,
+            host: options.host ?? "127.0.0.1",
+            backlog: options.backlog ?? 2048
+          }),
+          (base) =>
+            HttpServer.make({
+              address: base.address,
+              serve: (app, middleware) =>
+                Effect.flatMap(
+                  NodeHttpServer.makeHandler(app, middleware as HttpMiddleware.HttpMiddleware),
+                  (handler) =>
+                    Effect.acquireRelease(
+                      Effect.sync(() => {
+                        platform = handler
+                      }),
+                      () =>
+                        Effect.sync(() => {
+                          platform = undefined
+                        })
+                    )
+                )
+            })
+        )
+      ).pipe(Layer.merge(NodeHttpServer.layerContext))
       const http_ = HttpApiBuilder.serve(gateMiddleware).pipe(
         Layer.provide(dashboardRoutes(options.dashboard ?? true)),
         Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
@@ -284,15 +342,7 @@ export const layer = (options: Options): Layer.Layer<Server, HttpServerError.Ser
         Layer.provide(api),
         Layer.provide(shared),
         Layer.provide(Layer.succeed(HttpIncomingMessage.MaxBodySize, Option.some(FileSystem.Size(maxBody)))),
-        Layer.provideMerge(
-          // No Nagle delay on responses; idle keep-alive connections are kept a little longer than a typical
-          // client pool's idle timeout, so a busy client does not reconnect.
-          NodeHttpServer.layer(() => http.createServer({ noDelay: true }), {
-            port: options.port ?? 8080,
-            host: options.host ?? "127.0.0.1",
-            backlog: options.backlog ?? 2048
-          })
-        )
+        Layer.provideMerge(listener)
       )
       // Built after the listener, so released before it: drain, then the listener closes.
       const service = Layer.scoped(

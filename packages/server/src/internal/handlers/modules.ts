@@ -39,6 +39,27 @@ const toExecution = (execution: ModuleManager.Execution) => ({
 
 const mapped = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.mapError(effect, ApiError.fromFailure)
 
+/**
+ * The handler of `POST /modules/{id}/execute` (the `execute` scope, then the execution): the HttpApi's handler and
+ * the server's fast path of the same endpoint (`../fastExecute.ts`) are this one function.
+ */
+export const makeExecute =
+  (modules: ModuleManager.Service) =>
+  ({ path, payload }: { readonly path: { readonly id: string }; readonly payload: typeof ExecuteRequest.Type }) =>
+    Effect.zipRight(
+      requireScope("execute"),
+      Effect.map(
+        mapped(
+          modules.execute(
+            path.id,
+            payload.inputs,
+            payload.callerKey === undefined ? {} : { callerKey: payload.callerKey }
+          )
+        ),
+        toExecution
+      )
+    )
+
 /** The handlers of the `modules` group. */
 export const layer = HttpApiBuilder.group(Api, "modules", (handlers) =>
   Effect.gen(function* () {
@@ -80,9 +101,7 @@ export const layer = HttpApiBuilder.group(Api, "modules", (handlers) =>
         Effect.zipRight(requireScope("read"), mapped(Effect.map(modules.describe(path.id), toInfo)))
       )
       .handle("remove", ({ path }) => Effect.zipRight(requireScope("admin"), mapped(modules.remove(path.id))))
-      .handle("execute", ({ path, payload }) =>
-        Effect.zipRight(requireScope("execute"), Effect.map(execute(path.id, payload), toExecution))
-      )
+      .handle("execute", makeExecute(modules))
       .handle("executeStream", ({ path, payload }) =>
         Effect.gen(function* () {
           yield* requireScope("execute")

@@ -1,0 +1,210 @@
+/**
+ * The fast path of `POST /modules/{id}/execute` (src/internal/fastExecute.ts) answers exactly as the HttpApi app
+ * does: the same requests go to a server with the fast path off (every request through the HttpApi app) and to a
+ * bare `node:http` listener that has only the fast path over the same application (a request it declines gets 599,
+ * so a fast path that took nothing fails here); statuses, headers and bodies are compared byte for byte (the one
+ * per-execution field, `executionId`, aside).
+ */
+import { ModuleManager } from "@effect-dspy/services"
+import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as http from "node:http"
+import { ApiKeys, Auth } from "../src/index.js"
+import * as FastExecute from "../src/internal/fastExecute.js"
+import { Gate } from "../src/internal/gate.js"
+import { start } from "./support.js"
+
+interface Answer {
+  readonly status: number
+  readonly headers: Record<string, unknown>
+  readonly body: string
+}
+
+const send = (
+  base: string,
+  path: string,
+  body: string,
+  headers: Record<string, string>
+): Effect.Effect<Answer, Error> =>
+  Effect.async((resume) => {
+    const url = new URL(path, base)
+    const request = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        agent: false,
+        headers: { "content-length": String(Buffer.byteLength(body)), ...headers }
+      },
+      (response) => {
+        let data = ""
+        response.setEncoding("utf8")
+        response.on("data", (chunk: string) => (data += chunk))
+        response.on("end", () => {
+          const { date: _date, connection: _connection, "keep-alive": _keepAlive, ...rest } = response.headers
+          // The one field that differs between two executions of the same request (its length does not).
+          const normalized = data.replace(/"executionId":"[^"]*"/, '"executionId":"…"')
+          resume(Effect.succeed({ status: response.statusCode ?? 0, headers: rest, body: normalized }))
+        })
+      }
+    )
+    request.on("error", (error) => resume(Effect.fail(error)))
+    request.end(body)
+  })
+
+describe("the fast path of POST /modules/{id}/execute", () => {
+  it.scopedLive("answers every request as the HttpApi app does, and leaves what it does not take to it", () =>
+    Effect.gen(function* () {
+      const admin = ApiKeys.generate("ops", ["admin"])
+      const reader = ApiKeys.generate("viewer", ["read"])
+      const executor = ApiKeys.generate("runner", ["execute"])
+      const acme = ApiKeys.generate("acme_runner", ["execute"], { tenant: "acme" })
+      const cross = ApiKeys.generate("root", ["admin"], { crossTenant: true })
+      const entries = [admin.entry, reader.entry, executor.entry, acme.entry, cross.entry]
+      const maxBodyBytes = 4096
+      // The HttpApi app alone.
+      const h = yield* start({ fastPath: false, rateLimit: false, maxBodyBytes, extraKeys: entries })
+      const modules = Context.get(h.context, ModuleManager.ModuleManager)
+      // The fast path alone, over the same application and keys.
+      const fast = FastExecute.make({
+        gate: yield* Gate.make,
+        credentials: yield* Auth.make({ keys: entries }),
+        modules,
+        maxBodyBytes,
+        runtime: yield* Effect.runtime<never>()
+      })
+      const declined = new Set<string>()
+      const server = http.createServer({ noDelay: true }, (req, res) => {
+        if (fast(req, res)) return
+        declined.add(`${req.url}`)
+        res.writeHead(599)
+        res.end("declined")
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+      )
+      const fastUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+
+      yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+      const bearer = (key: Redacted.Redacted<string>) => `Bearer ${Redacted.value(key)}`
+      const json = { "content-type": "application/json" }
+      const ok = JSON.stringify({ inputs: { question: "What is 2 + 3?" } })
+      // The first execution fills the LM cache: every one compared below is a cache hit on both paths.
+      const first = yield* send(h.url, "/modules/qa/execute", ok, { ...json, authorization: bearer(executor.key) })
+      assert.strictEqual(first.status, 200)
+
+      const cases: ReadonlyArray<readonly [string, string, string, Record<string, string>]> = [
+        ["success", "/modules/qa/execute", ok, { ...json, authorization: bearer(executor.key) }],
+        ["success, no content type", "/modules/qa/execute", ok, { authorization: bearer(admin.key) }],
+        [
+          "success for an end user",
+          "/modules/qa/execute",
+          ok,
+          { ...json, authorization: bearer(admin.key), "x-subject": "user-7" }
+        ],
+        [
+          "success with a caller key",
+          "/modules/qa/execute",
+          JSON.stringify({ inputs: { question: "What is 2 + 3?" }, callerKey: "c1" }),
+          { ...json, authorization: bearer(admin.key) }
+        ],
+        ["bad JSON", "/modules/qa/execute", '{"inputs": {', { ...json, authorization: bearer(admin.key) }],
+        ["empty body", "/modules/qa/execute", "", { ...json, authorization: bearer(admin.key) }],
+        [
+          "missing field",
+          "/modules/qa/execute",
+          JSON.stringify({ input: {} }),
+          { ...json, authorization: bearer(admin.key) }
+        ],
+        [
+          "field of the wrong type",
+          "/modules/qa/execute",
+          JSON.stringify({ inputs: { question: "x" }, callerKey: 5 }),
+          { ...json, authorization: bearer(admin.key) }
+        ],
+        [
+          "inputs the module refuses",
+          "/modules/qa/execute",
+          JSON.stringify({ inputs: {} }),
+          { ...json, authorization: bearer(admin.key) }
+        ],
+        ["wrong key", "/modules/qa/execute", ok, { ...json, authorization: "Bearer edk_not_a_key" }],
+        ["not a bearer", "/modules/qa/execute", ok, { ...json, authorization: "Basic b3BzOng=" }],
+        ["wrong key and bad JSON", "/modules/qa/execute", "{", { ...json, authorization: "Bearer edk_nope" }],
+        ["wrong scope", "/modules/qa/execute", ok, { ...json, authorization: bearer(reader.key) }],
+        ["tenant mismatch", "/modules/qa/execute", ok, { ...json, authorization: bearer(acme.key) }],
+        [
+          "cross-tenant key acting as another tenant",
+          "/modules/qa/execute",
+          ok,
+          { ...json, authorization: bearer(cross.key), "x-effect-dspy-tenant": "acme" }
+        ],
+        [
+          "cross-tenant key naming a bad tenant",
+          "/modules/qa/execute",
+          ok,
+          { ...json, authorization: bearer(cross.key), "x-effect-dspy-tenant": "NOT OK" }
+        ],
+        ["unknown module", "/modules/nope/execute", ok, { ...json, authorization: bearer(admin.key) }],
+        [
+          "body too large",
+          "/modules/qa/execute",
+          JSON.stringify({ inputs: { question: "q".repeat(maxBodyBytes) } }),
+          { ...json, authorization: bearer(admin.key) }
+        ]
+      ]
+      for (const [name, path, body, headers] of cases) {
+        const viaApi = yield* send(h.url, path, body, headers)
+        const viaFast = yield* send(fastUrl, path, body, headers)
+        if (name === "body too large") {
+          // Refused before the body is read: the fast path declines it (by its Content-Length) for the app's 413.
+          assert.strictEqual(viaApi.status, 413, name)
+          assert.strictEqual(viaFast.status, 599, name)
+          continue
+        }
+        assert.deepStrictEqual(viaFast, viaApi, name)
+      }
+      // Each status the comparison covered, so a change that made every case the same answer shows here.
+      const statuses = new Set<number>()
+      for (const [, path, body, headers] of cases) statuses.add((yield* send(h.url, path, body, headers)).status)
+      assert.deepStrictEqual([...statuses].sort(), [200, 400, 401, 403, 404, 413])
+      assert.deepStrictEqual([...declined], ["/modules/qa/execute"])
+    })
+  )
+
+  it.scopedLive("the server answers executions from the fast path by default, and every other request as before", () =>
+    Effect.gen(function* () {
+      const h = yield* start({ rateLimit: false })
+      const headers = { "content-type": "application/json", authorization: `Bearer ${h.keys.admin}` }
+      const created = yield* send(
+        h.url,
+        "/modules",
+        JSON.stringify({ id: "qa", kind: "predict", signature: "question -> answer" }),
+        headers
+      )
+      assert.strictEqual(created.status, 201)
+      const executed = yield* send(
+        h.url,
+        "/modules/qa/execute",
+        JSON.stringify({ inputs: { question: "2+2?" } }),
+        headers
+      )
+      assert.strictEqual(executed.status, 200)
+      assert.strictEqual(JSON.parse(executed.body).moduleId, "qa")
+      assert.strictEqual(executed.headers["x-content-type-options"], "nosniff")
+      // A query string is not the fast path's; the app answers it the same.
+      const queried = yield* send(
+        h.url,
+        "/modules/qa/execute?x=1",
+        JSON.stringify({ inputs: { question: "2+2?" } }),
+        headers
+      )
+      assert.strictEqual(queried.status, 200)
+      assert.deepStrictEqual(queried.headers, executed.headers)
+    })
+  )
+})
