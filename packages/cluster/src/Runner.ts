@@ -128,7 +128,10 @@ export const layer = (
       const optimizerEntries = options.optimizers ?? OptimizationCoordinator.defaultOptimizers()
       const metrics = options.metrics ?? OptimizationCoordinator.defaultMetrics()
       const stores = openStores
-      const entity = OptimizationJob.toLayer(
+      // What the jobs share, made once per runner: the stores, the LM with its cap and the job workers. (An
+      // entity's build effect runs for every entity, that is every job: made there, the caps would be per job, and
+      // every job would open the stores again, a migration check each.)
+      const entity = Layer.unwrapEffect(
         Effect.gen(function* () {
           const { checkpoints, releases, table } = yield* stores
           const config = yield* Config.Config
@@ -143,8 +146,10 @@ export const layer = (
             jobConcurrency: settings.jobConcurrency,
             workers: yield* Effect.makeSemaphore(settings.jobWorkers)
           }
-          return OptimizationJob.of({ Run: (request) => Worker.run(env, request.payload.jobId) })
-        }).pipe(Effect.orDie)
+          return OptimizationJob.toLayer(
+            Effect.succeed(OptimizationJob.of({ Run: (request) => Worker.run(env, request.payload.jobId) }))
+          )
+        })
       )
       const service = Layer.effect(
         ClusterJobs,

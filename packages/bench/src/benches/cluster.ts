@@ -90,7 +90,10 @@ const stopRunner = (runner: RunnerProcess): Promise<void> =>
   new Promise((resolve) => {
     if (runner.child.exitCode !== null || runner.child.signalCode !== null) return resolve()
     runner.child.once("exit", () => resolve())
-    runner.child.kill("SIGKILL")
+    if (process.env.CLUSTER_CPU_PROF_DIR === undefined) return runner.child.kill("SIGKILL")
+    // Profiling: a clean exit writes the profile (a kill -9 would lose it).
+    runner.child.kill("SIGTERM")
+    setTimeout(() => runner.child.kill("SIGKILL"), 15_000).unref()
   })
 
 /** A process's CPU time in seconds (user + system, from /proc; 0 where there is no /proc). */
@@ -190,6 +193,8 @@ const bench: Bench = {
         const client = await run(Layer.build(Runner.layerClient({ url, optimizers })))
         const jobs = Context.get(client, ClusterJobs.ClusterJobs)
         const cpuBefore = started.map((r) => cpuSeconds(r.child.pid))
+        // Profiling (`CLUSTER_CPU_PROF_DIR`): the runners profile the measured window only.
+        if (process.env.CLUSTER_CPU_PROF_DIR !== undefined) for (const r of started) r.child.kill("SIGUSR2")
         const t0 = performance.now()
         // Submitted concurrently: what is measured is the runners' throughput, not one client's round trips.
         const submitStarted = performance.now()
@@ -210,13 +215,14 @@ const bench: Bench = {
           return all.filter((j) => ClusterJobs.isTerminal(j.status)).length === submitted.length ? all : undefined
         })
         const seconds = (performance.now() - t0) / 1000
-        const cpu = started.map((r, i) => ((cpuSeconds(r.child.pid) - cpuBefore[i]!) / seconds) * 100)
+        const cpuUsed = started.map((r, i) => cpuSeconds(r.child.pid) - cpuBefore[i]!)
+        const cpu = cpuUsed.map((used) => (used / seconds) * 100)
         const all = await Effect.runPromise(jobs.list)
         const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
         const owners = new Map<string, number>()
         for (const j of all) owners.set(j.owner ?? "none", (owners.get(j.owner ?? "none") ?? 0) + 1)
         process.stderr.write(
-          `cluster bench, ${count} runner(s): ${seconds.toFixed(1)} s; mean wait ${mean(all.map((j) => (j.startedAt ?? 0) - j.createdAt)).toFixed(0)} ms, max wait ${Math.max(...all.map((j) => (j.startedAt ?? 0) - j.createdAt))} ms, runs ${all.reduce((a, j) => a + j.runs, 0)}, mean run ${mean(all.map((j) => (j.finishedAt ?? 0) - (j.startedAt ?? 0))).toFixed(0)} ms; jobs by runner ${JSON.stringify([...owners.values()])}\n`
+          `cluster bench, ${count} runner(s): ${seconds.toFixed(1)} s; mean wait ${mean(all.map((j) => (j.startedAt ?? 0) - j.createdAt)).toFixed(0)} ms, max wait ${Math.max(...all.map((j) => (j.startedAt ?? 0) - j.createdAt))} ms, runs ${all.reduce((a, j) => a + j.runs, 0)}, mean run ${mean(all.map((j) => (j.finishedAt ?? 0) - (j.startedAt ?? 0))).toFixed(0)} ms; max delivery ${Math.max(...all.map((j) => (j.receivedAt ?? 0) - j.createdAt))} ms; jobs by runner ${JSON.stringify([...owners.values()])}\n`
         )
         const swapped = all.filter((j) => j.status === "swapped").length
         if (swapped !== submitted.length) {
@@ -226,14 +232,25 @@ const bench: Bench = {
         return {
           perMin: (submitted.length / seconds) * 60,
           cpu: cpu.reduce((a, b) => a + b, 0) / cpu.length,
+          cpuMsPerJob: (cpuUsed.reduce((a, b) => a + b, 0) * 1000) / submitted.length,
+          // Jobs that started only after the watchdog sent them again (their first message was not delivered in time).
+          resends: all.filter((j) => j.resends > 0).length,
           submitMs
         }
       }
 
       const one = await throughput(1)
+      if (process.env.CLUSTER_ONE_ONLY !== undefined) {
+        report({ bench: "cluster", metric: "jobs_per_min_1_runner", value: one.perMin, unit: "jobs/min" })
+        report({ bench: "cluster", metric: "cpu_per_runner_1_runner", value: one.cpu, unit: "% of a core" })
+        report({ bench: "cluster", metric: "cpu_ms_per_job_1_runner", value: one.cpuMsPerJob, unit: "ms" })
+        report({ bench: "cluster", metric: "watchdog_resends", value: one.resends, unit: "jobs", target: "0" })
+        return
+      }
       const three = await throughput(3)
       report({ bench: "cluster", metric: "jobs_per_min_1_runner", value: one.perMin, unit: "jobs/min" })
       report({ bench: "cluster", metric: "cpu_per_runner_1_runner", value: one.cpu, unit: "% of a core" })
+      report({ bench: "cluster", metric: "cpu_ms_per_job_1_runner", value: one.cpuMsPerJob, unit: "ms" })
       report({ bench: "cluster", metric: "submit_ms_per_job_1_runner", value: one.submitMs, unit: "ms" })
       report({
         bench: "cluster",
@@ -243,6 +260,14 @@ const bench: Bench = {
         baseline: one.perMin
       })
       report({ bench: "cluster", metric: "cpu_per_runner_3_runners", value: three.cpu, unit: "% of a core" })
+      report({ bench: "cluster", metric: "cpu_ms_per_job_3_runners", value: three.cpuMsPerJob, unit: "ms" })
+      report({
+        bench: "cluster",
+        metric: "watchdog_resends",
+        value: one.resends + three.resends,
+        unit: "jobs",
+        target: "0"
+      })
       report({
         bench: "cluster",
         metric: "scaling",
