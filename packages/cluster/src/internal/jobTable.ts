@@ -149,19 +149,20 @@ export interface JobTable {
   readonly claim: (id: string, owner: string, at: number) => Effect.Effect<Claim, string>
   /**
    * Every checkpoint unit stored under `namespace` (key -> JSON), in one statement. Read after a claim, it is
-   * complete: a run with an older epoch can no longer write (`writeUnit` is fenced on the job's row).
+   * complete: a run with an older epoch can no longer write (`writeUnits` is fenced on the job's row).
    */
   readonly units: (namespace: string) => Effect.Effect<ReadonlyMap<string, string>, string>
   /**
-   * Writes a checkpoint unit for the run `epoch` and counts it, in one statement: the job's row is updated (and
-   * locked) only while its epoch is `epoch`, and the unit is written only if it was. False when the run was fenced
-   * off (nothing written). The unit goes to the checkpoint store's table (`dspy_checkpoints`, made by
-   * `CheckpointPostgres`), so the other runs read it back.
+   * Writes checkpoint units for the run `epoch` and counts them, in one statement (one commit): the job's row is
+   * updated (and locked) only while its epoch is `epoch`, and the units are written only if it was; all or none.
+   * False when the run was fenced off (nothing written). The units go to the checkpoint store's table
+   * (`dspy_checkpoints`, made by `CheckpointPostgres`), so the other runs read them back. Keys must differ.
    */
-  readonly writeUnit: (
+  readonly writeUnits: (
     id: string,
     epoch: number,
-    unit: { readonly namespace: string; readonly key: string; readonly json: string; readonly at: number }
+    units: ReadonlyArray<{ readonly namespace: string; readonly key: string; readonly json: string }>,
+    at: number
   ) => Effect.Effect<boolean, string>
   /** Ends the run `epoch` with a status (false when the run was fenced off). */
   readonly finish: (
@@ -257,17 +258,29 @@ export const open: Effect.Effect<JobTable, string, SqlClient.SqlClient> = Effect
           (rows) => new Map(rows.map((r) => [String(r.key), String(r.value)]))
         )
       ),
-    writeUnit: (id, epoch, unit) =>
+    writeUnits: (id, epoch, units, at) =>
       oneLine(
         Effect.map(
-          sql`WITH fence AS (
-              UPDATE dspy_cluster_jobs SET units = units + 1, progressed_at = ${unit.at}
-              WHERE id = ${id} AND epoch = ${epoch} RETURNING id
+          sql.unsafe(
+            `WITH fence AS (
+              UPDATE dspy_cluster_jobs SET units = units + $1, progressed_at = $2
+              WHERE id = $3 AND epoch = $4 RETURNING id
             )
             INSERT INTO dspy_checkpoints (namespace, key, value)
-            SELECT ${unit.namespace}, ${unit.key}, ${unit.json} FROM fence
+            SELECT u.namespace, u.key, u.value
+            FROM unnest($5::text[], $6::text[], $7::text[]) AS u(namespace, key, value), fence
             ON CONFLICT (namespace, key) DO UPDATE SET value = EXCLUDED.value
             RETURNING key`,
+            [
+              units.length,
+              at,
+              id,
+              epoch,
+              units.map((u) => u.namespace),
+              units.map((u) => u.key),
+              units.map((u) => u.json)
+            ]
+          ),
           (rows) => rows.length > 0
         )
       ),
