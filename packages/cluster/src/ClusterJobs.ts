@@ -94,6 +94,10 @@ export interface Job {
   /** When a run last committed a unit (or claimed or ended the job). */
   readonly progressedAt: number | undefined
   readonly finishedAt: number | undefined
+  /** When a runner received the job (its message delivered; it may then wait for a worker). */
+  readonly receivedAt: number | undefined
+  /** How often the watchdog sent the job again (0 when its first message was delivered and run in time). */
+  readonly resends: number
 }
 
 /**

@@ -153,9 +153,11 @@ export const layer = (
           })
         )
       )
-      const origin = `runner ${settings.runnerHost}:${settings.runnerPort}`
-      const stores = openStores(origin)
-      const entity = OptimizationJob.toLayer(
+      const stores = openStores(`runner ${settings.runnerHost}:${settings.runnerPort}`)
+      // What the jobs share, made once per runner: the stores, the LM with its cap and the job workers. (An
+      // entity's build effect runs for every entity, that is every job: made there, the caps would be per job, and
+      // every job would open the stores again, a migration check each.)
+      const entity = Layer.unwrapEffect(
         Effect.gen(function* () {
           const { checkpoints, releases, table } = yield* stores
           const config = yield* Config.Config
@@ -174,8 +176,10 @@ export const layer = (
             scoreTimeoutMs: Math.max(5_000, Math.floor(settings.jobStallMs / 2)),
             sendShard: (entityId, payload) => shards(entityId).Score(payload)
           }
-          return OptimizationJob.of({ Run: (request) => Worker.run(env, request.payload.jobId) })
-        }).pipe(Effect.orDie)
+          return OptimizationJob.toLayer(
+            Effect.succeed(OptimizationJob.of({ Run: (request) => Worker.run(env, request.payload.jobId) }))
+          )
+        })
       )
       const service = Layer.effect(
         ClusterJobs,

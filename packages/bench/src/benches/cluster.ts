@@ -7,12 +7,19 @@
  * 1. `jobs_per_min_1_runner` / `jobs_per_min_3_runners`: jobs finished a minute, from the first submit to the last
  *    job's end, with 1 runner (`JOBS_PER_RUNNER` jobs) and with 3 (three times as many; the jobs spread over the
  *    runners by their shard). `scaling` is their ratio (target >= 2.5). `cpu_per_runner_*`: each runner's CPU time
- *    over the run, as a percentage of one core (from /proc), the mean over the runners.
+ *    over the run, as a percentage of one core (from /proc), the mean over the runners; `cpu_ms_per_job_*`: the
+ *    runners' CPU time over the run a job (less sensitive to a busy machine); `cpu_idle_per_runner`: a runner's CPU
+ *    at rest (polling, heartbeats, health pings), over 3 s before the window. Each runner first runs 4 warm-up jobs
+ *    (not measured), so the JIT has compiled the job path as in a long-lived runner. `watchdog_resends`: jobs that
+ *    ran only after the watchdog sent them again (their message was not delivered; target 0).
  * 2. `failover_resume_s`: a runner killed (-9) mid-job -> the job committing units again on another runner
  *    (target <= 10 s; the shard lock expiry is 4 s, health pings 1 s).
  *
  * `JOBS_PER_RUNNER=10 pnpm bench cluster` for a quick look (default 30). Needs the PostgreSQL server binaries
- * (Debian: `apt-get install -y postgresql`); prints nothing when they are missing.
+ * (Debian: `apt-get install -y postgresql`); prints nothing when they are missing. Profiling: with
+ * `CLUSTER_CPU_PROF_DIR=<dir>` each runner writes a CPU profile of the measured window there
+ * (`runner-<pid>.cpuprofile`; starting the profiler costs about a second of CPU, so the CPU figures of such a run
+ * are not comparable); `CLUSTER_ONE_ONLY=1` stops after the 1-runner run.
  */
 import { ClusterJobs, Runner } from "@effect-dspy/cluster"
 import { Example, Module } from "@effect-dspy/core"
@@ -34,6 +41,8 @@ import { type Bench, round } from "../Harness.js"
 import { TestPostgres as Postgres } from "@effect-dspy/services"
 
 const JOBS_PER_RUNNER = Number(process.env.JOBS_PER_RUNNER ?? 30)
+/** Jobs a runner runs before the measured window (JIT warm-up). */
+const WARMUP_PER_RUNNER = 4
 const EXAMPLES = 12
 const script = path.join(import.meta.dirname, "cluster", "runner.ts")
 const optimizers = {
@@ -90,7 +99,10 @@ const stopRunner = (runner: RunnerProcess): Promise<void> =>
   new Promise((resolve) => {
     if (runner.child.exitCode !== null || runner.child.signalCode !== null) return resolve()
     runner.child.once("exit", () => resolve())
-    runner.child.kill("SIGKILL")
+    if (process.env.CLUSTER_CPU_PROF_DIR === undefined) return runner.child.kill("SIGKILL")
+    // Profiling: a clean exit writes the profile (a kill -9 would lose it).
+    runner.child.kill("SIGTERM")
+    setTimeout(() => runner.child.kill("SIGKILL"), 15_000).unref()
   })
 
 /** A process's CPU time in seconds (user + system, from /proc; 0 where there is no /proc). */
@@ -174,7 +186,13 @@ const bench: Bench = {
         })
 
       const throughput = async (count: number) => {
-        const { ids, sql, url } = await setup(`throughput_${count}`, count * JOBS_PER_RUNNER)
+        const {
+          ids: allIds,
+          sql,
+          url
+        } = await setup(`throughput_${count}`, count * (JOBS_PER_RUNNER + WARMUP_PER_RUNNER))
+        const warmupIds = allIds.slice(0, count * WARMUP_PER_RUNNER)
+        const ids = allIds.slice(count * WARMUP_PER_RUNNER)
         // The first runner creates the cluster's tables; the others join it.
         const first = await startRunner(Redacted.value(url), { DSPY_LATENCY_MS: "50" })
         const started = [
@@ -189,7 +207,30 @@ const bench: Bench = {
         await new Promise((resolve) => setTimeout(resolve, 2000))
         const client = await run(Layer.build(Runner.layerClient({ url, optimizers })))
         const jobs = Context.get(client, ClusterJobs.ClusterJobs)
+        // Warm-up jobs (not measured): the runners' code compiled by the JIT before the window, as in a long-lived
+        // runner; they spread over the runners by their shards like the measured ones.
+        const warmups = await Effect.runPromise(
+          Effect.forEach(
+            warmupIds,
+            (moduleId, i) =>
+              Effect.map(
+                jobs.submit({ moduleId, optimizer: "bootstrap_all", trainset: trainset(500_000 + 1000 * i) }),
+                (job) => job.id
+              ),
+            { concurrency: 16 }
+          )
+        )
+        await poll(`${warmups.length} warm-up jobs`, 300_000, async () => {
+          const all = await Effect.runPromise(jobs.list)
+          return all.filter((j) => ClusterJobs.isTerminal(j.status)).length === warmups.length ? true : undefined
+        })
+        // The runners' CPU at rest (their polling, heartbeats, health pings), over 3 s.
+        const idleBefore = started.map((r) => cpuSeconds(r.child.pid))
+        await new Promise((resolve) => setTimeout(resolve, 3000))
+        const idle = started.map((r, i) => ((cpuSeconds(r.child.pid) - idleBefore[i]!) / 3) * 100)
         const cpuBefore = started.map((r) => cpuSeconds(r.child.pid))
+        // Profiling (`CLUSTER_CPU_PROF_DIR`): the runners profile the measured window only.
+        if (process.env.CLUSTER_CPU_PROF_DIR !== undefined) for (const r of started) r.child.kill("SIGUSR2")
         const t0 = performance.now()
         // Submitted concurrently: what is measured is the runners' throughput, not one client's round trips.
         const submitStarted = performance.now()
@@ -207,16 +248,20 @@ const bench: Bench = {
         const submitMs = (performance.now() - submitStarted) / submitted.length
         await poll(`${submitted.length} jobs on ${count} runner(s)`, 600_000, async () => {
           const all = await Effect.runPromise(jobs.list)
-          return all.filter((j) => ClusterJobs.isTerminal(j.status)).length === submitted.length ? all : undefined
+          return all.filter((j) => ClusterJobs.isTerminal(j.status)).length === warmups.length + submitted.length
+            ? all
+            : undefined
         })
         const seconds = (performance.now() - t0) / 1000
-        const cpu = started.map((r, i) => ((cpuSeconds(r.child.pid) - cpuBefore[i]!) / seconds) * 100)
-        const all = await Effect.runPromise(jobs.list)
+        const cpuUsed = started.map((r, i) => cpuSeconds(r.child.pid) - cpuBefore[i]!)
+        const cpu = cpuUsed.map((used) => (used / seconds) * 100)
+        const measured = new Set(submitted)
+        const all = (await Effect.runPromise(jobs.list)).filter((j) => measured.has(j.id))
         const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
         const owners = new Map<string, number>()
         for (const j of all) owners.set(j.owner ?? "none", (owners.get(j.owner ?? "none") ?? 0) + 1)
         process.stderr.write(
-          `cluster bench, ${count} runner(s): ${seconds.toFixed(1)} s; mean wait ${mean(all.map((j) => (j.startedAt ?? 0) - j.createdAt)).toFixed(0)} ms, max wait ${Math.max(...all.map((j) => (j.startedAt ?? 0) - j.createdAt))} ms, runs ${all.reduce((a, j) => a + j.runs, 0)}, mean run ${mean(all.map((j) => (j.finishedAt ?? 0) - (j.startedAt ?? 0))).toFixed(0)} ms; jobs by runner ${JSON.stringify([...owners.values()])}\n`
+          `cluster bench, ${count} runner(s): ${seconds.toFixed(1)} s; mean wait ${mean(all.map((j) => (j.startedAt ?? 0) - j.createdAt)).toFixed(0)} ms, max wait ${Math.max(...all.map((j) => (j.startedAt ?? 0) - j.createdAt))} ms, runs ${all.reduce((a, j) => a + j.runs, 0)}, mean run ${mean(all.map((j) => (j.finishedAt ?? 0) - (j.startedAt ?? 0))).toFixed(0)} ms; max delivery ${Math.max(...all.map((j) => (j.receivedAt ?? 0) - j.createdAt))} ms; jobs by runner ${JSON.stringify([...owners.values()])}\n`
         )
         const swapped = all.filter((j) => j.status === "swapped").length
         if (swapped !== submitted.length) {
@@ -226,14 +271,27 @@ const bench: Bench = {
         return {
           perMin: (submitted.length / seconds) * 60,
           cpu: cpu.reduce((a, b) => a + b, 0) / cpu.length,
+          cpuMsPerJob: (cpuUsed.reduce((a, b) => a + b, 0) * 1000) / submitted.length,
+          idle: idle.reduce((a, b) => a + b, 0) / idle.length,
+          // Jobs that started only after the watchdog sent them again (their first message was not delivered in time).
+          resends: all.filter((j) => j.resends > 0).length,
           submitMs
         }
       }
 
       const one = await throughput(1)
+      if (process.env.CLUSTER_ONE_ONLY !== undefined) {
+        report({ bench: "cluster", metric: "jobs_per_min_1_runner", value: one.perMin, unit: "jobs/min" })
+        report({ bench: "cluster", metric: "cpu_per_runner_1_runner", value: one.cpu, unit: "% of a core" })
+        report({ bench: "cluster", metric: "cpu_ms_per_job_1_runner", value: one.cpuMsPerJob, unit: "ms" })
+        report({ bench: "cluster", metric: "cpu_idle_per_runner", value: one.idle, unit: "% of a core" })
+        report({ bench: "cluster", metric: "watchdog_resends", value: one.resends, unit: "jobs", target: "0" })
+        return
+      }
       const three = await throughput(3)
       report({ bench: "cluster", metric: "jobs_per_min_1_runner", value: one.perMin, unit: "jobs/min" })
       report({ bench: "cluster", metric: "cpu_per_runner_1_runner", value: one.cpu, unit: "% of a core" })
+      report({ bench: "cluster", metric: "cpu_ms_per_job_1_runner", value: one.cpuMsPerJob, unit: "ms" })
       report({ bench: "cluster", metric: "submit_ms_per_job_1_runner", value: one.submitMs, unit: "ms" })
       report({
         bench: "cluster",
@@ -243,6 +301,20 @@ const bench: Bench = {
         baseline: one.perMin
       })
       report({ bench: "cluster", metric: "cpu_per_runner_3_runners", value: three.cpu, unit: "% of a core" })
+      report({ bench: "cluster", metric: "cpu_ms_per_job_3_runners", value: three.cpuMsPerJob, unit: "ms" })
+      report({
+        bench: "cluster",
+        metric: "cpu_idle_per_runner",
+        value: (one.idle + 3 * three.idle) / 4,
+        unit: "% of a core"
+      })
+      report({
+        bench: "cluster",
+        metric: "watchdog_resends",
+        value: one.resends + three.resends,
+        unit: "jobs",
+        target: "0"
+      })
       report({
         bench: "cluster",
         metric: "scaling",

@@ -1,10 +1,16 @@
 /**
  * The checkpoint store of one run of a job: the PostgreSQL store, with every write fenced by the run's epoch and
- * counted on the job's row, in one statement (`JobTable.writeUnit`). A run that another run superseded writes nothing: its
- * `set` fails and the run stops.
+ * counted on the job's row, in one statement (`JobTable.writeUnits`). A run that another run superseded writes nothing: its
+ * `set` fails and the run stops. Reads come from one snapshot of the run's namespace, taken at its first read
+ * (`JobTable.units`: one statement instead of one a unit); the snapshot is complete because the run has claimed
+ * the job, so no older run can write any more. Writes are group-committed: the units that finish while a write is
+ * on its way go together in the next statement (`JobTable.writeUnits`), and each `set` still returns only once
+ * its own unit is committed, so a unit is as durable as with one statement a unit, for fewer round trips.
  */
 import { type Checkpoint, OptimizerError } from "@effect-dspy/optimizers"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type { JobTable } from "./jobTable.js"
 
@@ -15,17 +21,88 @@ export interface Fenced {
   readonly superseded: () => boolean
 }
 
-/** Wraps `inner` for the run `epoch` of `jobId`. */
-export const make = (inner: Checkpoint.Service, table: JobTable, jobId: string, epoch: number): Fenced => {
+/** Wraps `inner` for the run `epoch` of `jobId` (call it after the run claimed the job). */
+export const make = (inner: Checkpoint.Service, table: JobTable, jobId: string, epoch: number): Effect.Effect<Fenced> =>
+  Effect.map(
+    Effect.cachedFunction((namespace: string) =>
+      Effect.mapError(
+        table.units(namespace),
+        (reason) =>
+          new OptimizerError.CheckpointError({
+            operation: "get",
+            key: namespace,
+            message: `Checkpoint read failed for ${namespace} in the cluster's store: ${reason}`
+          })
+      )
+    ),
+    (snapshot) => fenced(inner, table, jobId, epoch, snapshot)
+  )
+
+/** A unit waiting to be written. */
+interface Pending {
+  readonly namespace: string
+  readonly key: string
+  readonly json: string
+  readonly done: Deferred.Deferred<boolean, string>
+}
+
+/** The rows of a batch: one a unit (the last write of a key wins, as with one statement each). */
+const rowsOf = (batch: ReadonlyArray<Pending>): ReadonlyArray<Pending> => {
+  const last = new Map<string, Pending>()
+  for (const unit of batch) last.set(`${unit.namespace}\u0000${unit.key}`, unit)
+  return last.size === batch.length ? batch : [...last.values()]
+}
+
+const fenced = (
+  inner: Checkpoint.Service,
+  table: JobTable,
+  jobId: string,
+  epoch: number,
+  snapshot: (namespace: string) => Effect.Effect<ReadonlyMap<string, string>, OptimizerError.CheckpointError>
+): Fenced => {
   let resumed = 0
   let superseded = false
+  // Units this run wrote (a snapshot taken before a write would not hold them).
+  const ownUnits = new Map<string, string>()
+  // The group commit: units waiting for the next statement, and whether a writer is running.
+  let pending: Array<Pending> = []
+  let flushing = false
+  const flush: Effect.Effect<void> = Effect.gen(function* () {
+    // Let the units finishing at the same moment join the first statement.
+    yield* Effect.yieldNow()
+    while (pending.length > 0) {
+      const batch = pending
+      pending = []
+      const at = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+      const outcome = yield* Effect.either(table.writeUnits(jobId, epoch, rowsOf(batch), at))
+      for (const unit of batch) {
+        yield* Either.match(outcome, {
+          onLeft: (reason) => Deferred.fail(unit.done, reason),
+          onRight: (written) => Deferred.succeed(unit.done, written)
+        })
+      }
+    }
+    flushing = false
+  })
   const store: Checkpoint.Service = {
     get: (namespace, key) =>
-      Effect.tap(inner.get(namespace, key), (found) =>
-        Effect.sync(() => {
-          if (Option.isSome(found)) resumed++
+      Effect.flatMap(snapshot(namespace), (units) => {
+        const json = ownUnits.get(`${namespace}\u0000${key}`) ?? units.get(key)
+        if (json === undefined) return Effect.succeed(Option.none())
+        return Effect.try({
+          try: () => {
+            const value = JSON.parse(json) as unknown
+            resumed++
+            return Option.some(value)
+          },
+          catch: (cause) =>
+            new OptimizerError.CheckpointError({
+              operation: "get",
+              key,
+              message: `Checkpoint ${key} in the cluster's store is not JSON: ${String(cause)}`
+            })
         })
-      ),
+      }),
     set: (namespace, key, value) =>
       Effect.gen(function* () {
         const json = yield* Effect.try({
@@ -37,9 +114,14 @@ export const make = (inner: Checkpoint.Service, table: JobTable, jobId: string, 
               message: `Checkpoint set failed for ${key}: the value is not JSON-serialisable: ${String(cause)}`
             })
         })
-        const at = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        const done = yield* Deferred.make<boolean, string>()
+        pending.push({ namespace, key, json, done })
+        if (!flushing) {
+          flushing = true
+          yield* Effect.forkDaemon(flush)
+        }
         const written = yield* Effect.mapError(
-          table.writeUnit(jobId, epoch, { namespace, key, json, at }),
+          Deferred.await(done),
           (reason) =>
             new OptimizerError.CheckpointError({
               operation: "set",
@@ -47,7 +129,10 @@ export const make = (inner: Checkpoint.Service, table: JobTable, jobId: string, 
               message: `Checkpoint set failed for ${key} in the cluster's store: ${reason}`
             })
         )
-        if (written) return
+        if (written) {
+          ownUnits.set(`${namespace}\u0000${key}`, json)
+          return
+        }
         superseded = true
         return yield* new OptimizerError.CheckpointError({
           operation: "set",

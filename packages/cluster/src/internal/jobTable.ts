@@ -39,6 +39,11 @@ const migrations: ReadonlyArray<ReadonlyArray<string>> = [
       progressed_at BIGINT,
       finished_at BIGINT
     )`
+  ],
+  // Version 2: when a runner received the job (before it waited for a worker), and how often the watchdog sent it again.
+  [
+    "ALTER TABLE dspy_cluster_jobs ADD COLUMN received_at BIGINT",
+    "ALTER TABLE dspy_cluster_jobs ADD COLUMN resends INTEGER NOT NULL DEFAULT 0"
   ]
 ]
 
@@ -81,6 +86,10 @@ export interface JobRow {
   readonly startedAt: number | null
   readonly progressedAt: number | null
   readonly finishedAt: number | null
+  /** When a runner first received the job's message (before it waited for a worker). */
+  readonly receivedAt: number | null
+  /** How often the watchdog sent the job's message again. */
+  readonly resends: number
 }
 
 const numOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value))
@@ -105,7 +114,9 @@ const rowOf = (r: { readonly [column: string]: unknown }): JobRow => ({
   createdAt: Number(r.created_at),
   startedAt: numOrNull(r.started_at),
   progressedAt: numOrNull(r.progressed_at),
-  finishedAt: numOrNull(r.finished_at)
+  finishedAt: numOrNull(r.finished_at),
+  receivedAt: numOrNull(r.received_at),
+  resends: r.resends === undefined || r.resends === null ? 0 : Number(r.resends)
 })
 
 /** What a claim gives: the run's epoch, or the job as it is when it is not claimable (finished). */
@@ -132,18 +143,26 @@ export interface JobTable {
   readonly live: Effect.Effect<ReadonlyArray<JobRow>, string>
   /** Records that `owner` received a queued job (it waits there for a worker). */
   readonly accept: (id: string, owner: string, at: number) => Effect.Effect<void, string>
-  /** Claims a live job for a new run on `owner`: bumps its epoch and its runs. */
+  /** Counts a resend of the job's message by the watchdog. */
+  readonly resent: (id: string) => Effect.Effect<void, string>
+  /** Claims a live job for a new run on `owner`: bumps its epoch and its runs (one statement). */
   readonly claim: (id: string, owner: string, at: number) => Effect.Effect<Claim, string>
   /**
-   * Writes a checkpoint unit for the run `epoch` and counts it, in one statement: the job's row is updated (and
-   * locked) only while its epoch is `epoch`, and the unit is written only if it was. False when the run was fenced
-   * off (nothing written). The unit goes to the checkpoint store's table (`dspy_checkpoints`, made by
-   * `CheckpointPostgres`), so the other runs read it back.
+   * Every checkpoint unit stored under `namespace` (key -> JSON), in one statement. Read after a claim, it is
+   * complete: a run with an older epoch can no longer write (`writeUnits` is fenced on the job's row).
    */
-  readonly writeUnit: (
+  readonly units: (namespace: string) => Effect.Effect<ReadonlyMap<string, string>, string>
+  /**
+   * Writes checkpoint units for the run `epoch` and counts them, in one statement (one commit): the job's row is
+   * updated (and locked) only while its epoch is `epoch`, and the units are written only if it was; all or none.
+   * False when the run was fenced off (nothing written). The units go to the checkpoint store's table
+   * (`dspy_checkpoints`, made by `CheckpointPostgres`), so the other runs read them back. Keys must differ.
+   */
+  readonly writeUnits: (
     id: string,
     epoch: number,
-    unit: { readonly namespace: string; readonly key: string; readonly json: string; readonly at: number }
+    units: ReadonlyArray<{ readonly namespace: string; readonly key: string; readonly json: string }>,
+    at: number
   ) => Effect.Effect<boolean, string>
   /**
    * Cancels a live job: its status becomes `cancelled` and its epoch moves on, so its run (if any) is fenced off
@@ -218,35 +237,58 @@ export const open: Effect.Effect<JobTable, string, SqlClient.SqlClient> = Effect
     ),
     accept: (id, owner, at) =>
       oneLine(
-        sql`UPDATE dspy_cluster_jobs SET owner = ${owner}, progressed_at = ${at} WHERE id = ${id} AND status = 'queued'`
+        sql`UPDATE dspy_cluster_jobs SET owner = ${owner}, progressed_at = ${at}, received_at = COALESCE(received_at, ${at})
+          WHERE id = ${id} AND status = 'queued'`
       ).pipe(Effect.asVoid),
+    resent: (id) =>
+      oneLine(sql`UPDATE dspy_cluster_jobs SET resends = resends + 1 WHERE id = ${id}`).pipe(Effect.asVoid),
     claim: (id, owner, at) =>
       oneLine(
-        sql.withTransaction(
-          Effect.gen(function* () {
-            const rows = yield* sql`SELECT * FROM dspy_cluster_jobs WHERE id = ${id} FOR UPDATE`
-            if (rows.length === 0) return { _tag: "Missing" } as const
-            const row = rowOf(rows[0]!)
-            if (row.status !== "queued" && row.status !== "running") return { _tag: "Finished", row } as const
-            const updated = yield* sql`UPDATE dspy_cluster_jobs
-              SET epoch = epoch + 1, runs = runs + 1, owner = ${owner}, status = 'running',
-                started_at = COALESCE(started_at, ${at}), progressed_at = ${at}
-              WHERE id = ${id} RETURNING *`
-            return { _tag: "Claimed", row: rowOf(updated[0]!) } as const
-          })
-        )
+        Effect.gen(function* () {
+          // One statement (the row is locked while it is updated): a live job gets a new epoch.
+          const updated = yield* sql`UPDATE dspy_cluster_jobs
+            SET epoch = epoch + 1, runs = runs + 1, owner = ${owner}, status = 'running',
+              received_at = COALESCE(received_at, ${at}), started_at = COALESCE(started_at, ${at}), progressed_at = ${at}
+            WHERE id = ${id} AND status IN ('queued', 'running') RETURNING *`
+          if (updated.length > 0) return { _tag: "Claimed", row: rowOf(updated[0]!) } as const
+          const rows = yield* sql`SELECT * FROM dspy_cluster_jobs WHERE id = ${id}`
+          if (rows.length === 0) return { _tag: "Missing" } as const
+          return { _tag: "Finished", row: rowOf(rows[0]!) } as const
+        })
       ),
-    writeUnit: (id, epoch, unit) =>
+    units: (namespace) =>
       oneLine(
         Effect.map(
-          sql`WITH fence AS (
-              UPDATE dspy_cluster_jobs SET units = units + 1, progressed_at = ${unit.at}
-              WHERE id = ${id} AND epoch = ${epoch} RETURNING id
+          sql<{
+            readonly key: string
+            readonly value: string
+          }>`SELECT key, value FROM dspy_checkpoints WHERE namespace = ${namespace}`,
+          (rows) => new Map(rows.map((r) => [String(r.key), String(r.value)]))
+        )
+      ),
+    writeUnits: (id, epoch, units, at) =>
+      oneLine(
+        Effect.map(
+          sql.unsafe(
+            `WITH fence AS (
+              UPDATE dspy_cluster_jobs SET units = units + $1, progressed_at = $2
+              WHERE id = $3 AND epoch = $4 RETURNING id
             )
             INSERT INTO dspy_checkpoints (namespace, key, value)
-            SELECT ${unit.namespace}, ${unit.key}, ${unit.json} FROM fence
+            SELECT u.namespace, u.key, u.value
+            FROM unnest($5::text[], $6::text[], $7::text[]) AS u(namespace, key, value), fence
             ON CONFLICT (namespace, key) DO UPDATE SET value = EXCLUDED.value
             RETURNING key`,
+            [
+              units.length,
+              at,
+              id,
+              epoch,
+              units.map((u) => u.namespace),
+              units.map((u) => u.key),
+              units.map((u) => u.json)
+            ]
+          ),
           (rows) => rows.length > 0
         )
       ),

@@ -29,7 +29,9 @@ export const toJob = (row: JobRow): Job => ({
   createdAt: row.createdAt,
   startedAt: undef(row.startedAt),
   progressedAt: undef(row.progressedAt),
-  finishedAt: undef(row.finishedAt)
+  finishedAt: undef(row.finishedAt),
+  receivedAt: undef(row.receivedAt),
+  resends: row.resends
 })
 
 const storeError = (operation: string) => (reason: string) =>

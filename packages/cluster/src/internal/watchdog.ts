@@ -46,6 +46,7 @@ export const layer = <R>(
             `cluster job ${row.id} is ${unseen ? "unreceived" : row.status} with no progress for ${now - since} ms: sent again`
           )
           yield* Effect.ignore(clientFor(row.id).Run({ jobId: row.id }, { discard: true }))
+          yield* Effect.ignore(jobs.resent(row.id))
         }
         for (const id of resent.keys()) if (!live.some((row) => row.id === id)) resent.delete(id)
       })

@@ -59,143 +59,155 @@ const swappedBy = (env: WorkerEnv, moduleId: string, jobId: string) =>
     )
   )
 
-/** Runs the job `jobId` on this runner (holding one of its workers); answers the status it ended in. */
+/**
+ * Runs the job `jobId` on this runner (holding one of its workers); answers the status it ended in. A job that
+ * has to wait for a worker is first recorded as received here (`JobTable.accept`), so the watchdog counts its
+ * wait as progress, not as a lost message.
+ */
 export const run = (env: WorkerEnv, jobId: string): Effect.Effect<string> =>
-  env.workers
-    .withPermits(1)(
-      Effect.gen(function* () {
-        yield* Effect.logInfo(`cluster job ${jobId}: run starts on ${env.runner}`)
-        const claim = yield* env.table.claim(jobId, env.runner, yield* now)
-        if (claim._tag === "Missing") return "missing"
-        if (claim._tag === "Finished") return claim.row.status
-        const row = claim.row
-        const fenced = Fenced.make(env.checkpoints, env.table, jobId, row.epoch)
-        const finish = (changes: {
-          readonly status: string
-          readonly swappedVersion?: number
-          readonly score?: number
-          readonly error?: string
-        }) =>
+  Effect.flatMap(env.workers.withPermitsIfAvailable(1)(runHeld(env, jobId)), (ran) =>
+    Option.isSome(ran)
+      ? Effect.succeed(ran.value)
+      : Effect.zipRight(
           Effect.flatMap(now, (at) =>
-            Effect.map(
-              env.table.finish(jobId, row.epoch, { ...changes, resumedUnits: fenced.resumed(), at }),
-              (written) => (written ? changes.status : "superseded")
+            Effect.catchAll(env.table.accept(jobId, env.runner, at), (reason) =>
+              Effect.logWarning(`cluster job ${jobId}: could not record its receipt: ${reason}`)
             )
-          )
-        const outcome = yield* Effect.either(
-          Effect.gen(function* () {
-            const optimizer = env.optimizers[row.optimizer]
-            if (optimizer === undefined)
-              return yield* Effect.fail(new Stop("failed", `unknown optimizer "${row.optimizer}"`))
-            const metric = env.metrics[row.metric]
-            if (metric === undefined) return yield* Effect.fail(new Stop("failed", `unknown metric "${row.metric}"`))
-            const stored = yield* Effect.mapError(env.releases.load(row.moduleId), (e) => new Stop("failed", e.message))
-            if (Option.isNone(stored)) {
-              return yield* Effect.fail(new Stop("failed", `module "${row.moduleId}" is not in the release store`))
-            }
-            const base = stored.value.versions.find((v) => v.version === row.baseVersion)
-            if (base === undefined) {
-              return yield* Effect.fail(
-                new Stop("failed", `module "${row.moduleId}" has no version ${row.baseVersion} in the release store`)
-              )
-            }
-            const skeleton = ModuleSpecs.programOf(stored.value.module.spec as ModuleManager.ModuleSpec)
-            if (Either.isLeft(skeleton)) return yield* Effect.fail(new Stop("failed", skeleton.left.message))
-            const student = Module.loadState(skeleton.right, base.state)
-            if (Either.isLeft(student)) return yield* Effect.fail(new Stop("failed", student.left.message))
-            const data = JSON.parse(row.data) as JobData
-            const examples = (set: ReadonlyArray<Example.ExampleJson>) => set.map((json) => Example.fromJSON(json))
-            const compiled = yield* Optimizer.compile(optimizer, student.right, {
-              trainset: examples(data.trainset),
-              ...(data.valset === undefined ? {} : { valset: examples(data.valset) }),
-              metric,
-              seed: row.seed,
-              runId: jobId,
-              concurrency: env.jobConcurrency,
-              ...(env.scoreShardSize > 0
-                ? {
-                    remoteScoring: Scoring.remote({
-                      jobId,
-                      epoch: row.epoch,
-                      spec: stored.value.module.spec,
-                      metric: row.metric,
-                      shardSize: env.scoreShardSize,
-                      timeoutMs: env.scoreTimeoutMs,
-                      send: env.sendShard
-                    })
-                  }
-                : {})
-            }).pipe(
-              Effect.provideService(Checkpoint.CheckpointStore, fenced.store),
-              Effect.provideService(LM.LM, env.lm),
-              Effect.mapError((e) =>
-                fenced.superseded() ? new Stop("superseded", "") : new Stop("failed", Optimizer.describeError(e))
-              )
-            )
-            // A run taken over by another stops before it swaps.
-            const current = yield* Effect.mapError(env.table.get(jobId), (reason) => new Stop("failed", reason))
-            if (Option.isNone(current) || current.value.epoch !== row.epoch) {
-              return yield* Effect.fail(new Stop("superseded", ""))
-            }
-            const already = yield* Effect.mapError(
-              swappedBy(env, row.moduleId, jobId),
-              (e) => new Stop("failed", e.message)
-            )
-            if (Option.isSome(already)) return { swappedVersion: already.value, score: compiled.report.bestScore }
-            const latest = Math.max(...stored.value.versions.map((v) => v.version))
-            const version = latest + 1
-            const swapped = yield* Effect.either(
-              env.releases.appendIf(
-                {
-                  moduleId: row.moduleId,
-                  version,
-                  state: Module.dumpState(compiled.program),
-                  lineage: {
-                    parent: row.baseVersion,
-                    reason: "optimization",
-                    jobId,
-                    optimizer: row.optimizer,
-                    scores: compiled.report.bestScore === undefined ? null : { optimized: compiled.report.bestScore }
-                  },
-                  createdAt: yield* now
-                },
-                row.baseVersion
-              )
-            )
-            if (Either.isRight(swapped)) return { swappedVersion: version, score: compiled.report.bestScore }
-            // Another run of this job may have won the compare-and-swap: then the swap is made (once).
-            const after = yield* Effect.mapError(
-              swappedBy(env, row.moduleId, jobId),
-              (e) => new Stop("failed", e.message)
-            )
-            if (Option.isSome(after)) return { swappedVersion: after.value, score: compiled.report.bestScore }
-            return yield* Effect.fail(
-              new Stop(
-                "rejected",
-                swapped.left._tag === "ReleaseStoreConflict"
-                  ? `not swapped: module "${row.moduleId}" changed since version ${row.baseVersion} (the job's base); start a new job on the version serving now`
-                  : swapped.left.message
-              )
-            )
-          })
+          ),
+          env.workers.withPermits(1)(runHeld(env, jobId))
         )
-        if (Either.isRight(outcome)) {
-          return yield* finish({
-            status: "swapped",
-            swappedVersion: outcome.right.swappedVersion,
-            ...(outcome.right.score === undefined ? {} : { score: outcome.right.score })
-          })
+  ).pipe(
+    Effect.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Effect.interrupt
+        : Effect.as(Effect.logError(`cluster job ${jobId} could not run`, cause), "error")
+    )
+  )
+
+/** One run, with a worker held. */
+const runHeld = (env: WorkerEnv, jobId: string) =>
+  Effect.gen(function* () {
+    yield* Effect.logDebug(`cluster job ${jobId}: run starts on ${env.runner}`)
+    const claim = yield* env.table.claim(jobId, env.runner, yield* now)
+    if (claim._tag === "Missing") return "missing"
+    if (claim._tag === "Finished") return claim.row.status
+    const row = claim.row
+    const fenced = yield* Fenced.make(env.checkpoints, env.table, jobId, row.epoch)
+    const finish = (changes: {
+      readonly status: string
+      readonly swappedVersion?: number
+      readonly score?: number
+      readonly error?: string
+    }) =>
+      Effect.flatMap(now, (at) =>
+        Effect.map(env.table.finish(jobId, row.epoch, { ...changes, resumedUnits: fenced.resumed(), at }), (written) =>
+          written ? changes.status : "superseded"
+        )
+      )
+    const outcome = yield* Effect.either(
+      Effect.gen(function* () {
+        const optimizer = env.optimizers[row.optimizer]
+        if (optimizer === undefined)
+          return yield* Effect.fail(new Stop("failed", `unknown optimizer "${row.optimizer}"`))
+        const metric = env.metrics[row.metric]
+        if (metric === undefined) return yield* Effect.fail(new Stop("failed", `unknown metric "${row.metric}"`))
+        const stored = yield* Effect.mapError(env.releases.load(row.moduleId), (e) => new Stop("failed", e.message))
+        if (Option.isNone(stored)) {
+          return yield* Effect.fail(new Stop("failed", `module "${row.moduleId}" is not in the release store`))
         }
-        const stop = outcome.left
-        if (typeof stop === "string") return yield* finish({ status: "failed", error: stop })
-        if (stop.status === "superseded") return "superseded"
-        return yield* finish({ status: stop.status, error: stop.error })
+        const base = stored.value.versions.find((v) => v.version === row.baseVersion)
+        if (base === undefined) {
+          return yield* Effect.fail(
+            new Stop("failed", `module "${row.moduleId}" has no version ${row.baseVersion} in the release store`)
+          )
+        }
+        const skeleton = ModuleSpecs.programOf(stored.value.module.spec as ModuleManager.ModuleSpec)
+        if (Either.isLeft(skeleton)) return yield* Effect.fail(new Stop("failed", skeleton.left.message))
+        const student = Module.loadState(skeleton.right, base.state)
+        if (Either.isLeft(student)) return yield* Effect.fail(new Stop("failed", student.left.message))
+        const data = JSON.parse(row.data) as JobData
+        const examples = (set: ReadonlyArray<Example.ExampleJson>) => set.map((json) => Example.fromJSON(json))
+        const compiled = yield* Optimizer.compile(optimizer, student.right, {
+          trainset: examples(data.trainset),
+          ...(data.valset === undefined ? {} : { valset: examples(data.valset) }),
+          metric,
+          seed: row.seed,
+          runId: jobId,
+          concurrency: env.jobConcurrency,
+          ...(env.scoreShardSize > 0
+            ? {
+                remoteScoring: Scoring.remote({
+                  jobId,
+                  epoch: row.epoch,
+                  spec: stored.value.module.spec,
+                  metric: row.metric,
+                  shardSize: env.scoreShardSize,
+                  timeoutMs: env.scoreTimeoutMs,
+                  send: env.sendShard
+                })
+              }
+            : {})
+        }).pipe(
+          Effect.provideService(Checkpoint.CheckpointStore, fenced.store),
+          Effect.provideService(LM.LM, env.lm),
+          Effect.mapError((e) =>
+            fenced.superseded() ? new Stop("superseded", "") : new Stop("failed", Optimizer.describeError(e))
+          )
+        )
+        // A run taken over by another stops before it swaps.
+        const current = yield* Effect.mapError(env.table.get(jobId), (reason) => new Stop("failed", reason))
+        if (Option.isNone(current) || current.value.epoch !== row.epoch) {
+          return yield* Effect.fail(new Stop("superseded", ""))
+        }
+        // Only an earlier run of this job can have swapped it (the first run skips the read).
+        const already =
+          row.runs > 1
+            ? yield* Effect.mapError(swappedBy(env, row.moduleId, jobId), (e) => new Stop("failed", e.message))
+            : Option.none<number>()
+        if (Option.isSome(already)) return { swappedVersion: already.value, score: compiled.report.bestScore }
+        const latest = Math.max(...stored.value.versions.map((v) => v.version))
+        const version = latest + 1
+        const swapped = yield* Effect.either(
+          env.releases.appendIf(
+            {
+              moduleId: row.moduleId,
+              version,
+              state: Module.dumpState(compiled.program),
+              lineage: {
+                parent: row.baseVersion,
+                reason: "optimization",
+                jobId,
+                optimizer: row.optimizer,
+                scores: compiled.report.bestScore === undefined ? null : { optimized: compiled.report.bestScore }
+              },
+              createdAt: yield* now
+            },
+            row.baseVersion
+          )
+        )
+        if (Either.isRight(swapped)) return { swappedVersion: version, score: compiled.report.bestScore }
+        // Another run of this job may have won the compare-and-swap: then the swap is made (once).
+        const after = yield* Effect.mapError(swappedBy(env, row.moduleId, jobId), (e) => new Stop("failed", e.message))
+        if (Option.isSome(after)) return { swappedVersion: after.value, score: compiled.report.bestScore }
+        return yield* Effect.fail(
+          new Stop(
+            "rejected",
+            swapped.left._tag === "ReleaseStoreConflict"
+              ? `not swapped: module "${row.moduleId}" changed since version ${row.baseVersion} (the job's base); start a new job on the version serving now`
+              : swapped.left.message
+          )
+        )
       })
     )
-    .pipe(
-      Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause)
-          ? Effect.interrupt
-          : Effect.as(Effect.logError(`cluster job ${jobId} could not run`, cause), "error")
-      )
-    )
+    if (Either.isRight(outcome)) {
+      return yield* finish({
+        status: "swapped",
+        swappedVersion: outcome.right.swappedVersion,
+        ...(outcome.right.score === undefined ? {} : { score: outcome.right.score })
+      })
+    }
+    const stop = outcome.left
+    if (typeof stop === "string") return yield* finish({ status: "failed", error: stop })
+    if (stop.status === "superseded") return "superseded"
+    return yield* finish({ status: stop.status, error: stop.error })
+  })

@@ -10,6 +10,9 @@ import { SimLatency, SimLM } from "@effect-dspy/sim"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as fs from "node:fs"
+import * as inspector from "node:inspector"
+import * as path from "node:path"
 
 const env = (name: string, fallback?: string): string => {
   const value = process.env[name] ?? fallback
@@ -57,7 +60,26 @@ fiber.addObserver((exit) => {
     process.exit(1)
   }
 })
+// Profiling (the bench's `CLUSTER_CPU_PROF_DIR`): SIGUSR2 starts a CPU profile, SIGTERM writes it before exiting.
+const profileDir = process.env.CLUSTER_CPU_PROF_DIR
+let profiler: inspector.Session | undefined
+if (profileDir !== undefined) {
+  process.on("SIGUSR2", () => {
+    profiler = new inspector.Session()
+    profiler.connect()
+    profiler.post("Profiler.enable", () => profiler?.post("Profiler.start"))
+  })
+}
+const writeProfile = (done: () => void) => {
+  if (profiler === undefined || profileDir === undefined) return done()
+  profiler.post("Profiler.stop", (error, result) => {
+    if (error === null) {
+      fs.writeFileSync(path.join(profileDir, `runner-${process.pid}.cpuprofile`), JSON.stringify(result.profile))
+    }
+    done()
+  })
+}
 process.once("SIGTERM", () => {
-  fiber.addObserver(() => process.exit(0))
+  fiber.addObserver(() => writeProfile(() => process.exit(0)))
   Effect.runFork(fiber.interruptAsFork(fiber.id()))
 })
