@@ -17,6 +17,7 @@ import {
 } from "@effect-dspy/services"
 import { SimLM } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -104,6 +105,15 @@ describe.skipIf(bins === undefined)("evaluation fan-out over the runners", () =>
           const first = yield* Layer.build(runner(a.layer, yield* Effect.promise(freePort)))
           yield* Layer.build(runner(b.layer, yield* Effect.promise(freePort)))
           const jobs = Context.get(first, ClusterJobs.ClusterJobs)
+          // Both runners hold shards before the job starts (the second one's share moves to it after it joins).
+          const sql = Context.get(pg, SqlClient.SqlClient)
+          const deadline = Date.now() + 30_000
+          while (
+            Number((yield* sql<{ n: number }>`SELECT count(DISTINCT address) AS n FROM cluster_locks`)[0]?.n ?? 0) < 2
+          ) {
+            if (Date.now() > deadline) return assert.fail("the second runner held no shard after 30 s")
+            yield* Effect.sleep("200 millis")
+          }
 
           const { id } = yield* jobs.submit({ moduleId: "qa", optimizer: "random_search", trainset, valset })
           const done = yield* ClusterJobs.awaitJob(id, "100 millis").pipe(
