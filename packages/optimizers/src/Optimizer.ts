@@ -566,7 +566,9 @@ export const compile = <P extends Module.Program>(
           (indexes) =>
             Effect.flatMap(scoreRemotely(remote, program, examples, key, indexes), (answered) =>
               Option.isSome(answered)
-                ? Effect.sync(() => indexes.forEach((i, n) => (results[i] = answered.value[n]!)))
+                ? Effect.sync(() => {
+                    for (let n = 0; n < indexes.length; n++) results[indexes[n]!] = answered.value[n]!
+                  })
                 : // The request failed: the shard is scored here, a unit per example.
                   Effect.forEach(
                     indexes,
