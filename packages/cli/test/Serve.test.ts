@@ -254,7 +254,7 @@ describe("effect-dspy keys and serve", () => {
         assert.strictEqual(job.status, "swapped", JSON.stringify(job))
         // It ran as a cluster job (its row is in the cluster's job table) ...
         const clusterJob = yield* ClusterJobs.find(String(started.json.id)).pipe(
-          Effect.flatMap((found) => found),
+          Effect.flatten,
           Effect.provide(Runner.layerClient({ url: db }))
         )
         assert.strictEqual(clusterJob.status, "swapped")
