@@ -5,47 +5,27 @@
  * cannot honour are refused; tenants see only their own jobs and are held to their job limit.
  */
 import { ClusterCoordinator, ClusterJobs, Runner } from "@effect-dspy/cluster"
-import { Example, Module } from "@effect-dspy/core"
+import { Example } from "@effect-dspy/core"
 import { Config, Tenant } from "@effect-dspy/foundation"
-import {
-  ClusterChannel,
-  ModuleSpecs,
-  OptimizationCoordinator,
-  ReleaseStore,
-  Storage,
-  TestPostgres as Postgres,
-  Tenants
-} from "@effect-dspy/services"
+import { ClusterChannel, OptimizationCoordinator, TestPostgres as Postgres, Tenants } from "@effect-dspy/services"
 import { SimLatency, SimLM } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
+import * as Database from "./support/database.js"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import * as net from "node:net"
 import { optimizers } from "./support/registry.js"
+import * as Runners from "./support/runners.js"
 
 const bins = Postgres.findPostgres()
-
-const spec = { id: "qa", kind: "predict", signature: "question -> answer" } as const
 
 const trainset = (n: number) =>
   Array.from({ length: n }, (_, i) =>
     Example.make({ question: `What is ${i + 1} + ${i + 2}?`, answer: String(2 * i + 3) }).withInputs("question")
   )
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
 
 /** Polls `check` every 100 ms until it holds (bounded: the runner and the database are real). */
 const until = <A>(what: string, check: Effect.Effect<A | undefined, unknown>) =>
@@ -65,24 +45,8 @@ describe.skipIf(bins === undefined)("ClusterCoordinator (a runner in process)", 
     () =>
       Effect.scoped(
         Effect.gen(function* () {
-          const server = yield* Postgres.start(bins!)
-          const url = yield* server.createDatabase("coordinator")
-          const pg = yield* Layer.build(Storage.layerPostgresClient({ url }))
-          const releases = yield* Effect.provide(ReleaseStore.makePostgres, pg)
-          const program = Either.getOrThrow(ModuleSpecs.programOf(spec))
-          for (const moduleId of ["qa", "~acme/qa"]) {
-            yield* releases.create(
-              { moduleId, shape: "qa", spec, promoted: 1, createdAt: 0, updatedAt: 0 },
-              {
-                moduleId,
-                version: 1,
-                state: Module.dumpState(program),
-                lineage: { parent: null, reason: "created", jobId: null, optimizer: null, scores: null },
-                createdAt: 0
-              }
-            )
-          }
-          const port = yield* Effect.promise(freePort)
+          const { releases, url } = yield* Database.seeded(bins!, "coordinator", ["qa", "~acme/qa"])
+          const port = yield* Effect.promise(Runners.freePort)
           const runner = Runner.layer({
             url,
             maxConnections: 4,

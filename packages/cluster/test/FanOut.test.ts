@@ -8,26 +8,18 @@ import { ClusterJobs, Runner } from "@effect-dspy/cluster"
 import { Example, LM, Module, type Provider } from "@effect-dspy/core"
 import { Config } from "@effect-dspy/foundation"
 import { BootstrapFewShotWithRandomSearch, Optimizer } from "@effect-dspy/optimizers"
-import {
-  ModuleSpecs,
-  OptimizationCoordinator,
-  ReleaseStore,
-  Storage,
-  TestPostgres as Postgres
-} from "@effect-dspy/services"
+import { OptimizationCoordinator, TestPostgres as Postgres } from "@effect-dspy/services"
 import { SimLM } from "@effect-dspy/sim"
 import { assert, describe, it } from "@effect/vitest"
+import * as Database from "./support/database.js"
+import * as Runners from "./support/runners.js"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as net from "node:net"
 
 const bins = Postgres.findPostgres()
-
-const spec = { id: "qa", kind: "predict", signature: "question -> answer" } as const
 
 const examples = (n: number, offset: number) =>
   Array.from({ length: n }, (_, i) =>
@@ -45,16 +37,6 @@ const optimizers = {
     maxLabeledDemos: 2
   })
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
 
 /** A simulated LM that counts its completions. */
 const countingSim = () => {
@@ -77,21 +59,7 @@ describe.skipIf(bins === undefined)("evaluation fan-out over the runners", () =>
     () =>
       Effect.scoped(
         Effect.gen(function* () {
-          const server = yield* Postgres.start(bins!)
-          const url = yield* server.createDatabase("fanout")
-          const pg = yield* Layer.build(Storage.layerPostgresClient({ url }))
-          const releases = yield* Effect.provide(ReleaseStore.makePostgres, pg)
-          const program = Either.getOrThrow(ModuleSpecs.programOf(spec))
-          yield* releases.create(
-            { moduleId: "qa", shape: "qa", spec, promoted: 1, createdAt: 0, updatedAt: 0 },
-            {
-              moduleId: "qa",
-              version: 1,
-              state: Module.dumpState(program),
-              lineage: { parent: null, reason: "created", jobId: null, optimizer: null, scores: null },
-              createdAt: 0
-            }
-          )
+          const { pg, program, releases, url } = yield* Database.seeded(bins!, "fanout")
           const runner = (lm: Layer.Layer<LM.LM>, port: number) =>
             Runner.layer({
               url,
@@ -102,8 +70,8 @@ describe.skipIf(bins === undefined)("evaluation fan-out over the runners", () =>
             }).pipe(Layer.provide(Layer.mergeAll(lm, Config.layer())))
           const a = countingSim()
           const b = countingSim()
-          const first = yield* Layer.build(runner(a.layer, yield* Effect.promise(freePort)))
-          yield* Layer.build(runner(b.layer, yield* Effect.promise(freePort)))
+          const first = yield* Layer.build(runner(a.layer, yield* Effect.promise(Runners.freePort)))
+          yield* Layer.build(runner(b.layer, yield* Effect.promise(Runners.freePort)))
           const jobs = Context.get(first, ClusterJobs.ClusterJobs)
           // Both runners hold shards before the job starts (the second one's share moves to it after it joins).
           const sql = Context.get(pg, SqlClient.SqlClient)

@@ -5,13 +5,12 @@
  * runner neither runs it again nor applies its stale work.
  */
 import { ClusterJobs, Runner } from "@effect-dspy/cluster"
-import { Example, Module } from "@effect-dspy/core"
-import { ModuleSpecs, ReleaseStore, Storage } from "@effect-dspy/services"
+import { Example } from "@effect-dspy/core"
 import { assert, describe, it } from "@effect/vitest"
+import * as Database from "./support/database.js"
 import * as Context from "effect/Context"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -20,8 +19,6 @@ import { optimizers } from "./support/registry.js"
 import * as Runners from "./support/runners.js"
 
 const bins = Postgres.findPostgres()
-
-const spec = { id: "qa", kind: "predict", signature: "question -> answer" } as const
 
 const trainset = (n: number, offset: number) =>
   Array.from({ length: n }, (_, i) =>
@@ -55,21 +52,7 @@ describe.skipIf(bins === undefined)("cluster faults (3 runner processes)", () =>
     () =>
       Effect.scoped(
         Effect.gen(function* () {
-          const server = yield* Postgres.start(bins!)
-          const url = yield* server.createDatabase("cluster")
-          const pg = yield* Layer.build(Storage.layerPostgresClient({ url }))
-          const releases = yield* Effect.provide(ReleaseStore.makePostgres, pg)
-          const program = Either.getOrThrow(ModuleSpecs.programOf(spec))
-          yield* releases.create(
-            { moduleId: "qa", shape: "qa", spec, promoted: 1, createdAt: 0, updatedAt: 0 },
-            {
-              moduleId: "qa",
-              version: 1,
-              state: Module.dumpState(program),
-              lineage: { parent: null, reason: "created", jobId: null, optimizer: null, scores: null },
-              createdAt: 0
-            }
-          )
+          const { pg, releases, url } = yield* Database.seeded(bins!, "cluster")
           const runners = yield* Effect.acquireRelease(
             Effect.promise(async () => {
               // The first runner creates the cluster's tables; the others join it.
