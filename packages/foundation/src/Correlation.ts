@@ -7,6 +7,7 @@
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
+import * as FiberLocal from "./FiberLocal.js"
 
 let counter = 0
 
@@ -69,9 +70,9 @@ export const withCorrelationId: {
 } = ((...args: Array<unknown>) => {
   if (typeof args[0] === "string") {
     const id = args[0]
-    return <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.locally(self, currentCorrelationId, Option.some(id))
+    return <A, E, R>(self: Effect.Effect<A, E, R>) => FiberLocal.locally(self, currentCorrelationId, Option.some(id))
   }
-  return Effect.locally(args[0] as Effect.Effect<unknown>, currentCorrelationId, Option.some(args[1] as string))
+  return FiberLocal.locally(args[0] as Effect.Effect<unknown>, currentCorrelationId, Option.some(args[1] as string))
 }) as never
 
 /**
@@ -85,7 +86,7 @@ export const ensureCorrelationId = <A, E, R>(self: Effect.Effect<A, E, R>): Effe
   Effect.withFiberRuntime((fiber) =>
     Option.isSome(fiber.getFiberRef(currentCorrelationId))
       ? self
-      : Effect.locally(self, currentCorrelationId, Option.some(makeId()))
+      : FiberLocal.locally(self, currentCorrelationId, Option.some(makeId()))
   )
 
 /**
@@ -97,4 +98,4 @@ export const ensureCorrelationId = <A, E, R>(self: Effect.Effect<A, E, R>): Effe
 export const withParentId =
   (id: string) =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.locally(self, currentParentId, Option.some(id))
+    FiberLocal.locally(self, currentParentId, Option.some(id))

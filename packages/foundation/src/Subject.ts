@@ -14,10 +14,11 @@
  *
  * @since 0.1.0
  */
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as CanonicalJson from "./CanonicalJson.js"
+import * as FiberLocal from "./FiberLocal.js"
 
 /**
  * The fiber reference holding the current subject key (none outside a request made for an end user).
@@ -47,9 +48,9 @@ export const withSubject: {
 } = ((...args: Array<unknown>) => {
   if (typeof args[0] === "string") {
     const subject = args[0]
-    return <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.locally(self, currentSubject, Option.some(subject))
+    return <A, E, R>(self: Effect.Effect<A, E, R>) => FiberLocal.locally(self, currentSubject, Option.some(subject))
   }
-  return Effect.locally(args[0] as Effect.Effect<unknown>, currentSubject, Option.some(args[1] as string))
+  return FiberLocal.locally(args[0] as Effect.Effect<unknown>, currentSubject, Option.some(args[1] as string))
 }) as never
 
 /**

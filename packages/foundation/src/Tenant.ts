@@ -30,6 +30,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { TenantForbidden, TenantLimitExceeded } from "./FoundationError.js"
+import * as FiberLocal from "./FiberLocal.js"
 
 export {
   /**
@@ -134,9 +135,9 @@ export const withTenant: {
 } = ((...args: Array<unknown>) => {
   if (typeof args[0] === "string") {
     const tenant = Option.some(make(args[0]))
-    return <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.locally(self, Tenant, tenant)
+    return <A, E, R>(self: Effect.Effect<A, E, R>) => FiberLocal.locally(self, Tenant, tenant)
   }
-  return Effect.locally(args[0] as Effect.Effect<unknown>, Tenant, Option.some(make(args[1] as string)))
+  return FiberLocal.locally(args[0] as Effect.Effect<unknown>, Tenant, Option.some(make(args[1] as string)))
 }) as never
 
 /**
@@ -147,7 +148,7 @@ export const withTenant: {
  * @category combinators
  */
 export const unscoped = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.locally(self, Tenant, Option.none())
+  FiberLocal.locally(self, Tenant, Option.none())
 
 /**
  * The prefix that marks a stored name as another tenant's (`~`): names of the default tenant may not start with
@@ -295,5 +296,5 @@ export const asOwnerOf =
   (stored: string) =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
     const owner = ownerOf(stored)
-    return owner === defaultTenant ? self : Effect.locally(self, Tenant, Option.some(owner))
+    return owner === defaultTenant ? self : FiberLocal.locally(self, Tenant, Option.some(owner))
   }

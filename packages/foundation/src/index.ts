@@ -10,6 +10,13 @@
 export * as Correlation from "./Correlation.js"
 
 /**
+ * Fiber-local values for the length of an effect, in a few runtime steps (`Effect.locally`'s cheap twin).
+ *
+ * @since 0.1.0
+ */
+export * as FiberLocal from "./FiberLocal.js"
+
+/**
  * A guard against a database file deleted, replaced or made read-only while a store has it open.
  *
  * @since 0.1.0

@@ -3,6 +3,7 @@
  * the real service interface.
  */
 import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as Errors from "../src/Errors.js"
@@ -37,6 +38,7 @@ export const makeEvents = Effect.gen(function* () {
         events.filter((event) => query.types === undefined || query.types.includes(event.type))
       ),
     subscribe: () => Stream.empty,
+    listen: () => Queue.unbounded<Events.Event>(),
     prune: Effect.succeed(0),
     count: Effect.map(Ref.get(store), (events) => events.length),
     remove: () => Effect.succeed(0)

@@ -37,6 +37,14 @@ const countedEvents = Effect.map(Events.makeMemory(), (events) => {
           ),
           events.subscribe(types)
         )
+      ),
+    listen: (types) =>
+      Effect.zipRight(
+        Effect.acquireRelease(
+          Effect.sync(() => active++),
+          () => Effect.sync(() => active--)
+        ),
+        events.listen(types)
       )
   }
   return { events: service, subscribers: () => active }

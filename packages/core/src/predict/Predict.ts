@@ -17,6 +17,7 @@
  *
  * @since 0.1.0
  */
+import { FiberLocal } from "@effect-dspy/foundation"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -345,7 +346,7 @@ export const currentOverrides: FiberRef.FiberRef<Config | undefined> = FiberRef.
 export const withOverrides =
   (config: Config) =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.locallyWith(self, currentOverrides, (outer) => configOf({ ...outer, ...config }))
+    FiberLocal.locallyWith(self, currentOverrides, (outer) => configOf({ ...outer, ...config }))
 
 /**
  * Hints by predictor path: a predictor with a hint gets an extra input field `hint_` ("A hint to the module
@@ -367,7 +368,7 @@ export const currentHints: FiberRef.FiberRef<ReadonlyMap<string, string>> = Fibe
 export const withHints =
   (hints: ReadonlyMap<string, string>) =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.locally(self, currentHints, hints)
+    FiberLocal.locally(self, currentHints, hints)
 
 const hintField = Signature.input(Schema.String, { description: "A hint to the module from an earlier run" })
 

@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import { FiberLocal } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
@@ -67,7 +68,7 @@ export interface Traced<A> {
 export const traced = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<Traced<A>, E, R> =>
   Effect.suspend(() => {
     const collector: Collector = { entries: [] }
-    return Effect.map(Effect.locally(self, currentCollector, collector), (value) => ({
+    return Effect.map(FiberLocal.locally(self, currentCollector, collector), (value) => ({
       value,
       trace: collector.entries.slice()
     }))
@@ -85,7 +86,7 @@ export const tracedExit = <A, E, R>(
 ): Effect.Effect<{ readonly exit: Exit.Exit<A, E>; readonly trace: ReadonlyArray<Entry> }, never, R> =>
   Effect.suspend(() => {
     const collector: Collector = { entries: [] }
-    return Effect.map(Effect.exit(Effect.locally(self, currentCollector, collector)), (exit) => ({
+    return Effect.map(Effect.exit(FiberLocal.locally(self, currentCollector, collector)), (exit) => ({
       exit,
       trace: collector.entries.slice()
     }))
@@ -98,7 +99,7 @@ export const tracedExit = <A, E, R>(
  * @category combinators
  */
 export const untraced = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.locally(self, currentCollector, undefined)
+  FiberLocal.locally(self, currentCollector, undefined)
 
 /**
  * Appends entries to the current trace, if any (a no-op outside a traced run).

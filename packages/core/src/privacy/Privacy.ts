@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { Config, ConfigSchema, Events, Metrics } from "@effect-dspy/foundation"
+import { Config, ConfigSchema, Events, FiberLocal, Metrics } from "@effect-dspy/foundation"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
@@ -465,7 +465,7 @@ export const currentModules: FiberRef.FiberRef<ReadonlyArray<string>> = FiberRef
 export const withModule =
   (name: string) =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.locallyWith(self, currentModules, (names) => [...names, name])
+    FiberLocal.locallyWith(self, currentModules, (names) => [...names, name])
 
 const kindLabels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
 const labelsFor = (kind: string, target: string, mode: Mode) => {

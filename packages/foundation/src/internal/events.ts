@@ -78,8 +78,11 @@ export class Hub {
     })
   }
 
-  /** Subscribes now; the stream yields the events published from this moment, filtered by type. */
-  listen(types?: ReadonlyArray<string>): Effect.Effect<Stream.Stream<Event>, never, Scope.Scope> {
+  /**
+   * Subscribes now, as a queue of the events published from this moment (filtered by type); unsubscribed when
+   * the scope closes.
+   */
+  listen(types?: ReadonlyArray<string>): Effect.Effect<Queue.Dequeue<Event>, never, Scope.Scope> {
     return Effect.map(
       Effect.acquireRelease(
         Effect.map(Queue.unbounded<Event>(), (queue): Listener => {
@@ -93,12 +96,12 @@ export class Hub {
             return Queue.shutdown(listener.queue)
           })
       ),
-      (listener) => Stream.fromQueue(listener.queue)
+      (listener) => listener.queue
     )
   }
 
   /** The events published while the stream runs. */
   subscribe(types?: ReadonlyArray<string>): Stream.Stream<Event> {
-    return Stream.unwrapScoped(this.listen(types))
+    return Stream.unwrapScoped(Effect.map(this.listen(types), (queue) => Stream.fromQueue(queue)))
   }
 }

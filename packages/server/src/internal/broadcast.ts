@@ -4,7 +4,7 @@
  * between the store and the client's response (its writer is the only one). Heartbeats go to every client from one
  * timer; at shutdown every client's queue ends, and with it the client's response.
  */
-import type { Events } from "@effect-dspy/foundation"
+import { Events } from "@effect-dspy/foundation"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
@@ -109,10 +109,11 @@ export class Broadcaster {
           return Effect.forEach(clients, (c) => Queue.shutdown(c.queue), { discard: true })
         })
         const fiber = yield* Effect.forkIn(
-          Stream.runForEachChunk(this.events.subscribe(types), (chunk) =>
-            Effect.sync(() => {
-              for (const event of chunk) this.deliver(clients, event)
-            })
+          // Queue takes rather than a stream's pulls (tens of us a wake-up); subscribed for the fiber's life.
+          Effect.scoped(
+            Effect.flatMap(this.events.listen(types), (queue) =>
+              Events.drainQueue(queue, (event) => this.deliver(clients, event))
+            )
           ).pipe(Effect.ensuring(ended)),
           this.scope
         )

@@ -7,7 +7,7 @@
  * The path without `Events` is kept lean (one service lookup, two clock reads, two metric updates, and a
  * span only when a tracer other than Effect's default one is installed): it runs on every predictor call.
  */
-import { Correlation, Events, Metrics } from "@effect-dspy/foundation"
+import { Correlation, Events, FiberLocal, Metrics } from "@effect-dspy/foundation"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -74,7 +74,7 @@ export const instrument = <A, E, R>(
   // One synchronous read of the fiber's context, clock and tracer instead of a chain of service lookups.
   return Effect.withFiberRuntime((fiber) => {
     const events = Context.getOption(fiber.currentContext, Events.Events)
-    const run = Effect.locallyWith(
+    const run = FiberLocal.locallyWith(
       Option.isNone(events)
         ? measured(Context.get(fiber.currentDefaultServices, Clock.Clock), metrics, body())
         : withEvents(name, signature(), metrics, events.value, body),
