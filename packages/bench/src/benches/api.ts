@@ -15,12 +15,13 @@
  * 3. `sse_fanout_latency_p99`: ms from an event's publication to its arrival at each of 200 subscribers of
  *    `/events/stream` (node:http clients in a separate process), over 50 events; target <= 50 ms.
  * 4. `api_heap_ratio`: heap used after the load phases over heap used before them (after a warm-up that fills the
- *    bounded stores: a load round, then executions until the event store holds its 10,000 events; each after a full
- *    GC); target <= 1.1.
+ *    bounded stores: a load round, then executions until the event store holds its 10,000 events and the loop's
+ *    experience store its 10,000 experiences (bounded here like the event store; its default, 50,000, takes about
+ *    35 MB to fill); each after a full GC); target <= 1.1.
  */
 import { Config, Events, Protection } from "@effect-dspy/foundation"
 import { Registry } from "@effect-dspy/runtime"
-import { Application, CacheManager, ModuleManager } from "@effect-dspy/services"
+import { Application, CacheManager, ExperienceStore, ModuleManager } from "@effect-dspy/services"
 import { ApiKeys, Server } from "@effect-dspy/server"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
@@ -42,6 +43,8 @@ const DURATION_MS = Number(process.env.API_BENCH_MS ?? 3000)
 const SEQUENTIAL = Number(process.env.API_BENCH_SEQUENTIAL ?? 2000)
 const SUBSCRIBERS = 200
 const FANOUT_EVENTS = 50
+/** The loop's experience store bound here (the default is 50,000): filled by the warm-up, like the event store. */
+const EXPERIENCES = 10_000
 
 /** The load generator (a separate process): keep-alive POSTs on N connections for a duration; prints requests/s. */
 const loaderSource = `
@@ -210,13 +213,16 @@ const bench: Bench = {
       CacheManager.layer({ purgeIntervalMs: 0 })
     ).pipe(Layer.provideMerge(config))
     const layer = Server.layer({ port: 0, keys: [admin.entry], rateLimit: false }).pipe(
-      Layer.provideMerge(Application.layer().pipe(Layer.provideMerge(foundation)))
+      Layer.provideMerge(
+        Application.layer({ loop: { bounds: { maxCount: EXPERIENCES } } }).pipe(Layer.provideMerge(foundation))
+      )
     )
     const scope = Effect.runSync(Scope.make())
     const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
     const server = Context.get(context, Server.Server)
     const modules = Context.get(context, ModuleManager.ModuleManager)
     const events = Context.get(context, Events.Events)
+    const experiences = Context.get(context, ExperienceStore.ExperienceStore)
     const inputs = { question: "What is the capital of France?" }
     const body = JSON.stringify({ inputs })
     const executeUrl = new URL(`${server.url}/modules/qa/execute`)
@@ -233,6 +239,12 @@ const bench: Bench = {
       // sees is growth, not the bounded store filling (about 1.5 KB an event).
       for (let i = 0; i < 20_000 && (await Effect.runPromise(events.count)) < 10_000; i++) {
         await post(agent, executeUrl, key, body)
+      }
+      // ... and until the loop's experience store holds its 10,000 experiences (one an execution, about 0.7 KB
+      // each; it is bounded like the event store here, as the loop bench's is).
+      const recorded = await Effect.runPromise(Effect.map(experiences.stats, (s) => s.count))
+      for (let i = recorded; i < EXPERIENCES + 500; i += 32) {
+        await Promise.all(Array.from({ length: 32 }, () => Effect.runPromise(modules.execute("qa", inputs))))
       }
       collectGarbage()
       const heapBefore = heapUsed()
