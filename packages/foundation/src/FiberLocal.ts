@@ -8,9 +8,10 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import type * as FiberRef from "effect/FiberRef"
+import * as FiberRef from "effect/FiberRef"
 
 /**
  * The running fiber's own setter: Effect 3's `FiberRuntime` has it (it is what `FiberRef.set` calls), its public
@@ -66,3 +67,33 @@ export const locallyWith = <A, E, R, V>(
       })
     })
   )
+
+/**
+ * Runs `self` with `context` as its whole context: `Effect.provideContext` (itself an `Effect.locally` of the
+ * context's fiber reference), in a few steps.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const provideContext = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  context: Context.Context<R>
+): Effect.Effect<A, E> =>
+  locally(self, FiberRef.currentContext, context as Context.Context<never>) as Effect.Effect<A, E>
+
+/**
+ * Runs `self` with `service` added to its context under `tag`: `Effect.provideService`, in a few steps.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const provideService = <A, E, R, I, S>(
+  self: Effect.Effect<A, E, R>,
+  tag: Context.Tag<I, S>,
+  service: NoInfer<S>
+): Effect.Effect<A, E, Exclude<R, I>> =>
+  locallyWith(self, FiberRef.currentContext, (context) => Context.add(context, tag, service)) as Effect.Effect<
+    A,
+    E,
+    Exclude<R, I>
+  >

@@ -1,9 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as FiberLocal from "../src/FiberLocal.js"
 
@@ -53,6 +55,20 @@ describe("FiberLocal", () => {
       yield* Deferred.await(started)
       yield* Fiber.interrupt(fiber)
       assert.strictEqual(yield* Ref.get(seen), "outer")
+    })
+  )
+
+  it.effect("provides a context or a service for the effect only", () =>
+    Effect.gen(function* () {
+      class Name extends Context.Tag("test/Name")<Name, string>() {}
+      class Other extends Context.Tag("test/Other")<Other, number>() {}
+      const both = Effect.zip(Name, Effect.serviceOption(Other))
+      const [name, other] = yield* FiberLocal.provideService(FiberLocal.provideService(both, Name, "inner"), Other, 7)
+      assert.strictEqual(name, "inner")
+      assert.deepStrictEqual(other, Option.some(7))
+      const whole = yield* FiberLocal.provideContext(both, Context.make(Name, "only"))
+      assert.deepStrictEqual(whole, ["only", Option.none()])
+      assert.isTrue(Option.isNone(yield* Effect.serviceOption(Name)))
     })
   )
 })

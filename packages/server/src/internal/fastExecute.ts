@@ -15,7 +15,7 @@
  * chain and an `Effect.async` around the response's end (docs/decisions.md has the measured reason).
  * `test/FastPath.test.ts` sends the same requests down both paths and compares statuses, headers and bodies.
  */
-import { Subject } from "@effect-dspy/foundation"
+import { FiberLocal, Subject } from "@effect-dspy/foundation"
 import type { ModuleManager } from "@effect-dspy/services"
 import type * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiError from "@effect/platform/HttpApiError"
@@ -150,7 +150,11 @@ export const make = (options: Options): ((req: http.IncomingMessage, res: http.S
       const payload = decodePayload(json)
       if (Either.isLeft(payload)) return decodeFailure(payload.left)
       return Effect.flatMap(
-        Effect.provideService(handler({ path: path.right, payload: payload.right }), Auth.CurrentPrincipal, principal),
+        FiberLocal.provideService(
+          handler({ path: path.right, payload: payload.right }),
+          Auth.CurrentPrincipal,
+          principal
+        ),
         success
       )
     }).pipe(Effect.catchAllCause((cause) => Effect.succeed(causeReply(cause))))

@@ -10,6 +10,7 @@ import {
   Correlation,
   Errors,
   Events,
+  FiberLocal,
   Subject,
   Tenant
 } from "@effect-dspy/foundation"
@@ -157,10 +158,7 @@ export const make = (deps: Dependencies): Service => {
   ): Effect.Effect<unknown, ExecuteError> => {
     const tags = tagsOf(entry, version, arm, base)
     const program = Module.call(version.program as Module.Any, inputs) as Effect.Effect<unknown, unknown, LM.LM>
-    const run = Effect.mapError(
-      Effect.mapInputContext(program, (_: Context.Context<never>) => tags.context),
-      toFamily
-    )
+    const run = Effect.mapError(FiberLocal.provideContext(program, tags.context), toFamily)
     // One fiber read for the clock and the tracer: the spans inside carry the module's attributes when a tracer
     // records them (Effect's default one sends its spans nowhere, and core opens none under it).
     return Effect.withFiberRuntime((fiber) => {
