@@ -1,25 +1,21 @@
 import { Events } from "@effect-dspy/foundation"
 import { assert, describe, it } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import * as Queue from "effect/Queue"
-import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { Readable } from "node:stream"
 import { Sse } from "../src/index.js"
 import { Broadcaster, encode } from "../src/internal/broadcast.js"
 import { Gate } from "../src/internal/gate.js"
 
 const decoder = new TextDecoder()
 
-/** The SSE events in a client's queue now. */
-const drain = (queue: Queue.Queue<Uint8Array>) =>
-  Effect.map(Queue.takeAll(queue), (chunk) => {
+/** The SSE events written to a client's body so far. */
+const drain = (out: Readable) =>
+  Effect.sync(() => {
     const seen: Array<Sse.Event> = []
     const parser = Sse.makeParser((e) => seen.push(e))
-    for (const bytes of chunk) parser.feed(decoder.decode(bytes))
+    for (let bytes = out.read(); bytes !== null; bytes = out.read()) parser.feed(decoder.decode(bytes))
     return seen
   })
 
@@ -67,17 +63,16 @@ describe("Broadcaster", () => {
       yield* events.publish({ type: "other", data: { n: 2 } })
       yield* events.publish({ type: "tick", data: { n: 3 } })
       yield* Effect.yieldNow()
-      const got = (q: Queue.Queue<Uint8Array>) =>
-        Effect.map(drain(q), (seen) => seen.map((e) => [e.event, JSON.parse(e.data).data.n]))
-      assert.deepStrictEqual(yield* got(a.queue), [
+      const got = (q: Readable) => Effect.map(drain(q), (seen) => seen.map((e) => [e.event, JSON.parse(e.data).data.n]))
+      assert.deepStrictEqual(yield* got(a.out), [
         ["tick", 1],
         ["tick", 3]
       ])
-      assert.deepStrictEqual(yield* got(b.queue), [
+      assert.deepStrictEqual(yield* got(b.out), [
         ["tick", 1],
         ["tick", 3]
       ])
-      assert.deepStrictEqual(yield* got(all.queue), [
+      assert.deepStrictEqual(yield* got(all.out), [
         ["tick", 1],
         ["other", 2],
         ["tick", 3]
@@ -94,11 +89,11 @@ describe("Broadcaster", () => {
       const first = yield* events.publish({ type: "tick", data: { n: 1 } })
       yield* events.publish({ type: "tick", data: { n: 2 } })
       yield* Effect.yieldNow()
-      assert.strictEqual(yield* Queue.size(client.queue), 0)
+      assert.strictEqual(client.out.readableLength, 0)
       broadcaster.start(client, [encode(first)], [first])
       yield* events.publish({ type: "tick", data: { n: 3 } })
       yield* Effect.yieldNow()
-      const seen = yield* drain(client.queue)
+      const seen = yield* drain(client.out)
       assert.deepStrictEqual(
         seen.map((e) => JSON.parse(e.data).data.n),
         [1, 2, 3]
@@ -106,29 +101,35 @@ describe("Broadcaster", () => {
     })
   )
 
-  it.scoped("the last client of a filter leaving ends its subscription; shutdown ends every client's stream", () =>
+  it.scoped("the last client of a filter leaving ends its subscription; shutdown ends every client's body", () =>
     Effect.gen(function* () {
       const { events, subscribers } = yield* countedEvents
       const gate = yield* Gate.make
       const broadcaster = yield* Broadcaster.make(events, gate)
-      const scope = yield* Scope.make()
-      yield* Scope.extend(broadcaster.attach(["tick"]), scope)
+      const leaving = yield* broadcaster.attach(["tick"])
       assert.strictEqual(subscribers(), 1)
-      yield* Scope.close(scope, Exit.void)
-      // The subscription ends in the background.
-      while (subscribers() > 0) yield* Effect.yieldNow()
-      assert.strictEqual(broadcaster.clients, 0)
+      // The client goes away (its response closed): detached, and its filter's subscription ends in the background.
+      leaving.out.destroy()
+      while (subscribers() > 0 || broadcaster.clients > 0) yield* Effect.yieldNow()
 
       const client = yield* broadcaster.attach(["tick"])
       broadcaster.start(client, [], [])
-      const reader = yield* Effect.fork(Stream.runCollect(Stream.fromQueue(client.queue)))
+      const chunks: Array<string> = []
+      client.out.on("data", (bytes: Buffer) => chunks.push(decoder.decode(bytes)))
+      const ended = Effect.async<void>((resume) => {
+        client.out.once("end", () => resume(Effect.void))
+      })
       yield* events.publish({ type: "tick", data: { n: 1 } })
-      // Delivered to the client's queue, then read from it.
-      while ((yield* Queue.size(client.queue)) === 0) yield* Effect.yieldNow()
-      while ((yield* Queue.size(client.queue)) > 0) yield* Effect.yieldNow()
+      while (chunks.length === 0) yield* Effect.yieldNow()
       yield* Deferred.succeed(gate.shutdown, undefined)
-      const read = yield* Fiber.join(reader)
-      assert.strictEqual(Chunk.size(read), 1)
+      yield* ended
+      const seen: Array<Sse.Event> = []
+      const parser = Sse.makeParser((e) => seen.push(e))
+      for (const text of chunks) parser.feed(text)
+      assert.deepStrictEqual(
+        seen.map((e) => JSON.parse(e.data).data.n),
+        [1]
+      )
     })
   )
 })

@@ -44,6 +44,15 @@ export class Gate {
     })
   }
 
+  /** A raw SSE body (the event tail's) counted as an SSE connection until it closes. */
+  sseBody<B extends { once(event: "close", listener: () => void): unknown }>(body: B): B {
+    this.sse++
+    body.once("close", () => {
+      this.sse--
+    })
+    return body
+  }
+
   /**
    * A stream counted as an SSE connection while it runs. A short stream (an execution, a job's progress) is
    * `interruptWhen` the shutdown; a long-lived one (`live: true`, the event tail) ends itself at shutdown (it races

@@ -21,6 +21,7 @@ import { type Broadcaster, encode, response } from "../broadcast.js"
 import { BroadcasterTag, GateTag } from "./context.js"
 import { toJob } from "./jobs.js"
 import { jsonSafe } from "./modules.js"
+import type { Readable } from "node:stream"
 
 type Check = (typeof SystemApi.Health.Type)["checks"][number]
 
@@ -51,8 +52,8 @@ const parseTypes = (types: string | undefined): ReadonlyArray<string> | undefine
 const connected = new TextEncoder().encode(": connected\n\n")
 
 /**
- * The event tail, encoded: the live events (the client is attached to the broadcaster before anything is read back,
- * so none falls between), after the events since `lastId` when a client reconnects.
+ * The event tail, encoded, as a client's body: the live events (the client is attached to the broadcaster before
+ * anything is read back, so none falls between), after the events since `lastId` when a client reconnects.
  */
 export const tail = (
   broadcaster: Broadcaster,
@@ -60,34 +61,35 @@ export const tail = (
   types: ReadonlyArray<string> | undefined,
   lastId: string | undefined,
   scope: Option.Option<Tenant.TenantId> = Option.none()
-): Stream.Stream<Uint8Array, unknown> =>
-  Stream.unwrapScoped(
-    Effect.gen(function* () {
-      const client = yield* broadcaster.attach(
-        types,
-        Option.isNone(scope) ? undefined : (e) => Tenant.eventVisibleTo(scope, e.data)
-      )
-      let replay: ReadonlyArray<Events.Event> = []
-      if (lastId !== undefined) {
-        const colon = lastId.indexOf(":")
-        const from = Number(lastId.slice(0, colon))
-        const id = lastId.slice(colon + 1)
-        if (colon > 0 && Number.isFinite(from)) {
-          const since = yield* events.query({
-            from,
-            order: "asc",
-            limit: 10_000,
-            ...(types === undefined ? {} : { types })
-          })
-          const at = since.findIndex((e) => e.id === id)
-          const visible = Option.isNone(scope) ? since : since.filter((e) => Tenant.eventVisibleTo(scope, e.data))
-          replay = at === -1 ? visible : visible.slice(visible.findIndex((e) => e.id === id) + 1)
+): Effect.Effect<Readable, unknown> =>
+  Effect.flatMap(
+    broadcaster.attach(types, Option.isNone(scope) ? undefined : (e) => Tenant.eventVisibleTo(scope, e.data)),
+    (client) =>
+      Effect.gen(function* () {
+        let replay: ReadonlyArray<Events.Event> = []
+        if (lastId !== undefined) {
+          const colon = lastId.indexOf(":")
+          const from = Number(lastId.slice(0, colon))
+          const id = lastId.slice(colon + 1)
+          if (colon > 0 && Number.isFinite(from)) {
+            const since = yield* events.query({
+              from,
+              order: "asc",
+              limit: 10_000,
+              ...(types === undefined ? {} : { types })
+            })
+            const at = since.findIndex((e) => e.id === id)
+            const visible = Option.isNone(scope) ? since : since.filter((e) => Tenant.eventVisibleTo(scope, e.data))
+            replay = at === -1 ? visible : visible.slice(visible.findIndex((e) => e.id === id) + 1)
+          }
         }
-      }
-      const ready = Sse.encode({ event: "ready", data: JSON.stringify({ replayed: replay.length }) })
-      broadcaster.start(client, [connected, new TextEncoder().encode(ready), ...replay.map(encode)], replay)
-      return Stream.fromQueue(client.queue)
-    })
+        const ready = Sse.encode({ event: "ready", data: JSON.stringify({ replayed: replay.length }) })
+        broadcaster.start(client, [connected, new TextEncoder().encode(ready), ...replay.map(encode)], replay)
+        return client.out as Readable
+      }).pipe(
+        // A replay that cannot be read: the client is detached at once (its body destroyed).
+        Effect.onError(() => Effect.sync(() => client.out.destroy()))
+      )
   )
 
 /** The handlers of the `system` group. */
@@ -225,14 +227,14 @@ export const layer: Layer.Layer<
         Effect.gen(function* () {
           yield* requireScope("read")
           const scope = yield* Tenant.scope
-          return response(
-            gate.sseStream(
-              tail(broadcaster, events, parseTypes(urlParams.types), Sse.lastEventId(request.headers), scope),
-              {
-                live: true
-              }
-            )
-          )
+          const body = yield* tail(
+            broadcaster,
+            events,
+            parseTypes(urlParams.types),
+            Sse.lastEventId(request.headers),
+            scope
+          ).pipe(Effect.orDie)
+          return response(gate.sseBody(body))
         })
       )
   })
