@@ -87,6 +87,12 @@ export interface Service {
     path: string,
     value: unknown
   ) => Effect.Effect<void, ConfigUpdateForbidden | ConfigInvalid | ConfigPathNotFound>
+  /**
+   * The current configuration, read synchronously: for hot paths that consult it on every call (the privacy
+   * policy on every event). The Config layers have it; a hand-built service may leave it out (readers then use
+   * `current`).
+   */
+  readonly snapshot?: (() => ConfigSchema.DSPyConfig) | undefined
   /** Every change from now on (each subscriber gets each change once). */
   readonly subscribe: Stream.Stream<ConfigChange>
   /** The current value at a path, then its value after each change that touches it. */

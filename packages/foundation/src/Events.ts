@@ -339,6 +339,18 @@ export const withRedaction = (service: Service, redact: (input: EventInput) => E
 })
 
 /**
+ * {@link withRedaction} with a synchronous `redact`, applied when the publish runs: no runtime step of its own
+ * (the privacy policy's hook when it can read its settings synchronously).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withRedactionSync = (service: Service, redact: (input: EventInput) => EventInput): Service => ({
+  ...service,
+  publish: (input) => Effect.suspend(() => service.publish(redact(input)))
+})
+
+/**
  * An in-memory store for tests (the default retention).
  *
  * @since 0.1.0

@@ -227,6 +227,19 @@ describe("Config", () => {
     })
   )
 
+  it.effect("snapshot reads the current configuration synchronously, updates included, invalid ones not", () =>
+    Effect.gen(function* () {
+      const config = yield* build()
+      const snapshot = config.snapshot!
+      assert.strictEqual(snapshot(), yield* config.current)
+      yield* config.update("optimization.copro.breadth", 6)
+      assert.strictEqual(snapshot().optimization.copro.breadth, 6)
+      assert.strictEqual(snapshot(), yield* config.current)
+      yield* Effect.flip(config.update("optimization.copro.breadth", "wide"))
+      assert.strictEqual(snapshot().optimization.copro.breadth, 6)
+    })
+  )
+
   it.effect("updates whitelisted paths (with `*`), forbids the rest, and keeps the old value when invalid", () =>
     Effect.gen(function* () {
       const config = yield* build()

@@ -528,14 +528,18 @@ export const make = (options: Options): Effect.Effect<Service> =>
         return Effect.as(Capabilities.check(c, providerName, adapted), adapted)
       })
 
+    const guarded = (engine: Privacy.Engine, input: Request, callOptions: CallOptions | undefined) =>
+      engine.inactive
+        ? completeValid(input, callOptions)
+        : PrivacyGuard.guard(engine, privacyTarget, withModel(input), (r) => completeValid(r, callOptions))
+    // The policy's engine read synchronously when it can be (no runtime step per call for an inactive policy).
+    const currentEngine = privacy?.current
     const complete: Service["complete"] = (input, callOptions) =>
       privacy === undefined
         ? completeValid(input, callOptions)
-        : Effect.flatMap(privacy.engine, (engine) =>
-            engine.inactive
-              ? completeValid(input, callOptions)
-              : PrivacyGuard.guard(engine, privacyTarget, withModel(input), (r) => completeValid(r, callOptions))
-          )
+        : currentEngine !== undefined
+          ? Effect.suspend(() => guarded(currentEngine(), input, callOptions))
+          : Effect.flatMap(privacy.engine, (engine) => guarded(engine, input, callOptions))
 
     const completeValid: Service["complete"] = (input, callOptions) => {
       const request = withModel(input)

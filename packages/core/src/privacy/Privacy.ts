@@ -354,6 +354,11 @@ const rewritesAnything = (engine: Engine): boolean => {
  */
 export interface Service {
   readonly engine: Effect.Effect<Engine>
+  /**
+   * The current engine, read synchronously, when the settings can be (a Config with `snapshot`): what the hot
+   * paths (every event, every LM call) use instead of `engine`.
+   */
+  readonly current?: (() => Engine) | undefined
 }
 
 /**
@@ -382,15 +387,32 @@ export const make = (settings: Effect.Effect<Settings>, detectors: ReadonlyArray
 
 const byConfig = new WeakMap<Config.Service, Service>()
 
+/** A Privacy service over settings read synchronously (memoised by identity, as `make`). */
+const makeSync = (settings: () => Settings, detectors: ReadonlyArray<Detector.Detector> = []): Service => {
+  let last: Engine | undefined
+  const current = (): Engine => {
+    const s = settings()
+    if (last === undefined || last.settings !== s) last = engine(s, detectors)
+    return last
+  }
+  return { engine: Effect.sync(current), current }
+}
+
+const fromConfigWith = (config: Config.Service, detectors: ReadonlyArray<Detector.Detector>): Service => {
+  const snapshot = config.snapshot
+  return snapshot === undefined
+    ? make(
+        Effect.map(config.current, (c) => c.privacy),
+        detectors
+      )
+    : makeSync(() => snapshot().privacy, detectors)
+}
+
 const fromConfig = (config: Config.Service, detectors: ReadonlyArray<Detector.Detector> = []): Service => {
-  if (detectors.length > 0)
-    return make(
-      Effect.map(config.current, (c) => c.privacy),
-      detectors
-    )
+  if (detectors.length > 0) return fromConfigWith(config, detectors)
   let service = byConfig.get(config)
   if (service === undefined) {
-    service = make(Effect.map(config.current, (c) => c.privacy))
+    service = fromConfigWith(config, [])
     byConfig.set(config, service)
   }
   return service
@@ -531,12 +553,14 @@ export const layerEvents: Layer.Layer<Events.Events, never, Events.Events> = Lay
     const events = yield* Events.Events
     const privacy = yield* service
     if (Option.isNone(privacy)) return events
-    return Events.withRedaction(events, (input) =>
-      Effect.map(privacy.value.engine, (engine) => {
-        if (input.data === undefined || !rewritesAnything(engine)) return input
-        const out = scrubValue(engine, "redact", input.data)
-        return Object.keys(out.kinds).length === 0 ? input : { ...input, data: out.value }
-      })
-    )
+    const redacted = (engine: Engine, input: Events.EventInput): Events.EventInput => {
+      if (input.data === undefined || !rewritesAnything(engine)) return input
+      const out = scrubValue(engine, "redact", input.data)
+      return Object.keys(out.kinds).length === 0 ? input : { ...input, data: out.value }
+    }
+    const current = privacy.value.current
+    return current === undefined
+      ? Events.withRedaction(events, (input) => Effect.map(privacy.value.engine, (engine) => redacted(engine, input)))
+      : Events.withRedactionSync(events, (input) => redacted(current(), input))
   })
 )

@@ -307,6 +307,32 @@ describe("Privacy", () => {
     )
   )
 
+  it.scoped("layerEvents over Config: the policy in force when a publish runs applies (read synchronously)", () =>
+    Effect.gen(function* () {
+      const Note = Events.define("test_note", Schema.Struct({ text: Schema.String }))
+      // Built before the update, run after it: the redaction is decided at run time.
+      const publish = Events.emit(Note, { text: `failed for ${EMAIL}` })
+      yield* publish
+      yield* Config.update("privacy", { mode: "mask" })
+      yield* publish
+      yield* Config.update("privacy", { mode: "detect" })
+      yield* publish
+      const stored = yield* Events.queryOf(Note, {})
+      assert.deepStrictEqual(
+        stored.map((e) => e.data.text),
+        [`failed for ${EMAIL}`, "failed for [EMAIL]", `failed for ${EMAIL}`]
+      )
+    }).pipe(
+      Effect.provide(
+        Privacy.layerEvents.pipe(
+          Layer.provide(Events.layerMemory),
+          Layer.provide(Privacy.layer()),
+          Layer.provideMerge(Config.layerTest({}))
+        )
+      )
+    )
+  )
+
   describe("scrub (stores)", () => {
     const value = { demos: [{ question: `mail ${EMAIL}`, answer: "ok" }], [EMAIL]: 1 }
 

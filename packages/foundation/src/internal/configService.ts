@@ -156,6 +156,7 @@ const attribute = (issues: Array<string>, origins: Map<string, string>): Array<s
 /** The service, over the public module's error types. */
 export interface ServiceOf<Invalid, Forbidden, NotFound> {
   readonly current: Effect.Effect<ConfigSchema.DSPyConfig>
+  readonly snapshot: () => ConfigSchema.DSPyConfig
   readonly get: (path: string) => Effect.Effect<unknown, NotFound>
   readonly update: (path: string, value: unknown) => Effect.Effect<void, Forbidden | Invalid | NotFound>
   readonly subscribe: Stream.Stream<ConfigChange>
@@ -230,6 +231,8 @@ export const make = <Invalid, Forbidden, NotFound>(
 
     const config = yield* check("configuration", raw)
     const state = yield* Ref.make<State>({ raw, config })
+    // The value `snapshot` reads, set with the state (the Ref stays the one source of truth for effects).
+    let latest = config
     const hub = yield* PubSub.unbounded<ConfigChange>()
     const lock = yield* Effect.makeSemaphore(1)
 
@@ -271,6 +274,7 @@ export const make = <Invalid, Forbidden, NotFound>(
           const next = validate(nextRaw)
           if (Either.isLeft(next)) return yield* fail(`update of ${path}`, next.left)
           yield* Ref.set(state, { raw: nextRaw, config: next.right })
+          latest = next.right
           yield* PubSub.publish(hub, {
             path: segments.join("."),
             previous: C.getAt(before.config, segments),
@@ -300,6 +304,7 @@ export const make = <Invalid, Forbidden, NotFound>(
 
     return {
       current: Effect.map(Ref.get(state), (s) => s.config),
+      snapshot: () => latest,
       get,
       update,
       subscribe,
