@@ -506,7 +506,7 @@ describe("resume", () => {
     )
   )
 
-  it.effect("each step boundary appends one row with that step only; the run's row is not rewritten", () =>
+  it.effect("each step boundary appends one row with that step only (the last one ends the run); the run's row is not rewritten", () =>
     withTempDir((dir) =>
       Effect.gen(function* () {
         const file = path.join(dir, "runs.db")
@@ -566,11 +566,18 @@ outputs: { v: "{c.v}" }
           [
             ["b", ["a"], ["a"]],
             ["c", ["b"], ["b"]],
-            ["done", ["c"], ["c"]],
-            [undefined, [], []]
+            ["done", ["c"], ["c"]]
           ]
         )
-        assert.deepStrictEqual(parsed[3].result, { v: "x!!!" })
+        // The last step's boundary is the run's end: its status and result come with it.
+        assert.deepStrictEqual([parsed[2].status, parsed[2].result], ["succeeded", { v: "x!!!" }])
+        assert.deepStrictEqual(
+          parsed.slice(0, 2).map((b) => [b.status, b.result]),
+          [
+            ["running", undefined],
+            ["running", undefined]
+          ]
+        )
       })
     )
   )
