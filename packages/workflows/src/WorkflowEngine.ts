@@ -199,7 +199,8 @@ export const make: Effect.Effect<
               )
             )
           ),
-          restore(Fiber.join(fiber)).pipe(Effect.onInterrupt(() => Fiber.interrupt(fiber)))
+          // The run's exit, without inheriting its fiber's FiberRefs (`Fiber.join` would merge them into the caller's).
+          restore(Effect.flatten(Fiber.await(fiber))).pipe(Effect.onInterrupt(() => Fiber.interrupt(fiber)))
         )
       )
     )
