@@ -747,8 +747,31 @@ const executeWork = (
     const bound = bindInputs(node, scope)
     const retry = step.retry
     const plain = step.timeoutMs === undefined && (retry === undefined || retry.times === 0)
+    const base = () => ({
+      step: node.id,
+      path: node.path,
+      kind: node.kind,
+      mode,
+      attempts,
+      ...(item === undefined ? {} : { item })
+    })
+    const onFailure = (failure: AttemptError) =>
+      failed(run, node, scope, key, bound, failure, base(), started, timeOf(run), attempts)
     // Only the wrappers a step configures: no timeout, no retries -> one attempt, run as it is.
-    if (plain && Either.isRight(bound)) attempts = 1
+    if (plain && Either.isRight(bound)) {
+      attempts = 1
+      if (node.kind === "module" && (mode === "traditional" || mode === "optimized")) {
+        // The common module step (one arm, one attempt): its arm's result is the step's record, without a `Served`.
+        return Effect.matchEffect(runArm(run, node, mode, scope, bound.right), {
+          onSuccess: (attempted) =>
+            addRecord(run, stepRecord(node, mode, 1, item, attempted, mode, "mode", undefined, timeOf(run) - started), {
+              outputs: attempted.outputs,
+              extra: noExtra
+            }),
+          onFailure
+        })
+      }
+    }
     const once: Effect.Effect<Served, AttemptError> = Either.isLeft(bound)
       ? Effect.fail(attemptError(bound.left, false))
       : plain
@@ -771,32 +794,6 @@ const executeWork = (
             times: retry.times,
             while: (e) => e._tag === "Timeout" || e.retry
           })
-    const base = () => ({
-      step: node.id,
-      path: node.path,
-      kind: node.kind,
-      mode,
-      attempts,
-      ...(item === undefined ? {} : { item })
-    })
-    const onFailure = (failure: AttemptError) =>
-      failed(run, node, scope, key, bound, failure, base(), started, timeOf(run), attempts)
-    if (
-      plain &&
-      Either.isRight(bound) &&
-      node.kind === "module" &&
-      (mode === "traditional" || mode === "optimized")
-    ) {
-      // The common module step (one arm, one attempt): its arm's result is the step's record, without a `Served`.
-      return Effect.matchEffect(runArm(run, node, mode, scope, bound.right), {
-        onSuccess: (attempted) =>
-          addRecord(run, stepRecord(node, mode, 1, item, attempted, mode, "mode", undefined, timeOf(run) - started), {
-            outputs: attempted.outputs,
-            extra: noExtra
-          }),
-        onFailure
-      })
-    }
     return Effect.matchEffect(withRetries, {
       onSuccess: (served) =>
         addRecord(
