@@ -117,13 +117,18 @@ const toolNodes = (w: Check.Checked): ReadonlyArray<Check.Node> => {
  * `optimized`).
  */
 export const prepare = (env: Env, w: Check.Checked): Effect.Effect<void, WorkflowInvalid> =>
-  Effect.gen(function* () {
+  Effect.withFiberRuntime((fiber) => {
     // Prepared once per workflow and tenant: each tenant's inline modules are its own (see docs/tenants.md).
-    const tenant = yield* Tenant.scope
+    const tenant = fiber.getFiberRef(Tenant.Tenant)
     const fingerprint = Option.isNone(tenant)
       ? (w.fingerprint ?? fingerprintOf(w))
       : `${tenant.value}:${w.fingerprint ?? fingerprintOf(w)}`
-    if (env.prepared.has(fingerprint)) return
+    // A prepared workflow (the common case: every run after the first) costs no more than this lookup.
+    return env.prepared.has(fingerprint) ? Effect.void : prepareOnce(env, w, fingerprint)
+  })
+
+const prepareOnce = (env: Env, w: Check.Checked, fingerprint: string): Effect.Effect<void, WorkflowInvalid> =>
+  Effect.gen(function* () {
     const issues: Array<Issue> = []
     for (const { workflow, node } of moduleNodes(w)) {
       const step = node.step as WS.ModuleStep
@@ -1155,6 +1160,12 @@ const driveChart = (
           Effect.zipRight(Effect.fail(error))
         )
       })
+    /**
+     * The scope the steps read (the inputs and the finished steps' outputs), kept with the chart: a finished step's
+     * outputs are added to it between two steps (no copy per step), and it is made again from the chart's context
+     * after a transition that added more (a branch's case, a parallel's children).
+     */
+    let scope: Record<string, unknown> | undefined
     const step = (position: Chart.Position): Effect.Effect<Result, RunError> => {
       if (position.value === Chart.DONE || position.value === Chart.FAILED) return finish(run, position, restored)
       const node = run.workflow.nodes.get(position.value)
@@ -1170,8 +1181,10 @@ const driveChart = (
           })
         )
       }
+      // `scopeOf` makes a new object: the run's own.
+      if (scope === undefined) scope = Chart.scopeOf(position.context) as Record<string, unknown>
       const executed = Effect.matchEffect(
-        execute(run, node, Chart.scopeOf(position.context), `${run.record.runId}:${node.id}`),
+        execute(run, node, scope, `${run.record.runId}:${node.id}`),
         {
           onFailure: (error) => onFailure(node, error),
           onSuccess: (finished) => {
@@ -1182,7 +1195,10 @@ const driveChart = (
               // The common step: its target is a work state, what it adds is its own outputs.
               next = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
               added = { [node.id]: finished.outputs }
+              // Step ids are never `inputs` (the checker refuses it): the run's inputs stay as they are.
+              scope![node.id] = finished.outputs
             } else {
+              scope = undefined
               // A parallel's children (and nested branches' steps) are readable by their own ids afterwards.
               if (!isEmpty(finished.extra)) runner.send({ type: "OUTPUTS", outputs: finished.extra })
               next = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
@@ -1269,48 +1285,58 @@ export const start = (
   inputs: Outputs,
   options: RunOptions
 ): Effect.Effect<Result, RunError> =>
-  Effect.gen(function* () {
-    const checked = yield* checkInputs(w, inputs)
-    const clock = yield* Effect.clock
-    const at = clock.unsafeCurrentTimeMillis()
-    const runId = options.runId ?? `run-${at.toString(36)}-${(++counter).toString(36)}`
-    const fingerprint = w.fingerprint ?? fingerprintOf(w)
-    const chart = chartOf(env, w, fingerprint)
-    const runner = Chart.start(chart, checked)
-    const position = runner.position()
-    // The end user and tenant the run is for (from the fiber, like the correlation id): what data rights find.
-    const subject = Option.getOrUndefined(yield* Subject.current)
-    const tenant = Option.getOrUndefined(yield* Tenant.scope)
-    const run: Run = {
-      env,
-      workflow: w,
-      options,
-      shadowCostUsd: 0,
-      unsaved: [],
-      routed: new Set(),
-      clock,
-      record: {
-        schemaVersion: SCHEMA_VERSION,
-        runId,
-        workflow: w.definition.name,
-        file: w.file,
-        fingerprint,
-        status: "running",
-        state: position.value,
-        inputs: checked,
-        outputs: position.context.outputs,
-        partials: {},
-        steps: [],
-        createdAt: at,
-        updatedAt: at,
-        ...(subject === undefined ? {} : { subject }),
-        ...(tenant === undefined ? {} : { tenant })
-      }
-    }
-    yield* run.env.store.save(run.record)
-    yield* progress(run, { _tag: "RunStarted", runId, workflow: w.definition.name, resumed: false })
-    return yield* drive(run, [], runner)
-  })
+  Effect.flatMap(checkInputs(w, inputs), (checked) =>
+    Effect.clockWith((clock) =>
+      Effect.withFiberRuntime<Result, RunError>((fiber) => {
+        const at = clock.unsafeCurrentTimeMillis()
+        const runId = options.runId ?? `run-${at.toString(36)}-${(++counter).toString(36)}`
+        const fingerprint = w.fingerprint ?? fingerprintOf(w)
+        const chart = chartOf(env, w, fingerprint)
+        const runner = Chart.start(chart, checked)
+        const position = runner.position()
+        // The end user and tenant the run is for (from the fiber, like the correlation id): what data rights find.
+        const subject = Option.getOrUndefined(fiber.getFiberRef(Subject.currentSubject))
+        const tenant = Option.getOrUndefined(fiber.getFiberRef(Tenant.Tenant))
+        const record: Mutable<RunRecord.RunRecord> = {
+          schemaVersion: SCHEMA_VERSION,
+          runId,
+          workflow: w.definition.name,
+          file: w.file,
+          fingerprint,
+          status: "running",
+          state: position.value,
+          inputs: checked,
+          outputs: position.context.outputs,
+          partials: {},
+          steps: [],
+          createdAt: at,
+          updatedAt: at
+        }
+        if (subject !== undefined) record.subject = subject
+        if (tenant !== undefined) record.tenant = tenant
+        const run: Run = {
+          env,
+          workflow: w,
+          options,
+          shadowCostUsd: 0,
+          unsaved: [],
+          routed: new Set(),
+          clock,
+          record
+        }
+        const saved = Effect.flatMap(run.env.store.save(record), () => drive(run, [], runner))
+        return options.onProgress === undefined
+          ? saved
+          : Effect.zipRight(
+              Effect.zipRight(
+                run.env.store.save(record),
+                options.onProgress({ _tag: "RunStarted", runId, workflow: w.definition.name, resumed: false })
+              ),
+              drive(run, [], runner)
+            )
+      })
+    )
+  )
 
 /** Resumes a stored run where it stopped (its finished steps are not run again). */
 export const resume = (
