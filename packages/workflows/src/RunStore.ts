@@ -342,7 +342,7 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
      * largest key. The run keys' unique index checks it: when another writer on the file took it, the insert that
      * reads the largest key serves, and the hint follows.
      */
-    let nextKey: number | undefined = undefined
+    let nextKey: number | undefined
     /** Inserts a new run; `undefined` when it exists already. */
     const insertNew = (record: RunRecord.RunRecord, text: string): number | undefined => {
       if (nextKey !== undefined) {

@@ -506,7 +506,7 @@ describe("resume", () => {
     )
   )
 
-  it.effect("two stores writing one SQLite file give their new runs distinct keys (a key taken by the other is skipped)", () =>
+  it.effect("two stores on one SQLite file give their new runs distinct keys (one the other took is skipped)", () =>
     withTempDir((dir) =>
       Effect.scoped(
         Effect.gen(function* () {
@@ -552,7 +552,7 @@ describe("resume", () => {
     )
   )
 
-  it.effect("each step boundary appends one row with that step only (the last one ends the run); the run's row is not rewritten", () =>
+  it.effect("a step boundary appends one row with its step (the last ends the run); the run's row is kept", () =>
     withTempDir((dir) =>
       Effect.gen(function* () {
         const file = path.join(dir, "runs.db")

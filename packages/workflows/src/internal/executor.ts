@@ -462,9 +462,8 @@ const runArm = (
     Effect.mapError(modules.program(id, 1), (e) => attemptError(describe(e), false)),
     (program) =>
       Effect.map(
-        Effect.mapError(
-          Module.call(program as never, inputs as never) as Effect.Effect<unknown, unknown, LM.LM>,
-          (e) => attemptError(describe(e))
+        Effect.mapError(Module.call(program as never, inputs as never) as Effect.Effect<unknown, unknown, LM.LM>, (e) =>
+          attemptError(describe(e))
         ),
         recordOf
       )
@@ -1183,47 +1182,44 @@ const driveChart = (
       }
       // `scopeOf` makes a new object: the run's own.
       if (scope === undefined) scope = Chart.scopeOf(position.context) as Record<string, unknown>
-      const executed = Effect.matchEffect(
-        execute(run, node, scope, `${run.record.runId}:${node.id}`),
-        {
-          onFailure: (error) => onFailure(node, error),
-          onSuccess: (finished) => {
-            const before = position.context.outputs
-            let added: Record<string, Outputs>
-            let next: Chart.Position
-            if (isEmpty(finished.extra) && Chart.isDirect(chart, node.id)) {
-              // The common step: its target is a work state, what it adds is its own outputs.
-              next = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
-              added = { [node.id]: finished.outputs }
-              // Step ids are never `inputs` (the checker refuses it): the run's inputs stay as they are.
-              scope![node.id] = finished.outputs
-            } else {
-              scope = undefined
-              // A parallel's children (and nested branches' steps) are readable by their own ids afterwards.
-              if (!isEmpty(finished.extra)) runner.send({ type: "OUTPUTS", outputs: finished.extra })
-              next = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
-              // Only what this boundary added to the chart's context (the step, its nested steps, branch cases taken).
-              const after = next.context.outputs
-              added = {}
-              for (const id in after) if (before[id] !== after[id]) added[id] = after[id]!
-            }
-            const clear = !isEmpty(run.record.partials)
-            if (next.value === Chart.DONE) {
-              return finish(run, next, restored, {
-                state: next.value,
-                outputs: added,
-                ...(clear ? { clearPartials: true } : {})
-              })
-            }
-            return Effect.flatMap(
-              clear
-                ? commit(run, { state: next.value, outputs: added, clearPartials: true })
-                : commitStep(run, next.value, added, next.context.outputs),
-              () => step(next)
-            )
+      const executed = Effect.matchEffect(execute(run, node, scope, `${run.record.runId}:${node.id}`), {
+        onFailure: (error) => onFailure(node, error),
+        onSuccess: (finished) => {
+          const before = position.context.outputs
+          let added: Record<string, Outputs>
+          let next: Chart.Position
+          if (isEmpty(finished.extra) && Chart.isDirect(chart, node.id)) {
+            // The common step: its target is a work state, what it adds is its own outputs.
+            next = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
+            added = { [node.id]: finished.outputs }
+            // Step ids are never `inputs` (the checker refuses it): the run's inputs stay as they are.
+            scope![node.id] = finished.outputs
+          } else {
+            scope = undefined
+            // A parallel's children (and nested branches' steps) are readable by their own ids afterwards.
+            if (!isEmpty(finished.extra)) runner.send({ type: "OUTPUTS", outputs: finished.extra })
+            next = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
+            // Only what this boundary added to the chart's context (the step, its nested steps, branch cases taken).
+            const after = next.context.outputs
+            added = {}
+            for (const id in after) if (before[id] !== after[id]) added[id] = after[id]!
           }
+          const clear = !isEmpty(run.record.partials)
+          if (next.value === Chart.DONE) {
+            return finish(run, next, restored, {
+              state: next.value,
+              outputs: added,
+              ...(clear ? { clearPartials: true } : {})
+            })
+          }
+          return Effect.flatMap(
+            clear
+              ? commit(run, { state: next.value, outputs: added, clearPartials: true })
+              : commitStep(run, next.value, added, next.context.outputs),
+            () => step(next)
+          )
         }
-      )
+      })
       return run.options.onProgress === undefined
         ? executed
         : Effect.zipRight(
