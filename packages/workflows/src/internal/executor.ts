@@ -323,7 +323,8 @@ const commitStep = (
     record.state = state
     record.outputs = outputs
   } else {
-    run.record = applyBoundary(record, boundary)
+    // The step records are on the record already: the fold takes the boundary without them.
+    run.record = applyBoundary(record, { state, outputs: added, at, status: record.status })
   }
   return run.env.store.append(record.runId, boundary)
 }
