@@ -246,6 +246,11 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
               "INSERT INTO workflow_runs (run_id, workflow, status, updated_at, record, run_key) VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(run_key), 0) + 1 FROM workflow_runs)) ON CONFLICT (run_id) DO NOTHING RETURNING run_key"
             )
             .pluck(),
+          // A new run at the run key this store expects to be next (no key to read, nothing to return); nothing when
+          // the run exists, a unique-constraint error when another writer took the key.
+          insertRunAt: db.prepare<[string, string, string, number, string, number]>(
+            "INSERT INTO workflow_runs (run_id, workflow, status, updated_at, record, run_key) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING"
+          ),
           // A new run takes the next run key; a run saved again keeps its own.
           upsertRun: db
             .prepare<[string, string, string, number, string], number>(
@@ -332,6 +337,31 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
         status: row.status
       }
     }
+    /**
+     * The run key this store gives its next new run (one past the last it gave): a hint that spares reading the
+     * largest key. The run keys' unique index checks it: when another writer on the file took it, the insert that
+     * reads the largest key serves, and the hint follows.
+     */
+    let nextKey: number | undefined
+    /** Inserts a new run; `undefined` when it exists already. */
+    const insertNew = (record: RunRecord.RunRecord, text: string): number | undefined => {
+      if (nextKey !== undefined) {
+        try {
+          const key = nextKey
+          const inserted =
+            statements.insertRunAt.run(record.runId, record.workflow, record.status, record.updatedAt, text, key)
+              .changes === 1
+          if (!inserted) return undefined
+          nextKey = key + 1
+          return key
+        } catch (e) {
+          if ((e as { readonly code?: unknown }).code !== "SQLITE_CONSTRAINT_UNIQUE") throw e
+        }
+      }
+      const key = statements.insertRun.get(record.runId, record.workflow, record.status, record.updatedAt, text)
+      if (key !== undefined) nextKey = key + 1
+      return key
+    }
     /** Runs a synchronous statement as an effect, its failure a `RunStoreError` of `operation`. */
     const attempt = <A>(operation: string, f: () => A): Effect.Effect<A, RunStoreError> =>
       Effect.suspend(() => {
@@ -345,9 +375,7 @@ export const makeSqlite = (filename: string): Effect.Effect<Service, RunStoreErr
       save: (record) =>
         attempt("save", () => {
           const text = JSON.stringify(record)
-          const key =
-            statements.insertRun.get(record.runId, record.workflow, record.status, record.updatedAt, text) ??
-            save.immediate(record, text)
+          const key = insertNew(record, text) ?? save.immediate(record, text)
           remember(record.runId, {
             next: key * BOUNDARIES_PER_RUN,
             end: (key + 1) * BOUNDARIES_PER_RUN,

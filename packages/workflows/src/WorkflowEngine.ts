@@ -199,7 +199,8 @@ export const make: Effect.Effect<
               )
             )
           ),
-          restore(Fiber.join(fiber)).pipe(Effect.onInterrupt(() => Fiber.interrupt(fiber)))
+          // The run's exit, without inheriting its fiber's FiberRefs (`Fiber.join` would merge them into the caller's).
+          restore(Effect.flatten(Fiber.await(fiber))).pipe(Effect.onInterrupt(() => Fiber.interrupt(fiber)))
         )
       )
     )
@@ -225,13 +226,15 @@ export const make: Effect.Effect<
   let generated = 0
   const service: Service = {
     run: (workflow, inputs, options = {}) =>
-      Effect.gen(function* () {
+      Effect.suspend(() => {
         const checked = checkedOf(workflow)
-        yield* Executor.prepare(env, checked)
-        const runId = yield* Tenant.own(
-          options.runId ?? `${workflow.name}-${Date.now().toString(36)}-${(++generated).toString(36)}`
+        return Effect.zipRight(
+          Executor.prepare(env, checked),
+          Effect.flatMap(
+            Tenant.own(options.runId ?? `${workflow.name}-${Date.now().toString(36)}-${(++generated).toString(36)}`),
+            (runId) => local(supervised(runId, Executor.start(env, checked, inputs, { ...options, runId })))
+          )
         )
-        return yield* local(supervised(runId, Executor.start(env, checked, inputs, { ...options, runId })))
       }),
     resume: (workflow, localId, options = {}) =>
       Effect.gen(function* () {

@@ -506,7 +506,53 @@ describe("resume", () => {
     )
   )
 
-  it.effect("each step boundary appends one row with that step only; the run's row is not rewritten", () =>
+  it.effect("two stores on one SQLite file give their new runs distinct keys (one the other took is skipped)", () =>
+    withTempDir((dir) =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const file = path.join(dir, "runs.db")
+          const a = yield* RunStore.makeSqlite(file)
+          const b = yield* RunStore.makeSqlite(file)
+          const run = (runId: string): RunRecord.RunRecord => ({
+            schemaVersion: 1,
+            runId,
+            workflow: "w",
+            file: "w.yaml",
+            fingerprint: "f",
+            status: "running",
+            state: "s0",
+            inputs: {},
+            outputs: {},
+            partials: {},
+            steps: [],
+            createdAt: 1,
+            updatedAt: 1
+          })
+          // `a` expects the key after its first run's next; `b` takes that key first.
+          yield* a.save(run("a1"))
+          yield* b.save(run("b1"))
+          yield* a.save(run("a2"))
+          yield* b.save(run("b2"))
+          for (const [store, runId] of [
+            [a, "a1"],
+            [b, "b1"],
+            [a, "a2"],
+            [b, "b2"]
+          ] as const) {
+            yield* store.append(runId, { at: 2, status: "running", state: "s1", outputs: { s0: { v: runId } } })
+          }
+          for (const runId of ["a1", "b1", "a2", "b2"]) {
+            const got = yield* a.get(runId)
+            // Each run reads its own boundary only: no two runs share a key (their boundaries' range).
+            assert.deepStrictEqual([got?.state, got?.outputs], ["s1", { s0: { v: runId } }])
+          }
+          assert.strictEqual((yield* b.list("w")).length, 4)
+        })
+      )
+    )
+  )
+
+  it.effect("a step boundary appends one row with its step (the last ends the run); the run's row is kept", () =>
     withTempDir((dir) =>
       Effect.gen(function* () {
         const file = path.join(dir, "runs.db")
@@ -566,11 +612,18 @@ outputs: { v: "{c.v}" }
           [
             ["b", ["a"], ["a"]],
             ["c", ["b"], ["b"]],
-            ["done", ["c"], ["c"]],
-            [undefined, [], []]
+            ["done", ["c"], ["c"]]
           ]
         )
-        assert.deepStrictEqual(parsed[3].result, { v: "x!!!" })
+        // The last step's boundary is the run's end: its status and result come with it.
+        assert.deepStrictEqual([parsed[2].status, parsed[2].result], ["succeeded", { v: "x!!!" }])
+        assert.deepStrictEqual(
+          parsed.slice(0, 2).map((b) => [b.status, b.result]),
+          [
+            ["running", undefined],
+            ["running", undefined]
+          ]
+        )
       })
     )
   )

@@ -117,13 +117,18 @@ const toolNodes = (w: Check.Checked): ReadonlyArray<Check.Node> => {
  * `optimized`).
  */
 export const prepare = (env: Env, w: Check.Checked): Effect.Effect<void, WorkflowInvalid> =>
-  Effect.gen(function* () {
+  Effect.withFiberRuntime((fiber) => {
     // Prepared once per workflow and tenant: each tenant's inline modules are its own (see docs/tenants.md).
-    const tenant = yield* Tenant.scope
+    const tenant = fiber.getFiberRef(Tenant.Tenant)
     const fingerprint = Option.isNone(tenant)
       ? (w.fingerprint ?? fingerprintOf(w))
       : `${tenant.value}:${w.fingerprint ?? fingerprintOf(w)}`
-    if (env.prepared.has(fingerprint)) return
+    // A prepared workflow (the common case: every run after the first) costs no more than this lookup.
+    return env.prepared.has(fingerprint) ? Effect.void : prepareOnce(env, w, fingerprint)
+  })
+
+const prepareOnce = (env: Env, w: Check.Checked, fingerprint: string): Effect.Effect<void, WorkflowInvalid> =>
+  Effect.gen(function* () {
     const issues: Array<Issue> = []
     for (const { workflow, node } of moduleNodes(w)) {
       const step = node.step as WS.ModuleStep
@@ -276,14 +281,12 @@ const describe = (e: unknown): string =>
     : String(e)
 
 /**
- * Writes a step boundary: one small appended row with what changed (never the whole record), carrying the step
- * records since the previous boundary. The in-memory record is updated the same way (`applyBoundary`).
+ * Writes a boundary: one small appended row with what changed (never the whole record), carrying the step records
+ * since the previous boundary. The in-memory record is updated the same way (`applyBoundary`).
  */
 const commit = (
   run: Run,
-  change: Omit<RunStore.Boundary, "at" | "status" | "steps"> & { readonly status?: RunRecord.Status },
-  /** The chart's outputs after the boundary (the record's outputs with `change.outputs` added), when known. */
-  outputs?: RunRecord.RunRecord["outputs"]
+  change: Omit<RunStore.Boundary, "at" | "status" | "steps"> & { readonly status?: RunRecord.Status }
 ): Effect.Effect<void, RunError> =>
   Effect.suspend(() => {
     const at = timeOf(run)
@@ -292,16 +295,41 @@ const commit = (
     const record = run.record
     const head: RunStore.Boundary = { ...change, at, status: change.status ?? record.status }
     // The record's steps array is the run's own (the step records are already on it): the head leaves it as it is.
-    // A step boundary (the chart moved, nothing else) takes the chart's outputs as they are, without a copy.
-    run.record =
-      outputs !== undefined &&
-      change.state !== undefined &&
-      Object.keys(change).length === 2 &&
-      record.error === undefined
-        ? { ...record, status: head.status, updatedAt: at, state: change.state, outputs }
-        : applyBoundary(record, head)
+    run.record = applyBoundary(record, head)
     return run.env.store.append(record.runId, steps.length === 0 ? head : { ...head, steps })
   })
+
+/**
+ * Writes a step boundary (the chart moved to `state`, the step's outputs `added`; the run still running, no partials
+ * to clear): the common boundary, built without a spread. The run's record is updated in place (it is the run's
+ * own object): its outputs become the chart's `outputs` as they are, without a copy.
+ */
+const commitStep = (
+  run: Run,
+  state: string,
+  added: { readonly [step: string]: Outputs },
+  outputs: RunRecord.RunRecord["outputs"]
+): Effect.Effect<void, RunError> => {
+  const at = timeOf(run)
+  const steps = run.unsaved
+  const record = run.record as Mutable<RunRecord.RunRecord>
+  const boundary: RunStore.Boundary =
+    steps.length === 0
+      ? { state, outputs: added, at, status: record.status }
+      : { state, outputs: added, at, status: record.status, steps }
+  run.unsaved = []
+  if (record.error === undefined) {
+    record.updatedAt = at
+    record.state = state
+    record.outputs = outputs
+  } else {
+    // The step records are on the record already: the fold takes the boundary without them.
+    run.record = applyBoundary(record, { state, outputs: added, at, status: record.status })
+  }
+  return run.env.store.append(record.runId, boundary)
+}
+
+type Mutable<A> = { -readonly [K in keyof A]: A[K] }
 
 const progress = (run: Run, p: Progress): Effect.Effect<void> =>
   run.options.onProgress === undefined ? Effect.void : run.options.onProgress(p)
@@ -311,8 +339,9 @@ const stepLabel = (node: Check.Node) => `${node.path} (${node.id})`
 /** Resolves a step's input bindings in the scope. */
 const bindInputs = (node: Check.Node, scope: Template.Scope): Either.Either<Outputs, string> => {
   const out: Record<string, unknown> = {}
-  for (const [name, binding] of Object.entries(node.step.inputs ?? {})) {
-    const r = Template.resolve(binding, scope)
+  const inputs = node.step.inputs
+  for (const name in inputs) {
+    const r = Template.resolve(inputs[name], scope)
     if (!r.ok) {
       return Either.left(
         `input "${name}": {${r.missing}} has no value (the step it reads did not run: a branch case not taken?)`
@@ -335,16 +364,30 @@ interface Attempted {
  * whose context has another LM, or none) gets it here.
  */
 const tracked = <E>(run: Run, self: Effect.Effect<Outputs, E, LM.LM>): Effect.Effect<Attempted, E> =>
-  Effect.withFiberRuntime<Attempted, E>((fiber) => {
+  trackedAs(run, self, identity, identity)
+
+const identity = <A>(a: A): A => a
+
+/** {@link tracked} of an effect whose value and error are mapped to the arm's outputs and error (one map, not two). */
+const trackedAs = <X, E, E2>(
+  run: Run,
+  self: Effect.Effect<X, E, LM.LM>,
+  outputsOf: (x: X) => Outputs,
+  errorOf: (e: E) => E2
+): Effect.Effect<Attempted, E2> =>
+  Effect.withFiberRuntime<Attempted, E2>((fiber) => {
     let usage: LM.UsageTotals | undefined
-    const metered = Effect.map(
+    const metered = Effect.mapBoth(
       LM.meterUsage(self, (_exit, totals) => {
         usage = totals
       }),
-      (outputs): Attempted => ({ outputs, costUsd: usage!.costUsd, lmCalls: usage!.calls })
+      {
+        onFailure: errorOf,
+        onSuccess: (x): Attempted => ({ outputs: outputsOf(x), costUsd: usage!.costUsd, lmCalls: usage!.calls })
+      }
     )
     return fiber.currentContext.unsafeMap.get(LM.LM.key) === run.env.lm
-      ? (metered as Effect.Effect<Attempted, E>)
+      ? (metered as Effect.Effect<Attempted, E2>)
       : Effect.provideService(metered, LM.LM, run.env.lm)
   })
 
@@ -412,26 +455,24 @@ const runArm = (
   const id = moduleIdOf(run.workflow.definition.name, node)
   if (arm === "traditional" && step.prompt !== undefined) return callPrompt(run, step.prompt, scope, inputs)
   const modules = run.env.modules
-  const call: Effect.Effect<Outputs, AttemptError, LM.LM> =
-    arm === "optimized"
-      ? Effect.mapBoth(modules.execute(id, inputs), {
-          onFailure: (e) => attemptError(describe(e)),
-          onSuccess: (x) => recordOf(x.output)
-        })
-      : // The baseline: the module's first version, as written.
-        Effect.flatMap(
-          Effect.mapError(modules.program(id, 1), (e) => attemptError(describe(e), false)),
-          (program) =>
-            Effect.map(
-              Effect.mapError(
-                Module.call(program as never, inputs as never) as Effect.Effect<unknown, unknown, LM.LM>,
-                (e) => attemptError(describe(e))
-              ),
-              recordOf
-            )
-        )
+  if (arm === "optimized") {
+    return trackedAs(run, modules.execute(id, inputs), outputsOfExecution, (e) => attemptError(describe(e)))
+  }
+  // The baseline: the module's first version, as written.
+  const call: Effect.Effect<Outputs, AttemptError, LM.LM> = Effect.flatMap(
+    Effect.mapError(modules.program(id, 1), (e) => attemptError(describe(e), false)),
+    (program) =>
+      Effect.map(
+        Effect.mapError(Module.call(program as never, inputs as never) as Effect.Effect<unknown, unknown, LM.LM>, (e) =>
+          attemptError(describe(e))
+        ),
+        recordOf
+      )
+  )
   return tracked(run, call)
 }
+
+const outputsOfExecution = (x: ModuleManager.Execution): Outputs => recordOf(x.output)
 
 /**
  * The router of a hybrid or evaluation step (kept across runs, so a bandit learns; restored from the run store's
@@ -711,8 +752,31 @@ const executeWork = (
     const bound = bindInputs(node, scope)
     const retry = step.retry
     const plain = step.timeoutMs === undefined && (retry === undefined || retry.times === 0)
+    const base = () => ({
+      step: node.id,
+      path: node.path,
+      kind: node.kind,
+      mode,
+      attempts,
+      ...(item === undefined ? {} : { item })
+    })
+    const onFailure = (failure: AttemptError) =>
+      failed(run, node, scope, key, bound, failure, base(), started, timeOf(run), attempts)
     // Only the wrappers a step configures: no timeout, no retries -> one attempt, run as it is.
-    if (plain && Either.isRight(bound)) attempts = 1
+    if (plain && Either.isRight(bound)) {
+      attempts = 1
+      if (node.kind === "module" && (mode === "traditional" || mode === "optimized")) {
+        // The common module step (one arm, one attempt): its arm's result is the step's record, without a `Served`.
+        return Effect.matchEffect(runArm(run, node, mode, scope, bound.right), {
+          onSuccess: (attempted) =>
+            addRecord(run, stepRecord(node, mode, 1, item, attempted, mode, "mode", undefined, timeOf(run) - started), {
+              outputs: attempted.outputs,
+              extra: noExtra
+            }),
+          onFailure
+        })
+      }
+    }
     const once: Effect.Effect<Served, AttemptError> = Either.isLeft(bound)
       ? Effect.fail(attemptError(bound.left, false))
       : plain
@@ -735,32 +799,57 @@ const executeWork = (
             times: retry.times,
             while: (e) => e._tag === "Timeout" || e.retry
           })
-    const base = () => ({
-      step: node.id,
-      path: node.path,
-      kind: node.kind,
-      mode,
-      attempts,
-      ...(item === undefined ? {} : { item })
-    })
     return Effect.matchEffect(withRetries, {
-      onSuccess: (served) => {
-        const rec: RunRecord.StepRecord = {
-          ...base(),
-          ...(served.arm === undefined ? {} : { arm: served.arm }),
-          ...(served.reason === undefined ? {} : { reason: served.reason }),
-          timeMs: timeOf(run) - started,
-          costUsd: served.attempted.costUsd,
-          lmCalls: served.attempted.lmCalls,
-          success: true,
-          outputs: served.attempted.outputs,
-          ...(served.shadow === undefined ? {} : { shadow: served.shadow })
-        }
-        return addRecord(run, rec, { outputs: served.attempted.outputs, extra: noExtra })
-      },
-      onFailure: (failure) => failed(run, node, scope, key, bound, failure, base(), started, timeOf(run), attempts)
+      onSuccess: (served) =>
+        addRecord(
+          run,
+          stepRecord(
+            node,
+            mode,
+            attempts,
+            item,
+            served.attempted,
+            served.arm,
+            served.reason,
+            served.shadow,
+            timeOf(run) - started
+          ),
+          { outputs: served.attempted.outputs, extra: noExtra }
+        ),
+      onFailure
     })
   })
+
+/** A succeeded step's record (built field by field: no spread of optional parts). */
+const stepRecord = (
+  node: Check.Node,
+  mode: WS.Mode,
+  attempts: number,
+  item: number | undefined,
+  attempted: Attempted,
+  arm: string | undefined,
+  reason: string | undefined,
+  shadow: RunRecord.StepRecord["shadow"],
+  timeMs: number
+): RunRecord.StepRecord => {
+  const rec: Mutable<RunRecord.StepRecord> = {
+    step: node.id,
+    path: node.path,
+    kind: node.kind,
+    mode,
+    attempts,
+    timeMs,
+    costUsd: attempted.costUsd,
+    lmCalls: attempted.lmCalls,
+    success: true,
+    outputs: attempted.outputs
+  }
+  if (item !== undefined) rec.item = item
+  if (arm !== undefined) rec.arm = arm
+  if (reason !== undefined) rec.reason = reason
+  if (shadow !== undefined) rec.shadow = shadow
+  return rec
+}
 
 const noExtra: Finished["extra"] = Object.freeze({})
 
@@ -1019,67 +1108,140 @@ const chartOf = (env: Env, w: Check.Checked, fingerprint: string): Chart.Chart =
 export const fingerprintOf = (w: Check.Checked): string => CanonicalJson.sha256(w.definition as never)
 
 const drive = (run: Run, restored: ReadonlyArray<string>, started?: Chart.Runner): Effect.Effect<Result, RunError> =>
-  // The run's LM is provided once here (not per step: `tracked` sees it is there).
-  Effect.provideService(LM.LM, run.env.lm)(driveChart(run, restored, started))
+  // The run's LM is provided once here (not per step: `tracked` sees it is there), when the fiber lacks it.
+  Effect.withFiberRuntime((fiber) =>
+    fiber.currentContext.unsafeMap.get(LM.LM.key) === run.env.lm
+      ? driveChart(run, restored, started)
+      : Effect.provideService(driveChart(run, restored, started), LM.LM, run.env.lm)
+  )
 
+/** Whether an object has no own enumerable key (without listing them). */
+const isEmpty = (o: object): boolean => {
+  for (const _ in o) return false
+  return true
+}
+
+/** The last step's boundary, written with the run's end (one boundary, not two). */
+type Pending = Pick<RunStore.Boundary, "state" | "outputs" | "clearPartials">
+
+/**
+ * Drives the chart: one step after the other, as a chain of effects (no generator), each step's boundary written
+ * before the next starts. The last step's boundary is the run's end (its status and result with it).
+ */
 const driveChart = (
   run: Run,
   restored: ReadonlyArray<string>,
   started?: Chart.Runner
 ): Effect.Effect<Result, RunError> =>
-  Effect.gen(function* () {
+  Effect.suspend(() => {
+    const chart = chartOf(run.env, run.workflow, run.record.fingerprint)
     // One runner for the whole run (a new run's, or one restored at the stored position): steps only send events.
     const runner =
       started ??
-      Chart.restore(chartOf(run.env, run.workflow, run.record.fingerprint), {
+      Chart.restore(chart, {
         value: run.record.state,
         context: { inputs: run.record.inputs, outputs: run.record.outputs }
       })
-    let position = runner.position()
-    while (position.value !== Chart.DONE && position.value !== Chart.FAILED) {
-      const node = run.workflow.nodes.get(position.value)
-      if (node === undefined) {
-        return yield* new StepFailed({
-          runId: run.record.runId,
-          step: position.value,
-          kind: "unknown",
-          attempts: 0,
-          reason: "the run stands at a state the workflow does not have",
-          message: `run ${run.record.runId} stands at "${position.value}", which workflow ${run.workflow.definition.name} does not have`
-        })
-      }
-      if (run.options.onProgress !== undefined) {
-        yield* run.options.onProgress({ _tag: "StepStarted", runId: run.record.runId, step: node.id })
-      }
-      const finished = yield* Effect.tapError(
-        execute(run, node, Chart.scopeOf(position.context), `${run.record.runId}:${node.id}`),
-        (error) =>
-          Effect.gen(function* () {
-            // The chart's FAIL transition ends the run; the record keeps the failed step, where a resume retries.
-            const failed = runner.send({ type: "FAIL", step: node.id })
-            yield* Effect.ignore(saveRouters(run))
-            yield* Effect.ignore(
+    const onFailure = (node: Check.Node, error: RunError): Effect.Effect<never, RunError> =>
+      Effect.suspend(() => {
+        // The chart's FAIL transition ends the run; the record keeps the failed step, where a resume retries.
+        const failed = runner.send({ type: "FAIL", step: node.id })
+        return Effect.ignore(saveRouters(run)).pipe(
+          Effect.zipRight(
+            Effect.ignore(
               commit(run, {
                 status: failed.value === Chart.FAILED ? "failed" : "running",
                 state: node.id,
                 error: error.message
               })
             )
-            yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "failed" })
+          ),
+          Effect.zipRight(progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "failed" })),
+          Effect.zipRight(Effect.fail(error))
+        )
+      })
+    /**
+     * The scope the steps read (the inputs and the finished steps' outputs), kept with the chart: a finished step's
+     * outputs are added to it between two steps (no copy per step), and it is made again from the chart's context
+     * after a transition that added more (a branch's case, a parallel's children).
+     */
+    let scope: Record<string, unknown> | undefined
+    const step = (position: Chart.Position): Effect.Effect<Result, RunError> => {
+      if (position.value === Chart.DONE || position.value === Chart.FAILED) return finish(run, position, restored)
+      const node = run.workflow.nodes.get(position.value)
+      if (node === undefined) {
+        return Effect.fail(
+          new StepFailed({
+            runId: run.record.runId,
+            step: position.value,
+            kind: "unknown",
+            attempts: 0,
+            reason: "the run stands at a state the workflow does not have",
+            message: `run ${run.record.runId} stands at "${position.value}", which workflow ${run.workflow.definition.name} does not have`
           })
-      )
-      // A parallel's children (and nested branches' steps) are readable by their own ids afterwards.
-      if (Object.keys(finished.extra).length > 0) runner.send({ type: "OUTPUTS", outputs: finished.extra })
-      const before = position.context.outputs
-      position = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
-      // Only what this boundary added to the chart's context (the step, its nested steps, branch cases taken).
-      const after = position.context.outputs
-      const added: Record<string, Outputs> = {}
-      for (const id in after) if (before[id] !== after[id]) added[id] = after[id]!
-      yield* Object.keys(run.record.partials).length === 0
-        ? commit(run, { state: position.value, outputs: added }, after)
-        : commit(run, { state: position.value, outputs: added, clearPartials: true })
+        )
+      }
+      // `scopeOf` makes a new object: the run's own.
+      if (scope === undefined) scope = Chart.scopeOf(position.context) as Record<string, unknown>
+      const executed = Effect.matchEffect(execute(run, node, scope, `${run.record.runId}:${node.id}`), {
+        onFailure: (error) => onFailure(node, error),
+        onSuccess: (finished) => {
+          const before = position.context.outputs
+          let added: Record<string, Outputs>
+          let next: Chart.Position
+          if (isEmpty(finished.extra) && Chart.isDirect(chart, node.id)) {
+            // The common step: its target is a work state, what it adds is its own outputs.
+            next = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
+            added = { [node.id]: finished.outputs }
+            // Step ids are never `inputs` (the checker refuses it): the run's inputs stay as they are.
+            scope![node.id] = finished.outputs
+          } else {
+            scope = undefined
+            // A parallel's children (and nested branches' steps) are readable by their own ids afterwards.
+            if (!isEmpty(finished.extra)) runner.send({ type: "OUTPUTS", outputs: finished.extra })
+            next = runner.send({ type: "DONE", step: node.id, outputs: finished.outputs })
+            // Only what this boundary added to the chart's context (the step, its nested steps, branch cases taken).
+            const after = next.context.outputs
+            added = {}
+            for (const id in after) if (before[id] !== after[id]) added[id] = after[id]!
+          }
+          const clear = !isEmpty(run.record.partials)
+          if (next.value === Chart.DONE) {
+            return finish(run, next, restored, {
+              state: next.value,
+              outputs: added,
+              ...(clear ? { clearPartials: true } : {})
+            })
+          }
+          return Effect.flatMap(
+            clear
+              ? commit(run, { state: next.value, outputs: added, clearPartials: true })
+              : commitStep(run, next.value, added, next.context.outputs),
+            () => step(next)
+          )
+        }
+      })
+      return run.options.onProgress === undefined
+        ? executed
+        : Effect.zipRight(
+            run.options.onProgress({ _tag: "StepStarted", runId: run.record.runId, step: node.id }),
+            executed
+          )
     }
+    return step(runner.position())
+  })
+
+/**
+ * Ends a run at its final position: its outputs resolved and its end written (with the last step's boundary, when it
+ * is still to write), its routers' state saved.
+ */
+const finish = (
+  run: Run,
+  position: Chart.Position,
+  restored: ReadonlyArray<string>,
+  pending?: Pending
+): Effect.Effect<Result, RunError> =>
+  Effect.suspend(() => {
     const scope = Chart.scopeOf(position.context)
     const outputs: Record<string, unknown> = {}
     for (const [name, binding] of Object.entries(run.workflow.definition.outputs)) {
@@ -1093,22 +1255,22 @@ const driveChart = (
           reason: `{${r.missing}} has no value`,
           message: `output "${name}": {${r.missing}} has no value (the step it reads did not run: a branch case not taken?)`
         })
-        yield* commit(run, { status: "failed", error: error.message })
-        return yield* error
+        return Effect.zipRight(commit(run, { ...pending, status: "failed", error: error.message }), Effect.fail(error))
       }
       outputs[name] = r.value
     }
-    yield* commit(run, { status: "succeeded", result: outputs })
-    yield* saveRouters(run)
-    yield* progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "succeeded" })
-    return {
-      runId: run.record.runId,
-      workflow: run.workflow.definition.name,
-      status: "succeeded" as const,
-      outputs,
-      steps: run.record.steps,
-      restored
-    }
+    return commit(run, { ...pending, status: "succeeded", result: outputs }).pipe(
+      Effect.zipRight(saveRouters(run)),
+      Effect.zipRight(progress(run, { _tag: "RunFinished", runId: run.record.runId, status: "succeeded" })),
+      Effect.as<Result>({
+        runId: run.record.runId,
+        workflow: run.workflow.definition.name,
+        status: "succeeded",
+        outputs,
+        steps: run.record.steps,
+        restored
+      })
+    )
   })
 
 let counter = 0
@@ -1120,48 +1282,58 @@ export const start = (
   inputs: Outputs,
   options: RunOptions
 ): Effect.Effect<Result, RunError> =>
-  Effect.gen(function* () {
-    const checked = yield* checkInputs(w, inputs)
-    const clock = yield* Effect.clock
-    const at = clock.unsafeCurrentTimeMillis()
-    const runId = options.runId ?? `run-${at.toString(36)}-${(++counter).toString(36)}`
-    const fingerprint = w.fingerprint ?? fingerprintOf(w)
-    const chart = chartOf(env, w, fingerprint)
-    const runner = Chart.start(chart, checked)
-    const position = runner.position()
-    // The end user and tenant the run is for (from the fiber, like the correlation id): what data rights find.
-    const subject = Option.getOrUndefined(yield* Subject.current)
-    const tenant = Option.getOrUndefined(yield* Tenant.scope)
-    const run: Run = {
-      env,
-      workflow: w,
-      options,
-      shadowCostUsd: 0,
-      unsaved: [],
-      routed: new Set(),
-      clock,
-      record: {
-        schemaVersion: SCHEMA_VERSION,
-        runId,
-        workflow: w.definition.name,
-        file: w.file,
-        fingerprint,
-        status: "running",
-        state: position.value,
-        inputs: checked,
-        outputs: position.context.outputs,
-        partials: {},
-        steps: [],
-        createdAt: at,
-        updatedAt: at,
-        ...(subject === undefined ? {} : { subject }),
-        ...(tenant === undefined ? {} : { tenant })
-      }
-    }
-    yield* run.env.store.save(run.record)
-    yield* progress(run, { _tag: "RunStarted", runId, workflow: w.definition.name, resumed: false })
-    return yield* drive(run, [], runner)
-  })
+  Effect.flatMap(checkInputs(w, inputs), (checked) =>
+    Effect.clockWith((clock) =>
+      Effect.withFiberRuntime<Result, RunError>((fiber) => {
+        const at = clock.unsafeCurrentTimeMillis()
+        const runId = options.runId ?? `run-${at.toString(36)}-${(++counter).toString(36)}`
+        const fingerprint = w.fingerprint ?? fingerprintOf(w)
+        const chart = chartOf(env, w, fingerprint)
+        const runner = Chart.start(chart, checked)
+        const position = runner.position()
+        // The end user and tenant the run is for (from the fiber, like the correlation id): what data rights find.
+        const subject = Option.getOrUndefined(fiber.getFiberRef(Subject.currentSubject))
+        const tenant = Option.getOrUndefined(fiber.getFiberRef(Tenant.Tenant))
+        const record: Mutable<RunRecord.RunRecord> = {
+          schemaVersion: SCHEMA_VERSION,
+          runId,
+          workflow: w.definition.name,
+          file: w.file,
+          fingerprint,
+          status: "running",
+          state: position.value,
+          inputs: checked,
+          outputs: position.context.outputs,
+          partials: {},
+          steps: [],
+          createdAt: at,
+          updatedAt: at
+        }
+        if (subject !== undefined) record.subject = subject
+        if (tenant !== undefined) record.tenant = tenant
+        const run: Run = {
+          env,
+          workflow: w,
+          options,
+          shadowCostUsd: 0,
+          unsaved: [],
+          routed: new Set(),
+          clock,
+          record
+        }
+        const saved = Effect.flatMap(run.env.store.save(record), () => drive(run, [], runner))
+        return options.onProgress === undefined
+          ? saved
+          : Effect.zipRight(
+              Effect.zipRight(
+                run.env.store.save(record),
+                options.onProgress({ _tag: "RunStarted", runId, workflow: w.definition.name, resumed: false })
+              ),
+              drive(run, [], runner)
+            )
+      })
+    )
+  )
 
 /** Resumes a stored run where it stopped (its finished steps are not run again). */
 export const resume = (

@@ -160,6 +160,12 @@ const nextOf = (machine: xstate.AnyStateMachine, branches: ReadonlySet<string>):
   return next
 }
 
+/** Whether a work state's `DONE` goes straight to another work state (or the end): no branch in between. */
+export const isDirect = (chart: Chart, state: string): boolean => {
+  const target = chart.next.get(state)
+  return target !== undefined && !chart.branches.has(target)
+}
+
 const describeTest = (c: WS.Condition): string =>
   c.equals !== undefined
     ? `== ${JSON.stringify(c.equals)}`
