@@ -2,10 +2,12 @@
  * The checkpoint store of one run of a job: the PostgreSQL store, with every write fenced by the run's epoch and
  * counted on the job's row, in one statement (`JobTable.writeUnits`). A run that another run superseded writes nothing: its
  * `set` fails and the run stops. Reads come from one snapshot of the run's namespace, taken at its first read
- * (`JobTable.units`: one statement instead of one a unit); the snapshot is complete because the run has claimed
- * the job, so no older run can write any more. Writes are group-committed: the units that finish while a write is
- * on its way go together in the next statement (`JobTable.writeUnits`), and each `set` still returns only once
- * its own unit is committed, so a unit is as durable as with one statement a unit, for fewer round trips.
+ * (`JobTable.units`: one statement instead of one a unit; none on a job's first run, which no earlier run can
+ * have written for); the snapshot is complete because the run has claimed the job, so no older run can write any
+ * more. Writes are group-committed: a statement waits a millisecond for the units finishing with the first (a job's
+ * concurrent units, whose LM calls end together), and the units that finish while a write is on its way go
+ * together in the next statement (`JobTable.writeUnits`); each `set` still returns only once its own unit is
+ * committed, so a unit is as durable as with one statement a unit, for fewer round trips.
  */
 import { type Checkpoint, OptimizerError } from "@effect-dspy/optimizers"
 import * as Deferred from "effect/Deferred"
@@ -21,19 +23,30 @@ export interface Fenced {
   readonly superseded: () => boolean
 }
 
-/** Wraps `inner` for the run `epoch` of `jobId` (call it after the run claimed the job). */
-export const make = (inner: Checkpoint.Service, table: JobTable, jobId: string, epoch: number): Effect.Effect<Fenced> =>
+/**
+ * Wraps `inner` for the run `epoch` of `jobId` (call it after the run claimed the job). With `empty` (the job's first
+ * run: no earlier run can have written a unit), nothing is read back.
+ */
+export const make = (
+  inner: Checkpoint.Service,
+  table: JobTable,
+  jobId: string,
+  epoch: number,
+  options: { readonly empty?: boolean } = {}
+): Effect.Effect<Fenced> =>
   Effect.map(
     Effect.cachedFunction((namespace: string) =>
-      Effect.mapError(
-        table.units(namespace),
-        (reason) =>
-          new OptimizerError.CheckpointError({
-            operation: "get",
-            key: namespace,
-            message: `Checkpoint read failed for ${namespace} in the cluster's store: ${reason}`
-          })
-      )
+      options.empty === true
+        ? Effect.succeed<ReadonlyMap<string, string>>(new Map())
+        : Effect.mapError(
+            table.units(namespace),
+            (reason) =>
+              new OptimizerError.CheckpointError({
+                operation: "get",
+                key: namespace,
+                message: `Checkpoint read failed for ${namespace} in the cluster's store: ${reason}`
+              })
+          )
     ),
     (snapshot) => fenced(inner, table, jobId, epoch, snapshot)
   )
@@ -68,8 +81,8 @@ const fenced = (
   let pending: Array<Pending> = []
   let flushing = false
   const flush: Effect.Effect<void> = Effect.gen(function* () {
-    // Let the units finishing at the same moment join the first statement.
-    yield* Effect.yieldNow()
+    // Let the units finishing within a millisecond (a job's concurrent units) join the first statement.
+    yield* Effect.sleep(1)
     while (pending.length > 0) {
       const batch = pending
       pending = []
