@@ -168,6 +168,7 @@ export const layer = (
             runner: `${settings.runnerHost}:${settings.runnerPort}`,
             origin,
             table,
+            receive: Worker.receipts(table, `${settings.runnerHost}:${settings.runnerPort}`),
             releases,
             checkpoints,
             lm,

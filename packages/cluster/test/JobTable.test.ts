@@ -50,7 +50,7 @@ describe.skipIf(bins === undefined)("job table (PostgreSQL)", () => {
           assert.strictEqual(old.status, "queued")
           assert.strictEqual(old.resends, 0)
           assert.isNull(old.receivedAt)
-          yield* table.accept("job_old", "r1", 10)
+          yield* table.accept(["job_old", "job_none"], "r1", 10)
           yield* table.resent("job_old")
           const accepted = Option.getOrThrow(yield* table.get("job_old"))
           assert.strictEqual(accepted.receivedAt, 10)

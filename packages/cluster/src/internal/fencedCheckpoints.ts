@@ -10,10 +10,9 @@
  * committed, so a unit is as durable as with one statement a unit, for fewer round trips.
  */
 import { type Checkpoint, OptimizerError } from "@effect-dspy/optimizers"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as GroupCommit from "./groupCommit.js"
 import type { JobTable } from "./jobTable.js"
 
 /** The fenced store, its count of units read back (resumed), and whether the run was fenced off. */
@@ -51,17 +50,16 @@ export const make = (
     (snapshot) => fenced(inner, table, jobId, epoch, snapshot)
   )
 
-/** A unit waiting to be written. */
-interface Pending {
+/** A unit to write. */
+interface Unit {
   readonly namespace: string
   readonly key: string
   readonly json: string
-  readonly done: Deferred.Deferred<boolean, string>
 }
 
 /** The rows of a batch: one a unit (the last write of a key wins, as with one statement each). */
-const rowsOf = (batch: ReadonlyArray<Pending>): ReadonlyArray<Pending> => {
-  const last = new Map<string, Pending>()
+const rowsOf = (batch: ReadonlyArray<Unit>): ReadonlyArray<Unit> => {
+  const last = new Map<string, Unit>()
   for (const unit of batch) last.set(`${unit.namespace}\u0000${unit.key}`, unit)
   return last.size === batch.length ? batch : [...last.values()]
 }
@@ -77,26 +75,16 @@ const fenced = (
   let superseded = false
   // Units this run wrote (a snapshot taken before a write would not hold them).
   const ownUnits = new Map<string, string>()
-  // The group commit: units waiting for the next statement, and whether a writer is running.
-  let pending: Array<Pending> = []
-  let flushing = false
-  const flush: Effect.Effect<void> = Effect.gen(function* () {
-    // Let the units finishing within a millisecond (a job's concurrent units) join the first statement.
-    yield* Effect.sleep(1)
-    while (pending.length > 0) {
-      const batch = pending
-      pending = []
-      const at = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-      const outcome = yield* Effect.either(table.writeUnits(jobId, epoch, rowsOf(batch), at))
-      for (const unit of batch) {
-        yield* Either.match(outcome, {
-          onLeft: (reason) => Deferred.fail(unit.done, reason),
-          onRight: (written) => Deferred.succeed(unit.done, written)
-        })
-      }
-    }
-    flushing = false
-  })
+  // The group commit: a job's concurrent units end together (their LM calls do), so they wait a millisecond for
+  // each other and go in one statement.
+  const write = GroupCommit.make(
+    (batch: ReadonlyArray<Unit>) =>
+      Effect.flatMap(
+        Effect.clockWith((clock) => clock.currentTimeMillis),
+        (at) => table.writeUnits(jobId, epoch, rowsOf(batch), at)
+      ),
+    1
+  )
   const store: Checkpoint.Service = {
     get: (namespace, key) =>
       Effect.flatMap(snapshot(namespace), (units) => {
@@ -127,14 +115,8 @@ const fenced = (
               message: `Checkpoint set failed for ${key}: the value is not JSON-serialisable: ${String(cause)}`
             })
         })
-        const done = yield* Deferred.make<boolean, string>()
-        pending.push({ namespace, key, json, done })
-        if (!flushing) {
-          flushing = true
-          yield* Effect.forkDaemon(flush)
-        }
         const written = yield* Effect.mapError(
-          Deferred.await(done),
+          write({ namespace, key, json }),
           (reason) =>
             new OptimizerError.CheckpointError({
               operation: "set",

@@ -171,8 +171,8 @@ export interface JobTable {
   readonly list: Effect.Effect<ReadonlyArray<JobRow>, string>
   /** The jobs not finished (queued or running), without their data: what the watchdog looks at. */
   readonly live: Effect.Effect<ReadonlyArray<LiveJob>, string>
-  /** Records that `owner` received a queued job (it waits there for a worker). */
-  readonly accept: (id: string, owner: string, at: number) => Effect.Effect<void, string>
+  /** Records that `owner` received queued jobs (they wait there for a worker), in one statement. */
+  readonly accept: (ids: ReadonlyArray<string>, owner: string, at: number) => Effect.Effect<void, string>
   /** Counts a resend of the job's message by the watchdog. */
   readonly resent: (id: string) => Effect.Effect<void, string>
   /**
@@ -309,10 +309,13 @@ export const open: Effect.Effect<JobTable, string, SqlClient.SqlClient> = Effect
           )
       )
     ),
-    accept: (id, owner, at) =>
+    accept: (ids, owner, at) =>
       oneLine(
-        sql`UPDATE dspy_cluster_jobs SET owner = ${owner}, progressed_at = ${at}, received_at = COALESCE(received_at, ${at})
-          WHERE id = ${id} AND status = 'queued'`
+        sql.unsafe(
+          `UPDATE dspy_cluster_jobs SET owner = $1, progressed_at = $2, received_at = COALESCE(received_at, $2)
+          WHERE id = ANY($3::text[]) AND status = 'queued'`,
+          [owner, at, ids]
+        )
       ).pipe(Effect.asVoid),
     resent: (id) =>
       oneLine(sql`UPDATE dspy_cluster_jobs SET resends = resends + 1 WHERE id = ${id}`).pipe(Effect.asVoid),

@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Fenced from "./fencedCheckpoints.js"
+import * as GroupCommit from "./groupCommit.js"
 import * as Scoring from "./scoring.js"
 import type { JobTable } from "./jobTable.js"
 import type { WorkerPool } from "./workerPool.js"
@@ -29,6 +30,11 @@ export interface WorkerEnv {
   readonly optimizers: { readonly [name: string]: Optimizer.Optimizer }
   readonly metrics: { readonly [name: string]: Optimizer.Metric }
   readonly jobConcurrency: number
+  /**
+   * Records that this runner received a job that waits for a worker (`JobTable.accept`; the jobs received within a
+   * millisecond in one statement: {@link receipts}).
+   */
+  readonly receive: (jobId: string) => Effect.Effect<void, string>
   /** The runner's job workers: a run holds one while it works. */
   readonly workers: WorkerPool
   /** Examples per evaluation shard sent to the runners (0: the job scores its evaluations itself). */
@@ -54,6 +60,10 @@ class Stop {
   ) {}
 }
 
+/** The receipts of a runner, group-committed (a burst of jobs arriving together is recorded in one statement). */
+export const receipts = (table: JobTable, runner: string): WorkerEnv["receive"] =>
+  GroupCommit.make((ids: ReadonlyArray<string>) => Effect.flatMap(now, (at) => table.accept(ids, runner, at)), 1)
+
 /** The version of the module this job's swap made, if one is stored (a swap is made once). */
 const swappedBy = (env: WorkerEnv, moduleId: string, jobId: string) =>
   Effect.map(env.releases.load(moduleId), (stored) =>
@@ -64,7 +74,7 @@ const swappedBy = (env: WorkerEnv, moduleId: string, jobId: string) =>
 
 /**
  * Runs the job `jobId` on this runner (holding one of its workers); answers the status it ended in. A job that
- * has to wait for a worker is first recorded as received here (`JobTable.accept`), so the watchdog counts its
+ * has to wait for a worker is first recorded as received here (`WorkerEnv.receive`), so the watchdog counts its
  * wait as progress, not as a lost message.
  */
 export const run = (env: WorkerEnv, jobId: string): Effect.Effect<string> =>
@@ -72,10 +82,8 @@ export const run = (env: WorkerEnv, jobId: string): Effect.Effect<string> =>
     Option.isSome(ran)
       ? Effect.succeed(ran.value)
       : Effect.zipRight(
-          Effect.flatMap(now, (at) =>
-            Effect.catchAll(env.table.accept(jobId, env.runner, at), (reason) =>
-              Effect.logWarning(`cluster job ${jobId}: could not record its receipt: ${reason}`)
-            )
+          Effect.catchAll(env.receive(jobId), (reason) =>
+            Effect.logWarning(`cluster job ${jobId}: could not record its receipt: ${reason}`)
           ),
           env.workers.withWorker(runHeld(env, jobId))
         )
