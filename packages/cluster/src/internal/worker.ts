@@ -1,9 +1,9 @@
 /**
- * One run of a job on this runner: claim it (a new epoch), rebuild its module's version from the release store,
- * compile with the fenced checkpoints (resuming every unit an earlier run committed), then swap by
- * compare-and-swap on the version the job started from. A run taken over by another (its epoch is stale) stops at
- * its next write and changes nothing; a swap is made once (a second one finds the job's version already stored,
- * or fails the compare-and-swap).
+ * One run of a job on this runner: claim it (a new epoch) and read its module's version from the release store in
+ * the same statement, compile with the fenced checkpoints (resuming every unit an earlier run committed), then swap
+ * by compare-and-swap on the version the job started from, ending the job in the same statement. A run taken over
+ * by another (its epoch is stale) or cancelled stops at its next write, or at its swap, and changes nothing; a swap
+ * is made once (a second one finds the job ended, the job's version already stored, or fails the compare-and-swap).
  */
 import { Example, LM, Module } from "@effect-dspy/core"
 import { Checkpoint, Optimizer } from "@effect-dspy/optimizers"
