@@ -134,8 +134,8 @@ const rowOf = (r: { readonly [column: string]: unknown }): JobRow => ({
 
 /**
  * What a run starts from, read with its claim (`JobTable.start`): the module's spec (JSON text parsed), the state
- * of the job's base version, and the module's latest version number (its swap stores the next one). `undefined`
- * where the release store has no such module or version.
+ * of the job's base version (`found: false` when the release store lacks that version), and the module's latest
+ * version number (its swap stores the next one).
  */
 export interface Release {
   readonly spec: unknown
@@ -143,7 +143,10 @@ export interface Release {
   readonly latestVersion: number | null
 }
 
-/** What a claim gives: the claimed row and what the run starts from, or the job as it is when it ended. */
+/**
+ * What a claim gives: the claimed row and what the run starts from (`undefined` when the release store has no such
+ * module), or the job as it is when it ended.
+ */
 export type Start =
   | { readonly _tag: "Claimed"; readonly row: JobRow; readonly release: Release | undefined }
   | { readonly _tag: "Finished"; readonly row: JobRow }
