@@ -49,6 +49,7 @@ import * as JobTable from "./internal/jobTable.js"
 import * as ShardingLayer from "./internal/sharding.js"
 import * as Watchdog from "./internal/watchdog.js"
 import * as Worker from "./internal/worker.js"
+import * as WorkerPool from "./internal/workerPool.js"
 
 /**
  * A runner's options.
@@ -153,7 +154,8 @@ export const layer = (
           })
         )
       )
-      const stores = openStores(`runner ${settings.runnerHost}:${settings.runnerPort}`)
+      const origin = `runner ${settings.runnerHost}:${settings.runnerPort}`
+      const stores = openStores(origin)
       // What the jobs share, made once per runner: the stores, the LM with its cap and the job workers. (An
       // entity's build effect runs for every entity, that is every job: made there, the caps would be per job, and
       // every job would open the stores again, a migration check each.)
@@ -164,14 +166,16 @@ export const layer = (
           const shards = yield* EvaluationShard.client
           const env: Worker.WorkerEnv = {
             runner: `${settings.runnerHost}:${settings.runnerPort}`,
+            origin,
             table,
+            receive: Worker.receipts(table, `${settings.runnerHost}:${settings.runnerPort}`),
             releases,
             checkpoints,
             lm,
             optimizers: resolve(optimizerEntries, yield* config.current),
             metrics,
             jobConcurrency: settings.jobConcurrency,
-            workers: yield* Effect.makeSemaphore(settings.jobWorkers),
+            workers: yield* WorkerPool.make(settings.jobWorkers),
             scoreShardSize: settings.scoreShardSize,
             scoreTimeoutMs: Math.max(5_000, Math.floor(settings.jobStallMs / 2)),
             sendShard: (entityId, payload) => shards(entityId).Score(payload)
@@ -183,8 +187,8 @@ export const layer = (
       )
       const service = Layer.effect(
         ClusterJobs,
-        Effect.flatMap(stores, ({ releases, table }) =>
-          jobs.make({ table, releases, optimizers: Object.keys(optimizerEntries), metrics: Object.keys(metrics) })
+        Effect.flatMap(stores, ({ table }) =>
+          jobs.make({ table, optimizers: Object.keys(optimizerEntries), metrics: Object.keys(metrics) })
         )
       )
       const sharding = ShardingLayer.layer(settings).pipe(
@@ -230,8 +234,8 @@ export const layerClient = (options: Options): Layer.Layer<ClusterJobs, ClusterC
       const metrics = options.metrics ?? OptimizationCoordinator.defaultMetrics()
       const service = Layer.effect(
         ClusterJobs,
-        Effect.flatMap(openStores("cluster client"), ({ releases, table }) =>
-          jobs.make({ table, releases, optimizers: Object.keys(optimizerEntries), metrics: Object.keys(metrics) })
+        Effect.flatMap(openStores("cluster client"), ({ table }) =>
+          jobs.make({ table, optimizers: Object.keys(optimizerEntries), metrics: Object.keys(metrics) })
         )
       )
       return service.pipe(Layer.provide(ShardingLayer.layerClient(settings)), Layer.provide(clientOf(options)))

@@ -1,12 +1,14 @@
 /**
- * A run's fenced checkpoint store over an in-memory job table: reads come from one snapshot of the namespace,
- * concurrent writes are group-committed (fewer statements, each `set` answered after its own commit), and a run
- * fenced off writes nothing and stops.
+ * A run's fenced checkpoint store over an in-memory job table: reads come from one snapshot of the namespace (none
+ * on a job's first run), concurrent writes are group-committed (one statement for the units finishing within a
+ * millisecond, each `set` answered after its own commit), and a run fenced off writes nothing and stops.
  */
 import { Checkpoint } from "@effect-dspy/optimizers"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
 import * as Fenced from "../src/internal/fencedCheckpoints.js"
 import type { JobTable } from "../src/internal/jobTable.js"
 
@@ -50,16 +52,33 @@ describe("fenced checkpoints", () => {
       assert.deepStrictEqual(found, [Option.some({ n: 1 }), Option.none(), Option.none()])
       assert.strictEqual(calls.units, 1, "one snapshot read for the namespace")
       assert.strictEqual(fenced.resumed(), 1)
-      yield* Effect.all(
-        ["a", "b", "c", "d"].map((key) => fenced.store.set("ns", key, { key })),
-        { concurrency: "unbounded" }
+      const sets = yield* Effect.fork(
+        Effect.all(
+          ["a", "b", "c", "d"].map((key) => fenced.store.set("ns", key, { key })),
+          { concurrency: "unbounded" }
+        )
       )
-      // Every unit is stored once its set returned, in fewer statements than units.
+      // The statement waits a millisecond for the units finishing with the first.
+      yield* Effect.yieldNow()
+      assert.strictEqual(calls.writes, 0)
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(sets)
+      // Every unit is stored once its set returned, in one statement.
       for (const key of ["a", "b", "c", "d"]) assert.strictEqual(rows.get(`ns|${key}`), JSON.stringify({ key }))
-      assert.isBelow(calls.writes, 4)
+      assert.strictEqual(calls.writes, 1)
       assert.deepStrictEqual(calls.written.flat().sort(), ["a", "b", "c", "d"])
       // The run's own units read back (the snapshot was taken before they were written).
       assert.deepStrictEqual(yield* fenced.store.get("ns", "c"), Option.some({ key: "c" }))
+    })
+  )
+
+  it.effect("a job's first run reads nothing back", () =>
+    Effect.gen(function* () {
+      const { calls, table } = memoryTable(1, new Map([["ns|stray", "1"]]))
+      const fenced = yield* Fenced.make(Checkpoint.makeMemory(), table, "job_1", 1, { empty: true })
+      assert.deepStrictEqual(yield* fenced.store.get("ns", "stray"), Option.none())
+      assert.strictEqual(calls.units, 0, "no snapshot read")
+      assert.strictEqual(fenced.resumed(), 0)
     })
   )
 
@@ -68,7 +87,9 @@ describe("fenced checkpoints", () => {
       const rows = new Map<string, string>()
       const { table } = memoryTable(4, rows)
       const fenced = yield* Fenced.make(Checkpoint.makeMemory(), table, "job_1", 3)
-      const error = yield* Effect.flip(fenced.store.set("ns", "a", { a: 1 }))
+      const set = yield* Effect.fork(Effect.flip(fenced.store.set("ns", "a", { a: 1 })))
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(set)
       assert.strictEqual(error._tag, "CheckpointError")
       assert.include(error.message, "taken over by another run")
       assert.isTrue(fenced.superseded())

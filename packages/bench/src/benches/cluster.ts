@@ -9,7 +9,10 @@
  *    runners by their shard). `scaling` is their ratio (target >= 2.5). `cpu_per_runner_*`: each runner's CPU time
  *    over the run, as a percentage of one core (from /proc), the mean over the runners; `cpu_ms_per_job_*`: the
  *    runners' CPU time over the run a job (less sensitive to a busy machine); `cpu_idle_per_runner`: a runner's CPU
- *    at rest (polling, heartbeats, health pings), over 3 s before the window. Each runner first runs 4 warm-up jobs
+ *    at rest (polling, heartbeats, health pings), over 3 s before the window. `pg_cpu_ms_per_job_*`: the PostgreSQL
+ *    server's CPU time over the run a job (its postmaster and backends, from /proc), `pg_cpu_idle` the server's at
+ *    rest; `bench_cpu_ms_per_job_*`: this process's (the client submitting the jobs and polling for their end). All
+ *    of them share the machine's cores with the runners. Each runner first runs 4 warm-up jobs
  *    (not measured), so the JIT has compiled the job path as in a long-lived runner. `watchdog_resends`: jobs that
  *    ran only after the watchdog sent them again (their message was not delivered; target 0).
  * 2. `failover_resume_s`: a runner killed (-9) mid-job -> the job committing units again on another runner
@@ -19,7 +22,9 @@
  * (Debian: `apt-get install -y postgresql`); prints nothing when they are missing. Profiling: with
  * `CLUSTER_CPU_PROF_DIR=<dir>` each runner writes a CPU profile of the measured window there
  * (`runner-<pid>.cpuprofile`; starting the profiler costs about a second of CPU, so the CPU figures of such a run
- * are not comparable); `CLUSTER_ONE_ONLY=1` stops after the 1-runner run.
+ * are not comparable); `CLUSTER_ONE_ONLY=1` stops after the 1-runner run; `CLUSTER_SQL_STATS=1` prints the window's
+ * statements by calls (it needs `pg_stat_statements` preloaded: `EFFECT_DSPY_PG_BIN` pointing at a bin directory
+ * whose `postgres` adds `-c shared_preload_libraries=pg_stat_statements`).
  */
 import { ClusterJobs, Runner } from "@effect-dspy/cluster"
 import { Example, Module } from "@effect-dspy/core"
@@ -115,6 +120,36 @@ const cpuSeconds = (pid: number | undefined): number => {
   }
 }
 
+/** The CPU seconds of the PostgreSQL server on `port`: its postmaster and every process it started (from /proc). */
+const postgresCpuSeconds = (port: number): number => {
+  try {
+    const procs = fs
+      .readdirSync("/proc")
+      .filter((name) => /^\d+$/.test(name))
+      .flatMap((pid) => {
+        try {
+          const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+          const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ")
+          return [{ pid: Number(pid), ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) / 100 }]
+        } catch {
+          return []
+        }
+      })
+    const postmaster = procs.find((p) => {
+      try {
+        const argv = fs.readFileSync(`/proc/${p.pid}/cmdline`, "utf8").split("\0")
+        return argv.some((a) => a.endsWith("postgres")) && argv.includes("-p") && argv.includes(String(port))
+      } catch {
+        return false
+      }
+    })
+    if (postmaster === undefined) return 0
+    return procs.filter((p) => p.pid === postmaster.pid || p.ppid === postmaster.pid).reduce((a, p) => a + p.cpu, 0)
+  } catch {
+    return 0
+  }
+}
+
 const trainset = (offset: number) =>
   Array.from({ length: EXAMPLES }, (_, i) =>
     Example.make({ question: `What is ${offset + i} + ${i + 3}?`, answer: String(offset + 2 * i + 3) }).withInputs(
@@ -185,6 +220,39 @@ const bench: Bench = {
           return Number(rows[0]?.n ?? 0) === count ? true : undefined
         })
 
+      /** How many jobs have ended (one count, not every job's row). */
+      const finishedCount = async (sql: SqlClient.SqlClient): Promise<number> => {
+        const rows = await Effect.runPromise(
+          sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM dspy_cluster_jobs
+            WHERE status IN ${sql.in(ClusterJobs.terminalStatuses)}`.pipe(Effect.orDie)
+        )
+        return Number(rows[0]?.n ?? 0)
+      }
+
+      /** Diagnostics (`CLUSTER_SQL_STATS=1`): the statements of the window by calls, on stderr. */
+      const sqlStats = async (sql: SqlClient.SqlClient, action: "reset" | "print") => {
+        const effect =
+          action === "reset"
+            ? Effect.zipRight(
+                sql`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`,
+                sql`SELECT pg_stat_statements_reset()`
+              )
+            : Effect.map(
+                sql<{ calls: unknown; ms: unknown; query: string }>`SELECT calls, total_exec_time AS ms, query
+                  FROM pg_stat_statements ORDER BY calls DESC LIMIT 40`,
+                (rows) => {
+                  for (const r of rows) {
+                    process.stderr.write(
+                      `${String(r.calls).padStart(7)} ${Number(r.ms).toFixed(0).padStart(6)} ms  ${r.query.replace(/\s+/g, " ").slice(0, 160)}\n`
+                    )
+                  }
+                }
+              )
+        await Effect.runPromise(
+          Effect.catchAll(effect, (e) => Effect.sync(() => process.stderr.write(`cluster bench: sql stats: ${e}\n`)))
+        )
+      }
+
       const throughput = async (count: number) => {
         const {
           ids: allIds,
@@ -220,15 +288,19 @@ const bench: Bench = {
             { concurrency: 16 }
           )
         )
-        await poll(`${warmups.length} warm-up jobs`, 300_000, async () => {
-          const all = await Effect.runPromise(jobs.list)
-          return all.filter((j) => ClusterJobs.isTerminal(j.status)).length === warmups.length ? true : undefined
-        })
+        await poll(`${warmups.length} warm-up jobs`, 300_000, async () =>
+          (await finishedCount(sql)) === warmups.length ? true : undefined
+        )
         // The runners' CPU at rest (their polling, heartbeats, health pings), over 3 s.
         const idleBefore = started.map((r) => cpuSeconds(r.child.pid))
+        const pgIdleBefore = postgresCpuSeconds(server.port)
         await new Promise((resolve) => setTimeout(resolve, 3000))
         const idle = started.map((r, i) => ((cpuSeconds(r.child.pid) - idleBefore[i]!) / 3) * 100)
+        const pgIdle = ((postgresCpuSeconds(server.port) - pgIdleBefore) / 3) * 100
+        if (process.env.CLUSTER_SQL_STATS !== undefined) await sqlStats(sql, "reset")
         const cpuBefore = started.map((r) => cpuSeconds(r.child.pid))
+        const pgBefore = postgresCpuSeconds(server.port)
+        const benchBefore = process.cpuUsage()
         // Profiling (`CLUSTER_CPU_PROF_DIR`): the runners profile the measured window only.
         if (process.env.CLUSTER_CPU_PROF_DIR !== undefined) for (const r of started) r.child.kill("SIGUSR2")
         const t0 = performance.now()
@@ -246,14 +318,15 @@ const bench: Bench = {
           )
         )
         const submitMs = (performance.now() - submitStarted) / submitted.length
-        await poll(`${submitted.length} jobs on ${count} runner(s)`, 600_000, async () => {
-          const all = await Effect.runPromise(jobs.list)
-          return all.filter((j) => ClusterJobs.isTerminal(j.status)).length === warmups.length + submitted.length
-            ? all
-            : undefined
-        })
+        // Polled with a count (reading every job's row each time would load the bench and the server).
+        await poll(`${submitted.length} jobs on ${count} runner(s)`, 600_000, async () =>
+          (await finishedCount(sql)) === warmups.length + submitted.length ? true : undefined
+        )
         const seconds = (performance.now() - t0) / 1000
         const cpuUsed = started.map((r, i) => cpuSeconds(r.child.pid) - cpuBefore[i]!)
+        const pgUsed = postgresCpuSeconds(server.port) - pgBefore
+        const benchUsage = process.cpuUsage(benchBefore)
+        if (process.env.CLUSTER_SQL_STATS !== undefined) await sqlStats(sql, "print")
         const cpu = cpuUsed.map((used) => (used / seconds) * 100)
         const measured = new Set(submitted)
         const all = (await Effect.runPromise(jobs.list)).filter((j) => measured.has(j.id))
@@ -275,7 +348,10 @@ const bench: Bench = {
           idle: idle.reduce((a, b) => a + b, 0) / idle.length,
           // Jobs that started only after the watchdog sent them again (their first message was not delivered in time).
           resends: all.filter((j) => j.resends > 0).length,
-          submitMs
+          submitMs,
+          pgMsPerJob: (pgUsed * 1000) / submitted.length,
+          pgIdle,
+          benchMsPerJob: (benchUsage.user + benchUsage.system) / 1000 / submitted.length
         }
       }
 
@@ -284,7 +360,10 @@ const bench: Bench = {
         report({ bench: "cluster", metric: "jobs_per_min_1_runner", value: one.perMin, unit: "jobs/min" })
         report({ bench: "cluster", metric: "cpu_per_runner_1_runner", value: one.cpu, unit: "% of a core" })
         report({ bench: "cluster", metric: "cpu_ms_per_job_1_runner", value: one.cpuMsPerJob, unit: "ms" })
+        report({ bench: "cluster", metric: "pg_cpu_ms_per_job_1_runner", value: one.pgMsPerJob, unit: "ms" })
+        report({ bench: "cluster", metric: "bench_cpu_ms_per_job_1_runner", value: one.benchMsPerJob, unit: "ms" })
         report({ bench: "cluster", metric: "cpu_idle_per_runner", value: one.idle, unit: "% of a core" })
+        report({ bench: "cluster", metric: "pg_cpu_idle", value: one.pgIdle, unit: "% of a core" })
         report({ bench: "cluster", metric: "watchdog_resends", value: one.resends, unit: "jobs", target: "0" })
         return
       }
@@ -302,6 +381,11 @@ const bench: Bench = {
       })
       report({ bench: "cluster", metric: "cpu_per_runner_3_runners", value: three.cpu, unit: "% of a core" })
       report({ bench: "cluster", metric: "cpu_ms_per_job_3_runners", value: three.cpuMsPerJob, unit: "ms" })
+      report({ bench: "cluster", metric: "pg_cpu_ms_per_job_1_runner", value: one.pgMsPerJob, unit: "ms" })
+      report({ bench: "cluster", metric: "pg_cpu_ms_per_job_3_runners", value: three.pgMsPerJob, unit: "ms" })
+      report({ bench: "cluster", metric: "bench_cpu_ms_per_job_1_runner", value: one.benchMsPerJob, unit: "ms" })
+      report({ bench: "cluster", metric: "bench_cpu_ms_per_job_3_runners", value: three.benchMsPerJob, unit: "ms" })
+      report({ bench: "cluster", metric: "pg_cpu_idle", value: (one.pgIdle + three.pgIdle) / 2, unit: "% of a core" })
       report({
         bench: "cluster",
         metric: "cpu_idle_per_runner",

@@ -2,16 +2,17 @@
  * The checkpoint store of one run of a job: the PostgreSQL store, with every write fenced by the run's epoch and
  * counted on the job's row, in one statement (`JobTable.writeUnits`). A run that another run superseded writes nothing: its
  * `set` fails and the run stops. Reads come from one snapshot of the run's namespace, taken at its first read
- * (`JobTable.units`: one statement instead of one a unit); the snapshot is complete because the run has claimed
- * the job, so no older run can write any more. Writes are group-committed: the units that finish while a write is
- * on its way go together in the next statement (`JobTable.writeUnits`), and each `set` still returns only once
- * its own unit is committed, so a unit is as durable as with one statement a unit, for fewer round trips.
+ * (`JobTable.units`: one statement instead of one a unit; none on a job's first run, which no earlier run can
+ * have written for); the snapshot is complete because the run has claimed the job, so no older run can write any
+ * more. Writes are group-committed: a statement waits a millisecond for the units finishing with the first (a job's
+ * concurrent units, whose LM calls end together), and the units that finish while a write is on its way go
+ * together in the next statement (`JobTable.writeUnits`); each `set` still returns only once its own unit is
+ * committed, so a unit is as durable as with one statement a unit, for fewer round trips.
  */
 import { type Checkpoint, OptimizerError } from "@effect-dspy/optimizers"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as GroupCommit from "./groupCommit.js"
 import type { JobTable } from "./jobTable.js"
 
 /** The fenced store, its count of units read back (resumed), and whether the run was fenced off. */
@@ -21,34 +22,44 @@ export interface Fenced {
   readonly superseded: () => boolean
 }
 
-/** Wraps `inner` for the run `epoch` of `jobId` (call it after the run claimed the job). */
-export const make = (inner: Checkpoint.Service, table: JobTable, jobId: string, epoch: number): Effect.Effect<Fenced> =>
+/**
+ * Wraps `inner` for the run `epoch` of `jobId` (call it after the run claimed the job). With `empty` (the job's first
+ * run: no earlier run can have written a unit), nothing is read back.
+ */
+export const make = (
+  inner: Checkpoint.Service,
+  table: JobTable,
+  jobId: string,
+  epoch: number,
+  options: { readonly empty?: boolean } = {}
+): Effect.Effect<Fenced> =>
   Effect.map(
     Effect.cachedFunction((namespace: string) =>
-      Effect.mapError(
-        table.units(namespace),
-        (reason) =>
-          new OptimizerError.CheckpointError({
-            operation: "get",
-            key: namespace,
-            message: `Checkpoint read failed for ${namespace} in the cluster's store: ${reason}`
-          })
-      )
+      options.empty === true
+        ? Effect.succeed<ReadonlyMap<string, string>>(new Map())
+        : Effect.mapError(
+            table.units(namespace),
+            (reason) =>
+              new OptimizerError.CheckpointError({
+                operation: "get",
+                key: namespace,
+                message: `Checkpoint read failed for ${namespace} in the cluster's store: ${reason}`
+              })
+          )
     ),
     (snapshot) => fenced(inner, table, jobId, epoch, snapshot)
   )
 
-/** A unit waiting to be written. */
-interface Pending {
+/** A unit to write. */
+interface Unit {
   readonly namespace: string
   readonly key: string
   readonly json: string
-  readonly done: Deferred.Deferred<boolean, string>
 }
 
 /** The rows of a batch: one a unit (the last write of a key wins, as with one statement each). */
-const rowsOf = (batch: ReadonlyArray<Pending>): ReadonlyArray<Pending> => {
-  const last = new Map<string, Pending>()
+const rowsOf = (batch: ReadonlyArray<Unit>): ReadonlyArray<Unit> => {
+  const last = new Map<string, Unit>()
   for (const unit of batch) last.set(`${unit.namespace}\u0000${unit.key}`, unit)
   return last.size === batch.length ? batch : [...last.values()]
 }
@@ -64,26 +75,16 @@ const fenced = (
   let superseded = false
   // Units this run wrote (a snapshot taken before a write would not hold them).
   const ownUnits = new Map<string, string>()
-  // The group commit: units waiting for the next statement, and whether a writer is running.
-  let pending: Array<Pending> = []
-  let flushing = false
-  const flush: Effect.Effect<void> = Effect.gen(function* () {
-    // Let the units finishing at the same moment join the first statement.
-    yield* Effect.yieldNow()
-    while (pending.length > 0) {
-      const batch = pending
-      pending = []
-      const at = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-      const outcome = yield* Effect.either(table.writeUnits(jobId, epoch, rowsOf(batch), at))
-      for (const unit of batch) {
-        yield* Either.match(outcome, {
-          onLeft: (reason) => Deferred.fail(unit.done, reason),
-          onRight: (written) => Deferred.succeed(unit.done, written)
-        })
-      }
-    }
-    flushing = false
-  })
+  // The group commit: a job's concurrent units end together (their LM calls do), so they wait a millisecond for
+  // each other and go in one statement.
+  const write = GroupCommit.make(
+    (batch: ReadonlyArray<Unit>) =>
+      Effect.flatMap(
+        Effect.clockWith((clock) => clock.currentTimeMillis),
+        (at) => table.writeUnits(jobId, epoch, rowsOf(batch), at)
+      ),
+    1
+  )
   const store: Checkpoint.Service = {
     get: (namespace, key) =>
       Effect.flatMap(snapshot(namespace), (units) => {
@@ -114,14 +115,8 @@ const fenced = (
               message: `Checkpoint set failed for ${key}: the value is not JSON-serialisable: ${String(cause)}`
             })
         })
-        const done = yield* Deferred.make<boolean, string>()
-        pending.push({ namespace, key, json, done })
-        if (!flushing) {
-          flushing = true
-          yield* Effect.forkDaemon(flush)
-        }
         const written = yield* Effect.mapError(
-          Deferred.await(done),
+          write({ namespace, key, json }),
           (reason) =>
             new OptimizerError.CheckpointError({
               operation: "set",

@@ -92,7 +92,20 @@ export interface JobRow {
   readonly resends: number
 }
 
+/** A live job as the watchdog sees it (`JobTable.live`). */
+export type LiveJob = Pick<JobRow, "id" | "status" | "owner" | "createdAt" | "progressedAt">
+
 const numOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value))
+
+/** JSON text (the release store's columns) back to a value; text that is not JSON as it is (as the store reads it). */
+const parseJson = (text: unknown): unknown => {
+  if (typeof text !== "string") return text
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return text
+  }
+}
 
 const rowOf = (r: { readonly [column: string]: unknown }): JobRow => ({
   id: String(r.id),
@@ -119,34 +132,83 @@ const rowOf = (r: { readonly [column: string]: unknown }): JobRow => ({
   resends: r.resends === undefined || r.resends === null ? 0 : Number(r.resends)
 })
 
-/** What a claim gives: the run's epoch, or the job as it is when it is not claimable (finished). */
-export type Claim =
-  | { readonly _tag: "Claimed"; readonly row: JobRow }
+/**
+ * What a run starts from, read with its claim (`JobTable.start`): the module's spec (JSON text parsed), the state
+ * of the job's base version (`found: false` when the release store lacks that version), and the module's latest
+ * version number (its swap stores the next one).
+ */
+export interface Release {
+  readonly spec: unknown
+  readonly baseState: { readonly found: boolean; readonly state: unknown }
+  readonly latestVersion: number | null
+}
+
+/**
+ * What a claim gives: the claimed row and what the run starts from (`undefined` when the release store has no such
+ * module), or the job as it is when it ended.
+ */
+export type Start =
+  | { readonly _tag: "Claimed"; readonly row: JobRow; readonly release: Release | undefined }
   | { readonly _tag: "Finished"; readonly row: JobRow }
   | { readonly _tag: "Missing" }
 
+/** A swap's outcome (`JobTable.swap`): made (and the job ended), fenced off, or refused by the compare-and-swap. */
+export type Swap = "swapped" | "superseded" | "conflict"
+
 /** The table's operations (each fails with a one-line reason). */
 export interface JobTable {
-  readonly insert: (row: {
+  /**
+   * Stores a queued job on the promoted version of its module (its base), in one statement: none when the release
+   * store has no such module (nothing stored).
+   */
+  readonly insertOnPromoted: (row: {
     readonly id: string
     readonly moduleId: string
     readonly optimizer: string
     readonly metric: string
     readonly seed: number
     readonly data: string
-    readonly baseVersion: number
     readonly createdAt: number
-  }) => Effect.Effect<void, string>
+  }) => Effect.Effect<Option.Option<number>, string>
   readonly get: (id: string) => Effect.Effect<Option.Option<JobRow>, string>
   readonly list: Effect.Effect<ReadonlyArray<JobRow>, string>
-  /** The jobs not finished (queued or running). */
-  readonly live: Effect.Effect<ReadonlyArray<JobRow>, string>
-  /** Records that `owner` received a queued job (it waits there for a worker). */
-  readonly accept: (id: string, owner: string, at: number) => Effect.Effect<void, string>
+  /** The jobs not finished (queued or running), without their data: what the watchdog looks at. */
+  readonly live: Effect.Effect<ReadonlyArray<LiveJob>, string>
+  /** Records that `owner` received queued jobs (they wait there for a worker), in one statement. */
+  readonly accept: (ids: ReadonlyArray<string>, owner: string, at: number) => Effect.Effect<void, string>
   /** Counts a resend of the job's message by the watchdog. */
   readonly resent: (id: string) => Effect.Effect<void, string>
-  /** Claims a live job for a new run on `owner`: bumps its epoch and its runs (one statement). */
-  readonly claim: (id: string, owner: string, at: number) => Effect.Effect<Claim, string>
+  /**
+   * Claims a live job for a new run on `owner` (bumps its epoch and its runs), reading in the same statement what
+   * the run starts from: the module's spec, its base version's state and its latest version number, from the
+   * release store's tables (`ReleaseStore.makePostgres` makes them). A finished job is given as it is.
+   */
+  readonly start: (id: string, owner: string, at: number) => Effect.Effect<Start, string>
+  /**
+   * The swap of the run `epoch`, in one statement (one commit): only while the job's epoch is `epoch` (its row
+   * locked), and only if the module's promoted version is still `version.parent` (compare-and-swap), it stores
+   * `version` in the release store, promotes it, ends the job `swapped` and sends `notice` on `channel` (delivered
+   * at the commit). All or nothing: `superseded` when the run was fenced off (a newer run or a cancel), `conflict`
+   * when the module's promoted version is another.
+   */
+  readonly swap: (
+    id: string,
+    epoch: number,
+    version: {
+      readonly moduleId: string
+      readonly version: number
+      readonly parent: number
+      readonly state: string
+      readonly lineage: string
+    },
+    ending: {
+      readonly resumedUnits: number
+      readonly score?: number
+      readonly at: number
+      readonly channel: string
+      readonly notice: string
+    }
+  ) => Effect.Effect<Swap, string>
   /**
    * Every checkpoint unit stored under `namespace` (key -> JSON), in one statement. Read after a claim, it is
    * complete: a run with an older epoch can no longer write (`writeUnits` is fenced on the job's row).
@@ -217,11 +279,16 @@ export const open: Effect.Effect<JobTable, string, SqlClient.SqlClient> = Effect
     )
   }
   const table: JobTable = {
-    insert: (row) =>
+    insertOnPromoted: (row) =>
       oneLine(
-        sql`INSERT INTO dspy_cluster_jobs (id, module_id, optimizer, metric, seed, data, base_version, status, created_at)
-          VALUES (${row.id}, ${row.moduleId}, ${row.optimizer}, ${row.metric}, ${row.seed}, ${row.data}, ${row.baseVersion}, 'queued', ${row.createdAt})`
-      ).pipe(Effect.asVoid),
+        Effect.map(
+          sql`INSERT INTO dspy_cluster_jobs (id, module_id, optimizer, metric, seed, data, base_version, status, created_at)
+            SELECT ${row.id}, module_id, ${row.optimizer}, ${row.metric}, ${row.seed}, ${row.data}, promoted, 'queued', ${row.createdAt}
+            FROM dspy_release_modules WHERE module_id = ${row.moduleId}
+            RETURNING base_version`,
+          (rows) => (rows.length === 0 ? Option.none() : Option.some(Number(rows[0]!.base_version)))
+        )
+      ),
     get: (id) =>
       oneLine(
         Effect.map(sql`SELECT * FROM dspy_cluster_jobs WHERE id = ${id}`, (rows) =>
@@ -231,30 +298,108 @@ export const open: Effect.Effect<JobTable, string, SqlClient.SqlClient> = Effect
     list: oneLine(Effect.map(sql`SELECT * FROM dspy_cluster_jobs ORDER BY created_at, id`, (rows) => rows.map(rowOf))),
     live: oneLine(
       Effect.map(
-        sql`SELECT * FROM dspy_cluster_jobs WHERE status IN ('queued', 'running') ORDER BY created_at, id`,
-        (rows) => rows.map(rowOf)
+        sql`SELECT id, status, owner, created_at, progressed_at FROM dspy_cluster_jobs
+          WHERE status IN ('queued', 'running') ORDER BY created_at, id`,
+        (rows) =>
+          rows.map(
+            (r): LiveJob => ({
+              id: String(r.id),
+              status: String(r.status),
+              owner: r.owner === null ? null : String(r.owner),
+              createdAt: Number(r.created_at),
+              progressedAt: numOrNull(r.progressed_at)
+            })
+          )
       )
     ),
-    accept: (id, owner, at) =>
+    accept: (ids, owner, at) =>
       oneLine(
-        sql`UPDATE dspy_cluster_jobs SET owner = ${owner}, progressed_at = ${at}, received_at = COALESCE(received_at, ${at})
-          WHERE id = ${id} AND status = 'queued'`
+        sql.unsafe(
+          `UPDATE dspy_cluster_jobs SET owner = $1, progressed_at = $2, received_at = COALESCE(received_at, $2)
+          WHERE id = ANY($3::text[]) AND status = 'queued'`,
+          [owner, at, ids]
+        )
       ).pipe(Effect.asVoid),
     resent: (id) =>
       oneLine(sql`UPDATE dspy_cluster_jobs SET resends = resends + 1 WHERE id = ${id}`).pipe(Effect.asVoid),
-    claim: (id, owner, at) =>
+    start: (id, owner, at) =>
       oneLine(
         Effect.gen(function* () {
-          // One statement (the row is locked while it is updated): a live job gets a new epoch.
-          const updated = yield* sql`UPDATE dspy_cluster_jobs
-            SET epoch = epoch + 1, runs = runs + 1, owner = ${owner}, status = 'running',
-              received_at = COALESCE(received_at, ${at}), started_at = COALESCE(started_at, ${at}), progressed_at = ${at}
-            WHERE id = ${id} AND status IN ('queued', 'running') RETURNING *`
-          if (updated.length > 0) return { _tag: "Claimed", row: rowOf(updated[0]!) } as const
+          const updated = yield* sql`WITH claimed AS (
+              UPDATE dspy_cluster_jobs
+              SET epoch = epoch + 1, runs = runs + 1, owner = ${owner}, status = 'running',
+                received_at = COALESCE(received_at, ${at}), started_at = COALESCE(started_at, ${at}), progressed_at = ${at}
+              WHERE id = ${id} AND status IN ('queued', 'running') RETURNING *
+            )
+            SELECT c.*, m.module_id AS release_module, m.spec AS release_spec,
+              v.version AS release_base, v.state AS release_state,
+              (SELECT MAX(version) FROM dspy_release_versions l WHERE l.module_id = c.module_id) AS release_latest
+            FROM claimed c
+            LEFT JOIN dspy_release_modules m ON m.module_id = c.module_id
+            LEFT JOIN dspy_release_versions v ON v.module_id = c.module_id AND v.version = c.base_version`
+          if (updated.length > 0) {
+            const r = updated[0]!
+            return {
+              _tag: "Claimed",
+              row: rowOf(r),
+              release:
+                r.release_module === null
+                  ? undefined
+                  : {
+                      spec: parseJson(r.release_spec),
+                      baseState: { found: r.release_base !== null, state: parseJson(r.release_state) },
+                      latestVersion: numOrNull(r.release_latest)
+                    }
+            } as const
+          }
           const rows = yield* sql`SELECT * FROM dspy_cluster_jobs WHERE id = ${id}`
           if (rows.length === 0) return { _tag: "Missing" } as const
           return { _tag: "Finished", row: rowOf(rows[0]!) } as const
         })
+      ),
+    swap: (id, epoch, version, ending) =>
+      oneLine(
+        Effect.map(
+          sql.unsafe(
+            `WITH fence AS (
+              SELECT id FROM dspy_cluster_jobs WHERE id = $1 AND epoch = $2 FOR UPDATE
+            ), promoted AS (
+              UPDATE dspy_release_modules SET promoted = $4, updated_at = $7
+              WHERE module_id = $3 AND promoted = $5 AND EXISTS (SELECT 1 FROM fence)
+              RETURNING module_id
+            ), stored AS (
+              INSERT INTO dspy_release_versions (module_id, version, state, lineage, created_at)
+              SELECT module_id, $4, $8, $9, $7 FROM promoted
+              RETURNING version
+            ), ended AS (
+              UPDATE dspy_cluster_jobs SET status = 'swapped', resumed_units = $6, swapped_version = $4, score = $10,
+                error = NULL, finished_at = $7, progressed_at = $7
+              WHERE id = $1 AND EXISTS (SELECT 1 FROM stored)
+              RETURNING id
+            )
+            SELECT (SELECT COUNT(*) FROM fence) AS fenced, (SELECT COUNT(*) FROM ended) AS ended,
+              (SELECT COUNT(*) FROM (SELECT pg_notify($11, $12) FROM stored) AS sent) AS sent`,
+            [
+              id,
+              epoch,
+              version.moduleId,
+              version.version,
+              version.parent,
+              ending.resumedUnits,
+              ending.at,
+              version.state,
+              version.lineage,
+              ending.score ?? null,
+              ending.channel,
+              ending.notice
+            ]
+          ),
+          (rows): Swap => {
+            const r = rows[0] as { readonly [column: string]: unknown } | undefined
+            if (r === undefined || Number(r.fenced) === 0) return "superseded"
+            return Number(r.ended) > 0 ? "swapped" : "conflict"
+          }
+        )
       ),
     units: (namespace) =>
       oneLine(

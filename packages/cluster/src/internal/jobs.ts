@@ -1,5 +1,4 @@
 /** The ClusterJobs service over the job table, the release store and the job entity's client. */
-import type { ReleaseStore } from "@effect-dspy/services"
 import type * as Sharding from "@effect/cluster/Sharding"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -40,7 +39,6 @@ const storeError = (operation: string) => (reason: string) =>
 /** Builds the service (needs the cluster's `Sharding` to send jobs to their entities). */
 export const make = (deps: {
   readonly table: JobTable
-  readonly releases: ReleaseStore.Service
   readonly optimizers: ReadonlyArray<string>
   readonly metrics: ReadonlyArray<string>
 }): Effect.Effect<Service, never, Sharding.Sharding> =>
@@ -67,8 +65,23 @@ export const make = (deps: {
           }
           const seed = request.seed ?? 0
           if (!Number.isInteger(seed)) return yield* invalid("seed", `The seed must be an integer, got ${seed}.`)
-          const stored = yield* Effect.mapError(deps.releases.load(request.moduleId, 1), (e) =>
-            storeError("submit")(e.message)
+          const id = `job_${crypto.randomUUID()}`
+          const data = {
+            trainset: request.trainset.map((e) => e.toJSON()),
+            ...(request.valset === undefined ? {} : { valset: request.valset.map((e) => e.toJSON()) })
+          }
+          // One statement: the job is stored on its module's promoted version, or not at all.
+          const stored = yield* Effect.mapError(
+            deps.table.insertOnPromoted({
+              id,
+              moduleId: request.moduleId,
+              optimizer: request.optimizer,
+              metric,
+              seed,
+              data: JSON.stringify(data),
+              createdAt: yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+            }),
+            storeError("submit")
           )
           if (Option.isNone(stored)) {
             return yield* invalid(
@@ -76,24 +89,6 @@ export const make = (deps: {
               `No module "${request.moduleId}" in the release store: create it (on any runner) before optimizing it.`
             )
           }
-          const id = `job_${crypto.randomUUID()}`
-          const data = {
-            trainset: request.trainset.map((e) => e.toJSON()),
-            ...(request.valset === undefined ? {} : { valset: request.valset.map((e) => e.toJSON()) })
-          }
-          yield* Effect.mapError(
-            deps.table.insert({
-              id,
-              moduleId: request.moduleId,
-              optimizer: request.optimizer,
-              metric,
-              seed,
-              data: JSON.stringify(data),
-              baseVersion: stored.value.module.promoted,
-              createdAt: yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-            }),
-            storeError("submit")
-          )
           yield* clientFor(id)
             .Run({ jobId: id }, { discard: true })
             .pipe(Effect.mapError((e) => storeError("submit")(String(e))))
