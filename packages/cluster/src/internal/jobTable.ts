@@ -171,6 +171,8 @@ export interface JobTable {
     readonly createdAt: number
   }) => Effect.Effect<Option.Option<number>, string>
   readonly get: (id: string) => Effect.Effect<Option.Option<JobRow>, string>
+  /** The shard locks of `@effect/cluster` (its `cluster_locks` table): which runner holds which shard. */
+  readonly shardOwners: Effect.Effect<ReadonlyArray<{ readonly shardId: string; readonly address: string }>, string>
   readonly list: Effect.Effect<ReadonlyArray<JobRow>, string>
   /** The jobs not finished (queued or running), without their data: what the watchdog looks at. */
   readonly live: Effect.Effect<ReadonlyArray<LiveJob>, string>
@@ -296,6 +298,11 @@ export const open: Effect.Effect<JobTable, string, SqlClient.SqlClient> = Effect
         )
       ),
     list: oneLine(Effect.map(sql`SELECT * FROM dspy_cluster_jobs ORDER BY created_at, id`, (rows) => rows.map(rowOf))),
+    shardOwners: oneLine(
+      Effect.map(sql`SELECT shard_id, address FROM cluster_locks`, (rows) =>
+        rows.map((r) => ({ shardId: String(r.shard_id), address: String(r.address) }))
+      )
+    ),
     live: oneLine(
       Effect.map(
         sql`SELECT id, status, owner, created_at, progressed_at FROM dspy_cluster_jobs

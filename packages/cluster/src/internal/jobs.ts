@@ -1,5 +1,6 @@
 /** The ClusterJobs service over the job table, the release store and the job entity's client. */
-import type * as Sharding from "@effect/cluster/Sharding"
+import * as EntityId from "@effect/cluster/EntityId"
+import * as Sharding from "@effect/cluster/Sharding"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as crypto from "node:crypto"
@@ -7,6 +8,7 @@ import { ClusterJobInvalid, ClusterJobNotFound, ClusterStoreError } from "../Clu
 import type { Job, Service, Status } from "../ClusterJobs.js"
 import { OptimizationJob } from "../JobEntity.js"
 import type { JobRow, JobTable } from "./jobTable.js"
+import { type Owners, ownersOf, RoundRobin } from "./placement.js"
 
 const undef = <A>(value: A | null): A | undefined => (value === null ? undefined : value)
 
@@ -44,6 +46,24 @@ export const make = (deps: {
 }): Effect.Effect<Service, never, Sharding.Sharding> =>
   Effect.gen(function* () {
     const clientFor = yield* OptimizationJob.client
+    const sharding = yield* Sharding.Sharding
+    // Placement (internal/placement.ts): ids drawn to spread jobs round-robin over the runners holding shards, by
+    // the shard locks read at most once a second (none known: a random id).
+    const placement = new RoundRobin()
+    let owners: { readonly at: number; readonly value: Owners } | undefined
+    const currentOwners = (now: number): Effect.Effect<Owners> =>
+      owners !== undefined && now - owners.at < 1000
+        ? Effect.succeed(owners.value)
+        : Effect.map(Effect.either(deps.table.shardOwners), (rows) => {
+            const value: Owners = rows._tag === "Right" ? ownersOf(rows.right) : new Map()
+            owners = { at: now, value }
+            return value
+          })
+    const draw = () => `job_${crypto.randomUUID()}`
+    const shardOf = (id: string) => {
+      const entityId = EntityId.make(id)
+      return sharding.getShardId(entityId, OptimizationJob.getShardGroup(entityId)).toString()
+    }
     const invalid = (field: string, message: string) => Effect.fail(new ClusterJobInvalid({ field, message }))
     const service: Service = {
       submit: (request) =>
@@ -65,7 +85,8 @@ export const make = (deps: {
           }
           const seed = request.seed ?? 0
           if (!Number.isInteger(seed)) return yield* invalid("seed", `The seed must be an integer, got ${seed}.`)
-          const id = `job_${crypto.randomUUID()}`
+          const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+          const id = placement.pick(yield* currentOwners(now), draw, shardOf)
           const data = {
             trainset: request.trainset.map((e) => e.toJSON()),
             ...(request.valset === undefined ? {} : { valset: request.valset.map((e) => e.toJSON()) })
@@ -79,7 +100,7 @@ export const make = (deps: {
               metric,
               seed,
               data: JSON.stringify(data),
-              createdAt: yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+              createdAt: now
             }),
             storeError("submit")
           )
