@@ -132,4 +132,29 @@ describe("Broadcaster", () => {
       )
     })
   )
+
+  it.scoped(
+    "a client that does not read is dropped once its backlog passes the bound (it reconnects and replays)",
+    () =>
+      Effect.gen(function* () {
+        const events = yield* Events.makeMemory()
+        const broadcaster = yield* Broadcaster.make(events, yield* Gate.make, "15 seconds", 2_000)
+        const reader = yield* broadcaster.attach(["tick"])
+        const stalled = yield* broadcaster.attach(["tick"])
+        broadcaster.start(reader, [], [])
+        broadcaster.start(stalled, [], [])
+        let read = 0
+        reader.out.on("data", (bytes: Buffer) => {
+          read += bytes.length
+        })
+        for (let n = 0; n < 40; n++) {
+          yield* events.publish({ type: "tick", data: { n, pad: "x".repeat(200) } })
+          yield* Effect.yieldNow()
+        }
+        while (broadcaster.clients > 1) yield* Effect.yieldNow()
+        assert.isTrue(stalled.out.destroyed)
+        assert.isFalse(reader.out.destroyed)
+        assert.isAbove(read, 2_000)
+      })
+  )
 })

@@ -30,10 +30,12 @@ export interface Client {
   readonly visible: ((event: Events.Event) => boolean) | undefined
 }
 
-/** Writes to a client's body unless it has ended or gone away. */
-const send = (client: Client, bytes: Uint8Array): void => {
-  if (client.out.writable) client.out.write(bytes)
-}
+/**
+ * How much a client's body may hold unread before the client is dropped (it reconnects with `Last-Event-ID` and is
+ * replayed what it missed): a client that stopped reading, or a body its response never took, cannot grow without
+ * bound.
+ */
+export const maxBacklogBytes = 16 * 1024 * 1024
 
 interface Group {
   readonly clients: Set<Client>
@@ -55,7 +57,8 @@ export class Broadcaster {
 
   private constructor(
     private readonly events: Events.Service,
-    private readonly scope: Scope.Scope
+    private readonly scope: Scope.Scope,
+    private readonly maxBacklog: number
   ) {}
 
   /**
@@ -65,11 +68,12 @@ export class Broadcaster {
   static make(
     events: Events.Service,
     gate: Gate,
-    heartbeatEvery: Duration.DurationInput = "15 seconds"
+    heartbeatEvery: Duration.DurationInput = "15 seconds",
+    maxBacklog: number = maxBacklogBytes
   ): Effect.Effect<Broadcaster, never, Scope.Scope> {
     return Effect.gen(function* () {
       const scope = yield* Effect.scope
-      const broadcaster = new Broadcaster(events, scope)
+      const broadcaster = new Broadcaster(events, scope, maxBacklog)
       yield* Effect.forkScoped(
         Effect.repeat(
           Effect.sync(() => broadcaster.offerAll(Sse.heartbeat)),
@@ -143,9 +147,19 @@ export class Broadcaster {
     const held = client.held ?? []
     client.held = undefined
     const seen = replayed.length === 0 ? undefined : new Set(replayed.map((e) => e.id))
-    for (const bytes of head) send(client, bytes)
-    for (const event of held) if (seen === undefined || !seen.has(event.id)) send(client, encode(event))
+    for (const bytes of head) this.send(client, bytes)
+    for (const event of held) if (seen === undefined || !seen.has(event.id)) this.send(client, encode(event))
     // (held events were already filtered by `visible` when delivered)
+  }
+
+  /** Writes to a client's body unless it has ended or gone away; drops a client whose backlog is past the bound. */
+  private send(client: Client, bytes: Uint8Array): void {
+    if (!client.out.writable) return
+    if (client.out.writableLength + client.out.readableLength > this.maxBacklog) {
+      client.out.destroy()
+      return
+    }
+    client.out.write(bytes)
   }
 
   private deliver(clients: ReadonlySet<Client>, event: Events.Event): void {
@@ -153,13 +167,13 @@ export class Broadcaster {
     for (const client of clients) {
       if (client.visible !== undefined && !client.visible(event)) continue
       if (client.held !== undefined) client.held.push(event)
-      else send(client, (bytes ??= encode(event)))
+      else this.send(client, (bytes ??= encode(event)))
     }
   }
 
   private offerAll(bytes: Uint8Array): void {
     for (const group of this.groups.values())
-      for (const client of group.clients) if (client.held === undefined) send(client, bytes)
+      for (const client of group.clients) if (client.held === undefined) this.send(client, bytes)
   }
 
   /** Detaches a client whose body closed; the last client of a filter ends its group's subscription. */
