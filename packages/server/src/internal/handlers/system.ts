@@ -62,40 +62,35 @@ export const tail = (
   lastId: string | undefined,
   scope: Option.Option<Tenant.TenantId> = Option.none()
 ): Effect.Effect<Readable, unknown> =>
-  // Attached and watched in one step: an interruption cannot fall between them and leave the client attached.
-  Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(
-      broadcaster.attach(types, Option.isNone(scope) ? undefined : (e) => Tenant.eventVisibleTo(scope, e.data)),
-      (client) =>
-        restore(
-          Effect.gen(function* () {
-            let replay: ReadonlyArray<Events.Event> = []
-            if (lastId !== undefined) {
-              const colon = lastId.indexOf(":")
-              const from = Number(lastId.slice(0, colon))
-              const id = lastId.slice(colon + 1)
-              if (colon > 0 && Number.isFinite(from)) {
-                const since = yield* events.query({
-                  from,
-                  order: "asc",
-                  limit: 10_000,
-                  ...(types === undefined ? {} : { types })
-                })
-                const at = since.findIndex((e) => e.id === id)
-                const visible = Option.isNone(scope) ? since : since.filter((e) => Tenant.eventVisibleTo(scope, e.data))
-                replay = at === -1 ? visible : visible.slice(visible.findIndex((e) => e.id === id) + 1)
-              }
-            }
-            const ready = Sse.encode({ event: "ready", data: JSON.stringify({ replayed: replay.length }) })
-            broadcaster.start(client, [connected, new TextEncoder().encode(ready), ...replay.map(encode)], replay)
-            return client.out as Readable
-          })
-        ).pipe(
-          // A replay that cannot be read, or a request gone meanwhile: the client is detached at once (its body
-          // destroyed).
-          Effect.onError(() => Effect.sync(() => client.out.destroy()))
-        )
-    )
+  Effect.flatMap(
+    broadcaster.attach(types, Option.isNone(scope) ? undefined : (e) => Tenant.eventVisibleTo(scope, e.data)),
+    (client) =>
+      Effect.gen(function* () {
+        let replay: ReadonlyArray<Events.Event> = []
+        if (lastId !== undefined) {
+          const colon = lastId.indexOf(":")
+          const from = Number(lastId.slice(0, colon))
+          const id = lastId.slice(colon + 1)
+          if (colon > 0 && Number.isFinite(from)) {
+            const since = yield* events.query({
+              from,
+              order: "asc",
+              limit: 10_000,
+              ...(types === undefined ? {} : { types })
+            })
+            const at = since.findIndex((e) => e.id === id)
+            const visible = Option.isNone(scope) ? since : since.filter((e) => Tenant.eventVisibleTo(scope, e.data))
+            replay = at === -1 ? visible : visible.slice(visible.findIndex((e) => e.id === id) + 1)
+          }
+        }
+        const ready = Sse.encode({ event: "ready", data: JSON.stringify({ replayed: replay.length }) })
+        broadcaster.start(client, [connected, new TextEncoder().encode(ready), ...replay.map(encode)], replay)
+        return client.out as Readable
+      }).pipe(
+        // A replay that cannot be read, or a request gone meanwhile: the client is detached at once (its body
+        // destroyed). A body its response never takes is dropped by the broadcaster's backlog bound.
+        Effect.onError(() => Effect.sync(() => client.out.destroy()))
+      )
   )
 
 /** The handlers of the `system` group. */
