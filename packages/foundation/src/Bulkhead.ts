@@ -9,6 +9,7 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
+import type * as Option from "effect/Option"
 import * as ConfigSchema from "./ConfigSchema.js"
 import { decodeSettings, type ProtectionSettingsInvalid } from "./internal/protection.js"
 import { BulkheadFull } from "./FoundationError.js"
@@ -52,8 +53,15 @@ export interface Bulkhead {
   readonly name: string
   /** Runs the effect in a slot, waiting in the queue if needed, or fails with {@link BulkheadFull}. */
   readonly run: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | BulkheadFull, R>
+  /**
+   * Runs the effect in a slot only if one is free now and no call waits for one (`Some` of its result), without
+   * queueing; `None` otherwise.
+   */
+  readonly tryRun: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<Option.Option<A>, E, R>
   /** Calls running and waiting. */
   readonly stats: Effect.Effect<Stats>
+  /** Calls running and waiting, read synchronously. */
+  readonly unsafeStats: () => Stats
   /** The settings in force. */
   readonly settings: Effect.Effect<ConfigSchema.BulkheadSettings>
   /** Replaces the settings live. */
@@ -128,10 +136,23 @@ export const make = (
         Effect.zipRight(restore(acquire), Effect.ensuring(restore(effect), release))
       )
 
+    const tryRun = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<Option.Option<A>, E, R> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.suspend(() => {
+          if (running >= current.maxConcurrent || waiters.length > 0) return Effect.succeedNone
+          running++
+          return Effect.ensuring(Effect.asSome(restore(effect)), release)
+        })
+      )
+
+    const unsafeStats = (): Stats => ({ running, queued: waiters.length })
+
     return {
       name,
       run,
-      stats: Effect.sync(() => ({ running, queued: waiters.length })),
+      tryRun,
+      stats: Effect.sync(unsafeStats),
+      unsafeStats,
       settings: Effect.sync(() => current),
       reconfigure: (input) =>
         Effect.flatMap(decode(name, input), (next) =>

@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
@@ -85,6 +87,26 @@ const taskArb: fc.Arbitrary<Task> = fc.record({
   startMs: fc.integer({ min: 0, max: 50 }),
   durationMs: fc.integer({ min: 1, max: 40 }),
   interruptAtMs: fc.option(fc.integer({ min: 0, max: 80 }), { nil: null })
+})
+
+describe("Bulkhead.tryRun", () => {
+  it.effect("runs only when a slot is free and nobody waits, without queueing; the slot is given back", () =>
+    Effect.gen(function* () {
+      const b = yield* Bulkhead.make("try", { maxConcurrent: 1, maxQueued: 5 })
+      assert.deepStrictEqual(yield* b.tryRun(Effect.succeed(1)), Option.some(1))
+      const gate = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(b.run(Deferred.await(gate)))
+      const waiter = yield* Effect.fork(b.run(Effect.succeed("waited")))
+      while (b.unsafeStats().queued < 1) yield* Effect.yieldNow()
+      assert.isTrue(Option.isNone(yield* b.tryRun(Effect.succeed(2))))
+      assert.deepStrictEqual(b.unsafeStats(), { running: 1, queued: 1 })
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(holder)
+      assert.strictEqual(yield* Fiber.join(waiter), "waited")
+      assert.strictEqual(yield* Effect.flip(b.tryRun(Effect.fail("boom"))), "boom")
+      assert.deepStrictEqual(b.unsafeStats(), { running: 0, queued: 0 })
+    })
+  )
 })
 
 describe("Bulkhead (property)", () => {

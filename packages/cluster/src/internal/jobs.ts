@@ -50,15 +50,13 @@ export const make = (deps: {
     // Placement (internal/placement.ts): ids drawn to spread jobs round-robin over the runners holding shards, by
     // the shard locks read at most once a second (none known: a random id).
     const placement = new RoundRobin()
-    let owners: { readonly at: number; readonly value: Owners } | undefined
-    const currentOwners = (now: number): Effect.Effect<Owners> =>
-      owners !== undefined && now - owners.at < 1000
-        ? Effect.succeed(owners.value)
-        : Effect.map(Effect.either(deps.table.shardOwners), (rows) => {
-            const value: Owners = rows._tag === "Right" ? ownersOf(rows.right) : new Map()
-            owners = { at: now, value }
-            return value
-          })
+    const currentOwners: Effect.Effect<Owners> = yield* Effect.cachedWithTTL(
+      Effect.map(
+        Effect.either(deps.table.shardOwners),
+        (rows): Owners => (rows._tag === "Right" ? ownersOf(rows.right) : new Map())
+      ),
+      "1 second"
+    )
     const draw = () => `job_${crypto.randomUUID()}`
     const shardOf = (id: string) => {
       const entityId = EntityId.make(id)
@@ -86,7 +84,7 @@ export const make = (deps: {
           const seed = request.seed ?? 0
           if (!Number.isInteger(seed)) return yield* invalid("seed", `The seed must be an integer, got ${seed}.`)
           const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-          const id = placement.pick(yield* currentOwners(now), draw, shardOf)
+          const id = placement.pick(yield* currentOwners, draw, shardOf)
           const data = {
             trainset: request.trainset.map((e) => e.toJSON()),
             ...(request.valset === undefined ? {} : { valset: request.valset.map((e) => e.toJSON()) })

@@ -1,10 +1,9 @@
 /**
- * A runner's job workers: at most `size` runs at once, the others waiting in arrival order. A finished run hands its
- * worker to the next waiting job directly, waking that one fiber only. (Effect's `Semaphore` wakes every waiter
- * at each release and all but one wait again: with the jobs a busy runner has queued, each finished job would cost
- * a wake-up per queued job.)
+ * A runner's job workers: at most `size` runs at once, the others waiting in arrival order. It is foundation's
+ * `Bulkhead` (FIFO waiters; a finished run hands its slot to the next waiting job directly, waking that one fiber
+ * only, where Effect's `Semaphore` wakes every waiter at each release) with a queue as long as the jobs sent.
  */
-import * as Deferred from "effect/Deferred"
+import { Bulkhead } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 
@@ -20,48 +19,20 @@ export interface WorkerPool {
   readonly waiting: () => number
 }
 
-/** A pool of `size` workers. */
+/** A pool of `size` workers (a positive integer: the runner's `jobWorkers`, checked with its settings). */
 export const make = (size: number): Effect.Effect<WorkerPool> =>
-  Effect.sync(() => {
-    let free = size
-    const waiters: Array<Deferred.Deferred<void>> = []
-    // A finished run's worker goes to the first waiter, else back to the pool.
-    const release = Effect.sync(() => {
-      const next = waiters.shift()
-      if (next === undefined) free++
-      else Deferred.unsafeDone(next, Effect.void)
+  Effect.map(
+    Effect.orDie(Bulkhead.make("job_workers", { maxConcurrent: size, maxQueued: Number.MAX_SAFE_INTEGER })),
+    (bulkhead): WorkerPool => ({
+      // The queue is unbounded in practice, so `BulkheadFull` cannot happen: a defect if it ever did.
+      withWorker: <A, E, R>(self: Effect.Effect<A, E, R>) =>
+        Effect.catchIf(
+          bulkhead.run(self),
+          (error): error is Bulkhead.BulkheadFull => error instanceof Bulkhead.BulkheadFull,
+          (full) => Effect.die(full)
+        ) as Effect.Effect<A, E, R>,
+      withWorkerIfAvailable: bulkhead.tryRun,
+      free: () => size - bulkhead.unsafeStats().running,
+      waiting: () => bulkhead.unsafeStats().queued
     })
-    const acquire: Effect.Effect<void> = Effect.suspend(() => {
-      if (free > 0 && waiters.length === 0) {
-        free--
-        return Effect.void
-      }
-      return Effect.flatMap(Deferred.make<void>(), (handed) => {
-        waiters.push(handed)
-        return Effect.onInterrupt(Deferred.await(handed), () =>
-          Effect.suspend(() => {
-            const at = waiters.indexOf(handed)
-            if (at >= 0) {
-              waiters.splice(at, 1)
-              return Effect.void
-            }
-            // The worker was handed over as the wait was interrupted: pass it on.
-            return release
-          })
-        )
-      })
-    })
-    const withWorker = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.zipRight(restore(acquire), Effect.ensuring(restore(self), release))
-      )
-    const withWorkerIfAvailable = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<Option.Option<A>, E, R> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.suspend(() => {
-          if (free === 0 || waiters.length > 0) return Effect.succeedNone
-          free--
-          return Effect.ensuring(Effect.asSome(restore(self)), release)
-        })
-      )
-    return { withWorker, withWorkerIfAvailable, free: () => free, waiting: () => waiters.length }
-  })
+  )
