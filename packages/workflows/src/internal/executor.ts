@@ -12,9 +12,11 @@ import { TrafficPolicy } from "@effect-dspy/services"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Either from "effect/Either"
 import * as Schedule from "effect/Schedule"
+import type { Mutable } from "effect/Types"
 import type * as RunRecord from "../RunRecord.js"
 import { SCHEMA_VERSION } from "../RunRecord.js"
 import type * as RunStore from "../RunStore.js"
@@ -329,8 +331,6 @@ const commitStep = (
   return run.env.store.append(record.runId, boundary)
 }
 
-type Mutable<A> = { -readonly [K in keyof A]: A[K] }
-
 const progress = (run: Run, p: Progress): Effect.Effect<void> =>
   run.options.onProgress === undefined ? Effect.void : run.options.onProgress(p)
 
@@ -365,8 +365,6 @@ interface Attempted {
  */
 const tracked = <E>(run: Run, self: Effect.Effect<Outputs, E, LM.LM>): Effect.Effect<Attempted, E> =>
   trackedAs(run, self, identity, identity)
-
-const identity = <A>(a: A): A => a
 
 /** {@link tracked} of an effect whose value and error are mapped to the arm's outputs and error (one map, not two). */
 const trackedAs = <X, E, E2>(
