@@ -236,6 +236,14 @@ export const DSPyConfig = Schema.Struct({
     defaultAdapter: Schema.optionalWith(Schema.Literal("chat", "json", "xml", "two_step"), { default: () => "chat" }),
     cacheEnabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
     cacheTtlMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 3_600_000 }),
+    /**
+     * The execution memo of the ModuleManager: an execution of a spec module whose every LM call was answered from
+     * the cache is remembered (per version, inputs, tenant and end user), and the same inputs are then served
+     * without running the program, for at most `cacheTtlMs` and until the cache is cleared or invalidated.
+     */
+    memoEnabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+    /** How many inputs the execution memo keeps per module version (the least recently served go first). */
+    memoMaxEntries: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 10_000 }),
     /** How many versions of each managed module are kept for history and rollback (the oldest go first). */
     maxVersions: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(2)), { default: () => 50 }),
     /**
@@ -480,6 +488,8 @@ export type DSPyConfig = typeof DSPyConfig.Type
 export const updatablePaths: ReadonlyArray<string> = [
   "modules.cacheEnabled",
   "modules.cacheTtlMs",
+  "modules.memoEnabled",
+  "modules.memoMaxEntries",
   "modules.maxVersions",
   "modules.trafficPolicies",
   "optimization",

@@ -287,6 +287,10 @@ export const layer = (
           Option.map(cacheManager, (cm) => CacheManager.lmCache(cm))
         )
       )
+      const memoGeneration =
+        Option.isNone(yield* Effect.serviceOption(LMCache.LMCache)) && Option.isSome(cacheManager)
+          ? cacheManager.value.generation
+          : undefined
       const scope = yield* Effect.scope
       const grace = Duration.decode(options.shutdownGracePeriod ?? "5 seconds")
       const moduleDrain = new Drain("module executions")
@@ -422,7 +426,9 @@ export const layer = (
         protection,
         registry,
         lm,
-        drain: moduleDrain
+        drain: moduleDrain,
+        // The execution memo follows the cache it derives from: only the CacheManager's says when it moves.
+        ...(memoGeneration === undefined ? {} : { memoGeneration })
       }
       const { modules } = yield* cluster.serve(moduleService.make(deps), releases)
       // Traffic policies from Config (`modules.trafficPolicies`), applied as they change.

@@ -179,6 +179,12 @@ export interface Service {
   readonly setEnabled: (enabled: boolean) => Effect.Effect<void>
   /** Changes the default time to live of entries stored from now on (0: never expires). */
   readonly setTtl: (ttlMs: number) => Effect.Effect<void, CacheInvalidInput>
+  /**
+   * A count of the changes that can make a cached answer stale: deletes, module invalidations (this instance's
+   * or, through Redis, another's), clears and changes of `enabled` or the TTL. Read synchronously by what keeps
+   * answers derived from the cache (the ModuleManager's execution memo drops them when it moves).
+   */
+  readonly generation: () => number
   /** The remaining Redis time to live of an entry in ms (-1: none); none without L3, unreachable or absent. */
   readonly redisPttl: (moduleId: string, key: string) => Effect.Effect<Option.Option<number>>
   /**
@@ -350,6 +356,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
       enabled: engine.enabled,
       setEnabled: engine.setEnabled,
       setTtl: (value) => Effect.flatMap(checkTtl("setTtl", value), engine.setTtl),
+      generation: engine.generation,
       redisPttl: (moduleId, key) => Effect.flatMap(Tenant.own(moduleId), (ns) => engine.redisPttl(ns, key)),
       checkLevels: engine.checkLevels,
       // A tenant sees and reads its own namespaces only (`Tenant.visibleTo`, `Tenant.own`); unscoped sees them all.

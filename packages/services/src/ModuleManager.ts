@@ -447,6 +447,18 @@ export const fallbacks = Metric.counter("dspy.services.module.fallbacks", {
 })
 
 /**
+ * Executions served from the execution memo (config `modules.memoEnabled`: the answer of an earlier execution whose
+ * every LM call the cache answered, for the same version and inputs), tagged `module_id`, `module_version`, `arm`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const memoHits = Metric.counter("dspy.services.module.memo_hits", {
+  description: "Executions served from the execution memo (no program run)",
+  incremental: true
+})
+
+/**
  * Shadow runs of a module's candidate version (recorded, never served), tagged `module_id`, `module_version`,
  * `arm`.
  *

@@ -93,6 +93,8 @@ export interface Engine {
   readonly setEnabled: (enabled: boolean) => Effect.Effect<void>
   readonly setTtl: (ttlMs: number) => Effect.Effect<void>
   readonly ttlMs: Effect.Effect<number>
+  /** A count of the changes that can make a cached answer stale (deletes, invalidations, clears, settings). */
+  readonly generation: () => number
   readonly redisPttl: (moduleId: string, key: string) => Effect.Effect<Option.Option<number>>
   /** Brings a degraded Redis back when it is usable again (without waiting for traffic). */
   readonly checkLevels: Effect.Effect<void>
@@ -119,6 +121,7 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
     let hits = 0
     let misses = 0
     let remoteInvalidations = 0
+    let generation = 0
     let disk: Sqlite.DiskTier | undefined
     let diskScope: Scope.CloseableScope | undefined
     const engineScope = yield* Effect.scope
@@ -323,6 +326,7 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
     const applyRemote = (invalidation: RedisTier.Invalidation): Effect.Effect<void> =>
       Effect.gen(function* () {
         remoteInvalidations++
+        generation++
         const now = yield* Clock.currentTimeMillis
         if (invalidation.op === "clear") l1.clear()
         else if (invalidation.op === "module") l1.deleteModule(invalidation.moduleId, now)
@@ -463,6 +467,7 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
 
     const del = (moduleId: string, key: string): Effect.Effect<void> =>
       Effect.suspend(() => {
+        generation++
         l1.delete(moduleId, key)
         const fromDiskTier = diskWrite(moduleId, "delete", (disk) => disk.delete(moduleId, key))
         const fromRedisTier = Effect.flatMap(redisUsable, (tier) => {
@@ -480,6 +485,7 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
 
     const invalidateModule = (moduleId: string): Effect.Effect<number> =>
       Effect.gen(function* () {
+        generation++
         const now = yield* Clock.currentTimeMillis
         const inMemory = l1.deleteModule(moduleId, now)
         let onDisk = 0
@@ -502,6 +508,7 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
       })
 
     const clear: Effect.Effect<void> = Effect.gen(function* () {
+      generation++
       l1.clear()
       yield* diskWrite(undefined, "clear", (disk) => disk.clear)
       const tier = yield* redisUsable
@@ -595,13 +602,16 @@ export const make = (options: EngineOptions): Effect.Effect<Engine, never, Scope
       enabled: Effect.sync(() => enabled),
       setEnabled: (value) =>
         Effect.sync(() => {
+          if (value !== enabled) generation++
           enabled = value
         }),
       setTtl: (value) =>
         Effect.sync(() => {
+          if (value !== ttlMs) generation++
           ttlMs = value
         }),
       ttlMs: Effect.sync(() => ttlMs),
+      generation: () => generation,
       checkLevels: Effect.zipRight(redisUsable, diskReopen),
       redisPttl: (moduleId, key) =>
         redis === undefined

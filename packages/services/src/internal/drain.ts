@@ -58,6 +58,11 @@ export class Drain {
     if (this.idle !== undefined && this.inFlight === 0) Deferred.unsafeDone(this.idle, Exit.void)
   }
 
+  /** Why `operation` may not start now (the application is shutting down), or `undefined` when it may. */
+  refusal(operation: string): ApplicationStopping | undefined {
+    return this.accepting ? undefined : this.stopping(operation)
+  }
+
   /** Runs `effect` as a tracked call. */
   track<A, E, R>(
     operation: string,

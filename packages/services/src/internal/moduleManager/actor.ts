@@ -57,6 +57,11 @@ export interface Dependencies {
   readonly experiments?: PolicyExperiments.Link
   /** Where each execution is recorded (the real-time loop's experience store), once the loop installs it. */
   readonly recorder?: RecorderSlot
+  /**
+   * The LM cache's generation (the CacheManager's `generation`), when the LM caches through the CacheManager: the
+   * execution memo is on only then (it must learn of every change that can make a cached answer stale).
+   */
+  readonly memoGeneration?: () => number
 }
 
 /** The actor's requests. */

@@ -37,11 +37,13 @@ export const tagsOf = (
     MetricLabel.make("arm", armLabel)
   ]
   const stamp = { module_id: entry.id, module_version: version.version, arm: armLabel }
+  const events = stamped(base.events, stamp)
   const tags: Tags = {
     duration,
     success: [MetricLabel.make("outcome", "success"), ...duration],
     failure: [MetricLabel.make("outcome", "failure"), ...duration],
-    context: Context.make(LM.LM, base.lm).pipe(Context.add(Events.Events, stamped(base.events, stamp))),
+    context: Context.make(LM.LM, base.lm).pipe(Context.add(Events.Events, events)),
+    events,
     spanAttributes: {
       "dspy.module.id": entry.id,
       "dspy.module.version": version.version,

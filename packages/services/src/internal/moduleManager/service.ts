@@ -32,6 +32,7 @@ import {
   type FallbackChain,
   type FallbackStep,
   fallbacks,
+  memoHits,
   type ModuleInfo,
   type MutationError,
   type PolicyStatus,
@@ -45,6 +46,7 @@ import * as ServicesEvents from "../../ServicesEvents.js"
 import * as AdaptiveTimeout from "../../latency/AdaptiveTimeout.js"
 import { type Dependencies, hostOf, mutate } from "./actor.js"
 import * as PolicyExperiments from "./experiments.js"
+import * as Memo from "./memo.js"
 import { describeEntry, notFound } from "./programs.js"
 import { nextExecutionId, type Recorder } from "./recording.js"
 import { statusOf, tagsOf } from "./routing.js"
@@ -154,11 +156,17 @@ export const make = (deps: Dependencies): Service => {
     arm: string | undefined,
     inputs: unknown,
     protectedRun: boolean,
-    onEnd?: (ok: boolean, latencyMs: number, output: unknown) => Effect.Effect<void> | undefined
+    onEnd?: (ok: boolean, latencyMs: number, output: unknown) => Effect.Effect<void> | undefined,
+    capture?: Array<Memo.Captured>
   ): Effect.Effect<unknown, ExecuteError> => {
     const tags = tagsOf(entry, version, arm, base)
     const program = Module.call(version.program as Module.Any, inputs) as Effect.Effect<unknown, unknown, LM.LM>
-    const run = Effect.mapError(FiberLocal.provideContext(program, tags.context), toFamily)
+    // A run whose answer may be remembered records the events it publishes (a memo hit replays them).
+    const context =
+      capture === undefined
+        ? tags.context
+        : Context.add(tags.context, Events.Events, Memo.capturing(tags.events, capture))
+    const run = Effect.mapError(FiberLocal.provideContext(program, context), toFamily)
     // One fiber read for the clock and the tracer: the spans inside carry the module's attributes when a tracer
     // records them (Effect's default one sends its spans nowhere, and core opens none under it).
     return Effect.withFiberRuntime((fiber) => {
@@ -342,7 +350,8 @@ export const make = (deps: Dependencies): Service => {
    */
   const record = (
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
-    recorder: Recorder,
+    recorder: Recorder | undefined,
+    keep: ((execution: Execution, usage: LM.UsageTotals) => void) | undefined,
     served: Effect.Effect<Execution, ExecuteError>,
     executionId: string,
     moduleId: string,
@@ -356,6 +365,8 @@ export const make = (deps: Dependencies): Service => {
       const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
       const at = clock.unsafeCurrentTimeMillis()
       return LM.meterUsage(served, (exit, usage) => {
+        if (exit._tag === "Success" && keep !== undefined) keep(exit.value, usage)
+        if (recorder === undefined) return
         const correlationId = Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId))
         const subject = Option.getOrUndefined(fiber.getFiberRef(Subject.currentSubject))
         const tenant = Option.getOrUndefined(fiber.getFiberRef(Tenant.Tenant))
@@ -400,6 +411,104 @@ export const make = (deps: Dependencies): Service => {
         })
       )
     })
+
+  /** The execution memo: answers of cache-hit executions, by version and inputs (see `memo.ts`). */
+  const memo = new Memo.Memo()
+  const memoGeneration = deps.memoGeneration
+  const memoNow = (fiber: Fiber.RuntimeFiber<unknown, unknown>): number =>
+    Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+
+  /**
+   * The memo key of an execution, or `undefined` when it is not remembered: the memo or the cache is off, no
+   * cache generation is known (an LM cache other than the CacheManager's), the module is a registered program
+   * (it may do more than call the LM) or has a rate limit (each execution spends a token), or the inputs are not
+   * plain JSON of a bounded size. The key holds the tenant and the end user, as the LM cache's namespace does.
+   */
+  const memoKeyOf = (
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    entry: Entry,
+    inputs: unknown
+  ): string | undefined => {
+    if (memoGeneration === undefined || deps.config.snapshot === undefined) return undefined
+    if (entry.origin._tag !== "Spec" || entry.limiter !== undefined) return undefined
+    const modules = deps.config.snapshot().modules
+    if (!modules.memoEnabled || !modules.cacheEnabled) return undefined
+    return Memo.keyOf(
+      inputs,
+      Option.getOrUndefined(fiber.getFiberRef(Tenant.Tenant)),
+      Option.getOrUndefined(fiber.getFiberRef(Subject.currentSubject))
+    )
+  }
+
+  /**
+   * Serves a remembered answer: the events of the run that gave it replayed under this request, the execution
+   * counted, observed by the module's policy and recorded like any other (with no LM call), nothing run.
+   */
+  const serveMemo = (
+    entry: Entry,
+    routing: Routing | undefined,
+    version: Version,
+    reason: ServeReason,
+    arm: string | undefined,
+    inputs: unknown,
+    key: string | undefined,
+    answer: Memo.Answer,
+    onEnd: ((ok: boolean, latencyMs: number, output: unknown) => Effect.Effect<void> | undefined) | undefined,
+    shadow: Effect.Effect<void> | undefined,
+    executionId: string,
+    id: string
+  ): Effect.Effect<Execution, ExecuteError> => {
+    const refused = deps.drain.refusal(`module "${id}" execution`)
+    if (refused !== undefined) return Effect.fail(refused)
+    const tags = tagsOf(entry, version, arm, base)
+    const execution: Execution = {
+      executionId,
+      moduleId: id,
+      version: version.version,
+      output: answer.output,
+      reason,
+      arm,
+      fallback: undefined,
+      stale: false
+    }
+    const served = Effect.withFiberRuntime<Execution, ExecuteError>((fiber) => {
+      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+      const at = clock.unsafeCurrentTimeMillis()
+      return Effect.flatMap(Memo.replay(tags.events, answer.events), () => {
+        const elapsed = clock.unsafeCurrentTimeMillis() - at
+        entry.executions++
+        executionDuration.unsafeUpdate(elapsed, tags.duration)
+        executions.unsafeUpdate(1, tags.success)
+        memoHits.unsafeUpdate(1, tags.duration)
+        if (key !== undefined) remember(entry, key, answer.output)
+        deps.recorder?.current?.record({
+          executionId,
+          correlationId: Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId)),
+          moduleId: id,
+          version: version.version,
+          inputs,
+          output: answer.output,
+          ok: true,
+          latencyMs: elapsed,
+          lmCalls: 0,
+          costUsd: 0,
+          at,
+          reward: undefined,
+          outcome: undefined,
+          feedbackAt: undefined,
+          subject: Option.getOrUndefined(fiber.getFiberRef(Subject.currentSubject)),
+          tenant: Option.getOrUndefined(fiber.getFiberRef(Tenant.Tenant))
+        })
+        const observed = onEnd === undefined ? undefined : onEnd(true, elapsed, answer.output)
+        return observed === undefined ? Effect.succeed(execution) : Effect.as(observed, execution)
+      })
+    })
+    const chosen =
+      routing !== undefined && routing.policy._tag === "Canary"
+        ? Effect.ensuring(served, afterCanary(entry, routing))
+        : served
+    return Correlation.ensureCorrelationId(shadow === undefined ? chosen : Effect.zipRight(shadow, chosen))
+  }
 
   const execute = (
     module: string | { readonly id: string },
@@ -458,6 +567,14 @@ export const make = (deps: Dependencies): Service => {
     }
     const chain = entry.fallback
     const key = chain?.steps.includes("stale_cache") === true ? CanonicalJson.stringify(inputs) : undefined
+    const memoKey = memoKeyOf(fiber, entry, inputs)
+    if (memoKey !== undefined) {
+      const answer = memo.get(version, memoKey, memoNow(fiber), memoGeneration!(), deps.config.snapshot!())
+      if (answer !== undefined) {
+        return serveMemo(entry, routing, version, reason, arm, inputs, key, answer, onEnd, shadow, executionId, id)
+      }
+    }
+    const capture: Array<Memo.Captured> | undefined = memoKey === undefined ? undefined : []
     const end =
       key === undefined
         ? onEnd
@@ -466,7 +583,7 @@ export const make = (deps: Dependencies): Service => {
             return onEnd === undefined ? undefined : onEnd(ok, latencyMs, output)
           }
     const run = Effect.map(
-      runVersion(entry, version, arm, inputs, true, end),
+      runVersion(entry, version, arm, inputs, true, end, capture),
       (output): Execution => ({
         executionId,
         moduleId: id,
@@ -492,8 +609,32 @@ export const make = (deps: Dependencies): Service => {
               : fallBack(executionId, entry, chain, version, reason, arm, inputs, key, error)
           )
     const recorder = deps.recorder?.current
+    const keep =
+      memoKey === undefined || capture === undefined
+        ? undefined
+        : (execution: Execution, usage: LM.UsageTotals) => {
+            // Only an answer the cache gave in full: running the program again would give it again.
+            if (execution.fallback !== undefined || usage.calls === 0 || usage.cacheHits !== usage.calls) return
+            if (usage.failures !== 0) return
+            const config = deps.config.snapshot!()
+            const ttl = config.modules.cacheTtlMs
+            memo.set(
+              version,
+              memoKey,
+              {
+                output: execution.output,
+                events: Memo.prepare(capture),
+                expiresAt: ttl === 0 ? 0 : memoNow(fiber) + ttl
+              },
+              config.modules.memoMaxEntries,
+              memoGeneration!(),
+              config
+            )
+          }
     const recorded =
-      recorder === undefined ? served : record(fiber, recorder, served, executionId, id, version.version, inputs)
+      recorder === undefined && keep === undefined
+        ? served
+        : record(fiber, recorder, keep, served, executionId, id, version.version, inputs)
     return deps.drain.track(`module "${id}" execution`, Correlation.ensureCorrelationId(recorded))
   }
 

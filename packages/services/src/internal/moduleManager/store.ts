@@ -79,6 +79,8 @@ export interface Tags {
   readonly duration: ReadonlyArray<MetricLabel.MetricLabel>
   /** The program's context: the application's LM and an event store whose events carry the version and arm. */
   readonly context: Context.Context<LM.LM | Events.Events>
+  /** That event store (the one in `context`). */
+  readonly events: Events.Service
   readonly spanAttributes: { readonly [key: string]: unknown }
 }
 
