@@ -242,7 +242,7 @@ export const DSPyConfig = Schema.Struct({
      * without running the program, for at most `cacheTtlMs` and until the cache is cleared or invalidated.
      */
     memoEnabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
-    /** How many inputs the execution memo keeps per module version (the least recently served go first). */
+    /** How many answers the execution memo keeps, all modules together (the least recently served go first). */
     memoMaxEntries: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 10_000 }),
     /** How many versions of each managed module are kept for history and rollback (the oldest go first). */
     maxVersions: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(2)), { default: () => 50 }),

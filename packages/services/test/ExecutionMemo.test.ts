@@ -145,6 +145,25 @@ describe("ModuleManager execution memo", () => {
     }).pipe(withCache())
   )
 
+  it.effect("keeps at most modules.memoMaxEntries answers across modules, the least recently served going first", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+      yield* modules.create({ id: "other", kind: "predict", signature: "question -> answer" })
+      const twice = (id: string) => Effect.zipRight(modules.execute(id, question), modules.execute(id, question))
+      yield* twice("qa")
+      yield* modules.execute("qa", question)
+      assert.strictEqual(yield* lmCalls, 2, "qa's answer is remembered")
+      // The same prompt: other's first run is already a cache hit, so its answer is remembered at once.
+      yield* twice("other")
+      assert.strictEqual(yield* lmCalls, 3)
+      yield* modules.execute("other", question)
+      assert.strictEqual(yield* lmCalls, 3, "other's answer took the one place")
+      yield* modules.execute("qa", question)
+      assert.strictEqual(yield* lmCalls, 4, "qa's answer went to make room")
+    }).pipe(withCache({ modules: { memoMaxEntries: 1 } }))
+  )
+
   it.effect("modules.memoEnabled false runs the program each time", () =>
     Effect.gen(function* () {
       const modules = yield* ModuleManager.ModuleManager

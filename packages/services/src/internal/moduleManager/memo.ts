@@ -6,7 +6,7 @@
  * is what running the program again would do while those cache entries live. So the memo follows the cache: an
  * answer lives at most the cache's TTL (`modules.cacheTtlMs`), and every answer goes when the cache moves (a
  * delete, an invalidation, a clear, its `enabled` or TTL changed: the CacheManager's `generation`) or the
- * configuration changes. Answers are per version (a swap or rollback starts empty), per tenant and per end user
+ * configuration changes. Answers are per version and arm (a swap or rollback starts empty), per tenant and per end user
  * (as the LM cache's namespaces are).
  *
  * A memo hit replays the events the program published under the module's stamp (its `module_execution_start` /
@@ -16,7 +16,7 @@
 import { CoreEvents } from "@effect-dspy/core"
 import { CanonicalJson, type Events } from "@effect-dspy/foundation"
 import * as Effect from "effect/Effect"
-import type { Version } from "./store.js"
+import type { Tags } from "./store.js"
 
 /**
  * An event the program published (through the module's stamped store): what it published, and the id and parent
@@ -55,54 +55,65 @@ export const keyOf = (inputs: unknown, tenant: string | undefined, subject: stri
   return tenant === undefined && subject === undefined ? json : `${tenant ?? ""}\u0000${subject ?? ""}\u0000${json}`
 }
 
-/** The answers of every module version, dropped all at once when the cache or the configuration moves. */
+/**
+ * The answers of every module version under each arm (its `Tags`), in one map bounded across all modules (the least
+ * recently served go first), dropped all at once when the cache or the configuration moves.
+ */
 export class Memo {
-  private byVersion = new WeakMap<Version, Map<string, Answer>>()
+  private answers = new Map<string, Answer>()
+  private readonly ids = new WeakMap<Tags, string>()
+  private nextId = 0
   private generation = -1
   private config: unknown = undefined
 
   /** Drops every answer when `generation` or `config` differs from the last seen. */
   private follow(generation: number, config: unknown): void {
     if (generation !== this.generation || config !== this.config) {
-      this.byVersion = new WeakMap()
+      this.answers = new Map()
       this.generation = generation
       this.config = config
     }
   }
 
-  /** The live answer of `version` for `key` (refreshed as the most recently served), if any. */
-  get(version: Version, key: string, now: number, generation: number, config: unknown): Answer | undefined {
+  /** The key of `key` under a version and arm: a short id of its tags, then the inputs' key. */
+  private keyOf(tags: Tags, key: string): string {
+    let id = this.ids.get(tags)
+    if (id === undefined) {
+      id = `${(this.nextId++).toString(36)}\u0001`
+      this.ids.set(tags, id)
+    }
+    return id + key
+  }
+
+  /** The live answer of a version and arm (its tags) for `key` (refreshed as the most recently served), if any. */
+  get(tags: Tags, key: string, now: number, generation: number, config: unknown): Answer | undefined {
     this.follow(generation, config)
-    const answers = this.byVersion.get(version)
-    if (answers === undefined) return undefined
-    const answer = answers.get(key)
+    if (this.answers.size === 0) return undefined
+    const full = this.keyOf(tags, key)
+    const answer = this.answers.get(full)
     if (answer === undefined) return undefined
-    answers.delete(key)
+    this.answers.delete(full)
     if (answer.expiresAt !== 0 && answer.expiresAt <= now) return undefined
-    answers.set(key, answer)
+    this.answers.set(full, answer)
     return answer
   }
 
-  /** Remembers an answer, dropping the least recently served past `maxEntries`. */
-  set(version: Version, key: string, answer: Answer, maxEntries: number, generation: number, config: unknown): void {
+  /** Remembers an answer, dropping the least recently served past `maxEntries` (all modules together). */
+  set(tags: Tags, key: string, answer: Answer, maxEntries: number, generation: number, config: unknown): void {
     this.follow(generation, config)
-    let answers = this.byVersion.get(version)
-    if (answers === undefined) {
-      answers = new Map()
-      this.byVersion.set(version, answers)
-    }
-    answers.delete(key)
-    answers.set(key, answer)
-    while (answers.size > maxEntries) {
-      const oldest = answers.keys().next()
+    const full = this.keyOf(tags, key)
+    this.answers.delete(full)
+    this.answers.set(full, answer)
+    while (this.answers.size > maxEntries) {
+      const oldest = this.answers.keys().next()
       if (oldest.done === true) break
-      answers.delete(oldest.value)
+      this.answers.delete(oldest.value)
     }
   }
 
-  /** How many answers `version` holds. */
-  size(version: Version): number {
-    return this.byVersion.get(version)?.size ?? 0
+  /** How many answers are kept. */
+  get size(): number {
+    return this.answers.size
   }
 }
 
@@ -119,23 +130,27 @@ export const capturing = (events: Events.Service, into: Array<Captured>): Events
 const completeType = CoreEvents.ModuleExecutionComplete.type
 
 /**
- * A run's events as a hit publishes them again, made once when the answer is remembered: each marked `memo: true`,
- * a completion's figures those of a hit (no LM call, no cost, no time: a hit takes well under a millisecond).
+ * A run's events as a hit publishes them again, made once when the answer is remembered: each marked `memo: true`
+ * and stamped with the module's version and arm (`stamp`, as the module's store stamps them), a completion's figures
+ * those of a hit (no LM call, no cost, no time: a hit takes well under a millisecond).
  */
-export const prepare = (captured: ReadonlyArray<Captured>): ReadonlyArray<Captured> =>
+export const prepare = (
+  captured: ReadonlyArray<Captured>,
+  stamp: { readonly [key: string]: unknown }
+): ReadonlyArray<Captured> =>
   captured.map((c) => ({
     ...c,
     input: {
       type: c.input.type,
       data:
         c.input.type === completeType
-          ? { ...c.input.data, duration_ms: 0, lm_calls: 0, cost: 0, tokens: 0, memo: true }
-          : { ...c.input.data, memo: true }
+          ? { ...c.input.data, duration_ms: 0, lm_calls: 0, cost: 0, tokens: 0, memo: true, ...stamp }
+          : { ...c.input.data, memo: true, ...stamp }
     }
   }))
 
 /**
- * Publishes an answer's events (made by {@link prepare}) again under the current request (its correlation id, fresh ids, the same parent
+ * Publishes an answer's events (made by {@link prepare}, so to the application's store: they are stamped) again under the current request (its correlation id, fresh ids, the same parent
  * structure). A store that cannot record one logs a warning, as `Events.publishOrLog` does: the hit is served.
  */
 export const replay = (events: Events.Service, captured: ReadonlyArray<Captured>): Effect.Effect<void> =>

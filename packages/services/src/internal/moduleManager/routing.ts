@@ -44,6 +44,7 @@ export const tagsOf = (
     failure: [MetricLabel.make("outcome", "failure"), ...duration],
     context: Context.make(LM.LM, base.lm).pipe(Context.add(Events.Events, events)),
     events,
+    stamp,
     spanAttributes: {
       "dspy.module.id": entry.id,
       "dspy.module.version": version.version,

@@ -50,7 +50,7 @@ import * as Memo from "./memo.js"
 import { describeEntry, notFound } from "./programs.js"
 import { nextExecutionId, type Recorder } from "./recording.js"
 import { statusOf, tagsOf } from "./routing.js"
-import { type Entry, ModuleStore, type Routing, type Version } from "./store.js"
+import { type Entry, ModuleStore, type Routing, type Tags, type Version } from "./store.js"
 
 /** Effect's default tracer (its spans go nowhere). */
 const defaultTracer = Effect.runSync(Effect.tracer)
@@ -448,6 +448,7 @@ export const make = (deps: Dependencies): Service => {
     entry: Entry,
     routing: Routing | undefined,
     version: Version,
+    tags: Tags,
     reason: ServeReason,
     arm: string | undefined,
     inputs: unknown,
@@ -460,7 +461,6 @@ export const make = (deps: Dependencies): Service => {
   ): Effect.Effect<Execution, ExecuteError> => {
     const refused = deps.drain.refusal(`module "${id}" execution`)
     if (refused !== undefined) return Effect.fail(refused)
-    const tags = tagsOf(entry, version, arm, base)
     const execution: Execution = {
       executionId,
       moduleId: id,
@@ -474,7 +474,7 @@ export const make = (deps: Dependencies): Service => {
     const served = Effect.withFiberRuntime<Execution, ExecuteError>((fiber) => {
       const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
       const at = clock.unsafeCurrentTimeMillis()
-      return Effect.flatMap(Memo.replay(tags.events, answer.events), () => {
+      return Effect.flatMap(Memo.replay(deps.events, answer.events), () => {
         const elapsed = clock.unsafeCurrentTimeMillis() - at
         entry.executions++
         executionDuration.unsafeUpdate(elapsed, tags.duration)
@@ -569,9 +569,24 @@ export const make = (deps: Dependencies): Service => {
     const key = chain?.steps.includes("stale_cache") === true ? CanonicalJson.stringify(inputs) : undefined
     const memoKey = memoKeyOf(fiber, entry, inputs)
     if (memoKey !== undefined) {
-      const answer = memo.get(version, memoKey, memoNow(fiber), memoGeneration!(), deps.config.snapshot!())
+      const tags = tagsOf(entry, version, arm, base)
+      const answer = memo.get(tags, memoKey, memoNow(fiber), memoGeneration!(), deps.config.snapshot!())
       if (answer !== undefined) {
-        return serveMemo(entry, routing, version, reason, arm, inputs, key, answer, onEnd, shadow, executionId, id)
+        return serveMemo(
+          entry,
+          routing,
+          version,
+          tags,
+          reason,
+          arm,
+          inputs,
+          key,
+          answer,
+          onEnd,
+          shadow,
+          executionId,
+          id
+        )
       }
     }
     const capture: Array<Memo.Captured> | undefined = memoKey === undefined ? undefined : []
@@ -618,12 +633,13 @@ export const make = (deps: Dependencies): Service => {
             if (usage.failures !== 0) return
             const config = deps.config.snapshot!()
             const ttl = config.modules.cacheTtlMs
+            const tags = tagsOf(entry, version, arm, base)
             memo.set(
-              version,
+              tags,
               memoKey,
               {
                 output: execution.output,
-                events: Memo.prepare(capture),
+                events: Memo.prepare(capture, tags.stamp),
                 expiresAt: ttl === 0 ? 0 : memoNow(fiber) + ttl
               },
               config.modules.memoMaxEntries,

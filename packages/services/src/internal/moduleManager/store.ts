@@ -81,6 +81,8 @@ export interface Tags {
   readonly context: Context.Context<LM.LM | Events.Events>
   /** That event store (the one in `context`). */
   readonly events: Events.Service
+  /** What that store adds to every event's data: the module id, version and arm. */
+  readonly stamp: { readonly [key: string]: unknown }
   readonly spanAttributes: { readonly [key: string]: unknown }
 }
 
