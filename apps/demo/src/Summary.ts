@@ -141,7 +141,13 @@ export interface Summary {
     readonly costUsd: number
     readonly byProvider: { readonly [provider: string]: number }
   }
-  readonly cache: { readonly hits: number; readonly misses: number; readonly hitRate: number }
+  /** The LM cache's figures, and the executions served from the ModuleManager's execution memo (no LM call). */
+  readonly cache: {
+    readonly hits: number
+    readonly misses: number
+    readonly hitRate: number
+    readonly memoHits: number
+  }
   readonly faults: {
     readonly injected: number
     readonly failovers: number
@@ -209,7 +215,10 @@ export const render = (s: Summary): ReadonlyArray<string> => {
         .map(([p, n]) => `${p} ${n}`)
         .join(", ")}`
     ],
-    ["cache", `hit rate ${pct(s.cache.hitRate * 100)} (${s.cache.hits} hits, ${s.cache.misses} misses)`],
+    [
+      "cache",
+      `hit rate ${pct(s.cache.hitRate * 100)} (${s.cache.hits} hits, ${s.cache.misses} misses); ${s.cache.memoHits} executions served from the execution memo`
+    ],
     [
       "faults",
       `${s.faults.injected} injected, ${s.faults.failovers} fail-over, ${s.faults.recoveries} recovery; breaker ${s.faults.breakerStates.join(" -> ") || "never opened"}`

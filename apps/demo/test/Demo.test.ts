@@ -149,6 +149,8 @@ describe("the demo", () => {
         assert.isAbove(summary.lm.calls, 0)
         assert.strictEqual(summary.lm.tokens, summary.lm.promptTokens + summary.lm.completionTokens)
         assert.isAbove(summary.cache.hits, 0)
+        // The popular questions come back: once the cache answered one in full, the memo serves it.
+        assert.isAbove(summary.cache.memoHits, 0)
 
         // What people see: the tree, the bars, the summary; and the JSON form round-trips.
         const output = lines.join("\n")

@@ -4,6 +4,8 @@
  */
 import { CacheManager, LMProviders, Observability } from "@effect-dspy/services"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as MetricState from "effect/MetricState"
 import type { ExperimentReport, ForecastSummary, Summary } from "../Summary.js"
 import type { PhaseStats } from "../Traffic.js"
 import type { Baseline } from "./Baseline.js"
@@ -40,6 +42,14 @@ export const run = (
     const report = yield* requests.report
     const statuses = yield* providers.status
     const cacheStats = yield* cache.stats
+    // Every module's memo hits (`ModuleManager.memoHits`): the counter's series summed over their labels.
+    const memoHits = (yield* Metric.snapshot).reduce(
+      (total, pair) =>
+        pair.metricKey.name === "dspy.services.module.memo_hits" && MetricState.isCounterState(pair.metricState)
+          ? total + Number(pair.metricState.count)
+          : total,
+      0
+    )
     const phaseP50 = (phase: string, seen: PhaseStats | undefined) =>
       seen?.latencyP50Ms ?? report.phases.find((p) => p.phase === phase)?.latencyP50Ms ?? 0
     const before = phases.baseline?.accuracy ?? null
@@ -81,7 +91,7 @@ export const run = (
         costUsd: Math.round(sum((s) => s.costUsd) * 1e6) / 1e6,
         byProvider: Object.fromEntries(statuses.map((s) => [s.name, s.calls]))
       },
-      cache: { hits: cacheStats.hits, misses: cacheStats.misses, hitRate: cacheStats.hitRate },
+      cache: { hits: cacheStats.hits, misses: cacheStats.misses, hitRate: cacheStats.hitRate, memoHits },
       faults: {
         injected: settings.chaos.injected(settings.provider.primary),
         failovers: sum((s) => s.failovers),
