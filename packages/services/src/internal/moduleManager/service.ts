@@ -590,6 +590,10 @@ export const make = (deps: Dependencies): Service => {
       }
     }
     const capture: Array<Memo.Captured> | undefined = memoKey === undefined ? undefined : []
+    // The cache's generation and the configuration the run starts under: an answer is kept only if neither moved
+    // before it ended (an invalidation landing mid-run could otherwise leave a stale answer remembered).
+    const startedGeneration = memoKey === undefined ? 0 : memoGeneration!()
+    const startedConfig = memoKey === undefined ? undefined : deps.config.snapshot!()
     const end =
       key === undefined
         ? onEnd
@@ -632,6 +636,7 @@ export const make = (deps: Dependencies): Service => {
             if (execution.fallback !== undefined || usage.calls === 0 || usage.cacheHits !== usage.calls) return
             if (usage.failures !== 0) return
             const config = deps.config.snapshot!()
+            if (memoGeneration!() !== startedGeneration || config !== startedConfig) return
             const ttl = config.modules.cacheTtlMs
             const tags = tagsOf(entry, version, arm, base)
             memo.set(
@@ -643,7 +648,7 @@ export const make = (deps: Dependencies): Service => {
                 expiresAt: ttl === 0 ? 0 : memoNow(fiber) + ttl
               },
               config.modules.memoMaxEntries,
-              memoGeneration!(),
+              startedGeneration,
               config
             )
           }
