@@ -62,8 +62,8 @@ describe.skipIf(bins === undefined)("message storage (PostgreSQL)", () => {
             entityType: EntityType.EntityType.make("OptimizationJob"),
             entityId: EntityId.make("job_1")
           })
-          const request = new Message.OutgoingRequest({
-            envelope: Envelope.makeRequest({
+          const request = new Message.OutgoingRequest<typeof Run>({
+            envelope: Envelope.makeRequest<typeof Run>({
               requestId,
               address,
               tag: "Run",
@@ -72,7 +72,7 @@ describe.skipIf(bins === undefined)("message storage (PostgreSQL)", () => {
             }),
             lastReceivedReply: Option.none(),
             rpc: Run,
-            context: Context.empty() as Context.Context<never>,
+            context: Context.empty(),
             respond: () => Effect.void
           })
           yield* storage.saveRequest(request)
@@ -84,9 +84,9 @@ describe.skipIf(bins === undefined)("message storage (PostgreSQL)", () => {
           const before = counter.transactions
           const replyId = ids.unsafeNext()
           yield* message.respond(
-            new Reply.ReplyWithContext({
-              reply: new Reply.WithExit({ requestId, id: replyId, exit: Exit.succeed("swapped") }),
-              context: Context.empty() as Context.Context<never>,
+            new Reply.ReplyWithContext<typeof Run>({
+              reply: new Reply.WithExit<typeof Run>({ requestId, id: replyId, exit: Exit.succeed("swapped") }),
+              context: Context.empty(),
               rpc: Run
             })
           )

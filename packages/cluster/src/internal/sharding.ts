@@ -71,7 +71,11 @@ export const layer = (
 /** A client-only node (submits jobs, runs none) over the `SqlClient` in context. */
 export const layerClient = (
   settings: ClusterConfig.Settings
-): Layer.Layer<Sharding.Sharding | Runners.Runners | ClusterMessageStorage.MessageStorage, never, SqlClient.SqlClient> =>
+): Layer.Layer<
+  Sharding.Sharding | Runners.Runners | ClusterMessageStorage.MessageStorage,
+  never,
+  SqlClient.SqlClient
+> =>
   SocketRunner.layerClientOnly.pipe(
     Layer.provide(NodeClusterSocket.layerClientProtocol),
     Layer.provideMerge(retried(SqlMessageStorage.layer)),
