@@ -1,10 +1,11 @@
 /**
  * The `@effect/cluster` runtime of a runner: socket transport between runners, messages and runner/shard
- * registrations in PostgreSQL (`SqlMessageStorage`, `SqlRunnerStorage`), and a health check that gives up on a
+ * registrations in PostgreSQL (`SqlMessageStorage` with a request's final reply saved in one statement:
+ * `internal/messageStorage`; `SqlRunnerStorage`), and a health check that gives up on a
  * runner after two missed pings of `healthPingTimeoutMs` (the stock `RunnerHealth.layerPing` waits up to a minute
  * for a frozen runner: 10 s timeouts, 5 retries).
  */
-import type * as MessageStorage from "@effect/cluster/MessageStorage"
+import type * as ClusterMessageStorage from "@effect/cluster/MessageStorage"
 import * as RunnerHealth from "@effect/cluster/RunnerHealth"
 import * as Runners from "@effect/cluster/Runners"
 import type * as Sharding from "@effect/cluster/Sharding"
@@ -21,6 +22,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as ClusterConfig from "../ClusterConfig.js"
+import * as MessageStorage from "./messageStorage.js"
 
 /** Runner health by ping, with a short deadline. */
 const health = (settings: ClusterConfig.Settings): Layer.Layer<RunnerHealth.RunnerHealth, never, Runners.Runners> =>
@@ -51,7 +53,7 @@ const retried = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, never, R>
 export const layer = (
   settings: ClusterConfig.Settings
 ): Layer.Layer<
-  Sharding.Sharding | Runners.Runners | MessageStorage.MessageStorage,
+  Sharding.Sharding | Runners.Runners | ClusterMessageStorage.MessageStorage,
   SocketServer.SocketServerError,
   SqlClient.SqlClient
 > =>
@@ -60,7 +62,7 @@ export const layer = (
     Layer.provide(
       health(settings).pipe(Layer.provide(Runners.layerRpc), Layer.provide(NodeClusterSocket.layerClientProtocol))
     ),
-    Layer.provideMerge(retried(SqlMessageStorage.layer)),
+    Layer.provideMerge(retried(MessageStorage.layer)),
     Layer.provide(retried(SqlRunnerStorage.layer)),
     Layer.provide(ShardingConfig.layer(ClusterConfig.shardingConfig(settings))),
     Layer.provide(RpcSerialization.layerMsgPack)
@@ -69,7 +71,11 @@ export const layer = (
 /** A client-only node (submits jobs, runs none) over the `SqlClient` in context. */
 export const layerClient = (
   settings: ClusterConfig.Settings
-): Layer.Layer<Sharding.Sharding | Runners.Runners | MessageStorage.MessageStorage, never, SqlClient.SqlClient> =>
+): Layer.Layer<
+  Sharding.Sharding | Runners.Runners | ClusterMessageStorage.MessageStorage,
+  never,
+  SqlClient.SqlClient
+> =>
   SocketRunner.layerClientOnly.pipe(
     Layer.provide(NodeClusterSocket.layerClientProtocol),
     Layer.provideMerge(retried(SqlMessageStorage.layer)),
