@@ -149,6 +149,11 @@ export const generate = (
 export interface ApiKeys {
   /** The principal of a presented key, or `undefined` (hashed once, looked up by digest, compared in constant time). */
   readonly authenticate: (key: Redacted.Redacted<string>) => Principal | undefined
+  /**
+   * {@link ApiKeys.authenticate} of a key's text as it arrived (a header's), without wrapping it: the same check;
+   * a key that passed it is remembered (up to one entry per stored key), so its next requests skip the hash.
+   */
+  readonly authenticateText: (key: string) => Principal | undefined
   readonly size: number
   /**
    * Whether some key names a tenant: then every request is scoped to its key's tenant (`default` included). In a
@@ -187,15 +192,24 @@ export const make = (entries: ReadonlyArray<Entry>): ApiKeys => {
       })
     }
   }
+  // The keys that passed the digest check, by their text. Only a key that passed is added, so the map holds at most
+  // one entry per stored key (a wrong key can neither grow nor churn it) and a wrong key always takes the digest
+  // path; a lookup compares a presented key's text with a held one only when their (seeded) string hashes agree,
+  // and what a hit or a miss tells is what the response tells anyway: whether the key is valid.
+  const verified = new Map<string, Principal>()
+  const authenticateText = (key: string): Principal | undefined => {
+    const known = verified.get(key)
+    if (known !== undefined) return known
+    const presented = sha256(key)
+    const candidate = byDigest.get(presented.toString("hex"))
+    if (candidate === undefined || !crypto.timingSafeEqual(candidate.digest, presented)) return undefined
+    if (verified.size < byDigest.size) verified.set(key, candidate.principal)
+    return candidate.principal
+  }
   return {
     size: entries.length,
     multiTenant: entries.some((entry) => entry.tenant !== undefined),
-    authenticate: (key) => {
-      const presented = sha256(Redacted.value(key))
-      const candidate = byDigest.get(presented.toString("hex"))
-      return candidate !== undefined && crypto.timingSafeEqual(candidate.digest, presented)
-        ? candidate.principal
-        : undefined
-    }
+    authenticate: (key) => authenticateText(Redacted.value(key)),
+    authenticateText
   }
 }

@@ -69,16 +69,24 @@ export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("@ef
  * @category authorization
  */
 export const requireScope = (scope: ApiKeys.Scope): Effect.Effect<ApiKeys.Principal, Forbidden, CurrentPrincipal> =>
-  Effect.flatMap(CurrentPrincipal, (principal) =>
-    ApiKeys.grants(principal.scopes, scope)
-      ? Effect.succeed(principal)
-      : Effect.fail(
-          new Forbidden({
-            message: `the key "${principal.id}" lacks the "${scope}" scope this endpoint needs`,
-            required: scope
-          })
-        )
-  )
+  Effect.flatMap(CurrentPrincipal, (principal) => {
+    const missing = missingScope(principal, scope)
+    return missing === undefined ? Effect.succeed(principal) : Effect.fail(missing)
+  })
+
+/**
+ * {@link requireScope} of a given principal, synchronously: the `Forbidden` it fails with, or `undefined`.
+ *
+ * @since 0.1.0
+ * @category authorization
+ */
+export const missingScope = (principal: ApiKeys.Principal, scope: ApiKeys.Scope): Forbidden | undefined =>
+  ApiKeys.grants(principal.scopes, scope)
+    ? undefined
+    : new Forbidden({
+        message: `the key "${principal.id}" lacks the "${scope}" scope this endpoint needs`,
+        required: scope
+      })
 
 /**
  * Fails with `Forbidden` unless the request's principal holds `scope` and runs unscoped: the operator's views
@@ -235,6 +243,25 @@ const cookieValue = (header: string | undefined, name: string): string | undefin
   return undefined
 }
 
+const bearerPattern = /^Bearer +(\S+)$/i
+
+/**
+ * The principal of an `Authorization: Bearer <key>` header's key (its text checked by
+ * `ApiKeys.authenticateText`), or why there is none. Synchronous: what {@link authenticate} does with the header
+ * before the key's rate limit, and what the server's fast path does with it.
+ *
+ * @since 0.1.0
+ * @category authentication
+ */
+export const bearerPrincipal = (keys: ApiKeys.ApiKeys, authorization: string): ApiKeys.Principal | Unauthorized => {
+  const match = bearerPattern.exec(authorization)
+  if (match === null) return unauthorized(`the Authorization header must be "Bearer <key>"`)
+  return (
+    keys.authenticateText(match[1] as string) ??
+    unauthorized(`the API key is not valid; present an API key as "Authorization: Bearer <key>"`)
+  )
+}
+
 /**
  * The principal of a request, from its credential (tried in order: the `Authorization` header, the session
  * cookie, the `access_token` query parameter), counted against its key's rate limit.
@@ -255,9 +282,8 @@ export const authenticate = (
       : Effect.as(credentials.admit(principal), principal)
   const authorization = request.headers.authorization
   if (authorization !== undefined) {
-    const match = /^Bearer +(\S+)$/i.exec(authorization)
-    if (match === null) return Effect.fail(unauthorized(`the Authorization header must be "Bearer <key>"`))
-    return admitted(credentials.keys.authenticate(Redacted.make(match[1] as string)), "the API key is not valid")
+    const principal = bearerPrincipal(credentials.keys, authorization)
+    return principal instanceof Unauthorized ? Effect.fail(principal) : Effect.as(credentials.admit(principal), principal)
   }
   const session = cookieValue(request.headers.cookie, sessionCookie)
   if (session !== undefined && session !== "") {
@@ -295,15 +321,30 @@ export const tenantScope = (
   principal: ApiKeys.Principal,
   request: RequestHead
 ): Effect.Effect<Option.Option<Tenant.TenantId>, Unauthorized> => {
-  if (!principal.crossTenant) {
-    return Effect.succeed(keys.multiTenant ? Option.some(principal.tenant) : Option.none())
-  }
-  const named = request.headers[tenantHeader]
-  if (named === undefined || named === "") return Effect.succeed(Option.none())
-  return Tenant.pattern.test(named)
-    ? Effect.succeed(Option.some(named as Tenant.TenantId))
-    : Effect.fail(unauthorized(`the ${tenantHeader} header must be a tenant id (lowercase letters, digits, _ and -)`))
+  const scope = tenantScopeOf(keys, principal, request)
+  return scope instanceof Unauthorized ? Effect.fail(scope) : Effect.succeed(scope)
 }
+
+/**
+ * {@link tenantScope}, synchronously: the scope, or why the request has none.
+ *
+ * @since 0.1.0
+ * @category authentication
+ */
+export const tenantScopeOf = (
+  keys: ApiKeys.ApiKeys,
+  principal: ApiKeys.Principal,
+  request: RequestHead
+): Option.Option<Tenant.TenantId> | Unauthorized => {
+  if (!principal.crossTenant) return keys.multiTenant ? Option.some(principal.tenant) : unscoped
+  const named = request.headers[tenantHeader]
+  if (named === undefined || named === "") return unscoped
+  return Tenant.pattern.test(named)
+    ? Option.some(named as Tenant.TenantId)
+    : unauthorized(`the ${tenantHeader} header must be a tenant id (lowercase letters, digits, _ and -)`)
+}
+
+const unscoped: Option.Option<Tenant.TenantId> = Option.none()
 
 /**
  * Authenticates a request ({@link authenticate}), then scopes the current fiber to the principal's tenant (see

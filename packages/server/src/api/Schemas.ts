@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import * as Bounded from "../internal/bounded.js"
 
 /**
  * The longest text field a payload may hold (instructions, signatures, a string input), in characters.
@@ -11,7 +12,7 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  * @category limits
  */
-export const maxTextLength = 65_536
+export const maxTextLength = Bounded.maxTextLength
 
 /**
  * The most fields, demos or examples a payload's object or array may hold.
@@ -19,7 +20,7 @@ export const maxTextLength = 65_536
  * @since 0.1.0
  * @category limits
  */
-export const maxItems = 10_000
+export const maxItems = Bounded.maxItems
 
 /**
  * An identifier (module, job, key): 1 to 128 characters of letters, digits, `_`, `-`, `.`, `:`.
@@ -48,31 +49,7 @@ export const Text = Schema.String.pipe(Schema.maxLength(maxTextLength))
  * @category schemas
  */
 export const BoundedJson = Schema.Unknown.pipe(
-  Schema.filter((value) => {
-    const check = (v: unknown, depth: number): string | undefined => {
-      if (depth > 32) return "is nested deeper than 32 levels"
-      if (typeof v === "string")
-        return v.length > maxTextLength ? `holds a string longer than ${maxTextLength}` : undefined
-      if (Array.isArray(v)) {
-        if (v.length > maxItems) return `holds an array of more than ${maxItems} items`
-        for (const item of v) {
-          const bad = check(item, depth + 1)
-          if (bad !== undefined) return bad
-        }
-        return undefined
-      }
-      if (typeof v === "object" && v !== null) {
-        const entries = Object.entries(v)
-        if (entries.length > maxItems) return `holds an object of more than ${maxItems} fields`
-        for (const [, item] of entries) {
-          const bad = check(item, depth + 1)
-          if (bad !== undefined) return bad
-        }
-      }
-      return undefined
-    }
-    return check(value, 0) ?? true
-  }),
+  Schema.filter((value) => Bounded.boundedJsonIssue(value) ?? true),
   Schema.annotations({ title: "BoundedJson" })
 )
 
@@ -82,8 +59,11 @@ export const BoundedJson = Schema.Unknown.pipe(
  * @since 0.1.0
  * @category schemas
  */
-export const Fields = Schema.Record({ key: Schema.String.pipe(Schema.maxLength(128)), value: BoundedJson }).pipe(
-  Schema.filter((record) => Object.keys(record).length <= 1_000 || "holds more than 1000 fields"),
+export const Fields = Schema.Record({
+  key: Schema.String.pipe(Schema.maxLength(Bounded.maxFieldName)),
+  value: BoundedJson
+}).pipe(
+  Schema.filter((record) => Object.keys(record).length <= Bounded.maxFields || `holds more than ${Bounded.maxFields} fields`),
   Schema.annotations({ title: "Fields" })
 )
 

@@ -15,7 +15,7 @@
  * chain and an `Effect.async` around the response's end (docs/decisions.md has the measured reason).
  * `test/FastPath.test.ts` sends the same requests down both paths and compares statuses, headers and bodies.
  */
-import { FiberLocal, Subject } from "@effect-dspy/foundation"
+import { Subject, Tenant } from "@effect-dspy/foundation"
 import type { ModuleManager } from "@effect-dspy/services"
 import type * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiError from "@effect/platform/HttpApiError"
@@ -26,15 +26,20 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import type * as FiberId from "effect/FiberId"
+import * as FiberRefs from "effect/FiberRefs"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as http from "node:http"
 import { Api } from "../Api.js"
+import type { ExecuteRequest } from "../api/ModulesApi.js"
+import * as ApiError from "../ApiError.js"
 import * as Auth from "../Auth.js"
+import * as Bounded from "./bounded.js"
 import type { Gate } from "./gate.js"
-import { makeExecute } from "./handlers/modules.js"
+import { execute, executeScope, toExecution } from "./handlers/modules.js"
 import { securityHeaders } from "./headers.js"
 
 /** What a request gets: a status and a JSON body (none: an empty body, as the platform answers a defect). */
@@ -43,8 +48,11 @@ interface Reply {
   readonly body: string | undefined
 }
 
-/** The path the fast path takes; the id's pattern is the endpoint's path schema's (`Schemas.Id`). */
-const executePath = /^\/modules\/([\w.:-]{1,128})\/execute$/
+/**
+ * The path the fast path takes; the id's pattern is the endpoint's path schema's (`Schemas.Id`), so a path it
+ * matches always decodes (`test/FastPath.test.ts` checks the two patterns are one).
+ */
+export const executePath = /^\/modules\/([\w.:-]{1,128})\/execute$/
 
 const group = Api.groups.modules as unknown as HttpApiGroup.HttpApiGroup.AnyWithProps
 const endpoint = group.endpoints.execute as HttpApiEndpoint.HttpApiEndpoint.AnyWithProps
@@ -74,14 +82,12 @@ const errorReply = (error: unknown): Reply => {
   return empty(500)
 }
 
-/** A cause as the platform answers it: a failure by its schema, a defect an empty 500. */
-const causeReply = (cause: Cause.Cause<unknown>): Reply => {
-  const failure = Cause.failureOption(cause)
-  return Option.isSome(failure) ? errorReply(failure.value) : empty(500)
-}
+/** A schema's failure as the platform answers it: its `HttpApiDecodeError` (a 400 naming the field). */
+const decodeErrorReply = (error: ParseResult.ParseError): Reply =>
+  errorReply(Effect.runSync(HttpApiError.HttpApiDecodeError.fromParseError(error)))
 
 // In the platform's order: the body's headers, then the security headers.
-const jsonHeaders = (body: string) => ({
+const jsonHeaders = (body: string): Record<string, string> => ({
   "content-type": "application/json",
   "content-length": String(Buffer.byteLength(body)),
   ...securityHeaders
@@ -98,6 +104,42 @@ const write = (res: http.ServerResponse, reply: Reply): void => {
   }
 }
 
+type Payload = typeof ExecuteRequest.Type
+
+const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key)
+
+/**
+ * A payload the payload schema certainly accepts, as it decodes it (the same fields; `inputs` is the parsed
+ * object itself rather than a copy of it), or `undefined` for the schema to decide (and word a 400): a plain
+ * object whose `inputs` is a plain object of at most `maxFields` bounded fields with names of at most
+ * `maxFieldName` characters, and whose `callerKey`, if any, is a string of at most 256.
+ */
+export const plainPayload = (json: unknown): Payload | undefined => {
+  if (typeof json !== "object" || json === null || Array.isArray(json) || !hasOwn(json, "inputs")) return undefined
+  const { inputs, callerKey } = json as { readonly inputs: unknown; readonly callerKey?: unknown }
+  if (typeof inputs !== "object" || inputs === null || Array.isArray(inputs)) return undefined
+  const names = Object.keys(inputs)
+  if (names.length > Bounded.maxFields) return undefined
+  for (const name of names) {
+    if (name.length > Bounded.maxFieldName || name === "__proto__") return undefined
+    if (Bounded.boundedJsonIssue((inputs as Record<string, unknown>)[name]) !== undefined) return undefined
+  }
+  if (!hasOwn(json, "callerKey")) return { inputs: inputs as Payload["inputs"] }
+  return typeof callerKey === "string" && callerKey.length <= 256
+    ? { inputs: inputs as Payload["inputs"], callerKey }
+    : undefined
+}
+
+/** Whether an answer holds the success schema's types (then its encoding is itself, in the schema's key order). */
+const plainExecution = (value: ReturnType<typeof toExecution>): boolean =>
+  typeof value.executionId === "string" &&
+  typeof value.moduleId === "string" &&
+  typeof value.version === "number" &&
+  typeof value.reason === "string" &&
+  typeof value.stale === "boolean" &&
+  (value.arm === undefined || typeof value.arm === "string") &&
+  (value.fallback === undefined || typeof value.fallback === "string")
+
 /**
  * Options of the fast path: the server's gate, credentials and body limit, the application's module manager, and
  * the runtime its executions run on.
@@ -110,61 +152,69 @@ export interface Options {
   readonly runtime: Runtime.Runtime<never>
 }
 
+/** What runs before the execution: nothing, or the rate limits (failing with the Api's errors). */
+type Before = Effect.Effect<void, ApiError.ApiError> | undefined
+
+const andThen = (before: Before, next: Effect.Effect<void, ApiError.ApiError>): Before =>
+  next === Effect.void ? before : before === undefined ? next : Effect.zipRight(before, next)
+
 /**
  * The fast path: a `node:http` request listener that answers a request it takes and returns `true`, or returns
  * `false` (having touched nothing) for the platform to answer.
  */
 export const make = (options: Options): ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) => {
-  const { gate, credentials, maxBodyBytes } = options
-  const runFork = Runtime.runFork(options.runtime)
-  const decodePath = Schema.decodeUnknownEither(
-    Option.getOrThrow(endpoint.pathSchema) as Schema.Schema<{ readonly id: string }>
-  )
-  const decodePayload = Schema.decodeUnknownEither(
-    Option.getOrThrow(endpoint.payloadSchema) as Schema.Schema<Parameters<ReturnType<typeof makeExecute>>[0]["payload"]>
-  )
+  const { gate, credentials, maxBodyBytes, modules } = options
+  // Unscoped unless a request's key says otherwise, as the HttpApi's authentication sets it.
+  const runFork = Runtime.runFork(Runtime.setFiberRef(options.runtime, Tenant.Tenant, Option.none()))
+  const decodePayload = Schema.decodeUnknownEither(Option.getOrThrow(endpoint.payloadSchema) as Schema.Schema<Payload>)
   const encodeSuccess = Schema.encodeEither(endpoint.successSchema as Schema.Schema<unknown, unknown>)
   const successStatus = HttpApiSchema.getStatusSuccessAST(endpoint.successSchema.ast)
-  const handler = makeExecute(options.modules)
-  const decodeFailure = (error: ParseResult.ParseError) => HttpApiError.HttpApiDecodeError.refailParseError(error)
-  const success = (execution: unknown): Effect.Effect<Reply, HttpApiError.HttpApiDecodeError> => {
-    const encoded = encodeSuccess(execution)
+
+  const successReply = (execution: ModuleManager.Execution): Reply => {
+    const answer = toExecution(execution)
+    if (plainExecution(answer)) return { status: successStatus, body: JSON.stringify(answer) }
+    const encoded = encodeSuccess(answer)
     return Either.isRight(encoded)
-      ? Effect.succeed({ status: successStatus, body: JSON.stringify(encoded.right) })
-      : decodeFailure(encoded.left)
+      ? { status: successStatus, body: JSON.stringify(encoded.right) }
+      : decodeErrorReply(encoded.left)
   }
 
-  // In the HttpApi's order: the credential, the path, the body (not JSON: the platform's empty 400), the payload,
-  // the handler, the success schema. Synchronous up to the execution.
-  const program = (head: Auth.RequestHead, id: string, text: string | undefined): Effect.Effect<Reply> =>
-    Effect.flatMap(Auth.authorize(credentials, head), (principal) => {
-      const path = decodePath({ id })
-      if (Either.isLeft(path)) return decodeFailure(path.left)
-      let json: unknown
-      try {
-        json = text === undefined ? undefined : text === "" ? null : JSON.parse(text)
-      } catch {
-        json = undefined
-      }
-      if (json === undefined) return Effect.succeed(empty(400))
-      const payload = decodePayload(json)
-      if (Either.isLeft(payload)) return decodeFailure(payload.left)
-      return Effect.flatMap(
-        FiberLocal.provideService(
-          handler({ path: path.right, payload: payload.right }),
-          Auth.CurrentPrincipal,
-          principal
-        ),
-        success
-      )
-    }).pipe(Effect.catchAllCause((cause) => Effect.succeed(causeReply(cause))))
+  /** The body's payload, or its 400 (not JSON: the platform's empty one; else the schema's, naming the field). */
+  const payloadOf = (text: string | undefined): Payload | Reply => {
+    let json: unknown
+    try {
+      json = text === undefined ? undefined : text === "" ? null : JSON.parse(text)
+    } catch {
+      json = undefined
+    }
+    if (json === undefined) return empty(400)
+    const plain = plainPayload(json)
+    if (plain !== undefined) return plain
+    const decoded = decodePayload(json)
+    return Either.isRight(decoded) ? decoded.right : decodeErrorReply(decoded.left)
+  }
+
+  /** An exit as the HttpApi app answers it: the execution's, a failure by its schema, a defect an empty 500. */
+  const exitReply = (exit: Exit.Exit<unknown, unknown>, answer: Reply | undefined): Reply => {
+    if (Exit.isSuccess(exit)) return answer ?? successReply(exit.value as ModuleManager.Execution)
+    const failure = Cause.failureOption(exit.cause)
+    if (Option.isNone(failure)) return empty(500)
+    // The rate limits fail with the Api's own errors; the execution with the application's (which know nothing
+    // of the server's classes), mapped as the handler maps them.
+    const error = failure.value
+    return errorReply(error instanceof ApiError.TooManyRequests || error instanceof ApiError.Unauthorized
+      ? error
+      : ApiError.fromFailure(error))
+  }
 
   return (req, res) => {
     if (req.method !== "POST" || gate.stopping) return false
-    const match = executePath.exec(req.url ?? "")
+    const url = req.url as string
+    const match = executePath.exec(url)
     if (match === null) return false
     const headers = req.headers as Readonly<Record<string, string | undefined>>
-    if (headers.authorization === undefined) return false
+    const authorization = headers.authorization
+    if (authorization === undefined) return false
     const length = headers["content-length"]
     if (length === undefined || !(Number(length) <= maxBodyBytes)) return false
     const contentType = headers["content-type"]
@@ -172,19 +222,63 @@ export const make = (options: Options): ((req: http.IncomingMessage, res: http.S
     const subject = headers["x-subject"]
     if (subject !== undefined && (subject.length === 0 || subject.length > 512)) return false
     gate.enter()
-    // The body is read (within the limit its Content-Length set, which node:http holds it to) before the program
-    // starts; a body cut short (an error, or a close before its end) is the platform's empty 400, as one that is
-    // not JSON, once the credential has been checked.
-    let text = ""
-    let started = false
-    const start = (body: string | undefined) => {
-      if (started) return
-      started = true
-      const run = program({ headers, url: req.url as string }, match[1] as string, body)
-      const fiber = runFork(subject === undefined ? run : Subject.withSubject(run, subject), { immediate: true })
+
+    const finish = (reply: Reply) => {
+      write(res, reply)
+      gate.leave()
+    }
+
+    // In the HttpApi's order: the key, its rate limit, the tenant, its rate limit, the path (its pattern is the
+    // id's: it decodes), the body, the payload, the scope, the execution.
+    const respond = (text: string | undefined): void => {
+      const principal = Auth.bearerPrincipal(credentials.keys, authorization)
+      if (principal instanceof ApiError.Unauthorized) return finish(errorReply(principal))
+      let before: Before = andThen(undefined, credentials.admit(principal))
+      const scope = Auth.tenantScopeOf(credentials.keys, principal, { headers, url })
+      let answer: Reply | undefined
+      let payload: Payload | undefined
+      if (scope instanceof ApiError.Unauthorized) {
+        before = andThen(before, Effect.fail(scope))
+      } else {
+        if (Option.isSome(scope)) before = andThen(before, credentials.admitTenant(scope.value))
+        const decoded = payloadOf(text)
+        if ("status" in decoded) {
+          answer = decoded
+        } else {
+          const forbidden = Auth.missingScope(principal, executeScope)
+          if (forbidden !== undefined) answer = errorReply(forbidden)
+          else payload = decoded
+        }
+      }
+      if (before === undefined && answer !== undefined) return finish(answer)
+      const run: Effect.Effect<unknown, unknown> =
+        payload === undefined
+          ? (before as Effect.Effect<void, ApiError.ApiError>)
+          : before === undefined
+            ? execute(modules, match[1] as string, payload)
+            : Effect.zipRight(before, execute(modules, match[1] as string, payload))
+      // The tenant and the end user, in the fiber's references from its start (and its children's).
+      const tenant = scope instanceof ApiError.Unauthorized || Option.isNone(scope) ? undefined : scope
+      const updateRefs =
+        tenant === undefined && subject === undefined
+          ? undefined
+          : (refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime) => {
+              let updated = refs
+              if (tenant !== undefined) updated = FiberRefs.updateAs(updated, { fiberId, fiberRef: Tenant.Tenant, value: tenant })
+              if (subject !== undefined) {
+                updated = FiberRefs.updateAs(updated, {
+                  fiberId,
+                  fiberRef: Subject.currentSubject,
+                  value: Option.some(subject)
+                })
+              }
+              return updated
+            }
+      const fiber = runFork(run, updateRefs === undefined ? undefined : { updateRefs })
+      const exit = fiber.unsafePoll()
+      if (exit !== null) return finish(exitReply(exit, answer))
       fiber.addObserver((exit) => {
-        if (Exit.isSuccess(exit)) write(res, exit.value)
-        else if (!Cause.isInterruptedOnly(exit.cause)) write(res, empty(500))
+        if (Exit.isSuccess(exit) || !Cause.isInterruptedOnly(exit.cause)) write(res, exitReply(exit, answer))
         else if (!res.writableEnded && !res.destroyed) write(res, empty(503))
         gate.leave()
       })
@@ -192,13 +286,33 @@ export const make = (options: Options): ((req: http.IncomingMessage, res: http.S
         if (!res.writableEnded) fiber.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
       })
     }
-    req.setEncoding("utf8")
-    req.on("data", (chunk: string) => {
-      text += chunk
+
+    // The body is read (within the limit its Content-Length set, which node:http holds it to) before anything is
+    // decided; a body cut short (the request closes before its end) is the platform's empty 400, as one that is
+    // not JSON, once the credential has been checked.
+    let first: Buffer | undefined
+    let chunks: Array<Buffer> | undefined
+    let started = false
+    const start = (complete: boolean) => {
+      if (started) return
+      started = true
+      respond(
+        !complete
+          ? undefined
+          : chunks !== undefined
+            ? Buffer.concat(chunks).toString("utf8")
+            : first === undefined
+              ? ""
+              : first.toString("utf8")
+      )
+    }
+    req.on("data", (chunk: Buffer) => {
+      if (first === undefined) first = chunk
+      else if (chunks === undefined) chunks = [first, chunk]
+      else chunks.push(chunk)
     })
-    req.once("end", () => start(text))
-    req.once("error", () => start(undefined))
-    req.once("close", () => start(undefined))
+    req.once("end", () => start(true))
+    req.once("close", () => start(false))
     return true
   }
 }

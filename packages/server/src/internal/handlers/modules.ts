@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { Api } from "../../Api.js"
 import type { ExecuteRequest } from "../../api/ModulesApi.js"
+import type { Scope } from "../../ApiKeys.js"
 import * as ApiError from "../../ApiError.js"
 import { requireScope } from "../../Auth.js"
 import * as Sse from "../../Sse.js"
@@ -26,7 +27,8 @@ const toInfo = (info: ModuleManager.ModuleInfo) => ({
   createdAt: info.createdAt
 })
 
-const toExecution = (execution: ModuleManager.Execution) => ({
+/** An execution as the API answers it (`ModulesApi.Execution`). */
+export const toExecution = (execution: ModuleManager.Execution) => ({
   executionId: execution.executionId,
   moduleId: execution.moduleId,
   version: execution.version,
@@ -40,25 +42,24 @@ const toExecution = (execution: ModuleManager.Execution) => ({
 const mapped = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.mapError(effect, ApiError.fromFailure)
 
 /**
- * The handler of `POST /modules/{id}/execute` (the `execute` scope, then the execution): the HttpApi's handler and
- * the server's fast path of the same endpoint (`../fastExecute.ts`) are this one function.
+ * The handler of `POST /modules/{id}/execute` (the `execute` scope, then the execution). The server's fast path of
+ * the same endpoint (`../fastExecute.ts`) runs the same pieces ({@link executeScope}, {@link execute},
+ * {@link toExecution}) without the Effect wrapping.
  */
 export const makeExecute =
   (modules: ModuleManager.Service) =>
   ({ path, payload }: { readonly path: { readonly id: string }; readonly payload: typeof ExecuteRequest.Type }) =>
     Effect.zipRight(
-      requireScope("execute"),
-      Effect.map(
-        mapped(
-          modules.execute(
-            path.id,
-            payload.inputs,
-            payload.callerKey === undefined ? {} : { callerKey: payload.callerKey }
-          )
-        ),
-        toExecution
-      )
+      requireScope(executeScope),
+      Effect.map(mapped(execute(modules, path.id, payload)), toExecution)
     )
+
+/** The scope `POST /modules/{id}/execute` needs. */
+export const executeScope: Scope = "execute"
+
+/** The execution a request asks for (its failures are the application's, for `ApiError.fromFailure`). */
+export const execute = (modules: ModuleManager.Service, id: string, payload: typeof ExecuteRequest.Type) =>
+  modules.execute(id, payload.inputs, payload.callerKey === undefined ? {} : { callerKey: payload.callerKey })
 
 /** The handlers of the `modules` group. */
 export const layer = HttpApiBuilder.group(Api, "modules", (handlers) =>
@@ -67,10 +68,6 @@ export const layer = HttpApiBuilder.group(Api, "modules", (handlers) =>
     const experiments = yield* Experiments.Experiments
     const releases = yield* ReleaseStore.ReleaseStore
     const gate: Gate = yield* GateTag
-    const execute = (id: string, payload: typeof ExecuteRequest.Type) =>
-      mapped(
-        modules.execute(id, payload.inputs, payload.callerKey === undefined ? {} : { callerKey: payload.callerKey })
-      )
     return handlers
       .handle("list", () =>
         Effect.zipRight(
@@ -110,7 +107,7 @@ export const layer = HttpApiBuilder.group(Api, "modules", (handlers) =>
           const events = Stream.concat(
             Stream.make({ id: "0", event: "started", data: JSON.stringify({ moduleId: path.id }) } as Sse.Event),
             Stream.fromEffect(
-              execute(path.id, payload).pipe(
+              mapped(execute(modules, path.id, payload)).pipe(
                 Effect.match({
                   onFailure: (error): Sse.Event => ({ id: "1", event: "error", data: JSON.stringify(error) }),
                   onSuccess: (execution): Sse.Event => ({
