@@ -36,6 +36,23 @@ describe("ApiKeys", () => {
     // Only digests are stored: an entry's digest presented as a key is not the key.
     assert.isUndefined(keys.authenticate(Redacted.make(generated[7]!.entry.sha256)))
   })
+
+  it("a key that passed is remembered by its text; its near misses still fail, as text or redacted", () => {
+    const a = ApiKeys.generate("a", ["execute"])
+    const b = ApiKeys.generate("b", ["read"], { tenant: "acme" })
+    const keys = ApiKeys.make([a.entry, b.entry])
+    const text = Redacted.value(a.key)
+    const near = ["", `${text}x`, text.slice(0, -1), text.toUpperCase(), Redacted.value(b.key).slice(1)]
+    for (let round = 0; round < 3; round++) {
+      assert.strictEqual(keys.authenticateText(text)?.id, "a")
+      assert.strictEqual(keys.authenticate(a.key)?.id, "a")
+      assert.strictEqual(keys.authenticateText(Redacted.value(b.key))?.tenant, "acme")
+      for (const wrong of near) {
+        assert.isUndefined(keys.authenticateText(wrong))
+        assert.isUndefined(keys.authenticate(Redacted.make(wrong)))
+      }
+    }
+  })
 })
 
 describe("HTTP API over loopback", () => {

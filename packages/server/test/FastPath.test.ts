@@ -11,7 +11,9 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as http from "node:http"
-import { ApiKeys, Auth } from "../src/index.js"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import { ApiKeys, Auth, ModulesApi, Schemas } from "../src/index.js"
 import * as FastExecute from "../src/internal/fastExecute.js"
 import { Gate } from "../src/internal/gate.js"
 import { start } from "./support.js"
@@ -59,6 +61,24 @@ const send = (
     )
     request.on("error", (error) => resume(Effect.fail(error)))
     request.end(body)
+  })
+
+/** A bare `node:http` listener with only the fast path (a request it declines gets 599); its URL. */
+const serveFast = (options: FastExecute.Options) =>
+  Effect.gen(function* () {
+    const fast = FastExecute.make(options)
+    const declined = new Set<string>()
+    const server = http.createServer({ noDelay: true }, (req, res) => {
+      if (fast(req, res)) return
+      declined.add(`${req.url}`)
+      res.writeHead(599)
+      res.end("declined")
+    })
+    yield* Effect.acquireRelease(
+      Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+      () => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+    )
+    return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, declined }
   })
 
 describe("the fast path of POST /modules/{id}/execute", () => {
@@ -213,4 +233,88 @@ describe("the fast path of POST /modules/{id}/execute", () => {
       assert.deepStrictEqual(queried.headers, executed.headers)
     })
   )
+
+  it.scopedLive("counts every request with a valid key against its rate limit first, as the HttpApi app does", () =>
+    Effect.gen(function* () {
+      const runner = ApiKeys.generate("runner", ["execute"])
+      const cross = ApiKeys.generate("root", ["admin"], { crossTenant: true })
+      const rateLimit = { limit: 2, scaleMs: 60_000 }
+      const h = yield* start({ fastPath: false, rateLimit, extraKeys: [runner.entry, cross.entry] })
+      const modules = Context.get(h.context, ModuleManager.ModuleManager)
+      yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+      const fast = yield* serveFast({
+        gate: yield* Gate.make,
+        credentials: yield* Auth.make({ keys: [runner.entry, cross.entry], rateLimit }),
+        modules,
+        maxBodyBytes: 4096,
+        runtime: yield* Effect.runtime<never>()
+      })
+      const ok = JSON.stringify({ inputs: { question: "What is 2 + 3?" } })
+      const as = (key: Redacted.Redacted<string>, more: Record<string, string> = {}) => ({
+        "content-type": "application/json",
+        authorization: `Bearer ${Redacted.value(key)}`,
+        ...more
+      })
+      // The cross-tenant key's second request names a bad tenant (a 401 once admitted); its third is over the
+      // limit (a 429 before the tenant and the body are looked at).
+      const sequence: ReadonlyArray<readonly [string, Record<string, string>]> = [
+        [ok, as(runner.key)],
+        ["{", as(runner.key)],
+        ["{", as(runner.key)],
+        [ok, { ...as(runner.key), authorization: "Bearer edk_wrong" }],
+        [ok, as(cross.key)],
+        [ok, as(cross.key, { "x-effect-dspy-tenant": "NOT OK" })],
+        ["{", as(cross.key, { "x-effect-dspy-tenant": "NOT OK" })]
+      ]
+      const run = (base: string) =>
+        Effect.forEach(sequence, ([body, headers]) =>
+          Effect.map(send(base, "/modules/qa/execute", body, headers), (answer) => ({
+            ...answer,
+            // The time left differs by the milliseconds between the two runs.
+            body: answer.body.replace(/retry in \d+ ms/, "retry in … ms").replace(/"retryAfterMs":\d+/, '"retryAfterMs":…')
+          }))
+        )
+      const viaApi = yield* run(h.url)
+      const viaFast = yield* run(fast.url)
+      assert.deepStrictEqual(
+        viaApi.map((a) => a.status),
+        [200, 400, 429, 401, 200, 401, 429]
+      )
+      assert.deepStrictEqual(viaFast, viaApi)
+      assert.deepStrictEqual([...fast.declined], [])
+    })
+  )
+
+  it("takes the paths of the endpoint's id pattern, and decodes a plain payload as its schema does", () => {
+    const isId = Schema.is(Schemas.Id)
+    for (const id of ["qa", "a.b:c-d_e", "x".repeat(128), "x".repeat(129), "", "a b", "a%20b", "é", "a/b", "qa?x=1"]) {
+      assert.strictEqual(FastExecute.executePath.test(`/modules/${id}/execute`), isId(id), id)
+    }
+    const decode = Schema.decodeUnknownEither(ModulesApi.ExecuteRequest)
+    const payloads: ReadonlyArray<readonly [unknown, boolean]> = [
+      // [payload, whether the fast check takes it]
+      [{ inputs: { question: "q" } }, true],
+      [{ inputs: { question: "q", n: [1, { a: null }] }, callerKey: "c", extra: 1 }, true],
+      [{ inputs: {} }, true],
+      [{ inputs: { ["k".repeat(128)]: "v" } }, true],
+      [{ inputs: { ["k".repeat(129)]: "v" } }, false],
+      [{ inputs: { q: "x".repeat(Schemas.maxTextLength + 1) } }, false],
+      [{ inputs: Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`f${i}`, i])) }, false],
+      [{ inputs: { deep: JSON.parse("[".repeat(40) + "]".repeat(40)) } }, false],
+      [{ inputs: [] }, false],
+      [{ inputs: null }, false],
+      [{ inputs: { q: "q" }, callerKey: 5 }, false],
+      [{ inputs: { q: "q" }, callerKey: "c".repeat(257) }, false],
+      [JSON.parse('{"inputs":{"__proto__":{"x":1}}}'), false],
+      [JSON.parse('{"__proto__":{"inputs":{"q":"q"}}}'), false],
+      [[{ inputs: {} }], false],
+      ["inputs", false]
+    ]
+    for (const [payload, taken] of payloads) {
+      const plain = FastExecute.plainPayload(payload)
+      assert.strictEqual(plain !== undefined, taken, JSON.stringify(payload).slice(0, 80))
+      // What the fast check takes, the schema takes, with the same value.
+      if (plain !== undefined) assert.deepStrictEqual(plain, Either.getOrThrow(decode(payload)))
+    }
+  })
 })
