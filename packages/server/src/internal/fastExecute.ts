@@ -311,8 +311,9 @@ export const make = (options: Options): ((req: http.IncomingMessage, res: http.S
       else if (chunks === undefined) chunks = [first, chunk]
       else chunks.push(chunk)
     })
-    req.once("end", () => start(true))
-    req.once("close", () => start(false))
+    // Each fires once a request (`start` runs once either way).
+    req.on("end", () => start(true))
+    req.on("close", () => start(false))
     return true
   }
 }
