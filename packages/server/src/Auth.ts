@@ -283,7 +283,9 @@ export const authenticate = (
   const authorization = request.headers.authorization
   if (authorization !== undefined) {
     const principal = bearerPrincipal(credentials.keys, authorization)
-    return principal instanceof Unauthorized ? Effect.fail(principal) : Effect.as(credentials.admit(principal), principal)
+    return principal instanceof Unauthorized
+      ? Effect.fail(principal)
+      : Effect.as(credentials.admit(principal), principal)
   }
   const session = cookieValue(request.headers.cookie, sessionCookie)
   if (session !== undefined && session !== "") {

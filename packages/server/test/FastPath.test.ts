@@ -271,7 +271,9 @@ describe("the fast path of POST /modules/{id}/execute", () => {
           Effect.map(send(base, "/modules/qa/execute", body, headers), (answer) => ({
             ...answer,
             // The time left differs by the milliseconds between the two runs.
-            body: answer.body.replace(/retry in \d+ ms/, "retry in … ms").replace(/"retryAfterMs":\d+/, '"retryAfterMs":…')
+            body: answer.body
+              .replace(/retry in \d+ ms/, "retry in … ms")
+              .replace(/"retryAfterMs":\d+/, '"retryAfterMs":…')
           }))
         )
       const viaApi = yield* run(h.url)

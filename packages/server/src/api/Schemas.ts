@@ -63,7 +63,9 @@ export const Fields = Schema.Record({
   key: Schema.String.pipe(Schema.maxLength(Bounded.maxFieldName)),
   value: BoundedJson
 }).pipe(
-  Schema.filter((record) => Object.keys(record).length <= Bounded.maxFields || `holds more than ${Bounded.maxFields} fields`),
+  Schema.filter(
+    (record) => Object.keys(record).length <= Bounded.maxFields || `holds more than ${Bounded.maxFields} fields`
+  ),
   Schema.annotations({ title: "Fields" })
 )
 

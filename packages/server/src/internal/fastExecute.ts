@@ -106,7 +106,7 @@ const write = (res: http.ServerResponse, reply: Reply): void => {
 
 type Payload = typeof ExecuteRequest.Type
 
-const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key)
+const hasOwn = (o: object, key: string): boolean => Object.hasOwn(o, key)
 
 /**
  * A payload the payload schema certainly accepts, as it decodes it (the same fields; `inputs` is the parsed
@@ -202,9 +202,11 @@ export const make = (options: Options): ((req: http.IncomingMessage, res: http.S
     // The rate limits fail with the Api's own errors; the execution with the application's (which know nothing
     // of the server's classes), mapped as the handler maps them.
     const error = failure.value
-    return errorReply(error instanceof ApiError.TooManyRequests || error instanceof ApiError.Unauthorized
-      ? error
-      : ApiError.fromFailure(error))
+    return errorReply(
+      error instanceof ApiError.TooManyRequests || error instanceof ApiError.Unauthorized
+        ? error
+        : ApiError.fromFailure(error)
+    )
   }
 
   return (req, res) => {
@@ -232,7 +234,10 @@ export const make = (options: Options): ((req: http.IncomingMessage, res: http.S
     // id's: it decodes), the body, the payload, the scope, the execution.
     const respond = (text: string | undefined): void => {
       const principal = Auth.bearerPrincipal(credentials.keys, authorization)
-      if (principal instanceof ApiError.Unauthorized) return finish(errorReply(principal))
+      if (principal instanceof ApiError.Unauthorized) {
+        finish(errorReply(principal))
+        return
+      }
       let before: Before = andThen(undefined, credentials.admit(principal))
       const scope = Auth.tenantScopeOf(credentials.keys, principal, { headers, url })
       let answer: Reply | undefined
@@ -250,7 +255,10 @@ export const make = (options: Options): ((req: http.IncomingMessage, res: http.S
           else payload = decoded
         }
       }
-      if (before === undefined && answer !== undefined) return finish(answer)
+      if (before === undefined && answer !== undefined) {
+        finish(answer)
+        return
+      }
       const run: Effect.Effect<unknown, unknown> =
         payload === undefined
           ? (before as Effect.Effect<void, ApiError.ApiError>)
@@ -264,7 +272,8 @@ export const make = (options: Options): ((req: http.IncomingMessage, res: http.S
           ? undefined
           : (refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime) => {
               let updated = refs
-              if (tenant !== undefined) updated = FiberRefs.updateAs(updated, { fiberId, fiberRef: Tenant.Tenant, value: tenant })
+              if (tenant !== undefined)
+                updated = FiberRefs.updateAs(updated, { fiberId, fiberRef: Tenant.Tenant, value: tenant })
               if (subject !== undefined) {
                 updated = FiberRefs.updateAs(updated, {
                   fiberId,
@@ -276,7 +285,10 @@ export const make = (options: Options): ((req: http.IncomingMessage, res: http.S
             }
       const fiber = runFork(run, updateRefs === undefined ? undefined : { updateRefs })
       const exit = fiber.unsafePoll()
-      if (exit !== null) return finish(exitReply(exit, answer))
+      if (exit !== null) {
+        finish(exitReply(exit, answer))
+        return
+      }
       fiber.addObserver((exit) => {
         if (Exit.isSuccess(exit) || !Cause.isInterruptedOnly(exit.cause)) write(res, exitReply(exit, answer))
         else if (!res.writableEnded && !res.destroyed) write(res, empty(503))

@@ -49,10 +49,7 @@ const mapped = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.mapError(effe
 export const makeExecute =
   (modules: ModuleManager.Service) =>
   ({ path, payload }: { readonly path: { readonly id: string }; readonly payload: typeof ExecuteRequest.Type }) =>
-    Effect.zipRight(
-      requireScope(executeScope),
-      Effect.map(mapped(execute(modules, path.id, payload)), toExecution)
-    )
+    Effect.zipRight(requireScope(executeScope), Effect.map(mapped(execute(modules, path.id, payload)), toExecution))
 
 /** The scope `POST /modules/{id}/execute` needs. */
 export const executeScope: Scope = "execute"
