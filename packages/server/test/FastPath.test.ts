@@ -319,4 +319,51 @@ describe("the fast path of POST /modules/{id}/execute", () => {
       if (plain !== undefined) assert.deepStrictEqual(plain, Either.getOrThrow(decode(payload)))
     }
   })
+
+  it.scopedLive("a client gone mid-body or mid-execution leaves nothing in flight; the execution is interrupted", () =>
+    Effect.gen(function* () {
+      // Every LM call takes 30 s: a request still in flight at the end would outlast the test's timeout.
+      const h = yield* start({ rateLimit: false, latencyMs: 30_000 })
+      const requests = Effect.map(h.server.inFlight, (n) => n.requests)
+      // Yields to node's I/O until the server holds `n` requests.
+      const holding = (n: number): Effect.Effect<void> =>
+        Effect.flatMap(requests, (held) =>
+          held === n ? Effect.void : Effect.zipRight(Effect.promise(() => new Promise(setImmediate)), holding(n))
+        )
+      const open = (length: number, body: string) => {
+        const request = http.request({
+          host: "127.0.0.1",
+          port: h.server.port,
+          path: "/modules/qa/execute",
+          method: "POST",
+          agent: false,
+          headers: {
+            authorization: `Bearer ${h.keys.admin}`,
+            "content-type": "application/json",
+            "content-length": String(length)
+          }
+        })
+        request.on("error", () => {})
+        request.write(body)
+        return request
+      }
+      yield* Context.get(h.context, ModuleManager.ModuleManager).create({
+        id: "qa",
+        kind: "predict",
+        signature: "question -> answer"
+      })
+      // Gone while its body is read.
+      const reading = open(100, "{")
+      yield* holding(1)
+      reading.destroy()
+      yield* holding(0)
+      // Gone while its execution waits on the LM.
+      const body = JSON.stringify({ inputs: { question: "slow?" } })
+      const executing = open(Buffer.byteLength(body), body)
+      executing.end()
+      yield* holding(1)
+      executing.destroy()
+      yield* holding(0)
+    })
+  )
 })
