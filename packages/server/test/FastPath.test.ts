@@ -328,7 +328,12 @@ describe("the fast path of POST /modules/{id}/execute", () => {
       // Yields to node's I/O until the server holds `n` requests.
       const holding = (n: number): Effect.Effect<void> =>
         Effect.flatMap(requests, (held) =>
-          held === n ? Effect.void : Effect.zipRight(Effect.promise(() => new Promise(setImmediate)), holding(n))
+          held === n
+            ? Effect.void
+            : Effect.zipRight(
+                Effect.promise(() => new Promise(setImmediate)),
+                holding(n)
+              )
         )
       const open = (length: number, body: string) => {
         const request = http.request({
