@@ -6,13 +6,13 @@
  * the body.
  *
  * What it does is what the HttpApi does for that endpoint, with the same code and the same schemas: the same
- * authentication, rate limits and tenant scoping (`Auth.authorize`), the endpoint's own path, payload and success
- * schemas (from the one `Api` description, so the OpenAPI document stays its description), the same handler
- * (`handlers/modules.ts`'s `makeExecute`, whose pieces it runs), the same error bodies and statuses (the Api's error schemas and their
- * status annotations; a decode failure is the platform's `HttpApiDecodeError`, a body that is not JSON the
- * platform's empty 400), in the same order (credentials, then the path, then the body). What it leaves out is the
- * platform's per-request machinery: a router match, a Scope, a request wrapper with a cached body, the middleware
- * chain and an `Effect.async` around the response's end (docs/decisions.md has the measured reason).
+ * authentication, rate limits and tenant scoping (`Auth.authorize`'s pieces), the endpoint's own payload and
+ * success schemas (from the one `Api` description, so the OpenAPI document stays its description), the same
+ * handler (`handlers/modules.ts`'s `makeExecute`, whose pieces it runs), the same error bodies and statuses (the
+ * Api's error schemas and their status annotations; a decode failure is the platform's `HttpApiDecodeError`, a
+ * body that is not JSON the platform's empty 400). What it leaves out is the platform's per-request machinery: a
+ * router match, a Scope, a request wrapper with a cached body, the middleware chain and an `Effect.async` around
+ * the response's end (docs/decisions.md has the measured reason).
  * `test/FastPath.test.ts` sends the same requests down both paths and compares statuses, headers and bodies.
  *
  * What can be decided without effects is, in plain code, before any fiber, by the functions the HttpApi's
