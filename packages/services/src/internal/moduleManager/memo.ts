@@ -55,12 +55,24 @@ export const keyOf = (inputs: unknown, tenant: string | undefined, subject: stri
   return tenant === undefined && subject === undefined ? json : `${tenant ?? ""}\u0000${subject ?? ""}\u0000${json}`
 }
 
+/** A kept answer, its full key, and whether it was served since the eviction hand last passed it. */
+interface Slot {
+  readonly key: string
+  answer: Answer
+  used: boolean
+}
+
 /**
- * The answers of every module version under each arm (its `Tags`), in one map bounded across all modules (the least
- * recently served go first), dropped all at once when the cache or the configuration moves.
+ * The answers of every module version under each arm (its `Tags`), in one map bounded across all modules, dropped
+ * all at once when the cache or the configuration moves. Past the bound, the oldest answer not served since the
+ * eviction hand last passed it goes (the CLOCK approximation of least recently used): a hit only sets a flag, and
+ * the order is an array, not a `Map`'s insertion order (taking a `Map`'s first entry walks the holes of the ones
+ * deleted before it).
  */
 export class Memo {
-  private answers = new Map<string, Answer>()
+  private answers = new Map<string, Slot>()
+  private order: Array<Slot | undefined> = []
+  private head = 0
   private readonly ids = new WeakMap<Tags, string>()
   private nextId = 0
   private generation = -1
@@ -70,6 +82,8 @@ export class Memo {
   private follow(generation: number, config: unknown): void {
     if (generation !== this.generation || config !== this.config) {
       this.answers = new Map()
+      this.order = []
+      this.head = 0
       this.generation = generation
       this.config = config
     }
@@ -85,29 +99,48 @@ export class Memo {
     return id + key
   }
 
-  /** The live answer of a version and arm (its tags) for `key` (refreshed as the most recently served), if any. */
+  /** The live answer of a version and arm (its tags) for `key`, if any (marked as served). */
   get(tags: Tags, key: string, now: number, generation: number, config: unknown): Answer | undefined {
     this.follow(generation, config)
     if (this.answers.size === 0) return undefined
     const full = this.keyOf(tags, key)
-    const answer = this.answers.get(full)
-    if (answer === undefined) return undefined
-    this.answers.delete(full)
-    if (answer.expiresAt !== 0 && answer.expiresAt <= now) return undefined
-    this.answers.set(full, answer)
-    return answer
+    const slot = this.answers.get(full)
+    if (slot === undefined) return undefined
+    if (slot.answer.expiresAt !== 0 && slot.answer.expiresAt <= now) {
+      this.answers.delete(full)
+      return undefined
+    }
+    slot.used = true
+    return slot.answer
   }
 
-  /** Remembers an answer, dropping the least recently served past `maxEntries` (all modules together). */
+  /** Remembers an answer; past `maxEntries` (all modules together), the least recently served go. */
   set(tags: Tags, key: string, answer: Answer, maxEntries: number, generation: number, config: unknown): void {
     this.follow(generation, config)
     const full = this.keyOf(tags, key)
-    this.answers.delete(full)
-    this.answers.set(full, answer)
-    while (this.answers.size > maxEntries) {
-      const oldest = this.answers.keys().next()
-      if (oldest.done === true) break
-      this.answers.delete(oldest.value)
+    const existing = this.answers.get(full)
+    if (existing !== undefined) {
+      existing.answer = answer
+      existing.used = true
+      return
+    }
+    // Served by the run that gave it: as recent as a hit.
+    const slot: Slot = { key: full, answer, used: true }
+    this.answers.set(full, slot)
+    this.order.push(slot)
+    while (this.answers.size > maxEntries && this.head < this.order.length) {
+      const oldest = this.order[this.head]!
+      this.order[this.head++] = undefined
+      // Gone already (expired, or an older slot of a key set again after it expired): skipped.
+      if (this.answers.get(oldest.key) !== oldest) continue
+      if (oldest.used) {
+        oldest.used = false
+        this.order.push(oldest)
+      } else this.answers.delete(oldest.key)
+    }
+    if (this.head > 1024 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head)
+      this.head = 0
     }
   }
 
