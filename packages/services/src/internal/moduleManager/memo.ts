@@ -183,31 +183,39 @@ export const prepare = (
   }))
 
 /**
- * Publishes an answer's events (made by {@link prepare}, so to the application's store: they are stamped) again under the current request (its correlation id, fresh ids, the same parent
- * structure). A store that cannot record one logs a warning, as `Events.publishOrLog` does: the hit is served.
+ * Publishes an answer's events (made by {@link prepare}, so to the application's store: they are stamped) again under
+ * the request's correlation id (given: no fiber reference is written for it), with fresh ids and the same parent
+ * structure. A store that cannot record one logs a warning, as `Events.publishOrLog` does: the hit is served.
  */
-export const replay = (events: Events.Service, captured: ReadonlyArray<Captured>): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    const ids = new Map<string, string>()
-    let chain: Effect.Effect<void> = Effect.void
-    for (const c of captured) {
-      const parent = c.parentId
-      chain = Effect.zipRight(
-        chain,
-        Effect.suspend(() => {
-          // A parent published in the run is replaced by its replay; one from outside it (the caller's) is the
-          // current one's, as the store takes it from the fiber.
-          const parentId = parent === undefined ? undefined : ids.get(parent)
-          return Effect.matchEffect(events.publish(parentId === undefined ? c.input : { ...c.input, parentId }), {
-            onFailure: (error) =>
-              Effect.logWarning(`could not record the ${c.input.type} event of a memo hit: ${error.message}`),
-            onSuccess: (event) =>
-              Effect.sync(() => {
-                ids.set(c.id, event.id)
-              })
-          })
-        })
-      )
+export const replay = (
+  events: Events.Service,
+  captured: ReadonlyArray<Captured>,
+  correlationId: string
+): Effect.Effect<void> => {
+  // The id each replayed event was given, by its index in `captured` (a handful: a search beats a map).
+  const given: Array<string | undefined> = []
+  const step = (i: number): Effect.Effect<void> => {
+    if (i === captured.length) return Effect.void
+    const c = captured[i]!
+    // A parent published in the run is replaced by its replay; one from outside it (the caller's) is the current
+    // one's, as the store takes it from the fiber.
+    let parentId: string | undefined
+    if (c.parentId !== undefined) {
+      for (let j = 0; j < i; j++) if (captured[j]!.id === c.parentId) parentId = given[j]
     }
-    return chain
-  })
+    const input: Events.EventInput =
+      parentId === undefined ? { ...c.input, correlationId } : { ...c.input, correlationId, parentId }
+    return Effect.matchEffect(events.publish(input), {
+      onFailure: (error) =>
+        Effect.zipRight(
+          Effect.logWarning(`could not record the ${c.input.type} event of a memo hit: ${error.message}`),
+          step(i + 1)
+        ),
+      onSuccess: (event) => {
+        given[i] = event.id
+        return step(i + 1)
+      }
+    })
+  }
+  return step(0)
+}

@@ -474,7 +474,11 @@ export const make = (deps: Dependencies): Service => {
     const served = Effect.withFiberRuntime<Execution, ExecuteError>((fiber) => {
       const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
       const at = clock.unsafeCurrentTimeMillis()
-      return Effect.flatMap(Memo.replay(deps.events, answer.events), () => {
+      // The request's correlation id, else a new one, given to the events and the record as they are made (no
+      // fiber reference written and restored: a FiberRefs write copies the fiber's map of references).
+      const correlationId =
+        Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId)) ?? Correlation.makeId()
+      return Effect.flatMap(Memo.replay(deps.events, answer.events, correlationId), () => {
         const elapsed = clock.unsafeCurrentTimeMillis() - at
         entry.executions++
         executionDuration.unsafeUpdate(elapsed, tags.duration)
@@ -483,7 +487,7 @@ export const make = (deps: Dependencies): Service => {
         if (key !== undefined) remember(entry, key, answer.output)
         deps.recorder?.current?.record({
           executionId,
-          correlationId: Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId)),
+          correlationId,
           moduleId: id,
           version: version.version,
           inputs,
@@ -507,7 +511,8 @@ export const make = (deps: Dependencies): Service => {
       routing !== undefined && routing.policy._tag === "Canary"
         ? Effect.ensuring(served, afterCanary(entry, routing))
         : served
-    return Correlation.ensureCorrelationId(shadow === undefined ? chosen : Effect.zipRight(shadow, chosen))
+    // A shadow run forked from here takes the request's correlation id from the fiber: it is set for it.
+    return shadow === undefined ? chosen : Correlation.ensureCorrelationId(Effect.zipRight(shadow, chosen))
   }
 
   const execute = (
