@@ -26,6 +26,7 @@
  * after its I/O callbacks. A fiber that ends synchronously (a memoized execution) is answered at once; one that
  * suspends is observed, and interrupted if the client goes away.
  */
+import { Prediction } from "@effect-dspy/core"
 import { Subject, Tenant } from "@effect-dspy/foundation"
 import type { ModuleManager } from "@effect-dspy/services"
 import type * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
@@ -141,6 +142,33 @@ export const plainPayload = (json: unknown): Payload | undefined => {
     : undefined
 }
 
+/**
+ * The JSON of predictions served again (the execution memo answers repeated inputs with the same, immutable
+ * `Prediction`): made once per prediction. Other outputs are stringified each time (a program may return an object
+ * it later changes).
+ */
+const predictionJson = new WeakMap<object, string>()
+
+const outputJson = (output: unknown): string | undefined => {
+  if (!Prediction.isPrediction(output)) return JSON.stringify(output)
+  let json = predictionJson.get(output)
+  if (json === undefined) {
+    json = JSON.stringify(output)
+    predictionJson.set(output, json)
+  }
+  return json
+}
+
+/** A plain answer's body: `JSON.stringify` of it (the same keys in the same order), its output's JSON reused. */
+const bodyOf = (answer: ReturnType<typeof toExecution>): string => {
+  const output = outputJson(answer.output)
+  return `{"executionId":${JSON.stringify(answer.executionId)},"moduleId":${JSON.stringify(answer.moduleId)},"version":${JSON.stringify(answer.version)}${
+    output === undefined ? "" : `,"output":${output}`
+  },"reason":${JSON.stringify(answer.reason)}${answer.arm === undefined ? "" : `,"arm":${JSON.stringify(answer.arm)}`}${
+    answer.fallback === undefined ? "" : `,"fallback":${JSON.stringify(answer.fallback)}`
+  },"stale":${answer.stale}}`
+}
+
 /** Whether an answer holds the success schema's types (then its encoding is itself, in the schema's key order). */
 const plainExecution = (value: ReturnType<typeof toExecution>): boolean =>
   typeof value.executionId === "string" &&
@@ -183,7 +211,7 @@ export const make = (options: Options): ((req: http.IncomingMessage, res: http.S
 
   const successReply = (execution: ModuleManager.Execution): Reply => {
     const answer = toExecution(execution)
-    if (plainExecution(answer)) return { status: successStatus, body: JSON.stringify(answer) }
+    if (plainExecution(answer)) return { status: successStatus, body: bodyOf(answer) }
     const encoded = encodeSuccess(answer)
     return Either.isRight(encoded)
       ? { status: successStatus, body: JSON.stringify(encoded.right) }
