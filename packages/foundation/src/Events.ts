@@ -121,6 +121,13 @@ export { EventStoreError }
 export interface Service {
   /** Appends an event (id and timestamp assigned here) and delivers it to subscribers. */
   readonly publish: (input: EventInput) => Effect.Effect<Event, EventStoreError>
+  /**
+   * `publish` without an effect, when the store can append synchronously (the memory store): the input's
+   * correlation and parent ids as given (no fiber is read), `now` the timestamp; `undefined` for an input `publish`
+   * would refuse (no type). A wrapper that cannot keep its own guarantees synchronously (an effectful redaction)
+   * leaves it out, and so must any wrapper that replaces `publish`: callers then use `publish`.
+   */
+  readonly publishSync?: ((input: EventInput, now: number) => Event | undefined) | undefined
   /** Events matching the query. */
   readonly query: (query: Query) => Effect.Effect<ReadonlyArray<Event>, EventStoreError>
   /** Events published from the moment the stream starts, optionally only of the given types. */
@@ -185,6 +192,7 @@ const service = (
   hub: internal.Hub,
   ops: {
     readonly publish: (input: EventInput) => Effect.Effect<Event, sqlite.StoreFailure>
+    readonly publishSync?: (input: EventInput, now: number) => Event
     readonly query: (query: Query) => Effect.Effect<ReadonlyArray<Event>, sqlite.StoreFailure>
     readonly prune: Effect.Effect<number, sqlite.StoreFailure>
     readonly count: Effect.Effect<number, sqlite.StoreFailure>
@@ -198,6 +206,11 @@ const service = (
       typeof input.type === "string" && input.type.length > 0
         ? wrap(ops.publish(input))
         : Effect.fail(invalidInput("publish", "An event needs a non-empty string `type`")),
+    publishSync:
+      ops.publishSync === undefined
+        ? undefined
+        : (input, now) =>
+            typeof input.type === "string" && input.type.length > 0 ? ops.publishSync!(input, now) : undefined,
     query: (query) => {
       const problem = internal.queryProblem(query)
       return problem === undefined ? wrap(ops.query(query)) : Effect.fail(invalidInput("query", problem))
@@ -335,7 +348,9 @@ export const layerSql = (options: RetentionOptions = {}): Layer.Layer<Events, Ev
  */
 export const withRedaction = (service: Service, redact: (input: EventInput) => Effect.Effect<EventInput>): Service => ({
   ...service,
-  publish: (input) => Effect.flatMap(redact(input), service.publish)
+  publish: (input) => Effect.flatMap(redact(input), service.publish),
+  // The redaction is an effect: no synchronous publish past it.
+  publishSync: undefined
 })
 
 /**
@@ -347,7 +362,8 @@ export const withRedaction = (service: Service, redact: (input: EventInput) => E
  */
 export const withRedactionSync = (service: Service, redact: (input: EventInput) => EventInput): Service => ({
   ...service,
-  publish: (input) => Effect.suspend(() => service.publish(redact(input)))
+  publish: (input) => Effect.suspend(() => service.publish(redact(input))),
+  publishSync: service.publishSync === undefined ? undefined : (input, now) => service.publishSync!(redact(input), now)
 })
 
 /**

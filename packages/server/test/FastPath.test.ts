@@ -371,4 +371,57 @@ describe("the fast path of POST /modules/{id}/execute", () => {
       yield* holding(0)
     })
   )
+
+  it.scopedLive("answers an execution the module manager remembers without starting one (executeRemembered)", () =>
+    Effect.gen(function* () {
+      const runner = ApiKeys.generate("runner", ["execute"])
+      let executed = 0
+      const execution = (moduleId: string, version: number): ModuleManager.Execution => ({
+        executionId: "ex_1",
+        moduleId,
+        version,
+        output: { answer: "5" },
+        reason: "promoted",
+        arm: undefined,
+        fallback: undefined,
+        stale: false
+      })
+      // A module manager whose memo knows `qa` (version 3); anything else runs `execute` (version 1).
+      const modules = {
+        executeRemembered: (id: string) => (id === "qa" ? execution(id, 3) : undefined),
+        execute: (id: string) =>
+          Effect.sync(() => {
+            executed++
+            return execution(id, 1)
+          })
+      } as unknown as ModuleManager.Service
+      const fast = yield* serveFast({
+        gate: yield* Gate.make,
+        credentials: yield* Auth.make({ keys: [runner.entry] }),
+        modules,
+        maxBodyBytes: 4096,
+        runtime: yield* Effect.runtime<never>()
+      })
+      const headers = { "content-type": "application/json", authorization: `Bearer ${Redacted.value(runner.key)}` }
+      const ok = JSON.stringify({ inputs: { question: "What is 2 + 3?" } })
+      const remembered = yield* send(fast.url, "/modules/qa/execute", ok, headers)
+      assert.strictEqual(remembered.status, 200)
+      assert.deepStrictEqual(JSON.parse(remembered.body), {
+        executionId: "…",
+        moduleId: "qa",
+        version: 3,
+        output: { answer: "5" },
+        reason: "promoted",
+        stale: false
+      })
+      assert.strictEqual(executed, 0, "answered without an execution")
+      const other = yield* send(fast.url, "/modules/other/execute", ok, headers)
+      assert.strictEqual(JSON.parse(other.body).version, 1)
+      // An end user's request (and one with execute options) is scoped: execute runs it.
+      yield* send(fast.url, "/modules/qa/execute", ok, { ...headers, "x-subject": "alice" })
+      const withKey = JSON.stringify({ inputs: { question: "What is 2 + 3?" }, callerKey: "k1" })
+      yield* send(fast.url, "/modules/qa/execute", withKey, headers)
+      assert.strictEqual(executed, 3)
+    })
+  )
 })

@@ -503,6 +503,14 @@ export interface Service {
     (id: string, inputs: unknown, options?: ExecuteOptions): Effect.Effect<Execution, ExecuteError>
   }
   /**
+   * A repeated execution answered at once from the execution memo, without a fiber, when it can be: the answer,
+   * events (`memo: true`), record and metrics `execute` gives a memo hit. `undefined` when `execute` must run: no
+   * live remembered answer, a traffic policy, fallback chain or rate limit on the module, a swap landing, an event
+   * store that cannot publish synchronously, the application stopping. For an unscoped caller (no tenant, no end
+   * user) with no execute options; an HTTP server uses it before it starts a request's fiber.
+   */
+  readonly executeRemembered?: ((id: string, inputs: unknown) => Execution | undefined) | undefined
+  /**
    * Sets a module's traffic policy (a `TrafficPolicy.Policy` naming its versions as strings, checked against
    * them: `PolicyInvalid` says what to fix, and the policy in force is kept). A policy of two or more versions
    * runs as an experiment (see `docs/experiments.md`); `options.experiment` sets it (e.g. `autoApply: true`).

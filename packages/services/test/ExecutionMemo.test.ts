@@ -164,6 +164,48 @@ describe("ModuleManager execution memo", () => {
     }).pipe(withCache({ modules: { memoMaxEntries: 1 } }))
   )
 
+  it.live("executeRemembered answers a remembered execution without a fiber, and declines what execute must run", () =>
+    Effect.gen(function* () {
+      const modules = yield* ModuleManager.ModuleManager
+      const remembered = modules.executeRemembered
+      assert.isDefined(remembered, "the application's module manager has it (its event store publishes synchronously)")
+      yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
+      assert.isUndefined(remembered!("qa", question), "nothing remembered yet")
+      yield* modules.execute("qa", question)
+      const hit = yield* modules.execute("qa", question)
+      assert.strictEqual(yield* lmCalls, 2)
+      const before = yield* memoHits("qa", 1)
+
+      const answer = remembered!("qa", question)
+      assert.isDefined(answer)
+      assert.deepStrictEqual(answer!.output, hit.output)
+      assert.strictEqual(answer!.version, 1)
+      assert.strictEqual(answer!.reason, "promoted")
+      assert.strictEqual(yield* lmCalls, 2, "no LM call")
+      assert.strictEqual((yield* memoHits("qa", 1)) - before, 1)
+      // Its events: the run's, replayed under a correlation id of its own, stamped and marked.
+      const complete = yield* Effect.flatMap(Events.Events, (events) =>
+        events.query({ types: [CoreEvents.ModuleExecutionComplete.type], order: "desc", limit: 1 })
+      )
+      const replayed = yield* eventsOf(complete[0]?.correlationId)
+      assert.deepStrictEqual(
+        replayed.map((e) => e.type),
+        [CoreEvents.ModuleExecutionStart.type, CoreEvents.ModuleExecutionComplete.type]
+      )
+      assert.strictEqual(replayed[1]!.parentId, replayed[0]!.id)
+      assert.strictEqual(replayed[1]!.data.memo, true)
+      assert.strictEqual(replayed[1]!.data.module_id, "qa")
+
+      assert.isUndefined(remembered!("qa", { question: "Another one?" }), "other inputs")
+      assert.isUndefined(remembered!("nope", question), "an unknown module: execute says why")
+      // A module with a fallback chain (or a traffic policy) takes the effectful path.
+      yield* modules.setFallback("qa", { steps: ["stale_cache"] })
+      assert.isUndefined(remembered!("qa", question))
+      yield* modules.setFallback("qa", undefined)
+      assert.isDefined(remembered!("qa", question))
+    }).pipe(withCache())
+  )
+
   it.effect("modules.memoEnabled false runs the program each time", () =>
     Effect.gen(function* () {
       const modules = yield* ModuleManager.ModuleManager

@@ -78,6 +78,14 @@ export class Hub {
     })
   }
 
+  /** {@link deliver} without an effect. */
+  deliverSync(event: Event): Event {
+    for (const listener of this.listeners) {
+      if (listener.types === undefined || listener.types.has(event.type)) Queue.unsafeOffer(listener.queue, event)
+    }
+    return event
+  }
+
   /**
    * Subscribes now, as a queue of the events published from this moment (filtered by type); unsubscribed when
    * the scope closes.

@@ -290,6 +290,9 @@ export const makeOps = (retention: Retention, hub: Hub) =>
       )
       const count: Effect.Effect<number> = Effect.sync(() => store.size)
       const remove = (ids: ReadonlyArray<string>): Effect.Effect<number> => Effect.sync(() => store.remove(ids))
-      return { store, publish, query, prune, count, remove }
+      // Without a fiber: the ids as given, the caller's clock.
+      const publishSync = (input: EventInput, now: number): Event =>
+        hub.deliverSync(store.append(input, now, input.correlationId, input.parentId))
+      return { store, publish, publishSync, query, prune, count, remove }
     }
   )

@@ -313,6 +313,22 @@ export const make = (options: Options): ((req: http.IncomingMessage, res: http.S
         finish(answer)
         return
       }
+      // A repeated execution the module manager answers at once (its execution memo): no fiber. Only for an
+      // unscoped request with nothing to run before it and no options, as `executeRemembered` asks.
+      if (
+        before === undefined &&
+        payload !== undefined &&
+        payload.callerKey === undefined &&
+        subject === undefined &&
+        !(scope instanceof ApiError.Unauthorized) &&
+        Option.isNone(scope)
+      ) {
+        const remembered = modules.executeRemembered?.(match[1] as string, payload.inputs)
+        if (remembered !== undefined) {
+          finish(successReply(remembered))
+          return
+        }
+      }
       const run: Effect.Effect<unknown, unknown> =
         payload === undefined
           ? (before as Effect.Effect<void, ApiError.ApiError>)

@@ -223,6 +223,8 @@ export const modules = (
             )
       )) as unknown as ModuleManager.Service["register"],
     execute: execute as ModuleManager.Service["execute"],
+    // For unscoped callers only (its contract): the module's own id, as an unscoped `execute` runs it.
+    executeRemembered: service.executeRemembered,
     setPolicy: (id, policy, options) =>
       write(id, (stored) =>
         Effect.map(service.setPolicy(stored, policy, options), (status) => ({

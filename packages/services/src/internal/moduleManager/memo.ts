@@ -157,7 +157,9 @@ export const capturing = (events: Events.Service, into: Array<Captured>): Events
     Effect.map(events.publish(input), (event) => {
       into.push({ input, id: event.id, parentId: event.parentId })
       return event
-    })
+    }),
+  // Not captured: no synchronous publish through it.
+  publishSync: undefined
 })
 
 const completeType = CoreEvents.ModuleExecutionComplete.type
@@ -181,6 +183,29 @@ export const prepare = (
           : { ...c.input.data, memo: true, ...stamp }
     }
   }))
+
+/**
+ * {@link replay} through a store's synchronous publish (no fiber: the parent of a top-level event is none), `now`
+ * the events' timestamp.
+ */
+export const replaySync = (
+  publishSync: (input: Events.EventInput, now: number) => Events.Event | undefined,
+  captured: ReadonlyArray<Captured>,
+  correlationId: string,
+  now: number
+): void => {
+  const given: Array<string | undefined> = []
+  for (let i = 0; i < captured.length; i++) {
+    const c = captured[i]!
+    let parentId: string | undefined
+    if (c.parentId !== undefined) {
+      for (let j = 0; j < i; j++) if (captured[j]!.id === c.parentId) parentId = given[j]
+    }
+    const input: Events.EventInput =
+      parentId === undefined ? { ...c.input, correlationId } : { ...c.input, correlationId, parentId }
+    given[i] = publishSync(input, now)?.id
+  }
+}
 
 /**
  * Publishes an answer's events (made by {@link prepare}, so to the application's store: they are stamped) again under

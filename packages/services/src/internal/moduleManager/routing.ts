@@ -17,7 +17,9 @@ import type { Entry, Routing, Tags, Version } from "./store.js"
 /** An event store that stamps every event's data with the module version and arm, then records it. */
 const stamped = (events: Events.Service, stamp: { readonly [key: string]: unknown }): Events.Service => ({
   ...events,
-  publish: (input) => events.publish({ ...input, data: { ...input.data, ...stamp } })
+  publish: (input) => events.publish({ ...input, data: { ...input.data, ...stamp } }),
+  // Not stamped: no synchronous publish through it.
+  publishSync: undefined
 })
 
 /** The tags of an execution of `version` under `arm` (`undefined`: no policy), made once per pair. */

@@ -515,6 +515,66 @@ export const make = (deps: Dependencies): Service => {
     return shadow === undefined ? chosen : Correlation.ensureCorrelationId(Effect.zipRight(shadow, chosen))
   }
 
+  /**
+   * A memo hit served without a fiber (see `Service.executeRemembered`): the same checks, answer, events, record
+   * and metrics as `serveMemo`, for an unscoped caller with no options; `undefined` whenever anything asks for the
+   * effectful path.
+   */
+  const executeRemembered = (id: string, inputs: unknown): Execution | undefined => {
+    const publishSync = deps.events.publishSync
+    if (publishSync === undefined || memoGeneration === undefined || deps.config.snapshot === undefined)
+      return undefined
+    if (landing.size > 0 && landing.has(id)) return undefined
+    const entry = store.entries.get(id)
+    if (entry === undefined || entry.routing !== undefined || entry.fallback !== undefined) return undefined
+    if (entry.origin._tag !== "Spec" || entry.limiter !== undefined || !deps.drain.isAccepting) return undefined
+    const config = deps.config.snapshot()
+    if (!config.modules.memoEnabled || !config.modules.cacheEnabled) return undefined
+    const memoKey = Memo.keyOf(inputs, undefined, undefined)
+    if (memoKey === undefined) return undefined
+    const version = entry.current
+    const tags = tagsOf(entry, version, undefined, base)
+    // The application's clock is the system's (a test clock's answers are stored at its time: they miss here).
+    const now = Date.now()
+    const answer = memo.get(tags, memoKey, now, memoGeneration(), config)
+    if (answer === undefined) return undefined
+    const correlationId = Correlation.makeId()
+    Memo.replaySync(publishSync, answer.events, correlationId, now)
+    entry.executions++
+    executionDuration.unsafeUpdate(0, tags.duration)
+    executions.unsafeUpdate(1, tags.success)
+    memoHits.unsafeUpdate(1, tags.duration)
+    const executionId = nextExecutionId()
+    deps.recorder?.current?.record({
+      executionId,
+      correlationId,
+      moduleId: id,
+      version: version.version,
+      inputs,
+      output: answer.output,
+      ok: true,
+      latencyMs: 0,
+      lmCalls: 0,
+      costUsd: 0,
+      at: now,
+      reward: undefined,
+      outcome: undefined,
+      feedbackAt: undefined,
+      subject: undefined,
+      tenant: undefined
+    })
+    return {
+      executionId,
+      moduleId: id,
+      version: version.version,
+      output: answer.output,
+      reason: "promoted",
+      arm: undefined,
+      fallback: undefined,
+      stale: false
+    }
+  }
+
   const execute = (
     module: string | { readonly id: string },
     inputs: unknown,
@@ -683,6 +743,7 @@ export const make = (deps: Dependencies): Service => {
         () => PolicyExperiments.start(host, id, undefined)
       ),
     execute: execute as Service["execute"],
+    executeRemembered,
     swap: (id, patch) => landingChange(id, call<ModuleInfo, MutationError>({ _tag: "Swap", id, patch })),
     rollback: (id, toVersion, options) =>
       landingChange(
