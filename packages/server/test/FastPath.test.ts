@@ -95,25 +95,13 @@ describe("the fast path of POST /modules/{id}/execute", () => {
       const h = yield* start({ fastPath: false, rateLimit: false, maxBodyBytes, extraKeys: entries })
       const modules = Context.get(h.context, ModuleManager.ModuleManager)
       // The fast path alone, over the same application and keys.
-      const fast = FastExecute.make({
+      const { url: fastUrl, declined } = yield* serveFast({
         gate: yield* Gate.make,
         credentials: yield* Auth.make({ keys: entries }),
         modules,
         maxBodyBytes,
         runtime: yield* Effect.runtime<never>()
       })
-      const declined = new Set<string>()
-      const server = http.createServer({ noDelay: true }, (req, res) => {
-        if (fast(req, res)) return
-        declined.add(`${req.url}`)
-        res.writeHead(599)
-        res.end("declined")
-      })
-      yield* Effect.acquireRelease(
-        Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
-        () => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
-      )
-      const fastUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`
 
       yield* modules.create({ id: "qa", kind: "predict", signature: "question -> answer" })
       const bearer = (key: Redacted.Redacted<string>) => `Bearer ${Redacted.value(key)}`

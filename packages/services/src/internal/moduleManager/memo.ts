@@ -185,6 +185,25 @@ export const prepare = (
   }))
 
 /**
+ * The `i`th captured event as it is published again: under `correlationId`, its parent (when published in the run)
+ * replaced by that parent's replay, whose id is in `given` (a handful of events: a search beats a map). A parent from
+ * outside the run (the caller's) is left to the store, which takes the current one.
+ */
+const replayed = (
+  captured: ReadonlyArray<Captured>,
+  given: ReadonlyArray<string | undefined>,
+  i: number,
+  correlationId: string
+): Events.EventInput => {
+  const c = captured[i]!
+  let parentId: string | undefined
+  if (c.parentId !== undefined) {
+    for (let j = 0; j < i; j++) if (captured[j]!.id === c.parentId) parentId = given[j]
+  }
+  return parentId === undefined ? { ...c.input, correlationId } : { ...c.input, correlationId, parentId }
+}
+
+/**
  * {@link replay} through a store's synchronous publish (no fiber: the parent of a top-level event is none), `now`
  * the events' timestamp.
  */
@@ -195,16 +214,7 @@ export const replaySync = (
   now: number
 ): void => {
   const given: Array<string | undefined> = []
-  for (let i = 0; i < captured.length; i++) {
-    const c = captured[i]!
-    let parentId: string | undefined
-    if (c.parentId !== undefined) {
-      for (let j = 0; j < i; j++) if (captured[j]!.id === c.parentId) parentId = given[j]
-    }
-    const input: Events.EventInput =
-      parentId === undefined ? { ...c.input, correlationId } : { ...c.input, correlationId, parentId }
-    given[i] = publishSync(input, now)?.id
-  }
+  for (let i = 0; i < captured.length; i++) given[i] = publishSync(replayed(captured, given, i, correlationId), now)?.id
 }
 
 /**
@@ -217,23 +227,14 @@ export const replay = (
   captured: ReadonlyArray<Captured>,
   correlationId: string
 ): Effect.Effect<void> => {
-  // The id each replayed event was given, by its index in `captured` (a handful: a search beats a map).
+  // The id each replayed event was given, by its index in `captured`.
   const given: Array<string | undefined> = []
   const step = (i: number): Effect.Effect<void> => {
     if (i === captured.length) return Effect.void
-    const c = captured[i]!
-    // A parent published in the run is replaced by its replay; one from outside it (the caller's) is the current
-    // one's, as the store takes it from the fiber.
-    let parentId: string | undefined
-    if (c.parentId !== undefined) {
-      for (let j = 0; j < i; j++) if (captured[j]!.id === c.parentId) parentId = given[j]
-    }
-    const input: Events.EventInput =
-      parentId === undefined ? { ...c.input, correlationId } : { ...c.input, correlationId, parentId }
-    return Effect.matchEffect(events.publish(input), {
+    return Effect.matchEffect(events.publish(replayed(captured, given, i, correlationId)), {
       onFailure: (error) =>
         Effect.zipRight(
-          Effect.logWarning(`could not record the ${c.input.type} event of a memo hit: ${error.message}`),
+          Effect.logWarning(`could not record the ${captured[i]!.input.type} event of a memo hit: ${error.message}`),
           step(i + 1)
         ),
       onSuccess: (event) => {

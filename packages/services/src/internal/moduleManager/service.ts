@@ -441,6 +441,47 @@ export const make = (deps: Dependencies): Service => {
   }
 
   /**
+   * What every memo hit does once its events are replayed: the execution counted (metrics included) and recorded
+   * like any other, with no LM call.
+   */
+  const countHit = (
+    entry: Entry,
+    tags: Tags,
+    hit: {
+      readonly execution: Execution
+      readonly inputs: unknown
+      readonly correlationId: string
+      readonly at: number
+      readonly elapsed: number
+      readonly subject: string | undefined
+      readonly tenant: string | undefined
+    }
+  ): void => {
+    entry.executions++
+    executionDuration.unsafeUpdate(hit.elapsed, tags.duration)
+    executions.unsafeUpdate(1, tags.success)
+    memoHits.unsafeUpdate(1, tags.duration)
+    deps.recorder?.current?.record({
+      executionId: hit.execution.executionId,
+      correlationId: hit.correlationId,
+      moduleId: hit.execution.moduleId,
+      version: hit.execution.version,
+      inputs: hit.inputs,
+      output: hit.execution.output,
+      ok: true,
+      latencyMs: hit.elapsed,
+      lmCalls: 0,
+      costUsd: 0,
+      at: hit.at,
+      reward: undefined,
+      outcome: undefined,
+      feedbackAt: undefined,
+      subject: hit.subject,
+      tenant: hit.tenant
+    })
+  }
+
+  /**
    * Serves a remembered answer: the events of the run that gave it replayed under this request, the execution
    * counted, observed by the module's policy and recorded like any other (with no LM call), nothing run.
    */
@@ -480,26 +521,13 @@ export const make = (deps: Dependencies): Service => {
         Option.getOrUndefined(fiber.getFiberRef(Correlation.currentCorrelationId)) ?? Correlation.makeId()
       return Effect.flatMap(Memo.replay(deps.events, answer.events, correlationId), () => {
         const elapsed = clock.unsafeCurrentTimeMillis() - at
-        entry.executions++
-        executionDuration.unsafeUpdate(elapsed, tags.duration)
-        executions.unsafeUpdate(1, tags.success)
-        memoHits.unsafeUpdate(1, tags.duration)
         if (key !== undefined) remember(entry, key, answer.output)
-        deps.recorder?.current?.record({
-          executionId,
-          correlationId,
-          moduleId: id,
-          version: version.version,
+        countHit(entry, tags, {
+          execution,
           inputs,
-          output: answer.output,
-          ok: true,
-          latencyMs: elapsed,
-          lmCalls: 0,
-          costUsd: 0,
+          correlationId,
           at,
-          reward: undefined,
-          outcome: undefined,
-          feedbackAt: undefined,
+          elapsed,
           subject: Option.getOrUndefined(fiber.getFiberRef(Subject.currentSubject)),
           tenant: Option.getOrUndefined(fiber.getFiberRef(Tenant.Tenant))
         })
@@ -540,31 +568,8 @@ export const make = (deps: Dependencies): Service => {
     if (answer === undefined) return undefined
     const correlationId = Correlation.makeId()
     Memo.replaySync(publishSync, answer.events, correlationId, now)
-    entry.executions++
-    executionDuration.unsafeUpdate(0, tags.duration)
-    executions.unsafeUpdate(1, tags.success)
-    memoHits.unsafeUpdate(1, tags.duration)
-    const executionId = nextExecutionId()
-    deps.recorder?.current?.record({
-      executionId,
-      correlationId,
-      moduleId: id,
-      version: version.version,
-      inputs,
-      output: answer.output,
-      ok: true,
-      latencyMs: 0,
-      lmCalls: 0,
-      costUsd: 0,
-      at: now,
-      reward: undefined,
-      outcome: undefined,
-      feedbackAt: undefined,
-      subject: undefined,
-      tenant: undefined
-    })
-    return {
-      executionId,
+    const execution: Execution = {
+      executionId: nextExecutionId(),
       moduleId: id,
       version: version.version,
       output: answer.output,
@@ -573,6 +578,16 @@ export const make = (deps: Dependencies): Service => {
       fallback: undefined,
       stale: false
     }
+    countHit(entry, tags, {
+      execution,
+      inputs,
+      correlationId,
+      at: now,
+      elapsed: 0,
+      subject: undefined,
+      tenant: undefined
+    })
+    return execution
   }
 
   const execute = (
